@@ -1,0 +1,16 @@
+# ebs_add_test(NAME name SOURCES a_test.cpp ... LIBS lib ...)
+# Builds one doctest executable and registers it with ctest. Each test finds the shared data
+# through EBS_TEST_DATA (environment) with the configured default.
+function(ebs_add_test)
+  cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${CMAKE_SOURCE_DIR}/test/doctest_main.cpp ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE doctest::doctest ${T_LIBS})
+  target_compile_definitions(${T_NAME} PRIVATE
+    EBS_DEFAULT_TEST_DATA="${EBS_TEST_DATA}"
+    EBS_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+    EBS_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  if(T_LABELS)
+    set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()

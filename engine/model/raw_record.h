@@ -1,0 +1,117 @@
+// A survey's record exactly as decoded (e.g. a ZTF Avro alert), kept so that filters and sinks
+// can reach any raw field by path ("candidate.drb", "diaSource.psfFlux").
+//
+// The tree is flat and immutable: nodes live in one vector, record field names live in shared
+// RecordShape objects (one per writer-schema record type, shared by every alert of that schema),
+// and strings/bytes point into the original message buffer, which the tree keeps alive.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ebs {
+
+// Field names of one record type; built once per schema, shared by all records of that schema.
+struct RecordShape {
+  std::string name;                 // fully qualified record name, e.g. "ztf.alert.candidate"
+  std::vector<std::string> fields;  // in schema order
+  std::unordered_map<std::string, uint32_t> index;  // field name -> position in `fields`
+
+  RecordShape() = default;
+  RecordShape(std::string record_name, std::vector<std::string> field_names);
+  std::optional<uint32_t> find(std::string_view field) const;
+};
+
+struct RawNode {
+  enum class Kind : uint8_t { Null, Bool, Int, Double, String, Bytes, List, Record };
+  Kind kind = Kind::Null;
+  bool boolean = false;
+  int64_t integer = 0;
+  double number = 0;
+  std::string_view text;           // String and Bytes: points into the kept buffers
+  uint32_t first_child = 0;        // List and Record: children are nodes [first, first + count)
+  uint32_t child_count = 0;
+  const RecordShape* shape = nullptr;  // Record only: names of the children, in order
+};
+
+class RawRecord;
+
+// A read-only view of one node of a RawRecord.
+class RawView {
+ public:
+  RawView() = default;
+  RawView(const RawRecord* record, uint32_t node) : record_(record), node_(node) {}
+
+  bool valid() const { return record_ != nullptr; }
+  RawNode::Kind kind() const;
+  bool is_null() const { return !valid() || kind() == RawNode::Kind::Null; }
+  const RawNode& node() const;
+
+  // Record access: a missing field gives an invalid view (which reads as null).
+  RawView field(std::string_view name) const;
+  // Dotted path from this node, e.g. "candidate.rb"; list elements by index "prv_candidates.0.jd".
+  RawView path(std::string_view dotted) const;
+  size_t size() const;          // children of a List or Record
+  RawView child(size_t i) const;
+  std::string_view field_name(size_t i) const;  // Record only
+
+  std::optional<double> as_double() const;      // Int, Double, Bool
+  std::optional<int64_t> as_int() const;
+  std::optional<std::string_view> as_string() const;  // String or Bytes
+
+ private:
+  const RawRecord* record_ = nullptr;
+  uint32_t node_ = 0;
+};
+
+class RawRecord {
+ public:
+  RawRecord() = default;
+  // node 0 is the root. `keep_alive` owns every buffer that String/Bytes views point into;
+  // `shapes` owns every RecordShape that Record nodes point to.
+  RawRecord(std::vector<RawNode> nodes, std::shared_ptr<const void> keep_alive,
+            std::shared_ptr<const void> shapes);
+
+  RawView root() const { return nodes_.empty() ? RawView() : RawView(this, 0); }
+  RawView path(std::string_view dotted) const { return root().path(dotted); }
+  const std::vector<RawNode>& nodes() const { return nodes_; }
+  bool empty() const { return nodes_.empty(); }
+
+ private:
+  friend class RawView;
+  std::vector<RawNode> nodes_;
+  std::shared_ptr<const void> keep_alive_;
+  std::shared_ptr<const void> shapes_;
+};
+
+// Builds a RawRecord depth-first. Children of a List/Record must be contiguous, so a builder
+// reserves the parent's child slots first (begin_*), then fills them (set_* at the slot).
+class RawRecordBuilder {
+ public:
+  uint32_t add_root();  // returns 0
+  // Reserve `count` consecutive child slots under `parent` (a List or Record node).
+  uint32_t begin_record(uint32_t node, const RecordShape* shape);
+  uint32_t begin_list(uint32_t node, uint32_t count);
+  void set_null(uint32_t node);
+  void set_bool(uint32_t node, bool v);
+  void set_int(uint32_t node, int64_t v);
+  void set_double(uint32_t node, double v);
+  void set_string(uint32_t node, std::string_view v);
+  void set_bytes(uint32_t node, std::string_view v);
+  size_t size() const { return nodes_.size(); }
+  RawNode& at(uint32_t node) { return nodes_[node]; }
+  RawRecord finish(std::shared_ptr<const void> keep_alive, std::shared_ptr<const void> shapes);
+  void reset() { nodes_.clear(); }
+
+ private:
+  uint32_t reserve_children(uint32_t count);
+  std::vector<RawNode> nodes_;
+};
+
+}  // namespace ebs

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ebs-flow needs to build, run and test.
+# Idempotent: only missing packages are installed; apt-get update runs only when needed.
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake ccache pkg-config
+  libcaf-dev librdkafka-dev libcapnp-dev capnproto
+  libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
+  liberfa-dev nlohmann-json3-dev libcli11-dev
+  libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libhealpix-cxx-dev libchealpix-dev
+  libgsl-dev libxgboost-dev libcurl4-openssl-dev libcpp-httplib-dev
+)
+# Independent oracles used only by tests (never in the product's path).
+test_packages=(
+  python3 python3-numpy python3-astropy python3-healpy python3-avro python3-xgboost
+)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" == "--with-tests" ]]; then
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
