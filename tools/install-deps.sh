@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_packages=(
-  build-essential cmake ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config
   libcaf-dev librdkafka-dev libcapnp-dev capnproto
   libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
   liberfa-dev nlohmann-json3-dev libcli11-dev
