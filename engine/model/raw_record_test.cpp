@@ -1,0 +1,65 @@
+#include "engine/model/raw_record.h"
+
+#include <doctest/doctest.h>
+
+using namespace ebs;
+
+namespace {
+// {"objectId": "ZTF1", "candidate": {"rb": 0.9, "fid": 2}, "prv": [{"jd": 1.5}, null]}
+struct Sample {
+  std::shared_ptr<std::vector<std::unique_ptr<RecordShape>>> shapes =
+      std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  std::shared_ptr<std::string> buffer = std::make_shared<std::string>("ZTF1");
+  RawRecord record;
+
+  Sample() {
+    shapes->push_back(std::make_unique<RecordShape>(
+        "alert", std::vector<std::string>{"objectId", "candidate", "prv"}));
+    shapes->push_back(std::make_unique<RecordShape>("candidate", std::vector<std::string>{"rb", "fid"}));
+    shapes->push_back(std::make_unique<RecordShape>("prv", std::vector<std::string>{"jd"}));
+    RawRecordBuilder b;
+    uint32_t root = b.add_root();
+    uint32_t f = b.begin_record(root, (*shapes)[0].get());
+    b.set_string(f, *buffer);
+    uint32_t c = b.begin_record(f + 1, (*shapes)[1].get());
+    b.set_double(c, 0.9);
+    b.set_int(c + 1, 2);
+    uint32_t l = b.begin_list(f + 2, 2);
+    uint32_t p = b.begin_record(l, (*shapes)[2].get());
+    b.set_double(p, 1.5);
+    b.set_null(l + 1);
+    record = b.finish(buffer, shapes);
+  }
+};
+}  // namespace
+
+TEST_CASE("raw record paths reach nested fields and list elements") {
+  Sample s;
+  CHECK(s.record.path("objectId").as_string() == "ZTF1");
+  CHECK(s.record.path("candidate.rb").as_double() == doctest::Approx(0.9));
+  CHECK(s.record.path("candidate.fid").as_int() == 2);
+  CHECK(s.record.path("prv.0.jd").as_double() == doctest::Approx(1.5));
+  CHECK(s.record.path("prv.1").is_null());
+  CHECK(s.record.path("prv.1").valid());
+}
+
+TEST_CASE("missing fields and bad indices read as null") {
+  Sample s;
+  CHECK_FALSE(s.record.path("candidate.drb").valid());
+  CHECK(s.record.path("candidate.drb").is_null());
+  CHECK_FALSE(s.record.path("prv.7.jd").valid());
+  CHECK_FALSE(s.record.path("prv.x").valid());
+  CHECK_FALSE(s.record.path("objectId.deeper").valid());
+  CHECK_FALSE(s.record.path("candidate.rb").as_string().has_value());
+}
+
+TEST_CASE("record shapes find fields by name, small and large") {
+  RecordShape small("s", {"a", "b"});
+  CHECK(small.find("b") == 1u);
+  CHECK_FALSE(small.find("c"));
+  std::vector<std::string> many;
+  for (int i = 0; i < 100; ++i) many.push_back("f" + std::to_string(i));
+  RecordShape large("l", many);
+  CHECK(large.find("f73") == 73u);
+  CHECK_FALSE(large.find("g"));
+}

@@ -1,0 +1,172 @@
+// Records: the immutable values that travel between actors inside batches. A record is shared,
+// never copied, between the actors of one process (shared_ptr<const Record>).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/model/annotation.h"
+#include "engine/model/port_type.h"
+#include "engine/model/raw_record.h"
+
+namespace ebs {
+
+class Record {
+ public:
+  virtual ~Record() = default;
+  virtual PortType type() const = 0;
+  // The key that partitions a stream (e.g. the object id), used by Kafka sinks and keyed fan-out.
+  virtual std::string_view key() const { return {}; }
+};
+
+using RecordPtr = std::shared_ptr<const Record>;
+
+struct Photometry {
+  enum class Kind : uint8_t { detection, upper_limit, forced };
+  double mjd_tai = NAN;
+  std::string band;
+  Kind kind = Kind::detection;
+  double mag = NAN;
+  double mag_err = NAN;
+  double flux = NAN;      // nJy, may be negative
+  double flux_err = NAN;
+  double limit_mag = NAN;
+  bool is_diff_pos = true;
+};
+
+std::string_view to_string(Photometry::Kind kind);
+
+struct Cutout {
+  enum class Kind : uint8_t { science, template_, difference };
+  Kind kind = Kind::science;
+  std::string format;      // "fits.gz", "fits", "jpeg"
+  std::string_view bytes;  // points into `AlertCore::buffers`
+};
+
+std::string_view to_string(Cutout::Kind kind);
+
+// What a source decoded: everything about the detection except the annotations.
+struct AlertCore {
+  uint64_t alert_id = 0;
+  std::string object_id;
+  std::string survey;
+  std::string schema_version;
+  double ra = NAN;
+  double dec = NAN;
+  double mjd_tai = NAN;
+  std::string band;
+  double mag = NAN;
+  double mag_err = NAN;
+  double flux = NAN;
+  double flux_err = NAN;
+  bool is_diff_pos = true;
+  double real_bogus = NAN;
+  std::vector<Photometry> history;
+  std::vector<Cutout> cutouts;
+  RawRecord raw;
+  std::shared_ptr<const void> buffers;  // keeps cutout bytes alive
+};
+
+class Alert final : public Record {
+ public:
+  explicit Alert(std::shared_ptr<const AlertCore> core, AnnotationChain annotations = {})
+      : core_(std::move(core)), annotations_(std::move(annotations)) {}
+
+  PortType type() const override { return PortType::alert; }
+  std::string_view key() const override { return core_->object_id; }
+
+  const AlertCore& core() const { return *core_; }
+  const std::shared_ptr<const AlertCore>& shared_core() const { return core_; }
+  const AnnotationChain& annotations() const { return annotations_; }
+
+  // A new alert sharing this one's core, with `annotation` appended.
+  std::shared_ptr<const Alert> annotated(Annotation annotation) const {
+    return std::make_shared<const Alert>(core_, annotations_.append(std::move(annotation)));
+  }
+
+ private:
+  std::shared_ptr<const AlertCore> core_;
+  AnnotationChain annotations_;
+};
+
+struct Localization {
+  enum class Shape : uint8_t { point, circle, ellipse, skymap };
+  Shape shape = Shape::point;
+  double ra = NAN;
+  double dec = NAN;
+  double radius_deg = NAN;        // circle
+  double semi_major_deg = NAN;    // ellipse
+  double semi_minor_deg = NAN;
+  double position_angle_deg = NAN;
+  double containment_probability = 0.9;
+  std::string skymap_fits;        // skymap: the FITS bytes
+  std::string skymap_url;
+  std::string skymap_version;
+};
+
+class SkyEvent final : public Record {
+ public:
+  enum class Kind : uint8_t { gravitational_wave, neutrino, gamma_ray_burst, x_ray, other };
+  PortType type() const override { return PortType::sky_event; }
+  std::string_view key() const override { return event_id; }
+
+  std::string event_id;
+  std::string source;
+  Kind kind = Kind::other;
+  std::string alert_type;
+  uint32_t sequence = 0;
+  double mjd_tai = NAN;
+  Localization localization;
+  double far_hz = NAN;
+  double significance = NAN;
+  bool significant = true;
+  bool test = false;
+  bool retracted = false;
+  std::string notice_json;
+};
+
+std::string_view to_string(SkyEvent::Kind kind);
+
+struct SignificanceTerm {
+  std::string name;
+  double value = NAN;
+  std::string source;
+};
+
+class Coincidence final : public Record {
+ public:
+  enum class Status : uint8_t { active, updated, withdrawn };
+  PortType type() const override { return PortType::coincidence; }
+  std::string_view key() const override { return object_id; }
+
+  std::string event_id;
+  uint32_t event_sequence = 0;
+  uint64_t alert_id = 0;
+  std::string object_id;
+  Status status = Status::active;
+  double time_difference_s = NAN;
+  double searched_probability = NAN;
+  double false_alarm_rate = NAN;
+  std::vector<SignificanceTerm> terms;
+};
+
+std::string_view to_string(Coincidence::Status status);
+
+class DeadLetter final : public Record {
+ public:
+  PortType type() const override { return PortType::dead_letter; }
+
+  std::string actor;
+  std::string kind;    // fault kind
+  std::string reason;
+  std::string place;
+  std::string original;         // original bytes, or the record as JSON
+  std::string original_format;  // "json", "avro", "bytes"
+  double mjd_tai = NAN;
+};
+
+}  // namespace ebs

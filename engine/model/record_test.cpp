@@ -1,0 +1,131 @@
+#include "engine/model/record.h"
+
+#include <doctest/doctest.h>
+
+#include "engine/model/record_json.h"
+#include "engine/model/record_wire.h"
+#include "engine/util/fault.h"
+
+using namespace ebs;
+
+namespace {
+std::shared_ptr<const Alert> sample_alert() {
+  auto shapes = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  shapes->push_back(std::make_unique<RecordShape>("alert", std::vector<std::string>{"candidate", "tag"}));
+  shapes->push_back(std::make_unique<RecordShape>("candidate", std::vector<std::string>{"rb", "ok"}));
+  auto buffer = std::make_shared<std::string>("hello");
+  RawRecordBuilder b;
+  uint32_t f = b.begin_record(b.add_root(), (*shapes)[0].get());
+  uint32_t c = b.begin_record(f, (*shapes)[1].get());
+  b.set_double(c, 0.75);
+  b.set_bool(c + 1, true);
+  b.set_bytes(f + 1, *buffer);
+
+  auto core = std::make_shared<AlertCore>();
+  core->alert_id = 1234567890123ull;
+  core->object_id = "ZTF20aaaaaaa";
+  core->survey = "ztf";
+  core->ra = 359.999;
+  core->dec = -89.5;
+  core->mjd_tai = 60000.5;
+  core->band = "g";
+  core->mag = 18.25;
+  core->history.push_back({59999.5, "r", Photometry::Kind::upper_limit, NAN, NAN, NAN, NAN, 20.5, true});
+  core->cutouts.push_back({Cutout::Kind::difference, "fits.gz", *buffer});
+  core->buffers = buffer;
+  core->raw = b.finish(buffer, shapes);
+  return std::make_shared<const Alert>(core);
+}
+}  // namespace
+
+TEST_CASE("annotations append without changing earlier alerts") {
+  auto alert = sample_alert();
+  Annotation first;
+  first.kind = Annotation::Kind::crossmatch;
+  first.catalogue = "gcvs";
+  first.provenance.actor = "xm";
+  auto once = alert->annotated(first);
+  Annotation second;
+  second.kind = Annotation::Kind::score;
+  second.name = "snia";
+  second.value = 0.8;
+  auto twice = once->annotated(second);
+  CHECK(alert->annotations().size() == 0);
+  CHECK(once->annotations().size() == 1);
+  REQUIRE(twice->annotations().size() == 2);
+  CHECK(twice->annotations().list()[0]->catalogue == "gcvs");
+  CHECK(twice->annotations().list()[1]->name == "snia");
+  CHECK(&twice->core() == &alert->core());  // the core is shared, not copied
+}
+
+TEST_CASE("an alert survives the Cap'n Proto wire format") {
+  Annotation a;
+  a.kind = Annotation::Kind::classification;
+  a.name = "SN";
+  a.provenance = {"sherlock", "classify", "1.0", "abc"};
+  auto alert = sample_alert()->annotated(a);
+  std::string bytes = encode_record(*alert);
+  RecordPtr back = decode_record(PortType::alert, bytes, "test");
+  REQUIRE(back->type() == PortType::alert);
+  const auto& b = static_cast<const Alert&>(*back);
+  CHECK(b.core().alert_id == 1234567890123ull);
+  CHECK(b.core().object_id == "ZTF20aaaaaaa");
+  CHECK(b.core().ra == 359.999);
+  CHECK(std::isnan(b.core().flux));
+  REQUIRE(b.core().history.size() == 1);
+  CHECK(b.core().history[0].kind == Photometry::Kind::upper_limit);
+  CHECK(b.core().history[0].limit_mag == 20.5);
+  REQUIRE(b.core().cutouts.size() == 1);
+  CHECK(b.core().cutouts[0].bytes == "hello");
+  CHECK(b.core().raw.path("candidate.rb").as_double() == 0.75);
+  CHECK(b.core().raw.path("tag").as_string() == "hello");
+  REQUIRE(b.annotations().size() == 1);
+  CHECK(b.annotations().list()[0]->provenance.actor == "sherlock");
+  CHECK(to_json(b) == to_json(*alert));
+}
+
+TEST_CASE("sky events, coincidences and dead letters round-trip") {
+  SkyEvent e;
+  e.event_id = "S230518h";
+  e.kind = SkyEvent::Kind::gravitational_wave;
+  e.localization.shape = Localization::Shape::ellipse;
+  e.localization.semi_major_deg = 2;
+  e.localization.semi_minor_deg = 1;
+  e.localization.position_angle_deg = 30;
+  auto back = decode_record(PortType::sky_event, encode_record(e), "t");
+  CHECK(to_json(*back) == to_json(e));
+
+  Coincidence c;
+  c.event_id = "S1";
+  c.status = Coincidence::Status::withdrawn;
+  c.terms.push_back({"far", 1e-8, "RAVEN"});
+  CHECK(to_json(*decode_record(PortType::coincidence, encode_record(c), "t")) == to_json(c));
+
+  DeadLetter d;
+  d.actor = "decode";
+  d.reason = "truncated";
+  d.original = std::string("\0\x01\x02", 3);
+  d.original_format = "bytes";
+  CHECK(to_json(*decode_record(PortType::dead_letter, encode_record(d), "t")) == to_json(d));
+}
+
+TEST_CASE("corrupt wire bytes are a fault naming the place") {
+  CHECK_THROWS_AS(decode_record(PortType::alert, "abc", "topic/0/12"), Fault);
+  try {
+    decode_record(PortType::alert, std::string(16, '\xff'), "topic/0/12");
+    FAIL("expected a fault");
+  } catch (const Fault& f) {
+    CHECK(f.place() == "topic/0/12");
+  }
+}
+
+TEST_CASE("JSON writes NaN as null and bytes as their length") {
+  auto alert = sample_alert();
+  auto j = to_json(*alert);
+  CHECK(j["flux"].is_null());
+  CHECK(j["cutouts"][0]["bytes"] == 5);
+  CHECK(j["raw"]["tag"] == 5);
+  CHECK(to_json(*alert, {.with_bytes = true})["raw"]["tag"] == "aGVsbG8=");
+  CHECK(base64_encode("ab") == "YWI=");
+  CHECK(base64_encode("a") == "YQ==");
+}

@@ -1,0 +1,425 @@
+#include "engine/model/record_wire.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <deque>
+#include <map>
+
+#include "engine/util/fault.h"
+#include "schemas/alert.capnp.h"
+#include "schemas/coincidence.capnp.h"
+#include "schemas/dead_letter.capnp.h"
+#include "schemas/sky_event.capnp.h"
+
+namespace ebs {
+
+namespace {
+
+kj::StringPtr text(std::string_view s) { return kj::StringPtr(s.data(), s.size()); }
+std::string_view view(capnp::Text::Reader t) { return std::string_view(t.cStr(), t.size()); }
+capnp::Data::Reader as_data(std::string_view s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+std::string_view view(capnp::Data::Reader d) {
+  return std::string_view(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+void write_raw(const RawView& from, wire::RawValue::Builder to) {
+  if (!from.valid()) {
+    to.setNull();
+    return;
+  }
+  const RawNode& node = from.node();
+  switch (node.kind) {
+    case RawNode::Kind::Null: to.setNull(); break;
+    case RawNode::Kind::Bool: to.setBool(node.boolean); break;
+    case RawNode::Kind::Int: to.setInt(node.integer); break;
+    case RawNode::Kind::Double: to.setDouble(node.number); break;
+    case RawNode::Kind::String: to.setText(text(node.text)); break;
+    case RawNode::Kind::Bytes: to.setData(as_data(node.text)); break;
+    case RawNode::Kind::List: {
+      auto list = to.initList(from.size());
+      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i]);
+      break;
+    }
+    case RawNode::Kind::Record: {
+      auto rec = to.initRecord();
+      rec.setName(text(node.shape->name));
+      auto names = rec.initFieldNames(from.size());
+      auto values = rec.initValues(from.size());
+      for (size_t i = 0; i < from.size(); ++i) {
+        names.set(i, text(from.field_name(i)));
+        write_raw(from.child(i), values[i]);
+      }
+      break;
+    }
+  }
+}
+
+// Rebuilds a RawRecord; record shapes are shared per (name, fields) within one message.
+struct RawReader {
+  RawRecordBuilder builder;
+  std::shared_ptr<std::vector<std::unique_ptr<RecordShape>>> shapes =
+      std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  std::map<std::vector<std::string>, const RecordShape*> by_fields;
+  // A deque never moves its elements, so views into them stay valid while it grows.
+  std::shared_ptr<std::deque<std::string>> strings = std::make_shared<std::deque<std::string>>();
+
+  // Strings are copied into stable storage: the capnp buffer does not outlive decoding.
+  std::string_view keep(std::string_view s) {
+    strings->emplace_back(s);
+    return strings->back();
+  }
+
+  const RecordShape* shape_for(wire::RawRecord::Reader rec) {
+    std::vector<std::string> key{std::string(view(rec.getName()))};
+    for (auto n : rec.getFieldNames()) key.emplace_back(view(n));
+    auto it = by_fields.find(key);
+    if (it != by_fields.end()) return it->second;
+    std::vector<std::string> fields(key.begin() + 1, key.end());
+    shapes->push_back(std::make_unique<RecordShape>(key[0], std::move(fields)));
+    by_fields.emplace(std::move(key), shapes->back().get());
+    return shapes->back().get();
+  }
+
+  void read(wire::RawValue::Reader from, uint32_t node) {
+    switch (from.which()) {
+      case wire::RawValue::NULL_: builder.set_null(node); break;
+      case wire::RawValue::BOOL: builder.set_bool(node, from.getBool()); break;
+      case wire::RawValue::INT: builder.set_int(node, from.getInt()); break;
+      case wire::RawValue::DOUBLE: builder.set_double(node, from.getDouble()); break;
+      case wire::RawValue::TEXT: builder.set_string(node, keep(view(from.getText()))); break;
+      case wire::RawValue::DATA: builder.set_bytes(node, keep(view(from.getData()))); break;
+      case wire::RawValue::LIST: {
+        auto list = from.getList();
+        uint32_t first = builder.begin_list(node, list.size());
+        for (uint32_t i = 0; i < list.size(); ++i) read(list[i], first + i);
+        break;
+      }
+      case wire::RawValue::RECORD: {
+        auto rec = from.getRecord();
+        const RecordShape* shape = shape_for(rec);
+        auto values = rec.getValues();
+        if (values.size() != shape->fields.size()) fail("", "raw record has mismatched field count");
+        uint32_t first = builder.begin_record(node, shape);
+        for (uint32_t i = 0; i < values.size(); ++i) read(values[i], first + i);
+        break;
+      }
+    }
+  }
+
+  RawRecord finish(wire::RawValue::Reader root) {
+    builder.add_root();
+    read(root, 0);
+    return builder.finish(strings, shapes);
+  }
+};
+
+void write_annotation(const Annotation& a, wire::Annotation::Builder to) {
+  auto p = to.initProvenance();
+  p.setActor(text(a.provenance.actor));
+  p.setActorType(text(a.provenance.actor_type));
+  p.setVersion(text(a.provenance.version));
+  p.setConfigHash(text(a.provenance.config_hash));
+  to.setKind(static_cast<wire::Annotation::Kind>(a.kind));
+  to.setCatalogue(text(a.catalogue));
+  to.setSourceId(text(a.source_id));
+  to.setSeparationArcsec(a.separation_arcsec);
+  to.setObjectType(text(a.object_type));
+  to.setRedshift(a.redshift);
+  to.setName(text(a.name));
+  to.setValue(a.value);
+  to.setDetails(text(a.details));
+}
+
+Annotation read_annotation(wire::Annotation::Reader from) {
+  Annotation a;
+  a.provenance.actor = view(from.getProvenance().getActor());
+  a.provenance.actor_type = view(from.getProvenance().getActorType());
+  a.provenance.version = view(from.getProvenance().getVersion());
+  a.provenance.config_hash = view(from.getProvenance().getConfigHash());
+  a.kind = static_cast<Annotation::Kind>(from.getKind());
+  a.catalogue = view(from.getCatalogue());
+  a.source_id = view(from.getSourceId());
+  a.separation_arcsec = from.getSeparationArcsec();
+  a.object_type = view(from.getObjectType());
+  a.redshift = from.getRedshift();
+  a.name = view(from.getName());
+  a.value = from.getValue();
+  a.details = view(from.getDetails());
+  return a;
+}
+
+void write_alert(const Alert& alert, wire::Alert::Builder to) {
+  const AlertCore& c = alert.core();
+  to.setAlertId(c.alert_id);
+  to.setObjectId(text(c.object_id));
+  to.setSurvey(text(c.survey));
+  to.setSchemaVersion(text(c.schema_version));
+  to.setRa(c.ra);
+  to.setDec(c.dec);
+  to.setMjdTai(c.mjd_tai);
+  to.setBand(text(c.band));
+  to.setMag(c.mag);
+  to.setMagErr(c.mag_err);
+  to.setFlux(c.flux);
+  to.setFluxErr(c.flux_err);
+  to.setIsDiffPos(c.is_diff_pos);
+  to.setRealBogus(c.real_bogus);
+  auto history = to.initHistory(c.history.size());
+  for (size_t i = 0; i < c.history.size(); ++i) {
+    const Photometry& p = c.history[i];
+    auto h = history[i];
+    h.setMjdTai(p.mjd_tai);
+    h.setBand(text(p.band));
+    h.setKind(static_cast<wire::Photometry::Kind>(p.kind));
+    h.setMag(p.mag);
+    h.setMagErr(p.mag_err);
+    h.setFlux(p.flux);
+    h.setFluxErr(p.flux_err);
+    h.setLimitMag(p.limit_mag);
+    h.setIsDiffPos(p.is_diff_pos);
+  }
+  auto cutouts = to.initCutouts(c.cutouts.size());
+  for (size_t i = 0; i < c.cutouts.size(); ++i) {
+    cutouts[i].setKind(static_cast<wire::Cutout::Kind>(c.cutouts[i].kind));
+    cutouts[i].setFormat(text(c.cutouts[i].format));
+    cutouts[i].setBytes(as_data(c.cutouts[i].bytes));
+  }
+  write_raw(c.raw.root(), to.initRaw());
+  auto list = alert.annotations().list();
+  auto annotations = to.initAnnotations(list.size());
+  for (size_t i = 0; i < list.size(); ++i) write_annotation(*list[i], annotations[i]);
+}
+
+RecordPtr read_alert(wire::Alert::Reader from) {
+  auto core = std::make_shared<AlertCore>();
+  core->alert_id = from.getAlertId();
+  core->object_id = view(from.getObjectId());
+  core->survey = view(from.getSurvey());
+  core->schema_version = view(from.getSchemaVersion());
+  core->ra = from.getRa();
+  core->dec = from.getDec();
+  core->mjd_tai = from.getMjdTai();
+  core->band = view(from.getBand());
+  core->mag = from.getMag();
+  core->mag_err = from.getMagErr();
+  core->flux = from.getFlux();
+  core->flux_err = from.getFluxErr();
+  core->is_diff_pos = from.getIsDiffPos();
+  core->real_bogus = from.getRealBogus();
+  for (auto h : from.getHistory()) {
+    Photometry p;
+    p.mjd_tai = h.getMjdTai();
+    p.band = view(h.getBand());
+    p.kind = static_cast<Photometry::Kind>(h.getKind());
+    p.mag = h.getMag();
+    p.mag_err = h.getMagErr();
+    p.flux = h.getFlux();
+    p.flux_err = h.getFluxErr();
+    p.limit_mag = h.getLimitMag();
+    p.is_diff_pos = h.getIsDiffPos();
+    core->history.push_back(std::move(p));
+  }
+  auto cutout_bytes = std::make_shared<std::vector<std::string>>();
+  cutout_bytes->reserve(from.getCutouts().size());
+  for (auto c : from.getCutouts()) {
+    cutout_bytes->emplace_back(view(c.getBytes()));
+    core->cutouts.push_back({static_cast<Cutout::Kind>(c.getKind()), std::string(view(c.getFormat())),
+                             cutout_bytes->back()});
+  }
+  core->buffers = cutout_bytes;
+  if (from.hasRaw() && from.getRaw().which() != wire::RawValue::NULL_) {
+    RawReader reader;
+    core->raw = reader.finish(from.getRaw());
+  }
+  AnnotationChain chain;
+  for (auto a : from.getAnnotations()) chain = chain.append(read_annotation(a));
+  return std::make_shared<const Alert>(std::move(core), std::move(chain));
+}
+
+void write_event(const SkyEvent& e, wire::SkyEvent::Builder to) {
+  to.setEventId(text(e.event_id));
+  to.setSource(text(e.source));
+  to.setKind(static_cast<wire::SkyEvent::Kind>(e.kind));
+  to.setAlertType(text(e.alert_type));
+  to.setSequence(e.sequence);
+  to.setMjdTai(e.mjd_tai);
+  auto loc = to.initLocalization();
+  const Localization& l = e.localization;
+  loc.setRa(l.ra);
+  loc.setDec(l.dec);
+  loc.setContainmentProbability(l.containment_probability);
+  switch (l.shape) {
+    case Localization::Shape::point: loc.setPoint(); break;
+    case Localization::Shape::circle: loc.setCircle(l.radius_deg); break;
+    case Localization::Shape::ellipse: {
+      auto el = loc.initEllipse();
+      el.setSemiMajorDeg(l.semi_major_deg);
+      el.setSemiMinorDeg(l.semi_minor_deg);
+      el.setPositionAngleDeg(l.position_angle_deg);
+      break;
+    }
+    case Localization::Shape::skymap: {
+      auto map = loc.initSkymap();
+      map.setFits(as_data(l.skymap_fits));
+      map.setUrl(text(l.skymap_url));
+      map.setVersion(text(l.skymap_version));
+      break;
+    }
+  }
+  to.setFar(e.far_hz);
+  to.setSignificance(e.significance);
+  to.setSignificant(e.significant);
+  to.setTest(e.test);
+  to.setRetracted(e.retracted);
+  to.setNoticeJson(text(e.notice_json));
+}
+
+RecordPtr read_event(wire::SkyEvent::Reader from) {
+  auto e = std::make_shared<SkyEvent>();
+  e->event_id = view(from.getEventId());
+  e->source = view(from.getSource());
+  e->kind = static_cast<SkyEvent::Kind>(from.getKind());
+  e->alert_type = view(from.getAlertType());
+  e->sequence = from.getSequence();
+  e->mjd_tai = from.getMjdTai();
+  auto loc = from.getLocalization();
+  Localization& l = e->localization;
+  l.ra = loc.getRa();
+  l.dec = loc.getDec();
+  l.containment_probability = loc.getContainmentProbability();
+  switch (loc.which()) {
+    case wire::Localization::POINT: l.shape = Localization::Shape::point; break;
+    case wire::Localization::CIRCLE:
+      l.shape = Localization::Shape::circle;
+      l.radius_deg = loc.getCircle();
+      break;
+    case wire::Localization::ELLIPSE:
+      l.shape = Localization::Shape::ellipse;
+      l.semi_major_deg = loc.getEllipse().getSemiMajorDeg();
+      l.semi_minor_deg = loc.getEllipse().getSemiMinorDeg();
+      l.position_angle_deg = loc.getEllipse().getPositionAngleDeg();
+      break;
+    case wire::Localization::SKYMAP:
+      l.shape = Localization::Shape::skymap;
+      l.skymap_fits = view(loc.getSkymap().getFits());
+      l.skymap_url = view(loc.getSkymap().getUrl());
+      l.skymap_version = view(loc.getSkymap().getVersion());
+      break;
+  }
+  e->far_hz = from.getFar();
+  e->significance = from.getSignificance();
+  e->significant = from.getSignificant();
+  e->test = from.getTest();
+  e->retracted = from.getRetracted();
+  e->notice_json = view(from.getNoticeJson());
+  return e;
+}
+
+void write_coincidence(const Coincidence& c, wire::Coincidence::Builder to) {
+  to.setEventId(text(c.event_id));
+  to.setEventSequence(c.event_sequence);
+  to.setAlertId(c.alert_id);
+  to.setObjectId(text(c.object_id));
+  to.setStatus(static_cast<wire::Coincidence::Status>(c.status));
+  to.setTimeDifferenceSeconds(c.time_difference_s);
+  to.setSearchedProbability(c.searched_probability);
+  to.setFalseAlarmRate(c.false_alarm_rate);
+  auto terms = to.initTerms(c.terms.size());
+  for (size_t i = 0; i < c.terms.size(); ++i) {
+    terms[i].setName(text(c.terms[i].name));
+    terms[i].setValue(c.terms[i].value);
+    terms[i].setSource(text(c.terms[i].source));
+  }
+}
+
+RecordPtr read_coincidence(wire::Coincidence::Reader from) {
+  auto c = std::make_shared<Coincidence>();
+  c->event_id = view(from.getEventId());
+  c->event_sequence = from.getEventSequence();
+  c->alert_id = from.getAlertId();
+  c->object_id = view(from.getObjectId());
+  c->status = static_cast<Coincidence::Status>(from.getStatus());
+  c->time_difference_s = from.getTimeDifferenceSeconds();
+  c->searched_probability = from.getSearchedProbability();
+  c->false_alarm_rate = from.getFalseAlarmRate();
+  for (auto t : from.getTerms())
+    c->terms.push_back({std::string(view(t.getName())), t.getValue(), std::string(view(t.getSource()))});
+  return c;
+}
+
+void write_dead_letter(const DeadLetter& d, wire::DeadLetter::Builder to) {
+  to.setActor(text(d.actor));
+  to.setKind(text(d.kind));
+  to.setReason(text(d.reason));
+  to.setPlace(text(d.place));
+  to.setOriginal(as_data(d.original));
+  to.setOriginalFormat(text(d.original_format));
+  to.setMjdTai(d.mjd_tai);
+}
+
+RecordPtr read_dead_letter(wire::DeadLetter::Reader from) {
+  auto d = std::make_shared<DeadLetter>();
+  d->actor = view(from.getActor());
+  d->kind = view(from.getKind());
+  d->reason = view(from.getReason());
+  d->place = view(from.getPlace());
+  d->original = view(from.getOriginal());
+  d->original_format = view(from.getOriginalFormat());
+  d->mjd_tai = from.getMjdTai();
+  return d;
+}
+
+}  // namespace
+
+std::string encode_record(const Record& record) {
+  capnp::MallocMessageBuilder message;
+  switch (record.type()) {
+    case PortType::alert:
+      write_alert(static_cast<const Alert&>(record), message.initRoot<wire::Alert>());
+      break;
+    case PortType::sky_event:
+      write_event(static_cast<const SkyEvent&>(record), message.initRoot<wire::SkyEvent>());
+      break;
+    case PortType::coincidence:
+      write_coincidence(static_cast<const Coincidence&>(record),
+                        message.initRoot<wire::Coincidence>());
+      break;
+    case PortType::dead_letter:
+      write_dead_letter(static_cast<const DeadLetter&>(record), message.initRoot<wire::DeadLetter>());
+      break;
+    case PortType::any: fail("", "a record has no concrete type");
+  }
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+RecordPtr decode_record(PortType type, std::string_view bytes, std::string_view place) {
+  if (bytes.size() % sizeof(capnp::word) != 0)
+    fail(std::string(place), "not a Cap'n Proto message (size is not a multiple of 8 bytes)");
+  // Copy into aligned storage: the caller's buffer may not be word-aligned.
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  memcpy(words.begin(), bytes.data(), bytes.size());
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = 1ull << 30;
+    capnp::FlatArrayMessageReader reader(words, options);
+    switch (type) {
+      case PortType::alert: return read_alert(reader.getRoot<wire::Alert>());
+      case PortType::sky_event: return read_event(reader.getRoot<wire::SkyEvent>());
+      case PortType::coincidence: return read_coincidence(reader.getRoot<wire::Coincidence>());
+      case PortType::dead_letter: return read_dead_letter(reader.getRoot<wire::DeadLetter>());
+      case PortType::any: break;
+    }
+  } catch (const kj::Exception& e) {
+    fail(std::string(place), std::string("invalid ") + std::string(to_string(type)) +
+                                 " message: " + e.getDescription().cStr());
+  }
+  fail(std::string(place), "cannot decode a record of type Any");
+}
+
+}  // namespace ebs

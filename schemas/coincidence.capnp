@@ -1,0 +1,27 @@
+@0xdb486957da1f9343;
+# An alert found together with a sky event, with every term of its significance.
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("ebs::wire");
+
+struct SignificanceTerm {
+  name @0 :Text;
+  value @1 :Float64;
+  source @2 :Text;   # where the constant or formula comes from
+}
+
+struct Coincidence {
+  eventId @0 :Text;
+  eventSequence @1 :UInt32;
+  alertId @2 :UInt64;
+  objectId @3 :Text;
+  status @4 :Status;
+  enum Status {
+    active @0;
+    updated @1;
+    withdrawn @2;
+  }
+  timeDifferenceSeconds @5 :Float64;
+  searchedProbability @6 :Float64 = nan;
+  falseAlarmRate @7 :Float64 = nan;
+  terms @8 :List(SignificanceTerm);
+}

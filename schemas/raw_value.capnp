@@ -1,0 +1,24 @@
+@0xbb992a8165b401c3;
+# A survey's record exactly as decoded (e.g. a ZTF Avro alert): a self-describing tree, so that any
+# raw field stays reachable by path ("candidate.rb") after it crossed a node boundary.
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("ebs::wire");
+
+struct RawValue {
+  union {
+    null @0 :Void;
+    bool @1 :Bool;
+    int @2 :Int64;
+    double @3 :Float64;
+    text @4 :Text;
+    data @5 :Data;
+    list @6 :List(RawValue);
+    record @7 :RawRecord;
+  }
+}
+
+struct RawRecord {
+  name @0 :Text;            # record type, e.g. "ztf.alert.candidate"
+  fieldNames @1 :List(Text);
+  values @2 :List(RawValue);  # same order as fieldNames
+}
