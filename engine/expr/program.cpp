@@ -152,60 +152,42 @@ inline Slot math(const Slot& a, const Slot& b) {
 
 // ---- bytecode ----
 
+// Operands: a = constant, field slot or jump target; b = constant (field comparisons).
+// One list, so that the enum and the names printed by disassemble() stay in step.
+#define EBS_EXPR_OPS(X)                                                                     \
+  X(push_const)                 /* push constant a */                                      \
+  X(load_field)                 /* push field a */                                         \
+  /* field a compared with constant b, fused; then specialised for number and text */      \
+  X(field_equal) X(field_not_equal) X(field_less) X(field_less_equal) X(field_greater)     \
+  X(field_greater_equal)                                                                   \
+  X(field_equal_number) X(field_not_equal_number) X(field_less_number)                     \
+  X(field_less_equal_number) X(field_greater_number) X(field_greater_equal_number)         \
+  X(field_equal_text) X(field_not_equal_text)                                              \
+  /* the two top values compared */                                                        \
+  X(equal) X(not_equal) X(less) X(less_equal) X(greater) X(greater_equal)                  \
+  /* the top value compared with constant a */                                             \
+  X(equal_const) X(not_equal_const) X(less_const) X(less_equal_const) X(greater_const)     \
+  X(greater_equal_const)                                                                   \
+  X(negate) X(add) X(subtract) X(multiply) X(divide) X(modulo)                             \
+  /* the top value with constant a on the right */                                         \
+  X(add_const) X(subtract_const) X(multiply_const) X(divide_const) X(modulo_const)         \
+  X(logical_not)                                                                           \
+  /* n-ary and/or: the head turns the first term into the running result (false: jump to   \
+     a, the chain's end); each step folds the next term into it, jumping once decided */   \
+  X(and_head) X(and_step) X(or_head) X(or_step)                                            \
+  X(abs) X(log10) X(sqrt) X(min) X(max) X(is_null)                                         \
+  X(exists) X(absent) /* field a is present and not null / is missing or null */
+
 enum class Op : uint8_t {
-  push_const,  // a = constant
-  load_field,  // a = field slot
-  // Comparisons of a field with a constant, fused: a = field slot, b = constant.
-  field_equal,
-  field_not_equal,
-  field_less,
-  field_less_equal,
-  field_greater,
-  field_greater_equal,
-  // The same, specialised for a number or text constant (the common case).
-  field_equal_number,
-  field_not_equal_number,
-  field_less_number,
-  field_less_equal_number,
-  field_greater_number,
-  field_greater_equal_number,
-  field_equal_text,
-  field_not_equal_text,
-  equal,
-  not_equal,
-  less,
-  less_equal,
-  greater,
-  greater_equal,
-  negate,
-  add,
-  subtract,
-  multiply,
-  divide,
-  modulo,
-  logical_not,
-  and_jump,  // top is false: the result is false, jump to a; else evaluate the right side
-  and_combine,
-  or_jump,  // top is true: the result is true, jump to a
-  or_combine,
-  abs,
-  log10,
-  sqrt,
-  min,
-  max,
-  is_null,
-  exists,  // a = field slot
+#define EBS_EXPR_OP_ENUM(name) name,
+  EBS_EXPR_OPS(EBS_EXPR_OP_ENUM)
+#undef EBS_EXPR_OP_ENUM
 };
 
 constexpr std::string_view kOpNames[] = {
-    "push_const", "load_field", "field_equal", "field_not_equal", "field_less",
-    "field_less_equal", "field_greater", "field_greater_equal", "field_equal_number",
-    "field_not_equal_number", "field_less_number", "field_less_equal_number",
-    "field_greater_number", "field_greater_equal_number", "field_equal_text",
-    "field_not_equal_text", "equal", "not_equal", "less",
-    "less_equal", "greater", "greater_equal", "negate", "add", "subtract", "multiply", "divide",
-    "modulo", "not", "and_jump", "and_combine", "or_jump", "or_combine", "abs", "log10", "sqrt",
-    "min", "max", "is_null", "exists",
+#define EBS_EXPR_OP_NAME(name) #name,
+    EBS_EXPR_OPS(EBS_EXPR_OP_NAME)
+#undef EBS_EXPR_OP_NAME
 };
 
 struct Instruction {
@@ -216,13 +198,14 @@ struct Instruction {
 
 // The comparison instruction for `op`: between two stack values (Op::equal...), or between a
 // field and a constant of the given kind (Op::field_equal...).
-enum class Operands { stack, field_any, field_number, field_text };
+enum class Operands { stack, constant, field_any, field_number, field_text };
 
 Op comparison_op(Operator op, Operands operands) {
   int offset = static_cast<int>(op) - static_cast<int>(Operator::equal);
   Op first = Op::equal;
   switch (operands) {
     case Operands::stack: first = Op::equal; break;
+    case Operands::constant: first = Op::equal_const; break;
     case Operands::field_any: first = Op::field_equal; break;
     case Operands::field_number: first = Op::field_equal_number; break;
     case Operands::field_text:
@@ -382,17 +365,6 @@ class Compiler {
     }
   }
 
-  // A false left side of "a and b and c" would hop from and_jump to and_jump; the value on top
-  // is the same at each, so jump straight to the last one's target (likewise for or).
-  void thread_jumps() {
-    auto& instructions = code_.instructions;
-    for (auto& jump : instructions) {
-      if (jump.op != Op::and_jump && jump.op != Op::or_jump) continue;
-      while (jump.a < instructions.size() && instructions[jump.a].op == jump.op)
-        jump.a = instructions[jump.a].a;
-    }
-  }
-
   void emit(const Node& node) {
     switch (node.kind) {
       case Node::Kind::null_literal:
@@ -402,10 +374,17 @@ class Compiler {
         push(Op::push_const, constant(node));
         return;
       case Node::Kind::field: push(Op::load_field, field_slot(node.name)); return;
-      case Node::Kind::unary:
-        emit(*node.children[0]);
-        add(node.op == Operator::negate ? Op::negate : Op::logical_not);
+      case Node::Kind::unary: {
+        const Node& operand = *node.children[0];
+        if (node.op == Operator::logical_not && operand.kind == Node::Kind::call &&
+            operand.name == "exists") {
+          push(Op::absent, field_slot(operand.children[0]->name));
+          return;
+        }
+        emit(operand);
+        add(node.op == Operator::negate ? Op::negate : Op::logical_not, 0, 0, 0);
         return;
+      }
       case Node::Kind::binary: return emit_binary(node);
       case Node::Kind::call: return emit_call(node);
     }
@@ -575,36 +554,60 @@ class Compiler {
   }
   void push(Op op, uint32_t a = 0, uint32_t b = 0) { add(op, a, b, +1); }
 
+  // The terms of a chain of one logical operator, e.g. "a and (b and c) and d" -> a b c d.
+  static void collect_terms(const Node& node, Operator op, std::vector<const Node*>& terms) {
+    if (node.kind == Node::Kind::binary && node.op == op) {
+      collect_terms(*node.children[0], op, terms);
+      collect_terms(*node.children[1], op, terms);
+    } else {
+      terms.push_back(&node);
+    }
+  }
+
+  void emit_logical(const Node& node) {
+    bool is_and = node.op == Operator::logical_and;
+    std::vector<const Node*> terms;
+    collect_terms(node, node.op, terms);
+    std::vector<size_t> jumps;
+    emit(*terms[0]);
+    jumps.push_back(code_.instructions.size());
+    add(is_and ? Op::and_head : Op::or_head, 0, 0, 0);
+    for (size_t i = 1; i < terms.size(); ++i) {
+      emit(*terms[i]);
+      jumps.push_back(code_.instructions.size());
+      add(is_and ? Op::and_step : Op::or_step);
+    }
+    for (size_t jump : jumps)
+      code_.instructions[jump].a = static_cast<uint32_t>(code_.instructions.size());
+  }
+
   void emit_binary(const Node& node) {
     const Node& left = *node.children[0];
     const Node& right = *node.children[1];
-    if (node.op == Operator::logical_and || node.op == Operator::logical_or) {
-      emit(left);
-      size_t jump = code_.instructions.size();
-      add(node.op == Operator::logical_and ? Op::and_jump : Op::or_jump, 0, 0, 0);
-      emit(right);
-      add(node.op == Operator::logical_and ? Op::and_combine : Op::or_combine);
-      code_.instructions[jump].a = static_cast<uint32_t>(code_.instructions.size());
-      return;
-    }
+    if (node.op == Operator::logical_and || node.op == Operator::logical_or)
+      return emit_logical(node);
     if (is_comparison(node.op)) {
-      const Node* field = nullptr;
+      const Node* other = &left;
       const Node* literal = nullptr;
       Operator op = node.op;
-      if (left.kind == Node::Kind::field && is_literal(right)) {
-        field = &left;
+      if (is_literal(right)) {
         literal = &right;
-      } else if (right.kind == Node::Kind::field && is_literal(left)) {
-        field = &right;
+      } else if (is_literal(left)) {
+        other = &right;
         literal = &left;
         op = mirrored(op);
       }
-      if (field) {
+      if (literal && other->kind == Node::Kind::field) {
         Operands operands = literal->kind == Node::Kind::number_literal ? Operands::field_number
                             : literal->kind == Node::Kind::text_literal ? Operands::field_text
                                                                         : Operands::field_any;
-        uint32_t slot = field_slot(field->name);
+        uint32_t slot = field_slot(other->name);
         push(comparison_op(op, operands), slot, constant(*literal));
+        return;
+      }
+      if (literal) {
+        emit(*other);
+        add(comparison_op(op, Operands::constant), constant(*literal), 0, 0);
         return;
       }
       emit(left);
@@ -612,15 +615,15 @@ class Compiler {
       add(comparison_op(node.op, Operands::stack));
       return;
     }
+    // Arithmetic; a constant right operand is taken from the constants directly.
+    int offset = static_cast<int>(node.op) - static_cast<int>(Operator::add);
     emit(left);
-    emit(right);
-    switch (node.op) {
-      case Operator::add: add(Op::add); break;
-      case Operator::subtract: add(Op::subtract); break;
-      case Operator::multiply: add(Op::multiply); break;
-      case Operator::divide: add(Op::divide); break;
-      default: add(Op::modulo); break;
+    if (is_literal(right)) {
+      add(static_cast<Op>(static_cast<int>(Op::add_const) + offset), constant(right), 0, 0);
+      return;
     }
+    emit(right);
+    add(static_cast<Op>(static_cast<int>(Op::add) + offset));
   }
 
   void emit_call(const Node& node) {
@@ -663,7 +666,6 @@ std::variant<Program, std::vector<CompileError>> Program::compile(std::string_vi
   }
   compiler.fold(*parsed.root);
   compiler.emit(*parsed.root);
-  compiler.thread_jumps();
   if (code->max_stack > kMaxStack)
     return std::vector<CompileError>{{1, "expression is nested too deeply"}};
   return Program(std::move(code));
@@ -711,6 +713,12 @@ Slot run(const Program::Code& code, std::span<const Value> values) {
       case Op::less_equal: --top; top[-1] = compare<Operator::less_equal>(top[-1], top[0]); break;
       case Op::greater: --top; top[-1] = compare<Operator::greater>(top[-1], top[0]); break;
       case Op::greater_equal: --top; top[-1] = compare<Operator::greater_equal>(top[-1], top[0]); break;
+      case Op::equal_const: top[-1] = compare<Operator::equal>(top[-1], constants[in.a]); break;
+      case Op::not_equal_const: top[-1] = compare<Operator::not_equal>(top[-1], constants[in.a]); break;
+      case Op::less_const: top[-1] = compare<Operator::less>(top[-1], constants[in.a]); break;
+      case Op::less_equal_const: top[-1] = compare<Operator::less_equal>(top[-1], constants[in.a]); break;
+      case Op::greater_const: top[-1] = compare<Operator::greater>(top[-1], constants[in.a]); break;
+      case Op::greater_equal_const: top[-1] = compare<Operator::greater_equal>(top[-1], constants[in.a]); break;
       case Op::negate:
         top[-1] = top[-1].kind == Kind::number ? number_slot(-top[-1].number) : null_slot();
         break;
@@ -719,15 +727,38 @@ Slot run(const Program::Code& code, std::span<const Value> values) {
       case Op::multiply: --top; top[-1] = arithmetic<Operator::multiply>(top[-1], top[0]); break;
       case Op::divide: --top; top[-1] = arithmetic<Operator::divide>(top[-1], top[0]); break;
       case Op::modulo: --top; top[-1] = arithmetic<Operator::modulo>(top[-1], top[0]); break;
+      case Op::add_const: top[-1] = arithmetic<Operator::add>(top[-1], constants[in.a]); break;
+      case Op::subtract_const: top[-1] = arithmetic<Operator::subtract>(top[-1], constants[in.a]); break;
+      case Op::multiply_const: top[-1] = arithmetic<Operator::multiply>(top[-1], constants[in.a]); break;
+      case Op::divide_const: top[-1] = arithmetic<Operator::divide>(top[-1], constants[in.a]); break;
+      case Op::modulo_const: top[-1] = arithmetic<Operator::modulo>(top[-1], constants[in.a]); break;
       case Op::logical_not: top[-1] = logical_not(top[-1]); break;
-      case Op::and_jump:
+      case Op::and_head:
         if (is_false(top[-1])) pc = begin + in.a;
+        else if (top[-1].kind != Kind::boolean) top[-1] = null_slot();
         break;
-      case Op::and_combine: --top; top[-1] = logical_and(top[-1], top[0]); break;
-      case Op::or_jump:
+      case Op::and_step:
+        --top;
+        if (is_false(top[0])) {
+          top[-1] = bool_slot(false);
+          pc = begin + in.a;
+        } else if (top[0].kind != Kind::boolean) {
+          top[-1] = null_slot();
+        }
+        break;
+      case Op::or_head:
         if (is_true(top[-1])) pc = begin + in.a;
+        else if (top[-1].kind != Kind::boolean) top[-1] = null_slot();
         break;
-      case Op::or_combine: --top; top[-1] = logical_or(top[-1], top[0]); break;
+      case Op::or_step:
+        --top;
+        if (is_true(top[0])) {
+          top[-1] = bool_slot(true);
+          pc = begin + in.a;
+        } else if (top[0].kind != Kind::boolean) {
+          top[-1] = null_slot();
+        }
+        break;
       case Op::abs: top[-1] = math<Function::abs>(top[-1]); break;
       case Op::log10: top[-1] = math<Function::log10>(top[-1]); break;
       case Op::sqrt: top[-1] = math<Function::sqrt>(top[-1]); break;
@@ -735,6 +766,7 @@ Slot run(const Program::Code& code, std::span<const Value> values) {
       case Op::max: --top; top[-1] = math<Function::max>(top[-1], top[0]); break;
       case Op::is_null: top[-1] = bool_slot(top[-1].kind == Kind::null); break;
       case Op::exists: *top++ = bool_slot(load(fields[in.a]).kind != Kind::null); break;
+      case Op::absent: *top++ = bool_slot(load(fields[in.a]).kind == Kind::null); break;
     }
   }
   return stack[0];
@@ -759,7 +791,19 @@ std::string Program::disassemble() const {
     switch (in.op) {
       case Op::push_const: out += " " + constant_text(in.a); break;
       case Op::load_field:
-      case Op::exists: out += " " + code_->fields[in.a]; break;
+      case Op::exists:
+      case Op::absent: out += " " + code_->fields[in.a]; break;
+      case Op::equal_const:
+      case Op::not_equal_const:
+      case Op::less_const:
+      case Op::less_equal_const:
+      case Op::greater_const:
+      case Op::greater_equal_const:
+      case Op::add_const:
+      case Op::subtract_const:
+      case Op::multiply_const:
+      case Op::divide_const:
+      case Op::modulo_const: out += " " + constant_text(in.a); break;
       case Op::field_equal:
       case Op::field_not_equal:
       case Op::field_less:
@@ -776,8 +820,10 @@ std::string Program::disassemble() const {
       case Op::field_not_equal_text:
         out += " " + code_->fields[in.a] + " " + constant_text(in.b);
         break;
-      case Op::and_jump:
-      case Op::or_jump: out += " -> " + std::to_string(in.a); break;
+      case Op::and_head:
+      case Op::and_step:
+      case Op::or_head:
+      case Op::or_step: out += " -> " + std::to_string(in.a); break;
       default: break;
     }
     out += "\n";

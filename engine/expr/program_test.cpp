@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <new>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -10,6 +13,18 @@
 #include "engine/util/fault.h"
 
 using namespace ebs::expr;
+
+// Counts heap allocations, to check that evaluation never allocates.
+namespace {
+size_t allocations = 0;
+}
+void* operator new(size_t size) {
+  ++allocations;
+  if (void* memory = std::malloc(size ? size : 1)) return memory;
+  throw std::bad_alloc();
+}
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, size_t) noexcept { std::free(memory); }
 
 namespace {
 
@@ -22,7 +37,7 @@ Program compiled(std::string_view text) {
   return std::get<Program>(std::move(result));
 }
 
-std::vector<Value> bind(const Program& program, const Record& record) {
+std::vector<Value> values_for(const Program& program, const Record& record) {
   std::vector<Value> values;
   for (const auto& path : program.fields()) {
     auto it = record.find(path);
@@ -33,7 +48,7 @@ std::vector<Value> bind(const Program& program, const Record& record) {
 
 Value eval(std::string_view text, const Record& record = {}) {
   Program program = compiled(text);
-  std::vector<Value> values = bind(program, record);
+  std::vector<Value> values = values_for(program, record);
   Value result = program.eval(values);
   CHECK(program.test(values) == (result == Value(true)));
   return result;
@@ -154,31 +169,81 @@ TEST_CASE("three-valued logic, every combination") {
 TEST_CASE("short-circuit skips the other side, with the same result") {
   Program program = compiled("a and b > 1 or c");
   CHECK(program.fields() == std::vector<std::string>{"a", "b", "c"});
-  CHECK(program.eval(bind(program, {{"a", false}, {"c", true}})) == T);
-  CHECK(program.eval(bind(program, {{"a", false}, {"c", false}})) == F);
-  CHECK(program.eval(bind(program, {{"a", true}, {"b", 2}, {"c", false}})) == T);
-  CHECK(program.eval(bind(program, {{"a", true}, {"b", 0}})) == null);
-  CHECK(program.disassemble().find("and_jump") != std::string::npos);
-  CHECK(program.disassemble().find("or_jump") != std::string::npos);
+  CHECK(program.eval(values_for(program, {{"a", false}, {"c", true}})) == T);
+  CHECK(program.eval(values_for(program, {{"a", false}, {"c", false}})) == F);
+  CHECK(program.eval(values_for(program, {{"a", true}, {"b", 2}, {"c", false}})) == T);
+  CHECK(program.eval(values_for(program, {{"a", true}, {"b", 0}})) == null);
+  CHECK(program.disassemble().find("and_head") != std::string::npos);
+  CHECK(program.disassemble().find("or_head") != std::string::npos);
 }
 
-TEST_CASE("a false term of an 'and' chain jumps straight to the end") {
-  Program program = compiled("a > 1 and b > 1 and c > 1 and d > 1");
+TEST_CASE("a chain of 'and' is one n-ary step per term; a false term jumps to the end") {
+  Program program = compiled("a > 1 and b > 1 and (c > 1 and d > 1)");
   CHECK(program.disassemble() ==
-        "0 field_greater_number a 1\n1 and_jump -> 10\n2 field_greater_number b 1\n"
-        "3 and_combine\n4 and_jump -> 10\n5 field_greater_number c 1\n6 and_combine\n"
-        "7 and_jump -> 10\n8 field_greater_number d 1\n9 and_combine\n");
+        "0 field_greater_number a 1\n1 and_head -> 8\n2 field_greater_number b 1\n"
+        "3 and_step -> 8\n4 field_greater_number c 1\n5 and_step -> 8\n"
+        "6 field_greater_number d 1\n7 and_step -> 8\n");
   Record record{{"a", 0}, {"b", 2}, {"c", 2}, {"d", 2}};
-  CHECK(program.eval(bind(program, record)) == F);
+  CHECK(program.eval(values_for(program, record)) == F);
   record["a"] = 2;
-  CHECK(program.eval(bind(program, record)) == T);
+  CHECK(program.eval(values_for(program, record)) == T);
   record["d"] = Value();
-  CHECK(program.eval(bind(program, record)) == null);
+  CHECK(program.eval(values_for(program, record)) == null);
+  record["b"] = Value();
+  record["c"] = 0;
+  CHECK(program.eval(values_for(program, record)) == F);
   Program either = compiled("a > 1 or b > 1 or c > 1");
-  CHECK(either.eval(bind(either, {{"a", 2}})) == T);
-  CHECK(either.eval(bind(either, {{"c", 2}})) == T);
-  CHECK(either.eval(bind(either, {{"a", 0}, {"b", 0}, {"c", 0}})) == F);
-  CHECK(either.eval(bind(either, {{"a", 0}, {"b", 0}})) == null);
+  CHECK(either.eval(values_for(either, {{"a", 2}})) == T);
+  CHECK(either.eval(values_for(either, {{"c", 2}})) == T);
+  CHECK(either.eval(values_for(either, {{"a", 0}, {"b", 0}, {"c", 0}})) == F);
+  CHECK(either.eval(values_for(either, {{"a", 0}, {"b", 0}})) == null);
+}
+
+TEST_CASE("nested three-valued logic agrees with a reference, for every input") {
+  // Reference Kleene logic on optional<bool> (nullopt = unknown).
+  using Tri = std::optional<bool>;
+  auto and3 = [](Tri x, Tri y) -> Tri {
+    if (x == false || y == false) return false;
+    if (x == true && y == true) return true;
+    return std::nullopt;
+  };
+  auto or3 = [](Tri x, Tri y) -> Tri {
+    if (x == true || y == true) return true;
+    if (x == false && y == false) return false;
+    return std::nullopt;
+  };
+  auto not3 = [](Tri x) -> Tri { return x ? Tri(!*x) : std::nullopt; };
+  struct Case {
+    const char* text;
+    std::function<Tri(Tri, Tri, Tri)> reference;
+  };
+  const Case cases[] = {
+      {"a and b or c", [&](Tri a, Tri b, Tri c) { return or3(and3(a, b), c); }},
+      {"a or b and c", [&](Tri a, Tri b, Tri c) { return or3(a, and3(b, c)); }},
+      {"(a or b) and c", [&](Tri a, Tri b, Tri c) { return and3(or3(a, b), c); }},
+      {"not a and not (b or c)", [&](Tri a, Tri b, Tri c) { return and3(not3(a), not3(or3(b, c))); }},
+      {"a and b and c", [&](Tri a, Tri b, Tri c) { return and3(and3(a, b), c); }},
+      {"a or b or c", [&](Tri a, Tri b, Tri c) { return or3(or3(a, b), c); }},
+      {"a and (b or not c) and (c or a)",
+       [&](Tri a, Tri b, Tri c) { return and3(and3(a, or3(b, not3(c))), or3(c, a)); }},
+      {"not (a and b) or (b and c) or not c",
+       [&](Tri a, Tri b, Tri c) { return or3(or3(not3(and3(a, b)), and3(b, c)), not3(c)); }},
+  };
+  const Tri states[] = {true, false, std::nullopt};
+  auto value_of = [](Tri x) { return x ? Value(*x) : Value(); };
+  for (const auto& test : cases) {
+    Program program = compiled(test.text);
+    for (Tri a : states)
+      for (Tri b : states)
+        for (Tri c : states) {
+          CAPTURE(test.text);
+          CAPTURE(value_of(a));
+          CAPTURE(value_of(b));
+          CAPTURE(value_of(c));
+          Record record{{"a", value_of(a)}, {"b", value_of(b)}, {"c", value_of(c)}};
+          CHECK(program.eval(values_for(program, record)) == value_of(test.reference(a, b, c)));
+        }
+  }
 }
 
 TEST_CASE("missing and null fields propagate null; filters do not pass on null") {
@@ -196,7 +261,7 @@ TEST_CASE("missing and null fields propagate null; filters do not pass on null")
   CHECK(eval("-y", {{"y", "a"}}) == null);
   CHECK(eval("abs(y)", {{"y", true}}) == null);
   Program program = compiled("candidate.magpsf < 19");
-  std::vector<Value> missing = bind(program, {});
+  std::vector<Value> missing = values_for(program, {});
   CHECK_FALSE(program.test(missing));
   CHECK_FALSE(compiled("not (candidate.magpsf < 19)").test(missing));  // filtered both ways
   CHECK(compiled("not (candidate.magpsf < 19)").eval(missing) == null);
@@ -256,18 +321,18 @@ TEST_CASE("the brief's example filter") {
   CHECK(program.fields() ==
         std::vector<std::string>{"candidate.drb", "mag", "candidate.ssnamenr", "ra"});
   Record passing{{"candidate.drb", 0.95}, {"mag", 20.1}, {"ra", 151}};
-  CHECK(program.test(bind(program, passing)));
+  CHECK(program.test(values_for(program, passing)));
   Record asteroid = passing;
   asteroid["candidate.ssnamenr"] = "12345";
-  CHECK_FALSE(program.test(bind(program, asteroid)));
+  CHECK_FALSE(program.test(values_for(program, asteroid)));
   asteroid["mag"] = 18.0;
-  CHECK(program.test(bind(program, asteroid)));
+  CHECK(program.test(values_for(program, asteroid)));
   Record no_drb = passing;
   no_drb.erase("candidate.drb");
-  CHECK(program.eval(bind(program, no_drb)) == null);
+  CHECK(program.eval(values_for(program, no_drb)) == null);
   Record far = passing;
   far["ra"] = 160;
-  CHECK(program.eval(bind(program, far)) == F);
+  CHECK(program.eval(values_for(program, far)) == F);
 }
 
 TEST_CASE("fields: distinct paths in order of first use, including list indices") {
@@ -275,7 +340,7 @@ TEST_CASE("fields: distinct paths in order of first use, including list indices"
       "prv_candidates.0.jd < candidate.jd and exists(prv_candidates.0.jd) and "
       "candidate.jd - prv_candidates.0.jd < 30");
   CHECK(program.fields() == std::vector<std::string>{"prv_candidates.0.jd", "candidate.jd"});
-  CHECK(program.test(bind(program, {{"prv_candidates.0.jd", 2458849.5}, {"candidate.jd", 2458850.5}})));
+  CHECK(program.test(values_for(program, {{"prv_candidates.0.jd", 2458849.5}, {"candidate.jd", 2458850.5}})));
   CHECK(compiled("1 + 2 > 0").fields().empty());
 }
 
@@ -310,6 +375,13 @@ TEST_CASE("constants fold and field comparisons are fused") {
   CHECK(compiled("-x").disassemble() == "0 load_field x\n1 negate\n");
   CHECK(compiled("flag == true").disassemble() == "0 field_equal flag true\n");
   CHECK(compiled("name < 'b'").disassemble() == "0 field_less name \"b\"\n");
+  CHECK(compiled("abs(ra - 150) <= 2.5").disassemble() ==
+        "0 load_field ra\n1 subtract_const 150\n2 abs\n3 less_equal_const 2.5\n");
+  CHECK(compiled("2.5 >= abs(ra)").disassemble() == "0 load_field ra\n1 abs\n2 less_equal_const 2.5\n");
+  CHECK(compiled("not exists(x)").disassemble() == "0 absent x\n");
+  CHECK(compiled("x / 2 % 3 * 4 + 1").disassemble() ==
+        "0 load_field x\n1 divide_const 2\n2 modulo_const 3\n3 multiply_const 4\n4 add_const 1\n");
+  CHECK(compiled("10 - x").disassemble() == "0 push_const 10\n1 load_field x\n2 subtract\n");
   CHECK(compiled("1 / 0 > 1 or x").disassemble().find("push_const null") != std::string::npos);
 }
 
@@ -395,4 +467,20 @@ TEST_CASE("a deep but legal expression evaluates") {
   std::string right = "x";
   for (int i = 0; i < 150; ++i) right = "(1 + " + right + ")";
   CHECK(eval(right, {{"x", 0}}) == Value(150));
+}
+
+TEST_CASE("evaluation does not allocate") {
+  Program program = compiled(
+      "candidate.drb > 0.8 and (mag < 19.5 or not exists(candidate.ssnamenr)) and "
+      "abs(ra - 150) <= 2.5 and band == 'g' and log10(max(flux, 1)) > 3 or is_null(x) and y != 'a'");
+  std::vector<Value> values = values_for(program, {{"candidate.drb", 0.9}, {"mag", 18.0},
+                                                   {"ra", 150.5}, {"band", "g"}, {"flux", 5000}});
+  size_t passed = 0;
+  size_t before = allocations;
+  for (int i = 0; i < 1000; ++i) passed += program.test(values) ? 1 : 0;
+  Value result = program.eval(values);
+  size_t during = allocations - before;
+  CHECK(during == 0);
+  CHECK(passed == 1000);
+  CHECK(result == T);
 }
