@@ -14,3 +14,16 @@ function(ebs_add_test)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
   endif()
 endfunction()
+
+# ebs_add_optional_subdirectory(dir): adds a family folder when it has a CMakeLists.txt, unless its
+# path relative to the source root is listed in EBS_SKIP_DIRS (for building part of a tree that
+# someone is still working on).
+set(EBS_SKIP_DIRS "" CACHE STRING "Folders (relative to the source root) not to build")
+function(ebs_add_optional_subdirectory dir)
+  file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/${dir})
+  if(rel IN_LIST EBS_SKIP_DIRS)
+    message(STATUS "skipping ${rel} (EBS_SKIP_DIRS)")
+  elseif(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/CMakeLists.txt)
+    add_subdirectory(${dir})
+  endif()
+endfunction()

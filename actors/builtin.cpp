@@ -1,0 +1,19 @@
+#include "actors/builtin.h"
+
+#include "actors/sinks/count_sink.h"
+#include "actors/sinks/jsonl_sink.h"
+#include "actors/sources/simulator.h"
+#include "actors/transforms/filter.h"
+#include "actors/transforms/passthrough.h"
+
+namespace ebs {
+
+void register_builtin_actors(ActorRegistry& registry) {
+  register_simulator(registry);
+  register_filter(registry);
+  register_passthrough(registry);
+  register_jsonl_sink(registry);
+  register_count_sink(registry);
+}
+
+}  // namespace ebs

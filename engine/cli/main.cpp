@@ -1,0 +1,33 @@
+// ebs-flow: real-time astronomical alert workflows. main() builds the registries (no globals)
+// and hands them to each module.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "actors/builtin.h"
+#include "engine/cli/command_registry.h"
+#include "engine/cli/workflow_commands.h"
+#include "engine/graph/actor_registry.h"
+#include "engine/plugin/plugin_loader.h"
+
+#ifndef EBS_FLOW_VERSION
+#define EBS_FLOW_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  // Logs go to stderr: stdout carries results (JSON lines, dot).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("ebs-flow"));
+  spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+
+  ebs::ActorRegistry actors;
+  ebs::register_builtin_actors(actors);
+  ebs::PluginLoader plugins;
+
+  ebs::CommandRegistry commands;
+  ebs::register_workflow_commands(commands, actors, plugins);
+
+  CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
+  app.set_version_flag("--version", std::string("ebs-flow ") + EBS_FLOW_VERSION);
+  return commands.dispatch(app, argc, argv);
+}

@@ -1,0 +1,192 @@
+#include "engine/cli/workflow_commands.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "engine/graph/workflow.h"
+#include "engine/runtime/engine.h"
+#include "engine/util/fault.h"
+
+namespace ebs {
+
+namespace {
+
+struct WorkflowOptions {
+  std::string path;
+  std::vector<std::string> sets;
+  std::vector<std::string> plugins;
+};
+
+void add_workflow_options(CLI::App& app, WorkflowOptions& o) {
+  app.add_option("workflow", o.path, "the workflow YAML file")->required();
+  app.add_option("--set", o.sets, "override a config value: ACTOR.KEY=VALUE (repeatable)");
+  app.add_option("--plugin", o.plugins, "load an actor plugin (.so) (repeatable)");
+}
+
+void print_problems(const std::vector<Problem>& problems) {
+  for (const Problem& p : problems) std::cerr << format_problem(p) << "\n";
+}
+
+// Parse, load plugins, override, check. Prints every problem; nothing when the workflow is valid.
+std::optional<Workflow> load_workflow(const WorkflowOptions& o, ActorRegistry& actors, PluginLoader& loader) {
+  std::vector<Problem> problems;
+  auto document = parse_workflow(o.path, problems);
+  if (!document) {
+    print_problems(problems);
+    return std::nullopt;
+  }
+  std::vector<std::string> plugin_paths = o.plugins;
+  for (const std::string& p : workflow_plugins(*document)) plugin_paths.push_back(p);
+  for (const std::string& p : plugin_paths) {
+    try {
+      loader.load(p, actors);
+    } catch (const Fault& f) {
+      problems.push_back({f.place(), f.message()});
+    }
+  }
+  apply_overrides(*document, o.sets, problems);
+  auto workflow = build_workflow(*document, actors, problems);
+  if (!problems.empty()) {
+    print_problems(problems);
+    return std::nullopt;
+  }
+  return workflow;
+}
+
+std::string dot_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+nlohmann::json describe_type(const ActorType& t) {
+  nlohmann::json inputs = nlohmann::json::array(), outputs = nlohmann::json::array(),
+                 config = nlohmann::json::array();
+  for (const PortSpec& p : t.inputs)
+    inputs.push_back({{"name", p.name}, {"type", to_string(p.type)}, {"description", p.description}});
+  for (const PortSpec& p : t.outputs)
+    outputs.push_back({{"name", p.name}, {"type", to_string(p.type)}, {"description", p.description}});
+  outputs.push_back({{"name", "dead_letters"}, {"type", "DeadLetter"}, {"description", "records it could not handle"}});
+  for (const ConfigKey& k : t.config) {
+    nlohmann::json key{{"name", k.name}, {"type", to_string(k.kind)}, {"required", k.required},
+                       {"description", k.description}};
+    if (!k.default_value.empty()) key["default"] = k.default_value;
+    config.push_back(key);
+  }
+  return {{"type", t.name},       {"version", t.version}, {"description", t.description},
+          {"blocking", t.blocking}, {"inputs", inputs},   {"outputs", outputs},
+          {"config", config}};
+}
+
+}  // namespace
+
+void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader) {
+  commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
+               [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
+                 auto o = std::make_shared<WorkflowOptions>();
+                 add_workflow_options(app, *o);
+                 return [o, &actors, &loader] {
+                   auto workflow = load_workflow(*o, actors, loader);
+                   if (!workflow) return exit_code::failed;
+                   size_t instances = 0;
+                   for (const ActorSpec& a : workflow->actors) instances += a.parallelism;
+                   std::cout << nlohmann::json{{"workflow", workflow->name},
+                                               {"file", workflow->file},
+                                               {"valid", true},
+                                               {"actors", workflow->actors.size()},
+                                               {"instances", instances}}
+                                    .dump()
+                             << "\n";
+                   return exit_code::ok;
+                 };
+               });
+
+  commands.add("run", "Run a workflow until its sources end (or SIGINT/SIGTERM)",
+               [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
+                 struct RunArgs {
+                   WorkflowOptions workflow;
+                   RunOptions run;
+                   bool no_progress = false;
+                   bool quiet = false;
+                 };
+                 auto o = std::make_shared<RunArgs>();
+                 add_workflow_options(app, o->workflow);
+                 app.add_option("--threads", o->run.threads, "scheduler threads (default: one per core)");
+                 app.add_option("--run-dir", o->run.run_dir,
+                                "directory for outputs and dead letters (default: run/<workflow name>)");
+                 app.add_option("--summary-json", o->run.summary_json, "write per-actor counts and rates here");
+                 app.add_flag("--no-progress", o->no_progress, "no live records/s line on a terminal");
+                 app.add_flag("--quiet,-q", o->quiet, "only warnings and errors");
+                 return [o, &actors, &loader] {
+                   if (o->quiet) spdlog::set_level(spdlog::level::warn);
+                   auto workflow = load_workflow(o->workflow, actors, loader);
+                   if (!workflow) return exit_code::failed;
+                   RunOptions options = o->run;
+                   if (options.run_dir.empty()) options.run_dir = "run/" + workflow->name;
+                   options.progress = !o->no_progress && !o->quiet && isatty(STDERR_FILENO);
+                   spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
+                                options.run_dir);
+                   RunResult result = run_workflow(*workflow, actors, options);
+                   for (const std::string& e : result.errors) std::cerr << e << "\n";
+                   if (!result.started) return exit_code::failed;
+                   for (const ActorTotals& a : result.actors) {
+                     spdlog::info("{:<16} in {:>10}  forwarded {:>10}  filtered {:>10}  failed {:>8}{}", a.id, a.in,
+                                  a.forwarded, a.filtered, a.failed, a.balanced() ? "" : "  UNBALANCED");
+                   }
+                   spdlog::info("{} in {:.2f} s; accounting {}{}", workflow->name, result.elapsed_s,
+                                result.accounting_ok ? "balanced for every actor (in = forwarded + filtered + failed)"
+                                                     : "FAILED",
+                                result.interrupted ? " (stopped by signal)" : "");
+                   return result.accounting_ok ? exit_code::ok : exit_code::failed;
+                 };
+               });
+
+  commands.add("graph", "Print a workflow as a Graphviz dot graph",
+               [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
+                 auto o = std::make_shared<WorkflowOptions>();
+                 add_workflow_options(app, *o);
+                 return [o, &actors, &loader] {
+                   auto workflow = load_workflow(*o, actors, loader);
+                   if (!workflow) return exit_code::failed;
+                   std::cout << "digraph \"" << dot_escape(workflow->name) << "\" {\n  rankdir=LR;\n"
+                             << "  node [shape=box, style=rounded];\n";
+                   for (const ActorSpec& a : workflow->actors) {
+                     std::cout << "  \"" << dot_escape(a.id) << "\" [label=\"" << dot_escape(a.id) << "\\n("
+                               << dot_escape(a.type_name) << (a.parallelism > 1 ? " x" + std::to_string(a.parallelism) : "")
+                               << ")\"];\n";
+                   }
+                   for (const ActorSpec& a : workflow->actors)
+                     for (const auto& [port, wires] : a.inputs)
+                       for (const WireRef& w : wires) {
+                         const ActorSpec* from = workflow->find(w.actor);
+                         std::string type = "DeadLetter";
+                         if (const PortSpec* p = from->type->output(w.port)) type = std::string(to_string(p->type));
+                         std::cout << "  \"" << dot_escape(w.actor) << "\" -> \"" << dot_escape(a.id)
+                                   << "\" [label=\"" << dot_escape(w.port) << " → " << dot_escape(port) << "\\n"
+                                   << type << "\"];\n";
+                       }
+                   std::cout << "}\n";
+                   return exit_code::ok;
+                 };
+               });
+
+  commands.add("actors", "List every registered actor type with its ports and config keys (JSON lines)",
+               [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
+                 auto plugins = std::make_shared<std::vector<std::string>>();
+                 app.add_option("--plugin", *plugins, "load an actor plugin (.so) first (repeatable)");
+                 return [plugins, &actors, &loader] {
+                   for (const std::string& p : *plugins) loader.load(p, actors);
+                   for (const auto& [name, type] : actors.types()) std::cout << describe_type(type).dump() << "\n";
+                   return exit_code::ok;
+                 };
+               });
+}
+
+}  // namespace ebs

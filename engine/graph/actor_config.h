@@ -1,0 +1,47 @@
+// An actor's `config:` block after validation: typed reads with the declared defaults applied,
+// and the place (FILE:LINE:COL) of every value for errors.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ebs {
+
+struct ConfigKey;
+
+class ActorConfig {
+ public:
+  ActorConfig() = default;
+  ActorConfig(YAML::Node node, std::string file, const std::vector<ConfigKey>* schema);
+
+  bool has(const std::string& key) const;
+  std::string string(const std::string& key) const;
+  int64_t integer(const std::string& key) const;
+  double number(const std::string& key) const;
+  bool boolean(const std::string& key) const;
+  std::vector<std::string> strings(const std::string& key) const;  // a list of scalars
+  std::map<std::string, std::string> string_map(const std::string& key) const;
+  // The raw YAML value (or the declared default), for structured configs.
+  YAML::Node node(const std::string& key) const;
+  // FILE:LINE:COL of the key's value, or of the config block when the key is absent.
+  std::string place(const std::string& key) const;
+  const std::string& file() const { return file_; }
+  // A stable hash of the whole config: annotations record it as provenance.
+  std::string hash() const;
+
+ private:
+  YAML::Node value_or_default(const std::string& key) const;
+  YAML::Node node_;
+  std::string file_;
+  const std::vector<ConfigKey>* schema_ = nullptr;
+};
+
+// FILE:LINE:COL (1-based) of a YAML node.
+std::string place_of(const std::string& file, const YAML::Node& node);
+std::string place_of(const std::string& file, const YAML::Mark& mark);
+
+}  // namespace ebs

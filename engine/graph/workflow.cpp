@@ -1,0 +1,500 @@
+#include "engine/graph/workflow.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace ebs {
+
+namespace {
+
+const std::set<std::string> kTopLevelKeys{"name", "description", "plugins", "dead_letters",
+                                          "defaults", "actors"};
+const std::set<std::string> kActorKeys{"id", "type", "config", "inputs", "parallelism",
+                                       "placement", "description"};
+const std::set<std::string> kDefaultsKeys{"batch_size", "batch_delay_ms"};
+
+std::string did_you_mean(const std::vector<std::string>& names) {
+  if (names.empty()) return "";
+  std::string text = " (did you mean ";
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) text += i + 1 == names.size() ? " or " : ", ";
+    text += "'" + names[i] + "'";
+  }
+  return text + "?)";
+}
+
+std::vector<std::string> nearest_of(const std::string& name, const std::vector<std::string>& pool) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const std::string& candidate : pool) {
+    size_t d = edit_distance(name, candidate);
+    if (d <= std::max<size_t>(2, name.size() / 3)) scored.emplace_back(d, candidate);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < scored.size() && i < 3; ++i) out.push_back(scored[i].second);
+  return out;
+}
+
+bool is_integer(const YAML::Node& v) {
+  if (!v.IsScalar()) return false;
+  int64_t i;
+  return YAML::convert<int64_t>::decode(v, i);
+}
+bool is_number(const YAML::Node& v) {
+  if (!v.IsScalar()) return false;
+  double d;
+  return YAML::convert<double>::decode(v, d);
+}
+bool is_boolean(const YAML::Node& v) {
+  if (!v.IsScalar()) return false;
+  bool b;
+  return YAML::convert<bool>::decode(v, b);
+}
+
+bool value_fits(ValueKind kind, const YAML::Node& v) {
+  switch (kind) {
+    case ValueKind::string:
+    case ValueKind::expression: return v.IsScalar();
+    case ValueKind::integer: return is_integer(v);
+    case ValueKind::number: return is_number(v);
+    case ValueKind::boolean: return is_boolean(v);
+    case ValueKind::list: return v.IsSequence() || v.IsScalar();
+    case ValueKind::map: return v.IsMap();
+    case ValueKind::any: return true;
+  }
+  return true;
+}
+
+std::string describe_kind(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::string: return "a string";
+    case ValueKind::expression: return "an expression (a string)";
+    case ValueKind::integer: return "an integer";
+    case ValueKind::number: return "a number";
+    case ValueKind::boolean: return "true or false";
+    case ValueKind::list: return "a list";
+    case ValueKind::map: return "a map";
+    case ValueKind::any: return "any value";
+  }
+  return "a value";
+}
+
+std::string yaml_text(const YAML::Node& v) {
+  if (v.IsScalar()) return "'" + v.Scalar() + "'";
+  if (v.IsSequence()) return "a list";
+  if (v.IsMap()) return "a map";
+  return "nothing";
+}
+
+}  // namespace
+
+ActorConfig ActorSpec::config() const {
+  return ActorConfig(config_node, file, type ? &type->config : nullptr);
+}
+
+const ActorSpec* Workflow::find(const std::string& id) const {
+  for (const ActorSpec& a : actors)
+    if (a.id == id) return &a;
+  return nullptr;
+}
+
+std::string format_problem(const Problem& problem) {
+  return problem.place.empty() ? problem.message : problem.place + ": " + problem.message;
+}
+
+std::string expand_variables(std::string_view text, const std::string& file,
+                             std::vector<Problem>& problems) {
+  std::string out;
+  out.reserve(text.size());
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < text.size();) {
+    char c = text[i];
+    if (c == '$' && i + 1 < text.size() && text[i + 1] == '$') {
+      out += '$';
+      i += 2;
+      column += 2;
+      continue;
+    }
+    if (c == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      size_t close = text.find('}', i + 2);
+      size_t newline = text.find('\n', i + 2);
+      std::string place = file + ":" + std::to_string(line) + ":" + std::to_string(column);
+      if (close == std::string_view::npos || (newline != std::string_view::npos && newline < close)) {
+        problems.push_back({place, "unterminated '${' (write '$$' for a literal '$')"});
+        out += c;
+        ++i;
+        ++column;
+        continue;
+      }
+      std::string_view body = text.substr(i + 2, close - i - 2);
+      size_t sep = body.find(":-");
+      std::string name(body.substr(0, sep));
+      bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+      });
+      if (!valid_name) {
+        problems.push_back({place, "bad variable name '" + name + "' in '${" + std::string(body) + "}'"});
+      } else if (const char* value = std::getenv(name.c_str()); value && *value) {
+        out += value;
+      } else if (sep != std::string_view::npos) {
+        out += body.substr(sep + 2);
+      } else {
+        problems.push_back({place, "environment variable " + name +
+                                       " is not set (give a default: ${" + name + ":-value})"});
+      }
+      column += close + 1 - i;
+      i = close + 1;
+      continue;
+    }
+    out += c;
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    ++i;
+  }
+  return out;
+}
+
+std::optional<WorkflowDocument> parse_workflow_text(std::string_view text, const std::string& file,
+                                                    std::vector<Problem>& problems) {
+  std::string expanded = expand_variables(text, file, problems);
+  try {
+    WorkflowDocument doc{file, YAML::Load(expanded)};
+    if (!doc.root.IsMap()) {
+      problems.push_back({place_of(file, doc.root), "a workflow is a YAML map with 'name' and 'actors'"});
+      return std::nullopt;
+    }
+    return doc;
+  } catch (const YAML::Exception& e) {
+    problems.push_back({place_of(file, e.mark), e.msg});
+    return std::nullopt;
+  }
+}
+
+std::optional<WorkflowDocument> parse_workflow(const std::string& path, std::vector<Problem>& problems) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    problems.push_back({path, "cannot open the workflow file"});
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_workflow_text(text.str(), path, problems);
+}
+
+std::vector<std::string> workflow_plugins(const WorkflowDocument& document) {
+  std::vector<std::string> out;
+  YAML::Node plugins = document.root["plugins"];
+  if (!plugins || !plugins.IsSequence()) return out;
+  std::filesystem::path base = std::filesystem::path(document.file).parent_path();
+  for (const YAML::Node& p : plugins) {
+    if (!p.IsScalar()) continue;
+    std::filesystem::path path = p.Scalar();
+    if (path.is_relative() && path.string().find('/') != std::string::npos) path = base / path;
+    out.push_back(path.string());
+  }
+  return out;
+}
+
+void apply_overrides(WorkflowDocument& document, const std::vector<std::string>& overrides,
+                     std::vector<Problem>& problems) {
+  for (const std::string& item : overrides) {
+    size_t eq = item.find('=');
+    size_t dot = item.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq || dot == 0 || dot + 1 == eq) {
+      problems.push_back({"--set " + item, "expected ACTOR.KEY=VALUE"});
+      continue;
+    }
+    std::string actor = item.substr(0, dot);
+    std::string key = item.substr(dot + 1, eq - dot - 1);
+    std::string value = item.substr(eq + 1);
+    bool found = false;
+    for (YAML::Node a : document.root["actors"]) {
+      if (a.IsMap() && a["id"] && a["id"].IsScalar() && a["id"].Scalar() == actor) {
+        if (!a["config"] || !a["config"].IsMap()) a["config"] = YAML::Node(YAML::NodeType::Map);
+        try {
+          a["config"][key] = YAML::Load(value);
+        } catch (const YAML::Exception&) {
+          a["config"][key] = value;
+        }
+        found = true;
+      }
+    }
+    if (!found) problems.push_back({"--set " + item, "no actor with id '" + actor + "'"});
+  }
+}
+
+std::optional<Workflow> build_workflow(const WorkflowDocument& document,
+                                       const ActorRegistry& registry, std::vector<Problem>& problems) {
+  const std::string& file = document.file;
+  const YAML::Node& root = document.root;
+  size_t problems_before = problems.size();
+  Workflow wf;
+  wf.file = file;
+
+  std::vector<std::string> top_keys(kTopLevelKeys.begin(), kTopLevelKeys.end());
+  for (const auto& entry : root) {
+    std::string key = entry.first.as<std::string>();
+    if (!kTopLevelKeys.count(key))
+      problems.push_back({place_of(file, entry.first),
+                          "unknown key '" + key + "'" + did_you_mean(nearest_of(key, top_keys))});
+  }
+  if (!root["name"] || !root["name"].IsScalar())
+    problems.push_back({place_of(file, root), "the workflow needs a 'name'"});
+  else
+    wf.name = root["name"].Scalar();
+  if (root["description"] && root["description"].IsScalar()) wf.description = root["description"].Scalar();
+  wf.plugins = workflow_plugins(document);
+  if (YAML::Node dl = root["dead_letters"]) {
+    if (dl.IsScalar())
+      wf.dead_letters_path = dl.Scalar();
+    else if (dl.IsMap() && dl["path"] && dl["path"].IsScalar())
+      wf.dead_letters_path = dl["path"].Scalar();
+    else
+      problems.push_back({place_of(file, dl), "'dead_letters' is a file path or {path: FILE}"});
+  }
+  if (YAML::Node defaults = root["defaults"]) {
+    if (!defaults.IsMap()) {
+      problems.push_back({place_of(file, defaults), "'defaults' must be a map"});
+    } else {
+      for (const auto& entry : defaults) {
+        std::string key = entry.first.as<std::string>();
+        if (!kDefaultsKeys.count(key)) {
+          problems.push_back({place_of(file, entry.first), "unknown key '" + key + "' in defaults"});
+        } else if (!is_integer(entry.second) || entry.second.as<int64_t>() < (key == "batch_size" ? 1 : 0)) {
+          problems.push_back({place_of(file, entry.second), "'" + key + "' must be a whole number" +
+                                                                (key == "batch_size" ? " >= 1" : " >= 0")});
+        } else if (key == "batch_size") {
+          wf.batch_size = entry.second.as<size_t>();
+        } else {
+          wf.batch_delay = std::chrono::milliseconds(entry.second.as<int64_t>());
+        }
+      }
+    }
+  }
+
+  YAML::Node actors = root["actors"];
+  if (!actors || !actors.IsSequence() || actors.size() == 0) {
+    problems.push_back({place_of(file, actors ? actors : root),
+                        "'actors' must be a non-empty list of actors"});
+    return std::nullopt;
+  }
+
+  // Pass 1: each actor on its own.
+  std::map<std::string, size_t> index_of;
+  std::vector<ActorSpec> specs;
+  std::vector<std::string> actor_keys(kActorKeys.begin(), kActorKeys.end());
+  for (const YAML::Node& a : actors) {
+    if (!a.IsMap()) {
+      problems.push_back({place_of(file, a), "an actor is a map with 'id' and 'type'"});
+      continue;
+    }
+    ActorSpec spec;
+    spec.file = file;
+    spec.place = place_of(file, a);
+    for (const auto& entry : a) {
+      std::string key = entry.first.as<std::string>();
+      if (!kActorKeys.count(key))
+        problems.push_back({place_of(file, entry.first),
+                            "unknown actor key '" + key + "'" + did_you_mean(nearest_of(key, actor_keys))});
+    }
+    if (!a["id"] || !a["id"].IsScalar() || a["id"].Scalar().empty()) {
+      problems.push_back({spec.place, "the actor needs an 'id'"});
+      continue;
+    }
+    spec.id = a["id"].Scalar();
+    if (spec.id.find('.') != std::string::npos)
+      problems.push_back({place_of(file, a["id"]), "actor id '" + spec.id + "' must not contain '.'"});
+    if (auto it = index_of.find(spec.id); it != index_of.end()) {
+      problems.push_back({place_of(file, a["id"]), "duplicate actor id '" + spec.id +
+                                                       "' (first defined at " + specs[it->second].place + ")"});
+      continue;
+    }
+    if (!a["type"] || !a["type"].IsScalar()) {
+      problems.push_back({spec.place, "actor '" + spec.id + "' needs a 'type'"});
+    } else {
+      spec.type_name = a["type"].Scalar();
+      spec.type = registry.find(spec.type_name);
+      if (!spec.type)
+        problems.push_back({place_of(file, a["type"]), "unknown actor type '" + spec.type_name + "'" +
+                                                           did_you_mean(registry.nearest(spec.type_name))});
+    }
+    if (YAML::Node p = a["parallelism"]) {
+      if (!is_integer(p) || p.as<int64_t>() < 1 || p.as<int64_t>() > 1024)
+        problems.push_back({place_of(file, p), "'parallelism' must be a whole number from 1 to 1024"});
+      else
+        spec.parallelism = p.as<size_t>();
+    }
+    if (a["placement"]) spec.placement = a["placement"];
+    spec.config_node = a["config"] ? a["config"] : YAML::Node(YAML::NodeType::Map);
+    if (a["config"] && !a["config"].IsMap() && !a["config"].IsNull())
+      problems.push_back({place_of(file, a["config"]), "'config' must be a map"});
+
+    // Config keys and value types against the declared schema.
+    if (spec.type && spec.config_node.IsMap()) {
+      std::vector<std::string> known;
+      for (const ConfigKey& k : spec.type->config) known.push_back(k.name);
+      for (const auto& entry : spec.config_node) {
+        std::string key = entry.first.as<std::string>();
+        const ConfigKey* decl = nullptr;
+        for (const ConfigKey& k : spec.type->config)
+          if (k.name == key) decl = &k;
+        if (!decl) {
+          problems.push_back({place_of(file, entry.first), "unknown config key '" + key + "' for type '" +
+                                                               spec.type_name + "'" +
+                                                               did_you_mean(nearest_of(key, known))});
+        } else if (!value_fits(decl->kind, entry.second)) {
+          problems.push_back({place_of(file, entry.second), "config key '" + key + "' must be " +
+                                                                describe_kind(decl->kind) + ", not " +
+                                                                yaml_text(entry.second)});
+        }
+      }
+      for (const ConfigKey& k : spec.type->config)
+        if (k.required && !spec.config_node[k.name])
+          problems.push_back({place_of(file, a["config"] ? a["config"] : a),
+                              "missing config key '" + k.name + "' for type '" + spec.type_name + "'"});
+    }
+
+    // Inputs: {port: "actor.port" | [..]} or a list for the single input port.
+    if (YAML::Node in = a["inputs"]) {
+      auto add_wire = [&](const std::string& port, const YAML::Node& ref) {
+        if (!ref.IsScalar()) {
+          problems.push_back({place_of(file, ref), "an input is written 'actor.port'"});
+          return;
+        }
+        std::string text = ref.Scalar();
+        size_t dot = text.find('.');
+        WireRef w{text.substr(0, dot), dot == std::string::npos ? "" : text.substr(dot + 1),
+                  place_of(file, ref)};
+        if (w.port.empty() || w.actor.empty()) {
+          problems.push_back({w.place, "input '" + text + "' must be written 'actor.port'"});
+          return;
+        }
+        spec.inputs[port].push_back(w);
+      };
+      auto add_wires = [&](const std::string& port, const YAML::Node& refs) {
+        if (refs.IsSequence())
+          for (const YAML::Node& r : refs) add_wire(port, r);
+        else
+          add_wire(port, refs);
+      };
+      if (in.IsMap()) {
+        for (const auto& entry : in) {
+          std::string port = entry.first.as<std::string>();
+          if (spec.type && !spec.type->input(port)) {
+            std::vector<std::string> names;
+            for (const PortSpec& p : spec.type->inputs) names.push_back(p.name);
+            problems.push_back({place_of(file, entry.first), "type '" + spec.type_name +
+                                                                 "' has no input port '" + port + "'" +
+                                                                 did_you_mean(nearest_of(port, names))});
+            continue;
+          }
+          add_wires(port, entry.second);
+        }
+      } else if (spec.type && spec.type->inputs.size() == 1) {
+        add_wires(spec.type->inputs[0].name, in);
+      } else if (spec.type && spec.type->inputs.empty()) {
+        problems.push_back({place_of(file, in), "type '" + spec.type_name + "' is a source: it takes no inputs"});
+      } else if (spec.type) {
+        problems.push_back({place_of(file, in), "type '" + spec.type_name +
+                                                    "' has several input ports: write inputs as {port: actor.port}"});
+      }
+    }
+    index_of.emplace(spec.id, specs.size());
+    specs.push_back(std::move(spec));
+  }
+
+  // Pass 2: each actor's check hook, wiring and port types.
+  for (ActorSpec& spec : specs) {
+    if (!spec.type) continue;
+    if (spec.type->check && spec.config_node.IsMap()) {
+      try {
+        spec.type->check(spec.config(), problems);
+      } catch (const std::exception& e) {
+        problems.push_back({spec.place, e.what()});
+      }
+    }
+    for (const PortSpec& port : spec.type->inputs)
+      if (!spec.inputs.count(port.name))
+        problems.push_back({spec.place, "input port '" + port.name + "' of actor '" + spec.id +
+                                            "' is not wired (inputs: {" + port.name + ": actor.port})"});
+    for (auto& [port, wires] : spec.inputs) {
+      const PortSpec* in_port = spec.type->input(port);
+      for (const WireRef& w : wires) {
+        auto it = index_of.find(w.actor);
+        if (it == index_of.end()) {
+          std::vector<std::string> ids;
+          for (const auto& [id, i] : index_of) ids.push_back(id);
+          problems.push_back({w.place, "input refers to unknown actor '" + w.actor + "'" +
+                                           did_you_mean(nearest_of(w.actor, ids))});
+          continue;
+        }
+        const ActorSpec& from = specs[it->second];
+        if (!from.type) continue;
+        PortType produced;
+        if (w.port == "dead_letters") {
+          produced = PortType::dead_letter;
+        } else if (const PortSpec* out = from.type->output(w.port)) {
+          produced = out->type;
+        } else {
+          std::vector<std::string> names{"dead_letters"};
+          for (const PortSpec& p : from.type->outputs) names.push_back(p.name);
+          problems.push_back({w.place, "actor '" + w.actor + "' (" + from.type_name +
+                                           ") has no output port '" + w.port + "'" +
+                                           did_you_mean(nearest_of(w.port, names))});
+          continue;
+        }
+        if (in_port && !port_accepts(in_port->type, produced))
+          problems.push_back({w.place, "port type mismatch: " + w.actor + "." + w.port + " produces " +
+                                           std::string(to_string(produced)) + " but " + spec.id + "." +
+                                           port + " takes " + std::string(to_string(in_port->type))});
+      }
+    }
+  }
+
+  // Pass 3: cycles (the graph must be a DAG), and a topological order for the runtime.
+  std::vector<int> state(specs.size(), 0);  // 0 new, 1 on stack, 2 done
+  std::vector<size_t> order;
+  std::vector<size_t> stack;
+  std::set<std::string> reported;
+  std::function<void(size_t)> visit = [&](size_t i) {
+    state[i] = 1;
+    stack.push_back(i);
+    for (const auto& [port, wires] : specs[i].inputs) {
+      for (const WireRef& w : wires) {
+        auto it = index_of.find(w.actor);
+        if (it == index_of.end()) continue;
+        size_t j = it->second;
+        if (state[j] == 1) {
+          std::string path;
+          auto start = std::find(stack.begin(), stack.end(), j);
+          for (auto s = start; s != stack.end(); ++s) path += specs[*s].id + " <- ";
+          path += specs[j].id;
+          if (reported.insert(specs[j].id).second)
+            problems.push_back({w.place, "cycle: " + path + " (workflows are acyclic graphs)"});
+        } else if (state[j] == 0) {
+          visit(j);
+        }
+      }
+    }
+    stack.pop_back();
+    state[i] = 2;
+    order.push_back(i);
+  };
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (state[i] == 0) visit(i);
+
+  if (problems.size() != problems_before) return std::nullopt;
+  for (size_t i : order) wf.actors.push_back(std::move(specs[i]));
+  return wf;
+}
+
+}  // namespace ebs

@@ -1,0 +1,83 @@
+// Workflows: YAML graphs of typed actors. Loading is in two steps so plugins named in the file can
+// register their types before the graph is checked:
+//   parse_workflow (text, ${VAR:-default}, YAML)  ->  plugins  ->  build_workflow (check, resolve)
+// Every problem is collected with its FILE:LINE:COL; nothing runs if there is any.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/graph/actor_config.h"
+#include "engine/graph/actor_registry.h"
+#include "engine/graph/actor_type.h"
+
+namespace ebs {
+
+struct WorkflowDocument {
+  std::string file;
+  YAML::Node root;
+};
+
+// An input wire: the upstream actor's output port.
+struct WireRef {
+  std::string actor;
+  std::string port;
+  std::string place;
+};
+
+struct ActorSpec {
+  std::string id;
+  std::string type_name;
+  const ActorType* type = nullptr;
+  YAML::Node config_node;
+  size_t parallelism = 1;
+  YAML::Node placement;  // reserved for clusters
+  std::map<std::string, std::vector<WireRef>> inputs;  // input port -> upstream ports
+  std::string file;
+  std::string place;
+  ActorConfig config() const;
+};
+
+struct Workflow {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::vector<std::string> plugins;
+  std::string dead_letters_path = "dead-letters.jsonl";
+  size_t batch_size = 1024;
+  std::chrono::microseconds batch_delay{5000};
+  std::vector<ActorSpec> actors;  // in a topological order (upstream first)
+
+  const ActorSpec* find(const std::string& id) const;
+};
+
+// ${VAR}, ${VAR:-default} and $$ (a literal $) in the workflow text. An unset variable without a
+// default is a problem at its place.
+std::string expand_variables(std::string_view text, const std::string& file,
+                             std::vector<Problem>& problems);
+
+// Reads, expands and parses the file. A YAML syntax error is a problem with its place.
+std::optional<WorkflowDocument> parse_workflow(const std::string& path, std::vector<Problem>& problems);
+std::optional<WorkflowDocument> parse_workflow_text(std::string_view text, const std::string& file,
+                                                    std::vector<Problem>& problems);
+
+// The `plugins:` list, with relative paths resolved against the workflow's folder.
+std::vector<std::string> workflow_plugins(const WorkflowDocument& document);
+
+// `--set actor.key=value`: split at the first dot only (librdkafka keys contain dots).
+void apply_overrides(WorkflowDocument& document, const std::vector<std::string>& overrides,
+                     std::vector<Problem>& problems);
+
+// Checks everything (types, config keys and values, ports, wiring, cycles, duplicates) and
+// resolves the graph. Returns nothing when there is any problem.
+std::optional<Workflow> build_workflow(const WorkflowDocument& document,
+                                       const ActorRegistry& registry, std::vector<Problem>& problems);
+
+std::string format_problem(const Problem& problem);
+
+}  // namespace ebs

@@ -1,0 +1,39 @@
+// The public API for actor plugins. A plugin is a shared library that declares actor types
+// (engine/graph/actor_type.h) and implements their logic (engine/runtime/actor_logic.h), then
+// registers them into the registry it is handed:
+//
+//   #include "engine/plugin/plugin_api.h"
+//   static void register_types(ebs::ActorRegistry& registry) { registry.add(...); }
+//   EBS_FLOW_PLUGIN("my-plugin", register_types)
+//
+// Load it with `plugins: [path/libmy.so]` in a workflow or `--plugin path/libmy.so`.
+// The ABI check refuses a plugin built against another version of these headers.
+#pragma once
+
+#include "engine/graph/actor_registry.h"
+#include "engine/runtime/actor_logic.h"
+
+// Bump whenever ActorType, ActorLogic, Emitter, ActorContext, Batch or the records change.
+#define EBS_FLOW_PLUGIN_ABI_VERSION 1
+
+namespace ebs {
+
+struct PluginInfo {
+  int abi_version;
+  const char* name;
+  const char* compiler;  // C++ ABIs differ between compilers and standard libraries
+  void (*register_types)(ActorRegistry&);
+};
+
+#define EBS_FLOW_STRINGIFY2(x) #x
+#define EBS_FLOW_STRINGIFY(x) EBS_FLOW_STRINGIFY2(x)
+#define EBS_FLOW_COMPILER_ID "gcc-" EBS_FLOW_STRINGIFY(__GNUC__) "-cxxabi-" EBS_FLOW_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+
+}  // namespace ebs
+
+#define EBS_FLOW_PLUGIN(plugin_name, register_function)                                      \
+  extern "C" const ebs::PluginInfo* ebs_flow_plugin_info() {                                 \
+    static const ebs::PluginInfo info{EBS_FLOW_PLUGIN_ABI_VERSION, plugin_name,              \
+                                      EBS_FLOW_COMPILER_ID, &register_function};             \
+    return &info;                                                                            \
+  }

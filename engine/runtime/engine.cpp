@@ -1,0 +1,327 @@
+#include "engine/runtime/engine.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/runtime/node_actor.h"
+
+namespace ebs {
+
+namespace {
+
+struct Instance {
+  const ActorSpec* spec;
+  size_t instance;
+  std::shared_ptr<ActorStats> stats;
+  std::shared_ptr<ActorLogic> logic;
+  caf::actor handle;
+  bool done = false;
+};
+
+// Blocks SIGINT/SIGTERM in every thread (CAF's workers inherit the mask) so the run can take them
+// with sigtimedwait: no handler, no global flag. The old mask comes back when the run ends.
+class SignalCatcher {
+ public:
+  explicit SignalCatcher(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~SignalCatcher() {
+    if (enabled_) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  // The signal taken, or 0.
+  int poll() {
+    if (!enabled_) return 0;
+    timespec zero{0, 0};
+    int sig = sigtimedwait(&set_, nullptr, &zero);
+    return sig > 0 ? sig : 0;
+  }
+
+ private:
+  bool enabled_;
+  sigset_t set_{};
+  sigset_t old_{};
+};
+
+ActorSpec dead_letter_spec(const Workflow& workflow, const ActorRegistry& registry) {
+  ActorSpec spec;
+  spec.id = kDeadLetterActorId;
+  spec.type_name = kDeadLetterSinkType;
+  spec.type = registry.find(kDeadLetterSinkType);
+  spec.config_node = YAML::Node(YAML::NodeType::Map);
+  spec.config_node["path"] = workflow.dead_letters_path;
+  spec.file = workflow.file;
+  spec.place = workflow.file;
+  spec.inputs["in"] = {};
+  return spec;
+}
+
+}  // namespace
+
+const ActorTotals* RunResult::find(const std::string& id) const {
+  for (const ActorTotals& a : actors)
+    if (a.id == id) return &a;
+  return nullptr;
+}
+
+RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options) {
+  RunResult result;
+  std::filesystem::path run_dir = options.run_dir.empty() ? "." : options.run_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  if (ec) {
+    result.errors.push_back(run_dir.string() + ": cannot create the run directory: " + ec.message());
+    return result;
+  }
+
+  // Every actor whose dead letters are not wired explicitly sends them to one jsonl sink.
+  std::vector<const ActorSpec*> specs;
+  for (const ActorSpec& s : workflow.actors) specs.push_back(&s);
+  std::set<std::string> explicit_dead_letters;
+  for (const ActorSpec& s : workflow.actors)
+    for (const auto& [port, wires] : s.inputs)
+      for (const WireRef& w : wires)
+        if (w.port == "dead_letters") explicit_dead_letters.insert(w.actor);
+  ActorSpec dead_letters = dead_letter_spec(workflow, registry);
+  if (!dead_letters.type) {
+    result.errors.push_back("the dead-letter sink type '" + std::string(kDeadLetterSinkType) +
+                            "' is not registered");
+    return result;
+  }
+  specs.push_back(&dead_letters);
+
+  SignalCatcher signals(options.handle_signals);
+  caf::actor_system_config config;
+  if (options.threads > 0) config.set("scheduler.max-threads", options.threads);
+  caf::actor_system system(config);
+  caf::scoped_actor self(system);
+  caf::actor run_handle = caf::actor_cast<caf::actor>(self);
+
+  // Spawn downstream first (reverse topological order) so every instance is born knowing its
+  // downstream handles. The dead-letter sink is last in `specs` but has no downstream.
+  std::map<std::string, std::vector<size_t>> instances_of;
+  std::vector<Instance> instances;
+  auto spawn_spec = [&](const ActorSpec& spec) -> bool {
+    const ActorType& type = *spec.type;
+    for (size_t i = 0; i < spec.parallelism; ++i) {
+      NodeSetup setup;
+      setup.context.actor_id = spec.id;
+      setup.context.type_name = spec.type_name;
+      setup.context.type_version = type.version;
+      setup.context.instance = i;
+      setup.context.parallelism = spec.parallelism;
+      setup.context.config = spec.config();
+      setup.context.run_dir = run_dir.string();
+      setup.context.batch_size = workflow.batch_size;
+      setup.context.batch_delay = workflow.batch_delay;
+      setup.context.type = &type;
+      setup.credit_window = options.credit_window;
+      try {
+        setup.logic = std::shared_ptr<ActorLogic>(type.create(setup.context));
+        setup.logic->open(setup.context);
+      } catch (const std::exception& e) {
+        result.errors.push_back(spec.place + ": actor '" + spec.id + "' cannot start: " + e.what());
+        return false;
+      }
+      setup.outputs.resize(type.outputs.size() + 1);
+      auto subscribe = [&](size_t port, const std::string& port_name) {
+        for (const ActorSpec* down : specs) {
+          for (const auto& [in_port_name, wires] : down->inputs) {
+            for (const WireRef& w : wires) {
+              if (w.actor != spec.id || w.port != port_name) continue;
+              Subscriber sub;
+              uint32_t in_port = 0;
+              for (uint32_t p = 0; p < down->type->inputs.size(); ++p)
+                if (down->type->inputs[p].name == in_port_name) in_port = p;
+              for (size_t idx : instances_of[down->id])
+                sub.instances.push_back({instances[idx].handle, in_port, options.credit_window});
+              setup.outputs[port].subscribers.push_back(std::move(sub));
+            }
+          }
+        }
+      };
+      for (size_t p = 0; p < type.outputs.size(); ++p) subscribe(p, type.outputs[p].name);
+      size_t dl_port = type.outputs.size();
+      if (&spec != &dead_letters) {
+        if (explicit_dead_letters.count(spec.id)) {
+          subscribe(dl_port, "dead_letters");
+        } else {
+          Subscriber sub;
+          for (size_t idx : instances_of[kDeadLetterActorId])
+            sub.instances.push_back({instances[idx].handle, 0, options.credit_window});
+          setup.outputs[dl_port].subscribers.push_back(std::move(sub));
+        }
+      }
+      // How many upstream instances will each send this instance an end of stream.
+      size_t expected = 0;
+      if (&spec == &dead_letters) {
+        for (const ActorSpec* s : specs)
+          if (s != &dead_letters && !explicit_dead_letters.count(s->id)) expected += s->parallelism;
+      } else {
+        for (const auto& [port, wires] : spec.inputs)
+          for (const WireRef& w : wires) expected += workflow.find(w.actor)->parallelism;
+      }
+      setup.expected_upstreams = expected;
+      setup.run = run_handle;
+      setup.index = instances.size();
+      auto stats = std::make_shared<ActorStats>(type.outputs.size());
+      setup.stats = stats;
+      auto logic = setup.logic;
+      caf::actor handle = type.blocking ? system.spawn<NodeActor, caf::detached>(std::move(setup))
+                                        : system.spawn<NodeActor>(std::move(setup));
+      instances_of[spec.id].push_back(instances.size());
+      instances.push_back({&spec, i, stats, logic, handle});
+    }
+    return true;
+  };
+
+  bool ok = spawn_spec(dead_letters);
+  for (auto it = workflow.actors.rbegin(); ok && it != workflow.actors.rend(); ++it) ok = spawn_spec(*it);
+  if (!ok) {
+    for (Instance& inst : instances) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
+    return result;
+  }
+  result.started = true;
+
+  auto started_at = std::chrono::steady_clock::now();
+  for (Instance& inst : instances) self->monitor(inst.handle);
+  for (Instance& inst : instances) self->send(inst.handle, msg::start_atom::value);
+
+  size_t remaining = instances.size();
+  auto last_progress = started_at;
+  std::vector<uint64_t> last_in(instances.size(), 0);
+  bool stopping = false;
+  auto stop_sources = [&] {
+    if (stopping) return;
+    stopping = true;
+    for (Instance& inst : instances)
+      if (inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
+  };
+  while (remaining > 0) {
+    self->receive(
+        [&](msg::done_atom, uint64_t index) {
+          if (!instances[index].done) {
+            instances[index].done = true;
+            --remaining;
+          }
+        },
+        [&](caf::down_msg& down) {
+          for (Instance& inst : instances) {
+            if (inst.handle.address() == down.source && !inst.done) {
+              result.errors.push_back("actor '" + inst.spec->id + "' instance " +
+                                      std::to_string(inst.instance) +
+                                      " stopped unexpectedly: " + caf::to_string(down.reason));
+              inst.done = true;
+              --remaining;
+            }
+          }
+        },
+        caf::after(std::chrono::milliseconds(50)) >> [&] {});
+    if (int sig = signals.poll()) {
+      spdlog::info("{} received: finishing in-flight batches", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      result.interrupted = true;
+      stop_sources();
+    }
+    if (!result.errors.empty() && !stopping) {
+      // An instance died: its downstream would wait for its end of stream forever.
+      for (Instance& inst : instances)
+        if (!inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
+      break;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (options.progress && now - last_progress >= std::chrono::seconds(1)) {
+      double dt = std::chrono::duration<double>(now - last_progress).count();
+      std::string line;
+      std::map<std::string, uint64_t> per_actor_delta;
+      for (size_t i = 0; i < instances.size(); ++i) {
+        uint64_t in = ActorStats::get(instances[i].stats->in);
+        per_actor_delta[instances[i].spec->id] += in - last_in[i];
+        last_in[i] = in;
+      }
+      for (const ActorSpec* s : specs) {
+        char part[160];
+        std::snprintf(part, sizeof part, "%s %.0f/s  ", s->id.c_str(), per_actor_delta[s->id] / dt);
+        line += part;
+      }
+      std::fprintf(stderr, "\r\033[K%s", line.c_str());
+      std::fflush(stderr);
+      last_progress = now;
+    }
+  }
+  if (options.progress) std::fprintf(stderr, "\r\033[K");
+  result.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
+
+  result.accounting_ok = result.errors.empty();
+  for (const ActorSpec* s : specs) {
+    ActorTotals totals;
+    totals.id = s->id;
+    totals.type = s->type_name;
+    totals.parallelism = s->parallelism;
+    totals.source = s->type->is_source();
+    for (size_t idx : instances_of[s->id]) {
+      const ActorStats& st = *instances[idx].stats;
+      totals.in += ActorStats::get(st.in);
+      totals.forwarded += ActorStats::get(st.forwarded);
+      totals.filtered += ActorStats::get(st.filtered);
+      totals.failed += ActorStats::get(st.failed);
+      totals.dead_letters += ActorStats::get(st.dead_letters);
+      totals.peak_queued_batches = std::max(totals.peak_queued_batches, ActorStats::get(st.peak_queued_batches));
+      for (size_t p = 0; p < s->type->outputs.size(); ++p)
+        totals.emitted[s->type->outputs[p].name] += ActorStats::get(st.emitted[p]);
+    }
+    if (!totals.balanced()) {
+      result.accounting_ok = false;
+      result.errors.push_back("accounting mismatch in actor '" + s->id + "': in " +
+                              std::to_string(totals.in) + " != forwarded " + std::to_string(totals.forwarded) +
+                              " + filtered " + std::to_string(totals.filtered) + " + failed " +
+                              std::to_string(totals.failed));
+    }
+    result.actors.push_back(std::move(totals));
+  }
+  instances.clear();
+  if (!options.summary_json.empty()) {
+    std::ofstream out(options.summary_json);
+    out << summary_json(workflow, result) << "\n";
+    if (!out) result.errors.push_back(options.summary_json + ": cannot write the summary");
+  }
+  return result;
+}
+
+std::string summary_json(const Workflow& workflow, const RunResult& result) {
+  nlohmann::json actors = nlohmann::json::array();
+  for (const ActorTotals& a : result.actors) {
+    double rate = result.elapsed_s > 0 ? a.in / result.elapsed_s : 0;
+    actors.push_back({{"id", a.id},
+                      {"type", a.type},
+                      {"parallelism", a.parallelism},
+                      {"in", a.in},
+                      {"forwarded", a.forwarded},
+                      {"filtered", a.filtered},
+                      {"failed", a.failed},
+                      {"dead_letters", a.dead_letters},
+                      {"emitted", a.emitted},
+                      {"records_per_s", rate},
+                      {"peak_queued_batches", a.peak_queued_batches},
+                      {"balanced", a.balanced()}});
+  }
+  nlohmann::json out{{"workflow", workflow.name},
+                     {"file", workflow.file},
+                     {"elapsed_s", result.elapsed_s},
+                     {"interrupted", result.interrupted},
+                     {"accounting_ok", result.accounting_ok},
+                     {"dead_letters_path", workflow.dead_letters_path},
+                     {"actors", actors},
+                     {"errors", result.errors}};
+  return out.dump(2);
+}
+
+}  // namespace ebs

@@ -1,0 +1,56 @@
+// Runs a validated workflow on CAF: spawns one actor per instance, wires them, starts the sources,
+// waits for the end of stream to drain the graph (or for SIGINT/SIGTERM, which stops the sources
+// and drains), then checks every actor's accounting.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/graph/actor_registry.h"
+#include "engine/graph/workflow.h"
+
+namespace ebs {
+
+struct RunOptions {
+  size_t threads = 0;            // CAF scheduler threads; 0 = one per core
+  std::string run_dir;           // where relative output paths and dead letters go
+  std::string summary_json;      // --summary-json PATH
+  bool progress = false;         // a live records/s line on stderr
+  bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
+  int64_t credit_window = 16;
+};
+
+struct ActorTotals {
+  std::string id;
+  std::string type;
+  size_t parallelism = 1;
+  uint64_t in = 0, forwarded = 0, filtered = 0, failed = 0, dead_letters = 0;
+  uint64_t peak_queued_batches = 0;
+  std::map<std::string, uint64_t> emitted;
+  bool source = false;
+  bool balanced() const { return in == forwarded + filtered + failed; }
+};
+
+struct RunResult {
+  bool started = false;          // every instance opened
+  bool interrupted = false;      // stopped by a signal
+  bool accounting_ok = false;
+  double elapsed_s = 0;
+  std::vector<ActorTotals> actors;
+  std::vector<std::string> errors;
+  const ActorTotals* find(const std::string& id) const;
+};
+
+RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options);
+
+// The run's summary as JSON text (what --summary-json writes).
+std::string summary_json(const Workflow& workflow, const RunResult& result);
+
+// The id and type of the dead-letter sink every workflow gets when its dead letters are unwired.
+inline constexpr const char* kDeadLetterActorId = "dead_letters";
+inline constexpr const char* kDeadLetterSinkType = "jsonl";
+
+}  // namespace ebs

@@ -1,0 +1,24 @@
+// The messages of the batch/credit/acknowledgement protocol between node actors
+// (docs/architecture.md describes the protocol).
+#pragma once
+
+#include <caf/all.hpp>
+
+#include "engine/runtime/batch.h"
+
+namespace ebs::msg {
+
+using data_atom = caf::atom_constant<caf::atom("data")>;        // (data, in_port, BatchView)
+using credit_atom = caf::atom_constant<caf::atom("credit")>;    // (credit, batches)
+using eos_atom = caf::atom_constant<caf::atom("eos")>;          // end of stream from one upstream
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;        // sources: finish in-flight, end
+using produce_atom = caf::atom_constant<caf::atom("produce")>;  // sources: self-scheduling
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;        // (done, instance index) to the run
+
+}  // namespace ebs::msg
+
+// Batches are shared pointers to immutable data: inside one process they are passed by
+// reference, never serialized (engine/cluster encodes records with Cap'n Proto instead).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ebs::BatchView)

@@ -1,0 +1,272 @@
+#include "engine/runtime/node_actor.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/model/record_json.h"
+
+namespace ebs {
+
+NodeActor::NodeActor(caf::actor_config& config, NodeSetup setup)
+    : caf::event_based_actor(config),
+      setup_(std::move(setup)),
+      logic_(*setup_.logic),
+      stats_(*setup_.stats),
+      dead_letter_port_(setup_.outputs.size() - 1) {}
+
+caf::behavior NodeActor::make_behavior() {
+  return {
+      [this](msg::start_atom) {
+        if (started_) return;
+        started_ = true;
+        if (logic_.tick_interval().count() > 0)
+          delayed_send(this, logic_.tick_interval(), msg::tick_atom::value);
+        if (setup_.context.type->is_source()) schedule_produce(std::chrono::microseconds(0));
+        else pump();  // end of stream may already have arrived
+      },
+      [this](msg::data_atom, uint32_t in_port, BatchView batch) { on_data(in_port, std::move(batch)); },
+      [this](msg::credit_atom, int64_t batches) { on_credit(batches); },
+      [this](msg::eos_atom) { on_end_of_stream_from_upstream(); },
+      [this](msg::produce_atom) {
+        produce_scheduled_ = false;
+        produce();
+      },
+      [this](msg::tick_atom) { tick(); },
+      [this](msg::stop_atom) {
+        if (!setup_.context.type->is_source() || finished_) return;
+        stopping_ = true;
+        schedule_produce(std::chrono::microseconds(0));
+      },
+  };
+}
+
+size_t NodeActor::upstream_of_sender() {
+  const caf::strong_actor_ptr& sender = current_sender();
+  for (size_t i = 0; i < upstreams_.size(); ++i)
+    if (upstreams_[i].handle == sender) return i;
+  upstreams_.push_back({sender, 0});
+  return upstreams_.size() - 1;
+}
+
+void NodeActor::on_data(uint32_t in_port, BatchView batch) {
+  size_t upstream = upstream_of_sender();
+  inbox_.push_back({upstream, in_port, std::move(batch)});
+  ActorStats::add(stats_.queued_batches, 1);
+  uint64_t queued = ActorStats::get(stats_.queued_batches);
+  if (queued > ActorStats::get(stats_.peak_queued_batches))
+    stats_.peak_queued_batches.store(queued, std::memory_order_relaxed);
+  pump();
+}
+
+void NodeActor::on_credit(int64_t batches) {
+  const caf::strong_actor_ptr& sender = current_sender();
+  for (OutputPort& port : setup_.outputs)
+    for (Subscriber& sub : port.subscribers)
+      for (DownstreamInstance& d : sub.instances)
+        if (caf::actor_cast<caf::strong_actor_ptr>(d.handle) == sender) d.credit += batches;
+  if (setup_.context.type->is_source()) {
+    if (!produce_scheduled_) schedule_produce(std::chrono::microseconds(0));
+  } else {
+    pump();
+  }
+}
+
+void NodeActor::on_end_of_stream_from_upstream() {
+  // The upstream has finished: drop our handle to it so no reference cycle outlives the run.
+  const caf::strong_actor_ptr& sender = current_sender();
+  for (Upstream& u : upstreams_)
+    if (u.handle == sender) u.consumed_since_grant = -1;  // no more credit to grant there
+  ++ended_upstreams_;
+  pump();
+}
+
+bool NodeActor::has_credit() const {
+  for (const OutputPort& port : setup_.outputs)
+    for (const Subscriber& sub : port.subscribers) {
+      bool any = false;
+      for (const DownstreamInstance& d : sub.instances) any = any || d.credit > 0;
+      if (!any) return false;
+    }
+  return true;
+}
+
+template <class F>
+void NodeActor::guarded(F&& body, const BatchView* batch) {
+  try {
+    body();
+  } catch (const Fault& fault) {
+    if (batch) fail_batch(*batch, fault);
+    else spdlog::error("{}: {}", setup_.context.actor_id, fault.what());
+  } catch (const std::exception& e) {
+    Fault fault(FaultKind::failed, setup_.context.actor_id, e.what());
+    if (batch) fail_batch(*batch, fault);
+    else spdlog::error("{}: {}", setup_.context.actor_id, e.what());
+  }
+}
+
+void NodeActor::pump() {
+  while (!inbox_.empty() && has_credit()) {
+    Pending next = std::move(inbox_.front());
+    inbox_.pop_front();
+    stats_.queued_batches.store(inbox_.size(), std::memory_order_relaxed);
+    ActorStats::add(stats_.in, next.batch.size());
+    ActorStats::add(stats_.batches_in, 1);
+    guarded([&] { logic_.on_batch(next.in_port, next.batch, *this); }, &next.batch);
+    flush_dead_letters();
+    // Credits go back every half window, not per batch: per-batch grants halve the rate.
+    Upstream& up = upstreams_[next.upstream];
+    if (up.consumed_since_grant >= 0 && ++up.consumed_since_grant >= setup_.credit_window / 2) {
+      send(caf::actor_cast<caf::actor>(up.handle), msg::credit_atom::value, up.consumed_since_grant);
+      up.consumed_since_grant = 0;
+    }
+  }
+  if (!finished_ && inbox_.empty() && started_ && !setup_.context.type->is_source() &&
+      ended_upstreams_ >= setup_.expected_upstreams)
+    finish();
+}
+
+void NodeActor::schedule_produce(std::chrono::microseconds after) {
+  if (produce_scheduled_ || finished_) return;
+  produce_scheduled_ = true;
+  if (after.count() <= 0)
+    send(this, msg::produce_atom::value);
+  else
+    delayed_send(this, after, msg::produce_atom::value);
+}
+
+void NodeActor::produce() {
+  if (finished_ || !started_) return;
+  if (stopping_) {
+    finish();
+    return;
+  }
+  // A few batches per turn, then yield so credits and stop requests get through.
+  for (int turn = 0; turn < 4; ++turn) {
+    if (!has_credit()) return;  // resumed by on_credit
+    ProduceResult result = ProduceResult::done();
+    bool ok = true;
+    try {
+      result = logic_.produce(setup_.context.batch_size, *this);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: source failed: {}", setup_.context.actor_id, e.what());
+      ok = false;
+    }
+    flush_dead_letters();
+    if (!ok || result.state == ProduceResult::State::done) {
+      finish();
+      return;
+    }
+    if (result.state == ProduceResult::State::idle) {
+      schedule_produce(result.retry_after);
+      return;
+    }
+  }
+  schedule_produce(std::chrono::microseconds(0));
+}
+
+void NodeActor::tick() {
+  if (finished_) return;
+  guarded([&] { logic_.on_tick(*this); }, nullptr);
+  flush_dead_letters();
+  delayed_send(this, logic_.tick_interval(), msg::tick_atom::value);
+}
+
+void NodeActor::send_to_port(size_t port, BatchView batch) {
+  if (batch.empty()) return;
+  for (Subscriber& sub : setup_.outputs[port].subscribers) {
+    DownstreamInstance* best = nullptr;
+    for (DownstreamInstance& d : sub.instances)
+      if (!best || d.credit > best->credit) best = &d;
+    if (!best) continue;
+    --best->credit;
+    send(best->handle, msg::data_atom::value, best->in_port, batch);
+  }
+}
+
+void NodeActor::forward(size_t port, BatchView batch) {
+  ActorStats::add(stats_.forwarded, batch.size());
+  send_to_port(port, std::move(batch));
+}
+
+void NodeActor::emit(size_t port, BatchView batch) {
+  if (port < stats_.emitted.size()) ActorStats::add(stats_.emitted[port], batch.size());
+  send_to_port(port, std::move(batch));
+}
+
+void NodeActor::filtered(size_t records) { ActorStats::add(stats_.filtered, records); }
+void NodeActor::read(size_t records) { ActorStats::add(stats_.in, records); }
+void NodeActor::delivered(size_t records) { ActorStats::add(stats_.forwarded, records); }
+
+static double now_mjd_utc() {
+  using namespace std::chrono;
+  double unix_s = duration<double>(system_clock::now().time_since_epoch()).count();
+  return 40587.0 + unix_s / 86400.0;
+}
+
+void NodeActor::add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks) {
+  letter->actor = setup_.context.actor_id;
+  letter->mjd_tai = now_mjd_utc() + 37.0 / 86400.0;
+  ActorStats::add(stats_.failed, 1);
+  ActorStats::add(stats_.dead_letters, 1);
+  dead_letters_.push_back(std::move(letter));
+  for (const AckRef& a : acks)
+    if (dead_letter_acks_.empty() || dead_letter_acks_.back() != a) dead_letter_acks_.push_back(a);
+}
+
+void NodeActor::failed(const RecordPtr& record, const Fault& fault, const std::vector<AckRef>& acks) {
+  auto letter = std::make_shared<DeadLetter>();
+  letter->kind = std::string(to_string(fault.kind()));
+  letter->reason = fault.message();
+  letter->place = fault.place();
+  letter->original = to_json(*record, {.with_bytes = true}).dump();
+  letter->original_format = "json";
+  add_dead_letter(std::move(letter), acks);
+}
+
+void NodeActor::failed_raw(std::string original, std::string original_format, const Fault& fault,
+                           const std::vector<AckRef>& acks) {
+  auto letter = std::make_shared<DeadLetter>();
+  letter->kind = std::string(to_string(fault.kind()));
+  letter->reason = fault.message();
+  letter->place = fault.place();
+  letter->original = std::move(original);
+  letter->original_format = std::move(original_format);
+  add_dead_letter(std::move(letter), acks);
+}
+
+void NodeActor::fail_batch(const BatchView& batch, const Fault& fault) {
+  for (size_t i = 0; i < batch.size(); ++i) failed(batch.record(i), fault, batch.acks());
+}
+
+void NodeActor::flush_dead_letters() {
+  if (dead_letters_.empty()) return;
+  auto batch = BatchView::make(PortType::dead_letter, std::move(dead_letters_), std::move(dead_letter_acks_));
+  dead_letters_.clear();
+  dead_letter_acks_.clear();
+  if (setup_.outputs[dead_letter_port_].subscribers.empty()) {
+    // Only the dead-letter sink itself has nowhere to send: its failures are logged.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& letter = static_cast<const DeadLetter&>(batch[i]);
+      spdlog::error("{}: dead letter lost: {}: {}", setup_.context.actor_id, letter.place, letter.reason);
+    }
+    return;
+  }
+  send_to_port(dead_letter_port_, std::move(batch));
+}
+
+void NodeActor::finish() {
+  if (finished_) return;
+  finished_ = true;
+  guarded([&] { logic_.on_end_of_stream(*this); }, nullptr);
+  flush_dead_letters();
+  for (OutputPort& port : setup_.outputs)
+    for (Subscriber& sub : port.subscribers)
+      for (DownstreamInstance& d : sub.instances) send(d.handle, msg::eos_atom::value);
+  // Release every handle now: strong handles both ways would otherwise keep actors alive.
+  setup_.outputs.clear();
+  upstreams_.clear();
+  send(setup_.run, msg::done_atom::value, setup_.index);
+  setup_.run = nullptr;
+  quit();
+}
+
+}  // namespace ebs

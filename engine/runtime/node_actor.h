@@ -1,0 +1,103 @@
+// One instance of a graph node as a CAF actor. It owns the instance's ActorLogic and implements
+// the protocol around it: bounded inboxes through credits, end of stream, dead letters,
+// accounting. See docs/architecture.md.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "engine/runtime/actor_logic.h"
+#include "engine/runtime/actor_stats.h"
+#include "engine/runtime/messages.h"
+
+namespace ebs {
+
+// One downstream instance of an output port.
+struct DownstreamInstance {
+  caf::actor handle;
+  uint32_t in_port = 0;
+  int64_t credit = 0;  // batches it may still receive; may dip below zero on flushes
+};
+
+// All instances of one downstream actor: each batch goes to one of them.
+struct Subscriber {
+  std::vector<DownstreamInstance> instances;
+};
+
+struct OutputPort {
+  std::vector<Subscriber> subscribers;
+};
+
+struct NodeSetup {
+  ActorContext context;
+  std::shared_ptr<ActorLogic> logic;
+  std::shared_ptr<ActorStats> stats;
+  std::vector<OutputPort> outputs;  // declared outputs, then dead_letters last
+  size_t expected_upstreams = 0;    // upstream instances that will each send end of stream
+  caf::actor run;                   // told (done, index) when this instance has finished
+  uint64_t index = 0;
+  int64_t credit_window = 16;       // batches in flight per edge
+};
+
+class NodeActor : public caf::event_based_actor, private Emitter {
+ public:
+  NodeActor(caf::actor_config& config, NodeSetup setup);
+  caf::behavior make_behavior() override;
+
+ private:
+  struct Upstream {
+    caf::strong_actor_ptr handle;
+    int64_t consumed_since_grant = 0;
+  };
+  struct Pending {
+    size_t upstream;
+    uint32_t in_port;
+    BatchView batch;
+  };
+
+  // Emitter
+  void forward(size_t port, BatchView batch) override;
+  void emit(size_t port, BatchView batch) override;
+  void filtered(size_t records) override;
+  void failed(const RecordPtr& record, const Fault& fault, const std::vector<AckRef>& acks) override;
+  void failed_raw(std::string original, std::string original_format, const Fault& fault,
+                  const std::vector<AckRef>& acks) override;
+  void read(size_t records) override;
+  void delivered(size_t records) override;
+
+  void on_data(uint32_t in_port, BatchView batch);
+  void on_credit(int64_t batches);
+  void on_end_of_stream_from_upstream();
+  void pump();
+  void produce();
+  void schedule_produce(std::chrono::microseconds after);
+  void tick();
+  bool has_credit() const;
+  void send_to_port(size_t port, BatchView batch);
+  void add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks);
+  void flush_dead_letters();
+  void fail_batch(const BatchView& batch, const Fault& fault);
+  template <class F>
+  void guarded(F&& body, const BatchView* batch);
+  void finish();
+  size_t upstream_of_sender();
+
+  NodeSetup setup_;
+  ActorLogic& logic_;
+  ActorStats& stats_;
+  size_t dead_letter_port_;
+  std::vector<Upstream> upstreams_;
+  std::deque<Pending> inbox_;
+  size_t ended_upstreams_ = 0;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  bool produce_scheduled_ = false;
+  std::vector<RecordPtr> dead_letters_;
+  std::vector<AckRef> dead_letter_acks_;
+};
+
+}  // namespace ebs
