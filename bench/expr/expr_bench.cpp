@@ -32,7 +32,7 @@ std::vector<Row> make_rows(size_t count) {
   std::vector<Row> rows(count);
   for (auto& row : rows) {
     // Each term passes often enough that most evaluations run several terms.
-    row[0] = unit(random) < 0.05 ? Value() : Value(0.6 + 0.4 * unit(random));   // drb > 0.8: ~50%
+    row[0] = unit(random) < 0.05 ? Value() : Value(0.6 + 0.4 * unit(random));    // drb > 0.8: ~50%
     row[1] = Value(15.0 + 6.0 * unit(random));                                   // magpsf: 75%
     row[2] = unit(random) < 0.7 ? Value() : Value(std::string_view("2003 XY"));  // ssnamenr
     row[3] = Value(147.0 + 6.0 * unit(random));                                  // ra: 83%
@@ -82,20 +82,26 @@ int main(int argc, char** argv) {
 
   auto compile_start = std::chrono::steady_clock::now();
   for (int i = 0; i < 1000; ++i) (void)Program::compile(kExpression);
-  double compile_us = std::chrono::duration<double, std::micro>(
-                          std::chrono::steady_clock::now() - compile_start).count() / 1000.0;
+  double compile_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - compile_start)
+          .count() /
+      1000.0;
 
   double best_program = 1e300, best_lambda = 1e300, best_eval = 1e300;
   size_t passed_program = 0, passed_lambda = 0, passed_eval = 0;
   for (int round = 0; round < 7; ++round) {
-    best_program = std::min(best_program, ns_per_eval(rows, repeats, [&](const Row& row) {
-      return program.test(row);
-    }, passed_program));
+    best_program = std::min(
+        best_program,
+        ns_per_eval(
+            rows, repeats, [&](const Row& row) { return program.test(row); }, passed_program));
     best_lambda = std::min(best_lambda, ns_per_eval(rows, repeats, hand_written, passed_lambda));
-    best_eval = std::min(best_eval, ns_per_eval(rows, repeats, [&](const Row& row) {
-      Value v = program.eval(row);
-      return v.is_bool() && v.as_bool();
-    }, passed_eval));
+    best_eval = std::min(best_eval, ns_per_eval(
+                                        rows, repeats,
+                                        [&](const Row& row) {
+                                          Value v = program.eval(row);
+                                          return v.is_bool() && v.as_bool();
+                                        },
+                                        passed_eval));
   }
 
   std::printf("expression : %s\n", kExpression);

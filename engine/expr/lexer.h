@@ -12,8 +12,8 @@ namespace ebs::expr {
 
 enum class TokenKind {
   number,
-  text,   // a string literal; `value` holds it with escapes resolved
-  path,   // an identifier or dotted field path: candidate.rb, prv_candidates.0.jd
+  text,  // a string literal; `value` holds it with escapes resolved
+  path,  // an identifier or dotted field path: candidate.rb, prv_candidates.0.jd
   kw_true,
   kw_false,
   kw_null,

@@ -34,9 +34,9 @@ TEST_CASE("operators, keywords and their symbolic spellings") {
   CHECK(kinds("true false null True FALSE NULL") ==
         std::vector<K>{K::kw_true, K::kw_false, K::kw_null, K::kw_true, K::kw_false, K::kw_null,
                        K::end});
-  CHECK(kinds("( ) , + - * / %") == std::vector<K>{K::left_paren, K::right_paren, K::comma,
-                                                    K::plus, K::minus, K::star, K::slash,
-                                                    K::percent, K::end});
+  CHECK(kinds("( ) , + - * / %") == std::vector<K>{K::left_paren, K::right_paren, K::comma, K::plus,
+                                                   K::minus, K::star, K::slash, K::percent,
+                                                   K::end});
   CHECK(kinds("!exists(x)") ==
         std::vector<K>{K::kw_not, K::path, K::left_paren, K::path, K::right_paren, K::end});
   CHECK(kinds("a\n\tand\r\nb") == std::vector<K>{K::path, K::kw_and, K::path, K::end});
@@ -57,9 +57,14 @@ TEST_CASE("field paths with dots and list indices") {
 }
 
 TEST_CASE("numbers") {
-  for (auto [text, value] : std::vector<std::pair<std::string_view, double>>{
-           {"0", 0}, {"42", 42}, {"3.25", 3.25}, {"1e-3", 1e-3}, {"2.5E+2", 250}, {".5", 0.5},
-           {"7.", 7}, {"19.5", 19.5}}) {
+  for (auto [text, value] : std::vector<std::pair<std::string_view, double>>{{"0", 0},
+                                                                             {"42", 42},
+                                                                             {"3.25", 3.25},
+                                                                             {"1e-3", 1e-3},
+                                                                             {"2.5E+2", 250},
+                                                                             {".5", 0.5},
+                                                                             {"7.", 7},
+                                                                             {"19.5", 19.5}}) {
     CAPTURE(text);
     LexResult result = lex(text);
     REQUIRE(result.errors.empty());

@@ -90,8 +90,7 @@ class Parser {
     return node;
   }
 
-  std::unique_ptr<Node> make_unary(Operator op, const Token& token,
-                                   std::unique_ptr<Node> operand) {
+  std::unique_ptr<Node> make_unary(Operator op, const Token& token, std::unique_ptr<Node> operand) {
     auto node = std::make_unique<Node>();
     node->kind = Node::Kind::unary;
     node->op = op;

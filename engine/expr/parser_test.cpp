@@ -101,8 +101,7 @@ TEST_CASE("syntax errors with columns") {
   CHECK(syntax_error("(a > 1") == CompileError{7, "missing ')' to close '(' at column 1"});
   CHECK(syntax_error("(a > 1 b") ==
         CompileError{8, "expected ')' to close '(' at column 1, found 'b'"});
-  CHECK(syntax_error("a > 1 b") ==
-        CompileError{7, "unexpected 'b' after a complete expression"});
+  CHECK(syntax_error("a > 1 b") == CompileError{7, "unexpected 'b' after a complete expression"});
   CHECK(syntax_error("a >") == CompileError{4, "unexpected end of expression"});
   CHECK(syntax_error("a > > 1") == CompileError{5, "unexpected '>'"});
   CHECK(syntax_error("a < b < c") ==
@@ -112,8 +111,7 @@ TEST_CASE("syntax errors with columns") {
   CHECK(syntax_error("min(a,") == CompileError{7, "unexpected end of expression"});
   CHECK(syntax_error("min(a b)") ==
         CompileError{7, "expected ',' or ')' in the arguments of 'min', found 'b'"});
-  CHECK(syntax_error("min(a, b") ==
-        CompileError{9, "missing ')' to close the arguments of 'min'"});
+  CHECK(syntax_error("min(a, b") == CompileError{9, "missing ')' to close the arguments of 'min'"});
   CHECK(syntax_error("a == not b") == CompileError{6, "'not' must be put in parentheses here"});
   CHECK(syntax_error("a,b") == CompileError{2, "unexpected ',' after a complete expression"});
 }

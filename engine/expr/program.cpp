@@ -126,8 +126,8 @@ struct FunctionInfo {
 };
 
 constexpr FunctionInfo kFunctions[] = {
-    {"abs", Function::abs, 1},       {"log10", Function::log10, 1}, {"sqrt", Function::sqrt, 1},
-    {"exists", Function::exists, 1}, {"min", Function::min, 2},     {"max", Function::max, 2},
+    {"abs", Function::abs, 1},         {"log10", Function::log10, 1}, {"sqrt", Function::sqrt, 1},
+    {"exists", Function::exists, 1},   {"min", Function::min, 2},     {"max", Function::max, 2},
     {"is_null", Function::is_null, 1},
 };
 
@@ -154,6 +154,7 @@ inline Slot math(const Slot& a, const Slot& b) {
 
 // Operands: a = constant, field slot or jump target; b = constant (field comparisons).
 // One list, so that the enum and the names printed by disassemble() stay in step.
+// clang-format off
 #define EBS_EXPR_OPS(X)                                                                     \
   X(push_const)                 /* push constant a */                                      \
   X(load_field)                 /* push field a */                                         \
@@ -177,6 +178,7 @@ inline Slot math(const Slot& a, const Slot& b) {
   X(and_head) X(and_step) X(or_head) X(or_step)                                            \
   X(abs) X(log10) X(sqrt) X(min) X(max) X(is_null)                                         \
   X(exists) X(absent) /* field a is present and not null / is missing or null */
+// clang-format on
 
 enum class Op : uint8_t {
 #define EBS_EXPR_OP_ENUM(name) name,
@@ -209,7 +211,8 @@ Op comparison_op(Operator op, Operands operands) {
     case Operands::field_any: first = Op::field_equal; break;
     case Operands::field_number: first = Op::field_equal_number; break;
     case Operands::field_text:
-      if (op != Operator::equal && op != Operator::not_equal) return comparison_op(op, Operands::field_any);
+      if (op != Operator::equal && op != Operator::not_equal)
+        return comparison_op(op, Operands::field_any);
       first = Op::field_equal_text;
       break;
   }
@@ -370,9 +373,7 @@ class Compiler {
       case Node::Kind::null_literal:
       case Node::Kind::bool_literal:
       case Node::Kind::number_literal:
-      case Node::Kind::text_literal:
-        push(Op::push_const, constant(node));
-        return;
+      case Node::Kind::text_literal: push(Op::push_const, constant(node)); return;
       case Node::Kind::field: push(Op::load_field, field_slot(node.name)); return;
       case Node::Kind::unary: {
         const Node& operand = *node.children[0];
@@ -391,9 +392,7 @@ class Compiler {
   }
 
  private:
-  void error(size_t column, std::string message) {
-    errors.push_back({column, std::move(message)});
-  }
+  void error(size_t column, std::string message) { errors.push_back({column, std::move(message)}); }
 
   Type check_unary(const Node& node) {
     const Node& operand = *node.children[0];
@@ -499,7 +498,8 @@ class Compiler {
     }
     if (!best.empty()) return "unknown function '" + name + "' (did you mean '" + best + "'?)";
     std::string known;
-    for (const auto& info : kFunctions) known += (known.empty() ? "" : ", ") + std::string(info.name);
+    for (const auto& info : kFunctions)
+      known += (known.empty() ? "" : ", ") + std::string(info.name);
     return "unknown function '" + name + "' (known: " + known + ")";
   }
 
@@ -660,8 +660,9 @@ std::variant<Program, std::vector<CompileError>> Program::compile(std::string_vi
   Compiler compiler(*code);
   compiler.check(*parsed.root);
   if (!compiler.errors.empty()) {
-    std::stable_sort(compiler.errors.begin(), compiler.errors.end(),
-                     [](const CompileError& a, const CompileError& b) { return a.column < b.column; });
+    std::stable_sort(
+        compiler.errors.begin(), compiler.errors.end(),
+        [](const CompileError& a, const CompileError& b) { return a.column < b.column; });
     return std::move(compiler.errors);
   }
   compiler.fold(*parsed.root);
@@ -679,9 +680,9 @@ namespace {
 
 Slot run(const Program::Code& code, std::span<const Value> values) {
   if (values.size() < code.fields.size())
-    fail("expression '" + code.text + "'",
-         "given " + std::to_string(values.size()) + " field values, needs " +
-             std::to_string(code.fields.size()));
+    fail("expression '" + code.text + "'", "given " + std::to_string(values.size()) +
+                                               " field values, needs " +
+                                               std::to_string(code.fields.size()));
   Slot stack[kMaxStack];
   Slot* top = stack;  // next free entry
   const Value* fields = values.data();
@@ -693,49 +694,126 @@ Slot run(const Program::Code& code, std::span<const Value> values) {
     switch (in.op) {
       case Op::push_const: *top++ = constants[in.a]; break;
       case Op::load_field: *top++ = load(fields[in.a]); break;
-      case Op::field_equal: *top++ = compare<Operator::equal>(load(fields[in.a]), constants[in.b]); break;
-      case Op::field_not_equal: *top++ = compare<Operator::not_equal>(load(fields[in.a]), constants[in.b]); break;
-      case Op::field_less: *top++ = compare<Operator::less>(load(fields[in.a]), constants[in.b]); break;
-      case Op::field_less_equal: *top++ = compare<Operator::less_equal>(load(fields[in.a]), constants[in.b]); break;
-      case Op::field_greater: *top++ = compare<Operator::greater>(load(fields[in.a]), constants[in.b]); break;
-      case Op::field_greater_equal: *top++ = compare<Operator::greater_equal>(load(fields[in.a]), constants[in.b]); break;
-      case Op::field_equal_number: *top++ = field_number<Operator::equal>(fields[in.a], constants[in.b].number); break;
-      case Op::field_not_equal_number: *top++ = field_number<Operator::not_equal>(fields[in.a], constants[in.b].number); break;
-      case Op::field_less_number: *top++ = field_number<Operator::less>(fields[in.a], constants[in.b].number); break;
-      case Op::field_less_equal_number: *top++ = field_number<Operator::less_equal>(fields[in.a], constants[in.b].number); break;
-      case Op::field_greater_number: *top++ = field_number<Operator::greater>(fields[in.a], constants[in.b].number); break;
-      case Op::field_greater_equal_number: *top++ = field_number<Operator::greater_equal>(fields[in.a], constants[in.b].number); break;
-      case Op::field_equal_text: *top++ = field_text<Operator::equal>(fields[in.a], constants[in.b]); break;
-      case Op::field_not_equal_text: *top++ = field_text<Operator::not_equal>(fields[in.a], constants[in.b]); break;
-      case Op::equal: --top; top[-1] = compare<Operator::equal>(top[-1], top[0]); break;
-      case Op::not_equal: --top; top[-1] = compare<Operator::not_equal>(top[-1], top[0]); break;
-      case Op::less: --top; top[-1] = compare<Operator::less>(top[-1], top[0]); break;
-      case Op::less_equal: --top; top[-1] = compare<Operator::less_equal>(top[-1], top[0]); break;
-      case Op::greater: --top; top[-1] = compare<Operator::greater>(top[-1], top[0]); break;
-      case Op::greater_equal: --top; top[-1] = compare<Operator::greater_equal>(top[-1], top[0]); break;
+      case Op::field_equal:
+        *top++ = compare<Operator::equal>(load(fields[in.a]), constants[in.b]);
+        break;
+      case Op::field_not_equal:
+        *top++ = compare<Operator::not_equal>(load(fields[in.a]), constants[in.b]);
+        break;
+      case Op::field_less:
+        *top++ = compare<Operator::less>(load(fields[in.a]), constants[in.b]);
+        break;
+      case Op::field_less_equal:
+        *top++ = compare<Operator::less_equal>(load(fields[in.a]), constants[in.b]);
+        break;
+      case Op::field_greater:
+        *top++ = compare<Operator::greater>(load(fields[in.a]), constants[in.b]);
+        break;
+      case Op::field_greater_equal:
+        *top++ = compare<Operator::greater_equal>(load(fields[in.a]), constants[in.b]);
+        break;
+      case Op::field_equal_number:
+        *top++ = field_number<Operator::equal>(fields[in.a], constants[in.b].number);
+        break;
+      case Op::field_not_equal_number:
+        *top++ = field_number<Operator::not_equal>(fields[in.a], constants[in.b].number);
+        break;
+      case Op::field_less_number:
+        *top++ = field_number<Operator::less>(fields[in.a], constants[in.b].number);
+        break;
+      case Op::field_less_equal_number:
+        *top++ = field_number<Operator::less_equal>(fields[in.a], constants[in.b].number);
+        break;
+      case Op::field_greater_number:
+        *top++ = field_number<Operator::greater>(fields[in.a], constants[in.b].number);
+        break;
+      case Op::field_greater_equal_number:
+        *top++ = field_number<Operator::greater_equal>(fields[in.a], constants[in.b].number);
+        break;
+      case Op::field_equal_text:
+        *top++ = field_text<Operator::equal>(fields[in.a], constants[in.b]);
+        break;
+      case Op::field_not_equal_text:
+        *top++ = field_text<Operator::not_equal>(fields[in.a], constants[in.b]);
+        break;
+      case Op::equal:
+        --top;
+        top[-1] = compare<Operator::equal>(top[-1], top[0]);
+        break;
+      case Op::not_equal:
+        --top;
+        top[-1] = compare<Operator::not_equal>(top[-1], top[0]);
+        break;
+      case Op::less:
+        --top;
+        top[-1] = compare<Operator::less>(top[-1], top[0]);
+        break;
+      case Op::less_equal:
+        --top;
+        top[-1] = compare<Operator::less_equal>(top[-1], top[0]);
+        break;
+      case Op::greater:
+        --top;
+        top[-1] = compare<Operator::greater>(top[-1], top[0]);
+        break;
+      case Op::greater_equal:
+        --top;
+        top[-1] = compare<Operator::greater_equal>(top[-1], top[0]);
+        break;
       case Op::equal_const: top[-1] = compare<Operator::equal>(top[-1], constants[in.a]); break;
-      case Op::not_equal_const: top[-1] = compare<Operator::not_equal>(top[-1], constants[in.a]); break;
+      case Op::not_equal_const:
+        top[-1] = compare<Operator::not_equal>(top[-1], constants[in.a]);
+        break;
       case Op::less_const: top[-1] = compare<Operator::less>(top[-1], constants[in.a]); break;
-      case Op::less_equal_const: top[-1] = compare<Operator::less_equal>(top[-1], constants[in.a]); break;
+      case Op::less_equal_const:
+        top[-1] = compare<Operator::less_equal>(top[-1], constants[in.a]);
+        break;
       case Op::greater_const: top[-1] = compare<Operator::greater>(top[-1], constants[in.a]); break;
-      case Op::greater_equal_const: top[-1] = compare<Operator::greater_equal>(top[-1], constants[in.a]); break;
+      case Op::greater_equal_const:
+        top[-1] = compare<Operator::greater_equal>(top[-1], constants[in.a]);
+        break;
       case Op::negate:
         top[-1] = top[-1].kind == Kind::number ? number_slot(-top[-1].number) : null_slot();
         break;
-      case Op::add: --top; top[-1] = arithmetic<Operator::add>(top[-1], top[0]); break;
-      case Op::subtract: --top; top[-1] = arithmetic<Operator::subtract>(top[-1], top[0]); break;
-      case Op::multiply: --top; top[-1] = arithmetic<Operator::multiply>(top[-1], top[0]); break;
-      case Op::divide: --top; top[-1] = arithmetic<Operator::divide>(top[-1], top[0]); break;
-      case Op::modulo: --top; top[-1] = arithmetic<Operator::modulo>(top[-1], top[0]); break;
+      case Op::add:
+        --top;
+        top[-1] = arithmetic<Operator::add>(top[-1], top[0]);
+        break;
+      case Op::subtract:
+        --top;
+        top[-1] = arithmetic<Operator::subtract>(top[-1], top[0]);
+        break;
+      case Op::multiply:
+        --top;
+        top[-1] = arithmetic<Operator::multiply>(top[-1], top[0]);
+        break;
+      case Op::divide:
+        --top;
+        top[-1] = arithmetic<Operator::divide>(top[-1], top[0]);
+        break;
+      case Op::modulo:
+        --top;
+        top[-1] = arithmetic<Operator::modulo>(top[-1], top[0]);
+        break;
       case Op::add_const: top[-1] = arithmetic<Operator::add>(top[-1], constants[in.a]); break;
-      case Op::subtract_const: top[-1] = arithmetic<Operator::subtract>(top[-1], constants[in.a]); break;
-      case Op::multiply_const: top[-1] = arithmetic<Operator::multiply>(top[-1], constants[in.a]); break;
-      case Op::divide_const: top[-1] = arithmetic<Operator::divide>(top[-1], constants[in.a]); break;
-      case Op::modulo_const: top[-1] = arithmetic<Operator::modulo>(top[-1], constants[in.a]); break;
+      case Op::subtract_const:
+        top[-1] = arithmetic<Operator::subtract>(top[-1], constants[in.a]);
+        break;
+      case Op::multiply_const:
+        top[-1] = arithmetic<Operator::multiply>(top[-1], constants[in.a]);
+        break;
+      case Op::divide_const:
+        top[-1] = arithmetic<Operator::divide>(top[-1], constants[in.a]);
+        break;
+      case Op::modulo_const:
+        top[-1] = arithmetic<Operator::modulo>(top[-1], constants[in.a]);
+        break;
       case Op::logical_not: top[-1] = logical_not(top[-1]); break;
       case Op::and_head:
-        if (is_false(top[-1])) pc = begin + in.a;
-        else if (top[-1].kind != Kind::boolean) top[-1] = null_slot();
+        if (is_false(top[-1]))
+          pc = begin + in.a;
+        else if (top[-1].kind != Kind::boolean)
+          top[-1] = null_slot();
         break;
       case Op::and_step:
         --top;
@@ -747,8 +825,10 @@ Slot run(const Program::Code& code, std::span<const Value> values) {
         }
         break;
       case Op::or_head:
-        if (is_true(top[-1])) pc = begin + in.a;
-        else if (top[-1].kind != Kind::boolean) top[-1] = null_slot();
+        if (is_true(top[-1]))
+          pc = begin + in.a;
+        else if (top[-1].kind != Kind::boolean)
+          top[-1] = null_slot();
         break;
       case Op::or_step:
         --top;
@@ -762,8 +842,14 @@ Slot run(const Program::Code& code, std::span<const Value> values) {
       case Op::abs: top[-1] = math<Function::abs>(top[-1]); break;
       case Op::log10: top[-1] = math<Function::log10>(top[-1]); break;
       case Op::sqrt: top[-1] = math<Function::sqrt>(top[-1]); break;
-      case Op::min: --top; top[-1] = math<Function::min>(top[-1], top[0]); break;
-      case Op::max: --top; top[-1] = math<Function::max>(top[-1], top[0]); break;
+      case Op::min:
+        --top;
+        top[-1] = math<Function::min>(top[-1], top[0]);
+        break;
+      case Op::max:
+        --top;
+        top[-1] = math<Function::max>(top[-1], top[0]);
+        break;
       case Op::is_null: top[-1] = bool_slot(top[-1].kind == Kind::null); break;
       case Op::exists: *top++ = bool_slot(load(fields[in.a]).kind != Kind::null); break;
       case Op::absent: *top++ = bool_slot(load(fields[in.a]).kind == Kind::null); break;
@@ -787,7 +873,9 @@ std::string Program::disassemble() const {
   for (size_t i = 0; i < code_->instructions.size(); ++i) {
     const Instruction& in = code_->instructions[i];
     out += std::to_string(i) + " " + std::string(kOpNames[static_cast<size_t>(in.op)]);
-    auto constant_text = [&](uint32_t index) { return to_string(to_value(code_->constants[index])); };
+    auto constant_text = [&](uint32_t index) {
+      return to_string(to_value(code_->constants[index]));
+    };
     switch (in.op) {
       case Op::push_const: out += " " + constant_text(in.a); break;
       case Op::load_field:

@@ -4,10 +4,10 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <functional>
 #include <limits>
 #include <map>
+#include <new>
 #include <optional>
 
 #include "engine/util/fault.h"
@@ -32,8 +32,7 @@ using Record = std::map<std::string, Value>;
 
 Program compiled(std::string_view text) {
   auto result = Program::compile(text);
-  if (auto* errors = std::get_if<std::vector<CompileError>>(&result))
-    FAIL(describe(text, *errors));
+  if (auto* errors = std::get_if<std::vector<CompileError>>(&result)) FAIL(describe(text, *errors));
   return std::get<Program>(std::move(result));
 }
 
@@ -93,21 +92,32 @@ TEST_CASE("literals and arithmetic") {
 
 TEST_CASE("precedence as evaluated") {
   CHECK(eval("1 + 2 > 2 and 3 * 2 == 6") == T);
-  CHECK(eval("false and false or true") == T);   // (false and false) or true
-  CHECK(eval("true or true and false") == T);    // true or (true and false)
-  CHECK(eval("not false and false") == F);       // (not false) and false
-  CHECK(eval("not 1 > 2") == T);                 // not (1 > 2)
+  CHECK(eval("false and false or true") == T);  // (false and false) or true
+  CHECK(eval("true or true and false") == T);   // true or (true and false)
+  CHECK(eval("not false and false") == F);      // (not false) and false
+  CHECK(eval("not 1 > 2") == T);                // not (1 > 2)
   CHECK(eval("-2 * 3 + 10 / 2 - 1") == Value(-2));
   CHECK(eval("!(1 < 2) || 2 <= 2 && 3 >= 4") == F);
 }
 
 TEST_CASE("comparisons of numbers, text and booleans") {
-  for (auto [text, expected] : std::vector<std::pair<std::string_view, bool>>{
-           {"1 < 2", true},      {"2 < 1", false},       {"1 <= 1", true},   {"1 > 1", false},
-           {"1 >= 1", true},     {"1 == 1.0", true},     {"1 != 1", false},  {"'a' < 'b'", true},
-           {"'b' < 'a'", false}, {"'ab' > 'a'", true},   {"'g' == 'g'", true}, {"'g' != 'r'", true},
-           {"'G' == 'g'", false}, {"true == true", true}, {"true != false", true},
-           {"false == true", false}}) {
+  for (auto [text, expected] :
+       std::vector<std::pair<std::string_view, bool>>{{"1 < 2", true},
+                                                      {"2 < 1", false},
+                                                      {"1 <= 1", true},
+                                                      {"1 > 1", false},
+                                                      {"1 >= 1", true},
+                                                      {"1 == 1.0", true},
+                                                      {"1 != 1", false},
+                                                      {"'a' < 'b'", true},
+                                                      {"'b' < 'a'", false},
+                                                      {"'ab' > 'a'", true},
+                                                      {"'g' == 'g'", true},
+                                                      {"'g' != 'r'", true},
+                                                      {"'G' == 'g'", false},
+                                                      {"true == true", true},
+                                                      {"true != false", true},
+                                                      {"false == true", false}}) {
     CAPTURE(text);
     CHECK(eval(text) == Value(expected));
   }
@@ -118,7 +128,7 @@ TEST_CASE("comparisons of numbers, text and booleans") {
   CHECK(eval("name >= 'ZTF20'", record) == T);
   CHECK(eval("flag == true", record) == T);
   CHECK(eval("mag < 19.5", record) == T);
-  CHECK(eval("19.5 > mag", record) == T);   // the constant on the left is mirrored
+  CHECK(eval("19.5 > mag", record) == T);  // the constant on the left is mirrored
   CHECK(eval("19.5 <= mag", record) == F);
   CHECK(eval("18.5 >= mag", record) == T);
   CHECK(eval("mag + 1 == 19.5", record) == T);
@@ -136,9 +146,9 @@ TEST_CASE("three-valued logic, every combination") {
     Value a, b, and_result, or_result;
   };
   const Row rows[] = {
-      {T, T, T, T},          {T, F, F, T},       {T, null, null, T}, {F, T, F, T},
-      {F, F, F, F},          {F, null, F, null}, {null, T, null, T}, {null, F, F, null},
-      {null, null, null, null},
+      {T, T, T, T},       {T, F, F, T},       {T, null, null, T},
+      {F, T, F, T},       {F, F, F, F},       {F, null, F, null},
+      {null, T, null, T}, {null, F, F, null}, {null, null, null, null},
   };
   for (const auto& row : rows) {
     Record record{{"a", row.a}, {"b", row.b}};
@@ -221,7 +231,8 @@ TEST_CASE("nested three-valued logic agrees with a reference, for every input") 
       {"a and b or c", [&](Tri a, Tri b, Tri c) { return or3(and3(a, b), c); }},
       {"a or b and c", [&](Tri a, Tri b, Tri c) { return or3(a, and3(b, c)); }},
       {"(a or b) and c", [&](Tri a, Tri b, Tri c) { return and3(or3(a, b), c); }},
-      {"not a and not (b or c)", [&](Tri a, Tri b, Tri c) { return and3(not3(a), not3(or3(b, c))); }},
+      {"not a and not (b or c)",
+       [&](Tri a, Tri b, Tri c) { return and3(not3(a), not3(or3(b, c))); }},
       {"a and b and c", [&](Tri a, Tri b, Tri c) { return and3(and3(a, b), c); }},
       {"a or b or c", [&](Tri a, Tri b, Tri c) { return or3(or3(a, b), c); }},
       {"a and (b or not c) and (c or a)",
@@ -340,7 +351,8 @@ TEST_CASE("fields: distinct paths in order of first use, including list indices"
       "prv_candidates.0.jd < candidate.jd and exists(prv_candidates.0.jd) and "
       "candidate.jd - prv_candidates.0.jd < 30");
   CHECK(program.fields() == std::vector<std::string>{"prv_candidates.0.jd", "candidate.jd"});
-  CHECK(program.test(values_for(program, {{"prv_candidates.0.jd", 2458849.5}, {"candidate.jd", 2458850.5}})));
+  CHECK(program.test(
+      values_for(program, {{"prv_candidates.0.jd", 2458849.5}, {"candidate.jd", 2458850.5}})));
   CHECK(compiled("1 + 2 > 0").fields().empty());
 }
 
@@ -377,7 +389,8 @@ TEST_CASE("constants fold and field comparisons are fused") {
   CHECK(compiled("name < 'b'").disassemble() == "0 field_less name \"b\"\n");
   CHECK(compiled("abs(ra - 150) <= 2.5").disassemble() ==
         "0 load_field ra\n1 subtract_const 150\n2 abs\n3 less_equal_const 2.5\n");
-  CHECK(compiled("2.5 >= abs(ra)").disassemble() == "0 load_field ra\n1 abs\n2 less_equal_const 2.5\n");
+  CHECK(compiled("2.5 >= abs(ra)").disassemble() ==
+        "0 load_field ra\n1 abs\n2 less_equal_const 2.5\n");
   CHECK(compiled("not exists(x)").disassemble() == "0 absent x\n");
   CHECK(compiled("x / 2 % 3 * 4 + 1").disassemble() ==
         "0 load_field x\n1 divide_const 2\n2 modulo_const 3\n3 multiply_const 4\n4 add_const 1\n");
@@ -390,8 +403,10 @@ TEST_CASE("type errors when both sides are known") {
   CHECK(error("'a' < 2") == CompileError{5, "cannot compare text with a number using '<'"});
   CHECK(error("true == 1") == CompileError{6, "cannot compare a boolean with a number using '=='"});
   CHECK(error("abs(x) == 'a'") == CompileError{8, "cannot compare a number with text using '=='"});
-  CHECK(error("(x > 1) != 'yes'") == CompileError{9, "cannot compare a boolean with text using '!='"});
-  CHECK(error("true < false") == CompileError{6, "'<' cannot order true/false values; use == or !="});
+  CHECK(error("(x > 1) != 'yes'") ==
+        CompileError{9, "cannot compare a boolean with text using '!='"});
+  CHECK(error("true < false") ==
+        CompileError{6, "'<' cannot order true/false values; use == or !="});
   CHECK(error("x == null") ==
         CompileError{3, "comparing with null always gives null; use is_null(x) or exists(path)"});
   CHECK(error("null != x").column == 6);
@@ -403,7 +418,8 @@ TEST_CASE("type errors when both sides are known") {
   CHECK(error("not 1") == CompileError{5, "'not' needs a true/false value, found a number"});
   CHECK(error("x and 'yes'") ==
         CompileError{7, "'and' needs true/false values, found text on its right"});
-  CHECK(error("1 or x") == CompileError{1, "'or' needs true/false values, found a number on its left"});
+  CHECK(error("1 or x") ==
+        CompileError{1, "'or' needs true/false values, found a number on its left"});
   CHECK(error("log10('a')") == CompileError{7, "'log10' needs a number, found text"});
   CHECK(error("min(a, 'x')") == CompileError{8, "'min' needs a number, found text"});
   CHECK(error("sqrt(null)") == CompileError{6, "'sqrt' of null always gives null"});
@@ -418,8 +434,9 @@ TEST_CASE("functions: unknown names and arity, at the name's column") {
   CHECK(error("x > 1 and log(y) > 0").message == "unknown function 'log' (did you mean 'log10'?)");
   CHECK(error("Abs(x) > 0").message == "unknown function 'Abs' (did you mean 'abs'?)");
   CHECK(error("frobnicate(x)") ==
-        CompileError{1, "unknown function 'frobnicate' (known: abs, log10, sqrt, exists, min, "
-                        "max, is_null)"});
+        CompileError{1,
+                     "unknown function 'frobnicate' (known: abs, log10, sqrt, exists, min, "
+                     "max, is_null)"});
   CHECK(error("candidate.rb(1)").message.starts_with("unknown function 'candidate.rb'"));
   CHECK(error("1 + min(x)") == CompileError{5, "'min' takes 2 arguments, found 1"});
   CHECK(error("max(x, y, z)") == CompileError{1, "'max' takes 2 arguments, found 3"});
@@ -446,8 +463,7 @@ TEST_CASE("every type and function error is reported, in column order") {
 
 TEST_CASE("syntax errors come through compile") {
   CHECK(error("candidate.drb > 0.8)") == CompileError{20, "unexpected ')'"});
-  CHECK(error("(candidate.drb > 0.8") ==
-        CompileError{21, "missing ')' to close '(' at column 1"});
+  CHECK(error("(candidate.drb > 0.8") == CompileError{21, "missing ')' to close '(' at column 1"});
   CHECK(error("mag < 1.2.3") == CompileError{7, "bad number '1.2.3'"});
   CHECK(error("mag < 19 19") == CompileError{10, "unexpected '19' after a complete expression"});
 }
@@ -472,9 +488,11 @@ TEST_CASE("a deep but legal expression evaluates") {
 TEST_CASE("evaluation does not allocate") {
   Program program = compiled(
       "candidate.drb > 0.8 and (mag < 19.5 or not exists(candidate.ssnamenr)) and "
-      "abs(ra - 150) <= 2.5 and band == 'g' and log10(max(flux, 1)) > 3 or is_null(x) and y != 'a'");
-  std::vector<Value> values = values_for(program, {{"candidate.drb", 0.9}, {"mag", 18.0},
-                                                   {"ra", 150.5}, {"band", "g"}, {"flux", 5000}});
+      "abs(ra - 150) <= 2.5 and band == 'g' and log10(max(flux, 1)) > 3 or is_null(x) and y != "
+      "'a'");
+  std::vector<Value> values = values_for(
+      program,
+      {{"candidate.drb", 0.9}, {"mag", 18.0}, {"ra", 150.5}, {"band", "g"}, {"flux", 5000}});
   size_t passed = 0;
   size_t before = allocations;
   for (int i = 0; i < 1000; ++i) passed += program.test(values) ? 1 : 0;

@@ -20,8 +20,8 @@ struct Value {
   Value(bool boolean) : v(boolean) {}
   // Every number is a double (integers are exact up to 2^53).
   template <typename Number>
-    requires(std::is_arithmetic_v<Number> && !std::same_as<Number, bool>)
-  Value(Number number) : v(static_cast<double>(number)) {}
+  requires(std::is_arithmetic_v<Number> && !std::same_as<Number, bool>) Value(Number number)
+      : v(static_cast<double>(number)) {}
   Value(std::string_view text) : v(text) {}
   Value(const char* text) : v(std::string_view(text)) {}
   Value(const std::string& text) : v(std::string_view(text)) {}

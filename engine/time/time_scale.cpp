@@ -40,7 +40,8 @@ void check_erfa_status(int status, double mjd, std::string_view place, const cha
 }
 
 [[noreturn]] void bad_iso(std::string_view place, std::string_view text, std::string_view why) {
-  fail(std::string(place), "bad ISO 8601 UTC time '" + std::string(text) + "': " + std::string(why));
+  fail(std::string(place),
+       "bad ISO 8601 UTC time '" + std::string(text) + "': " + std::string(why));
 }
 
 // Reads exactly `digits` decimal digits at `pos` (advancing it), or -1.
@@ -174,8 +175,8 @@ double iso_utc_to_mjd_tai(std::string_view iso, std::string_view place) {
                   zone == "+0000" || zone == "-0000" || zone == "+00" || zone == "-00";
     if (!is_utc) {
       if (zone.front() == '+' || zone.front() == '-')
-        bad_iso(place, iso, "only UTC is accepted (offset 'Z' or '+00:00'), not '" +
-                                std::string(zone) + "'");
+        bad_iso(place, iso,
+                "only UTC is accepted (offset 'Z' or '+00:00'), not '" + std::string(zone) + "'");
       bad_iso(place, iso, "unexpected '" + std::string(zone) + "'");
     }
   }
@@ -184,7 +185,8 @@ double iso_utc_to_mjd_tai(std::string_view iso, std::string_view place) {
   int status = eraDtf2d("UTC", year, month, day, hour, minute, second, &jd_day, &day_fraction);
   switch (status) {
     case 0:
-    case 1: break;  // 1: dubious year (beyond the leap-second table's horizon), still the best value
+    case 1:
+      break;  // 1: dubious year (beyond the leap-second table's horizon), still the best value
     case 2:
     case 3:
       if (second < 61.0 && hour == 23 && minute == 59)

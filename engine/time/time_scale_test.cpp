@@ -21,8 +21,8 @@ constexpr double kMjd2017 = 57754.0;
 
 // Runs a script with Debian's python3 (astropy installed there) and returns its stdout.
 std::string run_python(const std::string& script) {
-  std::string command = "/usr/bin/python3 -W ignore - <<'EBS_PYTHON_EOF'\n" + script +
-                        "\nEBS_PYTHON_EOF\n";
+  std::string command =
+      "/usr/bin/python3 -W ignore - <<'EBS_PYTHON_EOF'\n" + script + "\nEBS_PYTHON_EOF\n";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE_MESSAGE(pipe != nullptr, "cannot start /usr/bin/python3");
   std::string output;
@@ -106,10 +106,8 @@ TEST_CASE("ISO 8601 spellings") {
   CHECK(iso_utc_to_mjd_tai("2022-07-22T21:57:12,384Z") == reference);
   CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22T21:57:12.384000123Z") - reference) / kSecond <
         1e-6);
-  CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22T21:57:12.4") - reference) / kSecond -
-            0.016 < 1e-6);
-  CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22T21:57:12Z") - reference) / kSecond - 0.384 <
-        1e-6);
+  CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22T21:57:12.4") - reference) / kSecond - 0.016 < 1e-6);
+  CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22T21:57:12Z") - reference) / kSecond - 0.384 < 1e-6);
   CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22") - (59782.0 + 37 * kSecond)) < 1e-12);
   CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22T21:57") -
                  (59782.0 + (21 * 3600 + 57 * 60 + 37) * kSecond)) < 1e-10);
@@ -150,8 +148,8 @@ TEST_CASE("agrees with astropy across leap seconds") {
       "2015-06-30T23:59:59.900", "2015-06-30T23:59:60.400", "2015-07-01T00:00:00.100",
       "2016-12-31T12:00:00.000", "2016-12-31T23:59:60.999", "2017-01-01T00:00:00.001",
       "2022-07-22T21:57:12.384", "2025-09-05T03:12:45.678"};
-  const std::vector<double> mjds_utc = {50000.25, 57203.999, 57204.0001, 57753.75, 57754.25,
-                                        59782.914727, 60923.5};
+  const std::vector<double> mjds_utc = {50000.25, 57203.999,    57204.0001, 57753.75,
+                                        57754.25, 59782.914727, 60923.5};
   const std::vector<double> gps_seconds = {0.0, 1e9, 1342562250.38, 1.4e9};
 
   std::ostringstream script;
