@@ -3,6 +3,7 @@
 #include "actors/sinks/count_sink.h"
 #include "actors/sinks/jsonl_sink.h"
 #include "actors/sources/simulator.h"
+#include "actors/transforms/alert_check.h"
 #include "actors/transforms/filter.h"
 #include "actors/transforms/passthrough.h"
 
@@ -12,6 +13,7 @@ void register_builtin_actors(ActorRegistry& registry) {
   register_simulator(registry);
   register_filter(registry);
   register_passthrough(registry);
+  register_alert_check(registry);
   register_jsonl_sink(registry);
   register_count_sink(registry);
 }

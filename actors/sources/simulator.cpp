@@ -54,6 +54,7 @@ class Simulator final : public ActorLogic {
     dec_max_ = c.number("dec_max");
     mjd_ = c.number("start_mjd");
     bogus_fraction_ = c.number("bogus_fraction");
+    corrupt_fraction_ = c.number("corrupt_fraction");
     history_ = static_cast<size_t>(c.integer("history"));
     instance_ = context.instance;
     parallelism_ = context.parallelism;
@@ -244,6 +245,8 @@ class Simulator final : public ActorLogic {
       b.set_string(r + 5, p.is_diff_pos ? "t" : "f");
     }
     core->raw = b.finish(text, shapes_);
+    // Damaged alerts, as real streams sometimes carry, to exercise quality gates and dead letters.
+    if (corrupt_fraction_ > 0 && u(rng_) < corrupt_fraction_) core->dec = u(rng_) < 0.5 ? NAN : 91.5;
     return std::make_shared<const Alert>(std::move(core));
   }
 
@@ -256,6 +259,7 @@ class Simulator final : public ActorLogic {
   double ra_min_ = 0, ra_max_ = 360, dec_min_ = -90, dec_max_ = 90;
   double mjd_ = 60000;
   double bogus_fraction_ = 0.2;
+  double corrupt_fraction_ = 0;
   size_t history_ = 30;
   size_t instance_ = 0, parallelism_ = 1;
   std::chrono::microseconds batch_delay_{5000};
@@ -288,6 +292,8 @@ void register_simulator(ActorRegistry& registry) {
       {"start_mjd", ValueKind::number, false, "60000", "MJD (TAI) of the first alert"},
       {"bogus_fraction", ValueKind::number, false, "0.2", "fraction of objects that are bogus"},
       {"history", ValueKind::integer, false, "30", "light-curve points kept per object"},
+      {"corrupt_fraction", ValueKind::number, false, "0",
+       "fraction of alerts with a damaged declination (NaN or 91.5), to exercise quality gates"},
   };
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (c.integer("count") < 0) problems.push_back({c.place("count"), "count must be >= 0 (0 = endless)"});
@@ -295,6 +301,8 @@ void register_simulator(ActorRegistry& registry) {
     if (c.integer("history") < 0) problems.push_back({c.place("history"), "history must be >= 0"});
     double f = c.number("bogus_fraction");
     if (f < 0 || f > 1) problems.push_back({c.place("bogus_fraction"), "bogus_fraction must be in [0, 1]"});
+    double cf = c.number("corrupt_fraction");
+    if (cf < 0 || cf > 1) problems.push_back({c.place("corrupt_fraction"), "corrupt_fraction must be in [0, 1]"});
     if (!(c.number("ra_min") < c.number("ra_max")) || c.number("ra_min") < 0 || c.number("ra_max") > 360)
       problems.push_back({c.place("ra_min"), "need 0 <= ra_min < ra_max <= 360"});
     if (!(c.number("dec_min") < c.number("dec_max")) || c.number("dec_min") < -90 || c.number("dec_max") > 90)

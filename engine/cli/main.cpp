@@ -20,9 +20,10 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("ebs-flow"));
   spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
 
+  // The loader outlives the registry: registered plugin types point into the plugins' code.
+  ebs::PluginLoader plugins;
   ebs::ActorRegistry actors;
   ebs::register_builtin_actors(actors);
-  ebs::PluginLoader plugins;
 
   ebs::CommandRegistry commands;
   ebs::register_workflow_commands(commands, actors, plugins);

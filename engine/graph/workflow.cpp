@@ -297,6 +297,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       problems.push_back({place_of(file, a), "an actor is a map with 'id' and 'type'"});
       continue;
     }
+    size_t problems_at_start = problems.size();
     ActorSpec spec;
     spec.file = file;
     spec.place = place_of(file, a);
@@ -408,6 +409,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                                                     "' has several input ports: write inputs as {port: actor.port}"});
       }
     }
+    spec.has_problems = problems.size() != problems_at_start;
     index_of.emplace(spec.id, specs.size());
     specs.push_back(std::move(spec));
   }
@@ -415,7 +417,8 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
   // Pass 2: each actor's check hook, wiring and port types.
   for (ActorSpec& spec : specs) {
     if (!spec.type) continue;
-    if (spec.type->check && spec.config_node.IsMap()) {
+    // The check hook reads typed values: only run it on a config that passed the type checks.
+    if (spec.type->check && spec.config_node.IsMap() && !spec.has_problems) {
       try {
         spec.type->check(spec.config(), problems);
       } catch (const std::exception& e) {

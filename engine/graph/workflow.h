@@ -40,6 +40,7 @@ struct ActorSpec {
   std::map<std::string, std::vector<WireRef>> inputs;  // input port -> upstream ports
   std::string file;
   std::string place;
+  bool has_problems = false;  // set while validating: later checks skip what is already wrong
   ActorConfig config() const;
 };
 

@@ -30,16 +30,19 @@ void PluginLoader::load(const std::string& path, ActorRegistry& registry) {
     fail(path, "not an ebs-flow plugin (no ebs_flow_plugin_info; use EBS_FLOW_PLUGIN)");
   }
   const PluginInfo* info = info_function();
+  // Build the message before dlclose: `info` lives inside the library.
+  std::string problem;
   if (info->abi_version != EBS_FLOW_PLUGIN_ABI_VERSION) {
-    dlclose(handle);
-    fail(path, "plugin '" + std::string(info->name) + "' was built for plugin ABI " +
-                   std::to_string(info->abi_version) + ", this ebs-flow has ABI " +
-                   std::to_string(EBS_FLOW_PLUGIN_ABI_VERSION) + ": rebuild it against these headers");
+    problem = "plugin '" + std::string(info->name) + "' was built for plugin ABI " +
+              std::to_string(info->abi_version) + ", this ebs-flow has ABI " +
+              std::to_string(EBS_FLOW_PLUGIN_ABI_VERSION) + ": rebuild it against these headers";
+  } else if (std::strcmp(info->compiler, EBS_FLOW_COMPILER_ID) != 0) {
+    problem = "plugin '" + std::string(info->name) + "' was built with " + info->compiler +
+              ", this ebs-flow with " EBS_FLOW_COMPILER_ID ": rebuild it with the same compiler";
   }
-  if (std::strcmp(info->compiler, EBS_FLOW_COMPILER_ID) != 0) {
+  if (!problem.empty()) {
     dlclose(handle);
-    fail(path, "plugin '" + std::string(info->name) + "' was built with " + info->compiler +
-                   ", this ebs-flow with " EBS_FLOW_COMPILER_ID ": rebuild it with the same compiler");
+    fail(path, problem);
   }
   try {
     info->register_types(registry);

@@ -1,5 +1,6 @@
 // Loads actor plugins (shared libraries) into a registry. The loader keeps every library open for
-// its own lifetime: registered types point into the library's code.
+// its own lifetime: registered types point into the library's code, so a loader must outlive
+// every registry it loaded into (declare it first).
 #pragma once
 
 #include <string>

@@ -1,0 +1,110 @@
+// The ebs-flow binary as a user meets it: exit codes, `actors`, `graph`, `--version`, plugins,
+// and a SIGTERM in the middle of an endless run that must lose nothing it counted.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test/subprocess.h"
+#include "test/test_data.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace ebs::test;
+
+namespace {
+std::string ebs_flow() { return (binary_dir() / "ebs-flow").string(); }
+fs::path fixtures() { return source_dir() / "test" / "fixtures"; }
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("ebs-cli-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("--version, --help and usage errors") {
+  auto v = run_command(ebs_flow() + " --version", fs::current_path());
+  CHECK(v.exit_code == 0);
+  CHECK(v.out.find("ebs-flow ") == 0);
+  auto h = run_command(ebs_flow() + " --help", fs::current_path());
+  CHECK(h.exit_code == 0);
+  for (const char* command : {"run", "validate", "graph", "actors"}) CHECK(h.out.find(command) != std::string::npos);
+  auto bad = run_command(ebs_flow() + " frobnicate", fs::current_path());
+  CHECK(bad.exit_code == 2);
+  auto missing = run_command(ebs_flow() + " run", fs::current_path());
+  CHECK(missing.exit_code == 2);
+}
+
+TEST_CASE("actors lists every type from the declarations the validator uses") {
+  auto r = run_command(ebs_flow() + " actors --plugin " + (binary_dir() / "plugins" / "libebs-example-plugin.so").string(),
+                       fs::current_path());
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, json> types;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    json t = json::parse(line);
+    types[t["type"]] = t;
+  }
+  for (const char* name : {"simulator", "filter", "jsonl", "count", "passthrough", "alert-check", "bright-tagger"})
+    CHECK_MESSAGE(types.count(name), name);
+  const json& filter = types["filter"];
+  CHECK(filter["inputs"][0]["type"] == "Alert");
+  CHECK(filter["config"][0]["name"] == "where");
+  CHECK(filter["config"][0]["required"] == true);
+  CHECK(filter["outputs"].back()["name"] == "dead_letters");
+}
+
+TEST_CASE("graph prints Graphviz dot with typed edges") {
+  auto r = run_command(ebs_flow() + " graph workflow.yaml", fixtures() / "simulate-filter-sinks");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.starts_with("digraph \"simulate-filter-sinks\""));
+  CHECK(r.out.find("\"sim\" -> \"bright\"") != std::string::npos);
+  CHECK(r.out.find("Alert") != std::string::npos);
+}
+
+TEST_CASE("a plugin built for another ABI is refused with a clear error") {
+  auto r = run_command(ebs_flow() + " actors --plugin " + (binary_dir() / "plugins" / "libebs-wrong-abi-plugin.so").string(),
+                       fs::current_path());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("plugin ABI 999") != std::string::npos);
+  auto missing = run_command(ebs_flow() + " actors --plugin /nonexistent/libx.so", fs::current_path());
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("/nonexistent/libx.so: plugin file not found") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM mid-run finishes in-flight batches, exits 0 and loses nothing counted") {
+  fs::path dir = temp_dir("sigterm");
+  std::ofstream(dir / "endless.yaml") << R"(name: endless
+actors:
+  - id: sim
+    type: simulator
+    config: {count: 0, rate: 200000, seed: 9}
+  - id: keep
+    type: filter
+    config: {where: "mag < 20"}
+    inputs: [sim.alerts]
+  - id: out
+    type: jsonl
+    config: {path: out.jsonl, with_raw: false}
+    inputs: [keep.out]
+)";
+  auto r = run_command("timeout --preserve-status -s TERM 2 " + ebs_flow() +
+                           " run endless.yaml --quiet --run-dir run --summary-json summary.json",
+                       dir);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["interrupted"] == true);
+  CHECK(summary["accounting_ok"] == true);
+  uint64_t made = 0, kept = 0, written = 0;
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "sim") made = a["forwarded"];
+    if (a["id"] == "keep") kept = a["forwarded"];
+    if (a["id"] == "out") written = a["forwarded"];
+  }
+  CHECK(made > 10000);
+  CHECK(kept == written);
+  std::string lines = read_file(dir / "run" / "out.jsonl");
+  CHECK(static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n')) == written);
+  fs::remove_all(dir);
+}
