@@ -632,6 +632,10 @@ class Compiler {
       push(Op::exists, field_slot(node.children[0]->name));
       return;
     }
+    if (info->function == Function::is_null && node.children[0]->kind == Node::Kind::field) {
+      push(Op::absent, field_slot(node.children[0]->name));
+      return;
+    }
     for (const auto& argument : node.children) emit(*argument);
     switch (info->function) {
       case Function::abs: add(Op::abs, 0, 0, 0); break;

@@ -392,6 +392,8 @@ TEST_CASE("constants fold and field comparisons are fused") {
   CHECK(compiled("2.5 >= abs(ra)").disassemble() ==
         "0 load_field ra\n1 abs\n2 less_equal_const 2.5\n");
   CHECK(compiled("not exists(x)").disassemble() == "0 absent x\n");
+  CHECK(compiled("is_null(x)").disassemble() == "0 absent x\n");
+  CHECK(compiled("is_null(x + 1)").disassemble() == "0 load_field x\n1 add_const 1\n2 is_null\n");
   CHECK(compiled("x / 2 % 3 * 4 + 1").disassemble() ==
         "0 load_field x\n1 divide_const 2\n2 modulo_const 3\n3 multiply_const 4\n4 add_const 1\n");
   CHECK(compiled("10 - x").disassemble() == "0 push_const 10\n1 load_field x\n2 subtract\n");
