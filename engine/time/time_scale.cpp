@@ -171,8 +171,10 @@ double iso_utc_to_mjd_tai(std::string_view iso, std::string_view place) {
 
   if (pos < text.size()) {
     std::string_view zone = text.substr(pos);
+    // " UTC" is GraceDB's spelling ("2022-07-22 22:02:45 UTC").
     bool is_utc = zone == "Z" || zone == "z" || zone == "+00:00" || zone == "-00:00" ||
-                  zone == "+0000" || zone == "-0000" || zone == "+00" || zone == "-00";
+                  zone == "+0000" || zone == "-0000" || zone == "+00" || zone == "-00" ||
+                  zone == " UTC" || zone == "UTC";
     if (!is_utc) {
       if (zone.front() == '+' || zone.front() == '-')
         bad_iso(place, iso,

@@ -43,7 +43,8 @@ double jd_to_mjd(double jd);
 // time scale (TAI - 19 s); GPS *seconds* go through gps_seconds_to_mjd_tai.
 double to_mjd_tai(double value, Scale scale, bool is_jd, std::string_view place = {});
 
-// ISO 8601 UTC: "2022-07-22T21:57:12.384Z", without "Z", with "+00:00" (also "+0000", "-00:00"),
+// ISO 8601 UTC: "2022-07-22T21:57:12.384Z", without "Z", with "+00:00" (also "+0000", "-00:00",
+// and GraceDB's " UTC"),
 // a space instead of "T", fractional seconds of any length, or a bare date "2022-07-22".
 // Second 60 is accepted on days that end with a leap second. Other offsets raise a Fault.
 double iso_utc_to_mjd_tai(std::string_view iso, std::string_view place = {});

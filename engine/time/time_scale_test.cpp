@@ -1,14 +1,18 @@
 #include "engine/time/time_scale.h"
 
 #include <doctest/doctest.h>
+#include <fitsio.h>
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/util/fault.h"
+#include "test/test_data.h"
 
 using namespace ebs::time;
 
@@ -103,6 +107,7 @@ TEST_CASE("ISO 8601 spellings") {
   CHECK(iso_utc_to_mjd_tai("2022-07-22T21:57:12.384") == reference);
   CHECK(iso_utc_to_mjd_tai("2022-07-22T21:57:12.384+00:00") == reference);
   CHECK(iso_utc_to_mjd_tai("2022-07-22 21:57:12.384") == reference);
+  CHECK(iso_utc_to_mjd_tai("2022-07-22 21:57:12.384 UTC") == reference);
   CHECK(iso_utc_to_mjd_tai("2022-07-22T21:57:12,384Z") == reference);
   CHECK(std::abs(iso_utc_to_mjd_tai("2022-07-22T21:57:12.384000123Z") - reference) / kSecond <
         1e-6);
@@ -125,7 +130,7 @@ TEST_CASE("bad ISO text is a fault naming the text") {
                        "2022-07-22T23:59:60",  // no leap second that day
                        "2022-07-22T21:57:75",
                        "1950-01-01T00:00:00",
-                       "2022-07-22T21:57:12.384 UTC",
+                       "2022-07-22T21:57:12.384 TAI",
                        "yesterday"};
   for (const char* text : bad) {
     CAPTURE(text);
@@ -186,4 +191,37 @@ TEST_CASE("agrees with astropy across leap seconds") {
     CAPTURE(gps);
     CHECK(std::abs(gps_seconds_to_mjd_tai(gps) - next_number()) < 1e-10);
   }
+}
+
+TEST_CASE("MS220722v in the shared data: GraceDB GPS time, skymap DATE-OBS and MJD-OBS agree") {
+  const auto data = ebs::test::data_dir();
+  std::ifstream superevent_file(data / "gcn/gwcelery-tests/MS220722v.json");
+  REQUIRE(superevent_file.good());
+  nlohmann::json superevent = nlohmann::json::parse(superevent_file);
+  double gps = superevent["preferred_event_data"]["gpstime"].get<double>();
+  CHECK(superevent["t_0"].get<double>() == gps);
+
+  fitsfile* fits = nullptr;
+  int status = 0;
+  std::string skymap = (data / "skymaps/MS220722v_bayestar.multiorder.fits").string();
+  fits_open_file(&fits, skymap.c_str(), READONLY, &status);
+  REQUIRE(status == 0);
+  int hdu_type = 0;
+  fits_movabs_hdu(fits, 2, &hdu_type, &status);
+  char date_obs[FLEN_VALUE] = {0};
+  double mjd_obs = 0;
+  fits_read_key(fits, TSTRING, "DATE-OBS", date_obs, nullptr, &status);
+  fits_read_key(fits, TDOUBLE, "MJD-OBS", &mjd_obs, nullptr, &status);
+  fits_close_file(fits, &status);
+  REQUIRE(status == 0);
+  CHECK(std::string(date_obs) == "2022-07-22T21:57:12.384103");
+
+  double from_date_obs = iso_utc_to_mjd_tai(date_obs);
+  CHECK(std::abs(to_mjd_tai(mjd_obs, Scale::utc, false) - from_date_obs) / kSecond < 1e-5);
+  // The map's DATE-OBS is the pipeline event's time, 2 ms from the superevent's t_0.
+  CHECK(std::abs(gps_seconds_to_mjd_tai(gps) - from_date_obs) / kSecond < 0.003);
+  CHECK(mjd_tai_to_iso_utc(gps_seconds_to_mjd_tai(gps)) == "2022-07-22T21:57:12.382Z");
+  // GraceDB's own "created" stamp, in its " UTC" spelling, comes a few minutes later.
+  double created = iso_utc_to_mjd_tai(superevent["created"].get<std::string>(), "MS220722v.json");
+  CHECK((created - from_date_obs) / kSecond == doctest::Approx(333.0).epsilon(0.01));
 }
