@@ -72,7 +72,7 @@ std::vector<std::string> ActorRegistry::nearest(const std::string& name, size_t 
     size_t d = edit_distance(name, candidate);
     // Prefix matches ("json" for "jsonl") count as close whatever their length.
     if (candidate.starts_with(name) || name.starts_with(candidate)) d = std::min<size_t>(d, 1);
-    if (d <= std::max<size_t>(2, name.size() / 2)) scored.emplace_back(d, candidate);
+    if (d <= std::max<size_t>(2, name.size() / 3)) scored.emplace_back(d, candidate);
   }
   std::sort(scored.begin(), scored.end());
   std::vector<std::string> out;

@@ -1,1 +1,42 @@
+#include "engine/runtime/ack.h"
+
 #include <doctest/doctest.h>
+
+#include "engine/runtime/batch.h"
+
+using namespace ebs;
+
+TEST_CASE("the watermark advances only over contiguous acknowledgements") {
+  std::vector<uint64_t> seen;
+  auto tracker = std::make_shared<AckTracker>([&](uint64_t through) { seen.push_back(through); });
+  auto a = std::make_shared<const AckToken>(tracker, 10);
+  auto b = std::make_shared<const AckToken>(tracker, 20);
+  auto c = std::make_shared<const AckToken>(tracker, 30);
+  CHECK(tracker->issued() == 3);
+  CHECK(tracker->records_issued() == 60);
+  b.reset();  // out of order: nothing contiguous yet
+  CHECK(tracker->acknowledged_through() == 0);
+  CHECK(tracker->records_acknowledged() == 20);
+  a.reset();  // 1 and 2 are now done
+  CHECK(tracker->acknowledged_through() == 2);
+  c.reset();
+  CHECK(tracker->acknowledged_through() == 3);
+  CHECK(tracker->records_acknowledged() == 60);
+  CHECK(seen == std::vector<uint64_t>{2, 3});
+}
+
+TEST_CASE("a token is released only when every view of its batch is gone") {
+  auto tracker = std::make_shared<AckTracker>();
+  std::vector<RecordPtr> records(4, std::make_shared<const DeadLetter>());
+  BatchView whole = BatchView::make(PortType::dead_letter, records, {std::make_shared<const AckToken>(tracker, 4)});
+  BatchView narrowed = whole.select({1, 3});
+  CHECK(narrowed.size() == 2);
+  CHECK(narrowed.acks().size() == 1);
+  BatchView narrower = narrowed.select({1});
+  CHECK(&narrower[0] == &whole[3]);
+  whole = BatchView();
+  narrowed = BatchView();
+  CHECK(tracker->acknowledged_through() == 0);  // `narrower` still holds the batch
+  narrower = BatchView();
+  CHECK(tracker->acknowledged_through() == 1);
+}

@@ -1,0 +1,61 @@
+// An Emitter for unit tests of actor logic: keeps what the logic sends and counts the rest.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "engine/runtime/actor_logic.h"
+
+namespace ebs::test {
+
+class CollectingEmitter final : public Emitter {
+ public:
+  std::map<size_t, std::vector<BatchView>> sent;  // per port
+  uint64_t forwarded_records = 0, emitted_records = 0, filtered_records = 0, failed_records = 0;
+  uint64_t read_records = 0, delivered_records = 0;
+  std::vector<Fault> faults;
+
+  void forward(size_t port, BatchView batch) override {
+    forwarded_records += batch.size();
+    sent[port].push_back(std::move(batch));
+  }
+  void emit(size_t port, BatchView batch) override {
+    emitted_records += batch.size();
+    sent[port].push_back(std::move(batch));
+  }
+  void filtered(size_t n) override { filtered_records += n; }
+  void failed(const RecordPtr&, const Fault& fault, const std::vector<AckRef>&) override {
+    ++failed_records;
+    faults.push_back(fault);
+  }
+  void failed_raw(std::string, std::string, const Fault& fault, const std::vector<AckRef>&) override {
+    ++failed_records;
+    faults.push_back(fault);
+  }
+  void read(size_t n) override { read_records += n; }
+  void delivered(size_t n) override { delivered_records += n; }
+
+  // Every record sent on `port`, in order.
+  std::vector<RecordPtr> records(size_t port = 0) const {
+    std::vector<RecordPtr> out;
+    auto it = sent.find(port);
+    if (it == sent.end()) return out;
+    for (const BatchView& b : it->second)
+      for (size_t i = 0; i < b.size(); ++i) out.push_back(b.record(i));
+    return out;
+  }
+};
+
+// A context for one instance of `type` with `yaml` as its config.
+inline ActorContext make_context(const ActorType& type, const std::string& yaml, const std::string& run_dir = ".") {
+  ActorContext c;
+  c.actor_id = "under_test";
+  c.type_name = type.name;
+  c.type_version = type.version;
+  c.type = &type;
+  c.run_dir = run_dir;
+  c.config = ActorConfig(YAML::Load(yaml.empty() ? "{}" : yaml), "test.yaml", &type.config);
+  return c;
+}
+
+}  // namespace ebs::test
