@@ -1,0 +1,207 @@
+#include "actors/sources/avro/datum_decoder.h"
+
+#include <string>
+
+namespace ebs::avro {
+
+using Op = PlanType::Op;
+
+namespace {
+// Records, arrays, maps and unions nest at most this deep (recursive schemas could otherwise
+// let crafted data exhaust the stack).
+constexpr int kMaxDepth = 256;
+// Items that encode to zero bytes (null, empty records) are capped per block: a count cannot be
+// checked against the bytes left for them.
+constexpr int64_t kMaxZeroSizeItems = 1 << 20;
+// A record's node table is indexed by uint32; stay far below that.
+constexpr size_t kMaxNodes = size_t{1} << 28;
+}  // namespace
+
+RawRecord DatumDecoder::decode(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
+                               std::shared_ptr<const void> keep_alive) {
+  plan_ = plan.get();
+  in_ = &reader;
+  builder_.add_root();
+  decode_value(plan_->root(), 0, 0);
+  return builder_.finish(std::move(keep_alive), plan);
+}
+
+void DatumDecoder::decode_value(uint32_t type_id, uint32_t node, int depth) {
+  const PlanType& t = plan_->type(type_id);
+  switch (t.op) {
+    case Op::Null:
+      return;  // fresh nodes are Null
+    case Op::Boolean:
+      builder_.set_bool(node, in_->read_boolean());
+      return;
+    case Op::Int:
+      builder_.set_int(node, in_->read_int());
+      return;
+    case Op::Long:
+      builder_.set_int(node, in_->read_long());
+      return;
+    case Op::Float:
+      builder_.set_double(node, in_->read_float());
+      return;
+    case Op::Double:
+      builder_.set_double(node, in_->read_double());
+      return;
+    case Op::String:
+      builder_.set_string(node, in_->read_bytes());
+      return;
+    case Op::Bytes:
+      builder_.set_bytes(node, in_->read_bytes());
+      return;
+    case Op::Fixed:
+      builder_.set_bytes(node, in_->read_fixed(t.count));
+      return;
+    case Op::Enum: {
+      const char* at = in_->position();
+      int64_t index = in_->read_long();
+      if (index < 0 || index >= t.count)
+        in_->fail_at(at, "enum index " + std::to_string(index) + " out of range [0, " +
+                             std::to_string(t.count) + ")");
+      builder_.set_string(node, plan_->symbol(t.first + static_cast<uint32_t>(index)));
+      return;
+    }
+    case Op::Union: {
+      const char* at = in_->position();
+      int64_t index = in_->read_long();
+      if (index < 0 || index >= t.count)
+        in_->fail_at(at, "union branch " + std::to_string(index) + " out of range [0, " +
+                             std::to_string(t.count) + ")");
+      decode_value(plan_->member(t.first + static_cast<uint32_t>(index)), node, depth);
+      return;
+    }
+    case Op::Record: {
+      if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
+      uint32_t first = builder_.begin_record(node, t.shape);
+      for (uint32_t i = 0; i < t.count; ++i)
+        decode_value(plan_->member(t.first + i), first + i, depth + 1);
+      return;
+    }
+    case Op::Array:
+    case Op::Map:
+      if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
+      decode_blocks(t, node, depth + 1);
+      return;
+  }
+}
+
+// Array and map blocks: a count (negative: followed by the block's byte size), then the items;
+// a zero count ends them. Checks the count against the bytes left before reserving nodes.
+int64_t DatumDecoder::read_block_count(const PlanType& t, int64_t* block_bytes) {
+  const char* at = in_->position();
+  int64_t count = in_->read_long();
+  int64_t bytes = -1;
+  if (count < 0) {
+    if (count == INT64_MIN) in_->fail_at(at, "block count out of range");
+    count = -count;
+    const char* size_at = in_->position();
+    bytes = in_->read_long();
+    if (bytes < 0 || static_cast<uint64_t>(bytes) > in_->remaining())
+      in_->fail_at(size_at, "block size " + std::to_string(bytes) + " runs past the end");
+  }
+  uint64_t item_min = t.op == Op::Map ? 1 + uint64_t{plan_->type(t.first).min_size}
+                                      : plan_->type(t.first).min_size;
+  if (item_min == 0 ? count > kMaxZeroSizeItems
+                    : static_cast<uint64_t>(count) > in_->remaining() / item_min)
+    in_->fail_at(at, "block count " + std::to_string(count) + " exceeds what the " +
+                         std::to_string(in_->remaining()) + " bytes left can hold");
+  if (block_bytes) *block_bytes = bytes;
+  return count;
+}
+
+void DatumDecoder::decode_item(const PlanType& t, uint32_t node, int depth) {
+  if (t.op == Op::Array) {
+    decode_value(t.first, node, depth);
+  } else {
+    uint32_t entry = builder_.begin_record(node, t.shape);
+    builder_.set_string(entry, in_->read_bytes());
+    decode_value(t.first, entry + 1, depth);
+  }
+}
+
+void DatumDecoder::decode_blocks(const PlanType& t, uint32_t node, int depth) {
+  const char* start = in_->position();
+  int64_t count = read_block_count(t, nullptr);
+  uint32_t first = builder_.begin_list(node, static_cast<uint32_t>(count));
+  if (count == 0) return;
+  if (builder_.size() > kMaxNodes) in_->fail("too many values in one record");
+  for (int64_t i = 0; i < count; ++i) decode_item(t, first + static_cast<uint32_t>(i), depth);
+  if (read_block_count(t, nullptr) == 0) return;  // one block: the usual case
+
+  // Several blocks: List children must be contiguous, so count all items first, then decode
+  // them into a fresh run of nodes (the nodes of the first attempt stay unreachable).
+  in_->seek(start);
+  uint64_t total = 0;
+  int64_t bytes = 0;
+  while ((count = read_block_count(t, &bytes)) != 0) {
+    total += static_cast<uint64_t>(count);
+    if (total > kMaxNodes) in_->fail("too many values in one record");
+    if (bytes >= 0) {
+      in_->skip(static_cast<size_t>(bytes));
+    } else {
+      for (int64_t i = 0; i < count; ++i) {
+        if (t.op == Op::Map) in_->read_bytes();
+        skip_value(t.first, depth);
+      }
+    }
+  }
+  in_->seek(start);
+  first = builder_.begin_list(node, static_cast<uint32_t>(total));
+  if (builder_.size() > kMaxNodes) in_->fail("too many values in one record");
+  uint32_t index = 0;
+  while ((count = read_block_count(t, nullptr)) != 0)
+    for (int64_t i = 0; i < count; ++i) decode_item(t, first + index++, depth);
+}
+
+void DatumDecoder::skip_value(uint32_t type_id, int depth) {
+  const PlanType& t = plan_->type(type_id);
+  switch (t.op) {
+    case Op::Null: return;
+    case Op::Boolean: in_->read_boolean(); return;
+    case Op::Int: in_->read_int(); return;
+    case Op::Long: in_->read_long(); return;
+    case Op::Float: in_->skip(4); return;
+    case Op::Double: in_->skip(8); return;
+    case Op::String:
+    case Op::Bytes: in_->read_bytes(); return;
+    case Op::Fixed: in_->skip(t.count); return;
+    case Op::Enum: {
+      const char* at = in_->position();
+      int64_t index = in_->read_long();
+      if (index < 0 || index >= t.count) in_->fail_at(at, "enum index out of range");
+      return;
+    }
+    case Op::Union: {
+      const char* at = in_->position();
+      int64_t index = in_->read_long();
+      if (index < 0 || index >= t.count) in_->fail_at(at, "union branch out of range");
+      skip_value(plan_->member(t.first + static_cast<uint32_t>(index)), depth);
+      return;
+    }
+    case Op::Record:
+      if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
+      for (uint32_t i = 0; i < t.count; ++i) skip_value(plan_->member(t.first + i), depth + 1);
+      return;
+    case Op::Array:
+    case Op::Map: {
+      if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
+      int64_t count, bytes;
+      while ((count = read_block_count(t, &bytes)) != 0) {
+        if (bytes >= 0) {
+          in_->skip(static_cast<size_t>(bytes));
+          continue;
+        }
+        for (int64_t i = 0; i < count; ++i) {
+          if (t.op == Op::Map) in_->read_bytes();
+          skip_value(t.first, depth + 1);
+        }
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace ebs::avro

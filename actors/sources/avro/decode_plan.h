@@ -1,0 +1,67 @@
+// A writer schema compiled into a decode plan: a flat table of types that the datum decoder walks
+// over the Avro binary. Parsing the schema JSON (20-100 KB for survey alerts) costs far more than
+// decoding one record, so a plan is compiled once per distinct schema text and shared.
+//
+// The plan also owns what decoded records point to: one RecordShape per record type (field names)
+// and the enum symbols. A RawRecord keeps its plan alive through its `shapes` pointer.
+//
+// Rejected: malformed JSON, unknown type names, duplicate field names (libavro 1.11 accepts them),
+// duplicate enum symbols, redefined names, nested or ambiguous unions, invalid names.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/model/raw_record.h"
+
+namespace ebs::avro {
+
+struct PlanType {
+  enum class Op : uint8_t {
+    Null, Boolean, Int, Long, Float, Double, String, Bytes,
+    Enum, Fixed, Record, Array, Map, Union
+  };
+  Op op = Op::Null;
+  // Record: fields' type ids at members[first, first+count). Union: branches, likewise.
+  // Array/Map: `first` is the item/value type id. Enum: symbols[first, first+count).
+  // Fixed: `count` is the size in bytes.
+  uint32_t first = 0;
+  uint32_t count = 0;
+  // A lower bound of the encoded size, to reject absurd array/map counts before reserving nodes.
+  uint32_t min_size = 0;
+  const RecordShape* shape = nullptr;  // Record: field names. Map: the {key, value} entry shape.
+};
+
+class DecodePlan {
+ public:
+  // Compiles a writer schema. `place` names where the schema came from, for error messages.
+  static std::shared_ptr<const DecodePlan> compile(std::string_view schema_json,
+                                                   std::string_view place);
+
+  uint32_t root() const { return root_; }
+  const PlanType& type(uint32_t id) const { return types_[id]; }
+  size_t type_count() const { return types_.size(); }
+  uint32_t member(uint32_t index) const { return members_[index]; }
+  std::string_view symbol(uint32_t index) const { return symbols_[index]; }
+  // The full name of the root type (e.g. "ztf.alert", "lsst.v11_0.alert", "topLevelRecord").
+  const std::string& root_name() const { return root_name_; }
+
+ private:
+  friend class SchemaCompiler;
+  std::vector<PlanType> types_;
+  std::vector<uint32_t> members_;
+  std::vector<std::string> symbols_;
+  std::deque<RecordShape> shapes_;  // deque: addresses stay put while compiling
+  uint32_t root_ = 0;
+  std::string root_name_;
+};
+
+// The shape of one map entry: {key, value}. Maps decode to a List of such Records.
+inline constexpr std::string_view kMapEntryShapeName = "avro.map.entry";
+
+}  // namespace ebs::avro

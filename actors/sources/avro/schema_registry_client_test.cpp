@@ -1,0 +1,111 @@
+#include "actors/sources/avro/schema_registry_client.h"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "actors/sources/avro/avro_test_files.h"
+#include "actors/sources/avro/decoder.h"
+#include "actors/sources/avro/json_output.h"
+#include "actors/sources/avro/schema_directory.h"
+#include "engine/util/fault.h"
+
+using namespace ebs::avro;
+
+namespace {
+
+// A real HTTP schema registry on loopback, serving the inlined Rubin schemas.
+class LoopbackRegistry {
+ public:
+  explicit LoopbackRegistry(const SchemaDirectory& schemas) {
+    server_.Get(R"(/schemas/ids/(\d+))", [&schemas, this](const httplib::Request& req, httplib::Response& res) {
+      ++requests;
+      auto text = schemas.schema_text(static_cast<uint32_t>(std::stoul(req.matches[1])));
+      if (!text) {
+        res.status = 404;
+        res.set_content(R"({"error_code": 40403, "message": "Schema not found"})", "application/json");
+        return;
+      }
+      res.set_content(nlohmann::json{{"schema", std::string(*text)}}.dump(), "application/vnd.schemaregistry.v1+json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~LoopbackRegistry() { stop(); }
+  void stop() {
+    // httplib's stop() is a no-op until the listening thread runs: wait for it (bounded).
+    for (int i = 0; i < 500 && !server_.is_running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int requests = 0;
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("SchemaRegistryClient fetches schemas over HTTP and caches them by id") {
+  auto schemas = SchemaDirectory::load(ebs::test::data_dir() / "lsst" / "schema");
+  LoopbackRegistry server(schemas);
+  SchemaRegistryClient client(server.url() + "/");
+  auto text = client.schema_text(1100);
+  CHECK(*text == *schemas.schema_text(1100));
+  CHECK(client.schema_text(1100) == text);
+  CHECK(client.fetches() == 1);
+  CHECK(server.requests == 1);
+  try {
+    client.schema_text(4242);
+    FAIL("unknown id accepted");
+  } catch (const ebs::Fault& f) {
+    CHECK(f.kind() == ebs::FaultKind::failed);
+    CHECK(f.place() == server.url() + "/schemas/ids/4242");
+    CHECK(f.message() == "unknown schema id 4242");
+  }
+
+  // A Confluent-framed Rubin v11 alert decodes through the registry.
+  auto frame = std::make_shared<const std::string>(testing::confluent_frame(
+      1100, testing::single_record_body(*testing::read_file(testing::rubin_fake_alert(11)))));
+  auto registry = std::make_shared<SchemaRegistryClient>(server.url());
+  Decoder decoder(DecoderSources{std::make_shared<SchemaCache>(), nullptr, registry});
+  std::vector<ebs::RawRecord> records;
+  decoder.decode(frame, "lsst-alerts/0/17", records);
+  decoder.decode(frame, "lsst-alerts/0/18", records);
+  REQUIRE(records.size() == 2);
+  // The same record as the fakeAlert container file holds.
+  std::vector<ebs::RawRecord> from_file;
+  Decoder().decode(testing::read_file(testing::rubin_fake_alert(11)), "fakeAlert", from_file);
+  CHECK(to_json(records[1], true) == to_json(from_file[0], true));
+  CHECK(records[0].path("diaSource.diaSourceId").as_int().has_value());
+  CHECK(registry->fetches() == 1);
+}
+
+TEST_CASE("A registry that does not answer is a disconnected fault") {
+  auto schemas = SchemaDirectory::load(ebs::test::data_dir() / "lsst" / "schema");
+  std::string url;
+  {
+    LoopbackRegistry server(schemas);
+    url = server.url();
+  }  // stopped: nothing listens on the port any more
+  SchemaRegistryClient client(url, std::chrono::milliseconds(2000));
+  try {
+    client.schema_text(1100);
+    FAIL("no fault");
+  } catch (const ebs::Fault& f) {
+    CHECK(f.kind() == ebs::FaultKind::disconnected);
+    CHECK(f.place() == url + "/schemas/ids/1100");
+    CHECK(f.message().find("schema registry unreachable") == 0);
+  }
+  auto frame = std::make_shared<const std::string>(testing::confluent_frame(1100, "\x02"));
+  Decoder decoder(DecoderSources{std::make_shared<SchemaCache>(), nullptr,
+                                 std::make_shared<SchemaRegistryClient>(url, std::chrono::milliseconds(2000))});
+  std::vector<ebs::RawRecord> records;
+  CHECK_THROWS_AS(decoder.decode(frame, "t/0/1", records), ebs::Fault);
+}
