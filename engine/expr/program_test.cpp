@@ -23,8 +23,11 @@ void* operator new(size_t size) {
   if (void* memory = std::malloc(size ? size : 1)) return memory;
   throw std::bad_alloc();
 }
+void* operator new[](size_t size) { return operator new(size); }
 void operator delete(void* memory) noexcept { std::free(memory); }
 void operator delete(void* memory, size_t) noexcept { std::free(memory); }
+void operator delete[](void* memory) noexcept { std::free(memory); }
+void operator delete[](void* memory, size_t) noexcept { std::free(memory); }
 
 namespace {
 
@@ -45,8 +48,10 @@ std::vector<Value> values_for(const Program& program, const Record& record) {
   return values;
 }
 
+// Text in a result may point into the program's literals, so the programs are kept alive.
 Value eval(std::string_view text, const Record& record = {}) {
-  Program program = compiled(text);
+  static std::vector<Program> kept;
+  Program program = kept.emplace_back(compiled(text));
   std::vector<Value> values = values_for(program, record);
   Value result = program.eval(values);
   CHECK(program.test(values) == (result == Value(true)));
