@@ -279,6 +279,7 @@ void register_simulator(ActorRegistry& registry) {
   t.description = "Synthetic survey alerts with light curves (no external service needed)";
   t.version = "1.0";
   t.outputs = {{"alerts", PortType::alert, "simulated alerts"}};
+  t.input_time_scale = "tai";  // it makes its times directly on the engine's scale
   t.config = {
       {"count", ValueKind::integer, false, "10000", "alerts to produce in total; 0 = endless"},
       {"rate", ValueKind::number, false, "0", "alerts per second over all instances; 0 = as fast as possible"},

@@ -104,6 +104,7 @@ void register_bench_source(ActorRegistry& registry) {
   ActorType t;
   t.name = "bench-source";
   t.outputs = {{"out", PortType::any, ""}};
+  t.input_time_scale = "tai";
   t.config = {{"batches", ValueKind::integer, true, "", ""}, {"fresh", ValueKind::boolean, false, "false", ""}};
   t.create = [](const ActorContext&) { return std::make_unique<BenchSource>(); };
   registry.add(t);

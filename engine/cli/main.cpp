@@ -8,6 +8,8 @@
 #include "actors/builtin.h"
 #include "engine/cli/command_registry.h"
 #include "engine/cli/workflow_commands.h"
+#include "engine/expr/expr_commands.h"
+#include "engine/time/time_commands.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/plugin/plugin_loader.h"
 
@@ -27,6 +29,8 @@ int main(int argc, char** argv) {
 
   ebs::CommandRegistry commands;
   ebs::register_workflow_commands(commands, actors, plugins);
+  ebs::register_expr_commands(commands);
+  ebs::register_time_commands(commands);
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
   app.set_version_flag("--version", std::string("ebs-flow ") + EBS_FLOW_VERSION);

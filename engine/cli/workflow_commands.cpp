@@ -80,9 +80,11 @@ nlohmann::json describe_type(const ActorType& t) {
     if (!k.default_value.empty()) key["default"] = k.default_value;
     config.push_back(key);
   }
-  return {{"type", t.name},       {"version", t.version}, {"description", t.description},
+  nlohmann::json out{{"type", t.name},       {"version", t.version}, {"description", t.description},
           {"blocking", t.blocking}, {"inputs", inputs},   {"outputs", outputs},
           {"config", config}};
+  if (t.is_source()) out["input_time_scale"] = t.input_time_scale;
+  return out;
 }
 
 }  // namespace

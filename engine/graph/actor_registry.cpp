@@ -35,6 +35,8 @@ const PortSpec* ActorType::output(const std::string& port) const {
 void ActorRegistry::add(ActorType type) {
   if (type.name.empty()) fail("actor registry", "an actor type needs a name");
   if (!type.create) fail("actor registry", "actor type '" + type.name + "' has no factory");
+  if (type.is_source() && type.input_time_scale.empty())
+    fail("actor registry", "source type '" + type.name + "' must declare the time scale of its inputs");
   std::string name = type.name;
   if (!types_.emplace(name, std::move(type)).second)
     fail("actor registry", "actor type '" + name + "' is registered twice");

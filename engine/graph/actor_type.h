@@ -46,6 +46,9 @@ struct ActorType {
   std::vector<PortSpec> inputs;   // none for a source
   std::vector<PortSpec> outputs;  // none for a sink (every actor also has `dead_letters`)
   std::vector<ConfigKey> config;
+  // Sources: the time scale of the times they read ("utc", "tai", "tt", "gps"); they convert
+  // once, on the way in, to the engine's single scale (MJD TAI).
+  std::string input_time_scale;
   // Runs blocking I/O (files, Kafka, databases): gets its own thread (a detached CAF actor).
   bool blocking = false;
   // Extra validation beyond key names and value types, e.g. compiling an expression or loading a

@@ -17,6 +17,7 @@ ActorRegistry test_registry() {
   ActorType events;
   events.name = "events";
   events.outputs = {{"events", PortType::sky_event, ""}};
+  events.input_time_scale = "utc";
   events.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
   r.add(events);
   return r;

@@ -76,6 +76,7 @@ struct Fixture {
     ActorType source;
     source.name = "watched-source";
     source.outputs = {{"out", PortType::dead_letter, ""}};
+    source.input_time_scale = "tai";
     source.config = {{"total", ValueKind::integer, false, "1000", ""}};
     source.create = [this](const ActorContext& c) {
       return std::make_unique<WatchedSource>(&watch, c.config.integer("total"));

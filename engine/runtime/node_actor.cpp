@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/model/record_json.h"
+#include "engine/time/time_scale.h"
 
 namespace ebs {
 
@@ -196,15 +197,15 @@ void NodeActor::filtered(size_t records) { ActorStats::add(stats_.filtered, reco
 void NodeActor::read(size_t records) { ActorStats::add(stats_.in, records); }
 void NodeActor::delivered(size_t records) { ActorStats::add(stats_.forwarded, records); }
 
-static double now_mjd_utc() {
+static double now_mjd_tai() {
   using namespace std::chrono;
   double unix_s = duration<double>(system_clock::now().time_since_epoch()).count();
-  return 40587.0 + unix_s / 86400.0;
+  return time::mjd_utc_to_tai(40587.0 + unix_s / 86400.0);  // the Unix epoch is MJD 40587 UTC
 }
 
 void NodeActor::add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks) {
   letter->actor = setup_.context.actor_id;
-  letter->mjd_tai = now_mjd_utc() + 37.0 / 86400.0;
+  letter->mjd_tai = now_mjd_tai();
   ActorStats::add(stats_.failed, 1);
   ActorStats::add(stats_.dead_letters, 1);
   dead_letters_.push_back(std::move(letter));
