@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <sys/mman.h>
 
 #include "actors/crossmatch/catalog_format.h"
 #include "actors/crossmatch/sqlite_handle.h"
@@ -11,8 +12,24 @@
 
 namespace ebs::catalog {
 
+namespace {
+
+// Cone queries touch the big arrays at random: 2 MB pages spare most TLB misses (transparent huge
+// pages are "madvise" on Debian). Only whole huge pages inside the buffer are advised.
+template <class T>
+void advise_huge_pages(const std::vector<T>& buffer) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<uintptr_t>(buffer.data());
+  const uintptr_t end = begin + buffer.capacity() * sizeof(T);
+  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = end & ~(kHuge - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+}
+
+}  // namespace
+
 struct Catalog::HealpixBases {
   std::vector<Healpix_Base2> at_order;  // NEST, orders 0..index_order
+  Healpix_Base2 child_order;            // index_order + 1, for the quadrant of the target
 };
 
 struct Catalog::RowReader {
@@ -92,7 +109,13 @@ Catalog::Catalog(const std::filesystem::path& path) : bases_(std::make_unique<He
   }
   const int64_t pixels = 12 * (int64_t{1} << (2 * order));
   positions_.reserve(info_.rows);
-  if (has_motion) proper_motions_.reserve(info_.rows);
+  advise_huge_pages(positions_);
+  if (has_motion) {
+    proper_motions_.reserve(info_.rows);
+    advise_huge_pages(proper_motions_);
+  }
+  offsets_.reserve(static_cast<size_t>(pixels) + 1);
+  advise_huge_pages(offsets_);
   offsets_.assign(static_cast<size_t>(pixels) + 1, 0);  // counts per pixel first, then prefix sums
   {
     SqliteStatement statement =
@@ -122,6 +145,7 @@ Catalog::Catalog(const std::filesystem::path& path) : bases_(std::make_unique<He
                     std::to_string(info_.rows));
   for (size_t p = 1; p < offsets_.size(); ++p) offsets_[p] += offsets_[p - 1];
 
+  bases_->child_order.Set(order + 1, NEST);
   for (int o = 0; o <= order; ++o) {
     bases_->at_order.emplace_back(o, NEST);
     // Measured: the 3x3 block around a pixel holds every disc of radius < 0.68 x the pixel
@@ -151,25 +175,40 @@ void Catalog::candidate_ranges(const UnitVector& target, double radius_rad, Rang
     out.near[out.count++] = {0, static_cast<uint32_t>(positions_.size())};
     return;
   }
+  const vec3 direction(target.x, target.y, target.z);
+  auto add = [&](int64 p, int shift) {
+    if (p < 0) return;
+    const Range range{offsets_[static_cast<size_t>(p << shift)], offsets_[static_cast<size_t>((p + 1) << shift)]};
+    if (range.begin == range.end) return;
+    for (size_t k = 0; k < out.count; ++k)
+      if (out.near[k].begin == range.begin) return;  // order-0 neighbour lists can repeat a pixel
+    out.near[out.count++] = range;
+  };
+  if (radius_rad <= 0.5 * max_radius_at_order_[static_cast<size_t>(index_order)]) {
+    // Small radius: the target's quadrant (its child pixel) says which corner it is near; the
+    // pixel and the 3 neighbours around that corner hold the disc. Measured: safe below 0.34 x
+    // the pixel scale; a quarter is used. 4 ranges instead of 9.
+    const int64 child = bases_->child_order.vec2pix(direction);
+    const int64 pixel = child >> 2;
+    fix_arr<int64, 8> neighbours;  // SW, W, NW, N, NE, E, SE, S
+    bases_->at_order[static_cast<size_t>(index_order)].neighbors(pixel, neighbours);
+    static constexpr int kCornerNeighbours[4][3] = {{0, 6, 7}, {4, 6, 5}, {0, 2, 1}, {4, 2, 3}};
+    add(pixel, 0);
+    for (int k : kCornerNeighbours[child & 3]) add(neighbours[static_cast<size_t>(k)], 0);
+    std::sort(out.near.begin(), out.near.begin() + static_cast<std::ptrdiff_t>(out.count),
+              [](const Range& a, const Range& b) { return a.begin < b.begin; });
+    return;
+  }
   int order = index_order;
   while (order >= 0 && radius_rad > max_radius_at_order_[static_cast<size_t>(order)]) --order;
-  const vec3 direction(target.x, target.y, target.z);
   if (order >= 0) {
     const Healpix_Base2& base = bases_->at_order[static_cast<size_t>(order)];
     const int shift = 2 * (index_order - order);
     const int64 pixel = base.vec2pix(direction);
     fix_arr<int64, 8> neighbours;
     base.neighbors(pixel, neighbours);
-    auto add = [&](int64 p) {
-      if (p < 0) return;
-      const Range range{offsets_[static_cast<size_t>(p << shift)], offsets_[static_cast<size_t>((p + 1) << shift)]};
-      if (range.begin == range.end) return;
-      for (size_t k = 0; k < out.count; ++k)
-        if (out.near[k].begin == range.begin) return;  // order-0 neighbour lists can repeat a pixel
-      out.near[out.count++] = range;
-    };
-    add(pixel);
-    for (size_t k = 0; k < 8; ++k) add(neighbours[k]);
+    add(pixel, shift);
+    for (size_t k = 0; k < 8; ++k) add(neighbours[k], shift);
     std::sort(out.near.begin(), out.near.begin() + static_cast<std::ptrdiff_t>(out.count),
               [](const Range& a, const Range& b) { return a.begin < b.begin; });
     return;

@@ -191,13 +191,16 @@ TEST_CASE("no match missed at pixel borders, poles and RA 0/360, at any index or
 }
 
 TEST_CASE("sources on a ring just inside the radius are all found, at the largest radius each order serves") {
-  // The radii at which the index switches order (half the pixel scale) and just beyond, with
+  // The radii at which the index switches strategy or order (a quarter and half the pixel scale)
+  // and beyond, with
   // sources on rings at 0.999 r (must match) and 1.001 r (must not) around awkward query points.
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<double> radii;
   for (int order = 0; order <= 12; ++order) {
     const double scale_arcsec = std::sqrt(4 * kPi / (12.0 * std::ldexp(1.0, 2 * order))) * kArcsecPerRad;
+    radii.push_back(0.2499 * scale_arcsec);
+    radii.push_back(0.37 * scale_arcsec);
     radii.push_back(0.4999 * scale_arcsec);
     radii.push_back(0.62 * scale_arcsec);
     radii.push_back(0.8 * scale_arcsec);
