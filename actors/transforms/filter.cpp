@@ -89,7 +89,7 @@ expr::Program compile_or_fail(const ActorConfig& config) {
   auto compiled = expr::Program::compile(config.string("where"));
   if (auto* program = std::get_if<expr::Program>(&compiled)) return *program;
   const auto& errors = std::get<std::vector<expr::CompileError>>(compiled);
-  fail(config.place("where"), errors.front().message);
+  fail(config.place("where"), "in expression:\n" + expr::describe(config.string("where"), errors));
 }
 
 class Filter final : public ActorLogic {
