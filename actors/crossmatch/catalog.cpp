@@ -29,7 +29,7 @@ void advise_huge_pages(const std::vector<T>& buffer) {
 
 struct Catalog::HealpixBases {
   std::vector<Healpix_Base2> at_order;  // NEST, orders 0..index_order
-  Healpix_Base2 child_order;            // index_order + 1, for the quadrant of the target
+  std::vector<Healpix_Base2> finer;     // finer[k]: order index_order + k (k >= 1; finer[0] unused)
 };
 
 struct Catalog::RowReader {
@@ -145,7 +145,8 @@ Catalog::Catalog(const std::filesystem::path& path) : bases_(std::make_unique<He
                     std::to_string(info_.rows));
   for (size_t p = 1; p < offsets_.size(); ++p) offsets_[p] += offsets_[p - 1];
 
-  bases_->child_order.Set(order + 1, NEST);
+  bases_->finer.resize(static_cast<size_t>(kSortOrder - order + 1));
+  for (int k = 1; order + k <= kSortOrder; ++k) bases_->finer[static_cast<size_t>(k)].Set(order + k, NEST);
   for (int o = 0; o <= order; ++o) {
     bases_->at_order.emplace_back(o, NEST);
     // Measured: the 3x3 block around a pixel holds every disc of radius < 0.68 x the pixel
@@ -185,10 +186,33 @@ void Catalog::candidate_ranges(const UnitVector& target, double radius_rad, Rang
     out.near[out.count++] = range;
   };
   if (radius_rad <= 0.5 * max_radius_at_order_[static_cast<size_t>(index_order)]) {
+    // Tiny radius: find the target's sub-pixel at the finest order whose 3x3 block still holds
+    // the disc; if that sub-pixel is not on the border of its index pixel, the whole block, and
+    // so the disc, is inside the index pixel: one range, no neighbours (~90% of 1.5" queries).
+    int depth = 0;
+    while (index_order + depth + 1 <= kSortOrder &&
+           radius_rad <= 0.5 * std::sqrt(4 * kPi / (12.0 * std::ldexp(1.0, 2 * (index_order + depth + 1)))))
+      ++depth;
+    int64 child;
+    if (depth >= 2) {
+      const int64 sub = bases_->finer[static_cast<size_t>(depth)].vec2pix(direction);
+      uint64_t x = 0, y = 0;
+      for (int bit = 0; bit < depth; ++bit) {
+        x |= ((static_cast<uint64_t>(sub) >> (2 * bit)) & 1u) << bit;
+        y |= ((static_cast<uint64_t>(sub) >> (2 * bit + 1)) & 1u) << bit;
+      }
+      const uint64_t last = (uint64_t{1} << depth) - 1;
+      if (x > 0 && x < last && y > 0 && y < last) {
+        add(sub >> (2 * depth), 0);
+        return;
+      }
+      child = sub >> (2 * (depth - 1));
+    } else {
+      child = bases_->finer[1].vec2pix(direction);
+    }
     // Small radius: the target's quadrant (its child pixel) says which corner it is near; the
     // pixel and the 3 neighbours around that corner hold the disc. Measured: safe below 0.34 x
     // the pixel scale; a quarter is used. 4 ranges instead of 9.
-    const int64 child = bases_->child_order.vec2pix(direction);
     const int64 pixel = child >> 2;
     fix_arr<int64, 8> neighbours;  // SW, W, NW, N, NE, E, SE, S
     bases_->at_order[static_cast<size_t>(index_order)].neighbors(pixel, neighbours);
