@@ -1,0 +1,64 @@
+// Test helper: runs an independent oracle written in Python with Debian's /usr/bin/python3
+// (numpy, astropy, healpy) and returns its standard output. Never used by the product; a missing
+// oracle fails the test (tools/install-deps.sh --with-tests installs it).
+#pragma once
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "engine/util/fault.h"
+
+namespace ebs::test {
+
+inline std::filesystem::path scratch_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("ebs-skymap-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+// Runs `script` (Python source) with `args`; a non-zero exit is a fault carrying its output.
+inline std::string run_python_oracle(const std::string& script, const std::vector<std::string>& args) {
+  auto dir = scratch_dir("oracle");
+  auto path = dir / "oracle.py";
+  write_text(path, script);
+  std::string command = "/usr/bin/python3 '" + path.string() + "'";
+  for (const auto& arg : args) command += " '" + arg + "'";
+  command += " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) ebs::fail("oracle", "cannot run /usr/bin/python3");
+  std::string output;
+  std::array<char, 65536> buffer;
+  for (std::size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
+  int status = ::pclose(pipe);
+  if (status != 0) ebs::fail("oracle", "python oracle failed: " + output);
+  return output;
+}
+
+// Splits the oracle's whitespace-separated numbers (Python repr: "inf", "nan" parse with strtod).
+inline std::vector<std::vector<double>> parse_rows(const std::string& text) {
+  std::vector<std::vector<double>> rows;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    std::istringstream words(line);
+    std::vector<double> row;
+    for (std::string word; words >> word;) row.push_back(std::strtod(word.c_str(), nullptr));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace ebs::test

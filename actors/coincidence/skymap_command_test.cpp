@@ -1,0 +1,86 @@
+#include "actors/coincidence/skymap_command.h"
+
+#include <doctest/doctest.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test/test_data.h"
+
+namespace {
+
+struct Captured {
+  int code;
+  std::string out, err;
+};
+
+Captured run(std::vector<std::string> words) {
+  ebs::CommandRegistry registry;
+  ebs::register_skymap_commands(registry);
+  CLI::App app("ebs-flow");
+  std::vector<char*> argv;
+  words.insert(words.begin(), "ebs-flow");
+  for (auto& word : words) argv.push_back(word.data());
+  std::ostringstream out, err;
+  auto* old_out = std::cout.rdbuf(out.rdbuf());
+  auto* old_err = std::cerr.rdbuf(err.rdbuf());
+  int code = registry.dispatch(app, static_cast<int>(argv.size()), argv.data());
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  return {code, out.str(), err.str()};
+}
+
+std::vector<nlohmann::json> lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("skymap info prints a JSON summary of a FITS map or a notice") {
+  auto fits = (ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string();
+  auto result = run({"skymap", "info", fits});
+  REQUIRE(result.code == 0);
+  auto info = lines(result.out);
+  REQUIRE(info.size() == 1);
+  CHECK(info[0]["ordering"] == "NUNIQ");
+  CHECK(info[0]["rows"] == 19200);
+  CHECK(info[0]["min_order"] == 4);
+  CHECK(info[0]["max_order"] == 9);
+  CHECK(info[0]["integral"].get<double>() == doctest::Approx(1.0).epsilon(1e-6));
+  CHECK(info[0]["area_90"].get<double>() > info[0]["area_50"].get<double>());
+  CHECK(info[0]["header"]["OBJECT"] == "M252714");
+  CHECK(info[0]["distance_mean"].get<double>() == doctest::Approx(125.9587664681809));
+
+  auto notice = (ebs::test::data_dir() / "gcn" / "lvk-fink-mm" / "MS230518e-mock-MDC.json").string();
+  auto from_notice = run({"skymap", "info", notice});
+  REQUIRE(from_notice.code == 0);
+  CHECK(lines(from_notice.out)[0]["max_order"] == 11);
+}
+
+TEST_CASE("skymap at prints one JSON line per position") {
+  auto fits = (ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string();
+  auto result = run({"skymap", "at", fits, "10", "20", "359.5", "-45.25", "0", "90"});
+  REQUIRE(result.code == 0);
+  auto hits = lines(result.out);
+  REQUIRE(hits.size() == 3);
+  CHECK(hits[1]["ra"] == 359.5);
+  CHECK(hits[1]["dec"] == -45.25);
+  for (const auto& hit : hits) {
+    CHECK(hit["searched_prob"].get<double>() <= 1.0 + 1e-9);
+    CHECK(hit.contains("distmu"));
+    CHECK(hit.contains("distnorm"));
+  }
+
+  auto odd = run({"skymap", "at", fits, "10"});
+  CHECK(odd.code == 2);
+  auto bad = run({"skymap", "at", "/nonexistent.fits", "10", "20"});
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("/nonexistent.fits") != std::string::npos);
+  auto outside = run({"skymap", "at", fits, "10", "95"});
+  CHECK(outside.code == 1);
+}
