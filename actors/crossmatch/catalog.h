@@ -2,10 +2,14 @@
 //
 // In memory: unit vectors (3 doubles) of all sources sorted by nested HEALPix pixel, an offsets
 // table at the index order (about one source per pixel) and, for catalogues with proper motions,
-// two floats per source: ~29-37 bytes per source. A cone query looks up the target's pixel and its
-// 8 neighbours at the finest order whose pixels exceed the (motion-widened) radius; those are
-// contiguous ranges of the sorted arrays. Radii beyond what order 0 covers fall back to
-// healpix_cxx query_disc_inclusive. Queries are const and thread-safe; row access locks.
+// two fixed-point ints per source: ~29-37 bytes per source. Pixels are contiguous ranges of the
+// sorted arrays. A cone query (radius widened by the fastest proper motion) takes, by radius:
+//   tiny:  the index pixel alone when the target's finest sub-pixel whose 3x3 block holds the
+//          disc lies inside it (most arcsecond queries), else
+//   small: the index pixel and the 3 neighbours at the corner the target is nearest (2x2);
+//   wider: the pixel and its 8 neighbours at the finest order whose 3x3 block holds the disc;
+//   > ~30 deg: healpix_cxx query_disc_inclusive at a coarse order.
+// Queries are const and thread-safe; row access locks.
 #pragma once
 
 #include <array>
