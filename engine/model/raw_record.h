@@ -105,6 +105,8 @@ class RawRecordBuilder {
   void set_string(uint32_t node, std::string_view v);
   void set_bytes(uint32_t node, std::string_view v);
   size_t size() const { return nodes_.size(); }
+  // Room for `count` nodes: a decoder that knows a typical record size avoids regrowing.
+  void reserve(size_t count) { nodes_.reserve(count); }
   RawNode& at(uint32_t node) { return nodes_[node]; }
   RawRecord finish(std::shared_ptr<const void> keep_alive, std::shared_ptr<const void> shapes);
   void reset() { nodes_.clear(); }

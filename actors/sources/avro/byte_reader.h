@@ -31,24 +31,16 @@ class ByteReader {
   void seek(const char* p) { pos_ = p; }
   std::string_view place() const { return place_; }
 
-  // Zig-zag varint of at most 10 bytes (Avro long).
+  // Zig-zag varint of at most 10 bytes (Avro long). Most are one byte (union indexes, small
+  // ints): that path is inline, the rest goes out of line.
   int64_t read_long() {
     const char* p = pos_;
-    if (p != end_ && !(static_cast<uint8_t>(*p) & 0x80)) {  // one-byte fast path
+    if (p != end_ && !(static_cast<uint8_t>(*p) & 0x80)) [[likely]] {
       uint64_t v = static_cast<uint8_t>(*p);
       pos_ = p + 1;
       return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
     }
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-      if (shift >= 70) fail_at(pos_, "varint longer than 10 bytes");
-      if (p == end_) fail_at(pos_, "truncated varint");
-      auto b = static_cast<uint8_t>(*p++);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
-    }
-    pos_ = p;
-    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+    return read_long_multibyte();
   }
 
   int32_t read_int() {
@@ -110,6 +102,11 @@ class ByteReader {
   // Raises a `failed` Fault at the cursor (or at `at`): place "INPUT:byte N".
   [[noreturn]] void fail(const std::string& message) const { fail_at(pos_, message); }
   [[noreturn]] void fail_at(const char* at, const std::string& message) const;
+
+ private:
+  int64_t read_long_multibyte();
+
+ public:
 
  private:
   void need(size_t n) const {

@@ -17,75 +17,98 @@ constexpr int64_t kMaxZeroSizeItems = 1 << 20;
 constexpr size_t kMaxNodes = size_t{1} << 28;
 }  // namespace
 
-RawRecord DatumDecoder::decode(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
-                               std::shared_ptr<const void> keep_alive) {
-  plan_ = plan.get();
-  in_ = &reader;
-  builder_.add_root();
-  decode_value(plan_->root(), 0, 0);
-  return builder_.finish(std::move(keep_alive), plan);
-}
-
-void DatumDecoder::decode_value(uint32_t type_id, uint32_t node, int depth) {
-  const PlanType& t = plan_->type(type_id);
-  switch (t.op) {
+// The per-field step, inlined into the record loop: primitives are written in place, records,
+// arrays and maps go out of line.
+inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t type_id,
+                                                                      uint32_t node, int depth) {
+  const PlanType* t = &types_[type_id];
+  if (t->op == Op::Union) {
+    const char* at = in_->position();
+    int64_t index = in_->read_long();
+    if (index < 0 || index >= t->count) [[unlikely]]
+      in_->fail_at(at, "union branch " + std::to_string(index) + " out of range [0, " +
+                           std::to_string(t->count) + ")");
+    t = &types_[members_[t->first + static_cast<uint32_t>(index)]];
+  }
+  RawNode& n = builder_.at(node);
+  switch (t->op) {
     case Op::Null:
       return;  // fresh nodes are Null
     case Op::Boolean:
-      builder_.set_bool(node, in_->read_boolean());
+      n.kind = RawNode::Kind::Bool;
+      n.boolean = in_->read_boolean();
       return;
     case Op::Int:
-      builder_.set_int(node, in_->read_int());
+      n.kind = RawNode::Kind::Int;
+      n.integer = in_->read_int();
       return;
     case Op::Long:
-      builder_.set_int(node, in_->read_long());
+      n.kind = RawNode::Kind::Int;
+      n.integer = in_->read_long();
       return;
     case Op::Float:
-      builder_.set_double(node, in_->read_float());
+      n.kind = RawNode::Kind::Double;
+      n.number = in_->read_float();
       return;
     case Op::Double:
-      builder_.set_double(node, in_->read_double());
+      n.kind = RawNode::Kind::Double;
+      n.number = in_->read_double();
       return;
     case Op::String:
-      builder_.set_string(node, in_->read_bytes());
+      n.kind = RawNode::Kind::String;
+      n.text = in_->read_bytes();
       return;
     case Op::Bytes:
-      builder_.set_bytes(node, in_->read_bytes());
+      n.kind = RawNode::Kind::Bytes;
+      n.text = in_->read_bytes();
       return;
     case Op::Fixed:
-      builder_.set_bytes(node, in_->read_fixed(t.count));
+      n.kind = RawNode::Kind::Bytes;
+      n.text = in_->read_fixed(t->count);
       return;
     case Op::Enum: {
       const char* at = in_->position();
       int64_t index = in_->read_long();
-      if (index < 0 || index >= t.count)
+      if (index < 0 || index >= t->count) [[unlikely]]
         in_->fail_at(at, "enum index " + std::to_string(index) + " out of range [0, " +
-                             std::to_string(t.count) + ")");
-      builder_.set_string(node, plan_->symbol(t.first + static_cast<uint32_t>(index)));
+                             std::to_string(t->count) + ")");
+      n.kind = RawNode::Kind::String;
+      n.text = plan_->symbol(t->first + static_cast<uint32_t>(index));
       return;
     }
-    case Op::Union: {
-      const char* at = in_->position();
-      int64_t index = in_->read_long();
-      if (index < 0 || index >= t.count)
-        in_->fail_at(at, "union branch " + std::to_string(index) + " out of range [0, " +
-                             std::to_string(t.count) + ")");
-      decode_value(plan_->member(t.first + static_cast<uint32_t>(index)), node, depth);
+    case Op::Union:
+      in_->fail("a union inside a union");  // the plan compiler rejects these
+    case Op::Record:
+      decode_record(*t, node, depth + 1);
       return;
-    }
-    case Op::Record: {
-      if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
-      uint32_t first = builder_.begin_record(node, t.shape);
-      for (uint32_t i = 0; i < t.count; ++i)
-        decode_value(plan_->member(t.first + i), first + i, depth + 1);
-      return;
-    }
     case Op::Array:
     case Op::Map:
       if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
-      decode_blocks(t, node, depth + 1);
+      decode_blocks(*t, node, depth + 1);
       return;
   }
+}
+
+__attribute__((noinline)) void DatumDecoder::decode_record(const PlanType& t, uint32_t node,
+                                                           int depth) {
+  if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
+  uint32_t first = builder_.begin_record(node, t.shape);
+  const uint32_t* fields = members_ + t.first;
+  for (uint32_t i = 0; i < t.count; ++i) decode_value(fields[i], first + i, depth);
+}
+
+RawRecord DatumDecoder::decode(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
+                               std::shared_ptr<const void> keep_alive) {
+  plan_ = plan.get();
+  types_ = plan_->types();
+  members_ = plan_->members();
+  in_ = &reader;
+  builder_.reset();
+  builder_.reserve(last_node_count_ + last_node_count_ / 4 + 16);
+  builder_.add_root();
+  decode_value(plan_->root(), 0, 0);
+  last_node_count_ = builder_.size();
+  return builder_.finish(std::move(keep_alive), plan);
 }
 
 // Array and map blocks: a count (negative: followed by the block's byte size), then the items;

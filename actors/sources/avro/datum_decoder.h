@@ -25,14 +25,18 @@ class DatumDecoder {
 
  private:
   void decode_value(uint32_t type_id, uint32_t node, int depth);
+  void decode_record(const PlanType& t, uint32_t node, int depth);
   void decode_blocks(const PlanType& t, uint32_t node, int depth);
   void decode_item(const PlanType& t, uint32_t node, int depth);
   void skip_value(uint32_t type_id, int depth);
   int64_t read_block_count(const PlanType& t, int64_t* block_bytes);
 
   const DecodePlan* plan_ = nullptr;
+  const PlanType* types_ = nullptr;
+  const uint32_t* members_ = nullptr;
   ByteReader* in_ = nullptr;
   RawRecordBuilder builder_;
+  size_t last_node_count_ = 0;  // to reserve the next record's nodes in one allocation
 };
 
 }  // namespace ebs::avro

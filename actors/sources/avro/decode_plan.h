@@ -47,6 +47,8 @@ class DecodePlan {
   const PlanType& type(uint32_t id) const { return types_[id]; }
   size_t type_count() const { return types_.size(); }
   uint32_t member(uint32_t index) const { return members_[index]; }
+  const PlanType* types() const { return types_.data(); }
+  const uint32_t* members() const { return members_.data(); }
   std::string_view symbol(uint32_t index) const { return symbols_[index]; }
   // The full name of the root type (e.g. "ztf.alert", "lsst.v11_0.alert", "topLevelRecord").
   const std::string& root_name() const { return root_name_; }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "actors/sources/avro/avro_test_files.h"
+#include "actors/sources/avro/json_output.h"
 #include "actors/sources/avro/libavro_reference.h"
 #include "engine/util/fault.h"
 
@@ -72,11 +73,18 @@ TEST_CASE("Deflate and snappy containers written by libavro decode to the same v
     for (const auto& path : testing::avro_files(dir)) sample.push_back(path);
   for (const char* codec : {"deflate", "snappy"}) {
     for (const auto& path : sample) {
+      CAPTURE(path);
       fs::path out = tmp.path / (path.stem().string() + "." + codec + ".avro");
       reference::rewrite_with_codec({path.string()}, out.string(), codec);
       auto header = read_container_header(*testing::read_file(out), out.string());
       CHECK(header.codec == (std::string_view(codec) == "deflate" ? Codec::deflate : Codec::snappy));
-      CHECK(check_against_libavro(decoder, out) == 1);
+      // The null-codec original matches libavro (test above): the re-encoded file must decode
+      // to exactly the same values, bytes included.
+      std::vector<ebs::RawRecord> original, recoded;
+      decoder.decode(testing::read_file(path), path.string(), original);
+      decoder.decode(testing::read_file(out), out.string(), recoded);
+      REQUIRE(recoded.size() == 1);
+      CHECK(to_json(recoded[0], true) == to_json(original[0], true));
     }
   }
 }

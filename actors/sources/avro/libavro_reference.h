@@ -30,7 +30,7 @@ std::string compare(avro_value_t& expected, RawView actual, const std::string& p
 // Writes the records of the containers `in_paths` (which share one writer schema) into one
 // container `out_path` with `codec` ("null", "deflate", "snappy"), in blocks of `block_size` bytes.
 void rewrite_with_codec(const std::vector<std::string>& in_paths, const std::string& out_path,
-                        const char* codec, size_t block_size = 8 << 20);
+                        const char* codec, size_t block_size = 1 << 20);
 
 // Owns an avro_schema_t / generic value pair for repeated reads of one schema.
 class GenericReader {
