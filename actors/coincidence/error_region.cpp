@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "actors/coincidence/skymap.h"
 #include "engine/util/fault.h"
 
 namespace ebs::coincidence {
@@ -193,6 +194,49 @@ double RegionDensity::operator()(double ra_deg, double dec_deg) const {
   double jacobian = d < 1e-8 ? 1.0 : (sin_d > 1e-12 ? d / sin_d : 0.0);
   double u = x / sigma_major_, v = y / sigma_minor_;
   return std::exp(-0.5 * (u * u + v * v)) / (2 * pi * sigma_major_ * sigma_minor_) * jacobian;
+}
+
+double RegionDensity::extent_deg() const {
+  double extent = 0;
+  if (model_ == DensityModel::fisher) {
+    // e^{-κ(1 − cos r)} = 1e-12
+    double one_minus_cos = 27.631021115928547 / kappa_;
+    extent = one_minus_cos >= 2 ? pi : std::acos(1 - one_minus_cos);
+  } else {
+    extent = 7.4338 * std::max(sigma_major_, sigma_minor_);  // e^{-x²/2} = 1e-12 at x = 7.43
+  }
+  return std::min(extent, pi) / rad;
+}
+
+namespace {
+// The point at angular distance d (rad) and position angle pa (rad) from (ra, dec) (deg).
+std::pair<double, double> offset_position(double ra, double dec, double d, double pa) {
+  double s = std::sin(dec * rad), c = std::cos(dec * rad);
+  double sin_lat = std::clamp(s * std::cos(d) + c * std::sin(d) * std::cos(pa), -1.0, 1.0);
+  double lat = std::asin(sin_lat);
+  double lon = ra * rad + std::atan2(std::sin(pa) * std::sin(d) * c, std::cos(d) - s * sin_lat);
+  return {lon / rad, lat / rad};
+}
+}  // namespace
+
+double overlap_integral(const Skymap& map, const RegionDensity& density, int radial, int azimuthal) {
+  if (radial < 1 || azimuthal < 1) fail("overlap", "need at least one sample per axis");
+  const ErrorRegion& region = density.region();
+  double extent = density.extent_deg() * rad;
+  double dd = extent / radial, dphi = 2 * pi / azimuthal;
+  double joint = 0, region_norm = 0;
+  for (int i = 0; i < radial; ++i) {
+    double d = (i + 0.5) * dd;
+    double weight = std::sin(d) * dd * dphi;
+    for (int j = 0; j < azimuthal; ++j) {
+      auto [ra, dec] = offset_position(region.ra, region.dec, d, (j + 0.5) * dphi);
+      double rho = density(ra, dec) * weight;
+      region_norm += rho;
+      joint += rho * map.probdensity(ra, dec);
+    }
+  }
+  // The region's own normalisation is taken on the same samples, so discretisation cancels.
+  return 4 * pi * joint / (region_norm * map.integral());
 }
 
 }  // namespace ebs::coincidence

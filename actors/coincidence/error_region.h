@@ -76,6 +76,9 @@ class RegionDensity {
   double sigma_major_deg() const { return sigma_major_ * 57.29577951308232; }
   double sigma_minor_deg() const { return sigma_minor_ * 57.29577951308232; }
   double kappa() const { return kappa_; }
+  const ErrorRegion& region() const { return region_; }
+  // Radius (deg) around the centre outside which the density is negligible (< 1e-12 of the peak).
+  double extent_deg() const;
 
  private:
   ErrorRegion region_;
@@ -84,5 +87,14 @@ class RegionDensity {
   double sigma_minor_ = 0;  // rad
   double kappa_ = 0;
 };
+
+class Skymap;
+
+// RAVEN's sky overlap of a sky map and an external localization given as a density:
+// I = 4π ∫ ρ_map ρ_region dΩ / (N_map N_region), integrated numerically in polar coordinates
+// about the region's centre (midpoint rule, `radial` × `azimuthal` samples out to extent_deg()).
+// A uniform map gives 1; a region much smaller than the map's pixels gives the point value
+// 4π ρ_map(centre) / N_map.
+double overlap_integral(const Skymap& map, const RegionDensity& region, int radial = 400, int azimuthal = 180);
 
 }  // namespace ebs::coincidence

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "actors/coincidence/python_oracle.h"
+#include "actors/coincidence/skymap.h"
 #include "engine/util/fault.h"
 #include "test/test_data.h"
 
@@ -201,4 +202,26 @@ TEST_CASE("densities hold the containment probability inside the region and inte
   }
   CHECK(density_model_from_string("fisher") == DensityModel::fisher);
   CHECK_THROWS_AS(density_model_from_string("kent"), ebs::Fault);
+}
+
+TEST_CASE("overlap of a sky map and an error-region density") {
+  // A uniform sky: I = 1 for any region.
+  std::vector<std::uint64_t> uniq(12);
+  for (std::uint64_t i = 0; i < 12; ++i) uniq[i] = 4 + i;
+  Skymap uniform = Skymap::from_columns("uniform", SkymapOrdering::nuniq, {}, uniq, std::vector<double>(12, 1 / (4 * M_PI)), {});
+  CHECK(overlap_integral(uniform, RegionDensity(ErrorRegion::circle(10, 80, 5.0))) == doctest::Approx(1.0).epsilon(1e-9));
+
+  // A region much smaller than the map's pixels gives the point value 4π ρ(centre) / N.
+  Skymap map = Skymap::from_file((ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string());
+  // Near the most probable position (order-9 pixels are ~0.11° across; the region 0.001°).
+  double best_ra = 0, best_dec = 0, best = -1;
+  for (double ra = 0; ra < 360; ra += 0.5)
+    for (double dec = -89.5; dec < 90; dec += 0.5)
+      if (double rho = map.probdensity(ra, dec); rho > best) best = rho, best_ra = ra, best_dec = dec;
+  RegionDensity tiny(ErrorRegion::circle(best_ra, best_dec, 0.001));
+  CHECK(overlap_integral(map, tiny) == doctest::Approx(overlap_integral(map, best_ra, best_dec)).epsilon(1e-3));
+  // A broad Fisher region gives something between the point value and the uniform value 1.
+  double broad = overlap_integral(map, RegionDensity(ErrorRegion::circle(best_ra, best_dec, 30.0), DensityModel::fisher));
+  CHECK(broad > 1.0);
+  CHECK(broad < overlap_integral(map, best_ra, best_dec));
 }
