@@ -1,0 +1,638 @@
+#include "actors/sources/profiles/profile.h"
+
+#include <fnmatch.h>
+
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include "engine/graph/actor_config.h"
+#include "engine/util/fault.h"
+
+namespace ebs::profiles {
+
+namespace {
+
+constexpr double kMagErrPerRelativeFlux = 1.0857362047581294;  // 2.5 / ln(10)
+
+// --- parsing ---------------------------------------------------------------------------------
+
+struct Parser {
+  std::string origin;
+
+  std::string at(const YAML::Node& node) const { return place_of(origin, node); }
+
+  void keys(const YAML::Node& node, std::initializer_list<std::string_view> allowed,
+            std::string_view what) const {
+    if (!node.IsMap()) fail(at(node), std::string(what) + " must be a map");
+    for (const auto& entry : node) {
+      std::string key = entry.first.as<std::string>();
+      bool ok = false;
+      std::string list;
+      for (std::string_view a : allowed) {
+        ok = ok || key == a;
+        list += (list.empty() ? "" : ", ") + std::string(a);
+      }
+      if (!ok) fail(at(entry.first), "unknown key '" + key + "' in " + std::string(what) + " (allowed: " + list + ")");
+    }
+  }
+
+  std::string scalar(const YAML::Node& node, std::string_view what) const {
+    if (!node.IsScalar()) fail(at(node), std::string(what) + " must be a scalar");
+    return node.Scalar();
+  }
+
+  std::vector<std::string> scalars(const YAML::Node& node, std::string_view what) const {
+    std::vector<std::string> out;
+    if (node.IsScalar()) {
+      out.push_back(node.Scalar());
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) out.push_back(scalar(item, what));
+    } else {
+      fail(at(node), std::string(what) + " must be a scalar or a list of scalars");
+    }
+    return out;
+  }
+
+  double number(const YAML::Node& node, std::string_view what) const {
+    std::string text = scalar(node, what);
+    double v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size())
+      fail(at(node), std::string(what) + " must be a number, not '" + text + "'");
+    return v;
+  }
+
+  bool boolean(const YAML::Node& node, std::string_view what) const {
+    std::string text = scalar(node, what);
+    if (text == "true") return true;
+    if (text == "false") return false;
+    fail(at(node), std::string(what) + " must be true or false, not '" + text + "'");
+  }
+
+  static double unit_scale(const std::string& unit) {
+    if (unit == "nJy") return 1;
+    if (unit == "uJy" || unit == "µJy") return 1e3;
+    if (unit == "mJy") return 1e6;
+    if (unit == "Jy") return 1e9;
+    return 0;
+  }
+
+  ValueSpec value(const YAML::Node& node, std::string_view what) const {
+    ValueSpec v;
+    v.where = at(node);
+    if (node.IsScalar() || node.IsSequence()) {
+      for (const std::string& p : scalars(node, what)) v.paths.emplace_back(p);
+      return v;
+    }
+    keys(node, {"path", "value", "null_values", "map", "unit", "zero_point", "negate", "scale"}, what);
+    if (node["path"])
+      for (const std::string& p : scalars(node["path"], what)) v.paths.emplace_back(p);
+    if (node["value"]) v.constant = scalar(node["value"], what);
+    if (v.paths.empty() && !v.constant) fail(at(node), std::string(what) + " needs 'path' or 'value'");
+    if (node["null_values"]) {
+      for (const std::string& text : scalars(node["null_values"], what)) {
+        double d = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+        if (ec == std::errc() && end == text.data() + text.size()) v.null_values.push_back(d);
+        v.null_texts.push_back(text);
+      }
+    }
+    if (node["scale"]) v.scale = number(node["scale"], what);
+    if (node["unit"]) {
+      std::string unit = scalar(node["unit"], what);
+      if (unit == "DN") {
+        if (!node["zero_point"]) fail(at(node["unit"]), std::string(what) + ": unit DN needs zero_point (a path)");
+        v.zero_point = FieldPath(scalar(node["zero_point"], what));
+      } else if (double s = unit_scale(unit); s > 0) {
+        v.scale *= s;
+      } else {
+        fail(at(node["unit"]), std::string(what) + ": unknown unit '" + unit + "' (nJy, uJy, mJy, Jy, DN)");
+      }
+    } else if (node["zero_point"]) {
+      fail(at(node["zero_point"]), std::string(what) + ": zero_point goes with unit: DN");
+    }
+    if (node["negate"]) v.negate = boolean(node["negate"], what);
+    return v;
+  }
+};
+
+// Value maps (`map: {1: g}`) take any keys.
+std::map<std::string, std::string, std::less<>> parse_map(const Parser& p, const YAML::Node& node,
+                                                          std::string_view what) {
+  std::map<std::string, std::string, std::less<>> out;
+  if (!node.IsMap()) fail(p.at(node), std::string(what) + " must be a map");
+  for (const auto& entry : node) out[p.scalar(entry.first, what)] = p.scalar(entry.second, what);
+  return out;
+}
+
+ValueSpec parse_value(const Parser& p, const YAML::Node& node, std::string_view what) {
+  if (node.IsMap() && node["map"]) {
+    YAML::Node copy = YAML::Clone(node);
+    auto map = parse_map(p, node["map"], what);
+    copy.remove("map");
+    ValueSpec v = p.value(copy, what);
+    v.where = p.at(node);
+    v.map = std::move(map);
+    return v;
+  }
+  return p.value(node, what);
+}
+
+Photometry::Kind parse_kind(const Parser& p, const YAML::Node& node) {
+  std::string k = p.scalar(node, "kind");
+  if (k == "detection") return Photometry::Kind::detection;
+  if (k == "upper_limit") return Photometry::Kind::upper_limit;
+  if (k == "forced") return Photometry::Kind::forced;
+  fail(p.at(node), "kind must be detection, upper_limit or forced, not '" + k + "'");
+}
+
+Cutout::Kind parse_cutout_kind(const Parser& p, const YAML::Node& node) {
+  std::string k = p.scalar(node, "kind");
+  if (k == "science") return Cutout::Kind::science;
+  if (k == "template") return Cutout::Kind::template_;
+  if (k == "difference") return Cutout::Kind::difference;
+  fail(p.at(node), "cutout kind must be science, template or difference, not '" + k + "'");
+}
+
+// Time keys shared by the alert's `time` and each history entry's (which inherits the rest).
+void parse_time_keys(const Parser& p, const YAML::Node& node, TimeSpec& t) {
+  if (node["path"]) t.value = p.value(node["path"], "time path");
+  if (node["format"]) {
+    std::string f = p.scalar(node["format"], "time format");
+    if (f != "jd" && f != "mjd") fail(p.at(node["format"]), "time format must be jd or mjd, not '" + f + "'");
+    t.is_jd = f == "jd";
+  }
+  if (node["scale"]) t.scale = time::parse_scale(p.scalar(node["scale"], "time scale"), p.at(node["scale"]));
+  if (node["reference"]) {
+    std::string r = p.scalar(node["reference"], "time reference");
+    if (r != "start" && r != "middle")
+      fail(p.at(node["reference"]), "time reference must be start or middle, not '" + r + "'");
+    t.exposure_start = r == "start";
+  }
+  if (node["exposure_time"]) t.exposure_time = p.value(node["exposure_time"], "exposure_time");
+  if (node["default_exposure_s"]) t.default_exposure_s = p.number(node["default_exposure_s"], "default_exposure_s");
+}
+
+const std::initializer_list<std::string_view> kTimeKeys = {
+    "path", "format", "scale", "reference", "exposure_time", "default_exposure_s"};
+
+// --- reading values --------------------------------------------------------------------------
+
+bool is_null_value(const ValueSpec& spec, RawView v) {
+  if (v.is_null()) return true;
+  if (spec.null_values.empty() && spec.null_texts.empty()) return false;
+  if (auto d = v.as_double()) {
+    for (double n : spec.null_values)
+      if (*d == n) return true;
+    return false;
+  }
+  if (auto s = v.as_string()) {
+    for (const std::string& n : spec.null_texts)
+      if (*s == n) return true;
+  }
+  return false;
+}
+
+RawView first_value(const ValueSpec& spec, RawView at) {
+  for (const FieldPath& path : spec.paths) {
+    RawView v = path.resolve(at);
+    if (!is_null_value(spec, v)) return v;
+  }
+  return {};
+}
+
+double read_number(const ValueSpec& spec, RawView at) {
+  if (spec.constant) {
+    double d = NAN;
+    std::from_chars(spec.constant->data(), spec.constant->data() + spec.constant->size(), d);
+    return d * spec.scale;
+  }
+  RawView v = first_value(spec, at);
+  if (!v.valid()) return NAN;
+  std::optional<double> d = v.as_double();
+  if (!d) {
+    auto s = v.as_string();
+    if (!s) return NAN;
+    double parsed = NAN;
+    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), parsed);
+    if (ec != std::errc() || end != s->data() + s->size()) return NAN;
+    d = parsed;
+  }
+  double value = *d * spec.scale;
+  if (!spec.zero_point.empty()) {
+    std::optional<double> zp = spec.zero_point.resolve(at).as_double();
+    if (!zp) return NAN;
+    value *= std::pow(10.0, (kAbMagOfOneNanoJansky - *zp) / 2.5);
+  }
+  return value;
+}
+
+// Text of a scalar: strings as they are, integers in decimal, booleans true/false.
+bool read_text(const ValueSpec& spec, RawView at, std::string& out) {
+  if (spec.constant) {
+    out = *spec.constant;
+  } else {
+    RawView v = first_value(spec, at);
+    if (!v.valid()) return false;
+    const RawNode& n = v.node();
+    switch (n.kind) {
+      case RawNode::Kind::String:
+      case RawNode::Kind::Bytes: out.assign(n.text); break;
+      case RawNode::Kind::Int: out = std::to_string(n.integer); break;
+      case RawNode::Kind::Bool: out = n.boolean ? "true" : "false"; break;
+      case RawNode::Kind::Double: {
+        char buf[32];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n.number);
+        out.assign(buf, end);
+        break;
+      }
+      default: return false;
+    }
+  }
+  if (!spec.map.empty()) {
+    if (auto it = spec.map.find(out); it != spec.map.end()) out = it->second;
+  }
+  return true;
+}
+
+// Positive-subtraction flag: 't'/'1'/true/1.0 are positive, 'f'/'0'/false/0 negative.
+std::optional<bool> read_flag(const ValueSpec& spec, RawView at) {
+  if (spec.empty()) return std::nullopt;
+  std::optional<bool> flag;
+  if (spec.constant) {
+    flag = !(*spec.constant == "f" || *spec.constant == "0" || *spec.constant == "false");
+  } else {
+    RawView v = first_value(spec, at);
+    if (!v.valid()) return std::nullopt;
+    const RawNode& n = v.node();
+    switch (n.kind) {
+      case RawNode::Kind::Bool: flag = n.boolean; break;
+      case RawNode::Kind::Int: flag = n.integer != 0; break;
+      case RawNode::Kind::Double: flag = n.number != 0; break;
+      case RawNode::Kind::String: {
+        std::string_view s = n.text;
+        if (s == "t" || s == "1" || s == "true" || s == "T" || s == "+") flag = true;
+        else if (s == "f" || s == "0" || s == "false" || s == "F" || s == "-") flag = false;
+        break;
+      }
+      default: break;
+    }
+  }
+  if (flag && spec.negate) flag = !*flag;
+  return flag;
+}
+
+// Fills the missing half of (mag, flux) from the other: AB magnitudes, fluxes in nJy; the
+// magnitude of a negative subtraction is that of |flux|, as ZTF reports magpsf.
+void complete_photometry(double& mag, double& mag_err, double& flux, double& flux_err, bool& positive,
+                         bool flag_known) {
+  if (!flag_known && std::isfinite(flux)) positive = flux >= 0;
+  if (!std::isfinite(flux) && std::isfinite(mag)) {
+    flux = std::pow(10.0, (kAbMagOfOneNanoJansky - mag) / 2.5) * (positive ? 1 : -1);
+    if (std::isfinite(mag_err)) flux_err = std::abs(flux) * mag_err / kMagErrPerRelativeFlux;
+  } else if (!std::isfinite(mag) && std::isfinite(flux) && flux != 0) {
+    mag = kAbMagOfOneNanoJansky - 2.5 * std::log10(std::abs(flux));
+    if (std::isfinite(flux_err)) mag_err = kMagErrPerRelativeFlux * flux_err / std::abs(flux);
+  }
+}
+
+std::string cutout_format(std::string_view bytes) {
+  if (bytes.size() >= 2 && static_cast<uint8_t>(bytes[0]) == 0x1f && static_cast<uint8_t>(bytes[1]) == 0x8b)
+    return "fits.gz";
+  if (bytes.substr(0, 6) == "SIMPLE") return "fits";
+  if (bytes.size() >= 3 && static_cast<uint8_t>(bytes[0]) == 0xff && static_cast<uint8_t>(bytes[1]) == 0xd8)
+    return "jpeg";
+  return "bytes";
+}
+
+[[noreturn]] void mapping_error(std::string_view place, const std::string& profile, const std::string& message) {
+  fail(std::string(place), "profile " + profile + ": " + message);
+}
+
+}  // namespace
+
+std::string ValueSpec::describe() const {
+  if (constant) return "'" + *constant + "'";
+  if (paths.size() == 1) return paths[0].text();
+  std::string out = "[";
+  for (size_t i = 0; i < paths.size(); ++i) out += (i ? ", " : "") + paths[i].text();
+  return out + "]";
+}
+
+bool Selector::accepts(RawView element) const {
+  for (const FieldPath& p : present)
+    if (p.resolve(element).is_null()) return false;
+  for (const FieldPath& p : absent)
+    if (!p.resolve(element).is_null()) return false;
+  for (const auto& [path, values] : equals) {
+    RawView v = path.resolve(element);
+    std::string text;
+    if (auto s = v.as_string()) text.assign(*s);
+    else if (auto i = v.as_int()) text = std::to_string(*i);
+    else return false;
+    bool any = false;
+    for (const std::string& value : values) any = any || value == text;
+    if (!any) return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Profile> Profile::parse_text(const std::string& text, const std::string& origin) {
+  YAML::Node document;
+  try {
+    document = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail(place_of(origin, e.mark), std::string("invalid YAML: ") + e.msg);
+  }
+  return parse(document, origin);
+}
+
+std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string& origin) {
+  Parser p{origin};
+  std::unique_ptr<Profile> profile(new Profile());
+  Profile& out = *profile;
+  out.origin_ = origin;
+  p.keys(doc, {"profile", "survey", "description", "match", "schema_version", "bands", "time", "alert", "history", "cutouts"},
+         "a profile");
+  for (const char* required : {"profile", "survey", "match", "time", "alert"})
+    if (!doc[required]) fail(p.at(doc), std::string("profile needs '") + required + "'");
+  out.name_ = p.scalar(doc["profile"], "profile");
+  out.survey_ = p.scalar(doc["survey"], "survey");
+
+  std::vector<YAML::Node> rules;
+  if (doc["match"].IsMap()) {
+    rules.push_back(doc["match"]);
+  } else if (doc["match"].IsSequence()) {
+    for (const auto& rule : doc["match"]) rules.push_back(rule);
+  }
+  if (rules.empty()) fail(p.at(doc["match"]), "match must be a rule or a list of rules");
+  for (const YAML::Node& rule_node : rules) {
+    p.keys(rule_node, {"schema", "has_fields", "version_field", "versions"}, "a match rule");
+    MatchRule rule;
+    if (rule_node["schema"]) rule.schemas = p.scalars(rule_node["schema"], "schema");
+    if (rule_node["has_fields"])
+      for (const std::string& f : p.scalars(rule_node["has_fields"], "has_fields")) rule.has_fields.emplace_back(f);
+    if (rule_node["version_field"]) rule.version_field = FieldPath(p.scalar(rule_node["version_field"], "version_field"));
+    if (rule_node["versions"]) rule.versions = p.scalars(rule_node["versions"], "versions");
+    if (rule.version_field.empty() != rule.versions.empty())
+      fail(p.at(rule_node), "version_field and versions go together");
+    if (rule.schemas.empty() && rule.has_fields.empty())
+      fail(p.at(rule_node), "a match rule needs 'schema' or 'has_fields'");
+    out.match_.push_back(std::move(rule));
+  }
+
+  if (YAML::Node v = doc["schema_version"]) {
+    if (v.IsMap()) {
+      p.keys(v, {"path"}, "schema_version");
+      out.schema_version_field_ = FieldPath(p.scalar(v["path"], "schema_version path"));
+    } else {
+      out.schema_version_ = p.scalar(v, "schema_version");
+    }
+  }
+  if (doc["bands"]) out.bands_ = parse_map(p, doc["bands"], "bands");
+
+  YAML::Node t = doc["time"];
+  p.keys(t, kTimeKeys, "time");
+  if (!t["path"] || !t["format"] || !t["scale"])
+    fail(p.at(t), "time needs path, format (jd|mjd) and scale (utc|tai|tt|gps)");
+  parse_time_keys(p, t, out.time_);
+  if (out.time_.exposure_start && out.time_.exposure_time.empty() && out.time_.default_exposure_s == 0)
+    fail(p.at(t), "reference: start needs exposure_time or default_exposure_s to reach the exposure's middle");
+
+  YAML::Node a = doc["alert"];
+  p.keys(a, {"alert_id", "object_id", "ra", "dec", "band", "mag", "mag_err", "flux", "flux_err",
+             "is_diff_pos", "real_bogus"},
+         "alert");
+  for (const char* required : {"object_id", "ra", "dec"})
+    if (!a[required]) fail(p.at(a), std::string("alert needs '") + required + "'");
+  auto opt = [&](const char* key, ValueSpec& target) {
+    if (a[key]) target = parse_value(p, a[key], key);
+  };
+  opt("alert_id", out.alert_id_);
+  opt("object_id", out.object_id_);
+  opt("ra", out.ra_);
+  opt("dec", out.dec_);
+  opt("band", out.band_);
+  opt("mag", out.mag_);
+  opt("mag_err", out.mag_err_);
+  opt("flux", out.flux_);
+  opt("flux_err", out.flux_err_);
+  opt("is_diff_pos", out.is_diff_pos_);
+  opt("real_bogus", out.real_bogus_);
+
+  if (YAML::Node h = doc["history"]) {
+    if (!h.IsSequence()) fail(p.at(h), "history must be a list of entries");
+    for (const auto& e : h) {
+      p.keys(e, {"list", "kind", "where", "time", "band", "mag", "mag_err", "flux", "flux_err", "limit_mag",
+                 "is_diff_pos"},
+             "a history entry");
+      if (!e["list"] || !e["kind"] || !e["time"]) fail(p.at(e), "a history entry needs list, kind and time");
+      HistorySpec spec;
+      spec.list = FieldPath(p.scalar(e["list"], "list"));
+      spec.kind = parse_kind(p, e["kind"]);
+      if (YAML::Node w = e["where"]) {
+        p.keys(w, {"present", "absent", "equals"}, "where");
+        if (w["present"])
+          for (const std::string& f : p.scalars(w["present"], "present")) spec.selector.present.emplace_back(f);
+        if (w["absent"])
+          for (const std::string& f : p.scalars(w["absent"], "absent")) spec.selector.absent.emplace_back(f);
+        if (w["equals"]) {
+          if (!w["equals"].IsMap()) fail(p.at(w["equals"]), "equals must map paths to values");
+          for (const auto& entry : w["equals"])
+            spec.selector.equals.emplace_back(FieldPath(p.scalar(entry.first, "equals")),
+                                              p.scalars(entry.second, "equals"));
+        }
+      }
+      spec.time = out.time_;  // format, scale and reference inherited; the path is the element's
+      spec.time.exposure_time = {};
+      if (e["time"].IsMap()) {
+        p.keys(e["time"], kTimeKeys, "time");
+        if (!e["time"]["path"]) fail(p.at(e["time"]), "time needs a path");
+        parse_time_keys(p, e["time"], spec.time);
+      } else {
+        spec.time.value = p.value(e["time"], "time");
+      }
+      auto hopt = [&](const char* key, ValueSpec& target) {
+        if (e[key]) target = parse_value(p, e[key], key);
+      };
+      hopt("band", spec.band);
+      hopt("mag", spec.mag);
+      hopt("mag_err", spec.mag_err);
+      hopt("flux", spec.flux);
+      hopt("flux_err", spec.flux_err);
+      hopt("limit_mag", spec.limit_mag);
+      hopt("is_diff_pos", spec.is_diff_pos);
+      out.history_.push_back(std::move(spec));
+    }
+  }
+
+  if (YAML::Node c = doc["cutouts"]) {
+    if (!c.IsSequence()) fail(p.at(c), "cutouts must be a list");
+    for (const auto& e : c) {
+      p.keys(e, {"kind", "path", "format"}, "a cutout");
+      if (!e["kind"] || !e["path"]) fail(p.at(e), "a cutout needs kind and path");
+      CutoutSpec spec;
+      spec.kind = parse_cutout_kind(p, e["kind"]);
+      spec.bytes = p.value(e["path"], "cutout path");
+      if (e["format"]) spec.format = p.scalar(e["format"], "format");
+      out.cutouts_.push_back(std::move(spec));
+    }
+  }
+  return profile;
+}
+
+bool Profile::shape_matches(const RawRecord& record) const {
+  RawView root = record.root();
+  if (!root.valid() || root.kind() != RawNode::Kind::Record || !root.node().shape) return false;
+  const std::string& schema = root.node().shape->name;
+  for (const MatchRule& rule : match_) {
+    bool name_ok = rule.schemas.empty();
+    for (const std::string& s : rule.schemas) name_ok = name_ok || s == schema;
+    if (!name_ok) continue;
+    bool fields_ok = true;
+    for (const FieldPath& f : rule.has_fields) fields_ok = fields_ok && f.present(root);
+    if (fields_ok) return true;
+  }
+  return false;
+}
+
+bool Profile::version_matches(const RawRecord& record) const {
+  RawView root = record.root();
+  const std::string& schema = root.node().shape->name;
+  for (const MatchRule& rule : match_) {
+    bool name_ok = rule.schemas.empty();
+    for (const std::string& s : rule.schemas) name_ok = name_ok || s == schema;
+    if (!name_ok) continue;
+    bool fields_ok = true;
+    for (const FieldPath& f : rule.has_fields) fields_ok = fields_ok && f.present(root);
+    if (!fields_ok) continue;
+    if (rule.version_field.empty()) return true;
+    auto text = rule.version_field.resolve(root).as_string();
+    if (!text) continue;
+    std::string version(*text);
+    for (const std::string& pattern : rule.versions)
+      if (fnmatch(pattern.c_str(), version.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const {
+  double day = std::floor(mjd_utc);
+  if (day != cached_day_) {
+    // Leap seconds are inserted at the end of a UTC day: a day whose next day has the same
+    // offset has one offset throughout. A leap-second day goes through ERFA every time.
+    double offset = time::tai_minus_utc_seconds(day, place);
+    if (time::tai_minus_utc_seconds(day + 1, place) != offset) return NAN;
+    cached_day_ = day;
+    cached_offset_days_ = offset / time::kSecondsPerDay;
+  }
+  return cached_offset_days_;
+}
+
+double Profile::convert_time(const TimeSpec& spec, RawView at, std::string_view place, bool required) const {
+  double value = read_number(spec.value, at);
+  if (!std::isfinite(value)) {
+    if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") is missing or not finite");
+    return NAN;
+  }
+  double mjd = spec.is_jd ? time::jd_to_mjd(value) : value;
+  if (spec.exposure_start) {
+    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, at);
+    if (!std::isfinite(exposure)) exposure = spec.default_exposure_s;
+    mjd += exposure / 2 / time::kSecondsPerDay;
+  }
+  if (mjd < 36934) {  // 1960: no UTC before
+    if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") " + std::to_string(value) + " is before 1960");
+    return NAN;
+  }
+  if (spec.scale == time::Scale::utc) {
+    double offset = tai_minus_utc_days(mjd, place);
+    if (std::isfinite(offset)) return mjd + offset;
+  }
+  return time::to_mjd_tai(mjd, spec.scale, false, place);
+}
+
+void Profile::map_history(const HistorySpec& spec, RawView root, AlertCore& core, std::string_view place) const {
+  RawView list = spec.list.resolve(root);
+  if (!list.valid() || list.kind() != RawNode::Kind::List) return;
+  size_t n = list.size();
+  for (size_t i = 0; i < n; ++i) {
+    RawView e = list.child(i);
+    if (e.is_null() || !spec.selector.accepts(e)) continue;
+    Photometry point;
+    point.kind = spec.kind;
+    point.mjd_tai = convert_time(spec.time, e, place, false);
+    if (!std::isfinite(point.mjd_tai)) continue;  // a light-curve point without a time says nothing
+    if (read_text(spec.band, e, point.band)) {
+      if (auto it = bands_.find(point.band); it != bands_.end()) point.band = it->second;
+    }
+    point.mag = read_number(spec.mag, e);
+    point.mag_err = read_number(spec.mag_err, e);
+    point.flux = read_number(spec.flux, e);
+    point.flux_err = read_number(spec.flux_err, e);
+    point.limit_mag = read_number(spec.limit_mag, e);
+    std::optional<bool> flag = read_flag(spec.is_diff_pos, e);
+    point.is_diff_pos = flag.value_or(true);
+    if (spec.kind != Photometry::Kind::upper_limit)
+      complete_photometry(point.mag, point.mag_err, point.flux, point.flux_err, point.is_diff_pos, flag.has_value());
+    core.history.push_back(std::move(point));
+  }
+}
+
+std::shared_ptr<const AlertCore> Profile::map(RawRecord raw, std::shared_ptr<const void> buffers,
+                                              std::string_view place) const {
+  auto core = std::make_shared<AlertCore>();
+  core->raw = std::move(raw);
+  core->buffers = std::move(buffers);
+  RawView root = core->raw.root();
+  core->survey = survey_;
+
+  std::string text;
+  if (!schema_version_field_.empty()) {
+    if (auto v = schema_version_field_.resolve(root).as_string()) core->schema_version.assign(*v);
+  } else {
+    core->schema_version = schema_version_;
+  }
+  if (!alert_id_.empty()) {
+    RawView v = first_value(alert_id_, root);
+    if (auto i = v.as_int()) core->alert_id = static_cast<uint64_t>(*i);
+    else if (read_text(alert_id_, root, text)) std::from_chars(text.data(), text.data() + text.size(), core->alert_id);
+  }
+  if (!read_text(object_id_, root, core->object_id) || core->object_id.empty())
+    mapping_error(place, name_, "object_id (" + object_id_.describe() + ") is missing");
+  core->ra = read_number(ra_, root);
+  core->dec = read_number(dec_, root);
+  if (!std::isfinite(core->ra) || core->ra < 0 || core->ra >= 360)
+    mapping_error(place, name_, "ra (" + ra_.describe() + ") is " + std::to_string(core->ra) + ", not in [0, 360)");
+  if (!std::isfinite(core->dec) || core->dec < -90 || core->dec > 90)
+    mapping_error(place, name_, "dec (" + dec_.describe() + ") is " + std::to_string(core->dec) + ", not in [-90, 90]");
+  core->mjd_tai = convert_time(time_, root, place, true);
+  if (read_text(band_, root, core->band)) {
+    if (auto it = bands_.find(core->band); it != bands_.end()) core->band = it->second;
+  }
+  core->mag = read_number(mag_, root);
+  core->mag_err = read_number(mag_err_, root);
+  core->flux = read_number(flux_, root);
+  core->flux_err = read_number(flux_err_, root);
+  std::optional<bool> flag = read_flag(is_diff_pos_, root);
+  core->is_diff_pos = flag.value_or(true);
+  complete_photometry(core->mag, core->mag_err, core->flux, core->flux_err, core->is_diff_pos, flag.has_value());
+  core->real_bogus = read_number(real_bogus_, root);
+
+  for (const HistorySpec& spec : history_) map_history(spec, root, *core, place);
+
+  for (const CutoutSpec& spec : cutouts_) {
+    RawView v = first_value(spec.bytes, root);
+    auto bytes = v.as_string();
+    if (!bytes || bytes->empty()) continue;
+    Cutout cutout;
+    cutout.kind = spec.kind;
+    cutout.bytes = *bytes;
+    cutout.format = spec.format == "auto" ? cutout_format(*bytes) : spec.format;
+    core->cutouts.push_back(std::move(cutout));
+  }
+  return core;
+}
+
+}  // namespace ebs::profiles
