@@ -196,6 +196,13 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   if (raw.size() < 2880 || std::string_view(reinterpret_cast<const char*>(raw.data()), 6) != "SIMPLE")
     fail(source, "not a FITS file (no SIMPLE card at the start)");
 
+  // cfitsio reads whole 2880-byte records: give files that lack their final padding a padded copy.
+  std::vector<std::uint8_t> padded;
+  if (raw.size() % 2880 != 0) {
+    padded.assign(raw.begin(), raw.end());
+    padded.resize((raw.size() / 2880 + 1) * 2880, 0);
+    raw = padded;
+  }
   // cfitsio may not write, but wants mutable pointers to the buffer and its size.
   void* buffer = const_cast<std::uint8_t*>(raw.data());
   std::size_t buffer_size = raw.size();
@@ -217,6 +224,14 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   if (!table_hdu) fail(source, "no binary table HDU with a HEALPix map");
   fits_movabs_hdu(file.get(), table_hdu, nullptr, &status);
   std::string place = source + ":HDU " + std::to_string(table_hdu);
+  // cfitsio's memory driver does not stop at the end of a short buffer: check that the table's
+  // data, as its header declares it, is all there before reading columns.
+  LONGLONG header_start = 0, data_start = 0, data_end = 0;
+  if (fits_get_hduaddrll(file.get(), &header_start, &data_start, &data_end, &status))
+    fail(place, "cannot locate the table: " + fits_error(status));
+  if (static_cast<std::size_t>(data_end) > raw.size())
+    fail(place, "truncated FITS: the table needs " + std::to_string(data_end) + " bytes, there are " +
+                    std::to_string(raw.size()));
 
   HeaderReader keys{file.get(), table_hdu};
   SkymapHeader header;

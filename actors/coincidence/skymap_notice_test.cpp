@@ -90,9 +90,18 @@ TEST_CASE("bad FITS input is a fault naming the source and the reason") {
     ebs::test::write_text(dir / "note.txt", text);
     expect_fault([&] { load_skymap((dir / "note.txt").string()); }, {"note.txt", "not a FITS file"});
   }
-  SUBCASE("truncated FITS") {
-    std::vector<std::uint8_t> bytes(good.begin(), good.begin() + 2880 * 2);
-    expect_fault([&] { Skymap::from_bytes(bytes, "cut.fits"); }, {"cut.fits"});
+  SUBCASE("truncated FITS, cut anywhere") {
+    for (std::size_t size : {std::size_t{100}, std::size_t{2880}, std::size_t{4000}, std::size_t{5760},
+                             std::size_t{5761}, std::size_t{8000}, std::size_t{8640}, good.size() - 300}) {
+      INFO("cut at " << size);
+      std::vector<std::uint8_t> bytes(good.begin(), good.begin() + size);
+      expect_fault([&] { Skymap::from_bytes(bytes, "cut.fits"); }, {"cut.fits"});
+    }
+  }
+  SUBCASE("a file without its final padding is read") {
+    std::size_t data = extension_data_offset(good);
+    std::vector<std::uint8_t> unpadded(good.begin(), good.begin() + data + 345 * 16);
+    CHECK(Skymap::from_bytes(unpadded, "unpadded.fits").rows() == 345);
   }
   SUBCASE("missing PROBDENSITY column") {
     auto bytes = good;
