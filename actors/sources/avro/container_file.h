@@ -46,7 +46,7 @@ class ContainerBlocks {
  private:
   std::string_view bytes_;
   ContainerHeader header_;
-  std::string_view place_;
+  std::string place_;
   size_t pos_;
 };
 
