@@ -1,0 +1,199 @@
+// `repository`: the sink half of repository_actors.h.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "actors/sinks/repository/repository_actors.h"
+#include "actors/sinks/repository/writer.h"
+#include "engine/runtime/actor_logic.h"
+
+namespace ebs {
+
+namespace {
+
+using repository::Writer;
+using repository::WriterOptions;
+
+std::string in_run_dir(const ActorContext& context, const std::string& path) {
+  std::filesystem::path p = path;
+  if (p.is_relative()) p = std::filesystem::path(context.run_dir) / p;
+  return p.string();
+}
+
+class RepositorySink final : public ActorLogic {
+ public:
+  void open(const ActorContext& context) override {
+    const ActorConfig& c = context.config;
+    actor_id_ = context.actor_id;
+    path_ = in_run_dir(context, c.string("path"));
+    WriterOptions options;
+    options.busy_timeout_ms = static_cast<int>(c.integer("busy_timeout_ms"));
+    options.fsync = c.boolean("fsync");
+    options.store_raw = c.boolean("store_raw");
+    options.raw_exclude = c.strings("raw_exclude");
+    if (c.has("cutouts_dir") && !c.string("cutouts_dir").empty()) options.cutouts_dir = in_run_dir(context, c.string("cutouts_dir"));
+    options.lightcurve_cache_objects = static_cast<size_t>(c.integer("lightcurve_cache_objects"));
+    options.max_size_mb = c.integer("max_size_mb");
+    options.actor = context.actor_id;
+    commit_records_ = static_cast<size_t>(std::max<int64_t>(1, c.integer("commit_records")));
+    flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, c.integer("flush_interval_ms")));
+    std::error_code ec;
+    if (std::filesystem::path(path_).has_parent_path())
+      std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+    try {
+      writer_ = std::make_unique<Writer>(path_, std::move(options));
+    } catch (const Fault& f) {
+      fail(c.place("path"), f.place() + ": " + f.message());
+    }
+  }
+
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    if (stopped_) {
+      // Stopped: keep the batch unacknowledged (and unaccounted) rather than lose it.
+      held_.push_back({batch, {}});
+      held_records_ += batch.size();
+      return;
+    }
+    Pending pending{batch, std::vector<bool>(batch.size(), false)};
+    try {
+      writer_->begin();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        try {
+          Writer::validate(batch[i], path_);
+        } catch (const Fault& f) {
+          pending.failed[i] = true;
+          out.failed(batch.record(i), f, batch.acks());
+          continue;
+        }
+        writer_->add(batch[i]);
+      }
+    } catch (const Fault& f) {
+      pending_.push_back(std::move(pending));
+      stop(f);
+      return;
+    } catch (const std::exception& e) {
+      pending_.push_back(std::move(pending));
+      stop(Fault(FaultKind::failed, path_, e.what()));
+      return;
+    }
+    pending_records_ += batch.size();
+    pending_.push_back(std::move(pending));
+    if (pending_records_ >= commit_records_) commit(out);
+  }
+
+  std::chrono::microseconds tick_interval() const override { return flush_interval_; }
+  void on_tick(Emitter& out) override { commit(out); }
+  void on_end_of_stream(Emitter& out) override {
+    commit(out);
+    if (stopped_)
+      spdlog::error("{}: the repository sink had stopped: {} records were not acknowledged", actor_id_,
+                    held_records_ + pending_records_);
+  }
+
+ private:
+  struct Pending {
+    BatchView batch;
+    std::vector<bool> failed;  // dead-lettered positions
+  };
+
+  void commit(Emitter& out) {
+    if (stopped_ || pending_.empty()) return;
+    uint64_t alerts = 0, others = 0;
+    std::vector<RecordPtr> committed;
+    std::vector<AckRef> acks;
+    for (const Pending& p : pending_) {
+      for (size_t i = 0; i < p.batch.size(); ++i) {
+        if (p.failed[i]) continue;
+        if (p.batch[i].type() == PortType::alert) {
+          committed.push_back(p.batch.record(i));
+          ++alerts;
+        } else {
+          ++others;
+        }
+      }
+      for (const AckRef& a : p.batch.acks()) acks.push_back(a);
+    }
+    try {
+      writer_->commit(alerts + others, alerts);
+    } catch (const Fault& f) {
+      stop(f);
+      return;
+    }
+    // Durable now: alerts go on to `committed` (their acknowledgements ride along), the rest is
+    // delivered; dropping the held batches acknowledges them.
+    std::sort(acks.begin(), acks.end());
+    acks.erase(std::unique(acks.begin(), acks.end()), acks.end());
+    if (!committed.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(committed), std::move(acks)));
+    if (others > 0) out.delivered(others);
+    pending_.clear();
+    pending_records_ = 0;
+  }
+
+  // A storage failure (locked database, full disk, I/O error): roll back the open transaction and
+  // stop. Nothing uncommitted is acknowledged: the batches stay held until the run ends, and the
+  // run's accounting shows them as neither delivered nor failed.
+  void stop(const Fault& fault) {
+    writer_->rollback();
+    stopped_ = true;
+    for (Pending& p : pending_) {
+      held_records_ += p.batch.size();
+      held_.push_back(std::move(p));
+    }
+    pending_.clear();
+    pending_records_ = 0;
+    spdlog::error("{}: repository sink stopped: {}: {} (committed records stay; {} records not acknowledged)",
+                  actor_id_, fault.place(), fault.message(), held_records_);
+  }
+
+  std::string actor_id_;
+  std::string path_;
+  std::unique_ptr<Writer> writer_;
+  size_t commit_records_ = 5000;
+  std::chrono::microseconds flush_interval_{100000};
+  std::vector<Pending> pending_;
+  size_t pending_records_ = 0;
+  bool stopped_ = false;
+  std::vector<Pending> held_;
+  size_t held_records_ = 0;
+};
+
+}  // namespace
+
+void register_repository_sink(ActorRegistry& registry) {
+  ActorType t;
+  t.name = "repository";
+  t.description =
+      "Stores Alerts (light curves, annotations, objects), SkyEvents and Coincidences in an SQLite repository; "
+      "acknowledges after COMMIT";
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::any, "Alerts, SkyEvents and Coincidences"}};
+  t.outputs = {{"committed", PortType::alert, "the alerts, once committed (for sql-filter)"}};
+  t.blocking = true;
+  t.config = {
+      {"path", ValueKind::string, true, "", "the SQLite database; relative paths are in the run directory"},
+      {"commit_records", ValueKind::integer, false, "5000", "commit once this many records are pending"},
+      {"flush_interval_ms", ValueKind::integer, false, "100", "commit what is pending at least this often"},
+      {"busy_timeout_ms", ValueKind::integer, false, "10000",
+       "wait this long for another connection's lock, then stop"},
+      {"fsync", ValueKind::boolean, false, "false", "fsync every commit (synchronous=FULL)"},
+      {"store_raw", ValueKind::boolean, false, "true", "keep the raw survey record as JSON in alerts.raw"},
+      {"raw_exclude", ValueKind::list, false,
+       "[prv_candidates, fp_hists, prvDiaSources, prvDiaForcedSources, prvDiaNondetectionLimits, cutoutScience, "
+       "cutoutTemplate, cutoutDifference]",
+       "top-level raw fields left out of alerts.raw (light curves and cutouts are stored apart)"},
+      {"cutouts_dir", ValueKind::string, false, "", "store cutouts as files here (unset: not stored)"},
+      {"lightcurve_cache_objects", ValueKind::integer, false, "200000",
+       "objects whose stored light-curve points are remembered in memory"},
+      {"max_size_mb", ValueKind::integer, false, "0", "a quota: reaching it stops the sink like a full disk"},
+  };
+  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    if (c.integer("commit_records") < 1) problems.push_back({c.place("commit_records"), "must be at least 1"});
+    if (c.integer("flush_interval_ms") < 1) problems.push_back({c.place("flush_interval_ms"), "must be at least 1"});
+    if (c.integer("max_size_mb") < 0) problems.push_back({c.place("max_size_mb"), "must not be negative"});
+  };
+  t.create = [](const ActorContext&) { return std::make_unique<RepositorySink>(); };
+  registry.add(std::move(t));
+}
+
+}  // namespace ebs

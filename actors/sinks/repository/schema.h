@@ -1,0 +1,33 @@
+// The repository's tables and their migrations. A database records its layout version in
+// `schema_version`; opening an older database applies the missing migrations in order, each in
+// its own transaction. A new database is built the same way, from version 0, so that a migrated
+// database and a fresh one have exactly the same layout.
+//
+// Version 1: objects, alerts, light curves, annotations with provenance.
+// Version 2: the sky index column `hpx` on alerts and objects (filled for existing rows), sky
+//            events, coincidences, cutouts (file store) and sink progress (for /metrics).
+//
+// Only portable SQL types are used (INTEGER, REAL, TEXT); a PostgreSQL backend implements the same
+// tables (`WITHOUT ROWID` is SQLite's clustering of a primary key, a plain table elsewhere).
+#pragma once
+
+#include <string>
+
+#include "actors/sinks/repository/sqlite_db.h"
+
+namespace ebs::repository {
+
+inline constexpr int kSchemaVersion = 2;
+
+// The layout version of an open database (0 for an empty one).
+int schema_version(const Database& db);
+
+// Brings `db` to `target` (default: the current version); returns the version it started at.
+// A database newer than this build is refused.
+int migrate(const Database& db, int target = kSchemaVersion);
+
+// The tables a repository holds, in dependency order (for counts, archives and /metrics).
+inline constexpr const char* kTables[] = {"objects",    "alerts",       "lightcurve", "annotations",
+                                          "sky_events", "coincidences", "cutouts"};
+
+}  // namespace ebs::repository

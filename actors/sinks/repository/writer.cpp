@@ -1,0 +1,434 @@
+#include "actors/sinks/repository/writer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "actors/sinks/repository/schema.h"
+#include "actors/sinks/repository/sky_index.h"
+#include "engine/model/record_json.h"
+#include "engine/util/hash.h"
+
+namespace ebs::repository {
+
+namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void hash_field(std::string& key, std::string_view value) {
+  key.append(value);
+  key.push_back('\x1f');  // unit separator: fields cannot run into each other
+}
+
+void hash_field(std::string& key, double value) {
+  char bytes[sizeof value];
+  std::memcpy(bytes, &value, sizeof value);
+  if (std::isnan(value)) std::memset(bytes, 0, sizeof bytes);  // every NaN is the same absent value
+  key.append(bytes, sizeof bytes);
+  key.push_back('\x1f');
+}
+
+// Content and provenance of an annotation: the same annotation replayed has the same
+// fingerprint; a new version, config or value makes a new row.
+std::string fingerprint(const Annotation& a) {
+  std::string key;
+  hash_field(key, to_string(a.kind));
+  hash_field(key, a.name);
+  hash_field(key, a.value);
+  hash_field(key, a.catalogue);
+  hash_field(key, a.source_id);
+  hash_field(key, a.separation_arcsec);
+  hash_field(key, a.object_type);
+  hash_field(key, a.redshift);
+  hash_field(key, a.details);
+  hash_field(key, a.provenance.actor);
+  hash_field(key, a.provenance.actor_type);
+  hash_field(key, a.provenance.version);
+  hash_field(key, a.provenance.config_hash);
+  return hex64(fnv1a64(key));
+}
+
+const char* kind_name(SkyEvent::Kind kind) { return to_string(kind).data(); }
+
+std::string_view shape_name(Localization::Shape shape) {
+  switch (shape) {
+    case Localization::Shape::point: return "point";
+    case Localization::Shape::circle: return "circle";
+    case Localization::Shape::ellipse: return "ellipse";
+    case Localization::Shape::skymap: return "skymap";
+  }
+  return "point";
+}
+
+}  // namespace
+
+size_t Writer::PointKeyHash::operator()(const PointKey& k) const {
+  uint64_t bits;
+  std::memcpy(&bits, &k.mjd_tai, sizeof bits);
+  return std::hash<uint64_t>{}(bits) ^ (std::hash<std::string>{}(k.band) * 31) ^ static_cast<size_t>(k.kind);
+}
+
+Writer::Writer(const std::string& path, WriterOptions options)
+    : options_(std::move(options)), db_(path, Database::Mode::read_write, options_.busy_timeout_ms) {
+  for (const std::string& f : options_.raw_exclude) raw_exclude_.insert(f);
+  db_.execute("PRAGMA journal_mode=WAL");
+  db_.execute(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  db_.execute("PRAGMA cache_size=-65536");
+  migrate(db_);
+  if (options_.max_size_mb > 0) {
+    int64_t page_size = db_.scalar("PRAGMA page_size", 4096);
+    db_.execute("PRAGMA max_page_count=" + std::to_string(options_.max_size_mb * 1024 * 1024 / page_size));
+  }
+  if (!options_.cutouts_dir.empty()) std::filesystem::create_directories(options_.cutouts_dir);
+
+  insert_alert_ = db_.prepare(
+      "INSERT OR IGNORE INTO alerts(alert_id, object_id, survey, schema_version, ra, dec, hpx, mjd_tai, band, "
+      "mag, mag_err, flux, flux_err, is_diff_pos, real_bogus, raw) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+  // Every SET expression reads the row as it was: the latest alert gives the position and the
+  // last magnitude, whatever the order alerts arrive in.
+  upsert_object_ = db_.prepare(
+      "INSERT INTO objects(object_id, survey, ra, dec, hpx, first_mjd_tai, last_mjd_tai, ndet, nalerts, "
+      "last_alert_id, last_mag, last_band) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11) "
+      "ON CONFLICT(object_id) DO UPDATE SET "
+      "ndet = ndet + excluded.ndet, nalerts = nalerts + 1, "
+      "first_mjd_tai = min(first_mjd_tai, excluded.first_mjd_tai), "
+      "ra = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.ra ELSE ra END, "
+      "dec = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.dec ELSE dec END, "
+      "hpx = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.hpx ELSE hpx END, "
+      "last_alert_id = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.last_alert_id "
+      "ELSE last_alert_id END, "
+      "last_mag = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.last_mag ELSE last_mag END, "
+      "last_band = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.last_band ELSE last_band END, "
+      "last_mjd_tai = max(last_mjd_tai, excluded.last_mjd_tai)");
+  insert_point_ = db_.prepare(
+      "INSERT OR IGNORE INTO lightcurve(object_id, mjd_tai, band, kind, mag, mag_err, flux, flux_err, limit_mag, "
+      "is_diff_pos, alert_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  select_points_ = db_.prepare("SELECT mjd_tai, band, kind FROM lightcurve WHERE object_id = ?1");
+  insert_annotation_ = db_.prepare(
+      "INSERT OR IGNORE INTO annotations(alert_id, object_id, mjd_tai, kind, name, value, catalogue, source_id, "
+      "separation_arcsec, object_type, redshift, details, actor, actor_type, version, config_hash, fingerprint) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
+  insert_event_ = db_.prepare(
+      "INSERT OR IGNORE INTO sky_events(event_id, sequence, source, kind, alert_type, mjd_tai, shape, ra, dec, "
+      "radius_deg, semi_major_deg, semi_minor_deg, position_angle_deg, containment_probability, skymap_url, "
+      "skymap_version, skymap_bytes, far_hz, significance, significant, test, retracted, notice) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+      "?22, ?23)");
+  insert_coincidence_ = db_.prepare(
+      "INSERT OR IGNORE INTO coincidences(event_id, event_sequence, alert_id, object_id, status, "
+      "time_difference_s, searched_probability, false_alarm_rate, terms) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  insert_cutout_ = db_.prepare(
+      "INSERT OR IGNORE INTO cutouts(alert_id, kind, format, bytes, path) VALUES(?1, ?2, ?3, ?4, ?5)");
+  upsert_progress_ = db_.prepare(
+      "INSERT INTO sink_progress(actor, records, alerts, commits, busy_seconds, records_per_second, "
+      "last_commit_unix) VALUES(?1, ?2, ?3, 1, ?4, ?5, ?6) ON CONFLICT(actor) DO UPDATE SET "
+      "records = records + excluded.records, alerts = alerts + excluded.alerts, commits = commits + 1, "
+      "busy_seconds = busy_seconds + excluded.busy_seconds, records_per_second = excluded.records_per_second, "
+      "last_commit_unix = excluded.last_commit_unix");
+  last_commit_seconds_ = steady_seconds();
+}
+
+Writer::~Writer() {
+  transaction_.reset();  // rolls back what was not committed
+}
+
+void Writer::validate(const Record& record, std::string_view place) {
+  auto bad = [&](const std::string& message) { fail(std::string(place), message); };
+  switch (record.type()) {
+    case PortType::alert: {
+      const AlertCore& c = static_cast<const Alert&>(record).core();
+      if (c.alert_id == 0) bad("alert without an alert_id");
+      if (c.alert_id > static_cast<uint64_t>(INT64_MAX))
+        bad("alert_id " + std::to_string(c.alert_id) + " does not fit a signed 64-bit column");
+      if (c.object_id.empty()) bad("alert " + std::to_string(c.alert_id) + " without an object_id");
+      if (!std::isfinite(c.ra) || !std::isfinite(c.dec) || c.dec < -90 || c.dec > 90)
+        bad("alert " + std::to_string(c.alert_id) + " has no valid position (ra " + std::to_string(c.ra) +
+            ", dec " + std::to_string(c.dec) + ")");
+      if (!std::isfinite(c.mjd_tai)) bad("alert " + std::to_string(c.alert_id) + " has no time");
+      return;
+    }
+    case PortType::sky_event:
+      if (static_cast<const SkyEvent&>(record).event_id.empty()) bad("sky event without an event_id");
+      return;
+    case PortType::coincidence: {
+      const auto& co = static_cast<const Coincidence&>(record);
+      if (co.event_id.empty() || co.alert_id == 0) bad("coincidence without an event_id or alert_id");
+      return;
+    }
+    default:
+      bad("the repository stores Alerts, SkyEvents and Coincidences, not " + std::string(to_string(record.type())));
+  }
+}
+
+void Writer::begin() {
+  if (transaction_) return;
+  transaction_ = std::make_unique<Transaction>(db_);
+  transaction_started_ = steady_seconds();
+}
+
+void Writer::add(const Record& record) {
+  switch (record.type()) {
+    case PortType::alert: {
+      const auto& alert = static_cast<const Alert&>(record);
+      add_alert(alert);
+      add_annotations(alert);
+      return;
+    }
+    case PortType::sky_event: add_sky_event(static_cast<const SkyEvent&>(record)); return;
+    case PortType::coincidence: add_coincidence(static_cast<const Coincidence&>(record)); return;
+    default: validate(record, db_.path());
+  }
+}
+
+void Writer::commit(uint64_t records, uint64_t alerts) {
+  if (!transaction_) return;
+  double now = steady_seconds();
+  double since_last = std::max(now - last_commit_seconds_, 1e-6);
+  upsert_progress_.bind(1, options_.actor)
+      .bind(2, static_cast<int64_t>(records))
+      .bind(3, static_cast<int64_t>(alerts))
+      .bind(4, now - transaction_started_)
+      .bind(5, static_cast<double>(records) / since_last)
+      .bind(6, unix_now());
+  upsert_progress_.run();
+  transaction_->commit();
+  transaction_.reset();
+  last_commit_seconds_ = now;
+}
+
+void Writer::rollback() {
+  transaction_.reset();
+  // The cache may name points that were rolled back: forget it, the database is the truth.
+  points_by_object_.clear();
+}
+
+std::string Writer::raw_json(const AlertCore& core) const {
+  if (!options_.store_raw || core.raw.empty()) return {};
+  RawView root = core.raw.root();
+  if (root.kind() != RawNode::Kind::Record) return dump(raw_to_json(root));
+  nlohmann::json out = nlohmann::json::object();
+  for (size_t i = 0; i < root.size(); ++i) {
+    std::string_view name = root.field_name(i);
+    if (raw_exclude_.count(std::string(name))) continue;
+    out[std::string(name)] = raw_to_json(root.child(i));
+  }
+  return dump(out);
+}
+
+Writer::PointSet& Writer::known_points(const std::string& object_id) {
+  auto it = points_by_object_.find(object_id);
+  if (it != points_by_object_.end()) return it->second;
+  if (points_by_object_.size() >= options_.lightcurve_cache_objects) points_by_object_.clear();
+  PointSet& set = points_by_object_[object_id];
+  select_points_.bind(1, object_id);
+  while (select_points_.step()) {
+    std::string_view kind = select_points_.text(2);
+    Photometry::Kind k = kind == "upper_limit" ? Photometry::Kind::upper_limit
+                         : kind == "forced"    ? Photometry::Kind::forced
+                                               : Photometry::Kind::detection;
+    set.insert({select_points_.number(0), k, std::string(select_points_.text(1))});
+  }
+  select_points_.reset();
+  return set;
+}
+
+bool Writer::add_point(PointSet& known, const AlertCore& core, const Photometry& p) {
+  if (!std::isfinite(p.mjd_tai)) return false;
+  PointKey key{p.mjd_tai, p.kind, p.band};
+  if (known.count(key)) return false;
+  insert_point_.bind(1, core.object_id)
+      .bind(2, p.mjd_tai)
+      .bind(3, p.band)
+      .bind(4, to_string(p.kind))
+      .bind(5, p.mag)
+      .bind(6, p.mag_err)
+      .bind(7, p.flux)
+      .bind(8, p.flux_err)
+      .bind(9, p.limit_mag)
+      .bind(10, static_cast<int64_t>(p.is_diff_pos))
+      .bind(11, static_cast<int64_t>(core.alert_id));
+  bool inserted = insert_point_.run() > 0;
+  known.insert(std::move(key));
+  if (inserted) ++counts_.lightcurve_points;
+  return inserted;
+}
+
+void Writer::add_alert(const Alert& alert) {
+  const AlertCore& c = alert.core();
+  validate(alert, db_.path());
+  const int64_t pixel = sky_pixel(c.ra, c.dec);
+  insert_alert_.bind(1, static_cast<int64_t>(c.alert_id))
+      .bind(2, c.object_id)
+      .bind(3, c.survey)
+      .bind(4, c.schema_version)
+      .bind(5, c.ra)
+      .bind(6, c.dec)
+      .bind(7, pixel)
+      .bind(8, c.mjd_tai)
+      .bind(9, c.band)
+      .bind(10, c.mag)
+      .bind(11, c.mag_err)
+      .bind(12, c.flux)
+      .bind(13, c.flux_err)
+      .bind(14, static_cast<int64_t>(c.is_diff_pos));
+  insert_alert_.bind(15, c.real_bogus);
+  std::string raw = raw_json(c);
+  if (raw.empty()) insert_alert_.bind_null(16);
+  else insert_alert_.bind(16, raw);
+  if (insert_alert_.run() == 0) {
+    ++counts_.alerts_duplicate;  // a replay: its points and object row were written with it
+    return;
+  }
+  ++counts_.alerts;
+
+  // The alert's own detection, then its history: only points no earlier alert brought.
+  PointSet& known = known_points(c.object_id);
+  Photometry own;
+  own.mjd_tai = c.mjd_tai;
+  own.band = c.band;
+  own.kind = Photometry::Kind::detection;
+  own.mag = c.mag;
+  own.mag_err = c.mag_err;
+  own.flux = c.flux;
+  own.flux_err = c.flux_err;
+  own.is_diff_pos = c.is_diff_pos;
+  int64_t new_detections = add_point(known, c, own) ? 1 : 0;
+  double first = c.mjd_tai;
+  for (const Photometry& p : c.history) {
+    bool inserted = add_point(known, c, p);
+    if (p.kind == Photometry::Kind::detection) {
+      if (inserted) ++new_detections;
+      if (std::isfinite(p.mjd_tai)) first = std::min(first, p.mjd_tai);
+    }
+  }
+  upsert_object_.bind(1, c.object_id)
+      .bind(2, c.survey)
+      .bind(3, c.ra)
+      .bind(4, c.dec)
+      .bind(5, pixel)
+      .bind(6, first)
+      .bind(7, c.mjd_tai)
+      .bind(8, new_detections)
+      .bind(9, static_cast<int64_t>(c.alert_id))
+      .bind(10, c.mag)
+      .bind(11, c.band);
+  upsert_object_.run();
+  if (!options_.cutouts_dir.empty()) add_cutouts(c);
+}
+
+void Writer::add_annotations(const Alert& alert) {
+  const AlertCore& c = alert.core();
+  for (const Annotation* a : alert.annotations().list()) {
+    insert_annotation_.bind(1, static_cast<int64_t>(c.alert_id))
+        .bind(2, c.object_id)
+        .bind(3, c.mjd_tai)
+        .bind(4, to_string(a->kind))
+        .bind(5, a->name)
+        .bind(6, a->value)
+        .bind(7, a->catalogue)
+        .bind(8, a->source_id)
+        .bind(9, a->separation_arcsec)
+        .bind(10, a->object_type)
+        .bind(11, a->redshift);
+    if (a->details.empty()) insert_annotation_.bind_null(12);
+    else insert_annotation_.bind(12, a->details);
+    insert_annotation_.bind(13, a->provenance.actor)
+        .bind(14, a->provenance.actor_type)
+        .bind(15, a->provenance.version)
+        .bind(16, a->provenance.config_hash)
+        .bind(17, fingerprint(*a));
+    counts_.annotations += static_cast<uint64_t>(insert_annotation_.run());
+  }
+}
+
+void Writer::add_sky_event(const SkyEvent& e) {
+  validate(e, db_.path());
+  const Localization& l = e.localization;
+  insert_event_.bind(1, e.event_id)
+      .bind(2, static_cast<int64_t>(e.sequence))
+      .bind(3, e.source)
+      .bind(4, std::string_view(kind_name(e.kind)))
+      .bind(5, e.alert_type)
+      .bind(6, e.mjd_tai)
+      .bind(7, shape_name(l.shape))
+      .bind(8, l.ra)
+      .bind(9, l.dec)
+      .bind(10, l.radius_deg)
+      .bind(11, l.semi_major_deg)
+      .bind(12, l.semi_minor_deg)
+      .bind(13, l.position_angle_deg)
+      .bind(14, l.containment_probability)
+      .bind(15, l.skymap_url)
+      .bind(16, l.skymap_version)
+      .bind(17, static_cast<int64_t>(l.skymap_fits.size()))
+      .bind(18, e.far_hz)
+      .bind(19, e.significance)
+      .bind(20, static_cast<int64_t>(e.significant))
+      .bind(21, static_cast<int64_t>(e.test))
+      .bind(22, static_cast<int64_t>(e.retracted));
+  if (e.notice_json.empty()) insert_event_.bind_null(23);
+  else insert_event_.bind(23, e.notice_json);
+  counts_.sky_events += static_cast<uint64_t>(insert_event_.run());
+}
+
+void Writer::add_coincidence(const Coincidence& co) {
+  validate(co, db_.path());
+  nlohmann::json terms = nlohmann::json::array();
+  for (const SignificanceTerm& t : co.terms)
+    terms.push_back({{"name", t.name},
+                     {"value", std::isfinite(t.value) ? nlohmann::json(t.value) : nlohmann::json()},
+                     {"source", t.source}});
+  insert_coincidence_.bind(1, co.event_id)
+      .bind(2, static_cast<int64_t>(co.event_sequence))
+      .bind(3, static_cast<int64_t>(co.alert_id))
+      .bind(4, co.object_id)
+      .bind(5, to_string(co.status))
+      .bind(6, co.time_difference_s)
+      .bind(7, co.searched_probability)
+      .bind(8, co.false_alarm_rate)
+      .bind(9, dump(terms));
+  counts_.coincidences += static_cast<uint64_t>(insert_coincidence_.run());
+}
+
+void Writer::add_cutouts(const AlertCore& c) {
+  namespace fs = std::filesystem;
+  // Spread files over 1000 folders: one folder of millions of files is slow on most filesystems.
+  fs::path dir = fs::path(options_.cutouts_dir) / std::to_string(c.alert_id % 1000);
+  for (const Cutout& cut : c.cutouts) {
+    if (cut.bytes.empty()) continue;
+    fs::create_directories(dir);
+    fs::path file = dir / (std::to_string(c.alert_id) + "-" + std::string(to_string(cut.kind)) + "." + cut.format);
+    if (!fs::exists(file)) {
+      fs::path partial = file;
+      partial += ".partial";
+      {
+        std::ofstream out(partial, std::ios::binary);
+        out.write(cut.bytes.data(), static_cast<std::streamsize>(cut.bytes.size()));
+        if (!out) fail(file.string(), "cannot write the cutout: " + std::string(std::strerror(errno)));
+      }
+      fs::rename(partial, file);
+    }
+    insert_cutout_.bind(1, static_cast<int64_t>(c.alert_id))
+        .bind(2, to_string(cut.kind))
+        .bind(3, cut.format)
+        .bind(4, static_cast<int64_t>(cut.bytes.size()))
+        .bind(5, file.string());
+    counts_.cutouts += static_cast<uint64_t>(insert_cutout_.run());
+  }
+}
+
+}  // namespace ebs::repository
