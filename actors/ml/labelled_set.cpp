@@ -164,7 +164,10 @@ LabelledSet parse_labelled_csv(const std::string& text, const std::string& sourc
       double v;
       if (!parse_number(cells[feature_cols[k]], v))
         fail(place(row, header[feature_cols[k]]), "'" + cells[feature_cols[k]] + "' is not a number");
-      set.features.push_back(static_cast<float>(v));
+      auto value = static_cast<float>(v);
+      if (std::isinf(value))  // XGBoost takes NaN as missing but refuses infinities
+        fail(place(row, header[feature_cols[k]]), "'" + cells[feature_cols[k]] + "' is not finite as a float");
+      set.features.push_back(value);
     }
     set.object_ids.push_back(object_col >= 0 ? cells[static_cast<size_t>(object_col)] : std::string());
     double t = NAN;

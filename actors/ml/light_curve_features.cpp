@@ -199,6 +199,9 @@ size_t FeatureExtractor::extract(const AlertCore& alert, float* out) {
       z[5] = static_cast<float>(fit->chi2_dof);
     }
   }
+  // Absurd inputs (a magnitude of -200) overflow a float: missing, since XGBoost refuses infinities.
+  for (size_t i = 0; i < size(); ++i)
+    if (std::isinf(out[i])) out[i] = kMissing;
   return n_det;
 }
 

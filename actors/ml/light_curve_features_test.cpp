@@ -163,6 +163,16 @@ TEST_CASE("lc-bazin/1 fits the band with most flux points, t0 relative to the al
   CHECK(few["n_det"] == 4);
 }
 
+TEST_CASE("values that overflow a float are missing, not infinite") {
+  AlertCore a;
+  a.mjd_tai = 10;
+  a.band = "r";
+  a.mag = -200;  // 1e92 nJy
+  auto f = features(*find_feature_set("lc-basic/1"), a);
+  CHECK(std::isnan(f["flux_max_r"]));
+  CHECK(f["mag_peak_r"] == -200);
+}
+
 TEST_CASE("an alert with no finite time or brightness gives missing values, not a crash") {
   AlertCore a;
   a.band = "g";

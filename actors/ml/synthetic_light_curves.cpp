@@ -1,5 +1,6 @@
 #include "actors/ml/synthetic_light_curves.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -46,7 +47,7 @@ std::vector<LabelledAlert> make_synthetic_alerts(const SyntheticOptions& o) {
       t += 0.5 + 3 * u(rng);
       double mag = true_mag(t, band);
       double limit = 20.5 + 0.5 * u(rng);
-      double sigma = 0.03 + 0.05 * std::exp((mag - 19) / 1.5);
+      double sigma = std::min(0.03 + 0.05 * std::exp((mag - 19) / 1.5), 0.5);
       double observed = mag + sigma * noise(rng);
       Photometry p;
       p.mjd_tai = t;

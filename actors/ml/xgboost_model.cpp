@@ -161,6 +161,13 @@ size_t XgboostModel::tree_count() const {
   return static_cast<size_t>(rounds);
 }
 
+std::string XgboostModel::attribute(const std::string& key) const {
+  const char* value = nullptr;
+  int found = 0;
+  check(XGBoosterGetAttr(booster_, key.c_str(), &value, &found), origin_, "cannot read attribute " + key);
+  return found && value ? std::string(value) : std::string();
+}
+
 void XgboostModel::predict(const float* features, size_t rows, float* out) const {
   if (rows == 0) return;
   std::string values = array_interface(features, rows, feature_count_);

@@ -45,6 +45,8 @@ class XgboostModel {
   const std::vector<std::string>& feature_names() const { return feature_names_; }
   size_t feature_count() const { return feature_count_; }
   size_t tree_count() const;
+  // A booster attribute (Python: Booster.set_attr), empty when unset.
+  std::string attribute(const std::string& key) const;
 
   // Scores `rows` rows of feature_count() values each (row-major; NaN = missing) into `out`.
   void predict(const float* features, size_t rows, float* out) const;

@@ -1,0 +1,43 @@
+// The ML actor types (docs/ml.md):
+//   features       (in: Alert -> out: Alert)  appends a `tag` annotation named after the feature
+//                  set (e.g. lc-basic/1) whose details are the feature vector as a JSON object
+//   xgboost-score  (in: Alert -> out: Alert)  computes the features itself (the same extractor)
+//                  and appends one `score` annotation per model
+// The scorer does not read the `features` annotation: recomputing is cheaper than parsing JSON,
+// so `features` is optional in a graph (for inspection, sinks and training-set exports).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actors/ml/light_curve_features.h"
+#include "actors/ml/model_source.h"
+#include "engine/graph/actor_config.h"
+#include "engine/graph/actor_registry.h"
+
+namespace ebs::ml {
+
+// One entry of a scorer's `models:` list.
+struct ScorerModelSpec {
+  std::string reference;  // file path or registry://name[@version]
+  std::string name;       // the score's name; empty = the model's name
+  std::string place;      // FILE:LINE:COL of the entry
+};
+
+// Reads `models:` (a reference, or a list of references or {model, name} maps). A Fault with
+// the place of the bad entry.
+std::vector<ScorerModelSpec> scorer_models(const ActorConfig& config);
+
+// Why `model` cannot score `set`'s vectors, or empty when it can.
+std::string feature_mismatch(const LoadedModel& model, const FeatureSet& set);
+
+// Why an alert cannot be featurised at all (dead letter), or empty.
+std::string unscorable_reason(const AlertCore& alert);
+
+void register_ml_actors(ActorRegistry& registry);
+
+}  // namespace ebs::ml
+
+namespace ebs {
+using ml::register_ml_actors;
+}  // namespace ebs

@@ -1,0 +1,369 @@
+#include "actors/ml/model_commands.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "actors/ml/binary_metrics.h"
+#include "actors/ml/labelled_set.h"
+#include "actors/ml/light_curve_features.h"
+#include "actors/ml/model_registry.h"
+#include "actors/ml/model_source.h"
+#include "engine/util/fault.h"
+#include "engine/util/hash.h"
+
+namespace ebs::ml {
+
+namespace {
+
+using nlohmann::json;
+
+std::string default_registry() {
+  const char* env = std::getenv("EBS_MODEL_REGISTRY");
+  return env ? env : "";
+}
+
+void add_registry_option(CLI::App& app, std::string& registry) {
+  registry = default_registry();
+  app.add_option("--registry", registry, "model registry file (default: $EBS_MODEL_REGISTRY)");
+}
+
+std::string need_registry(const std::string& registry) {
+  if (registry.empty()) fail("--registry", "no model registry: pass --registry FILE or set EBS_MODEL_REGISTRY");
+  return registry;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open file");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// How a labelled CSV is read and split: shared by train, eval, compare and promote.
+struct DataOptions {
+  std::string data;
+  std::string label = "label";
+  std::string object_column = "object_id";
+  std::string time_column = "mjd";
+  std::string positive = "1,true,yes";
+  std::string negative = "0,false,no";
+  std::string split = "none";
+  double test_fraction = 0.25;
+  double threshold = 0.5;
+
+  void add_to(CLI::App& app, const std::string& default_split, bool data_required = true) {
+    split = default_split;
+    auto* option = app.add_option("--data", data, "labelled CSV (features, label, object_id, mjd)");
+    if (data_required) option->required();
+    app.add_option("--label", label, "label column")->capture_default_str();
+    app.add_option("--object-column", object_column, "object id column")->capture_default_str();
+    app.add_option("--time-column", time_column, "time column")->capture_default_str();
+    app.add_option("--positive", positive, "labels of the positive class, comma-separated")->capture_default_str();
+    app.add_option("--negative", negative, "labels of the negative class, comma-separated")->capture_default_str();
+    app.add_option("--split", split, "none (all rows are test), object or time")->capture_default_str();
+    app.add_option("--test-fraction", test_fraction, "share of objects held back for testing")->capture_default_str();
+    app.add_option("--threshold", threshold, "score at and above which a record is called positive")
+        ->capture_default_str();
+  }
+
+  LabelledSet read(const std::vector<std::string>& feature_names) const {
+    LabelledSetOptions o;
+    o.label_column = label;
+    o.object_column = object_column;
+    o.time_column = time_column;
+    o.feature_names = feature_names;
+    o.positive = split_commas(positive);
+    o.negative = split_commas(negative);
+    return read_labelled_csv(data, o);
+  }
+
+  // Identifies the test set: the file's content and how it was split.
+  std::string test_set_id() const {
+    std::ostringstream s;
+    s << hex64(fnv1a64(read_bytes(data))) << "/" << split;
+    if (split != "none") s << "/" << test_fraction;
+    return s.str();
+  }
+
+  LabelledSet test_part(const LabelledSet& set) const { return set.subset(split_set(set, parse_split(split), test_fraction).test); }
+};
+
+struct Evaluation {
+  BinaryMetrics metrics;
+  json to_json_with(const std::string& test_set) const {
+    json j = to_json(metrics);
+    j["test_set"] = test_set;
+    return j;
+  }
+};
+
+Evaluation evaluate_model(const LoadedModel& model, const DataOptions& data) {
+  if (model.feature_names.empty())
+    fail(model.reference, "the model has no feature names: cannot pick its columns from the CSV");
+  LabelledSet test = data.test_part(data.read(model.feature_names));
+  if (test.size() == 0) fail(data.data, "the test split is empty");
+  std::vector<float> scores = model.model.predict(test.features);
+  return {evaluate_scores(scores, test.labels, data.threshold)};
+}
+
+json describe(const LoadedModel& m) {
+  return {{"reference", m.reference}, {"name", m.name}, {"version", m.version}, {"content_hash", m.model.content_hash()}};
+}
+
+void print(const json& j) { std::cout << j.dump() << "\n" << std::flush; }
+
+}  // namespace
+
+void register_model_commands(CommandRegistry& registry) {
+  registry.describe_group("model", "ML models: registry, training and evaluation");
+
+  registry.add("model register", "Register a model file as the next candidate version", [](CLI::App& app) {
+    struct Options {
+      std::string registry, name, file, feature_set, training_data, metrics;
+    };
+    auto o = std::make_shared<Options>();
+    add_registry_option(app, o->registry);
+    app.add_option("--name", o->name, "model name")->required();
+    app.add_option("--file", o->file, "XGBoost model (JSON or UBJSON)")->required();
+    app.add_option("--feature-set", o->feature_set, "feature set it was trained on (e.g. lc-basic/1)");
+    app.add_option("--training-data", o->training_data, "reference to its training data");
+    app.add_option("--metrics", o->metrics, "metrics as a JSON object");
+    return CommandRegistry::Runner([o] {
+      NewModel m;
+      m.name = o->name;
+      m.bytes = read_bytes(o->file);
+      m.training_data = o->training_data;
+      if (!o->feature_set.empty()) {
+        const FeatureSet* set = find_feature_set(o->feature_set);
+        if (!set) fail("--feature-set", "unknown feature set '" + o->feature_set + "'");
+        m.feature_set = set->name;
+        m.feature_names = set->names;
+      }
+      if (!o->metrics.empty()) {
+        try {
+          m.metrics = json::parse(o->metrics);
+        } catch (const json::exception& e) {
+          fail("--metrics", std::string("not JSON: ") + e.what());
+        }
+        if (!m.metrics.is_object()) fail("--metrics", "must be a JSON object");
+      }
+      ModelRegistry r(need_registry(o->registry));
+      ModelEntry entry = [&] {
+        try {
+          return r.add(m);
+        } catch (const Fault& f) {
+          fail(o->file, f.what());
+        }
+      }();
+      print(to_json(entry));
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model list", "List registered models (one JSON line per version)", [](CLI::App& app) {
+    struct Options {
+      std::string registry, name;
+    };
+    auto o = std::make_shared<Options>();
+    add_registry_option(app, o->registry);
+    app.add_option("--name", o->name, "only this model");
+    return CommandRegistry::Runner([o] {
+      ModelRegistry r(need_registry(o->registry));
+      for (const ModelEntry& e : r.list(o->name)) print(to_json(e));
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model show", "Show one model version (default: production, else the latest)", [](CLI::App& app) {
+    struct Options {
+      std::string registry, name;
+      int64_t version = 0;
+    };
+    auto o = std::make_shared<Options>();
+    add_registry_option(app, o->registry);
+    app.add_option("name", o->name, "model name")->required();
+    app.add_option("--version", o->version, "version");
+    return CommandRegistry::Runner([o] {
+      ModelRegistry r(need_registry(o->registry));
+      std::optional<ModelEntry> e = o->version ? r.find(o->name, o->version) : r.production(o->name);
+      if (!e && !o->version) e = r.latest(o->name);
+      if (!e) fail(r.path(), "no model " + o->name + (o->version ? "@" + std::to_string(o->version) : ""));
+      print(to_json(*e));
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model train", "Train a binary XGBoost model from a labelled CSV", [](CLI::App& app) {
+    struct Options {
+      DataOptions data;
+      std::string out, format, feature_set, register_name, registry;
+      TrainParameters parameters;
+    };
+    auto o = std::make_shared<Options>();
+    o->data.add_to(app, "object");
+    app.add_option("--out", o->out, "model file to write (.json or .ubj)")->required();
+    app.add_option("--format", o->format, "json or ubj (default: from the extension)");
+    app.add_option("--feature-set", o->feature_set, "use this feature set's columns (default: every other column)");
+    app.add_option("--trees", o->parameters.rounds, "boosting rounds")->capture_default_str();
+    app.add_option("--depth", o->parameters.max_depth, "maximum tree depth")->capture_default_str();
+    app.add_option("--eta", o->parameters.eta, "learning rate")->capture_default_str();
+    app.add_option("--seed", o->parameters.seed, "random seed")->capture_default_str();
+    app.add_option("--threads", o->parameters.threads, "training threads")->capture_default_str();
+    app.add_option("--register", o->register_name, "register the model under this name as a candidate");
+    add_registry_option(app, o->registry);
+    return CommandRegistry::Runner([o] {
+      std::vector<std::string> names;
+      const FeatureSet* set = nullptr;
+      if (!o->feature_set.empty()) {
+        set = find_feature_set(o->feature_set);
+        if (!set) fail("--feature-set", "unknown feature set '" + o->feature_set + "'");
+        names = set->names;
+      }
+      std::string format = o->format;
+      if (format.empty()) format = std::filesystem::path(o->out).extension() == ".ubj" ? "ubj" : "json";
+      if (format != "json" && format != "ubj") fail("--format", "json or ubj");
+      LabelledSet all = o->data.read(names);
+      Split split = split_set(all, parse_split(o->data.split), o->data.test_fraction);
+      if (o->data.split == "none") std::swap(split.train, split.test);  // no split: train on everything
+      LabelledSet train = all.subset(split.train);
+      if (train.size() == 0) fail(o->data.data, "the training split is empty");
+      XgboostModel model = XgboostModel::train(train.features, train.labels, all.feature_names, o->parameters);
+      std::string bytes = model.save(format);
+      {
+        std::ofstream out(o->out, std::ios::binary | std::ios::trunc);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) fail(o->out, "cannot write the model");
+      }
+      json result{{"model", o->out},
+                  {"format", format},
+                  {"content_hash", hex64(fnv1a64(bytes))},
+                  {"trees", model.tree_count()},
+                  {"features", all.feature_names.size()},
+                  {"train_rows", train.size()},
+                  {"test_rows", split.test.size()},
+                  {"split", o->data.split}};
+      json metrics = json::object();
+      if (!split.test.empty()) {
+        LabelledSet test = all.subset(split.test);
+        metrics = to_json(evaluate_scores(model.predict(test.features), test.labels, o->data.threshold));
+        metrics["test_set"] = o->data.test_set_id();
+        result["metrics"] = metrics;
+      }
+      if (!o->register_name.empty()) {
+        ModelRegistry r(need_registry(o->registry));
+        NewModel m{o->register_name, bytes, set ? set->name : "", all.feature_names,
+                   o->data.data + " (" + hex64(fnv1a64(read_bytes(o->data.data))) + ")", metrics};
+        result["registered"] = to_json(r.add(m));
+      }
+      print(result);
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model eval", "ROC AUC, precision, recall and confusion matrix on a test set", [](CLI::App& app) {
+    struct Options {
+      DataOptions data;
+      std::string model, registry;
+      bool record = false;
+    };
+    auto o = std::make_shared<Options>();
+    o->data.add_to(app, "none");
+    app.add_option("--model", o->model, "model file or registry://name[@version]")->required();
+    add_registry_option(app, o->registry);
+    app.add_flag("--record", o->record, "store the metrics in the registry (registry models only)");
+    return CommandRegistry::Runner([o] {
+      LoadedModel m = load_model(o->model, o->registry);
+      json metrics = evaluate_model(m, o->data).to_json_with(o->data.test_set_id());
+      if (o->record) {
+        if (!is_registry_reference(o->model)) fail(o->model, "--record needs a registry:// model");
+        ModelRegistry r(need_registry(o->registry));
+        r.set_metrics(m.name, std::stoll(m.version), metrics);
+      }
+      json out = describe(m);
+      out["metrics"] = metrics;
+      print(out);
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model compare", "Two models side by side on the same test set", [](CLI::App& app) {
+    struct Options {
+      DataOptions data;
+      std::string a, b, registry;
+    };
+    auto o = std::make_shared<Options>();
+    o->data.add_to(app, "none");
+    app.add_option("--a", o->a, "first model (file or registry://name@version)")->required();
+    app.add_option("--b", o->b, "second model")->required();
+    add_registry_option(app, o->registry);
+    return CommandRegistry::Runner([o] {
+      LoadedModel a = load_model(o->a, o->registry), b = load_model(o->b, o->registry);
+      std::string test_set = o->data.test_set_id();
+      json ja = describe(a), jb = describe(b);
+      ja["metrics"] = evaluate_model(a, o->data).to_json_with(test_set);
+      jb["metrics"] = evaluate_model(b, o->data).to_json_with(test_set);
+      json difference = json::object();
+      for (const char* k : {"roc_auc", "precision", "recall"})
+        if (ja["metrics"][k].is_number() && jb["metrics"][k].is_number())
+          difference[k] = jb["metrics"][k].get<double>() - ja["metrics"][k].get<double>();
+      print({{"a", ja}, {"b", jb}, {"b_minus_a", difference}, {"test_set", test_set}});
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model promote", "Make a version production; refuses one worse than production", [](CLI::App& app) {
+    struct Options {
+      DataOptions data;
+      std::string registry, name, metric = "roc_auc";
+      int64_t version = 0;
+      bool force = false;
+    };
+    auto o = std::make_shared<Options>();
+    add_registry_option(app, o->registry);
+    app.add_option("name", o->name, "model name")->required();
+    app.add_option("--version", o->version, "version to promote")->required();
+    app.add_option("--metric", o->metric, "metric that must not get worse: roc_auc, precision, recall")
+        ->capture_default_str();
+    // With --data, the candidate and production are first evaluated on it (and that is recorded).
+    o->data.add_to(app, "none", false);
+    app.add_flag("--force", o->force, "promote even if worse or not comparable (rollback)");
+    return CommandRegistry::Runner([o] {
+      std::string path = need_registry(o->registry);
+      BinaryMetrics probe;
+      metric_value(probe, o->metric);  // a Fault for an unknown metric name, before any change
+      ModelRegistry r(path);
+      if (!o->data.data.empty()) {
+        std::string test_set = o->data.test_set_id();
+        std::vector<std::string> refs{"registry://" + o->name + "@" + std::to_string(o->version)};
+        if (auto current = r.production(o->name)) refs.push_back(current->reference());
+        for (const std::string& ref : refs) {
+          LoadedModel m = load_model(ref, path);
+          r.set_metrics(m.name, std::stoll(m.version), evaluate_model(m, o->data).to_json_with(test_set));
+        }
+      }
+      std::optional<ModelEntry> previous = r.production(o->name);
+      ModelEntry promoted = r.promote(o->name, o->version, o->metric, o->force);
+      json out = to_json(promoted);
+      out["previous_production"] = previous ? json(previous->reference()) : json(nullptr);
+      print(out);
+      return exit_code::ok;
+    });
+  });
+}
+
+}  // namespace ebs::ml

@@ -1,0 +1,24 @@
+// `ebs-flow model ...`: the model registry and offline training/evaluation (docs/ml.md).
+//   model register  --registry R --name N --file MODEL [--feature-set S] [--training-data REF]
+//   model list      --registry R [--name N]
+//   model show      --registry R NAME [--version V]        (default: production, else latest)
+//   model train     --data CSV --out MODEL.json|.ubj [--feature-set S] [--split object|time|none]
+//                   [--trees N] [--depth D] [--eta E] [--register NAME --registry R]
+//   model eval      --model REF --data CSV [--split ...] [--threshold T] [--record]
+//   model compare   --a REF --b REF --data CSV [--split ...]
+//   model promote   --registry R NAME --version V [--metric roc_auc] [--data CSV] [--force]
+// Results are JSON lines on stdout; problems `PLACE: message` on stderr (exit 1).
+// `--registry` defaults to $EBS_MODEL_REGISTRY.
+#pragma once
+
+#include "engine/cli/command_registry.h"
+
+namespace ebs::ml {
+
+void register_model_commands(ebs::CommandRegistry& registry);
+
+}  // namespace ebs::ml
+
+namespace ebs {
+using ml::register_model_commands;
+}  // namespace ebs

@@ -1,0 +1,284 @@
+#include "actors/ml/model_registry.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "actors/ml/xgboost_model.h"
+#include "engine/util/fault.h"
+
+namespace ebs::ml {
+
+namespace {
+
+std::string now_utc() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[40];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(ms));
+  return out;
+}
+
+ModelState parse_state(const std::string& s) {
+  if (s == "production") return ModelState::production;
+  if (s == "retired") return ModelState::retired;
+  return ModelState::candidate;
+}
+
+// A prepared statement that finalizes itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql, const std::string& place) : db_(db), place_(place) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
+      fail(place_, std::string("SQLite: ") + sqlite3_errmsg(db));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  void bind(int i, const std::string& text) { sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT); }
+  void bind_blob(int i, const std::string& bytes) {
+    sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(place_, std::string("SQLite: ") + sqlite3_errmsg(db_));
+  }
+  std::string text(int i) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
+  }
+  std::string blob(int i) const {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
+  }
+  int64_t integer(int i) const { return sqlite3_column_int64(stmt_, i); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string place_;
+};
+
+constexpr const char* kColumns =
+    "name, version, content_hash, format, feature_set, feature_names, training_data, metrics, state, created_at, "
+    "updated_at, promoted_at";
+
+}  // namespace
+
+std::string_view to_string(ModelState state) {
+  switch (state) {
+    case ModelState::candidate: return "candidate";
+    case ModelState::production: return "production";
+    case ModelState::retired: return "retired";
+  }
+  return "candidate";
+}
+
+nlohmann::json to_json(const ModelEntry& e) {
+  return {{"name", e.name},
+          {"version", e.version},
+          {"reference", e.reference()},
+          {"state", std::string(to_string(e.state))},
+          {"content_hash", e.content_hash},
+          {"format", e.format},
+          {"feature_set", e.feature_set},
+          {"feature_names", e.feature_names},
+          {"training_data", e.training_data},
+          {"metrics", e.metrics},
+          {"created_at", e.created_at},
+          {"updated_at", e.updated_at},
+          {"promoted_at", e.promoted_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.promoted_at)}};
+}
+
+ModelRegistry::ModelRegistry(const std::string& path) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    fail(path, "cannot open the model registry: " + message);
+  }
+  sqlite3_busy_timeout(db_, 5000);  // several commands and scorers may open it at once
+  exec(
+      "CREATE TABLE IF NOT EXISTS models ("
+      " name TEXT NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL, format TEXT NOT NULL,"
+      " feature_set TEXT NOT NULL, feature_names TEXT NOT NULL, training_data TEXT NOT NULL,"
+      " metrics TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('candidate', 'production', 'retired')),"
+      " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, promoted_at TEXT NOT NULL DEFAULT '',"
+      " bytes BLOB NOT NULL, PRIMARY KEY (name, version));"
+      "CREATE UNIQUE INDEX IF NOT EXISTS one_production ON models(name) WHERE state = 'production';");
+}
+
+ModelRegistry::~ModelRegistry() { sqlite3_close(db_); }
+
+void ModelRegistry::exec(const std::string& sql) const {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    fail(path_, "SQLite: " + message);
+  }
+}
+
+std::vector<ModelEntry> ModelRegistry::query(const std::string& where, const std::vector<std::string>& args) const {
+  Statement s(db_, std::string("SELECT ") + kColumns + " FROM models " + where, path_);
+  for (size_t i = 0; i < args.size(); ++i) s.bind(static_cast<int>(i + 1), args[i]);
+  std::vector<ModelEntry> out;
+  while (s.step()) {
+    ModelEntry e;
+    e.name = s.text(0);
+    e.version = s.integer(1);
+    e.content_hash = s.text(2);
+    e.format = s.text(3);
+    e.feature_set = s.text(4);
+    e.feature_names = nlohmann::json::parse(s.text(5)).get<std::vector<std::string>>();
+    e.training_data = s.text(6);
+    e.metrics = nlohmann::json::parse(s.text(7));
+    e.state = parse_state(s.text(8));
+    e.created_at = s.text(9);
+    e.updated_at = s.text(10);
+    e.promoted_at = s.text(11);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+ModelEntry ModelRegistry::add(const NewModel& model) {
+  if (model.name.empty() || model.name.find_first_of("@/ ") != std::string::npos)
+    fail(path_, "model name '" + model.name + "' must be non-empty, without '@', '/' or spaces");
+  XgboostModel loaded = XgboostModel::from_bytes(model.bytes, model.name + " (being registered)");
+  std::vector<std::string> names = model.feature_names.empty() ? loaded.feature_names() : model.feature_names;
+  if (!loaded.feature_names().empty() && loaded.feature_names() != names)
+    fail(path_, "model " + model.name + ": its feature_names differ from the feature set's");
+  if (names.empty())
+    fail(path_, "model " + model.name + " has no feature names: give a feature set or train it with names");
+  if (names.size() != loaded.feature_count())
+    fail(path_, "model " + model.name + " has " + std::to_string(loaded.feature_count()) + " features, not " +
+                    std::to_string(names.size()));
+
+  exec("BEGIN IMMEDIATE");
+  try {
+    int64_t version = 1;
+    {
+      Statement s(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?", path_);
+      s.bind(1, model.name);
+      if (s.step()) version = s.integer(0);
+    }
+    std::string now = now_utc();
+    Statement s(db_,
+                "INSERT INTO models (name, version, content_hash, format, feature_set, feature_names, training_data,"
+                " metrics, state, created_at, updated_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'candidate', ?, ?, ?)",
+                path_);
+    s.bind(1, model.name);
+    s.bind(2, version);
+    s.bind(3, loaded.content_hash());
+    s.bind(4, std::string(model.bytes.size() > 1 && model.bytes[1] == '"' ? "json" : "ubj"));
+    s.bind(5, model.feature_set);
+    s.bind(6, nlohmann::json(names).dump());
+    s.bind(7, model.training_data);
+    s.bind(8, model.metrics.dump());
+    s.bind(9, now);
+    s.bind(10, now);
+    s.bind_blob(11, model.bytes);
+    s.step();
+    exec("COMMIT");
+    return *find(model.name, version);
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+std::optional<ModelEntry> ModelRegistry::find(const std::string& name, int64_t version) const {
+  auto r = query("WHERE name = ? AND version = ?", {name, std::to_string(version)});
+  if (r.empty()) return std::nullopt;
+  return r.front();
+}
+
+std::optional<ModelEntry> ModelRegistry::production(const std::string& name) const {
+  auto r = query("WHERE name = ? AND state = 'production'", {name});
+  if (r.empty()) return std::nullopt;
+  return r.front();
+}
+
+std::optional<ModelEntry> ModelRegistry::latest(const std::string& name) const {
+  auto r = query("WHERE name = ? ORDER BY version DESC LIMIT 1", {name});
+  if (r.empty()) return std::nullopt;
+  return r.front();
+}
+
+std::vector<ModelEntry> ModelRegistry::list(const std::string& name) const {
+  if (name.empty()) return query("ORDER BY name, version", {});
+  return query("WHERE name = ? ORDER BY version", {name});
+}
+
+std::string ModelRegistry::bytes(const std::string& name, int64_t version) const {
+  Statement s(db_, "SELECT bytes FROM models WHERE name = ? AND version = ?", path_);
+  s.bind(1, name);
+  s.bind(2, version);
+  if (!s.step()) fail(path_, "no model " + name + "@" + std::to_string(version));
+  return s.blob(0);
+}
+
+void ModelRegistry::set_metrics(const std::string& name, int64_t version, const nlohmann::json& metrics) {
+  if (!find(name, version)) fail(path_, "no model " + name + "@" + std::to_string(version));
+  Statement s(db_, "UPDATE models SET metrics = ?, updated_at = ? WHERE name = ? AND version = ?", path_);
+  s.bind(1, metrics.dump());
+  s.bind(2, now_utc());
+  s.bind(3, name);
+  s.bind(4, version);
+  s.step();
+}
+
+ModelEntry ModelRegistry::promote(const std::string& name, int64_t version, const std::string& metric, bool force) {
+  auto candidate = find(name, version);
+  std::string place = path_ + ":" + name + "@" + std::to_string(version);
+  if (!candidate) fail(path_, "no model " + name + "@" + std::to_string(version));
+  if (candidate->state == ModelState::production) return *candidate;
+  auto current = production(name);
+  if (current && !force) {
+    const nlohmann::json& a = candidate->metrics;
+    const nlohmann::json& b = current->metrics;
+    auto number = [&](const nlohmann::json& m) { return m.contains(metric) && m[metric].is_number(); };
+    if (!number(a) || !number(b))
+      fail(place, "cannot compare with production " + current->reference() + ": " + metric +
+                      " is not recorded for both (run `model eval --record` on the same test set, or --force)");
+    if (a.value("test_set", "") != b.value("test_set", "") || a.value("test_set", "").empty())
+      fail(place, "cannot compare with production " + current->reference() + ": their " + metric +
+                      " were measured on different test sets (evaluate both on one set with --record, or --force)");
+    double mine = a[metric].get<double>(), theirs = b[metric].get<double>();
+    if (mine < theirs)
+      fail(place, "refused: " + metric + " " + std::to_string(mine) + " is worse than production " +
+                      current->reference() + "'s " + std::to_string(theirs));
+  }
+  std::string now = now_utc();
+  exec("BEGIN IMMEDIATE");
+  try {
+    {
+      Statement s(db_, "UPDATE models SET state = 'retired', updated_at = ? WHERE name = ? AND state = 'production'",
+                  path_);
+      s.bind(1, now);
+      s.bind(2, name);
+      s.step();
+    }
+    Statement s(db_,
+                "UPDATE models SET state = 'production', updated_at = ?, promoted_at = ? WHERE name = ? AND version = ?",
+                path_);
+    s.bind(1, now);
+    s.bind(2, now);
+    s.bind(3, name);
+    s.bind(4, version);
+    s.step();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+  return *find(name, version);
+}
+
+}  // namespace ebs::ml

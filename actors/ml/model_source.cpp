@@ -1,0 +1,56 @@
+#include "actors/ml/model_source.h"
+
+#include <filesystem>
+
+#include "actors/ml/model_registry.h"
+#include "engine/util/fault.h"
+
+namespace ebs::ml {
+
+namespace {
+constexpr std::string_view kScheme = "registry://";
+}
+
+bool is_registry_reference(const std::string& reference) { return reference.rfind(kScheme, 0) == 0; }
+
+LoadedModel load_model(const std::string& reference, const std::string& registry_path, const std::string& base_dir) {
+  if (!is_registry_reference(reference)) {
+    std::filesystem::path path(reference);
+    if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
+    XgboostModel model = XgboostModel::from_file(path.string());
+    std::string version = model.attribute("version");
+    std::vector<std::string> names = model.feature_names();
+    return {std::move(model), path.stem().string(), version.empty() ? "unversioned" : version, "", std::move(names),
+            path.string()};
+  }
+  std::string spec = reference.substr(kScheme.size());
+  std::string name = spec;
+  int64_t version = 0;
+  if (auto at = spec.find('@'); at != std::string::npos) {
+    name = spec.substr(0, at);
+    try {
+      size_t used = 0;
+      version = std::stoll(spec.substr(at + 1), &used);
+      if (used != spec.size() - at - 1 || version <= 0) throw std::invalid_argument("version");
+    } catch (const std::exception&) {
+      fail(reference, "the version after '@' must be a positive integer");
+    }
+  }
+  if (name.empty()) fail(reference, "no model name after registry://");
+  if (registry_path.empty()) fail(reference, "a registry:// model needs a registry file (config key `registry`)");
+  if (!std::filesystem::exists(registry_path)) fail(registry_path, "no model registry file");
+  ModelRegistry registry(registry_path);
+  std::optional<ModelEntry> entry = version ? registry.find(name, version) : registry.production(name);
+  if (!entry)
+    fail(registry_path + ":" + spec, version ? "no such model version in the registry"
+                                             : "no production version of this model (promote one first)");
+  XgboostModel model = XgboostModel::from_bytes(registry.bytes(entry->name, entry->version), entry->reference());
+  if (model.content_hash() != entry->content_hash)
+    fail(entry->reference(), "content hash " + model.content_hash() + " differs from the registered " +
+                                 entry->content_hash);
+  std::vector<std::string> names = model.feature_names().empty() ? entry->feature_names : model.feature_names();
+  return {std::move(model), entry->name, std::to_string(entry->version), entry->feature_set, std::move(names),
+          entry->reference()};
+}
+
+}  // namespace ebs::ml
