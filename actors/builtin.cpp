@@ -1,5 +1,6 @@
 #include "actors/builtin.h"
 
+#include "actors/ml/ml_actors.h"
 #include "actors/sinks/count_sink.h"
 #include "actors/sinks/jsonl_sink.h"
 #include "actors/sources/simulator.h"
@@ -16,6 +17,7 @@ void register_builtin_actors(ActorRegistry& registry) {
   register_alert_check(registry);
   register_jsonl_sink(registry);
   register_count_sink(registry);
+  register_ml_actors(registry);
 }
 
 }  // namespace ebs
