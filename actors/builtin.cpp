@@ -3,6 +3,7 @@
 #include "actors/ml/ml_actors.h"
 #include "actors/sinks/count_sink.h"
 #include "actors/sinks/jsonl_sink.h"
+#include "actors/sources/dead_letter_replay.h"
 #include "actors/sources/simulator.h"
 #include "actors/transforms/alert_check.h"
 #include "actors/transforms/filter.h"
@@ -12,6 +13,7 @@ namespace ebs {
 
 void register_builtin_actors(ActorRegistry& registry) {
   register_simulator(registry);
+  register_dead_letter_replay(registry);
   register_filter(registry);
   register_passthrough(registry);
   register_alert_check(registry);

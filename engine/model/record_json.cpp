@@ -1,35 +1,16 @@
 #include "engine/model/record_json.h"
 
+#include <deque>
+#include <map>
+
+#include "engine/util/fault.h"
+
 namespace ebs {
 
 using nlohmann::json;
 
 // NaN is "unknown" throughout the model; JSON has no NaN, so it is written as null.
 static json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t n = uint8_t(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= uint8_t(bytes[i + 1]) << 8;
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 static json bytes_to_json(std::string_view bytes, const JsonOptions& options) {
   return options.with_bytes ? json(base64_encode(bytes)) : json(bytes.size());
@@ -191,6 +172,148 @@ json to_json(const Record& record, const JsonOptions& options) {
     case PortType::any: break;
   }
   return nullptr;
+}
+
+namespace {
+
+// Builds a RawRecord from JSON; identical objects share one RecordShape.
+struct JsonToRaw {
+  RawRecordBuilder builder;
+  std::shared_ptr<std::deque<RecordShape>> shapes = std::make_shared<std::deque<RecordShape>>();
+  std::map<std::vector<std::string>, const RecordShape*> by_fields;
+  // A deque never moves its elements, so views into them stay valid while it grows.
+  std::shared_ptr<std::deque<std::string>> strings = std::make_shared<std::deque<std::string>>();
+
+  const RecordShape* shape_for(const json& object) {
+    std::vector<std::string> fields;
+    for (const auto& [key, value] : object.items()) fields.push_back(key);
+    auto it = by_fields.find(fields);
+    if (it != by_fields.end()) return it->second;
+    shapes->emplace_back("json", fields);
+    by_fields.emplace(std::move(fields), &shapes->back());
+    return &shapes->back();
+  }
+
+  void read(const json& v, uint32_t node) {
+    switch (v.type()) {
+      case json::value_t::null: builder.set_null(node); break;
+      case json::value_t::boolean: builder.set_bool(node, v.get<bool>()); break;
+      case json::value_t::number_integer: builder.set_int(node, v.get<int64_t>()); break;
+      case json::value_t::number_unsigned: builder.set_int(node, static_cast<int64_t>(v.get<uint64_t>())); break;
+      case json::value_t::number_float: builder.set_double(node, v.get<double>()); break;
+      case json::value_t::string: builder.set_string(node, strings->emplace_back(v.get<std::string>())); break;
+      case json::value_t::array: {
+        uint32_t first = builder.begin_list(node, static_cast<uint32_t>(v.size()));
+        for (size_t i = 0; i < v.size(); ++i) read(v[i], first + static_cast<uint32_t>(i));
+        break;
+      }
+      case json::value_t::object: {
+        uint32_t first = builder.begin_record(node, shape_for(v));
+        uint32_t i = 0;
+        for (const auto& [key, value] : v.items()) read(value, first + i++);
+        break;
+      }
+      default: builder.set_null(node); break;
+    }
+  }
+};
+
+double number_or_nan(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : NAN;
+}
+std::string text_or_empty(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Photometry::Kind photometry_kind(const std::string& s) {
+  if (s == "upper_limit") return Photometry::Kind::upper_limit;
+  if (s == "forced") return Photometry::Kind::forced;
+  return Photometry::Kind::detection;
+}
+
+Cutout::Kind cutout_kind(const std::string& s) {
+  if (s == "template") return Cutout::Kind::template_;
+  if (s == "difference") return Cutout::Kind::difference;
+  return Cutout::Kind::science;
+}
+
+Annotation::Kind annotation_kind(const std::string& s) {
+  if (s == "crossmatch") return Annotation::Kind::crossmatch;
+  if (s == "classification") return Annotation::Kind::classification;
+  if (s == "score") return Annotation::Kind::score;
+  return Annotation::Kind::tag;
+}
+
+}  // namespace
+
+RawRecord raw_from_json(const json& value) {
+  JsonToRaw reader;
+  reader.read(value, reader.builder.add_root());
+  return reader.builder.finish(reader.strings, reader.shapes);
+}
+
+std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& place) {
+  if (!j.is_object() || text_or_empty(j, "type") != "Alert") fail(place, "not an Alert record");
+  auto core = std::make_shared<AlertCore>();
+  try {
+    core->alert_id = j.at("alert_id").get<uint64_t>();
+    core->object_id = j.at("object_id").get<std::string>();
+  } catch (const json::exception& e) {
+    fail(place, std::string("alert without a valid alert_id and object_id: ") + e.what());
+  }
+  core->survey = text_or_empty(j, "survey");
+  core->schema_version = text_or_empty(j, "schema_version");
+  core->ra = number_or_nan(j, "ra");
+  core->dec = number_or_nan(j, "dec");
+  core->mjd_tai = number_or_nan(j, "mjd_tai");
+  core->band = text_or_empty(j, "band");
+  core->mag = number_or_nan(j, "mag");
+  core->mag_err = number_or_nan(j, "mag_err");
+  core->flux = number_or_nan(j, "flux");
+  core->flux_err = number_or_nan(j, "flux_err");
+  core->is_diff_pos = j.value("is_diff_pos", true);
+  core->real_bogus = number_or_nan(j, "real_bogus");
+  for (const json& p : j.value("history", json::array())) {
+    Photometry point;
+    point.mjd_tai = number_or_nan(p, "mjd_tai");
+    point.band = text_or_empty(p, "band");
+    point.kind = photometry_kind(text_or_empty(p, "kind"));
+    point.mag = number_or_nan(p, "mag");
+    point.mag_err = number_or_nan(p, "mag_err");
+    point.flux = number_or_nan(p, "flux");
+    point.flux_err = number_or_nan(p, "flux_err");
+    point.limit_mag = number_or_nan(p, "limit_mag");
+    point.is_diff_pos = p.value("is_diff_pos", true);
+    core->history.push_back(std::move(point));
+  }
+  auto bytes = std::make_shared<std::deque<std::string>>();
+  for (const json& c : j.value("cutouts", json::array())) {
+    const json& b = c.contains("bytes") ? c["bytes"] : json();
+    if (!b.is_string()) continue;  // written without bytes (only their length): nothing to restore
+    bytes->push_back(base64_decode(b.get<std::string>(), place + " cutout"));
+    core->cutouts.push_back({cutout_kind(text_or_empty(c, "kind")), text_or_empty(c, "format"), bytes->back()});
+  }
+  core->buffers = bytes;
+  if (j.contains("raw") && !j["raw"].is_null()) core->raw = raw_from_json(j["raw"]);
+  AnnotationChain chain;
+  for (const json& a : j.value("annotations", json::array())) {
+    Annotation annotation;
+    annotation.kind = annotation_kind(text_or_empty(a, "kind"));
+    annotation.provenance = {text_or_empty(a, "actor"), text_or_empty(a, "actor_type"), text_or_empty(a, "version"),
+                             text_or_empty(a, "config_hash")};
+    annotation.catalogue = text_or_empty(a, "catalogue");
+    annotation.source_id = text_or_empty(a, "source_id");
+    annotation.separation_arcsec = number_or_nan(a, "sep_arcsec");
+    annotation.object_type = text_or_empty(a, "object_type");
+    annotation.redshift = number_or_nan(a, "redshift");
+    annotation.name = text_or_empty(a, "name");
+    annotation.value = number_or_nan(a, "value");
+    if (a.contains("details")) annotation.details = a["details"].dump();
+    chain = chain.append(std::move(annotation));
+  }
+  return std::make_shared<const Alert>(std::move(core), std::move(chain));
 }
 
 }  // namespace ebs

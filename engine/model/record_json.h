@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/model/record.h"
+#include "engine/util/base64.h"
 
 namespace ebs {
 
@@ -17,6 +18,11 @@ struct JsonOptions {
 nlohmann::json raw_to_json(const RawView& value, const JsonOptions& options = {});
 nlohmann::json to_json(const Record& record, const JsonOptions& options = {});
 nlohmann::json to_json(const Annotation& annotation);
-std::string base64_encode(std::string_view bytes);
+
+// The inverse of to_json for alerts (with bytes written as base64: `with_bytes`), so dead letters
+// can be replayed. A Fault (failed) naming `place` when the JSON is not an alert.
+std::shared_ptr<const Alert> alert_from_json(const nlohmann::json& json, const std::string& place);
+// Any JSON value as a raw record tree (objects become records, arrays lists).
+RawRecord raw_from_json(const nlohmann::json& json);
 
 }  // namespace ebs

@@ -1,0 +1,87 @@
+#include "actors/sources/dead_letter_replay.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "engine/model/record_json.h"
+#include "engine/runtime/actor_logic.h"
+
+namespace ebs {
+
+namespace {
+
+class DeadLetterReplay final : public ActorLogic {
+ public:
+  void open(const ActorContext& context) override {
+    path_ = context.config.string("path");
+    only_actor_ = context.config.has("actor") ? context.config.string("actor") : "";
+    in_.open(path_);
+    if (!in_) fail(context.config.place("path"), path_ + ": cannot open: " + std::strerror(errno));
+  }
+
+  ProduceResult produce(size_t max_records, Emitter& out) override {
+    std::vector<RecordPtr> alerts;
+    auto token = std::make_shared<const AckToken>(acks_, 0);
+    std::string line;
+    while (alerts.size() < max_records && std::getline(in_, line)) {
+      ++line_number_;
+      if (line.empty()) continue;
+      std::string place = path_ + ":" + std::to_string(line_number_);
+      auto letter = nlohmann::json::parse(line, nullptr, false);
+      if (letter.is_discarded() || !letter.is_object() || letter.value("type", "") != "DeadLetter") {
+        out.read(1);
+        out.failed_raw(line, "text", Fault(FaultKind::failed, place, "not a dead letter (JSON line)"), {token});
+        continue;
+      }
+      if (!only_actor_.empty() && letter.value("actor", "") != only_actor_) {
+        out.read(1);
+        out.filtered(1);
+        continue;
+      }
+      out.read(1);
+      std::string format = letter.value("original_format", "");
+      if (format != "json") {
+        std::string original = letter.value("original", "");
+        out.failed_raw(line, "text",
+                       Fault(FaultKind::failed, place,
+                             "its original is " + (format.empty() ? std::string("unknown") : format) +
+                                 " bytes: send it back through its source (ebs-flow replay)"),
+                       {token});
+        continue;
+      }
+      try {
+        alerts.push_back(alert_from_json(letter.at("original"), place));
+      } catch (const std::exception& e) {
+        out.failed_raw(line, "text", Fault(FaultKind::failed, place, e.what()), {token});
+      }
+    }
+    if (!alerts.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(alerts), {token}));
+    return in_ ? ProduceResult::more() : ProduceResult::done();
+  }
+
+ private:
+  std::string path_;
+  std::string only_actor_;
+  std::ifstream in_;
+  size_t line_number_ = 0;
+  std::shared_ptr<AckTracker> acks_ = std::make_shared<AckTracker>();
+};
+
+}  // namespace
+
+void register_dead_letter_replay(ActorRegistry& registry) {
+  ActorType t;
+  t.name = "dead-letters";
+  t.description = "Replays the alerts of a dead-letter file (once the cause is fixed)";
+  t.version = "1.0";
+  t.outputs = {{"alerts", PortType::alert, "the alerts that had failed"}};
+  t.input_time_scale = "tai";  // dead letters hold records already on the engine's scale
+  t.blocking = true;
+  t.config = {{"path", ValueKind::string, true, "", "the dead-letter file (JSON lines)"},
+              {"actor", ValueKind::string, false, "", "replay only the letters of this actor"}};
+  t.create = [](const ActorContext&) { return std::make_unique<DeadLetterReplay>(); };
+  registry.add(std::move(t));
+}
+
+}  // namespace ebs
