@@ -580,11 +580,22 @@ void Profile::map_history(const HistorySpec& spec, RawView root, AlertCore& core
   }
 }
 
-std::shared_ptr<const AlertCore> Profile::map(RawRecord raw, std::shared_ptr<const void> buffers,
+std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                               std::string_view place) const {
   auto core = std::make_shared<AlertCore>();
   core->raw = std::move(raw);
   core->buffers = std::move(buffers);
+  try {
+    map_values(*core, place);
+  } catch (const Fault&) {
+    raw = std::move(core->raw);
+    throw;
+  }
+  return core;
+}
+
+void Profile::map_values(AlertCore& out, std::string_view place) const {
+  AlertCore* core = &out;
   RawView root = core->raw.root();
   core->survey = survey_;
 
@@ -632,7 +643,6 @@ std::shared_ptr<const AlertCore> Profile::map(RawRecord raw, std::shared_ptr<con
     cutout.format = spec.format == "auto" ? cutout_format(*bytes) : spec.format;
     core->cutouts.push_back(std::move(cutout));
   }
-  return core;
 }
 
 }  // namespace ebs::profiles

@@ -108,14 +108,16 @@ class Profile {
   bool shape_matches(const RawRecord& record) const;
   bool version_matches(const RawRecord& record) const;
 
-  // Maps a decoded record: the Alert's core, with `raw` attached and `buffers` kept alive.
+  // Maps a decoded record: the Alert's core, with `raw` moved in and `buffers` kept alive.
   // Raises a `failed` Fault "PLACE" / "profile NAME: what" on a missing required value,
-  // NaN or out-of-range coordinates, a bad time.
-  std::shared_ptr<const AlertCore> map(RawRecord raw, std::shared_ptr<const void> buffers,
+  // NaN or out-of-range coordinates, a bad time; `raw` is then left as it was (for the dead
+  // letter).
+  std::shared_ptr<const AlertCore> map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                        std::string_view place) const;
 
  private:
   Profile() = default;
+  void map_values(AlertCore& core, std::string_view place) const;
   void map_history(const HistorySpec& spec, RawView root, AlertCore& core, std::string_view place) const;
   double convert_time(const TimeSpec& spec, RawView at, std::string_view place, bool required) const;
   double tai_minus_utc_days(double mjd_utc, std::string_view place) const;

@@ -45,7 +45,7 @@ class ProfileSet {
   const Profile& select(const RawRecord& record, std::string_view place);
 
   // select + map.
-  std::shared_ptr<const AlertCore> map(RawRecord record, std::shared_ptr<const void> buffers,
+  std::shared_ptr<const AlertCore> map(RawRecord&& record, std::shared_ptr<const void> buffers,
                                        std::string_view place) {
     const Profile& profile = select(record, place);
     return profile.map(std::move(record), std::move(buffers), place);

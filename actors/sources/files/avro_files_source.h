@@ -1,0 +1,15 @@
+// `avro-files`: a source reading survey alert files (ZTF/PGIR/TURBO Avro container files, Rubin
+// Spark containers, Confluent-framed messages with a schema_dir or registry) from a file, a
+// directory (recursively, in name order) or a glob, mapping them through survey profiles.
+// `speed` replays them at alert time (1 = real time), `loop` makes a persistent test stream.
+// Corrupt files and unmappable records become dead letters with the original bytes and the
+// place (file path, record index).
+#pragma once
+
+#include "engine/graph/actor_registry.h"
+
+namespace ebs {
+
+void register_avro_files_source(ActorRegistry& registry);
+
+}  // namespace ebs
