@@ -11,15 +11,14 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "engine/util/fault.h"
+#include "test/test_data.h"
 
 namespace ebs::test {
 
+// Scratch files live in the build tree (overwritten by the next run, never piling up in /tmp).
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("ebs-skymap-" + name + "-" + std::to_string(::getpid()));
+  auto dir = ebs::test::binary_dir() / "test-scratch" / ("skymap-" + name);
   std::filesystem::create_directories(dir);
   return dir;
 }
