@@ -116,11 +116,13 @@ void print(const std::vector<Row>& rows) {
                 cell(r.libavro_full).c_str(), cell(r.libavro_value).c_str(),
                 ratio(r.ours, r.libavro_full).c_str(), ratio(r.ours, r.libavro_value).c_str());
   }
-  std::printf("\nper alert: ");
-  for (const Row& r : rows) std::printf("%s %.2f us (libavro %.0f us full, %.0f us value)%s", r.name.c_str(),
-                                        1e6 / r.ours, r.libavro_full > 0 ? 1e6 / r.libavro_full : 0.0,
-                                        r.libavro_value > 0 ? 1e6 / r.libavro_value : 0.0,
-                                        &r == &rows.back() ? "\n" : "; ");
+  std::printf("\nper alert (CPU time):\n");
+  for (const Row& r : rows) {
+    std::printf("  %-34s ebs %6.2f us", r.name.c_str(), 1e6 / r.ours);
+    if (r.libavro_full > 0) std::printf("   libavro full %7.1f us", 1e6 / r.libavro_full);
+    if (r.libavro_value > 0) std::printf("   libavro value %6.1f us", 1e6 / r.libavro_value);
+    std::printf("\n");
+  }
 }
 
 }  // namespace
