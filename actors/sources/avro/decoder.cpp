@@ -64,7 +64,13 @@ std::shared_ptr<const DecodePlan> Decoder::plan_for_id(uint32_t id, std::string_
       plan = sources_.cache->plan_for(*text, schema_place);
   }
   if (!plan && sources_.registry) {
-    auto text = sources_.registry->schema_text(id);
+    std::shared_ptr<const std::string> text;
+    try {
+      text = sources_.registry->schema_text(id);
+    } catch (const Fault& fault) {  // same kind, but placed at the message (and naming the URL)
+      throw Fault(fault.kind(), std::string(place) + ":byte 1",
+                  fault.message() + " (" + fault.place() + ")");
+    }
     plan = sources_.cache->plan_for(*text, schema_place);
   }
   if (!plan)

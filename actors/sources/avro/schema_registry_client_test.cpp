@@ -85,6 +85,16 @@ TEST_CASE("SchemaRegistryClient fetches schemas over HTTP and caches them by id"
   CHECK(to_json(records[1], true) == to_json(from_file[0], true));
   CHECK(records[0].path("diaSource.diaSourceId").as_int().has_value());
   CHECK(registry->fetches() == 1);
+  // An id the registry does not know: a failed fault placed at the message.
+  auto unknown = std::make_shared<const std::string>(testing::confluent_frame(4242, "\x02"));
+  try {
+    decoder.decode(unknown, "lsst-alerts/0/19", records);
+    FAIL("unknown id accepted");
+  } catch (const ebs::Fault& f) {
+    CHECK(f.kind() == ebs::FaultKind::failed);
+    CHECK(f.place() == "lsst-alerts/0/19:byte 1");
+    CHECK(f.message() == "unknown schema id 4242 (" + server.url() + "/schemas/ids/4242)");
+  }
 }
 
 TEST_CASE("A registry that does not answer is a disconnected fault") {
@@ -107,5 +117,11 @@ TEST_CASE("A registry that does not answer is a disconnected fault") {
   Decoder decoder(DecoderSources{std::make_shared<SchemaCache>(), nullptr,
                                  std::make_shared<SchemaRegistryClient>(url, std::chrono::milliseconds(2000))});
   std::vector<ebs::RawRecord> records;
-  CHECK_THROWS_AS(decoder.decode(frame, "t/0/1", records), ebs::Fault);
+  try {
+    decoder.decode(frame, "t/0/1", records);
+    FAIL("no fault");
+  } catch (const ebs::Fault& f) {
+    CHECK(f.kind() == ebs::FaultKind::disconnected);
+    CHECK(f.place() == "t/0/1:byte 1");
+  }
 }
