@@ -6,10 +6,12 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "actors/sources/avro/container_file.h"
 #include "test/test_data.h"
 
 namespace ebs::avro::testing {
@@ -64,8 +66,6 @@ inline std::string make_container(std::string_view schema, std::string_view code
 }
 
 }  // namespace ebs::avro::testing
-
-#include "actors/sources/avro/container_file.h"
 
 namespace ebs::avro::testing {
 
