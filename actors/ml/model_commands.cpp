@@ -1,6 +1,7 @@
 #include "actors/ml/model_commands.h"
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "actors/ml/light_curve_features.h"
 #include "actors/ml/model_registry.h"
 #include "actors/ml/model_source.h"
+#include "actors/ml/synthetic_light_curves.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
 
@@ -131,6 +133,50 @@ void print(const json& j) { std::cout << j.dump() << "\n" << std::flush; }
 
 void register_model_commands(CommandRegistry& registry) {
   registry.describe_group("model", "ML models: registry, training and evaluation");
+
+  registry.add("model synthetic", "Write a labelled feature CSV from synthetic light curves (demos, examples)",
+               [](CLI::App& app) {
+    struct Options {
+      std::string out, feature_set = "lc-basic/1";
+      SyntheticOptions synthetic;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("--out", o->out, "CSV to write (object_id, mjd, label, features)")->required();
+    app.add_option("--feature-set", o->feature_set, "feature set")->capture_default_str();
+    app.add_option("--objects", o->synthetic.objects, "objects (half transients, half variables)")->capture_default_str();
+    app.add_option("--alerts-per-object", o->synthetic.alerts_per_object, "alerts per object")->capture_default_str();
+    app.add_option("--history", o->synthetic.history, "past points before the first alert")->capture_default_str();
+    app.add_flag("--rubin-fluxes", o->synthetic.rubin_fluxes, "difference fluxes in nJy instead of magnitudes");
+    app.add_option("--seed", o->synthetic.seed, "random seed")->capture_default_str();
+    return CommandRegistry::Runner([o] {
+      const FeatureSet* set = find_feature_set(o->feature_set);
+      if (!set) fail("--feature-set", "unknown feature set '" + o->feature_set + "'");
+      std::ofstream out(o->out, std::ios::trunc);
+      if (!out) fail(o->out, "cannot write");
+      out.precision(9);
+      out << "object_id,mjd,label";
+      for (const std::string& n : set->names) out << "," << n;
+      out << "\n";
+      FeatureExtractor extractor(*set);
+      std::vector<float> v(extractor.size());
+      size_t rows = 0, positives = 0;
+      for (const LabelledAlert& a : make_synthetic_alerts(o->synthetic)) {
+        extractor.extract(*a.alert, v.data());
+        out << a.alert->object_id << "," << a.alert->mjd_tai << "," << a.label;
+        for (float f : v) {
+          out << ",";
+          if (!std::isnan(f)) out << f;
+        }
+        out << "\n";
+        ++rows;
+        positives += a.label;
+      }
+      out.flush();
+      if (!out) fail(o->out, "cannot write");
+      print({{"out", o->out}, {"rows", rows}, {"positives", positives}, {"feature_set", set->name}});
+      return exit_code::ok;
+    });
+  });
 
   registry.add("model register", "Register a model file as the next candidate version", [](CLI::App& app) {
     struct Options {

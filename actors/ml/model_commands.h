@@ -7,6 +7,7 @@
 //   model eval      --model REF --data CSV [--split ...] [--threshold T] [--record]
 //   model compare   --a REF --b REF --data CSV [--split ...]
 //   model promote   --registry R NAME --version V [--metric roc_auc] [--data CSV] [--force]
+//   model synthetic --out CSV [--objects N] [--seed S]   (a labelled set from synthetic light curves)
 // Results are JSON lines on stdout; problems `PLACE: message` on stderr (exit 1).
 // `--registry` defaults to $EBS_MODEL_REGISTRY.
 #pragma once

@@ -165,6 +165,19 @@ TEST_CASE("register, list, show, compare and promote through the CLI; a worse mo
   CHECK(run({"model", "show", "sn", "--registry", registry, "--version", "1"}).lines()[0]["state"] == "retired");
 }
 
+TEST_CASE("model synthetic writes a labelled set that model train reads") {
+  TempDir dir;
+  Result r = run({"model", "synthetic", "--out", dir / "s.csv", "--objects", "40", "--alerts-per-object", "2"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.lines()[0]["rows"] == 80);
+  Result t = run({"model", "train", "--data", dir / "s.csv", "--out", dir / "m.json", "--feature-set", "lc-basic/1",
+                  "--trees", "5", "--split", "none"});
+  INFO(t.err);
+  REQUIRE(t.exit_code == 0);
+  CHECK(t.lines()[0]["train_rows"] == 80);
+  CHECK(t.lines()[0]["test_rows"] == 0);
+}
+
 TEST_CASE("bad inputs: unknown label classes, missing and corrupt models name their file and row") {
   TempDir dir;
   {
