@@ -1,0 +1,99 @@
+#include "actors/sinks/repository/archive.h"
+
+#include <doctest/doctest.h>
+#include <zlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/sinks/repository/repository_test_support.h"
+#include "actors/sinks/repository/writer.h"
+
+using namespace ebs;
+using namespace ebs::repository;
+using namespace ebs::repository::testing;
+
+namespace {
+
+std::vector<nlohmann::json> read_gzip_lines(const std::string& path) {
+  gzFile in = gzopen(path.c_str(), "rb");
+  REQUIRE(in);
+  std::string text;
+  char buffer[4096];
+  int n;
+  while ((n = gzread(in, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+  gzclose(in);
+  std::vector<nlohmann::json> lines;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
+    lines.push_back(nlohmann::json::parse(text.substr(start, end - start)));
+  return lines;
+}
+
+std::string fill(const TempDir& dir) {
+  const std::string path = dir.file("old.db");
+  Writer writer(path);
+  writer.begin();
+  // Alerts at MJD 60000 .. 60099, one a day, each with its detection and a classification.
+  for (int day = 0; day < 100; ++day)
+    writer.add(*make_alert(static_cast<uint64_t>(day + 1), "obj" + std::to_string(day % 7), 10, 10, 60000 + day)
+                    ->annotated(classification("SN", 0.5)));
+  auto event = std::make_shared<SkyEvent>();
+  event->event_id = "S-old";
+  event->mjd_tai = 60001;
+  auto co = std::make_shared<Coincidence>();
+  co->event_id = "S-old";
+  co->alert_id = 2;
+  writer.add(*event);
+  writer.add(*co);
+  writer.commit(102, 100);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("archiving moves old rows into gzip JSON lines and out of the database") {
+  TempDir dir("repo-archive");
+  const std::string path = fill(dir);
+  ArchiveOptions options;
+  options.older_than_days = 30;
+  options.now_mjd_tai = 60100;  // cutoff 60070: days 0..69 are old
+  ArchiveResult r = archive(path, options);
+  CHECK(r.cutoff_mjd_tai == 60070);
+  CHECK(r.rows["alerts"] == 70);
+  CHECK(r.rows["annotations"] == 70);
+  CHECK(r.rows["lightcurve"] == 70);
+  CHECK(r.rows["sky_events"] == 1);
+  CHECK(r.rows["coincidences"] == 1);
+  REQUIRE(r.files.size() == 5);
+  Database db(path, Database::Mode::read_only);
+  CHECK(db.scalar("SELECT count(*) FROM alerts") == 30);
+  CHECK(db.scalar("SELECT min(mjd_tai) FROM alerts") == 60070);
+  CHECK(db.scalar("SELECT count(*) FROM objects") == 7);  // summaries stay
+
+  std::string alerts_file;
+  for (const std::string& f : r.files)
+    if (f.find("/alerts-") != std::string::npos) alerts_file = f;
+  auto lines = read_gzip_lines(alerts_file);
+  REQUIRE(lines.size() == 70);
+  CHECK(lines[0]["alert_id"] == 1);
+  CHECK(lines[69]["mjd_tai"] == 60069.0);
+
+  // Again with the same cutoff: nothing is old any more, no file is written.
+  ArchiveResult again = archive(path, options);
+  CHECK(again.rows["alerts"] == 0);
+  CHECK(again.files.empty());
+}
+
+TEST_CASE("--delete deletes without archives") {
+  TempDir dir("repo-archive-del");
+  const std::string path = fill(dir);
+  ArchiveOptions options;
+  options.older_than_days = 10;
+  options.now_mjd_tai = 60100;
+  options.delete_only = true;
+  ArchiveResult r = archive(path, options);
+  CHECK(r.rows["alerts"] == 90);
+  CHECK(r.files.empty());
+  CHECK(!std::filesystem::exists(path + ".archive"));
+  CHECK_THROWS_AS(archive(dir.file("missing.db"), options), Fault);
+}

@@ -1,0 +1,234 @@
+#include "actors/sinks/repository/http_api.h"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+#include "actors/sinks/repository/reader.h"
+
+namespace ebs::repository {
+
+namespace {
+
+// A request parameter that is missing or malformed: answered with 400.
+struct BadRequest {
+  std::string message;
+};
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+std::string param(const httplib::Request& req, const char* name, bool required) {
+  if (!req.has_param(name)) {
+    if (required) throw BadRequest{std::string("missing parameter '") + name + "'"};
+    return {};
+  }
+  return req.get_param_value(name);
+}
+
+double number_param(const httplib::Request& req, const char* name, double min, double max, bool required,
+                    double fallback = NAN) {
+  std::string text = param(req, name, required);
+  if (text.empty() && !required) return fallback;
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
+    throw BadRequest{std::string("parameter '") + name + "' is not a number: '" + text + "'"};
+  if (v < min || v > max) {
+    std::ostringstream m;
+    m << "parameter '" << name << "' = " << text << " is outside [" << min << ", " << max << "]";
+    throw BadRequest{m.str()};
+  }
+  return v;
+}
+
+std::string label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return false;
+}
+
+struct ApiServer::Impl {
+  ApiOptions options;
+  httplib::Server server;
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<Reader>> pool;  // one read-only connection per concurrent request
+
+  std::unique_ptr<Reader> acquire() {
+    {
+      std::lock_guard lock(pool_mutex);
+      if (!pool.empty()) {
+        auto r = std::move(pool.back());
+        pool.pop_back();
+        return r;
+      }
+    }
+    return std::make_unique<Reader>(options.database);
+  }
+  void release(std::unique_ptr<Reader> r) {
+    std::lock_guard lock(pool_mutex);
+    pool.push_back(std::move(r));
+  }
+
+  // Runs `body` with a pooled reader and turns faults into JSON answers.
+  template <class F>
+  httplib::Server::Handler handler(F body) {
+    return [this, body](const httplib::Request& req, httplib::Response& res) {
+      try {
+        std::unique_ptr<Reader> reader = acquire();
+        body(*reader, req, res);
+        release(std::move(reader));
+      } catch (const BadRequest& bad) {
+        send_json(res, 400, {{"error", bad.message}});
+      } catch (const Fault& f) {
+        send_json(res, 503, {{"error", f.place() + ": " + f.message()}});
+      } catch (const std::exception& e) {
+        send_json(res, 500, {{"error", e.what()}});
+      }
+    };
+  }
+
+  int64_t limit(const httplib::Request& req) const {
+    return static_cast<int64_t>(number_param(req, "limit", 1, static_cast<double>(options.max_limit), false, 100));
+  }
+
+  void routes() {
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (options.token.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      std::string given = req.get_header_value("Authorization");
+      if (constant_time_equal(given, "Bearer " + options.token)) return httplib::Server::HandlerResponse::Unhandled;
+      res.set_header("WWW-Authenticate", "Bearer");
+      send_json(res, 401, {{"error", "this server needs 'Authorization: Bearer TOKEN'"}});
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (res.body.empty()) send_json(res, res.status, {{"error", "no such resource: " + req.path}});
+    });
+
+    server.Get("/api/cone", handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 double ra = number_param(req, "ra", 0, 360, true);
+                 double dec = number_param(req, "dec", -90, 90, true);
+                 double radius = number_param(req, "radius_arcsec", 0, 3 * 3600, true);
+                 if (radius <= 0) throw BadRequest{"parameter 'radius_arcsec' must be positive"};
+                 send_json(res, 200, r.cone(ra, dec, radius, limit(req)));
+               }));
+    server.Get(R"(/api/objects/([^/]+)/lightcurve)",
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 std::string id = req.matches[1];
+                 nlohmann::json lc = r.lightcurve(id);
+                 if (lc.is_null()) send_json(res, 404, {{"error", "no object '" + id + "'"}});
+                 else send_json(res, 200, lc);
+               }));
+    server.Get("/api/alerts", handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 bool by_class = req.has_param("class"), by_score = req.has_param("score");
+                 if (by_class == by_score) throw BadRequest{"give exactly one of 'class' or 'score'"};
+                 if (by_class) {
+                   std::string label = param(req, "class", true);
+                   if (label.empty()) throw BadRequest{"parameter 'class' is empty"};
+                   send_json(res, 200, r.alerts_by_class(label, number_param(req, "min", -1e300, 1e300, false), limit(req)));
+                 } else {
+                   std::string name = param(req, "score", true);
+                   if (name.empty()) throw BadRequest{"parameter 'score' is empty"};
+                   send_json(res, 200, r.alerts_by_score(name, number_param(req, "min", -1e300, 1e300, true), limit(req)));
+                 }
+               }));
+    server.Get(R"(/api/events/([^/]+)/coincidences)",
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 std::string id = req.matches[1];
+                 nlohmann::json e = r.event_coincidences(id);
+                 if (e.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
+                 else send_json(res, 200, e);
+               }));
+    server.Get("/metrics", handler([](Reader& r, const httplib::Request&, httplib::Response& res) {
+                 std::ostringstream m;
+                 m << "# HELP ebs_repository_schema_version Layout version of the repository.\n"
+                   << "# TYPE ebs_repository_schema_version gauge\n"
+                   << "ebs_repository_schema_version " << r.version() << "\n"
+                   << "# HELP ebs_repository_rows Rows per table.\n# TYPE ebs_repository_rows gauge\n";
+                 for (const auto& [table, rows] : r.table_rows())
+                   m << "ebs_repository_rows{table=\"" << table << "\"} " << rows << "\n";
+                 struct Metric {
+                   const char* column;
+                   const char* name;
+                   const char* type;
+                   const char* help;
+                 };
+                 const Metric metrics[] = {
+                     {"records", "ebs_repository_sink_records_total", "counter", "Records the sink committed."},
+                     {"alerts", "ebs_repository_sink_alerts_total", "counter", "Alerts the sink committed."},
+                     {"commits", "ebs_repository_sink_commits_total", "counter", "Transactions committed."},
+                     {"busy_seconds", "ebs_repository_sink_busy_seconds_total", "counter",
+                      "Seconds spent inside write transactions."},
+                     {"records_per_second", "ebs_repository_sink_records_per_second", "gauge",
+                      "Records per second between the last two commits."},
+                     {"last_commit_unix", "ebs_repository_sink_last_commit_timestamp_seconds", "gauge",
+                      "Unix time of the last commit."},
+                 };
+                 nlohmann::json sinks = r.sink_progress();
+                 for (const Metric& metric : metrics) {
+                   m << "# HELP " << metric.name << " " << metric.help << "\n# TYPE " << metric.name << " "
+                     << metric.type << "\n";
+                   for (const auto& s : sinks) {
+                     const auto& v = s[metric.column];
+                     m << metric.name << "{actor=\"" << label(s["actor"].get<std::string>()) << "\"} "
+                       << (v.is_number() ? v.dump() : "NaN") << "\n";
+                   }
+                 }
+                 res.set_content(m.str(), "text/plain; version=0.0.4");
+               }));
+  }
+};
+
+ApiServer::ApiServer(ApiOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->release(std::make_unique<Reader>(impl_->options.database));  // fails now if the file is not a repository
+  impl_->routes();
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+int ApiServer::bind(const std::string& host, int port) {
+  std::string bare = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  int bound = port == 0 ? impl_->server.bind_to_any_port(bare) : (impl_->server.bind_to_port(bare, port) ? port : -1);
+  if (bound < 0) fail(host + ":" + std::to_string(port), "cannot listen there (in use, or not an address of this host)");
+  return bound;
+}
+
+void ApiServer::run() { impl_->server.listen_after_bind(); }
+void ApiServer::stop() {
+  if (impl_) impl_->server.stop();
+}
+bool ApiServer::running() const { return impl_->server.is_running(); }
+
+}  // namespace ebs::repository

@@ -1,0 +1,46 @@
+// The repository's HTTP JSON API (cpp-httplib), read-only:
+//   GET /api/cone?ra=&dec=&radius_arcsec=[&limit=]       alerts in a cone, nearest first
+//   GET /api/objects/{id}/lightcurve                      an object and its light curve
+//   GET /api/alerts?class=SN[&min=0.8][&limit=]           latest alerts of a class
+//   GET /api/alerts?score=name&min=0.8[&limit=]           latest alerts scored at least `min`
+//   GET /api/events/{id}/coincidences                     a sky event's notices and coincidences
+//   GET /metrics                                          Prometheus text: rows per table, sink rates
+// Bad parameters get 400 with {"error": "..."}; unknown objects and events 404. With a token,
+// every request must carry `Authorization: Bearer TOKEN` (401 otherwise). Values reach SQL only
+// as bound parameters.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace ebs::repository {
+
+struct ApiOptions {
+  std::string database;
+  std::string token;  // empty: no authentication (loopback only, enforced by `serve`)
+  size_t max_limit = 10000;
+};
+
+// Whether `host` names the loopback interface (127.0.0.0/8, ::1, localhost).
+bool is_loopback(const std::string& host);
+
+class ApiServer {
+ public:
+  explicit ApiServer(ApiOptions options);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds `host:port` (port 0: any free port); returns the port, or raises a Fault.
+  int bind(const std::string& host, int port);
+  // Serves until stop() (from any thread).
+  void run();
+  void stop();
+  bool running() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ebs::repository

@@ -1,0 +1,153 @@
+#include "actors/sinks/repository/http_api.h"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "actors/sinks/repository/repository_test_support.h"
+#include "actors/sinks/repository/writer.h"
+
+using namespace ebs;
+using namespace ebs::repository;
+using namespace ebs::repository::testing;
+
+namespace {
+
+// A real server on a free loopback port, serving from its own thread.
+struct RunningServer {
+  ApiServer server;
+  int port;
+  std::thread thread;
+  RunningServer(const std::string& db, const std::string& token = "")
+      : server(ApiOptions{db, token}), port(server.bind("127.0.0.1", 0)), thread([this] { server.run(); }) {
+    for (int i = 0; i < 200 && !server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~RunningServer() {
+    server.stop();
+    thread.join();
+  }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(std::chrono::seconds(5));
+    return c;
+  }
+};
+
+std::string make_repository(const TempDir& dir) {
+  const std::string path = dir.file("api.db");
+  Writer writer(path);
+  writer.begin();
+  auto a1 = make_alert(11, "ZTF21abc", 150.0, 2.0, 60010.0, {detection(60000, "g", 19.5)});
+  auto a2 = make_alert(12, "ZTF21abc", 150.0001, 2.0001, 60011.0);
+  Annotation score;
+  score.kind = Annotation::Kind::score;
+  score.name = "kn";
+  score.value = 0.9;
+  writer.add(*a1->annotated(classification("SN", 0.8)));
+  writer.add(*a2->annotated(score));
+  auto co = std::make_shared<Coincidence>();
+  co->event_id = "S230518h";
+  co->alert_id = 12;
+  co->object_id = "ZTF21abc";
+  writer.add(*co);
+  writer.commit(3, 2);
+  return path;
+}
+
+nlohmann::json body(const httplib::Result& r) {
+  REQUIRE(r);
+  return nlohmann::json::parse(r->body);
+}
+
+}  // namespace
+
+TEST_CASE("the HTTP API answers cone, light-curve, class, score, event and metrics requests") {
+  TempDir dir("repo-api");
+  RunningServer s(make_repository(dir));
+  auto c = s.client();
+
+  auto cone = c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2");
+  REQUIRE(cone);
+  CHECK(cone->status == 200);
+  CHECK(cone->get_header_value("Content-Type") == "application/json");
+  auto hits = body(cone);
+  REQUIRE(hits.size() == 2);
+  CHECK(hits[0]["alert_id"] == 11);
+  CHECK(body(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=0.1")).size() == 1);
+
+  auto lc = body(c.Get("/api/objects/ZTF21abc/lightcurve"));
+  CHECK(lc["nalerts"] == 2);
+  CHECK(lc["lightcurve"].size() == 3);
+  CHECK(c.Get("/api/objects/nobody/lightcurve")->status == 404);
+
+  CHECK(body(c.Get("/api/alerts?class=SN&limit=5")).size() == 1);
+  CHECK(body(c.Get("/api/alerts?class=AGN")).empty());
+  CHECK(body(c.Get("/api/alerts?score=kn&min=0.8"))[0]["alert_id"] == 12);
+  CHECK(body(c.Get("/api/alerts?score=kn&min=0.95")).empty());
+
+  auto event = body(c.Get("/api/events/S230518h/coincidences"));
+  CHECK(event["coincidences"][0]["alert_id"] == 12);
+  CHECK(c.Get("/api/events/S404/coincidences")->status == 404);
+
+  auto metrics = c.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->body.find("ebs_repository_rows{table=\"alerts\"} 2\n") != std::string::npos);
+  CHECK(metrics->body.find("ebs_repository_sink_records_total{actor=\"repository\"} 3\n") != std::string::npos);
+  CHECK(metrics->body.find("# TYPE ebs_repository_sink_records_per_second gauge") != std::string::npos);
+}
+
+TEST_CASE("bad parameters get 400 with a JSON message") {
+  TempDir dir("repo-api-400");
+  RunningServer s(make_repository(dir));
+  auto c = s.client();
+  for (const char* path : {"/api/cone?ra=150&dec=2", "/api/cone?ra=abc&dec=2&radius_arcsec=1",
+                           "/api/cone?ra=150&dec=95&radius_arcsec=1", "/api/cone?ra=150&dec=2&radius_arcsec=-1",
+                           "/api/cone?ra=150&dec=2&radius_arcsec=1e9", "/api/cone?ra=nan&dec=2&radius_arcsec=1",
+                           "/api/cone?ra=150&dec=2&radius_arcsec=1&limit=0", "/api/alerts",
+                           "/api/alerts?class=SN&score=kn", "/api/alerts?score=kn",
+                           "/api/alerts?class=SN&limit=1000000", "/api/alerts?class="}) {
+    INFO(path);
+    auto r = c.Get(path);
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    auto j = nlohmann::json::parse(r->body);
+    CHECK(j["error"].is_string());
+  }
+  // SQL in a parameter is only ever a value.
+  auto r = c.Get("/api/alerts?class=SN%27%20OR%20%271%27%3D%271");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(nlohmann::json::parse(r->body).empty());
+  auto unknown = c.Get("/api/nothing");
+  REQUIRE(unknown);
+  CHECK(unknown->status == 404);
+  CHECK(nlohmann::json::parse(unknown->body)["error"] == "no such resource: /api/nothing");
+}
+
+TEST_CASE("with a token every request needs it") {
+  TempDir dir("repo-api-token");
+  RunningServer s(make_repository(dir), "s3cret");
+  auto c = s.client();
+  auto denied = c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2");
+  REQUIRE(denied);
+  CHECK(denied->status == 401);
+  CHECK(c.Get("/metrics")->status == 401);
+  CHECK(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2", {{"Authorization", "Bearer wrong"}})->status == 401);
+  auto allowed = c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2", {{"Authorization", "Bearer s3cret"}});
+  REQUIRE(allowed);
+  CHECK(allowed->status == 200);
+}
+
+TEST_CASE("loopback addresses") {
+  CHECK(is_loopback("127.0.0.1"));
+  CHECK(is_loopback("127.1.2.3"));
+  CHECK(is_loopback("localhost"));
+  CHECK(is_loopback("::1"));
+  CHECK(!is_loopback("0.0.0.0"));
+  CHECK(!is_loopback("192.168.1.10"));
+  CHECK(!is_loopback("::"));
+  CHECK(!is_loopback("example.org"));
+}

@@ -1,0 +1,178 @@
+#include "actors/sinks/repository/repository_commands.h"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <charconv>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "actors/sinks/repository/archive.h"
+#include "actors/sinks/repository/http_api.h"
+#include "actors/sinks/repository/reader.h"
+
+namespace ebs {
+
+namespace {
+
+struct QueryOptions {
+  std::string database, sql;
+  std::vector<std::string> params;
+};
+
+struct ServeOptions {
+  std::string database;
+  std::string http = "127.0.0.1:8080";
+  std::string token;
+};
+
+struct ArchiveCommandOptions {
+  std::string database;
+  double older_than_days = -1;
+  bool delete_only = false;
+  std::string archive_dir;
+};
+
+// "name=value": numbers bind as numbers, the rest as text.
+nlohmann::json parse_params(const std::vector<std::string>& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const std::string& p : params) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) fail("--param " + p, "expected name=value");
+    std::string name = p.substr(0, eq), value = p.substr(eq + 1);
+    int64_t integer = 0;
+    double number = 0;
+    const char* end = value.data() + value.size();
+    if (auto r = std::from_chars(value.data(), end, integer); r.ec == std::errc() && r.ptr == end) out[name] = integer;
+    else if (auto d = std::from_chars(value.data(), end, number); d.ec == std::errc() && d.ptr == end && !value.empty())
+      out[name] = number;
+    else out[name] = value;
+  }
+  return out;
+}
+
+// Splits "host:port" ("[::1]:8080" for IPv6).
+std::pair<std::string, int> parse_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) fail("--http " + address, "expected HOST:PORT");
+  std::string host = address.substr(0, colon), port_text = address.substr(colon + 1);
+  int port = -1;
+  auto r = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (r.ec != std::errc() || r.ptr != port_text.data() + port_text.size() || port < 0 || port > 65535)
+    fail("--http " + address, "'" + port_text + "' is not a port number");
+  return {host, port};
+}
+
+int serve(const ServeOptions& o) {
+  auto [host, port] = parse_address(o.http);
+  if (!repository::is_loopback(host) && o.token.empty()) {
+    std::cerr << "--http " << o.http
+              << ": serving beyond the loopback interface needs --token (requests then send "
+                 "'Authorization: Bearer TOKEN')\n";
+    return exit_code::usage;
+  }
+  // Signals are taken by one thread with sigwait; the server's threads inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  repository::ApiServer server({o.database, o.token});
+  int bound = server.bind(host, port);
+  std::cout << nlohmann::json{{"serving", "http://" + host + ":" + std::to_string(bound)}, {"database", o.database}}.dump()
+            << std::endl;
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    timespec tick{0, 200 * 1000 * 1000};
+    while (!done.load()) {
+      if (sigtimedwait(&signals, nullptr, &tick) > 0) {
+        server.stop();
+        return;
+      }
+    }
+  });
+  server.run();
+  done = true;
+  waiter.join();
+  return exit_code::ok;
+}
+
+}  // namespace
+
+void register_repository_commands(CommandRegistry& registry) {
+  registry.add("query", "Run one read-only SQL statement on a repository; rows as JSON lines",
+               [](CLI::App& app) -> CommandRegistry::Runner {
+                 auto o = std::make_shared<QueryOptions>();
+                 app.add_option("database", o->database, "the repository (SQLite file)")->required();
+                 app.add_option("sql", o->sql, "one SELECT; :name parameters come from --param")->required();
+                 app.add_option("--param", o->params, "name=value for a :name parameter (repeatable)");
+                 return [o] {
+                   repository::Reader reader(o->database);
+                   reader.query(o->sql, parse_params(o->params), [](const nlohmann::json& row) {
+                     std::cout << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+                   });
+                   std::cout.flush();
+                   return exit_code::ok;
+                 };
+               });
+
+  registry.add("serve", "Serve a repository's HTTP JSON API (cone search, light curves, classes, metrics)",
+               [](CLI::App& app) -> CommandRegistry::Runner {
+                 auto o = std::make_shared<ServeOptions>();
+                 app.add_option("database", o->database, "the repository (SQLite file)")->required();
+                 app.add_option("--http", o->http, "HOST:PORT to listen on (loopback unless --token)")
+                     ->capture_default_str();
+                 app.add_option("--token", o->token, "require 'Authorization: Bearer TOKEN' on every request");
+                 return [o] { return serve(*o); };
+               });
+
+  registry.describe_group("repository", "The alert repository: information and retention");
+  registry.add("repository info", "A repository's schema version, rows per table and sink progress",
+               [](CLI::App& app) -> CommandRegistry::Runner {
+                 auto path = std::make_shared<std::string>();
+                 app.add_option("database", *path, "the repository (SQLite file)")->required();
+                 return [path] {
+                   repository::Reader reader(*path);
+                   nlohmann::json rows = nlohmann::json::object();
+                   for (const auto& [table, n] : reader.table_rows()) rows[table] = n;
+                   std::cout << nlohmann::json{{"database", *path},
+                                               {"schema_version", reader.version()},
+                                               {"rows", rows},
+                                               {"sinks", reader.sink_progress()}}
+                                    .dump()
+                             << "\n";
+                   return exit_code::ok;
+                 };
+               });
+  registry.add("repository archive",
+               "Move rows older than N days into gzip JSON-lines archives (or delete them with --delete)",
+               [](CLI::App& app) -> CommandRegistry::Runner {
+                 auto o = std::make_shared<ArchiveCommandOptions>();
+                 app.add_option("database", o->database, "the repository (SQLite file)")->required();
+                 app.add_option("--older-than-days", o->older_than_days, "age (by alert time, MJD TAI) of what moves")
+                     ->required()
+                     ->check(CLI::NonNegativeNumber);
+                 app.add_flag("--delete", o->delete_only, "delete the old rows instead of archiving them");
+                 app.add_option("--archive-dir", o->archive_dir, "where archives go (default: DATABASE.archive)");
+                 return [o] {
+                   repository::ArchiveOptions options;
+                   options.older_than_days = o->older_than_days;
+                   options.delete_only = o->delete_only;
+                   options.archive_dir = o->archive_dir;
+                   repository::ArchiveResult r = repository::archive(o->database, options);
+                   std::cout << nlohmann::json{{"database", o->database},
+                                               {"cutoff_mjd_tai", r.cutoff_mjd_tai},
+                                               {o->delete_only ? "deleted" : "archived", r.rows},
+                                               {"files", r.files}}
+                                    .dump()
+                             << "\n";
+                   return exit_code::ok;
+                 };
+               });
+}
+
+}  // namespace ebs
