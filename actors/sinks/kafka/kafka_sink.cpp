@@ -1,0 +1,144 @@
+#include "actors/sinks/kafka/kafka_sink.h"
+
+#include <list>
+
+#include "actors/sources/kafka/kafka_client.h"
+#include "engine/model/record_json.h"
+#include "engine/runtime/actor_logic.h"
+
+namespace ebs {
+
+namespace {
+
+class KafkaSink final : public ActorLogic {
+ public:
+  ~KafkaSink() override {
+    // Undelivered batches are dropped unacknowledged only if the run is torn down: an
+    // at-least-once source then replays them.
+    if (rk_) rd_kafka_flush(rk_.get(), 5000);
+  }
+
+  void open(const ActorContext& context) override {
+    const ActorConfig& c = context.config;
+    topic_ = c.string("topic");
+    place_ = c.place("topic");
+    options_.with_raw = c.boolean("with_raw");
+    options_.with_bytes = c.boolean("with_bytes");
+    auto properties = kafka::properties_from(c);
+    properties["enable.idempotence"] = "true";
+    properties.emplace("linger.ms", "5");
+    properties.emplace("client.id", "ebs-flow-" + context.actor_id + "-" + std::to_string(context.instance));
+    rd_kafka_conf_t* conf = kafka::make_conf(properties, c.place("properties"));
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaSink::on_delivery);
+    char error[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    if (!rk) fail(c.place("properties"), std::string("kafka producer: ") + error);
+    rk_.reset(rk);
+  }
+
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    pending_.emplace_back();
+    Pending& p = pending_.back();
+    p.batch = batch;
+    p.outstanding = batch.size();
+    p.reports.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      p.reports[i] = {&p, static_cast<uint32_t>(i)};
+      std::string value = to_json(batch[i], options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::string_view key = batch[i].key();
+      for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_VALUE(value.data(), value.size()),
+            RD_KAFKA_V_KEY(key.empty() ? nullptr : const_cast<char*>(key.data()), key.size()),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&p.reports[i]), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // back-pressure: wait for deliveries
+          rd_kafka_poll(rk_.get(), 50);
+          continue;
+        }
+        if (err) report(p, i, err);
+        break;
+      }
+    }
+    rd_kafka_poll(rk_.get(), 0);
+    settle(out);
+  }
+
+  std::chrono::microseconds tick_interval() const override { return std::chrono::microseconds(20000); }
+  void on_tick(Emitter& out) override {
+    rd_kafka_poll(rk_.get(), 0);
+    settle(out);
+  }
+  void on_end_of_stream(Emitter& out) override {
+    rd_kafka_flush(rk_.get(), 30000);
+    settle(out);
+  }
+
+ private:
+  struct Pending;
+  struct Report {
+    Pending* pending;
+    uint32_t index;
+  };
+  struct Pending {
+    BatchView batch;
+    size_t outstanding = 0;
+    std::vector<Report> reports;
+    std::vector<std::pair<uint32_t, rd_kafka_resp_err_t>> failures;
+  };
+
+  static void report(Pending& p, size_t index, rd_kafka_resp_err_t err) {
+    if (err) p.failures.emplace_back(static_cast<uint32_t>(index), err);
+    --p.outstanding;
+  }
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
+    auto* r = static_cast<Report*>(message->_private);
+    report(*r->pending, r->index, message->err);
+  }
+
+  // Batches with every report in: delivered ones count, failed ones become dead letters; then
+  // the batch is dropped, which acknowledges it.
+  void settle(Emitter& out) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->outstanding > 0) {
+        ++it;
+        continue;
+      }
+      out.delivered(it->batch.size() - it->failures.size());
+      for (const auto& [index, err] : it->failures)
+        out.failed(it->batch.record(index), Fault(FaultKind::disconnected, topic_, std::string("delivery failed: ") + rd_kafka_err2str(err)),
+                   it->batch.acks());
+      it = pending_.erase(it);
+    }
+  }
+
+  std::string topic_, place_;
+  JsonOptions options_;
+  kafka::KafkaHandle rk_;
+  std::list<Pending> pending_;  // a list: reports point into its elements
+};
+
+}  // namespace
+
+void register_kafka_sink(ActorRegistry& registry) {
+  ActorType t;
+  t.name = "kafka-sink";
+  t.description = "Publishes records to a Kafka topic as JSON, keyed by object id (idempotent producer, acks on delivery)";
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::any, "records to publish"}};
+  t.blocking = true;
+  t.config = {
+      {"topic", ValueKind::string, true, "", "Kafka topic"},
+      {"with_raw", ValueKind::boolean, false, "true", "include the raw survey record"},
+      {"with_bytes", ValueKind::boolean, false, "false", "bytes (cutouts) as base64 instead of their length"},
+  };
+  for (ConfigKey& k : kafka::property_config_keys()) t.config.push_back(std::move(k));
+  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    if (kafka::properties_from(c).count("bootstrap.servers") == 0)
+      problems.push_back({c.place("topic"), "no bootstrap.servers (properties or flat key)"});
+  };
+  t.create = [](const ActorContext&) { return std::make_unique<KafkaSink>(); };
+  registry.add(std::move(t));
+}
+
+}  // namespace ebs

@@ -1,0 +1,409 @@
+#include "actors/sources/kafka/kafka_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "actors/sources/files/message_ingester.h"
+#include "actors/sources/kafka/kafka_client.h"
+#include "actors/sources/kafka/replay.h"
+#include "engine/runtime/actor_logic.h"
+#include "engine/time/time_scale.h"
+
+namespace ebs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using kafka::KafkaHandle;
+
+struct PartitionKey {
+  std::string topic;
+  int32_t partition;
+  bool operator<(const PartitionKey& o) const { return std::tie(topic, partition) < std::tie(o.topic, o.partition); }
+};
+
+// The consumer and what outlives the source logic: acknowledgements arrive from sinks after the
+// source has finished. Each partition's AckTracker listener holds the consumer (the logic holds
+// the trackers, the consumer does not: no cycle), so the consumer lives until the last record
+// is acknowledged, then commits the final watermarks and closes.
+class Consumer {
+ public:
+  std::unique_ptr<kafka::EmbeddedBroker> broker;  // destroyed after the consumer below
+  KafkaHandle rk;
+  std::string place;
+  int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+  int64_t start_timestamp_ms = -1;
+  // Touched by the source's thread and by rebalance callbacks, which librdkafka runs inside
+  // consumer_poll on that same thread (or in close, after the source is gone).
+  std::set<PartitionKey> assigned, at_end;
+
+  ~Consumer() {
+    if (!rk) return;
+    commit_all(false);
+    rd_kafka_consumer_close(rk.get());
+    rk.reset();
+  }
+
+  static std::shared_ptr<AckTracker> make_tracker(const PartitionKey& key, const std::shared_ptr<Consumer>& self) {
+    return std::make_shared<AckTracker>([self, key](uint64_t through) { self->acknowledged(key, through); });
+  }
+
+  // Committed offsets first; where there is none, `start` (a timestamp is looked up).
+  void start_partitions(rd_kafka_topic_partition_list_t* list, bool fetch_committed) {
+    if (fetch_committed && list->cnt > 0) rd_kafka_committed(rk.get(), list, 10000);
+    bool by_time = start_timestamp_ms >= 0;
+    for (int i = 0; i < list->cnt; ++i) {
+      rd_kafka_topic_partition_t& p = list->elems[i];
+      if (by_time) p.offset = start_timestamp_ms;
+      else if (p.offset < 0) p.offset = start == RD_KAFKA_OFFSET_END ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (by_time && list->cnt > 0) {
+      rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk.get(), list, 10000);
+      if (err) fail(place, std::string("start at a time: ") + rd_kafka_err2str(err));
+    }
+    assign(list);
+  }
+
+  void assign(rd_kafka_topic_partition_list_t* list) {
+    assigned.clear();
+    at_end.clear();
+    for (int i = 0; list && i < list->cnt; ++i) assigned.insert({list->elems[i].topic, list->elems[i].partition});
+    rd_kafka_assign(rk.get(), list);
+  }
+
+  static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque) {
+    auto* self = static_cast<Consumer*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      // Committed offsets apply by themselves (offset INVALID = the group's); a timestamp start
+      // looks its offsets up.
+      if (self->start_timestamp_ms >= 0) self->start_partitions(partitions, false);
+      else self->assign(partitions);
+    } else {
+      self->assign(nullptr);
+    }
+  }
+
+  struct Partition {
+    std::map<uint64_t, int64_t> next_offset_after;  // sequence -> offset + 1 of its last message
+    int64_t committable = -1;
+    int64_t committed = -1;
+  };
+
+  void issued(const PartitionKey& key, uint64_t sequence, int64_t next_offset) {
+    std::lock_guard lock(mutex_);
+    partitions_[key].next_offset_after[sequence] = next_offset;
+  }
+
+  // Commits asynchronously what every sink has acknowledged.
+  void acknowledged(const PartitionKey& key, uint64_t through) {
+    {
+      std::lock_guard lock(mutex_);
+      Partition& p = partitions_[key];
+      auto end = p.next_offset_after.upper_bound(through);
+      for (auto it = p.next_offset_after.begin(); it != end; ++it) p.committable = std::max(p.committable, it->second);
+      p.next_offset_after.erase(p.next_offset_after.begin(), end);
+    }
+    commit_all(true);
+  }
+
+  void commit_all(bool async) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [key, p] : partitions_) {
+        if (p.committable > p.committed) {
+          rd_kafka_topic_partition_list_add(list, key.topic.c_str(), key.partition)->offset = p.committable;
+          p.committed = p.committable;
+        }
+      }
+    }
+    if (list->cnt > 0 && rk) {
+      rd_kafka_resp_err_t err = rd_kafka_commit(rk.get(), list, async ? 1 : 0);
+      if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        spdlog::warn("kafka commit failed: {}", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<PartitionKey, Partition> partitions_;
+};
+
+// start: earliest | latest | ISO 8601 UTC | milliseconds since 1970.
+int64_t start_offset(const std::string& start, const std::string& place, int64_t* timestamp_ms) {
+  if (start == "earliest") return RD_KAFKA_OFFSET_BEGINNING;
+  if (start == "latest") return RD_KAFKA_OFFSET_END;
+  char* end = nullptr;
+  long long ms = std::strtoll(start.c_str(), &end, 10);
+  if (end && *end == 0 && !start.empty()) {
+    *timestamp_ms = ms;
+  } else {
+    double mjd_utc = time::mjd_tai_to_utc(time::iso_utc_to_mjd_tai(start, place), place);
+    *timestamp_ms = static_cast<int64_t>(std::llround((mjd_utc - 40587.0) * 86400000.0));
+  }
+  return RD_KAFKA_OFFSET_INVALID;
+}
+
+class KafkaSource final : public ActorLogic {
+ public:
+  void open(const ActorContext& context) override {
+    const ActorConfig& c = context.config;
+    place_ = c.place("topics");
+    topics_ = c.strings("topics");
+    if (topics_.empty()) fail(place_, "no topics");
+    batch_delay_ = context.batch_delay;
+    stop_at_end_ = c.boolean("stop_at_end");
+    max_messages_ = c.integer("max_messages");
+    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c, context.run_dir));
+    consumer_ = std::make_shared<Consumer>();
+    consumer_->place = place_;
+    consumer_->start = start_offset(c.string("start"), c.place("start"), &consumer_->start_timestamp_ms);
+
+    std::map<std::string, std::string> properties = kafka::properties_from(c);
+    if (c.has("embedded_broker")) start_embedded_broker(c, properties);
+    properties.emplace("group.id", c.string("group"));
+    properties["enable.auto.commit"] = "false";
+    properties["enable.auto.offset.store"] = "false";
+    properties["auto.offset.reset"] = consumer_->start == RD_KAFKA_OFFSET_END ? "latest" : "earliest";
+    if (stop_at_end_) properties["enable.partition.eof"] = "true";
+    properties.emplace("client.id", "ebs-flow-" + context.actor_id + "-" + std::to_string(context.instance));
+    rd_kafka_conf_t* conf = kafka::make_conf(properties, c.place("properties"));
+    rd_kafka_conf_set_opaque(conf, consumer_.get());
+    if (!c.boolean("assign")) rd_kafka_conf_set_rebalance_cb(conf, &Consumer::on_rebalance);
+    char error[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (!rk) fail(c.place("properties"), std::string("kafka consumer: ") + error);
+    consumer_->rk.reset(rk);
+    rd_kafka_poll_set_consumer(rk);
+
+    if (c.boolean("assign")) {
+      assign_share(context.instance, context.parallelism);
+    } else {
+      rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
+      for (const std::string& t : topics_) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+      rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list);
+      rd_kafka_topic_partition_list_destroy(list);
+      if (err) fail(place_, std::string("subscribe: ") + rd_kafka_err2str(err));
+    }
+  }
+
+  ProduceResult produce(size_t max_records, Emitter& out) override {
+    if (done_) return ProduceResult::done();
+    rd_kafka_t* rk = consumer_->rk.get();
+    std::vector<rd_kafka_message_t*> messages;
+    auto deadline = Clock::now() + batch_delay_;
+    size_t limit = max_records;
+    if (max_messages_ > 0) limit = std::min<size_t>(limit, static_cast<size_t>(max_messages_ - consumed_));
+    while (messages.size() < limit) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      int timeout = messages.empty() ? 100 : static_cast<int>(std::max<int64_t>(0, left));
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout);
+      if (!m) {
+        if (!messages.empty() || Clock::now() >= deadline) break;
+        if (stop_at_end_ && all_at_end()) break;
+        continue;
+      }
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        consumer_->at_end.insert({rd_kafka_topic_name(m->rkt), m->partition});
+        rd_kafka_message_destroy(m);
+        if (stop_at_end_ && all_at_end()) break;
+        continue;
+      }
+      if (m->err) {
+        std::string what = rd_kafka_message_errstr(m);
+        bool fatal = m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+        rd_kafka_message_destroy(m);
+        if (fatal) fail(place_, "kafka: " + what);
+        spdlog::warn("kafka consumer: {}", what);
+        continue;
+      }
+      consumer_->at_end.erase({rd_kafka_topic_name(m->rkt), m->partition});
+      messages.push_back(m);
+    }
+    if (!messages.empty()) emit(messages, out);
+    if (max_messages_ > 0 && consumed_ >= static_cast<uint64_t>(max_messages_)) done_ = true;
+    if (stop_at_end_ && messages.empty() && all_at_end()) done_ = true;
+    if (done_) return ProduceResult::done();
+    return messages.empty() ? ProduceResult::idle(std::chrono::microseconds(1000)) : ProduceResult::more();
+  }
+
+ private:
+  bool all_at_end() const {
+    return !consumer_->assigned.empty() && consumer_->at_end.size() >= consumer_->assigned.size();
+  }
+
+  // Decodes and maps the messages; one ack token per partition covers its messages.
+  void emit(std::vector<rd_kafka_message_t*>& messages, Emitter& out) {
+    std::map<PartitionKey, std::pair<size_t, int64_t>> per_partition;  // count, last offset
+    for (rd_kafka_message_t* m : messages) {
+      auto& [count, last] = per_partition[{rd_kafka_topic_name(m->rkt), m->partition}];
+      ++count;
+      last = std::max<int64_t>(last, m->offset);
+    }
+    std::map<PartitionKey, AckRef> tokens;
+    for (const auto& [key, stats] : per_partition) {
+      auto& tracker = trackers_[key];
+      if (!tracker) tracker = Consumer::make_tracker(key, consumer_);
+      auto token = std::make_shared<const AckToken>(tracker, stats.first);
+      consumer_->issued(key, token->sequence(), stats.second + 1);
+      tokens[key] = token;
+    }
+    std::vector<RecordPtr> alerts;
+    std::vector<ingest::IngestFailure> failures;
+    std::vector<AckRef> batch_acks;
+    for (const auto& [key, token] : tokens) batch_acks.push_back(token);
+    size_t records = 0;
+    for (rd_kafka_message_t* m : messages) {
+      PartitionKey key{rd_kafka_topic_name(m->rkt), m->partition};
+      std::string place = key.topic + "/" + std::to_string(m->partition) + "/" + std::to_string(m->offset);
+      auto bytes = std::make_shared<const std::string>(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_message_destroy(m);
+      size_t before = failures.size();
+      size_t alerts_before = alerts.size();
+      ingester_->ingest(bytes, place, alerts, failures);
+      records += alerts.size() - alerts_before + failures.size() - before;
+      for (size_t i = before; i < failures.size(); ++i)
+        out.failed_raw(std::move(failures[i].original), failures[i].original_format, failures[i].fault, {tokens[key]});
+    }
+    consumed_ += messages.size();
+    messages.clear();
+    out.read(records);
+    if (!alerts.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(alerts), std::move(batch_acks)));
+  }
+
+  void start_embedded_broker(const ActorConfig& c, std::map<std::string, std::string>& properties) {
+    YAML::Node e = c.node("embedded_broker");
+    if (e.IsScalar() && e.Scalar() == "false") return;
+    consumer_->broker = std::make_unique<kafka::EmbeddedBroker>();
+    int partitions = e.IsMap() && e["partitions"] ? e["partitions"].as<int>() : 3;
+    for (const std::string& t : topics_)
+      if (!t.starts_with("^")) consumer_->broker->create_topic(t, partitions);
+    properties["bootstrap.servers"] = consumer_->broker->bootstrap_servers();
+    if (e.IsMap() && e["preload"]) {
+      kafka::ReplayOptions replay;
+      for (const auto& p : e["preload"].IsSequence() ? e["preload"] : YAML::Node(std::vector<std::string>{e["preload"].as<std::string>()}))
+        replay.inputs.push_back(p.as<std::string>());
+      replay.topic = topics_.front();
+      replay.brokers = consumer_->broker->bootstrap_servers();
+      if (e["wire"]) replay.wire = e["wire"].as<std::string>();
+      if (e["schema_id"]) replay.schema_id = e["schema_id"].as<int64_t>();
+      try {
+        kafka::ReplayCounts counts = kafka::replay(replay);
+        spdlog::info("embedded broker {}: {} messages preloaded into {}", replay.brokers, counts.messages, replay.topic);
+      } catch (const Fault& f) {
+        fail(c.place("embedded_broker"), f.what());
+      }
+    }
+  }
+
+  // assign: true: partitions of the topics (regexes matched against the cluster's topics),
+  // every parallelism-th to this instance, from the group's committed offsets or `start`.
+  void assign_share(size_t instance, size_t parallelism) {
+    rd_kafka_t* rk = consumer_->rk.get();
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    // A fresh mock topic may report no partitions for a moment: ask until it does.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      err = rd_kafka_metadata(rk, 1, nullptr, &metadata, 5000);
+      if (err) disconnected(place_, std::string("metadata: ") + rd_kafka_err2str(err));
+      bool complete = true;
+      for (const std::string& t : topics_) {
+        if (t.starts_with("^")) continue;
+        bool found = false;
+        for (int i = 0; i < metadata->topic_cnt; ++i)
+          found = found || (metadata->topics[i].topic == t && metadata->topics[i].partition_cnt > 0);
+        complete = complete && found;
+      }
+      if (complete) break;
+      rd_kafka_metadata_destroy(metadata);
+      metadata = nullptr;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!metadata) fail(place_, "topics not found on the cluster");
+    std::vector<PartitionKey> all;
+    for (int i = 0; i < metadata->topic_cnt; ++i) {
+      const rd_kafka_metadata_topic_t& topic = metadata->topics[i];
+      bool wanted = false;
+      for (const std::string& t : topics_)
+        wanted = wanted || (t.starts_with("^") ? std::regex_search(topic.topic, std::regex(t)) : t == topic.topic);
+      if (!wanted) continue;
+      for (int p = 0; p < topic.partition_cnt; ++p) all.push_back({topic.topic, topic.partitions[p].id});
+    }
+    rd_kafka_metadata_destroy(metadata);
+    std::sort(all.begin(), all.end());
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(all.size()));
+    for (size_t i = instance; i < all.size(); i += parallelism)
+      rd_kafka_topic_partition_list_add(list, all[i].topic.c_str(), all[i].partition);
+    consumer_->start_partitions(list, true);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  std::string place_;
+  std::vector<std::string> topics_;
+  std::chrono::microseconds batch_delay_{5000};
+  bool stop_at_end_ = false;
+  bool done_ = false;
+  int64_t max_messages_ = 0;
+  uint64_t consumed_ = 0;
+  std::unique_ptr<ingest::MessageIngester> ingester_;
+  std::shared_ptr<Consumer> consumer_;
+  std::map<PartitionKey, std::shared_ptr<AckTracker>> trackers_;
+};
+
+}  // namespace
+
+void register_kafka_source(ActorRegistry& registry) {
+  ActorType t;
+  t.name = "kafka";
+  t.description = "Survey alerts from Kafka (librdkafka): Avro containers or Confluent frames, mapped by survey profiles; at-least-once commits";
+  t.version = "1.0";
+  t.outputs = {{"alerts", PortType::alert, "alerts, one per Avro record"}};
+  t.input_time_scale = "per profile (ztf, pgir, atlas: utc; rubin: tai)";
+  t.blocking = true;
+  t.config = {
+      {"topics", ValueKind::list, true, "", "topic names or regexes (^...)"},
+      {"group", ValueKind::string, false, "ebs-flow", "consumer group (group.id)"},
+      {"start", ValueKind::string, false, "earliest", "without a committed offset: earliest, latest, ISO 8601 UTC or ms since 1970"},
+      {"assign", ValueKind::boolean, false, "false", "spread partitions over instances without a group join"},
+      {"wire", ValueKind::string, false, "auto", "auto, ocf (Avro container per message) or confluent (frame + schema id)"},
+      {"schema_dir", ValueKind::string, false, "", "writer schemas of Confluent frames (.avsc in MAJOR/MINOR folders)"},
+      {"registry", ValueKind::string, false, "", "schema registry URL for Confluent frames"},
+      {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
+      {"profiles", ValueKind::list, false, "[]", "more profile files or folders"},
+      {"stop_at_end", ValueKind::boolean, false, "false", "end the stream when every assigned partition is read to its end"},
+      {"max_messages", ValueKind::integer, false, "0", "end after this many messages per instance (0 = no limit)"},
+      {"embedded_broker", ValueKind::any, false, "",
+       "start an in-process mock broker: {partitions: 3, preload: [files or folders], wire: ocf, schema_id: N}"},
+  };
+  for (ConfigKey& k : kafka::property_config_keys()) t.config.push_back(std::move(k));
+  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    std::string wire = c.string("wire");
+    if (wire != "auto" && wire != "ocf" && wire != "confluent")
+      problems.push_back({c.place("wire"), "wire must be auto, ocf or confluent, not '" + wire + "'"});
+    if (wire == "confluent" && c.string("schema_dir").empty() && c.string("registry").empty())
+      problems.push_back({c.place("wire"), "wire confluent needs schema_dir or registry"});
+    std::string start = c.string("start");
+    try {
+      int64_t ts = -1;
+      start_offset(start, c.place("start"), &ts);
+    } catch (const Fault& f) {
+      problems.push_back({c.place("start"), f.message()});
+    }
+    if (c.integer("max_messages") < 0) problems.push_back({c.place("max_messages"), "max_messages must be >= 0"});
+    if (!c.has("embedded_broker") && kafka::properties_from(c).count("bootstrap.servers") == 0)
+      problems.push_back({c.place("topics"), "no bootstrap.servers (properties or flat key) and no embedded_broker"});
+    ingest::check_ingest_config(c, problems);
+  };
+  t.create = [](const ActorContext&) { return std::make_unique<KafkaSource>(); };
+  registry.add(std::move(t));
+}
+
+}  // namespace ebs
