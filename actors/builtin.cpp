@@ -4,6 +4,7 @@
 #include "actors/sinks/count_sink.h"
 #include "actors/sinks/jsonl_sink.h"
 #include "actors/sources/dead_letter_replay.h"
+#include "actors/sources/kafka/ingestion.h"
 #include "actors/sources/simulator.h"
 #include "actors/transforms/alert_check.h"
 #include "actors/transforms/filter.h"
@@ -20,6 +21,7 @@ void register_builtin_actors(ActorRegistry& registry) {
   register_jsonl_sink(registry);
   register_count_sink(registry);
   register_ml_actors(registry);
+  register_ingestion_actors(registry);
 }
 
 }  // namespace ebs
