@@ -1,6 +1,6 @@
-// Features of real ZTF alerts (schema 3.3 and 4.01, the latter with fp_hists forced photometry)
-// against an independent numpy implementation of the definitions in docs/ml.md. Python's avro
-// decodes the alerts and hands both sides the same light-curve points.
+// Features of real alerts — ZTF (schema 3.3 and 4.01, the latter with fp_hists forced photometry)
+// and Rubin (LSSTCam, difference fluxes) — against an independent numpy implementation of the
+// definitions in docs/ml.md. Python's avro decodes the alerts and hands both sides the same points.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -17,7 +17,8 @@ using nlohmann::json;
 
 namespace {
 
-const char* kOracle = R"PY(
+// The feature definitions in numpy, shared by the ZTF and Rubin loaders below.
+const char* kFeatures = R"PY(
 import avro.datafile, avro.io, glob, json, math, sys
 import numpy as np
 
@@ -45,9 +46,11 @@ def features(now, pts):
     if not any(p['kind'] == 'detection' and p['band'] == now['band'] and abs(p['t'] - now['t']) < 1e-6 for p in pts):
         allp.append(dict(now, kind='detection'))
     for p in allp:  # brightness in both spaces
-        if p['kind'] == 'detection':
+        if p['kind'] == 'detection' and p.get('mag') is not None:  # ZTF: magnitudes
             p['flux'] = njy(p['mag']) * (1 if p['pos'] else -1)
             p['m'] = p['mag'] if p['pos'] else float('nan')
+        elif p['kind'] == 'detection':  # Rubin: difference fluxes in nJy
+            p['m'] = 31.4 - 2.5 * math.log10(p['flux']) if p['flux'] > 0 else float('nan')
         else:
             p['m'] = float('nan')
     f = {}
@@ -78,7 +81,9 @@ def features(now, pts):
         nr = min(r, key=lambda p: abs(p['t'] - lg['t']))
         if abs(nr['t'] - lg['t']) <= 1: f['colour_gr'] = lg['m'] - nr['m']
     return {k: (None if isinstance(v, float) and math.isnan(v) else float(v)) for k, v in f.items()}
+)PY";
 
+const char* kZtf = R"PY(
 for path in sorted(glob.glob(sys.argv[1] + '/ztf/kowalski-v3.3-v4.01/*.avro')):
     for a in avro.datafile.DataFileReader(open(path, 'rb'), avro.io.DatumReader()):
         c = a['candidate']
@@ -88,58 +93,94 @@ for path in sorted(glob.glob(sys.argv[1] + '/ztf/kowalski-v3.3-v4.01/*.avro')):
         print(json.dumps(dict(file=path.split('/')[-1], now=now, points=pts, expected=features(now, [dict(p) for p in pts]))))
 )PY";
 
-}  // namespace
+const char* kRubin = R"PY(
+for path in sorted(glob.glob(sys.argv[1] + '/lsst/rubin-lsstcam-v9-spark/*.avro')):
+    for a in avro.datafile.DataFileReader(open(path, 'rb'), avro.io.DatumReader()):
+        s = a['diaSource']
+        now = dict(t=s['midpointMjdTai'], band=s['band'], flux=s['psfFlux'], flux_err=s['psfFluxErr'])
+        pts = [dict(kind='detection', t=p['midpointMjdTai'], band=p['band'], flux=p['psfFlux'], flux_err=p['psfFluxErr'])
+               for p in a['prvDiaSources'] or []]
+        pts += [dict(kind='forced', t=p['midpointMjdTai'], band=p['band'], flux=p['psfFlux'], flux_err=p['psfFluxErr'])
+                for p in a['prvDiaForcedSources'] or [] if p['psfFlux'] is not None]
+        print(json.dumps(dict(file=path.split('/')[-1], now=now, points=pts, expected=features(now, [dict(p) for p in pts]))))
+)PY";
 
-TEST_CASE("lc-basic/1 on real ZTF alerts matches a numpy implementation of the definitions") {
-  std::string script = std::string("import sys\nsys.argv = ['oracle', '") + ebs::test::data_dir().string() + "']\n" + kOracle;
+struct Checked {
+  size_t alerts = 0, with_forced = 0, with_colour = 0, negative = 0;
+};
+
+// Builds each alert from the oracle's points, extracts lc-basic/1 and compares with numpy.
+Checked check_against_oracle(const char* loader) {
+  std::string script = std::string("import sys\nsys.argv = ['oracle', '") + ebs::test::data_dir().string() + "']\n" +
+                       kFeatures + loader;
   std::istringstream lines(testing::run_python_oracle(script));
   const FeatureSet& set = *find_feature_set("lc-basic/1");
   FeatureExtractor extractor(set);
   std::vector<float> v(extractor.size());
-  size_t alerts = 0, with_forced = 0, with_colour = 0;
+  Checked c;
+  auto number = [](const json& j, const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; };
   for (std::string line; std::getline(lines, line);) {
     json j = json::parse(line);
     AlertCore a;
     a.object_id = j["file"];
     a.mjd_tai = j["now"]["t"];
     a.band = j["now"]["band"];
-    a.mag = j["now"]["mag"];
-    a.mag_err = j["now"]["mag_err"];
-    a.is_diff_pos = j["now"]["pos"];
+    a.mag = number(j["now"], "mag");
+    a.mag_err = number(j["now"], "mag_err");
+    a.flux = number(j["now"], "flux");
+    a.flux_err = number(j["now"], "flux_err");
+    a.is_diff_pos = j["now"].value("pos", a.flux > 0);
+    c.negative += a.flux < 0 || !a.is_diff_pos;
     for (const json& p : j["points"]) {
       Photometry ph;
       ph.mjd_tai = p["t"];
       ph.band = p["band"];
       if (p["kind"] == "detection") {
-        ph.mag = p["mag"];
-        ph.mag_err = p["mag_err"];
-        ph.is_diff_pos = p["pos"];
+        ph.mag = number(p, "mag");
+        ph.mag_err = number(p, "mag_err");
+        ph.flux = number(p, "flux");
+        ph.flux_err = number(p, "flux_err");
+        ph.is_diff_pos = p.value("pos", ph.flux > 0);
       } else if (p["kind"] == "upper_limit") {
         ph.kind = Photometry::Kind::upper_limit;
-        ph.limit_mag = p["limit"].is_null() ? NAN : p["limit"].get<double>();
+        ph.limit_mag = number(p, "limit");
       } else {
         ph.kind = Photometry::Kind::forced;
-        ph.flux = p["flux"];
-        ph.flux_err = p["flux_err"];
+        ph.flux = number(p, "flux");
+        ph.flux_err = number(p, "flux_err");
       }
       a.history.push_back(ph);
     }
     extractor.extract(a, v.data());
-    ++alerts;
+    ++c.alerts;
     for (size_t k = 0; k < set.names.size(); ++k) {
       const json& want = j["expected"][set.names[k]];
       INFO(a.object_id << " " << set.names[k] << " ours " << v[k] << " numpy " << want);
-      if (want.is_null()) {
+      if (want.is_null())
         CHECK(std::isnan(v[k]));
-      } else {
-        double w = want.get<double>();
-        CHECK(v[k] == doctest::Approx(w).epsilon(1e-5).scale(1e-4));
-      }
+      else
+        CHECK(v[k] == doctest::Approx(want.get<double>()).epsilon(1e-5).scale(1e-4));
     }
-    with_forced += j["expected"]["n_forced"].get<double>() > 0;
-    with_colour += !j["expected"]["colour_gr"].is_null();
+    c.with_forced += j["expected"]["n_forced"].get<double>() > 0;
+    c.with_colour += !j["expected"]["colour_gr"].is_null();
   }
-  CHECK(alerts == 36);
-  CHECK(with_forced >= 10);  // the 4.01 alerts carry forced photometry
-  MESSAGE(alerts << " ZTF alerts, " << with_forced << " with forced photometry, " << with_colour << " with a g-r colour");
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("lc-basic/1 on real Rubin alerts (difference fluxes in nJy, some negative) matches numpy") {
+  Checked c = check_against_oracle(kRubin);
+  CHECK(c.alerts == 100);
+  CHECK(c.negative > 0);
+  MESSAGE(c.alerts << " Rubin alerts, " << c.negative << " with a negative difference flux");
+}
+
+TEST_CASE("lc-basic/1 on real ZTF alerts (with fp_hists forced photometry) matches numpy") {
+  Checked c = check_against_oracle(kZtf);
+  CHECK(c.alerts == 36);
+  CHECK(c.with_forced >= 10);  // the 4.01 alerts carry forced photometry
+  CHECK(c.with_colour > 0);
+  MESSAGE(c.alerts << " ZTF alerts, " << c.with_forced << " with forced photometry, " << c.with_colour
+                   << " with a g-r colour");
 }
