@@ -1,0 +1,184 @@
+// The `crossmatch` actor: per alert and per configured catalogue, the nearest source (mode
+// nearest) or every source (mode all) within the catalogue's radius, with proper motions moved
+// to the alert's epoch, appended as crossmatch annotations.
+#include <nlohmann/json.hpp>
+
+#include "actors/crossmatch/crossmatch_actors.h"
+#include "engine/runtime/actor_logic.h"
+#include "engine/util/fault.h"
+
+namespace ebs {
+
+namespace crossmatch {
+
+std::optional<std::string> coordinate_problem(const AlertCore& a) {
+  if (!std::isfinite(a.ra) || a.ra < 0 || a.ra >= 360) return "ra " + std::to_string(a.ra) + " is not in [0, 360)";
+  if (!std::isfinite(a.dec) || a.dec < -90 || a.dec > 90)
+    return "dec " + std::to_string(a.dec) + " is not in [-90, 90]";
+  return std::nullopt;
+}
+
+std::string alert_place(const AlertCore& a) {
+  return a.survey + " alert " + std::to_string(a.alert_id) + " (" + a.object_id + ")";
+}
+
+std::filesystem::path workflow_dir(const ActorConfig& config) {
+  return std::filesystem::path(config.file()).parent_path();
+}
+
+std::filesystem::path catalogue_cache_dir(const ActorContext& context) {
+  const std::string configured = context.config.has("cache_dir") ? context.config.string("cache_dir") : "";
+  if (!configured.empty()) return resolve_path(workflow_dir(context.config), configured);
+  return std::filesystem::path(context.run_dir) / "catalog-cache";
+}
+
+namespace {
+
+struct CatalogueSpec {
+  std::string name;  // empty: the catalogue's own name
+  std::filesystem::path path;
+  double radius_arcsec = 0;
+  bool nearest_only = true;
+  std::string place;
+};
+
+// The `catalogues:` list; a Fault names the place of the first bad entry.
+std::vector<CatalogueSpec> read_catalogue_specs(const ActorConfig& config) {
+  const YAML::Node list = config.node("catalogues");
+  if (!list.IsSequence() || list.size() == 0) fail(config.place("catalogues"), "catalogues must be a non-empty list");
+  std::vector<CatalogueSpec> specs;
+  for (const YAML::Node& item : list) {
+    const std::string place = place_of(config.file(), item);
+    if (!item.IsMap()) fail(place, "a catalogue entry is a map {file, radius_arcsec, mode, name}");
+    CatalogueSpec spec;
+    spec.place = place;
+    for (const auto& kv : item) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string value_place = place_of(config.file(), kv.second);
+      try {
+        if (key == "file")
+          spec.path = resolve_path(workflow_dir(config), kv.second.as<std::string>());
+        else if (key == "radius_arcsec")
+          spec.radius_arcsec = kv.second.as<double>();
+        else if (key == "name")
+          spec.name = kv.second.as<std::string>();
+        else if (key == "mode") {
+          const std::string mode = kv.second.as<std::string>();
+          if (mode != "nearest" && mode != "all") fail(value_place, "mode must be nearest or all, not '" + mode + "'");
+          spec.nearest_only = mode == "nearest";
+        } else
+          fail(place_of(config.file(), kv.first), "unknown key '" + key + "' (file, radius_arcsec, mode, name)");
+      } catch (const YAML::Exception& e) {
+        fail(value_place, "bad value for " + key + ": " + e.msg);
+      }
+    }
+    if (spec.path.empty()) fail(place, "a catalogue entry needs a file (.ebscat or catalogue YAML config)");
+    if (!(spec.radius_arcsec > 0) || spec.radius_arcsec > 180 * 3600.0)
+      fail(place, "radius_arcsec must be > 0 and at most 648000");
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+class CrossmatchActor final : public ActorLogic {
+ public:
+  explicit CrossmatchActor(std::shared_ptr<CatalogStore> store) : store_(std::move(store)) {}
+
+  void open(const ActorContext& context) override {
+    for (CatalogueSpec& spec : read_catalogue_specs(context.config)) {
+      std::shared_ptr<const Catalog> catalog;
+      try {
+        catalog = store_->open(spec.path, catalogue_cache_dir(context));
+      } catch (const Fault& f) {
+        fail(spec.place, f.place() + ": " + f.message());
+      }
+      const std::string name = spec.name.empty() ? catalog->info().name : spec.name;
+      Search search{CatalogueHandle(name, catalog), spec.radius_arcsec, spec.nearest_only, {}};
+      search.provenance = {context.actor_id, context.type_name, context.type_version, search.catalogue.content_hash()};
+      searches_.push_back(std::move(search));
+    }
+  }
+
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    std::vector<RecordPtr> records;
+    records.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& alert = static_cast<const Alert&>(batch[i]);
+      const AlertCore& core = alert.core();
+      if (auto problem = coordinate_problem(core)) {
+        out.failed(batch.record(i), Fault(FaultKind::failed, alert_place(core), *problem), batch.acks());
+        continue;
+      }
+      AnnotationChain chain = alert.annotations();
+      bool matched = false;
+      for (Search& s : searches_) {
+        s.catalogue.search(core.ra, core.dec, core.mjd_tai, s.radius_arcsec, s.nearest_only, matches_);
+        for (const catalog::Match& m : matches_) {
+          chain = chain.append(annotation(s, m));
+          matched = true;
+        }
+      }
+      records.push_back(matched ? std::make_shared<const Alert>(alert.shared_core(), std::move(chain)) : batch.record(i));
+    }
+    if (!records.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(records), batch.acks()));
+  }
+
+ private:
+  struct Search {
+    CatalogueHandle catalogue;
+    double radius_arcsec;
+    bool nearest_only;
+    Provenance provenance;
+  };
+
+  static Annotation annotation(Search& s, const catalog::Match& m) {
+    const SourceSummary& source = s.catalogue.source(m.index);
+    Annotation a;
+    a.kind = Annotation::Kind::crossmatch;
+    a.provenance = s.provenance;
+    a.catalogue = s.catalogue.name();
+    a.source_id = source.id;
+    a.separation_arcsec = m.sep_arcsec;
+    a.object_type = source.type;
+    a.redshift = source.redshift;
+    nlohmann::json details = {{"ra", source.ra_deg}, {"dec", source.dec_deg}};
+    if (std::isfinite(source.distance_mpc)) details["distance_mpc"] = source.distance_mpc;
+    if (std::isfinite(source.semi_major_arcsec)) details["semi_major_arcsec"] = source.semi_major_arcsec;
+    if (std::isfinite(source.magnitude)) details["magnitude"] = source.magnitude;
+    a.details = details.dump();
+    return a;
+  }
+
+  std::shared_ptr<CatalogStore> store_;
+  std::vector<Search> searches_;
+  std::vector<catalog::Match> matches_;
+};
+
+}  // namespace
+}  // namespace crossmatch
+
+ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
+  ActorType t;
+  t.name = "crossmatch";
+  t.description = "Annotates alerts with the nearest (or all) catalogue sources within per-catalogue radii";
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::alert, "alerts"}};
+  t.outputs = {{"out", PortType::alert, "every alert, with one crossmatch annotation per matched source"}};
+  t.config = {
+      {"catalogues", ValueKind::list, true, "",
+       "list of {file: .ebscat or catalogue YAML config, radius_arcsec, mode: nearest|all, name}"},
+      {"cache_dir", ValueKind::string, false, "",
+       "where catalogue YAML configs are built (default: <run dir>/catalog-cache)"}};
+  t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
+    try {
+      for (const auto& spec : crossmatch::read_catalogue_specs(config))
+        if (auto problem = crossmatch::catalogue_problem(spec.path)) problems.push_back({spec.place, *problem});
+    } catch (const Fault& f) {
+      problems.push_back({f.place(), f.message()});
+    }
+  };
+  t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::CrossmatchActor>(store); };
+  return t;
+}
+
+}  // namespace ebs

@@ -1,0 +1,38 @@
+// The `crossmatch` and `classify` actor types (docs/crossmatch.md, docs/sherlock.md).
+//   crossmatch: annotates each alert with the nearest (or all) sources of several catalogues
+//               within per-catalogue radii; every alert is forwarded.
+//   classify:   Sherlock-style contextual classification from a YAML rule set
+//               (catalogs/rules/sherlock.yaml): one classification annotation per alert.
+// Both share one CatalogStore, so a catalogue named by several actors is loaded once.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "actors/crossmatch/catalog_store.h"
+#include "engine/graph/actor_registry.h"
+#include "engine/model/record.h"
+
+namespace ebs {
+
+struct ActorContext;
+
+ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store);
+ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store);
+
+// Registers `crossmatch` and `classify`, sharing one CatalogStore.
+void register_crossmatch_actors(ActorRegistry& registry);
+
+namespace crossmatch {
+// What is wrong with an alert's coordinates (non-finite or out of range), for dead letters.
+std::optional<std::string> coordinate_problem(const AlertCore& alert);
+// "<survey> alert <id> (<object>)": the place of an alert in a dead letter.
+std::string alert_place(const AlertCore& alert);
+// Catalogue and rule files resolve relative to the workflow file's folder.
+std::filesystem::path workflow_dir(const ActorConfig& config);
+// Where catalogue YAML configs are built: `cache_dir` of the config, else <run dir>/catalog-cache.
+std::filesystem::path catalogue_cache_dir(const ActorContext& context);
+}  // namespace crossmatch
+
+}  // namespace ebs
