@@ -142,7 +142,7 @@ std::optional<BazinFit> BazinFitter::fit(std::span<const double> t, std::span<co
   auto* w = static_cast<gsl_multifit_nlinear_workspace*>(workspace(n));
   if (gsl_multifit_nlinear_init(&x0_view.vector, &fdf, w) != GSL_SUCCESS) return std::nullopt;
   int info = 0;
-  int status = gsl_multifit_nlinear_driver(200, 1e-10, 1e-10, 0.0, nullptr, nullptr, &info, w);
+  int status = gsl_multifit_nlinear_driver(100, 1e-8, 1e-8, 1e-10, nullptr, nullptr, &info, w);
   if (status != GSL_SUCCESS && status != GSL_EMAXITER) return std::nullopt;
 
   const gsl_vector* x = gsl_multifit_nlinear_position(w);

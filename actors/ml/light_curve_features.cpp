@@ -77,14 +77,27 @@ void FeatureExtractor::gather(const AlertCore& alert) {
   auto add = [&](double t, std::string_view band, Photometry::Kind kind, double mag, double mag_err, double flux,
                  double flux_err, bool positive) {
     if (!std::isfinite(t)) return;
-    Point p{t, NAN, NAN, NAN, band_index(band), kind};
+    Point p{t, NAN, NAN, NAN, band_index(band), kind, false, positive, NAN};
     if (kind != Photometry::Kind::upper_limit) {
-      p.flux = std::isfinite(flux) ? flux : std::isfinite(mag) ? (positive ? 1 : -1) * mag_to_njy(mag) : NAN;
-      p.flux_err = std::isfinite(flux_err) ? flux_err
-                   : std::isfinite(mag_err) && std::isfinite(p.flux) ? std::abs(p.flux) * kMagErrToFluxErr * mag_err
-                                                                     : NAN;
-      // A magnitude describes a positive flux only: negative subtractions have none.
-      p.mag = !(p.flux > 0) ? NAN : std::isfinite(mag) && positive ? mag : njy_to_mag(p.flux);
+      if (std::isfinite(flux)) {
+        p.flux = flux;
+        p.flux_err = std::isfinite(flux_err) ? flux_err
+                     : std::isfinite(mag_err) ? std::abs(flux) * kMagErrToFluxErr * mag_err
+                                              : NAN;
+        // A magnitude describes a positive flux only: negative subtractions have none.
+        p.mag = !(flux > 0) ? NAN : std::isfinite(mag) && positive ? mag : njy_to_mag(flux);
+      } else if (std::isfinite(mag)) {
+        p.mag = positive ? mag : NAN;
+        if (set_->bazin) {  // the fit needs every flux
+          p.flux = (positive ? 1 : -1) * mag_to_njy(mag);
+          p.flux_err = std::isfinite(flux_err) ? flux_err
+                       : std::isfinite(mag_err) ? std::abs(p.flux) * kMagErrToFluxErr * mag_err
+                                                : NAN;
+        } else {
+          p.flux_from_mag = true;
+          p.flux_mag = mag;
+        }
+      }
     }
     points_.push_back(p);
   };
@@ -122,9 +135,14 @@ size_t FeatureExtractor::extract(const AlertCore& alert, float* out) {
     double peak_mag = INFINITY, faint_mag = -INFINITY, t_peak = 0;
     double t_first = INFINITY, m_first = NAN, t_last = -INFINITY, m_last = NAN;
     double flux_max = -INFINITY;
+    double brightest_positive = INFINITY, faintest_negative = -INFINITY;  // magnitude-only points
     for (const Point& p : points_) {
       if (p.band != b || p.kind == Photometry::Kind::upper_limit) continue;
       if (std::isfinite(p.flux)) flux_max = std::max(flux_max, p.flux);
+      if (p.flux_from_mag) {
+        if (p.positive) brightest_positive = std::min(brightest_positive, p.flux_mag);
+        else faintest_negative = std::max(faintest_negative, p.flux_mag);
+      }
       if (p.kind != Photometry::Kind::detection) continue;
       ++count;
       if (!std::isfinite(p.mag)) continue;
@@ -150,6 +168,9 @@ size_t FeatureExtractor::extract(const AlertCore& alert, float* out) {
       if (t_peak > t_first) f[3] = static_cast<float>((m_first - peak_mag) / (t_peak - t_first));
       if (t_last > t_peak) f[4] = static_cast<float>((m_last - peak_mag) / (t_last - t_peak));
     }
+    // Any positive flux beats any negative one; of negatives, the faintest is the largest.
+    if (std::isfinite(brightest_positive)) flux_max = std::max(flux_max, mag_to_njy(brightest_positive));
+    else if (std::isfinite(faintest_negative)) flux_max = std::max(flux_max, -mag_to_njy(faintest_negative));
     if (std::isfinite(flux_max)) f[5] = static_cast<float>(flux_max);
   }
 

@@ -51,10 +51,15 @@ class FeatureExtractor {
   struct Point {
     double t;
     double mag;   // NaN when unknown or the flux is not positive
-    double flux;  // nJy
+    double flux;  // nJy; NaN while it is only implied by the magnitude (see flux_from_mag)
     double flux_err;
     int band;     // index into bands_, -1 when not yet assigned
     Photometry::Kind kind;
+    // A magnitude-only point whose flux lc-basic never needs one by one: flux_max only needs
+    // the brightest positive (or faintest negative) magnitude, which saves a pow() per point.
+    bool flux_from_mag;
+    bool positive;
+    double flux_mag;  // flux_from_mag: the magnitude of |flux|
   };
   void gather(const AlertCore& alert);
   int band_index(std::string_view band);
