@@ -518,16 +518,17 @@ bool Profile::version_matches(const RawRecord& record) const {
 }
 
 double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const {
-  double day = std::floor(mjd_utc);
-  if (day != cached_day_) {
-    // Leap seconds are inserted at the end of a UTC day: a day whose next day has the same
-    // offset has one offset throughout. A leap-second day goes through ERFA every time.
-    double offset = time::tai_minus_utc_seconds(day, place);
-    if (time::tai_minus_utc_seconds(day + 1, place) != offset) return NAN;
-    cached_day_ = day;
-    cached_offset_days_ = offset / time::kSecondsPerDay;
-  }
-  return cached_offset_days_;
+  auto day = static_cast<int64_t>(std::floor(mjd_utc));
+  auto it = offset_days_.find(day);
+  if (it != offset_days_.end()) return it->second;
+  // A day whose next day has the same offset has one offset throughout; a leap-second day
+  // goes through ERFA every time (NaN here).
+  double offset = time::tai_minus_utc_seconds(static_cast<double>(day), place);
+  double next = time::tai_minus_utc_seconds(static_cast<double>(day + 1), place);
+  double days = offset == next ? offset / time::kSecondsPerDay : NAN;
+  if (offset_days_.size() > 100000) offset_days_.clear();  // bounded: a hostile stream's dates
+  offset_days_.emplace(day, days);
+  return days;
 }
 
 double Profile::convert_time(const TimeSpec& spec, RawView at, std::string_view place, bool required) const {

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/sources/profiles/field_path.h"
@@ -132,10 +133,9 @@ class Profile {
   std::map<std::string, std::string, std::less<>> bands_;
   std::vector<HistorySpec> history_;
   std::vector<CutoutSpec> cutouts_;
-  // TAI-UTC for the last UTC day converted (leap seconds fall at day ends): saves an ERFA call
-  // per light-curve point.
-  mutable double cached_day_ = -1e300;
-  mutable double cached_offset_days_ = 0;
+  // TAI-UTC per UTC day seen (leap seconds fall at day ends; NaN marks a day that ends with
+  // one): saves two ERFA calls per light-curve point.
+  mutable std::unordered_map<int64_t, double> offset_days_;
 };
 
 // Magnitudes and fluxes: AB magnitude of 1 nJy is 31.4.
