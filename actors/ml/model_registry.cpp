@@ -1,5 +1,7 @@
 #include "actors/ml/model_registry.h"
 
+#include <sqlite3.h>
+
 #include <chrono>
 #include <ctime>
 

@@ -5,13 +5,13 @@
 // test set (same content hash) and refuses a candidate worse than production unless forced.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+struct sqlite3;
 
 namespace ebs::ml {
 
