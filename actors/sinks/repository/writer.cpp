@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "actors/sinks/repository/raw_json.h"
 #include "actors/sinks/repository/schema.h"
 #include "actors/sinks/repository/sky_index.h"
 #include "engine/model/record_json.h"
@@ -82,10 +83,14 @@ size_t Writer::PointKeyHash::operator()(const PointKey& k) const {
 
 Writer::Writer(const std::string& path, WriterOptions options)
     : options_(std::move(options)), db_(path, Database::Mode::read_write, options_.busy_timeout_ms) {
-  for (const std::string& f : options_.raw_exclude) raw_exclude_.insert(f);
+  for (const std::string& f : options_.raw_exclude) raw_exclude_.insert(f);  // views into options_
   db_.execute("PRAGMA journal_mode=WAL");
   db_.execute(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   db_.execute("PRAGMA cache_size=-65536");
+  // A longer WAL between checkpoints: index pages that many commits touch are copied into the
+  // database once per checkpoint instead of once per few commits.
+  db_.execute("PRAGMA wal_autocheckpoint=16384");
+  db_.execute("PRAGMA mmap_size=268435456");
   migrate(db_);
   if (options_.max_size_mb > 0) {
     int64_t page_size = db_.scalar("PRAGMA page_size", 4096);
@@ -216,17 +221,11 @@ void Writer::rollback() {
   points_by_object_.clear();
 }
 
-std::string Writer::raw_json(const AlertCore& core) const {
+std::string_view Writer::raw_json(const AlertCore& core) {
+  raw_text_.clear();
   if (!options_.store_raw || core.raw.empty()) return {};
-  RawView root = core.raw.root();
-  if (root.kind() != RawNode::Kind::Record) return dump(raw_to_json(root));
-  nlohmann::json out = nlohmann::json::object();
-  for (size_t i = 0; i < root.size(); ++i) {
-    std::string_view name = root.field_name(i);
-    if (raw_exclude_.count(std::string(name))) continue;
-    out[std::string(name)] = raw_to_json(root.child(i));
-  }
-  return dump(out);
+  append_raw_json(raw_text_, core.raw.root(), raw_exclude_);
+  return raw_text_;
 }
 
 Writer::PointSet& Writer::known_points(const std::string& object_id) {
@@ -286,7 +285,7 @@ void Writer::add_alert(const Alert& alert) {
       .bind(13, c.flux_err)
       .bind(14, static_cast<int64_t>(c.is_diff_pos));
   insert_alert_.bind(15, c.real_bogus);
-  std::string raw = raw_json(c);
+  std::string_view raw = raw_json(c);
   if (raw.empty()) insert_alert_.bind_null(16);
   else insert_alert_.bind(16, raw);
   if (insert_alert_.run() == 0) {

@@ -51,6 +51,8 @@ class Writer {
   // Opens (creating and migrating) the database at `path`.
   Writer(const std::string& path, WriterOptions options = {});
   ~Writer();
+  Writer(const Writer&) = delete;  // statements point at the connection member
+  Writer& operator=(const Writer&) = delete;
 
   // Faults a record would raise on write (missing ids, non-finite coordinates), checked before
   // anything is written so that a bad record never half-lands.
@@ -88,7 +90,7 @@ class Writer {
   PointSet& known_points(const std::string& object_id);
   // Inserts the point unless known; returns whether a new row was written.
   bool add_point(PointSet& known, const AlertCore& core, const Photometry& point);
-  std::string raw_json(const AlertCore& core) const;
+  std::string_view raw_json(const AlertCore& core);
 
   WriterOptions options_;
   Database db_;
@@ -96,7 +98,8 @@ class Writer {
   Statement insert_alert_, upsert_object_, insert_point_, select_points_, insert_annotation_, insert_event_,
       insert_coincidence_, insert_cutout_, upsert_progress_;
   std::unordered_map<std::string, PointSet> points_by_object_;
-  std::unordered_set<std::string> raw_exclude_;
+  std::unordered_set<std::string_view> raw_exclude_;
+  std::string raw_text_;
   WriteCounts counts_;
   double last_commit_seconds_ = 0;
   double transaction_started_ = 0;
