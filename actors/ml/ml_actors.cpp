@@ -16,6 +16,7 @@ std::string workflow_dir(const ActorConfig& config) {
 }
 
 std::string registry_path(const ActorConfig& config) {
+  if (!config.has("registry")) return {};
   std::string path = config.string("registry");
   if (path.empty()) return path;
   std::filesystem::path p(path);
@@ -232,10 +233,10 @@ void register_ml_actors(ActorRegistry& registry) {
          "model files (JSON/UBJSON) or registry://name[@version], or {model, name} maps; paths relative to the "
          "workflow file"},
         {"features", ValueKind::string, false, "lc-basic/1", "feature set the models were trained on: " + sets},
-        {"registry", ValueKind::string, false, "\"\"", "model registry file for registry:// models"},
+        {"registry", ValueKind::string, false, "", "model registry file for registry:// models (relative to the workflow file)"},
         {"min_detections", ValueKind::integer, false, "1",
-         "alerts with fewer detections (the current one included) are filtered; below that missing features "
-         "are passed to XGBoost as missing"},
+         "alerts with fewer detections (the current one included) are filtered; features a short light curve "
+         "cannot give are passed to XGBoost as missing"},
     };
     t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
       try {
