@@ -8,6 +8,7 @@
 #include "actors/builtin.h"
 #include "actors/ml/model_commands.h"
 #include "actors/crossmatch/catalog_command.h"
+#include "actors/sinks/repository/repository_commands.h"
 #include "actors/sources/kafka/ingestion.h"
 #include "engine/cli/command_registry.h"
 #include "engine/cli/workflow_commands.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   ebs::register_time_commands(commands);
   ebs::register_model_commands(commands);
   ebs::register_catalog_commands(commands);
+  ebs::register_repository_commands(commands);
   ebs::register_ingestion_commands(commands);
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
