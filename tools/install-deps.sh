@@ -10,6 +10,7 @@ build_packages=(
   liberfa-dev nlohmann-json3-dev libcli11-dev
   libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libhealpix-cxx-dev libchealpix-dev
   libgsl-dev libxgboost-dev libcurl4-openssl-dev libcpp-httplib-dev libssl-dev libssl-dev
+  libxml2-dev
 )
 # Independent oracles used only by tests (never in the product's path).
 test_packages=(

@@ -1,0 +1,206 @@
+#include "actors/coincidence/coincidence_actor.h"
+
+#include <doctest/doctest.h>
+#include <healpix_cxx/healpix_base.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "actors/coincidence/notice.h"
+#include "actors/coincidence/skymap.h"
+#include "engine/model/record_json.h"
+#include "test/collecting_emitter.h"
+#include "test/test_data.h"
+
+using namespace ebs;
+using namespace ebs::coincidence;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::shared_ptr<SkyEvent> notice(const std::string& rel) {
+  auto events = parse_notice(read_text(ebs::test::data_dir().string() + "/gcn/" + rel), rel);
+  REQUIRE(events.size() == 1);
+  return events[0];
+}
+
+// Centre of the map's pixel of rank `rank` (0 = highest density).
+std::pair<double, double> pixel_centre(const Skymap& map, size_t rank) {
+  uint64_t uniq = map.ranked_uniq()[rank];
+  int order = (63 - __builtin_clzll(uniq)) / 2 - 1;
+  int64_t ipix = static_cast<int64_t>(uniq - (uint64_t{1} << (2 * (order + 1))));
+  T_Healpix_Base<int64_t> base(order, NEST);
+  pointing p = base.pix2ang(ipix);
+  return {p.phi * 180 / M_PI, 90 - p.theta * 180 / M_PI};
+}
+
+RecordPtr alert(uint64_t id, const std::string& object, double ra, double dec, double mjd) {
+  auto core = std::make_shared<AlertCore>();
+  core->alert_id = id;
+  core->object_id = object;
+  core->ra = ra;
+  core->dec = dec;
+  core->mjd_tai = mjd;
+  return std::make_shared<const Alert>(core);
+}
+
+BatchView batch(PortType type, std::vector<RecordPtr> records) { return BatchView::make(type, std::move(records), {}); }
+
+std::vector<std::string> summary(const test::CollectingEmitter& out) {
+  std::vector<std::string> lines;
+  for (const RecordPtr& r : out.records(0)) {
+    auto& c = static_cast<const Coincidence&>(*r);
+    lines.push_back(c.event_id + " " + c.object_id + " " + std::string(to_string(c.status)));
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+struct Actor {
+  ActorType type = coincidence_actor_type();
+  std::unique_ptr<ActorLogic> logic;
+  test::CollectingEmitter out;
+  explicit Actor(const std::string& yaml = "") {
+    auto context = test::make_context(type, yaml);
+    logic = type.create(context);
+    logic->open(context);
+  }
+  void alerts(std::vector<RecordPtr> r) { logic->on_batch(0, batch(PortType::alert, std::move(r)), out); }
+  void events(std::vector<RecordPtr> r) { logic->on_batch(1, batch(PortType::sky_event, std::move(r)), out); }
+};
+
+}  // namespace
+
+TEST_CASE("GW map: alerts in the 90% region match; both arrival orders agree; retraction withdraws") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  auto bytes = reinterpret_cast<const std::uint8_t*>(gw->localization.skymap_fits.data());
+  Skymap map = Skymap::from_bytes({bytes, gw->localization.skymap_fits.size()}, "map");
+  auto [ra_in, dec_in] = pixel_centre(map, 0);
+  auto [ra_out, dec_out] = pixel_centre(map, map.rows() - 1);
+  REQUIRE(map.at(ra_out, dec_out).searched_prob > 0.9);
+  double t0 = gw->mjd_tai;
+  std::vector<RecordPtr> alerts = {
+      alert(1, "ZTFin", ra_in, dec_in, t0 + 0.5),       // inside, after: match
+      alert(2, "ZTFin", ra_in, dec_in, t0 + 0.7),       // same object again: no second coincidence
+      alert(3, "ZTFout", ra_out, dec_out, t0 + 0.5),    // outside the 90% region
+      alert(4, "ZTFearly", ra_in, dec_in, t0 - 0.5),    // before the GW
+      alert(5, "ZTFlate", ra_in, dec_in, t0 + 20),      // after the window
+  };
+  Actor event_first, alerts_first;
+  event_first.events({gw});
+  event_first.alerts(alerts);
+  alerts_first.alerts(alerts);
+  alerts_first.events({gw});
+  CHECK(summary(event_first.out) == std::vector<std::string>{"S230518h ZTFin active"});
+  CHECK(summary(event_first.out) == summary(alerts_first.out));
+  auto& c = static_cast<const Coincidence&>(*event_first.out.records(0)[0]);
+  CHECK(c.alert_id == 1);
+  CHECK(c.time_difference_s == doctest::Approx(0.5 * 86400));
+  CHECK(c.searched_probability == doctest::Approx(map.at(ra_in, dec_in).searched_prob));
+  CHECK(to_json(c).dump().find("chance_probability") != std::string::npos);
+  // Accounting: alerts forwarded, events consumed.
+  CHECK(event_first.out.forwarded_records == 5);
+  CHECK(event_first.out.filtered_records == 1);
+
+  auto retraction = parse_notice(
+      R"({"alert_type":"RETRACTION","time_created":"2023-05-18T17:00:00Z","superevent_id":"S230518h","event":null})", "r");
+  event_first.events({retraction[0]});
+  auto after = summary(event_first.out);
+  CHECK(after == std::vector<std::string>{"S230518h ZTFin active", "S230518h ZTFin withdrawn"});
+  event_first.alerts({alert(6, "ZTFnew", ra_in, dec_in, t0 + 1)});
+  CHECK(summary(event_first.out).size() == 2);  // a retracted event matches nothing
+  event_first.events({gw});                      // a late copy of an older notice: ignored
+  event_first.alerts({alert(7, "ZTFnew2", ra_in, dec_in, t0 + 1)});
+  CHECK(summary(event_first.out).size() == 2);
+}
+
+TEST_CASE("UPDATE supersedes the map and re-checks emitted coincidences") {
+  auto initial = notice("lvk-fink-mm/S230518h-initial.json");
+  auto update = notice("lvk-fink-mm/S230518h-update.json");
+  auto bytes = reinterpret_cast<const std::uint8_t*>(initial->localization.skymap_fits.data());
+  Skymap map = Skymap::from_bytes({bytes, initial->localization.skymap_fits.size()}, "map");
+  auto [ra, dec] = pixel_centre(map, 0);
+  Actor actor;
+  actor.events({initial});
+  actor.alerts({alert(1, "ZTFa", ra, dec, initial->mjd_tai + 1)});
+  actor.events({update});
+  auto lines = summary(actor.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == "S230518h ZTFa active");
+  CHECK((lines[1] == "S230518h ZTFa updated" || lines[1] == "S230518h ZTFa withdrawn"));
+  auto& second = static_cast<const Coincidence&>(*actor.out.records(0)[1]);
+  CHECK(second.event_sequence == update->sequence);
+}
+
+TEST_CASE("neutrino error circle; sky index gives the same coincidences as the naive loop") {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::vector<RecordPtr> events;
+  for (int i = 0; i < 100; ++i) {
+    auto e = std::make_shared<SkyEvent>();
+    e->event_id = "nu" + std::to_string(i);
+    e->kind = SkyEvent::Kind::neutrino;
+    e->mjd_tai = 60000;
+    e->localization.shape = Localization::Shape::circle;
+    e->localization.ra = 360 * uniform(rng);
+    e->localization.dec = std::asin(2 * uniform(rng) - 1) * 180 / M_PI;
+    e->localization.radius_deg = 0.5 + 5 * uniform(rng);
+    events.push_back(e);
+  }
+  std::vector<RecordPtr> alerts;
+  for (int i = 0; i < 20000; ++i)
+    alerts.push_back(alert(i, "o" + std::to_string(i), 360 * uniform(rng), std::asin(2 * uniform(rng) - 1) * 180 / M_PI,
+                           60000 + 2 * uniform(rng)));
+  Actor indexed, naive("sky_index: false");
+  indexed.events(events);
+  indexed.alerts(alerts);
+  naive.events(events);
+  naive.alerts(alerts);
+  auto found = summary(indexed.out);
+  CHECK(found.size() > 20);
+  CHECK(found == summary(naive.out));
+  // Brute force: angular distance <= radius.
+  size_t expected = 0;
+  for (auto& a : alerts)
+    for (auto& e : events) {
+      auto& ev = static_cast<const SkyEvent&>(*e);
+      auto& al = static_cast<const Alert&>(*a).core();
+      double c = std::sin(ev.localization.dec * M_PI / 180) * std::sin(al.dec * M_PI / 180) +
+                 std::cos(ev.localization.dec * M_PI / 180) * std::cos(al.dec * M_PI / 180) *
+                     std::cos((ev.localization.ra - al.ra) * M_PI / 180);
+      if (std::acos(std::min(1.0, c)) * 180 / M_PI <= ev.localization.radius_deg) ++expected;
+    }
+  CHECK(found.size() == expected);
+}
+
+TEST_CASE("an event without a usable localization is a dead letter; the actor goes on") {
+  auto e = std::make_shared<SkyEvent>();
+  e->event_id = "S0";
+  e->source = "lvk";
+  e->kind = SkyEvent::Kind::gravitational_wave;
+  e->mjd_tai = 60000;
+  e->localization.shape = Localization::Shape::skymap;
+  e->localization.skymap_fits = "not a FITS file";
+  Actor actor;
+  actor.events({e});
+  CHECK(actor.out.failed_records == 1);
+  CHECK(actor.out.faults[0].place().find("S0") != std::string::npos);
+  actor.alerts({alert(1, "x", 10, 10, 60000.5)});
+  CHECK(actor.out.forwarded_records == 1);
+}
+
+TEST_CASE("config check names bad windows") {
+  ActorType type = coincidence_actor_type();
+  auto context = test::make_context(type, "window_gw_days: [5, 1]");
+  std::vector<Problem> problems;
+  type.check(context.config, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("lo > hi") != std::string::npos);
+}
