@@ -1,5 +1,7 @@
 #include "actors/builtin.h"
 
+#include "actors/coincidence/coincidence_registry.h"
+#include "actors/crossmatch/crossmatch_actors.h"
 #include "actors/ml/ml_actors.h"
 #include "actors/sinks/count_sink.h"
 #include "actors/sinks/jsonl_sink.h"
@@ -24,6 +26,8 @@ void register_builtin_actors(ActorRegistry& registry) {
   register_repository_actors(registry);
   register_ml_actors(registry);
   register_ingestion_actors(registry);
+  register_coincidence_actors(registry);
+  register_crossmatch_actors(registry);
 }
 
 }  // namespace ebs

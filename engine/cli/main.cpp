@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/builtin.h"
+#include "actors/coincidence/coincidence_registry.h"
 #include "actors/ml/model_commands.h"
 #include "actors/crossmatch/catalog_command.h"
 #include "actors/sinks/repository/repository_commands.h"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   ebs::register_catalog_commands(commands);
   ebs::register_repository_commands(commands);
   ebs::register_ingestion_commands(commands);
+  ebs::register_coincidence_commands(commands);
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
   app.set_version_flag("--version", std::string("ebs-flow ") + EBS_FLOW_VERSION);
