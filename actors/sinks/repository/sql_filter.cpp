@@ -5,6 +5,7 @@
 #include "actors/sinks/repository/reader.h"
 #include "actors/sinks/repository/repository_actors.h"
 #include "actors/sinks/repository/schema.h"
+#include "actors/sinks/webhook/webhook_sink.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
 
@@ -147,6 +148,7 @@ void register_sql_filter(ActorRegistry& registry) {
 void register_repository_actors(ActorRegistry& registry) {
   register_repository_sink(registry);
   register_sql_filter(registry);
+  register_webhook_sink(registry);
 }
 
 }  // namespace ebs

@@ -1,0 +1,191 @@
+#include "actors/sinks/webhook/webhook_sink.h"
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "engine/model/record_json.h"
+#include "engine/runtime/actor_logic.h"
+
+namespace ebs {
+
+namespace {
+
+struct CurlCleanup {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+struct HeaderListCleanup {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+size_t collect_body(char* data, size_t size, size_t count, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  if (body->size() < 2048) body->append(data, std::min(size * count, 2048 - body->size()));
+  return size * count;
+}
+
+std::string format(const char* pattern, double a, double b) {
+  char text[96];
+  std::snprintf(text, sizeof text, pattern, a, b);
+  return text;
+}
+
+struct Attempt {
+  long status = 0;          // 0: no HTTP answer
+  std::string error;        // curl's message when there was no answer
+  std::string body;
+  bool ok() const { return status >= 200 && status < 300; }
+  // Worth another try: no answer, a server error, a timeout or rate limit.
+  bool retryable() const { return status == 0 || status >= 500 || status == 408 || status == 429; }
+};
+
+class WebhookSink final : public ActorLogic {
+ public:
+  void open(const ActorContext& context) override {
+    const ActorConfig& c = context.config;
+    // libcurl's global state, once per process, before any handle (curl_global_init is not
+    // thread-safe and every webhook instance runs on its own thread).
+    static std::once_flag curl_initialised;
+    std::call_once(curl_initialised, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    url_ = c.string("url");
+    url_place_ = c.place("url");
+    slack_ = c.boolean("slack");
+    options_.with_raw = c.boolean("with_raw");
+    retries_ = static_cast<int>(c.integer("retries"));
+    backoff_ = std::chrono::milliseconds(c.integer("backoff_ms"));
+    max_backoff_ = std::chrono::milliseconds(c.integer("max_backoff_ms"));
+    curl_.reset(curl_easy_init());
+    if (!curl_) fail(url_place_, "cannot create a libcurl handle");
+    curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+    if (c.has("headers"))
+      for (const auto& [name, value] : c.string_map("headers")) list = curl_slist_append(list, (name + ": " + value).c_str());
+    headers_.reset(list);
+    curl_easy_setopt(curl_.get(), CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(curl_.get(), CURLOPT_HTTPHEADER, headers_.get());
+    curl_easy_setopt(curl_.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(c.integer("timeout_ms")));
+    curl_easy_setopt(curl_.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_.get(), CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl_.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl_.get(), CURLOPT_ERRORBUFFER, error_);
+  }
+
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    size_t delivered = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::string payload = slack_ ? nlohmann::json{{"text", slack_text(batch[i])}}.dump()
+                                   : to_json(batch[i], options_).dump(-1, ' ', false,
+                                                                      nlohmann::json::error_handler_t::replace);
+      Attempt last;
+      auto wait = backoff_;
+      for (int attempt = 0; attempt <= retries_; ++attempt) {
+        if (attempt > 0) {
+          std::this_thread::sleep_for(wait);  // its own thread: sleeping blocks nobody else
+          wait = std::min(max_backoff_, wait * 2);
+        }
+        last = post(payload);
+        if (last.ok() || !last.retryable()) break;
+      }
+      if (last.ok()) {
+        ++delivered;
+        continue;
+      }
+      std::string reason = last.status == 0 ? "no answer: " + last.error
+                                            : "HTTP " + std::to_string(last.status) + ": " + last.body;
+      if (last.retryable()) reason += " (after " + std::to_string(retries_ + 1) + " attempts)";
+      out.failed(batch.record(i), Fault(last.status == 0 ? FaultKind::disconnected : FaultKind::failed, url_, reason),
+                 batch.acks());
+    }
+    out.delivered(delivered);
+    // Returning drops the batch: everything in it was delivered or is now a dead letter.
+  }
+
+ private:
+  Attempt post(const std::string& payload) {
+    Attempt a;
+    error_[0] = '\0';
+    curl_easy_setopt(curl_.get(), CURLOPT_POSTFIELDS, payload.data());
+    curl_easy_setopt(curl_.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+    curl_easy_setopt(curl_.get(), CURLOPT_WRITEDATA, &a.body);
+    CURLcode rc = curl_easy_perform(curl_.get());
+    if (rc != CURLE_OK) {
+      a.error = error_[0] ? error_ : curl_easy_strerror(rc);
+      return a;
+    }
+    curl_easy_getinfo(curl_.get(), CURLINFO_RESPONSE_CODE, &a.status);
+    return a;
+  }
+
+  std::string url_, url_place_;
+  bool slack_ = false;
+  JsonOptions options_;
+  int retries_ = 5;
+  std::chrono::milliseconds backoff_{200}, max_backoff_{10000};
+  std::unique_ptr<CURL, CurlCleanup> curl_;
+  std::unique_ptr<curl_slist, HeaderListCleanup> headers_;
+  char error_[CURL_ERROR_SIZE] = {};
+};
+
+}  // namespace
+
+std::string slack_text(const Record& record) {
+  switch (record.type()) {
+    case PortType::alert: {
+      const auto& alert = static_cast<const Alert&>(record);
+      const AlertCore& c = alert.core();
+      std::string text = c.survey + " " + c.object_id + " alert " + std::to_string(c.alert_id) +
+             format(" at RA %.5f Dec %+.5f", c.ra, c.dec);
+      if (std::isfinite(c.mag)) text += format(", mag %.2f", c.mag, 0) + " (" + c.band + ")";
+      for (const Annotation* a : alert.annotations().list()) {
+        text += "; " + std::string(to_string(a->kind)) + " " + a->name;
+        if (std::isfinite(a->value)) text += format(" %.3g", a->value, 0);
+      }
+      return text;
+    }
+    case PortType::sky_event: {
+      const auto& e = static_cast<const SkyEvent&>(record);
+      return std::string(to_string(e.kind)) + " " + e.event_id + " #" + std::to_string(e.sequence) +
+             (e.retracted ? " retracted" : "") + format(", FAR %.3g Hz", e.far_hz, 0);
+    }
+    case PortType::coincidence: {
+      const auto& co = static_cast<const Coincidence&>(record);
+      return "coincidence of " + co.object_id + " (alert " + std::to_string(co.alert_id) + ") with " + co.event_id +
+             format(", %.0f s apart", co.time_difference_s, 0);
+    }
+    default: return to_json(record).dump();
+  }
+}
+
+void register_webhook_sink(ActorRegistry& registry) {
+  ActorType t;
+  t.name = "webhook";
+  t.description = "POSTs records as JSON (or Slack messages) to a URL; delivered only on 2xx, retried, then dead-lettered";
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::any, "records of any type"}};
+  t.blocking = true;
+  t.config = {
+      {"url", ValueKind::string, true, "", "http:// or https:// endpoint"},
+      {"slack", ValueKind::boolean, false, "false", "send {\"text\": ...} messages (Slack incoming webhooks)"},
+      {"with_raw", ValueKind::boolean, false, "false", "include the raw survey record in the JSON"},
+      {"headers", ValueKind::map, false, "", "extra HTTP headers, e.g. {Authorization: Bearer ...}"},
+      {"timeout_ms", ValueKind::integer, false, "5000", "per request"},
+      {"retries", ValueKind::integer, false, "5", "retries after the first attempt"},
+      {"backoff_ms", ValueKind::integer, false, "200", "first wait before a retry; doubles each time"},
+      {"max_backoff_ms", ValueKind::integer, false, "10000", "longest wait between retries"},
+  };
+  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    std::string url = c.string("url");
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      problems.push_back({c.place("url"), "the URL must start with http:// or https://"});
+    for (const char* key : {"timeout_ms", "backoff_ms", "max_backoff_ms"})
+      if (c.integer(key) < 1) problems.push_back({c.place(key), "must be at least 1"});
+    if (c.integer("retries") < 0) problems.push_back({c.place("retries"), "must not be negative"});
+  };
+  t.create = [](const ActorContext&) { return std::make_unique<WebhookSink>(); };
+  registry.add(std::move(t));
+}
+
+}  // namespace ebs
