@@ -90,7 +90,6 @@ Writer::Writer(const std::string& path, WriterOptions options)
   // A longer WAL between checkpoints: index pages that many commits touch are copied into the
   // database once per checkpoint instead of once per few commits.
   db_.execute("PRAGMA wal_autocheckpoint=16384");
-  db_.execute("PRAGMA mmap_size=268435456");
   migrate(db_);
   if (options_.max_size_mb > 0) {
     int64_t page_size = db_.scalar("PRAGMA page_size", 4096);
