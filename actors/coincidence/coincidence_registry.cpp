@@ -18,6 +18,7 @@ void register_coincidence_actors(ActorRegistry& registry) {
 }
 
 void register_coincidence_commands(CommandRegistry& registry) {
+  registry.describe_group("notice", "GCN notices: parse them into sky events");
   registry.add("notice parse", "GCN notices (JSON or VOEvent XML files, dirs, globs) as SkyEvent JSON lines",
                [](CLI::App& app) {
                  auto paths = std::make_shared<std::vector<std::string>>();

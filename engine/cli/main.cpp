@@ -8,9 +8,11 @@
 #include "actors/builtin.h"
 #include "actors/coincidence/coincidence_registry.h"
 #include "actors/ml/model_commands.h"
+#include "actors/coincidence/skymap_command.h"
 #include "actors/crossmatch/catalog_command.h"
 #include "actors/sinks/repository/repository_commands.h"
 #include "actors/sources/kafka/ingestion.h"
+#include "actors/sources/avro/decode_command.h"
 #include "engine/cli/command_registry.h"
 #include "engine/cli/workflow_commands.h"
 #include "engine/expr/expr_commands.h"
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
   ebs::register_repository_commands(commands);
   ebs::register_ingestion_commands(commands);
   ebs::register_coincidence_commands(commands);
+  ebs::register_skymap_commands(commands);
+  ebs::register_decode_commands(commands);
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
   app.set_version_flag("--version", std::string("ebs-flow ") + EBS_FLOW_VERSION);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/util/edit_distance.h"
 #include "engine/util/fault.h"
 
 namespace ebs {
@@ -53,20 +54,6 @@ std::vector<std::string> ActorRegistry::names() const {
   return out;
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::vector<std::string> ActorRegistry::nearest(const std::string& name, size_t at_most) const {
   std::vector<std::pair<size_t, std::string>> scored;

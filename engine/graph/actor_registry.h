@@ -25,6 +25,4 @@ class ActorRegistry {
   std::map<std::string, ActorType> types_;
 };
 
-size_t edit_distance(std::string_view a, std::string_view b);
-
 }  // namespace ebs

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "engine/util/edit_distance.h"
+
 namespace ebs {
 
 namespace {

@@ -6,6 +6,7 @@
 
 #include "actors/builtin.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/util/edit_distance.h"
 
 using namespace ebs;
 

@@ -34,7 +34,6 @@ struct Fixture {
     fs::remove_all(dir);
     fs::create_directories(dir);
     register_builtin_actors(registry);
-    register_ingestion_actors(registry);
   }
   ~Fixture() { fs::remove_all(dir); }
 
