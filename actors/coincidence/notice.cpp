@@ -9,11 +9,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/base64.h"
 #include "actors/coincidence/error_region.h"
 #include "actors/coincidence/skymap.h"
 #include "actors/coincidence/skymap_notice.h"
 #include "engine/time/time_scale.h"
+#include "engine/util/base64.h"
 #include "engine/util/fault.h"
 
 namespace ebs::coincidence {
@@ -68,10 +68,10 @@ std::string compact_notice(json notice) {
 
 // Decodes and validates an embedded FITS map; the event keeps the bytes, the actor re-reads them.
 void attach_skymap(SkyEvent& event, const std::string& base64, const std::string& place) {
-  auto bytes = decode_base64(base64, place);
-  Skymap map = Skymap::from_bytes(bytes, place);  // throws on non-FITS, NaN densities, ...
+  std::string bytes = base64_decode(base64, place);
+  Skymap map = Skymap::from_bytes(std::string_view(bytes), place);  // throws on non-FITS, NaN densities, ...
   event.localization.shape = Localization::Shape::skymap;
-  event.localization.skymap_fits.assign(bytes.begin(), bytes.end());
+  event.localization.skymap_fits = std::move(bytes);
   event.localization.containment_probability = 0.9;
   if (map.header().map_version) event.localization.skymap_version = std::to_string(*map.header().map_version);
 }

@@ -81,6 +81,9 @@ class Skymap {
   // `source` names the map in faults: a path, a URL, a notice id.
   static Skymap from_file(const std::string& path);
   static Skymap from_bytes(std::span<const std::uint8_t> bytes, const std::string& source);
+  static Skymap from_bytes(std::string_view bytes, const std::string& source) {
+    return from_bytes({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, source);
+  }
   static Skymap from_url(const std::string& url, const FetchOptions& options = {});
 
   // ra, dec in degrees (any ra; dec in [-90, 90]).

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/base64.h"
+#include "engine/util/base64.h"
 #include "engine/util/fault.h"
 
 namespace ebs::coincidence {
@@ -42,8 +42,8 @@ Skymap skymap_from_notice(const nlohmann::json& notice, const std::string& sourc
     fail(place, why);
   }
   std::string map_place = place + ":" + field;
-  auto bytes = decode_base64(encoded->get_ref<const std::string&>(), map_place);
-  return Skymap::from_bytes(bytes, map_place);
+  std::string bytes = base64_decode(encoded->get_ref<const std::string&>(), map_place);
+  return Skymap::from_bytes(std::string_view(bytes), map_place);
 }
 
 Skymap skymap_from_notice_text(std::string_view json_text, const std::string& source) {

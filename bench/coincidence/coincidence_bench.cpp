@@ -13,7 +13,6 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/base64.h"
 #include "actors/coincidence/coincidence_actor.h"
 #include "actors/coincidence/notice.h"
 #include "actors/coincidence/skymap.h"
@@ -61,10 +60,8 @@ int main() {
     auto j = nlohmann::json::parse(mock);
     encoded = j["event"]["skymap"];
   }
-  double openssl = best_of(5, [&] { decode_base64(encoded, "bench"); });
-  double engine = best_of(5, [&] { base64_decode(encoded, "bench"); });
-  std::printf("base64 decode of the %.1f MB map: OpenSSL %.2f ms, engine/util %.2f ms (ratio %.2f)\n",
-              encoded.size() / 1e6, openssl * 1e3, engine * 1e3, engine / openssl);
+  double decode = best_of(5, [&] { base64_decode(encoded, "bench"); });
+  std::printf("base64 decode of the %.1f MB map: %.2f ms\n", encoded.size() / 1e6, decode * 1e3);
   std::shared_ptr<SkyEvent> event;
   double parse = best_of(5, [&] { event = parse_notice(mock, "mock")[0]; });
   auto bytes = reinterpret_cast<const std::uint8_t*>(event->localization.skymap_fits.data());

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "actors/coincidence/base64.h"
+#include "engine/util/base64.h"
 #include "actors/coincidence/skymap.h"
 
 using namespace ebs::coincidence;
@@ -54,17 +54,17 @@ int main() {
     auto notice = nlohmann::json::parse(text);
     best_parse = std::min(best_parse, seconds_since(start));
     start = Clock::now();
-    auto fits = decode_base64(notice["event"]["skymap"].get_ref<const std::string&>(), "bench");
+    std::string fits = ebs::base64_decode(notice["event"]["skymap"].get_ref<const std::string&>(), "bench");
     best_decode = std::min(best_decode, seconds_since(start));
     start = Clock::now();
-    Skymap map = Skymap::from_bytes(fits, "bench");
+    Skymap map = Skymap::from_bytes(std::string_view(fits), "bench");
     best_load = std::min(best_load, seconds_since(start));
     rows = map.rows();
     max_order = map.max_order();
   }
   auto notice = nlohmann::json::parse(text);
-  auto fits = decode_base64(notice["event"]["skymap"].get_ref<const std::string&>(), "bench");
-  Skymap map = Skymap::from_bytes(fits, "bench");
+  std::string fits = ebs::base64_decode(notice["event"]["skymap"].get_ref<const std::string&>(), "bench");
+  Skymap map = Skymap::from_bytes(std::string_view(fits), "bench");
 
   std::cout << "map: MS230518e-mock-MDC.json, " << rows << " rows, max order " << max_order << "\n";
   std::cout << "load: JSON parse " << best_parse * 1e3 << " ms, base64 decode " << best_decode * 1e3

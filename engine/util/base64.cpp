@@ -50,14 +50,14 @@ std::string base64_decode(std::string_view text, const std::string& place) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
     if (c == '=') {
-      if (filled < 2) fail(place, "base64: misplaced '=' at offset " + std::to_string(i));
+      if (filled < 2) fail(place, "invalid base64: misplaced '=' at offset " + std::to_string(i));
       ++padding;
       ++filled;
       group <<= 6;
     } else {
       int8_t v = kDecode[c];
-      if (v < 0) fail(place, "base64: invalid character at offset " + std::to_string(i));
-      if (padding) fail(place, "base64: data after padding at offset " + std::to_string(i));
+      if (v < 0) fail(place, "invalid base64: invalid character at offset " + std::to_string(i));
+      if (padding) fail(place, "invalid base64: data after padding at offset " + std::to_string(i));
       group = (group << 6) | static_cast<uint32_t>(v);
       ++filled;
     }
@@ -69,14 +69,14 @@ std::string base64_decode(std::string_view text, const std::string& place) {
         // Only whitespace may follow a padded group.
         for (size_t j = i + 1; j < text.size(); ++j)
           if (!std::isspace(static_cast<unsigned char>(text[j])))
-            fail(place, "base64: data after padding at offset " + std::to_string(j));
+            fail(place, "invalid base64: data after padding at offset " + std::to_string(j));
         return out;
       }
       group = 0;
       filled = 0;
     }
   }
-  if (filled != 0) fail(place, "base64: truncated input (length is not a multiple of 4)");
+  if (filled != 0) fail(place, "invalid base64: truncated input (length is not a multiple of 4)");
   return out;
 }
 

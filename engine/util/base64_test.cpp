@@ -27,7 +27,7 @@ TEST_CASE("corrupt base64 is a fault with its place and offset") {
       FAIL("expected a fault");
     } catch (const Fault& f) {
       CHECK(f.place() == "notice S1");
-      CHECK(f.message().starts_with("base64: "));
+      CHECK(f.message().starts_with("invalid base64: "));
     }
   }
 }
