@@ -66,6 +66,7 @@ class Simulator final : public ActorLogic {
     if (!(dec_min_ < dec_max_) || dec_min_ < -90 || dec_max_ > 90)
       fail(c.place("dec_min"), "need -90 <= dec_min < dec_max <= 90");
     rng_.seed(static_cast<uint64_t>(c.integer("seed")) * 1000003u + instance_);
+    id_base_ = static_cast<uint64_t>(std::max(0.0, mjd_)) * 1000000000ull;
     int64_t objects = c.integer("objects");
     if (objects <= 0) objects = std::max<int64_t>(1, (count_ > 0 ? count_ : 100000) / 10);
     make_objects(static_cast<size_t>(std::max<int64_t>(1, objects / static_cast<int64_t>(parallelism_))));
@@ -168,7 +169,8 @@ class Simulator final : public ActorLogic {
     bool negative = o.cls == ObjectClass::bogus ? u(rng_) < 0.5 : u(rng_) < 0.03;
     double rb = o.cls == ObjectClass::bogus ? 0.05 + 0.4 * u(rng_) : 0.55 + 0.45 * u(rng_);
     double drb = o.cls == ObjectClass::bogus ? 0.3 * u(rng_) : 0.7 + 0.3 * u(rng_);
-    uint64_t candid = (static_cast<uint64_t>(mjd_ * 1e4) << 8) ^ (serial_++ * parallelism_ + instance_);
+    // Unique per run and instance: the start epoch in the high digits, then a serial number.
+    uint64_t candid = id_base_ + serial_++ * parallelism_ + instance_;
 
     auto core = std::make_shared<AlertCore>();
     core->alert_id = candid;
@@ -254,6 +256,7 @@ class Simulator final : public ActorLogic {
   uint64_t quota_ = 0;
   uint64_t made_ = 0;
   uint64_t serial_ = 0;
+  uint64_t id_base_ = 0;
   double rate_ = 0;
   std::string survey_;
   double ra_min_ = 0, ra_max_ = 360, dec_min_ = -90, dec_max_ = 90;

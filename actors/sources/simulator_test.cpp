@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "test/collecting_emitter.h"
 
 using namespace ebs;
@@ -81,4 +83,12 @@ TEST_CASE("corrupt_fraction damages a share of declinations for quality gates to
   for (const RecordPtr& r : alerts) bad += !(std::abs(alert(r).core().dec) <= 90);
   CHECK(bad > 350);
   CHECK(bad < 650);
+}
+
+TEST_CASE("alert ids are unique across a run and across instances") {
+  std::set<uint64_t> ids;
+  for (size_t instance = 0; instance < 3; ++instance)
+    for (const RecordPtr& r : simulate("{count: 9000, seed: 5, objects: 30}", instance, 3))
+      CHECK(ids.insert(alert(r).core().alert_id).second);
+  CHECK(ids.size() == 9000);
 }
