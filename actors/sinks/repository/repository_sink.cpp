@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 
 #include "actors/sinks/repository/repository_actors.h"
 #include "actors/sinks/repository/writer.h"
@@ -21,8 +22,26 @@ std::string in_run_dir(const ActorContext& context, const std::string& path) {
   return p.string();
 }
 
+// Batches a stopped sink could not store. Dropping them would acknowledge them (an AckToken
+// completes when released), and a Kafka source would commit offsets past records that were never
+// stored; so at teardown they are parked here, reachable until the process exits, and their
+// tokens never complete. The engine has no negative acknowledgement to express this directly.
+void abandon_unacknowledged(std::vector<BatchView> batches) {
+  static std::mutex mutex;
+  static auto* parked = new std::vector<BatchView>();  // never freed, on purpose
+  std::lock_guard lock(mutex);
+  for (BatchView& b : batches) parked->push_back(std::move(b));
+}
+
 class RepositorySink final : public ActorLogic {
  public:
+  ~RepositorySink() override {
+    if (held_.empty()) return;
+    std::vector<BatchView> batches;
+    for (Pending& p : held_) batches.push_back(std::move(p.batch));
+    abandon_unacknowledged(std::move(batches));
+  }
+
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
     actor_id_ = context.actor_id;
@@ -131,8 +150,8 @@ class RepositorySink final : public ActorLogic {
   }
 
   // A storage failure (locked database, full disk, I/O error): roll back the open transaction and
-  // stop. Nothing uncommitted is acknowledged: the batches stay held until the run ends, and the
-  // run's accounting shows them as neither delivered nor failed.
+  // stop. Nothing uncommitted is acknowledged, not even at teardown (abandon_unacknowledged); the
+  // run's accounting shows the held records as neither delivered nor failed.
   void stop(const Fault& fault) {
     writer_->rollback();
     stopped_ = true;

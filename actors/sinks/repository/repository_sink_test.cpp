@@ -115,8 +115,12 @@ TEST_CASE("a locked database stops the sink cleanly: what was committed stays, n
   other.execute("ROLLBACK");
   CHECK(other.scalar("SELECT count(*) FROM alerts") == 100);
 
+  // Not even the end of the sink acknowledges what it did not store.
+  sink.logic.reset();
+  CHECK(sink.tracker->acknowledged_through() == 1);
+  CHECK(sink.tracker->records_acknowledged() == 100);
+
   // A replay of everything unacknowledged into a new sink completes the repository.
-  sink.logic.reset();  // (process end)
   SinkUnderTest replay("{path: locked.db, commit_records: 1000}", dir.path().string());
   replay.send(slice(alerts, 100, 300));
   replay.logic->on_end_of_stream(replay.out);
