@@ -216,6 +216,7 @@ actors:
   CHECK(again[1] == "garbage");
 }
 
+// 14 MB of Rubin alerts on random partitions: 16 keep each far below the mock broker's ~5 MiB.
 TEST_CASE("a kafka source with an embedded broker preloads its topic: no server needed") {
   Fixture f;
   RunResult r = f.run(R"(
@@ -224,7 +225,7 @@ actors:
   - id: src
     type: kafka
     config: {topics: [rubin], assign: true, stop_at_end: true,
-             embedded_broker: {partitions: 4, preload: [")" + (test::data_dir() / "lsst/rubin-lsstcam-v9-spark").string() + R"("]}}
+             embedded_broker: {partitions: 16, preload: [")" + (test::data_dir() / "lsst/rubin-lsstcam-v9-spark").string() + R"("]}}
   - id: n
     type: count
     inputs: [src.alerts]
