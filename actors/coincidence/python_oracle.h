@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/util/fault.h"
+#include "test/python_oracle.h"
 #include "test/test_data.h"
 
 namespace ebs::test {
@@ -29,22 +30,6 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
 }
 
 // Runs `script` (Python source) with `args`; a non-zero exit is a fault carrying its output.
-inline std::string run_python_oracle(const std::string& script, const std::vector<std::string>& args) {
-  auto dir = scratch_dir("oracle");
-  auto path = dir / "oracle.py";
-  write_text(path, script);
-  std::string command = "/usr/bin/python3 '" + path.string() + "'";
-  for (const auto& arg : args) command += " '" + arg + "'";
-  command += " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) ebs::fail("oracle", "cannot run /usr/bin/python3");
-  std::string output;
-  std::array<char, 65536> buffer;
-  for (std::size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
-  int status = ::pclose(pipe);
-  if (status != 0) ebs::fail("oracle", "python oracle failed: " + output);
-  return output;
-}
 
 // Splits the oracle's whitespace-separated numbers (Python repr: "inf", "nan" parse with strtod).
 inline std::vector<std::vector<double>> parse_rows(const std::string& text) {

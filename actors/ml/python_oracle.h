@@ -3,6 +3,8 @@
 // test rather than skipping it.
 #pragma once
 
+#include "test/python_oracle.h"
+
 #include <unistd.h>
 
 #include <array>
@@ -15,27 +17,7 @@
 
 namespace ebs::ml::testing {
 
-inline std::string run_python_oracle(const std::string& script) {
-  static int counter = 0;
-  const std::filesystem::path file = std::filesystem::temp_directory_path() /
-                                     ("ebs_ml_oracle_" + std::to_string(::getpid()) + "_" +
-                                      std::to_string(counter++) + ".py");
-  {
-    std::ofstream out(file);
-    out << script;
-  }
-  const std::string command = "/usr/bin/python3 " + file.string() + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot start /usr/bin/python3");
-  std::string output;
-  std::array<char, 65536> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  std::filesystem::remove(file);
-  if (status != 0) throw std::runtime_error("python oracle failed: " + output);
-  return output;
-}
+using ebs::test::run_python_oracle;
 
 // Trains a binary model with Python's xgboost on a CSV whose first column is the label and the
 // others named features ('nan' = missing); writes PREFIX.json, PREFIX.ubj (same model, with the
