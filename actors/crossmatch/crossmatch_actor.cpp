@@ -11,17 +11,6 @@ namespace ebs {
 
 namespace crossmatch {
 
-std::optional<std::string> coordinate_problem(const AlertCore& a) {
-  if (!std::isfinite(a.ra) || a.ra < 0 || a.ra >= 360) return "ra " + std::to_string(a.ra) + " is not in [0, 360)";
-  if (!std::isfinite(a.dec) || a.dec < -90 || a.dec > 90)
-    return "dec " + std::to_string(a.dec) + " is not in [-90, 90]";
-  return std::nullopt;
-}
-
-std::string alert_place(const AlertCore& a) {
-  return a.survey + " alert " + std::to_string(a.alert_id) + " (" + a.object_id + ")";
-}
-
 std::filesystem::path workflow_dir(const ActorConfig& config) {
   return std::filesystem::path(config.file()).parent_path();
 }

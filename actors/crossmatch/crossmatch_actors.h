@@ -25,10 +25,6 @@ ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store);
 void register_crossmatch_actors(ActorRegistry& registry);
 
 namespace crossmatch {
-// What is wrong with an alert's coordinates (non-finite or out of range), for dead letters.
-std::optional<std::string> coordinate_problem(const AlertCore& alert);
-// "<survey> alert <id> (<object>)": the place of an alert in a dead letter.
-std::string alert_place(const AlertCore& alert);
 // Catalogue and rule files resolve relative to the workflow file's folder.
 std::filesystem::path workflow_dir(const ActorConfig& config);
 // Where catalogue YAML configs are built: `cache_dir` of the config, else <run dir>/catalog-cache.

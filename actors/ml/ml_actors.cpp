@@ -35,10 +35,6 @@ const FeatureSet& feature_set_of(const ActorConfig& config) {
   return *set;
 }
 
-std::string alert_place(const AlertCore& a) {
-  return a.survey + " alert " + std::to_string(a.alert_id) + " (" + a.object_id + ")";
-}
-
 class FeaturesLogic final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {

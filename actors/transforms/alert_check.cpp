@@ -8,9 +8,7 @@ namespace ebs {
 
 std::optional<std::string> alert_problem(const AlertCore& a) {
   if (a.object_id.empty()) return "no object id";
-  if (!std::isfinite(a.ra) || a.ra < 0 || a.ra >= 360) return "ra " + std::to_string(a.ra) + " is not in [0, 360)";
-  if (!std::isfinite(a.dec) || a.dec < -90 || a.dec > 90)
-    return "dec " + std::to_string(a.dec) + " is not in [-90, 90]";
+  if (auto problem = coordinate_problem(a)) return problem;
   if (!std::isfinite(a.mjd_tai)) return "no finite detection time";
   if (std::isnan(a.mag) && std::isnan(a.flux)) return "neither magnitude nor flux";
   return std::nullopt;
@@ -20,26 +18,19 @@ namespace {
 
 class AlertCheck final : public ActorLogic {
  public:
-  void open(const ActorContext& context) override { id_ = context.actor_id; }
-
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
     std::vector<uint32_t> keep;
     keep.reserve(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& alert = static_cast<const Alert&>(batch[i]);
       if (auto problem = alert_problem(alert.core())) {
-        std::string place = alert.core().survey + " alert " + std::to_string(alert.core().alert_id) + " (" +
-                            alert.core().object_id + ")";
-        out.failed(batch.record(i), Fault(FaultKind::failed, place, *problem), batch.acks());
+        out.failed(batch.record(i), Fault(FaultKind::failed, alert_place(alert.core()), *problem), batch.acks());
       } else {
         keep.push_back(static_cast<uint32_t>(i));
       }
     }
     if (!keep.empty()) out.forward(0, batch.select(keep));
   }
-
- private:
-  std::string id_;
 };
 
 }  // namespace

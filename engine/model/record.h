@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,11 @@ struct AlertCore {
   RawRecord raw;
   std::shared_ptr<const void> buffers;  // keeps cutout bytes alive
 };
+
+// "<survey> alert <id> (<object>)": where an alert is, in dead letters and errors.
+std::string alert_place(const AlertCore& alert);
+// What is wrong with an alert's coordinates (non-finite or out of range), if anything.
+std::optional<std::string> coordinate_problem(const AlertCore& alert);
 
 class Alert final : public Record {
  public:
