@@ -12,35 +12,15 @@
 #include "engine/cli/command_registry.h"
 #include "engine/util/fault.h"
 #include "test/test_data.h"
+#include "test/command_runner.h"
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
+using Run = ebs::test::CommandRun;
+using ebs::test::json_lines;
 
 Run run(std::vector<std::string> args) {
-  ebs::CommandRegistry registry;
-  ebs::register_catalog_commands(registry);
-  args.insert(args.begin(), "ebs-flow");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* old_out = std::cout.rdbuf(out.rdbuf());
-  auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  CLI::App app("ebs-flow");
-  const int code = registry.dispatch(app, static_cast<int>(argv.size()), argv.data());
-  std::cout.rdbuf(old_out);
-  std::cerr.rdbuf(old_err);
-  return {code, out.str(), err.str()};
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
+  return ebs::test::run_command(ebs::register_catalog_commands, std::move(args));
 }
 
 std::string temp(const std::string& name) {

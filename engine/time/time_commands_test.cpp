@@ -7,28 +7,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include "test/command_runner.h"
 
 namespace {
 
-struct Run {
-  int code = 0;
-  std::string out, err;
-};
+using Run = ebs::test::CommandRun;
 
 Run run(std::vector<std::string> args) {
-  ebs::CommandRegistry registry;
-  ebs::register_time_commands(registry);
-  args.insert(args.begin(), "ebs-flow");
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  std::ostringstream out, err;
-  auto* old_out = std::cout.rdbuf(out.rdbuf());
-  auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  CLI::App app{"test", "ebs-flow"};
-  int code = registry.dispatch(app, static_cast<int>(argv.size()), argv.data());
-  std::cout.rdbuf(old_out);
-  std::cerr.rdbuf(old_err);
-  return {code, out.str(), err.str()};
+  return ebs::test::run_command(ebs::register_time_commands, std::move(args));
 }
 
 }  // namespace
