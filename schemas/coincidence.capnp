@@ -24,4 +24,7 @@ struct Coincidence {
   searchedProbability @6 :Float64 = nan;
   falseAlarmRate @7 :Float64 = nan;
   terms @8 :List(SignificanceTerm);
+  # A pair of sky events (GW with a GRB or neutrino): the second event; alertId 0, objectId "".
+  otherEventId @9 :Text;
+  otherEventSequence @10 :UInt32;
 }

@@ -147,12 +147,15 @@ class Coincidence final : public Record {
  public:
   enum class Status : uint8_t { active, updated, withdrawn };
   PortType type() const override { return PortType::coincidence; }
-  std::string_view key() const override { return object_id; }
+  std::string_view key() const override { return object_id.empty() ? std::string_view(other_event_id) : object_id; }
 
   std::string event_id;
   uint32_t event_sequence = 0;
   uint64_t alert_id = 0;
   std::string object_id;
+  // A pair of sky events (a GW and a GRB or neutrino): the second event; alert_id 0, object_id "".
+  std::string other_event_id;
+  uint32_t other_event_sequence = 0;
   Status status = Status::active;
   double time_difference_s = NAN;
   double searched_probability = NAN;

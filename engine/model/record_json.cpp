@@ -140,16 +140,21 @@ static json coincidence_to_json(const Coincidence& c) {
   json terms = json::array();
   for (const SignificanceTerm& t : c.terms)
     terms.push_back({{"name", t.name}, {"value", number(t.value)}, {"source", t.source}});
-  return {{"type", "Coincidence"},
-          {"event_id", c.event_id},
-          {"event_sequence", c.event_sequence},
-          {"alert_id", c.alert_id},
-          {"object_id", c.object_id},
-          {"status", to_string(c.status)},
-          {"time_difference_s", number(c.time_difference_s)},
-          {"searched_probability", number(c.searched_probability)},
-          {"false_alarm_rate", number(c.false_alarm_rate)},
-          {"terms", std::move(terms)}};
+  json out = {{"type", "Coincidence"},
+              {"event_id", c.event_id},
+              {"event_sequence", c.event_sequence},
+              {"alert_id", c.alert_id},
+              {"object_id", c.object_id},
+              {"status", to_string(c.status)},
+              {"time_difference_s", number(c.time_difference_s)},
+              {"searched_probability", number(c.searched_probability)},
+              {"false_alarm_rate", number(c.false_alarm_rate)},
+              {"terms", std::move(terms)}};
+  if (!c.other_event_id.empty()) {
+    out["other_event_id"] = c.other_event_id;
+    out["other_event_sequence"] = c.other_event_sequence;
+  }
+  return out;
 }
 
 static json dead_letter_to_json(const DeadLetter& d) {

@@ -100,6 +100,12 @@ TEST_CASE("sky events, coincidences and dead letters round-trip") {
   c.status = Coincidence::Status::withdrawn;
   c.terms.push_back({"far", 1e-8, "RAVEN"});
   CHECK(to_json(*decode_record(PortType::coincidence, encode_record(c), "t")) == to_json(c));
+  c.other_event_id = "bn240812094";  // a pair of sky events
+  c.other_event_sequence = 3;
+  auto pair = decode_record(PortType::coincidence, encode_record(c), "t");
+  CHECK(to_json(*pair)["other_event_id"] == "bn240812094");
+  CHECK(to_json(*pair)["other_event_sequence"] == 3);
+  CHECK(pair->key() == "bn240812094");
 
   DeadLetter d;
   d.actor = "decode";

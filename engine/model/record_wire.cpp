@@ -324,6 +324,8 @@ void write_coincidence(const Coincidence& c, wire::Coincidence::Builder to) {
   to.setEventSequence(c.event_sequence);
   to.setAlertId(c.alert_id);
   to.setObjectId(text(c.object_id));
+  to.setOtherEventId(text(c.other_event_id));
+  to.setOtherEventSequence(c.other_event_sequence);
   to.setStatus(static_cast<wire::Coincidence::Status>(c.status));
   to.setTimeDifferenceSeconds(c.time_difference_s);
   to.setSearchedProbability(c.searched_probability);
@@ -342,6 +344,8 @@ RecordPtr read_coincidence(wire::Coincidence::Reader from) {
   c->event_sequence = from.getEventSequence();
   c->alert_id = from.getAlertId();
   c->object_id = view(from.getObjectId());
+  c->other_event_id = view(from.getOtherEventId());
+  c->other_event_sequence = from.getOtherEventSequence();
   c->status = static_cast<Coincidence::Status>(from.getStatus());
   c->time_difference_s = from.getTimeDifferenceSeconds();
   c->searched_probability = from.getSearchedProbability();
