@@ -154,6 +154,9 @@ int64_t start_offset(const std::string& start, const std::string& place, int64_t
 
 class KafkaSource final : public ActorLogic {
  public:
+  KafkaSource(PortType output_type, std::unique_ptr<KafkaMessageDecoder> decoder)
+      : output_type_(output_type), decoder_(std::move(decoder)) {}
+
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
     place_ = c.place("topics");
@@ -162,7 +165,6 @@ class KafkaSource final : public ActorLogic {
     batch_delay_ = context.batch_delay;
     stop_at_end_ = c.boolean("stop_at_end");
     max_messages_ = c.integer("max_messages");
-    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c, context.run_dir));
     consumer_ = std::make_shared<Consumer>();
     consumer_->place = place_;
     consumer_->start = start_offset(c.string("start"), c.place("start"), &consumer_->start_timestamp_ms);
@@ -240,7 +242,7 @@ class KafkaSource final : public ActorLogic {
     return !consumer_->assigned.empty() && consumer_->at_end.size() >= consumer_->assigned.size();
   }
 
-  // Decodes and maps the messages; one ack token per partition covers its messages.
+  // Decodes the messages; one ack token per partition covers its messages.
   void emit(std::vector<rd_kafka_message_t*>& messages, Emitter& out) {
     std::map<PartitionKey, std::pair<size_t, int64_t>> per_partition;  // count, last offset
     for (rd_kafka_message_t* m : messages) {
@@ -256,7 +258,7 @@ class KafkaSource final : public ActorLogic {
       consumer_->issued(key, token->sequence(), stats.second + 1);
       tokens[key] = token;
     }
-    std::vector<RecordPtr> alerts;
+    std::vector<RecordPtr> records_out;
     std::vector<ingest::IngestFailure> failures;
     std::vector<AckRef> batch_acks;
     for (const auto& [key, token] : tokens) batch_acks.push_back(token);
@@ -267,16 +269,16 @@ class KafkaSource final : public ActorLogic {
       auto bytes = std::make_shared<const std::string>(static_cast<const char*>(m->payload), m->len);
       rd_kafka_message_destroy(m);
       size_t before = failures.size();
-      size_t alerts_before = alerts.size();
-      ingester_->ingest(bytes, place, alerts, failures);
-      records += alerts.size() - alerts_before + failures.size() - before;
+      size_t records_before = records_out.size();
+      decoder_->decode(bytes, place, records_out, failures);
+      records += records_out.size() - records_before + failures.size() - before;
       for (size_t i = before; i < failures.size(); ++i)
         out.failed_raw(std::move(failures[i].original), failures[i].original_format, failures[i].fault, {tokens[key]});
     }
     consumed_ += messages.size();
     messages.clear();
     out.read(records);
-    if (!alerts.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(alerts), std::move(batch_acks)));
+    if (!records_out.empty()) out.forward(0, BatchView::make(output_type_, std::move(records_out), std::move(batch_acks)));
   }
 
   void start_embedded_broker(const ActorConfig& c, std::map<std::string, std::string>& properties) {
@@ -353,43 +355,54 @@ class KafkaSource final : public ActorLogic {
   bool done_ = false;
   int64_t max_messages_ = 0;
   uint64_t consumed_ = 0;
-  std::unique_ptr<ingest::MessageIngester> ingester_;
+  PortType output_type_;
+  std::unique_ptr<KafkaMessageDecoder> decoder_;
   std::shared_ptr<Consumer> consumer_;
   std::map<PartitionKey, std::shared_ptr<AckTracker>> trackers_;
 };
 
+// Alerts: Avro containers or Confluent frames, decoded and mapped through survey profiles.
+class AlertMessageDecoder final : public KafkaMessageDecoder {
+ public:
+  explicit AlertMessageDecoder(ingest::MessageIngester ingester) : ingester_(std::move(ingester)) {}
+  void decode(const std::shared_ptr<const std::string>& message, std::string_view place, std::vector<RecordPtr>& out,
+              std::vector<ingest::IngestFailure>& failures) override {
+    ingester_.ingest(message, place, out, failures);
+  }
+
+ private:
+  ingest::MessageIngester ingester_;
+};
+
 }  // namespace
 
-void register_kafka_source(ActorRegistry& registry) {
-  ActorType t;
-  t.name = "kafka";
-  t.description = "Survey alerts from Kafka (librdkafka): Avro containers or Confluent frames, mapped by survey profiles; at-least-once commits";
-  t.version = "1.0";
-  t.outputs = {{"alerts", PortType::alert, "alerts, one per Avro record"}};
-  t.input_time_scale = "per profile (ztf, pgir, atlas: utc; rubin: tai)";
-  t.blocking = true;
-  t.config = {
+std::vector<ConfigKey> kafka_source_config_keys() {
+  std::vector<ConfigKey> keys = {
       {"topics", ValueKind::list, true, "", "topic names or regexes (^...)"},
       {"group", ValueKind::string, false, "ebs-flow", "consumer group (group.id)"},
       {"start", ValueKind::string, false, "earliest", "without a committed offset: earliest, latest, ISO 8601 UTC or ms since 1970"},
       {"assign", ValueKind::boolean, false, "false", "spread partitions over instances without a group join"},
-      {"wire", ValueKind::string, false, "auto", "auto, ocf (Avro container per message) or confluent (frame + schema id)"},
-      {"schema_dir", ValueKind::string, false, "", "writer schemas of Confluent frames (.avsc in MAJOR/MINOR folders)"},
-      {"registry", ValueKind::string, false, "", "schema registry URL for Confluent frames"},
-      {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
-      {"profiles", ValueKind::list, false, "[]", "more profile files or folders"},
       {"stop_at_end", ValueKind::boolean, false, "false", "end the stream when every assigned partition is read to its end"},
       {"max_messages", ValueKind::integer, false, "0", "end after this many messages per instance (0 = no limit)"},
       {"embedded_broker", ValueKind::any, false, "",
        "start an in-process mock broker: {partitions: 3, preload: [files or folders], wire: ocf, schema_id: N}"},
   };
-  for (ConfigKey& k : kafka::property_config_keys()) t.config.push_back(std::move(k));
-  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
-    std::string wire = c.string("wire");
-    if (wire != "auto" && wire != "ocf" && wire != "confluent")
-      problems.push_back({c.place("wire"), "wire must be auto, ocf or confluent, not '" + wire + "'"});
-    if (wire == "confluent" && c.string("schema_dir").empty() && c.string("registry").empty())
-      problems.push_back({c.place("wire"), "wire confluent needs schema_dir or registry"});
+  for (ConfigKey& k : kafka::property_config_keys()) keys.push_back(std::move(k));
+  return keys;
+}
+
+void register_kafka_message_source(ActorRegistry& registry, KafkaMessageSourceSpec spec) {
+  if (!spec.make_decoder) fail(spec.name, "a Kafka message source needs make_decoder");
+  ActorType t;
+  t.name = spec.name;
+  t.description = spec.description;
+  t.version = spec.version;
+  t.outputs = {spec.output};
+  t.input_time_scale = spec.input_time_scale;
+  t.blocking = true;
+  t.config = kafka_source_config_keys();
+  for (ConfigKey& k : spec.config) t.config.push_back(std::move(k));
+  t.check = [check = std::move(spec.check)](const ActorConfig& c, std::vector<Problem>& problems) {
     std::string start = c.string("start");
     try {
       int64_t ts = -1;
@@ -400,10 +413,40 @@ void register_kafka_source(ActorRegistry& registry) {
     if (c.integer("max_messages") < 0) problems.push_back({c.place("max_messages"), "max_messages must be >= 0"});
     if (!c.has("embedded_broker") && kafka::properties_from(c).count("bootstrap.servers") == 0)
       problems.push_back({c.place("topics"), "no bootstrap.servers (properties or flat key) and no embedded_broker"});
+    if (check) check(c, problems);
+  };
+  t.create = [output_type = spec.output.type, make_decoder = std::move(spec.make_decoder)](const ActorContext& context) {
+    return std::make_unique<KafkaSource>(output_type, make_decoder(context));
+  };
+  registry.add(std::move(t));
+}
+
+void register_kafka_source(ActorRegistry& registry) {
+  KafkaMessageSourceSpec spec;
+  spec.name = "kafka";
+  spec.description = "Survey alerts from Kafka (librdkafka): Avro containers or Confluent frames, mapped by survey profiles; at-least-once commits";
+  spec.version = "1.0";
+  spec.output = {"alerts", PortType::alert, "alerts, one per Avro record"};
+  spec.input_time_scale = "per profile (ztf, pgir, atlas: utc; rubin: tai)";
+  spec.config = {
+      {"wire", ValueKind::string, false, "auto", "auto, ocf (Avro container per message) or confluent (frame + schema id)"},
+      {"schema_dir", ValueKind::string, false, "", "writer schemas of Confluent frames (.avsc in MAJOR/MINOR folders)"},
+      {"registry", ValueKind::string, false, "", "schema registry URL for Confluent frames"},
+      {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
+      {"profiles", ValueKind::list, false, "[]", "more profile files or folders"},
+  };
+  spec.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    std::string wire = c.string("wire");
+    if (wire != "auto" && wire != "ocf" && wire != "confluent")
+      problems.push_back({c.place("wire"), "wire must be auto, ocf or confluent, not '" + wire + "'"});
+    if (wire == "confluent" && c.string("schema_dir").empty() && c.string("registry").empty())
+      problems.push_back({c.place("wire"), "wire confluent needs schema_dir or registry"});
     ingest::check_ingest_config(c, problems);
   };
-  t.create = [](const ActorContext&) { return std::make_unique<KafkaSource>(); };
-  registry.add(std::move(t));
+  spec.make_decoder = [](const ActorContext& context) -> std::unique_ptr<KafkaMessageDecoder> {
+    return std::make_unique<AlertMessageDecoder>(ingest::make_ingester(context.config, context.run_dir));
+  };
+  register_kafka_message_source(registry, std::move(spec));
 }
 
 }  // namespace ebs
