@@ -8,8 +8,11 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <algorithm>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "actors/coincidence/error_region.h"
 #include "actors/coincidence/significance.h"
@@ -37,6 +40,17 @@ struct Settings {
   size_t recent_alerts = 100000;
   bool sky_index = true;
   int index_order = 5;
+  // Event x event pairs (RAVEN). Windows in seconds, external time minus GW time.
+  bool pair_events = true;
+  Window pair_gw_grb{-1, 5};
+  Window pair_gw_burst_grb{-60, 600};
+  Window pair_gw_targeted_grb{-10, 20};
+  Window pair_gw_neutrino{-500, 500};
+  double grb_rate_hz = 325 / kSecondsPerYear;
+  double neutrino_rate_hz = 13.91 / kSecondsPerYear;
+  double targeted_gw_far_threshold_hz = 2.0 / 86400;
+  double targeted_grb_far_threshold_hz = 1.0 / 1000;
+  double neutrino_prior_odds = 1;
 };
 
 // What the actor remembers of an alert: enough to match it again, not the alert itself.
@@ -52,12 +66,26 @@ struct AlertKey {
 struct ActiveEvent {
   std::shared_ptr<const SkyEvent> record;
   std::shared_ptr<const Skymap> map;
-  std::optional<ErrorRegion> region;  // at its containment, scaled by region_scale
+  std::optional<ErrorRegion> region;         // at its containment, scaled by region_scale
+  std::optional<ErrorRegion> notice_region;  // as the notice gives it, for overlap integrals
+  bool burst_search = false;                 // a GW from the Burst group (wider RAVEN window)
   Window window;
   std::vector<int64_t> cells;  // sky-index cells covering the region (empty: whole sky)
   std::vector<AckRef> acks;
   std::map<std::string, std::pair<AlertKey, std::shared_ptr<const Coincidence>>> emitted;  // by object id
 };
+
+// A GW paired with a GRB or neutrino; both sides are kept (also after they expire) so that an
+// UPDATE or RETRACTION of either can re-check or withdraw the pair.
+struct EventPair {
+  std::shared_ptr<const ActiveEvent> gw;
+  std::shared_ptr<const ActiveEvent> external;
+  std::shared_ptr<const Coincidence> emitted;
+};
+
+bool pairs_with_gw(SkyEvent::Kind kind) {
+  return kind == SkyEvent::Kind::gamma_ray_burst || kind == SkyEvent::Kind::neutrino;
+}
 
 const char* kWindowSource =
     "Fink-mm (a transient must follow the trigger); 14 d spans kilonova light curves (docs/coincidence.md)";
@@ -87,6 +115,21 @@ class CoincidenceLogic final : public ActorLogic {
       out.filtered(kept_or_done);  // consumed: kept as active events (their acks held) or applied
     }
     if (!produced.empty()) out.emit(0, BatchView::make(PortType::coincidence, std::move(produced), {}));
+  }
+
+  // The final state: every coincidence not withdrawn (also of expired events), for replays and
+  // batch runs where a reader wants the outcome rather than the history of changes.
+  void on_end_of_stream(Emitter& out) override {
+    std::vector<std::shared_ptr<const Coincidence>> live;
+    for (const auto& event : events_)
+      if (event)
+        for (const auto& [object, entry] : event->emitted) live.push_back(entry.second);
+    for (const auto& [id, list] : expired_) live.insert(live.end(), list.begin(), list.end());
+    for (const auto& [key, pair] : pairs_) live.push_back(pair.emitted);
+    if (live.empty()) return;
+    auto order = [](const Coincidence& c) { return std::tie(c.event_id, c.object_id, c.other_event_id); };
+    std::sort(live.begin(), live.end(), [&](const auto& a, const auto& b) { return order(*a) < order(*b); });
+    out.emit(2, BatchView::make(PortType::coincidence, std::vector<RecordPtr>(live.begin(), live.end()), {}));
   }
 
  private:
@@ -184,6 +227,14 @@ class CoincidenceLogic final : public ActorLogic {
         for (auto& c : old->second) produced.push_back(with_status(*c, Coincidence::Status::withdrawn));
         expired_.erase(old);
       }
+      for (auto it = pairs_.begin(); it != pairs_.end();) {
+        if (it->first.first == event->event_id || it->first.second == event->event_id) {
+          produced.push_back(with_status(*it->second.emitted, Coincidence::Status::withdrawn));
+          it = pairs_.erase(it);
+        } else {
+          ++it;
+        }
+      }
       return;
     }
     if (retracted_.count(event->event_id)) return;  // a notice sent before the retraction, arriving late
@@ -208,6 +259,147 @@ class CoincidenceLogic final : public ActorLogic {
       }
     }
     for (const AlertKey& alert : recent_) try_match(active, alert, produced);
+    if (s_.pair_events) pair_with_events(slot, produced);
+  }
+
+  // ---- event x event (RAVEN) ----
+  // Re-checks the pairs the event's earlier notice made (updated or withdrawn), then pairs it
+  // with every active event of the other side that it is not yet paired with.
+  void pair_with_events(uint32_t slot, std::vector<RecordPtr>& produced) {
+    std::shared_ptr<const ActiveEvent> self = events_[slot];
+    const SkyEvent& e = *self->record;
+    bool is_gw = e.kind == SkyEvent::Kind::gravitational_wave;
+    if (!is_gw && !pairs_with_gw(e.kind)) return;
+    for (auto it = pairs_.begin(); it != pairs_.end();) {
+      EventPair& pair = it->second;
+      if (it->first.first == e.event_id) pair.gw = self;
+      else if (it->first.second == e.event_id) pair.external = self;
+      else {
+        ++it;
+        continue;
+      }
+      if (auto again = pair_match(*pair.gw, *pair.external)) {
+        again->status = Coincidence::Status::updated;
+        pair.emitted = again;
+        produced.push_back(std::move(again));
+        ++it;
+      } else {
+        produced.push_back(with_status(*pair.emitted, Coincidence::Status::withdrawn));
+        it = pairs_.erase(it);
+      }
+    }
+    for (const auto& other : events_) {
+      if (!other || other == self) continue;
+      const SkyEvent& o = *other->record;
+      bool other_gw = o.kind == SkyEvent::Kind::gravitational_wave;
+      if (is_gw ? !pairs_with_gw(o.kind) : !other_gw) continue;
+      const auto& gw = is_gw ? self : other;
+      const auto& external = is_gw ? other : self;
+      auto key = std::make_pair(gw->record->event_id, external->record->event_id);
+      if (pairs_.count(key)) continue;
+      if (auto c = pair_match(*gw, *external)) {
+        pairs_.emplace(key, EventPair{gw, external, c});
+        produced.push_back(std::move(c));
+      }
+    }
+    forget_old_pairs();
+  }
+
+  // The coincidence of a GW with a GRB or neutrino (RAVEN windows relative to the GW time,
+  // temporal and sky-coupled false-alarm rates; LLAMA-like odds for neutrinos), or null when the
+  // external event falls outside the window.
+  std::shared_ptr<Coincidence> pair_match(const ActiveEvent& gw_event, const ActiveEvent& external_event) const {
+    if (!gw_event.map) return nullptr;  // RAVEN pairs with the GW's sky map
+    const SkyEvent& gw = *gw_event.record;
+    const SkyEvent& ext = *external_event.record;
+    const bool neutrino = ext.kind == SkyEvent::Kind::neutrino;
+    // A GRB notice with its own false-alarm rate comes from a subthreshold (targeted) search
+    // (Swift BAT-GUANO); RAVEN then uses the targeted formula and window.
+    const bool targeted = !neutrino && std::isfinite(ext.far_hz);
+    Window window = neutrino ? s_.pair_gw_neutrino
+                    : targeted ? s_.pair_gw_targeted_grb
+                    : gw_event.burst_search ? s_.pair_gw_burst_grb
+                                            : s_.pair_gw_grb;
+    const char* window_source = neutrino ? "RAVEN/LLAMA GW-neutrino window, config pair_window_gw_neutrino_s"
+                                : targeted ? "RAVEN subthreshold Swift GRB window, config pair_window_gw_targeted_grb_s"
+                                : gw_event.burst_search ? "RAVEN GW(Burst)-GRB window, config pair_window_gw_burst_grb_s"
+                                                        : "RAVEN GW(CBC)-GRB window, config pair_window_gw_grb_s";
+    double dt_s = (ext.mjd_tai - gw.mjd_tai) * time::kSecondsPerDay;
+    if (!(dt_s >= window.lo && dt_s <= window.hi)) return nullptr;
+
+    auto c = std::make_shared<Coincidence>();
+    c->event_id = gw.event_id;
+    c->event_sequence = gw.sequence;
+    c->other_event_id = ext.event_id;
+    c->other_event_sequence = ext.sequence;
+    c->time_difference_s = dt_s;
+    c->terms.push_back({"window_lo_s", window.lo, window_source});
+    c->terms.push_back({"window_hi_s", window.hi, window_source});
+    c->terms.push_back({"gw_far_hz", gw.far_hz, "the GW notice's far"});
+
+    double temporal_far = NAN;
+    if (targeted) {
+      temporal_far = raven_targeted_far(window.lo, window.hi, ext.far_hz, gw.far_hz, s_.targeted_grb_far_threshold_hz,
+                                        s_.targeted_gw_far_threshold_hz);
+      c->terms.push_back({"external_far_hz", ext.far_hz, "the GRB notice's far"});
+      c->terms.push_back({"gw_far_threshold_hz", s_.targeted_gw_far_threshold_hz,
+                          "gwcelery raven_targeted_far_thresholds GW (CBC all-sky preliminary alert threshold, 2/day)"});
+      c->terms.push_back({"external_far_threshold_hz", s_.targeted_grb_far_threshold_hz,
+                          "gwcelery raven_targeted_far_thresholds GRB Swift (1/1000 Hz)"});
+      c->terms.push_back({"temporal_far_hz", temporal_far, "RAVEN targeted z(1 - ln(z/z_max))"});
+    } else {
+      double rate = neutrino ? s_.neutrino_rate_hz : s_.grb_rate_hz;
+      temporal_far = raven_untargeted_far(window.lo, window.hi, rate, gw.far_hz);
+      c->terms.push_back({"external_rate_hz", rate,
+                          neutrino ? "IceCube gold-track rate 13.91/yr, config neutrino_rate_per_year"
+                                   : "GRB rate 325/yr (Fermi 236 + Swift 65 + SVOM ~25), config grb_rate_per_year"});
+      c->terms.push_back({"temporal_far_hz", temporal_far, "RAVEN untargeted (t_hi - t_lo) R_ext FAR_gw"});
+    }
+
+    // Sky overlap of the two localizations (Ashton et al. 2018).
+    const Skymap& map = *gw_event.map;
+    double overlap = NAN;
+    double ra = NAN, dec = NAN;
+    if (external_event.map) {
+      overlap = overlap_integral(map, *external_event.map);
+      c->terms.push_back({"overlap_integral", overlap, "map x map, 4 pi sum rho1 rho2 dA (Ashton et al. 2018)"});
+    } else {
+      const ErrorRegion& region = *external_event.notice_region;
+      ra = region.ra;
+      dec = region.dec;
+      overlap = overlap_integral(map, RegionDensity(region));
+      c->terms.push_back({"overlap_integral", overlap,
+                          "map x error region as a 2-D Gaussian holding its containment (Ashton et al. 2018)"});
+    }
+    if (std::isfinite(ra)) {
+      SkymapLookup at = map.at(ra, dec);
+      c->searched_probability = at.searched_prob;
+      c->terms.push_back({"searched_area_deg2", at.searched_area, "GW map at the external event's centre"});
+    }
+    c->false_alarm_rate = raven_sky_coupled_far(temporal_far, overlap);
+    c->terms.push_back({"sky_coupled_far_hz", c->false_alarm_rate, "RAVEN temporal FAR / overlap integral"});
+
+    if (neutrino) {
+      bool signalness_known = ext.significance > 0 && ext.significance < 1;
+      bool p_astro_known = gw.significance > 0 && gw.significance < 1;
+      NeutrinoOddsTerms odds = gw_neutrino_odds(s_.neutrino_prior_odds, overlap, true,
+                                                signalness_known ? ext.significance : NAN,
+                                                p_astro_known ? gw.significance : NAN);
+      c->terms.push_back({"neutrino_signalness", ext.significance, "the neutrino notice's p_astro / signalness"});
+      c->terms.push_back({"gw_p_astro", gw.significance, "1 - classification.Terrestrial of the GW notice"});
+      c->terms.push_back({"prior_odds", odds.prior_odds, "config neutrino_prior_odds"});
+      c->terms.push_back({"odds", odds.odds, "LLAMA-like prior * I * s/(1-s) * p/(1-p) (docs/coincidence.md)"});
+    }
+    return c;
+  }
+
+  // Pairs whose events have both left the actor are kept for late retractions, up to a bound.
+  void forget_old_pairs() {
+    static constexpr size_t kPairsKept = 10000;
+    for (auto it = pairs_.begin(); pairs_.size() > kPairsKept && it != pairs_.end();) {
+      bool gw_active = by_id_.count(it->first.first) > 0, external_active = by_id_.count(it->first.second) > 0;
+      it = gw_active || external_active ? std::next(it) : pairs_.erase(it);
+    }
   }
 
   static std::shared_ptr<const Coincidence> with_status(const Coincidence& c, Coincidence::Status status) {
@@ -216,10 +408,10 @@ class CoincidenceLogic final : public ActorLogic {
     return copy;
   }
 
-  std::unique_ptr<ActiveEvent> build(const std::shared_ptr<const SkyEvent>& event, const std::vector<AckRef>& acks) const {
+  std::shared_ptr<ActiveEvent> build(const std::shared_ptr<const SkyEvent>& event, const std::vector<AckRef>& acks) const {
     std::string place = event->source + " event " + event->event_id;
     if (!std::isfinite(event->mjd_tai)) fail(place, "no event time");
-    auto active = std::make_unique<ActiveEvent>();
+    auto active = std::make_shared<ActiveEvent>();
     active->record = event;
     active->acks = acks;
     active->window = s_.windows[static_cast<size_t>(event->kind)];
@@ -232,14 +424,20 @@ class CoincidenceLogic final : public ActorLogic {
         break;
       }
       case Localization::Shape::circle:
-        active->region = ErrorRegion::circle(l.ra, l.dec, l.radius_deg, l.containment_probability).scaled(s_.region_scale);
+        active->notice_region = ErrorRegion::circle(l.ra, l.dec, l.radius_deg, l.containment_probability);
+        active->region = active->notice_region->scaled(s_.region_scale);
         break;
       case Localization::Shape::ellipse:
-        active->region = ErrorRegion::ellipse(l.ra, l.dec, l.semi_major_deg, l.semi_minor_deg, l.position_angle_deg,
-                                              l.containment_probability)
-                             .scaled(s_.region_scale);
+        active->notice_region = ErrorRegion::ellipse(l.ra, l.dec, l.semi_major_deg, l.semi_minor_deg,
+                                                     l.position_angle_deg, l.containment_probability);
+        active->region = active->notice_region->scaled(s_.region_scale);
         break;
       case Localization::Shape::point: fail(place, "a point localization has no region to match in");
+    }
+    if (event->kind == SkyEvent::Kind::gravitational_wave && !event->notice_json.empty()) {
+      auto notice = nlohmann::json::parse(event->notice_json, nullptr, false);
+      if (notice.is_object() && notice.contains("event") && notice["event"].is_object())
+        active->burst_search = notice["event"].value("group", "") == "Burst";
     }
     if (s_.sky_index) active->cells = cells_of(*active);
     return active;
@@ -280,7 +478,7 @@ class CoincidenceLogic final : public ActorLogic {
     return cells;
   }
 
-  uint32_t insert(std::unique_ptr<ActiveEvent> event) {
+  uint32_t insert(std::shared_ptr<ActiveEvent> event) {
     uint32_t slot;
     if (!free_.empty()) {
       slot = free_.back();
@@ -306,7 +504,9 @@ class CoincidenceLogic final : public ActorLogic {
       for (int64_t cell : event.cells) drop(cells_[cell]);
     }
     by_id_.erase(event.record->event_id);
-    events_[slot].reset();  // releases the held acknowledgements
+    event.acks.clear();  // releases the held acknowledgements (a pair may keep the event itself)
+    event.emitted.clear();
+    events_[slot].reset();
     free_.push_back(slot);
   }
 
@@ -339,13 +539,14 @@ class CoincidenceLogic final : public ActorLogic {
   T_Healpix_Base<int64_t> base_;
   std::vector<std::vector<uint32_t>> cells_;
   std::vector<uint32_t> whole_sky_;
-  std::vector<std::unique_ptr<ActiveEvent>> events_;
+  std::vector<std::shared_ptr<ActiveEvent>> events_;
   std::vector<uint32_t> free_;
   std::unordered_map<std::string, uint32_t> by_id_;
   std::set<std::string> retracted_;
   std::deque<AlertKey> recent_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<const Coincidence>>> expired_;
   std::deque<std::string> expired_order_;
+  std::map<std::pair<std::string, std::string>, EventPair> pairs_;  // by (GW id, external id)
   double stream_mjd_ = -INFINITY;
   double next_expiry_check_ = -INFINITY;
 };
@@ -354,7 +555,7 @@ Window window_from(const ActorConfig& config, const std::string& key) {
   auto values = config.strings(key);
   if (values.size() != 2) fail(config.place(key), key + " must be [lo, hi] in days");
   Window w{std::stod(values[0]), std::stod(values[1])};
-  if (!(w.lo <= w.hi)) fail(config.place(key), key + ": lo > hi");
+  if (!(w.lo <= w.hi)) fail(config.place(key), key + ": lo > hi");  // NaN too
   return w;
 }
 
@@ -373,6 +574,16 @@ Settings settings_from(const ActorConfig& config) {
   s.windows[static_cast<size_t>(K::gamma_ray_burst)] = window_from(config, "window_grb_days");
   s.windows[static_cast<size_t>(K::x_ray)] = window_from(config, "window_x_ray_days");
   s.windows[static_cast<size_t>(K::other)] = window_from(config, "window_other_days");
+  s.pair_events = config.boolean("pair_events");
+  s.pair_gw_grb = window_from(config, "pair_window_gw_grb_s");
+  s.pair_gw_burst_grb = window_from(config, "pair_window_gw_burst_grb_s");
+  s.pair_gw_targeted_grb = window_from(config, "pair_window_gw_targeted_grb_s");
+  s.pair_gw_neutrino = window_from(config, "pair_window_gw_neutrino_s");
+  s.grb_rate_hz = config.number("grb_rate_per_year") / kSecondsPerYear;
+  s.neutrino_rate_hz = config.number("neutrino_rate_per_year") / kSecondsPerYear;
+  s.targeted_gw_far_threshold_hz = config.number("targeted_gw_far_threshold_hz");
+  s.targeted_grb_far_threshold_hz = config.number("targeted_grb_far_threshold_hz");
+  s.neutrino_prior_odds = config.number("neutrino_prior_odds");
   if (!(s.credible_level > 0 && s.credible_level <= 1)) fail(config.place("credible_level"), "credible_level must be in (0, 1]");
   if (s.index_order < 0 || s.index_order > 8) fail(config.place("index_order"), "index_order must be 0..8");
   return s;
@@ -387,7 +598,8 @@ ActorType coincidence_actor_type() {
   t.version = "1.0";
   t.inputs = {{"alerts", PortType::alert, "survey alerts"}, {"events", PortType::sky_event, "sky events (notices)"}};
   t.outputs = {{"coincidences", PortType::coincidence, "new, updated and withdrawn coincidences"},
-               {"alerts", PortType::alert, "every input alert, unchanged"}};
+               {"alerts", PortType::alert, "every input alert, unchanged"},
+               {"live", PortType::coincidence, "at the end of the stream: every coincidence not withdrawn"}};
   t.config = {
       {"credible_level", ValueKind::number, false, "0.9", "a GW map matches where searched probability <= this"},
       {"region_scale", ValueKind::number, false, "1.0", "error regions scaled by this (Fink-mm: 1.5)"},
@@ -402,6 +614,18 @@ ActorType coincidence_actor_type() {
       {"recent_alerts", ValueKind::integer, false, "100000", "alerts remembered for events that arrive late"},
       {"sky_index", ValueKind::boolean, false, "true", "HEALPix cell index of active events (false: scan them all)"},
       {"index_order", ValueKind::integer, false, "5", "HEALPix order of the sky index cells"},
+      {"pair_events", ValueKind::boolean, false, "true", "also pair GW events with GRB and neutrino events (RAVEN)"},
+      {"pair_window_gw_grb_s", ValueKind::list, false, "[-1, 5]", "GRB time minus GW (CBC) time, s (RAVEN)"},
+      {"pair_window_gw_burst_grb_s", ValueKind::list, false, "[-60, 600]", "GRB time minus GW (Burst) time, s (RAVEN)"},
+      {"pair_window_gw_targeted_grb_s", ValueKind::list, false, "[-10, 20]",
+       "subthreshold GRB (a notice with a far, e.g. Swift BAT-GUANO) minus GW time, s (RAVEN)"},
+      {"pair_window_gw_neutrino_s", ValueKind::list, false, "[-500, 500]", "neutrino time minus GW time, s (LLAMA)"},
+      {"grb_rate_per_year", ValueKind::number, false, "325", "external GRB rate for the untargeted FAR"},
+      {"neutrino_rate_per_year", ValueKind::number, false, "13.91", "external neutrino rate for the untargeted FAR"},
+      {"targeted_gw_far_threshold_hz", ValueKind::number, false, "2.3148148148148147e-05",
+       "GW FAR threshold of the targeted search (2/day)"},
+      {"targeted_grb_far_threshold_hz", ValueKind::number, false, "0.001", "GRB FAR threshold of the targeted search"},
+      {"neutrino_prior_odds", ValueKind::number, false, "1", "prior odds of the GW x neutrino odds ratio"},
   };
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     try {

@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "actors/coincidence/error_region.h"
 #include "actors/coincidence/notice.h"
 #include "actors/coincidence/skymap.h"
 #include "engine/model/record_json.h"
@@ -137,6 +138,9 @@ TEST_CASE("UPDATE supersedes the map and re-checks emitted coincidences") {
   CHECK((lines[1] == "S230518h ZTFa updated" || lines[1] == "S230518h ZTFa withdrawn"));
   auto& second = static_cast<const Coincidence&>(*actor.out.records(0)[1]);
   CHECK(second.event_sequence == update->sequence);
+  actor.logic->on_end_of_stream(actor.out);
+  // The live state: the updated coincidence, or nothing when the new map withdrew it.
+  CHECK(actor.out.records(2).size() == (second.status == Coincidence::Status::updated ? 1u : 0u));
 }
 
 TEST_CASE("neutrino error circle; sky index gives the same coincidences as the naive loop") {
@@ -203,4 +207,178 @@ TEST_CASE("config check names bad windows") {
   type.check(context.config, problems);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].message.find("lo > hi") != std::string::npos);
+}
+
+// ---- GW x GRB / neutrino pairs (RAVEN) ----
+// The data hold no natural pair (the LVK notices carry no external_coinc), so real GRB and
+// neutrino notices are moved in time (and the GBM one onto the GW map's peak) to meet S230518h.
+namespace {
+
+std::shared_ptr<SkyEvent> moved(const std::string& rel, const SkyEvent& gw, double seconds_after_gw, double ra = NAN,
+                                double dec = NAN) {
+  auto events = parse_notice(read_text(ebs::test::data_dir().string() + "/gcn/" + rel), rel);
+  REQUIRE(!events.empty());
+  auto e = std::make_shared<SkyEvent>(*events[0]);
+  e->mjd_tai = gw.mjd_tai + seconds_after_gw / 86400;
+  if (std::isfinite(ra)) {
+    e->localization.ra = ra;
+    e->localization.dec = dec;
+  }
+  return e;
+}
+
+std::shared_ptr<SkyEvent> retraction_of(const SkyEvent& e) {
+  auto r = std::make_shared<SkyEvent>(e);
+  r->retracted = true;
+  r->sequence = e.sequence + 1;
+  return r;
+}
+
+double term(const Coincidence& c, const std::string& name) {
+  for (const auto& t : c.terms)
+    if (t.name == name) return t.value;
+  FAIL("no term " << name);
+  return NAN;
+}
+
+std::vector<std::string> pair_json(const test::CollectingEmitter& out) {
+  std::vector<std::string> lines;
+  for (const RecordPtr& r : out.records(0)) lines.push_back(to_json(*r).dump());
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+const Coincidence* pair_with(const test::CollectingEmitter& out, const std::string& other, Coincidence::Status status) {
+  for (const RecordPtr& r : out.records(0)) {
+    auto& c = static_cast<const Coincidence&>(*r);
+    if (c.other_event_id == other && c.status == status) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("GW x GRB and GW x neutrino: RAVEN windows, FARs and odds; both arrival orders agree") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  Skymap map = Skymap::from_bytes(std::string_view(gw->localization.skymap_fits), "map");
+  auto [peak_ra, peak_dec] = pixel_centre(map, 0);
+  const std::string gbm = "gcn-schema-notices/fermi/gbm/trigger.flight1.example.json";
+  auto grb = moved(gbm, *gw, 1.7, peak_ra, peak_dec);  // GRB 170817A came 1.7 s after its merger
+  auto grb_early = moved(gbm, *gw, -1.5);               // before the [-1, +5] s window
+  grb_early->event_id = "early";
+  auto nu = moved("gcn-schema-notices/icecube/single_neutrino_alerts.gold_bronze_track_alerts.example.json", *gw, 300);
+  auto nu_late = moved("voevent-fink-mm/voevent_number=825.xml", *gw, 501);  // after +500 s
+  std::vector<RecordPtr> externals = {grb, grb_early, nu, nu_late};
+
+  Actor gw_first, gw_last;
+  gw_first.events({gw});
+  gw_first.events(externals);
+  gw_last.events(externals);
+  gw_last.events({gw});
+  REQUIRE(gw_first.out.records(0).size() == 2);
+  CHECK(pair_json(gw_first.out) == pair_json(gw_last.out));
+  CHECK(gw_first.out.filtered_records == 5);  // every event consumed
+
+  const Coincidence* with_grb = pair_with(gw_first.out, grb->event_id, Coincidence::Status::active);
+  REQUIRE(with_grb);
+  CHECK(with_grb->event_id == "S230518h");
+  CHECK(with_grb->alert_id == 0);
+  CHECK(with_grb->object_id.empty());
+  CHECK(with_grb->other_event_sequence == grb->sequence);
+  CHECK(with_grb->time_difference_s == doctest::Approx(1.7).epsilon(1e-5));
+  // Untargeted: (5 - (-1)) s * 325/yr * FAR_gw, then divided by the overlap integral.
+  double temporal = 6 * 325 / (365.25 * 86400) * gw->far_hz;
+  CHECK(term(*with_grb, "temporal_far_hz") == doctest::Approx(temporal).epsilon(1e-12));
+  double overlap = term(*with_grb, "overlap_integral");
+  CHECK(overlap == doctest::Approx(overlap_integral(map, RegionDensity(ErrorRegion::circle(
+                                                              peak_ra, peak_dec, grb->localization.radius_deg,
+                                                              grb->localization.containment_probability)))));
+  // A GBM circle on the GW's densest pixel: the localizations agree better than chance.
+  CHECK(overlap > 1);
+  CHECK(with_grb->false_alarm_rate == doctest::Approx(temporal / overlap).epsilon(1e-12));
+  CHECK(with_grb->searched_probability == doctest::Approx(map.at(peak_ra, peak_dec).searched_prob));
+
+  const Coincidence* with_nu = pair_with(gw_first.out, nu->event_id, Coincidence::Status::active);
+  REQUIRE(with_nu);
+  CHECK(with_nu->time_difference_s == doctest::Approx(300).epsilon(1e-7));
+  CHECK(term(*with_nu, "temporal_far_hz") == doctest::Approx(1000 * 13.91 / (365.25 * 86400) * gw->far_hz));
+  double s = 0.34064, p_astro = 1 - 0.09901845917358532;  // the notices' p_astro and 1 - Terrestrial
+  double nu_overlap = term(*with_nu, "overlap_integral");
+  CHECK(term(*with_nu, "odds") == doctest::Approx(nu_overlap * s / (1 - s) * p_astro / (1 - p_astro)));
+  CHECK(to_json(*with_nu)["other_event_id"] == nu->event_id);
+
+  // End of stream: the live state holds both pairs.
+  gw_first.logic->on_end_of_stream(gw_first.out);
+  CHECK(gw_first.out.records(2).size() == 2);
+}
+
+TEST_CASE("a GRB notice with its own FAR (Swift BAT-GUANO) pairs through RAVEN's targeted search") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  auto swift = moved("gwcelery-tests/kafka_alert_swift.json", *gw, 15);  // inside [-10, +20], outside [-1, +5]
+  REQUIRE(swift->far_hz == doctest::Approx(5.39583726e-08));
+  Actor actor;
+  actor.events({swift, gw});
+  REQUIRE(actor.out.records(0).size() == 1);
+  auto& c = static_cast<const Coincidence&>(*actor.out.records(0)[0]);
+  double z = 30 * swift->far_hz * gw->far_hz, z_max = 30 * 1e-3 * (2.0 / 86400);
+  CHECK(term(c, "temporal_far_hz") == doctest::Approx(z * (1 - std::log(z / z_max))).epsilon(1e-12));
+  CHECK(term(c, "window_lo_s") == -10);
+  CHECK(term(c, "window_hi_s") == 20);
+}
+
+TEST_CASE("pairs follow UPDATEs and RETRACTIONs of either event, in both arrival orders") {
+  auto initial = notice("lvk-fink-mm/S230518h-initial.json");
+  auto update = notice("lvk-fink-mm/S230518h-update.json");
+  const std::string gbm = "gcn-schema-notices/fermi/gbm/trigger.flight1.example.json";
+  auto grb = moved(gbm, *initial, 2);
+  auto grb_moved_out = moved(gbm, *initial, 30);  // a later GBM notice puts the burst outside the window
+  grb_moved_out->sequence = grb->sequence + 1;
+
+  for (bool gw_first : {true, false}) {
+    CAPTURE(gw_first);
+    Actor actor;
+    if (gw_first) {
+      actor.events({initial});
+      actor.events({grb});
+    } else {
+      actor.events({grb});
+      actor.events({initial});
+    }
+    actor.events({update});  // the GW's new notice: the pair is re-checked
+    REQUIRE(actor.out.records(0).size() == 2);
+    auto& updated = static_cast<const Coincidence&>(*actor.out.records(0)[1]);
+    CHECK(updated.status == Coincidence::Status::updated);
+    CHECK(updated.event_sequence == update->sequence);
+    actor.events({retraction_of(*grb)});  // the GRB is retracted: the pair is withdrawn
+    REQUIRE(actor.out.records(0).size() == 3);
+    auto& withdrawn = static_cast<const Coincidence&>(*actor.out.records(0)[2]);
+    CHECK(withdrawn.status == Coincidence::Status::withdrawn);
+    CHECK(withdrawn.other_event_id == grb->event_id);
+    actor.events({grb});  // a late copy of the retracted GRB's notice changes nothing
+    actor.events({update});
+    CHECK(actor.out.records(0).size() == 3);  // the withdrawn pair does not come back
+  }
+
+  Actor moved_out;
+  moved_out.events({initial, grb});
+  moved_out.events({grb_moved_out});
+  CHECK(summary(moved_out.out).size() == 2);
+  CHECK(pair_with(moved_out.out, grb->event_id, Coincidence::Status::withdrawn));
+
+  Actor gw_retracted;
+  gw_retracted.events({grb, initial});
+  gw_retracted.events({retraction_of(*initial)});
+  REQUIRE(gw_retracted.out.records(0).size() == 2);
+  CHECK(pair_with(gw_retracted.out, grb->event_id, Coincidence::Status::withdrawn));
+  gw_retracted.events({update});  // notices of a retracted GW are ignored
+  CHECK(gw_retracted.out.records(0).size() == 2);
+  gw_retracted.logic->on_end_of_stream(gw_retracted.out);
+  CHECK(gw_retracted.out.records(2).empty());  // nothing live
+}
+
+TEST_CASE("pair_events: false leaves events unpaired") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  Actor actor("pair_events: false");
+  actor.events({gw, moved("gcn-schema-notices/fermi/gbm/trigger.flight1.example.json", *gw, 1)});
+  CHECK(actor.out.records(0).empty());
 }
