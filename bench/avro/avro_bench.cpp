@@ -1,10 +1,13 @@
 // Alerts/s of ebs::avro::Decoder next to libavro (avro-c generic values) on the same bytes:
 //  - "libavro full": what a broker must do per ZTF message: open the container (parse the
 //    embedded writer schema, build the generic class) and read the value;
-//  - "libavro value": the value read alone, schema and class prepared once.
+//  - "libavro value": the value read alone, schema and class prepared once;
+//  - "ebs+profile": decode and map through the survey profile into an AlertCore (light curves,
+//    times in TAI, cutouts), what a source does per alert.
 // Rounds alternate between the decoders and the best round of each counts (the machine is noisy);
 // time is this thread's CPU time, so rates are per core even when other processes compete.
 // Usage: avro_bench [seconds per measurement, default 1.0] [--ebs-only (for profiling)]
+//                   [--input PREFIX (only the inputs whose name starts with it, e.g. ZTF)]
 #include <avro.h>
 
 #include <algorithm>
@@ -25,6 +28,7 @@
 #include "actors/sources/avro/decoder.h"
 #include "actors/sources/avro/libavro_reference.h"
 #include "actors/sources/avro/schema_directory.h"
+#include "actors/sources/profiles/profile_set.h"
 
 namespace fs = std::filesystem;
 using namespace ebs::avro;
@@ -93,12 +97,12 @@ double rate(size_t count, double seconds, const std::function<void(size_t)>& one
 struct Row {
   std::string name;
   size_t messages;
-  double ours = 0, libavro_full = 0, libavro_value = 0;
+  double ours = 0, with_profile = 0, libavro_full = 0, libavro_value = 0;
 };
 
 void print(const std::vector<Row>& rows) {
-  std::printf("\n%-34s %6s %14s %14s %14s %9s %9s\n", "input", "msgs", "ebs alerts/s",
-              "libavro full/s", "libavro val/s", "vs full", "vs value");
+  std::printf("\n%-34s %6s %14s %14s %14s %14s %9s %9s\n", "input", "msgs", "ebs alerts/s",
+              "ebs+profile/s", "libavro full/s", "libavro val/s", "vs full", "vs value");
   for (const Row& r : rows) {
     auto cell = [](double v) {
       char buf[32];
@@ -112,13 +116,14 @@ void print(const std::vector<Row>& rows) {
       else std::snprintf(buf, sizeof buf, "%9s", "-");
       return std::string(buf);
     };
-    std::printf("%-34s %6zu %s %s %s %s %s\n", r.name.c_str(), r.messages, cell(r.ours).c_str(),
-                cell(r.libavro_full).c_str(), cell(r.libavro_value).c_str(),
+    std::printf("%-34s %6zu %s %s %s %s %s %s\n", r.name.c_str(), r.messages, cell(r.ours).c_str(),
+                cell(r.with_profile).c_str(), cell(r.libavro_full).c_str(), cell(r.libavro_value).c_str(),
                 ratio(r.ours, r.libavro_full).c_str(), ratio(r.ours, r.libavro_value).c_str());
   }
   std::printf("\nper alert (CPU time):\n");
   for (const Row& r : rows) {
     std::printf("  %-34s ebs %6.2f us", r.name.c_str(), 1e6 / r.ours);
+    if (r.with_profile > 0) std::printf("   ebs+profile %6.2f us", 1e6 / r.with_profile);
     if (r.libavro_full > 0) std::printf("   libavro full %7.1f us", 1e6 / r.libavro_full);
     if (r.libavro_value > 0) std::printf("   libavro value %6.1f us", 1e6 / r.libavro_value);
     std::printf("\n");
@@ -130,7 +135,13 @@ void print(const std::vector<Row>& rows) {
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
   int rounds = 3;
-  bool ebs_only = argc > 2 && std::string(argv[2]) == "--ebs-only";
+  bool ebs_only = false;
+  std::string only;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--ebs-only") ebs_only = true;
+    else if (arg == "--input" && i + 1 < argc) only = argv[++i];
+  }
 
   struct Input {
     std::string name;
@@ -169,10 +180,12 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   size_t sink = 0;
   for (const Input& input : inputs) {
+    if (input.name.rfind(only, 0) != 0) continue;
     Row row{input.name, input.messages.size()};
     auto cache = std::make_shared<SchemaCache>();
     Decoder decoder(DecoderSources{cache, directory, nullptr});
     std::vector<ebs::RawRecord> out;
+    ebs::profiles::ProfileSet profiles = ebs::profiles::ProfileSet::builtin();
     std::map<std::string_view, std::unique_ptr<reference::GenericReader>> readers;
     for (const auto& m : input.messages)
       if (!readers.count(m.schema)) readers.emplace(m.schema, std::make_unique<reference::GenericReader>(m.schema));
@@ -181,6 +194,14 @@ int main(int argc, char** argv) {
         out.clear();
         decoder.decode(input.messages[i].bytes, "bench", out);
         sink += out[0].nodes().size();
+      }));
+      row.with_profile = std::max(row.with_profile, rate(input.messages.size(), seconds, [&](size_t i) {
+        out.clear();
+        decoder.decode(input.messages[i].bytes, "bench", out);
+        for (ebs::RawRecord& record : out) {
+          auto core = profiles.map(std::move(record), input.messages[i].bytes, "bench");
+          sink += core->history.size();
+        }
       }));
       if (ebs_only) continue;
       if (!input.confluent)

@@ -19,28 +19,51 @@ FieldPath::FieldPath(std::string_view dotted) : text_(dotted) {
   }
 }
 
+bool FieldPath::locate(const Step& step, const RecordShape* shape, uint64_t epoch) {
+  if (shape == step.shape && epoch != 0 && step.checked_epoch == epoch) return step.position >= 0;
+  // The memo is checked by name, not trusted by address: a schema's shapes may be freed and
+  // another schema's allocated at the same address.
+  bool memo_holds = shape == step.shape && step.position >= 0 &&
+                    static_cast<size_t>(step.position) < shape->fields.size() &&
+                    shape->fields[static_cast<size_t>(step.position)] == step.name;
+  if (!memo_holds) {
+    step.shape = shape;
+    auto found = shape ? shape->find(step.name) : std::nullopt;
+    step.position = found ? static_cast<int64_t>(*found) : -1;
+  }
+  step.checked_epoch = epoch;
+  return step.position >= 0;
+}
+
 RawView FieldPath::resolve(RawView at) const {
   for (const Step& step : steps_) {
     if (!at.valid()) return {};
     const RawNode& node = at.node();
     if (node.kind == RawNode::Kind::Record) {
-      // The memo is checked by name, not trusted by address: a schema's shapes may be freed
-      // and another schema's allocated at the same address.
-      bool memo_holds = node.shape == step.shape && step.position >= 0 &&
-                        static_cast<size_t>(step.position) < node.shape->fields.size() &&
-                        node.shape->fields[static_cast<size_t>(step.position)] == step.name;
-      if (!memo_holds) {
-        step.shape = node.shape;
-        auto found = node.shape ? node.shape->find(step.name) : std::nullopt;
-        step.position = found ? static_cast<int64_t>(*found) : -1;
-      }
-      if (step.position < 0 || static_cast<uint32_t>(step.position) >= node.child_count) return {};
+      if (!locate(step, node.shape, 0) || static_cast<uint32_t>(step.position) >= node.child_count) return {};
       at = at.child(static_cast<size_t>(step.position));
     } else if (node.kind == RawNode::Kind::List && step.list_index >= 0) {
       if (static_cast<uint64_t>(step.list_index) >= node.child_count) return {};
       at = at.child(static_cast<size_t>(step.list_index));
     } else {
       return {};
+    }
+  }
+  return at;
+}
+
+const RawNode* FieldPath::resolve_slowly(const RawNode* base, const RawNode* at, uint64_t epoch) const {
+  for (const Step& step : steps_) {
+    if (at == nullptr) return nullptr;
+    if (at->kind == RawNode::Kind::Record) {
+      if (!locate(step, at->shape, epoch) || static_cast<uint32_t>(step.position) >= at->child_count)
+        return nullptr;
+      at = base + at->first_child + static_cast<uint32_t>(step.position);
+    } else if (at->kind == RawNode::Kind::List && step.list_index >= 0) {
+      if (static_cast<uint64_t>(step.list_index) >= at->child_count) return nullptr;
+      at = base + at->first_child + static_cast<uint32_t>(step.list_index);
+    } else {
+      return nullptr;
     }
   }
   return at;

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace ebs::profiles {
 
@@ -64,6 +67,59 @@ TEST_CASE("a field path re-resolves when the record shape changes (another schem
   }
   CHECK_FALSE(FieldPath("candidate.extra").present(a.root()));
   CHECK(FieldPath("candidate.extra").present(b.root()));
+}
+
+TEST_CASE("node-level resolution trusts a shape within one epoch, and checks it again in the next") {
+  auto shapes = std::make_shared<Shapes>();
+  FieldPath ra("ra");
+  FieldPath candidate_ra("candidate.ra");
+  RawRecord a = make(shapes, &shapes->candidate);
+  RawRecord b = make(shapes, &shapes->other);
+  const RawNode* base_a = a.nodes().data();
+  const RawNode* base_b = b.nodes().data();
+  uint64_t epoch = 0;
+  for (int i = 0; i < 3; ++i) {
+    ++epoch;  // one record per epoch, as Profile::map does
+    const RawNode* v = candidate_ra.resolve(base_a, base_a, epoch);
+    REQUIRE(v != nullptr);
+    CHECK(v->number == 1.5);
+    ++epoch;
+    v = candidate_ra.resolve(base_b, base_b, epoch);
+    REQUIRE(v != nullptr);
+    CHECK(v->number == 1.5);
+  }
+  // Two shapes met alternately within one epoch (a list of union branches).
+  ++epoch;
+  const RawNode* a_candidate = base_a + base_a[0].first_child + 1;
+  const RawNode* b_candidate = base_b + base_b[0].first_child + 1;
+  for (int i = 0; i < 3; ++i) {
+    CHECK(ra.resolve(base_a, a_candidate, epoch)->number == 1.5);
+    CHECK(ra.resolve(base_b, b_candidate, epoch)->number == 1.5);
+  }
+  CHECK(FieldPath("nope").resolve(base_a, a_candidate, epoch) == nullptr);
+  CHECK(FieldPath("list.1").resolve(base_a, base_a, epoch)->kind == RawNode::Kind::Null);
+  CHECK(FieldPath("list.2").resolve(base_a, base_a, epoch) == nullptr);
+}
+
+TEST_CASE("node-level resolution is not fooled by a new shape at a freed shape's address") {
+  // The same storage holds one shape, then another with the fields in another order: what a
+  // freed schema plan and a newly compiled one can look like to an address-keyed memo.
+  auto storage = std::make_shared<std::optional<RecordShape>>();
+  FieldPath dec("dec");
+  auto one = [&](const std::vector<std::string>& fields, double first, double second) {
+    storage->emplace("t.point", fields);
+    RawRecordBuilder b;
+    uint32_t f = b.begin_record(b.add_root(), &**storage);
+    b.set_double(f, first);
+    b.set_double(f + 1, second);
+    return b.finish(nullptr, storage);
+  };
+  RawRecord first = one({"ra", "dec"}, 1, 2);
+  CHECK(dec.resolve(first.nodes().data(), first.nodes().data(), 1)->number == 2);
+  const RecordShape* address = &**storage;
+  RawRecord second = one({"dec", "ra"}, 3, 4);
+  REQUIRE(&**storage == address);  // same address, other fields
+  CHECK(dec.resolve(second.nodes().data(), second.nodes().data(), 2)->number == 3);
 }
 
 }  // namespace ebs::profiles

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
@@ -178,100 +179,127 @@ const std::initializer_list<std::string_view> kTimeKeys = {
     "path", "format", "scale", "reference", "exposure_time", "default_exposure_s"};
 
 // --- reading values --------------------------------------------------------------------------
+// The mapping reads raw nodes directly (no RawView calls) through paths whose positions are
+// memoized per shape and trusted by address within one record (FieldPath, `epoch`).
 
-bool is_null_value(const ValueSpec& spec, RawView v) {
-  if (v.is_null()) return true;
+using Nodes = RecordNodes;
+
+[[gnu::always_inline]] inline std::optional<double> number_of(const RawNode* n) {
+  switch (n->kind) {
+    case RawNode::Kind::Double: return n->number;
+    case RawNode::Kind::Int: return static_cast<double>(n->integer);
+    case RawNode::Kind::Bool: return n->boolean ? 1.0 : 0.0;
+    default: return std::nullopt;
+  }
+}
+
+[[gnu::always_inline]] inline bool is_text(const RawNode* n) { return n->kind == RawNode::Kind::String || n->kind == RawNode::Kind::Bytes; }
+
+[[gnu::always_inline]] inline bool is_null_value(const ValueSpec& spec, const RawNode* v) {
+  if (v == nullptr || v->kind == RawNode::Kind::Null) return true;
   if (spec.null_values.empty() && spec.null_texts.empty()) return false;
-  if (auto d = v.as_double()) {
+  if (auto d = number_of(v)) {
     for (double n : spec.null_values)
       if (*d == n) return true;
     return false;
   }
-  if (auto s = v.as_string()) {
+  if (is_text(v)) {
     for (const std::string& n : spec.null_texts)
-      if (*s == n) return true;
+      if (v->text == n) return true;
   }
   return false;
 }
 
-RawView first_value(const ValueSpec& spec, RawView at) {
+[[gnu::always_inline]] inline const RawNode* first_value(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
   for (const FieldPath& path : spec.paths) {
-    RawView v = path.resolve(at);
+    const RawNode* v = nodes.at(path, at);
     if (!is_null_value(spec, v)) return v;
   }
-  return {};
+  return nullptr;
 }
 
-double read_number(const ValueSpec& spec, RawView at) {
+double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
   if (spec.constant) {
     double d = NAN;
     std::from_chars(spec.constant->data(), spec.constant->data() + spec.constant->size(), d);
     return d * spec.scale;
   }
-  RawView v = first_value(spec, at);
-  if (!v.valid()) return NAN;
-  std::optional<double> d = v.as_double();
+  if (spec.paths.empty()) return NAN;
+  const RawNode* v = first_value(spec, nodes, at);
+  if (v == nullptr) return NAN;
+  std::optional<double> d = number_of(v);
   if (!d) {
-    auto s = v.as_string();
-    if (!s) return NAN;
+    if (!is_text(v)) return NAN;
+    std::string_view s = v->text;
     double parsed = NAN;
-    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), parsed);
-    if (ec != std::errc() || end != s->data() + s->size()) return NAN;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
+    if (ec != std::errc() || end != s.data() + s.size()) return NAN;
     d = parsed;
   }
   double value = *d * spec.scale;
   if (!spec.zero_point.empty()) {
-    std::optional<double> zp = spec.zero_point.resolve(at).as_double();
+    const RawNode* zp_node = nodes.at(spec.zero_point, at);
+    std::optional<double> zp = zp_node ? number_of(zp_node) : std::nullopt;
     if (!zp) return NAN;
     value *= std::pow(10.0, (kAbMagOfOneNanoJansky - *zp) / 2.5);
   }
   return value;
 }
 
-// Text of a scalar: strings as they are, integers in decimal, booleans true/false.
-bool read_text(const ValueSpec& spec, RawView at, std::string& out) {
+// Text of a scalar: strings as they are, integers in decimal, booleans true/false; then the
+// spec's `map`, then `extra` (the profile's band names), without allocating for short texts.
+bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std::string& out,
+               const std::map<std::string, std::string, std::less<>>* extra = nullptr) {
+  char buf[32];
+  std::string_view text;
   if (spec.constant) {
-    out = *spec.constant;
+    text = *spec.constant;
   } else {
-    RawView v = first_value(spec, at);
-    if (!v.valid()) return false;
-    const RawNode& n = v.node();
-    switch (n.kind) {
+    if (spec.paths.empty()) return false;
+    const RawNode* n = first_value(spec, nodes, at);
+    if (n == nullptr) return false;
+    switch (n->kind) {
       case RawNode::Kind::String:
-      case RawNode::Kind::Bytes: out.assign(n.text); break;
-      case RawNode::Kind::Int: out = std::to_string(n.integer); break;
-      case RawNode::Kind::Bool: out = n.boolean ? "true" : "false"; break;
+      case RawNode::Kind::Bytes: text = n->text; break;
+      case RawNode::Kind::Int: {
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n->integer);
+        text = std::string_view(buf, static_cast<size_t>(end - buf));
+        break;
+      }
+      case RawNode::Kind::Bool: text = n->boolean ? "true" : "false"; break;
       case RawNode::Kind::Double: {
-        char buf[32];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n.number);
-        out.assign(buf, end);
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n->number);
+        text = std::string_view(buf, static_cast<size_t>(end - buf));
         break;
       }
       default: return false;
     }
   }
   if (!spec.map.empty()) {
-    if (auto it = spec.map.find(out); it != spec.map.end()) out = it->second;
+    if (auto it = spec.map.find(text); it != spec.map.end()) text = it->second;
   }
+  if (extra && !extra->empty()) {
+    if (auto it = extra->find(text); it != extra->end()) text = it->second;
+  }
+  out.assign(text);
   return true;
 }
 
 // Positive-subtraction flag: 't'/'1'/true/1.0 are positive, 'f'/'0'/false/0 negative.
-std::optional<bool> read_flag(const ValueSpec& spec, RawView at) {
+std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
   if (spec.empty()) return std::nullopt;
   std::optional<bool> flag;
   if (spec.constant) {
     flag = !(*spec.constant == "f" || *spec.constant == "0" || *spec.constant == "false");
   } else {
-    RawView v = first_value(spec, at);
-    if (!v.valid()) return std::nullopt;
-    const RawNode& n = v.node();
-    switch (n.kind) {
-      case RawNode::Kind::Bool: flag = n.boolean; break;
-      case RawNode::Kind::Int: flag = n.integer != 0; break;
-      case RawNode::Kind::Double: flag = n.number != 0; break;
+    const RawNode* n = first_value(spec, nodes, at);
+    if (n == nullptr) return std::nullopt;
+    switch (n->kind) {
+      case RawNode::Kind::Bool: flag = n->boolean; break;
+      case RawNode::Kind::Int: flag = n->integer != 0; break;
+      case RawNode::Kind::Double: flag = n->number != 0; break;
       case RawNode::Kind::String: {
-        std::string_view s = n.text;
+        std::string_view s = n->text;
         if (s == "t" || s == "1" || s == "true" || s == "T" || s == "+") flag = true;
         else if (s == "f" || s == "0" || s == "false" || s == "F" || s == "-") flag = false;
         break;
@@ -320,17 +348,26 @@ std::string ValueSpec::describe() const {
   return out + "]";
 }
 
-bool Selector::accepts(RawView element) const {
+bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epoch) const {
+  auto is_null = [](const RawNode* n) { return n == nullptr || n->kind == RawNode::Kind::Null; };
   for (const FieldPath& p : present)
-    if (p.resolve(element).is_null()) return false;
+    if (is_null(p.resolve(base, element, epoch))) return false;
   for (const FieldPath& p : absent)
-    if (!p.resolve(element).is_null()) return false;
+    if (!is_null(p.resolve(base, element, epoch))) return false;
   for (const auto& [path, values] : equals) {
-    RawView v = path.resolve(element);
-    std::string text;
-    if (auto s = v.as_string()) text.assign(*s);
-    else if (auto i = v.as_int()) text = std::to_string(*i);
-    else return false;
+    const RawNode* v = path.resolve(base, element, epoch);
+    if (v == nullptr) return false;
+    char buf[24];
+    std::string_view text;
+    if (is_text(v)) {
+      text = v->text;
+    } else if (v->kind == RawNode::Kind::Int || v->kind == RawNode::Kind::Bool) {
+      int64_t i = v->kind == RawNode::Kind::Int ? v->integer : (v->boolean ? 1 : 0);
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+      text = std::string_view(buf, static_cast<size_t>(end - buf));
+    } else {
+      return false;
+    }
     bool any = false;
     for (const std::string& value : values) any = any || value == text;
     if (!any) return false;
@@ -519,27 +556,45 @@ bool Profile::version_matches(const RawRecord& record) const {
 
 double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const {
   auto day = static_cast<int64_t>(std::floor(mjd_utc));
-  auto it = offset_days_.find(day);
-  if (it != offset_days_.end()) return it->second;
-  // A day whose next day has the same offset has one offset throughout; a leap-second day
-  // goes through ERFA every time (NaN here).
-  double offset = time::tai_minus_utc_seconds(static_cast<double>(day), place);
-  double next = time::tai_minus_utc_seconds(static_cast<double>(day + 1), place);
-  double days = offset == next ? offset / time::kSecondsPerDay : NAN;
-  if (offset_days_.size() > 100000) offset_days_.clear();  // bounded: a hostile stream's dates
-  offset_days_.emplace(day, days);
+  if (day >= steady_from_ && day <= steady_to_) return steady_offset_;
+  double days;
+  if (auto it = offset_days_.find(day); it != offset_days_.end()) {
+    days = it->second;
+  } else {
+    // A day whose next day has the same offset has one offset throughout; a leap-second day
+    // goes through ERFA every time (NaN here).
+    double offset = time::tai_minus_utc_seconds(static_cast<double>(day), place);
+    double next = time::tai_minus_utc_seconds(static_cast<double>(day + 1), place);
+    days = offset == next ? offset / time::kSecondsPerDay : NAN;
+    if (offset_days_.size() > 100000) offset_days_.clear();  // bounded: a hostile stream's dates
+    offset_days_.emplace(day, days);
+  }
+  // Since 1972 TAI-UTC only grows, by whole leap seconds: two days with one offset have it on
+  // every day between them (a leap second between would have raised the later one). A light
+  // curve then costs a compare per point instead of a hash lookup.
+  constexpr int64_t kMjd1972 = 41317;
+  if (std::isfinite(days) && day >= kMjd1972) {
+    if (days == steady_offset_ && steady_from_ <= steady_to_) {
+      steady_from_ = std::min(steady_from_, day);
+      steady_to_ = std::max(steady_to_, day);
+    } else {
+      steady_from_ = steady_to_ = day;
+      steady_offset_ = days;
+    }
+  }
   return days;
 }
 
-double Profile::convert_time(const TimeSpec& spec, RawView at, std::string_view place, bool required) const {
-  double value = read_number(spec.value, at);
+double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
+                             bool required) const {
+  double value = read_number(spec.value, nodes, at);
   if (!std::isfinite(value)) {
     if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") is missing or not finite");
     return NAN;
   }
   double mjd = spec.is_jd ? time::jd_to_mjd(value) : value;
   if (spec.exposure_start) {
-    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, at);
+    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at);
     if (!std::isfinite(exposure)) exposure = spec.default_exposure_s;
     mjd += exposure / 2 / time::kSecondsPerDay;
   }
@@ -554,30 +609,27 @@ double Profile::convert_time(const TimeSpec& spec, RawView at, std::string_view 
   return time::to_mjd_tai(mjd, spec.scale, false, place);
 }
 
-void Profile::map_history(const HistorySpec& spec, RawView root, AlertCore& core, std::string_view place) const {
-  RawView list = spec.list.resolve(root);
-  if (!list.valid() || list.kind() != RawNode::Kind::List) return;
-  size_t n = list.size();
-  for (size_t i = 0; i < n; ++i) {
-    RawView e = list.child(i);
-    if (e.is_null() || !spec.selector.accepts(e)) continue;
-    Photometry point;
+void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const {
+  const RawNode* list = nodes.at(spec.list, nodes.base);
+  if (list == nullptr || list->kind != RawNode::Kind::List) return;
+  const RawNode* element = nodes.base + list->first_child;
+  for (uint32_t i = 0; i < list->child_count; ++i, ++element) {
+    if (element->kind == RawNode::Kind::Null || !spec.selector.accepts(nodes.base, element, nodes.epoch)) continue;
+    double mjd_tai = convert_time(spec.time, nodes, element, place, false);
+    if (!std::isfinite(mjd_tai)) continue;  // a light-curve point without a time says nothing
+    Photometry& point = core.history.emplace_back();
     point.kind = spec.kind;
-    point.mjd_tai = convert_time(spec.time, e, place, false);
-    if (!std::isfinite(point.mjd_tai)) continue;  // a light-curve point without a time says nothing
-    if (read_text(spec.band, e, point.band)) {
-      if (auto it = bands_.find(point.band); it != bands_.end()) point.band = it->second;
-    }
-    point.mag = read_number(spec.mag, e);
-    point.mag_err = read_number(spec.mag_err, e);
-    point.flux = read_number(spec.flux, e);
-    point.flux_err = read_number(spec.flux_err, e);
-    point.limit_mag = read_number(spec.limit_mag, e);
-    std::optional<bool> flag = read_flag(spec.is_diff_pos, e);
+    point.mjd_tai = mjd_tai;
+    read_text(spec.band, nodes, element, point.band, &bands_);
+    point.mag = read_number(spec.mag, nodes, element);
+    point.mag_err = read_number(spec.mag_err, nodes, element);
+    point.flux = read_number(spec.flux, nodes, element);
+    point.flux_err = read_number(spec.flux_err, nodes, element);
+    point.limit_mag = read_number(spec.limit_mag, nodes, element);
+    std::optional<bool> flag = read_flag(spec.is_diff_pos, nodes, element);
     point.is_diff_pos = flag.value_or(true);
     if (spec.kind != Photometry::Kind::upper_limit)
       complete_photometry(point.mag, point.mag_err, point.flux, point.flux_err, point.is_diff_pos, flag.has_value());
-    core.history.push_back(std::move(point));
   }
 }
 
@@ -597,52 +649,61 @@ std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<c
 
 void Profile::map_values(AlertCore& out, std::string_view place) const {
   AlertCore* core = &out;
-  RawView root = core->raw.root();
+  if (core->raw.empty()) mapping_error(place, name_, "the record is empty");
+  const RecordNodes nodes{core->raw.nodes().data(), ++epoch_};
+  const RawNode* root = nodes.base;
   core->survey = survey_;
 
-  std::string text;
   if (!schema_version_field_.empty()) {
-    if (auto v = schema_version_field_.resolve(root).as_string()) core->schema_version.assign(*v);
+    const RawNode* v = nodes.at(schema_version_field_, root);
+    if (v && is_text(v)) core->schema_version.assign(v->text);
   } else {
     core->schema_version = schema_version_;
   }
   if (!alert_id_.empty()) {
-    RawView v = first_value(alert_id_, root);
-    if (auto i = v.as_int()) core->alert_id = static_cast<uint64_t>(*i);
-    else if (read_text(alert_id_, root, text)) std::from_chars(text.data(), text.data() + text.size(), core->alert_id);
+    std::string text;
+    const RawNode* v = alert_id_.paths.empty() ? nullptr : first_value(alert_id_, nodes, root);
+    if (v && (v->kind == RawNode::Kind::Int || v->kind == RawNode::Kind::Bool))
+      core->alert_id = static_cast<uint64_t>(v->kind == RawNode::Kind::Int ? v->integer : (v->boolean ? 1 : 0));
+    else if (read_text(alert_id_, nodes, root, text))
+      std::from_chars(text.data(), text.data() + text.size(), core->alert_id);
   }
-  if (!read_text(object_id_, root, core->object_id) || core->object_id.empty())
+  if (!read_text(object_id_, nodes, root, core->object_id) || core->object_id.empty())
     mapping_error(place, name_, "object_id (" + object_id_.describe() + ") is missing");
-  core->ra = read_number(ra_, root);
-  core->dec = read_number(dec_, root);
+  core->ra = read_number(ra_, nodes, root);
+  core->dec = read_number(dec_, nodes, root);
   if (!std::isfinite(core->ra) || core->ra < 0 || core->ra >= 360)
     mapping_error(place, name_, "ra (" + ra_.describe() + ") is " + std::to_string(core->ra) + ", not in [0, 360)");
   if (!std::isfinite(core->dec) || core->dec < -90 || core->dec > 90)
     mapping_error(place, name_, "dec (" + dec_.describe() + ") is " + std::to_string(core->dec) + ", not in [-90, 90]");
-  core->mjd_tai = convert_time(time_, root, place, true);
-  if (read_text(band_, root, core->band)) {
-    if (auto it = bands_.find(core->band); it != bands_.end()) core->band = it->second;
-  }
-  core->mag = read_number(mag_, root);
-  core->mag_err = read_number(mag_err_, root);
-  core->flux = read_number(flux_, root);
-  core->flux_err = read_number(flux_err_, root);
-  std::optional<bool> flag = read_flag(is_diff_pos_, root);
+  core->mjd_tai = convert_time(time_, nodes, root, place, true);
+  read_text(band_, nodes, root, core->band, &bands_);
+  core->mag = read_number(mag_, nodes, root);
+  core->mag_err = read_number(mag_err_, nodes, root);
+  core->flux = read_number(flux_, nodes, root);
+  core->flux_err = read_number(flux_err_, nodes, root);
+  std::optional<bool> flag = read_flag(is_diff_pos_, nodes, root);
   core->is_diff_pos = flag.value_or(true);
   complete_photometry(core->mag, core->mag_err, core->flux, core->flux_err, core->is_diff_pos, flag.has_value());
-  core->real_bogus = read_number(real_bogus_, root);
+  core->real_bogus = read_number(real_bogus_, nodes, root);
 
-  for (const HistorySpec& spec : history_) map_history(spec, root, *core, place);
+  // One allocation for the light curve: at most every element of every listed history.
+  size_t points = 0;
+  for (const HistorySpec& spec : history_) {
+    const RawNode* list = nodes.at(spec.list, root);
+    if (list && list->kind == RawNode::Kind::List) points += list->child_count;
+  }
+  core->history.reserve(points);
+  for (const HistorySpec& spec : history_) map_history(spec, nodes, *core, place);
 
+  core->cutouts.reserve(cutouts_.size());
   for (const CutoutSpec& spec : cutouts_) {
-    RawView v = first_value(spec.bytes, root);
-    auto bytes = v.as_string();
-    if (!bytes || bytes->empty()) continue;
-    Cutout cutout;
+    const RawNode* v = spec.bytes.paths.empty() ? nullptr : first_value(spec.bytes, nodes, root);
+    if (v == nullptr || !is_text(v) || v->text.empty()) continue;
+    Cutout& cutout = core->cutouts.emplace_back();
     cutout.kind = spec.kind;
-    cutout.bytes = *bytes;
-    cutout.format = spec.format == "auto" ? cutout_format(*bytes) : spec.format;
-    core->cutouts.push_back(std::move(cutout));
+    cutout.bytes = v->text;
+    cutout.format = spec.format == "auto" ? cutout_format(v->text) : spec.format;
   }
 }
 

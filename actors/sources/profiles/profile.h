@@ -34,6 +34,13 @@
 
 namespace ebs::profiles {
 
+// One record being mapped: its node array and its epoch (see FieldPath::resolve).
+struct RecordNodes {
+  const RawNode* base;
+  uint64_t epoch;
+  const RawNode* at(const FieldPath& path, const RawNode* from) const { return path.resolve(base, from, epoch); }
+};
+
 // One Alert value: the first non-null of `paths` (or `constant`), sentinels read as null,
 // numbers scaled to the engine's unit, text mapped through `map`.
 struct ValueSpec {
@@ -67,7 +74,8 @@ struct Selector {
   std::vector<FieldPath> present;
   std::vector<FieldPath> absent;
   std::vector<std::pair<FieldPath, std::vector<std::string>>> equals;
-  bool accepts(RawView element) const;
+  // `base`/`epoch` as for FieldPath::resolve.
+  bool accepts(const RawNode* base, const RawNode* element, uint64_t epoch) const;
 };
 
 struct HistorySpec {
@@ -119,8 +127,9 @@ class Profile {
  private:
   Profile() = default;
   void map_values(AlertCore& core, std::string_view place) const;
-  void map_history(const HistorySpec& spec, RawView root, AlertCore& core, std::string_view place) const;
-  double convert_time(const TimeSpec& spec, RawView at, std::string_view place, bool required) const;
+  void map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const;
+  double convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
+                      bool required) const;
   double tai_minus_utc_days(double mjd_utc, std::string_view place) const;
 
   std::string name_, survey_, origin_;
@@ -136,6 +145,10 @@ class Profile {
   // TAI-UTC per UTC day seen (leap seconds fall at day ends; NaN marks a day that ends with
   // one): saves two ERFA calls per light-curve point.
   mutable std::unordered_map<int64_t, double> offset_days_;
+  // Days [steady_from_, steady_to_] share the offset steady_offset_ (no leap second among them).
+  mutable int64_t steady_from_ = 1, steady_to_ = 0;
+  mutable double steady_offset_ = NAN;
+  mutable uint64_t epoch_ = 0;  // one per mapped record (FieldPath::resolve)
 };
 
 // Magnitudes and fluxes: AB magnitude of 1 nJy is 31.4.

@@ -45,7 +45,7 @@ TEST_CASE("selection by writer schema name and version, once per schema; forcing
                        Fault);
   set.force("ztf-4", "src.yaml:3:5");
   CHECK(set.select(record_named(ztf, "5.0"), "e").name() == "ztf-4");
-  CHECK_THROWS_WITH_AS(set.force("ps1", "src.yaml:3:5"), doctest::Contains("src.yaml:3:5: no profile named 'ps1' (known: atlas, pgir"),
+  CHECK_THROWS_WITH_AS(set.force("ps1", "src.yaml:3:5"), doctest::Contains("src.yaml:3:5: no profile named 'ps1' (known: atlas, "),
                        Fault);
 }
 
