@@ -262,8 +262,26 @@ bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std
       case RawNode::Kind::String:
       case RawNode::Kind::Bytes: text = n->text; break;
       case RawNode::Kind::Int: {
+        bool small = n->integer >= 0 && n->integer < 32;
+        auto bit = small ? uint32_t{1} << n->integer : 0;
+        if (small && (spec.small_int_known & bit)) {
+          out.assign(spec.small_int_texts[static_cast<size_t>(n->integer)]);
+          return true;
+        }
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n->integer);
         text = std::string_view(buf, static_cast<size_t>(end - buf));
+        if (small) {
+          std::string mapped(text);
+          if (auto it = spec.map.find(mapped); it != spec.map.end()) mapped = it->second;
+          if (extra) {
+            if (auto it = extra->find(mapped); it != extra->end()) mapped = it->second;
+          }
+          spec.small_int_texts.resize(32);
+          spec.small_int_texts[static_cast<size_t>(n->integer)] = mapped;
+          spec.small_int_known |= bit;
+          out = std::move(mapped);
+          return true;
+        }
         break;
       }
       case RawNode::Kind::Bool: text = n->boolean ? "true" : "false"; break;

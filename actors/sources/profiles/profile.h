@@ -54,6 +54,10 @@ struct ValueSpec {
   FieldPath zero_point;
   bool negate = false;  // booleans: true <-> false (Rubin isNegative -> is_diff_pos)
   std::string where;    // FILE:LINE:COL of the spec in the profile, for errors
+  // Texts already mapped for small integer values (band ids such as ZTF's fid 1, 2, 3):
+  // a light curve repeats a few of them, and the maps are then read once per profile.
+  mutable std::vector<std::string> small_int_texts;
+  mutable uint32_t small_int_known = 0;  // bit i: small_int_texts[i] is set
 
   bool empty() const { return paths.empty() && !constant; }
   std::string describe() const;  // "candidate.ra" or "[a, b]"
