@@ -12,9 +12,6 @@
 
 namespace ebs::ml {
 
-namespace {
-
-// One CSV line into cells: commas separate, double quotes quote ("" is a quote), spaces kept.
 std::vector<std::string> split_csv_line(std::string_view line) {
   std::vector<std::string> cells(1);
   bool quoted = false;
@@ -39,6 +36,13 @@ std::vector<std::string> split_csv_line(std::string_view line) {
   }
   return cells;
 }
+
+bool held_back_object(const std::string& object_id, double test_fraction) {
+  // A stable hash: the same object lands on the same side in every run and on every machine.
+  return static_cast<double>(fnv1a64(object_id) % 1000000) < test_fraction * 1e6;
+}
+
+namespace {
 
 std::string trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r");
@@ -199,9 +203,7 @@ Split split_set(const LabelledSet& set, SplitBy by, double test_fraction) {
       fail(set.source + ":row " + std::to_string(set.rows[i]), "an object id is needed to split without leaks");
   std::map<std::string, bool> object_is_test;
   if (by == SplitBy::object) {
-    // A stable hash: the same object lands on the same side in every run and on every machine.
-    for (const std::string& id : set.object_ids)
-      object_is_test.emplace(id, static_cast<double>(fnv1a64(id) % 1000000) < test_fraction * 1e6);
+    for (const std::string& id : set.object_ids) object_is_test.emplace(id, held_back_object(id, test_fraction));
   } else {
     std::map<std::string, double> first_time;
     for (size_t i = 0; i < set.size(); ++i) {

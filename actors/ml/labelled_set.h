@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ebs::ml {
@@ -39,6 +40,9 @@ struct LabelledSet {
   LabelledSet subset(const std::vector<size_t>& indices) const;
 };
 
+// One CSV line into cells: commas separate, double quotes quote ("" is a quote), spaces kept.
+std::vector<std::string> split_csv_line(std::string_view line);
+
 // Reads a CSV file (a Fault naming FILE:row N:column X on bad cells, missing columns, no rows).
 LabelledSet read_labelled_csv(const std::string& path, const LabelledSetOptions& options = {});
 // The same from text; `source` names it in errors.
@@ -52,6 +56,9 @@ struct Split {
   std::vector<size_t> train;
   std::vector<size_t> test;
 };
+// Whether a split by object holds `object_id` back for testing (a stable hash of the id).
+bool held_back_object(const std::string& object_id, double test_fraction);
+
 // With SplitBy::none every record is test. A Fault when the needed column is absent.
 Split split_set(const LabelledSet& set, SplitBy by, double test_fraction);
 

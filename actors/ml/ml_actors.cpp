@@ -4,6 +4,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "actors/ml/model_registry.h"
+#include "actors/ml/shadow_tally.h"
 #include "engine/runtime/actor_logic.h"
 
 namespace ebs::ml {
@@ -79,17 +86,65 @@ class ScorerLogic final : public ActorLogic {
     const ActorConfig& c = context.config;
     extractor_ = std::make_unique<FeatureExtractor>(feature_set_of(c));
     min_detections_ = static_cast<size_t>(std::max<int64_t>(0, c.integer("min_detections")));
-    for (const ScorerModelSpec& spec : scorer_models(c)) {
-      LoadedModel loaded = load_model(spec.reference, registry_path(c), workflow_dir(c));
-      if (std::string why = feature_mismatch(loaded, extractor_->set()); !why.empty()) fail(spec.place, why);
+    std::vector<ScorerModelSpec> specs = scorer_models(c);
+    std::vector<LoadedModel> loaded;
+    for (const ScorerModelSpec& spec : specs) {
+      loaded.push_back(load_model(spec.reference, registry_path(c), workflow_dir(c)));
+      if (std::string why = feature_mismatch(loaded.back(), extractor_->set()); !why.empty()) fail(spec.place, why);
+    }
+    std::vector<long> partners = shadow_partners(specs, loaded);
+    std::vector<Annotation> annotations;
+    for (size_t i = 0; i < specs.size(); ++i) {
       Annotation a;
       a.kind = Annotation::Kind::score;
-      a.name = spec.name.empty() ? loaded.name : spec.name;
-      a.provenance = {context.actor_id, context.type_name, loaded.name + "@" + loaded.version,
-                      loaded.model.content_hash()};
-      a.details = nlohmann::json{{"model", loaded.reference}, {"features", extractor_->set().name}}.dump();
-      models_.push_back({std::move(loaded), std::move(a)});
+      a.name = score_name(specs[i], loaded[i]);
+      a.provenance = {context.actor_id, context.type_name, loaded[i].name + "@" + loaded[i].version,
+                      loaded[i].model.content_hash()};
+      nlohmann::json details{{"model", loaded[i].reference}, {"features", extractor_->set().name}};
+      if (specs[i].shadow) {
+        const LoadedModel& production = loaded[static_cast<size_t>(partners[i])];
+        details["shadow"] = true;
+        details["state"] = loaded[i].state.empty() ? nlohmann::json(nullptr) : nlohmann::json(loaded[i].state);
+        details["against"] = production.reference;
+        ShadowTally tally;
+        tally.name = loaded[i].name;
+        tally.shadow_reference = loaded[i].reference;
+        tally.production_reference = production.reference;
+        tally.threshold = c.number("shadow_threshold");
+        shadows_.push_back({i, static_cast<size_t>(partners[i]), tally, tally});
+      }
+      a.details = details.dump();
+      annotations.push_back(std::move(a));
     }
+    for (size_t i = 0; i < specs.size(); ++i) models_.push_back({std::move(loaded[i]), std::move(annotations[i])});
+    actor_ = context.actor_id;
+    registry_ = registry_path(c);
+    if (c.has("shadow_report") && !c.string("shadow_report").empty()) {
+      std::filesystem::path report(c.string("shadow_report"));
+      if (report.is_relative() && !context.run_dir.empty()) report = std::filesystem::path(context.run_dir) / report;
+      report_ = report.string();
+    }
+    flush_interval_ = std::chrono::seconds(std::max<int64_t>(1, c.integer("shadow_flush_seconds")));
+  }
+
+  std::chrono::microseconds tick_interval() const override {
+    return shadows_.empty() || registry_.empty() ? std::chrono::microseconds(0) : flush_interval_;
+  }
+
+  void on_tick(Emitter&) override { flush_to_registry(); }
+
+  void on_end_of_stream(Emitter&) override {
+    flush_to_registry();
+    if (report_.empty() || shadows_.empty()) return;
+    std::string lines;
+    for (const Shadow& s : shadows_) {
+      nlohmann::json line = s.total.summary();
+      line["actor"] = actor_;
+      lines += line.dump() + "\n";
+    }
+    std::ofstream out(report_, std::ios::app);
+    out << lines;
+    if (!out) spdlog::warn("{}: cannot write the shadow report", report_);
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
@@ -129,6 +184,13 @@ class ScorerLogic final : public ActorLogic {
       }
       records.push_back(std::move(alert));
     }
+    for (Shadow& s : shadows_)
+      for (size_t r = 0; r < positions_.size(); ++r) {
+        double production = scores_[s.production * positions_.size() + r];
+        double shadow = scores_[s.model * positions_.size() + r];
+        s.pending.add(production, shadow);
+        s.total.add(production, shadow);
+      }
     out.forward(0, BatchView::make(PortType::alert, std::move(records), batch.acks()));
   }
 
@@ -137,6 +199,32 @@ class ScorerLogic final : public ActorLogic {
     LoadedModel loaded;
     Annotation annotation;  // template: everything but the value
   };
+  struct Shadow {
+    size_t model, production;  // indices into models_
+    ShadowTally pending;       // since the last flush to the registry
+    ShadowTally total;         // since open, for the report
+  };
+
+  // Appends what was tallied since the last flush to the registry's shadow_results. A registry
+  // that cannot be written keeps the tally for the next flush: the stream goes on.
+  void flush_to_registry() {
+    if (registry_.empty()) return;
+    try {
+      std::unique_ptr<ModelRegistry> registry;
+      for (Shadow& s : shadows_) {
+        if (s.pending.count == 0) continue;
+        if (!registry) registry = std::make_unique<ModelRegistry>(registry_);
+        registry->add_shadow_tally(s.pending, actor_);
+        s.pending.clear_counts();
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: shadow results not recorded yet: {}", registry_, e.what());
+    }
+  }
+
+  std::vector<Shadow> shadows_;
+  std::string actor_, registry_, report_;
+  std::chrono::microseconds flush_interval_{std::chrono::seconds(60)};
   std::unique_ptr<FeatureExtractor> extractor_;
   std::vector<Model> models_;
   size_t min_detections_ = 1;
@@ -151,15 +239,29 @@ std::vector<ScorerModelSpec> scorer_models(const ActorConfig& config) {
   std::vector<ScorerModelSpec> specs;
   auto entry = [&](const YAML::Node& item) {
     std::string place = place_of(config.file(), item);
-    if (item.IsScalar()) return ScorerModelSpec{item.as<std::string>(), "", place};
+    if (item.IsScalar()) return ScorerModelSpec{item.as<std::string>(), "", place, false, ""};
     if (item.IsMap() && item["model"] && item["model"].IsScalar()) {
       for (const auto& kv : item) {
         auto key = kv.first.as<std::string>();
-        if (key != "model" && key != "name") fail(place_of(config.file(), kv.first), "unknown key '" + key + "' (model, name)");
+        if (key != "model" && key != "name" && key != "shadow" && key != "against")
+          fail(place_of(config.file(), kv.first), "unknown key '" + key + "' (model, name, shadow, against)");
       }
-      return ScorerModelSpec{item["model"].as<std::string>(), item["name"] ? item["name"].as<std::string>() : "", place};
+      ScorerModelSpec spec{item["model"].as<std::string>(), item["name"] ? item["name"].as<std::string>() : "", place,
+                           false, ""};
+      if (item["shadow"]) {
+        try {
+          spec.shadow = item["shadow"].as<bool>();
+        } catch (const YAML::Exception&) {
+          fail(place_of(config.file(), item["shadow"]), "shadow is true or false");
+        }
+      }
+      if (item["against"]) {
+        if (!spec.shadow) fail(place_of(config.file(), item["against"]), "`against` is for shadow models");
+        spec.against = item["against"].as<std::string>();
+      }
+      return spec;
     }
-    fail(place, "a model is a path, registry://name[@version], or {model: ..., name: ...}");
+    fail(place, "a model is a path, registry://name[@version], or {model: ..., name: ..., shadow: true}");
   };
   if (!node.IsDefined() || node.IsNull()) fail(config.place("models"), "config key 'models' is not set");
   if (node.IsSequence())
@@ -172,6 +274,30 @@ std::vector<ScorerModelSpec> scorer_models(const ActorConfig& config) {
       if (!specs[i].name.empty() && specs[i].name == specs[j].name)
         fail(specs[i].place, "two models score as '" + specs[i].name + "'");
   return specs;
+}
+
+std::string score_name(const ScorerModelSpec& spec, const LoadedModel& model) {
+  if (!spec.name.empty()) return spec.name;
+  return spec.shadow ? model.name + ".shadow" : model.name;
+}
+
+std::vector<long> shadow_partners(const std::vector<ScorerModelSpec>& specs, const std::vector<LoadedModel>& models) {
+  std::vector<long> partners(specs.size(), -1);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (!specs[i].shadow) continue;
+    long same_model = -1, first = -1, named = -1;
+    for (size_t j = 0; j < specs.size(); ++j) {
+      if (specs[j].shadow) continue;
+      if (first < 0) first = static_cast<long>(j);
+      if (same_model < 0 && models[j].name == models[i].name) same_model = static_cast<long>(j);
+      if (score_name(specs[j], models[j]) == specs[i].against) named = static_cast<long>(j);
+    }
+    if (!specs[i].against.empty() && named < 0)
+      fail(specs[i].place, "`against: " + specs[i].against + "` names no production (non-shadow) model of this scorer");
+    if (first < 0) fail(specs[i].place, "a shadow model needs a production (non-shadow) model beside it");
+    partners[i] = named >= 0 ? named : same_model >= 0 ? same_model : first;
+  }
+  return partners;
 }
 
 std::string feature_mismatch(const LoadedModel& model, const FeatureSet& set) {
@@ -230,6 +356,12 @@ void register_ml_actors(ActorRegistry& registry) {
          "workflow file"},
         {"features", ValueKind::string, false, "lc-basic/1", "feature set the models were trained on: " + sets},
         {"registry", ValueKind::string, false, "", "model registry file for registry:// models (relative to the workflow file)"},
+        {"shadow_threshold", ValueKind::number, false, "0.5",
+         "score at and above which a shadow and its production model call an alert positive (agreement)"},
+        {"shadow_report", ValueKind::string, false, "",
+         "file (relative to the run directory) that gets each shadow model's summary at the end of the stream"},
+        {"shadow_flush_seconds", ValueKind::integer, false, "60",
+         "how often shadow tallies are appended to the registry's shadow_results (and at the end)"},
         {"min_detections", ValueKind::integer, false, "1",
          "alerts with fewer detections (the current one included) are filtered; features a short light curve "
          "cannot give are passed to XGBoost as missing"},
@@ -237,14 +369,17 @@ void register_ml_actors(ActorRegistry& registry) {
     t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
       try {
         const FeatureSet& set = feature_set_of(c);
-        for (const ScorerModelSpec& spec : scorer_models(c)) {
+        std::vector<ScorerModelSpec> specs = scorer_models(c);
+        std::vector<LoadedModel> loaded;
+        for (const ScorerModelSpec& spec : specs) {
           try {
-            LoadedModel loaded = load_model(spec.reference, registry_path(c), workflow_dir(c));
-            if (std::string why = feature_mismatch(loaded, set); !why.empty()) problems.push_back({spec.place, why});
+            loaded.push_back(load_model(spec.reference, registry_path(c), workflow_dir(c)));
+            if (std::string why = feature_mismatch(loaded.back(), set); !why.empty()) problems.push_back({spec.place, why});
           } catch (const Fault& f) {
             problems.push_back({spec.place, f.what()});
           }
         }
+        if (loaded.size() == specs.size()) shadow_partners(specs, loaded);
       } catch (const Fault& f) {
         problems.push_back({f.place(), f.message()});
       }

@@ -20,11 +20,22 @@ namespace ebs::ml {
 // One entry of a scorer's `models:` list.
 struct ScorerModelSpec {
   std::string reference;  // file path or registry://name[@version]
-  std::string name;       // the score's name; empty = the model's name
+  std::string name;       // the score's name; empty = the model's name (NAME.shadow for a shadow)
   std::string place;      // FILE:LINE:COL of the entry
+  bool shadow = false;    // scored beside production, annotated as a shadow, tallied against it
+  std::string against;    // a shadow's production entry (its score name); empty = see shadow_partners
 };
 
-// Reads `models:` (a reference, or a list of references or {model, name} maps). A Fault with
+// The score name of each entry once its model is loaded: `name`, else the model's name, with
+// ".shadow" appended for a shadow entry, so that filters reading score.NAME see production.
+std::string score_name(const ScorerModelSpec& spec, const LoadedModel& model);
+
+// For each entry, the index of the production entry a shadow runs beside (-1 for production
+// entries): `against` when given, else the first production entry of the same model name, else
+// the first production entry. A Fault at the entry's place when there is none.
+std::vector<long> shadow_partners(const std::vector<ScorerModelSpec>& specs, const std::vector<LoadedModel>& models);
+
+// Reads `models:` (a reference, or a list of references or {model, name, shadow, against} maps). A Fault with
 // the place of the bad entry.
 std::vector<ScorerModelSpec> scorer_models(const ActorConfig& config);
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "actors/ml/command_test_support.h"
 #include "actors/ml/model_registry.h"
 #include "actors/ml/python_oracle.h"
 #include "actors/ml/synthetic_light_curves.h"
@@ -148,7 +149,8 @@ TEST_CASE("a model trained on other features is rejected at validate, naming the
   CHECK(problems[0].message == "unknown feature set 'lc-fancy/3' (known: lc-basic/1, lc-bazin/1)");
   problems = check(type, "{models: [{file: x.json}]}");
   REQUIRE(problems.size() == 1);
-  CHECK(problems[0].message == "a model is a path, registry://name[@version], or {model: ..., name: ...}");
+  CHECK(problems[0].message ==
+        "a model is a path, registry://name[@version], or {model: ..., name: ..., shadow: true}");
 
   // open() refuses the same model: a run never starts with it.
   ActorContext context = make_context(type, "{models: ['" + dir / "bazin.json" + "']}");
@@ -239,6 +241,101 @@ TEST_CASE("xgboost-score reads the production model from the registry") {
   auto problems = check(type, "{registry: '" + dir / "models.sqlite" + "', models: ['registry://other']}");
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].message.find("no production version") != std::string::npos);
+}
+
+TEST_CASE("xgboost-score shadow models: scored beside production, annotated as shadows, tallied into the registry") {
+  TempDir dir;
+  SyntheticOptions o;
+  o.objects = 200;
+  o.history = 6;
+  std::vector<LabelledAlert> alerts = make_synthetic_alerts(o);
+  const FeatureSet& set = *find_feature_set("lc-basic/1");
+  FeatureExtractor x(set);
+  std::vector<float> features(alerts.size() * x.size()), labels;
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    x.extract(*alerts[i].alert, features.data() + i * x.size());
+    labels.push_back(static_cast<float>(alerts[i].label));
+  }
+  {
+    ModelRegistry r(dir / "models.sqlite");
+    TrainParameters strong, weak;
+    strong.rounds = 20;
+    weak.rounds = 2;
+    weak.max_depth = 1;
+    r.add({"sn", XgboostModel::train(features, labels, set.names, strong).save("ubj"), set.name, set.names, "", {}});
+    r.add({"sn", XgboostModel::train(features, labels, set.names, weak).save("ubj"), set.name, set.names, "", {}});
+    r.promote("sn", 1, "roc_auc", false);
+  }
+  ActorRegistry registry = ml_registry();
+  const ActorType& type = *registry.find("xgboost-score");
+  std::string yaml = "{registry: '" + dir / "models.sqlite" +
+                     "', shadow_report: shadow.jsonl, models: [registry://sn@production, "
+                     "{model: registry://sn@candidate, shadow: true}]}";
+  REQUIRE(check(type, yaml).empty());
+  ActorContext context = make_context(type, yaml, dir.path().string());
+  auto logic = type.create(context);
+  logic->open(context);
+  CHECK(logic->tick_interval() == std::chrono::seconds(60));
+  CollectingEmitter out;
+  logic->on_batch(0, batch_of(alerts), out);
+  logic->on_end_of_stream(out);
+
+  auto records = out.records();
+  REQUIRE(records.size() == alerts.size());
+  size_t agree = 0;
+  for (const RecordPtr& record : records) {
+    const auto& alert = static_cast<const Alert&>(*record);
+    const Annotation* production = score(alert, "sn");
+    const Annotation* shadow = score(alert, "sn.shadow");
+    REQUIRE(production);
+    REQUIRE(shadow);
+    CHECK(production->provenance.version == "sn@1");
+    CHECK(shadow->provenance.version == "sn@2");
+    auto details = nlohmann::json::parse(shadow->details);
+    CHECK(details["shadow"] == true);
+    CHECK(details["state"] == "candidate");
+    CHECK(details["against"] == "registry://sn@1");
+    CHECK(nlohmann::json::parse(production->details).count("shadow") == 0);
+    agree += (production->value >= 0.5) == (shadow->value >= 0.5);
+  }
+  ModelRegistry r(dir / "models.sqlite");
+  std::vector<ShadowTally> tallies = r.shadow_tallies("sn");
+  REQUIRE(tallies.size() == 1);
+  CHECK(tallies[0].count == alerts.size());
+  CHECK(tallies[0].agree == agree);
+  CHECK(tallies[0].shadow_reference == "registry://sn@2");
+  CHECK(tallies[0].production_reference == "registry://sn@1");
+  std::ifstream report(dir / "shadow.jsonl");
+  std::string line;
+  REQUIRE(std::getline(report, line));
+  auto summary = nlohmann::json::parse(line);
+  CHECK(summary["count"] == alerts.size());
+  CHECK(summary["actor"] == "under_test");
+  CHECK(summary["agreement"].get<double>() == doctest::Approx(static_cast<double>(agree) / alerts.size()));
+
+  // The commands report the live agreement: `model shadow`, `model show` and `model compare`.
+  using ebs::ml::testing::run_model_command;
+  auto shadow_lines = run_model_command({"model", "shadow", "sn", "--registry", dir / "models.sqlite"});
+  REQUIRE_MESSAGE(shadow_lines.exit_code == 0, shadow_lines.err);
+  CHECK(shadow_lines.lines().at(0)["count"] == alerts.size());
+  auto show = run_model_command({"model", "show", "sn", "--version", "2", "--registry", dir / "models.sqlite"});
+  REQUIRE(show.exit_code == 0);
+  CHECK(show.lines().at(0)["shadow"].at(0)["agreement"] == shadow_lines.lines().at(0)["agreement"]);
+  REQUIRE(run_model_command({"model", "synthetic", "--out", dir / "test.csv", "--objects", "60"}).exit_code == 0);
+  auto compare = run_model_command({"model", "compare", "--a", "registry://sn@1", "--b", "registry://sn@2", "--data",
+                                    dir / "test.csv", "--registry", dir / "models.sqlite"});
+  REQUIRE_MESSAGE(compare.exit_code == 0, compare.err);
+  CHECK(compare.lines().at(0)["live"].at(0)["count"] == alerts.size());
+
+  // A shadow needs a production model beside it; `against` must name one.
+  auto problems = check(type, "{registry: '" + dir / "models.sqlite" +
+                                  "', models: [{model: registry://sn@candidate, shadow: true}]}");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "a shadow model needs a production (non-shadow) model beside it");
+  problems = check(type, "{registry: '" + dir / "models.sqlite" +
+                             "', models: [registry://sn, {model: registry://sn@2, shadow: true, against: agn}]}");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("`against: agn` names no production") != std::string::npos);
 }
 
 TEST_CASE("features annotates alerts with the named vector as JSON") {

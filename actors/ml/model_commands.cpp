@@ -15,6 +15,8 @@
 #include "actors/ml/light_curve_features.h"
 #include "actors/ml/model_registry.h"
 #include "actors/ml/model_source.h"
+#include "actors/ml/repository_training.h"
+#include "actors/ml/retrain_policy.h"
 #include "actors/ml/synthetic_light_curves.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
@@ -56,9 +58,11 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-// How a labelled CSV is read and split: shared by train, eval, compare and promote.
+// How a labelled set is read and split: shared by train, eval, compare and promote. The set is a
+// CSV file (--data) or exported from an alert repository's labelled objects (--repository).
 struct DataOptions {
-  std::string data;
+  std::string data, repository;
+  ExportOptions exported;
   std::string label = "label";
   std::string object_column = "object_id";
   std::string time_column = "mjd";
@@ -67,11 +71,16 @@ struct DataOptions {
   std::string split = "none";
   double test_fraction = 0.25;
   double threshold = 0.5;
+  std::shared_ptr<std::string> text_ = std::make_shared<std::string>();  // read once
+  bool loaded_ = false;
 
-  void add_to(CLI::App& app, const std::string& default_split, bool data_required = true) {
+  void add_to(CLI::App& app, const std::string& default_split) {
     split = default_split;
-    auto* option = app.add_option("--data", data, "labelled CSV (features, label, object_id, mjd)");
-    if (data_required) option->required();
+    auto* data_option = app.add_option("--data", data, "labelled CSV (features, label, object_id, mjd)");
+    auto* repository_option = app.add_option(
+        "--repository", repository, "alert repository: its labelled objects' stored alerts (model label; docs/ml.md)");
+    data_option->excludes(repository_option);
+    add_export_options(app, exported);
     app.add_option("--label", label, "label column")->capture_default_str();
     app.add_option("--object-column", object_column, "object id column")->capture_default_str();
     app.add_option("--time-column", time_column, "time column")->capture_default_str();
@@ -83,21 +92,54 @@ struct DataOptions {
         ->capture_default_str();
   }
 
+  static void add_export_options(CLI::App& app, ExportOptions& e) {
+    app.add_option("--label-source", e.label_source, "repository labels of this source only (default: newest)");
+    app.add_option("--history-days", e.history_days, "repository: light-curve points at most this old (0: all)")
+        ->capture_default_str();
+    app.add_flag("--latest-only", e.latest_only, "repository: one row per object (its latest alert)");
+  }
+
+  bool given() const { return !data.empty() || !repository.empty(); }
+  std::string source() const {
+    if (!given()) fail("--data", "give a labelled set: --data CSV or --repository DB");
+    return repository.empty() ? data : repository;
+  }
+  // The labelled CSV text (exported with `names`' feature set for a repository).
+  const std::string& text(const std::vector<std::string>& names) const {
+    if (!loaded_) {
+      if (repository.empty()) {
+        *text_ = read_bytes(source());
+      } else {
+        ExportOptions e = exported;
+        if (!names.empty()) {
+          e.feature_set.clear();
+          for (const std::string& set : feature_set_names())
+            if (find_feature_set(set)->names == names) e.feature_set = set;
+          if (e.feature_set.empty()) fail(repository, "the model's features are not a known feature set");
+        }
+        *text_ = export_labelled_features(repository, e).csv;
+      }
+      const_cast<DataOptions*>(this)->loaded_ = true;
+    }
+    return *text_;
+  }
+
   LabelledSet read(const std::vector<std::string>& feature_names) const {
     LabelledSetOptions o;
     o.label_column = label;
     o.object_column = object_column;
     o.time_column = time_column;
     o.feature_names = feature_names;
+    if (!repository.empty() && o.feature_names.empty()) o.feature_names = find_feature_set(exported.feature_set)->names;
     o.positive = split_commas(positive);
     o.negative = split_commas(negative);
-    return read_labelled_csv(data, o);
+    return parse_labelled_csv(text(feature_names), source(), o);
   }
 
-  // Identifies the test set: the file's content and how it was split.
-  std::string test_set_id() const {
+  // Identifies the test set: the labelled set's content and how it was split.
+  std::string test_set_id(const std::vector<std::string>& feature_names) const {
     std::ostringstream s;
-    s << hex64(fnv1a64(read_bytes(data))) << "/" << split;
+    s << hex64(fnv1a64(text(feature_names))) << "/" << split;
     if (split != "none") s << "/" << test_fraction;
     return s.str();
   }
@@ -118,7 +160,7 @@ Evaluation evaluate_model(const LoadedModel& model, const DataOptions& data) {
   if (model.feature_names.empty())
     fail(model.reference, "the model has no feature names: cannot pick its columns from the CSV");
   LabelledSet test = data.test_part(data.read(model.feature_names));
-  if (test.size() == 0) fail(data.data, "the test split is empty");
+  if (test.size() == 0) fail(data.source(), "the test split is empty");
   std::vector<float> scores = model.model.predict(test.features);
   return {evaluate_scores(scores, test.labels, data.threshold)};
 }
@@ -249,7 +291,15 @@ void register_model_commands(CommandRegistry& registry) {
       std::optional<ModelEntry> e = o->version ? r.find(o->name, o->version) : r.production(o->name);
       if (!e && !o->version) e = r.latest(o->name);
       if (!e) fail(r.path(), "no model " + o->name + (o->version ? "@" + std::to_string(o->version) : ""));
-      print(to_json(*e));
+      json out = to_json(*e);
+      // Live shadow results where this version was the shadow or the production beside one.
+      out["shadow"] = json::array();
+      for (const ShadowTally& t : r.shadow_tallies())
+        if (t.shadow_reference == e->reference() || t.production_reference == e->reference())
+          out["shadow"].push_back(t.summary());
+      std::vector<json> log = r.retrain_log(o->name);
+      out["last_retrain"] = log.empty() ? json(nullptr) : log.back();
+      print(out);
       return exit_code::ok;
     });
   });
@@ -283,11 +333,16 @@ void register_model_commands(CommandRegistry& registry) {
       std::string format = o->format;
       if (format.empty()) format = std::filesystem::path(o->out).extension() == ".ubj" ? "ubj" : "json";
       if (format != "json" && format != "ubj") fail("--format", "json or ubj");
+      if (!o->data.repository.empty()) {  // features recomputed from stored light curves: a set is needed
+        if (!set) set = find_feature_set(o->data.exported.feature_set);
+        o->data.exported.feature_set = set->name;
+        names = set->names;
+      }
       LabelledSet all = o->data.read(names);
       Split split = split_set(all, parse_split(o->data.split), o->data.test_fraction);
       if (o->data.split == "none") std::swap(split.train, split.test);  // no split: train on everything
       LabelledSet train = all.subset(split.train);
-      if (train.size() == 0) fail(o->data.data, "the training split is empty");
+      if (train.size() == 0) fail(o->data.source(), "the training split is empty");
       XgboostModel model = XgboostModel::train(train.features, train.labels, all.feature_names, o->parameters);
       std::string bytes = model.save(format);
       {
@@ -307,13 +362,13 @@ void register_model_commands(CommandRegistry& registry) {
       if (!split.test.empty()) {
         LabelledSet test = all.subset(split.test);
         metrics = to_json(evaluate_scores(model.predict(test.features), test.labels, o->data.threshold));
-        metrics["test_set"] = o->data.test_set_id();
+        metrics["test_set"] = o->data.test_set_id(names);
         result["metrics"] = metrics;
       }
       if (!o->register_name.empty()) {
         ModelRegistry r(need_registry(o->registry));
         NewModel m{o->register_name, bytes, set ? set->name : "", all.feature_names,
-                   o->data.data + " (" + hex64(fnv1a64(read_bytes(o->data.data))) + ")", metrics};
+                   o->data.source() + " (" + hex64(fnv1a64(o->data.text(names))) + ")", metrics};
         result["registered"] = to_json(r.add(m));
       }
       print(result);
@@ -334,7 +389,7 @@ void register_model_commands(CommandRegistry& registry) {
     app.add_flag("--record", o->record, "store the metrics in the registry (registry models only)");
     return CommandRegistry::Runner([o] {
       LoadedModel m = load_model(o->model, o->registry);
-      json metrics = evaluate_model(m, o->data).to_json_with(o->data.test_set_id());
+      json metrics = evaluate_model(m, o->data).to_json_with(o->data.test_set_id(m.feature_names));
       if (o->record) {
         if (!is_registry_reference(o->model)) fail(o->model, "--record needs a registry:// model");
         ModelRegistry r(need_registry(o->registry));
@@ -359,7 +414,8 @@ void register_model_commands(CommandRegistry& registry) {
     add_registry_option(app, o->registry);
     return CommandRegistry::Runner([o] {
       LoadedModel a = load_model(o->a, o->registry), b = load_model(o->b, o->registry);
-      std::string test_set = o->data.test_set_id();
+      std::string test_set = o->data.test_set_id(a.feature_names);
+      if (a.feature_names != b.feature_names) fail(o->b, "the two models use different features");
       json ja = describe(a), jb = describe(b);
       ja["metrics"] = evaluate_model(a, o->data).to_json_with(test_set);
       jb["metrics"] = evaluate_model(b, o->data).to_json_with(test_set);
@@ -367,7 +423,16 @@ void register_model_commands(CommandRegistry& registry) {
       for (const char* k : {"roc_auc", "precision", "recall"})
         if (ja["metrics"][k].is_number() && jb["metrics"][k].is_number())
           difference[k] = jb["metrics"][k].get<double>() - ja["metrics"][k].get<double>();
-      print({{"a", ja}, {"b", jb}, {"b_minus_a", difference}, {"test_set", test_set}});
+      json out{{"a", ja}, {"b", jb}, {"b_minus_a", difference}, {"test_set", test_set}};
+      // Live agreement from shadow scoring, when one ran the other as its shadow.
+      if (!o->registry.empty() && std::filesystem::exists(o->registry)) {
+        ModelRegistry r(o->registry);
+        for (const ShadowTally& t : r.shadow_tallies())
+          if ((t.shadow_reference == b.reference && t.production_reference == a.reference) ||
+              (t.shadow_reference == a.reference && t.production_reference == b.reference))
+            out["live"].push_back(t.summary());
+      }
+      print(out);
       return exit_code::ok;
     });
   });
@@ -386,15 +451,16 @@ void register_model_commands(CommandRegistry& registry) {
     app.add_option("--metric", o->metric, "metric that must not get worse: roc_auc, precision, recall")
         ->capture_default_str();
     // With --data, the candidate and production are first evaluated on it (and that is recorded).
-    o->data.add_to(app, "none", false);
+    o->data.add_to(app, "none");
     app.add_flag("--force", o->force, "promote even if worse or not comparable (rollback)");
     return CommandRegistry::Runner([o] {
       std::string path = need_registry(o->registry);
       BinaryMetrics probe;
       metric_value(probe, o->metric);  // a Fault for an unknown metric name, before any change
       ModelRegistry r(path);
-      if (!o->data.data.empty()) {
-        std::string test_set = o->data.test_set_id();
+      if (o->data.given()) {
+        std::string test_set = o->data.test_set_id(r.find(o->name, o->version) ? r.find(o->name, o->version)->feature_names
+                                                                                : std::vector<std::string>{});
         std::vector<std::string> refs{"registry://" + o->name + "@" + std::to_string(o->version)};
         if (auto current = r.production(o->name)) refs.push_back(current->reference());
         for (const std::string& ref : refs) {
@@ -407,6 +473,112 @@ void register_model_commands(CommandRegistry& registry) {
       json out = to_json(promoted);
       out["previous_production"] = previous ? json(previous->reference()) : json(nullptr);
       print(out);
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model label", "Import object labels (object_id,label[,source] CSV) into an alert repository",
+               [](CLI::App& app) {
+    struct Options {
+      std::string repository, file, source = "manual";
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("repository", o->repository, "alert repository database")->required();
+    app.add_option("--file", o->file, "CSV with a header: object_id,label[,source]")->required();
+    app.add_option("--source", o->source, "source of rows without a source column (tns, vetting, ...)")
+        ->capture_default_str();
+    return CommandRegistry::Runner([o] {
+      LabelImport r = import_labels(o->repository, o->file, o->source);
+      print({{"repository", o->repository},
+             {"rows", r.rows},
+             {"added", r.added},
+             {"changed", r.changed},
+             {"unchanged", r.unchanged},
+             {"unknown_objects", r.unknown_objects},
+             {"label_watermark", r.watermark}});
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model export", "Write the labelled feature set of a repository's labelled objects as CSV",
+               [](CLI::App& app) {
+    struct Options {
+      std::string repository, out;
+      ExportOptions exported;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("repository", o->repository, "alert repository database")->required();
+    app.add_option("-o,--out", o->out, "CSV to write (object_id, alert_id, mjd, label, features)")->required();
+    app.add_option("--feature-set", o->exported.feature_set, "feature set")->capture_default_str();
+    DataOptions::add_export_options(app, o->exported);
+    return CommandRegistry::Runner([o] {
+      ExportedSet set = export_labelled_features(o->repository, o->exported);
+      std::ofstream out(o->out, std::ios::binary | std::ios::trunc);
+      out << set.csv;
+      out.flush();
+      if (!out) fail(o->out, "cannot write");
+      print({{"out", o->out},
+             {"rows", set.rows},
+             {"objects", set.objects},
+             {"unscorable", set.unscorable},
+             {"feature_set", o->exported.feature_set},
+             {"label_watermark", set.label_watermark},
+             {"content_hash", hex64(fnv1a64(set.csv))}});
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model retrain", "Apply a retraining policy: train, evaluate, promote only if better (docs/ml.md)",
+               [](CLI::App& app) {
+    struct Options {
+      std::string policy;
+      bool force = false, check = false;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("policy", o->policy, "retraining policy (YAML)")->required();
+    app.add_flag("--force", o->force, "train now whatever the trigger says (promotion still needs the margin)");
+    app.add_flag("--check", o->check, "only say whether the trigger fires");
+    return CommandRegistry::Runner([o] {
+      RetrainPolicy policy = read_retrain_policy(o->policy);
+      if (o->check) {
+        RetrainTrigger t = check_retrain_trigger(policy, o->force);
+        print({{"model", policy.model},
+               {"fire", t.fire},
+               {"reason", t.reason},
+               {"new_labels", t.new_labels},
+               {"label_watermark", t.label_watermark}});
+        return exit_code::ok;
+      }
+      print(run_retrain(policy, o->force));
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model shadow", "Live shadow-scoring results: agreement of shadow models with production",
+               [](CLI::App& app) {
+    struct Options {
+      std::string registry, name;
+    };
+    auto o = std::make_shared<Options>();
+    add_registry_option(app, o->registry);
+    app.add_option("name", o->name, "shadow model name (default: all)");
+    return CommandRegistry::Runner([o] {
+      ModelRegistry r(need_registry(o->registry));
+      for (const ShadowTally& t : r.shadow_tallies(o->name)) print(t.summary());
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model retrain-log", "Every retraining decision of a model, oldest first", [](CLI::App& app) {
+    struct Options {
+      std::string registry, name;
+    };
+    auto o = std::make_shared<Options>();
+    add_registry_option(app, o->registry);
+    app.add_option("name", o->name, "model name")->required();
+    return CommandRegistry::Runner([o] {
+      ModelRegistry r(need_registry(o->registry));
+      for (const json& d : r.retrain_log(o->name)) print(d);
       return exit_code::ok;
     });
   });

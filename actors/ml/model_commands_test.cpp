@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "actors/ml/command_test_support.h"
 #include "actors/ml/light_curve_features.h"
 #include "actors/ml/python_oracle.h"
 #include "actors/ml/synthetic_light_curves.h"
@@ -19,32 +20,8 @@ using nlohmann::json;
 
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string out, err;
-  std::vector<json> lines() const {
-    std::vector<json> out_lines;
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) out_lines.push_back(json::parse(line));
-    return out_lines;
-  }
-};
-
-Result run(std::vector<std::string> args) {
-  ebs::CommandRegistry registry;
-  register_model_commands(registry);
-  args.insert(args.begin(), "ebs-flow");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  auto* old_out = std::cout.rdbuf(out.rdbuf());
-  auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  CLI::App app{"test"};
-  int code = registry.dispatch(app, static_cast<int>(argv.size()), argv.data());
-  std::cout.rdbuf(old_out);
-  std::cerr.rdbuf(old_err);
-  return {code, out.str(), err.str()};
-}
+using Result = ebs::ml::testing::CommandOutput;
+Result run(std::vector<std::string> args) { return ebs::ml::testing::run_model_command(std::move(args)); }
 
 // A labelled training set from synthetic light curves: several alerts per object, so that a leaky
 // split would show.

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -112,7 +113,12 @@ ModelRegistry::ModelRegistry(const std::string& path) : path_(path) {
       " metrics TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('candidate', 'production', 'retired')),"
       " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, promoted_at TEXT NOT NULL DEFAULT '',"
       " bytes BLOB NOT NULL, PRIMARY KEY (name, version));"
-      "CREATE UNIQUE INDEX IF NOT EXISTS one_production ON models(name) WHERE state = 'production';");
+      "CREATE UNIQUE INDEX IF NOT EXISTS one_production ON models(name) WHERE state = 'production';"
+      "CREATE TABLE IF NOT EXISTS shadow_results (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+      " shadow_reference TEXT NOT NULL, production_reference TEXT NOT NULL, actor TEXT NOT NULL,"
+      " recorded_at TEXT NOT NULL, tally TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS retrain_runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+      " recorded_at TEXT NOT NULL, decision TEXT NOT NULL);");
 }
 
 ModelRegistry::~ModelRegistry() { sqlite3_close(db_); }
@@ -281,6 +287,57 @@ ModelEntry ModelRegistry::promote(const std::string& name, int64_t version, cons
     throw;
   }
   return *find(name, version);
+}
+
+void ModelRegistry::add_shadow_tally(const ShadowTally& tally, const std::string& actor) {
+  Statement s(db_,
+              "INSERT INTO shadow_results (name, shadow_reference, production_reference, actor, recorded_at, tally)"
+              " VALUES (?, ?, ?, ?, ?, ?)",
+              path_);
+  s.bind(1, tally.name);
+  s.bind(2, tally.shadow_reference);
+  s.bind(3, tally.production_reference);
+  s.bind(4, actor);
+  s.bind(5, now_utc());
+  s.bind(6, tally.to_json().dump());
+  s.step();
+}
+
+std::vector<ShadowTally> ModelRegistry::shadow_tallies(const std::string& name) const {
+  Statement s(db_, "SELECT tally FROM shadow_results WHERE ? = '' OR name = ? ORDER BY id", path_);
+  s.bind(1, name);
+  s.bind(2, name);
+  std::vector<ShadowTally> merged;
+  while (s.step()) {
+    ShadowTally t = ShadowTally::from_json(nlohmann::json::parse(s.text(0)));
+    auto same = std::find_if(merged.begin(), merged.end(), [&](const ShadowTally& m) {
+      return m.shadow_reference == t.shadow_reference && m.production_reference == t.production_reference &&
+             m.threshold == t.threshold;
+    });
+    if (same == merged.end()) merged.push_back(std::move(t));
+    else same->merge(t);
+  }
+  return merged;
+}
+
+void ModelRegistry::record_retrain(const std::string& name, const nlohmann::json& decision) {
+  Statement s(db_, "INSERT INTO retrain_runs (name, recorded_at, decision) VALUES (?, ?, ?)", path_);
+  s.bind(1, name);
+  s.bind(2, now_utc());
+  s.bind(3, decision.dump());
+  s.step();
+}
+
+std::vector<nlohmann::json> ModelRegistry::retrain_log(const std::string& name) const {
+  Statement s(db_, "SELECT recorded_at, decision FROM retrain_runs WHERE name = ? ORDER BY id", path_);
+  s.bind(1, name);
+  std::vector<nlohmann::json> out;
+  while (s.step()) {
+    nlohmann::json d = nlohmann::json::parse(s.text(1));
+    d["recorded_at"] = s.text(0);
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 }  // namespace ebs::ml

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/ml/shadow_tally.h"
+
 struct sqlite3;
 
 namespace ebs::ml {
@@ -68,6 +70,16 @@ class ModelRegistry {
   // both have `metric` measured on the same test set and the candidate's is lower, unless `force`
   // (a rollback to a retired version, say); also refused when the comparison cannot be made.
   ModelEntry promote(const std::string& name, int64_t version, const std::string& metric, bool force);
+
+  // Shadow scoring (table shadow_results): scorers append the tallies of what they scored since
+  // their last flush; `shadow_tallies` merges them per (shadow, production) pair, for the shadow
+  // models called `name` (all when empty).
+  void add_shadow_tally(const ShadowTally& tally, const std::string& actor);
+  std::vector<ShadowTally> shadow_tallies(const std::string& name = {}) const;
+
+  // Retraining decisions (table retrain_runs), one JSON object each, oldest first.
+  void record_retrain(const std::string& name, const nlohmann::json& decision);
+  std::vector<nlohmann::json> retrain_log(const std::string& name) const;
 
  private:
   std::vector<ModelEntry> query(const std::string& where, const std::vector<std::string>& args) const;

@@ -21,36 +21,48 @@ LoadedModel load_model(const std::string& reference, const std::string& registry
     std::string version = model.attribute("version");
     std::vector<std::string> names = model.feature_names();
     return {std::move(model), path.stem().string(), version.empty() ? "unversioned" : version, "", std::move(names),
-            path.string()};
+            path.string(), ""};
   }
   std::string spec = reference.substr(kScheme.size());
   std::string name = spec;
   int64_t version = 0;
+  std::string state = "production";  // or "candidate": the newest candidate version
   if (auto at = spec.find('@'); at != std::string::npos) {
     name = spec.substr(0, at);
-    try {
+    std::string after = spec.substr(at + 1);
+    if (after == "production" || after == "candidate") state = after;
+    else try {
       size_t used = 0;
       version = std::stoll(spec.substr(at + 1), &used);
       if (used != spec.size() - at - 1 || version <= 0) throw std::invalid_argument("version");
     } catch (const std::exception&) {
-      fail(reference, "the version after '@' must be a positive integer");
+      fail(reference, "after '@' comes a version (a positive integer), 'production' or 'candidate'");
     }
   }
   if (name.empty()) fail(reference, "no model name after registry://");
   if (registry_path.empty()) fail(reference, "a registry:// model needs a registry file (config key `registry`)");
   if (!std::filesystem::exists(registry_path)) fail(registry_path, "no model registry file");
   ModelRegistry registry(registry_path);
-  std::optional<ModelEntry> entry = version ? registry.find(name, version) : registry.production(name);
+  std::optional<ModelEntry> entry;
+  if (version) {
+    entry = registry.find(name, version);
+  } else if (state == "production") {
+    entry = registry.production(name);
+  } else {
+    for (const ModelEntry& e : registry.list(name))
+      if (e.state == ModelState::candidate) entry = e;  // list is by version: the newest wins
+  }
   if (!entry)
     fail(registry_path + ":" + spec, version ? "no such model version in the registry"
-                                             : "no production version of this model (promote one first)");
+                                             : "no " + state + " version of this model" +
+                                                   (state == "production" ? " (promote one first)" : ""));
   XgboostModel model = XgboostModel::from_bytes(registry.bytes(entry->name, entry->version), entry->reference());
   if (model.content_hash() != entry->content_hash)
     fail(entry->reference(), "content hash " + model.content_hash() + " differs from the registered " +
                                  entry->content_hash);
   std::vector<std::string> names = model.feature_names().empty() ? entry->feature_names : model.feature_names();
   return {std::move(model), entry->name, std::to_string(entry->version), entry->feature_set, std::move(names),
-          entry->reference()};
+          entry->reference(), std::string(to_string(entry->state))};
 }
 
 }  // namespace ebs::ml

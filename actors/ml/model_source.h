@@ -1,6 +1,7 @@
 // Where a scorer or a command gets a model: a file path (JSON or UBJSON, relative paths in
 // `base_dir`) or the registry — `registry://name` (the production version) or
-// `registry://name@3` (that version).
+// `registry://name@3` (that version), `registry://name@production`, `registry://name@candidate`
+// (the newest version still a candidate).
 #pragma once
 
 #include <string>
@@ -17,6 +18,7 @@ struct LoadedModel {
   std::string feature_set;  // registry feature set (may be empty)
   std::vector<std::string> feature_names;  // the model's, else the registry's
   std::string reference;    // registry://name@version, or the file path
+  std::string state;        // registry state (candidate, production, retired); empty for a file
 };
 
 bool is_registry_reference(const std::string& reference);
