@@ -164,10 +164,67 @@ TEST_CASE("every Rubin alert maps: Spark v9 (topLevelRecord) and the v9/v10/v11 
     REQUIRE(sample.size() >= 1);
     for (const Mapped& m : sample) {
       CHECK(m.profile == "rubin-v" + std::to_string(v));
+      // Chosen by the solar-system orbit record the schema has: v9 MPCORB, v10+ mpc_orbits.
+      RawView root = m.core->raw.root();
+      CHECK(FieldPath(v == 9 ? "MPCORB" : "mpc_orbits").present(root));
+      CHECK_FALSE(FieldPath(v == 9 ? "mpc_orbits" : "MPCORB").present(root));
       CHECK(m.core->schema_version == std::to_string(v) + ".0");
       CHECK(m.core->object_id == std::to_string(*m.core->raw.path("diaObject.diaObjectId").as_int()));
     }
   }
+}
+
+TEST_CASE("real ATLAS photometry in ALeRCE's alert layout maps through the shipped atlas profile") {
+  // There is no ATLAS Avro alert in the shared data: the 235 epochs of real ATLAS forced
+  // photometry (MJD UTC, m, dm, uJy, duJy, filter c/o, RA, Dec) become records of the layout the
+  // profile describes, matched by its fields whatever the record's name.
+  ProfileSet set = ProfileSet::builtin();
+  auto shapes = std::make_shared<std::array<RecordShape, 2>>(std::array<RecordShape, 2>{
+      RecordShape("alerce.atlas", {"objectId", "candid", "candidate"}),
+      RecordShape("alerce.atlas.candidate", {"mjd", "RA", "Dec", "Mag", "Dmag", "flux", "dflux", "filter"})});
+  std::ifstream in(test::data_dir() / "atlas/forced-phot-atlas_object.csv");
+  std::string line;
+  std::getline(in, line);  // header
+  size_t rows = 0, cyan = 0, orange = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cell;
+    std::stringstream split(line);
+    for (std::string c; std::getline(split, c, ',');) cell.push_back(c);
+    REQUIRE(cell.size() >= 10);
+    double mjd = std::stod(cell[0]), mag = std::stod(cell[1]), dmag = std::stod(cell[2]);
+    double ujy = std::stod(cell[3]), dujy = std::stod(cell[4]);
+    RawRecordBuilder b;
+    uint32_t f = b.begin_record(b.add_root(), &(*shapes)[0]);
+    b.set_string(f, "ATLAS19abc");
+    b.set_int(f + 1, static_cast<int64_t>(rows));
+    uint32_t c = b.begin_record(f + 2, &(*shapes)[1]);
+    b.set_double(c, mjd);
+    b.set_double(c + 1, std::stod(cell[8]));
+    b.set_double(c + 2, std::stod(cell[9]));
+    b.set_double(c + 3, mag);
+    b.set_double(c + 4, dmag);
+    b.set_double(c + 5, ujy);
+    b.set_double(c + 6, dujy);
+    b.set_string(c + 7, cell[5]);
+    RawRecord record = b.finish(nullptr, shapes);
+    const Profile& profile = set.select(record, "atlas row");
+    CHECK(profile.name() == "atlas");
+    auto core = profile.map(std::move(record), nullptr, "atlas row");
+    CHECK(core->survey == "ATLAS");
+    CHECK(core->band == cell[5]);  // c and o kept as ATLAS names them
+    CHECK(core->flux == ujy * 1000);  // nJy
+    CHECK(core->flux_err == dujy * 1000);
+    CHECK(core->is_diff_pos == (ujy >= 0));  // no isdiffpos field: the sign of the flux
+    CHECK(core->mag == mag);
+    // MJD UTC -> TAI: 37 s in 2019.
+    CHECK(core->mjd_tai == doctest::Approx(mjd + 37.0 / 86400).epsilon(1e-12));
+    cyan += cell[5] == "c";
+    orange += cell[5] == "o";
+    ++rows;
+  }
+  CHECK(rows == 235);
+  CHECK(cyan > 0);
+  CHECK(orange > 0);
 }
 
 TEST_CASE("every PGIR and TURBO alert maps through its profile") {
