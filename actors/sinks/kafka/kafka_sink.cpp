@@ -1,8 +1,12 @@
 #include "actors/sinks/kafka/kafka_sink.h"
 
 #include <list>
+#include <optional>
 
+#include "actors/sinks/kafka/alert_avro.h"
+#include "actors/sinks/kafka/schema_registration.h"
 #include "actors/sources/kafka/kafka_client.h"
+#include "actors/sources/kafka/replay.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
 
@@ -24,6 +28,13 @@ class KafkaSink final : public ActorLogic {
     place_ = c.place("topic");
     options_.with_raw = c.boolean("with_raw");
     options_.with_bytes = c.boolean("with_bytes");
+    format_ = c.string("format");
+    if (format_ != "json") {
+      encoder_ = std::make_unique<kafka::AlertAvroEncoder>(
+          kafka::AlertAvroEncoder::Options{c.boolean("with_raw"), c.string("codec")});
+      registry_ = c.has("registry") ? c.string("registry") : "";
+      subject_ = c.has("subject") && !c.string("subject").empty() ? c.string("subject") : topic_ + "-value";
+    }
     auto properties = kafka::properties_from(c);
     properties["enable.idempotence"] = "true";
     properties.emplace("linger.ms", "5");
@@ -44,7 +55,14 @@ class KafkaSink final : public ActorLogic {
     p.reports.resize(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       p.reports[i] = {&p, static_cast<uint32_t>(i)};
-      std::string value = to_json(batch[i], options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::string value;
+      try {
+        value = encode(batch[i]);
+      } catch (const Fault& fault) {  // not an alert for Avro, or no registry: a dead letter
+        p.faults.emplace_back(static_cast<uint32_t>(i), fault);
+        --p.outstanding;
+        continue;
+      }
       std::string_view key = batch[i].key();
       for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -74,6 +92,18 @@ class KafkaSink final : public ActorLogic {
   }
 
  private:
+  std::string encode(const Record& record) {
+    if (format_ == "json") return to_json(record, options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (record.type() != PortType::alert)
+      fail(place_, "format " + format_ + " publishes alerts, not " + std::string(to_string(record.type())));
+    const auto& alert = static_cast<const Alert&>(record);
+    if (format_ == "avro") return encoder_->container(alert);
+    // The id is asked once; until the registry answers, records fail (disconnected) and retry
+    // with the next batch.
+    if (!schema_id_) schema_id_ = kafka::register_schema(registry_, subject_, std::string(kafka::alert_avro_schema()));
+    return kafka::confluent_frame(*schema_id_, encoder_->datum(alert));
+  }
+
   struct Pending;
   struct Report {
     Pending* pending;
@@ -84,6 +114,7 @@ class KafkaSink final : public ActorLogic {
     size_t outstanding = 0;
     std::vector<Report> reports;
     std::vector<std::pair<uint32_t, rd_kafka_resp_err_t>> failures;
+    std::vector<std::pair<uint32_t, Fault>> faults;  // not encoded
   };
 
   static void report(Pending& p, size_t index, rd_kafka_resp_err_t err) {
@@ -104,16 +135,21 @@ class KafkaSink final : public ActorLogic {
         ++it;
         continue;
       }
-      out.delivered(it->batch.size() - it->failures.size());
+      out.delivered(it->batch.size() - it->failures.size() - it->faults.size());
       for (const auto& [index, err] : it->failures)
         out.failed(it->batch.record(index), Fault(FaultKind::disconnected, topic_, std::string("delivery failed: ") + rd_kafka_err2str(err)),
                    it->batch.acks());
+      for (const auto& [index, fault] : it->faults) out.failed(it->batch.record(index), fault, it->batch.acks());
       it = pending_.erase(it);
     }
   }
 
   std::string topic_, place_;
   JsonOptions options_;
+  std::string format_ = "json";
+  std::unique_ptr<kafka::AlertAvroEncoder> encoder_;
+  std::string registry_, subject_;
+  std::optional<uint32_t> schema_id_;
   kafka::KafkaHandle rk_;
   std::list<Pending> pending_;  // a list: reports point into its elements
 };
@@ -123,19 +159,31 @@ class KafkaSink final : public ActorLogic {
 void register_kafka_sink(ActorRegistry& registry) {
   ActorType t;
   t.name = "kafka-sink";
-  t.description = "Publishes records to a Kafka topic as JSON, keyed by object id (idempotent producer, acks on delivery)";
+  t.description = "Publishes records to a Kafka topic as JSON or Avro (container, or Confluent frame with a registered schema), keyed by object id (idempotent producer, acks on delivery)";
   t.version = "1.0";
   t.inputs = {{"in", PortType::any, "records to publish"}};
   t.blocking = true;
   t.config = {
       {"topic", ValueKind::string, true, "", "Kafka topic"},
-      {"with_raw", ValueKind::boolean, false, "true", "include the raw survey record"},
-      {"with_bytes", ValueKind::boolean, false, "false", "bytes (cutouts) as base64 instead of their length"},
+      {"format", ValueKind::string, false, "json", "json, avro (an Avro container per message, schema inside) or avro-confluent (Confluent frame, schema registered)"},
+      {"with_raw", ValueKind::boolean, false, "true", "include the raw survey record (avro: as JSON text in raw_json)"},
+      {"with_bytes", ValueKind::boolean, false, "false", "json: bytes (cutouts) as base64 instead of their length (avro always carries them)"},
+      {"codec", ValueKind::string, false, "\"null\"", "avro: container codec null, deflate or snappy"},
+      {"registry", ValueKind::string, false, "", "avro-confluent: schema registry URL"},
+      {"subject", ValueKind::string, false, "", "avro-confluent: registry subject (default <topic>-value)"},
   };
   for (ConfigKey& k : kafka::property_config_keys()) t.config.push_back(std::move(k));
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (kafka::properties_from(c).count("bootstrap.servers") == 0)
       problems.push_back({c.place("topic"), "no bootstrap.servers (properties or flat key)"});
+    std::string format = c.string("format");
+    if (format != "json" && format != "avro" && format != "avro-confluent")
+      problems.push_back({c.place("format"), "format must be json, avro or avro-confluent, not '" + format + "'"});
+    if (format == "avro-confluent" && (!c.has("registry") || c.string("registry").empty()))
+      problems.push_back({c.place("format"), "format avro-confluent needs registry (a schema registry URL)"});
+    std::string codec = c.string("codec");
+    if (codec != "null" && codec != "deflate" && codec != "snappy")
+      problems.push_back({c.place("codec"), "codec must be null, deflate or snappy, not '" + codec + "'"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<KafkaSink>(); };
   registry.add(std::move(t));

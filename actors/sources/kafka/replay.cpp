@@ -32,13 +32,6 @@ std::string read_all(const std::filesystem::path& path) {
   return s.str();
 }
 
-std::string frame(uint32_t schema_id, std::string_view datum) {
-  std::string out(5, '\0');
-  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((schema_id >> (24 - 8 * i)) & 0xff);
-  out.append(datum);
-  return out;
-}
-
 // Each record of a container as a Confluent frame: the datum bytes are found by decoding.
 std::vector<std::string> container_to_frames(const std::string& bytes, const std::string& place, int64_t schema_id) {
   avro::ContainerHeader header = avro::read_container_header(bytes, place);
@@ -60,7 +53,7 @@ std::vector<std::string> container_to_frames(const std::string& bytes, const std
     for (int64_t i = 0; i < block.object_count; ++i) {
       const char* start = in.position();
       decoder.decode(plan, in, nullptr);
-      out.push_back(frame(static_cast<uint32_t>(schema_id), std::string_view(start, in.position() - start)));
+      out.push_back(confluent_frame(static_cast<uint32_t>(schema_id), std::string_view(start, in.position() - start)));
     }
   }
   return out;
@@ -72,6 +65,13 @@ bool signalled(const sigset_t& signals) {
 }
 
 }  // namespace
+
+std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
+  std::string out(5, '\0');
+  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((schema_id >> (24 - 8 * i)) & 0xff);
+  out.append(datum);
+  return out;
+}
 
 std::string base64_decode(std::string_view text, const std::string& place) {
   auto value = [](char c) -> int {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/cli/command_registry.h"
@@ -35,6 +36,9 @@ struct ReplayCounts {
   uint64_t bytes = 0;
   uint64_t skipped = 0;
 };
+
+// A Confluent wire-format frame: magic 0, the big-endian schema id, the Avro datum.
+std::string confluent_frame(uint32_t schema_id, std::string_view datum);
 
 // The Kafka messages one input file makes. Raises a `failed` Fault naming the file.
 std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
