@@ -12,18 +12,22 @@ Decoder::Decoder(DecoderSources sources) : sources_(std::move(sources)) {
 void Decoder::decode(std::shared_ptr<const std::string> message, std::string_view place,
                      std::vector<RawRecord>& out) {
   if (!message) ebs::fail(std::string(place), "no message");
-  const std::string& bytes = *message;
-  if (has_container_magic(bytes)) return decode_container(message, place, out);
-  if (!bytes.empty() && bytes[0] == 0) return decode_confluent(message, place, out);
+  std::string_view bytes = *message;
+  decode(bytes, std::move(message), place, out);
+}
+
+void Decoder::decode(std::string_view bytes, std::shared_ptr<const void> keep_alive, std::string_view place,
+                     std::vector<RawRecord>& out) {
+  if (has_container_magic(bytes)) return decode_container(bytes, keep_alive, place, out);
+  if (!bytes.empty() && bytes[0] == 0) return decode_confluent(bytes, keep_alive, place, out);
   ByteReader(bytes, place).fail(
       bytes.empty() ? "empty message"
                     : "neither an Avro container file (magic Obj\\x01) nor a Confluent frame "
                       "(magic byte 0)");
 }
 
-void Decoder::decode_container(const std::shared_ptr<const std::string>& message,
+void Decoder::decode_container(std::string_view bytes, const std::shared_ptr<const void>& message,
                                std::string_view place, std::vector<RawRecord>& out) {
-  std::string_view bytes = *message;
   ContainerHeader header = read_container_header(bytes, place);
   std::shared_ptr<const DecodePlan> plan;
   if (last_plan_ && header.schema == last_schema_) {
@@ -83,9 +87,8 @@ std::shared_ptr<const DecodePlan> Decoder::plan_for_id(uint32_t id, std::string_
   return plan;
 }
 
-void Decoder::decode_confluent(const std::shared_ptr<const std::string>& message,
+void Decoder::decode_confluent(std::string_view bytes, const std::shared_ptr<const void>& message,
                                std::string_view place, std::vector<RawRecord>& out) {
-  std::string_view bytes = *message;
   ByteReader header(bytes, place);
   header.skip(1);
   std::string_view id_bytes = header.read_fixed(4);

@@ -43,15 +43,19 @@ class Decoder {
   // On a Fault, records decoded before it may already be in `out`.
   void decode(std::shared_ptr<const std::string> message, std::string_view place,
               std::vector<RawRecord>& out);
+  // The same on bytes the caller already holds in its own buffer (a Kafka client's message, a
+  // mapped file): no copy; the records keep `keep_alive` (the owner of `bytes`) alive.
+  void decode(std::string_view bytes, std::shared_ptr<const void> keep_alive, std::string_view place,
+              std::vector<RawRecord>& out);
 
   // The plan for a Confluent schema id (directory first, then registry).
   std::shared_ptr<const DecodePlan> plan_for_id(uint32_t id, std::string_view place);
 
  private:
-  void decode_container(const std::shared_ptr<const std::string>& message, std::string_view place,
-                        std::vector<RawRecord>& out);
-  void decode_confluent(const std::shared_ptr<const std::string>& message, std::string_view place,
-                        std::vector<RawRecord>& out);
+  void decode_container(std::string_view bytes, const std::shared_ptr<const void>& keep_alive,
+                        std::string_view place, std::vector<RawRecord>& out);
+  void decode_confluent(std::string_view bytes, const std::shared_ptr<const void>& keep_alive,
+                        std::string_view place, std::vector<RawRecord>& out);
 
   DecoderSources sources_;
   DatumDecoder datum_;

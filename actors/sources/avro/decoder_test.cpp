@@ -128,6 +128,40 @@ TEST_CASE("Records reference the message bytes and keep them alive") {
   CHECK(records[0].path("schemavsn").as_string().has_value());
 }
 
+TEST_CASE("Bytes in a buffer the caller owns decode without a copy and stay alive with the records") {
+  // As a Kafka source would hand over a client's message: a view and the owner of its bytes.
+  auto path = testing::avro_files("ztf/kowalski-v3.3-v4.01").back();
+  std::string file = *testing::read_file(path);
+  auto owner = std::make_shared<std::vector<char>>(file.begin(), file.end());
+  std::weak_ptr<std::vector<char>> watch = owner;
+  std::vector<ebs::RawRecord> records, expected;
+  Decoder decoder;
+  decoder.decode(std::string_view(owner->data(), owner->size()), owner, path.string(), records);
+  Decoder().decode(std::make_shared<const std::string>(file), path.string(), expected);
+  REQUIRE(records.size() == 1);
+  CHECK(to_json(records[0], true) == to_json(expected[0], true));
+  auto stamp = *records[0].path("cutoutScience.stampData").as_string();
+  CHECK(stamp.data() > owner->data());  // a view into the caller's buffer
+  CHECK(stamp.data() + stamp.size() <= owner->data() + owner->size());
+  owner.reset();
+  CHECK_FALSE(watch.expired());  // the record keeps it
+  records.clear();
+  CHECK(watch.expired());
+
+  // A Confluent frame the same way.
+  auto directory = std::make_shared<const SchemaDirectory>(
+      SchemaDirectory::load(ebs::test::data_dir() / "lsst" / "schema"));
+  Decoder rubin(DecoderSources{std::make_shared<SchemaCache>(), directory, nullptr});
+  auto frame = std::make_shared<const std::string>(
+      testing::confluent_frame(1100, testing::single_record_body(*testing::read_file(testing::rubin_fake_alert(11)))));
+  rubin.decode(std::string_view(*frame), frame, "lsst-alerts/0/1", records);
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].path("diaSource.diaSourceId").as_int().has_value());
+  // Bad bytes raise the same faults, with the place.
+  CHECK_THROWS_WITH_AS(rubin.decode(std::string_view("XYZ"), nullptr, "t/0/2", records),
+                       doctest::Contains("t/0/2:byte 0: neither an Avro container file"), ebs::Fault);
+}
+
 TEST_CASE("Rubin alerts in Confluent wire format decode through the local schema directory") {
   auto directory = std::make_shared<const SchemaDirectory>(
       SchemaDirectory::load(ebs::test::data_dir() / "lsst" / "schema"));
