@@ -42,6 +42,29 @@ const FeatureSet& feature_set_of(const ActorConfig& config) {
   return *set;
 }
 
+// A shadow on registry://NAME@candidate while the registry holds no candidate of NAME (the last
+// one was just promoted, say) is left out, with a warning: the workflow runs with production
+// alone until the next candidate is registered and the workflow restarted.
+std::vector<ScorerModelSpec> without_absent_candidates(std::vector<ScorerModelSpec> specs, const std::string& registry) {
+  constexpr std::string_view kCandidate = "@candidate";
+  std::vector<ScorerModelSpec> kept;
+  for (ScorerModelSpec& spec : specs) {
+    if (spec.shadow && is_registry_reference(spec.reference) && spec.reference.ends_with(kCandidate) &&
+        !registry.empty() && std::filesystem::exists(registry)) {
+      std::string name = spec.reference.substr(std::string_view("registry://").size());
+      name.resize(name.size() - kCandidate.size());
+      bool any = false;
+      for (const ModelEntry& e : ModelRegistry(registry).list(name)) any = any || e.state == ModelState::candidate;
+      if (!any) {
+        spdlog::warn("{}: no candidate version of {} in {}: this shadow is left out", spec.place, name, registry);
+        continue;
+      }
+    }
+    kept.push_back(std::move(spec));
+  }
+  return kept;
+}
+
 class FeaturesLogic final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
@@ -86,7 +109,7 @@ class ScorerLogic final : public ActorLogic {
     const ActorConfig& c = context.config;
     extractor_ = std::make_unique<FeatureExtractor>(feature_set_of(c));
     min_detections_ = static_cast<size_t>(std::max<int64_t>(0, c.integer("min_detections")));
-    std::vector<ScorerModelSpec> specs = scorer_models(c);
+    std::vector<ScorerModelSpec> specs = without_absent_candidates(scorer_models(c), registry_path(c));
     std::vector<LoadedModel> loaded;
     for (const ScorerModelSpec& spec : specs) {
       loaded.push_back(load_model(spec.reference, registry_path(c), workflow_dir(c)));
@@ -369,7 +392,7 @@ void register_ml_actors(ActorRegistry& registry) {
     t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
       try {
         const FeatureSet& set = feature_set_of(c);
-        std::vector<ScorerModelSpec> specs = scorer_models(c);
+        std::vector<ScorerModelSpec> specs = without_absent_candidates(scorer_models(c), registry_path(c));
         std::vector<LoadedModel> loaded;
         for (const ScorerModelSpec& spec : specs) {
           try {

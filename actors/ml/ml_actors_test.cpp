@@ -327,9 +327,24 @@ TEST_CASE("xgboost-score shadow models: scored beside production, annotated as s
   REQUIRE_MESSAGE(compare.exit_code == 0, compare.err);
   CHECK(compare.lines().at(0)["live"].at(0)["count"] == alerts.size());
 
+  // Once the candidate is promoted there is none left: the shadow is left out, production scores.
+  r.promote("sn", 2, "roc_auc", true);
+  REQUIRE(check(type, yaml).empty());
+  ActorContext after = make_context(type, yaml, dir.path().string());
+  auto alone = type.create(after);
+  alone->open(after);
+  CHECK(alone->tick_interval() == std::chrono::microseconds(0));  // nothing to tally
+  CollectingEmitter alone_out;
+  alone->on_batch(0, batch_of(alerts), alone_out);
+  REQUIRE(alone_out.records().size() == alerts.size());
+  const auto& first = static_cast<const Alert&>(*alone_out.records()[0]);
+  CHECK(score(first, "sn") != nullptr);
+  CHECK(score(first, "sn.shadow") == nullptr);
+  CHECK(score(first, "sn")->provenance.version == "sn@2");
+
   // A shadow needs a production model beside it; `against` must name one.
   auto problems = check(type, "{registry: '" + dir / "models.sqlite" +
-                                  "', models: [{model: registry://sn@candidate, shadow: true}]}");
+                                  "', models: [{model: registry://sn@1, shadow: true}]}");
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].message == "a shadow model needs a production (non-shadow) model beside it");
   problems = check(type, "{registry: '" + dir / "models.sqlite" +

@@ -153,6 +153,10 @@ TEST_CASE("retrain: new-label trigger, promotion when better, refusal when worse
   CHECK(third["candidate"]["metrics"]["roc_auc"].get<double>() < third["production"]["metrics"]["roc_auc"].get<double>());
   CHECK(third["reason"].get<std::string>().find("does not beat production registry://sn@2") != std::string::npos);
 
+  MESSAGE("held-back ROC AUC: v1 (shuffled training labels) " << weak_auc << ", v2 (true labels) " << good_auc
+                                                              << ", v3 (shuffled again, refused) "
+                                                              << third["candidate"]["metrics"]["roc_auc"].get<double>()
+                                                              << "; " << second["test_rows"] << " held-back rows");
   auto log = run_model_command({"model", "retrain-log", "sn", "--registry", dir / "models.sqlite"});
   REQUIRE(log.exit_code == 0);
   REQUIRE(log.lines().size() == 3);  // skipped runs are not recorded
