@@ -565,9 +565,15 @@ bool Profile::version_matches(const RawRecord& record) const {
     if (rule.version_field.empty()) return true;
     auto text = rule.version_field.resolve(root).as_string();
     if (!text) continue;
-    std::string version(*text);
-    for (const std::string& pattern : rule.versions)
-      if (fnmatch(pattern.c_str(), version.c_str(), 0) == 0) return true;
+    if (!rule.last_version_known || rule.last_version != *text) {
+      rule.last_version.assign(*text);
+      rule.last_version_matches = false;
+      for (const std::string& pattern : rule.versions)
+        rule.last_version_matches =
+            rule.last_version_matches || fnmatch(pattern.c_str(), rule.last_version.c_str(), 0) == 0;
+      rule.last_version_known = true;
+    }
+    if (rule.last_version_matches) return true;
   }
   return false;
 }

@@ -101,6 +101,10 @@ struct MatchRule {
   std::vector<FieldPath> has_fields;   // must exist in the schema (may be null)
   FieldPath version_field;             // e.g. schemavsn; empty = no version check
   std::vector<std::string> versions;   // fnmatch patterns ("4.*")
+  // The last version text matched against the patterns, and the result: a stream repeats one.
+  mutable std::string last_version;
+  mutable bool last_version_matches = false;
+  mutable bool last_version_known = false;
 };
 
 class Profile {
