@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "actors/ml/binary_metrics.h"
 #include "actors/ml/ml_actors.h"
@@ -219,8 +220,11 @@ json run_retrain(const RetrainPolicy& policy, bool force) {
     fail(policy.repository, "the split leaves " + std::to_string(split.train.size()) + " training and " +
                                 std::to_string(split.test.size()) + " held-back rows: label more objects");
   LabelledSet train = all.subset(split.train), test = all.subset(split.test);
-  std::string test_set = hex64(fnv1a64(exported.csv)) + "/" + (policy.split == SplitBy::object ? "object" : "time") +
-                         "/" + std::to_string(policy.test_fraction);
+  // The same identity `model eval --repository ... --split S --test-fraction F` gives this set.
+  std::ostringstream test_set_text;
+  test_set_text << hex64(fnv1a64(exported.csv)) << "/" << (policy.split == SplitBy::object ? "object" : "time") << "/"
+                << policy.test_fraction;
+  std::string test_set = test_set_text.str();
 
   XgboostModel candidate = XgboostModel::train(train.features, train.labels, set.names, policy.training);
   json candidate_metrics = evaluation(candidate, test, policy, test_set);
