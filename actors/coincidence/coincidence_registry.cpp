@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "actors/coincidence/coincidence_actor.h"
+#include "actors/coincidence/gcn_kafka_source.h"
 #include "actors/coincidence/notice.h"
 #include "actors/coincidence/notice_files_source.h"
 #include "engine/model/record_json.h"
@@ -15,6 +16,7 @@ namespace ebs {
 void register_coincidence_actors(ActorRegistry& registry) {
   registry.add(coincidence::notice_files_source_type());
   registry.add(coincidence::coincidence_actor_type());
+  coincidence::register_gcn_kafka_source(registry);
 }
 
 void register_coincidence_commands(CommandRegistry& registry) {

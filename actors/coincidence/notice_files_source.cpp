@@ -39,7 +39,8 @@ class NoticeFilesSource final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
     std::string path = context.config.string("path");
-    if (!path.empty() && path[0] != '/') path = context.run_dir + "/" + path;
+    // Inputs, unlike outputs, sit beside the workflow file (as crossmatch catalogues do).
+    if (!path.empty() && path[0] != '/') path = (std::filesystem::path(context.config.file()).parent_path() / path).string();
     files_ = notice_files(path, context.config.place("path"));
     keep_test_ = context.config.boolean("keep_test");
     significant_only_ = context.config.boolean("significant_only");
@@ -98,7 +99,7 @@ ActorType notice_files_source_type() {
   t.outputs = {{"events", PortType::sky_event, "one SkyEvent per notice (several for a neutrino track search)"}};
   t.input_time_scale = "utc";  // ISO 8601 UTC (GraceDB: GPS seconds), converted once to MJD TAI
   t.blocking = true;
-  t.config = {{"path", ValueKind::string, true, "", "a notice file, a directory of them, or a glob"},
+  t.config = {{"path", ValueKind::string, true, "", "a notice file, a directory of them, or a glob (relative: to the workflow file)"},
               {"keep_test", ValueKind::boolean, false, "false", "keep mock/test/MDC events (flagged test: true)"},
               {"significant_only", ValueKind::boolean, false, "false", "drop notices with significant: false"}};
   t.create = [](const ActorContext&) { return std::make_unique<NoticeFilesSource>(); };
