@@ -194,6 +194,43 @@ TEST_CASE("Rubin alerts in Confluent wire format decode through the local schema
                        ebs::Fault);
 }
 
+TEST_CASE("A real ZTF alert whose embedded schema names a field twice is rejected; a wrong magic byte too") {
+  // libavro 1.11 reads such a file; we refuse it. "rb" -> "ra" keeps the header's lengths, so the
+  // container stays well-formed and only the schema is wrong.
+  auto path = testing::avro_files("ztf/kowalski-v3.3-v4.01").front();
+  std::string bytes = *testing::read_file(path);
+  size_t at = bytes.find(R"("name": "rb")");
+  if (at == std::string::npos) at = bytes.find(R"("name":"rb")");
+  REQUIRE(at != std::string::npos);
+  bytes.replace(bytes.find("\"rb\"", at), 4, "\"ra\"");
+  Decoder decoder;
+  std::vector<ebs::RawRecord> records;
+  try {
+    decoder.decode(std::make_shared<const std::string>(bytes), "ztf/dup.avro", records);
+    FAIL("a duplicate field name was accepted");
+  } catch (const ebs::Fault& f) {
+    CHECK(f.kind() == ebs::FaultKind::failed);
+    CHECK(f.place().rfind("ztf/dup.avro:byte ", 0) == 0);
+    CHECK(f.place().find("(schema)") != std::string::npos);
+    CHECK(f.message() == "invalid Avro schema: duplicate field name \"ra\" in ztf.alert.candidate");
+  }
+  CHECK(records.empty());
+  // The untouched message still decodes with the same decoder (the bad schema was not cached).
+  decoder.decode(testing::read_file(path), path.string(), records);
+  CHECK(records.size() == 1);
+
+  // A real message whose first byte is neither 'O' (container) nor 0 (Confluent).
+  std::string wrong = *testing::read_file(path);
+  wrong[0] = 'X';
+  CHECK_THROWS_WITH_AS(decoder.decode(std::make_shared<const std::string>(wrong), "ztf/0/42", records),
+                       doctest::Contains("ztf/0/42:byte 0: neither an Avro container file"), ebs::Fault);
+  // A Confluent frame of a real Rubin body with magic byte 1.
+  std::string frame = testing::confluent_frame(1100, testing::single_record_body(*testing::read_file(testing::rubin_fake_alert(11))));
+  frame[0] = '\x01';
+  CHECK_THROWS_WITH_AS(decoder.decode(std::make_shared<const std::string>(frame), "lsst/0/7", records),
+                       doctest::Contains("lsst/0/7:byte 0: neither"), ebs::Fault);
+}
+
 TEST_CASE("Wrong magic, trailing bytes and invalid schemas raise faults with place and offset") {
   Decoder decoder;
   std::vector<ebs::RawRecord> records;
