@@ -1,7 +1,8 @@
 // ml_bench [--quick]: alerts per second per core for features (lc-basic/1, no Bazin fit) plus
 // scoring with a 100-tree XGBoost model through the xgboost-score actor logic, at batch 1, 64 and
 // 1024, next to XGBoost alone predicting the same precomputed rows in the same run; features
-// alone; and Bazin fits per second (lc-bazin/1 costs). One thread, timed in thread CPU time:
+// alone; the same scorer with a shadow model beside production; and Bazin fits per second
+// (lc-bazin/1 costs). One thread, timed in thread CPU time:
 // figures are per core, whatever else the machine runs.
 #include <time.h>
 
@@ -102,8 +103,16 @@ int main(int argc, char** argv) {
   context.config = ActorConfig(YAML::Load("{models: ['" + model_path.string() + "']}"), "bench.yaml", &type.config);
   auto scorer = type.create(context);
   scorer->open(context);
+  // The same model again as a shadow: one more prediction per batch, plus the agreement tally.
+  ActorContext shadow_context = context;
+  shadow_context.config = ActorConfig(YAML::Load("{models: ['" + model_path.string() + "', {model: '" +
+                                                 model_path.string() + "', shadow: true}]}"),
+                                      "bench.yaml", &type.config);
+  auto shadowed = type.create(shadow_context);
+  shadowed->open(shadow_context);
 
-  std::printf("\n%-8s %22s %26s %10s\n", "batch", "XGBoost alone rows/s", "features+score alerts/s", "ratio");
+  std::printf("\n%-8s %22s %26s %10s %24s %8s\n", "batch", "XGBoost alone rows/s", "features+score alerts/s", "ratio",
+              "+ a shadow alerts/s", "vs one");
   for (size_t batch : {size_t(1), size_t(64), size_t(1024)}) {
     std::vector<BatchView> batches;
     for (size_t start = 0; start + batch <= alerts.size(); start += batch) {
@@ -120,7 +129,10 @@ int main(int argc, char** argv) {
     CountingEmitter out;
     next = 0;
     double full = rate(seconds, batch, [&] { scorer->on_batch(0, batches[next++ % batches.size()], out); });
-    std::printf("%-8zu %22.0f %26.0f %10.2f\n", batch, xgb, full, full / xgb);
+    next = 0;
+    double with_shadow = rate(seconds, batch, [&] { shadowed->on_batch(0, batches[next++ % batches.size()], out); });
+    std::printf("%-8zu %22.0f %26.0f %10.2f %24.0f %8.2f\n", batch, xgb, full, full / xgb, with_shadow,
+                with_shadow / full);
   }
 
   std::vector<float> one(extractor.size());
