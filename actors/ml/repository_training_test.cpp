@@ -137,6 +137,18 @@ TEST_CASE("features exported from stored light curves equal the live extractor's
     ExportOptions latest;
     latest.latest_only = true;
     CHECK(export_labelled_features(dir / "repo.db", latest).rows == 40);
+    // A history window leaves older points out: no first detection more than 2 days back.
+    ExportOptions window;
+    window.history_days = 2;
+    auto windowed = rows_by_alert(export_labelled_features(dir / "repo.db", window).csv);
+    auto whole = rows_by_alert(export_labelled_features(dir / "repo.db", {}).csv);
+    REQUIRE(windowed.size() == alerts.size());
+    size_t shortened = 0;
+    for (const auto& [id, row] : windowed) {
+      CHECK(cell_value(row.at("days_since_first_det")) <= 2.0f);
+      shortened += cell_value(row.at("n_det")) < cell_value(whole.at(id).at("n_det"));
+    }
+    CHECK(shortened > alerts.size() / 2);
   }
 }
 
