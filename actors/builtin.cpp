@@ -5,6 +5,7 @@
 #include "actors/ml/ml_actors.h"
 #include "actors/sinks/count_sink.h"
 #include "actors/sinks/jsonl_sink.h"
+#include "actors/sinks/postgres/postgres_actors.h"
 #include "actors/sinks/repository/repository_actors.h"
 #include "actors/sources/dead_letter_replay.h"
 #include "actors/sources/kafka/ingestion.h"
@@ -24,6 +25,7 @@ void register_builtin_actors(ActorRegistry& registry) {
   register_jsonl_sink(registry);
   register_count_sink(registry);
   register_repository_actors(registry);
+  register_postgres_actors(registry);
   register_ml_actors(registry);
   register_ingestion_actors(registry);
   register_coincidence_actors(registry);

@@ -10,11 +10,12 @@ build_packages=(
   liberfa-dev nlohmann-json3-dev libcli11-dev
   libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libhealpix-cxx-dev libchealpix-dev
   libgsl-dev libxgboost-dev libcurl4-openssl-dev libcpp-httplib-dev libssl-dev
-  libxml2-dev
+  libxml2-dev libpq-dev
 )
 # Independent oracles used only by tests (never in the product's path).
 test_packages=(
   python3 python3-numpy python3-astropy python3-erfa python3-healpy python3-avro python3-xgboost
+  postgresql
 )
 
 wanted=("${build_packages[@]}")

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "actors/sinks/postgres/pg_connection.h"
+#include "actors/sinks/postgres/pg_query.h"
 #include "actors/sinks/repository/archive.h"
 #include "actors/sinks/repository/http_api.h"
 #include "actors/sinks/repository/reader.h"
@@ -107,14 +109,18 @@ void register_repository_commands(CommandRegistry& registry) {
   registry.add("query", "Run one read-only SQL statement on a repository; rows as JSON lines",
                [](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<QueryOptions>();
-                 app.add_option("database", o->database, "the repository (SQLite file)")->required();
+                 app.add_option("database", o->database, "the repository: an SQLite file or a postgresql:// URL")
+                     ->required();
                  app.add_option("sql", o->sql, "one SELECT; :name parameters come from --param")->required();
                  app.add_option("--param", o->params, "name=value for a :name parameter (repeatable)");
                  return [o] {
-                   repository::Reader reader(o->database);
-                   reader.query(o->sql, parse_params(o->params), [](const nlohmann::json& row) {
+                   auto print = [](const nlohmann::json& row) {
                      std::cout << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-                   });
+                   };
+                   if (postgres::is_postgres_url(o->database))
+                     postgres::query(o->database, o->sql, parse_params(o->params), print);
+                   else
+                     repository::Reader(o->database).query(o->sql, parse_params(o->params), print);
                    std::cout.flush();
                    return exit_code::ok;
                  };

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <mutex>
 
 #include "actors/sinks/repository/repository_actors.h"
+#include "actors/sinks/repository/uncommitted_batches.h"
 #include "actors/sinks/repository/writer.h"
 #include "engine/runtime/actor_logic.h"
 
@@ -15,6 +15,7 @@ namespace {
 
 using repository::Writer;
 using repository::WriterOptions;
+using repository::UncommittedBatches;
 
 std::string in_run_dir(const ActorContext& context, const std::string& path) {
   std::filesystem::path p = path;
@@ -22,26 +23,8 @@ std::string in_run_dir(const ActorContext& context, const std::string& path) {
   return p.string();
 }
 
-// Batches a stopped sink could not store. Dropping them would acknowledge them (an AckToken
-// completes when released), and a Kafka source would commit offsets past records that were never
-// stored; so at teardown they are parked here, reachable until the process exits, and their
-// tokens never complete. The engine has no negative acknowledgement to express this directly.
-void abandon_unacknowledged(std::vector<BatchView> batches) {
-  static std::mutex mutex;
-  static auto* parked = new std::vector<BatchView>();  // never freed, on purpose
-  std::lock_guard lock(mutex);
-  for (BatchView& b : batches) parked->push_back(std::move(b));
-}
-
 class RepositorySink final : public ActorLogic {
  public:
-  ~RepositorySink() override {
-    if (held_.empty()) return;
-    std::vector<BatchView> batches;
-    for (Pending& p : held_) batches.push_back(std::move(p.batch));
-    abandon_unacknowledged(std::move(batches));
-  }
-
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
     actor_id_ = context.actor_id;
@@ -70,35 +53,33 @@ class RepositorySink final : public ActorLogic {
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
     if (stopped_) {
       // Stopped: keep the batch unacknowledged (and unaccounted) rather than lose it.
-      held_.push_back({batch, {}});
-      held_records_ += batch.size();
+      batches_.hold(batch);
       return;
     }
-    Pending pending{batch, std::vector<bool>(batch.size(), false)};
+    std::vector<bool> failed(batch.size(), false);
     try {
       writer_->begin();
       for (size_t i = 0; i < batch.size(); ++i) {
         try {
           Writer::validate(batch[i], path_);
         } catch (const Fault& f) {
-          pending.failed[i] = true;
+          failed[i] = true;
           out.failed(batch.record(i), f, batch.acks());
           continue;
         }
         writer_->add(batch[i]);
       }
     } catch (const Fault& f) {
-      pending_.push_back(std::move(pending));
+      batches_.add(batch, std::move(failed));
       stop(f);
       return;
     } catch (const std::exception& e) {
-      pending_.push_back(std::move(pending));
+      batches_.add(batch, std::move(failed));
       stop(Fault(FaultKind::failed, path_, e.what()));
       return;
     }
-    pending_records_ += batch.size();
-    pending_.push_back(std::move(pending));
-    if (pending_records_ >= commit_records_) commit(out);
+    batches_.add(batch, std::move(failed));
+    if (batches_.pending_records() >= commit_records_) commit(out);
   }
 
   std::chrono::microseconds tick_interval() const override { return flush_interval_; }
@@ -107,62 +88,31 @@ class RepositorySink final : public ActorLogic {
     commit(out);
     if (stopped_)
       spdlog::error("{}: the repository sink had stopped: {} records were not acknowledged", actor_id_,
-                    held_records_ + pending_records_);
+                    batches_.held_records() + batches_.pending_records());
   }
 
  private:
-  struct Pending {
-    BatchView batch;
-    std::vector<bool> failed;  // dead-lettered positions
-  };
-
   void commit(Emitter& out) {
-    if (stopped_ || pending_.empty()) return;
-    uint64_t alerts = 0, others = 0;
-    std::vector<RecordPtr> committed;
-    std::vector<AckRef> acks;
-    for (const Pending& p : pending_) {
-      for (size_t i = 0; i < p.batch.size(); ++i) {
-        if (p.failed[i]) continue;
-        if (p.batch[i].type() == PortType::alert) {
-          committed.push_back(p.batch.record(i));
-          ++alerts;
-        } else {
-          ++others;
-        }
-      }
-      for (const AckRef& a : p.batch.acks()) acks.push_back(a);
-    }
+    if (stopped_ || batches_.empty()) return;
+    const uint64_t alerts = batches_.pending_alerts();
     try {
-      writer_->commit(alerts + others, alerts);
+      writer_->commit(alerts + batches_.pending_others(), alerts);
     } catch (const Fault& f) {
       stop(f);
       return;
     }
-    // Durable now: alerts go on to `committed` (their acknowledgements ride along), the rest is
-    // delivered; dropping the held batches acknowledges them.
-    std::sort(acks.begin(), acks.end());
-    acks.erase(std::unique(acks.begin(), acks.end()), acks.end());
-    if (!committed.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(committed), std::move(acks)));
-    if (others > 0) out.delivered(others);
-    pending_.clear();
-    pending_records_ = 0;
+    batches_.release(out);  // durable now
   }
 
   // A storage failure (locked database, full disk, I/O error): roll back the open transaction and
-  // stop. Nothing uncommitted is acknowledged, not even at teardown (abandon_unacknowledged); the
+  // stop. Nothing uncommitted is acknowledged, not even at teardown (uncommitted_batches.h); the
   // run's accounting shows the held records as neither delivered nor failed.
   void stop(const Fault& fault) {
     writer_->rollback();
     stopped_ = true;
-    for (Pending& p : pending_) {
-      held_records_ += p.batch.size();
-      held_.push_back(std::move(p));
-    }
-    pending_.clear();
-    pending_records_ = 0;
+    batches_.hold_pending();
     spdlog::error("{}: repository sink stopped: {}: {} (committed records stay; {} records not acknowledged)",
-                  actor_id_, fault.place(), fault.message(), held_records_);
+                  actor_id_, fault.place(), fault.message(), batches_.held_records());
   }
 
   std::string actor_id_;
@@ -170,11 +120,8 @@ class RepositorySink final : public ActorLogic {
   std::unique_ptr<Writer> writer_;
   size_t commit_records_ = 5000;
   std::chrono::microseconds flush_interval_{100000};
-  std::vector<Pending> pending_;
-  size_t pending_records_ = 0;
+  UncommittedBatches batches_;
   bool stopped_ = false;
-  std::vector<Pending> held_;
-  size_t held_records_ = 0;
 };
 
 }  // namespace

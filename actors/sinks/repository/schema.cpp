@@ -1,6 +1,5 @@
 #include "actors/sinks/repository/schema.h"
 
-#include <functional>
 #include <vector>
 
 #include "actors/sinks/repository/sky_index.h"
@@ -8,12 +7,6 @@
 namespace ebs::repository {
 
 namespace {
-
-struct Migration {
-  int to_version;
-  const char* sql;
-  std::function<void(const Database&)> fill;  // a data step SQL cannot do (e.g. HEALPix pixels)
-};
 
 constexpr const char* kVersion1 = R"sql(
 CREATE TABLE objects(
@@ -164,20 +157,15 @@ void fill_pixels(const Database& db, const std::string& table, const std::string
   }
 }
 
-const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {
-      {1, kVersion1, nullptr},
-      {2, kVersion2,
-       [](const Database& db) {
-         fill_pixels(db, "alerts", "alert_id");
-         fill_pixels(db, "objects", "object_id");
-         db.execute(kVersion2Indexes);
-       }},
+}  // namespace
+
+const std::vector<MigrationScript>& migration_scripts() {
+  static const std::vector<MigrationScript> all = {
+      {1, kVersion1, {}, ""},
+      {2, kVersion2, {{"alerts", "alert_id"}, {"objects", "object_id"}}, kVersion2Indexes},
   };
   return all;
 }
-
-}  // namespace
 
 int schema_version(const Database& db) {
   if (db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") == 0)
@@ -194,13 +182,14 @@ int migrate(const Database& db, int target) {
                           std::to_string(kSchemaVersion) + "): upgrade ebs-flow",
                       SQLITE_ERROR);
   if (start == 0)
-    db.execute("CREATE TABLE schema_version(version INTEGER NOT NULL, applied_unix REAL NOT NULL)");
-  for (const Migration& m : migrations()) {
-    if (m.to_version <= start || m.to_version > target) continue;
+    db.execute(kSchemaVersionTable);
+  for (const MigrationScript& m : migration_scripts()) {
+    if (m.version <= start || m.version > target) continue;
     db.execute(m.sql);
-    if (m.fill) m.fill(db);
+    for (const auto& [table, key] : m.pixel_fills) fill_pixels(db, table, key);
+    if (*m.after_fill) db.execute(m.after_fill);
     Statement record = db.prepare("INSERT INTO schema_version(version, applied_unix) VALUES(?1, unixepoch('now'))");
-    record.bind(1, static_cast<int64_t>(m.to_version));
+    record.bind(1, static_cast<int64_t>(m.version));
     record.run();
   }
   check.commit();

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "actors/sinks/repository/sqlite_db.h"
 
@@ -22,9 +24,24 @@ inline constexpr int kSchemaVersion = 2;
 // The layout version of an open database (0 for an empty one).
 int schema_version(const Database& db);
 
+inline constexpr const char* kSchemaVersionTable =
+    "CREATE TABLE schema_version(version INTEGER NOT NULL, applied_unix REAL NOT NULL)";
+
 // Brings `db` to `target` (default: the current version); returns the version it started at.
 // A database newer than this build is refused.
 int migrate(const Database& db, int target = kSchemaVersion);
+
+// The migrations as SQL text, in SQLite's dialect; other backends (actors/sinks/postgres) derive
+// theirs from it, so that every backend has the same tables. A migration runs `sql`, then fills
+// the HEALPix column `hpx` from ra/dec for each (table, key) of `pixel_fills` (a data step SQL
+// cannot do), then runs `after_fill` (indexes on the filled column: building them once is cheaper).
+struct MigrationScript {
+  int version;
+  const char* sql;
+  std::vector<std::pair<std::string, std::string>> pixel_fills;
+  const char* after_fill;
+};
+const std::vector<MigrationScript>& migration_scripts();
 
 // The tables a repository holds, in dependency order (for counts, archives and /metrics).
 inline constexpr const char* kTables[] = {"objects",    "alerts",       "lightcurve", "annotations",

@@ -7,10 +7,9 @@
 #include <fstream>
 
 #include "actors/sinks/repository/raw_json.h"
+#include "actors/sinks/repository/rows.h"
 #include "actors/sinks/repository/schema.h"
 #include "actors/sinks/repository/sky_index.h"
-#include "engine/model/record_json.h"
-#include "engine/util/hash.h"
 
 namespace ebs::repository {
 
@@ -24,62 +23,9 @@ double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::string dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-void hash_field(std::string& key, std::string_view value) {
-  key.append(value);
-  key.push_back('\x1f');  // unit separator: fields cannot run into each other
-}
-
-void hash_field(std::string& key, double value) {
-  char bytes[sizeof value];
-  std::memcpy(bytes, &value, sizeof value);
-  if (std::isnan(value)) std::memset(bytes, 0, sizeof bytes);  // every NaN is the same absent value
-  key.append(bytes, sizeof bytes);
-  key.push_back('\x1f');
-}
-
-// Content and provenance of an annotation: the same annotation replayed has the same
-// fingerprint; a new version, config or value makes a new row.
-std::string fingerprint(const Annotation& a) {
-  std::string key;
-  hash_field(key, to_string(a.kind));
-  hash_field(key, a.name);
-  hash_field(key, a.value);
-  hash_field(key, a.catalogue);
-  hash_field(key, a.source_id);
-  hash_field(key, a.separation_arcsec);
-  hash_field(key, a.object_type);
-  hash_field(key, a.redshift);
-  hash_field(key, a.details);
-  hash_field(key, a.provenance.actor);
-  hash_field(key, a.provenance.actor_type);
-  hash_field(key, a.provenance.version);
-  hash_field(key, a.provenance.config_hash);
-  return hex64(fnv1a64(key));
-}
-
 const char* kind_name(SkyEvent::Kind kind) { return to_string(kind).data(); }
 
-std::string_view shape_name(Localization::Shape shape) {
-  switch (shape) {
-    case Localization::Shape::point: return "point";
-    case Localization::Shape::circle: return "circle";
-    case Localization::Shape::ellipse: return "ellipse";
-    case Localization::Shape::skymap: return "skymap";
-  }
-  return "point";
-}
-
 }  // namespace
-
-size_t Writer::PointKeyHash::operator()(const PointKey& k) const {
-  uint64_t bits;
-  std::memcpy(&bits, &k.mjd_tai, sizeof bits);
-  return std::hash<uint64_t>{}(bits) ^ (std::hash<std::string>{}(k.band) * 31) ^ static_cast<size_t>(k.kind);
-}
 
 Writer::Writer(const std::string& path, WriterOptions options)
     : options_(std::move(options)), db_(path, Database::Mode::read_write, options_.busy_timeout_ms) {
@@ -227,18 +173,15 @@ std::string_view Writer::raw_json(const AlertCore& core) {
   return raw_text_;
 }
 
-Writer::PointSet& Writer::known_points(const std::string& object_id) {
+PointSet& Writer::known_points(const std::string& object_id) {
   auto it = points_by_object_.find(object_id);
   if (it != points_by_object_.end()) return it->second;
   if (points_by_object_.size() >= options_.lightcurve_cache_objects) points_by_object_.clear();
   PointSet& set = points_by_object_[object_id];
   select_points_.bind(1, object_id);
   while (select_points_.step()) {
-    std::string_view kind = select_points_.text(2);
-    Photometry::Kind k = kind == "upper_limit" ? Photometry::Kind::upper_limit
-                         : kind == "forced"    ? Photometry::Kind::forced
-                                               : Photometry::Kind::detection;
-    set.insert({select_points_.number(0), k, std::string(select_points_.text(1))});
+    set.insert({select_points_.number(0), photometry_kind(select_points_.text(2)),
+                std::string(select_points_.text(1))});
   }
   select_points_.reset();
   return set;
@@ -295,16 +238,7 @@ void Writer::add_alert(const Alert& alert) {
 
   // The alert's own detection, then its history: only points no earlier alert brought.
   PointSet& known = known_points(c.object_id);
-  Photometry own;
-  own.mjd_tai = c.mjd_tai;
-  own.band = c.band;
-  own.kind = Photometry::Kind::detection;
-  own.mag = c.mag;
-  own.mag_err = c.mag_err;
-  own.flux = c.flux;
-  own.flux_err = c.flux_err;
-  own.is_diff_pos = c.is_diff_pos;
-  int64_t new_detections = add_point(known, c, own) ? 1 : 0;
+  int64_t new_detections = add_point(known, c, own_detection(c)) ? 1 : 0;
   double first = c.mjd_tai;
   for (const Photometry& p : c.history) {
     bool inserted = add_point(known, c, p);
@@ -348,7 +282,7 @@ void Writer::add_annotations(const Alert& alert) {
         .bind(14, a->provenance.actor_type)
         .bind(15, a->provenance.version)
         .bind(16, a->provenance.config_hash)
-        .bind(17, fingerprint(*a));
+        .bind(17, annotation_fingerprint(*a));
     counts_.annotations += static_cast<uint64_t>(insert_annotation_.run());
   }
 }
@@ -385,11 +319,6 @@ void Writer::add_sky_event(const SkyEvent& e) {
 
 void Writer::add_coincidence(const Coincidence& co) {
   validate(co, db_.path());
-  nlohmann::json terms = nlohmann::json::array();
-  for (const SignificanceTerm& t : co.terms)
-    terms.push_back({{"name", t.name},
-                     {"value", std::isfinite(t.value) ? nlohmann::json(t.value) : nlohmann::json()},
-                     {"source", t.source}});
   insert_coincidence_.bind(1, co.event_id)
       .bind(2, static_cast<int64_t>(co.event_sequence))
       .bind(3, static_cast<int64_t>(co.alert_id))
@@ -398,7 +327,7 @@ void Writer::add_coincidence(const Coincidence& co) {
       .bind(6, co.time_difference_s)
       .bind(7, co.searched_probability)
       .bind(8, co.false_alarm_rate)
-      .bind(9, dump(terms));
+      .bind(9, terms_json(co));
   counts_.coincidences += static_cast<uint64_t>(insert_coincidence_.run());
 }
 

@@ -19,6 +19,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "actors/sinks/repository/rows.h"
 #include "actors/sinks/repository/sqlite_db.h"
 #include "engine/model/record.h"
 
@@ -71,17 +72,6 @@ class Writer {
   const Database& database() const { return db_; }
 
  private:
-  struct PointKey {
-    double mjd_tai;
-    Photometry::Kind kind;
-    std::string band;
-    bool operator==(const PointKey&) const = default;
-  };
-  struct PointKeyHash {
-    size_t operator()(const PointKey& k) const;
-  };
-  using PointSet = std::unordered_set<PointKey, PointKeyHash>;
-
   void add_alert(const Alert& alert);
   void add_annotations(const Alert& alert);
   void add_sky_event(const SkyEvent& event);

@@ -1,0 +1,59 @@
+// Writes records into a PostgreSQL repository with the SQLite writer's tables and semantics
+// (actors/sinks/repository/writer.h): alerts idempotent on alert_id (ON CONFLICT DO NOTHING; a
+// replayed alert adds nothing but new annotations), light-curve points de-duplicated per object
+// (a per-object set of stored points, loaded on first sight), objects updated by the alerts that
+// are new, annotations appended with their provenance (unique on alert and fingerprint), sky events
+// and coincidences, and sink progress.
+//
+// Records are buffered by add() and written by commit() in one transaction, as multi-row INSERTs
+// with bound parameters: one round trip per table and a few thousand rows, not one per row. A
+// failed commit rolls back and keeps the buffer, so the same records can be committed again after
+// reconnect(); whatever a lost COMMIT did or did not store, writing them again adds nothing twice.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/sinks/postgres/pg_connection.h"
+#include "actors/sinks/repository/rows.h"
+#include "actors/sinks/repository/writer.h"
+
+namespace ebs::postgres {
+
+class PgWriter {
+ public:
+  // Connects and migrates. Of the options, the SQLite-only ones (busy_timeout_ms, fsync,
+  // max_size_mb, cutouts_dir) do not apply; a cutouts_dir is refused.
+  explicit PgWriter(std::string url, repository::WriterOptions options = {});
+
+  // Buffers a record (Alert, SkyEvent, Coincidence) checked with repository::Writer::validate.
+  void add(RecordPtr record);
+  size_t pending() const { return buffer_.size(); }
+  // Writes and commits what is buffered; raises a Fault (kind from pg_connection.h) after rolling
+  // back, with the buffer kept.
+  void commit();
+  // Forgets the buffer (the sink has given up on it).
+  void discard();
+  // A new connection to the same server (after a `disconnected` fault).
+  void reconnect();
+
+  const repository::WriteCounts& counts() const { return counts_; }
+  const Connection& connection() const { return *connection_; }
+
+ private:
+  void write(repository::WriteCounts& counts);
+  void load_points(const std::vector<const AlertCore*>& cores);
+
+  std::string url_;
+  repository::WriterOptions options_;
+  std::unique_ptr<Connection> connection_;
+  std::vector<RecordPtr> buffer_;
+  std::unordered_map<std::string, repository::PointSet> points_by_object_;
+  std::unordered_set<std::string_view> raw_exclude_;
+  repository::WriteCounts counts_;
+  double last_commit_seconds_ = 0;
+};
+
+}  // namespace ebs::postgres

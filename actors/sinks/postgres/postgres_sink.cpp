@@ -1,0 +1,170 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "actors/sinks/postgres/pg_writer.h"
+#include "actors/sinks/postgres/postgres_actors.h"
+#include "actors/sinks/repository/uncommitted_batches.h"
+#include "engine/runtime/actor_logic.h"
+
+namespace ebs {
+
+namespace {
+
+using postgres::PgWriter;
+
+class PostgresRepositorySink final : public ActorLogic {
+ public:
+  void open(const ActorContext& context) override {
+    const ActorConfig& c = context.config;
+    actor_id_ = context.actor_id;
+    const std::string url = c.string("url");
+    place_ = postgres::server_place(url);
+    repository::WriterOptions options;
+    options.store_raw = c.boolean("store_raw");
+    options.raw_exclude = c.strings("raw_exclude");
+    options.lightcurve_cache_objects = static_cast<size_t>(c.integer("lightcurve_cache_objects"));
+    options.actor = context.actor_id;
+    commit_records_ = static_cast<size_t>(std::max<int64_t>(1, c.integer("commit_records")));
+    flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, c.integer("flush_interval_ms")));
+    attempts_ = static_cast<int>(c.integer("reconnect_attempts"));
+    first_delay_ = std::chrono::milliseconds(c.integer("reconnect_delay_ms"));
+    max_delay_ = std::chrono::milliseconds(c.integer("reconnect_max_delay_ms"));
+    for (int attempt = 0;; ++attempt) {
+      try {
+        writer_ = std::make_unique<PgWriter>(url, options);
+        return;
+      } catch (const Fault& f) {
+        if (f.kind() != FaultKind::disconnected || attempt >= attempts_) fail(c.place("url"), f.place() + ": " + f.message());
+        back_off(attempt, f);
+      }
+    }
+  }
+
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    if (stopped_) {
+      batches_.hold(batch);  // kept unacknowledged (and unaccounted) rather than lost
+      return;
+    }
+    std::vector<bool> failed(batch.size(), false);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      try {
+        writer_->add(batch.record(i));
+      } catch (const Fault& f) {
+        failed[i] = true;
+        out.failed(batch.record(i), f, batch.acks());
+      }
+    }
+    batches_.add(batch, std::move(failed));
+    if (batches_.pending_records() >= commit_records_) commit(out);
+  }
+
+  std::chrono::microseconds tick_interval() const override { return flush_interval_; }
+  void on_tick(Emitter& out) override { commit(out); }
+  void on_end_of_stream(Emitter& out) override {
+    commit(out);
+    if (stopped_)
+      spdlog::error("{}: the postgres-repository sink had stopped: {} records were not acknowledged", actor_id_,
+                    batches_.held_records() + batches_.pending_records());
+  }
+
+ private:
+  void back_off(int attempt, const Fault& fault) {
+    auto delay = std::min(max_delay_, first_delay_ * (1 << std::min(attempt, 20)));
+    spdlog::warn("{}: {}: {}; retrying in {} ms ({}/{})", actor_id_, fault.place(), fault.message(), delay.count(),
+                 attempt + 1, attempts_);
+    std::this_thread::sleep_for(delay);
+  }
+
+  // Commits what is pending; a lost connection or a transient server condition (deadlock, too
+  // many connections) is retried on a new connection with back-off; anything else stops the sink.
+  void commit(Emitter& out) {
+    if (stopped_ || batches_.empty()) return;
+    for (int attempt = 0;; ++attempt) {
+      try {
+        if (reconnect_) {
+          writer_->reconnect();
+          reconnect_ = false;
+        }
+        writer_->commit();
+        break;
+      } catch (const Fault& f) {
+        bool transient = f.kind() == FaultKind::disconnected || f.kind() == FaultKind::overloaded;
+        if (!transient || attempt >= attempts_) {
+          stop(f);
+          return;
+        }
+        reconnect_ = reconnect_ || f.kind() == FaultKind::disconnected || !writer_->connection().alive();
+        back_off(attempt, f);
+      } catch (const std::exception& e) {
+        stop(Fault(FaultKind::failed, place_, e.what()));
+        return;
+      }
+    }
+    batches_.release(out);  // durable now
+  }
+
+  // Gives up: nothing uncommitted is acknowledged, not even at teardown.
+  void stop(const Fault& fault) {
+    writer_->discard();
+    stopped_ = true;
+    batches_.hold_pending();
+    spdlog::error("{}: postgres-repository sink stopped: {}: {} (committed records stay; {} records not acknowledged)",
+                  actor_id_, fault.place(), fault.message(), batches_.held_records());
+  }
+
+  std::string actor_id_, place_;
+  std::unique_ptr<PgWriter> writer_;
+  size_t commit_records_ = 5000;
+  std::chrono::microseconds flush_interval_{100000};
+  int attempts_ = 8;
+  std::chrono::milliseconds first_delay_{200}, max_delay_{10000};
+  bool reconnect_ = false;
+  repository::UncommittedBatches batches_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+void register_postgres_actors(ActorRegistry& registry) {
+  ActorType t;
+  t.name = "postgres-repository";
+  t.description =
+      "Stores Alerts (light curves, annotations, objects), SkyEvents and Coincidences in a PostgreSQL repository "
+      "(the SQLite repository's tables); acknowledges after COMMIT, reconnects after a lost connection";
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::any, "Alerts, SkyEvents and Coincidences"}};
+  t.outputs = {{"committed", PortType::alert, "the alerts, once committed"}};
+  t.blocking = true;
+  t.config = {
+      {"url", ValueKind::string, true, "",
+       "libpq connection URL, e.g. postgresql://user@host:5432/ebs (a password is better in ~/.pgpass or "
+       "PGPASSWORD)"},
+      {"commit_records", ValueKind::integer, false, "5000", "commit once this many records are pending"},
+      {"flush_interval_ms", ValueKind::integer, false, "100", "commit what is pending at least this often"},
+      {"reconnect_attempts", ValueKind::integer, false, "8",
+       "retries of a commit after a lost connection before the sink stops"},
+      {"reconnect_delay_ms", ValueKind::integer, false, "200", "the first retry's delay; doubled each time"},
+      {"reconnect_max_delay_ms", ValueKind::integer, false, "10000", "the longest delay between retries"},
+      {"store_raw", ValueKind::boolean, false, "true", "keep the raw survey record as JSON in alerts.raw"},
+      {"raw_exclude", ValueKind::list, false,
+       "[prv_candidates, fp_hists, prvDiaSources, prvDiaForcedSources, prvDiaNondetectionLimits, cutoutScience, "
+       "cutoutTemplate, cutoutDifference]",
+       "top-level raw fields left out of alerts.raw (light curves are stored apart)"},
+      {"lightcurve_cache_objects", ValueKind::integer, false, "200000",
+       "objects whose stored light-curve points are remembered in memory"},
+  };
+  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    if (!postgres::is_postgres_url(c.string("url")))
+      problems.push_back({c.place("url"), "expected a postgresql:// URL"});
+    for (const char* key : {"commit_records", "flush_interval_ms"})
+      if (c.integer(key) < 1) problems.push_back({c.place(key), "must be at least 1"});
+    for (const char* key : {"reconnect_attempts", "reconnect_delay_ms", "reconnect_max_delay_ms"})
+      if (c.integer(key) < 0) problems.push_back({c.place(key), "must not be negative"});
+  };
+  t.create = [](const ActorContext&) { return std::make_unique<PostgresRepositorySink>(); };
+  registry.add(std::move(t));
+}
+
+}  // namespace ebs
