@@ -4,17 +4,14 @@
 #include "actors/coincidence/gcn_kafka_source.h"
 
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/builtin.h"
 #include "actors/sources/kafka/kafka_client.h"
-#include "engine/graph/workflow.h"
-#include "engine/runtime/engine.h"
+#include "actors/sources/kafka/kafka_test_support.h"
 #include "test/test_data.h"
 
 namespace ebs {
@@ -45,35 +42,6 @@ std::vector<std::string> events_of(const fs::path& path) {
   return events;
 }
 
-struct Fixture {
-  fs::path dir = fs::temp_directory_path() / ("ebs-gcn-kafka-" + std::to_string(::getpid()));
-  ActorRegistry registry;
-  kafka::EmbeddedBroker broker;
-
-  Fixture() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    register_builtin_actors(registry);
-  }
-  ~Fixture() { fs::remove_all(dir); }
-
-  RunResult run(const std::string& yaml) {
-    std::vector<Problem> problems;
-    auto doc = parse_workflow_text(yaml, (dir / "wf.yaml").string(), problems);
-    REQUIRE(doc);
-    auto wf = build_workflow(*doc, registry, problems);
-    for (const Problem& p : problems) MESSAGE(format_problem(p));
-    REQUIRE(wf);
-    RunOptions options;
-    options.run_dir = dir.string();
-    options.handle_signals = false;
-    options.threads = 2;
-    RunResult r = run_workflow(*wf, registry, options);
-    for (const std::string& e : r.errors) MESSAGE(e);
-    return r;
-  }
-};
-
 }  // namespace
 
 TEST_CASE("gcn-kafka gives the SkyEvents notice-files gives; a bad notice is a dead letter at topic/partition/offset") {
@@ -90,7 +58,7 @@ TEST_CASE("gcn-kafka gives the SkyEvents notice-files gives; a bad notice is a d
       gcn / "gcn-schema-notices/fermi/gbm/trigger.flight1.example.json",
       gcn / "voevent-fink-mm/voevent_number=825.xml",
   };
-  Fixture f;
+  test::KafkaFixture f;
   fs::create_directories(f.dir / "notices");
   f.broker.create_topic("gcn", 1);
   {
