@@ -15,6 +15,8 @@
 #include "actors/ml/model_registry.h"
 #include "actors/ml/python_oracle.h"
 #include "actors/ml/synthetic_repository.h"
+#include "test/subprocess.h"
+#include "test/test_data.h"
 
 using namespace ebs;
 using namespace ebs::ml;
@@ -64,7 +66,7 @@ std::vector<std::pair<std::string, std::string>> all_of(const std::map<std::stri
   return {m.begin(), m.end()};
 }
 
-void write_policy(const std::string& path, const std::string& trigger) {
+void write_policy(const std::string& path, const std::string& trigger, const std::string& min_improvement = "0.02") {
   std::ofstream(path) << "model: sn\n"
                          "registry: models.sqlite\n"
                          "repository: repo.db\n"
@@ -75,7 +77,9 @@ void write_policy(const std::string& path, const std::string& trigger) {
                       << "\n"
                          "split: {by: object, test_fraction: 0.3}\n"
                          "metric: roc_auc\n"
-                         "min_improvement: 0.02\n"
+                         "min_improvement: "
+                      << min_improvement
+                      << "\n"
                          "training: {trees: 20, depth: 3, seed: 1}\n";
 }
 
@@ -202,4 +206,64 @@ TEST_CASE("retrain policy errors name FILE:LINE:COL") {
   std::ofstream(dir / "m.yaml") << "model: sn\nregistry: r.sqlite\nrepository: repo.db\n"
                                    "labels: {positive: SN, negative: VAR}\ntrigger: {new_labels: 5}\nmetric: accuracy\n";
   CHECK_THROWS_WITH_AS(read_retrain_policy(dir / "m.yaml"), doctest::Contains("m.yaml:6:9"), Fault);
+}
+
+TEST_CASE("through the ebs-flow binary: retrain keeps a candidate, a workflow shadow-scores it, model show reports it") {
+  TempDir dir;
+  std::map<std::string, std::string> truth = store(dir / "repo.db");
+  write_labels(dir / "labels.csv", all_of(truth));
+  const std::string ebs_flow = (ebs::test::binary_dir() / "ebs-flow").string();
+  auto run = [&](const std::string& args) {
+    ebs::test::CommandResult r = ebs::test::run_command(ebs_flow + " " + args, dir.path());
+    INFO(args << "\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  run("model label repo.db --file labels.csv --source tns");
+  write_policy(dir / "policy.yaml", "{new_labels: 50}");
+  CHECK(json::parse(run("model retrain policy.yaml"))["decision"] == "promoted");
+  write_policy(dir / "unbeatable.yaml", "{new_labels: 50}", "1.0");  // a candidate can never beat production by 1
+  json kept = json::parse(run("model retrain unbeatable.yaml --force"));
+  CHECK(kept["decision"] == "kept");
+  CHECK(kept["candidate"]["reference"] == "registry://sn@2");
+
+  std::ofstream(dir / "shadow.yaml") << "name: shadow\n"
+                                       "actors:\n"
+                                       "  - id: sim\n"
+                                       "    type: simulator\n"
+                                       "    config: {count: 1500, seed: 4}\n"
+                                       "  - id: score\n"
+                                       "    type: xgboost-score\n"
+                                       "    config:\n"
+                                       "      registry: models.sqlite\n"
+                                       "      models: [registry://sn@production, {model: registry://sn@candidate, shadow: true}]\n"
+                                       "    inputs: [sim.alerts]\n"
+                                       "  - id: likely\n"
+                                       "    type: filter\n"
+                                       "    config: {where: 'score.sn > 0.5'}\n"
+                                       "    inputs: [score.out]\n"
+                                       "  - id: out\n"
+                                       "    type: jsonl\n"
+                                       "    config: {path: likely.jsonl, with_raw: false}\n"
+                                       "    inputs: [likely.out]\n";
+  run("run shadow.yaml --quiet --run-dir run");
+  json shown = json::parse(run("model show sn --version 2 --registry models.sqlite"));
+  REQUIRE(shown["shadow"].size() == 1);
+  CHECK(shown["shadow"][0]["count"] == 1500);
+  CHECK(shown["shadow"][0]["shadow"] == "registry://sn@2");
+  CHECK(shown["shadow"][0]["production"] == "registry://sn@1");
+  // The filter read production's score: every kept alert has sn > 0.5, whatever sn.shadow says.
+  std::istringstream lines(ebs::test::read_file(dir.path() / "run" / "likely.jsonl"));
+  size_t kept_alerts = 0, above = 0, shadows = 0;
+  for (std::string line; std::getline(lines, line); ++kept_alerts) {
+    const json alert = json::parse(line);  // a named local: a range-for over a temporary's member dangles
+    for (const json& a : alert["annotations"]) {
+      if (a["name"] == "sn") above += a["value"].get<double>() > 0.5;
+      shadows += a["name"] == "sn.shadow";
+    }
+  }
+  CHECK(above == kept_alerts);
+  CHECK(shadows == kept_alerts);
+  CHECK(kept_alerts > 0);
+  CHECK(kept_alerts < 1500);
 }
