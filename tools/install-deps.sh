@@ -10,11 +10,12 @@ build_packages=(
   liberfa-dev nlohmann-json3-dev libcli11-dev
   libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libhealpix-cxx-dev libchealpix-dev
   libgsl-dev libxgboost-dev libcurl4-openssl-dev libcpp-httplib-dev libssl-dev
-  libxml2-dev libpq-dev
+  libxml2-dev libpng-dev libpq-dev
 )
 # Independent oracles used only by tests (never in the product's path).
 test_packages=(
   python3 python3-numpy python3-astropy python3-erfa python3-healpy python3-avro python3-xgboost
+  chromium nodejs
   postgresql
 )
 
@@ -30,13 +31,21 @@ for pkg in "${wanted[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-
-echo "install-deps: installing ${missing[*]}" >&2
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The dashboard's browser test drives Chromium with npm's playwright-core, pinned by
+# web/test/package-lock.json (Debian's nodejs comes without npm).
+if [[ "${1:-}" == "--with-tests" ]]; then
+  command -v npm >/dev/null || "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm
+  web_test="$(cd "$(dirname "$0")/.." && pwd)/web/test"
+  if [[ ! -d "$web_test/node_modules/playwright-core" ]]; then
+    (cd "$web_test" && npm ci --no-audit --no-fund --silent)
+  fi
+fi

@@ -10,6 +10,8 @@
 #include "actors/ml/model_commands.h"
 #include "actors/coincidence/skymap_command.h"
 #include "actors/crossmatch/catalog_command.h"
+#include "actors/sinks/dashboard/dashboard_server.h"
+#include "actors/sinks/dashboard/dashboard_sink.h"
 #include "actors/sinks/repository/repository_commands.h"
 #include "actors/sources/kafka/ingestion.h"
 #include "actors/sources/avro/decode_command.h"
@@ -29,13 +31,17 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("ebs-flow"));
   spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
 
+  // What `dashboard` sinks keep for the page of `run --http`; outlives the registry and server.
+  ebs::dashboard::DashboardFeed dashboard_feed;
   // The loader outlives the registry: registered plugin types point into the plugins' code.
   ebs::PluginLoader plugins;
   ebs::ActorRegistry actors;
   ebs::register_builtin_actors(actors);
+  ebs::register_dashboard_actors(actors, dashboard_feed);
+  ebs::dashboard::DashboardServer dashboard(dashboard_feed);
 
   ebs::CommandRegistry commands;
-  ebs::register_workflow_commands(commands, actors, plugins);
+  ebs::register_workflow_commands(commands, actors, plugins, &dashboard);
   ebs::register_expr_commands(commands);
   ebs::register_time_commands(commands);
   ebs::register_model_commands(commands);

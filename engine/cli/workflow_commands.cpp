@@ -89,7 +89,8 @@ nlohmann::json describe_type(const ActorType& t) {
 
 }  // namespace
 
-void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader) {
+void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader,
+                                RunHttpServer* http) {
   commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
                [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<WorkflowOptions>();
@@ -111,12 +112,13 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                });
 
   commands.add("run", "Run a workflow until its sources end (or SIGINT/SIGTERM)",
-               [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
+               [&actors, &loader, http](CLI::App& app) -> CommandRegistry::Runner {
                  struct RunArgs {
                    WorkflowOptions workflow;
                    RunOptions run;
                    bool no_progress = false;
                    bool quiet = false;
+                   std::string http, token;
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
@@ -126,16 +128,39 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--summary-json", o->run.summary_json, "write per-actor counts and rates here");
                  app.add_flag("--no-progress", o->no_progress, "no live records/s line on a terminal");
                  app.add_flag("--quiet,-q", o->quiet, "only warnings and errors");
-                 return [o, &actors, &loader] {
+                 if (http) {
+                   app.add_option("--http", o->http,
+                                  "serve the live dashboard on HOST:PORT (port 0: any free port; loopback unless --token)");
+                   app.add_option("--token", o->token, "the dashboard requires 'Authorization: Bearer TOKEN'");
+                 }
+                 return [o, &actors, &loader, http] {
                    if (o->quiet) spdlog::set_level(spdlog::level::warn);
+                   std::optional<http_access::Address> address;
+                   if (!o->http.empty()) {
+                     address = http_access::parse_address(o->http);
+                     if (auto problem = http_access::exposure_problem(*address, o->token)) {
+                       std::cerr << *problem << "\n";
+                       return exit_code::usage;
+                     }
+                   }
                    auto workflow = load_workflow(o->workflow, actors, loader);
                    if (!workflow) return exit_code::failed;
                    RunOptions options = o->run;
+                   if (address) {
+                     int port = http->listen(*address, o->token);
+                     std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"
+                                                                                    : address->host;
+                     // The URL on stdout (a JSON line) so that scripts can find a port chosen by the system.
+                     std::cout << nlohmann::json{{"dashboard", "http://" + host + ":" + std::to_string(port) + "/"}}.dump()
+                               << std::endl;
+                     options.observer = http;
+                   }
                    if (options.run_dir.empty()) options.run_dir = "run/" + workflow->name;
                    options.progress = !o->no_progress && !o->quiet && isatty(STDERR_FILENO);
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
                    RunResult result = run_workflow(*workflow, actors, options);
+                   if (address) http->stop();
                    for (const std::string& e : result.errors) std::cerr << e << "\n";
                    if (!result.started) return exit_code::failed;
                    for (const ActorTotals& a : result.actors) {

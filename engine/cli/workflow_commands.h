@@ -4,10 +4,24 @@
 #include "engine/cli/command_registry.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/plugin/plugin_loader.h"
+#include "engine/runtime/engine.h"
+#include "engine/util/http_access.h"
 
 namespace ebs {
 
-// The registry and loader belong to main(); the commands keep references to them.
-void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& plugins);
+// What `run --http HOST:PORT` serves beside the workflow (the dashboard): built in main() and
+// passed in, so the engine does not depend on it. It observes the run it serves.
+class RunHttpServer : public RunObserver {
+ public:
+  // Starts serving in the background (the address policy is already checked); returns the port
+  // bound (useful with port 0). Raises a Fault when it cannot listen.
+  virtual int listen(const http_access::Address& address, const std::string& token) = 0;
+  virtual void stop() = 0;
+};
+
+// The registry, loader and server belong to main(); the commands keep references to them.
+// Without `http`, `run` has no --http option.
+void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& plugins,
+                                RunHttpServer* http = nullptr);
 
 }  // namespace ebs

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime/node_actor.h"
@@ -63,6 +64,29 @@ ActorSpec dead_letter_spec(const Workflow& workflow, const ActorRegistry& regist
   spec.place = workflow.file;
   spec.inputs["in"] = {};
   return spec;
+}
+
+std::vector<LiveActor> live_actors(const std::vector<const ActorSpec*>& specs,
+                                   const std::map<std::string, std::vector<size_t>>& instances_of,
+                                   const std::vector<Instance>& instances,
+                                   const std::set<std::string>& explicit_dead_letters) {
+  std::vector<LiveActor> out;
+  for (const ActorSpec* s : specs) {
+    LiveActor a;
+    a.id = s->id;
+    a.type = s->type_name;
+    a.source = s->type->is_source();
+    for (const auto& [port, wires] : s->inputs)
+      for (const WireRef& w : wires) a.inputs.push_back({w.actor, w.port, port});
+    if (s->id == kDeadLetterActorId)
+      for (const ActorSpec* from : specs)
+        if (from != s && !explicit_dead_letters.count(from->id)) a.inputs.push_back({from->id, "dead_letters", "in"});
+    for (const PortSpec& p : s->type->outputs) a.output_ports.push_back(p.name);
+    if (auto it = instances_of.find(s->id); it != instances_of.end())
+      for (size_t idx : it->second) a.instances.push_back(instances[idx].stats);
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 }  // namespace
@@ -192,6 +216,8 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   }
   result.started = true;
 
+  if (options.observer) options.observer->on_start(workflow, live_actors(specs, instances_of, instances,
+                                                                      explicit_dead_letters));
   auto started_at = std::chrono::steady_clock::now();
   for (Instance& inst : instances) self->monitor(inst.handle);
   for (Instance& inst : instances) self->send(inst.handle, msg::start_atom::value);
@@ -293,6 +319,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     out << summary_json(workflow, result) << "\n";
     if (!out) result.errors.push_back(options.summary_json + ": cannot write the summary");
   }
+  if (options.observer) options.observer->on_end(result);
   return result;
 }
 

@@ -11,8 +11,34 @@
 
 #include "engine/graph/actor_registry.h"
 #include "engine/graph/workflow.h"
+#include "engine/runtime/actor_stats.h"
 
 namespace ebs {
+
+struct RunResult;
+
+// One actor of a running workflow as an observer sees it: its place in the graph and the live
+// counters of each instance (shared: they stay readable after the run).
+struct LiveActor {
+  struct Wire {
+    std::string from_actor, from_port, to_port;
+  };
+  std::string id;
+  std::string type;
+  bool source = false;
+  std::vector<Wire> inputs;  // unwired dead letters go to kDeadLetterActorId's "in"
+  std::vector<std::string> output_ports;
+  std::vector<std::shared_ptr<const ActorStats>> instances;
+};
+
+// Watches a run from outside (e.g. a dashboard sampling rates). Both calls come from the thread
+// that runs the workflow; the observer reads the counters from its own threads in between.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void on_start(const Workflow& workflow, std::vector<LiveActor> actors) = 0;
+  virtual void on_end(const RunResult& result) = 0;
+};
 
 struct RunOptions {
   size_t threads = 0;            // CAF scheduler threads; 0 = one per core
@@ -21,6 +47,7 @@ struct RunOptions {
   bool progress = false;         // a live records/s line on stderr
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
   int64_t credit_window = 16;
+  RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
 struct ActorTotals {

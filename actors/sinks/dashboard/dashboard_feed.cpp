@@ -1,0 +1,190 @@
+#include "actors/sinks/dashboard/dashboard_feed.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/model/record_json.h"
+
+namespace ebs::dashboard {
+
+namespace {
+
+// JSON has no NaN: missing numbers are null.
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// Alert ids exceed 2^53 (JavaScript's exact integers): the page gets them as strings.
+std::string id_text(uint64_t id) { return std::to_string(id); }
+
+template <class T>
+void keep_latest(std::deque<T>& items, size_t limit) {
+  while (items.size() > limit) items.pop_front();
+}
+
+}  // namespace
+
+void DashboardFeed::widen(const FeedLimits& limits) {
+  std::lock_guard lock(mutex_);
+  if (!widened_) {
+    limits_ = limits;
+    widened_ = true;
+    return;
+  }
+  limits_.alerts = std::max(limits_.alerts, limits.alerts);
+  limits_.events = std::max(limits_.events, limits.events);
+  limits_.coincidences = std::max(limits_.coincidences, limits.coincidences);
+  limits_.positions = std::max(limits_.positions, limits.positions);
+}
+
+void DashboardFeed::add(const RecordPtr& record) {
+  std::lock_guard lock(mutex_);
+  ++seen_;
+  switch (record->type()) {
+    case PortType::alert: {
+      auto alert = std::static_pointer_cast<const Alert>(record);
+      const AlertCore& core = alert->core();
+      if (positions_.emplace(core.alert_id, Position{core.ra, core.dec, core.object_id}).second) {
+        position_order_.push_back(core.alert_id);
+        while (position_order_.size() > limits_.positions) {
+          positions_.erase(position_order_.front());
+          position_order_.pop_front();
+        }
+      }
+      // The same alert annotated further downstream replaces the earlier copy.
+      std::erase_if(alerts_, [&](const auto& a) { return a->core().alert_id == core.alert_id; });
+      alerts_.push_back(std::move(alert));
+      keep_latest(alerts_, limits_.alerts);
+      break;
+    }
+    case PortType::sky_event: {
+      auto event = std::static_pointer_cast<const SkyEvent>(record);
+      auto same = std::find_if(events_.begin(), events_.end(), [&](const auto& e) { return e->event_id == event->event_id; });
+      if (same != events_.end()) {
+        if ((*same)->sequence > event->sequence && !event->retracted) break;  // a late, older notice
+        events_.erase(same);
+      }
+      events_.push_back(std::move(event));
+      keep_latest(events_, limits_.events);
+      break;
+    }
+    case PortType::coincidence:
+      coincidences_.push_back(std::static_pointer_cast<const Coincidence>(record));
+      keep_latest(coincidences_, limits_.coincidences);
+      break;
+    default:
+      break;
+  }
+}
+
+void DashboardFeed::clear() {
+  std::lock_guard lock(mutex_);
+  alerts_.clear();
+  events_.clear();
+  coincidences_.clear();
+  positions_.clear();
+  position_order_.clear();
+  seen_ = 0;
+}
+
+uint64_t DashboardFeed::records_seen() const {
+  std::lock_guard lock(mutex_);
+  return seen_;
+}
+
+nlohmann::json DashboardFeed::alerts_json() const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json out = nlohmann::json::array();
+  for (auto it = alerts_.rbegin(); it != alerts_.rend(); ++it) {
+    nlohmann::json a = to_json(**it, {.with_bytes = false, .with_raw = false});
+    a["history"] = (*it)->core().history.size();  // the points come from /api/alerts/{id}/lightcurve
+    a["alert_id"] = id_text((*it)->core().alert_id);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+nlohmann::json DashboardFeed::lightcurve_json(uint64_t alert_id) const {
+  std::shared_ptr<const Alert> alert = this->alert(alert_id);
+  if (!alert) return nullptr;
+  const AlertCore& c = alert->core();
+  nlohmann::json points = nlohmann::json::array();
+  auto add = [&](const Photometry& p) {
+    if (p.kind == Photometry::Kind::upper_limit) {
+      if (std::isfinite(p.limit_mag))
+        points.push_back({{"mjd", p.mjd_tai}, {"band", p.band}, {"kind", "upper_limit"}, {"limit", p.limit_mag}});
+    } else if (std::isfinite(p.mag)) {
+      points.push_back({{"mjd", p.mjd_tai},
+                        {"band", p.band},
+                        {"kind", std::string(to_string(p.kind))},
+                        {"mag", p.mag},
+                        {"mag_err", number(p.mag_err)}});
+    }
+  };
+  for (const Photometry& p : c.history) add(p);
+  Photometry self;
+  self.mjd_tai = c.mjd_tai;
+  self.band = c.band;
+  self.mag = c.mag;
+  self.mag_err = c.mag_err;
+  add(self);
+  return {{"alert_id", id_text(c.alert_id)}, {"object_id", c.object_id}, {"points", points}};
+}
+
+nlohmann::json DashboardFeed::events_json() const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json out = nlohmann::json::array();
+  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+    const SkyEvent& e = **it;
+    // One candidate per object, in its latest state (updates and withdrawals replace it).
+    std::vector<const Coincidence*> latest;
+    for (const auto& c : coincidences_) {
+      if (c->event_id != e.event_id) continue;
+      auto same = std::find_if(latest.begin(), latest.end(), [&](const Coincidence* l) { return l->object_id == c->object_id; });
+      if (same != latest.end()) *same = c.get();
+      else latest.push_back(c.get());
+    }
+    nlohmann::json matched = nlohmann::json::array();
+    for (const Coincidence* c : latest) {
+      nlohmann::json m{{"alert_id", id_text(c->alert_id)},
+                       {"object_id", c->object_id},
+                       {"status", std::string(to_string(c->status))},
+                       {"searched_probability", number(c->searched_probability)}};
+      if (auto p = positions_.find(c->alert_id); p != positions_.end()) {
+        m["ra"] = p->second.ra;
+        m["dec"] = p->second.dec;
+      }
+      matched.push_back(m);
+    }
+    nlohmann::json event = to_json(e, {.with_bytes = false, .with_raw = false});
+    event["has_skymap"] = !e.localization.skymap_fits.empty();
+    event["coincidences"] = std::move(matched);
+    out.push_back(std::move(event));
+  }
+  return out;
+}
+
+nlohmann::json DashboardFeed::coincidences_json() const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json out = nlohmann::json::array();
+  for (auto it = coincidences_.rbegin(); it != coincidences_.rend(); ++it) {
+    nlohmann::json c = to_json(**it);
+    c["alert_id"] = id_text((*it)->alert_id);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::shared_ptr<const Alert> DashboardFeed::alert(uint64_t alert_id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& a : alerts_)
+    if (a->core().alert_id == alert_id) return a;
+  return nullptr;
+}
+
+std::shared_ptr<const SkyEvent> DashboardFeed::event(const std::string& event_id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& e : events_)
+    if (e->event_id == event_id) return e;
+  return nullptr;
+}
+
+}  // namespace ebs::dashboard

@@ -1,0 +1,119 @@
+#include "actors/sinks/dashboard/dashboard_server.h"
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <thread>
+
+#include "actors/sinks/dashboard/ztf_alerts_for_tests.h"
+
+namespace ebs::dashboard {
+
+namespace {
+
+LiveActor live(const std::string& id, const std::string& type, std::vector<LiveActor::Wire> inputs,
+               std::shared_ptr<ActorStats> stats) {
+  LiveActor a;
+  a.id = id;
+  a.type = type;
+  a.source = inputs.empty();
+  a.inputs = std::move(inputs);
+  a.output_ports = a.source ? std::vector<std::string>{"alerts"} : std::vector<std::string>{};
+  a.instances.push_back(std::move(stats));
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("the server shows the graph, per-actor rates, the page, cutouts, and refuses bad requests") {
+  DashboardFeed feed;
+  auto alerts = testing::ztf_alerts("ztf/fink-20200101-v3.3", 2);
+  for (const auto& a : alerts) feed.add(a);
+  DashboardServer server(feed);
+  int port = server.listen({"127.0.0.1", 0}, "");
+  REQUIRE(port > 0);
+
+  auto src = std::make_shared<ActorStats>(1), sink = std::make_shared<ActorStats>(0);
+  Workflow workflow;
+  workflow.name = "unit";
+  server.on_start(workflow, {live("src", "avro-files", {}, src), live("show", "dashboard", {{"src", "alerts", "in"}}, sink)});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ActorStats::add(src->in, 1000);
+  ActorStats::add(src->forwarded, 1000);
+  ActorStats::add(sink->in, 900);
+  ActorStats::add(sink->forwarded, 900);
+  ActorStats::add(sink->queued_batches, 3);
+  ActorStats::add(sink->dead_letters, 2);
+  server.sample();
+
+  httplib::Client client("127.0.0.1", port);
+  auto graph = client.Get("/api/graph");
+  REQUIRE(graph);
+  CHECK(graph->status == 200);
+  auto g = nlohmann::json::parse(graph->body);
+  CHECK(g["workflow"] == "unit");
+  REQUIRE(g["actors"].size() == 2);
+  CHECK(g["actors"][1]["inputs"][0]["from"] == "src");
+
+  auto stats = nlohmann::json::parse(client.Get("/api/stats")->body);
+  CHECK(stats["state"] == "running");
+  const auto& show = stats["actors"][1];
+  CHECK(show["in"] == 900);
+  CHECK(show["queued_batches"] == 3);
+  CHECK(show["dead_letters"] == 2);
+  // 900 records since on_start, at least 200 ms ago: under 4500/s, well above zero.
+  CHECK(show["rate_in"].get<double>() > 100);
+  CHECK(show["rate_in"].get<double>() < 4500);
+
+  auto page = client.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->get_header_value("Content-Type").find("text/html") == 0);
+  CHECK(page->body.find("dashboard.js") != std::string::npos);
+  CHECK(client.Get("/dashboard.js")->status == 200);
+  CHECK(client.Get("/dashboard.css")->status == 200);
+
+  std::string id = std::to_string(alerts[1]->core().alert_id);
+  auto png = client.Get("/cutout/" + id + "/difference.png");
+  REQUIRE(png);
+  CHECK(png->status == 200);
+  CHECK(png->get_header_value("Content-Type") == "image/png");
+  CHECK(png->body.substr(1, 3) == "PNG");
+  CHECK(client.Get("/cutout/" + id + "/bogus.png")->status == 400);
+  CHECK(client.Get("/cutout/12x/science.png")->status == 400);
+  CHECK(client.Get("/cutout/123/science.png")->status == 404);
+  auto lc = client.Get("/api/alerts/" + id + "/lightcurve");
+  CHECK(lc->status == 200);
+  CHECK(nlohmann::json::parse(lc->body)["points"].size() > 1);
+  CHECK(client.Get("/skymap/nothing.png")->status == 404);
+  CHECK(client.Get("/api/nothing")->status == 404);
+
+  RunResult result;
+  result.accounting_ok = true;
+  result.elapsed_s = 1.5;
+  server.on_end(result);
+  stats = nlohmann::json::parse(client.Get("/api/stats")->body);
+  CHECK(stats["state"] == "ended");
+  CHECK(stats["elapsed_s"] == 1.5);
+  server.stop();
+}
+
+TEST_CASE("with a token: 401 without it, the header or the cookie from /?token= let the page in") {
+  DashboardFeed feed;
+  DashboardServer server(feed);
+  int port = server.listen({"127.0.0.1", 0}, "s3cret");
+  httplib::Client client("127.0.0.1", port);
+  CHECK(client.Get("/api/stats")->status == 401);
+  CHECK(client.Get("/")->status == 401);
+  CHECK(client.Get("/?token=wrong")->status == 401);
+  CHECK(client.Get("/api/stats", {{"Authorization", "Bearer s3cret"}})->status == 200);
+  auto page = client.Get("/?token=s3cret");
+  CHECK(page->status == 200);
+  std::string cookie = page->get_header_value("Set-Cookie");
+  CHECK(cookie.find("ebs_token=s3cret") == 0);
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+  CHECK(client.Get("/api/stats", {{"Cookie", "other=1; ebs_token=s3cret"}})->status == 200);
+  CHECK(client.Get("/api/stats", {{"Cookie", "ebs_token=nope"}})->status == 401);
+}
+
+}  // namespace ebs::dashboard

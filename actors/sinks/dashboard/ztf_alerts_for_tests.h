@@ -1,0 +1,44 @@
+// Real ZTF alerts (with their gzip-FITS cutouts) decoded the way the avro-files source does, for
+// the dashboard's tests and benchmark.
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "actors/sources/files/message_ingester.h"
+#include "test/test_data.h"
+
+namespace ebs::dashboard::testing {
+
+inline std::vector<std::shared_ptr<const Alert>> ztf_alerts(const std::string& folder = "ztf/fink-20200101-v3.3",
+                                                            size_t limit = 1000) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(ebs::test::data_dir() / folder))
+    if (e.path().extension() == ".avro") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  ingest::MessageIngester ingester({std::make_shared<avro::SchemaCache>(), nullptr, nullptr},
+                                   profiles::ProfileSet::builtin());
+  std::vector<std::shared_ptr<const Alert>> out;
+  for (const auto& path : files) {
+    if (out.size() >= limit) break;
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    std::vector<RecordPtr> alerts;
+    std::vector<ingest::IngestFailure> failures;
+    ingester.ingest(std::make_shared<const std::string>(s.str()), path.string(), alerts, failures);
+    for (const RecordPtr& r : alerts) out.push_back(std::static_pointer_cast<const Alert>(r));
+  }
+  return out;
+}
+
+inline std::string_view cutout_bytes(const Alert& alert, Cutout::Kind kind) {
+  for (const Cutout& c : alert.core().cutouts)
+    if (c.kind == kind) return c.bytes;
+  return {};
+}
+
+}  // namespace ebs::dashboard::testing

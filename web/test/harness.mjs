@@ -1,0 +1,63 @@
+// Shared by the browser test and the benchmark: start `ebs-flow run WORKFLOW --http 127.0.0.1:0`,
+// read the dashboard URL it prints, and open Debian's Chromium through playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export function startRun(ebsFlow, workflow, { dataDir, extraArgs = [] } = {}) {
+  const runDir = mkdtempSync(join(tmpdir(), 'ebs-dashboard-run-'));
+  const env = { ...process.env };
+  if (dataDir) env.EBS_TEST_DATA = dataDir;
+  const child = spawn(ebsFlow, ['run', workflow, '--http', '127.0.0.1:0', '--no-progress', '--run-dir', runDir, ...extraArgs],
+                      { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', d => { stderr += d; });
+  const exited = new Promise(resolve => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', d => {
+      out += d;
+      for (const line of out.split('\n')) {
+        try { const j = JSON.parse(line); if (j.dashboard) return resolve(j.dashboard); } catch { /* not yet a line */ }
+      }
+    });
+    exited.then(({ code }) => reject(new Error(`ebs-flow exited (${code}) before serving:\n${stderr}`)));
+    setTimeout(() => reject(new Error('no dashboard URL within 30 s:\n' + stderr)), 30000);
+  });
+  return {
+    url, exited, child,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      const result = await exited;
+      rmSync(runDir, { recursive: true, force: true });
+      return result;
+    },
+  };
+}
+
+export async function openBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'ebs-dashboard-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];
+  return out;
+}
