@@ -15,7 +15,7 @@
 #include <numeric>
 #include <regex>
 
-#include "actors/coincidence/cosmology.h"
+#include "actors/common/cosmology.h"
 #include "engine/util/fault.h"
 
 namespace ebs::coincidence {

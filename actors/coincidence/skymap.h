@@ -22,9 +22,11 @@
 template <typename I>
 class T_Healpix_Base;  // healpix_cxx
 
-namespace ebs::coincidence {
+namespace ebs {
+class FlatLambdaCDM;  // actors/common/cosmology.h
+}
 
-class FlatLambdaCDM;
+namespace ebs::coincidence {
 
 // Per-direction distance posterior of the "volume rendering" ansatz (Singer et al. 2016):
 // p(r | direction) = norm · r² · N(r; mu, sigma). mu = +inf with norm = 0 (no support) and

@@ -6,13 +6,14 @@
 #include <cmath>
 #include <random>
 
-#include "actors/coincidence/cosmology.h"
+#include "actors/common/cosmology.h"
 #include "actors/coincidence/python_oracle.h"
 #include "actors/coincidence/skymap_notice.h"
 #include "engine/util/fault.h"
 #include "test/test_data.h"
 
 using namespace ebs::coincidence;
+using ebs::FlatLambdaCDM;
 namespace fs = std::filesystem;
 
 namespace {

@@ -108,7 +108,7 @@ RuleSet load_rule_set(const fs::path& path) {
   if (const YAML::Node n = root["cosmology"]) {
     r.known_keys(n, {"H0", "Om0"});
     try {
-      rules.cosmology = FlatLambdaCdm(n["H0"] ? r.get<double>(n["H0"], "H0") : 70.0,
+      rules.cosmology = FlatLambdaCDM(n["H0"] ? r.get<double>(n["H0"], "H0") : 70.0,
                                       n["Om0"] ? r.get<double>(n["Om0"], "Om0") : 0.3);
     } catch (const Fault& f) {
       fail(r.at(n), f.message());

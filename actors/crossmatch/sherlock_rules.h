@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "actors/crossmatch/catalog_store.h"
-#include "actors/crossmatch/cosmology.h"
+#include "actors/common/cosmology.h"
 #include "engine/model/annotation.h"
 
 namespace ebs::crossmatch {
@@ -58,7 +58,7 @@ struct RuleSet {
   double stretch = 2.5;
   std::vector<LargeGalaxyFactor> large_galaxy_factors;  // the largest applicable threshold wins
   double max_kpc = 50;
-  FlatLambdaCdm cosmology{70, 0.3};
+  FlatLambdaCDM cosmology{70, 0.3};
   std::map<std::string, std::filesystem::path> catalogues;  // name -> file, resolved against the rules file
   std::map<std::string, std::string> catalogue_places;
   std::vector<SherlockSearch> searches;  // precedence order

@@ -13,6 +13,7 @@
 using namespace ebs::crossmatch;
 using namespace ebs::crossmatch::testing;
 using nlohmann::json;
+using ebs::kpc_per_arcsec_at_distance;
 
 namespace {
 
