@@ -1,5 +1,7 @@
 // kafka_bench: alerts/s of decode alone and decode + profile (ZTF, Rubin), one core, same run;
-// then Kafka source -> Kafka sink through the embedded broker. Prints one JSON line per figure.
+// the kafka sink's encodings (JSON, Avro container, Avro datum) per core; then Kafka source ->
+// Kafka sink through the embedded broker, JSON and Avro output side by side. Prints one JSON line
+// per figure.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -8,12 +10,15 @@
 #include <sstream>
 
 #include "actors/builtin.h"
+#include "actors/sinks/kafka/alert_avro.h"
+#include "actors/sources/files/message_ingester.h"
 #include "actors/sources/avro/decoder.h"
 #include "actors/sources/kafka/ingestion.h"
 #include "actors/sources/kafka/kafka_client.h"
 #include "actors/sources/kafka/replay.h"
 #include "actors/sources/profiles/profile_set.h"
 #include "engine/graph/workflow.h"
+#include "engine/model/record_json.h"
 #include "engine/runtime/engine.h"
 
 namespace fs = std::filesystem;
@@ -84,15 +89,25 @@ void decode_and_profile(const char* survey, const fs::path& dir) {
               survey, input.size(), d, dp, 1e6 / dp - 1e6 / d, dp / d);
 }
 
-void kafka_round_trip(size_t copies) {
+struct RoundTrip {
+  uint64_t published = 0, delivered = 0;
+  double seconds = 0;
+  bool accounting_ok = false;
+};
+
+// A run of kafka source (2 instances) -> kafka sink in `format` over `copies` x the ZTF alerts
+// (16 partitions keep each below the mock broker's ~5 MiB). The time includes the run's start-up
+// and end detection (~0.5 s): enough alerts make it small.
+RoundTrip kafka_round_trip(size_t copies, const std::string& format) {
   ebs::kafka::EmbeddedBroker broker;
-  broker.create_topic("in", 8);
-  broker.create_topic("out", 8);
+  broker.create_topic("in", 16);
+  broker.create_topic("out", 16);
+  RoundTrip result;
   ebs::kafka::ReplayOptions replay;
   for (size_t i = 0; i < copies; ++i) replay.inputs.push_back((data_dir() / "ztf").string());
   replay.topic = "in";
   replay.brokers = broker.bootstrap_servers();
-  auto published = ebs::kafka::replay(replay);
+  result.published = ebs::kafka::replay(replay).messages;
 
   ebs::ActorRegistry registry;
   ebs::register_builtin_actors(registry);
@@ -106,7 +121,7 @@ actors:
   - id: out
     type: kafka-sink
     inputs: [src.alerts]
-    config: {topic: out, with_raw: false, bootstrap.servers: ")" + broker.bootstrap_servers() + R"("}
+    config: {topic: out, format: )" + format + R"(, with_raw: false, bootstrap.servers: ")" + broker.bootstrap_servers() + R"("}
 )";
   std::vector<ebs::Problem> problems;
   auto doc = ebs::parse_workflow_text(yaml, "bench.yaml", problems);
@@ -117,12 +132,57 @@ actors:
   options.run_dir = fs::temp_directory_path().string();
   auto start = Clock::now();
   ebs::RunResult r = ebs::run_workflow(*wf, registry, options);
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("{\"figure\":\"kafka source -> kafka sink (embedded broker, 2 consumers, 8 partitions)\","
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.delivered = r.find("out") ? r.find("out")->forwarded : 0;
+  result.accounting_ok = r.accounting_ok;
+  return result;
+}
+
+// Source -> sink alerts/s for `format`.
+double kafka_throughput(const std::string& format, size_t copies) {
+  RoundTrip t = kafka_round_trip(copies, format);
+  std::printf("{\"figure\":\"kafka source -> kafka sink (embedded broker, 2 consumers, 16 partitions)\",\"format\":\"%s\","
               "\"messages\":%llu,\"delivered\":%llu,\"seconds\":%.2f,\"alerts_per_s\":%.0f,\"accounting_ok\":%s}\n",
-              static_cast<unsigned long long>(published.messages),
-              static_cast<unsigned long long>(r.find("out") ? r.find("out")->forwarded : 0), elapsed,
-              (r.find("out") ? r.find("out")->forwarded : 0) / elapsed, r.accounting_ok ? "true" : "false");
+              format.c_str(), static_cast<unsigned long long>(t.published), static_cast<unsigned long long>(t.delivered),
+              t.seconds, t.delivered / t.seconds, t.accounting_ok ? "true" : "false");
+  return t.delivered / t.seconds;
+}
+
+// The sink's encoding alone, per core: record JSON (what format json sends) against libavro's
+// Avro container (format avro) and datum (the body of an avro-confluent frame), same alerts.
+void sink_encoding(const fs::path& folder) {
+  auto ingester = ebs::ingest::MessageIngester(
+      ebs::avro::DecoderSources{std::make_shared<ebs::avro::SchemaCache>(), nullptr, nullptr},
+      ebs::profiles::ProfileSet::builtin());
+  std::vector<ebs::RecordPtr> alerts;
+  std::vector<ebs::ingest::IngestFailure> failures;
+  for (const auto& e : fs::recursive_directory_iterator(folder)) {
+    if (e.path().extension() != ".avro") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    auto bytes = std::make_shared<const std::string>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    ingester.ingest(bytes, e.path().string(), alerts, failures);
+  }
+  ebs::kafka::AlertAvroEncoder encoder({false, "null"});
+  ebs::JsonOptions json_options;
+  json_options.with_raw = false;
+  auto rate = [&](auto&& encode) {
+    size_t bytes = 0, n = 0;
+    auto start = Clock::now();
+    while (Clock::now() - start < std::chrono::milliseconds(700))
+      for (const auto& a : alerts) bytes += encode(static_cast<const ebs::Alert&>(*a)).size(), ++n;
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return std::pair<double, double>(n / seconds, static_cast<double>(bytes) / n);
+  };
+  auto json = rate([&](const ebs::Alert& a) { return ebs::to_json(a, json_options).dump(); });
+  json_options.with_bytes = true;  // the cutouts too, as Avro always carries them
+  auto json_bytes = rate([&](const ebs::Alert& a) { return ebs::to_json(a, json_options).dump(); });
+  auto container = rate([&](const ebs::Alert& a) { return encoder.container(a); });
+  auto datum = rate([&](const ebs::Alert& a) { return encoder.datum(a); });
+  std::printf("{\"figure\":\"kafka-sink encoding per core (ZTF, %zu alerts, no raw)\",\"json_alerts_per_s\":%.0f,"
+              "\"json_bytes\":%.0f,\"json_with_cutouts_alerts_per_s\":%.0f,\"json_with_cutouts_bytes\":%.0f,\"avro_container_alerts_per_s\":%.0f,\"avro_container_bytes\":%.0f,"
+              "\"avro_datum_alerts_per_s\":%.0f,\"avro_datum_bytes\":%.0f,\"container_vs_json_with_cutouts\":%.2f,\"datum_vs_json_with_cutouts\":%.2f}\n",
+              alerts.size(), json.first, json.second, json_bytes.first, json_bytes.second, container.first, container.second, datum.first, datum.second,
+              container.first / json_bytes.first, datum.first / json_bytes.first);
 }
 
 }  // namespace
@@ -130,6 +190,10 @@ actors:
 int main() {
   decode_and_profile("ZTF", data_dir() / "ztf");
   decode_and_profile("Rubin", data_dir() / "lsst/rubin-lsstcam-v9-spark");
-  // 3 x 86 ZTF alerts (18 MB): within the mock broker's ~5 MiB per partition over 8 partitions.
-  kafka_round_trip(3);
+  sink_encoding(data_dir() / "ztf");
+  // 6 x 86 ZTF alerts (36 MB, ~2.3 MB per partition: 8 x lost some to the mock broker's 5 MiB).
+  double json = kafka_throughput("json", 6);
+  double avro = kafka_throughput("avro", 6);
+  std::printf("{\"figure\":\"kafka source -> kafka sink, avro vs json (same run)\",\"json_alerts_per_s\":%.0f,"
+              "\"avro_alerts_per_s\":%.0f,\"ratio\":%.2f}\n", json, avro, avro / json);
 }
