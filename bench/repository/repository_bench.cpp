@@ -4,6 +4,9 @@
 //   raw-alerts   one INSERT per alert row (same columns, raw JSON, the same two indexes on alerts)
 //   raw-naive-lc the same plus every light-curve point each alert carries (INSERT OR IGNORE)
 //   repository   the writer: alerts, objects, de-duplicated light-curve points, annotations
+//   postgres     the PostgreSQL writer (the `postgres-repository` sink) on the same alerts, into a
+//                private PostgreSQL 15 server the bench starts (synchronous_commit=off: like
+//                SQLite's WAL with synchronous=NORMAL, a commit does not wait for its fsync)
 // Then cone-search latency (p50/p99) on `--cone-alerts` stored alerts (default 1 million).
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -12,12 +15,14 @@
 #include <cstdio>
 #include <random>
 
+#include "actors/sinks/postgres/pg_writer.h"
 #include "actors/sinks/repository/raw_json.h"
 #include "actors/sinks/repository/reader.h"
 #include "actors/sinks/repository/repository_test_support.h"
 #include "actors/sinks/repository/schema.h"
 #include "actors/sinks/repository/sky_index.h"
 #include "actors/sinks/repository/writer.h"
+#include "test/postgres_server.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -91,6 +96,18 @@ double through_writer(const std::string& path, const std::vector<RecordPtr>& ale
   return static_cast<double>(alerts.size()) / seconds_since(start);
 }
 
+double through_postgres(const std::string& url, const std::vector<RecordPtr>& alerts, size_t commit_every) {
+  postgres::PgWriter writer(url);
+  auto start = Clock::now();
+  size_t n = 0;
+  for (const RecordPtr& r : alerts) {
+    writer.add(r);
+    if (++n % commit_every == 0) writer.commit();
+  }
+  writer.commit();
+  return static_cast<double>(alerts.size()) / seconds_since(start);
+}
+
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
@@ -132,6 +149,14 @@ int main(int argc, char** argv) {
               static_cast<long long>(repo.scalar("SELECT count(*) FROM objects")), writer_rate / raw_rate,
               writer_rate / naive_rate);
   std::printf("  repository without raw JSON  %8.0f alerts/s\n", writer_no_raw_rate);
+  {
+    ebs::test::PostgresServer server("-c synchronous_commit=off -c shared_buffers=256MB");
+    const std::string url = server.create_database("bench");
+    double postgres_rate = through_postgres(url, alerts, commit_every);
+    std::string rows = server.psql("bench", "SELECT (SELECT count(*) FROM lightcurve) || ' ' || (SELECT count(*) FROM objects)");
+    std::printf("  postgres      %8.0f alerts/s  (light-curve rows, objects: %s)   %.2fx repository (SQLite)\n",
+                postgres_rate, rows.substr(0, rows.find('\n')).c_str(), postgres_rate / writer_rate);
+  }
 
   // Cone search: alerts spread uniformly over the sky, written without raw records.
   std::printf("cone: storing %lld alerts ...\n", static_cast<long long>(cone_alerts));

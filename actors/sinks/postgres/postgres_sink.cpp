@@ -5,6 +5,7 @@
 
 #include "actors/sinks/postgres/pg_writer.h"
 #include "actors/sinks/postgres/postgres_actors.h"
+#include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "engine/runtime/actor_logic.h"
 
@@ -21,13 +22,8 @@ class PostgresRepositorySink final : public ActorLogic {
     actor_id_ = context.actor_id;
     const std::string url = c.string("url");
     place_ = postgres::server_place(url);
-    repository::WriterOptions options;
-    options.store_raw = c.boolean("store_raw");
-    options.raw_exclude = c.strings("raw_exclude");
-    options.lightcurve_cache_objects = static_cast<size_t>(c.integer("lightcurve_cache_objects"));
-    options.actor = context.actor_id;
-    commit_records_ = static_cast<size_t>(std::max<int64_t>(1, c.integer("commit_records")));
-    flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, c.integer("flush_interval_ms")));
+    const repository::WriterOptions options = repository::shared_writer_options(c, context.actor_id);
+    policy_ = repository::commit_policy(c);
     attempts_ = static_cast<int>(c.integer("reconnect_attempts"));
     first_delay_ = std::chrono::milliseconds(c.integer("reconnect_delay_ms"));
     max_delay_ = std::chrono::milliseconds(c.integer("reconnect_max_delay_ms"));
@@ -57,10 +53,10 @@ class PostgresRepositorySink final : public ActorLogic {
       }
     }
     batches_.add(batch, std::move(failed));
-    if (batches_.pending_records() >= commit_records_) commit(out);
+    if (batches_.pending_records() >= policy_.records) commit(out);
   }
 
-  std::chrono::microseconds tick_interval() const override { return flush_interval_; }
+  std::chrono::microseconds tick_interval() const override { return policy_.interval; }
   void on_tick(Emitter& out) override { commit(out); }
   void on_end_of_stream(Emitter& out) override {
     commit(out);
@@ -116,8 +112,7 @@ class PostgresRepositorySink final : public ActorLogic {
 
   std::string actor_id_, place_;
   std::unique_ptr<PgWriter> writer_;
-  size_t commit_records_ = 5000;
-  std::chrono::microseconds flush_interval_{100000};
+  repository::CommitPolicy policy_;
   int attempts_ = 8;
   std::chrono::milliseconds first_delay_{200}, max_delay_{10000};
   bool reconnect_ = false;
@@ -137,29 +132,19 @@ void register_postgres_actors(ActorRegistry& registry) {
   t.inputs = {{"in", PortType::any, "Alerts, SkyEvents and Coincidences"}};
   t.outputs = {{"committed", PortType::alert, "the alerts, once committed"}};
   t.blocking = true;
-  t.config = {
-      {"url", ValueKind::string, true, "",
-       "libpq connection URL, e.g. postgresql://user@host:5432/ebs (a password is better in ~/.pgpass or "
-       "PGPASSWORD)"},
-      {"commit_records", ValueKind::integer, false, "5000", "commit once this many records are pending"},
-      {"flush_interval_ms", ValueKind::integer, false, "100", "commit what is pending at least this often"},
-      {"reconnect_attempts", ValueKind::integer, false, "8",
-       "retries of a commit after a lost connection before the sink stops"},
-      {"reconnect_delay_ms", ValueKind::integer, false, "200", "the first retry's delay; doubled each time"},
-      {"reconnect_max_delay_ms", ValueKind::integer, false, "10000", "the longest delay between retries"},
-      {"store_raw", ValueKind::boolean, false, "true", "keep the raw survey record as JSON in alerts.raw"},
-      {"raw_exclude", ValueKind::list, false,
-       "[prv_candidates, fp_hists, prvDiaSources, prvDiaForcedSources, prvDiaNondetectionLimits, cutoutScience, "
-       "cutoutTemplate, cutoutDifference]",
-       "top-level raw fields left out of alerts.raw (light curves are stored apart)"},
-      {"lightcurve_cache_objects", ValueKind::integer, false, "200000",
-       "objects whose stored light-curve points are remembered in memory"},
-  };
+  t.config = {{"url", ValueKind::string, true, "",
+               "libpq connection URL, e.g. postgresql://user@host:5432/ebs (a password is better in ~/.pgpass or "
+               "PGPASSWORD)"}};
+  for (ConfigKey& key : repository::shared_sink_config()) t.config.push_back(std::move(key));
+  t.config.insert(t.config.end(),
+                  {{"reconnect_attempts", ValueKind::integer, false, "8",
+                    "retries of a commit after a lost connection before the sink stops"},
+                   {"reconnect_delay_ms", ValueKind::integer, false, "200", "the first retry's delay; doubled each time"},
+                   {"reconnect_max_delay_ms", ValueKind::integer, false, "10000", "the longest delay between retries"}});
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (!postgres::is_postgres_url(c.string("url")))
       problems.push_back({c.place("url"), "expected a postgresql:// URL"});
-    for (const char* key : {"commit_records", "flush_interval_ms"})
-      if (c.integer(key) < 1) problems.push_back({c.place(key), "must be at least 1"});
+    repository::check_shared_sink_config(c, problems);
     for (const char* key : {"reconnect_attempts", "reconnect_delay_ms", "reconnect_max_delay_ms"})
       if (c.integer(key) < 0) problems.push_back({c.place(key), "must not be negative"});
   };

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "actors/sinks/repository/repository_actors.h"
+#include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "actors/sinks/repository/writer.h"
 #include "engine/runtime/actor_logic.h"
@@ -29,17 +30,12 @@ class RepositorySink final : public ActorLogic {
     const ActorConfig& c = context.config;
     actor_id_ = context.actor_id;
     path_ = in_run_dir(context, c.string("path"));
-    WriterOptions options;
+    WriterOptions options = repository::shared_writer_options(c, context.actor_id);
     options.busy_timeout_ms = static_cast<int>(c.integer("busy_timeout_ms"));
     options.fsync = c.boolean("fsync");
-    options.store_raw = c.boolean("store_raw");
-    options.raw_exclude = c.strings("raw_exclude");
     if (c.has("cutouts_dir") && !c.string("cutouts_dir").empty()) options.cutouts_dir = in_run_dir(context, c.string("cutouts_dir"));
-    options.lightcurve_cache_objects = static_cast<size_t>(c.integer("lightcurve_cache_objects"));
     options.max_size_mb = c.integer("max_size_mb");
-    options.actor = context.actor_id;
-    commit_records_ = static_cast<size_t>(std::max<int64_t>(1, c.integer("commit_records")));
-    flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, c.integer("flush_interval_ms")));
+    policy_ = repository::commit_policy(c);
     std::error_code ec;
     if (std::filesystem::path(path_).has_parent_path())
       std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
@@ -79,10 +75,10 @@ class RepositorySink final : public ActorLogic {
       return;
     }
     batches_.add(batch, std::move(failed));
-    if (batches_.pending_records() >= commit_records_) commit(out);
+    if (batches_.pending_records() >= policy_.records) commit(out);
   }
 
-  std::chrono::microseconds tick_interval() const override { return flush_interval_; }
+  std::chrono::microseconds tick_interval() const override { return policy_.interval; }
   void on_tick(Emitter& out) override { commit(out); }
   void on_end_of_stream(Emitter& out) override {
     commit(out);
@@ -118,8 +114,7 @@ class RepositorySink final : public ActorLogic {
   std::string actor_id_;
   std::string path_;
   std::unique_ptr<Writer> writer_;
-  size_t commit_records_ = 5000;
-  std::chrono::microseconds flush_interval_{100000};
+  repository::CommitPolicy policy_;
   UncommittedBatches batches_;
   bool stopped_ = false;
 };
@@ -136,26 +131,16 @@ void register_repository_sink(ActorRegistry& registry) {
   t.inputs = {{"in", PortType::any, "Alerts, SkyEvents and Coincidences"}};
   t.outputs = {{"committed", PortType::alert, "the alerts, once committed (for sql-filter)"}};
   t.blocking = true;
-  t.config = {
-      {"path", ValueKind::string, true, "", "the SQLite database; relative paths are in the run directory"},
-      {"commit_records", ValueKind::integer, false, "5000", "commit once this many records are pending"},
-      {"flush_interval_ms", ValueKind::integer, false, "100", "commit what is pending at least this often"},
-      {"busy_timeout_ms", ValueKind::integer, false, "10000",
-       "wait this long for another connection's lock, then stop"},
-      {"fsync", ValueKind::boolean, false, "false", "fsync every commit (synchronous=FULL)"},
-      {"store_raw", ValueKind::boolean, false, "true", "keep the raw survey record as JSON in alerts.raw"},
-      {"raw_exclude", ValueKind::list, false,
-       "[prv_candidates, fp_hists, prvDiaSources, prvDiaForcedSources, prvDiaNondetectionLimits, cutoutScience, "
-       "cutoutTemplate, cutoutDifference]",
-       "top-level raw fields left out of alerts.raw (light curves and cutouts are stored apart)"},
-      {"cutouts_dir", ValueKind::string, false, "", "store cutouts as files here (unset: not stored)"},
-      {"lightcurve_cache_objects", ValueKind::integer, false, "200000",
-       "objects whose stored light-curve points are remembered in memory"},
-      {"max_size_mb", ValueKind::integer, false, "0", "a quota: reaching it stops the sink like a full disk"},
-  };
+  t.config = {{"path", ValueKind::string, true, "", "the SQLite database; relative paths are in the run directory"}};
+  for (ConfigKey& key : repository::shared_sink_config()) t.config.push_back(std::move(key));
+  t.config.insert(
+      t.config.end(),
+      {{"busy_timeout_ms", ValueKind::integer, false, "10000", "wait this long for another connection's lock, then stop"},
+       {"fsync", ValueKind::boolean, false, "false", "fsync every commit (synchronous=FULL)"},
+       {"cutouts_dir", ValueKind::string, false, "", "store cutouts as files here (unset: not stored)"},
+       {"max_size_mb", ValueKind::integer, false, "0", "a quota: reaching it stops the sink like a full disk"}});
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
-    if (c.integer("commit_records") < 1) problems.push_back({c.place("commit_records"), "must be at least 1"});
-    if (c.integer("flush_interval_ms") < 1) problems.push_back({c.place("flush_interval_ms"), "must be at least 1"});
+    repository::check_shared_sink_config(c, problems);
     if (c.integer("max_size_mb") < 0) problems.push_back({c.place("max_size_mb"), "must not be negative"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<RepositorySink>(); };

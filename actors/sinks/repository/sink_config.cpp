@@ -1,0 +1,42 @@
+#include "actors/sinks/repository/sink_config.h"
+
+#include <algorithm>
+
+#include "engine/graph/actor_config.h"
+
+namespace ebs::repository {
+
+std::vector<ConfigKey> shared_sink_config() {
+  return {
+      {"commit_records", ValueKind::integer, false, "5000", "commit once this many records are pending"},
+      {"flush_interval_ms", ValueKind::integer, false, "100", "commit what is pending at least this often"},
+      {"store_raw", ValueKind::boolean, false, "true", "keep the raw survey record as JSON in alerts.raw"},
+      {"raw_exclude", ValueKind::list, false,
+       "[prv_candidates, fp_hists, prvDiaSources, prvDiaForcedSources, prvDiaNondetectionLimits, cutoutScience, "
+       "cutoutTemplate, cutoutDifference]",
+       "top-level raw fields left out of alerts.raw (light curves and cutouts are stored apart)"},
+      {"lightcurve_cache_objects", ValueKind::integer, false, "200000",
+       "objects whose stored light-curve points are remembered in memory"},
+  };
+}
+
+void check_shared_sink_config(const ActorConfig& c, std::vector<Problem>& problems) {
+  for (const char* key : {"commit_records", "flush_interval_ms"})
+    if (c.integer(key) < 1) problems.push_back({c.place(key), "must be at least 1"});
+}
+
+CommitPolicy commit_policy(const ActorConfig& c) {
+  return {static_cast<size_t>(std::max<int64_t>(1, c.integer("commit_records"))),
+          std::chrono::milliseconds(std::max<int64_t>(1, c.integer("flush_interval_ms")))};
+}
+
+WriterOptions shared_writer_options(const ActorConfig& c, const std::string& actor) {
+  WriterOptions options;
+  options.store_raw = c.boolean("store_raw");
+  options.raw_exclude = c.strings("raw_exclude");
+  options.lightcurve_cache_objects = static_cast<size_t>(c.integer("lightcurve_cache_objects"));
+  options.actor = actor;
+  return options;
+}
+
+}  // namespace ebs::repository
