@@ -304,7 +304,7 @@ void register_model_commands(CommandRegistry& registry) {
     });
   });
 
-  registry.add("model train", "Train a binary XGBoost model from a labelled CSV", [](CLI::App& app) {
+  registry.add("model train", "Train a binary XGBoost model from a labelled CSV or a repository's labelled objects", [](CLI::App& app) {
     struct Options {
       DataOptions data;
       std::string out, format, feature_set, register_name, registry;

@@ -8,6 +8,12 @@
 //   model compare   --a REF --b REF --data CSV [--split ...]
 //   model promote   --registry R NAME --version V [--metric roc_auc] [--data CSV] [--force]
 //   model synthetic --out CSV [--objects N] [--seed S]   (a labelled set from synthetic light curves)
+//   model label     DB --file LABELS.csv [--source S]      (object labels into the repository's ml_labels)
+//   model export    DB -o CSV [--feature-set S] [--label-source S] [--history-days D] [--latest-only]
+//   model retrain   POLICY.yaml [--check] [--force]        (retraining policy: retrain_policy.h)
+//   model shadow    [NAME] --registry R                   (live shadow-scoring agreement)
+//   model retrain-log NAME --registry R
+// train, eval, compare and promote take --repository DB (labelled stored alerts) instead of --data.
 // Results are JSON lines on stdout; problems `PLACE: message` on stderr (exit 1).
 // `--registry` defaults to $EBS_MODEL_REGISTRY.
 #pragma once
