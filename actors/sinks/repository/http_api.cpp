@@ -1,6 +1,5 @@
 #include "actors/sinks/repository/http_api.h"
 
-#include <arpa/inet.h>
 #include <httplib.h>
 
 #include <cmath>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "actors/sinks/repository/reader.h"
+#include "engine/util/http_access.h"
 
 namespace ebs::repository {
 
@@ -63,21 +63,7 @@ std::string label(const std::string& value) {
   return out;
 }
 
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 }  // namespace
-
-bool is_loopback(const std::string& host) {
-  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  return false;
-}
 
 struct ApiServer::Impl {
   ApiOptions options;
@@ -125,9 +111,8 @@ struct ApiServer::Impl {
 
   void routes() {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (options.token.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      std::string given = req.get_header_value("Authorization");
-      if (constant_time_equal(given, "Bearer " + options.token)) return httplib::Server::HandlerResponse::Unhandled;
+      if (http_access::authorized(req.get_header_value("Authorization"), options.token))
+        return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("WWW-Authenticate", "Bearer");
       send_json(res, 401, {{"error", "this server needs 'Authorization: Bearer TOKEN'"}});
       return httplib::Server::HandlerResponse::Handled;

@@ -17,12 +17,9 @@ namespace ebs::repository {
 
 struct ApiOptions {
   std::string database;
-  std::string token;  // empty: no authentication (loopback only, enforced by `serve`)
+  std::string token;  // empty: no authentication (loopback only: engine/util/http_access.h, enforced by `serve`)
   size_t max_limit = 10000;
 };
-
-// Whether `host` names the loopback interface (127.0.0.0/8, ::1, localhost).
-bool is_loopback(const std::string& host);
 
 class ApiServer {
  public:

@@ -15,6 +15,7 @@
 #include "actors/sinks/repository/archive.h"
 #include "actors/sinks/repository/http_api.h"
 #include "actors/sinks/repository/reader.h"
+#include "engine/util/http_access.h"
 
 namespace ebs {
 
@@ -56,26 +57,14 @@ nlohmann::json parse_params(const std::vector<std::string>& params) {
   return out;
 }
 
-// Splits "host:port" ("[::1]:8080" for IPv6).
-std::pair<std::string, int> parse_address(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) fail("--http " + address, "expected HOST:PORT");
-  std::string host = address.substr(0, colon), port_text = address.substr(colon + 1);
-  int port = -1;
-  auto r = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (r.ec != std::errc() || r.ptr != port_text.data() + port_text.size() || port < 0 || port > 65535)
-    fail("--http " + address, "'" + port_text + "' is not a port number");
-  return {host, port};
-}
-
 int serve(const ServeOptions& o) {
-  auto [host, port] = parse_address(o.http);
-  if (!repository::is_loopback(host) && o.token.empty()) {
-    std::cerr << "--http " << o.http
-              << ": serving beyond the loopback interface needs --token (requests then send "
-                 "'Authorization: Bearer TOKEN')\n";
+  http_access::Address address = http_access::parse_address(o.http);
+  if (auto problem = http_access::exposure_problem(address, o.token)) {
+    std::cerr << *problem << "\n";
     return exit_code::usage;
   }
+  const std::string host = address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
+  const int port = address.port;
   // Signals are taken by one thread with sigwait; the server's threads inherit the mask.
   sigset_t signals;
   sigemptyset(&signals);
