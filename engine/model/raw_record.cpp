@@ -1,6 +1,9 @@
 #include "engine/model/raw_record.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <new>
 
 namespace ebs {
 
@@ -21,9 +24,46 @@ std::optional<uint32_t> RecordShape::find(std::string_view field) const {
   return it->second;
 }
 
-RawRecord::RawRecord(std::vector<RawNode> nodes, std::shared_ptr<const void> keep_alive,
+namespace {
+detail::NodeArray allocate_nodes(size_t count) {
+  if (count == 0) return nullptr;
+  auto* nodes = static_cast<RawNode*>(std::malloc(count * sizeof(RawNode)));
+  if (nodes == nullptr) throw std::bad_alloc();
+  return detail::NodeArray(nodes);
+}
+
+// A node of `kind` with every other member zero (so no stale bytes of an unset slot remain).
+RawNode blank(RawNode::Kind kind) {
+  RawNode node;
+  node.kind = kind;
+  return node;
+}
+
+detail::NodeArray copy_nodes(std::span<const RawNode> nodes) {
+  detail::NodeArray copy = allocate_nodes(nodes.size());
+  if (!nodes.empty()) std::memcpy(copy.get(), nodes.data(), nodes.size_bytes());
+  return copy;
+}
+}  // namespace
+
+RawRecord::RawRecord(std::span<const RawNode> nodes, std::shared_ptr<const void> keep_alive,
                      std::shared_ptr<const void> shapes)
-    : nodes_(std::move(nodes)), keep_alive_(std::move(keep_alive)), shapes_(std::move(shapes)) {}
+    : nodes_(copy_nodes(nodes)), size_(nodes.size()), keep_alive_(std::move(keep_alive)),
+      shapes_(std::move(shapes)) {}
+
+RawRecord::RawRecord(detail::NodeArray nodes, size_t size, std::shared_ptr<const void> keep_alive,
+                     std::shared_ptr<const void> shapes)
+    : nodes_(std::move(nodes)), size_(size), keep_alive_(std::move(keep_alive)),
+      shapes_(std::move(shapes)) {}
+
+RawRecord::RawRecord(const RawRecord& other)
+    : nodes_(copy_nodes(other.nodes())), size_(other.size_), keep_alive_(other.keep_alive_),
+      shapes_(other.shapes_) {}
+
+RawRecord& RawRecord::operator=(const RawRecord& other) {
+  if (this != &other) *this = RawRecord(other);
+  return *this;
+}
 
 const RawNode& RawView::node() const { return record_->nodes_[node_]; }
 
@@ -96,62 +136,70 @@ std::optional<std::string_view> RawView::as_string() const {
 }
 
 uint32_t RawRecordBuilder::add_root() {
-  nodes_.clear();
-  nodes_.emplace_back();
+  size_ = 0;
+  reserve_children(1, Slots::null);
   return 0;
 }
 
-uint32_t RawRecordBuilder::reserve_children(uint32_t count) {
-  auto first = static_cast<uint32_t>(nodes_.size());
-  nodes_.resize(nodes_.size() + count);
+void RawRecordBuilder::grow_to(size_t count) {
+  size_t capacity = std::max({count, capacity_ * 2, size_t{64}});
+  auto* grown = static_cast<RawNode*>(std::realloc(nodes_.get(), capacity * sizeof(RawNode)));
+  if (grown == nullptr) throw std::bad_alloc();
+  (void)nodes_.release();  // realloc freed or kept it; `grown` owns the nodes now
+  nodes_.reset(grown);
+  capacity_ = capacity;
+}
+
+uint32_t RawRecordBuilder::reserve_children(uint32_t count, Slots slots) {
+  auto first = static_cast<uint32_t>(size_);
+  if (size_ + count > capacity_) grow_to(size_ + count);
+  if (slots == Slots::null)
+    for (uint32_t i = 0; i < count; ++i) nodes_[first + i] = RawNode{};
+  size_ += count;
   return first;
 }
 
-uint32_t RawRecordBuilder::begin_record(uint32_t node, const RecordShape* shape) {
+uint32_t RawRecordBuilder::begin_record(uint32_t node, const RecordShape* shape, Slots slots) {
   auto count = static_cast<uint32_t>(shape->fields.size());
-  uint32_t first = reserve_children(count);
-  RawNode& n = nodes_[node];
-  n.kind = RawNode::Kind::Record;
+  uint32_t first = reserve_children(count, slots);
+  RawNode& n = nodes_[node] = blank(RawNode::Kind::Record);
+  n.first_child = first;
+  n.child_count = count;
   n.shape = shape;
+  return first;
+}
+
+uint32_t RawRecordBuilder::begin_list(uint32_t node, uint32_t count, Slots slots) {
+  uint32_t first = reserve_children(count, slots);
+  RawNode& n = nodes_[node] = blank(RawNode::Kind::List);
   n.first_child = first;
   n.child_count = count;
   return first;
 }
 
-uint32_t RawRecordBuilder::begin_list(uint32_t node, uint32_t count) {
-  uint32_t first = reserve_children(count);
-  RawNode& n = nodes_[node];
-  n.kind = RawNode::Kind::List;
-  n.first_child = first;
-  n.child_count = count;
-  return first;
-}
-
-void RawRecordBuilder::set_null(uint32_t node) { nodes_[node].kind = RawNode::Kind::Null; }
+void RawRecordBuilder::set_null(uint32_t node) { nodes_[node] = RawNode{}; }
 void RawRecordBuilder::set_bool(uint32_t node, bool v) {
-  nodes_[node].kind = RawNode::Kind::Bool;
-  nodes_[node].boolean = v;
+  (nodes_[node] = blank(RawNode::Kind::Bool)).boolean = v;
 }
 void RawRecordBuilder::set_int(uint32_t node, int64_t v) {
-  nodes_[node].kind = RawNode::Kind::Int;
-  nodes_[node].integer = v;
+  (nodes_[node] = blank(RawNode::Kind::Int)).integer = v;
 }
 void RawRecordBuilder::set_double(uint32_t node, double v) {
-  nodes_[node].kind = RawNode::Kind::Double;
-  nodes_[node].number = v;
+  (nodes_[node] = blank(RawNode::Kind::Double)).number = v;
 }
 void RawRecordBuilder::set_string(uint32_t node, std::string_view v) {
-  nodes_[node].kind = RawNode::Kind::String;
-  nodes_[node].text = v;
+  (nodes_[node] = blank(RawNode::Kind::String)).text = v;
 }
 void RawRecordBuilder::set_bytes(uint32_t node, std::string_view v) {
-  nodes_[node].kind = RawNode::Kind::Bytes;
-  nodes_[node].text = v;
+  (nodes_[node] = blank(RawNode::Kind::Bytes)).text = v;
 }
 
 RawRecord RawRecordBuilder::finish(std::shared_ptr<const void> keep_alive,
                                    std::shared_ptr<const void> shapes) {
-  return RawRecord(std::move(nodes_), std::move(keep_alive), std::move(shapes));
+  size_t size = size_;
+  size_ = 0;
+  capacity_ = 0;
+  return RawRecord(std::move(nodes_), size, std::move(keep_alive), std::move(shapes));
 }
 
 }  // namespace ebs

@@ -63,3 +63,42 @@ TEST_CASE("record shapes find fields by name, small and large") {
   CHECK(large.find("f73") == 73u);
   CHECK_FALSE(large.find("g"));
 }
+
+TEST_CASE("a copied record owns its nodes and reads the same") {
+  Sample s;
+  RawRecord copy = s.record;
+  s.record = RawRecord();
+  CHECK(s.record.empty());
+  REQUIRE(copy.nodes().size() == 9);
+  CHECK(copy.path("objectId").as_string() == "ZTF1");
+  CHECK(copy.path("prv.0.jd").as_double() == doctest::Approx(1.5));
+  RawRecord from_span(copy.nodes(), nullptr, nullptr);
+  CHECK(from_span.path("candidate.fid").as_int() == 2);
+  CHECK(from_span.nodes().data() != copy.nodes().data());
+}
+
+TEST_CASE("unset slots are whole nodes once set; null slots start as Null with no children") {
+  RecordShape shape("r", {"a", "b", "c"});
+  RawRecordBuilder b;
+  b.reserve(2);  // grows past this while building
+  uint32_t f = b.begin_record(b.add_root(), &shape, RawRecordBuilder::Slots::unset);
+  b.set_int(f, -7);
+  b.set_string(f + 1, "x");
+  uint32_t l = b.begin_list(f + 2, 3);
+  b.set_bool(l + 1, true);
+  RawRecord r = b.finish(nullptr, nullptr);
+  REQUIRE(r.nodes().size() == 7);
+  CHECK(r.path("a").as_int() == -7);
+  CHECK(r.path("b").as_string() == "x");
+  CHECK(r.path("c.0").is_null());
+  CHECK(r.path("c.1").as_int() == 1);
+  for (const RawNode& n : r.nodes())
+    if (n.kind != RawNode::Kind::List && n.kind != RawNode::Kind::Record) {
+      CHECK(n.first_child == 0);
+      CHECK(n.child_count == 0);
+    }
+  // The builder starts afresh after finish.
+  CHECK(b.size() == 0);
+  b.add_root();
+  CHECK(b.finish(nullptr, nullptr).root().is_null());
+}

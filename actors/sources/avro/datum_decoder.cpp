@@ -30,41 +30,40 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
                            std::to_string(t->count) + ")");
     t = &types_[members_[t->first + static_cast<uint32_t>(index)]];
   }
+  // Slots come uninitialised (Slots::unset): every case writes the whole node.
   RawNode& n = builder_.at(node);
+  auto put = [&n](RawNode::Kind kind) -> RawNode& {
+    n = RawNode();
+    n.kind = kind;
+    return n;
+  };
   switch (t->op) {
     case Op::Null:
-      return;  // fresh nodes are Null
+      n = RawNode();
+      return;
     case Op::Boolean:
-      n.kind = RawNode::Kind::Bool;
-      n.boolean = in_->read_boolean();
+      put(RawNode::Kind::Bool).boolean = in_->read_boolean();
       return;
     case Op::Int:
-      n.kind = RawNode::Kind::Int;
-      n.integer = in_->read_int();
+      put(RawNode::Kind::Int).integer = in_->read_int();
       return;
     case Op::Long:
-      n.kind = RawNode::Kind::Int;
-      n.integer = in_->read_long();
+      put(RawNode::Kind::Int).integer = in_->read_long();
       return;
     case Op::Float:
-      n.kind = RawNode::Kind::Double;
-      n.number = in_->read_float();
+      put(RawNode::Kind::Double).number = in_->read_float();
       return;
     case Op::Double:
-      n.kind = RawNode::Kind::Double;
-      n.number = in_->read_double();
+      put(RawNode::Kind::Double).number = in_->read_double();
       return;
     case Op::String:
-      n.kind = RawNode::Kind::String;
-      n.text = in_->read_bytes();
+      put(RawNode::Kind::String).text = in_->read_bytes();
       return;
     case Op::Bytes:
-      n.kind = RawNode::Kind::Bytes;
-      n.text = in_->read_bytes();
+      put(RawNode::Kind::Bytes).text = in_->read_bytes();
       return;
     case Op::Fixed:
-      n.kind = RawNode::Kind::Bytes;
-      n.text = in_->read_fixed(t->count);
+      put(RawNode::Kind::Bytes).text = in_->read_fixed(t->count);
       return;
     case Op::Enum: {
       const char* at = in_->position();
@@ -72,8 +71,7 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
       if (index < 0 || index >= t->count) [[unlikely]]
         in_->fail_at(at, "enum index " + std::to_string(index) + " out of range [0, " +
                              std::to_string(t->count) + ")");
-      n.kind = RawNode::Kind::String;
-      n.text = plan_->symbol(t->first + static_cast<uint32_t>(index));
+      put(RawNode::Kind::String).text = plan_->symbol(t->first + static_cast<uint32_t>(index));
       return;
     }
     case Op::Union:
@@ -92,7 +90,7 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
 __attribute__((noinline)) void DatumDecoder::decode_record(const PlanType& t, uint32_t node,
                                                            int depth) {
   if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
-  uint32_t first = builder_.begin_record(node, t.shape);
+  uint32_t first = builder_.begin_record(node, t.shape, RawRecordBuilder::Slots::unset);
   const uint32_t* fields = members_ + t.first;
   for (uint32_t i = 0; i < t.count; ++i) decode_value(fields[i], first + i, depth);
 }
@@ -139,7 +137,7 @@ void DatumDecoder::decode_item(const PlanType& t, uint32_t node, int depth) {
   if (t.op == Op::Array) {
     decode_value(t.first, node, depth);
   } else {
-    uint32_t entry = builder_.begin_record(node, t.shape);
+    uint32_t entry = builder_.begin_record(node, t.shape, RawRecordBuilder::Slots::unset);
     builder_.set_string(entry, in_->read_bytes());
     decode_value(t.first, entry + 1, depth);
   }
@@ -148,7 +146,8 @@ void DatumDecoder::decode_item(const PlanType& t, uint32_t node, int depth) {
 void DatumDecoder::decode_blocks(const PlanType& t, uint32_t node, int depth) {
   const char* start = in_->position();
   int64_t count = read_block_count(t, nullptr);
-  uint32_t first = builder_.begin_list(node, static_cast<uint32_t>(count));
+  uint32_t first =
+      builder_.begin_list(node, static_cast<uint32_t>(count), RawRecordBuilder::Slots::unset);
   if (count == 0) return;
   if (builder_.size() > kMaxNodes) in_->fail("too many values in one record");
   for (int64_t i = 0; i < count; ++i) decode_item(t, first + static_cast<uint32_t>(i), depth);
@@ -172,7 +171,7 @@ void DatumDecoder::decode_blocks(const PlanType& t, uint32_t node, int depth) {
     }
   }
   in_->seek(start);
-  first = builder_.begin_list(node, static_cast<uint32_t>(total));
+  first = builder_.begin_list(node, static_cast<uint32_t>(total), RawRecordBuilder::Slots::unset);
   if (builder_.size() > kMaxNodes) in_->fail("too many values in one record");
   uint32_t index = 0;
   while ((count = read_block_count(t, nullptr)) != 0)
