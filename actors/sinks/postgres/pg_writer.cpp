@@ -158,12 +158,19 @@ void PgWriter::commit() {
 }
 
 void PgWriter::load_points(const std::vector<const AlertCore*>& cores) {
-  std::vector<std::string_view> unknown;
-  for (const AlertCore* c : cores)
-    if (!points_by_object_.contains(c->object_id) &&
-        std::find(unknown.begin(), unknown.end(), c->object_id) == unknown.end())
-      unknown.push_back(c->object_id);
-  if (points_by_object_.size() + unknown.size() > options_.lightcurve_cache_objects) points_by_object_.clear();
+  auto not_cached = [&] {
+    std::vector<std::string_view> ids;
+    std::unordered_set<std::string_view> seen;
+    for (const AlertCore* c : cores)
+      if (!points_by_object_.contains(c->object_id) && seen.insert(c->object_id).second) ids.push_back(c->object_id);
+    return ids;
+  };
+  std::vector<std::string_view> unknown = not_cached();
+  if (points_by_object_.size() + unknown.size() > options_.lightcurve_cache_objects) {
+    // Start over, and load every object of this transaction: none may be written from an empty set.
+    points_by_object_.clear();
+    unknown = not_cached();
+  }
   for (std::string_view id : unknown) points_by_object_[std::string(id)];
   constexpr size_t kChunk = 2000;
   for (size_t from = 0; from < unknown.size(); from += kChunk) {

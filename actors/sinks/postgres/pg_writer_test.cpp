@@ -170,3 +170,29 @@ TEST_CASE("a bad record is refused before anything is written") {
   with_cutouts.cutouts_dir = "cutouts";
   CHECK_THROWS_AS(postgres::PgWriter(ebs::test::fresh_postgres_database("cut"), with_cutouts), Fault);
 }
+
+TEST_CASE("a light-curve cache smaller than a commit's objects still de-duplicates and counts exactly") {
+  auto alerts = simulated_alerts(600, 9, 50);
+  TempDir dir("pg-cache");
+  const std::string path = dir.file("cache.db");
+  {
+    repository::Writer sqlite(path);
+    sqlite.begin();
+    for (const RecordPtr& r : alerts) sqlite.add(*r);
+    sqlite.commit(alerts.size(), alerts.size());
+  }
+  const std::string url = ebs::test::fresh_postgres_database("cache");
+  repository::WriterOptions small;
+  small.lightcurve_cache_objects = 3;
+  postgres::PgWriter writer(url, small);
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    writer.add(alerts[i]);
+    if (i % 100 == 99) writer.commit();
+  }
+  writer.commit();
+  for (const auto& [table, sql] : kTableQueries) {
+    if (table != "objects" && table != "lightcurve") continue;
+    INFO(table);
+    CHECK(postgres_rows(url, sql) == sqlite_rows(path, sql));
+  }
+}
