@@ -9,17 +9,14 @@
 #include <sstream>
 
 #include "actors/sources/avro/avro_test_files.h"
+#include "test/command_runner.h"
+#include "test/python_oracle.h"
 
 using namespace ebs::avro;
 
 namespace {
 
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
+using ebs::test::json_lines;
 
 // Debian's python3-avro as an independent oracle: each record as JSON, bytes as their length.
 std::string python_avro_json(const std::vector<std::string>& files) {
@@ -37,15 +34,7 @@ for path in sys.argv[1:]:
         for record in avro.datafile.DataFileReader(f, avro.io.DatumReader()):
             print(json.dumps(plain(record)))
 )";
-  std::string command = "/usr/bin/python3 -c '" + script + "'";
-  for (const auto& f : files) command += " '" + f + "'";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buffer[65536];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  REQUIRE(pclose(pipe) == 0);
-  return out;
+  return ebs::test::run_python_oracle(script, files);
 }
 
 }  // namespace
@@ -91,16 +80,10 @@ TEST_CASE("decode is registered as an ebs-flow subcommand") {
   CHECK(registry.commands()[0].path == std::vector<std::string>{"decode"});
   std::string schema_dir = (ebs::test::data_dir() / "lsst" / "schema").string();
   std::string file = testing::rubin_fake_alert(10).string();
-  std::vector<std::string> args = {"ebs-flow", "decode", "--schema-dir", schema_dir, file};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream captured;
-  auto* old = std::cout.rdbuf(captured.rdbuf());
-  CLI::App app("ebs-flow");
-  int code = registry.dispatch(app, static_cast<int>(argv.size()), argv.data());
-  std::cout.rdbuf(old);
-  CHECK(code == 0);
-  auto lines = json_lines(captured.str());
+  ebs::test::CommandRun run =
+      ebs::test::run_command(ebs::register_decode_commands, {"decode", "--schema-dir", schema_dir, file});
+  CHECK(run.code == 0);
+  auto lines = json_lines(run.out);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].contains("diaSource"));
 }
