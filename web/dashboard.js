@@ -272,7 +272,8 @@ function drawSky(canvas, event) {
 
 let shownEvents = '';
 function drawEvents(events) {
-  const key = JSON.stringify(events.map(e => [e.event_id, e.sequence, e.retracted, e.coincidences.length]));
+  const key = JSON.stringify(events.map(e => [e.event_id, e.sequence, e.retracted, e.coincidences.length,
+    (e.pairs || []).map(p => [p.other_event_id, p.status])]));
   if (key === shownEvents) return;
   shownEvents = key;
   const box = $('#events');
@@ -283,6 +284,13 @@ function drawEvents(events) {
     el('h3', {}, card, `${e.event_id} · ${e.kind.replace(/_/g, ' ')} · ${e.alert_type} #${e.sequence}` + (e.retracted ? ' · RETRACTED' : '') + (e.test ? ' · test' : ''));
     el('p', {}, card, `${e.source} · MJD ${fmt(e.mjd_tai, 5)} TAI · FAR ${e.far_hz === null ? '–' : e.far_hz.toExponential(2)} Hz · ${e.coincidences.length} coincident candidate(s)` +
       (e.coincidences.length ? ': ' + [...new Set(e.coincidences.map(c => c.object_id))].slice(0, 8).join(', ') : ''));
+    // Pairs with other sky events (GW x GRB/neutrino) have no position of their own: a line each.
+    for (const p of e.pairs || []) {
+      const terms = p.terms.map(t => `${t.name} ${t.value === null ? '–' : Number(t.value).toPrecision(3)}`).join(' · ');
+      el('p', { class: 'pair' + (p.status === 'withdrawn' ? ' withdrawn' : ''), 'data-other': p.other_event_id }, card,
+        `coincident with ${p.other_event_id} #${p.other_event_sequence} (${p.status}) · Δt ${fmt(p.time_difference_s, 1)} s · ` +
+        `FAR ${p.false_alarm_rate === null ? '–' : p.false_alarm_rate.toExponential(2)} Hz` + (terms ? ` · ${terms}` : ''));
+    }
     const canvas = el('canvas', { class: 'skymap', width: 720, height: 360, 'aria-label': `sky map of ${e.event_id}` }, card);
     drawSky(canvas, e);
   }

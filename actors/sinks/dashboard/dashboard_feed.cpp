@@ -134,16 +134,33 @@ nlohmann::json DashboardFeed::events_json() const {
   nlohmann::json out = nlohmann::json::array();
   for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
     const SkyEvent& e = **it;
-    // One candidate per object, in its latest state (updates and withdrawals replace it).
+    // One candidate per object and one pair per other event, in its latest state (updates and
+    // withdrawals replace it). A pair is listed under both of its events.
     std::vector<const Coincidence*> latest;
     for (const auto& c : coincidences_) {
-      if (c->event_id != e.event_id) continue;
-      auto same = std::find_if(latest.begin(), latest.end(), [&](const Coincidence* l) { return l->object_id == c->object_id; });
+      if (c->event_id != e.event_id && c->other_event_id != e.event_id) continue;
+      auto same = std::find_if(latest.begin(), latest.end(), [&](const Coincidence* l) {
+        return l->object_id == c->object_id && l->event_id == c->event_id && l->other_event_id == c->other_event_id;
+      });
       if (same != latest.end()) *same = c.get();
       else latest.push_back(c.get());
     }
     nlohmann::json matched = nlohmann::json::array();
+    nlohmann::json pairs = nlohmann::json::array();
     for (const Coincidence* c : latest) {
+      if (!c->other_event_id.empty()) {
+        // A pair of sky events has no alert and no position of its own: it is not a candidate dot.
+        bool this_side = c->event_id == e.event_id;
+        nlohmann::json terms = nlohmann::json::array();
+        for (const SignificanceTerm& t : c->terms) terms.push_back({{"name", t.name}, {"value", number(t.value)}});
+        pairs.push_back({{"other_event_id", this_side ? c->other_event_id : c->event_id},
+                         {"other_event_sequence", this_side ? c->other_event_sequence : c->event_sequence},
+                         {"status", std::string(to_string(c->status))},
+                         {"time_difference_s", number(c->time_difference_s)},
+                         {"false_alarm_rate", number(c->false_alarm_rate)},
+                         {"terms", std::move(terms)}});
+        continue;
+      }
       nlohmann::json m{{"alert_id", id_text(c->alert_id)},
                        {"object_id", c->object_id},
                        {"status", std::string(to_string(c->status))},
@@ -157,6 +174,7 @@ nlohmann::json DashboardFeed::events_json() const {
     nlohmann::json event = to_json(e, {.with_bytes = false, .with_raw = false});
     event["has_skymap"] = !e.localization.skymap_fits.empty();
     event["coincidences"] = std::move(matched);
+    event["pairs"] = std::move(pairs);
     out.push_back(std::move(event));
   }
   return out;

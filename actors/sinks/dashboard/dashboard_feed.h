@@ -35,6 +35,8 @@ class DashboardFeed {
 
   // JSON views for the page (newest first).
   nlohmann::json alerts_json() const;
+  // Latest first; each with its candidates ("coincidences": alerts, placed on the sky) and its
+  // "pairs" with other sky events (GW x GRB/neutrino, listed under both events).
   nlohmann::json events_json() const;
   nlohmann::json coincidences_json() const;
   // Detections and upper limits of a kept alert (its history and itself); null if not kept.

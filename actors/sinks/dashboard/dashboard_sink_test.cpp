@@ -103,4 +103,46 @@ TEST_CASE("an updated coincidence replaces the earlier one of the same object on
   CHECK(feed.coincidences_json().size() == 2);
 }
 
+TEST_CASE("a GW x GRB pair is listed under both events, in its latest state, and is not a candidate") {
+  DashboardFeed feed;
+  for (const char* id : {"S230518h", "bn230518001", "bn230518002"}) {
+    auto event = std::make_shared<SkyEvent>();
+    event->event_id = id;
+    feed.add(event);
+  }
+  auto pair_with = [&](const char* other, Coincidence::Status status) {
+    auto c = std::make_shared<Coincidence>();
+    c->event_id = "S230518h";
+    c->event_sequence = 2;
+    c->other_event_id = other;
+    c->other_event_sequence = 1;
+    c->status = status;
+    c->time_difference_s = 1.7;
+    c->false_alarm_rate = 3e-12;
+    c->terms = {{"temporal_far_hz", 4e-12, "raven"}, {"overlap_integral", NAN, "skymaps"}};
+    feed.add(c);
+  };
+  pair_with("bn230518001", Coincidence::Status::active);
+  pair_with("bn230518002", Coincidence::Status::active);
+  pair_with("bn230518001", Coincidence::Status::withdrawn);
+  nlohmann::json events = feed.events_json();  // newest first
+  REQUIRE(events.size() == 3);
+  const nlohmann::json& gw = events[2];
+  CHECK(gw["event_id"] == "S230518h");
+  CHECK(gw["coincidences"].empty());
+  REQUIRE(gw["pairs"].size() == 2);
+  CHECK(gw["pairs"][0]["other_event_id"] == "bn230518001");
+  CHECK(gw["pairs"][0]["status"] == "withdrawn");
+  CHECK(gw["pairs"][1]["other_event_id"] == "bn230518002");
+  CHECK(gw["pairs"][1]["false_alarm_rate"].get<double>() == doctest::Approx(3e-12));
+  CHECK(gw["pairs"][1]["terms"][0]["value"].get<double>() == doctest::Approx(4e-12));
+  CHECK(gw["pairs"][1]["terms"][1]["value"].is_null());
+  // From the burst's side the pair names the GW.
+  const nlohmann::json& grb = events[0];
+  CHECK(grb["event_id"] == "bn230518002");
+  REQUIRE(grb["pairs"].size() == 1);
+  CHECK(grb["pairs"][0]["other_event_id"] == "S230518h");
+  CHECK(grb["pairs"][0]["other_event_sequence"] == 2);
+}
+
 }  // namespace ebs::dashboard

@@ -359,8 +359,9 @@ void PgWriter::write(repository::WriteCounts& counts) {
                      23, "ON CONFLICT DO NOTHING");
   RowInserter coincidences(c,
                            "INSERT INTO coincidences(event_id, event_sequence, alert_id, object_id, status, "
-                           "time_difference_s, searched_probability, false_alarm_rate, terms)",
-                           9, "ON CONFLICT DO NOTHING");
+                           "time_difference_s, searched_probability, false_alarm_rate, terms, other_event_id, "
+                           "other_event_sequence)",
+                           11, "ON CONFLICT DO NOTHING");
   for (const RecordPtr& r : buffer_) {
     if (r->type() == PortType::sky_event) {
       const auto& e = static_cast<const SkyEvent&>(*r);
@@ -402,7 +403,9 @@ void PgWriter::write(repository::WriteCounts& counts) {
           .add(co.time_difference_s)
           .add(co.searched_probability)
           .add(co.false_alarm_rate)
-          .add(std::string_view(repository::terms_json(co)));
+          .add(std::string_view(repository::terms_json(co)))
+          .add(std::string_view(co.other_event_id))
+          .add(static_cast<int64_t>(co.other_event_sequence));
       coincidences.end_row();
     }
   }

@@ -17,7 +17,8 @@ using namespace ebs::repository::testing;
 namespace {
 
 // The records of the comparison: every ZTF alert of the shared data, some annotated twice (two
-// classifier versions), a gravitational-wave event and two coincidences.
+// classifier versions), a gravitational-wave event, two coincidences with alerts and three with
+// bursts (GW x GRB pairs).
 std::vector<RecordPtr> mixed_records() {
   std::vector<RecordPtr> records;
   for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
@@ -59,6 +60,22 @@ std::vector<RecordPtr> mixed_records() {
     co->terms = {{"spatial", 0.7, "skymap"}, {"temporal", NAN, "window"}};
     records.push_back(co);
   }
+  // The GW paired with two bursts, one pair then withdrawn: three rows differing by the other event.
+  const std::pair<const char*, Coincidence::Status> pairs[] = {{"bn200101001", Coincidence::Status::active},
+                                                                {"bn200101002", Coincidence::Status::active},
+                                                                {"bn200101001", Coincidence::Status::withdrawn}};
+  for (const auto& [other, status] : pairs) {
+    auto pair = std::make_shared<Coincidence>();
+    pair->event_id = "S200101a";
+    pair->event_sequence = 3;
+    pair->other_event_id = other;
+    pair->other_event_sequence = 2;
+    pair->status = status;
+    pair->time_difference_s = 1.5;
+    pair->false_alarm_rate = 2e-12;
+    pair->terms = {{"temporal_far_hz", 3e-12, "raven"}, {"overlap_integral", 1.5, "skymaps"}};
+    records.push_back(pair);
+  }
   return records;
 }
 
@@ -82,7 +99,7 @@ const std::vector<std::pair<std::string, std::string>> kTableQueries = {
      "redshift, details, actor, actor_type, version, config_hash, fingerprint FROM annotations "
      "ORDER BY alert_id, fingerprint"},
     {"sky_events", "SELECT * FROM sky_events ORDER BY event_id, sequence"},
-    {"coincidences", "SELECT * FROM coincidences ORDER BY event_id, event_sequence, alert_id, status"},
+    {"coincidences", "SELECT * FROM coincidences ORDER BY event_id, event_sequence, alert_id, other_event_id, status"},
 };
 
 std::vector<nlohmann::json> sqlite_rows(const std::string& path, const std::string& sql) {
@@ -117,14 +134,14 @@ TEST_CASE("real ZTF alerts, annotations, sky events and coincidences: the same r
     writer.add(records[i]);
     if (i == 40) writer.commit();
   }
-  CHECK(writer.pending() == 48);
+  CHECK(writer.pending() == 51);
   writer.commit();
   CHECK(writer.pending() == 0);
   CHECK(writer.counts().alerts == 86);
   CHECK(writer.counts().lightcurve_points > 500);
   CHECK(writer.counts().annotations == 18 * 3);
   CHECK(writer.counts().sky_events == 1);
-  CHECK(writer.counts().coincidences == 2);
+  CHECK(writer.counts().coincidences == 5);
 
   for (const auto& [table, sql] : kTableQueries) {
     INFO(table);

@@ -131,8 +131,8 @@ nlohmann::json Reader::event_coincidences(const std::string& event_id) const {
   while (events.step()) notices.push_back(row_to_json(events));
   Statement s = db_.prepare(
       "SELECT c.*, a.ra, a.dec, a.mjd_tai, a.mag, a.band FROM coincidences c "
-      "LEFT JOIN alerts a ON a.alert_id = c.alert_id WHERE c.event_id = ?1 "
-      "ORDER BY c.event_sequence, c.alert_id");
+      "LEFT JOIN alerts a ON a.alert_id = c.alert_id WHERE c.event_id = ?1 OR c.other_event_id = ?1 "
+      "ORDER BY c.event_sequence, c.alert_id, c.other_event_id, c.other_event_sequence");
   s.bind(1, event_id);
   nlohmann::json list = nlohmann::json::array();
   while (s.step()) list.push_back(row_to_json(s));

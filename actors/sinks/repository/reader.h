@@ -25,7 +25,8 @@ class Reader {
   nlohmann::json alerts_by_class(const std::string& label, double min_probability, int64_t limit) const;
   // Latest alerts scored by `name` with value >= min.
   nlohmann::json alerts_by_score(const std::string& name, double min, int64_t limit) const;
-  // The coincidences of a sky event (every notice sequence), with the event's notices.
+  // The coincidences of a sky event (every notice sequence), with the event's notices: alerts in
+  // its region, and pairs with other sky events whichever side of the pair the event is on.
   nlohmann::json event_coincidences(const std::string& event_id) const;
   // Rows per table, in kTables order.
   std::vector<std::pair<std::string, int64_t>> table_rows() const;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "actors/sinks/repository/schema.h"
 #include "actors/sinks/repository/repository_test_support.h"
 #include "actors/sinks/repository/writer.h"
 
@@ -92,7 +93,7 @@ TEST_CASE("repository info and archive") {
   REQUIRE(info.code == 0);
   auto j = nlohmann::json::parse(info.out);
   CHECK(j["rows"]["alerts"] == 4);
-  CHECK(j["schema_version"] == 2);
+  CHECK(j["schema_version"] == ebs::repository::kSchemaVersion);
   // Alerts at MJD 60001..60004 are years old: everything moves.
   Run archived = run({"repository", "archive", db, "--older-than-days", "30"});
   REQUIRE_MESSAGE(archived.code == 0, archived.err);

@@ -138,6 +138,32 @@ CREATE INDEX alerts_hpx ON alerts(hpx);
 CREATE INDEX objects_hpx ON objects(hpx);
 )sql";
 
+// Pairs of sky events (a GW with a GRB or neutrino) have alert_id 0 and differ only by the other
+// event: it joins the key. SQLite cannot change a primary key, so the table is rebuilt.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE coincidences_v3(
+  event_id TEXT NOT NULL,
+  event_sequence INTEGER NOT NULL,
+  alert_id INTEGER NOT NULL,
+  object_id TEXT,
+  other_event_id TEXT NOT NULL DEFAULT '',
+  other_event_sequence INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL,
+  time_difference_s REAL,
+  searched_probability REAL,
+  false_alarm_rate REAL,
+  terms TEXT,
+  PRIMARY KEY(event_id, event_sequence, alert_id, other_event_id, status));
+INSERT INTO coincidences_v3(event_id, event_sequence, alert_id, object_id, status, time_difference_s,
+  searched_probability, false_alarm_rate, terms)
+  SELECT event_id, event_sequence, alert_id, object_id, status, time_difference_s, searched_probability,
+  false_alarm_rate, terms FROM coincidences;
+DROP TABLE coincidences;
+ALTER TABLE coincidences_v3 RENAME TO coincidences;
+CREATE INDEX coincidences_object ON coincidences(object_id);
+CREATE INDEX coincidences_other_event ON coincidences(other_event_id);
+)sql";
+
 void fill_pixels(const Database& db, const std::string& table, const std::string& key) {
   // Read first, then update: changing rows under a running SELECT of the same table is undefined.
   struct Row {
@@ -163,6 +189,7 @@ const std::vector<MigrationScript>& migration_scripts() {
   static const std::vector<MigrationScript> all = {
       {1, kVersion1, {}, ""},
       {2, kVersion2, {{"alerts", "alert_id"}, {"objects", "object_id"}}, kVersion2Indexes},
+      {3, kVersion3, {}, ""},
   };
   return all;
 }

@@ -6,6 +6,8 @@
 // Version 1: objects, alerts, light curves, annotations with provenance.
 // Version 2: the sky index column `hpx` on alerts and objects (filled for existing rows), sky
 //            events, coincidences, cutouts (file store) and sink progress (for /metrics).
+// Version 3: coincidences of two sky events (other_event_id, other_event_sequence; '' and 0 for
+//            alert coincidences), the other event in the table's key.
 //
 // Only portable SQL types are used (INTEGER, REAL, TEXT); a PostgreSQL backend implements the same
 // tables (`WITHOUT ROWID` is SQLite's clustering of a primary key, a plain table elsewhere).
@@ -19,7 +21,7 @@
 
 namespace ebs::repository {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // The layout version of an open database (0 for an empty one).
 int schema_version(const Database& db);

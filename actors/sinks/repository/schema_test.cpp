@@ -82,3 +82,27 @@ TEST_CASE("a database newer than this build is refused, and readers refuse old o
   }
   CHECK_THROWS_WITH_AS(Reader{old_path}, doctest::Contains("open it once with the repository sink"), Fault);
 }
+
+TEST_CASE("opening a version 2 database moves its coincidences to the table keyed by the other event too") {
+  TempDir dir("repo-migrate-v2");
+  const std::string path = dir.file("v2.db");
+  {
+    Database db(path, Database::Mode::read_write);
+    migrate(db, 2);
+    REQUIRE(schema_version(db) == 2);
+    db.execute(
+        "INSERT INTO coincidences(event_id, event_sequence, alert_id, object_id, status, searched_probability, terms) "
+        "VALUES('S230518h', 1, 7, 'ZTF23aaa', 'active', 0.4, '[]'), "
+        "('S230518h', 2, 7, 'ZTF23aaa', 'withdrawn', 0.95, '[]');");
+  }
+  { Writer writer(path); }
+  Database db(path, Database::Mode::read_only);
+  CHECK(schema_version(db) == kSchemaVersion);
+  CHECK(db.scalar("SELECT count(*) FROM coincidences") == 2);
+  CHECK(db.scalar("SELECT count(*) FROM coincidences WHERE other_event_id = '' AND other_event_sequence = 0 AND "
+                  "object_id = 'ZTF23aaa' AND alert_id = 7") == 2);
+  CHECK(db.scalar("SELECT count(*) FROM coincidences WHERE status = 'withdrawn' AND searched_probability = 0.95") == 1);
+  Database fresh(dir.file("fresh.db"), Database::Mode::read_write);
+  migrate(fresh);
+  CHECK(layout(db) == layout(fresh));
+}

@@ -79,8 +79,8 @@ Writer::Writer(const std::string& path, WriterOptions options)
       "?22, ?23)");
   insert_coincidence_ = db_.prepare(
       "INSERT OR IGNORE INTO coincidences(event_id, event_sequence, alert_id, object_id, status, "
-      "time_difference_s, searched_probability, false_alarm_rate, terms) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      "time_difference_s, searched_probability, false_alarm_rate, terms, other_event_id, other_event_sequence) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   insert_cutout_ = db_.prepare(
       "INSERT OR IGNORE INTO cutouts(alert_id, kind, format, bytes, path) VALUES(?1, ?2, ?3, ?4, ?5)");
   upsert_progress_ = db_.prepare(
@@ -116,7 +116,12 @@ void Writer::validate(const Record& record, std::string_view place) {
       return;
     case PortType::coincidence: {
       const auto& co = static_cast<const Coincidence&>(record);
-      if (co.event_id.empty() || co.alert_id == 0) bad("coincidence without an event_id or alert_id");
+      if (co.event_id.empty()) bad("coincidence without an event_id");
+      // Either an alert in an event's region or a pair of sky events, never both nor neither.
+      if ((co.alert_id == 0) == co.other_event_id.empty())
+        bad("coincidence of " + co.event_id + " needs exactly one of an alert_id or an other_event_id");
+      if (co.alert_id > static_cast<uint64_t>(INT64_MAX))
+        bad("alert_id " + std::to_string(co.alert_id) + " does not fit a signed 64-bit column");
       return;
     }
     default:
@@ -327,7 +332,9 @@ void Writer::add_coincidence(const Coincidence& co) {
       .bind(6, co.time_difference_s)
       .bind(7, co.searched_probability)
       .bind(8, co.false_alarm_rate)
-      .bind(9, terms_json(co));
+      .bind(9, terms_json(co))
+      .bind(10, co.other_event_id)
+      .bind(11, static_cast<int64_t>(co.other_event_sequence));
   counts_.coincidences += static_cast<uint64_t>(insert_coincidence_.run());
 }
 
