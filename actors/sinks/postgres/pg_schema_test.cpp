@@ -96,3 +96,21 @@ TEST_CASE("a version 1 database is migrated with its rows' sky pixels filled; a 
     CHECK(std::string(f.message()).find("newer than this ebs-flow") != std::string::npos);
   }
 }
+
+TEST_CASE("a version 2 database keeps its coincidences in the table rebuilt for pairs of sky events") {
+  Connection c(ebs::test::fresh_postgres_database("migrate_pairs"));
+  migrate(c, 2);
+  c.execute(
+      "INSERT INTO coincidences(event_id, event_sequence, alert_id, object_id, status, terms) VALUES "
+      "('S230518h', 1, 7, 'o7', 'active', '[]'), ('S230518h', 2, 7, 'o7', 'withdrawn', '[]')");
+  CHECK(migrate(c) == 2);
+  Result kept = c.execute(
+      "SELECT count(*) FROM coincidences WHERE other_event_id = '' AND other_event_sequence = 0 AND object_id = 'o7'");
+  CHECK(integer(kept.get(), 0, 0) == 2);
+  // Two bursts with the same GW notice are two rows now.
+  c.execute(
+      "INSERT INTO coincidences(event_id, event_sequence, alert_id, object_id, other_event_id, other_event_sequence, "
+      "status) VALUES ('S230518h', 2, 0, '', 'bn1', 1, 'active'), ('S230518h', 2, 0, '', 'bn2', 1, 'active')");
+  Result all = c.execute("SELECT count(*) FROM coincidences");
+  CHECK(integer(all.get(), 0, 0) == 4);
+}
