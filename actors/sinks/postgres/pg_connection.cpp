@@ -102,8 +102,9 @@ Connection::Connection(const std::string& url, const std::string& application) :
     // A refused or dropped connection is worth retrying; bad credentials or a missing database are not.
     bool retry = message.find("Connection refused") != std::string::npos ||
                  message.find("No such file") != std::string::npos ||
-                 message.find("shutting down") != std::string::npos ||
-                 message.find("starting up") != std::string::npos ||
+                 // "the database system is starting up / shutting down / in recovery mode / not yet
+                 // accepting connections": a server on its way up or down.
+                 message.find("the database system is") != std::string::npos ||
                  message.find("timeout") != std::string::npos ||
                  message.find("terminated") != std::string::npos;
     throw Fault(retry ? FaultKind::disconnected : FaultKind::failed, place_, "cannot connect: " + message);
