@@ -8,6 +8,7 @@
 #include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/util/backoff.h"
 
 namespace ebs {
 
@@ -27,13 +28,14 @@ class PostgresRepositorySink final : public ActorLogic {
     attempts_ = static_cast<int>(c.integer("reconnect_attempts"));
     first_delay_ = std::chrono::milliseconds(c.integer("reconnect_delay_ms"));
     max_delay_ = std::chrono::milliseconds(c.integer("reconnect_max_delay_ms"));
+    Backoff backoff(first_delay_, max_delay_);
     for (int attempt = 0;; ++attempt) {
       try {
         writer_ = std::make_unique<PgWriter>(url, options);
         return;
       } catch (const Fault& f) {
         if (f.kind() != FaultKind::disconnected || attempt >= attempts_) fail(c.place("url"), f.place() + ": " + f.message());
-        back_off(attempt, f);
+        back_off(attempt, f, backoff);
       }
     }
   }
@@ -66,8 +68,8 @@ class PostgresRepositorySink final : public ActorLogic {
   }
 
  private:
-  void back_off(int attempt, const Fault& fault) {
-    auto delay = std::min(max_delay_, first_delay_ * (1 << std::min(attempt, 20)));
+  void back_off(int attempt, const Fault& fault, Backoff& backoff) {
+    const std::chrono::milliseconds delay = backoff.next();
     spdlog::warn("{}: {}: {}; retrying in {} ms ({}/{})", actor_id_, fault.place(), fault.message(), delay.count(),
                  attempt + 1, attempts_);
     std::this_thread::sleep_for(delay);
@@ -77,6 +79,7 @@ class PostgresRepositorySink final : public ActorLogic {
   // many connections) is retried on a new connection with back-off; anything else stops the sink.
   void commit(Emitter& out) {
     if (stopped_ || batches_.empty()) return;
+    Backoff backoff(first_delay_, max_delay_);
     for (int attempt = 0;; ++attempt) {
       try {
         if (reconnect_) {
@@ -92,7 +95,7 @@ class PostgresRepositorySink final : public ActorLogic {
           return;
         }
         reconnect_ = reconnect_ || f.kind() == FaultKind::disconnected || !writer_->connection().alive();
-        back_off(attempt, f);
+        back_off(attempt, f, backoff);
       } catch (const std::exception& e) {
         stop(Fault(FaultKind::failed, place_, e.what()));
         return;

@@ -10,6 +10,7 @@
 
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/util/backoff.h"
 
 namespace ebs {
 
@@ -80,12 +81,9 @@ class WebhookSink final : public ActorLogic {
                                    : to_json(batch[i], options_).dump(-1, ' ', false,
                                                                       nlohmann::json::error_handler_t::replace);
       Attempt last;
-      auto wait = backoff_;
+      Backoff backoff(backoff_, max_backoff_);
       for (int attempt = 0; attempt <= retries_; ++attempt) {
-        if (attempt > 0) {
-          std::this_thread::sleep_for(wait);  // its own thread: sleeping blocks nobody else
-          wait = std::min(max_backoff_, wait * 2);
-        }
+        if (attempt > 0) std::this_thread::sleep_for(backoff.next());  // its own thread: blocks nobody else
         last = post(payload);
         if (last.ok() || !last.retryable()) break;
       }

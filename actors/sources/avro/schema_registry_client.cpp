@@ -29,7 +29,7 @@ SchemaRegistryClient::SchemaRegistryClient(std::string base_url, std::chrono::mi
     : SchemaRegistryClient(std::move(base_url), SchemaRegistryOptions{timeout}) {}
 
 SchemaRegistryClient::SchemaRegistryClient(std::string base_url, SchemaRegistryOptions options)
-    : base_url_(std::move(base_url)), options_(options) {
+    : base_url_(std::move(base_url)), options_(options), backoff_(options.retry_initial, options.retry_max) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
   static const bool initialized = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
   (void)initialized;
@@ -61,12 +61,11 @@ std::shared_ptr<const std::string> SchemaRegistryClient::schema_text(uint32_t id
   std::lock_guard lock(mutex_);
   Clock::time_point now = Clock::now();
   if (answer.outcome == Answer::Outcome::unreachable) {
-    backoff_ = backoff_.count() == 0 ? options_.retry_initial : std::min(backoff_ * 2, options_.retry_max);
-    down_until_ = now + backoff_;
+    down_until_ = now + backoff_.next();
     down_reason_ = answer.text;
     ebs::disconnected(url, "schema registry unreachable: " + answer.text);
   }
-  backoff_ = std::chrono::milliseconds(0);  // it answered
+  backoff_.reset();  // it answered
   down_until_ = {};
   if (answer.outcome == Answer::Outcome::unknown_id) {
     if (unknown_until_.size() >= 100000) unknown_until_.clear();  // bounded: a stream of random ids

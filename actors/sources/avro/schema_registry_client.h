@@ -20,6 +20,8 @@
 #include <mutex>
 #include <string>
 
+#include "engine/util/backoff.h"
+
 namespace ebs::avro {
 
 struct SchemaRegistryOptions {
@@ -57,7 +59,7 @@ class SchemaRegistryClient {
   std::map<uint32_t, std::shared_ptr<const std::string>> cache_;
   std::map<uint32_t, Clock::time_point> unknown_until_;  // negative cache: id -> ask again after
   Clock::time_point down_until_{};                       // back-off after a failure to answer
-  std::chrono::milliseconds backoff_{0};
+  Backoff backoff_;  // from options_.retry_initial to options_.retry_max
   std::string down_reason_;
   size_t fetches_ = 0;
 };
