@@ -16,35 +16,16 @@ using ebs::test::CollectingEmitter;
 
 namespace {
 
-struct SinkUnderTest {
-  ActorRegistry registry;
-  ActorContext context;
-  std::unique_ptr<ActorLogic> logic;
-  std::shared_ptr<AckTracker> tracker = std::make_shared<AckTracker>();
-  CollectingEmitter out;
+struct SinkUnderTest : RepositorySinkHarness {
+  SinkUnderTest(const std::string& yaml, const std::string& run_dir)
+      : RepositorySinkHarness(register_postgres_actors, "postgres-repository", "pg", yaml, run_dir) {}
 
-  SinkUnderTest(const std::string& yaml, const std::string& run_dir) {
-    register_postgres_actors(registry);
-    const ActorType& type = *registry.find("postgres-repository");
-    context = ebs::test::make_context(type, yaml, run_dir);
-    context.actor_id = "pg";
-    logic = type.create(context);
-    logic->open(context);
-  }
-
-  // Sends records as one source batch with its own acknowledgement token; what the sink sends on
-  // is let go at once, as a downstream sink would.
+  // What the sink sends on is let go at once, as a downstream sink would.
   void send(std::vector<RecordPtr> records) {
-    size_t n = records.size();
-    logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {std::make_shared<const AckToken>(tracker, n)}),
-                    out);
+    RepositorySinkHarness::send(std::move(records));
     out.sent.clear();
   }
 };
-
-std::vector<RecordPtr> slice(const std::vector<RecordPtr>& all, size_t from, size_t to) {
-  return {all.begin() + static_cast<long>(from), all.begin() + static_cast<long>(to)};
-}
 
 int64_t count(const std::string& url, const std::string& sql) {
   int64_t n = -1;

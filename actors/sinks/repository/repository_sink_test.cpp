@@ -11,32 +11,10 @@ using ebs::test::CollectingEmitter;
 
 namespace {
 
-struct SinkUnderTest {
-  ActorRegistry registry;
-  ActorContext context;
-  std::unique_ptr<ActorLogic> logic;
-  std::shared_ptr<AckTracker> tracker = std::make_shared<AckTracker>();
-  CollectingEmitter out;
-
-  SinkUnderTest(const std::string& yaml, const std::string& run_dir) {
-    register_repository_actors(registry);
-    const ActorType& type = *registry.find("repository");
-    context = ebs::test::make_context(type, yaml, run_dir);
-    context.actor_id = "repo";
-    logic = type.create(context);
-    logic->open(context);
-  }
-
-  // Sends records as one source batch with its own acknowledgement token.
-  void send(std::vector<RecordPtr> records, PortType type = PortType::alert) {
-    size_t n = records.size();
-    logic->on_batch(0, BatchView::make(type, std::move(records), {std::make_shared<const AckToken>(tracker, n)}), out);
-  }
+struct SinkUnderTest : RepositorySinkHarness {
+  SinkUnderTest(const std::string& yaml, const std::string& run_dir)
+      : RepositorySinkHarness(register_repository_actors, "repository", "repo", yaml, run_dir) {}
 };
-
-std::vector<RecordPtr> slice(const std::vector<RecordPtr>& all, size_t from, size_t to) {
-  return {all.begin() + static_cast<long>(from), all.begin() + static_cast<long>(to)};
-}
 
 // Drops the simulator's tokens: the tests give each batch their own.
 std::vector<RecordPtr> fresh_alerts(int64_t count, int64_t seed) {

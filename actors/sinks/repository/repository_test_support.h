@@ -12,7 +12,9 @@
 
 #include "actors/sources/simulator.h"
 #include "engine/graph/actor_registry.h"
+#include "engine/runtime/ack.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/batch.h"
 #include "test/collecting_emitter.h"
 
 namespace ebs::repository::testing {
@@ -104,6 +106,36 @@ inline std::vector<RecordPtr> simulated_alerts(int64_t count, int64_t seed, int6
     records.push_back(std::make_shared<const Alert>(std::move(core), alert.annotations()));
   }
   return records;
+}
+
+// A repository sink type (SQLite `repository`, `postgres-repository`) opened outside CAF: each
+// batch goes in with its own acknowledgement token; what the sink sends on is collected in `out`.
+struct RepositorySinkHarness {
+  ActorRegistry registry;
+  ActorContext context;
+  std::unique_ptr<ActorLogic> logic;
+  std::shared_ptr<AckTracker> tracker = std::make_shared<AckTracker>();
+  ebs::test::CollectingEmitter out;
+
+  RepositorySinkHarness(void (*register_actors)(ActorRegistry&), const std::string& type_name,
+                        const std::string& actor_id, const std::string& yaml, const std::string& run_dir) {
+    register_actors(registry);
+    const ActorType& type = *registry.find(type_name);
+    context = ebs::test::make_context(type, yaml, run_dir);
+    context.actor_id = actor_id;
+    logic = type.create(context);
+    logic->open(context);
+  }
+
+  // Sends records as one source batch with its own acknowledgement token.
+  void send(std::vector<RecordPtr> records, PortType type = PortType::alert) {
+    size_t n = records.size();
+    logic->on_batch(0, BatchView::make(type, std::move(records), {std::make_shared<const AckToken>(tracker, n)}), out);
+  }
+};
+
+inline std::vector<RecordPtr> slice(const std::vector<RecordPtr>& all, size_t from, size_t to) {
+  return {all.begin() + static_cast<long>(from), all.begin() + static_cast<long>(to)};
 }
 
 }  // namespace ebs::repository::testing
