@@ -12,6 +12,7 @@
 #include "actors/coincidence/skymap.h"
 #include "engine/model/record_json.h"
 #include "test/collecting_emitter.h"
+#include "test/subprocess.h"
 #include "test/test_data.h"
 
 using namespace ebs;
@@ -19,15 +20,10 @@ using namespace ebs::coincidence;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ebs::test::read_file;
 
 std::shared_ptr<SkyEvent> notice(const std::string& rel) {
-  auto events = parse_notice(read_text(ebs::test::data_dir().string() + "/gcn/" + rel), rel);
+  auto events = parse_notice(read_file(ebs::test::data_dir().string() + "/gcn/" + rel), rel);
   REQUIRE(events.size() == 1);
   return events[0];
 }
@@ -216,7 +212,7 @@ namespace {
 
 std::shared_ptr<SkyEvent> moved(const std::string& rel, const SkyEvent& gw, double seconds_after_gw, double ra = NAN,
                                 double dec = NAN) {
-  auto events = parse_notice(read_text(ebs::test::data_dir().string() + "/gcn/" + rel), rel);
+  auto events = parse_notice(read_file(ebs::test::data_dir().string() + "/gcn/" + rel), rel);
   REQUIRE(!events.empty());
   auto e = std::make_shared<SkyEvent>(*events[0]);
   e->mjd_tai = gw.mjd_tai + seconds_after_gw / 86400;

@@ -12,6 +12,7 @@
 
 #include "actors/sources/kafka/kafka_client.h"
 #include "actors/sources/kafka/kafka_test_support.h"
+#include "test/subprocess.h"
 #include "test/test_data.h"
 
 namespace ebs {
@@ -20,12 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ebs::test::read_file;
 
 std::vector<std::string> lines_of(const fs::path& path) {
   std::vector<std::string> lines;
@@ -67,7 +63,7 @@ TEST_CASE("gcn-kafka gives the SkyEvents notice-files gives; a bad notice is a d
     kafka::Publisher publisher({{"bootstrap.servers", f.broker.bootstrap_servers()}, {"message.max.bytes", "8000000"}},
                                "gcn");
     for (size_t i = 0; i < notices.size(); ++i) {
-      std::string text = read_text(notices[i]);
+      std::string text = read_file(notices[i]);
       publisher.publish(text);
       // notice-files reads in name order: number the copies to keep the Kafka order.
       std::ofstream(f.dir / "notices" / (std::to_string(10 + i) + notices[i].extension().string()), std::ios::binary)
