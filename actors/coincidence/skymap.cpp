@@ -5,7 +5,6 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
 #include <healpix_cxx/healpix_base.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
@@ -16,6 +15,7 @@
 #include <regex>
 
 #include "actors/common/cosmology.h"
+#include "actors/common/gzip.h"
 #include "engine/util/fault.h"
 
 namespace ebs::coincidence {
@@ -50,37 +50,6 @@ void check_position(double ra_deg, double dec_deg, const std::string& source) {
 
 // ---------------------------------------------------------------------------------------------
 // Bytes: files, gzip, http.
-
-bool is_gzip(std::span<const std::uint8_t> bytes) {
-  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
-}
-
-std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> bytes, const std::string& source) {
-  z_stream stream{};
-  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) fail(source, "cannot start gzip inflation");
-  std::vector<std::uint8_t> out(std::max<std::size_t>(bytes.size() * 4, 1 << 16));
-  stream.next_in = const_cast<Bytef*>(bytes.data());
-  stream.avail_in = static_cast<uInt>(bytes.size());
-  int status = Z_OK;
-  while (status != Z_STREAM_END) {
-    if (stream.total_out == out.size()) out.resize(out.size() * 2);
-    stream.next_out = out.data() + stream.total_out;
-    stream.avail_out = static_cast<uInt>(std::min<std::size_t>(out.size() - stream.total_out, 1u << 30));
-    status = inflate(&stream, Z_NO_FLUSH);
-    if (status != Z_OK && status != Z_STREAM_END) {
-      std::string reason = stream.msg ? stream.msg : "truncated or corrupt data";
-      inflateEnd(&stream);
-      fail(source, "cannot gunzip: " + reason);
-    }
-    if (status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) {
-      inflateEnd(&stream);
-      fail(source, "cannot gunzip: truncated data");
-    }
-  }
-  out.resize(stream.total_out);
-  inflateEnd(&stream);
-  return out;
-}
 
 size_t append_to_vector(char* data, size_t size, size_t count, void* user) {
   auto* out = static_cast<std::vector<std::uint8_t>*>(user);
@@ -188,10 +157,11 @@ std::optional<int> map_version_from_source(const std::string& source) {
 }
 
 Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
-  std::vector<std::uint8_t> inflated;
-  if (is_gzip(raw)) {
-    inflated = gunzip(raw, source);
-    raw = inflated;
+  std::string inflated;
+  const std::string_view raw_text(reinterpret_cast<const char*>(raw.data()), raw.size());
+  if (is_gzip(raw_text)) {
+    inflated = gunzip(raw_text, source);
+    raw = std::span(reinterpret_cast<const std::uint8_t*>(inflated.data()), inflated.size());
   }
   if (raw.size() < 2880 || std::string_view(reinterpret_cast<const char*>(raw.data()), 6) != "SIMPLE")
     fail(source, "not a FITS file (no SIMPLE card at the start)");

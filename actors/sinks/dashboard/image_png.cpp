@@ -2,49 +2,18 @@
 
 #include <fitsio.h>
 #include <png.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
+#include "actors/common/gzip.h"
 #include "actors/sinks/dashboard/zscale.h"
 #include "engine/util/fault.h"
 
 namespace ebs::dashboard {
 
 namespace {
-
-bool is_gzip(std::string_view bytes) {
-  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b;
-}
-
-std::string gunzip(std::string_view bytes, const std::string& place) {
-  z_stream stream{};
-  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) fail(place, "cannot start gzip inflation");
-  std::string out;
-  out.resize(bytes.size() * 4 + 1024);
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
-  stream.avail_in = static_cast<uInt>(bytes.size());
-  int status = Z_OK;
-  while (status != Z_STREAM_END) {
-    if (stream.total_out == out.size()) out.resize(out.size() * 2);
-    stream.next_out = reinterpret_cast<Bytef*>(out.data() + stream.total_out);
-    stream.avail_out = static_cast<uInt>(out.size() - stream.total_out);
-    status = inflate(&stream, Z_NO_FLUSH);
-    if (status != Z_OK && status != Z_STREAM_END) {
-      inflateEnd(&stream);
-      fail(place, "corrupt gzip data");
-    }
-    if (status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) {
-      inflateEnd(&stream);
-      fail(place, "truncated gzip data");
-    }
-  }
-  out.resize(stream.total_out);
-  inflateEnd(&stream);
-  return out;
-}
 
 std::string fits_error(int status) {
   char text[FLEN_STATUS] = {0};
