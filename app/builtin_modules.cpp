@@ -1,35 +1,26 @@
-#include "actors/builtin.h"
+#include "app/builtin_modules.h"
 
-#include "actors/coincidence/coincidence_registry.h"
-#include "actors/crossmatch/crossmatch_actors.h"
-#include "actors/ml/ml_actors.h"
-#include "actors/sinks/count_sink.h"
-#include "actors/sinks/jsonl_sink.h"
-#include "actors/sinks/postgres/postgres_actors.h"
-#include "actors/sinks/repository/repository_actors.h"
-#include "actors/sources/dead_letter_replay.h"
-#include "actors/sources/kafka/ingestion.h"
-#include "actors/sources/simulator.h"
-#include "actors/transforms/alert_check.h"
-#include "actors/transforms/filter.h"
-#include "actors/transforms/passthrough.h"
+#include "actors/coincidence/module.h"
+#include "actors/crossmatch/module.h"
+#include "actors/ml/module.h"
+#include "actors/sinks/module.h"
+#include "actors/sources/module.h"
+#include "actors/transforms/module.h"
 
 namespace ebs {
 
-void register_builtin_actors(ActorRegistry& registry) {
-  register_simulator(registry);
-  register_dead_letter_replay(registry);
-  register_filter(registry);
-  register_passthrough(registry);
-  register_alert_check(registry);
-  register_jsonl_sink(registry);
-  register_count_sink(registry);
-  register_repository_actors(registry);
-  register_postgres_actors(registry);
-  register_ml_actors(registry);
-  register_ingestion_actors(registry);
-  register_coincidence_actors(registry);
-  register_crossmatch_actors(registry);
+void register_builtin_modules(ActorRegistry& actors, CommandRegistry& commands) {
+  sources::register_module(actors, commands);
+  transforms::register_module(actors, commands);
+  sinks::register_module(actors, commands);
+  ml::register_module(actors, commands);
+  crossmatch::register_module(actors, commands);
+  coincidence::register_module(actors, commands);
+}
+
+void register_builtin_actors(ActorRegistry& actors) {
+  CommandRegistry unused;
+  register_builtin_modules(actors, unused);
 }
 
 }  // namespace ebs

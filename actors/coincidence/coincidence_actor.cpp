@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/error_region.h"
+#include "actors/common/skymap/error_region.h"
 #include "actors/coincidence/significance.h"
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs::coincidence {

@@ -6,12 +6,12 @@
 #include <sstream>
 
 #include "actors/coincidence/coincidence_actor.h"
-#include "actors/coincidence/notice.h"
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
-#include "test/collecting_emitter.h"
-#include "test/test_data.h"
+#include "actors/common/notices/notice.h"
+#include "actors/common/repository/reader.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
+#include "test/support/collecting_emitter.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::repository;

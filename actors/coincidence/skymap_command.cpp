@@ -6,8 +6,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/skymap.h"
-#include "actors/coincidence/skymap_notice.h"
+#include "actors/common/skymap/skymap.h"
+#include "actors/common/skymap/skymap_notice.h"
 
 namespace ebs::coincidence {
 

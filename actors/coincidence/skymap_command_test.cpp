@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 namespace {
 

@@ -12,9 +12,9 @@
 
 #include "actors/crossmatch/catalog_builder.h"
 #include "actors/crossmatch/catalog_config.h"
-#include "actors/crossmatch/python_oracle.h"
+#include "test/support/crossmatch_oracle.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::catalog;
 

@@ -6,11 +6,11 @@
 #include <sstream>
 
 #include "actors/crossmatch/crossmatch_actors.h"
-#include "actors/crossmatch/python_oracle.h"
+#include "test/support/crossmatch_oracle.h"
 #include "actors/crossmatch/sherlock_rules.h"
 #include "actors/crossmatch/sky_geometry.h"
-#include "actors/crossmatch/test_catalogues.h"
-#include "test/collecting_emitter.h"
+#include "test/support/test_catalogues.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using namespace ebs::crossmatch::testing;

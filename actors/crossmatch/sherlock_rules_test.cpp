@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/crossmatch/sky_geometry.h"
-#include "actors/crossmatch/test_catalogues.h"
+#include "test/support/test_catalogues.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::crossmatch;

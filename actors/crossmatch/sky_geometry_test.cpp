@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "actors/crossmatch/python_oracle.h"
+#include "test/support/crossmatch_oracle.h"
 
 using namespace ebs::catalog;
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::catalog;
 

@@ -1,21 +1,29 @@
-#include "actors/sources/kafka/ingestion.h"
+#include "actors/sources/module.h"
 
-#include "actors/sinks/kafka/kafka_sink.h"
+#include "actors/common/avro/decode_command.h"
+#include "actors/common/kafka/kafka_source.h"
+#include "actors/common/kafka/replay.h"
+#include "actors/sources/dead_letter_replay.h"
 #include "actors/sources/files/avro_files_source.h"
-#include "actors/sources/kafka/kafka_source.h"
-#include "actors/sources/kafka/replay.h"
+#include "actors/sources/notices/gcn_kafka_source.h"
+#include "actors/sources/notices/notice_command.h"
+#include "actors/sources/notices/notice_files_source.h"
+#include "actors/sources/simulator.h"
 
-namespace ebs {
+namespace ebs::sources {
 
-void register_ingestion_actors(ActorRegistry& registry) {
-  register_avro_files_source(registry);
-  register_kafka_source(registry);
-  register_kafka_sink(registry);
+void register_module(ActorRegistry& actors, CommandRegistry& commands) {
+  register_simulator(actors);
+  register_dead_letter_replay(actors);
+  register_avro_files_source(actors);
+  register_kafka_source(actors);
+  actors.add(coincidence::notice_files_source_type());
+  coincidence::register_gcn_kafka_source(actors);
+
+  kafka::register_replay_command(commands);
+  kafka::register_broker_command(commands);
+  register_notice_command(commands);
+  avro::register_decode_commands(commands);
 }
 
-void register_ingestion_commands(CommandRegistry& registry) {
-  kafka::register_replay_command(registry);
-  kafka::register_broker_command(registry);
-}
-
-}  // namespace ebs
+}  // namespace ebs::sources

@@ -1,13 +1,13 @@
-// Alert ingestion, registered in one call each: the actor types avro-files, kafka (source) and
-// kafka-sink; the commands `ebs-flow replay` and `ebs-flow broker`.
+// The sources family, registered in one call: the actor types simulator, dead-letter-replay,
+// avro-files, kafka (alerts), notice-files and gcn-kafka (GCN notices); the commands
+// `ebs-flow replay`, `broker`, `decode` and `notice parse`.
 #pragma once
 
 #include "engine/cli/command_registry.h"
 #include "engine/graph/actor_registry.h"
 
-namespace ebs {
+namespace ebs::sources {
 
-void register_ingestion_actors(ActorRegistry& registry);
-void register_ingestion_commands(CommandRegistry& registry);
+void register_module(ActorRegistry& actors, CommandRegistry& commands);
 
-}  // namespace ebs
+}  // namespace ebs::sources

@@ -1,11 +1,11 @@
-// `sql-filter`: the filter half of repository_actors.h.
+// `sql-filter` (sql_filter.h).
+#include "actors/transforms/sql_filter.h"
+
 #include <filesystem>
 #include <set>
 
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/repository_actors.h"
-#include "actors/sinks/repository/schema.h"
-#include "actors/sinks/webhook/webhook_sink.h"
+#include "actors/common/repository/reader.h"
+#include "actors/common/repository/schema.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
 
@@ -143,12 +143,6 @@ void register_sql_filter(ActorRegistry& registry) {
   };
   t.create = [](const ActorContext&) { return std::make_unique<SqlFilter>(); };
   registry.add(std::move(t));
-}
-
-void register_repository_actors(ActorRegistry& registry) {
-  register_repository_sink(registry);
-  register_sql_filter(registry);
-  register_webhook_sink(registry);
 }
 
 }  // namespace ebs

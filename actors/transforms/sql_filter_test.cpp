@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include "actors/sinks/repository/repository_actors.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
+#include "actors/transforms/sql_filter.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -30,7 +30,7 @@ TEST_CASE("sql-filter passes the alerts whose object has at least three detectio
     writer.commit(alerts.size(), alerts.size());
   }
   ActorRegistry registry;
-  register_repository_actors(registry);
+  register_sql_filter(registry);
   const ActorType& type = *registry.find("sql-filter");
   ActorContext context = ebs::test::make_context(
       type, "{db: r.db, query: 'SELECT ndet FROM objects WHERE object_id = :object_id AND ndet >= 3', annotate: true}",
@@ -55,7 +55,7 @@ TEST_CASE("sql-filter passes the alerts whose object has at least three detectio
 
 TEST_CASE("sql-filter queries are checked at validate against the repository schema") {
   ActorRegistry registry;
-  register_repository_actors(registry);
+  register_sql_filter(registry);
   const ActorType& type = *registry.find("sql-filter");
   CHECK(check(type, "{db: x.db, query: 'SELECT 1 FROM objects WHERE object_id = :object_id'}").empty());
   auto p = check(type, "{db: x.db, query: 'SELECT 1 FROM objectz'}");

@@ -12,7 +12,7 @@
 #include "actors/crossmatch/catalog_builder.h"
 #include "actors/crossmatch/crossmatch_actors.h"
 #include "actors/crossmatch/sky_geometry.h"
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using Clock = std::chrono::steady_clock;

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "engine/util/base64.h"
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 using namespace ebs::coincidence;
 using Clock = std::chrono::steady_clock;

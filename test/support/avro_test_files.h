@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/sources/avro/container_file.h"
-#include "test/test_data.h"
+#include "actors/common/avro/container_file.h"
+#include "test/support/test_data.h"
 
 namespace ebs::avro::testing {
 

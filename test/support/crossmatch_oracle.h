@@ -1,7 +1,7 @@
-// Test helper: the project's python oracle runner (test/python_oracle.h) for the catalogue tests.
+// Test helper: the project's python oracle runner (test/support/python_oracle.h) for the catalogue tests.
 #pragma once
 
-#include "test/python_oracle.h"
+#include "test/support/python_oracle.h"
 
 namespace ebs::catalog::testing {
 using ebs::test::run_python_oracle;

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "actors/builtin.h"
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/sources/kafka/replay.h"
+#include "app/builtin_modules.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/replay.h"
 #include "engine/graph/workflow.h"
 #include "engine/runtime/engine.h"
 

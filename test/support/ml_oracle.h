@@ -3,7 +3,7 @@
 // test rather than skipping it.
 #pragma once
 
-#include "test/python_oracle.h"
+#include "test/support/python_oracle.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-// Runs `ebs-flow model ...` commands in-process for tests (through test/command_runner.h), with
+// Runs `ebs-flow model ...` commands in-process for tests (through test/support/command_runner.h), with
 // stdout read back as JSON lines.
 #pragma once
 
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "actors/ml/model_commands.h"
-#include "test/command_runner.h"
+#include "test/support/command_runner.h"
 
 namespace ebs::ml::testing {
 

@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "test/subprocess.h"
+#include "test/support/subprocess.h"
 
 namespace ebs::test {
 

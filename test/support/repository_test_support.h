@@ -15,7 +15,7 @@
 #include "engine/runtime/ack.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/batch.h"
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 namespace ebs::repository::testing {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "engine/util/fault.h"
-#include "test/python_oracle.h"
-#include "test/test_data.h"
+#include "test/support/python_oracle.h"
+#include "test/support/test_data.h"
 
 namespace ebs::test {
 

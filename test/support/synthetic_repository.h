@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "actors/ml/synthetic_light_curves.h"
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/writer.h"
 
 namespace ebs::ml::testing {
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "actors/crossmatch/catalog_store.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 namespace ebs::crossmatch::testing {
 

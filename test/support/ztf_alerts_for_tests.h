@@ -8,8 +8,8 @@
 #include <sstream>
 #include <vector>
 
-#include "actors/sources/files/message_ingester.h"
-#include "test/test_data.h"
+#include "actors/common/ingest/message_ingester.h"
+#include "test/support/test_data.h"
 
 namespace ebs::dashboard::testing {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/sources/avro/avro_test_files.h"
-#include "actors/sources/avro/decoder.h"
+#include "test/support/avro_test_files.h"
+#include "actors/common/avro/decoder.h"
 #include "engine/model/record.h"
 #include "engine/time/time_scale.h"
 

@@ -1,4 +1,4 @@
-#include "actors/sources/avro/byte_reader.h"
+#include "actors/common/avro/byte_reader.h"
 
 #include "engine/util/fault.h"
 

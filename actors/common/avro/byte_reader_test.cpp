@@ -1,8 +1,8 @@
-#include "actors/sources/avro/byte_reader.h"
+#include "actors/common/avro/byte_reader.h"
 
 #include <doctest/doctest.h>
 
-#include "actors/sources/avro/avro_test_files.h"
+#include "test/support/avro_test_files.h"
 #include "engine/util/fault.h"
 
 using ebs::avro::ByteReader;

@@ -1,9 +1,9 @@
-#include "actors/sources/avro/container_file.h"
+#include "actors/common/avro/container_file.h"
 
 #include <snappy.h>
 #include <zlib.h>
 
-#include "actors/sources/avro/byte_reader.h"
+#include "actors/common/avro/byte_reader.h"
 #include "engine/util/fault.h"
 
 namespace ebs::avro {

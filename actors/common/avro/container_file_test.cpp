@@ -1,10 +1,10 @@
-#include "actors/sources/avro/container_file.h"
+#include "actors/common/avro/container_file.h"
 
 #include <doctest/doctest.h>
 #include <snappy.h>
 #include <zlib.h>
 
-#include "actors/sources/avro/avro_test_files.h"
+#include "test/support/avro_test_files.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::avro;

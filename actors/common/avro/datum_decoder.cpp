@@ -1,4 +1,4 @@
-#include "actors/sources/avro/datum_decoder.h"
+#include "actors/common/avro/datum_decoder.h"
 
 #include <string>
 

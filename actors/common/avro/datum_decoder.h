@@ -10,8 +10,8 @@
 
 #include <memory>
 
-#include "actors/sources/avro/byte_reader.h"
-#include "actors/sources/avro/decode_plan.h"
+#include "actors/common/avro/byte_reader.h"
+#include "actors/common/avro/decode_plan.h"
 #include "engine/model/raw_record.h"
 
 namespace ebs::avro {

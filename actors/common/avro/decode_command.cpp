@@ -1,4 +1,4 @@
-#include "actors/sources/avro/decode_command.h"
+#include "actors/common/avro/decode_command.h"
 
 #include <CLI/CLI.hpp>
 #include <fstream>
@@ -6,8 +6,8 @@
 #include <memory>
 #include <sstream>
 
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/avro/json_output.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/avro/json_output.h"
 #include "engine/util/fault.h"
 
 namespace ebs::avro {

@@ -1,4 +1,4 @@
-#include "actors/sources/avro/decode_command.h"
+#include "actors/common/avro/decode_command.h"
 
 #include <doctest/doctest.h>
 
@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/sources/avro/avro_test_files.h"
-#include "test/command_runner.h"
-#include "test/python_oracle.h"
+#include "test/support/avro_test_files.h"
+#include "test/support/command_runner.h"
+#include "test/support/python_oracle.h"
 
 using namespace ebs::avro;
 

@@ -1,4 +1,4 @@
-#include "actors/sources/avro/decode_plan.h"
+#include "actors/common/avro/decode_plan.h"
 
 #include <nlohmann/json.hpp>
 #include <unordered_map>

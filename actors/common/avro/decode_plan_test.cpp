@@ -1,9 +1,9 @@
-#include "actors/sources/avro/decode_plan.h"
+#include "actors/common/avro/decode_plan.h"
 
 #include <doctest/doctest.h>
 
-#include "actors/sources/avro/avro_test_files.h"
-#include "actors/sources/avro/container_file.h"
+#include "test/support/avro_test_files.h"
+#include "actors/common/avro/container_file.h"
 #include "engine/util/fault.h"
 
 using ebs::avro::DecodePlan;

@@ -1,6 +1,6 @@
-#include "actors/sources/avro/decoder.h"
+#include "actors/common/avro/decoder.h"
 
-#include "actors/sources/avro/container_file.h"
+#include "actors/common/avro/container_file.h"
 #include "engine/util/fault.h"
 
 namespace ebs::avro {

@@ -18,10 +18,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/sources/avro/datum_decoder.h"
-#include "actors/sources/avro/schema_cache.h"
-#include "actors/sources/avro/schema_directory.h"
-#include "actors/sources/avro/schema_registry_client.h"
+#include "actors/common/avro/datum_decoder.h"
+#include "actors/common/avro/schema_cache.h"
+#include "actors/common/avro/schema_directory.h"
+#include "actors/common/avro/schema_registry_client.h"
 #include "engine/model/raw_record.h"
 
 namespace ebs::avro {

@@ -1,11 +1,11 @@
-#include "actors/sources/avro/decoder.h"
+#include "actors/common/avro/decoder.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
 
-#include "actors/sources/avro/avro_test_files.h"
-#include "actors/sources/avro/json_output.h"
-#include "actors/sources/avro/libavro_reference.h"
+#include "test/support/avro_test_files.h"
+#include "actors/common/avro/json_output.h"
+#include "actors/common/avro/libavro_reference.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::avro;

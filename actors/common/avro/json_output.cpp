@@ -1,4 +1,4 @@
-#include "actors/sources/avro/json_output.h"
+#include "actors/common/avro/json_output.h"
 
 #include <charconv>
 #include <cmath>

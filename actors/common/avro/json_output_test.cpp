@@ -1,4 +1,4 @@
-#include "actors/sources/avro/json_output.h"
+#include "actors/common/avro/json_output.h"
 
 #include <doctest/doctest.h>
 
@@ -6,8 +6,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "actors/sources/avro/avro_test_files.h"
-#include "actors/sources/avro/decoder.h"
+#include "test/support/avro_test_files.h"
+#include "actors/common/avro/decoder.h"
 
 using namespace ebs::avro;
 

@@ -1,4 +1,4 @@
-#include "actors/sources/avro/libavro_reference.h"
+#include "actors/common/avro/libavro_reference.h"
 
 #include <cmath>
 #include <cstdio>

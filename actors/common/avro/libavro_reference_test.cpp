@@ -1,9 +1,9 @@
-#include "actors/sources/avro/libavro_reference.h"
+#include "actors/common/avro/libavro_reference.h"
 
 #include <doctest/doctest.h>
 
-#include "actors/sources/avro/avro_test_files.h"
-#include "actors/sources/avro/decoder.h"
+#include "test/support/avro_test_files.h"
+#include "actors/common/avro/decoder.h"
 
 using namespace ebs::avro;
 

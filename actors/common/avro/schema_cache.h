@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/sources/avro/decode_plan.h"
+#include "actors/common/avro/decode_plan.h"
 
 namespace ebs::avro {
 

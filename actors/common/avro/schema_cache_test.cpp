@@ -1,4 +1,4 @@
-#include "actors/sources/avro/schema_cache.h"
+#include "actors/common/avro/schema_cache.h"
 
 #include <doctest/doctest.h>
 

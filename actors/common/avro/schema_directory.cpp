@@ -1,4 +1,4 @@
-#include "actors/sources/avro/schema_directory.h"
+#include "actors/common/avro/schema_directory.h"
 
 #include <charconv>
 #include <fstream>

@@ -1,13 +1,13 @@
-#include "actors/sources/avro/schema_directory.h"
+#include "actors/common/avro/schema_directory.h"
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "actors/sources/avro/decode_plan.h"
-#include "actors/sources/avro/libavro_reference.h"
+#include "actors/common/avro/decode_plan.h"
+#include "actors/common/avro/libavro_reference.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using ebs::avro::DecodePlan;
 using ebs::avro::SchemaDirectory;

@@ -1,4 +1,4 @@
-#include "actors/sources/avro/schema_registry_client.h"
+#include "actors/common/avro/schema_registry_client.h"
 
 #include <curl/curl.h>
 

@@ -1,4 +1,4 @@
-#include "actors/sources/avro/schema_registry_client.h"
+#include "actors/common/avro/schema_registry_client.h"
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -8,10 +8,10 @@
 #include <chrono>
 #include <thread>
 
-#include "actors/sources/avro/avro_test_files.h"
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/avro/json_output.h"
-#include "actors/sources/avro/schema_directory.h"
+#include "test/support/avro_test_files.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/avro/json_output.h"
+#include "actors/common/avro/schema_directory.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::avro;

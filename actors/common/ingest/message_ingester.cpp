@@ -1,8 +1,8 @@
-#include "actors/sources/files/message_ingester.h"
+#include "actors/common/ingest/message_ingester.h"
 
 #include <filesystem>
 
-#include "actors/sources/avro/json_output.h"
+#include "actors/common/avro/json_output.h"
 #include "engine/graph/actor_type.h"
 
 namespace ebs::ingest {

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/profiles/profile_set.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/profiles/profile_set.h"
 #include "engine/graph/actor_config.h"
 #include "engine/graph/actor_type.h"
 #include "engine/model/record.h"

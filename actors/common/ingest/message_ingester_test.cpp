@@ -1,12 +1,12 @@
-#include "actors/sources/files/message_ingester.h"
+#include "actors/common/ingest/message_ingester.h"
 
 #include <doctest/doctest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "actors/sources/avro/container_file.h"
-#include "test/test_data.h"
+#include "actors/common/avro/container_file.h"
+#include "test/support/test_data.h"
 
 namespace ebs::ingest {
 

@@ -1,4 +1,4 @@
-#include "actors/sources/kafka/kafka_client.h"
+#include "actors/common/kafka/kafka_client.h"
 
 #include <doctest/doctest.h>
 

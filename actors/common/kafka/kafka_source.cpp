@@ -1,4 +1,4 @@
-#include "actors/sources/kafka/kafka_source.h"
+#include "actors/common/kafka/kafka_source.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,9 +9,9 @@
 #include <set>
 #include <thread>
 
-#include "actors/sources/files/message_ingester.h"
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/sources/kafka/replay.h"
+#include "actors/common/ingest/message_ingester.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/replay.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/time/time_scale.h"
 

@@ -36,7 +36,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/sources/files/message_ingester.h"
+#include "actors/common/ingest/message_ingester.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/graph/actor_type.h"
 #include "engine/model/record.h"

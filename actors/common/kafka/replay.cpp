@@ -1,4 +1,4 @@
-#include "actors/sources/kafka/replay.h"
+#include "actors/common/kafka/replay.h"
 
 #include <signal.h>
 
@@ -13,11 +13,11 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/sources/avro/byte_reader.h"
-#include "actors/sources/avro/container_file.h"
-#include "actors/sources/avro/datum_decoder.h"
-#include "actors/sources/avro/decode_plan.h"
-#include "actors/sources/kafka/kafka_client.h"
+#include "actors/common/avro/byte_reader.h"
+#include "actors/common/avro/container_file.h"
+#include "actors/common/avro/datum_decoder.h"
+#include "actors/common/avro/decode_plan.h"
+#include "actors/common/kafka/kafka_client.h"
 #include "engine/util/fault.h"
 
 namespace ebs::kafka {

@@ -1,4 +1,4 @@
-#include "actors/sources/kafka/replay.h"
+#include "actors/common/kafka/replay.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -6,10 +6,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/sources/avro/decoder.h"
+#include "actors/common/avro/decoder.h"
 #include "engine/model/record_json.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 namespace ebs::kafka {
 

@@ -1,4 +1,4 @@
-#include "actors/coincidence/notice.h"
+#include "actors/common/notices/notice.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -9,9 +9,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/error_region.h"
-#include "actors/coincidence/skymap.h"
-#include "actors/coincidence/skymap_notice.h"
+#include "actors/common/skymap/error_region.h"
+#include "actors/common/skymap/skymap.h"
+#include "actors/common/skymap/skymap_notice.h"
 #include "engine/time/time_scale.h"
 #include "engine/util/base64.h"
 #include "engine/util/fault.h"

@@ -1,4 +1,4 @@
-#include "actors/coincidence/notice.h"
+#include "actors/common/notices/notice.h"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 
 #include "engine/time/time_scale.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::coincidence;

@@ -1,4 +1,4 @@
-#include "actors/sources/profiles/field_path.h"
+#include "actors/common/profiles/field_path.h"
 
 #include <charconv>
 

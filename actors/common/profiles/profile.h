@@ -28,7 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/sources/profiles/field_path.h"
+#include "actors/common/profiles/field_path.h"
 #include "engine/model/record.h"
 #include "engine/time/time_scale.h"
 

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/sources/profiles/profile.h"
+#include "actors/common/profiles/profile.h"
 
 namespace ebs::profiles {
 

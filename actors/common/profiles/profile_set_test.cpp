@@ -1,4 +1,4 @@
-#include "actors/sources/profiles/profile_set.h"
+#include "actors/common/profiles/profile_set.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "actors/sources/profiles/profile.h"
+#include "actors/common/profiles/profile.h"
 
 #include <doctest/doctest.h>
 

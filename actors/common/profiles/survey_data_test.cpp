@@ -12,10 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/profiles/profile_set.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/profiles/profile_set.h"
 #include "engine/time/time_scale.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 namespace ebs::profiles {
 

@@ -1,4 +1,4 @@
-#include "actors/sinks/repository/raw_json.h"
+#include "actors/common/repository/raw_json.h"
 
 #include <charconv>
 #include <cmath>

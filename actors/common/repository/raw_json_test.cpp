@@ -1,11 +1,11 @@
-#include "actors/sinks/repository/raw_json.h"
+#include "actors/common/repository/raw_json.h"
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/ztf_test_alerts.h"
+#include "test/support/repository_test_support.h"
+#include "test/support/ztf_test_alerts.h"
 #include "engine/model/record_json.h"
 
 using namespace ebs;

@@ -1,10 +1,10 @@
-#include "actors/sinks/repository/reader.h"
+#include "actors/common/repository/reader.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "actors/sinks/repository/schema.h"
-#include "actors/sinks/repository/sky_index.h"
+#include "actors/common/repository/schema.h"
+#include "actors/common/repository/sky_index.h"
 
 namespace ebs::repository {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/sinks/repository/sqlite_db.h"
+#include "actors/common/sqlite/sqlite_db.h"
 
 namespace ebs::repository {
 

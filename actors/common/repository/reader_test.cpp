@@ -1,12 +1,12 @@
-#include "actors/sinks/repository/reader.h"
+#include "actors/common/repository/reader.h"
 
 #include <doctest/doctest.h>
 
 #include <random>
 
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/sky_index.h"
-#include "actors/sinks/repository/writer.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/sky_index.h"
+#include "actors/common/repository/writer.h"
 
 using namespace ebs;
 using namespace ebs::repository;

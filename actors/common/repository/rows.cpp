@@ -1,4 +1,4 @@
-#include "actors/sinks/repository/rows.h"
+#include "actors/common/repository/rows.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,10 +1,10 @@
-#include "actors/sinks/repository/rows.h"
+#include "actors/common/repository/rows.h"
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "actors/sinks/repository/repository_test_support.h"
+#include "test/support/repository_test_support.h"
 
 using namespace ebs;
 using namespace ebs::repository;

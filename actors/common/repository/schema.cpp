@@ -1,8 +1,8 @@
-#include "actors/sinks/repository/schema.h"
+#include "actors/common/repository/schema.h"
 
 #include <vector>
 
-#include "actors/sinks/repository/sky_index.h"
+#include "actors/common/repository/sky_index.h"
 
 namespace ebs::repository {
 

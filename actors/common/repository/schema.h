@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/sinks/repository/sqlite_db.h"
+#include "actors/common/sqlite/sqlite_db.h"
 
 namespace ebs::repository {
 

@@ -1,4 +1,4 @@
-#include "actors/sinks/repository/sky_index.h"
+#include "actors/common/repository/sky_index.h"
 
 #include <healpix_cxx/healpix_base.h>
 

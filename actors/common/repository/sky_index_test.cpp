@@ -1,4 +1,4 @@
-#include "actors/sinks/repository/sky_index.h"
+#include "actors/common/repository/sky_index.h"
 
 #include <doctest/doctest.h>
 
@@ -6,7 +6,7 @@
 #include <random>
 #include <sstream>
 
-#include "test/subprocess.h"
+#include "test/support/subprocess.h"
 
 using namespace ebs::repository;
 

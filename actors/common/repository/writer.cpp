@@ -1,4 +1,4 @@
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/writer.h"
 
 #include <chrono>
 #include <cmath>
@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "actors/sinks/repository/raw_json.h"
-#include "actors/sinks/repository/rows.h"
-#include "actors/sinks/repository/schema.h"
-#include "actors/sinks/repository/sky_index.h"
+#include "actors/common/repository/raw_json.h"
+#include "actors/common/repository/rows.h"
+#include "actors/common/repository/schema.h"
+#include "actors/common/repository/sky_index.h"
 
 namespace ebs::repository {
 

@@ -19,8 +19,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "actors/sinks/repository/rows.h"
-#include "actors/sinks/repository/sqlite_db.h"
+#include "actors/common/repository/rows.h"
+#include "actors/common/sqlite/sqlite_db.h"
 #include "engine/model/record.h"
 
 namespace ebs::repository {

@@ -1,4 +1,4 @@
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/writer.h"
 
 #include <doctest/doctest.h>
 
@@ -7,8 +7,8 @@
 #include <set>
 #include <tuple>
 
-#include "actors/sinks/repository/repository_test_support.h"
-#include "test/subprocess.h"
+#include "test/support/repository_test_support.h"
+#include "test/support/subprocess.h"
 
 using namespace ebs;
 using namespace ebs::repository;

@@ -1,10 +1,10 @@
-#include "actors/coincidence/error_region.h"
+#include "actors/common/skymap/error_region.h"
 
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "engine/util/fault.h"
 
 namespace ebs::coincidence {

@@ -1,4 +1,4 @@
-#include "actors/coincidence/error_region.h"
+#include "actors/common/skymap/error_region.h"
 
 #include <doctest/doctest.h>
 
@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "actors/coincidence/python_oracle.h"
-#include "actors/coincidence/skymap.h"
+#include "test/support/skymap_oracle.h"
+#include "actors/common/skymap/skymap.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::coincidence;
 

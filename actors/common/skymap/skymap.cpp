@@ -1,4 +1,4 @@
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 #include <curl/curl.h>
 #include <fitsio.h>

@@ -1,4 +1,4 @@
-#include "actors/coincidence/skymap_notice.h"
+#include "actors/common/skymap/skymap_notice.h"
 
 #include <nlohmann/json.hpp>
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 namespace ebs::coincidence {
 

@@ -1,4 +1,4 @@
-#include "actors/coincidence/skymap_notice.h"
+#include "actors/common/skymap/skymap_notice.h"
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "actors/coincidence/python_oracle.h"
+#include "test/support/skymap_oracle.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::coincidence;
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 #include <doctest/doctest.h>
 #include <healpix_cxx/healpix_base.h>
@@ -7,10 +7,10 @@
 #include <random>
 
 #include "actors/common/cosmology.h"
-#include "actors/coincidence/python_oracle.h"
-#include "actors/coincidence/skymap_notice.h"
+#include "test/support/skymap_oracle.h"
+#include "actors/common/skymap/skymap_notice.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::coincidence;
 using ebs::FlatLambdaCDM;

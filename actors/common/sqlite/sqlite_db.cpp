@@ -1,4 +1,4 @@
-#include "actors/sinks/repository/sqlite_db.h"
+#include "actors/common/sqlite/sqlite_db.h"
 
 #include <cmath>
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/dashboard/web_assets.h"

@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "actors/sinks/dashboard/ztf_alerts_for_tests.h"
+#include "test/support/ztf_alerts_for_tests.h"
 
 namespace ebs::dashboard {
 

@@ -2,9 +2,9 @@
 
 #include <doctest/doctest.h>
 
-#include "actors/sinks/dashboard/ztf_alerts_for_tests.h"
+#include "test/support/ztf_alerts_for_tests.h"
 #include "engine/runtime/actor_logic.h"
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 namespace ebs::dashboard {
 

@@ -4,7 +4,7 @@
 #include <png.h>
 
 #include "actors/sinks/dashboard/zscale.h"
-#include "actors/sinks/dashboard/ztf_alerts_for_tests.h"
+#include "test/support/ztf_alerts_for_tests.h"
 #include "engine/util/fault.h"
 
 namespace ebs::dashboard {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "actors/sinks/dashboard/image_png.h"
 
 namespace ebs::dashboard {

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "actors/coincidence/skymap.h"
-#include "test/test_data.h"
+#include "actors/common/skymap/skymap.h"
+#include "test/support/test_data.h"
 
 namespace ebs::dashboard {
 

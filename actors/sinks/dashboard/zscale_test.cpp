@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "actors/sinks/dashboard/image_png.h"
-#include "actors/sinks/dashboard/ztf_alerts_for_tests.h"
-#include "test/python_oracle.h"
+#include "test/support/ztf_alerts_for_tests.h"
+#include "test/support/python_oracle.h"
 
 namespace ebs::dashboard {
 

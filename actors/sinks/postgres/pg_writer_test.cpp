@@ -6,10 +6,10 @@
 #include <doctest/doctest.h>
 
 #include "actors/sinks/postgres/pg_query.h"
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/ztf_test_alerts.h"
-#include "test/postgres_server.h"
+#include "actors/common/repository/reader.h"
+#include "test/support/repository_test_support.h"
+#include "test/support/ztf_test_alerts.h"
+#include "test/support/postgres_server.h"
 
 using namespace ebs;
 using namespace ebs::repository::testing;

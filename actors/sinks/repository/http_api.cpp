@@ -9,7 +9,7 @@
 #include <sstream>
 #include <vector>
 
-#include "actors/sinks/repository/reader.h"
+#include "actors/common/repository/reader.h"
 #include "engine/util/http_access.h"
 
 namespace ebs::repository {

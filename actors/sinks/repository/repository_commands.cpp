@@ -14,7 +14,7 @@
 #include "actors/sinks/postgres/pg_query.h"
 #include "actors/sinks/repository/archive.h"
 #include "actors/sinks/repository/http_api.h"
-#include "actors/sinks/repository/reader.h"
+#include "actors/common/repository/reader.h"
 #include "engine/util/http_access.h"
 
 namespace ebs {

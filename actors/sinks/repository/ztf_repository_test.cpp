@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
-#include "actors/sinks/repository/ztf_test_alerts.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "actors/common/repository/reader.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
+#include "test/support/ztf_test_alerts.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::repository;

@@ -1,6 +1,6 @@
-#include "actors/coincidence/gcn_kafka_source.h"
+#include "actors/sources/notices/gcn_kafka_source.h"
 
-#include "actors/coincidence/notice.h"
+#include "actors/common/notices/notice.h"
 #include "engine/runtime/actor_logic.h"
 
 namespace ebs::coincidence {

@@ -1,5 +1,5 @@
 // `gcn-kafka`: GCN notices from Kafka topics as SkyEvents, on the Kafka source machinery
-// (actors/sources/kafka/kafka_source.h: groups or `assign`, start offsets, at-least-once commits,
+// (actors/common/kafka/kafka_source.h: groups or `assign`, start offsets, at-least-once commits,
 // embedded broker). Each message is one notice — GCN Kafka JSON (LVK igwn.gwalert, IceCube,
 // Swift, Fermi, SVOM, Einstein Probe, ...) or classic VOEvent XML — parsed by parse_notice
 // (docs/notices.md). A notice that cannot be parsed is a dead letter whose place starts with
@@ -10,7 +10,7 @@
 #include <memory>
 #include <string_view>
 
-#include "actors/sources/kafka/kafka_source.h"
+#include "actors/common/kafka/kafka_source.h"
 
 namespace ebs::coincidence {
 

@@ -1,7 +1,7 @@
 // gcn-kafka end to end through librdkafka's mock cluster: the real notices of shared/data/gcn
 // published one per message, consumed with `assign: true`, give the same SkyEvents as
 // notice-files reading the same files; a bad notice is a dead letter named topic/partition/offset.
-#include "actors/coincidence/gcn_kafka_source.h"
+#include "actors/sources/notices/gcn_kafka_source.h"
 
 #include <doctest/doctest.h>
 
@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/sources/kafka/kafka_test_support.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "test/support/kafka_test_support.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 namespace ebs {
 

@@ -1,25 +1,17 @@
-#include "actors/coincidence/coincidence_registry.h"
+#include "actors/sources/notices/notice_command.h"
 
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include "actors/coincidence/coincidence_actor.h"
-#include "actors/coincidence/gcn_kafka_source.h"
-#include "actors/coincidence/notice.h"
-#include "actors/coincidence/notice_files_source.h"
+#include "actors/common/notices/notice.h"
+#include "actors/sources/notices/notice_files_source.h"
 #include "engine/model/record_json.h"
 
 namespace ebs {
 
-void register_coincidence_actors(ActorRegistry& registry) {
-  registry.add(coincidence::notice_files_source_type());
-  registry.add(coincidence::coincidence_actor_type());
-  coincidence::register_gcn_kafka_source(registry);
-}
-
-void register_coincidence_commands(CommandRegistry& registry) {
+void register_notice_command(CommandRegistry& registry) {
   registry.describe_group("notice", "GCN notices: parse them into sky events");
   registry.add("notice parse", "GCN notices (JSON or VOEvent XML files, dirs, globs) as SkyEvent JSON lines",
                [](CLI::App& app) {

@@ -1,13 +1,10 @@
-// Registration of the multi-messenger actor types (`notice-files`, `coincidence`) and commands
-// (`ebs-flow notice parse FILE...`).
+// `ebs-flow notice parse FILE...`: GCN notices as SkyEvent JSON lines.
 #pragma once
 
 #include "engine/cli/command_registry.h"
-#include "engine/graph/actor_registry.h"
 
 namespace ebs {
 
-void register_coincidence_actors(ActorRegistry& registry);
-void register_coincidence_commands(CommandRegistry& registry);
+void register_notice_command(CommandRegistry& registry);
 
 }  // namespace ebs

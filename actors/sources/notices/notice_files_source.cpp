@@ -1,4 +1,4 @@
-#include "actors/coincidence/notice_files_source.h"
+#include "actors/sources/notices/notice_files_source.h"
 
 #include <glob.h>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/coincidence/notice.h"
+#include "actors/common/notices/notice.h"
 #include "engine/runtime/actor_logic.h"
 
 namespace ebs::coincidence {

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/builtin.h"
+#include "app/builtin_modules.h"
 #include "engine/runtime/actor_logic.h"
 
 using namespace ebs;

@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "actors/builtin.h"
+#include "app/builtin_modules.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/edit_distance.h"
 
