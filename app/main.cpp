@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
 
 #include "actors/sinks/dashboard/dashboard_server.h"
 #include "actors/sinks/dashboard/dashboard_sink.h"
@@ -14,6 +17,7 @@
 #include "engine/graph/actor_registry.h"
 #include "engine/time/time_commands.h"
 #include "engine/plugin/plugin_loader.h"
+#include "engine/util/fault.h"
 
 #ifndef EBS_FLOW_VERSION
 #define EBS_FLOW_VERSION "0.0.0"
@@ -37,6 +41,20 @@ int main(int argc, char** argv) {
   ebs::register_builtin_modules(actors, commands);
   // The dashboard sink writes into main()'s feed, which the server of `run --http` reads.
   ebs::register_dashboard_actors(actors, dashboard_feed);
+  // Plugins in EBS_FLOW_PLUGINS (colon-separated) add their types and verbs before the command
+  // line is parsed (a workflow's `plugins:` and `--plugin` come too late for verbs).
+  if (const char* list = std::getenv("EBS_FLOW_PLUGINS")) {
+    std::stringstream paths(list);
+    for (std::string path; std::getline(paths, path, ':');) {
+      if (path.empty()) continue;
+      try {
+        plugins.load(path, actors, commands);
+      } catch (const ebs::Fault& f) {
+        std::cerr << f.place() << ": " << f.message() << "\n";
+        return ebs::exit_code::failed;
+      }
+    }
+  }
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
   app.set_version_flag("--version", std::string("ebs-flow ") + EBS_FLOW_VERSION);
