@@ -414,8 +414,8 @@ class RowConverter {
     } else if (format == AngleFormat::sexagesimal) {
       try {
         value = parse_sexagesimal(cell->text);
-      } catch (const std::invalid_argument& e) {
-        bad(f, f.name + ": " + e.what(), column);
+      } catch (const Fault& e) {
+        bad(f, f.name + ": " + e.message(), column);
       }
     } else if (!parse_double(cell->text, value)) {
       bad(f, f.name + " '" + std::string(cell->text) + "' is not a number" +

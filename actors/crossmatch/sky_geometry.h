@@ -40,7 +40,7 @@ inline double julian_epoch_from_mjd(double mjd) {
 
 // "10:23:45.6", "10 23 45.6", "10h23m45.6s", "-05:02:03", "-00 30 00", "10 23.5" or a plain
 // number: returns the value in the first component's unit (hours or degrees), sign applied to the
-// whole. Throws std::invalid_argument describing the problem.
+// whole. Raises a Fault (failed, place "angle") describing the problem.
 double parse_sexagesimal(std::string_view text);
 
 }  // namespace ebs::catalog

@@ -6,12 +6,14 @@
 #include <memory>
 #include <stdexcept>
 
+#include "engine/util/fault.h"
+
 namespace ebs::avro::reference {
 
 namespace {
 
 [[noreturn]] void avro_failed(const std::string& what) {
-  throw std::runtime_error(what + ": " + avro_strerror());
+  ebs::fail("libavro", what + ": " + avro_strerror());
 }
 
 const char* kind_name(RawNode::Kind k) {
@@ -45,7 +47,7 @@ bool same_double(double a, double b) {
 void for_each_record(std::string_view container_bytes,
                      const std::function<void(avro_value_t&)>& visit) {
   FILE* memory = fmemopen(const_cast<char*>(container_bytes.data()), container_bytes.size(), "rb");
-  if (!memory) throw std::runtime_error("fmemopen failed");
+  if (!memory) fail("libavro", "fmemopen failed");
   avro_file_reader_t reader;
   if (avro_file_reader_fp(memory, "memory", 1, &reader)) avro_failed("avro_file_reader_fp");
   avro_schema_t schema = avro_file_reader_get_writer_schema(reader);
@@ -247,7 +249,7 @@ void rewrite_with_codec(const std::vector<std::string>& in_paths, const std::str
       if (avro_file_writer_append_value(writer, &value)) avro_failed("avro_file_writer_append_value");
     avro_file_reader_close(reader);
   }
-  if (!writer) throw std::runtime_error("rewrite_with_codec: no input files");
+  if (!writer) ebs::fail("rewrite_with_codec", "no input files");
   avro_value_decref(&value);
   avro_value_iface_decref(iface);
   avro_file_writer_close(writer);

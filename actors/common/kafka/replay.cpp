@@ -18,6 +18,7 @@
 #include "actors/common/avro/datum_decoder.h"
 #include "actors/common/avro/decode_plan.h"
 #include "actors/common/kafka/kafka_client.h"
+#include "engine/util/base64.h"
 #include "engine/util/fault.h"
 
 namespace ebs::kafka {
@@ -70,33 +71,6 @@ std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
   std::string out(5, '\0');
   for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((schema_id >> (24 - 8 * i)) & 0xff);
   out.append(datum);
-  return out;
-}
-
-std::string base64_decode(std::string_view text, const std::string& place) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r') continue;
-    int v = value(c);
-    if (v < 0) fail(place, "invalid base64 character");
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
   return out;
 }
 

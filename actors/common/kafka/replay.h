@@ -50,8 +50,6 @@ std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& 
 // Publishes every input once (or until a signal with `loop`) and flushes.
 ReplayCounts replay(const ReplayOptions& options);
 
-std::string base64_decode(std::string_view text, const std::string& place);
-
 void register_replay_command(ebs::CommandRegistry& registry);
 void register_broker_command(ebs::CommandRegistry& registry);
 
