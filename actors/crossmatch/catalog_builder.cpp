@@ -13,10 +13,17 @@
 
 #include "actors/crossmatch/catalog_format.h"
 #include "actors/crossmatch/sky_geometry.h"
-#include "actors/crossmatch/sqlite_handle.h"
+#include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
 
 namespace ebs::catalog {
+
+using sqlite::execute_sql;
+using sqlite::open_sqlite;
+using sqlite::prepare_sql;
+using sqlite::quote_identifier;
+using sqlite::SqliteDatabase;
+using sqlite::SqliteStatement;
 
 int choose_index_order(size_t rows) {
   if (rows < 24) return 0;

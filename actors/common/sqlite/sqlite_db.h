@@ -1,5 +1,7 @@
-// A thin RAII layer over the SQLite C API for the repository: connections, prepared statements
-// with bound parameters, and faults that name the database and SQLite's own message.
+// The one thin RAII layer over the SQLite C API (the repository, the catalogues, the model
+// registry): connections, prepared statements with bound parameters, and faults that name the
+// database and SQLite's own message. Hot loops that bind and read columns by hand (the catalogue
+// builder and reader) use the raw-handle helpers at the end.
 //
 // Storage failures (locked, busy, full disk, I/O error, read-only file) are told apart from the
 // rest: a sink stops on them instead of dead-lettering records that are fine.
@@ -15,7 +17,7 @@
 
 #include "engine/util/fault.h"
 
-namespace ebs::repository {
+namespace ebs::sqlite {
 
 struct SqliteCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -95,6 +97,7 @@ class Statement {
   int64_t integer(int column) const { return sqlite3_column_int64(statement_.get(), column); }
   double number(int column) const;  // NULL reads as NaN
   std::string_view text(int column) const;
+  std::string_view blob(int column) const;
 
  private:
   const Database* db_ = nullptr;
@@ -115,4 +118,24 @@ class Transaction {
   bool open_ = true;
 };
 
+using SqliteDatabase = std::unique_ptr<sqlite3, SqliteCloser>;
+using SqliteStatement = std::unique_ptr<sqlite3_stmt, SqliteFinalizer>;
+
+// Raw handles for code that drives sqlite3_* itself; each raises a Fault naming `place` and
+// SQLite's message.
+SqliteDatabase open_sqlite(const std::string& path, int flags, const std::string& place);
+void execute_sql(sqlite3* db, const std::string& sql, const std::string& place);
+SqliteStatement prepare_sql(sqlite3* db, const std::string& sql, const std::string& place);
+// Quotes an identifier for SQL ("a ""b""").
+std::string quote_identifier(const std::string& name);
+
+}  // namespace ebs::sqlite
+
+// The repository store's code names them as its own.
+namespace ebs::repository {
+using sqlite::Database;
+using sqlite::is_storage_error;
+using sqlite::SqliteError;
+using sqlite::Statement;
+using sqlite::Transaction;
 }  // namespace ebs::repository
