@@ -21,6 +21,8 @@
 
 namespace ebs::coincidence {
 
+using namespace ebs::skymap;  // sky maps and error regions (actors/common/skymap)
+
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;

@@ -17,6 +17,8 @@
 
 using namespace ebs;
 using namespace ebs::coincidence;
+using namespace ebs::notices;
+using namespace ebs::skymap;
 
 namespace {
 

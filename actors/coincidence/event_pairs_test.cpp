@@ -23,7 +23,7 @@ std::shared_ptr<SkyEvent> notice(const std::string& rel) {
   std::ifstream in(ebs::test::data_dir() / "gcn" / rel, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
-  auto events = coincidence::parse_notice(text.str(), rel);
+  auto events = notices::parse_notice(text.str(), rel);
   REQUIRE(events.size() == 1);
   return events[0];
 }

@@ -10,7 +10,7 @@
 #include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 using sqlite::execute_sql;
 using sqlite::open_sqlite;
@@ -330,4 +330,4 @@ CatalogRow Catalog::row(uint32_t index) const {
   return row;
 }
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

@@ -27,7 +27,7 @@
 #include "actors/crossmatch/catalog_format.h"
 #include "actors/crossmatch/sky_geometry.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 
 struct Match {
@@ -153,4 +153,4 @@ void Catalog::for_each_within(double ra_deg, double dec_deg, double radius_arcse
   for (const Range& range : ranges.far) scan(range);
 }
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

@@ -16,7 +16,7 @@
 #include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 using sqlite::execute_sql;
 using sqlite::open_sqlite;
@@ -526,4 +526,4 @@ BuildReport build_catalog(const CatalogConfig& config, const std::filesystem::pa
   return report;
 }
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

@@ -14,7 +14,7 @@
 #include "actors/crossmatch/catalog_config.h"
 #include "actors/crossmatch/table_reader.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 inline constexpr double kNull = std::numeric_limits<double>::quiet_NaN();
 
@@ -85,4 +85,4 @@ int choose_index_order(size_t rows);
 // "sha256:<hex>" of a file's bytes.
 std::string sha256_of_file(const std::filesystem::path& path);
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

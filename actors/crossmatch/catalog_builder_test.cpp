@@ -13,7 +13,7 @@
 #include "engine/util/fault.h"
 #include "test/support/test_data.h"
 
-using namespace ebs::catalog;
+using namespace ebs::crossmatch;
 
 namespace {
 

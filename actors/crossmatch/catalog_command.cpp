@@ -15,7 +15,7 @@
 #include "engine/cli/command_registry.h"
 #include "engine/util/fault.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 namespace {
 
@@ -47,12 +47,12 @@ double parse_dec_argument(const char* text) {
   return dec;
 }
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch
 
 namespace ebs {
 
 void register_catalog_commands(CommandRegistry& registry) {
-  using namespace ebs::catalog;
+  using namespace ebs::crossmatch;
   registry.describe_group("catalog", "Build, describe and query indexed catalogues (.ebscat)");
 
   registry.add("catalog build", "Build an indexed catalogue from a YAML configuration (see catalogs/)",

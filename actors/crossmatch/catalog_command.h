@@ -6,14 +6,14 @@ namespace ebs {
 class CommandRegistry;
 }
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 // RA text for the command line and configs: decimal degrees, or h:m:s when it holds ':' or blanks.
 double parse_ra_argument(const char* text);
 // Dec text: decimal degrees or d:m:s.
 double parse_dec_argument(const char* text);
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch
 
 namespace ebs {
 void register_catalog_commands(CommandRegistry& registry);

@@ -30,7 +30,7 @@ std::string temp(const std::string& name) {
 }  // namespace
 
 TEST_CASE("angle arguments: degrees or sexagesimal") {
-  using namespace ebs::catalog;
+  using namespace ebs::crossmatch;
   CHECK(parse_ra_argument("150.25") == 150.25);
   CHECK(parse_ra_argument("10:01:00") == doctest::Approx(150.25));
   CHECK(parse_dec_argument("-05:02:03") == doctest::Approx(-(5 + 2 / 60.0 + 3 / 3600.0)));

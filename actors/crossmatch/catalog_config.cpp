@@ -12,7 +12,7 @@
 #include "actors/crossmatch/sky_geometry.h"
 #include "engine/util/fault.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 VariableLookup environment_variables() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -351,4 +351,4 @@ CatalogConfig load_catalog_config(const std::filesystem::path& path, const Varia
   return parse_catalog_config(text.str(), path, lookup);
 }
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

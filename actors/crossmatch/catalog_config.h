@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 enum class TableFormat { csv, whitespace, fixed, fits };
 
@@ -90,4 +90,4 @@ CatalogConfig load_catalog_config(const std::filesystem::path& path,
 CatalogConfig parse_catalog_config(std::string_view yaml_text, const std::filesystem::path& path,
                                    const VariableLookup& lookup = environment_variables());
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

@@ -6,7 +6,7 @@
 
 #include "engine/util/fault.h"
 
-using namespace ebs::catalog;
+using namespace ebs::crossmatch;
 
 namespace {
 

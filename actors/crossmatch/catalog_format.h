@@ -1,7 +1,7 @@
 // Constants of the .ebscat container shared by the writer and the reader.
 #pragma once
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 inline constexpr const char* kFormatName = "ebs-catalog";
 inline constexpr int kFormatVersion = 1;
@@ -18,4 +18,4 @@ inline constexpr const char* kExtraColumnPrefix = "extra.";
 inline constexpr double kProperMotionStep = 1e-5;
 inline constexpr double kMaxProperMotion = 20000;
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

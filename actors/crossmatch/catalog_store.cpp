@@ -26,7 +26,7 @@ fs::path resolve_path(const fs::path& base_dir, const std::string& path) {
 std::optional<std::string> catalogue_problem(const fs::path& path) {
   try {
     if (is_catalog_config(path)) {
-      const catalog::CatalogConfig config = catalog::load_catalog_config(path);
+      const crossmatch::CatalogConfig config = crossmatch::load_catalog_config(path);
       if (!fs::exists(config.data_file)) return config.data_file.string() + ": catalogue data file not found";
     } else {
       const Catalog opened(path);  // loads and checks the index
@@ -40,7 +40,7 @@ std::optional<std::string> catalogue_problem(const fs::path& path) {
 namespace {
 
 // The cache file of a YAML config: changes when the config text or the data file changes.
-fs::path cached_build(const catalog::CatalogConfig& config, const fs::path& cache_dir) {
+fs::path cached_build(const crossmatch::CatalogConfig& config, const fs::path& cache_dir) {
   std::error_code ec;
   const auto size = fs::file_size(config.data_file, ec);
   if (ec) fail(config.data_file.string(), "catalogue data file not found");
@@ -61,12 +61,12 @@ std::shared_ptr<const Catalog> CatalogStore::open(const fs::path& path, const fs
     if (auto catalog = it->second.lock()) return catalog;
   fs::path file = path;
   if (is_catalog_config(path)) {
-    const catalog::CatalogConfig config = catalog::load_catalog_config(path);
+    const crossmatch::CatalogConfig config = crossmatch::load_catalog_config(path);
     file = cached_build(config, cache_dir);
     if (!fs::exists(file)) {
       fs::create_directories(cache_dir, ec);
       if (ec) fail(cache_dir.string(), "cannot create the catalogue cache folder: " + ec.message());
-      catalog::build_catalog(config, file);
+      crossmatch::build_catalog(config, file);
     }
   }
   auto catalog = std::make_shared<const Catalog>(file);
@@ -78,7 +78,7 @@ CatalogueHandle::CatalogueHandle(std::string name, std::shared_ptr<const Catalog
     : name_(std::move(name)), catalog_(std::move(catalog)) {}
 
 void CatalogueHandle::search(double ra_deg, double dec_deg, double mjd, double radius_arcsec, bool nearest_only,
-                             std::vector<catalog::Match>& out) const {
+                             std::vector<crossmatch::Match>& out) const {
   const std::optional<double> epoch = std::isfinite(mjd) ? std::optional<double>(mjd) : std::nullopt;
   if (nearest_only) {
     out.clear();
@@ -91,7 +91,7 @@ void CatalogueHandle::search(double ra_deg, double dec_deg, double mjd, double r
 const SourceSummary& CatalogueHandle::source(uint32_t index) {
   auto it = rows_.find(index);
   if (it != rows_.end()) return it->second;
-  const catalog::CatalogRow row = catalog_->row(index);
+  const crossmatch::CatalogRow row = catalog_->row(index);
   SourceSummary s;
   s.id = row.id.value_or("");
   s.type = row.type.value_or("");

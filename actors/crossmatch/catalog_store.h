@@ -19,7 +19,7 @@
 
 namespace ebs::crossmatch {
 
-using catalog::Catalog;
+using crossmatch::Catalog;
 
 // True for a YAML catalogue configuration (built on open), false for an indexed .ebscat file.
 bool is_catalog_config(const std::filesystem::path& path);
@@ -64,7 +64,7 @@ class CatalogueHandle {
   // Sources within `radius_arcsec` of (ra, dec) at epoch `mjd` (proper motions propagated),
   // nearest first; only the nearest one when `nearest_only`. `out` is reused.
   void search(double ra_deg, double dec_deg, double mjd, double radius_arcsec, bool nearest_only,
-              std::vector<catalog::Match>& out) const;
+              std::vector<crossmatch::Match>& out) const;
 
   const SourceSummary& source(uint32_t index);
 

@@ -102,7 +102,7 @@ class CrossmatchActor final : public ActorLogic {
       bool matched = false;
       for (Search& s : searches_) {
         s.catalogue.search(core.ra, core.dec, core.mjd_tai, s.radius_arcsec, s.nearest_only, matches_);
-        for (const catalog::Match& m : matches_) {
+        for (const crossmatch::Match& m : matches_) {
           chain = chain.append(annotation(s, m));
           matched = true;
         }
@@ -120,7 +120,7 @@ class CrossmatchActor final : public ActorLogic {
     Provenance provenance;
   };
 
-  static Annotation annotation(Search& s, const catalog::Match& m) {
+  static Annotation annotation(Search& s, const crossmatch::Match& m) {
     const SourceSummary& source = s.catalogue.source(m.index);
     Annotation a;
     a.kind = Annotation::Kind::crossmatch;
@@ -140,7 +140,7 @@ class CrossmatchActor final : public ActorLogic {
 
   std::shared_ptr<CatalogStore> store_;
   std::vector<Search> searches_;
-  std::vector<catalog::Match> matches_;
+  std::vector<crossmatch::Match> matches_;
 };
 
 }  // namespace

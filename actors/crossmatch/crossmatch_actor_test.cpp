@@ -58,7 +58,7 @@ std::string config_path(const std::string& name) { return (repo_dir() / "catalog
 
 TEST_CASE("ZTF alerts against GCVS through the crossmatch actor equal brute force (mode all and nearest)") {
   const auto data = ebs::test::data_dir();
-  const std::string dump = ebs::catalog::testing::run_python_oracle(
+  const std::string dump = ebs::crossmatch::testing::run_python_oracle(
       "import avro.datafile, avro.io, glob\n"
       "for f in sorted(glob.glob('" + (data / "ztf").string() + "/*/*.avro')):\n"
       "    with avro.datafile.DataFileReader(open(f, 'rb'), avro.io.DatumReader()) as r:\n"
@@ -101,7 +101,7 @@ TEST_CASE("ZTF alerts against GCVS through the crossmatch actor equal brute forc
     const auto [ra, dec] = positions[i];
     std::vector<std::pair<double, double>> expected;  // (sep, ra)
     for (const auto& [gra, gdec] : gcvs) {
-      const double sep = ebs::catalog::angular_separation_arcsec(ra, dec, gra, gdec);
+      const double sep = ebs::crossmatch::angular_separation_arcsec(ra, dec, gra, gdec);
       if (sep <= 1800) expected.emplace_back(sep, gra);
     }
     std::sort(expected.begin(), expected.end());
@@ -145,7 +145,7 @@ TEST_CASE("proper motions are propagated to the alert's epoch") {
   const auto row = gaia->row(fastest);
   const double mjd = 60000;  // ~7.2 years after J2016.0
   double ra = 0, dec = 0;
-  ebs::catalog::to_ra_dec(ebs::catalog::propagate_proper_motion(ebs::catalog::unit_vector(row.ra_deg, row.dec_deg),
+  ebs::crossmatch::to_ra_dec(ebs::crossmatch::propagate_proper_motion(ebs::crossmatch::unit_vector(row.ra_deg, row.dec_deg),
                                                                 *row.pmra_mas_per_yr, *row.pmdec_mas_per_yr,
                                                                 (mjd - 57388.5) / 365.25),
                           ra, dec);

@@ -252,7 +252,7 @@ void Classifier::run_search(size_t s, double ra, double dec, double mjd, std::ve
   const SherlockSearch& search = rules_->searches[s];
   CatalogueHandle& handle = handles_[s];
   handle.search(ra, dec, mjd, search.radius_arcsec, false, matches_);
-  for (const catalog::Match& m : matches_) {
+  for (const crossmatch::Match& m : matches_) {
     const SourceSummary& source = handle.source(m.index);
     if (search.magnitude_below && !(source.magnitude < *search.magnitude_below)) continue;
     const std::optional<std::string> mapped = class_for_type(search, source.type);

@@ -120,7 +120,7 @@ class Classifier {
 
   std::shared_ptr<const RuleSet> rules_;
   std::vector<CatalogueHandle> handles_;  // per search
-  std::vector<catalog::Match> matches_;
+  std::vector<crossmatch::Match> matches_;
 };
 
 }  // namespace ebs::crossmatch

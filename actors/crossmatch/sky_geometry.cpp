@@ -8,7 +8,7 @@
 
 #include "engine/util/fault.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 UnitVector unit_vector(double ra_deg, double dec_deg) {
   const double ra = ra_deg / kDegPerRad, dec = dec_deg / kDegPerRad;
@@ -111,4 +111,4 @@ double parse_sexagesimal(std::string_view text) {
   return sign * (parts[0] + parts[1] / 60.0 + parts[2] / 3600.0);
 }
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

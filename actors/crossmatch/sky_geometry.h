@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 inline constexpr double kPi = 3.14159265358979323846;
 inline constexpr double kDegPerRad = 180.0 / kPi;
@@ -43,4 +43,4 @@ inline double julian_epoch_from_mjd(double mjd) {
 // whole. Raises a Fault (failed, place "angle") describing the problem.
 double parse_sexagesimal(std::string_view text);
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

@@ -12,7 +12,7 @@
 #include "engine/util/fault.h"
 #include "test/support/crossmatch_oracle.h"
 
-using namespace ebs::catalog;
+using namespace ebs::crossmatch;
 
 TEST_CASE("sexagesimal angles in the forms catalogues write them") {
   CHECK(parse_sexagesimal("10:23:45.6") == doctest::Approx(10 + 23 / 60.0 + 45.6 / 3600).epsilon(1e-15));

@@ -9,7 +9,7 @@
 
 #include "engine/util/fault.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 namespace {
 
@@ -367,4 +367,4 @@ std::unique_ptr<TableReader> open_table(const CatalogConfig& config) {
   return std::make_unique<TextTableReader>(config);
 }
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

@@ -10,7 +10,7 @@
 
 #include "actors/crossmatch/catalog_config.h"
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 struct Cell {
   enum class Kind { null, text, number, integer };
@@ -47,4 +47,4 @@ class TableReader {
 
 std::unique_ptr<TableReader> open_table(const CatalogConfig& config);
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch

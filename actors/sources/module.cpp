@@ -17,8 +17,8 @@ void register_module(ActorRegistry& actors, CommandRegistry& commands) {
   register_dead_letter_replay(actors);
   register_avro_files_source(actors);
   register_kafka_source(actors);
-  actors.add(coincidence::notice_files_source_type());
-  coincidence::register_gcn_kafka_source(actors);
+  actors.add(notice_files_source_type());
+  register_gcn_kafka_source(actors);
 
   kafka::register_replay_command(commands);
   kafka::register_broker_command(commands);

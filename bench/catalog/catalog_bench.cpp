@@ -17,7 +17,7 @@
 #include "actors/crossmatch/catalog_builder.h"
 #include "actors/crossmatch/sky_geometry.h"
 
-using namespace ebs::catalog;
+using namespace ebs::crossmatch;
 using Clock = std::chrono::steady_clock;
 
 namespace {

@@ -23,6 +23,8 @@
 
 using namespace ebs;
 using namespace ebs::coincidence;
+using namespace ebs::notices;
+using namespace ebs::skymap;
 using Clock = std::chrono::steady_clock;
 
 namespace {

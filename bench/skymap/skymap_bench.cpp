@@ -12,7 +12,7 @@
 #include "engine/util/base64.h"
 #include "actors/common/skymap/skymap.h"
 
-using namespace ebs::coincidence;
+using namespace ebs::skymap;
 using Clock = std::chrono::steady_clock;
 
 namespace {

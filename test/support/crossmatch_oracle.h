@@ -3,6 +3,6 @@
 
 #include "test/support/python_oracle.h"
 
-namespace ebs::catalog::testing {
+namespace ebs::crossmatch::testing {
 using ebs::test::run_python_oracle;
-}  // namespace ebs::catalog::testing
+}  // namespace ebs::crossmatch::testing

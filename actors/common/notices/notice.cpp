@@ -16,7 +16,9 @@
 #include "engine/util/base64.h"
 #include "engine/util/fault.h"
 
-namespace ebs::coincidence {
+namespace ebs::notices {
+
+using namespace ebs::skymap;  // sky maps and error regions (actors/common/skymap)
 
 namespace {
 
@@ -444,4 +446,4 @@ std::string drop_reason(const SkyEvent& event, bool keep_test, bool significant_
   return {};
 }
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::notices

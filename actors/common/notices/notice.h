@@ -20,7 +20,7 @@
 
 #include "engine/model/record.h"
 
-namespace ebs::coincidence {
+namespace ebs::notices {
 
 // One notice may describe several sky events (the LVK neutrino track search).
 std::vector<std::shared_ptr<SkyEvent>> parse_notice(std::string_view text, const std::string& source);
@@ -32,4 +32,4 @@ std::string drop_reason(const SkyEvent& event, bool keep_test, bool significant_
 // LVK superevent ids of mock/test/MDC events: "MS...", "TS..." (GraceDB's test prefixes).
 bool is_mock_superevent_id(std::string_view superevent_id);
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::notices

@@ -12,7 +12,7 @@
 #include "test/support/test_data.h"
 
 using namespace ebs;
-using namespace ebs::coincidence;
+using namespace ebs::notices;
 
 namespace {
 std::string read_text(const std::string& path) {

@@ -7,7 +7,7 @@
 #include "actors/common/skymap/skymap.h"
 #include "engine/util/fault.h"
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 
 namespace {
 
@@ -239,4 +239,4 @@ double overlap_integral(const Skymap& map, const RegionDensity& density, int rad
   return 4 * pi * joint / (region_norm * map.integral());
 }
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::skymap

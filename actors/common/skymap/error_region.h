@@ -10,7 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 
 struct ErrorRegion {
   double ra = 0;              // deg
@@ -97,4 +97,4 @@ class Skymap;
 // 4π ρ_map(centre) / N_map.
 double overlap_integral(const Skymap& map, const RegionDensity& region, int radial = 400, int azimuthal = 180);
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::skymap

@@ -18,7 +18,7 @@
 #include "actors/common/gzip.h"
 #include "engine/util/fault.h"
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 
 namespace {
 
@@ -656,4 +656,4 @@ std::vector<std::uint8_t> fetch_url(const std::string& url, const FetchOptions& 
   return body;
 }
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::skymap

@@ -26,7 +26,7 @@ namespace ebs {
 class FlatLambdaCDM;  // actors/common/cosmology.h
 }
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 
 // Per-direction distance posterior of the "volume rendering" ansatz (Singer et al. 2016):
 // p(r | direction) = norm · r² · N(r; mu, sigma). mu = +inf with norm = 0 (no support) and
@@ -165,4 +165,4 @@ std::vector<std::uint8_t> read_file_bytes(const std::string& path);
 // GETs an http(s) URL with libcurl; HTTP errors are `failed`, transport errors `disconnected`.
 std::vector<std::uint8_t> fetch_url(const std::string& url, const FetchOptions& options = {});
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::skymap

@@ -5,7 +5,7 @@
 #include "engine/util/base64.h"
 #include "engine/util/fault.h"
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 
 std::string notice_id(const nlohmann::json& notice) {
   if (!notice.is_object()) return "?";
@@ -64,4 +64,4 @@ Skymap load_skymap(const std::string& path_or_url) {
   return Skymap::from_bytes(bytes, path_or_url);
 }
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::skymap

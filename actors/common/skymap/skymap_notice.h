@@ -8,7 +8,7 @@
 
 #include "actors/common/skymap/skymap.h"
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 
 // The notice's id for messages: superevent_id, else id[0], else "?".
 std::string notice_id(const nlohmann::json& notice);
@@ -22,4 +22,4 @@ Skymap skymap_from_notice_text(std::string_view json_text, const std::string& so
 // an embedded map, or an http(s) URL of a FITS file.
 Skymap load_skymap(const std::string& path_or_url);
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::skymap

@@ -12,7 +12,7 @@
 #include "engine/util/fault.h"
 #include "test/support/test_data.h"
 
-using namespace ebs::coincidence;
+using namespace ebs::skymap;
 using ebs::FlatLambdaCDM;
 namespace fs = std::filesystem;
 

@@ -3,7 +3,9 @@
 #include "actors/common/notices/notice.h"
 #include "engine/runtime/actor_logic.h"
 
-namespace ebs::coincidence {
+namespace ebs::sources {
+
+using namespace ebs::notices;  // GCN notices -> SkyEvents (actors/common/notices)
 
 namespace {
 
@@ -48,4 +50,4 @@ void register_gcn_kafka_source(ActorRegistry& registry) {
   register_kafka_message_source(registry, std::move(spec));
 }
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::sources

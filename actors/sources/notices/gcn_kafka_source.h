@@ -12,11 +12,11 @@
 
 #include "actors/common/kafka/kafka_source.h"
 
-namespace ebs::coincidence {
+namespace ebs::sources {
 
 // The decoder behind `gcn-kafka` (exposed for tests).
 std::unique_ptr<KafkaMessageDecoder> make_notice_decoder(bool keep_test, bool significant_only);
 
 void register_gcn_kafka_source(ActorRegistry& registry);
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::sources

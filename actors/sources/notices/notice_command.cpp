@@ -24,7 +24,7 @@ void register_notice_command(CommandRegistry& registry) {
                    for (const std::string& path : *paths) {
                      std::vector<std::string> files;
                      try {
-                       files = coincidence::notice_files(path, path);
+                       files = sources::notice_files(path, path);
                      } catch (const Fault& f) {
                        std::cerr << f.place() << ": " << f.message() << "\n";
                        status = exit_code::failed;
@@ -35,7 +35,7 @@ void register_notice_command(CommandRegistry& registry) {
                        std::stringstream text;
                        text << in.rdbuf();
                        try {
-                         for (const auto& event : coincidence::parse_notice(text.str(), file)) {
+                         for (const auto& event : notices::parse_notice(text.str(), file)) {
                            if (!*keep_test && event->test) continue;
                            auto json = to_json(*event);
                            json["file"] = file;

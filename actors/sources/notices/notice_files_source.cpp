@@ -10,7 +10,9 @@
 #include "actors/common/notices/notice.h"
 #include "engine/runtime/actor_logic.h"
 
-namespace ebs::coincidence {
+namespace ebs::sources {
+
+using namespace ebs::notices;  // GCN notices -> SkyEvents (actors/common/notices)
 
 std::vector<std::string> notice_files(const std::string& path, const std::string& place) {
   namespace fs = std::filesystem;
@@ -106,4 +108,4 @@ ActorType notice_files_source_type() {
   return t;
 }
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::sources

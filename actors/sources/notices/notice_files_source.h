@@ -9,11 +9,11 @@
 
 #include "engine/graph/actor_type.h"
 
-namespace ebs::coincidence {
+namespace ebs::sources {
 
 ActorType notice_files_source_type();
 
 // The files a `path` (file, directory or glob) names, sorted; a Fault when none.
 std::vector<std::string> notice_files(const std::string& path, const std::string& place);
 
-}  // namespace ebs::coincidence
+}  // namespace ebs::sources
