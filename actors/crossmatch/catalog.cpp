@@ -12,12 +12,7 @@
 
 namespace ebs::crossmatch {
 
-using sqlite::execute_sql;
-using sqlite::open_sqlite;
-using sqlite::prepare_sql;
-using sqlite::quote_identifier;
-using sqlite::SqliteDatabase;
-using sqlite::SqliteStatement;
+using namespace sqlite;  // raw-handle helpers (actors/common/sqlite)
 
 namespace {
 
