@@ -8,6 +8,7 @@
 #include "actors/common/notices/notice.h"
 #include "actors/sources/notices/notice_files_source.h"
 #include "engine/model/record_json.h"
+#include "engine/util/fault.h"
 
 namespace ebs {
 
