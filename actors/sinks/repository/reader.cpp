@@ -11,13 +11,17 @@ namespace ebs::repository {
 namespace {
 
 constexpr const char* kAlertColumns =
-    "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.flux, a.flux_err, "
+    "a.alert_id, a.alert_key, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.flux, a.flux_err, "
     "a.is_diff_pos, a.real_bogus";
 
 // JSON text stored in a column back into JSON (a column named raw, details, terms or notice).
 bool is_json_column(std::string_view name) {
   return name == "raw" || name == "details" || name == "terms" || name == "notice";
 }
+
+// Alert ids (alert_id, last_alert_id) are 64-bit: JSON carries them as strings, which JavaScript's
+// numbers and many JSON libraries would otherwise round (docs/repository.md).
+bool is_alert_id_column(std::string_view name) { return name.ends_with("alert_id"); }
 
 }  // namespace
 
@@ -27,7 +31,10 @@ nlohmann::json row_to_json(const Statement& s) {
     const char* name = sqlite3_column_name(s.get(), i);
     std::string key = name ? name : std::to_string(i);
     switch (sqlite3_column_type(s.get(), i)) {
-      case SQLITE_INTEGER: row[key] = s.integer(i); break;
+      case SQLITE_INTEGER:
+        if (is_alert_id_column(key)) row[key] = std::to_string(s.integer(i));
+        else row[key] = s.integer(i);
+        break;
       case SQLITE_FLOAT: row[key] = s.number(i); break;
       case SQLITE_TEXT: {
         std::string_view text = s.text(i);

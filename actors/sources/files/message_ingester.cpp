@@ -21,8 +21,7 @@ void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, 
   for (size_t i = 0; i < records_.size(); ++i) {
     std::string record_place = std::string(place) + " record " + std::to_string(i);
     try {
-      const profiles::Profile& profile = profiles_.select(records_[i], record_place);
-      alerts.push_back(std::make_shared<const Alert>(profile.map(std::move(records_[i]), message, record_place)));
+      alerts.push_back(std::make_shared<const Alert>(profiles_.map(std::move(records_[i]), message, record_place)));
     } catch (const Fault& fault) {
       if (single) failures.push_back({fault, *message, "avro"});
       else failures.push_back({fault, avro::to_json(records_[i], true), "json"});
