@@ -97,7 +97,50 @@ TEST_CASE("separations agree with astropy SkyCoord.separation to 1e-6 arcsec") {
   MESSAGE("worst difference from astropy: " << worst << " arcsec over " << pairs.size() << " pairs");
 }
 
-TEST_CASE("proper-motion propagation agrees with SOFA pmsafe (pyerfa)") {
+TEST_CASE("proper-motion propagation is the Gaia epoch-propagation formula with zero parallax and radial velocity") {
+  // The formula (Gaia DR3 documentation, section 4.1.7; Hipparcos catalogue vol. 1, 1.2.8) with
+  // parallax and radial velocity 0: r(t) = (r0 + t mu) / sqrt(1 + t^2 |mu|^2), mu = p pmra + q pmdec
+  // in the tangent plane (p east, q north); written here independently with numpy.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  struct Star {
+    double ra, dec, pmra, pmdec, years;
+  };
+  std::vector<Star> stars;
+  for (int i = 0; i < 200; ++i) {
+    double dec = std::asin(2 * uniform(rng) - 1) * kDegPerRad;
+    if (i % 20 == 0) dec = i % 40 == 0 ? 89.999 : -89.999;
+    stars.push_back({360 * uniform(rng), dec, 20000 * uniform(rng) - 10000, 20000 * uniform(rng) - 10000,
+                     200 * uniform(rng) - 100});
+  }
+  std::ostringstream script;
+  script.precision(17);
+  script << "import numpy as np\ns = np.array([";
+  for (const Star& s : stars) script << "[" << s.ra << "," << s.dec << "," << s.pmra << "," << s.pmdec << "," << s.years << "],";
+  script << "])\n"
+            "a, d = np.radians(s[:,0]), np.radians(s[:,1])\n"
+            "r0 = np.stack([np.cos(d)*np.cos(a), np.cos(d)*np.sin(a), np.sin(d)], 1)\n"
+            "p = np.stack([-np.sin(a), np.cos(a), np.zeros_like(a)], 1)\n"
+            "q = np.stack([-np.sin(d)*np.cos(a), -np.sin(d)*np.sin(a), np.cos(d)], 1)\n"
+            "mas = np.radians(1 / 3.6e6)\n"
+            "mu = (p * s[:,2:3] + q * s[:,3:4]) * mas\n"
+            "t = s[:,4:5]\n"
+            "r = (r0 + t * mu) / np.sqrt(1 + t**2 * np.sum(mu**2, 1, keepdims=True))\n"
+            "for x in r: print(repr(float(np.degrees(np.arctan2(x[1], x[0])) % 360)), repr(float(np.degrees(np.arcsin(x[2])))))\n";
+  std::istringstream expected(testing::run_python_oracle(script.str()));
+  double worst = 0;
+  for (const Star& s : stars) {
+    double ra = 0, dec = 0;
+    REQUIRE(static_cast<bool>(expected >> ra >> dec));
+    const UnitVector moved = propagate_proper_motion(unit_vector(s.ra, s.dec), s.pmra, s.pmdec, s.years);
+    const double difference = separation_rad(moved, unit_vector(ra, dec)) * kArcsecPerRad;
+    worst = std::max(worst, difference);
+    CHECK(difference < 1e-7);
+  }
+  MESSAGE("worst propagation difference from the Gaia formula: " << worst << " arcsec");
+}
+
+TEST_CASE("proper-motion propagation agrees with SOFA pmsafe (pyerfa) given a real parallax") {
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> uniform(0, 1);
   struct Star {

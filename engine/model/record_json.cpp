@@ -48,10 +48,13 @@ json to_json(const Annotation& a) {
            {"actor_type", a.provenance.actor_type},
            {"version", a.provenance.version},
            {"config_hash", a.provenance.config_hash}};
-  if (a.kind == Annotation::Kind::crossmatch) {
+  // One shape for every kind, as the repository's annotations row: a Sherlock classification
+  // names its catalogue, source, separation and object type like a crossmatch does.
+  if (a.kind == Annotation::Kind::crossmatch || a.kind == Annotation::Kind::classification ||
+      !a.catalogue.empty()) {
     out["catalogue"] = a.catalogue;
     out["source_id"] = a.source_id;
-    out["sep_arcsec"] = number(a.separation_arcsec);
+    out["separation_arcsec"] = number(a.separation_arcsec);
     out["object_type"] = a.object_type;
     out["redshift"] = number(a.redshift);
   }
@@ -326,7 +329,8 @@ std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& p
                              text_or_empty(a, "config_hash")};
     annotation.catalogue = text_or_empty(a, "catalogue");
     annotation.source_id = text_or_empty(a, "source_id");
-    annotation.separation_arcsec = number_or_nan(a, "sep_arcsec");
+    annotation.separation_arcsec =
+        number_or_nan(a, a.contains("separation_arcsec") ? "separation_arcsec" : "sep_arcsec");  // older files
     annotation.object_type = text_or_empty(a, "object_type");
     annotation.redshift = number_or_nan(a, "redshift");
     annotation.name = text_or_empty(a, "name");
