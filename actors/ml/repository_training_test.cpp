@@ -230,7 +230,7 @@ TEST_CASE("real ZTF alerts stored by a workflow: exported features equal the liv
   std::istringstream lines(ebs::test::read_file(dir.path() / "run" / "live.jsonl"));
   for (std::string line; std::getline(lines, line);) {
     json alert = json::parse(line);
-    auto id = alert["alert_id"].get<uint64_t>();
+    auto id = std::stoull(alert["alert_id"].get<std::string>());
     for (const json& a : alert["annotations"])
       if (a["name"] == "lc-basic/1") live[id] = a["details"];
     object_of[id] = alert["object_id"].get<std::string>();

@@ -74,7 +74,7 @@ TEST_CASE("the HTTP API answers cone, light-curve, class, score, event and metri
   CHECK(cone->get_header_value("Content-Type") == "application/json");
   auto hits = body(cone);
   REQUIRE(hits.size() == 2);
-  CHECK(hits[0]["alert_id"] == 11);
+  CHECK(hits[0]["alert_id"] == "11");
   CHECK(body(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=0.1")).size() == 1);
 
   auto lc = body(c.Get("/api/objects/ZTF21abc/lightcurve"));
@@ -84,11 +84,11 @@ TEST_CASE("the HTTP API answers cone, light-curve, class, score, event and metri
 
   CHECK(body(c.Get("/api/alerts?class=SN&limit=5")).size() == 1);
   CHECK(body(c.Get("/api/alerts?class=AGN")).empty());
-  CHECK(body(c.Get("/api/alerts?score=kn&min=0.8"))[0]["alert_id"] == 12);
+  CHECK(body(c.Get("/api/alerts?score=kn&min=0.8"))[0]["alert_id"] == "12");
   CHECK(body(c.Get("/api/alerts?score=kn&min=0.95")).empty());
 
   auto event = body(c.Get("/api/events/S230518h/coincidences"));
-  CHECK(event["coincidences"][0]["alert_id"] == 12);
+  CHECK(event["coincidences"][0]["alert_id"] == "12");
   CHECK(c.Get("/api/events/S404/coincidences")->status == 404);
 
   auto metrics = c.Get("/metrics");

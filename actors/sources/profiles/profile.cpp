@@ -461,7 +461,7 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
     fail(p.at(t), "reference: start needs exposure_time or default_exposure_s to reach the exposure's middle");
 
   YAML::Node a = doc["alert"];
-  p.keys(a, {"alert_id", "alert_id_kind", "object_id", "ra", "dec", "band", "mag", "mag_err", "flux", "flux_err",
+  p.keys(a, {"alert_id", "alert_id_kind", "alert_key", "object_id", "ra", "dec", "band", "mag", "mag_err", "flux", "flux_err",
              "is_diff_pos", "real_bogus", "limit_mag"},
          "alert");
   if (a["alert_id"]) {
@@ -490,6 +490,8 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
   opt("is_diff_pos", out.is_diff_pos_);
   opt("real_bogus", out.real_bogus_);
   opt("limit_mag", out.limit_mag_);
+  opt("alert_key", out.alert_key_);
+  if (a["alert_key"] && !a["alert_id"]) fail(p.at(a["alert_key"]), "alert_key goes with alert_id");
 
   if (YAML::Node h = doc["history"]) {
     if (!h.IsSequence()) fail(p.at(h), "history must be a list of entries");
@@ -719,6 +721,13 @@ std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<c
 // The profile's declared id kind decides: integers stay signed and whole (a text that is not one
 // is an error, never a partial parse), texts keep their bytes and get the documented hash.
 void Profile::map_alert_id(AlertCore& core, const RecordNodes& nodes, std::string_view place) const {
+  map_alert_id_value(core, nodes, place);
+  // A format that carries both (ebs.alert 1.1): the key as written, when there is one.
+  std::string key;
+  if (!alert_key_.empty() && read_text(alert_key_, nodes, nodes.root, key) && !key.empty()) core.alert_key = std::move(key);
+}
+
+void Profile::map_alert_id_value(AlertCore& core, const RecordNodes& nodes, std::string_view place) const {
   const RawNode* v = alert_id_.paths.empty() ? nullptr : first_value(alert_id_, nodes, nodes.root);
   std::string_view text;
   if (alert_id_.constant) {

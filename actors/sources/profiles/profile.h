@@ -157,9 +157,10 @@ class Profile {
   FieldPath schema_version_field_;
   std::string schema_version_;
   void map_alert_id(AlertCore& core, const RecordNodes& nodes, std::string_view place) const;
+  void map_alert_id_value(AlertCore& core, const RecordNodes& nodes, std::string_view place) const;
 
   ValueSpec alert_id_, object_id_, ra_, dec_, band_, mag_, mag_err_, flux_, flux_err_,
-      is_diff_pos_, real_bogus_, limit_mag_;
+      is_diff_pos_, real_bogus_, limit_mag_, alert_key_;
   AlertIdKind alert_id_kind_ = AlertIdKind::integer;
   TimeSpec time_;
   std::map<std::string, std::string, std::less<>> bands_;
