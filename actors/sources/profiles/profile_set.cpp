@@ -77,6 +77,13 @@ namespace {
 constexpr size_t kMaxWrapperDepth = 4;
 constexpr size_t kMaxNodesSearched = 64;
 
+// " version 'x'" when the record says its version in a field of a known name.
+std::string version_text(RawView node) {
+  for (const char* field : {"schemavsn", "lsst_schema_version"})
+    if (auto v = node.field(field).as_string()) return " version '" + std::string(*v) + "'";
+  return "";
+}
+
 uint32_t node_index(const RawRecord& record, RawView view) {
   return static_cast<uint32_t>(&view.node() - record.nodes().data());
 }
@@ -129,9 +136,9 @@ ProfileSet::Choice ProfileSet::choose(const RawRecord& record, std::string_view 
         if (p->version_matches(visit.node)) return {p, node_index(record, visit.node)};
       std::string reasons;
       for (const Profile* p : profiles) reasons += (reasons.empty() ? "" : "; ") + p->name() + ": " + p->refusal(visit.node);
-      fail(std::string(place), "no profile for writer schema '" + visit.node.node().shape->name + "' in " + visit.where +
-                                   " (schema known, version not: " + reasons +
-                                   "): add one (docs/ingestion.md) or force one with `profile:`");
+      fail(std::string(place), "no profile for writer schema '" + visit.node.node().shape->name + "'" +
+                                   version_text(visit.node) + " (schema known, version not: " + reasons + ") in " +
+                                   visit.where + ": add one (docs/ingestion.md) or force one with `profile:`");
     }
     std::string reasons;
     for (const auto& p : profiles_) reasons += "\n  " + p->name() + ": " + p->refusal(visit.node);
@@ -146,10 +153,7 @@ ProfileSet::Choice ProfileSet::choose(const RawRecord& record, std::string_view 
       queue.push_back(std::move(inner));
     }
   }
-  std::string message = "no profile for writer schema '" + shape->name + "'";
-  for (const char* field : {"schemavsn", "lsst_schema_version"})
-    if (auto v = root.field(field).as_string()) message += " version '" + std::string(*v) + "'";
-  message += ": add one (docs/ingestion.md) or force one with `profile:`. Tried";
+  std::string message = "no profile for writer schema '" + shape->name + "'" + version_text(root) + ": add one (docs/ingestion.md) or force one with `profile:`. Tried";
   for (const std::string& t : tried) message += "\n" + t;
   fail(std::string(place), message);
 }
