@@ -555,6 +555,14 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
 }
 
 bool Profile::shape_matches(RawView node) const { return accepts(node, false, nullptr); }
+
+bool Profile::names_schema_of(RawView node) const {
+  if (!node.valid() || node.kind() != RawNode::Kind::Record || !node.node().shape) return false;
+  for (const MatchRule& rule : match_)
+    for (const std::string& s : rule.schemas)
+      if (s == node.node().shape->name) return true;
+  return false;
+}
 bool Profile::version_matches(RawView node) const { return accepts(node, true, nullptr); }
 bool Profile::shape_matches(const RawRecord& record) const { return shape_matches(record.root()); }
 bool Profile::version_matches(const RawRecord& record) const { return version_matches(record.root()); }

@@ -131,6 +131,8 @@ class Profile {
   // The same at any record node (an alert wrapped in another record, e.g. by Spark).
   bool shape_matches(RawView node) const;
   bool version_matches(RawView node) const;
+  // Whether a match rule names the writer schema of `node` (more specific than fields alone).
+  bool names_schema_of(RawView node) const;
   // Why this profile does not take the record at `node` ("writer schema 'x' is not ztf.alert"),
   // one reason per match rule; empty when it does.
   std::string refusal(RawView node) const;

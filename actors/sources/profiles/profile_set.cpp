@@ -91,10 +91,13 @@ uint32_t node_index(const RawRecord& record, RawView view) {
 }  // namespace
 
 std::vector<const Profile*> ProfileSet::candidates_at(RawView node) const {
-  std::vector<const Profile*> out;
+  // Profiles that name the writer schema first, then those that take it by its fields (a Spark
+  // re-serialization rule of rubin-v10 must not take a native lsst.v11_0.alert).
+  std::vector<const Profile*> named, by_fields;
   for (const auto& p : profiles_)
-    if (p->shape_matches(node)) out.push_back(p.get());
-  return out;
+    if (p->shape_matches(node)) (p->names_schema_of(node) ? named : by_fields).push_back(p.get());
+  named.insert(named.end(), by_fields.begin(), by_fields.end());
+  return named;
 }
 
 ProfileSet::Choice ProfileSet::choose(const RawRecord& record, std::string_view place) {
