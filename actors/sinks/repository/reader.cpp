@@ -11,8 +11,8 @@ namespace ebs::repository {
 namespace {
 
 constexpr const char* kAlertColumns =
-    "a.alert_id, a.alert_key, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.flux, a.flux_err, "
-    "a.is_diff_pos, a.real_bogus";
+    "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.flux, a.flux_err, "
+    "a.is_diff_pos, a.real_bogus, a.alert_key";
 
 // JSON text stored in a column back into JSON (a column named raw, details, terms or notice).
 bool is_json_column(std::string_view name) {

@@ -104,7 +104,8 @@ void Writer::validate(const Record& record, std::string_view place) {
   switch (record.type()) {
     case PortType::alert: {
       const AlertCore& c = static_cast<const Alert&>(record).core();
-      if (c.alert_id == 0) bad("alert without an alert_id");
+      // 0 is "no id" unless the survey's own id says 0 (TURBO's first alert).
+      if (c.alert_id == 0 && c.alert_key.empty()) bad("alert without an alert_id");
       if (c.object_id.empty()) bad("alert " + std::to_string(c.alert_id) + " without an object_id");
       if (!std::isfinite(c.ra) || !std::isfinite(c.dec) || c.dec < -90 || c.dec > 90)
         bad("alert " + std::to_string(c.alert_id) + " has no valid position (ra " + std::to_string(c.ra) +

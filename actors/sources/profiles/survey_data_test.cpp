@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -267,11 +268,15 @@ TEST_CASE("every PGIR and TURBO alert maps through its profile") {
   }
   auto turbo = map_all(test::data_dir() / "other-surveys/turbo", set);
   CHECK(turbo.size() == 11);
+  std::set<int64_t> ids;
   for (const Mapped& m : turbo) {
     CHECK(m.profile == "turbo");
-    CHECK(m.core->alert_id == *m.core->raw.path("candidate.candid").as_int());
+    CHECK(m.core->alert_id == *m.core->raw.path("candid").as_int());  // 0 included: a real id, alert_key "0"
+    CHECK(m.core->alert_key == std::to_string(m.core->alert_id));
+    ids.insert(m.core->alert_id);
     CHECK(m.core->is_diff_pos);  // isdiffpos 1.0
   }
+  CHECK(ids.size() == turbo.size());  // candidate.candid is 89 in every file: not the id
 }
 
 TEST_CASE("ZTF and Rubin values agree with python3-avro + astropy (independent oracle)") {
