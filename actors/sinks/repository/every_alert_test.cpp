@@ -15,6 +15,7 @@
 #include "actors/sinks/repository/reader.h"
 #include "actors/sinks/repository/repository_test_support.h"
 #include "actors/sinks/repository/writer.h"
+#include "actors/sources/avro/avro_test_files.h"
 #include "actors/sources/avro/decoder.h"
 #include "actors/sources/profiles/profile_set.h"
 #include "test/python_oracle.h"
@@ -25,21 +26,6 @@ using namespace ebs::repository;
 using namespace ebs::repository::testing;
 
 namespace {
-
-std::shared_ptr<const std::string> read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return std::make_shared<const std::string>(s.str());
-}
-
-std::vector<std::filesystem::path> avro_files(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().extension() == ".avro") out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 struct Tally {
   size_t input = 0, stored = 0, repeats = 0, conflicts = 0, dead_letters = 0;
@@ -53,7 +39,7 @@ void ingest(const std::vector<std::filesystem::path>& files, Writer& writer, Tal
   writer.begin();
   for (const auto& file : files) {
     std::vector<RawRecord> records;
-    auto bytes = read_bytes(file);
+    auto bytes = avro::testing::read_file(file);
     try {
       decoder.decode(bytes, file.string(), records);
     } catch (const Fault& f) {
@@ -99,9 +85,9 @@ TEST_CASE("every alert of every survey and schema version: stored once, repeats 
   test::run_python_oracle(text.str(), {test::data_dir().string(), built.string()});
   nlohmann::json manifest = nlohmann::json::parse(std::ifstream(built / "manifest.json"));
 
-  std::vector<std::filesystem::path> files = avro_files(test::data_dir());
+  std::vector<std::filesystem::path> files = avro::testing::avro_files("");
   REQUIRE(files.size() == 217);  // the shared data's alert files
-  for (const auto& f : avro_files(built)) files.push_back(f);
+  for (const auto& f : avro::testing::avro_files(built.string())) files.push_back(f);
 
   const std::string path = dir.file("every.db");
   Tally first, second;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "actors/sources/avro/avro_test_files.h"
 #include "actors/sources/avro/decoder.h"
 #include "actors/sources/profiles/profile_set.h"
 #include "engine/model/alert_identity.h"
@@ -18,13 +19,6 @@
 namespace ebs::profiles {
 
 namespace {
-
-std::shared_ptr<const std::string> read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return std::make_shared<const std::string>(s.str());
-}
 
 // Builds the files into a fresh temporary folder, removed afterwards.
 struct SchemaAlerts {
@@ -57,7 +51,7 @@ TEST_CASE("every ZTF, ATLAS, ELAsTiCC and (Spark-wrapped) Rubin schema picks its
     if (expect["profile"].is_null()) continue;
     INFO(file);
     std::vector<RawRecord> records;
-    decoder.decode(read_bytes(files.dir / file), file, records);
+    decoder.decode(avro::testing::read_file(files.dir / file), file, records);
     REQUIRE(records.size() == expect["alert_keys"].size());
     for (size_t i = 0; i < records.size(); ++i) {
       ProfileSet::Choice choice = set.choose(records[i], file);
@@ -82,7 +76,7 @@ TEST_CASE("a record no profile takes: the error names every profile tried and wh
   ProfileSet set = ProfileSet::builtin();
   avro::Decoder decoder;
   std::vector<RawRecord> records;
-  decoder.decode(read_bytes(files.dir / "elasticc-classification.avro"), "classification", records);
+  decoder.decode(avro::testing::read_file(files.dir / "elasticc-classification.avro"), "classification", records);
   REQUIRE(records.size() == 1);
   try {
     set.choose(records[0], "classification record 0");
