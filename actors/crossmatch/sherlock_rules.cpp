@@ -126,7 +126,7 @@ RuleSet load_rule_set(const fs::path& path) {
     if (kv.second.IsMap()) {
       r.known_keys(kv.second, {"file", "distance"});
       if (!kv.second["file"]) fail(r.at(kv.second), "a catalogue needs a file");
-      file = kv.second["file"];
+      file.reset(kv.second["file"]);  // reset: assigning a Node would overwrite the map it refers to
       if (const YAML::Node d = kv.second["distance"]) {
         const std::string text = r.get<std::string>(d, "distance");
         if (text == "angular_diameter") kind = DistanceKind::angular_diameter;
