@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "actors/sinks/repository/rows.h"
 #include "actors/sinks/repository/schema.h"
 #include "actors/sinks/repository/sky_index.h"
 
@@ -18,10 +19,6 @@ constexpr const char* kAlertColumns =
 bool is_json_column(std::string_view name) {
   return name == "raw" || name == "details" || name == "terms" || name == "notice";
 }
-
-// Alert ids (alert_id, last_alert_id) are 64-bit: JSON carries them as strings, which JavaScript's
-// numbers and many JSON libraries would otherwise round (docs/repository.md).
-bool is_alert_id_column(std::string_view name) { return name.ends_with("alert_id"); }
 
 }  // namespace
 

@@ -40,6 +40,10 @@ class PointSet {
   std::map<std::pair<Photometry::Kind, std::string>, std::set<double>> times_;
 };
 
+// Alert id columns (alert_id, last_alert_id): 64-bit, so every backend writes them into JSON as
+// strings, which JavaScript's numbers and many JSON libraries would otherwise round.
+inline bool is_alert_id_column(std::string_view name) { return name.ends_with("alert_id"); }
+
 // The lightcurve.kind text back to the kind ("detection", "upper_limit", "forced").
 Photometry::Kind photometry_kind(std::string_view name);
 

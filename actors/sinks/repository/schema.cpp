@@ -169,7 +169,7 @@ CREATE INDEX coincidences_other_event ON coincidences(other_event_id);
 constexpr const char* kVersion4 = R"sql(
 ALTER TABLE alerts ADD COLUMN alert_key TEXT;
 UPDATE alerts SET alert_key = CAST(alert_id AS TEXT);
-CREATE UNIQUE INDEX alerts_survey_key ON alerts(survey, alert_key);
+CREATE UNIQUE INDEX alerts_identity ON alerts(survey, alert_key);
 )sql";
 
 void fill_pixels(const Database& db, const std::string& table, const std::string& key) {
