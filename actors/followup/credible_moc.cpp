@@ -1,12 +1,11 @@
 #include "actors/followup/credible_moc.h"
 
-#include <fitsio.h>
-
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
 
+#include "actors/followup/fits_output.h"
 #include "engine/util/fault.h"
 
 namespace ebs::followup {
@@ -14,20 +13,6 @@ namespace ebs::followup {
 namespace {
 
 constexpr double square_degrees_per_steradian = (180.0 / M_PI) * (180.0 / M_PI);
-
-struct FitsCloser {
-  void operator()(fitsfile* file) const {
-    int status = 0;
-    fits_close_file(file, &status);
-  }
-};
-
-std::string fits_error(int status) {
-  char text[FLEN_STATUS] = {};
-  fits_get_errstatus(status, text);
-  fits_clear_errmsg();
-  return text;
-}
 
 }  // namespace
 
@@ -134,46 +119,20 @@ nlohmann::ordered_json moc_to_json(const Moc& moc) {
 
 void write_moc_fits(const Moc& moc, const std::filesystem::path& path,
                     const std::vector<std::pair<std::string, double>>& extra_keys) {
-  const std::string place = path.string();
-  fitsfile* raw = nullptr;
-  int status = 0;
-  const std::string create = "!" + path.string();  // '!' overwrites
-  if (fits_create_file(&raw, create.c_str(), &status)) fail(place, "cannot create FITS: " + fits_error(status));
-  std::unique_ptr<fitsfile, FitsCloser> file(raw);
-  const bool wide = moc.max_order > 13;
-  char column_name[] = "UNIQ";
-  char column_form[3] = {'1', wide ? 'K' : 'J', 0};
-  char* names[] = {column_name};
-  char* forms[] = {column_form};
-  char extension[] = "MOC";
-  fits_create_img(file.get(), BYTE_IMG, 0, nullptr, &status);
-  fits_create_tbl(file.get(), BINARY_TBL, 0, 1, names, forms, nullptr, extension, &status);
-  auto key_string = [&](const char* key, const char* value, const char* comment) {
-    fits_update_key(file.get(), TSTRING, key, const_cast<char*>(value), comment, &status);
-  };
-  auto key_int = [&](const char* key, int value, const char* comment) {
-    fits_update_key(file.get(), TINT, key, &value, comment, &status);
-  };
-  key_string("MOCVERS", "2.0", "MOC version");
-  key_string("MOCDIM", "SPACE", "physical dimension");
-  key_string("ORDERING", "NUNIQ", "NUNIQ coding method");
-  key_string("COORDSYS", "C", "reference frame (C = ICRS)");
-  key_int("MOCORD_S", moc.max_order, "MOC resolution (best order)");
-  key_string("PIXTYPE", "HEALPIX", "HEALPix magic code (MOC 1.1)");
-  key_int("MOCORDER", moc.max_order, "MOC resolution (MOC 1.1)");
-  key_string("MOCTOOL", "ebs-flow", "name of the MOC generator");
-  key_string("MOCTYPE", "IMAGE", "source type (IMAGE or CATALOG)");
-  for (const auto& [key, value] : extra_keys) {
-    double number = value;
-    fits_update_key(file.get(), TDOUBLE, key.c_str(), &number, nullptr, &status);
-  }
-  if (!moc.uniq.empty()) {
-    std::vector<LONGLONG> cells(moc.uniq.begin(), moc.uniq.end());
-    fits_write_col(file.get(), TLONGLONG, 1, 1, 1, static_cast<LONGLONG>(cells.size()), cells.data(), &status);
-  }
-  if (status) fail(place, "cannot write the MOC: " + fits_error(status));
-  fits_close_file(file.release(), &status);
-  if (status) fail(place, "cannot close FITS: " + fits_error(status));
+  FitsOutput out(path);
+  out.add_table("MOC", {{"UNIQ", moc.max_order > 13 ? "1K" : "1J", ""}});
+  out.key("MOCVERS", std::string("2.0"), "MOC version");
+  out.key("MOCDIM", std::string("SPACE"), "physical dimension");
+  out.key("ORDERING", std::string("NUNIQ"), "NUNIQ coding method");
+  out.key("COORDSYS", std::string("C"), "reference frame (C = ICRS)");
+  out.key("MOCORD_S", static_cast<long long>(moc.max_order), "MOC resolution (best order)");
+  out.key("PIXTYPE", std::string("HEALPIX"), "HEALPix magic code (MOC 1.1)");
+  out.key("MOCORDER", static_cast<long long>(moc.max_order), "MOC resolution (MOC 1.1)");
+  out.key("MOCTOOL", std::string("ebs-flow"), "name of the MOC generator");
+  out.key("MOCTYPE", std::string("IMAGE"), "source type (IMAGE or CATALOG)");
+  for (const auto& [name, value] : extra_keys) out.key(name, value);
+  out.write(1, std::vector<long long>(moc.uniq.begin(), moc.uniq.end()));
+  out.close();
 }
 
 }  // namespace ebs::followup

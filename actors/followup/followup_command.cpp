@@ -10,7 +10,10 @@
 
 #include "actors/coincidence/skymap_notice.h"
 #include "actors/followup/credible_moc.h"
+#include "actors/followup/gadf_export.h"
 #include "actors/followup/galaxy_targets.h"
+#include "actors/followup/standard_siren.h"
+#include "actors/followup/survey_coverage.h"
 
 namespace ebs::followup {
 
@@ -46,6 +49,7 @@ void write_galaxy_ranking(const GalaxyTable& galaxies, const GalaxyRanking& rank
         {"dec", galaxies.dec_deg[galaxy.index]},
         {"distance_mpc", galaxies.distance_mpc[galaxy.index]},
         {"magnitude", number(galaxies.magnitude[galaxy.index])},
+        {"redshift", number(galaxies.redshift[galaxy.index])},
         {"dp_dv", galaxy.dp_dv},
         {"luminosity", galaxy.luminosity},
         {"probability", galaxy.probability},
@@ -91,6 +95,39 @@ void write_credible_mocs(const coincidence::Skymap& map, const std::vector<doubl
     };
     out << line.dump() << "\n";
   }
+}
+
+void write_coverage(const std::vector<NightCoverage>& nights, std::ostream& out) {
+  for (const NightCoverage& n : nights) {
+    nlohmann::json line = {
+        {"night", n.night},
+        {"pointings", n.pointings},
+        {"probability", n.probability},
+        {"area_90_deg2", n.area_90_deg2},
+        {"cumulative_probability", n.cumulative_probability},
+        {"cumulative_area_90_deg2", n.cumulative_area_90_deg2},
+        {"alerts", n.alerts},
+        {"alerts_in_90", n.alerts_in_90},
+    };
+    out << line.dump() << "\n";
+  }
+}
+
+void write_h0_posterior(const H0Posterior& posterior, bool with_grid, std::ostream& out) {
+  nlohmann::json line = {
+      {"hubble_velocity_km_s", posterior.hubble_velocity_km_s},
+      {"distmu", posterior.mu},
+      {"distsigma", posterior.sigma},
+      {"h0_maximum", posterior.maximum},
+      {"h0_median", posterior.median},
+      {"h0_lower_68", posterior.lower_68},
+      {"h0_upper_68", posterior.upper_68},
+  };
+  if (with_grid) {
+    line["h0"] = posterior.h0;
+    line["density"] = posterior.density;
+  }
+  out << line.dump() << "\n";
 }
 
 }  // namespace ebs::followup
@@ -157,6 +194,93 @@ void register_followup_commands(CommandRegistry& registry) {
                    std::string prefix = o->out;
                    if (prefix.empty()) prefix = map.header().object.empty() ? "skymap" : map.header().object;
                    followup::write_credible_mocs(map, levels, o->max_order, prefix, std::cout);
+                   return exit_code::ok;
+                 });
+               });
+
+  registry.add("skymap coverage", "Probability and 90 % region area covered by survey pointings, per night and cumulative",
+               [](CLI::App& app) {
+                 struct Options {
+                   std::string map, plan, alerts;
+                   followup::CoverageOptions coverage;
+                 };
+                 auto o = std::make_shared<Options>();
+                 app.add_option("map", o->map, "FITS sky map, JSON GCN notice or URL")->required();
+                 app.add_option("pointings", o->plan, "survey pointings (YAML: footprints, pointings)")->required();
+                 app.add_option("--alerts", o->alerts, "alerts as JSON lines (the jsonl sink's Alert records)");
+                 app.add_option("--order", o->coverage.order, "HEALPix order of the evaluation (default max(map order, 10))");
+                 app.add_option("--level", o->coverage.level, "credible region whose area is reported (default 0.9)");
+                 return CommandRegistry::Runner([o] {
+                   const auto plan = followup::load_survey_plan(o->plan);
+                   std::vector<followup::AlertPosition> alerts;
+                   if (!o->alerts.empty()) alerts = followup::load_alert_positions(o->alerts);
+                   const auto map = coincidence::load_skymap(o->map);
+                   followup::write_coverage(followup::survey_coverage(map, plan, alerts, o->coverage), std::cout);
+                   return exit_code::ok;
+                 });
+               });
+
+  registry.add("skymap hpx", "Write a sky map as a GADF HPX map (Gammapy Map.read)", [](CLI::App& app) {
+    struct Options {
+      std::string map, out;
+      int order = -1;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("map", o->map, "FITS sky map, JSON GCN notice or URL")->required();
+    app.add_option("out", o->out, "output FITS file")->required();
+    app.add_option("--order", o->order, "HEALPix order (default: the map's maximum order)");
+    return CommandRegistry::Runner([o] {
+      const auto map = coincidence::load_skymap(o->map);
+      followup::write_hpx_map(map, o->out, o->order);
+      std::cout << nlohmann::json{{"out", o->out}, {"order", o->order < 0 ? map.max_order() : o->order}}.dump() << "\n";
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("skymap h0", "Standard-siren H0 posterior for a host galaxy's direction and redshift", [](CLI::App& app) {
+    struct Options {
+      std::string map;
+      double ra = 0, dec = 0;
+      followup::SirenOptions siren;
+      bool grid = false;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("map", o->map, "FITS sky map with distance layers, JSON GCN notice or URL")->required();
+    app.add_option("--ra", o->ra, "host RA (deg)")->required();
+    app.add_option("--dec", o->dec, "host Dec (deg)")->required();
+    app.add_option("--z", o->siren.redshift, "host redshift")->required();
+    app.add_option("--velocity-error", o->siren.velocity_error_km_s, "σ of the Hubble velocity, km/s (default 0)");
+    app.add_option("--omega-m", o->siren.omega_matter, "Ω_m of the flat ΛCDM cosmology (default 0.3)");
+    app.add_option("--h0-min", o->siren.h0_min, "grid start, km/s/Mpc (default 20)");
+    app.add_option("--h0-max", o->siren.h0_max, "grid end, km/s/Mpc (default 150)");
+    app.add_option("--points", o->siren.grid_points, "grid points (default 1301)");
+    app.add_flag("--grid", o->grid, "print the posterior on the grid too");
+    return CommandRegistry::Runner([o] {
+      const auto map = coincidence::load_skymap(o->map);
+      followup::write_h0_posterior(followup::h0_posterior(map, o->ra, o->dec, o->siren), o->grid, std::cout);
+      return exit_code::ok;
+    });
+  });
+
+  registry.describe_group("followup", "Follow-up products of candidates (exports for joint analyses)");
+  registry.add("followup lightcurve", "A candidate's photometry as a GADF light-curve FITS (Gammapy FluxPoints.read)",
+               [](CLI::App& app) {
+                 struct Options {
+                   std::string photometry, out;
+                   followup::LightCurveOptions options;
+                 };
+                 auto o = std::make_shared<Options>();
+                 app.add_option("photometry", o->photometry, "SkyPortal photometry CSV (mjd, mag, magerr, filter, limiting_mag)")
+                     ->required();
+                 app.add_option("out", o->out, "output FITS file")->required();
+                 app.add_option("--exposure", o->options.exposure_s, "time bin width in seconds (default 30)");
+                 app.add_option("--ul-sigma", o->options.ul_sigma, "significance of the limiting magnitudes (default 5)");
+                 return CommandRegistry::Runner([o] {
+                   const auto table = followup::make_light_curve(followup::load_photometry_csv(o->photometry), o->options,
+                                                                 o->photometry);
+                   followup::write_light_curve_fits(table, o->out, o->options);
+                   std::cout << nlohmann::json{{"out", o->out}, {"time_bins", table.time_min.size()}, {"bands", table.bands}}.dump()
+                             << "\n";
                    return exit_code::ok;
                  });
                });

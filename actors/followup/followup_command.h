@@ -27,6 +27,8 @@ namespace ebs::followup {
 
 struct GalaxyTable;
 struct GalaxyRanking;
+struct NightCoverage;
+struct H0Posterior;
 
 // What the commands print, for callers and tests. `top` 0: every ranked galaxy; the listing also
 // stops after the galaxy whose cumulative probability reaches `cumulative_limit`.
@@ -35,5 +37,7 @@ void write_galaxy_ranking(const GalaxyTable& galaxies, const GalaxyRanking& rank
 // Writes PREFIX-<percent>.moc.fits and .moc.json per level and one JSON line each.
 void write_credible_mocs(const coincidence::Skymap& map, const std::vector<double>& levels, int max_order,
                          const std::filesystem::path& out_prefix, std::ostream& out);
+void write_coverage(const std::vector<NightCoverage>& nights, std::ostream& out);
+void write_h0_posterior(const H0Posterior& posterior, bool with_grid, std::ostream& out);
 
 }  // namespace ebs::followup

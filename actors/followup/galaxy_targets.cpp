@@ -23,13 +23,14 @@ double column_number(sqlite3_stmt* statement, int column) {
 }  // namespace
 
 void GalaxyTable::push_back(std::string galaxy_id, double ra, double dec, double distance, double distance_error,
-                            double apparent_magnitude) {
+                            double apparent_magnitude, double galaxy_redshift) {
   id.push_back(std::move(galaxy_id));
   ra_deg.push_back(ra);
   dec_deg.push_back(dec);
   distance_mpc.push_back(distance);
   distance_error_mpc.push_back(distance_error);
   magnitude.push_back(apparent_magnitude);
+  redshift.push_back(galaxy_redshift);
 }
 
 GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std::filesystem::path& cache_dir,
@@ -47,7 +48,7 @@ GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std:
   };
   const std::string sql = "SELECT id, ra, dec, distance_mpc, " + extra(options.distance_error_column, "distance error") +
                           ", " + (options.magnitude_column.empty() ? std::string("magnitude") : extra(options.magnitude_column, "magnitude")) +
-                          " FROM sources ORDER BY idx";
+                          ", redshift FROM sources ORDER BY idx";
   catalog::SqliteDatabase db = catalog::open_sqlite(file.string(), SQLITE_OPEN_READONLY, place);
   catalog::SqliteStatement statement = catalog::prepare_sql(db.get(), sql, place);
   GalaxyTable table;
@@ -55,14 +56,15 @@ GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std:
   table.magnitude_band = options.magnitude_column.empty() ? info.magnitude_band : options.magnitude_band;
   const std::size_t rows = info.rows;
   table.id.reserve(rows);
-  for (auto* column : {&table.ra_deg, &table.dec_deg, &table.distance_mpc, &table.distance_error_mpc, &table.magnitude})
+  for (auto* column : {&table.ra_deg, &table.dec_deg, &table.distance_mpc, &table.distance_error_mpc, &table.magnitude,
+                       &table.redshift})
     column->reserve(rows);
   sqlite3_stmt* st = statement.get();
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const auto* id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
     table.push_back(id ? id : "", sqlite3_column_double(st, 1), sqlite3_column_double(st, 2), column_number(st, 3),
-                    column_number(st, 4), column_number(st, 5));
+                    column_number(st, 4), column_number(st, 5), column_number(st, 6));
   }
   if (rc != SQLITE_DONE) fail(place, std::string("SQLite: ") + sqlite3_errmsg(db.get()));
   return table;

@@ -11,6 +11,7 @@
 // Not p(r | Ω) = N r² φ(r; μ, σ): that carries r² and over-weights far galaxies.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -27,11 +28,11 @@ struct GalaxyTable {
   std::string name;            // catalogue name
   std::string magnitude_band;  // band of `magnitude` (B, K, ...), "" when unknown
   std::vector<std::string> id;
-  std::vector<double> ra_deg, dec_deg, distance_mpc, distance_error_mpc, magnitude;
+  std::vector<double> ra_deg, dec_deg, distance_mpc, distance_error_mpc, magnitude, redshift;
 
   std::size_t size() const { return ra_deg.size(); }
   void push_back(std::string galaxy_id, double ra, double dec, double distance, double distance_error,
-                 double apparent_magnitude);
+                 double apparent_magnitude, double galaxy_redshift = NAN);
 };
 
 struct GalaxyLoadOptions {
