@@ -14,6 +14,7 @@
 #include "actors/followup/galaxy_targets.h"
 #include "actors/followup/standard_siren.h"
 #include "actors/followup/survey_coverage.h"
+#include "engine/util/fault.h"
 
 namespace ebs::followup {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
+#include <cstdlib>
 
 #include "actors/crossmatch/table_reader.h"
 #include "actors/followup/fits_output.h"
@@ -72,7 +72,13 @@ std::vector<PhotometryPoint> load_photometry_csv(const std::filesystem::path& pa
     if (c.kind == catalog::Cell::Kind::number) return c.number;
     if (c.kind == catalog::Cell::Kind::integer) return static_cast<double>(c.integer);
     if (c.kind == catalog::Cell::Kind::null) return static_cast<double>(NAN);
-    fail(reader->row_place(), "'" + std::string(c.text) + "' is not a number");
+    // Text readers hand over cells as text: the whole cell must be a number.
+    const std::string text(c.text);
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(value))
+      fail(reader->row_place(), "'" + text + "' is not a number");
+    return value;
   };
   while (reader->next_row(cells)) {
     PhotometryPoint p;

@@ -7,6 +7,7 @@
 // docs/followup.md gives the band table and the AB-magnitude conversion.
 #pragma once
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -20,8 +20,9 @@ fs::path map_path() { return ebs::test::data_dir() / "skymaps" / "MS220722v_baye
 // Gammapy reads the light curve back; prints per time bin and band
 // "time_min time_max e_min e_max e2dnde e2dnde_err e2dnde_ul is_ul" (NaN as nan).
 const char* light_curve_reader = R"PY(
-import sys, warnings
+import sys, warnings, logging
 warnings.simplefilter('ignore')
+logging.disable(logging.WARNING)  # Gammapy logs that it assumes an E^-2 reference spectrum
 import numpy as np
 from gammapy.estimators import FluxPoints
 fp = FluxPoints.read(sys.argv[1], format='lightcurve')
@@ -103,8 +104,9 @@ TEST_CASE("GADF HPX map of MS220722v: Gammapy's Map.read gives the flattened den
   // Gammapy reads the file; numpy flattens the multi-order map to order 7 on its own (finer cells
   // averaged into their order-7 pixel) and compares every pixel.
   const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(R"PY(
-import sys, warnings
+import sys, warnings, logging
 warnings.simplefilter('ignore')
+logging.disable(logging.WARNING)  # Gammapy logs that it assumes an E^-2 reference spectrum
 import numpy as np
 from astropy.io import fits
 from gammapy.maps import Map
@@ -161,8 +163,9 @@ t.write(sys.argv[1], overwrite=True)
   const fs::path out = dir / "synthetic-hpx.fits";
   write_hpx_map(map, out);
   const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(R"PY(
-import sys, warnings
+import sys, warnings, logging
 warnings.simplefilter('ignore')
+logging.disable(logging.WARNING)  # Gammapy logs that it assumes an E^-2 reference spectrum
 import numpy as np
 from astropy.io import fits
 from gammapy.maps import Map

@@ -130,7 +130,7 @@ SurveyPlan parse_survey_plan(const std::string& yaml_text, const std::string& so
     if (pointing.dec_deg < -90 || pointing.dec_deg > 90) fail(pointing.place, "dec is outside [-90, 90]");
     if (node["time"]) {
       const std::string text = node["time"].as<std::string>();
-      pointing.mjd_utc = mjd_tai_to_utc(iso_utc_to_mjd_tai(text, pointing.place), pointing.place);
+      pointing.mjd_utc = time::mjd_tai_to_utc(time::iso_utc_to_mjd_tai(text, pointing.place), pointing.place);
     } else if (node["mjd"]) {
       pointing.mjd_utc = number(node, "mjd", source);
     } else {
@@ -170,7 +170,7 @@ std::vector<AlertPosition> load_alert_positions(const std::filesystem::path& pat
       if (!json.contains(key) || !json[key].is_number()) fail(place, std::string("missing number '") + key + "'");
       return json[key].get<double>();
     };
-    alerts.push_back({field("ra"), field("dec"), mjd_tai_to_utc(field("mjd_tai"), place)});
+    alerts.push_back({field("ra"), field("dec"), time::mjd_tai_to_utc(field("mjd_tai"), place)});
   }
   return alerts;
 }
@@ -178,7 +178,7 @@ std::vector<AlertPosition> load_alert_positions(const std::filesystem::path& pat
 std::string night_of(double mjd_utc, double site_longitude_deg) {
   // Local solar time runs longitude/360 days ahead of UTC; a night starts at local noon.
   const double day = std::floor(mjd_utc + site_longitude_deg / 360.0 - 0.5);
-  return mjd_tai_to_iso_utc(mjd_utc_to_tai(day + 0.5)).substr(0, 10);
+  return time::mjd_tai_to_iso_utc(time::mjd_utc_to_tai(day + 0.5)).substr(0, 10);
 }
 
 std::vector<NightCoverage> survey_coverage(const coincidence::Skymap& map, const SurveyPlan& plan,

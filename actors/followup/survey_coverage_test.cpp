@@ -58,7 +58,7 @@ pointings:
     // The second night's square lies inside the first night's circle: nothing new.
     CHECK(nights[1].cumulative_probability == doctest::Approx(nights[0].cumulative_probability).epsilon(1e-12));
     // The 90 % region of a uniform map is 90 % of the sky; its observed area is the fields' area.
-    CHECK(nights[0].area_90_deg2 <= nights[0].probability * 41252.96 + 1e-9);
+    CHECK(nights[0].area_90_deg2 <= nights[0].probability * 4 * 180 * 180 / M_PI * (1 + 1e-9));
   }
   SUBCASE("half the probability in base pixel 4: a circle inside it holds half its area fraction") {
     const auto nights = survey_coverage(synthetic_map(0.5), plan);
@@ -77,7 +77,8 @@ pointings: [{ra: 0, dec: 0, mjd: 59783.40, footprint: c}]
 )", "plan.yaml");
   // At Palomar, 59783.40 UTC (09:36) is 01:49 local time: the night that began on the 22nd.
   CHECK(night_of(59783.40, -116.86) == "2022-07-22");
-  CHECK(night_of(59783.60, -116.86) == "2022-07-23");
+  CHECK(night_of(59783.60, -116.86) == "2022-07-22");  // 06:35 local: still that night
+  CHECK(night_of(59783.90, -116.86) == "2022-07-23");  // 13:47 local: the next one
   CHECK(night_of(59783.40, 0) == "2022-07-22");
   CHECK(night_of(59783.55, 0) == "2022-07-23");
   // Base pixel 4 (0.5) and then, by the tie order (descending UNIQ), pixels 11, 10, ... make the
