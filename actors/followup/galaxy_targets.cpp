@@ -106,6 +106,7 @@ GalaxyRanking rank_galaxies(const coincidence::Skymap& map, const GalaxyTable& g
   GalaxyRanking ranking;
   ranking.considered = galaxies.size();
   const double solar = solar_absolute_magnitude(options.weight);
+  ranking.galaxies.reserve(galaxies.size());
   for (std::size_t i = 0; i < galaxies.size(); ++i) {
     const double distance = galaxies.distance_mpc[i];
     if (!(distance > 0) || !std::isfinite(distance)) {
