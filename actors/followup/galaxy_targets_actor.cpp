@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/common/cosmology.h"
+#include "actors/crossmatch/catalog_store.h"
+#include "actors/crossmatch/crossmatch_actors.h"
 #include "actors/followup/followup_command.h"
 #include "actors/followup/galaxy_targets.h"
 #include "engine/runtime/actor_logic.h"
@@ -30,20 +32,15 @@ class GalaxyTargetsActor final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
     const ActorConfig& config = context.config;
-    const std::filesystem::path run_dir(context.run_dir);
-    auto resolve = [&](const std::string& path) {
-      const std::filesystem::path p(path);
-      return p.is_absolute() || run_dir.empty() ? p : run_dir / p;
-    };
     auto optional = [&](const char* key) { return config.has(key) ? config.string(key) : std::string(); };
     GalaxyLoadOptions load;
     load.distance_error_column = optional("distance_error_column");
     load.magnitude_column = optional("magnitude_column");
     load.magnitude_band = optional("magnitude_band");
-    const std::string cache = optional("cache_dir");
+    // As for crossmatch: the catalogue resolves against the workflow's folder, builds in the cache.
     try {
-      galaxies_ = load_galaxy_table(resolve(config.string("catalog")),
-                                    cache.empty() ? run_dir / "catalog-cache" : resolve(cache), load);
+      galaxies_ = load_galaxy_table(crossmatch::resolve_path(crossmatch::workflow_dir(config), config.string("catalog")),
+                                    crossmatch::catalogue_cache_dir(context), load);
     } catch (const Fault& f) {
       fail(config.place("catalog"), f.place() + ": " + f.message());
     }
@@ -51,7 +48,7 @@ class GalaxyTargetsActor final : public ActorLogic {
     options_.distance_error_fraction = config.number("distance_error_fraction");
     top_ = static_cast<std::size_t>(config.integer("top"));
     host_radius_kpc_ = config.number("host_radius_kpc");
-    out_dir_ = resolve(config.string("out_dir"));
+    out_dir_ = crossmatch::resolve_path(context.run_dir, config.string("out_dir"));  // outputs go in the run folder
     provenance_ = {context.actor_id, context.type_name, context.type_version, config.hash()};
     std::filesystem::create_directories(out_dir_);
   }
@@ -88,7 +85,11 @@ class GalaxyTargetsActor final : public ActorLogic {
         a.source_id = galaxies_.id[t.index];
         a.separation_arcsec = separation / degree * 3600;
         a.redshift = galaxies_.redshift[t.index];
+        // Score annotations are written as name, value and details: the galaxy goes in the details too.
         a.details = nlohmann::json{{"event_id", t.event_id},
+                                   {"catalogue", galaxies_.name},
+                                   {"galaxy_id", galaxies_.id[t.index]},
+                                   {"separation_arcsec", a.separation_arcsec},
                                    {"event_sequence", t.sequence},
                                    {"rank", t.rank},
                                    {"distance_mpc", galaxies_.distance_mpc[t.index]},
@@ -178,8 +179,8 @@ ActorType galaxy_targets_actor_type() {
   t.outputs = {{"alerts", PortType::alert, "every alert; host_probability scores near ranked galaxies"},
                {"events", PortType::sky_event, "every sky event (ranked lists written to out_dir)"}};
   t.config = {
-      {"catalog", ValueKind::string, true, "", "galaxy catalogue: YAML config (catalogs/*.yaml) or .ebscat"},
-      {"out_dir", ValueKind::string, false, "galaxy-targets", "where <event>-<sequence>.galaxies.jsonl are written"},
+      {"catalog", ValueKind::string, true, "", "galaxy catalogue: YAML config (catalogs/*.yaml) or .ebscat, relative to the workflow file"},
+      {"out_dir", ValueKind::string, false, "galaxy-targets", "where <event>-<sequence>.galaxies.jsonl are written (relative to the run folder)"},
       {"top", ValueKind::integer, false, "100", "galaxies kept per event (listed and matched against alerts)"},
       {"weight", ValueKind::string, false, "none", "luminosity weight: none, B or K"},
       {"magnitude_column", ValueKind::string, false, "", "kept column with the magnitude for the weight"},

@@ -77,6 +77,8 @@ TEST_CASE("galaxy-targets: MS220722v ranks the GLADE sample, writes the list and
   const auto details = nlohmann::json::parse(near[0]->details);
   CHECK(details["event_id"] == "MS220722v");
   CHECK(details["rank"] == 1);
+  CHECK(details["galaxy_id"] == galaxies.id[top.index]);
+  CHECK(details["catalogue"] == "glade-gwemopt-S190814bv");
   // Projected distance at D_A = D_L / (1 + z)²: 2" at ~100 Mpc is about 1 kpc.
   const double z = galaxies.redshift[top.index];
   const double expected_kpc = 2.0 / 3600 * M_PI / 180 * 1000 * galaxies.distance_mpc[top.index] / ((1 + z) * (1 + z));
