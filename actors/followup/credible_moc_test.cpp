@@ -8,6 +8,7 @@
 
 #include "actors/coincidence/python_oracle.h"
 #include "actors/followup/followup_command.h"
+#include "actors/followup/multiorder_oracle.h"
 #include "engine/util/fault.h"
 #include "test/test_data.h"
 
@@ -25,15 +26,10 @@ fs::path map_path() { return ebs::test::data_dir() / "skymaps" / "MS220722v_baye
 // its maximum order: pixels ranked by density, ties by descending index (a flat map's order),
 // in the region while the cumulative probability is <= level.
 // Args: map moc.fits moc.json level. Prints "moc_pixels flat_pixels differing keywords_ok".
-const char* moc_oracle = R"PY(
+const std::string moc_oracle = ebs::test::multiorder_prelude + R"PY(
 import sys, json
-import numpy as np
-from astropy.io import fits
 path, moc_path, json_path, level = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-t = fits.open(path)[1].data
-uniq = np.asarray(t['UNIQ'], dtype=np.int64)
-order = (np.floor(np.log2(uniq)).astype(np.int64) // 2) - 1
-ipix = uniq - (np.int64(4) << (2 * order))
+t, uniq, order, ipix = read_multiorder(path)
 rho = np.asarray(t['PROBDENSITY'], dtype=np.float64)
 top = int(order.max())
 reps = np.int64(1) << (2 * (top - order))

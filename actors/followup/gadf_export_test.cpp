@@ -6,6 +6,7 @@
 
 #include "actors/coincidence/python_oracle.h"
 #include "actors/followup/galaxy_targets.h"
+#include "actors/followup/multiorder_oracle.h"
 #include "actors/followup/standard_siren.h"
 #include "engine/util/fault.h"
 #include "test/test_data.h"
@@ -103,20 +104,15 @@ TEST_CASE("GADF HPX map of MS220722v: Gammapy's Map.read gives the flattened den
   write_hpx_map(map, out, 7);
   // Gammapy reads the file; numpy flattens the multi-order map to order 7 on its own (finer cells
   // averaged into their order-7 pixel) and compares every pixel.
-  const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(R"PY(
+  const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(ebs::test::multiorder_prelude + R"PY(
 import sys, warnings, logging
 warnings.simplefilter('ignore')
 logging.disable(logging.WARNING)  # Gammapy logs that it assumes an E^-2 reference spectrum
-import numpy as np
-from astropy.io import fits
 from gammapy.maps import Map
 m = Map.read(sys.argv[2])
 assert m.geom.nside[0] == 128 and m.geom.nest and m.geom.frame == 'icrs', (m.geom.nside, m.geom.nest, m.geom.frame)
 assert str(m.unit) == '1 / sr', m.unit
-t = fits.open(sys.argv[1])[1].data
-uniq = np.asarray(t['UNIQ'], dtype=np.int64)
-order = (np.floor(np.log2(uniq)).astype(np.int64) // 2) - 1
-ipix = uniq - (np.int64(4) << (2 * order))
+t, uniq, order, ipix = read_multiorder(sys.argv[1])
 rho = np.asarray(t['PROBDENSITY'], dtype=np.float64)
 K = 7
 flat = np.zeros(12 * 4 ** K)
@@ -162,17 +158,12 @@ t.write(sys.argv[1], overwrite=True)
   REQUIRE(map.max_order() == 3);
   const fs::path out = dir / "synthetic-hpx.fits";
   write_hpx_map(map, out);
-  const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(R"PY(
+  const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(ebs::test::multiorder_prelude + R"PY(
 import sys, warnings, logging
 warnings.simplefilter('ignore')
 logging.disable(logging.WARNING)  # Gammapy logs that it assumes an E^-2 reference spectrum
-import numpy as np
-from astropy.io import fits
 from gammapy.maps import Map
-t = fits.open(sys.argv[1])[1].data
-uniq = np.asarray(t['UNIQ'], dtype=np.int64)
-order = (np.floor(np.log2(uniq)).astype(np.int64) // 2) - 1
-ipix = uniq - (np.int64(4) << (2 * order))
+t, uniq, order, ipix = read_multiorder(sys.argv[1])
 K = 3
 worst = 0.0
 for hdu, column in (('SKYMAP', 'PROBDENSITY'), ('DISTMU', 'DISTMU'), ('DISTSIGMA', 'DISTSIGMA'), ('DISTNORM', 'DISTNORM')):
@@ -209,21 +200,12 @@ TEST_CASE("standard-siren H0 for MS220722v and its most probable GLADE host, aga
     s << v;
     args.push_back(s.str());
   }
-  const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(R"PY(
+  const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(ebs::test::multiorder_prelude + R"PY(
 import sys
-import numpy as np
-from astropy.io import fits
 from astropy.cosmology import FlatLambdaCDM
-import healpy as hp
 path, ra, dec, z = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-t = fits.open(path)[1].data
-uniq = np.asarray(t['UNIQ'], dtype=np.int64)
-order = (np.floor(np.log2(uniq)).astype(np.int64) // 2) - 1
-ipix = uniq - (np.int64(4) << (2 * order))
-top = int(order.max())
-start = ipix << (2 * (top - order))
-pix = hp.ang2pix(2 ** top, 0.5 * np.pi - np.deg2rad(dec), np.deg2rad(ra), nest=True)
-row = np.argmax(np.where(start <= pix, start, -1))
+t, uniq, order, ipix = read_multiorder(path)
+row = int(rows_at(order, ipix, np.array([ra]), np.array([dec]))[0])
 mu, sigma = float(t['DISTMU'][row]), float(t['DISTSIGMA'][row])
 u = 100.0 * FlatLambdaCDM(H0=100, Om0=0.3).luminosity_distance(z).value
 sv = 250.0

@@ -11,6 +11,7 @@
 
 #include "actors/coincidence/python_oracle.h"
 #include "actors/followup/followup_command.h"
+#include "actors/followup/multiorder_oracle.h"
 #include "engine/util/fault.h"
 #include "test/test_data.h"
 
@@ -24,16 +25,10 @@ fs::path map_path() { return ebs::test::data_dir() / "skymaps" / "MS220722v_baye
 // A synthetic catalogue drawn from the map's own posterior: pixels by probability, a direction
 // uniform in the pixel (a random child at order 16), a distance from p(r | pixel) ∝ r² φ(r; μ, σ)
 // by inverse CDF on a grid; distance errors of 5-20 %; B and K magnitudes. Writes the CSV.
-const char* synthetic_catalogue = R"PY(
+const std::string synthetic_catalogue = ebs::test::multiorder_prelude + R"PY(
 import sys
-import numpy as np
-from astropy.io import fits
-import healpy as hp
 path, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-t = fits.open(path)[1].data
-uniq = np.asarray(t['UNIQ'], dtype=np.int64)
-order = (np.floor(np.log2(uniq)).astype(np.int64) // 2) - 1
-ipix = uniq - (np.int64(4) << (2 * order))
+t, uniq, order, ipix = read_multiorder(path)
 rho = np.asarray(t['PROBDENSITY'], dtype=np.float64)
 mu, sigma, norm = (np.asarray(t[c], dtype=np.float64) for c in ('DISTMU', 'DISTSIGMA', 'DISTNORM'))
 prob = rho * np.ldexp(np.pi / 3, -2 * order)
@@ -64,30 +59,19 @@ with open(out, 'w') as f:
 // with the Gaussian convolution for the distance error, luminosity weights from the magnitude.
 // Args: map csv ra dec dist dist_err|- mag|- weight(none|B|K) error_fraction.
 // Prints "ra dec dp_dv probability" per row in the CSV's order (probability 0 when unranked).
-const char* galaxy_oracle = R"PY(
+const std::string galaxy_oracle = ebs::test::multiorder_prelude + R"PY(
 import sys
-import numpy as np
-from astropy.io import fits
 from astropy.table import Table
-import healpy as hp
 path, csv, rac, decc, distc, errc, magc, weight, fraction = sys.argv[1:10]
 fraction = float(fraction)
-t = fits.open(path)[1].data
-uniq = np.asarray(t['UNIQ'], dtype=np.int64)
-order = (np.floor(np.log2(uniq)).astype(np.int64) // 2) - 1
-ipix = uniq - (np.int64(4) << (2 * order))
-top = int(order.max())
-start = ipix << (2 * (top - order))
-sort = np.argsort(start)
+t, uniq, order, ipix = read_multiorder(path)
 g = Table.read(csv, format='ascii.csv')
 def col(name):
     if name == '-': return np.full(len(g), np.nan)
     c = g[name]
     return np.asarray(c.filled(np.nan) if hasattr(c, 'filled') else c, dtype=np.float64)
 ra, dec, d, err, mag = col(rac), col(decc), col(distc), col(errc), col(magc)
-pix = hp.ang2pix(2 ** top, 0.5 * np.pi - np.deg2rad(dec), np.deg2rad(ra), nest=True)
-k = np.searchsorted(start[sort], pix, side='right') - 1
-row = sort[k]
+row = rows_at(order, ipix, ra, dec)
 rho = np.asarray(t['PROBDENSITY'], dtype=np.float64)[row]
 mu, sigma, norm = (np.asarray(t[c], dtype=np.float64)[row] for c in ('DISTMU', 'DISTSIGMA', 'DISTNORM'))
 err = np.where(err >= 0, err, fraction * d)
@@ -264,13 +248,9 @@ TEST_CASE("galaxy targeting: a complete catalogue sums to the map's probability 
   const double estimate = sum * volume / count;
   // The iid standard error, an upper bound for this stratified sample.
   const double standard_error = volume * std::sqrt((sum2 / count - (sum / count) * (sum / count)) / count);
-  const double expected = std::stod(ebs::test::run_python_oracle(R"PY(
+  const double expected = std::stod(ebs::test::run_python_oracle(ebs::test::multiorder_prelude + R"PY(
 import sys, math
-import numpy as np
-from astropy.io import fits
-t = fits.open(sys.argv[1])[1].data
-uniq = np.asarray(t['UNIQ'], dtype=np.int64)
-order = (np.floor(np.log2(uniq)).astype(np.int64) // 2) - 1
+t, uniq, order, ipix = read_multiorder(sys.argv[1])
 prob = np.asarray(t['PROBDENSITY'], dtype=np.float64) * np.ldexp(np.pi / 3, -2 * order)
 mu, s, n = (np.asarray(t[c], dtype=np.float64) for c in ('DISTMU', 'DISTSIGMA', 'DISTNORM'))
 R = float(sys.argv[2])
