@@ -186,7 +186,8 @@ std::vector<NightCoverage> survey_coverage(const coincidence::Skymap& map, const
   const int order = options.order >= 0 ? options.order : std::max(map.max_order(), 10);
   if (order > 20) fail(map.source(), "coverage order " + std::to_string(order) + " is above 20");
   const T_Healpix_Base<std::int64_t> grid(order, NEST);
-  const Moc region = credible_region_moc(map, options.level);
+  // The region at the evaluation order when that is coarser than the map (cells touching it).
+  const Moc region = credible_region_moc(map, options.level, std::min(order, map.max_order()));
   const double pixel_sr = coincidence::pixel_area(order);
 
   std::map<std::string, std::vector<const Pointing*>> nights;  // ISO dates sort in time order

@@ -112,6 +112,12 @@ pointings:
   CHECK(nights[1].cumulative_probability < nights[0].probability + nights[1].probability);  // overlap once
   CHECK(nights[1].cumulative_area_90_deg2 <= map.credible_area(0.9) + 1);
   CHECK(nights[0].area_90_deg2 <= 2 * 7 * 6.9 + 1);
+  // On a grid coarser than the map (order 7 < 9) the region is taken at that order too.
+  CoverageOptions coarse;
+  coarse.order = 7;
+  const auto coarse_nights = survey_coverage(map, plan, {}, coarse);
+  CHECK(coarse_nights[0].area_90_deg2 == doctest::Approx(nights[0].area_90_deg2).epsilon(0.1));
+  CHECK(coarse_nights[0].probability == doctest::Approx(nights[0].probability).epsilon(0.1));
 }
 
 TEST_CASE("survey plans: faults name the place") {
