@@ -267,18 +267,21 @@ void register_followup_commands(CommandRegistry& registry) {
   registry.add("followup lightcurve", "A candidate's photometry as a GADF light-curve FITS (Gammapy FluxPoints.read)",
                [](CLI::App& app) {
                  struct Options {
-                   std::string photometry, out;
+                   std::string photometry, out, object;
                    followup::LightCurveOptions options;
                  };
                  auto o = std::make_shared<Options>();
-                 app.add_option("photometry", o->photometry, "SkyPortal photometry CSV (mjd, mag, magerr, filter, limiting_mag)")
+                 app.add_option("photometry", o->photometry,
+                                "SkyPortal photometry CSV (mjd, mag, magerr, filter, limiting_mag), or alerts as JSON lines with --object")
                      ->required();
+                 app.add_option("--object", o->object, "read alerts (the jsonl sink's lines) and take this object's photometry");
                  app.add_option("out", o->out, "output FITS file")->required();
                  app.add_option("--exposure", o->options.exposure_s, "time bin width in seconds (default 30)");
                  app.add_option("--ul-sigma", o->options.ul_sigma, "significance of the limiting magnitudes (default 5)");
                  return CommandRegistry::Runner([o] {
-                   const auto table = followup::make_light_curve(followup::load_photometry_csv(o->photometry), o->options,
-                                                                 o->photometry);
+                   const auto points = o->object.empty() ? followup::load_photometry_csv(o->photometry)
+                                                         : followup::load_alert_photometry(o->photometry, o->object);
+                   const auto table = followup::make_light_curve(points, o->options, o->photometry);
                    followup::write_light_curve_fits(table, o->out, o->options);
                    std::cout << nlohmann::json{{"out", o->out}, {"time_bins", table.time_min.size()}, {"bands", table.bands}}.dump()
                              << "\n";

@@ -4,9 +4,13 @@
 #include <cmath>
 #include <map>
 #include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "actors/crossmatch/table_reader.h"
 #include "actors/followup/fits_output.h"
+#include "engine/model/record_json.h"
+#include "engine/time/time_scale.h"
 #include "engine/util/fault.h"
 
 namespace ebs::followup {
@@ -96,6 +100,58 @@ std::vector<PhotometryPoint> load_photometry_csv(const std::filesystem::path& pa
     points.push_back(std::move(p));
   }
   return points;
+}
+
+namespace {
+
+// "ztfg", "lsstr", or the band as given when it already names one of the table.
+std::string band_name(std::string survey, const std::string& band) {
+  for (char& c : survey) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (survey == "rubin") survey = "lsst";
+  std::string lower = band;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const Band& b : band_table())
+    if (b.name == lower) return lower;
+  return survey + lower;
+}
+
+}  // namespace
+
+std::vector<PhotometryPoint> load_alert_photometry(const std::filesystem::path& path, const std::string& object_id) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path.string(), "cannot open the alerts file");
+  std::map<std::pair<double, std::string>, PhotometryPoint> points;  // one per (time, band)
+  std::size_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (line.empty()) continue;
+    const std::string place = path.string() + ":" + std::to_string(number);
+    const nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || !json.is_object()) fail(place, "not a JSON object");
+    if (json.value("type", "") != "Alert" || json.value("object_id", "") != object_id) continue;
+    const auto alert = alert_from_json(json, place);
+    const AlertCore& core = alert->core();
+    auto add = [&](double mjd_tai, const std::string& band, double mag, double mag_err, double limit) {
+      if (!std::isfinite(mjd_tai) || band.empty()) return;
+      PhotometryPoint p;
+      p.mjd_utc = time::mjd_tai_to_utc(mjd_tai, place);
+      p.band = band_name(core.survey, band);
+      p.mag = mag;
+      p.mag_err = mag_err;
+      p.limit_mag = limit;
+      if (p.upper_limit() && !std::isfinite(p.limit_mag)) return;  // neither a detection nor a limit
+      points.emplace(std::pair{p.mjd_utc, p.band}, p);
+    };
+    add(core.mjd_tai, core.band, core.mag, core.mag_err, NAN);
+    for (const Photometry& h : core.history) {
+      if (h.kind == Photometry::Kind::upper_limit) add(h.mjd_tai, h.band, NAN, NAN, h.limit_mag);
+      else if (h.kind == Photometry::Kind::detection) add(h.mjd_tai, h.band, h.mag, h.mag_err, NAN);
+    }
+  }
+  if (points.empty()) fail(path.string(), "no photometry of object '" + object_id + "'");
+  std::vector<PhotometryPoint> out;
+  for (auto& [key, point] : points) out.push_back(std::move(point));
+  return out;
 }
 
 LightCurveTable make_light_curve(const std::vector<PhotometryPoint>& points, const LightCurveOptions& options,

@@ -27,6 +27,10 @@ struct PhotometryPoint {
 
 // SkyPortal's photometry upload CSV: mjd, mag, magerr, filter, limiting_mag[, magsys (ab)].
 std::vector<PhotometryPoint> load_photometry_csv(const std::filesystem::path& path);
+// One object's photometry from alerts as JSON lines (the `jsonl` sink's Alert records): each
+// alert's detection and its history (detections and upper limits), once per (time, band); bands
+// named after the survey ("ZTF" + "g" -> ztfg, "lsst" + "r" -> lsstr). Times MJD TAI -> UTC.
+std::vector<PhotometryPoint> load_alert_photometry(const std::filesystem::path& path, const std::string& object_id);
 
 struct Band {
   std::string name;          // as SkyPortal names filters: ztfg, atlaso, lsstr, ...

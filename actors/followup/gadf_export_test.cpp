@@ -7,6 +7,8 @@
 #include "actors/coincidence/python_oracle.h"
 #include "actors/followup/galaxy_targets.h"
 #include "actors/followup/multiorder_oracle.h"
+#include "engine/model/record.h"
+#include "engine/model/record_json.h"
 #include "actors/followup/standard_siren.h"
 #include "engine/util/fault.h"
 #include "test/test_data.h"
@@ -233,4 +235,47 @@ for h, d in zip(h0, density):
   CHECK(posterior.median < posterior.upper_68);
   CHECK(posterior.maximum > 20);
   CHECK(posterior.maximum < 150);
+}
+
+TEST_CASE("light curve from alerts as JSON lines: one object's detections and limits, once per time and band") {
+  auto alert = [](const std::string& object, double mjd, const std::string& band, double mag,
+                  std::vector<ebs::Photometry> history) {
+    auto core = std::make_shared<ebs::AlertCore>();
+    core->object_id = object;
+    core->survey = "ZTF";
+    core->ra = 10;
+    core->dec = 20;
+    core->mjd_tai = mjd;
+    core->band = band;
+    core->mag = mag;
+    core->mag_err = 0.1;
+    core->history = std::move(history);
+    return ebs::to_json(ebs::Alert(core)).dump();
+  };
+  ebs::Photometry limit;
+  limit.mjd_tai = 60000.0;
+  limit.band = "r";
+  limit.kind = ebs::Photometry::Kind::upper_limit;
+  limit.limit_mag = 20.5;
+  ebs::Photometry earlier;
+  earlier.mjd_tai = 60001.0;
+  earlier.band = "g";
+  earlier.mag = 19.0;
+  earlier.mag_err = 0.05;
+  const fs::path file = ebs::test::scratch_dir("followup-gadf") / "alerts.jsonl";
+  ebs::test::write_text(file, alert("ZTF1", 60001.0, "g", 19.0, {limit}) + "\n" +
+                                  alert("ZTF2", 60001.5, "g", 15.0, {}) + "\n" +
+                                  alert("ZTF1", 60002.0, "r", 18.5, {limit, earlier}) + "\n");
+  const auto points = load_alert_photometry(file, "ZTF1");
+  REQUIRE(points.size() == 3);  // the limit and the g detection are seen twice, kept once
+  CHECK(points[0].band == "ztfr");
+  CHECK(points[0].upper_limit());
+  CHECK(points[0].limit_mag == 20.5);
+  CHECK(points[0].mjd_utc == doctest::Approx(60000.0 - 37.0 / 86400).epsilon(1e-12));  // TAI - 37 s
+  CHECK(points[1].band == "ztfg");
+  CHECK(points[2].mag == 18.5);
+  const LightCurveTable table = make_light_curve(points);
+  CHECK(table.bands == std::vector<std::string>{"ztfr", "ztfg"});
+  CHECK(table.time_min.size() == 3);
+  CHECK_THROWS_WITH_AS(load_alert_photometry(file, "ZTF9"), doctest::Contains("no photometry of object 'ZTF9'"), ebs::Fault);
 }
