@@ -9,6 +9,7 @@
 
 #include "actors/crossmatch/table_reader.h"
 #include "actors/followup/fits_output.h"
+#include "actors/followup/json_lines.h"
 #include "engine/model/record_json.h"
 #include "engine/time/time_scale.h"
 #include "engine/util/fault.h"
@@ -118,17 +119,9 @@ std::string band_name(std::string survey, const std::string& band) {
 }  // namespace
 
 std::vector<PhotometryPoint> load_alert_photometry(const std::filesystem::path& path, const std::string& object_id) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), "cannot open the alerts file");
   std::map<std::pair<double, std::string>, PhotometryPoint> points;  // one per (time, band)
-  std::size_t number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++number;
-    if (line.empty()) continue;
-    const std::string place = path.string() + ":" + std::to_string(number);
-    const nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
-    if (json.is_discarded() || !json.is_object()) fail(place, "not a JSON object");
-    if (json.value("type", "") != "Alert" || json.value("object_id", "") != object_id) continue;
+  for_each_json_line(path, "the alerts file", [&](const nlohmann::json& json, const std::string& place) {
+    if (json.value("type", "") != "Alert" || json.value("object_id", "") != object_id) return;
     const auto alert = alert_from_json(json, place);
     const AlertCore& core = alert->core();
     auto add = [&](double mjd_tai, const std::string& band, double mag, double mag_err, double limit) {
@@ -147,7 +140,7 @@ std::vector<PhotometryPoint> load_alert_photometry(const std::filesystem::path& 
       if (h.kind == Photometry::Kind::upper_limit) add(h.mjd_tai, h.band, NAN, NAN, h.limit_mag);
       else if (h.kind == Photometry::Kind::detection) add(h.mjd_tai, h.band, h.mag, h.mag_err, NAN);
     }
-  }
+  });
   if (points.empty()) fail(path.string(), "no photometry of object '" + object_id + "'");
   std::vector<PhotometryPoint> out;
   for (auto& [key, point] : points) out.push_back(std::move(point));

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "actors/followup/credible_moc.h"
+#include "actors/followup/json_lines.h"
 #include "engine/time/time_scale.h"
 #include "engine/util/fault.h"
 
@@ -155,23 +156,15 @@ SurveyPlan load_survey_plan(const std::filesystem::path& path) {
 }
 
 std::vector<AlertPosition> load_alert_positions(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), "cannot open the alerts file");
   std::vector<AlertPosition> alerts;
-  std::size_t number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++number;
-    if (line.empty()) continue;
-    const std::string place = path.string() + ":" + std::to_string(number);
-    nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
-    if (json.is_discarded() || !json.is_object()) fail(place, "not a JSON object");
-    if (json.contains("type") && json["type"] != "Alert") continue;
+  for_each_json_line(path, "the alerts file", [&](const nlohmann::json& json, const std::string& place) {
+    if (json.contains("type") && json["type"] != "Alert") return;
     auto field = [&](const char* key) {
       if (!json.contains(key) || !json[key].is_number()) fail(place, std::string("missing number '") + key + "'");
       return json[key].get<double>();
     };
     alerts.push_back({field("ra"), field("dec"), time::mjd_tai_to_utc(field("mjd_tai"), place)});
-  }
+  });
   return alerts;
 }
 
