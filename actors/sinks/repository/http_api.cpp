@@ -5,11 +5,15 @@
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
 
+#include "actors/common/angle_text.h"
+#include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/reader.h"
+#include "actors/sinks/repository/table_output.h"
 #include "engine/util/http_access.h"
 
 namespace ebs::repository {
@@ -48,6 +52,39 @@ double number_param(const httplib::Request& req, const char* name, double min, d
     throw BadRequest{m.str()};
   }
   return v;
+}
+
+// RA or Dec in degrees or sexagesimal (the parser `query --cone` and `catalog cone` use).
+double angle_param(const httplib::Request& req, const char* name, bool is_ra) {
+  const std::string text = param(req, name, true);
+  try {
+    return is_ra ? parse_ra_argument(text) : parse_dec_argument(text);
+  } catch (const Fault& f) {
+    throw BadRequest{std::string("parameter '") + name + "': " + f.message()};
+  }
+}
+
+// `format=csv|votable|jsonl|table`: the answer as a table (TableWriter) instead of JSON.
+std::optional<TableFormat> format_param(const httplib::Request& req) {
+  if (!req.has_param("format")) return std::nullopt;
+  try {
+    return parse_table_format(req.get_param_value("format"), "format");
+  } catch (const Fault& f) {
+    throw BadRequest{"parameter 'format': " + f.message()};
+  }
+}
+
+// Writes a table form into the response.
+template <class Write>
+void send_table(httplib::Response& res, TableFormat format, const std::string& description, Write write) {
+  std::ostringstream body;
+  TableOptions options;
+  options.format = format;
+  options.description = description;
+  TableWriter writer(body, options);
+  write(writer);
+  res.status = 200;
+  res.set_content(body.str(), std::string(content_type(format)));
 }
 
 std::string label(const std::string& value) {
@@ -122,15 +159,27 @@ struct ApiServer::Impl {
     });
 
     server.Get("/api/cone", handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
-                 double ra = number_param(req, "ra", 0, 360, true);
-                 double dec = number_param(req, "dec", -90, 90, true);
+                 double ra = angle_param(req, "ra", true);
+                 double dec = angle_param(req, "dec", false);
                  double radius = number_param(req, "radius_arcsec", 0, 3 * 3600, true);
                  if (radius <= 0) throw BadRequest{"parameter 'radius_arcsec' must be positive"};
-                 send_json(res, 200, r.cone(ra, dec, radius, limit(req)));
+                 if (auto format = format_param(req))
+                   send_table(res, *format, "alerts in a cone", [&](TableWriter& w) {
+                     write_cone(r, ra, dec, radius, limit(req), w);
+                   });
+                 else
+                   send_json(res, 200, r.cone(ra, dec, radius, limit(req)));
                }));
     server.Get(R"(/api/objects/([^/]+)/lightcurve)",
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
+                 if (auto format = format_param(req)) {
+                   bool found = true;
+                   send_table(res, *format, "light curve of " + id,
+                              [&](TableWriter& w) { found = write_object(r, id, w); });
+                   if (!found) send_json(res, 404, {{"error", "no object '" + id + "'"}});
+                   return;
+                 }
                  nlohmann::json lc = r.lightcurve(id);
                  if (lc.is_null()) send_json(res, 404, {{"error", "no object '" + id + "'"}});
                  else send_json(res, 200, lc);
@@ -151,6 +200,13 @@ struct ApiServer::Impl {
     server.Get(R"(/api/events/([^/]+)/coincidences)",
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
+                 if (auto format = format_param(req)) {
+                   bool found = true;
+                   send_table(res, *format, "coincidences of " + id,
+                              [&](TableWriter& w) { found = write_event(r, id, w); });
+                   if (!found) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
+                   return;
+                 }
                  nlohmann::json e = r.event_coincidences(id);
                  if (e.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, e);
