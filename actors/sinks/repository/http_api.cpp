@@ -158,7 +158,7 @@ struct ApiServer::Impl {
       if (res.body.empty()) send_json(res, res.status, {{"error", "no such resource: " + req.path}});
     });
 
-    server.Get("/api/cone", handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+    server.Get(http_access::route("/api/cone"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  double ra = angle_param(req, "ra", true);
                  double dec = angle_param(req, "dec", false);
                  double radius = number_param(req, "radius_arcsec", 0, 3 * 3600, true);
@@ -170,7 +170,7 @@ struct ApiServer::Impl {
                  else
                    send_json(res, 200, r.cone(ra, dec, radius, limit(req)));
                }));
-    server.Get(R"(/api/objects/([^/]+)/lightcurve)",
+    server.Get(http_access::route(R"(/api/objects/([^/]+)/lightcurve)"),
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
                  if (auto format = format_param(req)) {
@@ -184,7 +184,7 @@ struct ApiServer::Impl {
                  if (lc.is_null()) send_json(res, 404, {{"error", "no object '" + id + "'"}});
                  else send_json(res, 200, lc);
                }));
-    server.Get("/api/alerts", handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+    server.Get(http_access::route("/api/alerts"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  bool by_class = req.has_param("class"), by_score = req.has_param("score");
                  if (by_class == by_score) throw BadRequest{"give exactly one of 'class' or 'score'"};
                  if (by_class) {
@@ -197,7 +197,7 @@ struct ApiServer::Impl {
                    send_json(res, 200, r.alerts_by_score(name, number_param(req, "min", -1e300, 1e300, true), limit(req)));
                  }
                }));
-    server.Get(R"(/api/events/([^/]+)/coincidences)",
+    server.Get(http_access::route(R"(/api/events/([^/]+)/coincidences)"),
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
                  if (auto format = format_param(req)) {
@@ -211,7 +211,7 @@ struct ApiServer::Impl {
                  if (e.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, e);
                }));
-    server.Get("/metrics", handler([](Reader& r, const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/metrics"), handler([](Reader& r, const httplib::Request&, httplib::Response& res) {
                  std::ostringstream m;
                  m << "# HELP ebs_repository_schema_version Layout version of the repository.\n"
                    << "# TYPE ebs_repository_schema_version gauge\n"

@@ -168,4 +168,8 @@ TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV o
   REQUIRE(event);
   CHECK(event->body.find("{\"event_id\":\"S230518h\"") == 0);
   CHECK(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2&format=fits")->status == 400);
+  // A printed URL ending in '/' with a path appended: "http://host:port/" + "/api/..." still answers.
+  auto doubled = c.Get("//api/objects/ZTF21abc/lightcurve");
+  REQUIRE(doubled);
+  CHECK(doubled->status == 200);
 }
