@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "actors/common/angle_text.h"
+#include "actors/sinks/dashboard/web_assets.h"
+#include "actors/sinks/repository/pages.h"
 #include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/reader.h"
 #include "actors/sinks/repository/table_output.h"
@@ -146,6 +148,73 @@ struct ApiServer::Impl {
     return static_cast<int64_t>(number_param(req, "limit", 1, static_cast<double>(options.max_limit), false, 100));
   }
 
+  // The pages (pages.h): one HTML file whose script reads the path, and the JSON and images it asks for.
+  void page_routes() {
+    const auto page_file = [](std::string_view name) -> const dashboard::WebAsset* {
+      for (const dashboard::WebAsset& asset : dashboard::web_assets())
+        if (asset.name == name) return &asset;
+      return nullptr;
+    };
+    const dashboard::WebAsset* html = page_file("repository.html");
+    for (const char* path : {"/", R"(/objects/[^/]+)", R"(/events/[^/]+)", "/search"})
+      server.Get(http_access::route(path), [html](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(html->body.data(), html->body.size(), std::string(html->content_type));
+      });
+    for (const char* name : {"repository.js", "dashboard.css"}) {
+      const dashboard::WebAsset* asset = page_file(name);
+      server.Get(http_access::route(std::string("/") + name), [asset](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(asset->body.data(), asset->body.size(), std::string(asset->content_type));
+      });
+    }
+    server.Get(http_access::route("/api/recent"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 send_json(res, 200, recent_alerts(r, limit(req)));
+               }));
+    server.Get(http_access::route("/api/events"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 send_json(res, 200, sky_events(r, limit(req)));
+               }));
+    server.Get(http_access::route(R"(/api/objects/([^/]+))"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 std::string id = req.matches[1];
+                 nlohmann::json page = object_page(r, id);
+                 if (page.is_null()) send_json(res, 404, {{"error", "no object '" + id + "'"}});
+                 else send_json(res, 200, page);
+               }));
+    server.Get(http_access::route(R"(/api/events/([^/]+))"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 std::string id = req.matches[1];
+                 nlohmann::json page = event_page(r, id);
+                 if (page.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
+                 else send_json(res, 200, page);
+               }));
+    server.Get(http_access::route("/api/search"), handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 const std::string q = param(req, "q", true);
+                 try {
+                   send_json(res, 200, search(r, q));
+                 } catch (const Fault& f) {
+                   throw BadRequest{"parameter 'q': " + f.place() + ": " + f.message()};
+                 }
+               }));
+    server.Get(http_access::route(R"(/cutout/(-?[0-9]+)/([a-z]+)\.png)"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 const std::string kind = req.matches[2];
+                 if (kind != "science" && kind != "template" && kind != "difference")
+                   throw BadRequest{"cutout kind '" + kind + "' is not science, template or difference"};
+                 auto png = cutout_png(r, std::stoll(req.matches[1]), kind);
+                 if (!png) return send_json(res, 404, {{"error", "no " + kind + " cutout of alert " + std::string(req.matches[1])}});
+                 res.set_header("Cache-Control", "max-age=3600");
+                 res.set_content(*png, "image/png");
+               }));
+    server.Get(http_access::route(R"(/skymap/([^/]+)\.png)"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 auto png = event_skymap_png(r, req.matches[1]);
+                 if (!png) return send_json(res, 404, {{"error", "sky event '" + std::string(req.matches[1]) + "' has no sky map"}});
+                 res.set_header("Cache-Control", "max-age=3600");
+                 res.set_content(*png, "image/png");
+               }));
+  }
+
   void routes() {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (http_access::authorized(req.get_header_value("Authorization"), options.token))
@@ -211,6 +280,7 @@ struct ApiServer::Impl {
                  if (e.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, e);
                }));
+    page_routes();
     server.Get(http_access::route("/metrics"), handler([](Reader& r, const httplib::Request&, httplib::Response& res) {
                  std::ostringstream m;
                  m << "# HELP ebs_repository_schema_version Layout version of the repository.\n"

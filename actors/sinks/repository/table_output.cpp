@@ -27,6 +27,18 @@ std::optional<std::string> mjd_tai_prefix(std::string_view name) {
   return std::string(prefix);
 }
 
+// The ISO 8601 UTC text or the JD UTC of an MJD TAI cell; null for null, or before 1960 (no UTC).
+nlohmann::json utc_twin(const nlohmann::json& mjd, bool jd) {
+  if (!mjd.is_number() || !std::isfinite(mjd.get<double>())) return nullptr;
+  try {
+    const double mjd_tai = mjd.get<double>();
+    return jd ? nlohmann::json(time::mjd_tai_to_utc(mjd_tai) + 2400000.5)
+              : nlohmann::json(time::mjd_tai_to_iso_utc(mjd_tai));
+  } catch (const Fault&) {
+    return nullptr;
+  }
+}
+
 bool is_ascii(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
@@ -165,6 +177,26 @@ bool is_id_column(std::string_view name) {
   return name == "alert_id" || ends_with(name, "_alert_id") || name == "candid";
 }
 
+void add_people_fields(nlohmann::json& value) {
+  if (value.is_array()) {
+    for (nlohmann::json& item : value) add_people_fields(item);
+    return;
+  }
+  if (!value.is_object()) return;
+  nlohmann::json added = nlohmann::json::object();
+  for (auto& [key, item] : value.items()) {
+    if (auto prefix = mjd_tai_prefix(key)) {
+      added[*prefix + "iso_utc"] = utc_twin(item, false);
+      added[*prefix + "jd_utc"] = utc_twin(item, true);
+    } else if (item.is_number_integer() && is_id_column(key)) {
+      item = item.dump();
+    } else if (item.is_structured() && key != "raw" && key != "details" && key != "terms") {
+      add_people_fields(item);
+    }
+  }
+  value.update(added);
+}
+
 TableWriter::TableWriter(std::ostream& out, TableOptions options) : out_(out), options_(std::move(options)) {}
 
 void TableWriter::begin(std::vector<TableColumn> columns) {
@@ -192,17 +224,7 @@ void TableWriter::row(std::vector<nlohmann::json> cells) {
       expanded.push_back(std::move(cells[next++]));
       continue;
     }
-    const nlohmann::json& mjd = expanded[expanded.size() - (column.jd ? 2 : 1)];
-    nlohmann::json value = nullptr;
-    if (mjd.is_number() && std::isfinite(mjd.get<double>())) {
-      try {
-        const double mjd_tai = mjd.get<double>();
-        value = column.jd ? nlohmann::json(time::mjd_tai_to_utc(mjd_tai) + 2400000.5)
-                          : nlohmann::json(time::mjd_tai_to_iso_utc(mjd_tai));
-      } catch (const Fault&) {
-        value = nullptr;  // before 1960: no UTC
-      }
-    }
+    nlohmann::json value = utc_twin(expanded[expanded.size() - (column.jd ? 2 : 1)], column.jd);
     expanded.push_back(std::move(value));
   }
   ++rows_;

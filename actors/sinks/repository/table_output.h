@@ -89,4 +89,8 @@ void write_json_rows(TableWriter& writer, const nlohmann::json& rows, const std:
 // candid): ids are not numbers to compute with, and JavaScript loses int64 precision.
 bool is_id_column(std::string_view name);
 
+// A JSON object as the pages show it: `iso_utc`/`jd_utc` (prefixed like their source) beside each
+// MJD TAI key, id keys as strings; nested objects and arrays of objects too.
+void add_people_fields(nlohmann::json& value);
+
 }  // namespace ebs::repository

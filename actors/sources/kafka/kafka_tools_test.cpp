@@ -22,7 +22,7 @@ namespace {
 
 const std::string kFolder = (test::data_dir() / "ztf" / "fink-20200101-v3.3").string();
 
-test::CommandRun kafka(std::vector<std::string> args) {
+test::CommandRun run_kafka(std::vector<std::string> args) {
   args.insert(args.begin(), "kafka");
   return test::run_command(kafka::register_kafka_tool_commands, std::move(args));
 }
@@ -78,25 +78,25 @@ std::vector<int64_t> candids_of(const std::string& jsonl) {
 
 TEST_CASE("kafka topics lists partitions and watermarks") {
   LoadedBroker b;
-  test::CommandRun r = kafka({"topics", "--brokers", b.servers});
+  test::CommandRun r = run_kafka({"topics", "--brokers", b.servers});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   auto lines = test::json_lines(r.out);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0]["topic"] == "ztf");
   CHECK(lines[0]["partitions"].size() == 2);
   CHECK(lines[0]["messages"] == 50);
-  test::CommandRun missing = kafka({"topics", "--brokers", b.servers, "--topic", "nope"});
+  test::CommandRun missing = run_kafka({"topics", "--brokers", b.servers, "--topic", "nope"});
   CHECK(missing.code == 1);
   CHECK(missing.err.find("no topic nope on the cluster") != std::string::npos);
 }
 
 TEST_CASE("kafka consume: every alert, a filter equal to python3-avro's, Avro files python3-avro reads back") {
   LoadedBroker b;
-  test::CommandRun all = kafka({"consume", "--brokers", b.servers, "--topic", "ztf"});
+  test::CommandRun all = run_kafka({"consume", "--brokers", b.servers, "--topic", "ztf"});
   REQUIRE_MESSAGE(all.code == 0, all.err);
   CHECK(candids_of(all.out) == oracle_candids({kFolder}, false));
 
-  test::CommandRun bright = kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--filter", "candidate.magpsf < 18"});
+  test::CommandRun bright = run_kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--filter", "candidate.magpsf < 18"});
   REQUIRE_MESSAGE(bright.code == 0, bright.err);
   const auto expected = oracle_candids({kFolder}, true);
   REQUIRE(!expected.empty());
@@ -105,7 +105,7 @@ TEST_CASE("kafka consume: every alert, a filter equal to python3-avro's, Avro fi
 
   const auto dir = std::filesystem::temp_directory_path() / ("ebs-kafka-consume-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  test::CommandRun files = kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--filter",
+  test::CommandRun files = run_kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--filter",
                                   "candidate.magpsf < 18", "--format", "avro", "--output", dir.string()});
   REQUIRE_MESSAGE(files.code == 0, files.err);
   const json summary = json::parse(files.out);
@@ -113,39 +113,39 @@ TEST_CASE("kafka consume: every alert, a filter equal to python3-avro's, Avro fi
   CHECK(summary["files"].size() == expected.size());
   CHECK(oracle_candids({dir.string()}, false) == expected);
 
-  test::CommandRun three = kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--count", "3"});
+  test::CommandRun three = run_kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--count", "3"});
   CHECK(test::json_lines(three.out).size() == 3);
-  CHECK(kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--filter", "mag <"}).code == 1);
+  CHECK(run_kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--filter", "mag <"}).code == 1);
   std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("kafka offsets and reset-group: lag per partition follows consumption and resets") {
   LoadedBroker b;
   auto lag = [&] {
-    test::CommandRun r = kafka({"offsets", "--brokers", b.servers, "--group", "g1", "--topic", "ztf"});
+    test::CommandRun r = run_kafka({"offsets", "--brokers", b.servers, "--group", "g1", "--topic", "ztf"});
     REQUIRE_MESSAGE(r.code == 0, r.err);
     const json line = json::parse(r.out);
     CHECK(line["partitions"].size() == 2);
     return line["lag"].get<int64_t>();
   };
   CHECK(lag() == 50);  // nothing committed: everything is behind
-  test::CommandRun part = kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--group", "g1", "--count", "10"});
+  test::CommandRun part = run_kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--group", "g1", "--count", "10"});
   REQUIRE_MESSAGE(part.code == 0, part.err);
   CHECK(lag() == 40);
   // A second run of the group resumes where the first stopped.
-  test::CommandRun rest = kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--group", "g1"});
+  test::CommandRun rest = run_kafka({"consume", "--brokers", b.servers, "--topic", "ztf", "--group", "g1"});
   CHECK(test::json_lines(rest.out).size() == 40);
   CHECK(lag() == 0);
-  test::CommandRun earliest = kafka({"reset-group", "--brokers", b.servers, "--group", "g1", "--topic", "ztf", "--to", "earliest"});
+  test::CommandRun earliest = run_kafka({"reset-group", "--brokers", b.servers, "--group", "g1", "--topic", "ztf", "--to", "earliest"});
   REQUIRE_MESSAGE(earliest.code == 0, earliest.err);
   CHECK(lag() == 50);
-  CHECK(kafka({"reset-group", "--brokers", b.servers, "--group", "g1", "--topic", "ztf", "--to", "latest"}).code == 0);
+  CHECK(run_kafka({"reset-group", "--brokers", b.servers, "--group", "g1", "--topic", "ztf", "--to", "latest"}).code == 0);
   CHECK(lag() == 0);
 }
 
 TEST_CASE("kafka tail prints one short line per alert") {
   LoadedBroker b;
-  test::CommandRun r = kafka({"tail", "--brokers", b.servers, "--topic", "ztf", "--from", "earliest", "--count", "4"});
+  test::CommandRun r = run_kafka({"tail", "--brokers", b.servers, "--topic", "ztf", "--from", "earliest", "--count", "4"});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   std::istringstream lines(r.out);
   int n = 0;
@@ -161,10 +161,10 @@ TEST_CASE("broker --port: clients bootstrap through the relay on the chosen port
   LoadedBroker b;
   kafka::BootstrapRelay relay("127.0.0.1", 0, b.servers);
   REQUIRE(relay.port() > 0);
-  test::CommandRun r = kafka({"topics", "--brokers", relay.address()});
+  test::CommandRun r = run_kafka({"topics", "--brokers", relay.address()});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(test::json_lines(r.out)[0]["messages"] == 50);
-  test::CommandRun alerts = kafka({"consume", "--brokers", relay.address(), "--topic", "ztf", "--count", "2"});
+  test::CommandRun alerts = run_kafka({"consume", "--brokers", relay.address(), "--topic", "ztf", "--count", "2"});
   CHECK(test::json_lines(alerts.out).size() == 2);
   CHECK_THROWS_WITH_AS(kafka::BootstrapRelay("127.0.0.1", relay.port(), b.servers),
                        doctest::Contains("cannot listen there"), Fault);
