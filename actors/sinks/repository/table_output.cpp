@@ -203,7 +203,7 @@ void TableWriter::begin(std::vector<TableColumn> columns) {
   input_ = std::move(columns);
   columns_.clear();
   for (size_t i = 0; i < input_.size(); ++i) {
-    columns_.push_back({input_[i].name, input_[i].declared});
+    columns_.push_back({input_[i].name, input_[i].declared, std::nullopt, false});
     if (!options_.utc_times) continue;
     if (auto prefix = mjd_tai_prefix(input_[i].name)) {
       columns_.push_back({*prefix + "iso_utc", ColumnType::text, i, false});
