@@ -134,6 +134,24 @@ int64_t timestamp_ms(const std::string& text) {
   return static_cast<int64_t>(std::llround((mjd_utc - 40587.0) * 86400000.0));  // MJD 40587 = 1970-01-01
 }
 
+// The timestamp (ms since 1970) of the message at `offset`, read with `rk` (assigned for it).
+int64_t last_timestamp_ms(rd_kafka_t* rk, const Partition& p, int64_t offset) {
+  PartitionList list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.id)->offset = offset;
+  rd_kafka_assign(rk, list.get());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  int64_t ms = -1;
+  while (ms < 0 && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+    if (!m) continue;
+    if (!m->err && m->offset == offset) ms = rd_kafka_message_timestamp(m, nullptr);
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_assign(rk, nullptr);
+  if (ms < 0) disconnected(p.topic + "/" + std::to_string(p.id), "could not read the message at offset " + std::to_string(offset));
+  return ms;
+}
+
 sigset_t stop_signals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -390,8 +408,17 @@ int reset_command(const Common& o) {
       auto& e = list->elems[i];
       if (e.err)
         fail("--to " + o.to, e.topic + std::string("/") + std::to_string(e.partition) + ": " + rd_kafka_err2str(e.err));
-      // No message at or after the time: the end of the partition.
-      if (e.offset < 0) e.offset = watermarks(rk.get(), partitions[static_cast<size_t>(i)]).high;
+      // No message at or after the time: the end of the partition. A cluster that cannot look
+      // offsets up by time (librdkafka's mock) answers the same: check the last message's time.
+      if (e.offset < 0) {
+        const Partition& p = partitions[static_cast<size_t>(i)];
+        const Watermarks w = watermarks(rk.get(), p);
+        if (w.high > w.low && last_timestamp_ms(rk.get(), p, w.high - 1) >= ms)
+          fail("--to " + o.to, p.topic + "/" + std::to_string(p.id) +
+                                   ": the cluster did not find offsets by time although its last message is that "
+                                   "late (librdkafka's mock cluster cannot look them up); use earliest or latest");
+        e.offset = w.high;
+      }
     }
   }
   if (rd_kafka_resp_err_t err = rd_kafka_commit(rk.get(), list.get(), 0))

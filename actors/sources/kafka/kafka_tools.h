@@ -24,7 +24,7 @@ struct ConsumeOptions {
   std::string brokers;
   std::vector<std::string> topics;
   std::string group;          // empty: no group (nothing committed), partitions assigned directly
-  std::string from = "earliest";  // earliest | latest | committed (the group's offsets, else earliest)
+  std::string from;  // earliest | latest | committed; default: committed with a group, else earliest (tail: latest)
   int64_t count = 0;          // alerts to keep (after the filter); 0 = no limit
   std::string filter;         // a filter expression; empty keeps every alert
   std::string output_dir;     // empty: JSON lines on stdout
