@@ -36,7 +36,7 @@ for name in sorted(os.listdir(d)):
 print(json.dumps({o: [sum(1 for p in s if p[2] == 'det'), sum(1 for p in s if p[2] == 'ul')] for o, s in points.items()}))
 `, join(args.data, 'ztf', 'fink-20200101-v3.3')]).toString());
 // The object with the most points, and one alert's position in sexagesimal.
-const [objectId, [detections, limits]] = Object.entries(oracle).sort((a, b) => (b[1][0] + b[1][1]) - (a[1][0] + a[1][1]))[0];
+const [objectId, [detections, limits]] = Object.entries(oracle).sort((a, b) => (b[1][0] - a[1][0]) || (b[1][1] - a[1][1]) || a[0].localeCompare(b[0]))[0];
 
 const serve = spawn(args['ebs-flow'], ['serve', db, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let serveErr = '';

@@ -6,12 +6,12 @@
 #include <sstream>
 
 #include "actors/coincidence/skymap.h"
-#include "actors/coincidence/skymap_notice.h"
 #include "actors/common/angle_text.h"
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/table_output.h"
+#include "actors/sinks/repository/writer.h"
 #include "engine/util/fault.h"
 
 namespace ebs::repository {
@@ -30,6 +30,35 @@ nlohmann::json all_rows(Statement& s) {
 constexpr const char* kAlertColumns =
     "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.real_bogus, "
     "a.is_diff_pos";
+
+// A stored path: as written (from the run directory), else beside the database.
+std::filesystem::path stored_path(const Reader& reader, std::string_view written) {
+  std::filesystem::path path{std::string(written)};
+  if (path.is_relative() && !std::filesystem::exists(path))
+    path = std::filesystem::path(reader.database().path()).parent_path() / path;
+  return path;
+}
+
+// The file store's root (the sink's cutouts_dir), from where its cutouts are:
+// ROOT/<alert_id % 1000>/<file>; else "cutouts" beside the database.
+std::filesystem::path store_root(const Reader& reader) {
+  Statement s = reader.database().prepare("SELECT path FROM cutouts LIMIT 1");
+  if (s.step()) return stored_path(reader, s.text(0)).parent_path().parent_path();
+  return std::filesystem::path(reader.database().path()).parent_path() / "cutouts";
+}
+
+// The sky map of the event's latest notice that carried one, if the file store has it.
+std::optional<std::filesystem::path> skymap_file(const Reader& reader, const std::string& event_id) {
+  Statement s = reader.database().prepare(
+      "SELECT sequence FROM sky_events WHERE event_id = ?1 AND skymap_bytes > 0 ORDER BY sequence DESC");
+  s.bind(1, event_id);
+  const std::filesystem::path root = store_root(reader);
+  while (s.step()) {
+    std::filesystem::path file = root / skymap_store_name(event_id, s.integer(0));
+    if (std::filesystem::exists(file)) return file;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -104,12 +133,9 @@ nlohmann::json event_page(const Reader& reader, const std::string& event_id) {
   page["pairs"] = all_rows(pairs);
   if (page["notices"].empty() && page["candidates"].empty() && page["pairs"].empty()) return nullptr;
   page["skymap"] = nullptr;
-  Statement notice = db.prepare(
-      "SELECT notice FROM sky_events WHERE event_id = ?1 AND skymap_bytes > 0 ORDER BY sequence DESC LIMIT 1");
-  notice.bind(1, event_id);
-  if (notice.step()) {
+  if (auto file = skymap_file(reader, event_id)) {
     try {
-      const coincidence::Skymap map = coincidence::skymap_from_notice_text(notice.text(0), event_id);
+      const coincidence::Skymap map = coincidence::Skymap::from_file(file->string());
       const auto [ra, dec] = map.peak();
       page["skymap"] = {{"peak_ra", ra},
                         {"peak_dec", dec},
@@ -172,10 +198,7 @@ std::optional<std::string> cutout_png(const Reader& reader, int64_t alert_id, co
   Statement s = reader.database().prepare("SELECT path, format FROM cutouts WHERE alert_id = ?1 AND kind = ?2");
   s.bind(1, alert_id).bind(2, kind);
   if (!s.step()) return std::nullopt;
-  std::filesystem::path path(std::string(s.text(0)));
-  // A relative store path was written from the run directory: try beside the database too.
-  if (path.is_relative() && !std::filesystem::exists(path))
-    path = std::filesystem::path(reader.database().path()).parent_path() / path;
+  const std::filesystem::path path = stored_path(reader, s.text(0));
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "the cutout file is missing from the store");
   std::ostringstream bytes;
@@ -184,11 +207,9 @@ std::optional<std::string> cutout_png(const Reader& reader, int64_t alert_id, co
 }
 
 std::optional<std::string> event_skymap_png(const Reader& reader, const std::string& event_id) {
-  Statement s = reader.database().prepare(
-      "SELECT notice FROM sky_events WHERE event_id = ?1 AND skymap_bytes > 0 ORDER BY sequence DESC LIMIT 1");
-  s.bind(1, event_id);
-  if (!s.step()) return std::nullopt;
-  return dashboard::mollweide_png(coincidence::skymap_from_notice_text(s.text(0), event_id), 720);
+  auto file = skymap_file(reader, event_id);
+  if (!file) return std::nullopt;
+  return dashboard::mollweide_png(coincidence::Skymap::from_file(file->string()), 720);
 }
 
 }  // namespace ebs::repository

@@ -1,5 +1,7 @@
 #include "actors/sinks/repository/writer.h"
 
+#include <cctype>
+
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -320,6 +322,22 @@ void Writer::add_sky_event(const SkyEvent& e) {
   if (e.notice_json.empty()) insert_event_.bind_null(23);
   else insert_event_.bind(23, e.notice_json);
   counts_.sky_events += static_cast<uint64_t>(insert_event_.run());
+  // The sky map beside the cutouts (the notice column keeps the notice without it).
+  if (!options_.cutouts_dir.empty() && !l.skymap_fits.empty()) {
+    namespace fs = std::filesystem;
+    const fs::path file = fs::path(options_.cutouts_dir) / skymap_store_name(e.event_id, e.sequence);
+    if (!fs::exists(file)) {
+      fs::create_directories(file.parent_path());
+      fs::path partial = file;
+      partial += ".partial";
+      {
+        std::ofstream out(partial, std::ios::binary);
+        out.write(l.skymap_fits.data(), static_cast<std::streamsize>(l.skymap_fits.size()));
+        if (!out) fail(file.string(), "cannot write the sky map: " + std::string(std::strerror(errno)));
+      }
+      fs::rename(partial, file);
+    }
+  }
 }
 
 void Writer::add_coincidence(const Coincidence& co) {
@@ -363,6 +381,12 @@ void Writer::add_cutouts(const AlertCore& c) {
         .bind(5, file.string());
     counts_.cutouts += static_cast<uint64_t>(insert_cutout_.run());
   }
+}
+
+std::string skymap_store_name(const std::string& event_id, int64_t sequence) {
+  std::string name = "skymaps/";
+  for (char c : event_id) name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  return name + "-" + std::to_string(sequence) + ".fits";
 }
 
 }  // namespace ebs::repository
