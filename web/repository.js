@@ -145,7 +145,7 @@ async function objectPage(id) {
     ['Δt (d)', r => num(r.time_difference_s / 86400, 3)], ['searched prob.', r => num(r.searched_probability, 3)], ['alert', r => r.alert_id],
   ], { id: 'coincidences' });
   table(section('Alerts'), o.alerts, [['alert', r => r.alert_id], ...timeCells, ['RA', r => num(r.ra, 6)], ['Dec', r => num(r.dec, 6)],
-    ['band', r => r.band], ['mag', r => num(r.mag, 3)], ['real/bogus', r => num(r.real_bogus, 3)], ['cutouts', r => r.cutouts || '']], { id: 'alerts' });
+    ['band', r => r.band], ['mag', r => num(r.mag, 3)], ['real/bogus', r => num(r.real_bogus, 3)], ['cutouts', r => r.cutouts || '']], { id: 'object-alerts' });
   document.body.dataset.ready = 'object';
 }
 

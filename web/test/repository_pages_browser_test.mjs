@@ -22,11 +22,9 @@ const oracle = JSON.parse(execFileSync('/usr/bin/python3', ['-c', `
 import sys, os, json
 from avro.datafile import DataFileReader
 from avro.io import DatumReader
-d = sys.argv[1]
 points = {}
-for name in sorted(os.listdir(d)):
-    if not name.endswith('.avro'): continue
-    with DataFileReader(open(os.path.join(d, name), 'rb'), DatumReader()) as reader:
+for path in [os.path.join(d, n) for d in sys.argv[1:] for n in sorted(os.listdir(d)) if n.endswith('.avro')]:
+    with DataFileReader(open(path, 'rb'), DatumReader()) as reader:
         for rec in reader:
             c = rec['candidate']
             s = points.setdefault(rec['objectId'], set())
@@ -34,9 +32,13 @@ for name in sorted(os.listdir(d)):
             for p in rec.get('prv_candidates') or []:
                 s.add((p['jd'], p['fid'], 'det' if p['magpsf'] is not None else 'ul'))
 print(json.dumps({o: [sum(1 for p in s if p[2] == 'det'), sum(1 for p in s if p[2] == 'ul')] for o, s in points.items()}))
-`, join(args.data, 'ztf', 'fink-20200101-v3.3')]).toString());
-// The object with the most points, and one alert's position in sexagesimal.
-const [objectId, [detections, limits]] = Object.entries(oracle).sort((a, b) => (b[1][0] - a[1][0]) || (b[1][1] - a[1][1]) || a[0].localeCompare(b[0]))[0];
+`, join(args.data, 'ztf', 'fink-20200101-v3.3'), join(args.data, 'ztf', 'kowalski-v3.3-v4.01')]).toString());
+// The crossmatched object with the most detections.
+const objectId = JSON.parse(execFileSync(args['ebs-flow'], ['query', db,
+  "SELECT object_id, count(*) AS n FROM lightcurve WHERE kind = 'detection' AND object_id IN " +
+  "(SELECT object_id FROM annotations WHERE kind = 'crossmatch') GROUP BY object_id ORDER BY n DESC, object_id LIMIT 1",
+  '--format', 'jsonl']).toString()).object_id;
+const [detections, limits] = oracle[objectId];
 
 const serve = spawn(args['ebs-flow'], ['serve', db, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let serveErr = '';
@@ -66,7 +68,7 @@ try {
   await ready('home');
   const eventIds = await page.$$eval('#events tbody a', as => as.map(a => a.textContent));
   check(eventIds.includes('S230518h'), `home lists the sky events (${eventIds})`);
-  check(await page.$$eval('#recent tbody tr', r => r.length) === 50, 'home lists the recent alerts (50 of 50)');
+  check(await page.$$eval('#recent tbody tr', r => r.length) === 86, 'home lists the recent alerts (86 of 86)');
 
   // Object page: the printed URL with a path appended.
   await page.goto(url + '/objects/' + objectId);
@@ -82,6 +84,11 @@ try {
   check(/ISO UTC/.test(header) && /JD UTC/.test(header) && /MJD TAI/.test(header) && /20\d\d-\d\d-\d\dT/.test(header),
         'times labelled ISO UTC, JD UTC and MJD TAI');
   check(await page.$$eval('#coincidences tbody a', as => as.some(a => a.textContent === 'S230518h')), 'coincidence with S230518h listed');
+  const crossmatches = await page.$$eval('#crossmatches tbody tr', rows => rows.map(r => [...r.children].map(c => c.textContent)));
+  check(crossmatches.length > 0 && crossmatches.every(r => r[3] === 'gcvs' && r[8].startsWith('xmatch (crossmatch ')),
+        `crossmatches listed with their provenance (${crossmatches.length}; ${crossmatches[0] && crossmatches[0][8]})`);
+  const classes = await page.$$eval('#classifications tbody tr', rows => rows.map(r => [...r.children].map(c => c.textContent)));
+  check(classes.length > 0 && classes.every(r => r[8].startsWith('classify (classify ')), `classification listed with its provenance (${classes.map(r => r[1])})`);
   await page.screenshot({ path: args.screenshots + '-object.png', fullPage: true });
 
   // Event page: the sky map and the candidates, most probable first.
