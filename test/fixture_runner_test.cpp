@@ -81,7 +81,9 @@ void check_run_fixture(const fs::path& dir) {
     for (const auto& a : command["args"]) {
       std::string arg = a.get<std::string>();
       for (size_t at; (at = arg.find("{run_dir}")) != std::string::npos;) arg.replace(at, 9, run_dir.string());
-      line += " '" + arg + "'";
+      std::string quoted;  // for /bin/sh: inside '...', a ' is written '\''
+      for (char ch : arg) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+      line += " '" + quoted + "'";
     }
     INFO("command: " << line);
     CommandResult c = run_command(environment() + line, dir);
