@@ -26,6 +26,13 @@ nlohmann::json all_rows(Statement& s) {
   return out;
 }
 
+// Every row of `sql` with ?1 bound to `key`.
+nlohmann::json rows_for(const Database& db, const std::string& sql, const std::string& key) {
+  Statement s = db.prepare(sql);
+  s.bind(1, key);
+  return all_rows(s);
+}
+
 // The alert columns the pages list (no raw record).
 constexpr const char* kAlertColumns =
     "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.real_bogus, "
@@ -87,50 +94,51 @@ nlohmann::json object_page(const Reader& reader, const std::string& object_id) {
   if (page.is_null()) return nullptr;
   add_people_fields(page);
   const Database& db = reader.database();
-  Statement alerts = db.prepare(std::string("SELECT ") + kAlertColumns +
+  page["alerts"] = rows_for(db,
+                            std::string("SELECT ") + kAlertColumns +
                                 ", (SELECT group_concat(k.kind) FROM cutouts k WHERE k.alert_id = a.alert_id) "
-                                "AS cutouts FROM alerts a WHERE a.object_id = ?1 ORDER BY a.mjd_tai DESC");
-  alerts.bind(1, object_id);
-  page["alerts"] = all_rows(alerts);
+                                "AS cutouts FROM alerts a WHERE a.object_id = ?1 ORDER BY a.mjd_tai DESC",
+                            object_id);
   // Every annotation of every alert, with its provenance (actor, type, version, config hash).
-  Statement annotations = db.prepare(
-      "SELECT alert_id, mjd_tai, kind, name, value, catalogue, source_id, separation_arcsec, object_type, "
-      "redshift, details, actor, actor_type, version, config_hash FROM annotations WHERE object_id = ?1 "
-      "ORDER BY mjd_tai DESC, kind, name");
-  annotations.bind(1, object_id);
-  page["annotations"] = all_rows(annotations);
-  Statement coincidences = db.prepare(
-      "SELECT event_id, event_sequence, status, alert_id, time_difference_s, searched_probability, "
-      "false_alarm_rate FROM coincidences WHERE object_id = ?1 ORDER BY event_id, event_sequence");
-  coincidences.bind(1, object_id);
-  page["coincidences"] = all_rows(coincidences);
+  page["annotations"] = rows_for(db,
+                                 "SELECT alert_id, mjd_tai, kind, name, value, catalogue, source_id, separation_arcsec, "
+                                 "object_type, redshift, details, actor, actor_type, version, config_hash "
+                                 "FROM annotations WHERE object_id = ?1 ORDER BY mjd_tai DESC, kind, name",
+                                 object_id);
+  page["coincidences"] = rows_for(db,
+                                  "SELECT event_id, event_sequence, status, alert_id, time_difference_s, "
+                                  "searched_probability, false_alarm_rate FROM coincidences WHERE object_id = ?1 "
+                                  "ORDER BY event_id, event_sequence",
+                                  object_id);
   return page;
 }
 
 nlohmann::json event_page(const Reader& reader, const std::string& event_id) {
   const Database& db = reader.database();
   // The notices without their JSON (an LVK notice carries its whole sky map in base64).
-  Statement notices = db.prepare(
-      "SELECT event_id, sequence, source, kind, alert_type, mjd_tai, shape, ra, dec, radius_deg, semi_major_deg, "
-      "semi_minor_deg, position_angle_deg, containment_probability, skymap_url, skymap_version, skymap_bytes, "
-      "far_hz, significance, significant, test, retracted FROM sky_events WHERE event_id = ?1 ORDER BY sequence");
-  notices.bind(1, event_id);
-  nlohmann::json page = {{"event_id", event_id}, {"notices", all_rows(notices)}};
+  nlohmann::json page = {
+      {"event_id", event_id},
+      {"notices", rows_for(db,
+                           "SELECT event_id, sequence, source, kind, alert_type, mjd_tai, shape, ra, dec, radius_deg, "
+                           "semi_major_deg, semi_minor_deg, position_angle_deg, containment_probability, skymap_url, "
+                           "skymap_version, skymap_bytes, far_hz, significance, significant, test, retracted "
+                           "FROM sky_events WHERE event_id = ?1 ORDER BY sequence",
+                           event_id)}};
   // Candidates ranked: the most probable position first (lowest searched probability), the
   // latest state of each object.
-  Statement candidates = db.prepare(
+  page["candidates"] = rows_for(
+      db,
       "SELECT c.object_id, c.alert_id, c.event_sequence, c.status, c.searched_probability, c.time_difference_s, "
       "c.false_alarm_rate, a.ra, a.dec, a.mag, a.band, a.mjd_tai FROM coincidences c "
       "JOIN alerts a ON a.alert_id = c.alert_id WHERE c.event_id = ?1 AND c.alert_id != 0 "
       "AND c.event_sequence = (SELECT max(x.event_sequence) FROM coincidences x WHERE x.event_id = c.event_id "
-      "AND x.object_id = c.object_id) ORDER BY c.status = 'withdrawn', c.searched_probability, c.object_id");
-  candidates.bind(1, event_id);
-  page["candidates"] = all_rows(candidates);
-  Statement pairs = db.prepare(
-      "SELECT event_id, event_sequence, other_event_id, other_event_sequence, status, time_difference_s, "
-      "false_alarm_rate FROM coincidences WHERE alert_id = 0 AND (event_id = ?1 OR other_event_id = ?1)");
-  pairs.bind(1, event_id);
-  page["pairs"] = all_rows(pairs);
+      "AND x.object_id = c.object_id) ORDER BY c.status = 'withdrawn', c.searched_probability, c.object_id",
+      event_id);
+  page["pairs"] = rows_for(db,
+                           "SELECT event_id, event_sequence, other_event_id, other_event_sequence, status, "
+                           "time_difference_s, false_alarm_rate FROM coincidences "
+                           "WHERE alert_id = 0 AND (event_id = ?1 OR other_event_id = ?1)",
+                           event_id);
   if (page["notices"].empty() && page["candidates"].empty() && page["pairs"].empty()) return nullptr;
   page["skymap"] = nullptr;
   if (auto file = skymap_file(reader, event_id)) {

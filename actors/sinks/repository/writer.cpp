@@ -17,6 +17,20 @@ namespace ebs::repository {
 
 namespace {
 
+// A file of the store, written once: to FILE.partial, then renamed (a crash leaves no half file
+// under the real name; a replay finds the file and reuses it).
+void write_store_file(const std::filesystem::path& file, std::string_view bytes, const char* what) {
+  if (std::filesystem::exists(file)) return;
+  std::filesystem::path partial = file;
+  partial += ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) fail(file.string(), std::string("cannot write the ") + what + ": " + std::strerror(errno));
+  }
+  std::filesystem::rename(partial, file);
+}
+
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -326,17 +340,8 @@ void Writer::add_sky_event(const SkyEvent& e) {
   if (!options_.cutouts_dir.empty() && !l.skymap_fits.empty()) {
     namespace fs = std::filesystem;
     const fs::path file = fs::path(options_.cutouts_dir) / skymap_store_name(e.event_id, e.sequence);
-    if (!fs::exists(file)) {
-      fs::create_directories(file.parent_path());
-      fs::path partial = file;
-      partial += ".partial";
-      {
-        std::ofstream out(partial, std::ios::binary);
-        out.write(l.skymap_fits.data(), static_cast<std::streamsize>(l.skymap_fits.size()));
-        if (!out) fail(file.string(), "cannot write the sky map: " + std::string(std::strerror(errno)));
-      }
-      fs::rename(partial, file);
-    }
+    fs::create_directories(file.parent_path());
+    write_store_file(file, l.skymap_fits, "sky map");
   }
 }
 
@@ -364,16 +369,7 @@ void Writer::add_cutouts(const AlertCore& c) {
     if (cut.bytes.empty()) continue;
     fs::create_directories(dir);
     fs::path file = dir / (std::to_string(c.alert_id) + "-" + std::string(to_string(cut.kind)) + "." + cut.format);
-    if (!fs::exists(file)) {
-      fs::path partial = file;
-      partial += ".partial";
-      {
-        std::ofstream out(partial, std::ios::binary);
-        out.write(cut.bytes.data(), static_cast<std::streamsize>(cut.bytes.size()));
-        if (!out) fail(file.string(), "cannot write the cutout: " + std::string(std::strerror(errno)));
-      }
-      fs::rename(partial, file);
-    }
+    write_store_file(file, cut.bytes, "cutout");
     insert_cutout_.bind(1, static_cast<int64_t>(c.alert_id))
         .bind(2, to_string(cut.kind))
         .bind(3, cut.format)
