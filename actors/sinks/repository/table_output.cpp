@@ -210,6 +210,8 @@ void TableWriter::begin(std::vector<TableColumn> columns) {
       columns_.push_back({*prefix + "jd_utc", ColumnType::real, i, true});
     }
   }
+  // JSON lines need neither widths nor types: each row goes out as it comes.
+  settled_ = options_.format == TableFormat::jsonl;
 }
 
 void TableWriter::row(std::vector<nlohmann::json> cells) {
