@@ -10,10 +10,12 @@
 #include "actors/ml/model_commands.h"
 #include "actors/coincidence/skymap_command.h"
 #include "actors/crossmatch/catalog_command.h"
+#include "actors/followup/followup_command.h"
 #include "actors/sinks/dashboard/dashboard_server.h"
 #include "actors/sinks/dashboard/dashboard_sink.h"
 #include "actors/sinks/repository/repository_commands.h"
 #include "actors/sources/kafka/ingestion.h"
+#include "actors/sources/kafka/kafka_tools.h"
 #include "actors/sources/avro/decode_command.h"
 #include "engine/cli/command_registry.h"
 #include "engine/cli/workflow_commands.h"
@@ -48,8 +50,10 @@ int main(int argc, char** argv) {
   ebs::register_catalog_commands(commands);
   ebs::register_repository_commands(commands);
   ebs::register_ingestion_commands(commands);
+  ebs::kafka::register_kafka_tool_commands(commands);
   ebs::register_coincidence_commands(commands);
   ebs::register_skymap_commands(commands);
+  ebs::register_followup_commands(commands);
   ebs::register_decode_commands(commands);
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
