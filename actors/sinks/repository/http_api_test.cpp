@@ -148,7 +148,7 @@ TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV o
   // 150 deg = 10h00m00s; 2 deg = +02:00:00 (':' written as %3A, '+' as %2B).
   auto hits = body(c.Get("/api/cone?ra=10%3A00%3A00&dec=%2B02%3A00%3A00&radius_arcsec=2"));
   REQUIRE(hits.size() == 2);
-  CHECK(hits[0]["alert_id"] == 11);
+  CHECK(hits[0]["alert_id"] == "11");  // ids are JSON strings (issue 12)
   auto bad = c.Get("/api/cone?ra=25%3A00%3A00&dec=2&radius_arcsec=2");
   REQUIRE(bad);
   CHECK(bad->status == 400);
@@ -158,7 +158,7 @@ TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV o
   REQUIRE(csv);
   CHECK(csv->status == 200);
   CHECK(csv->get_header_value("Content-Type") == "text/csv; charset=utf-8");
-  CHECK(csv->body.find("alert_id,object_id,survey,ra,dec,sep_arcsec,mjd_tai,iso_utc,jd_utc,") == 0);
+  CHECK(csv->body.find("alert_id,alert_key,object_id,survey,ra,dec,sep_arcsec,mjd_tai,iso_utc,jd_utc,") == 0);
   auto votable = c.Get("/api/objects/ZTF21abc/lightcurve?format=votable");
   REQUIRE(votable);
   CHECK(votable->get_header_value("Content-Type") == "application/x-votable+xml");
