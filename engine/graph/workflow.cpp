@@ -42,6 +42,14 @@ std::vector<std::string> nearest_of(const std::string& name, const std::vector<s
   return out;
 }
 
+// "a, b, c" (or "none"): port errors list every valid port.
+std::string name_list(const std::vector<std::string>& names) {
+  if (names.empty()) return "none";
+  std::string text;
+  for (const std::string& n : names) text += (text.empty() ? "" : ", ") + n;
+  return text;
+}
+
 bool is_integer(const YAML::Node& v) {
   if (!v.IsScalar()) return false;
   int64_t i;
@@ -397,7 +405,8 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
             for (const PortSpec& p : spec.type->inputs) names.push_back(p.name);
             problems.push_back({place_of(file, entry.first), "type '" + spec.type_name +
                                                                  "' has no input port '" + port + "'" +
-                                                                 did_you_mean(nearest_of(port, names))});
+                                                                 did_you_mean(nearest_of(port, names)) +
+                                                                 "; its input ports: " + name_list(names)});
             continue;
           }
           add_wires(port, entry.second);
@@ -450,11 +459,13 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
         } else if (const PortSpec* out = from.type->output(w.port)) {
           produced = out->type;
         } else {
-          std::vector<std::string> names{"dead_letters"};
+          std::vector<std::string> names;
           for (const PortSpec& p : from.type->outputs) names.push_back(p.name);
+          names.push_back("dead_letters");
           problems.push_back({w.place, "actor '" + w.actor + "' (" + from.type_name +
                                            ") has no output port '" + w.port + "'" +
-                                           did_you_mean(nearest_of(w.port, names))});
+                                           did_you_mean(nearest_of(w.port, names)) +
+                                           "; its output ports: " + name_list(names)});
           continue;
         }
         if (in_port && !port_accepts(in_port->type, produced))
