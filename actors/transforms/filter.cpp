@@ -182,10 +182,12 @@ void register_filter(ActorRegistry& registry) {
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.reads_fields = [](const ActorConfig& c) {
     std::vector<FieldRead> reads;
+    std::vector<std::string> core;
+    for (const auto& [name, field] : core_fields()) core.push_back(name);
     auto compiled = expr::Program::compile(c.string("where"));
     if (auto* program = std::get_if<expr::Program>(&compiled))
       for (const std::string& f : program->fields())
-        if (!core_fields().count(f)) reads.push_back({f, c.place("where"), c.string("where")});
+        if (!core_fields().count(f)) reads.push_back({f, c.place("where"), c.string("where"), core});
     return reads;
   };
   t.create = [](const ActorContext&) { return std::make_unique<Filter>(); };

@@ -49,6 +49,7 @@ struct FieldRead {
   std::string path;   // as the field check compares it: "candidate.magpsf", "score.NAME"
   std::string place;  // FILE:LINE:COL of the expression
   std::string as_written;  // the expression text around it, for hints (may be empty)
+  std::vector<std::string> always_there;  // names the reader has for every record (for did-you-mean)
 };
 
 // For check hooks: the input file or folder at `key` (ActorConfig::input_path) must exist; the

@@ -138,7 +138,7 @@ void check_field_names(const Workflow& workflow, std::vector<Problem>& errors, s
         (has ? with : without).push_back(set.name);
       }
       if (with.empty()) {
-        std::set<std::string> all;
+        std::set<std::string> all(read.always_there.begin(), read.always_there.end());
         for (const FieldSet& set : up.sets) all.insert(set.fields.begin(), set.fields.end());
         std::vector<std::string> hint = nearest_names(path, all);
         errors.push_back({read.place, "no record reaching '" + actor.id + "' has the field '" + path + "'" +

@@ -44,6 +44,7 @@ class Consumer {
   int64_t start_timestamp_ms = -1;
   // Set by librdkafka's error callback (run inside consumer_poll, on the source's thread).
   bool all_brokers_down = false;
+  bool reached = false;  // a broker answered once
   std::string last_error;
   uint64_t to_read = 0;  // messages between the start offsets and the ends at assignment (progress)
   // Touched by the source's thread and by rebalance callbacks, which librdkafka runs inside
@@ -54,10 +55,11 @@ class Consumer {
     if (!rk) return;
     // With the broker gone a synchronous commit or close would wait for it without end: commit
     // asynchronously and give the close 10 s.
-    commit_all(all_brokers_down);
+    bool gone = all_brokers_down || !reached;
+    commit_all(gone);
     rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
     rd_kafka_consumer_close_queue(rk.get(), queue);
-    auto deadline = Clock::now() + std::chrono::seconds(all_brokers_down ? 2 : 10);
+    auto deadline = Clock::now() + std::chrono::seconds(gone ? 2 : 10);
     while (!rd_kafka_consumer_closed(rk.get()) && Clock::now() < deadline) {
       if (rd_kafka_event_t* e = rd_kafka_queue_poll(queue, 100)) rd_kafka_event_destroy(e);
     }
@@ -321,6 +323,7 @@ class KafkaSource final : public ActorLogic {
       rd_kafka_metadata_destroy(metadata);
       if (connected_) spdlog::info("{}: the Kafka broker {} is back", place_, consumer_->brokers);
       connected_ = true;
+      consumer_->reached = true;
       consumer_->all_brokers_down = false;
       down_since_.reset();
       return true;
