@@ -103,7 +103,7 @@ TEST_CASE("every actor family stops cleanly on the first SIGINT: drained, summar
       fs::path dir = scratch("signal-" + family.name);
       write(dir / "wf.yaml", family.yaml);
       auto start = std::chrono::steady_clock::now();
-      auto r = run_command("timeout --preserve-status -s INT 4 " + ebs_flow() +
+      auto r = run_command("timeout --preserve-status -s INT 2 " + ebs_flow() +
                                " run wf.yaml --run-dir run --summary-json summary.json",
                            dir);
       INFO(r.err);
@@ -269,21 +269,18 @@ TEST_CASE("field names are checked at validate against the upstream profiles and
   CHECK(typo.err.find("candidate.drb'") == std::string::npos);
 
   // A field only some profiles have: a warning, validate passes.
-  write(dir / "some.yaml",
-        "name: some\nactors:\n"
-        "  - id: src\n    type: avro-files\n    config: {path: \"" + data("ztf") + "\"}\n"
-        "  - id: f\n    type: filter\n    config: {where: \"fp_hists.0.forcediffimflux > 0\"}\n    inputs: [src.alerts]\n"
-        "  - id: n\n    type: count\n    inputs: [f.out]\n");
+  auto forced_flux = [](const std::string& name, const std::string& path) {
+    return "name: " + name + "\nactors:\n  - id: src\n    type: avro-files\n    config: {path: \"" + path + "\"}\n"
+           "  - id: f\n    type: filter\n    config: {where: \"fp_hists.0.forcediffimflux > 0\"}\n    inputs: [src.alerts]\n"
+           "  - id: n\n    type: count\n    inputs: [f.out]\n";
+  };
+  write(dir / "some.yaml", forced_flux("some", data("ztf")));
   auto some = run_command(ebs_flow() + " validate some.yaml", dir);
   INFO(some.err);
   CHECK(some.exit_code == 0);
   CHECK(some.err.find("warning: the field 'fp_hists.forcediffimflux' is only in 'profile ztf-4'") != std::string::npos);
   // At run time, ZTF 3 files lack it: warned once, and in the closing block.
-  write(dir / "some3.yaml",
-        "name: some3\nactors:\n"
-        "  - id: src\n    type: avro-files\n    config: {path: \"" + data("ztf/fink-20200101-v3.3") + "\"}\n"
-        "  - id: f\n    type: filter\n    config: {where: \"fp_hists.0.forcediffimflux > 0\"}\n    inputs: [src.alerts]\n"
-        "  - id: n\n    type: count\n    inputs: [f.out]\n");
+  write(dir / "some3.yaml", forced_flux("some3", data("ztf/fink-20200101-v3.3")));
   auto some3 = run_command(ebs_flow() + " run some3.yaml --run-dir run", dir);
   INFO(some3.err);
   CHECK(some3.exit_code == 0);

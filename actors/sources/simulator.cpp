@@ -98,6 +98,7 @@ class Simulator final : public ActorLogic {
     made_ += want;
     last_batch_ = std::chrono::steady_clock::now();
     out.read(want);
+    if (count_ > 0) out.progress(made_, quota_);
     out.forward(0, BatchView::make(PortType::alert, std::move(records),
                                    {std::make_shared<const AckToken>(acks_, want)}));
     if (count_ > 0 && made_ >= quota_) return ProduceResult::done();

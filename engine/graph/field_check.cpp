@@ -14,18 +14,6 @@ bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::vector<std::string> nearest_names(const std::string& name, const std::set<std::string>& pool) {
-  std::vector<std::pair<size_t, std::string>> scored;
-  for (const std::string& candidate : pool) {
-    size_t d = edit_distance(name, candidate);
-    if (d <= std::max<size_t>(2, name.size() / 3)) scored.emplace_back(d, candidate);
-  }
-  std::sort(scored.begin(), scored.end());
-  std::vector<std::string> out;
-  for (size_t i = 0; i < scored.size() && i < 3; ++i) out.push_back(scored[i].second);
-  return out;
-}
-
 std::string quoted_list(const std::vector<std::string>& names, const char* joiner) {
   std::string text;
   for (size_t i = 0; i < names.size(); ++i) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 namespace ebs {
 
@@ -48,8 +49,11 @@ std::string closing_block(const Workflow& workflow, const RunResult& result) {
     }
     // Alerts come back through a `dead-letters` source; raw bytes (undecodable messages) through
     // their Kafka topic with `ebs-flow replay`, which sends each letter's original bytes.
-    out += "  replay once fixed: a `dead-letters` source {path: " + result.dead_letters_path +
-           "} in the workflow, or `ebs-flow replay " + result.dead_letters_path +
+    // Absolute: a workflow reads relative paths against its own folder, not the shell's.
+    std::error_code ec;
+    std::string file = std::filesystem::absolute(result.dead_letters_path, ec).string();
+    out += "  replay once fixed: a `dead-letters` source {path: " + file +
+           "} in the workflow, or `ebs-flow replay " + file +
            " --topic TOPIC --brokers HOST:PORT` for raw messages (docs/actors.md#dead-letters)\n";
   }
 
