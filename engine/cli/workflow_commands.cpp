@@ -1,5 +1,6 @@
 #include "engine/cli/workflow_commands.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -121,6 +122,20 @@ std::string describe_type_text(const ActorType& t) {
 
 }  // namespace
 
+// `run --http --linger`: the run has ended; its page stays up (showing the final counts) until
+// the user stops it.
+static void wait_for_stop_signal(const RunResult& result) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::cerr << "run " << (result.interrupted ? "stopped" : "ended")
+            << "; the page stays up until SIGINT/SIGTERM (Ctrl-C) (--linger)" << std::endl;
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+}
+
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader,
                                 RunHttpServer* http) {
   commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
@@ -172,6 +187,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    bool quiet = false;
                    std::string log_level;
                    std::string http, token;
+                   bool linger = false;
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
@@ -190,6 +206,8 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    app.add_option("--http", o->http,
                                   "serve the live dashboard on HOST:PORT (port 0: any free port; loopback unless --token)");
                    app.add_option("--token", o->token, "the dashboard requires 'Authorization: Bearer TOKEN'");
+                   app.add_flag("--linger", o->linger,
+                                "with --http: keep serving the final page after the run ends, until SIGINT/SIGTERM");
                  }
                  return [o, &actors, &loader, http] {
                    // Before anything can start a thread (loading a model starts XGBoost's OpenMP
@@ -224,6 +242,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
                    RunResult result = run_workflow(*workflow, actors, options);
+                   if (address && o->linger) wait_for_stop_signal(result);
                    if (address) http->stop();
                    if (!result.started) {
                      for (const std::string& e : result.errors) std::cerr << e << "\n";

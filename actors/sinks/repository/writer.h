@@ -95,4 +95,8 @@ class Writer {
   double transaction_started_ = 0;
 };
 
+// Where a sky event's map goes in the file store (under `cutouts_dir`), beside the cutouts:
+// "skymaps/<event id>-<sequence>.fits" (characters other than letters, digits, '-' and '.' as '_').
+std::string skymap_store_name(const std::string& event_id, int64_t sequence);
+
 }  // namespace ebs::repository
