@@ -95,6 +95,8 @@ class RepositorySink final : public ActorLogic {
                     batches_.held_records() + batches_.pending_records());
   }
 
+  std::string output() const override { return path_; }
+
  private:
   void commit(Emitter& out) {
     if (stopped_ || batches_.empty()) return;

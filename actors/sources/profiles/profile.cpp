@@ -410,12 +410,17 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
   std::unique_ptr<Profile> profile(new Profile());
   Profile& out = *profile;
   out.origin_ = origin;
-  p.keys(doc, {"profile", "survey", "description", "match", "schema_version", "bands", "time", "alert", "history", "cutouts"},
+  p.keys(doc, {"profile", "survey", "description", "match", "schema_version", "bands", "time", "alert", "history", "cutouts",
+                "fields"},
          "a profile");
   for (const char* required : {"profile", "survey", "match", "time", "alert"})
     if (!doc[required]) fail(p.at(doc), std::string("profile needs '") + required + "'");
   out.name_ = p.scalar(doc["profile"], "profile");
   out.survey_ = p.scalar(doc["survey"], "survey");
+  if (YAML::Node fields = doc["fields"]) {
+    if (!fields.IsSequence()) fail(p.at(fields), "fields: a list of raw field paths");
+    for (const YAML::Node& f : fields) out.fields_.push_back(p.scalar(f, "fields"));
+  }
 
   std::vector<YAML::Node> rules;
   if (doc["match"].IsMap()) {

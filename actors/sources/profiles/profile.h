@@ -123,6 +123,9 @@ class Profile {
   const std::string& origin() const { return origin_; }
   const std::vector<MatchRule>& match() const { return match_; }
   std::string_view time_scale() const { return time::to_string(time_.scale); }
+  // Every raw field path of the schemas it covers (`fields:`; list elements' fields as
+  // list.field), for validate's check of the names filters read; empty when not declared.
+  const std::vector<std::string>& fields() const { return fields_; }
 
   // Whether this profile takes records of the root shape of `record` (schema name and fields;
   // the version is checked per record by version_matches).
@@ -168,6 +171,7 @@ class Profile {
   std::map<std::string, std::string, std::less<>> bands_;
   std::vector<HistorySpec> history_;
   std::vector<CutoutSpec> cutouts_;
+  std::vector<std::string> fields_;
   // TAI-UTC per UTC day seen (leap seconds fall at day ends; NaN marks a day that ends with
   // one): saves two ERFA calls per light-curve point.
   mutable std::unordered_map<int64_t, double> offset_days_;
