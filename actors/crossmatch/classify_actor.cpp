@@ -75,7 +75,7 @@ class ClassifyActor final : public ActorLogic {
 }  // namespace
 }  // namespace crossmatch
 
-ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
+ActorType classify_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
   ActorType t;
   t.name = "classify";
   t.description = "Sherlock-style contextual classification (VS, CV, BS, AGN, NT, SN, ORPHAN, UNCLEAR) from a YAML rule set";
@@ -90,17 +90,18 @@ ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
     try {
       const auto rules = crossmatch::read_rules(config);
       for (const auto& [name, path] : rules->catalogues)
-        if (auto problem = crossmatch::catalogue_problem(path)) problems.push_back({rules->catalogue_places.at(name), *problem});
+        if (auto problem = catalog::catalogue_problem(path)) problems.push_back({rules->catalogue_places.at(name), *problem});
     } catch (const Fault& f) {
       problems.push_back({f.place(), f.message()});
     }
   };
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::ClassifyActor>(store); };
   return t;
 }
 
 void register_crossmatch_actors(ActorRegistry& registry) {
-  auto store = std::make_shared<crossmatch::CatalogStore>();
+  auto store = std::make_shared<catalog::CatalogStore>();
   registry.add(crossmatch_actor_type(store));
   registry.add(classify_actor_type(store));
 }

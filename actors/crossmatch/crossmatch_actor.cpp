@@ -11,16 +11,6 @@ namespace ebs {
 
 namespace crossmatch {
 
-std::filesystem::path workflow_dir(const ActorConfig& config) {
-  return std::filesystem::path(config.file()).parent_path();
-}
-
-std::filesystem::path catalogue_cache_dir(const ActorContext& context) {
-  const std::string configured = context.config.has("cache_dir") ? context.config.string("cache_dir") : "";
-  if (!configured.empty()) return resolve_path(workflow_dir(context.config), configured);
-  return std::filesystem::path(context.run_dir) / "catalog-cache";
-}
-
 namespace {
 
 struct CatalogueSpec {
@@ -102,7 +92,7 @@ class CrossmatchActor final : public ActorLogic {
       bool matched = false;
       for (Search& s : searches_) {
         s.catalogue.search(core.ra, core.dec, core.mjd_tai, s.radius_arcsec, s.nearest_only, matches_);
-        for (const crossmatch::Match& m : matches_) {
+        for (const catalog::Match& m : matches_) {
           chain = chain.append(annotation(s, m));
           matched = true;
         }
@@ -120,7 +110,7 @@ class CrossmatchActor final : public ActorLogic {
     Provenance provenance;
   };
 
-  static Annotation annotation(Search& s, const crossmatch::Match& m) {
+  static Annotation annotation(Search& s, const catalog::Match& m) {
     const SourceSummary& source = s.catalogue.source(m.index);
     Annotation a;
     a.kind = Annotation::Kind::crossmatch;
@@ -140,13 +130,13 @@ class CrossmatchActor final : public ActorLogic {
 
   std::shared_ptr<CatalogStore> store_;
   std::vector<Search> searches_;
-  std::vector<crossmatch::Match> matches_;
+  std::vector<catalog::Match> matches_;
 };
 
 }  // namespace
 }  // namespace crossmatch
 
-ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
+ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
   ActorType t;
   t.name = "crossmatch";
   t.description = "Annotates alerts with the nearest (or all) catalogue sources within per-catalogue radii";
@@ -161,11 +151,12 @@ ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store)
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     try {
       for (const auto& spec : crossmatch::read_catalogue_specs(config))
-        if (auto problem = crossmatch::catalogue_problem(spec.path)) problems.push_back({spec.place, *problem});
+        if (auto problem = catalog::catalogue_problem(spec.path)) problems.push_back({spec.place, *problem});
     } catch (const Fault& f) {
       problems.push_back({f.place(), f.message()});
     }
   };
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::CrossmatchActor>(store); };
   return t;
 }

@@ -5,6 +5,7 @@
 #include "actors/common/kafka/replay.h"
 #include "actors/sources/dead_letter_replay.h"
 #include "actors/sources/files/avro_files_source.h"
+#include "actors/sources/kafka/kafka_tools.h"
 #include "actors/sources/notices/gcn_kafka_source.h"
 #include "actors/sources/notices/notice_command.h"
 #include "actors/sources/notices/notice_files_source.h"
@@ -22,6 +23,7 @@ void register_module(ActorRegistry& actors, CommandRegistry& commands) {
 
   kafka::register_replay_command(commands);
   kafka::register_broker_command(commands);
+  kafka::register_kafka_tool_commands(commands);
   register_notice_command(commands);
   avro::register_decode_commands(commands);
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "actors/transforms/alert_check.h"
+#include "engine/expr/alert_field.h"
 #include "test/support/collecting_emitter.h"
 
 using namespace ebs;

@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <random>
 
-#include "actors/crossmatch/catalog_builder.h"
+#include "actors/common/catalog/catalog_builder.h"
 #include "actors/crossmatch/crossmatch_actors.h"
-#include "actors/crossmatch/sky_geometry.h"
+#include "actors/common/catalog/sky_geometry.h"
 #include "test/support/collecting_emitter.h"
 
 using namespace ebs;
@@ -22,7 +22,7 @@ namespace {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::vector<BatchView> make_alert_batches(const crossmatch::Catalog& gcvs, size_t count, size_t batch_size, std::mt19937_64& rng) {
+std::vector<BatchView> make_alert_batches(const catalog::Catalog& gcvs, size_t count, size_t batch_size, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<BatchView> batches;
   std::vector<RecordPtr> records;
@@ -36,12 +36,12 @@ std::vector<BatchView> make_alert_batches(const crossmatch::Catalog& gcvs, size_
     if (i % 2 == 0) {
       const auto star = gcvs.position(static_cast<uint32_t>(u(rng) * gcvs.size()));
       // A small random displacement (< ~2").
-      const double d = 2.0 / crossmatch::kArcsecPerRad;
-      crossmatch::UnitVector p{star.x + d * (u(rng) - 0.5), star.y + d * (u(rng) - 0.5), star.z + d * (u(rng) - 0.5)};
-      crossmatch::to_ra_dec(p, core->ra, core->dec);
+      const double d = 2.0 / catalog::kArcsecPerRad;
+      catalog::UnitVector p{star.x + d * (u(rng) - 0.5), star.y + d * (u(rng) - 0.5), star.z + d * (u(rng) - 0.5)};
+      catalog::to_ra_dec(p, core->ra, core->dec);
     } else {
       core->ra = 360 * u(rng);
-      core->dec = std::asin(2 * u(rng) - 1) * crossmatch::kDegPerRad;
+      core->dec = std::asin(2 * u(rng) - 1) * catalog::kDegPerRad;
       if (core->ra >= 360) core->ra = 0;
     }
     records.push_back(std::make_shared<const Alert>(core));
@@ -86,14 +86,14 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   std::mt19937_64 rng(7);
   {
-    crossmatch::CatalogDescription description;
+    catalog::CatalogDescription description;
     description.name = "uniform";
-    crossmatch::CatalogWriter writer(description);
+    catalog::CatalogWriter writer(description);
     std::uniform_real_distribution<double> u(0, 1);
     for (size_t i = 0; i < sources; ++i) {
-      crossmatch::SourceFields s;
+      catalog::SourceFields s;
       s.ra_deg = std::min(360 * u(rng), 359.9999999);
-      s.dec_deg = std::asin(2 * u(rng) - 1) * crossmatch::kDegPerRad;
+      s.dec_deg = std::asin(2 * u(rng) - 1) * catalog::kDegPerRad;
       const std::string id = std::to_string(i);
       s.id = id;
       writer.add(s);
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     writer.write(dir / "uniform.ebscat", 0, std::nullopt);
   }
   const std::string catalogs = EBS_SOURCE_DIR "/catalogs/";
-  auto store = std::make_shared<crossmatch::CatalogStore>();
+  auto store = std::make_shared<catalog::CatalogStore>();
   auto gcvs = store->open(catalogs + "gcvs.yaml", dir / "cache");
   auto uniform = store->open(dir / "uniform.ebscat", dir / "cache");
   auto glade = store->open(catalogs + "glade-gwemopt-S190814bv.yaml", dir / "cache");

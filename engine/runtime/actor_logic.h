@@ -53,7 +53,11 @@ class Emitter {
   virtual void read(size_t records) = 0;
   // Sinks: records written durably to the outside world count as forwarded.
   virtual void delivered(size_t records) = 0;
+  // Finite sources: how far along they are, in any unit (bytes, records); `total` 0 = unknown.
+  // The progress line shows % done and an ETA from it.
+  virtual void progress(uint64_t done, uint64_t total) {}
 };
+
 
 // What a source's produce() reports.
 struct ProduceResult {
@@ -78,6 +82,11 @@ class ActorLogic {
   virtual void on_tick(Emitter& out) {}
   // Every input has ended (or, for a source, the run is stopping): flush everything now.
   virtual void on_end_of_stream(Emitter& out) {}
+  // Read once the instance has ended, for the run's closing block: where a sink wrote (a file,
+  // "kafka topic T", a table, a URL; its records are what it delivered), and what the user
+  // should know (e.g. "7 of 8 input files were not Avro").
+  virtual std::string output() const { return {}; }
+  virtual std::vector<std::string> closing_warnings() const { return {}; }
 };
 
 }  // namespace ebs

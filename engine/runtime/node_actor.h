@@ -68,6 +68,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
                   const std::vector<AckRef>& acks) override;
   void read(size_t records) override;
   void delivered(size_t records) override;
+  void progress(uint64_t done, uint64_t total) override;
 
   void on_data(uint32_t in_port, BatchView batch);
   void on_credit(const Credit& credit);

@@ -8,7 +8,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "actors/crossmatch/catalog_store.h"
+#include "actors/common/catalog/catalog_store.h"
 #include "test/support/test_data.h"
 
 namespace ebs::crossmatch::testing {
@@ -36,15 +36,15 @@ inline std::filesystem::path test_cache_dir() {
 
 // The point `arcsec` from (ra, dec) towards position angle `angle_deg` (east of north).
 inline std::pair<double, double> offset_position(double ra, double dec, double arcsec, double angle_deg) {
-  const crossmatch::UnitVector p = crossmatch::unit_vector(ra, dec);
+  const catalog::UnitVector p = catalog::unit_vector(ra, dec);
   const double rho = std::hypot(p.x, p.y);
-  const crossmatch::UnitVector east{-p.y / rho, p.x / rho, 0}, north{-p.z * p.x / rho, -p.z * p.y / rho, rho};
-  const double d = arcsec / crossmatch::kArcsecPerRad, c = std::cos(d), s = std::sin(d);
-  const double a = angle_deg * crossmatch::kPi / 180, e = std::sin(a) * s, n = std::cos(a) * s;
-  const crossmatch::UnitVector q{c * p.x + e * east.x + n * north.x, c * p.y + e * east.y + n * north.y,
+  const catalog::UnitVector east{-p.y / rho, p.x / rho, 0}, north{-p.z * p.x / rho, -p.z * p.y / rho, rho};
+  const double d = arcsec / catalog::kArcsecPerRad, c = std::cos(d), s = std::sin(d);
+  const double a = angle_deg * catalog::kPi / 180, e = std::sin(a) * s, n = std::cos(a) * s;
+  const catalog::UnitVector q{c * p.x + e * east.x + n * north.x, c * p.y + e * east.y + n * north.y,
                               c * p.z + e * east.z + n * north.z};
   double out_ra = 0, out_dec = 0;
-  crossmatch::to_ra_dec(q, out_ra, out_dec);
+  catalog::to_ra_dec(q, out_ra, out_dec);
   return {out_ra, out_dec};
 }
 

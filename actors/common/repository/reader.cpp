@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "actors/common/repository/rows.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/repository/sky_index.h"
 
@@ -12,14 +13,13 @@ namespace {
 
 constexpr const char* kAlertColumns =
     "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.flux, a.flux_err, "
-    "a.is_diff_pos, a.real_bogus";
+    "a.is_diff_pos, a.real_bogus, a.alert_key";
 
-// JSON text stored in a column back into JSON (a column named raw, details, terms or notice).
+}  // namespace
+
 bool is_json_column(std::string_view name) {
   return name == "raw" || name == "details" || name == "terms" || name == "notice";
 }
-
-}  // namespace
 
 nlohmann::json row_to_json(const Statement& s) {
   nlohmann::json row = nlohmann::json::object();
@@ -27,7 +27,10 @@ nlohmann::json row_to_json(const Statement& s) {
     const char* name = sqlite3_column_name(s.get(), i);
     std::string key = name ? name : std::to_string(i);
     switch (sqlite3_column_type(s.get(), i)) {
-      case SQLITE_INTEGER: row[key] = s.integer(i); break;
+      case SQLITE_INTEGER:
+        if (is_alert_id_column(key)) row[key] = std::to_string(s.integer(i));
+        else row[key] = s.integer(i);
+        break;
       case SQLITE_FLOAT: row[key] = s.number(i); break;
       case SQLITE_TEXT: {
         std::string_view text = s.text(i);
@@ -155,6 +158,12 @@ nlohmann::json Reader::sink_progress() const {
 
 void Reader::query(const std::string& sql, const nlohmann::json& parameters,
                    const std::function<void(const nlohmann::json&)>& row) const {
+  query_rows(sql, parameters, [](const Statement&) {}, [&](const Statement& s) { row(row_to_json(s)); });
+}
+
+void Reader::query_rows(const std::string& sql, const nlohmann::json& parameters,
+                        const std::function<void(const Statement&)>& columns,
+                        const std::function<void(const Statement&)>& row) const {
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail);
@@ -176,7 +185,8 @@ void Reader::query(const std::string& sql, const nlohmann::json& parameters,
     else if (it->is_boolean()) s.bind(i, static_cast<int64_t>(it->get<bool>()));
     else s.bind_null(i);
   }
-  while (s.step()) row(row_to_json(s));
+  columns(s);
+  while (s.step()) row(s);
 }
 
 }  // namespace ebs::repository

@@ -24,19 +24,6 @@ namespace {
 
 constexpr double pi = 3.141592653589793238462643383279502884;
 constexpr double square_degrees_per_steradian = (180.0 / pi) * (180.0 / pi);
-constexpr int max_healpix_order = 29;
-
-// HEALPix UNIQ scheme: uniq = ipix + 4^(order+1).
-int uniq_order(std::uint64_t uniq) { return (std::bit_width(uniq) - 1) / 2 - 1; }
-std::uint64_t uniq_ipix(std::uint64_t uniq, int order) {
-  return uniq - (std::uint64_t{4} << (2 * order));
-}
-std::uint64_t nest_to_uniq(int order, std::uint64_t ipix) {
-  return ipix + (std::uint64_t{4} << (2 * order));
-}
-// Pixel area in sr, as ligo.skymap's uniq2pixarea: ldexp(π/3, -2·order).
-double pixel_area(int order) { return std::ldexp(pi / 3, -2 * order); }
-
 double theta_of_dec(double dec_deg) {
   // np.deg2rad multiplies by π/180; clamp the rounding at the poles into [0, π].
   return std::clamp(0.5 * pi - dec_deg * (pi / 180.0), 0.0, pi);
@@ -349,6 +336,12 @@ std::array<double, 5> ansatz_integrals(double t0) {
 
 // -----------------------------------------------------------------------------------------------
 
+// HEALPix UNIQ scheme: uniq = ipix + 4^(order+1).
+int uniq_order(std::uint64_t uniq) { return (std::bit_width(uniq) - 1) / 2 - 1; }
+std::uint64_t uniq_ipix(std::uint64_t uniq, int order) { return uniq - (std::uint64_t{4} << (2 * order)); }
+std::uint64_t nest_to_uniq(int order, std::uint64_t ipix) { return ipix + (std::uint64_t{4} << (2 * order)); }
+double pixel_area(int order) { return std::ldexp(pi / 3, -2 * order); }
+
 const char* to_string(SkymapOrdering ordering) {
   switch (ordering) {
     case SkymapOrdering::nuniq: return "NUNIQ";
@@ -549,6 +542,16 @@ double Skymap::credible_area(double level) const {
 double Skymap::sky_coverage() const {
   double area = cumulative_area_.back() / square_degrees_per_steradian;
   return area / (4 * pi);
+}
+
+std::pair<double, double> Skymap::peak() const {
+  if (ranked_uniq_.empty()) fail(source_, "the sky map has no pixels");
+  const int order = uniq_order(ranked_uniq_.front());
+  const pointing centre =
+      T_Healpix_Base<std::int64_t>(order, NEST).pix2ang(static_cast<std::int64_t>(uniq_ipix(ranked_uniq_.front(), order)));
+  double ra = centre.phi * 180.0 / pi;
+  if (ra >= 360) ra -= 360;
+  return {ra, 90.0 - centre.theta * 180.0 / pi};
 }
 
 std::optional<std::pair<double, double>> Skymap::ansatz_moments() const {

@@ -14,6 +14,7 @@
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/dashboard/web_assets.h"
+#include "engine/model/alert_identity.h"
 #include "engine/util/fault.h"
 
 namespace ebs::dashboard {
@@ -37,13 +38,6 @@ void block_stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-std::optional<uint64_t> parse_id(const std::string& text) {
-  uint64_t id = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
-  return id;
 }
 
 std::string cookie_value(const httplib::Request& req, const std::string& name) {
@@ -215,35 +209,35 @@ struct DashboardServer::Impl {
     });
     for (const WebAsset& asset : web_assets()) {
       std::string path = asset.name == "index.html" ? "/" : "/" + std::string(asset.name);
-      server.Get(path, [&asset](const httplib::Request&, httplib::Response& res) {
+      server.Get(http_access::route(path), [&asset](const httplib::Request&, httplib::Response& res) {
         res.set_header("Cache-Control", "no-cache");
         res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
       });
     }
-    server.Get("/api/graph", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/graph"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, graph_json());
                }));
-    server.Get("/api/stats", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/stats"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, stats_json());
                }));
-    server.Get("/api/alerts", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/alerts"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, feed.alerts_json());
                }));
-    server.Get(R"(/api/alerts/([^/]+)/lightcurve)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-                 auto id = parse_id(req.matches[1]);
+    server.Get(http_access::route(R"(/api/alerts/([^/]+)/lightcurve)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
+                 auto id = parse_alert_id(req.matches[1].str());
                  if (!id) return send_json(res, 400, {{"error", "alert id '" + std::string(req.matches[1]) + "' is not a number"}});
                  nlohmann::json lc = feed.lightcurve_json(*id);
                  if (lc.is_null()) return send_json(res, 404, {{"error", "alert " + std::string(req.matches[1]) + " is not on the dashboard"}});
                  send_json(res, 200, lc);
                }));
-    server.Get("/api/events", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/events"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, feed.events_json());
                }));
-    server.Get("/api/coincidences", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/coincidences"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, feed.coincidences_json());
                }));
-    server.Get(R"(/cutout/([^/]+)/([a-z]+)\.png)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-                 auto id = parse_id(req.matches[1]);
+    server.Get(http_access::route(R"(/cutout/([^/]+)/([a-z]+)\.png)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
+                 auto id = parse_alert_id(req.matches[1].str());
                  std::string kind = req.matches[2];
                  if (!id) return send_json(res, 400, {{"error", "alert id '" + std::string(req.matches[1]) + "' is not a number"}});
                  if (kind != "science" && kind != "template" && kind != "difference")
@@ -259,7 +253,7 @@ struct DashboardServer::Impl {
                  }
                  send_json(res, 404, {{"error", "alert " + std::string(req.matches[1]) + " has no FITS " + kind + " cutout"}});
                }));
-    server.Get(R"(/skymap/([^/]+)\.png)", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(http_access::route(R"(/skymap/([^/]+)\.png)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
                  auto event = feed.event(id);
                  if (!event) return send_json(res, 404, {{"error", "sky event '" + id + "' is not on the dashboard"}});

@@ -74,7 +74,7 @@ TEST_CASE("the HTTP API answers cone, light-curve, class, score, event and metri
   CHECK(cone->get_header_value("Content-Type") == "application/json");
   auto hits = body(cone);
   REQUIRE(hits.size() == 2);
-  CHECK(hits[0]["alert_id"] == 11);
+  CHECK(hits[0]["alert_id"] == "11");
   CHECK(body(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=0.1")).size() == 1);
 
   auto lc = body(c.Get("/api/objects/ZTF21abc/lightcurve"));
@@ -84,11 +84,11 @@ TEST_CASE("the HTTP API answers cone, light-curve, class, score, event and metri
 
   CHECK(body(c.Get("/api/alerts?class=SN&limit=5")).size() == 1);
   CHECK(body(c.Get("/api/alerts?class=AGN")).empty());
-  CHECK(body(c.Get("/api/alerts?score=kn&min=0.8"))[0]["alert_id"] == 12);
+  CHECK(body(c.Get("/api/alerts?score=kn&min=0.8"))[0]["alert_id"] == "12");
   CHECK(body(c.Get("/api/alerts?score=kn&min=0.95")).empty());
 
   auto event = body(c.Get("/api/events/S230518h/coincidences"));
-  CHECK(event["coincidences"][0]["alert_id"] == 12);
+  CHECK(event["coincidences"][0]["alert_id"] == "12");
   CHECK(c.Get("/api/events/S404/coincidences")->status == 404);
 
   auto metrics = c.Get("/metrics");
@@ -139,4 +139,37 @@ TEST_CASE("with a token every request needs it") {
   auto allowed = c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2", {{"Authorization", "Bearer s3cret"}});
   REQUIRE(allowed);
   CHECK(allowed->status == 200);
+}
+
+TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV or VOTable") {
+  TempDir dir("repo-api-forms");
+  RunningServer s(make_repository(dir));
+  auto c = s.client();
+  // 150 deg = 10h00m00s; 2 deg = +02:00:00 (':' written as %3A, '+' as %2B).
+  auto hits = body(c.Get("/api/cone?ra=10%3A00%3A00&dec=%2B02%3A00%3A00&radius_arcsec=2"));
+  REQUIRE(hits.size() == 2);
+  CHECK(hits[0]["alert_id"] == "11");  // ids are JSON strings (issue 12)
+  auto bad = c.Get("/api/cone?ra=25%3A00%3A00&dec=2&radius_arcsec=2");
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+  CHECK(nlohmann::json::parse(bad->body)["error"].get<std::string>().find("parameter 'ra': '25:00:00' is outside") == 0);
+
+  auto csv = c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2&format=csv");
+  REQUIRE(csv);
+  CHECK(csv->status == 200);
+  CHECK(csv->get_header_value("Content-Type") == "text/csv; charset=utf-8");
+  CHECK(csv->body.find("alert_id,alert_key,object_id,survey,ra,dec,sep_arcsec,mjd_tai,iso_utc,jd_utc,") == 0);
+  auto votable = c.Get("/api/objects/ZTF21abc/lightcurve?format=votable");
+  REQUIRE(votable);
+  CHECK(votable->get_header_value("Content-Type") == "application/x-votable+xml");
+  CHECK(votable->body.find("<FIELD name=\"mjd_tai\" datatype=\"double\"") != std::string::npos);
+  CHECK(c.Get("/api/objects/nobody/lightcurve?format=csv")->status == 404);
+  auto event = c.Get("/api/events/S230518h/coincidences?format=jsonl");
+  REQUIRE(event);
+  CHECK(event->body.find("{\"event_id\":\"S230518h\"") == 0);
+  CHECK(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2&format=fits")->status == 400);
+  // A printed URL ending in '/' with a path appended: "http://host:port/" + "/api/..." still answers.
+  auto doubled = c.Get("//api/objects/ZTF21abc/lightcurve");
+  REQUIRE(doubled);
+  CHECK(doubled->status == 200);
 }

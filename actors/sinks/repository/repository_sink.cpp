@@ -63,7 +63,15 @@ class RepositorySink final : public ActorLogic {
           out.failed(batch.record(i), f, batch.acks());
           continue;
         }
-        writer_->add(batch[i]);
+        // `failed` marks what this batch does not write: dead letters and repeats alike.
+        repository::AddResult result = writer_->add(batch[i]);
+        if (result.outcome == repository::AddResult::Outcome::repeat) {
+          failed[i] = true;
+          out.filtered(1);  // the same alert again: an idempotent skip
+        } else if (result.outcome == repository::AddResult::Outcome::conflict) {
+          failed[i] = true;
+          out.failed(batch.record(i), Fault(FaultKind::failed, path_, result.reason), batch.acks());
+        }
       }
     } catch (const Fault& f) {
       batches_.add(batch, std::move(failed));
@@ -86,6 +94,8 @@ class RepositorySink final : public ActorLogic {
       spdlog::error("{}: the repository sink had stopped: {} records were not acknowledged", actor_id_,
                     batches_.held_records() + batches_.pending_records());
   }
+
+  std::string output() const override { return path_; }
 
  private:
   void commit(Emitter& out) {
