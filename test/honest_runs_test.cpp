@@ -224,7 +224,10 @@ TEST_CASE("validate --connect checks that the topics a workflow reads exist, nam
   std::string typo = read_file(dir / "typo.err");
   INFO(typo);
   CHECK(read_file(dir / "typo.rc") == "1\n");
-  CHECK(typo == "typo.yaml:5:22: the Kafka broker '" + brokers + "' has no topic 'ztf-alrets' (did you mean 'ztf-alerts'?)\n");
+  CHECK(typo.find("typo.yaml:5:22: the Kafka broker '" + brokers + "' has no topic 'ztf-alrets' (did you mean 'ztf-alerts'?)\n") !=
+        std::string::npos);
+  CHECK(typo.find("'ztf-alerts'") != std::string::npos);  // the existing topic is not reported
+  CHECK(typo.find("no topic 'ztf-alerts'") == std::string::npos);
   std::string regex = read_file(dir / "regex.err");
   INFO(regex);
   CHECK(read_file(dir / "regex.rc") == "1\n");

@@ -67,6 +67,9 @@ class PostgresRepositorySink final : public ActorLogic {
                     batches_.held_records() + batches_.pending_records());
   }
 
+  std::string output() const override { return place_; }
+
+ private:
   void back_off(int attempt, const Fault& fault, Backoff& backoff) {
     const std::chrono::milliseconds delay = backoff.next();
     spdlog::warn("{}: {}: {}; retrying in {} ms ({}/{})", actor_id_, fault.place(), fault.message(), delay.count(),
@@ -74,9 +77,6 @@ class PostgresRepositorySink final : public ActorLogic {
     std::this_thread::sleep_for(delay);
   }
 
-  std::string output() const override { return place_; }
-
- private:
   // Commits what is pending; a lost connection or a transient server condition (deadlock, too
   // many connections) is retried on a new connection with back-off; anything else stops the sink.
   void commit(Emitter& out) {
