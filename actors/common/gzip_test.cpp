@@ -7,7 +7,7 @@
 #include <string>
 
 #include "engine/util/fault.h"
-#include "test/subprocess.h"
+#include "test/support/subprocess.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using ebs::test::CollectingEmitter;

@@ -48,6 +48,7 @@ struct RunOptions {
   bool progress_lines = false;   // the progress as one line per second (not redrawn: not a terminal)
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
   int64_t credit_window = 16;
+  int64_t credit_window_bytes = 0;  // per edge; 0: unlimited (engine/runtime/credit_window.h)
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
