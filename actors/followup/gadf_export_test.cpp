@@ -6,7 +6,7 @@
 
 #include "test/support/skymap_oracle.h"
 #include "actors/followup/galaxy_targets.h"
-#include "actors/followup/multiorder_oracle.h"
+#include "test/support/multiorder_oracle.h"
 #include "engine/model/record.h"
 #include "engine/model/record_json.h"
 #include "actors/followup/standard_siren.h"
