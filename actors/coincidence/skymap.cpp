@@ -160,7 +160,7 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   std::string inflated;
   const std::string_view raw_text(reinterpret_cast<const char*>(raw.data()), raw.size());
   if (is_gzip(raw_text)) {
-    inflated = gunzip(raw_text, source);
+    inflated = gunzip(raw_text, source, fits_inflate_limit(kSkymapInflateCeiling));
     raw = std::span(reinterpret_cast<const std::uint8_t*>(inflated.data()), inflated.size());
   }
   if (raw.size() < 2880 || std::string_view(reinterpret_cast<const char*>(raw.data()), 6) != "SIMPLE")
@@ -438,6 +438,9 @@ Skymap Skymap::from_columns(std::string source, SkymapOrdering ordering, SkymapH
     map.cumulative_area_[rank] = area * square_degrees_per_steradian;
     if (!distance.empty()) map.ranked_distance_[rank] = distance[row];
   }
+  // A map without probability anywhere localizes nothing (every position would be outside every
+  // credible region): refused rather than matched against.
+  if (!(prob > 0)) fail(map.source_ + ":column PROBDENSITY", "probability is zero everywhere");
 
   map.max_order_base_ = std::make_shared<const T_Healpix_Base<int64_t>>(map.max_order_, NEST);
   // Pixel ranges at the maximum order, sorted, for the O(log n) search.

@@ -422,6 +422,12 @@ TEST_CASE("the linear scan and the indexed lookup agree") {
   }
 }
 
+TEST_CASE("an all-zero map is refused") {
+  CHECK_THROWS_WITH_AS(Skymap::from_columns("zero", SkymapOrdering::nuniq, {}, {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+                                            std::vector<double>(12, 0.0), {}),
+                       doctest::Contains("probability is zero everywhere"), ebs::Fault);
+}
+
 TEST_CASE("invalid positions are faults") {
   Skymap map = Skymap::from_file((skymaps() / "rrt_small_area.fits").string());
   CHECK_THROWS_AS(map.at(10, 91), ebs::Fault);

@@ -128,6 +128,8 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--summary-json", o->run.summary_json, "write per-actor counts and rates here");
                  app.add_flag("--no-progress", o->no_progress, "no live records/s line on a terminal");
                  app.add_flag("--quiet,-q", o->quiet, "only warnings and errors");
+                 app.add_flag("--overwrite", o->run.overwrite,
+                              "file sinks may truncate output a previous run wrote (refused otherwise)");
                  if (http) {
                    app.add_option("--http", o->http,
                                   "serve the live dashboard on HOST:PORT (port 0: any free port; loopback unless --token)");
@@ -171,7 +173,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 result.accounting_ok ? "balanced for every actor (in = forwarded + filtered + failed)"
                                                      : "FAILED",
                                 result.interrupted ? " (stopped by signal)" : "");
-                   return result.accounting_ok ? exit_code::ok : exit_code::failed;
+                   return result.accounting_ok && result.errors.empty() ? exit_code::ok : exit_code::failed;
                  };
                });
 

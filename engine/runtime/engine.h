@@ -47,6 +47,7 @@ struct RunOptions {
   bool progress = false;         // a live records/s line on stderr
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
   int64_t credit_window = 16;
+  bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
@@ -67,7 +68,7 @@ struct RunResult {
   bool accounting_ok = false;
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;
-  std::vector<std::string> errors;
+  std::vector<std::string> errors;  // any error ends the run with exit 1
   const ActorTotals* find(const std::string& id) const;
 };
 

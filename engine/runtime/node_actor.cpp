@@ -90,22 +90,32 @@ bool NodeActor::has_credit() const {
   return true;
 }
 
+// Any exception is a Fault: with a batch, a dead letter for each of its records (the actor goes
+// on); without one (a tick, the end of stream), an error of the run, which then ends with exit 1.
 template <class F>
 void NodeActor::guarded(F&& body, const BatchView* batch) {
   try {
     body();
-  } catch (const Fault& fault) {
-    if (batch) fail_batch(*batch, fault);
-    else spdlog::error("{}: {}", setup_.context.actor_id, fault.what());
   } catch (const std::exception& e) {
-    Fault fault(FaultKind::failed, setup_.context.actor_id, e.what());
+    Fault fault = to_fault(e, setup_.context.actor_id);
     if (batch) fail_batch(*batch, fault);
-    else spdlog::error("{}: {}", setup_.context.actor_id, e.what());
+    else report_fault(fault.what());
+  } catch (...) {
+    Fault fault(FaultKind::failed, setup_.context.actor_id, "unexpected error: an exception of unknown type");
+    if (batch) fail_batch(*batch, fault);
+    else report_fault(fault.what());
   }
 }
 
+void NodeActor::report_fault(const std::string& what, bool abort) {
+  spdlog::error("{}: {}", setup_.context.actor_id, what);
+  if (setup_.run) send(setup_.run, msg::fault_atom::value, setup_.index, what, abort);
+}
+
+void NodeActor::abort_run(const Fault& fault) { report_fault(fault.what(), true); }
+
 void NodeActor::pump() {
-  while (!inbox_.empty() && has_credit()) {
+  while (!inbox_.empty() && has_credit() && logic_.accepting()) {
     Pending next = std::move(inbox_.front());
     inbox_.pop_front();
     stats_.queued_batches.store(inbox_.size(), std::memory_order_relaxed);
@@ -145,10 +155,15 @@ void NodeActor::produce() {
     if (!has_credit()) return;  // resumed by on_credit
     ProduceResult result = ProduceResult::done();
     bool ok = true;
+    // Sources turn what goes wrong with one record into a dead letter and go on; what escapes
+    // produce() is the source's own failure: it ends, the rest drains, the run exits 1.
     try {
       result = logic_.produce(setup_.context.batch_size, *this);
     } catch (const std::exception& e) {
-      spdlog::error("{}: source failed: {}", setup_.context.actor_id, e.what());
+      report_fault(std::string("source failed: ") + e.what());
+      ok = false;
+    } catch (...) {
+      report_fault("source failed: unknown exception");
       ok = false;
     }
     flush_dead_letters();
@@ -169,6 +184,7 @@ void NodeActor::tick() {
   guarded([&] { logic_.on_tick(*this); }, nullptr);
   flush_dead_letters();
   delayed_send(this, logic_.tick_interval(), msg::tick_atom::value);
+  if (!setup_.context.type->is_source()) pump();  // a stalled actor may accept input again
 }
 
 void NodeActor::send_to_port(size_t port, BatchView batch) {
@@ -244,11 +260,13 @@ void NodeActor::flush_dead_letters() {
   dead_letters_.clear();
   dead_letter_acks_.clear();
   if (setup_.outputs[dead_letter_port_].subscribers.empty()) {
-    // Only the dead-letter sink itself has nowhere to send: its failures are logged.
+    // Only the dead-letter sink itself has nowhere to send: its failures are errors of the run,
+    // and the records they carry were not handled, so their acknowledgements are abandoned.
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& letter = static_cast<const DeadLetter&>(batch[i]);
-      spdlog::error("{}: dead letter lost: {}: {}", setup_.context.actor_id, letter.place, letter.reason);
+      report_fault("dead letter lost: " + letter.place + ": " + letter.reason);
     }
+    for (const AckRef& a : batch.acks()) a->abandon();
     return;
   }
   send_to_port(dead_letter_port_, std::move(batch));

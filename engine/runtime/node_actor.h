@@ -67,6 +67,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
                   const std::vector<AckRef>& acks) override;
   void read(size_t records) override;
   void delivered(size_t records) override;
+  void abort_run(const Fault& fault) override;
 
   void on_data(uint32_t in_port, BatchView batch);
   void on_credit(int64_t batches);
@@ -80,6 +81,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks);
   void flush_dead_letters();
   void fail_batch(const BatchView& batch, const Fault& fault);
+  void report_fault(const std::string& what, bool abort = false);
   template <class F>
   void guarded(F&& body, const BatchView* batch);
   void finish();

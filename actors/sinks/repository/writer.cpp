@@ -133,6 +133,7 @@ void Writer::begin() {
   if (transaction_) return;
   transaction_ = std::make_unique<Transaction>(db_);
   transaction_started_ = steady_seconds();
+  duplicates_in_transaction_ = 0;
 }
 
 void Writer::add(const Record& record) {
@@ -155,7 +156,8 @@ void Writer::commit(uint64_t records, uint64_t alerts) {
   double since_last = std::max(now - last_commit_seconds_, 1e-6);
   upsert_progress_.bind(1, options_.actor)
       .bind(2, static_cast<int64_t>(records))
-      .bind(3, static_cast<int64_t>(alerts))
+      // Replayed alerts (INSERT OR IGNORE wrote nothing) are not new alerts: /metrics counts stored ones.
+      .bind(3, static_cast<int64_t>(alerts - std::min(alerts, duplicates_in_transaction_)))
       .bind(4, now - transaction_started_)
       .bind(5, static_cast<double>(records) / since_last)
       .bind(6, unix_now());
@@ -237,6 +239,7 @@ void Writer::add_alert(const Alert& alert) {
   else insert_alert_.bind(16, raw);
   if (insert_alert_.run() == 0) {
     ++counts_.alerts_duplicate;  // a replay: its points and object row were written with it
+    ++duplicates_in_transaction_;
     return;
   }
   ++counts_.alerts;

@@ -93,6 +93,7 @@ class Writer {
   WriteCounts counts_;
   double last_commit_seconds_ = 0;
   double transaction_started_ = 0;
+  uint64_t duplicates_in_transaction_ = 0;  // replayed alerts written as nothing, for /metrics
 };
 
 }  // namespace ebs::repository
