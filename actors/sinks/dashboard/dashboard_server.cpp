@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "actors/coincidence/skymap.h"
+#include "actors/common/http_limits.h"
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/dashboard/web_assets.h"
@@ -195,6 +196,7 @@ struct DashboardServer::Impl {
   }
 
   void routes() {
+    http_limits::apply(server);  // slow clients do not lock out the others
     // Small responses: without it, Nagle's algorithm and delayed ACKs add ~40 ms to each.
     server.set_tcp_nodelay(true);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {

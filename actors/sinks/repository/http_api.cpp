@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/sinks/repository/reader.h"
+#include "actors/common/http_limits.h"
 #include "engine/util/http_access.h"
 
 namespace ebs::repository {
@@ -110,6 +111,7 @@ struct ApiServer::Impl {
   }
 
   void routes() {
+    http_limits::apply(server);  // slow clients do not lock out the others
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (http_access::authorized(req.get_header_value("Authorization"), options.token))
         return httplib::Server::HandlerResponse::Unhandled;
