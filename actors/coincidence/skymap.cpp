@@ -134,14 +134,23 @@ std::optional<int> find_column(fitsfile* file, const char* name) {
 }
 
 // All elements of a column, rows after rows (healpy writes flat maps as 1024-element vectors).
+// What the header declares is checked against the `available` bytes of table data before any
+// allocation: a table declaring 2^63-1 rows is a clear error, not a std::length_error.
 template <typename T>
-std::vector<T> read_column(fitsfile* file, int column, int datatype, const std::string& place) {
+std::vector<T> read_column(fitsfile* file, int column, int datatype, std::size_t available, const std::string& place) {
   int status = 0, typecode = 0;
   LONGLONG rows = 0, repeat = 0, width = 0;
   fits_get_num_rowsll(file, &rows, &status);
   fits_get_coltypell(file, column, &typecode, &repeat, &width, &status);
   if (status) fail(place, "cannot inspect column: " + fits_error(status));
-  std::vector<T> values(static_cast<std::size_t>(rows * repeat));
+  unsigned long long elements = 0, bytes = 0;
+  if (rows < 0 || repeat < 0 || width < 0 ||
+      __builtin_mul_overflow(static_cast<unsigned long long>(rows), static_cast<unsigned long long>(repeat), &elements) ||
+      __builtin_mul_overflow(elements, static_cast<unsigned long long>(std::max<LONGLONG>(width, 1)), &bytes) ||
+      bytes > available)
+    fail(place, "the table declares " + std::to_string(rows) + " rows of " + std::to_string(repeat) +
+                    " elements: more than the " + std::to_string(available) + " bytes of table data the file holds");
+  std::vector<T> values(static_cast<std::size_t>(elements));
   if (!values.empty() && fits_read_col(file, datatype, column, 1, 1, static_cast<LONGLONG>(values.size()),
                                        nullptr, values.data(), nullptr, &status))
     fail(place, "cannot read column: " + fits_error(status));
@@ -202,6 +211,9 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   if (static_cast<std::size_t>(data_end) > raw.size())
     fail(place, "truncated FITS: the table needs " + std::to_string(data_end) + " bytes, there are " +
                     std::to_string(raw.size()));
+  // What the columns may declare at most (data_end itself may have overflowed in cfitsio).
+  const std::size_t table_bytes =
+      data_start >= 0 && static_cast<std::size_t>(data_start) <= raw.size() ? raw.size() - static_cast<std::size_t>(data_start) : 0;
 
   HeaderReader keys{file.get(), table_hdu};
   SkymapHeader header;
@@ -242,8 +254,8 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   std::vector<double> density;
   const char* density_name = "PROBDENSITY";
   if (ordering == SkymapOrdering::nuniq) {
-    auto raw_uniq = read_column<long long>(file.get(), column_or_fail("UNIQ"), TLONGLONG, place + ":column UNIQ");
-    density = read_column<double>(file.get(), column_or_fail("PROBDENSITY"), TDOUBLE,
+    auto raw_uniq = read_column<long long>(file.get(), column_or_fail("UNIQ"), TLONGLONG, table_bytes, place + ":column UNIQ");
+    density = read_column<double>(file.get(), column_or_fail("PROBDENSITY"), TDOUBLE, table_bytes,
                                   place + ":column PROBDENSITY");
     if (raw_uniq.size() != density.size())
       fail(place, "columns UNIQ and PROBDENSITY differ in length");
@@ -262,7 +274,7 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
       density_name = "PROBABILITY";
     }
     if (!prob_column) fail(place, "missing column PROB");
-    density = read_column<double>(file.get(), *prob_column, TDOUBLE, place + ":column PROB");
+    density = read_column<double>(file.get(), *prob_column, TDOUBLE, table_bytes, place + ":column PROB");
     std::uint64_t npix = density.size();
     std::uint64_t nside = 0;
     if (auto key = keys.number("NSIDE")) nside = static_cast<std::uint64_t>(*key);
@@ -288,10 +300,10 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   std::vector<DistanceAnsatz> distance;
   auto mu_column = find_column(file.get(), "DISTMU");
   if (mu_column) {
-    auto mu = read_column<double>(file.get(), *mu_column, TDOUBLE, place + ":column DISTMU");
-    auto sigma = read_column<double>(file.get(), column_or_fail("DISTSIGMA"), TDOUBLE,
+    auto mu = read_column<double>(file.get(), *mu_column, TDOUBLE, table_bytes, place + ":column DISTMU");
+    auto sigma = read_column<double>(file.get(), column_or_fail("DISTSIGMA"), TDOUBLE, table_bytes,
                                      place + ":column DISTSIGMA");
-    auto norm = read_column<double>(file.get(), column_or_fail("DISTNORM"), TDOUBLE,
+    auto norm = read_column<double>(file.get(), column_or_fail("DISTNORM"), TDOUBLE, table_bytes,
                                     place + ":column DISTNORM");
     if (mu.size() != uniq.size() || sigma.size() != uniq.size() || norm.size() != uniq.size())
       fail(place, "distance columns differ in length from the probability column");

@@ -133,13 +133,11 @@ std::string gunzip(std::string_view bytes, const std::string& place, const Infla
     }
     if (status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) give_up("cannot gunzip: truncated gzip data");
   }
-  if (!declared && limit.declared) {
-    // Shorter than the head: all of it was seen, the declared size still applies.
-    std::size_t size = limit.declared(std::string_view(out.data(), stream.total_out), place);
-    cap = std::min<std::size_t>(size, stream.total_out);
-  }
-  out.resize(std::min<std::size_t>(stream.total_out, cap));
+  const std::size_t total = stream.total_out;
   inflateEnd(&stream);
+  // Shorter than the head: all of it was seen, and what it declares still applies.
+  if (!declared && limit.declared) cap = std::min<std::size_t>(limit.declared(std::string_view(out.data(), total), place), total);
+  out.resize(std::min<std::size_t>(total, cap));
   return out;
 }
 

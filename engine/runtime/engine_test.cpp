@@ -61,6 +61,31 @@ class Flaky final : public ActorLogic {
   int batches_ = 0;
 };
 
+// Throws what a poisoned input makes a library throw: not a Fault.
+class ThrowsLengthError final : public ActorLogic {
+ public:
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    if (++batches_ % 2 == 0) std::vector<double>(static_cast<size_t>(1) << 62);  // std::length_error
+    out.forward(0, batch);
+  }
+
+ private:
+  int batches_ = 0;
+};
+
+// Holds every batch it gets and, at the third, gives up on the run (as a sink that cannot write
+// for its stall time-out does).
+class GivesUp final : public ActorLogic {
+ public:
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    held_.push_back(batch);
+    if (held_.size() == 3) out.abort_run(Fault(FaultKind::failed, "gives-up", "cannot go on"));
+  }
+
+ private:
+  std::vector<BatchView> held_;
+};
+
 class FailsToOpen final : public ActorLogic {
  public:
   void open(const ActorContext& c) override { fail(c.config.place("x"), "cannot open the thing"); }
@@ -79,6 +104,7 @@ struct Fixture {
     source.input_time_scale = "tai";
     source.config = {{"total", ValueKind::integer, false, "1000", ""}};
     source.create = [this](const ActorContext& c) {
+      watch.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, c.acks);  // as sources do
       return std::make_unique<WatchedSource>(&watch, c.config.integer("total"));
     };
     registry.add(source);
@@ -88,6 +114,17 @@ struct Fixture {
     flaky.outputs = {{"out", PortType::any, ""}};
     flaky.create = [](const ActorContext&) { return std::make_unique<Flaky>(); };
     registry.add(flaky);
+    ActorType length_error;
+    length_error.name = "throws-length-error";
+    length_error.inputs = {{"in", PortType::any, ""}};
+    length_error.outputs = {{"out", PortType::any, ""}};
+    length_error.create = [](const ActorContext&) { return std::make_unique<ThrowsLengthError>(); };
+    registry.add(length_error);
+    ActorType gives_up;
+    gives_up.name = "gives-up";
+    gives_up.inputs = {{"in", PortType::any, ""}};
+    gives_up.create = [](const ActorContext&) { return std::make_unique<GivesUp>(); };
+    registry.add(gives_up);
     ActorType broken;
     broken.name = "fails-to-open";
     broken.inputs = {{"in", PortType::any, ""}};
@@ -226,4 +263,38 @@ actors:
   CHECK(j["actors"][0]["id"] == "sim");
   CHECK(j["actors"][0]["forwarded"] == 100);
   fs::remove(options.summary_json);
+}
+
+TEST_CASE("an exception that is not a Fault (std::length_error) dead-letters its batch; the run goes on") {
+  Fixture f;
+  RunResult r = f.run(R"(name: poisoned
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: t, type: throws-length-error, inputs: [src.out]}
+  - {id: n, type: count, inputs: [t.out]})");
+  CHECK(r.accounting_ok);
+  CHECK(r.errors.empty());
+  CHECK(r.find("t")->failed == 50);
+  CHECK(r.find("n")->in == 50);
+  std::ifstream in(f.dir / "dead-letters.jsonl");
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(nlohmann::json::parse(line)["reason"].get<std::string>().starts_with("unexpected error: "));
+  CHECK(f.watch.tracker->records_acknowledged() == 100);  // dead-lettered records are handled
+}
+
+TEST_CASE("a run torn down after a fault abandons what is still held: nothing of it is acknowledged") {
+  Fixture f;
+  RunResult r = f.run(R"(name: torn
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 1000000}}
+  - {id: g, type: gives-up, inputs: [src.out]})");
+  REQUIRE_FALSE(r.errors.empty());
+  CHECK(r.errors[0].find("cannot go on") != std::string::npos);
+  CHECK(f.watch.tracker->acknowledged_through() == 0);  // the held batches were never handled
+  CHECK(f.watch.tracker->records_acknowledged() == 0);
+  CHECK(f.watch.tracker->records_abandoned() > 0);
+  CHECK(f.watch.tracker->issued() < 1000);  // credits held the source back; the teardown stopped it
 }

@@ -88,11 +88,11 @@ class RepositorySink final : public ActorLogic {
     }
   }
   // While stalled, batches wait in the inbox and no credit flows back: the source stops reading.
-  bool accepting() const override { return !stalled_; }
+  bool accepting() const override { return !stalled_ && !gave_up_; }
 
  private:
   void commit(Emitter& out) {
-    if (stalled_ || batches_.empty()) return;
+    if (stalled_ || gave_up_ || batches_.empty()) return;
     const uint64_t alerts = batches_.pending_alerts();
     try {
       writer_->commit(alerts + batches_.pending_others(), alerts);
@@ -128,6 +128,7 @@ class RepositorySink final : public ActorLogic {
       size_t waiting = batches_.pending_records();
       batches_.abandon();
       stalled_ = false;
+      gave_up_ = true;  // the run is being torn down: take nothing more
       out.abort_run(Fault(FaultKind::failed, path_,
                           "could not write for " + std::to_string(static_cast<int>(stall_timeout_.count())) +
                               " s (stall_timeout_s): " + reason_ + "; " + std::to_string(waiting) +
@@ -156,6 +157,7 @@ class RepositorySink final : public ActorLogic {
   repository::CommitPolicy policy_;
   UncommittedBatches batches_;
   bool stalled_ = false;
+  bool gave_up_ = false;
   std::chrono::duration<double> stall_timeout_{60};
   std::chrono::steady_clock::time_point stalled_since_, next_retry_;
   Backoff backoff_{std::chrono::milliseconds(100), std::chrono::seconds(5)};
