@@ -272,6 +272,15 @@ void NodeActor::flush_dead_letters() {
   send_to_port(dead_letter_port_, std::move(batch));
 }
 
+void NodeActor::on_exit() {
+  setup_.outputs.clear();
+  setup_.run = nullptr;
+  upstreams_.clear();
+  inbox_.clear();
+  dead_letters_.clear();
+  dead_letter_acks_.clear();
+}
+
 void NodeActor::finish() {
   if (finished_) return;
   finished_ = true;

@@ -46,6 +46,9 @@ class NodeActor : public caf::event_based_actor, private Emitter {
  public:
   NodeActor(caf::actor_config& config, NodeSetup setup);
   caf::behavior make_behavior() override;
+  // Also when the run kills the instance (a teardown): drops every handle and batch it holds, so
+  // that no reference cycle keeps actors alive and held tokens are released (abandoned).
+  void on_exit() override;
 
  private:
   struct Upstream {
