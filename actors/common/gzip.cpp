@@ -136,7 +136,12 @@ std::string gunzip(std::string_view bytes, const std::string& place, const Infla
   const std::size_t total = stream.total_out;
   inflateEnd(&stream);
   // Shorter than the head: all of it was seen, and what it declares still applies.
-  if (!declared && limit.declared) cap = std::min<std::size_t>(limit.declared(std::string_view(out.data(), total), place), total);
+  if (!declared && limit.declared) {
+    std::size_t size = limit.declared(std::string_view(out.data(), total), place);
+    if (size > limit.ceiling)
+      fail(place, "declares " + std::to_string(size) + " bytes, more than the ceiling of " + megabytes(limit.ceiling));
+    cap = std::min(size, total);
+  }
   out.resize(std::min<std::size_t>(total, cap));
   return out;
 }

@@ -219,7 +219,7 @@ TEST_CASE("rows with a negative distance or size, an axis ratio above 1 or an an
   const CatalogConfig config = parse_catalog_config(
       "name: shapes\nfile: " + data.string() +
           "\nformat: csv\ncolumns: {ra: ra, dec: dec, id: id, distance: {column: d, unit: Mpc}, "
-          "major_axis: {column: a, unit: arcsec}, axis_ratio: q, position_angle: {column: pa, unit: deg}}\n",
+          "major_axis: {column: a, unit: arcsec, kind: semi}, axis_ratio: q, position_angle: {column: pa, unit: deg}}\n",
       "/tmp/shapes.yaml");
   BuildOptions options;
   options.skip_bad_rows = true;

@@ -20,13 +20,14 @@ TEST_CASE("a full repository stalls the graph, then ends the run with exit 1 aft
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "workflow.yaml") << R"(name: stall
+defaults: {batch_size: 50}
 actors:
   - id: sim
     type: simulator
     config: {count: 100000, seed: 3}
   - id: repo
     type: repository
-    config: {path: full.db, max_size_mb: 1, commit_records: 500, stall_timeout_s: 1}
+    config: {path: full.db, max_size_mb: 1, commit_records: 50, stall_timeout_s: 1}
     inputs: [sim.alerts]
 )";
   auto started = std::chrono::steady_clock::now();
