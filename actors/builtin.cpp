@@ -2,6 +2,7 @@
 
 #include "actors/coincidence/coincidence_registry.h"
 #include "actors/crossmatch/crossmatch_actors.h"
+#include "actors/followup/galaxy_targets_actor.h"
 #include "actors/ml/ml_actors.h"
 #include "actors/sinks/count_sink.h"
 #include "actors/sinks/jsonl_sink.h"
@@ -30,6 +31,7 @@ void register_builtin_actors(ActorRegistry& registry) {
   register_ingestion_actors(registry);
   register_coincidence_actors(registry);
   register_crossmatch_actors(registry);
+  registry.add(followup::galaxy_targets_actor_type());
 }
 
 }  // namespace ebs

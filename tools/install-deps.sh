@@ -15,6 +15,7 @@ build_packages=(
 # Independent oracles used only by tests (never in the product's path).
 test_packages=(
   python3 python3-numpy python3-astropy python3-erfa python3-healpy python3-avro python3-xgboost
+  python3-gammapy  # GADF light-curve and HPX exports are read back by Gammapy (docs/followup.md)
   chromium nodejs
   postgresql
 )

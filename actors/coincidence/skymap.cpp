@@ -24,19 +24,6 @@ namespace {
 
 constexpr double pi = 3.141592653589793238462643383279502884;
 constexpr double square_degrees_per_steradian = (180.0 / pi) * (180.0 / pi);
-constexpr int max_healpix_order = 29;
-
-// HEALPix UNIQ scheme: uniq = ipix + 4^(order+1).
-int uniq_order(std::uint64_t uniq) { return (std::bit_width(uniq) - 1) / 2 - 1; }
-std::uint64_t uniq_ipix(std::uint64_t uniq, int order) {
-  return uniq - (std::uint64_t{4} << (2 * order));
-}
-std::uint64_t nest_to_uniq(int order, std::uint64_t ipix) {
-  return ipix + (std::uint64_t{4} << (2 * order));
-}
-// Pixel area in sr, as ligo.skymap's uniq2pixarea: ldexp(π/3, -2·order).
-double pixel_area(int order) { return std::ldexp(pi / 3, -2 * order); }
-
 double theta_of_dec(double dec_deg) {
   // np.deg2rad multiplies by π/180; clamp the rounding at the poles into [0, π].
   return std::clamp(0.5 * pi - dec_deg * (pi / 180.0), 0.0, pi);
@@ -360,6 +347,12 @@ std::array<double, 5> ansatz_integrals(double t0) {
 }  // namespace
 
 // -----------------------------------------------------------------------------------------------
+
+// HEALPix UNIQ scheme: uniq = ipix + 4^(order+1).
+int uniq_order(std::uint64_t uniq) { return (std::bit_width(uniq) - 1) / 2 - 1; }
+std::uint64_t uniq_ipix(std::uint64_t uniq, int order) { return uniq - (std::uint64_t{4} << (2 * order)); }
+std::uint64_t nest_to_uniq(int order, std::uint64_t ipix) { return ipix + (std::uint64_t{4} << (2 * order)); }
+double pixel_area(int order) { return std::ldexp(pi / 3, -2 * order); }
 
 const char* to_string(SkymapOrdering ordering) {
   switch (ordering) {

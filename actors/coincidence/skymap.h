@@ -31,6 +31,14 @@ namespace ebs::coincidence {
 // Per-direction distance posterior of the "volume rendering" ansatz (Singer et al. 2016):
 // p(r | direction) = norm · r² · N(r; mu, sigma). mu = +inf with norm = 0 (no support) and
 // mu < 0 are legal values.
+// HEALPix UNIQ scheme (uniq = ipix_nested + 4^(order+1)), shared by maps, MOCs and exports.
+int uniq_order(std::uint64_t uniq);
+std::uint64_t uniq_ipix(std::uint64_t uniq, int order);
+std::uint64_t nest_to_uniq(int order, std::uint64_t ipix);
+// Pixel area in sr, as ligo.skymap's uniq2pixarea: ldexp(π/3, -2·order).
+double pixel_area(int order);
+inline constexpr int max_healpix_order = 29;
+
 struct DistanceAnsatz {
   double mu = 0;     // Mpc
   double sigma = 0;  // Mpc

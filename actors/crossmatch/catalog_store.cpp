@@ -52,6 +52,19 @@ fs::path cached_build(const catalog::CatalogConfig& config, const fs::path& cach
 
 }  // namespace
 
+fs::path built_catalogue_file(const fs::path& path, const fs::path& cache_dir) {
+  if (!is_catalog_config(path)) return path;
+  const catalog::CatalogConfig config = catalog::load_catalog_config(path);
+  fs::path file = cached_build(config, cache_dir);
+  if (!fs::exists(file)) {
+    std::error_code ec;
+    fs::create_directories(cache_dir, ec);
+    if (ec) fail(cache_dir.string(), "cannot create the catalogue cache folder: " + ec.message());
+    catalog::build_catalog(config, file);
+  }
+  return file;
+}
+
 std::shared_ptr<const Catalog> CatalogStore::open(const fs::path& path, const fs::path& cache_dir) {
   std::lock_guard lock(mutex_);
   std::error_code ec;
@@ -59,17 +72,7 @@ std::shared_ptr<const Catalog> CatalogStore::open(const fs::path& path, const fs
   const std::string key = (ec ? path : canonical).string();
   if (auto it = open_.find(key); it != open_.end())
     if (auto catalog = it->second.lock()) return catalog;
-  fs::path file = path;
-  if (is_catalog_config(path)) {
-    const catalog::CatalogConfig config = catalog::load_catalog_config(path);
-    file = cached_build(config, cache_dir);
-    if (!fs::exists(file)) {
-      fs::create_directories(cache_dir, ec);
-      if (ec) fail(cache_dir.string(), "cannot create the catalogue cache folder: " + ec.message());
-      catalog::build_catalog(config, file);
-    }
-  }
-  auto catalog = std::make_shared<const Catalog>(file);
+  auto catalog = std::make_shared<const Catalog>(built_catalogue_file(path, cache_dir));
   open_[key] = catalog;
   return catalog;
 }

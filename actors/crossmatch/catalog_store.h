@@ -31,6 +31,10 @@ std::optional<std::string> catalogue_problem(const std::filesystem::path& path);
 // `path` resolved against `base_dir` unless absolute.
 std::filesystem::path resolve_path(const std::filesystem::path& base_dir, const std::string& path);
 
+// The .ebscat file of `path`: the file itself, or a YAML config's cached build in `cache_dir`
+// (built now when no up-to-date build is there). Faults name the file.
+std::filesystem::path built_catalogue_file(const std::filesystem::path& path, const std::filesystem::path& cache_dir);
+
 class CatalogStore {
  public:
   // The catalogue at `path` (.ebscat or YAML config), loaded once while anyone holds it. A YAML

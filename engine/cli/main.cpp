@@ -10,6 +10,7 @@
 #include "actors/ml/model_commands.h"
 #include "actors/coincidence/skymap_command.h"
 #include "actors/crossmatch/catalog_command.h"
+#include "actors/followup/followup_command.h"
 #include "actors/sinks/dashboard/dashboard_server.h"
 #include "actors/sinks/dashboard/dashboard_sink.h"
 #include "actors/sinks/repository/repository_commands.h"
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   ebs::register_ingestion_commands(commands);
   ebs::register_coincidence_commands(commands);
   ebs::register_skymap_commands(commands);
+  ebs::register_followup_commands(commands);
   ebs::register_decode_commands(commands);
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
