@@ -108,3 +108,35 @@ actors:
   CHECK(static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n')) == written);
   fs::remove_all(dir);
 }
+
+TEST_CASE("run --http --linger keeps the page after the run ends, until SIGTERM") {
+  fs::path dir = temp_dir("linger");
+  std::ofstream(dir / "short.yaml") << R"(name: short
+actors:
+  - id: sim
+    type: simulator
+    config: {count: 500, seed: 3}
+  - id: n
+    type: count
+    inputs: [sim.alerts]
+)";
+  // The run ends within a second; its page must still answer (state "ended") until SIGTERM.
+  std::ofstream(dir / "check.sh") << "set -u\n" << ebs_flow()
+                                  << " run short.yaml --quiet --run-dir run --http 127.0.0.1:0 --linger > out.txt 2> err.txt &\n"
+                                     "pid=$!\n"
+                                     "for i in $(seq 100); do grep -q dashboard out.txt && break; sleep 0.1; done\n"
+                                     "url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' out.txt)\n"
+                                     "for i in $(seq 100); do curl -s \"${url}/api/stats\" | grep -q '\"ended\"' && break; sleep 0.1; done\n"
+                                     "sleep 1\n"
+                                     "curl -s \"${url}/api/stats\" > stats.json\n"
+                                     "kill -0 $pid && echo alive\n"
+                                     "kill -TERM $pid; wait $pid; echo exit=$?\n";
+  auto r = run_command("bash check.sh", dir);
+  INFO(r.out << r.err << read_file(dir / "err.txt"));
+  CHECK(r.out.find("alive") != std::string::npos);
+  CHECK(r.out.find("exit=0") != std::string::npos);
+  json stats = json::parse(read_file(dir / "stats.json"));
+  CHECK(stats["state"] == "ended");
+  CHECK(read_file(dir / "err.txt").find("the page stays up until SIGINT/SIGTERM") != std::string::npos);
+  fs::remove_all(dir);
+}

@@ -1,7 +1,12 @@
 // Runs every workflow fixture in test/fixtures through the ebs-flow binary:
 //   expected-validate.txt  the exact problems `ebs-flow validate` prints (and exit code 1)
 //   expected.json          {"args": [...], "exit_code": 0, "actors": {id: {counter: n}},
-//                           "files": {path: {"lines": n, "contains": [text, ...]}}}
+//                           "files": {path: {"lines": n, "contains": [text, ...]}},
+//                           "workflow": "../../../workflows/x.yaml"   (instead of workflow.yaml: a
+//                                       ready workflow of workflows/, e.g. a tutorial's),
+//                           "commands": [{"args": ["query", "{run_dir}/x.db", ...], "exit_code": 0,
+//                                         "lines": n, "contains": [text, ...]}]}   (run after the
+//                                       workflow, as a tutorial tells its reader to)
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -36,8 +41,9 @@ void check_run_fixture(const fs::path& dir) {
   std::string args;
   const json expected_args = expected.value("args", json::array());
   for (const auto& a : expected_args) args += " '" + a.get<std::string>() + "'";
-  CommandResult r = run_command(environment() + (binary_dir() / "ebs-flow").string() +
-                                    " run workflow.yaml --quiet --run-dir '" + run_dir.string() +
+  const std::string workflow = expected.value("workflow", std::string("workflow.yaml"));
+  CommandResult r = run_command(environment() + (binary_dir() / "ebs-flow").string() + " run '" + workflow +
+                                    "' --quiet --run-dir '" + run_dir.string() +
                                     "' --summary-json '" + (run_dir / "summary.json").string() + "'" + args,
                                 dir);
   INFO("stderr: " << r.err);
@@ -68,6 +74,24 @@ void check_run_fixture(const fs::path& dir) {
     const json needles = want.value("contains", json::array());
     for (const auto& needle : needles)
       CHECK_MESSAGE(text.find(needle.get<std::string>()) != std::string::npos, "missing " << needle);
+  }
+  const json commands = expected.value("commands", json::array());
+  for (const json& command : commands) {
+    std::string line = (binary_dir() / "ebs-flow").string();
+    for (const auto& a : command["args"]) {
+      std::string arg = a.get<std::string>();
+      for (size_t at; (at = arg.find("{run_dir}")) != std::string::npos;) arg.replace(at, 9, run_dir.string());
+      std::string quoted;  // for /bin/sh: inside '...', a ' is written '\''
+      for (char ch : arg) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+      line += " '" + quoted + "'";
+    }
+    INFO("command: " << line);
+    CommandResult c = run_command(environment() + line, dir);
+    INFO("output: " << c.out);
+    CHECK(c.exit_code == command.value("exit_code", 0));
+    if (command.contains("lines")) CHECK(count_lines(c.out) == command["lines"].get<size_t>());
+    for (const auto& needle : command.value("contains", json::array()))
+      CHECK_MESSAGE(c.out.find(needle.get<std::string>()) != std::string::npos, "missing " << needle);
   }
   fs::remove_all(run_dir);
 }

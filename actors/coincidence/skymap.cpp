@@ -559,6 +559,16 @@ double Skymap::sky_coverage() const {
   return area / (4 * pi);
 }
 
+std::pair<double, double> Skymap::peak() const {
+  if (ranked_uniq_.empty()) fail(source_, "the sky map has no pixels");
+  const int order = uniq_order(ranked_uniq_.front());
+  const pointing centre =
+      T_Healpix_Base<std::int64_t>(order, NEST).pix2ang(static_cast<std::int64_t>(uniq_ipix(ranked_uniq_.front(), order)));
+  double ra = centre.phi * 180.0 / pi;
+  if (ra >= 360) ra -= 360;
+  return {ra, 90.0 - centre.theta * 180.0 / pi};
+}
+
 std::optional<std::pair<double, double>> Skymap::ansatz_moments() const {
   if (ranked_distance_.empty()) return std::nullopt;
   // ligo.skymap distance.parameters_to_marginal_moments: finite pixels only, weights ρ·ΔA.

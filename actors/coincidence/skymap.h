@@ -110,6 +110,8 @@ class Skymap {
   double integral() const { return cumulative_prob_.empty() ? 0 : cumulative_prob_.back(); }
   // Fraction of the sphere the map's pixels cover (1 for an all-sky map).
   double sky_coverage() const;
+  // (RA, Dec) in degrees of the centre of the pixel with the highest probability density.
+  std::pair<double, double> peak() const;
 
   const std::string& source() const { return source_; }
   SkymapOrdering ordering() const { return ordering_; }

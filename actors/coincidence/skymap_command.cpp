@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -30,8 +31,19 @@ void write_skymap_info(const Skymap& map, std::ostream& out) {
       {"VCSVERS", h.software_version}, {"DISTMEAN", optional_or_null(h.distmean)},
       {"DISTSTD", optional_or_null(h.diststd)}, {"MOCORDER", optional_or_null(h.mocorder)},
   };
+  const auto [peak_ra, peak_dec] = map.peak();
+  // For people: "125.96 ± 40.29 Mpc" (posterior mean ± standard deviation over the whole sky).
+  nlohmann::json distance = nullptr;
+  if (map.distance_mean() && map.distance_std()) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.2f ± %.2f Mpc", *map.distance_mean(), *map.distance_std());
+    distance = text;
+  }
   nlohmann::json info = {
       {"source", map.source()},
+      {"peak_ra", peak_ra},
+      {"peak_dec", peak_dec},
+      {"distance", distance},
       {"ordering", to_string(map.ordering())},
       {"min_order", map.min_order()},
       {"max_order", map.max_order()},

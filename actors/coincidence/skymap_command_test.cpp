@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "test/python_oracle.h"
 #include "test/test_data.h"
 
 namespace {
@@ -83,4 +84,37 @@ TEST_CASE("skymap at prints one JSON line per position") {
   CHECK(bad.err.find("/nonexistent.fits") != std::string::npos);
   auto outside = run({"skymap", "at", fits, "10", "95"});
   CHECK(outside.code == 1);
+}
+
+TEST_CASE("skymap info: the peak position, 50/90 % areas and distance mean ± sigma, as healpy finds them") {
+  auto fits = (ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string();
+  auto result = run({"skymap", "info", fits});
+  REQUIRE(result.code == 0);
+  const auto info = lines(result.out)[0];
+  // The centre of the densest pixel, as healpy's pix2ang gives it.
+  const std::string printed = ebs::test::run_python_oracle(R"PY(
+import sys, json
+import numpy as np, healpy as hp
+from astropy.table import Table
+t = Table.read(sys.argv[1])
+i = int(np.argmax(t['PROBDENSITY']))
+uniq = int(t['UNIQ'][i])
+order = (uniq.bit_length() - 1) // 2 - 1
+ipix = uniq - 4 * 4 ** order
+ra, dec = hp.pix2ang(2 ** order, ipix, nest=True, lonlat=True)
+print(json.dumps({'ra': float(ra), 'dec': float(dec)}))
+)PY",
+                                                             {fits});
+  const auto oracle = nlohmann::json::parse(printed.substr(printed.rfind("{\"ra\"")));  // after any warning
+  CHECK(info["peak_ra"].get<double>() == doctest::Approx(oracle["ra"].get<double>()).epsilon(1e-12));
+  CHECK(info["peak_dec"].get<double>() == doctest::Approx(oracle["dec"].get<double>()).epsilon(1e-12));
+  CHECK(info["area_50"].get<double>() > 0);
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "%.2f ± %.2f Mpc", info["distance_mean"].get<double>(),
+                info["distance_std"].get<double>());
+  CHECK(info["distance"] == expected);
+  // A map without distance layers says so.
+  auto small = run({"skymap", "info", (ebs::test::data_dir() / "skymaps" / "rrt_small_area.fits").string()});
+  REQUIRE(small.code == 0);
+  CHECK(lines(small.out)[0]["distance"].is_null());
 }

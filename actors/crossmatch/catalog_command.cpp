@@ -15,40 +15,6 @@
 #include "engine/cli/command_registry.h"
 #include "engine/util/fault.h"
 
-namespace ebs::catalog {
-
-namespace {
-
-double parse_angle_argument(const char* text, bool is_ra) {
-  const std::string_view view(text);
-  const bool sexagesimal = view.find_first_of(": hdm") != std::string_view::npos;
-  try {
-    if (sexagesimal) return parse_sexagesimal(view) * (is_ra ? 15.0 : 1.0);
-    size_t used = 0;
-    const double value = std::stod(std::string(view), &used);
-    if (used == view.size()) return value;
-  } catch (const std::exception&) {
-  }
-  fail(is_ra ? "RA" : "DEC", "'" + std::string(view) + "' is not an angle (degrees, or " +
-                                 (is_ra ? "h:m:s" : "d:m:s") + ")");
-}
-
-}  // namespace
-
-double parse_ra_argument(const char* text) {
-  const double ra = parse_angle_argument(text, true);
-  if (!(ra >= 0 && ra < 360)) fail("RA", "'" + std::string(text) + "' is outside [0, 360) degrees");
-  return ra;
-}
-
-double parse_dec_argument(const char* text) {
-  const double dec = parse_angle_argument(text, false);
-  if (!(dec >= -90 && dec <= 90)) fail("DEC", "'" + std::string(text) + "' is outside [-90, 90] degrees");
-  return dec;
-}
-
-}  // namespace ebs::catalog
-
 namespace ebs {
 
 void register_catalog_commands(CommandRegistry& registry) {

@@ -2,16 +2,17 @@
 // describe one, and run a cone search on one (JSON lines on stdout, problems on stderr).
 #pragma once
 
+#include "actors/common/angle_text.h"
+
 namespace ebs {
 class CommandRegistry;
 }
 
 namespace ebs::catalog {
 
-// RA text for the command line and configs: decimal degrees, or h:m:s when it holds ':' or blanks.
-double parse_ra_argument(const char* text);
-// Dec text: decimal degrees or d:m:s.
-double parse_dec_argument(const char* text);
+// RA/Dec arguments: one parser for every command (actors/common/angle_text.h).
+using ebs::parse_dec_argument;
+using ebs::parse_ra_argument;
 
 }  // namespace ebs::catalog
 

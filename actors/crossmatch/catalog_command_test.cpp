@@ -29,17 +29,6 @@ std::string temp(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("angle arguments: degrees or sexagesimal") {
-  using namespace ebs::catalog;
-  CHECK(parse_ra_argument("150.25") == 150.25);
-  CHECK(parse_ra_argument("10:01:00") == doctest::Approx(150.25));
-  CHECK(parse_dec_argument("-05:02:03") == doctest::Approx(-(5 + 2 / 60.0 + 3 / 3600.0)));
-  CHECK(parse_dec_argument("-0.5") == -0.5);
-  CHECK_THROWS_WITH_AS(parse_ra_argument("360"), doctest::Contains("RA: '360' is outside [0, 360)"), ebs::Fault);
-  CHECK_THROWS_WITH_AS(parse_dec_argument("91"), doctest::Contains("outside [-90, 90]"), ebs::Fault);
-  CHECK_THROWS_AS(parse_ra_argument("abc"), ebs::Fault);
-}
-
 TEST_CASE("catalog build, info and cone on the Gaia sample") {
   if (!getenv("EBS_DATA")) setenv("EBS_DATA", ebs::test::data_dir().c_str(), 1);
   const std::string config = (std::filesystem::path(EBS_SOURCE_DIR) / "catalogs" / "gaia-dr3-1000.yaml").string();

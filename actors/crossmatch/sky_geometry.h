@@ -1,8 +1,10 @@
 // Sky geometry for catalogue cross-matching: unit vectors, exact angular separations, proper-motion
-// propagation, sexagesimal parsing and epochs. All angles in double precision.
+// propagation and epochs. All angles in double precision.
 #pragma once
 
 #include <string_view>
+
+#include "actors/common/angle_text.h"
 
 namespace ebs::catalog {
 
@@ -38,9 +40,7 @@ inline double julian_epoch_from_mjd(double mjd) {
   return 2000.0 + (mjd - kMjdJ2000) / kDaysPerJulianYear;
 }
 
-// "10:23:45.6", "10 23 45.6", "10h23m45.6s", "-05:02:03", "-00 30 00", "10 23.5" or a plain
-// number: returns the value in the first component's unit (hours or degrees), sign applied to the
-// whole. Throws std::invalid_argument describing the problem.
-double parse_sexagesimal(std::string_view text);
+// Sexagesimal text: one parser for every family (actors/common/angle_text.h).
+using ebs::parse_sexagesimal;
 
 }  // namespace ebs::catalog

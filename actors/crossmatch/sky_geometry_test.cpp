@@ -13,24 +13,6 @@
 
 using namespace ebs::catalog;
 
-TEST_CASE("sexagesimal angles in the forms catalogues write them") {
-  CHECK(parse_sexagesimal("10:23:45.6") == doctest::Approx(10 + 23 / 60.0 + 45.6 / 3600).epsilon(1e-15));
-  CHECK(parse_sexagesimal("10 23 45.6") == doctest::Approx(10 + 23 / 60.0 + 45.6 / 3600).epsilon(1e-15));
-  CHECK(parse_sexagesimal("10h23m45.6s") == doctest::Approx(10 + 23 / 60.0 + 45.6 / 3600).epsilon(1e-15));
-  CHECK(parse_sexagesimal("-05:02:03") == doctest::Approx(-(5 + 2 / 60.0 + 3 / 3600.0)).epsilon(1e-15));
-  CHECK(parse_sexagesimal("+29 35 34.0") == doctest::Approx(29 + 35 / 60.0 + 34 / 3600.0).epsilon(1e-15));
-  // The sign of a zero-degree declination must not be lost.
-  CHECK(parse_sexagesimal("-00 30 00") == doctest::Approx(-0.5));
-  CHECK(parse_sexagesimal(" 10 23.5 ") == doctest::Approx(10 + 23.5 / 60));
-  CHECK(parse_sexagesimal("12.25") == 12.25);
-  CHECK_THROWS_AS(parse_sexagesimal(""), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:75:00"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:20:60"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:20:30:40"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("ten"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:x"), std::invalid_argument);
-}
-
 TEST_CASE("Julian epochs and MJD") {
   CHECK(mjd_from_julian_epoch(2000.0) == 51544.5);
   CHECK(mjd_from_julian_epoch(2016.0) == 57388.5);  // Gaia DR3 reference epoch

@@ -15,6 +15,7 @@
 #include "actors/sinks/dashboard/dashboard_sink.h"
 #include "actors/sinks/repository/repository_commands.h"
 #include "actors/sources/kafka/ingestion.h"
+#include "actors/sources/kafka/kafka_tools.h"
 #include "actors/sources/avro/decode_command.h"
 #include "engine/cli/command_registry.h"
 #include "engine/cli/workflow_commands.h"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   ebs::register_catalog_commands(commands);
   ebs::register_repository_commands(commands);
   ebs::register_ingestion_commands(commands);
+  ebs::kafka::register_kafka_tool_commands(commands);
   ebs::register_coincidence_commands(commands);
   ebs::register_skymap_commands(commands);
   ebs::register_followup_commands(commands);

@@ -1,5 +1,6 @@
 #include "engine/cli/workflow_commands.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -89,6 +90,20 @@ nlohmann::json describe_type(const ActorType& t) {
 
 }  // namespace
 
+// `run --http --linger`: the run has ended; its page stays up (showing the final counts) until
+// the user stops it.
+static void wait_for_stop_signal(const RunResult& result) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::cerr << "run " << (result.interrupted ? "stopped" : "ended")
+            << "; the page stays up until SIGINT/SIGTERM (Ctrl-C) (--linger)" << std::endl;
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+}
+
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader,
                                 RunHttpServer* http) {
   commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
@@ -119,6 +134,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    bool no_progress = false;
                    bool quiet = false;
                    std::string http, token;
+                   bool linger = false;
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
@@ -134,6 +150,8 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    app.add_option("--http", o->http,
                                   "serve the live dashboard on HOST:PORT (port 0: any free port; loopback unless --token)");
                    app.add_option("--token", o->token, "the dashboard requires 'Authorization: Bearer TOKEN'");
+                   app.add_flag("--linger", o->linger,
+                                "with --http: keep serving the final page after the run ends, until SIGINT/SIGTERM");
                  }
                  return [o, &actors, &loader, http] {
                    if (o->quiet) spdlog::set_level(spdlog::level::warn);
@@ -162,6 +180,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
                    RunResult result = run_workflow(*workflow, actors, options);
+                   if (address && o->linger) wait_for_stop_signal(result);
                    if (address) http->stop();
                    for (const std::string& e : result.errors) std::cerr << e << "\n";
                    if (!result.started) return exit_code::failed;

@@ -44,3 +44,17 @@ TEST_CASE("time convert refuses bad input") {
   CHECK(run({"time", "convert", "60000", "--scale", "tcb"}).code == 1);
   CHECK(run({"time", "convert", "soon", "--jd"}).code == 1);
 }
+
+TEST_CASE("time convert recognises a ZTF JD (>= 2,400,000, UTC) and says so") {
+  // The jd of the first alert of the shared data's fink-20200101 set, as ZTF writes it.
+  Run ztf = run({"time", "convert", "2458849.6385417"});
+  REQUIRE(ztf.code == 0);
+  auto json = nlohmann::json::parse(ztf.out);
+  CHECK(json["read_as"].get<std::string>().find("JD (utc): a number >= 2,400,000 is read as a JD, as ZTF's jd") == 0);
+  CHECK(json["jd_utc"].get<double>() == doctest::Approx(2458849.6385417).epsilon(1e-15));
+  CHECK(json["iso_utc"].get<std::string>().rfind("2020-01-01T", 0) == 0);
+  Run explicit_jd = run({"time", "convert", "2458849.6385417", "--jd"});
+  CHECK(nlohmann::json::parse(explicit_jd.out)["read_as"] == "JD (utc)");
+  CHECK(nlohmann::json::parse(explicit_jd.out)["mjd_tai"] == json["mjd_tai"]);
+  CHECK(nlohmann::json::parse(run({"time", "convert", "58849.1385417"}).out)["read_as"] == "MJD (utc)");
+}

@@ -45,4 +45,8 @@ bool authorized(const std::string& authorization_header, const std::string& toke
   return diff == 0;
 }
 
+std::string route(const std::string& path) {
+  return path.starts_with("/") ? "/+" + path.substr(1) : path;
+}
+
 }  // namespace ebs::http_access

@@ -24,6 +24,10 @@ bool is_loopback(const std::string& host);
 std::optional<std::string> exposure_problem(const Address& address, const std::string& token,
                                             const std::string& option = "--http");
 
+// The route pattern (cpp-httplib matches a regex) for `path`, also matching when the leading
+// slash is doubled: printed URLs end in '/', and "URL" + "/api/stats" must still answer.
+std::string route(const std::string& path);
+
 // Whether an Authorization header value grants access: always when `token` is empty, otherwise
 // only "Bearer TOKEN" exactly (constant time in the header's length).
 bool authorized(const std::string& authorization_header, const std::string& token);

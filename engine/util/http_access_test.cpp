@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <regex>
+
 #include "engine/util/fault.h"
 
 using namespace ebs::http_access;
@@ -46,4 +48,12 @@ TEST_CASE("bearer tokens") {
   CHECK(!authorized("Bearer s3cret!", "s3cret"));
   CHECK(!authorized("bearer s3cret", "s3cret"));
   CHECK(!authorized("", "s3cret"));
+}
+
+TEST_CASE("routes match a printed URL with a path appended") {
+  const std::regex pattern(route("/api/stats"));
+  CHECK(std::regex_match("/api/stats", pattern));
+  CHECK(std::regex_match("//api/stats", pattern));  // "http://host:port/" + "/api/stats"
+  CHECK(!std::regex_match("/xapi/stats", pattern));
+  CHECK(route("/") == "/+");
 }

@@ -217,34 +217,34 @@ struct DashboardServer::Impl {
     });
     for (const WebAsset& asset : web_assets()) {
       std::string path = asset.name == "index.html" ? "/" : "/" + std::string(asset.name);
-      server.Get(path, [&asset](const httplib::Request&, httplib::Response& res) {
+      server.Get(http_access::route(path), [&asset](const httplib::Request&, httplib::Response& res) {
         res.set_header("Cache-Control", "no-cache");
         res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
       });
     }
-    server.Get("/api/graph", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/graph"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, graph_json());
                }));
-    server.Get("/api/stats", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/stats"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, stats_json());
                }));
-    server.Get("/api/alerts", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/alerts"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, feed.alerts_json());
                }));
-    server.Get(R"(/api/alerts/([^/]+)/lightcurve)", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(http_access::route(R"(/api/alerts/([^/]+)/lightcurve)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
                  auto id = parse_id(req.matches[1]);
                  if (!id) return send_json(res, 400, {{"error", "alert id '" + std::string(req.matches[1]) + "' is not a number"}});
                  nlohmann::json lc = feed.lightcurve_json(*id);
                  if (lc.is_null()) return send_json(res, 404, {{"error", "alert " + std::string(req.matches[1]) + " is not on the dashboard"}});
                  send_json(res, 200, lc);
                }));
-    server.Get("/api/events", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/events"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, feed.events_json());
                }));
-    server.Get("/api/coincidences", guarded([this](const httplib::Request&, httplib::Response& res) {
+    server.Get(http_access::route("/api/coincidences"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, feed.coincidences_json());
                }));
-    server.Get(R"(/cutout/([^/]+)/([a-z]+)\.png)", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(http_access::route(R"(/cutout/([^/]+)/([a-z]+)\.png)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
                  auto id = parse_id(req.matches[1]);
                  std::string kind = req.matches[2];
                  if (!id) return send_json(res, 400, {{"error", "alert id '" + std::string(req.matches[1]) + "' is not a number"}});
@@ -261,7 +261,7 @@ struct DashboardServer::Impl {
                  }
                  send_json(res, 404, {{"error", "alert " + std::string(req.matches[1]) + " has no FITS " + kind + " cutout"}});
                }));
-    server.Get(R"(/skymap/([^/]+)\.png)", guarded([this](const httplib::Request& req, httplib::Response& res) {
+    server.Get(http_access::route(R"(/skymap/([^/]+)\.png)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
                  auto event = feed.event(id);
                  if (!event) return send_json(res, 404, {{"error", "sky event '" + id + "' is not on the dashboard"}});

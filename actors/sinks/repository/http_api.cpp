@@ -5,11 +5,17 @@
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
 
+#include "actors/common/angle_text.h"
+#include "actors/sinks/dashboard/web_assets.h"
+#include "actors/sinks/repository/pages.h"
+#include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/reader.h"
+#include "actors/sinks/repository/table_output.h"
 #include "actors/common/http_limits.h"
 #include "engine/util/http_access.h"
 
@@ -49,6 +55,39 @@ double number_param(const httplib::Request& req, const char* name, double min, d
     throw BadRequest{m.str()};
   }
   return v;
+}
+
+// RA or Dec in degrees or sexagesimal (the parser `query --cone` and `catalog cone` use).
+double angle_param(const httplib::Request& req, const char* name, bool is_ra) {
+  const std::string text = param(req, name, true);
+  try {
+    return is_ra ? parse_ra_argument(text) : parse_dec_argument(text);
+  } catch (const Fault& f) {
+    throw BadRequest{std::string("parameter '") + name + "': " + f.message()};
+  }
+}
+
+// `format=csv|votable|jsonl|table`: the answer as a table (TableWriter) instead of JSON.
+std::optional<TableFormat> format_param(const httplib::Request& req) {
+  if (!req.has_param("format")) return std::nullopt;
+  try {
+    return parse_table_format(req.get_param_value("format"), "format");
+  } catch (const Fault& f) {
+    throw BadRequest{"parameter 'format': " + f.message()};
+  }
+}
+
+// Writes a table form into the response.
+template <class Write>
+void send_table(httplib::Response& res, TableFormat format, const std::string& description, Write write) {
+  std::ostringstream body;
+  TableOptions options;
+  options.format = format;
+  options.description = description;
+  TableWriter writer(body, options);
+  write(writer);
+  res.status = 200;
+  res.set_content(body.str(), std::string(content_type(format)));
 }
 
 std::string label(const std::string& value) {
@@ -110,6 +149,73 @@ struct ApiServer::Impl {
     return static_cast<int64_t>(number_param(req, "limit", 1, static_cast<double>(options.max_limit), false, 100));
   }
 
+  // The pages (pages.h): one HTML file whose script reads the path, and the JSON and images it asks for.
+  void page_routes() {
+    const auto page_file = [](std::string_view name) -> const dashboard::WebAsset* {
+      for (const dashboard::WebAsset& asset : dashboard::web_assets())
+        if (asset.name == name) return &asset;
+      return nullptr;
+    };
+    const dashboard::WebAsset* html = page_file("repository.html");
+    for (const char* path : {"/", R"(/objects/[^/]+)", R"(/events/[^/]+)", "/search"})
+      server.Get(http_access::route(path), [html](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(html->body.data(), html->body.size(), std::string(html->content_type));
+      });
+    for (const char* name : {"repository.js", "dashboard.css"}) {
+      const dashboard::WebAsset* asset = page_file(name);
+      server.Get(http_access::route(std::string("/") + name), [asset](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(asset->body.data(), asset->body.size(), std::string(asset->content_type));
+      });
+    }
+    server.Get(http_access::route("/api/recent"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 send_json(res, 200, recent_alerts(r, limit(req)));
+               }));
+    server.Get(http_access::route("/api/events"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 send_json(res, 200, sky_events(r, limit(req)));
+               }));
+    server.Get(http_access::route(R"(/api/objects/([^/]+))"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 std::string id = req.matches[1];
+                 nlohmann::json page = object_page(r, id);
+                 if (page.is_null()) send_json(res, 404, {{"error", "no object '" + id + "'"}});
+                 else send_json(res, 200, page);
+               }));
+    server.Get(http_access::route(R"(/api/events/([^/]+))"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 std::string id = req.matches[1];
+                 nlohmann::json page = event_page(r, id);
+                 if (page.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
+                 else send_json(res, 200, page);
+               }));
+    server.Get(http_access::route("/api/search"), handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 const std::string q = param(req, "q", true);
+                 try {
+                   send_json(res, 200, search(r, q));
+                 } catch (const Fault& f) {
+                   throw BadRequest{"parameter 'q': " + f.place() + ": " + f.message()};
+                 }
+               }));
+    server.Get(http_access::route(R"(/cutout/(-?[0-9]+)/([a-z]+)\.png)"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 const std::string kind = req.matches[2];
+                 if (kind != "science" && kind != "template" && kind != "difference")
+                   throw BadRequest{"cutout kind '" + kind + "' is not science, template or difference"};
+                 auto png = cutout_png(r, std::stoll(req.matches[1]), kind);
+                 if (!png) return send_json(res, 404, {{"error", "no " + kind + " cutout of alert " + std::string(req.matches[1])}});
+                 res.set_header("Cache-Control", "max-age=3600");
+                 res.set_content(*png, "image/png");
+               }));
+    server.Get(http_access::route(R"(/skymap/([^/]+)\.png)"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 auto png = event_skymap_png(r, req.matches[1]);
+                 if (!png) return send_json(res, 404, {{"error", "sky event '" + std::string(req.matches[1]) + "' has no sky map"}});
+                 res.set_header("Cache-Control", "max-age=3600");
+                 res.set_content(*png, "image/png");
+               }));
+  }
+
   void routes() {
     http_limits::apply(server);  // slow clients do not lock out the others
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -123,21 +229,33 @@ struct ApiServer::Impl {
       if (res.body.empty()) send_json(res, res.status, {{"error", "no such resource: " + req.path}});
     });
 
-    server.Get("/api/cone", handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
-                 double ra = number_param(req, "ra", 0, 360, true);
-                 double dec = number_param(req, "dec", -90, 90, true);
+    server.Get(http_access::route("/api/cone"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 double ra = angle_param(req, "ra", true);
+                 double dec = angle_param(req, "dec", false);
                  double radius = number_param(req, "radius_arcsec", 0, 3 * 3600, true);
                  if (radius <= 0) throw BadRequest{"parameter 'radius_arcsec' must be positive"};
-                 send_json(res, 200, r.cone(ra, dec, radius, limit(req)));
+                 if (auto format = format_param(req))
+                   send_table(res, *format, "alerts in a cone", [&](TableWriter& w) {
+                     write_cone(r, ra, dec, radius, limit(req), w);
+                   });
+                 else
+                   send_json(res, 200, r.cone(ra, dec, radius, limit(req)));
                }));
-    server.Get(R"(/api/objects/([^/]+)/lightcurve)",
+    server.Get(http_access::route(R"(/api/objects/([^/]+)/lightcurve)"),
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
+                 if (auto format = format_param(req)) {
+                   bool found = true;
+                   send_table(res, *format, "light curve of " + id,
+                              [&](TableWriter& w) { found = write_object(r, id, w); });
+                   if (!found) send_json(res, 404, {{"error", "no object '" + id + "'"}});
+                   return;
+                 }
                  nlohmann::json lc = r.lightcurve(id);
                  if (lc.is_null()) send_json(res, 404, {{"error", "no object '" + id + "'"}});
                  else send_json(res, 200, lc);
                }));
-    server.Get("/api/alerts", handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
+    server.Get(http_access::route("/api/alerts"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  bool by_class = req.has_param("class"), by_score = req.has_param("score");
                  if (by_class == by_score) throw BadRequest{"give exactly one of 'class' or 'score'"};
                  if (by_class) {
@@ -150,14 +268,22 @@ struct ApiServer::Impl {
                    send_json(res, 200, r.alerts_by_score(name, number_param(req, "min", -1e300, 1e300, true), limit(req)));
                  }
                }));
-    server.Get(R"(/api/events/([^/]+)/coincidences)",
+    server.Get(http_access::route(R"(/api/events/([^/]+)/coincidences)"),
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
+                 if (auto format = format_param(req)) {
+                   bool found = true;
+                   send_table(res, *format, "coincidences of " + id,
+                              [&](TableWriter& w) { found = write_event(r, id, w); });
+                   if (!found) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
+                   return;
+                 }
                  nlohmann::json e = r.event_coincidences(id);
                  if (e.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, e);
                }));
-    server.Get("/metrics", handler([](Reader& r, const httplib::Request&, httplib::Response& res) {
+    page_routes();
+    server.Get(http_access::route("/metrics"), handler([](Reader& r, const httplib::Request&, httplib::Response& res) {
                  std::ostringstream m;
                  m << "# HELP ebs_repository_schema_version Layout version of the repository.\n"
                    << "# TYPE ebs_repository_schema_version gauge\n"

@@ -1,11 +1,13 @@
 // The repository's HTTP JSON API (cpp-httplib), read-only:
-//   GET /api/cone?ra=&dec=&radius_arcsec=[&limit=]       alerts in a cone, nearest first
+//   GET /api/cone?ra=&dec=&radius_arcsec=[&limit=]       alerts in a cone, nearest first (RA/Dec in
+//                                                         degrees or sexagesimal)
 //   GET /api/objects/{id}/lightcurve                      an object and its light curve
 //   GET /api/alerts?class=SN[&min=0.8][&limit=]           latest alerts of a class
 //   GET /api/alerts?score=name&min=0.8[&limit=]           latest alerts scored at least `min`
 //   GET /api/events/{id}/coincidences                     a sky event's notices and coincidences
 //   GET /metrics                                          Prometheus text: rows per table, sink rates
-// Bad parameters get 400 with {"error": "..."}; unknown objects and events 404. With a token,
+// The cone, light-curve and coincidence answers take `format=csv|votable|jsonl|table` for the
+// tables `query --cone/--object/--event` writes. Bad parameters get 400 with {"error": "..."}; unknown objects and events 404. With a token,
 // every request must carry `Authorization: Bearer TOKEN` (401 otherwise). Values reach SQL only
 // as bound parameters.
 #pragma once

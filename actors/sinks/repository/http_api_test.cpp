@@ -173,4 +173,36 @@ TEST_CASE("100 slow clients trickling headers do not lock out an authorised requ
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
   }
   for (int fd : slow) ::close(fd);
+
+TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV or VOTable") {
+  TempDir dir("repo-api-forms");
+  RunningServer s(make_repository(dir));
+  auto c = s.client();
+  // 150 deg = 10h00m00s; 2 deg = +02:00:00 (':' written as %3A, '+' as %2B).
+  auto hits = body(c.Get("/api/cone?ra=10%3A00%3A00&dec=%2B02%3A00%3A00&radius_arcsec=2"));
+  REQUIRE(hits.size() == 2);
+  CHECK(hits[0]["alert_id"] == 11);
+  auto bad = c.Get("/api/cone?ra=25%3A00%3A00&dec=2&radius_arcsec=2");
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+  CHECK(nlohmann::json::parse(bad->body)["error"].get<std::string>().find("parameter 'ra': '25:00:00' is outside") == 0);
+
+  auto csv = c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2&format=csv");
+  REQUIRE(csv);
+  CHECK(csv->status == 200);
+  CHECK(csv->get_header_value("Content-Type") == "text/csv; charset=utf-8");
+  CHECK(csv->body.find("alert_id,object_id,survey,ra,dec,sep_arcsec,mjd_tai,iso_utc,jd_utc,") == 0);
+  auto votable = c.Get("/api/objects/ZTF21abc/lightcurve?format=votable");
+  REQUIRE(votable);
+  CHECK(votable->get_header_value("Content-Type") == "application/x-votable+xml");
+  CHECK(votable->body.find("<FIELD name=\"mjd_tai\" datatype=\"double\"") != std::string::npos);
+  CHECK(c.Get("/api/objects/nobody/lightcurve?format=csv")->status == 404);
+  auto event = c.Get("/api/events/S230518h/coincidences?format=jsonl");
+  REQUIRE(event);
+  CHECK(event->body.find("{\"event_id\":\"S230518h\"") == 0);
+  CHECK(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2&format=fits")->status == 400);
+  // A printed URL ending in '/' with a path appended: "http://host:port/" + "/api/..." still answers.
+  auto doubled = c.Get("//api/objects/ZTF21abc/lightcurve");
+  REQUIRE(doubled);
+  CHECK(doubled->status == 200);
 }

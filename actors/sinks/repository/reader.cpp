@@ -14,12 +14,11 @@ constexpr const char* kAlertColumns =
     "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.flux, a.flux_err, "
     "a.is_diff_pos, a.real_bogus";
 
-// JSON text stored in a column back into JSON (a column named raw, details, terms or notice).
+}  // namespace
+
 bool is_json_column(std::string_view name) {
   return name == "raw" || name == "details" || name == "terms" || name == "notice";
 }
-
-}  // namespace
 
 nlohmann::json row_to_json(const Statement& s) {
   nlohmann::json row = nlohmann::json::object();
@@ -155,6 +154,12 @@ nlohmann::json Reader::sink_progress() const {
 
 void Reader::query(const std::string& sql, const nlohmann::json& parameters,
                    const std::function<void(const nlohmann::json&)>& row) const {
+  query_rows(sql, parameters, [](const Statement&) {}, [&](const Statement& s) { row(row_to_json(s)); });
+}
+
+void Reader::query_rows(const std::string& sql, const nlohmann::json& parameters,
+                        const std::function<void(const Statement&)>& columns,
+                        const std::function<void(const Statement&)>& row) const {
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail);
@@ -176,7 +181,8 @@ void Reader::query(const std::string& sql, const nlohmann::json& parameters,
     else if (it->is_boolean()) s.bind(i, static_cast<int64_t>(it->get<bool>()));
     else s.bind_null(i);
   }
-  while (s.step()) row(row_to_json(s));
+  columns(s);
+  while (s.step()) row(s);
 }
 
 }  // namespace ebs::repository

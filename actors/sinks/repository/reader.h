@@ -38,12 +38,20 @@ class Reader {
   // as a JSON object. A statement that would write, or several statements, raise a Fault.
   void query(const std::string& sql, const nlohmann::json& parameters,
              const std::function<void(const nlohmann::json&)>& row) const;
+  // The same checks and bindings; `columns` sees the prepared statement once (names and declared
+  // types in SELECT order), then `row` reads each result row from it: what `query --format` writes.
+  void query_rows(const std::string& sql, const nlohmann::json& parameters,
+                  const std::function<void(const Statement&)>& columns,
+                  const std::function<void(const Statement&)>& row) const;
 
   const Database& database() const { return db_; }
 
  private:
   Database db_;
 };
+
+// Columns holding JSON text (raw, details, terms, notice): read back as JSON.
+bool is_json_column(std::string_view name);
 
 // A result row as JSON (column name -> value; BLOBs as their length).
 nlohmann::json row_to_json(const Statement& statement);

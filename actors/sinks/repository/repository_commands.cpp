@@ -1,6 +1,7 @@
 #include "actors/sinks/repository/repository_commands.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -13,7 +14,9 @@
 #include "actors/sinks/postgres/pg_connection.h"
 #include "actors/sinks/postgres/pg_query.h"
 #include "actors/sinks/repository/archive.h"
+#include "actors/common/angle_text.h"
 #include "actors/sinks/repository/http_api.h"
+#include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/reader.h"
 #include "engine/util/http_access.h"
 
@@ -24,6 +27,10 @@ namespace {
 struct QueryOptions {
   std::string database, sql;
   std::vector<std::string> params;
+  std::vector<std::string> cone;  // RA DEC RADIUS_ARCSEC
+  std::string object, event, format;
+  int64_t limit = 1000;
+  bool tai_only = false;
 };
 
 struct ServeOptions {
@@ -55,6 +62,54 @@ nlohmann::json parse_params(const std::vector<std::string>& params) {
     else out[name] = value;
   }
   return out;
+}
+
+int run_query(const QueryOptions& o) {
+  const bool form = !o.cone.empty() || !o.object.empty() || !o.event.empty();
+  if (!form && o.sql.empty()) {
+    std::cerr << "query: give one SQL statement, or --cone RA DEC RADIUS_ARCSEC, --object ID or --event ID\n";
+    return exit_code::usage;
+  }
+  if (postgres::is_postgres_url(o.database)) {
+    if (form || !o.format.empty())
+      fail(o.database, "--cone, --object, --event and --format read SQLite repositories; PostgreSQL prints JSON lines");
+    postgres::query(o.database, o.sql, parse_params(o.params), [](const nlohmann::json& row) {
+      std::cout << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    });
+    std::cout.flush();
+    return exit_code::ok;
+  }
+  repository::TableOptions options;
+  options.format = o.format.empty() ? (::isatty(STDOUT_FILENO) ? repository::TableFormat::table
+                                                               : repository::TableFormat::jsonl)
+                                    : repository::parse_table_format(o.format);
+  options.utc_times = !o.tai_only;
+  if (!o.cone.empty())
+    options.description = "alerts within " + o.cone[2] + " arcsec of RA " + o.cone[0] + " Dec " + o.cone[1];
+  else if (!o.object.empty())
+    options.description = "light curve of " + o.object;
+  else if (!o.event.empty())
+    options.description = "coincidences of " + o.event;
+  else
+    options.description = o.sql;
+  const repository::Reader reader(o.database);
+  repository::TableWriter writer(std::cout, options);
+  if (!o.cone.empty()) {
+    const double ra = parse_ra_argument(o.cone[0]), dec = parse_dec_argument(o.cone[1]);
+    repository::write_cone(reader, ra, dec, repository::parse_radius_arcsec(o.cone[2]), o.limit, writer);
+  } else if (!o.object.empty()) {
+    if (!repository::write_object(reader, o.object, writer)) fail(o.database, "no object '" + o.object + "'");
+  } else if (!o.event.empty()) {
+    if (!repository::write_event(reader, o.event, writer)) fail(o.database, "no sky event '" + o.event + "'");
+  } else {
+    reader.query_rows(
+        o.sql, parse_params(o.params),
+        [&](const repository::Statement& s) { writer.begin(repository::statement_columns(s)); },
+        [&](const repository::Statement& s) { writer.row(repository::statement_cells(s)); });
+    writer.end();
+  }
+  std::cout.flush();
+  return exit_code::ok;
 }
 
 int serve(const ServeOptions& o) {
@@ -95,24 +150,32 @@ int serve(const ServeOptions& o) {
 }  // namespace
 
 void register_repository_commands(CommandRegistry& registry) {
-  registry.add("query", "Run one read-only SQL statement on a repository; rows as JSON lines",
+  registry.add("query",
+               "Query a repository: one read-only SQL statement, or --cone / --object / --event; "
+               "an aligned table, CSV, JSON lines or VOTable",
                [](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<QueryOptions>();
                  app.add_option("database", o->database, "the repository: an SQLite file or a postgresql:// URL")
                      ->required();
-                 app.add_option("sql", o->sql, "one SELECT; :name parameters come from --param")->required();
+                 auto* sql = app.add_option("sql", o->sql, "one SELECT; :name parameters come from --param");
                  app.add_option("--param", o->params, "name=value for a :name parameter (repeatable)");
-                 return [o] {
-                   auto print = [](const nlohmann::json& row) {
-                     std::cout << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-                   };
-                   if (postgres::is_postgres_url(o->database))
-                     postgres::query(o->database, o->sql, parse_params(o->params), print);
-                   else
-                     repository::Reader(o->database).query(o->sql, parse_params(o->params), print);
-                   std::cout.flush();
-                   return exit_code::ok;
-                 };
+                 auto* cone = app.add_option("--cone", o->cone,
+                                             "RA DEC RADIUS_ARCSEC: alerts in a cone, nearest first (RA, Dec in "
+                                             "degrees or h:m:s d:m:s)")
+                                  ->expected(3)
+                                  ->allow_extra_args(false);
+                 auto* object = app.add_option("--object", o->object, "an object's light curve");
+                 auto* event = app.add_option("--event", o->event, "a sky event's coincidences");
+                 sql->excludes(cone)->excludes(object)->excludes(event);
+                 cone->excludes(object)->excludes(event);
+                 object->excludes(event);
+                 app.add_option("--limit", o->limit, "--cone: at most this many alerts")
+                     ->capture_default_str()
+                     ->check(CLI::Range(int64_t{1}, int64_t{10000000}));
+                 app.add_option("--format", o->format,
+                                "table, csv, jsonl or votable (default: table on a terminal, else jsonl)");
+                 app.add_flag("--tai-only", o->tai_only, "no ISO/JD UTC columns beside the MJD TAI ones");
+                 return [o] { return run_query(*o); };
                });
 
   registry.add("serve", "Serve a repository's HTTP JSON API (cone search, light curves, classes, metrics)",

@@ -1,5 +1,7 @@
 #include "actors/sinks/repository/writer.h"
 
+#include <cctype>
+
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -14,6 +16,20 @@
 namespace ebs::repository {
 
 namespace {
+
+// A file of the store, written once: to FILE.partial, then renamed (a crash leaves no half file
+// under the real name; a replay finds the file and reuses it).
+void write_store_file(const std::filesystem::path& file, std::string_view bytes, const char* what) {
+  if (std::filesystem::exists(file)) return;
+  std::filesystem::path partial = file;
+  partial += ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) fail(file.string(), std::string("cannot write the ") + what + ": " + std::strerror(errno));
+  }
+  std::filesystem::rename(partial, file);
+}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -323,6 +339,13 @@ void Writer::add_sky_event(const SkyEvent& e) {
   if (e.notice_json.empty()) insert_event_.bind_null(23);
   else insert_event_.bind(23, e.notice_json);
   counts_.sky_events += static_cast<uint64_t>(insert_event_.run());
+  // The sky map beside the cutouts (the notice column keeps the notice without it).
+  if (!options_.cutouts_dir.empty() && !l.skymap_fits.empty()) {
+    namespace fs = std::filesystem;
+    const fs::path file = fs::path(options_.cutouts_dir) / skymap_store_name(e.event_id, e.sequence);
+    fs::create_directories(file.parent_path());
+    write_store_file(file, l.skymap_fits, "sky map");
+  }
 }
 
 void Writer::add_coincidence(const Coincidence& co) {
@@ -349,16 +372,7 @@ void Writer::add_cutouts(const AlertCore& c) {
     if (cut.bytes.empty()) continue;
     fs::create_directories(dir);
     fs::path file = dir / (std::to_string(c.alert_id) + "-" + std::string(to_string(cut.kind)) + "." + cut.format);
-    if (!fs::exists(file)) {
-      fs::path partial = file;
-      partial += ".partial";
-      {
-        std::ofstream out(partial, std::ios::binary);
-        out.write(cut.bytes.data(), static_cast<std::streamsize>(cut.bytes.size()));
-        if (!out) fail(file.string(), "cannot write the cutout: " + std::string(std::strerror(errno)));
-      }
-      fs::rename(partial, file);
-    }
+    write_store_file(file, cut.bytes, "cutout");
     insert_cutout_.bind(1, static_cast<int64_t>(c.alert_id))
         .bind(2, to_string(cut.kind))
         .bind(3, cut.format)
@@ -366,6 +380,12 @@ void Writer::add_cutouts(const AlertCore& c) {
         .bind(5, file.string());
     counts_.cutouts += static_cast<uint64_t>(insert_cutout_.run());
   }
+}
+
+std::string skymap_store_name(const std::string& event_id, int64_t sequence) {
+  std::string name = "skymaps/";
+  for (char c : event_id) name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  return name + "-" + std::to_string(sequence) + ".fits";
 }
 
 }  // namespace ebs::repository

@@ -96,4 +96,8 @@ class Writer {
   uint64_t duplicates_in_transaction_ = 0;  // replayed alerts written as nothing, for /metrics
 };
 
+// Where a sky event's map goes in the file store (under `cutouts_dir`), beside the cutouts:
+// "skymaps/<event id>-<sequence>.fits" (characters other than letters, digits, '-' and '.' as '_').
+std::string skymap_store_name(const std::string& event_id, int64_t sequence);
+
 }  // namespace ebs::repository

@@ -171,3 +171,22 @@ TEST_CASE("cutouts go to the file store beside the database") {
   REQUIRE(s.step());
   CHECK(ebs::test::read_file(std::string(s.text(0))) == "FITSBYTES");
 }
+
+TEST_CASE("a notice's sky map goes to the file store beside the cutouts, once") {
+  TempDir dir("repo-map");
+  WriterOptions options;
+  options.cutouts_dir = dir.file("cutouts");
+  Writer writer(dir.file("m.db"), options);
+  auto event = std::make_shared<SkyEvent>();
+  event->event_id = "S230518h/odd name";
+  event->sequence = 3;
+  event->kind = SkyEvent::Kind::gravitational_wave;
+  event->mjd_tai = 60082.5;
+  event->localization.shape = Localization::Shape::skymap;
+  event->localization.skymap_fits = "SIMPLE  = T";
+  write_all(writer, {event, event});
+  CHECK(skymap_store_name(event->event_id, 3) == "skymaps/S230518h_odd_name-3.fits");
+  const std::filesystem::path file = std::filesystem::path(options.cutouts_dir) / "skymaps/S230518h_odd_name-3.fits";
+  CHECK(ebs::test::read_file(file) == "SIMPLE  = T");
+  CHECK(!std::filesystem::exists(file.string() + ".partial"));
+}

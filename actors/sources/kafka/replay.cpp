@@ -18,6 +18,7 @@
 #include "actors/sources/avro/container_file.h"
 #include "actors/sources/avro/datum_decoder.h"
 #include "actors/sources/avro/decode_plan.h"
+#include "actors/sources/kafka/bootstrap_relay.h"
 #include "actors/sources/kafka/kafka_client.h"
 #include "engine/util/fault.h"
 
@@ -230,10 +231,14 @@ void register_broker_command(ebs::CommandRegistry& registry) {
   registry.add("broker", "run an embedded Kafka broker (librdkafka's mock cluster) until SIGINT/SIGTERM",
                [](CLI::App& app) -> CommandRegistry::Runner {
                  auto partitions = std::make_shared<int>(3);
+                 auto port = std::make_shared<int>(0);
                  auto topics = std::make_shared<std::vector<std::string>>();
                  app.add_option("--partitions", *partitions, "partitions per topic")->default_val(3);
                  app.add_option("--topic", *topics, "topics to create (more are created on first use)");
-                 return [partitions, topics]() -> int {
+                 app.add_option("--port", *port,
+                                "bootstrap on 127.0.0.1:PORT (a relay to the mock broker's own port; 0: none)")
+                     ->check(CLI::Range(0, 65535));
+                 return [partitions, topics, port]() -> int {
                    sigset_t signals;
                    sigemptyset(&signals);
                    sigaddset(&signals, SIGINT);
@@ -243,7 +248,11 @@ void register_broker_command(ebs::CommandRegistry& registry) {
                    try {
                      EmbeddedBroker broker;
                      for (const std::string& t : *topics) broker.create_topic(t, *partitions);
-                     std::cout << nlohmann::json{{"bootstrap_servers", broker.bootstrap_servers()},
+                     std::unique_ptr<BootstrapRelay> relay;
+                     if (*port > 0) relay = std::make_unique<BootstrapRelay>("127.0.0.1", *port, broker.bootstrap_servers());
+                     std::cout << nlohmann::json{{"bootstrap_servers",
+                                                  relay ? relay->address() : broker.bootstrap_servers()},
+                                                 {"broker", broker.bootstrap_servers()},
                                                  {"topics", *topics},
                                                  {"partitions", *partitions}}
                                       .dump()

@@ -1,0 +1,36 @@
+// What the pages of `ebs-flow serve` show (web/repository.html, in the dashboard's style), read
+// from a repository: Lasair-style object pages, sky-event pages, search by name or position,
+// recent alerts; and their images (cutouts from the file store, a sky event's map).
+//   GET /  /objects/{id}  /events/{id}  /search?q=     the page (it reads the path)
+//   GET /api/recent[?limit=]                           latest alerts, newest first
+//   GET /api/events                                    sky events, latest notice of each
+//   GET /api/objects/{id}                              object, light curve, alerts, annotations, coincidences
+//   GET /api/events/{id}                               notices, map summary, candidates ranked
+//   GET /api/search?q=NAME | q=RA DEC [RADIUS_ARCSEC]  objects by name (prefix), or alerts in a cone
+//   GET /cutout/{alert id}/{science|template|difference}.png, /skymap/{event id}.png
+// Times carry iso_utc and jd_utc beside mjd_tai; ids are strings in JSON.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "actors/sinks/repository/reader.h"
+
+namespace ebs::repository {
+
+nlohmann::json recent_alerts(const Reader& reader, int64_t limit);
+nlohmann::json sky_events(const Reader& reader, int64_t limit);
+// Null when the repository does not hold the object / event.
+nlohmann::json object_page(const Reader& reader, const std::string& object_id);
+nlohmann::json event_page(const Reader& reader, const std::string& event_id);
+// {"objects": [...]} for a name, {"cone": [...], "ra", "dec", "radius_arcsec"} for a position.
+nlohmann::json search(const Reader& reader, const std::string& query);
+
+// PNG of a stored cutout (zscale, north up); nullopt when the repository has none of that kind.
+std::optional<std::string> cutout_png(const Reader& reader, int64_t alert_id, const std::string& kind);
+// PNG of the sky map in the event's latest notice that carries one (Mollweide); nullopt without.
+std::optional<std::string> event_skymap_png(const Reader& reader, const std::string& event_id);
+
+}  // namespace ebs::repository
