@@ -37,7 +37,7 @@ struct Cutout {
 }
 
 struct Alert {
-  alertId @0 :UInt64;       # ZTF candid, Rubin diaSourceId
+  alertId @0 :Int64;        # ZTF candid, Rubin diaSourceId; a hash of a text id (alertKey)
   objectId @1 :Text;        # ZTF objectId, Rubin diaObjectId
   survey @2 :Text;          # "ztf", "lsst", "atlas", "pgir", "sim", ...
   schemaVersion @3 :Text;
@@ -55,4 +55,6 @@ struct Alert {
   cutouts @15 :List(Cutout);
   raw @16 :RawValue;               # the survey record as decoded
   annotations @17 :List(Annotation);
+  alertKey @18 :Text;       # the survey's own id, losslessly (engine/model/alert_identity.h)
+  limitMag @19 :Float64 = nan;  # limiting magnitude of the alert's own image
 }

@@ -12,7 +12,7 @@ struct SignificanceTerm {
 struct Coincidence {
   eventId @0 :Text;
   eventSequence @1 :UInt32;
-  alertId @2 :UInt64;
+  alertId @2 :Int64;
   objectId @3 :Text;
   status @4 :Status;
   enum Status {

@@ -36,7 +36,7 @@ TEST_CASE("--version, --help and usage errors") {
 }
 
 TEST_CASE("actors lists every type from the declarations the validator uses") {
-  auto r = run_command(ebs_flow() + " actors --plugin " + (binary_dir() / "plugins" / "libebs-example-plugin.so").string(),
+  auto r = run_command(ebs_flow() + " actors --json --plugin " + (binary_dir() / "plugins" / "libebs-example-plugin.so").string(),
                        fs::current_path());
   REQUIRE(r.exit_code == 0);
   std::map<std::string, json> types;

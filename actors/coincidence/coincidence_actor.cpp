@@ -55,7 +55,7 @@ struct Settings {
 
 // What the actor remembers of an alert: enough to match it again, not the alert itself.
 struct AlertKey {
-  uint64_t alert_id = 0;
+  int64_t alert_id = 0;
   std::string object_id;
   double ra = NAN, dec = NAN;
   double first_detection_mjd = NAN;  // earliest detection in the alert's history (MJD TAI)

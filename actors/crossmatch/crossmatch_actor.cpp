@@ -166,6 +166,7 @@ ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store)
       problems.push_back({f.place(), f.message()});
     }
   };
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::CrossmatchActor>(store); };
   return t;
 }

@@ -92,9 +92,10 @@ RuleSet load_rule_set(const fs::path& path) {
       fail(r.at(n), "nucleus radius must be >= 0 and the fraction in [0, 1]");
   }
   if (const YAML::Node n = root["galaxy_association"]) {
-    r.known_keys(n, {"stretch", "large_galaxy_factors", "max_kpc"});
+    r.known_keys(n, {"stretch", "large_galaxy_factors", "max_kpc", "min_distance_mpc"});
     if (n["stretch"]) rules.stretch = r.positive(n["stretch"], "stretch");
     if (n["max_kpc"]) rules.max_kpc = r.positive(n["max_kpc"], "max_kpc");
+    if (n["min_distance_mpc"]) rules.min_distance_mpc = r.positive(n["min_distance_mpc"], "min_distance_mpc");
     if (const YAML::Node list = n["large_galaxy_factors"]) {
       if (!list.IsSequence()) fail(r.at(list), "large_galaxy_factors is a list of {above_arcmin, factor}");
       for (const YAML::Node& item : list) {
@@ -108,8 +109,8 @@ RuleSet load_rule_set(const fs::path& path) {
   if (const YAML::Node n = root["cosmology"]) {
     r.known_keys(n, {"H0", "Om0"});
     try {
-      rules.cosmology = FlatLambdaCDM(n["H0"] ? r.get<double>(n["H0"], "H0") : 70.0,
-                                      n["Om0"] ? r.get<double>(n["Om0"], "Om0") : 0.3);
+      rules.cosmology = FlatLambdaCDM(n["H0"] ? r.get<double>(n["H0"], "H0") : planck18().h0(),
+                                      n["Om0"] ? r.get<double>(n["Om0"], "Om0") : planck18().omega_matter());
     } catch (const Fault& f) {
       fail(r.at(n), f.message());
     }
@@ -119,8 +120,22 @@ RuleSet load_rule_set(const fs::path& path) {
     fail(catalogues ? r.at(catalogues) : path.string() + ":1:1", "catalogues: a map name -> catalogue file");
   for (const auto& kv : catalogues) {
     const std::string name = kv.first.as<std::string>();
-    rules.catalogues[name] = resolve_path(path.parent_path(), r.get<std::string>(kv.second, "catalogue file"));
-    rules.catalogue_places[name] = r.at(kv.second);
+    // name: file, or name: {file, distance: luminosity | angular_diameter}
+    YAML::Node file = kv.second;
+    DistanceKind kind = DistanceKind::luminosity;
+    if (kv.second.IsMap()) {
+      r.known_keys(kv.second, {"file", "distance"});
+      if (!kv.second["file"]) fail(r.at(kv.second), "a catalogue needs a file");
+      file.reset(kv.second["file"]);  // reset: assigning a Node would overwrite the map it refers to
+      if (const YAML::Node d = kv.second["distance"]) {
+        const std::string text = r.get<std::string>(d, "distance");
+        if (text == "angular_diameter") kind = DistanceKind::angular_diameter;
+        else if (text != "luminosity") fail(r.at(d), "distance must be luminosity or angular_diameter, not '" + text + "'");
+      }
+    }
+    rules.catalogues[name] = resolve_path(path.parent_path(), r.get<std::string>(file, "catalogue file"));
+    rules.distance_kinds[name] = kind;
+    rules.catalogue_places[name] = r.at(file);
   }
   const YAML::Node searches = root["searches"];
   if (!searches || !searches.IsSequence() || searches.size() == 0)
@@ -174,6 +189,16 @@ std::optional<std::string> class_for_type(const SherlockSearch& search, const st
   return search.klass;
 }
 
+std::string_view to_string(DistanceKind kind) {
+  return kind == DistanceKind::luminosity ? "luminosity" : "angular_diameter";
+}
+
+double kpc_per_arcsec_at(const FlatLambdaCDM& cosmology, double distance_mpc, DistanceKind kind) {
+  if (kind == DistanceKind::angular_diameter) return kpc_per_arcsec_at_distance(distance_mpc);
+  const double z = cosmology.redshift_at_luminosity_distance(distance_mpc);
+  return kpc_per_arcsec_at_distance(distance_mpc / ((1 + z) * (1 + z)));
+}
+
 double galaxy_size_limit_arcsec(const RuleSet& rules, double semi_major_arcsec) {
   const double diameter_arcmin = 2 * semi_major_arcsec / 60;
   double factor = 1, threshold = -1;
@@ -219,8 +244,17 @@ std::optional<Candidate> Classifier::galaxy_candidate(size_t s, const SourceSumm
   c.search = s;
   c.sep_arcsec = sep;
   c.source = source;
-  if (std::isfinite(source.distance_mpc) && source.distance_mpc > 0)
-    c.kpc_per_arcsec = kpc_per_arcsec_at_distance(source.distance_mpc);  // overrides the redshift
+  double distance = source.distance_mpc;
+  if (std::isfinite(distance) && distance > 0 && distance < rules.min_distance_mpc) {
+    c.guard = "distance " + std::to_string(distance) + " Mpc is below min_distance_mpc " +
+              std::to_string(rules.min_distance_mpc) + ": not used";
+    distance = NAN;
+  }
+  const std::string& catalogue = rules.searches[s].catalogue;
+  auto kind = rules.distance_kinds.find(catalogue);
+  if (std::isfinite(distance) && distance > 0)  // overrides the redshift
+    c.kpc_per_arcsec = kpc_per_arcsec_at(rules.cosmology, distance,
+                                         kind == rules.distance_kinds.end() ? DistanceKind::luminosity : kind->second);
   else if (std::isfinite(source.redshift) && source.redshift > 0)
     c.kpc_per_arcsec = rules.cosmology.kpc_per_arcsec(source.redshift);
   if (std::isfinite(c.kpc_per_arcsec)) c.kpc = sep * c.kpc_per_arcsec;
@@ -336,6 +370,9 @@ Annotation Classifier::annotation(const Classification& c, Provenance provenance
     details["sep_arcsec"] = best.sep_arcsec;
     details["kpc"] = number_or_null(best.kpc);
     if (search.kind == SearchKind::galaxy) {
+      auto kind = rules_->distance_kinds.find(search.catalogue);
+      details["distance_kind"] = to_string(kind == rules_->distance_kinds.end() ? DistanceKind::luminosity : kind->second);
+      if (!best.guard.empty()) details["guard"] = best.guard;
       details["kpc_per_arcsec"] = number_or_null(best.kpc_per_arcsec);
       details["size_limit_arcsec"] = number_or_null(best.size_limit_arcsec);
       details["nucleus_radius_arcsec"] = number_or_null(best.nucleus_radius_arcsec);

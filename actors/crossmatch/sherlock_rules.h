@@ -42,6 +42,15 @@ struct SherlockSearch {
   std::string place;             // FILE:LINE:COL in the rules file
 };
 
+// What a catalogue's distance column measures (declared per catalogue in the rules): GLADE's
+// `distmpc` and GLADE+'s d_L are luminosity distances, and a projected separation needs the
+// angular-diameter distance d_A = d_L / (1 + z)^2.
+enum class DistanceKind { luminosity, angular_diameter };
+
+// Flat ΛCDM with Planck 2018's H0 and Om0 (astropy's Planck18 without radiation and neutrinos):
+// the default cosmology of a rule set.
+inline FlatLambdaCDM planck18() { return FlatLambdaCDM(67.66, 0.30966); }
+
 struct LargeGalaxyFactor {
   double above_arcmin = 0;  // major-axis diameter
   double factor = 1;
@@ -58,11 +67,19 @@ struct RuleSet {
   double stretch = 2.5;
   std::vector<LargeGalaxyFactor> large_galaxy_factors;  // the largest applicable threshold wins
   double max_kpc = 50;
-  FlatLambdaCDM cosmology{70, 0.3};
+  // Sherlock's guard: a catalogue distance below this is not believed (a CLU entry at 0.056 Mpc
+  // "hosts" an alert 3,037" away at 0.82 kpc); the galaxy is then judged by size or redshift.
+  double min_distance_mpc = 0;
+  FlatLambdaCDM cosmology = planck18();
   std::map<std::string, std::filesystem::path> catalogues;  // name -> file, resolved against the rules file
+  std::map<std::string, DistanceKind> distance_kinds;        // name -> kind (default luminosity)
   std::map<std::string, std::string> catalogue_places;
   std::vector<SherlockSearch> searches;  // precedence order
 };
+
+// Proper kpc per arcsec of a source at `distance_mpc` of `kind`, in `cosmology`.
+double kpc_per_arcsec_at(const FlatLambdaCDM& cosmology, double distance_mpc, DistanceKind kind);
+std::string_view to_string(DistanceKind kind);
 
 // Reads and checks a rule set; every error names FILE:LINE:COL.
 RuleSet load_rule_set(const std::filesystem::path& path);
@@ -89,6 +106,7 @@ struct Candidate {
   double size_limit_arcsec = NAN;
   double nucleus_radius_arcsec = NAN;
   double rank_separation = 0;     // separation in units of the criterion's limit
+  std::string guard;              // why a value of the source was not used (Sherlock's guards)
 };
 
 struct Classification {

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "actors/crossmatch/python_oracle.h"
 #include "actors/crossmatch/sky_geometry.h"
 #include "actors/crossmatch/test_catalogues.h"
 #include "engine/util/fault.h"
@@ -13,7 +15,7 @@
 using namespace ebs::crossmatch;
 using namespace ebs::crossmatch::testing;
 using nlohmann::json;
-using ebs::kpc_per_arcsec_at_distance;
+
 
 namespace {
 
@@ -22,6 +24,12 @@ constexpr double kGaiaEpochMjd = 57388.5;  // J2016.0: Gaia positions need no pr
 std::shared_ptr<const RuleSet> sherlock_rules() {
   static auto rules = std::make_shared<const RuleSet>(load_rule_set(repo_dir() / "catalogs/rules/sherlock.yaml"));
   return rules;
+}
+
+// kpc per arcsec of a host at a catalogue distance (the ready-made catalogues' are luminosity
+// distances).
+double host_scale(double distance_mpc) {
+  return kpc_per_arcsec_at(sherlock_rules()->cosmology, distance_mpc, DistanceKind::luminosity);
 }
 
 Classifier sherlock_classifier(std::shared_ptr<const RuleSet> rules = sherlock_rules()) {
@@ -180,10 +188,10 @@ TEST_CASE("galaxy by size (CLU major axis): NT within the nucleus, SN within the
   const Row galaxy = find_row("clu-mini", [&](const auto& r) {
     if (!r.semi_major_arcsec || !r.distance_mpc) return false;
     const double limit = galaxy_size_limit_arcsec(rules, *r.semi_major_arcsec);
-    return limit * kpc_per_arcsec_at_distance(*r.distance_mpc) < 30;
+    return limit * host_scale(*r.distance_mpc) < 30;
   }, 1);
   const double limit = galaxy_size_limit_arcsec(rules, *galaxy.row.semi_major_arcsec);
-  const double scale = kpc_per_arcsec_at_distance(*galaxy.row.distance_mpc);
+  const double scale = host_scale(*galaxy.row.distance_mpc);
   MESSAGE("CLU " << *galaxy.row.id << ": semi-major " << *galaxy.row.semi_major_arcsec << "\", limit " << limit
                  << "\", " << scale << " kpc/\"");
 
@@ -220,7 +228,7 @@ TEST_CASE("galaxy by kpc (GLADE distances): within 50 kpc is SN, the distance ov
     return r.distance_mpc && *r.distance_mpc > 150 && *r.distance_mpc < 300 && r.redshift && *r.redshift > 0 &&
            ready_made("clu-mini")->all_within(r.ra_deg, r.dec_deg, 10).empty();  // not also a CLU galaxy
   }, 240);
-  const double scale = kpc_per_arcsec_at_distance(*galaxy.row.distance_mpc);
+  const double scale = host_scale(*galaxy.row.distance_mpc);
   const double sep = 30 / scale;  // 30 kpc
   REQUIRE(sep < 120);
   // CLU precedes GLADE in the rules and covers the same sky: look at GLADE's own candidate.
@@ -250,7 +258,7 @@ TEST_CASE("GLADE+ hosts by luminosity distance; its quasars are not hosts") {
   const Row galaxy = find_row("gladeplus-first101", [](const auto& r) {
     return trimmed(r.type) == "G" && r.distance_mpc && *r.distance_mpc > 5;
   }, 60);
-  const double scale = kpc_per_arcsec_at_distance(*galaxy.row.distance_mpc);
+  const double scale = host_scale(*galaxy.row.distance_mpc);
   const double sep = std::min(20 / scale, 3000.0);
   Result r = classify_at(classifier, offset_position(galaxy.row.ra_deg, galaxy.row.dec_deg, sep, 160));
   CHECK(r.klass == "SN");
@@ -295,8 +303,8 @@ TEST_CASE("ranking on real rows: of two GLADE hosts in reach, the nearer in kpc 
       p = {p.x / norm, p.y / norm, p.z / norm};
       double ra = 0, dec = 0;
       ebs::catalog::to_ra_dec(p, ra, dec);
-      const double kpc_a = ebs::catalog::angular_separation_arcsec(ra, dec, a.ra_deg, a.dec_deg) * kpc_per_arcsec_at_distance(*a.distance_mpc);
-      const double kpc_b = ebs::catalog::angular_separation_arcsec(ra, dec, b.ra_deg, b.dec_deg) * kpc_per_arcsec_at_distance(*b.distance_mpc);
+      const double kpc_a = ebs::catalog::angular_separation_arcsec(ra, dec, a.ra_deg, a.dec_deg) * host_scale(*a.distance_mpc);
+      const double kpc_b = ebs::catalog::angular_separation_arcsec(ra, dec, b.ra_deg, b.dec_deg) * host_scale(*b.distance_mpc);
       if (kpc_a > 50 || kpc_b > 50) continue;
       const Classification c = classifier.classify(ra, dec, kGaiaEpochMjd);
       if (c.candidates.size() != 2) continue;
@@ -363,4 +371,49 @@ TEST_CASE("rule set errors name FILE:LINE:COL") {
   CHECK(message_of("version: v\ncatalogues: {a: x.ebscat}\nsearches:\n  - {name: s, catalogue: a, radius_arcsec: 1, class: QSO}\n") ==
         file + ":4:54: 'QSO' is not a Sherlock class (VS, CV, BS, AGN, NT, SN, ORPHAN, UNCLEAR)");
   CHECK(message_of("version: v\nstrech: 2\n").find(file + ":2:1: unknown key 'strech'") == 0);
+}
+
+TEST_CASE("luminosity distances become angular-diameter distances for kpc: astropy Planck18 flat LCDM as oracle") {
+  // GLADE's distmpc spans 3.9-2716 Mpc in the shared data; the error grew as (1+z)^2.
+  const std::vector<double> distances{3.9, 40, 235, 1000, 2716};
+  std::ostringstream script;
+  script << "import warnings\nwarnings.simplefilter('ignore')\n"
+            "import astropy.units as u\nfrom astropy.cosmology import FlatLambdaCDM, z_at_value\n"
+            "c = FlatLambdaCDM(H0=67.66, Om0=0.30966)\n"
+            "for d in [";
+  for (double d : distances) script << d << ",";
+  script << "]:\n"
+            "    z = z_at_value(c.luminosity_distance, d * u.Mpc, zmax=5)\n"
+            "    print(repr(float(c.kpc_proper_per_arcmin(z).value / 60)))\n";
+  std::istringstream expected(ebs::catalog::testing::run_python_oracle(script.str()));
+  const RuleSet& rules = *sherlock_rules();
+  CHECK(rules.cosmology.h0() == 67.66);
+  CHECK(rules.distance_kinds.at("glade") == DistanceKind::luminosity);
+  for (double d : distances) {
+    double astropy = 0;
+    REQUIRE(static_cast<bool>(expected >> astropy));
+    CAPTURE(d);
+    CHECK(kpc_per_arcsec_at(rules.cosmology, d, DistanceKind::luminosity) == doctest::Approx(astropy).epsilon(1e-6));
+    // Taken as angular-diameter distances they were (1+z)^2 too large: ~10 % at 235 Mpc.
+    if (d == 235) CHECK(ebs::kpc_per_arcsec_at_distance(d) / astropy == doctest::Approx(1.107).epsilon(0.01));
+  }
+}
+
+TEST_CASE("Sherlock's distance guard: a CLU entry at 0.056 Mpc no longer hosts an alert 3,037\" away") {
+  auto classifier = sherlock_classifier();
+  const Row tiny = find_row("clu-mini", [](const auto& r) { return r.distance_mpc && *r.distance_mpc < 0.06 && *r.distance_mpc > 0.05; }, 1);
+  Result r = classify_at(classifier, offset_position(tiny.row.ra_deg, tiny.row.dec_deg, 3037, 90));
+  // Once: SN by kpc (0.82 kpc). Now the distance is not believed: no size, no redshift, UNCLEAR.
+  CHECK(r.klass != "SN");
+  bool seen = false;
+  const Classification c = classifier.classify(offset_position(tiny.row.ra_deg, tiny.row.dec_deg, 3037, 90).first,
+                                               offset_position(tiny.row.ra_deg, tiny.row.dec_deg, 3037, 90).second,
+                                               kGaiaEpochMjd);
+  for (const Candidate& candidate : c.candidates) {
+    if (candidate.index != tiny.index || sherlock_rules()->searches[candidate.search].name != "clu-hosts") continue;
+    seen = true;
+    CHECK(candidate.criterion == "no size or distance");
+    CHECK(candidate.guard.find("below min_distance_mpc") != std::string::npos);
+  }
+  CHECK(seen);
 }

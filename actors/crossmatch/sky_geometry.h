@@ -27,8 +27,9 @@ double separation_rad(const UnitVector& a, const UnitVector& b);
 // The Vincenty formula on (RA, Dec) in degrees, as astropy's SkyCoord.separation computes it.
 double angular_separation_arcsec(double ra1_deg, double dec1_deg, double ra2_deg, double dec2_deg);
 
-// Moves a source by its proper motion (pmra includes cos(dec), both mas/yr) over `years`, as a
-// straight line in the tangent plane renormalised onto the sphere (zero radial velocity).
+// Moves a source by its proper motion (pmra includes cos(dec), both mas/yr) over `years`: the Gaia
+// epoch-propagation formula with zero parallax and radial velocity (a straight line in the tangent
+// plane renormalised onto the sphere; docs/catalogs.md).
 UnitVector propagate_proper_motion(const UnitVector& position, double pmra_mas_per_yr,
                                    double pmdec_mas_per_yr, double years);
 

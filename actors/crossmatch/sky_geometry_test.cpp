@@ -79,36 +79,41 @@ TEST_CASE("separations agree with astropy SkyCoord.separation to 1e-6 arcsec") {
   MESSAGE("worst difference from astropy: " << worst << " arcsec over " << pairs.size() << " pairs");
 }
 
-TEST_CASE("proper-motion propagation agrees with SOFA pmsafe (pyerfa)") {
-  std::mt19937_64 rng(3);
+namespace {
+
+struct MovingStar {
+  double ra, dec, pmra, pmdec, years;
+};
+
+// Random stars all over the sky, every tenth near a pole; proper motions up to `max_pm` mas/yr.
+std::vector<MovingStar> moving_stars(uint64_t seed, int count, double max_pm, double max_years, double pole_dec) {
+  std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(0, 1);
-  struct Star {
-    double ra, dec, pmra, pmdec, years;
-  };
-  std::vector<Star> stars;
-  for (int i = 0; i < 100; ++i) {
+  std::vector<MovingStar> stars;
+  for (int i = 0; i < count; ++i) {
     double dec = std::asin(2 * uniform(rng) - 1) * kDegPerRad;
-    if (i % 10 == 0) dec = 89.99;
-    stars.push_back({360 * uniform(rng), dec, 2000 * uniform(rng) - 1000, 2000 * uniform(rng) - 1000,
-                     40 * uniform(rng) - 20});
+    if (i % 10 == 0) dec = i % 20 == 0 ? pole_dec : -pole_dec;
+    stars.push_back({360 * uniform(rng), dec, 2 * max_pm * uniform(rng) - max_pm, 2 * max_pm * uniform(rng) - max_pm,
+                     2 * max_years * uniform(rng) - max_years});
   }
-  std::ostringstream script;
-  script.precision(17);
-  // SOFA's rigorous space motion (erfa.pmsafe, as packaged with astropy), zero radial velocity.
-  // The parallax (1") only sets the space velocity: for a distant star the same proper motion
-  // is a sizeable fraction of c and pmsafe's relativistic terms move it by ~1e-4 of the motion.
-  script << "import warnings\nwarnings.simplefilter('ignore')\nimport erfa\nimport numpy as np\ns = np.array([";
-  for (const Star& s : stars) script << "[" << s.ra << "," << s.dec << "," << s.pmra << "," << s.pmdec << "," << s.years << "],";
-  script << "])\n"
-            "mas = np.radians(1 / 3.6e6)\n"
-            "ra, dec = np.radians(s[:,0]), np.radians(s[:,1])\n"
-            "t0 = 2451545.0 + 16 * 365.25\n"
-            "r = erfa.pmsafe(ra, dec, s[:,2] * mas / np.cos(dec), s[:,3] * mas, 1.0, 0.0,\n"
-            "                t0, 0.0, t0 + s[:,4] * 365.25, 0.0)\n"
-            "for a, d in zip(np.degrees(r[0]) % 360, np.degrees(r[1])): print(repr(float(a)), repr(float(d)))\n";
-  std::istringstream expected(testing::run_python_oracle(script.str()));
+  return stars;
+}
+
+// The stars as a numpy array `s` (ra, dec, pmra, pmdec, years), for an oracle script.
+std::string stars_array(const std::vector<MovingStar>& stars) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "s = np.array([";
+  for (const MovingStar& s : stars) out << "[" << s.ra << "," << s.dec << "," << s.pmra << "," << s.pmdec << "," << s.years << "],";
+  out << "])\n";
+  return out.str();
+}
+
+// The largest separation (arcsec) between propagate_proper_motion and the oracle's "ra dec" lines.
+double worst_difference(const std::vector<MovingStar>& stars, const std::string& oracle_output, double tolerance) {
+  std::istringstream expected(oracle_output);
   double worst = 0;
-  for (const Star& s : stars) {
+  for (const MovingStar& s : stars) {
     double ra = 0, dec = 0;
     REQUIRE(static_cast<bool>(expected >> ra >> dec));
     const UnitVector moved = propagate_proper_motion(unit_vector(s.ra, s.dec), s.pmra, s.pmdec, s.years);
@@ -119,7 +124,46 @@ TEST_CASE("proper-motion propagation agrees with SOFA pmsafe (pyerfa)") {
     CAPTURE(s.pmra);
     CAPTURE(s.pmdec);
     CAPTURE(s.years);
-    CHECK(difference < 1e-5);
+    CHECK(difference < tolerance);
   }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("proper-motion propagation is the Gaia epoch-propagation formula with zero parallax and radial velocity") {
+  // The formula (Gaia DR3 documentation, section 4.1.7; Hipparcos catalogue vol. 1, 1.2.8) with
+  // parallax and radial velocity 0: r(t) = (r0 + t mu) / sqrt(1 + t^2 |mu|^2), mu = p pmra + q pmdec
+  // in the tangent plane (p east, q north); written here independently with numpy.
+  const auto stars = moving_stars(11, 200, 10000, 100, 89.999);
+  const std::string script =
+      "import numpy as np\n" + stars_array(stars) +
+      "a, d = np.radians(s[:,0]), np.radians(s[:,1])\n"
+      "r0 = np.stack([np.cos(d)*np.cos(a), np.cos(d)*np.sin(a), np.sin(d)], 1)\n"
+      "p = np.stack([-np.sin(a), np.cos(a), np.zeros_like(a)], 1)\n"
+      "q = np.stack([-np.sin(d)*np.cos(a), -np.sin(d)*np.sin(a), np.cos(d)], 1)\n"
+      "mas = np.radians(1 / 3.6e6)\n"
+      "mu = (p * s[:,2:3] + q * s[:,3:4]) * mas\n"
+      "t = s[:,4:5]\n"
+      "r = (r0 + t * mu) / np.sqrt(1 + t**2 * np.sum(mu**2, 1, keepdims=True))\n"
+      "for x in r: print(repr(float(np.degrees(np.arctan2(x[1], x[0])) % 360)), repr(float(np.degrees(np.arctan2(x[2], np.hypot(x[0], x[1]))))))\n";  // atan2: exact near the poles
+  const double worst = worst_difference(stars, testing::run_python_oracle(script), 1e-7);
+  MESSAGE("worst propagation difference from the Gaia formula: " << worst << " arcsec");
+}
+
+TEST_CASE("proper-motion propagation agrees with SOFA pmsafe (pyerfa) given a real parallax") {
+  const auto stars = moving_stars(3, 100, 1000, 20, 89.99);
+  // SOFA's rigorous space motion (erfa.pmsafe, as packaged with astropy), zero radial velocity.
+  // The parallax (1") only sets the space velocity: for a distant star the same proper motion
+  // is a sizeable fraction of c and pmsafe's relativistic terms move it by ~1e-4 of the motion.
+  const std::string script =
+      "import warnings\nwarnings.simplefilter('ignore')\nimport erfa\nimport numpy as np\n" + stars_array(stars) +
+      "mas = np.radians(1 / 3.6e6)\n"
+      "ra, dec = np.radians(s[:,0]), np.radians(s[:,1])\n"
+      "t0 = 2451545.0 + 16 * 365.25\n"
+      "r = erfa.pmsafe(ra, dec, s[:,2] * mas / np.cos(dec), s[:,3] * mas, 1.0, 0.0,\n"
+      "                t0, 0.0, t0 + s[:,4] * 365.25, 0.0)\n"
+      "for a, d in zip(np.degrees(r[0]) % 360, np.degrees(r[1])): print(repr(float(a)), repr(float(d)))\n";
+  const double worst = worst_difference(stars, testing::run_python_oracle(script), 1e-5);
   MESSAGE("worst propagation difference from pmsafe: " << worst << " arcsec");
 }

@@ -4,13 +4,14 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/model/light_curve.h"
+
 namespace ebs::ml {
 
 namespace {
 
 constexpr double kAbZeroPointNjy = 31.4;        // m_AB = 31.4 - 2.5 log10(f / nJy)
 constexpr double kMagErrToFluxErr = 0.4 * 2.302585092994046;  // sigma_f / f = ln(10)/2.5 sigma_m
-constexpr double kSameEpochDays = 1e-6;         // ~0.1 s: the current detection repeated in the history
 constexpr double kColourMaxSeparationDays = 1;  // g and r further apart than this give no colour
 constexpr const char* kColourBands[] = {"g", "r", "i"};
 constexpr size_t kPerBand = 6;
@@ -102,16 +103,14 @@ void FeatureExtractor::gather(const AlertCore& alert) {
     points_.push_back(p);
   };
 
-  bool current_in_history = false;
-  for (const Photometry& h : alert.history) {
+  // The one duplicate rule (engine/model/light_curve.h): a history point that repeats the alert's
+  // own detection, or another history point, counts once; the alert's own value is kept.
+  const Photometry own = own_detection(alert);
+  for (uint32_t i : distinct_points(alert.history, std::isfinite(own.mjd_tai) ? &own : nullptr)) {
+    const Photometry& h = alert.history[i];
     add(h.mjd_tai, h.band, h.kind, h.mag, h.mag_err, h.flux, h.flux_err, h.is_diff_pos);
-    if (h.kind == Photometry::Kind::detection && std::abs(h.mjd_tai - alert.mjd_tai) < kSameEpochDays &&
-        h.band == alert.band)
-      current_in_history = true;
   }
-  if (!current_in_history)
-    add(alert.mjd_tai, alert.band, Photometry::Kind::detection, alert.mag, alert.mag_err, alert.flux,
-        alert.flux_err, alert.is_diff_pos);
+  add(own.mjd_tai, own.band, own.kind, own.mag, own.mag_err, own.flux, own.flux_err, own.is_diff_pos);
 }
 
 size_t FeatureExtractor::extract(const AlertCore& alert, float* out) {

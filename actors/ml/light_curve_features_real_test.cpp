@@ -41,10 +41,21 @@ def points_of(a):
                         flux=p['forcediffimflux'] * scale, flux_err=p['forcediffimfluxunc'] * scale))
     return pts
 
+def distinct(now, pts):
+    # docs/ingestion.md: same kind and band within 0.1 s is one point; the alert's own detection
+    # wins, otherwise the first in time.
+    drop, last = set(), {}
+    for i in sorted(range(len(pts)), key=lambda i: (pts[i]['kind'], pts[i]['band'], pts[i]['t'], i)):
+        p, key = pts[i], (pts[i]['kind'], pts[i]['band'])
+        if (p['kind'] == 'detection' and p['band'] == now['band'] and abs(p['t'] - now['t']) * 86400 <= 0.1) or \
+           (key in last and abs(p['t'] - last[key]) * 86400 <= 0.1):
+            drop.add(i)
+            continue
+        last[key] = p['t']
+    return [p for i, p in enumerate(pts) if i not in drop]
+
 def features(now, pts):
-    allp = list(pts)
-    if not any(p['kind'] == 'detection' and p['band'] == now['band'] and abs(p['t'] - now['t']) < 1e-6 for p in pts):
-        allp.append(dict(now, kind='detection'))
+    allp = distinct(now, pts) + [dict(now, kind='detection')]
     for p in allp:  # brightness in both spaces
         if p['kind'] == 'detection' and p.get('mag') is not None:  # ZTF: magnitudes
             p['flux'] = njy(p['mag']) * (1 if p['pos'] else -1)

@@ -363,6 +363,7 @@ void register_ml_actors(ActorRegistry& registry) {
         problems.push_back({f.place(), f.message()});
       }
     };
+    t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
     t.create = [](const ActorContext&) { return std::make_unique<FeaturesLogic>(); };
     registry.add(std::move(t));
   }
@@ -406,6 +407,12 @@ void register_ml_actors(ActorRegistry& registry) {
       } catch (const Fault& f) {
         problems.push_back({f.place(), f.message()});
       }
+    };
+    t.adds_fields = [](const ActorConfig& c) {
+      std::vector<std::string> fields;
+      for (const ScorerModelSpec& spec : without_absent_candidates(scorer_models(c), registry_path(c)))
+        fields.push_back("score." + score_name(spec, load_model(spec.reference, registry_path(c), workflow_dir(c))));
+      return fields;
     };
     t.create = [](const ActorContext&) { return std::make_unique<ScorerLogic>(); };
     registry.add(std::move(t));

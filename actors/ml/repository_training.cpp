@@ -216,7 +216,7 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
     alerts.bind(1, object);
     while (alerts.step()) {
       AlertCore a;
-      a.alert_id = static_cast<uint64_t>(alerts.integer(0));
+      a.alert_id = alerts.integer(0);
       a.object_id = object;
       a.survey = std::string(alerts.text(1));
       a.ra = alerts.number(2);

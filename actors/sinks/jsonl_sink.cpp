@@ -73,6 +73,7 @@ class JsonlSink final : public ActorLogic {
   std::chrono::microseconds tick_interval() const override { return std::chrono::microseconds(50000); }
   void on_tick(Emitter& out) override { flush(out); }
   void on_end_of_stream(Emitter& out) override { flush(out); }
+  std::string output() const override { return path_; }
 
  private:
   // Durable means written and fsync'ed (unless `fsync: false`): only then are the records

@@ -14,7 +14,7 @@ namespace {
 class DeadLetterReplay final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
-    path_ = context.config.string("path");
+    path_ = context.config.input_path("path");
     only_actor_ = context.config.has("actor") ? context.config.string("actor") : "";
     in_.open(path_);
     if (!in_) fail(context.config.place("path"), path_ + ": cannot open: " + std::strerror(errno));
@@ -79,8 +79,9 @@ void register_dead_letter_replay(ActorRegistry& registry) {
   t.outputs = {{"alerts", PortType::alert, "the alerts that had failed"}};
   t.input_time_scale = "tai";  // dead letters hold records already on the engine's scale
   t.blocking = true;
-  t.config = {{"path", ValueKind::string, true, "", "the dead-letter file (JSON lines)"},
+  t.config = {{"path", ValueKind::string, true, "", "the dead-letter file (JSON lines); relative to the workflow file"},
               {"actor", ValueKind::string, false, "", "replay only the letters of this actor"}};
+  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) { check_input_exists(c, "path", problems); };
   t.create = [](const ActorContext&) { return std::make_unique<DeadLetterReplay>(); };
   registry.add(std::move(t));
 }

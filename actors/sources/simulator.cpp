@@ -99,6 +99,7 @@ class Simulator final : public ActorLogic {
     made_ += want;
     last_batch_ = std::chrono::steady_clock::now();
     out.read(want);
+    if (count_ > 0) out.progress(made_, quota_);
     out.forward(0, BatchView::make(PortType::alert, std::move(records),
                                    {std::make_shared<const AckToken>(acks_, want)}));
     if (count_ > 0 && made_ >= quota_) return ProduceResult::done();
@@ -312,6 +313,13 @@ void register_simulator(ActorRegistry& registry) {
       problems.push_back({c.place("ra_min"), "need 0 <= ra_min < ra_max <= 360"});
     if (!(c.number("dec_min") < c.number("dec_max")) || c.number("dec_min") < -90 || c.number("dec_max") > 90)
       problems.push_back({c.place("dec_min"), "need -90 <= dec_min < dec_max <= 90"});
+  };
+  t.emits_fields = [](const ActorConfig&) {
+    FieldSet set{"the simulator's alerts", {}};
+    for (const std::string& f : kAlertFields) set.fields.push_back(f);
+    for (const std::string& f : kCandidateFields) set.fields.push_back("candidate." + f);
+    for (const std::string& f : kPrvFields) set.fields.push_back("prv_candidates." + f);
+    return std::vector<FieldSet>{set};
   };
   t.create = [](const ActorContext&) { return std::make_unique<Simulator>(); };
   registry.add(std::move(t));

@@ -42,6 +42,7 @@ void register_alert_check(ActorRegistry& registry) {
   t.version = "1.0";
   t.inputs = {{"in", PortType::alert, "alerts"}};
   t.outputs = {{"out", PortType::alert, "alerts that pass the checks"}};
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [](const ActorContext&) { return std::make_unique<AlertCheck>(); };
   registry.add(std::move(t));
 }

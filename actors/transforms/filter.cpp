@@ -1,5 +1,7 @@
 #include "actors/transforms/filter.h"
 
+#include <spdlog/spdlog.h>
+
 #include <map>
 
 #include "engine/runtime/actor_logic.h"
@@ -96,11 +98,35 @@ class Filter final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
     program_ = compile_or_fail(context.config);
-    for (const std::string& f : program_->fields()) fields_.push_back(compile_alert_field(f));
+    actor_id_ = context.actor_id;
+    for (const std::string& f : program_->fields()) {
+      fields_.push_back(compile_alert_field(f));
+      // Raw paths can be missing from a record (a typo, another survey's schema); core fields
+      // and scores are always there or null by design.
+      if (!core_fields().count(f) && !f.starts_with("score.")) raw_fields_.push_back({f, f.starts_with("raw.") ? f.substr(4) : f, false});
+    }
     values_.resize(fields_.size());
   }
 
+  std::vector<std::string> closing_warnings() const override {
+    std::vector<std::string> out;
+    for (const RawField& f : raw_fields_)
+      if (f.warned) out.push_back("field '" + f.path + "' was absent from every record of a batch (a typo, or another survey's schema?)");
+    return out;
+  }
+
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    for (RawField& f : raw_fields_) {
+      if (f.warned || batch.empty()) continue;
+      bool present = false;
+      for (size_t i = 0; i < batch.size() && !present; ++i)
+        present = static_cast<const Alert&>(batch[i]).core().raw.path(f.raw).valid();
+      if (!present) {
+        f.warned = true;
+        spdlog::warn("{}: the field '{}' is absent from all {} records of a batch: the condition reads it as null "
+                     "(said once)", actor_id_, f.path, batch.size());
+      }
+    }
     std::vector<uint32_t> keep;
     keep.reserve(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -113,6 +139,12 @@ class Filter final : public ActorLogic {
   }
 
  private:
+  struct RawField {
+    std::string path, raw;
+    bool warned = false;
+  };
+  std::string actor_id_;
+  std::vector<RawField> raw_fields_;
   std::optional<expr::Program> program_;
   std::vector<AlertField> fields_;
   std::vector<expr::Value> values_;
@@ -146,6 +178,17 @@ void register_filter(ActorRegistry& registry) {
         problems.push_back({place, "in expression: " + e.message});
       }
     }
+  };
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
+  t.reads_fields = [](const ActorConfig& c) {
+    std::vector<FieldRead> reads;
+    std::vector<std::string> core;
+    for (const auto& [name, field] : core_fields()) core.push_back(name);
+    auto compiled = expr::Program::compile(c.string("where"));
+    if (auto* program = std::get_if<expr::Program>(&compiled))
+      for (const std::string& f : program->fields())
+        if (!core_fields().count(f)) reads.push_back({f, c.place("where"), c.string("where"), core});
+    return reads;
   };
   t.create = [](const ActorContext&) { return std::make_unique<Filter>(); };
   registry.add(std::move(t));

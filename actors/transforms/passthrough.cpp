@@ -18,6 +18,7 @@ void register_passthrough(ActorRegistry& registry) {
   t.version = "1.0";
   t.inputs = {{"in", PortType::any, "records"}};
   t.outputs = {{"out", PortType::any, "the same records"}};
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [](const ActorContext&) { return std::make_unique<Passthrough>(); };
   registry.add(std::move(t));
 }

@@ -6,10 +6,14 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/graph/field_check.h"
 #include "engine/graph/workflow.h"
+#include "engine/runtime/closing_block.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/stop_signals.h"
 #include "engine/util/fault.h"
 
 namespace ebs {
@@ -51,6 +55,9 @@ std::optional<Workflow> load_workflow(const WorkflowOptions& o, ActorRegistry& a
   }
   apply_overrides(*document, o.sets, problems);
   auto workflow = build_workflow(*document, actors, problems);
+  std::vector<Problem> warnings;
+  if (workflow && problems.empty()) check_field_names(*workflow, problems, warnings);
+  for (const Problem& w : warnings) std::cerr << format_problem({w.place, "warning: " + w.message}) << "\n";
   if (!problems.empty()) {
     print_problems(problems);
     return std::nullopt;
@@ -88,6 +95,31 @@ nlohmann::json describe_type(const ActorType& t) {
   return out;
 }
 
+// `ebs-flow actors TYPE`: what a user needs to write the actor in a workflow.
+std::string describe_type_text(const ActorType& t) {
+  std::ostringstream out;
+  out << t.name << " (version " << t.version << (t.is_source() ? ", source" : t.outputs.empty() ? ", sink" : "")
+      << (t.blocking ? ", own thread" : "") << ")\n  " << t.description << "\n";
+  if (t.is_source() && !t.input_time_scale.empty()) out << "  input time scale: " << t.input_time_scale << "\n";
+  auto ports = [&](const char* title, const std::vector<PortSpec>& list, bool dead_letters) {
+    out << "\n" << title << ":\n";
+    if (list.empty() && !dead_letters) out << "  (none)\n";
+    for (const PortSpec& p : list) out << "  " << p.name << "  " << to_string(p.type) << "  " << p.description << "\n";
+    if (dead_letters) out << "  dead_letters  DeadLetter  records it could not handle\n";
+  };
+  ports("inputs", t.inputs, false);
+  ports("outputs", t.outputs, true);
+  out << "\nconfig:\n";
+  if (t.config.empty()) out << "  (none)\n";
+  for (const ConfigKey& k : t.config) {
+    out << "  " << k.name << "  " << to_string(k.kind);
+    if (k.required) out << ", required";
+    else if (!k.default_value.empty()) out << ", default " << k.default_value;
+    out << "\n      " << k.description << "\n";
+  }
+  return out.str();
+}
+
 }  // namespace
 
 // `run --http --linger`: the run has ended; its page stays up (showing the final counts) until
@@ -109,17 +141,36 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
   commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
                [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<WorkflowOptions>();
+                 auto connect = std::make_shared<bool>(false);
                  add_workflow_options(app, *o);
-                 return [o, &actors, &loader] {
+                 app.add_flag("--connect", *connect,
+                              "also reach every broker, schema registry, database and webhook host the workflow needs");
+                 return [o, connect, &actors, &loader] {
                    auto workflow = load_workflow(*o, actors, loader);
                    if (!workflow) return exit_code::failed;
+                   if (*connect) {
+                     std::vector<Problem> problems;
+                     for (const ActorSpec& a : workflow->actors) {
+                       if (!a.type->check_connect) continue;
+                       try {
+                         a.type->check_connect(a.config(), problems);
+                       } catch (const std::exception& e) {
+                         problems.push_back({a.place, e.what()});
+                       }
+                     }
+                     if (!problems.empty()) {
+                       print_problems(problems);
+                       return exit_code::failed;
+                     }
+                   }
                    size_t instances = 0;
                    for (const ActorSpec& a : workflow->actors) instances += a.parallelism;
                    std::cout << nlohmann::json{{"workflow", workflow->name},
                                                {"file", workflow->file},
                                                {"valid", true},
                                                {"actors", workflow->actors.size()},
-                                               {"instances", instances}}
+                                               {"instances", instances},
+                                               {"connected", *connect}}
                                     .dump()
                              << "\n";
                    return exit_code::ok;
@@ -132,7 +183,9 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    WorkflowOptions workflow;
                    RunOptions run;
                    bool no_progress = false;
+                   bool progress = false;
                    bool quiet = false;
+                   std::string log_level;
                    std::string http, token;
                    bool linger = false;
                  };
@@ -143,9 +196,14 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "directory for outputs and dead letters (default: run/<workflow name>)");
                  app.add_option("--summary-json", o->run.summary_json, "write per-actor counts and rates here");
                  app.add_flag("--no-progress", o->no_progress, "no live records/s line on a terminal");
+                 app.add_flag("--progress", o->progress,
+                              "a progress line every second even when stderr is not a terminal");
                  app.add_flag("--quiet,-q", o->quiet, "only warnings and errors");
                  app.add_flag("--overwrite", o->run.overwrite,
                               "file sinks may truncate output a previous run wrote (refused otherwise)");
+                 app.add_option("--log-level", o->log_level,
+                                "trace, debug, info, warn, error or off (librdkafka's own lines included)")
+                     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
                  if (http) {
                    app.add_option("--http", o->http,
                                   "serve the live dashboard on HOST:PORT (port 0: any free port; loopback unless --token)");
@@ -154,7 +212,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "with --http: keep serving the final page after the run ends, until SIGINT/SIGTERM");
                  }
                  return [o, &actors, &loader, http] {
+                   // Before anything can start a thread (loading a model starts XGBoost's OpenMP
+                   // pool): every thread inherits the blocked mask, only the run takes signals.
+                   StopSignals block_signals;
                    if (o->quiet) spdlog::set_level(spdlog::level::warn);
+                   if (!o->log_level.empty()) spdlog::set_level(spdlog::level::from_str(o->log_level));
                    std::optional<http_access::Address> address;
                    if (!o->http.empty()) {
                      address = http_access::parse_address(o->http);
@@ -176,14 +238,18 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      options.observer = http;
                    }
                    if (options.run_dir.empty()) options.run_dir = "run/" + workflow->name;
-                   options.progress = !o->no_progress && !o->quiet && isatty(STDERR_FILENO);
+                   bool terminal = isatty(STDERR_FILENO);
+                   options.progress = o->progress || (!o->no_progress && !o->quiet && terminal);
+                   options.progress_lines = !terminal;
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
                    RunResult result = run_workflow(*workflow, actors, options);
                    if (address && o->linger) wait_for_stop_signal(result);
                    if (address) http->stop();
-                   for (const std::string& e : result.errors) std::cerr << e << "\n";
-                   if (!result.started) return exit_code::failed;
+                   if (!result.started) {
+                     for (const std::string& e : result.errors) std::cerr << e << "\n";
+                     return exit_code::failed;
+                   }
                    for (const ActorTotals& a : result.actors) {
                      spdlog::info("{:<16} in {:>10}  forwarded {:>10}  filtered {:>10}  failed {:>8}{}", a.id, a.in,
                                   a.forwarded, a.filtered, a.failed, a.balanced() ? "" : "  UNBALANCED");
@@ -192,7 +258,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 result.accounting_ok ? "balanced for every actor (in = forwarded + filtered + failed)"
                                                      : "FAILED",
                                 result.interrupted ? " (stopped by signal)" : "");
-                   return result.accounting_ok && result.errors.empty() ? exit_code::ok : exit_code::failed;
+                   // The closing block is the run's result: shown unless --quiet, except what
+                   // went wrong, which always is.
+                   if (!o->quiet || !result.errors.empty() || !result.failures.empty() || !result.warnings.empty())
+                     std::cerr << closing_block(*workflow, result) << std::flush;
+                   return result.accounting_ok && result.errors.empty() && result.failures.empty() ? exit_code::ok : exit_code::failed;
                  };
                });
 
@@ -225,13 +295,37 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  };
                });
 
-  commands.add("actors", "List every registered actor type with its ports and config keys (JSON lines)",
+  commands.add("actors", "List the actor types, or show one type's ports and config keys (--json: JSON lines)",
                [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
-                 auto plugins = std::make_shared<std::vector<std::string>>();
-                 app.add_option("--plugin", *plugins, "load an actor plugin (.so) first (repeatable)");
-                 return [plugins, &actors, &loader] {
-                   for (const std::string& p : *plugins) loader.load(p, actors);
-                   for (const auto& [name, type] : actors.types()) std::cout << describe_type(type).dump() << "\n";
+                 struct ActorsArgs {
+                   std::vector<std::string> plugins;
+                   std::string type;
+                   bool json = false;
+                 };
+                 auto o = std::make_shared<ActorsArgs>();
+                 app.add_option("type", o->type, "one actor type to describe");
+                 app.add_option("--plugin", o->plugins, "load an actor plugin (.so) first (repeatable)");
+                 app.add_flag("--json", o->json, "JSON lines (one per type) instead of text");
+                 return [o, &actors, &loader] {
+                   for (const std::string& p : o->plugins) loader.load(p, actors);
+                   if (!o->type.empty()) {
+                     const ActorType* type = actors.find(o->type);
+                     if (!type) {
+                       std::string hint;
+                       for (const std::string& n : actors.nearest(o->type)) hint += (hint.empty() ? "" : ", ") + n;
+                       std::cerr << "unknown actor type '" << o->type << "'"
+                                 << (hint.empty() ? "" : " (did you mean " + hint + "?)")
+                                 << "; `ebs-flow actors` lists them\n";
+                       return exit_code::failed;
+                     }
+                     std::cout << (o->json ? describe_type(*type).dump() + "\n" : describe_type_text(*type));
+                     return exit_code::ok;
+                   }
+                   for (const auto& [name, type] : actors.types()) {
+                     if (o->json) std::cout << describe_type(type).dump() << "\n";
+                     else std::cout << name << std::string(name.size() < 22 ? 22 - name.size() : 1, ' ')
+                                    << type.description << "\n";
+                   }
                    return exit_code::ok;
                  };
                });

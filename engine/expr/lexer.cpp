@@ -78,7 +78,7 @@ class Lexer {
     size_t start = pos_;
     char c = peek();
     if (is_digit(c) || (c == '.' && is_digit(peek(1)))) return lex_number();
-    if (is_identifier_start(c)) return lex_path();
+    if (is_identifier_start(c) || c == '`') return lex_path();
     if (c == '"' || c == '\'') return lex_string();
     switch (c) {
       case '(': return add(TokenKind::left_paren, start, 1);
@@ -165,27 +165,48 @@ class Lexer {
     result_.tokens.back().number = number;
   }
 
+  // A path: segments joined by dots (no spaces around them); a segment is an identifier, a list
+  // index, or any name in backquotes (`example-transient-lc-basic-1`: model stems have '-').
   void lex_path() {
     size_t start = pos_;
     size_t end = pos_;
-    while (end < source_.size() && is_identifier_char(source_[end])) ++end;
-    // Further segments: names or list indices after a dot, with no spaces around the dot.
-    while (end < source_.size() && source_[end] == '.') {
-      size_t segment = end + 1;
-      size_t segment_end = segment;
-      while (segment_end < source_.size() && is_identifier_char(source_[segment_end]))
-        ++segment_end;
-      if (segment_end == segment) {
-        error(end, "field path '" + std::string(source_.substr(start, end - start)) +
-                       "' cannot end with '.'");
-        add(TokenKind::path, start, end - start);
-        pos_ = end + 1;
-        return;
+    std::string name;
+    bool quoted = false;
+    for (;;) {
+      size_t segment = end;
+      if (end < source_.size() && source_[end] == '`') {
+        size_t close = source_.find('`', end + 1);
+        if (close == std::string_view::npos) {
+          error(end, "unterminated quoted name (missing closing `)");
+          pos_ = source_.size();
+          return;
+        }
+        if (close == end + 1) error(end, "empty quoted name ``");
+        name += source_.substr(end + 1, close - end - 1);
+        end = close + 1;
+        quoted = true;
+      } else {
+        while (end < source_.size() && is_identifier_char(source_[end])) ++end;
+        if (end == segment) {
+          error(segment - 1, "field path '" + std::string(source_.substr(start, segment - 1 - start)) +
+                                 "' cannot end with '.'");
+          add(TokenKind::path, start, segment - 1 - start);
+          result_.tokens.back().value = name.substr(0, name.empty() ? 0 : name.size() - 1);
+          pos_ = segment;
+          return;
+        }
+        name += source_.substr(segment, end - segment);
       }
-      end = segment_end;
+      if (end < source_.size() && source_[end] == '.') {
+        name += '.';
+        ++end;
+        continue;
+      }
+      break;
     }
     std::string_view word = source_.substr(start, end - start);
-    add(keyword_or_path(word), start, end - start);
+    add(quoted ? TokenKind::path : keyword_or_path(word), start, end - start);
+    result_.tokens.back().value = std::move(name);
   }
 
   void lex_string() {

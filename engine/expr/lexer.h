@@ -42,7 +42,7 @@ struct Token {
   size_t column = 1;      // 1-based
   std::string_view text;  // as written in the source
   double number = 0;      // kind == number
-  std::string value;      // kind == text: the literal's contents
+  std::string value;      // kind == text: the literal's contents; kind == path: the path, unquoted
 };
 
 struct LexResult {

@@ -225,7 +225,7 @@ class Parser {
         return node;
       case TokenKind::kw_null: node->kind = Node::Kind::null_literal; return node;
       case TokenKind::path:
-        node->name = std::string(token.text);
+        node->name = token.value.empty() ? std::string(token.text) : token.value;
         if (!at(TokenKind::left_paren)) {
           node->kind = Node::Kind::field;
           return node;

@@ -1,5 +1,6 @@
 #include "engine/graph/actor_config.h"
 
+#include <filesystem>
 #include <sstream>
 
 #include "engine/graph/actor_type.h"
@@ -16,6 +17,14 @@ std::string place_of(const std::string& file, const YAML::Mark& mark) {
 std::string place_of(const std::string& file, const YAML::Node& node) {
   return place_of(file, node.Mark());
 }
+
+std::string workflow_relative(const std::string& workflow_file, const std::string& path) {
+  std::filesystem::path p = path;
+  if (p.empty() || p.is_absolute()) return path;
+  return (std::filesystem::path(workflow_file).parent_path() / p).lexically_normal().string();
+}
+
+std::string ActorConfig::input_path(const std::string& key) const { return workflow_relative(file_, string(key)); }
 
 ActorConfig::ActorConfig(YAML::Node node, std::string file, const std::vector<ConfigKey>* schema)
     : node_(std::move(node)), file_(std::move(file)), schema_(schema) {}
@@ -78,6 +87,15 @@ std::string ActorConfig::hash() const {
   std::ostringstream text;
   text << node_;
   return hex64(fnv1a64(text.str()));
+}
+
+void check_input_exists(const ActorConfig& config, const std::string& key, std::vector<Problem>& problems) {
+  if (!config.has(key) || !config.node(key).IsScalar()) return;
+  std::string path = config.input_path(key);
+  std::error_code ec;
+  if (path.empty() || path.find_first_of("*?[") != std::string::npos || std::filesystem::exists(path, ec)) return;
+  problems.push_back({config.place(key), "no such file or directory: " + path +
+                                             " (relative paths are relative to the workflow file)"});
 }
 
 }  // namespace ebs

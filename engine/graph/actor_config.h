@@ -27,6 +27,10 @@ class ActorConfig {
   std::map<std::string, std::string> string_map(const std::string& key) const;
   // The raw YAML value (or the declared default), for structured configs.
   YAML::Node node(const std::string& key) const;
+  // A path the workflow reads (input files, folders, catalogues, models, rules): relative paths
+  // are relative to the workflow file's folder, whatever the shell's directory (the one rule,
+  // docs/workflow-format.md#paths). Outputs are the run directory's business instead.
+  std::string input_path(const std::string& key) const;
   // FILE:LINE:COL of the key's value, or of the config block when the key is absent.
   std::string place(const std::string& key) const;
   const std::string& file() const { return file_; }
@@ -39,6 +43,9 @@ class ActorConfig {
   std::string file_;
   const std::vector<ConfigKey>* schema_ = nullptr;
 };
+
+// `path` relative to the folder of `workflow_file` unless absolute (ActorConfig::input_path).
+std::string workflow_relative(const std::string& workflow_file, const std::string& path);
 
 // FILE:LINE:COL (1-based) of a YAML node.
 std::string place_of(const std::string& file, const YAML::Node& node);

@@ -39,6 +39,23 @@ struct Problem {
   std::string message;
 };
 
+// The fields of one kind of record a source emits (one survey profile's), and a field path an
+// expression reads: validate checks the one against the other (engine/graph/field_check.h).
+struct FieldSet {
+  std::string name;                 // e.g. "profile ztf-4"
+  std::vector<std::string> fields;  // raw dotted paths; a list's element fields as list.field
+};
+struct FieldRead {
+  std::string path;   // as the field check compares it: "candidate.magpsf", "score.NAME"
+  std::string place;  // FILE:LINE:COL of the expression
+  std::string as_written;  // the expression text around it, for hints (may be empty)
+  std::vector<std::string> always_there;  // names the reader has for every record (for did-you-mean)
+};
+
+// For check hooks: the input file or folder at `key` (ActorConfig::input_path) must exist; the
+// problem names the resolved path. Globs (* ? [) are left to the actor.
+void check_input_exists(const ActorConfig& config, const std::string& key, std::vector<Problem>& problems);
+
 struct ActorType {
   std::string name;
   std::string description;
@@ -54,6 +71,18 @@ struct ActorType {
   // Extra validation beyond key names and value types, e.g. compiling an expression or loading a
   // model and comparing its features. Called by `validate` and before `run`.
   std::function<void(const ActorConfig&, std::vector<Problem>&)> check;
+  // Field names, checked at validate (engine/graph/field_check.h); each may be empty (unknown).
+  // Sources: the field sets of the records they may emit (one per survey profile they may choose).
+  std::function<std::vector<FieldSet>(const ActorConfig&)> emits_fields;
+  // Transforms: the fields they add to the records passing through ("score.NAME" for a scorer's
+  // scores); an empty list says "none", an unset hook "unknown".
+  std::function<std::vector<std::string>(const ActorConfig&)> adds_fields;
+  // Actors with expressions: the raw or annotation field paths they read (core Alert fields
+  // such as ra or mag are always there and need not be listed).
+  std::function<std::vector<FieldRead>(const ActorConfig&)> reads_fields;
+  // `validate --connect`: reaches the services the actor needs (brokers, schema registries,
+  // databases, webhook hosts) and says which cannot be reached. May be empty.
+  std::function<void(const ActorConfig&, std::vector<Problem>&)> check_connect;
   // Builds one instance (one per `parallelism`).
   std::function<std::unique_ptr<ActorLogic>(const ActorContext&)> create;
 

@@ -32,16 +32,12 @@ std::string did_you_mean(const std::vector<std::string>& names) {
   return text + "?)";
 }
 
-std::vector<std::string> nearest_of(const std::string& name, const std::vector<std::string>& pool) {
-  std::vector<std::pair<size_t, std::string>> scored;
-  for (const std::string& candidate : pool) {
-    size_t d = edit_distance(name, candidate);
-    if (d <= std::max<size_t>(2, name.size() / 3)) scored.emplace_back(d, candidate);
-  }
-  std::sort(scored.begin(), scored.end());
-  std::vector<std::string> out;
-  for (size_t i = 0; i < scored.size() && i < 3; ++i) out.push_back(scored[i].second);
-  return out;
+// "a, b, c" (or "none"): port errors list every valid port.
+std::string name_list(const std::vector<std::string>& names) {
+  if (names.empty()) return "none";
+  std::string text;
+  for (const std::string& n : names) text += (text.empty() ? "" : ", ") + n;
+  return text;
 }
 
 bool is_integer(const YAML::Node& v) {
@@ -252,7 +248,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
     std::string key = entry.first.as<std::string>();
     if (!kTopLevelKeys.count(key))
       problems.push_back({place_of(file, entry.first),
-                          "unknown key '" + key + "'" + did_you_mean(nearest_of(key, top_keys))});
+                          "unknown key '" + key + "'" + did_you_mean(nearest_names(key, top_keys))});
   }
   if (!root["name"] || !root["name"].IsScalar())
     problems.push_back({place_of(file, root), "the workflow needs a 'name'"});
@@ -314,7 +310,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       std::string key = entry.first.as<std::string>();
       if (!kActorKeys.count(key))
         problems.push_back({place_of(file, entry.first),
-                            "unknown actor key '" + key + "'" + did_you_mean(nearest_of(key, actor_keys))});
+                            "unknown actor key '" + key + "'" + did_you_mean(nearest_names(key, actor_keys))});
     }
     if (!a["id"] || !a["id"].IsScalar() || a["id"].Scalar().empty()) {
       problems.push_back({spec.place, "the actor needs an 'id'"});
@@ -360,7 +356,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
         if (!decl) {
           problems.push_back({place_of(file, entry.first), "unknown config key '" + key + "' for type '" +
                                                                spec.type_name + "'" +
-                                                               did_you_mean(nearest_of(key, known))});
+                                                               did_you_mean(nearest_names(key, known))});
         } else if (!value_fits(decl->kind, entry.second)) {
           problems.push_back({place_of(file, entry.second), "config key '" + key + "' must be " +
                                                                 describe_kind(decl->kind) + ", not " +
@@ -404,7 +400,8 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
             for (const PortSpec& p : spec.type->inputs) names.push_back(p.name);
             problems.push_back({place_of(file, entry.first), "type '" + spec.type_name +
                                                                  "' has no input port '" + port + "'" +
-                                                                 did_you_mean(nearest_of(port, names))});
+                                                                 did_you_mean(nearest_names(port, names)) +
+                                                                 "; its input ports: " + name_list(names)});
             continue;
           }
           add_wires(port, entry.second);
@@ -446,7 +443,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
           std::vector<std::string> ids;
           for (const auto& [id, i] : index_of) ids.push_back(id);
           problems.push_back({w.place, "input refers to unknown actor '" + w.actor + "'" +
-                                           did_you_mean(nearest_of(w.actor, ids))});
+                                           did_you_mean(nearest_names(w.actor, ids))});
           continue;
         }
         const ActorSpec& from = specs[it->second];
@@ -457,11 +454,13 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
         } else if (const PortSpec* out = from.type->output(w.port)) {
           produced = out->type;
         } else {
-          std::vector<std::string> names{"dead_letters"};
+          std::vector<std::string> names;
           for (const PortSpec& p : from.type->outputs) names.push_back(p.name);
+          names.push_back("dead_letters");
           problems.push_back({w.place, "actor '" + w.actor + "' (" + from.type_name +
                                            ") has no output port '" + w.port + "'" +
-                                           did_you_mean(nearest_of(w.port, names))});
+                                           did_you_mean(nearest_names(w.port, names)) +
+                                           "; its output ports: " + name_list(names)});
           continue;
         }
         if (in_port && !port_accepts(in_port->type, produced))

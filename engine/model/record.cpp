@@ -54,7 +54,8 @@ std::vector<const Annotation*> AnnotationChain::list() const {
 }
 
 std::string alert_place(const AlertCore& a) {
-  return a.survey + " alert " + std::to_string(a.alert_id) + " (" + a.object_id + ")";
+  return a.survey + " alert " + (a.alert_key.empty() ? std::to_string(a.alert_id) : a.alert_key) + " (" +
+         a.object_id + ")";
 }
 
 std::optional<std::string> coordinate_problem(const AlertCore& a) {

@@ -52,7 +52,10 @@ std::string_view to_string(Cutout::Kind kind);
 
 // What a source decoded: everything about the detection except the annotations.
 struct AlertCore {
-  uint64_t alert_id = 0;
+  // Identity (engine/model/alert_identity.h): the survey's id as text, and as a signed 64-bit
+  // integer (the id itself, or a stable hash of a text id).
+  int64_t alert_id = 0;
+  std::string alert_key;
   std::string object_id;
   std::string survey;
   std::string schema_version;
@@ -66,6 +69,7 @@ struct AlertCore {
   double flux_err = NAN;
   bool is_diff_pos = true;
   double real_bogus = NAN;
+  double limit_mag = NAN;  // the limiting magnitude of the alert's own image
   std::vector<Photometry> history;
   std::vector<Cutout> cutouts;
   RawRecord raw;
@@ -151,7 +155,7 @@ class Coincidence final : public Record {
 
   std::string event_id;
   uint32_t event_sequence = 0;
-  uint64_t alert_id = 0;
+  int64_t alert_id = 0;
   std::string object_id;
   // A pair of sky events (a GW and a GRB or neutrino): the second event; alert_id 0, object_id "".
   std::string other_event_id;

@@ -3,6 +3,7 @@
 #include <deque>
 #include <map>
 
+#include "engine/model/alert_identity.h"
 #include "engine/util/fault.h"
 
 namespace ebs {
@@ -47,10 +48,13 @@ json to_json(const Annotation& a) {
            {"actor_type", a.provenance.actor_type},
            {"version", a.provenance.version},
            {"config_hash", a.provenance.config_hash}};
-  if (a.kind == Annotation::Kind::crossmatch) {
+  // One shape for every kind, as the repository's annotations row: a Sherlock classification
+  // names its catalogue, source, separation and object type like a crossmatch does.
+  if (a.kind == Annotation::Kind::crossmatch || a.kind == Annotation::Kind::classification ||
+      !a.catalogue.empty()) {
     out["catalogue"] = a.catalogue;
     out["source_id"] = a.source_id;
-    out["sep_arcsec"] = number(a.separation_arcsec);
+    out["separation_arcsec"] = number(a.separation_arcsec);
     out["object_type"] = a.object_type;
     out["redshift"] = number(a.redshift);
   }
@@ -62,8 +66,10 @@ json to_json(const Annotation& a) {
 
 static json alert_to_json(const Alert& alert, const JsonOptions& options) {
   const AlertCore& c = alert.core();
+  // Ids are strings in JSON: 64-bit integers do not survive JavaScript's numbers (docs/formats.md).
   json out{{"type", "Alert"},
-           {"alert_id", c.alert_id},
+           {"alert_id", std::to_string(c.alert_id)},
+           {"alert_key", c.alert_key.empty() ? std::to_string(c.alert_id) : c.alert_key},
            {"object_id", c.object_id},
            {"survey", c.survey},
            {"schema_version", c.schema_version},
@@ -76,7 +82,8 @@ static json alert_to_json(const Alert& alert, const JsonOptions& options) {
            {"flux", number(c.flux)},
            {"flux_err", number(c.flux_err)},
            {"is_diff_pos", c.is_diff_pos},
-           {"real_bogus", number(c.real_bogus)}};
+           {"real_bogus", number(c.real_bogus)},
+           {"limit_mag", number(c.limit_mag)}};
   json history = json::array();
   for (const Photometry& p : c.history) {
     history.push_back({{"mjd_tai", number(p.mjd_tai)},
@@ -143,7 +150,7 @@ static json coincidence_to_json(const Coincidence& c) {
   json out = {{"type", "Coincidence"},
               {"event_id", c.event_id},
               {"event_sequence", c.event_sequence},
-              {"alert_id", c.alert_id},
+              {"alert_id", std::to_string(c.alert_id)},
               {"object_id", c.object_id},
               {"status", to_string(c.status)},
               {"time_difference_s", number(c.time_difference_s)},
@@ -253,6 +260,15 @@ Annotation::Kind annotation_kind(const std::string& s) {
 
 }  // namespace
 
+int64_t alert_id_from_json(const json& value, const std::string& place) {
+  if (value.is_number_integer()) return value.get<int64_t>();
+  if (value.is_string()) {
+    if (auto id = parse_alert_id(value.get_ref<const std::string&>())) return *id;
+    fail(place, "alert_id '" + value.get<std::string>() + "' is not a signed 64-bit integer");
+  }
+  fail(place, "alert_id must be a string of digits (or an integer), not " + value.dump());
+}
+
 RawRecord raw_from_json(const json& value) {
   JsonToRaw reader;
   reader.read(value, reader.builder.add_root());
@@ -263,11 +279,13 @@ std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& p
   if (!j.is_object() || text_or_empty(j, "type") != "Alert") fail(place, "not an Alert record");
   auto core = std::make_shared<AlertCore>();
   try {
-    core->alert_id = j.at("alert_id").get<uint64_t>();
+    core->alert_id = alert_id_from_json(j.at("alert_id"), place);
     core->object_id = j.at("object_id").get<std::string>();
   } catch (const json::exception& e) {
     fail(place, std::string("alert without a valid alert_id and object_id: ") + e.what());
   }
+  core->alert_key = text_or_empty(j, "alert_key");
+  if (core->alert_key.empty()) core->alert_key = std::to_string(core->alert_id);
   core->survey = text_or_empty(j, "survey");
   core->schema_version = text_or_empty(j, "schema_version");
   core->ra = number_or_nan(j, "ra");
@@ -280,6 +298,7 @@ std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& p
   core->flux_err = number_or_nan(j, "flux_err");
   core->is_diff_pos = j.value("is_diff_pos", true);
   core->real_bogus = number_or_nan(j, "real_bogus");
+  core->limit_mag = number_or_nan(j, "limit_mag");
   for (const json& p : j.value("history", json::array())) {
     Photometry point;
     point.mjd_tai = number_or_nan(p, "mjd_tai");
@@ -310,7 +329,8 @@ std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& p
                              text_or_empty(a, "config_hash")};
     annotation.catalogue = text_or_empty(a, "catalogue");
     annotation.source_id = text_or_empty(a, "source_id");
-    annotation.separation_arcsec = number_or_nan(a, "sep_arcsec");
+    annotation.separation_arcsec =
+        number_or_nan(a, a.contains("separation_arcsec") ? "separation_arcsec" : "sep_arcsec");  // older files
     annotation.object_type = text_or_empty(a, "object_type");
     annotation.redshift = number_or_nan(a, "redshift");
     annotation.name = text_or_empty(a, "name");

@@ -22,6 +22,9 @@ nlohmann::json to_json(const Annotation& annotation);
 // The inverse of to_json for alerts (with bytes written as base64: `with_bytes`), so dead letters
 // can be replayed. A Fault (failed) naming `place` when the JSON is not an alert.
 std::shared_ptr<const Alert> alert_from_json(const nlohmann::json& json, const std::string& place);
+// An alert id in JSON: a string of decimal digits (as written; 64-bit ids do not fit JavaScript's
+// numbers) or, from older writers, an integer. A Fault naming `place` otherwise.
+int64_t alert_id_from_json(const nlohmann::json& value, const std::string& place);
 // Any JSON value as a raw record tree (objects become records, arrays lists).
 RawRecord raw_from_json(const nlohmann::json& json);
 

@@ -152,3 +152,36 @@ TEST_CASE("an alert written as JSON with bytes reads back the same") {
   CHECK_THROWS_AS(alert_from_json(nlohmann::json{{"type", "SkyEvent"}}, "x"), Fault);
   CHECK_THROWS_AS(alert_from_json(nlohmann::json{{"type", "Alert"}}, "x"), Fault);
 }
+
+TEST_CASE("annotations as JSON: one shape, the repository row's names (docs/crossmatch.md, docs/sherlock.md)") {
+  for (auto kind : {Annotation::Kind::crossmatch, Annotation::Kind::classification}) {
+    Annotation a;
+    a.kind = kind;
+    a.name = "SN";
+    a.catalogue = "glade";
+    a.source_id = "PGC 1";
+    a.separation_arcsec = 2.5;
+    a.object_type = "galaxy";
+    a.redshift = 0.05;
+    nlohmann::json j = to_json(a);
+    CHECK(j["catalogue"] == "glade");
+    CHECK(j["source_id"] == "PGC 1");
+    CHECK(j["separation_arcsec"] == 2.5);
+    CHECK(j["object_type"] == "galaxy");
+    CHECK(j["redshift"] == 0.05);
+    CHECK_FALSE(j.contains("sep_arcsec"));
+  }
+}
+
+TEST_CASE("alert ids in JSON are strings, negative and above 2^53 alike, and read back") {
+  for (int64_t id : {int64_t{-1105522232515015004}, int64_t{9007199254740993}}) {
+    auto core = std::make_shared<AlertCore>();
+    core->alert_id = id;
+    core->object_id = "o";
+    nlohmann::json j = to_json(Alert(core));
+    CHECK(j["alert_id"] == std::to_string(id));
+    CHECK(j["alert_key"] == std::to_string(id));
+    CHECK(alert_from_json(j, "x")->core().alert_id == id);
+  }
+  CHECK_THROWS_AS(alert_id_from_json(nlohmann::json("02a59543o0040o_006230"), "x"), Fault);
+}

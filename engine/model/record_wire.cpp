@@ -155,6 +155,7 @@ Annotation read_annotation(wire::Annotation::Reader from) {
 void write_alert(const Alert& alert, wire::Alert::Builder to) {
   const AlertCore& c = alert.core();
   to.setAlertId(c.alert_id);
+  to.setAlertKey(text(c.alert_key));
   to.setObjectId(text(c.object_id));
   to.setSurvey(text(c.survey));
   to.setSchemaVersion(text(c.schema_version));
@@ -168,6 +169,7 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
   to.setFluxErr(c.flux_err);
   to.setIsDiffPos(c.is_diff_pos);
   to.setRealBogus(c.real_bogus);
+  to.setLimitMag(c.limit_mag);
   auto history = to.initHistory(c.history.size());
   for (size_t i = 0; i < c.history.size(); ++i) {
     const Photometry& p = c.history[i];
@@ -197,6 +199,7 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
 RecordPtr read_alert(wire::Alert::Reader from) {
   auto core = std::make_shared<AlertCore>();
   core->alert_id = from.getAlertId();
+  core->alert_key = view(from.getAlertKey());
   core->object_id = view(from.getObjectId());
   core->survey = view(from.getSurvey());
   core->schema_version = view(from.getSchemaVersion());
@@ -210,6 +213,7 @@ RecordPtr read_alert(wire::Alert::Reader from) {
   core->flux_err = from.getFluxErr();
   core->is_diff_pos = from.getIsDiffPos();
   core->real_bogus = from.getRealBogus();
+  core->limit_mag = from.getLimitMag();
   for (auto h : from.getHistory()) {
     Photometry p;
     p.mjd_tai = h.getMjdTai();

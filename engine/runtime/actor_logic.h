@@ -61,7 +61,11 @@ class Emitter {
   // The actor cannot go on and the run must not either (a sink that could not write for its whole
   // stall time-out): the run is torn down, what is in flight abandoned, exit 1.
   virtual void abort_run(const Fault& fault) { throw fault; }
+  // Finite sources: how far along they are, in any unit (bytes, records); `total` 0 = unknown.
+  // The progress line shows % done and an ETA from it.
+  virtual void progress(uint64_t done, uint64_t total) {}
 };
+
 
 // What a source's produce() reports.
 struct ProduceResult {
@@ -90,6 +94,11 @@ class ActorLogic {
   // writes). Batches then wait in the inbox and no credit goes back upstream, so the sources stop
   // reading: back-pressure instead of memory. Asked again after every tick.
   virtual bool accepting() const { return true; }
+  // Read once the instance has ended, for the run's closing block: where a sink wrote (a file,
+  // "kafka topic T", a table, a URL; its records are what it delivered), and what the user
+  // should know (e.g. "7 of 8 input files were not Avro").
+  virtual std::string output() const { return {}; }
+  virtual std::vector<std::string> closing_warnings() const { return {}; }
 };
 
 }  // namespace ebs

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace ebs {
@@ -21,6 +23,12 @@ struct ActorStats {
   std::atomic<uint64_t> queued_batches{0};  // waiting in the instance's inbox now
   std::atomic<uint64_t> peak_queued_batches{0};
   std::vector<std::atomic<uint64_t>> emitted;  // per output port (new records)
+  std::atomic<uint64_t> progress_done{0};      // finite sources: Emitter::progress
+  std::atomic<uint64_t> progress_total{0};     // 0 = unknown
+  // Read by the run once the instance has ended (no lock needed then; the instance's own
+  // thread is the only writer before).
+  std::map<std::string, uint64_t> dead_letter_reasons;
+  std::string fault;  // why a source stopped early, when it did
 
   static void add(std::atomic<uint64_t>& counter, uint64_t n) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <caf/all.hpp>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime/node_actor.h"
+#include "engine/runtime/stop_signals.h"
 
 namespace ebs {
 
@@ -23,35 +25,19 @@ struct Instance {
   std::shared_ptr<ActorLogic> logic;
   caf::actor handle;
   bool done = false;
+  bool ended = false;  // sent its done message: its logic and stats are no longer touched
 };
 
-// Blocks SIGINT/SIGTERM in every thread (CAF's workers inherit the mask) so the run can take them
-// with sigtimedwait: no handler, no global flag. The old mask comes back when the run ends.
-class SignalCatcher {
- public:
-  explicit SignalCatcher(bool enabled) : enabled_(enabled) {
-    if (!enabled_) return;
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~SignalCatcher() {
-    if (enabled_) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  // The signal taken, or 0.
-  int poll() {
-    if (!enabled_) return 0;
-    timespec zero{0, 0};
-    int sig = sigtimedwait(&set_, nullptr, &zero);
-    return sig > 0 ? sig : 0;
-  }
-
- private:
-  bool enabled_;
-  sigset_t set_{};
-  sigset_t old_{};
-};
+// "1:05:09" / "4:07"
+std::string clock_text(double seconds) {
+  auto s = static_cast<long long>(seconds + 0.5);
+  char text[32];
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
+  return text;
+}
 
 // Dead letters of earlier runs are kept (appended to) unless the run says --overwrite.
 ActorSpec dead_letter_spec(const Workflow& workflow, const ActorRegistry& registry, bool overwrite) {
@@ -125,7 +111,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   }
   specs.push_back(&dead_letters);
 
-  SignalCatcher signals(options.handle_signals);
+  StopSignals signals(options.handle_signals);
   caf::actor_system_config config;
   if (options.threads > 0) config.set("scheduler.max-threads", options.threads);
   caf::actor_system system(config);
@@ -244,6 +230,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   while (remaining > 0) {
     self->receive(
         [&](msg::done_atom, uint64_t index) {
+          instances[index].ended = true;
           if (!instances[index].done) {
             instances[index].done = true;
             --remaining;
@@ -267,7 +254,15 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
         },
         caf::after(std::chrono::milliseconds(50)) >> [&] {});
     if (int sig = signals.poll()) {
-      spdlog::info("{} received: finishing in-flight batches", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (result.interrupted) {
+        // The second signal forces: the user chose to lose what is in flight (offsets stay
+        // at the last commit, so nothing unwritten is acknowledged).
+        if (options.progress && !options.progress_lines) std::fprintf(stderr, "\r\033[K");
+        spdlog::warn("second {}: stopping now without draining", name);
+        std::_Exit(128 + sig);
+      }
+      spdlog::warn("{} received: finishing in-flight batches (send it again to stop at once)", name);
       result.interrupted = true;
       stop_sources();
     }
@@ -283,6 +278,24 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     if (options.progress && now - last_progress >= std::chrono::seconds(1)) {
       double dt = std::chrono::duration<double>(now - last_progress).count();
       std::string line;
+      // Finite sources (files, stop_at_end, a count) say how far along they are: % and ETA.
+      uint64_t done_units = 0, total_units = 0;
+      bool all_known = true;
+      for (const Instance& inst : instances) {
+        if (!inst.spec->type->is_source()) continue;
+        uint64_t total = ActorStats::get(inst.stats->progress_total);
+        if (total == 0) all_known = false;
+        total_units += total;
+        done_units += std::min(total, ActorStats::get(inst.stats->progress_done));
+      }
+      if (all_known && total_units > 0) {
+        double fraction = static_cast<double>(done_units) / static_cast<double>(total_units);
+        double elapsed = std::chrono::duration<double>(now - started_at).count();
+        char part[96];
+        std::snprintf(part, sizeof part, "%.1f%% done  ETA %s  ", 100 * fraction,
+                      fraction > 0 ? clock_text(elapsed * (1 - fraction) / fraction).c_str() : "?");
+        line += part;
+      }
       std::map<std::string, uint64_t> per_actor_delta;
       for (size_t i = 0; i < instances.size(); ++i) {
         uint64_t in = ActorStats::get(instances[i].stats->in);
@@ -294,12 +307,15 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
         std::snprintf(part, sizeof part, "%s %.0f/s  ", s->id.c_str(), per_actor_delta[s->id] / dt);
         line += part;
       }
-      std::fprintf(stderr, "\r\033[K%s", line.c_str());
+      if (options.progress_lines)
+        std::fprintf(stderr, "progress: %s\n", line.c_str());
+      else
+        std::fprintf(stderr, "\r\033[K%s", line.c_str());
       std::fflush(stderr);
       last_progress = now;
     }
   }
-  if (options.progress) std::fprintf(stderr, "\r\033[K");
+  if (options.progress && !options.progress_lines) std::fprintf(stderr, "\r\033[K");
   result.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
 
   result.accounting_ok = result.errors.empty();
@@ -330,6 +346,34 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     }
     result.actors.push_back(std::move(totals));
   }
+  // What the closing block reports, from the instances that ended normally.
+  std::map<std::string, uint64_t> reasons;
+  for (const Instance& inst : instances) {
+    if (!inst.ended) continue;
+    if (!inst.stats->fault.empty())
+      result.failures.push_back("actor '" + inst.spec->id + "' stopped: " + inst.stats->fault);
+    for (const auto& [reason, n] : inst.stats->dead_letter_reasons) reasons[reason] += n;
+    if (std::string path = inst.logic->output(); !path.empty()) {
+      uint64_t records = ActorStats::get(inst.stats->forwarded);  // a sink's forwarded = delivered
+      if (inst.spec == &dead_letters) {
+        result.dead_letters_path = path;
+        result.dead_letters += records;
+      } else {
+        bool merged = false;  // instances of one sink writing one place count once
+        for (RunOutput& o : result.outputs)
+          if (o.path == path) o.records += records, merged = true;
+        if (!merged) result.outputs.push_back({inst.spec->id, path, records});
+      }
+    }
+    for (std::string& w : inst.logic->closing_warnings()) {
+      std::string text = inst.spec->id + ": " + w;
+      if (std::find(result.warnings.begin(), result.warnings.end(), text) == result.warnings.end())
+        result.warnings.push_back(std::move(text));
+    }
+  }
+  result.dead_letter_reasons.assign(reasons.begin(), reasons.end());
+  std::stable_sort(result.dead_letter_reasons.begin(), result.dead_letter_reasons.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   instances.clear();
   if (!options.summary_json.empty()) {
     std::ofstream out(options.summary_json);
@@ -364,7 +408,17 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},
-                     {"errors", result.errors}};
+                     {"errors", result.errors},
+                     {"failures", result.failures},
+                     {"warnings", result.warnings}};
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const RunOutput& o : result.outputs)
+    outputs.push_back({{"actor", o.actor}, {"path", o.path}, {"records", o.records}});
+  out["outputs"] = outputs;
+  nlohmann::json reasons = nlohmann::json::array();
+  for (const auto& [reason, n] : result.dead_letter_reasons) reasons.push_back({{"reason", reason}, {"count", n}});
+  out["dead_letter_reasons"] = reasons;
+  if (!result.dead_letters_path.empty()) out["dead_letters_path"] = result.dead_letters_path;
   return out.dump(2);
 }
 

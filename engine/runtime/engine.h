@@ -44,7 +44,8 @@ struct RunOptions {
   size_t threads = 0;            // CAF scheduler threads; 0 = one per core
   std::string run_dir;           // where relative output paths and dead letters go
   std::string summary_json;      // --summary-json PATH
-  bool progress = false;         // a live records/s line on stderr
+  bool progress = false;         // a live line on stderr: records/s, and % done with an ETA for finite sources
+  bool progress_lines = false;   // the progress as one line per second (not redrawn: not a terminal)
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
   int64_t credit_window = 16;
   bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
@@ -62,6 +63,13 @@ struct ActorTotals {
   bool balanced() const { return in == forwarded + filtered + failed; }
 };
 
+// A file (or table) a sink wrote during the run.
+struct RunOutput {
+  std::string actor;
+  std::string path;
+  uint64_t records = 0;
+};
+
 struct RunResult {
   bool started = false;          // every instance opened
   bool interrupted = false;      // stopped by a signal
@@ -69,6 +77,16 @@ struct RunResult {
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;
   std::vector<std::string> errors;  // any error ends the run with exit 1
+  // Sources that stopped early on a fault (an unreachable broker, ...): the graph still drained
+  // and the accounting holds, but the run did not do what was asked (exit code 1).
+  std::vector<std::string> failures;
+  // For the closing block: what sinks wrote, the dead letters (most frequent reasons first) and
+  // what actors want the user to know.
+  std::vector<RunOutput> outputs;
+  std::string dead_letters_path;
+  uint64_t dead_letters = 0;
+  std::vector<std::pair<std::string, uint64_t>> dead_letter_reasons;
+  std::vector<std::string> warnings;
   const ActorTotals* find(const std::string& id) const;
 };
 

@@ -160,10 +160,12 @@ void NodeActor::produce() {
     try {
       result = logic_.produce(setup_.context.batch_size, *this);
     } catch (const std::exception& e) {
-      report_fault(std::string("source failed: ") + e.what());
+      spdlog::error("{}: source failed: {}", setup_.context.actor_id, e.what());
+      stats_.fault = e.what();
       ok = false;
     } catch (...) {
-      report_fault("source failed: unknown exception");
+      spdlog::error("{}: source failed: an exception of unknown type", setup_.context.actor_id);
+      stats_.fault = "an exception of unknown type";
       ok = false;
     }
     flush_dead_letters();
@@ -212,6 +214,10 @@ void NodeActor::emit(size_t port, BatchView batch) {
 void NodeActor::filtered(size_t records) { ActorStats::add(stats_.filtered, records); }
 void NodeActor::read(size_t records) { ActorStats::add(stats_.in, records); }
 void NodeActor::delivered(size_t records) { ActorStats::add(stats_.forwarded, records); }
+void NodeActor::progress(uint64_t done, uint64_t total) {
+  stats_.progress_total.store(total, std::memory_order_relaxed);
+  stats_.progress_done.store(done, std::memory_order_relaxed);
+}
 
 static double now_mjd_tai() {
   using namespace std::chrono;
@@ -224,6 +230,7 @@ void NodeActor::add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::v
   letter->mjd_tai = now_mjd_tai();
   ActorStats::add(stats_.failed, 1);
   ActorStats::add(stats_.dead_letters, 1);
+  ++stats_.dead_letter_reasons[letter->reason.substr(0, 160)];
   dead_letters_.push_back(std::move(letter));
   for (const AckRef& a : acks)
     if (dead_letter_acks_.empty() || dead_letter_acks_.back() != a) dead_letter_acks_.push_back(a);

@@ -71,6 +71,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void read(size_t records) override;
   void delivered(size_t records) override;
   void abort_run(const Fault& fault) override;
+  void progress(uint64_t done, uint64_t total) override;
 
   void on_data(uint32_t in_port, BatchView batch);
   void on_credit(int64_t batches);

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <algorithm>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ebs {
@@ -20,6 +22,20 @@ inline size_t edit_distance(std::string_view a, std::string_view b) {
     }
   }
   return row[b.size()];
+}
+
+// The (at most 3) names of `pool` nearest to `name`, within max(2, |name| / 3) edits, nearest first.
+template <class Pool>
+std::vector<std::string> nearest_names(const std::string& name, const Pool& pool) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const std::string& candidate : pool) {
+    size_t d = edit_distance(name, candidate);
+    if (d <= std::max<size_t>(2, name.size() / 3)) scored.emplace_back(d, candidate);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < scored.size() && i < 3; ++i) out.push_back(scored[i].second);
+  return out;
 }
 
 }  // namespace ebs

@@ -13,7 +13,7 @@ namespace {
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 // Alert ids exceed 2^53 (JavaScript's exact integers): the page gets them as strings.
-std::string id_text(uint64_t id) { return std::to_string(id); }
+std::string id_text(int64_t id) { return std::to_string(id); }
 
 template <class T>
 void keep_latest(std::deque<T>& items, size_t limit) {
@@ -102,7 +102,7 @@ nlohmann::json DashboardFeed::alerts_json() const {
   return out;
 }
 
-nlohmann::json DashboardFeed::lightcurve_json(uint64_t alert_id) const {
+nlohmann::json DashboardFeed::lightcurve_json(int64_t alert_id) const {
   std::shared_ptr<const Alert> alert = this->alert(alert_id);
   if (!alert) return nullptr;
   const AlertCore& c = alert->core();
@@ -191,7 +191,7 @@ nlohmann::json DashboardFeed::coincidences_json() const {
   return out;
 }
 
-std::shared_ptr<const Alert> DashboardFeed::alert(uint64_t alert_id) const {
+std::shared_ptr<const Alert> DashboardFeed::alert(int64_t alert_id) const {
   std::lock_guard lock(mutex_);
   for (const auto& a : alerts_)
     if (a->core().alert_id == alert_id) return a;

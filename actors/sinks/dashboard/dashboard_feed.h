@@ -40,9 +40,9 @@ class DashboardFeed {
   nlohmann::json events_json() const;
   nlohmann::json coincidences_json() const;
   // Detections and upper limits of a kept alert (its history and itself); null if not kept.
-  nlohmann::json lightcurve_json(uint64_t alert_id) const;
+  nlohmann::json lightcurve_json(int64_t alert_id) const;
 
-  std::shared_ptr<const Alert> alert(uint64_t alert_id) const;
+  std::shared_ptr<const Alert> alert(int64_t alert_id) const;
   std::shared_ptr<const SkyEvent> event(const std::string& event_id) const;
 
   uint64_t records_seen() const;
@@ -57,8 +57,8 @@ class DashboardFeed {
   std::deque<std::shared_ptr<const Alert>> alerts_;       // oldest first
   std::deque<std::shared_ptr<const SkyEvent>> events_;     // latest sequence per event id
   std::deque<std::shared_ptr<const Coincidence>> coincidences_;
-  std::unordered_map<uint64_t, Position> positions_;
-  std::deque<uint64_t> position_order_;
+  std::unordered_map<int64_t, Position> positions_;
+  std::deque<int64_t> position_order_;
   uint64_t seen_ = 0;
   bool widened_ = false;
 };

@@ -15,6 +15,7 @@
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/dashboard/web_assets.h"
+#include "engine/model/alert_identity.h"
 #include "engine/util/fault.h"
 
 namespace ebs::dashboard {
@@ -38,13 +39,6 @@ void block_stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-std::optional<uint64_t> parse_id(const std::string& text) {
-  uint64_t id = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
-  return id;
 }
 
 std::string cookie_value(const httplib::Request& req, const std::string& name) {
@@ -232,7 +226,7 @@ struct DashboardServer::Impl {
                  send_json(res, 200, feed.alerts_json());
                }));
     server.Get(http_access::route(R"(/api/alerts/([^/]+)/lightcurve)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
-                 auto id = parse_id(req.matches[1]);
+                 auto id = parse_alert_id(req.matches[1].str());
                  if (!id) return send_json(res, 400, {{"error", "alert id '" + std::string(req.matches[1]) + "' is not a number"}});
                  nlohmann::json lc = feed.lightcurve_json(*id);
                  if (lc.is_null()) return send_json(res, 404, {{"error", "alert " + std::string(req.matches[1]) + " is not on the dashboard"}});
@@ -245,7 +239,7 @@ struct DashboardServer::Impl {
                  send_json(res, 200, feed.coincidences_json());
                }));
     server.Get(http_access::route(R"(/cutout/([^/]+)/([a-z]+)\.png)"), guarded([this](const httplib::Request& req, httplib::Response& res) {
-                 auto id = parse_id(req.matches[1]);
+                 auto id = parse_alert_id(req.matches[1].str());
                  std::string kind = req.matches[2];
                  if (!id) return send_json(res, 400, {{"error", "alert id '" + std::string(req.matches[1]) + "' is not a number"}});
                  if (kind != "science" && kind != "template" && kind != "difference")

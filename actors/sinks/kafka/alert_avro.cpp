@@ -94,9 +94,11 @@ AlertAvroEncoder::~AlertAvroEncoder() {
 void AlertAvroEncoder::fill(const Alert& alert) {
   const AlertCore& a = alert.core();
   check(avro_value_reset(&value_), "reset");
-  set_string(value_, "ebs_alert_version", "1.0");
+  set_string(value_, "ebs_alert_version", "1.1");
   avro_value_t id = field(value_, "alert_id");
-  check(avro_value_set_long(&id, static_cast<int64_t>(a.alert_id)), "alert_id");
+  check(avro_value_set_long(&id, a.alert_id), "alert_id");
+  set_string(value_, "alert_key", a.alert_key.empty() ? std::to_string(a.alert_id) : a.alert_key);
+  set_optional(value_, "limit_mag", a.limit_mag);
   set_string(value_, "object_id", a.object_id);
   set_string(value_, "survey", a.survey);
   set_string(value_, "schema_version", a.schema_version);

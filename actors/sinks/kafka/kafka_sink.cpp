@@ -91,6 +91,8 @@ class KafkaSink final : public ActorLogic {
     settle(out);
   }
 
+  std::string output() const override { return "kafka topic " + topic_; }
+
  private:
   std::string encode(const Record& record) {
     if (format_ == "json") return to_json(record, options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -173,6 +175,7 @@ void register_kafka_sink(ActorRegistry& registry) {
       {"subject", ValueKind::string, false, "", "avro-confluent: registry subject (default <topic>-value)"},
   };
   for (ConfigKey& k : kafka::property_config_keys()) t.config.push_back(std::move(k));
+  t.check_connect = kafka::check_kafka_connect;
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (kafka::properties_from(c).count("bootstrap.servers") == 0)
       problems.push_back({c.place("topic"), "no bootstrap.servers (properties or flat key)"});

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "actors/sinks/postgres/pg_connection.h"
+#include "actors/sinks/repository/rows.h"
 
 namespace ebs::postgres {
 
@@ -21,7 +22,9 @@ nlohmann::json cell(const PGresult* result, int row, int column) {
     case kInt2:
     case kInt4:
     case kInt8:
-    case kOid: return integer(result, row, column);
+    case kOid:
+      if (repository::is_alert_id_column(PQfname(result, column))) return std::string(value);
+      return integer(result, row, column);
     case kFloat4:
     case kFloat8:
     case kNumeric: return number(result, row, column);

@@ -200,15 +200,15 @@ void PgWriter::write(repository::WriteCounts& counts) {
   {
     RowInserter insert(c,
                        "INSERT INTO alerts(alert_id, object_id, survey, schema_version, ra, dec, hpx, mjd_tai, "
-                       "band, mag, mag_err, flux, flux_err, is_diff_pos, real_bogus, raw)",
-                       16, "ON CONFLICT DO NOTHING RETURNING alert_id", [&](const PGresult* result) {
+                       "band, mag, mag_err, flux, flux_err, is_diff_pos, real_bogus, raw, alert_key)",
+                       17, "ON CONFLICT DO NOTHING RETURNING alert_id", [&](const PGresult* result) {
                          for (int i = 0; i < PQntuples(result); ++i) inserted.insert(integer(result, i, 0));
                        });
     std::string raw;
     for (const Alert* a : alerts) {
       const AlertCore& core = a->core();
       Params& p = insert.row();
-      p.add(static_cast<int64_t>(core.alert_id))
+      p.add(core.alert_id)
           .add(std::string_view(core.object_id))
           .add(std::string_view(core.survey))
           .add(std::string_view(core.schema_version))
@@ -227,6 +227,8 @@ void PgWriter::write(repository::WriteCounts& counts) {
       if (options_.store_raw && !core.raw.empty()) repository::append_raw_json(raw, core.raw.root(), raw_exclude_);
       if (raw.empty()) p.add_null();
       else p.add(std::string_view(raw));
+      const std::string decimal_id = std::to_string(core.alert_id);
+      p.add(std::string_view(core.alert_key.empty() ? decimal_id : core.alert_key));
       insert.end_row();
     }
     insert.flush();
@@ -235,7 +237,7 @@ void PgWriter::write(repository::WriteCounts& counts) {
   // The new alerts, in arrival order (an id twice in the buffer is new once).
   std::vector<const AlertCore*> fresh;
   for (const Alert* a : alerts) {
-    if (inserted.erase(static_cast<int64_t>(a->core().alert_id))) fresh.push_back(&a->core());
+    if (inserted.erase(a->core().alert_id)) fresh.push_back(&a->core());
     else ++counts.alerts_duplicate;
   }
   counts.alerts += fresh.size();
@@ -253,7 +255,7 @@ void PgWriter::write(repository::WriteCounts& counts) {
     auto add_point = [&](const Photometry& p) {
       if (!std::isfinite(p.mjd_tai)) return false;
       PointKey key{p.mjd_tai, p.kind, p.band};
-      if (!known.insert(std::move(key)).second) return false;
+      if (!known.insert(std::move(key))) return false;
       points.row()
           .add(std::string_view(core->object_id))
           .add(p.mjd_tai)
@@ -265,11 +267,11 @@ void PgWriter::write(repository::WriteCounts& counts) {
           .add(p.flux_err)
           .add(p.limit_mag)
           .add(static_cast<int64_t>(p.is_diff_pos))
-          .add(static_cast<int64_t>(core->alert_id));
+          .add(core->alert_id);
       points.end_row();
       return true;
     };
-    int64_t new_detections = add_point(repository::own_detection(*core)) ? 1 : 0;
+    int64_t new_detections = add_point(own_detection(*core)) ? 1 : 0;
     double first = core->mjd_tai;
     for (const Photometry& p : core->history) {
       bool added = add_point(p);
@@ -327,7 +329,7 @@ void PgWriter::write(repository::WriteCounts& counts) {
     const AlertCore& core = alert->core();
     for (const Annotation* a : alert->annotations().list()) {
       Params& p = annotations.row();
-      p.add(static_cast<int64_t>(core.alert_id))
+      p.add(core.alert_id)
           .add(std::string_view(core.object_id))
           .add(core.mjd_tai)
           .add(to_string(a->kind))

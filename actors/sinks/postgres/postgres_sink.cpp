@@ -151,6 +151,13 @@ void register_postgres_actors(ActorRegistry& registry) {
     for (const char* key : {"reconnect_attempts", "reconnect_delay_ms", "reconnect_max_delay_ms"})
       if (c.integer(key) < 0) problems.push_back({c.place(key), "must not be negative"});
   };
+  t.check_connect = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    try {
+      postgres::Connection connection(c.string("url"), "ebs-flow validate");
+    } catch (const Fault& f) {
+      problems.push_back({c.place("url"), "cannot reach the database: " + f.message()});
+    }
+  };
   t.create = [](const ActorContext&) { return std::make_unique<PostgresRepositorySink>(); };
   registry.add(std::move(t));
 }

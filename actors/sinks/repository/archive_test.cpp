@@ -75,7 +75,7 @@ TEST_CASE("archiving moves old rows into gzip JSON lines and out of the database
     if (f.find("/alerts-") != std::string::npos) alerts_file = f;
   auto lines = read_gzip_lines(alerts_file);
   REQUIRE(lines.size() == 70);
-  CHECK(lines[0]["alert_id"] == 1);
+  CHECK(lines[0]["alert_id"] == "1");
   CHECK(lines[69]["mjd_tai"] == 60069.0);
 
   // Again with the same cutoff: nothing is old any more, no file is written.

@@ -78,7 +78,7 @@ TEST_CASE("the HTTP API answers cone, light-curve, class, score, event and metri
   CHECK(cone->get_header_value("Content-Type") == "application/json");
   auto hits = body(cone);
   REQUIRE(hits.size() == 2);
-  CHECK(hits[0]["alert_id"] == 11);
+  CHECK(hits[0]["alert_id"] == "11");
   CHECK(body(c.Get("/api/cone?ra=150&dec=2&radius_arcsec=0.1")).size() == 1);
 
   auto lc = body(c.Get("/api/objects/ZTF21abc/lightcurve"));
@@ -88,11 +88,11 @@ TEST_CASE("the HTTP API answers cone, light-curve, class, score, event and metri
 
   CHECK(body(c.Get("/api/alerts?class=SN&limit=5")).size() == 1);
   CHECK(body(c.Get("/api/alerts?class=AGN")).empty());
-  CHECK(body(c.Get("/api/alerts?score=kn&min=0.8"))[0]["alert_id"] == 12);
+  CHECK(body(c.Get("/api/alerts?score=kn&min=0.8"))[0]["alert_id"] == "12");
   CHECK(body(c.Get("/api/alerts?score=kn&min=0.95")).empty());
 
   auto event = body(c.Get("/api/events/S230518h/coincidences"));
-  CHECK(event["coincidences"][0]["alert_id"] == 12);
+  CHECK(event["coincidences"][0]["alert_id"] == "12");
   CHECK(c.Get("/api/events/S404/coincidences")->status == 404);
 
   auto metrics = c.Get("/metrics");
@@ -173,6 +173,7 @@ TEST_CASE("100 slow clients trickling headers do not lock out an authorised requ
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
   }
   for (int fd : slow) ::close(fd);
+}
 
 TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV or VOTable") {
   TempDir dir("repo-api-forms");
@@ -181,7 +182,7 @@ TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV o
   // 150 deg = 10h00m00s; 2 deg = +02:00:00 (':' written as %3A, '+' as %2B).
   auto hits = body(c.Get("/api/cone?ra=10%3A00%3A00&dec=%2B02%3A00%3A00&radius_arcsec=2"));
   REQUIRE(hits.size() == 2);
-  CHECK(hits[0]["alert_id"] == 11);
+  CHECK(hits[0]["alert_id"] == "11");  // ids are JSON strings (issue 12)
   auto bad = c.Get("/api/cone?ra=25%3A00%3A00&dec=2&radius_arcsec=2");
   REQUIRE(bad);
   CHECK(bad->status == 400);
@@ -191,7 +192,7 @@ TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV o
   REQUIRE(csv);
   CHECK(csv->status == 200);
   CHECK(csv->get_header_value("Content-Type") == "text/csv; charset=utf-8");
-  CHECK(csv->body.find("alert_id,object_id,survey,ra,dec,sep_arcsec,mjd_tai,iso_utc,jd_utc,") == 0);
+  CHECK(csv->body.find("alert_id,alert_key,object_id,survey,ra,dec,sep_arcsec,mjd_tai,iso_utc,jd_utc,") == 0);
   auto votable = c.Get("/api/objects/ZTF21abc/lightcurve?format=votable");
   REQUIRE(votable);
   CHECK(votable->get_header_value("Content-Type") == "application/x-votable+xml");

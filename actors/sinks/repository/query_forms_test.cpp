@@ -149,11 +149,11 @@ TEST_CASE("query --cone on real ZTF alerts: VOTable and CSV read back by astropy
     else if (name.find("jd_utc") != std::string::npos) CHECK(diff.get<double>() < 1e-8);  // ~1 ms
     else CHECK(diff.get<double>() == 0);
   }
-  // Columns in the order the table promises: id, position, separation, then time and its twins.
+  // Columns in the order the table promises: id and the survey's own key, position, separation, then time and its twins.
   const std::vector<std::string> columns = r["votable_columns"];
-  REQUIRE(columns.size() >= 9);
-  CHECK(std::vector<std::string>(columns.begin(), columns.begin() + 9) ==
-        std::vector<std::string>{"alert_id", "object_id", "survey", "ra", "dec", "sep_arcsec", "mjd_tai", "iso_utc",
+  REQUIRE(columns.size() >= 10);
+  CHECK(std::vector<std::string>(columns.begin(), columns.begin() + 10) ==
+        std::vector<std::string>{"alert_id", "alert_key", "object_id", "survey", "ra", "dec", "sep_arcsec", "mjd_tai", "iso_utc",
                                  "jd_utc"});
   CHECK(r["csv_columns"] == r["votable_columns"]);
   CHECK(r["units"]["ra"] == "deg");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "actors/sinks/repository/rows.h"
 #include "actors/sinks/repository/schema.h"
 #include "actors/sinks/repository/sky_index.h"
 
@@ -12,7 +13,7 @@ namespace {
 
 constexpr const char* kAlertColumns =
     "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.flux, a.flux_err, "
-    "a.is_diff_pos, a.real_bogus";
+    "a.is_diff_pos, a.real_bogus, a.alert_key";
 
 }  // namespace
 
@@ -26,7 +27,10 @@ nlohmann::json row_to_json(const Statement& s) {
     const char* name = sqlite3_column_name(s.get(), i);
     std::string key = name ? name : std::to_string(i);
     switch (sqlite3_column_type(s.get(), i)) {
-      case SQLITE_INTEGER: row[key] = s.integer(i); break;
+      case SQLITE_INTEGER:
+        if (is_alert_id_column(key)) row[key] = std::to_string(s.integer(i));
+        else row[key] = s.integer(i);
+        break;
       case SQLITE_FLOAT: row[key] = s.number(i); break;
       case SQLITE_TEXT: {
         std::string_view text = s.text(i);

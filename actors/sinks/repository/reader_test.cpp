@@ -56,7 +56,7 @@ TEST_CASE("the cone search finds exactly what a brute-force scan finds") {
     std::set<int64_t> found;
     double last = 0;
     for (const auto& h : hits) {
-      found.insert(h["alert_id"].get<int64_t>());
+      found.insert(std::stoll(h["alert_id"].get<std::string>()));
       CHECK(h["sep_arcsec"].get<double>() >= last);  // nearest first
       last = h["sep_arcsec"].get<double>();
     }
@@ -91,12 +91,12 @@ TEST_CASE("light curves, classes, scores and coincidences") {
   CHECK(lc["nalerts"] == 2);
   REQUIRE(lc["lightcurve"].size() == 3);
   CHECK(lc["lightcurve"][0]["mjd_tai"] == 59990.0);
-  CHECK(lc["lightcurve"][2]["alert_id"] == 2);
+  CHECK(lc["lightcurve"][2]["alert_id"] == "2");
   CHECK(reader.lightcurve("nobody").is_null());
 
   auto sn = reader.alerts_by_class("SN", NAN, 10);
   REQUIRE(sn.size() == 2);
-  CHECK(sn[0]["alert_id"] == 2);  // latest first
+  CHECK(sn[0]["alert_id"] == "2");  // latest first
   CHECK(reader.alerts_by_class("SN", 0.9, 10).size() == 1);
   CHECK(reader.alerts_by_class("SN", NAN, 1).size() == 1);
   CHECK(reader.alerts_by_score("kilonova", 0.8, 10).size() == 1);
@@ -120,7 +120,7 @@ TEST_CASE("the read-only query refuses writes and multiple statements, and binds
   auto collect = [&](const nlohmann::json& row) { rows.push_back(row); };
   reader.query("SELECT alert_id, object_id FROM alerts WHERE object_id = :id", {{"id", "o9"}}, collect);
   REQUIRE(rows.size() == 1);
-  CHECK(rows[0]["alert_id"] == 9);
+  CHECK(rows[0]["alert_id"] == "9");
   CHECK_THROWS_WITH_AS(reader.query("DELETE FROM alerts", {}, collect), doctest::Contains("would write"), Fault);
   CHECK_THROWS_WITH_AS(reader.query("SELECT 1; DELETE FROM alerts", {}, collect), doctest::Contains("one statement"), Fault);
   CHECK_THROWS_WITH_AS(reader.query("SELECT :x", {}, collect), doctest::Contains("no value for parameter :x"), Fault);

@@ -61,7 +61,15 @@ class RepositorySink final : public ActorLogic {
           out.failed(batch.record(i), f, batch.acks());
           continue;
         }
-        writer_->add(batch[i]);
+        // `failed` marks what this batch does not write: dead letters and repeats alike.
+        repository::AddResult result = writer_->add(batch[i]);
+        if (result.outcome == repository::AddResult::Outcome::repeat) {
+          failed[i] = true;
+          out.filtered(1);  // the same alert again: an idempotent skip
+        } else if (result.outcome == repository::AddResult::Outcome::conflict) {
+          failed[i] = true;
+          out.failed(batch.record(i), Fault(FaultKind::failed, path_, result.reason), batch.acks());
+        }
       }
     } catch (const std::exception& e) {
       batches_.add(batch, std::move(failed));
@@ -89,6 +97,8 @@ class RepositorySink final : public ActorLogic {
   }
   // While stalled, batches wait in the inbox and no credit flows back: the source stops reading.
   bool accepting() const override { return !stalled_ && !gave_up_; }
+
+  std::string output() const override { return path_; }
 
  private:
   void commit(Emitter& out) {

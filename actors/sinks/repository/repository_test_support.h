@@ -39,7 +39,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::shared_ptr<AlertCore> make_core(uint64_t alert_id, const std::string& object_id, double ra, double dec,
+inline std::shared_ptr<AlertCore> make_core(int64_t alert_id, const std::string& object_id, double ra, double dec,
                                             double mjd, std::vector<Photometry> history = {}) {
   auto core = std::make_shared<AlertCore>();
   core->alert_id = alert_id;
@@ -55,7 +55,7 @@ inline std::shared_ptr<AlertCore> make_core(uint64_t alert_id, const std::string
   return core;
 }
 
-inline std::shared_ptr<const Alert> make_alert(uint64_t alert_id, const std::string& object_id, double ra,
+inline std::shared_ptr<const Alert> make_alert(int64_t alert_id, const std::string& object_id, double ra,
                                                double dec, double mjd, std::vector<Photometry> history = {}) {
   return std::make_shared<const Alert>(make_core(alert_id, object_id, ra, dec, mjd, std::move(history)));
 }

@@ -43,23 +43,23 @@ std::string annotation_fingerprint(const Annotation& a) {
   return hex64(fnv1a64(key));
 }
 
-Photometry own_detection(const AlertCore& c) {
-  Photometry own;
-  own.mjd_tai = c.mjd_tai;
-  own.band = c.band;
-  own.kind = Photometry::Kind::detection;
-  own.mag = c.mag;
-  own.mag_err = c.mag_err;
-  own.flux = c.flux;
-  own.flux_err = c.flux_err;
-  own.is_diff_pos = c.is_diff_pos;
-  return own;
+bool PointSet::contains(const PointKey& key) const {
+  auto it = times_.find({key.kind, key.band});
+  if (it == times_.end()) return false;
+  auto near = it->second.lower_bound(key.mjd_tai - kSamePointDays);
+  return near != it->second.end() && *near <= key.mjd_tai + kSamePointDays;
 }
 
-size_t PointKeyHash::operator()(const PointKey& k) const {
-  uint64_t bits;
-  std::memcpy(&bits, &k.mjd_tai, sizeof bits);
-  return std::hash<uint64_t>{}(bits) ^ (std::hash<std::string>{}(k.band) * 31) ^ static_cast<size_t>(k.kind);
+bool PointSet::insert(PointKey key) {
+  if (contains(key)) return false;
+  times_[{key.kind, std::move(key.band)}].insert(key.mjd_tai);
+  return true;
+}
+
+size_t PointSet::size() const {
+  size_t n = 0;
+  for (const auto& [group, times] : times_) n += times.size();
+  return n;
 }
 
 Photometry::Kind photometry_kind(std::string_view kind) {

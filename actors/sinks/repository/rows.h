@@ -6,8 +6,11 @@
 
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <map>
+#include <set>
+#include <utility>
 
+#include "engine/model/light_curve.h"
 #include "engine/model/record.h"
 
 namespace ebs::repository {
@@ -16,9 +19,6 @@ namespace ebs::repository {
 // fingerprint; a new version, config or value makes a new row.
 std::string annotation_fingerprint(const Annotation& annotation);
 
-// The alert's own measurement as a detection point of its object's light curve.
-Photometry own_detection(const AlertCore& core);
-
 // A light-curve point's identity within its object (the lightcurve table's key without the object).
 struct PointKey {
   double mjd_tai;
@@ -26,10 +26,23 @@ struct PointKey {
   std::string band;
   bool operator==(const PointKey&) const = default;
 };
-struct PointKeyHash {
-  size_t operator()(const PointKey& key) const;
+
+// The points an object has: a point within kSamePointSeconds of one of the same kind and band is
+// already there (engine/model/light_curve.h, the one duplicate rule).
+class PointSet {
+ public:
+  bool contains(const PointKey& key) const;
+  // Adds the point unless the same point is there; true when added.
+  bool insert(PointKey key);
+  size_t size() const;
+
+ private:
+  std::map<std::pair<Photometry::Kind, std::string>, std::set<double>> times_;
 };
-using PointSet = std::unordered_set<PointKey, PointKeyHash>;
+
+// Alert id columns (alert_id, last_alert_id): 64-bit, so every backend writes them into JSON as
+// strings, which JavaScript's numbers and many JSON libraries would otherwise round.
+inline bool is_alert_id_column(std::string_view name) { return name.ends_with("alert_id"); }
 
 // The lightcurve.kind text back to the kind ("detection", "upper_limit", "forced").
 Photometry::Kind photometry_kind(std::string_view name);

@@ -30,9 +30,14 @@ TEST_CASE("annotation fingerprints change with content and provenance, not with 
 TEST_CASE("light-curve point keys and kinds") {
   PointSet set;
   set.insert({60000.5, Photometry::Kind::detection, "g"});
-  CHECK(set.count({60000.5, Photometry::Kind::detection, "g"}) == 1);
-  CHECK(set.count({60000.5, Photometry::Kind::upper_limit, "g"}) == 0);
-  CHECK(set.count({60000.5, Photometry::Kind::detection, "r"}) == 0);
+  CHECK(set.contains({60000.5, Photometry::Kind::detection, "g"}));
+  CHECK_FALSE(set.contains({60000.5, Photometry::Kind::upper_limit, "g"}));
+  CHECK_FALSE(set.contains({60000.5, Photometry::Kind::detection, "r"}));
+  // The one duplicate rule: within 0.1 s is the same point, beyond it another.
+  CHECK(set.contains({60000.5 + 0.09 / 86400, Photometry::Kind::detection, "g"}));
+  CHECK_FALSE(set.insert({60000.5 - 0.09 / 86400, Photometry::Kind::detection, "g"}));
+  CHECK_FALSE(set.contains({60000.5 + 0.2 / 86400, Photometry::Kind::detection, "g"}));
+  CHECK(set.size() == 1);
   for (auto kind : {Photometry::Kind::detection, Photometry::Kind::upper_limit, Photometry::Kind::forced})
     CHECK(photometry_kind(to_string(kind)) == kind);
   auto core = testing::make_core(9, "o9", 10, 20, 60001.25);

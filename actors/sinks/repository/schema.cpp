@@ -164,6 +164,14 @@ CREATE INDEX coincidences_object ON coincidences(object_id);
 CREATE INDEX coincidences_other_event ON coincidences(other_event_id);
 )sql";
 
+// Alert identity (engine/model/alert_identity.h): the survey's own id as text, unique per survey.
+// Existing rows had integer ids: their key is the id's decimal text.
+constexpr const char* kVersion4 = R"sql(
+ALTER TABLE alerts ADD COLUMN alert_key TEXT;
+UPDATE alerts SET alert_key = CAST(alert_id AS TEXT);
+CREATE UNIQUE INDEX alerts_identity ON alerts(survey, alert_key);
+)sql";
+
 void fill_pixels(const Database& db, const std::string& table, const std::string& key) {
   // Read first, then update: changing rows under a running SELECT of the same table is undefined.
   struct Row {
@@ -190,6 +198,7 @@ const std::vector<MigrationScript>& migration_scripts() {
       {1, kVersion1, {}, ""},
       {2, kVersion2, {{"alerts", "alert_id"}, {"objects", "object_id"}}, kVersion2Indexes},
       {3, kVersion3, {}, ""},
+      {4, kVersion4, {}, ""},
   };
   return all;
 }

@@ -8,6 +8,8 @@
 //            events, coincidences, cutouts (file store) and sink progress (for /metrics).
 // Version 3: coincidences of two sky events (other_event_id, other_event_sequence; '' and 0 for
 //            alert coincidences), the other event in the table's key.
+// Version 4: alerts.alert_key, the survey's own id as text (the decimal id for existing rows),
+//            unique per survey.
 //
 // Only portable SQL types are used (INTEGER, REAL, TEXT); a PostgreSQL backend implements the same
 // tables (`WITHOUT ROWID` is SQLite's clustering of a primary key, a plain table elsewhere).
@@ -21,7 +23,7 @@
 
 namespace ebs::repository {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // The layout version of an open database (0 for an empty one).
 int schema_version(const Database& db);

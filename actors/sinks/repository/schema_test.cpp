@@ -62,7 +62,7 @@ TEST_CASE("opening a version 1 database migrates it and keeps its rows") {
   Reader reader(path);
   auto hits = reader.cone(150.25, 2.5, 1.0, 10);
   REQUIRE(hits.size() == 1);
-  CHECK(hits[0]["alert_id"] == 42);
+  CHECK(hits[0]["alert_id"] == "42");
 }
 
 TEST_CASE("a database newer than this build is refused, and readers refuse old ones") {

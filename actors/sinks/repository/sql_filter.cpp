@@ -100,7 +100,7 @@ class SqlFilter final : public ActorLogic {
     auto set = [&](const char* name, auto value) {
       if (int i = statement_.parameter_index(name); i > 0) statement_.bind(i, value);
     };
-    set(":alert_id", static_cast<int64_t>(c.alert_id));
+    set(":alert_id", c.alert_id);
     set(":object_id", std::string_view(c.object_id));
     set(":survey", std::string_view(c.survey));
     set(":ra", c.ra);

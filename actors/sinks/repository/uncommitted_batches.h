@@ -24,7 +24,8 @@ class UncommittedBatches {
   UncommittedBatches(const UncommittedBatches&) = delete;
   UncommittedBatches& operator=(const UncommittedBatches&) = delete;
 
-  // A batch written into the open transaction; `failed` marks the positions dead-lettered instead.
+  // A batch written into the open transaction; `failed` marks the positions not written
+  // (dead-lettered, or skipped as repeats and counted as filtered).
   void add(BatchView batch, std::vector<bool> failed);
   bool empty() const { return pending_.empty(); }
   size_t pending_records() const { return pending_records_; }

@@ -61,8 +61,11 @@ Writer::Writer(const std::string& path, WriterOptions options)
 
   insert_alert_ = db_.prepare(
       "INSERT OR IGNORE INTO alerts(alert_id, object_id, survey, schema_version, ra, dec, hpx, mjd_tai, band, "
-      "mag, mag_err, flux, flux_err, is_diff_pos, real_bogus, raw) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+      "mag, mag_err, flux, flux_err, is_diff_pos, real_bogus, raw, alert_key) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
+  select_identity_ = db_.prepare(
+      "SELECT alert_id, survey, alert_key, object_id, mjd_tai, ra, dec, band FROM alerts "
+      "WHERE alert_id = ?1 OR (survey = ?2 AND alert_key = ?3) LIMIT 1");
   // Every SET expression reads the row as it was: the latest alert gives the position and the
   // last magnitude, whatever the order alerts arrive in.
   upsert_object_ = db_.prepare(
@@ -117,9 +120,8 @@ void Writer::validate(const Record& record, std::string_view place) {
   switch (record.type()) {
     case PortType::alert: {
       const AlertCore& c = static_cast<const Alert&>(record).core();
-      if (c.alert_id == 0) bad("alert without an alert_id");
-      if (c.alert_id > static_cast<uint64_t>(INT64_MAX))
-        bad("alert_id " + std::to_string(c.alert_id) + " does not fit a signed 64-bit column");
+      // 0 is "no id" unless the survey's own id says 0 (TURBO's first alert).
+      if (c.alert_id == 0 && c.alert_key.empty()) bad("alert without an alert_id");
       if (c.object_id.empty()) bad("alert " + std::to_string(c.alert_id) + " without an object_id");
       if (!std::isfinite(c.ra) || !std::isfinite(c.dec) || c.dec < -90 || c.dec > 90)
         bad("alert " + std::to_string(c.alert_id) + " has no valid position (ra " + std::to_string(c.ra) +
@@ -136,8 +138,6 @@ void Writer::validate(const Record& record, std::string_view place) {
       // Either an alert in an event's region or a pair of sky events, never both nor neither.
       if ((co.alert_id == 0) == co.other_event_id.empty())
         bad("coincidence of " + co.event_id + " needs exactly one of an alert_id or an other_event_id");
-      if (co.alert_id > static_cast<uint64_t>(INT64_MAX))
-        bad("alert_id " + std::to_string(co.alert_id) + " does not fit a signed 64-bit column");
       return;
     }
     default:
@@ -149,21 +149,49 @@ void Writer::begin() {
   if (transaction_) return;
   transaction_ = std::make_unique<Transaction>(db_);
   transaction_started_ = steady_seconds();
-  duplicates_in_transaction_ = 0;
 }
 
-void Writer::add(const Record& record) {
+AddResult Writer::add(const Record& record) {
   switch (record.type()) {
     case PortType::alert: {
       const auto& alert = static_cast<const Alert&>(record);
-      add_alert(alert);
-      add_annotations(alert);
-      return;
+      AddResult result = add_alert(alert);
+      if (result.outcome != AddResult::Outcome::conflict) add_annotations(alert);
+      return result;
     }
-    case PortType::sky_event: add_sky_event(static_cast<const SkyEvent&>(record)); return;
-    case PortType::coincidence: add_coincidence(static_cast<const Coincidence&>(record)); return;
+    case PortType::sky_event: add_sky_event(static_cast<const SkyEvent&>(record)); return {};
+    case PortType::coincidence: add_coincidence(static_cast<const Coincidence&>(record)); return {};
     default: validate(record, db_.path());
   }
+  return {};
+}
+
+AddResult Writer::stored_identity(const AlertCore& c) {
+  const std::string key = c.alert_key.empty() ? std::to_string(c.alert_id) : c.alert_key;
+  select_identity_.bind(1, c.alert_id).bind(2, c.survey).bind(3, key);
+  AddResult result;
+  if (select_identity_.step()) {
+    const int64_t id = select_identity_.integer(0);
+    const std::string survey(select_identity_.text(1)), stored_key(select_identity_.text(2)),
+        object(select_identity_.text(3)), band(select_identity_.text(7));
+    const double mjd = select_identity_.number(4), ra = select_identity_.number(5), dec = select_identity_.number(6);
+    bool same = id == c.alert_id && survey == c.survey && stored_key == key && object == c.object_id &&
+                mjd == c.mjd_tai && ra == c.ra && dec == c.dec && band == c.band;
+    if (same) {
+      result.outcome = AddResult::Outcome::repeat;
+    } else {
+      result.outcome = AddResult::Outcome::conflict;
+      result.reason = "a different alert under an existing id: " + c.survey + " alert " + key + " (alert_id " +
+                      std::to_string(c.alert_id) + ", " + c.object_id + ") meets the stored " + survey + " alert " +
+                      stored_key + " (alert_id " + std::to_string(id) + ", " + object + ", mjd_tai " +
+                      std::to_string(mjd) + ")";
+    }
+  } else {
+    result.outcome = AddResult::Outcome::conflict;  // ignored, yet nothing holds the id: say so
+    result.reason = "alert " + key + " was not stored and no stored alert holds its id";
+  }
+  select_identity_.reset();
+  return result;
 }
 
 void Writer::commit(uint64_t records, uint64_t alerts) {
@@ -172,8 +200,7 @@ void Writer::commit(uint64_t records, uint64_t alerts) {
   double since_last = std::max(now - last_commit_seconds_, 1e-6);
   upsert_progress_.bind(1, options_.actor)
       .bind(2, static_cast<int64_t>(records))
-      // Replayed alerts (INSERT OR IGNORE wrote nothing) are not new alerts: /metrics counts stored ones.
-      .bind(3, static_cast<int64_t>(alerts - std::min(alerts, duplicates_in_transaction_)))
+      .bind(3, static_cast<int64_t>(alerts))
       .bind(4, now - transaction_started_)
       .bind(5, static_cast<double>(records) / since_last)
       .bind(6, unix_now());
@@ -213,7 +240,7 @@ PointSet& Writer::known_points(const std::string& object_id) {
 bool Writer::add_point(PointSet& known, const AlertCore& core, const Photometry& p) {
   if (!std::isfinite(p.mjd_tai)) return false;
   PointKey key{p.mjd_tai, p.kind, p.band};
-  if (known.count(key)) return false;
+  if (known.contains(key)) return false;
   insert_point_.bind(1, core.object_id)
       .bind(2, p.mjd_tai)
       .bind(3, p.band)
@@ -231,11 +258,11 @@ bool Writer::add_point(PointSet& known, const AlertCore& core, const Photometry&
   return inserted;
 }
 
-void Writer::add_alert(const Alert& alert) {
+AddResult Writer::add_alert(const Alert& alert) {
   const AlertCore& c = alert.core();
   validate(alert, db_.path());
   const int64_t pixel = sky_pixel(c.ra, c.dec);
-  insert_alert_.bind(1, static_cast<int64_t>(c.alert_id))
+  insert_alert_.bind(1, c.alert_id)
       .bind(2, c.object_id)
       .bind(3, c.survey)
       .bind(4, c.schema_version)
@@ -253,10 +280,13 @@ void Writer::add_alert(const Alert& alert) {
   std::string_view raw = raw_json(c);
   if (raw.empty()) insert_alert_.bind_null(16);
   else insert_alert_.bind(16, raw);
+  if (c.alert_key.empty()) insert_alert_.bind(17, std::to_string(c.alert_id));
+  else insert_alert_.bind(17, c.alert_key);
   if (insert_alert_.run() == 0) {
-    ++counts_.alerts_duplicate;  // a replay: its points and object row were written with it
-    ++duplicates_in_transaction_;
-    return;
+    AddResult result = stored_identity(c);
+    // A repeat: its points and object row were written with it.
+    if (result.outcome == AddResult::Outcome::repeat) ++counts_.alerts_duplicate;
+    return result;
   }
   ++counts_.alerts;
 
@@ -279,17 +309,18 @@ void Writer::add_alert(const Alert& alert) {
       .bind(6, first)
       .bind(7, c.mjd_tai)
       .bind(8, new_detections)
-      .bind(9, static_cast<int64_t>(c.alert_id))
+      .bind(9, c.alert_id)
       .bind(10, c.mag)
       .bind(11, c.band);
   upsert_object_.run();
   if (!options_.cutouts_dir.empty()) add_cutouts(c);
+  return {};
 }
 
 void Writer::add_annotations(const Alert& alert) {
   const AlertCore& c = alert.core();
   for (const Annotation* a : alert.annotations().list()) {
-    insert_annotation_.bind(1, static_cast<int64_t>(c.alert_id))
+    insert_annotation_.bind(1, c.alert_id)
         .bind(2, c.object_id)
         .bind(3, c.mjd_tai)
         .bind(4, to_string(a->kind))
@@ -352,7 +383,7 @@ void Writer::add_coincidence(const Coincidence& co) {
   validate(co, db_.path());
   insert_coincidence_.bind(1, co.event_id)
       .bind(2, static_cast<int64_t>(co.event_sequence))
-      .bind(3, static_cast<int64_t>(co.alert_id))
+      .bind(3, co.alert_id)
       .bind(4, co.object_id)
       .bind(5, to_string(co.status))
       .bind(6, co.time_difference_s)
@@ -367,13 +398,13 @@ void Writer::add_coincidence(const Coincidence& co) {
 void Writer::add_cutouts(const AlertCore& c) {
   namespace fs = std::filesystem;
   // Spread files over 1000 folders: one folder of millions of files is slow on most filesystems.
-  fs::path dir = fs::path(options_.cutouts_dir) / std::to_string(c.alert_id % 1000);
+  fs::path dir = fs::path(options_.cutouts_dir) / std::to_string((c.alert_id % 1000 + 1000) % 1000);
   for (const Cutout& cut : c.cutouts) {
     if (cut.bytes.empty()) continue;
     fs::create_directories(dir);
     fs::path file = dir / (std::to_string(c.alert_id) + "-" + std::string(to_string(cut.kind)) + "." + cut.format);
     write_store_file(file, cut.bytes, "cutout");
-    insert_cutout_.bind(1, static_cast<int64_t>(c.alert_id))
+    insert_cutout_.bind(1, c.alert_id)
         .bind(2, to_string(cut.kind))
         .bind(3, cut.format)
         .bind(4, static_cast<int64_t>(cut.bytes.size()))

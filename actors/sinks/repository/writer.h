@@ -3,7 +3,9 @@
 //
 // Writes happen inside explicit transactions (begin / commit / rollback): the sink decides when
 // to commit and acknowledges only after. Every write is idempotent:
-//   - alerts: INSERT OR IGNORE on alert_id; a replayed alert adds nothing but new annotations;
+//   - alerts: unique on alert_id and on (survey, alert_key); the same alert again (same ids,
+//     object, time, position, band) is a repeat that adds nothing but new annotations; a
+//     different alert under an id already stored is a conflict (a dead letter), never a replace;
 //   - light-curve points: unique on (object, time, band, kind); points an earlier alert of the
 //     object already stored are skipped in memory (a per-object set of point keys loaded from
 //     the database on first sight), so that each alert writes only its new points;
@@ -42,6 +44,12 @@ struct WriterOptions {
   std::string actor = "repository";  // the sink's name in sink_progress
 };
 
+// What add() did with a record.
+struct AddResult {
+  enum class Outcome { stored, repeat, conflict } outcome = Outcome::stored;
+  std::string reason;  // conflict: which stored alert holds the id
+};
+
 struct WriteCounts {
   uint64_t alerts = 0, alerts_duplicate = 0, lightcurve_points = 0, annotations = 0, sky_events = 0,
            coincidences = 0, cutouts = 0;
@@ -62,8 +70,8 @@ class Writer {
   void begin();
   bool in_transaction() const { return transaction_ != nullptr; }
   // Writes one record (Alert, SkyEvent, Coincidence; others raise a Fault) in the open
-  // transaction.
-  void add(const Record& record);
+  // transaction. A conflicting alert writes nothing.
+  AddResult add(const Record& record);
   // Commits and records sink progress (`records` written since the last commit).
   void commit(uint64_t records, uint64_t alerts);
   void rollback();
@@ -72,7 +80,9 @@ class Writer {
   const Database& database() const { return db_; }
 
  private:
-  void add_alert(const Alert& alert);
+  AddResult add_alert(const Alert& alert);
+  // After an ignored insert: the same alert again, or another under its id.
+  AddResult stored_identity(const AlertCore& core);
   void add_annotations(const Alert& alert);
   void add_sky_event(const SkyEvent& event);
   void add_coincidence(const Coincidence& coincidence);
@@ -85,7 +95,7 @@ class Writer {
   WriterOptions options_;
   Database db_;
   std::unique_ptr<Transaction> transaction_;
-  Statement insert_alert_, upsert_object_, insert_point_, select_points_, insert_annotation_, insert_event_,
+  Statement insert_alert_, select_identity_, upsert_object_, insert_point_, select_points_, insert_annotation_, insert_event_,
       insert_coincidence_, insert_cutout_, upsert_progress_;
   std::unordered_map<std::string, PointSet> points_by_object_;
   std::unordered_set<std::string_view> raw_exclude_;
@@ -93,7 +103,6 @@ class Writer {
   WriteCounts counts_;
   double last_commit_seconds_ = 0;
   double transaction_started_ = 0;
-  uint64_t duplicates_in_transaction_ = 0;  // replayed alerts written as nothing, for /metrics
 };
 
 // Where a sky event's map goes in the file store (under `cutouts_dir`), beside the cutouts:

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "actors/common/reachability.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/backoff.h"
@@ -101,6 +102,8 @@ class WebhookSink final : public ActorLogic {
     // Returning drops the batch: everything in it was delivered or is now a dead letter.
   }
 
+  std::string output() const override { return url_; }
+
  private:
   Attempt post(const std::string& payload) {
     Attempt a;
@@ -181,6 +184,10 @@ void register_webhook_sink(ActorRegistry& registry) {
     for (const char* key : {"timeout_ms", "backoff_ms", "max_backoff_ms"})
       if (c.integer(key) < 1) problems.push_back({c.place(key), "must be at least 1"});
     if (c.integer("retries") < 0) problems.push_back({c.place("retries"), "must not be negative"});
+  };
+  t.check_connect = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    if (auto why = reach::http_unreachable(c.string("url"), std::chrono::milliseconds(c.integer("timeout_ms"))))
+      problems.push_back({c.place("url"), "cannot reach the webhook host of " + c.string("url") + ": " + *why});
   };
   t.create = [](const ActorContext&) { return std::make_unique<WebhookSink>(); };
   registry.add(std::move(t));

@@ -99,7 +99,7 @@ TEST_CASE("a server that fails a few times first: retried with back-off, deliver
   CHECK(tracker->acknowledged_through() == 1);
   REQUIRE(server.delivered.size() == 4);
   auto first = nlohmann::json::parse(server.delivered[0]);
-  CHECK(first["alert_id"] == 1);
+  CHECK(first["alert_id"] == "1");
   CHECK(first["object_id"] == "ZTF1");
   CHECK(server.last_authorization == "Bearer abc");
 }

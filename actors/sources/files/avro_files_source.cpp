@@ -51,16 +51,14 @@ class AvroFilesSource final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
-    std::string path = c.string("path");
-    if (std::filesystem::path(path).is_relative() && !context.run_dir.empty())
-      path = (std::filesystem::path(context.run_dir) / path).string();
+    std::string path = c.input_path("path");
     // Parallel instances take every n-th file.
     std::vector<std::string> all = list_inputs(path, c.place("path"));
     for (size_t i = context.instance; i < all.size(); i += context.parallelism) files_.push_back(all[i]);
     speed_ = c.number("speed");
     loop_ = c.boolean("loop");
     if (speed_ < 0) fail(c.place("speed"), "speed must be >= 0 (0 = as fast as possible)");
-    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c, context.run_dir));
+    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c));
     batch_delay_ = context.batch_delay;
     acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
@@ -90,6 +88,7 @@ class AvroFilesSource final : public ActorLogic {
       for (auto& f : failures) out.failed_raw(std::move(f.original), f.original_format, f.fault, {token});
       if (!alerts.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(alerts), {token}));
     }
+    if (!loop_) out.progress(next_, files_.size());
     if (speed_ == 0 ? exhausted() : (pending_.empty() && exhausted())) return ProduceResult::done();
     if (n == 0) {
       if (pending_.empty()) return ProduceResult::done();
@@ -124,9 +123,23 @@ class AvroFilesSource final : public ActorLogic {
       failures.push_back({f, std::string(), "bytes"});
       return true;
     }
+    size_t alerts_before = alerts.size();
     ingester_->ingest(bytes, path, alerts, failures);
+    if (files_read_ < files_.size()) {  // the first pass only, when looping
+      ++files_read_;
+      files_without_alerts_ += alerts.size() == alerts_before;
+    }
     return true;
   }
+
+ public:
+  std::vector<std::string> closing_warnings() const override {
+    if (files_without_alerts_ == 0) return {};
+    return {std::to_string(files_without_alerts_) + " of " + std::to_string(files_read_) +
+            " input files were not Avro alerts (no alert decoded; the dead letters say why)"};
+  }
+
+ private:
 
   void read_ahead() {
     std::vector<RecordPtr> alerts;
@@ -149,6 +162,7 @@ class AvroFilesSource final : public ActorLogic {
 
   std::vector<std::string> files_;
   size_t next_ = 0;
+  size_t files_read_ = 0, files_without_alerts_ = 0;
   double speed_ = 0;
   bool loop_ = false;
   std::unique_ptr<ingest::MessageIngester> ingester_;
@@ -171,7 +185,7 @@ void register_avro_files_source(ActorRegistry& registry) {
   t.input_time_scale = "per profile (ztf, pgir, atlas: utc; rubin: tai)";
   t.blocking = true;
   t.config = {
-      {"path", ValueKind::string, true, "", "a file, a directory (recursive, name order) or a glob"},
+      {"path", ValueKind::string, true, "", "a file, a directory (recursive, name order) or a glob; relative to the workflow file"},
       {"speed", ValueKind::number, false, "0", "replay factor by alert time: 1 = real time, 0 = as fast as possible"},
       {"loop", ValueKind::boolean, false, "false", "start over at the end: a persistent test stream"},
       {"schema_dir", ValueKind::string, false, "", "writer schemas of Confluent frames (.avsc in MAJOR/MINOR folders)"},
@@ -181,8 +195,10 @@ void register_avro_files_source(ActorRegistry& registry) {
   };
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (c.number("speed") < 0) problems.push_back({c.place("speed"), "speed must be >= 0"});
+    check_input_exists(c, "path", problems);
     ingest::check_ingest_config(c, problems);
   };
+  t.emits_fields = ingest::ingest_field_sets;
   t.create = [](const ActorContext&) { return std::make_unique<AvroFilesSource>(); };
   registry.add(std::move(t));
 }

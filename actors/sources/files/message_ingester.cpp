@@ -23,8 +23,7 @@ void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, 
   for (size_t i = 0; i < records_.size(); ++i) {
     std::string record_place = std::string(place) + " record " + std::to_string(i);
     try {
-      const profiles::Profile& profile = profiles_.select(records_[i], record_place);
-      alerts.push_back(std::make_shared<const Alert>(profile.map(std::move(records_[i]), message, record_place)));
+      alerts.push_back(std::make_shared<const Alert>(profiles_.map(std::move(records_[i]), message, record_place)));
     } catch (const std::exception& error) {
       Fault fault = to_fault(error, record_place);
       if (single) failures.push_back({fault, *message, "avro"});
@@ -33,21 +32,12 @@ void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, 
   }
 }
 
-namespace {
-
-std::filesystem::path resolve(const std::string& path, const std::string& run_dir) {
-  std::filesystem::path p = path;
-  return p.is_relative() && !run_dir.empty() ? std::filesystem::path(run_dir) / p : p;
-}
-
-}  // namespace
-
-MessageIngester make_ingester(const ActorConfig& c, const std::string& run_dir) {
+MessageIngester make_ingester(const ActorConfig& c) {
   avro::DecoderSources sources{std::make_shared<avro::SchemaCache>(), nullptr, nullptr};
   if (c.has(kSchemaDirKey) && !c.string(kSchemaDirKey).empty()) {
     try {
       sources.directory = std::make_shared<const avro::SchemaDirectory>(
-          avro::SchemaDirectory::load(resolve(c.string(kSchemaDirKey), run_dir)));
+          avro::SchemaDirectory::load(c.input_path(kSchemaDirKey)));
     } catch (const Fault& f) {
       fail(c.place(kSchemaDirKey), f.what());
     }
@@ -58,7 +48,7 @@ MessageIngester make_ingester(const ActorConfig& c, const std::string& run_dir) 
   if (c.has("profiles")) {
     for (const std::string& path : c.strings("profiles")) {
       try {
-        set.add_path(resolve(path, run_dir));
+        set.add_path(workflow_relative(c.file(), path));
       } catch (const Fault& f) {
         fail(c.place("profiles"), f.what());
       }
@@ -68,9 +58,26 @@ MessageIngester make_ingester(const ActorConfig& c, const std::string& run_dir) 
   return MessageIngester(std::move(sources), std::move(set));
 }
 
+std::vector<FieldSet> ingest_field_sets(const ActorConfig& c) {
+  profiles::ProfileSet set = profiles::ProfileSet::builtin();
+  if (c.has("profiles"))
+    for (const std::string& path : c.strings("profiles")) set.add_path(workflow_relative(c.file(), path));
+  std::vector<std::string> names = set.names();
+  if (c.has("profile") && !c.string("profile").empty()) names = {c.string("profile")};
+  std::vector<FieldSet> sets;
+  for (const std::string& name : names) {
+    const profiles::Profile* profile = set.find(name);
+    if (!profile) continue;
+    // A profile without a `fields:` list cannot say what its records lack: no check at all.
+    if (profile->fields().empty()) return {};
+    sets.push_back({"profile " + name, profile->fields()});
+  }
+  return sets;
+}
+
 void check_ingest_config(const ActorConfig& c, std::vector<Problem>& problems) {
   try {
-    make_ingester(c, std::filesystem::path(c.file()).parent_path().string());
+    make_ingester(c);
   } catch (const Fault& f) {
     problems.push_back({f.place(), f.message()});
   }

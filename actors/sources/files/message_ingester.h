@@ -46,9 +46,12 @@ class MessageIngester {
 };
 
 // The config keys every alert source shares (schema_dir, registry, profile, profiles) and the
-// ingester they describe. Relative paths resolve in `run_dir`.
+// ingester they describe. Relative paths are relative to the workflow file (ActorConfig::input_path).
 extern const char* const kSchemaDirKey;
-MessageIngester make_ingester(const ActorConfig& config, const std::string& run_dir);
+MessageIngester make_ingester(const ActorConfig& config);
 void check_ingest_config(const ActorConfig& config, std::vector<Problem>& problems);
+// The field sets of the profiles such a source may choose (`profile:` pins one), for validate's
+// check of the field names filters read (engine/graph/field_check.h).
+std::vector<FieldSet> ingest_field_sets(const ActorConfig& config);
 
 }  // namespace ebs::ingest

@@ -79,7 +79,7 @@ TEST_CASE("a record its profile rejects fails alone, with the record's place") {
   CHECK(alerts.empty());
   REQUIRE(failures.size() == 1);
   CHECK(failures[0].fault.place() == "rubin.avro record 0");
-  CHECK(failures[0].fault.message() == "profile pgir: object_id (objectId) is missing");
+  CHECK(failures[0].fault.message() == "profile pgir: alert_id (candid) is missing");  // the first value it reads
   CHECK(failures[0].original == *bytes);
 
   // After an earlier message's failure in the same batch (as avro-files reads several files into

@@ -2,6 +2,9 @@
 
 #include <librdkafka/rdkafka_mock.h>
 
+#include <spdlog/spdlog.h>
+
+#include "actors/common/reachability.h"
 #include "engine/util/fault.h"
 
 namespace ebs::kafka {
@@ -36,8 +39,25 @@ std::map<std::string, std::string> properties_from(const ActorConfig& c) {
   return out;
 }
 
+namespace {
+
+// librdkafka's lines go through spdlog (`run --log-level`) instead of its own "%3|..." stderr
+// lines; syslog levels map to spdlog's. Called from librdkafka's threads: spdlog is thread-safe.
+void log_to_spdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  spdlog::level::level_enum spd = level <= 3   ? spdlog::level::err
+                                  : level == 4 ? spdlog::level::warn
+                                  : level <= 6 ? spdlog::level::info
+                                               : spdlog::level::debug;
+  spdlog::log(spd, "kafka {} {}: {}", rk ? rd_kafka_name(rk) : "", facility, message);
+}
+
+}  // namespace
+
+void route_logs_to_spdlog(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, &log_to_spdlog); }
+
 rd_kafka_conf_t* make_conf(const std::map<std::string, std::string>& properties, const std::string& place) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  route_logs_to_spdlog(conf);
   char error[512];
   for (const auto& [key, value] : properties) {
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
@@ -48,10 +68,50 @@ rd_kafka_conf_t* make_conf(const std::map<std::string, std::string>& properties,
   return conf;
 }
 
+std::optional<std::string> brokers_unreachable(std::map<std::string, std::string> properties,
+                                               std::chrono::milliseconds timeout) {
+  properties["log_level"] = "0";  // the answer below says it once, in our words
+  std::string last_error;
+  rd_kafka_conf_t* conf = make_conf(properties, "kafka");
+  rd_kafka_conf_set_opaque(conf, &last_error);
+  rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int, const char* reason, void* opaque) {
+    *static_cast<std::string*>(opaque) = reason;
+  });
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+  if (!rk) return std::string(error);
+  KafkaHandle handle(rk);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, nullptr, &metadata, static_cast<int>(timeout.count()));
+  if (!err) {
+    rd_kafka_metadata_destroy(metadata);
+    return std::nullopt;
+  }
+  return last_error.empty() ? std::string(rd_kafka_err2str(err)) : last_error;
+}
+
+void check_kafka_connect(const ActorConfig& c, std::vector<Problem>& problems) {
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);
+  if (c.has("connect_timeout_s") && c.number("connect_timeout_s") > 0)
+    timeout = std::chrono::milliseconds(static_cast<int64_t>(std::min(10.0, c.number("connect_timeout_s")) * 1000));
+  if (!c.has("embedded_broker") || c.node("embedded_broker").Scalar() == "false") {
+    std::map<std::string, std::string> properties = properties_from(c);
+    std::string brokers = properties.count("bootstrap.servers") ? properties["bootstrap.servers"] : "";
+    std::string place = c.has("bootstrap.servers") ? c.place("bootstrap.servers") : c.place("properties");
+    if (auto why = brokers_unreachable(properties, timeout))
+      problems.push_back({place, "cannot reach the Kafka broker '" + brokers + "' within " +
+                                     std::to_string(timeout.count() / 1000) + " s: " + *why});
+  }
+  if (c.has("registry") && !c.string("registry").empty())
+    if (auto why = reach::http_unreachable(c.string("registry"), timeout))
+      problems.push_back({c.place("registry"), "cannot reach the schema registry " + c.string("registry") + ": " + *why});
+}
+
 EmbeddedBroker::EmbeddedBroker(int brokers) {
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
+  route_logs_to_spdlog(conf);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
   if (!rk) unimplemented("embedded broker", error);
   host_.reset(rk);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,21 @@ std::vector<ConfigKey> property_config_keys();
 // `properties` merged with the flat keys (flat keys win).
 std::map<std::string, std::string> properties_from(const ActorConfig& config);
 
-// An rd_kafka_conf_t with `properties` set; a bad property raises a `failed` Fault at `place`.
+// librdkafka's own log lines through spdlog, at the level `run --log-level` sets.
+void route_logs_to_spdlog(rd_kafka_conf_t* conf);
+
+// An rd_kafka_conf_t with `properties` set (and its logs through spdlog); a bad property raises
+// a `failed` Fault at `place`.
 rd_kafka_conf_t* make_conf(const std::map<std::string, std::string>& properties, const std::string& place);
+
+// Why no broker of `properties` (bootstrap.servers, security, ...) answers a metadata request
+// within `timeout`; nothing when one does (`validate --connect`).
+std::optional<std::string> brokers_unreachable(std::map<std::string, std::string> properties,
+                                               std::chrono::milliseconds timeout);
+
+// `validate --connect` for a Kafka actor: its brokers (unless it starts an embedded one) and its
+// schema registry (`registry`, when set).
+void check_kafka_connect(const ActorConfig& config, std::vector<Problem>& problems);
 
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }

@@ -78,7 +78,7 @@ std::multiset<uint64_t> ids_in(const fs::path& path) {
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.contains("alert_id")) ids.insert(j["alert_id"].get<uint64_t>());
+    if (!j.is_discarded() && j.contains("alert_id")) ids.insert(std::stoull(j["alert_id"].get<std::string>()));
   }
   return ids;
 }

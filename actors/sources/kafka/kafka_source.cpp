@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -44,17 +45,44 @@ class Consumer {
   std::unique_ptr<kafka::EmbeddedBroker> broker;  // destroyed after the consumer below
   KafkaHandle rk;
   std::string place;
+  std::string actor_id, group, brokers;
+  bool from_committed = true;  // start: committed (else earliest, latest or a time: the group's offsets are ignored)
   int64_t start = RD_KAFKA_OFFSET_BEGINNING;
   int64_t start_timestamp_ms = -1;
+  // Set by librdkafka's error callback (run inside consumer_poll, on the source's thread).
+  bool all_brokers_down = false;
+  bool reached = false;  // a broker answered once
+  std::string last_error;
+  uint64_t to_read = 0;  // messages between the start offsets and the ends at assignment (progress)
   // Touched by the source's thread and by rebalance callbacks, which librdkafka runs inside
   // consumer_poll on that same thread (or in close, after the source is gone).
   std::set<PartitionKey> assigned, at_end;
 
   ~Consumer() {
     if (!rk) return;
-    commit_all(false);
-    rd_kafka_consumer_close(rk.get());
-    rk.reset();
+    // With the broker gone a synchronous commit or close would wait for it without end: commit
+    // asynchronously and give the close 10 s.
+    bool gone = all_brokers_down || !reached;
+    commit_all(gone);
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
+    rd_kafka_consumer_close_queue(rk.get(), queue);
+    auto deadline = Clock::now() + std::chrono::seconds(gone ? 2 : 10);
+    while (!rd_kafka_consumer_closed(rk.get()) && Clock::now() < deadline) {
+      rd_kafka_event_t* e = rd_kafka_queue_poll(queue, 100);
+      if (!e) continue;
+      // The group's revoke comes here once the rebalance callback is out of reach: the close
+      // waits for that unassign, and rd_kafka_destroy would then spin for ever.
+      if (rd_kafka_event_type(e) == RD_KAFKA_EVENT_REBALANCE) assign(nullptr);
+      rd_kafka_event_destroy(e);
+    }
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  }
+
+  static void on_error(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    auto* self = static_cast<Consumer*>(opaque);
+    self->last_error = reason;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE) self->all_brokers_down = true;
   }
 
   static std::shared_ptr<AckTracker> make_tracker(const PartitionKey& key, const std::shared_ptr<Consumer>& self,
@@ -63,19 +91,54 @@ class Consumer {
                                         std::move(scope));
   }
 
-  // Committed offsets first; where there is none, `start` (a timestamp is looked up).
-  void start_partitions(rd_kafka_topic_partition_list_t* list, bool fetch_committed) {
-    if (fetch_committed && list->cnt > 0) rd_kafka_committed(rk.get(), list, 10000);
-    bool by_time = start_timestamp_ms >= 0;
+  // `start: committed`: the group's committed offsets, earliest where there is none; otherwise
+  // `start` for every partition (a timestamp is looked up). Says where each partition is read
+  // from and how far behind it is, as kcat -v and the Fink/Lasair clients do.
+  void start_partitions(rd_kafka_topic_partition_list_t* list) {
+    for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    if (from_committed && list->cnt > 0) {
+      rd_kafka_resp_err_t err = rd_kafka_committed(rk.get(), list, 10000);
+      if (err) spdlog::warn("{}: cannot read group '{}''s committed offsets: {}", actor_id, group, rd_kafka_err2str(err));
+    }
+    std::vector<std::string> how(list->cnt);
+    bool by_time = !from_committed && start_timestamp_ms >= 0;
     for (int i = 0; i < list->cnt; ++i) {
       rd_kafka_topic_partition_t& p = list->elems[i];
-      if (by_time) p.offset = start_timestamp_ms;
-      else if (p.offset < 0) p.offset = start == RD_KAFKA_OFFSET_END ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+      if (from_committed && p.offset >= 0) {
+        how[i] = "the committed offset " + std::to_string(p.offset) + " of group '" + group + "'";
+      } else if (by_time) {
+        p.offset = start_timestamp_ms;
+        how[i] = "the time " + std::to_string(start_timestamp_ms) + " ms";
+      } else {
+        bool latest = !from_committed && start == RD_KAFKA_OFFSET_END;
+        p.offset = latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+        how[i] = std::string(latest ? "latest" : "earliest") + (from_committed ? " (group '" + group + "' has no committed offset)" : "");
+      }
     }
     if (by_time && list->cnt > 0) {
       rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk.get(), list, 10000);
       if (err) fail(place, std::string("start at a time: ") + rd_kafka_err2str(err));
     }
+    to_read = 0;
+    uint64_t behind_total = 0;
+    for (int i = 0; i < list->cnt; ++i) {
+      rd_kafka_topic_partition_t& p = list->elems[i];
+      int64_t low = 0, high = 0;
+      if (rd_kafka_query_watermark_offsets(rk.get(), p.topic, p.partition, &low, &high, 5000)) {
+        spdlog::info("{}: {}/{} from {}", actor_id, p.topic, p.partition, how[i]);
+        continue;
+      }
+      int64_t from = p.offset == RD_KAFKA_OFFSET_BEGINNING ? low : p.offset == RD_KAFKA_OFFSET_END || p.offset < 0 ? high : std::max(p.offset, low);
+      uint64_t lag = static_cast<uint64_t>(std::max<int64_t>(0, high - from));
+      to_read += lag;
+      behind_total += lag;
+      spdlog::info("{}: {}/{} from {}: offset {}, lag {} (offsets {}..{})", actor_id, p.topic, p.partition, how[i],
+                   from, lag, low, high);
+    }
+    if (from_committed && list->cnt > 0 && behind_total == 0)
+      spdlog::warn("{}: nothing new to read: group '{}' has read {} partition(s) to their end; "
+                   "`start: earliest` (or --set {}.start=earliest) reads them again",
+                   actor_id, group, list->cnt, actor_id);
     assign(list);
   }
 
@@ -90,10 +153,7 @@ class Consumer {
                            void* opaque) {
     auto* self = static_cast<Consumer*>(opaque);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      // Committed offsets apply by themselves (offset INVALID = the group's); a timestamp start
-      // looks its offsets up.
-      if (self->start_timestamp_ms >= 0) self->start_partitions(partitions, false);
-      else self->assign(partitions);
+      self->start_partitions(partitions);
     } else {
       self->assign(nullptr);
     }
@@ -146,9 +206,10 @@ class Consumer {
   std::map<PartitionKey, Partition> partitions_;
 };
 
-// start: earliest | latest | ISO 8601 UTC | milliseconds since 1970.
+// start: committed | earliest | latest | ISO 8601 UTC | milliseconds since 1970 (committed is
+// read per partition; here it is the earliest fallback).
 int64_t start_offset(const std::string& start, const std::string& place, int64_t* timestamp_ms) {
-  if (start == "earliest") return RD_KAFKA_OFFSET_BEGINNING;
+  if (start == "earliest" || start == "committed") return RD_KAFKA_OFFSET_BEGINNING;
   if (start == "latest") return RD_KAFKA_OFFSET_END;
   char* end = nullptr;
   long long ms = std::strtoll(start.c_str(), &end, 10);
@@ -177,7 +238,15 @@ class KafkaSource final : public ActorLogic {
     max_messages_ = c.integer("max_messages");
     consumer_ = std::make_shared<Consumer>();
     consumer_->place = place_;
+    consumer_->actor_id = context.actor_id;
+    consumer_->group = c.string("group");
+    consumer_->from_committed = c.string("start") == "committed";
     consumer_->start = start_offset(c.string("start"), c.place("start"), &consumer_->start_timestamp_ms);
+    connect_timeout_s_ = c.number("connect_timeout_s");
+    reconnect_timeout_s_ = c.number("reconnect_timeout_s");
+    assign_ = c.boolean("assign");
+    instance_ = context.instance;
+    parallelism_ = context.parallelism;
 
     std::map<std::string, std::string> properties = kafka::properties_from(c);
     if (c.has("embedded_broker")) start_embedded_broker(c, properties);
@@ -185,10 +254,12 @@ class KafkaSource final : public ActorLogic {
     properties["enable.auto.commit"] = "false";
     properties["enable.auto.offset.store"] = "false";
     properties["auto.offset.reset"] = consumer_->start == RD_KAFKA_OFFSET_END ? "latest" : "earliest";
+    consumer_->brokers = properties.count("bootstrap.servers") ? properties["bootstrap.servers"] : "";
     if (stop_at_end_) properties["enable.partition.eof"] = "true";
     properties.emplace("client.id", "ebs-flow-" + context.actor_id + "-" + std::to_string(context.instance));
     rd_kafka_conf_t* conf = kafka::make_conf(properties, c.place("properties"));
     rd_kafka_conf_set_opaque(conf, consumer_.get());
+    rd_kafka_conf_set_error_cb(conf, &Consumer::on_error);
     if (!c.boolean("assign")) rd_kafka_conf_set_rebalance_cb(conf, &Consumer::on_rebalance);
     char error[512];
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
@@ -196,9 +267,10 @@ class KafkaSource final : public ActorLogic {
     consumer_->rk.reset(rk);
     rd_kafka_poll_set_consumer(rk);
 
-    if (c.boolean("assign")) {
-      assign_share(context.instance, context.parallelism);
-    } else {
+    opened_at_ = Clock::now();
+    // assign: true asks the cluster for its partitions once connected (produce), so that an
+    // unreachable broker times out there, where a stop request can interrupt the wait.
+    if (!assign_) {
       rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
       for (const std::string& t : topics_) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
       rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list);
@@ -209,6 +281,11 @@ class KafkaSource final : public ActorLogic {
 
   ProduceResult produce(size_t max_records, Emitter& out) override {
     if (done_) return ProduceResult::done();
+    if (!reachable()) return ProduceResult::idle(std::chrono::microseconds(100000));
+    if (assign_ && !assigned_) {
+      assign_share(instance_, parallelism_);
+      assigned_ = true;
+    }
     rd_kafka_t* rk = consumer_->rk.get();
     std::vector<MessagePtr> messages;
     auto deadline = Clock::now() + batch_delay_;
@@ -240,6 +317,7 @@ class KafkaSource final : public ActorLogic {
       messages.push_back(std::move(m));
     }
     if (!messages.empty()) emit(messages, out);
+    if (stop_at_end_ && consumer_->to_read > 0) out.progress(consumed_, consumer_->to_read);
     if (max_messages_ > 0 && consumed_ >= static_cast<uint64_t>(max_messages_)) done_ = true;
     if (stop_at_end_ && messages.empty() && all_at_end()) done_ = true;
     if (done_) return ProduceResult::done();
@@ -247,6 +325,49 @@ class KafkaSource final : public ActorLogic {
   }
 
  private:
+  // Whether the cluster answers: checked until the first answer and again after librdkafka
+  // says every broker is down. Gives up after connect_timeout_s at start and reconnect_timeout_s
+  // mid-run (0 = never): a Fault that stops the source; the graph drains and offsets stay at
+  // what was written.
+  bool reachable() {
+    if (connected_ && !consumer_->all_brokers_down) return true;
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_->rk.get(), 0, nullptr, &metadata, 500);
+    if (!err) {
+      rd_kafka_metadata_destroy(metadata);
+      if (connected_) spdlog::info("{}: the Kafka broker {} is back", place_, consumer_->brokers);
+      connected_ = true;
+      consumer_->reached = true;
+      consumer_->all_brokers_down = false;
+      down_since_.reset();
+      return true;
+    }
+    std::string why = consumer_->last_error.empty() ? rd_kafka_err2str(err) : consumer_->last_error;
+    auto now = Clock::now();
+    if (!connected_) {
+      if (connect_timeout_s_ > 0 && now - opened_at_ > std::chrono::duration<double>(connect_timeout_s_))
+        disconnected(place_, "cannot reach the Kafka broker '" + consumer_->brokers + "' within " +
+                                 seconds_text(connect_timeout_s_) + " s (connect_timeout_s; 0 = keep trying): " + why);
+      return false;
+    }
+    if (!down_since_) {
+      down_since_ = now;
+      spdlog::warn("{}: lost the Kafka broker {} ({}); reconnecting for up to {} s (reconnect_timeout_s)", place_,
+                   consumer_->brokers, why, seconds_text(reconnect_timeout_s_));
+    }
+    if (reconnect_timeout_s_ > 0 && now - *down_since_ > std::chrono::duration<double>(reconnect_timeout_s_))
+      disconnected(place_, "lost the Kafka broker '" + consumer_->brokers + "' for more than " +
+                               seconds_text(reconnect_timeout_s_) + " s (reconnect_timeout_s; 0 = keep trying): " + why +
+                               "; stopped, offsets committed only up to what was written");
+    return false;
+  }
+
+  static std::string seconds_text(double s) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", s);
+    return text;
+  }
+
   bool all_at_end() const {
     return !consumer_->assigned.empty() && consumer_->at_end.size() >= consumer_->assigned.size();
   }
@@ -310,7 +431,7 @@ class KafkaSource final : public ActorLogic {
     if (e.IsMap() && e["preload"]) {
       kafka::ReplayOptions replay;
       for (const auto& p : e["preload"].IsSequence() ? e["preload"] : YAML::Node(std::vector<std::string>{e["preload"].as<std::string>()}))
-        replay.inputs.push_back(p.as<std::string>());
+        replay.inputs.push_back(workflow_relative(c.file(), p.as<std::string>()));
       replay.topic = topics_.front();
       replay.brokers = consumer_->broker->bootstrap_servers();
       if (e["wire"]) replay.wire = e["wire"].as<std::string>();
@@ -362,7 +483,7 @@ class KafkaSource final : public ActorLogic {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(all.size()));
     for (size_t i = instance; i < all.size(); i += parallelism)
       rd_kafka_topic_partition_list_add(list, all[i].topic.c_str(), all[i].partition);
-    consumer_->start_partitions(list, true);
+    consumer_->start_partitions(list);
     rd_kafka_topic_partition_list_destroy(list);
   }
 
@@ -371,6 +492,12 @@ class KafkaSource final : public ActorLogic {
   std::chrono::microseconds batch_delay_{5000};
   bool stop_at_end_ = false;
   bool done_ = false;
+  bool assign_ = false, assigned_ = false;
+  size_t instance_ = 0, parallelism_ = 1;
+  double connect_timeout_s_ = 30, reconnect_timeout_s_ = 300;
+  bool connected_ = false;
+  Clock::time_point opened_at_;
+  std::optional<Clock::time_point> down_since_;
   int64_t max_messages_ = 0;
   uint64_t consumed_ = 0;
   PortType output_type_;
@@ -399,7 +526,11 @@ std::vector<ConfigKey> kafka_source_config_keys() {
   std::vector<ConfigKey> keys = {
       {"topics", ValueKind::list, true, "", "topic names or regexes (^...)"},
       {"group", ValueKind::string, false, "ebs-flow", "consumer group (group.id)"},
-      {"start", ValueKind::string, false, "earliest", "without a committed offset: earliest, latest, ISO 8601 UTC or ms since 1970"},
+      {"start", ValueKind::string, false, "committed",
+       "where to read from: committed (the group's offsets, earliest without), earliest, latest, ISO 8601 UTC or ms since 1970"},
+      {"connect_timeout_s", ValueKind::number, false, "30", "give up when no broker answers this long at start (0 = keep trying)"},
+      {"reconnect_timeout_s", ValueKind::number, false, "300",
+       "mid-run, stop cleanly when every broker is gone this long (0 = keep trying)"},
       {"assign", ValueKind::boolean, false, "false", "spread partitions over instances without a group join"},
       {"stop_at_end", ValueKind::boolean, false, "false", "end the stream when every assigned partition is read to its end"},
       {"max_messages", ValueKind::integer, false, "0", "end after this many messages per instance (0 = no limit)"},
@@ -430,10 +561,14 @@ void register_kafka_message_source(ActorRegistry& registry, KafkaMessageSourceSp
       problems.push_back({c.place("start"), f.message()});
     }
     if (c.integer("max_messages") < 0) problems.push_back({c.place("max_messages"), "max_messages must be >= 0"});
+    for (const char* key : {"connect_timeout_s", "reconnect_timeout_s"})
+      if (c.number(key) < 0) problems.push_back({c.place(key), std::string(key) + " must be >= 0 (0 = keep trying)"});
     if (!c.has("embedded_broker") && kafka::properties_from(c).count("bootstrap.servers") == 0)
       problems.push_back({c.place("topics"), "no bootstrap.servers (properties or flat key) and no embedded_broker"});
     if (check) check(c, problems);
   };
+  t.check_connect = kafka::check_kafka_connect;
+  t.emits_fields = std::move(spec.emits_fields);
   t.create = [output_type = spec.output.type, make_decoder = std::move(spec.make_decoder)](const ActorContext& context) {
     return std::make_unique<KafkaSource>(output_type, make_decoder(context));
   };
@@ -463,8 +598,9 @@ void register_kafka_source(ActorRegistry& registry) {
     ingest::check_ingest_config(c, problems);
   };
   spec.make_decoder = [](const ActorContext& context) -> std::unique_ptr<KafkaMessageDecoder> {
-    return std::make_unique<AlertMessageDecoder>(ingest::make_ingester(context.config, context.run_dir));
+    return std::make_unique<AlertMessageDecoder>(ingest::make_ingester(context.config));
   };
+  spec.emits_fields = ingest::ingest_field_sets;
   register_kafka_message_source(registry, std::move(spec));
 }
 

@@ -67,8 +67,10 @@ struct KafkaMessageSourceSpec {
   std::vector<ConfigKey> config;  // the decoder's keys, beyond the Kafka keys every source has
   // Extra validation of the decoder's keys (the Kafka keys are checked already); may be empty.
   std::function<void(const ActorConfig&, std::vector<Problem>&)> check;
-  // Makes one instance's decoder from its config (relative paths resolve in context.run_dir).
+  // Makes one instance's decoder from its config (relative paths: ActorConfig::input_path).
   std::function<std::unique_ptr<KafkaMessageDecoder>(const ActorContext&)> make_decoder;
+  // The fields of the records it emits, for validate's field-name check; may be empty.
+  std::function<std::vector<FieldSet>(const ActorConfig&)> emits_fields;
 };
 
 // The Kafka keys every message source has: topics, group, start, assign, stop_at_end,

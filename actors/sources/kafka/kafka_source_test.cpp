@@ -32,7 +32,7 @@ using test::read_topic;
 std::multiset<uint64_t> ids_in_jsonl(const fs::path& path) {
   std::multiset<uint64_t> ids;
   std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) ids.insert(nlohmann::json::parse(line).at("alert_id").get<uint64_t>());
+  for (std::string line; std::getline(in, line);) ids.insert(std::stoull(nlohmann::json::parse(line).at("alert_id").get<std::string>()));
   return ids;
 }
 
@@ -70,7 +70,7 @@ actors:
   std::set<std::string> keys;
   for (const std::string& v : read_topic(f.broker.bootstrap_servers(), "out", 2)) {
     auto j = nlohmann::json::parse(v);
-    out.insert(j.at("alert_id").get<uint64_t>());
+    out.insert(std::stoull(j.at("alert_id").get<std::string>()));
   }
   std::set<uint64_t> expected = ztf_ids();
   CHECK(out.size() == 86);

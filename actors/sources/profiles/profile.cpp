@@ -8,6 +8,8 @@
 #include <set>
 
 #include "engine/graph/actor_config.h"
+#include "engine/model/alert_identity.h"
+#include "engine/model/light_curve.h"
 #include "engine/util/fault.h"
 
 namespace ebs::profiles {
@@ -408,12 +410,17 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
   std::unique_ptr<Profile> profile(new Profile());
   Profile& out = *profile;
   out.origin_ = origin;
-  p.keys(doc, {"profile", "survey", "description", "match", "schema_version", "bands", "time", "alert", "history", "cutouts"},
+  p.keys(doc, {"profile", "survey", "description", "match", "schema_version", "bands", "time", "alert", "history", "cutouts",
+                "fields"},
          "a profile");
   for (const char* required : {"profile", "survey", "match", "time", "alert"})
     if (!doc[required]) fail(p.at(doc), std::string("profile needs '") + required + "'");
   out.name_ = p.scalar(doc["profile"], "profile");
   out.survey_ = p.scalar(doc["survey"], "survey");
+  if (YAML::Node fields = doc["fields"]) {
+    if (!fields.IsSequence()) fail(p.at(fields), "fields: a list of raw field paths");
+    for (const YAML::Node& f : fields) out.fields_.push_back(p.scalar(f, "fields"));
+  }
 
   std::vector<YAML::Node> rules;
   if (doc["match"].IsMap()) {
@@ -423,11 +430,13 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
   }
   if (rules.empty()) fail(p.at(doc["match"]), "match must be a rule or a list of rules");
   for (const YAML::Node& rule_node : rules) {
-    p.keys(rule_node, {"schema", "has_fields", "version_field", "versions"}, "a match rule");
+    p.keys(rule_node, {"schema", "has_fields", "lacks_fields", "version_field", "versions"}, "a match rule");
     MatchRule rule;
     if (rule_node["schema"]) rule.schemas = p.scalars(rule_node["schema"], "schema");
     if (rule_node["has_fields"])
       for (const std::string& f : p.scalars(rule_node["has_fields"], "has_fields")) rule.has_fields.emplace_back(f);
+    if (rule_node["lacks_fields"])
+      for (const std::string& f : p.scalars(rule_node["lacks_fields"], "lacks_fields")) rule.lacks_fields.emplace_back(f);
     if (rule_node["version_field"]) rule.version_field = FieldPath(p.scalar(rule_node["version_field"], "version_field"));
     if (rule_node["versions"]) rule.versions = p.scalars(rule_node["versions"], "versions");
     if (rule.version_field.empty() != rule.versions.empty())
@@ -439,8 +448,9 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
 
   if (YAML::Node v = doc["schema_version"]) {
     if (v.IsMap()) {
-      p.keys(v, {"path"}, "schema_version");
+      p.keys(v, {"path", "default"}, "schema_version");
       out.schema_version_field_ = FieldPath(p.scalar(v["path"], "schema_version path"));
+      if (v["default"]) out.schema_version_ = p.scalar(v["default"], "schema_version default");
     } else {
       out.schema_version_ = p.scalar(v, "schema_version");
     }
@@ -456,9 +466,18 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
     fail(p.at(t), "reference: start needs exposure_time or default_exposure_s to reach the exposure's middle");
 
   YAML::Node a = doc["alert"];
-  p.keys(a, {"alert_id", "object_id", "ra", "dec", "band", "mag", "mag_err", "flux", "flux_err",
-             "is_diff_pos", "real_bogus"},
+  p.keys(a, {"alert_id", "alert_id_kind", "alert_key", "object_id", "ra", "dec", "band", "mag", "mag_err", "flux", "flux_err",
+             "is_diff_pos", "real_bogus", "limit_mag"},
          "alert");
+  if (a["alert_id"]) {
+    // Every profile says how its survey's id is read: a wrong guess loses alerts (ATLAS ids
+    // such as 02a59543o0040o_006230 once parsed as the integer 2).
+    if (!a["alert_id_kind"]) fail(p.at(a), "alert_id needs alert_id_kind: integer or text");
+    std::string kind = p.scalar(a["alert_id_kind"], "alert_id_kind");
+    if (kind == "integer") out.alert_id_kind_ = AlertIdKind::integer;
+    else if (kind == "text") out.alert_id_kind_ = AlertIdKind::text;
+    else fail(p.at(a["alert_id_kind"]), "alert_id_kind must be integer or text, not '" + kind + "'");
+  }
   for (const char* required : {"object_id", "ra", "dec"})
     if (!a[required]) fail(p.at(a), std::string("alert needs '") + required + "'");
   auto opt = [&](const char* key, ValueSpec& target) {
@@ -475,6 +494,9 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
   opt("flux_err", out.flux_err_);
   opt("is_diff_pos", out.is_diff_pos_);
   opt("real_bogus", out.real_bogus_);
+  opt("limit_mag", out.limit_mag_);
+  opt("alert_key", out.alert_key_);
+  if (a["alert_key"] && !a["alert_id"]) fail(p.at(a["alert_key"]), "alert_key goes with alert_id");
 
   if (YAML::Node h = doc["history"]) {
     if (!h.IsSequence()) fail(p.at(h), "history must be a list of entries");
@@ -537,34 +559,65 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
   return profile;
 }
 
-bool Profile::shape_matches(const RawRecord& record) const {
-  RawView root = record.root();
-  if (!root.valid() || root.kind() != RawNode::Kind::Record || !root.node().shape) return false;
-  const std::string& schema = root.node().shape->name;
-  for (const MatchRule& rule : match_) {
-    bool name_ok = rule.schemas.empty();
-    for (const std::string& s : rule.schemas) name_ok = name_ok || s == schema;
-    if (!name_ok) continue;
-    bool fields_ok = true;
-    for (const FieldPath& f : rule.has_fields) fields_ok = fields_ok && f.present(root);
-    if (fields_ok) return true;
-  }
+bool Profile::shape_matches(RawView node) const { return accepts(node, false, nullptr); }
+
+bool Profile::names_schema_of(RawView node) const {
+  if (!node.valid() || node.kind() != RawNode::Kind::Record || !node.node().shape) return false;
+  for (const MatchRule& rule : match_)
+    for (const std::string& s : rule.schemas)
+      if (s == node.node().shape->name) return true;
   return false;
 }
+bool Profile::version_matches(RawView node) const { return accepts(node, true, nullptr); }
+bool Profile::shape_matches(const RawRecord& record) const { return shape_matches(record.root()); }
+bool Profile::version_matches(const RawRecord& record) const { return version_matches(record.root()); }
 
-bool Profile::version_matches(const RawRecord& record) const {
-  RawView root = record.root();
-  const std::string& schema = root.node().shape->name;
+std::string Profile::refusal(RawView node) const {
+  std::string why;
+  accepts(node, true, &why);
+  return why;
+}
+
+bool Profile::accepts(RawView node, bool check_version, std::string* why) const {
+  if (!node.valid() || node.kind() != RawNode::Kind::Record || !node.node().shape) {
+    if (why) *why = "not a record";
+    return false;
+  }
+  const std::string& schema = node.node().shape->name;
+  auto refuse = [&](const std::string& reason) {
+    if (why) *why += (why->empty() ? "" : "; ") + reason;
+  };
   for (const MatchRule& rule : match_) {
     bool name_ok = rule.schemas.empty();
     for (const std::string& s : rule.schemas) name_ok = name_ok || s == schema;
-    if (!name_ok) continue;
-    bool fields_ok = true;
-    for (const FieldPath& f : rule.has_fields) fields_ok = fields_ok && f.present(root);
-    if (!fields_ok) continue;
-    if (rule.version_field.empty()) return true;
-    auto text = rule.version_field.resolve(root).as_string();
-    if (!text) continue;
+    if (!name_ok) {
+      if (why) {
+        std::string names;
+        for (const std::string& s : rule.schemas) names += (names.empty() ? "" : " or ") + s;
+        refuse("writer schema '" + schema + "' is not " + names);
+      }
+      continue;
+    }
+    const FieldPath* missing = nullptr;
+    for (const FieldPath& f : rule.has_fields)
+      if (!missing && !f.present(node)) missing = &f;
+    if (missing) {
+      refuse("no field " + missing->text());
+      continue;
+    }
+    const FieldPath* extra = nullptr;
+    for (const FieldPath& f : rule.lacks_fields)
+      if (!extra && f.present(node)) extra = &f;
+    if (extra) {
+      refuse("has field " + extra->text());
+      continue;
+    }
+    if (!check_version || rule.version_field.empty()) return true;
+    auto text = rule.version_field.resolve(node).as_string();
+    if (!text) {
+      refuse("no " + rule.version_field.text() + " text");
+      continue;
+    }
     if (!rule.last_version_known || rule.last_version != *text) {
       rule.last_version.assign(*text);
       rule.last_version_matches = false;
@@ -574,6 +627,11 @@ bool Profile::version_matches(const RawRecord& record) const {
       rule.last_version_known = true;
     }
     if (rule.last_version_matches) return true;
+    if (why) {
+      std::string patterns;
+      for (const std::string& v : rule.versions) patterns += (patterns.empty() ? "" : ", ") + v;
+      refuse(rule.version_field.text() + " '" + std::string(*text) + "' is not " + patterns);
+    }
   }
   return false;
 }
@@ -618,8 +676,10 @@ double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, con
   }
   double mjd = spec.is_jd ? time::jd_to_mjd(value) : value;
   if (spec.exposure_start) {
+    // One rule for the alert's own point and its history's: an exposure time that is missing,
+    // null or not positive (three real ZTF alerts carry exptime 0) is the profile's default.
     double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at);
-    if (!std::isfinite(exposure)) exposure = spec.default_exposure_s;
+    if (!(exposure > 0)) exposure = spec.default_exposure_s;
     mjd += exposure / 2 / time::kSecondsPerDay;
   }
   if (mjd < 36934) {  // 1960: no UTC before
@@ -634,7 +694,7 @@ double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, con
 }
 
 void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const {
-  const RawNode* list = nodes.at(spec.list, nodes.base);
+  const RawNode* list = nodes.at(spec.list, nodes.root);
   if (list == nullptr || list->kind != RawNode::Kind::List) return;
   const RawNode* element = nodes.base + list->first_child;
   for (uint32_t i = 0; i < list->child_count; ++i, ++element) {
@@ -658,12 +718,12 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
 }
 
 std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<const void> buffers,
-                                              std::string_view place) const {
+                                              std::string_view place, uint32_t root) const {
   auto core = std::make_shared<AlertCore>();
   core->raw = std::move(raw);
   core->buffers = std::move(buffers);
   try {
-    map_values(*core, place);
+    map_values(*core, place, root);
   } catch (const Fault&) {
     raw = std::move(core->raw);
     throw;
@@ -671,27 +731,58 @@ std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<c
   return core;
 }
 
-void Profile::map_values(AlertCore& out, std::string_view place) const {
+// The profile's declared id kind decides: integers stay signed and whole (a text that is not one
+// is an error, never a partial parse), texts keep their bytes and get the documented hash.
+void Profile::map_alert_id(AlertCore& core, const RecordNodes& nodes, std::string_view place) const {
+  map_alert_id_value(core, nodes, place);
+  // A format that carries both (ebs.alert 1.1): the key as written, when there is one.
+  std::string key;
+  if (!alert_key_.empty() && read_text(alert_key_, nodes, nodes.root, key) && !key.empty()) core.alert_key = std::move(key);
+}
+
+void Profile::map_alert_id_value(AlertCore& core, const RecordNodes& nodes, std::string_view place) const {
+  const RawNode* v = alert_id_.paths.empty() ? nullptr : first_value(alert_id_, nodes, nodes.root);
+  std::string_view text;
+  if (alert_id_.constant) {
+    text = *alert_id_.constant;
+  } else if (v == nullptr) {
+    mapping_error(place, name_, "alert_id (" + alert_id_.describe() + ") is missing");
+  } else if (v->kind == RawNode::Kind::Int) {
+    core.alert_id = v->integer;
+    core.alert_key = std::to_string(v->integer);
+    if (alert_id_kind_ == AlertIdKind::text) core.alert_id = alert_id_of_text(core.alert_key);
+    return;
+  } else if (is_text(v)) {
+    text = v->text;
+  } else {
+    mapping_error(place, name_, "alert_id (" + alert_id_.describe() + ") is neither an integer nor a text");
+  }
+  core.alert_key.assign(text);
+  if (alert_id_kind_ == AlertIdKind::text) {
+    core.alert_id = alert_id_of_text(text);
+  } else if (auto id = parse_alert_id(text)) {
+    core.alert_id = *id;
+  } else {
+    mapping_error(place, name_, "alert_id (" + alert_id_.describe() + ") '" + std::string(text) +
+                                    "' is not a 64-bit integer (a text id needs alert_id_kind: text)");
+  }
+}
+
+void Profile::map_values(AlertCore& out, std::string_view place, uint32_t root_node) const {
   AlertCore* core = &out;
-  if (core->raw.empty()) mapping_error(place, name_, "the record is empty");
-  const RecordNodes nodes{core->raw.nodes().data(), ++epoch_};
-  const RawNode* root = nodes.base;
+  if (core->raw.empty() || root_node >= core->raw.nodes().size()) mapping_error(place, name_, "the record is empty");
+  const RecordNodes nodes{core->raw.nodes().data(), ++epoch_, core->raw.nodes().data() + root_node};
+  const RawNode* root = nodes.root;
   core->survey = survey_;
 
   if (!schema_version_field_.empty()) {
     const RawNode* v = nodes.at(schema_version_field_, root);
     if (v && is_text(v)) core->schema_version.assign(v->text);
+    else core->schema_version = schema_version_;  // the field's `default`, when the schema lacks it
   } else {
     core->schema_version = schema_version_;
   }
-  if (!alert_id_.empty()) {
-    std::string text;
-    const RawNode* v = alert_id_.paths.empty() ? nullptr : first_value(alert_id_, nodes, root);
-    if (v && (v->kind == RawNode::Kind::Int || v->kind == RawNode::Kind::Bool))
-      core->alert_id = static_cast<uint64_t>(v->kind == RawNode::Kind::Int ? v->integer : (v->boolean ? 1 : 0));
-    else if (read_text(alert_id_, nodes, root, text))
-      std::from_chars(text.data(), text.data() + text.size(), core->alert_id);
-  }
+  if (!alert_id_.empty()) map_alert_id(*core, nodes, place);
   if (!read_text(object_id_, nodes, root, core->object_id) || core->object_id.empty())
     mapping_error(place, name_, "object_id (" + object_id_.describe() + ") is missing");
   core->ra = read_number(ra_, nodes, root);
@@ -710,6 +801,7 @@ void Profile::map_values(AlertCore& out, std::string_view place) const {
   core->is_diff_pos = flag.value_or(true);
   complete_photometry(core->mag, core->mag_err, core->flux, core->flux_err, core->is_diff_pos, flag.has_value());
   core->real_bogus = read_number(real_bogus_, nodes, root);
+  core->limit_mag = read_number(limit_mag_, nodes, root);
 
   // One allocation for the light curve: at most every element of every listed history.
   size_t points = 0;
@@ -719,6 +811,7 @@ void Profile::map_values(AlertCore& out, std::string_view place) const {
   }
   core->history.reserve(points);
   for (const HistorySpec& spec : history_) map_history(spec, nodes, *core, place);
+  remove_duplicate_points(*core);  // the one duplicate rule (engine/model/light_curve.h)
 
   core->cutouts.reserve(cutouts_.size());
   for (const CutoutSpec& spec : cutouts_) {

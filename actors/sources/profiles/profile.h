@@ -29,15 +29,18 @@
 #include <vector>
 
 #include "actors/sources/profiles/field_path.h"
+#include "engine/model/alert_identity.h"
 #include "engine/model/record.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs::profiles {
 
-// One record being mapped: its node array and its epoch (see FieldPath::resolve).
+// One record being mapped: its node array, its epoch (see FieldPath::resolve) and the node the
+// profile's paths start from (the root, or an alert wrapped inside another record).
 struct RecordNodes {
   const RawNode* base;
   uint64_t epoch;
+  const RawNode* root;
   const RawNode* at(const FieldPath& path, const RawNode* from) const { return path.resolve(base, from, epoch); }
 };
 
@@ -99,6 +102,7 @@ struct CutoutSpec {
 struct MatchRule {
   std::vector<std::string> schemas;    // writer schema full names (root record); empty = any
   std::vector<FieldPath> has_fields;   // must exist in the schema (may be null)
+  std::vector<FieldPath> lacks_fields; // must not exist (ZTF 1.x: no schemavsn)
   FieldPath version_field;             // e.g. schemavsn; empty = no version check
   std::vector<std::string> versions;   // fnmatch patterns ("4.*")
   // The last version text matched against the patterns, and the result: a stream repeats one.
@@ -119,22 +123,35 @@ class Profile {
   const std::string& origin() const { return origin_; }
   const std::vector<MatchRule>& match() const { return match_; }
   std::string_view time_scale() const { return time::to_string(time_.scale); }
+  // Every raw field path of the schemas it covers (`fields:`; list elements' fields as
+  // list.field), for validate's check of the names filters read; empty when not declared.
+  const std::vector<std::string>& fields() const { return fields_; }
 
   // Whether this profile takes records of the root shape of `record` (schema name and fields;
   // the version is checked per record by version_matches).
   bool shape_matches(const RawRecord& record) const;
   bool version_matches(const RawRecord& record) const;
+  // The same at any record node (an alert wrapped in another record, e.g. by Spark).
+  bool shape_matches(RawView node) const;
+  bool version_matches(RawView node) const;
+  // Whether a match rule names the writer schema of `node` (more specific than fields alone).
+  bool names_schema_of(RawView node) const;
+  // Why this profile does not take the record at `node` ("writer schema 'x' is not ztf.alert"),
+  // one reason per match rule; empty when it does.
+  std::string refusal(RawView node) const;
 
   // Maps a decoded record: the Alert's core, with `raw` moved in and `buffers` kept alive.
   // Raises a `failed` Fault "PLACE" / "profile NAME: what" on a missing required value,
   // NaN or out-of-range coordinates, a bad time; `raw` is then left as it was (for the dead
   // letter).
+  // `root` is the node the alert is at (0: the record itself; ProfileSet finds wrapped ones).
   std::shared_ptr<const AlertCore> map(RawRecord&& raw, std::shared_ptr<const void> buffers,
-                                       std::string_view place) const;
+                                       std::string_view place, uint32_t root = 0) const;
 
  private:
   Profile() = default;
-  void map_values(AlertCore& core, std::string_view place) const;
+  bool accepts(RawView node, bool check_version, std::string* why) const;
+  void map_values(AlertCore& core, std::string_view place, uint32_t root_node) const;
   void map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const;
   double convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
                       bool required) const;
@@ -144,12 +161,17 @@ class Profile {
   std::vector<MatchRule> match_;
   FieldPath schema_version_field_;
   std::string schema_version_;
+  void map_alert_id(AlertCore& core, const RecordNodes& nodes, std::string_view place) const;
+  void map_alert_id_value(AlertCore& core, const RecordNodes& nodes, std::string_view place) const;
+
   ValueSpec alert_id_, object_id_, ra_, dec_, band_, mag_, mag_err_, flux_, flux_err_,
-      is_diff_pos_, real_bogus_;
+      is_diff_pos_, real_bogus_, limit_mag_, alert_key_;
+  AlertIdKind alert_id_kind_ = AlertIdKind::integer;
   TimeSpec time_;
   std::map<std::string, std::string, std::less<>> bands_;
   std::vector<HistorySpec> history_;
   std::vector<CutoutSpec> cutouts_;
+  std::vector<std::string> fields_;
   // TAI-UTC per UTC day seen (leap seconds fall at day ends; NaN marks a day that ends with
   // one): saves two ERFA calls per light-curve point.
   mutable std::unordered_map<int64_t, double> offset_days_;

@@ -41,24 +41,37 @@ class ProfileSet {
   // `place` when no profile has that name.
   void force(std::string_view name, std::string_view place);
 
-  // The profile for a decoded record; raises a `failed` Fault at `place` when none matches.
+  // The profile for a decoded record and the node its alert is at: the record itself or, when
+  // no profile takes that, a record nested in it (wrappers such as Spark's topLevelRecord, at any
+  // depth up to 4). Raises a `failed` Fault at `place` when none matches, naming every profile
+  // tried and why each refused.
+  struct Choice {
+    const Profile* profile;
+    uint32_t root;
+  };
+  Choice choose(const RawRecord& record, std::string_view place);
   const Profile& select(const RawRecord& record, std::string_view place);
 
-  // select + map.
+  // choose + map.
   std::shared_ptr<const AlertCore> map(RawRecord&& record, std::shared_ptr<const void> buffers,
                                        std::string_view place) {
-    const Profile& profile = select(record, place);
-    return profile.map(std::move(record), std::move(buffers), place);
+    Choice choice = choose(record, place);
+    return choice.profile->map(std::move(record), std::move(buffers), place, choice.root);
   }
 
  private:
+  std::vector<const Profile*> candidates_at(RawView node) const;
+
   std::vector<std::unique_ptr<Profile>> profiles_;
   const Profile* forced_ = nullptr;
-  // Root shape -> profiles whose schema rules take it, in load order. The entry keeps the
-  // shape's name and fields to check a hit: a freed schema's address may be reused by another.
+  // Root shape -> where the alert is (field positions from the root; empty: the root) and the
+  // profiles whose schema rules take it, in load order. The entry keeps the shape's name and
+  // fields to check a hit: a freed schema's address may be reused by another.
   struct Candidates {
     std::string name;
     std::vector<std::string> fields;
+    std::vector<uint32_t> path;
+    std::string inner_name;
     std::vector<const Profile*> profiles;
   };
   std::unordered_map<const RecordShape*, Candidates> by_shape_;

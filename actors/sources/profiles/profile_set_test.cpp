@@ -37,8 +37,9 @@ TEST_CASE("selection by writer schema name and version, once per schema; forcing
   CHECK(set.select(record_named(ztf, "4.01"), "b").name() == "ztf-4");
   CHECK(set.select(record_named(ztf, "4.02"), "b").name() == "ztf-4");
   CHECK_THROWS_WITH_AS(set.select(record_named(ztf, "5.0"), "c"),
-                       "c: no profile for writer schema 'ztf.alert' version '5.0' (schema known, version not): "
-                       "add one (docs/ingestion.md) or force one with `profile:`",
+                       "c: no profile for writer schema 'ztf.alert' version '5.0' (schema known, version not: "
+                       "ztf-3: schemavsn '5.0' is not 1.*, 2.*, 3.*; has field schemavsn; ztf-4: schemavsn '5.0' is not 4.*) "
+                       "in the record: add one (docs/ingestion.md) or force one with `profile:`",
                        Fault);
   auto unknown = std::make_shared<RecordShape>("ps1.alert", std::vector<std::string>{"x"});
   CHECK_THROWS_WITH_AS(set.select(record_named(unknown, "1"), "d"), doctest::Contains("no profile for writer schema 'ps1.alert'"),

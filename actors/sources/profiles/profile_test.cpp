@@ -17,12 +17,13 @@ struct AtlasShapes {
   RecordShape candidate{"atlas.candidate", {"mjd", "RA", "Dec", "Mag", "Dmag", "flux", "dflux", "rb", "filter"}};
 };
 
-RawRecord atlas_record(double ra, double dec, double flux, const char* filter = "o") {
+RawRecord atlas_record(double ra, double dec, double flux, const char* filter = "o", const char* candid = nullptr) {
   static auto shapes = std::make_shared<AtlasShapes>();
   RawRecordBuilder b;
   uint32_t f = b.begin_record(b.add_root(), &shapes->alert);
   b.set_string(f, "ATLAS20abc");
-  b.set_int(f + 1, 123456789);
+  if (candid) b.set_string(f + 1, candid);
+  else b.set_int(f + 1, 123456789);
   uint32_t c = b.begin_record(f + 2, &shapes->candidate);
   b.set_double(c, 59000.25);
   b.set_double(c + 1, ra);
@@ -43,6 +44,7 @@ match: {has_fields: [candidate.RA, candidate.Dec]}
 time: {path: candidate.mjd, format: mjd, scale: utc, reference: middle}
 alert:
   alert_id: candid
+  alert_id_kind: integer
   object_id: objectId
   ra: candidate.RA
   dec: candidate.Dec
@@ -96,10 +98,33 @@ TEST_CASE("mapping errors name the record and the field, and do not crash") {
                        "p: profile atlas-test: ra (candidate.RA) is 360.000000, not in [0, 360)", Fault);
 }
 
+TEST_CASE("each profile declares how its id is read: ATLAS text ids are kept and hashed, never half-parsed") {
+  // Real ATLAS candids are exposure name + detection number: parsed as integers, all twelve of an
+  // exposure once became alert 2.
+  auto as_integer = Profile::parse_text(kAtlasProfile, "atlas.yaml");
+  CHECK_THROWS_WITH_AS(as_integer->map(atlas_record(10, 20, 5, "o", "02a59543o0040o_006230"), nullptr, "r"),
+                       "r: profile atlas-test: alert_id (candid) '02a59543o0040o_006230' is not a 64-bit integer "
+                       "(a text id needs alert_id_kind: text)",
+                       Fault);
+  std::string text_profile = kAtlasProfile;
+  text_profile.replace(text_profile.find("alert_id_kind: integer"), 22, "alert_id_kind: text");
+  auto as_text = Profile::parse_text(text_profile, "atlas.yaml");
+  auto a = as_text->map(atlas_record(10, 20, 5, "o", "02a59543o0040o_006230"), nullptr, "r");
+  auto b = as_text->map(atlas_record(10, 20, 5, "o", "02a59543o0040o_006231"), nullptr, "r");
+  CHECK(a->alert_key == "02a59543o0040o_006230");
+  CHECK(a->alert_id == alert_id_of_text("02a59543o0040o_006230"));
+  CHECK(a->alert_id != b->alert_id);
+  CHECK_THROWS_WITH_AS(
+      Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: mjd, scale: utc}\n"
+                          "alert: {alert_id: i, object_id: o, ra: r, dec: d}\n",
+                          "p.yaml"),
+      "p.yaml:5:8: alert_id needs alert_id_kind: integer or text", Fault);
+}
+
 TEST_CASE("profile syntax errors name FILE:LINE:COL") {
   CHECK_THROWS_WITH_AS(Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: jd, scale: utc}\nalert: {object_id: o, ra: r, dec: d, colour: c}\n", "p.yaml"),
-                       "p.yaml:5:38: unknown key 'colour' in alert (allowed: alert_id, object_id, ra, dec, band, "
-                       "mag, mag_err, flux, flux_err, is_diff_pos, real_bogus)",
+                       "p.yaml:5:38: unknown key 'colour' in alert (allowed: alert_id, alert_id_kind, alert_key, object_id, ra, "
+                       "dec, band, mag, mag_err, flux, flux_err, is_diff_pos, real_bogus, limit_mag)",
                        Fault);
   CHECK_THROWS_WITH_AS(Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: days, scale: utc}\nalert: {object_id: o, ra: r, dec: d}\n", "p.yaml"),
                        "p.yaml:4:25: time format must be jd or mjd, not 'days'", Fault);
@@ -187,6 +212,7 @@ bands: {"1": g, "2": r, "3": i}
 time: {path: candidate.jd, format: jd, scale: utc, reference: start, exposure_time: candidate.exptime, default_exposure_s: 30}
 alert:
   alert_id: candid
+  alert_id_kind: integer
   object_id: objectId
   ra: candidate.ra
   dec: candidate.dec
