@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/avro/json_output.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/avro/json_output.h"
 #include "fuzz/fuzz_target.h"
 
 EBS_FUZZ_ONE_INPUT(bytes) {

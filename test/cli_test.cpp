@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -60,6 +60,23 @@ TEST_CASE("graph prints Graphviz dot with typed edges") {
   CHECK(r.out.starts_with("digraph \"simulate-filter-sinks\""));
   CHECK(r.out.find("\"sim\" -> \"bright\"") != std::string::npos);
   CHECK(r.out.find("Alert") != std::string::npos);
+}
+
+TEST_CASE("a plugin in EBS_FLOW_PLUGINS adds its own verb to the command line") {
+  const std::string plugin = (binary_dir() / "plugins" / "libebs-example-plugin.so").string();
+  auto bright = run_command("EBS_FLOW_PLUGINS=" + plugin + " " + ebs_flow() + " bright 17.5", fs::current_path());
+  CHECK(bright.exit_code == 0);
+  CHECK(json::parse(bright.out) == json{{"mag", 17.5}, {"threshold", 18}, {"bright", true}});
+  auto faint = run_command("EBS_FLOW_PLUGINS=" + plugin + " " + ebs_flow() + " bright 19 --threshold 18.5",
+                           fs::current_path());
+  CHECK(json::parse(faint.out)["bright"] == false);
+  auto help = run_command("EBS_FLOW_PLUGINS=" + plugin + " " + ebs_flow() + " --help", fs::current_path());
+  CHECK(help.out.find("bright") != std::string::npos);
+  auto without = run_command(ebs_flow() + " bright 17.5", fs::current_path());
+  CHECK(without.exit_code == 2);  // no such verb without the plugin
+  auto wrong = run_command("EBS_FLOW_PLUGINS=/nonexistent/libx.so " + ebs_flow() + " --version", fs::current_path());
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.err.find("/nonexistent/libx.so: plugin file not found") != std::string::npos);
 }
 
 TEST_CASE("a plugin built for another ABI is refused with a clear error") {

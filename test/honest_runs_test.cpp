@@ -7,8 +7,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -14,12 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/error_region.h"
+#include "actors/common/skymap/error_region.h"
 #include "actors/coincidence/significance.h"
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs::coincidence {
+
+using namespace ebs::skymap;  // sky maps and error regions (actors/common/skymap)
 
 namespace {
 

@@ -7,16 +7,18 @@
 #include <random>
 #include <sstream>
 
-#include "actors/coincidence/error_region.h"
-#include "actors/coincidence/notice.h"
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/error_region.h"
+#include "actors/common/notices/notice.h"
+#include "actors/common/skymap/skymap.h"
 #include "engine/model/record_json.h"
-#include "test/collecting_emitter.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "test/support/collecting_emitter.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::coincidence;
+using namespace ebs::notices;
+using namespace ebs::skymap;
 
 namespace {
 

@@ -7,10 +7,14 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/skymap.h"
-#include "actors/coincidence/skymap_notice.h"
+#include "actors/common/skymap/skymap.h"
+#include "actors/common/skymap/skymap_notice.h"
 
 namespace ebs::coincidence {
+
+using skymap::Skymap;
+using skymap::SkymapHeader;
+using skymap::SkymapLookup;
 
 namespace {
 // JSON has no NaN or infinity: such values (DISTMU = +inf where DISTNORM = 0) are written as null.
@@ -93,7 +97,7 @@ void register_skymap_commands(CommandRegistry& registry) {
     app.add_option("file", *file, "FITS sky map, JSON GCN notice with event.skymap, or http(s) URL")
         ->required();
     return CommandRegistry::Runner([file] {
-      coincidence::write_skymap_info(coincidence::load_skymap(*file), std::cout);
+      coincidence::write_skymap_info(skymap::load_skymap(*file), std::cout);
       return exit_code::ok;
     });
   });
@@ -110,7 +114,7 @@ void register_skymap_commands(CommandRegistry& registry) {
                      std::cerr << "skymap at: coordinates come in RA DEC pairs\n";
                      return exit_code::usage;
                    }
-                   auto map = coincidence::load_skymap(*file);
+                   auto map = skymap::load_skymap(*file);
                    for (std::size_t i = 0; i < coordinates->size(); i += 2)
                      coincidence::write_skymap_lookup(map, (*coordinates)[i], (*coordinates)[i + 1], std::cout);
                    return exit_code::ok;

@@ -13,11 +13,14 @@ void register_skymap_commands(CommandRegistry& registry);
 
 }  // namespace ebs
 
+namespace ebs::skymap {
+class Skymap;
+}  // namespace ebs::skymap
+
 namespace ebs::coincidence {
 
-class Skymap;
 // The JSON lines the commands print, for callers and tests.
-void write_skymap_info(const Skymap& map, std::ostream& out);
-void write_skymap_lookup(const Skymap& map, double ra_deg, double dec_deg, std::ostream& out);
+void write_skymap_info(const skymap::Skymap& map, std::ostream& out);
+void write_skymap_lookup(const skymap::Skymap& map, double ra_deg, double dec_deg, std::ostream& out);
 
 }  // namespace ebs::coincidence

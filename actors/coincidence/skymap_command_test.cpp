@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "test/python_oracle.h"
-#include "test/test_data.h"
+#include "test/support/python_oracle.h"
+#include "test/support/test_data.h"
 
 namespace {
 

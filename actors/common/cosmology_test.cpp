@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/util/fault.h"
-#include "test/python_oracle.h"
+#include "test/support/python_oracle.h"
 
 using ebs::FlatLambdaCDM;
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/util/fault.h"
-#include "test/subprocess.h"
+#include "test/support/subprocess.h"
 
 namespace {
 

@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "actors/crossmatch/catalog.h"
-#include "actors/crossmatch/catalog_builder.h"
-#include "actors/crossmatch/catalog_config.h"
-#include "actors/crossmatch/sky_geometry.h"
+#include "actors/common/catalog/catalog.h"
+#include "actors/common/catalog/catalog_builder.h"
+#include "actors/common/catalog/catalog_config.h"
+#include "actors/common/catalog/sky_geometry.h"
 #include "engine/cli/command_registry.h"
 #include "engine/util/fault.h"
 

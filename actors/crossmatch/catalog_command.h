@@ -8,13 +8,13 @@ namespace ebs {
 class CommandRegistry;
 }
 
-namespace ebs::catalog {
+namespace ebs::crossmatch {
 
 // RA/Dec arguments: one parser for every command (actors/common/angle_text.h).
 using ebs::parse_dec_argument;
 using ebs::parse_ra_argument;
 
-}  // namespace ebs::catalog
+}  // namespace ebs::crossmatch
 
 namespace ebs {
 void register_catalog_commands(CommandRegistry& registry);

@@ -11,8 +11,8 @@
 
 #include "engine/cli/command_registry.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
-#include "test/command_runner.h"
+#include "test/support/test_data.h"
+#include "test/support/command_runner.h"
 
 namespace {
 

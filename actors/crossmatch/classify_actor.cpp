@@ -9,6 +9,9 @@
 namespace ebs {
 
 namespace crossmatch {
+
+// The family builds on the catalogue library (actors/common/catalog).
+using namespace ::ebs::catalog;
 namespace {
 
 // The rule set with the config's `catalogues:` overrides (name -> file) applied.
@@ -75,7 +78,7 @@ class ClassifyActor final : public ActorLogic {
 }  // namespace
 }  // namespace crossmatch
 
-ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
+ActorType classify_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
   ActorType t;
   t.name = "classify";
   t.description = "Sherlock-style contextual classification (VS, CV, BS, AGN, NT, SN, ORPHAN, UNCLEAR) from a YAML rule set";
@@ -90,7 +93,7 @@ ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
     try {
       const auto rules = crossmatch::read_rules(config);
       for (const auto& [name, path] : rules->catalogues)
-        if (auto problem = crossmatch::catalogue_problem(path)) problems.push_back({rules->catalogue_places.at(name), *problem});
+        if (auto problem = catalog::catalogue_problem(path)) problems.push_back({rules->catalogue_places.at(name), *problem});
     } catch (const Fault& f) {
       problems.push_back({f.place(), f.message()});
     }
@@ -101,7 +104,7 @@ ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
 }
 
 void register_crossmatch_actors(ActorRegistry& registry) {
-  auto store = std::make_shared<crossmatch::CatalogStore>();
+  auto store = std::make_shared<catalog::CatalogStore>();
   registry.add(crossmatch_actor_type(store));
   registry.add(classify_actor_type(store));
 }

@@ -11,15 +11,8 @@ namespace ebs {
 
 namespace crossmatch {
 
-std::filesystem::path workflow_dir(const ActorConfig& config) {
-  return std::filesystem::path(config.file()).parent_path();
-}
-
-std::filesystem::path catalogue_cache_dir(const ActorContext& context) {
-  const std::string configured = context.config.has("cache_dir") ? context.config.string("cache_dir") : "";
-  if (!configured.empty()) return resolve_path(workflow_dir(context.config), configured);
-  return std::filesystem::path(context.run_dir) / "catalog-cache";
-}
+// The family builds on the catalogue library (actors/common/catalog).
+using namespace ::ebs::catalog;
 
 namespace {
 
@@ -146,7 +139,7 @@ class CrossmatchActor final : public ActorLogic {
 }  // namespace
 }  // namespace crossmatch
 
-ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store) {
+ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
   ActorType t;
   t.name = "crossmatch";
   t.description = "Annotates alerts with the nearest (or all) catalogue sources within per-catalogue radii";
@@ -161,7 +154,7 @@ ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store)
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     try {
       for (const auto& spec : crossmatch::read_catalogue_specs(config))
-        if (auto problem = crossmatch::catalogue_problem(spec.path)) problems.push_back({spec.place, *problem});
+        if (auto problem = catalog::catalogue_problem(spec.path)) problems.push_back({spec.place, *problem});
     } catch (const Fault& f) {
       problems.push_back({f.place(), f.message()});
     }

@@ -6,14 +6,15 @@
 #include <sstream>
 
 #include "actors/crossmatch/crossmatch_actors.h"
-#include "actors/crossmatch/python_oracle.h"
+#include "test/support/crossmatch_oracle.h"
 #include "actors/crossmatch/sherlock_rules.h"
-#include "actors/crossmatch/sky_geometry.h"
-#include "actors/crossmatch/test_catalogues.h"
-#include "test/collecting_emitter.h"
+#include "actors/common/catalog/sky_geometry.h"
+#include "test/support/test_catalogues.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using namespace ebs::crossmatch::testing;
+using namespace ebs::catalog;
 using nlohmann::json;
 
 namespace {
@@ -58,7 +59,7 @@ std::string config_path(const std::string& name) { return (repo_dir() / "catalog
 
 TEST_CASE("ZTF alerts against GCVS through the crossmatch actor equal brute force (mode all and nearest)") {
   const auto data = ebs::test::data_dir();
-  const std::string dump = ebs::catalog::testing::run_python_oracle(
+  const std::string dump = ebs::crossmatch::testing::run_python_oracle(
       "import avro.datafile, avro.io, glob\n"
       "for f in sorted(glob.glob('" + (data / "ztf").string() + "/*/*.avro')):\n"
       "    with avro.datafile.DataFileReader(open(f, 'rb'), avro.io.DatumReader()) as r:\n"
@@ -85,7 +86,7 @@ TEST_CASE("ZTF alerts against GCVS through the crossmatch actor equal brute forc
       gcvs.emplace_back(std::stod(line.substr(0, a)), std::stod(line.substr(a + 1, b - a - 1)));
     }
   }
-  const auto store = std::make_shared<crossmatch::CatalogStore>();
+  const auto store = std::make_shared<catalog::CatalogStore>();
   const ActorType type = crossmatch_actor_type(store);
   const std::string yaml = "catalogues:\n  - {file: " + config_path("gcvs") +
                            ", radius_arcsec: 1800, mode: all}\n  - {file: " + config_path("gcvs") +
@@ -101,7 +102,7 @@ TEST_CASE("ZTF alerts against GCVS through the crossmatch actor equal brute forc
     const auto [ra, dec] = positions[i];
     std::vector<std::pair<double, double>> expected;  // (sep, ra)
     for (const auto& [gra, gdec] : gcvs) {
-      const double sep = ebs::catalog::angular_separation_arcsec(ra, dec, gra, gdec);
+      const double sep = catalog::angular_separation_arcsec(ra, dec, gra, gdec);
       if (sep <= 1800) expected.emplace_back(sep, gra);
     }
     std::sort(expected.begin(), expected.end());
@@ -145,11 +146,11 @@ TEST_CASE("proper motions are propagated to the alert's epoch") {
   const auto row = gaia->row(fastest);
   const double mjd = 60000;  // ~7.2 years after J2016.0
   double ra = 0, dec = 0;
-  ebs::catalog::to_ra_dec(ebs::catalog::propagate_proper_motion(ebs::catalog::unit_vector(row.ra_deg, row.dec_deg),
+  catalog::to_ra_dec(catalog::propagate_proper_motion(catalog::unit_vector(row.ra_deg, row.dec_deg),
                                                                 *row.pmra_mas_per_yr, *row.pmdec_mas_per_yr,
                                                                 (mjd - 57388.5) / 365.25),
                           ra, dec);
-  const auto store = std::make_shared<crossmatch::CatalogStore>();
+  const auto store = std::make_shared<catalog::CatalogStore>();
   const ActorType type = crossmatch_actor_type(store);
   const std::string yaml = "catalogues: [{file: " + config_path("gaia-dr3-1000") + ", radius_arcsec: 0.05}]";
   auto logic = type.create(context_for(type, yaml));
@@ -164,7 +165,7 @@ TEST_CASE("proper motions are propagated to the alert's epoch") {
 }
 
 TEST_CASE("alerts with NaN or impossible coordinates are dead letters naming the alert; the rest are forwarded") {
-  const auto store = std::make_shared<crossmatch::CatalogStore>();
+  const auto store = std::make_shared<catalog::CatalogStore>();
   for (const ActorType& type : {crossmatch_actor_type(store), classify_actor_type(store)}) {
     INFO(type.name);
     const std::string yaml = type.name == "crossmatch"
@@ -183,7 +184,7 @@ TEST_CASE("alerts with NaN or impossible coordinates are dead letters naming the
 }
 
 TEST_CASE("validate: a missing or corrupt catalogue file is a problem at its place in the workflow") {
-  const auto store = std::make_shared<crossmatch::CatalogStore>();
+  const auto store = std::make_shared<catalog::CatalogStore>();
   const ActorType type = crossmatch_actor_type(store);
   std::ofstream(test_cache_dir() / "corrupt.ebscat") << "not a catalogue";
   const std::string yaml =
@@ -221,7 +222,7 @@ TEST_CASE("validate: a missing or corrupt catalogue file is a problem at its pla
 }
 
 TEST_CASE("the classify actor annotates every alert with the rule set's version") {
-  const auto store = std::make_shared<crossmatch::CatalogStore>();
+  const auto store = std::make_shared<catalog::CatalogStore>();
   const ActorType type = classify_actor_type(store);
   const std::string yaml = "rules: " + (repo_dir() / "catalogs/rules/sherlock.yaml").string();
   auto logic = type.create(context_for(type, yaml));

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "actors/crossmatch/catalog_store.h"
+#include "actors/common/catalog/catalog_store.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/model/record.h"
 
@@ -18,17 +18,10 @@ namespace ebs {
 
 struct ActorContext;
 
-ActorType crossmatch_actor_type(std::shared_ptr<crossmatch::CatalogStore> store);
-ActorType classify_actor_type(std::shared_ptr<crossmatch::CatalogStore> store);
+ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store);
+ActorType classify_actor_type(std::shared_ptr<catalog::CatalogStore> store);
 
 // Registers `crossmatch` and `classify`, sharing one CatalogStore.
 void register_crossmatch_actors(ActorRegistry& registry);
-
-namespace crossmatch {
-// Catalogue and rule files resolve relative to the workflow file's folder.
-std::filesystem::path workflow_dir(const ActorConfig& config);
-// Where catalogue YAML configs are built: `cache_dir` of the config, else <run dir>/catalog-cache.
-std::filesystem::path catalogue_cache_dir(const ActorContext& context);
-}  // namespace crossmatch
 
 }  // namespace ebs

@@ -7,13 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/crossmatch/python_oracle.h"
-#include "actors/crossmatch/sky_geometry.h"
-#include "actors/crossmatch/test_catalogues.h"
+#include "test/support/crossmatch_oracle.h"
+#include "actors/common/catalog/sky_geometry.h"
+#include "test/support/test_catalogues.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::crossmatch;
 using namespace ebs::crossmatch::testing;
+using namespace ebs::catalog;
 using nlohmann::json;
 
 
@@ -41,13 +42,13 @@ Classifier sherlock_classifier(std::shared_ptr<const RuleSet> rules = sherlock_r
 // any Sherlock catalogue within `clear_arcsec` (so the expected match is the only one).
 struct Row {
   uint32_t index;
-  ebs::catalog::CatalogRow row;
+  CatalogRow row;
 };
-Row find_row(const std::string& config, const std::function<bool(const ebs::catalog::CatalogRow&)>& want,
+Row find_row(const std::string& config, const std::function<bool(const CatalogRow&)>& want,
              double clear_arcsec = 10) {
   const auto catalog = ready_made(config);
   for (uint32_t i = 0; i < catalog->size(); ++i) {
-    ebs::catalog::CatalogRow row = catalog->row(i);
+    CatalogRow row = catalog->row(i);
     if (!want(row)) continue;
     if (catalog->all_within(row.ra_deg, row.dec_deg, clear_arcsec).size() != 1) continue;
     return {i, std::move(row)};
@@ -77,7 +78,7 @@ Result classify_at(Classifier& classifier, std::pair<double, double> position, d
   return {c.klass, details};
 }
 
-void check_source(const json& details, const ebs::catalog::CatalogRow& row) {
+void check_source(const json& details, const CatalogRow& row) {
   CHECK(details["source"]["ra"].get<double>() == doctest::Approx(row.ra_deg).epsilon(1e-12));
   CHECK(details["source"]["dec"].get<double>() == doctest::Approx(row.dec_deg).epsilon(1e-12));
 }
@@ -385,7 +386,7 @@ TEST_CASE("luminosity distances become angular-diameter distances for kpc: astro
   script << "]:\n"
             "    z = z_at_value(c.luminosity_distance, d * u.Mpc, zmax=5)\n"
             "    print(repr(float(c.kpc_proper_per_arcmin(z).value / 60)))\n";
-  std::istringstream expected(ebs::catalog::testing::run_python_oracle(script.str()));
+  std::istringstream expected(ebs::crossmatch::testing::run_python_oracle(script.str()));
   const RuleSet& rules = *sherlock_rules();
   CHECK(rules.cosmology.h0() == 67.66);
   CHECK(rules.distance_kinds.at("glade") == DistanceKind::luminosity);

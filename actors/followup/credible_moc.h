@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 namespace ebs::followup {
 
@@ -32,7 +32,7 @@ Moc moc_from_ranges(int order, std::vector<std::pair<std::uint64_t, std::uint64_
 
 // The credible region at `level` (0 < level <= 1). `max_order` < 0: the map's maximum order; a
 // lower order than the map's keeps every cell touching the region (a superset).
-Moc credible_region_moc(const coincidence::Skymap& map, double level, int max_order = -1);
+Moc credible_region_moc(const skymap::Skymap& map, double level, int max_order = -1);
 
 // MOC 2.0 JSON: {"order": [ipix, ...], ...}, orders ascending, the maximum order present (with
 // an empty list when it has no cell).

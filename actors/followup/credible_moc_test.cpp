@@ -6,11 +6,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/coincidence/python_oracle.h"
+#include "test/support/skymap_oracle.h"
 #include "actors/followup/followup_command.h"
-#include "actors/followup/multiorder_oracle.h"
+#include "test/support/multiorder_oracle.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::followup;
 namespace fs = std::filesystem;
@@ -66,11 +66,11 @@ print(len(moc_pixels), len(inside), len(moc_pixels ^ inside), int(ok))
 }  // namespace
 
 TEST_CASE("credible-region MOCs of MS220722v: areas, NUNIQ cells against a flat numpy evaluation, FITS keywords") {
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   const fs::path dir = ebs::test::scratch_dir("followup-moc");
   std::ostringstream out;
   write_credible_mocs(map, {0.5, 0.9}, -1, dir / "MS220722v", out);
-  const double pixel_deg2 = ebs::coincidence::pixel_area(map.max_order()) * square_degrees_per_steradian;
+  const double pixel_deg2 = ebs::skymap::pixel_area(map.max_order()) * square_degrees_per_steradian;
   std::istringstream lines(out.str());
   int seen = 0;
   for (std::string line; std::getline(lines, line); ++seen) {
@@ -95,7 +95,7 @@ TEST_CASE("credible-region MOCs of MS220722v: areas, NUNIQ cells against a flat 
 }
 
 TEST_CASE("credible-region MOCs: a coarser order is a superset; cells are normalised and contain what they cover") {
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   const Moc fine = credible_region_moc(map, 0.9);
   const Moc coarse = credible_region_moc(map, 0.9, 6);
   CHECK(coarse.max_order == 6);
@@ -103,8 +103,8 @@ TEST_CASE("credible-region MOCs: a coarser order is a superset; cells are normal
   CHECK(coarse.uniq.size() < fine.uniq.size());
   CHECK(std::is_sorted(fine.uniq.begin(), fine.uniq.end()));
   for (std::uint64_t cell : fine.uniq) {
-    const int order = ebs::coincidence::uniq_order(cell);
-    const std::uint64_t first_child = ebs::coincidence::uniq_ipix(cell, order) << (2 * (map.max_order() - order));
+    const int order = ebs::skymap::uniq_order(cell);
+    const std::uint64_t first_child = ebs::skymap::uniq_ipix(cell, order) << (2 * (map.max_order() - order));
     CHECK(fine.contains(map.max_order(), first_child));
     CHECK(coarse.contains(map.max_order(), first_child));
   }
@@ -120,8 +120,8 @@ TEST_CASE("credible-region MOCs: a coarser order is a superset; cells are normal
 TEST_CASE("moc_from_ranges merges and decomposes into the fewest aligned cells") {
   // Order 1: pixels 4..7 are base pixel 1; 8 and 9 stay at order 1; 3 alone.
   const Moc moc = moc_from_ranges(1, {{4, 6}, {6, 8}, {8, 10}, {3, 4}, {5, 7}});
-  std::vector<std::uint64_t> expected = {ebs::coincidence::nest_to_uniq(0, 1), ebs::coincidence::nest_to_uniq(1, 3),
-                                         ebs::coincidence::nest_to_uniq(1, 8), ebs::coincidence::nest_to_uniq(1, 9)};
+  std::vector<std::uint64_t> expected = {ebs::skymap::nest_to_uniq(0, 1), ebs::skymap::nest_to_uniq(1, 3),
+                                         ebs::skymap::nest_to_uniq(1, 8), ebs::skymap::nest_to_uniq(1, 9)};
   std::sort(expected.begin(), expected.end());
   CHECK(moc.uniq == expected);
 }

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/coincidence/skymap_notice.h"
+#include "actors/common/skymap/skymap_notice.h"
 #include "actors/followup/credible_moc.h"
 #include "actors/followup/gadf_export.h"
 #include "actors/followup/galaxy_targets.h"
@@ -72,7 +72,7 @@ void write_galaxy_ranking(const GalaxyTable& galaxies, const GalaxyRanking& rank
   out << nlohmann::json{{"summary", summary}}.dump() << "\n";
 }
 
-void write_credible_mocs(const coincidence::Skymap& map, const std::vector<double>& levels, int max_order,
+void write_credible_mocs(const skymap::Skymap& map, const std::vector<double>& levels, int max_order,
                          const std::filesystem::path& out_prefix, std::ostream& out) {
   for (double level : levels) {
     const Moc moc = credible_region_moc(map, level, max_order);
@@ -171,7 +171,7 @@ void register_followup_commands(CommandRegistry& registry) {
                        fail("--weight", "the catalogue's magnitudes are in band '" + galaxies.magnitude_band +
                                             "', not " + o->weight + " (use --magnitude-column and --magnitude-band)");
                    }
-                   const auto map = coincidence::load_skymap(o->map);
+                   const auto map = skymap::load_skymap(o->map);
                    const auto ranking = followup::rank_galaxies(map, galaxies, options);
                    followup::write_galaxy_ranking(galaxies, ranking, o->top, o->cumulative, std::cout);
                    return exit_code::ok;
@@ -191,7 +191,7 @@ void register_followup_commands(CommandRegistry& registry) {
                  app.add_option("--out", o->out, "output prefix: PREFIX-50.moc.fits, PREFIX-50.moc.json, ... (default: the event id)");
                  return CommandRegistry::Runner([o] {
                    const auto levels = followup::parse_levels(o->levels);
-                   const auto map = coincidence::load_skymap(o->map);
+                   const auto map = skymap::load_skymap(o->map);
                    std::string prefix = o->out;
                    if (prefix.empty()) prefix = map.header().object.empty() ? "skymap" : map.header().object;
                    followup::write_credible_mocs(map, levels, o->max_order, prefix, std::cout);
@@ -215,7 +215,7 @@ void register_followup_commands(CommandRegistry& registry) {
                    const auto plan = followup::load_survey_plan(o->plan);
                    std::vector<followup::AlertPosition> alerts;
                    if (!o->alerts.empty()) alerts = followup::load_alert_positions(o->alerts);
-                   const auto map = coincidence::load_skymap(o->map);
+                   const auto map = skymap::load_skymap(o->map);
                    followup::write_coverage(followup::survey_coverage(map, plan, alerts, o->coverage), std::cout);
                    return exit_code::ok;
                  });
@@ -231,7 +231,7 @@ void register_followup_commands(CommandRegistry& registry) {
     app.add_option("out", o->out, "output FITS file")->required();
     app.add_option("--order", o->order, "HEALPix order (default: the map's maximum order)");
     return CommandRegistry::Runner([o] {
-      const auto map = coincidence::load_skymap(o->map);
+      const auto map = skymap::load_skymap(o->map);
       followup::write_hpx_map(map, o->out, o->order);
       std::cout << nlohmann::json{{"out", o->out}, {"order", o->order < 0 ? map.max_order() : o->order}}.dump() << "\n";
       return exit_code::ok;
@@ -257,7 +257,7 @@ void register_followup_commands(CommandRegistry& registry) {
     app.add_option("--points", o->siren.grid_points, "grid points (default 1301)");
     app.add_flag("--grid", o->grid, "print the posterior on the grid too");
     return CommandRegistry::Runner([o] {
-      const auto map = coincidence::load_skymap(o->map);
+      const auto map = skymap::load_skymap(o->map);
       followup::write_h0_posterior(followup::h0_posterior(map, o->ra, o->dec, o->siren), o->grid, std::cout);
       return exit_code::ok;
     });

@@ -19,7 +19,7 @@ void register_followup_commands(CommandRegistry& registry);
 
 }  // namespace ebs
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 class Skymap;
 }
 
@@ -35,7 +35,7 @@ struct H0Posterior;
 void write_galaxy_ranking(const GalaxyTable& galaxies, const GalaxyRanking& ranking, std::size_t top,
                           double cumulative_limit, std::ostream& out);
 // Writes PREFIX-<percent>.moc.fits and .moc.json per level and one JSON line each.
-void write_credible_mocs(const coincidence::Skymap& map, const std::vector<double>& levels, int max_order,
+void write_credible_mocs(const skymap::Skymap& map, const std::vector<double>& levels, int max_order,
                          const std::filesystem::path& out_prefix, std::ostream& out);
 void write_coverage(const std::vector<NightCoverage>& nights, std::ostream& out);
 void write_h0_posterior(const H0Posterior& posterior, bool with_grid, std::ostream& out);

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/coincidence/python_oracle.h"
-#include "test/command_runner.h"
-#include "test/test_data.h"
+#include "test/support/skymap_oracle.h"
+#include "test/support/command_runner.h"
+#include "test/support/test_data.h"
 
 namespace fs = std::filesystem;
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "actors/crossmatch/table_reader.h"
+#include "actors/common/catalog/table_reader.h"
 #include "actors/followup/fits_output.h"
 #include "actors/followup/json_lines.h"
 #include "engine/model/record_json.h"
@@ -251,7 +251,7 @@ void write_light_curve_fits(const LightCurveTable& table, const std::filesystem:
   out.close();
 }
 
-void write_hpx_map(const coincidence::Skymap& map, const std::filesystem::path& path, int order) {
+void write_hpx_map(const skymap::Skymap& map, const std::filesystem::path& path, int order) {
   const int top = map.max_order();
   if (order < 0) order = top;
   if (order > 13) fail(path.string(), "HPX export order " + std::to_string(order) + " is above 13");
@@ -268,8 +268,8 @@ void write_hpx_map(const coincidence::Skymap& map, const std::filesystem::path& 
   auto rho = map.ranked_probdensity();
   auto distance = map.ranked_distance();
   for (std::size_t rank = 0; rank < uniq.size(); ++rank) {
-    const int cell_order = coincidence::uniq_order(uniq[rank]);
-    const std::uint64_t ipix = coincidence::uniq_ipix(uniq[rank], cell_order);
+    const int cell_order = skymap::uniq_order(uniq[rank]);
+    const std::uint64_t ipix = skymap::uniq_ipix(uniq[rank], cell_order);
     if (cell_order <= order) {
       const int shift = 2 * (order - cell_order);
       for (std::uint64_t p = ipix << shift; p < (ipix + 1) << shift; ++p) {
@@ -283,7 +283,7 @@ void write_hpx_map(const coincidence::Skymap& map, const std::filesystem::path& 
     } else {
       // A finer cell adds its probability to the coarser pixel: the pixel's mean density.
       density[ipix >> (2 * (cell_order - order))] +=
-          rho[rank] * coincidence::pixel_area(cell_order) / coincidence::pixel_area(order);
+          rho[rank] * skymap::pixel_area(cell_order) / skymap::pixel_area(order);
     }
   }
   FitsOutput out(path);

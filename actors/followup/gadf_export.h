@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 namespace ebs::followup {
 
@@ -67,6 +67,6 @@ void write_light_curve_fits(const LightCurveTable& table, const std::filesystem:
 // The map's PROBDENSITY (sr^-1) on the NESTED grid of `order` (< 0: the map's maximum order; a
 // coarser order averages the density over each pixel). At the map's maximum order or finer, the
 // DISTMU, DISTSIGMA, DISTNORM layers follow as HDUs of those names. Pixels the map lacks hold 0.
-void write_hpx_map(const coincidence::Skymap& map, const std::filesystem::path& path, int order = -1);
+void write_hpx_map(const skymap::Skymap& map, const std::filesystem::path& path, int order = -1);
 
 }  // namespace ebs::followup

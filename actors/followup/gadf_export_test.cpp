@@ -4,14 +4,14 @@
 
 #include <cmath>
 
-#include "actors/coincidence/python_oracle.h"
+#include "test/support/skymap_oracle.h"
 #include "actors/followup/galaxy_targets.h"
-#include "actors/followup/multiorder_oracle.h"
+#include "test/support/multiorder_oracle.h"
 #include "engine/model/record.h"
 #include "engine/model/record_json.h"
 #include "actors/followup/standard_siren.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::followup;
 namespace fs = std::filesystem;
@@ -101,7 +101,7 @@ TEST_CASE("AB magnitudes to e2dnde: 0 mag AB is 3631 Jy") {
 }
 
 TEST_CASE("GADF HPX map of MS220722v: Gammapy's Map.read gives the flattened densities") {
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   const fs::path out = ebs::test::scratch_dir("followup-gadf") / "MS220722v-hpx7.fits";
   write_hpx_map(map, out, 7);
   // Gammapy reads the file; numpy flattens the multi-order map to order 7 on its own (finer cells
@@ -156,7 +156,7 @@ t = Table({'UNIQ': uniq, 'PROBDENSITY': rho, 'DISTMU': rng.uniform(50, 300, len(
 t.meta['ORDERING'] = 'NUNIQ'
 t.write(sys.argv[1], overwrite=True)
 )PY", {source.string()});
-  const auto map = ebs::coincidence::Skymap::from_file(source.string());
+  const auto map = ebs::skymap::Skymap::from_file(source.string());
   REQUIRE(map.max_order() == 3);
   const fs::path out = dir / "synthetic-hpx.fits";
   write_hpx_map(map, out);
@@ -181,7 +181,7 @@ print(worst)
 }
 
 TEST_CASE("standard-siren H0 for MS220722v and its most probable GLADE host, against numpy/astropy") {
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   ::setenv("EBS_DATA", ebs::test::data_dir().c_str(), 1);
   const GalaxyTable galaxies = load_galaxy_table(ebs::test::source_dir() / "catalogs" / "glade-gwemopt-S190814bv.yaml",
                                                  ebs::test::scratch_dir("followup-h0") / "cache");

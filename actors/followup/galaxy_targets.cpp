@@ -4,10 +4,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "actors/crossmatch/catalog.h"
-#include "actors/crossmatch/catalog_format.h"
-#include "actors/crossmatch/catalog_store.h"
-#include "actors/crossmatch/sqlite_handle.h"
+#include "actors/common/catalog/catalog.h"
+#include "actors/common/catalog/catalog_format.h"
+#include "actors/common/catalog/catalog_store.h"
+#include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
 
 namespace ebs::followup {
@@ -35,7 +35,7 @@ void GalaxyTable::push_back(std::string galaxy_id, double ra, double dec, double
 
 GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std::filesystem::path& cache_dir,
                               const GalaxyLoadOptions& options) {
-  const std::filesystem::path file = crossmatch::built_catalogue_file(catalogue, cache_dir);
+  const std::filesystem::path file = catalog::built_catalogue_file(catalogue, cache_dir);
   const catalog::Catalog opened(file);  // checks format and version, reads the metadata
   const catalog::CatalogInfo& info = opened.info();
   const std::string place = catalogue.string();
@@ -44,13 +44,13 @@ GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std:
     if (std::find(info.extra_columns.begin(), info.extra_columns.end(), name) == info.extra_columns.end())
       fail(place, std::string(option) + ": the catalogue keeps no column '" + name +
                       "' (add it to `keep:` in its config)");
-    return catalog::quote_identifier(catalog::kExtraColumnPrefix + name);
+    return sqlite::quote_identifier(catalog::kExtraColumnPrefix + name);
   };
   const std::string sql = "SELECT id, ra, dec, distance_mpc, " + extra(options.distance_error_column, "distance error") +
                           ", " + (options.magnitude_column.empty() ? std::string("magnitude") : extra(options.magnitude_column, "magnitude")) +
                           ", redshift FROM sources ORDER BY idx";
-  catalog::SqliteDatabase db = catalog::open_sqlite(file.string(), SQLITE_OPEN_READONLY, place);
-  catalog::SqliteStatement statement = catalog::prepare_sql(db.get(), sql, place);
+  sqlite::SqliteDatabase db = sqlite::open_sqlite(file.string(), SQLITE_OPEN_READONLY, place);
+  sqlite::SqliteStatement statement = sqlite::prepare_sql(db.get(), sql, place);
   GalaxyTable table;
   table.name = info.name;
   table.magnitude_band = options.magnitude_column.empty() ? info.magnitude_band : options.magnitude_band;
@@ -88,9 +88,9 @@ double solar_absolute_magnitude(LuminosityWeight weight) {
   return 0;
 }
 
-double galaxy_dp_dv(const coincidence::SkymapLookup& lookup, double distance_mpc, double distance_error_mpc) {
+double galaxy_dp_dv(const skymap::SkymapLookup& lookup, double distance_mpc, double distance_error_mpc) {
   if (!lookup.covered || !lookup.distance) return 0;
-  const coincidence::DistanceAnsatz& d = *lookup.distance;
+  const skymap::DistanceAnsatz& d = *lookup.distance;
   // No support (DISTNORM = 0, DISTMU = +inf) or a galaxy without a distance: 0, not NaN.
   if (!(d.norm > 0) || !std::isfinite(d.mu) || !(d.sigma > 0) || !std::isfinite(distance_mpc)) return 0;
   const double error = std::isfinite(distance_error_mpc) && distance_error_mpc > 0 ? distance_error_mpc : 0;
@@ -99,7 +99,7 @@ double galaxy_dp_dv(const coincidence::SkymapLookup& lookup, double distance_mpc
   return lookup.probdensity * d.norm * std::exp(-0.5 * t * t) * inverse_sqrt_two_pi / s;
 }
 
-GalaxyRanking rank_galaxies(const coincidence::Skymap& map, const GalaxyTable& galaxies,
+GalaxyRanking rank_galaxies(const skymap::Skymap& map, const GalaxyTable& galaxies,
                             const GalaxyRankingOptions& options) {
   if (!map.has_distance())
     fail(map.source(), "the sky map has no distance layers (DISTMU, DISTSIGMA, DISTNORM): galaxies cannot be ranked in 3-D");
@@ -125,7 +125,7 @@ GalaxyRanking rank_galaxies(const coincidence::Skymap& map, const GalaxyTable& g
     }
     double error = galaxies.distance_error_mpc[i];
     if (!(error >= 0)) error = options.distance_error_fraction * distance;
-    const coincidence::SkymapLookup lookup = map.at(galaxies.ra_deg[i], galaxies.dec_deg[i]);
+    const skymap::SkymapLookup lookup = map.at(galaxies.ra_deg[i], galaxies.dec_deg[i]);
     const double dp_dv = galaxy_dp_dv(lookup, distance, error);
     if (!(dp_dv > 0)) continue;
     RankedGalaxy galaxy;

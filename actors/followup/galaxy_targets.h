@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 namespace ebs::followup {
 
@@ -79,10 +79,10 @@ struct GalaxyRanking {
 double solar_absolute_magnitude(LuminosityWeight weight);
 
 // Marginalised dP/dV (Mpc^-3) of one galaxy; 0 where the map has no support.
-double galaxy_dp_dv(const coincidence::SkymapLookup& lookup, double distance_mpc, double distance_error_mpc);
+double galaxy_dp_dv(const skymap::SkymapLookup& lookup, double distance_mpc, double distance_error_mpc);
 
 // Ranks every galaxy; a fault when the map has no distance layers.
-GalaxyRanking rank_galaxies(const coincidence::Skymap& map, const GalaxyTable& galaxies,
+GalaxyRanking rank_galaxies(const skymap::Skymap& map, const GalaxyTable& galaxies,
                             const GalaxyRankingOptions& options = {});
 
 }  // namespace ebs::followup

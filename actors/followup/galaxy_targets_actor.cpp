@@ -6,8 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/common/cosmology.h"
-#include "actors/crossmatch/catalog_store.h"
-#include "actors/crossmatch/crossmatch_actors.h"
+#include "actors/common/catalog/catalog_store.h"
 #include "actors/followup/followup_command.h"
 #include "actors/followup/galaxy_targets.h"
 #include "engine/runtime/actor_logic.h"
@@ -39,8 +38,8 @@ class GalaxyTargetsActor final : public ActorLogic {
     load.magnitude_band = optional("magnitude_band");
     // As for crossmatch: the catalogue resolves against the workflow's folder, builds in the cache.
     try {
-      galaxies_ = load_galaxy_table(crossmatch::resolve_path(crossmatch::workflow_dir(config), config.string("catalog")),
-                                    crossmatch::catalogue_cache_dir(context), load);
+      galaxies_ = load_galaxy_table(catalog::resolve_path(catalog::workflow_dir(config), config.string("catalog")),
+                                    catalog::catalogue_cache_dir(context), load);
     } catch (const Fault& f) {
       fail(config.place("catalog"), f.place() + ": " + f.message());
     }
@@ -48,7 +47,7 @@ class GalaxyTargetsActor final : public ActorLogic {
     options_.distance_error_fraction = config.number("distance_error_fraction");
     top_ = static_cast<std::size_t>(config.integer("top"));
     host_radius_kpc_ = config.number("host_radius_kpc");
-    out_dir_ = crossmatch::resolve_path(context.run_dir, config.string("out_dir"));  // outputs go in the run folder
+    out_dir_ = catalog::resolve_path(context.run_dir, config.string("out_dir"));  // outputs go in the run folder
     provenance_ = {context.actor_id, context.type_name, context.type_version, config.hash()};
     std::filesystem::create_directories(out_dir_);
   }
@@ -124,7 +123,7 @@ class GalaxyTargetsActor final : public ActorLogic {
   }
 
   void rank_event(const SkyEvent& event, const std::string& place) {
-    const coincidence::Skymap map = coincidence::Skymap::from_bytes(event.localization.skymap_fits, place);
+    const skymap::Skymap map = skymap::Skymap::from_bytes(event.localization.skymap_fits, place);
     if (!map.has_distance()) return;  // a 2-D map: no volume to rank galaxies in
     const GalaxyRanking ranking = rank_galaxies(map, galaxies_, options_);
     const std::filesystem::path file =

@@ -6,12 +6,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "actors/coincidence/python_oracle.h"
+#include "test/support/skymap_oracle.h"
 #include "actors/common/cosmology.h"
 #include "actors/followup/galaxy_targets.h"
-#include "test/collecting_emitter.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "test/support/collecting_emitter.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 
@@ -39,7 +39,7 @@ TEST_CASE("galaxy-targets: MS220722v ranks the GLADE sample, writes the list and
   REQUIRE(out.records(1).size() == 1);  // the event goes on
 
   // The list is what the library ranks.
-  const auto map = coincidence::Skymap::from_file(map_path.string());
+  const auto map = skymap::Skymap::from_file(map_path.string());
   const auto galaxies = followup::load_galaxy_table(catalogue, run_dir / "catalog-cache");
   const auto ranking = followup::rank_galaxies(map, galaxies);
   std::ifstream list(run_dir / "targets" / "MS220722v-2.galaxies.jsonl");

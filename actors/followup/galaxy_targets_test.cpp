@@ -9,11 +9,11 @@
 #include <random>
 #include <sstream>
 
-#include "actors/coincidence/python_oracle.h"
+#include "test/support/skymap_oracle.h"
 #include "actors/followup/followup_command.h"
-#include "actors/followup/multiorder_oracle.h"
+#include "test/support/multiorder_oracle.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::followup;
 namespace fs = std::filesystem;
@@ -140,7 +140,7 @@ std::size_t check_against_oracle(const GalaxyTable& table, const GalaxyRanking& 
 }  // namespace
 
 TEST_CASE("galaxy targeting: a synthetic catalogue drawn from MS220722v's posterior, against numpy/healpy") {
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   const fs::path dir = ebs::test::scratch_dir("followup-galaxies");
   const fs::path csv = dir / "synthetic.csv";
   // Drawn once: doctest runs this body again for every subcase.
@@ -183,7 +183,7 @@ TEST_CASE("galaxy targeting: a synthetic catalogue drawn from MS220722v's poster
 }
 
 TEST_CASE("galaxy targeting: the real GLADE sample (gwemopt S190814bv) against numpy/healpy") {
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   const fs::path dir = ebs::test::scratch_dir("followup-glade");
   const fs::path config = ebs::test::source_dir() / "catalogs" / "glade-gwemopt-S190814bv.yaml";
   const fs::path csv = ebs::test::data_dir() / "catalogs" / "glade-gwemopt-S190814bv.csv";
@@ -227,7 +227,7 @@ TEST_CASE("galaxy targeting: a complete catalogue sums to the map's probability 
   // every order-9 HEALPix pixel (equal areas; the map's finest order, so the angular sum is exact),
   // at a radius drawn uniformly in volume. Σ dP/dV / n estimates
   // P(r < R) = Σ_pixels prob · ∫_0^R DISTNORM r² φ(r; μ, σ) dr, which numpy evaluates in closed form.
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   const double radius = 300;  // Mpc; DISTMEAN 126 ± 44
   const int order = 9;
   const T_Healpix_Base<std::int64_t> grid(order, NEST);
@@ -274,12 +274,12 @@ print(repr(float(np.sum(prob[ok] * n[ok] * integral(mu[ok], s[ok])))))
 }
 
 TEST_CASE("galaxy targeting: faults") {
-  const auto flat = ebs::coincidence::Skymap::from_file((ebs::test::data_dir() / "skymaps" / "rrt_small_area.fits").string());
+  const auto flat = ebs::skymap::Skymap::from_file((ebs::test::data_dir() / "skymaps" / "rrt_small_area.fits").string());
   GalaxyTable table;
   table.push_back("g", 10, 10, 100, NAN, 15);
   CHECK_THROWS_WITH_AS(rank_galaxies(flat, table), doctest::Contains("no distance layers"), ebs::Fault);
   CHECK_THROWS_WITH_AS(parse_luminosity_weight("V", "--weight"), doctest::Contains("not one of none, B, K"), ebs::Fault);
-  const auto map = ebs::coincidence::Skymap::from_file(map_path().string());
+  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
   GalaxyTable no_distance;
   no_distance.push_back("a", 98.35, -27.45, NAN, NAN, 15);
   no_distance.push_back("b", 98.35, -27.45, 87, NAN, NAN);

@@ -28,13 +28,13 @@ double quantile(const std::vector<double>& h0, const std::vector<double>& cumula
 
 }  // namespace
 
-H0Posterior h0_posterior(const coincidence::Skymap& map, double ra_deg, double dec_deg, const SirenOptions& options) {
+H0Posterior h0_posterior(const skymap::Skymap& map, double ra_deg, double dec_deg, const SirenOptions& options) {
   if (!map.has_distance()) fail(map.source(), "the sky map has no distance layers: no H0 posterior");
   if (!(options.redshift > 0)) fail(map.source(), "the host redshift must be positive");
   if (!(options.h0_min > 0 && options.h0_max > options.h0_min && options.grid_points >= 3))
     fail(map.source(), "the H0 grid needs 0 < h0_min < h0_max and at least 3 points");
   if (!(options.velocity_error_km_s >= 0)) fail(map.source(), "the velocity error must be >= 0");
-  const coincidence::SkymapLookup lookup = map.at(ra_deg, dec_deg);
+  const skymap::SkymapLookup lookup = map.at(ra_deg, dec_deg);
   if (!lookup.covered || !lookup.distance || !(lookup.distance->norm > 0) || !std::isfinite(lookup.distance->mu) ||
       !(lookup.distance->sigma > 0))
     fail(map.source(), "the map has no distance support at (" + std::to_string(ra_deg) + ", " +

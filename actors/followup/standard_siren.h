@@ -11,7 +11,7 @@
 
 #include <vector>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 namespace ebs::followup {
 
@@ -32,6 +32,6 @@ struct H0Posterior {
 };
 
 // A fault when the map has no distance layers or no support at the host's direction.
-H0Posterior h0_posterior(const coincidence::Skymap& map, double ra_deg, double dec_deg, const SirenOptions& options);
+H0Posterior h0_posterior(const skymap::Skymap& map, double ra_deg, double dec_deg, const SirenOptions& options);
 
 }  // namespace ebs::followup

@@ -174,14 +174,14 @@ std::string night_of(double mjd_utc, double site_longitude_deg) {
   return time::mjd_tai_to_iso_utc(time::mjd_utc_to_tai(day + 0.5)).substr(0, 10);
 }
 
-std::vector<NightCoverage> survey_coverage(const coincidence::Skymap& map, const SurveyPlan& plan,
+std::vector<NightCoverage> survey_coverage(const skymap::Skymap& map, const SurveyPlan& plan,
                                            const std::vector<AlertPosition>& alerts, const CoverageOptions& options) {
   const int order = options.order >= 0 ? options.order : std::max(map.max_order(), 10);
   if (order > 20) fail(map.source(), "coverage order " + std::to_string(order) + " is above 20");
   const T_Healpix_Base<std::int64_t> grid(order, NEST);
   // The region at the evaluation order when that is coarser than the map (cells touching it).
   const Moc region = credible_region_moc(map, options.level, std::min(order, map.max_order()));
-  const double pixel_sr = coincidence::pixel_area(order);
+  const double pixel_sr = skymap::pixel_area(order);
 
   std::map<std::string, std::vector<const Pointing*>> nights;  // ISO dates sort in time order
   for (const Pointing& p : plan.pointings) nights[night_of(p.mjd_utc, plan.site_longitude_deg)].push_back(&p);

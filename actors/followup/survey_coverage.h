@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
 namespace ebs::followup {
 
@@ -71,7 +71,7 @@ struct CoverageOptions {
 // The night (local date at its start) of a UTC MJD at a site's longitude.
 std::string night_of(double mjd_utc, double site_longitude_deg);
 
-std::vector<NightCoverage> survey_coverage(const coincidence::Skymap& map, const SurveyPlan& plan,
+std::vector<NightCoverage> survey_coverage(const skymap::Skymap& map, const SurveyPlan& plan,
                                            const std::vector<AlertPosition>& alerts = {},
                                            const CoverageOptions& options = {});
 

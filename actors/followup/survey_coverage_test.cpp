@@ -4,12 +4,12 @@
 
 #include <cmath>
 
-#include "actors/coincidence/python_oracle.h"
+#include "test/support/skymap_oracle.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::followup;
-using ebs::coincidence::Skymap;
+using ebs::skymap::Skymap;
 
 namespace {
 
@@ -20,10 +20,10 @@ Skymap synthetic_map(double base4) {
   std::vector<double> density;
   const double area = M_PI / 3;
   for (std::uint64_t pixel = 0; pixel < 12; ++pixel) {
-    uniq.push_back(ebs::coincidence::nest_to_uniq(0, pixel));
+    uniq.push_back(ebs::skymap::nest_to_uniq(0, pixel));
     density.push_back(pixel == 4 ? base4 / area : (1 - base4) / (11 * area));
   }
-  return Skymap::from_columns("synthetic", ebs::coincidence::SkymapOrdering::nuniq, {}, uniq, density, {});
+  return Skymap::from_columns("synthetic", ebs::skymap::SkymapOrdering::nuniq, {}, uniq, density, {});
 }
 
 double cap_fraction(double radius_deg) { return (1 - std::cos(radius_deg * M_PI / 180)) / 2; }

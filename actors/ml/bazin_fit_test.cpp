@@ -9,8 +9,8 @@
 #include <sstream>
 #include <vector>
 
-#include "actors/ml/python_oracle.h"
-#include "test/test_data.h"
+#include "test/support/ml_oracle.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::ml;
 

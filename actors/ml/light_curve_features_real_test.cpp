@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "actors/ml/light_curve_features.h"
-#include "actors/ml/python_oracle.h"
-#include "test/test_data.h"
+#include "test/support/ml_oracle.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::ml;

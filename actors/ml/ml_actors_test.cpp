@@ -6,11 +6,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "actors/ml/command_test_support.h"
+#include "test/support/model_command_runner.h"
 #include "actors/ml/model_registry.h"
-#include "actors/ml/python_oracle.h"
+#include "test/support/ml_oracle.h"
 #include "actors/ml/synthetic_light_curves.h"
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using namespace ebs::ml;

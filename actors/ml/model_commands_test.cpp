@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/ml/command_test_support.h"
+#include "test/support/model_command_runner.h"
 #include "actors/ml/light_curve_features.h"
-#include "actors/ml/python_oracle.h"
+#include "test/support/ml_oracle.h"
 #include "actors/ml/synthetic_light_curves.h"
 
 using namespace ebs::ml;

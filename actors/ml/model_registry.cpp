@@ -1,11 +1,10 @@
 #include "actors/ml/model_registry.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 
+#include "actors/common/sqlite/sqlite_db.h"
 #include "actors/ml/xgboost_model.h"
 #include "engine/util/fault.h"
 
@@ -31,41 +30,6 @@ ModelState parse_state(const std::string& s) {
   if (s == "retired") return ModelState::retired;
   return ModelState::candidate;
 }
-
-// A prepared statement that finalizes itself.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql, const std::string& place) : db_(db), place_(place) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
-      fail(place_, std::string("SQLite: ") + sqlite3_errmsg(db));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  void bind(int i, const std::string& text) { sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT); }
-  void bind_blob(int i, const std::string& bytes) {
-    sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-  }
-  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(place_, std::string("SQLite: ") + sqlite3_errmsg(db_));
-  }
-  std::string text(int i) const {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
-  }
-  std::string blob(int i) const {
-    auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
-  }
-  int64_t integer(int i) const { return sqlite3_column_int64(stmt_, i); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  std::string place_;
-};
 
 constexpr const char* kColumns =
     "name, version, content_hash, format, feature_set, feature_names, training_data, metrics, state, created_at, "
@@ -99,13 +63,12 @@ nlohmann::json to_json(const ModelEntry& e) {
 }
 
 ModelRegistry::ModelRegistry(const std::string& path) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
-    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    fail(path, "cannot open the model registry: " + message);
+  try {
+    // Several commands and scorers may open it at once: wait up to 5 s for another's lock.
+    db_ = std::make_unique<sqlite::Database>(path, sqlite::Database::Mode::read_write, 5000);
+  } catch (const Fault& f) {
+    fail(path, "cannot open the model registry: " + f.message());
   }
-  sqlite3_busy_timeout(db_, 5000);  // several commands and scorers may open it at once
   exec(
       "CREATE TABLE IF NOT EXISTS models ("
       " name TEXT NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL, format TEXT NOT NULL,"
@@ -121,19 +84,12 @@ ModelRegistry::ModelRegistry(const std::string& path) : path_(path) {
       " recorded_at TEXT NOT NULL, decision TEXT NOT NULL);");
 }
 
-ModelRegistry::~ModelRegistry() { sqlite3_close(db_); }
+ModelRegistry::~ModelRegistry() = default;
 
-void ModelRegistry::exec(const std::string& sql) const {
-  char* error = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    fail(path_, "SQLite: " + message);
-  }
-}
+void ModelRegistry::exec(const std::string& sql) const { db_->execute(sql); }
 
 std::vector<ModelEntry> ModelRegistry::query(const std::string& where, const std::vector<std::string>& args) const {
-  Statement s(db_, std::string("SELECT ") + kColumns + " FROM models " + where, path_);
+  sqlite::Statement s = db_->prepare(std::string("SELECT ") + kColumns + " FROM models " + where);
   for (size_t i = 0; i < args.size(); ++i) s.bind(static_cast<int>(i + 1), args[i]);
   std::vector<ModelEntry> out;
   while (s.step()) {
@@ -146,7 +102,7 @@ std::vector<ModelEntry> ModelRegistry::query(const std::string& where, const std
     e.feature_names = nlohmann::json::parse(s.text(5)).get<std::vector<std::string>>();
     e.training_data = s.text(6);
     e.metrics = nlohmann::json::parse(s.text(7));
-    e.state = parse_state(s.text(8));
+    e.state = parse_state(std::string(s.text(8)));
     e.created_at = s.text(9);
     e.updated_at = s.text(10);
     e.promoted_at = s.text(11);
@@ -172,15 +128,14 @@ ModelEntry ModelRegistry::add(const NewModel& model) {
   try {
     int64_t version = 1;
     {
-      Statement s(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?", path_);
+      sqlite::Statement s = db_->prepare("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
       s.bind(1, model.name);
       if (s.step()) version = s.integer(0);
     }
     std::string now = now_utc();
-    Statement s(db_,
-                "INSERT INTO models (name, version, content_hash, format, feature_set, feature_names, training_data,"
-                " metrics, state, created_at, updated_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'candidate', ?, ?, ?)",
-                path_);
+    sqlite::Statement s = db_->prepare(
+        "INSERT INTO models (name, version, content_hash, format, feature_set, feature_names, training_data,"
+        " metrics, state, created_at, updated_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'candidate', ?, ?, ?)");
     s.bind(1, model.name);
     s.bind(2, version);
     s.bind(3, loaded.content_hash());
@@ -225,16 +180,16 @@ std::vector<ModelEntry> ModelRegistry::list(const std::string& name) const {
 }
 
 std::string ModelRegistry::bytes(const std::string& name, int64_t version) const {
-  Statement s(db_, "SELECT bytes FROM models WHERE name = ? AND version = ?", path_);
+  sqlite::Statement s = db_->prepare("SELECT bytes FROM models WHERE name = ? AND version = ?");
   s.bind(1, name);
   s.bind(2, version);
   if (!s.step()) fail(path_, "no model " + name + "@" + std::to_string(version));
-  return s.blob(0);
+  return std::string(s.blob(0));
 }
 
 void ModelRegistry::set_metrics(const std::string& name, int64_t version, const nlohmann::json& metrics) {
   if (!find(name, version)) fail(path_, "no model " + name + "@" + std::to_string(version));
-  Statement s(db_, "UPDATE models SET metrics = ?, updated_at = ? WHERE name = ? AND version = ?", path_);
+  sqlite::Statement s = db_->prepare("UPDATE models SET metrics = ?, updated_at = ? WHERE name = ? AND version = ?");
   s.bind(1, metrics.dump());
   s.bind(2, now_utc());
   s.bind(3, name);
@@ -267,15 +222,14 @@ ModelEntry ModelRegistry::promote(const std::string& name, int64_t version, cons
   exec("BEGIN IMMEDIATE");
   try {
     {
-      Statement s(db_, "UPDATE models SET state = 'retired', updated_at = ? WHERE name = ? AND state = 'production'",
-                  path_);
+      sqlite::Statement s =
+          db_->prepare("UPDATE models SET state = 'retired', updated_at = ? WHERE name = ? AND state = 'production'");
       s.bind(1, now);
       s.bind(2, name);
       s.step();
     }
-    Statement s(db_,
-                "UPDATE models SET state = 'production', updated_at = ?, promoted_at = ? WHERE name = ? AND version = ?",
-                path_);
+    sqlite::Statement s = db_->prepare(
+        "UPDATE models SET state = 'production', updated_at = ?, promoted_at = ? WHERE name = ? AND version = ?");
     s.bind(1, now);
     s.bind(2, now);
     s.bind(3, name);
@@ -290,10 +244,9 @@ ModelEntry ModelRegistry::promote(const std::string& name, int64_t version, cons
 }
 
 void ModelRegistry::add_shadow_tally(const ShadowTally& tally, const std::string& actor) {
-  Statement s(db_,
-              "INSERT INTO shadow_results (name, shadow_reference, production_reference, actor, recorded_at, tally)"
-              " VALUES (?, ?, ?, ?, ?, ?)",
-              path_);
+  sqlite::Statement s = db_->prepare(
+      "INSERT INTO shadow_results (name, shadow_reference, production_reference, actor, recorded_at, tally)"
+      " VALUES (?, ?, ?, ?, ?, ?)");
   s.bind(1, tally.name);
   s.bind(2, tally.shadow_reference);
   s.bind(3, tally.production_reference);
@@ -304,7 +257,7 @@ void ModelRegistry::add_shadow_tally(const ShadowTally& tally, const std::string
 }
 
 std::vector<ShadowTally> ModelRegistry::shadow_tallies(const std::string& name) const {
-  Statement s(db_, "SELECT tally FROM shadow_results WHERE ? = '' OR name = ? ORDER BY id", path_);
+  sqlite::Statement s = db_->prepare("SELECT tally FROM shadow_results WHERE ? = '' OR name = ? ORDER BY id");
   s.bind(1, name);
   s.bind(2, name);
   std::vector<ShadowTally> merged;
@@ -321,7 +274,7 @@ std::vector<ShadowTally> ModelRegistry::shadow_tallies(const std::string& name) 
 }
 
 void ModelRegistry::record_retrain(const std::string& name, const nlohmann::json& decision) {
-  Statement s(db_, "INSERT INTO retrain_runs (name, recorded_at, decision) VALUES (?, ?, ?)", path_);
+  sqlite::Statement s = db_->prepare("INSERT INTO retrain_runs (name, recorded_at, decision) VALUES (?, ?, ?)");
   s.bind(1, name);
   s.bind(2, now_utc());
   s.bind(3, decision.dump());
@@ -329,7 +282,7 @@ void ModelRegistry::record_retrain(const std::string& name, const nlohmann::json
 }
 
 std::vector<nlohmann::json> ModelRegistry::retrain_log(const std::string& name) const {
-  Statement s(db_, "SELECT recorded_at, decision FROM retrain_runs WHERE name = ? ORDER BY id", path_);
+  sqlite::Statement s = db_->prepare("SELECT recorded_at, decision FROM retrain_runs WHERE name = ? ORDER BY id");
   s.bind(1, name);
   std::vector<nlohmann::json> out;
   while (s.step()) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -13,7 +14,9 @@
 
 #include "actors/ml/shadow_tally.h"
 
-struct sqlite3;
+namespace ebs::sqlite {
+class Database;
+}  // namespace ebs::sqlite
 
 namespace ebs::ml {
 
@@ -85,7 +88,7 @@ class ModelRegistry {
   std::vector<ModelEntry> query(const std::string& where, const std::vector<std::string>& args) const;
   void exec(const std::string& sql) const;
   std::string path_;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<sqlite::Database> db_;  // behind a pointer: its statements point to it
 };
 
 }  // namespace ebs::ml

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "actors/ml/model_source.h"
-#include "actors/ml/python_oracle.h"
+#include "test/support/ml_oracle.h"
 #include "actors/ml/xgboost_model.h"
 #include "engine/util/fault.h"
 

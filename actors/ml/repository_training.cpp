@@ -9,8 +9,8 @@
 
 #include "actors/ml/labelled_set.h"
 #include "actors/ml/ml_actors.h"
-#include "actors/sinks/repository/schema.h"
-#include "actors/sinks/repository/sqlite_db.h"
+#include "actors/common/repository/schema.h"
+#include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
 
 namespace ebs::ml {

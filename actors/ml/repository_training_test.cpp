@@ -12,12 +12,12 @@
 #include <tuple>
 #include <sstream>
 
-#include "actors/ml/command_test_support.h"
+#include "test/support/model_command_runner.h"
 #include "actors/ml/labelled_set.h"
-#include "actors/ml/python_oracle.h"
-#include "actors/ml/synthetic_repository.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "test/support/ml_oracle.h"
+#include "test/support/synthetic_repository.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::ml;

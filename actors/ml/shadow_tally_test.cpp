@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "actors/ml/model_registry.h"
-#include "actors/ml/python_oracle.h"
+#include "test/support/ml_oracle.h"
 
 using namespace ebs::ml;
 

@@ -7,7 +7,7 @@
 #include <random>
 #include <sstream>
 
-#include "actors/ml/python_oracle.h"
+#include "test/support/ml_oracle.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::ml;

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "test/collecting_emitter.h"
-#include "test/subprocess.h"
+#include "test/support/collecting_emitter.h"
+#include "test/support/subprocess.h"
 
 using namespace ebs;
 using ebs::test::CollectingEmitter;

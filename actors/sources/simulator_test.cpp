@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using ebs::test::CollectingEmitter;

@@ -4,18 +4,9 @@
 // annotations, and any raw survey field by path (candidate.drb, diaSource.psfFlux).
 #pragma once
 
-#include <functional>
-#include <string>
-
-#include "engine/expr/program.h"
 #include "engine/graph/actor_registry.h"
-#include "engine/model/record.h"
 
 namespace ebs {
-
-// Reads one field of an alert as an expression value (null when absent).
-using AlertField = std::function<expr::Value(const Alert&)>;
-AlertField compile_alert_field(const std::string& path);
 
 void register_filter(ActorRegistry& registry);
 

@@ -2,9 +2,9 @@
 
 #include <doctest/doctest.h>
 
-#include "actors/sources/simulator.h"
 #include "actors/transforms/alert_check.h"
-#include "test/collecting_emitter.h"
+#include "engine/expr/alert_field.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using ebs::test::CollectingEmitter;

@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "actors/sources/avro/container_file.h"
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/avro/libavro_reference.h"
-#include "actors/sources/avro/schema_directory.h"
-#include "actors/sources/profiles/profile_set.h"
+#include "actors/common/avro/container_file.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/avro/libavro_reference.h"
+#include "actors/common/avro/schema_directory.h"
+#include "actors/common/profiles/profile_set.h"
 
 namespace fs = std::filesystem;
 using namespace ebs::avro;

@@ -13,9 +13,9 @@
 #include <unistd.h>
 #include <vector>
 
-#include "actors/crossmatch/catalog.h"
-#include "actors/crossmatch/catalog_builder.h"
-#include "actors/crossmatch/sky_geometry.h"
+#include "actors/common/catalog/catalog.h"
+#include "actors/common/catalog/catalog_builder.h"
+#include "actors/common/catalog/sky_geometry.h"
 
 using namespace ebs::catalog;
 using Clock = std::chrono::steady_clock;

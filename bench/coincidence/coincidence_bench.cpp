@@ -16,13 +16,15 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/coincidence/coincidence_actor.h"
-#include "actors/coincidence/notice.h"
-#include "actors/coincidence/skymap.h"
+#include "actors/common/notices/notice.h"
+#include "actors/common/skymap/skymap.h"
 #include "engine/util/base64.h"
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using namespace ebs::coincidence;
+using namespace ebs::notices;
+using namespace ebs::skymap;
 using Clock = std::chrono::steady_clock;
 
 namespace {

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <random>
 
-#include "actors/crossmatch/catalog_builder.h"
+#include "actors/common/catalog/catalog_builder.h"
 #include "actors/crossmatch/crossmatch_actors.h"
-#include "actors/crossmatch/sky_geometry.h"
-#include "test/collecting_emitter.h"
+#include "actors/common/catalog/sky_geometry.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using Clock = std::chrono::steady_clock;
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     writer.write(dir / "uniform.ebscat", 0, std::nullopt);
   }
   const std::string catalogs = EBS_SOURCE_DIR "/catalogs/";
-  auto store = std::make_shared<crossmatch::CatalogStore>();
+  auto store = std::make_shared<catalog::CatalogStore>();
   auto gcvs = store->open(catalogs + "gcvs.yaml", dir / "cache");
   auto uniform = store->open(dir / "uniform.ebscat", dir / "cache");
   auto glade = store->open(catalogs + "glade-gwemopt-S190814bv.yaml", dir / "cache");

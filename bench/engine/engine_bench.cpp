@@ -14,7 +14,7 @@
 #include <fstream>
 #include <thread>
 
-#include "actors/builtin.h"
+#include "app/builtin_modules.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/engine.h"
 #include <spdlog/spdlog.h>

@@ -10,7 +10,7 @@
 #include <iostream>
 #include <random>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "actors/followup/credible_moc.h"
 #include "actors/followup/galaxy_targets.h"
 
@@ -36,7 +36,7 @@ std::filesystem::path data_dir() {
 }  // namespace
 
 int main() {
-  const auto map = ebs::coincidence::Skymap::from_file(
+  const auto map = ebs::skymap::Skymap::from_file(
       (data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string());
 
   // Galaxies uniform in a 500 Mpc ball with B magnitudes: most fall outside the localisation,
@@ -84,14 +84,14 @@ int main() {
   std::vector<double> density;
   for (std::size_t rank = 0; rank < map.rows(); ++rank) {
     const std::uint64_t cell = map.ranked_uniq()[rank];
-    const int order = ebs::coincidence::uniq_order(cell);
-    const std::uint64_t ipix = ebs::coincidence::uniq_ipix(cell, order);
+    const int order = ebs::skymap::uniq_order(cell);
+    const std::uint64_t ipix = ebs::skymap::uniq_ipix(cell, order);
     for (std::uint64_t child = 0; child < 4; ++child) {
-      uniq.push_back(ebs::coincidence::nest_to_uniq(order + 1, 4 * ipix + child));
+      uniq.push_back(ebs::skymap::nest_to_uniq(order + 1, 4 * ipix + child));
       density.push_back(map.ranked_probdensity()[rank] * (1 + 1e-3 * (static_cast<double>(child) - 1.5)));
     }
   }
-  const auto large = ebs::coincidence::Skymap::from_columns("split", ebs::coincidence::SkymapOrdering::nuniq, {}, uniq,
+  const auto large = ebs::skymap::Skymap::from_columns("split", ebs::skymap::SkymapOrdering::nuniq, {}, uniq,
                                                             density, {});
   best_moc = 1e9;
   for (int run = 0; run < 10; ++run) {

@@ -9,14 +9,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/builtin.h"
 #include "actors/sinks/kafka/alert_avro.h"
-#include "actors/sources/files/message_ingester.h"
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/kafka/ingestion.h"
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/sources/kafka/replay.h"
-#include "actors/sources/profiles/profile_set.h"
+#include "actors/common/ingest/message_ingester.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/replay.h"
+#include "app/builtin_modules.h"
+#include "actors/common/profiles/profile_set.h"
 #include "engine/graph/workflow.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/engine.h"

@@ -16,13 +16,13 @@
 #include <random>
 
 #include "actors/sinks/postgres/pg_writer.h"
-#include "actors/sinks/repository/raw_json.h"
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/schema.h"
-#include "actors/sinks/repository/sky_index.h"
-#include "actors/sinks/repository/writer.h"
-#include "test/postgres_server.h"
+#include "actors/common/repository/raw_json.h"
+#include "actors/common/repository/reader.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/schema.h"
+#include "actors/common/repository/sky_index.h"
+#include "actors/common/repository/writer.h"
+#include "test/support/postgres_server.h"
 
 using namespace ebs;
 using namespace ebs::repository;

@@ -10,9 +10,9 @@
 #include <random>
 
 #include "engine/util/base64.h"
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 
-using namespace ebs::coincidence;
+using namespace ebs::skymap;
 using Clock = std::chrono::steady_clock;
 
 namespace {

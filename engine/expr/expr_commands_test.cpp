@@ -6,7 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include "test/command_runner.h"
+#include "test/support/command_runner.h"
 
 namespace {
 

@@ -48,7 +48,7 @@ class Program {
   // The compiled bytecode, one instruction per line; for tests and debugging.
   std::string disassemble() const;
 
-  struct Code;  // the compiled form, defined in program.cpp
+  struct Code;  // the compiled form, defined in bytecode.h
 
  private:
   explicit Program(std::shared_ptr<const Code> code) : code_(std::move(code)) {}

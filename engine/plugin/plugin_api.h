@@ -1,20 +1,27 @@
 // The public API for actor plugins. A plugin is a shared library that declares actor types
 // (engine/graph/actor_type.h) and implements their logic (engine/runtime/actor_logic.h), then
-// registers them into the registry it is handed:
+// registers them, and any CLI verbs of its own (engine/cli/command_registry.h), into the
+// registries it is handed: the same shape as a built-in family's register_module.
 //
 //   #include "engine/plugin/plugin_api.h"
-//   static void register_types(ebs::ActorRegistry& registry) { registry.add(...); }
-//   EBS_FLOW_PLUGIN("my-plugin", register_types)
+//   static void register_module(ebs::ActorRegistry& actors, ebs::CommandRegistry& commands) {
+//     actors.add(...);
+//     commands.add("my-verb", "...", ...);  // optional
+//   }
+//   EBS_FLOW_PLUGIN("my-plugin", register_module)
 //
-// Load it with `plugins: [path/libmy.so]` in a workflow or `--plugin path/libmy.so`.
+// Load it with `plugins: [path/libmy.so]` in a workflow or `--plugin path/libmy.so` (actor types),
+// or list it in EBS_FLOW_PLUGINS (colon-separated) to have its verbs on the command line too.
 // The ABI check refuses a plugin built against another version of these headers.
 #pragma once
 
+#include "engine/cli/command_registry.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/runtime/actor_logic.h"
 
-// Bump whenever ActorType, ActorLogic, Emitter, ActorContext, Batch or the records change.
-#define EBS_FLOW_PLUGIN_ABI_VERSION 1
+// Bump whenever ActorType, ActorLogic, Emitter, ActorContext, Batch, the records, CommandRegistry
+// or PluginInfo change. 2: register_module gained the CommandRegistry (plugin CLI verbs).
+#define EBS_FLOW_PLUGIN_ABI_VERSION 2
 
 namespace ebs {
 
@@ -22,7 +29,7 @@ struct PluginInfo {
   int abi_version;
   const char* name;
   const char* compiler;  // C++ ABIs differ between compilers and standard libraries
-  void (*register_types)(ActorRegistry&);
+  void (*register_module)(ActorRegistry&, CommandRegistry&);
 };
 
 #define EBS_FLOW_STRINGIFY2(x) #x

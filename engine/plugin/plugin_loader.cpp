@@ -15,7 +15,12 @@ PluginLoader::~PluginLoader() {
   for (void* h : handles_) dlclose(h);
 }
 
-void PluginLoader::load(const std::string& path, ActorRegistry& registry) {
+void PluginLoader::load(const std::string& path, ActorRegistry& actors) {
+  CommandRegistry too_late;
+  load(path, actors, too_late);
+}
+
+void PluginLoader::load(const std::string& path, ActorRegistry& actors, CommandRegistry& commands) {
   std::string canonical = path;
   std::error_code ec;
   if (auto c = std::filesystem::canonical(path, ec); !ec) canonical = c.string();
@@ -45,7 +50,7 @@ void PluginLoader::load(const std::string& path, ActorRegistry& registry) {
     fail(path, problem);
   }
   try {
-    info->register_types(registry);
+    info->register_module(actors, commands);
   } catch (const std::exception& e) {
     // Types it registered before failing stay, so the library must stay loaded.
     handles_.push_back(handle);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cli/command_registry.h"
 #include "engine/graph/actor_registry.h"
 
 namespace ebs {
@@ -19,7 +20,10 @@ class PluginLoader {
 
   // A Fault (failed) naming the path when the file cannot be opened, is not an ebs-flow plugin,
   // or was built for another ABI. Loading the same path twice is a no-op.
-  void load(const std::string& path, ActorRegistry& registry);
+  void load(const std::string& path, ActorRegistry& actors, CommandRegistry& commands);
+  // Actor types only (a workflow's `plugins:`, `--plugin`): the command line is parsed already,
+  // so the plugin's verbs go nowhere.
+  void load(const std::string& path, ActorRegistry& actors);
   const std::vector<std::string>& loaded() const { return paths_; }
 
  private:

@@ -140,7 +140,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       setup.context.type = &type;
       setup.context.acks = acks;
       setup.context.overwrite = options.overwrite;
-      setup.credit_window = options.credit_window;
+      setup.credit = {options.credit_window, options.credit_window_bytes};
       try {
         setup.logic = std::shared_ptr<ActorLogic>(type.create(setup.context));
         setup.logic->open(setup.context);
@@ -159,7 +159,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
               for (uint32_t p = 0; p < down->type->inputs.size(); ++p)
                 if (down->type->inputs[p].name == in_port_name) in_port = p;
               for (size_t idx : instances_of[down->id])
-                sub.instances.push_back({instances[idx].handle, in_port, options.credit_window});
+                sub.instances.push_back({instances[idx].handle, in_port, CreditWindow(setup.credit)});
               setup.outputs[port].subscribers.push_back(std::move(sub));
             }
           }
@@ -173,7 +173,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
         } else {
           Subscriber sub;
           for (size_t idx : instances_of[kDeadLetterActorId])
-            sub.instances.push_back({instances[idx].handle, 0, options.credit_window});
+            sub.instances.push_back({instances[idx].handle, 0, CreditWindow(setup.credit)});
           setup.outputs[dl_port].subscribers.push_back(std::move(sub));
         }
       }

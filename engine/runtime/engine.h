@@ -49,6 +49,8 @@ struct RunOptions {
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
   int64_t credit_window = 16;
   bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
+  // Bytes in flight per edge (record_bytes; engine/runtime/credit_window.h); 0: unlimited.
+  int64_t credit_window_bytes = int64_t{64} << 20;
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 

@@ -9,7 +9,7 @@
 namespace ebs::msg {
 
 using data_atom = caf::atom_constant<caf::atom("data")>;        // (data, in_port, BatchView)
-using credit_atom = caf::atom_constant<caf::atom("credit")>;    // (credit, batches)
+using credit_atom = caf::atom_constant<caf::atom("credit")>;    // (credit, batches, bytes)
 using eos_atom = caf::atom_constant<caf::atom("eos")>;          // end of stream from one upstream
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;        // sources: finish in-flight, end

@@ -2,10 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/model/record_bytes.h"
 #include "engine/model/record_json.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs {
+
+namespace {
+
+// What a batch's records hold in memory, as the credit window counts it.
+int64_t batch_bytes(const BatchView& batch) {
+  int64_t bytes = 0;
+  for (size_t i = 0; i < batch.size(); ++i) bytes += static_cast<int64_t>(record_bytes(batch[i]));
+  return bytes;
+}
+
+}  // namespace
 
 NodeActor::NodeActor(caf::actor_config& config, NodeSetup setup)
     : caf::event_based_actor(config),
@@ -25,7 +37,7 @@ caf::behavior NodeActor::make_behavior() {
         else pump();  // end of stream may already have arrived
       },
       [this](msg::data_atom, uint32_t in_port, BatchView batch) { on_data(in_port, std::move(batch)); },
-      [this](msg::credit_atom, int64_t batches) { on_credit(batches); },
+      [this](msg::credit_atom, int64_t batches, int64_t bytes) { on_credit({batches, bytes}); },
       [this](msg::eos_atom) { on_end_of_stream_from_upstream(); },
       [this](msg::produce_atom) {
         produce_scheduled_ = false;
@@ -44,13 +56,14 @@ size_t NodeActor::upstream_of_sender() {
   const caf::strong_actor_ptr& sender = current_sender();
   for (size_t i = 0; i < upstreams_.size(); ++i)
     if (upstreams_[i].handle == sender) return i;
-  upstreams_.push_back({sender, 0});
+  upstreams_.push_back({sender, CreditGrant(setup_.credit)});
   return upstreams_.size() - 1;
 }
 
 void NodeActor::on_data(uint32_t in_port, BatchView batch) {
   size_t upstream = upstream_of_sender();
-  inbox_.push_back({upstream, in_port, std::move(batch)});
+  const int64_t bytes = batch_bytes(batch);
+  inbox_.push_back({upstream, in_port, std::move(batch), bytes});
   ActorStats::add(stats_.queued_batches, 1);
   uint64_t queued = ActorStats::get(stats_.queued_batches);
   if (queued > ActorStats::get(stats_.peak_queued_batches))
@@ -58,12 +71,12 @@ void NodeActor::on_data(uint32_t in_port, BatchView batch) {
   pump();
 }
 
-void NodeActor::on_credit(int64_t batches) {
+void NodeActor::on_credit(const Credit& credit) {
   const caf::strong_actor_ptr& sender = current_sender();
   for (OutputPort& port : setup_.outputs)
     for (Subscriber& sub : port.subscribers)
       for (DownstreamInstance& d : sub.instances)
-        if (caf::actor_cast<caf::strong_actor_ptr>(d.handle) == sender) d.credit += batches;
+        if (caf::actor_cast<caf::strong_actor_ptr>(d.handle) == sender) d.credit.grant(credit);
   if (setup_.context.type->is_source()) {
     if (!produce_scheduled_) schedule_produce(std::chrono::microseconds(0));
   } else {
@@ -75,7 +88,7 @@ void NodeActor::on_end_of_stream_from_upstream() {
   // The upstream has finished: drop our handle to it so no reference cycle outlives the run.
   const caf::strong_actor_ptr& sender = current_sender();
   for (Upstream& u : upstreams_)
-    if (u.handle == sender) u.consumed_since_grant = -1;  // no more credit to grant there
+    if (u.handle == sender) u.grant.close();  // no more credit to grant there
   ++ended_upstreams_;
   pump();
 }
@@ -84,7 +97,7 @@ bool NodeActor::has_credit() const {
   for (const OutputPort& port : setup_.outputs)
     for (const Subscriber& sub : port.subscribers) {
       bool any = false;
-      for (const DownstreamInstance& d : sub.instances) any = any || d.credit > 0;
+      for (const DownstreamInstance& d : sub.instances) any = any || d.credit.open();
       if (!any) return false;
     }
   return true;
@@ -123,12 +136,10 @@ void NodeActor::pump() {
     ActorStats::add(stats_.batches_in, 1);
     guarded([&] { logic_.on_batch(next.in_port, next.batch, *this); }, &next.batch);
     flush_dead_letters();
-    // Credits go back every half window, not per batch: per-batch grants halve the rate.
+    // Credits go back every half window (credit_window.h), in batches and in bytes.
     Upstream& up = upstreams_[next.upstream];
-    if (up.consumed_since_grant >= 0 && ++up.consumed_since_grant >= setup_.credit_window / 2) {
-      send(caf::actor_cast<caf::actor>(up.handle), msg::credit_atom::value, up.consumed_since_grant);
-      up.consumed_since_grant = 0;
-    }
+    if (auto credit = up.grant.consume(next.bytes))
+      send(caf::actor_cast<caf::actor>(up.handle), msg::credit_atom::value, credit->batches, credit->bytes);
   }
   if (!finished_ && inbox_.empty() && started_ && !setup_.context.type->is_source() &&
       ended_upstreams_ >= setup_.expected_upstreams)
@@ -191,12 +202,13 @@ void NodeActor::tick() {
 
 void NodeActor::send_to_port(size_t port, BatchView batch) {
   if (batch.empty()) return;
+  const int64_t bytes = batch_bytes(batch);
   for (Subscriber& sub : setup_.outputs[port].subscribers) {
     DownstreamInstance* best = nullptr;
     for (DownstreamInstance& d : sub.instances)
-      if (!best || d.credit > best->credit) best = &d;
+      if (!best || d.credit.batches() > best->credit.batches()) best = &d;
     if (!best) continue;
-    --best->credit;
+    best->credit.spend(bytes);
     send(best->handle, msg::data_atom::value, best->in_port, batch);
   }
 }

@@ -11,6 +11,7 @@
 
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/actor_stats.h"
+#include "engine/runtime/credit_window.h"
 #include "engine/runtime/messages.h"
 
 namespace ebs {
@@ -19,7 +20,7 @@ namespace ebs {
 struct DownstreamInstance {
   caf::actor handle;
   uint32_t in_port = 0;
-  int64_t credit = 0;  // batches it may still receive; may dip below zero on flushes
+  CreditWindow credit;  // what it may still receive
 };
 
 // All instances of one downstream actor: each batch goes to one of them.
@@ -39,7 +40,7 @@ struct NodeSetup {
   size_t expected_upstreams = 0;    // upstream instances that will each send end of stream
   caf::actor run;                   // told (done, index) when this instance has finished
   uint64_t index = 0;
-  int64_t credit_window = 16;       // batches in flight per edge
+  CreditLimits credit;              // in flight per edge
 };
 
 class NodeActor : public caf::event_based_actor, private Emitter {
@@ -53,12 +54,13 @@ class NodeActor : public caf::event_based_actor, private Emitter {
  private:
   struct Upstream {
     caf::strong_actor_ptr handle;
-    int64_t consumed_since_grant = 0;
+    CreditGrant grant;
   };
   struct Pending {
     size_t upstream;
     uint32_t in_port;
     BatchView batch;
+    int64_t bytes;  // record_bytes of its records: what the credit it frees is worth
   };
 
   // Emitter
@@ -74,7 +76,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void progress(uint64_t done, uint64_t total) override;
 
   void on_data(uint32_t in_port, BatchView batch);
-  void on_credit(int64_t batches);
+  void on_credit(const Credit& credit);
   void on_end_of_stream_from_upstream();
   void pump();
   void produce();

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::time;
 

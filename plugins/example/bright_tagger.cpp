@@ -1,9 +1,17 @@
 // An example ebs-flow plugin: `bright-tagger` appends a tag annotation to every alert brighter
-// than a threshold and forwards all alerts. Build it as a shared library against the engine's
-// headers (see plugins/example/CMakeLists.txt) and load it with `plugins:` or `--plugin`.
+// than a threshold and forwards all alerts; the verb `ebs-flow bright MAG` applies the same rule
+// to one magnitude. Build it as a shared library against the engine's headers (see
+// plugins/example/CMakeLists.txt) and load it with `plugins:` or `--plugin` (the actor type), or
+// EBS_FLOW_PLUGINS (the verb too).
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
 #include "engine/plugin/plugin_api.h"
 
 namespace {
+
+bool is_bright(double mag, double threshold) { return mag < threshold; }
 
 class BrightTagger final : public ebs::ActorLogic {
  public:
@@ -19,7 +27,7 @@ class BrightTagger final : public ebs::ActorLogic {
     records.reserve(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& alert = static_cast<const ebs::Alert&>(batch[i]);
-      if (alert.core().mag < threshold_)
+      if (is_bright(alert.core().mag, threshold_))
         records.push_back(alert.annotated(tag_));  // append, never overwrite
       else
         records.push_back(batch.record(i));
@@ -32,7 +40,7 @@ class BrightTagger final : public ebs::ActorLogic {
   ebs::Annotation tag_;
 };
 
-void register_types(ebs::ActorRegistry& registry) {
+void register_module(ebs::ActorRegistry& actors, ebs::CommandRegistry& commands) {
   ebs::ActorType t;
   t.name = "bright-tagger";
   t.description = "Example plugin: tags alerts brighter than a threshold";
@@ -46,9 +54,22 @@ void register_types(ebs::ActorRegistry& registry) {
       problems.push_back({c.place("threshold"), "threshold must be a magnitude between -30 and 40"});
   };
   t.create = [](const ebs::ActorContext&) { return std::make_unique<BrightTagger>(); };
-  registry.add(std::move(t));
+  actors.add(std::move(t));
+
+  commands.add("bright", "Example plugin: is a magnitude brighter than the tagger's threshold? (JSON)",
+               [](CLI::App& app) {
+                 auto mag = std::make_shared<double>(0);
+                 auto threshold = std::make_shared<double>(18);
+                 app.add_option("mag", *mag, "a magnitude")->required();
+                 app.add_option("--threshold", *threshold, "magnitude below which an alert is bright (default 18)");
+                 return ebs::CommandRegistry::Runner([mag, threshold] {
+                   std::cout << "{\"mag\":" << *mag << ",\"threshold\":" << *threshold
+                             << ",\"bright\":" << (is_bright(*mag, *threshold) ? "true" : "false") << "}\n";
+                   return ebs::exit_code::ok;
+                 });
+               });
 }
 
 }  // namespace
 
-EBS_FLOW_PLUGIN("example", register_types)
+EBS_FLOW_PLUGIN("example", register_module)

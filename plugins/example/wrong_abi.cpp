@@ -5,7 +5,7 @@
 #define EBS_FLOW_PLUGIN_ABI_VERSION 999
 
 namespace {
-void register_nothing(ebs::ActorRegistry&) {}
+void register_nothing(ebs::ActorRegistry&, ebs::CommandRegistry&) {}
 }  // namespace
 
 EBS_FLOW_PLUGIN("wrong-abi", register_nothing)

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <thread>
 
-#include "actors/coincidence/skymap.h"
 #include "actors/common/http_limits.h"
+#include "actors/common/skymap/skymap.h"
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/dashboard/web_assets.h"
@@ -170,7 +170,7 @@ struct DashboardServer::Impl {
     std::lock_guard lock(skymap_mutex);
     auto key = std::make_pair(event.event_id, event.sequence);
     if (auto it = skymap_pngs.find(key); it != skymap_pngs.end()) return it->second;
-    auto map = coincidence::Skymap::from_bytes(event.localization.skymap_fits, event.event_id);
+    auto map = skymap::Skymap::from_bytes(event.localization.skymap_fits, event.event_id);
     std::string png = mollweide_png(map, kSkymapWidth);
     if (skymap_pngs.size() > 64) skymap_pngs.clear();
     return skymap_pngs[key] = std::move(png);

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "actors/sinks/dashboard/image_png.h"
 
 namespace ebs::dashboard {
@@ -39,7 +39,7 @@ std::optional<std::pair<double, double>> mollweide_inverse(double x, double y) {
   return std::make_pair(ra, lat * 180 / M_PI);
 }
 
-std::string mollweide_png(const coincidence::Skymap& map, int width) {
+std::string mollweide_png(const skymap::Skymap& map, int width) {
   const int height = width / 2;
   std::vector<double> density(static_cast<size_t>(width) * height, -1);
   double peak = 0;

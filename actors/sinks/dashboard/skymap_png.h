@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-namespace ebs::coincidence {
+namespace ebs::skymap {
 class Skymap;
 }
 
@@ -19,6 +19,6 @@ namespace ebs::dashboard {
 std::optional<std::pair<double, double>> mollweide_inverse(double x, double y);
 
 // PNG of `map`, `width` pixels wide and width/2 high.
-std::string mollweide_png(const coincidence::Skymap& map, int width);
+std::string mollweide_png(const skymap::Skymap& map, int width);
 
 }  // namespace ebs::dashboard

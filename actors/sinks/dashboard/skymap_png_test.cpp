@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "actors/coincidence/skymap.h"
-#include "test/test_data.h"
+#include "actors/common/skymap/skymap.h"
+#include "test/support/test_data.h"
 
 namespace ebs::dashboard {
 
@@ -31,7 +31,7 @@ TEST_CASE("inverse Mollweide: centre, poles, edges, outside") {
 }
 
 TEST_CASE("the MS220722v map renders with its brightest pixel where the map peaks") {
-  auto map = coincidence::Skymap::from_file((test::data_dir() / "skymaps/MS220722v_bayestar.multiorder.fits").string());
+  auto map = skymap::Skymap::from_file((test::data_dir() / "skymaps/MS220722v_bayestar.multiorder.fits").string());
   std::string png = mollweide_png(map, 360);
   png_image image{};
   image.version = PNG_IMAGE_VERSION;

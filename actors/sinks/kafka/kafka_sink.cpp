@@ -5,8 +5,8 @@
 
 #include "actors/sinks/kafka/alert_avro.h"
 #include "actors/sinks/kafka/schema_registration.h"
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/sources/kafka/replay.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/replay.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
 

@@ -16,14 +16,14 @@
 
 #include "actors/sinks/kafka/alert_avro.h"
 #include "actors/sinks/kafka/schema_registration.h"
-#include "actors/sources/avro/decoder.h"
-#include "actors/sources/files/message_ingester.h"
-#include "actors/sources/kafka/kafka_test_support.h"
-#include "actors/sources/kafka/replay.h"
+#include "actors/common/avro/decoder.h"
+#include "actors/common/ingest/message_ingester.h"
+#include "test/support/kafka_test_support.h"
+#include "actors/common/kafka/replay.h"
 #include "engine/model/record_json.h"
 #include "engine/util/fault.h"
-#include "test/python_oracle.h"
-#include "test/test_data.h"
+#include "test/support/python_oracle.h"
+#include "test/support/test_data.h"
 
 namespace ebs {
 

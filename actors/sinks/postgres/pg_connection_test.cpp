@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "test/postgres_server.h"
+#include "test/support/postgres_server.h"
 
 using namespace ebs;
 using namespace ebs::postgres;

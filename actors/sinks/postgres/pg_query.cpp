@@ -4,7 +4,7 @@
 #include <cctype>
 
 #include "actors/sinks/postgres/pg_connection.h"
-#include "actors/sinks/repository/rows.h"
+#include "actors/common/repository/rows.h"
 
 namespace ebs::postgres {
 

@@ -6,10 +6,10 @@
 
 #include <fstream>
 
-#include "actors/sinks/repository/repository_test_support.h"
-#include "test/postgres_server.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "test/support/repository_test_support.h"
+#include "test/support/postgres_server.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 

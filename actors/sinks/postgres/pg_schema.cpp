@@ -3,7 +3,7 @@
 #include <regex>
 #include <vector>
 
-#include "actors/sinks/repository/sky_index.h"
+#include "actors/common/repository/sky_index.h"
 
 namespace ebs::postgres {
 

@@ -1,4 +1,4 @@
-// The repository's tables on PostgreSQL: the SQLite migrations (actors/sinks/repository/schema.h)
+// The repository's tables on PostgreSQL: the SQLite migrations (actors/common/repository/schema.h)
 // translated to PostgreSQL's dialect, so that both backends hold the same tables, columns and
 // indexes, versioned in the same `schema_version` table.
 //
@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "actors/sinks/postgres/pg_connection.h"
-#include "actors/sinks/repository/schema.h"
+#include "actors/common/repository/schema.h"
 
 namespace ebs::postgres {
 

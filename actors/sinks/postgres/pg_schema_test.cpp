@@ -4,10 +4,10 @@
 
 #include <set>
 
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/sky_index.h"
-#include "actors/sinks/repository/sqlite_db.h"
-#include "test/postgres_server.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/sky_index.h"
+#include "actors/common/sqlite/sqlite_db.h"
+#include "test/support/postgres_server.h"
 
 using namespace ebs;
 using namespace ebs::postgres;

@@ -7,8 +7,8 @@
 #include <functional>
 
 #include "actors/sinks/postgres/pg_schema.h"
-#include "actors/sinks/repository/raw_json.h"
-#include "actors/sinks/repository/sky_index.h"
+#include "actors/common/repository/raw_json.h"
+#include "actors/common/repository/sky_index.h"
 
 namespace ebs::postgres {
 

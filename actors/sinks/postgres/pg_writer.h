@@ -1,5 +1,5 @@
 // Writes records into a PostgreSQL repository with the SQLite writer's tables and semantics
-// (actors/sinks/repository/writer.h): alerts idempotent on alert_id (ON CONFLICT DO NOTHING; a
+// (actors/common/repository/writer.h): alerts idempotent on alert_id (ON CONFLICT DO NOTHING; a
 // replayed alert adds nothing but new annotations), light-curve points de-duplicated per object
 // (a per-object set of stored points, loaded on first sight), objects updated by the alerts that
 // are new, annotations appended with their provenance (unique on alert and fingerprint), sky events
@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "actors/sinks/postgres/pg_connection.h"
-#include "actors/sinks/repository/rows.h"
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/rows.h"
+#include "actors/common/repository/writer.h"
 
 namespace ebs::postgres {
 

@@ -7,8 +7,8 @@
 
 #include "actors/sinks/postgres/pg_query.h"
 #include "actors/sinks/postgres/postgres_actors.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "test/postgres_server.h"
+#include "test/support/repository_test_support.h"
+#include "test/support/postgres_server.h"
 
 using namespace ebs;
 using namespace ebs::repository::testing;

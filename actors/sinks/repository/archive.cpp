@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/schema.h"
-#include "actors/sinks/repository/sqlite_db.h"
+#include "actors/common/repository/reader.h"
+#include "actors/common/repository/schema.h"
+#include "actors/common/sqlite/sqlite_db.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs::repository {

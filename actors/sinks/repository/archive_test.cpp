@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
 
 using namespace ebs;
 using namespace ebs::repository;

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "actors/common/angle_text.h"
+#include "actors/common/repository/reader.h"
 #include "actors/sinks/dashboard/web_assets.h"
 #include "actors/sinks/repository/pages.h"
 #include "actors/sinks/repository/query_forms.h"
-#include "actors/sinks/repository/reader.h"
 #include "actors/sinks/repository/table_output.h"
 #include "actors/common/http_limits.h"
 #include "engine/util/http_access.h"

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
 
 using namespace ebs;
 using namespace ebs::repository;

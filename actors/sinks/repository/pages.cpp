@@ -5,13 +5,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/coincidence/skymap.h"
+#include "actors/common/skymap/skymap.h"
 #include "actors/common/angle_text.h"
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/table_output.h"
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/writer.h"
 #include "engine/util/fault.h"
 
 namespace ebs::repository {
@@ -143,7 +143,7 @@ nlohmann::json event_page(const Reader& reader, const std::string& event_id) {
   page["skymap"] = nullptr;
   if (auto file = skymap_file(reader, event_id)) {
     try {
-      const coincidence::Skymap map = coincidence::Skymap::from_file(file->string());
+      const skymap::Skymap map = skymap::Skymap::from_file(file->string());
       const auto [ra, dec] = map.peak();
       page["skymap"] = {{"peak_ra", ra},
                         {"peak_dec", dec},
@@ -217,7 +217,7 @@ std::optional<std::string> cutout_png(const Reader& reader, int64_t alert_id, co
 std::optional<std::string> event_skymap_png(const Reader& reader, const std::string& event_id) {
   auto file = skymap_file(reader, event_id);
   if (!file) return std::nullopt;
-  return dashboard::mollweide_png(coincidence::Skymap::from_file(file->string()), 720);
+  return dashboard::mollweide_png(skymap::Skymap::from_file(file->string()), 720);
 }
 
 }  // namespace ebs::repository

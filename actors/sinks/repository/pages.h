@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "actors/sinks/repository/reader.h"
+#include "actors/common/repository/reader.h"
 
 namespace ebs::repository {
 

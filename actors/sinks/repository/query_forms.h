@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "actors/sinks/repository/reader.h"
+#include "actors/common/repository/reader.h"
 #include "actors/sinks/repository/table_output.h"
 
 namespace ebs::repository {

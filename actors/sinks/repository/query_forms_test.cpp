@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/sinks/repository/repository_commands.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
-#include "actors/sinks/repository/ztf_test_alerts.h"
-#include "test/command_runner.h"
-#include "test/python_oracle.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
+#include "test/support/ztf_alerts.h"
+#include "test/support/command_runner.h"
+#include "test/support/python_oracle.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -90,7 +90,7 @@ struct Repository {
   std::vector<RecordPtr> alerts;
   Repository() {
     for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"}) {
-      auto part = ztf_alerts(folder);
+      auto part = ebs::test::ztf_alerts(folder);
       alerts.insert(alerts.end(), part.begin(), part.end());
     }
     Writer writer(path);

@@ -16,8 +16,8 @@
 #include "actors/sinks/repository/archive.h"
 #include "actors/common/angle_text.h"
 #include "actors/sinks/repository/http_api.h"
+#include "actors/common/repository/reader.h"
 #include "actors/sinks/repository/query_forms.h"
-#include "actors/sinks/repository/reader.h"
 #include "engine/util/http_access.h"
 
 namespace ebs {

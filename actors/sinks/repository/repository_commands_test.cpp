@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/sinks/repository/schema.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/schema.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
 
 using namespace ebs;
 using namespace ebs::repository;

@@ -8,7 +8,7 @@
 #include "actors/sinks/repository/repository_actors.h"
 #include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/writer.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/backoff.h"
 

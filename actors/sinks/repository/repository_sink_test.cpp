@@ -4,8 +4,8 @@
 #include <thread>
 
 #include "actors/sinks/repository/repository_actors.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/sqlite_db.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/sqlite/sqlite_db.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -16,7 +16,7 @@ namespace {
 
 struct SinkUnderTest : RepositorySinkHarness {
   SinkUnderTest(const std::string& yaml, const std::string& run_dir)
-      : RepositorySinkHarness(register_repository_actors, "repository", "repo", yaml, run_dir) {}
+      : RepositorySinkHarness(register_repository_sink, "repository", "repo", yaml, run_dir) {}
 };
 
 // Drops the simulator's tokens: the tests give each batch their own.
@@ -158,7 +158,7 @@ TEST_CASE("a full disk (the size quota) stalls the sink like a locked database")
 
 TEST_CASE("an unopenable database is a fault naming the config place") {
   ActorRegistry registry;
-  register_repository_actors(registry);
+  register_repository_sink(registry);
   const ActorType& type = *registry.find("repository");
   ActorContext context = ebs::test::make_context(type, "{path: /proc/no/such/dir/x.db}");
   auto logic = type.create(context);

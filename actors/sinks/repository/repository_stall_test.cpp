@@ -8,9 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "actors/sinks/repository/sqlite_db.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "actors/common/sqlite/sqlite_db.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

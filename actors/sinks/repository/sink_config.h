@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/sinks/repository/writer.h"
+#include "actors/common/repository/writer.h"
 #include "engine/graph/actor_type.h"
 
 namespace ebs::repository {

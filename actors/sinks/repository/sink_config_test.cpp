@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "actors/sinks/repository/repository_actors.h"
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 

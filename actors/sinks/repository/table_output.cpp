@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/sqlite_db.h"
+#include "actors/common/repository/reader.h"
+#include "actors/common/sqlite/sqlite_db.h"
 #include "engine/time/time_scale.h"
 #include "engine/util/fault.h"
 

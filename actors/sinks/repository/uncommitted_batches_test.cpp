@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include "actors/sinks/repository/repository_test_support.h"
+#include "test/support/repository_test_support.h"
 
 using namespace ebs;
 using namespace ebs::repository;

@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/sinks/repository/reader.h"
-#include "actors/sinks/repository/repository_test_support.h"
-#include "actors/sinks/repository/writer.h"
-#include "actors/sinks/repository/ztf_test_alerts.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "actors/common/repository/reader.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
+#include "test/support/ztf_alerts.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -37,6 +37,9 @@ for d in sys.argv[1:]:
                 s.add((c['jd'], c['fid'], 'det'))
                 for p in rec.get('prv_candidates') or []:
                     s.add((p['jd'], p['fid'], 'det' if p['magpsf'] is not None else 'ul'))
+                for p in rec.get('fp_hists') or []:  # schema 4: forced photometry, failed ones left out
+                    if p['procstatus'] == '0':
+                        s.add((p['jd'], p['fid'], 'fp'))
 for obj, s in sorted(points.items()):
     print(obj, len(s), sum(1 for p in s if p[2] == 'det'))
 )PY";
@@ -63,7 +66,7 @@ TEST_CASE("real ZTF alerts: light curves de-duplicated exactly as python3-avro c
   const std::vector<std::string> folders = {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"};
   std::vector<RecordPtr> alerts;
   for (const std::string& f : folders) {
-    auto part = ztf_alerts(f);
+    auto part = ebs::test::ztf_alerts(f);
     alerts.insert(alerts.end(), part.begin(), part.end());
   }
   REQUIRE(alerts.size() == 86);

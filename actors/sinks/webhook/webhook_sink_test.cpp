@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "engine/runtime/actor_logic.h"
-#include "test/collecting_emitter.h"
+#include "test/support/collecting_emitter.h"
 
 using namespace ebs;
 using ebs::test::CollectingEmitter;

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/sources/files/message_ingester.h"
+#include "actors/common/ingest/message_ingester.h"
 #include "engine/runtime/actor_logic.h"
 
 namespace ebs {

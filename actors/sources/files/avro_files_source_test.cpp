@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "engine/graph/actor_registry.h"
-#include "test/collecting_emitter.h"
-#include "test/test_data.h"
+#include "test/support/collecting_emitter.h"
+#include "test/support/test_data.h"
 
 namespace ebs {
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <thread>
 
-#include "actors/sources/kafka/kafka_client.h"
-#include "test/subprocess.h"
-#include "test/test_data.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 namespace ebs {
 

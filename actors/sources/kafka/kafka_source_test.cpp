@@ -1,6 +1,6 @@
 // End to end through librdkafka's mock cluster: files -> broker -> kafka source -> kafka sink
 // (and jsonl), restarts on the same group, bad messages.
-#include "actors/sources/kafka/kafka_source.h"
+#include "actors/common/kafka/kafka_source.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -11,14 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "actors/builtin.h"
-#include "actors/sources/kafka/ingestion.h"
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/sources/kafka/kafka_test_support.h"
-#include "actors/sources/kafka/replay.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "test/support/kafka_test_support.h"
+#include "actors/common/kafka/replay.h"
 #include "engine/graph/workflow.h"
 #include "engine/runtime/engine.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 namespace ebs {
 

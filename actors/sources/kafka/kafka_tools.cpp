@@ -16,10 +16,10 @@
 #include <set>
 #include <thread>
 
-#include "actors/sources/avro/schema_cache.h"
-#include "actors/sources/files/message_ingester.h"
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/transforms/filter.h"
+#include "actors/common/avro/schema_cache.h"
+#include "actors/common/ingest/message_ingester.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "engine/expr/alert_field.h"
 #include "engine/expr/compile_error.h"
 #include "engine/expr/program.h"
 #include "engine/model/record_json.h"

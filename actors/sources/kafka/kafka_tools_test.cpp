@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "actors/sources/kafka/bootstrap_relay.h"
-#include "actors/sources/kafka/kafka_client.h"
-#include "actors/sources/kafka/replay.h"
-#include "test/command_runner.h"
-#include "test/python_oracle.h"
+#include "actors/common/kafka/bootstrap_relay.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/replay.h"
+#include "test/support/command_runner.h"
+#include "test/support/python_oracle.h"
 #include "engine/util/fault.h"
-#include "test/test_data.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using nlohmann::json;

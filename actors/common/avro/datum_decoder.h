@@ -1,0 +1,42 @@
+// Walks Avro binary data with a decode plan and builds RawRecords. Values map onto RawNode kinds:
+//   null -> Null; boolean -> Bool; int, long -> Int; float, double -> Double;
+//   string -> String; bytes, fixed -> Bytes (views into the buffer, not copies);
+//   enum -> String (the symbol; the view points into the plan);
+//   union -> the chosen branch's value (a null branch is Null);
+//   record -> Record (the plan's RecordShape); array -> List;
+//   map -> List of Records {key, value} (shape "avro.map.entry"), in encoded order.
+// Every read is bounds-checked; bad data raises a Fault at INPUT:byte N.
+#pragma once
+
+#include <memory>
+
+#include "actors/common/avro/byte_reader.h"
+#include "actors/common/avro/decode_plan.h"
+#include "engine/model/raw_record.h"
+
+namespace ebs::avro {
+
+class DatumDecoder {
+ public:
+  // Decodes one datum of the plan's root type at the reader's cursor. `keep_alive` owns the
+  // bytes the reader walks (String/Bytes nodes point into them).
+  RawRecord decode(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
+                   std::shared_ptr<const void> keep_alive);
+
+ private:
+  void decode_value(uint32_t type_id, uint32_t node, int depth);
+  void decode_record(const PlanType& t, uint32_t node, int depth);
+  void decode_blocks(const PlanType& t, uint32_t node, int depth);
+  void decode_item(const PlanType& t, uint32_t node, int depth);
+  void skip_value(uint32_t type_id, int depth);
+  int64_t read_block_count(const PlanType& t, int64_t* block_bytes);
+
+  const DecodePlan* plan_ = nullptr;
+  const PlanType* types_ = nullptr;
+  const uint32_t* members_ = nullptr;
+  ByteReader* in_ = nullptr;
+  RawRecordBuilder builder_;
+  size_t last_node_count_ = 0;  // to reserve the next record's nodes in one allocation
+};
+
+}  // namespace ebs::avro

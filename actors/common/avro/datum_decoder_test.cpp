@@ -1,0 +1,168 @@
+#include "actors/common/avro/datum_decoder.h"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "test/support/avro_test_files.h"
+#include "actors/common/avro/libavro_reference.h"
+#include "engine/util/fault.h"
+
+using namespace ebs::avro;
+using ebs::RawNode;
+using testing::encode_string;
+using testing::zigzag;
+
+namespace {
+
+const char* kAllTypes = R"({"type": "record", "name": "all", "namespace": "t", "fields": [
+  {"name": "b", "type": "boolean"},
+  {"name": "i", "type": "int"},
+  {"name": "l", "type": "long"},
+  {"name": "f", "type": "float"},
+  {"name": "d", "type": "double"},
+  {"name": "s", "type": "string"},
+  {"name": "by", "type": "bytes"},
+  {"name": "e", "type": {"type": "enum", "name": "band", "symbols": ["g", "r", "i"]}},
+  {"name": "fx", "type": {"type": "fixed", "name": "two", "size": 2}},
+  {"name": "a", "type": {"type": "array", "items": "int"}},
+  {"name": "m", "type": {"type": "map", "values": "long"}},
+  {"name": "u", "type": ["null", "string", "band"]},
+  {"name": "un", "type": ["null", "string"]},
+  {"name": "n", "type": "null"},
+  {"name": "recs", "type": {"type": "array", "items": {"type": "record", "name": "pt",
+     "fields": [{"name": "x", "type": "double"}, {"name": "tag", "type": ["null", "string"]}]}}}
+]})";
+
+std::string raw_float(float f) { return std::string(reinterpret_cast<const char*>(&f), 4); }
+std::string raw_double(double d) { return std::string(reinterpret_cast<const char*>(&d), 8); }
+
+std::string all_types_body(bool multi_block) {
+  std::string b;
+  b += '\x01';                            // b = true
+  b += zigzag(-42);                       // i
+  b += zigzag(int64_t{1} << 40);          // l
+  b += raw_float(3.25f);                  // f
+  b += raw_double(-1e300);                // d
+  b += encode_string("héllo \"q\"");        // s
+  b += encode_string(std::string("\x00\xff\x10", 3));  // by
+  b += zigzag(2);                         // e = "i"
+  b += "XY";                              // fx
+  if (multi_block) {                      // a = [1, 2, 3] in two blocks, the second sized
+    b += zigzag(1) + zigzag(1);
+    std::string items = zigzag(2) + zigzag(3);
+    b += zigzag(-2) + zigzag(static_cast<int64_t>(items.size())) + items + zigzag(0);
+  } else {
+    b += zigzag(3) + zigzag(1) + zigzag(2) + zigzag(3) + zigzag(0);
+  }
+  b += zigzag(2) + encode_string("k1") + zigzag(7) + encode_string("k2") + zigzag(-8) + zigzag(0);  // m
+  b += zigzag(2) + zigzag(1);             // u = band "r"
+  b += zigzag(0);                         // un = null
+  // n: nothing
+  if (multi_block) {
+    b += zigzag(1) + raw_double(1.5) + zigzag(1) + encode_string("a");
+    b += zigzag(1) + raw_double(2.5) + zigzag(0) + zigzag(0);
+  } else {
+    b += zigzag(2) + raw_double(1.5) + zigzag(1) + encode_string("a") + raw_double(2.5) + zigzag(0) +
+         zigzag(0);
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("DatumDecoder decodes every Avro type like libavro") {
+  auto plan = DecodePlan::compile(kAllTypes, "all");
+  for (bool multi_block : {false, true}) {
+    CAPTURE(multi_block);
+    auto body = std::make_shared<const std::string>(all_types_body(multi_block));
+    ByteReader in(*body, "all");
+    DatumDecoder decoder;
+    ebs::RawRecord record = decoder.decode(plan, in, body);
+    CHECK(in.at_end());
+    CHECK(record.path("b").node().boolean);
+    CHECK(record.path("i").as_int() == -42);
+    CHECK(record.path("l").as_int() == (int64_t{1} << 40));
+    CHECK(record.path("f").as_double() == 3.25);
+    CHECK(record.path("d").as_double() == -1e300);
+    CHECK(record.path("s").as_string() == "héllo \"q\"");
+    CHECK(record.path("by").kind() == RawNode::Kind::Bytes);
+    CHECK(record.path("by").as_string() == std::string_view("\x00\xff\x10", 3));
+    CHECK(record.path("e").as_string() == "i");
+    CHECK(record.path("fx").kind() == RawNode::Kind::Bytes);
+    CHECK(record.path("fx").as_string() == "XY");
+    CHECK(record.path("a").size() == 3);
+    CHECK(record.path("a.2").as_int() == 3);
+    CHECK(record.path("m").kind() == RawNode::Kind::List);
+    CHECK(record.path("m.1.key").as_string() == "k2");
+    CHECK(record.path("m.1.value").as_int() == -8);
+    CHECK(record.path("u").as_string() == "r");
+    CHECK(record.path("un").kind() == RawNode::Kind::Null);
+    CHECK(record.path("n").kind() == RawNode::Kind::Null);
+    CHECK(record.path("recs.1.x").as_double() == 2.5);
+    CHECK(record.path("recs.0.tag").as_string() == "a");
+    CHECK(record.path("recs.1.tag").is_null());
+    // Strings point into the buffer.
+    auto s = *record.path("s").as_string();
+    CHECK(s.data() > body->data());
+    CHECK(s.data() < body->data() + body->size());
+    // And libavro reads the same values.
+    reference::read_datum(kAllTypes, *body, [&](avro_value_t& value) {
+      CHECK(reference::compare(value, record.root()) == "");
+    });
+  }
+}
+
+TEST_CASE("DatumDecoder raises faults on corrupt data") {
+  auto plan = DecodePlan::compile(kAllTypes, "all");
+  std::string good = all_types_body(false);
+  auto fault_at = [&](const std::string& body) -> std::string {
+    auto owned = std::make_shared<const std::string>(body);
+    ByteReader in(*owned, "msg", 5);
+    DatumDecoder decoder;
+    try {
+      decoder.decode(plan, in, owned);
+    } catch (const ebs::Fault& f) {
+      return f.place() + " | " + f.message();
+    }
+    return "decoded";
+  };
+  CHECK(fault_at(good) == "decoded");
+  // Every truncation fails cleanly.
+  for (size_t n = 0; n < good.size(); ++n)
+    CHECK(fault_at(good.substr(0, n)).find("msg:byte ") == 0);
+  // An enum index out of range (the enum is right after b, i, l, f, d, s, by).
+  size_t enum_at = 1 + zigzag(-42).size() + zigzag(int64_t{1} << 40).size() + 4 + 8 +
+                   encode_string("héllo \"q\"").size() + encode_string(std::string(3, 'x')).size();
+  std::string bad_enum = good;
+  bad_enum[enum_at] = zigzag(5)[0];
+  CHECK(fault_at(bad_enum) == "msg:byte " + std::to_string(5 + enum_at) + " | enum index 5 out of range [0, 3)");
+  // A union branch out of range.
+  auto plan_union = DecodePlan::compile(R"(["null", "int"])", "u");
+  std::string branch = zigzag(2);
+  auto owned = std::make_shared<const std::string>(branch);
+  ByteReader in(*owned, "u");
+  DatumDecoder decoder;
+  CHECK_THROWS_WITH_AS(decoder.decode(plan_union, in, owned), "u:byte 0: union branch 2 out of range [0, 2)", ebs::Fault);
+}
+
+TEST_CASE("DatumDecoder refuses absurd counts and nesting before allocating") {
+  DatumDecoder decoder;
+  auto decode = [&](std::string_view schema, const std::string& body) {
+    auto plan = DecodePlan::compile(schema, "s");
+    auto owned = std::make_shared<const std::string>(body);
+    ByteReader in(*owned, "m");
+    return decoder.decode(plan, in, owned);
+  };
+  CHECK_THROWS_WITH_AS(decode(R"({"type": "array", "items": "double"})", zigzag(1000) + std::string(80, 'x')),
+                       "m:byte 0: block count 1000 exceeds what the 80 bytes left can hold", ebs::Fault);
+  CHECK_THROWS_AS(decode(R"({"type": "array", "items": "null"})", zigzag(int64_t{1} << 50)), ebs::Fault);
+  CHECK(decode(R"({"type": "array", "items": "null"})", zigzag(1000) + zigzag(0)).root().size() == 1000);
+  CHECK_THROWS_AS(decode(R"({"type": "map", "values": "int"})", zigzag(-5) + zigzag(1000)), ebs::Fault);
+  // A recursive schema with data nested 1000 deep.
+  std::string deep;
+  for (int i = 0; i < 1000; ++i) deep += zigzag(1);
+  deep += zigzag(0);
+  CHECK_THROWS_WITH_AS(decode(R"({"type": "record", "name": "n", "fields": [{"name": "next", "type": ["null", "n"]}]})", deep),
+                       doctest::Contains("nested deeper than 256"), ebs::Fault);
+}

@@ -1,0 +1,86 @@
+#include "actors/common/ingest/message_ingester.h"
+
+#include <filesystem>
+
+#include "actors/common/avro/json_output.h"
+#include "engine/graph/actor_type.h"
+
+namespace ebs::ingest {
+
+const char* const kSchemaDirKey = "schema_dir";
+
+void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, std::string_view place,
+                             std::vector<RecordPtr>& alerts, std::vector<IngestFailure>& failures) {
+  records_.clear();
+  const size_t failures_before = failures.size();  // `failures` may hold earlier messages' already
+  try {
+    decoder_.decode(message, place, records_);
+  } catch (const std::exception& error) {
+    failures.push_back({to_fault(error, std::string(place)), *message, "avro"});
+  }
+  // One record and no decoding fault: its dead letter keeps the message's bytes, not JSON.
+  bool single = records_.size() == 1 && failures.size() == failures_before;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    std::string record_place = std::string(place) + " record " + std::to_string(i);
+    try {
+      alerts.push_back(std::make_shared<const Alert>(profiles_.map(std::move(records_[i]), message, record_place)));
+    } catch (const std::exception& error) {
+      Fault fault = to_fault(error, record_place);
+      if (single) failures.push_back({fault, *message, "avro"});
+      else failures.push_back({fault, avro::to_json(records_[i], true), "json"});
+    }
+  }
+}
+
+MessageIngester make_ingester(const ActorConfig& c) {
+  avro::DecoderSources sources{std::make_shared<avro::SchemaCache>(), nullptr, nullptr};
+  if (c.has(kSchemaDirKey) && !c.string(kSchemaDirKey).empty()) {
+    try {
+      sources.directory = std::make_shared<const avro::SchemaDirectory>(
+          avro::SchemaDirectory::load(c.input_path(kSchemaDirKey)));
+    } catch (const Fault& f) {
+      fail(c.place(kSchemaDirKey), f.what());
+    }
+  }
+  if (c.has("registry") && !c.string("registry").empty())
+    sources.registry = std::make_shared<avro::SchemaRegistryClient>(c.string("registry"));
+  profiles::ProfileSet set = profiles::ProfileSet::builtin();
+  if (c.has("profiles")) {
+    for (const std::string& path : c.strings("profiles")) {
+      try {
+        set.add_path(workflow_relative(c.file(), path));
+      } catch (const Fault& f) {
+        fail(c.place("profiles"), f.what());
+      }
+    }
+  }
+  if (c.has("profile") && !c.string("profile").empty()) set.force(c.string("profile"), c.place("profile"));
+  return MessageIngester(std::move(sources), std::move(set));
+}
+
+std::vector<FieldSet> ingest_field_sets(const ActorConfig& c) {
+  profiles::ProfileSet set = profiles::ProfileSet::builtin();
+  if (c.has("profiles"))
+    for (const std::string& path : c.strings("profiles")) set.add_path(workflow_relative(c.file(), path));
+  std::vector<std::string> names = set.names();
+  if (c.has("profile") && !c.string("profile").empty()) names = {c.string("profile")};
+  std::vector<FieldSet> sets;
+  for (const std::string& name : names) {
+    const profiles::Profile* profile = set.find(name);
+    if (!profile) continue;
+    // A profile without a `fields:` list cannot say what its records lack: no check at all.
+    if (profile->fields().empty()) return {};
+    sets.push_back({"profile " + name, profile->fields()});
+  }
+  return sets;
+}
+
+void check_ingest_config(const ActorConfig& c, std::vector<Problem>& problems) {
+  try {
+    make_ingester(c);
+  } catch (const Fault& f) {
+    problems.push_back({f.place(), f.message()});
+  }
+}
+
+}  // namespace ebs::ingest

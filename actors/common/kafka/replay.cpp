@@ -1,0 +1,245 @@
+#include "actors/common/kafka/replay.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "actors/common/avro/byte_reader.h"
+#include "actors/common/avro/container_file.h"
+#include "actors/common/avro/datum_decoder.h"
+#include "actors/common/avro/decode_plan.h"
+#include "actors/common/kafka/bootstrap_relay.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "engine/util/base64.h"
+#include "engine/util/fault.h"
+
+namespace ebs::kafka {
+
+namespace {
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path.string(), "cannot read");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Each record of a container as a Confluent frame: the datum bytes are found by decoding.
+std::vector<std::string> container_to_frames(const std::string& bytes, const std::string& place, int64_t schema_id) {
+  avro::ContainerHeader header = avro::read_container_header(bytes, place);
+  auto plan = avro::DecodePlan::compile(header.schema, place + " (schema)");
+  if (schema_id < 0) {
+    static const std::regex lsst(R"(lsst\.v(\d+)_(\d+)\..*)");
+    std::smatch m;
+    const std::string& name = plan->root_name();
+    if (!std::regex_match(name, m, lsst))
+      fail(place, "schema '" + name + "' has no Rubin version: give --schema-id");
+    schema_id = std::stoll(m[1]) * 100 + std::stoll(m[2]);
+  }
+  std::vector<std::string> out;
+  avro::ContainerBlocks blocks(bytes, header, place);
+  avro::ContainerBlock block;
+  avro::DatumDecoder decoder;
+  while (blocks.next(block)) {
+    avro::ByteReader in(block.data, place, block.data_offset);
+    for (int64_t i = 0; i < block.object_count; ++i) {
+      const char* start = in.position();
+      decoder.decode(plan, in, nullptr);
+      out.push_back(confluent_frame(static_cast<uint32_t>(schema_id), std::string_view(start, in.position() - start)));
+    }
+  }
+  return out;
+}
+
+bool signalled(const sigset_t& signals) {
+  timespec zero{0, 0};
+  return sigtimedwait(&signals, nullptr, &zero) > 0;
+}
+
+}  // namespace
+
+std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
+  std::string out(5, '\0');
+  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((schema_id >> (24 - 8 * i)) & 0xff);
+  out.append(datum);
+  return out;
+}
+
+std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
+                                          int64_t schema_id, uint64_t& skipped) {
+  std::string place = file.string();
+  std::vector<std::string> out;
+  if (file.extension() == ".jsonl") {
+    std::ifstream in(file);
+    std::string line;
+    size_t row = 0;
+    while (std::getline(in, line)) {
+      ++row;
+      if (line.empty()) continue;
+      nlohmann::json letter = nlohmann::json::parse(line, nullptr, false);
+      std::string row_place = place + ":row " + std::to_string(row);
+      if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
+      std::string format = letter.value("original_format", "");
+      if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
+        out.push_back(base64_decode(letter["original"].get<std::string>(), row_place));
+      } else {
+        ++skipped;  // alerts as JSON go back through the dead-letters source
+      }
+    }
+    return out;
+  }
+  std::string bytes = read_all(file);
+  if (wire == "confluent" && avro::has_container_magic(bytes)) return container_to_frames(bytes, place, schema_id);
+  out.push_back(std::move(bytes));
+  return out;
+}
+
+std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& inputs) {
+  std::vector<std::filesystem::path> files;
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (const auto& e : std::filesystem::recursive_directory_iterator(input, ec))
+        if (e.is_regular_file() && e.path().filename().string()[0] != '.') found.push_back(e.path());
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::exists(input, ec)) {
+      files.emplace_back(input);
+    } else {
+      fail(input, "no such file or directory");
+    }
+  }
+  return files;
+}
+
+ReplayCounts replay(const ReplayOptions& options) {
+  if (options.wire != "ocf" && options.wire != "confluent")
+    fail("--wire", "must be ocf or confluent, not '" + options.wire + "'");
+  auto properties = options.properties;
+  if (!options.brokers.empty()) properties["bootstrap.servers"] = options.brokers;
+  Publisher publisher(properties, options.topic);
+  std::vector<std::filesystem::path> files = replay_files(options.inputs);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (options.loop) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ReplayCounts counts;
+  // Messages the broker refused are counted from the delivery reports at the end.
+  auto finish = [&] {
+    publisher.flush_reports();
+    if (publisher.failed() > 0)
+      spdlog::error("{}: {} messages not delivered: {}", options.topic, publisher.failed(), publisher.first_error());
+    counts.not_sent += publisher.failed();
+    counts.messages -= std::min(counts.messages, publisher.failed());
+    return counts;
+  };
+  auto start = std::chrono::steady_clock::now();
+  do {
+    for (const auto& file : files) {
+      auto messages = messages_of_file(file, options.wire, options.schema_id, counts.skipped);
+      for (size_t i = 0; i < messages.size(); ++i) {
+        const std::string& message = messages[i];
+        if (options.rate > 0) {
+          auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                 std::chrono::duration<double>(counts.messages / options.rate));
+          std::this_thread::sleep_until(due);
+        }
+        try {
+          publisher.publish(message);
+        } catch (const Fault& f) {
+          if (f.kind() != FaultKind::failed) throw;
+          spdlog::error("{} message {}: not sent: {}", file.string(), i + 1, f.message());
+          ++counts.not_sent;
+          continue;
+        }
+        ++counts.messages;
+        counts.bytes += message.size();
+      }
+      if (options.loop && signalled(signals)) return finish();
+    }
+  } while (options.loop && !files.empty());
+  return finish();
+}
+
+void register_replay_command(ebs::CommandRegistry& registry) {
+  registry.add("replay", "publish alert files or dead-letter files to a Kafka topic",
+               [](CLI::App& app) -> CommandRegistry::Runner {
+                 auto options = std::make_shared<ReplayOptions>();
+                 app.add_option("inputs", options->inputs, "alert files, folders, dead-letters.jsonl")->required();
+                 app.add_option("--topic", options->topic, "Kafka topic")->required();
+                 app.add_option("--brokers", options->brokers, "bootstrap servers HOST:PORT")->default_val("localhost:9092");
+                 app.add_option("--rate", options->rate, "messages per second (0 = as fast as possible)");
+                 app.add_option("--wire", options->wire, "ocf (one file, one message) or confluent (framed records)");
+                 app.add_option("--schema-id", options->schema_id, "Confluent schema id (default: from lsst.vX_Y)");
+                 app.add_flag("--loop", options->loop, "start over until SIGINT/SIGTERM");
+                 return [options]() -> int {
+                   try {
+                     ReplayCounts c = replay(*options);
+                     std::cout << nlohmann::json{{"topic", options->topic}, {"messages", c.messages},
+                                                 {"bytes", c.bytes}, {"skipped", c.skipped}, {"not_sent", c.not_sent}}
+                                      .dump()
+                               << std::endl;
+                     return c.not_sent > 0 ? 1 : 0;
+                   } catch (const Fault& f) {
+                     std::cerr << f.what() << std::endl;
+                     return 1;
+                   }
+                 };
+               });
+}
+
+void register_broker_command(ebs::CommandRegistry& registry) {
+  registry.add("broker", "run an embedded Kafka broker (librdkafka's mock cluster) until SIGINT/SIGTERM",
+               [](CLI::App& app) -> CommandRegistry::Runner {
+                 auto partitions = std::make_shared<int>(3);
+                 auto port = std::make_shared<int>(0);
+                 auto topics = std::make_shared<std::vector<std::string>>();
+                 app.add_option("--partitions", *partitions, "partitions per topic")->default_val(3);
+                 app.add_option("--topic", *topics, "topics to create (more are created on first use)");
+                 app.add_option("--port", *port,
+                                "bootstrap on 127.0.0.1:PORT (a relay to the mock broker's own port; 0: none)")
+                     ->check(CLI::Range(0, 65535));
+                 return [partitions, topics, port]() -> int {
+                   sigset_t signals;
+                   sigemptyset(&signals);
+                   sigaddset(&signals, SIGINT);
+                   sigaddset(&signals, SIGTERM);
+                   // Blocked before librdkafka starts its threads, so only sigwait takes them.
+                   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+                   try {
+                     EmbeddedBroker broker;
+                     for (const std::string& t : *topics) broker.create_topic(t, *partitions);
+                     std::unique_ptr<BootstrapRelay> relay;
+                     if (*port > 0) relay = std::make_unique<BootstrapRelay>("127.0.0.1", *port, broker.bootstrap_servers());
+                     std::cout << nlohmann::json{{"bootstrap_servers",
+                                                  relay ? relay->address() : broker.bootstrap_servers()},
+                                                 {"broker", broker.bootstrap_servers()},
+                                                 {"topics", *topics},
+                                                 {"partitions", *partitions}}
+                                      .dump()
+                               << std::endl;
+                     int sig = 0;
+                     sigwait(&signals, &sig);
+                     return 0;
+                   } catch (const Fault& f) {
+                     std::cerr << f.what() << std::endl;
+                     return 1;
+                   }
+                 };
+               });
+}
+
+}  // namespace ebs::kafka

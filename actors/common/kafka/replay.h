@@ -1,0 +1,59 @@
+// `ebs-flow replay DIR|FILE... --topic T [--brokers HOST:PORT] [--rate N] [--wire ocf|confluent]
+// [--schema-id N] [--loop]`: publishes alert files to Kafka (the embedded broker or any).
+//  - wire ocf: each file is one message as it is (a ZTF message is a whole container file);
+//  - wire confluent: each record of a container file becomes a Confluent frame (magic 0,
+//    big-endian schema id, the datum); the id defaults to MAJOR*100+MINOR of an lsst.vX_Y schema;
+//    a file that already is a Confluent frame goes as it is;
+//  - a dead-letter file (*.jsonl) replays every letter whose original_format is avro or bytes
+//    (base64 `original`), the rest is counted as skipped.
+// A message that cannot be sent (larger than message.max.bytes, refused by the broker) is reported
+// on stderr with its file and skipped; the others still go (exit 1 at the end).
+// Prints {"topic", "messages", "bytes", "skipped", "not_sent"} as one JSON line.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/cli/command_registry.h"
+
+namespace ebs::kafka {
+
+struct ReplayOptions {
+  std::vector<std::string> inputs;
+  std::string topic;
+  std::string brokers;
+  double rate = 0;           // messages per second; 0 = as fast as possible
+  std::string wire = "ocf";  // ocf | confluent
+  int64_t schema_id = -1;    // confluent: -1 = from the schema name
+  bool loop = false;         // until SIGINT/SIGTERM
+  std::map<std::string, std::string> properties;
+};
+
+struct ReplayCounts {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  uint64_t skipped = 0;
+  uint64_t not_sent = 0;  // refused by the client (too large) or by the broker: reported, skipped
+};
+
+// A Confluent wire-format frame: magic 0, the big-endian schema id, the Avro datum.
+std::string confluent_frame(uint32_t schema_id, std::string_view datum);
+
+// The Kafka messages one input file makes. Raises a `failed` Fault naming the file.
+std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
+                                          int64_t schema_id, uint64_t& skipped);
+
+// Every file of the inputs (directories recursively, in name order).
+std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& inputs);
+
+// Publishes every input once (or until a signal with `loop`) and flushes.
+ReplayCounts replay(const ReplayOptions& options);
+
+void register_replay_command(ebs::CommandRegistry& registry);
+void register_broker_command(ebs::CommandRegistry& registry);
+
+}  // namespace ebs::kafka

@@ -1,0 +1,87 @@
+#include "actors/common/kafka/replay.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "actors/common/avro/decoder.h"
+#include "test/support/kafka_test_support.h"
+#include "engine/model/record_json.h"
+#include "engine/util/base64.h"
+#include "engine/util/fault.h"
+#include "test/support/test_data.h"
+
+namespace ebs::kafka {
+
+TEST_CASE("replay: a container file is one message as it is; with wire confluent, one frame per record") {
+  uint64_t skipped = 0;
+  auto ztf = test::data_dir() / "ztf/kowalski-v3.3-v4.01/2475433850015010009.avro";
+  auto messages = messages_of_file(ztf, "ocf", -1, skipped);
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0].size() == std::filesystem::file_size(ztf));
+
+  auto schemas = std::make_shared<const avro::SchemaDirectory>(avro::SchemaDirectory::load(test::data_dir() / "lsst/schema"));
+  avro::Decoder decoder({std::make_shared<avro::SchemaCache>(), schemas, nullptr});
+  for (int v : {9, 10, 11}) {
+    auto frames = messages_of_file(test::data_dir() / ("lsst/schema/" + std::to_string(v) + "/0/sample_data/fakeAlert.avro"),
+                                   "confluent", -1, skipped);
+    REQUIRE(frames.size() == 1);
+    CHECK(frames[0][0] == 0);
+    CHECK((static_cast<uint8_t>(frames[0][3]) << 8 | static_cast<uint8_t>(frames[0][4])) == v * 100);
+    std::vector<RawRecord> records;
+    decoder.decode(std::make_shared<const std::string>(frames[0]), "frame", records);
+    CHECK(records.size() == 1);
+  }
+  // ZTF has no Rubin version in its schema name: the id must be given.
+  CHECK_THROWS_WITH_AS(messages_of_file(ztf, "confluent", -1, skipped), doctest::Contains("give --schema-id"), Fault);
+  CHECK(messages_of_file(ztf, "confluent", 7, skipped).size() == 1);
+}
+
+TEST_CASE("replay: a dead-letter file gives back its Avro and bytes originals, skips JSON ones") {
+  auto dir = std::filesystem::temp_directory_path() / ("ebs-replay-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string avro_bytes("Obj\x01\x00\xff binary", 13);
+  {
+    std::ofstream out(dir / "dead-letters.jsonl");
+    out << R"({"actor":"src","original_format":"avro","original":")" << base64_encode(avro_bytes) << "\"}\n";
+    out << R"({"actor":"check","original_format":"json","original":"{\"ra\":1}"})" << "\n";
+    out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode("abc") << "\"}\n";
+  }
+  uint64_t skipped = 0;
+  auto messages = messages_of_file(dir / "dead-letters.jsonl", "ocf", -1, skipped);
+  REQUIRE(messages.size() == 2);
+  CHECK(messages[0] == avro_bytes);
+  CHECK(messages[1] == "abc");
+  CHECK(skipped == 1);
+  std::filesystem::remove_all(dir);
+  CHECK(ebs::base64_decode("aGVsbG8=", "x") == "hello");  // the one base64 (engine/util)
+  CHECK_THROWS_AS(ebs::base64_decode("a*b", "x"), Fault);
+}
+
+TEST_CASE("replay reports and skips a dead letter too large to send, and sends the rest") {
+  auto dir = std::filesystem::temp_directory_path() / ("ebs-replay-big-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir / "dead-letters.jsonl");
+    out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode("first") << "\"}\n";
+    // Larger than librdkafka's default message.max.bytes (1,000,000).
+    out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode(std::string(1500000, 'x'))
+        << "\"}\n";
+    out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode("third") << "\"}\n";
+  }
+  EmbeddedBroker broker;
+  broker.create_topic("again", 1);
+  ReplayOptions options;
+  options.inputs = {(dir / "dead-letters.jsonl").string()};
+  options.topic = "again";
+  options.brokers = broker.bootstrap_servers();
+  ReplayCounts counts = replay(options);
+  CHECK(counts.messages == 2);
+  CHECK(counts.not_sent == 1);
+  CHECK(test::read_topic(broker.bootstrap_servers(), "again", 1) == std::vector<std::string>{"first", "third"});
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace ebs::kafka

@@ -1,0 +1,80 @@
+// The profiles a source knows (the built-in ones from profiles/*.yaml plus any the workflow adds)
+// and the choice of profile per record: automatic, by the writer schema's name, its fields and
+// its version, or forced by name in the source config.
+//
+// The automatic choice is made once per writer schema (records of one schema share one root
+// RecordShape); only a version check (e.g. ZTF `schemavsn`) is read per record.
+//
+// Not thread-safe: one ProfileSet per source instance.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/common/profiles/profile.h"
+
+namespace ebs::profiles {
+
+// The profiles shipped in the repository's profiles/ folder, compiled into the binary:
+// {file name, YAML text}.
+const std::vector<std::pair<std::string_view, std::string_view>>& builtin_profile_texts();
+
+class ProfileSet {
+ public:
+  // The built-in profiles.
+  static ProfileSet builtin();
+
+  // Adds a profile file, or every *.yaml/*.yml file of a directory. A profile with the name of
+  // one already known replaces it (a workflow may override a built-in profile).
+  void add_path(const std::filesystem::path& path);
+  void add(std::unique_ptr<Profile> profile);
+
+  const Profile* find(std::string_view name) const;
+  std::vector<std::string> names() const;
+  size_t size() const { return profiles_.size(); }
+
+  // Forces one profile for every record (source config `profile:`). Raises a Fault naming
+  // `place` when no profile has that name.
+  void force(std::string_view name, std::string_view place);
+
+  // The profile for a decoded record and the node its alert is at: the record itself or, when
+  // no profile takes that, a record nested in it (wrappers such as Spark's topLevelRecord, at any
+  // depth up to 4). Raises a `failed` Fault at `place` when none matches, naming every profile
+  // tried and why each refused.
+  struct Choice {
+    const Profile* profile;
+    uint32_t root;
+  };
+  Choice choose(const RawRecord& record, std::string_view place);
+  const Profile& select(const RawRecord& record, std::string_view place);
+
+  // choose + map.
+  std::shared_ptr<const AlertCore> map(RawRecord&& record, std::shared_ptr<const void> buffers,
+                                       std::string_view place) {
+    Choice choice = choose(record, place);
+    return choice.profile->map(std::move(record), std::move(buffers), place, choice.root);
+  }
+
+ private:
+  std::vector<const Profile*> candidates_at(RawView node) const;
+
+  std::vector<std::unique_ptr<Profile>> profiles_;
+  const Profile* forced_ = nullptr;
+  // Root shape -> where the alert is (field positions from the root; empty: the root) and the
+  // profiles whose schema rules take it, in load order. The entry keeps the shape's name and
+  // fields to check a hit: a freed schema's address may be reused by another.
+  struct Candidates {
+    std::string name;
+    std::vector<std::string> fields;
+    std::vector<uint32_t> path;
+    std::string inner_name;
+    std::vector<const Profile*> profiles;
+  };
+  std::unordered_map<const RecordShape*, Candidates> by_shape_;
+};
+
+}  // namespace ebs::profiles

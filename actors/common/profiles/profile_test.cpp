@@ -1,0 +1,271 @@
+#include "actors/common/profiles/profile.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/time/time_scale.h"
+#include "engine/util/fault.h"
+
+namespace ebs::profiles {
+
+namespace {
+
+// ATLAS as ALeRCE distributes it (there is no ATLAS Avro file in the shared data).
+struct AtlasShapes {
+  RecordShape alert{"atlas.alert", {"objectId", "candid", "candidate"}};
+  RecordShape candidate{"atlas.candidate", {"mjd", "RA", "Dec", "Mag", "Dmag", "flux", "dflux", "rb", "filter"}};
+};
+
+RawRecord atlas_record(double ra, double dec, double flux, const char* filter = "o", const char* candid = nullptr) {
+  static auto shapes = std::make_shared<AtlasShapes>();
+  RawRecordBuilder b;
+  uint32_t f = b.begin_record(b.add_root(), &shapes->alert);
+  b.set_string(f, "ATLAS20abc");
+  if (candid) b.set_string(f + 1, candid);
+  else b.set_int(f + 1, 123456789);
+  uint32_t c = b.begin_record(f + 2, &shapes->candidate);
+  b.set_double(c, 59000.25);
+  b.set_double(c + 1, ra);
+  b.set_double(c + 2, dec);
+  b.set_double(c + 3, 18.5);
+  b.set_double(c + 4, 0.1);
+  b.set_double(c + 5, flux);
+  b.set_double(c + 6, 3.0);
+  b.set_double(c + 7, 0.8);
+  b.set_string(c + 8, filter);
+  return b.finish(nullptr, shapes);
+}
+
+const char* kAtlasProfile = R"(
+profile: atlas-test
+survey: ATLAS
+match: {has_fields: [candidate.RA, candidate.Dec]}
+time: {path: candidate.mjd, format: mjd, scale: utc, reference: middle}
+alert:
+  alert_id: candid
+  alert_id_kind: integer
+  object_id: objectId
+  ra: candidate.RA
+  dec: candidate.Dec
+  band: {path: candidate.filter, map: {o: orange, c: cyan}}
+  mag: candidate.Mag
+  mag_err: candidate.Dmag
+  flux: {path: candidate.flux, unit: uJy}
+  flux_err: {path: candidate.dflux, unit: uJy}
+  real_bogus: candidate.rb
+)";
+
+}  // namespace
+
+TEST_CASE("an ATLAS record maps through a profile: units, bands, time scale, flux sign") {
+  auto profile = Profile::parse_text(kAtlasProfile, "atlas.yaml");
+  CHECK(profile->shape_matches(atlas_record(10, 20, 5)));
+  CHECK(profile->version_matches(atlas_record(10, 20, 5)));
+  auto core = profile->map(atlas_record(10, 20, 5), nullptr, "test record 0");
+  CHECK(core->survey == "ATLAS");
+  CHECK(core->alert_id == 123456789u);
+  CHECK(core->object_id == "ATLAS20abc");
+  CHECK(core->ra == 10);
+  CHECK(core->dec == 20);
+  CHECK(core->band == "orange");
+  CHECK(core->mag == 18.5);
+  CHECK(core->flux == doctest::Approx(5000));     // µJy -> nJy
+  CHECK(core->flux_err == doctest::Approx(3000));
+  CHECK(core->is_diff_pos);                       // no flag: the sign of the flux
+  CHECK(core->real_bogus == doctest::Approx(0.8));
+  // MJD UTC 59000.25 (2020) + 37 s.
+  CHECK(core->mjd_tai == doctest::Approx(59000.25 + 37.0 / 86400).epsilon(1e-12));
+  CHECK(core->raw.path("candidate.rb").as_double() == doctest::Approx(0.8));
+
+  auto negative = profile->map(atlas_record(10, 20, -5, "c"), nullptr, "test record 1");
+  CHECK_FALSE(negative->is_diff_pos);
+  CHECK(negative->band == "cyan");
+}
+
+TEST_CASE("mapping errors name the record and the field, and do not crash") {
+  auto profile = Profile::parse_text(kAtlasProfile, "atlas.yaml");
+  try {
+    profile->map(atlas_record(NAN, 20, 5), nullptr, "alerts/a.avro record 3");
+    FAIL("no fault");
+  } catch (const Fault& f) {
+    CHECK(f.place() == "alerts/a.avro record 3");
+    CHECK(f.message() == "profile atlas-test: ra (candidate.RA) is nan, not in [0, 360)");
+  }
+  CHECK_THROWS_WITH_AS(profile->map(atlas_record(10, 95, 5), nullptr, "p"),
+                       "p: profile atlas-test: dec (candidate.Dec) is 95.000000, not in [-90, 90]", Fault);
+  CHECK_THROWS_WITH_AS(profile->map(atlas_record(360, 0, 5), nullptr, "p"),
+                       "p: profile atlas-test: ra (candidate.RA) is 360.000000, not in [0, 360)", Fault);
+}
+
+TEST_CASE("each profile declares how its id is read: ATLAS text ids are kept and hashed, never half-parsed") {
+  // Real ATLAS candids are exposure name + detection number: parsed as integers, all twelve of an
+  // exposure once became alert 2.
+  auto as_integer = Profile::parse_text(kAtlasProfile, "atlas.yaml");
+  CHECK_THROWS_WITH_AS(as_integer->map(atlas_record(10, 20, 5, "o", "02a59543o0040o_006230"), nullptr, "r"),
+                       "r: profile atlas-test: alert_id (candid) '02a59543o0040o_006230' is not a 64-bit integer "
+                       "(a text id needs alert_id_kind: text)",
+                       Fault);
+  std::string text_profile = kAtlasProfile;
+  text_profile.replace(text_profile.find("alert_id_kind: integer"), 22, "alert_id_kind: text");
+  auto as_text = Profile::parse_text(text_profile, "atlas.yaml");
+  auto a = as_text->map(atlas_record(10, 20, 5, "o", "02a59543o0040o_006230"), nullptr, "r");
+  auto b = as_text->map(atlas_record(10, 20, 5, "o", "02a59543o0040o_006231"), nullptr, "r");
+  CHECK(a->alert_key == "02a59543o0040o_006230");
+  CHECK(a->alert_id == alert_id_of_text("02a59543o0040o_006230"));
+  CHECK(a->alert_id != b->alert_id);
+  CHECK_THROWS_WITH_AS(
+      Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: mjd, scale: utc}\n"
+                          "alert: {alert_id: i, object_id: o, ra: r, dec: d}\n",
+                          "p.yaml"),
+      "p.yaml:5:8: alert_id needs alert_id_kind: integer or text", Fault);
+}
+
+TEST_CASE("profile syntax errors name FILE:LINE:COL") {
+  CHECK_THROWS_WITH_AS(Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: jd, scale: utc}\nalert: {object_id: o, ra: r, dec: d, colour: c}\n", "p.yaml"),
+                       "p.yaml:5:38: unknown key 'colour' in alert (allowed: alert_id, alert_id_kind, alert_key, object_id, ra, "
+                       "dec, band, mag, mag_err, flux, flux_err, is_diff_pos, real_bogus, limit_mag)",
+                       Fault);
+  CHECK_THROWS_WITH_AS(Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: days, scale: utc}\nalert: {object_id: o, ra: r, dec: d}\n", "p.yaml"),
+                       "p.yaml:4:25: time format must be jd or mjd, not 'days'", Fault);
+  CHECK_THROWS_WITH_AS(Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: jd, scale: utc, reference: start}\nalert: {object_id: o, ra: r, dec: d}\n", "p.yaml"),
+                       doctest::Contains("reference: start needs exposure_time"), Fault);
+  CHECK_THROWS_WITH_AS(Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: jd, scale: utc}\nalert: {object_id: o, ra: r, dec: d, flux: {path: f, unit: furlong}}\n", "p.yaml"),
+                       doctest::Contains("unknown unit 'furlong'"), Fault);
+  CHECK_THROWS_WITH_AS(Profile::parse_text("profile: x\nsurvey: y\nmatch: {schema: a}\ntime: {path: t, format: jd, scale: utc}\nalert: {ra: r, dec: d}\n", "p.yaml"),
+                       "p.yaml:5:8: alert needs 'object_id'", Fault);
+}
+
+namespace {
+
+struct ZtfLikeShapes {
+  RecordShape alert{"ztf.alert", {"schemavsn", "objectId", "candid", "candidate", "prv_candidates", "fp_hists"}};
+  RecordShape candidate{"ztf.alert.candidate", {"jd", "fid", "ra", "dec", "magpsf", "sigmapsf", "isdiffpos", "exptime", "drb", "rb"}};
+  RecordShape prv{"ztf.alert.prv_candidate", {"jd", "fid", "candid", "magpsf", "sigmapsf", "diffmaglim", "isdiffpos"}};
+  RecordShape fp{"ztf.alert.fp_hist", {"jd", "fid", "forcediffimflux", "forcediffimfluxunc", "magzpsci", "procstatus", "exptime"}};
+};
+
+RawRecord ztf_like(const char* version, const char* isdiffpos) {
+  static auto shapes = std::make_shared<ZtfLikeShapes>();
+  RawRecordBuilder b;
+  uint32_t f = b.begin_record(b.add_root(), &shapes->alert);
+  b.set_string(f, version);
+  b.set_string(f + 1, "ZTF20aaaaaaa");
+  b.set_int(f + 2, 42);
+  uint32_t c = b.begin_record(f + 3, &shapes->candidate);
+  b.set_double(c, 2459000.5);
+  b.set_int(c + 1, 2);
+  b.set_double(c + 2, 100);
+  b.set_double(c + 3, -10);
+  b.set_double(c + 4, 18.0);
+  b.set_double(c + 5, 0.05);
+  b.set_string(c + 6, isdiffpos);
+  b.set_double(c + 7, 30);
+  b.set_null(c + 8);  // no drb: falls back to rb
+  b.set_double(c + 9, 0.7);
+  uint32_t l = b.begin_list(f + 4, 2);
+  uint32_t d = b.begin_record(l, &shapes->prv);  // a detection
+  b.set_double(d, 2458999.5);
+  b.set_int(d + 1, 1);
+  b.set_int(d + 2, 41);
+  b.set_double(d + 3, 18.5);
+  b.set_double(d + 4, 0.1);
+  b.set_double(d + 5, 20.0);
+  b.set_string(d + 6, "t");
+  uint32_t u = b.begin_record(l + 1, &shapes->prv);  // an upper limit: no candid
+  b.set_double(u, 2458998.5);
+  b.set_int(u + 1, 3);
+  b.set_null(u + 2);
+  b.set_null(u + 3);
+  b.set_null(u + 4);
+  b.set_double(u + 5, 20.5);
+  b.set_null(u + 6);
+  uint32_t fl = b.begin_list(f + 5, 2);
+  uint32_t p = b.begin_record(fl, &shapes->fp);
+  b.set_double(p, 2458997.5);
+  b.set_int(p + 1, 2);
+  b.set_double(p + 2, 100);  // DN
+  b.set_double(p + 3, 10);
+  b.set_double(p + 4, 26.4);  // zp: 100 DN = 26.4 - 5 = mag 21.4 = 10^4 nJy
+  b.set_string(p + 5, "0");
+  b.set_double(p + 6, 30);
+  uint32_t bad = b.begin_record(fl + 1, &shapes->fp);
+  b.set_double(bad, 2458996.5);
+  b.set_int(bad + 1, 2);
+  b.set_double(bad + 2, -99999);
+  b.set_double(bad + 3, -99999);
+  b.set_double(bad + 4, 26.4);
+  b.set_string(bad + 5, "61");
+  b.set_double(bad + 6, 30);
+  return b.finish(nullptr, shapes);
+}
+
+}  // namespace
+
+TEST_CASE("the shipped ZTF 4 profile: upper limits, negative subtractions, forced photometry in DN, mid-exposure times") {
+  auto profile = Profile::parse_text(R"(
+profile: ztf-like
+survey: ZTF
+match: {schema: ztf.alert, version_field: schemavsn, versions: ["4.*"]}
+schema_version: {path: schemavsn}
+bands: {"1": g, "2": r, "3": i}
+time: {path: candidate.jd, format: jd, scale: utc, reference: start, exposure_time: candidate.exptime, default_exposure_s: 30}
+alert:
+  alert_id: candid
+  alert_id_kind: integer
+  object_id: objectId
+  ra: candidate.ra
+  dec: candidate.dec
+  band: candidate.fid
+  mag: candidate.magpsf
+  mag_err: candidate.sigmapsf
+  is_diff_pos: candidate.isdiffpos
+  real_bogus: [candidate.drb, candidate.rb]
+history:
+  - {list: prv_candidates, kind: detection, where: {present: candid}, time: jd, band: fid, mag: magpsf, mag_err: sigmapsf, limit_mag: diffmaglim, is_diff_pos: isdiffpos}
+  - {list: prv_candidates, kind: upper_limit, where: {absent: candid}, time: jd, band: fid, limit_mag: diffmaglim}
+  - list: fp_hists
+    kind: forced
+    where: {equals: {procstatus: "0"}}
+    time: {path: jd, exposure_time: exptime}
+    band: fid
+    flux: {path: forcediffimflux, unit: DN, zero_point: magzpsci, null_values: [-99999]}
+    flux_err: {path: forcediffimfluxunc, unit: DN, zero_point: magzpsci, null_values: [-99999]}
+)", "ztf-like.yaml");
+  CHECK(profile->version_matches(ztf_like("4.01", "t")));
+  CHECK_FALSE(profile->version_matches(ztf_like("3.3", "t")));
+
+  auto core = profile->map(ztf_like("4.01", "f"), nullptr, "r");
+  CHECK(core->schema_version == "4.01");
+  CHECK(core->band == "r");
+  CHECK_FALSE(core->is_diff_pos);
+  CHECK(core->flux < 0);  // negative subtraction: flux of the magnitude, negative
+  CHECK(core->flux == doctest::Approx(-std::pow(10.0, (31.4 - 18.0) / 2.5)));
+  CHECK(core->real_bogus == doctest::Approx(0.7));
+  double mjd_utc = 59000.0 + 15.0 / 86400;  // JD 2459000.5 = MJD 59000, + half of 30 s
+  CHECK(core->mjd_tai == doctest::Approx(time::mjd_utc_to_tai(mjd_utc)).epsilon(1e-13));
+
+  REQUIRE(core->history.size() == 3);
+  const Photometry& det = core->history[0];
+  CHECK(det.kind == Photometry::Kind::detection);
+  CHECK(det.band == "g");
+  CHECK(det.mag == 18.5);
+  CHECK(det.limit_mag == 20.0);
+  const Photometry& ul = core->history[1];
+  CHECK(ul.kind == Photometry::Kind::upper_limit);
+  CHECK(ul.band == "i");
+  CHECK(std::isnan(ul.mag));
+  CHECK(ul.limit_mag == 20.5);
+  const Photometry& fp = core->history[2];  // the failed one (procstatus 61) is left out
+  CHECK(fp.kind == Photometry::Kind::forced);
+  CHECK(fp.flux == doctest::Approx(1e4));
+  CHECK(fp.flux_err == doctest::Approx(1e3));
+  CHECK(fp.mag == doctest::Approx(21.4));
+  CHECK(fp.mjd_tai == doctest::Approx(time::mjd_utc_to_tai(58997.0 + 15.0 / 86400)).epsilon(1e-13));
+
+  auto positive = profile->map(ztf_like("4.01", "1"), nullptr, "r");
+  CHECK(positive->is_diff_pos);
+  CHECK(positive->flux > 0);
+}
+
+}  // namespace ebs::profiles

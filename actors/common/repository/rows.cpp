@@ -1,0 +1,90 @@
+#include "actors/common/repository/rows.h"
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "engine/util/hash.h"
+
+namespace ebs::repository {
+
+namespace {
+
+void hash_field(std::string& key, std::string_view value) {
+  key.append(value);
+  key.push_back('\x1f');  // unit separator: fields cannot run into each other
+}
+
+void hash_field(std::string& key, double value) {
+  char bytes[sizeof value];
+  std::memcpy(bytes, &value, sizeof value);
+  if (std::isnan(value)) std::memset(bytes, 0, sizeof bytes);  // every NaN is the same absent value
+  key.append(bytes, sizeof bytes);
+  key.push_back('\x1f');
+}
+
+}  // namespace
+
+std::string annotation_fingerprint(const Annotation& a) {
+  std::string key;
+  hash_field(key, to_string(a.kind));
+  hash_field(key, a.name);
+  hash_field(key, a.value);
+  hash_field(key, a.catalogue);
+  hash_field(key, a.source_id);
+  hash_field(key, a.separation_arcsec);
+  hash_field(key, a.object_type);
+  hash_field(key, a.redshift);
+  hash_field(key, a.details);
+  hash_field(key, a.provenance.actor);
+  hash_field(key, a.provenance.actor_type);
+  hash_field(key, a.provenance.version);
+  hash_field(key, a.provenance.config_hash);
+  return hex64(fnv1a64(key));
+}
+
+bool PointSet::contains(const PointKey& key) const {
+  auto it = times_.find({key.kind, key.band});
+  if (it == times_.end()) return false;
+  auto near = it->second.lower_bound(key.mjd_tai - kSamePointDays);
+  return near != it->second.end() && *near <= key.mjd_tai + kSamePointDays;
+}
+
+bool PointSet::insert(PointKey key) {
+  if (contains(key)) return false;
+  times_[{key.kind, std::move(key.band)}].insert(key.mjd_tai);
+  return true;
+}
+
+size_t PointSet::size() const {
+  size_t n = 0;
+  for (const auto& [group, times] : times_) n += times.size();
+  return n;
+}
+
+Photometry::Kind photometry_kind(std::string_view kind) {
+  return kind == "upper_limit" ? Photometry::Kind::upper_limit
+         : kind == "forced"    ? Photometry::Kind::forced
+                               : Photometry::Kind::detection;
+}
+
+std::string_view shape_name(Localization::Shape shape) {
+  switch (shape) {
+    case Localization::Shape::point: return "point";
+    case Localization::Shape::circle: return "circle";
+    case Localization::Shape::ellipse: return "ellipse";
+    case Localization::Shape::skymap: return "skymap";
+  }
+  return "point";
+}
+
+std::string terms_json(const Coincidence& co) {
+  nlohmann::json terms = nlohmann::json::array();
+  for (const SignificanceTerm& t : co.terms)
+    terms.push_back({{"name", t.name},
+                     {"value", std::isfinite(t.value) ? nlohmann::json(t.value) : nlohmann::json()},
+                     {"source", t.source}});
+  return terms.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace ebs::repository

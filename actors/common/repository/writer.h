@@ -1,0 +1,112 @@
+// Writes records into a repository database: alerts with their light-curve points and
+// annotations, objects, sky events and coincidences, optionally cutouts into a file store.
+//
+// Writes happen inside explicit transactions (begin / commit / rollback): the sink decides when
+// to commit and acknowledges only after. Every write is idempotent:
+//   - alerts: unique on alert_id and on (survey, alert_key); the same alert again (same ids,
+//     object, time, position, band) is a repeat that adds nothing but new annotations; a
+//     different alert under an id already stored is a conflict (a dead letter), never a replace;
+//   - light-curve points: unique on (object, time, band, kind); points an earlier alert of the
+//     object already stored are skipped in memory (a per-object set of point keys loaded from
+//     the database on first sight), so that each alert writes only its new points;
+//   - annotations: appended, unique on (alert, fingerprint of content and provenance), never
+//     updated;
+//   - sky events on (event, sequence), coincidences on (event, sequence, alert, status).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "actors/common/repository/rows.h"
+#include "actors/common/sqlite/sqlite_db.h"
+#include "engine/model/record.h"
+
+namespace ebs::repository {
+
+struct WriterOptions {
+  int busy_timeout_ms = 10000;
+  // fsync the WAL on every commit (PRAGMA synchronous=FULL): durable across power loss, not only
+  // across a crash of the process.
+  bool fsync = false;
+  // Top-level raw fields not kept in alerts.raw: the light-curve table and the file store hold
+  // them already.
+  std::vector<std::string> raw_exclude = {"prv_candidates", "fp_hists", "prvDiaSources",
+                                          "prvDiaForcedSources", "prvDiaNondetectionLimits",
+                                          "cutoutScience", "cutoutTemplate", "cutoutDifference"};
+  bool store_raw = true;
+  std::string cutouts_dir;  // empty: cutouts are not stored
+  size_t lightcurve_cache_objects = 200000;
+  int64_t max_size_mb = 0;  // a quota (PRAGMA max_page_count); reaching it is a full disk
+  std::string actor = "repository";  // the sink's name in sink_progress
+};
+
+// What add() did with a record.
+struct AddResult {
+  enum class Outcome { stored, repeat, conflict } outcome = Outcome::stored;
+  std::string reason;  // conflict: which stored alert holds the id
+};
+
+struct WriteCounts {
+  uint64_t alerts = 0, alerts_duplicate = 0, lightcurve_points = 0, annotations = 0, sky_events = 0,
+           coincidences = 0, cutouts = 0;
+};
+
+class Writer {
+ public:
+  // Opens (creating and migrating) the database at `path`.
+  Writer(const std::string& path, WriterOptions options = {});
+  ~Writer();
+  Writer(const Writer&) = delete;  // statements point at the connection member
+  Writer& operator=(const Writer&) = delete;
+
+  // Faults a record would raise on write (missing ids, non-finite coordinates), checked before
+  // anything is written so that a bad record never half-lands.
+  static void validate(const Record& record, std::string_view place);
+
+  void begin();
+  bool in_transaction() const { return transaction_ != nullptr; }
+  // Writes one record (Alert, SkyEvent, Coincidence; others raise a Fault) in the open
+  // transaction. A conflicting alert writes nothing.
+  AddResult add(const Record& record);
+  // Commits and records sink progress (`records` written since the last commit).
+  void commit(uint64_t records, uint64_t alerts);
+  void rollback();
+
+  const WriteCounts& counts() const { return counts_; }
+  const Database& database() const { return db_; }
+
+ private:
+  AddResult add_alert(const Alert& alert);
+  // After an ignored insert: the same alert again, or another under its id.
+  AddResult stored_identity(const AlertCore& core);
+  void add_annotations(const Alert& alert);
+  void add_sky_event(const SkyEvent& event);
+  void add_coincidence(const Coincidence& coincidence);
+  void add_cutouts(const AlertCore& core);
+  PointSet& known_points(const std::string& object_id);
+  // Inserts the point unless known; returns whether a new row was written.
+  bool add_point(PointSet& known, const AlertCore& core, const Photometry& point);
+  std::string_view raw_json(const AlertCore& core);
+
+  WriterOptions options_;
+  Database db_;
+  std::unique_ptr<Transaction> transaction_;
+  Statement insert_alert_, select_identity_, upsert_object_, insert_point_, select_points_, insert_annotation_, insert_event_,
+      insert_coincidence_, insert_cutout_, upsert_progress_;
+  std::unordered_map<std::string, PointSet> points_by_object_;
+  std::unordered_set<std::string_view> raw_exclude_;
+  std::string raw_text_;
+  WriteCounts counts_;
+  double last_commit_seconds_ = 0;
+  double transaction_started_ = 0;
+};
+
+// Where a sky event's map goes in the file store (under `cutouts_dir`), beside the cutouts:
+// "skymaps/<event id>-<sequence>.fits" (characters other than letters, digits, '-' and '.' as '_').
+std::string skymap_store_name(const std::string& event_id, int64_t sequence);
+
+}  // namespace ebs::repository

@@ -1,0 +1,200 @@
+#include "actors/common/repository/writer.h"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "test/support/repository_test_support.h"
+#include "test/support/subprocess.h"
+
+using namespace ebs;
+using namespace ebs::repository;
+using namespace ebs::repository::testing;
+
+namespace {
+
+void write_all(Writer& writer, const std::vector<RecordPtr>& records) {
+  writer.begin();
+  for (const RecordPtr& r : records) writer.add(*r);
+  writer.commit(records.size(), records.size());
+}
+
+int64_t count(const Writer& w, const std::string& sql) { return w.database().scalar(sql); }
+
+}  // namespace
+
+TEST_CASE("a replayed stream writes no duplicates") {
+  TempDir dir("repo-replay");
+  auto alerts = simulated_alerts(3000, 5, 200);
+  Writer writer(dir.file("r.db"));
+  write_all(writer, alerts);
+  const int64_t alerts_rows = count(writer, "SELECT count(*) FROM alerts");
+  const int64_t points = count(writer, "SELECT count(*) FROM lightcurve");
+  const int64_t ndet = count(writer, "SELECT sum(ndet) FROM objects");
+  const int64_t nalerts = count(writer, "SELECT sum(nalerts) FROM objects");
+  CHECK(alerts_rows == 3000);
+  CHECK(nalerts == 3000);
+
+  // The same stream again, from a fresh writer (as after a restart: an empty point cache).
+  Writer again(dir.file("r.db"));
+  write_all(again, alerts);
+  CHECK(again.counts().alerts == 0);
+  CHECK(again.counts().alerts_duplicate == 3000);
+  CHECK(count(again, "SELECT count(*) FROM alerts") == alerts_rows);
+  CHECK(count(again, "SELECT count(*) FROM lightcurve") == points);
+  CHECK(count(again, "SELECT sum(ndet) FROM objects") == ndet);
+  CHECK(count(again, "SELECT sum(nalerts) FROM objects") == nalerts);
+}
+
+TEST_CASE("light-curve points are stored once per object, band and kind within 0.1 s (the duplicate rule)") {
+  TempDir dir("repo-lc");
+  auto alerts = simulated_alerts(4000, 9, 100);
+  // What the light curves must hold: every point any alert carried, in arrival order (each alert's
+  // own detection first), unless a point of the same object, kind and band within 0.1 s came
+  // before (the simulator's alerts are 30 ms apart: an object's consecutive ones may be one point).
+  std::map<std::tuple<std::string, int, std::string>, std::vector<double>> kept;
+  std::set<std::tuple<std::string, double, std::string, int>> expected;
+  std::map<std::string, std::set<std::pair<double, std::string>>> detections;
+  auto carry = [&](const std::string& object, double mjd, const std::string& band, Photometry::Kind kind) {
+    std::vector<double>& times = kept[{object, static_cast<int>(kind), band}];
+    for (double t : times)
+      if (std::abs(t - mjd) * 86400 <= 0.1) return;
+    times.push_back(mjd);
+    expected.insert({object, mjd, band, static_cast<int>(kind)});
+    if (kind == Photometry::Kind::detection) detections[object].insert({mjd, band});
+  };
+  for (const RecordPtr& r : alerts) {
+    const AlertCore& c = static_cast<const Alert&>(*r).core();
+    carry(c.object_id, c.mjd_tai, c.band, Photometry::Kind::detection);
+    for (const Photometry& p : c.history) carry(c.object_id, p.mjd_tai, p.band, p.kind);
+  }
+  Writer writer(dir.file("lc.db"));
+  write_all(writer, alerts);
+  CHECK(count(writer, "SELECT count(*) FROM lightcurve") == static_cast<int64_t>(expected.size()));
+  // Far fewer rows than the alerts carried (each alert repeats up to 30 earlier points).
+  size_t carried = 0;
+  for (const RecordPtr& r : alerts) carried += static_cast<const Alert&>(*r).core().history.size() + 1;
+  CHECK(expected.size() * 3 < carried);
+  // ndet is the number of distinct detections of the object.
+  Statement s = writer.database().prepare("SELECT object_id, ndet FROM objects");
+  size_t objects = 0;
+  while (s.step()) {
+    ++objects;
+    CHECK(s.integer(1) == static_cast<int64_t>(detections[std::string(s.text(0))].size()));
+  }
+  CHECK(objects == detections.size());
+}
+
+TEST_CASE("annotations are appended, never overwritten, and carry provenance") {
+  TempDir dir("repo-ann");
+  Writer writer(dir.file("a.db"));
+  auto alert = make_alert(1001, "obj-a", 10, 20, 60000.1);
+  auto v1 = alert->annotated(classification("SN", 0.7, "1"));
+  auto v1_again = alert->annotated(classification("SN", 0.7, "1"));
+  auto v2 = v1->annotated(classification("SN", 0.9, "2"));  // a newer model says more
+  write_all(writer, {alert, v1});
+  CHECK(count(writer, "SELECT count(*) FROM annotations") == 1);
+  write_all(writer, {v1_again, v2});  // the replay adds nothing, the new version appends
+  CHECK(count(writer, "SELECT count(*) FROM annotations") == 2);
+  CHECK(count(writer, "SELECT count(*) FROM alerts") == 1);
+  Statement s = writer.database().prepare(
+      "SELECT version, value, actor, actor_type, config_hash FROM annotations ORDER BY annotation_id");
+  REQUIRE(s.step());
+  CHECK(s.text(0) == "1");
+  CHECK(s.number(1) == doctest::Approx(0.7));
+  CHECK(s.text(2) == "classifier");
+  CHECK(s.text(3) == "test-classifier");
+  CHECK(s.text(4) == "cafe");
+  REQUIRE(s.step());
+  CHECK(s.text(0) == "2");
+  CHECK(s.number(1) == doctest::Approx(0.9));
+}
+
+TEST_CASE("raw records are kept as JSON without the fields stored apart") {
+  TempDir dir("repo-raw");
+  auto alerts = simulated_alerts(50, 3, 5);
+  Writer writer(dir.file("raw.db"));
+  write_all(writer, alerts);
+  Statement s = writer.database().prepare("SELECT raw FROM alerts WHERE alert_id = ?1");
+  const auto& first = static_cast<const Alert&>(*alerts[40]).core();
+  s.bind(1, static_cast<int64_t>(first.alert_id));
+  REQUIRE(s.step());
+  auto raw = nlohmann::json::parse(s.text(0));
+  CHECK(raw["objectId"] == first.object_id);
+  CHECK(raw["candidate"]["fid"].is_number());
+  CHECK(raw["candidate"]["rb"].is_number());
+  CHECK(!raw.contains("prv_candidates"));
+}
+
+TEST_CASE("sky events and coincidences are stored once") {
+  TempDir dir("repo-mm");
+  Writer writer(dir.file("mm.db"));
+  auto event = std::make_shared<SkyEvent>();
+  event->event_id = "S230518h";
+  event->sequence = 2;
+  event->kind = SkyEvent::Kind::gravitational_wave;
+  event->mjd_tai = 60082.5;
+  event->far_hz = 1e-9;
+  event->localization.shape = Localization::Shape::skymap;
+  event->localization.skymap_fits = "SIMPLE";
+  auto co = std::make_shared<Coincidence>();
+  co->event_id = "S230518h";
+  co->event_sequence = 2;
+  co->alert_id = 77;
+  co->object_id = "obj-77";
+  co->time_difference_s = 3600;
+  co->terms = {{"spatial", 0.8, "skymap"}, {"temporal", 0.5, "window"}};
+  write_all(writer, {event, co, event, co});
+  CHECK(count(writer, "SELECT count(*) FROM sky_events") == 1);
+  CHECK(count(writer, "SELECT count(*) FROM coincidences") == 1);
+  CHECK(count(writer, "SELECT skymap_bytes FROM sky_events") == 6);
+}
+
+TEST_CASE("bad records are refused before anything is written") {
+  auto no_object = make_alert(5, "", 10, 10, 60000);
+  auto bad_dec = make_alert(6, "o", 10, 91, 60000);
+  CHECK_THROWS_WITH_AS(Writer::validate(*no_object, "db"), doctest::Contains("without an object_id"), Fault);
+  CHECK_THROWS_WITH_AS(Writer::validate(*bad_dec, "db"), doctest::Contains("no valid position"), Fault);
+  DeadLetter letter;
+  CHECK_THROWS_WITH_AS(Writer::validate(letter, "db"), doctest::Contains("not DeadLetter"), Fault);
+}
+
+TEST_CASE("cutouts go to the file store beside the database") {
+  TempDir dir("repo-cut");
+  WriterOptions options;
+  options.cutouts_dir = dir.file("cutouts");
+  Writer writer(dir.file("c.db"), options);
+  auto buffer = std::make_shared<std::string>("FITSBYTES");
+  auto core = make_core(123456, "obj", 1, 1, 60000);
+  core->buffers = buffer;
+  core->cutouts = {{Cutout::Kind::science, "fits.gz", std::string_view(*buffer)}};
+  auto alert = std::make_shared<const Alert>(core);
+  write_all(writer, {alert, alert});
+  CHECK(count(writer, "SELECT count(*) FROM cutouts") == 1);
+  Statement s = writer.database().prepare("SELECT path FROM cutouts");
+  REQUIRE(s.step());
+  CHECK(ebs::test::read_file(std::string(s.text(0))) == "FITSBYTES");
+}
+
+TEST_CASE("a notice's sky map goes to the file store beside the cutouts, once") {
+  TempDir dir("repo-map");
+  WriterOptions options;
+  options.cutouts_dir = dir.file("cutouts");
+  Writer writer(dir.file("m.db"), options);
+  auto event = std::make_shared<SkyEvent>();
+  event->event_id = "S230518h/odd name";
+  event->sequence = 3;
+  event->kind = SkyEvent::Kind::gravitational_wave;
+  event->mjd_tai = 60082.5;
+  event->localization.shape = Localization::Shape::skymap;
+  event->localization.skymap_fits = "SIMPLE  = T";
+  write_all(writer, {event, event});
+  CHECK(skymap_store_name(event->event_id, 3) == "skymaps/S230518h_odd_name-3.fits");
+  const std::filesystem::path file = std::filesystem::path(options.cutouts_dir) / "skymaps/S230518h_odd_name-3.fits";
+  CHECK(ebs::test::read_file(file) == "SIMPLE  = T");
+  CHECK(!std::filesystem::exists(file.string() + ".partial"));
+}

@@ -1,8 +1,0 @@
-// Test helper: the project's python oracle runner (test/python_oracle.h) for the catalogue tests.
-#pragma once
-
-#include "test/python_oracle.h"
-
-namespace ebs::catalog::testing {
-using ebs::test::run_python_oracle;
-}  // namespace ebs::catalog::testing

@@ -1,0 +1,68 @@
+#include <doctest/doctest.h>
+
+#include "actors/transforms/sql_filter.h"
+#include "test/support/repository_test_support.h"
+#include "actors/common/repository/writer.h"
+
+using namespace ebs;
+using namespace ebs::repository;
+using namespace ebs::repository::testing;
+using ebs::test::CollectingEmitter;
+
+namespace {
+
+std::vector<Problem> check(const ActorType& type, const std::string& yaml) {
+  ActorContext context = ebs::test::make_context(type, yaml);
+  std::vector<Problem> problems;
+  type.check(context.config, problems);
+  return problems;
+}
+
+}  // namespace
+
+TEST_CASE("sql-filter passes the alerts whose object has at least three detections") {
+  TempDir dir("repo-sqlf");
+  auto alerts = simulated_alerts(2000, 21, 300);
+  {
+    Writer writer(dir.file("r.db"));
+    writer.begin();
+    for (const RecordPtr& r : alerts) writer.add(*r);
+    writer.commit(alerts.size(), alerts.size());
+  }
+  ActorRegistry registry;
+  register_sql_filter(registry);
+  const ActorType& type = *registry.find("sql-filter");
+  ActorContext context = ebs::test::make_context(
+      type, "{db: r.db, query: 'SELECT ndet FROM objects WHERE object_id = :object_id AND ndet >= 3', annotate: true}",
+      dir.path().string());
+  auto logic = type.create(context);
+  logic->open(context);
+  CollectingEmitter out;
+  logic->on_batch(0, BatchView::make(PortType::alert, alerts, {}), out);
+
+  Database db(dir.file("r.db"), Database::Mode::read_only);
+  Statement s = db.prepare("SELECT count(*) FROM alerts a JOIN objects o USING(object_id) WHERE o.ndet >= 3");
+  REQUIRE(s.step());
+  const int64_t expected = s.integer(0);
+  CHECK(expected > 0);
+  CHECK(expected < 2000);
+  CHECK(static_cast<int64_t>(out.forwarded_records) == expected);
+  CHECK(out.forwarded_records + out.filtered_records == 2000);
+  const auto& first = static_cast<const Alert&>(*out.records(0).front());
+  REQUIRE(first.annotations().size() == 1);
+  CHECK(first.annotations().list()[0]->details.find("\"ndet\"") != std::string::npos);
+}
+
+TEST_CASE("sql-filter queries are checked at validate against the repository schema") {
+  ActorRegistry registry;
+  register_sql_filter(registry);
+  const ActorType& type = *registry.find("sql-filter");
+  CHECK(check(type, "{db: x.db, query: 'SELECT 1 FROM objects WHERE object_id = :object_id'}").empty());
+  auto p = check(type, "{db: x.db, query: 'SELECT 1 FROM objectz'}");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].place == "test.yaml:1:19");
+  CHECK(p[0].message.find("no such table: objectz") != std::string::npos);
+  CHECK(check(type, "{db: x.db, query: 'DELETE FROM objects'}")[0].message.find("only read") != std::string::npos);
+  CHECK(check(type, "{db: x.db, query: 'SELECT :nope'}")[0].message.find("unknown parameter :nope") != std::string::npos);
+  CHECK(check(type, "{db: x.db, query: 'SELECT 1; SELECT 2'}")[0].message.find("one statement") != std::string::npos);
+}

@@ -1,0 +1,99 @@
+#include "engine/expr/alert_field.h"
+
+#include <cmath>
+#include <map>
+
+namespace ebs {
+
+namespace {
+
+expr::Value number_or_null(double v) { return std::isnan(v) ? expr::Value() : expr::Value(v); }
+
+expr::Value raw_value(const RawView& v) {
+  if (!v.valid()) return {};
+  const RawNode& n = v.node();
+  switch (n.kind) {
+    case RawNode::Kind::Null: return {};
+    case RawNode::Kind::Bool: return n.boolean;
+    case RawNode::Kind::Int: return static_cast<double>(n.integer);
+    case RawNode::Kind::Double: return number_or_null(n.number);
+    case RawNode::Kind::String:
+    case RawNode::Kind::Bytes: return n.text;
+    case RawNode::Kind::List: return static_cast<double>(n.child_count);  // a list reads as its length
+    case RawNode::Kind::Record: return true;                              // present
+  }
+  return {};
+}
+
+// The latest annotation of `kind` (and `name`, when given): annotations append, the newest wins.
+const Annotation* latest(const Alert& a, Annotation::Kind kind, std::string_view name) {
+  auto list = a.annotations().list();
+  for (auto it = list.rbegin(); it != list.rend(); ++it)
+    if ((*it)->kind == kind && (name.empty() || (*it)->name == name)) return *it;
+  return nullptr;
+}
+
+const std::map<std::string, AlertField>& core_fields() {
+  static const std::map<std::string, AlertField> fields{
+      {"alert_id", [](const Alert& a) { return expr::Value(static_cast<double>(a.core().alert_id)); }},
+      {"object_id", [](const Alert& a) { return expr::Value(std::string_view(a.core().object_id)); }},
+      {"survey", [](const Alert& a) { return expr::Value(std::string_view(a.core().survey)); }},
+      {"schema_version", [](const Alert& a) { return expr::Value(std::string_view(a.core().schema_version)); }},
+      {"ra", [](const Alert& a) { return number_or_null(a.core().ra); }},
+      {"dec", [](const Alert& a) { return number_or_null(a.core().dec); }},
+      {"mjd", [](const Alert& a) { return number_or_null(a.core().mjd_tai); }},
+      {"mjd_tai", [](const Alert& a) { return number_or_null(a.core().mjd_tai); }},
+      {"band", [](const Alert& a) { return expr::Value(std::string_view(a.core().band)); }},
+      {"mag", [](const Alert& a) { return number_or_null(a.core().mag); }},
+      {"mag_err", [](const Alert& a) { return number_or_null(a.core().mag_err); }},
+      {"flux", [](const Alert& a) { return number_or_null(a.core().flux); }},
+      {"flux_err", [](const Alert& a) { return number_or_null(a.core().flux_err); }},
+      {"is_diff_pos", [](const Alert& a) { return expr::Value(a.core().is_diff_pos); }},
+      {"real_bogus", [](const Alert& a) { return number_or_null(a.core().real_bogus); }},
+      {"n_history", [](const Alert& a) { return expr::Value(static_cast<double>(a.core().history.size())); }},
+      {"n_detections",
+       [](const Alert& a) {
+         size_t n = 1;
+         for (const Photometry& p : a.core().history) n += p.kind == Photometry::Kind::detection;
+         return expr::Value(static_cast<double>(n));
+       }},
+      {"n_annotations", [](const Alert& a) { return expr::Value(static_cast<double>(a.annotations().size())); }},
+      {"class",
+       [](const Alert& a) {
+         const Annotation* x = latest(a, Annotation::Kind::classification, "");
+         return x ? expr::Value(std::string_view(x->name)) : expr::Value();
+       }},
+  };
+  return fields;
+}
+
+}  // namespace
+
+AlertField compile_alert_field(const std::string& path) {
+  if (auto it = core_fields().find(path); it != core_fields().end()) return it->second;
+  if (path.starts_with("score.")) {
+    std::string name = path.substr(6);
+    return [name](const Alert& a) {
+      const Annotation* x = latest(a, Annotation::Kind::score, name);
+      return x ? number_or_null(x->value) : expr::Value();
+    };
+  }
+  std::string raw = raw_alert_path(path);
+  return [raw](const Alert& a) { return raw_value(a.core().raw.path(raw)); };
+}
+
+std::vector<std::string> core_alert_field_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, field] : core_fields()) names.push_back(name);
+  return names;
+}
+
+bool is_core_alert_field(const std::string& path) { return core_fields().count(path) > 0; }
+
+bool is_raw_alert_field(const std::string& path) {
+  return !is_core_alert_field(path) && !path.starts_with("score.");
+}
+
+std::string raw_alert_path(const std::string& path) { return path.starts_with("raw.") ? path.substr(4) : path; }
+
+}  // namespace ebs

@@ -1,0 +1,30 @@
+// The fields an expression can read from an alert: the core fields (ra, dec, mag, band, ...),
+// `class` and `score.NAME` from its annotations, and any raw survey field by path
+// (candidate.drb, diaSource.psfFlux). One definition for the `filter` actor and the CLI tools.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/expr/value.h"
+#include "engine/model/record.h"
+
+namespace ebs {
+
+// Reads one field of an alert as an expression value (null when absent).
+using AlertField = std::function<expr::Value(const Alert&)>;
+AlertField compile_alert_field(const std::string& path);
+
+// The core fields every alert has (ra, dec, mag, ..., class), by name.
+std::vector<std::string> core_alert_field_names();
+bool is_core_alert_field(const std::string& path);
+
+// Core fields and scores are always there (or null by design); a raw path can be missing from a
+// record (a typo, another survey's schema).
+bool is_raw_alert_field(const std::string& path);
+
+// The raw path a field names ("raw.candidate.drb" and "candidate.drb" both name candidate.drb).
+std::string raw_alert_path(const std::string& path);
+
+}  // namespace ebs

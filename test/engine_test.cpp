@@ -1,0 +1,329 @@
+#include "engine/runtime/engine.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/builtin_modules.h"
+#include "engine/runtime/actor_logic.h"
+
+using namespace ebs;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A source whose acknowledgements the test can watch: how far ahead of the slowest sink can
+// it run? Credits must bound that.
+struct Watch {
+  std::atomic<uint64_t> max_outstanding_batches{0};
+  std::shared_ptr<AckTracker> tracker = std::make_shared<AckTracker>();
+};
+
+class WatchedSource final : public ActorLogic {
+ public:
+  WatchedSource(Watch* watch, uint64_t total, size_t record_bytes = 0)
+      : watch_(watch), total_(total), record_bytes_(record_bytes) {}
+  ProduceResult produce(size_t max_records, Emitter& out) override {
+    uint64_t outstanding = watch_->tracker->issued() - watch_->tracker->acknowledged_through();
+    if (outstanding > watch_->max_outstanding_batches) watch_->max_outstanding_batches = outstanding;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(max_records, total_ - made_));
+    std::vector<RecordPtr> records;
+    for (size_t i = 0; i < n; ++i) {
+      auto d = std::make_shared<DeadLetter>();
+      d->reason = "record " + std::to_string(made_ + i);
+      d->original.assign(record_bytes_, 'x');  // a huge record when asked
+      records.push_back(std::move(d));
+    }
+    made_ += n;
+    out.read(n);
+    out.forward(0, BatchView::make(PortType::dead_letter, std::move(records),
+                                   {std::make_shared<const AckToken>(watch_->tracker, n)}));
+    return made_ >= total_ ? ProduceResult::done() : ProduceResult::more();
+  }
+
+ private:
+  Watch* watch_;
+  uint64_t total_;
+  size_t record_bytes_;
+  uint64_t made_ = 0;
+};
+
+// Fails every third batch by throwing: the runtime must dead-letter the whole batch.
+class Flaky final : public ActorLogic {
+ public:
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    if (++batches_ % 3 == 0) fail("flaky batch " + std::to_string(batches_), "simulated failure");
+    out.forward(0, batch);
+  }
+
+ private:
+  int batches_ = 0;
+};
+
+// Throws what a poisoned input makes a library throw: not a Fault.
+class ThrowsLengthError final : public ActorLogic {
+ public:
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    if (++batches_ % 2 == 0) std::vector<double>(static_cast<size_t>(1) << 62);  // std::length_error
+    out.forward(0, batch);
+  }
+
+ private:
+  int batches_ = 0;
+};
+
+// Holds every batch it gets and, at the third, gives up on the run (as a sink that cannot write
+// for its stall time-out does).
+class GivesUp final : public ActorLogic {
+ public:
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    held_.push_back(batch);
+    if (held_.size() == 3) out.abort_run(Fault(FaultKind::failed, "gives-up", "cannot go on"));
+  }
+
+ private:
+  std::vector<BatchView> held_;
+};
+
+class FailsToOpen final : public ActorLogic {
+ public:
+  void open(const ActorContext& c) override { fail(c.config.place("x"), "cannot open the thing"); }
+};
+
+struct Fixture {
+  Watch watch;
+  ActorRegistry registry;
+  fs::path dir = fs::temp_directory_path() / ("ebs-engine-test-" + std::to_string(::getpid()));
+
+  Fixture() {
+    register_builtin_actors(registry);
+    ActorType source;
+    source.name = "watched-source";
+    source.outputs = {{"out", PortType::dead_letter, ""}};
+    source.input_time_scale = "tai";
+    source.config = {{"total", ValueKind::integer, false, "1000", ""},
+                     {"record_bytes", ValueKind::integer, false, "0", ""}};
+    source.create = [this](const ActorContext& c) {
+      watch.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, c.acks);  // as sources do
+      return std::make_unique<WatchedSource>(&watch, c.config.integer("total"),
+                                             static_cast<size_t>(c.config.integer("record_bytes")));
+    };
+    registry.add(source);
+    ActorType flaky;
+    flaky.name = "flaky";
+    flaky.inputs = {{"in", PortType::any, ""}};
+    flaky.outputs = {{"out", PortType::any, ""}};
+    flaky.create = [](const ActorContext&) { return std::make_unique<Flaky>(); };
+    registry.add(flaky);
+    ActorType length_error;
+    length_error.name = "throws-length-error";
+    length_error.inputs = {{"in", PortType::any, ""}};
+    length_error.outputs = {{"out", PortType::any, ""}};
+    length_error.create = [](const ActorContext&) { return std::make_unique<ThrowsLengthError>(); };
+    registry.add(length_error);
+    ActorType gives_up;
+    gives_up.name = "gives-up";
+    gives_up.inputs = {{"in", PortType::any, ""}};
+    gives_up.create = [](const ActorContext&) { return std::make_unique<GivesUp>(); };
+    registry.add(gives_up);
+    ActorType broken;
+    broken.name = "fails-to-open";
+    broken.inputs = {{"in", PortType::any, ""}};
+    broken.create = [](const ActorContext&) { return std::make_unique<FailsToOpen>(); };
+    registry.add(broken);
+    fs::remove_all(dir);
+  }
+  ~Fixture() { fs::remove_all(dir); }
+
+  Workflow load(const std::string& yaml) {
+    std::vector<Problem> problems;
+    auto doc = parse_workflow_text(yaml, "test.yaml", problems);
+    REQUIRE(doc);
+    auto wf = build_workflow(*doc, registry, problems);
+    for (const Problem& p : problems) MESSAGE(format_problem(p));
+    REQUIRE(wf);
+    return *wf;
+  }
+  RunResult run(const std::string& yaml, RunOptions options = {}) {
+    options.run_dir = dir.string();
+    options.handle_signals = false;
+    options.threads = 2;
+    return run_workflow(load(yaml), registry, options);
+  }
+};
+
+size_t lines_in(const fs::path& p) {
+  std::ifstream in(p);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a chain drains at end of stream and every actor balances") {
+  Fixture f;
+  RunResult r = f.run(R"(name: t
+actors:
+  - {id: sim, type: simulator, config: {count: 5000, seed: 1}}
+  - {id: f, type: filter, parallelism: 3, config: {where: "mag < 19"}, inputs: [sim.alerts]}
+  - {id: n, type: count, inputs: [f.out]})");
+  REQUIRE(r.started);
+  CHECK(r.errors.empty());
+  CHECK(r.accounting_ok);
+  CHECK(r.find("sim")->forwarded == 5000);
+  CHECK(r.find("f")->in == 5000);
+  CHECK(r.find("f")->forwarded + r.find("f")->filtered == 5000);
+  CHECK(r.find("n")->in == r.find("f")->forwarded);
+  CHECK(r.find("f")->forwarded > 0);
+  CHECK(r.find("f")->filtered > 0);
+}
+
+TEST_CASE("a slow sink holds the source back: memory stays bounded by credits") {
+  Fixture f;
+  RunOptions options;
+  options.credit_window = 8;
+  // 200 batches of 16 records through a sink writing 8,000 records/s: ~0.4 s.
+  RunResult r = f.run(R"(name: slow
+defaults: {batch_size: 16}
+actors:
+  - {id: src, type: watched-source, config: {total: 3200}}
+  - {id: hop, type: passthrough, inputs: [src.out]}
+  - {id: sink, type: jsonl, config: {path: slow.jsonl, max_records_per_s: 8000, fsync: false}, inputs: [hop.out]})",  // credits, not the disk, are measured here
+                      options);
+  CHECK(r.accounting_ok);
+  CHECK(r.find("sink")->forwarded == 3200);
+  CHECK(f.watch.tracker->records_acknowledged() == 3200);
+  CHECK(f.watch.tracker->acknowledged_through() == 200);
+  // Without credits the source would run all 200 batches ahead. With them, in flight are at most
+  // a window per edge (2 x 8) plus what the sink holds until its 50 ms flush (8,000/s x 50 ms =
+  // 25 batches of 16), plus scheduling slack.
+  MESSAGE("max batches in flight: " << f.watch.max_outstanding_batches.load());
+  CHECK(f.watch.max_outstanding_batches <= 60);
+  CHECK(r.find("hop")->peak_queued_batches <= 8);
+  CHECK(lines_in(f.dir / "slow.jsonl") == 3200);
+}
+
+TEST_CASE("huge records behind a slow sink: the byte credits bound what is in flight") {
+  Fixture f;
+  RunOptions options;
+  options.credit_window = 16;
+  options.credit_window_bytes = int64_t{4} << 20;
+  // 60 records of 1 MiB, one per batch, through a sink writing 100 records/s: ~0.6 s. The batch
+  // window alone would let 16 batches (16 MiB) wait on each of the two edges.
+  RunResult r = f.run(R"(name: huge
+defaults: {batch_size: 1}
+actors:
+  - {id: src, type: watched-source, config: {total: 60, record_bytes: 1048576}}
+  - {id: hop, type: passthrough, inputs: [src.out]}
+  - {id: sink, type: jsonl, config: {path: huge.jsonl, max_records_per_s: 100, fsync: false}, inputs: [hop.out]})",
+                      options);
+  CHECK(r.accounting_ok);
+  CHECK(r.find("sink")->forwarded == 60);
+  // Per edge at most the byte window plus one batch (5 MiB), twice, plus what the sink holds
+  // until its 50 ms flush and scheduling slack: far below the 32 MiB the batch window allows.
+  MESSAGE("max MiB in flight: " << f.watch.max_outstanding_batches.load());
+  CHECK(f.watch.max_outstanding_batches <= 16);
+  CHECK(r.find("hop")->peak_queued_batches <= 5);
+  CHECK(lines_in(f.dir / "huge.jsonl") == 60);
+}
+
+TEST_CASE("a batch that throws is dead-lettered, acknowledged, and counted as failed") {
+  Fixture f;
+  RunResult r = f.run(R"(name: flaky
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: flaky, type: flaky, inputs: [src.out]}
+  - {id: n, type: count, inputs: [flaky.out]})");
+  CHECK(r.accounting_ok);
+  const ActorTotals* flaky = r.find("flaky");
+  CHECK(flaky->in == 100);
+  CHECK(flaky->failed == 30);  // batches 3, 6, 9
+  CHECK(flaky->forwarded == 70);
+  CHECK(r.find("dead_letters")->forwarded == 30);
+  CHECK(lines_in(f.dir / "dead-letters.jsonl") == 30);
+  CHECK(f.watch.tracker->records_acknowledged() == 100);  // dead letters are acknowledged once written
+}
+
+TEST_CASE("dead letters can be wired to an explicit sink") {
+  Fixture f;
+  RunResult r = f.run(R"(name: explicit
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 60}}
+  - {id: flaky, type: flaky, inputs: [src.out]}
+  - {id: n, type: count, inputs: [flaky.out]}
+  - {id: bad, type: jsonl, config: {path: bad.jsonl}, inputs: [flaky.dead_letters]})");
+  CHECK(r.accounting_ok);
+  CHECK(r.find("bad")->forwarded == 20);
+  CHECK(lines_in(f.dir / "bad.jsonl") == 20);
+  CHECK(lines_in(f.dir / "dead-letters.jsonl") == 0);
+}
+
+TEST_CASE("an actor that cannot open stops the run before it starts, naming it") {
+  Fixture f;
+  RunResult r = f.run(R"(name: broken
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: b, type: fails-to-open, inputs: [sim.alerts]})");
+  CHECK_FALSE(r.started);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].find("actor 'b' cannot start") != std::string::npos);
+  CHECK(r.errors[0].find("cannot open the thing") != std::string::npos);
+}
+
+TEST_CASE("the summary JSON carries per-actor counts and the accounting verdict") {
+  Fixture f;
+  RunOptions options;
+  options.summary_json = (fs::temp_directory_path() / ("ebs-summary-" + std::to_string(::getpid()) + ".json")).string();
+  RunResult r = f.run(R"(name: s
+actors:
+  - {id: sim, type: simulator, config: {count: 100}}
+  - {id: n, type: count, inputs: [sim.alerts]})",
+                      options);
+  std::ifstream in(options.summary_json);
+  auto j = nlohmann::json::parse(in);
+  CHECK(j["accounting_ok"] == true);
+  CHECK(j["actors"][0]["id"] == "sim");
+  CHECK(j["actors"][0]["forwarded"] == 100);
+  fs::remove(options.summary_json);
+}
+
+TEST_CASE("an exception that is not a Fault (std::length_error) dead-letters its batch; the run goes on") {
+  Fixture f;
+  RunResult r = f.run(R"(name: poisoned
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: t, type: throws-length-error, inputs: [src.out]}
+  - {id: n, type: count, inputs: [t.out]})");
+  CHECK(r.accounting_ok);
+  CHECK(r.errors.empty());
+  CHECK(r.find("t")->failed == 50);
+  CHECK(r.find("n")->in == 50);
+  std::ifstream in(f.dir / "dead-letters.jsonl");
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(nlohmann::json::parse(line)["reason"].get<std::string>().starts_with("unexpected error: "));
+  CHECK(f.watch.tracker->records_acknowledged() == 100);  // dead-lettered records are handled
+}
+
+TEST_CASE("a run torn down after a fault abandons what is still held: nothing of it is acknowledged") {
+  Fixture f;
+  RunResult r = f.run(R"(name: torn
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 1000000}}
+  - {id: g, type: gives-up, inputs: [src.out]})");
+  REQUIRE_FALSE(r.errors.empty());
+  CHECK(r.errors[0].find("cannot go on") != std::string::npos);
+  CHECK(f.watch.tracker->acknowledged_through() == 0);  // the held batches were never handled
+  CHECK(f.watch.tracker->records_acknowledged() == 0);
+  CHECK(f.watch.tracker->records_abandoned() > 0);
+  CHECK(f.watch.tracker->issued() < 1000);  // credits held the source back; the teardown stopped it
+}

@@ -1,0 +1,88 @@
+// Test support for Kafka tests (header only, tests only): an embedded broker with the built-in
+// actors and a scratch folder, a workflow runner, and a reader of a whole topic.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "app/builtin_modules.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/replay.h"
+#include "engine/graph/workflow.h"
+#include "engine/runtime/engine.h"
+
+namespace ebs::test {
+
+struct KafkaFixture {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ebs-kafka-" + std::to_string(::getpid()));
+  ActorRegistry registry;
+  kafka::EmbeddedBroker broker;
+
+  KafkaFixture() {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    register_builtin_actors(registry);
+  }
+  ~KafkaFixture() { std::filesystem::remove_all(dir); }
+
+  RunResult run(const std::string& yaml) {
+    std::vector<Problem> problems;
+    auto doc = parse_workflow_text(yaml, (dir / "wf.yaml").string(), problems);
+    REQUIRE(doc);
+    auto wf = build_workflow(*doc, registry, problems);
+    for (const Problem& p : problems) MESSAGE(format_problem(p));
+    REQUIRE(wf);
+    RunOptions options;
+    options.run_dir = dir.string();
+    options.handle_signals = false;
+    options.threads = 2;
+    RunResult r = run_workflow(*wf, registry, options);
+    for (const std::string& e : r.errors) MESSAGE(e);
+    return r;
+  }
+
+  kafka::ReplayCounts publish(const std::string& topic, const std::vector<std::string>& inputs) {
+    kafka::ReplayOptions o;
+    o.inputs = inputs;
+    o.topic = topic;
+    o.brokers = broker.bootstrap_servers();
+    return kafka::replay(o);
+  }
+};
+
+// Every value of a topic, read to the end of each partition.
+inline std::vector<std::string> read_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  rd_kafka_conf_t* conf = kafka::make_conf({{"bootstrap.servers", bootstrap}, {"group.id", "reader"},
+                                            {"enable.partition.eof", "true"}, {"enable.auto.commit", "false"}},
+                                           "reader");
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+  REQUIRE(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::vector<std::string> values;
+  std::set<int> ended;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (static_cast<int>(ended.size()) < partitions && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) ended.insert(m->partition);
+    else if (!m->err) values.emplace_back(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return values;
+}
+
+}  // namespace ebs::test

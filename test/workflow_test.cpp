@@ -1,0 +1,175 @@
+#include "engine/graph/workflow.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+
+#include "app/builtin_modules.h"
+#include "engine/runtime/actor_logic.h"
+#include "engine/util/edit_distance.h"
+
+using namespace ebs;
+
+namespace {
+
+ActorRegistry test_registry() {
+  ActorRegistry r;
+  register_builtin_actors(r);
+  ActorType events;
+  events.name = "events";
+  events.outputs = {{"events", PortType::sky_event, ""}};
+  events.input_time_scale = "utc";
+  events.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
+  r.add(events);
+  return r;
+}
+
+std::vector<std::string> problems_of(const std::string& yaml) {
+  std::vector<Problem> problems;
+  ActorRegistry registry = test_registry();
+  if (auto doc = parse_workflow_text(yaml, "w.yaml", problems)) build_workflow(*doc, registry, problems);
+  std::vector<std::string> out;
+  for (const Problem& p : problems) out.push_back(format_problem(p));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("variables expand from the environment, with defaults and $$") {
+  std::vector<Problem> problems;
+  ::setenv("EBS_TEST_VAR", "from-env", 1);
+  ::unsetenv("EBS_TEST_UNSET");
+  CHECK(expand_variables("a: ${EBS_TEST_VAR}", "f", problems) == "a: from-env");
+  CHECK(expand_variables("a: ${EBS_TEST_UNSET:-dflt}", "f", problems) == "a: dflt");
+  CHECK(expand_variables("a: ${EBS_TEST_VAR:-dflt}", "f", problems) == "a: from-env");
+  CHECK(expand_variables("price: $$5", "f", problems) == "price: $5");
+  CHECK(problems.empty());
+  expand_variables("x: 1\ny: ${EBS_TEST_UNSET}", "f", problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(format_problem(problems[0]) ==
+        "f:2:4: environment variable EBS_TEST_UNSET is not set (give a default: ${EBS_TEST_UNSET:-value})");
+  problems.clear();
+  expand_variables("y: ${OOPS", "f", problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].place == "f:1:4");
+}
+
+TEST_CASE("a YAML syntax error names its line and column") {
+  auto p = problems_of("name: x\nactors: [\n  {id: a\n");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].starts_with("w.yaml:"));
+}
+
+TEST_CASE("a duplicate key is an error naming both places; a name must be UTF-8") {
+  auto p = problems_of("name: x\nbatch_size: 10\nactors:\n  - id: s\n    type: simulator\n    id: t\nbatch_size: 20\n");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "w.yaml:6:5: duplicate key 'id' (first at w.yaml:4:5): YAML would keep only the first; remove one");
+  CHECK(p[1] == "w.yaml:7:1: duplicate key 'batch_size' (first at w.yaml:2:1): YAML would keep only the first; remove one");
+  auto bad_name = problems_of("name: \"caf\xe9\"\nactors:\n  - id: s\n    type: simulator\n");
+  REQUIRE(bad_name.size() == 1);
+  CHECK(bad_name[0] == "w.yaml:1:7: the name is not valid UTF-8 (byte 4)");
+}
+
+TEST_CASE("a valid workflow resolves in topological order with shorthand inputs") {
+  std::vector<Problem> problems;
+  auto doc = parse_workflow_text(R"(name: ok
+actors:
+  - {id: sink, type: count, inputs: [f.out]}
+  - {id: f, type: filter, config: {where: "mag < 20"}, inputs: {in: sim.alerts}, parallelism: 4}
+  - {id: sim, type: simulator}
+)",
+                                 "w.yaml", problems);
+  ActorRegistry registry = test_registry();
+  auto wf = build_workflow(*doc, registry, problems);
+  REQUIRE(wf);
+  CHECK(problems.empty());
+  REQUIRE(wf->actors.size() == 3);
+  CHECK(wf->actors[0].id == "sim");
+  CHECK(wf->actors[1].id == "f");
+  CHECK(wf->actors[1].parallelism == 4);
+  CHECK(wf->actors[2].id == "sink");
+  CHECK(wf->actors[2].inputs.at("in")[0].actor == "f");
+  // Declared defaults apply when a key is absent.
+  CHECK(wf->find("sim")->config().integer("count") == 10000);
+}
+
+TEST_CASE("each kind of problem is reported at its place, all at once") {
+  auto p = problems_of(R"(name: bad
+actors:
+  - {id: a, type: simulater}
+  - {id: b, type: simulator, config: {count: 1.5, rate: fast, sed: 1}}
+  - {id: c, type: filter, inputs: [b.alerts]}
+  - {id: d, type: count, inputs: [ghost.out, b.nope]}
+  - {id: d, type: count, inputs: [b.alerts]}
+  - {id: e, type: filter, config: {where: "mag <"}, inputs: [ev.events]}
+  - {id: ev, type: events}
+  - {id: x.y, type: count, inputs: [b.alerts], colour: red}
+  - {id: z, type: count, parallelism: 0, inputs: [b.alerts]}
+)");
+  // Pass one (each actor alone: type, keys, values, ids) in file order, then pass two (checks, wiring).
+  std::vector<std::string> expected{
+      "w.yaml:3:19: unknown actor type 'simulater' (did you mean 'simulator'?)",
+      "w.yaml:4:46: config key 'count' must be an integer, not '1.5'",
+      "w.yaml:4:57: config key 'rate' must be a number, not 'fast'",
+      "w.yaml:4:63: unknown config key 'sed' for type 'simulator' (did you mean 'seed'?)",
+      "w.yaml:5:5: missing config key 'where' for type 'filter'",
+      "w.yaml:7:10: duplicate actor id 'd' (first defined at w.yaml:6:5)",
+      "w.yaml:10:48: unknown actor key 'colour'",
+      "w.yaml:10:10: actor id 'x.y' must not contain '.'",
+      "w.yaml:11:39: 'parallelism' must be a whole number from 1 to 1024",
+      "w.yaml:6:35: input refers to unknown actor 'ghost'",
+      "w.yaml:6:46: actor 'b' (simulator) has no output port 'nope'",
+      "w.yaml:8:49: in expression: unexpected end of expression",
+      "w.yaml:8:62: port type mismatch: ev.events produces SkyEvent but e.in takes Alert",
+  };
+  CHECK(p.size() == expected.size());
+  for (size_t i = 0; i < std::min(p.size(), expected.size()); ++i) {
+    INFO("problem " << i << ": " << p[i]);
+    CHECK(p[i].starts_with(expected[i]));
+  }
+}
+
+TEST_CASE("a source given inputs and an unwired input port are problems") {
+  auto p = problems_of(R"(name: w
+actors:
+  - {id: s, type: simulator, inputs: [s.alerts]}
+  - {id: n, type: count}
+)");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "w.yaml:3:38: type 'simulator' is a source: it takes no inputs");
+  CHECK(p[1] == "w.yaml:4:5: input port 'in' of actor 'n' is not wired (inputs: {in: actor.port})");
+}
+
+TEST_CASE("cycles are found and reported once") {
+  auto p = problems_of(R"(name: w
+actors:
+  - {id: a, type: passthrough, inputs: [c.out]}
+  - {id: b, type: passthrough, inputs: [a.out]}
+  - {id: c, type: passthrough, inputs: [b.out]}
+)");
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].find("cycle: ") != std::string::npos);
+}
+
+TEST_CASE("--set overrides split at the first dot only") {
+  std::vector<Problem> problems;
+  auto doc = parse_workflow_text("name: w\nactors:\n  - {id: sim, type: simulator}\n", "w.yaml", problems);
+  apply_overrides(*doc, {"sim.count=12", "sim.bootstrap.servers=host:9092", "nobody.x=1", "broken"}, problems);
+  CHECK(doc->root["actors"][0]["config"]["count"].as<int>() == 12);
+  CHECK(doc->root["actors"][0]["config"]["bootstrap.servers"].as<std::string>() == "host:9092");
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].message == "no actor with id 'nobody'");
+  CHECK(problems[1].message == "expected ACTOR.KEY=VALUE");
+}
+
+TEST_CASE("the registry refuses duplicates and suggests near names") {
+  ActorRegistry r = test_registry();
+  ActorType again;
+  again.name = "filter";
+  again.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
+  CHECK_THROWS_AS(r.add(again), Fault);
+  CHECK(r.nearest("fliter").front() == "filter");
+  CHECK(r.nearest("json").front() == "jsonl");
+  CHECK(r.nearest("zzzzzzzz").empty());
+  CHECK(edit_distance("kitten", "sitting") == 3);
+}
