@@ -25,7 +25,8 @@ struct Watch {
 
 class WatchedSource final : public ActorLogic {
  public:
-  WatchedSource(Watch* watch, uint64_t total) : watch_(watch), total_(total) {}
+  WatchedSource(Watch* watch, uint64_t total, size_t record_bytes = 0)
+      : watch_(watch), total_(total), record_bytes_(record_bytes) {}
   ProduceResult produce(size_t max_records, Emitter& out) override {
     uint64_t outstanding = watch_->tracker->issued() - watch_->tracker->acknowledged_through();
     if (outstanding > watch_->max_outstanding_batches) watch_->max_outstanding_batches = outstanding;
@@ -34,6 +35,7 @@ class WatchedSource final : public ActorLogic {
     for (size_t i = 0; i < n; ++i) {
       auto d = std::make_shared<DeadLetter>();
       d->reason = "record " + std::to_string(made_ + i);
+      d->original.assign(record_bytes_, 'x');  // a huge record when asked
       records.push_back(std::move(d));
     }
     made_ += n;
@@ -46,6 +48,7 @@ class WatchedSource final : public ActorLogic {
  private:
   Watch* watch_;
   uint64_t total_;
+  size_t record_bytes_;
   uint64_t made_ = 0;
 };
 
@@ -59,6 +62,31 @@ class Flaky final : public ActorLogic {
 
  private:
   int batches_ = 0;
+};
+
+// Throws what a poisoned input makes a library throw: not a Fault.
+class ThrowsLengthError final : public ActorLogic {
+ public:
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    if (++batches_ % 2 == 0) std::vector<double>(static_cast<size_t>(1) << 62);  // std::length_error
+    out.forward(0, batch);
+  }
+
+ private:
+  int batches_ = 0;
+};
+
+// Holds every batch it gets and, at the third, gives up on the run (as a sink that cannot write
+// for its stall time-out does).
+class GivesUp final : public ActorLogic {
+ public:
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    held_.push_back(batch);
+    if (held_.size() == 3) out.abort_run(Fault(FaultKind::failed, "gives-up", "cannot go on"));
+  }
+
+ private:
+  std::vector<BatchView> held_;
 };
 
 class FailsToOpen final : public ActorLogic {
@@ -77,9 +105,12 @@ struct Fixture {
     source.name = "watched-source";
     source.outputs = {{"out", PortType::dead_letter, ""}};
     source.input_time_scale = "tai";
-    source.config = {{"total", ValueKind::integer, false, "1000", ""}};
+    source.config = {{"total", ValueKind::integer, false, "1000", ""},
+                     {"record_bytes", ValueKind::integer, false, "0", ""}};
     source.create = [this](const ActorContext& c) {
-      return std::make_unique<WatchedSource>(&watch, c.config.integer("total"));
+      watch.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, c.acks);  // as sources do
+      return std::make_unique<WatchedSource>(&watch, c.config.integer("total"),
+                                             static_cast<size_t>(c.config.integer("record_bytes")));
     };
     registry.add(source);
     ActorType flaky;
@@ -88,6 +119,17 @@ struct Fixture {
     flaky.outputs = {{"out", PortType::any, ""}};
     flaky.create = [](const ActorContext&) { return std::make_unique<Flaky>(); };
     registry.add(flaky);
+    ActorType length_error;
+    length_error.name = "throws-length-error";
+    length_error.inputs = {{"in", PortType::any, ""}};
+    length_error.outputs = {{"out", PortType::any, ""}};
+    length_error.create = [](const ActorContext&) { return std::make_unique<ThrowsLengthError>(); };
+    registry.add(length_error);
+    ActorType gives_up;
+    gives_up.name = "gives-up";
+    gives_up.inputs = {{"in", PortType::any, ""}};
+    gives_up.create = [](const ActorContext&) { return std::make_unique<GivesUp>(); };
+    registry.add(gives_up);
     ActorType broken;
     broken.name = "fails-to-open";
     broken.inputs = {{"in", PortType::any, ""}};
@@ -151,7 +193,7 @@ defaults: {batch_size: 16}
 actors:
   - {id: src, type: watched-source, config: {total: 3200}}
   - {id: hop, type: passthrough, inputs: [src.out]}
-  - {id: sink, type: jsonl, config: {path: slow.jsonl, max_records_per_s: 8000}, inputs: [hop.out]})",
+  - {id: sink, type: jsonl, config: {path: slow.jsonl, max_records_per_s: 8000, fsync: false}, inputs: [hop.out]})",  // credits, not the disk, are measured here
                       options);
   CHECK(r.accounting_ok);
   CHECK(r.find("sink")->forwarded == 3200);
@@ -164,6 +206,30 @@ actors:
   CHECK(f.watch.max_outstanding_batches <= 60);
   CHECK(r.find("hop")->peak_queued_batches <= 8);
   CHECK(lines_in(f.dir / "slow.jsonl") == 3200);
+}
+
+TEST_CASE("huge records behind a slow sink: the byte credits bound what is in flight") {
+  Fixture f;
+  RunOptions options;
+  options.credit_window = 16;
+  options.credit_window_bytes = int64_t{4} << 20;
+  // 60 records of 1 MiB, one per batch, through a sink writing 100 records/s: ~0.6 s. The batch
+  // window alone would let 16 batches (16 MiB) wait on each of the two edges.
+  RunResult r = f.run(R"(name: huge
+defaults: {batch_size: 1}
+actors:
+  - {id: src, type: watched-source, config: {total: 60, record_bytes: 1048576}}
+  - {id: hop, type: passthrough, inputs: [src.out]}
+  - {id: sink, type: jsonl, config: {path: huge.jsonl, max_records_per_s: 100, fsync: false}, inputs: [hop.out]})",
+                      options);
+  CHECK(r.accounting_ok);
+  CHECK(r.find("sink")->forwarded == 60);
+  // Per edge at most the byte window plus one batch (5 MiB), twice, plus what the sink holds
+  // until its 50 ms flush and scheduling slack: far below the 32 MiB the batch window allows.
+  MESSAGE("max MiB in flight: " << f.watch.max_outstanding_batches.load());
+  CHECK(f.watch.max_outstanding_batches <= 16);
+  CHECK(r.find("hop")->peak_queued_batches <= 5);
+  CHECK(lines_in(f.dir / "huge.jsonl") == 60);
 }
 
 TEST_CASE("a batch that throws is dead-lettered, acknowledged, and counted as failed") {
@@ -226,4 +292,38 @@ actors:
   CHECK(j["actors"][0]["id"] == "sim");
   CHECK(j["actors"][0]["forwarded"] == 100);
   fs::remove(options.summary_json);
+}
+
+TEST_CASE("an exception that is not a Fault (std::length_error) dead-letters its batch; the run goes on") {
+  Fixture f;
+  RunResult r = f.run(R"(name: poisoned
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: t, type: throws-length-error, inputs: [src.out]}
+  - {id: n, type: count, inputs: [t.out]})");
+  CHECK(r.accounting_ok);
+  CHECK(r.errors.empty());
+  CHECK(r.find("t")->failed == 50);
+  CHECK(r.find("n")->in == 50);
+  std::ifstream in(f.dir / "dead-letters.jsonl");
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(nlohmann::json::parse(line)["reason"].get<std::string>().starts_with("unexpected error: "));
+  CHECK(f.watch.tracker->records_acknowledged() == 100);  // dead-lettered records are handled
+}
+
+TEST_CASE("a run torn down after a fault abandons what is still held: nothing of it is acknowledged") {
+  Fixture f;
+  RunResult r = f.run(R"(name: torn
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, config: {total: 1000000}}
+  - {id: g, type: gives-up, inputs: [src.out]})");
+  REQUIRE_FALSE(r.errors.empty());
+  CHECK(r.errors[0].find("cannot go on") != std::string::npos);
+  CHECK(f.watch.tracker->acknowledged_through() == 0);  // the held batches were never handled
+  CHECK(f.watch.tracker->records_acknowledged() == 0);
+  CHECK(f.watch.tracker->records_abandoned() > 0);
+  CHECK(f.watch.tracker->issued() < 1000);  // credits held the source back; the teardown stopped it
 }

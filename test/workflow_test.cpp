@@ -61,6 +61,16 @@ TEST_CASE("a YAML syntax error names its line and column") {
   CHECK(p[0].starts_with("w.yaml:"));
 }
 
+TEST_CASE("a duplicate key is an error naming both places; a name must be UTF-8") {
+  auto p = problems_of("name: x\nbatch_size: 10\nactors:\n  - id: s\n    type: simulator\n    id: t\nbatch_size: 20\n");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "w.yaml:6:5: duplicate key 'id' (first at w.yaml:4:5): YAML would keep only the first; remove one");
+  CHECK(p[1] == "w.yaml:7:1: duplicate key 'batch_size' (first at w.yaml:2:1): YAML would keep only the first; remove one");
+  auto bad_name = problems_of("name: \"caf\xe9\"\nactors:\n  - id: s\n    type: simulator\n");
+  REQUIRE(bad_name.size() == 1);
+  CHECK(bad_name[0] == "w.yaml:1:7: the name is not valid UTF-8 (byte 4)");
+}
+
 TEST_CASE("a valid workflow resolves in topological order with shorthand inputs") {
   std::vector<Problem> problems;
   auto doc = parse_workflow_text(R"(name: ok

@@ -8,6 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${EBS_BUILD_DIR:-$root/build}
 cd "$root"
 "$build_dir/ebs-flow" validate workflows/quickstart.yaml
-"$build_dir/ebs-flow" run workflows/quickstart.yaml --run-dir run/quickstart --summary-json run/quickstart/summary.json "$@"
+# --overwrite: the demo owns run/quickstart; a second run replaces the first one's outputs.
+"$build_dir/ebs-flow" run workflows/quickstart.yaml --run-dir run/quickstart --summary-json run/quickstart/summary.json --overwrite "$@"
 echo "outputs in $root/run/quickstart:"
 ls -l run/quickstart

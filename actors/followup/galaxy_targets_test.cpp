@@ -44,7 +44,8 @@ with open(out, 'w') as f:
         child = (ipix[r] << shift) + rng.integers(0, np.int64(1) << shift)
         theta, phi = hp.pix2ang(2 ** fine, child, nest=True)
         ra, dec = np.degrees(phi), 90 - np.degrees(theta)
-        grid = np.linspace(max(1e-3, mu[r] - 6 * sigma[r]), mu[r] + 6 * sigma[r], 4001)
+        # DISTMU may be negative (an ansatz parameter, not a mean): distances stay positive.
+        grid = np.linspace(max(1e-3, mu[r] - 6 * sigma[r]), max(mu[r], 0) + 6 * sigma[r], 4001)
         pdf = grid ** 2 * np.exp(-0.5 * ((grid - mu[r]) / sigma[r]) ** 2)
         cdf = np.cumsum(pdf); cdf /= cdf[-1]
         d = float(np.interp(rng.random(), cdf, grid))

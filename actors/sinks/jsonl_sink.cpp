@@ -1,5 +1,6 @@
 #include "actors/sinks/jsonl_sink.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,7 +37,18 @@ class JsonlSink final : public ActorLogic {
     max_rate_ = c.number("max_records_per_s");
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    file_ = std::fopen(path_.c_str(), c.boolean("append") ? "ab" : "wb");
+    bool append = c.boolean("append");
+    // What a previous run wrote was acknowledged (its offsets may be committed): never truncated
+    // unless the run says --overwrite; appended to after trimming a line a crash left torn.
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > 0) {
+      if (append) trim_torn_tail(path_);
+      else if (!context.overwrite)
+        fail(c.place("path"), path_ + ": holds the output of a previous run (" +
+                                  std::to_string(std::filesystem::file_size(path, ec)) +
+                                  " bytes); refusing to truncate it: set append: true, choose another path "
+                                  "or run with --overwrite");
+    }
+    file_ = std::fopen(path_.c_str(), append ? "ab" : "wb");
     if (!file_) fail(c.place("path"), path_ + ": cannot open for writing: " + std::strerror(errno));
     started_ = std::chrono::steady_clock::now();
   }
@@ -45,8 +57,11 @@ class JsonlSink final : public ActorLogic {
     for (size_t i = 0; i < batch.size(); ++i) {
       line_ = to_json(batch[i], options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       line_ += '\n';
-      if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size())
-        fail(path_, std::string("write failed: ") + std::strerror(errno));
+      if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
+        int error = errno;
+        give_up();  // this batch becomes dead letters (the runtime's doing); the earlier ones are lost
+        fail(path_, std::string("write failed: ") + std::strerror(error));
+      }
     }
     pending_.push_back(batch);
     pending_records_ += batch.size();
@@ -61,15 +76,52 @@ class JsonlSink final : public ActorLogic {
   std::string output() const override { return path_; }
 
  private:
-  // Durable here means handed to the kernel (and fsync'ed when asked): only then are the
-  // records delivered and their acknowledgements released.
+  // Durable means written and fsync'ed (unless `fsync: false`): only then are the records
+  // delivered and their acknowledgements released. A write that fails abandons them instead.
   void flush(Emitter& out) {
     if (pending_.empty()) return;
-    if (std::fflush(file_) != 0) fail(path_, std::string("flush failed: ") + std::strerror(errno));
-    if (fsync_ && ::fsync(fileno(file_)) != 0) fail(path_, std::string("fsync failed: ") + std::strerror(errno));
+    const char* step = nullptr;
+    if (std::fflush(file_) != 0) step = "flush";
+    else if (fsync_ && ::fsync(fileno(file_)) != 0) step = "fsync";
+    if (step) {
+      int error = errno;
+      give_up();
+      fail(path_, std::string(step) + " failed: " + std::strerror(error) + "; the records not written are not acknowledged");
+    }
     out.delivered(pending_records_);
     pending_.clear();
     pending_records_ = 0;
+  }
+
+  // The pending records could not be written: their acknowledgements are abandoned, so no source
+  // commits past them. A line written in part is left for the next open to trim.
+  void give_up() {
+    for (const BatchView& b : pending_)
+      for (const AckRef& a : b.acks()) a->abandon();
+    pending_.clear();
+    pending_records_ = 0;
+    std::clearerr(file_);
+  }
+
+  // A crash (SIGKILL, power loss) may leave a last line without its newline: it was never
+  // acknowledged, so it goes, and the next line does not glue onto it.
+  static void trim_torn_tail(const std::string& path) {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (!file) return;  // fopen for appending below reports why
+    std::fseek(file, 0, SEEK_END);
+    long size = std::ftell(file);
+    long keep = size;
+    char c = 0;
+    while (keep > 0) {
+      std::fseek(file, keep - 1, SEEK_SET);
+      if (std::fread(&c, 1, 1, file) != 1 || c == '\n') break;
+      --keep;
+    }
+    std::fclose(file);
+    if (keep == size) return;
+    if (::truncate(path.c_str(), keep) != 0)
+      fail(path, std::string("cannot trim the torn last line: ") + std::strerror(errno));
+    spdlog::warn("{}: trimmed a torn last line ({} bytes) left by an interrupted run", path, size - keep);
   }
 
   // A sink slower than its input: sleeping is fine, it runs on its own thread.
@@ -102,10 +154,11 @@ void register_jsonl_sink(ActorRegistry& registry) {
   t.blocking = true;
   t.config = {
       {"path", ValueKind::string, true, "", "output file; relative paths are in the run directory"},
-      {"append", ValueKind::boolean, false, "false", "append instead of truncating"},
+      {"append", ValueKind::boolean, false, "false",
+       "append to what is there (a torn last line is trimmed first); false: a file a previous run wrote is an error unless run --overwrite"},
       {"with_raw", ValueKind::boolean, false, "true", "include the raw survey record"},
       {"with_bytes", ValueKind::boolean, false, "false", "bytes as base64 instead of their length"},
-      {"fsync", ValueKind::boolean, false, "false", "fsync before acknowledging"},
+      {"fsync", ValueKind::boolean, false, "true", "fsync before acknowledging (false: survives a crash of the process, not of the machine)"},
       {"max_records_per_s", ValueKind::number, false, "0", "write at most this fast; 0 = unlimited"},
   };
   t.create = [](const ActorContext&) { return std::make_unique<JsonlSink>(); };

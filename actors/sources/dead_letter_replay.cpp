@@ -18,6 +18,7 @@ class DeadLetterReplay final : public ActorLogic {
     only_actor_ = context.config.has("actor") ? context.config.string("actor") : "";
     in_.open(path_);
     if (!in_) fail(context.config.place("path"), path_ + ": cannot open: " + std::strerror(errno));
+    acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
 
   ProduceResult produce(size_t max_records, Emitter& out) override {
@@ -65,7 +66,7 @@ class DeadLetterReplay final : public ActorLogic {
   std::string only_actor_;
   std::ifstream in_;
   size_t line_number_ = 0;
-  std::shared_ptr<AckTracker> acks_ = std::make_shared<AckTracker>();
+  std::shared_ptr<AckTracker> acks_;
 };
 
 }  // namespace

@@ -44,6 +44,7 @@ struct Shapes {
 class Simulator final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
+    acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
     const ActorConfig& c = context.config;
     count_ = c.integer("count");
     rate_ = c.number("rate");
@@ -272,7 +273,7 @@ class Simulator final : public ActorLogic {
   std::vector<SimObject> objects_;
   std::vector<std::vector<Photometry>> histories_;
   std::shared_ptr<const Shapes> shapes_ = std::make_shared<const Shapes>();
-  std::shared_ptr<AckTracker> acks_ = std::make_shared<AckTracker>();
+  std::shared_ptr<AckTracker> acks_;
 };
 
 }  // namespace

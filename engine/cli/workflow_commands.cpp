@@ -199,6 +199,8 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_flag("--progress", o->progress,
                               "a progress line every second even when stderr is not a terminal");
                  app.add_flag("--quiet,-q", o->quiet, "only warnings and errors");
+                 app.add_flag("--overwrite", o->run.overwrite,
+                              "file sinks may truncate output a previous run wrote (refused otherwise)");
                  app.add_option("--log-level", o->log_level,
                                 "trace, debug, info, warn, error or off (librdkafka's own lines included)")
                      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -260,7 +262,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    // went wrong, which always is.
                    if (!o->quiet || !result.errors.empty() || !result.failures.empty() || !result.warnings.empty())
                      std::cerr << closing_block(*workflow, result) << std::flush;
-                   return result.accounting_ok && result.failures.empty() ? exit_code::ok : exit_code::failed;
+                   return result.accounting_ok && result.errors.empty() && result.failures.empty() ? exit_code::ok : exit_code::failed;
                  };
                });
 

@@ -101,22 +101,36 @@ class Parser {
     return node;
   }
 
-  std::unique_ptr<Node> parse_or() {
-    auto left = parse_and();
-    while (at(TokenKind::kw_or)) {
-      const Token& token = take();
-      left = make_binary(Operator::logical_or, token, std::move(left), parse_and());
+  // `and`/`or` chains are associative: a long one (a watchlist of 200 ids) becomes a balanced tree
+  // of height log2(n), so only real nesting counts against kMaxNesting. Three terms still group as
+  // ((a or b) or c); evaluation is left to right either way.
+  std::unique_ptr<Node> balanced(Operator op, std::vector<const Token*>& tokens,
+                                 std::vector<std::unique_ptr<Node>>& terms, size_t from, size_t to) {
+    if (to - from == 1) return std::move(terms[from]);
+    size_t mid = from + (to - from + 1) / 2;
+    auto left = balanced(op, tokens, terms, from, mid);
+    auto right = balanced(op, tokens, terms, mid, to);
+    return make_binary(op, *tokens[mid - 1], std::move(left), std::move(right));
+  }
+
+  template <class ParseTerm>
+  std::unique_ptr<Node> parse_chain(TokenKind keyword, Operator op, ParseTerm parse_term) {
+    std::vector<std::unique_ptr<Node>> terms;
+    std::vector<const Token*> tokens;
+    terms.push_back(parse_term());
+    while (at(keyword)) {
+      tokens.push_back(&take());
+      terms.push_back(parse_term());
     }
-    return left;
+    return balanced(op, tokens, terms, 0, terms.size());
+  }
+
+  std::unique_ptr<Node> parse_or() {
+    return parse_chain(TokenKind::kw_or, Operator::logical_or, [this] { return parse_and(); });
   }
 
   std::unique_ptr<Node> parse_and() {
-    auto left = parse_not();
-    while (at(TokenKind::kw_and)) {
-      const Token& token = take();
-      left = make_binary(Operator::logical_and, token, std::move(left), parse_not());
-    }
-    return left;
+    return parse_chain(TokenKind::kw_and, Operator::logical_and, [this] { return parse_not(); });
   }
 
   std::unique_ptr<Node> parse_not() {

@@ -131,6 +131,11 @@ TEST_CASE("nesting is bounded") {
   std::string chain = "1";
   for (int i = 0; i < 300; ++i) chain += " + 1";
   CHECK(syntax_error(chain).message == "expression is nested too deeply");
+  // A flat and/or chain is not nesting: a watchlist of 1,000 ids parses.
+  std::string watchlist = "objectId == 'ZTF0'";
+  for (int i = 1; i < 1000; ++i) watchlist += " or objectId == 'ZTF" + std::to_string(i) + "'";
+  CHECK(parse(watchlist).errors.empty());
+  CHECK(tree("a or b or c or d") == "((a or b) or (c or d))");
   std::string fine(100, '(');
   fine += "x" + std::string(100, ')');
   CHECK(tree(fine) == "x");

@@ -506,3 +506,11 @@ TEST_CASE("evaluation does not allocate") {
   CHECK(passed == 1000);
   CHECK(result == T);
 }
+
+TEST_CASE("a watchlist: a flat 'or' of 200 terms compiles and finds its last id") {
+  std::string watchlist = "id == 0";
+  for (int i = 1; i < 200; ++i) watchlist += " or id == " + std::to_string(i);
+  Program program = compiled(watchlist);
+  CHECK(program.eval(values_for(program, {{"id", 199}})) == T);
+  CHECK(program.eval(values_for(program, {{"id", 200}})) == F);
+}

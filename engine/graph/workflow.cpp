@@ -8,7 +8,9 @@
 #include <set>
 #include <sstream>
 
+#include "engine/graph/yaml_keys.h"
 #include "engine/util/edit_distance.h"
+#include "engine/util/utf8.h"
 
 namespace ebs {
 
@@ -170,6 +172,9 @@ std::optional<WorkflowDocument> parse_workflow_text(std::string_view text, const
       problems.push_back({place_of(file, doc.root), "a workflow is a YAML map with 'name' and 'actors'"});
       return std::nullopt;
     }
+    auto duplicates = duplicate_keys(doc.root);
+    for (const DuplicateKey& d : duplicates) problems.push_back({place_of(file, d.second), describe_duplicate(file, d)});
+    if (!duplicates.empty()) return std::nullopt;
     return doc;
   } catch (const YAML::Exception& e) {
     problems.push_back({place_of(file, e.mark), e.msg});
@@ -247,6 +252,8 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
   }
   if (!root["name"] || !root["name"].IsScalar())
     problems.push_back({place_of(file, root), "the workflow needs a 'name'"});
+  else if (auto bad = first_invalid_utf8(root["name"].Scalar()))
+    problems.push_back({place_of(file, root["name"]), "the name is not valid UTF-8 (byte " + std::to_string(*bad + 1) + ")"});
   else
     wf.name = root["name"].Scalar();
   if (root["description"] && root["description"].IsScalar()) wf.description = root["description"].Scalar();

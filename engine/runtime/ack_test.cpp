@@ -1,5 +1,7 @@
 #include "engine/runtime/ack.h"
 
+#include <stdexcept>
+
 #include <doctest/doctest.h>
 
 #include "engine/runtime/batch.h"
@@ -39,4 +41,55 @@ TEST_CASE("a token is released only when every view of its batch is gone") {
   CHECK(tracker->acknowledged_through() == 0);  // `narrower` still holds the batch
   narrower = BatchView();
   CHECK(tracker->acknowledged_through() == 1);
+}
+
+TEST_CASE("an abandoned token stops the watermark for good; the others still count") {
+  std::vector<uint64_t> seen;
+  auto tracker = std::make_shared<AckTracker>([&](uint64_t through) { seen.push_back(through); });
+  auto a = std::make_shared<const AckToken>(tracker, 1);
+  auto b = std::make_shared<const AckToken>(tracker, 2);
+  auto c = std::make_shared<const AckToken>(tracker, 3);
+  b->abandon();
+  b.reset();
+  a.reset();
+  c.reset();
+  CHECK(tracker->acknowledged_through() == 1);  // never past the abandoned sequence 2
+  CHECK(tracker->first_abandoned() == 2);
+  CHECK(tracker->records_acknowledged() == 4);
+  CHECK(tracker->records_abandoned() == 2);
+  auto d = std::make_shared<const AckToken>(tracker, 1);
+  d.reset();
+  CHECK(tracker->acknowledged_through() == 1);
+  CHECK(seen == std::vector<uint64_t>{1});
+}
+
+TEST_CASE("after a teardown every token still held is abandoned") {
+  auto scope = std::make_shared<AckScope>();
+  auto tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
+  auto handled = std::make_shared<const AckToken>(tracker, 5);
+  auto held = std::make_shared<const AckToken>(tracker, 7);
+  handled.reset();
+  scope->tear_down();
+  held.reset();  // e.g. a batch in the mailbox of an actor killed by the teardown
+  CHECK(tracker->acknowledged_through() == 1);
+  CHECK(tracker->records_acknowledged() == 5);
+  CHECK(tracker->records_abandoned() == 7);
+}
+
+TEST_CASE("a source that throws after making its tokens abandons them") {
+  auto tracker = std::make_shared<AckTracker>();
+  std::vector<AckRef> tokens{std::make_shared<const AckToken>(tracker, 3)};
+  try {
+    AbandonOnThrow guard(tokens);
+    throw std::length_error("vector");
+  } catch (const std::length_error&) {
+  }
+  tokens.clear();
+  CHECK(tracker->acknowledged_through() == 0);
+  CHECK(tracker->records_abandoned() == 3);
+  std::vector<AckRef> fine{std::make_shared<const AckToken>(tracker, 1)};
+  {
+    AbandonOnThrow guard(fine);
+  }
+  CHECK_FALSE(fine[0]->abandoned());
 }

@@ -31,6 +31,11 @@ struct ActorContext {
   size_t batch_size = 1024;
   std::chrono::microseconds batch_delay{5000};
   const ActorType* type = nullptr;
+  // The run's acknowledgements: sources make their AckTrackers with it, so that a teardown after
+  // a fault abandons every token still held (engine/runtime/ack.h).
+  std::shared_ptr<AckScope> acks = std::make_shared<AckScope>();
+  // `run --overwrite`: file sinks may truncate output a previous run wrote (docs/reliability.md).
+  bool overwrite = false;
 };
 
 class Emitter {
@@ -53,6 +58,9 @@ class Emitter {
   virtual void read(size_t records) = 0;
   // Sinks: records written durably to the outside world count as forwarded.
   virtual void delivered(size_t records) = 0;
+  // The actor cannot go on and the run must not either (a sink that could not write for its whole
+  // stall time-out): the run is torn down, what is in flight abandoned, exit 1.
+  virtual void abort_run(const Fault& fault) { throw fault; }
   // Finite sources: how far along they are, in any unit (bytes, records); `total` 0 = unknown.
   // The progress line shows % done and an ETA from it.
   virtual void progress(uint64_t done, uint64_t total) {}
@@ -82,6 +90,10 @@ class ActorLogic {
   virtual void on_tick(Emitter& out) {}
   // Every input has ended (or, for a source, the run is stopping): flush everything now.
   virtual void on_end_of_stream(Emitter& out) {}
+  // Transforms and sinks: false while the actor cannot take input (a stalled sink retrying its
+  // writes). Batches then wait in the inbox and no credit goes back upstream, so the sources stop
+  // reading: back-pressure instead of memory. Asked again after every tick.
+  virtual bool accepting() const { return true; }
   // Read once the instance has ended, for the run's closing block: where a sink wrote (a file,
   // "kafka topic T", a table, a URL; its records are what it delivered), and what the user
   // should know (e.g. "7 of 8 input files were not Avro").

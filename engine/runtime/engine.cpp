@@ -39,13 +39,15 @@ std::string clock_text(double seconds) {
   return text;
 }
 
-ActorSpec dead_letter_spec(const Workflow& workflow, const ActorRegistry& registry) {
+// Dead letters of earlier runs are kept (appended to) unless the run says --overwrite.
+ActorSpec dead_letter_spec(const Workflow& workflow, const ActorRegistry& registry, bool overwrite) {
   ActorSpec spec;
   spec.id = kDeadLetterActorId;
   spec.type_name = kDeadLetterSinkType;
   spec.type = registry.find(kDeadLetterSinkType);
   spec.config_node = YAML::Node(YAML::NodeType::Map);
   spec.config_node["path"] = workflow.dead_letters_path;
+  spec.config_node["append"] = !overwrite;
   spec.file = workflow.file;
   spec.place = workflow.file;
   spec.inputs["in"] = {};
@@ -101,7 +103,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     for (const auto& [port, wires] : s.inputs)
       for (const WireRef& w : wires)
         if (w.port == "dead_letters") explicit_dead_letters.insert(w.actor);
-  ActorSpec dead_letters = dead_letter_spec(workflow, registry);
+  ActorSpec dead_letters = dead_letter_spec(workflow, registry, options.overwrite);
   if (!dead_letters.type) {
     result.errors.push_back("the dead-letter sink type '" + std::string(kDeadLetterSinkType) +
                             "' is not registered");
@@ -115,6 +117,8 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   caf::actor_system system(config);
   caf::scoped_actor self(system);
   caf::actor run_handle = caf::actor_cast<caf::actor>(self);
+  // Torn down when the run stops after a fault: what is still held then is abandoned.
+  auto acks = std::make_shared<AckScope>();
 
   // Spawn downstream first (reverse topological order) so every instance is born knowing its
   // downstream handles. The dead-letter sink is last in `specs` but has no downstream.
@@ -134,6 +138,8 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       setup.context.batch_size = workflow.batch_size;
       setup.context.batch_delay = workflow.batch_delay;
       setup.context.type = &type;
+      setup.context.acks = acks;
+      setup.context.overwrite = options.overwrite;
       setup.credit = {options.credit_window, options.credit_window_bytes};
       try {
         setup.logic = std::shared_ptr<ActorLogic>(type.create(setup.context));
@@ -197,6 +203,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   bool ok = spawn_spec(dead_letters);
   for (auto it = workflow.actors.rbegin(); ok && it != workflow.actors.rend(); ++it) ok = spawn_spec(*it);
   if (!ok) {
+    acks->tear_down();
     for (Instance& inst : instances) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
     return result;
   }
@@ -212,6 +219,8 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   auto last_progress = started_at;
   std::vector<uint64_t> last_in(instances.size(), 0);
   bool stopping = false;
+  std::vector<std::string> faults;  // reported by actors that go on: exit 1 once the run drained
+  bool aborted = false;             // ... or by one that cannot: the run is torn down
   auto stop_sources = [&] {
     if (stopping) return;
     stopping = true;
@@ -226,6 +235,11 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
             instances[index].done = true;
             --remaining;
           }
+        },
+        [&](msg::fault_atom, uint64_t index, const std::string& what, bool abort) {
+          faults.push_back("actor '" + instances[index].spec->id + "' instance " +
+                           std::to_string(instances[index].instance) + ": " + what);
+          aborted = aborted || abort;
         },
         [&](caf::down_msg& down) {
           for (Instance& inst : instances) {
@@ -252,8 +266,10 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       result.interrupted = true;
       stop_sources();
     }
-    if (!result.errors.empty() && !stopping) {
-      // An instance died: its downstream would wait for its end of stream forever.
+    if ((!result.errors.empty() && !stopping) || aborted) {
+      // An instance died: its downstream would wait for its end of stream forever. Nothing still
+      // in flight will be handled: abandon it before the kill releases it.
+      acks->tear_down();
       for (Instance& inst : instances)
         if (!inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
       break;
@@ -303,6 +319,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   result.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
 
   result.accounting_ok = result.errors.empty();
+  for (std::string& f : faults) result.errors.push_back(std::move(f));
   for (const ActorSpec* s : specs) {
     ActorTotals totals;
     totals.id = s->id;

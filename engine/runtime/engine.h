@@ -48,7 +48,9 @@ struct RunOptions {
   bool progress_lines = false;   // the progress as one line per second (not redrawn: not a terminal)
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
   int64_t credit_window = 16;
-  int64_t credit_window_bytes = 0;  // per edge; 0: unlimited (engine/runtime/credit_window.h)
+  bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
+  // Bytes in flight per edge (record_bytes; engine/runtime/credit_window.h); 0: unlimited.
+  int64_t credit_window_bytes = int64_t{64} << 20;
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
@@ -76,7 +78,7 @@ struct RunResult {
   bool accounting_ok = false;
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;
-  std::vector<std::string> errors;
+  std::vector<std::string> errors;  // any error ends the run with exit 1
   // Sources that stopped early on a fault (an unreachable broker, ...): the graph still drained
   // and the accounting holds, but the run did not do what was asked (exit code 1).
   std::vector<std::string> failures;

@@ -16,6 +16,10 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;        // sources: fini
 using produce_atom = caf::atom_constant<caf::atom("produce")>;  // sources: self-scheduling
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;        // (done, instance index) to the run
+// (fault, instance index, what, abort) to the run: an actor failed outside any one record (a
+// source's produce, a sink's flush); the run goes on draining and ends with exit 1 — or, with
+// abort (Emitter::abort_run), is torn down at once.
+using fault_atom = caf::atom_constant<caf::atom("fault")>;
 
 }  // namespace ebs::msg
 

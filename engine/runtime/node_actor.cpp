@@ -2,10 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/model/record_bytes.h"
 #include "engine/model/record_json.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs {
+
+namespace {
+
+// What a batch's records hold in memory, as the credit window counts it.
+int64_t batch_bytes(const BatchView& batch) {
+  int64_t bytes = 0;
+  for (size_t i = 0; i < batch.size(); ++i) bytes += static_cast<int64_t>(record_bytes(batch[i]));
+  return bytes;
+}
+
+}  // namespace
 
 NodeActor::NodeActor(caf::actor_config& config, NodeSetup setup)
     : caf::event_based_actor(config),
@@ -50,7 +62,8 @@ size_t NodeActor::upstream_of_sender() {
 
 void NodeActor::on_data(uint32_t in_port, BatchView batch) {
   size_t upstream = upstream_of_sender();
-  inbox_.push_back({upstream, in_port, std::move(batch)});
+  const int64_t bytes = batch_bytes(batch);
+  inbox_.push_back({upstream, in_port, std::move(batch), bytes});
   ActorStats::add(stats_.queued_batches, 1);
   uint64_t queued = ActorStats::get(stats_.queued_batches);
   if (queued > ActorStats::get(stats_.peak_queued_batches))
@@ -90,22 +103,32 @@ bool NodeActor::has_credit() const {
   return true;
 }
 
+// Any exception is a Fault: with a batch, a dead letter for each of its records (the actor goes
+// on); without one (a tick, the end of stream), an error of the run, which then ends with exit 1.
 template <class F>
 void NodeActor::guarded(F&& body, const BatchView* batch) {
   try {
     body();
-  } catch (const Fault& fault) {
-    if (batch) fail_batch(*batch, fault);
-    else spdlog::error("{}: {}", setup_.context.actor_id, fault.what());
   } catch (const std::exception& e) {
-    Fault fault(FaultKind::failed, setup_.context.actor_id, e.what());
+    Fault fault = to_fault(e, setup_.context.actor_id);
     if (batch) fail_batch(*batch, fault);
-    else spdlog::error("{}: {}", setup_.context.actor_id, e.what());
+    else report_fault(fault.what());
+  } catch (...) {
+    Fault fault(FaultKind::failed, setup_.context.actor_id, "unexpected error: an exception of unknown type");
+    if (batch) fail_batch(*batch, fault);
+    else report_fault(fault.what());
   }
 }
 
+void NodeActor::report_fault(const std::string& what, bool abort) {
+  spdlog::error("{}: {}", setup_.context.actor_id, what);
+  if (setup_.run) send(setup_.run, msg::fault_atom::value, setup_.index, what, abort);
+}
+
+void NodeActor::abort_run(const Fault& fault) { report_fault(fault.what(), true); }
+
 void NodeActor::pump() {
-  while (!inbox_.empty() && has_credit()) {
+  while (!inbox_.empty() && has_credit() && logic_.accepting()) {
     Pending next = std::move(inbox_.front());
     inbox_.pop_front();
     stats_.queued_batches.store(inbox_.size(), std::memory_order_relaxed);
@@ -113,10 +136,9 @@ void NodeActor::pump() {
     ActorStats::add(stats_.batches_in, 1);
     guarded([&] { logic_.on_batch(next.in_port, next.batch, *this); }, &next.batch);
     flush_dead_letters();
-    // Credits go back every half window (credit_window.h). Records report no size yet (the
-    // reliability issue adds it): until then only batches bound an edge.
+    // Credits go back every half window (credit_window.h), in batches and in bytes.
     Upstream& up = upstreams_[next.upstream];
-    if (auto credit = up.grant.consume(0))
+    if (auto credit = up.grant.consume(next.bytes))
       send(caf::actor_cast<caf::actor>(up.handle), msg::credit_atom::value, credit->batches, credit->bytes);
   }
   if (!finished_ && inbox_.empty() && started_ && !setup_.context.type->is_source() &&
@@ -144,11 +166,17 @@ void NodeActor::produce() {
     if (!has_credit()) return;  // resumed by on_credit
     ProduceResult result = ProduceResult::done();
     bool ok = true;
+    // Sources turn what goes wrong with one record into a dead letter and go on; what escapes
+    // produce() is the source's own failure: it ends, the rest drains, the run exits 1.
     try {
       result = logic_.produce(setup_.context.batch_size, *this);
     } catch (const std::exception& e) {
       spdlog::error("{}: source failed: {}", setup_.context.actor_id, e.what());
       stats_.fault = e.what();
+      ok = false;
+    } catch (...) {
+      spdlog::error("{}: source failed: an exception of unknown type", setup_.context.actor_id);
+      stats_.fault = "an exception of unknown type";
       ok = false;
     }
     flush_dead_letters();
@@ -169,16 +197,18 @@ void NodeActor::tick() {
   guarded([&] { logic_.on_tick(*this); }, nullptr);
   flush_dead_letters();
   delayed_send(this, logic_.tick_interval(), msg::tick_atom::value);
+  if (!setup_.context.type->is_source()) pump();  // a stalled actor may accept input again
 }
 
 void NodeActor::send_to_port(size_t port, BatchView batch) {
   if (batch.empty()) return;
+  const int64_t bytes = batch_bytes(batch);
   for (Subscriber& sub : setup_.outputs[port].subscribers) {
     DownstreamInstance* best = nullptr;
     for (DownstreamInstance& d : sub.instances)
       if (!best || d.credit.batches() > best->credit.batches()) best = &d;
     if (!best) continue;
-    best->credit.spend(0);  // bytes: see pump()
+    best->credit.spend(bytes);
     send(best->handle, msg::data_atom::value, best->in_port, batch);
   }
 }
@@ -249,14 +279,25 @@ void NodeActor::flush_dead_letters() {
   dead_letters_.clear();
   dead_letter_acks_.clear();
   if (setup_.outputs[dead_letter_port_].subscribers.empty()) {
-    // Only the dead-letter sink itself has nowhere to send: its failures are logged.
+    // Only the dead-letter sink itself has nowhere to send: its failures are errors of the run,
+    // and the records they carry were not handled, so their acknowledgements are abandoned.
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& letter = static_cast<const DeadLetter&>(batch[i]);
-      spdlog::error("{}: dead letter lost: {}: {}", setup_.context.actor_id, letter.place, letter.reason);
+      report_fault("dead letter lost: " + letter.place + ": " + letter.reason);
     }
+    for (const AckRef& a : batch.acks()) a->abandon();
     return;
   }
   send_to_port(dead_letter_port_, std::move(batch));
+}
+
+void NodeActor::on_exit() {
+  setup_.outputs.clear();
+  setup_.run = nullptr;
+  upstreams_.clear();
+  inbox_.clear();
+  dead_letters_.clear();
+  dead_letter_acks_.clear();
 }
 
 void NodeActor::finish() {

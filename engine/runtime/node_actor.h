@@ -47,6 +47,9 @@ class NodeActor : public caf::event_based_actor, private Emitter {
  public:
   NodeActor(caf::actor_config& config, NodeSetup setup);
   caf::behavior make_behavior() override;
+  // Also when the run kills the instance (a teardown): drops every handle and batch it holds, so
+  // that no reference cycle keeps actors alive and held tokens are released (abandoned).
+  void on_exit() override;
 
  private:
   struct Upstream {
@@ -57,6 +60,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
     size_t upstream;
     uint32_t in_port;
     BatchView batch;
+    int64_t bytes;  // record_bytes of its records: what the credit it frees is worth
   };
 
   // Emitter
@@ -68,6 +72,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
                   const std::vector<AckRef>& acks) override;
   void read(size_t records) override;
   void delivered(size_t records) override;
+  void abort_run(const Fault& fault) override;
   void progress(uint64_t done, uint64_t total) override;
 
   void on_data(uint32_t in_port, BatchView batch);
@@ -82,6 +87,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks);
   void flush_dead_letters();
   void fail_batch(const BatchView& batch, const Fault& fault);
+  void report_fault(const std::string& what, bool abort = false);
   template <class F>
   void guarded(F&& body, const BatchView* batch);
   void finish();

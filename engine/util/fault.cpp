@@ -1,5 +1,7 @@
 #include "engine/util/fault.h"
 
+#include <new>
+
 namespace ebs {
 
 std::string_view to_string(FaultKind kind) {
@@ -21,6 +23,13 @@ Fault::Fault(FaultKind kind, std::string place, std::string message)
       kind_(kind),
       place_(std::move(place)),
       message_(std::move(message)) {}
+
+Fault to_fault(const std::exception& error, std::string place) {
+  if (const auto* fault = dynamic_cast<const Fault*>(&error)) return *fault;
+  std::string what = error.what();
+  if (dynamic_cast<const std::bad_alloc*>(&error)) what = "out of memory (" + what + ")";
+  return Fault(FaultKind::failed, std::move(place), "unexpected error: " + what);
+}
 
 void fail(std::string place, std::string message) {
   throw Fault(FaultKind::failed, std::move(place), std::move(message));

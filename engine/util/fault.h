@@ -30,6 +30,11 @@ class Fault : public std::runtime_error {
   std::string message_;
 };
 
+// Any exception as a Fault (an actor never lets one end a source): a Fault stays itself; anything
+// else — std::length_error or std::bad_alloc from a size a poisoned input declared, a library's
+// own exception — becomes a `failed` Fault at `place` saying what escaped.
+Fault to_fault(const std::exception& error, std::string place);
+
 [[noreturn]] void fail(std::string place, std::string message);
 [[noreturn]] void overloaded(std::string place, std::string message);
 [[noreturn]] void disconnected(std::string place, std::string message);

@@ -14,6 +14,7 @@ class CollectingEmitter final : public Emitter {
   uint64_t forwarded_records = 0, emitted_records = 0, filtered_records = 0, failed_records = 0;
   uint64_t read_records = 0, delivered_records = 0;
   std::vector<Fault> faults;
+  std::vector<Fault> aborted;  // abort_run
 
   void forward(size_t port, BatchView batch) override {
     forwarded_records += batch.size();
@@ -34,6 +35,7 @@ class CollectingEmitter final : public Emitter {
   }
   void read(size_t n) override { read_records += n; }
   void delivered(size_t n) override { delivered_records += n; }
+  void abort_run(const Fault& fault) override { aborted.push_back(fault); }
 
   // Every record sent on `port`, in order.
   std::vector<RecordPtr> records(size_t port = 0) const {

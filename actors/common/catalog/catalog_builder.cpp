@@ -299,6 +299,14 @@ class RowConverter {
         number(cells, major_axis_) * config_.major_axis_to_arcsec * (config_.major_axis_is_diameter ? 0.5 : 1.0);
     out.axis_ratio = number(cells, axis_ratio_);
     out.position_angle_deg = number(cells, position_angle_);
+    // Sizes and distances are physical: a negative one, an axis ratio above 1 or an angle off the
+    // circle is a broken row, refused with its place rather than matched with.
+    if (out.distance_mpc < 0) bad(distance_, "distance " + format(out.distance_mpc) + " Mpc is negative");
+    if (out.semi_major_arcsec < 0) bad(major_axis_, "size " + format(out.semi_major_arcsec) + " arcsec is negative");
+    if (out.axis_ratio < 0 || out.axis_ratio > 1)
+      bad(axis_ratio_, "axis ratio " + format(out.axis_ratio) + " is outside [0, 1]");
+    if (out.position_angle_deg < 0 || out.position_angle_deg >= 360)
+      bad(position_angle_, "position angle " + format(out.position_angle_deg) + " deg is outside [0, 360)");
     out.magnitude = number(cells, magnitude_);
     out.pmra_mas_per_yr = number(cells, pmra_);
     out.pmdec_mas_per_yr = number(cells, pmdec_);

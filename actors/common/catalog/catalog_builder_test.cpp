@@ -205,6 +205,35 @@ TEST_CASE("bad rows: a fault names file, row and column; --skip-bad-rows builds 
   CHECK(catalog.info().skipped_rows == 6);
 }
 
+TEST_CASE("rows with a negative distance or size, an axis ratio above 1 or an angle off the circle are refused with their place") {
+  TempFiles temp;
+  const auto data = temp.add("shapes.csv",
+                             "id,ra,dec,d,a,q,pa\n"
+                             "good,10,20,40,1,0.5,30\n"
+                             "near,10,20,-3,1,0.5,30\n"
+                             "small,10,20,40,-1,0.5,30\n"
+                             "long,10,20,40,1,2,30\n"
+                             "turned,10,20,40,1,0.5,400\n"
+                             "back,10,20,40,1,0.5,-10\n");
+  const auto out = temp.add("shapes.ebscat");
+  const CatalogConfig config = parse_catalog_config(
+      "name: shapes\nfile: " + data.string() +
+          "\nformat: csv\ncolumns: {ra: ra, dec: dec, id: id, distance: {column: d, unit: Mpc}, "
+          "major_axis: {column: a, unit: arcsec, kind: semi}, axis_ratio: q, position_angle: {column: pa, unit: deg}}\n",
+      "/tmp/shapes.yaml");
+  BuildOptions options;
+  options.skip_bad_rows = true;
+  options.reasons_kept = 10;
+  const BuildReport report = build_catalog(config, out, options);
+  CHECK(report.rows == 1);
+  REQUIRE(report.skip_reasons.size() == 5);
+  CHECK(report.skip_reasons[0] == data.string() + ":row 2 (line 3):column d: distance -3 Mpc is negative");
+  CHECK(report.skip_reasons[1] == data.string() + ":row 3 (line 4):column a: size -1 arcsec is negative");
+  CHECK(report.skip_reasons[2] == data.string() + ":row 4 (line 5):column q: axis ratio 2 is outside [0, 1]");
+  CHECK(report.skip_reasons[3] == data.string() + ":row 5 (line 6):column pa: position angle 400 deg is outside [0, 360)");
+  CHECK(report.skip_reasons[4].find("position angle -10 deg") != std::string::npos);
+}
+
 TEST_CASE("bad input beyond rows: missing columns, sexagesimal without declaration, missing file") {
   TempFiles temp;
   const auto data = temp.add("cols.csv", "id,ra,declination\nx,1,2\n");

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "actors/common/catalog/sky_geometry.h"
+#include "engine/graph/actor_config.h"
+#include "engine/graph/yaml_keys.h"
 #include "engine/util/fault.h"
 
 namespace ebs::catalog {
@@ -187,6 +189,8 @@ CatalogConfig parse_catalog_config(std::string_view yaml_text, const std::filesy
          "YAML: " + e.msg);
   }
   if (!root.IsMap()) fail(path.string(), "a catalogue configuration must be a YAML map");
+  for (const DuplicateKey& d : duplicate_keys(root))
+    fail(ebs::place_of(path.string(), d.second), describe_duplicate(path.string(), d));
   r.check_keys(root,
                {"name", "version", "description", "object_type", "file", "format", "text", "fields",
                 "fits", "columns", "epoch", "keep"},

@@ -101,6 +101,8 @@ TEST_CASE("configuration errors name the file, line and column") {
   CHECK(fault_text(base + "columns: {ra: a, dec: b}\nkeep: [x, X]\n").find("case-insensitive") != std::string::npos);
   CHECK(fault_text("name: t\nformat: csv\ncolumns: {ra: a, dec: b}\n").find("missing required key 'file'") != std::string::npos);
   CHECK(fault_text("name: [t\n").find("/configs/x.yaml:") == 0);
+  CHECK(fault_text(base + "columns: {ra: a, dec: b, ra: c}\n") ==
+        "/configs/x.yaml:4:26: duplicate key 'ra' (first at /configs/x.yaml:4:11): YAML would keep only the first; remove one");
   CHECK(fault_text("name: t\nfile: /x.txt\nformat: fixed\ncolumns: {ra: a, dec: b}\n").find("needs 'fields'") != std::string::npos);
   CHECK(fault_text("name: t\nfile: /x.txt\nformat: fixed\nfields: [{name: a, columns: 5-2}]\ncolumns: {ra: a, dec: b}\n")
             .find("1 <= FIRST <= LAST") != std::string::npos);

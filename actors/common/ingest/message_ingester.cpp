@@ -12,17 +12,20 @@ const char* const kSchemaDirKey = "schema_dir";
 void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, std::string_view place,
                              std::vector<RecordPtr>& alerts, std::vector<IngestFailure>& failures) {
   records_.clear();
+  const size_t failures_before = failures.size();  // `failures` may hold earlier messages' already
   try {
     decoder_.decode(message, place, records_);
-  } catch (const Fault& fault) {
-    failures.push_back({fault, *message, "avro"});
+  } catch (const std::exception& error) {
+    failures.push_back({to_fault(error, std::string(place)), *message, "avro"});
   }
-  bool single = records_.size() == 1 && failures.empty();
+  // One record and no decoding fault: its dead letter keeps the message's bytes, not JSON.
+  bool single = records_.size() == 1 && failures.size() == failures_before;
   for (size_t i = 0; i < records_.size(); ++i) {
     std::string record_place = std::string(place) + " record " + std::to_string(i);
     try {
       alerts.push_back(std::make_shared<const Alert>(profiles_.map(std::move(records_[i]), message, record_place)));
-    } catch (const Fault& fault) {
+    } catch (const std::exception& error) {
+      Fault fault = to_fault(error, record_place);
       if (single) failures.push_back({fault, *message, "avro"});
       else failures.push_back({fault, avro::to_json(records_[i], true), "json"});
     }

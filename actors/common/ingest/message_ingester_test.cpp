@@ -81,6 +81,13 @@ TEST_CASE("a record its profile rejects fails alone, with the record's place") {
   CHECK(failures[0].fault.place() == "rubin.avro record 0");
   CHECK(failures[0].fault.message() == "profile pgir: alert_id (candid) is missing");  // the first value it reads
   CHECK(failures[0].original == *bytes);
+
+  // After an earlier message's failure in the same batch (as avro-files reads several files into
+  // one), a one-record file no profile accepts still keeps its bytes, not JSON.
+  ingester.ingest(bytes, "rubin-again.avro", alerts, failures);
+  REQUIRE(failures.size() == 2);
+  CHECK(failures[1].original_format == "avro");
+  CHECK(failures[1].original == *bytes);
 }
 
 namespace {

@@ -204,15 +204,21 @@ void Publisher::publish(std::string_view value, std::string_view key) {
       rd_kafka_poll(rk_.get(), 50);
       continue;
     }
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+      fail(topic_, "a message of " + std::to_string(value.size()) + " bytes is larger than message.max.bytes");
     if (err) fail(topic_, std::string("produce: ") + rd_kafka_err2str(err));
     rd_kafka_poll(rk_.get(), 0);
     return;
   }
 }
 
-void Publisher::flush(std::chrono::milliseconds timeout) {
+void Publisher::flush_reports(std::chrono::milliseconds timeout) {
   rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), static_cast<int>(timeout.count()));
   if (err) disconnected(topic_, std::string("flush: ") + rd_kafka_err2str(err));
+}
+
+void Publisher::flush(std::chrono::milliseconds timeout) {
+  flush_reports(timeout);
   if (failed_ > 0)
     disconnected(topic_, std::to_string(failed_) + " messages not delivered: " + first_error_);
 }

@@ -76,10 +76,18 @@ class Publisher {
  public:
   Publisher(std::map<std::string, std::string> properties, std::string topic);
   ~Publisher();
+  // A message the client refuses (larger than message.max.bytes, ...) is a `failed` Fault; a
+  // broker that cannot be reached makes it wait (the queue is full) or fails at flush.
   void publish(std::string_view value, std::string_view key = {});
+  // Waits for every delivery report; a `disconnected` Fault when they do not all come in time or
+  // when any message was not delivered.
   void flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Waits for every delivery report, failing only when they do not all come in time: the caller
+  // reads failed() and first_error() itself.
+  void flush_reports(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   uint64_t delivered() const { return delivered_; }
   uint64_t failed() const { return failed_; }
+  const std::string& first_error() const { return first_error_; }
 
  private:
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);

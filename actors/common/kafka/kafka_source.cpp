@@ -23,6 +23,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using kafka::KafkaHandle;
 
+// A polled message owned until destroyed: one left undestroyed (an exception between poll and
+// destroy) makes rd_kafka_consumer_close wait for it forever.
+struct MessageDestroyer {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDestroyer>;
+
 struct PartitionKey {
   std::string topic;
   int32_t partition;
@@ -61,7 +68,12 @@ class Consumer {
     rd_kafka_consumer_close_queue(rk.get(), queue);
     auto deadline = Clock::now() + std::chrono::seconds(gone ? 2 : 10);
     while (!rd_kafka_consumer_closed(rk.get()) && Clock::now() < deadline) {
-      if (rd_kafka_event_t* e = rd_kafka_queue_poll(queue, 100)) rd_kafka_event_destroy(e);
+      rd_kafka_event_t* e = rd_kafka_queue_poll(queue, 100);
+      if (!e) continue;
+      // The group's revoke comes here once the rebalance callback is out of reach: the close
+      // waits for that unassign, and rd_kafka_destroy would then spin for ever.
+      if (rd_kafka_event_type(e) == RD_KAFKA_EVENT_REBALANCE) assign(nullptr);
+      rd_kafka_event_destroy(e);
     }
     rd_kafka_queue_destroy(queue);
     rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
@@ -73,8 +85,10 @@ class Consumer {
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE) self->all_brokers_down = true;
   }
 
-  static std::shared_ptr<AckTracker> make_tracker(const PartitionKey& key, const std::shared_ptr<Consumer>& self) {
-    return std::make_shared<AckTracker>([self, key](uint64_t through) { self->acknowledged(key, through); });
+  static std::shared_ptr<AckTracker> make_tracker(const PartitionKey& key, const std::shared_ptr<Consumer>& self,
+                                                  std::shared_ptr<const AckScope> scope) {
+    return std::make_shared<AckTracker>([self, key](uint64_t through) { self->acknowledged(key, through); },
+                                        std::move(scope));
   }
 
   // `start: committed`: the group's committed offsets, earliest where there is none; otherwise
@@ -219,6 +233,7 @@ class KafkaSource final : public ActorLogic {
     topics_ = c.strings("topics");
     if (topics_.empty()) fail(place_, "no topics");
     batch_delay_ = context.batch_delay;
+    acks_ = context.acks;
     stop_at_end_ = c.boolean("stop_at_end");
     max_messages_ = c.integer("max_messages");
     consumer_ = std::make_shared<Consumer>();
@@ -272,14 +287,14 @@ class KafkaSource final : public ActorLogic {
       assigned_ = true;
     }
     rd_kafka_t* rk = consumer_->rk.get();
-    std::vector<rd_kafka_message_t*> messages;
+    std::vector<MessagePtr> messages;
     auto deadline = Clock::now() + batch_delay_;
     size_t limit = max_records;
     if (max_messages_ > 0) limit = std::min<size_t>(limit, static_cast<size_t>(max_messages_ - consumed_));
     while (messages.size() < limit) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       int timeout = messages.empty() ? 100 : static_cast<int>(std::max<int64_t>(0, left));
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, timeout);
+      MessagePtr m(rd_kafka_consumer_poll(rk, timeout));
       if (!m) {
         if (!messages.empty() || Clock::now() >= deadline) break;
         if (stop_at_end_ && all_at_end()) break;
@@ -287,20 +302,19 @@ class KafkaSource final : public ActorLogic {
       }
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         consumer_->at_end.insert({rd_kafka_topic_name(m->rkt), m->partition});
-        rd_kafka_message_destroy(m);
         if (stop_at_end_ && all_at_end()) break;
         continue;
       }
       if (m->err) {
-        std::string what = rd_kafka_message_errstr(m);
+        std::string what = rd_kafka_message_errstr(m.get());
         bool fatal = m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
-        rd_kafka_message_destroy(m);
+        m.reset();
         if (fatal) fail(place_, "kafka: " + what);
         spdlog::warn("kafka consumer: {}", what);
         continue;
       }
       consumer_->at_end.erase({rd_kafka_topic_name(m->rkt), m->partition});
-      messages.push_back(m);
+      messages.push_back(std::move(m));
     }
     if (!messages.empty()) emit(messages, out);
     if (stop_at_end_ && consumer_->to_read > 0) out.progress(consumed_, consumer_->to_read);
@@ -358,10 +372,12 @@ class KafkaSource final : public ActorLogic {
     return !consumer_->assigned.empty() && consumer_->at_end.size() >= consumer_->assigned.size();
   }
 
-  // Decodes the messages; one ack token per partition covers its messages.
-  void emit(std::vector<rd_kafka_message_t*>& messages, Emitter& out) {
+  // Decodes the messages; one ack token per partition covers its messages. Whatever a message
+  // makes the decoder throw is that message's dead letter; a failure of the batch itself abandons
+  // its tokens, so no offset is committed past a message that was not handled.
+  void emit(std::vector<MessagePtr>& messages, Emitter& out) {
     std::map<PartitionKey, std::pair<size_t, int64_t>> per_partition;  // count, last offset
-    for (rd_kafka_message_t* m : messages) {
+    for (const MessagePtr& m : messages) {
       auto& [count, last] = per_partition[{rd_kafka_topic_name(m->rkt), m->partition}];
       ++count;
       last = std::max<int64_t>(last, m->offset);
@@ -369,7 +385,7 @@ class KafkaSource final : public ActorLogic {
     std::map<PartitionKey, AckRef> tokens;
     for (const auto& [key, stats] : per_partition) {
       auto& tracker = trackers_[key];
-      if (!tracker) tracker = Consumer::make_tracker(key, consumer_);
+      if (!tracker) tracker = Consumer::make_tracker(key, consumer_, acks_);
       auto token = std::make_shared<const AckToken>(tracker, stats.first);
       consumer_->issued(key, token->sequence(), stats.second + 1);
       tokens[key] = token;
@@ -378,15 +394,22 @@ class KafkaSource final : public ActorLogic {
     std::vector<ingest::IngestFailure> failures;
     std::vector<AckRef> batch_acks;
     for (const auto& [key, token] : tokens) batch_acks.push_back(token);
+    AbandonOnThrow abandon_on_throw(batch_acks);
     size_t records = 0;
-    for (rd_kafka_message_t* m : messages) {
+    for (MessagePtr& m : messages) {
       PartitionKey key{rd_kafka_topic_name(m->rkt), m->partition};
       std::string place = key.topic + "/" + std::to_string(m->partition) + "/" + std::to_string(m->offset);
       auto bytes = std::make_shared<const std::string>(static_cast<const char*>(m->payload), m->len);
-      rd_kafka_message_destroy(m);
+      m.reset();
       size_t before = failures.size();
       size_t records_before = records_out.size();
-      decoder_->decode(bytes, place, records_out, failures);
+      try {
+        decoder_->decode(bytes, place, records_out, failures);
+      } catch (const std::exception& error) {
+        records_out.resize(records_before);
+        failures.erase(failures.begin() + static_cast<std::ptrdiff_t>(before), failures.end());
+        failures.push_back({to_fault(error, place), *bytes, "bytes"});
+      }
       records += records_out.size() - records_before + failures.size() - before;
       for (size_t i = before; i < failures.size(); ++i)
         out.failed_raw(std::move(failures[i].original), failures[i].original_format, failures[i].fault, {tokens[key]});
@@ -481,6 +504,7 @@ class KafkaSource final : public ActorLogic {
   std::unique_ptr<KafkaMessageDecoder> decoder_;
   std::shared_ptr<Consumer> consumer_;
   std::map<PartitionKey, std::shared_ptr<AckTracker>> trackers_;
+  std::shared_ptr<const AckScope> acks_;
 };
 
 // Alerts: Avro containers or Confluent frames, decoded and mapped through survey profiles.

@@ -1,6 +1,7 @@
 #include "actors/common/kafka/replay.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 
@@ -136,27 +137,41 @@ ReplayCounts replay(const ReplayOptions& options) {
   sigaddset(&signals, SIGTERM);
   if (options.loop) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ReplayCounts counts;
+  // Messages the broker refused are counted from the delivery reports at the end.
+  auto finish = [&] {
+    publisher.flush_reports();
+    if (publisher.failed() > 0)
+      spdlog::error("{}: {} messages not delivered: {}", options.topic, publisher.failed(), publisher.first_error());
+    counts.not_sent += publisher.failed();
+    counts.messages -= std::min(counts.messages, publisher.failed());
+    return counts;
+  };
   auto start = std::chrono::steady_clock::now();
   do {
     for (const auto& file : files) {
-      for (const std::string& message : messages_of_file(file, options.wire, options.schema_id, counts.skipped)) {
+      auto messages = messages_of_file(file, options.wire, options.schema_id, counts.skipped);
+      for (size_t i = 0; i < messages.size(); ++i) {
+        const std::string& message = messages[i];
         if (options.rate > 0) {
           auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                  std::chrono::duration<double>(counts.messages / options.rate));
           std::this_thread::sleep_until(due);
         }
-        publisher.publish(message);
+        try {
+          publisher.publish(message);
+        } catch (const Fault& f) {
+          if (f.kind() != FaultKind::failed) throw;
+          spdlog::error("{} message {}: not sent: {}", file.string(), i + 1, f.message());
+          ++counts.not_sent;
+          continue;
+        }
         ++counts.messages;
         counts.bytes += message.size();
       }
-      if (options.loop && signalled(signals)) {
-        publisher.flush();
-        return counts;
-      }
+      if (options.loop && signalled(signals)) return finish();
     }
   } while (options.loop && !files.empty());
-  publisher.flush();
-  return counts;
+  return finish();
 }
 
 void register_replay_command(ebs::CommandRegistry& registry) {
@@ -174,10 +189,10 @@ void register_replay_command(ebs::CommandRegistry& registry) {
                    try {
                      ReplayCounts c = replay(*options);
                      std::cout << nlohmann::json{{"topic", options->topic}, {"messages", c.messages},
-                                                 {"bytes", c.bytes}, {"skipped", c.skipped}}
+                                                 {"bytes", c.bytes}, {"skipped", c.skipped}, {"not_sent", c.not_sent}}
                                       .dump()
                                << std::endl;
-                     return 0;
+                     return c.not_sent > 0 ? 1 : 0;
                    } catch (const Fault& f) {
                      std::cerr << f.what() << std::endl;
                      return 1;

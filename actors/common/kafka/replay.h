@@ -6,7 +6,9 @@
 //    a file that already is a Confluent frame goes as it is;
 //  - a dead-letter file (*.jsonl) replays every letter whose original_format is avro or bytes
 //    (base64 `original`), the rest is counted as skipped.
-// Prints {"topic", "messages", "bytes", "skipped"} as one JSON line.
+// A message that cannot be sent (larger than message.max.bytes, refused by the broker) is reported
+// on stderr with its file and skipped; the others still go (exit 1 at the end).
+// Prints {"topic", "messages", "bytes", "skipped", "not_sent"} as one JSON line.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +37,7 @@ struct ReplayCounts {
   uint64_t messages = 0;
   uint64_t bytes = 0;
   uint64_t skipped = 0;
+  uint64_t not_sent = 0;  // refused by the client (too large) or by the broker: reported, skipped
 };
 
 // A Confluent wire-format frame: magic 0, the big-endian schema id, the Avro datum.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "actors/common/avro/decoder.h"
+#include "test/support/kafka_test_support.h"
 #include "engine/model/record_json.h"
 #include "engine/util/base64.h"
 #include "engine/util/fault.h"
@@ -57,6 +58,30 @@ TEST_CASE("replay: a dead-letter file gives back its Avro and bytes originals, s
   std::filesystem::remove_all(dir);
   CHECK(ebs::base64_decode("aGVsbG8=", "x") == "hello");  // the one base64 (engine/util)
   CHECK_THROWS_AS(ebs::base64_decode("a*b", "x"), Fault);
+}
+
+TEST_CASE("replay reports and skips a dead letter too large to send, and sends the rest") {
+  auto dir = std::filesystem::temp_directory_path() / ("ebs-replay-big-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir / "dead-letters.jsonl");
+    out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode("first") << "\"}\n";
+    // Larger than librdkafka's default message.max.bytes (1,000,000).
+    out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode(std::string(1500000, 'x'))
+        << "\"}\n";
+    out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode("third") << "\"}\n";
+  }
+  EmbeddedBroker broker;
+  broker.create_topic("again", 1);
+  ReplayOptions options;
+  options.inputs = {(dir / "dead-letters.jsonl").string()};
+  options.topic = "again";
+  options.brokers = broker.bootstrap_servers();
+  ReplayCounts counts = replay(options);
+  CHECK(counts.messages == 2);
+  CHECK(counts.not_sent == 1);
+  CHECK(test::read_topic(broker.bootstrap_servers(), "again", 1) == std::vector<std::string>{"first", "third"});
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace ebs::kafka

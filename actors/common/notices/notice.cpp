@@ -426,7 +426,29 @@ bool is_mock_superevent_id(std::string_view id) {
   return id.size() > 1 && (id[0] == 'M' || id[0] == 'T') && id[1] == 'S';
 }
 
-std::vector<std::shared_ptr<SkyEvent>> parse_notice(std::string_view text, const std::string& source) {
+namespace {
+
+// An LVK or GraceDB notice names its superevent: a non-empty string, nothing else.
+void check_superevent_id(const json& notice, const std::string& place) {
+  auto it = notice.find("superevent_id");
+  if (it == notice.end() || it->is_null()) fail(place, "no superevent_id");
+  if (!it->is_string() || it->get_ref<const std::string&>().empty())
+    fail(place + ":superevent_id", "superevent_id must be a non-empty string, not " + it->dump());
+}
+
+// What every event must satisfy, whatever notice it came from: a FAR is a rate (>= 0), a position
+// is on the sky.
+void check_event(const SkyEvent& event, const std::string& place) {
+  if (std::isfinite(event.far_hz) && event.far_hz < 0)
+    fail(place + ":far", "FAR " + std::to_string(event.far_hz) + " Hz is negative");
+  const Localization& where = event.localization;
+  if (!std::isnan(where.ra) && !(where.ra >= 0 && where.ra <= 360))
+    fail(place + ":ra", "ra " + std::to_string(where.ra) + " is not in [0, 360] degrees");
+  if (!std::isnan(where.dec) && !(where.dec >= -90 && where.dec <= 90))
+    fail(place + ":dec", "dec " + std::to_string(where.dec) + " is not in [-90, 90] degrees");
+}
+
+std::vector<std::shared_ptr<SkyEvent>> parse_any_notice(std::string_view text, const std::string& source) {
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) fail(source, "empty notice");
   if (text[first] == '<') return {parse_voevent(text, source)};
@@ -434,10 +456,25 @@ std::vector<std::shared_ptr<SkyEvent>> parse_notice(std::string_view text, const
   if (notice.is_discarded()) fail(source, "not valid JSON and not XML");
   if (!notice.is_object()) fail(source, "notice is not a JSON object");
   std::string place = source + " (notice " + notice_id(notice) + ")";
-  if (notice.contains("superevent_id") && notice.contains("t_0") && !notice.contains("alert_type"))
+  if (notice.contains("superevent_id") && notice.contains("t_0") && !notice.contains("alert_type")) {
+    check_superevent_id(notice, place);
     return {parse_gracedb(notice, place)};
-  if (notice.contains("superevent_id")) return {parse_lvk(notice, place)};
+  }
+  // An igwn.gwalert notice has its superevent_id, time_created and event: without the id it is
+  // still one, and refused.
+  if (notice.contains("superevent_id") || (notice.contains("time_created") && notice.contains("event"))) {
+    check_superevent_id(notice, place);
+    return {parse_lvk(notice, place)};
+  }
   return parse_gcn(notice, place);
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<SkyEvent>> parse_notice(std::string_view text, const std::string& source) {
+  auto events = parse_any_notice(text, source);
+  for (const auto& event : events) check_event(*event, source + " (notice " + event->event_id + ")");
+  return events;
 }
 
 std::string drop_reason(const SkyEvent& event, bool keep_test, bool significant_only) {

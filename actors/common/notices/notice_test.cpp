@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "engine/time/time_scale.h"
@@ -179,4 +181,27 @@ TEST_CASE("bad input: a Fault with the notice id and the reason") {
   CHECK(fault_of("<VOEvent><broken").find("not a VOEvent") != std::string::npos);
   CHECK(fault_of("{nope").find("not valid JSON") != std::string::npos);
   CHECK(fault_of(R"({"mission":"IceCube","id":["x"],"trigger_time":"2023-01-01T00:00:00Z","ra":1,"dec":2,"ra_dec_error":"big"})") != "");
+}
+
+TEST_CASE("notices with a bad superevent_id, a negative FAR or a position off the sky are refused") {
+  using nlohmann::json;
+  json lvk = json::parse(read_text(gcn("lvk-fink-mm/S230518h-initial.json")));
+  auto with = [](json notice, const std::function<void(json&)>& change) {
+    change(notice);
+    return notice.dump();
+  };
+  CHECK(fault_of(with(lvk, [](json& n) { n.erase("superevent_id"); })).find("no superevent_id") != std::string::npos);
+  CHECK(fault_of(with(lvk, [](json& n) { n["superevent_id"] = nullptr; })).find("no superevent_id") !=
+        std::string::npos);
+  CHECK(fault_of(with(lvk, [](json& n) { n["superevent_id"] = 230518; })) ==
+        "t (notice ?):superevent_id: superevent_id must be a non-empty string, not 230518");
+  CHECK(fault_of(with(lvk, [](json& n) { n["event"]["far"] = -1e-9; })).find("S230518h):far: FAR") !=
+        std::string::npos);
+  CHECK(fault_of(with(lvk, [](json& n) { n["event"]["far"] = -1e-9; })).find("is negative") != std::string::npos);
+
+  json icecube = json::parse(read_text(gcn("gcn-schema-notices/icecube/single_neutrino_alerts.gold_bronze_track_alerts.example.json")));
+  CHECK_NOTHROW(parse_notice(icecube.dump(), "t"));
+  CHECK(fault_of(with(icecube, [](json& n) { n["ra"] = 400; })).find("ra 400.000000 is not in [0, 360] degrees") !=
+        std::string::npos);
+  CHECK(fault_of(with(icecube, [](json& n) { n["far"] = -2.0; })).find("is negative") != std::string::npos);
 }

@@ -121,14 +121,23 @@ std::optional<int> find_column(fitsfile* file, const char* name) {
 }
 
 // All elements of a column, rows after rows (healpy writes flat maps as 1024-element vectors).
+// What the header declares is checked against the `available` bytes of table data before any
+// allocation: a table declaring 2^63-1 rows is a clear error, not a std::length_error.
 template <typename T>
-std::vector<T> read_column(fitsfile* file, int column, int datatype, const std::string& place) {
+std::vector<T> read_column(fitsfile* file, int column, int datatype, std::size_t available, const std::string& place) {
   int status = 0, typecode = 0;
   LONGLONG rows = 0, repeat = 0, width = 0;
   fits_get_num_rowsll(file, &rows, &status);
   fits_get_coltypell(file, column, &typecode, &repeat, &width, &status);
   if (status) fail(place, "cannot inspect column: " + fits_error(status));
-  std::vector<T> values(static_cast<std::size_t>(rows * repeat));
+  unsigned long long elements = 0, bytes = 0;
+  if (rows < 0 || repeat < 0 || width < 0 ||
+      __builtin_mul_overflow(static_cast<unsigned long long>(rows), static_cast<unsigned long long>(repeat), &elements) ||
+      __builtin_mul_overflow(elements, static_cast<unsigned long long>(std::max<LONGLONG>(width, 1)), &bytes) ||
+      bytes > available)
+    fail(place, "the table declares " + std::to_string(rows) + " rows of " + std::to_string(repeat) +
+                    " elements: more than the " + std::to_string(available) + " bytes of table data the file holds");
+  std::vector<T> values(static_cast<std::size_t>(elements));
   if (!values.empty() && fits_read_col(file, datatype, column, 1, 1, static_cast<LONGLONG>(values.size()),
                                        nullptr, values.data(), nullptr, &status))
     fail(place, "cannot read column: " + fits_error(status));
@@ -147,7 +156,7 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   std::string inflated;
   const std::string_view raw_text(reinterpret_cast<const char*>(raw.data()), raw.size());
   if (is_gzip(raw_text)) {
-    inflated = gunzip(raw_text, source);
+    inflated = gunzip(raw_text, source, fits_inflate_limit(kSkymapInflateCeiling));
     raw = std::span(reinterpret_cast<const std::uint8_t*>(inflated.data()), inflated.size());
   }
   if (raw.size() < 2880 || std::string_view(reinterpret_cast<const char*>(raw.data()), 6) != "SIMPLE")
@@ -189,6 +198,9 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   if (static_cast<std::size_t>(data_end) > raw.size())
     fail(place, "truncated FITS: the table needs " + std::to_string(data_end) + " bytes, there are " +
                     std::to_string(raw.size()));
+  // What the columns may declare at most (data_end itself may have overflowed in cfitsio).
+  const std::size_t table_bytes =
+      data_start >= 0 && static_cast<std::size_t>(data_start) <= raw.size() ? raw.size() - static_cast<std::size_t>(data_start) : 0;
 
   HeaderReader keys{file.get(), table_hdu};
   SkymapHeader header;
@@ -229,8 +241,8 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   std::vector<double> density;
   const char* density_name = "PROBDENSITY";
   if (ordering == SkymapOrdering::nuniq) {
-    auto raw_uniq = read_column<long long>(file.get(), column_or_fail("UNIQ"), TLONGLONG, place + ":column UNIQ");
-    density = read_column<double>(file.get(), column_or_fail("PROBDENSITY"), TDOUBLE,
+    auto raw_uniq = read_column<long long>(file.get(), column_or_fail("UNIQ"), TLONGLONG, table_bytes, place + ":column UNIQ");
+    density = read_column<double>(file.get(), column_or_fail("PROBDENSITY"), TDOUBLE, table_bytes,
                                   place + ":column PROBDENSITY");
     if (raw_uniq.size() != density.size())
       fail(place, "columns UNIQ and PROBDENSITY differ in length");
@@ -249,7 +261,7 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
       density_name = "PROBABILITY";
     }
     if (!prob_column) fail(place, "missing column PROB");
-    density = read_column<double>(file.get(), *prob_column, TDOUBLE, place + ":column PROB");
+    density = read_column<double>(file.get(), *prob_column, TDOUBLE, table_bytes, place + ":column PROB");
     std::uint64_t npix = density.size();
     std::uint64_t nside = 0;
     if (auto key = keys.number("NSIDE")) nside = static_cast<std::uint64_t>(*key);
@@ -275,10 +287,10 @@ Skymap read_fits(std::span<const std::uint8_t> raw, const std::string& source) {
   std::vector<DistanceAnsatz> distance;
   auto mu_column = find_column(file.get(), "DISTMU");
   if (mu_column) {
-    auto mu = read_column<double>(file.get(), *mu_column, TDOUBLE, place + ":column DISTMU");
-    auto sigma = read_column<double>(file.get(), column_or_fail("DISTSIGMA"), TDOUBLE,
+    auto mu = read_column<double>(file.get(), *mu_column, TDOUBLE, table_bytes, place + ":column DISTMU");
+    auto sigma = read_column<double>(file.get(), column_or_fail("DISTSIGMA"), TDOUBLE, table_bytes,
                                      place + ":column DISTSIGMA");
-    auto norm = read_column<double>(file.get(), column_or_fail("DISTNORM"), TDOUBLE,
+    auto norm = read_column<double>(file.get(), column_or_fail("DISTNORM"), TDOUBLE, table_bytes,
                                     place + ":column DISTNORM");
     if (mu.size() != uniq.size() || sigma.size() != uniq.size() || norm.size() != uniq.size())
       fail(place, "distance columns differ in length from the probability column");
@@ -431,6 +443,9 @@ Skymap Skymap::from_columns(std::string source, SkymapOrdering ordering, SkymapH
     map.cumulative_area_[rank] = area * square_degrees_per_steradian;
     if (!distance.empty()) map.ranked_distance_[rank] = distance[row];
   }
+  // A map without probability anywhere localizes nothing (every position would be outside every
+  // credible region): refused rather than matched against.
+  if (!(prob > 0)) fail(map.source_ + ":column PROBDENSITY", "probability is zero everywhere");
 
   map.max_order_base_ = std::make_shared<const T_Healpix_Base<int64_t>>(map.max_order_, NEST);
   // Pixel ranges at the maximum order, sorted, for the O(log n) search.

@@ -422,6 +422,23 @@ TEST_CASE("the linear scan and the indexed lookup agree") {
   }
 }
 
+TEST_CASE("a table declaring 2^63-1 rows is a Fault before any allocation") {
+  auto bytes = read_file_bytes((ebs::test::data_dir() / "skymaps/MS220722v_bayestar.multiorder.fits").string());
+  std::string fits(bytes.begin(), bytes.end());
+  size_t card = fits.find("NAXIS2  =", fits.find("XTENSION= 'BINTABLE'"));
+  REQUIRE(card != std::string::npos);
+  std::string poisoned = "NAXIS2  =  9223372036854775807";
+  poisoned.resize(80, ' ');
+  fits.replace(card, 80, poisoned);
+  CHECK_THROWS_AS(Skymap::from_bytes(std::string_view(fits), "poisoned.fits"), ebs::Fault);
+}
+
+TEST_CASE("an all-zero map is refused") {
+  CHECK_THROWS_WITH_AS(Skymap::from_columns("zero", SkymapOrdering::nuniq, {}, {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+                                            std::vector<double>(12, 0.0), {}),
+                       doctest::Contains("probability is zero everywhere"), ebs::Fault);
+}
+
 TEST_CASE("invalid positions are faults") {
   Skymap map = Skymap::from_file((skymaps() / "rrt_small_area.fits").string());
   CHECK_THROWS_AS(map.at(10, 91), ebs::Fault);

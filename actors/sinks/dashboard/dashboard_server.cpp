@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "actors/common/http_limits.h"
 #include "actors/common/skymap/skymap.h"
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
@@ -189,6 +190,7 @@ struct DashboardServer::Impl {
   }
 
   void routes() {
+    http_limits::apply(server);  // slow clients do not lock out the others
     // Small responses: without it, Nagle's algorithm and delayed ACKs add ~40 ms to each.
     server.set_tcp_nodelay(true);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {

@@ -24,7 +24,7 @@ std::string fits_error(int status) {
 }  // namespace
 
 FitsImage read_fits_image(std::string_view bytes, const std::string& place) {
-  std::string inflated = is_gzip(bytes) ? gunzip(bytes, place) : std::string(bytes);
+  std::string inflated = is_gzip(bytes) ? gunzip(bytes, place, fits_inflate_limit(kCutoutInflateCeiling)) : std::string(bytes);
   void* memory = inflated.data();
   size_t size = inflated.size();
   fitsfile* file = nullptr;
@@ -43,6 +43,11 @@ FitsImage read_fits_image(std::string_view bytes, const std::string& place) {
   FitsImage image;
   image.width = axes[0];
   image.height = axes[1];
+  // The declared size must be in the bytes before anything is allocated for it.
+  if (axes[0] <= 0 || axes[1] <= 0 || axes[0] > static_cast<long>(size) || axes[1] > static_cast<long>(size) ||
+      static_cast<size_t>(axes[0]) * static_cast<size_t>(axes[1]) > size)
+    fail(place, "the image declares " + std::to_string(axes[0]) + "x" + std::to_string(axes[1]) +
+                    " pixels, more than its " + std::to_string(size) + " bytes hold");
   image.pixels.resize(static_cast<size_t>(axes[0] * axes[1]));
   long first[2] = {1, 1};
   float nan = NAN;

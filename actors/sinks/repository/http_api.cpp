@@ -16,6 +16,7 @@
 #include "actors/sinks/repository/pages.h"
 #include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/table_output.h"
+#include "actors/common/http_limits.h"
 #include "engine/util/http_access.h"
 
 namespace ebs::repository {
@@ -216,6 +217,7 @@ struct ApiServer::Impl {
   }
 
   void routes() {
+    http_limits::apply(server);  // slow clients do not lock out the others
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (http_access::authorized(req.get_header_value("Authorization"), options.token))
         return httplib::Server::HandlerResponse::Unhandled;

@@ -1,7 +1,11 @@
 #include "actors/sinks/repository/http_api.h"
 
 #include <doctest/doctest.h>
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -139,6 +143,36 @@ TEST_CASE("with a token every request needs it") {
   auto allowed = c.Get("/api/cone?ra=150&dec=2&radius_arcsec=2", {{"Authorization", "Bearer s3cret"}});
   REQUIRE(allowed);
   CHECK(allowed->status == 200);
+}
+
+TEST_CASE("100 slow clients trickling headers do not lock out an authorised request") {
+  TempDir dir("repo-api-slowloris");
+  RunningServer s(make_repository(dir), "s3cret");
+  // Each slow client sends a request line, then one header line a second, never the blank line.
+  std::vector<int> slow;
+  for (int i = 0; i < 100; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(s.port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    const std::string start = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    REQUIRE(::send(fd, start.data(), start.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(start.size()));
+    slow.push_back(fd);
+  }
+  auto c = s.client();
+  for (int second = 0; second < 3; ++second) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    for (int fd : slow) ::send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+    auto started = std::chrono::steady_clock::now();
+    auto answer = c.Get("/metrics", {{"Authorization", "Bearer s3cret"}});
+    REQUIRE(answer);
+    CHECK(answer->status == 200);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  }
+  for (int fd : slow) ::close(fd);
 }
 
 TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV or VOTable") {

@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "actors/sinks/repository/repository_actors.h"
 #include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "actors/common/repository/writer.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/util/backoff.h"
 
 namespace ebs {
 
@@ -36,6 +38,7 @@ class RepositorySink final : public ActorLogic {
     if (c.has("cutouts_dir") && !c.string("cutouts_dir").empty()) options.cutouts_dir = in_run_dir(context, c.string("cutouts_dir"));
     options.max_size_mb = c.integer("max_size_mb");
     policy_ = repository::commit_policy(c);
+    stall_timeout_ = std::chrono::duration<double>(c.number("stall_timeout_s"));
     std::error_code ec;
     if (std::filesystem::path(path_).has_parent_path())
       std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
@@ -47,11 +50,6 @@ class RepositorySink final : public ActorLogic {
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
-    if (stopped_) {
-      // Stopped: keep the batch unacknowledged (and unaccounted) rather than lose it.
-      batches_.hold(batch);
-      return;
-    }
     std::vector<bool> failed(batch.size(), false);
     try {
       writer_->begin();
@@ -73,13 +71,9 @@ class RepositorySink final : public ActorLogic {
           out.failed(batch.record(i), Fault(FaultKind::failed, path_, result.reason), batch.acks());
         }
       }
-    } catch (const Fault& f) {
-      batches_.add(batch, std::move(failed));
-      stop(f);
-      return;
     } catch (const std::exception& e) {
       batches_.add(batch, std::move(failed));
-      stop(Fault(FaultKind::failed, path_, e.what()));
+      stall(to_fault(e, path_));
       return;
     }
     batches_.add(batch, std::move(failed));
@@ -87,38 +81,84 @@ class RepositorySink final : public ActorLogic {
   }
 
   std::chrono::microseconds tick_interval() const override { return policy_.interval; }
-  void on_tick(Emitter& out) override { commit(out); }
+  void on_tick(Emitter& out) override {
+    if (stalled_) retry(out);
+    else commit(out);
+  }
   void on_end_of_stream(Emitter& out) override {
     commit(out);
-    if (stopped_)
-      spdlog::error("{}: the repository sink had stopped: {} records were not acknowledged", actor_id_,
-                    batches_.held_records() + batches_.pending_records());
+    // The input has ended but what is pending is not stored yet: keep retrying (this sink has its
+    // own thread) until it is, or the stall time-out gives up.
+    while (stalled_) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          next_retry_ - std::chrono::steady_clock::now(), std::chrono::seconds(1)));
+      retry(out);
+    }
   }
+  // While stalled, batches wait in the inbox and no credit flows back: the source stops reading.
+  bool accepting() const override { return !stalled_ && !gave_up_; }
 
   std::string output() const override { return path_; }
 
  private:
   void commit(Emitter& out) {
-    if (stopped_ || batches_.empty()) return;
+    if (stalled_ || gave_up_ || batches_.empty()) return;
     const uint64_t alerts = batches_.pending_alerts();
     try {
       writer_->commit(alerts + batches_.pending_others(), alerts);
-    } catch (const Fault& f) {
-      stop(f);
+    } catch (const std::exception& e) {
+      stall(to_fault(e, path_));
       return;
     }
     batches_.release(out);  // durable now
   }
 
-  // A storage failure (locked database, full disk, I/O error): roll back the open transaction and
-  // stop. Nothing uncommitted is acknowledged, not even at teardown (uncommitted_batches.h); the
-  // run's accounting shows the held records as neither delivered nor failed.
-  void stop(const Fault& fault) {
+  // A storage failure (locked database, full disk, quota, I/O error): roll back the open
+  // transaction, keep its batches, take no more input and retry with back-off
+  // (docs/reliability.md). Committed records stay; nothing uncommitted is acknowledged.
+  void stall(const Fault& fault) {
     writer_->rollback();
-    stopped_ = true;
-    batches_.hold_pending();
-    spdlog::error("{}: repository sink stopped: {}: {} (committed records stay; {} records not acknowledged)",
-                  actor_id_, fault.place(), fault.message(), batches_.held_records());
+    auto now = std::chrono::steady_clock::now();
+    if (!stalled_) {
+      stalled_ = true;
+      stalled_since_ = now;
+      backoff_.reset();
+      spdlog::warn("{}: cannot write: {}: {}; {} records wait, no more input taken; retrying for up to {:.0f} s",
+                   actor_id_, fault.place(), fault.message(), batches_.pending_records(), stall_timeout_.count());
+    }
+    reason_ = fault.place() + ": " + fault.message();
+    next_retry_ = now + backoff_.next();
+  }
+
+  // Writes the pending batches again in a new transaction once the back-off has passed; gives up
+  // after stall_timeout_s: their acknowledgements are abandoned and the run ends (exit 1).
+  void retry(Emitter& out) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - stalled_since_ >= stall_timeout_) {
+      size_t waiting = batches_.pending_records();
+      batches_.abandon();
+      stalled_ = false;
+      gave_up_ = true;  // the run is being torn down: take nothing more
+      out.abort_run(Fault(FaultKind::failed, path_,
+                          "could not write for " + std::to_string(static_cast<int>(stall_timeout_.count())) +
+                              " s (stall_timeout_s): " + reason_ + "; " + std::to_string(waiting) +
+                              " records not stored, nothing after the last commit acknowledged"));
+      return;
+    }
+    if (now < next_retry_) return;
+    try {
+      writer_->begin();
+      batches_.for_each_pending([&](const Record& record) { writer_->add(record); });
+      const uint64_t alerts = batches_.pending_alerts();
+      writer_->commit(alerts + batches_.pending_others(), alerts);
+    } catch (const std::exception& e) {
+      stall(to_fault(e, path_));
+      return;
+    }
+    spdlog::info("{}: writing again after {:.1f} s", actor_id_,
+                 std::chrono::duration<double>(now - stalled_since_).count());
+    stalled_ = false;
+    batches_.release(out);
   }
 
   std::string actor_id_;
@@ -126,7 +166,12 @@ class RepositorySink final : public ActorLogic {
   std::unique_ptr<Writer> writer_;
   repository::CommitPolicy policy_;
   UncommittedBatches batches_;
-  bool stopped_ = false;
+  bool stalled_ = false;
+  bool gave_up_ = false;
+  std::chrono::duration<double> stall_timeout_{60};
+  std::chrono::steady_clock::time_point stalled_since_, next_retry_;
+  Backoff backoff_{std::chrono::milliseconds(100), std::chrono::seconds(5)};
+  std::string reason_;
 };
 
 }  // namespace
@@ -148,10 +193,13 @@ void register_repository_sink(ActorRegistry& registry) {
       {{"busy_timeout_ms", ValueKind::integer, false, "10000", "wait this long for another connection's lock, then stop"},
        {"fsync", ValueKind::boolean, false, "false", "fsync every commit (synchronous=FULL)"},
        {"cutouts_dir", ValueKind::string, false, "", "store cutouts as files here (unset: not stored)"},
-       {"max_size_mb", ValueKind::integer, false, "0", "a quota: reaching it stops the sink like a full disk"}});
+       {"max_size_mb", ValueKind::integer, false, "0", "a quota: reaching it stalls the sink like a full disk"},
+       {"stall_timeout_s", ValueKind::number, false, "60",
+        "a sink that cannot write retries (back-off, no input taken) this long, then ends the run with exit 1"}});
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     repository::check_shared_sink_config(c, problems);
     if (c.integer("max_size_mb") < 0) problems.push_back({c.place("max_size_mb"), "must not be negative"});
+    if (!(c.number("stall_timeout_s") >= 0)) problems.push_back({c.place("stall_timeout_s"), "must not be negative"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<RepositorySink>(); };
   registry.add(std::move(t));

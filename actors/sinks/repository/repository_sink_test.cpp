@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "actors/sinks/repository/repository_actors.h"
 #include "test/support/repository_test_support.h"
 #include "actors/common/sqlite/sqlite_db.h"
@@ -71,9 +74,10 @@ TEST_CASE("sky events are delivered, bad alerts dead-lettered, the rest committe
   CHECK(sink.tracker->acknowledged_through() == 1);
 }
 
-TEST_CASE("a locked database stops the sink cleanly: what was committed stays, nothing else is acknowledged") {
+TEST_CASE("a locked database stalls the sink, which gives up after stall_timeout_s: what was committed stays, nothing else is acknowledged") {
   TempDir dir("repo-locked");
-  SinkUnderTest sink("{path: locked.db, commit_records: 100, busy_timeout_ms: 50}", dir.path().string());
+  SinkUnderTest sink("{path: locked.db, commit_records: 100, busy_timeout_ms: 50, stall_timeout_s: 0.4}",
+                     dir.path().string());
   auto alerts = fresh_alerts(300, 8);
   sink.send(slice(alerts, 0, 100));  // committed
   sink.out.sent.clear();
@@ -83,11 +87,16 @@ TEST_CASE("a locked database stops the sink cleanly: what was committed stays, n
   Database other(dir.file("locked.db"), Database::Mode::read_write, 0);
   other.execute("BEGIN IMMEDIATE");
   sink.send(slice(alerts, 100, 200));
-  sink.send(slice(alerts, 200, 300));  // after the stop: held as well
+  CHECK_FALSE(sink.logic->accepting());  // stalled: no more input, no credit upstream
+  sink.send(slice(alerts, 200, 300));    // (the runtime would not send this one)
   sink.logic->on_tick(sink.out);
-  sink.logic->on_end_of_stream(sink.out);
+  sink.logic->on_end_of_stream(sink.out);  // retries until the time-out, then gives up
+  REQUIRE(sink.out.aborted.size() == 1);
+  CHECK(sink.out.aborted[0].message().find("stall_timeout_s") != std::string::npos);
+  CHECK(sink.out.aborted[0].message().find("database is locked") != std::string::npos);
   CHECK(sink.tracker->acknowledged_through() == 1);
   CHECK(sink.tracker->records_acknowledged() == 100);
+  CHECK(sink.tracker->records_abandoned() == 200);
   CHECK(sink.out.forwarded_records == 100);
   CHECK(sink.out.failed_records == 0);  // not dead-lettered: the records are fine
   other.execute("ROLLBACK");
@@ -106,12 +115,38 @@ TEST_CASE("a locked database stops the sink cleanly: what was committed stays, n
   CHECK(other.scalar("SELECT count(*) FROM alerts") == 300);
 }
 
-TEST_CASE("a full disk (the size quota) stops the sink like a locked database") {
+TEST_CASE("a stalled sink that can write again within stall_timeout_s stores everything and goes on") {
+  TempDir dir("repo-recover");
+  SinkUnderTest sink("{path: r.db, commit_records: 100, busy_timeout_ms: 50, stall_timeout_s: 30}", dir.path().string());
+  auto alerts = fresh_alerts(200, 9);
+  Database other(dir.file("r.db"), Database::Mode::read_write, 0);
+  other.execute("BEGIN IMMEDIATE");
+  sink.send(slice(alerts, 0, 100));
+  CHECK_FALSE(sink.logic->accepting());
+  sink.logic->on_tick(sink.out);  // still locked (or too early): still stalled
+  CHECK_FALSE(sink.logic->accepting());
+  other.execute("ROLLBACK");
+  for (int i = 0; i < 100 && !sink.logic->accepting(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sink.logic->on_tick(sink.out);
+  }
+  CHECK(sink.logic->accepting());
+  sink.send(slice(alerts, 100, 200));
+  sink.logic->on_end_of_stream(sink.out);
+  CHECK(sink.out.aborted.empty());
+  CHECK(sink.out.forwarded_records == 200);
+  sink.out.sent.clear();
+  CHECK(sink.tracker->acknowledged_through() == 2);
+  CHECK(other.scalar("SELECT count(*) FROM alerts") == 200);
+}
+
+TEST_CASE("a full disk (the size quota) stalls the sink like a locked database") {
   TempDir dir("repo-full");
-  SinkUnderTest sink("{path: full.db, commit_records: 200, max_size_mb: 1}", dir.path().string());
+  SinkUnderTest sink("{path: full.db, commit_records: 200, max_size_mb: 1, stall_timeout_s: 0.2}", dir.path().string());
   auto alerts = fresh_alerts(5000, 12);
   for (size_t i = 0; i < 5000; i += 200) sink.send(slice(alerts, i, i + 200));
   sink.logic->on_end_of_stream(sink.out);
+  CHECK(sink.out.aborted.size() == 1);
   sink.out.sent.clear();
   const uint64_t acknowledged = sink.tracker->records_acknowledged();
   CHECK(acknowledged > 0);
@@ -128,4 +163,16 @@ TEST_CASE("an unopenable database is a fault naming the config place") {
   ActorContext context = ebs::test::make_context(type, "{path: /proc/no/such/dir/x.db}");
   auto logic = type.create(context);
   CHECK_THROWS_WITH_AS(logic->open(context), doctest::Contains("test.yaml:1:8"), Fault);
+}
+
+TEST_CASE("replayed alerts are not counted again in the sink's alert total (/metrics)") {
+  TempDir dir("repo-replay-metrics");
+  SinkUnderTest sink("{path: m.db, commit_records: 50}", dir.path().string());
+  auto alerts = fresh_alerts(50, 21);
+  sink.send(slice(alerts, 0, 50));
+  sink.send(slice(alerts, 0, 50));  // a replay after a restart: INSERT OR IGNORE writes nothing
+  sink.logic->on_end_of_stream(sink.out);
+  Database db(dir.file("m.db"), Database::Mode::read_only);
+  CHECK(db.scalar("SELECT count(*) FROM alerts") == 50);
+  CHECK(db.scalar("SELECT alerts FROM sink_progress WHERE actor = 'repo'") == 50);
 }

@@ -1,25 +1,26 @@
 #include "actors/sinks/repository/uncommitted_batches.h"
 
 #include <algorithm>
-#include <mutex>
 
 namespace ebs::repository {
 
-namespace {
-
-void park_forever(std::vector<BatchView> batches) {
-  static std::mutex mutex;
-  static auto* parked = new std::vector<BatchView>();  // never freed, on purpose
-  std::lock_guard lock(mutex);
-  for (BatchView& b : batches) parked->push_back(std::move(b));
-}
-
-}  // namespace
-
 UncommittedBatches::~UncommittedBatches() {
   // Pending batches at destruction were never committed either (a sink's end commits first).
+  abandon();
+}
+
+void UncommittedBatches::for_each_pending(const std::function<void(const Record&)>& write) const {
+  for (const Pending& p : pending_)
+    for (size_t i = 0; i < p.batch.size(); ++i)
+      if (!p.failed[i]) write(p.batch[i]);
+}
+
+void UncommittedBatches::abandon() {
   hold_pending();
-  if (!held_.empty()) park_forever(std::move(held_));
+  for (const BatchView& b : held_)
+    for (const AckRef& a : b.acks()) a->abandon();
+  held_.clear();
+  held_records_ = 0;
 }
 
 void UncommittedBatches::add(BatchView batch, std::vector<bool> failed) {

@@ -3,12 +3,10 @@
 //
 // After COMMIT, release() sends the committed alerts on port 0 (their acknowledgements ride
 // along) and counts the other records as delivered; letting the batches go acknowledges them.
-// A sink that cannot store them any more holds them: never acknowledged, nor dead-lettered (the
-// records are fine), so that an at-least-once source replays them after a restart. Dropping held
-// batches would acknowledge them (an AckToken completes when released) and a Kafka source would
-// commit offsets past records never stored; so at destruction they are parked, reachable until
-// the process exits, and their tokens never complete. The engine has no negative acknowledgement
-// to express this directly.
+// A sink that cannot store them any more holds them, or abandons them: never acknowledged, nor
+// dead-lettered (the records are fine), so that an at-least-once source replays them after a
+// restart. Whatever is still held or pending at destruction was never committed: it is abandoned
+// (engine/runtime/ack.h), so no Kafka source commits past it.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +41,11 @@ class UncommittedBatches {
 
   // After COMMIT: alerts on to port 0, the rest delivered; the pending batches are let go.
   void release(Emitter& out);
+
+  // Every pending record not dead-lettered, in order (to write them again after a rollback).
+  void for_each_pending(const std::function<void(const Record&)>& write) const;
+  // The sink gives up: the pending and held batches are abandoned and let go.
+  void abandon();
 
   // The sink has stopped: the pending batches, and `batch` (one that arrives afterwards), are held.
   void hold_pending();

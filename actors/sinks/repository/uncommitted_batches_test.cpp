@@ -52,4 +52,5 @@ TEST_CASE("held batches are never acknowledged, not even after destruction") {
   }
   CHECK(tracker->issued() == 3);
   CHECK(tracker->records_acknowledged() == 0);
+  CHECK(tracker->records_abandoned() == 3);
 }

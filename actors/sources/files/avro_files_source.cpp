@@ -60,6 +60,7 @@ class AvroFilesSource final : public ActorLogic {
     if (speed_ < 0) fail(c.place("speed"), "speed must be >= 0 (0 = as fast as possible)");
     ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c));
     batch_delay_ = context.batch_delay;
+    acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
 
   ProduceResult produce(size_t max_records, Emitter& out) override {
@@ -169,7 +170,7 @@ class AvroFilesSource final : public ActorLogic {
   double first_mjd_ = NAN;
   Clock::time_point started_ = Clock::now();
   std::chrono::microseconds batch_delay_{5000};
-  std::shared_ptr<AckTracker> acks_ = std::make_shared<AckTracker>();
+  std::shared_ptr<AckTracker> acks_;
 };
 
 }  // namespace

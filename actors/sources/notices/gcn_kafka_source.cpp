@@ -18,7 +18,10 @@ class NoticeDecoder final : public KafkaMessageDecoder {
     try {
       for (auto& event : parse_notice(*message, std::string(place)))
         if (drop_reason(*event, keep_test_, significant_only_).empty()) out.push_back(std::move(event));
-    } catch (const Fault& fault) {
+    } catch (const std::exception& error) {
+      // Whatever a poisoned notice makes the parser throw (a declared size too big to allocate,
+      // ...) is this notice's dead letter, never the end of the source.
+      Fault fault = to_fault(error, std::string(place));
       size_t first = message->find_first_not_of(" \t\r\n");
       bool json = first != std::string::npos && (*message)[first] == '{';
       failures.push_back({fault, *message, json ? "json" : "bytes"});

@@ -46,6 +46,7 @@ class NoticeFilesSource final : public ActorLogic {
     files_ = notice_files(path, context.config.place("path"));
     keep_test_ = context.config.boolean("keep_test");
     significant_only_ = context.config.boolean("significant_only");
+    acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
 
   ProduceResult produce(size_t max_records, Emitter& out) override {
@@ -72,7 +73,9 @@ class NoticeFilesSource final : public ActorLogic {
           }
           events.push_back(std::move(event));
         }
-      } catch (const Fault& fault) {
+      } catch (const std::exception& error) {
+        // Anything a poisoned notice makes the parser throw is this notice's dead letter.
+        Fault fault = to_fault(error, file);
         out.read(1);
         bool json = content.find_first_not_of(" \t\r\n") != std::string::npos &&
                     content[content.find_first_not_of(" \t\r\n")] == '{';
@@ -88,7 +91,7 @@ class NoticeFilesSource final : public ActorLogic {
   size_t next_ = 0;
   bool keep_test_ = false;
   bool significant_only_ = false;
-  std::shared_ptr<AckTracker> acks_ = std::make_shared<AckTracker>();
+  std::shared_ptr<AckTracker> acks_;
 };
 
 }  // namespace

@@ -1,0 +1,24 @@
+// Duplicate keys in a YAML map: yaml-cpp keeps both and every lookup finds the first, so a second
+// `batch_size:` or `config:` would be silently ignored. Workflow and catalogue files refuse them,
+// naming both places.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <vector>
+
+namespace ebs {
+
+struct DuplicateKey {
+  std::string key;
+  YAML::Mark first, second;
+};
+
+// Every repeated key of every map in `root` (recursively), in document order.
+std::vector<DuplicateKey> duplicate_keys(const YAML::Node& root);
+
+// "duplicate key 'k' (first at FILE:L:C): ..." for the second place.
+std::string describe_duplicate(const std::string& file, const DuplicateKey& duplicate);
+
+}  // namespace ebs

@@ -1,0 +1,50 @@
+#include "engine/model/record_bytes.h"
+
+namespace ebs {
+
+namespace {
+
+std::size_t raw_bytes(const RawRecord& raw) {
+  std::size_t bytes = raw.nodes().size() * sizeof(RawNode);
+  for (const RawNode& node : raw.nodes())
+    if (node.kind == RawNode::Kind::String || node.kind == RawNode::Kind::Bytes) bytes += node.text.size();
+  return bytes;
+}
+
+std::size_t annotation_bytes(const AnnotationChain& chain) {
+  std::size_t bytes = 0;
+  for (const Annotation* a : chain.list())
+    bytes += sizeof(Annotation) + a->catalogue.size() + a->source_id.size() + a->object_type.size() +
+             a->name.size() + a->details.size();
+  return bytes;
+}
+
+}  // namespace
+
+std::size_t record_bytes(const Record& record) {
+  switch (record.type()) {
+    case PortType::alert: {
+      const auto& alert = static_cast<const Alert&>(record);
+      const AlertCore& c = alert.core();
+      std::size_t bytes = sizeof(Alert) + sizeof(AlertCore) + raw_bytes(c.raw) +
+                          c.history.size() * sizeof(Photometry) + annotation_bytes(alert.annotations());
+      for (const Cutout& cutout : c.cutouts) bytes += sizeof(Cutout) + cutout.bytes.size();
+      return bytes;
+    }
+    case PortType::sky_event: {
+      const auto& e = static_cast<const SkyEvent&>(record);
+      return sizeof(SkyEvent) + e.notice_json.size() + e.localization.skymap_fits.size() +
+             e.localization.skymap_url.size();
+    }
+    case PortType::dead_letter: {
+      const auto& d = static_cast<const DeadLetter&>(record);
+      return sizeof(DeadLetter) + d.original.size() + d.reason.size() + d.place.size();
+    }
+    case PortType::coincidence:
+      return sizeof(Coincidence) + static_cast<const Coincidence&>(record).terms.size() * sizeof(SignificanceTerm);
+    default:
+      return 256;  // a record type of a plugin: small, and never zero
+  }
+}
+
+}  // namespace ebs
