@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "actors/common/skymap/skymap_notice.h"
-#include "actors/followup/credible_moc.h"
+#include "actors/followup/moc_fits.h"
 #include "actors/followup/gadf_export.h"
 #include "actors/followup/galaxy_targets.h"
 #include "actors/followup/standard_siren.h"

@@ -133,9 +133,11 @@ nlohmann::json Reader::event_coincidences(const std::string& event_id) const {
   nlohmann::json notices = nlohmann::json::array();
   while (events.step()) notices.push_back(row_to_json(events));
   Statement s = db_.prepare(
-      "SELECT c.*, a.ra, a.dec, a.mjd_tai, a.mag, a.band FROM coincidences c "
-      "LEFT JOIN alerts a ON a.alert_id = c.alert_id WHERE c.event_id = ?1 OR c.other_event_id = ?1 "
-      "ORDER BY c.event_sequence, c.alert_id, c.other_event_id, c.other_event_sequence");
+      "SELECT event_id, event_sequence, alert_id, object_id, other_event_id, other_event_sequence, status, "
+      "time_difference_s, searched_probability, false_alarm_rate, terms, alert_ra AS ra, alert_dec AS dec, "
+      "alert_mjd_tai AS mjd_tai, alert_mag AS mag, alert_band AS band FROM coincidences "
+      "WHERE event_id = ?1 OR other_event_id = ?1 "
+      "ORDER BY event_sequence, alert_id, other_event_id, other_event_sequence");
   s.bind(1, event_id);
   nlohmann::json list = nlohmann::json::array();
   while (s.step()) list.push_back(row_to_json(s));

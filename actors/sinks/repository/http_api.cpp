@@ -188,6 +188,18 @@ struct ApiServer::Impl {
                  if (page.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, page);
                }));
+    server.Get(http_access::route(R"(/api/events/([^/]+)/moc)"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 const std::string id = req.matches[1];
+                 const double level = number_param(req, "level", 0, 1, false, 0.9);
+                 auto moc = event_moc(r, id, level);
+                 const std::string percent = std::to_string(std::lround(level * 100));
+                 if (!moc)
+                   return send_json(res, 404, {{"error", "sky event '" + id + "' has no stored MOC of its " + percent +
+                                                             " % region (the repository stores 50 % and 90 %)"}});
+                 res.set_header("Content-Disposition", "inline; filename=\"" + id + "-" + percent + ".moc.json\"");
+                 res.set_content(*moc, "application/json");
+               }));
     server.Get(http_access::route("/api/search"), handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  const std::string q = param(req, "q", true);
                  try {
