@@ -281,14 +281,18 @@ struct ApiServer::Impl {
     server.Get(http_access::route(R"(/api/events/([^/]+)/coincidences)"),
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
+                 const std::string history_text = param(req, "history", false);
+                 if (history_text != "" && history_text != "0" && history_text != "1")
+                   throw BadRequest{"parameter 'history' is 0 or 1, not '" + history_text + "'"};
+                 const bool history = history_text == "1";
                  if (auto format = format_param(req)) {
                    bool found = true;
                    send_table(res, *format, "coincidences of " + id,
-                              [&](TableWriter& w) { found = write_event(r, id, w); });
+                              [&](TableWriter& w) { found = write_event(r, id, history, w); });
                    if (!found) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                    return;
                  }
-                 nlohmann::json e = r.event_coincidences(id);
+                 nlohmann::json e = r.event_coincidences(id, history);
                  if (e.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, e);
                }));

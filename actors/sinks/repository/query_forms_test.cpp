@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "actors/sinks/repository/repository_commands.h"
@@ -272,6 +273,45 @@ TEST_CASE("query --event: a repository of coincidences without their alerts stil
   CHECK(rows[0]["mjd_tai"] == 60083.5);
   CHECK(rows[0]["iso_utc"] == time::mjd_tai_to_iso_utc(60083.5));
   CHECK(rows[0]["jd_utc"].get<double>() == doctest::Approx(time::mjd_tai_to_utc(60083.5) + 2400000.5).epsilon(1e-15));
+}
+
+TEST_CASE("query --event lists each candidate's current state whatever came first, alerts or the UPDATE") {
+  // Alerts before the UPDATE leave rows of both notices (active, then updated); alerts after it
+  // only the UPDATE's. The candidate list is the same either way; --history shows every row.
+  TempDir dir("query-event-current");
+  const std::string path = dir.file("events.db");
+  auto row = [](const std::string& object, uint32_t sequence, Coincidence::Status status) {
+    Coincidence co;
+    co.event_id = "S230518h";
+    co.event_sequence = sequence;
+    co.alert_id = static_cast<int64_t>(std::hash<std::string>{}(object) >> 2);
+    co.object_id = object;
+    co.status = status;
+    co.alert_mjd_tai = 60083.5;
+    return co;
+  };
+  {
+    Writer writer(path);
+    writer.begin();
+    for (const Coincidence& co : {row("ZTFa", 1, Coincidence::Status::active), row("ZTFa", 2, Coincidence::Status::updated),
+                                  row("ZTFb", 2, Coincidence::Status::active), row("ZTFc", 1, Coincidence::Status::active),
+                                  row("ZTFc", 1, Coincidence::Status::withdrawn)})
+      writer.add(co);
+    writer.commit(5, 0);
+  }
+  test::CommandRun current = query({path, "--event", "S230518h", "--format", "jsonl"});
+  REQUIRE_MESSAGE(current.code == 0, current.err);
+  std::map<std::string, std::pair<int, std::string>> state;
+  for (const json& r : test::json_lines(current.out))
+    state[r["object_id"]] = {r["event_sequence"].get<int>(), r["status"].get<std::string>()};
+  CHECK(state.size() == 3);
+  CHECK(test::json_lines(current.out).size() == 3);
+  CHECK(state["ZTFa"] == std::make_pair(2, std::string("updated")));
+  CHECK(state["ZTFb"] == std::make_pair(2, std::string("active")));
+  CHECK(state["ZTFc"] == std::make_pair(1, std::string("withdrawn")));
+  test::CommandRun history = query({path, "--event", "S230518h", "--history", "--format", "jsonl"});
+  REQUIRE_MESSAGE(history.code == 0, history.err);
+  CHECK(test::json_lines(history.out).size() == 5);
 }
 
 TEST_CASE("query: SQL or one form, not both") {
