@@ -31,7 +31,8 @@ std::string exact(double v) {
 TEST_CASE("standard-siren H0 with a detection horizon: L(H0) / beta(H0) against numpy/astropy") {
   const auto path = ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits";
   const auto map = ebs::skymap::Skymap::from_file(path.string());
-  const auto [ra, dec] = map.peak();
+  const std::pair<double, double> peak = map.peak();
+  const double ra = peak.first, dec = peak.second;
   SirenOptions options;
   options.grid_points = 261;
   options.velocity_error_km_s = 250;

@@ -303,7 +303,7 @@ TEST_CASE("query --event lists each candidate's current state whatever came firs
   REQUIRE_MESSAGE(current.code == 0, current.err);
   std::map<std::string, std::pair<int, std::string>> state;
   for (const json& r : test::json_lines(current.out))
-    state[r["object_id"]] = {r["event_sequence"].get<int>(), r["status"].get<std::string>()};
+    state[r["object_id"].get<std::string>()] = {r["event_sequence"].get<int>(), r["status"].get<std::string>()};
   CHECK(state.size() == 3);
   CHECK(test::json_lines(current.out).size() == 3);
   CHECK(state["ZTFa"] == std::make_pair(2, std::string("updated")));
