@@ -13,6 +13,7 @@
 namespace ebs::coincidence {
 
 using skymap::Skymap;
+using skymap::SkymapHeader;
 using skymap::SkymapLookup;
 
 namespace {

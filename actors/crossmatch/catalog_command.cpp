@@ -18,7 +18,7 @@
 namespace ebs {
 
 void register_catalog_commands(CommandRegistry& registry) {
-  using namespace ebs::crossmatch;
+  using namespace ebs::catalog;
   registry.describe_group("catalog", "Build, describe and query indexed catalogues (.ebscat)");
 
   registry.add("catalog build", "Build an indexed catalogue from a YAML configuration (see catalogs/)",

@@ -9,6 +9,9 @@
 namespace ebs {
 
 namespace crossmatch {
+
+// The family builds on the catalogue library (actors/common/catalog).
+using namespace ::ebs::catalog;
 namespace {
 
 // The rule set with the config's `catalogues:` overrides (name -> file) applied.

@@ -11,6 +11,9 @@ namespace ebs {
 
 namespace crossmatch {
 
+// The family builds on the catalogue library (actors/common/catalog).
+using namespace ::ebs::catalog;
+
 namespace {
 
 struct CatalogueSpec {

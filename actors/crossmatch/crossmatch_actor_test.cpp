@@ -14,6 +14,7 @@
 
 using namespace ebs;
 using namespace ebs::crossmatch::testing;
+using namespace ebs::catalog;
 using nlohmann::json;
 
 namespace {

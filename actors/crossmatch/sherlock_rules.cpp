@@ -14,6 +14,9 @@
 
 namespace ebs::crossmatch {
 
+// The family builds on the catalogue library (actors/common/catalog).
+using namespace ::ebs::catalog;
+
 namespace fs = std::filesystem;
 
 namespace {

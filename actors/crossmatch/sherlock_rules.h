@@ -99,7 +99,7 @@ struct Candidate {
   Reliability reliability = Reliability::association;
   std::string criterion;  // "synonym radius", "search radius", "size", "kpc", "no size or distance"
   uint32_t index = 0;
-  SourceSummary source;
+  ::ebs::catalog::SourceSummary source;
   double sep_arcsec = 0;
   double kpc = NAN;               // projected separation
   double kpc_per_arcsec = NAN;
@@ -123,7 +123,7 @@ class Classifier {
  public:
   // `open` gives the catalogue of each name in rules.catalogues.
   Classifier(std::shared_ptr<const RuleSet> rules,
-             const std::function<std::shared_ptr<const Catalog>(const std::string& name)>& open);
+             const std::function<std::shared_ptr<const ::ebs::catalog::Catalog>(const std::string& name)>& open);
 
   Classification classify(double ra_deg, double dec_deg, double mjd);
   // The classification annotation: name = class, details = the rule that fired, the source, etc.
@@ -134,11 +134,11 @@ class Classifier {
  private:
   // Adds the candidates of search `s` around (ra, dec) at `mjd`.
   void run_search(size_t s, double ra_deg, double dec_deg, double mjd, std::vector<Candidate>& out);
-  std::optional<Candidate> galaxy_candidate(size_t s, const SourceSummary& source, double sep_arcsec) const;
+  std::optional<Candidate> galaxy_candidate(size_t s, const ::ebs::catalog::SourceSummary& source, double sep_arcsec) const;
 
   std::shared_ptr<const RuleSet> rules_;
-  std::vector<CatalogueHandle> handles_;  // per search
-  std::vector<catalog::Match> matches_;
+  std::vector<::ebs::catalog::CatalogueHandle> handles_;  // per search
+  std::vector<::ebs::catalog::Match> matches_;
 };
 
 }  // namespace ebs::crossmatch

@@ -14,6 +14,7 @@
 
 using namespace ebs::crossmatch;
 using namespace ebs::crossmatch::testing;
+using namespace ebs::catalog;
 using nlohmann::json;
 
 
@@ -41,13 +42,13 @@ Classifier sherlock_classifier(std::shared_ptr<const RuleSet> rules = sherlock_r
 // any Sherlock catalogue within `clear_arcsec` (so the expected match is the only one).
 struct Row {
   uint32_t index;
-  catalog::CatalogRow row;
+  CatalogRow row;
 };
-Row find_row(const std::string& config, const std::function<bool(const catalog::CatalogRow&)>& want,
+Row find_row(const std::string& config, const std::function<bool(const CatalogRow&)>& want,
              double clear_arcsec = 10) {
   const auto catalog = ready_made(config);
   for (uint32_t i = 0; i < catalog->size(); ++i) {
-    catalog::CatalogRow row = catalog->row(i);
+    CatalogRow row = catalog->row(i);
     if (!want(row)) continue;
     if (catalog->all_within(row.ra_deg, row.dec_deg, clear_arcsec).size() != 1) continue;
     return {i, std::move(row)};
@@ -77,7 +78,7 @@ Result classify_at(Classifier& classifier, std::pair<double, double> position, d
   return {c.klass, details};
 }
 
-void check_source(const json& details, const catalog::CatalogRow& row) {
+void check_source(const json& details, const CatalogRow& row) {
   CHECK(details["source"]["ra"].get<double>() == doctest::Approx(row.ra_deg).epsilon(1e-12));
   CHECK(details["source"]["dec"].get<double>() == doctest::Approx(row.dec_deg).epsilon(1e-12));
 }
@@ -296,15 +297,15 @@ TEST_CASE("ranking on real rows: of two GLADE hosts in reach, the nearer in kpc 
       const auto b = glade->row(m.index);
       if (!b.distance_mpc || !a.id || !b.id) continue;
       const double sep_a = 0.3 * m.sep_arcsec;  // from a, towards b (great-circle interpolation)
-      const auto ua = catalog::unit_vector(a.ra_deg, a.dec_deg), ub = catalog::unit_vector(b.ra_deg, b.dec_deg);
+      const auto ua = ebs::catalog::unit_vector(a.ra_deg, a.dec_deg), ub = ebs::catalog::unit_vector(b.ra_deg, b.dec_deg);
       const double t = 0.3;
-      catalog::UnitVector p{ua.x * (1 - t) + ub.x * t, ua.y * (1 - t) + ub.y * t, ua.z * (1 - t) + ub.z * t};
+      ebs::catalog::UnitVector p{ua.x * (1 - t) + ub.x * t, ua.y * (1 - t) + ub.y * t, ua.z * (1 - t) + ub.z * t};
       const double norm = std::sqrt(p.x * p.x + p.y * p.y + p.z * p.z);
       p = {p.x / norm, p.y / norm, p.z / norm};
       double ra = 0, dec = 0;
-      catalog::to_ra_dec(p, ra, dec);
-      const double kpc_a = catalog::angular_separation_arcsec(ra, dec, a.ra_deg, a.dec_deg) * host_scale(*a.distance_mpc);
-      const double kpc_b = catalog::angular_separation_arcsec(ra, dec, b.ra_deg, b.dec_deg) * host_scale(*b.distance_mpc);
+      ebs::catalog::to_ra_dec(p, ra, dec);
+      const double kpc_a = ebs::catalog::angular_separation_arcsec(ra, dec, a.ra_deg, a.dec_deg) * host_scale(*a.distance_mpc);
+      const double kpc_b = ebs::catalog::angular_separation_arcsec(ra, dec, b.ra_deg, b.dec_deg) * host_scale(*b.distance_mpc);
       if (kpc_a > 50 || kpc_b > 50) continue;
       const Classification c = classifier.classify(ra, dec, kGaiaEpochMjd);
       if (c.candidates.size() != 2) continue;

@@ -44,13 +44,13 @@ GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std:
     if (std::find(info.extra_columns.begin(), info.extra_columns.end(), name) == info.extra_columns.end())
       fail(place, std::string(option) + ": the catalogue keeps no column '" + name +
                       "' (add it to `keep:` in its config)");
-    return crossmatch::quote_identifier(crossmatch::kExtraColumnPrefix + name);
+    return sqlite::quote_identifier(catalog::kExtraColumnPrefix + name);
   };
   const std::string sql = "SELECT id, ra, dec, distance_mpc, " + extra(options.distance_error_column, "distance error") +
                           ", " + (options.magnitude_column.empty() ? std::string("magnitude") : extra(options.magnitude_column, "magnitude")) +
                           ", redshift FROM sources ORDER BY idx";
-  crossmatch::SqliteDatabase db = crossmatch::open_sqlite(file.string(), SQLITE_OPEN_READONLY, place);
-  crossmatch::SqliteStatement statement = crossmatch::prepare_sql(db.get(), sql, place);
+  sqlite::SqliteDatabase db = sqlite::open_sqlite(file.string(), SQLITE_OPEN_READONLY, place);
+  sqlite::SqliteStatement statement = sqlite::prepare_sql(db.get(), sql, place);
   GalaxyTable table;
   table.name = info.name;
   table.magnitude_band = options.magnitude_column.empty() ? info.magnitude_band : options.magnitude_band;

@@ -7,7 +7,6 @@
 
 #include "actors/common/cosmology.h"
 #include "actors/common/catalog/catalog_store.h"
-#include "actors/crossmatch/crossmatch_actors.h"
 #include "actors/followup/followup_command.h"
 #include "actors/followup/galaxy_targets.h"
 #include "engine/runtime/actor_logic.h"

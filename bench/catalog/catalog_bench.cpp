@@ -17,7 +17,7 @@
 #include "actors/common/catalog/catalog_builder.h"
 #include "actors/common/catalog/sky_geometry.h"
 
-using namespace ebs::crossmatch;
+using namespace ebs::catalog;
 using Clock = std::chrono::steady_clock;
 
 namespace {

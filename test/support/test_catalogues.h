@@ -48,13 +48,13 @@ inline std::pair<double, double> offset_position(double ra, double dec, double a
   return {out_ra, out_dec};
 }
 
-inline CatalogStore& test_store() {
-  static CatalogStore store;
+inline catalog::CatalogStore& test_store() {
+  static catalog::CatalogStore store;
   return store;
 }
 
 // catalogs/<config>.yaml, built and loaded once.
-inline std::shared_ptr<const Catalog> ready_made(const std::string& config) {
+inline std::shared_ptr<const catalog::Catalog> ready_made(const std::string& config) {
   return test_store().open(repo_dir() / "catalogs" / (config + ".yaml"), test_cache_dir());
 }
 

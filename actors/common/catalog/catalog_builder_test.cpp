@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "actors/common/catalog/catalog.h"
-#include "test/support/crossmatch_oracle.h"
+#include "test/support/python_oracle.h"
 #include "engine/util/fault.h"
 #include "test/support/test_data.h"
 
@@ -92,7 +92,7 @@ TEST_CASE("every ready-made catalogue configuration builds from the shared data"
   REQUIRE(built.size() == expected_rows.size());
 
   SUBCASE("content hashes are SHA-256 of the data files") {
-    const std::string python = testing::run_python_oracle(
+    const std::string python = ebs::test::run_python_oracle(
         "import hashlib\nprint(hashlib.sha256(open('" + (ebs::test::data_dir() / "catalogs" / "gcvs.csv").string() +
         "','rb').read()).hexdigest())\n");
     CHECK(Catalog(built["gcvs"]).info().content_hash == "sha256:" + python.substr(0, 64));

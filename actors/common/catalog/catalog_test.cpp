@@ -12,7 +12,7 @@
 
 #include "actors/common/catalog/catalog_builder.h"
 #include "actors/common/catalog/catalog_config.h"
-#include "test/support/crossmatch_oracle.h"
+#include "test/support/python_oracle.h"
 #include "engine/util/fault.h"
 #include "test/support/test_data.h"
 
@@ -293,7 +293,7 @@ TEST_CASE("proper motions: sources are found where they are at the query epoch")
 TEST_CASE("ZTF alerts against GCVS: the index finds what brute force finds") {
   const auto data = ebs::test::data_dir();
   // Independent reader of the alerts: python's avro, candidate ra/dec of every alert file.
-  const std::string dump = testing::run_python_oracle(
+  const std::string dump = ebs::test::run_python_oracle(
       "import avro.datafile, avro.io, glob\n"
       "for f in sorted(glob.glob('" + (data / "ztf").string() + "/*/*.avro')):\n"
       "    with avro.datafile.DataFileReader(open(f, 'rb'), avro.io.DatumReader()) as r:\n"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/util/fault.h"
-#include "test/support/crossmatch_oracle.h"
+#include "test/support/python_oracle.h"
 
 using namespace ebs::catalog;
 
@@ -66,7 +66,7 @@ TEST_CASE("separations agree with astropy SkyCoord.separation to 1e-6 arcsec") {
   script << "])\n"
          << "a = SkyCoord(p[:,0]*u.deg, p[:,1]*u.deg)\nb = SkyCoord(p[:,2]*u.deg, p[:,3]*u.deg)\n"
          << "for s in a.separation(b).to_value(u.arcsec): print(repr(float(s)))\n";
-  std::istringstream expected(testing::run_python_oracle(script.str()));
+  std::istringstream expected(ebs::test::run_python_oracle(script.str()));
   double worst = 0;
   for (const Pair& p : pairs) {
     double astropy = 0;
@@ -148,7 +148,7 @@ TEST_CASE("proper-motion propagation is the Gaia epoch-propagation formula with 
       "t = s[:,4:5]\n"
       "r = (r0 + t * mu) / np.sqrt(1 + t**2 * np.sum(mu**2, 1, keepdims=True))\n"
       "for x in r: print(repr(float(np.degrees(np.arctan2(x[1], x[0])) % 360)), repr(float(np.degrees(np.arctan2(x[2], np.hypot(x[0], x[1]))))))\n";  // atan2: exact near the poles
-  const double worst = worst_difference(stars, testing::run_python_oracle(script), 1e-7);
+  const double worst = worst_difference(stars, ebs::test::run_python_oracle(script), 1e-7);
   MESSAGE("worst propagation difference from the Gaia formula: " << worst << " arcsec");
 }
 
@@ -165,6 +165,6 @@ TEST_CASE("proper-motion propagation agrees with SOFA pmsafe (pyerfa) given a re
       "r = erfa.pmsafe(ra, dec, s[:,2] * mas / np.cos(dec), s[:,3] * mas, 1.0, 0.0,\n"
       "                t0, 0.0, t0 + s[:,4] * 365.25, 0.0)\n"
       "for a, d in zip(np.degrees(r[0]) % 360, np.degrees(r[1])): print(repr(float(a)), repr(float(d)))\n";
-  const double worst = worst_difference(stars, testing::run_python_oracle(script), 1e-5);
+  const double worst = worst_difference(stars, ebs::test::run_python_oracle(script), 1e-5);
   MESSAGE("worst propagation difference from pmsafe: " << worst << " arcsec");
 }

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test/support/repository_test_support.h"
-#include "test/support/ztf_test_alerts.h"
+#include "test/support/ztf_alerts.h"
 #include "engine/model/record_json.h"
 
 using namespace ebs;
@@ -13,9 +13,10 @@ using namespace ebs::repository;
 
 namespace {
 
-void check_same_as_record_json(const std::vector<RecordPtr>& alerts) {
+template <class Pointer>
+void check_same_as_record_json(const std::vector<Pointer>& alerts) {
   REQUIRE(!alerts.empty());
-  for (const RecordPtr& r : alerts) {
+  for (const auto& r : alerts) {
     const RawRecord& raw = static_cast<const Alert&>(*r).core().raw;
     std::string text;
     append_raw_json(text, raw.root());
@@ -27,8 +28,8 @@ void check_same_as_record_json(const std::vector<RecordPtr>& alerts) {
 }  // namespace
 
 TEST_CASE("raw records as JSON text equal the engine's JSON form: real ZTF alerts (3.3 and 4.01)") {
-  check_same_as_record_json(testing::ztf_alerts("ztf/fink-20200101-v3.3"));
-  check_same_as_record_json(testing::ztf_alerts("ztf/kowalski-v3.3-v4.01"));
+  check_same_as_record_json(ebs::test::ztf_alerts("ztf/fink-20200101-v3.3"));
+  check_same_as_record_json(ebs::test::ztf_alerts("ztf/kowalski-v3.3-v4.01"));
 }
 
 TEST_CASE("raw records as JSON text equal the engine's JSON form: simulated alerts") {

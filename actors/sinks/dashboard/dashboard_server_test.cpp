@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "test/support/ztf_alerts_for_tests.h"
+#include "test/support/ztf_alerts.h"
 
 namespace ebs::dashboard {
 
@@ -27,7 +27,7 @@ LiveActor live(const std::string& id, const std::string& type, std::vector<LiveA
 
 TEST_CASE("the server shows the graph, per-actor rates, the page, cutouts, and refuses bad requests") {
   DashboardFeed feed;
-  auto alerts = testing::ztf_alerts("ztf/fink-20200101-v3.3", 2);
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 2);
   for (const auto& a : alerts) feed.add(a);
   DashboardServer server(feed);
   int port = server.listen({"127.0.0.1", 0}, "");

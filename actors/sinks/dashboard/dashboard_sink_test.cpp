@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include "test/support/ztf_alerts_for_tests.h"
+#include "test/support/ztf_alerts.h"
 #include "engine/runtime/actor_logic.h"
 #include "test/support/collecting_emitter.h"
 
@@ -15,7 +15,7 @@ TEST_CASE("the dashboard sink keeps the latest alerts, events and coincidences, 
   auto logic = type.create(context);
   logic->open(context);
 
-  auto alerts = testing::ztf_alerts("ztf/fink-20200101-v3.3", 5);
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 5);
   REQUIRE(alerts.size() == 5);
   std::vector<RecordPtr> records(alerts.begin(), alerts.end());
   auto event = std::make_shared<SkyEvent>();

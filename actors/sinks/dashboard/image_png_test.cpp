@@ -4,7 +4,7 @@
 #include <png.h>
 
 #include "actors/sinks/dashboard/zscale.h"
-#include "test/support/ztf_alerts_for_tests.h"
+#include "test/support/ztf_alerts.h"
 #include "engine/util/fault.h"
 
 namespace ebs::dashboard {
@@ -35,9 +35,9 @@ Decoded decode_png(const std::string& png, bool grey) {
 }  // namespace
 
 TEST_CASE("a real ZTF cutout becomes a zscale-stretched grey PNG, north up") {
-  auto alerts = testing::ztf_alerts("ztf/fink-20200101-v3.3", 1);
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 1);
   REQUIRE(alerts.size() == 1);
-  std::string_view bytes = testing::cutout_bytes(*alerts[0], Cutout::Kind::science);
+  std::string_view bytes = ebs::test::cutout_bytes(*alerts[0], Cutout::Kind::science);
   FitsImage image = read_fits_image(bytes, "science");
   CHECK(image.width == 63);
   CHECK(image.height == 63);

@@ -8,14 +8,14 @@
 #include <sstream>
 
 #include "actors/sinks/dashboard/image_png.h"
-#include "test/support/ztf_alerts_for_tests.h"
+#include "test/support/ztf_alerts.h"
 #include "test/support/python_oracle.h"
 
 namespace ebs::dashboard {
 
 // astropy's ZScaleInterval reads the same gzip-FITS bytes with its own FITS reader.
 TEST_CASE("zscale limits equal astropy's ZScaleInterval on real ZTF cutouts") {
-  auto alerts = testing::ztf_alerts("ztf/fink-20200101-v3.3", 6);
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 6);
   REQUIRE(alerts.size() == 6);
   auto dir = std::filesystem::temp_directory_path() / ("ebs_zscale_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -23,7 +23,7 @@ TEST_CASE("zscale limits equal astropy's ZScaleInterval on real ZTF cutouts") {
   std::vector<DisplayLimits> ours;
   for (const auto& alert : alerts)
     for (Cutout::Kind kind : {Cutout::Kind::science, Cutout::Kind::template_, Cutout::Kind::difference}) {
-      std::string_view bytes = testing::cutout_bytes(*alert, kind);
+      std::string_view bytes = ebs::test::cutout_bytes(*alert, kind);
       REQUIRE(!bytes.empty());
       auto path = dir / (std::to_string(paths.size()) + ".fits.gz");
       std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

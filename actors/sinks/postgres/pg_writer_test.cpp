@@ -8,7 +8,7 @@
 #include "actors/sinks/postgres/pg_query.h"
 #include "actors/common/repository/reader.h"
 #include "test/support/repository_test_support.h"
-#include "test/support/ztf_test_alerts.h"
+#include "test/support/ztf_alerts.h"
 #include "test/support/postgres_server.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
@@ -24,7 +24,7 @@ namespace {
 std::vector<RecordPtr> mixed_records() {
   std::vector<RecordPtr> records;
   for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
-    for (RecordPtr& r : ztf_alerts(folder)) records.push_back(std::move(r));
+    for (const auto& r : ebs::test::ztf_alerts(folder)) records.push_back(r);
   REQUIRE(records.size() == 86);
   for (size_t i = 0; i < records.size(); i += 5) {
     auto alert = std::static_pointer_cast<const Alert>(records[i]);

@@ -12,7 +12,7 @@
 #include "actors/sinks/repository/repository_commands.h"
 #include "test/support/repository_test_support.h"
 #include "actors/common/repository/writer.h"
-#include "test/support/ztf_test_alerts.h"
+#include "test/support/ztf_alerts.h"
 #include "test/support/command_runner.h"
 #include "test/support/python_oracle.h"
 
@@ -91,7 +91,7 @@ struct Repository {
   std::vector<RecordPtr> alerts;
   Repository() {
     for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"}) {
-      auto part = ztf_alerts(folder);
+      auto part = ebs::test::ztf_alerts(folder);
       alerts.insert(alerts.end(), part.begin(), part.end());
     }
     Writer writer(path);

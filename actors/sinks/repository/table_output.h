@@ -15,9 +15,13 @@
 #include <string_view>
 #include <vector>
 
+namespace ebs::sqlite {
+class Statement;
+}
+
 namespace ebs::repository {
 
-class Statement;
+using sqlite::Statement;
 
 enum class TableFormat { table, csv, jsonl, votable };
 

@@ -11,7 +11,7 @@
 #include "actors/common/repository/reader.h"
 #include "test/support/repository_test_support.h"
 #include "actors/common/repository/writer.h"
-#include "test/support/ztf_test_alerts.h"
+#include "test/support/ztf_alerts.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -63,7 +63,7 @@ TEST_CASE("real ZTF alerts: light curves de-duplicated exactly as python3-avro c
   const std::vector<std::string> folders = {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"};
   std::vector<RecordPtr> alerts;
   for (const std::string& f : folders) {
-    auto part = ztf_alerts(f);
+    auto part = ebs::test::ztf_alerts(f);
     alerts.insert(alerts.end(), part.begin(), part.end());
   }
   REQUIRE(alerts.size() == 86);

@@ -1,8 +1,10 @@
-// Real ZTF alerts (with their gzip-FITS cutouts) decoded the way the avro-files source does, for
-// the dashboard's tests and benchmark.
+// Real ZTF alerts (with their gzip-FITS cutouts) decoded the way the avro-files source does: the
+// built-in profiles, not a test copy of their mapping. For the repository, PostgreSQL and
+// dashboard tests.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,12 +13,12 @@
 #include "actors/common/ingest/message_ingester.h"
 #include "test/support/test_data.h"
 
-namespace ebs::dashboard::testing {
+namespace ebs::test {
 
 inline std::vector<std::shared_ptr<const Alert>> ztf_alerts(const std::string& folder = "ztf/fink-20200101-v3.3",
-                                                            size_t limit = 1000) {
+                                                            size_t limit = SIZE_MAX) {
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(ebs::test::data_dir() / folder))
+  for (const auto& e : std::filesystem::directory_iterator(data_dir() / folder))
     if (e.path().extension() == ".avro") files.push_back(e.path());
   std::sort(files.begin(), files.end());
   ingest::MessageIngester ingester({std::make_shared<avro::SchemaCache>(), nullptr, nullptr},
@@ -41,4 +43,4 @@ inline std::string_view cutout_bytes(const Alert& alert, Cutout::Kind kind) {
   return {};
 }
 
-}  // namespace ebs::dashboard::testing
+}  // namespace ebs::test
