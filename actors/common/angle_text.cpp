@@ -35,7 +35,7 @@ double parse_angle_argument(std::string_view text, bool is_ra) {
 
 double parse_sexagesimal(std::string_view text) {
   std::string_view rest = trim(text);
-  if (rest.empty()) throw std::invalid_argument("empty angle");
+  if (rest.empty()) fail("angle", "empty angle");
   double sign = 1.0;
   // The sign belongs to the whole angle: "-00 30 00" is -0.5.
   if (rest.front() == '-' || rest.front() == '+') {
@@ -46,11 +46,11 @@ double parse_sexagesimal(std::string_view text) {
   double parts[3] = {0, 0, 0};
   int count = 0;
   while (!rest.empty()) {
-    if (count == 3) throw std::invalid_argument("more than three components in '" + std::string(text) + "'");
+    if (count == 3) fail("angle", "more than three components in '" + std::string(text) + "'");
     double value = 0;
     auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
     if (ec != std::errc() || end == rest.data())
-      throw std::invalid_argument("not an angle: '" + std::string(text) + "'");
+      fail("angle", "not an angle: '" + std::string(text) + "'");
     parts[count++] = value;
     rest.remove_prefix(static_cast<size_t>(end - rest.data()));
     // Separators: ':', blanks, or unit letters h/d/m/s and the degree, minute, second marks.
@@ -67,14 +67,14 @@ double parse_sexagesimal(std::string_view text) {
       }
     }
     if (skip == 0 && !rest.empty())
-      throw std::invalid_argument("unexpected '" + std::string(1, rest.front()) + "' in angle '" +
+      fail("angle", "unexpected '" + std::string(1, rest.front()) + "' in angle '" +
                                   std::string(text) + "'");
     rest.remove_prefix(skip);
   }
   for (int i = 0; i < count; ++i)
-    if (parts[i] < 0) throw std::invalid_argument("negative component in '" + std::string(text) + "'");
-  if (count >= 2 && parts[1] >= 60) throw std::invalid_argument("minutes >= 60 in '" + std::string(text) + "'");
-  if (count == 3 && parts[2] >= 60) throw std::invalid_argument("seconds >= 60 in '" + std::string(text) + "'");
+    if (parts[i] < 0) fail("angle", "negative component in '" + std::string(text) + "'");
+  if (count >= 2 && parts[1] >= 60) fail("angle", "minutes >= 60 in '" + std::string(text) + "'");
+  if (count == 3 && parts[2] >= 60) fail("angle", "seconds >= 60 in '" + std::string(text) + "'");
   return sign * (parts[0] + parts[1] / 60.0 + parts[2] / 3600.0);
 }
 

@@ -9,7 +9,7 @@ namespace ebs {
 
 // "10:23:45.6", "10 23 45.6", "10h23m45.6s", "-05:02:03", "-00 30 00", "10 23.5" or a plain
 // number: returns the value in the first component's unit (hours or degrees), sign applied to the
-// whole. Throws std::invalid_argument describing the problem.
+// whole. Raises a Fault (place "angle") describing the problem.
 double parse_sexagesimal(std::string_view text);
 
 // RA text: decimal degrees, or h:m:s when it holds ':', blanks or h/d/m letters; in [0, 360).

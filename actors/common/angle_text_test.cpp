@@ -18,12 +18,12 @@ TEST_CASE("sexagesimal angles in the forms catalogues write them") {
   CHECK(parse_sexagesimal("-00 30 00") == doctest::Approx(-0.5));
   CHECK(parse_sexagesimal(" 10 23.5 ") == doctest::Approx(10 + 23.5 / 60));
   CHECK(parse_sexagesimal("12.25") == 12.25);
-  CHECK_THROWS_AS(parse_sexagesimal(""), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:75:00"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:20:60"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:20:30:40"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("ten"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_sexagesimal("10:x"), std::invalid_argument);
+  CHECK_THROWS_AS(parse_sexagesimal(""), ebs::Fault);
+  CHECK_THROWS_AS(parse_sexagesimal("10:75:00"), ebs::Fault);
+  CHECK_THROWS_AS(parse_sexagesimal("10:20:60"), ebs::Fault);
+  CHECK_THROWS_AS(parse_sexagesimal("10:20:30:40"), ebs::Fault);
+  CHECK_THROWS_AS(parse_sexagesimal("ten"), ebs::Fault);
+  CHECK_THROWS_AS(parse_sexagesimal("10:x"), ebs::Fault);
 }
 
 TEST_CASE("angle arguments: degrees or sexagesimal") {

@@ -8,7 +8,7 @@
 
 #include "test/support/skymap_oracle.h"
 #include "actors/followup/followup_command.h"
-#include "actors/followup/multiorder_oracle.h"
+#include "test/support/multiorder_oracle.h"
 #include "engine/util/fault.h"
 #include "test/support/test_data.h"
 

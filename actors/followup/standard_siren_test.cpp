@@ -11,7 +11,7 @@
 
 #include "actors/common/cosmology.h"
 #include "actors/followup/galaxy_targets.h"
-#include "actors/followup/multiorder_oracle.h"
+#include "test/support/multiorder_oracle.h"
 #include "engine/util/fault.h"
 #include "test/support/skymap_oracle.h"
 #include "test/support/test_data.h"

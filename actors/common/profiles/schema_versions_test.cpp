@@ -27,7 +27,7 @@ struct SchemaAlerts {
   SchemaAlerts() {
     dir = std::filesystem::temp_directory_path() / ("ebs-schema-alerts-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
-    std::ifstream script(test::source_dir() / "actors/sources/profiles/schema_alerts.py");
+    std::ifstream script(test::source_dir() / "actors/common/profiles/schema_alerts.py");
     std::stringstream text;
     text << script.rdbuf();
     test::run_python_oracle(text.str(), {test::data_dir().string(), dir.string()});

@@ -1,6 +1,6 @@
 // Every alert file of the shared data (all surveys, all schema versions) and the schema-built
 // files of the shapes it lacks (ZTF 1.3-3.2 with a negative candid, ATLAS, ELAsTiCC, Spark-wrapped
-// Rubin; actors/sources/profiles/schema_alerts.py) through the profiles into the repository, twice:
+// Rubin; actors/common/profiles/schema_alerts.py) through the profiles into the repository, twice:
 // each alert is stored exactly once under its own id, the second pass is all repeats, and stored
 // + repeats + conflicts + dead letters add up to the input.
 #include <doctest/doctest.h>
@@ -79,7 +79,7 @@ void ingest(const std::vector<std::filesystem::path>& files, Writer& writer, Tal
 TEST_CASE("every alert of every survey and schema version: stored once, repeats skipped, the rest dead letters") {
   TempDir dir("every-alert");
   const std::filesystem::path built = dir.path() / "built";
-  std::ifstream script(test::source_dir() / "actors/sources/profiles/schema_alerts.py");
+  std::ifstream script(test::source_dir() / "actors/common/profiles/schema_alerts.py");
   std::stringstream text;
   text << script.rdbuf();
   test::run_python_oracle(text.str(), {test::data_dir().string(), built.string()});

@@ -37,6 +37,9 @@ for d in sys.argv[1:]:
                 s.add((c['jd'], c['fid'], 'det'))
                 for p in rec.get('prv_candidates') or []:
                     s.add((p['jd'], p['fid'], 'det' if p['magpsf'] is not None else 'ul'))
+                for p in rec.get('fp_hists') or []:  # schema 4: forced photometry, failed ones left out
+                    if p['procstatus'] == '0':
+                        s.add((p['jd'], p['fid'], 'fp'))
 for obj, s in sorted(points.items()):
     print(obj, len(s), sum(1 for p in s if p[2] == 'det'))
 )PY";
