@@ -5,12 +5,7 @@
 #include <cmath>
 
 #include "test/support/skymap_oracle.h"
-<<<<<<< HEAD
-#include "actors/followup/multiorder_oracle.h"
-=======
-#include "actors/followup/galaxy_targets.h"
 #include "test/support/multiorder_oracle.h"
->>>>>>> main
 #include "engine/model/record.h"
 #include "engine/model/record_json.h"
 #include "engine/util/fault.h"
