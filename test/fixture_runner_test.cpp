@@ -100,6 +100,7 @@ void check_run_fixture(const fs::path& dir) {
   json expected = json::parse(read_file(dir / "expected.json"));
   fs::path run_dir = fs::temp_directory_path() / ("ebs-fixture-" + dir.filename().string() + "-" + std::to_string(::getpid()));
   fs::remove_all(run_dir);
+  fs::create_directories(run_dir);  // the commands before the run write into it
   std::map<std::string, std::string> values = {{"{run_dir}", run_dir.string()}, {"{data}", data_dir().string()}};
   std::string env = environment();
   std::optional<FixtureBroker> broker;
