@@ -7,6 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "test/support/postgres_server.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -196,6 +197,47 @@ TEST_CASE("an unreachable broker ends the run within connect_timeout_s, in ebs-f
   fs::remove_all(dir);
 }
 
+TEST_CASE("validate --connect checks that the topics a workflow reads exist, naming the topic, the broker and the nearest topic") {
+  fs::path dir = scratch("topics");
+  auto workflow = [](const std::string& name, const std::string& topics) {
+    return "name: " + name + "\nactors:\n  - id: src\n    type: kafka\n"
+           "    config: {topics: " + topics + ", bootstrap.servers: \"${BROKERS}\", connect_timeout_s: 5}\n"
+           "  - id: n\n    type: count\n    inputs: [src.alerts]\n";
+  };
+  write(dir / "typo.yaml", workflow("typo", "[ztf-alerts, ztf-alrets]"));
+  write(dir / "regex.yaml", workflow("regex", "[\"^rubin-.*\"]"));
+  write(dir / "ok.yaml", workflow("ok", "[ztf-alerts, \"^ztf-.*\"]"));
+  std::string script =
+      "set -u\n" + ebs_flow() + " broker --topic ztf-alerts --partitions 1 > broker.json & bpid=$!\n"
+      "for i in $(seq 50); do [ -s broker.json ] && break; sleep 0.1; done\n"
+      "BROKERS=$(sed 's/.*\"bootstrap_servers\":\"\\([^\"]*\\)\".*/\\1/' broker.json); export BROKERS\n"
+      "echo $BROKERS > brokers\n" +
+      ebs_flow() + " validate --connect typo.yaml > typo.out 2> typo.err; echo $? > typo.rc\n" +
+      ebs_flow() + " validate --connect regex.yaml > regex.out 2> regex.err; echo $? > regex.rc\n" +
+      ebs_flow() + " validate --connect ok.yaml > ok.out 2> ok.err; echo $? > ok.rc\n"
+      "kill $bpid; wait $bpid\n";
+  write(dir / "script.sh", script);
+  run_command("sh script.sh", dir);
+  std::string brokers = read_file(dir / "brokers");
+  brokers.erase(brokers.find_last_not_of("\n") + 1);
+  REQUIRE(!brokers.empty());
+  std::string typo = read_file(dir / "typo.err");
+  INFO(typo);
+  CHECK(read_file(dir / "typo.rc") == "1\n");
+  CHECK(typo.find("typo.yaml:5:22: the Kafka broker '" + brokers + "' has no topic 'ztf-alrets' (did you mean 'ztf-alerts'?)\n") !=
+        std::string::npos);
+  CHECK(typo.find("'ztf-alerts'") != std::string::npos);  // the existing topic is not reported
+  CHECK(typo.find("no topic 'ztf-alerts'") == std::string::npos);
+  std::string regex = read_file(dir / "regex.err");
+  INFO(regex);
+  CHECK(read_file(dir / "regex.rc") == "1\n");
+  CHECK(regex.find("no topic on the Kafka broker '" + brokers + "' matches '^rubin-.*'") != std::string::npos);
+  INFO(read_file(dir / "ok.err"));
+  CHECK(read_file(dir / "ok.rc") == "0\n");
+  CHECK(json::parse(read_file(dir / "ok.out"))["connected"] == true);
+  fs::remove_all(dir);
+}
+
 // `ebs-flow broker` in the background: a cluster that outlives runs (consumer groups) and can
 // disappear mid-run. The script prints what the test checks.
 TEST_CASE("consumer groups: where each partition is read from, start: earliest re-reads, a vanished broker stops the run") {
@@ -267,6 +309,20 @@ TEST_CASE("field names are checked at validate against the upstream profiles and
   CHECK(typo.err.find("no record reaching 'f' has the field 'candidate.magpfs' (did you mean 'candidate.magpsf'") !=
         std::string::npos);
   CHECK(typo.err.find("candidate.drb'") == std::string::npos);
+
+  // An sql-filter's typo: the column inside the query, with the nearest column.
+  write(dir / "sql.yaml",
+        endless("sql",
+                "  - id: repo\n    type: repository\n    config: {path: repo.db}\n    inputs: [sim.alerts]\n"
+                "  - id: q\n    type: sql-filter\n"
+                "    config: {db: repo.db, query: \"SELECT 1 FROM objects WHERE object_id = :object_id AND ndett >= 3\"}\n"
+                "    inputs: [repo.committed]\n"
+                "  - id: n\n    type: count\n    inputs: [q.out]\n",
+                "{count: 10}"));
+  auto sql = run_command(ebs_flow() + " validate sql.yaml", dir);
+  INFO(sql.err);
+  CHECK(sql.exit_code == 1);
+  CHECK(sql.err.find("sql.yaml:12:90: no such column: ndett (did you mean 'ndet'") != std::string::npos);
 
   // A field only some profiles have: a warning, validate passes.
   auto forced_flux = [](const std::string& name, const std::string& path) {
@@ -368,6 +424,24 @@ TEST_CASE("the closing block lists outputs, dead letters with the replay command
   CHECK(r.err.find("replay once fixed: a `dead-letters` source {path: ") != std::string::npos);
   CHECK(r.err.find("ebs-flow replay ") != std::string::npos);
   CHECK(r.err.find("warnings:\n  src: 2 of 10 input files were not Avro alerts") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the closing block lists a PostgreSQL repository: the server and database (never the password), records") {
+  fs::path dir = scratch("closing-pg");
+  const std::string url = fresh_postgres_database("closing");  // postgresql://postgres@127.0.0.1:PORT/NAME
+  const std::string with_password = "postgresql://postgres:s3cret@" + url.substr(url.find('@') + 1);
+  write(dir / "wf.yaml",
+        "name: closing-pg\nactors:\n"
+        "  - id: src\n    type: avro-files\n    config: {path: \"" + data("ztf/kowalski-v3.3-v4.01") + "\"}\n"
+        "  - id: pg\n    type: postgres-repository\n    config: {url: \"" + with_password + "\"}\n"
+        "    inputs: [src.alerts]\n");
+  auto r = run_command(ebs_flow() + " run wf.yaml --run-dir run", dir);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  const std::string place = "postgresql://" + url.substr(url.find('@') + 1);
+  CHECK(r.err.find("outputs:\n  " + place + "  36 records  (pg)\n") != std::string::npos);
+  CHECK(r.err.find("s3cret") == std::string::npos);
   fs::remove_all(dir);
 }
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "app/builtin_modules.h"
+#include "engine/graph/field_check.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/edit_distance.h"
 
@@ -162,4 +163,35 @@ TEST_CASE("the registry refuses duplicates and suggests near names") {
   CHECK(r.nearest("json").front() == "jsonl");
   CHECK(r.nearest("zzzzzzzz").empty());
   CHECK(edit_distance("kitten", "sitting") == 3);
+}
+
+TEST_CASE("the field check covers every type that takes an expression, a plugin's as much as filter's") {
+  // As a plugin would declare it: an expression-valued key, no field list of its own.
+  ActorRegistry registry = test_registry();
+  ActorType tagger;
+  tagger.name = "plugin-tagger";
+  tagger.inputs = {{"in", PortType::alert, ""}};
+  tagger.outputs = {{"out", PortType::alert, ""}};
+  tagger.config = {{"when", ValueKind::expression, true, "", "which alerts to tag"}};
+  tagger.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
+  registry.add(tagger);
+  auto check = [&](const std::string& where) {
+    std::vector<Problem> problems, warnings;
+    auto doc = parse_workflow_text("name: w\nactors:\n  - {id: sim, type: simulator}\n"
+                                   "  - id: tag\n    type: plugin-tagger\n    config: {when: \"" + where + "\"}\n"
+                                   "    inputs: [sim.alerts]\n",
+                                   "w.yaml", problems);
+    REQUIRE(doc);
+    auto workflow = build_workflow(*doc, registry, problems);
+    REQUIRE(problems.empty());
+    check_field_names(*workflow, problems, warnings);
+    std::vector<std::string> out;
+    for (const Problem& p : problems) out.push_back(format_problem(p));
+    return out;
+  };
+  CHECK(check("candidate.magpsf < 19").empty());
+  auto typo = check("candidate.magpfs < 19");
+  REQUIRE(typo.size() == 1);
+  CHECK(typo[0].starts_with("w.yaml:6:20: no record reaching 'tag' has the field 'candidate.magpfs' (did you mean "
+                            "'candidate.magpsf'"));
 }

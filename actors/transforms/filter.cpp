@@ -89,31 +89,11 @@ void register_filter(ActorRegistry& registry) {
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (!c.node("where").IsScalar()) return;  // the type check already reported it
     auto compiled = expr::Program::compile(c.string("where"));
-    if (auto* errors = std::get_if<std::vector<expr::CompileError>>(&compiled)) {
-      // Point at the offending column inside the expression when it sits on one line.
-      YAML::Node where = c.node("where");
-      YAML::Mark mark = where.Mark();
-      bool quoted = where.Tag() == "!";
-      for (const expr::CompileError& e : *errors) {
-        std::string place = c.place("where");
-        if (!mark.is_null()) {
-          place = c.file() + ":" + std::to_string(mark.line + 1) + ":" +
-                  std::to_string(mark.column + 1 + (quoted ? 1 : 0) + e.column - 1);
-        }
-        problems.push_back({place, "in expression: " + e.message});
-      }
-    }
+    if (auto* errors = std::get_if<std::vector<expr::CompileError>>(&compiled))
+      for (const expr::CompileError& e : *errors)  // at the offending column inside the expression
+        problems.push_back({c.place_in("where", static_cast<size_t>(e.column - 1)), "in expression: " + e.message});
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
-  t.reads_fields = [](const ActorConfig& c) {
-    std::vector<FieldRead> reads;
-    std::vector<std::string> core = core_alert_field_names();
-    auto compiled = expr::Program::compile(c.string("where"));
-    if (auto* program = std::get_if<expr::Program>(&compiled))
-      for (const std::string& f : program->fields())
-        if (!is_core_alert_field(f)) reads.push_back({f, c.place("where"), c.string("where"), core});
-    return reads;
-  };
   t.create = [](const ActorContext&) { return std::make_unique<Filter>(); };
   registry.add(std::move(t));
 }

@@ -1,13 +1,16 @@
 // `sql-filter` (sql_filter.h).
 #include "actors/transforms/sql_filter.h"
 
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "actors/common/repository/reader.h"
 #include "actors/common/repository/schema.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/util/edit_distance.h"
 
 namespace ebs {
 
@@ -21,33 +24,83 @@ const std::set<std::string> kParameters = {":alert_id", ":object_id", ":survey",
                                            ":mjd_tai",  ":band",      ":mag",        ":mag_err",
                                            ":real_bogus"};
 
+// What is wrong with a query, and where in its text (for FILE:LINE:COL).
+struct QueryProblem {
+  std::string message;
+  size_t offset = 0;
+};
+
+// The first whole-word occurrence of `word` in `sql` (0 when absent: the query's start).
+size_t word_offset(const std::string& sql, const std::string& word) {
+  auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = sql.find(word); at != std::string::npos; at = sql.find(word, at + 1)) {
+    bool starts = at == 0 || !is_word(sql[at - 1]) || word.front() == ':';
+    bool ends = at + word.size() == sql.size() || !is_word(sql[at + word.size()]);
+    if (starts && ends) return at;
+  }
+  return 0;
+}
+
+std::string did_you_mean(const std::string& name, const std::set<std::string>& pool) {
+  std::vector<std::string> hint = nearest_names(name, pool);
+  if (hint.empty()) return "";
+  std::string text = " (did you mean ";
+  for (size_t i = 0; i < hint.size(); ++i) text += (i ? (i + 1 == hint.size() ? " or '" : ", '") : "'") + hint[i] + "'";
+  return text + "?)";
+}
+
+// SQLite's "no such column: o.ndett" / "no such table: objectz", with the nearest names of the
+// repository schema and the typo's place.
+QueryProblem unknown_name(const Database& db, const std::string& sql, std::string message) {
+  QueryProblem problem{message, 0};
+  for (const char* prefix : {"no such column: ", "no such table: "}) {
+    if (!message.starts_with(prefix)) continue;
+    std::string name = message.substr(std::strlen(prefix));
+    problem.offset = word_offset(sql, name);
+    if (auto dot = name.rfind('.'); dot != std::string::npos) name = name.substr(dot + 1);
+    std::set<std::string> tables, columns;
+    Statement list = db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')");
+    while (list.step()) tables.insert(std::string(list.text(0)));
+    for (const std::string& table : tables) {
+      Statement info = db.prepare("SELECT name FROM pragma_table_info('" + table + "')");
+      while (info.step()) columns.insert(std::string(info.text(0)));
+    }
+    problem.message += did_you_mean(name, std::string_view(prefix).find("column") != std::string_view::npos ? columns : tables);
+  }
+  return problem;
+}
+
 // Compiles `sql` against an empty repository in memory: validate finds SQL errors, unknown
-// tables or columns, writes and unknown parameters without the database file.
-std::string check_query(const std::string& sql) {
+// tables or columns (with the nearest names), writes and unknown parameters without the
+// database file.
+std::optional<QueryProblem> check_query(const std::string& sql) {
   try {
     Database db(":memory:", Database::Mode::read_write);
     repository::migrate(db);
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail);
-    if (rc != SQLITE_OK) return sqlite3_errmsg(db.get());
+    if (rc != SQLITE_OK) return unknown_name(db, sql, sqlite3_errmsg(db.get()));
     Statement s(&db, raw);
-    if (!raw) return "the query is empty";
+    if (!raw) return QueryProblem{"the query is empty"};
     for (; tail && *tail; ++tail)
-      if (!std::isspace(static_cast<unsigned char>(*tail)) && *tail != ';') return "one statement only";
-    if (!sqlite3_stmt_readonly(raw)) return "the query must only read (a SELECT)";
+      if (!std::isspace(static_cast<unsigned char>(*tail)) && *tail != ';')
+        return QueryProblem{"one statement only", static_cast<size_t>(tail - sql.c_str())};
+    if (!sqlite3_stmt_readonly(raw)) return QueryProblem{"the query must only read (a SELECT)"};
     for (int i = 1; i <= sqlite3_bind_parameter_count(raw); ++i) {
       const char* name = sqlite3_bind_parameter_name(raw, i);
       if (!name || !kParameters.count(name)) {
         std::string known;
         for (const std::string& p : kParameters) known += (known.empty() ? "" : ", ") + p;
-        return "unknown parameter " + std::string(name ? name : "?") + " (known: " + known + ")";
+        std::string text = name ? name : "?";
+        return QueryProblem{"unknown parameter " + text + did_you_mean(text, kParameters) + " (known: " + known + ")",
+                            word_offset(sql, text)};
       }
     }
   } catch (const Fault& f) {
-    return f.message();
+    return QueryProblem{f.message()};
   }
-  return {};
+  return std::nullopt;
 }
 
 class SqlFilter final : public ActorLogic {
@@ -59,7 +112,7 @@ class SqlFilter final : public ActorLogic {
     path_ = p.string();
     sql_ = c.string("query");
     query_place_ = c.place("query");
-    if (std::string problem = check_query(sql_); !problem.empty()) fail(query_place_, problem);
+    if (auto problem = check_query(sql_)) fail(c.place_in("query", problem->offset), problem->message);
     annotate_ = c.boolean("annotate");
     tag_.kind = Annotation::Kind::tag;
     tag_.name = c.has("tag") ? c.string("tag") : context.actor_id;
@@ -138,8 +191,8 @@ void register_sql_filter(ActorRegistry& registry) {
       {"tag", ValueKind::string, false, "", "the tag's name (default: the actor id)"},
   };
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
-    if (std::string problem = check_query(c.string("query")); !problem.empty())
-      problems.push_back({c.place("query"), problem});
+    if (auto problem = check_query(c.string("query")))
+      problems.push_back({c.place_in("query", problem->offset), problem->message});
   };
   t.create = [](const ActorContext&) { return std::make_unique<SqlFilter>(); };
   registry.add(std::move(t));

@@ -60,9 +60,17 @@ TEST_CASE("sql-filter queries are checked at validate against the repository sch
   CHECK(check(type, "{db: x.db, query: 'SELECT 1 FROM objects WHERE object_id = :object_id'}").empty());
   auto p = check(type, "{db: x.db, query: 'SELECT 1 FROM objectz'}");
   REQUIRE(p.size() == 1);
-  CHECK(p[0].place == "test.yaml:1:19");
-  CHECK(p[0].message.find("no such table: objectz") != std::string::npos);
+  CHECK(p[0].place == "test.yaml:1:34");  // at the typo inside the query
+  CHECK(p[0].message.starts_with("no such table: objectz (did you mean 'objects'"));
+  auto column = check(type, "{db: x.db, query: 'SELECT 1 FROM objects o WHERE o.ndett >= 3'}");
+  REQUIRE(column.size() == 1);
+  CHECK(column[0].place == "test.yaml:1:50");
+  CHECK(column[0].message.starts_with("no such column: o.ndett (did you mean 'ndet'"));
   CHECK(check(type, "{db: x.db, query: 'DELETE FROM objects'}")[0].message.find("only read") != std::string::npos);
   CHECK(check(type, "{db: x.db, query: 'SELECT :nope'}")[0].message.find("unknown parameter :nope") != std::string::npos);
+  auto parameter = check(type, "{db: x.db, query: 'SELECT 1 WHERE :magg < 19'}");
+  REQUIRE(parameter.size() == 1);
+  CHECK(parameter[0].place == "test.yaml:1:35");
+  CHECK(parameter[0].message.starts_with("unknown parameter :magg (did you mean ':mag'"));
   CHECK(check(type, "{db: x.db, query: 'SELECT 1; SELECT 2'}")[0].message.find("one statement") != std::string::npos);
 }

@@ -48,6 +48,16 @@ std::string ActorConfig::place(const std::string& key) const {
   return place_of(file_, node_);
 }
 
+std::string ActorConfig::place_in(const std::string& key, size_t offset) const {
+  if (!node_ || !node_.IsMap() || !node_[key] || !node_[key].IsScalar()) return place(key);
+  const YAML::Node value = node_[key];
+  const YAML::Mark mark = value.Mark();
+  if (mark.is_null() || value.Scalar().find('\n') != std::string::npos) return place(key);
+  const bool quoted = value.Tag() == "!";  // yaml-cpp tags a quoted scalar "!"
+  return file_ + ":" + std::to_string(mark.line + 1) + ":" +
+         std::to_string(mark.column + 1 + (quoted ? 1 : 0) + static_cast<int>(offset));
+}
+
 template <class T>
 static T read_as(const YAML::Node& v, const std::string& key, const ActorConfig& config,
                  const char* what) {

@@ -33,6 +33,9 @@ class ActorConfig {
   std::string input_path(const std::string& key) const;
   // FILE:LINE:COL of the key's value, or of the config block when the key is absent.
   std::string place(const std::string& key) const;
+  // The place of the character at `offset` in the key's value (an expression, an SQL query) when
+  // the value sits on one line (a quoted value's quote counted); otherwise the value's place.
+  std::string place_in(const std::string& key, size_t offset) const;
   const std::string& file() const { return file_; }
   // A stable hash of the whole config: annotations record it as provenance.
   std::string hash() const;

@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "engine/expr/alert_field.h"
+#include "engine/expr/program.h"
 #include "engine/util/edit_distance.h"
 
 namespace ebs {
@@ -71,6 +73,25 @@ Upstream upstream_of(const Workflow& workflow, const ActorSpec& actor) {
   return up;
 }
 
+// What an actor reads: its type's declaration (`reads_fields`) or, without one, the fields of its
+// expression-valued config keys (filter's `where`, a plugin type's condition): every type that
+// takes an expression is checked, built in or loaded.
+std::vector<FieldRead> fields_read(const ActorSpec& actor) {
+  const ActorConfig config = actor.config();
+  if (actor.type->reads_fields) return actor.type->reads_fields(config);
+  std::vector<FieldRead> reads;
+  const std::vector<std::string> core = core_alert_field_names();
+  for (const ConfigKey& key : actor.type->config) {
+    if (key.kind != ValueKind::expression || !config.has(key.name) || !config.node(key.name).IsScalar()) continue;
+    const std::string text = config.string(key.name);
+    auto compiled = expr::Program::compile(text);
+    if (auto* program = std::get_if<expr::Program>(&compiled))
+      for (const std::string& f : program->fields())
+        if (!is_core_alert_field(f)) reads.push_back({f, config.place(key.name), text, core});
+  }
+  return reads;
+}
+
 }  // namespace
 
 std::string comparable_path(const std::string& path) {
@@ -86,10 +107,10 @@ std::string comparable_path(const std::string& path) {
 
 void check_field_names(const Workflow& workflow, std::vector<Problem>& errors, std::vector<Problem>& warnings) {
   for (const ActorSpec& actor : workflow.actors) {
-    if (!actor.type->reads_fields || actor.has_problems) continue;
+    if (actor.has_problems) continue;
     std::vector<FieldRead> reads;
     try {
-      reads = actor.type->reads_fields(actor.config());
+      reads = fields_read(actor);
     } catch (const std::exception&) {
       continue;  // the check hook reports a bad expression
     }

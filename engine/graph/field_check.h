@@ -1,4 +1,6 @@
-// Field names an expression reads, checked at validate against what can reach it: the union of
+// Field names an actor reads (its type's `reads_fields`, or else the fields of its expression-
+// valued config keys: filter's `where`, a plugin type's expression), checked at validate against
+// what can reach it: the union of
 // the fields of every survey profile its upstream sources may choose, plus the fields upstream
 // actors add (scores). A name in none is an error with the nearest names; a name only some
 // profiles have is a warning (records of the others read it as null). Names that cannot be

@@ -27,6 +27,9 @@ struct RecordShape {
   std::string name;                 // fully qualified record name, e.g. "ztf.alert.candidate"
   std::vector<std::string> fields;  // in schema order
   std::unordered_map<std::string, uint32_t> index;  // field name -> position in `fields`
+  // Per field, whether its writer type admits null (a union with null); empty when the writer
+  // gave no types (JSON, the simulator). Profiles tell schema versions apart by it.
+  std::vector<bool> nullable;
 
   RecordShape() = default;
   RecordShape(std::string record_name, std::vector<std::string> field_names);

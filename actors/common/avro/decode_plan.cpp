@@ -173,8 +173,19 @@ class SchemaCompiler {
     t.first = static_cast<uint32_t>(plan_.members_.size());
     t.count = static_cast<uint32_t>(field_types.size());
     plan_.members_.insert(plan_.members_.end(), field_types.begin(), field_types.end());
-    t.shape = &plan_.shapes_.emplace_back(full, std::move(names));
+    RecordShape& shape = plan_.shapes_.emplace_back(full, std::move(names));
+    for (uint32_t type : field_types) shape.nullable.push_back(admits_null(type));
+    plan_.types_[id].shape = &shape;
     return id;
+  }
+
+  bool admits_null(uint32_t id) const {
+    const PlanType& t = plan_.types_[id];
+    if (t.op == Op::Null) return true;
+    if (t.op != Op::Union) return false;
+    for (uint32_t i = 0; i < t.count; ++i)
+      if (plan_.types_[plan_.members_[t.first + i]].op == Op::Null) return true;
+    return false;
   }
 
   uint32_t compile_enum(const json& schema, const std::string& space) {

@@ -4,7 +4,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <regex>
+
 #include "actors/common/reachability.h"
+#include "engine/util/edit_distance.h"
 #include "engine/util/fault.h"
 
 namespace ebs::kafka {
@@ -69,7 +72,7 @@ rd_kafka_conf_t* make_conf(const std::map<std::string, std::string>& properties,
 }
 
 std::optional<std::string> brokers_unreachable(std::map<std::string, std::string> properties,
-                                               std::chrono::milliseconds timeout) {
+                                               std::chrono::milliseconds timeout, std::vector<std::string>* topics) {
   properties["log_level"] = "0";  // the answer below says it once, in our words
   std::string last_error;
   rd_kafka_conf_t* conf = make_conf(properties, "kafka");
@@ -84,13 +87,18 @@ std::optional<std::string> brokers_unreachable(std::map<std::string, std::string
   const rd_kafka_metadata_t* metadata = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, nullptr, &metadata, static_cast<int>(timeout.count()));
   if (!err) {
+    if (topics)
+      for (int i = 0; i < metadata->topic_cnt; ++i)
+        if (!metadata->topics[i].err) topics->push_back(metadata->topics[i].topic);
     rd_kafka_metadata_destroy(metadata);
     return std::nullopt;
   }
   return last_error.empty() ? std::string(rd_kafka_err2str(err)) : last_error;
 }
 
-void check_kafka_connect(const ActorConfig& c, std::vector<Problem>& problems) {
+namespace {
+
+void check_connect(const ActorConfig& c, std::vector<Problem>& problems, bool consumer) {
   std::chrono::milliseconds timeout = std::chrono::seconds(10);
   if (c.has("connect_timeout_s") && c.number("connect_timeout_s") > 0)
     timeout = std::chrono::milliseconds(static_cast<int64_t>(std::min(10.0, c.number("connect_timeout_s")) * 1000));
@@ -98,13 +106,42 @@ void check_kafka_connect(const ActorConfig& c, std::vector<Problem>& problems) {
     std::map<std::string, std::string> properties = properties_from(c);
     std::string brokers = properties.count("bootstrap.servers") ? properties["bootstrap.servers"] : "";
     std::string place = c.has("bootstrap.servers") ? c.place("bootstrap.servers") : c.place("properties");
-    if (auto why = brokers_unreachable(properties, timeout))
+    std::vector<std::string> topics;
+    if (auto why = brokers_unreachable(properties, timeout, &topics)) {
       problems.push_back({place, "cannot reach the Kafka broker '" + brokers + "' within " +
                                      std::to_string(timeout.count() / 1000) + " s: " + *why});
+    } else if (consumer && c.has("topics")) {
+      // A topic the cluster lacks is read as "nothing yet" for ever (or auto-created empty).
+      for (const std::string& wanted : c.strings("topics")) {
+        bool found = false;
+        for (const std::string& t : topics)
+          found = found || (wanted.starts_with("^") ? std::regex_search(t, std::regex(wanted)) : t == wanted);
+        if (found) continue;
+        std::vector<std::string> hint = nearest_names(wanted, topics);
+        std::string text = wanted.starts_with("^") ? "no topic on the Kafka broker '" + brokers + "' matches '" + wanted + "'"
+                                                   : "the Kafka broker '" + brokers + "' has no topic '" + wanted + "'";
+        if (!hint.empty()) {
+          text += " (did you mean ";
+          for (size_t i = 0; i < hint.size(); ++i) text += (i ? (i + 1 == hint.size() ? " or '" : ", '") : "'") + hint[i] + "'";
+          text += "?)";
+        } else {
+          text += topics.empty() ? " (it has no topics)" : " (" + std::to_string(topics.size()) + " topics there)";
+        }
+        problems.push_back({c.place("topics"), text});
+      }
+    }
   }
   if (c.has("registry") && !c.string("registry").empty())
     if (auto why = reach::http_unreachable(c.string("registry"), timeout))
       problems.push_back({c.place("registry"), "cannot reach the schema registry " + c.string("registry") + ": " + *why});
+}
+
+}  // namespace
+
+void check_kafka_connect(const ActorConfig& c, std::vector<Problem>& problems) { check_connect(c, problems, false); }
+
+void check_kafka_consumer_connect(const ActorConfig& c, std::vector<Problem>& problems) {
+  check_connect(c, problems, true);
 }
 
 EmbeddedBroker::EmbeddedBroker(int brokers) {

@@ -33,13 +33,19 @@ void route_logs_to_spdlog(rd_kafka_conf_t* conf);
 rd_kafka_conf_t* make_conf(const std::map<std::string, std::string>& properties, const std::string& place);
 
 // Why no broker of `properties` (bootstrap.servers, security, ...) answers a metadata request
-// within `timeout`; nothing when one does (`validate --connect`).
+// within `timeout`; nothing when one does (`validate --connect`). `topics`, when given, receives
+// the names of the cluster's topics.
 std::optional<std::string> brokers_unreachable(std::map<std::string, std::string> properties,
-                                               std::chrono::milliseconds timeout);
+                                               std::chrono::milliseconds timeout,
+                                               std::vector<std::string>* topics = nullptr);
 
 // `validate --connect` for a Kafka actor: its brokers (unless it starts an embedded one) and its
 // schema registry (`registry`, when set).
 void check_kafka_connect(const ActorConfig& config, std::vector<Problem>& problems);
+// The same for a consumer, and every topic it reads (`topics`) exists on the cluster: a name the
+// cluster lacks is named with the broker and the nearest topic names; a regex (`^...`) must match
+// some topic.
+void check_kafka_consumer_connect(const ActorConfig& config, std::vector<Problem>& problems);
 
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }

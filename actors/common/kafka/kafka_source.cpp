@@ -546,7 +546,7 @@ void register_kafka_message_source(ActorRegistry& registry, KafkaMessageSourceSp
       problems.push_back({c.place("topics"), "no bootstrap.servers (properties or flat key) and no embedded_broker"});
     if (check) check(c, problems);
   };
-  t.check_connect = kafka::check_kafka_connect;
+  t.check_connect = kafka::check_kafka_consumer_connect;
   t.emits_fields = std::move(spec.emits_fields);
   t.create = [output_type = spec.output.type, make_decoder = std::move(spec.make_decoder)](const ActorContext& context) {
     return std::make_unique<KafkaSource>(output_type, make_decoder(context));

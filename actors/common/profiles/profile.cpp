@@ -430,13 +430,22 @@ std::unique_ptr<Profile> Profile::parse(const YAML::Node& doc, const std::string
   }
   if (rules.empty()) fail(p.at(doc["match"]), "match must be a rule or a list of rules");
   for (const YAML::Node& rule_node : rules) {
-    p.keys(rule_node, {"schema", "has_fields", "lacks_fields", "version_field", "versions"}, "a match rule");
+    p.keys(rule_node, {"schema", "has_fields", "lacks_fields", "nullable_fields", "non_null_fields", "version_field", "versions"},
+           "a match rule");
     MatchRule rule;
     if (rule_node["schema"]) rule.schemas = p.scalars(rule_node["schema"], "schema");
     if (rule_node["has_fields"])
       for (const std::string& f : p.scalars(rule_node["has_fields"], "has_fields")) rule.has_fields.emplace_back(f);
     if (rule_node["lacks_fields"])
       for (const std::string& f : p.scalars(rule_node["lacks_fields"], "lacks_fields")) rule.lacks_fields.emplace_back(f);
+    for (auto [key, list] : {std::pair{"nullable_fields", &rule.nullable_fields}, std::pair{"non_null_fields", &rule.non_null_fields}}) {
+      if (!rule_node[key]) continue;
+      for (const std::string& f : p.scalars(rule_node[key], key)) {
+        auto dot = f.rfind('.');
+        list->push_back({FieldPath(dot == std::string::npos ? "" : f.substr(0, dot)),
+                         dot == std::string::npos ? f : f.substr(dot + 1), f});
+      }
+    }
     if (rule_node["version_field"]) rule.version_field = FieldPath(p.scalar(rule_node["version_field"], "version_field"));
     if (rule_node["versions"]) rule.versions = p.scalars(rule_node["versions"], "versions");
     if (rule.version_field.empty() != rule.versions.empty())
@@ -610,6 +619,27 @@ bool Profile::accepts(RawView node, bool check_version, std::string* why) const 
       if (!extra && f.present(node)) extra = &f;
     if (extra) {
       refuse("has field " + extra->text());
+      continue;
+    }
+    // Whether the writer type of a field admits null; nothing when unknown (no such record or
+    // field, or a writer without types).
+    auto nullable = [&](const MatchRule::Nullability& n) -> std::optional<bool> {
+      RawView record = n.record.empty() ? node : n.record.resolve(node);
+      if (!record.valid() || record.kind() != RawNode::Kind::Record || !record.node().shape) return std::nullopt;
+      const RecordShape& shape = *record.node().shape;
+      std::optional<uint32_t> position = shape.find(n.field);
+      if (!position || *position >= shape.nullable.size()) return std::nullopt;
+      return static_cast<bool>(shape.nullable[*position]);
+    };
+    std::string nullability;
+    for (const MatchRule::Nullability& n : rule.nullable_fields)
+      if (nullability.empty() && nullable(n) != true)
+        nullability = "field " + n.text + (nullable(n) ? " is not nullable in the writer schema" : " has no known writer type");
+    for (const MatchRule::Nullability& n : rule.non_null_fields)
+      if (nullability.empty() && nullable(n) != false)
+        nullability = "field " + n.text + (nullable(n) ? " is nullable in the writer schema" : " has no known writer type");
+    if (!nullability.empty()) {
+      refuse(nullability);
       continue;
     }
     if (!check_version || rule.version_field.empty()) return true;

@@ -103,6 +103,15 @@ struct MatchRule {
   std::vector<std::string> schemas;    // writer schema full names (root record); empty = any
   std::vector<FieldPath> has_fields;   // must exist in the schema (may be null)
   std::vector<FieldPath> lacks_fields; // must not exist (ZTF 1.x: no schemavsn)
+  // Fields whose writer type must (nullable) or must not (non_null) admit null: schema versions
+  // with the same field names differ there (Rubin v10 `diaSource.bboxSize` ["null","int"], v11
+  // "int"). A field of unknown type (a writer without types) meets neither.
+  struct Nullability {
+    FieldPath record;   // the record holding the field ("diaSource"; empty: the rule's node)
+    std::string field;  // "bboxSize"
+    std::string text;   // "diaSource.bboxSize"
+  };
+  std::vector<Nullability> nullable_fields, non_null_fields;
   FieldPath version_field;             // e.g. schemavsn; empty = no version check
   std::vector<std::string> versions;   // fnmatch patterns ("4.*")
   // The last version text matched against the patterns, and the result: a stream repeats one.

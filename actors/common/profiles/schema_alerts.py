@@ -73,15 +73,16 @@ def dedupe(schema, seen):
     return schema
 
 
-def sparkify(schema, name, namespace, named=None, native_ns=''):
+def sparkify(schema, name, namespace, named=None, native_ns='', keep_types=False):
     """As Spark's to_avro writes it: records named after their field within their parent's full
-    name, every field a union with null (first the value)."""
+    name, every field a union with null (first the value). keep_types: as Spark writes a
+    DataFrame read with from_avro, which keeps the writer's non-null types non-null."""
     named = {} if named is None else named
     if isinstance(schema, str) and schema not in ('null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string'):
         full = schema if '.' in schema else native_ns + '.' + schema
-        return sparkify(copy.deepcopy(named[full]), name, namespace, named, native_ns)
+        return sparkify(copy.deepcopy(named[full]), name, namespace, named, native_ns, keep_types)
     if isinstance(schema, list):
-        branches = [sparkify(s, name, namespace, named, native_ns) for s in schema if s != 'null']
+        branches = [sparkify(s, name, namespace, named, native_ns, keep_types) for s in schema if s != 'null']
         return branches + ['null']
     if isinstance(schema, dict) and schema.get('type') == 'record':
         ns = schema.get('namespace', native_ns)
@@ -89,14 +90,17 @@ def sparkify(schema, name, namespace, named=None, native_ns=''):
             ns = schema['name'].rsplit('.', 1)[0]
         named[ns + '.' + schema['name'].rsplit('.', 1)[-1]] = schema
         full = namespace + '.' + name if namespace else name
-        fields = [{'name': f['name'], 'type': as_nullable(sparkify(f['type'], f['name'], full, named, ns))}
-                  for f in schema['fields']]
+        fields = []
+        for f in schema['fields']:
+            t = sparkify(f['type'], f['name'], full, named, ns, keep_types)
+            fields.append({'name': f['name'], 'type': t if keep_types else as_nullable(t)})
         out = {'type': 'record', 'name': name, 'fields': fields}
         if namespace:
             out['namespace'] = namespace
         return out
     if isinstance(schema, dict) and schema.get('type') == 'array':
-        return {'type': 'array', 'items': as_nullable(sparkify(schema['items'], name, namespace, named, native_ns))}
+        items = sparkify(schema['items'], name, namespace, named, native_ns, keep_types)
+        return {'type': 'array', 'items': items if keep_types else as_nullable(items)}
     return schema
 
 
@@ -226,6 +230,13 @@ for v in (9, 10, 11):
     records = [{'value': a, 'finkclass': 'Unknown', 'rf_snia_vs_nonia': 0.1} for a in inner_records]
     profile = 'rubin-v%d' % v
     write('rubin-v%d-fink.avro' % v, wrapper, records, profile, 'Rubin', keys, '%d.0' % v)
+    if v in (10, 11):  # without lsst_schema_version: told apart by the writer's non-null types
+        typed = sparkify(copy.deepcopy(native_schema), 'value', 'topLevelRecord', keep_types=True)
+        typed_wrapper = {'type': 'record', 'name': 'topLevelRecord',
+                         'fields': [{'name': 'value', 'type': [typed, 'null']},
+                                    {'name': 'finkclass', 'type': ['string', 'null']}]}
+        write('rubin-v%d-spark-typed.avro' % v, typed_wrapper,
+              [{'value': dict(a), 'finkclass': 'Unknown'} for a in alerts], profile, 'Rubin', keys, '%d.0' % v)
     if v == 10:  # wrapped twice: a broker envelope around Spark's record
         inner2 = sparkify(copy.deepcopy(native_schema), 'value', 'envelope.message')
         envelope = {'type': 'record', 'name': 'envelope',

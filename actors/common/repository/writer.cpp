@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/rows.h"
@@ -170,32 +171,40 @@ AddResult Writer::add(const Record& record) {
   return {};
 }
 
-AddResult Writer::stored_identity(const AlertCore& c) {
-  const std::string key = c.alert_key.empty() ? std::to_string(c.alert_id) : c.alert_key;
-  select_identity_.bind(1, c.alert_id).bind(2, c.survey).bind(3, key);
+std::string stored_alert_key(const AlertCore& c) { return c.alert_key.empty() ? std::to_string(c.alert_id) : c.alert_key; }
+
+AddResult identity_outcome(const AlertCore& c, const StoredIdentity* stored) {
+  const std::string key = stored_alert_key(c);
   AddResult result;
-  if (select_identity_.step()) {
-    const int64_t id = select_identity_.integer(0);
-    const std::string survey(select_identity_.text(1)), stored_key(select_identity_.text(2)),
-        object(select_identity_.text(3)), band(select_identity_.text(7));
-    const double mjd = select_identity_.number(4), ra = select_identity_.number(5), dec = select_identity_.number(6);
-    bool same = id == c.alert_id && survey == c.survey && stored_key == key && object == c.object_id &&
-                mjd == c.mjd_tai && ra == c.ra && dec == c.dec && band == c.band;
-    if (same) {
-      result.outcome = AddResult::Outcome::repeat;
-    } else {
-      result.outcome = AddResult::Outcome::conflict;
-      result.reason = "a different alert under an existing id: " + c.survey + " alert " + key + " (alert_id " +
-                      std::to_string(c.alert_id) + ", " + c.object_id + ") meets the stored " + survey + " alert " +
-                      stored_key + " (alert_id " + std::to_string(id) + ", " + object + ", mjd_tai " +
-                      std::to_string(mjd) + ")";
-    }
-  } else {
-    result.outcome = AddResult::Outcome::conflict;  // ignored, yet nothing holds the id: say so
+  result.outcome = AddResult::Outcome::conflict;
+  if (!stored) {
     result.reason = "alert " + key + " was not stored and no stored alert holds its id";
+    return result;
+  }
+  const StoredIdentity& s = *stored;
+  if (s.alert_id == c.alert_id && s.survey == c.survey && s.alert_key == key && s.object_id == c.object_id &&
+      s.mjd_tai == c.mjd_tai && s.ra == c.ra && s.dec == c.dec && s.band == c.band) {
+    result.outcome = AddResult::Outcome::repeat;
+    return result;
+  }
+  result.reason = "a different alert under an existing id: " + c.survey + " alert " + key + " (alert_id " +
+                  std::to_string(c.alert_id) + ", " + c.object_id + ") meets the stored " + s.survey + " alert " +
+                  s.alert_key + " (alert_id " + std::to_string(s.alert_id) + ", " + s.object_id + ", mjd_tai " +
+                  std::to_string(s.mjd_tai) + ")";
+  return result;
+}
+
+AddResult Writer::stored_identity(const AlertCore& c) {
+  select_identity_.bind(1, c.alert_id).bind(2, c.survey).bind(3, stored_alert_key(c));
+  std::optional<StoredIdentity> stored;
+  if (select_identity_.step()) {
+    stored = StoredIdentity{select_identity_.integer(0),          std::string(select_identity_.text(1)),
+                            std::string(select_identity_.text(2)), std::string(select_identity_.text(3)),
+                            std::string(select_identity_.text(7)), select_identity_.number(4),
+                            select_identity_.number(5),            select_identity_.number(6)};
   }
   select_identity_.reset();
-  return result;
+  return identity_outcome(c, stored ? &*stored : nullptr);
 }
 
 void Writer::commit(uint64_t records, uint64_t alerts) {
@@ -284,8 +293,7 @@ AddResult Writer::add_alert(const Alert& alert) {
   std::string_view raw = raw_json(c);
   if (raw.empty()) insert_alert_.bind_null(16);
   else insert_alert_.bind(16, raw);
-  if (c.alert_key.empty()) insert_alert_.bind(17, std::to_string(c.alert_id));
-  else insert_alert_.bind(17, c.alert_key);
+  insert_alert_.bind(17, stored_alert_key(c));
   if (insert_alert_.run() == 0) {
     AddResult result = stored_identity(c);
     // A repeat: its points and object row were written with it.

@@ -52,6 +52,22 @@ struct AddResult {
   std::string reason;  // conflict: which stored alert holds the id; rejected: why
 };
 
+// An alert already stored under an id (alert_id, or survey + alert_key) that an insert was
+// refused for: what the identity rule compares.
+struct StoredIdentity {
+  int64_t alert_id = 0;
+  std::string survey, alert_key, object_id, band;
+  double mjd_tai = 0, ra = 0, dec = 0;
+};
+
+// The one identity rule of every repository (SQLite and PostgreSQL writers alike): the same
+// alert again (same ids, object, time, position, band) is a repeat (an idempotent skip, counted
+// as filtered); any other alert under its id is a conflict (a dead letter), never a replace.
+// `stored` empty: the insert was refused, yet nothing holds the id (a conflict that says so).
+AddResult identity_outcome(const AlertCore& alert, const StoredIdentity* stored);
+// The alert_key a repository stores: the survey's own id, or the decimal alert_id.
+std::string stored_alert_key(const AlertCore& alert);
+
 struct WriteCounts {
   uint64_t alerts = 0, alerts_duplicate = 0, lightcurve_points = 0, annotations = 0, sky_events = 0,
            coincidences = 0, cutouts = 0;

@@ -122,14 +122,15 @@ void PgWriter::discard() {
   mocs_.clear();
 }
 
-void PgWriter::commit() {
-  if (buffer_.empty()) return;
+std::vector<repository::AddResult> PgWriter::commit() {
+  if (buffer_.empty()) return {};
   if (!connection_) disconnected(server_place(url_), "not connected");
   repository::WriteCounts counts;
+  std::vector<repository::AddResult> outcomes;
   const double started = steady_seconds();
   try {
     connection_->execute("BEGIN");
-    write(counts);
+    write(counts, outcomes);
     const double now = steady_seconds();
     uint64_t alerts = 0;
     for (const RecordPtr& r : buffer_) alerts += r->type() == PortType::alert;
@@ -163,6 +164,7 @@ void PgWriter::commit() {
   counts_.coincidences += counts.coincidences;
   buffer_.clear();
   mocs_.clear();
+  return outcomes;
 }
 
 void PgWriter::load_points(const std::vector<const AlertCore*>& cores) {
@@ -197,11 +199,48 @@ void PgWriter::load_points(const std::vector<const AlertCore*>& cores) {
   }
 }
 
-void PgWriter::write(repository::WriteCounts& counts) {
+std::unordered_map<std::string, repository::StoredIdentity> PgWriter::stored_identities(
+    const std::vector<const AlertCore*>& refused) {
+  std::unordered_map<std::string, repository::StoredIdentity> found;
+  auto read = [&](const std::string& where, const Params& params) {
+    Result rows = connection_->execute(
+        "SELECT alert_id, survey, alert_key, object_id, mjd_tai, ra, dec, band FROM alerts WHERE " + where, params);
+    for (int r = 0; r < PQntuples(rows.get()); ++r) {
+      repository::StoredIdentity s{integer(rows.get(), r, 0),           std::string(text(rows.get(), r, 1)),
+                                   std::string(text(rows.get(), r, 2)), std::string(text(rows.get(), r, 3)),
+                                   std::string(text(rows.get(), r, 7)), number(rows.get(), r, 4),
+                                   number(rows.get(), r, 5),            number(rows.get(), r, 6)};
+      found.emplace(s.survey + "\n" + s.alert_key, s);
+      found.emplace(std::to_string(s.alert_id), std::move(s));
+    }
+  };
+  constexpr size_t kChunk = 2000;
+  for (size_t from = 0; from < refused.size(); from += kChunk) {
+    Params ids, keys;
+    std::string by_id, by_key;
+    for (size_t i = from; i < std::min(refused.size(), from + kChunk); ++i) {
+      const AlertCore& c = *refused[i];
+      ids.add(c.alert_id);
+      by_id += (by_id.empty() ? "$" : ", $") + std::to_string(ids.size());
+      keys.add(std::string_view(c.survey)).add(std::string_view(repository::stored_alert_key(c)));
+      by_key += (by_key.empty() ? "($" : ", ($") + std::to_string(keys.size() - 1) + ", $" + std::to_string(keys.size()) + ")";
+    }
+    read("alert_id IN (" + by_id + ")", ids);
+    read("(survey, alert_key) IN (" + by_key + ")", keys);
+  }
+  return found;
+}
+
+void PgWriter::write(repository::WriteCounts& counts, std::vector<repository::AddResult>& outcomes) {
   const Connection& c = *connection_;
   std::vector<const Alert*> alerts;
-  for (const RecordPtr& r : buffer_)
-    if (r->type() == PortType::alert) alerts.push_back(static_cast<const Alert*>(r.get()));
+  std::vector<size_t> position;  // of each alert in the buffer
+  for (size_t i = 0; i < buffer_.size(); ++i)
+    if (buffer_[i]->type() == PortType::alert) {
+      alerts.push_back(static_cast<const Alert*>(buffer_[i].get()));
+      position.push_back(i);
+    }
+  outcomes.assign(buffer_.size(), repository::AddResult{});
 
   // Alerts: the ids the database did not have come back; a replayed alert adds no row.
   std::unordered_set<int64_t> inserted;
@@ -235,18 +274,37 @@ void PgWriter::write(repository::WriteCounts& counts) {
       if (options_.store_raw && !core.raw.empty()) repository::append_raw_json(raw, core.raw.root(), raw_exclude_);
       if (raw.empty()) p.add_null();
       else p.add(std::string_view(raw));
-      const std::string decimal_id = std::to_string(core.alert_id);
-      p.add(std::string_view(core.alert_key.empty() ? decimal_id : core.alert_key));
+      p.add(std::string_view(repository::stored_alert_key(core)));
       insert.end_row();
     }
     insert.flush();
   }
 
-  // The new alerts, in arrival order (an id twice in the buffer is new once).
-  std::vector<const AlertCore*> fresh;
-  for (const Alert* a : alerts) {
-    if (inserted.erase(a->core().alert_id)) fresh.push_back(&a->core());
-    else ++counts.alerts_duplicate;
+  // The new alerts, in arrival order (an id twice in the buffer is new once); the others meet the
+  // stored alert that holds their id under the one identity rule: repeats skipped, conflicts
+  // left out of every table.
+  std::vector<const AlertCore*> fresh, refused;
+  std::vector<size_t> refused_index;  // into `alerts`
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    if (inserted.erase(alerts[i]->core().alert_id)) {
+      fresh.push_back(&alerts[i]->core());
+    } else {
+      refused.push_back(&alerts[i]->core());
+      refused_index.push_back(i);
+    }
+  }
+  std::vector<bool> conflict(alerts.size(), false);
+  if (!refused.empty()) {
+    const auto stored = stored_identities(refused);
+    for (size_t i : refused_index) {
+      const AlertCore& core = alerts[i]->core();
+      auto it = stored.find(std::to_string(core.alert_id));
+      if (it == stored.end()) it = stored.find(core.survey + "\n" + repository::stored_alert_key(core));
+      repository::AddResult result = repository::identity_outcome(core, it == stored.end() ? nullptr : &it->second);
+      if (result.outcome == repository::AddResult::Outcome::repeat) ++counts.alerts_duplicate;
+      conflict[i] = result.outcome == repository::AddResult::Outcome::conflict;
+      outcomes[position[i]] = std::move(result);
+    }
   }
   counts.alerts += fresh.size();
   load_points(fresh);
@@ -327,13 +385,15 @@ void PgWriter::write(repository::WriteCounts& counts) {
   }
   upsert.flush();
 
-  // Annotations of every alert, replayed ones included: appended, never updated.
+  // Annotations of every alert, repeats included (a conflict writes nothing): appended, never updated.
   RowInserter annotations(c,
                           "INSERT INTO annotations(alert_id, object_id, mjd_tai, kind, name, value, catalogue, "
                           "source_id, separation_arcsec, object_type, redshift, details, actor, actor_type, version, "
                           "config_hash, fingerprint)",
                           17, "ON CONFLICT DO NOTHING");
-  for (const Alert* alert : alerts) {
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    if (conflict[i]) continue;
+    const Alert* alert = alerts[i];
     const AlertCore& core = alert->core();
     for (const Annotation* a : alert->annotations().list()) {
       Params& p = annotations.row();

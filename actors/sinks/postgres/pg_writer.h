@@ -1,6 +1,8 @@
 // Writes records into a PostgreSQL repository with the SQLite writer's tables and semantics
-// (actors/common/repository/writer.h): alerts idempotent on alert_id (ON CONFLICT DO NOTHING; a
-// replayed alert adds nothing but new annotations), light-curve points de-duplicated per object
+// (actors/common/repository/writer.h): alerts unique on alert_id and on (survey, alert_key), with
+// the SQLite writer's identity rule (repository::identity_outcome): the same alert again is a
+// repeat that adds nothing but new annotations, a different alert under a stored id a conflict
+// that writes nothing (the sink dead-letters it), never a replace; light-curve points de-duplicated per object
 // (a per-object set of stored points, loaded on first sight), objects updated by the alerts that
 // are new, annotations appended with their provenance (unique on alert and fingerprint), sky events
 // and coincidences, and sink progress.
@@ -34,8 +36,9 @@ class PgWriter {
   void add(RecordPtr record);
   size_t pending() const { return buffer_.size(); }
   // Writes and commits what is buffered; raises a Fault (kind from pg_connection.h) after rolling
-  // back, with the buffer kept.
-  void commit();
+  // back, with the buffer kept. Returns what became of each buffered record, in add() order:
+  // stored, a repeat, or a conflict (with its reason).
+  std::vector<repository::AddResult> commit();
   // Forgets the buffer (the sink has given up on it).
   void discard();
   // A new connection to the same server (after a `disconnected` fault).
@@ -45,7 +48,11 @@ class PgWriter {
   const Connection& connection() const { return *connection_; }
 
  private:
-  void write(repository::WriteCounts& counts);
+  void write(repository::WriteCounts& counts, std::vector<repository::AddResult>& outcomes);
+  // The stored identities of the alerts whose insert was refused, keyed by alert_id and by
+  // survey + "\n" + alert_key.
+  std::unordered_map<std::string, repository::StoredIdentity> stored_identities(
+      const std::vector<const AlertCore*>& refused);
   void load_points(const std::vector<const AlertCore*>& cores);
 
   std::string url_;

@@ -67,6 +67,8 @@ class PostgresRepositorySink final : public ActorLogic {
                     batches_.held_records() + batches_.pending_records());
   }
 
+  std::string output() const override { return place_; }
+
  private:
   void back_off(int attempt, const Fault& fault, Backoff& backoff) {
     const std::chrono::milliseconds delay = backoff.next();
@@ -80,13 +82,14 @@ class PostgresRepositorySink final : public ActorLogic {
   void commit(Emitter& out) {
     if (stopped_ || batches_.empty()) return;
     Backoff backoff(first_delay_, max_delay_);
+    std::vector<repository::AddResult> outcomes;
     for (int attempt = 0;; ++attempt) {
       try {
         if (reconnect_) {
           writer_->reconnect();
           reconnect_ = false;
         }
-        writer_->commit();
+        outcomes = writer_->commit();
         break;
       } catch (const Fault& f) {
         bool transient = f.kind() == FaultKind::disconnected || f.kind() == FaultKind::overloaded;
@@ -101,6 +104,21 @@ class PostgresRepositorySink final : public ActorLogic {
         return;
       }
     }
+    // The SQLite sink's rule, learnt at COMMIT here: a repeat is an idempotent skip counted as
+    // filtered, a different alert under a stored id a dead letter.
+    size_t next = 0;
+    batches_.settle([&](const BatchView& batch, size_t i) {
+      const repository::AddResult& r = outcomes.at(next++);
+      if (r.outcome == repository::AddResult::Outcome::repeat) {
+        out.filtered(1);
+        return true;
+      }
+      if (r.outcome == repository::AddResult::Outcome::conflict) {
+        out.failed(batch.record(i), Fault(FaultKind::failed, place_, r.reason), batch.acks());
+        return true;
+      }
+      return false;
+    });
     batches_.release(out);  // durable now
   }
 

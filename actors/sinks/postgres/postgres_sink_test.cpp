@@ -55,6 +55,40 @@ TEST_CASE("acknowledged after COMMIT, committed alerts sent on") {
   CHECK(sink.out.forwarded_records == 300);
 }
 
+TEST_CASE("the identity rule of the SQLite repository: a repeat is filtered, a different alert under a stored id a dead letter") {
+  TempDir dir("pg-identity");
+  const std::string url = ebs::test::fresh_postgres_database("identity");
+  SinkUnderTest sink("{url: '" + url + "', commit_records: 1000, flush_interval_ms: 60000}", dir.path().string());
+  auto stored = make_core(42, "obj-a", 10, 20, 60000.5);
+  stored->alert_key = "42";
+  auto other_object = make_core(42, "obj-b", 11, 21, 60001.5);   // another alert, the same alert_id
+  auto same_key = make_core(43, "obj-c", 12, 22, 60002.5);       // another alert_id, the same (survey, key)
+  same_key->alert_key = "42";
+  auto first = std::make_shared<const Alert>(stored);
+  sink.send({first});
+  sink.logic->on_tick(sink.out);
+  sink.out.sent.clear();  // let go, as a downstream sink would
+  REQUIRE(sink.tracker->acknowledged_through() == 1);
+  // The same alert again, alone and within one transaction twice; then the two impostors.
+  auto again = std::make_shared<const Alert>(stored);
+  sink.send({again, again, std::make_shared<const Alert>(other_object), std::make_shared<const Alert>(same_key)});
+  sink.logic->on_tick(sink.out);
+  sink.out.sent.clear();
+  CHECK(sink.tracker->acknowledged_through() == 2);  // dead letters and repeats are acknowledged
+  CHECK(sink.out.forwarded_records == 1);            // only the first was stored
+  CHECK(sink.out.filtered_records == 2);             // repeats: idempotent skips
+  REQUIRE(sink.out.failed_records == 2);             // never a silent replace, never a plain duplicate
+  for (const Fault& f : sink.out.faults) {
+    CHECK(f.message().find("a different alert under an existing id") != std::string::npos);
+    CHECK(f.message().find("obj-a") != std::string::npos);
+    CHECK(f.place().starts_with("postgresql://"));
+  }
+  CHECK(count(url, "SELECT count(*) FROM alerts") == 1);
+  CHECK(count(url, "SELECT count(*) FROM alerts WHERE object_id = 'obj-a' AND alert_id = 42") == 1);
+  CHECK(count(url, "SELECT count(*) FROM objects") == 1);
+  CHECK(count(url, "SELECT sum(nalerts) FROM objects") == 1);
+}
+
 TEST_CASE("the server restarts mid-run: the sink reconnects, stores everything once, acknowledges after COMMIT") {
   ebs::test::PostgresServer server;
   const std::string url = server.create_database("restart");

@@ -41,6 +41,12 @@ uint64_t UncommittedBatches::pending_others() const {
   return n;
 }
 
+void UncommittedBatches::settle(const std::function<bool(const BatchView&, size_t)>& skipped) {
+  for (Pending& p : pending_)
+    for (size_t i = 0; i < p.batch.size(); ++i)
+      if (!p.failed[i] && skipped(p.batch, i)) p.failed[i] = true;
+}
+
 void UncommittedBatches::release(Emitter& out) {
   std::vector<RecordPtr> committed;
   std::vector<AckRef> acks;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engine/runtime/actor_logic.h"
@@ -33,6 +34,12 @@ class UncommittedBatches {
   // The alerts and the other records (SkyEvents, Coincidences) pending, not counting dead letters.
   uint64_t pending_alerts() const;
   uint64_t pending_others() const;
+
+  // Before release(), for a writer that learns only at COMMIT what became of each record it was
+  // given (postgres-repository): `skipped` is called on every written position, in the order
+  // they were written, and returns true for a record not stored after all (a repeat counted as
+  // filtered, a conflict dead-lettered), which is then marked as not written.
+  void settle(const std::function<bool(const BatchView& batch, size_t position)>& skipped);
 
   // After COMMIT: alerts on to port 0, the rest delivered; the pending batches are let go.
   void release(Emitter& out);
