@@ -27,4 +27,10 @@ struct Coincidence {
   # A pair of sky events (GW with a GRB or neutrino): the second event; alertId 0, objectId "".
   otherEventId @9 :Text;
   otherEventSequence @10 :UInt32;
+  # The alert as it was found: position (deg), magnitude, band and time (MJD TAI).
+  alertRa @11 :Float64 = nan;
+  alertDec @12 :Float64 = nan;
+  alertMag @13 :Float64 = nan;
+  alertBand @14 :Text;
+  alertMjdTai @15 :Float64 = nan;
 }

@@ -5,12 +5,21 @@
 //                           "workflow": "../../../workflows/x.yaml"   (instead of workflow.yaml: a
 //                                       ready workflow of workflows/, e.g. a tutorial's),
 //                           "commands": [{"args": ["query", "{run_dir}/x.db", ...], "exit_code": 0,
-//                                         "lines": n, "contains": [text, ...]}]}   (run after the
+//                                         "lines": n, "contains": [text, ...]}],   (run after the
 //                                       workflow, as a tutorial tells its reader to)
+//                           "before": [commands],   (run before the workflow: a replay, a training)
+//                           "broker": {"topics": [...], "partitions": n},   (an `ebs-flow broker`
+//                                       beside the run, for tutorials that publish and read topics)
+//                           "env": {"NAME": "value"}}   (for the run and the commands)
+//                         In args and env values {run_dir} is the run directory, {data} the shared
+//                         test data, {brokers} the broker's bootstrap servers (also $EBS_KAFKA_BROKERS).
 #include <doctest/doctest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "test/support/child_process.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -27,6 +36,59 @@ std::string environment() {
 
 size_t count_lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
 
+// Text for /bin/sh inside '...': a ' is written '\''.
+std::string sh_quoted(const std::string& text) {
+  std::string quoted = "'";
+  for (char ch : text) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return quoted + "'";
+}
+
+// {run_dir}, {data} and {brokers} replaced.
+std::string expanded(std::string text, const std::map<std::string, std::string>& values) {
+  for (const auto& [name, value] : values)
+    for (size_t at; (at = text.find(name)) != std::string::npos;) text.replace(at, name.size(), value);
+  return text;
+}
+
+// `ebs-flow broker` for a fixture that publishes and reads topics; stopped with the fixture.
+struct FixtureBroker {
+  std::optional<Child> child;
+  std::string servers;
+  FixtureBroker(const json& spec, const fs::path& dir) {
+    std::string command = (binary_dir() / "ebs-flow").string() + " broker --partitions " +
+                          std::to_string(spec.value("partitions", 3));
+    for (const auto& topic : spec.value("topics", json::array())) command += " --topic " + sh_quoted(topic.get<std::string>());
+    fs::create_directories(dir);
+    child.emplace(command, dir, dir / "broker.out", dir / "broker.err");
+    REQUIRE_MESSAGE(wait_until([&] {
+                      const json line = json::parse(read_file(dir / "broker.out"), nullptr, false);
+                      if (line.is_discarded() || !line.contains("bootstrap_servers")) return false;
+                      servers = line["bootstrap_servers"];
+                      return true;
+                    }, std::chrono::seconds(10)),
+                    "the broker did not start: " << read_file(dir / "broker.err"));
+  }
+  ~FixtureBroker() {
+    if (child) child->stop(SIGTERM);
+  }
+};
+
+void run_commands(const json& commands, const fs::path& dir, const std::string& environment,
+                  const std::map<std::string, std::string>& values) {
+  for (const json& command : commands) {
+    std::string line = (binary_dir() / "ebs-flow").string();
+    for (const auto& a : command["args"]) line += " " + sh_quoted(expanded(a.get<std::string>(), values));
+    INFO("command: " << line);
+    CommandResult c = run_command(environment + line, dir);
+    INFO("output: " << c.out);
+    INFO("stderr: " << c.err);
+    CHECK(c.exit_code == command.value("exit_code", 0));
+    if (command.contains("lines")) CHECK(count_lines(c.out) == command["lines"].get<size_t>());
+    for (const auto& needle : command.value("contains", json::array()))
+      CHECK_MESSAGE(c.out.find(needle.get<std::string>()) != std::string::npos, "missing " << needle);
+  }
+}
+
 void check_validate_fixture(const fs::path& dir) {
   CommandResult r = run_command(environment() + (binary_dir() / "ebs-flow").string() + " validate workflow.yaml", dir);
   std::string expected = read_file(dir / "expected-validate.txt");
@@ -38,11 +100,24 @@ void check_run_fixture(const fs::path& dir) {
   json expected = json::parse(read_file(dir / "expected.json"));
   fs::path run_dir = fs::temp_directory_path() / ("ebs-fixture-" + dir.filename().string() + "-" + std::to_string(::getpid()));
   fs::remove_all(run_dir);
+  fs::create_directories(run_dir);  // the commands before the run write into it
+  std::map<std::string, std::string> values = {{"{run_dir}", run_dir.string()}, {"{data}", data_dir().string()}};
+  std::string env = environment();
+  std::optional<FixtureBroker> broker;
+  if (expected.contains("broker")) {
+    broker.emplace(expected["broker"], fs::path(run_dir.string() + "-broker"));
+    values["{brokers}"] = broker->servers;
+    env += "EBS_KAFKA_BROKERS=" + sh_quoted(broker->servers) + " ";
+  }
+  const json expected_env = expected.value("env", json::object());
+  for (const auto& [name, value] : expected_env.items())
+    env += name + "=" + sh_quoted(expanded(value.get<std::string>(), values)) + " ";
+  run_commands(expected.value("before", json::array()), dir, env, values);
   std::string args;
   const json expected_args = expected.value("args", json::array());
   for (const auto& a : expected_args) args += " '" + a.get<std::string>() + "'";
   const std::string workflow = expected.value("workflow", std::string("workflow.yaml"));
-  CommandResult r = run_command(environment() + (binary_dir() / "ebs-flow").string() + " run '" + workflow +
+  CommandResult r = run_command(env + (binary_dir() / "ebs-flow").string() + " run '" + workflow +
                                     "' --quiet --run-dir '" + run_dir.string() +
                                     "' --summary-json '" + (run_dir / "summary.json").string() + "'" + args,
                                 dir);
@@ -75,25 +150,9 @@ void check_run_fixture(const fs::path& dir) {
     for (const auto& needle : needles)
       CHECK_MESSAGE(text.find(needle.get<std::string>()) != std::string::npos, "missing " << needle);
   }
-  const json commands = expected.value("commands", json::array());
-  for (const json& command : commands) {
-    std::string line = (binary_dir() / "ebs-flow").string();
-    for (const auto& a : command["args"]) {
-      std::string arg = a.get<std::string>();
-      for (size_t at; (at = arg.find("{run_dir}")) != std::string::npos;) arg.replace(at, 9, run_dir.string());
-      std::string quoted;  // for /bin/sh: inside '...', a ' is written '\''
-      for (char ch : arg) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-      line += " '" + quoted + "'";
-    }
-    INFO("command: " << line);
-    CommandResult c = run_command(environment() + line, dir);
-    INFO("output: " << c.out);
-    CHECK(c.exit_code == command.value("exit_code", 0));
-    if (command.contains("lines")) CHECK(count_lines(c.out) == command["lines"].get<size_t>());
-    for (const auto& needle : command.value("contains", json::array()))
-      CHECK_MESSAGE(c.out.find(needle.get<std::string>()) != std::string::npos, "missing " << needle);
-  }
+  run_commands(expected.value("commands", json::array()), dir, env, values);
   fs::remove_all(run_dir);
+  if (broker) fs::remove_all(run_dir.string() + "-broker");
 }
 
 }  // namespace

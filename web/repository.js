@@ -143,6 +143,8 @@ async function objectPage(id) {
   table(section('Coincidences'), o.coincidences, [
     ['event', (r, td) => { eventLink(r.event_id, td); }], ['notice', r => '#' + r.event_sequence], ['status', r => r.status],
     ['Δt (d)', r => num(r.time_difference_s / 86400, 3)], ['searched prob.', r => num(r.searched_probability, 3)], ['alert', r => r.alert_id],
+    ['alert time (ISO UTC)', r => r.alert_iso_utc], ['JD (UTC)', r => num(r.alert_jd_utc, 5)], ['MJD (TAI)', r => num(r.alert_mjd_tai, 5)],
+    ['band', r => r.alert_band], ['mag', r => num(r.alert_mag, 3)],
   ], { id: 'coincidences' });
   table(section('Alerts'), o.alerts, [['alert', r => r.alert_id], ...timeCells, ['RA', r => num(r.ra, 6)], ['Dec', r => num(r.dec, 6)],
     ['band', r => r.band], ['mag', r => num(r.mag, 3)], ['real/bogus', r => num(r.real_bogus, 3)], ['cutouts', r => r.cutouts || '']], { id: 'object-alerts' });
@@ -165,6 +167,12 @@ async function eventPage(id) {
     const img = el('img', { class: 'skymap', id: 'skymap', alt: 'sky map of ' + id, src: `/skymap/${encodeURIComponent(id)}.png` }, s);
     img.decode().then(() => { img.dataset.drawn = 'yes'; }, () => { img.dataset.drawn = 'failed'; });
   }
+  // The credible regions stored with the event, as IVOA MOC 2.0 JSON (Aladin, mocpy, TOPCAT read them).
+  if (e.mocs && e.mocs.length)
+    table(s, e.mocs, [['credible region', r => `${Math.round(r.level * 100)} %`], ['notice', r => '#' + r.sequence],
+      ['area (deg²)', r => num(r.area_deg2, 2)], ['cells', r => r.cells], ['MOC order', r => r.max_order],
+      ['MOC 2.0 JSON', (r, td) => { el('a', { href: `/api/events/${encodeURIComponent(id)}/moc?level=${r.level}` }, td, 'download'); }]],
+      { id: 'mocs' });
   table(s, e.notices, [['notice', r => `${r.alert_type} #${r.sequence}`], ['kind', r => r.kind], ...timeCells,
     ['shape', r => r.shape], ['FAR (Hz)', r => r.far_hz === null ? '–' : Number(r.far_hz).toExponential(2)],
     ['retracted', r => r.retracted ? 'yes' : '']], { id: 'notices' });

@@ -63,6 +63,8 @@ struct AlertKey {
   double first_detection_mjd = NAN;  // earliest detection in the alert's history (MJD TAI)
   double mjd = NAN;
   int64_t cell = -1;
+  double mag = NAN;  // the detection's magnitude and band, carried into the coincidence
+  std::string band;
 };
 
 struct ActiveEvent {
@@ -138,7 +140,7 @@ class CoincidenceLogic final : public ActorLogic {
   // ---- alerts ----
   AlertKey key_of(const Alert& alert) const {
     const AlertCore& c = alert.core();
-    AlertKey key{c.alert_id, c.object_id, c.ra, c.dec, c.mjd_tai, c.mjd_tai, -1};
+    AlertKey key{c.alert_id, c.object_id, c.ra, c.dec, c.mjd_tai, c.mjd_tai, -1, c.mag, c.band};
     for (const Photometry& p : c.history)
       if (p.kind == Photometry::Kind::detection && p.mjd_tai < key.first_detection_mjd) key.first_detection_mjd = p.mjd_tai;
     if (s_.sky_index && std::isfinite(c.ra) && c.dec >= -90 && c.dec <= 90)
@@ -193,6 +195,11 @@ class CoincidenceLogic final : public ActorLogic {
     c->event_sequence = e.sequence;
     c->alert_id = alert.alert_id;
     c->object_id = alert.object_id;
+    c->alert_ra = alert.ra;
+    c->alert_dec = alert.dec;
+    c->alert_mag = alert.mag;
+    c->alert_band = alert.band;
+    c->alert_mjd_tai = alert.mjd;
     c->time_difference_s = dt_days * time::kSecondsPerDay;
     double chance = chance_coincidence_probability(s_.transient_density, area, dt_days);
     c->terms.push_back({"first_detection_mjd_tai", alert.first_detection_mjd, "alert history"});

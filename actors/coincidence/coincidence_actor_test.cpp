@@ -47,6 +47,8 @@ RecordPtr alert(uint64_t id, const std::string& object, double ra, double dec, d
   core->ra = ra;
   core->dec = dec;
   core->mjd_tai = mjd;
+  core->mag = 18 + static_cast<double>(id) / 4;
+  core->band = "g";
   return std::make_shared<const Alert>(core);
 }
 
@@ -101,6 +103,14 @@ TEST_CASE("GW map: alerts in the 90% region match; both arrival orders agree; re
   CHECK(summary(event_first.out) == summary(alerts_first.out));
   auto& c = static_cast<const Coincidence&>(*event_first.out.records(0)[0]);
   CHECK(c.alert_id == 1);
+  // The alert as found travels with the coincidence, in both arrival orders.
+  for (const auto* found : {&c, &static_cast<const Coincidence&>(*alerts_first.out.records(0)[0])}) {
+    CHECK(found->alert_ra == ra_in);
+    CHECK(found->alert_dec == dec_in);
+    CHECK(found->alert_mag == 18.25);
+    CHECK(found->alert_band == "g");
+    CHECK(found->alert_mjd_tai == t0 + 0.5);
+  }
   CHECK(c.time_difference_s == doctest::Approx(0.5 * 86400));
   CHECK(c.searched_probability == doctest::Approx(map.at(ra_in, dec_in).searched_prob));
   CHECK(to_json(c).dump().find("chance_probability") != std::string::npos);

@@ -91,10 +91,17 @@ TEST_CASE("GW x GRB pairs: two bursts with one GW are two rows, replays add none
   }
 
   Reader reader(path);
-  auto from_gw = reader.event_coincidences("S230518h");
+  auto from_gw = reader.event_coincidences("S230518h", true);  // every row
   REQUIRE(from_gw["coincidences"].size() == 3);
   CHECK(from_gw["coincidences"][0]["other_event_id"] == "GRB-A");
   CHECK(from_gw["coincidences"][2]["other_event_id"] == "GRB-B");
+  // Each pair's current state: GRB-A withdrawn, GRB-B active.
+  auto current = reader.event_coincidences("S230518h");
+  REQUIRE(current["coincidences"].size() == 2);
+  CHECK(current["coincidences"][0]["other_event_id"] == "GRB-A");
+  CHECK(current["coincidences"][0]["status"] == "withdrawn");
+  CHECK(current["coincidences"][1]["other_event_id"] == "GRB-B");
+  CHECK(current["coincidences"][1]["status"] == "active");
   // Asking for a burst finds its pair too, with the burst's own notices.
   auto from_grb = reader.event_coincidences("GRB-B");
   REQUIRE(from_grb.is_object());

@@ -1,4 +1,4 @@
-#include "actors/followup/credible_moc.h"
+#include "actors/followup/moc_fits.h"
 
 #include <doctest/doctest.h>
 
@@ -13,6 +13,7 @@
 #include "test/support/test_data.h"
 
 using namespace ebs::followup;
+using namespace ebs::skymap;
 namespace fs = std::filesystem;
 
 namespace {

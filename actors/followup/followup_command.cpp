@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "actors/common/skymap/skymap_notice.h"
-#include "actors/followup/credible_moc.h"
+#include "actors/followup/moc_fits.h"
 #include "actors/followup/gadf_export.h"
 #include "actors/followup/galaxy_targets.h"
 #include "actors/followup/standard_siren.h"
@@ -123,10 +123,12 @@ void write_h0_posterior(const H0Posterior& posterior, bool with_grid, std::ostre
       {"h0_median", posterior.median},
       {"h0_lower_68", posterior.lower_68},
       {"h0_upper_68", posterior.upper_68},
+      {"selection_horizon_mpc", posterior.horizon_mpc > 0 ? nlohmann::json(posterior.horizon_mpc) : nlohmann::json(nullptr)},
   };
   if (with_grid) {
     line["h0"] = posterior.h0;
     line["density"] = posterior.density;
+    line["selection"] = posterior.selection;
   }
   out << line.dump() << "\n";
 }
@@ -255,6 +257,9 @@ void register_followup_commands(CommandRegistry& registry) {
     app.add_option("--h0-min", o->siren.h0_min, "grid start, km/s/Mpc (default 20)");
     app.add_option("--h0-max", o->siren.h0_max, "grid end, km/s/Mpc (default 150)");
     app.add_option("--points", o->siren.grid_points, "grid points (default 1301)");
+    app.add_option("--horizon", o->siren.horizon_mpc,
+                   "detection horizon, Mpc (luminosity distance): the GW selection effect beta(H0) of Chen, Fishbach & "
+                   "Holz 2018; default 0 = none");
     app.add_flag("--grid", o->grid, "print the posterior on the grid too");
     return CommandRegistry::Runner([o] {
       const auto map = skymap::load_skymap(o->map);

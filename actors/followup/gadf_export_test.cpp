@@ -5,11 +5,9 @@
 #include <cmath>
 
 #include "test/support/skymap_oracle.h"
-#include "actors/followup/galaxy_targets.h"
 #include "test/support/multiorder_oracle.h"
 #include "engine/model/record.h"
 #include "engine/model/record_json.h"
-#include "actors/followup/standard_siren.h"
 #include "engine/util/fault.h"
 #include "test/support/test_data.h"
 
@@ -178,63 +176,6 @@ print(worst)
 )PY", {source.string(), out.string()}));
   REQUIRE(rows.size() == 1);
   CHECK(rows[0][0] < 1e-15);
-}
-
-TEST_CASE("standard-siren H0 for MS220722v and its most probable GLADE host, against numpy/astropy") {
-  const auto map = ebs::skymap::Skymap::from_file(map_path().string());
-  ::setenv("EBS_DATA", ebs::test::data_dir().c_str(), 1);
-  const GalaxyTable galaxies = load_galaxy_table(ebs::test::source_dir() / "catalogs" / "glade-gwemopt-S190814bv.yaml",
-                                                 ebs::test::scratch_dir("followup-h0") / "cache");
-  const GalaxyRanking ranking = rank_galaxies(map, galaxies);
-  REQUIRE(!ranking.galaxies.empty());
-  const std::uint32_t host = ranking.galaxies.front().index;
-  REQUIRE(galaxies.redshift[host] > 0);
-  SirenOptions options;
-  options.redshift = galaxies.redshift[host];
-  options.velocity_error_km_s = 250;
-  const H0Posterior posterior = h0_posterior(map, galaxies.ra_deg[host], galaxies.dec_deg[host], options);
-  // numpy: the likelihood by numerical integration over the Hubble velocity (not the closed
-  // form), astropy's FlatLambdaCDM distance, the trapezoid normalisation.
-  auto args = std::vector<std::string>{map_path().string()};
-  for (double v : {galaxies.ra_deg[host], galaxies.dec_deg[host], options.redshift}) {
-    std::ostringstream s;
-    s.precision(17);
-    s << v;
-    args.push_back(s.str());
-  }
-  const auto rows = ebs::test::parse_rows(ebs::test::run_python_oracle(ebs::test::multiorder_prelude + R"PY(
-import sys
-from astropy.cosmology import FlatLambdaCDM
-path, ra, dec, z = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-t, uniq, order, ipix = read_multiorder(path)
-row = int(rows_at(order, ipix, np.array([ra]), np.array([dec]))[0])
-mu, sigma = float(t['DISTMU'][row]), float(t['DISTSIGMA'][row])
-u = 100.0 * FlatLambdaCDM(H0=100, Om0=0.3).luminosity_distance(z).value
-sv = 250.0
-h0 = np.linspace(20, 150, 1301)
-v = np.linspace(u - 12 * sv, u + 12 * sv, 20001)
-gauss = lambda x, m, s: np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
-like = np.array([np.trapz(gauss(v / h, mu, sigma) * gauss(v, u, sv), v) for h in h0])
-density = like / np.trapz(like, h0)
-print(u, mu, sigma)
-for h, d in zip(h0, density):
-    print(h, d)
-)PY", args));
-  REQUIRE(rows.size() == 1302);
-  CHECK(posterior.hubble_velocity_km_s == doctest::Approx(rows[0][0]).epsilon(1e-10));
-  CHECK(posterior.mu == rows[0][1]);
-  CHECK(posterior.sigma == rows[0][2]);
-  double peak = 0;
-  for (std::size_t i = 0; i < 1301; ++i) peak = std::max(peak, rows[i + 1][1]);
-  for (std::size_t i = 0; i < 1301; ++i) {
-    CHECK(posterior.h0[i] == doctest::Approx(rows[i + 1][0]).epsilon(1e-12));
-    // Numerical integration (20001 points over ±12σ_v) against the closed form.
-    CHECK(posterior.density[i] == doctest::Approx(rows[i + 1][1]).epsilon(1e-6).scale(peak));
-  }
-  CHECK(posterior.lower_68 < posterior.median);
-  CHECK(posterior.median < posterior.upper_68);
-  CHECK(posterior.maximum > 20);
-  CHECK(posterior.maximum < 150);
 }
 
 TEST_CASE("light curve from alerts as JSON lines: one object's detections and limits, once per time and band") {

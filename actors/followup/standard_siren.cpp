@@ -34,6 +34,8 @@ H0Posterior h0_posterior(const skymap::Skymap& map, double ra_deg, double dec_de
   if (!(options.h0_min > 0 && options.h0_max > options.h0_min && options.grid_points >= 3))
     fail(map.source(), "the H0 grid needs 0 < h0_min < h0_max and at least 3 points");
   if (!(options.velocity_error_km_s >= 0)) fail(map.source(), "the velocity error must be >= 0");
+  if (!(options.horizon_mpc >= 0 && std::isfinite(options.horizon_mpc)))
+    fail(map.source(), "the detection horizon must be a distance >= 0 Mpc (0: no selection effect)");
   const skymap::SkymapLookup lookup = map.at(ra_deg, dec_deg);
   if (!lookup.covered || !lookup.distance || !(lookup.distance->norm > 0) || !std::isfinite(lookup.distance->mu) ||
       !(lookup.distance->sigma > 0))
@@ -48,10 +50,22 @@ H0Posterior h0_posterior(const skymap::Skymap& map, double ra_deg, double dec_de
   const int n = options.grid_points;
   out.h0.resize(n);
   out.density.resize(n);
+  out.selection.assign(n, 1.0);
+  out.horizon_mpc = options.horizon_mpc;
   for (int i = 0; i < n; ++i) {
     const double h0 = options.h0_min + (options.h0_max - options.h0_min) * i / (n - 1);
     out.h0[i] = h0;
     out.density[i] = h0 * normal_pdf(out.hubble_velocity_km_s, h0 * out.mu, std::sqrt(h0 * h0 * out.sigma * out.sigma + sv * sv));
+    if (options.horizon_mpc > 0) {
+      // z_h where D_L(z_h; H0) = D_max, i.e. D_L(z_h; 100) = H0 · D_max / 100 (D_L ∝ 1/H0 at fixed z).
+      const double z_h = reference.redshift_at_luminosity_distance(h0 * options.horizon_mpc / 100.0);
+      out.selection[i] = std::pow(h0 * options.horizon_mpc / (1.0 + z_h), 3);
+    }
+  }
+  const double largest = out.selection.back();
+  for (int i = 0; i < n; ++i) {
+    out.selection[i] /= largest;
+    out.density[i] /= out.selection[i];
   }
   std::vector<double> cumulative(n, 0.0);
   for (int i = 1; i < n; ++i)

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/followup/credible_moc.h"
+#include "actors/followup/moc_fits.h"
 #include "actors/followup/json_lines.h"
 #include "engine/time/time_scale.h"
 #include "engine/util/fault.h"

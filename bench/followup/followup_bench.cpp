@@ -11,10 +11,11 @@
 #include <random>
 
 #include "actors/common/skymap/skymap.h"
-#include "actors/followup/credible_moc.h"
+#include "actors/followup/moc_fits.h"
 #include "actors/followup/galaxy_targets.h"
 
 using namespace ebs::followup;
+using namespace ebs::skymap;
 using Clock = std::chrono::steady_clock;
 
 namespace {

@@ -165,6 +165,14 @@ class Coincidence final : public Record {
   double searched_probability = NAN;
   double false_alarm_rate = NAN;
   std::vector<SignificanceTerm> terms;
+  // The alert as it was found (so a coincidence table reads without a join to the alerts):
+  // position (deg), magnitude and band of the detection, and its time (MJD TAI). NaN/"" for a pair
+  // of sky events.
+  double alert_ra = NAN;
+  double alert_dec = NAN;
+  double alert_mag = NAN;
+  std::string alert_band;
+  double alert_mjd_tai = NAN;
 };
 
 std::string_view to_string(Coincidence::Status status);

@@ -157,6 +157,13 @@ static json coincidence_to_json(const Coincidence& c) {
               {"searched_probability", number(c.searched_probability)},
               {"false_alarm_rate", number(c.false_alarm_rate)},
               {"terms", std::move(terms)}};
+  if (c.alert_id != 0 || !c.object_id.empty()) {
+    out["alert_ra"] = number(c.alert_ra);
+    out["alert_dec"] = number(c.alert_dec);
+    out["alert_mag"] = number(c.alert_mag);
+    out["alert_band"] = c.alert_band;
+    out["alert_mjd_tai"] = number(c.alert_mjd_tai);
+  }
   if (!c.other_event_id.empty()) {
     out["other_event_id"] = c.other_event_id;
     out["other_event_sequence"] = c.other_event_sequence;

@@ -100,6 +100,22 @@ TEST_CASE("sky events, coincidences and dead letters round-trip") {
   c.status = Coincidence::Status::withdrawn;
   c.terms.push_back({"far", 1e-8, "RAVEN"});
   CHECK(to_json(*decode_record(PortType::coincidence, encode_record(c), "t")) == to_json(c));
+  c.alert_id = 2402123456015015014;  // the alert as it was found travels with the coincidence
+  c.object_id = "ZTF24aaaaaaa";
+  c.alert_ra = 123.25;
+  c.alert_dec = -12.5;
+  c.alert_mag = 19.75;
+  c.alert_band = "r";
+  c.alert_mjd_tai = 60500.125;
+  auto found = to_json(*decode_record(PortType::coincidence, encode_record(c), "t"));
+  CHECK(found == to_json(c));
+  CHECK(found["alert_ra"] == 123.25);
+  CHECK(found["alert_dec"] == -12.5);
+  CHECK(found["alert_mag"] == 19.75);
+  CHECK(found["alert_band"] == "r");
+  CHECK(found["alert_mjd_tai"] == 60500.125);
+  c.alert_id = 0;
+  c.object_id.clear();
   c.other_event_id = "bn240812094";  // a pair of sky events
   c.other_event_sequence = 3;
   auto pair = decode_record(PortType::coincidence, encode_record(c), "t");

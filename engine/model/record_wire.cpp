@@ -340,6 +340,11 @@ void write_coincidence(const Coincidence& c, wire::Coincidence::Builder to) {
     terms[i].setValue(c.terms[i].value);
     terms[i].setSource(text(c.terms[i].source));
   }
+  to.setAlertRa(c.alert_ra);
+  to.setAlertDec(c.alert_dec);
+  to.setAlertMag(c.alert_mag);
+  to.setAlertBand(text(c.alert_band));
+  to.setAlertMjdTai(c.alert_mjd_tai);
 }
 
 RecordPtr read_coincidence(wire::Coincidence::Reader from) {
@@ -356,6 +361,11 @@ RecordPtr read_coincidence(wire::Coincidence::Reader from) {
   c->false_alarm_rate = from.getFalseAlarmRate();
   for (auto t : from.getTerms())
     c->terms.push_back({std::string(view(t.getName())), t.getValue(), std::string(view(t.getSource()))});
+  c->alert_ra = from.getAlertRa();
+  c->alert_dec = from.getAlertDec();
+  c->alert_mag = from.getAlertMag();
+  c->alert_band = view(from.getAlertBand());
+  c->alert_mjd_tai = from.getAlertMjdTai();
   return c;
 }
 

@@ -4,7 +4,7 @@
 // search by name and by sexagesimal position; printed URL + path. Saves screenshots.
 // node repository_pages_browser_test.mjs --ebs-flow BIN --workflow YAML --data DIR --screenshots PREFIX
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBrowser, parseArgs } from './harness.mjs';
@@ -103,6 +103,19 @@ try {
   check(candidates.every((c, i) => i === 0 || candidates[i - 1][1] <= c[1]), 'candidates ranked by searched probability');
   const facts = await page.textContent('#page dl.facts');
   check(/50 % \/ 90 % areas/.test(facts) && /peak RA/.test(facts), `map summary shown (${facts.replace(/\s+/g, ' ').slice(0, 120)})`);
+  // The credible regions stored with the event (MOC 2.0): listed with links, and the served JSON
+  // equals what `ebs-flow skymap moc` makes of the stored map of the same notice.
+  const mocRows = await page.$$eval('#mocs tbody tr', rows => rows.map(r => [...r.children].map(td => td.textContent)));
+  check(mocRows.length === 2 && mocRows[0][0] === '50 %' && mocRows[1][0] === '90 %', `50 % and 90 % MOCs listed (${JSON.stringify(mocRows)})`);
+  const mocHref = await page.$eval('#mocs tbody tr:nth-child(2) a', a => a.href);
+  const served = await (await fetch(mocHref)).json();
+  const sequence = JSON.parse(execFileSync(args['ebs-flow'], ['query', db,
+    "SELECT max(sequence) AS s FROM sky_event_mocs WHERE event_id = 'S230518h'"]).toString()).s;
+  const made = execFileSync(args['ebs-flow'], ['skymap', 'moc', join(runDir, 'cutouts', 'skymaps', `S230518h-${sequence}.fits`),
+    '--levels', '0.9', '--out', join(runDir, 'S230518h')]).toString().trim().split('\n').map(l => JSON.parse(l));
+  const expectedMoc = JSON.parse(readFileSync(made[0].json, 'utf8'));
+  check(JSON.stringify(served) === JSON.stringify(expectedMoc), `served 90 % MOC (${mocHref}) equals skymap moc's (${made[0].cells} cells)`);
+  check(Math.abs(Number(mocRows[1][2]) - made[0].area_deg2) < 0.01, `90 % MOC area ${mocRows[1][2]} deg² = ${made[0].area_deg2.toFixed(2)}`);
   await page.screenshot({ path: args.screenshots + '-event.png', fullPage: true });
 
   // Search by name prefix, then by position (sexagesimal).

@@ -53,7 +53,8 @@ struct KafkaDeleter {
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 
 // librdkafka's mock cluster on loopback: in memory, a random port, about 5 MiB kept per
-// partition, no timestamp look-up, no SSL/SASL. For tests, demos and `ebs-flow broker`.
+// partition, no timestamp look-up (offsets_by_time.h searches instead), no SSL/SASL. For tests,
+// demos and `ebs-flow broker`.
 class EmbeddedBroker {
  public:
   explicit EmbeddedBroker(int brokers = 1);

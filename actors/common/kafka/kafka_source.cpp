@@ -12,6 +12,7 @@
 
 #include "actors/common/ingest/message_ingester.h"
 #include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/offsets_by_time.h"
 #include "actors/common/kafka/replay.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/time/time_scale.h"
@@ -46,6 +47,7 @@ class Consumer {
   KafkaHandle rk;
   std::string place;
   std::string actor_id, group, brokers;
+  std::map<std::string, std::string> properties;  // the consumer's (offsets by time read with their own consumer)
   bool from_committed = true;  // start: committed (else earliest, latest or a time: the group's offsets are ignored)
   int64_t start = RD_KAFKA_OFFSET_BEGINNING;
   int64_t start_timestamp_ms = -1;
@@ -116,7 +118,7 @@ class Consumer {
       }
     }
     if (by_time && list->cnt > 0) {
-      rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk.get(), list, 10000);
+      rd_kafka_resp_err_t err = kafka::offsets_for_times(rk.get(), list, properties, 10000);
       if (err) fail(place, std::string("start at a time: ") + rd_kafka_err2str(err));
     }
     to_read = 0;
@@ -257,6 +259,7 @@ class KafkaSource final : public ActorLogic {
     consumer_->brokers = properties.count("bootstrap.servers") ? properties["bootstrap.servers"] : "";
     if (stop_at_end_) properties["enable.partition.eof"] = "true";
     properties.emplace("client.id", "ebs-flow-" + context.actor_id + "-" + std::to_string(context.instance));
+    consumer_->properties = properties;
     rd_kafka_conf_t* conf = kafka::make_conf(properties, c.place("properties"));
     rd_kafka_conf_set_opaque(conf, consumer_.get());
     rd_kafka_conf_set_error_cb(conf, &Consumer::on_error);

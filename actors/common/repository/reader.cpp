@@ -127,15 +127,20 @@ nlohmann::json Reader::alerts_by_score(const std::string& name, double min, int6
   return out;
 }
 
-nlohmann::json Reader::event_coincidences(const std::string& event_id) const {
+nlohmann::json Reader::event_coincidences(const std::string& event_id, bool history) const {
   Statement events = db_.prepare("SELECT * FROM sky_events WHERE event_id = ?1 ORDER BY sequence");
   events.bind(1, event_id);
   nlohmann::json notices = nlohmann::json::array();
   while (events.step()) notices.push_back(row_to_json(events));
-  Statement s = db_.prepare(
-      "SELECT c.*, a.ra, a.dec, a.mjd_tai, a.mag, a.band FROM coincidences c "
-      "LEFT JOIN alerts a ON a.alert_id = c.alert_id WHERE c.event_id = ?1 OR c.other_event_id = ?1 "
-      "ORDER BY c.event_sequence, c.alert_id, c.other_event_id, c.other_event_sequence");
+  const std::string columns =
+      "event_id, event_sequence, alert_id, object_id, other_event_id, other_event_sequence, status, "
+      "time_difference_s, searched_probability, false_alarm_rate, terms, alert_ra AS ra, alert_dec AS dec, "
+      "alert_mjd_tai AS mjd_tai, alert_mag AS mag, alert_band AS band";
+  const std::string rows = "SELECT *, row_number() OVER (PARTITION BY event_id, object_id, other_event_id ORDER BY "
+                           "event_sequence DESC, other_event_sequence DESC, status = 'withdrawn' DESC) AS latest "
+                           "FROM coincidences WHERE event_id = ?1 OR other_event_id = ?1";
+  Statement s = db_.prepare("SELECT " + columns + " FROM (" + rows + ")" + (history ? "" : " WHERE latest = 1") +
+                            " ORDER BY event_sequence, alert_id, other_event_id, other_event_sequence, status");
   s.bind(1, event_id);
   nlohmann::json list = nlohmann::json::array();
   while (s.step()) list.push_back(row_to_json(s));

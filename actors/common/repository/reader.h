@@ -25,9 +25,12 @@ class Reader {
   nlohmann::json alerts_by_class(const std::string& label, double min_probability, int64_t limit) const;
   // Latest alerts scored by `name` with value >= min.
   nlohmann::json alerts_by_score(const std::string& name, double min, int64_t limit) const;
-  // The coincidences of a sky event (every notice sequence), with the event's notices: alerts in
-  // its region, and pairs with other sky events whichever side of the pair the event is on.
-  nlohmann::json event_coincidences(const std::string& event_id) const;
+  // The coincidences of a sky event, with the event's notices: alerts in its region (with the alert
+  // as found: ra, dec, mjd_tai, mag, band), and pairs with other sky events whichever side of the
+  // pair the event is on. By default each candidate's current state: its row of the latest notice
+  // (a withdrawal over an earlier state of the same notice), so that the list does not depend on
+  // whether alerts came before or after an UPDATE; `history`: every row (every notice, every change).
+  nlohmann::json event_coincidences(const std::string& event_id, bool history = false) const;
   // Rows per table, in kTables order.
   std::vector<std::pair<std::string, int64_t>> table_rows() const;
   // What the sinks recorded at their last commit (sink_progress rows).

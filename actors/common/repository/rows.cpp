@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "actors/common/skymap/credible_moc.h"
 #include "engine/util/hash.h"
 
 namespace ebs::repository {
@@ -85,6 +86,20 @@ std::string terms_json(const Coincidence& co) {
                      {"value", std::isfinite(t.value) ? nlohmann::json(t.value) : nlohmann::json()},
                      {"source", t.source}});
   return terms.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<EventMoc> credible_mocs(const SkyEvent& event, const std::string& place) {
+  const std::string& fits = event.localization.skymap_fits;
+  if (fits.empty()) return {};
+  const skymap::Skymap map = skymap::Skymap::from_bytes(std::string_view(fits), place + ": sky map of " +
+                                                                                event.event_id);
+  std::vector<EventMoc> mocs;
+  for (double level : kStoredCredibleLevels) {
+    const skymap::Moc moc = skymap::credible_region_moc(map, level);
+    mocs.push_back({level, moc.max_order, moc.area_deg2(), static_cast<int64_t>(moc.uniq.size()),
+                    skymap::moc_to_json(moc).dump()});
+  }
+  return mocs;
 }
 
 }  // namespace ebs::repository

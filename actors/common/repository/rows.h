@@ -1,14 +1,16 @@
 // The values every repository backend derives from a record the same way (the SQLite writer and
 // the PostgreSQL writer in actors/sinks/postgres): an annotation's fingerprint, the alert's own
 // detection as a light-curve point, the key that de-duplicates light-curve points, a
-// localization's shape name, a coincidence's terms as JSON.
+// localization's shape name, a coincidence's terms as JSON, a sky event's credible-region MOCs.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <map>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "engine/model/light_curve.h"
 #include "engine/model/record.h"
@@ -51,5 +53,18 @@ std::string_view shape_name(Localization::Shape shape);
 
 // [{"name", "value" (null when not finite), "source"}, ...]
 std::string terms_json(const Coincidence& coincidence);
+
+// The credible regions stored with a sky event (table sky_event_mocs): the 50 % and 90 % regions
+// of its sky map at the map's maximum order (actors/common/skymap/credible_moc.h), as MOC 2.0
+// JSON. None for an event without a map; a map that cannot be read raises a Fault naming `place`.
+inline constexpr double kStoredCredibleLevels[] = {0.5, 0.9};
+struct EventMoc {
+  double level = 0;
+  int max_order = 0;
+  double area_deg2 = 0;
+  int64_t cells = 0;
+  std::string json;
+};
+std::vector<EventMoc> credible_mocs(const SkyEvent& event, const std::string& place);
 
 }  // namespace ebs::repository

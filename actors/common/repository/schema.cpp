@@ -172,6 +172,32 @@ UPDATE alerts SET alert_key = CAST(alert_id AS TEXT);
 CREATE UNIQUE INDEX alerts_identity ON alerts(survey, alert_key);
 )sql";
 
+// Coincidences carry the alert as it was found (position, magnitude, band, time), filled for
+// existing rows from the alerts table; sky events keep their credible regions as MOC 2.0 JSON.
+constexpr const char* kVersion5 = R"sql(
+ALTER TABLE coincidences ADD COLUMN alert_ra REAL;
+ALTER TABLE coincidences ADD COLUMN alert_dec REAL;
+ALTER TABLE coincidences ADD COLUMN alert_mag REAL;
+ALTER TABLE coincidences ADD COLUMN alert_band TEXT;
+ALTER TABLE coincidences ADD COLUMN alert_mjd_tai REAL;
+UPDATE coincidences SET
+  alert_ra = (SELECT a.ra FROM alerts a WHERE a.alert_id = coincidences.alert_id),
+  alert_dec = (SELECT a.dec FROM alerts a WHERE a.alert_id = coincidences.alert_id),
+  alert_mag = (SELECT a.mag FROM alerts a WHERE a.alert_id = coincidences.alert_id),
+  alert_band = (SELECT a.band FROM alerts a WHERE a.alert_id = coincidences.alert_id),
+  alert_mjd_tai = (SELECT a.mjd_tai FROM alerts a WHERE a.alert_id = coincidences.alert_id)
+  WHERE alert_id != 0;
+CREATE TABLE sky_event_mocs(
+  event_id TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  level REAL NOT NULL,
+  max_order INTEGER NOT NULL,
+  area_deg2 REAL NOT NULL,
+  cells INTEGER NOT NULL,
+  moc TEXT NOT NULL,
+  PRIMARY KEY(event_id, sequence, level));
+)sql";
+
 void fill_pixels(const Database& db, const std::string& table, const std::string& key) {
   // Read first, then update: changing rows under a running SELECT of the same table is undefined.
   struct Row {
@@ -199,6 +225,7 @@ const std::vector<MigrationScript>& migration_scripts() {
       {2, kVersion2, {{"alerts", "alert_id"}, {"objects", "object_id"}}, kVersion2Indexes},
       {3, kVersion3, {}, ""},
       {4, kVersion4, {}, ""},
+      {5, kVersion5, {}, ""},
   };
   return all;
 }

@@ -10,6 +10,9 @@
 //            alert coincidences), the other event in the table's key.
 // Version 4: alerts.alert_key, the survey's own id as text (the decimal id for existing rows),
 //            unique per survey.
+// Version 5: coincidences.alert_ra, alert_dec, alert_mag, alert_band, alert_mjd_tai (the alert as
+//            found; filled from alerts for existing rows); sky_event_mocs, the 50 % and 90 %
+//            credible regions of each sky event's map as MOC 2.0 JSON.
 //
 // Only portable SQL types are used (INTEGER, REAL, TEXT); a PostgreSQL backend implements the same
 // tables (`WITHOUT ROWID` is SQLite's clustering of a primary key, a plain table elsewhere).
@@ -23,7 +26,7 @@
 
 namespace ebs::repository {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // The layout version of an open database (0 for an empty one).
 int schema_version(const Database& db);
@@ -48,7 +51,7 @@ struct MigrationScript {
 const std::vector<MigrationScript>& migration_scripts();
 
 // The tables a repository holds, in dependency order (for counts, archives and /metrics).
-inline constexpr const char* kTables[] = {"objects",    "alerts",       "lightcurve", "annotations",
-                                          "sky_events", "coincidences", "cutouts"};
+inline constexpr const char* kTables[] = {"objects",      "alerts",         "lightcurve", "annotations",
+                                          "sky_events",   "sky_event_mocs", "coincidences", "cutouts"};
 
 }  // namespace ebs::repository

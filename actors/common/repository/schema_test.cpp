@@ -106,3 +106,28 @@ TEST_CASE("opening a version 2 database moves its coincidences to the table keye
   migrate(fresh);
   CHECK(layout(db) == layout(fresh));
 }
+
+TEST_CASE("opening a version 4 database gives its coincidences the alert as found, from the alerts table") {
+  TempDir dir("repo-migrate-v4");
+  const std::string path = dir.file("v4.db");
+  {
+    Database db(path, Database::Mode::read_write);
+    migrate(db, 4);
+    REQUIRE(schema_version(db) == 4);
+    db.execute(
+        "INSERT INTO alerts(alert_id, alert_key, object_id, survey, ra, dec, mjd_tai, band, mag) "
+        "VALUES(7, '7', 'ZTF23aaa', 'ztf', 150.25, 2.5, 60083.5, 'g', 18.5);"
+        "INSERT INTO coincidences(event_id, event_sequence, alert_id, object_id, status, terms) "
+        "VALUES('S230518h', 1, 7, 'ZTF23aaa', 'active', '[]'), ('S230518h', 1, 8, 'ZTF23bbb', 'active', '[]');");
+  }
+  { Writer writer(path); }
+  Database db(path, Database::Mode::read_only);
+  CHECK(schema_version(db) == kSchemaVersion);
+  CHECK(db.scalar("SELECT count(*) FROM coincidences WHERE alert_id = 7 AND alert_ra = 150.25 AND alert_dec = 2.5 "
+                  "AND alert_mag = 18.5 AND alert_band = 'g' AND alert_mjd_tai = 60083.5") == 1);
+  CHECK(db.scalar("SELECT count(*) FROM coincidences WHERE alert_id = 8 AND alert_ra IS NULL") == 1);  // not stored
+  CHECK(db.scalar("SELECT count(*) FROM sky_event_mocs") == 0);
+  Database fresh(dir.file("fresh.db"), Database::Mode::read_write);
+  migrate(fresh);
+  CHECK(layout(db) == layout(fresh));
+}

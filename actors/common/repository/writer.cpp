@@ -97,10 +97,14 @@ Writer::Writer(const std::string& path, WriterOptions options)
       "skymap_version, skymap_bytes, far_hz, significance, significant, test, retracted, notice) "
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
       "?22, ?23)");
+  insert_moc_ = db_.prepare(
+      "INSERT OR IGNORE INTO sky_event_mocs(event_id, sequence, level, max_order, area_deg2, cells, moc) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   insert_coincidence_ = db_.prepare(
       "INSERT OR IGNORE INTO coincidences(event_id, event_sequence, alert_id, object_id, status, "
-      "time_difference_s, searched_probability, false_alarm_rate, terms, other_event_id, other_event_sequence) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+      "time_difference_s, searched_probability, false_alarm_rate, terms, other_event_id, other_event_sequence, "
+      "alert_ra, alert_dec, alert_mag, alert_band, alert_mjd_tai) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
   insert_cutout_ = db_.prepare(
       "INSERT OR IGNORE INTO cutouts(alert_id, kind, format, bytes, path) VALUES(?1, ?2, ?3, ?4, ?5)");
   upsert_progress_ = db_.prepare(
@@ -160,7 +164,7 @@ AddResult Writer::add(const Record& record) {
       if (result.outcome != AddResult::Outcome::conflict) add_annotations(alert);
       return result;
     }
-    case PortType::sky_event: add_sky_event(static_cast<const SkyEvent&>(record)); return {};
+    case PortType::sky_event: return add_sky_event(static_cast<const SkyEvent&>(record));
     case PortType::coincidence: add_coincidence(static_cast<const Coincidence&>(record)); return {};
     default: validate(record, db_.path());
   }
@@ -350,9 +354,16 @@ void Writer::add_annotations(const Alert& alert) {
   }
 }
 
-void Writer::add_sky_event(const SkyEvent& e) {
+AddResult Writer::add_sky_event(const SkyEvent& e) {
   validate(e, db_.path());
   const Localization& l = e.localization;
+  // Read the map before writing anything: an event whose map cannot be read is not half stored.
+  std::vector<EventMoc> mocs;
+  try {
+    mocs = credible_mocs(e, db_.path());
+  } catch (const Fault& f) {
+    return {AddResult::Outcome::rejected, f.place() + ": " + f.message()};
+  }
   insert_event_.bind(1, e.event_id)
       .bind(2, static_cast<int64_t>(e.sequence))
       .bind(3, e.source)
@@ -378,6 +389,16 @@ void Writer::add_sky_event(const SkyEvent& e) {
   if (e.notice_json.empty()) insert_event_.bind_null(23);
   else insert_event_.bind(23, e.notice_json);
   counts_.sky_events += static_cast<uint64_t>(insert_event_.run());
+  for (const EventMoc& moc : mocs) {
+    insert_moc_.bind(1, e.event_id)
+        .bind(2, static_cast<int64_t>(e.sequence))
+        .bind(3, moc.level)
+        .bind(4, static_cast<int64_t>(moc.max_order))
+        .bind(5, moc.area_deg2)
+        .bind(6, moc.cells)
+        .bind(7, moc.json);
+    insert_moc_.run();
+  }
   // The sky map beside the cutouts (the notice column keeps the notice without it).
   if (!options_.cutouts_dir.empty() && !l.skymap_fits.empty()) {
     namespace fs = std::filesystem;
@@ -385,6 +406,7 @@ void Writer::add_sky_event(const SkyEvent& e) {
     fs::create_directories(file.parent_path());
     write_store_file(file, l.skymap_fits, "sky map");
   }
+  return {};
 }
 
 void Writer::add_coincidence(const Coincidence& co) {
@@ -399,7 +421,13 @@ void Writer::add_coincidence(const Coincidence& co) {
       .bind(8, co.false_alarm_rate)
       .bind(9, terms_json(co))
       .bind(10, co.other_event_id)
-      .bind(11, static_cast<int64_t>(co.other_event_sequence));
+      .bind(11, static_cast<int64_t>(co.other_event_sequence))
+      .bind(12, co.alert_ra)
+      .bind(13, co.alert_dec)
+      .bind(14, co.alert_mag);
+  if (co.alert_band.empty()) insert_coincidence_.bind_null(15);
+  else insert_coincidence_.bind(15, co.alert_band);
+  insert_coincidence_.bind(16, co.alert_mjd_tai);
   counts_.coincidences += static_cast<uint64_t>(insert_coincidence_.run());
 }
 

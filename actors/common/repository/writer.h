@@ -11,7 +11,8 @@
 //     the database on first sight), so that each alert writes only its new points;
 //   - annotations: appended, unique on (alert, fingerprint of content and provenance), never
 //     updated;
-//   - sky events on (event, sequence), coincidences on (event, sequence, alert, status).
+//   - sky events on (event, sequence), with their 50 % and 90 % credible-region MOCs on
+//     (event, sequence, level); coincidences on (event, sequence, alert, status).
 #pragma once
 
 #include <cstdint>
@@ -46,8 +47,9 @@ struct WriterOptions {
 
 // What add() did with a record.
 struct AddResult {
-  enum class Outcome { stored, repeat, conflict } outcome = Outcome::stored;
-  std::string reason;  // conflict: which stored alert holds the id
+  // rejected: content that cannot be stored (a sky event whose map cannot be read); nothing written.
+  enum class Outcome { stored, repeat, conflict, rejected } outcome = Outcome::stored;
+  std::string reason;  // conflict: which stored alert holds the id; rejected: why
 };
 
 // An alert already stored under an id (alert_id, or survey + alert_key) that an insert was
@@ -100,7 +102,7 @@ class Writer {
   // After an ignored insert: the same alert again, or another under its id.
   AddResult stored_identity(const AlertCore& core);
   void add_annotations(const Alert& alert);
-  void add_sky_event(const SkyEvent& event);
+  AddResult add_sky_event(const SkyEvent& event);
   void add_coincidence(const Coincidence& coincidence);
   void add_cutouts(const AlertCore& core);
   PointSet& known_points(const std::string& object_id);
@@ -112,6 +114,7 @@ class Writer {
   Database db_;
   std::unique_ptr<Transaction> transaction_;
   Statement insert_alert_, select_identity_, upsert_object_, insert_point_, select_points_, insert_annotation_, insert_event_,
+      insert_moc_,
       insert_coincidence_, insert_cutout_, upsert_progress_;
   std::unordered_map<std::string, PointSet> points_by_object_;
   std::unordered_set<std::string_view> raw_exclude_;

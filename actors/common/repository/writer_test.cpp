@@ -8,8 +8,10 @@
 #include <set>
 #include <tuple>
 
+#include "actors/common/skymap/skymap.h"
 #include "test/support/repository_test_support.h"
 #include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -24,6 +26,13 @@ void write_all(Writer& writer, const std::vector<RecordPtr>& records) {
 }
 
 int64_t count(const Writer& w, const std::string& sql) { return w.database().scalar(sql); }
+
+// A real multi-order BAYESTAR map (the shared data's MS220722v).
+const std::string& real_skymap() {
+  static const std::string bytes =
+      ebs::test::read_file((ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string());
+  return bytes;
+}
 
 }  // namespace
 
@@ -140,7 +149,7 @@ TEST_CASE("sky events and coincidences are stored once") {
   event->mjd_tai = 60082.5;
   event->far_hz = 1e-9;
   event->localization.shape = Localization::Shape::skymap;
-  event->localization.skymap_fits = "SIMPLE";
+  event->localization.skymap_fits = real_skymap();
   auto co = std::make_shared<Coincidence>();
   co->event_id = "S230518h";
   co->event_sequence = 2;
@@ -151,7 +160,45 @@ TEST_CASE("sky events and coincidences are stored once") {
   write_all(writer, {event, co, event, co});
   CHECK(count(writer, "SELECT count(*) FROM sky_events") == 1);
   CHECK(count(writer, "SELECT count(*) FROM coincidences") == 1);
-  CHECK(count(writer, "SELECT skymap_bytes FROM sky_events") == 6);
+  CHECK(count(writer, "SELECT skymap_bytes FROM sky_events") == static_cast<int64_t>(real_skymap().size()));
+  // The 50 % and 90 % credible regions are stored with the event, once, as MOC 2.0 JSON whose
+  // area is the map's searched area within one pixel at the map's maximum order.
+  CHECK(count(writer, "SELECT count(*) FROM sky_event_mocs") == 2);
+  const skymap::Skymap map = skymap::Skymap::from_bytes(std::string_view(real_skymap()), "map");
+  const double pixel_deg2 = skymap::pixel_area(map.max_order()) * std::pow(180 / M_PI, 2);
+  Statement mocs = writer.database().prepare(
+      "SELECT level, max_order, area_deg2, cells, moc FROM sky_event_mocs WHERE event_id = 'S230518h' AND sequence = 2 "
+      "ORDER BY level");
+  std::vector<double> levels;
+  while (mocs.step()) {
+    const double level = mocs.number(0);
+    levels.push_back(level);
+    CHECK(mocs.integer(1) == map.max_order());
+    CHECK(std::abs(mocs.number(2) - map.credible_area(level)) <= pixel_deg2);
+    const nlohmann::json moc = nlohmann::json::parse(mocs.text(4));
+    int64_t cells = 0;
+    for (const auto& [order, list] : moc.items()) cells += static_cast<int64_t>(list.size());
+    CHECK(cells == mocs.integer(3));
+    CHECK(moc.contains(std::to_string(map.max_order())));
+  }
+  CHECK(levels == std::vector<double>{0.5, 0.9});
+}
+
+TEST_CASE("a sky event whose map cannot be read is rejected whole: no event row, no MOC") {
+  TempDir dir("repo-bad-map");
+  Writer writer(dir.file("bad.db"));
+  auto event = std::make_shared<SkyEvent>();
+  event->event_id = "S230518h";
+  event->sequence = 1;
+  event->localization.shape = Localization::Shape::skymap;
+  event->localization.skymap_fits = "SIMPLE  = not a fits file";
+  writer.begin();
+  const AddResult result = writer.add(*event);
+  writer.commit(1, 0);
+  CHECK(result.outcome == AddResult::Outcome::rejected);
+  CHECK(result.reason.find("S230518h") != std::string::npos);
+  CHECK(count(writer, "SELECT count(*) FROM sky_events") == 0);
+  CHECK(count(writer, "SELECT count(*) FROM sky_event_mocs") == 0);
 }
 
 TEST_CASE("bad records are refused before anything is written") {
@@ -191,10 +238,10 @@ TEST_CASE("a notice's sky map goes to the file store beside the cutouts, once") 
   event->kind = SkyEvent::Kind::gravitational_wave;
   event->mjd_tai = 60082.5;
   event->localization.shape = Localization::Shape::skymap;
-  event->localization.skymap_fits = "SIMPLE  = T";
+  event->localization.skymap_fits = real_skymap();
   write_all(writer, {event, event});
   CHECK(skymap_store_name(event->event_id, 3) == "skymaps/S230518h_odd_name-3.fits");
   const std::filesystem::path file = std::filesystem::path(options.cutouts_dir) / "skymaps/S230518h_odd_name-3.fits";
-  CHECK(ebs::test::read_file(file) == "SIMPLE  = T");
+  CHECK(ebs::test::read_file(file) == real_skymap());
   CHECK(!std::filesystem::exists(file.string() + ".partial"));
 }

@@ -110,10 +110,17 @@ void PgWriter::reconnect() {
 
 void PgWriter::add(RecordPtr record) {
   repository::Writer::validate(*record, server_place(url_));
+  if (record->type() == PortType::sky_event) {
+    auto mocs = repository::credible_mocs(static_cast<const SkyEvent&>(*record), server_place(url_));
+    if (!mocs.empty()) mocs_[record.get()] = std::move(mocs);
+  }
   buffer_.push_back(std::move(record));
 }
 
-void PgWriter::discard() { buffer_.clear(); }
+void PgWriter::discard() {
+  buffer_.clear();
+  mocs_.clear();
+}
 
 std::vector<repository::AddResult> PgWriter::commit() {
   if (buffer_.empty()) return {};
@@ -156,6 +163,7 @@ std::vector<repository::AddResult> PgWriter::commit() {
   counts_.sky_events += counts.sky_events;
   counts_.coincidences += counts.coincidences;
   buffer_.clear();
+  mocs_.clear();
   return outcomes;
 }
 
@@ -419,15 +427,30 @@ void PgWriter::write(repository::WriteCounts& counts, std::vector<repository::Ad
                      "skymap_url, skymap_version, skymap_bytes, far_hz, significance, significant, test, retracted, "
                      "notice)",
                      23, "ON CONFLICT DO NOTHING");
+  RowInserter mocs(c, "INSERT INTO sky_event_mocs(event_id, sequence, level, max_order, area_deg2, cells, moc)", 7,
+                   "ON CONFLICT DO NOTHING");
   RowInserter coincidences(c,
                            "INSERT INTO coincidences(event_id, event_sequence, alert_id, object_id, status, "
                            "time_difference_s, searched_probability, false_alarm_rate, terms, other_event_id, "
-                           "other_event_sequence)",
-                           11, "ON CONFLICT DO NOTHING");
+                           "other_event_sequence, alert_ra, alert_dec, alert_mag, alert_band, alert_mjd_tai)",
+                           16, "ON CONFLICT DO NOTHING");
   for (const RecordPtr& r : buffer_) {
     if (r->type() == PortType::sky_event) {
       const auto& e = static_cast<const SkyEvent&>(*r);
       const Localization& l = e.localization;
+      if (auto found = mocs_.find(r.get()); found != mocs_.end()) {
+        for (const repository::EventMoc& moc : found->second) {
+          mocs.row()
+              .add(std::string_view(e.event_id))
+              .add(static_cast<int64_t>(e.sequence))
+              .add(moc.level)
+              .add(static_cast<int64_t>(moc.max_order))
+              .add(moc.area_deg2)
+              .add(moc.cells)
+              .add(std::string_view(moc.json));
+          mocs.end_row();
+        }
+      }
       Params& p = events.row();
       p.add(std::string_view(e.event_id))
           .add(static_cast<int64_t>(e.sequence))
@@ -456,8 +479,8 @@ void PgWriter::write(repository::WriteCounts& counts, std::vector<repository::Ad
       events.end_row();
     } else if (r->type() == PortType::coincidence) {
       const auto& co = static_cast<const Coincidence&>(*r);
-      coincidences.row()
-          .add(std::string_view(co.event_id))
+      Params& p = coincidences.row();
+      p.add(std::string_view(co.event_id))
           .add(static_cast<int64_t>(co.event_sequence))
           .add(static_cast<int64_t>(co.alert_id))
           .add(std::string_view(co.object_id))
@@ -467,11 +490,18 @@ void PgWriter::write(repository::WriteCounts& counts, std::vector<repository::Ad
           .add(co.false_alarm_rate)
           .add(std::string_view(repository::terms_json(co)))
           .add(std::string_view(co.other_event_id))
-          .add(static_cast<int64_t>(co.other_event_sequence));
+          .add(static_cast<int64_t>(co.other_event_sequence))
+          .add(co.alert_ra)
+          .add(co.alert_dec)
+          .add(co.alert_mag);
+      if (co.alert_band.empty()) p.add_null();
+      else p.add(std::string_view(co.alert_band));
+      p.add(co.alert_mjd_tai);
       coincidences.end_row();
     }
   }
   events.flush();
+  mocs.flush();  // after the events: a MOC row never lands without its event
   coincidences.flush();
   counts.sky_events += events.affected();
   counts.coincidences += coincidences.affected();

@@ -30,7 +30,9 @@ class PgWriter {
   // max_size_mb, cutouts_dir) do not apply; a cutouts_dir is refused.
   explicit PgWriter(std::string url, repository::WriterOptions options = {});
 
-  // Buffers a record (Alert, SkyEvent, Coincidence) checked with repository::Writer::validate.
+  // Buffers a record (Alert, SkyEvent, Coincidence) checked with repository::Writer::validate;
+  // a sky event's credible-region MOCs are made here, so that a map that cannot be read is the
+  // event's fault, not the commit's.
   void add(RecordPtr record);
   size_t pending() const { return buffer_.size(); }
   // Writes and commits what is buffered; raises a Fault (kind from pg_connection.h) after rolling
@@ -57,6 +59,7 @@ class PgWriter {
   repository::WriterOptions options_;
   std::unique_ptr<Connection> connection_;
   std::vector<RecordPtr> buffer_;
+  std::unordered_map<const Record*, std::vector<repository::EventMoc>> mocs_;  // of buffered sky events
   std::unordered_map<std::string, repository::PointSet> points_by_object_;
   std::unordered_set<std::string_view> raw_exclude_;
   repository::WriteCounts counts_;

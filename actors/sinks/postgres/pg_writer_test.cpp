@@ -10,6 +10,8 @@
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
 #include "test/support/postgres_server.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::repository::testing;
@@ -48,6 +50,15 @@ std::vector<RecordPtr> mixed_records() {
   event->localization.radius_deg = 10;
   event->notice_json = R"({"superevent_id":"S200101a"})";
   records.push_back(event);
+  // A notice with a real sky map: its 50 % and 90 % MOCs are stored with it.
+  auto mapped = std::make_shared<SkyEvent>(*event);
+  mapped->event_id = "MS220722v";
+  mapped->sequence = 1;
+  mapped->localization = {};
+  mapped->localization.shape = Localization::Shape::skymap;
+  mapped->localization.skymap_fits =
+      ebs::test::read_file((ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string());
+  records.push_back(mapped);
   for (int i = 0; i < 2; ++i) {
     const auto& core = static_cast<const Alert&>(*records[static_cast<size_t>(i)]).core();
     auto co = std::make_shared<Coincidence>();
@@ -57,6 +68,11 @@ std::vector<RecordPtr> mixed_records() {
     co->object_id = core.object_id;
     co->time_difference_s = 3600.0 * (i + 1);
     co->searched_probability = 0.3;
+    co->alert_ra = core.ra;
+    co->alert_dec = core.dec;
+    co->alert_mag = core.mag;
+    co->alert_band = core.band;
+    co->alert_mjd_tai = core.mjd_tai;
     co->terms = {{"spatial", 0.7, "skymap"}, {"temporal", NAN, "window"}};
     records.push_back(co);
   }
@@ -99,6 +115,7 @@ const std::vector<std::pair<std::string, std::string>> kTableQueries = {
      "redshift, details, actor, actor_type, version, config_hash, fingerprint FROM annotations "
      "ORDER BY alert_id, fingerprint"},
     {"sky_events", "SELECT * FROM sky_events ORDER BY event_id, sequence"},
+    {"sky_event_mocs", "SELECT * FROM sky_event_mocs ORDER BY event_id, sequence, level"},
     {"coincidences", "SELECT * FROM coincidences ORDER BY event_id, event_sequence, alert_id, other_event_id, status"},
 };
 
@@ -134,13 +151,13 @@ TEST_CASE("real ZTF alerts, annotations, sky events and coincidences: the same r
     writer.add(records[i]);
     if (i == 40) writer.commit();
   }
-  CHECK(writer.pending() == 51);
+  CHECK(writer.pending() == 52);
   writer.commit();
   CHECK(writer.pending() == 0);
   CHECK(writer.counts().alerts == 86);
   CHECK(writer.counts().lightcurve_points > 500);
   CHECK(writer.counts().annotations == 18 * 3);
-  CHECK(writer.counts().sky_events == 1);
+  CHECK(writer.counts().sky_events == 2);
   CHECK(writer.counts().coincidences == 5);
 
   for (const auto& [table, sql] : kTableQueries) {
@@ -182,6 +199,12 @@ TEST_CASE("a bad record is refused before anything is written") {
   postgres::PgWriter writer(ebs::test::fresh_postgres_database("bad"));
   auto no_position = make_alert(5, "o5", NAN, 10, 60000);
   CHECK_THROWS_AS(writer.add(no_position), Fault);
+  CHECK(writer.pending() == 0);
+  auto unreadable_map = std::make_shared<SkyEvent>();
+  unreadable_map->event_id = "S1";
+  unreadable_map->localization.shape = Localization::Shape::skymap;
+  unreadable_map->localization.skymap_fits = "SIMPLE  = not a fits file";
+  CHECK_THROWS_WITH_AS(writer.add(unreadable_map), doctest::Contains("S1"), Fault);
   CHECK(writer.pending() == 0);
   repository::WriterOptions with_cutouts;
   with_cutouts.cutouts_dir = "cutouts";

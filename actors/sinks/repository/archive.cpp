@@ -31,6 +31,9 @@ constexpr TableRule kRules[] = {
     {"coincidences",
      "EXISTS (SELECT 1 FROM sky_events e WHERE e.event_id = coincidences.event_id AND "
      "e.sequence = coincidences.event_sequence AND e.mjd_tai < ?1)"},
+    {"sky_event_mocs",
+     "EXISTS (SELECT 1 FROM sky_events e WHERE e.event_id = sky_event_mocs.event_id AND "
+     "e.sequence = sky_event_mocs.sequence AND e.mjd_tai < ?1)"},
     {"sky_events", "mjd_tai < ?1"},
 };
 

@@ -189,6 +189,18 @@ struct ApiServer::Impl {
                  if (page.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, page);
                }));
+    server.Get(http_access::route(R"(/api/events/([^/]+)/moc)"),
+               handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
+                 const std::string id = req.matches[1];
+                 const double level = number_param(req, "level", 0, 1, false, 0.9);
+                 auto moc = event_moc(r, id, level);
+                 const std::string percent = std::to_string(std::lround(level * 100));
+                 if (!moc)
+                   return send_json(res, 404, {{"error", "sky event '" + id + "' has no stored MOC of its " + percent +
+                                                             " % region (the repository stores 50 % and 90 %)"}});
+                 res.set_header("Content-Disposition", "inline; filename=\"" + id + "-" + percent + ".moc.json\"");
+                 res.set_content(*moc, "application/json");
+               }));
     server.Get(http_access::route("/api/search"), handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  const std::string q = param(req, "q", true);
                  try {
@@ -271,14 +283,18 @@ struct ApiServer::Impl {
     server.Get(http_access::route(R"(/api/events/([^/]+)/coincidences)"),
                handler([](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  std::string id = req.matches[1];
+                 const std::string history_text = param(req, "history", false);
+                 if (history_text != "" && history_text != "0" && history_text != "1")
+                   throw BadRequest{"parameter 'history' is 0 or 1, not '" + history_text + "'"};
+                 const bool history = history_text == "1";
                  if (auto format = format_param(req)) {
                    bool found = true;
                    send_table(res, *format, "coincidences of " + id,
-                              [&](TableWriter& w) { found = write_event(r, id, w); });
+                              [&](TableWriter& w) { found = write_event(r, id, history, w); });
                    if (!found) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                    return;
                  }
-                 nlohmann::json e = r.event_coincidences(id);
+                 nlohmann::json e = r.event_coincidences(id, history);
                  if (e.is_null()) send_json(res, 404, {{"error", "no sky event '" + id + "'"}});
                  else send_json(res, 200, e);
                }));

@@ -4,7 +4,8 @@
 //   GET /api/objects/{id}/lightcurve                      an object and its light curve
 //   GET /api/alerts?class=SN[&min=0.8][&limit=]           latest alerts of a class
 //   GET /api/alerts?score=name&min=0.8[&limit=]           latest alerts scored at least `min`
-//   GET /api/events/{id}/coincidences                     a sky event's notices and coincidences
+//   GET /api/events/{id}/coincidences[?history=1]         a sky event's notices and candidates (current
+//                                                         state of each; every row with history=1)
 //   GET /metrics                                          Prometheus text: rows per table, sink rates
 // The cone, light-curve and coincidence answers take `format=csv|votable|jsonl|table` for the
 // tables `query --cone/--object/--event` writes. Bad parameters get 400 with {"error": "..."}; unknown objects and events 404. With a token,

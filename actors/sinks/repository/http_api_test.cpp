@@ -10,8 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "test/support/repository_test_support.h"
 #include "actors/common/repository/writer.h"
+#include "actors/common/skymap/credible_moc.h"
+#include "test/support/repository_test_support.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -206,4 +209,46 @@ TEST_CASE("the API takes the query forms: sexagesimal cones, and tables in CSV o
   auto doubled = c.Get("//api/objects/ZTF21abc/lightcurve");
   REQUIRE(doubled);
   CHECK(doubled->status == 200);
+}
+
+TEST_CASE("a sky event's 50 % and 90 % MOCs are stored with it and served as MOC 2.0 JSON") {
+  TempDir dir("repo-api-moc");
+  const std::string path = dir.file("moc.db");
+  const std::string fits =
+      ebs::test::read_file((ebs::test::data_dir() / "skymaps" / "MS220722v_bayestar.multiorder.fits").string());
+  {
+    Writer writer(path);
+    writer.begin();
+    auto event = std::make_shared<SkyEvent>();
+    event->event_id = "MS220722v";
+    event->sequence = 1;
+    event->kind = SkyEvent::Kind::gravitational_wave;
+    event->mjd_tai = 59782.5;
+    event->localization.shape = Localization::Shape::skymap;
+    event->localization.skymap_fits = fits;
+    writer.add(*event);
+    writer.commit(1, 0);
+  }
+  const skymap::Skymap map = skymap::Skymap::from_bytes(std::string_view(fits), "map");
+  RunningServer s(path);
+  auto c = s.client();
+  auto page = body(c.Get("/api/events/MS220722v"));
+  REQUIRE(page["mocs"].size() == 2);
+  for (const double level : {0.5, 0.9}) {
+    INFO(level);
+    auto r = c.Get("/api/events/MS220722v/moc?level=" + std::to_string(level));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->get_header_value("Content-Type") == "application/json");
+    const skymap::Moc moc = skymap::credible_region_moc(map, level);
+    CHECK(nlohmann::ordered_json::parse(r->body) == skymap::moc_to_json(moc));
+    const auto& row = page["mocs"][level < 0.7 ? 0 : 1];
+    CHECK(row["level"] == level);
+    CHECK(row["cells"] == moc.uniq.size());
+    CHECK(row["area_deg2"].get<double>() == doctest::Approx(moc.area_deg2()).epsilon(1e-12));
+  }
+  CHECK(c.Get("/api/events/MS220722v/moc")->body == c.Get("/api/events/MS220722v/moc?level=0.9")->body);  // the default
+  CHECK(c.Get("/api/events/MS220722v/moc?level=0.8")->status == 404);
+  CHECK(c.Get("/api/events/S404/moc")->status == 404);
+  CHECK(c.Get("/api/events/MS220722v/moc?level=2")->status == 400);
 }

@@ -107,7 +107,8 @@ nlohmann::json object_page(const Reader& reader, const std::string& object_id) {
                                  object_id);
   page["coincidences"] = rows_for(db,
                                   "SELECT event_id, event_sequence, status, alert_id, time_difference_s, "
-                                  "searched_probability, false_alarm_rate FROM coincidences WHERE object_id = ?1 "
+                                  "searched_probability, false_alarm_rate, alert_mjd_tai, alert_mag, alert_band "
+                                  "FROM coincidences WHERE object_id = ?1 "
                                   "ORDER BY event_id, event_sequence",
                                   object_id);
   return page;
@@ -129,8 +130,8 @@ nlohmann::json event_page(const Reader& reader, const std::string& event_id) {
   page["candidates"] = rows_for(
       db,
       "SELECT c.object_id, c.alert_id, c.event_sequence, c.status, c.searched_probability, c.time_difference_s, "
-      "c.false_alarm_rate, a.ra, a.dec, a.mag, a.band, a.mjd_tai FROM coincidences c "
-      "JOIN alerts a ON a.alert_id = c.alert_id WHERE c.event_id = ?1 AND c.alert_id != 0 "
+      "c.false_alarm_rate, c.alert_ra AS ra, c.alert_dec AS dec, c.alert_mag AS mag, c.alert_band AS band, "
+      "c.alert_mjd_tai AS mjd_tai FROM coincidences c WHERE c.event_id = ?1 AND c.alert_id != 0 "
       "AND c.event_sequence = (SELECT max(x.event_sequence) FROM coincidences x WHERE x.event_id = c.event_id "
       "AND x.object_id = c.object_id) ORDER BY c.status = 'withdrawn', c.searched_probability, c.object_id",
       event_id);
@@ -140,6 +141,12 @@ nlohmann::json event_page(const Reader& reader, const std::string& event_id) {
                            "WHERE alert_id = 0 AND (event_id = ?1 OR other_event_id = ?1)",
                            event_id);
   if (page["notices"].empty() && page["candidates"].empty() && page["pairs"].empty()) return nullptr;
+  // The stored credible regions (MOC 2.0) of the latest notice that has them, without the cells.
+  page["mocs"] = rows_for(db,
+                          "SELECT sequence, level, max_order, area_deg2, cells FROM sky_event_mocs m "
+                          "WHERE event_id = ?1 AND sequence = (SELECT max(sequence) FROM sky_event_mocs "
+                          "WHERE event_id = m.event_id) ORDER BY level",
+                          event_id);
   page["skymap"] = nullptr;
   if (auto file = skymap_file(reader, event_id)) {
     try {
@@ -212,6 +219,14 @@ std::optional<std::string> cutout_png(const Reader& reader, int64_t alert_id, co
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return dashboard::cutout_png(bytes.str(), path.string());
+}
+
+std::optional<std::string> event_moc(const Reader& reader, const std::string& event_id, double level) {
+  Statement s = reader.database().prepare(
+      "SELECT moc FROM sky_event_mocs WHERE event_id = ?1 AND abs(level - ?2) < 1e-9 ORDER BY sequence DESC LIMIT 1");
+  s.bind(1, event_id).bind(2, level);
+  if (!s.step()) return std::nullopt;
+  return std::string(s.text(0));
 }
 
 std::optional<std::string> event_skymap_png(const Reader& reader, const std::string& event_id) {

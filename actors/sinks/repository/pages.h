@@ -5,7 +5,8 @@
 //   GET /api/recent[?limit=]                           latest alerts, newest first
 //   GET /api/events                                    sky events, latest notice of each
 //   GET /api/objects/{id}                              object, light curve, alerts, annotations, coincidences
-//   GET /api/events/{id}                               notices, map summary, candidates ranked
+//   GET /api/events/{id}                               notices, map summary, candidates ranked, MOCs
+//   GET /api/events/{id}/moc[?level=0.5|0.9]           a credible region as MOC 2.0 JSON (default 0.9)
 //   GET /api/search?q=NAME | q=RA DEC [RADIUS_ARCSEC]  objects by name (prefix), or alerts in a cone
 //   GET /cutout/{alert id}/{science|template|difference}.png, /skymap/{event id}.png
 // Times carry iso_utc and jd_utc beside mjd_tai; ids are strings in JSON.
@@ -30,6 +31,9 @@ nlohmann::json search(const Reader& reader, const std::string& query);
 
 // PNG of a stored cutout (zscale, north up); nullopt when the repository has none of that kind.
 std::optional<std::string> cutout_png(const Reader& reader, int64_t alert_id, const std::string& kind);
+// The MOC 2.0 JSON of the event's credible region at `level` (0.5 or 0.9, what the repository
+// stores), of its latest notice that has one; nullopt without.
+std::optional<std::string> event_moc(const Reader& reader, const std::string& event_id, double level);
 // PNG of the sky map in the event's latest notice that carries one (Mollweide); nullopt without.
 std::optional<std::string> event_skymap_png(const Reader& reader, const std::string& event_id);
 

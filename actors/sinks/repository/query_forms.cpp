@@ -34,10 +34,10 @@ bool write_object(const Reader& reader, const std::string& object_id, TableWrite
   return true;
 }
 
-bool write_event(const Reader& reader, const std::string& event_id, TableWriter& out) {
-  nlohmann::json event = reader.event_coincidences(event_id);
+bool write_event(const Reader& reader, const std::string& event_id, bool history, TableWriter& out) {
+  nlohmann::json event = reader.event_coincidences(event_id, history);
   if (event.is_null()) return false;
-  // The alert's time comes as `mjd_tai` from the join; the pair's own columns keep their names.
+  // The alert as found (stored with the coincidence) as ra, dec, mag, band, mjd_tai.
   write_json_rows(out, event["coincidences"],
                   {"event_id", "event_sequence", "status", "alert_id", "object_id", "ra", "dec", "mag", "band",
                    "mjd_tai", "time_difference_s", "searched_probability", "false_alarm_rate", "other_event_id",

@@ -19,7 +19,8 @@ void write_cone(const Reader& reader, double ra, double dec, double radius_arcse
 // False (and nothing written) when the repository does not hold the object.
 bool write_object(const Reader& reader, const std::string& object_id, TableWriter& out);
 // The sky event's coincidences: alerts in its region (with the alert's position, magnitude and
-// time) and pairs with other sky events. False when the repository does not hold the event.
-bool write_event(const Reader& reader, const std::string& event_id, TableWriter& out);
+// time) and pairs with other sky events; each candidate's current state, or every row with
+// `history` (Reader::event_coincidences). False when the repository does not hold the event.
+bool write_event(const Reader& reader, const std::string& event_id, bool history, TableWriter& out);
 
 }  // namespace ebs::repository

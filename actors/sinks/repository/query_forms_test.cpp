@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "actors/sinks/repository/repository_commands.h"
@@ -104,6 +105,11 @@ struct Repository {
     co.object_id = first.object_id;
     co.time_difference_s = 3600;
     co.searched_probability = 0.42;
+    co.alert_ra = first.ra;  // as the coincidence actor fills them
+    co.alert_dec = first.dec;
+    co.alert_mag = first.mag;
+    co.alert_band = first.band;
+    co.alert_mjd_tai = first.mjd_tai;
     writer.add(co);
     writer.commit(alerts.size() + 1, alerts.size());
   }
@@ -233,6 +239,79 @@ TEST_CASE("query --event: coincidences carry the alert's position, magnitude and
   test::CommandRun table = query({repo.path, "--event", "S230518h", "--format", "table"});
   CHECK(table.out.find("event_id event_sequence status") == 0);
   CHECK(query({repo.path, "--event", "S000000x"}).code == 1);
+}
+
+TEST_CASE("query --event: a repository of coincidences without their alerts still shows the alert as found") {
+  TempDir dir("query-event-only");
+  const std::string path = dir.file("events.db");
+  Coincidence co;
+  co.event_id = "S230518h";
+  co.event_sequence = 1;
+  co.alert_id = 1234567890123;
+  co.object_id = "ZTF23abcdefg";
+  co.searched_probability = 0.25;
+  co.alert_ra = 210.5;
+  co.alert_dec = -7.25;
+  co.alert_mag = 19.5;
+  co.alert_band = "r";
+  co.alert_mjd_tai = 60083.5;
+  {
+    Writer writer(path);
+    writer.begin();
+    writer.add(co);
+    writer.commit(1, 0);
+  }
+  test::CommandRun r = query({path, "--event", "S230518h", "--format", "jsonl"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  auto rows = test::json_lines(r.out);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["alert_id"] == "1234567890123");
+  CHECK(rows[0]["ra"] == 210.5);
+  CHECK(rows[0]["dec"] == -7.25);
+  CHECK(rows[0]["mag"] == 19.5);
+  CHECK(rows[0]["band"] == "r");
+  CHECK(rows[0]["mjd_tai"] == 60083.5);
+  CHECK(rows[0]["iso_utc"] == time::mjd_tai_to_iso_utc(60083.5));
+  CHECK(rows[0]["jd_utc"].get<double>() == doctest::Approx(time::mjd_tai_to_utc(60083.5) + 2400000.5).epsilon(1e-15));
+}
+
+TEST_CASE("query --event lists each candidate's current state whatever came first, alerts or the UPDATE") {
+  // Alerts before the UPDATE leave rows of both notices (active, then updated); alerts after it
+  // only the UPDATE's. The candidate list is the same either way; --history shows every row.
+  TempDir dir("query-event-current");
+  const std::string path = dir.file("events.db");
+  auto row = [](const std::string& object, uint32_t sequence, Coincidence::Status status) {
+    Coincidence co;
+    co.event_id = "S230518h";
+    co.event_sequence = sequence;
+    co.alert_id = static_cast<int64_t>(std::hash<std::string>{}(object) >> 2);
+    co.object_id = object;
+    co.status = status;
+    co.alert_mjd_tai = 60083.5;
+    return co;
+  };
+  {
+    Writer writer(path);
+    writer.begin();
+    for (const Coincidence& co : {row("ZTFa", 1, Coincidence::Status::active), row("ZTFa", 2, Coincidence::Status::updated),
+                                  row("ZTFb", 2, Coincidence::Status::active), row("ZTFc", 1, Coincidence::Status::active),
+                                  row("ZTFc", 1, Coincidence::Status::withdrawn)})
+      writer.add(co);
+    writer.commit(5, 0);
+  }
+  test::CommandRun current = query({path, "--event", "S230518h", "--format", "jsonl"});
+  REQUIRE_MESSAGE(current.code == 0, current.err);
+  std::map<std::string, std::pair<int, std::string>> state;
+  for (const json& r : test::json_lines(current.out))
+    state[r["object_id"].get<std::string>()] = {r["event_sequence"].get<int>(), r["status"].get<std::string>()};
+  CHECK(state.size() == 3);
+  CHECK(test::json_lines(current.out).size() == 3);
+  CHECK(state["ZTFa"] == std::make_pair(2, std::string("updated")));
+  CHECK(state["ZTFb"] == std::make_pair(2, std::string("active")));
+  CHECK(state["ZTFc"] == std::make_pair(1, std::string("withdrawn")));
+  test::CommandRun history = query({path, "--event", "S230518h", "--history", "--format", "jsonl"});
+  REQUIRE_MESSAGE(history.code == 0, history.err);
+  CHECK(test::json_lines(history.out).size() == 5);
 }
 
 TEST_CASE("query: SQL or one form, not both") {

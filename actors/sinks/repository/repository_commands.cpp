@@ -31,6 +31,7 @@ struct QueryOptions {
   std::string object, event, format;
   int64_t limit = 1000;
   bool tai_only = false;
+  bool history = false;  // --event: every row, not each candidate's current state
 };
 
 struct ServeOptions {
@@ -100,7 +101,7 @@ int run_query(const QueryOptions& o) {
   } else if (!o.object.empty()) {
     if (!repository::write_object(reader, o.object, writer)) fail(o.database, "no object '" + o.object + "'");
   } else if (!o.event.empty()) {
-    if (!repository::write_event(reader, o.event, writer)) fail(o.database, "no sky event '" + o.event + "'");
+    if (!repository::write_event(reader, o.event, o.history, writer)) fail(o.database, "no sky event '" + o.event + "'");
   } else {
     reader.query_rows(
         o.sql, parse_params(o.params),
@@ -165,7 +166,10 @@ void register_repository_commands(CommandRegistry& registry) {
                                   ->expected(3)
                                   ->allow_extra_args(false);
                  auto* object = app.add_option("--object", o->object, "an object's light curve");
-                 auto* event = app.add_option("--event", o->event, "a sky event's coincidences");
+                 auto* event = app.add_option("--event", o->event,
+                                              "a sky event's candidates: each one's current state (its row of the "
+                                              "latest notice)");
+                 app.add_flag("--history", o->history, "--event: every row, every notice and change");
                  sql->excludes(cone)->excludes(object)->excludes(event);
                  cone->excludes(object)->excludes(event);
                  object->excludes(event);

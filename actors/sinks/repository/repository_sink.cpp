@@ -66,7 +66,8 @@ class RepositorySink final : public ActorLogic {
         if (result.outcome == repository::AddResult::Outcome::repeat) {
           failed[i] = true;
           out.filtered(1);  // the same alert again: an idempotent skip
-        } else if (result.outcome == repository::AddResult::Outcome::conflict) {
+        } else if (result.outcome == repository::AddResult::Outcome::conflict ||
+                   result.outcome == repository::AddResult::Outcome::rejected) {
           failed[i] = true;
           out.failed(batch.record(i), Fault(FaultKind::failed, path_, result.reason), batch.acks());
         }

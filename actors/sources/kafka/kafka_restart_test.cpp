@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "actors/common/kafka/kafka_client.h"
+#include "test/support/child_process.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -28,48 +29,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// A child running `command` through /bin/sh `exec` (so the signal reaches ebs-flow itself), its
-// stdout and stderr in files.
-struct Child {
-  pid_t pid = -1;
-  Child(const std::string& command, const fs::path& cwd, const fs::path& out, const fs::path& err) {
-    pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      std::string full = "cd '" + cwd.string() + "' && exec " + command + " >'" + out.string() + "' 2>'" + err.string() + "'";
-      ::execl("/bin/sh", "sh", "-c", full.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  int stop(int signal) {
-    if (pid <= 0) return -1;
-    ::kill(pid, signal);
-    return wait();
-  }
-  int wait() {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  bool running() {
-    int status = 0;
-    return pid > 0 && ::waitpid(pid, &status, WNOHANG) == 0;
-  }
-  ~Child() {
-    if (pid > 0) stop(SIGKILL);
-  }
-};
-
-template <class Predicate>
-bool wait_until(Predicate done, std::chrono::seconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
+using test::Child;
+using test::wait_until;
 
 // The alert ids of a jsonl file; a line torn by the SIGKILL is left out (it was not flushed,
 // hence never acknowledged nor committed).

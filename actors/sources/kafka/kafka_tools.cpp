@@ -19,6 +19,7 @@
 #include "actors/common/avro/schema_cache.h"
 #include "actors/common/ingest/message_ingester.h"
 #include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/offsets_by_time.h"
 #include "engine/expr/alert_field.h"
 #include "engine/expr/compile_error.h"
 #include "engine/expr/program.h"
@@ -132,24 +133,6 @@ int64_t timestamp_ms(const std::string& text) {
   if (!text.empty() && end == text.c_str() + text.size()) return ms;
   const double mjd_utc = time::mjd_tai_to_utc(time::iso_utc_to_mjd_tai(text, "--to"), "--to");
   return static_cast<int64_t>(std::llround((mjd_utc - 40587.0) * 86400000.0));  // MJD 40587 = 1970-01-01
-}
-
-// The timestamp (ms since 1970) of the message at `offset`, read with `rk` (assigned for it).
-int64_t last_timestamp_ms(rd_kafka_t* rk, const Partition& p, int64_t offset) {
-  PartitionList list(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.id)->offset = offset;
-  rd_kafka_assign(rk, list.get());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
-  int64_t ms = -1;
-  while (ms < 0 && std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
-    if (!m) continue;
-    if (!m->err && m->offset == offset) ms = rd_kafka_message_timestamp(m, nullptr);
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_assign(rk, nullptr);
-  if (ms < 0) disconnected(p.topic + "/" + std::to_string(p.id), "could not read the message at offset " + std::to_string(offset));
-  return ms;
 }
 
 sigset_t stop_signals() {
@@ -402,23 +385,16 @@ int reset_command(const Common& o) {
   } else {
     const int64_t ms = timestamp_ms(o.to);
     for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = ms;
-    if (rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk.get(), list.get(), kTimeoutMs))
+    std::map<std::string, std::string> properties = property_map(o.properties);
+    properties["bootstrap.servers"] = o.brokers;
+    if (rd_kafka_resp_err_t err = offsets_for_times(rk.get(), list.get(), properties, kTimeoutMs))
       fail("--to " + o.to, std::string("the cluster cannot find offsets by time: ") + rd_kafka_err2str(err));
     for (int i = 0; i < list->cnt; ++i) {
       auto& e = list->elems[i];
       if (e.err)
         fail("--to " + o.to, e.topic + std::string("/") + std::to_string(e.partition) + ": " + rd_kafka_err2str(e.err));
-      // No message at or after the time: the end of the partition. A cluster that cannot look
-      // offsets up by time (librdkafka's mock) answers the same: check the last message's time.
-      if (e.offset < 0) {
-        const Partition& p = partitions[static_cast<size_t>(i)];
-        const Watermarks w = watermarks(rk.get(), p);
-        if (w.high > w.low && last_timestamp_ms(rk.get(), p, w.high - 1) >= ms)
-          fail("--to " + o.to, p.topic + "/" + std::to_string(p.id) +
-                                   ": the cluster did not find offsets by time although its last message is that "
-                                   "late (librdkafka's mock cluster cannot look them up); use earliest or latest");
-        e.offset = w.high;
-      }
+      // No message at or after the time: the end of the partition.
+      if (e.offset < 0) e.offset = watermarks(rk.get(), partitions[static_cast<size_t>(i)]).high;
     }
   }
   if (rd_kafka_resp_err_t err = rd_kafka_commit(rk.get(), list.get(), 0))

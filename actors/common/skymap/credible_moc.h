@@ -1,4 +1,5 @@
-// Credible regions of a sky map as IVOA MOC 2.0 space coverages (FITS and JSON serialisations).
+// Credible regions of a sky map as IVOA MOC 2.0 space coverages (the JSON serialisation here;
+// FITS in actors/followup/moc_fits.h). The repository stores them with each sky event.
 //
 // The region at `level` holds the map's pixels ranked by descending density (the Skymap's own
 // ranking, ligo.skymap's) whose cumulative probability is <= level, plus, of the pixel where the
@@ -10,14 +11,13 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "actors/common/skymap/skymap.h"
 
-namespace ebs::followup {
+namespace ebs::skymap {
 
 struct Moc {
   int max_order = 0;                // MOCORD_S
@@ -32,15 +32,10 @@ Moc moc_from_ranges(int order, std::vector<std::pair<std::uint64_t, std::uint64_
 
 // The credible region at `level` (0 < level <= 1). `max_order` < 0: the map's maximum order; a
 // lower order than the map's keeps every cell touching the region (a superset).
-Moc credible_region_moc(const skymap::Skymap& map, double level, int max_order = -1);
+Moc credible_region_moc(const Skymap& map, double level, int max_order = -1);
 
 // MOC 2.0 JSON: {"order": [ipix, ...], ...}, orders ascending, the maximum order present (with
 // an empty list when it has no cell).
 nlohmann::ordered_json moc_to_json(const Moc& moc);
-// MOC 2.0 FITS: a primary HDU and a BINTABLE with one column UNIQ (1J up to order 13, else 1K)
-// and the standard's keywords (MOCVERS, MOCDIM, ORDERING, COORDSYS, MOCORD_S, and MOC 1.1's
-// PIXTYPE, MOCORDER). `extra_keys` add numeric keywords (e.g. the level and the area).
-void write_moc_fits(const Moc& moc, const std::filesystem::path& path,
-                    const std::vector<std::pair<std::string, double>>& extra_keys = {});
 
-}  // namespace ebs::followup
+}  // namespace ebs::skymap

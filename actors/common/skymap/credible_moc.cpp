@@ -1,14 +1,13 @@
-#include "actors/followup/credible_moc.h"
+#include "actors/common/skymap/credible_moc.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
 
-#include "actors/followup/fits_output.h"
 #include "engine/util/fault.h"
 
-namespace ebs::followup {
+namespace ebs::skymap {
 
 namespace {
 
@@ -18,14 +17,14 @@ constexpr double square_degrees_per_steradian = (180.0 / M_PI) * (180.0 / M_PI);
 
 double Moc::area_deg2() const {
   double sr = 0;
-  for (std::uint64_t cell : uniq) sr += skymap::pixel_area(skymap::uniq_order(cell));
+  for (std::uint64_t cell : uniq) sr += pixel_area(uniq_order(cell));
   return sr * square_degrees_per_steradian;
 }
 
 bool Moc::contains(int order, std::uint64_t ipix) const {
   // A cell at order o holds ipix iff ipix >> 2(order - o) is its index: one lookup per order.
   for (int o = 0; o <= std::min(order, max_order); ++o) {
-    const std::uint64_t cell = skymap::nest_to_uniq(o, ipix >> (2 * (order - o)));
+    const std::uint64_t cell = nest_to_uniq(o, ipix >> (2 * (order - o)));
     if (std::binary_search(uniq.begin(), uniq.end(), cell)) return true;
   }
   return false;
@@ -54,7 +53,7 @@ Moc moc_from_ranges(int order, std::vector<std::pair<std::uint64_t, std::uint64_
         --depth;
       }
       const std::uint64_t size = std::uint64_t{1} << (2 * (order - depth));
-      moc.uniq.push_back(skymap::nest_to_uniq(depth, start / size));
+      moc.uniq.push_back(nest_to_uniq(depth, start / size));
       start += size;
     }
   }
@@ -62,29 +61,29 @@ Moc moc_from_ranges(int order, std::vector<std::pair<std::uint64_t, std::uint64_
   return moc;
 }
 
-Moc credible_region_moc(const skymap::Skymap& map, double level, int max_order) {
+Moc credible_region_moc(const Skymap& map, double level, int max_order) {
   if (!(level > 0 && level <= 1)) fail(map.source(), "credible level " + std::to_string(level) + " is not in (0, 1]");
   const int order = map.max_order();
   const int moc_order = max_order < 0 ? order : max_order;
-  if (moc_order > skymap::max_healpix_order)
+  if (moc_order > max_healpix_order)
     fail(map.source(), "MOC order " + std::to_string(moc_order) + " is above 29");
   auto uniq = map.ranked_uniq();
   auto density = map.ranked_probdensity();
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;  // at the map's maximum order
   double cumulative = 0;  // the same sequential sum as the map's cumulative probability
   for (std::size_t rank = 0; rank < uniq.size(); ++rank) {
-    const int pixel_order = skymap::uniq_order(uniq[rank]);
+    const int pixel_order = uniq_order(uniq[rank]);
     const int shift = 2 * (order - pixel_order);
-    const std::uint64_t start = skymap::uniq_ipix(uniq[rank], pixel_order) << shift;
+    const std::uint64_t start = uniq_ipix(uniq[rank], pixel_order) << shift;
     const std::uint64_t children = std::uint64_t{1} << shift;
-    const double next = cumulative + density[rank] * skymap::pixel_area(pixel_order);
+    const double next = cumulative + density[rank] * pixel_area(pixel_order);
     if (next <= level) {
       ranges.emplace_back(start, start + children);
       cumulative = next;
       continue;
     }
     // The crossing pixel: the children that the rest of the level fills, highest index first.
-    const double child = density[rank] * skymap::pixel_area(order);
+    const double child = density[rank] * pixel_area(order);
     const double fill = child > 0 ? std::floor((level - cumulative) / child) : 0;
     const std::uint64_t count = std::min<std::uint64_t>(children, static_cast<std::uint64_t>(std::max(0.0, fill)));
     ranges.emplace_back(start + children - count, start + children);
@@ -107,8 +106,8 @@ Moc credible_region_moc(const skymap::Skymap& map, double level, int max_order) 
 nlohmann::ordered_json moc_to_json(const Moc& moc) {
   std::map<int, std::vector<std::uint64_t>> by_order;
   for (std::uint64_t cell : moc.uniq) {
-    const int order = skymap::uniq_order(cell);
-    by_order[order].push_back(skymap::uniq_ipix(cell, order));
+    const int order = uniq_order(cell);
+    by_order[order].push_back(uniq_ipix(cell, order));
   }
   by_order[moc.max_order];  // the MOC order, even without cells there
   // Keys in numeric order (a sorted json object would put "10" before "9").
@@ -117,22 +116,4 @@ nlohmann::ordered_json moc_to_json(const Moc& moc) {
   return out;
 }
 
-void write_moc_fits(const Moc& moc, const std::filesystem::path& path,
-                    const std::vector<std::pair<std::string, double>>& extra_keys) {
-  FitsOutput out(path);
-  out.add_table("MOC", {{"UNIQ", moc.max_order > 13 ? "1K" : "1J", ""}});
-  out.key("MOCVERS", std::string("2.0"), "MOC version");
-  out.key("MOCDIM", std::string("SPACE"), "physical dimension");
-  out.key("ORDERING", std::string("NUNIQ"), "NUNIQ coding method");
-  out.key("COORDSYS", std::string("C"), "reference frame (C = ICRS)");
-  out.key("MOCORD_S", static_cast<long long>(moc.max_order), "MOC resolution (best order)");
-  out.key("PIXTYPE", std::string("HEALPIX"), "HEALPix magic code (MOC 1.1)");
-  out.key("MOCORDER", static_cast<long long>(moc.max_order), "MOC resolution (MOC 1.1)");
-  out.key("MOCTOOL", std::string("ebs-flow"), "name of the MOC generator");
-  out.key("MOCTYPE", std::string("IMAGE"), "source type (IMAGE or CATALOG)");
-  for (const auto& [name, value] : extra_keys) out.key(name, value);
-  out.write(1, std::vector<long long>(moc.uniq.begin(), moc.uniq.end()));
-  out.close();
-}
-
-}  // namespace ebs::followup
+}  // namespace ebs::skymap
