@@ -3,4 +3,4 @@
 #include "actors/common/notices/notice.h"
 #include "fuzz/fuzz_target.h"
 
-EBS_FUZZ_ONE_INPUT(bytes) { (void)ebs::coincidence::parse_notice(bytes, "fuzz"); }
+EBS_FUZZ_ONE_INPUT(bytes) { (void)ebs::notices::parse_notice(bytes, "fuzz"); }
