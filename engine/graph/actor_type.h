@@ -31,6 +31,11 @@ struct PortSpec {
   std::string name;
   PortType type = PortType::alert;
   std::string description;
+  // Inputs of actors that keep state: how the records must reach the instances of a parallel
+  // actor ("object_id": all of an object's alerts to one instance; "broadcast": every record to
+  // every instance). Empty: stateless, any instance will do. It is the input's default
+  // `partition`, and `validate` refuses another one when parallelism > 1.
+  std::string state_key;
 };
 
 // Problems found by a check hook; each names a place (use ActorConfig::place).
