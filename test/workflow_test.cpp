@@ -253,10 +253,10 @@ actors:
       events: {from: gcn.events, partition: event_id}
 )");
   REQUIRE(p.size() == 2);
-  CHECK(p[0] == "w.yaml:8:15: actor 'match' (coincidence) keeps state across its 4 instances: its input 'alerts' "
+  CHECK(p[0] == "w.yaml:9:45: actor 'match' (coincidence) keeps state across its 4 instances: its input 'alerts' "
                 "must be partitioned by object_id, not any (write {from: sim.alerts, partition: object_id} or leave "
                 "partition out)");
-  CHECK(p[1].starts_with("w.yaml:9:15: actor 'match' (coincidence) keeps state across its 4 instances: its input "
+  CHECK(p[1].starts_with("w.yaml:10:45: actor 'match' (coincidence) keeps state across its 4 instances: its input "
                          "'events' must be partitioned by broadcast, not event_id"));
   // One instance keeps all the state: any partition will do.
   CHECK(problems_of(R"(name: one
@@ -275,7 +275,7 @@ actors:
   - {id: b, type: count, inputs: {in: {frm: sim.alerts}}}
 )");
   REQUIRE(p.size() == 3);  // and no follow-on "not wired" for b's input
-  CHECK(p[0] == "w.yaml:4:66: 'partition' must be one of any, broadcast, object_id, event_id, not objectid "
+  CHECK(p[0] == "w.yaml:4:69: 'partition' must be one of any, broadcast, object_id, event_id, not 'objectid' "
                 "(did you mean 'object_id'?)");
   CHECK(p[1].starts_with("w.yaml:5:40: unknown input key 'frm'"));
   CHECK(p[2] == "w.yaml:5:39: an input written as a map needs 'from: actor.port'");

@@ -28,6 +28,12 @@ struct ConfigKey {
 };
 
 struct PortSpec {
+  // Written {name, type, description} or {..., state_key}; a constructor, so that the short form
+  // leaves state_key empty without a missing-initializer warning in every type and plugin.
+  PortSpec() = default;
+  PortSpec(std::string name, PortType type, std::string description, std::string state_key = {})
+      : name(std::move(name)), type(type), description(std::move(description)), state_key(std::move(state_key)) {}
+
   std::string name;
   PortType type = PortType::alert;
   std::string description;

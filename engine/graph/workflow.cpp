@@ -378,8 +378,10 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
     if (YAML::Node in = a["inputs"]) {
       auto add_wire = [&](const std::string& port, const YAML::Node& written) {
         spec.inputs[port];  // written, if wrongly: its problem is said here, not "not wired" later
-        YAML::Node ref = written;
-        std::string partition;
+        // Node::reset, not `=`: assigning a yaml-cpp node writes through to the node it refers to.
+        YAML::Node ref;
+        ref.reset(written);
+        std::string partition, partition_place;
         if (written.IsMap()) {
           for (const auto& entry : written) {
             std::string key = entry.first.as<std::string>();
@@ -388,12 +390,13 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                                                                    "' (an input is {from: actor.port, partition: " +
                                                                    name_list(partition_words()) + "})"});
           }
-          ref = written["from"];
-          if (!ref) {
+          if (!written["from"]) {
             problems.push_back({place_of(file, written), "an input written as a map needs 'from: actor.port'"});
             return;
           }
+          ref.reset(written["from"]);
           if (YAML::Node p = written["partition"]) {
+            partition_place = place_of(file, p);
             partition = p.IsScalar() ? p.Scalar() : "";
             std::vector<std::string> words = partition_words();
             if (std::find(words.begin(), words.end(), partition) == words.end()) {
@@ -410,7 +413,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
         std::string text = ref.Scalar();
         size_t dot = text.find('.');
         WireRef w{text.substr(0, dot), dot == std::string::npos ? "" : text.substr(dot + 1),
-                  place_of(file, ref), partition};
+                  place_of(file, ref), partition, partition_place};
         if (w.port.empty() || w.actor.empty()) {
           problems.push_back({w.place, "input '" + text + "' must be written 'actor.port'"});
           return;
@@ -474,7 +477,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
         const std::string needed = in_port ? in_port->state_key : "";
         if (w.partition.empty()) w.partition = needed.empty() ? "any" : needed;
         if (spec.parallelism > 1 && !needed.empty() && w.partition != needed)
-          problems.push_back({w.place, "actor '" + spec.id + "' (" + spec.type_name + ") keeps state across its " +
+          problems.push_back({w.partition_place.empty() ? w.place : w.partition_place, "actor '" + spec.id + "' (" + spec.type_name + ") keeps state across its " +
                                            std::to_string(spec.parallelism) + " instances: its input '" + port +
                                            "' must be partitioned by " + needed + ", not " + w.partition +
                                            " (write {from: " + w.actor + "." + w.port + ", partition: " + needed +

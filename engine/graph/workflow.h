@@ -31,6 +31,7 @@ struct WireRef {
   // How records reach the instances of a parallel receiver (engine/runtime/partition.h): "any",
   // "broadcast" or a key; resolved at build time (the input port's state_key, else "any").
   std::string partition;
+  std::string partition_place;  // where `partition:` is written, if it is
 };
 
 // The partition words: "any", "broadcast", and the keys a record can be partitioned by. A key is
