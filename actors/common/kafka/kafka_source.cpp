@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <regex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "actors/common/ingest/message_ingester.h"
 #include "actors/common/kafka/kafka_client.h"
@@ -59,6 +61,16 @@ class Consumer {
   // Touched by the source's thread and by rebalance callbacks, which librdkafka runs inside
   // consumer_poll on that same thread (or in close, after the source is gone).
   std::set<PartitionKey> assigned, at_end;
+  // What the rebalance callback could not do (a start offset by time that the broker refused):
+  // an exception must not unwind through librdkafka's C frames, so it waits here and the source
+  // rethrows it on its own thread after consumer_poll returns (rethrow_rebalance_failure).
+  std::exception_ptr rebalance_failure;
+
+  void rethrow_rebalance_failure() {
+    if (!rebalance_failure) return;
+    std::exception_ptr failure = std::exchange(rebalance_failure, nullptr);
+    std::rethrow_exception(failure);
+  }
 
   ~Consumer() {
     if (!rk) return;
@@ -154,10 +166,14 @@ class Consumer {
   static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                            void* opaque) {
     auto* self = static_cast<Consumer*>(opaque);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      self->start_partitions(partitions);
-    } else {
-      self->assign(nullptr);
+    try {
+      if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        self->start_partitions(partitions);
+      } else {
+        self->assign(nullptr);
+      }
+    } catch (...) {
+      self->rebalance_failure = std::current_exception();
     }
   }
 
@@ -298,6 +314,7 @@ class KafkaSource final : public ActorLogic {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       int timeout = messages.empty() ? 100 : static_cast<int>(std::max<int64_t>(0, left));
       MessagePtr m(rd_kafka_consumer_poll(rk, timeout));
+      consumer_->rethrow_rebalance_failure();
       if (!m) {
         if (!messages.empty() || Clock::now() >= deadline) break;
         if (stop_at_end_ && all_at_end()) break;
