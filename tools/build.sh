@@ -7,6 +7,9 @@ jobs=${EBS_JOBS:-$(nproc)}
 # ccache hits across checkouts (CI builds a fresh clone elsewhere): paths relative to the root.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+# The plain, sanitizer and fuzzing builds together outgrow ccache's default 5 GB, and a cache
+# that evicts makes every CI run a cold build.
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-20G}
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
