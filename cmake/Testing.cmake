@@ -1,14 +1,19 @@
+# The configured paths (shared data, source and build folders) live in one small library, so
+# that no other test file's compile line names this checkout (ccache hits across clones).
+add_library(ebs_test_paths STATIC ${CMAKE_SOURCE_DIR}/test/support/test_data.cpp)
+target_include_directories(ebs_test_paths PUBLIC ${CMAKE_SOURCE_DIR})
+target_compile_definitions(ebs_test_paths PRIVATE
+  EBS_DEFAULT_TEST_DATA="${EBS_TEST_DATA}"
+  EBS_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+  EBS_BINARY_DIR="${CMAKE_BINARY_DIR}")
+
 # ebs_add_test(NAME name SOURCES a_test.cpp ... LIBS lib ...)
 # Builds one doctest executable and registers it with ctest. Each test finds the shared data
-# through EBS_TEST_DATA (environment) with the configured default.
+# through EBS_TEST_DATA (environment) with the configured default (test/support/test_data.h).
 function(ebs_add_test)
   cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${CMAKE_SOURCE_DIR}/test/doctest_main.cpp ${T_SOURCES})
-  target_link_libraries(${T_NAME} PRIVATE doctest::doctest ${T_LIBS})
-  target_compile_definitions(${T_NAME} PRIVATE
-    EBS_DEFAULT_TEST_DATA="${EBS_TEST_DATA}"
-    EBS_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
-    EBS_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  target_link_libraries(${T_NAME} PRIVATE doctest::doctest ebs_test_paths ${T_LIBS})
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   if(T_LABELS)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")

@@ -31,7 +31,7 @@ std::string temp(const std::string& name) {
 
 TEST_CASE("catalog build, info and cone on the Gaia sample") {
   if (!getenv("EBS_DATA")) setenv("EBS_DATA", ebs::test::data_dir().c_str(), 1);
-  const std::string config = (std::filesystem::path(EBS_SOURCE_DIR) / "catalogs" / "gaia-dr3-1000.yaml").string();
+  const std::string config = (ebs::test::source_dir() / "catalogs" / "gaia-dr3-1000.yaml").string();
   const std::string out = temp("gaia.ebscat");
 
   const Run build = run({"catalog", "build", config, "-o", out});

@@ -13,7 +13,7 @@
 
 namespace ebs::crossmatch::testing {
 
-inline std::filesystem::path repo_dir() { return EBS_SOURCE_DIR; }
+inline std::filesystem::path repo_dir() { return ebs::test::source_dir(); }
 
 // Removed at exit.
 struct TemporaryFolder {

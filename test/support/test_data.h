@@ -1,4 +1,5 @@
-// Where tests find ../shared/data: $EBS_TEST_DATA, else the path configured at build time.
+// Where tests find ../shared/data: $EBS_TEST_DATA, else the path configured at build time; and
+// the source and build folders (test/support/test_data.cpp, the one file that knows them).
 #pragma once
 
 #include <cstdlib>
@@ -7,12 +8,13 @@
 
 namespace ebs::test {
 
+std::filesystem::path configured_data_dir();
+std::filesystem::path source_dir();
+std::filesystem::path binary_dir();
+
 inline std::filesystem::path data_dir() {
   if (const char* env = std::getenv("EBS_TEST_DATA"); env && *env) return env;
-  return EBS_DEFAULT_TEST_DATA;
+  return configured_data_dir();
 }
-
-inline std::filesystem::path source_dir() { return EBS_SOURCE_DIR; }
-inline std::filesystem::path binary_dir() { return EBS_BINARY_DIR; }
 
 }  // namespace ebs::test

@@ -73,7 +73,7 @@ TEST_CASE("every ready-made catalogue configuration builds from the shared data"
       {"glade-gwemopt-S190814bv", 2000}, {"gladeplus-first101", 101}, {"clu-mini", 92}};
   TempFiles temp;
   std::map<std::string, std::filesystem::path> built;
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(EBS_SOURCE_DIR) / "catalogs")) {
+  for (const auto& entry : std::filesystem::directory_iterator(ebs::test::source_dir() / "catalogs")) {
     if (entry.path().extension() != ".yaml") continue;
     CAPTURE(entry.path());
     const CatalogConfig config = load_catalog_config(entry.path(), test_data_variables());

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "engine/util/fault.h"
+#include "test/support/test_data.h"
 
 using namespace ebs::catalog;
 
@@ -111,7 +112,7 @@ TEST_CASE("configuration errors name the file, line and column") {
 }
 
 TEST_CASE("every ready-made configuration under catalogs/ parses") {
-  const auto dir = std::filesystem::path(EBS_SOURCE_DIR) / "catalogs";
+  const auto dir = ebs::test::source_dir() / "catalogs";
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".yaml") continue;

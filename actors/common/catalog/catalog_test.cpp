@@ -321,7 +321,7 @@ TEST_CASE("ZTF alerts against GCVS: the index finds what brute force finds") {
   REQUIRE(gcvs.size() == 59099);
 
   const CatalogConfig config = load_catalog_config(
-      std::filesystem::path(EBS_SOURCE_DIR) / "catalogs" / "gcvs.yaml",
+      ebs::test::source_dir() / "catalogs" / "gcvs.yaml",
       [&](const std::string& name) -> std::optional<std::string> {
         if (name == "EBS_DATA") return data.string();
         return std::nullopt;
