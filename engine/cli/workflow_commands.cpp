@@ -199,6 +199,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_flag("--progress", o->progress,
                               "a progress line every second even when stderr is not a terminal");
                  app.add_flag("--quiet,-q", o->quiet, "only warnings and errors");
+                 app.add_option("--drain-timeout", o->run.drain_timeout_s,
+                                "seconds a stop (Ctrl-C, end of input) may take to drain what is in flight; "
+                                "then it is abandoned and the run exits 1 (default: the workflow's "
+                                "defaults.drain_timeout_s, 20; 0: no bound)")
+                     ->check(CLI::NonNegativeNumber);
                  app.add_flag("--overwrite", o->run.overwrite,
                               "file sinks may truncate output a previous run wrote (refused otherwise)");
                  app.add_option("--log-level", o->log_level,

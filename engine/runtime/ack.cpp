@@ -3,6 +3,7 @@
 namespace ebs {
 
 uint64_t AckTracker::issue(uint64_t records) {
+  if (scope_) scope_->issued_.fetch_add(records, std::memory_order_acq_rel);
   std::lock_guard lock(mutex_);
   records_issued_ += records;
   return next_++;
@@ -10,6 +11,9 @@ uint64_t AckTracker::issue(uint64_t records) {
 
 void AckTracker::release(uint64_t sequence, uint64_t records, AckOutcome outcome) {
   if (scope_ && scope_->torn_down()) outcome = AckOutcome::abandoned;
+  if (scope_)
+    (outcome == AckOutcome::abandoned ? scope_->abandoned_ : scope_->acknowledged_)
+        .fetch_add(records, std::memory_order_acq_rel);
   uint64_t through;
   bool advanced = false;
   {

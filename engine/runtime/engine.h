@@ -51,6 +51,8 @@ struct RunOptions {
   bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
   // Bytes in flight per edge (record_bytes; engine/runtime/credit_window.h); 0: unlimited.
   int64_t credit_window_bytes = int64_t{64} << 20;
+  // `run --drain-timeout SECONDS`: overrides the workflow's `defaults: {drain_timeout_s}`.
+  std::optional<double> drain_timeout_s;
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
@@ -75,6 +77,11 @@ struct RunOutput {
 struct RunResult {
   bool started = false;          // every instance opened
   bool interrupted = false;      // stopped by a signal
+  // A graceful stop that ran out of time (drain_timeout_s): what was still held is abandoned
+  // (never acknowledged), and the run exits 1.
+  double drain_timeout_s = 0;    // the bound that applied (0: none)
+  bool drain_timed_out = false;
+  uint64_t abandoned_records = 0;  // records a source issued that were still held then
   bool accounting_ok = false;
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;
