@@ -235,6 +235,7 @@ class KafkaSource final : public ActorLogic {
     topics_ = c.strings("topics");
     if (topics_.empty()) fail(place_, "no topics");
     batch_delay_ = context.batch_delay;
+    batch_bytes_ = context.batch_bytes;
     acks_ = context.acks;
     stop_at_end_ = c.boolean("stop_at_end");
     max_messages_ = c.integer("max_messages");
@@ -294,7 +295,8 @@ class KafkaSource final : public ActorLogic {
     auto deadline = Clock::now() + batch_delay_;
     size_t limit = max_records;
     if (max_messages_ > 0) limit = std::min<size_t>(limit, static_cast<size_t>(max_messages_ - consumed_));
-    while (messages.size() < limit) {
+    size_t message_bytes = 0;  // a batch also ends at batch_bytes of messages (ActorContext)
+    while (messages.size() < limit && message_bytes < batch_bytes_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       int timeout = messages.empty() ? 100 : static_cast<int>(std::max<int64_t>(0, left));
       MessagePtr m(rd_kafka_consumer_poll(rk, timeout));
@@ -317,6 +319,7 @@ class KafkaSource final : public ActorLogic {
         continue;
       }
       consumer_->at_end.erase({rd_kafka_topic_name(m->rkt), m->partition});
+      message_bytes += m->len;
       messages.push_back(std::move(m));
     }
     if (!messages.empty()) emit(messages, out);
@@ -493,6 +496,7 @@ class KafkaSource final : public ActorLogic {
   std::string place_;
   std::vector<std::string> topics_;
   std::chrono::microseconds batch_delay_{5000};
+  size_t batch_bytes_ = ActorContext::kDefaultBatchBytes;
   bool stop_at_end_ = false;
   bool done_ = false;
   bool assign_ = false, assigned_ = false;
