@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -89,6 +91,19 @@ class GivesUp final : public ActorLogic {
   std::vector<BatchView> held_;
 };
 
+// A sink whose endpoint never answers: each batch blocks until the run is torn down (as the
+// webhook sink's request is cut then).
+class Hangs final : public ActorLogic {
+ public:
+  void open(const ActorContext& c) override { scope_ = c.acks; }
+  void on_batch(size_t, const BatchView&, Emitter&) override {
+    while (!scope_->torn_down()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+ private:
+  std::shared_ptr<const AckScope> scope_;
+};
+
 class FailsToOpen final : public ActorLogic {
  public:
   void open(const ActorContext& c) override { fail(c.config.place("x"), "cannot open the thing"); }
@@ -130,6 +145,12 @@ struct Fixture {
     gives_up.inputs = {{"in", PortType::any, ""}};
     gives_up.create = [](const ActorContext&) { return std::make_unique<GivesUp>(); };
     registry.add(gives_up);
+    ActorType hangs;
+    hangs.name = "hangs";
+    hangs.inputs = {{"in", PortType::any, ""}};
+    hangs.blocking = true;
+    hangs.create = [](const ActorContext&) { return std::make_unique<Hangs>(); };
+    registry.add(hangs);
     ActorType broken;
     broken.name = "fails-to-open";
     broken.inputs = {{"in", PortType::any, ""}};
@@ -327,4 +348,50 @@ actors:
   CHECK(f.watch.tracker->records_acknowledged() == 0);
   CHECK(f.watch.tracker->records_abandoned() > 0);
   CHECK(f.watch.tracker->issued() < 1000);  // credits held the source back; the teardown stopped it
+}
+
+TEST_CASE("a drain that outlasts drain_timeout_s abandons what is still held, names the busy actors, and fails the run") {
+  Fixture f;
+  RunOptions options;
+  options.drain_timeout_s = 0.5;  // overrides the workflow's 30
+  auto started = std::chrono::steady_clock::now();
+  RunResult r = f.run(R"(name: hanging
+defaults: {batch_size: 10, drain_timeout_s: 30}
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: stuck, type: hangs, inputs: [src.out]})",
+                      options);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  MESSAGE("the run ended " << took << " s after it started (drain bound 0.5 s)");
+  CHECK(took < 20);  // the bound of the command line, not the workflow's 30 s
+  CHECK(r.drain_timed_out);
+  CHECK(r.drain_timeout_s == 0.5);
+  REQUIRE_FALSE(r.errors.empty());
+  CHECK(r.errors[0].find("the drain did not end within drain_timeout_s = 0.5 s: 100 records still held") == 0);
+  CHECK(r.errors[0].find("still busy: stuck") != std::string::npos);
+  // The 10 batches fit the window: the source ended, everything it read was still held.
+  CHECK(r.abandoned_records == 100);
+  CHECK(f.watch.tracker->records_acknowledged() == 0);
+  CHECK(f.watch.tracker->acknowledged_through() == 0);
+  CHECK(f.watch.tracker->records_abandoned() == 100);
+  auto summary = nlohmann::json::parse(summary_json(f.load(R"(name: hanging
+actors:
+  - {id: src, type: watched-source}
+  - {id: stuck, type: hangs, inputs: [src.out]})"), r));
+  CHECK(summary["drain"]["timed_out"] == true);
+  CHECK(summary["drain"]["abandoned_records"] == 100);
+}
+
+TEST_CASE("drain_timeout_s: a number of seconds >= 0 in defaults") {
+  Fixture f;
+  std::vector<Problem> problems;
+  auto doc = parse_workflow_text("name: x\ndefaults: {drain_timeout_s: -1}\nactors:\n  - {id: src, type: watched-source}\n",
+                                 "test.yaml", problems);
+  REQUIRE(doc);
+  build_workflow(*doc, f.registry, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(format_problem(problems[0]).find("'drain_timeout_s' must be a number of seconds >= 0") != std::string::npos);
+  CHECK(format_problem(problems[0]).find("test.yaml:2:") == 0);
+  CHECK(f.load("name: x\ndefaults: {drain_timeout_s: 2.5}\nactors:\n  - {id: src, type: watched-source}\n").drain_timeout_s == 2.5);
+  CHECK(f.load("name: x\nactors:\n  - {id: src, type: watched-source}\n").drain_timeout_s == 20);
 }
