@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -32,6 +33,9 @@ class AckScope {
  public:
   void tear_down() { torn_down_.store(true, std::memory_order_release); }
   bool torn_down() const { return torn_down_.load(std::memory_order_acquire); }
+  // Sleeps for `duration`, waking early once the scope is torn down: a blocking sink that throttles
+  // or backs off must not hold a run that is being torn down. True when it was torn down.
+  bool sleep_unless_torn_down(std::chrono::steady_clock::duration duration) const;
 
   // Records of every tracker in the scope: issued, and released either way. What a run still
   // holds is issued - acknowledged - abandoned: what a drain that ran out of time abandons.

@@ -93,7 +93,7 @@ class WebhookSink final : public ActorLogic {
       Attempt last;
       Backoff backoff(backoff_, max_backoff_);
       for (int attempt = 0; attempt <= retries_; ++attempt) {
-        if (attempt > 0) sleep_unless_torn_down(backoff.next());  // its own thread: blocks nobody else
+        if (attempt > 0) scope_->sleep_unless_torn_down(backoff.next());  // its own thread: blocks nobody else
         if (torn_down()) return;
         last = post(payload);
         if (last.ok() || !last.retryable()) break;
@@ -118,12 +118,6 @@ class WebhookSink final : public ActorLogic {
   bool torn_down() const { return scope_ && scope_->torn_down(); }
   static int abort_when_torn_down(void* scope, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return scope && static_cast<const AckScope*>(scope)->torn_down() ? 1 : 0;
-  }
-  void sleep_unless_torn_down(std::chrono::milliseconds wait) {
-    auto until = std::chrono::steady_clock::now() + wait;
-    while (!torn_down() && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
   }
 
   Attempt post(const std::string& payload) {
