@@ -25,11 +25,12 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
-#include "actors/common/kafka/kafka_client.h"
 #include "test/support/child_process.h"
+#include "test/support/kafka_offsets.h"
 #include "test/support/postgres_server.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
@@ -110,21 +111,6 @@ std::multiset<uint64_t> repository_ids(const std::string& database, const fs::pa
   return ids;
 }
 
-// Messages the group has committed on the topic (the sum of committed offsets).
-int64_t committed(const std::string& bootstrap, const std::string& group, const std::string& topic, int partitions) {
-  rd_kafka_conf_t* conf = kafka::make_conf({{"bootstrap.servers", bootstrap}, {"group.id", group}}, "committed");
-  char error[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-  REQUIRE(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
-  REQUIRE(rd_kafka_committed(rk, list, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  int64_t total = 0;
-  for (int i = 0; i < list->cnt; ++i) total += std::max<int64_t>(0, list->elems[i].offset);
-  rd_kafka_topic_partition_list_destroy(list);
-  rd_kafka_destroy(rk);
-  return total;
-}
 
 // `ebs-flow broker` in a child process, with its bootstrap address.
 struct Broker {
@@ -223,7 +209,7 @@ actors:
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // commits already on the wire land
     JsonlFile file = read_jsonl(dir / "run" / "out.jsonl");
     CHECK(file.broken_lines == 0);  // crash-consistent: whole lines, then at most a torn tail
-    int64_t now_committed = committed(broker.bootstrap, "chaos", "ztf", kPartitions);
+    int64_t now_committed = test::committed_messages(broker.bootstrap, "chaos", "ztf", kPartitions);
     int64_t written = static_cast<int64_t>(file.whole_lines - lines_before);
     int64_t moved = now_committed - committed_before;
     MESSAGE("kill " << k + 1 << " after " << after << " s: " << written << " lines written, committed " << moved
@@ -255,7 +241,7 @@ actors:
   CHECK(in_sqlite.size() == expected.size());  // each alert once
   CHECK(std::set<uint64_t>(in_postgres.begin(), in_postgres.end()) == expected);
   CHECK(in_postgres.size() == expected.size());
-  CHECK(committed(broker.bootstrap, "chaos", "ztf", kPartitions) == 86);
+  CHECK(test::committed_messages(broker.bootstrap, "chaos", "ztf", kPartitions) == 86);
   MESSAGE("chaos test took " << seconds_since(test_started) << " s");
   fs::remove_all(dir);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "engine/util/fault.h"
+#include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
 using namespace ebs::catalog;
@@ -185,13 +186,6 @@ std::string gzip_bytes(const std::string& bytes) {
   return out;
 }
 
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 size_t count_rows(const CatalogConfig& config) {
   auto reader = open_table(config);
   reader->select({reader->find_column("source_id")});
@@ -204,7 +198,7 @@ size_t count_rows(const CatalogConfig& config) {
 }  // namespace
 
 TEST_CASE("FITS .gz catalogues inflate within what their headers declare; a bomb is a fault, not gigabytes") {
-  const std::string fits = slurp(ebs::test::data_dir() / "catalogs" / "gaia-dr3-1000.fits");
+  const std::string fits = ebs::test::read_file(ebs::test::data_dir() / "catalogs" / "gaia-dr3-1000.fits");
   CatalogConfig config;
   config.format = TableFormat::fits;
 

@@ -20,31 +20,34 @@ ContainerFileStream::ContainerFileStream(std::string path, MessageIngester& inge
   size_ = std::filesystem::file_size(path_, ec);
   if (!file_ || ec) fail(path_, "cannot read");
   // The header's length is known only once it is parsed: read more until it parses or the file
-  // (or the ceiling) ends; the last attempt's fault is the file's.
-  size_t length = std::min<uint64_t>(size_, kFirstHeaderRead);
+  // (or the ceiling) ends; the last attempt's fault is the file's. Its schema is parsed once.
+  size_t length = static_cast<size_t>(std::min<uint64_t>(size_, kFirstHeaderRead));
+  auto fail_whole = [&](Fault fault) {
+    pending_.push_back({nullptr, IngestFailure{std::move(fault), std::move(header_bytes_), "avro"}});
+    header_bytes_.clear();
+    ended_ = true;
+  };
   while (true) {
     header_bytes_ = read_at(0, length);
     try {
       header_ = avro::read_container_header(header_bytes_, path_);
-      plan_ = ingester_.decoder().plan_for_container(
-          header_.schema, static_cast<uint64_t>(header_.schema.data() - header_bytes_.data()), path_);
       break;
-    } catch (const std::exception& error) {
-      bool more = length < size_ && length < kMaxHeaderBytes;
-      if (more && dynamic_cast<const Fault*>(&error) &&
-          static_cast<const Fault&>(error).kind() == FaultKind::failed) {
+    } catch (const Fault& fault) {
+      if (fault.kind() == FaultKind::failed && length < size_ && length < kMaxHeaderBytes) {
         length = static_cast<size_t>(std::min<uint64_t>({size_, uint64_t{length} * 4, kMaxHeaderBytes}));
         continue;
       }
-      Fault fault = to_fault(error, path_);
-      if (length < size_ && !more)
-        fault = Fault(FaultKind::failed, path_ + ":byte 0",
-                      "container header larger than " + std::to_string(kMaxHeaderBytes >> 20) + " MiB");
-      pending_.push_back({nullptr, IngestFailure{fault, std::move(header_bytes_), "avro"}});
-      header_bytes_.clear();
-      ended_ = true;
-      return;
+      if (length < size_ && fault.kind() == FaultKind::failed)
+        return fail_whole(Fault(FaultKind::failed, path_ + ":byte 0",
+                                "container header larger than " + std::to_string(kMaxHeaderBytes >> 20) + " MiB"));
+      return fail_whole(fault);
     }
+  }
+  try {
+    plan_ = ingester_.decoder().plan_for_container(
+        header_.schema, static_cast<uint64_t>(header_.schema.data() - header_bytes_.data()), path_);
+  } catch (const std::exception& error) {
+    return fail_whole(to_fault(error, path_));
   }
   position_ = header_.blocks_offset;
 }
