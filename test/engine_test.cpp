@@ -86,6 +86,10 @@ class GivesUp final : public ActorLogic {
     held_.push_back(batch);
     if (held_.size() == 3) out.abort_run(Fault(FaultKind::failed, "gives-up", "cannot go on"));
   }
+  // As that sink, it takes no more input once it gave up: without this, credits kept flowing back
+  // until the run loop noticed the fault, and on a loaded machine the source could issue more
+  // than the bound below before the teardown.
+  bool accepting() const override { return held_.size() < 3; }
 
  private:
   std::vector<BatchView> held_;
