@@ -38,16 +38,19 @@ ContainerFileStream::ContainerFileStream(std::string path, MessageIngester& inge
         continue;
       }
       if (length < size_ && fault.kind() == FaultKind::failed)
-        return fail_whole(Fault(FaultKind::failed, path_ + ":byte 0",
-                                "container header larger than " + std::to_string(kMaxHeaderBytes >> 20) + " MiB"));
-      return fail_whole(fault);
+        fail_whole(Fault(FaultKind::failed, path_ + ":byte 0",
+                         "container header larger than " + std::to_string(kMaxHeaderBytes >> 20) + " MiB"));
+      else
+        fail_whole(fault);
+      return;
     }
   }
   try {
     plan_ = ingester_.decoder().plan_for_container(
         header_.schema, static_cast<uint64_t>(header_.schema.data() - header_bytes_.data()), path_);
   } catch (const std::exception& error) {
-    return fail_whole(to_fault(error, path_));
+    fail_whole(to_fault(error, path_));
+    return;
   }
   position_ = header_.blocks_offset;
 }
