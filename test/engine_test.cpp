@@ -371,10 +371,11 @@ actors:
   CHECK(r.drain_timed_out);
   CHECK(r.drain_timeout_s == 0.5);
   REQUIRE_FALSE(r.errors.empty());
-  CHECK(r.errors[0].find("the drain did not end within drain_timeout_s = 0.5 s: 100 records still held") == 0);
-  CHECK(r.errors[0].find("still busy: stuck") != std::string::npos);
-  // The 10 batches fit the window: the source ended, everything it read was still held.
-  CHECK(r.abandoned_records == 100);
+  CHECK(r.errors[0].find("the drain did not end within drain_timeout_s = 0.5 s; still busy: stuck (10 records "
+                          "taken in and not handled)") == 0);
+  CHECK(r.busy_actors == std::vector<std::string>{"stuck"});
+  CHECK(r.unhandled_records == 10);  // the batch it hangs on; the 9 others wait in its mailbox
+  // The 10 batches fit the window: the source ended; all it read is abandoned, none acknowledged.
   CHECK(f.watch.tracker->records_acknowledged() == 0);
   CHECK(f.watch.tracker->acknowledged_through() == 0);
   CHECK(f.watch.tracker->records_abandoned() == 100);
@@ -383,7 +384,8 @@ actors:
   - {id: src, type: watched-source}
   - {id: stuck, type: hangs, inputs: [src.out]})"), r));
   CHECK(summary["drain"]["timed_out"] == true);
-  CHECK(summary["drain"]["abandoned_records"] == 100);
+  CHECK(summary["drain"]["unhandled_records"] == 10);
+  CHECK(summary["drain"]["busy_actors"] == nlohmann::json::array({"stuck"}));
 }
 
 TEST_CASE("drain_timeout_s: a number of seconds >= 0 in defaults") {

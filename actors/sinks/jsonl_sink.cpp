@@ -11,6 +11,7 @@
 
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 
 namespace ebs {
 
@@ -130,7 +131,7 @@ class JsonlSink final : public ActorLogic {
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     double ahead = written_ / max_rate_ - elapsed;
     if (ahead > 0)
-      scope_->sleep_unless_torn_down(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      sleep_unless_torn_down(*scope_, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           std::chrono::duration<double>(ahead)));
   }
 

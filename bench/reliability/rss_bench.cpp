@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
 
   double sink_rate = std::max(1.0, source_rate / 100);
   char sink[256];
-  std::snprintf(sink, sizeof sink, "    type: jsonl\n    config: {path: out.jsonl, with_raw: true, fsync: false, max_records_per_s: %.1f}\n",
+  std::snprintf(sink, sizeof sink, "    type: jsonl\n    config: {path: out.jsonl, with_raw: false, fsync: false, max_records_per_s: %.1f}\n",
                 sink_rate);
   Run slow = run_for(dir, workflow(dir, "slow", sink), seconds);
   std::printf("%s\n", nlohmann::json{{"run", "source into a jsonl sink 100x slower"},

@@ -1,22 +1,8 @@
 #include "engine/runtime/ack.h"
 
-#include <algorithm>
-#include <thread>
-
 namespace ebs {
 
-bool AckScope::sleep_unless_torn_down(std::chrono::steady_clock::duration duration) const {
-  const auto until = std::chrono::steady_clock::now() + duration;
-  while (!torn_down()) {
-    auto now = std::chrono::steady_clock::now();
-    if (now >= until) return false;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(std::chrono::milliseconds(20), until - now));
-  }
-  return true;
-}
-
 uint64_t AckTracker::issue(uint64_t records) {
-  if (scope_) scope_->issued_.fetch_add(records, std::memory_order_acq_rel);
   std::lock_guard lock(mutex_);
   records_issued_ += records;
   return next_++;
@@ -24,9 +10,6 @@ uint64_t AckTracker::issue(uint64_t records) {
 
 void AckTracker::release(uint64_t sequence, uint64_t records, AckOutcome outcome) {
   if (scope_ && scope_->torn_down()) outcome = AckOutcome::abandoned;
-  if (scope_)
-    (outcome == AckOutcome::abandoned ? scope_->abandoned_ : scope_->acknowledged_)
-        .fetch_add(records, std::memory_order_acq_rel);
   uint64_t through;
   bool advanced = false;
   {

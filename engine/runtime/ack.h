@@ -13,7 +13,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -33,26 +32,9 @@ class AckScope {
  public:
   void tear_down() { torn_down_.store(true, std::memory_order_release); }
   bool torn_down() const { return torn_down_.load(std::memory_order_acquire); }
-  // Sleeps for `duration`, waking early once the scope is torn down: a blocking sink that throttles
-  // or backs off must not hold a run that is being torn down. True when it was torn down.
-  bool sleep_unless_torn_down(std::chrono::steady_clock::duration duration) const;
-
-  // Records of every tracker in the scope: issued, and released either way. What a run still
-  // holds is issued - acknowledged - abandoned: what a drain that ran out of time abandons.
-  uint64_t records_issued() const { return issued_.load(std::memory_order_acquire); }
-  uint64_t records_acknowledged() const { return acknowledged_.load(std::memory_order_acquire); }
-  uint64_t records_abandoned() const { return abandoned_.load(std::memory_order_acquire); }
-  uint64_t records_held() const {
-    uint64_t released = records_acknowledged() + records_abandoned();
-    uint64_t issued = records_issued();
-    return issued > released ? issued - released : 0;
-  }
 
  private:
-  friend class AckTracker;
   std::atomic<bool> torn_down_{false};
-  // Counted by the trackers, which hold the scope as const: a count is not the scope's state.
-  mutable std::atomic<uint64_t> issued_{0}, acknowledged_{0}, abandoned_{0};
 };
 
 class AckTracker {

@@ -29,10 +29,6 @@ struct ActorContext {
   ActorConfig config;
   std::string run_dir;    // relative paths in configs resolve here
   size_t batch_size = 1024;
-  // Sources end a batch at `batch_size` records or at this many bytes (record_bytes), whichever
-  // comes first: a batch of big alerts stays well inside an edge's byte window (RunOptions).
-  size_t batch_bytes = kDefaultBatchBytes;
-  static constexpr size_t kDefaultBatchBytes = size_t{8} << 20;
   std::chrono::microseconds batch_delay{5000};
   const ActorType* type = nullptr;
   // The run's acknowledgements: sources make their AckTrackers with it, so that a teardown after

@@ -136,11 +136,6 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       setup.context.config = spec.config();
       setup.context.run_dir = run_dir.string();
       setup.context.batch_size = workflow.batch_size;
-      // A quarter of the edge's byte window, so that a source's batches never wait for an empty
-      // edge (a batch larger than the window is sent only then).
-      if (options.credit_window_bytes > 0)
-        setup.context.batch_bytes = std::min<size_t>(ActorContext::kDefaultBatchBytes,
-                                                     std::max<size_t>(1, options.credit_window_bytes / 4));
       setup.context.batch_delay = workflow.batch_delay;
       setup.context.type = &type;
       setup.context.acks = acks;
@@ -285,22 +280,25 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       // The drain ran out of time (a sink that hangs, a window that drains at 10 records/s):
       // what is still held is abandoned, never acknowledged, so a restart reads it again.
       result.drain_timed_out = true;
-      result.abandoned_records = acks->records_held();
       acks->tear_down();
-      std::vector<std::string> busy;
+      std::vector<std::string>& busy = result.busy_actors;
       for (Instance& inst : instances) {
         if (inst.done) continue;
         if (std::find(busy.begin(), busy.end(), inst.spec->id) == busy.end()) busy.push_back(inst.spec->id);
+        const ActorStats& st = *inst.stats;
+        uint64_t handled = ActorStats::get(st.forwarded) + ActorStats::get(st.filtered) + ActorStats::get(st.failed);
+        uint64_t in = ActorStats::get(st.in);
+        if (!inst.spec->type->is_source() && in > handled) result.unhandled_records += in - handled;
         self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
       }
       std::string names;
       for (const std::string& id : busy) names += (names.empty() ? "" : ", ") + id;
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%g", result.drain_timeout_s);
-      result.errors.push_back(std::string("the drain did not end within drain_timeout_s = ") + seconds + " s: " +
-                              std::to_string(result.abandoned_records) +
-                              " records still held were abandoned (never acknowledged; a restart reads them "
-                              "again); still busy: " + names);
+      result.errors.push_back(std::string("the drain did not end within drain_timeout_s = ") + seconds +
+                              " s; still busy: " + names + " (" + std::to_string(result.unhandled_records) +
+                              " records taken in and not handled); everything not yet acknowledged is abandoned: "
+                              "a restart reads it again");
       spdlog::error("{}", result.errors.back());
       break;
     }
@@ -445,7 +443,8 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                      {"interrupted", result.interrupted},
                      {"drain", {{"timeout_s", result.drain_timeout_s},
                                 {"timed_out", result.drain_timed_out},
-                                {"abandoned_records", result.abandoned_records}}},
+                                {"busy_actors", result.busy_actors},
+                                {"unhandled_records", result.unhandled_records}}},
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},

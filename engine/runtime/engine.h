@@ -77,11 +77,12 @@ struct RunOutput {
 struct RunResult {
   bool started = false;          // every instance opened
   bool interrupted = false;      // stopped by a signal
-  // A graceful stop that ran out of time (drain_timeout_s): what was still held is abandoned
-  // (never acknowledged), and the run exits 1.
+  // A graceful stop that ran out of time (drain_timeout_s): everything not yet acknowledged is
+  // abandoned (a restart reads it again), and the run exits 1.
   double drain_timeout_s = 0;    // the bound that applied (0: none)
   bool drain_timed_out = false;
-  uint64_t abandoned_records = 0;  // records a source issued that were still held then
+  std::vector<std::string> busy_actors;  // the actors that had not ended then
+  uint64_t unhandled_records = 0;  // records they had taken in and not handled (written, filtered, failed)
   bool accounting_ok = false;
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;

@@ -15,6 +15,7 @@
 #include "actors/common/kafka/offsets_by_time.h"
 #include "actors/common/kafka/replay.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/source_batch.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs {
@@ -235,7 +236,6 @@ class KafkaSource final : public ActorLogic {
     topics_ = c.strings("topics");
     if (topics_.empty()) fail(place_, "no topics");
     batch_delay_ = context.batch_delay;
-    batch_bytes_ = context.batch_bytes;
     acks_ = context.acks;
     stop_at_end_ = c.boolean("stop_at_end");
     max_messages_ = c.integer("max_messages");
@@ -295,7 +295,7 @@ class KafkaSource final : public ActorLogic {
     auto deadline = Clock::now() + batch_delay_;
     size_t limit = max_records;
     if (max_messages_ > 0) limit = std::min<size_t>(limit, static_cast<size_t>(max_messages_ - consumed_));
-    size_t message_bytes = 0;  // a batch also ends at batch_bytes of messages (ActorContext)
+    size_t message_bytes = 0;  // a batch also ends at kSourceBatchBytes of messages
     while (messages.size() < limit && message_bytes < batch_bytes_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       int timeout = messages.empty() ? 100 : static_cast<int>(std::max<int64_t>(0, left));
@@ -496,7 +496,7 @@ class KafkaSource final : public ActorLogic {
   std::string place_;
   std::vector<std::string> topics_;
   std::chrono::microseconds batch_delay_{5000};
-  size_t batch_bytes_ = ActorContext::kDefaultBatchBytes;
+  size_t batch_bytes_ = kSourceBatchBytes;
   bool stop_at_end_ = false;
   bool done_ = false;
   bool assign_ = false, assigned_ = false;

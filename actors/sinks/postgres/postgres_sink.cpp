@@ -8,6 +8,7 @@
 #include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 #include "engine/util/backoff.h"
 
 namespace ebs {
@@ -75,7 +76,7 @@ class PostgresRepositorySink final : public ActorLogic {
     const std::chrono::milliseconds delay = backoff.next();
     spdlog::warn("{}: {}: {}; retrying in {} ms ({}/{})", actor_id_, fault.place(), fault.message(), delay.count(),
                  attempt + 1, attempts_);
-    scope_->sleep_unless_torn_down(delay);  // a run torn down meanwhile does not wait for the server
+    sleep_unless_torn_down(*scope_, delay);  // a run torn down meanwhile does not wait for the server
   }
 
   // Commits what is pending; a lost connection or a transient server condition (deadlock, too

@@ -10,6 +10,7 @@
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "actors/common/repository/writer.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 #include "engine/util/backoff.h"
 
 namespace ebs {
@@ -93,7 +94,7 @@ class RepositorySink final : public ActorLogic {
     // own thread) until it is, or the stall time-out gives up.
     // A run torn down meanwhile (a drain past drain_timeout_s) abandons what waits.
     while (stalled_) {
-      if (scope_->sleep_unless_torn_down(std::min<std::chrono::steady_clock::duration>(
+      if (sleep_unless_torn_down(*scope_, std::min<std::chrono::steady_clock::duration>(
               next_retry_ - std::chrono::steady_clock::now(), std::chrono::seconds(1))))
         return;
       retry(out);

@@ -13,6 +13,7 @@
 #include "engine/model/record_json.h"
 #include "engine/runtime/ack.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 #include "engine/util/backoff.h"
 
 namespace ebs {
@@ -93,7 +94,7 @@ class WebhookSink final : public ActorLogic {
       Attempt last;
       Backoff backoff(backoff_, max_backoff_);
       for (int attempt = 0; attempt <= retries_; ++attempt) {
-        if (attempt > 0) scope_->sleep_unless_torn_down(backoff.next());  // its own thread: blocks nobody else
+        if (attempt > 0) sleep_unless_torn_down(*scope_, backoff.next());  // its own thread: blocks nobody else
         if (torn_down()) return;
         last = post(payload);
         if (last.ok() || !last.retryable()) break;

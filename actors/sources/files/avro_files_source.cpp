@@ -16,6 +16,7 @@
 #include "actors/common/ingest/container_file_stream.h"
 #include "actors/common/ingest/message_ingester.h"
 #include "engine/model/record_bytes.h"
+#include "engine/runtime/source_batch.h"
 #include "engine/runtime/actor_logic.h"
 
 namespace ebs {
@@ -62,6 +63,9 @@ bool starts_with_container_magic(const std::string& path) {
 
 class AvroFilesSource final : public ActorLogic {
  public:
+  // Tests cut batches at fewer bytes than kSourceBatchBytes.
+  explicit AvroFilesSource(size_t batch_bytes = kSourceBatchBytes) : batch_bytes_(batch_bytes) {}
+
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
     std::string path = c.input_path("path");
@@ -73,11 +77,10 @@ class AvroFilesSource final : public ActorLogic {
     if (speed_ < 0) fail(c.place("speed"), "speed must be >= 0 (0 = as fast as possible)");
     ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c));
     batch_size_ = context.batch_size;
-    batch_bytes_ = context.batch_bytes;
     acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
 
-  // A batch ends at `max_records` records or `batch_bytes` bytes (record_bytes), whichever comes
+  // A batch ends at `max_records` records or kSourceBatchBytes bytes (record_bytes), whichever comes
   // first, wherever that falls in a file: a container of 20,000 records goes out in pieces.
   ProduceResult produce(size_t max_records, Emitter& out) override {
     std::vector<RecordPtr> alerts;
@@ -222,7 +225,7 @@ class AvroFilesSource final : public ActorLogic {
   double speed_ = 0;
   bool loop_ = false;
   size_t batch_size_ = 1024;
-  size_t batch_bytes_ = size_t{8} << 20;
+  size_t batch_bytes_ = kSourceBatchBytes;
   std::unique_ptr<ingest::MessageIngester> ingester_;
   std::deque<Pending> pending_;
   double first_mjd_ = NAN;
@@ -231,6 +234,10 @@ class AvroFilesSource final : public ActorLogic {
 };
 
 }  // namespace
+
+std::unique_ptr<ActorLogic> make_avro_files_source(size_t batch_bytes) {
+  return std::make_unique<AvroFilesSource>(batch_bytes);
+}
 
 void register_avro_files_source(ActorRegistry& registry) {
   ActorType t;

@@ -214,8 +214,8 @@ TEST_CASE("a container of 1,000 real ZTF alerts goes out in batches of batch_siz
     ActorContext context;
     const ActorType* type = registry.find("avro-files");
     context = test::make_context(*type, "{path: '" + (dir / "big.avro").string() + "'}");
-    context.batch_bytes = 1 << 20;
-    auto logic = type->create(context);
+    const size_t batch_bytes = 1 << 20;
+    auto logic = make_avro_files_source(batch_bytes);
     logic->open(context);
     test::CollectingEmitter out;
     for (int i = 0; i < 100000; ++i)
@@ -229,8 +229,8 @@ TEST_CASE("a container of 1,000 real ZTF alerts goes out in batches of batch_siz
       size_t bytes = 0;
       for (size_t j = 0; j < b.size(); ++j) bytes += record_bytes(b[j]);
       // A batch closes at the first record that reaches the bound: at most one record beyond it.
-      CHECK(bytes < context.batch_bytes + largest_record);
-      if (i + 1 < out.sent[0].size()) CHECK(bytes >= context.batch_bytes);
+      CHECK(bytes < batch_bytes + largest_record);
+      if (i + 1 < out.sent[0].size()) CHECK(bytes >= batch_bytes);
     }
     MESSAGE(out.sent[0].size() << " batches of at most 1 MiB + one record (" << largest_record << " bytes)");
   }
