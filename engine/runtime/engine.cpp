@@ -299,7 +299,6 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
                               " s; still busy: " + names + " (" + std::to_string(result.unhandled_records) +
                               " records taken in and not handled); everything not yet acknowledged is abandoned: "
                               "a restart reads it again");
-      spdlog::error("{}", result.errors.back());
       break;
     }
     if ((!result.errors.empty() && !stopping) || aborted) {
