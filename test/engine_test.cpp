@@ -3,12 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -90,6 +92,9 @@ class GivesUp final : public ActorLogic {
     held_.push_back(batch);
     if (held_.size() == 3) out.abort_run(Fault(FaultKind::failed, "gives-up", "cannot go on"));
   }
+  // As that sink, it takes no more input once it gave up: without this, credits kept flowing back
+  // until the run loop noticed the fault, and on a loaded machine the source could issue more
+  // than the bound below before the teardown.
   bool accepting() const override { return held_.size() < 3; }
 
  private:
@@ -129,6 +134,17 @@ class KeepsObjects final : public ActorLogic {
  private:
   KeyedSeen* seen_;
   size_t instance_;
+// A sink whose endpoint never answers: each batch blocks until the run is torn down (as the
+// webhook sink's request is cut then).
+class Hangs final : public ActorLogic {
+ public:
+  void open(const ActorContext& c) override { scope_ = c.acks; }
+  void on_batch(size_t, const BatchView&, Emitter&) override {
+    while (!scope_->torn_down()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+ private:
+  std::shared_ptr<const AckScope> scope_;
 };
 
 class FailsToOpen final : public ActorLogic {
@@ -178,6 +194,12 @@ struct Fixture {
     keeps.inputs = {{"in", PortType::alert, "", "object_id"}};
     keeps.create = [this](const ActorContext& c) { return std::make_unique<KeepsObjects>(&keyed, c.instance); };
     registry.add(keeps);
+    ActorType hangs;
+    hangs.name = "hangs";
+    hangs.inputs = {{"in", PortType::any, ""}};
+    hangs.blocking = true;
+    hangs.create = [](const ActorContext&) { return std::make_unique<Hangs>(); };
+    registry.add(hangs);
     ActorType broken;
     broken.name = "fails-to-open";
     broken.inputs = {{"in", PortType::any, ""}};
@@ -400,4 +422,52 @@ actors:
   // Each instance saw only its objects, but its clock ends at the latest alert of the stream.
   for (size_t instance = 0; instance < 4; ++instance) CHECK(f.keyed.clock[instance] == f.keyed.latest_alert);
   CHECK_FALSE(f.keyed.clock_went_back);
+}
+
+TEST_CASE("a drain that outlasts drain_timeout_s abandons what is still held, names the busy actors, and fails the run") {
+  Fixture f;
+  RunOptions options;
+  options.drain_timeout_s = 0.5;  // overrides the workflow's 30
+  auto started = std::chrono::steady_clock::now();
+  RunResult r = f.run(R"(name: hanging
+defaults: {batch_size: 10, drain_timeout_s: 30}
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: stuck, type: hangs, inputs: [src.out]})",
+                      options);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  MESSAGE("the run ended " << took << " s after it started (drain bound 0.5 s)");
+  CHECK(took < 20);  // the bound of the command line, not the workflow's 30 s
+  CHECK(r.drain_timed_out);
+  CHECK(r.drain_timeout_s == 0.5);
+  REQUIRE_FALSE(r.errors.empty());
+  CHECK(r.errors[0].find("the drain did not end within drain_timeout_s = 0.5 s; still busy: stuck (10 records "
+                          "taken in and not handled)") == 0);
+  CHECK(r.busy_actors == std::vector<std::string>{"stuck"});
+  CHECK(r.unhandled_records == 10);  // the batch it hangs on; the 9 others wait in its mailbox
+  // The 10 batches fit the window: the source ended; all it read is abandoned, none acknowledged.
+  CHECK(f.watch.tracker->records_acknowledged() == 0);
+  CHECK(f.watch.tracker->acknowledged_through() == 0);
+  CHECK(f.watch.tracker->records_abandoned() == 100);
+  auto summary = nlohmann::json::parse(summary_json(f.load(R"(name: hanging
+actors:
+  - {id: src, type: watched-source}
+  - {id: stuck, type: hangs, inputs: [src.out]})"), r));
+  CHECK(summary["drain"]["timed_out"] == true);
+  CHECK(summary["drain"]["unhandled_records"] == 10);
+  CHECK(summary["drain"]["busy_actors"] == nlohmann::json::array({"stuck"}));
+}
+
+TEST_CASE("drain_timeout_s: a number of seconds >= 0 in defaults") {
+  Fixture f;
+  std::vector<Problem> problems;
+  auto doc = parse_workflow_text("name: x\ndefaults: {drain_timeout_s: -1}\nactors:\n  - {id: src, type: watched-source}\n",
+                                 "test.yaml", problems);
+  REQUIRE(doc);
+  build_workflow(*doc, f.registry, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(format_problem(problems[0]).find("'drain_timeout_s' must be a number of seconds >= 0") != std::string::npos);
+  CHECK(format_problem(problems[0]).find("test.yaml:2:") == 0);
+  CHECK(f.load("name: x\ndefaults: {drain_timeout_s: 2.5}\nactors:\n  - {id: src, type: watched-source}\n").drain_timeout_s == 2.5);
+  CHECK(f.load("name: x\nactors:\n  - {id: src, type: watched-source}\n").drain_timeout_s == 20);
 }

@@ -1,5 +1,7 @@
 #include "actors/common/gzip.h"
 
+#include <limits>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -86,6 +88,25 @@ std::size_t fits_declared_size(std::string_view head, const std::string& place) 
 
 InflateLimit fits_inflate_limit(std::size_t ceiling) {
   return {ceiling, 64 * kFitsRecord, fits_declared_size};
+}
+
+std::size_t fits_declared_size_of_hdus(std::string_view head, const std::string& place) {
+  std::size_t at = fits_declared_size(head, place);  // the primary header must be whole and valid
+  while (at < head.size()) {
+    std::size_t next = 0;
+    try {
+      next = fits_declared_size(head.substr(at), place);
+    } catch (const Fault&) {
+      break;  // a header that does not end within the head (or is padding): the data stops here
+    }
+    if (next > std::numeric_limits<std::size_t>::max() - at) fail(place, "FITS HDUs declare a size that overflows");
+    at += next;
+  }
+  return at;
+}
+
+InflateLimit fits_hdus_inflate_limit(std::size_t ceiling) {
+  return {ceiling, 64 * kFitsRecord, fits_declared_size_of_hdus};
 }
 
 std::string gunzip(std::string_view bytes, const std::string& place, const InflateLimit& limit) {

@@ -25,6 +25,9 @@ struct InflateLimit {
 // Ceilings of the gzip-compressed inputs (documented in docs/reliability.md).
 inline constexpr std::size_t kCutoutInflateCeiling = std::size_t{4} << 20;    // a ZTF cutout: 63x63 px, ~20 KB
 inline constexpr std::size_t kSkymapInflateCeiling = std::size_t{256} << 20;  // 12 NSIDE^2 px x columns
+// A gzipped FITS catalogue is inflated in memory (as cfitsio would do itself, without a bound); a
+// bigger one is read unzipped, in chunks.
+inline constexpr std::size_t kCatalogInflateCeiling = std::size_t{1} << 30;
 
 // A FITS file's size as its headers declare it: through the end of the first HDU that has data
 // (a cutout's primary image, a sky map's table), whole 2880-byte records. Headers that do not end
@@ -32,6 +35,11 @@ inline constexpr std::size_t kSkymapInflateCeiling = std::size_t{256} << 20;  //
 std::size_t fits_declared_size(std::string_view head, const std::string& place);
 // The limit for gzip-compressed FITS: cut at the declared size, never above `ceiling`.
 InflateLimit fits_inflate_limit(std::size_t ceiling);
+// The same for a FITS file of several HDUs (a catalogue's table after an empty primary, or any
+// HDU a config names): the declared size runs through every HDU whose header lies in the head,
+// up to the end of the first whose data reaches past it.
+std::size_t fits_declared_size_of_hdus(std::string_view head, const std::string& place);
+InflateLimit fits_hdus_inflate_limit(std::size_t ceiling);
 
 // The inflated bytes; corrupt or truncated data, or more than `limit` allows, raise a `failed`
 // Fault at `place`.

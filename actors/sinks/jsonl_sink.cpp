@@ -11,6 +11,7 @@
 
 #include "engine/model/record_json.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 
 namespace ebs {
 
@@ -23,6 +24,7 @@ class JsonlSink final : public ActorLogic {
   }
 
   void open(const ActorContext& context) override {
+    scope_ = context.acks;
     const ActorConfig& c = context.config;
     std::filesystem::path path = c.string("path");
     if (path.is_relative()) path = std::filesystem::path(context.run_dir) / path;
@@ -128,9 +130,12 @@ class JsonlSink final : public ActorLogic {
   void throttle() {
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     double ahead = written_ / max_rate_ - elapsed;
-    if (ahead > 0) std::this_thread::sleep_for(std::chrono::duration<double>(ahead));
+    if (ahead > 0)
+      sleep_unless_torn_down(*scope_, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(ahead)));
   }
 
+  std::shared_ptr<const AckScope> scope_ = std::make_shared<AckScope>();  // the run's, from open()
   std::string path_;
   std::FILE* file_ = nullptr;
   JsonOptions options_;

@@ -193,6 +193,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    std::string log_level;
                    std::string http, token;
                    bool linger = false;
+                   double drain_timeout_s = -1;  // not given: the workflow's
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
@@ -204,6 +205,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_flag("--progress", o->progress,
                               "a progress line every second even when stderr is not a terminal");
                  app.add_flag("--quiet,-q", o->quiet, "only warnings and errors");
+                 app.add_option("--drain-timeout", o->drain_timeout_s,
+                                "seconds a stop (Ctrl-C, end of input) may take to drain what is in flight; "
+                                "then it is abandoned and the run exits 1 (default: the workflow's "
+                                "defaults.drain_timeout_s, 20; 0: no bound)")
+                     ->check(CLI::NonNegativeNumber);
                  app.add_flag("--overwrite", o->run.overwrite,
                               "file sinks may truncate output a previous run wrote (refused otherwise)");
                  app.add_option("--log-level", o->log_level,
@@ -233,6 +239,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    auto workflow = load_workflow(o->workflow, actors, loader);
                    if (!workflow) return exit_code::failed;
                    RunOptions options = o->run;
+                   if (o->drain_timeout_s >= 0) options.drain_timeout_s = o->drain_timeout_s;
                    if (address) {
                      int port = http->listen(*address, o->token);
                      std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"

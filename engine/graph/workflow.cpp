@@ -1,6 +1,7 @@
 #include "engine/graph/workflow.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +21,7 @@ const std::set<std::string> kTopLevelKeys{"name", "description", "plugins", "dea
                                           "defaults", "actors"};
 const std::set<std::string> kActorKeys{"id", "type", "config", "inputs", "parallelism",
                                        "placement", "description"};
-const std::set<std::string> kDefaultsKeys{"batch_size", "batch_delay_ms"};
+const std::set<std::string> kDefaultsKeys{"batch_size", "batch_delay_ms", "drain_timeout_s"};
 
 std::string did_you_mean(const std::vector<std::string>& names) {
   if (names.empty()) return "";
@@ -278,6 +279,19 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
         std::string key = entry.first.as<std::string>();
         if (!kDefaultsKeys.count(key)) {
           problems.push_back({place_of(file, entry.first), "unknown key '" + key + "' in defaults"});
+        } else if (key == "drain_timeout_s") {
+          double seconds = -1;
+          if (entry.second.IsScalar()) {
+            try {
+              seconds = entry.second.as<double>();
+            } catch (const YAML::Exception&) {
+            }
+          }
+          if (!(seconds >= 0 && std::isfinite(seconds)))
+            problems.push_back({place_of(file, entry.second),
+                                "'drain_timeout_s' must be a number of seconds >= 0 (0: no bound)"});
+          else
+            wf.drain_timeout_s = seconds;
         } else if (!is_integer(entry.second) || entry.second.as<int64_t>() < (key == "batch_size" ? 1 : 0)) {
           problems.push_back({place_of(file, entry.second), "'" + key + "' must be a whole number" +
                                                                 (key == "batch_size" ? " >= 1" : " >= 0")});

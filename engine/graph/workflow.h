@@ -62,6 +62,10 @@ struct Workflow {
   std::string dead_letters_path = "dead-letters.jsonl";
   size_t batch_size = 1024;
   std::chrono::microseconds batch_delay{5000};
+  // The longest a graceful stop (SIGINT/SIGTERM, or the end of every source) may take to drain
+  // what is in flight; then what is still held is abandoned and the run exits 1. 0: no bound.
+  double drain_timeout_s = kDefaultDrainTimeoutS;
+  static constexpr double kDefaultDrainTimeoutS = 20;
   std::vector<ActorSpec> actors;  // in a topological order (upstream first)
 
   const ActorSpec* find(const std::string& id) const;

@@ -19,7 +19,11 @@ std::string closing_block(const Workflow& workflow, const RunResult& result) {
   char elapsed[32];
   std::snprintf(elapsed, sizeof elapsed, "%.1f s", result.elapsed_s);
   out += elapsed;
-  if (result.interrupted) out += ", stopped by signal (drained)";
+  if (result.drain_timed_out)
+    out += std::string(result.interrupted ? ", stopped by signal" : "") + ", drain timed out: " +
+           count_text(result.unhandled_records, "record", "records") + " not handled, abandoned";
+  else if (result.interrupted)
+    out += ", stopped by signal (drained)";
   if (!result.failures.empty()) out += ", stopped early";
   out += "\n";
 

@@ -223,7 +223,11 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   bool stopping = false;
   std::vector<std::string> faults;  // reported by actors that go on: exit 1 once the run drained
   bool aborted = false;             // ... or by one that cannot: the run is torn down
+  // The drain's clock starts at a signal or when every source has ended.
+  result.drain_timeout_s = options.drain_timeout_s.value_or(workflow.drain_timeout_s);
+  std::optional<std::chrono::steady_clock::time_point> drain_started;
   auto stop_sources = [&] {
+    if (!drain_started) drain_started = std::chrono::steady_clock::now();
     if (stopping) return;
     stopping = true;
     for (Instance& inst : instances)
@@ -267,6 +271,37 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       spdlog::warn("{} received: finishing in-flight batches (send it again to stop at once)", name);
       result.interrupted = true;
       stop_sources();
+    }
+    if (!drain_started && std::all_of(instances.begin(), instances.end(), [](const Instance& inst) {
+          return !inst.spec->type->is_source() || inst.done;
+        }))
+      drain_started = std::chrono::steady_clock::now();
+    if (drain_started && remaining > 0 && result.drain_timeout_s > 0 &&
+        std::chrono::steady_clock::now() - *drain_started >
+            std::chrono::duration<double>(result.drain_timeout_s)) {
+      // The drain ran out of time (a sink that hangs, a window that drains at 10 records/s):
+      // what is still held is abandoned, never acknowledged, so a restart reads it again.
+      result.drain_timed_out = true;
+      acks->tear_down();
+      std::vector<std::string>& busy = result.busy_actors;
+      for (Instance& inst : instances) {
+        if (inst.done) continue;
+        if (std::find(busy.begin(), busy.end(), inst.spec->id) == busy.end()) busy.push_back(inst.spec->id);
+        const ActorStats& st = *inst.stats;
+        uint64_t handled = ActorStats::get(st.forwarded) + ActorStats::get(st.filtered) + ActorStats::get(st.failed);
+        uint64_t in = ActorStats::get(st.in);
+        if (!inst.spec->type->is_source() && in > handled) result.unhandled_records += in - handled;
+        self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
+      }
+      std::string names;
+      for (const std::string& id : busy) names += (names.empty() ? "" : ", ") + id;
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g", result.drain_timeout_s);
+      result.errors.push_back(std::string("the drain did not end within drain_timeout_s = ") + seconds +
+                              " s; still busy: " + names + " (" + std::to_string(result.unhandled_records) +
+                              " records taken in and not handled); everything not yet acknowledged is abandoned: "
+                              "a restart reads it again");
+      break;
     }
     if ((!result.errors.empty() && !stopping) || aborted) {
       // An instance died: its downstream would wait for its end of stream forever. Nothing still
@@ -407,6 +442,10 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                      {"file", workflow.file},
                      {"elapsed_s", result.elapsed_s},
                      {"interrupted", result.interrupted},
+                     {"drain", {{"timeout_s", result.drain_timeout_s},
+                                {"timed_out", result.drain_timed_out},
+                                {"busy_actors", result.busy_actors},
+                                {"unhandled_records", result.unhandled_records}}},
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},

@@ -51,6 +51,8 @@ struct RunOptions {
   bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
   // Bytes in flight per edge (record_bytes; engine/runtime/credit_window.h); 0: unlimited.
   int64_t credit_window_bytes = int64_t{64} << 20;
+  // `run --drain-timeout SECONDS`: overrides the workflow's `defaults: {drain_timeout_s}`.
+  std::optional<double> drain_timeout_s;
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
@@ -75,6 +77,12 @@ struct RunOutput {
 struct RunResult {
   bool started = false;          // every instance opened
   bool interrupted = false;      // stopped by a signal
+  // A graceful stop that ran out of time (drain_timeout_s): everything not yet acknowledged is
+  // abandoned (a restart reads it again), and the run exits 1.
+  double drain_timeout_s = 0;    // the bound that applied (0: none)
+  bool drain_timed_out = false;
+  std::vector<std::string> busy_actors;  // the actors that had not ended then
+  uint64_t unhandled_records = 0;  // records they had taken in and not handled (written, filtered, failed)
   bool accounting_ok = false;
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;

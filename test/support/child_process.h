@@ -17,6 +17,7 @@ namespace ebs::test {
 
 struct Child {
   pid_t pid = -1;
+  int exit_code = -1;  // once reaped (wait, stop, or running() seeing it end): as a shell shows it
   Child(const std::string& command, const std::filesystem::path& cwd, const std::filesystem::path& out,
         const std::filesystem::path& err) {
     pid = ::fork();
@@ -36,13 +37,19 @@ struct Child {
   }
   int wait() {
     int status = 0;
+    if (pid <= 0) return exit_code;
     ::waitpid(pid, &status, 0);
     pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code;
   }
   bool running() {
     int status = 0;
-    return pid > 0 && ::waitpid(pid, &status, WNOHANG) == 0;
+    if (pid <= 0) return false;
+    if (::waitpid(pid, &status, WNOHANG) == 0) return true;
+    pid = -1;
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
   }
   ~Child() {
     if (pid > 0) stop(SIGKILL);

@@ -14,6 +14,7 @@ class CollectingEmitter final : public Emitter {
   uint64_t forwarded_records = 0, emitted_records = 0, filtered_records = 0, failed_records = 0;
   uint64_t read_records = 0, delivered_records = 0;
   std::vector<Fault> faults;
+  std::vector<std::string> originals;  // failed_raw's original bytes, in order (failed: empty)
   std::vector<Fault> aborted;  // abort_run
 
   void forward(size_t port, BatchView batch) override {
@@ -28,10 +29,12 @@ class CollectingEmitter final : public Emitter {
   void failed(const RecordPtr&, const Fault& fault, const std::vector<AckRef>&) override {
     ++failed_records;
     faults.push_back(fault);
+    originals.emplace_back();
   }
-  void failed_raw(std::string, std::string, const Fault& fault, const std::vector<AckRef>&) override {
+  void failed_raw(std::string original, std::string, const Fault& fault, const std::vector<AckRef>&) override {
     ++failed_records;
     faults.push_back(fault);
+    originals.push_back(std::move(original));
   }
   void read(size_t n) override { read_records += n; }
   void delivered(size_t n) override { delivered_records += n; }

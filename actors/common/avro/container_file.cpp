@@ -64,12 +64,16 @@ ContainerHeader read_container_header(std::string_view bytes, std::string_view p
 }
 
 ContainerBlocks::ContainerBlocks(std::string_view bytes, const ContainerHeader& header,
-                                 std::string_view place)
-    : bytes_(bytes), header_(header), place_(place), pos_(header.blocks_offset) {}
+                                 std::string_view place, uint64_t file_offset)
+    : bytes_(bytes),
+      header_(header),
+      place_(place),
+      pos_(file_offset == 0 ? header.blocks_offset : 0),
+      file_offset_(file_offset) {}
 
 bool ContainerBlocks::next(ContainerBlock& block) {
   if (pos_ >= bytes_.size()) return false;
-  ByteReader in(bytes_.substr(pos_), place_, pos_);
+  ByteReader in(bytes_.substr(pos_), place_, file_offset_ + pos_);
   const char* count_at = in.position();
   int64_t count = in.read_long();
   if (count < 0) in.fail_at(count_at, "negative block object count " + std::to_string(count));
@@ -79,7 +83,7 @@ bool ContainerBlocks::next(ContainerBlock& block) {
   std::string_view sync = in.read_fixed(16);
   if (sync != header_.sync) in.fail_at(sync_at, "sync marker mismatch after block");
   if (count == 0 && !data.empty()) in.fail_at(count_at, "block of 0 objects holds data");
-  pos_ += in.offset() - pos_;
+  pos_ = in.offset() - file_offset_;
 
   block.object_count = count;
   block.data_offset = data_offset;
@@ -103,6 +107,35 @@ bool ContainerBlocks::next(ContainerBlock& block) {
     }
   }
   return true;
+}
+
+namespace {
+std::string zigzag(int64_t v) {
+  uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  std::string out;
+  while (u >= 0x80) {
+    out += static_cast<char>((u & 0x7f) | 0x80);
+    u >>= 7;
+  }
+  out += static_cast<char>(u);
+  return out;
+}
+std::string encoded_bytes(std::string_view s) { return zigzag(static_cast<int64_t>(s.size())) + std::string(s); }
+}  // namespace
+
+std::string container_file(std::string_view schema, Codec codec, std::string_view sync,
+                           std::string_view blocks) {
+  const char* codec_name = codec == Codec::deflate ? "deflate" : codec == Codec::snappy ? "snappy" : "null";
+  std::string out("Obj\x01", 4);
+  out += zigzag(2) + encoded_bytes("avro.schema") + encoded_bytes(schema) + encoded_bytes("avro.codec") +
+         encoded_bytes(codec_name) + zigzag(0);
+  out += sync;
+  out += blocks;
+  return out;
+}
+
+std::string encode_block(int64_t count, std::string_view data, std::string_view sync) {
+  return zigzag(count) + encoded_bytes(data) + std::string(sync);
 }
 
 std::string inflate_raw(std::string_view compressed, const std::string& place) {

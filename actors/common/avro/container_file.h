@@ -36,10 +36,13 @@ struct ContainerBlock {
   uint64_t data_offset = 0;             // offset of the block's (compressed) data in the file
 };
 
-// Iterates over the blocks of a container, checking each block's sync marker.
+// Iterates over the blocks of a container, checking each block's sync marker. `bytes` may be a
+// part of the file (a reader holding one block at a time): `file_offset` is where `bytes` starts
+// in the file, so that faults and `data_offset` still count from the file's first byte.
 class ContainerBlocks {
  public:
-  ContainerBlocks(std::string_view bytes, const ContainerHeader& header, std::string_view place);
+  ContainerBlocks(std::string_view bytes, const ContainerHeader& header, std::string_view place,
+                  uint64_t file_offset = 0);
   // Returns false at the end of the file.
   bool next(ContainerBlock& block);
 
@@ -48,7 +51,17 @@ class ContainerBlocks {
   ContainerHeader header_;
   std::string place_;
   size_t pos_;
+  uint64_t file_offset_;
 };
+
+// A container file of its own: the writer schema, the codec and sync marker, then `blocks`,
+// already encoded as (object count, byte size, data, sync marker). What a dead letter holds
+// when it keeps a part of a larger container: a file `avro-files` reads and `replay` sends.
+std::string container_file(std::string_view schema, Codec codec, std::string_view sync,
+                           std::string_view blocks);
+// One block of `count` records whose (uncompressed) encoding is `data`, for `container_file`
+// with the null codec.
+std::string encode_block(int64_t count, std::string_view data, std::string_view sync);
 
 // Decompression, exposed for tests. Both raise a Fault naming `place` on corrupt data.
 std::string inflate_raw(std::string_view compressed, const std::string& place);

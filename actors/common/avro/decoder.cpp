@@ -29,34 +29,42 @@ void Decoder::decode(std::string_view bytes, std::shared_ptr<const void> keep_al
 void Decoder::decode_container(std::string_view bytes, const std::shared_ptr<const void>& message,
                                std::string_view place, std::vector<RawRecord>& out) {
   ContainerHeader header = read_container_header(bytes, place);
-  std::shared_ptr<const DecodePlan> plan;
-  if (last_plan_ && header.schema == last_schema_) {
-    plan = last_plan_;
-  } else {
-    std::string schema_place = std::string(place) + ":byte " +
-                               std::to_string(header.schema.data() - bytes.data()) + " (schema)";
-    plan = sources_.cache->plan_for(header.schema, schema_place);
-    last_schema_.assign(header.schema);
-    last_plan_ = plan;
-  }
+  auto plan = plan_for_container(header.schema, header.schema.data() - bytes.data(), place);
   ContainerBlocks blocks(bytes, header, place);
   ContainerBlock block;
-  while (blocks.next(block)) {
-    std::shared_ptr<const void> owner = block.owner ? block.owner : message;
-    std::string region;
-    if (block.owner)
-      region = "of the block decompressed from byte " + std::to_string(block.data_offset);
-    ByteReader in(block.data, place, block.owner ? 0 : block.data_offset, std::move(region));
-    // Each record takes at least min_size bytes: check the count before decoding.
-    uint64_t min_size = plan->type(plan->root()).min_size;
-    if (min_size == 0 ? block.object_count > (1 << 20)
-                      : static_cast<uint64_t>(block.object_count) > in.remaining() / min_size)
-      in.fail("block claims " + std::to_string(block.object_count) + " records in " +
-              std::to_string(in.remaining()) + " bytes");
-    for (int64_t i = 0; i < block.object_count; ++i) out.push_back(datum_.decode(plan, in, owner));
-    if (!in.at_end())
-      in.fail(std::to_string(in.remaining()) + " bytes left over after the block's records");
+  while (blocks.next(block)) decode_block(plan, block, message, place, out);
+}
+
+std::shared_ptr<const DecodePlan> Decoder::plan_for_container(std::string_view schema, uint64_t schema_offset,
+                                                              std::string_view place) {
+  if (last_plan_ && schema == last_schema_) return last_plan_;
+  std::string schema_place = std::string(place) + ":byte " + std::to_string(schema_offset) + " (schema)";
+  auto plan = sources_.cache->plan_for(schema, schema_place);
+  last_schema_.assign(schema);
+  last_plan_ = plan;
+  return plan;
+}
+
+void Decoder::decode_block(const std::shared_ptr<const DecodePlan>& plan, const ContainerBlock& block,
+                           const std::shared_ptr<const void>& message, std::string_view place,
+                           std::vector<RawRecord>& out, std::vector<std::string_view>* record_bytes) {
+  std::shared_ptr<const void> owner = block.owner ? block.owner : message;
+  std::string region;
+  if (block.owner) region = "of the block decompressed from byte " + std::to_string(block.data_offset);
+  ByteReader in(block.data, place, block.owner ? 0 : block.data_offset, std::move(region));
+  // Each record takes at least min_size bytes: check the count before decoding.
+  uint64_t min_size = plan->type(plan->root()).min_size;
+  if (min_size == 0 ? block.object_count > (1 << 20)
+                    : static_cast<uint64_t>(block.object_count) > in.remaining() / min_size)
+    in.fail("block claims " + std::to_string(block.object_count) + " records in " +
+            std::to_string(in.remaining()) + " bytes");
+  for (int64_t i = 0; i < block.object_count; ++i) {
+    const char* start = in.position();
+    out.push_back(datum_.decode(plan, in, owner));
+    if (record_bytes) record_bytes->emplace_back(start, static_cast<size_t>(in.position() - start));
   }
+  if (!in.at_end())
+    in.fail(std::to_string(in.remaining()) + " bytes left over after the block's records");
 }
 
 std::shared_ptr<const DecodePlan> Decoder::plan_for_id(uint32_t id, std::string_view place) {

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/common/avro/container_file.h"
 #include "actors/common/avro/datum_decoder.h"
 #include "actors/common/avro/schema_cache.h"
 #include "actors/common/avro/schema_directory.h"
@@ -47,6 +48,16 @@ class Decoder {
   // mapped file): no copy; the records keep `keep_alive` (the owner of `bytes`) alive.
   void decode(std::string_view bytes, std::shared_ptr<const void> keep_alive, std::string_view place,
               std::vector<RawRecord>& out);
+
+  // A container file read block by block (ingest::ContainerFileStream): the plan of its writer
+  // schema (`schema_offset` places a fault in it), then each block's records. `record_bytes`,
+  // when given, gets each record's encoding (a view into the block's data), so that a record that
+  // fails later can be dead-lettered as a container of its own.
+  std::shared_ptr<const DecodePlan> plan_for_container(std::string_view schema, uint64_t schema_offset,
+                                                       std::string_view place);
+  void decode_block(const std::shared_ptr<const DecodePlan>& plan, const ContainerBlock& block,
+                    const std::shared_ptr<const void>& keep_alive, std::string_view place,
+                    std::vector<RawRecord>& out, std::vector<std::string_view>* record_bytes = nullptr);
 
   // The plan for a Confluent schema id (directory first, then registry).
   std::shared_ptr<const DecodePlan> plan_for_id(uint32_t id, std::string_view place);

@@ -6,7 +6,10 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <sstream>
+#include <string_view>
 
+#include "actors/common/gzip.h"
 #include "engine/util/fault.h"
 
 namespace ebs::catalog {
@@ -195,6 +198,21 @@ class TextTableReader final : public TableReader {
   std::vector<int> selected_;
 };
 
+bool file_is_gzip(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[2] = {};
+  in.read(magic, 2);
+  return in.gcount() == 2 && is_gzip(std::string_view(magic, 2));
+}
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open FITS file: cannot read it");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 std::string fits_error(int status) {
   char text[FLEN_STATUS] = {0};
   fits_get_errstatus(status, text);
@@ -210,8 +228,17 @@ class FitsTableReader final : public TableReader {
   explicit FitsTableReader(const CatalogConfig& config) {
     file_name_ = config.data_file.string();
     int status = 0;
-    if (fits_open_file(&file_, file_name_.c_str(), READONLY, &status))
+    if (file_is_gzip(file_name_)) {
+      // cfitsio would inflate a .gz into memory without any bound: a 1 MB bomb, gigabytes. It is
+      // inflated here instead, cut at the size its FITS headers declare, never above the ceiling.
+      inflated_ = gunzip(read_whole_file(file_name_), file_name_, fits_hdus_inflate_limit(kCatalogInflateCeiling));
+      memory_ = inflated_.data();
+      memory_size_ = inflated_.size();
+      if (fits_open_memfile(&file_, file_name_.c_str(), READONLY, &memory_, &memory_size_, 0, nullptr, &status))
+        fail(file_name_, "cannot open FITS file: " + fits_error(status));
+    } else if (fits_open_file(&file_, file_name_.c_str(), READONLY, &status)) {
       fail(file_name_, "cannot open FITS file: " + fits_error(status));
+    }
     int hdu_type = 0;
     if (config.fits_hdu.empty()) {
       int count = 0;
@@ -352,6 +379,9 @@ class FitsTableReader final : public TableReader {
     }
   }
 
+  std::string inflated_;  // a gzipped file, inflated within its limit; cfitsio reads it in place
+  void* memory_ = nullptr;
+  size_t memory_size_ = 0;
   fitsfile* file_ = nullptr;
   long rows_ = 0;
   long chunk_ = 1;

@@ -3,9 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <sstream>
+#include <zlib.h>
 #include <unistd.h>
 
 #include "engine/util/fault.h"
+#include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
 using namespace ebs::catalog;
@@ -164,4 +167,64 @@ TEST_CASE("FITS: a missing file is a fault naming it") {
   config.format = TableFormat::fits;
   config.data_file = "/nonexistent/x.fits";
   CHECK_THROWS_WITH_AS(open_table(config), doctest::Contains("/nonexistent/x.fits: cannot open FITS file"), ebs::Fault);
+}
+
+namespace {
+
+// `bytes` gzipped (zlib's gzip framing), as `gzip` writes a .fits.gz.
+std::string gzip_bytes(const std::string& bytes) {
+  z_stream stream{};
+  REQUIRE(deflateInit2(&stream, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::string out(deflateBound(&stream, bytes.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  stream.avail_in = static_cast<uInt>(bytes.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&stream, Z_FINISH) == Z_STREAM_END);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+size_t count_rows(const CatalogConfig& config) {
+  auto reader = open_table(config);
+  reader->select({reader->find_column("source_id")});
+  std::vector<Cell> cells;
+  size_t rows = 0;
+  while (reader->next_row(cells)) ++rows;
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("FITS .gz catalogues inflate within what their headers declare; a bomb is a fault, not gigabytes") {
+  const std::string fits = ebs::test::read_file(ebs::test::data_dir() / "catalogs" / "gaia-dr3-1000.fits");
+  CatalogConfig config;
+  config.format = TableFormat::fits;
+
+  SUBCASE("the real Gaia table gzipped reads as the plain one") {
+    TempFile gz(gzip_bytes(fits), ".fits.gz");
+    config.data_file = gz.path;
+    CHECK(count_rows(config) == 1000);
+  }
+  SUBCASE("64 MiB of data after the declared HDUs is never inflated") {
+    TempFile gz(gzip_bytes(fits + std::string(size_t{64} << 20, '\0')), ".fits.gz");
+    config.data_file = gz.path;
+    CHECK(count_rows(config) == 1000);
+  }
+  SUBCASE("a table declaring 2,000,000,000 rows stops at the ceiling before inflating them") {
+    std::string bomb = fits;
+    // NAXIS2 of the table HDU (the second header), rewritten in place as a FITS card value.
+    size_t second = bomb.find("XTENSION=");
+    REQUIRE(second != std::string::npos);
+    size_t card = bomb.find("NAXIS2  =", second);
+    REQUIRE(card != std::string::npos);
+    char value[21];
+    std::snprintf(value, sizeof value, "%20lld", 2000000000LL);
+    bomb.replace(card + 10, 20, value);
+    TempFile gz(gzip_bytes(bomb), ".fits.gz");
+    config.data_file = gz.path;
+    CHECK_THROWS_WITH_AS(open_table(config), doctest::Contains("more than the ceiling of 1024 MiB"), ebs::Fault);
+    CHECK_THROWS_WITH_AS(open_table(config), doctest::Contains(gz.path.string()), ebs::Fault);
+  }
 }

@@ -38,6 +38,7 @@ class MessageIngester {
               std::vector<RecordPtr>& alerts, std::vector<IngestFailure>& failures);
 
   profiles::ProfileSet& profiles() { return profiles_; }
+  avro::Decoder& decoder() { return decoder_; }
 
  private:
   avro::Decoder decoder_;

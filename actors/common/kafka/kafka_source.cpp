@@ -17,6 +17,7 @@
 #include "actors/common/kafka/offsets_by_time.h"
 #include "actors/common/kafka/replay.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/source_batch.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs {
@@ -310,7 +311,8 @@ class KafkaSource final : public ActorLogic {
     auto deadline = Clock::now() + batch_delay_;
     size_t limit = max_records;
     if (max_messages_ > 0) limit = std::min<size_t>(limit, static_cast<size_t>(max_messages_ - consumed_));
-    while (messages.size() < limit) {
+    size_t message_bytes = 0;  // a batch also ends at kSourceBatchBytes of messages
+    while (messages.size() < limit && message_bytes < batch_bytes_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       int timeout = messages.empty() ? 100 : static_cast<int>(std::max<int64_t>(0, left));
       MessagePtr m(rd_kafka_consumer_poll(rk, timeout));
@@ -334,6 +336,7 @@ class KafkaSource final : public ActorLogic {
         continue;
       }
       consumer_->at_end.erase({rd_kafka_topic_name(m->rkt), m->partition});
+      message_bytes += m->len;
       messages.push_back(std::move(m));
     }
     if (!messages.empty()) emit(messages, out);
@@ -510,6 +513,7 @@ class KafkaSource final : public ActorLogic {
   std::string place_;
   std::vector<std::string> topics_;
   std::chrono::microseconds batch_delay_{5000};
+  size_t batch_bytes_ = kSourceBatchBytes;
   bool stop_at_end_ = false;
   bool done_ = false;
   bool assign_ = false, assigned_ = false;

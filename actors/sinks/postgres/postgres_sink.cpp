@@ -8,6 +8,7 @@
 #include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 #include "engine/util/backoff.h"
 
 namespace ebs {
@@ -21,6 +22,7 @@ class PostgresRepositorySink final : public ActorLogic {
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
     actor_id_ = context.actor_id;
+    scope_ = context.acks;
     const std::string url = c.string("url");
     place_ = postgres::server_place(url);
     const repository::WriterOptions options = repository::shared_writer_options(c, context.actor_id);
@@ -74,7 +76,7 @@ class PostgresRepositorySink final : public ActorLogic {
     const std::chrono::milliseconds delay = backoff.next();
     spdlog::warn("{}: {}: {}; retrying in {} ms ({}/{})", actor_id_, fault.place(), fault.message(), delay.count(),
                  attempt + 1, attempts_);
-    std::this_thread::sleep_for(delay);
+    sleep_unless_torn_down(*scope_, delay);  // a run torn down meanwhile does not wait for the server
   }
 
   // Commits what is pending; a lost connection or a transient server condition (deadlock, too
@@ -93,7 +95,7 @@ class PostgresRepositorySink final : public ActorLogic {
         break;
       } catch (const Fault& f) {
         bool transient = f.kind() == FaultKind::disconnected || f.kind() == FaultKind::overloaded;
-        if (!transient || attempt >= attempts_) {
+        if (!transient || attempt >= attempts_ || scope_->torn_down()) {
           stop(f);
           return;
         }
@@ -132,6 +134,7 @@ class PostgresRepositorySink final : public ActorLogic {
   }
 
   std::string actor_id_, place_;
+  std::shared_ptr<const AckScope> scope_ = std::make_shared<AckScope>();  // the run's, from open()
   std::unique_ptr<PgWriter> writer_;
   repository::CommitPolicy policy_;
   int attempts_ = 8;

@@ -10,6 +10,7 @@
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "actors/common/repository/writer.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 #include "engine/util/backoff.h"
 
 namespace ebs {
@@ -31,6 +32,7 @@ class RepositorySink final : public ActorLogic {
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
     actor_id_ = context.actor_id;
+    scope_ = context.acks;
     path_ = in_run_dir(context, c.string("path"));
     WriterOptions options = repository::shared_writer_options(c, context.actor_id);
     options.busy_timeout_ms = static_cast<int>(c.integer("busy_timeout_ms"));
@@ -90,9 +92,11 @@ class RepositorySink final : public ActorLogic {
     commit(out);
     // The input has ended but what is pending is not stored yet: keep retrying (this sink has its
     // own thread) until it is, or the stall time-out gives up.
+    // A run torn down meanwhile (a drain past drain_timeout_s) abandons what waits.
     while (stalled_) {
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          next_retry_ - std::chrono::steady_clock::now(), std::chrono::seconds(1)));
+      if (sleep_unless_torn_down(*scope_, std::min<std::chrono::steady_clock::duration>(
+              next_retry_ - std::chrono::steady_clock::now(), std::chrono::seconds(1))))
+        return;
       retry(out);
     }
   }
@@ -169,6 +173,7 @@ class RepositorySink final : public ActorLogic {
   UncommittedBatches batches_;
   bool stalled_ = false;
   bool gave_up_ = false;
+  std::shared_ptr<const AckScope> scope_ = std::make_shared<AckScope>();
   std::chrono::duration<double> stall_timeout_{60};
   std::chrono::steady_clock::time_point stalled_since_, next_retry_;
   Backoff backoff_{std::chrono::milliseconds(100), std::chrono::seconds(5)};

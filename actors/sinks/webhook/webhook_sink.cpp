@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,7 +11,9 @@
 
 #include "actors/common/reachability.h"
 #include "engine/model/record_json.h"
+#include "engine/runtime/ack.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/teardown.h"
 #include "engine/util/backoff.h"
 
 namespace ebs {
@@ -73,18 +76,26 @@ class WebhookSink final : public ActorLogic {
     curl_easy_setopt(curl_.get(), CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(curl_.get(), CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl_.get(), CURLOPT_ERRORBUFFER, error_);
+    // A run torn down (a fault, a drain that ran out of time) must not wait for a hanging
+    // endpoint: the request in progress is cut, the rest of the batch abandoned.
+    scope_ = context.acks;
+    curl_easy_setopt(curl_.get(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl_.get(), CURLOPT_XFERINFOFUNCTION, abort_when_torn_down);
+    curl_easy_setopt(curl_.get(), CURLOPT_XFERINFODATA, scope_.get());
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
     size_t delivered = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
+      if (torn_down()) return;  // what is left is abandoned with the run; nothing to count
       std::string payload = slack_ ? nlohmann::json{{"text", slack_text(batch[i])}}.dump()
                                    : to_json(batch[i], options_).dump(-1, ' ', false,
                                                                       nlohmann::json::error_handler_t::replace);
       Attempt last;
       Backoff backoff(backoff_, max_backoff_);
       for (int attempt = 0; attempt <= retries_; ++attempt) {
-        if (attempt > 0) std::this_thread::sleep_for(backoff.next());  // its own thread: blocks nobody else
+        if (attempt > 0) sleep_unless_torn_down(*scope_, backoff.next());  // its own thread: blocks nobody else
+        if (torn_down()) return;
         last = post(payload);
         if (last.ok() || !last.retryable()) break;
       }
@@ -105,6 +116,11 @@ class WebhookSink final : public ActorLogic {
   std::string output() const override { return url_; }
 
  private:
+  bool torn_down() const { return scope_ && scope_->torn_down(); }
+  static int abort_when_torn_down(void* scope, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return scope && static_cast<const AckScope*>(scope)->torn_down() ? 1 : 0;
+  }
+
   Attempt post(const std::string& payload) {
     Attempt a;
     error_[0] = '\0';
@@ -125,6 +141,7 @@ class WebhookSink final : public ActorLogic {
   JsonOptions options_;
   int retries_ = 5;
   std::chrono::milliseconds backoff_{200}, max_backoff_{10000};
+  std::shared_ptr<const AckScope> scope_;
   std::unique_ptr<CURL, CurlCleanup> curl_;
   std::unique_ptr<curl_slist, HeaderListCleanup> headers_;
   char error_[CURL_ERROR_SIZE] = {};

@@ -3,13 +3,20 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
+#include <utility>
 #include <chrono>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "actors/common/avro/container_file.h"
+#include "actors/common/ingest/container_file_stream.h"
 #include "actors/common/ingest/message_ingester.h"
+#include "engine/model/record_bytes.h"
+#include "engine/runtime/source_batch.h"
 #include "engine/runtime/actor_logic.h"
 
 namespace ebs {
@@ -47,8 +54,18 @@ std::shared_ptr<const std::string> read_file(const std::string& path) {
   return std::make_shared<const std::string>(s.str());
 }
 
+bool starts_with_container_magic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && avro::has_container_magic(std::string_view(magic, 4));
+}
+
 class AvroFilesSource final : public ActorLogic {
  public:
+  // Tests cut batches at fewer bytes than kSourceBatchBytes.
+  explicit AvroFilesSource(size_t batch_bytes = kSourceBatchBytes) : batch_bytes_(batch_bytes) {}
+
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
     std::string path = c.input_path("path");
@@ -59,24 +76,37 @@ class AvroFilesSource final : public ActorLogic {
     loop_ = c.boolean("loop");
     if (speed_ < 0) fail(c.place("speed"), "speed must be >= 0 (0 = as fast as possible)");
     ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c));
-    batch_delay_ = context.batch_delay;
+    batch_size_ = context.batch_size;
     acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
 
+  // A batch ends at `max_records` records or kSourceBatchBytes bytes (record_bytes), whichever comes
+  // first, wherever that falls in a file: a container of 20,000 records goes out in pieces.
   ProduceResult produce(size_t max_records, Emitter& out) override {
     std::vector<RecordPtr> alerts;
     std::vector<ingest::IngestFailure> failures;
+    size_t bytes = 0;
+    auto full = [&] { return alerts.size() + failures.size() >= max_records || bytes >= batch_bytes_; };
+    auto take = [&](ingest::IngestItem&& item) {
+      if (item.alert) {
+        bytes += record_bytes(*item.alert);
+        alerts.push_back(std::move(item.alert));
+      } else {
+        bytes += item.failure->original.size();
+        failures.push_back(std::move(*item.failure));
+      }
+    };
     if (speed_ == 0) {
-      while (alerts.size() + failures.size() < max_records && next_file(alerts, failures)) {}
+      ingest::IngestItem item;
+      while (!full() && next_item(item)) take(std::move(item));
     } else {
       // Real-time replay: alert time t goes out at (t - t0) / speed after the first.
       if (pending_.empty()) read_ahead();
       double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-      while (!pending_.empty() && alerts.size() + failures.size() < max_records) {
+      while (!pending_.empty() && !full()) {
         Pending& p = pending_.front();
-        if (p.alert && std::isfinite(p.mjd) && (p.mjd - first_mjd_) * 86400 / speed_ > elapsed) break;
-        if (p.alert) alerts.push_back(std::move(p.alert));
-        else failures.push_back(std::move(*p.failure));
+        if (p.item.alert && std::isfinite(p.mjd) && (p.mjd - first_mjd_) * 86400 / speed_ > elapsed) break;
+        take(std::move(p.item));
         pending_.pop_front();
         if (pending_.empty()) read_ahead();
       }
@@ -89,9 +119,8 @@ class AvroFilesSource final : public ActorLogic {
       if (!alerts.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(alerts), {token}));
     }
     if (!loop_) out.progress(next_, files_.size());
-    if (speed_ == 0 ? exhausted() : (pending_.empty() && exhausted())) return ProduceResult::done();
-    if (n == 0) {
-      if (pending_.empty()) return ProduceResult::done();
+    if (exhausted_ && pending_.empty()) return ProduceResult::done();
+    if (n == 0 && speed_ > 0 && !pending_.empty()) {
       double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
       double wait = (pending_.front().mjd - first_mjd_) * 86400 / speed_ - elapsed;
       return ProduceResult::idle(std::chrono::microseconds(
@@ -100,39 +129,6 @@ class AvroFilesSource final : public ActorLogic {
     return ProduceResult::more();
   }
 
- private:
-  struct Pending {
-    RecordPtr alert;
-    std::optional<ingest::IngestFailure> failure;
-    double mjd = NAN;
-  };
-
-  bool exhausted() const { return next_ >= files_.size() && !loop_; }
-
-  // Reads the next file; false when there is none (and not looping).
-  bool next_file(std::vector<RecordPtr>& alerts, std::vector<ingest::IngestFailure>& failures) {
-    if (next_ >= files_.size()) {
-      if (!loop_ || files_.empty()) return false;
-      next_ = 0;
-    }
-    const std::string& path = files_[next_++];
-    std::shared_ptr<const std::string> bytes;
-    try {
-      bytes = read_file(path);
-    } catch (const Fault& f) {
-      failures.push_back({f, std::string(), "bytes"});
-      return true;
-    }
-    size_t alerts_before = alerts.size();
-    ingester_->ingest(bytes, path, alerts, failures);
-    if (files_read_ < files_.size()) {  // the first pass only, when looping
-      ++files_read_;
-      files_without_alerts_ += alerts.size() == alerts_before;
-    }
-    return true;
-  }
-
- public:
   std::vector<std::string> closing_warnings() const override {
     if (files_without_alerts_ == 0) return {};
     return {std::to_string(files_without_alerts_) + " of " + std::to_string(files_read_) +
@@ -140,40 +136,108 @@ class AvroFilesSource final : public ActorLogic {
   }
 
  private:
+  struct Pending {
+    ingest::IngestItem item;
+    double mjd = NAN;
+  };
 
-  void read_ahead() {
-    std::vector<RecordPtr> alerts;
-    std::vector<ingest::IngestFailure> failures;
-    while (alerts.empty() && failures.empty()) {
-      bool restarted = next_ >= files_.size() && loop_;
-      if (!next_file(alerts, failures)) return;
-      if (restarted) first_mjd_ = NAN;  // each pass of a loop starts its clock anew
-    }
-    for (auto& f : failures) pending_.push_back({nullptr, std::move(f), NAN});
-    for (auto& a : alerts) {
-      double mjd = static_cast<const Alert&>(*a).core().mjd_tai;
-      if (!std::isfinite(first_mjd_)) {
-        first_mjd_ = mjd;
-        started_ = Clock::now();
+  // The next record of the current file, opening the next file when it is used up; false when
+  // every file was read (and the source does not loop).
+  bool next_item(ingest::IngestItem& item) {
+    while (true) {
+      std::optional<ingest::IngestItem> next;
+      if (stream_) next = stream_->next();
+      else if (!whole_file_.empty()) {
+        next = std::move(whole_file_.front());
+        whole_file_.pop_front();
       }
-      pending_.push_back({std::move(a), std::nullopt, mjd});
+      if (next) {
+        alerts_in_file_ += next->alert != nullptr;
+        item = std::move(*next);
+        return true;
+      }
+      if (file_open_) close_file();
+      if (next_ >= files_.size()) {
+        if (!loop_ || files_.empty()) {
+          exhausted_ = true;
+          return false;
+        }
+        next_ = 0;
+        restarted_ = true;
+      }
+      open_file(files_[next_++]);
+    }
+  }
+
+  // A container file is read block by block; anything else (a Confluent frame, a file that is no
+  // Avro at all) is one message, read whole.
+  void open_file(const std::string& path) {
+    file_open_ = true;
+    alerts_in_file_ = 0;
+    try {
+      if (starts_with_container_magic(path)) {
+        stream_.emplace(path, *ingester_);
+        return;
+      }
+      std::vector<RecordPtr> alerts;
+      std::vector<ingest::IngestFailure> failures;
+      ingester_->ingest(read_file(path), path, alerts, failures);
+      for (auto& a : alerts) whole_file_.push_back({std::move(a), std::nullopt});
+      for (auto& f : failures) whole_file_.push_back({nullptr, std::move(f)});
+    } catch (const Fault& f) {
+      whole_file_.push_back({nullptr, ingest::IngestFailure{f, std::string(), "bytes"}});
+    }
+  }
+
+  void close_file() {
+    stream_.reset();
+    file_open_ = false;
+    if (files_read_ < files_.size()) {  // the first pass only, when looping
+      ++files_read_;
+      files_without_alerts_ += alerts_in_file_ == 0;
+    }
+  }
+
+  // Real-time replay reads a batch ahead, to know when its first alert is due.
+  void read_ahead() {
+    ingest::IngestItem item;
+    for (size_t i = 0; i < batch_size_ && next_item(item); ++i) {
+      if (std::exchange(restarted_, false)) first_mjd_ = NAN;  // each pass of a loop starts its clock anew
+      double mjd = NAN;
+      if (item.alert) {
+        mjd = static_cast<const Alert&>(*item.alert).core().mjd_tai;
+        if (!std::isfinite(first_mjd_)) {
+          first_mjd_ = mjd;
+          started_ = Clock::now();
+        }
+      }
+      pending_.push_back({std::move(item), mjd});
     }
   }
 
   std::vector<std::string> files_;
   size_t next_ = 0;
+  bool exhausted_ = false, restarted_ = false, file_open_ = false;
+  std::optional<ingest::ContainerFileStream> stream_;
+  std::deque<ingest::IngestItem> whole_file_;
+  size_t alerts_in_file_ = 0;
   size_t files_read_ = 0, files_without_alerts_ = 0;
   double speed_ = 0;
   bool loop_ = false;
+  size_t batch_size_ = 1024;
+  size_t batch_bytes_ = kSourceBatchBytes;
   std::unique_ptr<ingest::MessageIngester> ingester_;
   std::deque<Pending> pending_;
   double first_mjd_ = NAN;
   Clock::time_point started_ = Clock::now();
-  std::chrono::microseconds batch_delay_{5000};
   std::shared_ptr<AckTracker> acks_;
 };
 
 }  // namespace
+
+std::unique_ptr<ActorLogic> make_avro_files_source(size_t batch_bytes) {
+  return std::make_unique<AvroFilesSource>(batch_bytes);
+}
 
 void register_avro_files_source(ActorRegistry& registry) {
   ActorType t;

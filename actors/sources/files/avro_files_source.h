@@ -6,10 +6,17 @@
 // place (file path, record index).
 #pragma once
 
+#include <cstddef>
+#include <memory>
+
 #include "engine/graph/actor_registry.h"
+#include "engine/runtime/actor_logic.h"
 
 namespace ebs {
 
 void register_avro_files_source(ActorRegistry& registry);
+
+// One instance whose batches end at `batch_bytes` instead of kSourceBatchBytes (tests).
+std::unique_ptr<ActorLogic> make_avro_files_source(std::size_t batch_bytes);
 
 }  // namespace ebs

@@ -10,7 +10,10 @@
 #include <sstream>
 #include <thread>
 
+#include "actors/common/avro/container_file.h"
 #include "engine/graph/actor_registry.h"
+#include "engine/model/record_bytes.h"
+#include "test/support/avro_test_files.h"
 #include "test/support/collecting_emitter.h"
 #include "test/support/test_data.h"
 
@@ -152,6 +155,145 @@ TEST_CASE("speed replays by alert time; parallel instances split the files; loop
   test::CollectingEmitter looped;
   run_source(*looping, looped, 5);  // 5 x 16 records: more than one pass
   CHECK(looped.records().size() == 80);
+}
+
+
+namespace {
+
+// One container of `copies` x the 50 real ZTF alerts of 2020-01-01 (schema 3.3, all one writer
+// schema), `per_block` records a block: a Spark-sized file made of real alerts.
+std::string big_ztf_container(size_t copies, size_t per_block) {
+  std::string schema;
+  std::vector<std::string> bodies;
+  for (const auto& f : avro::testing::avro_files("ztf/fink-20200101-v3.3")) {
+    std::string file = *avro::testing::read_file(f);
+    avro::ContainerHeader h = avro::read_container_header(file, f.string());
+    if (schema.empty()) schema = std::string(h.schema);
+    REQUIRE(std::string(h.schema) == schema);
+    bodies.push_back(avro::testing::single_record_body(file));
+  }
+  std::vector<std::pair<int64_t, std::string>> blocks;
+  size_t n = 0;
+  for (size_t c = 0; c < copies; ++c)
+    for (const std::string& body : bodies) {
+      if (n++ % per_block == 0) blocks.push_back({0, ""});
+      ++blocks.back().first;
+      blocks.back().second += body;
+    }
+  return avro::testing::make_container(schema, "null", blocks);
+}
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("ebs-avro-files-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("a container of 1,000 real ZTF alerts goes out in batches of batch_size records and batch_bytes bytes") {
+  auto dir = temp_dir("big");
+  std::string big = big_ztf_container(20, 300);  // 1,000 alerts in 4 blocks
+  std::ofstream(dir / "big.avro", std::ios::binary) << big;
+  ActorRegistry registry;
+  register_avro_files_source(registry);
+
+  SUBCASE("at batch_size") {
+    ActorContext context;
+    auto logic = open_source(registry, "{path: '" + (dir / "big.avro").string() + "'}", context);
+    test::CollectingEmitter out;
+    run_source(*logic, out);  // produce(16): batch_size 16
+    CHECK(out.records().size() == 1000);
+    CHECK(out.failed_records == 0);
+    REQUIRE(out.sent[0].size() == 63);  // 62 x 16, then the last 8: blocks of 300 do not cut batches
+    for (size_t i = 0; i + 1 < out.sent[0].size(); ++i) CHECK(out.sent[0][i].size() == 16);
+    CHECK(out.sent[0].back().size() == 8);
+  }
+  SUBCASE("at batch_bytes") {
+    ActorContext context;
+    const ActorType* type = registry.find("avro-files");
+    context = test::make_context(*type, "{path: '" + (dir / "big.avro").string() + "'}");
+    const size_t batch_bytes = 1 << 20;
+    auto logic = make_avro_files_source(batch_bytes);
+    logic->open(context);
+    test::CollectingEmitter out;
+    for (int i = 0; i < 100000; ++i)
+      if (logic->produce(1024, out).state == ProduceResult::State::done) break;
+    CHECK(out.records().size() == 1000);
+    size_t largest_record = 0;
+    for (const RecordPtr& r : out.records()) largest_record = std::max(largest_record, record_bytes(*r));
+    REQUIRE(out.sent[0].size() > 2);
+    for (size_t i = 0; i < out.sent[0].size(); ++i) {
+      const BatchView& b = out.sent[0][i];
+      size_t bytes = 0;
+      for (size_t j = 0; j < b.size(); ++j) bytes += record_bytes(b[j]);
+      // A batch closes at the first record that reaches the bound: at most one record beyond it.
+      CHECK(bytes < batch_bytes + largest_record);
+      if (i + 1 < out.sent[0].size()) CHECK(bytes >= batch_bytes);
+    }
+    MESSAGE(out.sent[0].size() << " batches of at most 1 MiB + one record (" << largest_record << " bytes)");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a record no profile maps is dead-lettered as a container of its own, which avro-files reads back") {
+  auto dir = temp_dir("unmapped");
+  // A schema no survey profile accepts: every record fails alone, in every block.
+  std::string schema = R"({"type":"record","name":"Unknown","fields":[{"name":"n","type":"long"}]})";
+  std::string file = avro::testing::make_container(
+      schema, "null", {{2, avro::testing::zigzag(7) + avro::testing::zigzag(8)}, {1, avro::testing::zigzag(9)}});
+  std::ofstream(dir / "unknown.avro", std::ios::binary) << file;
+  ActorRegistry registry;
+  register_avro_files_source(registry);
+  ActorContext context;
+  auto logic = open_source(registry, "{path: '" + (dir / "unknown.avro").string() + "'}", context);
+  test::CollectingEmitter out;
+  run_source(*logic, out);
+  CHECK(out.records().empty());
+  REQUIRE(out.faults.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(out.faults[i].place().starts_with((dir / "unknown.avro").string() + " record " + std::to_string(i)));
+    CHECK(avro::testing::single_record_body(out.originals[i]) == avro::testing::zigzag(7 + static_cast<int64_t>(i)));
+  }
+  // The letter's bytes are a file avro-files reads: the same record, the same reason.
+  std::ofstream(dir / "letter.avro", std::ios::binary) << out.originals[2];
+  auto again = open_source(registry, "{path: '" + (dir / "letter.avro").string() + "'}", context);
+  test::CollectingEmitter replayed;
+  run_source(*again, replayed);
+  REQUIRE(replayed.faults.size() == 1);
+  CHECK(replayed.faults[0].message() == out.faults[2].message());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a container truncated in its third block: the first two blocks flow, the rest is one dead letter") {
+  auto dir = temp_dir("truncated");
+  std::string big = big_ztf_container(1, 20);  // 50 alerts in blocks of 20, 20, 10
+  avro::ContainerHeader header = avro::read_container_header(big, "big");
+  avro::ContainerBlocks blocks(big, header, "big");
+  avro::ContainerBlock block;
+  REQUIRE(blocks.next(block));
+  REQUIRE(blocks.next(block));
+  size_t third_block_start = block.data_offset + block.data.size() + 16;  // null codec: data as stored
+  REQUIRE(blocks.next(block));
+  size_t cut = block.data_offset + 1000;
+  std::ofstream(dir / "cut.avro", std::ios::binary) << big.substr(0, cut);
+  ActorRegistry registry;
+  register_avro_files_source(registry);
+  ActorContext context;
+  auto logic = open_source(registry, "{path: '" + (dir / "cut.avro").string() + "'}", context);
+  test::CollectingEmitter out;
+  run_source(*logic, out);
+  CHECK(out.records().size() == 40);
+  REQUIRE(out.faults.size() == 1);
+  CHECK(out.faults[0].place().starts_with((dir / "cut.avro").string() + ":byte "));
+  CHECK_MESSAGE(out.faults[0].message().find("runs past the end") != std::string::npos, out.faults[0].what());
+  // The letter holds the header and every byte from the broken block on.
+  avro::ContainerHeader letter = avro::read_container_header(out.originals[0], "letter");
+  CHECK(letter.schema == header.schema);
+  CHECK(out.originals[0].substr(letter.blocks_offset) == big.substr(third_block_start, cut - third_block_start));
+  CHECK(out.read_records == out.forwarded_records + out.failed_records);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace ebs

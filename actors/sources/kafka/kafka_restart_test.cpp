@@ -17,8 +17,8 @@
 #include <string>
 #include <thread>
 
-#include "actors/common/kafka/kafka_client.h"
 #include "test/support/child_process.h"
+#include "test/support/kafka_offsets.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -44,21 +44,6 @@ std::multiset<uint64_t> ids_in(const fs::path& path) {
   return ids;
 }
 
-// Messages the group has committed on the topic (sum of committed offsets).
-int64_t committed(const std::string& bootstrap, const std::string& group, const std::string& topic, int partitions) {
-  rd_kafka_conf_t* conf = kafka::make_conf({{"bootstrap.servers", bootstrap}, {"group.id", group}}, "committed");
-  char error[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-  REQUIRE(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
-  REQUIRE(rd_kafka_committed(rk, list, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  int64_t total = 0;
-  for (int i = 0; i < list->cnt; ++i) total += std::max<int64_t>(0, list->elems[i].offset);
-  rd_kafka_topic_partition_list_destroy(list);
-  rd_kafka_destroy(rk);
-  return total;
-}
 
 }  // namespace
 
@@ -107,7 +92,7 @@ actors:
   REQUIRE(replayed["messages"] == 86);
 
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // commits already on the wire land
-  const int64_t committed_before = committed(bootstrap, "restart", "ztf", kPartitions);
+  const int64_t committed_before = test::committed_messages(bootstrap, "restart", "ztf", kPartitions);
   auto written_first = ids_in(dir / "first" / "out.jsonl");
   MESSAGE("first run wrote " << written_first.size() << ", committed " << committed_before << " before the kill");
   CHECK(committed_before > 0);
@@ -135,7 +120,7 @@ actors:
   for (uint64_t id : written_first) duplicates += written_second.count(id);
   MESSAGE("second run wrote " << written_second.size() << ", " << duplicates << " of them duplicates");
   CHECK(static_cast<int64_t>(duplicates) <= static_cast<int64_t>(written_first.size()) - committed_before);
-  CHECK(committed(bootstrap, "restart", "ztf", kPartitions) == 86);  // the graceful stop committed all
+  CHECK(test::committed_messages(bootstrap, "restart", "ztf", kPartitions) == 86);  // the graceful stop committed all
   broker.stop(SIGTERM);
   fs::remove_all(dir);
 }
