@@ -1,10 +1,11 @@
 // Catalogue source tables (CSV, whitespace, fixed-width text, FITS tables) through the loader
 // `catalog build` uses: the rows are read, checked and converted under one of the repository's
 // own catalogue configurations (catalogs/*.yaml), the indexed file is written, opened and
-// queried. The configuration is the one whose data file starts like the input (its header), so
-// the real tables are the seeds; any other input goes to one chosen by its length.
+// queried. The configuration is the one most of whose columns the input names, so each real
+// table (the seeds) meets its own.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -23,17 +24,18 @@ namespace {
 namespace fs = std::filesystem;
 using ebs::catalog::CatalogConfig;
 
+// A configuration and the column names it reads (mapped fields and kept columns).
 struct Configured {
   CatalogConfig config;
-  std::string first_bytes;  // the start of its real data file
+  std::vector<std::string> columns;
 };
 
-std::string first_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::string head(80, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return head;
+std::vector<std::string> column_names(const CatalogConfig& c) {
+  std::vector<std::string> names = c.keep;
+  for (const auto* field : {&c.ra, &c.dec, &c.id, &c.type, &c.redshift, &c.distance, &c.major_axis, &c.axis_ratio,
+                            &c.position_angle, &c.magnitude, &c.pmra, &c.pmdec})
+    names.insert(names.end(), field->columns.begin(), field->columns.end());
+  return names;
 }
 
 const std::vector<Configured>& configurations() {
@@ -44,28 +46,35 @@ const std::vector<Configured>& configurations() {
       if (name == "EBS_DATA") return data_dir;
       return std::nullopt;
     };
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(fs::path(EBS_SOURCE_DIR) / "catalogs"))
+      if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
     std::vector<Configured> configs;
-    for (const auto& entry : fs::directory_iterator(fs::path(EBS_SOURCE_DIR) / "catalogs")) {
-      if (entry.path().extension() != ".yaml") continue;
-      CatalogConfig config = ebs::catalog::load_catalog_config(entry.path(), lookup);
-      std::string head = first_bytes(config.data_file);
-      configs.push_back({std::move(config), std::move(head)});
+    for (const fs::path& file : files) {
+      CatalogConfig config = ebs::catalog::load_catalog_config(file, lookup);
+      std::vector<std::string> columns = column_names(config);
+      configs.push_back({std::move(config), std::move(columns)});
     }
     return configs;
   }();
   return all;
 }
 
+// The configuration most of whose columns the input names (in its header line or its FITS
+// TTYPE cards), so that each real table meets its own; without any, one chosen by length.
 const Configured& choose(std::string_view bytes) {
   const auto& all = configurations();
-  size_t best = 0, best_common = 0;
-  for (size_t i = 0; i < all.size(); ++i) {
-    const std::string& head = all[i].first_bytes;
-    size_t n = 0;
-    while (n < head.size() && n < bytes.size() && head[n] == bytes[n]) ++n;
-    if (n > best_common) best = i, best_common = n;
+  const std::string_view head = bytes.substr(0, 64 * 1024);
+  const Configured* best = nullptr;
+  double best_score = 0;
+  for (const Configured& c : all) {
+    size_t found = 0;
+    for (const std::string& name : c.columns) found += head.find(name) != std::string_view::npos;
+    double score = c.columns.empty() ? 0 : static_cast<double>(found) / c.columns.size() + 1e-3 * found;
+    if (score > best_score) best = &c, best_score = score;
   }
-  return best_common >= 8 ? all[best] : all[bytes.size() % all.size()];
+  return best ? *best : all[bytes.size() % all.size()];
 }
 
 const fs::path& work_dir() {

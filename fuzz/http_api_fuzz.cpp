@@ -42,7 +42,9 @@ ApiServer& server() {
     co->object_id = "ZTF21abc";
     writer.add(*co);
     writer.commit(3, 2);
-    auto* s = new ApiServer(ApiOptions{path, ""});
+    ApiOptions options;
+    options.database = path;
+    auto* s = new ApiServer(options);
     s->bind("127.0.0.1", 0);  // bound, never listening: connections come from the fuzzer
     return s;
   }();

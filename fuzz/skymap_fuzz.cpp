@@ -9,7 +9,7 @@
 
 EBS_FUZZ_ONE_INPUT(bytes) {
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  ebs::Skymap map = ebs::Skymap::from_bytes(std::span(data, bytes.size()), "fuzz");
+  ebs::skymap::Skymap map = ebs::skymap::Skymap::from_bytes(std::span(data, bytes.size()), "fuzz");
   (void)map.at(150.0, 2.0);
   (void)map.credible_area(0.9);
   (void)map.peak();

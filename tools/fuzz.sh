@@ -29,7 +29,22 @@ build_dir=$("$root/tools/sanitizer-build.sh" "${targets[@]/%/_fuzz}" | tail -1)
 # Seeds: real inputs, read in place (never copied into the repository).
 seeds() {
   case $1 in
-    avro) echo "$data/ztf/kowalski-v3.3-v4.01 $data/other-surveys $data/lsst/rubin-lsstcam-v9-spark" ;;
+    avro) mkdir -p "$build_dir/seeds/avro"  # Confluent frames of Rubin's sample alerts (ids 900, 1000, 1100)
+          /usr/bin/python3 - "$data/lsst/schema" "$build_dir/seeds/avro" <<'PY'
+import io, struct, sys
+import avro.datafile, avro.io
+schemas, out = sys.argv[1:]
+for major in (9, 10, 11):
+    with open(f"{schemas}/{major}/0/sample_data/fakeAlert.avro", "rb") as f:
+        reader = avro.datafile.DataFileReader(f, avro.io.DatumReader())
+        writer = avro.io.DatumWriter(reader.datum_reader.writers_schema)
+        for n, record in enumerate(reader):
+            body = io.BytesIO()
+            writer.write(record, avro.io.BinaryEncoder(body))
+            with open(f"{out}/rubin-v{major}-{n}.frame", "wb") as frame:
+                frame.write(b"\0" + struct.pack(">I", major * 100) + body.getvalue())
+PY
+          echo "$data/ztf/kowalski-v3.3-v4.01 $data/other-surveys $data/lsst/rubin-lsstcam-v9-spark $build_dir/seeds/avro" ;;
     gzip) mkdir -p "$build_dir/seeds/gzip"
           for f in "$data/skymaps/rrt_small_area.fits" "$data/gcn/lvk-fink-mm/S230518h-update.json"; do
             gzip -9 -c "$f" > "$build_dir/seeds/gzip/$(basename "$f").gz"

@@ -24,7 +24,7 @@ struct ApiOptions {
   std::string database;
   std::string token;  // empty: no authentication (loopback only: engine/util/http_access.h, enforced by `serve`)
   size_t max_limit = 10000;
-  http_limits::Settings http_limits;  // slow and greedy clients (docs/reliability.md, "HTTP servers")
+  http_limits::Settings http_limits{};  // slow and greedy clients (docs/reliability.md, "HTTP servers")
 };
 
 class ApiServer {
