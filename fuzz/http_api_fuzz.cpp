@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -84,6 +85,8 @@ EBS_FUZZ_ONE_INPUT(bytes) {
   api.serve_connection(fds[1]);
   client.join();
   ::close(fds[0]);
+  static const bool verbose = std::getenv("EBS_FUZZ_VERBOSE") != nullptr;  // each answer's status line
+  if (verbose) std::fprintf(stderr, "%s\n", answer.substr(0, answer.find('\r')).c_str());
   if (answer.find("HTTP/1.1 500") != std::string::npos) {
     std::fprintf(stderr, "answer 500 to:\n%s\n---\n%s\n", request.c_str(), answer.c_str());
     __builtin_trap();
