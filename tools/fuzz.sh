@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# libFuzzer runs of the fuzz targets (fuzz/, docs/reliability.md "Fuzzing") in their own build
-# folder (clang-14 with ASan + UBSan, ccache). Seeds come from the shared data and the
-# repository's workflows at run time; what a run finds is kept in build-fuzz/corpus/.
-#   tools/fuzz.sh [--seconds N] [--rss-mb M] [target...]   (targets: avro gzip notice workflow expr)
-# Exit 1 on a finding: the input is in build-fuzz/findings/; once fixed, copy it to
+# libFuzzer runs of the fuzz targets (fuzz/, docs/reliability.md "Fuzzing") in the sanitizer build
+# (tools/sanitizer-build.sh: build-sanitizers/, clang-14 with ASan + UBSan, its own ccache).
+# Seeds come from the shared data and the repository's workflows at run time; what a run finds
+# is kept in build-sanitizers/corpus/.
+#   tools/fuzz.sh [--seconds N] [--rss-mb M] [target...]
+#   (targets: avro gzip notice workflow expr skymap catalog http_api)
+# Exit 1 on a finding: the input is in build-sanitizers/findings/; once fixed, copy it to
 # fuzz/regressions/<target>/ so that ctest replays it in every build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build_dir=${EBS_FUZZ_BUILD_DIR:-$root/build-fuzz}
 data=${EBS_TEST_DATA:-$root/../shared/data}
+export EBS_TEST_DATA=$data
 seconds=20
 rss_mb=2048
 targets=()
@@ -20,20 +22,29 @@ while (($# > 0)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr)
+((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr skymap catalog http_api)
 
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
-export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
-if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEBS_FUZZ=ON \
-    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DEBS_TEST_DATA="$data" >/dev/null
-fi
-for t in "${targets[@]}"; do cmake --build "$build_dir" -j "${EBS_JOBS:-$(nproc)}" --target "${t}_fuzz"; done
+build_dir=$("$root/tools/sanitizer-build.sh" "${targets[@]/%/_fuzz}" | tail -1)
 
 # Seeds: real inputs, read in place (never copied into the repository).
 seeds() {
   case $1 in
-    avro) echo "$data/ztf/kowalski-v3.3-v4.01 $data/other-surveys $data/lsst/rubin-lsstcam-v9-spark" ;;
+    avro) mkdir -p "$build_dir/seeds/avro"  # Confluent frames of Rubin's sample alerts (ids 900, 1000, 1100)
+          /usr/bin/python3 - "$data/lsst/schema" "$build_dir/seeds/avro" <<'PY'
+import io, struct, sys
+import avro.datafile, avro.io
+schemas, out = sys.argv[1:]
+for major in (9, 10, 11):
+    with open(f"{schemas}/{major}/0/sample_data/fakeAlert.avro", "rb") as f:
+        reader = avro.datafile.DataFileReader(f, avro.io.DatumReader())
+        writer = avro.io.DatumWriter(reader.datum_reader.writers_schema)
+        for n, record in enumerate(reader):
+            body = io.BytesIO()
+            writer.write(record, avro.io.BinaryEncoder(body))
+            with open(f"{out}/rubin-v{major}-{n}.frame", "wb") as frame:
+                frame.write(b"\0" + struct.pack(">I", major * 100) + body.getvalue())
+PY
+          echo "$data/ztf/kowalski-v3.3-v4.01 $data/other-surveys $data/lsst/rubin-lsstcam-v9-spark $build_dir/seeds/avro" ;;
     gzip) mkdir -p "$build_dir/seeds/gzip"
           for f in "$data/skymaps/rrt_small_area.fits" "$data/gcn/lvk-fink-mm/S230518h-update.json"; do
             gzip -9 -c "$f" > "$build_dir/seeds/gzip/$(basename "$f").gz"
@@ -41,6 +52,9 @@ seeds() {
           echo "$build_dir/seeds/gzip" ;;
     notice) echo "$data/gcn" ;;
     workflow) echo "$root/workflows $root/test/fixtures" ;;
+    skymap) echo "$data/skymaps $build_dir/fuzz/seeds/skymap" ;;  # the .fits.gz is made by the build
+    catalog) echo "$data/catalogs" ;;
+    http_api) echo "$root/fuzz/seeds/http_api" ;;
     expr) mkdir -p "$build_dir/seeds/expr"
           grep -rhoE 'expr: .*' "$root/workflows" "$root/test/fixtures" "$root/docs" 2>/dev/null |
             sed 's/^expr: //' | head -200 | split -l 1 - "$build_dir/seeds/expr/e"

@@ -18,7 +18,7 @@ test_packages=(
   python3-gammapy  # GADF light-curve and HPX exports are read back by Gammapy (docs/followup.md)
   chromium nodejs
   postgresql
-  clang-14 libclang-rt-14-dev libomp-14-dev  # libFuzzer, ASan, UBSan of tools/fuzz.sh (docs/reliability.md)
+  clang-14 libclang-rt-14-dev libomp-14-dev lld-14  # the sanitizer build and libFuzzer (tools/sanitizer-build.sh, docs/reliability.md)
 )
 
 wanted=("${build_packages[@]}")

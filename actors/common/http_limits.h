@@ -1,76 +1,70 @@
-// Slow clients must not lock out the others (docs/reliability.md, "HTTP servers"): cpp-httplib
-// serves each connection on one worker until it closes, and its default pool has 8 workers, so
-// eight clients trickling a header line every few seconds held both servers (`serve`,
-// `run --http`) before authorisation ever ran. Here every connection gets a thread of its own up
-// to kMaxConnectionThreads (beyond that, connections wait in a queue), and reads and writes time
-// out after kIoTimeout without progress. Header-only: both servers include it beside httplib.h.
+// Slow or greedy clients must not lock out the others (docs/reliability.md, "HTTP servers").
+// cpp-httplib serves each connection on one worker until it closes and its default pool has 8
+// workers, so eight clients trickling a header line every few seconds held both servers (`serve`,
+// `run --http`) before authorisation ever ran. `http_limits::Server` is the cpp-httplib server
+// both use, with these limits:
+//   - every connection gets a thread of its own, up to `max_connection_threads` at once (then
+//     connections wait in a queue); the listen backlog is SOMAXCONN, not cpp-httplib's 5;
+//   - a request's head (request line and headers) must be complete within `header_deadline` of
+//     the connection's start (or of its first byte, on a kept-alive connection): 408 otherwise,
+//     however steadily the client trickles;
+//   - a request's head holds at most `max_header_bytes`: 431 otherwise;
+//   - one client address holds at most `max_connections_per_address` connections at once (IPv6:
+//     one /64): 503 for the next. Loopback clients are exempt unless `limit_loopback`: a reverse
+//     proxy on the same host shows every user as 127.0.0.1;
+//   - reads and writes time out after `io_timeout` without progress, idle kept-alive
+//     connections after `io_timeout` too.
+// The limits act before any handler, authorisation included.
 #pragma once
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <functional>
+#include <cstddef>
+#include <map>
 #include <mutex>
-#include <thread>
+#include <string>
 
 namespace ebs::http_limits {
 
-inline constexpr size_t kMaxConnectionThreads = 256;
-inline constexpr std::chrono::seconds kIoTimeout{5};
-
-// A TaskQueue that starts a thread per connection, at most `max` at once; idle, it holds none.
-class ConnectionThreads final : public httplib::TaskQueue {
- public:
-  explicit ConnectionThreads(size_t max) : max_(max) {}
-
-  void enqueue(std::function<void()> fn) override {
-    std::lock_guard lock(mutex_);
-    if (active_ >= max_) {
-      waiting_.push_back(std::move(fn));
-      return;
-    }
-    ++active_;
-    std::thread([this, fn = std::move(fn)]() mutable { serve(std::move(fn)); }).detach();
-  }
-
-  // Waits for every connection, running and waiting, to finish (the server closed its socket, so
-  // each ends after its current request or its read time-out).
-  void shutdown() override {
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [&] { return active_ == 0 && waiting_.empty(); });
-  }
-
- private:
-  void serve(std::function<void()> fn) {
-    for (;;) {
-      fn();
-      fn = nullptr;
-      std::unique_lock lock(mutex_);
-      if (waiting_.empty()) {
-        --active_;
-        idle_.notify_all();  // with the lock held: the queue outlives this call
-        return;
-      }
-      fn = std::move(waiting_.front());
-      waiting_.pop_front();
-    }
-  }
-
-  size_t max_;
-  size_t active_ = 0;
-  std::deque<std::function<void()>> waiting_;
-  std::mutex mutex_;
-  std::condition_variable idle_;
+struct Settings {
+  std::chrono::milliseconds header_deadline{10'000};
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_connections_per_address = 32;
+  bool limit_loopback = false;
+  std::chrono::milliseconds io_timeout{5'000};
+  size_t max_connection_threads = 256;
 };
 
-// Applies the limits above to a server before it listens.
-inline void apply(httplib::Server& server) {
-  server.set_read_timeout(kIoTimeout);
-  server.set_write_timeout(kIoTimeout);
-  server.set_keep_alive_timeout(kIoTimeout.count());
-  server.new_task_queue = [] { return new ConnectionThreads(kMaxConnectionThreads); };
-}
+class Server final : public httplib::Server {
+ public:
+  explicit Server(Settings settings = {});
+
+  // Binds `host:port` (port 0: any free port) with a backlog of SOMAXCONN; the port, or -1.
+  int bind(const std::string& host, int port);
+
+  // Serves one connected socket on the calling thread under the same limits, then closes it (the
+  // fuzz target feeds requests through a socket pair this way). The server must be bound.
+  void serve_connection(socket_t sock) { process_and_close_socket(sock); }
+
+  const Settings& settings() const { return settings_; }
+  // Connections being served now (admitted, not yet closed).
+  size_t open_connections() const { return open_.load(); }
+
+ private:
+  class Admission;
+  class ConnectionStream;
+
+  // cpp-httplib calls it on a worker thread for each accepted connection.
+  bool process_and_close_socket(socket_t sock) override;
+  bool serve(ConnectionStream& stream);
+  bool stopping() const;
+
+  Settings settings_;
+  std::atomic<size_t> open_{0};
+  std::mutex mutex_;
+  std::map<std::string, size_t> per_address_;  // the limited addresses' open connections
+};
 
 }  // namespace ebs::http_limits

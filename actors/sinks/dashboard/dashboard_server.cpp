@@ -58,10 +58,10 @@ std::string cookie_value(const httplib::Request& req, const std::string& name) {
 }  // namespace
 
 struct DashboardServer::Impl {
-  explicit Impl(const DashboardFeed& f) : feed(f) {}
+  Impl(const DashboardFeed& f, const http_limits::Settings& limits) : feed(f), server(limits) {}
 
   const DashboardFeed& feed;
-  httplib::Server server;
+  http_limits::Server server;
   std::string token;
   std::thread listener, sampler;
   std::mutex mutex;
@@ -190,7 +190,6 @@ struct DashboardServer::Impl {
   }
 
   void routes() {
-    http_limits::apply(server);  // slow clients do not lock out the others
     // Small responses: without it, Nagle's algorithm and delayed ACKs add ~40 ms to each.
     server.set_tcp_nodelay(true);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -266,14 +265,18 @@ struct DashboardServer::Impl {
   }
 };
 
-DashboardServer::DashboardServer(const DashboardFeed& feed) : impl_(std::make_unique<Impl>(feed)) { impl_->routes(); }
+DashboardServer::DashboardServer(const DashboardFeed& feed, const http_limits::Settings& limits)
+    : impl_(std::make_unique<Impl>(feed, limits)) {
+  impl_->routes();
+}
+
+size_t DashboardServer::open_connections() const { return impl_->server.open_connections(); }
 
 DashboardServer::~DashboardServer() { stop(); }
 
 int DashboardServer::listen(const http_access::Address& address, const std::string& token) {
   impl_->token = token;
-  int port = address.port == 0 ? impl_->server.bind_to_any_port(address.host)
-                               : (impl_->server.bind_to_port(address.host, address.port) ? address.port : -1);
+  int port = impl_->server.bind(address.host, address.port);
   if (port < 0)
     fail(address.host + ":" + std::to_string(address.port), "cannot listen there (in use, or not an address of this host)");
   impl_->listener = std::thread([this] {

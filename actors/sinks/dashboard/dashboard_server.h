@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "actors/common/http_limits.h"
 #include "actors/sinks/dashboard/dashboard_feed.h"
 #include "engine/cli/workflow_commands.h"
 
@@ -21,7 +22,8 @@ namespace ebs::dashboard {
 
 class DashboardServer final : public RunHttpServer {
  public:
-  explicit DashboardServer(const DashboardFeed& feed);
+  // `limits`: slow and greedy clients (docs/reliability.md, "HTTP servers").
+  explicit DashboardServer(const DashboardFeed& feed, const http_limits::Settings& limits = {});
   ~DashboardServer() override;
   DashboardServer(const DashboardServer&) = delete;
   DashboardServer& operator=(const DashboardServer&) = delete;
@@ -30,6 +32,9 @@ class DashboardServer final : public RunHttpServer {
   void stop() override;
   void on_start(const Workflow& workflow, std::vector<LiveActor> actors) override;
   void on_end(const RunResult& result) override;
+
+  // Connections being served now (the per-address and slow-client limits count them).
+  size_t open_connections() const;
 
   // Takes one rate sample now (the server does it every second by itself).
   void sample();

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -114,6 +117,47 @@ TEST_CASE("with a token: 401 without it, the header or the cookie from /?token= 
   CHECK(cookie.find("HttpOnly") != std::string::npos);
   CHECK(client.Get("/api/stats", {{"Cookie", "other=1; ebs_token=s3cret"}})->status == 200);
   CHECK(client.Get("/api/stats", {{"Cookie", "ebs_token=nope"}})->status == 401);
+}
+
+TEST_CASE("the dashboard applies the HTTP limits: a slow client's headers get 408, a greedy address 503") {
+  DashboardFeed feed;
+  http_limits::Settings limits;
+  limits.header_deadline = std::chrono::milliseconds(300);
+  limits.max_connections_per_address = 1;
+  limits.limit_loopback = true;
+  DashboardServer server(feed, limits);
+  int port = server.listen({"127.0.0.1", 0}, "");
+  REQUIRE(port > 0);
+  auto connect = [&] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    timeval limit{20, 0};  // a broken server fails the test instead of hanging it
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    return fd;
+  };
+  auto status_line = [](int fd) {
+    char answer[128] = {};
+    ssize_t n = ::recv(fd, answer, sizeof answer - 1, 0);
+    std::string text(answer, n > 0 ? static_cast<size_t>(n) : 0);
+    return text.substr(0, text.find("\r\n"));
+  };
+  int slow = connect();
+  const std::string start = "GET /api/graph HTTP/1.1\r\nHost: x\r\n";
+  REQUIRE(::send(slow, start.data(), start.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(start.size()));
+  for (int i = 0; i < 2000 && server.open_connections() != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(server.open_connections() == 1);
+  int second = connect();  // the address already holds its one connection
+  const std::string request = "GET /api/graph HTTP/1.1\r\nHost: x\r\n\r\n";
+  ::send(second, request.data(), request.size(), MSG_NOSIGNAL);
+  CHECK(status_line(second) == "HTTP/1.1 503 Service Unavailable");
+  CHECK(status_line(slow) == "HTTP/1.1 408 Request Timeout");
+  ::close(second);
+  ::close(slow);
+  server.stop();
 }
 
 }  // namespace ebs::dashboard

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
@@ -57,6 +58,16 @@ double number_param(const httplib::Request& req, const char* name, double min, d
   return v;
 }
 
+// An alert id of a path (the route's pattern already holds it to digits and a sign): one beyond
+// 64 bits is a bad request, never an unexpected error.
+int64_t alert_id(const std::string& text) {
+  int64_t id = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (error != std::errc() || end != text.data() + text.size())
+    throw BadRequest{"alert id '" + text + "' is not a 64-bit integer"};
+  return id;
+}
+
 // RA or Dec in degrees or sexagesimal (the parser `query --cone` and `catalog cone` use).
 double angle_param(const httplib::Request& req, const char* name, bool is_ra) {
   const std::string text = param(req, name, true);
@@ -106,8 +117,10 @@ std::string label(const std::string& value) {
 }  // namespace
 
 struct ApiServer::Impl {
+  explicit Impl(ApiOptions o) : options(std::move(o)), server(options.http_limits) {}
+
   ApiOptions options;
-  httplib::Server server;
+  http_limits::Server server;
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<Reader>> pool;  // one read-only connection per concurrent request
 
@@ -214,7 +227,7 @@ struct ApiServer::Impl {
                  const std::string kind = req.matches[2];
                  if (kind != "science" && kind != "template" && kind != "difference")
                    throw BadRequest{"cutout kind '" + kind + "' is not science, template or difference"};
-                 auto png = cutout_png(r, std::stoll(req.matches[1]), kind);
+                 auto png = cutout_png(r, alert_id(req.matches[1]), kind);
                  if (!png) return send_json(res, 404, {{"error", "no " + kind + " cutout of alert " + std::string(req.matches[1])}});
                  res.set_header("Cache-Control", "max-age=3600");
                  res.set_content(*png, "image/png");
@@ -229,7 +242,6 @@ struct ApiServer::Impl {
   }
 
   void routes() {
-    http_limits::apply(server);  // slow clients do not lock out the others
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (http_access::authorized(req.get_header_value("Authorization"), options.token))
         return httplib::Server::HandlerResponse::Unhandled;
@@ -339,8 +351,7 @@ struct ApiServer::Impl {
   }
 };
 
-ApiServer::ApiServer(ApiOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
+ApiServer::ApiServer(ApiOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   impl_->release(std::make_unique<Reader>(impl_->options.database));  // fails now if the file is not a repository
   impl_->routes();
 }
@@ -349,7 +360,7 @@ ApiServer::~ApiServer() { stop(); }
 
 int ApiServer::bind(const std::string& host, int port) {
   std::string bare = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
-  int bound = port == 0 ? impl_->server.bind_to_any_port(bare) : (impl_->server.bind_to_port(bare, port) ? port : -1);
+  int bound = impl_->server.bind(bare, port);
   if (bound < 0) fail(host + ":" + std::to_string(port), "cannot listen there (in use, or not an address of this host)");
   return bound;
 }
@@ -359,5 +370,7 @@ void ApiServer::stop() {
   if (impl_) impl_->server.stop();
 }
 bool ApiServer::running() const { return impl_->server.is_running(); }
+void ApiServer::serve_connection(int fd) { impl_->server.serve_connection(fd); }
+size_t ApiServer::open_connections() const { return impl_->server.open_connections(); }
 
 }  // namespace ebs::repository

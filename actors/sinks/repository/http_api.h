@@ -16,12 +16,15 @@
 #include <memory>
 #include <string>
 
+#include "actors/common/http_limits.h"
+
 namespace ebs::repository {
 
 struct ApiOptions {
   std::string database;
   std::string token;  // empty: no authentication (loopback only: engine/util/http_access.h, enforced by `serve`)
   size_t max_limit = 10000;
+  http_limits::Settings http_limits{};  // slow and greedy clients (docs/reliability.md, "HTTP servers")
 };
 
 class ApiServer {
@@ -37,6 +40,10 @@ class ApiServer {
   void run();
   void stop();
   bool running() const;
+  // Serves one connected socket on the calling thread, then closes it (after bind()).
+  void serve_connection(int fd);
+  // Connections being served now (the per-address and slow-client limits count them).
+  size_t open_connections() const;
 
  private:
   struct Impl;
