@@ -16,7 +16,7 @@ constexpr double kUnixEpochMjd = 40587.0;
 // ms since 1970 UTC of an MJD TAI (NaN: 0, which no alert has).
 int64_t unix_ms_of(double mjd_tai) {
   if (!std::isfinite(mjd_tai)) return 0;
-  return static_cast<int64_t>(std::llround((mjd_tai_to_utc(mjd_tai) - kUnixEpochMjd) * 86400000.0));
+  return static_cast<int64_t>(std::llround((time::mjd_tai_to_utc(mjd_tai) - kUnixEpochMjd) * 86400000.0));
 }
 
 // The diaSourceId: an LSST-shaped alert's own (raw diaSource.diaSourceId), else the alert id —

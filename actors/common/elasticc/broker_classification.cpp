@@ -106,13 +106,16 @@ std::shared_ptr<Classification> BrokerClassificationCodec::decode(std::string_vi
   check(avro_value_reset(&value_), place, "reset");
   avro_reader_t reader = avro_reader_memory(bytes.data(), static_cast<int64_t>(bytes.size()));
   int rc = avro_value_read(reader, &value_);
-  const int64_t used = avro_reader_memory_tell(reader);
   avro_reader_free(reader);
   if (rc != 0)
     fail(std::string(place), std::string("not an ELAsTiCC brokerClassification datum (") + avro_strerror() + ")");
-  if (used != static_cast<int64_t>(bytes.size()))
+  // libavro's memory reader does not say how far it read: the datum's encoded size does (writers
+  // encode minimally, as the Avro specification's varints are).
+  size_t used = 0;
+  check(avro_value_sizeof(&value_, &used), place, "size");
+  if (used != bytes.size())
     fail(std::string(place), "brokerClassification datum of " + std::to_string(used) + " bytes followed by " +
-                                 std::to_string(bytes.size() - static_cast<size_t>(used)) +
+                                 std::to_string(bytes.size() > used ? bytes.size() - used : 0) +
                                  " more: not the v0.9.1 schema, or a framed message read as bare");
   auto c = std::make_shared<Classification>();
   c->alert_id = get_long(value_, "alertId", place);
