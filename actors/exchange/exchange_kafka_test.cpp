@@ -11,8 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "actors/common/kafka/kafka_client.h"
-#include "test/support/kafka_test_support.h"
+#include "test/support/exchange_fixture.h"
 #include "test/support/python_oracle.h"
 #include "test/support/test_data.h"
 #include "test/support/ztf_alerts.h"
@@ -24,14 +23,6 @@ namespace {
 
 std::string elasticc_schema() {
   return (test::data_dir() / "reference-schemas/elasticc/elasticc.v0_9_1.brokerClassification.avsc").string();
-}
-
-std::vector<json> read_jsonl(const std::filesystem::path& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
 }
 
 // Reads every file of a folder as one bare brokerClassification datum and prints it as JSON.
@@ -69,7 +60,7 @@ print('ok')
 }  // namespace
 
 TEST_CASE("our scores as ELAsTiCC brokerClassification on Kafka: python3-avro reads them with the ELAsTiCC schema") {
-  test::KafkaFixture f;
+  test::ExchangeFixture f;
   f.broker.create_topic("ebs-classifications", 2);
   const std::string model = (test::source_dir() / "models/example-transient-lc-basic-1.ubj").string();
   RunResult r = f.run(R"(
@@ -90,11 +81,7 @@ actors:
     type: kafka-sink
     config: {topic: ebs-classifications, format: elasticc, bootstrap.servers: ")" + f.broker.bootstrap_servers() + R"("}
     inputs: [classes.classifications]
-  - id: scored
-    type: jsonl
-    config: {path: scored.jsonl, with_raw: false}
-    inputs: [classes.alerts]
-)");
+)" + f.sink("scored", "scored", "classes.alerts"));
   REQUIRE(r.accounting_ok);
   CHECK(r.find("ztf")->forwarded == 50);
   CHECK(r.find("publish")->forwarded == 50);
@@ -103,7 +90,7 @@ actors:
   // What the scorer said about each alert (candid -> score), from the alerts themselves.
   std::map<std::string, double> score_of;
   std::map<std::string, double> mjd_of;
-  for (const json& alert : read_jsonl(f.dir / "scored.jsonl")) {
+  for (const json& alert : f.json_topic("scored")) {
     for (const json& a : alert["annotations"])
       if (a["name"] == "transient") score_of[alert["alert_id"].get<std::string>()] = a["value"].get<double>();
     mjd_of[alert["alert_id"].get<std::string>()] = alert["mjd_tai"].get<double>();
@@ -141,7 +128,7 @@ actors:
 }
 
 TEST_CASE("two brokers' classifications joined to real ZTF alerts; the consensus equals a hand computation") {
-  test::KafkaFixture f;
+  test::ExchangeFixture f;
   f.broker.create_topic("brokers", 2);
   auto alerts = test::ztf_alerts();
   REQUIRE(alerts.size() == 50);
@@ -194,26 +181,18 @@ actors:
     type: consensus
     config: {weights: {ALeRCE: 1, Fink/snn 2.0: 3}, expect: [ALeRCE, Fink, AMPEL], min_inputs: 2}
     inputs: [join.out]
-  - id: out
-    type: jsonl
-    config: {path: joined.jsonl, with_raw: false}
-    inputs: [vote.out]
-  - id: lost
-    type: jsonl
-    config: {path: unmatched.jsonl}
-    inputs: [join.unmatched]
-)");
+)" + f.sink("out", "joined", "vote.out") + f.sink("lost", "unmatched", "join.unmatched"));
   REQUIRE(r.accounting_ok);
   CHECK(r.find("others")->forwarded == 21);
   CHECK(r.find("join")->filtered == 20);  // merged into their alerts
   CHECK(r.find("out")->forwarded == 50);
   CHECK(r.find("lost")->forwarded == 1);
-  auto lost = read_jsonl(f.dir / "unmatched.jsonl");
+  auto lost = f.json_topic("unmatched");
   REQUIRE(lost.size() == 1);
   CHECK(lost[0]["alertId"] == "42");
 
   size_t with_consensus = 0;
-  for (const json& alert : read_jsonl(f.dir / "joined.jsonl")) {
+  for (const json& alert : f.json_topic("joined")) {
     const int64_t id = std::stoll(alert["alert_id"].get<std::string>());
     const json* consensus = nullptr;
     std::vector<std::string> foreign;

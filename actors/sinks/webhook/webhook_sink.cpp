@@ -243,7 +243,7 @@ void register_webhook_sink(ActorRegistry& registry) {
     if (format == "tns-report") {
       YAML::Node tns = c.has("tns") ? c.node("tns") : YAML::Node();
       for (const char* key : {"api_key", "bot_id", "bot_name", "reporting_group_id", "discovery_data_source_id", "reporter"})
-        if (!tns.IsMap() || !tns[key] || tns[key].as<std::string>().empty())
+        if (!tns.IsMap() || !tns[key] || !tns[key].IsScalar() || tns[key].Scalar().empty())
           problems.push_back({c.place("tns"), std::string("format tns-report needs tns.") + key});
       if (tns.IsMap())
         for (const auto& kv : tns) {
