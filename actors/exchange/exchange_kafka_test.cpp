@@ -197,11 +197,11 @@ actors:
     const json* consensus = nullptr;
     std::vector<std::string> foreign;
     for (const json& a : alert["annotations"]) {
-      if (a["provenance"]["actor_type"] == "consensus") consensus = &a;
-      if (a["provenance"]["actor_type"] == "broker-classification") {
-        foreign.push_back(a["provenance"]["actor"].get<std::string>());
-        CHECK(a["provenance"]["version"] == "v7");
-        CHECK(json::parse(a["details"].get<std::string>())["joined_by"] == "join");
+      if (a["actor_type"] == "consensus") consensus = &a;
+      if (a["actor_type"] == "broker-classification") {
+        foreign.push_back(a["actor"].get<std::string>());
+        CHECK(a["version"] == "v7");
+        CHECK(a["details"]["joined_by"] == "join");
       }
     }
     if (!given.count(id)) {
@@ -216,7 +216,7 @@ actors:
     // By hand: weights 1 (ALeRCE) and 3 (Fink/snn 2.0), total 4.
     const auto [a, b] = given.at(id);
     const std::map<int, double> expected{{2222, (1 * a + 3 * b) / 4}, {2224, (1 - a) / 4}, {2332, 3 * (1 - b) / 4}};
-    json details = json::parse((*consensus)["details"].get<std::string>());
+    const json& details = (*consensus)["details"];
     REQUIRE(details["classifications"].size() == 3);
     for (const json& c : details["classifications"])
       CHECK(c["probability"].get<double>() == doctest::Approx(expected.at(c["classId"].get<int>())).epsilon(1e-6));

@@ -197,17 +197,17 @@ json tns_at_report(const Alert& alert, const TnsSettings& s) {
   std::vector<Point> detections;
   double first = std::numeric_limits<double>::infinity();
   for (const Photometry& p : c.history)
-    if (p.kind == Photometry::Kind::detection && std::isfinite(p.mag) && std::isfinite(p.mjd_tai)) {
+    if (p.kind == Photometry::Kind::detection && p.is_diff_pos && std::isfinite(p.mag) && std::isfinite(p.mjd_tai)) {
       detections.push_back({p.mjd_tai, p.mag, p.mag_err, p.band});
       first = std::min(first, p.mjd_tai);
     }
-  if (std::isfinite(c.mag) && std::isfinite(c.mjd_tai)) {
+  if (c.is_diff_pos && std::isfinite(c.mag) && std::isfinite(c.mjd_tai)) {
     bool same = false;  // the alert's own detection may be in its history already
     for (const Point& d : detections) same = same || (std::abs(d.mjd - c.mjd_tai) < 1e-6 && d.band == c.band);
     if (!same) detections.push_back({c.mjd_tai, c.mag, c.mag_err, c.band});
     first = std::min(first, c.mjd_tai);
   }
-  if (detections.empty()) fail(place, "a TNS report needs a detection with a magnitude");
+  if (detections.empty()) fail(place, "a TNS report needs a positive detection with a magnitude");
   std::sort(detections.begin(), detections.end(), [](const Point& a, const Point& b) { return a.mjd < b.mjd; });
   auto filter_of = [&](const std::string& band) {
     auto it = s.filters.find(band);

@@ -41,10 +41,10 @@ struct TnsSettings {
 // TNS defaults for ZTF alerts (instrument, filter ids as TNS lists them).
 TnsSettings ztf_tns_defaults();
 
-// The bulk-report JSON for one alert: its detections (history and the alert's own) as photometry
+// The bulk-report JSON for one alert: its positive detections (history and the alert's own) as photometry
 // in AB mag, its last upper limit before the first detection as the non-detection (else an
 // archival remark), the first detection's time as the discovery date. A Fault naming the alert
-// when it has no detection with a magnitude or a band without a TNS filter id.
+// when it has no positive detection with a magnitude, or a band without a TNS filter id.
 nlohmann::json tns_at_report(const Alert& alert, const TnsSettings& settings);
 // The request body: api_key=...&data=<the report JSON>, form-encoded.
 std::string tns_form_body(const nlohmann::json& report, const TnsSettings& settings);

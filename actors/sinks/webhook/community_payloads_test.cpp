@@ -95,8 +95,10 @@ for f in sorted(glob.glob(sys.argv[1] + '/*.avro')):
     with avro.datafile.DataFileReader(open(f, 'rb'), avro.io.DatumReader()) as r:
         for a in r:
             c = a['candidate']
-            dets = [(p['jd'], p['magpsf']) for p in (a['prv_candidates'] or []) if p['candid'] is not None and p['magpsf'] is not None]
-            dets.append((c['jd'], c['magpsf']))
+            pos = lambda p: p['isdiffpos'] in ('t', '1')
+            dets = [(p['jd'], p['magpsf']) for p in (a['prv_candidates'] or []) if p['candid'] is not None and p['magpsf'] is not None and pos(p)]
+            if pos(c): dets.append((c['jd'], c['magpsf']))
+            if not dets: print(a['objectId'], c['candid'], 0, '-', '-', '-', '-'); continue
             jds = set(round(d[0], 6) for d in dets)
             first = min(d[0] for d in dets)
             lims = [p for p in (a['prv_candidates'] or []) if p['candid'] is None and p['diffmaglim'] is not None and p['jd'] < first]
@@ -112,18 +114,28 @@ for f in sorted(glob.glob(sys.argv[1] + '/*.avro')):
   std::map<std::string, Expected> expected;  // by candid
   std::istringstream lines(oracle);
   for (std::string object, candid, n, first, ljd, lim, fid; lines >> object >> candid >> n >> first >> ljd >> lim >> fid;)
-    expected[candid] = {object, std::stoul(n), std::stod(first), ljd == "-" ? NAN : std::stod(ljd), lim == "-" ? NAN : std::stod(lim),
-                        fid == "-" ? 0 : std::stoi(fid)};
+    expected[candid] = {object, std::stoul(n), first == "-" ? NAN : std::stod(first), ljd == "-" ? NAN : std::stod(ljd),
+                        lim == "-" ? NAN : std::stod(lim), fid == "-" ? 0 : std::stoi(fid)};
   REQUIRE(expected.size() == 36);
 
   TnsPeer peer;
   Sink sink("{url: '" + peer.url("/api/bulk-report") + "', format: tns-report, " + kTnsConfig + "}");
-  std::vector<RecordPtr> records(alerts.begin(), alerts.begin() + 12);
+  // Every alert with a positive detection (a negative subtraction is no discovery: a dead letter).
+  std::vector<RecordPtr> records, negative;
+  for (const auto& a : alerts) (expected.at(a->core().alert_key).detections > 0 ? records : negative).push_back(a);
+  REQUIRE(records.size() >= 12);
+  records.resize(12);
   test::CollectingEmitter out;
   sink.logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
   CHECK(out.failed_records == 0);
   CHECK(out.delivered_records == 12);
   REQUIRE(peer.reports.size() == 12);
+  if (!negative.empty()) {
+    test::CollectingEmitter refused;
+    sink.logic->on_batch(0, BatchView::make(PortType::alert, {negative[0]}, {}), refused);
+    CHECK(refused.failed_records == 1);
+    CHECK(refused.faults.at(0).message() == "a TNS report needs a positive detection with a magnitude");
+  }
   CHECK(peer.user_agents[0] == R"(tns_marker{"name":"ebs_test_bot","tns_id":"9999","type":"bot"})");
   size_t with_limit = 0;
   for (size_t i = 0; i < 12; ++i) {
