@@ -2,6 +2,7 @@
 
 #include "actors/coincidence/module.h"
 #include "actors/crossmatch/module.h"
+#include "actors/exchange/module.h"
 #include "actors/followup/module.h"
 #include "actors/ml/module.h"
 #include "actors/sinks/module.h"
@@ -18,6 +19,7 @@ void register_builtin_modules(ActorRegistry& actors, CommandRegistry& commands) 
   crossmatch::register_module(actors, commands);
   coincidence::register_module(actors, commands);
   followup::register_module(actors, commands);
+  exchange::register_module(actors, commands);
 }
 
 void register_builtin_actors(ActorRegistry& actors) {

@@ -107,6 +107,7 @@ void register_crossmatch_actors(ActorRegistry& registry) {
   auto store = std::make_shared<catalog::CatalogStore>();
   registry.add(crossmatch_actor_type(store));
   registry.add(classify_actor_type(store));
+  registry.add(tns_actor_type(store));
 }
 
 }  // namespace ebs

@@ -62,12 +62,27 @@ std::vector<CatalogueSpec> read_catalogue_specs(const ActorConfig& config) {
   return specs;
 }
 
+// `tns`: one catalogue, the TNS public objects (catalogs/tns.yaml or a built .ebscat), nearest.
+std::vector<CatalogueSpec> read_tns_spec(const ActorConfig& config) {
+  CatalogueSpec spec;
+  spec.name = "tns";
+  spec.place = config.place("file");
+  spec.path = resolve_path(workflow_dir(config), config.string("file"));
+  spec.radius_arcsec = config.number("radius_arcsec");
+  if (!(spec.radius_arcsec > 0) || spec.radius_arcsec > 3600)
+    fail(config.place("radius_arcsec"), "radius_arcsec must be > 0 and at most 3600");
+  return {spec};
+}
+
+using SpecReader = std::vector<CatalogueSpec> (*)(const ActorConfig&);
+
 class CrossmatchActor final : public ActorLogic {
  public:
-  explicit CrossmatchActor(std::shared_ptr<CatalogStore> store) : store_(std::move(store)) {}
+  CrossmatchActor(std::shared_ptr<CatalogStore> store, SpecReader specs = read_catalogue_specs)
+      : store_(std::move(store)), specs_(specs) {}
 
   void open(const ActorContext& context) override {
-    for (CatalogueSpec& spec : read_catalogue_specs(context.config)) {
+    for (CatalogueSpec& spec : specs_(context.config)) {
       std::shared_ptr<const Catalog> catalog;
       try {
         catalog = store_->open(spec.path, catalogue_cache_dir(context));
@@ -132,6 +147,7 @@ class CrossmatchActor final : public ActorLogic {
   }
 
   std::shared_ptr<CatalogStore> store_;
+  SpecReader specs_;
   std::vector<Search> searches_;
   std::vector<catalog::Match> matches_;
 };
@@ -161,6 +177,33 @@ ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::CrossmatchActor>(store); };
+  return t;
+}
+
+ActorType tns_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
+  ActorType t;
+  t.name = "tns";
+  t.description = "Names known transients: the nearest TNS public object (AT/SN name, TNS type, redshift) within a radius";
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::alert, "alerts"}};
+  t.outputs = {{"out", PortType::alert, "every alert; a known transient with a crossmatch annotation (catalogue tns, source_id its TNS name)"}};
+  t.config = {
+      {"file", ValueKind::string, true, "",
+       "the TNS public objects: a catalogue YAML config (catalogs/tns.yaml, its file pointed at your tns_public_objects.csv) or a built .ebscat"},
+      {"radius_arcsec", ValueKind::number, false, "2", "match radius"},
+      {"cache_dir", ValueKind::string, false, "", "where a catalogue YAML config is built (default: <run dir>/catalog-cache)"}};
+  t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
+    try {
+      for (const auto& spec : crossmatch::read_tns_spec(config))
+        if (auto problem = catalog::catalogue_problem(spec.path)) problems.push_back({spec.place, *problem});
+    } catch (const Fault& f) {
+      problems.push_back({f.place(), f.message()});
+    }
+  };
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
+  t.create = [store](const ActorContext&) {
+    return std::make_unique<crossmatch::CrossmatchActor>(store, crossmatch::read_tns_spec);
+  };
   return t;
 }
 

@@ -241,3 +241,53 @@ TEST_CASE("the classify actor annotates every alert with the rule set's version"
   CHECK(json::parse(a[0]->details)["rules_version"] == a[0]->provenance.version);
   CHECK(annotations_of(records[1])[0]->name == "ORPHAN");
 }
+
+TEST_CASE("tns names known transients: the real rows of the TNS public-objects layout") {
+  // The three rows of ../shared/data/tns (AT 2026cqa, SN 2022and, SN 2018lzf), read by python's csv.
+  const std::string rows = ebs::crossmatch::testing::run_python_oracle(
+      "import csv\n"
+      "for r in csv.DictReader(open('" + (ebs::test::data_dir() / "tns/tns-public-objects-layout.csv").string() + "')):\n"
+      "    print(r['ra'], r['declination'], r['fullname'].replace(' ', '_'), r['type'].replace(' ', '_') or '-', r['redshift'] or 'nan')\n");
+  std::istringstream in(rows);
+  std::vector<RecordPtr> alerts;
+  struct Expected {
+    std::string name, type;
+    double redshift;
+  };
+  std::vector<Expected> expected;
+  double ra, dec;
+  std::string name, type, z;
+  while (in >> ra >> dec >> name >> type >> z) {
+    std::replace(name.begin(), name.end(), '_', ' ');
+    std::replace(type.begin(), type.end(), '_', ' ');
+    auto [ra1, dec1] = offset_position(ra, dec, 1.2, 40);  // 1.2" away: within the 2" default
+    alerts.push_back(make_alert(alerts.size() + 1, ra1, dec1));
+    expected.push_back({name, type == "-" ? "" : type, std::stod(z)});
+  }
+  REQUIRE(alerts.size() == 3);
+  auto [far_ra, far_dec] = offset_position(ra, dec, 5, 0);  // 5" from the last: no match
+  alerts.push_back(make_alert(99, far_ra, far_dec));
+
+  ActorType tns = tns_actor_type(std::make_shared<catalog::CatalogStore>());
+  const ActorContext context = context_for(tns, "{file: " + config_path("tns") + "}");
+  auto logic = tns.create(context);
+  auto out = run(*logic, context, alerts);
+  const auto records = out.records();
+  REQUIRE(records.size() == 4);
+  for (size_t i = 0; i < 3; ++i) {
+    auto list = annotations_of(records[i]);
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]->catalogue == "tns");
+    CHECK(list[0]->source_id == expected[i].name);
+    CHECK(list[0]->object_type == expected[i].type);
+    CHECK(list[0]->separation_arcsec == doctest::Approx(1.2).epsilon(1e-6));
+    if (std::isnan(expected[i].redshift))
+      CHECK(std::isnan(list[0]->redshift));
+    else
+      CHECK(list[0]->redshift == doctest::Approx(expected[i].redshift));
+    CHECK(list[0]->provenance.actor_type == "tns");
+  }
+  CHECK(annotations_of(records[3]).empty());
+  CHECK(expected[1].name == "SN 2022and");
+  CHECK(expected[1].type == "SN II");
+}

@@ -20,8 +20,10 @@ struct ActorContext;
 
 ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store);
 ActorType classify_actor_type(std::shared_ptr<catalog::CatalogStore> store);
+// `tns`: the crossmatch with one catalogue, the TNS public objects, naming known transients.
+ActorType tns_actor_type(std::shared_ptr<catalog::CatalogStore> store);
 
-// Registers `crossmatch` and `classify`, sharing one CatalogStore.
+// Registers `crossmatch`, `classify` and `tns`, sharing one CatalogStore.
 void register_crossmatch_actors(ActorRegistry& registry);
 
 }  // namespace ebs

@@ -6,7 +6,7 @@
 
 namespace ebs {
 
-enum class PortType { alert, sky_event, coincidence, dead_letter, any };
+enum class PortType { alert, sky_event, coincidence, dead_letter, classification, any };
 
 std::string_view to_string(PortType type);          // "Alert", "SkyEvent", ...
 std::optional<PortType> parse_port_type(std::string_view name);

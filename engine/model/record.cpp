@@ -9,10 +9,11 @@ struct PortTypeName {
   PortType type;
   std::string_view name;
 };
-constexpr std::array<PortTypeName, 5> kPortTypeNames{{{PortType::alert, "Alert"},
+constexpr std::array<PortTypeName, 6> kPortTypeNames{{{PortType::alert, "Alert"},
                                                        {PortType::sky_event, "SkyEvent"},
                                                        {PortType::coincidence, "Coincidence"},
                                                        {PortType::dead_letter, "DeadLetter"},
+                                                       {PortType::classification, "Classification"},
                                                        {PortType::any, "Any"}}};
 }  // namespace
 

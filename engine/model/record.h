@@ -177,6 +177,33 @@ class Coincidence final : public Record {
 
 std::string_view to_string(Coincidence::Status status);
 
+// A broker's classification of one alert: the DESC ELAsTiCC `brokerClassification` message
+// (schemas/classification.capnp, docs/exchange.md). Class ids are the ELAsTiCC taxonomy.
+struct ClassProbability {
+  int32_t class_id = 0;
+  float probability = 0;
+};
+
+class Classification final : public Record {
+ public:
+  PortType type() const override { return PortType::classification; }
+  // Partitioned by our object id when known, else by the alert id.
+  std::string_view key() const override { return object_id.empty() ? std::string_view(alert_key) : object_id; }
+
+  int64_t alert_id = 0;
+  int64_t dia_source_id = 0;
+  std::string alert_key;  // alert_id as decimal text (the key of a foreign message)
+  std::string object_id;
+  std::string survey;
+  int64_t alert_timestamp_ms = 0;                // the originating alert's, ms since 1970 UTC
+  std::optional<int64_t> ingest_timestamp_ms;    // the broker's ingestion, when it says
+  std::string broker_name;
+  std::string broker_version;
+  std::string classifier_name;
+  std::string classifier_params;
+  std::vector<ClassProbability> classes;
+};
+
 class DeadLetter final : public Record {
  public:
   PortType type() const override { return PortType::dead_letter; }

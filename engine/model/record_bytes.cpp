@@ -42,6 +42,12 @@ std::size_t record_bytes(const Record& record) {
     }
     case PortType::coincidence:
       return sizeof(Coincidence) + static_cast<const Coincidence&>(record).terms.size() * sizeof(SignificanceTerm);
+    case PortType::classification: {
+      const auto& c = static_cast<const Classification&>(record);
+      return sizeof(Classification) + c.alert_key.size() + c.object_id.size() + c.survey.size() + c.broker_name.size() +
+             c.broker_version.size() + c.classifier_name.size() + c.classifier_params.size() +
+             c.classes.size() * sizeof(ClassProbability);
+    }
     default:
       return 256;  // a record type of a plugin: small, and never zero
   }

@@ -171,6 +171,26 @@ static json coincidence_to_json(const Coincidence& c) {
   return out;
 }
 
+static json classification_to_json(const Classification& c) {
+  json classes = json::array();
+  for (const ClassProbability& p : c.classes)
+    classes.push_back({{"classId", p.class_id}, {"probability", number(p.probability)}});
+  // The ELAsTiCC field names, so that the JSON form reads like the Avro message; ids as decimal
+  // text (64-bit ids do not fit JavaScript's numbers), as for alerts.
+  return {{"type", "Classification"},
+          {"alertId", std::to_string(c.alert_id)},
+          {"diaSourceId", std::to_string(c.dia_source_id)},
+          {"object_id", c.object_id},
+          {"survey", c.survey},
+          {"elasticcPublishTimestamp", c.alert_timestamp_ms},
+          {"brokerIngestTimestamp", c.ingest_timestamp_ms ? json(*c.ingest_timestamp_ms) : json(nullptr)},
+          {"brokerName", c.broker_name},
+          {"brokerVersion", c.broker_version},
+          {"classifierName", c.classifier_name},
+          {"classifierParams", c.classifier_params},
+          {"classifications", std::move(classes)}};
+}
+
 static json dead_letter_to_json(const DeadLetter& d) {
   json original;
   if (d.original_format == "json")
@@ -188,6 +208,7 @@ json to_json(const Record& record, const JsonOptions& options) {
     case PortType::sky_event: return event_to_json(static_cast<const SkyEvent&>(record), options);
     case PortType::coincidence: return coincidence_to_json(static_cast<const Coincidence&>(record));
     case PortType::dead_letter: return dead_letter_to_json(static_cast<const DeadLetter&>(record));
+    case PortType::classification: return classification_to_json(static_cast<const Classification&>(record));
     case PortType::any: break;
   }
   return nullptr;

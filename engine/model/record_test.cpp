@@ -201,3 +201,37 @@ TEST_CASE("alert ids in JSON are strings, negative and above 2^53 alike, and rea
   }
   CHECK_THROWS_AS(alert_id_from_json(nlohmann::json("02a59543o0040o_006230"), "x"), Fault);
 }
+
+TEST_CASE("a classification survives the Cap'n Proto wire format and reads as ELAsTiCC JSON") {
+  Classification c;
+  c.alert_id = 1105460320515015000;
+  c.alert_key = std::to_string(c.alert_id);
+  c.dia_source_id = c.alert_id;
+  c.object_id = "ZTF20aaaaaaa";
+  c.survey = "ZTF";
+  c.alert_timestamp_ms = 1577880000123;
+  c.ingest_timestamp_ms = 1577880100456;
+  c.broker_name = "ebs";
+  c.broker_version = "0.1";
+  c.classifier_name = "classify sherlock-ebs/1.0";
+  c.classifier_params = "{}";
+  c.classes = {{2222, 0.75f}, {200, 0.25f}};
+  auto back = std::static_pointer_cast<const Classification>(
+      decode_record(PortType::classification, encode_record(c), "test"));
+  CHECK(back->alert_id == c.alert_id);
+  CHECK(back->alert_key == c.alert_key);
+  CHECK(back->object_id == c.object_id);
+  CHECK(back->ingest_timestamp_ms == c.ingest_timestamp_ms);
+  REQUIRE(back->classes.size() == 2);
+  CHECK(back->classes[1].class_id == 200);
+  CHECK(back->classes[1].probability == 0.25f);
+  auto json = to_json(*back);
+  CHECK(json["alertId"] == "1105460320515015000");
+  CHECK(json["classifications"][0]["classId"] == 2222);
+  CHECK(json["brokerIngestTimestamp"] == 1577880100456);
+  c.ingest_timestamp_ms.reset();
+  auto no_ingest = std::static_pointer_cast<const Classification>(
+      decode_record(PortType::classification, encode_record(c), "test"));
+  CHECK(!no_ingest->ingest_timestamp_ms);
+  CHECK(parse_port_type("Classification") == PortType::classification);
+}

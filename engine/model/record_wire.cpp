@@ -9,6 +9,7 @@
 
 #include "engine/util/fault.h"
 #include "schemas/alert.capnp.h"
+#include "schemas/classification.capnp.h"
 #include "schemas/coincidence.capnp.h"
 #include "schemas/dead_letter.capnp.h"
 #include "schemas/sky_event.capnp.h"
@@ -369,6 +370,42 @@ RecordPtr read_coincidence(wire::Coincidence::Reader from) {
   return c;
 }
 
+void write_classification(const Classification& c, wire::Classification::Builder to) {
+  to.setAlertId(c.alert_id);
+  to.setDiaSourceId(c.dia_source_id);
+  to.setObjectId(text(c.object_id));
+  to.setSurvey(text(c.survey));
+  to.setAlertTimestampMs(c.alert_timestamp_ms);
+  to.setHasIngestTimestamp(c.ingest_timestamp_ms.has_value());
+  to.setIngestTimestampMs(c.ingest_timestamp_ms.value_or(0));
+  to.setBrokerName(text(c.broker_name));
+  to.setBrokerVersion(text(c.broker_version));
+  to.setClassifierName(text(c.classifier_name));
+  to.setClassifierParams(text(c.classifier_params));
+  auto classes = to.initClasses(c.classes.size());
+  for (size_t i = 0; i < c.classes.size(); ++i) {
+    classes[i].setClassId(c.classes[i].class_id);
+    classes[i].setProbability(c.classes[i].probability);
+  }
+}
+
+RecordPtr read_classification(wire::Classification::Reader from) {
+  auto c = std::make_shared<Classification>();
+  c->alert_id = from.getAlertId();
+  c->alert_key = std::to_string(c->alert_id);
+  c->dia_source_id = from.getDiaSourceId();
+  c->object_id = view(from.getObjectId());
+  c->survey = view(from.getSurvey());
+  c->alert_timestamp_ms = from.getAlertTimestampMs();
+  if (from.getHasIngestTimestamp()) c->ingest_timestamp_ms = from.getIngestTimestampMs();
+  c->broker_name = view(from.getBrokerName());
+  c->broker_version = view(from.getBrokerVersion());
+  c->classifier_name = view(from.getClassifierName());
+  c->classifier_params = view(from.getClassifierParams());
+  for (auto p : from.getClasses()) c->classes.push_back({p.getClassId(), p.getProbability()});
+  return c;
+}
+
 void write_dead_letter(const DeadLetter& d, wire::DeadLetter::Builder to) {
   to.setActor(text(d.actor));
   to.setKind(text(d.kind));
@@ -409,6 +446,9 @@ std::string encode_record(const Record& record) {
     case PortType::dead_letter:
       write_dead_letter(static_cast<const DeadLetter&>(record), message.initRoot<wire::DeadLetter>());
       break;
+    case PortType::classification:
+      write_classification(static_cast<const Classification&>(record), message.initRoot<wire::Classification>());
+      break;
     case PortType::any: fail("", "a record has no concrete type");
   }
   auto words = capnp::messageToFlatArray(message);
@@ -431,6 +471,7 @@ RecordPtr decode_record(PortType type, std::string_view bytes, std::string_view 
       case PortType::sky_event: return read_event(reader.getRoot<wire::SkyEvent>());
       case PortType::coincidence: return read_coincidence(reader.getRoot<wire::Coincidence>());
       case PortType::dead_letter: return read_dead_letter(reader.getRoot<wire::DeadLetter>());
+      case PortType::classification: return read_classification(reader.getRoot<wire::Classification>());
       case PortType::any: break;
     }
   } catch (const kj::Exception& e) {

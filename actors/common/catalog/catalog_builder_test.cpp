@@ -70,7 +70,7 @@ TEST_CASE("every ready-made catalogue configuration builds from the shared data"
   const std::map<std::string, size_t> expected_rows = {
       {"gcvs", 59099},        {"gaia-dr3-1000", 1000},           {"milliquas-sample", 1000},
       {"veron-agn-sample", 50}, {"4lac-dr3-h", 3407},             {"3hsp", 2013},
-      {"glade-gwemopt-S190814bv", 2000}, {"gladeplus-first101", 101}, {"clu-mini", 92}};
+      {"glade-gwemopt-S190814bv", 2000}, {"gladeplus-first101", 101}, {"clu-mini", 92}, {"tns", 3}};
   TempFiles temp;
   std::map<std::string, std::filesystem::path> built;
   for (const auto& entry : std::filesystem::directory_iterator(ebs::test::source_dir() / "catalogs")) {

@@ -3,6 +3,7 @@
 #include <list>
 #include <optional>
 
+#include "actors/common/elasticc/broker_classification.h"
 #include "actors/sinks/kafka/alert_avro.h"
 #include "actors/sinks/kafka/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
@@ -29,7 +30,9 @@ class KafkaSink final : public ActorLogic {
     options_.with_raw = c.boolean("with_raw");
     options_.with_bytes = c.boolean("with_bytes");
     format_ = c.string("format");
-    if (format_ != "json") {
+    if (format_ == "elasticc") {
+      classification_codec_ = std::make_unique<elasticc::BrokerClassificationCodec>();
+    } else if (format_ != "json") {
       encoder_ = std::make_unique<kafka::AlertAvroEncoder>(
           kafka::AlertAvroEncoder::Options{c.boolean("with_raw"), c.string("codec")});
       registry_ = c.has("registry") ? c.string("registry") : "";
@@ -96,6 +99,12 @@ class KafkaSink final : public ActorLogic {
  private:
   std::string encode(const Record& record) {
     if (format_ == "json") return to_json(record, options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (format_ == "elasticc") {
+      if (record.type() != PortType::classification)
+        fail(place_, "format elasticc publishes Classifications (the `classifications` actor makes them), not " +
+                         std::string(to_string(record.type())));
+      return classification_codec_->encode(static_cast<const Classification&>(record));
+    }
     if (record.type() != PortType::alert)
       fail(place_, "format " + format_ + " publishes alerts, not " + std::string(to_string(record.type())));
     const auto& alert = static_cast<const Alert&>(record);
@@ -150,6 +159,7 @@ class KafkaSink final : public ActorLogic {
   JsonOptions options_;
   std::string format_ = "json";
   std::unique_ptr<kafka::AlertAvroEncoder> encoder_;
+  std::unique_ptr<elasticc::BrokerClassificationCodec> classification_codec_;
   std::string registry_, subject_;
   std::optional<uint32_t> schema_id_;
   kafka::KafkaHandle rk_;
@@ -161,13 +171,13 @@ class KafkaSink final : public ActorLogic {
 void register_kafka_sink(ActorRegistry& registry) {
   ActorType t;
   t.name = "kafka-sink";
-  t.description = "Publishes records to a Kafka topic as JSON or Avro (container, or Confluent frame with a registered schema), keyed by object id (idempotent producer, acks on delivery)";
+  t.description = "Publishes records to a Kafka topic as JSON or Avro (container, or Confluent frame with a registered schema; Classifications as ELAsTiCC brokerClassification), keyed by object id (idempotent producer, acks on delivery)";
   t.version = "1.0";
   t.inputs = {{"in", PortType::any, "records to publish"}};
   t.blocking = true;
   t.config = {
       {"topic", ValueKind::string, true, "", "Kafka topic"},
-      {"format", ValueKind::string, false, "json", "json, avro (an Avro container per message, schema inside) or avro-confluent (Confluent frame, schema registered)"},
+      {"format", ValueKind::string, false, "json", "json, avro (an Avro container per message, schema inside), avro-confluent (Confluent frame, schema registered) or elasticc (Classifications as bare ELAsTiCC brokerClassification Avro datums, docs/exchange.md)"},
       {"with_raw", ValueKind::boolean, false, "true", "include the raw survey record (avro: as JSON text in raw_json)"},
       {"with_bytes", ValueKind::boolean, false, "false", "json: bytes (cutouts) as base64 instead of their length (avro always carries them)"},
       {"codec", ValueKind::string, false, "\"null\"", "avro: container codec null, deflate or snappy"},
@@ -180,8 +190,8 @@ void register_kafka_sink(ActorRegistry& registry) {
     if (kafka::properties_from(c).count("bootstrap.servers") == 0)
       problems.push_back({c.place("topic"), "no bootstrap.servers (properties or flat key)"});
     std::string format = c.string("format");
-    if (format != "json" && format != "avro" && format != "avro-confluent")
-      problems.push_back({c.place("format"), "format must be json, avro or avro-confluent, not '" + format + "'"});
+    if (format != "json" && format != "avro" && format != "avro-confluent" && format != "elasticc")
+      problems.push_back({c.place("format"), "format must be json, avro, avro-confluent or elasticc, not '" + format + "'"});
     if (format == "avro-confluent" && (!c.has("registry") || c.string("registry").empty()))
       problems.push_back({c.place("format"), "format avro-confluent needs registry (a schema registry URL)"});
     std::string codec = c.string("codec");

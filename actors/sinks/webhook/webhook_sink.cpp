@@ -7,9 +7,11 @@
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "actors/common/reachability.h"
+#include "actors/sinks/webhook/community_payloads.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/ack.h"
 #include "engine/runtime/actor_logic.h"
@@ -58,14 +60,21 @@ class WebhookSink final : public ActorLogic {
     std::call_once(curl_initialised, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     url_ = c.string("url");
     url_place_ = c.place("url");
-    slack_ = c.boolean("slack");
+    format_ = c.boolean("slack") ? "slack" : c.string("format");
+    events_.discoverer = c.string("discoverer");
+    if (c.has("object_url")) events_.object_url = c.string("object_url");
+    if (c.has("event_url")) events_.event_url = c.string("event_url");
+    if (format_ == "tns-report") tns_ = tns_settings(c);
     options_.with_raw = c.boolean("with_raw");
     retries_ = static_cast<int>(c.integer("retries"));
     backoff_ = std::chrono::milliseconds(c.integer("backoff_ms"));
     max_backoff_ = std::chrono::milliseconds(c.integer("max_backoff_ms"));
     curl_.reset(curl_easy_init());
     if (!curl_) fail(url_place_, "cannot create a libcurl handle");
-    curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+    // TNS's bulk-report API takes form fields (api_key, data) and names bots by their User-Agent.
+    curl_slist* list = curl_slist_append(nullptr, format_ == "tns-report" ? "Content-Type: application/x-www-form-urlencoded"
+                                                                          : "Content-Type: application/json");
+    if (format_ == "tns-report") list = curl_slist_append(list, ("User-Agent: " + community::tns_user_agent(tns_)).c_str());
     if (c.has("headers"))
       for (const auto& [name, value] : c.string_map("headers")) list = curl_slist_append(list, (name + ": " + value).c_str());
     headers_.reset(list);
@@ -88,9 +97,13 @@ class WebhookSink final : public ActorLogic {
     size_t delivered = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       if (torn_down()) return;  // what is left is abandoned with the run; nothing to count
-      std::string payload = slack_ ? nlohmann::json{{"text", slack_text(batch[i])}}.dump()
-                                   : to_json(batch[i], options_).dump(-1, ' ', false,
-                                                                      nlohmann::json::error_handler_t::replace);
+      std::string payload;
+      try {
+        payload = payload_of(batch[i]);
+      } catch (const Fault& fault) {  // a record this format cannot say (a TNS report without a detection, ...)
+        out.failed(batch.record(i), fault, batch.acks());
+        continue;
+      }
       Attempt last;
       Backoff backoff(backoff_, max_backoff_);
       for (int attempt = 0; attempt <= retries_; ++attempt) {
@@ -116,6 +129,39 @@ class WebhookSink final : public ActorLogic {
   std::string output() const override { return url_; }
 
  private:
+  std::string payload_of(const Record& record) const {
+    const auto dump = [](const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+    if (format_ == "slack") return nlohmann::json{{"text", slack_text(record)}}.dump();
+    if (format_ == "community-event") return dump(community::community_event(record, events_));
+    if (format_ == "tns-report") {
+      if (record.type() != PortType::alert) fail(url_, "a TNS report is made of an alert, not a " + std::string(to_string(record.type())));
+      return community::tns_form_body(community::tns_at_report(static_cast<const Alert&>(record), tns_), tns_);
+    }
+    return dump(to_json(record, options_));
+  }
+
+  static community::TnsSettings tns_settings(const ActorConfig& c) {
+    community::TnsSettings s = community::ztf_tns_defaults();
+    if (!c.has("tns")) return s;
+    YAML::Node node = c.node("tns");
+    auto text = [&](const char* key, std::string& to) {
+      if (node[key]) to = node[key].as<std::string>();
+    };
+    text("api_key", s.api_key);
+    text("bot_id", s.bot_id);
+    text("bot_name", s.bot_name);
+    text("reporting_group_id", s.reporting_group_id);
+    text("discovery_data_source_id", s.discovery_data_source_id);
+    text("reporter", s.reporter);
+    text("at_type", s.at_type);
+    text("instrument", s.instrument);
+    text("observer", s.observer);
+    text("remarks", s.remarks);
+    if (node["filters"])
+      for (const auto& kv : node["filters"]) s.filters[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    return s;
+  }
+
   bool torn_down() const { return scope_ && scope_->torn_down(); }
   static int abort_when_torn_down(void* scope, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return scope && static_cast<const AckScope*>(scope)->torn_down() ? 1 : 0;
@@ -137,7 +183,9 @@ class WebhookSink final : public ActorLogic {
   }
 
   std::string url_, url_place_;
-  bool slack_ = false;
+  std::string format_ = "json";
+  community::EventOptions events_;
+  community::TnsSettings tns_;
   JsonOptions options_;
   int retries_ = 5;
   std::chrono::milliseconds backoff_{200}, max_backoff_{10000};
@@ -186,7 +234,12 @@ void register_webhook_sink(ActorRegistry& registry) {
   t.blocking = true;
   t.config = {
       {"url", ValueKind::string, true, "", "http:// or https:// endpoint"},
-      {"slack", ValueKind::boolean, false, "false", "send {\"text\": ...} messages (Slack incoming webhooks)"},
+      {"slack", ValueKind::boolean, false, "false", "send {\"text\": ...} messages (Slack incoming webhooks); the same as format: slack"},
+      {"format", ValueKind::string, false, "json", "json (the record), slack, community-event (Astro-COLIBRI-like event of a sky event, coincidence or alert) or tns-report (a TNS AT report of an alert, bulk-report layout); docs/exchange.md"},
+      {"discoverer", ValueKind::string, false, "ebs-flow", "community-event: who publishes"},
+      {"object_url", ValueKind::string, false, "", "community-event: link template, {object_id} {alert_id} replaced"},
+      {"event_url", ValueKind::string, false, "", "community-event: link template, {event_id} replaced"},
+      {"tns", ValueKind::map, false, "", "tns-report: {api_key, bot_id, bot_name, reporting_group_id, discovery_data_source_id, reporter, at_type, instrument, filters: {band: id}, observer, remarks}"},
       {"with_raw", ValueKind::boolean, false, "false", "include the raw survey record in the JSON"},
       {"headers", ValueKind::map, false, "", "extra HTTP headers, e.g. {Authorization: Bearer ...}"},
       {"timeout_ms", ValueKind::integer, false, "5000", "per request"},
@@ -201,6 +254,22 @@ void register_webhook_sink(ActorRegistry& registry) {
     for (const char* key : {"timeout_ms", "backoff_ms", "max_backoff_ms"})
       if (c.integer(key) < 1) problems.push_back({c.place(key), "must be at least 1"});
     if (c.integer("retries") < 0) problems.push_back({c.place("retries"), "must not be negative"});
+    const std::string format = c.string("format");
+    if (format != "json" && format != "slack" && format != "community-event" && format != "tns-report")
+      problems.push_back({c.place("format"), "format must be json, slack, community-event or tns-report, not '" + format + "'"});
+    if (format == "tns-report") {
+      YAML::Node tns = c.has("tns") ? c.node("tns") : YAML::Node();
+      for (const char* key : {"api_key", "bot_id", "bot_name", "reporting_group_id", "discovery_data_source_id", "reporter"})
+        if (!tns.IsMap() || !tns[key] || !tns[key].IsScalar() || tns[key].Scalar().empty())
+          problems.push_back({c.place("tns"), std::string("format tns-report needs tns.") + key});
+      if (tns.IsMap())
+        for (const auto& kv : tns) {
+          static const std::set<std::string> known{"api_key", "bot_id", "bot_name", "reporting_group_id", "discovery_data_source_id",
+                                                   "reporter", "at_type", "instrument", "filters", "observer", "remarks"};
+          if (!known.count(kv.first.as<std::string>()))
+            problems.push_back({place_of(c.file(), kv.first), "unknown tns key '" + kv.first.as<std::string>() + "'"});
+        }
+    }
   };
   t.check_connect = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (auto why = reach::http_unreachable(c.string("url"), std::chrono::milliseconds(c.integer("timeout_ms"))))

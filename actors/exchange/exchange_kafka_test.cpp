@@ -1,0 +1,232 @@
+// The exchange family through the engine with every built-in actor type and the embedded broker:
+// our classifications published in the ELAsTiCC shape and read back by python3-avro with the
+// ELAsTiCC schema file; other brokers' classifications (written by python3-avro) joined to real
+// ZTF alerts and combined by consensus, checked against a hand computation.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test/support/exchange_fixture.h"
+#include "test/support/python_oracle.h"
+#include "test/support/test_data.h"
+#include "test/support/ztf_alerts.h"
+
+using namespace ebs;
+using nlohmann::json;
+
+namespace {
+
+std::string elasticc_schema() {
+  return (test::data_dir() / "reference-schemas/elasticc/elasticc.v0_9_1.brokerClassification.avsc").string();
+}
+
+// Reads every file of a folder as one bare brokerClassification datum and prints it as JSON.
+constexpr const char* kReadOracle = R"py(
+import io, json, os, sys, avro.schema, avro.io
+schema = avro.schema.parse(open(sys.argv[1]).read())
+reader = avro.io.DatumReader(schema)
+ts = lambda v: v if isinstance(v, int) or v is None else int(round(v.timestamp() * 1000))
+for name in sorted(os.listdir(sys.argv[2])):
+    data = open(os.path.join(sys.argv[2], name), 'rb').read()
+    buf = io.BytesIO(data)
+    m = reader.read(avro.io.BinaryDecoder(buf))
+    assert buf.tell() == len(data), name
+    m['elasticcPublishTimestamp'] = ts(m['elasticcPublishTimestamp'])
+    m['brokerIngestTimestamp'] = ts(m['brokerIngestTimestamp'])
+    print(json.dumps(m))
+)py";
+
+// Writes one bare brokerClassification datum per line of a JSON-lines file, into a folder.
+constexpr const char* kWriteOracle = R"py(
+import datetime, io, json, os, sys, avro.schema, avro.io
+schema = avro.schema.parse(open(sys.argv[1]).read())
+writer = avro.io.DatumWriter(schema)
+utc = datetime.timezone.utc
+for i, line in enumerate(open(sys.argv[2])):
+    m = json.loads(line)
+    for k in ('elasticcPublishTimestamp', 'brokerIngestTimestamp'):
+        m[k] = datetime.datetime.fromtimestamp(m[k] / 1000.0, utc)
+    buf = io.BytesIO()
+    writer.write(m, avro.io.BinaryEncoder(buf))
+    open(os.path.join(sys.argv[3], '%04d.avro' % i), 'wb').write(buf.getvalue())
+print('ok')
+)py";
+
+}  // namespace
+
+TEST_CASE("our scores as ELAsTiCC brokerClassification on Kafka: python3-avro reads them with the ELAsTiCC schema") {
+  test::ExchangeFixture f;
+  f.broker.create_topic("ebs-classifications", 2);
+  const std::string model = (test::source_dir() / "models/example-transient-lc-basic-1.ubj").string();
+  RunResult r = f.run(R"(
+name: publish-classifications
+actors:
+  - id: ztf
+    type: avro-files
+    config: {path: ")" + (test::data_dir() / "ztf/fink-20200101-v3.3").string() + R"("}
+  - id: score
+    type: xgboost-score
+    config: {models: [{model: ")" + model + R"(", name: transient}]}
+    inputs: [ztf.alerts]
+  - id: classes
+    type: classifications
+    config: {broker_name: ebs-test, broker_version: "9.9", scores: {transient: SN-like}}
+    inputs: [score.out]
+  - id: publish
+    type: kafka-sink
+    config: {topic: ebs-classifications, format: elasticc, bootstrap.servers: ")" + f.broker.bootstrap_servers() + R"("}
+    inputs: [classes.classifications]
+)" + f.sink("scored", "scored", "classes.alerts"));
+  REQUIRE(r.accounting_ok);
+  CHECK(r.find("ztf")->forwarded == 50);
+  CHECK(r.find("publish")->forwarded == 50);
+  CHECK(r.find("publish")->failed == 0);
+
+  // What the scorer said about each alert (candid -> score), from the alerts themselves.
+  std::map<std::string, double> score_of;
+  std::map<std::string, double> mjd_of;
+  for (const json& alert : f.json_topic("scored")) {
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "transient") score_of[alert["alert_id"].get<std::string>()] = a["value"].get<double>();
+    mjd_of[alert["alert_id"].get<std::string>()] = alert["mjd_tai"].get<double>();
+  }
+  REQUIRE(score_of.size() == 50);
+
+  std::vector<std::string> messages = test::read_topic(f.broker.bootstrap_servers(), "ebs-classifications", 2);
+  REQUIRE(messages.size() == 50);
+  std::filesystem::create_directories(f.dir / "messages");
+  for (size_t i = 0; i < messages.size(); ++i)
+    std::ofstream(f.dir / "messages" / (std::to_string(1000 + i) + ".avro"), std::ios::binary) << messages[i];
+  std::istringstream lines(test::run_python_oracle(kReadOracle, {elasticc_schema(), (f.dir / "messages").string()}));
+  size_t n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    json m = json::parse(line);
+    const std::string candid = std::to_string(m["alertId"].get<int64_t>());
+    REQUIRE(score_of.count(candid));
+    CHECK(m["diaSourceId"] == m["alertId"]);  // ZTF: alertId = diaSourceId = candid
+    CHECK(m["brokerName"] == "ebs-test");
+    CHECK(m["brokerVersion"] == "9.9");
+    CHECK(m["classifierName"].get<std::string>().starts_with("score/transient "));
+    CHECK(json::parse(m["classifierParams"].get<std::string>())["actor_type"] == "xgboost-score");
+    REQUIRE(m["classifications"].size() == 2);
+    CHECK(m["classifications"][0]["classId"] == 2220);
+    CHECK(m["classifications"][1]["classId"] == 200);
+    const double p = score_of.at(candid);
+    CHECK(m["classifications"][0]["probability"].get<double>() == doctest::Approx(p).epsilon(1e-6));
+    CHECK(m["classifications"][1]["probability"].get<double>() == doctest::Approx(1 - p).epsilon(1e-6));
+    // The alert's time: its detection (MJD TAI) in ms since 1970 UTC (37 s of TAI - UTC).
+    const double mjd_utc = mjd_of.at(candid) - 37.0 / 86400;
+    CHECK(std::abs(m["elasticcPublishTimestamp"].get<int64_t>() - (mjd_utc - 40587) * 86400000.0) < 2);
+    CHECK(m["brokerIngestTimestamp"].get<int64_t>() > 1700000000000);
+  }
+  CHECK(n == 50);
+}
+
+TEST_CASE("two brokers' classifications joined to real ZTF alerts; the consensus equals a hand computation") {
+  test::ExchangeFixture f;
+  f.broker.create_topic("brokers", 2);
+  auto alerts = test::ztf_alerts();
+  REQUIRE(alerts.size() == 50);
+
+  // Broker A (ALeRCE-like) and broker B (Fink-like) classify the first 10 alerts; B also sends
+  // one for an alert id that never comes.
+  std::ofstream plan(f.dir / "plan.jsonl");
+  std::map<int64_t, std::pair<double, double>> given;  // alert id -> (a, b)
+  auto message = [](int64_t id, const char* broker, const char* classifier, json classes) {
+    return json{{"alertId", id}, {"diaSourceId", id}, {"elasticcPublishTimestamp", 1577836800000},
+                {"brokerIngestTimestamp", 1577836900000}, {"brokerName", broker}, {"brokerVersion", "v7"},
+                {"classifierName", classifier}, {"classifierParams", "{}"}, {"classifications", classes}};
+  };
+  for (size_t i = 0; i < 10; ++i) {
+    const int64_t id = alerts[i]->core().alert_id;
+    const double a = 0.05 + 0.09 * static_cast<double>(i), b = 0.9 - 0.08 * static_cast<double>(i);
+    given[id] = {a, b};
+    plan << message(id, "ALeRCE", "lc_classifier 1.1", json::array({{{"classId", 2222}, {"probability", a}},
+                                                                      {{"classId", 2224}, {"probability", 1 - a}}})).dump()
+         << "\n";
+    plan << message(id, "Fink", "snn 2.0", json::array({{{"classId", 2222}, {"probability", b}},
+                                                       {{"classId", 2332}, {"probability", 1 - b}}})).dump()
+         << "\n";
+  }
+  plan << message(42, "Fink", "snn 2.0", json::array({{{"classId", 2232}, {"probability", 1.0}}})).dump() << "\n";
+  plan.close();
+  std::filesystem::create_directories(f.dir / "messages");
+  REQUIRE(test::run_python_oracle(kWriteOracle, {elasticc_schema(), (f.dir / "plan.jsonl").string(),
+                                                 (f.dir / "messages").string()}) == "ok\n");
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(f.dir / "messages")) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() == 21);
+  f.publish("brokers", files);
+
+  RunResult r = f.run(R"(
+name: join-and-consensus
+actors:
+  - id: ztf
+    type: avro-files
+    config: {path: ")" + (test::data_dir() / "ztf/fink-20200101-v3.3").string() + R"("}
+  - id: others
+    type: classification-kafka
+    config: {topics: [brokers], assign: true, stop_at_end: true, bootstrap.servers: ")" + f.broker.bootstrap_servers() + R"("}
+  - id: join
+    type: classification-join
+    config: {wait_for: [ALeRCE, Fink], hold_seconds: 120}
+    inputs: {alerts: ztf.alerts, classifications: others.classifications}
+  - id: vote
+    type: consensus
+    config: {weights: {ALeRCE: 1, Fink/snn 2.0: 3}, expect: [ALeRCE, Fink, AMPEL], min_inputs: 2}
+    inputs: [join.out]
+)" + f.sink("out", "joined", "vote.out") + f.sink("lost", "unmatched", "join.unmatched"));
+  REQUIRE(r.accounting_ok);
+  CHECK(r.find("others")->forwarded == 21);
+  CHECK(r.find("join")->filtered == 20);  // merged into their alerts
+  CHECK(r.find("out")->forwarded == 50);
+  CHECK(r.find("lost")->forwarded == 1);
+  auto lost = f.json_topic("unmatched");
+  REQUIRE(lost.size() == 1);
+  CHECK(lost[0]["alertId"] == "42");
+
+  size_t with_consensus = 0;
+  for (const json& alert : f.json_topic("joined")) {
+    const int64_t id = std::stoll(alert["alert_id"].get<std::string>());
+    const json* consensus = nullptr;
+    std::vector<std::string> foreign;
+    for (const json& a : alert["annotations"]) {
+      if (a["actor_type"] == "consensus") consensus = &a;
+      if (a["actor_type"] == "broker-classification") {
+        foreign.push_back(a["actor"].get<std::string>());
+        CHECK(a["version"] == "v7");
+        CHECK(a["details"]["joined_by"] == "join");
+      }
+    }
+    if (!given.count(id)) {
+      CHECK(foreign.empty());
+      CHECK(consensus == nullptr);  // min_inputs 2
+      continue;
+    }
+    ++with_consensus;
+    std::sort(foreign.begin(), foreign.end());
+    CHECK(foreign == std::vector<std::string>{"ALeRCE", "Fink"});
+    REQUIRE(consensus);
+    // By hand: weights 1 (ALeRCE) and 3 (Fink/snn 2.0), total 4.
+    const auto [a, b] = given.at(id);
+    const std::map<int, double> expected{{2222, (1 * a + 3 * b) / 4}, {2224, (1 - a) / 4}, {2332, 3 * (1 - b) / 4}};
+    const json& details = (*consensus)["details"];
+    REQUIRE(details["classifications"].size() == 3);
+    for (const json& c : details["classifications"])
+      CHECK(c["probability"].get<double>() == doctest::Approx(expected.at(c["classId"].get<int>())).epsilon(1e-6));
+    REQUIRE(details["inputs"].size() == 2);
+    std::map<std::string, double> weights;
+    for (const json& in : details["inputs"]) weights[in["name"]] = in["weight"];
+    CHECK(weights == std::map<std::string, double>{{"ALeRCE/lc_classifier 1.1", 1}, {"Fink/snn 2.0", 3}});
+    CHECK(details["missing"] == json::array({"AMPEL"}));
+    const int top = (1 * a + 3 * b) / 4 > std::max((1 - a) / 4, 3 * (1 - b) / 4) ? 2222 : (1 - a) > 3 * (1 - b) ? 2224 : 2332;
+    CHECK((*consensus)["name"] == (top == 2222 ? "Ia" : top == 2224 ? "II" : "AGN"));
+  }
+  CHECK(with_consensus == 10);
+}
