@@ -265,15 +265,22 @@ class FitsTableReader final : public TableReader {
     chunk_ = std::clamp<long>(chunk, 1, 10000);
     if (status) fail(file_name_, "cannot read the table header: " + fits_error(status));
     // The rows the header declares must be in the file: cfitsio reads past its end otherwise.
-    LONGLONG header_start = 0, data_start = 0, data_end = 0;
+    // (Rows and heap, without the padding to 2880 bytes that some writers leave out.)
+    LONGLONG header_start = 0, data_start = 0, data_end = 0, row_bytes = 0, rows = 0, heap = 0;
     fits_get_hduaddrll(file_, &header_start, &data_start, &data_end, &status);
+    fits_read_key(file_, TLONGLONG, "NAXIS1", &row_bytes, nullptr, &status);
+    fits_read_key(file_, TLONGLONG, "NAXIS2", &rows, nullptr, &status);
+    int no_heap = 0;
+    fits_read_key(file_, TLONGLONG, "PCOUNT", &heap, nullptr, &no_heap);
+    if (status) fail(file_name_, "cannot read the table header: " + fits_error(status));
     std::error_code error;
     const auto file_size = std::filesystem::file_size(file_name_, error);
-    if (status || error || static_cast<uintmax_t>(data_end) > file_size)
-      fail(file_name_, "the table declares " + std::to_string(rows_) + " rows (" + std::to_string(data_end - data_start) +
-                           " bytes of data) but the file holds " +
-                           std::to_string(error ? 0 : file_size - std::min<uintmax_t>(file_size, data_start)) +
-                           " bytes after its header");
+    const auto held = error ? 0 : file_size - std::min<uintmax_t>(file_size, static_cast<uintmax_t>(data_start));
+    const long double declared = static_cast<long double>(row_bytes) * static_cast<long double>(rows) +
+                                 static_cast<long double>(std::max<LONGLONG>(heap, 0));
+    if (row_bytes < 0 || rows < 0 || declared > static_cast<long double>(held))
+      fail(file_name_, "the table declares " + std::to_string(rows) + " rows of " + std::to_string(row_bytes) +
+                           " bytes but the file holds " + std::to_string(held) + " bytes after its header");
   }
 
  public:
