@@ -179,7 +179,7 @@ TEST_CASE("FITS: a table declaring more rows than the file holds is a fault nami
     CatalogConfig config;
     config.format = TableFormat::fits;
     config.data_file = regressions / name;
-    CHECK_THROWS_WITH_AS(open_table(config), doctest::Contains(std::string(name) + ": the table declares"), ebs::Fault);
+    CHECK_THROWS_WITH_AS(open_table(config), doctest::Contains((std::string(name) + ": the table declares").c_str()), ebs::Fault);
   }
   CHECK(open_files() == before);
 }
