@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string_view>
+#include <system_error>
 
 #include "actors/common/gzip.h"
 #include "engine/util/fault.h"
@@ -239,6 +241,23 @@ class FitsTableReader final : public TableReader {
     } else if (fits_open_file(&file_, file_name_.c_str(), READONLY, &status)) {
       fail(file_name_, "cannot open FITS file: " + fits_error(status));
     }
+    try {
+      open_table(config);
+    } catch (...) {  // a constructor that throws runs no destructor: close the handle here
+      fits_close_file(file_, &status);
+      file_ = nullptr;
+      throw;
+    }
+  }
+
+  ~FitsTableReader() override {
+    int status = 0;
+    if (file_) fits_close_file(file_, &status);
+  }
+
+ private:
+  void open_table(const CatalogConfig& config) {
+    int status = 0;
     int hdu_type = 0;
     if (config.fits_hdu.empty()) {
       int count = 0;
@@ -272,13 +291,26 @@ class FitsTableReader final : public TableReader {
     fits_get_rowsize(file_, &chunk, &status);
     chunk_ = std::clamp<long>(chunk, 1, 10000);
     if (status) fail(file_name_, "cannot read the table header: " + fits_error(status));
+    // The rows the header declares must be in the file: cfitsio reads past its end otherwise.
+    // (Rows and heap, without the padding to 2880 bytes that some writers leave out.)
+    LONGLONG header_start = 0, data_start = 0, data_end = 0, row_bytes = 0, rows = 0, heap = 0;
+    fits_get_hduaddrll(file_, &header_start, &data_start, &data_end, &status);
+    fits_read_key(file_, TLONGLONG, "NAXIS1", &row_bytes, nullptr, &status);
+    fits_read_key(file_, TLONGLONG, "NAXIS2", &rows, nullptr, &status);
+    int no_heap = 0;
+    fits_read_key(file_, TLONGLONG, "PCOUNT", &heap, nullptr, &no_heap);
+    if (status) fail(file_name_, "cannot read the table header: " + fits_error(status));
+    std::error_code error;
+    const auto file_size = std::filesystem::file_size(file_name_, error);
+    const auto held = error ? 0 : file_size - std::min<uintmax_t>(file_size, static_cast<uintmax_t>(data_start));
+    const long double declared = static_cast<long double>(row_bytes) * static_cast<long double>(rows) +
+                                 static_cast<long double>(std::max<LONGLONG>(heap, 0));
+    if (row_bytes < 0 || rows < 0 || declared > static_cast<long double>(held))
+      fail(file_name_, "the table declares " + std::to_string(rows) + " rows of " + std::to_string(row_bytes) +
+                           " bytes but the file holds " + std::to_string(held) + " bytes after its header");
   }
 
-  ~FitsTableReader() override {
-    int status = 0;
-    if (file_) fits_close_file(file_, &status);
-  }
-
+ public:
   void select(std::vector<int> columns) override {
     columns_.clear();
     for (int c : columns) {
@@ -343,8 +375,8 @@ class FitsTableReader final : public TableReader {
 
   void load_chunk(int64_t first) {
     chunk_first_ = first;
-    chunk_rows_ = std::min<int64_t>(chunk_, rows_ - first);
-    const auto n = static_cast<size_t>(chunk_rows_);
+    chunk_rows_ = 0;  // until every column of the chunk is read
+    const auto n = static_cast<size_t>(std::min<int64_t>(chunk_, rows_ - first));
     for (Column& column : columns_) {
       int status = 0, any_null = 0;
       column.nulls.assign(n, 0);
@@ -372,11 +404,14 @@ class FitsTableReader final : public TableReader {
         for (size_t k = 0; k < n; ++k)
           if (std::isnan(column.numbers[k])) column.nulls[k] = 1;
       }
-      if (status)
+      if (status) {
+        row_ = first + static_cast<int64_t>(n);  // the reader goes on after the chunk it could not read
         fail(file_name_ + ":row " + std::to_string(first + 1) + ":column " +
                  names_[static_cast<size_t>(column.number - 1)],
              fits_error(status));
+      }
     }
+    chunk_rows_ = static_cast<int64_t>(n);
   }
 
   std::string inflated_;  // a gzipped file, inflated within its limit; cfitsio reads it in place
