@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12 machine: checks the include layering, installs what is missing
 # (test oracles included), builds everything, runs the whole test suite (ctest runs every doctest
-# binary and the workflow fixtures), then the unit and fixture tests again under ASan + UBSan and
-# every fuzz target for 20 s (docs/reliability.md, "Sanitizers" and "Fuzzing"). Each stage's wall
-# time is printed as it ends, and all of them at the end.
-#   tools/test.sh [--slow] [ctest arguments...]
+# binary and the workflow fixtures); with --sanitize (and --slow), then the unit and fixture tests
+# again under ASan + UBSan and every fuzz target for 20 s (docs/reliability.md, "Sanitizers" and
+# "Fuzzing"). Each stage's wall time is printed as it ends, and all of them at the end.
+#   tools/test.sh [--sanitize] [--slow] [ctest arguments...]
+# The sanitizer and fuzzing stages are not yet part of CI (.ci/run): their cold build (a clang
+# tree of its own) has not been measured on an idle machine, and CI must stay under 30 minutes.
 # --slow runs every fuzz target for EBS_FUZZ_SECONDS (300) seconds instead of 20, and the chaos
 # test with EBS_CHAOS_KILLS (20) SIGKILLs instead of ctest's 5 (docs/reliability.md "Chaos tests").
 # EBS_SKIP_STAGES="sanitizers fuzzing" leaves stages out (a developer's quick run; CI runs all).
@@ -17,9 +19,14 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 slow=0
+sanitize=0
 args=()
 for a in "$@"; do
-  if [[ $a == --slow ]]; then slow=1; else args+=("$a"); fi
+  case $a in
+    --slow) slow=1; sanitize=1 ;;
+    --sanitize) sanitize=1 ;;
+    *) args+=("$a") ;;
+  esac
 done
 build_dir=${EBS_BUILD_DIR:-$root/build}
 export EBS_TEST_DATA=${EBS_TEST_DATA:-$root/../shared/data}
@@ -110,8 +117,10 @@ stage layering fatal "$root/tools/check-layering.sh"  # the include rules of doc
 stage deps fatal "$root/tools/install-deps.sh" --with-tests
 stage build fatal "$root/tools/build.sh"
 stage tests go-on run_tests
-stage sanitizers go-on run_sanitizer_tests
-stage fuzzing go-on run_fuzzers
+if ((sanitize)); then
+  stage sanitizers go-on run_sanitizer_tests
+  stage fuzzing go-on run_fuzzers
+fi
 if ((slow)); then stage chaos-slow go-on run_slow_chaos; fi
 print_times
 exit "$failed"
