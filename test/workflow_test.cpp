@@ -163,6 +163,34 @@ TEST_CASE("--set overrides split at the first dot only") {
   CHECK(problems[1].message == "expected ACTOR.KEY=VALUE");
 }
 
+TEST_CASE("rate and burst pace any source; --set reaches them; they are refused elsewhere") {
+  std::vector<Problem> problems;
+  ActorRegistry registry = test_registry();
+  auto doc = parse_workflow_text(R"(name: w
+actors:
+  - {id: ztf, type: avro-files, rate: 2000, config: {path: x}}
+  - {id: n, type: count, inputs: [ztf.alerts]})", "w.yaml", problems);
+  apply_overrides(*doc, {"ztf.burst.every_s=30", "ztf.burst.alerts=10000", "ztf.rate=500", "ztf.parallelism=2"}, problems);
+  auto wf = build_workflow(*doc, registry, problems);
+  for (const Problem& p : problems) MESSAGE(format_problem(p));
+  REQUIRE(wf);
+  const ActorSpec* ztf = wf->find("ztf");
+  CHECK(ztf->rate == 500);
+  CHECK(ztf->burst_every_s == 30);
+  CHECK(ztf->burst_records == 10000);
+  CHECK(ztf->parallelism == 2);
+  CHECK_FALSE(ztf->config_node["rate"]);  // the engine's, not the type's config
+  auto wrong = problems_of(R"(name: w
+actors:
+  - {id: sim, type: simulator, rate: -1, burst: {every_s: 0, alerts: 10, often: 1}}
+  - {id: n, type: count, rate: 10, inputs: [sim.alerts]})");
+  REQUIRE(wrong.size() == 4);
+  CHECK(wrong[0].find("'rate' must be a number of records per second >= 0") != std::string::npos);
+  CHECK(wrong[1].find("unknown key 'often' in burst") != std::string::npos);
+  CHECK(wrong[2].find("burst needs 'every_s', seconds > 0") != std::string::npos);
+  CHECK(wrong[3].find("'rate' and 'burst' pace a source; 'n' (type 'count') has inputs") != std::string::npos);
+}
+
 TEST_CASE("the registry refuses duplicates and suggests near names") {
   ActorRegistry r = test_registry();
   ActorType again;

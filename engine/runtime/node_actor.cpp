@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_json.h"
 #include "engine/time/time_scale.h"
@@ -24,7 +27,8 @@ NodeActor::NodeActor(caf::actor_config& config, NodeSetup setup)
       setup_(std::move(setup)),
       logic_(*setup_.logic),
       stats_(*setup_.stats),
-      dead_letter_port_(setup_.outputs.size() - 1) {}
+      dead_letter_port_(setup_.outputs.size() - 1),
+      schedule_(setup_.offer) {}
 
 caf::behavior NodeActor::make_behavior() {
   return {
@@ -134,7 +138,21 @@ void NodeActor::pump() {
     stats_.queued_batches.store(inbox_.size(), std::memory_order_relaxed);
     ActorStats::add(stats_.in, next.batch.size());
     ActorStats::add(stats_.batches_in, 1);
-    guarded([&] { logic_.on_batch(next.in_port, next.batch, *this); }, &next.batch);
+    BatchView batch = next.batch;
+    current_ingest_ = batch.ingest();
+    if (setup_.measure_latency && current_ingest_) {
+      // Latency ends when the sink lets go of the batch: once it is durably written (a sink
+      // keeps what it has not flushed or committed). Records it gave up on are not measured.
+      batch = batch.on_release([stats = setup_.stats, at = *current_ingest_, records = batch.size()](const Batch& b) {
+        for (const AckRef& a : b.acks())
+          if (a && a->abandoned()) return;
+        stats->latency.add(std::chrono::steady_clock::now() - at, records);
+      });
+    }
+    guarded([&] { logic_.on_batch(next.in_port, batch, *this); }, &batch);
+    batch = {};
+    next.batch = {};
+    current_ingest_.reset();
     flush_dead_letters();
     // Credits go back every half window (credit_window.h), in batches and in bytes.
     Upstream& up = upstreams_[next.upstream];
@@ -164,12 +182,20 @@ void NodeActor::produce() {
   // A few batches per turn, then yield so credits and stop requests get through.
   for (int turn = 0; turn < 4; ++turn) {
     if (!has_credit()) return;  // resumed by on_credit
+    size_t max_records = setup_.context.batch_size;
+    if (schedule_.limited()) {
+      if (auto wait = offer_wait(max_records)) {
+        schedule_produce(*wait);
+        return;
+      }
+    }
+    const uint64_t offered_before = offered_;
     ProduceResult result = ProduceResult::done();
     bool ok = true;
     // Sources turn what goes wrong with one record into a dead letter and go on; what escapes
     // produce() is the source's own failure: it ends, the rest drains, the run exits 1.
     try {
-      result = logic_.produce(setup_.context.batch_size, *this);
+      result = logic_.produce(max_records, *this);
     } catch (const std::exception& e) {
       spdlog::error("{}: source failed: {}", setup_.context.actor_id, e.what());
       stats_.fault = e.what();
@@ -185,6 +211,11 @@ void NodeActor::produce() {
       return;
     }
     if (result.state == ProduceResult::State::idle) {
+      // A live source with nothing to offer owes nothing: the slots it missed are not
+      // scheduled later (its records would look late by the time it was idle).
+      if (schedule_.limited() && offered_ == offered_before && offer_start_)
+        offered_ = std::max(offered_, schedule_.due(std::chrono::duration<double>(
+                                          std::chrono::steady_clock::now() - *offer_start_).count()));
       schedule_produce(result.retry_after);
       return;
     }
@@ -213,13 +244,53 @@ void NodeActor::send_to_port(size_t port, BatchView batch) {
   }
 }
 
+// Sources stamp the ingest time on the batches they send (and their tokens); other actors give a
+// batch that has none (no tokens: coincidences, ...) the ingest time of the input it came from.
+void NodeActor::stamp_ingest(BatchView& batch) {
+  if (setup_.context.type->is_source()) {
+    auto now = std::chrono::steady_clock::now();
+    auto at = now;
+    if (schedule_.limited() && offer_start_)
+      at = *offer_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(schedule_.offer_time(offered_)));
+    at = std::min(at, now);
+    offered_ += batch.size();
+    for (const AckRef& a : batch.acks())
+      if (a) a->stamp_ingest(at);
+    batch.set_ingest(at);
+  } else if (current_ingest_ && !batch.ingest()) {
+    batch.set_ingest(*current_ingest_);
+  }
+}
+
+// Whether a rate-limited source waits before producing, and how long; otherwise how many records
+// it may offer now: a full batch when one is due, or what is due once the oldest due record has
+// waited batch_delay (as a source closes a batch that trickles in).
+std::optional<std::chrono::microseconds> NodeActor::offer_wait(size_t& max_records) {
+  auto now = std::chrono::steady_clock::now();
+  if (!offer_start_) offer_start_ = now;
+  const double elapsed = std::chrono::duration<double>(now - *offer_start_).count();
+  const uint64_t due = schedule_.due(elapsed);
+  const uint64_t ready = due > offered_ ? due - offered_ : 0;
+  const double oldest = schedule_.offer_time(offered_);
+  const double delay = std::chrono::duration<double>(setup_.context.batch_delay).count();
+  if (ready >= max_records || (ready > 0 && elapsed >= oldest + delay)) {
+    max_records = static_cast<size_t>(std::min<uint64_t>(max_records, ready));
+    return std::nullopt;
+  }
+  const double wake = std::min(schedule_.offer_time(offered_ + max_records - 1), oldest + delay);
+  return std::chrono::microseconds(std::max<int64_t>(1, static_cast<int64_t>((wake - elapsed) * 1e6)));
+}
+
 void NodeActor::forward(size_t port, BatchView batch) {
   ActorStats::add(stats_.forwarded, batch.size());
+  stamp_ingest(batch);
   send_to_port(port, std::move(batch));
 }
 
 void NodeActor::emit(size_t port, BatchView batch) {
   if (port < stats_.emitted.size()) ActorStats::add(stats_.emitted[port], batch.size());
+  stamp_ingest(batch);
   send_to_port(port, std::move(batch));
 }
 

@@ -7,12 +7,14 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/actor_stats.h"
 #include "engine/runtime/credit_window.h"
 #include "engine/runtime/messages.h"
+#include "engine/runtime/offer_schedule.h"
 
 namespace ebs {
 
@@ -41,6 +43,9 @@ struct NodeSetup {
   caf::actor run;                   // told (done, index) when this instance has finished
   uint64_t index = 0;
   CreditLimits credit;              // in flight per edge
+  // Sinks (no output of theirs is read): measure each record's latency when they release it.
+  bool measure_latency = false;
+  OfferRate offer;                  // sources: this instance's share of `rate:` and `burst:`
 };
 
 class NodeActor : public caf::event_based_actor, private Emitter {
@@ -81,6 +86,8 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void pump();
   void produce();
   void schedule_produce(std::chrono::microseconds after);
+  std::optional<std::chrono::microseconds> offer_wait(size_t& max_records);
+  void stamp_ingest(BatchView& batch);
   void tick();
   bool has_credit() const;
   void send_to_port(size_t port, BatchView batch);
@@ -104,6 +111,12 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   bool stopping_ = false;
   bool finished_ = false;
   bool produce_scheduled_ = false;
+  // Rate-limited sources: the schedule, its start and the records offered so far.
+  OfferSchedule schedule_;
+  std::optional<std::chrono::steady_clock::time_point> offer_start_;
+  uint64_t offered_ = 0;
+  // The ingest time of the input batch being handled: what batches made from it inherit.
+  std::optional<std::chrono::steady_clock::time_point> current_ingest_;
   std::vector<RecordPtr> dead_letters_;
   std::vector<AckRef> dead_letter_acks_;
 };
