@@ -13,7 +13,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -92,26 +91,11 @@ class AckToken {
   void abandon() const { abandoned_.store(true, std::memory_order_release); }
   bool abandoned() const { return abandoned_.load(std::memory_order_acquire); }
 
-  // When the token's records entered the engine (steady clock): stamped by the runtime when the
-  // source sends the batch — for a rate-limited source the scheduled offer time of its oldest
-  // record (engine/runtime/offer_schedule.h). Latency is measured from it (docs/performance.md).
-  // The first stamp holds; unstamped, it is the time the token was made.
-  void stamp_ingest(std::chrono::steady_clock::time_point at) const {
-    int64_t unset = 0;
-    ingest_ns_.compare_exchange_strong(unset, at.time_since_epoch().count(), std::memory_order_relaxed);
-  }
-  std::chrono::steady_clock::time_point ingest() const {
-    int64_t at = ingest_ns_.load(std::memory_order_relaxed);
-    return at ? std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(at)) : made_;
-  }
-
  private:
   std::shared_ptr<AckTracker> tracker_;
   uint64_t records_;
   uint64_t sequence_;
   mutable std::atomic<bool> abandoned_{false};
-  std::chrono::steady_clock::time_point made_ = std::chrono::steady_clock::now();
-  mutable std::atomic<int64_t> ingest_ns_{0};
 };
 
 using AckRef = std::shared_ptr<const AckToken>;

@@ -18,7 +18,6 @@ const std::vector<AckRef>& BatchView::acks() const {
 BatchView BatchView::select(const std::vector<uint32_t>& positions) const {
   BatchView narrowed;
   narrowed.batch_ = batch_;
-  narrowed.ingest_ = ingest_;
   if (positions.size() == size()) {
     narrowed.selection_ = selection_;
     return narrowed;
@@ -28,26 +27,6 @@ BatchView BatchView::select(const std::vector<uint32_t>& positions) const {
   for (uint32_t p : positions) indices->push_back(selection_ ? (*selection_)[p] : p);
   narrowed.selection_ = std::move(indices);
   return narrowed;
-}
-
-std::optional<std::chrono::steady_clock::time_point> BatchView::ingest() const {
-  if (ingest_) return ingest_;
-  std::optional<std::chrono::steady_clock::time_point> oldest;
-  for (const AckRef& a : acks())
-    if (a && (!oldest || a->ingest() < *oldest)) oldest = a->ingest();
-  return oldest;
-}
-
-BatchView BatchView::on_release(std::function<void(const Batch&)> released) const {
-  BatchView copy = *this;
-  if (!batch_) return copy;
-  // An owner of its own that keeps the real batch alive and reports when it is dropped.
-  std::shared_ptr<const Batch> keep = batch_;
-  const Batch* raw = keep.get();
-  copy.batch_ = std::shared_ptr<const Batch>(raw, [keep = std::move(keep), released = std::move(released)](const Batch* b) {
-    released(*b);
-  });
-  return copy;
 }
 
 }  // namespace ebs

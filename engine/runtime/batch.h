@@ -3,11 +3,8 @@
 // that share the old records' cores. Acknowledgement tokens ride along.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <vector>
 
 #include "engine/model/record.h"
@@ -43,23 +40,9 @@ class BatchView {
   // A view of the records at `positions` (positions within this view, ascending).
   BatchView select(const std::vector<uint32_t>& positions) const;
 
-  // When the oldest of these records entered the engine (docs/performance.md): set by the
-  // runtime on a batch an actor made while handling an input (the input's ingest time), else
-  // the oldest ingest time of its acknowledgement tokens; nullopt for neither (records made at
-  // a tick or at the end of the stream without tokens).
-  std::optional<std::chrono::steady_clock::time_point> ingest() const;
-  void set_ingest(std::chrono::steady_clock::time_point at) { ingest_ = at; }
-  bool has_own_ingest() const { return ingest_.has_value(); }
-
-  // The same view, whose batch calls `released` once every copy of *this view* (not of the
-  // batch) is gone: how the runtime learns that a sink let go of a batch (wrote it durably or
-  // gave up on it). `released` runs on the thread that drops the last copy and must not throw.
-  BatchView on_release(std::function<void(const Batch&)> released) const;
-
  private:
   std::shared_ptr<const Batch> batch_;
   std::shared_ptr<const std::vector<uint32_t>> selection_;
-  std::optional<std::chrono::steady_clock::time_point> ingest_;
 };
 
 }  // namespace ebs

@@ -22,6 +22,11 @@ class LatencyHistogram {
   // 2^40 µs (12.7 days): later values count in the last bucket.
   static constexpr size_t kBuckets = 37 * 16;
 
+  LatencyHistogram() = default;
+  // A snapshot (counts read one by one while writers may add).
+  LatencyHistogram(const LatencyHistogram& other) { merge(other); }
+  LatencyHistogram& operator=(const LatencyHistogram&) = delete;
+
   // `records` released together `latency` after their ingest time.
   void add(std::chrono::nanoseconds latency, uint64_t records);
   // Adds every count of `other` (instances of one sink merge into one figure).

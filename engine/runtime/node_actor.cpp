@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 
 #include "engine/model/record_bytes.h"
@@ -12,6 +13,26 @@
 namespace ebs {
 
 namespace {
+
+// The same records and acknowledgements as `view`, in a batch of their own that calls `released`
+// once the receiver has dropped every copy of it: how the runtime learns that a sink let go of a
+// batch (wrote it durably, or gave up on it). A narrowed view is copied into a batch of its
+// records (pointers only); a whole one shares the batch.
+BatchView reporting_release(const BatchView& view, std::function<void(const Batch&)> released) {
+  std::shared_ptr<const Batch> batch = view.batch();
+  if (!batch) return view;
+  if (view.size() != batch->records.size()) {
+    auto narrowed = std::make_shared<Batch>();
+    narrowed->type = batch->type;
+    narrowed->records.reserve(view.size());
+    for (size_t i = 0; i < view.size(); ++i) narrowed->records.push_back(view.record(i));
+    narrowed->acks = batch->acks;
+    batch = std::move(narrowed);
+  }
+  const Batch* raw = batch.get();
+  return BatchView(std::shared_ptr<const Batch>(
+      raw, [keep = std::move(batch), released = std::move(released)](const Batch* b) { released(*b); }));
+}
 
 // What a batch's records hold in memory, as the credit window counts it.
 int64_t batch_bytes(const BatchView& batch) {
@@ -40,7 +61,9 @@ caf::behavior NodeActor::make_behavior() {
         if (setup_.context.type->is_source()) schedule_produce(std::chrono::microseconds(0));
         else pump();  // end of stream may already have arrived
       },
-      [this](msg::data_atom, uint32_t in_port, BatchView batch) { on_data(in_port, std::move(batch)); },
+      [this](msg::data_atom, uint32_t in_port, BatchView batch, int64_t ingest_ns) {
+        on_data(in_port, std::move(batch), Clock::time_point(Clock::duration(ingest_ns)));
+      },
       [this](msg::credit_atom, int64_t batches, int64_t bytes) { on_credit({batches, bytes}); },
       [this](msg::eos_atom) { on_end_of_stream_from_upstream(); },
       [this](msg::produce_atom) {
@@ -64,10 +87,10 @@ size_t NodeActor::upstream_of_sender() {
   return upstreams_.size() - 1;
 }
 
-void NodeActor::on_data(uint32_t in_port, BatchView batch) {
+void NodeActor::on_data(uint32_t in_port, BatchView batch, Clock::time_point ingest) {
   size_t upstream = upstream_of_sender();
   const int64_t bytes = batch_bytes(batch);
-  inbox_.push_back({upstream, in_port, std::move(batch), bytes});
+  inbox_.push_back({upstream, in_port, std::move(batch), bytes, ingest});
   ActorStats::add(stats_.queued_batches, 1);
   uint64_t queued = ActorStats::get(stats_.queued_batches);
   if (queued > ActorStats::get(stats_.peak_queued_batches))
@@ -139,14 +162,15 @@ void NodeActor::pump() {
     ActorStats::add(stats_.in, next.batch.size());
     ActorStats::add(stats_.batches_in, 1);
     BatchView batch = next.batch;
-    current_ingest_ = batch.ingest();
-    if (setup_.measure_latency && current_ingest_) {
+    current_ingest_ = next.ingest;
+    if (!oldest_since_sent_ || next.ingest < *oldest_since_sent_) oldest_since_sent_ = next.ingest;
+    if (setup_.measure_latency) {
       // Latency ends when the sink lets go of the batch: once it is durably written (a sink
       // keeps what it has not flushed or committed). Records it gave up on are not measured.
-      batch = batch.on_release([stats = setup_.stats, at = *current_ingest_, records = batch.size()](const Batch& b) {
-        for (const AckRef& a : b.acks())
+      batch = reporting_release(batch, [stats = setup_.stats, at = next.ingest, records = batch.size()](const Batch& b) {
+        for (const AckRef& a : b.acks)
           if (a && a->abandoned()) return;
-        stats->latency.add(std::chrono::steady_clock::now() - at, records);
+        stats->latency.add(Clock::now() - at, records);
       });
     }
     guarded([&] { logic_.on_batch(next.in_port, batch, *this); }, &batch);
@@ -231,7 +255,7 @@ void NodeActor::tick() {
   if (!setup_.context.type->is_source()) pump();  // a stalled actor may accept input again
 }
 
-void NodeActor::send_to_port(size_t port, BatchView batch) {
+void NodeActor::send_to_port(size_t port, BatchView batch, Clock::time_point ingest) {
   if (batch.empty()) return;
   const int64_t bytes = batch_bytes(batch);
   for (Subscriber& sub : setup_.outputs[port].subscribers) {
@@ -240,27 +264,28 @@ void NodeActor::send_to_port(size_t port, BatchView batch) {
       if (!best || d.credit.batches() > best->credit.batches()) best = &d;
     if (!best) continue;
     best->credit.spend(bytes);
-    send(best->handle, msg::data_atom::value, best->in_port, batch);
+    send(best->handle, msg::data_atom::value, best->in_port, batch,
+         static_cast<int64_t>(ingest.time_since_epoch().count()));
   }
 }
 
-// Sources stamp the ingest time on the batches they send (and their tokens); other actors give a
-// batch that has none (no tokens: coincidences, ...) the ingest time of the input it came from.
-void NodeActor::stamp_ingest(BatchView& batch) {
+// The ingest time a batch sent now carries (docs/performance.md). A source's: now, or for a
+// paced source the scheduled offer time of the batch's first record (never in the future). Any
+// other actor's: the input being handled, else (a tick, the end of the stream) the oldest input
+// handled since it last sent a batch, else now.
+NodeActor::Clock::time_point NodeActor::ingest_of_output(size_t records) {
+  const auto now = Clock::now();
   if (setup_.context.type->is_source()) {
-    auto now = std::chrono::steady_clock::now();
     auto at = now;
     if (schedule_.limited() && offer_start_)
-      at = *offer_start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                               std::chrono::duration<double>(schedule_.offer_time(offered_)));
-    at = std::min(at, now);
-    offered_ += batch.size();
-    for (const AckRef& a : batch.acks())
-      if (a) a->stamp_ingest(at);
-    batch.set_ingest(at);
-  } else if (current_ingest_ && !batch.ingest()) {
-    batch.set_ingest(*current_ingest_);
+      at = std::min(now, *offer_start_ + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(schedule_.offer_time(offered_))));
+    offered_ += records;
+    return at;
   }
+  auto at = current_ingest_ ? *current_ingest_ : oldest_since_sent_ ? *oldest_since_sent_ : now;
+  oldest_since_sent_.reset();
+  return at;
 }
 
 // Whether a rate-limited source waits before producing, and how long; otherwise how many records
@@ -284,14 +309,14 @@ std::optional<std::chrono::microseconds> NodeActor::offer_wait(size_t& max_recor
 
 void NodeActor::forward(size_t port, BatchView batch) {
   ActorStats::add(stats_.forwarded, batch.size());
-  stamp_ingest(batch);
-  send_to_port(port, std::move(batch));
+  const auto ingest = ingest_of_output(batch.size());
+  send_to_port(port, std::move(batch), ingest);
 }
 
 void NodeActor::emit(size_t port, BatchView batch) {
   if (port < stats_.emitted.size()) ActorStats::add(stats_.emitted[port], batch.size());
-  stamp_ingest(batch);
-  send_to_port(port, std::move(batch));
+  const auto ingest = ingest_of_output(batch.size());
+  send_to_port(port, std::move(batch), ingest);
 }
 
 void NodeActor::filtered(size_t records) { ActorStats::add(stats_.filtered, records); }
@@ -359,7 +384,9 @@ void NodeActor::flush_dead_letters() {
     for (const AckRef& a : batch.acks()) a->abandon();
     return;
   }
-  send_to_port(dead_letter_port_, std::move(batch));
+  // Dead letters are not offered records: a source's do not advance its schedule.
+  send_to_port(dead_letter_port_, std::move(batch),
+               current_ingest_ ? *current_ingest_ : oldest_since_sent_ ? *oldest_since_sent_ : Clock::now());
 }
 
 void NodeActor::on_exit() {

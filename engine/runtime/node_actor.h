@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
+
 #include <deque>
 #include <memory>
 #include <optional>
@@ -61,11 +63,13 @@ class NodeActor : public caf::event_based_actor, private Emitter {
     caf::strong_actor_ptr handle;
     CreditGrant grant;
   };
+  using Clock = std::chrono::steady_clock;
   struct Pending {
     size_t upstream;
     uint32_t in_port;
     BatchView batch;
     int64_t bytes;  // record_bytes of its records: what the credit it frees is worth
+    Clock::time_point ingest;
   };
 
   // Emitter
@@ -80,17 +84,17 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void abort_run(const Fault& fault) override;
   void progress(uint64_t done, uint64_t total) override;
 
-  void on_data(uint32_t in_port, BatchView batch);
+  void on_data(uint32_t in_port, BatchView batch, Clock::time_point ingest);
   void on_credit(const Credit& credit);
   void on_end_of_stream_from_upstream();
   void pump();
   void produce();
   void schedule_produce(std::chrono::microseconds after);
   std::optional<std::chrono::microseconds> offer_wait(size_t& max_records);
-  void stamp_ingest(BatchView& batch);
+  Clock::time_point ingest_of_output(size_t records);
   void tick();
   bool has_credit() const;
-  void send_to_port(size_t port, BatchView batch);
+  void send_to_port(size_t port, BatchView batch, Clock::time_point ingest);
   void add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks);
   void flush_dead_letters();
   void fail_batch(const BatchView& batch, const Fault& fault);
@@ -113,10 +117,13 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   bool produce_scheduled_ = false;
   // Rate-limited sources: the schedule, its start and the records offered so far.
   OfferSchedule schedule_;
-  std::optional<std::chrono::steady_clock::time_point> offer_start_;
+  std::optional<Clock::time_point> offer_start_;
   uint64_t offered_ = 0;
-  // The ingest time of the input batch being handled: what batches made from it inherit.
-  std::optional<std::chrono::steady_clock::time_point> current_ingest_;
+  // The ingest time of the input batch being handled: what batches sent meanwhile carry. Batches
+  // sent outside any input (a tick, the end of the stream) carry the oldest ingest time of the
+  // inputs handled since the last batch sent.
+  std::optional<Clock::time_point> current_ingest_;
+  std::optional<Clock::time_point> oldest_since_sent_;
   std::vector<RecordPtr> dead_letters_;
   std::vector<AckRef> dead_letter_acks_;
 };

@@ -5,6 +5,7 @@
 // omission). See docs/performance.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ebs {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <initializer_list>
+
 using namespace ebs;
 
 TEST_CASE("a steady rate offers record n at n / rate") {
