@@ -168,18 +168,19 @@ TEST_CASE("rate and burst pace any source; --set reaches them; they are refused 
   ActorRegistry registry = test_registry();
   auto doc = parse_workflow_text(R"(name: w
 actors:
-  - {id: ztf, type: avro-files, rate: 2000, config: {path: x}}
-  - {id: n, type: count, inputs: [ztf.alerts]})", "w.yaml", problems);
-  apply_overrides(*doc, {"ztf.burst.every_s=30", "ztf.burst.alerts=10000", "ztf.rate=500", "ztf.parallelism=2"}, problems);
+  - {id: sim, type: simulator, rate: 2000, config: {count: 10}}
+  - {id: n, type: count, inputs: [sim.alerts]})", "w.yaml", problems);
+  apply_overrides(*doc, {"sim.burst.every_s=30", "sim.burst.alerts=10000", "sim.rate=500", "sim.parallelism=2"}, problems);
   auto wf = build_workflow(*doc, registry, problems);
   for (const Problem& p : problems) MESSAGE(format_problem(p));
   REQUIRE(wf);
-  const ActorSpec* ztf = wf->find("ztf");
-  CHECK(ztf->rate == 500);
-  CHECK(ztf->burst_every_s == 30);
-  CHECK(ztf->burst_records == 10000);
-  CHECK(ztf->parallelism == 2);
-  CHECK_FALSE(ztf->config_node["rate"]);  // the engine's, not the type's config
+  const ActorSpec* sim = wf->find("sim");
+  CHECK(sim->rate == 500);
+  CHECK(sim->burst_every_s == 30);
+  CHECK(sim->burst_records == 10000);
+  CHECK(sim->parallelism == 2);
+  CHECK_FALSE(sim->config_node["rate"]);  // the engine's, not the simulator's own config.rate
+  CHECK(sim->config_node["count"].as<int>() == 10);
   auto wrong = problems_of(R"(name: w
 actors:
   - {id: sim, type: simulator, rate: -1, burst: {every_s: 0, alerts: 10, often: 1}}
