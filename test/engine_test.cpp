@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -134,6 +136,8 @@ class KeepsObjects final : public ActorLogic {
  private:
   KeyedSeen* seen_;
   size_t instance_;
+};
+
 // A sink whose endpoint never answers: each batch blocks until the run is torn down (as the
 // webhook sink's request is cut then).
 class Hangs final : public ActorLogic {
@@ -145,6 +149,35 @@ class Hangs final : public ActorLogic {
 
  private:
   std::shared_ptr<const AckScope> scope_;
+};
+
+// A sink that keeps every batch `hold_ms` before letting it go, as a sink does until its records
+// are durable: their latency ends then, not when the batch arrived.
+class HoldsFor final : public ActorLogic {
+ public:
+  explicit HoldsFor(std::chrono::milliseconds hold) : hold_(hold) {}
+  void on_batch(size_t, const BatchView& batch, Emitter&) override {
+    held_.push_back({std::chrono::steady_clock::now() + hold_, batch});
+  }
+  std::chrono::microseconds tick_interval() const override { return std::chrono::microseconds(5000); }
+  void on_tick(Emitter& out) override {
+    auto now = std::chrono::steady_clock::now();
+    while (!held_.empty() && held_.front().first <= now) release(out);
+  }
+  void on_end_of_stream(Emitter& out) override {
+    while (!held_.empty()) {
+      std::this_thread::sleep_until(held_.front().first);
+      release(out);
+    }
+  }
+
+ private:
+  void release(Emitter& out) {
+    out.delivered(held_.front().second.size());
+    held_.pop_front();
+  }
+  std::chrono::milliseconds hold_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, BatchView>> held_;
 };
 
 class FailsToOpen final : public ActorLogic {
@@ -200,6 +233,15 @@ struct Fixture {
     hangs.blocking = true;
     hangs.create = [](const ActorContext&) { return std::make_unique<Hangs>(); };
     registry.add(hangs);
+    ActorType holds;
+    holds.name = "holds-for";
+    holds.inputs = {{"in", PortType::any, ""}};
+    holds.config = {{"hold_ms", ValueKind::integer, true, "", ""}};
+    holds.blocking = true;  // sleeps at the end of the stream
+    holds.create = [](const ActorContext& c) {
+      return std::make_unique<HoldsFor>(std::chrono::milliseconds(c.config.integer("hold_ms")));
+    };
+    registry.add(holds);
     ActorType broken;
     broken.name = "fails-to-open";
     broken.inputs = {{"in", PortType::any, ""}};
@@ -470,4 +512,83 @@ TEST_CASE("drain_timeout_s: a number of seconds >= 0 in defaults") {
   CHECK(format_problem(problems[0]).find("test.yaml:2:") == 0);
   CHECK(f.load("name: x\ndefaults: {drain_timeout_s: 2.5}\nactors:\n  - {id: src, type: watched-source}\n").drain_timeout_s == 2.5);
   CHECK(f.load("name: x\nactors:\n  - {id: src, type: watched-source}\n").drain_timeout_s == 20);
+}
+
+TEST_CASE("latency ends when a sink lets go of a batch, not when it receives it") {
+  Fixture f;
+  RunOptions options;
+  options.summary_json = (f.dir.string() + "-latency.json");
+  RunResult r = f.run(R"(name: held
+defaults: {batch_size: 50}
+actors:
+  - {id: src, type: watched-source, config: {total: 1000}}
+  - {id: hop, type: passthrough, inputs: [src.out]}
+  - {id: held, type: holds-for, config: {hold_ms: 80}, inputs: [hop.out]}
+  - {id: counted, type: count, inputs: [hop.out]})",
+                      options);
+  CHECK(r.accounting_ok);
+  const ActorTotals* held = r.find("held");
+  REQUIRE(held->measures_latency);
+  CHECK(held->latency.records == 1000);
+  // Every record was held 80 ms after it arrived: none can show less.
+  CHECK(held->latency.p50_ms >= 80);
+  CHECK(held->latency.max_ms >= 80);
+  CHECK(held->latency.p50_ms <= held->latency.p90_ms);
+  CHECK(held->latency.p90_ms <= held->latency.p99_ms);
+  CHECK(held->latency.p99_ms <= held->latency.max_ms);
+  CHECK(r.find("counted")->latency.records == 1000);
+  CHECK_FALSE(r.find("hop")->measures_latency);  // its output is read: not where records end
+  CHECK_FALSE(r.find("src")->measures_latency);
+  std::ifstream in(options.summary_json);
+  auto j = nlohmann::json::parse(in);
+  for (const auto& a : j["actors"]) {
+    if (a["id"] == "held") {
+      CHECK(a["latency_ms"]["records"] == 1000);
+      CHECK(a["latency_ms"]["p99"].get<double>() >= 80);
+    }
+    if (a["id"] == "hop") CHECK_FALSE(a.contains("latency_ms"));
+  }
+  fs::remove(options.summary_json);
+}
+
+TEST_CASE("a rate-limited source: latency counts from the scheduled offer time, so queueing shows") {
+  Fixture f;
+  RunOptions options;
+  options.credit_window = 2;
+  // Offered at 1,000 records/s into a sink that writes 250/s: the source is held back by credits,
+  // and record n, due at n/1000 s, is written no earlier than n/250 s. Measured from when the
+  // source could actually send it (coordinated omission), the latency would stay near the few
+  // batches the credits allow in flight (~0.1 s); from its schedule it grows to ~1.5 s.
+  RunResult r = f.run(R"(name: paced
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, rate: 1000, config: {total: 500}}
+  - {id: sink, type: jsonl, config: {path: paced.jsonl, max_records_per_s: 250, fsync: false}, inputs: [src.out]})",
+                      options);
+  CHECK(r.accounting_ok);
+  const ActorTotals* sink = r.find("sink");
+  CHECK(sink->latency.records == 500);
+  CHECK(sink->latency.max_ms >= 1200);
+  CHECK(sink->latency.p99_ms >= 1000);
+  CHECK(sink->latency.p50_ms >= 400);  // record 250: due at 0.25 s, written after 1 s
+}
+
+TEST_CASE("rate and burst pace a source that could go faster") {
+  Fixture f;
+  // 300 records at 1,000/s take at least 0.3 s; bursts of 100 every 0.2 s: at least 0.6 s.
+  RunResult steady = f.run(R"(name: steady
+defaults: {batch_size: 10}
+actors:
+  - {id: src, type: watched-source, rate: 1000, config: {total: 300}}
+  - {id: n, type: count, inputs: [src.out]})");
+  CHECK(steady.accounting_ok);
+  CHECK(steady.elapsed_s >= 0.29);
+  RunResult bursts = f.run(R"(name: bursts
+defaults: {batch_size: 1000}
+actors:
+  - {id: src, type: watched-source, burst: {every_s: 0.2, alerts: 100}, config: {total: 300}}
+  - {id: n, type: count, inputs: [src.out]})");
+  CHECK(bursts.accounting_ok);
+  CHECK(bursts.elapsed_s >= 0.59);
+  CHECK(bursts.find("n")->in == 300);
 }

@@ -172,6 +172,35 @@ TEST_CASE("--set overrides split at the first dot only") {
   CHECK(problems[1].message == "expected ACTOR.KEY=VALUE");
 }
 
+TEST_CASE("rate and burst pace any source; --set reaches them; they are refused elsewhere") {
+  std::vector<Problem> problems;
+  ActorRegistry registry = test_registry();
+  auto doc = parse_workflow_text(R"(name: w
+actors:
+  - {id: sim, type: simulator, rate: 2000, config: {count: 10}}
+  - {id: n, type: count, inputs: [sim.alerts]})", "w.yaml", problems);
+  apply_overrides(*doc, {"sim.burst.every_s=30", "sim.burst.alerts=10000", "sim.rate=500", "sim.parallelism=2"}, problems);
+  auto wf = build_workflow(*doc, registry, problems);
+  for (const Problem& p : problems) MESSAGE(format_problem(p));
+  REQUIRE(wf);
+  const ActorSpec* sim = wf->find("sim");
+  CHECK(sim->rate == 500);
+  CHECK(sim->burst_every_s == 30);
+  CHECK(sim->burst_records == 10000);
+  CHECK(sim->parallelism == 2);
+  CHECK_FALSE(sim->config_node["rate"]);  // the engine's, not the simulator's own config.rate
+  CHECK(sim->config_node["count"].as<int>() == 10);
+  auto wrong = problems_of(R"(name: w
+actors:
+  - {id: sim, type: simulator, rate: -1, burst: {every_s: 0, alerts: 10, often: 1}}
+  - {id: n, type: count, rate: 10, inputs: [sim.alerts]})");
+  REQUIRE(wrong.size() == 4);
+  CHECK(wrong[0].find("'rate' must be a number of records per second >= 0") != std::string::npos);
+  CHECK(wrong[1].find("unknown key 'often' in burst") != std::string::npos);
+  CHECK(wrong[2].find("burst needs 'every_s', seconds > 0") != std::string::npos);
+  CHECK(wrong[3].find("'rate' and 'burst' pace a source; 'n' (type 'count') has inputs") != std::string::npos);
+}
+
 TEST_CASE("the registry refuses duplicates and suggests near names") {
   ActorRegistry r = test_registry();
   ActorType again;

@@ -86,7 +86,7 @@ function drawGraph(g) {
     const tr = el('tr', { 'data-id': a.id }, tbody);
     el('td', {}, tr, a.id);
     el('td', {}, tr, a.type);
-    for (let i = 0; i < 8; ++i) el('td', {}, tr, '');
+    for (let i = 0; i < 9; ++i) el('td', {}, tr, '');
   }
 }
 
@@ -118,6 +118,9 @@ function drawStats(s) {
     cells[3].appendChild(sparkline(a.history));
     [a.in, a.forwarded, a.filtered, a.failed, a.dead_letters, a.queued_batches].forEach((v, i) => { cells[4 + i].textContent = fmt(v); });
     cells[8].className = a.dead_letters ? 'bad' : '';
+    // Sinks: end-to-end latency of what they released (docs/performance.md).
+    const l = a.latency_ms;
+    cells[10].textContent = l && l.records ? `${fmt(l.p50, 1)} / ${fmt(l.p99, 1)} / ${fmt(l.max, 1)}` : '';
   }
   document.body.dataset.statsUpdates = String(Number(document.body.dataset.statsUpdates || 0) + 1);
 }

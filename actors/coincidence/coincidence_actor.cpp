@@ -53,6 +53,10 @@ struct Settings {
   double targeted_gw_far_threshold_hz = 2.0 / 86400;
   double targeted_grb_far_threshold_hz = 1.0 / 1000;
   double neutrino_prior_odds = 1;
+  // Every alert, while a sky-map event is active, gets a score annotation `annotation_name` per
+  // such event: the map at the alert (docs/coincidence.md, "Per-alert GW annotation").
+  bool annotate_alerts = false;
+  std::string annotation_name = "sky_map";
 };
 
 // What the actor remembers of an alert: enough to match it again, not the alert itself.
@@ -99,11 +103,15 @@ class CoincidenceLogic final : public ActorLogic {
   explicit CoincidenceLogic(Settings settings)
       : s_(std::move(settings)), base_(s_.index_order, NEST), cells_(s_.sky_index ? base_.Npix() : 0) {}
 
+  void open(const ActorContext& context) override {
+    provenance_ = {context.actor_id, context.type_name, context.type_version, ""};
+  }
+
   void on_batch(size_t port, const BatchView& batch, Emitter& out) override {
     std::vector<RecordPtr> produced;
     if (port == 0) {
       for (size_t i = 0; i < batch.size(); ++i) on_alert(static_cast<const Alert&>(batch[i]), produced);
-      out.forward(1, batch);
+      out.forward(1, s_.annotate_alerts ? annotated(batch) : batch);
       expire();
     } else {
       size_t kept_or_done = 0;
@@ -169,6 +177,56 @@ class CoincidenceLogic final : public ActorLogic {
     }
     recent_.push_back(std::move(key));
     if (recent_.size() > s_.recent_alerts) recent_.pop_front();
+  }
+
+  // ---- per-alert GW annotation ----
+  // The alerts of `batch`, each annotated with every active sky map at its position (the batch
+  // itself when no map is active). Alerts without valid coordinates are left as they are.
+  BatchView annotated(const BatchView& batch) const {
+    std::vector<const ActiveEvent*> maps;
+    for (const auto& event : events_)
+      if (event && event->map) maps.push_back(event.get());
+    if (maps.empty()) return batch;
+    std::vector<RecordPtr> records;
+    records.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto alert = std::static_pointer_cast<const Alert>(batch.record(i));
+      const AlertCore& c = alert->core();
+      if (!coordinate_problem(c))
+        for (const ActiveEvent* event : maps) alert = alert->annotated(sky_map_annotation(*event, c.ra, c.dec));
+      records.push_back(std::move(alert));
+    }
+    return BatchView::make(PortType::alert, std::move(records), batch.acks());
+  }
+
+  // value: the searched probability (score.sky_map <= 0.9: inside the 90 % region); details: the
+  // event, the density, the searched area and the distance posterior at the alert. Only finite
+  // values are written (a direction without distance support has no conditional moments).
+  Annotation sky_map_annotation(const ActiveEvent& event, double ra, double dec) const {
+    SkymapLookup at = event.map->at(ra, dec);
+    Annotation a;
+    a.kind = Annotation::Kind::score;
+    a.name = s_.annotation_name;
+    a.value = at.searched_prob;
+    a.provenance = provenance_;
+    a.provenance.config_hash = event.record->event_id + "/" + std::to_string(event.record->sequence);
+    nlohmann::json d{{"event_id", event.record->event_id}, {"event_sequence", event.record->sequence},
+                     {"covered", at.covered}};
+    auto put = [&d](const char* key, double value) {
+      if (std::isfinite(value)) d[key] = value;
+    };
+    put("searched_probability", at.searched_prob);
+    put("probdensity_sr", at.probdensity);
+    put("searched_area_deg2", at.searched_area);
+    if (at.distance) {
+      put("distmu_mpc", at.distance->mu);
+      put("distsigma_mpc", at.distance->sigma);
+      put("distnorm_mpc2", at.distance->norm);
+      put("distance_mean_mpc", at.distance->conditional_mean());
+      put("distance_std_mpc", at.distance->conditional_std());
+    }
+    a.details = d.dump();
+    return a;
   }
 
   // The coincidence of `alert` with `event`, or null when they do not match.
@@ -553,6 +611,7 @@ class CoincidenceLogic final : public ActorLogic {
   }
 
   Settings s_;
+  Provenance provenance_;
   T_Healpix_Base<int64_t> base_;
   std::vector<std::vector<uint32_t>> cells_;
   std::vector<uint32_t> whole_sky_;
@@ -601,6 +660,9 @@ Settings settings_from(const ActorConfig& config) {
   s.targeted_gw_far_threshold_hz = config.number("targeted_gw_far_threshold_hz");
   s.targeted_grb_far_threshold_hz = config.number("targeted_grb_far_threshold_hz");
   s.neutrino_prior_odds = config.number("neutrino_prior_odds");
+  s.annotate_alerts = config.boolean("annotate_alerts");
+  s.annotation_name = config.string("annotation_name");
+  if (s.annotation_name.empty()) fail(config.place("annotation_name"), "annotation_name must not be empty");
   if (!(s.credible_level > 0 && s.credible_level <= 1)) fail(config.place("credible_level"), "credible_level must be in (0, 1]");
   if (s.index_order < 0 || s.index_order > 8) fail(config.place("index_order"), "index_order must be 0..8");
   return s;
@@ -618,7 +680,7 @@ ActorType coincidence_actor_type() {
   t.inputs = {{"alerts", PortType::alert, "survey alerts", "object_id"},
               {"events", PortType::sky_event, "sky events (notices)", "broadcast"}};
   t.outputs = {{"coincidences", PortType::coincidence, "new, updated and withdrawn coincidences"},
-               {"alerts", PortType::alert, "every input alert, unchanged"},
+               {"alerts", PortType::alert, "every input alert (annotate_alerts: with the active sky maps at it)"},
                {"live", PortType::coincidence, "at the end of the stream: every coincidence not withdrawn"}};
   t.config = {
       {"credible_level", ValueKind::number, false, "0.9", "a GW map matches where searched probability <= this"},
@@ -646,6 +708,10 @@ ActorType coincidence_actor_type() {
        "GW FAR threshold of the targeted search (2/day)"},
       {"targeted_grb_far_threshold_hz", ValueKind::number, false, "0.001", "GRB FAR threshold of the targeted search"},
       {"neutrino_prior_odds", ValueKind::number, false, "1", "prior odds of the GW x neutrino odds ratio"},
+      {"annotate_alerts", ValueKind::boolean, false, "false",
+       "annotate every alert on `alerts` with each active sky map at its position (score.NAME: searched "
+       "probability; details: density, searched area, distance posterior)"},
+      {"annotation_name", ValueKind::string, false, "sky_map", "the name of that score annotation (score.sky_map)"},
   };
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     try {

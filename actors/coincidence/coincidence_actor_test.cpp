@@ -7,6 +7,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/common/skymap/error_region.h"
 #include "actors/common/notices/notice.h"
 #include "actors/common/skymap/skymap.h"
@@ -435,4 +437,103 @@ TEST_CASE("parallel instances: every one knows every event, only the first pairs
     CHECK((instance == 0) == (out.records(0).size() == 1));
   }
   CHECK(pairs_made == 1);  // the pair of one instance, once
+}
+
+TEST_CASE("annotate_alerts: every alert carries each active sky map at its position, as Skymap::at reads it") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  auto bytes = reinterpret_cast<const std::uint8_t*>(gw->localization.skymap_fits.data());
+  Skymap map = Skymap::from_bytes({bytes, gw->localization.skymap_fits.size()}, "map");
+  REQUIRE(map.has_distance());
+  double t0 = gw->mjd_tai;
+  // Positions across the map: its densest pixel, its least dense, and random ones (most outside
+  // the 90 % region: the annotation does not depend on a match).
+  std::vector<std::pair<double, double>> positions = {pixel_centre(map, 0), pixel_centre(map, map.rows() - 1)};
+  std::mt19937 random(3);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int i = 0; i < 200; ++i) positions.push_back({360 * u(random), std::asin(2 * u(random) - 1) * 180 / M_PI});
+  auto alerts_at = [&](uint64_t first_id) {
+    std::vector<RecordPtr> alerts;
+    for (size_t i = 0; i < positions.size(); ++i)
+      alerts.push_back(alert(first_id + i, "ZTF" + std::to_string(i), positions[i].first, positions[i].second, t0 + 1));
+    return alerts;
+  };
+
+  Actor plain, annotating(R"({annotate_alerts: true})");
+  for (Actor* a : {&plain, &annotating}) {
+    a->alerts(alerts_at(1));  // no event yet: nothing to annotate
+    a->events({gw});
+    a->alerts(alerts_at(1000));
+  }
+  auto before = annotating.out.records(1);
+  REQUIRE(before.size() == 2 * positions.size());
+  for (size_t i = 0; i < positions.size(); ++i)
+    CHECK(static_cast<const Alert&>(*before[i]).annotations().empty());
+  // Without the option the alerts go on unchanged (the same batch).
+  for (const RecordPtr& r : plain.out.records(1)) CHECK(static_cast<const Alert&>(*r).annotations().empty());
+
+  size_t with_distance = 0, without_moments = 0;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const auto& a = static_cast<const Alert&>(*before[positions.size() + i]);
+    REQUIRE(a.annotations().size() == 1);
+    const Annotation& note = *a.annotations().list()[0];
+    SkymapLookup at = map.at(positions[i].first, positions[i].second);
+    CHECK(note.kind == Annotation::Kind::score);
+    CHECK(note.name == "sky_map");
+    CHECK(note.value == at.searched_prob);
+    CHECK(note.provenance.actor == "under_test");
+    CHECK(note.provenance.config_hash == "S230518h/" + std::to_string(gw->sequence));
+    auto d = nlohmann::json::parse(note.details);
+    CHECK(d["event_id"] == "S230518h");
+    CHECK(d["searched_probability"].get<double>() == at.searched_prob);
+    CHECK(d["probdensity_sr"].get<double>() == at.probdensity);
+    CHECK(d["searched_area_deg2"].get<double>() == at.searched_area);
+    CHECK(d["covered"] == at.covered);
+    REQUIRE(at.distance);
+    ++with_distance;
+    // A direction without support has DISTMU = +inf: left out, like its moments.
+    if (std::isfinite(at.distance->mu))
+      CHECK(d["distmu_mpc"].get<double>() == at.distance->mu);
+    else
+      CHECK_FALSE(d.contains("distmu_mpc"));
+    CHECK(d["distsigma_mpc"].get<double>() == at.distance->sigma);
+    double mean = at.distance->conditional_mean();
+    if (std::isfinite(mean)) {
+      CHECK(d["distance_mean_mpc"].get<double>() == mean);
+      CHECK(d["distance_std_mpc"].get<double>() == at.distance->conditional_std());
+      CHECK(mean > 0);
+    } else {
+      CHECK_FALSE(d.contains("distance_mean_mpc"));  // finite values only: valid JSON
+      ++without_moments;
+    }
+    for (const auto& [key, value] : d.items()) CHECK((!value.is_number() || std::isfinite(value.get<double>())));
+  }
+  CHECK(with_distance == positions.size());
+  // The densest pixel is inside every credible region; the least dense is outside the 90 %.
+  CHECK(static_cast<const Alert&>(*before[positions.size()]).annotations().list()[0]->value < 0.01);
+  CHECK(static_cast<const Alert&>(*before[positions.size() + 1]).annotations().list()[0]->value > 0.9);
+  // A filter reads it as score.sky_map; accounting is unchanged (alerts forwarded one to one).
+  CHECK(annotating.out.forwarded_records == plain.out.forwarded_records);
+
+  // Once the event is retracted no map is active: alerts pass without annotation.
+  annotating.events({parse_notice(
+      R"({"alert_type":"RETRACTION","time_created":"2023-05-18T17:00:00Z","superevent_id":"S230518h","event":null})", "r")[0]});
+  annotating.alerts({alert(5000, "ZTFafter", positions[0].first, positions[0].second, t0 + 1)});
+  CHECK(static_cast<const Alert&>(*annotating.out.records(1).back()).annotations().empty());
+  MESSAGE(without_moments << " of " << positions.size() << " positions have no finite distance moments");
+}
+
+TEST_CASE("annotate_alerts: alerts without valid coordinates pass unannotated; the name is configurable") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  Actor a(R"({annotate_alerts: true, annotation_name: gw_map})");
+  a.events({gw});
+  a.alerts({alert(1, "ZTFnan", NAN, 10, gw->mjd_tai + 1), alert(2, "ZTFok", 120, -30, gw->mjd_tai + 1)});
+  auto out = a.out.records(1);
+  REQUIRE(out.size() == 2);
+  CHECK(static_cast<const Alert&>(*out[0]).annotations().empty());
+  REQUIRE(static_cast<const Alert&>(*out[1]).annotations().size() == 1);
+  CHECK(static_cast<const Alert&>(*out[1]).annotations().list()[0]->name == "gw_map");
+  auto type = coincidence_actor_type();
+  std::vector<Problem> problems;
+  type.check(test::make_context(type, R"({annotation_name: ""})").config, problems);
+  CHECK(problems.size() == 1);
 }

@@ -20,7 +20,9 @@ namespace {
 const std::set<std::string> kTopLevelKeys{"name", "description", "plugins", "dead_letters",
                                           "defaults", "actors"};
 const std::set<std::string> kActorKeys{"id", "type", "config", "inputs", "parallelism",
-                                       "placement", "description"};
+                                       "rate", "burst", "placement", "description"};
+// Actor keys that `--set ACTOR.KEY=VALUE` sets on the actor itself, not in its config.
+const std::set<std::string> kOverridableActorKeys{"parallelism", "rate", "burst.every_s", "burst.alerts"};
 const std::set<std::string> kDefaultsKeys{"batch_size", "batch_delay_ms", "drain_timeout_s"};
 
 std::string did_you_mean(const std::vector<std::string>& names) {
@@ -223,11 +225,22 @@ void apply_overrides(WorkflowDocument& document, const std::vector<std::string>&
     bool found = false;
     for (YAML::Node a : document.root["actors"]) {
       if (a.IsMap() && a["id"] && a["id"].IsScalar() && a["id"].Scalar() == actor) {
-        if (!a["config"] || !a["config"].IsMap()) a["config"] = YAML::Node(YAML::NodeType::Map);
+        YAML::Node parsed;
         try {
-          a["config"][key] = YAML::Load(value);
+          parsed = YAML::Load(value);
         } catch (const YAML::Exception&) {
-          a["config"][key] = value;
+          parsed = YAML::Node(value);
+        }
+        if (kOverridableActorKeys.count(key)) {
+          if (key.starts_with("burst.")) {
+            if (!a["burst"] || !a["burst"].IsMap()) a["burst"] = YAML::Node(YAML::NodeType::Map);
+            a["burst"][key.substr(6)] = parsed;
+          } else {
+            a[key] = parsed;
+          }
+        } else {
+          if (!a["config"] || !a["config"].IsMap()) a["config"] = YAML::Node(YAML::NodeType::Map);
+          a["config"][key] = parsed;
         }
         found = true;
       }
@@ -357,6 +370,35 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       else
         spec.parallelism = p.as<size_t>();
     }
+    if (YAML::Node r = a["rate"]) {
+      if (!r.IsScalar() || !is_number(r) || !(r.as<double>() >= 0))
+        problems.push_back({place_of(file, r), "'rate' must be a number of records per second >= 0 (0: as fast as possible)"});
+      else
+        spec.rate = r.as<double>();
+    }
+    if (YAML::Node b = a["burst"]) {
+      if (!b.IsMap()) {
+        problems.push_back({place_of(file, b), "'burst' is a map {every_s: SECONDS, alerts: N}"});
+      } else {
+        for (const auto& entry : b) {
+          std::string key = entry.first.as<std::string>();
+          if (key != "every_s" && key != "alerts")
+            problems.push_back({place_of(file, entry.first), "unknown key '" + key + "' in burst (every_s, alerts)"});
+        }
+        if (!b["every_s"] || !is_number(b["every_s"]) || !(b["every_s"].as<double>() > 0))
+          problems.push_back({place_of(file, b["every_s"] ? b["every_s"] : b), "burst needs 'every_s', seconds > 0"});
+        else
+          spec.burst_every_s = b["every_s"].as<double>();
+        if (!b["alerts"] || !is_integer(b["alerts"]) || b["alerts"].as<int64_t>() < 1)
+          problems.push_back({place_of(file, b["alerts"] ? b["alerts"] : b), "burst needs 'alerts', a whole number >= 1"});
+        else
+          spec.burst_records = b["alerts"].as<uint64_t>();
+      }
+    }
+    if (spec.type && !spec.type->is_source() && (a["rate"] || a["burst"]))
+      problems.push_back({place_of(file, a["rate"] ? a["rate"] : a["burst"]),
+                          "'rate' and 'burst' pace a source; '" + spec.id + "' (type '" + spec.type_name +
+                              "') has inputs"});
     if (a["placement"]) spec.placement = a["placement"];
     spec.config_node = a["config"] ? a["config"] : YAML::Node(YAML::NodeType::Map);
     if (a["config"] && !a["config"].IsMap() && !a["config"].IsNull())

@@ -46,6 +46,11 @@ struct ActorSpec {
   const ActorType* type = nullptr;
   YAML::Node config_node;
   size_t parallelism = 1;
+  // Sources: `rate:` (records/s over all instances) and `burst: {every_s, alerts}`, the engine's
+  // offer schedule for any source (engine/runtime/offer_schedule.h); 0: as fast as it can.
+  double rate = 0;
+  double burst_every_s = 0;
+  uint64_t burst_records = 0;
   YAML::Node placement;  // reserved for clusters
   std::map<std::string, std::vector<WireRef>> inputs;  // input port -> upstream ports
   std::string file;

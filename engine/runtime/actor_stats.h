@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/runtime/latency_histogram.h"
+
 namespace ebs {
 
 struct ActorStats {
@@ -25,6 +27,10 @@ struct ActorStats {
   std::vector<std::atomic<uint64_t>> emitted;  // per output port (new records)
   std::atomic<uint64_t> progress_done{0};      // finite sources: Emitter::progress
   std::atomic<uint64_t> progress_total{0};     // 0 = unknown
+  // Sinks (an actor none of whose outputs is read): the end-to-end latency of every record it
+  // released, from its ingest time (docs/performance.md). Empty for other actors.
+  bool measures_latency = false;
+  LatencyHistogram latency;
   // Read by the run once the instance has ended (no lock needed then; the instance's own
   // thread is the only writer before).
   std::map<std::string, uint64_t> dead_letter_reasons;

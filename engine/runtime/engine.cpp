@@ -40,6 +40,15 @@ std::string clock_text(double seconds) {
   return text;
 }
 
+// "850 µs" / "12.3 ms" / "4.1 s"
+std::string latency_text(double ms) {
+  char text[32];
+  if (ms < 1) std::snprintf(text, sizeof text, "%.0f µs", ms * 1000);
+  else if (ms < 1000) std::snprintf(text, sizeof text, "%.3g ms", ms);
+  else std::snprintf(text, sizeof text, "%.3g s", ms / 1000);
+  return text;
+}
+
 // Dead letters of earlier runs are kept (appended to) unless the run says --overwrite.
 ActorSpec dead_letter_spec(const Workflow& workflow, const ActorRegistry& registry, bool overwrite) {
   ActorSpec spec;
@@ -142,6 +151,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       setup.context.acks = acks;
       setup.context.overwrite = options.overwrite;
       setup.credit = {options.credit_window, options.credit_window_bytes};
+      setup.offer = OfferRate{spec.rate, spec.burst_every_s, spec.burst_records}.share(i, spec.parallelism);
       try {
         setup.logic = std::shared_ptr<ActorLogic>(type.create(setup.context));
         setup.logic->open(setup.context);
@@ -189,9 +199,15 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
           for (const WireRef& w : wires) expected += workflow.find(w.actor)->parallelism;
       }
       setup.expected_upstreams = expected;
+      // A sink is where a record's path ends: no declared output of it is read (dead letters
+      // aside). There its latency is measured (docs/performance.md).
+      setup.measure_latency = !type.is_source();
+      for (size_t p = 0; p < type.outputs.size(); ++p)
+        if (!setup.outputs[p].subscribers.empty()) setup.measure_latency = false;
       setup.run = run_handle;
       setup.index = instances.size();
       auto stats = std::make_shared<ActorStats>(type.outputs.size());
+      stats->measures_latency = setup.measure_latency;
       setup.stats = stats;
       auto logic = setup.logic;
       caf::actor handle = type.blocking ? system.spawn<NodeActor, caf::detached>(std::move(setup))
@@ -232,6 +248,12 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     stopping = true;
     for (Instance& inst : instances)
       if (inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
+  };
+  auto merged_latency = [&](const std::string& id) {
+    LatencyHistogram merged;
+    for (size_t idx : instances_of[id])
+      if (instances[idx].stats->measures_latency) merged.merge(instances[idx].stats->latency);
+    return merged;
   };
   while (remaining > 0) {
     self->receive(
@@ -340,8 +362,14 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
         last_in[i] = in;
       }
       for (const ActorSpec* s : specs) {
-        char part[160];
-        std::snprintf(part, sizeof part, "%s %.0f/s  ", s->id.c_str(), per_actor_delta[s->id] / dt);
+        char part[224];
+        int n = std::snprintf(part, sizeof part, "%s %.0f/s  ", s->id.c_str(), per_actor_delta[s->id] / dt);
+        // Sinks: the end-to-end latency of what they released so far.
+        LatencySummary latency = merged_latency(s->id).summary();
+        if (latency.records > 0 && n > 2)
+          std::snprintf(part + n - 2, sizeof part - (n - 2), " p50 %s p99 %s max %s  ",
+                        latency_text(latency.p50_ms).c_str(), latency_text(latency.p99_ms).c_str(),
+                        latency_text(latency.max_ms).c_str());
         line += part;
       }
       if (options.progress_lines)
@@ -373,7 +401,9 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       totals.peak_queued_batches = std::max(totals.peak_queued_batches, ActorStats::get(st.peak_queued_batches));
       for (size_t p = 0; p < s->type->outputs.size(); ++p)
         totals.emitted[s->type->outputs[p].name] += ActorStats::get(st.emitted[p]);
+      totals.measures_latency = totals.measures_latency || st.measures_latency;
     }
+    totals.latency = merged_latency(s->id).summary();
     if (!totals.balanced()) {
       result.accounting_ok = false;
       result.errors.push_back("accounting mismatch in actor '" + s->id + "': in " +
@@ -437,6 +467,10 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                       {"records_per_s", rate},
                       {"peak_queued_batches", a.peak_queued_batches},
                       {"balanced", a.balanced()}});
+    if (a.measures_latency)
+      actors.back()["latency_ms"] = {{"records", a.latency.records}, {"p50", a.latency.p50_ms},
+                                     {"p90", a.latency.p90_ms},      {"p99", a.latency.p99_ms},
+                                     {"max", a.latency.max_ms},      {"mean", a.latency.mean_ms}};
   }
   nlohmann::json out{{"workflow", workflow.name},
                      {"file", workflow.file},

@@ -64,6 +64,8 @@ struct ActorTotals {
   uint64_t peak_queued_batches = 0;
   std::map<std::string, uint64_t> emitted;
   bool source = false;
+  bool measures_latency = false;  // a sink: `latency` is its records' end-to-end latency
+  LatencySummary latency;
   bool balanced() const { return in == forwarded + filtered + failed; }
 };
 

@@ -8,7 +8,9 @@
 
 namespace ebs::msg {
 
-using data_atom = caf::atom_constant<caf::atom("data")>;        // (data, in_port, BatchView)
+// (data, in_port, BatchView, ingest): ingest is when the batch's oldest record entered the engine
+// (steady-clock nanoseconds; docs/performance.md), carried beside the batch to every actor.
+using data_atom = caf::atom_constant<caf::atom("data")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;    // (credit, batches, bytes)
 using eos_atom = caf::atom_constant<caf::atom("eos")>;          // end of stream from one upstream
 // (streamtime, in_port, mjd_tai): the stream's clock after a keyed batch (ActorLogic::on_stream_time)

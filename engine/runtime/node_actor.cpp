@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <functional>
+#include <optional>
+
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_json.h"
 #include "engine/time/time_scale.h"
@@ -9,6 +13,26 @@
 namespace ebs {
 
 namespace {
+
+// The same records and acknowledgements as `view`, in a batch of their own that calls `released`
+// once the receiver has dropped every copy of it: how the runtime learns that a sink let go of a
+// batch (wrote it durably, or gave up on it). A narrowed view is copied into a batch of its
+// records (pointers only); a whole one shares the batch.
+BatchView reporting_release(const BatchView& view, std::function<void(const Batch&)> released) {
+  std::shared_ptr<const Batch> batch = view.batch();
+  if (!batch) return view;
+  if (view.size() != batch->records.size()) {
+    auto narrowed = std::make_shared<Batch>();
+    narrowed->type = batch->type;
+    narrowed->records.reserve(view.size());
+    for (size_t i = 0; i < view.size(); ++i) narrowed->records.push_back(view.record(i));
+    narrowed->acks = batch->acks;
+    batch = std::move(narrowed);
+  }
+  const Batch* raw = batch.get();
+  return BatchView(std::shared_ptr<const Batch>(
+      raw, [keep = std::move(batch), released = std::move(released)](const Batch* b) { released(*b); }));
+}
 
 // What a batch's records hold in memory, as the credit window counts it.
 int64_t batch_bytes(const BatchView& batch) {
@@ -24,7 +48,8 @@ NodeActor::NodeActor(caf::actor_config& config, NodeSetup setup)
       setup_(std::move(setup)),
       logic_(*setup_.logic),
       stats_(*setup_.stats),
-      dead_letter_port_(setup_.outputs.size() - 1) {}
+      dead_letter_port_(setup_.outputs.size() - 1),
+      schedule_(setup_.offer) {}
 
 caf::behavior NodeActor::make_behavior() {
   return {
@@ -36,7 +61,9 @@ caf::behavior NodeActor::make_behavior() {
         if (setup_.context.type->is_source()) schedule_produce(std::chrono::microseconds(0));
         else pump();  // end of stream may already have arrived
       },
-      [this](msg::data_atom, uint32_t in_port, BatchView batch) { on_data(in_port, std::move(batch)); },
+      [this](msg::data_atom, uint32_t in_port, BatchView batch, int64_t ingest_ns) {
+        on_data(in_port, std::move(batch), Clock::time_point(Clock::duration(ingest_ns)));
+      },
       [this](msg::stream_time_atom, uint32_t in_port, double mjd) { on_stream_time(in_port, mjd); },
       [this](msg::credit_atom, int64_t batches, int64_t bytes) { on_credit({batches, bytes}); },
       [this](msg::eos_atom) { on_end_of_stream_from_upstream(); },
@@ -61,10 +88,10 @@ size_t NodeActor::upstream_of_sender() {
   return upstreams_.size() - 1;
 }
 
-void NodeActor::on_data(uint32_t in_port, BatchView batch) {
+void NodeActor::on_data(uint32_t in_port, BatchView batch, Clock::time_point ingest) {
   size_t upstream = upstream_of_sender();
   const int64_t bytes = batch_bytes(batch);
-  inbox_.push_back({upstream, in_port, std::move(batch), bytes});
+  inbox_.push_back({upstream, in_port, std::move(batch), bytes, NAN, ingest});
   ActorStats::add(stats_.queued_batches, 1);
   uint64_t queued = ActorStats::get(stats_.queued_batches);
   if (queued > ActorStats::get(stats_.peak_queued_batches))
@@ -151,7 +178,22 @@ void NodeActor::pump() {
     }
     ActorStats::add(stats_.in, next.batch.size());
     ActorStats::add(stats_.batches_in, 1);
-    guarded([&] { logic_.on_batch(next.in_port, next.batch, *this); }, &next.batch);
+    BatchView batch = next.batch;
+    current_ingest_ = next.ingest;
+    if (!oldest_since_sent_ || next.ingest < *oldest_since_sent_) oldest_since_sent_ = next.ingest;
+    if (setup_.measure_latency) {
+      // Latency ends when the sink lets go of the batch: once it is durably written (a sink
+      // keeps what it has not flushed or committed). Records it gave up on are not measured.
+      batch = reporting_release(batch, [stats = setup_.stats, at = next.ingest, records = batch.size()](const Batch& b) {
+        for (const AckRef& a : b.acks)
+          if (a && a->abandoned()) return;
+        stats->latency.add(Clock::now() - at, records);
+      });
+    }
+    guarded([&] { logic_.on_batch(next.in_port, batch, *this); }, &batch);
+    batch = {};
+    next.batch = {};
+    current_ingest_.reset();
     flush_dead_letters();
     // Credits go back every half window (credit_window.h), in batches and in bytes.
     Upstream& up = upstreams_[next.upstream];
@@ -181,12 +223,20 @@ void NodeActor::produce() {
   // A few batches per turn, then yield so credits and stop requests get through.
   for (int turn = 0; turn < 4; ++turn) {
     if (!has_credit()) return;  // resumed by on_credit
+    size_t max_records = setup_.context.batch_size;
+    if (schedule_.limited()) {
+      if (auto wait = offer_wait(max_records)) {
+        schedule_produce(*wait);
+        return;
+      }
+    }
+    const uint64_t offered_before = offered_;
     ProduceResult result = ProduceResult::done();
     bool ok = true;
     // Sources turn what goes wrong with one record into a dead letter and go on; what escapes
     // produce() is the source's own failure: it ends, the rest drains, the run exits 1.
     try {
-      result = logic_.produce(setup_.context.batch_size, *this);
+      result = logic_.produce(max_records, *this);
     } catch (const std::exception& e) {
       spdlog::error("{}: source failed: {}", setup_.context.actor_id, e.what());
       stats_.fault = e.what();
@@ -202,6 +252,11 @@ void NodeActor::produce() {
       return;
     }
     if (result.state == ProduceResult::State::idle) {
+      // A live source with nothing to offer owes nothing: the slots it missed are not
+      // scheduled later (its records would look late by the time it was idle).
+      if (schedule_.limited() && offered_ == offered_before && offer_start_)
+        offered_ = std::max(offered_, schedule_.due(std::chrono::duration<double>(
+                                          std::chrono::steady_clock::now() - *offer_start_).count()));
       schedule_produce(result.retry_after);
       return;
     }
@@ -217,24 +272,25 @@ void NodeActor::tick() {
   if (!setup_.context.type->is_source()) pump();  // a stalled actor may accept input again
 }
 
-void NodeActor::send_to_port(size_t port, BatchView batch) {
+void NodeActor::send_to_port(size_t port, BatchView batch, Clock::time_point ingest) {
   if (batch.empty()) return;
   const int64_t bytes = batch_bytes(batch);
   for (Subscriber& sub : setup_.outputs[port].subscribers) {
     if (sub.instances.empty()) continue;
+    const auto ingest_ns = static_cast<int64_t>(ingest.time_since_epoch().count());
     switch (sub.mode) {
       case PartitionMode::any: {
         DownstreamInstance* best = nullptr;
         for (DownstreamInstance& d : sub.instances)
           if (!best || d.credit.batches() > best->credit.batches()) best = &d;
         best->credit.spend(bytes);
-        send(best->handle, msg::data_atom::value, best->in_port, batch);
+        send(best->handle, msg::data_atom::value, best->in_port, batch, ingest_ns);
         break;
       }
       case PartitionMode::broadcast:
         for (DownstreamInstance& d : sub.instances) {
           d.credit.spend(bytes);
-          send(d.handle, msg::data_atom::value, d.in_port, batch);
+          send(d.handle, msg::data_atom::value, d.in_port, batch, ingest_ns);
         }
         break;
       case PartitionMode::keyed: {
@@ -246,7 +302,7 @@ void NodeActor::send_to_port(size_t port, BatchView batch) {
           BatchView part = parts[i].size() == batch.size() ? batch : batch.select(parts[i]);
           DownstreamInstance& d = sub.instances[i];
           d.credit.spend(parts[i].size() == batch.size() ? bytes : batch_bytes(part));
-          send(d.handle, msg::data_atom::value, d.in_port, std::move(part));
+          send(d.handle, msg::data_atom::value, d.in_port, std::move(part), ingest_ns);
         }
         double latest = latest_record_time(batch);
         if (latest > sub.stream_mjd_tai) {
@@ -260,14 +316,54 @@ void NodeActor::send_to_port(size_t port, BatchView batch) {
   }
 }
 
+// The ingest time a batch sent now carries (docs/performance.md). A source's: now, or for a
+// paced source the scheduled offer time of the batch's first record (never in the future). Any
+// other actor's: the input being handled, else (a tick, the end of the stream) the oldest input
+// handled since it last sent a batch, else now.
+NodeActor::Clock::time_point NodeActor::ingest_of_output(size_t records) {
+  const auto now = Clock::now();
+  if (setup_.context.type->is_source()) {
+    auto at = now;
+    if (schedule_.limited() && offer_start_)
+      at = std::min(now, *offer_start_ + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(schedule_.offer_time(offered_))));
+    offered_ += records;
+    return at;
+  }
+  auto at = current_ingest_ ? *current_ingest_ : oldest_since_sent_ ? *oldest_since_sent_ : now;
+  oldest_since_sent_.reset();
+  return at;
+}
+
+// Whether a rate-limited source waits before producing, and how long; otherwise how many records
+// it may offer now: a full batch when one is due, or what is due once the oldest due record has
+// waited batch_delay (as a source closes a batch that trickles in).
+std::optional<std::chrono::microseconds> NodeActor::offer_wait(size_t& max_records) {
+  auto now = std::chrono::steady_clock::now();
+  if (!offer_start_) offer_start_ = now;
+  const double elapsed = std::chrono::duration<double>(now - *offer_start_).count();
+  const uint64_t due = schedule_.due(elapsed);
+  const uint64_t ready = due > offered_ ? due - offered_ : 0;
+  const double oldest = schedule_.offer_time(offered_);
+  const double delay = std::chrono::duration<double>(setup_.context.batch_delay).count();
+  if (ready >= max_records || (ready > 0 && elapsed >= oldest + delay)) {
+    max_records = static_cast<size_t>(std::min<uint64_t>(max_records, ready));
+    return std::nullopt;
+  }
+  const double wake = std::min(schedule_.offer_time(offered_ + max_records - 1), oldest + delay);
+  return std::chrono::microseconds(std::max<int64_t>(1, static_cast<int64_t>((wake - elapsed) * 1e6)));
+}
+
 void NodeActor::forward(size_t port, BatchView batch) {
   ActorStats::add(stats_.forwarded, batch.size());
-  send_to_port(port, std::move(batch));
+  const auto ingest = ingest_of_output(batch.size());
+  send_to_port(port, std::move(batch), ingest);
 }
 
 void NodeActor::emit(size_t port, BatchView batch) {
   if (port < stats_.emitted.size()) ActorStats::add(stats_.emitted[port], batch.size());
-  send_to_port(port, std::move(batch));
+  const auto ingest = ingest_of_output(batch.size());
+  send_to_port(port, std::move(batch), ingest);
 }
 
 void NodeActor::filtered(size_t records) { ActorStats::add(stats_.filtered, records); }
@@ -335,7 +431,9 @@ void NodeActor::flush_dead_letters() {
     for (const AckRef& a : batch.acks()) a->abandon();
     return;
   }
-  send_to_port(dead_letter_port_, std::move(batch));
+  // Dead letters are not offered records: a source's do not advance its schedule.
+  send_to_port(dead_letter_port_, std::move(batch),
+               current_ingest_ ? *current_ingest_ : oldest_since_sent_ ? *oldest_since_sent_ : Clock::now());
 }
 
 void NodeActor::on_exit() {

@@ -5,15 +5,18 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/actor_stats.h"
 #include "engine/runtime/credit_window.h"
 #include "engine/runtime/messages.h"
+#include "engine/runtime/offer_schedule.h"
 #include "engine/runtime/partition.h"
 
 namespace ebs {
@@ -45,6 +48,9 @@ struct NodeSetup {
   caf::actor run;                   // told (done, index) when this instance has finished
   uint64_t index = 0;
   CreditLimits credit;              // in flight per edge
+  // Sinks (no output of theirs is read): measure each record's latency when they release it.
+  bool measure_latency = false;
+  OfferRate offer;                  // sources: this instance's share of `rate:` and `burst:`
 };
 
 class NodeActor : public caf::event_based_actor, private Emitter {
@@ -60,12 +66,14 @@ class NodeActor : public caf::event_based_actor, private Emitter {
     caf::strong_actor_ptr handle;
     CreditGrant grant;
   };
+  using Clock = std::chrono::steady_clock;
   struct Pending {
     size_t upstream;
     uint32_t in_port;
     BatchView batch;
     int64_t bytes;  // record_bytes of its records: what the credit it frees is worth
     double stream_time = NAN;  // not NaN: no batch, the stream's clock (kept in order with them)
+    Clock::time_point ingest;
   };
 
   // Emitter
@@ -80,16 +88,18 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void abort_run(const Fault& fault) override;
   void progress(uint64_t done, uint64_t total) override;
 
-  void on_data(uint32_t in_port, BatchView batch);
+  void on_data(uint32_t in_port, BatchView batch, Clock::time_point ingest);
   void on_stream_time(uint32_t in_port, double mjd_tai);
   void on_credit(const Credit& credit);
   void on_end_of_stream_from_upstream();
   void pump();
   void produce();
   void schedule_produce(std::chrono::microseconds after);
+  std::optional<std::chrono::microseconds> offer_wait(size_t& max_records);
+  Clock::time_point ingest_of_output(size_t records);
   void tick();
   bool has_credit() const;
-  void send_to_port(size_t port, BatchView batch);
+  void send_to_port(size_t port, BatchView batch, Clock::time_point ingest);
   void add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks);
   void flush_dead_letters();
   void fail_batch(const BatchView& batch, const Fault& fault);
@@ -110,6 +120,15 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   bool stopping_ = false;
   bool finished_ = false;
   bool produce_scheduled_ = false;
+  // Rate-limited sources: the schedule, its start and the records offered so far.
+  OfferSchedule schedule_;
+  std::optional<Clock::time_point> offer_start_;
+  uint64_t offered_ = 0;
+  // The ingest time of the input batch being handled: what batches sent meanwhile carry. Batches
+  // sent outside any input (a tick, the end of the stream) carry the oldest ingest time of the
+  // inputs handled since the last batch sent.
+  std::optional<Clock::time_point> current_ingest_;
+  std::optional<Clock::time_point> oldest_since_sent_;
   std::vector<RecordPtr> dead_letters_;
   std::vector<AckRef> dead_letter_acks_;
 };

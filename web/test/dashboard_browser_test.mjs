@@ -43,6 +43,12 @@ try {
   const perSecond = Number(rate.split(' ')[0].replace(/,/g, ''));
   check(perSecond > 1500 && perSecond < 2500, `sim node shows its rate, about 2000/s (${rate})`);
   check(await page.$$eval('#stats tr[data-id="sim"] td:nth-child(4) polyline', p => p.length) === 1, 'rate sparkline drawn');
+  // Sinks show their end-to-end latency (p50 / p99 / max ms); other actors none.
+  await page.waitForFunction(() => (document.querySelector('#stats tr[data-id="kept"] td:nth-child(11)') || {}).textContent, null, { timeout: 20000 });
+  const latency = (await page.textContent('#stats tr[data-id="kept"] td:nth-child(11)')).split(' / ').map(v => Number(v.replace(/,/g, '')));
+  check(latency.length === 3 && latency.every(v => v >= 0) && latency[0] <= latency[1] && latency[1] <= latency[2],
+        `the count sink shows its latency p50 / p99 / max (${latency.join(' / ')} ms)`);
+  check(await page.textContent('#stats tr[data-id="bright"] td:nth-child(11)') === '', 'a transform shows no latency');
 
   // Alerts: three cutouts each, decoded by the browser; light curves with points.
   await page.waitForFunction(() => document.querySelectorAll('#alerts article.alert').length >= 3, null, { timeout: 20000 });

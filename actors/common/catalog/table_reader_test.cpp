@@ -227,10 +227,12 @@ TEST_CASE("FITS .gz catalogues inflate within what their headers declare; a bomb
     CHECK_THROWS_WITH_AS(open_table(config), doctest::Contains("more than the ceiling of 1024 MiB"), ebs::Fault);
     CHECK_THROWS_WITH_AS(open_table(config), doctest::Contains(gz.path.string()), ebs::Fault);
   }
+}
+
 TEST_CASE("FITS: a table declaring more rows than the file holds is a fault naming it, and its handle is closed") {
   // Regressions of catalog_fuzz (synthetic tables): NAXIS2 = 100000 and 2^40 where 2 rows are
   // written, and a file cut 8 bytes into its data. cfitsio read past the end: a segfault.
-  const std::filesystem::path regressions = std::filesystem::path(EBS_SOURCE_DIR) / "fuzz/regressions/catalog";
+  const std::filesystem::path regressions = ebs::test::source_dir() / "fuzz/regressions/catalog";
   auto open_files = [] {
     return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator());
   };

@@ -126,6 +126,66 @@ struct DashboardServer::Impl {
     return {{"workflow", workflow_name}, {"file", workflow_file}, {"actors", list}};
   }
 
+  static bool measures_latency(const LiveActor& a) {
+    for (const auto& s : a.instances)
+      if (s->measures_latency) return true;
+    return false;
+  }
+  static LatencyHistogram merged_latency(const LiveActor& a) {
+    LatencyHistogram merged;
+    for (const auto& s : a.instances)
+      if (s->measures_latency) merged.merge(s->latency);
+    return merged;
+  }
+
+  // Prometheus text exposition: per actor its counters, per sink its end-to-end latency as a
+  // summary (quantiles 0.5, 0.9, 0.99 and 1 = max, in seconds; docs/performance.md).
+  std::string metrics_text() {
+    std::lock_guard lock(mutex);
+    std::string out;
+    auto line = [&out](const std::string& name, const std::string& labels, double value) {
+      char number[64];
+      std::snprintf(number, sizeof number, "%.9g", value);
+      out += name + "{" + labels + "} " + number + "\n";
+    };
+    auto label = [](const std::string& text) {
+      std::string quoted;
+      for (char c : text) quoted += c == '"' || c == '\\' ? std::string("\\") + c : c == '\n' ? std::string("\\n") : std::string(1, c);
+      return quoted;
+    };
+    out += "# HELP ebs_actor_records_total Records by actor and counter (in, forwarded, filtered, failed).\n";
+    out += "# TYPE ebs_actor_records_total counter\n";
+    for (const LiveActor& a : actors) {
+      uint64_t in = 0, forwarded = 0, filtered = 0, failed = 0;
+      for (const auto& s : a.instances) {
+        in += ActorStats::get(s->in);
+        forwarded += ActorStats::get(s->forwarded);
+        filtered += ActorStats::get(s->filtered);
+        failed += ActorStats::get(s->failed);
+      }
+      const std::string id = "actor=\"" + label(a.id) + "\"";
+      line("ebs_actor_records_total", id + ",counter=\"in\"", static_cast<double>(in));
+      line("ebs_actor_records_total", id + ",counter=\"forwarded\"", static_cast<double>(forwarded));
+      line("ebs_actor_records_total", id + ",counter=\"filtered\"", static_cast<double>(filtered));
+      line("ebs_actor_records_total", id + ",counter=\"failed\"", static_cast<double>(failed));
+    }
+    out += "# HELP ebs_sink_latency_seconds End-to-end latency from ingest to the sink's release (durably written).\n";
+    out += "# TYPE ebs_sink_latency_seconds summary\n";
+    for (const LiveActor& a : actors) {
+      if (!measures_latency(a)) continue;
+      LatencyHistogram merged = merged_latency(a);
+      LatencySummary l = merged.summary();
+      const std::string id = "actor=\"" + label(a.id) + "\"";
+      line("ebs_sink_latency_seconds", id + ",quantile=\"0.5\"", l.p50_ms / 1000);
+      line("ebs_sink_latency_seconds", id + ",quantile=\"0.9\"", l.p90_ms / 1000);
+      line("ebs_sink_latency_seconds", id + ",quantile=\"0.99\"", l.p99_ms / 1000);
+      line("ebs_sink_latency_seconds", id + ",quantile=\"1\"", l.max_ms / 1000);
+      line("ebs_sink_latency_seconds_sum", id, l.mean_ms * static_cast<double>(l.records) / 1000);
+      line("ebs_sink_latency_seconds_count", id, static_cast<double>(l.records));
+    }
+    return out;
+  }
+
   nlohmann::json stats_json() {
     std::lock_guard lock(mutex);
     nlohmann::json list = nlohmann::json::array();
@@ -145,7 +205,13 @@ struct DashboardServer::Impl {
                                                ActorStats::get(s->emitted[p]);
       }
       const ActorSamples& s = samples[a];
+      LatencySummary latency = merged_latency(actors[a]).summary();
+      nlohmann::json latency_ms = nullptr;  // null: not a sink
+      if (measures_latency(actors[a]))
+        latency_ms = {{"records", latency.records}, {"p50", latency.p50_ms}, {"p90", latency.p90_ms},
+                      {"p99", latency.p99_ms},      {"max", latency.max_ms}, {"mean", latency.mean_ms}};
       list.push_back({{"id", actors[a].id},
+                      {"latency_ms", latency_ms},
                       {"in", in},
                       {"forwarded", forwarded},
                       {"filtered", filtered},
@@ -220,6 +286,9 @@ struct DashboardServer::Impl {
                }));
     server.Get(http_access::route("/api/stats"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, stats_json());
+               }));
+    server.Get(http_access::route("/metrics"), guarded([this](const httplib::Request&, httplib::Response& res) {
+                 res.set_content(metrics_text(), "text/plain; version=0.0.4");
                }));
     server.Get(http_access::route("/api/alerts"), guarded([this](const httplib::Request&, httplib::Response& res) {
                  send_json(res, 200, feed.alerts_json());

@@ -47,6 +47,9 @@ TEST_CASE("the server shows the graph, per-actor rates, the page, cutouts, and r
   ActorStats::add(sink->forwarded, 900);
   ActorStats::add(sink->queued_batches, 3);
   ActorStats::add(sink->dead_letters, 2);
+  sink->measures_latency = true;  // the engine marks sinks
+  sink->latency.add(std::chrono::milliseconds(4), 890);
+  sink->latency.add(std::chrono::milliseconds(120), 10);
   server.sample();
 
   httplib::Client client("127.0.0.1", port);
@@ -67,6 +70,19 @@ TEST_CASE("the server shows the graph, per-actor rates, the page, cutouts, and r
   // 900 records since on_start, at least 200 ms ago: under 4500/s, well above zero.
   CHECK(show["rate_in"].get<double>() > 100);
   CHECK(show["rate_in"].get<double>() < 4500);
+  CHECK(show["latency_ms"]["records"] == 900);
+  CHECK(show["latency_ms"]["p50"].get<double>() == doctest::Approx(4).epsilon(0.07));
+  CHECK(show["latency_ms"]["p99"].get<double>() == doctest::Approx(120).epsilon(0.07));
+  CHECK(show["latency_ms"]["max"].get<double>() == 120);
+  CHECK(stats["actors"][0]["latency_ms"].is_null());  // the source is not a sink
+
+  auto metrics = client.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK(metrics->body.find("ebs_actor_records_total{actor=\"show\",counter=\"in\"} 900\n") != std::string::npos);
+  CHECK(metrics->body.find("ebs_sink_latency_seconds{actor=\"show\",quantile=\"1\"} 0.12\n") != std::string::npos);
+  CHECK(metrics->body.find("ebs_sink_latency_seconds_count{actor=\"show\"} 900\n") != std::string::npos);
+  CHECK(metrics->body.find("ebs_sink_latency_seconds{actor=\"src\"") == std::string::npos);
 
   auto page = client.Get("/");
   REQUIRE(page);
