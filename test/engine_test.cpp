@@ -4,9 +4,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -78,21 +82,53 @@ class ThrowsLengthError final : public ActorLogic {
   int batches_ = 0;
 };
 
-// Holds every batch it gets and, at the third, gives up on the run (as a sink that cannot write
-// for its stall time-out does).
+// A sink that stalls for good after three batches, as a sink that could not write does: it takes
+// no more input (so credits hold the source back, whatever the machine's load) and aborts the run.
 class GivesUp final : public ActorLogic {
  public:
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
     held_.push_back(batch);
     if (held_.size() == 3) out.abort_run(Fault(FaultKind::failed, "gives-up", "cannot go on"));
   }
-  // As that sink, it takes no more input once it gave up: without this, credits kept flowing back
-  // until the run loop noticed the fault, and on a loaded machine the source could issue more
-  // than the bound below before the teardown.
   bool accepting() const override { return held_.size() < 3; }
 
  private:
   std::vector<BatchView> held_;
+};
+
+// What each instance of a keyed actor saw: the objects of its alerts and its stream clock.
+struct KeyedSeen {
+  std::mutex mutex;
+  std::map<size_t, std::set<std::string>> objects;  // by instance
+  std::map<size_t, double> clock;                   // by instance: the last on_stream_time
+  std::map<size_t, size_t> alerts;
+  double latest_alert = -INFINITY;                   // over all instances
+  bool clock_went_back = false;
+};
+
+class KeepsObjects final : public ActorLogic {
+ public:
+  KeepsObjects(KeyedSeen* seen, size_t instance) : seen_(seen), instance_(instance) {}
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    std::lock_guard lock(seen_->mutex);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const AlertCore& core = static_cast<const Alert&>(batch[i]).core();
+      seen_->objects[instance_].insert(core.object_id);
+      seen_->latest_alert = std::max(seen_->latest_alert, core.mjd_tai);
+    }
+    seen_->alerts[instance_] += batch.size();
+    out.filtered(batch.size());
+  }
+  void on_stream_time(size_t, double mjd) override {
+    std::lock_guard lock(seen_->mutex);
+    auto [it, fresh] = seen_->clock.emplace(instance_, mjd);
+    if (!fresh && mjd < it->second) seen_->clock_went_back = true;
+    it->second = mjd;
+  }
+
+ private:
+  KeyedSeen* seen_;
+  size_t instance_;
 };
 
 // A sink whose endpoint never answers: each batch blocks until the run is torn down (as the
@@ -115,6 +151,7 @@ class FailsToOpen final : public ActorLogic {
 
 struct Fixture {
   Watch watch;
+  KeyedSeen keyed;
   ActorRegistry registry;
   fs::path dir = fs::temp_directory_path() / ("ebs-engine-test-" + std::to_string(::getpid()));
 
@@ -155,6 +192,11 @@ struct Fixture {
     hangs.blocking = true;
     hangs.create = [](const ActorContext&) { return std::make_unique<Hangs>(); };
     registry.add(hangs);
+    ActorType keeps;
+    keeps.name = "keeps-objects";
+    keeps.inputs = {{"in", PortType::alert, "", "object_id"}};
+    keeps.create = [this](const ActorContext& c) { return std::make_unique<KeepsObjects>(&keyed, c.instance); };
+    registry.add(keeps);
     ActorType broken;
     broken.name = "fails-to-open";
     broken.inputs = {{"in", PortType::any, ""}};
@@ -351,7 +393,32 @@ actors:
   CHECK(f.watch.tracker->acknowledged_through() == 0);  // the held batches were never handled
   CHECK(f.watch.tracker->records_acknowledged() == 0);
   CHECK(f.watch.tracker->records_abandoned() > 0);
-  CHECK(f.watch.tracker->issued() < 1000);  // credits held the source back; the teardown stopped it
+  CHECK(f.watch.tracker->issued() < 100);  // credits held the source back; the teardown ended the run
+}
+
+TEST_CASE("a keyed input gives each object to one instance, and every instance the stream's clock") {
+  Fixture f;
+  RunResult r = f.run(R"(name: keyed
+defaults: {batch_size: 64}
+actors:
+  - {id: sim, type: simulator, config: {count: 5000, objects: 300, seed: 3}}
+  - {id: keep, type: keeps-objects, parallelism: 4, inputs: [sim.alerts]})");
+  CHECK(r.errors.empty());
+  CHECK(r.accounting_ok);
+  std::map<std::string, size_t> instance_of;
+  size_t alerts = 0;
+  for (const auto& [instance, objects] : f.keyed.objects)
+    for (const std::string& object : objects) {
+      auto [it, fresh] = instance_of.emplace(object, instance);
+      CHECK_MESSAGE(fresh, object << " went to instances " << it->second << " and " << instance);
+    }
+  for (const auto& [instance, n] : f.keyed.alerts) alerts += n;
+  CHECK(alerts == 5000);
+  CHECK(instance_of.size() == 300);
+  REQUIRE(f.keyed.objects.size() == 4);  // 300 objects reach all four instances
+  // Each instance saw only its objects, but its clock ends at the latest alert of the stream.
+  for (size_t instance = 0; instance < 4; ++instance) CHECK(f.keyed.clock[instance] == f.keyed.latest_alert);
+  CHECK_FALSE(f.keyed.clock_went_back);
 }
 
 TEST_CASE("a drain that outlasts drain_timeout_s abandons what is still held, names the busy actors, and fails the run") {

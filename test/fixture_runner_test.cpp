@@ -1,7 +1,9 @@
 // Runs every workflow fixture in test/fixtures through the ebs-flow binary:
 //   expected-validate.txt  the exact problems `ebs-flow validate` prints (and exit code 1)
 //   expected.json          {"args": [...], "exit_code": 0, "actors": {id: {counter: n}},
-//                           "files": {path: {"lines": n, "contains": [text, ...]}},
+//                           "files": {path: {"lines": n, "contains": [text, ...],
+//                                            "same_lines_as": other path}},   (the same lines, in
+//                                       any order: e.g. a parallel actor's output and a serial one's)
 //                           "workflow": "../../../workflows/x.yaml"   (instead of workflow.yaml: a
 //                                       ready workflow of workflows/, e.g. a tutorial's),
 //                           "commands": [{"args": ["query", "{run_dir}/x.db", ...], "exit_code": 0,
@@ -18,6 +20,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "test/support/child_process.h"
 #include "test/support/subprocess.h"
@@ -35,6 +38,14 @@ std::string environment() {
 }
 
 size_t count_lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+std::vector<std::string> sorted_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
 
 // Text for /bin/sh inside '...': a ' is written '\''.
 std::string sh_quoted(const std::string& text) {
@@ -149,6 +160,10 @@ void check_run_fixture(const fs::path& dir) {
     const json needles = want.value("contains", json::array());
     for (const auto& needle : needles)
       CHECK_MESSAGE(text.find(needle.get<std::string>()) != std::string::npos, "missing " << needle);
+    if (want.contains("same_lines_as")) {
+      const std::string other = want["same_lines_as"];
+      CHECK_MESSAGE(sorted_lines(text) == sorted_lines(read_file(run_dir / other)), "the lines differ from " << other);
+    }
   }
   run_commands(expected.value("commands", json::array()), dir, env, values);
   fs::remove_all(run_dir);

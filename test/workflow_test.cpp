@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "app/builtin_modules.h"
 #include "engine/graph/field_check.h"
@@ -25,14 +26,22 @@ ActorRegistry test_registry() {
   return r;
 }
 
-std::vector<std::string> problems_of(const std::string& yaml) {
+// The workflow built from `yaml` (none when there is a problem), and its problems as printed.
+struct Built {
+  std::optional<Workflow> workflow;
+  std::vector<std::string> problems;
+};
+
+Built build(const std::string& yaml) {
   std::vector<Problem> problems;
   ActorRegistry registry = test_registry();
-  if (auto doc = parse_workflow_text(yaml, "w.yaml", problems)) build_workflow(*doc, registry, problems);
-  std::vector<std::string> out;
-  for (const Problem& p : problems) out.push_back(format_problem(p));
-  return out;
+  Built built;
+  if (auto doc = parse_workflow_text(yaml, "w.yaml", problems)) built.workflow = build_workflow(*doc, registry, problems);
+  for (const Problem& p : problems) built.problems.push_back(format_problem(p));
+  return built;
 }
+
+std::vector<std::string> problems_of(const std::string& yaml) { return build(yaml).problems; }
 
 }  // namespace
 
@@ -204,4 +213,70 @@ TEST_CASE("the field check covers every type that takes an expression, a plugin'
   REQUIRE(typo.size() == 1);
   CHECK(typo[0].starts_with("w.yaml:6:20: no record reaching 'tag' has the field 'candidate.magpfs' (did you mean "
                             "'candidate.magpsf'"));
+}
+
+TEST_CASE("inputs say how records reach a parallel actor's instances; stateful inputs default to their key") {
+  Built b = build(R"(name: keyed
+actors:
+  - {id: sim, type: simulator}
+  - {id: gcn, type: events}
+  - id: f
+    type: filter
+    config: {where: "mag < 20"}
+    parallelism: 2
+    inputs: {in: {from: sim.alerts, partition: object_id}}
+  - id: match
+    type: coincidence
+    parallelism: 4
+    inputs: {alerts: f.out, events: gcn.events}
+  - {id: sink, type: count, inputs: [match.coincidences, {from: f.out, partition: broadcast}]}
+)");
+  REQUIRE(b.workflow);
+  CHECK(b.problems.empty());
+  CHECK(b.workflow->find("f")->inputs.at("in")[0].partition == "object_id");
+  CHECK(b.workflow->find("match")->inputs.at("alerts")[0].partition == "object_id");  // its key, by default
+  CHECK(b.workflow->find("match")->inputs.at("events")[0].partition == "broadcast");
+  CHECK(b.workflow->find("sink")->inputs.at("in")[0].partition == "any");
+  CHECK(b.workflow->find("sink")->inputs.at("in")[1].partition == "broadcast");
+}
+
+TEST_CASE("a parallel stateful actor with an input not partitioned by its key is refused at the input") {
+  auto p = problems_of(R"(name: unkeyed
+actors:
+  - {id: sim, type: simulator}
+  - {id: gcn, type: events}
+  - id: match
+    type: coincidence
+    parallelism: 4
+    inputs:
+      alerts: {from: sim.alerts, partition: any}
+      events: {from: gcn.events, partition: event_id}
+)");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "w.yaml:9:45: actor 'match' (coincidence) keeps state across its 4 instances: its input 'alerts' "
+                "must be partitioned by object_id, not any (write {from: sim.alerts, partition: object_id} or leave "
+                "partition out)");
+  CHECK(p[1].starts_with("w.yaml:10:45: actor 'match' (coincidence) keeps state across its 4 instances: its input "
+                         "'events' must be partitioned by broadcast, not event_id"));
+  // One instance keeps all the state: any partition will do.
+  CHECK(problems_of(R"(name: one
+actors:
+  - {id: sim, type: simulator}
+  - {id: gcn, type: events}
+  - {id: match, type: coincidence, inputs: {alerts: {from: sim.alerts, partition: any}, events: gcn.events}}
+)").empty());
+}
+
+TEST_CASE("a malformed partitioned input names its place and the words it may use") {
+  auto p = problems_of(R"(name: bad
+actors:
+  - {id: sim, type: simulator}
+  - {id: a, type: count, inputs: {in: {from: sim.alerts, partition: objectid}}}
+  - {id: b, type: count, inputs: {in: {frm: sim.alerts}}}
+)");
+  REQUIRE(p.size() == 3);  // and no follow-on "not wired" for b's input
+  CHECK(p[0] == "w.yaml:4:69: 'partition' must be one of any, broadcast, object_id, event_id, not 'objectid' "
+                "(did you mean 'object_id'?)");
+  CHECK(p[1].starts_with("w.yaml:5:40: unknown input key 'frm'"));
+  CHECK(p[2] == "w.yaml:5:39: an input written as a map needs 'from: actor.port'");
 }

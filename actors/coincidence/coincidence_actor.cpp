@@ -121,6 +121,14 @@ class CoincidenceLogic final : public ActorLogic {
     if (!produced.empty()) out.emit(0, BatchView::make(PortType::coincidence, std::move(produced), {}));
   }
 
+  // Keyed alerts: this instance sees some objects only; the stream's clock comes from all of them,
+  // so events expire when they would in one instance.
+  void on_stream_time(size_t port, double mjd_tai) override {
+    if (port != 0 || !(mjd_tai > stream_mjd_)) return;
+    stream_mjd_ = mjd_tai;
+    expire();
+  }
+
   // The final state: every coincidence not withdrawn (also of expired events), for replays and
   // batch runs where a reader wants the outcome rather than the history of changes.
   void on_end_of_stream(Emitter& out) override {
@@ -605,7 +613,10 @@ ActorType coincidence_actor_type() {
   t.name = "coincidence";
   t.description = "Matches alerts against active GW/neutrino/GRB/X-ray sky events; emits Coincidence records";
   t.version = "1.0";
-  t.inputs = {{"alerts", PortType::alert, "survey alerts"}, {"events", PortType::sky_event, "sky events (notices)"}};
+  // Parallel instances: each keeps the windows of its own objects' alerts, and every instance
+  // knows every event (docs/workflow-format.md, "Parallel actors").
+  t.inputs = {{"alerts", PortType::alert, "survey alerts", "object_id"},
+              {"events", PortType::sky_event, "sky events (notices)", "broadcast"}};
   t.outputs = {{"coincidences", PortType::coincidence, "new, updated and withdrawn coincidences"},
                {"alerts", PortType::alert, "every input alert, unchanged"},
                {"live", PortType::coincidence, "at the end of the stream: every coincidence not withdrawn"}};
@@ -645,7 +656,12 @@ ActorType coincidence_actor_type() {
       problems.push_back({config.file(), e.what()});
     }
   };
-  t.create = [](const ActorContext& context) { return std::make_unique<CoincidenceLogic>(settings_from(context.config)); };
+  t.create = [](const ActorContext& context) {
+    Settings settings = settings_from(context.config);
+    // Every instance sees every event: event x event pairs are made by the first one only.
+    settings.pair_events = settings.pair_events && context.instance == 0;
+    return std::make_unique<CoincidenceLogic>(std::move(settings));
+  };
   return t;
 }
 

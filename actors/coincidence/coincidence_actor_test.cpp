@@ -390,3 +390,49 @@ TEST_CASE("pair_events: false leaves events unpaired") {
   actor.events({gw, moved("gcn-schema-notices/fermi/gbm/trigger.flight1.example.json", *gw, 1)});
   CHECK(actor.out.records(0).empty());
 }
+
+TEST_CASE("keyed instances expire events by the stream's clock, as one instance does by its own alerts") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  auto bytes = reinterpret_cast<const std::uint8_t*>(gw->localization.skymap_fits.data());
+  Skymap map = Skymap::from_bytes({bytes, gw->localization.skymap_fits.size()}, "map");
+  auto [ra_in, dec_in] = pixel_centre(map, 0);
+  const double t0 = gw->mjd_tai;
+  // One instance sees another object's alert 30 days on: the event expires (window 14 d).
+  Actor one;
+  one.events({gw});
+  one.alerts({alert(1, "ZTFother", 0, 0, t0 + 30)});
+  one.alerts({alert(2, "ZTFin", ra_in, dec_in, t0 + 1)});  // a late-arriving alert of an expired event
+  CHECK(summary(one.out).empty());
+  // An instance keyed to ZTFin only never sees ZTFother's alert, only the clock it advanced.
+  Actor keyed;
+  keyed.events({gw});
+  keyed.logic->on_stream_time(0, t0 + 30);
+  keyed.alerts({alert(2, "ZTFin", ra_in, dec_in, t0 + 1)});
+  CHECK(summary(keyed.out) == summary(one.out));
+  // Without the clock it would still match: the clock is what makes the instances agree.
+  Actor unclocked;
+  unclocked.events({gw});
+  unclocked.alerts({alert(2, "ZTFin", ra_in, dec_in, t0 + 1)});
+  CHECK(summary(unclocked.out) == std::vector<std::string>{"S230518h ZTFin active"});
+}
+
+TEST_CASE("parallel instances: every one knows every event, only the first pairs events with events") {
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  Skymap map = Skymap::from_bytes(std::string_view(gw->localization.skymap_fits), "map");
+  auto [peak_ra, peak_dec] = pixel_centre(map, 0);
+  auto grb = moved("gcn-schema-notices/fermi/gbm/trigger.flight1.example.json", *gw, 1.7, peak_ra, peak_dec);
+  ActorType type = coincidence_actor_type();
+  size_t pairs_made = 0;
+  for (size_t instance = 0; instance < 4; ++instance) {
+    auto context = test::make_context(type, "");
+    context.instance = instance;
+    context.parallelism = 4;
+    auto logic = type.create(context);
+    logic->open(context);
+    test::CollectingEmitter out;
+    logic->on_batch(1, batch(PortType::sky_event, {gw, grb}), out);
+    pairs_made += out.records(0).size();
+    CHECK((instance == 0) == (out.records(0).size() == 1));
+  }
+  CHECK(pairs_made == 1);  // the pair of one instance, once
+}

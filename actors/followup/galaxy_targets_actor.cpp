@@ -50,6 +50,9 @@ class GalaxyTargetsActor final : public ActorLogic {
     out_dir_ = catalog::resolve_path(context.run_dir, config.string("out_dir"));  // outputs go in the run folder
     provenance_ = {context.actor_id, context.type_name, context.type_version, config.hash()};
     std::filesystem::create_directories(out_dir_);
+    // Every instance gets every event (its targets annotate that instance's alerts); the first
+    // writes the ranked lists and passes the events on, so a parallel actor writes them once.
+    first_instance_ = context.instance == 0;
   }
 
   void on_batch(size_t port, const BatchView& batch, Emitter& out) override {
@@ -119,7 +122,9 @@ class GalaxyTargetsActor final : public ActorLogic {
         out.failed(batch.record(i), f, batch.acks());
       }
     }
-    if (!keep.empty()) out.forward(1, batch.select(keep));
+    if (keep.empty()) return;
+    if (first_instance_) out.forward(1, batch.select(keep));
+    else out.filtered(keep.size());  // the first instance passes them on
   }
 
   void rank_event(const SkyEvent& event, const std::string& place) {
@@ -128,7 +133,7 @@ class GalaxyTargetsActor final : public ActorLogic {
     const GalaxyRanking ranking = rank_galaxies(map, galaxies_, options_);
     const std::filesystem::path file =
         out_dir_ / (event.event_id + "-" + std::to_string(event.sequence) + ".galaxies.jsonl");
-    {
+    if (first_instance_) {
       std::ofstream lines(file, std::ios::binary | std::ios::trunc);
       write_galaxy_ranking(galaxies_, ranking, top_, 1, lines);
       if (!lines) fail(file.string(), "cannot write the ranked galaxies");
@@ -160,6 +165,7 @@ class GalaxyTargetsActor final : public ActorLogic {
   GalaxyTable galaxies_;
   GalaxyRankingOptions options_;
   std::size_t top_ = 100;
+  bool first_instance_ = true;
   double host_radius_kpc_ = 30;
   std::filesystem::path out_dir_;
   Provenance provenance_;
@@ -174,7 +180,8 @@ ActorType galaxy_targets_actor_type() {
   t.name = "galaxy-targets";
   t.description = "Ranks a galaxy catalogue by host probability for each 3-D sky map; annotates alerts near top galaxies";
   t.version = "1.0";
-  t.inputs = {{"alerts", PortType::alert, "survey alerts"}, {"events", PortType::sky_event, "sky events (notices)"}};
+  t.inputs = {{"alerts", PortType::alert, "survey alerts"},
+              {"events", PortType::sky_event, "sky events (notices); every instance needs every one", "broadcast"}};
   t.outputs = {{"alerts", PortType::alert, "every alert; host_probability scores near ranked galaxies"},
                {"events", PortType::sky_event, "every sky event (ranked lists written to out_dir)"}};
   t.config = {

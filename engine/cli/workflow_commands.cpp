@@ -77,8 +77,10 @@ std::string dot_escape(const std::string& s) {
 nlohmann::json describe_type(const ActorType& t) {
   nlohmann::json inputs = nlohmann::json::array(), outputs = nlohmann::json::array(),
                  config = nlohmann::json::array();
-  for (const PortSpec& p : t.inputs)
+  for (const PortSpec& p : t.inputs) {
     inputs.push_back({{"name", p.name}, {"type", to_string(p.type)}, {"description", p.description}});
+    if (!p.state_key.empty()) inputs.back()["partition"] = p.state_key;
+  }
   for (const PortSpec& p : t.outputs)
     outputs.push_back({{"name", p.name}, {"type", to_string(p.type)}, {"description", p.description}});
   outputs.push_back({{"name", "dead_letters"}, {"type", "DeadLetter"}, {"description", "records it could not handle"}});
@@ -104,7 +106,10 @@ std::string describe_type_text(const ActorType& t) {
   auto ports = [&](const char* title, const std::vector<PortSpec>& list, bool dead_letters) {
     out << "\n" << title << ":\n";
     if (list.empty() && !dead_letters) out << "  (none)\n";
-    for (const PortSpec& p : list) out << "  " << p.name << "  " << to_string(p.type) << "  " << p.description << "\n";
+    for (const PortSpec& p : list) {
+      out << "  " << p.name << "  " << to_string(p.type) << "  " << p.description << "\n";
+      if (!p.state_key.empty()) out << "      partition: " << p.state_key << " (keeps state; docs/workflow-format.md)\n";
+    }
     if (dead_letters) out << "  dead_letters  DeadLetter  records it could not handle\n";
   };
   ports("inputs", t.inputs, false);

@@ -28,9 +28,20 @@ struct ConfigKey {
 };
 
 struct PortSpec {
+  // Written {name, type, description} or {..., state_key}; a constructor, so that the short form
+  // leaves state_key empty without a missing-initializer warning in every type and plugin.
+  PortSpec() = default;
+  PortSpec(std::string name, PortType type, std::string description, std::string state_key = {})
+      : name(std::move(name)), type(type), description(std::move(description)), state_key(std::move(state_key)) {}
+
   std::string name;
   PortType type = PortType::alert;
   std::string description;
+  // Inputs of actors that keep state: how the records must reach the instances of a parallel
+  // actor ("object_id": all of an object's alerts to one instance; "broadcast": every record to
+  // every instance). Empty: stateless, any instance will do. It is the input's default
+  // `partition`, and `validate` refuses another one when parallelism > 1.
+  std::string state_key;
 };
 
 // Problems found by a check hook; each names a place (use ActorConfig::place).

@@ -236,6 +236,10 @@ void apply_overrides(WorkflowDocument& document, const std::vector<std::string>&
   }
 }
 
+std::vector<std::string> partition_words() { return {"any", "broadcast", "object_id", "event_id"}; }
+
+bool is_partition_key(std::string_view word) { return word == "object_id" || word == "event_id"; }
+
 std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                                        const ActorRegistry& registry, std::vector<Problem>& problems) {
   const std::string& file = document.file;
@@ -383,17 +387,47 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                               "missing config key '" + k.name + "' for type '" + spec.type_name + "'"});
     }
 
-    // Inputs: {port: "actor.port" | [..]} or a list for the single input port.
+    // Inputs: {port: "actor.port" | {from: "actor.port", partition: P} | [..]} or a list for
+    // the single input port.
     if (YAML::Node in = a["inputs"]) {
-      auto add_wire = [&](const std::string& port, const YAML::Node& ref) {
+      auto add_wire = [&](const std::string& port, const YAML::Node& written) {
+        spec.inputs[port];  // written, if wrongly: its problem is said here, not "not wired" later
+        // Node::reset, not `=`: assigning a yaml-cpp node writes through to the node it refers to.
+        YAML::Node ref;
+        ref.reset(written);
+        std::string partition, partition_place;
+        if (written.IsMap()) {
+          for (const auto& entry : written) {
+            std::string key = entry.first.as<std::string>();
+            if (key != "from" && key != "partition")
+              problems.push_back({place_of(file, entry.first), "unknown input key '" + key +
+                                                                   "' (an input is {from: actor.port, partition: " +
+                                                                   name_list(partition_words()) + "})"});
+          }
+          if (!written["from"]) {
+            problems.push_back({place_of(file, written), "an input written as a map needs 'from: actor.port'"});
+            return;
+          }
+          ref.reset(written["from"]);
+          if (YAML::Node p = written["partition"]) {
+            partition_place = place_of(file, p);
+            partition = p.IsScalar() ? p.Scalar() : "";
+            std::vector<std::string> words = partition_words();
+            if (std::find(words.begin(), words.end(), partition) == words.end()) {
+              problems.push_back({place_of(file, p), "'partition' must be one of " + name_list(words) + ", not " +
+                                                         yaml_text(p) + did_you_mean(nearest_names(partition, words))});
+              return;
+            }
+          }
+        }
         if (!ref.IsScalar()) {
-          problems.push_back({place_of(file, ref), "an input is written 'actor.port'"});
+          problems.push_back({place_of(file, ref), "an input is written 'actor.port' or {from: actor.port, partition: ...}"});
           return;
         }
         std::string text = ref.Scalar();
         size_t dot = text.find('.');
         WireRef w{text.substr(0, dot), dot == std::string::npos ? "" : text.substr(dot + 1),
-                  place_of(file, ref)};
+                  place_of(file, ref), partition, partition_place};
         if (w.port.empty() || w.actor.empty()) {
           problems.push_back({w.place, "input '" + text + "' must be written 'actor.port'"});
           return;
@@ -451,6 +485,18 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                                             "' is not wired (inputs: {" + port.name + ": actor.port})"});
     for (auto& [port, wires] : spec.inputs) {
       const PortSpec* in_port = spec.type->input(port);
+      // Partitioning: a stateful input defaults to its key; a parallel stateful actor must get
+      // exactly that, or its instances would each see an arbitrary part of an object's records.
+      for (WireRef& w : wires) {
+        const std::string needed = in_port ? in_port->state_key : "";
+        if (w.partition.empty()) w.partition = needed.empty() ? "any" : needed;
+        if (spec.parallelism > 1 && !needed.empty() && w.partition != needed)
+          problems.push_back({w.partition_place.empty() ? w.place : w.partition_place, "actor '" + spec.id + "' (" + spec.type_name + ") keeps state across its " +
+                                           std::to_string(spec.parallelism) + " instances: its input '" + port +
+                                           "' must be partitioned by " + needed + ", not " + w.partition +
+                                           " (write {from: " + w.actor + "." + w.port + ", partition: " + needed +
+                                           "} or leave partition out)"});
+      }
       for (const WireRef& w : wires) {
         auto it = index_of.find(w.actor);
         if (it == index_of.end()) {

@@ -28,7 +28,17 @@ struct WireRef {
   std::string actor;
   std::string port;
   std::string place;
+  // How records reach the instances of a parallel receiver (engine/runtime/partition.h): "any",
+  // "broadcast" or a key; resolved at build time (the input port's state_key, else "any").
+  std::string partition;
+  std::string partition_place;  // where `partition:` is written, if it is
 };
+
+// The partition words: "any", "broadcast", and the keys a record can be partitioned by. A key is
+// the record's own key (Record::key): an alert's or a coincidence's object id, a sky event's event
+// id; both names are accepted so that a workflow says what it means.
+std::vector<std::string> partition_words();
+bool is_partition_key(std::string_view word);
 
 struct ActorSpec {
   std::string id;

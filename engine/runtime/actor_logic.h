@@ -90,6 +90,11 @@ class ActorLogic {
   virtual void on_tick(Emitter& out) {}
   // Every input has ended (or, for a source, the run is stopping): flush everything now.
   virtual void on_end_of_stream(Emitter& out) {}
+  // The stream's clock on a keyed input (docs/workflow-format.md, "The stream's clock"): the
+  // latest alert time the upstream has sent to any instance, delivered after each keyed batch and
+  // in order with the batches. An instance that sees only some objects keeps time with all of
+  // them, e.g. to expire windows as one instance would.
+  virtual void on_stream_time(size_t input_port, double mjd_tai) {}
   // Transforms and sinks: false while the actor cannot take input (a stalled sink retrying its
   // writes). Batches then wait in the inbox and no credit goes back upstream, so the sources stop
   // reading: back-pressure instead of memory. Asked again after every tick.

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime/node_actor.h"
+#include "engine/runtime/partition.h"
 #include "engine/runtime/stop_signals.h"
 
 namespace ebs {
@@ -155,6 +156,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
             for (const WireRef& w : wires) {
               if (w.actor != spec.id || w.port != port_name) continue;
               Subscriber sub;
+              sub.mode = partition_mode(w.partition);
               uint32_t in_port = 0;
               for (uint32_t p = 0; p < down->type->inputs.size(); ++p)
                 if (down->type->inputs[p].name == in_port_name) in_port = p;

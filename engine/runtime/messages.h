@@ -11,6 +11,8 @@ namespace ebs::msg {
 using data_atom = caf::atom_constant<caf::atom("data")>;        // (data, in_port, BatchView)
 using credit_atom = caf::atom_constant<caf::atom("credit")>;    // (credit, batches, bytes)
 using eos_atom = caf::atom_constant<caf::atom("eos")>;          // end of stream from one upstream
+// (streamtime, in_port, mjd_tai): the stream's clock after a keyed batch (ActorLogic::on_stream_time)
+using stream_time_atom = caf::atom_constant<caf::atom("streamtime")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;        // sources: finish in-flight, end
 using produce_atom = caf::atom_constant<caf::atom("produce")>;  // sources: self-scheduling

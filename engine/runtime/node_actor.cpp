@@ -37,6 +37,7 @@ caf::behavior NodeActor::make_behavior() {
         else pump();  // end of stream may already have arrived
       },
       [this](msg::data_atom, uint32_t in_port, BatchView batch) { on_data(in_port, std::move(batch)); },
+      [this](msg::stream_time_atom, uint32_t in_port, double mjd) { on_stream_time(in_port, mjd); },
       [this](msg::credit_atom, int64_t batches, int64_t bytes) { on_credit({batches, bytes}); },
       [this](msg::eos_atom) { on_end_of_stream_from_upstream(); },
       [this](msg::produce_atom) {
@@ -71,6 +72,11 @@ void NodeActor::on_data(uint32_t in_port, BatchView batch) {
   pump();
 }
 
+void NodeActor::on_stream_time(uint32_t in_port, double mjd_tai) {
+  inbox_.push_back({upstream_of_sender(), in_port, {}, 0, mjd_tai});
+  pump();
+}
+
 void NodeActor::on_credit(const Credit& credit) {
   const caf::strong_actor_ptr& sender = current_sender();
   for (OutputPort& port : setup_.outputs)
@@ -93,12 +99,18 @@ void NodeActor::on_end_of_stream_from_upstream() {
   pump();
 }
 
+// A batch may go to any one instance of an unkeyed subscriber, but to each instance of a keyed or
+// broadcast one: those need credit at every instance.
 bool NodeActor::has_credit() const {
   for (const OutputPort& port : setup_.outputs)
     for (const Subscriber& sub : port.subscribers) {
-      bool any = false;
-      for (const DownstreamInstance& d : sub.instances) any = any || d.credit.open();
-      if (!any) return false;
+      const bool needs_all = sub.mode != PartitionMode::any;
+      bool any = false, all = true;
+      for (const DownstreamInstance& d : sub.instances) {
+        any = any || d.credit.open();
+        all = all && d.credit.open();
+      }
+      if (!(needs_all ? all : any)) return false;
     }
   return true;
 }
@@ -132,6 +144,11 @@ void NodeActor::pump() {
     Pending next = std::move(inbox_.front());
     inbox_.pop_front();
     stats_.queued_batches.store(inbox_.size(), std::memory_order_relaxed);
+    if (!std::isnan(next.stream_time)) {
+      guarded([&] { logic_.on_stream_time(next.in_port, next.stream_time); }, nullptr);
+      flush_dead_letters();
+      continue;
+    }
     ActorStats::add(stats_.in, next.batch.size());
     ActorStats::add(stats_.batches_in, 1);
     guarded([&] { logic_.on_batch(next.in_port, next.batch, *this); }, &next.batch);
@@ -204,12 +221,42 @@ void NodeActor::send_to_port(size_t port, BatchView batch) {
   if (batch.empty()) return;
   const int64_t bytes = batch_bytes(batch);
   for (Subscriber& sub : setup_.outputs[port].subscribers) {
-    DownstreamInstance* best = nullptr;
-    for (DownstreamInstance& d : sub.instances)
-      if (!best || d.credit.batches() > best->credit.batches()) best = &d;
-    if (!best) continue;
-    best->credit.spend(bytes);
-    send(best->handle, msg::data_atom::value, best->in_port, batch);
+    if (sub.instances.empty()) continue;
+    switch (sub.mode) {
+      case PartitionMode::any: {
+        DownstreamInstance* best = nullptr;
+        for (DownstreamInstance& d : sub.instances)
+          if (!best || d.credit.batches() > best->credit.batches()) best = &d;
+        best->credit.spend(bytes);
+        send(best->handle, msg::data_atom::value, best->in_port, batch);
+        break;
+      }
+      case PartitionMode::broadcast:
+        for (DownstreamInstance& d : sub.instances) {
+          d.credit.spend(bytes);
+          send(d.handle, msg::data_atom::value, d.in_port, batch);
+        }
+        break;
+      case PartitionMode::keyed: {
+        // Each instance gets a view of its records (no copy); the batch's acknowledgements are
+        // shared by the views, so they are released when the last instance is done with it.
+        std::vector<std::vector<uint32_t>> parts = split_by_key(batch, sub.instances.size());
+        for (size_t i = 0; i < parts.size(); ++i) {
+          if (parts[i].empty()) continue;
+          BatchView part = parts[i].size() == batch.size() ? batch : batch.select(parts[i]);
+          DownstreamInstance& d = sub.instances[i];
+          d.credit.spend(parts[i].size() == batch.size() ? bytes : batch_bytes(part));
+          send(d.handle, msg::data_atom::value, d.in_port, std::move(part));
+        }
+        double latest = latest_record_time(batch);
+        if (latest > sub.stream_mjd_tai) {
+          sub.stream_mjd_tai = latest;
+          for (DownstreamInstance& d : sub.instances)
+            send(d.handle, msg::stream_time_atom::value, d.in_port, latest);
+        }
+        break;
+      }
+    }
   }
 }
 

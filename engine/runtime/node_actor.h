@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <cmath>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "engine/runtime/actor_stats.h"
 #include "engine/runtime/credit_window.h"
 #include "engine/runtime/messages.h"
+#include "engine/runtime/partition.h"
 
 namespace ebs {
 
@@ -23,9 +25,11 @@ struct DownstreamInstance {
   CreditWindow credit;  // what it may still receive
 };
 
-// All instances of one downstream actor: each batch goes to one of them.
+// All instances of one downstream actor, and how batches reach them (engine/runtime/partition.h).
 struct Subscriber {
   std::vector<DownstreamInstance> instances;
+  PartitionMode mode = PartitionMode::any;
+  double stream_mjd_tai = -INFINITY;  // keyed: the latest alert time sent to any instance
 };
 
 struct OutputPort {
@@ -61,6 +65,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
     uint32_t in_port;
     BatchView batch;
     int64_t bytes;  // record_bytes of its records: what the credit it frees is worth
+    double stream_time = NAN;  // not NaN: no batch, the stream's clock (kept in order with them)
   };
 
   // Emitter
@@ -76,6 +81,7 @@ class NodeActor : public caf::event_based_actor, private Emitter {
   void progress(uint64_t done, uint64_t total) override;
 
   void on_data(uint32_t in_port, BatchView batch);
+  void on_stream_time(uint32_t in_port, double mjd_tai);
   void on_credit(const Credit& credit);
   void on_end_of_stream_from_upstream();
   void pump();

@@ -1,0 +1,36 @@
+#include "engine/runtime/partition.h"
+
+#include <cmath>
+
+#include "engine/util/hash.h"
+
+namespace ebs {
+
+PartitionMode partition_mode(std::string_view word) {
+  if (word == "broadcast") return PartitionMode::broadcast;
+  if (is_partition_key(word)) return PartitionMode::keyed;
+  return PartitionMode::any;
+}
+
+size_t instance_for_key(std::string_view key, size_t instances) {
+  return instances <= 1 ? 0 : static_cast<size_t>(fnv1a64(key) % instances);
+}
+
+std::vector<std::vector<uint32_t>> split_by_key(const BatchView& batch, size_t instances) {
+  std::vector<std::vector<uint32_t>> parts(instances);
+  for (size_t i = 0; i < batch.size(); ++i)
+    parts[instance_for_key(batch[i].key(), instances)].push_back(static_cast<uint32_t>(i));
+  return parts;
+}
+
+double latest_record_time(const BatchView& batch) {
+  double latest = NAN;
+  if (batch.type() != PortType::alert) return latest;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    double t = static_cast<const Alert&>(batch[i]).core().mjd_tai;
+    if (std::isfinite(t) && !(t <= latest)) latest = t;
+  }
+  return latest;
+}
+
+}  // namespace ebs

@@ -1,0 +1,68 @@
+#include "engine/runtime/partition.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+using namespace ebs;
+
+namespace {
+
+RecordPtr alert(const std::string& object_id, double mjd) {
+  auto core = std::make_shared<AlertCore>();
+  core->object_id = object_id;
+  core->mjd_tai = mjd;
+  return std::make_shared<const Alert>(core);
+}
+
+}  // namespace
+
+TEST_CASE("a key goes to the instance its FNV-1a hash names, on every machine") {
+  // The hashes are FNV-1a 64 of the bytes, computed independently (Python) for these keys.
+  CHECK(instance_for_key("ZTF18aaaaaaa", 4) == 11913329788976616785ull % 4);
+  CHECK(instance_for_key("ZTF21abcdefg", 4) == 13095127643581793864ull % 4);
+  CHECK(instance_for_key("S230518h", 4) == 4371329085096892899ull % 4);
+  CHECK(instance_for_key("S230518h", 1) == 0);
+}
+
+TEST_CASE("split_by_key: every record once, all of one key at one instance, in order") {
+  std::vector<RecordPtr> records;
+  for (int i = 0; i < 200; ++i) records.push_back(alert("ZTF" + std::to_string(i % 37), 60000 + i));
+  BatchView batch = BatchView::make(PortType::alert, records, {});
+  auto parts = split_by_key(batch, 4);
+  REQUIRE(parts.size() == 4);
+  std::set<uint32_t> seen;
+  std::map<std::string, size_t> instance_of;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    CHECK(std::is_sorted(parts[i].begin(), parts[i].end()));
+    for (uint32_t at : parts[i]) {
+      CHECK(seen.insert(at).second);
+      auto [it, fresh] = instance_of.emplace(std::string(batch[at].key()), i);
+      CHECK(it->second == i);
+    }
+  }
+  CHECK(seen.size() == 200);
+  CHECK(instance_of.size() == 37);
+  size_t used = 0;
+  for (const auto& p : parts) used += !p.empty();
+  CHECK(used == 4);  // 37 objects spread over all four
+}
+
+TEST_CASE("partition words map to modes") {
+  CHECK(partition_mode("any") == PartitionMode::any);
+  CHECK(partition_mode("") == PartitionMode::any);
+  CHECK(partition_mode("broadcast") == PartitionMode::broadcast);
+  CHECK(partition_mode("object_id") == PartitionMode::keyed);
+  CHECK(partition_mode("event_id") == PartitionMode::keyed);
+}
+
+TEST_CASE("the stream's clock: the latest alert time of a batch, NaN for other records") {
+  BatchView alerts = BatchView::make(PortType::alert, {alert("a", 60001), alert("b", NAN), alert("c", 60003), alert("d", 60002)}, {});
+  CHECK(latest_record_time(alerts) == 60003);
+  BatchView undated = BatchView::make(PortType::alert, {alert("a", NAN)}, {});
+  CHECK(std::isnan(latest_record_time(undated)));
+  auto letter = std::make_shared<DeadLetter>();
+  CHECK(std::isnan(latest_record_time(BatchView::make(PortType::dead_letter, {letter}, {}))));
+}
