@@ -335,7 +335,7 @@ TEST_CASE("a full disk under the repository: the sink stalls, then the run ends 
   fs::create_directories(disk);
   bool mounted = ::geteuid() == 0 && ::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=1m") == 0;
   std::string quota = mounted ? "" : ", max_size_mb: 1";
-  MESSAGE(mounted ? "a 1 MiB tmpfs under the repository" : "not root (or no mount): max_size_mb: 1 instead");
+  MESSAGE((mounted ? "a 1 MiB tmpfs under the repository" : "not root (or no mount): max_size_mb: 1 instead"));
   std::ofstream(dir / "disk.yaml") << R"(name: disk
 actors:
   - id: src

@@ -84,8 +84,6 @@ class ThrowsLengthError final : public ActorLogic {
   int batches_ = 0;
 };
 
-// Holds every batch it gets and, at the third, gives up on the run (as a sink that cannot write
-// for its stall time-out does).
 // A sink that stalls for good after three batches, as a sink that could not write does: it takes
 // no more input (so credits hold the source back, whatever the machine's load) and aborts the run.
 class GivesUp final : public ActorLogic {

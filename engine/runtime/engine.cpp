@@ -239,7 +239,18 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   bool stopping = false;
   std::vector<std::string> faults;  // reported by actors that go on: exit 1 once the run drained
   bool aborted = false;             // ... or by one that cannot: the run is torn down
-  // The drain's clock starts at a signal or when every source has ended.
+  // The drain's clock starts at a stop signal (SIGINT/SIGTERM): a graceful stop has a bound. A run
+  // whose sources ended by themselves is no request to stop: a slow drain may take its time, but
+  // one that makes no progress for as long (a hung sink) ends the same way. Its clock restarts
+  // whenever any actor's counters move.
+  uint64_t drain_activity = 0;
+  auto activity = [&] {
+    uint64_t sum = 0;
+    for (const Instance& inst : instances)
+      sum += ActorStats::get(inst.stats->in) + ActorStats::get(inst.stats->forwarded) +
+             ActorStats::get(inst.stats->filtered) + ActorStats::get(inst.stats->failed);
+    return sum;
+  };
   result.drain_timeout_s = options.drain_timeout_s.value_or(workflow.drain_timeout_s);
   std::optional<std::chrono::steady_clock::time_point> drain_started;
   auto stop_sources = [&] {
@@ -294,10 +305,13 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       result.interrupted = true;
       stop_sources();
     }
-    if (!drain_started && std::all_of(instances.begin(), instances.end(), [](const Instance& inst) {
+    if (!result.interrupted && std::all_of(instances.begin(), instances.end(), [](const Instance& inst) {
           return !inst.spec->type->is_source() || inst.done;
-        }))
-      drain_started = std::chrono::steady_clock::now();
+        })) {
+      const uint64_t now_activity = activity();
+      if (!drain_started || now_activity != drain_activity) drain_started = std::chrono::steady_clock::now();
+      drain_activity = now_activity;
+    }
     if (drain_started && remaining > 0 && result.drain_timeout_s > 0 &&
         std::chrono::steady_clock::now() - *drain_started >
             std::chrono::duration<double>(result.drain_timeout_s)) {
