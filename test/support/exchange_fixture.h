@@ -15,6 +15,7 @@
 #include "actors/common/kafka/replay.h"
 #include "actors/exchange/exchange_actors.h"
 #include "actors/ml/ml_actors.h"
+#include "actors/sinks/jsonl_sink.h"
 #include "actors/sinks/kafka/kafka_sink.h"
 #include "actors/sources/files/avro_files_source.h"
 #include "engine/graph/workflow.h"
@@ -38,6 +39,7 @@ struct ExchangeFixture {
     register_avro_files_source(registry);
     register_ml_actors(registry);
     register_kafka_sink(registry);
+    register_jsonl_sink(registry);  // the run's dead-letter sink
     exchange::register_classifications(registry);
     exchange::register_consensus(registry);
     exchange::register_classification_source(registry);

@@ -127,6 +127,7 @@ for f in sorted(glob.glob(sys.argv[1] + '/*.avro')):
   records.resize(12);
   test::CollectingEmitter out;
   sink.logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+  for (const Fault& f : out.faults) MESSAGE(f.what());
   CHECK(out.failed_records == 0);
   CHECK(out.delivered_records == 12);
   REQUIRE(peer.reports.size() == 12);
