@@ -320,15 +320,19 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       result.drain_timed_out = true;
       acks->tear_down();
       std::vector<std::string>& busy = result.busy_actors;
+      std::vector<std::string> waiting;  // not done, but holding nothing: waiting for an upstream
       for (Instance& inst : instances) {
         if (inst.done) continue;
-        if (std::find(busy.begin(), busy.end(), inst.spec->id) == busy.end()) busy.push_back(inst.spec->id);
         const ActorStats& st = *inst.stats;
         uint64_t handled = ActorStats::get(st.forwarded) + ActorStats::get(st.filtered) + ActorStats::get(st.failed);
         uint64_t in = ActorStats::get(st.in);
+        const bool holds = (!inst.spec->type->is_source() && in > handled) || ActorStats::get(st.queued_batches) > 0;
         if (!inst.spec->type->is_source() && in > handled) result.unhandled_records += in - handled;
+        std::vector<std::string>& list = holds || inst.spec->type->is_source() ? busy : waiting;
+        if (std::find(list.begin(), list.end(), inst.spec->id) == list.end()) list.push_back(inst.spec->id);
         self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
       }
+      if (busy.empty()) busy = waiting;
       std::string names;
       for (const std::string& id : busy) names += (names.empty() ? "" : ", ") + id;
       char seconds[32];
