@@ -97,17 +97,29 @@ JsonlFile read_jsonl(const fs::path& path) {
   return f;
 }
 
-// Alert ids in a repository (SQLite file or postgresql:// URL), through `ebs-flow query`.
+// Alert ids in a repository (SQLite file or postgresql:// URL), through `ebs-flow query`: CSV
+// from SQLite, JSON lines from PostgreSQL (the only form `query` prints for it).
 std::multiset<uint64_t> repository_ids(const std::string& database, const fs::path& cwd) {
-  auto r = test::run_command(ebs_flow() + " query '" + database + "' 'SELECT alert_id FROM alerts' --format csv", cwd);
+  const bool postgres = database.rfind("postgresql://", 0) == 0;
+  auto r = test::run_command(ebs_flow() + " query '" + database + "' 'SELECT alert_id FROM alerts'" +
+                                 (postgres ? "" : " --format csv"),
+                             cwd);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   std::multiset<uint64_t> ids;
   std::istringstream lines(r.out);
   std::string line;
-  std::getline(lines, line);  // the header
-  while (std::getline(lines, line))
-    if (!line.empty()) ids.insert(std::stoull(line));
+  if (!postgres) std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    if (!postgres) {
+      ids.insert(std::stoull(line));
+      continue;
+    }
+    const nlohmann::json row = nlohmann::json::parse(line);
+    const nlohmann::json& id = row.at("alert_id");
+    ids.insert(id.is_string() ? std::stoull(id.get<std::string>()) : id.get<uint64_t>());
+  }
   return ids;
 }
 

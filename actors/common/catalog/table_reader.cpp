@@ -300,8 +300,9 @@ class FitsTableReader final : public TableReader {
     int no_heap = 0;
     fits_read_key(file_, TLONGLONG, "PCOUNT", &heap, nullptr, &no_heap);
     if (status) fail(file_name_, "cannot read the table header: " + fits_error(status));
+    // A gzipped file is read from memory, inflated: its size is what was inflated.
     std::error_code error;
-    const auto file_size = std::filesystem::file_size(file_name_, error);
+    const auto file_size = memory_ ? static_cast<uintmax_t>(memory_size_) : std::filesystem::file_size(file_name_, error);
     const auto held = error ? 0 : file_size - std::min<uintmax_t>(file_size, static_cast<uintmax_t>(data_start));
     const long double declared = static_cast<long double>(row_bytes) * static_cast<long double>(rows) +
                                  static_cast<long double>(std::max<LONGLONG>(heap, 0));

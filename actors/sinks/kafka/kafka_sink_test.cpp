@@ -349,7 +349,7 @@ TEST_CASE("kafka-sink config is checked: format, codec, avro-confluent without r
     return all;
   };
   CHECK(problems_of("format: avro").empty());
-  CHECK(problems_of("format: xml").find("format must be json, avro or avro-confluent, not 'xml'") != std::string::npos);
+  CHECK(problems_of("format: xml").find("format must be json, avro, avro-confluent or elasticc, not 'xml'") != std::string::npos);
   CHECK(problems_of("format: avro-confluent").find("needs registry") != std::string::npos);
   CHECK(problems_of("format: avro, codec: lz4").find("codec must be null, deflate or snappy") != std::string::npos);
 }
