@@ -324,11 +324,13 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       for (Instance& inst : instances) {
         if (inst.done) continue;
         const ActorStats& st = *inst.stats;
-        uint64_t handled = ActorStats::get(st.forwarded) + ActorStats::get(st.filtered) + ActorStats::get(st.failed);
-        uint64_t in = ActorStats::get(st.in);
-        const bool holds = (!inst.spec->type->is_source() && in > handled) || ActorStats::get(st.queued_batches) > 0;
-        if (!inst.spec->type->is_source() && in > handled) result.unhandled_records += in - handled;
-        std::vector<std::string>& list = holds || inst.spec->type->is_source() ? busy : waiting;
+        const bool source = inst.spec->type->is_source();
+        const uint64_t handled = ActorStats::get(st.forwarded) + ActorStats::get(st.filtered) + ActorStats::get(st.failed);
+        const uint64_t in = ActorStats::get(st.in);
+        const uint64_t taken = !source && in > handled ? in - handled : 0;  // taken in, not handled
+        result.unhandled_records += taken;
+        const bool holds = taken > 0 || ActorStats::get(st.queued_batches) > 0;
+        std::vector<std::string>& list = holds || source ? busy : waiting;
         if (std::find(list.begin(), list.end(), inst.spec->id) == list.end()) list.push_back(inst.spec->id);
         self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
       }
