@@ -139,12 +139,16 @@ void check_run_fixture(const fs::path& dir) {
   // Named locals: a range-for over items() of a temporary would dangle.
   const json expected_actors = expected.value("actors", json::object());
   const json expected_files = expected.value("files", json::object());
-  for (const auto& [id, counters] : expected_actors.items()) {
+  for (const auto& item : expected_actors.items()) {
+    const std::string& id = item.key();
+    const auto& counters = item.value();  // clang 14 lambdas (INFO) cannot capture structured bindings
     const json* actor = nullptr;
     for (const json& a : summary["actors"])
       if (a["id"] == id) actor = &a;
     REQUIRE_MESSAGE(actor != nullptr, "no actor " << id << " in the summary");
-    for (const auto& [counter, value] : counters.items()) {
+    for (const auto& counter_value : counters.items()) {
+      const std::string& counter = counter_value.key();
+      const auto& value = counter_value.value();
       INFO(id << "." << counter);
       if (counter == "emitted")
         for (const auto& [port, n] : value.items()) CHECK((*actor)["emitted"][port] == n);
@@ -152,7 +156,9 @@ void check_run_fixture(const fs::path& dir) {
         CHECK((*actor)[counter] == value);
     }
   }
-  for (const auto& [name, want] : expected_files.items()) {
+  for (const auto& item : expected_files.items()) {
+    const std::string& name = item.key();
+    const auto& want = item.value();  // clang 14 lambdas (INFO) cannot capture structured bindings
     INFO("file " << name);
     REQUIRE(fs::exists(run_dir / name));
     std::string text = read_file(run_dir / name);

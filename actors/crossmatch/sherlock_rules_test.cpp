@@ -169,9 +169,11 @@ TEST_CASE("stars: Gaia faint star within 3\" is VS, a star brighter than G = 13 
 
 TEST_CASE("AGN: Milliquas, Veron, 4LAC and 3HSP sources within 3\"") {
   auto classifier = sherlock_classifier();
-  for (const auto& [config, rule] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& config_rule : std::vector<std::pair<std::string, std::string>>{
            {"milliquas-sample", "milliquas-agn"}, {"veron-agn-sample", "veron-agn"},
            {"4lac-dr3-h", "4lac-blazars"}, {"3hsp", "3hsp-blazars"}}) {
+    const std::string& config = config_rule.first;
+    const std::string& rule = config_rule.second;  // clang 14 lambdas (INFO) cannot capture structured bindings
     INFO(config);
     const Row agn = find_row(config, [](const auto&) { return true; });
     Result r = classify_at(classifier, offset_position(agn.row.ra_deg, agn.row.dec_deg, 2.2, 300));

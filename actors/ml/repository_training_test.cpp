@@ -252,7 +252,9 @@ TEST_CASE("real ZTF alerts stored by a workflow: exported features equal the liv
   CHECK(rows.size() == live.size());
   const FeatureSet& set = *find_feature_set("lc-basic/1");
   size_t equal = 0, nonmissing = 0, plain = 0;
-  for (const auto& [alert_id, vector] : live) {
+  for (const auto& alert_vector : live) {
+    const auto& alert_id = alert_vector.first;
+    const auto& vector = alert_vector.second;  // not a structured binding: CHECK_MESSAGE's lambda captures it (clang 14)
     REQUIRE(rows.count(alert_id));
     bool all = true;
     for (const std::string& name : set.names) {

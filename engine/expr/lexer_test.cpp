@@ -57,7 +57,7 @@ TEST_CASE("field paths with dots and list indices") {
 }
 
 TEST_CASE("numbers") {
-  for (auto [text, value] : std::vector<std::pair<std::string_view, double>>{{"0", 0},
+  for (const auto& [text_, value] : std::vector<std::pair<std::string_view, double>>{{"0", 0},
                                                                              {"42", 42},
                                                                              {"3.25", 3.25},
                                                                              {"1e-3", 1e-3},
@@ -65,6 +65,7 @@ TEST_CASE("numbers") {
                                                                              {".5", 0.5},
                                                                              {"7.", 7},
                                                                              {"19.5", 19.5}}) {
+    std::string_view text = text_;  // CAPTURE's lambda cannot capture a structured binding (clang 14)
     CAPTURE(text);
     LexResult result = lex(text);
     REQUIRE(result.errors.empty());

@@ -103,7 +103,7 @@ TEST_CASE("precedence as evaluated") {
 }
 
 TEST_CASE("comparisons of numbers, text and booleans") {
-  for (auto [text, expected] :
+  for (auto [text_, expected] :
        std::vector<std::pair<std::string_view, bool>>{{"1 < 2", true},
                                                       {"2 < 1", false},
                                                       {"1 <= 1", true},
@@ -120,6 +120,7 @@ TEST_CASE("comparisons of numbers, text and booleans") {
                                                       {"true == true", true},
                                                       {"true != false", true},
                                                       {"false == true", false}}) {
+    std::string_view text = text_;  // CAPTURE's lambda cannot capture a structured binding (clang 14)
     CAPTURE(text);
     CHECK(eval(text) == Value(expected));
   }

@@ -279,7 +279,9 @@ TEST_CASE("Truncated and corrupted real alerts either decode or raise a Fault") 
 
   Decoder decoder(DecoderSources{std::make_shared<SchemaCache>(), directory, nullptr});
   size_t cases = 0;
-  for (const auto& [place, bytes] : inputs) {
+  for (const auto& place_bytes : inputs) {
+    const auto& place = place_bytes.first;
+    const auto& bytes = place_bytes.second;  // clang 14 lambdas (INFO) cannot capture structured bindings
     CAPTURE(place);
     size_t step = std::max<size_t>(1, bytes.size() / 300);
     for (size_t n = 0; n < bytes.size(); n += step) {

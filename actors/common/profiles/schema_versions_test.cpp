@@ -48,7 +48,9 @@ TEST_CASE("every ZTF, ATLAS, ELAsTiCC and (Spark-wrapped) Rubin schema picks its
   ProfileSet set = ProfileSet::builtin();
   avro::Decoder decoder;
   size_t mapped = 0;
-  for (const auto& [file, expect] : files.manifest.items()) {
+  for (const auto& item : files.manifest.items()) {
+    const std::string& file = item.key();
+    const auto& expect = item.value();  // clang 14 lambdas (INFO) cannot capture structured bindings
     if (expect["profile"].is_null()) continue;
     INFO(file);
     std::vector<RawRecord> records;

@@ -45,8 +45,10 @@ TEST_CASE("the cone search finds exactly what a brute-force scan finds") {
   }
   store(path, all);
   Reader reader(path);
-  for (auto [ra, dec, radius] : std::vector<std::tuple<double, double, double>>{
+  for (const auto& cone : std::vector<std::tuple<double, double, double>>{
            {0.0, 0.0, 60}, {359.95, 0.05, 200}, {180, 89.9, 300}, {250, -30, 5}, {250.1, -30.1, 1000}}) {
+    const auto [ra, dec, radius] = cone;
+    const double ra_deg = ra, dec_deg = dec, radius_arcsec = radius;  // INFO's lambda cannot capture bindings (clang 14)
     std::set<int64_t> expected;
     for (const RecordPtr& r : all) {
       const AlertCore& c = static_cast<const Alert&>(*r).core();
@@ -60,7 +62,7 @@ TEST_CASE("the cone search finds exactly what a brute-force scan finds") {
       CHECK(h["sep_arcsec"].get<double>() >= last);  // nearest first
       last = h["sep_arcsec"].get<double>();
     }
-    INFO("cone " << ra << " " << dec << " " << radius);
+    INFO("cone " << ra_deg << " " << dec_deg << " " << radius_arcsec);
     CHECK(found == expected);
     CHECK(!expected.empty());
   }

@@ -160,7 +160,9 @@ TEST_CASE("real ZTF alerts, annotations, sky events and coincidences: the same r
   CHECK(writer.counts().sky_events == 2);
   CHECK(writer.counts().coincidences == 5);
 
-  for (const auto& [table, sql] : kTableQueries) {
+  for (const auto& table_sql : kTableQueries) {
+    const auto& table = table_sql.first;
+    const auto& sql = table_sql.second;  // clang 14 lambdas (INFO) cannot capture structured bindings
     INFO(table);
     auto expected = sqlite_rows(path, sql);
     auto actual = postgres_rows(url, sql);
@@ -184,7 +186,9 @@ TEST_CASE("real ZTF alerts, annotations, sky events and coincidences: the same r
   CHECK(again.counts().annotations == 1);
   CHECK(again.counts().sky_events == 0);
   CHECK(again.counts().coincidences == 0);
-  for (const auto& [table, sql] : kTableQueries) {
+  for (const auto& table_sql : kTableQueries) {
+    const auto& table = table_sql.first;
+    const auto& sql = table_sql.second;  // clang 14 lambdas (INFO) cannot capture structured bindings
     if (table == "annotations") continue;
     INFO(table);
     CHECK(postgres_rows(url, sql) == sqlite_rows(path, sql));
@@ -230,7 +234,9 @@ TEST_CASE("a light-curve cache smaller than a commit's objects still de-duplicat
     if (i % 100 == 99) writer.commit();
   }
   writer.commit();
-  for (const auto& [table, sql] : kTableQueries) {
+  for (const auto& table_sql : kTableQueries) {
+    const auto& table = table_sql.first;
+    const auto& sql = table_sql.second;  // clang 14 lambdas (INFO) cannot capture structured bindings
     if (table != "objects" && table != "lightcurve") continue;
     INFO(table);
     CHECK(postgres_rows(url, sql) == sqlite_rows(path, sql));

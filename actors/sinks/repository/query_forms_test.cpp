@@ -149,7 +149,9 @@ TEST_CASE("query --cone on real ZTF alerts: VOTable and CSV read back by astropy
   CHECK(r["rows"]["expected"].get<int>() >= 2);
   CHECK(r["rows"]["votable"] == r["rows"]["expected"]);
   CHECK(r["rows"]["csv"] == r["rows"]["expected"]);
-  for (const auto& [name, diff] : r["diffs"].items()) {
+  for (const auto& item : r["diffs"].items()) {
+    const std::string& name = item.key();
+    const auto& diff = item.value();  // clang 14 lambdas (INFO) cannot capture structured bindings
     INFO(name);
     if (name.find("sep_arcsec") != std::string::npos) CHECK(diff.get<double>() < 1e-6);
     else if (name.find("jd_utc") != std::string::npos) CHECK(diff.get<double>() < 1e-8);  // ~1 ms
@@ -214,7 +216,9 @@ TEST_CASE("query --object: the light curve in VOTable and CSV equals the databas
   INFO(r.dump());
   CHECK(r["rows"]["expected"] == best["n"]);
   CHECK(r["rows"]["votable"] == best["n"]);
-  for (const auto& [name, diff] : r["diffs"].items()) {
+  for (const auto& item : r["diffs"].items()) {
+    const std::string& name = item.key();
+    const auto& diff = item.value();  // clang 14 lambdas (INFO) cannot capture structured bindings
     INFO(name);
     CHECK(diff.get<double>() < (name.find("jd_utc") != std::string::npos ? 1e-8 : 1e-12));
   }

@@ -89,7 +89,9 @@ TEST_CASE("real ZTF alerts: light curves de-duplicated exactly as python3-avro c
   }
   Reader reader(path);
   int64_t total = 0;
-  for (const auto& [object, counts] : expected) {
+  for (const auto& object_counts : expected) {
+    const auto& object = object_counts.first;
+    const auto& counts = object_counts.second;  // clang 14 lambdas (INFO) cannot capture structured bindings
     INFO(object);
     auto lc = reader.lightcurve(object);
     REQUIRE(lc.is_object());
