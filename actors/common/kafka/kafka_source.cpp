@@ -1,5 +1,6 @@
 #include "actors/common/kafka/kafka_source.h"
 
+#include <atomic>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -56,6 +57,13 @@ class Consumer {
   int64_t start_timestamp_ms = -1;
   // Set by librdkafka's error callback (run inside consumer_poll, on the source's thread).
   bool all_brokers_down = false;
+  // A connection to a broker failed: librdkafka may never say ALL_BROKERS_DOWN while a logical
+  // broker (the group coordinator) still counts as up, so the source asks the cluster itself.
+  bool transport_failed = false;
+  // The source's probe found no broker answering. Commits wait meanwhile: librdkafka would queue
+  // them for the coordinator until they time out (about 45 s), and rd_kafka_destroy waits for
+  // them; what they would have committed stays committable and goes with the next commit.
+  std::atomic<bool> unreachable{false};
   bool reached = false;  // a broker answered once
   std::string last_error;
   uint64_t to_read = 0;  // messages between the start offsets and the ends at assignment (progress)
@@ -77,7 +85,7 @@ class Consumer {
     if (!rk) return;
     // With the broker gone a synchronous commit or close would wait for it without end: commit
     // asynchronously and give the close 10 s.
-    bool gone = all_brokers_down || !reached;
+    bool gone = all_brokers_down || unreachable || !reached;
     commit_all(gone);
     rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
     rd_kafka_consumer_close_queue(rk.get(), queue);
@@ -91,6 +99,14 @@ class Consumer {
       rd_kafka_event_destroy(e);
     }
     rd_kafka_queue_destroy(queue);
+    if (unreachable) {
+      // Commits issued before the broker was found gone wait for a coordinator until the session
+      // times out (45 s) and rd_kafka_destroy waits for them: let that happen off the run's path
+      // (they cannot succeed; offsets stay at the last commit that did).
+      std::thread([handle = rk.release()] { rd_kafka_destroy_flags(handle, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); })
+          .detach();
+      return;
+    }
     rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
 
@@ -98,6 +114,7 @@ class Consumer {
     auto* self = static_cast<Consumer*>(opaque);
     self->last_error = reason;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE) self->all_brokers_down = true;
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT) self->transport_failed = true;
   }
 
   static std::shared_ptr<AckTracker> make_tracker(const PartitionKey& key, const std::shared_ptr<Consumer>& self,
@@ -202,6 +219,7 @@ class Consumer {
   }
 
   void commit_all(bool async) {
+    if (unreachable.load(std::memory_order_acquire)) return;
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(4);
     {
       std::lock_guard lock(mutex_);
@@ -349,20 +367,23 @@ class KafkaSource final : public ActorLogic {
 
  private:
   // Whether the cluster answers: checked until the first answer and again after librdkafka
-  // says every broker is down. Gives up after connect_timeout_s at start and reconnect_timeout_s
+  // says every broker is down or a connection failed (an idle connection the broker closed costs
+  // one metadata request that answers at once). Gives up after connect_timeout_s at start and reconnect_timeout_s
   // mid-run (0 = never): a Fault that stops the source; the graph drains and offsets stay at
   // what was written.
   bool reachable() {
-    if (connected_ && !consumer_->all_brokers_down) return true;
+    if (connected_ && !consumer_->all_brokers_down && !consumer_->transport_failed) return true;
     const rd_kafka_metadata_t* metadata = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_->rk.get(), 0, nullptr, &metadata, 500);
     if (!err) {
       rd_kafka_metadata_destroy(metadata);
-      if (connected_) spdlog::info("{}: the Kafka broker {} is back", place_, consumer_->brokers);
+      if (connected_ && down_since_) spdlog::info("{}: the Kafka broker {} is back", place_, consumer_->brokers);
       connected_ = true;
       consumer_->reached = true;
       consumer_->all_brokers_down = false;
+      consumer_->transport_failed = false;
       down_since_.reset();
+      if (consumer_->unreachable.exchange(false)) consumer_->commit_all(true);  // what waited while it was gone
       return true;
     }
     std::string why = consumer_->last_error.empty() ? rd_kafka_err2str(err) : consumer_->last_error;
@@ -373,6 +394,7 @@ class KafkaSource final : public ActorLogic {
                                  seconds_text(connect_timeout_s_) + " s (connect_timeout_s; 0 = keep trying): " + why);
       return false;
     }
+    consumer_->unreachable = true;
     if (!down_since_) {
       down_since_ = now;
       spdlog::warn("{}: lost the Kafka broker {} ({}); reconnecting for up to {} s (reconnect_timeout_s)", place_,
