@@ -81,18 +81,29 @@ class ActiveFilters {
       columns_[f].resize(batch.size());
       for (size_t i = 0; i < batch.size(); ++i) columns_[f][i] = readers_[f](static_cast<const Alert&>(batch[i]));
     }
-    return set_.evaluate(columns_, batch.size());
+    return set_.evaluate(columns_, batch.size(), workspace_);
   }
 
-  // [{"filter":..,"version":..}, ...] for the filters record `i` passed.
-  std::string matched_details(const expr::Matches& matches, size_t record) const {
-    std::string out = "[";
-    for (size_t p = 0; p < filters_.size(); ++p) {
-      if (!matches.passes(p, record)) continue;
-      if (out.size() > 1) out += ',';
-      out += fragments_[p];
+  // Per record of the batch, [{"filter":..,"version":..}, ...] for the filters it passed ("" for none).
+  std::vector<std::string> matched_details(const expr::Matches& matches) {
+    passed_by_.resize(matches.records());
+    for (auto& list : passed_by_) list.clear();
+    for (size_t p = 0; p < filters_.size(); ++p) matches.each_passed(p, [&](uint32_t r) { passed_by_[r].push_back(static_cast<uint32_t>(p)); });
+    std::vector<std::string> out(matches.records());
+    for (size_t r = 0; r < out.size(); ++r) {
+      if (passed_by_[r].empty()) continue;
+      size_t size = 2;
+      for (uint32_t p : passed_by_[r]) size += fragments_[p].size() + 1;
+      std::string& d = out[r];
+      d.reserve(size);
+      d += '[';
+      for (uint32_t p : passed_by_[r]) {
+        if (d.size() > 1) d += ',';
+        d += fragments_[p];
+      }
+      d += ']';
     }
-    return out + "]";
+    return out;
   }
 
  private:
@@ -101,6 +112,8 @@ class ActiveFilters {
   std::vector<AlertField> readers_;
   std::vector<std::string> fragments_;
   std::vector<std::vector<expr::Value>> columns_;
+  expr::ProgramSet::Workspace workspace_;
+  std::vector<std::vector<uint32_t>> passed_by_;  // per record: the filters it passed
 };
 
 std::variant<ActiveFilters, std::string> compile_filters(std::vector<NamedFilter> filters) {
@@ -142,13 +155,15 @@ class Filters final : public ActorLogic {
     // meets the same versions.
     if (store_ && store_->revision() != revision_) reload();
     expr::Matches matches = active_->evaluate(batch);
+    std::vector<std::string> details = active_->matched_details(matches);
     std::vector<RecordPtr> kept;
-    for (uint32_t i : matches.passed_any()) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (details[i].empty()) continue;
       Annotation a;
       a.kind = Annotation::Kind::tag;
       a.name = "filters";
       a.provenance = provenance_;
-      a.details = active_->matched_details(matches, i);
+      a.details = std::move(details[i]);
       kept.push_back(static_cast<const Alert&>(batch[i]).annotated(std::move(a)));
     }
     if (store_) deliver(batch, matches);
@@ -237,13 +252,13 @@ class Filters final : public ActorLogic {
     std::vector<std::string> alert_json(batch.size());  // made once per alert, for every filter it passed
     for (size_t p = 0; p < filters.size(); ++p) {
       if (outputs_of_[p].empty()) continue;
-      for (uint32_t i : matches.passed(p)) {
+      matches.each_passed(p, [&](uint32_t i) {
         const auto& alert = static_cast<const Alert&>(batch[i]);
         if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::string message = "{\"filter\":" + active_->fragment(p) + ",\"alert\":" + alert_json[i] + "}";
         for (registry::OutputQueue* queue : outputs_of_[p])
           queue->offer(message, slack_line(filters[p], alert), alert.core().object_id);
-      }
+      });
     }
     pause_failed_filters();
   }

@@ -333,12 +333,29 @@ void lay_out(ProgramSet::Graph& graph) {
   }
 }
 
-// One batch's working memory: every bit node's (true, false) bitsets and every slot node's column.
-class Workspace {
+}  // namespace
+
+struct ProgramSet::Workspace::Memory {
+  std::vector<uint64_t> bits;
+  std::vector<Slot> slots;
+};
+
+ProgramSet::Workspace::Workspace() : memory_(std::make_unique<Memory>()) {}
+ProgramSet::Workspace::~Workspace() = default;
+ProgramSet::Workspace::Workspace(Workspace&&) noexcept = default;
+ProgramSet::Workspace& ProgramSet::Workspace::operator=(Workspace&&) noexcept = default;
+
+namespace {
+
+// One batch's view of the working memory: every bit node's (true, false) bitsets and every slot
+// node's column, cleared.
+class BatchMemory {
  public:
-  Workspace(const ProgramSet::Graph& graph, size_t records)
-      : records_(records), words_((records + 63) / 64), bits_(graph.bit_nodes * 2 * words_, 0),
-        slots_(graph.slot_nodes * records) {}
+  BatchMemory(const ProgramSet::Graph& graph, size_t records, std::vector<uint64_t>& bits, std::vector<Slot>& slots)
+      : records_(records), words_((records + 63) / 64), bits_(bits), slots_(slots) {
+    bits_.assign(graph.bit_nodes * 2 * words_, 0);
+    slots_.resize(graph.slot_nodes * records);
+  }
 
   uint64_t* truth(const GraphNode& n) { return bits_.data() + static_cast<size_t>(n.bits_at) * 2 * words_; }
   uint64_t* falsity(const GraphNode& n) { return truth(n) + words_; }
@@ -349,8 +366,8 @@ class Workspace {
 
  private:
   size_t records_, words_;
-  std::vector<uint64_t> bits_;
-  std::vector<Slot> slots_;
+  std::vector<uint64_t>& bits_;
+  std::vector<Slot>& slots_;
 };
 
 void set_bit(uint64_t* words, size_t i) { words[i / 64] |= uint64_t{1} << (i % 64); }
@@ -363,7 +380,7 @@ void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_
   }
 }
 
-void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns, Workspace& work) {
+void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns, BatchMemory& work) {
   const size_t words = work.words();
   std::vector<std::pair<double, uint32_t>> values;
   std::vector<uint64_t> known(words), current(words);
@@ -410,7 +427,7 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Valu
 }
 
 void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns,
-                   Workspace& work) {
+                   BatchMemory& work) {
   const size_t records = work.records(), words = work.words();
   auto child = [&](size_t i) -> const GraphNode& { return graph.nodes[node.children[i]]; };
   switch (node.kind) {
@@ -560,6 +577,12 @@ ProgramSet::Shape ProgramSet::shape() const {
 }
 
 Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records) const {
+  ProgramSet::Workspace workspace;
+  return evaluate(columns, records, workspace);
+}
+
+Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records,
+                             ProgramSet::Workspace& workspace) const {
   if (columns.size() < graph_->fields.size())
     fail("filter set", "given " + std::to_string(columns.size()) + " field columns, needs " +
                            std::to_string(graph_->fields.size()));
@@ -569,7 +592,7 @@ Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t
                              " values for " + std::to_string(records) + " records");
   Matches matches(graph_->roots.size(), records);
   if (records == 0) return matches;
-  Workspace work(*graph_, records);
+  BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->slots);
   run_sweeps(*graph_, columns, work);
   for (const GraphNode& node : graph_->nodes)
     if (node.used) evaluate_node(node, *graph_, columns, work);

@@ -42,6 +42,13 @@ class Matches {
   }
   // The positions of the records that passed `program`, ascending.
   std::vector<uint32_t> passed(size_t program) const;
+  // Calls f(record) for each record that passed `program`, ascending, without allocating.
+  template <class F>
+  void each_passed(size_t program, F&& f) const {
+    for (size_t w = 0; w < words_; ++w)
+      for (uint64_t word = bits_[program * words_ + w]; word; word &= word - 1)
+        f(static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(word))));
+  }
   size_t count(size_t program) const;
   // The records that passed at least one expression, ascending.
   std::vector<uint32_t> passed_any() const;
@@ -68,9 +75,25 @@ class ProgramSet {
   // Distinct field paths read by any expression; columns are passed in this order.
   const std::vector<std::string>& fields() const;
 
+  // Working memory of evaluate(), kept between batches so that a batch does not allocate (and
+  // fault in) a megabyte of bitsets afresh. One per thread evaluating.
+  class Workspace {
+   public:
+    Workspace();
+    ~Workspace();
+    Workspace(Workspace&&) noexcept;
+    Workspace& operator=(Workspace&&) noexcept;
+
+   private:
+    friend class ProgramSet;
+    struct Memory;
+    std::unique_ptr<Memory> memory_;
+  };
+
   // columns[f][r]: the value of fields()[f] in record r (null when absent); every column has
   // `records` values. Text views must outlive the call only.
   Matches evaluate(std::span<const std::vector<Value>> columns, size_t records) const;
+  Matches evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace) const;
 
   // What sharing bought, for docs and tests: nodes of the shared graph, the nodes the expressions
   // would have had each on their own, and the "field OP number" cuts evaluated by sweeps.
