@@ -394,23 +394,23 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Valu
       values.emplace_back(*number, static_cast<uint32_t>(r));
       set_bit(known.data(), r);
     }
+    // One sort per field: "above" sweeps walk it from the largest value down, "below" from the
+    // smallest up.
+    std::sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     auto sweep = [&](const std::vector<SweepCut>& cuts, bool above) {
       if (cuts.empty()) return;
-      if (above)
-        std::sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-      else
-        std::sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       std::fill(current.begin(), current.end(), 0);
-      size_t next = 0;
+      size_t taken = 0;
       for (const SweepCut& cut : cuts) {
-        while (next < values.size()) {
-          double v = values[next].first;
+        while (taken < values.size()) {
+          const auto& [v, record] = above ? values[values.size() - 1 - taken] : values[taken];
           bool in = cut.op == Operator::greater         ? v > cut.threshold
                     : cut.op == Operator::greater_equal ? v >= cut.threshold
                     : cut.op == Operator::less          ? v < cut.threshold
                                                         : v <= cut.threshold;
           if (!in) break;
-          set_bit(current.data(), values[next++].second);
+          set_bit(current.data(), record);
+          ++taken;
         }
         const GraphNode& node = graph.nodes[cut.node];
         uint64_t* truth = work.truth(node);
