@@ -67,6 +67,51 @@ const std::map<std::string, AlertField>& core_fields() {
   return fields;
 }
 
+// A raw path read step by step, each step remembering its field's position in the last record
+// shape it met: alerts of one schema share their shapes, so the name look-up (a hash in a
+// 100-field ZTF candidate) happens once per schema, not once per alert. Paths through lists
+// (a numeric step) take RawView::path.
+class CachedRawPath {
+ public:
+  explicit CachedRawPath(const std::string& path) : path_(path) {
+    for (size_t start = 0; start <= path.size();) {
+      size_t dot = path.find('.', start);
+      std::string step = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      through_list_ = through_list_ || (!step.empty() && step.find_first_not_of("0123456789") == std::string::npos);
+      steps_.push_back({std::move(step), nullptr, 0});
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+  }
+
+  RawView read(const RawRecord& raw) {
+    if (through_list_) return raw.path(path_);
+    RawView at = raw.root();
+    for (Step& step : steps_) {
+      if (!at.valid()) return {};
+      const RawNode& node = at.node();
+      if (node.kind != RawNode::Kind::Record || node.shape == nullptr) return {};
+      if (node.shape != step.shape) {
+        step.shape = node.shape;
+        step.position = node.shape->find(step.name).value_or(UINT32_MAX);
+      }
+      if (step.position == UINT32_MAX) return {};
+      at = at.child(step.position);
+    }
+    return at;
+  }
+
+ private:
+  struct Step {
+    std::string name;
+    const RecordShape* shape;
+    uint32_t position;
+  };
+  std::string path_;
+  std::vector<Step> steps_;
+  bool through_list_ = false;
+};
+
 }  // namespace
 
 AlertField compile_alert_field(const std::string& path) {
@@ -78,8 +123,8 @@ AlertField compile_alert_field(const std::string& path) {
       return x ? number_or_null(x->value) : expr::Value();
     };
   }
-  std::string raw = raw_alert_path(path);
-  return [raw](const Alert& a) { return raw_value(a.core().raw.path(raw)); };
+  auto cached = std::make_shared<CachedRawPath>(raw_alert_path(path));
+  return [cached](const Alert& a) { return raw_value(cached->read(a.core().raw)); };
 }
 
 std::vector<std::string> core_alert_field_names() {

@@ -12,7 +12,9 @@
 
 namespace ebs {
 
-// Reads one field of an alert as an expression value (null when absent).
+// Reads one field of an alert as an expression value (null when absent). A raw path's reader
+// remembers where its field sits in the last schema it read: use one reader per thread (each
+// actor instance compiles its own).
 using AlertField = std::function<expr::Value(const Alert&)>;
 AlertField compile_alert_field(const std::string& path);
 

@@ -10,11 +10,14 @@
 #include <mutex>
 #include <thread>
 
+#include "actors/common/filter_registry/filter_api.h"
 #include "actors/common/http_limits.h"
 #include "actors/common/skymap/skymap.h"
 #include "actors/sinks/dashboard/image_png.h"
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/dashboard/web_assets.h"
+#include "engine/graph/actor_config.h"
+#include "engine/graph/workflow.h"
 #include "engine/model/alert_identity.h"
 #include "engine/util/fault.h"
 
@@ -63,6 +66,7 @@ struct DashboardServer::Impl {
   const DashboardFeed& feed;
   http_limits::Server server;
   std::string token;
+  filter_registry::FilterApi filter_api;  // users' filters: their own tokens, not the dashboard's
   std::thread listener, sampler;
   std::mutex mutex;
   std::condition_variable wake;
@@ -259,6 +263,7 @@ struct DashboardServer::Impl {
     // Small responses: without it, Nagle's algorithm and delayed ACKs add ~40 ms to each.
     server.set_tcp_nodelay(true);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (filter_registry::FilterApi::owns(req.path)) return httplib::Server::HandlerResponse::Unhandled;
       if (http_access::authorized(req.get_header_value("Authorization"), token) ||
           http_access::authorized("Bearer " + cookie_value(req, "ebs_token"), token))
         return httplib::Server::HandlerResponse::Unhandled;
@@ -274,6 +279,7 @@ struct DashboardServer::Impl {
     server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (res.body.empty()) send_json(res, res.status, {{"error", "no such resource: " + req.path}});
     });
+    filter_api.add_routes(server);
     for (const WebAsset& asset : web_assets()) {
       std::string path = asset.name == "index.html" ? "/" : "/" + std::string(asset.name);
       server.Get(http_access::route(path), [&asset](const httplib::Request&, httplib::Response& res) {
@@ -376,6 +382,12 @@ void DashboardServer::stop() {
 }
 
 void DashboardServer::on_start(const Workflow& workflow, std::vector<LiveActor> actors) {
+  // The filter API serves the store of the run's `filters` actor, if it has one.
+  for (const ActorSpec& spec : workflow.actors)
+    if (spec.type && spec.type_name == "filters" && spec.config_node["registry"]) {
+      impl_->filter_api.open(ActorConfig(spec.config_node, spec.file, &spec.type->config).input_path("registry"));
+      break;
+    }
   std::lock_guard lock(impl_->mutex);
   impl_->workflow_name = workflow.name;
   impl_->workflow_file = workflow.file;

@@ -17,6 +17,7 @@
 #include "actors/sinks/repository/pages.h"
 #include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/table_output.h"
+#include "actors/common/filter_registry/filter_api.h"
 #include "actors/common/http_limits.h"
 #include "engine/util/http_access.h"
 
@@ -121,6 +122,7 @@ struct ApiServer::Impl {
 
   ApiOptions options;
   http_limits::Server server;
+  filter_registry::FilterApi filter_api;  // users' filters: their own tokens, not the server's
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<Reader>> pool;  // one read-only connection per concurrent request
 
@@ -243,6 +245,8 @@ struct ApiServer::Impl {
 
   void routes() {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!options.filter_registry.empty() && filter_registry::FilterApi::owns(req.path))
+        return httplib::Server::HandlerResponse::Unhandled;
       if (http_access::authorized(req.get_header_value("Authorization"), options.token))
         return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("WWW-Authenticate", "Bearer");
@@ -253,6 +257,10 @@ struct ApiServer::Impl {
       if (res.body.empty()) send_json(res, res.status, {{"error", "no such resource: " + req.path}});
     });
 
+    if (!options.filter_registry.empty()) {
+      filter_api.open(options.filter_registry);
+      filter_api.add_routes(server);
+    }
     server.Get(http_access::route("/api/cone"), handler([this](Reader& r, const httplib::Request& req, httplib::Response& res) {
                  double ra = angle_param(req, "ra", true);
                  double dec = angle_param(req, "dec", false);

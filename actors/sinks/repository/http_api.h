@@ -25,6 +25,7 @@ struct ApiOptions {
   std::string token;  // empty: no authentication (loopback only: engine/util/http_access.h, enforced by `serve`)
   size_t max_limit = 10000;
   http_limits::Settings http_limits{};  // slow and greedy clients (docs/reliability.md, "HTTP servers")
+  std::string filter_registry{};  // non-empty: also serve the filter API over this store (docs/filters.md)
 };
 
 class ApiServer {

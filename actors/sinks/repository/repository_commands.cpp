@@ -38,6 +38,7 @@ struct ServeOptions {
   std::string database;
   std::string http = "127.0.0.1:8080";
   std::string token;
+  std::string filters;
 };
 
 struct ArchiveCommandOptions {
@@ -128,7 +129,9 @@ int serve(const ServeOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  repository::ApiServer server({o.database, o.token});
+  repository::ApiOptions api{o.database, o.token};
+  api.filter_registry = o.filters;
+  repository::ApiServer server(api);
   int bound = server.bind(host, port);
   std::cout << nlohmann::json{{"serving", "http://" + host + ":" + std::to_string(bound)}, {"database", o.database}}.dump()
             << std::endl;
@@ -189,6 +192,9 @@ void register_repository_commands(CommandRegistry& registry) {
                  app.add_option("--http", o->http, "HOST:PORT to listen on (loopback unless --token)")
                      ->capture_default_str();
                  app.add_option("--token", o->token, "require 'Authorization: Bearer TOKEN' on every request");
+                 app.add_option("--filters", o->filters,
+                                "also serve the filter API (/api/filters, /api/users) over this store: the `registry` of "
+                                "a running `filters` actor (docs/filters.md)");
                  return [o] { return serve(*o); };
                });
 

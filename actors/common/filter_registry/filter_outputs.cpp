@@ -1,0 +1,164 @@
+#include "actors/common/filter_registry/filter_outputs.h"
+
+#include <curl/curl.h>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/common/kafka/kafka_client.h"
+
+namespace ebs::filter_registry {
+
+namespace {
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+size_t keep_body(char* data, size_t size, size_t count, void* out) {
+  auto* body = static_cast<std::string*>(out);
+  if (body->size() < 300) body->append(data, std::min(size * count, 300 - body->size()));
+  return size * count;
+}
+
+constexpr size_t kMessagesPerDelivery = 500;  // a Kafka output publishes this many, then waits for reports
+
+}  // namespace
+
+// The connection of one output, used by its thread only.
+struct OutputQueue::Transport {
+  std::unique_ptr<kafka::Publisher> publisher;
+  std::unique_ptr<CURL, CurlDeleter> curl;
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+};
+
+OutputQueue::OutputQueue(Output output, OutputSettings settings)
+    : output_(std::move(output)), settings_(std::move(settings)), tokens_(settings_.max_per_second),
+      refilled_(std::chrono::steady_clock::now()), transport_(std::make_unique<Transport>()) {
+  worker_ = std::thread([this] { run(); });
+}
+
+OutputQueue::~OutputQueue() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  worker_.join();
+}
+
+std::string OutputQueue::describe() const {
+  return output_.kind == Output::Kind::kafka ? "kafka topic " + output_.target
+                                             : std::string(to_string(output_.kind)) + " " + output_.target;
+}
+
+OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key) {
+  auto now = std::chrono::steady_clock::now();
+  tokens_ = std::min(settings_.max_per_second,
+                     tokens_ + settings_.max_per_second * std::chrono::duration<double>(now - refilled_).count());
+  refilled_ = now;
+  {
+    std::lock_guard lock(mutex_);
+    if (failure_) return Offer::refused;
+    if (tokens_ < 1) {
+      ++rate_limited_;
+      return Offer::rate_limited;
+    }
+    if (queue_.size() >= settings_.queue_capacity) {
+      failure_ = describe() + " does not keep up: " + std::to_string(queue_.size()) + " messages waiting (the queue's bound)";
+      queue_.clear();
+      idle_.notify_all();
+      return Offer::refused;
+    }
+    tokens_ -= 1;
+    queue_.push_back({output_.kind == Output::Kind::slack ? nlohmann::json{{"text", line}}.dump() : std::move(json),
+                      std::move(key)});
+  }
+  wake_.notify_one();
+  return Offer::queued;
+}
+
+std::optional<std::string> OutputQueue::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+bool OutputQueue::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  idle_.wait_for(lock, timeout, [this] { return failure_ || (queue_.empty() && !busy_); });
+  return !failure_ && queue_.empty() && !busy_;
+}
+
+void OutputQueue::fail_with(std::string reason) {
+  std::lock_guard lock(mutex_);
+  if (!failure_) failure_ = std::move(reason);
+  queue_.clear();
+}
+
+void OutputQueue::run() {
+  for (;;) {
+    std::deque<Message> batch;
+    {
+      std::unique_lock lock(mutex_);
+      idle_.notify_all();
+      wake_.wait(lock, [this] { return stopping_ || (!queue_.empty() && !failure_); });
+      if (stopping_) return;
+      size_t n = output_.kind == Output::Kind::kafka ? std::min(queue_.size(), kMessagesPerDelivery) : 1;
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      busy_ = true;
+    }
+    std::optional<std::string> failed;
+    try {
+      failed = deliver(batch);
+    } catch (const Fault& fault) {
+      failed = describe() + ": " + fault.message();
+    }
+    if (failed) fail_with(*failed);
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+  }
+}
+
+std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
+  Transport& t = *transport_;
+  if (output_.kind == Output::Kind::kafka) {
+    if (!t.publisher) t.publisher = std::make_unique<kafka::Publisher>(settings_.kafka_properties, output_.target);
+    uint64_t failed_before = t.publisher->failed();
+    for (const Message& m : batch) t.publisher->publish(m.body, m.key);
+    t.publisher->flush_reports(settings_.timeout);
+    if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
+    delivered_ += batch.size();
+    return std::nullopt;
+  }
+  if (!t.curl) {
+    t.curl.reset(curl_easy_init());
+    if (!t.curl) return describe() + ": cannot create a libcurl handle";
+    t.headers.reset(curl_slist_append(nullptr, "Content-Type: application/json"));
+    curl_easy_setopt(t.curl.get(), CURLOPT_URL, output_.target.c_str());
+    curl_easy_setopt(t.curl.get(), CURLOPT_HTTPHEADER, t.headers.get());
+    curl_easy_setopt(t.curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
+    curl_easy_setopt(t.curl.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t.curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(t.curl.get(), CURLOPT_WRITEFUNCTION, keep_body);
+  }
+  for (const Message& m : batch) {
+    std::string body;
+    curl_easy_setopt(t.curl.get(), CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(t.curl.get(), CURLOPT_POSTFIELDS, m.body.c_str());
+    curl_easy_setopt(t.curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(m.body.size()));
+    CURLcode code = curl_easy_perform(t.curl.get());
+    if (code != CURLE_OK) return describe() + ": no answer: " + curl_easy_strerror(code);
+    long status = 0;
+    curl_easy_getinfo(t.curl.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status >= 300) return describe() + ": HTTP " + std::to_string(status) + ": " + body;
+    ++delivered_;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ebs::filter_registry

@@ -1,0 +1,83 @@
+// Where a user's filter sends the alerts it passes (docs/filters.md, "Outputs"): its own Kafka
+// topic (one JSON message per alert), a webhook (a POST of the same JSON) or a Slack incoming
+// webhook ({"text": one line}). Each output has its own bounded queue and its own thread, so an
+// output that hangs or refuses never slows the stream or the other filters: the `filters` actor
+// only offers messages, and reads failure() at each batch to pause the filter with the reason.
+//   - a full queue (the output does not keep up) is a failure;
+//   - above the owner's alerts/s limit, messages are dropped and counted (rate_limited()), not
+//     queued: the limit protects the service, it does not pause the filter;
+//   - a delivery that fails (a webhook's error status or time-out, a topic that rejects) is a
+//     failure; nothing more is delivered after it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "actors/common/filter_registry/filter_registry.h"
+
+namespace ebs::filter_registry {
+
+struct OutputSettings {
+  size_t queue_capacity = 10000;                            // messages waiting
+  double max_per_second = 50;                               // the owner's limit
+  std::chrono::milliseconds timeout{5000};                  // per webhook request, per Kafka flush
+  std::map<std::string, std::string> kafka_properties;      // bootstrap.servers, ...
+};
+
+class OutputQueue {
+ public:
+  OutputQueue(Output output, OutputSettings settings);
+  ~OutputQueue();  // stops the thread; what is still queued is not delivered
+  OutputQueue(const OutputQueue&) = delete;
+  OutputQueue& operator=(const OutputQueue&) = delete;
+
+  enum class Offer { queued, rate_limited, refused };
+  // `json`: the message (Kafka, webhook); `line`: the Slack text. Never blocks. `refused` once
+  // the output has failed (or its queue is full, which fails it).
+  Offer offer(std::string json, std::string line, std::string key);
+
+  // Why the output failed, once it has.
+  std::optional<std::string> failure() const;
+  uint64_t delivered() const { return delivered_; }
+  uint64_t rate_limited() const { return rate_limited_; }
+
+  // Waits until everything queued is delivered, the output failed, or `timeout` passed; true when
+  // the queue is empty and nothing failed.
+  bool drain(std::chrono::milliseconds timeout);
+
+  const Output& output() const { return output_; }
+  std::string describe() const;  // "kafka topic T", "webhook URL"
+
+ private:
+  struct Message {
+    std::string body, key;
+  };
+  void run();
+  void fail_with(std::string reason);
+  std::optional<std::string> deliver(std::deque<Message>& batch);
+
+  Output output_;
+  OutputSettings settings_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_, idle_;
+  std::deque<Message> queue_;
+  bool stopping_ = false, busy_ = false;
+  std::optional<std::string> failure_;
+  std::atomic<uint64_t> delivered_{0}, rate_limited_{0};
+  // Token bucket for max_per_second (the actor's thread only).
+  double tokens_ = 0;
+  std::chrono::steady_clock::time_point refilled_;
+  struct Transport;
+  std::unique_ptr<Transport> transport_;
+  std::thread worker_;
+};
+
+}  // namespace ebs::filter_registry

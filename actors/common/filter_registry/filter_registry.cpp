@@ -1,0 +1,358 @@
+#include "actors/common/filter_registry/filter_registry.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/expr/parser.h"
+#include "engine/expr/program.h"
+#include "engine/util/hash.h"
+
+namespace ebs::filter_registry {
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS users(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, admin INTEGER NOT NULL,
+  max_filters INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL, max_expression_cost INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens(
+  sha256 TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  issued TEXT NOT NULL DEFAULT (datetime('now')), revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS filters(
+  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, version INTEGER NOT NULL, active INTEGER NOT NULL, paused_reason TEXT NOT NULL,
+  removed INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX IF NOT EXISTS filters_by_name ON filters(user_id, name) WHERE removed = 0;
+CREATE TABLE IF NOT EXISTS filter_versions(
+  filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, version INTEGER NOT NULL,
+  expression TEXT NOT NULL, outputs TEXT NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')),
+  PRIMARY KEY(filter_id, version));
+CREATE TABLE IF NOT EXISTS filter_effects(
+  filter_id INTEGER NOT NULL, version INTEGER NOT NULL, instance TEXT NOT NULL, alert_sequence INTEGER NOT NULL,
+  logged TEXT NOT NULL DEFAULT (datetime('now')));
+CREATE TABLE IF NOT EXISTS revision(n INTEGER NOT NULL);
+INSERT INTO revision SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM revision);
+)sql";
+
+constexpr const char* kFilterColumns =
+    "SELECT f.id, u.name, u.id, f.name, f.version, v.expression, v.outputs, f.active, f.paused_reason "
+    "FROM filters f JOIN users u ON u.id = f.user_id "
+    "JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version WHERE f.removed = 0";
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
+  std::string out;
+  char hex[3];
+  for (unsigned int i = 0; i < size; ++i) {
+    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
+    out += hex;
+  }
+  return out;
+}
+
+std::string new_token() {
+  unsigned char bytes[24];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) fail("filter registry", "no random bytes for a token (OpenSSL RAND_bytes)");
+  std::string out = "ebs_";
+  char hex[3];
+  for (unsigned char b : bytes) {
+    std::snprintf(hex, sizeof hex, "%02x", b);
+    out += hex;
+  }
+  return out;
+}
+
+std::string outputs_json(const std::vector<Output>& outputs) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Output& o : outputs) list.push_back({{"kind", to_string(o.kind)}, {"target", o.target}});
+  return list.dump();
+}
+
+std::vector<Output> outputs_from_json(std::string_view text) {
+  std::vector<Output> out;
+  for (const auto& o : nlohmann::json::parse(text)) {
+    std::string kind = o.at("kind");
+    out.push_back({kind == "webhook" ? Output::Kind::webhook : kind == "slack" ? Output::Kind::slack : Output::Kind::kafka,
+                   o.at("target")});
+  }
+  return out;
+}
+
+int count_nodes(const expr::Node& node) {
+  int n = 1;
+  for (const auto& child : node.children) n += count_nodes(*child);
+  return n;
+}
+
+User read_user(sqlite::Statement& s) {
+  return {s.integer(0), std::string(s.text(1)), s.integer(2) != 0, {s.integer(3), s.number(4), s.integer(5)}};
+}
+
+constexpr const char* kUserColumns =
+    "SELECT id, name, admin, max_filters, max_alerts_per_second, max_expression_cost FROM users";
+
+}  // namespace
+
+std::string_view to_string(Output::Kind kind) {
+  switch (kind) {
+    case Output::Kind::kafka: return "kafka";
+    case Output::Kind::webhook: return "webhook";
+    case Output::Kind::slack: return "slack";
+  }
+  return "?";
+}
+
+std::variant<int64_t, std::string> expression_cost(const std::string& expression) {
+  auto compiled = expr::Program::compile(expression);
+  if (auto* errors = std::get_if<std::vector<expr::CompileError>>(&compiled)) return expr::describe(expression, *errors);
+  return static_cast<int64_t>(count_nodes(*expr::parse(expression).root));
+}
+
+FilterRegistry::FilterRegistry(const std::string& path) : db_(path, sqlite::Database::Mode::read_write, 5000) {
+  db_.execute("PRAGMA journal_mode = WAL");
+  db_.execute(kSchema);
+}
+
+void FilterRegistry::bump_revision() { db_.execute("UPDATE revision SET n = n + 1"); }
+
+int64_t FilterRegistry::revision() const { return db_.scalar("SELECT n FROM revision"); }
+
+Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, const Limits& limits) {
+  if (name.empty() || name.find_first_of(" /\t\n") != std::string::npos)
+    return Refusal{400, "a user name is one word without '/': '" + name + "'"};
+  auto exists = db_.prepare("SELECT 1 FROM users WHERE name = ?");
+  exists.bind(1, name);
+  if (exists.step()) return Refusal{409, "the user '" + name + "' exists"};
+  auto insert = db_.prepare(
+      "INSERT INTO users(name, admin, max_filters, max_alerts_per_second, max_expression_cost) VALUES(?, ?, ?, ?, ?)");
+  insert.bind(1, name).bind(2, int64_t{admin}).bind(3, limits.max_filters).bind(4, limits.max_alerts_per_second)
+      .bind(5, limits.max_expression_cost);
+  insert.run();
+  return User{sqlite3_last_insert_rowid(db_.get()), name, admin, limits};
+}
+
+Answer<bool> FilterRegistry::remove_user(const std::string& name) {
+  sqlite::Transaction t(db_);
+  auto s = db_.prepare("DELETE FROM users WHERE name = ?");
+  s.bind(1, name);
+  if (s.run() == 0) return Refusal{404, "no user '" + name + "'"};
+  bump_revision();  // their filters are gone from the stream
+  t.commit();
+  return true;
+}
+
+std::vector<User> FilterRegistry::users() const {
+  auto s = db_.prepare(std::string(kUserColumns) + " ORDER BY name");
+  std::vector<User> out;
+  while (s.step()) out.push_back(read_user(s));
+  return out;
+}
+
+Answer<std::string> FilterRegistry::issue_token(const std::string& user, bool rotate) {
+  auto find = db_.prepare("SELECT id FROM users WHERE name = ?");
+  find.bind(1, user);
+  if (!find.step()) return Refusal{404, "no user '" + user + "'"};
+  int64_t id = find.integer(0);
+  sqlite::Transaction t(db_);
+  if (rotate) {
+    auto revoke = db_.prepare("UPDATE tokens SET revoked = 1 WHERE user_id = ?");
+    revoke.bind(1, id);
+    revoke.run();
+  }
+  std::string token = new_token();
+  auto insert = db_.prepare("INSERT INTO tokens(sha256, user_id) VALUES(?, ?)");
+  insert.bind(1, sha256_hex(token)).bind(2, id);
+  insert.run();
+  t.commit();
+  return token;
+}
+
+Answer<int64_t> FilterRegistry::revoke_tokens(const std::string& user) {
+  auto exists = db_.prepare("SELECT 1 FROM users WHERE name = ?");
+  exists.bind(1, user);
+  if (!exists.step()) return Refusal{404, "no user '" + user + "'"};
+  auto s = db_.prepare("UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND user_id = (SELECT id FROM users WHERE name = ?)");
+  s.bind(1, user);
+  return int64_t{s.run()};
+}
+
+std::optional<User> FilterRegistry::authenticate(const std::string& token) const {
+  if (token.empty()) return std::nullopt;
+  // The hash is the key: comparing digests leaks nothing about the token.
+  auto s = db_.prepare(std::string(kUserColumns) + " WHERE id = (SELECT user_id FROM tokens WHERE sha256 = ? AND revoked = 0)");
+  s.bind(1, sha256_hex(token));
+  if (!s.step()) return std::nullopt;
+  return read_user(s);
+}
+
+Filter FilterRegistry::read_filter(sqlite::Statement& s) const {
+  Filter f;
+  f.id = s.integer(0);
+  f.owner = s.text(1);
+  f.owner_id = s.integer(2);
+  f.name = s.text(3);
+  f.version = s.integer(4);
+  f.expression = s.text(5);
+  f.outputs = outputs_from_json(s.text(6));
+  f.active = s.integer(7) != 0;
+  f.paused_reason = s.text(8);
+  return f;
+}
+
+Answer<Filter> FilterRegistry::owned(const User& who, int64_t id) const {
+  auto s = db_.prepare(std::string(kFilterColumns) + " AND f.id = ?");
+  s.bind(1, id);
+  if (!s.step()) return Refusal{404, "no filter " + std::to_string(id)};
+  Filter f = read_filter(s);
+  if (!who.admin && f.owner_id != who.id) return Refusal{403, "filter " + std::to_string(id) + " is not yours"};
+  return f;
+}
+
+Answer<Filter> FilterRegistry::filter(const User& who, int64_t id) const { return owned(who, id); }
+
+namespace {
+
+std::optional<Refusal> check_expression(const User& owner, const std::string& expression) {
+  auto cost = expression_cost(expression);
+  if (auto* errors = std::get_if<std::string>(&cost)) return Refusal{400, "the expression does not compile:\n" + *errors};
+  int64_t nodes = std::get<int64_t>(cost);
+  if (nodes > owner.limits.max_expression_cost)
+    return Refusal{422, "the expression costs " + std::to_string(nodes) + " nodes; the limit of '" + owner.name +
+                            "' is " + std::to_string(owner.limits.max_expression_cost)};
+  return std::nullopt;
+}
+
+std::optional<Refusal> check_outputs(const std::vector<Output>& outputs) {
+  if (outputs.empty()) return Refusal{400, "a filter needs at least one output (kafka topic, webhook or slack URL)"};
+  for (const Output& o : outputs) {
+    if (o.target.empty()) return Refusal{400, std::string(to_string(o.kind)) + " output without a target"};
+    if (o.kind != Output::Kind::kafka && !o.target.starts_with("http://") && !o.target.starts_with("https://"))
+      return Refusal{400, std::string(to_string(o.kind)) + " output needs an http(s) URL, not '" + o.target + "'"};
+    if (o.kind == Output::Kind::kafka && o.target.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+      return Refusal{400, "'" + o.target + "' is not a Kafka topic name (letters, digits, . _ -)"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Answer<Filter> FilterRegistry::create_filter(const User& who, const std::string& name, const std::string& expression,
+                                             const std::vector<Output>& outputs) {
+  if (name.empty() || name.size() > 100) return Refusal{400, "a filter needs a name (up to 100 characters)"};
+  if (auto refusal = check_expression(who, expression)) return *refusal;
+  if (auto refusal = check_outputs(outputs)) return *refusal;
+  sqlite::Transaction t(db_);
+  auto count = db_.prepare("SELECT count(*) FROM filters WHERE user_id = ? AND removed = 0");
+  count.bind(1, who.id);
+  count.step();
+  if (count.integer(0) >= who.limits.max_filters)
+    return Refusal{429, "'" + who.name + "' has " + std::to_string(count.integer(0)) + " filters, the limit"};
+  auto same = db_.prepare("SELECT 1 FROM filters WHERE user_id = ? AND name = ? AND removed = 0");
+  same.bind(1, who.id).bind(2, name);
+  if (same.step()) return Refusal{409, "'" + who.name + "' has a filter named '" + name + "'"};
+  auto insert = db_.prepare("INSERT INTO filters(user_id, name, version, active, paused_reason) VALUES(?, ?, 1, 1, '')");
+  insert.bind(1, who.id).bind(2, name);
+  insert.run();
+  int64_t id = sqlite3_last_insert_rowid(db_.get());
+  auto version = db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(?, 1, ?, ?)");
+  version.bind(1, id).bind(2, expression).bind(3, outputs_json(outputs));
+  version.run();
+  bump_revision();
+  t.commit();
+  return std::get<Filter>(owned(who, id));
+}
+
+Answer<Filter> FilterRegistry::update_filter(const User& who, int64_t id, const std::optional<std::string>& expression,
+                                             const std::optional<std::vector<Output>>& outputs) {
+  Answer<Filter> current = owned(who, id);
+  if (auto* refusal = std::get_if<Refusal>(&current)) return *refusal;
+  Filter f = std::get<Filter>(current);
+  if (expression) {
+    auto owner = db_.prepare(std::string(kUserColumns) + " WHERE id = ?");
+    owner.bind(1, f.owner_id);
+    owner.step();
+    if (auto refusal = check_expression(read_user(owner), *expression)) return *refusal;
+  }
+  if (outputs)
+    if (auto refusal = check_outputs(*outputs)) return *refusal;
+  sqlite::Transaction t(db_);
+  auto version = db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(?, ?, ?, ?)");
+  version.bind(1, id).bind(2, f.version + 1).bind(3, expression.value_or(f.expression))
+      .bind(4, outputs_json(outputs.value_or(f.outputs)));
+  version.run();
+  auto bump = db_.prepare("UPDATE filters SET version = version + 1 WHERE id = ?");
+  bump.bind(1, id);
+  bump.run();
+  bump_revision();
+  t.commit();
+  return owned(who, id);
+}
+
+Answer<Filter> FilterRegistry::set_active(const User& who, int64_t id, bool active, const std::string& reason) {
+  Answer<Filter> current = owned(who, id);
+  if (auto* refusal = std::get_if<Refusal>(&current)) return *refusal;
+  sqlite::Transaction t(db_);
+  auto s = db_.prepare("UPDATE filters SET active = ?, paused_reason = ? WHERE id = ?");
+  s.bind(1, int64_t{active}).bind(2, active ? std::string() : reason).bind(3, id);
+  s.run();
+  bump_revision();
+  t.commit();
+  return owned(who, id);
+}
+
+Answer<bool> FilterRegistry::remove_filter(const User& who, int64_t id) {
+  Answer<Filter> current = owned(who, id);
+  if (auto* refusal = std::get_if<Refusal>(&current)) return *refusal;
+  sqlite::Transaction t(db_);
+  auto s = db_.prepare("UPDATE filters SET removed = 1, active = 0 WHERE id = ?");
+  s.bind(1, id);
+  s.run();
+  bump_revision();
+  t.commit();
+  return true;
+}
+
+std::vector<Filter> FilterRegistry::filters(const User& who) const {
+  auto s = db_.prepare(std::string(kFilterColumns) + (who.admin ? "" : " AND f.user_id = ?") + " ORDER BY f.id");
+  if (!who.admin) s.bind(1, who.id);
+  std::vector<Filter> out;
+  while (s.step()) out.push_back(read_filter(s));
+  return out;
+}
+
+std::vector<Filter> FilterRegistry::active_filters() const {
+  auto s = db_.prepare(std::string(kFilterColumns) + " AND f.active = 1 ORDER BY f.id");
+  std::vector<Filter> out;
+  while (s.step()) out.push_back(read_filter(s));
+  return out;
+}
+
+void FilterRegistry::pause_for_failure(int64_t id, const std::string& reason) {
+  sqlite::Transaction t(db_);
+  auto s = db_.prepare("UPDATE filters SET active = 0, paused_reason = ? WHERE id = ? AND active = 1");
+  s.bind(1, reason).bind(2, id);
+  if (s.run() > 0) bump_revision();
+  t.commit();
+}
+
+void FilterRegistry::record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence) {
+  auto s = db_.prepare("INSERT INTO filter_effects(filter_id, version, instance, alert_sequence) VALUES(?, ?, ?, ?)");
+  s.bind(1, id).bind(2, version).bind(3, instance).bind(4, sequence);
+  s.run();
+}
+
+std::vector<FilterRegistry::Effect> FilterRegistry::effects(int64_t id) const {
+  auto s = db_.prepare("SELECT filter_id, version, instance, alert_sequence FROM filter_effects WHERE filter_id = ? ORDER BY rowid");
+  s.bind(1, id);
+  std::vector<Effect> out;
+  while (s.step()) out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), s.integer(3)});
+  return out;
+}
+
+}  // namespace ebs::filter_registry

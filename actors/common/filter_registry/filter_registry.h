@@ -1,0 +1,116 @@
+// The filter service's store (docs/filters.md): users, their tokens (SHA-256 hashes only: a token
+// is shown once, when issued), their filters with every version, each version's outputs, and the
+// log of when each version took effect in the stream. One SQLite file, shared by the HTTP API
+// (which writes) and the `filters` actor instances (which read the active filters and write the
+// log); a revision number that every change increments lets the actor notice a change with one
+// cheap query per batch.
+//
+// Refusals (a name taken, a limit reached, someone else's filter) are answers, not faults: they
+// come back as a Refusal with the HTTP status the API answers with.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "actors/common/sqlite/sqlite_db.h"
+
+namespace ebs::filter_registry {
+
+struct Limits {
+  int64_t max_filters = 20;              // filters a user may have (active or paused)
+  double max_alerts_per_second = 50;     // per output; above it the output drops and counts
+  int64_t max_expression_cost = 40;      // nodes of an expression's syntax tree
+};
+
+struct User {
+  int64_t id = 0;
+  std::string name;
+  bool admin = false;
+  Limits limits;
+};
+
+struct Output {
+  enum class Kind { kafka, webhook, slack };
+  Kind kind = Kind::kafka;
+  std::string target;  // the topic (kafka) or the URL (webhook, slack)
+};
+std::string_view to_string(Output::Kind kind);
+
+struct Filter {
+  int64_t id = 0;
+  std::string owner;  // user name
+  int64_t owner_id = 0;
+  std::string name;
+  int64_t version = 1;
+  std::string expression;
+  std::vector<Output> outputs;
+  bool active = true;
+  std::string paused_reason;  // why it is paused ("by its owner", or what failed)
+};
+
+struct Refusal {
+  int status = 400;  // the HTTP status the API answers with
+  std::string message;
+};
+
+template <typename T>
+using Answer = std::variant<T, Refusal>;
+
+// The cost of an expression (nodes of its syntax tree), or the compile errors as one message.
+std::variant<int64_t, std::string> expression_cost(const std::string& expression);
+
+class FilterRegistry {
+ public:
+  // Opens (creating when absent) the store at `path`.
+  explicit FilterRegistry(const std::string& path);
+
+  const std::string& path() const { return db_.path(); }
+
+  // ---- users and tokens (admin) ----
+  Answer<User> create_user(const std::string& name, bool admin, const Limits& limits);
+  // Removes the user, their tokens and their filters.
+  Answer<bool> remove_user(const std::string& name);
+  std::vector<User> users() const;
+  // A new token for the user, returned in clear this once; `rotate` revokes the earlier ones.
+  Answer<std::string> issue_token(const std::string& user, bool rotate);
+  Answer<int64_t> revoke_tokens(const std::string& user);  // how many were revoked
+  // The user a bearer token belongs to, if it is a valid, unrevoked token.
+  std::optional<User> authenticate(const std::string& token) const;
+
+  // ---- filters (a user acts on their own; an admin on any) ----
+  Answer<Filter> create_filter(const User& who, const std::string& name, const std::string& expression,
+                               const std::vector<Output>& outputs);
+  // A new version with the new expression and/or outputs (nullopt: unchanged).
+  Answer<Filter> update_filter(const User& who, int64_t id, const std::optional<std::string>& expression,
+                               const std::optional<std::vector<Output>>& outputs);
+  Answer<Filter> set_active(const User& who, int64_t id, bool active, const std::string& reason);
+  Answer<bool> remove_filter(const User& who, int64_t id);
+  Answer<Filter> filter(const User& who, int64_t id) const;
+  std::vector<Filter> filters(const User& who) const;  // own, or everyone's for an admin
+
+  // ---- for the `filters` actor ----
+  int64_t revision() const;
+  std::vector<Filter> active_filters() const;
+  // A filter failed at run time: paused with the reason (no owner check: the service does it).
+  void pause_for_failure(int64_t id, const std::string& reason);
+  // The log: version `version` of filter `id` took effect at the instance's alert `sequence`.
+  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence);
+  struct Effect {
+    int64_t filter_id, version;
+    std::string instance;
+    int64_t sequence;
+  };
+  std::vector<Effect> effects(int64_t id) const;
+
+ private:
+  Answer<Filter> owned(const User& who, int64_t id) const;
+  Filter read_filter(sqlite::Statement& s) const;
+  void bump_revision();
+
+  sqlite::Database db_;
+};
+
+}  // namespace ebs::filter_registry

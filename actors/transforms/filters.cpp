@@ -1,0 +1,337 @@
+#include "actors/transforms/filters.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+
+#include "actors/common/filter_registry/filter_outputs.h"
+#include "actors/common/filter_registry/filter_registry.h"
+#include "engine/expr/alert_field.h"
+#include "engine/expr/program_set.h"
+#include "engine/model/record_json.h"
+#include "engine/runtime/actor_logic.h"
+
+namespace ebs {
+
+namespace {
+
+namespace registry = filter_registry;
+
+struct NamedFilter {
+  int64_t id = 0;  // in the registry; 0 for a filter of the workflow's config
+  std::string owner;
+  std::string name;
+  std::string where;
+  int64_t version = 1;
+  std::vector<registry::Output> outputs;
+};
+
+std::vector<NamedFilter> configured_filters(const ActorConfig& config) {
+  std::vector<NamedFilter> out;
+  if (!config.has("filters")) return out;
+  for (const auto& [name, where] : config.string_map("filters")) out.push_back({0, "", name, where, 1, {}});
+  return out;
+}
+
+std::vector<NamedFilter> registered_filters(const registry::FilterRegistry& store) {
+  std::vector<NamedFilter> out;
+  for (registry::Filter& f : store.active_filters())
+    out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs)});
+  return out;
+}
+
+std::string label(const NamedFilter& f) { return f.owner.empty() ? f.name : f.owner + "/" + f.name; }
+
+// Every wrong expression with its filter's name and the columns of its errors.
+std::string describe_errors(const std::vector<NamedFilter>& filters, const std::vector<expr::ProgramErrors>& errors) {
+  std::string out;
+  for (const expr::ProgramErrors& e : errors) {
+    const NamedFilter& f = filters[e.index];
+    out += "filter '" + label(f) + "':\n" + expr::describe(f.where, e.errors);
+  }
+  return out;
+}
+
+// The filters in force and what evaluating them needs: the compiled set, one reader per field and
+// the annotation fragment each filter adds to an alert it passes.
+class ActiveFilters {
+ public:
+  ActiveFilters(std::vector<NamedFilter> filters, expr::ProgramSet set)
+      : filters_(std::move(filters)), set_(std::move(set)) {
+    for (const std::string& f : set_.fields()) readers_.push_back(compile_alert_field(f));
+    for (const NamedFilter& f : filters_) {
+      nlohmann::json fragment{{"filter", f.name}, {"version", f.version}};
+      if (f.id != 0) {
+        fragment["id"] = f.id;
+        fragment["owner"] = f.owner;
+      }
+      fragments_.push_back(fragment.dump());
+    }
+    columns_.resize(readers_.size());
+  }
+
+  const std::vector<NamedFilter>& filters() const { return filters_; }
+  const std::string& fragment(size_t i) const { return fragments_[i]; }
+
+  expr::Matches evaluate(const BatchView& batch) {
+    for (size_t f = 0; f < readers_.size(); ++f) {
+      columns_[f].resize(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) columns_[f][i] = readers_[f](static_cast<const Alert&>(batch[i]));
+    }
+    return set_.evaluate(columns_, batch.size(), workspace_);
+  }
+
+  // Per record of the batch, [{"filter":..,"version":..}, ...] for the filters it passed ("" for none).
+  std::vector<std::string> matched_details(const expr::Matches& matches) {
+    passed_by_.resize(matches.records());
+    for (auto& list : passed_by_) list.clear();
+    for (size_t p = 0; p < filters_.size(); ++p) matches.each_passed(p, [&](uint32_t r) { passed_by_[r].push_back(static_cast<uint32_t>(p)); });
+    std::vector<std::string> out(matches.records());
+    for (size_t r = 0; r < out.size(); ++r) {
+      if (passed_by_[r].empty()) continue;
+      size_t size = 2;
+      for (uint32_t p : passed_by_[r]) size += fragments_[p].size() + 1;
+      std::string& d = out[r];
+      d.reserve(size);
+      d += '[';
+      for (uint32_t p : passed_by_[r]) {
+        if (d.size() > 1) d += ',';
+        d += fragments_[p];
+      }
+      d += ']';
+    }
+    return out;
+  }
+
+ private:
+  std::vector<NamedFilter> filters_;
+  expr::ProgramSet set_;
+  std::vector<AlertField> readers_;
+  std::vector<std::string> fragments_;
+  std::vector<std::vector<expr::Value>> columns_;
+  expr::ProgramSet::Workspace workspace_;
+  std::vector<std::vector<uint32_t>> passed_by_;  // per record: the filters it passed
+};
+
+std::variant<ActiveFilters, std::string> compile_filters(std::vector<NamedFilter> filters) {
+  std::vector<std::string> texts;
+  for (const NamedFilter& f : filters) texts.push_back(f.where);
+  auto compiled = expr::ProgramSet::compile(texts);
+  if (auto* errors = std::get_if<std::vector<expr::ProgramErrors>>(&compiled)) return describe_errors(filters, *errors);
+  return ActiveFilters(std::move(filters), std::move(std::get<expr::ProgramSet>(compiled)));
+}
+
+std::string slack_line(const NamedFilter& f, const Alert& alert) {
+  char position[96];
+  std::snprintf(position, sizeof position, "ra %.5f dec %.5f mag %.2f %s", alert.core().ra, alert.core().dec,
+                alert.core().mag, alert.core().band.c_str());
+  return label(f) + " v" + std::to_string(f.version) + ": " + alert.core().object_id + " " + position;
+}
+
+class Filters final : public ActorLogic {
+ public:
+  void open(const ActorContext& context) override {
+    instance_ = context.actor_id + "#" + std::to_string(context.instance);
+    provenance_ = {context.actor_id, context.type_name, context.type_version, context.config.hash()};
+    if (context.config.has("registry")) {
+      store_.emplace(context.config.input_path("registry"));
+      output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
+      output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
+      if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
+      reload();
+      return;
+    }
+    auto compiled = compile_filters(configured_filters(context.config));
+    if (auto* errors = std::get_if<std::string>(&compiled))
+      fail(context.config.place("filters"), "in expressions:\n" + *errors);
+    active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
+  }
+
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    // A change of the registry takes effect here, between two batches: every alert of this batch
+    // meets the same versions.
+    if (store_ && store_->revision() != revision_) reload();
+    expr::Matches matches = active_->evaluate(batch);
+    std::vector<std::string> details = active_->matched_details(matches);
+    std::vector<RecordPtr> kept;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (details[i].empty()) continue;
+      Annotation a;
+      a.kind = Annotation::Kind::tag;
+      a.name = "filters";
+      a.provenance = provenance_;
+      a.details = std::move(details[i]);
+      kept.push_back(static_cast<const Alert&>(batch[i]).annotated(std::move(a)));
+    }
+    if (store_) deliver(batch, matches);
+    sequence_ += batch.size();
+    out.filtered(batch.size() - kept.size());
+    if (!kept.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(kept), batch.acks()));
+  }
+
+  void on_end_of_stream(Emitter&) override {
+    if (!store_) return;
+    for (auto& [key, queue] : queues_) queue->drain(output_settings_.timeout * 2);
+    pause_failed_filters();
+  }
+
+  std::string output() const override {
+    if (!store_) return {};
+    uint64_t delivered = 0;
+    for (const auto& [key, queue] : queues_) delivered += queue->delivered();
+    return "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages";
+  }
+
+  std::vector<std::string> closing_warnings() const override {
+    std::vector<std::string> out;
+    for (const auto& [key, queue] : queues_)
+      if (queue->rate_limited() > 0)
+        out.push_back(queue->describe() + ": " + std::to_string(queue->rate_limited()) +
+                      " alerts dropped above its owner's alerts/s limit");
+    return out;
+  }
+
+ private:
+  struct QueueKey {
+    int64_t filter;
+    registry::Output::Kind kind;
+    std::string target;
+    auto operator<=>(const QueueKey&) const = default;
+  };
+
+  // Loads the active filters; each new version, and each filter leaving, is logged with the
+  // instance's alert sequence number where it takes effect (and the versions in the registry).
+  void reload() {
+    pause_failed_filters();  // before reading: a failed output's filter must not be read as active
+    revision_ = store_->revision();
+    for (const registry::User& u : store_->users()) rate_limits_[u.name] = u.limits.max_alerts_per_second;
+    std::vector<NamedFilter> filters = registered_filters(*store_);
+    std::map<int64_t, int64_t> versions;
+    for (const NamedFilter& f : filters) versions[f.id] = f.version;
+    for (const NamedFilter& f : filters) {
+      auto it = running_.find(f.id);
+      if (it != running_.end() && it->second == f.version) continue;
+      spdlog::info("{}: filter {} ({}) version {} takes effect at alert {}", instance_, f.id, label(f), f.version, sequence_);
+      store_->record_effect(f.id, f.version, instance_, static_cast<int64_t>(sequence_));
+    }
+    for (const auto& [id, version] : running_)
+      if (!versions.count(id)) {
+        spdlog::info("{}: filter {} (version {}) stops at alert {} (paused or removed)", instance_, id, version, sequence_);
+        store_->record_effect(id, 0, instance_, static_cast<int64_t>(sequence_));
+      }
+    running_ = std::move(versions);
+    auto compiled = compile_filters(std::move(filters));
+    // The API compiles every expression before storing it: a failure here is a bug, not a user's.
+    if (auto* errors = std::get_if<std::string>(&compiled)) fail(store_->path(), "a stored filter does not compile:\n" + *errors);
+    active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
+    outputs_of_.clear();
+    for (const NamedFilter& f : active_->filters()) {
+      std::vector<registry::OutputQueue*> queues;
+      for (const registry::Output& o : f.outputs) {
+        auto& queue = queues_[{f.id, o.kind, o.target}];
+        if (queue && queue->failure()) {  // paused for it, then resumed by its owner: start afresh
+          queue.reset();
+          paused_.erase(f.id);
+        }
+        if (!queue) {
+          registry::OutputSettings settings = output_settings_;
+          if (auto limit = rate_limits_.find(f.owner); limit != rate_limits_.end()) settings.max_per_second = limit->second;
+          queue = std::make_unique<registry::OutputQueue>(o, settings);
+        }
+        queues.push_back(queue.get());
+      }
+      outputs_of_.push_back(std::move(queues));
+    }
+  }
+
+  void deliver(const BatchView& batch, const expr::Matches& matches) {
+    const std::vector<NamedFilter>& filters = active_->filters();
+    std::vector<std::string> alert_json(batch.size());  // made once per alert, for every filter it passed
+    for (size_t p = 0; p < filters.size(); ++p) {
+      if (outputs_of_[p].empty()) continue;
+      matches.each_passed(p, [&](uint32_t i) {
+        const auto& alert = static_cast<const Alert&>(batch[i]);
+        if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::string message = "{\"filter\":" + active_->fragment(p) + ",\"alert\":" + alert_json[i] + "}";
+        for (registry::OutputQueue* queue : outputs_of_[p])
+          queue->offer(message, slack_line(filters[p], alert), alert.core().object_id);
+      });
+    }
+    pause_failed_filters();
+  }
+
+  // A filter whose output failed is paused with the reason; the registry's new revision takes it
+  // out of the set at the next batch.
+  void pause_failed_filters() {
+    for (const auto& [key, queue] : queues_) {
+      if (paused_.count(key.filter)) continue;
+      if (auto why = queue->failure()) {
+        spdlog::warn("{}: filter {} paused: {}", instance_, key.filter, *why);
+        store_->pause_for_failure(key.filter, *why);
+        paused_.insert(key.filter);
+      }
+    }
+  }
+
+  std::string instance_;
+  Provenance provenance_;
+  std::optional<ActiveFilters> active_;
+  // Registry mode.
+  std::optional<registry::FilterRegistry> store_;
+  int64_t revision_ = -1;
+  uint64_t sequence_ = 0;             // alerts this instance has evaluated
+  std::map<int64_t, int64_t> running_;  // filter id -> version in force
+  registry::OutputSettings output_settings_;
+  std::map<std::string, double> rate_limits_;  // owner -> alerts/s per output
+  std::map<QueueKey, std::unique_ptr<registry::OutputQueue>> queues_;
+  std::vector<std::vector<registry::OutputQueue*>> outputs_of_;  // per active filter
+  std::set<int64_t> paused_;
+};
+
+}  // namespace
+
+void register_filters(ActorRegistry& registry) {
+  ActorType t;
+  t.name = "filters";
+  t.description = "Evaluates many filter expressions together (named in the config, or users' filters of a registry "
+                  "with their outputs); forwards alerts passing any, tagged with which";
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::alert, "alerts"}};
+  t.outputs = {{"out", PortType::alert, "alerts that pass at least one filter, tagged \"filters\""}};
+  t.config = {
+      {"filters", ValueKind::map, false, "",
+       "filter name -> condition, e.g. {bright: \"mag < 18\", young: \"n_detections <= 2\"} (docs/expressions.md)"},
+      {"registry", ValueKind::string, false, "",
+       "the filter service's SQLite store (docs/filters.md): its users' active filters, reloaded between batches when "
+       "they change, each delivering to its own outputs"},
+      {"brokers", ValueKind::string, false, "", "Kafka bootstrap servers of the filters' topic outputs"},
+      {"output_timeout_ms", ValueKind::integer, false, "5000",
+       "a webhook request or Kafka delivery slower than this fails its output and pauses the filter"},
+      {"output_queue", ValueKind::integer, false, "10000",
+       "messages an output may have waiting; a full queue fails the output and pauses the filter"},
+  };
+  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+    if (c.has("filters") == c.has("registry")) {
+      problems.push_back({c.place("filters"), "give either `filters` (a map of name -> condition) or `registry` (a path)"});
+      return;
+    }
+    if (!c.has("filters") || !c.node("filters").IsMap()) return;  // the type check reported a wrong kind
+    std::vector<NamedFilter> filters = configured_filters(c);
+    std::vector<std::string> texts;
+    for (const NamedFilter& f : filters) texts.push_back(f.where);
+    auto compiled = expr::ProgramSet::compile(texts);
+    if (auto* errors = std::get_if<std::vector<expr::ProgramErrors>>(&compiled))
+      for (const expr::ProgramErrors& e : *errors)
+        for (const expr::CompileError& error : e.errors)
+          problems.push_back({c.place("filters"), "filter '" + filters[e.index].name + "', column " +
+                                                      std::to_string(error.column) + ": " + error.message});
+  };
+  t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
+  t.create = [](const ActorContext&) { return std::make_unique<Filters>(); };
+  registry.add(std::move(t));
+}
+
+}  // namespace ebs

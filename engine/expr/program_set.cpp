@@ -1,0 +1,607 @@
+// ProgramSet: the shared graph of many expressions and its column-wise evaluation (program_set.h).
+// The operations are bytecode.h's, the ones the single Program applies, so the answers agree.
+#include "engine/expr/program_set.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <unordered_map>
+
+#include "engine/expr/bytecode.h"
+#include "engine/expr/parser.h"
+#include "engine/expr/program.h"
+#include "engine/util/fault.h"
+
+namespace ebs::expr {
+
+using namespace bytecode;
+
+namespace {
+
+enum class NodeKind : uint8_t {
+  constant,
+  field,
+  cut,         // field OP number, OP one of < <= > >=: evaluated by the field's sweeps
+  compare,     // any other comparison of two children
+  arithmetic,  // + - * / % of two children
+  negate,
+  function,
+  logical_and,
+  logical_or,
+  logical_not,
+};
+
+struct GraphNode {
+  NodeKind kind = NodeKind::constant;
+  Operator op = Operator::equal;
+  Function function = Function::abs;
+  uint32_t field = 0;
+  Slot constant = null_slot();  // constant; a cut's threshold
+  std::vector<uint32_t> children;
+  int bits_at = -1;   // index of its (true, false) bitsets in the batch's bit arena, or none
+  int slots_at = -1;  // index of its value column in the batch's slot arena, or none
+  bool used = false;  // reached from an expression's root (a cut's threshold constant is not)
+};
+
+bool natural_bits(const GraphNode& node) {
+  switch (node.kind) {
+    case NodeKind::cut:
+    case NodeKind::compare:
+    case NodeKind::logical_and:
+    case NodeKind::logical_or:
+    case NodeKind::logical_not: return true;
+    case NodeKind::function: return node.function == Function::exists || node.function == Function::is_null;
+    default: return false;
+  }
+}
+
+bool consumes_bits(const GraphNode& node) {
+  return node.kind == NodeKind::logical_and || node.kind == NodeKind::logical_or ||
+         node.kind == NodeKind::logical_not;
+}
+
+struct SweepCut {
+  double threshold;
+  Operator op;
+  uint32_t node;
+};
+
+// The cuts on one field: "above" (> >=) swept from the largest value down, "below" (< <=) from the
+// smallest up; each cut's set of records contains the previous one's.
+struct FieldSweeps {
+  uint32_t field = 0;
+  std::vector<SweepCut> above, below;
+};
+
+Slot apply_binary(Operator op, const Slot& a, const Slot& b) {
+  switch (op) {
+    case Operator::add: return arithmetic<Operator::add>(a, b);
+    case Operator::subtract: return arithmetic<Operator::subtract>(a, b);
+    case Operator::multiply: return arithmetic<Operator::multiply>(a, b);
+    case Operator::divide: return arithmetic<Operator::divide>(a, b);
+    case Operator::modulo: return arithmetic<Operator::modulo>(a, b);
+    case Operator::equal: return compare<Operator::equal>(a, b);
+    case Operator::not_equal: return compare<Operator::not_equal>(a, b);
+    case Operator::less: return compare<Operator::less>(a, b);
+    case Operator::less_equal: return compare<Operator::less_equal>(a, b);
+    case Operator::greater: return compare<Operator::greater>(a, b);
+    case Operator::greater_equal: return compare<Operator::greater_equal>(a, b);
+    case Operator::logical_and: return logical_and(a, b);
+    case Operator::logical_or: return logical_or(a, b);
+    default: return null_slot();
+  }
+}
+
+Slot apply_function(Function function, const Slot& x, const Slot& y) {
+  switch (function) {
+    case Function::abs: return math<Function::abs>(x);
+    case Function::log10: return math<Function::log10>(x);
+    case Function::sqrt: return math<Function::sqrt>(x);
+    case Function::min: return math<Function::min>(x, y);
+    case Function::max: return math<Function::max>(x, y);
+    case Function::exists: return bool_slot(x.kind != Kind::null);
+    case Function::is_null: return bool_slot(x.kind == Kind::null);
+  }
+  return null_slot();
+}
+
+Function function_named(std::string_view name) {
+  for (const auto& info : kFunctions)
+    if (info.name == name) return info.function;
+  fail("expression", "unknown function '" + std::string(name) + "' after a successful compile");
+}
+
+}  // namespace
+
+struct ProgramSet::Graph {
+  std::vector<std::string> fields;
+  std::vector<GraphNode> nodes;  // children before parents
+  std::vector<uint32_t> roots;   // one per expression
+  std::vector<std::unique_ptr<std::string>> texts;  // text constants point in here
+  std::vector<FieldSweeps> sweeps;
+  size_t bit_nodes = 0, slot_nodes = 0, unshared_nodes = 0, swept_cuts = 0;
+};
+
+namespace {
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(ProgramSet::Graph& graph) : graph_(graph) {}
+
+  uint32_t build(const Node& node) {
+    ++graph_.unshared_nodes;
+    switch (node.kind) {
+      case Node::Kind::null_literal: return constant(null_slot());
+      case Node::Kind::bool_literal: return constant(bool_slot(node.boolean));
+      case Node::Kind::number_literal: return constant(number_slot(node.number));
+      case Node::Kind::text_literal: return text_constant(node.name);
+      case Node::Kind::field: return field(node.name);
+      case Node::Kind::unary: {
+        uint32_t child = build(*node.children[0]);
+        bool negate = node.op == Operator::negate;
+        if (is_constant(child)) {
+          const Slot& x = graph_.nodes[child].constant;
+          return constant(negate ? (x.kind == Kind::number ? number_slot(-x.number) : null_slot()) : logical_not(x));
+        }
+        GraphNode n;
+        n.kind = negate ? NodeKind::negate : NodeKind::logical_not;
+        n.children = {child};
+        return intern(std::move(n));
+      }
+      case Node::Kind::binary: return build_binary(node);
+      case Node::Kind::call: return build_call(node);
+    }
+    return constant(null_slot());
+  }
+
+ private:
+  uint32_t build_binary(const Node& node) {
+    if (node.op == Operator::logical_and || node.op == Operator::logical_or) {
+      std::vector<const Node*> terms;
+      collect_terms(node, node.op, terms);
+      GraphNode n;
+      n.kind = node.op == Operator::logical_and ? NodeKind::logical_and : NodeKind::logical_or;
+      bool all_constant = true;
+      for (const Node* term : terms) {
+        n.children.push_back(build(*term));
+        all_constant = all_constant && is_constant(n.children.back());
+      }
+      if (all_constant) {
+        Slot value = graph_.nodes[n.children[0]].constant;
+        for (size_t i = 1; i < n.children.size(); ++i)
+          value = apply_binary(node.op, value, graph_.nodes[n.children[i]].constant);
+        return constant(value);
+      }
+      // Three-valued and/or are commutative and idempotent: order and deduplicate the terms so that
+      // "a and b" and "b and a" are one node.
+      std::sort(n.children.begin(), n.children.end());
+      n.children.erase(std::unique(n.children.begin(), n.children.end()), n.children.end());
+      return intern(std::move(n));
+    }
+    uint32_t left = build(*node.children[0]);
+    uint32_t right = build(*node.children[1]);
+    if (is_constant(left) && is_constant(right))
+      return constant(apply_binary(node.op, graph_.nodes[left].constant, graph_.nodes[right].constant));
+    GraphNode n;
+    n.op = node.op;
+    if (is_comparison(node.op)) {
+      bool ordering = node.op == Operator::less || node.op == Operator::less_equal ||
+                      node.op == Operator::greater || node.op == Operator::greater_equal;
+      if (ordering && is_field(left) && is_number_constant(right))
+        return cut(graph_.nodes[left].field, node.op, graph_.nodes[right].constant.number);
+      if (ordering && is_number_constant(left) && is_field(right))
+        return cut(graph_.nodes[right].field, mirrored(node.op), graph_.nodes[left].constant.number);
+      n.kind = NodeKind::compare;
+    } else {
+      n.kind = NodeKind::arithmetic;
+    }
+    n.children = {left, right};
+    return intern(std::move(n));
+  }
+
+  uint32_t build_call(const Node& node) {
+    GraphNode n;
+    n.kind = NodeKind::function;
+    n.function = function_named(node.name);
+    bool all_constant = true;
+    for (const auto& argument : node.children) {
+      n.children.push_back(build(*argument));
+      all_constant = all_constant && is_constant(n.children.back());
+    }
+    if (all_constant && n.function != Function::exists) {
+      const Slot& x = graph_.nodes[n.children[0]].constant;
+      return constant(apply_function(n.function, x, n.children.size() > 1 ? graph_.nodes[n.children[1]].constant : x));
+    }
+    return intern(std::move(n));
+  }
+
+  static void collect_terms(const Node& node, Operator op, std::vector<const Node*>& terms) {
+    if (node.kind == Node::Kind::binary && node.op == op) {
+      collect_terms(*node.children[0], op, terms);
+      collect_terms(*node.children[1], op, terms);
+    } else {
+      terms.push_back(&node);
+    }
+  }
+
+  bool is_constant(uint32_t i) const { return graph_.nodes[i].kind == NodeKind::constant; }
+  bool is_field(uint32_t i) const { return graph_.nodes[i].kind == NodeKind::field; }
+  bool is_number_constant(uint32_t i) const {
+    return is_constant(i) && graph_.nodes[i].constant.kind == Kind::number;
+  }
+
+  uint32_t constant(Slot value) {
+    GraphNode n;
+    n.kind = NodeKind::constant;
+    n.constant = value;
+    return intern(std::move(n));
+  }
+
+  uint32_t text_constant(const std::string& text) {
+    auto it = texts_.find(text);
+    if (it == texts_.end()) {
+      graph_.texts.push_back(std::make_unique<std::string>(text));
+      it = texts_.emplace(text, graph_.texts.back().get()).first;
+    }
+    return constant(text_slot(*it->second));
+  }
+
+  uint32_t field(const std::string& path) {
+    auto [it, inserted] = field_slots_.emplace(path, static_cast<uint32_t>(graph_.fields.size()));
+    if (inserted) graph_.fields.push_back(path);
+    GraphNode n;
+    n.kind = NodeKind::field;
+    n.field = it->second;
+    return intern(std::move(n));
+  }
+
+  uint32_t cut(uint32_t field, Operator op, double threshold) {
+    GraphNode n;
+    n.kind = NodeKind::cut;
+    n.field = field;
+    n.op = op;
+    n.constant = number_slot(threshold);
+    return intern(std::move(n));
+  }
+
+  // Equal nodes (same kind, operator, field, constant and children) are one node.
+  uint32_t intern(GraphNode node) {
+    std::string key;
+    key.reserve(32 + 4 * node.children.size());
+    auto put = [&key](const void* data, size_t size) { key.append(static_cast<const char*>(data), size); };
+    put(&node.kind, sizeof node.kind);
+    put(&node.op, sizeof node.op);
+    put(&node.function, sizeof node.function);
+    put(&node.field, sizeof node.field);
+    put(&node.constant.kind, sizeof node.constant.kind);
+    put(&node.constant.boolean, sizeof node.constant.boolean);
+    put(&node.constant.number, sizeof node.constant.number);
+    put(&node.constant.data, sizeof node.constant.data);  // texts are interned: equal text, equal pointer
+    for (uint32_t child : node.children) put(&child, sizeof child);
+    auto [it, inserted] = interned_.emplace(std::move(key), static_cast<uint32_t>(graph_.nodes.size()));
+    if (inserted) graph_.nodes.push_back(std::move(node));
+    return it->second;
+  }
+
+  ProgramSet::Graph& graph_;
+  std::unordered_map<std::string, uint32_t> interned_;
+  std::unordered_map<std::string, const std::string*> texts_;
+  std::unordered_map<std::string, uint32_t> field_slots_;
+};
+
+// Decides which nodes keep bitsets and which keep value columns, and orders each field's cuts for
+// its sweeps.
+void lay_out(ProgramSet::Graph& graph) {
+  std::vector<bool> needs_bits(graph.nodes.size(), false), needs_slots(graph.nodes.size(), false);
+  for (uint32_t root : graph.roots) {
+    needs_bits[root] = true;
+    graph.nodes[root].used = true;
+  }
+  for (size_t i = graph.nodes.size(); i-- > 0;) {  // parents come after their children
+    const GraphNode& node = graph.nodes[i];
+    if (!node.used) continue;
+    for (uint32_t child : node.children) {
+      (consumes_bits(node) ? needs_bits : needs_slots)[child] = true;
+      graph.nodes[child].used = true;
+    }
+  }
+  std::unordered_map<uint32_t, size_t> sweep_of_field;
+  for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
+    GraphNode& node = graph.nodes[i];
+    if (!node.used) continue;
+    if (natural_bits(node) || needs_bits[i]) node.bits_at = static_cast<int>(graph.bit_nodes++);
+    if (!natural_bits(node) || needs_slots[i]) node.slots_at = static_cast<int>(graph.slot_nodes++);
+    if (node.kind != NodeKind::cut) continue;
+    auto [it, inserted] = sweep_of_field.emplace(node.field, graph.sweeps.size());
+    if (inserted) graph.sweeps.push_back({node.field, {}, {}});
+    FieldSweeps& sweeps = graph.sweeps[it->second];
+    bool above = node.op == Operator::greater || node.op == Operator::greater_equal;
+    (above ? sweeps.above : sweeps.below).push_back({node.constant.number, node.op, i});
+    ++graph.swept_cuts;
+  }
+  for (FieldSweeps& sweeps : graph.sweeps) {
+    // Above: largest threshold first, and at one threshold '>' (fewer records) before '>='.
+    std::sort(sweeps.above.begin(), sweeps.above.end(), [](const SweepCut& a, const SweepCut& b) {
+      if (a.threshold != b.threshold) return a.threshold > b.threshold;
+      return a.op == Operator::greater && b.op != Operator::greater;
+    });
+    // Below: smallest threshold first, '<' before '<='.
+    std::sort(sweeps.below.begin(), sweeps.below.end(), [](const SweepCut& a, const SweepCut& b) {
+      if (a.threshold != b.threshold) return a.threshold < b.threshold;
+      return a.op == Operator::less && b.op != Operator::less;
+    });
+  }
+}
+
+}  // namespace
+
+struct ProgramSet::Workspace::Memory {
+  std::vector<uint64_t> bits;
+  std::vector<Slot> slots;
+};
+
+ProgramSet::Workspace::Workspace() : memory_(std::make_unique<Memory>()) {}
+ProgramSet::Workspace::~Workspace() = default;
+ProgramSet::Workspace::Workspace(Workspace&&) noexcept = default;
+ProgramSet::Workspace& ProgramSet::Workspace::operator=(Workspace&&) noexcept = default;
+
+namespace {
+
+// One batch's view of the working memory: every bit node's (true, false) bitsets and every slot
+// node's column, cleared.
+class BatchMemory {
+ public:
+  BatchMemory(const ProgramSet::Graph& graph, size_t records, std::vector<uint64_t>& bits, std::vector<Slot>& slots)
+      : records_(records), words_((records + 63) / 64), bits_(bits), slots_(slots) {
+    bits_.assign(graph.bit_nodes * 2 * words_, 0);
+    slots_.resize(graph.slot_nodes * records);
+  }
+
+  uint64_t* truth(const GraphNode& n) { return bits_.data() + static_cast<size_t>(n.bits_at) * 2 * words_; }
+  uint64_t* falsity(const GraphNode& n) { return truth(n) + words_; }
+  Slot* slots(const GraphNode& n) { return slots_.data() + static_cast<size_t>(n.slots_at) * records_; }
+
+  size_t records() const { return records_; }
+  size_t words() const { return words_; }
+
+ private:
+  size_t records_, words_;
+  std::vector<uint64_t>& bits_;
+  std::vector<Slot>& slots_;
+};
+
+void set_bit(uint64_t* words, size_t i) { words[i / 64] |= uint64_t{1} << (i % 64); }
+bool bit(const uint64_t* words, size_t i) { return (words[i / 64] >> (i % 64)) & 1; }
+
+void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_t* falsity) {
+  for (size_t r = 0; r < records; ++r) {
+    if (is_true(slots[r])) set_bit(truth, r);
+    if (is_false(slots[r])) set_bit(falsity, r);
+  }
+}
+
+void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns, BatchMemory& work) {
+  const size_t words = work.words();
+  std::vector<std::pair<double, uint32_t>> values;
+  std::vector<uint64_t> known(words), current(words);
+  for (const FieldSweeps& sweeps : graph.sweeps) {
+    const std::vector<Value>& column = columns[sweeps.field];
+    values.clear();
+    std::fill(known.begin(), known.end(), 0);
+    for (size_t r = 0; r < work.records(); ++r) {
+      const double* number = std::get_if<double>(&column[r].v);
+      if (!number || *number != *number) continue;  // not a number, or NaN: every cut is null
+      values.emplace_back(*number, static_cast<uint32_t>(r));
+      set_bit(known.data(), r);
+    }
+    // One sort per field: "above" sweeps walk it from the largest value down, "below" from the
+    // smallest up.
+    std::sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto sweep = [&](const std::vector<SweepCut>& cuts, bool above) {
+      if (cuts.empty()) return;
+      std::fill(current.begin(), current.end(), 0);
+      size_t taken = 0;
+      for (const SweepCut& cut : cuts) {
+        while (taken < values.size()) {
+          const auto& [v, record] = above ? values[values.size() - 1 - taken] : values[taken];
+          bool in = cut.op == Operator::greater         ? v > cut.threshold
+                    : cut.op == Operator::greater_equal ? v >= cut.threshold
+                    : cut.op == Operator::less          ? v < cut.threshold
+                                                        : v <= cut.threshold;
+          if (!in) break;
+          set_bit(current.data(), record);
+          ++taken;
+        }
+        const GraphNode& node = graph.nodes[cut.node];
+        uint64_t* truth = work.truth(node);
+        uint64_t* falsity = work.falsity(node);
+        for (size_t w = 0; w < words; ++w) {
+          truth[w] = current[w];
+          falsity[w] = known[w] & ~current[w];
+        }
+      }
+    };
+    sweep(sweeps.above, true);
+    sweep(sweeps.below, false);
+  }
+}
+
+void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns,
+                   BatchMemory& work) {
+  const size_t records = work.records(), words = work.words();
+  auto child = [&](size_t i) -> const GraphNode& { return graph.nodes[node.children[i]]; };
+  switch (node.kind) {
+    case NodeKind::constant: {
+      Slot* out = work.slots(node);
+      std::fill(out, out + records, node.constant);
+      break;
+    }
+    case NodeKind::field: {
+      Slot* out = work.slots(node);
+      const std::vector<Value>& column = columns[node.field];
+      for (size_t r = 0; r < records; ++r) out[r] = load(column[r]);
+      break;
+    }
+    case NodeKind::cut: break;  // run_sweeps filled it
+    case NodeKind::compare: {
+      const Slot* a = work.slots(child(0));
+      const Slot* b = work.slots(child(1));
+      uint64_t* truth = work.truth(node);
+      uint64_t* falsity = work.falsity(node);
+      for (size_t r = 0; r < records; ++r) {
+        Slot s = apply_binary(node.op, a[r], b[r]);
+        if (is_true(s)) set_bit(truth, r);
+        if (is_false(s)) set_bit(falsity, r);
+      }
+      break;
+    }
+    case NodeKind::arithmetic: {
+      const Slot* a = work.slots(child(0));
+      const Slot* b = work.slots(child(1));
+      Slot* out = work.slots(node);
+      for (size_t r = 0; r < records; ++r) out[r] = apply_binary(node.op, a[r], b[r]);
+      break;
+    }
+    case NodeKind::negate: {
+      const Slot* a = work.slots(child(0));
+      Slot* out = work.slots(node);
+      for (size_t r = 0; r < records; ++r)
+        out[r] = a[r].kind == Kind::number ? number_slot(-a[r].number) : null_slot();
+      break;
+    }
+    case NodeKind::function: {
+      const Slot* a = work.slots(child(0));
+      const Slot* b = node.children.size() > 1 ? work.slots(child(1)) : a;
+      if (natural_bits(node)) {
+        uint64_t* truth = work.truth(node);
+        uint64_t* falsity = work.falsity(node);
+        for (size_t r = 0; r < records; ++r) set_bit(is_true(apply_function(node.function, a[r], b[r])) ? truth : falsity, r);
+      } else {
+        Slot* out = work.slots(node);
+        for (size_t r = 0; r < records; ++r) out[r] = apply_function(node.function, a[r], b[r]);
+      }
+      break;
+    }
+    case NodeKind::logical_and:
+    case NodeKind::logical_or: {
+      // and: true when every term is true, false when any is; or: the converse.
+      bool is_and = node.kind == NodeKind::logical_and;
+      uint64_t* all = is_and ? work.truth(node) : work.falsity(node);
+      uint64_t* any = is_and ? work.falsity(node) : work.truth(node);
+      std::fill(all, all + words, ~uint64_t{0});
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        const GraphNode& term = child(i);
+        const uint64_t* term_all = is_and ? work.truth(term) : work.falsity(term);
+        const uint64_t* term_any = is_and ? work.falsity(term) : work.truth(term);
+        for (size_t w = 0; w < words; ++w) {
+          all[w] &= term_all[w];
+          any[w] |= term_any[w];
+        }
+      }
+      break;
+    }
+    case NodeKind::logical_not: {
+      const GraphNode& x = child(0);
+      std::memcpy(work.truth(node), work.falsity(x), words * sizeof(uint64_t));
+      std::memcpy(work.falsity(node), work.truth(x), words * sizeof(uint64_t));
+      break;
+    }
+  }
+  // The other form, for parents that read it.
+  if (natural_bits(node) && node.slots_at >= 0) {
+    const uint64_t* truth = work.truth(node);
+    const uint64_t* falsity = work.falsity(node);
+    Slot* out = work.slots(node);
+    for (size_t r = 0; r < records; ++r)
+      out[r] = bit(truth, r) ? bool_slot(true) : bit(falsity, r) ? bool_slot(false) : null_slot();
+  } else if (!natural_bits(node) && node.bits_at >= 0) {
+    bits_from_slots(work.slots(node), records, work.truth(node), work.falsity(node));
+  }
+}
+
+}  // namespace
+
+Matches::Matches(size_t programs, size_t records)
+    : programs_(programs), records_(records), words_((records + 63) / 64), bits_(programs * words_, 0) {}
+
+std::vector<uint32_t> Matches::passed(size_t program) const {
+  std::vector<uint32_t> out;
+  for (size_t w = 0; w < words_; ++w)
+    for (uint64_t word = bits_[program * words_ + w]; word; word &= word - 1)
+      out.push_back(static_cast<uint32_t>(w * 64 + std::countr_zero(word)));
+  return out;
+}
+
+size_t Matches::count(size_t program) const {
+  size_t n = 0;
+  for (size_t w = 0; w < words_; ++w) n += std::popcount(bits_[program * words_ + w]);
+  return n;
+}
+
+std::vector<uint32_t> Matches::passed_any() const {
+  std::vector<uint64_t> any(words_, 0);
+  for (size_t p = 0; p < programs_; ++p)
+    for (size_t w = 0; w < words_; ++w) any[w] |= bits_[p * words_ + w];
+  std::vector<uint32_t> out;
+  for (size_t w = 0; w < words_; ++w)
+    for (uint64_t word = any[w]; word; word &= word - 1)
+      out.push_back(static_cast<uint32_t>(w * 64 + std::countr_zero(word)));
+  return out;
+}
+
+std::variant<ProgramSet, std::vector<ProgramErrors>> ProgramSet::compile(const std::vector<std::string>& texts) {
+  std::vector<ProgramErrors> errors;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto compiled = Program::compile(texts[i]);
+    if (auto* e = std::get_if<std::vector<CompileError>>(&compiled)) errors.push_back({i, std::move(*e)});
+  }
+  if (!errors.empty()) return errors;
+  auto graph = std::make_shared<Graph>();
+  GraphBuilder builder(*graph);
+  for (const std::string& text : texts) {
+    ParseResult parsed = parse(text);
+    graph->roots.push_back(builder.build(*parsed.root));
+  }
+  lay_out(*graph);
+  return ProgramSet(std::move(graph));
+}
+
+size_t ProgramSet::size() const { return graph_->roots.size(); }
+
+const std::vector<std::string>& ProgramSet::fields() const { return graph_->fields; }
+
+ProgramSet::Shape ProgramSet::shape() const {
+  size_t used = 0;
+  for (const GraphNode& node : graph_->nodes) used += node.used;
+  return {used, graph_->unshared_nodes, graph_->swept_cuts};
+}
+
+Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records) const {
+  ProgramSet::Workspace workspace;
+  return evaluate(columns, records, workspace);
+}
+
+Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records,
+                             ProgramSet::Workspace& workspace) const {
+  if (columns.size() < graph_->fields.size())
+    fail("filter set", "given " + std::to_string(columns.size()) + " field columns, needs " +
+                           std::to_string(graph_->fields.size()));
+  for (size_t f = 0; f < graph_->fields.size(); ++f)
+    if (columns[f].size() < records)
+      fail("filter set", "the column of '" + graph_->fields[f] + "' has " + std::to_string(columns[f].size()) +
+                             " values for " + std::to_string(records) + " records");
+  Matches matches(graph_->roots.size(), records);
+  if (records == 0) return matches;
+  BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->slots);
+  run_sweeps(*graph_, columns, work);
+  for (const GraphNode& node : graph_->nodes)
+    if (node.used) evaluate_node(node, *graph_, columns, work);
+  for (size_t p = 0; p < graph_->roots.size(); ++p) {
+    const uint64_t* truth = work.truth(graph_->nodes[graph_->roots[p]]);
+    std::span<uint64_t> out = matches.words(p);
+    std::copy(truth, truth + out.size(), out.begin());
+  }
+  return matches;
+}
+
+}  // namespace ebs::expr

@@ -1,0 +1,112 @@
+// Many filter expressions evaluated together over a batch of records: the `filters` actor's
+// evaluator (docs/filters.md, "Scale"). Users write filters that look alike (2-5 cuts over the same
+// dozen fields with their own thresholds), so evaluating them one by one per record repeats most
+// of the work. A ProgramSet compiles all expressions into one graph in which equal subexpressions
+// are one node (hash-consed; `and`/`or` chains flattened and ordered), then evaluates that graph
+// column-wise over a whole batch:
+//   - each field is read once per record, whatever the number of filters reading it;
+//   - a boolean node's result is two bitsets over the batch (true, false; neither = null), so
+//     `and`/`or`/`not` of whole batches are word operations;
+//   - the cuts "field OP number" (OP one of < <= > >=) on one field are sorted by threshold: one
+//     sweep over the batch's records sorted by that field fills every cut's bitset, each from the
+//     previous one, instead of comparing every record with every threshold.
+// The answers are the single Program's (same three-valued logic, same null rules): a record passes
+// a filter only when its expression is true. Every expression is checked by Program::compile first,
+// so the errors are the `filter` actor's.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "engine/expr/compile_error.h"
+#include "engine/expr/value.h"
+
+namespace ebs::expr {
+
+// Which records passed which expression, for one batch: a bitset over the batch's records per
+// expression.
+class Matches {
+ public:
+  Matches() = default;
+  Matches(size_t programs, size_t records);
+
+  size_t programs() const { return programs_; }
+  size_t records() const { return records_; }
+  bool passes(size_t program, size_t record) const {
+    return (bits_[program * words_ + record / 64] >> (record % 64)) & 1;
+  }
+  // The positions of the records that passed `program`, ascending.
+  std::vector<uint32_t> passed(size_t program) const;
+  // Calls f(record) for each record that passed `program`, ascending, without allocating.
+  template <class F>
+  void each_passed(size_t program, F&& f) const {
+    for (size_t w = 0; w < words_; ++w)
+      for (uint64_t word = bits_[program * words_ + w]; word; word &= word - 1)
+        f(static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(word))));
+  }
+  size_t count(size_t program) const;
+  // The records that passed at least one expression, ascending.
+  std::vector<uint32_t> passed_any() const;
+
+  std::span<uint64_t> words(size_t program) { return {bits_.data() + program * words_, words_}; }
+
+ private:
+  size_t programs_ = 0, records_ = 0, words_ = 0;
+  std::vector<uint64_t> bits_;
+};
+
+// One expression's compile errors, by its position in the list given to compile().
+struct ProgramErrors {
+  size_t index = 0;
+  std::vector<CompileError> errors;
+};
+
+class ProgramSet {
+ public:
+  // Compiles every text; when any is wrong, returns the errors of each wrong one.
+  static std::variant<ProgramSet, std::vector<ProgramErrors>> compile(const std::vector<std::string>& texts);
+
+  size_t size() const;
+  // Distinct field paths read by any expression; columns are passed in this order.
+  const std::vector<std::string>& fields() const;
+
+  // Working memory of evaluate(), kept between batches so that a batch does not allocate (and
+  // fault in) a megabyte of bitsets afresh. One per thread evaluating.
+  class Workspace {
+   public:
+    Workspace();
+    ~Workspace();
+    Workspace(Workspace&&) noexcept;
+    Workspace& operator=(Workspace&&) noexcept;
+
+   private:
+    friend class ProgramSet;
+    struct Memory;
+    std::unique_ptr<Memory> memory_;
+  };
+
+  // columns[f][r]: the value of fields()[f] in record r (null when absent); every column has
+  // `records` values. Text views must outlive the call only.
+  Matches evaluate(std::span<const std::vector<Value>> columns, size_t records) const;
+  Matches evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace) const;
+
+  // What sharing bought, for docs and tests: nodes of the shared graph, the nodes the expressions
+  // would have had each on their own, and the "field OP number" cuts evaluated by sweeps.
+  struct Shape {
+    size_t nodes = 0, unshared_nodes = 0, swept_cuts = 0;
+  };
+  Shape shape() const;
+
+  struct Graph;  // defined in program_set.cpp
+
+ private:
+  explicit ProgramSet(std::shared_ptr<const Graph> graph) : graph_(std::move(graph)) {}
+  std::shared_ptr<const Graph> graph_;
+};
+
+}  // namespace ebs::expr

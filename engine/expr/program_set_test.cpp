@@ -1,0 +1,140 @@
+#include "engine/expr/program_set.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "engine/expr/program.h"
+
+using namespace ebs::expr;
+
+namespace {
+
+// Every record's answer from the single Program, next to the set's.
+void check_against_programs(const std::vector<std::string>& texts, const std::vector<std::vector<Value>>& columns,
+                            size_t records) {
+  auto compiled = ProgramSet::compile(texts);
+  REQUIRE(std::holds_alternative<ProgramSet>(compiled));
+  const ProgramSet& set = std::get<ProgramSet>(compiled);
+  Matches matches = set.evaluate(columns, records);
+  for (size_t p = 0; p < texts.size(); ++p) {
+    Program program = std::get<Program>(Program::compile(texts[p]));
+    std::vector<Value> row(program.fields().size());
+    for (size_t r = 0; r < records; ++r) {
+      for (size_t f = 0; f < row.size(); ++f) {
+        auto at = std::find(set.fields().begin(), set.fields().end(), program.fields()[f]);
+        row[f] = columns[static_cast<size_t>(at - set.fields().begin())][r];
+      }
+      INFO("expression: " << texts[p] << ", record " << r);
+      CHECK(matches.passes(p, r) == program.test(row));
+    }
+  }
+}
+
+// Random expressions over three fields; only those that compile are kept.
+class ExpressionMaker {
+ public:
+  explicit ExpressionMaker(uint64_t seed) : random_(seed) {}
+
+  std::string boolean(int depth) {
+    switch (pick(depth > 0 ? 7 : 3)) {
+      case 0: return field() + " " + ordering() + " " + number();
+      case 1: return number() + " " + ordering() + " " + field();
+      case 2: return field() + (pick(2) ? " == " : " != ") + (pick(2) ? "'g'" : number());
+      case 3: return "(" + boolean(depth - 1) + (pick(2) ? " and " : " or ") + boolean(depth - 1) + ")";
+      case 4: return "not " + boolean(depth - 1);
+      case 5: return pick(2) ? "exists(" + field() + ")" : "is_null(" + numeric(depth - 1) + ")";
+      default: return numeric(depth - 1) + " " + ordering() + " " + numeric(depth - 1);
+    }
+  }
+
+ private:
+  std::string numeric(int depth) {
+    if (depth <= 0) return pick(3) ? field() : number();
+    switch (pick(4)) {
+      case 0: return "(" + numeric(depth - 1) + " " + "+-*/%"[pick(5)] + " " + numeric(depth - 1) + ")";
+      case 1: return std::string(pick(2) ? "abs(" : "log10(") + numeric(depth - 1) + ")";
+      case 2: return std::string(pick(2) ? "min(" : "max(") + numeric(depth - 1) + ", " + numeric(depth - 1) + ")";
+      default: return "-" + field();
+    }
+  }
+  std::string field() { return std::string("abc").substr(pick(3), 1); }
+  std::string ordering() {
+    static const char* ops[] = {"<", "<=", ">", ">="};
+    return ops[pick(4)];
+  }
+  // Few distinct thresholds, so that equal values, equal cuts and ties at a threshold all happen.
+  std::string number() { return std::to_string(static_cast<int>(pick(7)) - 3); }
+  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(random_); }
+  std::mt19937_64 random_;
+};
+
+}  // namespace
+
+TEST_CASE("a set of expressions answers as each expression on its own, null and NaN included") {
+  ExpressionMaker maker(18);
+  std::vector<std::string> texts;
+  while (texts.size() < 400) {
+    std::string text = maker.boolean(3);
+    if (std::holds_alternative<Program>(Program::compile(text))) texts.push_back(text);
+  }
+  // Columns a, b, c (the set's field order may differ: look it up) with numbers on the thresholds,
+  // NaN, null, text and booleans.
+  const size_t records = 150;  // more than two words of bits, the last one partial
+  std::mt19937_64 random(7);
+  std::vector<std::vector<Value>> by_name(3, std::vector<Value>(records));
+  for (auto& column : by_name)
+    for (auto& v : column) {
+      switch (random() % 8) {
+        case 0: v = Value(); break;
+        case 1: v = Value(std::nan("")); break;
+        case 2: v = Value(random() % 2 ? "g" : "r"); break;
+        case 3: v = Value(random() % 2 == 0); break;
+        case 4: v = Value(static_cast<double>(random() % 7) - 3); break;  // on a threshold
+        default: v = Value(std::uniform_real_distribution<double>(-4, 4)(random)); break;
+      }
+    }
+  auto compiled = ProgramSet::compile(texts);
+  REQUIRE(std::holds_alternative<ProgramSet>(compiled));
+  std::vector<std::vector<Value>> columns;
+  for (const std::string& name : std::get<ProgramSet>(compiled).fields())
+    columns.push_back(by_name[static_cast<size_t>(name[0] - 'a')]);
+  check_against_programs(texts, columns, records);
+  ProgramSet::Shape shape = std::get<ProgramSet>(compiled).shape();
+  CHECK(shape.nodes < shape.unshared_nodes / 2);  // few fields, few thresholds: much is shared
+  CHECK(shape.swept_cuts > 0);
+}
+
+TEST_CASE("equal subexpressions are one node, whatever the order of and-terms") {
+  auto compiled = ProgramSet::compile({"mag < 19 and drb > 0.5", "drb > 0.5 and mag < 19", "0.5 < drb and mag < 19"});
+  REQUIRE(std::holds_alternative<ProgramSet>(compiled));
+  ProgramSet::Shape shape = std::get<ProgramSet>(compiled).shape();
+  CHECK(shape.nodes == 3);  // two cuts and one `and`
+  CHECK(shape.swept_cuts == 2);
+  CHECK(std::get<ProgramSet>(compiled).fields() == std::vector<std::string>{"mag", "drb"});
+}
+
+TEST_CASE("the errors of every wrong expression, by position") {
+  auto compiled = ProgramSet::compile({"mag < 19", "mag <", "foo(mag)"});
+  REQUIRE(std::holds_alternative<std::vector<ProgramErrors>>(compiled));
+  const auto& errors = std::get<std::vector<ProgramErrors>>(compiled);
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].index == 1);
+  CHECK(errors[1].index == 2);
+  CHECK(errors[1].errors[0].message.find("unknown function") != std::string::npos);
+}
+
+TEST_CASE("an empty batch and constant expressions") {
+  auto compiled = ProgramSet::compile({"true", "1 > 2", "-3 < mag"});
+  REQUIRE(std::holds_alternative<ProgramSet>(compiled));
+  const ProgramSet& set = std::get<ProgramSet>(compiled);
+  std::vector<std::vector<Value>> columns{{Value(1.0), Value(-4.0), Value()}};
+  Matches matches = set.evaluate(columns, 3);
+  CHECK(matches.passed(0) == std::vector<uint32_t>{0, 1, 2});
+  CHECK(matches.count(1) == 0);
+  CHECK(matches.passed(2) == std::vector<uint32_t>{0});
+  CHECK(matches.passed_any() == std::vector<uint32_t>{0, 1, 2});
+  CHECK(set.evaluate(columns, 0).records() == 0);
+}

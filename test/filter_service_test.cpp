@@ -1,0 +1,299 @@
+// Issue 18, the filter service through the binary (docs/filters.md): `ebs-flow run --http` with a
+// `filters` actor over a registry, real ZTF alerts, the embedded Kafka broker and a webhook that
+// never answers. Two users' filters each fill only their own topic; an update mid-stream takes
+// effect at a batch boundary with no alert lost or repeated (counted per version); tokens are
+// checked (401, 403); the hanging webhook pauses its filter only. And 1,000 generated filters run.
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <yaml-cpp/yaml.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "actors/common/filter_registry/filter_registry.h"
+#include "actors/common/kafka/kafka_client.h"
+#include "actors/transforms/generated_filters.h"
+#include "engine/expr/alert_field.h"
+#include "engine/expr/program.h"
+#include "test/support/child_process.h"
+#include "test/support/kafka_test_support.h"
+#include "test/support/subprocess.h"
+#include "test/support/test_data.h"
+#include "test/support/ztf_alerts.h"
+
+using namespace ebs;
+using namespace ebs::filter_registry;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string ebs_flow() { return (test::binary_dir() / "ebs-flow").string(); }
+
+std::string read_text(const fs::path& path) { return test::read_file(path); }
+
+template <typename T>
+T ok(Answer<T> answer) {
+  if (auto* refusal = std::get_if<Refusal>(&answer)) FAIL("refused: " << refusal->message);
+  return std::get<T>(std::move(answer));
+}
+
+// Whether `where` passes each alert, by alert id: the single-filter answer.
+std::map<std::string, bool> answers(const std::string& where, const std::vector<std::shared_ptr<const Alert>>& alerts) {
+  expr::Program program = std::get<expr::Program>(expr::Program::compile(where));
+  std::vector<AlertField> fields;
+  for (const std::string& f : program.fields()) fields.push_back(compile_alert_field(f));
+  std::map<std::string, bool> out;
+  std::vector<expr::Value> values(fields.size());
+  for (const auto& a : alerts) {
+    for (size_t i = 0; i < fields.size(); ++i) values[i] = fields[i](*a);
+    out[std::to_string(a->core().alert_id)] = program.test(values);
+  }
+  return out;
+}
+
+std::string alert_id_of(const json& alert) {
+  const json& id = alert.at("alert_id");
+  return id.is_string() ? id.get<std::string>() : std::to_string(id.get<int64_t>());
+}
+
+// A webhook that takes requests and never answers them (until the test ends).
+struct HangingWebhook {
+  httplib::Server server;
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable released;
+  bool done = false;
+  int requests = 0;
+  int port = 0;
+  HangingWebhook() {
+    server.Post("/hook", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mutex);
+      ++requests;
+      released.wait_for(lock, std::chrono::seconds(30), [this] { return done; });
+      res.set_content("{}", "application/json");
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~HangingWebhook() {
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    released.notify_all();
+    server.stop();
+    thread.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stream, 401/403, a hanging webhook") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filter-service-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  kafka::EmbeddedBroker broker;
+  for (const char* topic : {"alice-bright", "bob-young"}) broker.create_topic(topic, 1);
+  HangingWebhook hook;
+
+  const std::string store_path = (dir / "filters.sqlite").string();
+  std::string root_token, alice_token, bob_token;
+  int64_t alice_id = 0, bob_id = 0, carol_id = 0;
+  const std::string alice_v1 = "mag < 18.5", alice_v2 = "mag >= 18.5 or mag < 16";
+  const std::string bob_where = "n_detections <= 3 and candidate.drb > 0.5";
+  {
+    FilterRegistry store(store_path);
+    Limits generous;
+    generous.max_alerts_per_second = 10000;
+    ok(store.create_user("root", true, generous));
+    root_token = ok(store.issue_token("root", false));
+    User alice = ok(store.create_user("alice", false, generous));
+    User bob = ok(store.create_user("bob", false, generous));
+    User carol = ok(store.create_user("carol", false, generous));
+    alice_token = ok(store.issue_token("alice", false));
+    bob_token = ok(store.issue_token("bob", false));
+    alice_id = ok(store.create_filter(alice, "bright", alice_v1, {{Output::Kind::kafka, "alice-bright"}})).id;
+    bob_id = ok(store.create_filter(bob, "young", bob_where, {{Output::Kind::kafka, "bob-young"}})).id;
+    carol_id = ok(store.create_filter(carol, "all", "mag > 0",
+                                      {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
+                   .id;
+  }
+  std::ofstream(dir / "wf.yaml") << "name: filter-service\nactors:\n"
+                                    "  - id: src\n    type: avro-files\n    rate: 25\n"
+                                    "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
+                                    "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
+                                    "    config: {registry: filters.sqlite, brokers: \"" << broker.bootstrap_servers()
+                                 << "\", output_timeout_ms: 1000}\n"
+                                    "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
+                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
+                                    "  - id: kept\n    type: count\n    inputs: [users.out]\n";
+  test::Child run(ebs_flow() + " run wf.yaml --quiet --run-dir run --http 127.0.0.1:0", dir, dir / "out.txt", dir / "err.txt");
+  std::string url;
+  REQUIRE(test::wait_until([&] {
+    std::string out = read_text(dir / "out.txt");
+    auto at = out.find("\"dashboard\":\"");
+    if (at == std::string::npos) return false;
+    url = out.substr(at + 13, out.find('"', at + 13) - at - 13);
+    return true;
+  }, std::chrono::seconds(30)));
+  while (url.ends_with("/")) url.pop_back();
+  httplib::Client client(url);
+  auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
+  // The API serves the run's store once the run has started (404 until then).
+  REQUIRE(test::wait_until([&] {
+    auto r = client.Get("/api/filters", as(root_token));
+    return r && r->status == 200;
+  }, std::chrono::seconds(30)));
+
+  // Tokens: none or a wrong one is 401; another user's filter is 403, to read and to change.
+  CHECK(client.Get("/api/filters")->status == 401);
+  CHECK(client.Get("/api/filters", as("ebs_not_a_token"))->status == 401);
+  CHECK(client.Get("/api/filters/" + std::to_string(bob_id), as(alice_token))->status == 403);
+  CHECK(client.Put("/api/filters/" + std::to_string(bob_id), as(alice_token), R"({"where": "mag < 1"})", "application/json")->status == 403);
+  CHECK(client.Delete("/api/filters/" + std::to_string(bob_id), as(alice_token))->status == 403);
+  CHECK(client.Post("/api/users", as(alice_token), R"({"name": "eve"})", "application/json")->status == 403);
+  json bobs = json::parse(client.Get("/api/filters", as(bob_token))->body);
+  REQUIRE(bobs.size() == 1);
+  CHECK(bobs[0]["name"] == "young");
+  CHECK(json::parse(client.Get("/api/filters", as(root_token))->body).size() == 3);
+  // An admin creates a user and issues their token, shown once.
+  CHECK(client.Post("/api/users", as(root_token), R"({"name": "dave"})", "application/json")->status == 201);
+  auto issued = client.Post("/api/users/dave/tokens", as(root_token), "{}", "application/json");
+  REQUIRE(issued->status == 201);
+  std::string dave_token = json::parse(issued->body)["token"];
+  CHECK(json::parse(client.Get("/api/filters", as(dave_token))->body).empty());
+  // A refusal says why: an expression that does not compile.
+  auto bad = client.Post("/api/filters", as(dave_token), R"({"name": "x", "where": "mag <", "outputs": [{"kind": "kafka", "target": "dave"}]})",
+                         "application/json");
+  CHECK(bad->status == 400);
+  CHECK(bad->body.find("does not compile") != std::string::npos);
+
+  // The update, once part of the stream has gone by.
+  REQUIRE(test::wait_until([&] {
+    std::string seen = read_text(dir / "run" / "seen.jsonl");
+    return std::count(seen.begin(), seen.end(), '\n') >= 25;
+  }, std::chrono::seconds(60)));
+  std::string updated = test::run_command(ebs_flow() + " filters update " + std::to_string(alice_id) + " --where '" +
+                                              alice_v2 + "' --url " + url + " --token " + alice_token, dir).out;
+  INFO(updated);
+  CHECK(updated.find("\"version\":2") != std::string::npos);
+  std::string listed = test::run_command(ebs_flow() + " filters list --url " + url + " --token " + alice_token, dir).out;
+  CHECK(listed.find("\"name\":\"bright\"") != std::string::npos);
+  CHECK(listed.find("young") == std::string::npos);
+
+  CHECK(run.wait() == 0);
+  INFO(read_text(dir / "err.txt"));
+
+  // The order the filters actor saw the alerts in: the source's, as the jsonl sink wrote it.
+  std::vector<std::string> order;
+  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
+  for (std::string line; std::getline(seen, line);) order.push_back(alert_id_of(json::parse(line)));
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  REQUIRE(order.size() == alerts.size());
+
+  FilterRegistry store(store_path);
+  auto effects = store.effects(alice_id);
+  REQUIRE(effects.size() == 2);
+  CHECK(effects[0].version == 1);
+  CHECK(effects[0].sequence == 0);
+  CHECK(effects[1].version == 2);
+  const size_t switch_at = static_cast<size_t>(effects[1].sequence);
+  CHECK(switch_at >= 25);
+  CHECK(switch_at < order.size());
+
+  // Alice's topic: exactly the alerts v1 passes before the switch and v2 passes after, each once.
+  auto v1 = answers(alice_v1, alerts), v2 = answers(alice_v2, alerts), b = answers(bob_where, alerts);
+  std::multiset<std::pair<std::string, int>> expected_alice, got_alice;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (i < switch_at ? v1[order[i]] : v2[order[i]]) expected_alice.insert({order[i], i < switch_at ? 1 : 2});
+  for (const std::string& m : test::read_topic(broker.bootstrap_servers(), "alice-bright", 1)) {
+    json message = json::parse(m);
+    CHECK(message["filter"]["owner"] == "alice");
+    got_alice.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
+  }
+  CHECK(got_alice == expected_alice);
+  // The check can tell the versions apart: they disagree on alerts before and after the switch.
+  size_t differ_before = 0, differ_after = 0;
+  for (size_t i = 0; i < order.size(); ++i) (i < switch_at ? differ_before : differ_after) += v1[order[i]] != v2[order[i]];
+  CHECK(differ_before > 0);
+  CHECK(differ_after > 0);
+  size_t per_version[3] = {0, 0, 0};
+  for (const auto& [id, version] : got_alice) ++per_version[version];
+  MESSAGE("alice: " << per_version[1] << " alerts by version 1, " << per_version[2] << " by version 2, switch at alert " << switch_at);
+  CHECK(per_version[1] > 0);
+  CHECK(per_version[2] > 0);
+
+  // Bob's topic: his filter's alerts only, all of them, once.
+  std::multiset<std::string> expected_bob, got_bob;
+  for (const std::string& id : order)
+    if (b[id]) expected_bob.insert(id);
+  for (const std::string& m : test::read_topic(broker.bootstrap_servers(), "bob-young", 1)) {
+    json message = json::parse(m);
+    CHECK(message["filter"]["owner"] == "bob");
+    got_bob.insert(alert_id_of(message["alert"]));
+  }
+  CHECK(!expected_bob.empty());
+  CHECK(got_bob == expected_bob);
+
+  // Carol's webhook never answered: her filter is paused with the reason.
+  User root = *store.authenticate(root_token);
+  Filter carol = ok(store.filter(root, carol_id));
+  CHECK(!carol.active);
+  CHECK(carol.paused_reason.find("webhook") != std::string::npos);
+  CHECK(hook.requests >= 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("1,000 generated filters run through the binary") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-1000-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  YAML::Node wf;
+  wf["name"] = "filters-1000";
+  YAML::Node src, users, out;
+  src["id"] = "src";
+  src["type"] = "avro-files";
+  src["config"]["path"] = (test::data_dir() / "ztf").string();
+  users["id"] = "users";
+  users["type"] = "filters";
+  users["inputs"].push_back("src.alerts");
+  std::vector<std::string> texts = generated_user_filters(1000, 18);
+  for (size_t i = 0; i < texts.size(); ++i) users["config"]["filters"]["user" + std::to_string(i)] = texts[i];
+  out["id"] = "out";
+  out["type"] = "jsonl";
+  out["inputs"].push_back("users.out");
+  out["config"]["path"] = "out.jsonl";
+  out["config"]["with_raw"] = false;
+  wf["actors"].push_back(src);
+  wf["actors"].push_back(users);
+  wf["actors"].push_back(out);
+  std::ofstream(dir / "wf.yaml") << YAML::Dump(wf);
+  test::CommandResult result = test::run_command(ebs_flow() + " run wf.yaml --quiet --run-dir run", dir);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  // Every alert some filter passes is there once, with the list of the filters it passed.
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  std::map<std::string, size_t> expected;  // alert id -> filters passed
+  for (size_t i = 0; i < texts.size(); ++i)
+    for (const auto& [id, passes] : answers(texts[i], alerts)) expected[id] += passes;
+  std::erase_if(expected, [](const auto& e) { return e.second == 0; });
+  std::map<std::string, size_t> got;
+  std::istringstream lines(read_text(dir / "run" / "out.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json alert = json::parse(line);
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "filters") got[alert_id_of(alert)] += a["details"].size();
+  }
+  CHECK(got == expected);
+  fs::remove_all(dir);
+}
