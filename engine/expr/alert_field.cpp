@@ -1,7 +1,10 @@
 #include "engine/expr/alert_field.h"
 
+#include <atomic>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <optional>
 
 namespace ebs {
 
@@ -67,36 +70,46 @@ const std::map<std::string, AlertField>& core_fields() {
   return fields;
 }
 
-// A raw path read step by step, each step remembering its field's position in the last record
-// shape it met: alerts of one schema share their shapes, so the name look-up (a hash in a
-// 100-field ZTF candidate) happens once per schema, not once per alert. Paths through lists
-// (a numeric step) take RawView::path.
+// A raw path read step by step, each step remembering where its field sat in the last record it
+// read: alerts of one schema share their shapes, so the name look-up (a hash in a 100-field ZTF
+// candidate) happens once per schema, not once per alert. The remembered position is only a
+// hint, checked against the field's name before use: readers on several threads, or a shape
+// freed and another allocated at its address, can never make it read the wrong field. Paths
+// through lists (a numeric step) take RawView::path.
 class CachedRawPath {
  public:
   explicit CachedRawPath(const std::string& path) : path_(path) {
+    std::vector<std::string> names;
     for (size_t start = 0; start <= path.size();) {
       size_t dot = path.find('.', start);
       std::string step = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
       through_list_ = through_list_ || (!step.empty() && step.find_first_not_of("0123456789") == std::string::npos);
-      steps_.push_back({std::move(step), nullptr, 0});
+      names.push_back(std::move(step));
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
+    steps_ = std::make_unique<Step[]>(names.size());
+    step_count_ = names.size();
+    for (size_t i = 0; i < names.size(); ++i) steps_[i].name = std::move(names[i]);
   }
 
-  RawView read(const RawRecord& raw) {
+  RawView read(const RawRecord& raw) const {
     if (through_list_) return raw.path(path_);
     RawView at = raw.root();
-    for (Step& step : steps_) {
+    for (size_t i = 0; i < step_count_; ++i) {
+      Step& step = steps_[i];
       if (!at.valid()) return {};
       const RawNode& node = at.node();
       if (node.kind != RawNode::Kind::Record || node.shape == nullptr) return {};
-      if (node.shape != step.shape) {
-        step.shape = node.shape;
-        step.position = node.shape->find(step.name).value_or(UINT32_MAX);
+      const std::vector<std::string>& fields = node.shape->fields;
+      uint32_t position = step.position.load(std::memory_order_relaxed);
+      if (position >= fields.size() || fields[position] != step.name) {
+        std::optional<uint32_t> found = node.shape->find(step.name);
+        if (!found) return {};
+        position = *found;
+        step.position.store(position, std::memory_order_relaxed);
       }
-      if (step.position == UINT32_MAX) return {};
-      at = at.child(step.position);
+      at = at.child(position);
     }
     return at;
   }
@@ -104,11 +117,11 @@ class CachedRawPath {
  private:
   struct Step {
     std::string name;
-    const RecordShape* shape;
-    uint32_t position;
+    std::atomic<uint32_t> position{UINT32_MAX};
   };
   std::string path_;
-  std::vector<Step> steps_;
+  std::unique_ptr<Step[]> steps_;
+  size_t step_count_ = 0;
   bool through_list_ = false;
 };
 

@@ -12,9 +12,8 @@
 
 namespace ebs {
 
-// Reads one field of an alert as an expression value (null when absent). A raw path's reader
-// remembers where its field sits in the last schema it read: use one reader per thread (each
-// actor instance compiles its own).
+// Reads one field of an alert as an expression value (null when absent). Safe to call from
+// several threads at once.
 using AlertField = std::function<expr::Value(const Alert&)>;
 AlertField compile_alert_field(const std::string& path);
 
