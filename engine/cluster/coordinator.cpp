@@ -113,8 +113,13 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   for (const NodeAddress& n : cluster.nodes) {
     auto handle = system.middleman().remote_actor(n.host, n.port);
     if (!handle) {
+      const caf::error& e = handle.error();
+      const bool other_version = e.category() == caf::atom("system") &&
+                                 e.code() == static_cast<uint8_t>(caf::sec::incompatible_application_ids);
       result.errors.push_back("node '" + n.name + "' at " + n.host + ":" + std::to_string(n.port) +
-                              " does not answer: " + system.render(handle.error()));
+                              (other_version ? " runs another ebs-flow version than " + cluster.version +
+                                                   " (refused at the handshake)"
+                                             : " does not answer: " + system.render(e)));
       return result;
     }
     std::string problem;
@@ -159,13 +164,10 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   }
   // Node i connects to every later node: one direct connection per pair.
   for (size_t i = 0; i < nodes.size(); ++i) {
-    std::vector<std::string> hosts;
-    std::vector<uint16_t> ports;
-    for (size_t j = i + 1; j < nodes.size(); ++j) {
-      hosts.push_back(cluster.nodes[j].host);
-      ports.push_back(cluster.nodes[j].port);
-    }
-    self->request(nodes[i], timeout, peers_atom::value, hosts, ports)
+    std::vector<std::string> peers;
+    for (size_t j = i + 1; j < nodes.size(); ++j)
+      peers.push_back(cluster.nodes[j].host + ":" + std::to_string(cluster.nodes[j].port));
+    self->request(nodes[i], timeout, peers_atom::value, peers)
         .receive(
             [&](bool ok, const std::vector<std::string>& errors) {
               if (!ok) result.errors.insert(result.errors.end(), errors.begin(), errors.end());

@@ -182,15 +182,17 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                        std::count(placement.begin(), placement.end(), options.name), links_out.size(), links_in.size());
           return caf::make_message(true, keys, handles);
         },
-        [&](peers_atom, const std::vector<std::string>& hosts, const std::vector<uint16_t>& ports) {
+        [&](peers_atom, const std::vector<std::string>& peers) {
           // Direct connections first: a handle of a node learned through the coordinator would
           // otherwise route every batch through the coordinator.
           std::vector<std::string> errors;
-          for (size_t i = 0; i < hosts.size(); ++i) {
-            auto node = system.middleman().connect(hosts[i], ports[i]);
+          for (const std::string& peer : peers) {
+            const size_t colon = peer.rfind(':');
+            auto node = system.middleman().connect(peer.substr(0, colon),
+                                                   static_cast<uint16_t>(std::stoi(peer.substr(colon + 1))));
             if (!node)
-              errors.push_back("node " + options.name + " cannot connect to its peer " + hosts[i] + ":" +
-                               std::to_string(ports[i]) + ": " + system.render(node.error()));
+              errors.push_back("node " + options.name + " cannot connect to its peer " + peer + ": " +
+                               system.render(node.error()));
           }
           return caf::make_message(errors.empty(), errors);
         },
@@ -248,6 +250,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                            "on node " + options.name + ": stopped unexpectedly: " + caf::to_string(down.reason), true);
               }
             }
+        },
+        [&](caf::exit_msg& e) {
+          // The coordinator gave up on the run before it started (a node failed to prepare).
+          spdlog::error("node {}: the run was abandoned ({})", options.name, caf::to_string(e.reason));
+          tear_down();
+          exit = exit_code::failed;
+          running = false;
         },
         caf::after(std::chrono::milliseconds(50)) >> [&] {});
     if (int sig = signals.poll()) {
