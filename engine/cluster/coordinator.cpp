@@ -236,10 +236,13 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       ++expected_reports;
     }
   nlohmann::json links = nlohmann::json::object();
+  std::vector<bool> reported(nodes.size(), false);  // a node exits once it reported: not a loss
   bool collecting = true;
   while (expected_reports > 0 && collecting) {
     self->receive(
         [&](collect_atom, const std::string& name, const std::string& text) {
+          for (size_t i = 0; i < names.size(); ++i)
+            if (names[i] == name) reported[i] = true;
           nlohmann::json report = nlohmann::json::parse(text);
           fill_books(graph, report);
           links[name] = report["links"];
@@ -249,7 +252,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         },
         [&](caf::down_msg& down) {
           for (size_t i = 0; i < nodes.size(); ++i)
-            if (nodes[i].address() == down.source && !node_lost[i]) {
+            if (nodes[i].address() == down.source && !node_lost[i] && !reported[i]) {
               node_lost[i] = true;
               result.errors.push_back("node '" + names[i] + "' was lost before it reported");
               --expected_reports;

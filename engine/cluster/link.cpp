@@ -50,7 +50,9 @@ caf::behavior link_out(caf::stateful_actor<LinkOutState>* self, std::shared_ptr<
     if (self->state.ended && self->state.held.empty()) self->quit();
   };
   self->set_down_handler([self, finish_if_done](const caf::down_msg& down) {
-    if (down.source != self->state.peer.address()) return;
+    // A link in ends normally after the end of stream; its batches' reports come from their
+    // tokens. Only a lost peer (its node gone) means they will never come.
+    if (down.source != self->state.peer.address() || down.reason == caf::exit_reason::normal) return;
     // The receiving node is gone: what it had not handled is not acknowledged.
     spdlog::error("a link to another node was lost: {}", caf::to_string(down.reason));
     abandon_all(self->state);

@@ -125,7 +125,6 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"still_held", links_out_running}}}};
     self->send(coordinator, collect_atom::value, options.name, out.dump());
     tear_down();  // what did not end by now (a stuck instance, a link whose peer is gone) ends here
-    for (GraphInstance& inst : graph->instances()) inst.logic.reset();
     running = false;
   };
   while (running) {
@@ -273,6 +272,16 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       report();
   }
   if (exit != exit_code::ok) tear_down();
+  // Strong handles kept past the run would keep detached actors' threads, which the actor system
+  // waits for when it ends.
+  if (graph)
+    for (GraphInstance& inst : graph->instances()) {
+      inst.logic.reset();
+      inst.handle = nullptr;
+    }
+  links_out.clear();
+  links_in.clear();
+  coordinator = nullptr;
   return exit;
 }
 

@@ -22,7 +22,7 @@ std::vector<Problem> check_placement(const Workflow& workflow, const std::vector
   std::vector<Problem> problems;
   for (const ActorSpec& spec : workflow.actors) {
     const YAML::Node& p = spec.placement;
-    if (!p) continue;
+    if (!p || p.IsNull()) continue;
     const std::string where = place_of(spec.file, p);
     if (!p.IsMap()) {
       problems.push_back({where, "placement of actor '" + spec.id + "' must be a map: {nodes: [NAME, ...], per_node: K}"});
@@ -82,7 +82,7 @@ std::vector<std::string> place_instances(const LocalGraph& graph, const std::vec
   std::vector<std::string> placed;
   for (const GraphInstance& inst : graph.instances()) {
     const ActorSpec& spec = *inst.spec;
-    if (spec.placement && spec.placement["nodes"]) {
+    if (spec.placement && spec.placement.IsMap() && spec.placement["nodes"]) {
       const YAML::Node list = spec.placement["nodes"];
       placed.push_back(list[(inst.instance / per_node_of(spec)) % list.size()].as<std::string>());
     } else {

@@ -268,7 +268,12 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   for (std::string& f : faults) result.errors.push_back(std::move(f));
   graph.read_reports();
   graph.collect(result);
-  for (GraphInstance& inst : instances) inst.logic.reset();
+  // Strong handles kept past the run would keep detached actors' threads, which the actor system
+  // waits for when it ends.
+  for (GraphInstance& inst : instances) {
+    inst.logic.reset();
+    inst.handle = nullptr;
+  }
   if (!options.summary_json.empty()) {
     std::ofstream out(options.summary_json);
     out << summary_json(workflow, result) << "\n";
