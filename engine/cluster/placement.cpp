@@ -39,11 +39,9 @@ std::vector<Problem> check_placement(const Workflow& workflow, const std::vector
                           "placement of actor '" + spec.id + "' needs nodes: a list of node names"});
       continue;
     }
-    bool names_ok = true;
     for (const YAML::Node& n : list) {
       if (!n.IsScalar()) {
         problems.push_back({place_of(spec.file, n), "a node name is a string"});
-        names_ok = false;
         continue;
       }
       const std::string name = n.as<std::string>();
@@ -52,7 +50,6 @@ std::vector<Problem> check_placement(const Workflow& workflow, const std::vector
         for (const std::string& k : nodes) known += (known.empty() ? "" : ", ") + k;
         problems.push_back({place_of(spec.file, n), "placement of actor '" + spec.id + "' names unknown node '" + name +
                                                         "' (the cluster's nodes: " + known + ")"});
-        names_ok = false;
       }
     }
     if (p["per_node"]) {
@@ -73,7 +70,6 @@ std::vector<Problem> check_placement(const Workflow& workflow, const std::vector
                                        " instances (per_node x nodes) but its parallelism is " +
                                        std::to_string(spec.parallelism)});
     }
-    (void)names_ok;
   }
   return problems;
 }
