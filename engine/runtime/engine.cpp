@@ -58,6 +58,13 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     return result;
   }
 
+  StopSignals signals(options.handle_signals);
+  caf::actor_system_config config;
+  if (options.threads > 0) config.set("scheduler.max-threads", options.threads);
+  caf::actor_system system(config);
+  caf::scoped_actor self(system);
+  // After the actor system: the graph's handles go before the system waits for its actors (on
+  // every way out of here, an early one included).
   std::optional<LocalGraph> graph_holder;
   try {
     graph_holder.emplace(workflow, registry, options.overwrite);
@@ -68,12 +75,6 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   LocalGraph& graph = *graph_holder;
   const std::vector<const ActorSpec*>& specs = graph.specs();
   std::vector<GraphInstance>& instances = graph.instances();
-
-  StopSignals signals(options.handle_signals);
-  caf::actor_system_config config;
-  if (options.threads > 0) config.set("scheduler.max-threads", options.threads);
-  caf::actor_system system(config);
-  caf::scoped_actor self(system);
   // Torn down when the run stops after a fault: what is still held then is abandoned.
   auto acks = std::make_shared<AckScope>();
   SpawnOptions spawn;
