@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   ebs::ActorRegistry actors;
   ebs::CommandRegistry commands;
   ebs::dashboard::DashboardServer dashboard(dashboard_feed);
-  ebs::register_workflow_commands(commands, actors, plugins, &dashboard);
+  ebs::register_workflow_commands(commands, actors, plugins, &dashboard, EBS_FLOW_VERSION);
   ebs::register_expr_commands(commands);
   ebs::register_time_commands(commands);
   ebs::register_builtin_modules(actors, commands);

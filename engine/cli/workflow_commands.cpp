@@ -5,10 +5,15 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/cluster/coordinator.h"
+#include "engine/cluster/local_cluster.h"
+#include "engine/cluster/node.h"
+#include "engine/cluster/placement.h"
 #include "engine/graph/field_check.h"
 #include "engine/graph/workflow.h"
 #include "engine/runtime/closing_block.h"
@@ -142,7 +147,7 @@ static void wait_for_stop_signal(const RunResult& result) {
 }
 
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader,
-                                RunHttpServer* http) {
+                                RunHttpServer* http, std::string version) {
   commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
                [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<WorkflowOptions>();
@@ -182,8 +187,37 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  };
                });
 
+  commands.add("node", "Run a cluster worker: a coordinator (`run --nodes`) places instances on it (docs/cluster.md)",
+               [&actors, &loader, version](CLI::App& app) -> CommandRegistry::Runner {
+                 auto o = std::make_shared<cluster::NodeOptions>();
+                 auto listen = std::make_shared<std::string>();
+                 app.add_option("--name", o->name, "the node's name, as placements and --nodes say it")->required();
+                 app.add_option("--listen", *listen, "HOST:PORT to listen on for the coordinator and peers (port 0: any)")
+                     ->required();
+                 app.add_option("--threads", o->threads, "scheduler threads (default: one per core)");
+                 return [o, listen, &actors, &loader, version] {
+                   const size_t colon = listen->rfind(':');
+                   int port = -1;
+                   if (colon != std::string::npos) {
+                     try {
+                       port = std::stoi(listen->substr(colon + 1));
+                     } catch (const std::exception&) {
+                       port = -1;
+                     }
+                   }
+                   if (port < 0 || port > 65535 || colon == 0) {
+                     std::cerr << "--listen: '" << *listen << "' is not HOST:PORT\n";
+                     return exit_code::usage;
+                   }
+                   o->host = listen->substr(0, colon);
+                   o->port = static_cast<uint16_t>(port);
+                   o->version = version;
+                   return cluster::run_node(*o, actors, loader);
+                 };
+               });
+
   commands.add("run", "Run a workflow until its sources end (or SIGINT/SIGTERM)",
-               [&actors, &loader, http](CLI::App& app) -> CommandRegistry::Runner {
+               [&actors, &loader, http, version](CLI::App& app) -> CommandRegistry::Runner {
                  struct RunArgs {
                    WorkflowOptions workflow;
                    RunOptions run;
@@ -194,6 +228,8 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    std::string http, token;
                    bool linger = false;
                    double drain_timeout_s = -1;  // not given: the workflow's
+                   std::string nodes;
+                   size_t local_cluster = 0;
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
@@ -215,6 +251,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--log-level", o->log_level,
                                 "trace, debug, info, warn, error or off (librdkafka's own lines included)")
                      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+                 app.add_option("--nodes", o->nodes,
+                                "run on a cluster: NAME=HOST:PORT,... of `ebs-flow node` processes (docs/cluster.md)");
+                 app.add_option("--local-cluster", o->local_cluster,
+                                "run on N `ebs-flow node` processes started on loopback (and stopped at the end)")
+                     ->excludes("--nodes");
                  if (http) {
                    app.add_option("--http", o->http,
                                   "serve the live dashboard on HOST:PORT (port 0: any free port; loopback unless --token)");
@@ -222,7 +263,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    app.add_flag("--linger", o->linger,
                                 "with --http: keep serving the final page after the run ends, until SIGINT/SIGTERM");
                  }
-                 return [o, &actors, &loader, http] {
+                 return [o, &actors, &loader, http, version] {
                    // Before anything can start a thread (loading a model starts XGBoost's OpenMP
                    // pool): every thread inherits the blocked mask, only the run takes signals.
                    StopSignals block_signals;
@@ -255,7 +296,47 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    options.progress_lines = !terminal;
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
-                   RunResult result = run_workflow(*workflow, actors, options);
+                   RunResult result;
+                   if (!o->nodes.empty() || o->local_cluster > 0) {
+                     // A cluster run: the placement is checked against the nodes before any is reached.
+                     cluster::ClusterRun run;
+                     run.version = version;
+                     run.sets = o->workflow.sets;
+                     run.plugins = o->workflow.plugins;
+                     std::ifstream file(o->workflow.path, std::ios::binary);
+                     run.text.assign(std::istreambuf_iterator<char>(file), {});
+                     std::vector<std::string> names;
+                     if (!o->nodes.empty()) {
+                       std::string problem;
+                       run.nodes = cluster::parse_node_list(o->nodes, problem);
+                       if (!problem.empty()) {
+                         std::cerr << problem << "\n";
+                         return exit_code::usage;
+                       }
+                     } else {
+                       for (size_t i = 1; i <= o->local_cluster; ++i) names.push_back("node" + std::to_string(i));
+                     }
+                     for (const cluster::NodeAddress& n : run.nodes) names.push_back(n.name);
+                     std::vector<Problem> problems = cluster::check_placement(*workflow, names);
+                     if (!problems.empty()) {
+                       print_problems(problems);
+                       return exit_code::failed;
+                     }
+                     if (address) options.observer = nullptr;  // the dashboard shows single-process runs only
+                     std::unique_ptr<cluster::LocalCluster> local;
+                     if (o->local_cluster > 0) {
+                       try {
+                         local = std::make_unique<cluster::LocalCluster>(o->local_cluster, options.threads);
+                       } catch (const Fault& f) {
+                         std::cerr << f.place() << ": " << f.message() << "\n";
+                         return exit_code::failed;
+                       }
+                       run.nodes = local->nodes();
+                     }
+                     result = cluster::run_on_cluster(*workflow, actors, options, run);
+                   } else {
+                     result = run_workflow(*workflow, actors, options);
+                   }
                    if (address && o->linger) wait_for_stop_signal(result);
                    if (address) http->stop();
                    if (!result.started) {

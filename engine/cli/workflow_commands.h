@@ -20,8 +20,9 @@ class RunHttpServer : public RunObserver {
 };
 
 // The registry, loader and server belong to main(); the commands keep references to them.
-// Without `http`, `run` has no --http option.
+// Without `http`, `run` has no --http option. `version` is what cluster nodes must share
+// (`ebs-flow node`, `run --nodes`: docs/cluster.md).
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& plugins,
-                                RunHttpServer* http = nullptr);
+                                RunHttpServer* http = nullptr, std::string version = "0.0.0");
 
 }  // namespace ebs

@@ -11,6 +11,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "engine/runtime/local_graph.h"
 #include "engine/runtime/node_actor.h"
 #include "engine/runtime/partition.h"
 #include "engine/runtime/stop_signals.h"
@@ -18,16 +19,6 @@
 namespace ebs {
 
 namespace {
-
-struct Instance {
-  const ActorSpec* spec;
-  size_t instance;
-  std::shared_ptr<ActorStats> stats;
-  std::shared_ptr<ActorLogic> logic;
-  caf::actor handle;
-  bool done = false;
-  bool ended = false;  // sent its done message: its logic and stats are no longer touched
-};
 
 // "1:05:09" / "4:07"
 std::string clock_text(double seconds) {
@@ -49,44 +40,6 @@ std::string latency_text(double ms) {
   return text;
 }
 
-// Dead letters of earlier runs are kept (appended to) unless the run says --overwrite.
-ActorSpec dead_letter_spec(const Workflow& workflow, const ActorRegistry& registry, bool overwrite) {
-  ActorSpec spec;
-  spec.id = kDeadLetterActorId;
-  spec.type_name = kDeadLetterSinkType;
-  spec.type = registry.find(kDeadLetterSinkType);
-  spec.config_node = YAML::Node(YAML::NodeType::Map);
-  spec.config_node["path"] = workflow.dead_letters_path;
-  spec.config_node["append"] = !overwrite;
-  spec.file = workflow.file;
-  spec.place = workflow.file;
-  spec.inputs["in"] = {};
-  return spec;
-}
-
-std::vector<LiveActor> live_actors(const std::vector<const ActorSpec*>& specs,
-                                   const std::map<std::string, std::vector<size_t>>& instances_of,
-                                   const std::vector<Instance>& instances,
-                                   const std::set<std::string>& explicit_dead_letters) {
-  std::vector<LiveActor> out;
-  for (const ActorSpec* s : specs) {
-    LiveActor a;
-    a.id = s->id;
-    a.type = s->type_name;
-    a.source = s->type->is_source();
-    for (const auto& [port, wires] : s->inputs)
-      for (const WireRef& w : wires) a.inputs.push_back({w.actor, w.port, port});
-    if (s->id == kDeadLetterActorId)
-      for (const ActorSpec* from : specs)
-        if (from != s && !explicit_dead_letters.count(from->id)) a.inputs.push_back({from->id, "dead_letters", "in"});
-    for (const PortSpec& p : s->type->outputs) a.output_ports.push_back(p.name);
-    if (auto it = instances_of.find(s->id); it != instances_of.end())
-      for (size_t idx : it->second) a.instances.push_back(instances[idx].stats);
-    out.push_back(std::move(a));
-  }
-  return out;
-}
-
 }  // namespace
 
 const ActorTotals* RunResult::find(const std::string& id) const {
@@ -105,133 +58,42 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     return result;
   }
 
-  // Every actor whose dead letters are not wired explicitly sends them to one jsonl sink.
-  std::vector<const ActorSpec*> specs;
-  for (const ActorSpec& s : workflow.actors) specs.push_back(&s);
-  std::set<std::string> explicit_dead_letters;
-  for (const ActorSpec& s : workflow.actors)
-    for (const auto& [port, wires] : s.inputs)
-      for (const WireRef& w : wires)
-        if (w.port == "dead_letters") explicit_dead_letters.insert(w.actor);
-  ActorSpec dead_letters = dead_letter_spec(workflow, registry, options.overwrite);
-  if (!dead_letters.type) {
-    result.errors.push_back("the dead-letter sink type '" + std::string(kDeadLetterSinkType) +
-                            "' is not registered");
-    return result;
-  }
-  specs.push_back(&dead_letters);
-
   StopSignals signals(options.handle_signals);
   caf::actor_system_config config;
   if (options.threads > 0) config.set("scheduler.max-threads", options.threads);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
-  caf::actor run_handle = caf::actor_cast<caf::actor>(self);
+  // After the actor system: the graph's handles go before the system waits for its actors (on
+  // every way out of here, an early one included).
+  std::optional<LocalGraph> graph_holder;
+  try {
+    graph_holder.emplace(workflow, registry, options.overwrite);
+  } catch (const Fault& f) {
+    result.errors.push_back(f.message());
+    return result;
+  }
+  LocalGraph& graph = *graph_holder;
+  const std::vector<const ActorSpec*>& specs = graph.specs();
+  std::vector<GraphInstance>& instances = graph.instances();
   // Torn down when the run stops after a fault: what is still held then is abandoned.
   auto acks = std::make_shared<AckScope>();
-
-  // Spawn downstream first (reverse topological order) so every instance is born knowing its
-  // downstream handles. The dead-letter sink is last in `specs` but has no downstream.
-  std::map<std::string, std::vector<size_t>> instances_of;
-  std::vector<Instance> instances;
-  auto spawn_spec = [&](const ActorSpec& spec) -> bool {
-    const ActorType& type = *spec.type;
-    for (size_t i = 0; i < spec.parallelism; ++i) {
-      NodeSetup setup;
-      setup.context.actor_id = spec.id;
-      setup.context.type_name = spec.type_name;
-      setup.context.type_version = type.version;
-      setup.context.instance = i;
-      setup.context.parallelism = spec.parallelism;
-      setup.context.config = spec.config();
-      setup.context.run_dir = run_dir.string();
-      setup.context.batch_size = workflow.batch_size;
-      setup.context.batch_delay = workflow.batch_delay;
-      setup.context.type = &type;
-      setup.context.acks = acks;
-      setup.context.overwrite = options.overwrite;
-      setup.credit = {options.credit_window, options.credit_window_bytes};
-      setup.offer = OfferRate{spec.rate, spec.burst_every_s, spec.burst_records}.share(i, spec.parallelism);
-      try {
-        setup.logic = std::shared_ptr<ActorLogic>(type.create(setup.context));
-        setup.logic->open(setup.context);
-      } catch (const std::exception& e) {
-        result.errors.push_back(spec.place + ": actor '" + spec.id + "' cannot start: " + e.what());
-        return false;
-      }
-      setup.outputs.resize(type.outputs.size() + 1);
-      auto subscribe = [&](size_t port, const std::string& port_name) {
-        for (const ActorSpec* down : specs) {
-          for (const auto& [in_port_name, wires] : down->inputs) {
-            for (const WireRef& w : wires) {
-              if (w.actor != spec.id || w.port != port_name) continue;
-              Subscriber sub;
-              sub.mode = partition_mode(w.partition);
-              uint32_t in_port = 0;
-              for (uint32_t p = 0; p < down->type->inputs.size(); ++p)
-                if (down->type->inputs[p].name == in_port_name) in_port = p;
-              for (size_t idx : instances_of[down->id])
-                sub.instances.push_back({instances[idx].handle, in_port, CreditWindow(setup.credit)});
-              setup.outputs[port].subscribers.push_back(std::move(sub));
-            }
-          }
-        }
-      };
-      for (size_t p = 0; p < type.outputs.size(); ++p) subscribe(p, type.outputs[p].name);
-      size_t dl_port = type.outputs.size();
-      if (&spec != &dead_letters) {
-        if (explicit_dead_letters.count(spec.id)) {
-          subscribe(dl_port, "dead_letters");
-        } else {
-          Subscriber sub;
-          for (size_t idx : instances_of[kDeadLetterActorId])
-            sub.instances.push_back({instances[idx].handle, 0, CreditWindow(setup.credit)});
-          setup.outputs[dl_port].subscribers.push_back(std::move(sub));
-        }
-      }
-      // How many upstream instances will each send this instance an end of stream.
-      size_t expected = 0;
-      if (&spec == &dead_letters) {
-        for (const ActorSpec* s : specs)
-          if (s != &dead_letters && !explicit_dead_letters.count(s->id)) expected += s->parallelism;
-      } else {
-        for (const auto& [port, wires] : spec.inputs)
-          for (const WireRef& w : wires) expected += workflow.find(w.actor)->parallelism;
-      }
-      setup.expected_upstreams = expected;
-      // A sink is where a record's path ends: no declared output of it is read (dead letters
-      // aside). There its latency is measured (docs/performance.md).
-      setup.measure_latency = !type.is_source();
-      for (size_t p = 0; p < type.outputs.size(); ++p)
-        if (!setup.outputs[p].subscribers.empty()) setup.measure_latency = false;
-      setup.run = run_handle;
-      setup.index = instances.size();
-      auto stats = std::make_shared<ActorStats>(type.outputs.size());
-      stats->measures_latency = setup.measure_latency;
-      setup.stats = stats;
-      auto logic = setup.logic;
-      caf::actor handle = type.blocking ? system.spawn<NodeActor, caf::detached>(std::move(setup))
-                                        : system.spawn<NodeActor>(std::move(setup));
-      instances_of[spec.id].push_back(instances.size());
-      instances.push_back({&spec, i, stats, logic, handle});
-    }
-    return true;
-  };
-
-  bool ok = spawn_spec(dead_letters);
-  for (auto it = workflow.actors.rbegin(); ok && it != workflow.actors.rend(); ++it) ok = spawn_spec(*it);
-  if (!ok) {
+  SpawnOptions spawn;
+  spawn.run_dir = run_dir.string();
+  spawn.credit = {options.credit_window, options.credit_window_bytes};
+  spawn.overwrite = options.overwrite;
+  spawn.acks = acks;
+  if (!graph.spawn(system, caf::actor_cast<caf::actor>(self), spawn, result.errors)) {
     acks->tear_down();
-    for (Instance& inst : instances) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
+    for (GraphInstance& inst : instances)
+      if (inst.handle) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
     return result;
   }
   result.started = true;
 
-  if (options.observer) options.observer->on_start(workflow, live_actors(specs, instances_of, instances,
-                                                                      explicit_dead_letters));
+  if (options.observer) options.observer->on_start(workflow, graph.live_actors());
   auto started_at = std::chrono::steady_clock::now();
-  for (Instance& inst : instances) self->monitor(inst.handle);
-  for (Instance& inst : instances) self->send(inst.handle, msg::start_atom::value);
+  for (GraphInstance& inst : instances) self->monitor(inst.handle);
+  for (GraphInstance& inst : instances) self->send(inst.handle, msg::start_atom::value);
 
   size_t remaining = instances.size();
   auto last_progress = started_at;
@@ -246,7 +108,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   uint64_t drain_activity = 0;
   auto activity = [&] {
     uint64_t sum = 0;
-    for (const Instance& inst : instances)
+    for (const GraphInstance& inst : instances)
       sum += ActorStats::get(inst.stats->in) + ActorStats::get(inst.stats->forwarded) +
              ActorStats::get(inst.stats->filtered) + ActorStats::get(inst.stats->failed);
     return sum;
@@ -257,12 +119,12 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     if (!drain_started) drain_started = std::chrono::steady_clock::now();
     if (stopping) return;
     stopping = true;
-    for (Instance& inst : instances)
+    for (GraphInstance& inst : instances)
       if (inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
   };
   auto merged_latency = [&](const std::string& id) {
     LatencyHistogram merged;
-    for (size_t idx : instances_of[id])
+    for (size_t idx : graph.instances_of(id))
       if (instances[idx].stats->measures_latency) merged.merge(instances[idx].stats->latency);
     return merged;
   };
@@ -281,7 +143,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
           aborted = aborted || abort;
         },
         [&](caf::down_msg& down) {
-          for (Instance& inst : instances) {
+          for (GraphInstance& inst : instances) {
             if (inst.handle.address() == down.source && !inst.done) {
               result.errors.push_back("actor '" + inst.spec->id + "' instance " +
                                       std::to_string(inst.instance) +
@@ -305,7 +167,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       result.interrupted = true;
       stop_sources();
     }
-    if (!result.interrupted && std::all_of(instances.begin(), instances.end(), [](const Instance& inst) {
+    if (!result.interrupted && std::all_of(instances.begin(), instances.end(), [](const GraphInstance& inst) {
           return !inst.spec->type->is_source() || inst.done;
         })) {
       const uint64_t now_activity = activity();
@@ -321,7 +183,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       acks->tear_down();
       std::vector<std::string>& busy = result.busy_actors;
       std::vector<std::string> waiting;  // not done, but holding nothing: waiting for an upstream
-      for (Instance& inst : instances) {
+      for (GraphInstance& inst : instances) {
         if (inst.done) continue;
         const ActorStats& st = *inst.stats;
         const bool source = inst.spec->type->is_source();
@@ -349,7 +211,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       // An instance died: its downstream would wait for its end of stream forever. Nothing still
       // in flight will be handled: abandon it before the kill releases it.
       acks->tear_down();
-      for (Instance& inst : instances)
+      for (GraphInstance& inst : instances)
         if (!inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
       break;
     }
@@ -360,7 +222,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
       // Finite sources (files, stop_at_end, a count) say how far along they are: % and ETA.
       uint64_t done_units = 0, total_units = 0;
       bool all_known = true;
-      for (const Instance& inst : instances) {
+      for (const GraphInstance& inst : instances) {
         if (!inst.spec->type->is_source()) continue;
         uint64_t total = ActorStats::get(inst.stats->progress_total);
         if (total == 0) all_known = false;
@@ -405,63 +267,14 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
 
   result.accounting_ok = result.errors.empty();
   for (std::string& f : faults) result.errors.push_back(std::move(f));
-  for (const ActorSpec* s : specs) {
-    ActorTotals totals;
-    totals.id = s->id;
-    totals.type = s->type_name;
-    totals.parallelism = s->parallelism;
-    totals.source = s->type->is_source();
-    for (size_t idx : instances_of[s->id]) {
-      const ActorStats& st = *instances[idx].stats;
-      totals.in += ActorStats::get(st.in);
-      totals.forwarded += ActorStats::get(st.forwarded);
-      totals.filtered += ActorStats::get(st.filtered);
-      totals.failed += ActorStats::get(st.failed);
-      totals.dead_letters += ActorStats::get(st.dead_letters);
-      totals.peak_queued_batches = std::max(totals.peak_queued_batches, ActorStats::get(st.peak_queued_batches));
-      for (size_t p = 0; p < s->type->outputs.size(); ++p)
-        totals.emitted[s->type->outputs[p].name] += ActorStats::get(st.emitted[p]);
-      totals.measures_latency = totals.measures_latency || st.measures_latency;
-    }
-    totals.latency = merged_latency(s->id).summary();
-    if (!totals.balanced()) {
-      result.accounting_ok = false;
-      result.errors.push_back("accounting mismatch in actor '" + s->id + "': in " +
-                              std::to_string(totals.in) + " != forwarded " + std::to_string(totals.forwarded) +
-                              " + filtered " + std::to_string(totals.filtered) + " + failed " +
-                              std::to_string(totals.failed));
-    }
-    result.actors.push_back(std::move(totals));
+  graph.read_reports();
+  graph.collect(result);
+  // Strong handles kept past the run would keep detached actors' threads, which the actor system
+  // waits for when it ends.
+  for (GraphInstance& inst : instances) {
+    inst.logic.reset();
+    inst.handle = nullptr;
   }
-  // What the closing block reports, from the instances that ended normally.
-  std::map<std::string, uint64_t> reasons;
-  for (const Instance& inst : instances) {
-    if (!inst.ended) continue;
-    if (!inst.stats->fault.empty())
-      result.failures.push_back("actor '" + inst.spec->id + "' stopped: " + inst.stats->fault);
-    for (const auto& [reason, n] : inst.stats->dead_letter_reasons) reasons[reason] += n;
-    if (std::string path = inst.logic->output(); !path.empty()) {
-      uint64_t records = ActorStats::get(inst.stats->forwarded);  // a sink's forwarded = delivered
-      if (inst.spec == &dead_letters) {
-        result.dead_letters_path = path;
-        result.dead_letters += records;
-      } else {
-        bool merged = false;  // instances of one sink writing one place count once
-        for (RunOutput& o : result.outputs)
-          if (o.path == path) o.records += records, merged = true;
-        if (!merged) result.outputs.push_back({inst.spec->id, path, records});
-      }
-    }
-    for (std::string& w : inst.logic->closing_warnings()) {
-      std::string text = inst.spec->id + ": " + w;
-      if (std::find(result.warnings.begin(), result.warnings.end(), text) == result.warnings.end())
-        result.warnings.push_back(std::move(text));
-    }
-  }
-  result.dead_letter_reasons.assign(reasons.begin(), reasons.end());
-  std::stable_sort(result.dead_letter_reasons.begin(), result.dead_letter_reasons.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
-  instances.clear();
   if (!options.summary_json.empty()) {
     std::ofstream out(options.summary_json);
     out << summary_json(workflow, result) << "\n";
@@ -487,6 +300,14 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                       {"records_per_s", rate},
                       {"peak_queued_batches", a.peak_queued_batches},
                       {"balanced", a.balanced()}});
+    if (!a.instances.empty() && !a.instances.front().node.empty()) {
+      // A cluster run: where each instance ran and its own books.
+      nlohmann::json list = nlohmann::json::array();
+      for (const InstanceTotals& i : a.instances)
+        list.push_back({{"node", i.node}, {"in", i.in}, {"forwarded", i.forwarded}, {"filtered", i.filtered},
+                        {"failed", i.failed}, {"balanced", i.in == i.forwarded + i.filtered + i.failed}});
+      actors.back()["instances"] = list;
+    }
     if (a.measures_latency)
       actors.back()["latency_ms"] = {{"records", a.latency.records}, {"p50", a.latency.p50_ms},
                                      {"p90", a.latency.p90_ms},      {"p99", a.latency.p99_ms},

@@ -56,6 +56,12 @@ struct RunOptions {
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
+// One instance's books (a cluster's summary shows where each instance ran).
+struct InstanceTotals {
+  std::string node;  // empty in a single-process run
+  uint64_t in = 0, forwarded = 0, filtered = 0, failed = 0;
+};
+
 struct ActorTotals {
   std::string id;
   std::string type;
@@ -66,6 +72,7 @@ struct ActorTotals {
   bool source = false;
   bool measures_latency = false;  // a sink: `latency` is its records' end-to-end latency
   LatencySummary latency;
+  std::vector<InstanceTotals> instances;
   bool balanced() const { return in == forwarded + filtered + failed; }
 };
 

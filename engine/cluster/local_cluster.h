@@ -1,0 +1,33 @@
+// `run --local-cluster N`: N `ebs-flow node` processes of this very binary on loopback, each on a
+// port the system chose (read from the node's first line on stdout), stopped when the run ends.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/cluster/coordinator.h"
+
+namespace ebs::cluster {
+
+class LocalCluster {
+ public:
+  // Starts the nodes "node1" .. "nodeN" with `threads` scheduler threads each (0: CAF's default).
+  // A node that does not come up within 20 s is a Fault.
+  LocalCluster(size_t nodes, size_t threads);
+  // Waits for every node to exit (a node exits once the coordinator collected the run, or lost
+  // it), then kills what is still running after a grace period.
+  ~LocalCluster();
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  const std::vector<NodeAddress>& nodes() const { return nodes_; }
+
+ private:
+  void stop_all();
+  std::vector<NodeAddress> nodes_;
+  std::vector<pid_t> pids_;
+};
+
+}  // namespace ebs::cluster

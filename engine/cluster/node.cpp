@@ -1,0 +1,288 @@
+#include "engine/cluster/node.h"
+
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "engine/cluster/link.h"
+#include "engine/cluster/messages.h"
+#include "engine/graph/workflow.h"
+#include "engine/runtime/local_graph.h"
+#include "engine/runtime/messages.h"
+#include "engine/runtime/stop_signals.h"
+#include "engine/cli/command_registry.h"
+#include "engine/util/fault.h"
+
+namespace ebs::cluster {
+
+void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads) {
+  config.load<caf::io::middleman>();
+  if (threads > 0) config.set("scheduler.max-threads", threads);
+  config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
+  config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
+  config.set("middleman.app-identifiers", std::vector<std::string>{"ebs-flow " + version});
+}
+
+namespace {
+
+// The workflow as the coordinator validated it: the same text, plugins and overrides.
+std::optional<Workflow> build_shipped(const std::string& text, const std::string& file,
+                                      const std::vector<std::string>& sets, const std::vector<std::string>& plugins,
+                                      ActorRegistry& actors, PluginLoader& loader, std::vector<std::string>& errors) {
+  std::vector<Problem> problems;
+  auto document = parse_workflow_text(text, file, problems);
+  std::optional<Workflow> workflow;
+  if (document) {
+    std::vector<std::string> paths = plugins;
+    for (const std::string& p : workflow_plugins(*document)) paths.push_back(p);
+    for (const std::string& p : paths) {
+      try {
+        loader.load(p, actors);
+      } catch (const Fault& f) {
+        problems.push_back({f.place(), f.message()});
+      }
+    }
+    apply_overrides(*document, sets, problems);
+    workflow = build_workflow(*document, actors, problems);
+  }
+  for (const Problem& p : problems) errors.push_back(format_problem(p));
+  if (!problems.empty()) return std::nullopt;
+  return workflow;
+}
+
+nlohmann::json instance_books(const GraphInstance& inst, size_t index) {
+  const ActorStats& st = *inst.stats;
+  nlohmann::json emitted = nlohmann::json::array();
+  for (const auto& e : st.emitted) emitted.push_back(ActorStats::get(e));
+  return {{"index", index},
+          {"ended", inst.ended},
+          {"in", ActorStats::get(st.in)},
+          {"forwarded", ActorStats::get(st.forwarded)},
+          {"filtered", ActorStats::get(st.filtered)},
+          {"failed", ActorStats::get(st.failed)},
+          {"dead_letters", ActorStats::get(st.dead_letters)},
+          {"peak_queued_batches", ActorStats::get(st.peak_queued_batches)},
+          {"emitted", emitted},
+          {"dead_letter_reasons", st.dead_letter_reasons},
+          {"fault", st.fault},
+          {"output", inst.output},
+          {"warnings", inst.warnings}};
+}
+
+}  // namespace
+
+int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader) {
+  StopSignals signals;
+  caf::actor_system_config config;
+  configure_cluster(config, options.version, options.threads);
+  caf::actor_system system(config);
+  caf::scoped_actor self(system);
+  auto port = system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
+  if (!port) {
+    std::cerr << "node " << options.name << ": cannot listen on " << options.host << ":" << options.port << ": "
+              << system.render(port.error()) << "\n";
+    return exit_code::failed;
+  }
+  // Scripts (and `run --local-cluster`) read where the node listens from this line.
+  std::cout << nlohmann::json{{"node", options.name}, {"listen", options.host + ":" + std::to_string(*port)}}.dump()
+            << std::endl;
+  spdlog::info("node {} listening on {}:{}", options.name, options.host, *port);
+
+  std::optional<Workflow> workflow;
+  std::unique_ptr<LocalGraph> graph;
+  auto acks = std::make_shared<AckScope>();
+  auto counters = std::make_shared<LinkCounters>();
+  std::map<std::string, caf::actor> links_out, links_in;
+  size_t links_out_running = 0;
+  caf::actor coordinator;
+  bool running = true, started = false, collecting = false;
+  int exit = exit_code::ok;
+  std::chrono::steady_clock::time_point collect_deadline;
+  auto tear_down = [&] {
+    acks->tear_down();
+    if (graph)
+      for (GraphInstance& inst : graph->instances())
+        if (inst.handle && !inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
+    for (auto& [key, link] : links_out) self->send_exit(link, caf::exit_reason::user_shutdown);
+    for (auto& [key, link] : links_in) self->send_exit(link, caf::exit_reason::user_shutdown);
+  };
+  auto report = [&] {
+    graph->read_reports();
+    nlohmann::json books = nlohmann::json::array();
+    for (size_t i = 0; i < graph->instances().size(); ++i)
+      if (graph->instances()[i].local) books.push_back(instance_books(graph->instances()[i], i));
+    nlohmann::json out{{"node", options.name},
+                       {"instances", books},
+                       {"links", {{"batches_sent", counters->batches_sent.load()},
+                                  {"messages_sent", counters->messages_sent.load()},
+                                  {"bytes_sent", counters->bytes_sent.load()},
+                                  {"batches_abandoned", counters->batches_abandoned.load()},
+                                  {"still_held", links_out_running}}}};
+    self->send(coordinator, collect_atom::value, options.name, out.dump());
+    tear_down();  // what did not end by now (a stuck instance, a link whose peer is gone) ends here
+    running = false;
+  };
+  while (running) {
+    self->receive(
+        [&](hello_atom) { return caf::make_message(options.name, options.version); },
+        [&](prepare_atom, const std::string& text, const std::string& file, const std::vector<std::string>& sets,
+            const std::vector<std::string>& plugins, const std::string& hash, const std::vector<std::string>& placement,
+            const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, bool overwrite) {
+          std::vector<std::string> errors;
+          std::vector<std::string> keys;
+          std::vector<caf::actor> handles;
+          coordinator = caf::actor_cast<caf::actor>(self->current_sender());
+          self->monitor(coordinator);
+          if (graph) errors.push_back("node " + options.name + " is already running a workflow");
+          else if (workflow_hash(text) != hash) errors.push_back("node " + options.name + ": the workflow text does not match its hash");
+          else workflow = build_shipped(text, file, sets, plugins, actors, loader, errors);
+          if (errors.empty()) {
+            try {
+              graph = std::make_unique<LocalGraph>(*workflow, actors, overwrite);
+            } catch (const Fault& f) {
+              errors.push_back(f.message());
+            }
+          }
+          if (errors.empty() && placement.size() != graph->instances().size())
+            errors.push_back("node " + options.name + ": the placement does not match the workflow's instances");
+          if (errors.empty()) {
+            for (size_t i = 0; i < placement.size(); ++i) graph->instances()[i].node = placement[i];
+            SpawnOptions spawn;
+            spawn.run_dir = run_dir;
+            spawn.credit = {credit_batches, credit_bytes};
+            spawn.overwrite = overwrite;
+            spawn.acks = acks;
+            spawn.local = [&](size_t index) { return placement[index] == options.name; };
+            spawn.link_out = [&](const EdgeKey& key) {
+              caf::actor link = spawn_link_out(system, counters);
+              self->monitor(link);
+              ++links_out_running;
+              links_out[key.text()] = link;
+              return link;
+            };
+            spawn.link_in = [&](const EdgeKey& key, const caf::actor& target) {
+              caf::actor link = spawn_link_in(system, target, key.to, caf::actor_cast<caf::actor>(self), acks);
+              links_in[key.text()] = link;
+              keys.push_back(key.text());
+              handles.push_back(link);
+            };
+            if (!graph->spawn(system, caf::actor_cast<caf::actor>(self), spawn, errors)) tear_down();
+          }
+          if (!errors.empty()) {
+            for (const std::string& e : errors) spdlog::error("{}", e);
+            return caf::make_message(false, errors, std::vector<caf::actor>{});
+          }
+          spdlog::info("node {}: {} instances placed here, {} links out, {} links in", options.name,
+                       std::count(placement.begin(), placement.end(), options.name), links_out.size(), links_in.size());
+          return caf::make_message(true, keys, handles);
+        },
+        [&](peers_atom, const std::vector<std::string>& peers) {
+          // Direct connections first: a handle of a node learned through the coordinator would
+          // otherwise route every batch through the coordinator.
+          std::vector<std::string> errors;
+          for (const std::string& peer : peers) {
+            const size_t colon = peer.rfind(':');
+            auto node = system.middleman().connect(peer.substr(0, colon),
+                                                   static_cast<uint16_t>(std::stoi(peer.substr(colon + 1))));
+            if (!node)
+              errors.push_back("node " + options.name + " cannot connect to its peer " + peer + ": " +
+                               system.render(node.error()));
+          }
+          return caf::make_message(errors.empty(), errors);
+        },
+        [&](wire_atom, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+          size_t wired = 0;
+          for (size_t i = 0; i < keys.size(); ++i)
+            if (auto it = links_out.find(keys[i]); it != links_out.end()) {
+              self->send(it->second, peer_atom::value, handles[i]);
+              ++wired;
+            }
+          return caf::make_message(wired == links_out.size(), wired);
+        },
+        [&](msg::start_atom) {
+          started = true;
+          for (GraphInstance& inst : graph->instances()) {
+            if (!inst.local) continue;
+            self->monitor(inst.handle);
+            self->send(inst.handle, msg::start_atom::value);
+          }
+        },
+        [&](msg::stop_atom) {
+          for (GraphInstance& inst : graph->instances())
+            if (inst.local && inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
+        },
+        [&](msg::done_atom, uint64_t index) {
+          graph->instances()[index].ended = true;
+          graph->instances()[index].done = true;
+          self->send(coordinator, msg::done_atom::value, index);
+        },
+        [&](msg::fault_atom, uint64_t index, const std::string& what, bool abort) {
+          self->send(coordinator, msg::fault_atom::value, index, "on node " + options.name + ": " + what, abort);
+        },
+        [&](collect_atom) {
+          collecting = true;
+          collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        },
+        [&](caf::down_msg& down) {
+          if (coordinator && down.source == coordinator.address()) {
+            // The coordinator is gone: nothing more may be acknowledged or committed.
+            spdlog::error("node {}: the coordinator was lost ({}); stopping without committing", options.name,
+                          caf::to_string(down.reason));
+            tear_down();
+            exit = exit_code::failed;
+            running = false;
+            return;
+          }
+          for (auto& [key, link] : links_out)
+            if (link.address() == down.source) --links_out_running;
+          if (graph)
+            for (size_t i = 0; i < graph->instances().size(); ++i) {
+              GraphInstance& inst = graph->instances()[i];
+              if (inst.handle && inst.handle.address() == down.source && !inst.done) {
+                inst.done = true;
+                self->send(coordinator, msg::fault_atom::value, uint64_t{i},
+                           "on node " + options.name + ": stopped unexpectedly: " + caf::to_string(down.reason), true);
+              }
+            }
+        },
+        [&](caf::exit_msg& e) {
+          // The coordinator gave up on the run before it started (a node failed to prepare).
+          spdlog::error("node {}: the run was abandoned ({})", options.name, caf::to_string(e.reason));
+          tear_down();
+          exit = exit_code::failed;
+          running = false;
+        },
+        caf::after(std::chrono::milliseconds(50)) >> [&] {});
+    if (int sig = signals.poll()) {
+      if (!started) {
+        spdlog::info("node {}: stopping ({})", options.name, sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+      }
+      // During a run the coordinator drives the drain; a signal here stops this node's sources.
+      for (GraphInstance& inst : graph->instances())
+        if (inst.local && inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
+    }
+    // Collected once every link out has its batches released (or the bound passed).
+    if (running && collecting && (links_out_running == 0 || std::chrono::steady_clock::now() > collect_deadline))
+      report();
+  }
+  if (exit != exit_code::ok) tear_down();
+  // Strong handles kept past the run would keep detached actors' threads, which the actor system
+  // waits for when it ends.
+  if (graph)
+    for (GraphInstance& inst : graph->instances()) {
+      inst.logic.reset();
+      inst.handle = nullptr;
+    }
+  links_out.clear();
+  links_in.clear();
+  coordinator = nullptr;
+  return exit;
+}
+
+}  // namespace ebs::cluster
