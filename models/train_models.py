@@ -13,7 +13,7 @@
 Each module carries `ebs_inputs` (cutouts/63, lightcurve/30): `ebs-flow model register` and
 torch-score read it. Deterministic (seeded, one thread): rerunning reproduces the committed files.
 
-  /usr/bin/python3 models/train_models.py --data ../shared/data --ebs-flow build/app/ebs-flow [--out models]
+  /usr/bin/python3 models/train_models.py --data ../shared/data --ebs-flow build/ebs-flow [--out models]
 """
 
 import argparse
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ztf_inputs  # noqa: E402
 
@@ -116,7 +117,7 @@ def train_gru(ebs_flow):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-    parser.add_argument("--ebs-flow", default="build/app/ebs-flow")
+    parser.add_argument("--ebs-flow", default="build/ebs-flow")
     parser.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     args = parser.parse_args()
     torch.manual_seed(0)

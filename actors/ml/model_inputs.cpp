@@ -32,6 +32,16 @@ double magnitude_of(double mag, double flux, bool positive) {
   return njy_to_mag(flux);
 }
 
+// The alert's detection and its distinct history detections, with or without a magnitude (the
+// features' n_det): what min_detections counts.
+size_t detection_count(const AlertCore& alert) {
+  const Photometry own = own_detection(alert);
+  size_t n = std::isfinite(own.mjd_tai) ? 1 : 0;
+  for (uint32_t i : distinct_points(alert.history, std::isfinite(own.mjd_tai) ? &own : nullptr))
+    n += alert.history[i].kind == Photometry::Kind::detection;
+  return n;
+}
+
 class FeatureEncoder final : public InputEncoder {
  public:
   FeatureEncoder(InputLayout layout, const FeatureSet& set) : layout_(std::move(layout)), extractor_(set) {}
@@ -60,7 +70,7 @@ class CutoutEncoder final : public InputEncoder {
         fail(what, "a " + cutout->format + " cutout: the scorers read FITS stamps only");
       place_stamp(read_fits_image(cutout->bytes, what), row + channel * size_ * size_);
     }
-    return detection_sequence(alert).size();
+    return detection_count(alert);
   }
 
  private:
@@ -121,7 +131,7 @@ class SequenceEncoder final : public InputEncoder {
       step[5] = p.band == "i";
       mask[k] = 1;
     }
-    return points.size();
+    return detection_count(alert);
   }
 
  private:

@@ -35,7 +35,7 @@ class InputEncoder {
   virtual ~InputEncoder() = default;
   virtual const InputLayout& layout() const = 0;
   // Writes layout().width floats for `alert`; returns the number of detections in its light curve
-  // (the current one included), for min_detections. A Fault for an alert this input cannot be
+  // (the current one included, with or without a magnitude), for min_detections. A Fault for an alert this input cannot be
   // made from (no cutouts, a corrupt stamp): the scorer dead-letters it.
   virtual size_t encode(const AlertCore& alert, float* row) = 0;
 };

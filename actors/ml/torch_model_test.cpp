@@ -50,6 +50,7 @@ struct PythonScores {
 std::map<int64_t, PythonScores> python_scores() {
   std::string output = ebs::test::run_python_oracle(
       "import sys, warnings\n"
+      "sys.dont_write_bytecode = True\n"
       "warnings.filterwarnings('ignore')\n"
       "sys.path.insert(0, '" + (ebs::test::source_dir() / "models").string() + "')\n"
       "import numpy as np, torch, ztf_inputs\n"
