@@ -11,7 +11,8 @@
                                lightcurve/30` (the simulator's classes, the rows torch-score gives).
 
 Each module carries `ebs_inputs` (cutouts/63, lightcurve/30): `ebs-flow model register` and
-torch-score read it. Deterministic (seeded, one thread): rerunning reproduces the committed files.
+torch-score read it. Deterministic (seeded, one thread, PYTHONHASHSEED=0): rerunning reproduces the
+committed files byte for byte.
 
   /usr/bin/python3 models/train_models.py --data ../shared/data --ebs-flow build/ebs-flow [--out models]
 """
@@ -115,6 +116,10 @@ def train_gru(ebs_flow):
 
 
 def main():
+    # TorchScript writes a module's constants in set order: string hashing must not be randomised
+    # for the archives to come out byte for byte the same.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, PYTHONHASHSEED="0"))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     parser.add_argument("--ebs-flow", default="build/ebs-flow")

@@ -507,7 +507,6 @@ void register_ml_actors(ActorRegistry& registry) {
     // Inference blocks for milliseconds per batch: each instance gets a thread of its own (a
     // detached actor), never one of the scheduler's.
     t.blocking = true;
-    t.computes = true;  // its threads count within --threads
     registry.add(std::move(t));
   }
 }

@@ -79,9 +79,6 @@ struct ActorType {
   std::string input_time_scale;
   // Runs blocking I/O (files, Kafka, databases): gets its own thread (a detached CAF actor).
   bool blocking = false;
-  // A blocking actor whose thread computes (network inference) rather than waits on I/O: the run
-  // takes one scheduler thread less per instance, so that the total stays within --threads.
-  bool computes = false;
   // Extra validation beyond key names and value types, e.g. compiling an expression or loading a
   // model and comparing its features. Called by `validate` and before `run`.
   std::function<void(const ActorConfig&, std::vector<Problem>&)> check;

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime/node_actor.h"
@@ -124,15 +123,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
 
   StopSignals signals(options.handle_signals);
   caf::actor_system_config config;
-  // Computing actors (torch-score) run on detached threads of their own: they count within the
-  // thread budget (--threads, else one per core), and the scheduler gets what is left (at least 1).
-  size_t computing_threads = 0;
-  for (const ActorSpec* s : specs)
-    if (s->type->blocking && s->type->computes) computing_threads += s->parallelism;
-  if (options.threads > 0 || computing_threads > 0) {
-    const size_t budget = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    config.set("scheduler.max-threads", std::max<size_t>(1, budget > computing_threads ? budget - computing_threads : 1));
-  }
+  if (options.threads > 0) config.set("scheduler.max-threads", options.threads);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
   caf::actor run_handle = caf::actor_cast<caf::actor>(self);
