@@ -133,14 +133,19 @@ IsolationForest IsolationForest::train(const std::vector<float>& rows, const std
 void IsolationForest::finish() {
   normaliser_ = average_path_length(static_cast<double>(sample_size_));
   if (normaliser_ <= 0) normaliser_ = 1;
-  for (Tree& tree : trees_) {
-    tree.leaf_depth.assign(tree.feature.size(), 0);
+  nodes_.clear();
+  roots_.clear();
+  for (const Tree& tree : trees_) {
+    const int32_t base = static_cast<int32_t>(nodes_.size());
+    roots_.push_back(base);
+    for (size_t i = 0; i < tree.feature.size(); ++i)
+      nodes_.push_back({tree.feature[i], tree.threshold[i], base + tree.left[i], base + tree.right[i]});
     std::vector<std::pair<size_t, int>> stack{{0, 0}};
     while (!stack.empty()) {
       auto [node, depth] = stack.back();
       stack.pop_back();
       if (tree.feature[node] < 0) {
-        tree.leaf_depth[node] = depth + average_path_length(tree.size[node]);
+        nodes_[base + node].value = static_cast<float>(depth + average_path_length(tree.size[node]));
         continue;
       }
       stack.push_back({static_cast<size_t>(tree.left[node]), depth + 1});
@@ -152,20 +157,23 @@ void IsolationForest::finish() {
 
 void IsolationForest::predict(const float* input, size_t rows, float* out) const {
   const size_t width = names_.size();
-  for (size_t r = 0; r < rows; ++r) {
-    const float* row = input + r * width;
-    double total = 0;
-    for (const Tree& tree : trees_) {
-      size_t node = 0;
-      while (tree.feature[node] >= 0) {
-        const size_t k = static_cast<size_t>(tree.feature[node]);
-        const float v = std::isfinite(row[k]) ? row[k] : medians_[k];
-        node = static_cast<size_t>(v < tree.threshold[node] ? tree.left[node] : tree.right[node]);
-      }
-      total += tree.leaf_depth[node];
+  // Missing values take the medians once; then tree by tree over the whole batch, so that each
+  // tree's nodes stay in cache while every row walks it.
+  std::vector<float> filled(input, input + rows * width);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t k = 0; k < width; ++k)
+      if (!std::isfinite(filled[r * width + k])) filled[r * width + k] = medians_[k];
+  std::vector<double> total(rows, 0.0);
+  const Node* nodes = nodes_.data();
+  for (int32_t root : roots_)
+    for (size_t r = 0; r < rows; ++r) {
+      const float* row = filled.data() + r * width;
+      const Node* node = nodes + root;
+      while (node->feature >= 0) node = nodes + (row[node->feature] < node->value ? node->left : node->right);
+      total[r] += node->value;
     }
-    out[r] = static_cast<float>(std::exp2(-(total / static_cast<double>(trees_.size())) / normaliser_));
-  }
+  for (size_t r = 0; r < rows; ++r)
+    out[r] = static_cast<float>(std::exp2(-(total[r] / static_cast<double>(roots_.size())) / normaliser_));
 }
 
 std::string IsolationForest::save() const {

@@ -54,6 +54,14 @@ std::unique_ptr<TorchModel> TorchModel::from_bytes(std::string_view bytes, std::
     if (!value.isString()) fail(m->origin_, "the module's ebs_inputs attribute is not a string");
     m->declared_inputs_ = value.toStringRef();
   }
+  // Frozen (weights as constants) and optimised for inference, as Python's
+  // torch.jit.optimize_for_inference does: convolutions then run on oneDNN, ~8x faster on one
+  // thread for the stamp CNN. A module that cannot be frozen is run as it is.
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(m->module_->module);
+    m->module_->module = torch::jit::optimize_for_inference(frozen);
+  } catch (const c10::Error&) {
+  }
   return m;
 }
 
