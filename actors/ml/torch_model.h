@@ -1,7 +1,9 @@
-// A TorchScript module (saved by Python's torch.jit.save) run on CPU through libtorch: the only
-// unit that includes torch headers (slow to compile). One module per scorer instance, evaluated
-// in inference mode on the calling thread (libtorch's own intra- and inter-op pools are set to 1
-// thread: the detached torch-score instances are the parallelism, docs/ml.md).
+// A TorchScript module (saved by Python's torch.jit.save) run on CPU through libtorch. libtorch is
+// not linked into ebs-flow (its static initialisers cost seconds at every start): the ebs_torch
+// module (torch_network.h) is loaded the first time a TorchScript model is, from beside the
+// executable or from $EBS_TORCH_MODULE. One module per scorer instance, evaluated in inference
+// mode on the calling thread (libtorch's own intra- and inter-op pools are set to 1 thread: the
+// detached torch-score instances are the parallelism, docs/ml.md).
 #pragma once
 
 #include <memory>
@@ -10,12 +12,14 @@
 
 #include "actors/ml/model_inputs.h"
 #include "actors/ml/scoring_model.h"
+#include "actors/ml/torch_network.h"
 
 namespace ebs::ml {
 
 class TorchModel final : public ScoringModel {
  public:
-  // A Fault naming `origin` when the bytes are not a TorchScript archive.
+  // A Fault naming `origin` when the bytes are not a TorchScript archive, or when the ebs_torch
+  // module cannot be loaded.
   static std::unique_ptr<TorchModel> from_bytes(std::string_view bytes, std::string origin);
   ~TorchModel() override;
 
@@ -31,8 +35,10 @@ class TorchModel final : public ScoringModel {
 
  private:
   TorchModel() = default;
-  struct Module;
-  std::unique_ptr<Module> module_;
+  // The dlopen handle of ebs_torch, kept open for as long as the network it made lives.
+  struct Library;
+  std::shared_ptr<Library> library_;
+  std::unique_ptr<TorchNetwork> network_;
   std::string origin_, content_hash_, declared_inputs_;
   InputLayout layout_;
 };
