@@ -12,9 +12,15 @@ build_packages=(
   libgsl-dev libxgboost-dev libcurl4-openssl-dev libcpp-httplib-dev libssl-dev
   libxml2-dev libpng-dev libpq-dev
 )
+# The torch-score actor (CMake option EBS_TORCH, on by default; docs/ml.md): libtorch is large,
+# so EBS_TORCH=OFF in the environment leaves it out (configure with -DEBS_TORCH=OFF then).
+if [[ "${EBS_TORCH:-ON}" != "OFF" ]]; then
+  build_packages+=(libtorch-dev)
+fi
 # Independent oracles used only by tests (never in the product's path).
 test_packages=(
   python3 python3-numpy python3-astropy python3-erfa python3-healpy python3-avro python3-xgboost
+  python3-torch  # the TorchScript oracle and models/train_models.py (docs/ml.md)
   python3-gammapy  # GADF light-curve and HPX exports are read back by Gammapy (docs/followup.md)
   chromium nodejs
   postgresql

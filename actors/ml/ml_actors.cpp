@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "actors/ml/model_inputs.h"
 #include "actors/ml/model_registry.h"
 #include "actors/ml/shadow_tally.h"
 #include "engine/runtime/actor_logic.h"
@@ -65,6 +66,54 @@ std::vector<ScorerModelSpec> without_absent_candidates(std::vector<ScorerModelSp
   return kept;
 }
 
+// Which model kinds a scorer type runs (docs/ml.md): xgboost-score XGBoost boosters only,
+// anomaly isolation forests only, torch-score every kind (a TorchScript shadow beside an XGBoost
+// production model, say).
+std::string kind_problem(const std::string& type, const LoadedModel& model) {
+  const std::string format = model.model->format();
+  if (type == "xgboost-score" && format != "json" && format != "ubj")
+    return model.reference + " is a " + format + " model: xgboost-score runs XGBoost models (use torch-score)";
+  if (type == "anomaly" && format != "iforest")
+    return model.reference + " is not an isolation forest: anomaly runs those (ebs-flow model train --kind isolation-forest)";
+  return {};
+}
+
+// A scorer's models, loaded and checked: each with the input it reads (a TorchScript model's own
+// declaration, else the scorer's `features`).
+struct ScorerModels {
+  std::vector<ScorerModelSpec> specs;
+  std::vector<LoadedModel> loaded;
+  std::vector<std::string> inputs;  // per model
+  std::vector<long> partners;       // shadow_partners
+};
+
+// Faults carry the failing entry's place; `problems`, when given, collects every entry's problem
+// instead of stopping at the first (validate).
+ScorerModels load_scorer_models(const ActorConfig& c, const std::string& type, std::vector<Problem>* problems) {
+  const FeatureSet& set = feature_set_of(c);
+  ScorerModels m;
+  m.specs = without_absent_candidates(scorer_models(c), registry_path(c));
+  for (const ScorerModelSpec& spec : m.specs) {
+    try {
+      LoadedModel model = load_model(spec.reference, registry_path(c), workflow_dir(c));
+      std::string why = kind_problem(type, model);
+      std::string inputs = model.inputs.empty() ? set.name : model.inputs;
+      if (why.empty() && model.inputs.empty()) why = feature_mismatch(model, set);
+      if (!why.empty()) {
+        if (!problems) fail(spec.place, why);
+        problems->push_back({spec.place, why});
+      }
+      m.loaded.push_back(std::move(model));
+      m.inputs.push_back(std::move(inputs));
+    } catch (const Fault& f) {
+      if (!problems) fail(spec.place, f.what());
+      problems->push_back({spec.place, f.what()});
+    }
+  }
+  if (m.loaded.size() == m.specs.size()) m.partners = shadow_partners(m.specs, m.loaded);
+  return m;
+}
+
 class FeaturesLogic final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
@@ -107,39 +156,42 @@ class ScorerLogic final : public ActorLogic {
  public:
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
-    extractor_ = std::make_unique<FeatureExtractor>(feature_set_of(c));
     min_detections_ = static_cast<size_t>(std::max<int64_t>(0, c.integer("min_detections")));
-    std::vector<ScorerModelSpec> specs = without_absent_candidates(scorer_models(c), registry_path(c));
-    std::vector<LoadedModel> loaded;
-    for (const ScorerModelSpec& spec : specs) {
-      loaded.push_back(load_model(spec.reference, registry_path(c), workflow_dir(c)));
-      if (std::string why = feature_mismatch(loaded.back(), extractor_->set()); !why.empty()) fail(spec.place, why);
-    }
-    std::vector<long> partners = shadow_partners(specs, loaded);
+    ScorerModels m = load_scorer_models(c, context.type_name, nullptr);
     std::vector<Annotation> annotations;
-    for (size_t i = 0; i < specs.size(); ++i) {
+    for (size_t i = 0; i < m.specs.size(); ++i) {
       Annotation a;
       a.kind = Annotation::Kind::score;
-      a.name = score_name(specs[i], loaded[i]);
-      a.provenance = {context.actor_id, context.type_name, loaded[i].name + "@" + loaded[i].version,
-                      loaded[i].model.content_hash()};
-      nlohmann::json details{{"model", loaded[i].reference}, {"features", extractor_->set().name}};
-      if (specs[i].shadow) {
-        const LoadedModel& production = loaded[static_cast<size_t>(partners[i])];
+      a.name = score_name(m.specs[i], m.loaded[i]);
+      a.provenance = {context.actor_id, context.type_name, m.loaded[i].name + "@" + m.loaded[i].version,
+                      m.loaded[i].model->content_hash()};
+      nlohmann::json details{{"model", m.loaded[i].reference}};
+      details[m.loaded[i].inputs.empty() ? "features" : "inputs"] = m.inputs[i];
+      if (m.specs[i].shadow) {
+        const LoadedModel& production = m.loaded[static_cast<size_t>(m.partners[i])];
         details["shadow"] = true;
-        details["state"] = loaded[i].state.empty() ? nlohmann::json(nullptr) : nlohmann::json(loaded[i].state);
+        details["state"] = m.loaded[i].state.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.loaded[i].state);
         details["against"] = production.reference;
         ShadowTally tally;
-        tally.name = loaded[i].name;
-        tally.shadow_reference = loaded[i].reference;
+        tally.name = m.loaded[i].name;
+        tally.shadow_reference = m.loaded[i].reference;
         tally.production_reference = production.reference;
         tally.threshold = c.number("shadow_threshold");
-        shadows_.push_back({i, static_cast<size_t>(partners[i]), tally, tally});
+        shadows_.push_back({i, static_cast<size_t>(m.partners[i]), tally, tally});
       }
       a.details = details.dump();
       annotations.push_back(std::move(a));
     }
-    for (size_t i = 0; i < specs.size(); ++i) models_.push_back({std::move(loaded[i]), std::move(annotations[i])});
+    // One encoder per distinct input: models reading the same input share its rows.
+    for (size_t i = 0; i < m.specs.size(); ++i) {
+      size_t e = 0;
+      while (e < encoders_.size() && encoders_[e]->layout().declaration != m.inputs[i]) ++e;
+      if (e == encoders_.size()) {
+        encoders_.push_back(make_input_encoder(m.inputs[i], m.specs[i].place));
+        rows_.emplace_back();
+      }
+      models_.push_back({std::move(m.loaded[i]), std::move(annotations[i]), e});
+    }
     actor_ = context.actor_id;
     registry_ = registry_path(c);
     if (c.has("shadow_report") && !c.string("shadow_report").empty()) {
@@ -171,8 +223,7 @@ class ScorerLogic final : public ActorLogic {
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
-    const size_t width = extractor_->size();
-    rows_.clear();
+    for (std::vector<float>& rows : rows_) rows.clear();
     positions_.clear();
     size_t filtered = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -181,10 +232,22 @@ class ScorerLogic final : public ActorLogic {
         out.failed(batch.record(i), Fault(FaultKind::failed, alert_place(core), reason), batch.acks());
         continue;
       }
-      size_t at = rows_.size();
-      rows_.resize(at + width);
-      if (extractor_->extract(core, rows_.data() + at) < min_detections_) {
-        rows_.resize(at);
+      size_t detections = 0;
+      size_t encoded = 0;
+      try {
+        for (; encoded < encoders_.size(); ++encoded) {
+          std::vector<float>& rows = rows_[encoded];
+          size_t at = rows.size();
+          rows.resize(at + encoders_[encoded]->layout().width);
+          detections = std::max(detections, encoders_[encoded]->encode(core, rows.data() + at));
+        }
+      } catch (const Fault& f) {  // a corrupt or missing cutout: this alert only
+        drop_last_rows(encoded + 1);
+        out.failed(batch.record(i), f, batch.acks());
+        continue;
+      }
+      if (detections < min_detections_) {
+        drop_last_rows(encoders_.size());
         ++filtered;
         continue;
       }
@@ -194,7 +257,8 @@ class ScorerLogic final : public ActorLogic {
     if (positions_.empty()) return;
     scores_.resize(models_.size() * positions_.size());
     for (size_t m = 0; m < models_.size(); ++m)
-      models_[m].loaded.model.predict(rows_.data(), positions_.size(), scores_.data() + m * positions_.size());
+      models_[m].loaded.model->predict(rows_[models_[m].encoder].data(), positions_.size(),
+                                       scores_.data() + m * positions_.size());
     std::vector<RecordPtr> records;
     records.reserve(positions_.size());
     for (size_t r = 0; r < positions_.size(); ++r) {
@@ -221,7 +285,14 @@ class ScorerLogic final : public ActorLogic {
   struct Model {
     LoadedModel loaded;
     Annotation annotation;  // template: everything but the value
+    size_t encoder;         // index into encoders_ and rows_
   };
+
+  // Takes back the rows the first `count` encoders wrote for the alert being encoded.
+  void drop_last_rows(size_t count) {
+    for (size_t e = 0; e < std::min(count, encoders_.size()); ++e)
+      if (rows_[e].size() >= encoders_[e]->layout().width) rows_[e].resize(rows_[e].size() - encoders_[e]->layout().width);
+  }
   struct Shadow {
     size_t model, production;  // indices into models_
     ShadowTally pending;       // since the last flush to the registry
@@ -248,10 +319,11 @@ class ScorerLogic final : public ActorLogic {
   std::vector<Shadow> shadows_;
   std::string actor_, registry_, report_;
   std::chrono::microseconds flush_interval_{std::chrono::seconds(60)};
-  std::unique_ptr<FeatureExtractor> extractor_;
+  std::vector<std::unique_ptr<InputEncoder>> encoders_;
   std::vector<Model> models_;
   size_t min_detections_ = 1;
-  std::vector<float> rows_, scores_;
+  std::vector<std::vector<float>> rows_;  // per encoder: one row per scored alert
+  std::vector<float> scores_;
   std::vector<uint32_t> positions_;
 };
 
@@ -345,6 +417,49 @@ std::string unscorable_reason(const AlertCore& alert) {
   return {};
 }
 
+namespace {
+
+ActorType scorer_type(const std::string& name, const std::string& description, const std::string& models_help,
+                      const std::string& sets) {
+  ActorType t;
+  t.name = name;
+  t.description = description;
+  t.version = "1.0";
+  t.inputs = {{"in", PortType::alert, "alerts"}};
+  t.outputs = {{"out", PortType::alert, "the same alerts with score annotations"}};
+  t.config = {
+      {"models", ValueKind::any, true, "", models_help},
+      {"features", ValueKind::string, false, "lc-basic/1", "feature set the feature-vector models were trained on: " + sets},
+      {"registry", ValueKind::string, false, "", "model registry file for registry:// models (relative to the workflow file)"},
+      {"shadow_threshold", ValueKind::number, false, "0.5",
+       "score at and above which a shadow and its production model call an alert positive (agreement)"},
+      {"shadow_report", ValueKind::string, false, "",
+       "file (relative to the run directory) that gets each shadow model's summary at the end of the stream"},
+      {"shadow_flush_seconds", ValueKind::integer, false, "60",
+       "how often shadow tallies are appended to the registry's shadow_results (and at the end)"},
+      {"min_detections", ValueKind::integer, false, "1",
+       "alerts with fewer detections (the current one included) are filtered; features a short light curve "
+       "cannot give are passed to the models as missing"},
+  };
+  t.check = [name](const ActorConfig& c, std::vector<Problem>& problems) {
+    try {
+      load_scorer_models(c, name, &problems);
+    } catch (const Fault& f) {
+      problems.push_back({f.place(), f.message()});
+    }
+  };
+  t.adds_fields = [name](const ActorConfig& c) {
+    std::vector<std::string> fields;
+    for (const ScorerModelSpec& spec : without_absent_candidates(scorer_models(c), registry_path(c)))
+      fields.push_back("score." + score_name(spec, load_model(spec.reference, registry_path(c), workflow_dir(c))));
+    return fields;
+  };
+  t.create = [](const ActorContext&) { return std::make_unique<ScorerLogic>(); };
+  return t;
+}
+
+}  // namespace
+
 void register_ml_actors(ActorRegistry& registry) {
   std::string sets;
   for (const std::string& n : feature_set_names()) sets += (sets.empty() ? "" : ", ") + n;
@@ -368,53 +483,30 @@ void register_ml_actors(ActorRegistry& registry) {
     registry.add(std::move(t));
   }
   {
-    ActorType t;
-    t.name = "xgboost-score";
-    t.description = "Scores alerts with XGBoost models on light-curve features (one score annotation per model)";
-    t.version = "1.0";
-    t.inputs = {{"in", PortType::alert, "alerts"}};
-    t.outputs = {{"out", PortType::alert, "the same alerts with score annotations"}};
-    t.config = {
-        {"models", ValueKind::any, true, "",
-         "model files (JSON/UBJSON) or registry://name[@version], or {model, name} maps; paths relative to the "
-         "workflow file"},
-        {"features", ValueKind::string, false, "lc-basic/1", "feature set the models were trained on: " + sets},
-        {"registry", ValueKind::string, false, "", "model registry file for registry:// models (relative to the workflow file)"},
-        {"shadow_threshold", ValueKind::number, false, "0.5",
-         "score at and above which a shadow and its production model call an alert positive (agreement)"},
-        {"shadow_report", ValueKind::string, false, "",
-         "file (relative to the run directory) that gets each shadow model's summary at the end of the stream"},
-        {"shadow_flush_seconds", ValueKind::integer, false, "60",
-         "how often shadow tallies are appended to the registry's shadow_results (and at the end)"},
-        {"min_detections", ValueKind::integer, false, "1",
-         "alerts with fewer detections (the current one included) are filtered; features a short light curve "
-         "cannot give are passed to XGBoost as missing"},
-    };
-    t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
-      try {
-        const FeatureSet& set = feature_set_of(c);
-        std::vector<ScorerModelSpec> specs = without_absent_candidates(scorer_models(c), registry_path(c));
-        std::vector<LoadedModel> loaded;
-        for (const ScorerModelSpec& spec : specs) {
-          try {
-            loaded.push_back(load_model(spec.reference, registry_path(c), workflow_dir(c)));
-            if (std::string why = feature_mismatch(loaded.back(), set); !why.empty()) problems.push_back({spec.place, why});
-          } catch (const Fault& f) {
-            problems.push_back({spec.place, f.what()});
-          }
-        }
-        if (loaded.size() == specs.size()) shadow_partners(specs, loaded);
-      } catch (const Fault& f) {
-        problems.push_back({f.place(), f.message()});
-      }
-    };
-    t.adds_fields = [](const ActorConfig& c) {
-      std::vector<std::string> fields;
-      for (const ScorerModelSpec& spec : without_absent_candidates(scorer_models(c), registry_path(c)))
-        fields.push_back("score." + score_name(spec, load_model(spec.reference, registry_path(c), workflow_dir(c))));
-      return fields;
-    };
-    t.create = [](const ActorContext&) { return std::make_unique<ScorerLogic>(); };
+    ActorType t = scorer_type("xgboost-score", "Scores alerts with XGBoost models on light-curve features (one score annotation per model)",
+                              "model files (JSON/UBJSON) or registry://name[@version], or {model, name, shadow, against} "
+                              "maps; paths relative to the workflow file", sets);
+    registry.add(std::move(t));
+  }
+  {
+    ActorType t = scorer_type("anomaly",
+                              "Anomaly scores (isolation forests on light-curve features; near 1 = anomalous), one score "
+                              "annotation per model",
+                              "isolation forests (ebs-flow model train --kind isolation-forest): files or "
+                              "registry://name[@version], or {model, name, shadow, against} maps",
+                              sets);
+    registry.add(std::move(t));
+  }
+  if (torchscript_available()) {
+    ActorType t = scorer_type("torch-score",
+                              "Scores alerts with TorchScript networks on cutouts, light curves or features (and XGBoost "
+                              "models beside them), on threads of its own",
+                              "TorchScript (.pt), XGBoost or registry://name[@version] models, or {model, name, shadow, "
+                              "against} maps; each reads the input its registry entry declares",
+                              sets);
+    // Inference blocks for milliseconds per batch: each instance gets a thread of its own (a
+    // detached actor), never one of the scheduler's.
+    t.blocking = true;
     registry.add(std::move(t));
   }
 }

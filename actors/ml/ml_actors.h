@@ -3,6 +3,10 @@
 //                  set (e.g. lc-basic/1) whose details are the feature vector as a JSON object
 //   xgboost-score  (in: Alert -> out: Alert)  computes the features itself (the same extractor)
 //                  and appends one `score` annotation per model
+//   torch-score    (in: Alert -> out: Alert)  the same for TorchScript networks (cutouts, light
+//                  curves or features; XGBoost models beside them), on detached threads
+//   anomaly        (in: Alert -> out: Alert)  the same for isolation forests: anomaly scores
+// All three share one scoring path: inputs encoded once per distinct input, shadow tallies.
 // The scorer does not read the `features` annotation: recomputing is cheaper than parsing JSON,
 // so `features` is optional in a graph (for inspection, sinks and training-set exports).
 #pragma once

@@ -8,6 +8,7 @@
 
 #include "test/support/model_command_runner.h"
 #include "actors/ml/model_registry.h"
+#include "actors/ml/xgboost_model.h"
 #include "test/support/ml_oracle.h"
 #include "actors/ml/synthetic_light_curves.h"
 #include "test/support/collecting_emitter.h"

@@ -11,8 +11,10 @@
 #include <sstream>
 
 #include "actors/ml/binary_metrics.h"
+#include "actors/ml/isolation_forest.h"
 #include "actors/ml/labelled_set.h"
 #include "actors/ml/light_curve_features.h"
+#include "actors/ml/model_inputs.h"
 #include "actors/ml/model_registry.h"
 #include "actors/ml/model_source.h"
 #include "actors/ml/repository_training.h"
@@ -161,15 +163,123 @@ Evaluation evaluate_model(const LoadedModel& model, const DataOptions& data) {
     fail(model.reference, "the model has no feature names: cannot pick its columns from the CSV");
   LabelledSet test = data.test_part(data.read(model.feature_names));
   if (test.size() == 0) fail(data.source(), "the test split is empty");
-  std::vector<float> scores = model.model.predict(test.features);
+  std::vector<float> scores = model.model->score_rows(test.features);
   return {evaluate_scores(scores, test.labels, data.threshold)};
 }
 
 json describe(const LoadedModel& m) {
-  return {{"reference", m.reference}, {"name", m.name}, {"version", m.version}, {"content_hash", m.model.content_hash()}};
+  return {{"reference", m.reference}, {"name", m.name}, {"version", m.version}, {"content_hash", m.model->content_hash()}};
 }
 
 void print(const json& j) { std::cout << j.dump() << "\n" << std::flush; }
+
+// Percent-encodes all but RFC 3986's unreserved characters (object ids in links).
+std::string url_encoded(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+// The feature columns `names` of every row of a CSV (empty cells and nan are missing): an
+// unlabelled table for isolation forests (labels, when there, are not read).
+std::vector<float> unlabelled_rows(const std::string& text, const std::string& source, const std::vector<std::string>& names) {
+  std::istringstream in(text);
+  std::string line;
+  if (!std::getline(in, line)) fail(source, "empty table");
+  std::vector<std::string> header = split_csv_line(line);
+  std::vector<size_t> columns;
+  for (const std::string& n : names) {
+    auto at = std::find(header.begin(), header.end(), n);
+    if (at == header.end()) fail(source, "no column '" + n + "'");
+    columns.push_back(static_cast<size_t>(at - header.begin()));
+  }
+  std::vector<float> rows;
+  for (size_t row = 2; std::getline(in, line); ++row) {
+    if (line.empty()) continue;
+    std::vector<std::string> cells = split_csv_line(line);
+    for (size_t k = 0; k < columns.size(); ++k) {
+      const std::string cell = columns[k] < cells.size() ? cells[columns[k]] : "";
+      if (cell.empty() || cell == "nan" || cell == "NaN") {
+        rows.push_back(NAN);
+        continue;
+      }
+      try {
+        size_t used = 0;
+        float v = std::stof(cell, &used);
+        if (used != cell.size() || !std::isfinite(v)) throw std::invalid_argument(cell);
+        rows.push_back(v);
+      } catch (const std::exception&) {
+        fail(source + ":row " + std::to_string(row) + ":column " + names[k], "not a number: '" + cell + "'");
+      }
+    }
+  }
+  return rows;
+}
+
+int train_isolation_forest(const DataOptions& data, const std::string& feature_set, const std::string& out,
+                           size_t trees, size_t sample_size, int seed, const std::string& register_name,
+                           const std::string& registry) {
+  const FeatureSet* set = find_feature_set(feature_set.empty() ? "lc-basic/1" : feature_set);
+  if (!set) fail("--feature-set", "unknown feature set '" + feature_set + "'");
+  std::string text;
+  uint64_t unscorable = 0;
+  if (!data.repository.empty()) {
+    ExportOptions e = data.exported;
+    e.feature_set = set->name;
+    e.unlabelled_too = true;  // every stored alert: no labels needed
+    ExportedSet exported = export_labelled_features(data.repository, e);
+    text = std::move(exported.csv);
+    unscorable = exported.unscorable;
+  } else {
+    text = read_bytes(data.source());
+  }
+  std::vector<float> rows = unlabelled_rows(text, data.source(), set->names);
+  if (rows.empty()) fail(data.source(), "no alerts to train on");
+  IsolationForestParameters parameters;
+  parameters.trees = trees;
+  parameters.sample_size = sample_size;
+  parameters.seed = static_cast<uint64_t>(seed);
+  IsolationForest forest = IsolationForest::train(rows, set->names, parameters);
+  const std::string bytes = forest.save();
+  {
+    std::ofstream file(out, std::ios::binary | std::ios::trunc);
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!file) fail(out, "cannot write the model");
+  }
+  std::vector<float> scores = forest.score_rows(rows);
+  std::vector<float> sorted = scores;
+  std::sort(sorted.begin(), sorted.end());
+  json result{{"model", out},
+              {"format", "iforest"},
+              {"content_hash", forest.content_hash()},
+              {"trees", forest.tree_count()},
+              {"sample_size", forest.sample_size()},
+              {"features", set->names.size()},
+              {"train_rows", scores.size()},
+              {"unscorable", unscorable},
+              {"score_median", sorted[sorted.size() / 2]},
+              {"score_max", sorted.back()}};
+  if (!register_name.empty()) {
+    ModelRegistry r(need_registry(registry));
+    NewModel m{register_name, bytes, set->name, set->names,
+               data.source() + " (" + hex64(fnv1a64(text)) + ")", json::object()};
+    result["registered"] = to_json(r.add(m));
+  }
+  print(result);
+  return exit_code::ok;
+}
 
 }  // namespace
 
@@ -184,26 +294,28 @@ void register_model_commands(CommandRegistry& registry) {
     };
     auto o = std::make_shared<Options>();
     app.add_option("--out", o->out, "CSV to write (object_id, mjd, label, features)")->required();
-    app.add_option("--feature-set", o->feature_set, "feature set")->capture_default_str();
+    app.add_option("--feature-set", o->feature_set,
+                   "feature set, or lightcurve/N: the rows a lightcurve/N network reads (columns v0, v1, ...)")
+        ->capture_default_str();
     app.add_option("--objects", o->synthetic.objects, "objects (half transients, half variables)")->capture_default_str();
     app.add_option("--alerts-per-object", o->synthetic.alerts_per_object, "alerts per object")->capture_default_str();
     app.add_option("--history", o->synthetic.history, "past points before the first alert")->capture_default_str();
     app.add_flag("--rubin-fluxes", o->synthetic.rubin_fluxes, "difference fluxes in nJy instead of magnitudes");
     app.add_option("--seed", o->synthetic.seed, "random seed")->capture_default_str();
     return CommandRegistry::Runner([o] {
+      if (o->feature_set.starts_with("cutouts/")) fail("--feature-set", "synthetic alerts have no cutouts");
+      std::unique_ptr<InputEncoder> encoder = make_input_encoder(o->feature_set, "--feature-set");
       const FeatureSet* set = find_feature_set(o->feature_set);
-      if (!set) fail("--feature-set", "unknown feature set '" + o->feature_set + "'");
       std::ofstream out(o->out, std::ios::trunc);
       if (!out) fail(o->out, "cannot write");
       out.precision(9);
       out << "object_id,mjd,label";
-      for (const std::string& n : set->names) out << "," << n;
+      for (size_t k = 0; k < encoder->layout().width; ++k) out << "," << (set ? set->names[k] : "v" + std::to_string(k));
       out << "\n";
-      FeatureExtractor extractor(*set);
-      std::vector<float> v(extractor.size());
+      std::vector<float> v(encoder->layout().width);
       size_t rows = 0, positives = 0;
       for (const LabelledAlert& a : make_synthetic_alerts(o->synthetic)) {
-        extractor.extract(*a.alert, v.data());
+        encoder->encode(*a.alert, v.data());
         out << a.alert->object_id << "," << a.alert->mjd_tai << "," << a.label;
         for (float f : v) {
           out << ",";
@@ -215,7 +327,7 @@ void register_model_commands(CommandRegistry& registry) {
       }
       out.flush();
       if (!out) fail(o->out, "cannot write");
-      print({{"out", o->out}, {"rows", rows}, {"positives", positives}, {"feature_set", set->name}});
+      print({{"out", o->out}, {"rows", rows}, {"positives", positives}, {"feature_set", o->feature_set}});
       return exit_code::ok;
     });
   });
@@ -227,8 +339,10 @@ void register_model_commands(CommandRegistry& registry) {
     auto o = std::make_shared<Options>();
     add_registry_option(app, o->registry);
     app.add_option("--name", o->name, "model name")->required();
-    app.add_option("--file", o->file, "XGBoost model (JSON or UBJSON)")->required();
-    app.add_option("--feature-set", o->feature_set, "feature set it was trained on (e.g. lc-basic/1)");
+    app.add_option("--file", o->file, "XGBoost model (JSON or UBJSON), TorchScript (.pt) or isolation forest (JSON)")
+        ->required();
+    app.add_option("--feature-set", o->feature_set,
+                   "what it reads: a feature set (e.g. lc-basic/1); TorchScript also cutouts/N or lightcurve/N");
     app.add_option("--training-data", o->training_data, "reference to its training data");
     app.add_option("--metrics", o->metrics, "metrics as a JSON object");
     return CommandRegistry::Runner([o] {
@@ -237,10 +351,12 @@ void register_model_commands(CommandRegistry& registry) {
       m.bytes = read_bytes(o->file);
       m.training_data = o->training_data;
       if (!o->feature_set.empty()) {
+        input_layout(o->feature_set, "--feature-set");  // a Fault for an unknown input
         const FeatureSet* set = find_feature_set(o->feature_set);
-        if (!set) fail("--feature-set", "unknown feature set '" + o->feature_set + "'");
-        m.feature_set = set->name;
-        m.feature_names = set->names;
+        if (!set && !is_torchscript(m.bytes))
+          fail("--feature-set", "unknown feature set '" + o->feature_set + "' (cutouts/N and lightcurve/N are for TorchScript models)");
+        m.feature_set = o->feature_set;
+        if (set) m.feature_names = set->names;
       }
       if (!o->metrics.empty()) {
         try {
@@ -304,14 +420,18 @@ void register_model_commands(CommandRegistry& registry) {
     });
   });
 
-  registry.add("model train", "Train a binary XGBoost model from a labelled CSV or a repository's labelled objects", [](CLI::App& app) {
+  registry.add("model train", "Train a binary XGBoost model from a labelled CSV or a repository's labelled objects, "
+               "or (--kind isolation-forest) an anomaly detector from every stored alert", [](CLI::App& app) {
     struct Options {
       DataOptions data;
-      std::string out, format, feature_set, register_name, registry;
+      std::string out, format, feature_set, register_name, registry, kind = "xgboost";
       TrainParameters parameters;
+      size_t sample_size = 256;
     };
     auto o = std::make_shared<Options>();
     o->data.add_to(app, "object");
+    app.add_option("--kind", o->kind, "xgboost (labelled) or isolation-forest (unlabelled; docs/ml.md)")->capture_default_str();
+    app.add_option("--sample-size", o->sample_size, "isolation forest: rows per tree")->capture_default_str();
     app.add_option("--out", o->out, "model file to write (.json or .ubj)")->required();
     app.add_option("--format", o->format, "json or ubj (default: from the extension)");
     app.add_option("--feature-set", o->feature_set, "use this feature set's columns (default: every other column)");
@@ -323,6 +443,10 @@ void register_model_commands(CommandRegistry& registry) {
     app.add_option("--register", o->register_name, "register the model under this name as a candidate");
     add_registry_option(app, o->registry);
     return CommandRegistry::Runner([o] {
+      if (o->kind == "isolation-forest") return train_isolation_forest(o->data, o->feature_set, o->out, o->parameters.rounds,
+                                                                      o->sample_size, o->parameters.seed,
+                                                                      o->register_name, o->registry);
+      if (o->kind != "xgboost") fail("--kind", "xgboost or isolation-forest");
       std::vector<std::string> names;
       const FeatureSet* set = nullptr;
       if (!o->feature_set.empty()) {
@@ -372,6 +496,80 @@ void register_model_commands(CommandRegistry& registry) {
         result["registered"] = to_json(r.add(m));
       }
       print(result);
+      return exit_code::ok;
+    });
+  });
+
+  registry.add("model suggest",
+               "The stored objects a human should label next: the most uncertain for a classifier, the most "
+               "anomalous for an isolation forest, with links to their pages",
+               [](CLI::App& app) {
+    struct Options {
+      std::string model, registry, repository, url = "http://127.0.0.1:8080";
+      size_t n = 50;
+      ExportOptions exported;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("--model", o->model, "model file or registry://name[@version]")->required();
+    add_registry_option(app, o->registry);
+    app.add_option("--repository", o->repository, "alert repository whose unlabelled objects are ranked")->required();
+    app.add_option("--n", o->n, "how many to list")->capture_default_str();
+    app.add_option("--url", o->url, "where `ebs-flow serve` shows the repository (links: URL/objects/ID)")
+        ->capture_default_str();
+    DataOptions::add_export_options(app, o->exported);
+    return CommandRegistry::Runner([o] {
+      LoadedModel m = load_model(o->model, o->registry);
+      // The model's input: its declaration (networks), else the feature set its columns are.
+      std::string input = m.inputs;
+      for (const std::string& set : feature_set_names())
+        if (input.empty() && find_feature_set(set)->names == m.feature_names) input = set;
+      if (input.empty()) fail(o->model, "its feature columns are no known feature set: cannot recompute them from the repository");
+      ExportOptions e = o->exported;
+      e.feature_set = input;
+      e.unlabelled_too = true;
+      e.latest_only = true;  // labels are per object: rank each object by its latest alert
+      ExportedSet exported = export_labelled_features(o->repository, e);
+      std::istringstream csv(exported.csv);
+      std::string line;
+      std::getline(csv, line);  // header: object_id, alert_id, mjd, label, values...
+      struct Candidate {
+        std::string object_id, alert_id, mjd;
+        double score = 0, priority = 0;
+      };
+      std::vector<Candidate> candidates;
+      std::vector<float> rows;
+      const size_t width = m.model->input_width();
+      while (std::getline(csv, line)) {
+        std::vector<std::string> cells = split_csv_line(line);
+        if (cells.size() != 4 + width) fail(o->repository, "an exported row of unexpected width");
+        if (!cells[3].empty()) continue;  // already labelled
+        candidates.push_back({cells[0], cells[1], cells[2]});
+        for (size_t k = 4; k < cells.size(); ++k) rows.push_back(cells[k].empty() ? NAN : std::stof(cells[k]));
+      }
+      const bool anomaly = m.model->format() == "iforest";
+      std::vector<float> scores(candidates.size());
+      m.model->predict(rows.data(), candidates.size(), scores.data());
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        candidates[i].score = scores[i];
+        // A classifier is least sure at 0.5; an isolation forest's score is the anomaly itself.
+        candidates[i].priority = anomaly ? scores[i] : 1 - std::abs(2.0 * scores[i] - 1);
+      }
+      std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+        return a.priority != b.priority ? a.priority > b.priority : a.object_id < b.object_id;
+      });
+      std::string base = o->url;
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      for (size_t i = 0; i < std::min(o->n, candidates.size()); ++i) {
+        const Candidate& c = candidates[i];
+        print({{"rank", i + 1},
+               {"object_id", c.object_id},
+               {"alert_id", c.alert_id},
+               {"mjd", std::stod(c.mjd)},
+               {"score", c.score},
+               {anomaly ? "anomaly" : "uncertainty", c.priority},
+               {"model", m.reference},
+               {"url", base + "/objects/" + url_encoded(c.object_id)}});
+      }
       return exit_code::ok;
     });
   });

@@ -5,6 +5,8 @@
 #include <ctime>
 
 #include "actors/common/sqlite/sqlite_db.h"
+#include "actors/ml/light_curve_features.h"
+#include "actors/ml/model_source.h"
 #include "actors/ml/xgboost_model.h"
 #include "engine/util/fault.h"
 
@@ -114,15 +116,28 @@ std::vector<ModelEntry> ModelRegistry::query(const std::string& where, const std
 ModelEntry ModelRegistry::add(const NewModel& model) {
   if (model.name.empty() || model.name.find_first_of("@/ ") != std::string::npos)
     fail(path_, "model name '" + model.name + "' must be non-empty, without '@', '/' or spaces");
-  XgboostModel loaded = XgboostModel::from_bytes(model.bytes, model.name + " (being registered)");
-  std::vector<std::string> names = model.feature_names.empty() ? loaded.feature_names() : model.feature_names;
-  if (!loaded.feature_names().empty() && loaded.feature_names() != names)
-    fail(path_, "model " + model.name + ": its feature_names differ from the feature set's");
-  if (names.empty())
-    fail(path_, "model " + model.name + " has no feature names: give a feature set or train it with names");
-  if (names.size() != loaded.feature_count())
-    fail(path_, "model " + model.name + " has " + std::to_string(loaded.feature_count()) + " features, not " +
-                    std::to_string(names.size()));
+  const std::string origin = model.name + " (being registered)";
+  std::unique_ptr<ScoringModel> loaded = load_scoring_model(model.bytes, origin);
+  std::vector<std::string> names = model.feature_names;
+  std::string feature_set = model.feature_set;
+  if (loaded->format() == "pt") {
+    // A network declares what it reads: the registry entry's input, checked by scoring one row.
+    if (feature_set.empty()) feature_set = loaded->declared_inputs();
+    if (feature_set.empty())
+      fail(path_, "model " + model.name + " is TorchScript: give its input (--feature-set cutouts/N, lightcurve/N or a "
+                  "feature set)");
+    if (const FeatureSet* set = find_feature_set(feature_set); set && names.empty()) names = set->names;
+    bind_declared_input(*loaded, feature_set, origin);
+  } else {
+    if (names.empty()) names = loaded->input_names();
+    if (!loaded->input_names().empty() && loaded->input_names() != names)
+      fail(path_, "model " + model.name + ": its feature_names differ from the feature set's");
+    if (names.empty())
+      fail(path_, "model " + model.name + " has no feature names: give a feature set or train it with names");
+    if (names.size() != loaded->input_width())
+      fail(path_, "model " + model.name + " has " + std::to_string(loaded->input_width()) + " features, not " +
+                      std::to_string(names.size()));
+  }
 
   exec("BEGIN IMMEDIATE");
   try {
@@ -138,9 +153,9 @@ ModelEntry ModelRegistry::add(const NewModel& model) {
         " metrics, state, created_at, updated_at, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'candidate', ?, ?, ?)");
     s.bind(1, model.name);
     s.bind(2, version);
-    s.bind(3, loaded.content_hash());
-    s.bind(4, std::string(model.bytes.size() > 1 && model.bytes[1] == '"' ? "json" : "ubj"));
-    s.bind(5, model.feature_set);
+    s.bind(3, loaded->content_hash());
+    s.bind(4, loaded->format());
+    s.bind(5, feature_set);
     s.bind(6, nlohmann::json(names).dump());
     s.bind(7, model.training_data);
     s.bind(8, model.metrics.dump());

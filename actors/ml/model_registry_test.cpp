@@ -119,8 +119,8 @@ TEST_CASE("registry:// references load the production or a given version") {
   LoadedModel m = load_model("registry://sn", path);
   CHECK(m.version == "2");
   CHECK(m.reference == "registry://sn@2");
-  CHECK(m.model.tree_count() == 4);
-  CHECK(load_model("registry://sn@1", path).model.tree_count() == 3);
+  CHECK(dynamic_cast<const XgboostModel&>(*m.model).tree_count() == 4);
+  CHECK(dynamic_cast<const XgboostModel&>(*load_model("registry://sn@1", path).model).tree_count() == 3);
   CHECK_THROWS_WITH_AS(load_model("registry://sn@x", path), "registry://sn@x: after '@' comes a version (a positive integer), 'production' or 'candidate'",
                        ebs::Fault);
   CHECK_THROWS_WITH_AS(load_model("registry://sn", ""), doctest::Contains("needs a registry file"), ebs::Fault);

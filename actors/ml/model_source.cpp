@@ -1,14 +1,42 @@
 #include "actors/ml/model_source.h"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "actors/ml/model_registry.h"
+#include "actors/ml/xgboost_model.h"
+#ifdef EBS_WITH_TORCH
+#include "actors/ml/torch_model.h"
+#endif
 #include "engine/util/fault.h"
 
 namespace ebs::ml {
 
 namespace {
+
 constexpr std::string_view kScheme = "registry://";
+
+std::string read_model_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open the model file");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+std::string bind_declared_input(ScoringModel& model, const std::string& registered, const std::string& origin) {
+  if (model.format() != "pt") return {};
+  std::string inputs = registered.empty() ? model.declared_inputs() : registered;
+  if (inputs.empty())
+    fail(origin, "a TorchScript model needs a declared input (register it with --feature-set cutouts/N, "
+                 "lightcurve/N or a feature set, or give the module an `ebs_inputs` attribute)");
+#ifdef EBS_WITH_TORCH
+  static_cast<TorchModel&>(model).bind(input_layout(inputs, origin));
+#endif
+  return inputs;
 }
 
 bool is_registry_reference(const std::string& reference) { return reference.rfind(kScheme, 0) == 0; }
@@ -17,11 +45,13 @@ LoadedModel load_model(const std::string& reference, const std::string& registry
   if (!is_registry_reference(reference)) {
     std::filesystem::path path(reference);
     if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
-    XgboostModel model = XgboostModel::from_file(path.string());
-    std::string version = model.attribute("version");
-    std::vector<std::string> names = model.feature_names();
+    std::unique_ptr<ScoringModel> model = load_scoring_model(read_model_file(path.string()), path.string());
+    std::string version;
+    if (auto* booster = dynamic_cast<const XgboostModel*>(model.get())) version = booster->attribute("version");
+    std::vector<std::string> names = model->input_names();
+    std::string inputs = bind_declared_input(*model, "", path.string());
     return {std::move(model), path.stem().string(), version.empty() ? "unversioned" : version, "", std::move(names),
-            path.string(), ""};
+            path.string(), "", std::move(inputs)};
   }
   std::string spec = reference.substr(kScheme.size());
   std::string name = spec;
@@ -56,13 +86,15 @@ LoadedModel load_model(const std::string& reference, const std::string& registry
     fail(registry_path + ":" + spec, version ? "no such model version in the registry"
                                              : "no " + state + " version of this model" +
                                                    (state == "production" ? " (promote one first)" : ""));
-  XgboostModel model = XgboostModel::from_bytes(registry.bytes(entry->name, entry->version), entry->reference());
-  if (model.content_hash() != entry->content_hash)
-    fail(entry->reference(), "content hash " + model.content_hash() + " differs from the registered " +
+  std::unique_ptr<ScoringModel> model =
+      load_scoring_model(registry.bytes(entry->name, entry->version), entry->reference());
+  if (model->content_hash() != entry->content_hash)
+    fail(entry->reference(), "content hash " + model->content_hash() + " differs from the registered " +
                                  entry->content_hash);
-  std::vector<std::string> names = model.feature_names().empty() ? entry->feature_names : model.feature_names();
+  std::vector<std::string> names = model->input_names().empty() ? entry->feature_names : model->input_names();
+  std::string inputs = bind_declared_input(*model, entry->feature_set, entry->reference());
   return {std::move(model), entry->name, std::to_string(entry->version), entry->feature_set, std::move(names),
-          entry->reference(), std::string(to_string(entry->state))};
+          entry->reference(), std::string(to_string(entry->state)), std::move(inputs)};
 }
 
 }  // namespace ebs::ml

@@ -9,6 +9,7 @@
 
 #include "actors/ml/labelled_set.h"
 #include "actors/ml/ml_actors.h"
+#include "actors/ml/model_inputs.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
@@ -162,17 +163,25 @@ int64_t labels_since(const std::string& repository_path, int64_t watermark, cons
 }
 
 ExportedSet export_labelled_features(const std::string& repository_path, const ExportOptions& options) {
+  // A feature set, or lightcurve/N for sequence networks (stored alerts keep no cutouts).
+  if (options.feature_set.starts_with("cutouts/"))
+    fail("--feature-set", "the repository keeps light curves, not cutouts: " + options.feature_set + " cannot be exported");
   const FeatureSet* set = find_feature_set(options.feature_set);
-  if (!set) fail("--feature-set", "unknown feature set '" + options.feature_set + "'");
+  std::unique_ptr<InputEncoder> encoder = make_input_encoder(options.feature_set, "--feature-set");
   Database db = open_repository(repository_path, Database::Mode::read_only);
-  if (!has_label_table(db))
+  const bool labels = has_label_table(db);
+  if (!labels && !options.unlabelled_too)
     fail(repository_path, "no labels in this repository: import some with `ebs-flow model label DB --file labels.csv`");
 
   ExportedSet out;
-  out.label_watermark = db.scalar("SELECT COALESCE(MAX(label_id), 0) FROM ml_labels");
+  out.label_watermark = labels ? db.scalar("SELECT COALESCE(MAX(label_id), 0) FROM ml_labels") : 0;
   // Each object's newest label (of the chosen source).
   std::map<std::string, std::string> label_of;
-  {
+  if (options.unlabelled_too) {
+    repository::Statement s = db.prepare("SELECT DISTINCT object_id FROM alerts");
+    while (s.step()) label_of[std::string(s.text(0))];
+  }
+  if (labels) {
     repository::Statement s = db.prepare(
         "SELECT object_id, label FROM ml_labels l WHERE label_id = (SELECT MAX(label_id) FROM ml_labels m"
         " WHERE m.object_id = l.object_id AND (?1 = '' OR m.source = ?1)) ORDER BY object_id");
@@ -183,7 +192,7 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
   std::ostringstream csv;
   csv.precision(9);
   csv << "object_id,alert_id,mjd,label";
-  for (const std::string& n : set->names) csv << "," << n;
+  for (size_t k = 0; k < encoder->layout().width; ++k) csv << "," << (set ? set->names[k] : "v" + std::to_string(k));
   csv << "\n";
 
   repository::Statement points = db.prepare(
@@ -192,8 +201,7 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
   repository::Statement alerts = db.prepare(
       "SELECT alert_id, survey, ra, dec, mjd_tai, band, mag, mag_err, flux, flux_err, is_diff_pos, real_bogus"
       " FROM alerts WHERE object_id = ?1 ORDER BY mjd_tai, alert_id");
-  FeatureExtractor extractor(*set);
-  std::vector<float> values(extractor.size());
+  std::vector<float> values(encoder->layout().width);
   std::vector<Photometry> curve;
   for (const auto& [object, label] : label_of) {
     curve.clear();
@@ -244,7 +252,7 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
       double earliest = options.history_days > 0 ? a.mjd_tai - options.history_days : -INFINITY;
       for (const Photometry& p : curve)
         if (p.mjd_tai <= a.mjd_tai && p.mjd_tai >= earliest) a.history.push_back(p);
-      extractor.extract(a, values.data());
+      encoder->encode(a, values.data());
       csv << csv_cell(object) << "," << a.alert_id << "," << std::setprecision(15) << a.mjd_tai << std::setprecision(9)
           << "," << csv_cell(label);
       for (float v : values) {

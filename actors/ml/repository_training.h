@@ -35,12 +35,15 @@ int64_t label_watermark(const std::string& repository_path);
 int64_t labels_since(const std::string& repository_path, int64_t watermark, const std::string& source = {});
 
 struct ExportOptions {
-  std::string feature_set = "lc-basic/1";
+  std::string feature_set = "lc-basic/1";  // or lightcurve/N (model_inputs.h): the rows a sequence network reads
   std::string label_source;  // only labels of this source; empty: each object's newest label
   // Light-curve points older than this many days before an alert are left out (ZTF alerts carry
   // 30 days of history); 0 = the whole stored light curve up to the alert.
   double history_days = 0;
   bool latest_only = false;  // one row per object, its latest alert, instead of every alert
+  // Every stored object, labelled or not (label empty when it has none): for unsupervised models
+  // (isolation forests) and for `model suggest`.
+  bool unlabelled_too = false;
 };
 
 struct ExportedSet {

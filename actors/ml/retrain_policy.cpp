@@ -72,9 +72,9 @@ class PolicyReader {
   std::string file_;
 };
 
-json evaluation(const XgboostModel& model, const LabelledSet& test, const RetrainPolicy& policy,
+json evaluation(const ScoringModel& model, const LabelledSet& test, const RetrainPolicy& policy,
                 const std::string& test_set) {
-  json j = to_json(evaluate_scores(model.predict(test.features), test.labels, policy.threshold));
+  json j = to_json(evaluate_scores(model.score_rows(test.features), test.labels, policy.threshold));
   j["test_set"] = test_set;
   return j;
 }
@@ -242,9 +242,9 @@ json run_retrain(const RetrainPolicy& policy, bool force) {
     LoadedModel current = load_model(production->reference(), policy.registry);
     if (std::string why = feature_mismatch(current, set); !why.empty())
       fail(policy.file, "production " + production->reference() + " cannot be evaluated on " + set.name + ": " + why);
-    json metrics = evaluation(current.model, test, policy, test_set);
+    json metrics = evaluation(*current.model, test, policy, test_set);
     production_value = metric_value(
-        evaluate_scores(current.model.predict(test.features), test.labels, policy.threshold), policy.metric);
+        evaluate_scores(current.model->score_rows(test.features), test.labels, policy.threshold), policy.metric);
     registry.set_metrics(production->name, production->version, metrics);
     production_json = {{"reference", production->reference()}, {"metrics", metrics}};
   }

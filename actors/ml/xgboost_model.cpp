@@ -50,6 +50,7 @@ XgboostModel XgboostModel::from_bytes(std::string_view bytes, std::string origin
   check(XGBoosterLoadModelFromBuffer(m.booster_, bytes.data(), bytes.size()), m.origin_, "corrupt model");
   check(XGBoosterSetParam(m.booster_, "nthread", "1"), m.origin_, "cannot set nthread");
   m.content_hash_ = hex64(fnv1a64(bytes));
+  m.format_ = bytes.size() > 1 && bytes[1] == '"' ? "json" : "ubj";
   m.describe();
   return m;
 }
@@ -109,6 +110,7 @@ XgboostModel::XgboostModel(XgboostModel&& o) noexcept
     : booster_(o.booster_),
       origin_(std::move(o.origin_)),
       content_hash_(std::move(o.content_hash_)),
+      format_(std::move(o.format_)),
       feature_names_(std::move(o.feature_names_)),
       feature_count_(o.feature_count_) {
   o.booster_ = nullptr;
@@ -121,6 +123,7 @@ XgboostModel& XgboostModel::operator=(XgboostModel&& o) noexcept {
     o.booster_ = nullptr;
     origin_ = std::move(o.origin_);
     content_hash_ = std::move(o.content_hash_);
+    format_ = std::move(o.format_);
     feature_names_ = std::move(o.feature_names_);
     feature_count_ = o.feature_count_;
   }

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/ml/scoring_model.h"
+
 namespace ebs::ml {
 
 struct TrainParameters {
@@ -20,7 +22,7 @@ struct TrainParameters {
   int threads = 1;
 };
 
-class XgboostModel {
+class XgboostModel final : public ScoringModel {
  public:
   // Loads model bytes; `origin` names them in errors (the file path, registry://name@v).
   // A Fault (failed) naming `origin` for corrupt bytes or a model with several outputs per row.
@@ -36,11 +38,14 @@ class XgboostModel {
   XgboostModel& operator=(XgboostModel&& other) noexcept;
   XgboostModel(const XgboostModel&) = delete;
   XgboostModel& operator=(const XgboostModel&) = delete;
-  ~XgboostModel();
+  ~XgboostModel() override;
 
   const std::string& origin() const { return origin_; }
   // Stable content hash (FNV-1a 64, hex) of the bytes it was loaded from or saved as (JSON).
-  const std::string& content_hash() const { return content_hash_; }
+  const std::string& content_hash() const override { return content_hash_; }
+  std::string format() const override { return format_; }
+  std::vector<std::string> input_names() const override { return feature_names_; }
+  size_t input_width() const override { return feature_count_; }
   // The model's feature_names (empty when it was trained without names).
   const std::vector<std::string>& feature_names() const { return feature_names_; }
   size_t feature_count() const { return feature_count_; }
@@ -49,7 +54,7 @@ class XgboostModel {
   std::string attribute(const std::string& key) const;
 
   // Scores `rows` rows of feature_count() values each (row-major; NaN = missing) into `out`.
-  void predict(const float* features, size_t rows, float* out) const;
+  void predict(const float* features, size_t rows, float* out) const override;
   std::vector<float> predict(const std::vector<float>& features) const;
 
   // "json" or "ubj".
@@ -61,6 +66,7 @@ class XgboostModel {
   void* booster_ = nullptr;
   std::string origin_;
   std::string content_hash_;
+  std::string format_ = "json";  // of the bytes it was loaded from: json or ubj
   std::vector<std::string> feature_names_;
   size_t feature_count_ = 0;
 };

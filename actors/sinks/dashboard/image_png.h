@@ -7,16 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/common/fits/fits_image.h"
+
 namespace ebs::dashboard {
 
-struct FitsImage {
-  long width = 0, height = 0;
-  std::vector<float> pixels;  // row-major, FITS order: row 0 is the bottom of the image
-};
-
-// The primary image of a FITS file in memory (inflated first if gzip-compressed). `place` names
-// the image in faults.
-FitsImage read_fits_image(std::string_view bytes, const std::string& place);
+using ebs::FitsImage;
+using ebs::read_fits_image;
 
 // 8-bit PNG of `pixels` (rows top to bottom): channels 1 (grey) or 4 (RGBA).
 std::string encode_png(const std::vector<uint8_t>& pixels, long width, long height, int channels);
