@@ -311,9 +311,10 @@ actors:
   CHECK(f.watch.tracker->acknowledged_through() == 200);
   // Without credits the source would run all 200 batches ahead. With them, in flight are at most
   // a window per edge (2 x 8) plus what the sink holds until its 50 ms flush (8,000/s x 50 ms =
-  // 25 batches of 16), plus scheduling slack.
+  // 25 batches of 16), plus scheduling slack: 43 on an idle machine, 87 once under a parallel
+  // build (a flush timer that fires late holds more), so the bound is half of the 200.
   MESSAGE("max batches in flight: " << f.watch.max_outstanding_batches.load());
-  CHECK(f.watch.max_outstanding_batches <= 60);
+  CHECK(f.watch.max_outstanding_batches <= 100);
   CHECK(r.find("hop")->peak_queued_batches <= 8);
   CHECK(lines_in(f.dir / "slow.jsonl") == 3200);
 }
