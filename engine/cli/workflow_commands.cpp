@@ -158,6 +158,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  return [o, connect, &actors, &loader] {
                    auto workflow = load_workflow(*o, actors, loader);
                    if (!workflow) return exit_code::failed;
+                   // The shape of each `placement:` (its nodes are known only to a cluster run).
+                   if (std::vector<Problem> placement = cluster::check_placement(*workflow, {}); !placement.empty()) {
+                     print_problems(placement);
+                     return exit_code::failed;
+                   }
                    if (*connect) {
                      std::vector<Problem> problems;
                      for (const ActorSpec& a : workflow->actors) {
