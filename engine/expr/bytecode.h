@@ -119,6 +119,27 @@ inline Slot logical_not(const Slot& slot) {
   return slot.kind == Kind::boolean ? bool_slot(!slot.boolean) : null_slot();
 }
 
+// A binary operator on two slots: constant folding (compiler, ProgramSet) and the batch
+// evaluation of ProgramSet use this one dispatch.
+inline Slot apply_binary(Operator op, const Slot& a, const Slot& b) {
+  switch (op) {
+    case Operator::add: return arithmetic<Operator::add>(a, b);
+    case Operator::subtract: return arithmetic<Operator::subtract>(a, b);
+    case Operator::multiply: return arithmetic<Operator::multiply>(a, b);
+    case Operator::divide: return arithmetic<Operator::divide>(a, b);
+    case Operator::modulo: return arithmetic<Operator::modulo>(a, b);
+    case Operator::equal: return compare<Operator::equal>(a, b);
+    case Operator::not_equal: return compare<Operator::not_equal>(a, b);
+    case Operator::less: return compare<Operator::less>(a, b);
+    case Operator::less_equal: return compare<Operator::less_equal>(a, b);
+    case Operator::greater: return compare<Operator::greater>(a, b);
+    case Operator::greater_equal: return compare<Operator::greater_equal>(a, b);
+    case Operator::logical_and: return logical_and(a, b);
+    case Operator::logical_or: return logical_or(a, b);
+    default: return null_slot();
+  }
+}
+
 enum class Function : uint8_t { abs, log10, sqrt, exists, min, max, is_null };
 
 struct FunctionInfo {

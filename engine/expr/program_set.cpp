@@ -73,25 +73,6 @@ struct FieldSweeps {
   std::vector<SweepCut> above, below;
 };
 
-Slot apply_binary(Operator op, const Slot& a, const Slot& b) {
-  switch (op) {
-    case Operator::add: return arithmetic<Operator::add>(a, b);
-    case Operator::subtract: return arithmetic<Operator::subtract>(a, b);
-    case Operator::multiply: return arithmetic<Operator::multiply>(a, b);
-    case Operator::divide: return arithmetic<Operator::divide>(a, b);
-    case Operator::modulo: return arithmetic<Operator::modulo>(a, b);
-    case Operator::equal: return compare<Operator::equal>(a, b);
-    case Operator::not_equal: return compare<Operator::not_equal>(a, b);
-    case Operator::less: return compare<Operator::less>(a, b);
-    case Operator::less_equal: return compare<Operator::less_equal>(a, b);
-    case Operator::greater: return compare<Operator::greater>(a, b);
-    case Operator::greater_equal: return compare<Operator::greater_equal>(a, b);
-    case Operator::logical_and: return logical_and(a, b);
-    case Operator::logical_or: return logical_or(a, b);
-    default: return null_slot();
-  }
-}
-
 Slot apply_function(Function function, const Slot& x, const Slot& y) {
   switch (function) {
     case Function::abs: return math<Function::abs>(x);
