@@ -46,6 +46,7 @@ Run run_for(const fs::path& dir, const std::string& workflow, double seconds) {
   std::string ebs_flow = std::string(EBS_BINARY_DIR) + "/ebs-flow";
   std::string run_dir = (dir / ("run-" + name)).string();
   fs::remove_all(run_dir);
+  std::fflush(nullptr);  // else the child's freopen flushes our buffered lines a second time
   pid_t pid = ::fork();
   if (pid == 0) {
     std::string log = (dir / (name + ".log")).string();
