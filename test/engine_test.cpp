@@ -451,11 +451,13 @@ actors:
   CHECK(r.accounting_ok);
   std::map<std::string, size_t> instance_of;
   size_t alerts = 0;
-  for (const auto& [instance, objects] : f.keyed.objects)
-    for (const std::string& object : objects) {
-      auto [it, fresh] = instance_of.emplace(object, instance);
-      CHECK_MESSAGE(fresh, object << " went to instances " << it->second << " and " << instance);
+  for (const auto& entry : f.keyed.objects) {
+    const size_t instance = entry.first;  // clang 14 lambdas (CHECK_MESSAGE) cannot capture structured bindings
+    for (const std::string& object : entry.second) {
+      const auto placed = instance_of.emplace(object, instance);
+      CHECK_MESSAGE(placed.second, object << " went to instances " << placed.first->second << " and " << instance);
     }
+  }
   for (const auto& [instance, n] : f.keyed.alerts) alerts += n;
   CHECK(alerts == 5000);
   CHECK(instance_of.size() == 300);

@@ -86,7 +86,9 @@ TEST_CASE("1,000 generated filters on real ZTF alerts: each passes what `filter`
   auto passed = run_filters(filters, records, out);
   size_t non_empty = 0, not_all = 0;
   std::set<size_t> any;
-  for (const auto& [name, where] : filters) {
+  for (const auto& entry : filters) {
+    const auto& name = entry.first;  // clang 14 lambdas (INFO) cannot capture structured bindings
+    const auto& where = entry.second;
     std::set<size_t> alone = run_single_filter(where, records);
     INFO("filter " << name << ": " << where);
     CHECK(passed[name] == alone);

@@ -19,18 +19,19 @@ ContainerFileStream::ContainerFileStream(std::string path, MessageIngester& inge
   std::error_code ec;
   size_ = std::filesystem::file_size(path_, ec);
   if (!file_ || ec) fail(path_, "cannot read");
+  if (size_ <= kWholeFileBytes) whole_ = read_at(0, static_cast<size_t>(size_));
   // The header's length is known only once it is parsed: read more until it parses or the file
   // (or the ceiling) ends; the last attempt's fault is the file's. Its schema is parsed once.
   size_t length = static_cast<size_t>(std::min<uint64_t>(size_, kFirstHeaderRead));
   auto fail_whole = [&](Fault fault) {
-    pending_.push_back({nullptr, IngestFailure{std::move(fault), std::move(header_bytes_), "avro"}});
-    header_bytes_.clear();
+    pending_.push_back({nullptr, IngestFailure{std::move(fault), std::string(header_bytes_.view), "avro"}});
+    header_bytes_ = {};
     ended_ = true;
   };
   while (true) {
     header_bytes_ = read_at(0, length);
     try {
-      header_ = avro::read_container_header(header_bytes_, path_);
+      header_ = avro::read_container_header(header_bytes_.view, path_);
       break;
     } catch (const Fault& fault) {
       if (fault.kind() == FaultKind::failed && length < size_ && length < kMaxHeaderBytes) {
@@ -47,7 +48,7 @@ ContainerFileStream::ContainerFileStream(std::string path, MessageIngester& inge
   }
   try {
     plan_ = ingester_.decoder().plan_for_container(
-        header_.schema, static_cast<uint64_t>(header_.schema.data() - header_bytes_.data()), path_);
+        header_.schema, static_cast<uint64_t>(header_.schema.data() - header_bytes_.view.data()), path_);
   } catch (const std::exception& error) {
     fail_whole(to_fault(error, path_));
     return;
@@ -55,14 +56,20 @@ ContainerFileStream::ContainerFileStream(std::string path, MessageIngester& inge
   position_ = header_.blocks_offset;
 }
 
-std::string ContainerFileStream::read_at(uint64_t offset, size_t length) {
-  std::string bytes(length, '\0');
+ContainerFileStream::Bytes ContainerFileStream::read_at(uint64_t offset, size_t length) {
+  if (whole_.owner) {
+    if (offset > whole_.view.size() || length > whole_.view.size() - offset)
+      fail(path_ + ":byte " + std::to_string(whole_.view.size()), "cannot read");
+    return {whole_.owner, whole_.view.substr(static_cast<size_t>(offset), length)};
+  }
+  std::shared_ptr<char[]> buffer(new char[length]);  // no zero fill: the read writes every byte used
   file_.clear();
   file_.seekg(static_cast<std::streamoff>(offset));
-  file_.read(bytes.data(), static_cast<std::streamsize>(length));
-  bytes.resize(static_cast<size_t>(std::max<std::streamsize>(file_.gcount(), 0)));
-  if (bytes.size() != length) fail(path_ + ":byte " + std::to_string(offset + bytes.size()), "cannot read");
-  return bytes;
+  file_.read(buffer.get(), static_cast<std::streamsize>(length));
+  const size_t got = static_cast<size_t>(std::max<std::streamsize>(file_.gcount(), 0));
+  if (got != length) fail(path_ + ":byte " + std::to_string(offset + got), "cannot read");
+  std::string_view view(buffer.get(), length);
+  return {std::move(buffer), view};
 }
 
 std::optional<IngestItem> ContainerFileStream::next() {
@@ -78,13 +85,13 @@ void ContainerFileStream::read_block() {
     ended_ = true;
     return;
   }
-  auto block_bytes = std::make_shared<std::string>();
+  Bytes block_bytes;
   avro::ContainerBlock block;
   try {
     // The block's head says how long it is; then the whole block (data and sync marker) is read
     // and framed by ContainerBlocks, which places its faults in file offsets.
-    std::string head = read_at(position_, static_cast<size_t>(std::min<uint64_t>(kBlockHeadBytes, size_ - position_)));
-    avro::ByteReader in(head, path_, position_);
+    Bytes head = read_at(position_, static_cast<size_t>(std::min<uint64_t>(kBlockHeadBytes, size_ - position_)));
+    avro::ByteReader in(head.view, path_, position_);
     in.read_long();
     const char* size_at = in.position();
     int64_t data_size = in.read_long();
@@ -93,28 +100,28 @@ void ContainerFileStream::read_block() {
       in.fail_at(size_at, "block size " + std::to_string(data_size) + " runs past the end of the file (" +
                               std::to_string(size_) + " bytes)");
     uint64_t block_length = std::min<uint64_t>(head_length + static_cast<uint64_t>(data_size) + 16, size_ - position_);
-    *block_bytes = read_at(position_, static_cast<size_t>(block_length));
-    avro::ContainerBlocks blocks(*block_bytes, header_, path_, position_);
+    block_bytes = read_at(position_, static_cast<size_t>(block_length));
+    avro::ContainerBlocks blocks(block_bytes.view, header_, path_, position_);
     blocks.next(block);
   } catch (const std::exception& error) {
     fail_rest(error);
     return;
   }
   const uint64_t block_start = position_;
-  position_ += block_bytes->size();
+  position_ += block_bytes.view.size();
 
   std::vector<RawRecord> records;
   std::vector<std::string_view> encodings;
   std::optional<Fault> block_fault;
   try {
-    ingester_.decoder().decode_block(plan_, block, block_bytes, path_, records, &encodings);
+    ingester_.decoder().decode_block(plan_, block, block_bytes.owner, path_, records, &encodings);
   } catch (const std::exception& error) {
     block_fault = to_fault(error, path_ + ":byte " + std::to_string(block_start));
   }
   for (size_t i = 0; i < records.size(); ++i) {
     std::string place = path_ + " record " + std::to_string(records_seen_ + i);
     try {
-      std::shared_ptr<const void> buffers = block.owner ? block.owner : block_bytes;
+      std::shared_ptr<const void> buffers = block.owner ? block.owner : block_bytes.owner;
       pending_.push_back({std::make_shared<const Alert>(ingester_.profiles().map(std::move(records[i]), buffers, place)),
                           std::nullopt});
     } catch (const std::exception& error) {
@@ -127,7 +134,7 @@ void ContainerFileStream::read_block() {
   if (block_fault)
     pending_.push_back({nullptr, IngestFailure{*block_fault,
                                                avro::container_file(header_.schema, header_.codec, header_.sync,
-                                                                    *block_bytes),
+                                                                    block_bytes.view),
                                                "avro"}});
 }
 
@@ -136,7 +143,7 @@ void ContainerFileStream::fail_rest(const std::exception& error) {
   Fault fault = to_fault(error, path_ + ":byte " + std::to_string(position_));
   std::string rest;
   try {
-    rest = read_at(position_, static_cast<size_t>(std::min<uint64_t>(size_ - position_, kMaxRestBytes)));
+    rest = std::string(read_at(position_, static_cast<size_t>(std::min<uint64_t>(size_ - position_, kMaxRestBytes))).view);
   } catch (const Fault&) {
     // The file went away under us: the letter still names the place and the reason.
   }

@@ -35,6 +35,10 @@ class ContainerFileStream {
   static constexpr size_t kMaxHeaderBytes = size_t{64} << 20;
   // The part of a broken file a dead letter keeps, from the failing block on.
   static constexpr size_t kMaxRestBytes = size_t{64} << 20;
+  // A file no larger than this (a ZTF or Rubin alert of its own: ~70 KB) is read once, whole, with
+  // one sized read; its header and blocks are views into that buffer. Larger files are read a
+  // block at a time.
+  static constexpr size_t kWholeFileBytes = size_t{1} << 20;
 
   // Opens `path` (which starts with the container magic) and reads its header. A bad header is
   // not thrown: it is the stream's one failure (the whole file, up to kMaxHeaderBytes).
@@ -52,7 +56,14 @@ class ContainerFileStream {
   void read_block();
   // The framing broke at `position_`: one failure holding the rest of the file, and the end.
   void fail_rest(const std::exception& error);
-  std::string read_at(uint64_t offset, size_t length);
+  // Bytes of the file and what keeps them alive (the whole file's buffer, or a block's own).
+  struct Bytes {
+    std::shared_ptr<const void> owner;
+    std::string_view view;
+  };
+  // `length` bytes at `offset`: a view into the whole file when it was read whole, else one
+  // sized read into a buffer of its own (not zero-filled first).
+  Bytes read_at(uint64_t offset, size_t length);
 
   std::string path_;
   MessageIngester& ingester_;
@@ -60,7 +71,8 @@ class ContainerFileStream {
   uint64_t size_ = 0;
   uint64_t position_ = 0;
   bool ended_ = false;
-  std::string header_bytes_;           // the file's header; `header_` views into it
+  Bytes whole_;                         // the whole file, when it is small (kWholeFileBytes)
+  Bytes header_bytes_;                  // the file's header; `header_` views into it
   avro::ContainerHeader header_;
   std::shared_ptr<const avro::DecodePlan> plan_;
   size_t records_seen_ = 0;            // index of the next record in the file, for its place

@@ -10,7 +10,6 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "actors/common/avro/container_file.h"
 #include "actors/common/ingest/container_file_stream.h"
@@ -46,12 +45,16 @@ std::vector<std::string> list_inputs(const std::string& pattern, const std::stri
   return files;
 }
 
+// One sized read (no stream-to-string copies: they were most of a run's instructions).
 std::shared_ptr<const std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot read");
-  std::stringstream s;
-  s << in.rdbuf();
-  return std::make_shared<const std::string>(s.str());
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (!in || ec) fail(path, "cannot read");
+  auto bytes = std::make_shared<std::string>(static_cast<size_t>(size), '\0');
+  in.read(bytes->data(), static_cast<std::streamsize>(size));
+  if (static_cast<uint64_t>(in.gcount()) != size) fail(path + ":byte " + std::to_string(in.gcount()), "cannot read");
+  return bytes;
 }
 
 bool starts_with_container_magic(const std::string& path) {
