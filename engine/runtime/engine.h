@@ -92,9 +92,6 @@ struct RunResult {
   bool drain_timed_out = false;
   std::vector<std::string> busy_actors;  // the actors that had not ended then
   uint64_t unhandled_records = 0;  // records they had taken in and not handled (written, filtered, failed)
-  // Records of every source whose acknowledgement was abandoned (a drain cut, a fault's teardown,
-  // a holder giving up): what a restart reads again. Counted once the actor system has ended.
-  uint64_t abandoned_records = 0;
   bool accounting_ok = false;
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;
