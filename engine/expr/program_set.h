@@ -34,6 +34,8 @@ class Matches {
  public:
   Matches() = default;
   Matches(size_t programs, size_t records);
+  // As Matches(programs, records), keeping the memory.
+  void reset(size_t programs, size_t records);
 
   size_t programs() const { return programs_; }
   size_t records() const { return records_; }
@@ -54,6 +56,8 @@ class Matches {
   std::vector<uint32_t> passed_any() const;
 
   std::span<uint64_t> words(size_t program) { return {bits_.data() + program * words_, words_}; }
+  // Bit r % 64 of word r / 64: whether record r passed `program`.
+  std::span<const uint64_t> words(size_t program) const { return {bits_.data() + program * words_, words_}; }
 
  private:
   size_t programs_ = 0, records_ = 0, words_ = 0;
@@ -93,7 +97,8 @@ class ProgramSet {
   // columns[f][r]: the value of fields()[f] in record r (null when absent); every column has
   // `records` values. Text views must outlive the call only.
   Matches evaluate(std::span<const std::vector<Value>> columns, size_t records) const;
-  Matches evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace) const;
+  // The answers live in `workspace` until its next evaluation.
+  const Matches& evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace) const;
 
   // What sharing bought, for docs and tests: nodes of the shared graph, the nodes the expressions
   // would have had each on their own, and the "field OP number" cuts evaluated by sweeps.
