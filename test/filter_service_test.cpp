@@ -297,3 +297,144 @@ TEST_CASE("1,000 generated filters run through the binary") {
   CHECK(got == expected);
   fs::remove_all(dir);
 }
+
+namespace {
+
+// A webhook that answers every POST at once and keeps the bodies.
+struct RecordingWebhook {
+  httplib::Server server;
+  std::thread thread;
+  std::mutex mutex;
+  std::vector<std::string> bodies;
+  int port = 0;
+  RecordingWebhook() {
+    server.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex);
+      bodies.push_back(req.body);
+      res.set_content("{}", "application/json");
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~RecordingWebhook() {
+    server.stop();
+    thread.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, revoke), a filter a run then applies") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-serve-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string ztf = (test::data_dir() / "ztf").string();
+  // A repository of the real ZTF alerts for `serve` to serve beside the filter API.
+  std::ofstream(dir / "store.yaml") << "name: store\nactors:\n"
+                                       "  - id: src\n    type: avro-files\n    config: {path: \"" << ztf << "\"}\n"
+                                       "  - id: repo\n    type: repository\n    inputs: [src.alerts]\n"
+                                       "    config: {path: \"" << (dir / "repo.sqlite").string() << "\"}\n";
+  test::CommandResult stored = test::run_command(ebs_flow() + " run store.yaml --quiet --run-dir store-run", dir);
+  INFO(stored.err);
+  REQUIRE(stored.exit_code == 0);
+  // The first admin, made by whoever holds the store's file.
+  test::CommandResult admin = test::run_command(ebs_flow() + " filters user add root --admin --registry filters.sqlite", dir);
+  REQUIRE(admin.exit_code == 0);
+  const std::string root_token = json::parse(admin.out)["token"];
+
+  test::Child serve(ebs_flow() + " serve repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir, dir / "serve-out.txt",
+                    dir / "serve-err.txt");
+  std::string url;
+  REQUIRE(test::wait_until([&] {
+    std::string out = read_text(dir / "serve-out.txt");
+    if (out.find('\n') == std::string::npos) return false;
+    url = json::parse(out.substr(0, out.find('\n')))["serving"];
+    return true;
+  }, std::chrono::seconds(30)));
+  INFO(read_text(dir / "serve-err.txt"));
+  httplib::Client client(url);
+  auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
+
+  // The repository's API is there too (loopback, no server token): the stored alerts.
+  auto recent = client.Get("/api/recent");
+  REQUIRE(recent);
+  CHECK(recent->status == 200);
+  CHECK(recent->body.find("ZTF") != std::string::npos);
+
+  // An admin creates alice and issues her a token, shown once.
+  REQUIRE(client.Post("/api/users", as(root_token), R"({"name": "alice", "limits": {"alerts_per_second": 10000}})",
+                      "application/json")->status == 201);
+  auto first = client.Post("/api/users/alice/tokens", as(root_token), "{}", "application/json");
+  REQUIRE(first->status == 201);
+  const std::string token1 = json::parse(first->body)["token"];
+  CHECK(client.Get("/api/filters", as(token1))->status == 200);
+
+  // Alice adds a filter through the CLI against serve's API.
+  RecordingWebhook hook;
+  const std::string where = "mag < 18.5 and candidate.drb > 0.5";
+  test::CommandResult added = test::run_command(ebs_flow() + " filters add bright '" + where + "' --webhook http://127.0.0.1:" +
+                                                    std::to_string(hook.port) + "/hook --url " + url + " --token " + token1,
+                                                dir);
+  INFO(added.err);
+  REQUIRE(added.exit_code == 0);
+  const int64_t id = json::parse(added.out)["id"];
+
+  // Rotate: a new token; the old one is refused (401), the new one sees her filter.
+  auto rotated = client.Post("/api/users/alice/tokens", as(root_token), R"({"rotate": true})", "application/json");
+  REQUIRE(rotated->status == 201);
+  const std::string token2 = json::parse(rotated->body)["token"];
+  CHECK(token2 != token1);
+  CHECK(client.Get("/api/filters", as(token1))->status == 401);
+  auto mine = client.Get("/api/filters", as(token2));
+  REQUIRE(mine->status == 200);
+  REQUIRE(json::parse(mine->body).size() == 1);
+  CHECK(json::parse(mine->body)[0]["id"] == id);
+  // Only an admin rotates or revokes.
+  CHECK(client.Delete("/api/users/alice/tokens", as(token2))->status == 403);
+  // Revoke: every token of hers is refused; the admin's still works, and her filter stays.
+  auto revoked = client.Delete("/api/users/alice/tokens", as(root_token));
+  REQUIRE(revoked->status == 200);
+  CHECK(json::parse(revoked->body)["revoked"] == 1);
+  CHECK(client.Get("/api/filters", as(token2))->status == 401);
+  CHECK(client.Get("/api/filters/" + std::to_string(id), as(token2))->status == 401);
+  auto all = client.Get("/api/filters", as(root_token));
+  REQUIRE(all->status == 200);
+  CHECK(json::parse(all->body).size() == 1);
+  CHECK(serve.stop(SIGTERM) == 0);
+
+  // A run over the same store applies the filter made through serve: tagged alerts and webhook
+  // messages are exactly the alerts the filter passes.
+  std::ofstream(dir / "apply.yaml") << "name: apply\nactors:\n"
+                                       "  - id: src\n    type: avro-files\n    config: {path: \"" << ztf << "\"}\n"
+                                       "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
+                                       "    config: {registry: filters.sqlite}\n"
+                                       "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
+                                       "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  test::CommandResult applied = test::run_command(ebs_flow() + " run apply.yaml --quiet --run-dir apply-run", dir);
+  INFO(applied.err);
+  REQUIRE(applied.exit_code == 0);
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  std::multiset<std::string> expected, tagged, delivered;
+  for (const auto& [alert_id, passes] : answers(where, alerts))
+    if (passes) expected.insert(alert_id);
+  std::istringstream lines(read_text(dir / "apply-run" / "kept.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json alert = json::parse(line);
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "filters") {
+        json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
+        CHECK(details == json::parse(R"({"alice/bright": 1})"));
+        tagged.insert(alert_id_of(alert));
+      }
+  }
+  {
+    std::lock_guard lock(hook.mutex);
+    for (const std::string& body : hook.bodies) delivered.insert(alert_id_of(json::parse(body)["alert"]));
+  }
+  CHECK(!expected.empty());
+  CHECK(tagged == expected);
+  CHECK(delivered == expected);
+  fs::remove_all(dir);
+}
