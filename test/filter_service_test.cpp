@@ -129,7 +129,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                                     "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
                                     "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
                                     "    config: {registry: filters.sqlite, brokers: \"" << broker.bootstrap_servers()
-                                 << "\", output_timeout_ms: 1000}\n"
+                                 << "\", output_timeout_ms: 2500}\n"
                                     "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
                                     "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
                                     "  - id: kept\n    type: count\n    inputs: [users.out]\n";
@@ -436,5 +436,105 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   CHECK(!expected.empty());
   CHECK(tagged == expected);
   CHECK(delivered == expected);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an update mid-stream with parallelism 2: both instances switch at one source sequence, no alert lost or repeated") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-parallel-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string store_path = (dir / "filters.sqlite").string();
+  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  RecordingWebhook hook;
+  int64_t id = 0;
+  User alice;
+  {
+    FilterRegistry store(store_path);
+    Limits generous;
+    generous.max_alerts_per_second = 10000;
+    alice = ok(store.create_user("alice", false, generous));
+    id = ok(store.create_filter(alice, "bright", v1,
+                                {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
+             .id;
+  }
+  // Keyed by object: every source batch is split between the two instances, each part with the
+  // batch's source sequence.
+  std::ofstream(dir / "wf.yaml") << "name: filters-parallel\nactors:\n"
+                                    "  - id: src\n    type: avro-files\n    rate: 40\n"
+                                    "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
+                                    "  - id: users\n    type: filters\n    parallelism: 2\n"
+                                    "    inputs: [{from: src.alerts, partition: object_id}]\n"
+                                    "    config: {registry: filters.sqlite}\n"
+                                    "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
+                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
+                                    "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
+                                    "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  test::Child run(ebs_flow() + " run wf.yaml --quiet --run-dir run", dir, dir / "out.txt", dir / "err.txt");
+  REQUIRE(test::wait_until([&] {
+    std::string seen = read_text(dir / "run" / "seen.jsonl");
+    return std::count(seen.begin(), seen.end(), '\n') >= 30;
+  }, std::chrono::seconds(60)));
+  ok(FilterRegistry(store_path).update_filter(alice, id, v2, std::nullopt));
+  CHECK(run.wait() == 0);
+  INFO(read_text(dir / "err.txt"));
+
+  std::vector<std::string> order;  // the source's order
+  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
+  for (std::string line; std::getline(seen, line);) order.push_back(alert_id_of(json::parse(line)));
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  REQUIRE(order.size() == alerts.size());
+
+  // Both instances logged version 2 from the same source sequence.
+  FilterRegistry store(store_path);
+  std::set<std::string> instances;
+  std::set<int64_t> points;
+  for (const auto& e : store.effects(id))
+    if (e.version == 2) {
+      instances.insert(e.instance);
+      points.insert(e.source_sequence);
+    }
+  CHECK(instances == std::set<std::string>{"users#0", "users#1"});
+  REQUIRE(points.size() == 1);
+  CHECK(*points.begin() > 0);
+
+  // The tags, counted per version: every alert once at most, and exactly what v1 passes before
+  // one point of the source's order and v2 after it.
+  std::multiset<std::pair<std::string, int>> got;
+  std::istringstream kept(read_text(dir / "run" / "kept.jsonl"));
+  for (std::string line; std::getline(kept, line);) {
+    json alert = json::parse(line);
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "filters") {
+        json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
+        got.insert({alert_id_of(alert), details.at("alice/bright").get<int>()});
+      }
+  }
+  auto a1 = answers(v1, alerts), a2 = answers(v2, alerts);
+  size_t per_version[3] = {0, 0, 0};
+  for (const auto& [alert, version] : got) ++per_version[version];
+  MESSAGE("parallelism 2: " << per_version[1] << " alerts by version 1, " << per_version[2] << " by version 2, switch at source batch "
+                            << *points.begin());
+  CHECK(per_version[1] > 0);
+  CHECK(per_version[2] > 0);
+  // The webhook got the same, from both instances' queues.
+  std::multiset<std::pair<std::string, int>> delivered;
+  {
+    std::lock_guard lock(hook.mutex);
+    for (const std::string& body : hook.bodies) {
+      json message = json::parse(body);
+      delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
+    }
+  }
+  CHECK(delivered == got);
+  std::vector<size_t> cuts;
+  for (size_t cut = 0; cut <= order.size(); ++cut) {
+    std::multiset<std::pair<std::string, int>> expected;
+    for (size_t i = 0; i < order.size(); ++i)
+      if (i < cut ? a1[order[i]] : a2[order[i]]) expected.insert({order[i], i < cut ? 1 : 2});
+    if (expected == got) cuts.push_back(cut);
+  }
+  CHECK(!cuts.empty());
   fs::remove_all(dir);
 }

@@ -1,11 +1,13 @@
 #include "actors/transforms/filters.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <bit>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -38,10 +40,18 @@ std::vector<NamedFilter> configured_filters(const ActorConfig& config) {
   return out;
 }
 
-std::vector<NamedFilter> registered_filters(const registry::FilterRegistry& store) {
+std::vector<NamedFilter> registered_filters(std::vector<registry::Filter> filters) {
   std::vector<NamedFilter> out;
-  for (registry::Filter& f : store.active_filters())
-    out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs)});
+  for (registry::Filter& f : filters) out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs)});
+  return out;
+}
+
+// The source batch a batch comes from, for switch points: its acknowledgement token's sequence
+// (the source numbers its batches 1, 2, 3, ...; a batch made of several counts as the latest).
+std::optional<int64_t> source_sequence(const BatchView& batch) {
+  std::optional<int64_t> out;
+  for (const AckRef& ack : batch.acks())
+    if (ack) out = std::max(out.value_or(0), static_cast<int64_t>(ack->sequence()));
   return out;
 }
 
@@ -157,7 +167,12 @@ class Filters final : public ActorLogic {
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
-      reload();
+      // The instances of this actor in this run share the key of their switch points: the run's
+      // acknowledgement scope is one object per run, shared by every instance of the process.
+      char scope[32];
+      std::snprintf(scope, sizeof scope, "%p", static_cast<const void*>(context.acks.get()));
+      run_key_ = context.actor_id + "@" + std::to_string(::getpid()) + "/" + scope;
+      instance_index_ = static_cast<int64_t>(context.instance);
       return;
     }
     auto compiled = compile_filters(configured_filters(context.config));
@@ -167,9 +182,10 @@ class Filters final : public ActorLogic {
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
-    // A change of the registry takes effect here, between two batches: every alert of this batch
-    // meets the same versions.
-    if (store_ && store_->revision() != revision_) reload();
+    // A change of the registry takes effect between two batches, at the source sequence its
+    // switch point names: every alert of a batch meets the same versions, the same in every
+    // instance.
+    if (store_) switch_filters(batch);
     const expr::Matches& matches = active_->evaluate(batch);
     std::vector<std::string> details = active_->matched_details(matches);
     std::vector<RecordPtr> kept;
@@ -218,25 +234,43 @@ class Filters final : public ActorLogic {
     auto operator<=>(const QueueKey&) const = default;
   };
 
-  // Loads the active filters; each new version, and each filter leaving, is logged with the
-  // instance's alert sequence number where it takes effect (and the versions in the registry).
-  void reload() {
-    pause_failed_filters();  // before reading: a failed output's filter must not be read as active
-    revision_ = store_->revision();
+  // Claims the batch's source sequence and applies the switch points it has reached.
+  void switch_filters(const BatchView& batch) {
+    pause_failed_filters();  // before claiming: a failed output's filter leaves at the next switch point
+    batch_sequence_ = source_sequence(batch).value_or(static_cast<int64_t>(++batches_));
+    for (registry::SwitchPoint& point : store_->claim(run_key_, instance_index_, batch_sequence_, known_revision_)) {
+      known_revision_ = point.revision;
+      pending_.push_back(std::move(point));
+    }
+    // An instance's batches come in source order: once one reaches a point, no later one is before it.
+    while (!pending_.empty() && pending_.front().sequence <= batch_sequence_) {
+      apply(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    // The first switch point of a run starts at 0: every batch has a set in force.
+    if (!active_) fail(store_->path(), "no switch point before source batch " + std::to_string(batch_sequence_));
+  }
+
+  // Puts a switch point's filters in force; each new version, and each filter leaving, is logged
+  // with the source sequence it applies from (the same in every instance) and this instance's
+  // alert sequence number.
+  void apply(registry::SwitchPoint point) {
     for (const registry::User& u : store_->users()) rate_limits_[u.name] = u.limits.max_alerts_per_second;
-    std::vector<NamedFilter> filters = registered_filters(*store_);
+    std::vector<NamedFilter> filters = registered_filters(std::move(point.filters));
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
     for (const NamedFilter& f : filters) {
       auto it = running_.find(f.id);
       if (it != running_.end() && it->second == f.version) continue;
-      spdlog::info("{}: filter {} ({}) version {} takes effect at alert {}", instance_, f.id, label(f), f.version, sequence_);
-      store_->record_effect(f.id, f.version, instance_, static_cast<int64_t>(sequence_));
+      spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} (at alert {} of this instance)",
+                   instance_, f.id, label(f), f.version, point.sequence, sequence_);
+      store_->record_effect(f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence);
     }
     for (const auto& [id, version] : running_)
       if (!versions.count(id)) {
-        spdlog::info("{}: filter {} (version {}) stops at alert {} (paused or removed)", instance_, id, version, sequence_);
-        store_->record_effect(id, 0, instance_, static_cast<int64_t>(sequence_));
+        spdlog::info("{}: filter {} (version {}) stops from source batch {} (paused or removed)", instance_, id, version,
+                     point.sequence);
+        store_->record_effect(id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence);
       }
     running_ = std::move(versions);
     auto compiled = compile_filters(std::move(filters));
@@ -297,7 +331,12 @@ class Filters final : public ActorLogic {
   std::optional<ActiveFilters> active_;
   // Registry mode.
   std::optional<registry::FilterRegistry> store_;
-  int64_t revision_ = -1;
+  std::string run_key_;                         // this run's instances' switch points
+  int64_t instance_index_ = 0;
+  int64_t known_revision_ = -1;                 // the newest revision with a switch point seen
+  std::deque<registry::SwitchPoint> pending_;   // switch points not reached yet
+  int64_t batch_sequence_ = 0;                  // the source sequence of the batch in hand
+  uint64_t batches_ = 0;                        // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
   registry::OutputSettings output_settings_;
