@@ -8,8 +8,11 @@
 //   - a boolean node's result is two bitsets over the batch (true, false; neither = null), so
 //     `and`/`or`/`not` of whole batches are word operations;
 //   - the cuts "field OP number" (OP one of < <= > >=) on one field are sorted by threshold: one
-//     sweep over the batch's records sorted by that field fills every cut's bitset, each from the
-//     previous one, instead of comparing every record with every threshold.
+//     sweep over the batch's records, bucketed by their rank among the thresholds (a counting
+//     sort), fills every cut's bitset, each from the previous one, instead of comparing every
+//     record with every threshold;
+//   - a false bitset is only computed where something reads it (an expression's answer is its
+//     true bitset; an `and` of cuts is true from its terms' true bitsets alone).
 // The answers are the single Program's (same three-valued logic, same null rules): a record passes
 // a filter only when its expression is true. Every expression is checked by Program::compile first,
 // so the errors are the `filter` actor's.
