@@ -22,6 +22,7 @@
 #include "engine/expr/program.h"
 #include "test/support/child_process.h"
 #include "test/support/kafka_test_support.h"
+#include "test/support/python_oracle.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 #include "test/support/ztf_alerts.h"
@@ -99,7 +100,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   fs::remove_all(dir);
   fs::create_directories(dir);
   kafka::EmbeddedBroker broker;
-  for (const char* topic : {"alice-bright", "bob-young"}) broker.create_topic(topic, 1);
+  for (const char* topic : {"alice-bright", "bob-young", "bob-young-avro"}) broker.create_topic(topic, 1);
   HangingWebhook hook;
 
   const std::string store_path = (dir / "filters.sqlite").string();
@@ -119,7 +120,9 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
     alice_token = ok(store.issue_token("alice", false));
     bob_token = ok(store.issue_token("bob", false));
     alice_id = ok(store.create_filter(alice, "bright", alice_v1, {{Output::Kind::kafka, "alice-bright"}})).id;
-    bob_id = ok(store.create_filter(bob, "young", bob_where, {{Output::Kind::kafka, "bob-young"}})).id;
+    bob_id = ok(store.create_filter(bob, "young", bob_where,
+                                    {{Output::Kind::kafka, "bob-young"}, {Output::Kind::kafka, "bob-young-avro", "avro"}}))
+                 .id;
     carol_id = ok(store.create_filter(carol, "all", "mag > 0",
                                       {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
                    .id;
@@ -242,6 +245,31 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   }
   CHECK(!expected_bob.empty());
   CHECK(got_bob == expected_bob);
+  // His Avro topic: the same alerts, one Avro container each in schemas/ebs_alert.avsc, read back
+  // by Python's avro; the filter is the last annotation.
+  std::vector<std::string> containers = test::read_topic(broker.bootstrap_servers(), "bob-young-avro", 1);
+  fs::create_directories(dir / "avro");
+  for (size_t i = 0; i < containers.size(); ++i)
+    std::ofstream(dir / "avro" / (std::to_string(i) + ".avro"), std::ios::binary) << containers[i];
+  std::string read_back = test::run_python_oracle(R"py(
+import glob, json, sys
+from avro.datafile import DataFileReader
+from avro.io import DatumReader
+for path in sorted(glob.glob(sys.argv[1] + "/*.avro")):
+    with DataFileReader(open(path, "rb"), DatumReader()) as reader:
+        for alert in reader:
+            last = alert["annotations"][-1]
+            print(json.dumps({"alert_id": alert["alert_id"], "tag": last["name"], "details": json.loads(last["details"])}))
+)py", {(dir / "avro").string()});
+  std::multiset<std::string> got_bob_avro;
+  std::istringstream avro_lines(read_back);
+  for (std::string line; std::getline(avro_lines, line);) {
+    json alert = json::parse(line);
+    CHECK(alert["tag"] == "filters");
+    CHECK(alert["details"] == json::parse(R"({"bob/young": 1})"));
+    got_bob_avro.insert(std::to_string(alert["alert_id"].get<int64_t>()));
+  }
+  CHECK(got_bob_avro == expected_bob);
 
   // Carol's webhook never answered: her filter is paused with the reason.
   User root = *store.authenticate(root_token);

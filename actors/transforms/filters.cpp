@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "actors/common/avro/alert_avro.h"
 #include "actors/common/filter_registry/filter_outputs.h"
 #include "actors/common/filter_registry/filter_registry.h"
 #include "engine/expr/alert_field.h"
@@ -88,6 +89,8 @@ class ActiveFilters {
 
   const std::vector<NamedFilter>& filters() const { return filters_; }
   const std::string& fragment(size_t i) const { return fragments_[i]; }
+  // {"LABEL":VERSION} of filter i alone.
+  std::string tag(size_t i) const { return "{" + tag_entries_[i].substr(1) + "}"; }
 
   // The answers stay valid until the next evaluate().
   const expr::Matches& evaluate(const BatchView& batch) {
@@ -230,7 +233,7 @@ class Filters final : public ActorLogic {
   struct QueueKey {
     int64_t filter;
     registry::Output::Kind kind;
-    std::string target;
+    std::string target, format;
     auto operator<=>(const QueueKey&) const = default;
   };
 
@@ -281,7 +284,7 @@ class Filters final : public ActorLogic {
     for (const NamedFilter& f : active_->filters()) {
       std::vector<registry::OutputQueue*> queues;
       for (const registry::Output& o : f.outputs) {
-        auto& queue = queues_[{f.id, o.kind, o.target}];
+        auto& queue = queues_[{f.id, o.kind, o.target, o.format}];
         if (queue && queue->failure()) {  // paused for it, then resumed by its owner: start afresh
           queue.reset();
           paused_.erase(f.id);
@@ -306,11 +309,27 @@ class Filters final : public ActorLogic {
         const auto& alert = static_cast<const Alert&>(batch[i]);
         if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::string message = "{\"filter\":" + active_->fragment(p) + ",\"alert\":" + alert_json[i] + "}";
-        for (registry::OutputQueue* queue : outputs_of_[p])
-          queue->offer(message, slack_line(filters[p], alert), alert.core().object_id);
+        std::string avro;  // made for this filter and alert when an output wants it
+        for (registry::OutputQueue* queue : outputs_of_[p]) {
+          if (queue->output().format == "avro" && avro.empty()) avro = avro_message(p, alert);
+          queue->offer(queue->output().format == "avro" ? avro : message, slack_line(filters[p], alert),
+                       alert.core().object_id);
+        }
       });
     }
     pause_failed_filters();
+  }
+
+  // An Avro output's message: the alert in schemas/ebs_alert.avsc (raw record included, as the JSON
+  // message has it), with the filter as its last annotation, a `filters` tag {"LABEL":VERSION}.
+  std::string avro_message(size_t p, const Alert& alert) {
+    if (!avro_) avro_.emplace(kafka::AlertAvroEncoder::Options{true, "null"});
+    Annotation a;
+    a.kind = Annotation::Kind::tag;
+    a.name = "filters";
+    a.provenance = provenance_;
+    a.details = active_->tag(p);
+    return avro_->container(*alert.annotated(std::move(a)));
   }
 
   // A filter whose output failed is paused with the reason; the registry's new revision takes it
@@ -341,6 +360,7 @@ class Filters final : public ActorLogic {
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
   registry::OutputSettings output_settings_;
   std::map<std::string, double> rate_limits_;  // owner -> alerts/s per output
+  std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::unique_ptr<registry::OutputQueue>> queues_;
   std::vector<std::vector<registry::OutputQueue*>> outputs_of_;  // per active filter
   std::set<int64_t> paused_;

@@ -75,7 +75,11 @@ std::string new_token() {
 
 std::string outputs_json(const std::vector<Output>& outputs) {
   nlohmann::json list = nlohmann::json::array();
-  for (const Output& o : outputs) list.push_back({{"kind", to_string(o.kind)}, {"target", o.target}});
+  for (const Output& o : outputs) {
+    nlohmann::json entry{{"kind", to_string(o.kind)}, {"target", o.target}};
+    if (o.format != "json") entry["format"] = o.format;
+    list.push_back(entry);
+  }
   return list.dump();
 }
 
@@ -84,7 +88,7 @@ std::vector<Output> outputs_from_json(std::string_view text) {
   for (const auto& o : nlohmann::json::parse(text)) {
     std::string kind = o.at("kind");
     out.push_back({kind == "webhook" ? Output::Kind::webhook : kind == "slack" ? Output::Kind::slack : Output::Kind::kafka,
-                   o.at("target")});
+                   o.at("target"), o.value("format", "json")});
   }
   return out;
 }
@@ -243,6 +247,10 @@ std::optional<Refusal> check_outputs(const std::vector<Output>& outputs) {
   if (outputs.empty()) return Refusal{400, "a filter needs at least one output (kafka topic, webhook or slack URL)"};
   for (const Output& o : outputs) {
     if (o.target.empty()) return Refusal{400, std::string(to_string(o.kind)) + " output without a target"};
+    if (o.format != "json" && o.format != "avro")
+      return Refusal{400, "an output's format is json or avro, not '" + o.format + "'"};
+    if (o.format == "avro" && o.kind != Output::Kind::kafka)
+      return Refusal{400, "only a kafka output can be avro (a " + std::string(to_string(o.kind)) + " output is JSON)"};
     if (o.kind != Output::Kind::kafka && !o.target.starts_with("http://") && !o.target.starts_with("https://"))
       return Refusal{400, std::string(to_string(o.kind)) + " output needs an http(s) URL, not '" + o.target + "'"};
     if (o.kind == Output::Kind::kafka && o.target.find_first_not_of(

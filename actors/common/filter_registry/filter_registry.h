@@ -36,6 +36,9 @@ struct Output {
   enum class Kind { kafka, webhook, slack };
   Kind kind = Kind::kafka;
   std::string target;  // the topic (kafka) or the URL (webhook, slack)
+  // kafka: "json" (one JSON message per alert) or "avro" (one Avro container per alert in
+  // schemas/ebs_alert.avsc, the filter as its last annotation: docs/filters.md, "Outputs").
+  std::string format = "json";
 };
 std::string_view to_string(Output::Kind kind);
 
