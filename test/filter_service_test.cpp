@@ -22,6 +22,7 @@
 #include "engine/expr/program.h"
 #include "test/support/child_process.h"
 #include "test/support/kafka_test_support.h"
+#include "test/support/python_oracle.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 #include "test/support/ztf_alerts.h"
@@ -99,7 +100,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   fs::remove_all(dir);
   fs::create_directories(dir);
   kafka::EmbeddedBroker broker;
-  for (const char* topic : {"alice-bright", "bob-young"}) broker.create_topic(topic, 1);
+  for (const char* topic : {"alice-bright", "bob-young", "bob-young-avro"}) broker.create_topic(topic, 1);
   HangingWebhook hook;
 
   const std::string store_path = (dir / "filters.sqlite").string();
@@ -119,7 +120,9 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
     alice_token = ok(store.issue_token("alice", false));
     bob_token = ok(store.issue_token("bob", false));
     alice_id = ok(store.create_filter(alice, "bright", alice_v1, {{Output::Kind::kafka, "alice-bright"}})).id;
-    bob_id = ok(store.create_filter(bob, "young", bob_where, {{Output::Kind::kafka, "bob-young"}})).id;
+    bob_id = ok(store.create_filter(bob, "young", bob_where,
+                                    {{Output::Kind::kafka, "bob-young"}, {Output::Kind::kafka, "bob-young-avro", "avro"}}))
+                 .id;
     carol_id = ok(store.create_filter(carol, "all", "mag > 0",
                                       {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
                    .id;
@@ -129,7 +132,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                                     "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
                                     "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
                                     "    config: {registry: filters.sqlite, brokers: \"" << broker.bootstrap_servers()
-                                 << "\", output_timeout_ms: 1000}\n"
+                                 << "\", output_timeout_ms: 2500}\n"
                                     "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
                                     "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
                                     "  - id: kept\n    type: count\n    inputs: [users.out]\n";
@@ -242,6 +245,31 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   }
   CHECK(!expected_bob.empty());
   CHECK(got_bob == expected_bob);
+  // His Avro topic: the same alerts, one Avro container each in schemas/ebs_alert.avsc, read back
+  // by Python's avro; the filter is the last annotation.
+  std::vector<std::string> containers = test::read_topic(broker.bootstrap_servers(), "bob-young-avro", 1);
+  fs::create_directories(dir / "avro");
+  for (size_t i = 0; i < containers.size(); ++i)
+    std::ofstream(dir / "avro" / (std::to_string(i) + ".avro"), std::ios::binary) << containers[i];
+  std::string read_back = test::run_python_oracle(R"py(
+import glob, json, sys
+from avro.datafile import DataFileReader
+from avro.io import DatumReader
+for path in sorted(glob.glob(sys.argv[1] + "/*.avro")):
+    with DataFileReader(open(path, "rb"), DatumReader()) as reader:
+        for alert in reader:
+            last = alert["annotations"][-1]
+            print(json.dumps({"alert_id": alert["alert_id"], "tag": last["name"], "details": json.loads(last["details"])}))
+)py", {(dir / "avro").string()});
+  std::multiset<std::string> got_bob_avro;
+  std::istringstream avro_lines(read_back);
+  for (std::string line; std::getline(avro_lines, line);) {
+    json alert = json::parse(line);
+    CHECK(alert["tag"] == "filters");
+    CHECK(alert["details"] == json::parse(R"({"bob/young": 1})"));
+    got_bob_avro.insert(std::to_string(alert["alert_id"].get<int64_t>()));
+  }
+  CHECK(got_bob_avro == expected_bob);
 
   // Carol's webhook never answered: her filter is paused with the reason.
   User root = *store.authenticate(root_token);
@@ -295,5 +323,246 @@ TEST_CASE("1,000 generated filters run through the binary") {
       if (a["name"] == "filters") got[alert_id_of(alert)] += a["details"].size();
   }
   CHECK(got == expected);
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// A webhook that answers every POST at once and keeps the bodies.
+struct RecordingWebhook {
+  httplib::Server server;
+  std::thread thread;
+  std::mutex mutex;
+  std::vector<std::string> bodies;
+  int port = 0;
+  RecordingWebhook() {
+    server.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex);
+      bodies.push_back(req.body);
+      res.set_content("{}", "application/json");
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~RecordingWebhook() {
+    server.stop();
+    thread.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, revoke), a filter a run then applies") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-serve-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string ztf = (test::data_dir() / "ztf").string();
+  // A repository of the real ZTF alerts for `serve` to serve beside the filter API.
+  std::ofstream(dir / "store.yaml") << "name: store\nactors:\n"
+                                       "  - id: src\n    type: avro-files\n    config: {path: \"" << ztf << "\"}\n"
+                                       "  - id: repo\n    type: repository\n    inputs: [src.alerts]\n"
+                                       "    config: {path: \"" << (dir / "repo.sqlite").string() << "\"}\n";
+  test::CommandResult stored = test::run_command(ebs_flow() + " run store.yaml --quiet --run-dir store-run", dir);
+  INFO(stored.err);
+  REQUIRE(stored.exit_code == 0);
+  // The first admin, made by whoever holds the store's file.
+  test::CommandResult admin = test::run_command(ebs_flow() + " filters user add root --admin --registry filters.sqlite", dir);
+  REQUIRE(admin.exit_code == 0);
+  const std::string root_token = json::parse(admin.out)["token"];
+
+  test::Child serve(ebs_flow() + " serve repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir, dir / "serve-out.txt",
+                    dir / "serve-err.txt");
+  std::string url;
+  REQUIRE(test::wait_until([&] {
+    std::string out = read_text(dir / "serve-out.txt");
+    if (out.find('\n') == std::string::npos) return false;
+    url = json::parse(out.substr(0, out.find('\n')))["serving"];
+    return true;
+  }, std::chrono::seconds(30)));
+  INFO(read_text(dir / "serve-err.txt"));
+  httplib::Client client(url);
+  auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
+
+  // The repository's API is there too (loopback, no server token): the stored alerts.
+  auto recent = client.Get("/api/recent");
+  REQUIRE(recent);
+  CHECK(recent->status == 200);
+  CHECK(recent->body.find("ZTF") != std::string::npos);
+
+  // An admin creates alice and issues her a token, shown once.
+  REQUIRE(client.Post("/api/users", as(root_token), R"({"name": "alice", "limits": {"alerts_per_second": 10000}})",
+                      "application/json")->status == 201);
+  auto first = client.Post("/api/users/alice/tokens", as(root_token), "{}", "application/json");
+  REQUIRE(first->status == 201);
+  const std::string token1 = json::parse(first->body)["token"];
+  CHECK(client.Get("/api/filters", as(token1))->status == 200);
+
+  // Alice adds a filter through the CLI against serve's API.
+  RecordingWebhook hook;
+  const std::string where = "mag < 18.5 and candidate.drb > 0.5";
+  test::CommandResult added = test::run_command(ebs_flow() + " filters add bright '" + where + "' --webhook http://127.0.0.1:" +
+                                                    std::to_string(hook.port) + "/hook --url " + url + " --token " + token1,
+                                                dir);
+  INFO(added.err);
+  REQUIRE(added.exit_code == 0);
+  const int64_t id = json::parse(added.out)["id"];
+
+  // Rotate: a new token; the old one is refused (401), the new one sees her filter.
+  auto rotated = client.Post("/api/users/alice/tokens", as(root_token), R"({"rotate": true})", "application/json");
+  REQUIRE(rotated->status == 201);
+  const std::string token2 = json::parse(rotated->body)["token"];
+  CHECK(token2 != token1);
+  CHECK(client.Get("/api/filters", as(token1))->status == 401);
+  auto mine = client.Get("/api/filters", as(token2));
+  REQUIRE(mine->status == 200);
+  REQUIRE(json::parse(mine->body).size() == 1);
+  CHECK(json::parse(mine->body)[0]["id"] == id);
+  // Only an admin rotates or revokes.
+  CHECK(client.Delete("/api/users/alice/tokens", as(token2))->status == 403);
+  // Revoke: every token of hers is refused; the admin's still works, and her filter stays.
+  auto revoked = client.Delete("/api/users/alice/tokens", as(root_token));
+  REQUIRE(revoked->status == 200);
+  CHECK(json::parse(revoked->body)["revoked"] == 1);
+  CHECK(client.Get("/api/filters", as(token2))->status == 401);
+  CHECK(client.Get("/api/filters/" + std::to_string(id), as(token2))->status == 401);
+  auto all = client.Get("/api/filters", as(root_token));
+  REQUIRE(all->status == 200);
+  CHECK(json::parse(all->body).size() == 1);
+  CHECK(serve.stop(SIGTERM) == 0);
+
+  // A run over the same store applies the filter made through serve: tagged alerts and webhook
+  // messages are exactly the alerts the filter passes.
+  std::ofstream(dir / "apply.yaml") << "name: apply\nactors:\n"
+                                       "  - id: src\n    type: avro-files\n    config: {path: \"" << ztf << "\"}\n"
+                                       "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
+                                       "    config: {registry: filters.sqlite}\n"
+                                       "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
+                                       "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  test::CommandResult applied = test::run_command(ebs_flow() + " run apply.yaml --quiet --run-dir apply-run", dir);
+  INFO(applied.err);
+  REQUIRE(applied.exit_code == 0);
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  std::multiset<std::string> expected, tagged, delivered;
+  for (const auto& [alert_id, passes] : answers(where, alerts))
+    if (passes) expected.insert(alert_id);
+  std::istringstream lines(read_text(dir / "apply-run" / "kept.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json alert = json::parse(line);
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "filters") {
+        json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
+        CHECK(details == json::parse(R"({"alice/bright": 1})"));
+        tagged.insert(alert_id_of(alert));
+      }
+  }
+  {
+    std::lock_guard lock(hook.mutex);
+    for (const std::string& body : hook.bodies) delivered.insert(alert_id_of(json::parse(body)["alert"]));
+  }
+  CHECK(!expected.empty());
+  CHECK(tagged == expected);
+  CHECK(delivered == expected);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an update mid-stream with parallelism 2: both instances switch at one source sequence, no alert lost or repeated") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-parallel-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string store_path = (dir / "filters.sqlite").string();
+  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  RecordingWebhook hook;
+  int64_t id = 0;
+  User alice;
+  {
+    FilterRegistry store(store_path);
+    Limits generous;
+    generous.max_alerts_per_second = 10000;
+    alice = ok(store.create_user("alice", false, generous));
+    id = ok(store.create_filter(alice, "bright", v1,
+                                {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
+             .id;
+  }
+  // Keyed by object: every source batch is split between the two instances, each part with the
+  // batch's source sequence.
+  std::ofstream(dir / "wf.yaml") << "name: filters-parallel\nactors:\n"
+                                    "  - id: src\n    type: avro-files\n    rate: 40\n"
+                                    "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
+                                    "  - id: users\n    type: filters\n    parallelism: 2\n"
+                                    "    inputs: [{from: src.alerts, partition: object_id}]\n"
+                                    "    config: {registry: filters.sqlite}\n"
+                                    "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
+                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
+                                    "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
+                                    "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  test::Child run(ebs_flow() + " run wf.yaml --quiet --run-dir run", dir, dir / "out.txt", dir / "err.txt");
+  REQUIRE(test::wait_until([&] {
+    std::string seen = read_text(dir / "run" / "seen.jsonl");
+    return std::count(seen.begin(), seen.end(), '\n') >= 30;
+  }, std::chrono::seconds(60)));
+  ok(FilterRegistry(store_path).update_filter(alice, id, v2, std::nullopt));
+  CHECK(run.wait() == 0);
+  INFO(read_text(dir / "err.txt"));
+
+  std::vector<std::string> order;  // the source's order
+  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
+  for (std::string line; std::getline(seen, line);) order.push_back(alert_id_of(json::parse(line)));
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  REQUIRE(order.size() == alerts.size());
+
+  // Both instances logged version 2 from the same source sequence.
+  FilterRegistry store(store_path);
+  std::set<std::string> instances;
+  std::set<int64_t> points;
+  for (const auto& e : store.effects(id))
+    if (e.version == 2) {
+      instances.insert(e.instance);
+      points.insert(e.source_sequence);
+    }
+  CHECK(instances == std::set<std::string>{"users#0", "users#1"});
+  REQUIRE(points.size() == 1);
+  CHECK(*points.begin() > 0);
+
+  // The tags, counted per version: every alert once at most, and exactly what v1 passes before
+  // one point of the source's order and v2 after it.
+  std::multiset<std::pair<std::string, int>> got;
+  std::istringstream kept(read_text(dir / "run" / "kept.jsonl"));
+  for (std::string line; std::getline(kept, line);) {
+    json alert = json::parse(line);
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "filters") {
+        json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
+        got.insert({alert_id_of(alert), details.at("alice/bright").get<int>()});
+      }
+  }
+  auto a1 = answers(v1, alerts), a2 = answers(v2, alerts);
+  size_t per_version[3] = {0, 0, 0};
+  for (const auto& [alert, version] : got) ++per_version[version];
+  MESSAGE("parallelism 2: " << per_version[1] << " alerts by version 1, " << per_version[2] << " by version 2, switch at source batch "
+                            << *points.begin());
+  CHECK(per_version[1] > 0);
+  CHECK(per_version[2] > 0);
+  // The webhook got the same, from both instances' queues.
+  std::multiset<std::pair<std::string, int>> delivered;
+  {
+    std::lock_guard lock(hook.mutex);
+    for (const std::string& body : hook.bodies) {
+      json message = json::parse(body);
+      delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
+    }
+  }
+  CHECK(delivered == got);
+  std::vector<size_t> cuts;
+  for (size_t cut = 0; cut <= order.size(); ++cut) {
+    std::multiset<std::pair<std::string, int>> expected;
+    for (size_t i = 0; i < order.size(); ++i)
+      if (i < cut ? a1[order[i]] : a2[order[i]]) expected.insert({order[i], i < cut ? 1 : 2});
+    if (expected == got) cuts.push_back(cut);
+  }
+  CHECK(!cuts.empty());
   fs::remove_all(dir);
 }

@@ -1,12 +1,17 @@
 #include "actors/transforms/filters.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include <bit>
+#include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 
+#include "actors/common/avro/alert_avro.h"
 #include "actors/common/filter_registry/filter_outputs.h"
 #include "actors/common/filter_registry/filter_registry.h"
 #include "engine/expr/alert_field.h"
@@ -36,10 +41,18 @@ std::vector<NamedFilter> configured_filters(const ActorConfig& config) {
   return out;
 }
 
-std::vector<NamedFilter> registered_filters(const registry::FilterRegistry& store) {
+std::vector<NamedFilter> registered_filters(std::vector<registry::Filter> filters) {
   std::vector<NamedFilter> out;
-  for (registry::Filter& f : store.active_filters())
-    out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs)});
+  for (registry::Filter& f : filters) out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs)});
+  return out;
+}
+
+// The source batch a batch comes from, for switch points: its acknowledgement token's sequence
+// (the source numbers its batches 1, 2, 3, ...; a batch made of several counts as the latest).
+std::optional<int64_t> source_sequence(const BatchView& batch) {
+  std::optional<int64_t> out;
+  for (const AckRef& ack : batch.acks())
+    if (ack) out = std::max(out.value_or(0), static_cast<int64_t>(ack->sequence()));
   return out;
 }
 
@@ -69,14 +82,18 @@ class ActiveFilters {
         fragment["owner"] = f.owner;
       }
       fragments_.push_back(fragment.dump());
+      tag_entries_.push_back("," + nlohmann::json(label(f)).dump() + ":" + std::to_string(f.version));
     }
     columns_.resize(readers_.size());
   }
 
   const std::vector<NamedFilter>& filters() const { return filters_; }
   const std::string& fragment(size_t i) const { return fragments_[i]; }
+  // {"LABEL":VERSION} of filter i alone.
+  std::string tag(size_t i) const { return "{" + tag_entries_[i].substr(1) + "}"; }
 
-  expr::Matches evaluate(const BatchView& batch) {
+  // The answers stay valid until the next evaluate().
+  const expr::Matches& evaluate(const BatchView& batch) {
     for (size_t f = 0; f < readers_.size(); ++f) {
       columns_[f].resize(batch.size());
       for (size_t i = 0; i < batch.size(); ++i) columns_[f][i] = readers_[f](static_cast<const Alert&>(batch[i]));
@@ -84,24 +101,36 @@ class ActiveFilters {
     return set_.evaluate(columns_, batch.size(), workspace_);
   }
 
-  // Per record of the batch, [{"filter":..,"version":..}, ...] for the filters it passed ("" for none).
+  // Per record of the batch, {"LABEL":VERSION,...} for the filters it passed ("" for none). An
+  // alert passes tens of filters when there are a thousand: this is made 64 records at a time, so
+  // that the strings being written stay in cache, each allocated once at its final size and
+  // filled by copies of the filters' ready-made entries.
   std::vector<std::string> matched_details(const expr::Matches& matches) {
-    passed_by_.resize(matches.records());
-    for (auto& list : passed_by_) list.clear();
-    for (size_t p = 0; p < filters_.size(); ++p) matches.each_passed(p, [&](uint32_t r) { passed_by_[r].push_back(static_cast<uint32_t>(p)); });
-    std::vector<std::string> out(matches.records());
-    for (size_t r = 0; r < out.size(); ++r) {
-      if (passed_by_[r].empty()) continue;
-      size_t size = 2;
-      for (uint32_t p : passed_by_[r]) size += fragments_[p].size() + 1;
-      std::string& d = out[r];
-      d.reserve(size);
-      d += '[';
-      for (uint32_t p : passed_by_[r]) {
-        if (d.size() > 1) d += ',';
-        d += fragments_[p];
+    const size_t records = matches.records(), words = (records + 63) / 64;
+    std::vector<std::string> out(records);
+    size_t sizes[64];
+    for (size_t w = 0; w < words; ++w) {
+      auto each_match = [&](auto&& f) {
+        for (size_t p = 0; p < filters_.size(); ++p)
+          for (uint64_t bits = matches.words(p)[w]; bits; bits &= bits - 1) f(p, static_cast<size_t>(std::countr_zero(bits)));
+      };
+      const size_t block = std::min<size_t>(64, records - w * 64);
+      std::fill(sizes, sizes + block, 0);
+      each_match([&](size_t p, size_t bit) { sizes[bit] += tag_entries_[p].size(); });
+      for (size_t bit = 0; bit < block; ++bit)
+        if (sizes[bit] > 0) out[w * 64 + bit].resize(sizes[bit] + 1);
+      std::fill(sizes, sizes + block, 0);  // now: where the next entry goes
+      each_match([&](size_t p, size_t bit) {
+        const std::string& entry = tag_entries_[p];
+        std::memcpy(out[w * 64 + bit].data() + sizes[bit], entry.data(), entry.size());
+        sizes[bit] += entry.size();
+      });
+      for (size_t bit = 0; bit < block; ++bit) {
+        std::string& d = out[w * 64 + bit];
+        if (d.empty()) continue;
+        d.front() = '{';  // the first entry's comma
+        d.back() = '}';
       }
-      d += ']';
     }
     return out;
   }
@@ -110,10 +139,10 @@ class ActiveFilters {
   std::vector<NamedFilter> filters_;
   expr::ProgramSet set_;
   std::vector<AlertField> readers_;
-  std::vector<std::string> fragments_;
+  std::vector<std::string> fragments_;    // per filter: {"filter":NAME,"version":N[,"id","owner"]}
+  std::vector<std::string> tag_entries_;  // per filter: ,"LABEL":VERSION
   std::vector<std::vector<expr::Value>> columns_;
   expr::ProgramSet::Workspace workspace_;
-  std::vector<std::vector<uint32_t>> passed_by_;  // per record: the filters it passed
 };
 
 std::variant<ActiveFilters, std::string> compile_filters(std::vector<NamedFilter> filters) {
@@ -141,7 +170,12 @@ class Filters final : public ActorLogic {
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
-      reload();
+      // The instances of this actor in this run share the key of their switch points: the run's
+      // acknowledgement scope is one object per run, shared by every instance of the process.
+      char scope[32];
+      std::snprintf(scope, sizeof scope, "%p", static_cast<const void*>(context.acks.get()));
+      run_key_ = context.actor_id + "@" + std::to_string(::getpid()) + "/" + scope;
+      instance_index_ = static_cast<int64_t>(context.instance);
       return;
     }
     auto compiled = compile_filters(configured_filters(context.config));
@@ -151,10 +185,11 @@ class Filters final : public ActorLogic {
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
-    // A change of the registry takes effect here, between two batches: every alert of this batch
-    // meets the same versions.
-    if (store_ && store_->revision() != revision_) reload();
-    expr::Matches matches = active_->evaluate(batch);
+    // A change of the registry takes effect between two batches, at the source sequence its
+    // switch point names: every alert of a batch meets the same versions, the same in every
+    // instance.
+    if (store_) switch_filters(batch);
+    const expr::Matches& matches = active_->evaluate(batch);
     std::vector<std::string> details = active_->matched_details(matches);
     std::vector<RecordPtr> kept;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -198,29 +233,47 @@ class Filters final : public ActorLogic {
   struct QueueKey {
     int64_t filter;
     registry::Output::Kind kind;
-    std::string target;
+    std::string target, format;
     auto operator<=>(const QueueKey&) const = default;
   };
 
-  // Loads the active filters; each new version, and each filter leaving, is logged with the
-  // instance's alert sequence number where it takes effect (and the versions in the registry).
-  void reload() {
-    pause_failed_filters();  // before reading: a failed output's filter must not be read as active
-    revision_ = store_->revision();
+  // Claims the batch's source sequence and applies the switch points it has reached.
+  void switch_filters(const BatchView& batch) {
+    pause_failed_filters();  // before claiming: a failed output's filter leaves at the next switch point
+    batch_sequence_ = source_sequence(batch).value_or(static_cast<int64_t>(++batches_));
+    for (registry::SwitchPoint& point : store_->claim(run_key_, instance_index_, batch_sequence_, known_revision_)) {
+      known_revision_ = point.revision;
+      pending_.push_back(std::move(point));
+    }
+    // An instance's batches come in source order: once one reaches a point, no later one is before it.
+    while (!pending_.empty() && pending_.front().sequence <= batch_sequence_) {
+      apply(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    // The first switch point of a run starts at 0: every batch has a set in force.
+    if (!active_) fail(store_->path(), "no switch point before source batch " + std::to_string(batch_sequence_));
+  }
+
+  // Puts a switch point's filters in force; each new version, and each filter leaving, is logged
+  // with the source sequence it applies from (the same in every instance) and this instance's
+  // alert sequence number.
+  void apply(registry::SwitchPoint point) {
     for (const registry::User& u : store_->users()) rate_limits_[u.name] = u.limits.max_alerts_per_second;
-    std::vector<NamedFilter> filters = registered_filters(*store_);
+    std::vector<NamedFilter> filters = registered_filters(std::move(point.filters));
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
     for (const NamedFilter& f : filters) {
       auto it = running_.find(f.id);
       if (it != running_.end() && it->second == f.version) continue;
-      spdlog::info("{}: filter {} ({}) version {} takes effect at alert {}", instance_, f.id, label(f), f.version, sequence_);
-      store_->record_effect(f.id, f.version, instance_, static_cast<int64_t>(sequence_));
+      spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} (at alert {} of this instance)",
+                   instance_, f.id, label(f), f.version, point.sequence, sequence_);
+      store_->record_effect(f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence);
     }
     for (const auto& [id, version] : running_)
       if (!versions.count(id)) {
-        spdlog::info("{}: filter {} (version {}) stops at alert {} (paused or removed)", instance_, id, version, sequence_);
-        store_->record_effect(id, 0, instance_, static_cast<int64_t>(sequence_));
+        spdlog::info("{}: filter {} (version {}) stops from source batch {} (paused or removed)", instance_, id, version,
+                     point.sequence);
+        store_->record_effect(id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence);
       }
     running_ = std::move(versions);
     auto compiled = compile_filters(std::move(filters));
@@ -231,7 +284,7 @@ class Filters final : public ActorLogic {
     for (const NamedFilter& f : active_->filters()) {
       std::vector<registry::OutputQueue*> queues;
       for (const registry::Output& o : f.outputs) {
-        auto& queue = queues_[{f.id, o.kind, o.target}];
+        auto& queue = queues_[{f.id, o.kind, o.target, o.format}];
         if (queue && queue->failure()) {  // paused for it, then resumed by its owner: start afresh
           queue.reset();
           paused_.erase(f.id);
@@ -256,11 +309,27 @@ class Filters final : public ActorLogic {
         const auto& alert = static_cast<const Alert&>(batch[i]);
         if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::string message = "{\"filter\":" + active_->fragment(p) + ",\"alert\":" + alert_json[i] + "}";
-        for (registry::OutputQueue* queue : outputs_of_[p])
-          queue->offer(message, slack_line(filters[p], alert), alert.core().object_id);
+        std::string avro;  // made for this filter and alert when an output wants it
+        for (registry::OutputQueue* queue : outputs_of_[p]) {
+          if (queue->output().format == "avro" && avro.empty()) avro = avro_message(p, alert);
+          queue->offer(queue->output().format == "avro" ? avro : message, slack_line(filters[p], alert),
+                       alert.core().object_id);
+        }
       });
     }
     pause_failed_filters();
+  }
+
+  // An Avro output's message: the alert in schemas/ebs_alert.avsc (raw record included, as the JSON
+  // message has it), with the filter as its last annotation, a `filters` tag {"LABEL":VERSION}.
+  std::string avro_message(size_t p, const Alert& alert) {
+    if (!avro_) avro_.emplace(kafka::AlertAvroEncoder::Options{true, "null"});
+    Annotation a;
+    a.kind = Annotation::Kind::tag;
+    a.name = "filters";
+    a.provenance = provenance_;
+    a.details = active_->tag(p);
+    return avro_->container(*alert.annotated(std::move(a)));
   }
 
   // A filter whose output failed is paused with the reason; the registry's new revision takes it
@@ -281,11 +350,17 @@ class Filters final : public ActorLogic {
   std::optional<ActiveFilters> active_;
   // Registry mode.
   std::optional<registry::FilterRegistry> store_;
-  int64_t revision_ = -1;
+  std::string run_key_;                         // this run's instances' switch points
+  int64_t instance_index_ = 0;
+  int64_t known_revision_ = -1;                 // the newest revision with a switch point seen
+  std::deque<registry::SwitchPoint> pending_;   // switch points not reached yet
+  int64_t batch_sequence_ = 0;                  // the source sequence of the batch in hand
+  uint64_t batches_ = 0;                        // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
   registry::OutputSettings output_settings_;
   std::map<std::string, double> rate_limits_;  // owner -> alerts/s per output
+  std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::unique_ptr<registry::OutputQueue>> queues_;
   std::vector<std::vector<registry::OutputQueue*>> outputs_of_;  // per active filter
   std::set<int64_t> paused_;

@@ -48,9 +48,10 @@ std::map<std::string, std::set<size_t>> run_filters(const std::map<std::string, 
     auto annotations = alert.annotations().list();
     REQUIRE(!annotations.empty());
     CHECK(annotations.back()->name == "filters");
-    for (const auto& m : nlohmann::json::parse(annotations.back()->details)) {
-      CHECK(m["version"] == 1);
-      passed[m["filter"].get<std::string>()].insert(position.at(&alert.core()));
+    nlohmann::json details = nlohmann::json::parse(annotations.back()->details);
+    for (const auto& [name, version] : details.items()) {
+      CHECK(version == 1);
+      passed[name].insert(position.at(&alert.core()));
     }
   }
   return passed;

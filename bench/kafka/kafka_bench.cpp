@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/sinks/kafka/alert_avro.h"
+#include "actors/common/avro/alert_avro.h"
 #include "actors/common/ingest/message_ingester.h"
 #include "actors/common/avro/decoder.h"
 #include "actors/common/kafka/kafka_client.h"

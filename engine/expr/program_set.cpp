@@ -41,6 +41,10 @@ struct GraphNode {
   int bits_at = -1;   // index of its (true, false) bitsets in the batch's bit arena, or none
   int slots_at = -1;  // index of its value column in the batch's slot arena, or none
   bool used = false;  // reached from an expression's root (a cut's threshold constant is not)
+  // Whether anything reads its false bitset. An expression's result is its true bitset, and an
+  // `and` of cuts is true from its terms' true bitsets alone: the false ones of most nodes (cuts,
+  // and/or) are neither computed nor written.
+  bool falsity_used = false;
 };
 
 bool natural_bits(const GraphNode& node) {
@@ -60,16 +64,24 @@ bool consumes_bits(const GraphNode& node) {
          node.kind == NodeKind::logical_not;
 }
 
+// A cut as a bound on a record's rank among the field's thresholds (FieldSweeps): "above" cuts
+// pass the records of rank >= bound, "below" cuts those of rank < bound.
 struct SweepCut {
   double threshold;
   Operator op;
   uint32_t node;
+  uint32_t bound = 0;
 };
 
-// The cuts on one field: "above" (> >=) swept from the largest value down, "below" (< <=) from the
-// smallest up; each cut's set of records contains the previous one's.
+// The cuts on one field. A record's rank places its value among the field's distinct thresholds
+// t_0 < t_1 < ...: rank 2i when t_(i-1) < value < t_i, rank 2i+1 when value = t_i. Records of one
+// rank compare alike with every threshold, so a batch's records bucketed by rank (a counting
+// sort, no comparisons of records) are in order for every cut. "above" (> >=) cuts are swept
+// from the highest rank down, "below" (< <=) from the lowest up; each cut's set of records
+// contains the previous one's.
 struct FieldSweeps {
   uint32_t field = 0;
+  std::vector<double> thresholds;  // distinct, ascending
   std::vector<SweepCut> above, below;
 };
 
@@ -286,6 +298,16 @@ void lay_out(ProgramSet::Graph& graph) {
       graph.nodes[child].used = true;
     }
   }
+  // and: true = all terms true, false = any term false; or: true = any true, false = all false;
+  // not: true = its term's false. A node turned into a value column needs both.
+  for (size_t i = graph.nodes.size(); i-- > 0;) {
+    GraphNode& node = graph.nodes[i];
+    if (!node.used) continue;
+    node.falsity_used = node.falsity_used || (natural_bits(node) && needs_slots[i]);
+    bool is_and_or = node.kind == NodeKind::logical_and || node.kind == NodeKind::logical_or;
+    if ((is_and_or && node.falsity_used) || node.kind == NodeKind::logical_not)
+      for (uint32_t child : node.children) graph.nodes[child].falsity_used = true;
+  }
   std::unordered_map<uint32_t, size_t> sweep_of_field;
   for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
     GraphNode& node = graph.nodes[i];
@@ -294,31 +316,50 @@ void lay_out(ProgramSet::Graph& graph) {
     if (!natural_bits(node) || needs_slots[i]) node.slots_at = static_cast<int>(graph.slot_nodes++);
     if (node.kind != NodeKind::cut) continue;
     auto [it, inserted] = sweep_of_field.emplace(node.field, graph.sweeps.size());
-    if (inserted) graph.sweeps.push_back({node.field, {}, {}});
+    if (inserted) graph.sweeps.push_back({node.field, {}, {}, {}});
     FieldSweeps& sweeps = graph.sweeps[it->second];
     bool above = node.op == Operator::greater || node.op == Operator::greater_equal;
     (above ? sweeps.above : sweeps.below).push_back({node.constant.number, node.op, i});
     ++graph.swept_cuts;
   }
   for (FieldSweeps& sweeps : graph.sweeps) {
-    // Above: largest threshold first, and at one threshold '>' (fewer records) before '>='.
-    std::sort(sweeps.above.begin(), sweeps.above.end(), [](const SweepCut& a, const SweepCut& b) {
-      if (a.threshold != b.threshold) return a.threshold > b.threshold;
-      return a.op == Operator::greater && b.op != Operator::greater;
-    });
-    // Below: smallest threshold first, '<' before '<='.
-    std::sort(sweeps.below.begin(), sweeps.below.end(), [](const SweepCut& a, const SweepCut& b) {
-      if (a.threshold != b.threshold) return a.threshold < b.threshold;
-      return a.op == Operator::less && b.op != Operator::less;
-    });
+    for (const auto* cuts : {&sweeps.above, &sweeps.below})
+      for (const SweepCut& cut : *cuts) sweeps.thresholds.push_back(cut.threshold);
+    std::sort(sweeps.thresholds.begin(), sweeps.thresholds.end());
+    sweeps.thresholds.erase(std::unique(sweeps.thresholds.begin(), sweeps.thresholds.end()), sweeps.thresholds.end());
+    for (auto* cuts : {&sweeps.above, &sweeps.below})
+      for (SweepCut& cut : *cuts) {
+        auto i = static_cast<uint32_t>(std::lower_bound(sweeps.thresholds.begin(), sweeps.thresholds.end(), cut.threshold) -
+                                       sweeps.thresholds.begin());
+        // > t_i: ranks from 2i+2; >= t_i: from 2i+1; < t_i: below 2i+1; <= t_i: below 2i+2.
+        cut.bound = cut.op == Operator::greater         ? 2 * i + 2
+                    : cut.op == Operator::greater_equal ? 2 * i + 1
+                    : cut.op == Operator::less          ? 2 * i + 1
+                                                        : 2 * i + 2;
+      }
+    // Above: highest bound (fewest records) first; below: lowest first.
+    std::sort(sweeps.above.begin(), sweeps.above.end(), [](const SweepCut& a, const SweepCut& b) { return a.bound > b.bound; });
+    std::sort(sweeps.below.begin(), sweeps.below.end(), [](const SweepCut& a, const SweepCut& b) { return a.bound < b.bound; });
   }
 }
+
+}  // namespace
+
+namespace {
+
+// The sweeps' scratch: records' ranks, the records bucketed by rank, the bitsets being swept.
+struct SweepMemory {
+  std::vector<uint32_t> rank, start, next, order;
+  std::vector<uint64_t> known, current;
+};
 
 }  // namespace
 
 struct ProgramSet::Workspace::Memory {
   std::vector<uint64_t> bits;
   std::vector<Slot> slots;
+  SweepMemory sweeps;
+  Matches matches;  // the last batch's answers (a thousand filters' are 128 KiB: not allocated per batch)
 };
 
 ProgramSet::Workspace::Workspace() : memory_(std::make_unique<Memory>()) {}
@@ -329,17 +370,20 @@ ProgramSet::Workspace& ProgramSet::Workspace::operator=(Workspace&&) noexcept = 
 namespace {
 
 // One batch's view of the working memory: every bit node's (true, false) bitsets and every slot
-// node's column, cleared.
+// node's column. Not cleared: each node clears or overwrites its own before filling them (the
+// bitsets of 1,000 filters are most of a megabyte).
 class BatchMemory {
  public:
   BatchMemory(const ProgramSet::Graph& graph, size_t records, std::vector<uint64_t>& bits, std::vector<Slot>& slots)
       : records_(records), words_((records + 63) / 64), bits_(bits), slots_(slots) {
-    bits_.assign(graph.bit_nodes * 2 * words_, 0);
+    bits_.resize(graph.bit_nodes * 2 * words_);
     slots_.resize(graph.slot_nodes * records);
   }
 
   uint64_t* truth(const GraphNode& n) { return bits_.data() + static_cast<size_t>(n.bits_at) * 2 * words_; }
   uint64_t* falsity(const GraphNode& n) { return truth(n) + words_; }
+  const uint64_t* truth_of(const GraphNode& n) const { return bits_.data() + static_cast<size_t>(n.bits_at) * 2 * words_; }
+  const uint64_t* falsity_of(const GraphNode& n) const { return truth_of(n) + words_; }
   Slot* slots(const GraphNode& n) { return slots_.data() + static_cast<size_t>(n.slots_at) * records_; }
 
   size_t records() const { return records_; }
@@ -361,49 +405,77 @@ void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_
   }
 }
 
-void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns, BatchMemory& work) {
-  const size_t words = work.words();
-  std::vector<std::pair<double, uint32_t>> values;
-  std::vector<uint64_t> known(words), current(words);
+void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns, BatchMemory& work,
+                SweepMemory& memory) {
+  const size_t words = work.words(), records = work.records();
+  std::vector<uint64_t>& known = memory.known;
+  std::vector<uint64_t>& current = memory.current;
+  known.resize(words);
+  current.resize(words);
   for (const FieldSweeps& sweeps : graph.sweeps) {
     const std::vector<Value>& column = columns[sweeps.field];
-    values.clear();
+    const double* thresholds = sweeps.thresholds.data();
+    const size_t ranks = 2 * sweeps.thresholds.size() + 1;
+    // Each record's rank, and the records bucketed by rank (start[k]: where rank k begins).
+    std::vector<uint32_t>& rank = memory.rank;
+    std::vector<uint32_t>& start = memory.start;
+    std::vector<uint32_t>& order = memory.order;
+    rank.resize(records);
+    start.assign(ranks + 1, 0);
     std::fill(known.begin(), known.end(), 0);
-    for (size_t r = 0; r < work.records(); ++r) {
+    size_t numbers = 0;
+    for (size_t r = 0; r < records; ++r) {
       const double* number = std::get_if<double>(&column[r].v);
-      if (!number || *number != *number) continue;  // not a number, or NaN: every cut is null
-      values.emplace_back(*number, static_cast<uint32_t>(r));
-      set_bit(known.data(), r);
-    }
-    // One sort per field: "above" sweeps walk it from the largest value down, "below" from the
-    // smallest up.
-    std::sort(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    auto sweep = [&](const std::vector<SweepCut>& cuts, bool above) {
-      if (cuts.empty()) return;
-      std::fill(current.begin(), current.end(), 0);
-      size_t taken = 0;
-      for (const SweepCut& cut : cuts) {
-        while (taken < values.size()) {
-          const auto& [v, record] = above ? values[values.size() - 1 - taken] : values[taken];
-          bool in = cut.op == Operator::greater         ? v > cut.threshold
-                    : cut.op == Operator::greater_equal ? v >= cut.threshold
-                    : cut.op == Operator::less          ? v < cut.threshold
-                                                        : v <= cut.threshold;
-          if (!in) break;
-          set_bit(current.data(), record);
-          ++taken;
-        }
-        const GraphNode& node = graph.nodes[cut.node];
-        uint64_t* truth = work.truth(node);
-        uint64_t* falsity = work.falsity(node);
-        for (size_t w = 0; w < words; ++w) {
-          truth[w] = current[w];
-          falsity[w] = known[w] & ~current[w];
-        }
+      if (!number || *number != *number) {  // not a number, or NaN: every cut is null
+        rank[r] = UINT32_MAX;
+        continue;
       }
+      // Branch-free lower bound: the first threshold >= the value.
+      const double v = *number;
+      const double* at = thresholds;
+      for (size_t n = sweeps.thresholds.size(); n > 0;) {
+        size_t half = n / 2;
+        bool right = at[half] < v;
+        at += right ? half + 1 : 0;
+        n = right ? n - half - 1 : half;
+      }
+      auto i = static_cast<uint32_t>(at - thresholds);
+      bool equal = i < sweeps.thresholds.size() && *at == v;
+      rank[r] = 2 * i + (equal ? 1 : 0);
+      ++start[rank[r] + 1];
+      set_bit(known.data(), r);
+      ++numbers;
+    }
+    for (size_t k = 1; k <= ranks; ++k) start[k] += start[k - 1];
+    order.resize(numbers);
+    {
+      std::vector<uint32_t>& next = memory.next;
+      next.assign(start.begin(), start.end());
+      for (size_t r = 0; r < records; ++r)
+        if (rank[r] != UINT32_MAX) order[next[rank[r]]++] = static_cast<uint32_t>(r);
+    }
+    auto emit = [&](const SweepCut& cut) {
+      const GraphNode& node = graph.nodes[cut.node];
+      uint64_t* truth = work.truth(node);
+      uint64_t* falsity = work.falsity(node);
+      std::copy(current.begin(), current.end(), truth);
+      if (node.falsity_used)
+        for (size_t w = 0; w < words; ++w) falsity[w] = known[w] & ~current[w];
     };
-    sweep(sweeps.above, true);
-    sweep(sweeps.below, false);
+    // Above: the records from the top rank down to each cut's bound.
+    std::fill(current.begin(), current.end(), 0);
+    size_t taken_from = numbers;  // order[taken_from, numbers) are in `current`
+    for (const SweepCut& cut : sweeps.above) {
+      for (size_t to = start[std::min<size_t>(cut.bound, ranks)]; taken_from > to;) set_bit(current.data(), order[--taken_from]);
+      emit(cut);
+    }
+    // Below: the records from the lowest rank up to each cut's bound.
+    std::fill(current.begin(), current.end(), 0);
+    size_t taken_to = 0;  // order[0, taken_to) are in `current`
+    for (const SweepCut& cut : sweeps.below) {
+      for (size_t to = start[std::min<size_t>(cut.bound, ranks)]; taken_to < to;) set_bit(current.data(), order[taken_to++]);
+      emit(cut);
+    }
   }
 }
 
@@ -411,6 +483,14 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
                    BatchMemory& work) {
   const size_t records = work.records(), words = work.words();
   auto child = [&](size_t i) -> const GraphNode& { return graph.nodes[node.children[i]]; };
+  // Nodes that set bits one record at a time start from cleared bitsets; a cut's were written by
+  // its sweep, and/or/not write theirs whole.
+  bool writes_whole_bitsets = node.kind == NodeKind::cut || node.kind == NodeKind::logical_and ||
+                              node.kind == NodeKind::logical_or || node.kind == NodeKind::logical_not;
+  if (node.bits_at >= 0 && !writes_whole_bitsets) {
+    std::fill(work.truth(node), work.truth(node) + words, 0);
+    std::fill(work.falsity(node), work.falsity(node) + words, 0);
+  }
   switch (node.kind) {
     case NodeKind::constant: {
       Slot* out = work.slots(node);
@@ -467,18 +547,18 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
     case NodeKind::logical_or: {
       // and: true when every term is true, false when any is; or: the converse.
       bool is_and = node.kind == NodeKind::logical_and;
-      uint64_t* all = is_and ? work.truth(node) : work.falsity(node);
-      uint64_t* any = is_and ? work.falsity(node) : work.truth(node);
-      std::fill(all, all + words, ~uint64_t{0});
-      for (size_t i = 0; i < node.children.size(); ++i) {
-        const GraphNode& term = child(i);
-        const uint64_t* term_all = is_and ? work.truth(term) : work.falsity(term);
-        const uint64_t* term_any = is_and ? work.falsity(term) : work.truth(term);
-        for (size_t w = 0; w < words; ++w) {
-          all[w] &= term_all[w];
-          any[w] |= term_any[w];
+      auto combine = [&](uint64_t* out, bool all, const uint64_t* (BatchMemory::*side)(const GraphNode&) const) {
+        std::fill(out, out + words, all ? ~uint64_t{0} : 0);
+        for (size_t i = 0; i < node.children.size(); ++i) {
+          const uint64_t* term = (work.*side)(child(i));
+          if (all)
+            for (size_t w = 0; w < words; ++w) out[w] &= term[w];
+          else
+            for (size_t w = 0; w < words; ++w) out[w] |= term[w];
         }
-      }
+      };
+      combine(work.truth(node), is_and, &BatchMemory::truth_of);
+      if (node.falsity_used) combine(work.falsity(node), !is_and, &BatchMemory::falsity_of);
       break;
     }
     case NodeKind::logical_not: {
@@ -504,6 +584,13 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
 
 Matches::Matches(size_t programs, size_t records)
     : programs_(programs), records_(records), words_((records + 63) / 64), bits_(programs * words_, 0) {}
+
+void Matches::reset(size_t programs, size_t records) {
+  programs_ = programs;
+  records_ = records;
+  words_ = (records + 63) / 64;
+  bits_.assign(programs * words_, 0);
+}
 
 std::vector<uint32_t> Matches::passed(size_t program) const {
   std::vector<uint32_t> out;
@@ -562,8 +649,8 @@ Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t
   return evaluate(columns, records, workspace);
 }
 
-Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records,
-                             ProgramSet::Workspace& workspace) const {
+const Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records,
+                                    ProgramSet::Workspace& workspace) const {
   if (columns.size() < graph_->fields.size())
     fail("filter set", "given " + std::to_string(columns.size()) + " field columns, needs " +
                            std::to_string(graph_->fields.size()));
@@ -571,10 +658,11 @@ Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t
     if (columns[f].size() < records)
       fail("filter set", "the column of '" + graph_->fields[f] + "' has " + std::to_string(columns[f].size()) +
                              " values for " + std::to_string(records) + " records");
-  Matches matches(graph_->roots.size(), records);
+  Matches& matches = workspace.memory_->matches;
+  matches.reset(graph_->roots.size(), records);
   if (records == 0) return matches;
   BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->slots);
-  run_sweeps(*graph_, columns, work);
+  run_sweeps(*graph_, columns, work, workspace.memory_->sweeps);
   for (const GraphNode& node : graph_->nodes)
     if (node.used) evaluate_node(node, *graph_, columns, work);
   for (size_t p = 0; p < graph_->roots.size(); ++p) {

@@ -8,8 +8,11 @@
 //   - a boolean node's result is two bitsets over the batch (true, false; neither = null), so
 //     `and`/`or`/`not` of whole batches are word operations;
 //   - the cuts "field OP number" (OP one of < <= > >=) on one field are sorted by threshold: one
-//     sweep over the batch's records sorted by that field fills every cut's bitset, each from the
-//     previous one, instead of comparing every record with every threshold.
+//     sweep over the batch's records, bucketed by their rank among the thresholds (a counting
+//     sort), fills every cut's bitset, each from the previous one, instead of comparing every
+//     record with every threshold;
+//   - a false bitset is only computed where something reads it (an expression's answer is its
+//     true bitset; an `and` of cuts is true from its terms' true bitsets alone).
 // The answers are the single Program's (same three-valued logic, same null rules): a record passes
 // a filter only when its expression is true. Every expression is checked by Program::compile first,
 // so the errors are the `filter` actor's.
@@ -34,6 +37,8 @@ class Matches {
  public:
   Matches() = default;
   Matches(size_t programs, size_t records);
+  // As Matches(programs, records), keeping the memory.
+  void reset(size_t programs, size_t records);
 
   size_t programs() const { return programs_; }
   size_t records() const { return records_; }
@@ -54,6 +59,8 @@ class Matches {
   std::vector<uint32_t> passed_any() const;
 
   std::span<uint64_t> words(size_t program) { return {bits_.data() + program * words_, words_}; }
+  // Bit r % 64 of word r / 64: whether record r passed `program`.
+  std::span<const uint64_t> words(size_t program) const { return {bits_.data() + program * words_, words_}; }
 
  private:
   size_t programs_ = 0, records_ = 0, words_ = 0;
@@ -93,7 +100,8 @@ class ProgramSet {
   // columns[f][r]: the value of fields()[f] in record r (null when absent); every column has
   // `records` values. Text views must outlive the call only.
   Matches evaluate(std::span<const std::vector<Value>> columns, size_t records) const;
-  Matches evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace) const;
+  // The answers live in `workspace` until its next evaluation.
+  const Matches& evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace) const;
 
   // What sharing bought, for docs and tests: nodes of the shared graph, the nodes the expressions
   // would have had each on their own, and the "field OP number" cuts evaluated by sweeps.

@@ -17,7 +17,11 @@ void send(httplib::Response& res, int status, const json& body) {
 
 json to_json(const Filter& f) {
   json outputs = json::array();
-  for (const Output& o : f.outputs) outputs.push_back({{"kind", to_string(o.kind)}, {"target", o.target}});
+  for (const Output& o : f.outputs) {
+    json entry{{"kind", to_string(o.kind)}, {"target", o.target}};
+    if (o.format != "json") entry["format"] = o.format;
+    outputs.push_back(entry);
+  }
   return {{"id", f.id},         {"owner", f.owner},   {"name", f.name},
           {"version", f.version}, {"where", f.expression}, {"outputs", outputs},
           {"state", f.active ? "active" : "paused"}, {"paused_reason", f.paused_reason}};
@@ -40,7 +44,7 @@ std::vector<Output> outputs_of(const json& list) {
     Output::Kind k = kind == "kafka" ? Output::Kind::kafka : kind == "webhook" ? Output::Kind::webhook
                      : kind == "slack" ? Output::Kind::slack
                                        : throw std::invalid_argument("output kind must be kafka, webhook or slack, not '" + kind + "'");
-    out.push_back({k, o.value("target", "")});
+    out.push_back({k, o.value("target", ""), o.value("format", "json")});
   }
   return out;
 }
@@ -165,7 +169,8 @@ void FilterApi::add_routes(httplib::Server& server) {
                if (refused(res, answer)) return;
                json list = json::array();
                for (const auto& e : s.effects(*id))
-                 list.push_back({{"version", e.version}, {"instance", e.instance}, {"alert_sequence", e.sequence}});
+                 list.push_back({{"version", e.version}, {"instance", e.instance}, {"alert_sequence", e.sequence},
+                                  {"source_sequence", e.source_sequence}});
                send(res, 200, list);
              }, false));
   server.Get(http_access::route("/api/users"), handler([](FilterRegistry& s, const User&, Req, const json&, Res res) {

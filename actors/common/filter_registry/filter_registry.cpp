@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS filter_effects(
   logged TEXT NOT NULL DEFAULT (datetime('now')));
 CREATE TABLE IF NOT EXISTS revision(n INTEGER NOT NULL);
 INSERT INTO revision SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM revision);
+CREATE TABLE IF NOT EXISTS switch_claims(
+  run TEXT NOT NULL, instance INTEGER NOT NULL, source_sequence INTEGER NOT NULL, PRIMARY KEY(run, instance));
+CREATE TABLE IF NOT EXISTS switch_points(
+  run TEXT NOT NULL, revision INTEGER NOT NULL, source_sequence INTEGER NOT NULL, PRIMARY KEY(run, revision));
+CREATE TABLE IF NOT EXISTS switch_filters(
+  run TEXT NOT NULL, revision INTEGER NOT NULL, filter_id INTEGER NOT NULL, version INTEGER NOT NULL);
 )sql";
 
 constexpr const char* kFilterColumns =
@@ -69,7 +75,11 @@ std::string new_token() {
 
 std::string outputs_json(const std::vector<Output>& outputs) {
   nlohmann::json list = nlohmann::json::array();
-  for (const Output& o : outputs) list.push_back({{"kind", to_string(o.kind)}, {"target", o.target}});
+  for (const Output& o : outputs) {
+    nlohmann::json entry{{"kind", to_string(o.kind)}, {"target", o.target}};
+    if (o.format != "json") entry["format"] = o.format;
+    list.push_back(entry);
+  }
   return list.dump();
 }
 
@@ -78,7 +88,7 @@ std::vector<Output> outputs_from_json(std::string_view text) {
   for (const auto& o : nlohmann::json::parse(text)) {
     std::string kind = o.at("kind");
     out.push_back({kind == "webhook" ? Output::Kind::webhook : kind == "slack" ? Output::Kind::slack : Output::Kind::kafka,
-                   o.at("target")});
+                   o.at("target"), o.value("format", "json")});
   }
   return out;
 }
@@ -116,6 +126,9 @@ std::variant<int64_t, std::string> expression_cost(const std::string& expression
 FilterRegistry::FilterRegistry(const std::string& path) : db_(path, sqlite::Database::Mode::read_write, 5000) {
   db_.execute("PRAGMA journal_mode = WAL");
   db_.execute(kSchema);
+  // Stores made before switch points were agreed between instances log no source sequence.
+  if (db_.scalar("SELECT count(*) FROM pragma_table_info('filter_effects') WHERE name = 'source_sequence'") == 0)
+    db_.execute("ALTER TABLE filter_effects ADD COLUMN source_sequence INTEGER NOT NULL DEFAULT -1");
 }
 
 void FilterRegistry::bump_revision() { db_.execute("UPDATE revision SET n = n + 1"); }
@@ -154,10 +167,13 @@ std::vector<User> FilterRegistry::users() const {
 }
 
 Answer<std::string> FilterRegistry::issue_token(const std::string& user, bool rotate) {
-  auto find = db_.prepare("SELECT id FROM users WHERE name = ?");
-  find.bind(1, user);
-  if (!find.step()) return Refusal{404, "no user '" + user + "'"};
-  int64_t id = find.integer(0);
+  int64_t id = 0;
+  {  // finished before the write transaction: a read still open there could not take the lock
+    auto find = db_.prepare("SELECT id FROM users WHERE name = ?");
+    find.bind(1, user);
+    if (!find.step()) return Refusal{404, "no user '" + user + "'"};
+    id = find.integer(0);
+  }
   sqlite::Transaction t(db_);
   if (rotate) {
     auto revoke = db_.prepare("UPDATE tokens SET revoked = 1 WHERE user_id = ?");
@@ -231,6 +247,10 @@ std::optional<Refusal> check_outputs(const std::vector<Output>& outputs) {
   if (outputs.empty()) return Refusal{400, "a filter needs at least one output (kafka topic, webhook or slack URL)"};
   for (const Output& o : outputs) {
     if (o.target.empty()) return Refusal{400, std::string(to_string(o.kind)) + " output without a target"};
+    if (o.format != "json" && o.format != "avro")
+      return Refusal{400, "an output's format is json or avro, not '" + o.format + "'"};
+    if (o.format == "avro" && o.kind != Output::Kind::kafka)
+      return Refusal{400, "only a kafka output can be avro (a " + std::string(to_string(o.kind)) + " output is JSON)"};
     if (o.kind != Output::Kind::kafka && !o.target.starts_with("http://") && !o.target.starts_with("https://"))
       return Refusal{400, std::string(to_string(o.kind)) + " output needs an http(s) URL, not '" + o.target + "'"};
     if (o.kind == Output::Kind::kafka && o.target.find_first_not_of(
@@ -341,17 +361,65 @@ void FilterRegistry::pause_for_failure(int64_t id, const std::string& reason) {
   t.commit();
 }
 
-void FilterRegistry::record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence) {
-  auto s = db_.prepare("INSERT INTO filter_effects(filter_id, version, instance, alert_sequence) VALUES(?, ?, ?, ?)");
-  s.bind(1, id).bind(2, version).bind(3, instance).bind(4, sequence);
+void FilterRegistry::record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
+                                   int64_t source_sequence) {
+  auto s = db_.prepare(
+      "INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence) VALUES(?, ?, ?, ?, ?)");
+  s.bind(1, id).bind(2, version).bind(3, instance).bind(4, sequence).bind(5, source_sequence);
   s.run();
 }
 
 std::vector<FilterRegistry::Effect> FilterRegistry::effects(int64_t id) const {
-  auto s = db_.prepare("SELECT filter_id, version, instance, alert_sequence FROM filter_effects WHERE filter_id = ? ORDER BY rowid");
+  auto s = db_.prepare(
+      "SELECT filter_id, version, instance, alert_sequence, source_sequence FROM filter_effects WHERE filter_id = ? "
+      "ORDER BY rowid");
   s.bind(1, id);
   std::vector<Effect> out;
-  while (s.step()) out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), s.integer(3)});
+  while (s.step()) out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), s.integer(3), s.integer(4)});
+  return out;
+}
+
+std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t instance, int64_t source_sequence,
+                                               int64_t known_revision) {
+  sqlite::Transaction t(db_);  // BEGIN IMMEDIATE: one instance at a time, from its claim to its commit
+  const int64_t revision = this->revision();
+  auto scheduled = db_.prepare("SELECT 1 FROM switch_points WHERE run = ? AND revision = ?");
+  scheduled.bind(1, run).bind(2, revision);
+  if (!scheduled.step()) {
+    // Every batch claimed so far was, or is being, evaluated with the earlier filters: the new
+    // ones start just after the highest.
+    auto highest = db_.prepare("SELECT max(source_sequence) FROM switch_claims WHERE run = ?");
+    highest.bind(1, run);
+    int64_t from = highest.step() && !highest.is_null(0) ? highest.integer(0) + 1 : 0;
+    auto point = db_.prepare("INSERT INTO switch_points(run, revision, source_sequence) VALUES(?, ?, ?)");
+    point.bind(1, run).bind(2, revision).bind(3, from);
+    point.run();
+    auto set = db_.prepare(
+        "INSERT INTO switch_filters(run, revision, filter_id, version) "
+        "SELECT ?, ?, id, version FROM filters WHERE active = 1 AND removed = 0");
+    set.bind(1, run).bind(2, revision);
+    set.run();
+  }
+  auto claim = db_.prepare(
+      "INSERT INTO switch_claims(run, instance, source_sequence) VALUES(?, ?, ?) ON CONFLICT(run, instance) "
+      "DO UPDATE SET source_sequence = max(source_sequence, excluded.source_sequence)");
+  claim.bind(1, run).bind(2, instance).bind(3, source_sequence);
+  claim.run();
+  std::vector<SwitchPoint> out;
+  auto points = db_.prepare(
+      "SELECT revision, source_sequence FROM switch_points WHERE run = ? AND revision > ? ORDER BY revision");
+  points.bind(1, run).bind(2, known_revision);
+  while (points.step()) out.push_back({points.integer(0), points.integer(1), {}});
+  for (SwitchPoint& p : out) {
+    auto filters = db_.prepare(std::string(
+        "SELECT f.id, u.name, u.id, f.name, v.version, v.expression, v.outputs, 1, '' "
+        "FROM switch_filters s JOIN filters f ON f.id = s.filter_id JOIN users u ON u.id = f.user_id "
+        "JOIN filter_versions v ON v.filter_id = s.filter_id AND v.version = s.version "
+        "WHERE s.run = ? AND s.revision = ? ORDER BY f.id"));
+    filters.bind(1, run).bind(2, p.revision);
+    while (filters.step()) p.filters.push_back(read_filter(filters));
+  }
+  t.commit();
   return out;
 }
 

@@ -36,6 +36,9 @@ struct Output {
   enum class Kind { kafka, webhook, slack };
   Kind kind = Kind::kafka;
   std::string target;  // the topic (kafka) or the URL (webhook, slack)
+  // kafka: "json" (one JSON message per alert) or "avro" (one Avro container per alert in
+  // schemas/ebs_alert.avsc, the filter as its last annotation: docs/filters.md, "Outputs").
+  std::string format = "json";
 };
 std::string_view to_string(Output::Kind kind);
 
@@ -49,6 +52,13 @@ struct Filter {
   std::vector<Output> outputs;
   bool active = true;
   std::string paused_reason;  // why it is paused ("by its owner", or what failed)
+};
+
+// From source batch `sequence` on, `filters` (at their versions of that revision) are in force.
+struct SwitchPoint {
+  int64_t revision = 0;
+  int64_t sequence = 0;
+  std::vector<Filter> filters;
 };
 
 struct Refusal {
@@ -96,14 +106,28 @@ class FilterRegistry {
   std::vector<Filter> active_filters() const;
   // A filter failed at run time: paused with the reason (no owner check: the service does it).
   void pause_for_failure(int64_t id, const std::string& reason);
-  // The log: version `version` of filter `id` took effect at the instance's alert `sequence`.
-  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence);
+  // The log: version `version` of filter `id` (0: it stopped) took effect at the instance's
+  // alert `sequence` (alerts it had evaluated before), from the source batch `source_sequence`
+  // on (-1: unknown).
+  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
+                     int64_t source_sequence);
   struct Effect {
     int64_t filter_id, version;
     std::string instance;
     int64_t sequence;
+    int64_t source_sequence;
   };
   std::vector<Effect> effects(int64_t id) const;
+
+  // Switch points, agreed by the instances of one `filters` actor in one run (`run`: a key they
+  // share). Instance `instance` is about to evaluate a batch from source batch `source_sequence`;
+  // in one write transaction (so instances take turns) this records the claim and, when the
+  // store's revision has no switch point yet, makes one: the revision's active filters take
+  // effect from the source sequence just after the highest any instance has claimed, so none has
+  // evaluated a batch at or after it with the earlier filters. Returns the switch points of
+  // revisions after `known_revision`, oldest first, each with its filters as they were then.
+  std::vector<SwitchPoint> claim(const std::string& run, int64_t instance, int64_t source_sequence,
+                                 int64_t known_revision);
 
  private:
   Answer<Filter> owned(const User& who, int64_t id) const;

@@ -123,10 +123,44 @@ TEST_CASE("the log of versions taking effect") {
   FilterRegistry registry(store.path());
   User alice = ok(registry.create_user("alice", false, {}));
   Filter f = ok(registry.create_filter(alice, "bright", "mag < 18", kTopic));
-  registry.record_effect(f.id, 1, "users#0", 0);
-  registry.record_effect(f.id, 2, "users#0", 512);
+  registry.record_effect(f.id, 1, "users#0", 0, 0);
+  registry.record_effect(f.id, 2, "users#0", 512, 7);
   auto effects = registry.effects(f.id);
   REQUIRE(effects.size() == 2);
   CHECK(effects[1].version == 2);
   CHECK(effects[1].sequence == 512);
+  CHECK(effects[1].source_sequence == 7);
+}
+
+TEST_CASE("switch points: one per revision, after every batch any instance claimed, with the versions of then") {
+  TempStore store;
+  FilterRegistry one(store.path()), two(store.path());  // two instances, each its own connection
+  User alice = ok(one.create_user("alice", false, {}));
+  Filter f = ok(one.create_filter(alice, "bright", "mag < 18", kTopic));
+  // The first claim of a run makes its first switch point, from sequence 0.
+  auto first = one.claim("run", 0, 1, -1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].sequence == 0);
+  REQUIRE(first[0].filters.size() == 1);
+  CHECK(first[0].filters[0].expression == "mag < 18");
+  CHECK(two.claim("run", 1, 2, -1).size() == 1);  // the same point, not a new one
+  CHECK(one.claim("run", 0, 3, first[0].revision).empty());
+  // A new version while instance 1 is at 5 and instance 0 at 3: it starts at 6, for both.
+  CHECK(two.claim("run", 1, 5, first[0].revision).empty());
+  ok(one.update_filter(alice, f.id, std::string("mag < 17"), std::nullopt));
+  auto by_zero = one.claim("run", 0, 4, first[0].revision);
+  REQUIRE(by_zero.size() == 1);
+  CHECK(by_zero[0].sequence == 6);
+  REQUIRE(by_zero[0].filters.size() == 1);
+  CHECK(by_zero[0].filters[0].version == 2);
+  CHECK(by_zero[0].filters[0].expression == "mag < 17");
+  auto by_one = two.claim("run", 1, 6, first[0].revision);
+  REQUIRE(by_one.size() == 1);
+  CHECK(by_one[0].sequence == 6);
+  CHECK(by_one[0].revision == by_zero[0].revision);
+  // Another run's instances agree among themselves, from their own sequence 0.
+  auto other = one.claim("other run", 0, 1, -1);
+  REQUIRE(other.size() == 1);
+  CHECK(other[0].sequence == 0);
+  CHECK(other[0].filters[0].version == 2);
 }

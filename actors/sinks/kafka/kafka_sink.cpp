@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "actors/common/elasticc/broker_classification.h"
-#include "actors/sinks/kafka/alert_avro.h"
+#include "actors/common/avro/alert_avro.h"
 #include "actors/sinks/kafka/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
 #include "actors/common/kafka/replay.h"

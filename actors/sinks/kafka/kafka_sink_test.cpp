@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "actors/sinks/kafka/alert_avro.h"
+#include "actors/common/avro/alert_avro.h"
 #include "actors/sinks/kafka/schema_registration.h"
 #include "actors/common/avro/decoder.h"
 #include "actors/common/ingest/message_ingester.h"

@@ -1,4 +1,4 @@
-#include "actors/sinks/kafka/alert_avro.h"
+#include "actors/common/avro/alert_avro.h"
 
 #include <cmath>
 #include <cstdio>
