@@ -98,6 +98,7 @@ nlohmann::json describe_type(const ActorType& t) {
   nlohmann::json out{{"type", t.name},       {"version", t.version}, {"description", t.description},
           {"blocking", t.blocking}, {"inputs", inputs},   {"outputs", outputs},
           {"config", config}};
+  if (t.compute_threads > 0) out["compute_threads"] = t.compute_threads;
   if (t.is_source()) out["input_time_scale"] = t.input_time_scale;
   return out;
 }
@@ -106,7 +107,10 @@ nlohmann::json describe_type(const ActorType& t) {
 std::string describe_type_text(const ActorType& t) {
   std::ostringstream out;
   out << t.name << " (version " << t.version << (t.is_source() ? ", source" : t.outputs.empty() ? ", sink" : "")
-      << (t.blocking ? ", own thread" : "") << ")\n  " << t.description << "\n";
+      << (t.compute_threads > 0 ? ", computes on its own thread (within --threads)"
+          : t.blocking          ? ", own thread"
+                                : "")
+      << ")\n  " << t.description << "\n";
   if (t.is_source() && !t.input_time_scale.empty()) out << "  input time scale: " << t.input_time_scale << "\n";
   auto ports = [&](const char* title, const std::vector<PortSpec>& list, bool dead_letters) {
     out << "\n" << title << ":\n";
