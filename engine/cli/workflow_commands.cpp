@@ -203,7 +203,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--name", o->name, "the node's name, as placements and --nodes say it")->required();
                  app.add_option("--listen", *listen, "HOST:PORT to listen on for the coordinator and peers (port 0: any)")
                      ->required();
-                 app.add_option("--threads", o->threads, "scheduler threads (default: one per core)");
+                 app.add_option("--threads", o->threads, "scheduler threads (default: one per core, at least 4)");
                  return [o, listen, &actors, &loader, version] {
                    const size_t colon = listen->rfind(':');
                    int port = -1;
@@ -242,7 +242,9 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
-                 app.add_option("--threads", o->run.threads, "scheduler threads (default: one per core)");
+                 app.add_option("--threads", o->run.threads,
+                                "threads the run computes on: the scheduler's and those of actors computing on "
+                                "their own (default: one per core, at least 4)");
                  app.add_option("--run-dir", o->run.run_dir,
                                 "directory for outputs and dead letters (default: run/<workflow name>)");
                  app.add_option("--summary-json", o->run.summary_json, "write per-actor counts and rates here");

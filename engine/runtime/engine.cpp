@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "engine/runtime/local_graph.h"
@@ -61,7 +60,7 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
 
   StopSignals signals(options.handle_signals);
   // Actors computing on threads of their own take theirs out of --threads; the scheduler the rest.
-  result.threads = thread_budget(workflow, options.threads, std::thread::hardware_concurrency());
+  result.threads = thread_budget(workflow, options.threads, caf::defaults::scheduler::max_threads);
   spdlog::info("{}", result.threads.text());
   if (!result.threads.warning.empty()) {
     spdlog::warn("{}", result.threads.warning);

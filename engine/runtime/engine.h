@@ -42,7 +42,7 @@ class RunObserver {
 };
 
 struct RunOptions {
-  size_t threads = 0;            // threads that compute (thread_budget.h); 0 = one per core
+  size_t threads = 0;            // threads that compute (thread_budget.h); 0 = CAF's default
   std::string run_dir;           // where relative output paths and dead letters go
   std::string summary_json;      // --summary-json PATH
   bool progress = false;         // a live line on stderr: records/s, and % done with an ETA for finite sources

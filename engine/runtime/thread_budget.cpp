@@ -14,15 +14,15 @@ std::string whose(const ThreadBudget& budget) {
 }
 
 std::string total_text(const ThreadBudget& budget) {
-  return std::to_string(budget.total) + (budget.requested ? " (--threads)" : " (one per core)");
+  return std::to_string(budget.total) + (budget.requested ? " (--threads)" : " (the default)");
 }
 
 }  // namespace
 
-ThreadBudget thread_budget(const Workflow& workflow, size_t requested, size_t cores) {
+ThreadBudget thread_budget(const Workflow& workflow, size_t requested, size_t default_total) {
   ThreadBudget budget;
   budget.requested = requested > 0;
-  budget.total = budget.requested ? requested : std::max<size_t>(1, cores);
+  budget.total = budget.requested ? requested : std::max<size_t>(1, default_total);
   for (const ActorSpec& actor : workflow.actors) {
     if (!actor.type || actor.type->compute_threads == 0) continue;
     const size_t threads = actor.parallelism * actor.type->compute_threads;

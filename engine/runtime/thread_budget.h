@@ -1,5 +1,5 @@
-// How a run shares its threads: `run --threads N` (default: one per core) is the whole budget of
-// threads that compute. Actors that compute on threads of their own (ActorType::compute_threads:
+// How a run shares its threads: `run --threads N` (default: CAF's, one per core and at least 4) is
+// the whole budget of threads that compute. Actors that compute on threads of their own (ActorType::compute_threads:
 // torch-score's inference, say) take theirs out of it, and the CAF scheduler gets the rest, at
 // least one; so a run keeps to N cores rather than N plus the actors' own. Threads that wait
 // (blocking I/O actors, CAF's timer) are not counted.
@@ -15,7 +15,7 @@
 namespace ebs {
 
 struct ThreadBudget {
-  size_t total = 0;          // --threads, or the cores when it is not given
+  size_t total = 0;          // --threads, or the default when it is not given
   bool requested = false;    // total is --threads
   size_t dedicated = 0;      // the sum of parallelism x compute_threads
   size_t scheduler = 0;      // total - dedicated, at least 1
@@ -26,7 +26,8 @@ struct ThreadBudget {
   std::string text() const;
 };
 
-// `requested`: --threads (0: not given); `cores`: what the machine has (at least 1 is assumed).
-ThreadBudget thread_budget(const Workflow& workflow, size_t requested, size_t cores);
+// `requested`: --threads (0: not given); `default_total`: the scheduler's size without it (CAF's
+// scheduler.max-threads default: the cores, at least 4).
+ThreadBudget thread_budget(const Workflow& workflow, size_t requested, size_t default_total);
 
 }  // namespace ebs

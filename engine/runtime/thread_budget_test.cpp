@@ -45,7 +45,7 @@ TEST_CASE("actors computing on their own threads take them out of --threads; the
   CHECK(budget.warning.empty());
   CHECK(budget.text() == "threads: 4 (--threads): 2 for the scheduler, 2 computing in score (2)");
 
-  // Not given: one per core.
+  // Not given: the default.
   ThreadBudget cores = thread_budget(workflow, 0, 8);
   CHECK_FALSE(cores.requested);
   CHECK(cores.total == 8);
@@ -68,7 +68,7 @@ TEST_CASE("dedicated threads that leave the scheduler none: one anyway, and a wa
   CHECK(budget.warning ==
         "threads: 3 computing on threads of their own (a (2), b (1)) leave the scheduler none of 3 (--threads); it "
         "gets 1 anyway, so the run uses 4: give --threads 4 or more, or lower their parallelism");
-  CHECK(thread_budget(workflow, 0, 2).warning.find("of 2 (one per core)") != std::string::npos);
+  CHECK(thread_budget(workflow, 0, 2).warning.find("of 2 (the default)") != std::string::npos);
   CHECK(thread_budget(workflow, 4, 2).warning.empty());
 }
 
