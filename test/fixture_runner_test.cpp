@@ -107,6 +107,22 @@ void check_validate_fixture(const fs::path& dir) {
   CHECK(r.err == expected);
 }
 
+#ifndef EBS_WITH_TORCH
+// Built without libtorch (EBS_TORCH=OFF): a fixture that runs torch-score is refused at validate
+// instead, saying why and how to get it.
+bool runs_torch_score(const fs::path& dir) {
+  return read_file(dir / "workflow.yaml").find("type: torch-score") != std::string::npos;
+}
+
+void check_refused_without_torch(const fs::path& dir) {
+  CommandResult r = run_command(environment() + (binary_dir() / "ebs-flow").string() + " validate workflow.yaml", dir);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("this ebs-flow was built without it (EBS_TORCH=OFF): rebuild with -DEBS_TORCH=ON") !=
+                    std::string::npos,
+                r.err);
+}
+#endif
+
 void check_run_fixture(const fs::path& dir) {
   json expected = json::parse(read_file(dir / "expected.json"));
   fs::path run_dir = fs::temp_directory_path() / ("ebs-fixture-" + dir.filename().string() + "-" + std::to_string(::getpid()));
@@ -187,6 +203,12 @@ TEST_CASE("workflow fixtures") {
   REQUIRE(dirs.size() >= 5);
   for (const fs::path& dir : dirs) {
     SUBCASE(dir.filename().c_str()) {
+#ifndef EBS_WITH_TORCH
+      if (runs_torch_score(dir)) {
+        check_refused_without_torch(dir);
+        continue;
+      }
+#endif
       if (fs::exists(dir / "expected-validate.txt"))
         check_validate_fixture(dir);
       else

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "test/support/child_process.h"
 #include "test/support/postgres_server.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
@@ -121,6 +122,53 @@ TEST_CASE("every actor family stops cleanly on the first SIGINT: drained, summar
     }
   }
 }
+
+#ifdef EBS_WITH_TORCH
+// Issue 20: torch-score's instances compute on detached threads of their own (libtorch on each),
+// counted within --threads; a SIGINT in mid-stream still drains them and the run exits 0.
+TEST_CASE("torch-score: its threads count within --threads, and the first SIGINT mid-stream drains it") {
+  fs::path dir = scratch("torch-sigint");
+  write(dir / "wf.yaml", endless("torch-sigint",
+                                 "  - id: score\n    type: torch-score\n    parallelism: 2\n    config:\n      models:\n"
+                                 "        - {model: " + repo("models/lc-gru-lightcurve-30.pt") + ", name: gru}\n"
+                                 "        - {model: " + repo("models/example-transient-lc-basic-1.ubj") + ", name: xgb}\n"
+                                 "    inputs: [sim.alerts]\n"
+                                 "  - id: out\n    type: jsonl\n    config: {path: out.jsonl, with_raw: false}\n"
+                                 "    inputs: [score.out]\n",
+                                 "{count: 0, rate: 2000, seed: 4}"));
+  Child run(ebs_flow() + " run wf.yaml --threads 3 --run-dir run --summary-json summary.json", dir, dir / "out.txt",
+            dir / "err.txt");
+  // Mid-stream: the networks loaded and scored alerts have reached the sink.
+  const bool scoring = wait_until([&] { return lines_of(dir / "run" / "out.jsonl") >= 200 || !run.running(); },
+                                  std::chrono::seconds(60));
+  INFO(read_file(dir / "err.txt"));
+  REQUIRE(scoring);
+  REQUIRE(run.running());
+  ::kill(run.pid, SIGINT);
+  REQUIRE(wait_until([&] { return !run.running(); }, std::chrono::seconds(30)));  // else killed with the Child
+  CHECK(run.exit_code == 0);
+  const std::string err = read_file(dir / "err.txt");
+  CHECK(err.find("SIGINT received") != std::string::npos);
+  CHECK(err.find("stopped by signal (drained)") != std::string::npos);
+  CHECK(err.find("threads: 3 (--threads): 1 for the scheduler, 2 computing in score (2)") != std::string::npos);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["interrupted"] == true);
+  CHECK(summary["accounting_ok"] == true);
+  CHECK(summary["threads"] == json{{"total", 3}, {"requested", true}, {"scheduler", 1}, {"dedicated", 2},
+                                   {"dedicated_by_actor", {{"score", 2}}}});
+  const json* score = actor_in(summary, "score");
+  const json* out = actor_in(summary, "out");
+  REQUIRE(score != nullptr);
+  REQUIRE(out != nullptr);
+  CHECK((*score)["forwarded"].get<uint64_t>() >= 200);
+  CHECK((*score)["failed"] == 0);
+  CHECK((*out)["forwarded"] == (*score)["forwarded"]);  // drained: everything scored was written
+  CHECK(lines_of(dir / "run" / "out.jsonl") == (*out)["forwarded"].get<size_t>());
+  const std::string first = read_file(dir / "run" / "out.jsonl").substr(0, 4096);
+  CHECK(first.find("\"gru\"") != std::string::npos);
+  fs::remove_all(dir);
+}
+#endif
 
 TEST_CASE("a background run (SIGINT ignored by the shell) with XGBoost still stops on SIGINT; a second signal forces") {
   fs::path dir = scratch("background");

@@ -135,43 +135,68 @@ void IsolationForest::finish() {
   if (normaliser_ <= 0) normaliser_ = 1;
   nodes_.clear();
   roots_.clear();
+  depths_.clear();
   for (const Tree& tree : trees_) {
     const int32_t base = static_cast<int32_t>(nodes_.size());
     roots_.push_back(base);
     for (size_t i = 0; i < tree.feature.size(); ++i)
-      nodes_.push_back({tree.feature[i], tree.threshold[i], base + tree.left[i], base + tree.right[i]});
+      nodes_.push_back({tree.feature[i], tree.threshold[i], {base + tree.left[i], base + tree.right[i]}});
+    int deepest = 0;
     std::vector<std::pair<size_t, int>> stack{{0, 0}};
     while (!stack.empty()) {
       auto [node, depth] = stack.back();
       stack.pop_back();
       if (tree.feature[node] < 0) {
-        nodes_[base + node].value = static_cast<float>(depth + average_path_length(tree.size[node]));
+        const int32_t self = base + static_cast<int32_t>(node);
+        nodes_[self] = {0, static_cast<float>(depth + average_path_length(tree.size[node])), {self, self}};
+        deepest = std::max(deepest, depth);
         continue;
       }
       stack.push_back({static_cast<size_t>(tree.left[node]), depth + 1});
       stack.push_back({static_cast<size_t>(tree.right[node]), depth + 1});
     }
+    depths_.push_back(deepest);
   }
   content_hash_ = hex64(fnv1a64(save()));
 }
 
+namespace {
+
+// `Lanes` rows (row-major, `width` floats apart) walk one tree side by side, `depth` steps each,
+// and add their leaves' path lengths to `total`. The steps have no branch and the rows no
+// dependency on each other, so the loads of different rows overlap.
+template <size_t Lanes, class Node>
+void walk(const Node* nodes, int32_t root, int depth, const float* rows, size_t width, double* total) {
+  int32_t at[Lanes];
+  for (size_t j = 0; j < Lanes; ++j) at[j] = root;
+  for (int step = 0; step < depth; ++step)
+    for (size_t j = 0; j < Lanes; ++j) {
+      const Node& node = nodes[at[j]];
+      at[j] = node.child[!(rows[j * width + static_cast<size_t>(node.feature)] < node.value)];
+    }
+  for (size_t j = 0; j < Lanes; ++j) total[j] += nodes[at[j]].value;
+}
+
+}  // namespace
+
 void IsolationForest::predict(const float* input, size_t rows, float* out) const {
   const size_t width = names_.size();
-  // Missing values take the medians once; then tree by tree over the whole batch, so that each
-  // tree's nodes stay in cache while every row walks it.
+  // Missing values take the medians once; then tree by tree over the whole batch, so that a
+  // tree's nodes stay in cache while every row walks it, 16 rows at a time. Each row's total
+  // adds the trees in order, whatever the blocking: the same scores as a walk row by row.
   std::vector<float> filled(input, input + rows * width);
   for (size_t r = 0; r < rows; ++r)
     for (size_t k = 0; k < width; ++k)
       if (!std::isfinite(filled[r * width + k])) filled[r * width + k] = medians_[k];
+  constexpr size_t kLanes = 16;
   std::vector<double> total(rows, 0.0);
   const Node* nodes = nodes_.data();
-  for (int32_t root : roots_)
-    for (size_t r = 0; r < rows; ++r) {
-      const float* row = filled.data() + r * width;
-      const Node* node = nodes + root;
-      while (node->feature >= 0) node = nodes + (row[node->feature] < node->value ? node->left : node->right);
-      total[r] += node->value;
-    }
+  for (size_t t = 0; t < roots_.size(); ++t) {
+    size_t r = 0;
+    for (; r + kLanes <= rows; r += kLanes)
+      walk<kLanes>(nodes, roots_[t], depths_[t], filled.data() + r * width, width, total.data() + r);
+    for (; r < rows; ++r) walk<1>(nodes, roots_[t], depths_[t], filled.data() + r * width, width, total.data() + r);
+  }
   for (size_t r = 0; r < rows; ++r)
     out[r] = static_cast<float>(std::exp2(-(total[r] / static_cast<double>(roots_.size())) / normaliser_));
 }

@@ -60,12 +60,15 @@ class IsolationForest final : public ScoringModel {
     std::vector<float> threshold;
     std::vector<uint32_t> size;
   };
-  // What scoring walks: every tree's nodes packed side by side (16 bytes, one cache line holds
-  // four), children as absolute indices; a leaf holds depth + c(size) in `value`.
+  // What scoring walks: every tree's nodes packed side by side (16 bytes, four to a cache line),
+  // children as absolute indices. A leaf holds its path length (depth + c(size)) in `value` and
+  // is its own child on both sides, so that a walk of the tree's full depth ends on it whatever
+  // the row: every row then takes the same number of steps, without a branch, and a block of rows
+  // walks side by side (predict).
   struct Node {
-    int32_t feature;  // -1: a leaf
-    float value;      // threshold, or the leaf's path length
-    int32_t left, right;
+    int32_t feature;   // a leaf: 0 (read, then ignored)
+    float value;       // the threshold (a row goes left when its value < threshold), or a leaf's path length
+    int32_t child[2];  // left, right
   };
   void finish();  // packed nodes, normaliser and content hash from the trees
 
@@ -74,6 +77,7 @@ class IsolationForest final : public ScoringModel {
   std::vector<Tree> trees_;
   std::vector<Node> nodes_;
   std::vector<int32_t> roots_;
+  std::vector<int32_t> depths_;  // per tree: its deepest leaf's depth
   size_t sample_size_ = 0;
   uint64_t seed_ = 0;
   double normaliser_ = 1;  // c(sample_size)

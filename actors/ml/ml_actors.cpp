@@ -419,6 +419,10 @@ std::string unscorable_reason(const AlertCore& alert) {
 
 namespace {
 
+constexpr const char* kNoTorch =
+    "torch-score needs libtorch, and this ebs-flow was built without it (EBS_TORCH=OFF): rebuild with "
+    "-DEBS_TORCH=ON (tools/install-deps.sh installs libtorch-dev), or score with xgboost-score or anomaly";
+
 ActorType scorer_type(const std::string& name, const std::string& description, const std::string& models_help,
                       const std::string& sets) {
   ActorType t;
@@ -497,16 +501,27 @@ void register_ml_actors(ActorRegistry& registry) {
                               sets);
     registry.add(std::move(t));
   }
-  if (torchscript_available()) {
+  {
     ActorType t = scorer_type("torch-score",
                               "Scores alerts with TorchScript networks on cutouts, light curves or features (and XGBoost "
                               "models beside them), on threads of its own",
                               "TorchScript (.pt), XGBoost or registry://name[@version] models, or {model, name, shadow, "
                               "against} maps; each reads the input its registry entry declares",
                               sets);
-    // Inference blocks for milliseconds per batch: each instance gets a thread of its own (a
-    // detached actor), never one of the scheduler's.
+    // Inference takes milliseconds per batch: each instance computes on a thread of its own (a
+    // detached actor, libtorch on that one thread), never on one of the scheduler's, and that
+    // thread counts within --threads.
     t.blocking = true;
+    t.compute_threads = 1;
+    if (!torchscript_available()) {
+      // Registered all the same, so that a workflow naming it hears why it cannot run here.
+      t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+        problems.push_back({c.place("models"), kNoTorch});
+      };
+      t.create = [](const ActorContext& context) -> std::unique_ptr<ActorLogic> {
+        fail(context.config.place("models"), kNoTorch);
+      };
+    }
     registry.add(std::move(t));
   }
 }

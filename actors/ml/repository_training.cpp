@@ -10,6 +10,7 @@
 #include "actors/ml/labelled_set.h"
 #include "actors/ml/ml_actors.h"
 #include "actors/ml/model_inputs.h"
+#include "actors/common/repository/file_store.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
@@ -163,12 +164,15 @@ int64_t labels_since(const std::string& repository_path, int64_t watermark, cons
 }
 
 ExportedSet export_labelled_features(const std::string& repository_path, const ExportOptions& options) {
-  // A feature set, or lightcurve/N for sequence networks (stored alerts keep no cutouts).
-  if (options.feature_set.starts_with("cutouts/"))
-    fail("--feature-set", "the repository keeps light curves, not cutouts: " + options.feature_set + " cannot be exported");
+  // A feature set, lightcurve/N for sequence networks, or cutouts/N for stamp networks: the stamps
+  // are those the repository's file store keeps (a repository sink with `cutouts_dir`).
   const FeatureSet* set = find_feature_set(options.feature_set);
   std::unique_ptr<InputEncoder> encoder = make_input_encoder(options.feature_set, "--feature-set");
   Database db = open_repository(repository_path, Database::Mode::read_only);
+  const bool stamps = options.feature_set.starts_with("cutouts/");
+  if (stamps && db.scalar("SELECT COUNT(*) FROM cutouts") == 0)
+    fail(repository_path, "the repository keeps no cutouts (a repository sink stores them with cutouts_dir): " +
+                              options.feature_set + " cannot be computed from it");
   const bool labels = has_label_table(db);
   if (!labels && !options.unlabelled_too)
     fail(repository_path, "no labels in this repository: import some with `ebs-flow model label DB --file labels.csv`");
@@ -201,6 +205,31 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
   repository::Statement alerts = db.prepare(
       "SELECT alert_id, survey, ra, dec, mjd_tai, band, mag, mag_err, flux, flux_err, is_diff_pos, real_bogus"
       " FROM alerts WHERE object_id = ?1 ORDER BY mjd_tai, alert_id");
+  repository::Statement cutouts = db.prepare("SELECT kind, format, path FROM cutouts WHERE alert_id = ?1");
+  std::vector<std::string> stamp_bytes;
+  // The alert's stored stamps read into `stamp_bytes` and viewed from `a.cutouts`; false when
+  // one of the three is not stored (or its file is gone): the alert cannot be scored.
+  auto read_stamps = [&](AlertCore& a) {
+    stamp_bytes.clear();
+    stamp_bytes.reserve(3);
+    cutouts.bind(1, a.alert_id);
+    while (cutouts.step()) {
+      const std::string kind(cutouts.text(0));
+      Cutout c;
+      if (kind == to_string(Cutout::Kind::science)) c.kind = Cutout::Kind::science;
+      else if (kind == to_string(Cutout::Kind::template_)) c.kind = Cutout::Kind::template_;
+      else if (kind == to_string(Cutout::Kind::difference)) c.kind = Cutout::Kind::difference;
+      else continue;
+      c.format = std::string(cutouts.text(1));
+      std::ifstream file(repository::stored_file_path(repository_path, cutouts.text(2)), std::ios::binary);
+      if (!file || stamp_bytes.size() == 3) break;
+      stamp_bytes.emplace_back(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+      c.bytes = stamp_bytes.back();
+      a.cutouts.push_back(std::move(c));
+    }
+    cutouts.reset();
+    return a.cutouts.size() == 3;
+  };
   std::vector<float> values(encoder->layout().width);
   std::vector<Photometry> curve;
   for (const auto& [object, label] : label_of) {
@@ -243,7 +272,7 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
     if (options.latest_only && stored.size() > 1) stored.erase(stored.begin(), stored.end() - 1);
     bool any = false;
     for (AlertCore& a : stored) {
-      if (!unscorable_reason(a).empty()) {
+      if (!unscorable_reason(a).empty() || (stamps && !read_stamps(a))) {
         ++out.unscorable;
         continue;
       }
@@ -252,7 +281,12 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
       double earliest = options.history_days > 0 ? a.mjd_tai - options.history_days : -INFINITY;
       for (const Photometry& p : curve)
         if (p.mjd_tai <= a.mjd_tai && p.mjd_tai >= earliest) a.history.push_back(p);
-      encoder->encode(a, values.data());
+      try {
+        encoder->encode(a, values.data());
+      } catch (const Fault&) {  // a stored stamp that is not FITS, as the scorer would dead-letter it
+        ++out.unscorable;
+        continue;
+      }
       csv << csv_cell(object) << "," << a.alert_id << "," << std::setprecision(15) << a.mjd_tai << std::setprecision(9)
           << "," << csv_cell(label);
       for (float v : values) {

@@ -7,15 +7,18 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "actors/common/repository/writer.h"
 #include "actors/ml/ml_actors.h"
 #include "actors/ml/model_registry.h"
 #include "actors/ml/model_source.h"
 #include "actors/ml/synthetic_light_curves.h"
 #include "test/support/collecting_emitter.h"
 #include "test/support/ml_oracle.h"
+#include "test/support/model_command_runner.h"
 #include "test/support/test_data.h"
 #include "test/support/ztf_alerts.h"
 
@@ -132,6 +135,145 @@ TEST_CASE("torch-score gives Python torch's outputs on the real ZTF alerts to 1e
   CHECK(real > 10);
   CHECK(real < 76);
   CHECK(with_points > 10);
+}
+
+// Rubin's stamps are raw FITS (not gzipped), of every size from 30 to 71 pixels: cropped and
+// padded about the centre to the CNN's 63. The position weights make a flipped or shifted stamp
+// show even where the network would not.
+TEST_CASE("Rubin cutouts: torch-score decodes the 100 real LSSTCam alerts' raw FITS stamps as astropy does") {
+  const std::string folder = "lsst/rubin-lsstcam-v9-spark";
+  std::string output = ebs::test::run_python_oracle(
+      "import sys, glob, os, warnings\n"
+      "sys.dont_write_bytecode = True\n"
+      "warnings.filterwarnings('ignore')\n"
+      "sys.path.insert(0, '" + (ebs::test::source_dir() / "models").string() + "')\n"
+      "import numpy as np, torch, avro.datafile, avro.io, ztf_inputs\n"
+      "torch.set_num_threads(1)\n"
+      "alerts = []\n"
+      "for path in sorted(glob.glob('" + (ebs::test::data_dir() / folder).string() + "/*.avro')):\n"
+      "    with open(path, 'rb') as f:\n"
+      "        alerts += list(avro.datafile.DataFileReader(f, avro.io.DatumReader()))\n"
+      "weights = ((np.arange(63 * 63) % 97) / 97.0 + 0.01).reshape(63, 63)\n"
+      "stamps = np.stack([np.stack([ztf_inputs.stamp_tensor(a[s], 63) for s in ztf_inputs.STAMPS]) for a in alerts])\n"
+      "cnn = torch.jit.load('" + model_file("stamp-cnn-cutouts-63.pt") + "')\n"
+      "with torch.no_grad():\n"
+      "    scores = cnn(torch.from_numpy(stamps)).tolist()\n"
+      "for a, x, s in zip(alerts, stamps, scores):\n"
+      "    sums = ['%.9g' % float((x[c].astype(np.float64) * weights).sum()) for c in range(3)]\n"
+      "    print('stamp', a['diaSourceId'], '%.9g' % s, ' '.join(sums))\n");
+  struct Expected {
+    double score;
+    double sums[3];
+  };
+  std::map<int64_t, Expected> expected;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("stamp ")) continue;
+    std::istringstream in(line.substr(6));
+    int64_t id = 0;
+    Expected e{};
+    in >> id >> e.score >> e.sums[0] >> e.sums[1] >> e.sums[2];
+    expected[id] = e;
+  }
+  std::vector<std::shared_ptr<const Alert>> alerts = ebs::test::ztf_alerts(folder);
+  REQUIRE(alerts.size() == 100);
+  REQUIRE(expected.size() == 100);
+
+  std::unique_ptr<InputEncoder> encoder = make_input_encoder("cutouts/63", "test");
+  std::vector<float> row(encoder->layout().width);
+  double worst_sum = 0;
+  size_t not_gzip = 0;
+  for (const auto& alert : alerts) {
+    REQUIRE(alert->core().cutouts.size() == 3);
+    not_gzip += !ebs::test::cutout_bytes(*alert, Cutout::Kind::science).starts_with("\x1f\x8b");
+    encoder->encode(alert->core(), row.data());
+    const Expected& e = expected.at(alert->core().alert_id);
+    for (size_t c = 0; c < 3; ++c) {
+      double sum = 0, magnitude = 0;
+      for (size_t i = 0; i < 63 * 63; ++i) {
+        const double weighted = static_cast<double>(row[c * 63 * 63 + i]) * ((i % 97) / 97.0 + 0.01);
+        sum += weighted;
+        magnitude += std::abs(weighted);
+      }
+      worst_sum = std::max(worst_sum, std::abs(sum - e.sums[c]) / std::max(1.0, magnitude));
+    }
+  }
+  CHECK(not_gzip == 100);  // Rubin's own format, not ZTF's
+  INFO("worst difference of the weighted stamp sums (relative to the sum of their sizes): " << worst_sum);
+  CHECK(worst_sum < 1e-5);
+
+  ActorRegistry registry;
+  register_ml_actors(registry);
+  const ActorType& type = *registry.find("torch-score");
+  ActorContext context = make_context(type, "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
+  auto logic = type.create(context);
+  logic->open(context);
+  CollectingEmitter out;
+  std::vector<RecordPtr> records(alerts.begin(), alerts.end());
+  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
+  REQUIRE(out.forwarded_records == 100);
+  double worst_score = 0;
+  for (const RecordPtr& r : out.records()) {
+    const auto& alert = static_cast<const Alert&>(*r);
+    const Annotation* cnn = score(alert, "stamp-cnn-cutouts-63");
+    REQUIRE(cnn);
+    worst_score = std::max(worst_score, std::abs(cnn->value - expected.at(alert.core().alert_id).score));
+  }
+  INFO("worst score difference: " << worst_score);
+  CHECK(worst_score < 1e-5);
+}
+
+TEST_CASE("model suggest ranks a cutout network by uncertainty on the stamps the repository's file store keeps") {
+  TempDir dir;
+  std::vector<std::shared_ptr<const Alert>> alerts = real_ztf_alerts();
+  REQUIRE(alerts.size() == 86);
+  {
+    repository::WriterOptions options;
+    options.cutouts_dir = dir / "cutouts";
+    repository::Writer with_stamps(dir / "repo.db", options);
+    repository::Writer without(dir / "bare.db");
+    for (repository::Writer* w : {&with_stamps, &without}) {
+      w->begin();
+      for (const auto& a : alerts) w->add(*a);
+      w->commit(alerts.size(), alerts.size());
+    }
+  }
+  // What torch-score gives each alert.
+  ActorRegistry registry;
+  register_ml_actors(registry);
+  const ActorType& type = *registry.find("torch-score");
+  ActorContext context = make_context(type, "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
+  auto logic = type.create(context);
+  logic->open(context);
+  CollectingEmitter out;
+  std::vector<RecordPtr> records(alerts.begin(), alerts.end());
+  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
+  std::map<std::string, double> live;  // by alert id
+  std::set<std::string> objects;
+  for (const RecordPtr& r : out.records()) {
+    const auto& alert = static_cast<const Alert&>(*r);
+    live[std::to_string(alert.core().alert_id)] = score(alert, "stamp-cnn-cutouts-63")->value;
+    objects.insert(alert.core().object_id);
+  }
+
+  auto suggested = ebs::ml::testing::run_model_command(
+      {"model", "suggest", "--model", model_file("stamp-cnn-cutouts-63.pt"), "--repository", dir / "repo.db", "--n", "200"});
+  INFO(suggested.err);
+  REQUIRE(suggested.exit_code == 0);
+  std::vector<nlohmann::json> lines = suggested.lines();
+  CHECK(lines.size() == objects.size());  // every object once, on its latest alert
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const double s = lines[i]["score"].get<double>();
+    CHECK(std::abs(s - live.at(lines[i]["alert_id"].get<std::string>())) < 1e-5);
+    CHECK(lines[i]["uncertainty"].get<double>() == doctest::Approx(1 - std::abs(2 * s - 1)).epsilon(1e-6));
+    if (i) CHECK(lines[i]["uncertainty"].get<double>() <= lines[i - 1]["uncertainty"].get<double>());
+  }
+  // A repository stored without its cutouts: said so, naming the sink's key.
+  auto bare = ebs::ml::testing::run_model_command(
+      {"model", "suggest", "--model", model_file("stamp-cnn-cutouts-63.pt"), "--repository", dir / "bare.db"});
+  CHECK(bare.exit_code != 0);
+  CHECK(bare.err.find("the repository keeps no cutouts (a repository sink stores them with cutouts_dir)") !=
+        std::string::npos);
 }
 
 TEST_CASE("cutouts: a missing or corrupt stamp dead-letters that alert only") {

@@ -98,6 +98,7 @@ nlohmann::json describe_type(const ActorType& t) {
   nlohmann::json out{{"type", t.name},       {"version", t.version}, {"description", t.description},
           {"blocking", t.blocking}, {"inputs", inputs},   {"outputs", outputs},
           {"config", config}};
+  if (t.compute_threads > 0) out["compute_threads"] = t.compute_threads;
   if (t.is_source()) out["input_time_scale"] = t.input_time_scale;
   return out;
 }
@@ -106,7 +107,10 @@ nlohmann::json describe_type(const ActorType& t) {
 std::string describe_type_text(const ActorType& t) {
   std::ostringstream out;
   out << t.name << " (version " << t.version << (t.is_source() ? ", source" : t.outputs.empty() ? ", sink" : "")
-      << (t.blocking ? ", own thread" : "") << ")\n  " << t.description << "\n";
+      << (t.compute_threads > 0 ? ", computes on its own thread (within --threads)"
+          : t.blocking          ? ", own thread"
+                                : "")
+      << ")\n  " << t.description << "\n";
   if (t.is_source() && !t.input_time_scale.empty()) out << "  input time scale: " << t.input_time_scale << "\n";
   auto ports = [&](const char* title, const std::vector<PortSpec>& list, bool dead_letters) {
     out << "\n" << title << ":\n";
@@ -199,7 +203,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--name", o->name, "the node's name, as placements and --nodes say it")->required();
                  app.add_option("--listen", *listen, "HOST:PORT to listen on for the coordinator and peers (port 0: any)")
                      ->required();
-                 app.add_option("--threads", o->threads, "scheduler threads (default: one per core)");
+                 app.add_option("--threads", o->threads, "scheduler threads (default: one per core, at least 4)");
                  return [o, listen, &actors, &loader, version] {
                    const size_t colon = listen->rfind(':');
                    int port = -1;
@@ -238,7 +242,9 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
-                 app.add_option("--threads", o->run.threads, "scheduler threads (default: one per core)");
+                 app.add_option("--threads", o->run.threads,
+                                "threads the run computes on: the scheduler's and those of actors computing on "
+                                "their own (default: one per core, at least 4)");
                  app.add_option("--run-dir", o->run.run_dir,
                                 "directory for outputs and dead letters (default: run/<workflow name>)");
                  app.add_option("--summary-json", o->run.summary_json, "write per-actor counts and rates here");

@@ -38,6 +38,9 @@ void ActorRegistry::add(ActorType type) {
   if (!type.create) fail("actor registry", "actor type '" + type.name + "' has no factory");
   if (type.is_source() && type.input_time_scale.empty())
     fail("actor registry", "source type '" + type.name + "' must declare the time scale of its inputs");
+  if (type.compute_threads > 0 && !type.blocking)
+    fail("actor registry", "actor type '" + type.name + "' declares compute threads but is not blocking: "
+                           "its instances would compute on the scheduler's threads");
   std::string name = type.name;
   if (!types_.emplace(name, std::move(type)).second)
     fail("actor registry", "actor type '" + name + "' is registered twice");

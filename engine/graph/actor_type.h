@@ -79,6 +79,11 @@ struct ActorType {
   std::string input_time_scale;
   // Runs blocking I/O (files, Kafka, databases): gets its own thread (a detached CAF actor).
   bool blocking = false;
+  // A blocking type whose instances compute on their own threads rather than wait (inference,
+  // say): how many threads each instance keeps busy. They count within `run --threads`, and the
+  // scheduler gets what is left (engine/runtime/thread_budget.h); threads that wait on I/O do not
+  // count. Only for blocking types (ActorRegistry::add refuses it otherwise).
+  size_t compute_threads = 0;
   // Extra validation beyond key names and value types, e.g. compiling an expression or loading a
   // model and comparing its features. Called by `validate` and before `run`.
   std::function<void(const ActorConfig&, std::vector<Problem>&)> check;

@@ -59,8 +59,15 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   }
 
   StopSignals signals(options.handle_signals);
+  // Actors computing on threads of their own take theirs out of --threads; the scheduler the rest.
+  result.threads = thread_budget(workflow, options.threads, caf::defaults::scheduler::max_threads);
+  spdlog::info("{}", result.threads.text());
+  if (!result.threads.warning.empty()) {
+    spdlog::warn("{}", result.threads.warning);
+    result.warnings.push_back(result.threads.warning);
+  }
   caf::actor_system_config config;
-  if (options.threads > 0) config.set("scheduler.max-threads", options.threads);
+  config.set("scheduler.max-threads", result.threads.scheduler);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
   // After the actor system: the graph's handles go before the system waits for its actors (on
@@ -327,6 +334,15 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                      {"errors", result.errors},
                      {"failures", result.failures},
                      {"warnings", result.warnings}};
+  if (result.threads.total > 0) {  // a single-process run (a cluster's nodes size their own)
+    nlohmann::json by_actor = nlohmann::json::object();
+    for (const auto& [actor, threads] : result.threads.dedicated_by_actor) by_actor[actor] = threads;
+    out["threads"] = {{"total", result.threads.total},
+                      {"requested", result.threads.requested},
+                      {"scheduler", result.threads.scheduler},
+                      {"dedicated", result.threads.dedicated},
+                      {"dedicated_by_actor", by_actor}};
+  }
   nlohmann::json outputs = nlohmann::json::array();
   for (const RunOutput& o : result.outputs)
     outputs.push_back({{"actor", o.actor}, {"path", o.path}, {"records", o.records}});

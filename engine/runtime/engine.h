@@ -12,6 +12,7 @@
 #include "engine/graph/actor_registry.h"
 #include "engine/graph/workflow.h"
 #include "engine/runtime/actor_stats.h"
+#include "engine/runtime/thread_budget.h"
 
 namespace ebs {
 
@@ -41,7 +42,7 @@ class RunObserver {
 };
 
 struct RunOptions {
-  size_t threads = 0;            // CAF scheduler threads; 0 = one per core
+  size_t threads = 0;            // threads that compute (thread_budget.h); 0 = CAF's default
   std::string run_dir;           // where relative output paths and dead letters go
   std::string summary_json;      // --summary-json PATH
   bool progress = false;         // a live line on stderr: records/s, and % done with an ETA for finite sources
@@ -93,6 +94,9 @@ struct RunResult {
   std::vector<std::string> busy_actors;  // the actors that had not ended then
   uint64_t unhandled_records = 0;  // records they had taken in and not handled (written, filtered, failed)
   bool accounting_ok = false;
+  // How --threads was shared between the scheduler and actors computing on their own threads
+  // (a single-process run; total 0 otherwise).
+  ThreadBudget threads;
   double elapsed_s = 0;
   std::vector<ActorTotals> actors;
   std::vector<std::string> errors;  // any error ends the run with exit 1

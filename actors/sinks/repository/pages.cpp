@@ -11,6 +11,7 @@
 #include "actors/sinks/dashboard/skymap_png.h"
 #include "actors/sinks/repository/query_forms.h"
 #include "actors/sinks/repository/table_output.h"
+#include "actors/common/repository/file_store.h"
 #include "actors/common/repository/writer.h"
 #include "engine/util/fault.h"
 
@@ -38,12 +39,8 @@ constexpr const char* kAlertColumns =
     "a.alert_id, a.object_id, a.survey, a.ra, a.dec, a.mjd_tai, a.band, a.mag, a.mag_err, a.real_bogus, "
     "a.is_diff_pos";
 
-// A stored path: as written (from the run directory), else beside the database.
 std::filesystem::path stored_path(const Reader& reader, std::string_view written) {
-  std::filesystem::path path{std::string(written)};
-  if (path.is_relative() && !std::filesystem::exists(path))
-    path = std::filesystem::path(reader.database().path()).parent_path() / path;
-  return path;
+  return stored_file_path(reader.database().path(), written);
 }
 
 // The file store's root (the sink's cutouts_dir), from where its cutouts are:
