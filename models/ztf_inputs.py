@@ -1,6 +1,6 @@
 """The inputs ebs-flow's torch-score gives a network (docs/ml.md, "Model inputs"), computed from
 ZTF Avro alerts independently of ebs-flow: python3-avro decodes the alerts, astropy the gzipped
-FITS stamps. train_models.py trains on them and actors/ml/torch_score_test.cpp checks that
+FITS stamps. train_models.py trains on them and actors/ml/torch_model_test.cpp checks that
 ebs-flow's own inputs give the same outputs (1e-5).
 
 Run with Debian's /usr/bin/python3 (python3-avro, python3-astropy, python3-numpy)."""
