@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "actors/ml/ubjson_check.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
 
@@ -46,11 +47,16 @@ XgboostModel XgboostModel::from_bytes(std::string_view bytes, std::string origin
   if (bytes.empty()) fail(m.origin_, "the model file is empty");
   if (bytes.front() != '{')
     fail(m.origin_, "not an XGBoost JSON or UBJSON model (it must start with '{'; old binary models are not read)");
+  // XGBoost reads '{"' as JSON (its parser checks bounds) and anything else as UBJSON, whose
+  // lengths it trusts: checked here first (actors/ml/ubjson_check.h).
+  const bool json = bytes.size() > 1 && bytes[1] == '"';
+  if (!json)
+    if (std::string problem = ubjson_problem(bytes); !problem.empty()) fail(m.origin_, "corrupt model: " + problem);
   check(XGBoosterCreate(nullptr, 0, &m.booster_), m.origin_, "cannot create a booster");
   check(XGBoosterLoadModelFromBuffer(m.booster_, bytes.data(), bytes.size()), m.origin_, "corrupt model");
   check(XGBoosterSetParam(m.booster_, "nthread", "1"), m.origin_, "cannot set nthread");
   m.content_hash_ = hex64(fnv1a64(bytes));
-  m.format_ = bytes.size() > 1 && bytes[1] == '"' ? "json" : "ubj";
+  m.format_ = json ? "json" : "ubj";
   m.describe();
   return m;
 }
