@@ -10,7 +10,7 @@
 # EBS_SKIP_STAGES="sanitizers fuzzing" leaves stages out (a developer's quick run; CI runs all).
 # Stages: layering, deps, build, tests, sanitizers, fuzzing. A failing layering, deps or build
 # stage stops the run; the later stages all run, and the exit status is the first failure's.
-# The sanitizer build has a budget (EBS_SANITIZER_BUILD_BUDGET, 900 s, shared by the sanitizers
+# The sanitizer build has a budget (EBS_SANITIZER_BUILD_BUDGET, 600 s, shared by the sanitizers
 # and fuzzing stages): with a warm ccache it takes a few minutes, but a cold one (a new machine)
 # takes over an hour on two cores and would push CI past its 30 minutes. Beyond the budget both
 # stages are reported INCOMPLETE (not failed) and what was compiled stays cached for the next
@@ -84,7 +84,7 @@ sanitizer_excluded='^(layering_test|dashboard_browser_test|repository_pages_brow
 sanitizer_tree=unknown  # complete or incomplete, once the sanitizers stage has built it
 # Builds the sanitizer tree (or the given targets) within the budget; `incomplete` beyond it.
 sanitizer_build() {
-  local budget=${EBS_SANITIZER_BUILD_BUDGET:-900} status=0
+  local budget=${EBS_SANITIZER_BUILD_BUDGET:-600} status=0
   timeout "$budget" "$root/tools/sanitizer-build.sh" "$@" >/dev/null || status=$?
   if ((status == 124)); then
     echo "sanitizer build: not finished within ${budget} s (a cold ccache?); what it compiled is cached"
