@@ -603,19 +603,21 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
       const bool is_and = node.kind == NodeKind::logical_and;
       const uint32_t* terms = graph.terms.data() + node.terms_at;
       const size_t count = node.children.size();
-      auto combine = [&](uint64_t* out, bool all, uint64_t* (BatchMemory::*side)(uint32_t)) {
-        const uint64_t* first = (work.*side)(terms[0]);
+      // Each side's bitsets are one array with a node's at bits_at * words: the term loops are
+      // plain word loops the compiler vectorises.
+      auto combine = [&](uint64_t* out, bool all, const uint64_t* side) {
+        const uint64_t* first = side + static_cast<size_t>(terms[0]) * words;
         std::copy(first, first + words, out);
         for (size_t i = 1; i < count; ++i) {
-          const uint64_t* term = (work.*side)(terms[i]);
+          const uint64_t* term = side + static_cast<size_t>(terms[i]) * words;
           if (all)
             for (size_t w = 0; w < words; ++w) out[w] &= term[w];
           else
             for (size_t w = 0; w < words; ++w) out[w] |= term[w];
         }
       };
-      combine(work.truth(node), is_and, &BatchMemory::truth_at);
-      if (node.falsity_used) combine(work.falsity(node), !is_and, &BatchMemory::falsity_at);
+      combine(work.truth(node), is_and, work.truth_at(0));
+      if (node.falsity_used) combine(work.falsity(node), !is_and, work.falsity_at(0));
       break;
     }
     case NodeKind::logical_not: {
