@@ -199,6 +199,7 @@ class Filters final : public ActorLogic {
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
+      if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
       // The instances of this actor in this run share the key of their switch points: the run's
       // acknowledgement scope is one object per run, shared by every instance of the process.
       char scope[32];
@@ -361,11 +362,13 @@ class Filters final : public ActorLogic {
         const auto& alert = static_cast<const Alert&>(batch[i]);
         if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::string message = "{\"filter\":" + active_->fragment(p) + ",\"alert\":" + alert_json[i] + "}";
-        std::string avro;  // made for this filter and alert when an output wants it
+        std::string container, datum;  // Avro, made for this filter and alert when an output wants it
         for (registry::OutputQueue* queue : outputs_of_[p]) {
-          if (queue->output().format == "avro" && avro.empty()) avro = avro_message(p, alert);
-          queue->offer(queue->output().format == "avro" ? avro : message, slack_line(filters[p], alert),
-                       alert.core().object_id);
+          const std::string& format = queue->output().format;
+          if (format == "avro" && container.empty()) container = avro_message(p, alert, true);
+          if (format == "avro-confluent" && datum.empty()) datum = avro_message(p, alert, false);
+          queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
+                       slack_line(filters[p], alert), alert.core().object_id);
         }
       });
     }
@@ -373,15 +376,17 @@ class Filters final : public ActorLogic {
   }
 
   // An Avro output's message: the alert in schemas/ebs_alert.avsc (raw record included, as the JSON
-  // message has it), with the filter as its last annotation, a `filters` tag {"LABEL":VERSION}.
-  std::string avro_message(size_t p, const Alert& alert) {
+  // message has it), with the filter as its last annotation, a `filters` tag {"LABEL":VERSION}; an
+  // object container, or the bare datum that the output's thread frames (avro-confluent).
+  std::string avro_message(size_t p, const Alert& alert, bool container) {
     if (!avro_) avro_.emplace(kafka::AlertAvroEncoder::Options{true, "null"});
     Annotation a;
     a.kind = Annotation::Kind::tag;
     a.name = "filters";
     a.provenance = provenance_;
     a.details = active_->tag(p);
-    return avro_->container(*alert.annotated(std::move(a)));
+    auto annotated = alert.annotated(std::move(a));
+    return container ? avro_->container(*annotated) : avro_->datum(*annotated);
   }
 
   // A filter whose output failed is paused with the reason; the registry's new revision takes it
@@ -444,6 +449,9 @@ void register_filters(ActorRegistry& registry) {
        "the filter service's SQLite store (docs/filters.md): its users' active filters, reloaded between batches when "
        "they change, each delivering to its own outputs"},
       {"brokers", ValueKind::string, false, "", "Kafka bootstrap servers of the filters' topic outputs"},
+      {"schema_registry", ValueKind::string, false, "",
+       "a Confluent-compatible schema registry (URL) for avro-confluent topic outputs: the alert schema is "
+       "registered as <topic>-value and each message framed with its id"},
       {"tag", ValueKind::string, false, "",
        "what the forwarded alerts carry: `filters` (a `filters` tag whose details map each filter passed to its "
        "version; the default with `filters`), `count` (a `filters` tag whose value is how many filters passed; the "
