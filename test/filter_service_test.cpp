@@ -93,6 +93,45 @@ struct HangingWebhook {
   }
 };
 
+// A Confluent-compatible schema registry on loopback: registering a schema answers its id (the
+// same id for the same schema); GET /schemas/ids/ID answers the schema.
+struct LoopbackRegistry {
+  httplib::Server server;
+  std::thread thread;
+  std::mutex mutex;
+  std::map<uint32_t, std::string> schemas;
+  std::set<std::string> subjects;
+  int port = 0;
+  LoopbackRegistry() {
+    server.Post(R"(/subjects/([^/]+)/versions)", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex);
+      std::string schema = json::parse(req.body)["schema"];
+      subjects.insert(req.matches[1]);
+      uint32_t id = 0;
+      for (const auto& [known, text] : schemas)
+        if (text == schema) id = known;
+      if (id == 0) schemas[id = 70 + static_cast<uint32_t>(schemas.size())] = schema;
+      res.set_content(json{{"id", id}}.dump(), "application/vnd.schemaregistry.v1+json");
+    });
+    server.Get(R"(/schemas/ids/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex);
+      auto it = schemas.find(static_cast<uint32_t>(std::stoul(req.matches[1])));
+      if (it == schemas.end()) {
+        res.status = 404;
+        return;
+      }
+      res.set_content(json{{"schema", it->second}}.dump(), "application/vnd.schemaregistry.v1+json");
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~LoopbackRegistry() {
+    server.stop();
+    thread.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
 }  // namespace
 
 TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stream, 401/403, a hanging webhook") {
@@ -100,8 +139,9 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   fs::remove_all(dir);
   fs::create_directories(dir);
   kafka::EmbeddedBroker broker;
-  for (const char* topic : {"alice-bright", "bob-young", "bob-young-avro"}) broker.create_topic(topic, 1);
+  for (const char* topic : {"alice-bright", "bob-young", "bob-young-avro", "bob-young-confluent"}) broker.create_topic(topic, 1);
   HangingWebhook hook;
+  LoopbackRegistry schema_registry;
 
   const std::string store_path = (dir / "filters.sqlite").string();
   std::string root_token, alice_token, bob_token;
@@ -121,7 +161,8 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
     bob_token = ok(store.issue_token("bob", false));
     alice_id = ok(store.create_filter(alice, "bright", alice_v1, {{Output::Kind::kafka, "alice-bright"}})).id;
     bob_id = ok(store.create_filter(bob, "young", bob_where,
-                                    {{Output::Kind::kafka, "bob-young"}, {Output::Kind::kafka, "bob-young-avro", "avro"}}))
+                                    {{Output::Kind::kafka, "bob-young"}, {Output::Kind::kafka, "bob-young-avro", "avro"},
+                                     {Output::Kind::kafka, "bob-young-confluent", "avro-confluent"}}))
                  .id;
     carol_id = ok(store.create_filter(carol, "all", "mag > 0",
                                       {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
@@ -132,7 +173,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                                     "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
                                     "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
                                     "    config: {registry: filters.sqlite, brokers: \"" << broker.bootstrap_servers()
-                                 << "\", output_timeout_ms: 2500}\n"
+                                 << "\", output_timeout_ms: 2500, schema_registry: \"" << schema_registry.url() << "\"}\n"
                                     "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
                                     "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
                                     "  - id: kept\n    type: count\n    inputs: [users.out]\n";
@@ -270,6 +311,41 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.avro")):
     got_bob_avro.insert(std::to_string(alert["alert_id"].get<int64_t>()));
   }
   CHECK(got_bob_avro == expected_bob);
+  // His Confluent topic: the same alerts, each a frame (magic byte 0, the id the registry gave the
+  // schema registered once as bob-young-confluent-value, the datum), read by Python's avro with the
+  // schema the registry answers for that id.
+  std::vector<std::string> frames = test::read_topic(broker.bootstrap_servers(), "bob-young-confluent", 1);
+  fs::create_directories(dir / "frames");
+  for (size_t i = 0; i < frames.size(); ++i)
+    std::ofstream(dir / "frames" / (std::to_string(i) + ".bin"), std::ios::binary) << frames[i];
+  std::string framed = test::run_python_oracle(R"py(
+import glob, io, json, struct, sys, urllib.request
+import avro.io, avro.schema
+for path in sorted(glob.glob(sys.argv[1] + "/*.bin")):
+    data = open(path, "rb").read()
+    assert data[0] == 0, "magic byte"
+    schema_id = struct.unpack(">I", data[1:5])[0]
+    text = json.loads(urllib.request.urlopen(sys.argv[2] + "/schemas/ids/%d" % schema_id).read())["schema"]
+    alert = avro.io.DatumReader(avro.schema.parse(text)).read(avro.io.BinaryDecoder(io.BytesIO(data[5:])))
+    last = alert["annotations"][-1]
+    print(json.dumps({"alert_id": alert["alert_id"], "schema_id": schema_id, "tag": last["name"],
+                      "details": json.loads(last["details"])}))
+)py", {(dir / "frames").string(), schema_registry.url()});
+  std::multiset<std::string> got_bob_frames;
+  std::istringstream frame_lines(framed);
+  for (std::string line; std::getline(frame_lines, line);) {
+    json alert = json::parse(line);
+    CHECK(alert["schema_id"] == 70);
+    CHECK(alert["tag"] == "filters");
+    CHECK(alert["details"] == json::parse(R"({"bob/young": 1})"));
+    got_bob_frames.insert(std::to_string(alert["alert_id"].get<int64_t>()));
+  }
+  CHECK(got_bob_frames == expected_bob);
+  {
+    std::lock_guard lock(schema_registry.mutex);
+    CHECK(schema_registry.subjects == std::set<std::string>{"bob-young-confluent-value"});
+    CHECK(schema_registry.schemas.size() == 1);
+  }
 
   // Carol's webhook never answered: her filter is paused with the reason.
   User root = *store.authenticate(root_token);
@@ -431,7 +507,8 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   CHECK(serve.stop(SIGTERM) == 0);
 
   // A run over the same store applies the filter made through serve: tagged alerts and webhook
-  // messages are exactly the alerts the filter passes.
+  // messages are exactly the alerts the filter passes (a registry's tag is, by default, how many
+  // filters an alert passed).
   std::ofstream(dir / "apply.yaml") << "name: apply\nactors:\n"
                                        "  - id: src\n    type: avro-files\n    config: {path: \"" << ztf << "\"}\n"
                                        "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
@@ -452,8 +529,8 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
     json alert = json::parse(line);
     for (const json& a : alert["annotations"])
       if (a["name"] == "filters") {
-        json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
-        CHECK(details == json::parse(R"({"alice/bright": 1})"));
+        CHECK(a["value"] == 1);
+        CHECK(!a.contains("details"));
         tagged.insert(alert_id_of(alert));
       }
   }
@@ -492,7 +569,7 @@ TEST_CASE("an update mid-stream with parallelism 2: both instances switch at one
                                     "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
                                     "  - id: users\n    type: filters\n    parallelism: 2\n"
                                     "    inputs: [{from: src.alerts, partition: object_id}]\n"
-                                    "    config: {registry: filters.sqlite}\n"
+                                    "    config: {registry: filters.sqlite, tag: filters}\n"
                                     "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
                                     "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
                                     "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"

@@ -73,8 +73,7 @@ std::string describe_errors(const std::vector<NamedFilter>& filters, const std::
 class ActiveFilters {
  public:
   ActiveFilters(std::vector<NamedFilter> filters, expr::ProgramSet set)
-      : filters_(std::move(filters)), set_(std::move(set)) {
-    for (const std::string& f : set_.fields()) readers_.push_back(compile_alert_field(f));
+      : filters_(std::move(filters)), set_(std::move(set)), reader_(set_.fields()) {
     for (const NamedFilter& f : filters_) {
       nlohmann::json fragment{{"filter", f.name}, {"version", f.version}};
       if (f.id != 0) {
@@ -84,7 +83,6 @@ class ActiveFilters {
       fragments_.push_back(fragment.dump());
       tag_entries_.push_back("," + nlohmann::json(label(f)).dump() + ":" + std::to_string(f.version));
     }
-    columns_.resize(readers_.size());
   }
 
   const std::vector<NamedFilter>& filters() const { return filters_; }
@@ -94,10 +92,9 @@ class ActiveFilters {
 
   // The answers stay valid until the next evaluate().
   const expr::Matches& evaluate(const BatchView& batch) {
-    for (size_t f = 0; f < readers_.size(); ++f) {
-      columns_[f].resize(batch.size());
-      for (size_t i = 0; i < batch.size(); ++i) columns_[f][i] = readers_[f](static_cast<const Alert&>(batch[i]));
-    }
+    alerts_.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) alerts_[i] = &static_cast<const Alert&>(batch[i]);
+    reader_.read(alerts_, columns_);
     return set_.evaluate(columns_, batch.size(), workspace_);
   }
 
@@ -105,6 +102,17 @@ class ActiveFilters {
   // alert passes tens of filters when there are a thousand: this is made 64 records at a time, so
   // that the strings being written stay in cache, each allocated once at its final size and
   // filled by copies of the filters' ready-made entries.
+  // Per record of the batch, how many filters it passed.
+  std::vector<uint32_t> passed_counts(const expr::Matches& matches) const {
+    std::vector<uint32_t> out(matches.records(), 0);
+    for (size_t p = 0; p < filters_.size(); ++p) {
+      std::span<const uint64_t> words = matches.words(p);
+      for (size_t w = 0; w < words.size(); ++w)
+        for (uint64_t bits = words[w]; bits; bits &= bits - 1) ++out[w * 64 + static_cast<size_t>(std::countr_zero(bits))];
+    }
+    return out;
+  }
+
   std::vector<std::string> matched_details(const expr::Matches& matches) {
     const size_t records = matches.records(), words = (records + 63) / 64;
     std::vector<std::string> out(records);
@@ -138,7 +146,8 @@ class ActiveFilters {
  private:
   std::vector<NamedFilter> filters_;
   expr::ProgramSet set_;
-  std::vector<AlertField> readers_;
+  AlertColumns reader_;
+  std::vector<const Alert*> alerts_;
   std::vector<std::string> fragments_;    // per filter: {"filter":NAME,"version":N[,"id","owner"]}
   std::vector<std::string> tag_entries_;  // per filter: ,"LABEL":VERSION
   std::vector<std::vector<expr::Value>> columns_;
@@ -153,6 +162,25 @@ std::variant<ActiveFilters, std::string> compile_filters(std::vector<NamedFilter
   return ActiveFilters(std::move(filters), std::move(std::get<expr::ProgramSet>(compiled)));
 }
 
+// What the forwarded alerts carry (config `tag`): the map of every filter they passed, its
+// count, or nothing. The map is the answer of a workflow's few named filters; a service of many
+// users' filters delivers each filter's answers at its outputs (rendered there, one filter per
+// message), where the map would cost more than evaluating the filters: with 1,000 filters an alert
+// passes ~90, a ~1 KB map per alert (docs/filters.md, "Scale").
+enum class TagMode { filters, count, none };
+
+std::optional<TagMode> tag_mode_named(const std::string& name) {
+  if (name == "filters") return TagMode::filters;
+  if (name == "count") return TagMode::count;
+  if (name == "none") return TagMode::none;
+  return std::nullopt;
+}
+
+TagMode tag_mode(const ActorConfig& config) {
+  if (!config.has("tag")) return config.has("registry") ? TagMode::count : TagMode::filters;
+  return tag_mode_named(config.string("tag")).value();  // the type's check refused any other
+}
+
 std::string slack_line(const NamedFilter& f, const Alert& alert) {
   char position[96];
   std::snprintf(position, sizeof position, "ra %.5f dec %.5f mag %.2f %s", alert.core().ra, alert.core().dec,
@@ -165,11 +193,13 @@ class Filters final : public ActorLogic {
   void open(const ActorContext& context) override {
     instance_ = context.actor_id + "#" + std::to_string(context.instance);
     provenance_ = {context.actor_id, context.type_name, context.type_version, context.config.hash()};
+    tag_ = tag_mode(context.config);
     if (context.config.has("registry")) {
       store_.emplace(context.config.input_path("registry"));
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
+      if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
       // The instances of this actor in this run share the key of their switch points: the run's
       // acknowledgement scope is one object per run, shared by every instance of the process.
       char scope[32];
@@ -190,21 +220,44 @@ class Filters final : public ActorLogic {
     // instance.
     if (store_) switch_filters(batch);
     const expr::Matches& matches = active_->evaluate(batch);
-    std::vector<std::string> details = active_->matched_details(matches);
-    std::vector<RecordPtr> kept;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (details[i].empty()) continue;
-      Annotation a;
-      a.kind = Annotation::Kind::tag;
-      a.name = "filters";
-      a.provenance = provenance_;
-      a.details = std::move(details[i]);
-      kept.push_back(static_cast<const Alert&>(batch[i]).annotated(std::move(a)));
+    size_t kept = 0;
+    switch (tag_) {
+      case TagMode::filters: {
+        std::vector<std::string> details = active_->matched_details(matches);
+        std::vector<RecordPtr> tagged;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (details[i].empty()) continue;
+          Annotation a = tag_annotation();
+          a.details = std::move(details[i]);
+          tagged.push_back(static_cast<const Alert&>(batch[i]).annotated(std::move(a)));
+        }
+        kept = tagged.size();
+        if (!tagged.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(tagged), batch.acks()));
+        break;
+      }
+      case TagMode::count: {
+        std::vector<uint32_t> passed = active_->passed_counts(matches);
+        std::vector<RecordPtr> tagged;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (passed[i] == 0) continue;
+          Annotation a = tag_annotation();
+          a.value = passed[i];
+          tagged.push_back(static_cast<const Alert&>(batch[i]).annotated(std::move(a)));
+        }
+        kept = tagged.size();
+        if (!tagged.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(tagged), batch.acks()));
+        break;
+      }
+      case TagMode::none: {
+        std::vector<uint32_t> passed = matches.passed_any();
+        kept = passed.size();
+        if (!passed.empty()) out.forward(0, batch.select(passed));
+        break;
+      }
     }
     if (store_) deliver(batch, matches);
     sequence_ += batch.size();
-    out.filtered(batch.size() - kept.size());
-    if (!kept.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(kept), batch.acks()));
+    out.filtered(batch.size() - kept);
   }
 
   void on_end_of_stream(Emitter&) override {
@@ -309,11 +362,13 @@ class Filters final : public ActorLogic {
         const auto& alert = static_cast<const Alert&>(batch[i]);
         if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::string message = "{\"filter\":" + active_->fragment(p) + ",\"alert\":" + alert_json[i] + "}";
-        std::string avro;  // made for this filter and alert when an output wants it
+        std::string container, datum;  // Avro, made for this filter and alert when an output wants it
         for (registry::OutputQueue* queue : outputs_of_[p]) {
-          if (queue->output().format == "avro" && avro.empty()) avro = avro_message(p, alert);
-          queue->offer(queue->output().format == "avro" ? avro : message, slack_line(filters[p], alert),
-                       alert.core().object_id);
+          const std::string& format = queue->output().format;
+          if (format == "avro" && container.empty()) container = avro_message(p, alert, true);
+          if (format == "avro-confluent" && datum.empty()) datum = avro_message(p, alert, false);
+          queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
+                       slack_line(filters[p], alert), alert.core().object_id);
         }
       });
     }
@@ -321,15 +376,17 @@ class Filters final : public ActorLogic {
   }
 
   // An Avro output's message: the alert in schemas/ebs_alert.avsc (raw record included, as the JSON
-  // message has it), with the filter as its last annotation, a `filters` tag {"LABEL":VERSION}.
-  std::string avro_message(size_t p, const Alert& alert) {
+  // message has it), with the filter as its last annotation, a `filters` tag {"LABEL":VERSION}; an
+  // object container, or the bare datum that the output's thread frames (avro-confluent).
+  std::string avro_message(size_t p, const Alert& alert, bool container) {
     if (!avro_) avro_.emplace(kafka::AlertAvroEncoder::Options{true, "null"});
     Annotation a;
     a.kind = Annotation::Kind::tag;
     a.name = "filters";
     a.provenance = provenance_;
     a.details = active_->tag(p);
-    return avro_->container(*alert.annotated(std::move(a)));
+    auto annotated = alert.annotated(std::move(a));
+    return container ? avro_->container(*annotated) : avro_->datum(*annotated);
   }
 
   // A filter whose output failed is paused with the reason; the registry's new revision takes it
@@ -345,8 +402,17 @@ class Filters final : public ActorLogic {
     }
   }
 
+  Annotation tag_annotation() const {
+    Annotation a;
+    a.kind = Annotation::Kind::tag;
+    a.name = "filters";
+    a.provenance = provenance_;
+    return a;
+  }
+
   std::string instance_;
   Provenance provenance_;
+  TagMode tag_ = TagMode::filters;
   std::optional<ActiveFilters> active_;
   // Registry mode.
   std::optional<registry::FilterRegistry> store_;
@@ -383,6 +449,14 @@ void register_filters(ActorRegistry& registry) {
        "the filter service's SQLite store (docs/filters.md): its users' active filters, reloaded between batches when "
        "they change, each delivering to its own outputs"},
       {"brokers", ValueKind::string, false, "", "Kafka bootstrap servers of the filters' topic outputs"},
+      {"schema_registry", ValueKind::string, false, "",
+       "a Confluent-compatible schema registry (URL) for avro-confluent topic outputs: the alert schema is "
+       "registered as <topic>-value and each message framed with its id"},
+      {"tag", ValueKind::string, false, "",
+       "what the forwarded alerts carry: `filters` (a `filters` tag whose details map each filter passed to its "
+       "version; the default with `filters`), `count` (a `filters` tag whose value is how many filters passed; the "
+       "default with `registry`, whose filters deliver their answers at their outputs) or `none` (the alerts as they "
+       "came)"},
       {"output_timeout_ms", ValueKind::integer, false, "5000",
        "a webhook request or Kafka delivery slower than this fails its output and pauses the filter"},
       {"output_queue", ValueKind::integer, false, "10000",
@@ -393,6 +467,8 @@ void register_filters(ActorRegistry& registry) {
       problems.push_back({c.place("filters"), "give either `filters` (a map of name -> condition) or `registry` (a path)"});
       return;
     }
+    if (c.has("tag") && c.node("tag").IsScalar() && !tag_mode_named(c.string("tag")))
+      problems.push_back({c.place("tag"), "`tag` is `filters`, `count` or `none`, not '" + c.string("tag") + "'"});
     if (!c.has("filters") || !c.node("filters").IsMap()) return;  // the type check reported a wrong kind
     std::vector<NamedFilter> filters = configured_filters(c);
     std::vector<std::string> texts;

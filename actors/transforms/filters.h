@@ -1,9 +1,11 @@
 // `filters`: many users' filter expressions over one stream (docs/filters.md). Every filter is
 // evaluated on each batch by one expr::ProgramSet (shared field reads, equal cuts once, sweeps
-// over sorted thresholds); an alert that passes at least one filter is forwarded with one `tag`
-// annotation named "filters" whose details map each filter it passed to the version in force,
-// e.g. {"bright":1,"alice/young":2} (a registry filter by OWNER/NAME). Alerts that pass none are
-// filtered out.
+// over sorted thresholds); an alert that passes at least one filter is forwarded, the others are
+// filtered out. What a forwarded alert carries is the config's `tag`: one `tag` annotation named
+// "filters" whose details map each filter it passed to the version in force, e.g.
+// {"bright":1,"alice/young":2} (a registry filter by OWNER/NAME; `filters`, the default with a
+// `filters:` map), a "filters" tag whose value is how many it passed (`count`, the default with a
+// registry, whose filters deliver their answers at their outputs), or nothing (`none`).
 #pragma once
 
 #include "engine/graph/actor_registry.h"

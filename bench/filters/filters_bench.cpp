@@ -6,12 +6,16 @@
 // target: 1,000 filters >= 20 % of it). For scale, the single-filter `filter` actor with the
 // first generated filter runs in the same rounds, and so does the evaluation alone (fields read,
 // the ProgramSet evaluated; no tags added to the alerts that pass).
+//
+// `filters_bench --profile actor|evaluation N [ROUNDS]` runs one configuration only (the `filters`
+// actor, or the evaluation alone, with N filters) ROUNDS times (100), for perf/callgrind.
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "actors/transforms/filter.h"
 #include "actors/transforms/filters.h"
@@ -62,18 +66,28 @@ double alerts_per_second(Instance& instance, const std::vector<BatchView>& batch
 
 // The evaluation alone (each field read once per alert, then the ProgramSet), without the tag
 // annotations the actor adds to the alerts that pass: alerts per CPU second.
-double evaluations_per_second(const expr::ProgramSet& set, const std::vector<BatchView>& batches) {
-  std::vector<AlertField> readers;
-  for (const std::string& f : set.fields()) readers.push_back(compile_alert_field(f));
-  std::vector<std::vector<expr::Value>> columns(readers.size());
+// The reader and workspace live across rounds, as the actor's do.
+struct Evaluation {
+  explicit Evaluation(expr::ProgramSet s) : set(std::move(s)), reader(set.fields()) {}
+  expr::ProgramSet set;
+  AlertColumns reader;
+  std::vector<const Alert*> records;
+  std::vector<std::vector<expr::Value>> columns;
   expr::ProgramSet::Workspace workspace;
+};
+
+double evaluations_per_second(Evaluation& e, const std::vector<BatchView>& batches) {
+  const expr::ProgramSet& set = e.set;
+  AlertColumns& reader = e.reader;
+  std::vector<const Alert*>& records = e.records;
+  std::vector<std::vector<expr::Value>>& columns = e.columns;
+  expr::ProgramSet::Workspace& workspace = e.workspace;
   size_t alerts = 0, passed = 0;
   double start = cpu_seconds();
   for (const BatchView& batch : batches) {
-    for (size_t f = 0; f < readers.size(); ++f) {
-      columns[f].resize(batch.size());
-      for (size_t i = 0; i < batch.size(); ++i) columns[f][i] = readers[f](static_cast<const Alert&>(batch[i]));
-    }
+    records.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) records[i] = &static_cast<const Alert&>(batch[i]);
+    reader.read(records, columns);
     passed += set.evaluate(columns, batch.size(), workspace).count(0);
     alerts += batch.size();
   }
@@ -85,7 +99,12 @@ double evaluations_per_second(const expr::ProgramSet& set, const std::vector<Bat
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t batch_count = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 20;
+  const bool profile = argc > 1 && std::string(argv[1]) == "--profile";
+  if (profile && argc < 4) {
+    std::fprintf(stderr, "usage: filters_bench [BATCHES] | --profile actor|evaluation N [ROUNDS [TAG]]\n");
+    return 2;
+  }
+  size_t batch_count = argc > 1 && !profile ? std::strtoul(argv[1], nullptr, 10) : 20;
   std::vector<RecordPtr> alerts;
   for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
     for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
@@ -100,39 +119,65 @@ int main(int argc, char** argv) {
     batches.push_back(BatchView::make(PortType::alert, std::move(records), {}));
   }
   std::vector<std::string> texts = generated_user_filters(1000, 18);
-  const size_t sizes[] = {1, 100, 1000};
-  std::vector<std::unique_ptr<Instance>> instances;
-  for (size_t n : sizes) {
-    YAML::Node config;
-    for (size_t i = 0; i < n; ++i) config["filters"]["user" + std::to_string(i)] = texts[i];
-    instances.push_back(std::make_unique<Instance>("filters", config));
+  if (profile) {
+    const std::string what = argv[2];
+    const size_t n = std::min<size_t>(1000, std::strtoul(argv[3], nullptr, 10));
+    const int rounds = argc > 4 ? std::atoi(argv[4]) : 100;
+    std::vector<std::string> some(texts.begin(), texts.begin() + static_cast<long>(n));
+    double rate = 0;
+    if (what == "actor") {
+      YAML::Node config;
+      for (size_t i = 0; i < n; ++i) config["filters"]["user" + std::to_string(i)] = some[i];
+      if (argc > 5) config["tag"] = argv[5];
+      Instance instance("filters", config);
+      uint64_t passed = 0;
+      for (int round = 0; round < rounds; ++round) rate = std::max(rate, alerts_per_second(instance, batches, passed));
+    } else {
+      Evaluation evaluation(std::get<expr::ProgramSet>(expr::ProgramSet::compile(some)));
+      for (int round = 0; round < rounds; ++round) rate = std::max(rate, evaluations_per_second(evaluation, batches));
+    }
+    std::printf("%s %zu: %10.0f alerts/s\n", what.c_str(), n, rate);
+    return 0;
   }
-  std::vector<expr::ProgramSet> sets;
+  const size_t sizes[] = {1, 100, 1000};
+  const char* tags[] = {"filters", "count", "none"};
+  std::vector<std::unique_ptr<Instance>> instances;  // [tag][size]
+  for (const char* tag : tags)
+    for (size_t n : sizes) {
+      YAML::Node config;
+      for (size_t i = 0; i < n; ++i) config["filters"]["user" + std::to_string(i)] = texts[i];
+      config["tag"] = tag;
+      instances.push_back(std::make_unique<Instance>("filters", config));
+    }
+  std::vector<std::unique_ptr<Evaluation>> sets;
   for (size_t n : sizes)
-    sets.push_back(std::get<expr::ProgramSet>(
-        expr::ProgramSet::compile(std::vector<std::string>(texts.begin(), texts.begin() + static_cast<long>(n)))));
+    sets.push_back(std::make_unique<Evaluation>(std::get<expr::ProgramSet>(
+        expr::ProgramSet::compile(std::vector<std::string>(texts.begin(), texts.begin() + static_cast<long>(n))))));
   YAML::Node single;
   single["where"] = texts[0];
   Instance filter("filter", single);
 
-  double best[3] = {0, 0, 0}, best_single = 0, best_eval[3] = {0, 0, 0};
-  uint64_t passed[3] = {0, 0, 0}, passed_single = 0;
+  double best[9] = {}, best_single = 0, best_eval[3] = {0, 0, 0};
+  uint64_t passed[9] = {}, passed_single = 0;
   for (int round = 0; round < 5; ++round) {
-    for (size_t s = 0; s < 3; ++s) best[s] = std::max(best[s], alerts_per_second(*instances[s], batches, passed[s]));
+    for (size_t s = 0; s < 9; ++s) best[s] = std::max(best[s], alerts_per_second(*instances[s], batches, passed[s]));
     best_single = std::max(best_single, alerts_per_second(filter, batches, passed_single));
-    for (size_t s = 0; s < 3; ++s) best_eval[s] = std::max(best_eval[s], evaluations_per_second(sets[s], batches));
+    for (size_t s = 0; s < 3; ++s) best_eval[s] = std::max(best_eval[s], evaluations_per_second(*sets[s], batches));
   }
   std::printf("alerts       : %zu real ZTF alerts repeated into %zu batches of 1024\n", alerts.size(), batches.size());
   std::printf("filter (1)   : %10.0f alerts/s  (%llu passed)\n", best_single, static_cast<unsigned long long>(passed_single));
-  for (size_t s = 0; s < 3; ++s)
-    std::printf("filters %-5zu: %10.0f alerts/s  (%llu passed at least one)  %5.1f %% of 1 filter\n", sizes[s], best[s],
-                static_cast<unsigned long long>(passed[s]), 100 * best[s] / best[0]);
+  for (size_t t = 0; t < 3; ++t)
+    for (size_t s = 0; s < 3; ++s) {
+      const size_t i = t * 3 + s;
+      std::printf("filters %-5zu tag %-7s: %10.0f alerts/s  (%llu passed at least one)  %5.1f %% of 1 filter\n", sizes[s],
+                  tags[t], best[i], static_cast<unsigned long long>(passed[i]), 100 * best[i] / best[t * 3]);
+    }
   for (size_t s = 0; s < 3; ++s) {
-    expr::ProgramSet::Shape shape = sets[s].shape();
+    expr::ProgramSet::Shape shape = sets[s]->set.shape();
     std::printf("evaluation %-5zu: %10.0f alerts/s  %5.1f %% of 1 filter  (graph: %zu nodes for %zu unshared, %zu swept cuts)\n",
                 sizes[s], best_eval[s], 100 * best_eval[s] / best_eval[0], shape.nodes, shape.unshared_nodes, shape.swept_cuts);
   }
-  if (passed[0] != passed_single) {
+  if (passed[0] != passed_single || passed[3] != passed_single || passed[6] != passed_single) {
     std::fprintf(stderr, "filters_bench: `filters` with one filter and `filter` disagree\n");
     return 1;
   }

@@ -1,5 +1,6 @@
 #include "engine/expr/alert_field.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <map>
@@ -12,9 +13,7 @@ namespace {
 
 expr::Value number_or_null(double v) { return std::isnan(v) ? expr::Value() : expr::Value(v); }
 
-expr::Value raw_value(const RawView& v) {
-  if (!v.valid()) return {};
-  const RawNode& n = v.node();
+expr::Value raw_node_value(const RawNode& n) {
   switch (n.kind) {
     case RawNode::Kind::Null: return {};
     case RawNode::Kind::Bool: return n.boolean;
@@ -27,6 +26,8 @@ expr::Value raw_value(const RawView& v) {
   }
   return {};
 }
+
+expr::Value raw_value(const RawView& v) { return v.valid() ? raw_node_value(v.node()) : expr::Value(); }
 
 // The latest annotation of `kind` (and `name`, when given): annotations append, the newest wins.
 const Annotation* latest(const Alert& a, Annotation::Kind kind, std::string_view name) {
@@ -138,6 +139,114 @@ AlertField compile_alert_field(const std::string& path) {
   }
   auto cached = std::make_shared<CachedRawPath>(raw_alert_path(path));
   return [cached](const Alert& a) { return raw_value(cached->read(a.core().raw)); };
+}
+
+// The raw paths of an AlertColumns as a tree of steps (parents before children), each step with
+// the positions it found in the record shapes of the current call. Every alert of a call lives
+// through it, and so does every shape its raw record holds: within a call a shape's address names
+// one shape, so a remembered position is used on an address match alone. Positions are forgotten
+// between calls (a shape freed since may have left its address to another).
+struct AlertColumns::Plan {
+  struct Step {
+    std::string name;
+    int parent = -1;   // -1: the raw record's root
+    int column = -1;   // the column it fills, when a path ends here
+    // Up to four shapes of this call (alerts of a batch come in a few schema versions).
+    const RecordShape* shapes[4] = {nullptr, nullptr, nullptr, nullptr};
+    uint32_t positions[4] = {0, 0, 0, 0};
+    unsigned next = 0;
+  };
+  std::vector<Step> steps;
+  std::vector<std::pair<size_t, AlertField>> others;  // (column, reader): core fields, scores, paths through lists
+  std::vector<uint32_t> at;  // per step, the node of the alert in hand (UINT32_MAX: absent)
+  size_t columns = 0;
+
+  // The position of `name` in `shape`, or UINT32_MAX.
+  static uint32_t position_in(Step& step, const RecordShape* shape) {
+    for (unsigned k = 0; k < 4; ++k)
+      if (step.shapes[k] == shape) return step.positions[k];
+    std::optional<uint32_t> found = shape->find(step.name);
+    unsigned k = step.next++ % 4;
+    step.shapes[k] = shape;
+    step.positions[k] = found.value_or(UINT32_MAX);
+    return step.positions[k];
+  }
+};
+
+AlertColumns::AlertColumns(const std::vector<std::string>& paths) : plan_(std::make_unique<Plan>()) {
+  plan_->columns = paths.size();
+  for (size_t c = 0; c < paths.size(); ++c) {
+    const std::string& path = paths[c];
+    std::string raw = raw_alert_path(path);
+    bool through_list = false;
+    std::vector<std::string> names;
+    for (size_t start = 0; start <= raw.size();) {
+      size_t dot = raw.find('.', start);
+      names.push_back(raw.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      through_list = through_list || (!names.back().empty() && names.back().find_first_not_of("0123456789") == std::string::npos);
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    if (!is_raw_alert_field(path) || through_list) {
+      plan_->others.emplace_back(c, compile_alert_field(path));
+      continue;
+    }
+    int parent = -1;
+    for (const std::string& name : names) {
+      int found = -1;
+      for (size_t s = 0; s < plan_->steps.size(); ++s)
+        if (plan_->steps[s].parent == parent && plan_->steps[s].name == name) found = static_cast<int>(s);
+      if (found < 0) {
+        plan_->steps.push_back({});
+        plan_->steps.back().name = name;
+        plan_->steps.back().parent = parent;
+        found = static_cast<int>(plan_->steps.size() - 1);
+      }
+      parent = found;
+    }
+    // Two paths naming one field ("candidate.drb", "raw.candidate.drb") each have a column.
+    if (plan_->steps[static_cast<size_t>(parent)].column >= 0)
+      plan_->others.emplace_back(c, compile_alert_field(path));
+    else
+      plan_->steps[static_cast<size_t>(parent)].column = static_cast<int>(c);
+  }
+  plan_->at.resize(plan_->steps.size());
+}
+
+AlertColumns::~AlertColumns() = default;
+AlertColumns::AlertColumns(AlertColumns&&) noexcept = default;
+AlertColumns& AlertColumns::operator=(AlertColumns&&) noexcept = default;
+
+void AlertColumns::read(std::span<const Alert* const> alerts, std::vector<std::vector<expr::Value>>& columns) {
+  Plan& plan = *plan_;
+  columns.resize(plan.columns);
+  for (auto& column : columns) column.resize(alerts.size());
+  for (auto& [column, reader] : plan.others)
+    for (size_t i = 0; i < alerts.size(); ++i) columns[column][i] = reader(*alerts[i]);
+  if (plan.steps.empty()) return;
+  for (Plan::Step& step : plan.steps) {
+    std::fill(std::begin(step.shapes), std::end(step.shapes), nullptr);
+    step.next = 0;
+  }
+  constexpr uint32_t absent = UINT32_MAX;
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    std::span<const RawNode> nodes = alerts[i]->core().raw.nodes();
+    for (size_t s = 0; s < plan.steps.size(); ++s) {
+      Plan::Step& step = plan.steps[s];
+      uint32_t parent = step.parent < 0 ? (nodes.empty() ? absent : 0) : plan.at[static_cast<size_t>(step.parent)];
+      uint32_t found = absent;
+      if (parent != absent) {
+        const RawNode& node = nodes[parent];
+        if (node.kind == RawNode::Kind::Record && node.shape != nullptr) {
+          uint32_t position = Plan::position_in(step, node.shape);
+          if (position < node.child_count) found = node.first_child + position;
+        }
+      }
+      plan.at[s] = found;
+      if (step.column >= 0)
+        columns[static_cast<size_t>(step.column)][i] = found == absent ? expr::Value() : raw_node_value(nodes[found]);
+    }
+  }
 }
 
 std::vector<std::string> core_alert_field_names() {

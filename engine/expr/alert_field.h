@@ -4,6 +4,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,25 @@ namespace ebs {
 // several threads at once.
 using AlertField = std::function<expr::Value(const Alert&)>;
 AlertField compile_alert_field(const std::string& path);
+
+// Several fields of many alerts read column by column (the `filters` actor's reads): the values
+// compile_alert_field gives, but raw paths share their walk (candidate.drb and candidate.fwhm find
+// `candidate` once per alert) and look up a record shape's field positions once per call instead
+// of checking a field name per alert. One per thread: it keeps those positions between records.
+class AlertColumns {
+ public:
+  explicit AlertColumns(const std::vector<std::string>& paths);
+  ~AlertColumns();
+  AlertColumns(AlertColumns&&) noexcept;
+  AlertColumns& operator=(AlertColumns&&) noexcept;
+
+  // columns[f][i]: paths[f] of alerts[i] (columns are resized). Text values view the alerts.
+  void read(std::span<const Alert* const> alerts, std::vector<std::vector<expr::Value>>& columns);
+
+ private:
+  struct Plan;
+  std::unique_ptr<Plan> plan_;
+};
 
 // The core fields every alert has (ra, dec, mag, ..., class), by name.
 std::vector<std::string> core_alert_field_names();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 
@@ -45,6 +46,9 @@ struct GraphNode {
   // `and` of cuts is true from its terms' true bitsets alone: the false ones of most nodes (cuts,
   // and/or) are neither computed nor written.
   bool falsity_used = false;
+  // and/or: where its terms' bit indexes start in Graph::terms (they are read without touching the
+  // terms' nodes: a thousand filters' nodes are a quarter of a megabyte).
+  uint32_t terms_at = 0;
 };
 
 bool natural_bits(const GraphNode& node) {
@@ -83,6 +87,39 @@ struct FieldSweeps {
   uint32_t field = 0;
   std::vector<double> thresholds;  // distinct, ascending
   std::vector<SweepCut> above, below;
+  // A guide to a value's place among the thresholds, instead of a binary search per record (a
+  // dozen fields' searches were a quarter of the evaluation): [first, last threshold] is cut into
+  // equal cells, and guide[c] counts the thresholds in the cells before c. A value in cell c has
+  // its lower bound in [guide[c], guide[c + 1]]: a threshold in an earlier cell is below it, one
+  // in a later cell above (cell() is monotonic, rounding included). Users' thresholds spread
+  // over a field's range, so that range holds one or two.
+  std::vector<uint32_t> guide;  // cells + 1 entries; empty with fewer than two thresholds (or an infinite range)
+  double low = 0, scale = 0;
+
+  size_t cell(double value) const {
+    return std::min(guide.size() - 2, static_cast<size_t>((value - low) * scale));
+  }
+  // The first threshold >= value (value a number, not NaN).
+  uint32_t lower_bound(double value) const {
+    const auto count = static_cast<uint32_t>(thresholds.size());
+    size_t from = 0, to = count;  // where to search
+    if (!guide.empty()) {
+      if (!(value > low)) return 0;  // at or below the first
+      if (value > thresholds.back()) return count;
+      const size_t c = cell(value);
+      from = guide[c];
+      to = guide[c + 1];
+    }
+    // Branch-free lower bound in [from, to).
+    const double* at = thresholds.data() + from;
+    for (size_t n = to - from; n > 0;) {
+      size_t half = n / 2;
+      bool right = at[half] < value;
+      at += right ? half + 1 : 0;
+      n = right ? n - half - 1 : half;
+    }
+    return static_cast<uint32_t>(at - thresholds.data());
+  }
 };
 
 Slot apply_function(Function function, const Slot& x, const Slot& y) {
@@ -112,6 +149,7 @@ struct ProgramSet::Graph {
   std::vector<uint32_t> roots;   // one per expression
   std::vector<std::unique_ptr<std::string>> texts;  // text constants point in here
   std::vector<FieldSweeps> sweeps;
+  std::vector<uint32_t> terms;  // and/or nodes' terms' bits_at, each node's together
   size_t bit_nodes = 0, slot_nodes = 0, unshared_nodes = 0, swept_cuts = 0;
 };
 
@@ -314,9 +352,16 @@ void lay_out(ProgramSet::Graph& graph) {
     if (!node.used) continue;
     if (natural_bits(node) || needs_bits[i]) node.bits_at = static_cast<int>(graph.bit_nodes++);
     if (!natural_bits(node) || needs_slots[i]) node.slots_at = static_cast<int>(graph.slot_nodes++);
+    if (node.kind == NodeKind::logical_and || node.kind == NodeKind::logical_or) {
+      node.terms_at = static_cast<uint32_t>(graph.terms.size());
+      for (uint32_t child : node.children) graph.terms.push_back(static_cast<uint32_t>(graph.nodes[child].bits_at));
+    }
     if (node.kind != NodeKind::cut) continue;
     auto [it, inserted] = sweep_of_field.emplace(node.field, graph.sweeps.size());
-    if (inserted) graph.sweeps.push_back({node.field, {}, {}, {}});
+    if (inserted) {
+      graph.sweeps.emplace_back();
+      graph.sweeps.back().field = node.field;
+    }
     FieldSweeps& sweeps = graph.sweeps[it->second];
     bool above = node.op == Operator::greater || node.op == Operator::greater_equal;
     (above ? sweeps.above : sweeps.below).push_back({node.constant.number, node.op, i});
@@ -327,6 +372,17 @@ void lay_out(ProgramSet::Graph& graph) {
       for (const SweepCut& cut : *cuts) sweeps.thresholds.push_back(cut.threshold);
     std::sort(sweeps.thresholds.begin(), sweeps.thresholds.end());
     sweeps.thresholds.erase(std::unique(sweeps.thresholds.begin(), sweeps.thresholds.end()), sweeps.thresholds.end());
+    const std::vector<double>& t = sweeps.thresholds;
+    const double range = t.size() >= 2 ? t.back() - t.front() : 0;
+    if (t.size() >= 2 && std::isfinite(range) && range > 0) {
+      // Four cells per threshold: most cells then hold none, the rest one.
+      const size_t cells = std::min<size_t>(4 * t.size(), 1 << 16);
+      sweeps.low = t.front();
+      sweeps.scale = static_cast<double>(cells) / range;
+      sweeps.guide.assign(cells + 1, 0);
+      for (double threshold : t) ++sweeps.guide[sweeps.cell(threshold) + 1];
+      for (size_t c = 1; c <= cells; ++c) sweeps.guide[c] += sweeps.guide[c - 1];
+    }
     for (auto* cuts : {&sweeps.above, &sweeps.below})
       for (SweepCut& cut : *cuts) {
         auto i = static_cast<uint32_t>(std::lower_bound(sweeps.thresholds.begin(), sweeps.thresholds.end(), cut.threshold) -
@@ -356,7 +412,7 @@ struct SweepMemory {
 }  // namespace
 
 struct ProgramSet::Workspace::Memory {
-  std::vector<uint64_t> bits;
+  std::vector<uint64_t> bits, false_bits;
   std::vector<Slot> slots;
   SweepMemory sweeps;
   Matches matches;  // the last batch's answers (a thousand filters' are 128 KiB: not allocated per batch)
@@ -369,21 +425,26 @@ ProgramSet::Workspace& ProgramSet::Workspace::operator=(Workspace&&) noexcept = 
 
 namespace {
 
-// One batch's view of the working memory: every bit node's (true, false) bitsets and every slot
+// One batch's view of the working memory: every bit node's true and false bitsets and every slot
 // node's column. Not cleared: each node clears or overwrites its own before filling them (the
-// bitsets of 1,000 filters are most of a megabyte).
+// bitsets of 1,000 filters are most of a megabyte). The true bitsets are together, apart from the
+// false ones, which most nodes never write: the ones read stay dense in cache.
 class BatchMemory {
  public:
-  BatchMemory(const ProgramSet::Graph& graph, size_t records, std::vector<uint64_t>& bits, std::vector<Slot>& slots)
-      : records_(records), words_((records + 63) / 64), bits_(bits), slots_(slots) {
-    bits_.resize(graph.bit_nodes * 2 * words_);
+  BatchMemory(const ProgramSet::Graph& graph, size_t records, std::vector<uint64_t>& bits,
+              std::vector<uint64_t>& false_bits, std::vector<Slot>& slots)
+      : records_(records), words_((records + 63) / 64), bits_(bits), false_bits_(false_bits), slots_(slots) {
+    bits_.resize(graph.bit_nodes * words_);
+    false_bits_.resize(graph.bit_nodes * words_);
     slots_.resize(graph.slot_nodes * records);
   }
 
-  uint64_t* truth(const GraphNode& n) { return bits_.data() + static_cast<size_t>(n.bits_at) * 2 * words_; }
-  uint64_t* falsity(const GraphNode& n) { return truth(n) + words_; }
-  const uint64_t* truth_of(const GraphNode& n) const { return bits_.data() + static_cast<size_t>(n.bits_at) * 2 * words_; }
-  const uint64_t* falsity_of(const GraphNode& n) const { return truth_of(n) + words_; }
+  uint64_t* truth(const GraphNode& n) { return truth_at(static_cast<uint32_t>(n.bits_at)); }
+  uint64_t* falsity(const GraphNode& n) { return falsity_at(static_cast<uint32_t>(n.bits_at)); }
+  const uint64_t* truth_of(const GraphNode& n) const { return bits_.data() + static_cast<size_t>(n.bits_at) * words_; }
+  const uint64_t* falsity_of(const GraphNode& n) const { return false_bits_.data() + static_cast<size_t>(n.bits_at) * words_; }
+  uint64_t* truth_at(uint32_t bits_at) { return bits_.data() + static_cast<size_t>(bits_at) * words_; }
+  uint64_t* falsity_at(uint32_t bits_at) { return false_bits_.data() + static_cast<size_t>(bits_at) * words_; }
   Slot* slots(const GraphNode& n) { return slots_.data() + static_cast<size_t>(n.slots_at) * records_; }
 
   size_t records() const { return records_; }
@@ -392,6 +453,7 @@ class BatchMemory {
  private:
   size_t records_, words_;
   std::vector<uint64_t>& bits_;
+  std::vector<uint64_t>& false_bits_;
   std::vector<Slot>& slots_;
 };
 
@@ -430,17 +492,9 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Valu
         rank[r] = UINT32_MAX;
         continue;
       }
-      // Branch-free lower bound: the first threshold >= the value.
       const double v = *number;
-      const double* at = thresholds;
-      for (size_t n = sweeps.thresholds.size(); n > 0;) {
-        size_t half = n / 2;
-        bool right = at[half] < v;
-        at += right ? half + 1 : 0;
-        n = right ? n - half - 1 : half;
-      }
-      auto i = static_cast<uint32_t>(at - thresholds);
-      bool equal = i < sweeps.thresholds.size() && *at == v;
+      const uint32_t i = sweeps.lower_bound(v);
+      bool equal = i < sweeps.thresholds.size() && thresholds[i] == v;
       rank[r] = 2 * i + (equal ? 1 : 0);
       ++start[rank[r] + 1];
       set_bit(known.data(), r);
@@ -546,19 +600,24 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
     case NodeKind::logical_and:
     case NodeKind::logical_or: {
       // and: true when every term is true, false when any is; or: the converse.
-      bool is_and = node.kind == NodeKind::logical_and;
-      auto combine = [&](uint64_t* out, bool all, const uint64_t* (BatchMemory::*side)(const GraphNode&) const) {
-        std::fill(out, out + words, all ? ~uint64_t{0} : 0);
-        for (size_t i = 0; i < node.children.size(); ++i) {
-          const uint64_t* term = (work.*side)(child(i));
+      const bool is_and = node.kind == NodeKind::logical_and;
+      const uint32_t* terms = graph.terms.data() + node.terms_at;
+      const size_t count = node.children.size();
+      // Each side's bitsets are one array with a node's at bits_at * words: the term loops are
+      // plain word loops the compiler vectorises.
+      auto combine = [&](uint64_t* out, bool all, const uint64_t* side) {
+        const uint64_t* first = side + static_cast<size_t>(terms[0]) * words;
+        std::copy(first, first + words, out);
+        for (size_t i = 1; i < count; ++i) {
+          const uint64_t* term = side + static_cast<size_t>(terms[i]) * words;
           if (all)
             for (size_t w = 0; w < words; ++w) out[w] &= term[w];
           else
             for (size_t w = 0; w < words; ++w) out[w] |= term[w];
         }
       };
-      combine(work.truth(node), is_and, &BatchMemory::truth_of);
-      if (node.falsity_used) combine(work.falsity(node), !is_and, &BatchMemory::falsity_of);
+      combine(work.truth(node), is_and, work.truth_at(0));
+      if (node.falsity_used) combine(work.falsity(node), !is_and, work.falsity_at(0));
       break;
     }
     case NodeKind::logical_not: {
@@ -661,7 +720,7 @@ const Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns,
   Matches& matches = workspace.memory_->matches;
   matches.reset(graph_->roots.size(), records);
   if (records == 0) return matches;
-  BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->slots);
+  BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->false_bits, workspace.memory_->slots);
   run_sweeps(*graph_, columns, work, workspace.memory_->sweeps);
   for (const GraphNode& node : graph_->nodes)
     if (node.used) evaluate_node(node, *graph_, columns, work);

@@ -61,11 +61,14 @@ int call(const Connection& c, const std::string& method, const std::string& path
 }
 
 struct OutputOptions {
-  std::vector<std::string> kafka, kafka_avro, webhook, slack;
+  std::vector<std::string> kafka, kafka_avro, kafka_confluent, webhook, slack;
   void add(CLI::App& app) {
     app.add_option("--kafka", kafka, "a Kafka topic of yours (repeatable)");
     app.add_option("--kafka-avro", kafka_avro,
                    "a Kafka topic of yours, as Avro (schemas/ebs_alert.avsc, one container per alert; repeatable)");
+    app.add_option("--kafka-confluent", kafka_confluent,
+                   "a Kafka topic of yours, as Confluent-framed Avro (the schema registered as TOPIC-value in the "
+                   "service's schema registry; repeatable)");
     app.add_option("--webhook", webhook, "a URL to POST each alert to as JSON (repeatable)");
     app.add_option("--slack", slack, "a Slack incoming-webhook URL (repeatable)");
   }
@@ -73,6 +76,7 @@ struct OutputOptions {
     json out = json::array();
     for (const auto& t : kafka) out.push_back({{"kind", "kafka"}, {"target", t}});
     for (const auto& t : kafka_avro) out.push_back({{"kind", "kafka"}, {"target", t}, {"format", "avro"}});
+    for (const auto& t : kafka_confluent) out.push_back({{"kind", "kafka"}, {"target", t}, {"format", "avro-confluent"}});
     for (const auto& t : webhook) out.push_back({{"kind", "webhook"}, {"target", t}});
     for (const auto& t : slack) out.push_back({{"kind", "slack"}, {"target", t}});
     return out;

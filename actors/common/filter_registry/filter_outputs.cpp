@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/common/avro/alert_avro.h"
+#include "actors/common/avro/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
 
 namespace ebs::filter_registry {
@@ -30,6 +32,7 @@ constexpr size_t kMessagesPerDelivery = 500;  // a Kafka output publishes this m
 // The connection of one output, used by its thread only.
 struct OutputQueue::Transport {
   std::unique_ptr<kafka::Publisher> publisher;
+  std::string frame_header;  // avro-confluent: magic byte 0 and the schema id (big-endian), once registered
   std::unique_ptr<CURL, CurlDeleter> curl;
   std::unique_ptr<curl_slist, SlistDeleter> headers;
 };
@@ -128,8 +131,18 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
   Transport& t = *transport_;
   if (output_.kind == Output::Kind::kafka) {
     if (!t.publisher) t.publisher = std::make_unique<kafka::Publisher>(settings_.kafka_properties, output_.target);
+    const bool confluent = output_.format == "avro-confluent";
+    if (confluent && t.frame_header.empty()) {
+      // Registered here, not in the actor: a registry that is slow to answer holds up this output only.
+      if (settings_.schema_registry.empty())
+        return describe() + ": avro-confluent needs a schema registry (the `filters` actor's `schema_registry`)";
+      uint32_t id = kafka::register_schema(settings_.schema_registry, output_.target + "-value",
+                                           std::string(kafka::alert_avro_schema()), settings_.timeout);
+      t.frame_header = std::string(1, '\0');
+      for (int shift = 24; shift >= 0; shift -= 8) t.frame_header.push_back(static_cast<char>((id >> shift) & 0xff));
+    }
     uint64_t failed_before = t.publisher->failed();
-    for (const Message& m : batch) t.publisher->publish(m.body, m.key);
+    for (const Message& m : batch) t.publisher->publish(confluent ? t.frame_header + m.body : m.body, m.key);
     t.publisher->flush_reports(settings_.timeout);
     if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
     delivered_ += batch.size();

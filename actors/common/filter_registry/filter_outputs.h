@@ -30,6 +30,9 @@ struct OutputSettings {
   double max_per_second = 50;                               // the owner's limit
   std::chrono::milliseconds timeout{5000};                  // per webhook request, per Kafka flush
   std::map<std::string, std::string> kafka_properties;      // bootstrap.servers, ...
+  // A Confluent-compatible schema registry: avro-confluent topics register the alert schema there
+  // as <topic>-value (once, from the output's thread) and frame each message with its id.
+  std::string schema_registry;
 };
 
 class OutputQueue {
@@ -40,8 +43,9 @@ class OutputQueue {
   OutputQueue& operator=(const OutputQueue&) = delete;
 
   enum class Offer { queued, rate_limited, refused };
-  // `json`: the message (Kafka, webhook); `line`: the Slack text. Never blocks. `refused` once
-  // the output has failed (or its queue is full, which fails it).
+  // `json`: the message (Kafka, webhook; for an avro-confluent topic the Avro datum, framed by the
+  // output's thread); `line`: the Slack text. Never blocks. `refused` once the output has failed
+  // (or its queue is full, which fails it).
   Offer offer(std::string json, std::string line, std::string key);
 
   // Why the output failed, once it has.

@@ -247,10 +247,11 @@ std::optional<Refusal> check_outputs(const std::vector<Output>& outputs) {
   if (outputs.empty()) return Refusal{400, "a filter needs at least one output (kafka topic, webhook or slack URL)"};
   for (const Output& o : outputs) {
     if (o.target.empty()) return Refusal{400, std::string(to_string(o.kind)) + " output without a target"};
-    if (o.format != "json" && o.format != "avro")
-      return Refusal{400, "an output's format is json or avro, not '" + o.format + "'"};
-    if (o.format == "avro" && o.kind != Output::Kind::kafka)
-      return Refusal{400, "only a kafka output can be avro (a " + std::string(to_string(o.kind)) + " output is JSON)"};
+    if (o.format != "json" && o.format != "avro" && o.format != "avro-confluent")
+      return Refusal{400, "an output's format is json, avro or avro-confluent, not '" + o.format + "'"};
+    if (o.format != "json" && o.kind != Output::Kind::kafka)
+      return Refusal{400, "only a kafka output can be " + o.format + " (a " + std::string(to_string(o.kind)) +
+                              " output is JSON)"};
     if (o.kind != Output::Kind::kafka && !o.target.starts_with("http://") && !o.target.starts_with("https://"))
       return Refusal{400, std::string(to_string(o.kind)) + " output needs an http(s) URL, not '" + o.target + "'"};
     if (o.kind == Output::Kind::kafka && o.target.find_first_not_of(

@@ -36,8 +36,10 @@ struct Output {
   enum class Kind { kafka, webhook, slack };
   Kind kind = Kind::kafka;
   std::string target;  // the topic (kafka) or the URL (webhook, slack)
-  // kafka: "json" (one JSON message per alert) or "avro" (one Avro container per alert in
-  // schemas/ebs_alert.avsc, the filter as its last annotation: docs/filters.md, "Outputs").
+  // kafka: "json" (one JSON message per alert), "avro" (one Avro container per alert in
+  // schemas/ebs_alert.avsc, the filter as its last annotation: docs/filters.md, "Outputs") or
+  // "avro-confluent" (the same alert as a Confluent frame: magic byte 0, the id of the schema
+  // registered as <topic>-value, the Avro datum).
   std::string format = "json";
 };
 std::string_view to_string(Output::Kind kind);

@@ -110,6 +110,14 @@ TEST_CASE("limits and bad input are refused with the reason") {
   CHECK(refused(registry.create_filter(carol, "x", "mag < 18", {})).status == 400);
   CHECK(refused(registry.create_filter(carol, "x", "mag < 18", {{Output::Kind::webhook, "ftp://x"}})).status == 400);
   CHECK(refused(registry.create_filter(carol, "x", "mag < 18", {{Output::Kind::kafka, "a topic"}})).status == 400);
+  // Formats: json, avro and avro-confluent topics; a webhook is JSON only.
+  Refusal format = refused(registry.create_filter(carol, "x", "mag < 18", {{Output::Kind::kafka, "t", "protobuf"}}));
+  CHECK(format.status == 400);
+  CHECK(format.message == "an output's format is json, avro or avro-confluent, not 'protobuf'");
+  Refusal framed_hook =
+      refused(registry.create_filter(carol, "x", "mag < 18", {{Output::Kind::webhook, "http://x/hook", "avro-confluent"}}));
+  CHECK(framed_hook.status == 400);
+  CHECK(framed_hook.message == "only a kafka output can be avro-confluent (a webhook output is JSON)");
   ok(registry.create_filter(carol, "a", "mag < 18", kTopic));
   CHECK(refused(registry.create_filter(carol, "a", "mag < 18", kTopic)).status == 409);
   ok(registry.create_filter(carol, "b", "mag < 18", kTopic));

@@ -5,7 +5,7 @@
 
 #include "actors/common/elasticc/broker_classification.h"
 #include "actors/common/avro/alert_avro.h"
-#include "actors/sinks/kafka/schema_registration.h"
+#include "actors/common/avro/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
 #include "actors/common/kafka/replay.h"
 #include "engine/model/record_json.h"

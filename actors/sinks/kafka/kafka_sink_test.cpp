@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "actors/common/avro/alert_avro.h"
-#include "actors/sinks/kafka/schema_registration.h"
+#include "actors/common/avro/schema_registration.h"
 #include "actors/common/avro/decoder.h"
 #include "actors/common/ingest/message_ingester.h"
 #include "test/support/kafka_test_support.h"

@@ -1,4 +1,4 @@
-#include "actors/sinks/kafka/schema_registration.h"
+#include "actors/common/avro/schema_registration.h"
 
 #include <curl/curl.h>
 
