@@ -67,7 +67,8 @@ bool starts_with_container_magic(const std::string& path) {
 class AvroFilesSource final : public ActorLogic {
  public:
   // Tests cut batches at fewer bytes than kSourceBatchBytes.
-  explicit AvroFilesSource(size_t batch_bytes = kSourceBatchBytes) : batch_bytes_(batch_bytes) {}
+  AvroFilesSource(std::shared_ptr<const profiles::BuiltinProfiles> builtin, size_t batch_bytes)
+      : builtin_(std::move(builtin)), batch_bytes_(batch_bytes) {}
 
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
@@ -78,7 +79,7 @@ class AvroFilesSource final : public ActorLogic {
     speed_ = c.number("speed");
     loop_ = c.boolean("loop");
     if (speed_ < 0) fail(c.place("speed"), "speed must be >= 0 (0 = as fast as possible)");
-    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c));
+    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c, *builtin_));
     batch_size_ = context.batch_size;
     acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
@@ -218,6 +219,7 @@ class AvroFilesSource final : public ActorLogic {
     }
   }
 
+  std::shared_ptr<const profiles::BuiltinProfiles> builtin_;
   std::vector<std::string> files_;
   size_t next_ = 0;
   bool exhausted_ = false, restarted_ = false, file_open_ = false;
@@ -239,10 +241,14 @@ class AvroFilesSource final : public ActorLogic {
 }  // namespace
 
 std::unique_ptr<ActorLogic> make_avro_files_source(size_t batch_bytes) {
-  return std::make_unique<AvroFilesSource>(batch_bytes);
+  return std::make_unique<AvroFilesSource>(std::make_shared<const profiles::BuiltinProfiles>(), batch_bytes);
 }
 
 void register_avro_files_source(ActorRegistry& registry) {
+  register_avro_files_source(registry, std::make_shared<const profiles::BuiltinProfiles>());
+}
+
+void register_avro_files_source(ActorRegistry& registry, std::shared_ptr<const profiles::BuiltinProfiles> builtin) {
   ActorType t;
   t.name = "avro-files";
   t.description = "Survey alerts from Avro files (ZTF/PGIR/TURBO/Spark containers, Confluent frames), mapped by survey profiles";
@@ -260,13 +266,13 @@ void register_avro_files_source(ActorRegistry& registry) {
       {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
       {"profiles", ValueKind::list, false, "[]", "more profile files or folders (override built-in ones by name)"},
   };
-  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+  t.check = [builtin](const ActorConfig& c, std::vector<Problem>& problems) {
     if (c.number("speed") < 0) problems.push_back({c.place("speed"), "speed must be >= 0"});
     check_input_exists(c, "path", problems);
-    ingest::check_ingest_config(c, problems);
+    ingest::check_ingest_config(c, *builtin, problems);
   };
-  t.emits_fields = ingest::ingest_field_sets;
-  t.create = [](const ActorContext&) { return std::make_unique<AvroFilesSource>(); };
+  t.emits_fields = [builtin](const ActorConfig& c) { return ingest::ingest_field_sets(c, *builtin); };
+  t.create = [builtin](const ActorContext&) { return std::make_unique<AvroFilesSource>(builtin, kSourceBatchBytes); };
   registry.add(std::move(t));
 }
 
