@@ -49,7 +49,7 @@ run memory-read "$alerts" /usr/bin/python3 -c "$read_all" "$files"
 run decode "$alerts" "$ebs_flow" run "$work/decode.yaml" --quiet --run-dir "$work/decode-run" \
   --summary-json "$work/decode.json"
 # The catalogue cache (built on a run dir's first run) is kept: a warm-up run of one alert.
-mkdir -p "$work/one" && cp "$(find "$files" -name '*.avro' | head -1)" "$work/one/"
+mkdir -p "$work/one" && cp "$(find "$files/" -name '*.avro' -print -quit)" "$work/one/"
 run warm-up 1 "$ebs_flow" run "$root/bench/e2e/reference-files.yaml" --set ztf.path="$work/one" --quiet \
   --run-dir "$work/reference-run" --summary-json "$work/warm-up.json"
 rm -f "$work"/reference-run/reference.db*
@@ -87,7 +87,10 @@ print(f"ratio to the Python stack: {(ref['n'] / ref['run_s']) / (pyr['n'] / pyr[
       f"{(pyr['cpu'] / pyr['n']) / (ref['cpu'] / ref['n']):.0f}x CPU per alert")
 stored = json.load(open(f"{work}/reference.json"))
 store = [a for a in stored["actors"] if a["id"] == "store"][0]
-print(f"reference: the repository took in {store['in']} records (alerts past the quality filter, notices, coincidences)")
+import glob, os
+disk = sum(os.path.getsize(f) for f in glob.glob(f"{work}/reference-run/reference.db*"))
+print(f"reference: the repository took in {store['in']} records (alerts past the quality filter, notices, "
+      f"coincidences); on disk {disk / 1e6:.1f} MB ({disk / store['in'] / 1e3:.1f} KB a record)")
 lat = json.load(open(f"{work}/latency.json"))
 store = [a for a in lat["actors"] if a["id"] == "store"][0]["latency_ms"]
 print(f"latency at 2,000/s offered, 40,000 alerts with a 10,000-alert burst at 10 s: wall {lat['elapsed_s']:.1f} s "

@@ -42,7 +42,7 @@ std::shared_ptr<const std::string> read_file(const std::string& path) {
 }
 
 // A file of at most `limit` bytes read whole with one open, fstat and sized read (no stream, no
-// zero fill; a second open to look at its magic was a third of the source's system time); nullopt
+// zero fill; a second open to look at its magic doubled the system calls per file); nullopt
 // for a larger file. Faults name the path.
 struct SmallFile {
   std::shared_ptr<const void> owner;
