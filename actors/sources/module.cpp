@@ -3,6 +3,7 @@
 #include "actors/common/avro/decode_command.h"
 #include "actors/common/kafka/kafka_source.h"
 #include "actors/common/kafka/replay.h"
+#include "actors/common/profiles/profile_set.h"
 #include "actors/sources/dead_letter_replay.h"
 #include "actors/sources/files/avro_files_source.h"
 #include "actors/sources/kafka/kafka_tools.h"
@@ -16,8 +17,10 @@ namespace ebs::sources {
 void register_module(ActorRegistry& actors, CommandRegistry& commands) {
   register_simulator(actors);
   register_dead_letter_replay(actors);
-  register_avro_files_source(actors);
-  register_kafka_source(actors);
+  // validate, the field check and every instance of both source types copy these profiles.
+  auto builtin = std::make_shared<const profiles::BuiltinProfiles>();
+  register_avro_files_source(actors, builtin);
+  register_kafka_source(actors, builtin);
   actors.add(notice_files_source_type());
   register_gcn_kafka_source(actors);
 

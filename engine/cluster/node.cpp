@@ -14,6 +14,7 @@
 #include "engine/graph/workflow.h"
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/messages.h"
+#include "engine/runtime/scheduler_config.h"
 #include "engine/runtime/stop_signals.h"
 #include "engine/cli/command_registry.h"
 #include "engine/util/fault.h"
@@ -22,7 +23,7 @@ namespace ebs::cluster {
 
 void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads) {
   config.load<caf::io::middleman>();
-  if (threads > 0) config.set("scheduler.max-threads", threads);
+  configure_scheduler(config, threads);
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
   config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
   config.set("middleman.app-identifiers", std::vector<std::string>{"ebs-flow " + version});

@@ -14,6 +14,7 @@
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/node_actor.h"
 #include "engine/runtime/partition.h"
+#include "engine/runtime/scheduler_config.h"
 #include "engine/runtime/stop_signals.h"
 
 namespace ebs {
@@ -72,7 +73,7 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
     result.warnings.push_back(result.threads.warning);
   }
   caf::actor_system_config config;
-  config.set("scheduler.max-threads", result.threads.scheduler);
+  configure_scheduler(config, result.threads.scheduler);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
   // After the actor system: the graph's handles go before the system waits for its actors (on

@@ -20,6 +20,16 @@ ContainerFileStream::ContainerFileStream(std::string path, MessageIngester& inge
   size_ = std::filesystem::file_size(path_, ec);
   if (!file_ || ec) fail(path_, "cannot read");
   if (size_ <= kWholeFileBytes) whole_ = read_at(0, static_cast<size_t>(size_));
+  read_header();
+}
+
+ContainerFileStream::ContainerFileStream(std::string path, std::shared_ptr<const void> owner, std::string_view bytes,
+                                         MessageIngester& ingester)
+    : path_(std::move(path)), ingester_(ingester), size_(bytes.size()), whole_{std::move(owner), bytes} {
+  read_header();
+}
+
+void ContainerFileStream::read_header() {
   // The header's length is known only once it is parsed: read more until it parses or the file
   // (or the ceiling) ends; the last attempt's fault is the file's. Its schema is parsed once.
   size_t length = static_cast<size_t>(std::min<uint64_t>(size_, kFirstHeaderRead));

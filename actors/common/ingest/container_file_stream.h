@@ -43,6 +43,10 @@ class ContainerFileStream {
   // Opens `path` (which starts with the container magic) and reads its header. A bad header is
   // not thrown: it is the stream's one failure (the whole file, up to kMaxHeaderBytes).
   ContainerFileStream(std::string path, MessageIngester& ingester);
+  // The same over a file the caller read whole (`bytes`, kept alive by `owner`): no file is
+  // opened again.
+  ContainerFileStream(std::string path, std::shared_ptr<const void> owner, std::string_view bytes,
+                      MessageIngester& ingester);
 
   // The next record of the file (decoding the next block when the current one is used up), or
   // nothing at its end.
@@ -53,6 +57,7 @@ class ContainerFileStream {
   uint64_t size() const { return size_; }
 
  private:
+  void read_header();
   void read_block();
   // The framing broke at `position_`: one failure holding the rest of the file, and the end.
   void fail_rest(const std::exception& error);

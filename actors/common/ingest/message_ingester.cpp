@@ -32,7 +32,7 @@ void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, 
   }
 }
 
-MessageIngester make_ingester(const ActorConfig& c) {
+MessageIngester make_ingester(const ActorConfig& c, const profiles::BuiltinProfiles& builtin) {
   avro::DecoderSources sources{std::make_shared<avro::SchemaCache>(), nullptr, nullptr};
   if (c.has(kSchemaDirKey) && !c.string(kSchemaDirKey).empty()) {
     try {
@@ -44,7 +44,7 @@ MessageIngester make_ingester(const ActorConfig& c) {
   }
   if (c.has("registry") && !c.string("registry").empty())
     sources.registry = std::make_shared<avro::SchemaRegistryClient>(c.string("registry"));
-  profiles::ProfileSet set = profiles::ProfileSet::builtin();
+  profiles::ProfileSet set = builtin.set();
   if (c.has("profiles")) {
     for (const std::string& path : c.strings("profiles")) {
       try {
@@ -58,8 +58,8 @@ MessageIngester make_ingester(const ActorConfig& c) {
   return MessageIngester(std::move(sources), std::move(set));
 }
 
-std::vector<FieldSet> ingest_field_sets(const ActorConfig& c) {
-  profiles::ProfileSet set = profiles::ProfileSet::builtin();
+std::vector<FieldSet> ingest_field_sets(const ActorConfig& c, const profiles::BuiltinProfiles& builtin) {
+  profiles::ProfileSet set = builtin.set();
   if (c.has("profiles"))
     for (const std::string& path : c.strings("profiles")) set.add_path(workflow_relative(c.file(), path));
   std::vector<std::string> names = set.names();
@@ -75,9 +75,10 @@ std::vector<FieldSet> ingest_field_sets(const ActorConfig& c) {
   return sets;
 }
 
-void check_ingest_config(const ActorConfig& c, std::vector<Problem>& problems) {
+void check_ingest_config(const ActorConfig& c, const profiles::BuiltinProfiles& builtin,
+                         std::vector<Problem>& problems) {
   try {
-    make_ingester(c);
+    make_ingester(c, builtin);
   } catch (const Fault& f) {
     problems.push_back({f.place(), f.message()});
   }

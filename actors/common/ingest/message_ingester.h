@@ -47,12 +47,14 @@ class MessageIngester {
 };
 
 // The config keys every alert source shares (schema_dir, registry, profile, profiles) and the
-// ingester they describe. Relative paths are relative to the workflow file (ActorConfig::input_path).
+// ingester they describe: copies of `builtin` plus the config's profiles. Relative paths are
+// relative to the workflow file (ActorConfig::input_path).
 extern const char* const kSchemaDirKey;
-MessageIngester make_ingester(const ActorConfig& config);
-void check_ingest_config(const ActorConfig& config, std::vector<Problem>& problems);
+MessageIngester make_ingester(const ActorConfig& config, const profiles::BuiltinProfiles& builtin);
+void check_ingest_config(const ActorConfig& config, const profiles::BuiltinProfiles& builtin,
+                         std::vector<Problem>& problems);
 // The field sets of the profiles such a source may choose (`profile:` pins one), for validate's
 // check of the field names filters read (engine/graph/field_check.h).
-std::vector<FieldSet> ingest_field_sets(const ActorConfig& config);
+std::vector<FieldSet> ingest_field_sets(const ActorConfig& config, const profiles::BuiltinProfiles& builtin);
 
 }  // namespace ebs::ingest

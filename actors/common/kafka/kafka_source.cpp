@@ -621,7 +621,7 @@ void register_kafka_message_source(ActorRegistry& registry, KafkaMessageSourceSp
   registry.add(std::move(t));
 }
 
-void register_kafka_source(ActorRegistry& registry) {
+void register_kafka_source(ActorRegistry& registry, std::shared_ptr<const profiles::BuiltinProfiles> builtin) {
   KafkaMessageSourceSpec spec;
   spec.name = "kafka";
   spec.description = "Survey alerts from Kafka (librdkafka): Avro containers or Confluent frames, mapped by survey profiles; at-least-once commits";
@@ -635,18 +635,18 @@ void register_kafka_source(ActorRegistry& registry) {
       {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
       {"profiles", ValueKind::list, false, "[]", "more profile files or folders"},
   };
-  spec.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+  spec.check = [builtin](const ActorConfig& c, std::vector<Problem>& problems) {
     std::string wire = c.string("wire");
     if (wire != "auto" && wire != "ocf" && wire != "confluent")
       problems.push_back({c.place("wire"), "wire must be auto, ocf or confluent, not '" + wire + "'"});
     if (wire == "confluent" && c.string("schema_dir").empty() && c.string("registry").empty())
       problems.push_back({c.place("wire"), "wire confluent needs schema_dir or registry"});
-    ingest::check_ingest_config(c, problems);
+    ingest::check_ingest_config(c, *builtin, problems);
   };
-  spec.make_decoder = [](const ActorContext& context) -> std::unique_ptr<KafkaMessageDecoder> {
-    return std::make_unique<AlertMessageDecoder>(ingest::make_ingester(context.config));
+  spec.make_decoder = [builtin](const ActorContext& context) -> std::unique_ptr<KafkaMessageDecoder> {
+    return std::make_unique<AlertMessageDecoder>(ingest::make_ingester(context.config, *builtin));
   };
-  spec.emits_fields = ingest::ingest_field_sets;
+  spec.emits_fields = [builtin](const ActorConfig& c) { return ingest::ingest_field_sets(c, *builtin); };
   register_kafka_message_source(registry, std::move(spec));
 }
 

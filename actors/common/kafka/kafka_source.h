@@ -81,7 +81,8 @@ std::vector<ConfigKey> kafka_source_config_keys();
 void register_kafka_message_source(ActorRegistry& registry, KafkaMessageSourceSpec spec);
 
 // `kafka`: survey alerts (ZTF Avro containers, Rubin Confluent frames) mapped by survey profiles;
-// keys wire, schema_dir, registry, profile, profiles beside the Kafka keys.
-void register_kafka_source(ActorRegistry& registry);
+// keys wire, schema_dir, registry, profile, profiles beside the Kafka keys. `builtin` is shared
+// with the other alert sources (the built-in profiles parsed once per run).
+void register_kafka_source(ActorRegistry& registry, std::shared_ptr<const profiles::BuiltinProfiles> builtin);
 
 }  // namespace ebs

@@ -15,7 +15,7 @@
 // reads positions, converts units and times, and copies no bytes: cutouts point into the
 // message buffer that the RawRecord keeps alive.
 //
-// Not thread-safe (paths memoize): every source instance loads its own profiles.
+// Not thread-safe (paths memoize): every source instance has its own copies (BuiltinProfiles).
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -8,10 +8,15 @@
 
 namespace ebs::profiles {
 
-ProfileSet ProfileSet::builtin() {
+ProfileSet ProfileSet::builtin() { return BuiltinProfiles().set(); }
+
+ProfileSet BuiltinProfiles::set() const {
+  std::call_once(parsed_, [this] {
+    for (const auto& [file, text] : builtin_profile_texts())
+      profiles_.push_back(Profile::parse_text(std::string(text), "profiles/" + std::string(file)));
+  });
   ProfileSet set;
-  for (const auto& [file, text] : builtin_profile_texts())
-    set.add(Profile::parse_text(std::string(text), "profiles/" + std::string(file)));
+  for (const auto& profile : profiles_) set.add(std::make_unique<Profile>(*profile));
   return set;
 }
 

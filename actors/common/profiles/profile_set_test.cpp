@@ -30,6 +30,18 @@ TEST_CASE("the built-in profiles load and cover the shipped surveys") {
   CHECK(set.find("rubin-v11")->time_scale() == "tai");
 }
 
+TEST_CASE("the built-in profiles parsed once give independent sets") {
+  BuiltinProfiles builtin;
+  ProfileSet first = builtin.set(), second = builtin.set();
+  CHECK(first.names() == ProfileSet::builtin().names());
+  CHECK(second.names() == first.names());
+  CHECK(first.find("ztf-4") != second.find("ztf-4"));  // copies: each set memoizes on its own
+  auto ztf = std::make_shared<RecordShape>("ztf.alert", std::vector<std::string>{"schemavsn"});
+  first.force("ztf-3", "a");
+  CHECK(first.select(record_named(ztf, "4.01"), "b").name() == "ztf-3");
+  CHECK(second.select(record_named(ztf, "4.01"), "c").name() == "ztf-4");
+}
+
 TEST_CASE("selection by writer schema name and version, once per schema; forcing; no match") {
   ProfileSet set = ProfileSet::builtin();
   auto ztf = std::make_shared<RecordShape>("ztf.alert", std::vector<std::string>{"schemavsn"});

@@ -1,9 +1,13 @@
 #include "actors/sources/files/avro_files_source.h"
 
-#include <glob.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <utility>
 #include <chrono>
@@ -14,6 +18,7 @@
 #include "actors/common/avro/container_file.h"
 #include "actors/common/ingest/container_file_stream.h"
 #include "actors/common/ingest/message_ingester.h"
+#include "actors/sources/files/file_walk.h"
 #include "engine/model/record_bytes.h"
 #include "engine/runtime/source_batch.h"
 #include "engine/runtime/actor_logic.h"
@@ -23,27 +28,6 @@ namespace ebs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> list_inputs(const std::string& pattern, const std::string& place) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  if (pattern.find_first_of("*?[") != std::string::npos) {
-    glob_t g{};
-    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
-      for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
-    ::globfree(&g);
-  } else if (std::filesystem::is_directory(pattern, ec)) {
-    for (const auto& e : std::filesystem::recursive_directory_iterator(pattern, ec))
-      if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path().string());
-  } else if (std::filesystem::exists(pattern, ec)) {
-    files.push_back(pattern);
-  } else {
-    fail(place, pattern + ": no such file or directory");
-  }
-  std::sort(files.begin(), files.end());
-  if (files.empty()) fail(place, pattern + ": no files");
-  return files;
-}
 
 // One sized read (no stream-to-string copies: they were most of a run's instructions).
 std::shared_ptr<const std::string> read_file(const std::string& path) {
@@ -57,6 +41,36 @@ std::shared_ptr<const std::string> read_file(const std::string& path) {
   return bytes;
 }
 
+// A file of at most `limit` bytes read whole with one open, fstat and sized read (no stream, no
+// zero fill; a second open to look at its magic doubled the system calls per file); nullopt
+// for a larger file. Faults name the path.
+struct SmallFile {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;
+};
+std::optional<SmallFile> read_small_file(const std::string& path, size_t limit) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_on_exit{fd};
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
+  const auto size = static_cast<uint64_t>(status.st_size);
+  if (size > limit) return std::nullopt;
+  std::shared_ptr<char[]> buffer(new char[std::max<uint64_t>(size, 1)]);
+  size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, buffer.get() + got, static_cast<size_t>(size) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(path + ":byte " + std::to_string(got), "cannot read");
+    got += static_cast<size_t>(n);
+  }
+  std::string_view bytes(buffer.get(), static_cast<size_t>(size));
+  return SmallFile{std::move(buffer), bytes};
+}
+
 bool starts_with_container_magic(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
@@ -67,18 +81,21 @@ bool starts_with_container_magic(const std::string& path) {
 class AvroFilesSource final : public ActorLogic {
  public:
   // Tests cut batches at fewer bytes than kSourceBatchBytes.
-  explicit AvroFilesSource(size_t batch_bytes = kSourceBatchBytes) : batch_bytes_(batch_bytes) {}
+  AvroFilesSource(std::shared_ptr<const profiles::BuiltinProfiles> builtin, size_t batch_bytes)
+      : builtin_(std::move(builtin)), batch_bytes_(batch_bytes) {}
 
   void open(const ActorContext& context) override {
     const ActorConfig& c = context.config;
-    std::string path = c.input_path("path");
-    // Parallel instances take every n-th file.
-    std::vector<std::string> all = list_inputs(path, c.place("path"));
-    for (size_t i = context.instance; i < all.size(); i += context.parallelism) files_.push_back(all[i]);
+    // Parallel instances take every n-th file of the walk.
+    files_.emplace(c.input_path("path"), c.place("path"));
+    instance_ = context.instance;
+    parallelism_ = context.parallelism;
+    const size_t all = files_->count();
+    my_files_ = all > instance_ ? (all - instance_ + parallelism_ - 1) / parallelism_ : 0;
     speed_ = c.number("speed");
     loop_ = c.boolean("loop");
     if (speed_ < 0) fail(c.place("speed"), "speed must be >= 0 (0 = as fast as possible)");
-    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c));
+    ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c, *builtin_));
     batch_size_ = context.batch_size;
     acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
   }
@@ -121,7 +138,7 @@ class AvroFilesSource final : public ActorLogic {
       for (auto& f : failures) out.failed_raw(std::move(f.original), f.original_format, f.fault, {token});
       if (!alerts.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(alerts), {token}));
     }
-    if (!loop_) out.progress(next_, files_.size());
+    if (!loop_) out.progress(files_opened_, my_files_);
     if (exhausted_ && pending_.empty()) return ProduceResult::done();
     if (n == 0 && speed_ > 0 && !pending_.empty()) {
       double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
@@ -160,15 +177,20 @@ class AvroFilesSource final : public ActorLogic {
         return true;
       }
       if (file_open_) close_file();
-      if (next_ >= files_.size()) {
-        if (!loop_ || files_.empty()) {
-          exhausted_ = true;
-          return false;
-        }
-        next_ = 0;
+      std::optional<std::string> file = next_file();
+      if (!file && loop_ && my_files_ > 0) {
+        files_->restart();
+        walked_ = 0;
+        first_pass_ = false;
         restarted_ = true;
+        file = next_file();
       }
-      open_file(files_[next_++]);
+      if (!file) {
+        exhausted_ = true;
+        return false;
+      }
+      ++files_opened_;
+      open_file(*file);
     }
   }
 
@@ -178,13 +200,22 @@ class AvroFilesSource final : public ActorLogic {
     file_open_ = true;
     alerts_in_file_ = 0;
     try {
-      if (starts_with_container_magic(path)) {
+      std::shared_ptr<const std::string> message;
+      if (std::optional<SmallFile> small = read_small_file(path, ingest::ContainerFileStream::kWholeFileBytes)) {
+        if (avro::has_container_magic(small->bytes.substr(0, 4))) {
+          stream_.emplace(path, std::move(small->owner), small->bytes, *ingester_);
+          return;
+        }
+        message = std::make_shared<const std::string>(small->bytes);
+      } else if (starts_with_container_magic(path)) {
         stream_.emplace(path, *ingester_);
         return;
+      } else {
+        message = read_file(path);
       }
       std::vector<RecordPtr> alerts;
       std::vector<ingest::IngestFailure> failures;
-      ingester_->ingest(read_file(path), path, alerts, failures);
+      ingester_->ingest(message, path, alerts, failures);
       for (auto& a : alerts) whole_file_.push_back({std::move(a), std::nullopt});
       for (auto& f : failures) whole_file_.push_back({nullptr, std::move(f)});
     } catch (const Fault& f) {
@@ -195,7 +226,7 @@ class AvroFilesSource final : public ActorLogic {
   void close_file() {
     stream_.reset();
     file_open_ = false;
-    if (files_read_ < files_.size()) {  // the first pass only, when looping
+    if (first_pass_) {  // when looping
       ++files_read_;
       files_without_alerts_ += alerts_in_file_ == 0;
     }
@@ -218,8 +249,20 @@ class AvroFilesSource final : public ActorLogic {
     }
   }
 
-  std::vector<std::string> files_;
-  size_t next_ = 0;
+  // This instance's next file of the walk.
+  std::optional<std::string> next_file() {
+    while (std::optional<std::string> file = files_->next())
+      if (walked_++ % parallelism_ == instance_) return file;
+    return std::nullopt;
+  }
+
+  std::shared_ptr<const profiles::BuiltinProfiles> builtin_;
+  std::optional<FileWalk> files_;
+  size_t instance_ = 0, parallelism_ = 1;
+  size_t walked_ = 0;         // files of the walk seen in this pass, every instance's
+  size_t my_files_ = 0;       // this instance's share of the walk
+  size_t files_opened_ = 0;   // by this instance, every pass
+  bool first_pass_ = true;
   bool exhausted_ = false, restarted_ = false, file_open_ = false;
   std::optional<ingest::ContainerFileStream> stream_;
   std::deque<ingest::IngestItem> whole_file_;
@@ -239,10 +282,14 @@ class AvroFilesSource final : public ActorLogic {
 }  // namespace
 
 std::unique_ptr<ActorLogic> make_avro_files_source(size_t batch_bytes) {
-  return std::make_unique<AvroFilesSource>(batch_bytes);
+  return std::make_unique<AvroFilesSource>(std::make_shared<const profiles::BuiltinProfiles>(), batch_bytes);
 }
 
 void register_avro_files_source(ActorRegistry& registry) {
+  register_avro_files_source(registry, std::make_shared<const profiles::BuiltinProfiles>());
+}
+
+void register_avro_files_source(ActorRegistry& registry, std::shared_ptr<const profiles::BuiltinProfiles> builtin) {
   ActorType t;
   t.name = "avro-files";
   t.description = "Survey alerts from Avro files (ZTF/PGIR/TURBO/Spark containers, Confluent frames), mapped by survey profiles";
@@ -260,13 +307,13 @@ void register_avro_files_source(ActorRegistry& registry) {
       {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
       {"profiles", ValueKind::list, false, "[]", "more profile files or folders (override built-in ones by name)"},
   };
-  t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
+  t.check = [builtin](const ActorConfig& c, std::vector<Problem>& problems) {
     if (c.number("speed") < 0) problems.push_back({c.place("speed"), "speed must be >= 0"});
     check_input_exists(c, "path", problems);
-    ingest::check_ingest_config(c, problems);
+    ingest::check_ingest_config(c, *builtin, problems);
   };
-  t.emits_fields = ingest::ingest_field_sets;
-  t.create = [](const ActorContext&) { return std::make_unique<AvroFilesSource>(); };
+  t.emits_fields = [builtin](const ActorConfig& c) { return ingest::ingest_field_sets(c, *builtin); };
+  t.create = [builtin](const ActorContext&) { return std::make_unique<AvroFilesSource>(builtin, kSourceBatchBytes); };
   registry.add(std::move(t));
 }
 

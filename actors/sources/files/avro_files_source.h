@@ -14,6 +14,13 @@
 
 namespace ebs {
 
+namespace profiles {
+class BuiltinProfiles;
+}
+
+// The source type sharing `builtin` with the other alert sources registered beside it (the
+// built-in profiles parsed once per run); the one-argument form parses its own.
+void register_avro_files_source(ActorRegistry& registry, std::shared_ptr<const profiles::BuiltinProfiles> builtin);
 void register_avro_files_source(ActorRegistry& registry);
 
 // One instance whose batches end at `batch_bytes` instead of kSourceBatchBytes (tests).

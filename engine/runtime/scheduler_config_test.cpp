@@ -1,0 +1,23 @@
+#include "engine/runtime/scheduler_config.h"
+
+#include <doctest/doctest.h>
+
+#include <caf/all.hpp>
+
+namespace ebs {
+
+TEST_CASE("the scheduler gets its threads and no 50 µs polling stage; actors still run") {
+  caf::actor_system_config config;
+  configure_scheduler(config, 3);
+  CHECK(caf::get_or(config, "scheduler.max-threads", size_t{0}) == 3);
+  CHECK(caf::get_or(config, "work-stealing.moderate-poll-attempts", size_t{500}) == 0);
+  CHECK(caf::defaults::work_stealing::moderate_poll_attempts > 0);  // CAF's default polls
+  caf::actor_system system(config);
+  auto doubler = system.spawn([]() -> caf::behavior { return {[](int x) { return 2 * x; }}; });
+  caf::scoped_actor self(system);
+  int answer = 0;
+  self->request(doubler, std::chrono::seconds(10), 21).receive([&](int y) { answer = y; }, [](caf::error&) {});
+  CHECK(answer == 42);
+}
+
+}  // namespace ebs
