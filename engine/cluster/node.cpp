@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "engine/cluster/link.h"
 #include "engine/cluster/messages.h"
@@ -24,8 +25,9 @@ void configure_cluster(caf::actor_system_config& config, const std::string& vers
   config.load<caf::io::middleman>();
   if (threads > 0) config.set("scheduler.max-threads", threads);
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
-  config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
+  config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
   config.set("middleman.app-identifiers", std::vector<std::string>{"ebs-flow " + version});
+  config.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");  // instance indices (failover)
 }
 
 namespace {
@@ -97,8 +99,18 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::unique_ptr<LocalGraph> graph;
   auto acks = std::make_shared<AckScope>();
   auto counters = std::make_shared<LinkCounters>();
-  std::map<std::string, caf::actor> links_out, links_in;
-  size_t links_out_running = 0;
+  // Links by their edge's text (EdgeKey::text).
+  struct Link {
+    EdgeKey key;
+    caf::actor handle;
+  };
+  std::map<std::string, Link> links_out, links_in;
+  std::map<caf::actor_addr, bool> drained;  // per link out: it holds nothing and its upstream ended
+  auto links_out_running = [&] {
+    return static_cast<size_t>(std::count_if(drained.begin(), drained.end(), [](const auto& d) { return !d.second; }));
+  };
+  std::vector<std::string> where;  // the node of every instance (updated when a lost node's move)
+  SpawnOptions spawn_base;         // what every spawn of this run shares (run dir, credit, acks)
   caf::actor coordinator;
   bool running = true, started = false, collecting = false;
   int exit = exit_code::ok;
@@ -108,8 +120,19 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     if (graph)
       for (GraphInstance& inst : graph->instances())
         if (inst.handle && !inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
-    for (auto& [key, link] : links_out) self->send_exit(link, caf::exit_reason::user_shutdown);
-    for (auto& [key, link] : links_in) self->send_exit(link, caf::exit_reason::user_shutdown);
+    for (auto& [text, link] : links_out) self->send_exit(link.handle, caf::exit_reason::user_shutdown);
+    for (auto& [text, link] : links_in) self->send_exit(link.handle, caf::exit_reason::user_shutdown);
+  };
+  auto new_link_out = [&](const EdgeKey& key) {
+    caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(self), counters);
+    links_out[key.text()] = {key, link};
+    drained[link.address()] = false;
+    return link;
+  };
+  auto new_link_in = [&](const EdgeKey& key, const caf::actor& target) {
+    caf::actor link = spawn_link_in(system, target, key.to, caf::actor_cast<caf::actor>(self), acks, counters);
+    links_in[key.text()] = {key, link};
+    return link;
   };
   auto report = [&] {
     graph->read_reports();
@@ -122,7 +145,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"messages_sent", counters->messages_sent.load()},
                                   {"bytes_sent", counters->bytes_sent.load()},
                                   {"batches_abandoned", counters->batches_abandoned.load()},
-                                  {"still_held", links_out_running}}}};
+                                  {"batches_replayed", counters->batches_replayed.load()},
+                                  {"records_replayed", counters->records_replayed.load()},
+                                  {"messages_refused", counters->messages_refused.load()},
+                                  {"still_held", links_out_running()}}}};
     self->send(coordinator, collect_atom::value, options.name, out.dump());
     tear_down();  // what did not end by now (a stuck instance, a link whose peer is gone) ends here
     running = false;
@@ -152,22 +178,16 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             errors.push_back("node " + options.name + ": the placement does not match the workflow's instances");
           if (errors.empty()) {
             for (size_t i = 0; i < placement.size(); ++i) graph->instances()[i].node = placement[i];
-            SpawnOptions spawn;
-            spawn.run_dir = run_dir;
-            spawn.credit = {credit_batches, credit_bytes};
-            spawn.overwrite = overwrite;
-            spawn.acks = acks;
-            spawn.local = [&](size_t index) { return placement[index] == options.name; };
-            spawn.link_out = [&](const EdgeKey& key) {
-              caf::actor link = spawn_link_out(system, counters);
-              self->monitor(link);
-              ++links_out_running;
-              links_out[key.text()] = link;
-              return link;
-            };
+            where = placement;
+            spawn_base.run_dir = run_dir;
+            spawn_base.credit = {credit_batches, credit_bytes};
+            spawn_base.overwrite = overwrite;
+            spawn_base.acks = acks;
+            SpawnOptions spawn = spawn_base;
+            spawn.local = [&](size_t index) { return where[index] == options.name; };
+            spawn.link_out = [&](const EdgeKey& key) { return new_link_out(key); };
             spawn.link_in = [&](const EdgeKey& key, const caf::actor& target) {
-              caf::actor link = spawn_link_in(system, target, key.to, caf::actor_cast<caf::actor>(self), acks);
-              links_in[key.text()] = link;
+              caf::actor link = new_link_in(key, target);
               keys.push_back(key.text());
               handles.push_back(link);
             };
@@ -199,10 +219,91 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           size_t wired = 0;
           for (size_t i = 0; i < keys.size(); ++i)
             if (auto it = links_out.find(keys[i]); it != links_out.end()) {
-              self->send(it->second, peer_atom::value, handles[i]);
+              self->send(it->second.handle, peer_atom::value, handles[i], kFirstEpoch, false);
               ++wired;
             }
           return caf::make_message(wired == links_out.size(), wired);
+        },
+        [&](replace_atom, uint64_t epoch, const std::string& lost, const std::vector<uint64_t>& indices,
+            const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+          // This node takes the lost node's instances: it spawns them, wires them to the running
+          // instances here (through the links in that stood for them) and to other nodes.
+          std::vector<std::string> errors, new_keys;
+          std::vector<caf::actor> new_handles;
+          std::map<std::string, caf::actor> directory;
+          for (size_t i = 0; i < keys.size() && i < handles.size(); ++i) directory[keys[i]] = handles[i];
+          const std::set<size_t> fresh(indices.begin(), indices.end());
+          for (size_t i : fresh) {
+            where[i] = options.name;
+            graph->instances()[i].node = options.name;
+          }
+          SpawnOptions spawn = spawn_base;
+          spawn.local = [&](size_t index) { return where[index] == options.name; };
+          spawn.fresh = [&](size_t index) { return fresh.count(index) > 0; };
+          spawn.link_out = [&](const EdgeKey& key) {
+            caf::actor link = new_link_out(key);
+            if (auto it = directory.find(key.text()); it != directory.end())
+              self->send(link, peer_atom::value, it->second, epoch, false);
+            else
+              errors.push_back("node " + options.name + ": no link in for edge " + key.text());
+            return link;
+          };
+          spawn.to_running = [&](const EdgeKey& key) -> caf::actor {
+            auto it = links_in.find(key.text());
+            if (it == links_in.end()) {
+              errors.push_back("node " + options.name + ": no link in for edge " + key.text());
+              return nullptr;
+            }
+            self->send(it->second.handle, fence_atom::value, epoch);
+            return it->second.handle;
+          };
+          spawn.rebind_out = [&](const EdgeKey& key, const caf::actor& target) {
+            if (auto it = links_out.find(key.text()); it != links_out.end())
+              self->send(it->second.handle, peer_atom::value, target, epoch, true);
+          };
+          spawn.link_in = [&](const EdgeKey& key, const caf::actor& target) {
+            new_keys.push_back(key.text());
+            new_handles.push_back(new_link_in(key, target));
+          };
+          if (graph->spawn(system, caf::actor_cast<caf::actor>(self), spawn, errors))
+            for (size_t i : fresh) {
+              GraphInstance& inst = graph->instances()[i];
+              self->monitor(inst.handle);
+              self->send(inst.handle, msg::start_atom::value);
+            }
+          spdlog::warn("node {}: took {} instances of lost node {} (epoch {})", options.name, fresh.size(), lost, epoch);
+          if (!errors.empty()) return caf::make_message(false, errors, std::vector<caf::actor>{});
+          return caf::make_message(true, new_keys, new_handles);
+        },
+        [&](failover_atom, uint64_t epoch, const std::string& lost, const std::vector<uint64_t>& indices,
+            const std::string& survivor, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+          // Every survivor: links to a replaced instance go to its replacement (and replay what
+          // the lost node had not released), links to a lost instance that is not replaced give
+          // up their tokens as abandoned, links from the lost node are fenced.
+          std::map<std::string, caf::actor> directory;
+          for (size_t i = 0; i < keys.size() && i < handles.size(); ++i) directory[keys[i]] = handles[i];
+          const std::set<size_t> replaced(indices.begin(), indices.end());
+          for (auto& [text, link] : links_out) {
+            const bool to_replaced = replaced.count(link.key.to) > 0;
+            if (to_replaced && survivor == options.name) continue;  // rebound locally by replace
+            if (!to_replaced && where[link.key.to] != lost) continue;
+            auto it = directory.find(text);
+            if (to_replaced && it != directory.end()) {
+              self->send(link.handle, peer_atom::value, it->second, epoch, false);
+            } else {
+              self->send(link.handle, abandon_atom::value);
+            }
+          }
+          for (auto& [text, link] : links_in)
+            if (replaced.count(link.key.from) || where[link.key.from] == lost)
+              self->send(link.handle, fence_atom::value, epoch);
+          for (size_t i : replaced) {
+            where[i] = survivor;
+            graph->instances()[i].node = survivor;
+          }
+        },
+        [&](drained_atom, bool is_drained) {
+          drained[caf::actor_cast<caf::actor_addr>(self->current_sender())] = is_drained;
         },
         [&](msg::start_atom) {
           started = true;
@@ -238,8 +339,6 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             running = false;
             return;
           }
-          for (auto& [key, link] : links_out)
-            if (link.address() == down.source) --links_out_running;
           if (graph)
             for (size_t i = 0; i < graph->instances().size(); ++i) {
               GraphInstance& inst = graph->instances()[i];
@@ -268,7 +367,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         if (inst.local && inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
     }
     // Collected once every link out has its batches released (or the bound passed).
-    if (running && collecting && (links_out_running == 0 || std::chrono::steady_clock::now() > collect_deadline))
+    if (running && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))
       report();
   }
   if (exit != exit_code::ok) tear_down();
