@@ -237,6 +237,13 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     if (!why.empty()) {
       result.errors.push_back("node '" + names[lost] + "' was lost during the run; " + why +
                               "; what it had not handled is not acknowledged");
+      // The survivors' links to it give up what they keep (abandoned) and refuse what it sends,
+      // so that they drain and report at once.
+      ++epoch;
+      for (size_t i = 0; i < nodes.size(); ++i)
+        if (!node_lost[i])
+          self->send(nodes[i], failover_atom::value, epoch, names[lost], std::vector<uint64_t>{}, std::string(),
+                     std::vector<std::string>{}, std::vector<caf::actor>{});
       return;
     }
     ++epoch;
@@ -267,7 +274,10 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       instances[k].node = names[survivor];
       replaced.push_back(instances[k].spec->id + "/" + std::to_string(instances[k].instance));
     }
-    lost_nodes.push_back({{"name", names[lost]}, {"at_s", at_s}, {"epoch", epoch}, {"replaced_on", names[survivor]},
+    const double unix_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    lost_nodes.push_back({{"name", names[lost]}, {"at_s", at_s}, {"at_unix_s", unix_s}, {"epoch", epoch},
+                          {"replaced_on", names[survivor]},
                           {"instances_replaced", replaced}});
     spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node '{}' (epoch {})", names[lost], at_s,
                  moved.size(), names[survivor], epoch);
@@ -351,6 +361,12 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     duplicates_sent += l.value("records_replayed", uint64_t{0});
     refused += l.value("messages_refused", uint64_t{0});
   }
+  uint64_t abandoned = 0;
+  for (const auto& [name, l] : links.items()) abandoned += l.value("batches_abandoned", uint64_t{0});
+  if (!lost_nodes.empty() && abandoned > 0)
+    result.errors.push_back(std::to_string(abandoned) +
+                            " batches sent to other nodes were abandoned (an instance that had finished on a lost "
+                            "node is not replaced): their records may be missing from the sinks");
   for (const nlohmann::json& lost : lost_nodes)
     result.warnings.push_back("node '" + lost["name"].get<std::string>() + "' was lost after " +
                               std::to_string(static_cast<int>(lost["at_s"].get<double>())) + " s; its " +

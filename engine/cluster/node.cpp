@@ -262,8 +262,12 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
               self->send(it->second.handle, peer_atom::value, target, epoch, true);
           };
           spawn.link_in = [&](const EdgeKey& key, const caf::actor& target) {
+            caf::actor link = new_link_in(key, target);
+            // An upstream left on the lost node had finished (only finished instances are not
+            // moved): its end of stream went to the lost instance, so the replacement gets it here.
+            if (where[key.from] == lost) self->send(link, link_eos_atom::value, epoch);
             new_keys.push_back(key.text());
-            new_handles.push_back(new_link_in(key, target));
+            new_handles.push_back(link);
           };
           if (graph->spawn(system, caf::actor_cast<caf::actor>(self), spawn, errors))
             for (size_t i : fresh) {
