@@ -390,3 +390,56 @@ TEST_CASE("on_node_loss is failover or stop; restart is refused at its place") {
   CHECK_MESSAGE(r.err.find("workflow.yaml:2:15: 'on_node_loss: restart'") != std::string::npos, r.err);
   fs::remove_all(dir);
 }
+
+TEST_CASE("off loopback a node needs TLS; over TLS a node or coordinator without a certificate of the CA is refused") {
+  fs::path dir = temp_dir("tls");
+  auto r = run_command(ebs_flow() + " node --name a --listen 0.0.0.0:0", dir);
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("'0.0.0.0' is not a loopback address: a cluster off loopback needs TLS") != std::string::npos, r.err);
+  r = run_command(ebs_flow() + " node --name a --listen 127.0.0.1:0 --tls-cert x.pem", dir);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("TLS needs all three of --tls-cert, --tls-key and --tls-ca") != std::string::npos);
+
+  // A CA, a node certificate it signed, and a self-signed one it did not.
+  const std::string ssl = "openssl req -newkey rsa:2048 -nodes -days 2 2>/dev/null ";
+  r = run_command(ssl + "-x509 -keyout ca.key -out ca.pem -subj /CN=ebs-test-ca && " + ssl +
+                      "-keyout node.key -out node.csr -subj /CN=node && openssl x509 -req -in node.csr -CA ca.pem "
+                      "-CAkey ca.key -CAcreateserial -out node.pem -days 2 2>/dev/null && " +
+                      ssl + "-x509 -keyout rogue.key -out rogue.pem -subj /CN=rogue",
+                  dir);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  write(dir / "workflow.yaml", "name: tls\nactors:\n  - {id: sim, type: simulator, config: {count: 500, seed: 1}}\n"
+                               "  - {id: out, type: jsonl, config: {path: out.jsonl}, inputs: [sim.alerts]}\n");
+  r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --nodes a=10.0.0.1:7101 --run-dir out", dir);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("node 'a': '10.0.0.1' is not a loopback address") != std::string::npos, r.err);
+  const std::string tls = " --tls-cert node.pem --tls-key node.key --tls-ca ca.pem";
+  const std::string rogue = " --tls-cert rogue.pem --tls-key rogue.key --tls-ca rogue.pem";
+  // One script: a node (with TLS or without), then the coordinators in turn; ports from its line.
+  auto against = [&](const std::string& node_tls, const std::vector<std::string>& coordinators) {
+    std::string script = "B='" + ebs_flow() + "'\n\"$B\" node --name n --listen 127.0.0.1:0" + node_tls +
+                         " > n.out 2> n.err & N=$!\nfor i in $(seq 100); do [ -s n.out ] && break; sleep 0.1; done\n"
+                         "P=$(sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' n.out)\n";
+    for (size_t i = 0; i < coordinators.size(); ++i)
+      script += "\"$B\" run workflow.yaml -q --no-progress --nodes n=127.0.0.1:$P" + coordinators[i] + " --run-dir out" +
+                std::to_string(i) + " > c" + std::to_string(i) + ".out 2> c" + std::to_string(i) + ".err; echo $? > c" +
+                std::to_string(i) + ".rc\n";
+    script += "kill $N 2>/dev/null; wait $N\nexit 0\n";
+    write(dir / "script.sh", script);
+    run_command("bash script.sh", dir);
+  };
+  against(tls, {"", rogue, tls});
+  CHECK(rc(dir, "c0") == 1);  // a coordinator without TLS
+  CHECK(read_file(dir / "c0.err").find("does not answer") != std::string::npos);
+  CHECK(rc(dir, "c1") == 1);  // a certificate of another CA
+  CHECK(read_file(dir / "c1.err").find("does not answer") != std::string::npos);
+  CHECK_MESSAGE(rc(dir, "c2") == 0, read_file(dir / "c2.err"));
+  CHECK(rows(dir / "out2" / "out.jsonl").size() == 500);
+  CHECK(!fs::exists(dir / "out0" / "out.jsonl"));
+  against("", {tls});  // a node without a certificate
+  CHECK(rc(dir, "c0") == 1);
+  CHECK_MESSAGE(read_file(dir / "c0.err").find("over TLS: a node without a certificate of this CA, or without TLS, is refused") !=
+                    std::string::npos,
+                read_file(dir / "c0.err"));
+  fs::remove_all(dir);
+}

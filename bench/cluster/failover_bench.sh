@@ -7,7 +7,7 @@
 # Usage: bench/cluster/failover_bench.sh [BUILD_DIR] [N]   (EBS_TEST_DATA: ../shared/data)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$root/build}
+build=$(cd "${1:-$root/build}" && pwd)
 count=${2:-1000000}
 flow=$build/ebs-flow
 signal=KILL
@@ -42,7 +42,7 @@ start=$(date +%s.%N)
 run=$!
 target=$((count * 40 / 100))
 while kill -0 $run 2>/dev/null; do
-  lines=$(wc -l <out/out.jsonl 2>/dev/null || echo 0)
+  lines=$( (wc -l <out/out.jsonl) 2>/dev/null || echo 0)
   ((lines >= target)) && break
   sleep 0.2
 done

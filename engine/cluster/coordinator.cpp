@@ -103,7 +103,12 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
 
   StopSignals signals(options.handle_signals);
   caf::actor_system_config config;
-  configure_cluster(config, cluster.version, options.threads);
+  for (const NodeAddress& n : cluster.nodes)
+    if (std::string refusal = tls_refusal(n.host, cluster.tls); !refusal.empty()) {
+      result.errors.push_back("node '" + n.name + "': " + refusal);
+      return result;
+    }
+  configure_cluster(config, cluster.version, options.threads, cluster.tls);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
   const auto timeout = std::chrono::seconds(30);
@@ -111,7 +116,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   // Every node answers, and is the node it is said to be, before anything is placed.
   std::vector<caf::actor> nodes;
   for (const NodeAddress& n : cluster.nodes) {
-    auto handle = system.middleman().remote_actor(n.host, n.port);
+    auto handle = reach(system, n.host, n.port, cluster.tls);
     if (!handle) {
       const caf::error& e = handle.error();
       const bool other_version = e.category() == caf::atom("system") &&
@@ -119,7 +124,11 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       result.errors.push_back("node '" + n.name + "' at " + n.host + ":" + std::to_string(n.port) +
                               (other_version ? " runs another ebs-flow version than " + cluster.version +
                                                    " (refused at the handshake)"
-                                             : " does not answer: " + system.render(e)));
+                                             : " does not answer: " + system.render(e) +
+                                                   (cluster.tls.enabled()
+                                                        ? " (over TLS: a node without a certificate of this CA, or "
+                                                          "without TLS, is refused)"
+                                                        : "")));
       return result;
     }
     std::string problem;

@@ -1,8 +1,10 @@
 #include "engine/cluster/node.h"
 
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -21,8 +23,42 @@
 
 namespace ebs::cluster {
 
-void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads) {
+std::string TlsFiles::problem() const {
+  if (!enabled()) return "";
+  if (cert.empty() || key.empty() || ca.empty())
+    return "TLS needs all three of --tls-cert, --tls-key and --tls-ca (without a CA, CAF's OpenSSL module would "
+           "use an unauthenticated cipher)";
+  for (const std::string* file : {&cert, &key, &ca})
+    if (!std::ifstream(*file)) return "TLS: cannot read '" + *file + "'";
+  return "";
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::string tls_refusal(const std::string& host, const TlsFiles& tls) {
+  if (std::string problem = tls.problem(); !problem.empty()) return problem;
+  if (!tls.enabled() && !is_loopback(host))
+    return "'" + host + "' is not a loopback address: a cluster off loopback needs TLS (--tls-cert, --tls-key and "
+           "--tls-ca on every node and on the coordinator; docs/cluster.md \"Security\")";
+  return "";
+}
+
+caf::expected<caf::actor> reach(caf::actor_system& system, const std::string& host, uint16_t port, const TlsFiles& tls) {
+  if (tls.enabled()) return caf::openssl::remote_actor(system, host, port);
+  return system.middleman().remote_actor(host, port);
+}
+
+void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads,
+                       const TlsFiles& tls) {
   config.load<caf::io::middleman>();
+  if (tls.enabled()) {
+    config.load<caf::openssl::manager>();
+    config.openssl_certificate = tls.cert;
+    config.openssl_key = tls.key;
+    config.openssl_cafile = tls.ca;
+  }
   if (threads > 0) config.set("scheduler.max-threads", threads);
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
   config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
@@ -81,10 +117,12 @@ nlohmann::json instance_books(const GraphInstance& inst, size_t index) {
 int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader) {
   StopSignals signals;
   caf::actor_system_config config;
-  configure_cluster(config, options.version, options.threads);
+  configure_cluster(config, options.version, options.threads, options.tls);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
-  auto port = system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
+  auto port = options.tls.enabled()
+                  ? caf::openssl::publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true)
+                  : system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
   if (!port) {
     std::cerr << "node " << options.name << ": cannot listen on " << options.host << ":" << options.port << ": "
               << system.render(port.error()) << "\n";
@@ -207,11 +245,18 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           std::vector<std::string> errors;
           for (const std::string& peer : peers) {
             const size_t colon = peer.rfind(':');
-            auto node = system.middleman().connect(peer.substr(0, colon),
-                                                   static_cast<uint16_t>(std::stoi(peer.substr(colon + 1))));
-            if (!node)
+            const std::string host = peer.substr(0, colon);
+            const auto port = static_cast<uint16_t>(std::stoi(peer.substr(colon + 1)));
+            // Over TLS there is only remote_actor (the peer's published node): it connects all the same.
+            caf::error failed;
+            if (options.tls.enabled()) {
+              if (auto node = reach(system, host, port, options.tls); !node) failed = node.error();
+            } else if (auto node = system.middleman().connect(host, port); !node) {
+              failed = node.error();
+            }
+            if (failed)
               errors.push_back("node " + options.name + " cannot connect to its peer " + peer + ": " +
-                               system.render(node.error()));
+                               system.render(failed));
           }
           return caf::make_message(errors.empty(), errors);
         },
