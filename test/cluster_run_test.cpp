@@ -200,3 +200,246 @@ TEST_CASE("a node of another ebs-flow version is refused at the handshake") {
   caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
   fs::remove_all(dir);
 }
+
+namespace {
+
+// 20,000 simulated alerts offered at `rate` from node `sim_on` through crossmatch (2 instances,
+// placed by `xm_on`) to a jsonl sink on each node of `sinks_on`: a run long enough to lose a node
+// in the middle of it.
+std::string failover_workflow(const std::string& sim_on, const std::string& xm_on, const std::vector<std::string>& sinks_on,
+                              int rate, const std::string& policy = "failover") {
+  std::string text = "name: cluster-failover\non_node_loss: " + policy + R"(
+actors:
+  - id: sim
+    type: simulator
+    rate: )" + std::to_string(rate) + R"(
+    config: {count: 20000, seed: 5, ra_min: 85, ra_max: 105, dec_min: -20, dec_max: 0}
+    placement: {nodes: [)" + sim_on + R"(]}
+  - id: xm
+    type: crossmatch
+    parallelism: 2
+    placement: {nodes: [)" + xm_on + R"(], per_node: )" + (xm_on.find(',') == std::string::npos ? "2" : "1") + R"(}
+    config:
+      catalogues:
+        - {file: )" + (source_dir() / "catalogs" / "gaia-dr3-1000.yaml").string() + R"(, radius_arcsec: 3600, name: gaia}
+    inputs: [sim.alerts]
+)";
+  for (const std::string& node : sinks_on)
+    text += "  - id: out_" + node + "\n    type: jsonl\n    config: {path: out-" + node + ".jsonl, with_raw: false}\n" +
+            "    inputs: [xm.out]\n    placement: {nodes: [" + node + "]}\n";
+  return text;
+}
+
+// Starts `ebs-flow node` processes (names), runs the workflow on them, sends `signal` to node
+// `victim` (or to the coordinator: "run") `at_s` seconds after the run starts; a SIGSTOPped node is
+// sent SIGCONT once the coordinator declared it lost. Writes NAME.rc (exit code; 137: it did not
+// exit on its own within 20 s of the run's end and was killed), run.rc, signal.time (epoch s).
+std::string cluster_script(const std::vector<std::string>& names, const std::string& victim, const std::string& signal,
+                           double at_s) {
+  std::string all, nodes_arg;
+  for (const std::string& n : names) all += " " + n;
+  for (const std::string& n : names) nodes_arg += (nodes_arg.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
+  return "B='" + ebs_flow() + "'\nfor n in" + all +
+         "; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
+         "for n in" + all + "; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n"
+         "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
+         "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg +
+         " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+         "for i in $(seq 200); do grep -q 'nodes ready' run.err && break; sleep 0.05; done\n"
+         "sleep " + std::to_string(at_s) + "\ndate +%s.%N > signal.time\nkill -" + signal + " $(cat " + victim + ".pid)\n"
+         "if [ " + signal + " = STOP ]; then\n"
+         "  for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
+         "  sleep 1; kill -CONT $(cat " + victim + ".pid)\nfi\n"
+         "wait $(cat run.pid); echo $? > run.rc\n"
+         "for n in" + all + "; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
+         "kill $w 2>/dev/null; done\nexit 0\n";
+}
+
+int rc(const fs::path& dir, const std::string& name) { return std::stoi(read_file(dir / (name + ".rc"))); }
+
+// The alert ids a sink wrote: how many rows, how many distinct.
+std::pair<size_t, size_t> alert_rows(const fs::path& path) {
+  std::set<std::string> ids;
+  size_t rows_seen = 0;
+  std::istringstream lines(read_file(path));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) {
+      ++rows_seen;
+      ids.insert(json::parse(line)["alert_id"].get<std::string>());
+    }
+  return {rows_seen, ids.size()};
+}
+
+// The documented bound (docs/cluster.md "Failures"): the sum over the edges into the lost node of
+// each edge's window in records (16 batches of at most 1,024 records by default).
+constexpr size_t kEdgeWindowRecords = 16 * 1024;
+
+}  // namespace
+
+TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a survivor, every alert at the sinks, duplicates bounded") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("kill");
+  // The source on c, xm/0 on b (killed), xm/1 on c, sinks on a and c. xm/0 is replaced on a (the
+  // first survivor): c's link to it is rebound across nodes and replays, the replacement writes
+  // to the sink on a through the link in that stood for b, and to the sink on c over a new link.
+  write(dir / "workflow.yaml", failover_workflow("c", "b, c", {"a", "c"}, 4000));
+  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 2.0));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  const std::string err = read_file(dir / "run.err");
+  CHECK_MESSAGE(rc(dir, "run") == 0, err);
+  CHECK(rc(dir, "b") == 128 + 9);
+  CHECK(rc(dir, "a") == 0);
+  CHECK(rc(dir, "c") == 0);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  const json& cluster = summary["cluster"];
+  REQUIRE(cluster["lost_nodes"].size() == 1);
+  CHECK(cluster["lost_nodes"][0]["name"] == "b");
+  CHECK(cluster["lost_nodes"][0]["replaced_on"] == "a");
+  CHECK(cluster["lost_nodes"][0]["instances_replaced"] == json::array({"xm/0"}));
+  CHECK(err.find("node 'b' was lost after") != std::string::npos);
+  CHECK(err.find("batches sent again after node losses") != std::string::npos);
+  const size_t duplicates_sent = cluster["duplicates_sent"];
+  CHECK(cluster["replayed_batches"].get<size_t>() > 0);
+  CHECK(duplicates_sent <= 1 * kEdgeWindowRecords);  // one edge into b: sim -> xm/0
+  for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) {
+    auto [rows_seen, distinct] = alert_rows(dir / "out" / sink);
+    CHECK_MESSAGE(distinct == 20000, sink);  // every alert at least once
+    CHECK_MESSAGE(rows_seen - distinct <= duplicates_sent, sink);
+  }
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "xm") CHECK(a["instances"][0]["node"] == "a");
+    for (const json& inst : a["instances"]) CHECK(inst["balanced"] == true);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SIGSTOP of a node: noticed within 5 s, replaced; after SIGCONT it exits on its own, fenced") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("stop");
+  // Both crossmatch instances on b; the source and the sink on a: a's links to b are rebound to
+  // local replacements.
+  write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 2500));
+  write(dir / "script.sh", cluster_script({"a", "b"}, "b", "STOP", 1.5));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  const std::string err = read_file(dir / "run.err");
+  CHECK_MESSAGE(rc(dir, "run") == 0, err);
+  CHECK(rc(dir, "a") == 0);
+  CHECK_MESSAGE(rc(dir, "b") == 1, read_file(dir / "b.err"));  // on its own, not killed (137)
+  CHECK(read_file(dir / "b.err").find("the coordinator was lost") != std::string::npos);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  const json& cluster = summary["cluster"];
+  REQUIRE(cluster["lost_nodes"].size() == 1);
+  CHECK(cluster["lost_nodes"][0]["name"] == "b");
+  const double noticed_s = cluster["lost_nodes"][0]["at_unix_s"].get<double>() - std::stod(read_file(dir / "signal.time"));
+  CHECK(noticed_s > 0);
+  CHECK_MESSAGE(noticed_s <= 5.0, noticed_s);
+  CHECK(cluster["epoch"] == 2);
+  const size_t duplicates_sent = cluster["duplicates_sent"];
+  CHECK(duplicates_sent <= 2 * kEdgeWindowRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
+  auto [rows_seen, distinct] = alert_rows(dir / "out" / "out-a.jsonl");
+  CHECK(distinct == 20000);
+  CHECK(rows_seen - distinct <= duplicates_sent);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("on_node_loss: stop, or a lost node holding a sink, ends the run with exit 1") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("policy");
+  write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 4000, "stop"));
+  write(dir / "script.sh", cluster_script({"a", "b"}, "b", "KILL", 1.0));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  std::string err = read_file(dir / "run.err");
+  CHECK(rc(dir, "run") == 1);
+  CHECK_MESSAGE(err.find("node 'b' was lost during the run; the workflow says on_node_loss: stop") != std::string::npos, err);
+  CHECK(rc(dir, "a") == 0);
+
+  // A sink's output lives on its node: it is not moved.
+  write(dir / "workflow.yaml", failover_workflow("a", "a", {"b"}, 4000));
+  r = run_command("bash script.sh", dir);
+  err = read_file(dir / "run.err");
+  CHECK(rc(dir, "run") == 1);
+  CHECK_MESSAGE(err.find("not moved to another node (sources, sinks and I/O actors): 'out_b' instance 0") !=
+                    std::string::npos,
+                err);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a lost coordinator: every node stops without committing and exits 1") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("coordinator");
+  write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 4000));
+  write(dir / "script.sh", cluster_script({"a", "b"}, "run", "KILL", 1.0));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  CHECK(rc(dir, "run") == 128 + 9);
+  for (const char* node : {"a", "b"}) {
+    CHECK_MESSAGE(rc(dir, node) == 1, node);
+    CHECK(read_file(dir / (std::string(node) + ".err")).find("the coordinator was lost") != std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("on_node_loss is failover or stop; restart is refused at its place") {
+  fs::path dir = temp_dir("restart");
+  write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 4000, "restart"));
+  auto r = run_command(ebs_flow() + " validate workflow.yaml", dir);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("workflow.yaml:2:15: 'on_node_loss: restart'") != std::string::npos, r.err);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("off loopback a node needs TLS; over TLS a node or coordinator without a certificate of the CA is refused") {
+  fs::path dir = temp_dir("tls");
+  auto r = run_command(ebs_flow() + " node --name a --listen 0.0.0.0:0", dir);
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("'0.0.0.0' is not a loopback address: a cluster off loopback needs TLS") != std::string::npos, r.err);
+  r = run_command(ebs_flow() + " node --name a --listen 127.0.0.1:0 --tls-cert x.pem", dir);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("TLS needs all three of --tls-cert, --tls-key and --tls-ca") != std::string::npos);
+
+  // A CA, a node certificate it signed, and a self-signed one it did not.
+  const std::string ssl = "openssl req -newkey rsa:2048 -nodes -days 2 2>/dev/null ";
+  r = run_command(ssl + "-x509 -keyout ca.key -out ca.pem -subj /CN=ebs-test-ca && " + ssl +
+                      "-keyout node.key -out node.csr -subj /CN=node && openssl x509 -req -in node.csr -CA ca.pem "
+                      "-CAkey ca.key -CAcreateserial -out node.pem -days 2 2>/dev/null && " +
+                      ssl + "-x509 -keyout rogue.key -out rogue.pem -subj /CN=rogue",
+                  dir);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  write(dir / "workflow.yaml", "name: tls\nactors:\n  - {id: sim, type: simulator, config: {count: 500, seed: 1}}\n"
+                               "  - {id: out, type: jsonl, config: {path: out.jsonl}, inputs: [sim.alerts]}\n");
+  r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --nodes a=10.0.0.1:7101 --run-dir out", dir);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("node 'a': '10.0.0.1' is not a loopback address") != std::string::npos, r.err);
+  const std::string tls = " --tls-cert node.pem --tls-key node.key --tls-ca ca.pem";
+  const std::string rogue = " --tls-cert rogue.pem --tls-key rogue.key --tls-ca rogue.pem";
+  // One script: a node (with TLS or without), then the coordinators in turn; ports from its line.
+  auto against = [&](const std::string& node_tls, const std::vector<std::string>& coordinators) {
+    std::string script = "B='" + ebs_flow() + "'\n\"$B\" node --name n --listen 127.0.0.1:0" + node_tls +
+                         " > n.out 2> n.err & N=$!\nfor i in $(seq 100); do [ -s n.out ] && break; sleep 0.1; done\n"
+                         "P=$(sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' n.out)\n";
+    for (size_t i = 0; i < coordinators.size(); ++i)
+      script += "\"$B\" run workflow.yaml -q --no-progress --nodes n=127.0.0.1:$P" + coordinators[i] + " --run-dir out" +
+                std::to_string(i) + " > c" + std::to_string(i) + ".out 2> c" + std::to_string(i) + ".err; echo $? > c" +
+                std::to_string(i) + ".rc\n";
+    script += "kill $N 2>/dev/null; wait $N\nexit 0\n";
+    write(dir / "script.sh", script);
+    run_command("bash script.sh", dir);
+  };
+  against(tls, {"", rogue, tls});
+  CHECK(rc(dir, "c0") == 1);  // a coordinator without TLS
+  CHECK(read_file(dir / "c0.err").find("does not answer") != std::string::npos);
+  CHECK(rc(dir, "c1") == 1);  // a certificate of another CA
+  CHECK(read_file(dir / "c1.err").find("does not answer") != std::string::npos);
+  CHECK_MESSAGE(rc(dir, "c2") == 0, read_file(dir / "c2.err"));
+  CHECK(rows(dir / "out2" / "out.jsonl").size() == 500);
+  CHECK(!fs::exists(dir / "out0" / "out.jsonl"));
+  against("", {tls});  // a node without a certificate
+  CHECK(rc(dir, "c0") == 1);
+  CHECK_MESSAGE(read_file(dir / "c0.err").find("over TLS: a node without a certificate of this CA, or without TLS, is refused") !=
+                    std::string::npos,
+                read_file(dir / "c0.err"));
+  fs::remove_all(dir);
+}

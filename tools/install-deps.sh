@@ -24,6 +24,7 @@ test_packages=(
   python3-gammapy  # GADF light-curve and HPX exports are read back by Gammapy (docs/followup.md)
   chromium nodejs
   postgresql
+  openssl  # certificates for the cluster TLS test (test/cluster_run_test.cpp, docs/cluster.md)
   clang-14 libclang-rt-14-dev libomp-14-dev lld-14  # the sanitizer build and libFuzzer (tools/sanitizer-build.sh, docs/reliability.md)
 )
 

@@ -31,6 +31,13 @@ struct WorkflowOptions {
   std::vector<std::string> plugins;
 };
 
+// A cluster process's TLS files (docs/cluster.md "Security"): required off loopback.
+void add_tls_options(CLI::App& app, cluster::TlsFiles& tls) {
+  app.add_option("--tls-cert", tls.cert, "cluster: this process's certificate (PEM), signed by the --tls-ca");
+  app.add_option("--tls-key", tls.key, "cluster: the certificate's private key (PEM)");
+  app.add_option("--tls-ca", tls.ca, "cluster: the CA (PEM) every node's and the coordinator's certificate is checked against");
+}
+
 void add_workflow_options(CLI::App& app, WorkflowOptions& o) {
   app.add_option("workflow", o.path, "the workflow YAML file")->required();
   app.add_option("--set", o.sets, "override a config value: ACTOR.KEY=VALUE (repeatable)");
@@ -204,6 +211,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--listen", *listen, "HOST:PORT to listen on for the coordinator and peers (port 0: any)")
                      ->required();
                  app.add_option("--threads", o->threads, "scheduler threads (default: one per core, at least 4)");
+                 add_tls_options(app, o->tls);
                  return [o, listen, &actors, &loader, version] {
                    const size_t colon = listen->rfind(':');
                    int port = -1;
@@ -220,6 +228,10 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    }
                    o->host = listen->substr(0, colon);
                    o->port = static_cast<uint16_t>(port);
+                   if (std::string refusal = cluster::tls_refusal(o->host, o->tls); !refusal.empty()) {
+                     std::cerr << "node " << o->name << ": " << refusal << "\n";
+                     return exit_code::usage;
+                   }
                    o->version = version;
                    return cluster::run_node(*o, actors, loader);
                  };
@@ -239,6 +251,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    double drain_timeout_s = -1;  // not given: the workflow's
                    std::string nodes;
                    size_t local_cluster = 0;
+                   cluster::TlsFiles tls;
                  };
                  auto o = std::make_shared<RunArgs>();
                  add_workflow_options(app, o->workflow);
@@ -267,6 +280,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--local-cluster", o->local_cluster,
                                 "run on N `ebs-flow node` processes started on loopback (and stopped at the end)")
                      ->excludes("--nodes");
+                 add_tls_options(app, o->tls);
                  if (http) {
                    app.add_option("--http", o->http,
                                   "serve the live dashboard on HOST:PORT (port 0: any free port; loopback unless --token)");
@@ -312,6 +326,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      // A cluster run: the placement is checked against the nodes before any is reached.
                      cluster::ClusterRun run;
                      run.version = version;
+                     run.tls = o->tls;
                      run.sets = o->workflow.sets;
                      run.plugins = o->workflow.plugins;
                      std::ifstream file(o->workflow.path, std::ios::binary);
@@ -337,7 +352,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      std::unique_ptr<cluster::LocalCluster> local;
                      if (o->local_cluster > 0) {
                        try {
-                         local = std::make_unique<cluster::LocalCluster>(o->local_cluster, options.threads);
+                         local = std::make_unique<cluster::LocalCluster>(o->local_cluster, options.threads, o->tls);
                        } catch (const Fault& f) {
                          std::cerr << f.place() << ": " << f.message() << "\n";
                          return exit_code::failed;

@@ -103,7 +103,12 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
 
   StopSignals signals(options.handle_signals);
   caf::actor_system_config config;
-  configure_cluster(config, cluster.version, options.threads);
+  for (const NodeAddress& n : cluster.nodes)
+    if (std::string refusal = tls_refusal(n.host, cluster.tls); !refusal.empty()) {
+      result.errors.push_back("node '" + n.name + "': " + refusal);
+      return result;
+    }
+  configure_cluster(config, cluster.version, options.threads, cluster.tls);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
   const auto timeout = std::chrono::seconds(30);
@@ -111,7 +116,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   // Every node answers, and is the node it is said to be, before anything is placed.
   std::vector<caf::actor> nodes;
   for (const NodeAddress& n : cluster.nodes) {
-    auto handle = system.middleman().remote_actor(n.host, n.port);
+    auto handle = reach(system, n.host, n.port, cluster.tls);
     if (!handle) {
       const caf::error& e = handle.error();
       const bool other_version = e.category() == caf::atom("system") &&
@@ -119,7 +124,11 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       result.errors.push_back("node '" + n.name + "' at " + n.host + ":" + std::to_string(n.port) +
                               (other_version ? " runs another ebs-flow version than " + cluster.version +
                                                    " (refused at the handshake)"
-                                             : " does not answer: " + system.render(e)));
+                                             : " does not answer: " + system.render(e) +
+                                                   (cluster.tls.enabled()
+                                                        ? " (over TLS: a node without a certificate of this CA, or "
+                                                          "without TLS, is refused)"
+                                                        : "")));
       return result;
     }
     std::string problem;
@@ -196,15 +205,103 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   std::vector<std::string> faults;
   bool aborted = false, stopping = false;
   std::vector<bool> node_lost(nodes.size(), false);
+  std::vector<size_t> losses_to_handle;  // nodes declared lost, their instances not yet moved
+  nlohmann::json lost_nodes = nlohmann::json::array();
+  uint64_t epoch = kFirstEpoch;
+  uint64_t refused_from_lost = 0;
+  // Nothing a node declared lost sends is accepted (it is fenced): it may come back (SIGCONT).
+  auto from_lost = [&] {
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (node_lost[i] && caf::actor_cast<caf::actor_addr>(self->current_sender()) == nodes[i].address()) {
+        ++refused_from_lost;
+        return true;
+      }
+    return false;
+  };
+  // A lost node's instances that are not done go to the first survivor (workflow on_node_loss:
+  // failover), or the run ends (stop; or a source or I/O instance, which cannot be moved).
+  auto fail_over = [&](size_t lost) {
+    const double at_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
+    std::vector<uint64_t> moved;
+    std::vector<std::string> unmovable;
+    for (size_t k = 0; k < instances.size(); ++k) {
+      const GraphInstance& inst = instances[k];
+      if (inst.node != names[lost] || inst.done) continue;
+      const ActorType& type = *inst.spec->type;
+      if (type.is_source() || type.blocking || type.outputs.empty())
+        unmovable.push_back("'" + inst.spec->id + "' instance " + std::to_string(inst.instance));
+      else
+        moved.push_back(k);
+    }
+    size_t survivor = nodes.size();
+    for (size_t i = 0; i < nodes.size() && survivor == nodes.size(); ++i)
+      if (!node_lost[i]) survivor = i;
+    std::string why;
+    if (workflow.on_node_loss == "stop") why = "the workflow says on_node_loss: stop";
+    else if (survivor == nodes.size()) why = "no node survives";
+    else if (!unmovable.empty()) {
+      why = "it ran instances that are not moved to another node (sources, sinks and I/O actors):";
+      for (const std::string& u : unmovable) why += " " + u;
+    }
+    if (!why.empty()) {
+      result.errors.push_back("node '" + names[lost] + "' was lost during the run; " + why +
+                              "; what it had not handled is not acknowledged");
+      // The survivors' links to it give up what they keep (abandoned) and refuse what it sends,
+      // so that they drain and report at once.
+      ++epoch;
+      for (size_t i = 0; i < nodes.size(); ++i)
+        if (!node_lost[i])
+          self->send(nodes[i], failover_atom::value, epoch, names[lost], std::vector<uint64_t>{}, std::string(),
+                     std::vector<std::string>{}, std::vector<caf::actor>{});
+      return;
+    }
+    ++epoch;
+    std::vector<std::string> new_keys;
+    std::vector<caf::actor> new_handles;
+    self->request(nodes[survivor], timeout, replace_atom::value, epoch, names[lost], moved, link_keys, link_handles)
+        .receive(
+            [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+              if (!ok) {
+                for (const std::string& e : keys) result.errors.push_back("node '" + names[survivor] + "': " + e);
+                return;
+              }
+              new_keys = keys;
+              new_handles = handles;
+            },
+            [&](caf::error& e) {
+              result.errors.push_back("node '" + names[survivor] + "' did not take the instances of lost node '" +
+                                      names[lost] + "': " + system.render(e));
+            });
+    if (!result.errors.empty()) return;
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (!node_lost[i])
+        self->send(nodes[i], failover_atom::value, epoch, names[lost], moved, names[survivor], new_keys, new_handles);
+    link_keys.insert(link_keys.end(), new_keys.begin(), new_keys.end());
+    link_handles.insert(link_handles.end(), new_handles.begin(), new_handles.end());
+    nlohmann::json replaced = nlohmann::json::array();
+    for (uint64_t k : moved) {
+      instances[k].node = names[survivor];
+      replaced.push_back(instances[k].spec->id + "/" + std::to_string(instances[k].instance));
+    }
+    const double unix_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    lost_nodes.push_back({{"name", names[lost]}, {"at_s", at_s}, {"at_unix_s", unix_s}, {"epoch", epoch},
+                          {"replaced_on", names[survivor]},
+                          {"instances_replaced", replaced}});
+    spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node '{}' (epoch {})", names[lost], at_s,
+                 moved.size(), names[survivor], epoch);
+  };
   while (remaining > 0 && !aborted && result.errors.empty()) {
     self->receive(
         [&](msg::done_atom, uint64_t index) {
+          if (from_lost()) return;
           if (index < instances.size() && !instances[index].done) {
             instances[index].done = true;
             --remaining;
           }
         },
         [&](msg::fault_atom, uint64_t index, const std::string& what, bool abort) {
+          if (from_lost()) return;
           faults.push_back("actor '" + instances[index].spec->id + "' instance " +
                            std::to_string(instances[index].instance) + " " + what);
           aborted = aborted || abort;
@@ -213,11 +310,13 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           for (size_t i = 0; i < nodes.size(); ++i)
             if (nodes[i].address() == down.source && !node_lost[i]) {
               node_lost[i] = true;
-              result.errors.push_back("node '" + names[i] + "' was lost during the run (" + caf::to_string(down.reason) +
-                                      "); what it had not handled is not acknowledged");
+              spdlog::warn("node '{}' was lost during the run ({})", names[i], caf::to_string(down.reason));
+              losses_to_handle.push_back(i);
             }
         },
         caf::after(std::chrono::milliseconds(50)) >> [&] {});
+    for (size_t lost : losses_to_handle) fail_over(lost);
+    losses_to_handle.clear();
     if (int sig = signals.poll()) {
       if (result.interrupted) std::_Exit(128 + sig);
       spdlog::warn("{} received: the nodes finish in-flight batches", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -241,6 +340,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   while (expected_reports > 0 && collecting) {
     self->receive(
         [&](collect_atom, const std::string& name, const std::string& text) {
+          if (from_lost()) return;
           for (size_t i = 0; i < names.size(); ++i)
             if (names[i] == name) reported[i] = true;
           nlohmann::json report = nlohmann::json::parse(text);
@@ -264,6 +364,27 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         });
   }
   result.accounting_ok = result.errors.empty();
+  uint64_t replayed_batches = 0, duplicates_sent = 0, refused = refused_from_lost;
+  for (const auto& [name, l] : links.items()) {
+    replayed_batches += l.value("batches_replayed", uint64_t{0});
+    duplicates_sent += l.value("records_replayed", uint64_t{0});
+    refused += l.value("messages_refused", uint64_t{0});
+  }
+  uint64_t abandoned = 0;
+  for (const auto& [name, l] : links.items()) abandoned += l.value("batches_abandoned", uint64_t{0});
+  if (!lost_nodes.empty() && abandoned > 0)
+    result.errors.push_back(std::to_string(abandoned) +
+                            " batches sent to other nodes were abandoned (an instance that had finished on a lost "
+                            "node is not replaced): their records may be missing from the sinks");
+  for (const nlohmann::json& lost : lost_nodes)
+    result.warnings.push_back("node '" + lost["name"].get<std::string>() + "' was lost after " +
+                              std::to_string(static_cast<int>(lost["at_s"].get<double>())) + " s; its " +
+                              std::to_string(lost["instances_replaced"].size()) + " instances were replaced on node '" +
+                              lost["replaced_on"].get<std::string>() + "'");
+  if (!lost_nodes.empty())
+    result.warnings.push_back(std::to_string(replayed_batches) + " batches sent again after node losses: " +
+                              std::to_string(duplicates_sent) + " records, the most duplicates the sinks may hold; " +
+                              std::to_string(refused) + " messages from fenced nodes refused");
   for (std::string& f : faults) result.errors.push_back(std::move(f));
   graph.collect(result);
   if (!options.summary_json.empty()) {
@@ -274,7 +395,14 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                            {"address", cluster.nodes[i].host + ":" + std::to_string(cluster.nodes[i].port)},
                            {"lost", static_cast<bool>(node_lost[i])},
                            {"links", links.contains(names[i]) ? links[names[i]] : nlohmann::json()}});
-    summary["cluster"] = {{"nodes", node_list}, {"links_between_nodes", link_keys.size()}};
+    summary["cluster"] = {{"nodes", node_list},
+                          {"links_between_nodes", link_keys.size()},
+                          {"on_node_loss", workflow.on_node_loss},
+                          {"lost_nodes", lost_nodes},
+                          {"epoch", epoch},
+                          {"replayed_batches", replayed_batches},
+                          {"duplicates_sent", duplicates_sent},
+                          {"messages_refused", refused}};
     std::ofstream out(options.summary_json);
     out << summary.dump(2) << "\n";
     if (!out) result.errors.push_back(options.summary_json + ": cannot write the summary");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cluster/node.h"
 #include "engine/runtime/engine.h"
 
 namespace ebs::cluster {
@@ -27,6 +28,7 @@ struct ClusterRun {
   std::vector<std::string> sets;     // --set overrides
   std::vector<std::string> plugins;  // --plugin
   std::string version;
+  TlsFiles tls;  // the coordinator's own certificate, key and CA (docs/cluster.md "Security")
 };
 
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,

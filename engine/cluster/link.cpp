@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include "engine/cluster/messages.h"
 #include "engine/model/record_bytes.h"
@@ -24,108 +26,243 @@ int64_t wall_ns() {
       .count();
 }
 
+void abandon_tokens(const BatchView& batch) {
+  for (const AckRef& a : batch.acks())
+    if (a) a->abandon();
+}
+
 struct LinkOutState {
+  // A batch the upstream sent: kept (records and tokens) until the receiving node released it,
+  // and counted against the upstream's window until it is also credited.
+  struct Sent {
+    BatchView batch;
+    uint32_t in_port = 0;
+    int64_t bytes = 0;
+    int64_t ingest_ns = 0;
+    size_t records = 0;
+    bool credited = false;
+    bool released = false;
+  };
+  caf::actor node;
   caf::actor peer;
   caf::actor upstream;
+  uint64_t epoch = 0;
+  bool local = false;       // the peer is a local instance (a replacement): batches pass as they are
+  bool bound = false;       // has had a peer
+  bool peer_lost = false;   // its node is gone: wait for a rebind or an abandon
+  bool gone = false;        // abandoned for good: every batch is abandoned as it comes
+  bool ended = false;       // the upstream sent its end of stream
+  std::optional<bool> drained_told;
   uint64_t next_seq = 0;
-  std::map<uint64_t, std::vector<AckRef>> held;  // sent, not yet released by the receiving node
-  std::deque<int64_t> sent_bytes;                // what the upstream spent per batch not yet granted back
-  bool ended = false;
+  std::map<uint64_t, Sent> window;
+  std::deque<uint64_t> uncredited;  // sent to the current peer, in order (credit comes back FIFO)
+  std::map<uint32_t, double> stream_time;
   std::shared_ptr<LinkCounters> counters;
   const char* name = "link-out";
 };
 
-void abandon_all(LinkOutState& state) {
-  for (auto& [seq, acks] : state.held) {
-    for (const AckRef& a : acks)
-      if (a) a->abandon();
-    state.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
+using LinkOut = caf::stateful_actor<LinkOutState>;
+
+void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
+  auto& st = self->state;
+  st.uncredited.push_back(seq);
+  if (st.local) {
+    // Tokens travel with the batch in one process: the replacement acknowledges them itself.
+    self->send(st.peer, msg::data_atom::value, sent.in_port, sent.batch, sent.ingest_ns);
+    sent.batch = {};
+    sent.released = true;
+    return;
   }
-  state.held.clear();
+  std::string types;
+  std::vector<std::string> encodings;
+  size_t part_bytes = 0;
+  const int64_t ingest_wall = wall_ns() - (steady_ns() - sent.ingest_ns);
+  const uint8_t batch_type = static_cast<uint8_t>(sent.batch.type());
+  auto send_part = [&](bool last) {
+    st.counters->messages_sent.fetch_add(1, std::memory_order_relaxed);
+    st.counters->bytes_sent.fetch_add(part_bytes, std::memory_order_relaxed);
+    self->send(st.peer, records_atom::value, st.epoch, seq, sent.in_port, batch_type, std::move(types),
+               std::move(encodings), ingest_wall, last);
+    types.clear();
+    encodings.clear();
+    part_bytes = 0;
+  };
+  for (size_t i = 0; i < sent.batch.size(); ++i) {
+    const Record& record = sent.batch[i];
+    std::string encoded = encode_record(record);
+    if (!encodings.empty() && part_bytes + encoded.size() > kMaxMessageBytes) send_part(false);
+    part_bytes += encoded.size();
+    types.push_back(static_cast<char>(record.type()));
+    encodings.push_back(std::move(encoded));
+  }
+  send_part(true);
+  st.counters->batches_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
-caf::behavior link_out(caf::stateful_actor<LinkOutState>* self, std::shared_ptr<LinkCounters> counters) {
+// Gives the upstream back the credit of every batch both taken and released.
+void grant(LinkOut* self) {
+  auto& st = self->state;
+  int64_t batches = 0, bytes = 0;
+  for (auto it = st.window.begin(); it != st.window.end();) {
+    if (it->second.credited && it->second.released) {
+      ++batches;
+      bytes += it->second.bytes;
+      it = st.window.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (batches > 0 && st.upstream) self->send(st.upstream, msg::credit_atom::value, batches, bytes);
+  // Drained once its upstream ended and everything sent was released: an instance does not give
+  // back the last credit of a stream that ended, so credit is not waited for.
+  const bool drained =
+      st.ended && std::all_of(st.window.begin(), st.window.end(), [](const auto& w) { return w.second.released; });
+  if (st.drained_told != drained) {
+    st.drained_told = drained;
+    self->send(st.node, drained_atom::value, drained);
+  }
+}
+
+void credit(LinkOut* self, int64_t batches) {
+  auto& st = self->state;
+  for (int64_t i = 0; i < batches && !st.uncredited.empty(); ++i) {
+    auto it = st.window.find(st.uncredited.front());
+    if (it != st.window.end()) it->second.credited = true;
+    st.uncredited.pop_front();
+  }
+  grant(self);
+}
+
+void send_end(LinkOut* self) {
+  auto& st = self->state;
+  if (st.local) self->send(st.peer, msg::eos_atom::value);
+  else self->send(st.peer, link_eos_atom::value, st.epoch);
+}
+
+caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCounters> counters) {
+  self->state.node = std::move(node);
   self->state.counters = std::move(counters);
-  auto finish_if_done = [self] {
-    if (self->state.ended && self->state.held.empty()) self->quit();
-  };
-  self->set_down_handler([self, finish_if_done](const caf::down_msg& down) {
+  self->set_down_handler([self](const caf::down_msg& down) {
+    auto& st = self->state;
     // A link in ends normally after the end of stream; its batches' reports come from their
     // tokens. Only a lost peer (its node gone) means they will never come.
-    if (down.source != self->state.peer.address() || down.reason == caf::exit_reason::normal) return;
-    // The receiving node is gone: what it had not handled is not acknowledged.
-    spdlog::error("a link to another node was lost: {}", caf::to_string(down.reason));
-    abandon_all(self->state);
-    self->state.peer = nullptr;
-    finish_if_done();
+    if (st.local || !st.peer || down.source != st.peer.address() || down.reason == caf::exit_reason::normal) return;
+    // What it had not released is kept: the coordinator decides (a replacement, or abandon).
+    spdlog::warn("a link to another node was lost ({}); {} batches kept for a replacement", caf::to_string(down.reason),
+                 st.window.size());
+    st.peer_lost = true;
   });
   return {
-      [self](peer_atom, caf::actor peer) {
-        self->monitor(peer);
-        self->state.peer = std::move(peer);
+      [self](peer_atom, caf::actor peer, uint64_t epoch, bool local) {
+        auto& st = self->state;
+        const bool rebind = st.bound;
+        if (st.peer && !st.local) self->demonitor(st.peer);
+        st.peer = std::move(peer);
+        st.epoch = epoch;
+        st.local = local;
+        st.bound = true;
+        st.peer_lost = false;
+        if (!local) self->monitor(st.peer);
+        // Every batch not released goes (again) to the new peer, in order; one released but not
+        // yet credited will get no credit from the old peer any more.
+        st.uncredited.clear();
+        for (auto& [seq, sent] : st.window) {
+          if (sent.released) {
+            sent.credited = true;
+            continue;
+          }
+          sent.credited = false;
+          if (rebind) {
+            st.counters->batches_replayed.fetch_add(1, std::memory_order_relaxed);
+            st.counters->records_replayed.fetch_add(sent.records, std::memory_order_relaxed);
+          }
+          send_batch(self, seq, sent);
+        }
+        if (rebind) {
+          for (const auto& [in_port, mjd] : st.stream_time) {
+            if (local) self->send(st.peer, msg::stream_time_atom::value, in_port, mjd);
+            else self->send(st.peer, link_time_atom::value, st.epoch, in_port, mjd);
+          }
+          if (st.ended) send_end(self);
+        }
+        grant(self);
+      },
+      [self](abandon_atom) {
+        auto& st = self->state;
+        st.gone = true;
+        for (auto& [seq, sent] : st.window) {
+          if (!sent.released) {
+            abandon_tokens(sent.batch);
+            st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
+          }
+          sent.batch = {};
+          sent.released = sent.credited = true;
+        }
+        st.uncredited.clear();
+        grant(self);
       },
       [self](msg::data_atom, uint32_t in_port, BatchView batch, int64_t ingest_ns) {
         auto& st = self->state;
         if (!st.upstream) st.upstream = caf::actor_cast<caf::actor>(self->current_sender());
         const uint64_t seq = ++st.next_seq;
-        int64_t bytes = 0;
-        std::string types;
-        std::vector<std::string> encodings;
-        size_t part_bytes = 0;
-        const int64_t ingest_wall = wall_ns() - (steady_ns() - ingest_ns);
-        auto send_part = [&](bool last) {
-          st.counters->messages_sent.fetch_add(1, std::memory_order_relaxed);
-          st.counters->bytes_sent.fetch_add(part_bytes, std::memory_order_relaxed);
-          if (st.peer)
-            self->send(st.peer, records_atom::value, seq, in_port, static_cast<uint8_t>(batch.type()), std::move(types),
-                       std::move(encodings), ingest_wall, last);
-          types.clear();
-          encodings.clear();
-          part_bytes = 0;
-        };
-        for (size_t i = 0; i < batch.size(); ++i) {
-          const Record& record = batch[i];
-          bytes += static_cast<int64_t>(record_bytes(record));
-          std::string encoded = encode_record(record);
-          if (!encodings.empty() && part_bytes + encoded.size() > kMaxMessageBytes) send_part(false);
-          part_bytes += encoded.size();
-          types.push_back(static_cast<char>(record.type()));
-          encodings.push_back(std::move(encoded));
+        LinkOutState::Sent& sent = st.window[seq];
+        for (size_t i = 0; i < batch.size(); ++i) sent.bytes += static_cast<int64_t>(record_bytes(batch[i]));
+        sent.records = batch.size();
+        sent.in_port = in_port;
+        sent.ingest_ns = ingest_ns;
+        sent.batch = std::move(batch);
+        if (st.gone) {
+          abandon_tokens(sent.batch);
+          st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
+          sent.batch = {};
+          sent.released = sent.credited = true;
+          grant(self);
+        } else if (st.bound && !st.peer_lost) {
+          send_batch(self, seq, sent);
+          if (sent.released) grant(self);
         }
-        send_part(true);
-        st.counters->batches_sent.fetch_add(1, std::memory_order_relaxed);
-        st.sent_bytes.push_back(bytes);
-        if (st.peer) st.held.emplace(seq, batch.acks());
-        else for (const AckRef& a : batch.acks()) if (a) a->abandon();
       },
       [self](msg::credit_atom, int64_t batches, int64_t) {
-        auto& st = self->state;
-        int64_t bytes = 0;
-        for (int64_t i = 0; i < batches && !st.sent_bytes.empty(); ++i) {
-          bytes += st.sent_bytes.front();
-          st.sent_bytes.pop_front();
+        // From a local peer (a replacement); a remote one's credit comes as lcredit.
+        if (self->state.local && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self->state.peer))
+          credit(self, batches);
+      },
+      [self](link_credit_atom, uint64_t epoch, int64_t batches) {
+        if (self->state.local || epoch != self->state.epoch) {
+          self->state.counters->messages_refused.fetch_add(1, std::memory_order_relaxed);
+          return;
         }
-        if (st.upstream) self->send(st.upstream, msg::credit_atom::value, batches, bytes);
+        credit(self, batches);
+      },
+      [self](released_atom, uint64_t epoch, uint64_t seq, bool abandoned) {
+        auto& st = self->state;
+        if (st.local || epoch != st.epoch) {
+          st.counters->messages_refused.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        auto it = st.window.find(seq);
+        if (it == st.window.end() || it->second.released) return;
+        if (abandoned) {
+          abandon_tokens(it->second.batch);
+          st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
+        }
+        it->second.batch = {};  // its tokens go: acknowledged unless abandoned above
+        it->second.released = true;
+        grant(self);
       },
       [self](msg::stream_time_atom, uint32_t in_port, double mjd) {
-        if (self->state.peer) self->send(self->state.peer, msg::stream_time_atom::value, in_port, mjd);
+        auto& st = self->state;
+        st.stream_time[in_port] = mjd;
+        if (!st.bound || st.peer_lost || st.gone) return;
+        if (st.local) self->send(st.peer, msg::stream_time_atom::value, in_port, mjd);
+        else self->send(st.peer, link_time_atom::value, st.epoch, in_port, mjd);
       },
-      [self, finish_if_done](msg::eos_atom) {
-        if (self->state.peer) self->send(self->state.peer, msg::eos_atom::value);
-        self->state.ended = true;
-        self->state.upstream = nullptr;
-        finish_if_done();
-      },
-      [self, finish_if_done](released_atom, uint64_t seq, bool abandoned) {
-        auto it = self->state.held.find(seq);
-        if (it == self->state.held.end()) return;
-        if (abandoned) {
-          for (const AckRef& a : it->second)
-            if (a) a->abandon();
-          self->state.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
-        }
-        self->state.held.erase(it);
-        finish_if_done();
+      [self](msg::eos_atom) {
+        auto& st = self->state;
+        st.ended = true;
+        st.upstream = nullptr;
+        if (st.bound && !st.peer_lost && !st.gone) send_end(self);
+        grant(self);
       },
   };
 }
@@ -134,37 +271,67 @@ struct LinkInState {
   caf::actor target;
   uint64_t target_index = 0;
   caf::actor run;
-  caf::actor sender;  // the link out
+  caf::actor sender;  // the link out (or, local, the replacement instance)
+  bool local = false;
+  uint64_t epoch = 1;  // messages of an older epoch come from a fenced node: refused
   std::shared_ptr<AckScope> scope;
   std::shared_ptr<AckTracker> tracker;
+  std::shared_ptr<LinkCounters> counters;
   std::vector<RecordPtr> records;  // the parts of the batch being received
   bool broken = false;             // a part could not be decoded: the batch is dropped, abandoned
 };
+
+using LinkIn = caf::stateful_actor<LinkInState>;
+
+// Whether a message of `epoch` is accepted; a newer epoch is a new sender (after a failover).
+bool accept(LinkIn* self, uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch < st.epoch || st.local) {
+    st.counters->messages_refused.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (epoch > st.epoch || !st.sender) {
+    st.epoch = epoch;
+    st.sender = caf::actor_cast<caf::actor>(self->current_sender());
+    st.records.clear();
+    st.broken = false;
+  }
+  return true;
+}
 
 // The token of a batch received from another node: its last release reports to the link out.
 AckRef remote_token(LinkInState& st, uint64_t records, uint64_t seq) {
   caf::actor sender = st.sender;
   std::shared_ptr<const AckScope> scope = st.scope;
-  return AckRef(new AckToken(st.tracker, records), [sender, scope, seq](const AckToken* token) {
+  const uint64_t epoch = st.epoch;
+  return AckRef(new AckToken(st.tracker, records), [sender, scope, seq, epoch](const AckToken* token) {
     const bool abandoned = token->abandoned() || (scope && scope->torn_down());
     delete token;
-    caf::anon_send(sender, released_atom::value, seq, abandoned);
+    caf::anon_send(sender, released_atom::value, epoch, seq, abandoned);
   });
 }
 
-caf::behavior link_in(caf::stateful_actor<LinkInState>* self, caf::actor target, uint64_t target_index, caf::actor run,
-                      std::shared_ptr<AckScope> scope) {
+void end_stream(LinkIn* self) {
+  self->send(self->state.target, msg::eos_atom::value);
+  self->state.target = nullptr;
+  self->state.run = nullptr;
+  self->quit();
+}
+
+caf::behavior link_in(LinkIn* self, caf::actor target, uint64_t target_index, caf::actor run,
+                      std::shared_ptr<AckScope> scope, std::shared_ptr<LinkCounters> counters) {
   auto& st = self->state;
   st.target = std::move(target);
   st.target_index = target_index;
   st.run = std::move(run);
   st.scope = scope;
+  st.counters = std::move(counters);
   st.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
   return {
-      [self](records_atom, uint64_t seq, uint32_t in_port, uint8_t batch_type, const std::string& types,
-             const std::vector<std::string>& encodings, int64_t ingest_wall, bool last) {
+      [self](records_atom, uint64_t epoch, uint64_t seq, uint32_t in_port, uint8_t batch_type,
+             const std::string& types, const std::vector<std::string>& encodings, int64_t ingest_wall, bool last) {
+        if (!accept(self, epoch)) return;
         auto& st = self->state;
-        if (!st.sender) st.sender = caf::actor_cast<caf::actor>(self->current_sender());
         if (!st.broken) {
           try {
             for (size_t i = 0; i < encodings.size(); ++i)
@@ -177,7 +344,7 @@ caf::behavior link_in(caf::stateful_actor<LinkInState>* self, caf::actor target,
         }
         if (!last) return;
         if (st.broken) {
-          self->send(st.sender, released_atom::value, seq, true);
+          self->send(st.sender, released_atom::value, st.epoch, seq, true);
           st.records.clear();
           st.broken = false;
           return;
@@ -188,30 +355,48 @@ caf::behavior link_in(caf::stateful_actor<LinkInState>* self, caf::actor target,
         const int64_t ingest_ns = steady_ns() - std::max<int64_t>(0, wall_ns() - ingest_wall);
         self->send(st.target, msg::data_atom::value, in_port, std::move(batch), ingest_ns);
       },
-      [self](msg::credit_atom, int64_t batches, int64_t bytes) {
-        if (self->state.sender) self->send(self->state.sender, msg::credit_atom::value, batches, bytes);
+      [self](link_time_atom, uint64_t epoch, uint32_t in_port, double mjd) {
+        if (accept(self, epoch)) self->send(self->state.target, msg::stream_time_atom::value, in_port, mjd);
+      },
+      [self](link_eos_atom, uint64_t epoch) {
+        if (accept(self, epoch)) end_stream(self);
+      },
+      // A local replacement of the lost upstream instance (after fence): batches pass as they are.
+      [self](msg::data_atom, uint32_t in_port, BatchView batch, int64_t ingest_ns) {
+        self->state.local = true;
+        self->state.sender = caf::actor_cast<caf::actor>(self->current_sender());
+        self->send(self->state.target, msg::data_atom::value, in_port, std::move(batch), ingest_ns);
       },
       [self](msg::stream_time_atom, uint32_t in_port, double mjd) {
         self->send(self->state.target, msg::stream_time_atom::value, in_port, mjd);
       },
-      [self](msg::eos_atom) {
-        self->send(self->state.target, msg::eos_atom::value);
-        self->state.target = nullptr;
-        self->state.run = nullptr;
-        self->quit();
+      [self](msg::eos_atom) { end_stream(self); },
+      [self](msg::credit_atom, int64_t batches, int64_t bytes) {
+        auto& st = self->state;
+        if (!st.sender) return;
+        if (st.local) self->send(st.sender, msg::credit_atom::value, batches, bytes);
+        else self->send(st.sender, link_credit_atom::value, st.epoch, batches);
+      },
+      [self](fence_atom, uint64_t epoch) {
+        auto& st = self->state;
+        if (epoch <= st.epoch) return;
+        st.epoch = epoch;
+        st.sender = nullptr;
+        st.records.clear();
+        st.broken = false;
       },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_link_out(caf::actor_system& system, std::shared_ptr<LinkCounters> counters) {
-  return system.spawn(link_out, std::move(counters));
+caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters) {
+  return system.spawn(link_out, std::move(node), std::move(counters));
 }
 
 caf::actor spawn_link_in(caf::actor_system& system, caf::actor target, uint64_t target_index, caf::actor run,
-                         std::shared_ptr<AckScope> scope) {
-  return system.spawn(link_in, std::move(target), target_index, std::move(run), std::move(scope));
+                         std::shared_ptr<AckScope> scope, std::shared_ptr<LinkCounters> counters) {
+  return system.spawn(link_in, std::move(target), target_index, std::move(run), std::move(scope), std::move(counters));
 }
 
 }  // namespace ebs::cluster

@@ -3,15 +3,22 @@
 // instance), a link in on the receiving node stands for the remote upstream instance.
 //
 // Records cross as Cap'n Proto encodings (engine/model/record_wire.h), split into messages of at
-// most kMaxMessageBytes. Credit is end to end: the receiving instance grants the link in, which
-// passes the grant back to the link out, which grants the upstream the bytes the upstream spent on
-// those batches (FIFO: an instance consumes one upstream's batches in order). So the windows in
-// batches and bytes bound what is in flight across the network (BASP has none of its own).
+// most kMaxMessageBytes. Credit is end to end, and gated by the acknowledgement: the link out
+// gives the upstream back a batch's credit (one batch and the bytes it spent) only once the
+// receiving instance took the batch AND the receiving node reported its records handled. So the
+// edge's window in batches and bytes bounds both what is in flight across the network (BASP has
+// no back-pressure of its own) and what a node loss replays.
 //
-// Acknowledgements: the link out keeps each batch's tokens until the receiving node reports that
-// the batch's records were handled (released); the link in gives the batch one token of its own
-// whose last release sends that report, abandoned if any holder abandoned it or the receiving
-// node tore its run down. A lost peer abandons every token still kept (engine/runtime/ack.h).
+// Acknowledgements: the link out keeps each batch (its records and tokens) until the receiving
+// node reports that the batch's records were handled (released); the link in gives the batch one
+// token of its own whose last release sends that report, abandoned if any holder abandoned it or
+// the receiving node tore its run down.
+//
+// Node loss (docs/cluster.md "Failures"): a link out whose peer is lost keeps what it holds and
+// waits. Its node then rebinds it to the lost instance's replacement (peer), and it replays every
+// batch not yet released, or tells it the peer is gone for good (abandon): every token kept is
+// abandoned, never acknowledged. A link in for an edge from a lost instance is fenced (its epoch
+// raised) and then serves the replacement: a local one passes batches as they are.
 #pragma once
 
 #include <caf/all.hpp>
@@ -28,15 +35,19 @@ struct LinkCounters {
   std::atomic<uint64_t> messages_sent{0};
   std::atomic<uint64_t> bytes_sent{0};
   std::atomic<uint64_t> batches_abandoned{0};
+  std::atomic<uint64_t> batches_replayed{0};  // sent again to a lost instance's replacement
+  std::atomic<uint64_t> records_replayed{0};  // their records: the most duplicates a loss can make
+  std::atomic<uint64_t> messages_refused{0};  // from a fenced (lost) node, refused by a link in
 };
 
-// Spawns a link out; it learns its peer (a link in) from (peer, handle), its upstream from the
-// first message it gets from it. It ends once its upstream ended and every batch was released.
-caf::actor spawn_link_out(caf::actor_system& system, std::shared_ptr<LinkCounters> counters);
+// Spawns a link out; it learns its peer from (peer, handle, epoch, local), its upstream from the
+// first message it gets from it, and tells `node` (drained, bool) whenever whether it holds
+// nothing and its upstream ended changes. It ends when its node kills it at the end of the run.
+caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters);
 
 // Spawns a link in for local `target` (input port numbers travel with the batches). `run` is told
 // (fault, target_index, what, true) when a batch cannot be decoded; `scope` is the node's run.
 caf::actor spawn_link_in(caf::actor_system& system, caf::actor target, uint64_t target_index, caf::actor run,
-                         std::shared_ptr<AckScope> scope);
+                         std::shared_ptr<AckScope> scope, std::shared_ptr<LinkCounters> counters);
 
 }  // namespace ebs::cluster

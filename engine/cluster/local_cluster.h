@@ -13,9 +13,10 @@ namespace ebs::cluster {
 
 class LocalCluster {
  public:
-  // Starts the nodes "node1" .. "nodeN" with `threads` scheduler threads each (0: CAF's default).
-  // A node that does not come up within 20 s is a Fault.
-  LocalCluster(size_t nodes, size_t threads);
+  // Starts the nodes "node1" .. "nodeN" with `threads` scheduler threads each (0: CAF's default),
+  // over TLS with the coordinator's files when it has them. A node that does not come up within
+  // 20 s is a Fault.
+  LocalCluster(size_t nodes, size_t threads, const TlsFiles& tls);
   // Waits for every node to exit (a node exits once the coordinator collected the run, or lost
   // it), then kills what is still running after a grace period.
   ~LocalCluster();

@@ -1,6 +1,11 @@
 // The messages of a cluster run (docs/cluster.md): between a coordinator and its nodes, and on the
 // links that carry one edge of the graph from one node to another. Only serializable types cross:
 // records travel as their Cap'n Proto encodings, never as BatchView.
+//
+// Every message on a link carries the epoch of the link's binding. The coordinator raises the
+// run's epoch each time it declares a node lost; links rebound then (to a replacement) carry the
+// new epoch, and a link in refuses anything of an older epoch: a node declared lost that comes back
+// (a SIGSTOP/SIGCONT) is fenced, nothing it sends is accepted.
 #pragma once
 
 #include <caf/all.hpp>
@@ -11,13 +16,23 @@
 
 namespace ebs::cluster {
 
-// (records, seq, in_port, batch type, record types, encodings, ingest wall-clock ns, last): one
-// part of batch `seq` (a batch is split so that no message exceeds kMaxMessageBytes).
+// (records, epoch, seq, in_port, batch type, record types, encodings, ingest wall-clock ns, last):
+// one part of batch `seq` (a batch is split so that no message exceeds kMaxMessageBytes).
 using records_atom = caf::atom_constant<caf::atom("records")>;
-// (released, seq, abandoned): every record of batch `seq` was handled on the receiving node (or,
-// abandoned, was not): the sender lets go of the batch's acknowledgement tokens.
+// (released, epoch, seq, abandoned): every record of batch `seq` was handled on the receiving node
+// (or, abandoned, was not): the sender lets go of the batch's acknowledgement tokens.
 using released_atom = caf::atom_constant<caf::atom("released")>;
-using peer_atom = caf::atom_constant<caf::atom("peer")>;  // (peer, link in): where a link out sends
+using link_credit_atom = caf::atom_constant<caf::atom("lcredit")>;  // (lcredit, epoch, batches)
+using link_time_atom = caf::atom_constant<caf::atom("ltime")>;      // (ltime, epoch, in_port, mjd)
+using link_eos_atom = caf::atom_constant<caf::atom("leos")>;        // (leos, epoch)
+// Node -> link out: (peer, handle, epoch, local): where it sends from now on; `local`: a local
+// instance (batches pass as they are), else a link in on another node. A rebind replays every
+// batch not yet released.
+using peer_atom = caf::atom_constant<caf::atom("peer")>;
+using abandon_atom = caf::atom_constant<caf::atom("abandon")>;  // node -> link out: its peer is gone for good
+using fence_atom = caf::atom_constant<caf::atom("fence")>;      // node -> link in: (fence, epoch)
+// Link out -> node: (drained, bool): whether everything it was sent is released and its upstream ended.
+using drained_atom = caf::atom_constant<caf::atom("drained")>;
 
 // Coordinator -> node.
 using hello_atom = caf::atom_constant<caf::atom("hello")>;      // -> (name, version)
@@ -25,6 +40,15 @@ using prepare_atom = caf::atom_constant<caf::atom("prepare")>;  // spawn the pla
 using peers_atom = caf::atom_constant<caf::atom("peers")>;      // connect to these nodes directly
 using wire_atom = caf::atom_constant<caf::atom("wire")>;        // the links in of every node
 using collect_atom = caf::atom_constant<caf::atom("collect")>;  // -> the instances' books (JSON)
+// (replace, epoch, lost node, indices, link keys, link handles) to the survivor that takes a lost
+// node's instances: it spawns them and answers (keys, handles) of its new links in.
+using replace_atom = caf::atom_constant<caf::atom("replace")>;
+// (failover, epoch, lost node, replaced indices, survivor, link keys, link handles) to every
+// survivor: rebind the links to and from the lost instances, fence those from the lost node.
+using failover_atom = caf::atom_constant<caf::atom("failover")>;
+
+// The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
+inline constexpr uint64_t kFirstEpoch = 1;
 
 // BASP frames a message with a 32-bit length; a batch's records are sent in parts well below it.
 // Parts of 256 KiB: CAF 0.17's BASP moved 4 MB messages at 10 MB/s on loopback and 128 KB ones at

@@ -1,13 +1,16 @@
 #include "engine/cluster/node.h"
 
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "engine/cluster/link.h"
 #include "engine/cluster/messages.h"
@@ -21,12 +24,47 @@
 
 namespace ebs::cluster {
 
-void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads) {
+std::string TlsFiles::problem() const {
+  if (!enabled()) return "";
+  if (cert.empty() || key.empty() || ca.empty())
+    return "TLS needs all three of --tls-cert, --tls-key and --tls-ca (without a CA, CAF's OpenSSL module would "
+           "use an unauthenticated cipher)";
+  for (const std::string* file : {&cert, &key, &ca})
+    if (!std::ifstream(*file)) return "TLS: cannot read '" + *file + "'";
+  return "";
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::string tls_refusal(const std::string& host, const TlsFiles& tls) {
+  if (std::string problem = tls.problem(); !problem.empty()) return problem;
+  if (!tls.enabled() && !is_loopback(host))
+    return "'" + host + "' is not a loopback address: a cluster off loopback needs TLS (--tls-cert, --tls-key and "
+           "--tls-ca on every node and on the coordinator; docs/cluster.md \"Security\")";
+  return "";
+}
+
+caf::expected<caf::actor> reach(caf::actor_system& system, const std::string& host, uint16_t port, const TlsFiles& tls) {
+  if (tls.enabled()) return caf::openssl::remote_actor(system, host, port);
+  return system.middleman().remote_actor(host, port);
+}
+
+void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads,
+                       const TlsFiles& tls) {
   config.load<caf::io::middleman>();
+  if (tls.enabled()) {
+    config.load<caf::openssl::manager>();
+    config.openssl_certificate = tls.cert;
+    config.openssl_key = tls.key;
+    config.openssl_cafile = tls.ca;
+  }
   configure_scheduler(config, threads);
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
-  config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
+  config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
   config.set("middleman.app-identifiers", std::vector<std::string>{"ebs-flow " + version});
+  config.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");  // instance indices (failover)
 }
 
 namespace {
@@ -80,10 +118,12 @@ nlohmann::json instance_books(const GraphInstance& inst, size_t index) {
 int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader) {
   StopSignals signals;
   caf::actor_system_config config;
-  configure_cluster(config, options.version, options.threads);
+  configure_cluster(config, options.version, options.threads, options.tls);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
-  auto port = system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
+  auto port = options.tls.enabled()
+                  ? caf::openssl::publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true)
+                  : system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
   if (!port) {
     std::cerr << "node " << options.name << ": cannot listen on " << options.host << ":" << options.port << ": "
               << system.render(port.error()) << "\n";
@@ -98,8 +138,18 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::unique_ptr<LocalGraph> graph;
   auto acks = std::make_shared<AckScope>();
   auto counters = std::make_shared<LinkCounters>();
-  std::map<std::string, caf::actor> links_out, links_in;
-  size_t links_out_running = 0;
+  // Links by their edge's text (EdgeKey::text).
+  struct Link {
+    EdgeKey key;
+    caf::actor handle;
+  };
+  std::map<std::string, Link> links_out, links_in;
+  std::map<caf::actor_addr, bool> drained;  // per link out: it holds nothing and its upstream ended
+  auto links_out_running = [&] {
+    return static_cast<size_t>(std::count_if(drained.begin(), drained.end(), [](const auto& d) { return !d.second; }));
+  };
+  std::vector<std::string> where;  // the node of every instance (updated when a lost node's move)
+  SpawnOptions spawn_base;         // what every spawn of this run shares (run dir, credit, acks)
   caf::actor coordinator;
   bool running = true, started = false, collecting = false;
   int exit = exit_code::ok;
@@ -109,8 +159,19 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     if (graph)
       for (GraphInstance& inst : graph->instances())
         if (inst.handle && !inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
-    for (auto& [key, link] : links_out) self->send_exit(link, caf::exit_reason::user_shutdown);
-    for (auto& [key, link] : links_in) self->send_exit(link, caf::exit_reason::user_shutdown);
+    for (auto& [text, link] : links_out) self->send_exit(link.handle, caf::exit_reason::user_shutdown);
+    for (auto& [text, link] : links_in) self->send_exit(link.handle, caf::exit_reason::user_shutdown);
+  };
+  auto new_link_out = [&](const EdgeKey& key) {
+    caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(self), counters);
+    links_out[key.text()] = {key, link};
+    drained[link.address()] = false;
+    return link;
+  };
+  auto new_link_in = [&](const EdgeKey& key, const caf::actor& target) {
+    caf::actor link = spawn_link_in(system, target, key.to, caf::actor_cast<caf::actor>(self), acks, counters);
+    links_in[key.text()] = {key, link};
+    return link;
   };
   auto report = [&] {
     graph->read_reports();
@@ -123,7 +184,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"messages_sent", counters->messages_sent.load()},
                                   {"bytes_sent", counters->bytes_sent.load()},
                                   {"batches_abandoned", counters->batches_abandoned.load()},
-                                  {"still_held", links_out_running}}}};
+                                  {"batches_replayed", counters->batches_replayed.load()},
+                                  {"records_replayed", counters->records_replayed.load()},
+                                  {"messages_refused", counters->messages_refused.load()},
+                                  {"still_held", links_out_running()}}}};
     self->send(coordinator, collect_atom::value, options.name, out.dump());
     tear_down();  // what did not end by now (a stuck instance, a link whose peer is gone) ends here
     running = false;
@@ -153,22 +217,16 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             errors.push_back("node " + options.name + ": the placement does not match the workflow's instances");
           if (errors.empty()) {
             for (size_t i = 0; i < placement.size(); ++i) graph->instances()[i].node = placement[i];
-            SpawnOptions spawn;
-            spawn.run_dir = run_dir;
-            spawn.credit = {credit_batches, credit_bytes};
-            spawn.overwrite = overwrite;
-            spawn.acks = acks;
-            spawn.local = [&](size_t index) { return placement[index] == options.name; };
-            spawn.link_out = [&](const EdgeKey& key) {
-              caf::actor link = spawn_link_out(system, counters);
-              self->monitor(link);
-              ++links_out_running;
-              links_out[key.text()] = link;
-              return link;
-            };
+            where = placement;
+            spawn_base.run_dir = run_dir;
+            spawn_base.credit = {credit_batches, credit_bytes};
+            spawn_base.overwrite = overwrite;
+            spawn_base.acks = acks;
+            SpawnOptions spawn = spawn_base;
+            spawn.local = [&](size_t index) { return where[index] == options.name; };
+            spawn.link_out = [&](const EdgeKey& key) { return new_link_out(key); };
             spawn.link_in = [&](const EdgeKey& key, const caf::actor& target) {
-              caf::actor link = spawn_link_in(system, target, key.to, caf::actor_cast<caf::actor>(self), acks);
-              links_in[key.text()] = link;
+              caf::actor link = new_link_in(key, target);
               keys.push_back(key.text());
               handles.push_back(link);
             };
@@ -188,11 +246,18 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           std::vector<std::string> errors;
           for (const std::string& peer : peers) {
             const size_t colon = peer.rfind(':');
-            auto node = system.middleman().connect(peer.substr(0, colon),
-                                                   static_cast<uint16_t>(std::stoi(peer.substr(colon + 1))));
-            if (!node)
+            const std::string host = peer.substr(0, colon);
+            const auto port = static_cast<uint16_t>(std::stoi(peer.substr(colon + 1)));
+            // Over TLS there is only remote_actor (the peer's published node): it connects all the same.
+            caf::error failed;
+            if (options.tls.enabled()) {
+              if (auto node = reach(system, host, port, options.tls); !node) failed = node.error();
+            } else if (auto node = system.middleman().connect(host, port); !node) {
+              failed = node.error();
+            }
+            if (failed)
               errors.push_back("node " + options.name + " cannot connect to its peer " + peer + ": " +
-                               system.render(node.error()));
+                               system.render(failed));
           }
           return caf::make_message(errors.empty(), errors);
         },
@@ -200,10 +265,95 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           size_t wired = 0;
           for (size_t i = 0; i < keys.size(); ++i)
             if (auto it = links_out.find(keys[i]); it != links_out.end()) {
-              self->send(it->second, peer_atom::value, handles[i]);
+              self->send(it->second.handle, peer_atom::value, handles[i], kFirstEpoch, false);
               ++wired;
             }
           return caf::make_message(wired == links_out.size(), wired);
+        },
+        [&](replace_atom, uint64_t epoch, const std::string& lost, const std::vector<uint64_t>& indices,
+            const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+          // This node takes the lost node's instances: it spawns them, wires them to the running
+          // instances here (through the links in that stood for them) and to other nodes.
+          std::vector<std::string> errors, new_keys;
+          std::vector<caf::actor> new_handles;
+          std::map<std::string, caf::actor> directory;
+          for (size_t i = 0; i < keys.size() && i < handles.size(); ++i) directory[keys[i]] = handles[i];
+          const std::set<size_t> fresh(indices.begin(), indices.end());
+          for (size_t i : fresh) {
+            where[i] = options.name;
+            graph->instances()[i].node = options.name;
+          }
+          SpawnOptions spawn = spawn_base;
+          spawn.local = [&](size_t index) { return where[index] == options.name; };
+          spawn.fresh = [&](size_t index) { return fresh.count(index) > 0; };
+          spawn.link_out = [&](const EdgeKey& key) {
+            caf::actor link = new_link_out(key);
+            if (auto it = directory.find(key.text()); it != directory.end())
+              self->send(link, peer_atom::value, it->second, epoch, false);
+            else
+              errors.push_back("node " + options.name + ": no link in for edge " + key.text());
+            return link;
+          };
+          spawn.to_running = [&](const EdgeKey& key) -> caf::actor {
+            auto it = links_in.find(key.text());
+            if (it == links_in.end()) {
+              errors.push_back("node " + options.name + ": no link in for edge " + key.text());
+              return nullptr;
+            }
+            self->send(it->second.handle, fence_atom::value, epoch);
+            return it->second.handle;
+          };
+          spawn.rebind_out = [&](const EdgeKey& key, const caf::actor& target) {
+            if (auto it = links_out.find(key.text()); it != links_out.end())
+              self->send(it->second.handle, peer_atom::value, target, epoch, true);
+          };
+          spawn.link_in = [&](const EdgeKey& key, const caf::actor& target) {
+            caf::actor link = new_link_in(key, target);
+            // An upstream left on the lost node had finished (only finished instances are not
+            // moved): its end of stream went to the lost instance, so the replacement gets it here.
+            if (where[key.from] == lost) self->send(link, link_eos_atom::value, epoch);
+            new_keys.push_back(key.text());
+            new_handles.push_back(link);
+          };
+          if (graph->spawn(system, caf::actor_cast<caf::actor>(self), spawn, errors))
+            for (size_t i : fresh) {
+              GraphInstance& inst = graph->instances()[i];
+              self->monitor(inst.handle);
+              self->send(inst.handle, msg::start_atom::value);
+            }
+          spdlog::warn("node {}: took {} instances of lost node {} (epoch {})", options.name, fresh.size(), lost, epoch);
+          if (!errors.empty()) return caf::make_message(false, errors, std::vector<caf::actor>{});
+          return caf::make_message(true, new_keys, new_handles);
+        },
+        [&](failover_atom, uint64_t epoch, const std::string& lost, const std::vector<uint64_t>& indices,
+            const std::string& survivor, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+          // Every survivor: links to a replaced instance go to its replacement (and replay what
+          // the lost node had not released), links to a lost instance that is not replaced give
+          // up their tokens as abandoned, links from the lost node are fenced.
+          std::map<std::string, caf::actor> directory;
+          for (size_t i = 0; i < keys.size() && i < handles.size(); ++i) directory[keys[i]] = handles[i];
+          const std::set<size_t> replaced(indices.begin(), indices.end());
+          for (auto& [text, link] : links_out) {
+            const bool to_replaced = replaced.count(link.key.to) > 0;
+            if (to_replaced && survivor == options.name) continue;  // rebound locally by replace
+            if (!to_replaced && where[link.key.to] != lost) continue;
+            auto it = directory.find(text);
+            if (to_replaced && it != directory.end()) {
+              self->send(link.handle, peer_atom::value, it->second, epoch, false);
+            } else {
+              self->send(link.handle, abandon_atom::value);
+            }
+          }
+          for (auto& [text, link] : links_in)
+            if (replaced.count(link.key.from) || where[link.key.from] == lost)
+              self->send(link.handle, fence_atom::value, epoch);
+          for (size_t i : replaced) {
+            where[i] = survivor;
+            graph->instances()[i].node = survivor;
+          }
+        },
+        [&](drained_atom, bool is_drained) {
+          drained[caf::actor_cast<caf::actor_addr>(self->current_sender())] = is_drained;
         },
         [&](msg::start_atom) {
           started = true;
@@ -239,8 +389,6 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             running = false;
             return;
           }
-          for (auto& [key, link] : links_out)
-            if (link.address() == down.source) --links_out_running;
           if (graph)
             for (size_t i = 0; i < graph->instances().size(); ++i) {
               GraphInstance& inst = graph->instances()[i];
@@ -269,7 +417,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         if (inst.local && inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
     }
     // Collected once every link out has its batches released (or the bound passed).
-    if (running && collecting && (links_out_running == 0 || std::chrono::steady_clock::now() > collect_deadline))
+    if (running && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))
       report();
   }
   if (exit != exit_code::ok) tear_down();

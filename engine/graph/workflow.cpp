@@ -18,7 +18,7 @@ namespace ebs {
 namespace {
 
 const std::set<std::string> kTopLevelKeys{"name", "description", "plugins", "dead_letters",
-                                          "defaults", "actors"};
+                                          "defaults", "actors", "on_node_loss"};
 const std::set<std::string> kActorKeys{"id", "type", "config", "inputs", "parallelism",
                                        "rate", "burst", "placement", "description"};
 // Actor keys that `--set ACTOR.KEY=VALUE` sets on the actor itself, not in its config.
@@ -283,6 +283,16 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       wf.dead_letters_path = dl["path"].Scalar();
     else
       problems.push_back({place_of(file, dl), "'dead_letters' is a file path or {path: FILE}"});
+  }
+  if (YAML::Node policy = root["on_node_loss"]) {
+    const std::string word = policy.IsScalar() ? policy.Scalar() : "";
+    if (word == "failover" || word == "stop")
+      wf.on_node_loss = word;
+    else if (word == "restart")
+      problems.push_back({place_of(file, policy), "'on_node_loss: restart' (from committed Kafka offsets) is not built "
+                                                  "yet; use failover or stop"});
+    else
+      problems.push_back({place_of(file, policy), "'on_node_loss' is failover or stop"});
   }
   if (YAML::Node defaults = root["defaults"]) {
     if (!defaults.IsMap()) {

@@ -71,6 +71,10 @@ struct Workflow {
   // what is in flight; then what is still held is abandoned and the run exits 1. 0: no bound.
   double drain_timeout_s = kDefaultDrainTimeoutS;
   static constexpr double kDefaultDrainTimeoutS = 20;
+  // A cluster run (docs/cluster.md "Failures"): what happens to the instances of a node that is
+  // lost. failover: they are replaced on a surviving node and what was sent to them and not
+  // handled is sent again; stop: the run ends with exit 1. (`restart` is not built yet.)
+  std::string on_node_loss = "failover";
   std::vector<ActorSpec> actors;  // in a topological order (upstream first)
 
   const ActorSpec* find(const std::string& id) const;

@@ -62,6 +62,7 @@ bool LocalGraph::spawn(caf::actor_system& system, const caf::actor& run, const S
                        std::vector<std::string>& errors) {
   for (size_t index = 0; index < instances_.size(); ++index)
     instances_[index].local = !options.local || options.local(index);
+  auto fresh = [&](size_t index) { return !options.fresh || options.fresh(index); };
   for (size_t index = 0; index < instances_.size(); ++index) {
     GraphInstance& inst = instances_[index];
     const ActorSpec& spec = *inst.spec;
@@ -71,20 +72,24 @@ bool LocalGraph::spawn(caf::actor_system& system, const caf::actor& run, const S
     setup.credit = options.credit;
     // The downstream instances of one output port: local handles, or the links that stand for
     // remote ones. A remote upstream of a local instance only gets its link in.
+    const bool spawning = inst.local && fresh(index);
     auto wire = [&](size_t output, const ActorSpec& down, uint32_t in_port, PartitionMode mode) {
       Subscriber sub;
       sub.mode = mode;
       for (size_t to : instances_of(down.id)) {
         EdgeKey key{index, output, to, in_port};
         const GraphInstance& target = instances_[to];
-        if (inst.local) {
-          caf::actor handle = target.local ? target.handle : options.link_out(key);
+        if (spawning) {
+          caf::actor handle = !target.local     ? options.link_out(key)
+                              : fresh(to)       ? target.handle
+                                                : options.to_running(key);
           sub.instances.push_back({handle, in_port, CreditWindow(setup.credit)});
-        } else if (target.local) {
-          options.link_in(key, target.handle);
+        } else if (target.local && fresh(to)) {
+          if (inst.local) options.rebind_out(key, target.handle);
+          else options.link_in(key, target.handle);
         }
       }
-      if (inst.local) setup.outputs[output].subscribers.push_back(std::move(sub));
+      if (spawning) setup.outputs[output].subscribers.push_back(std::move(sub));
     };
     auto subscribe = [&](size_t output, const std::string& port_name) {
       for (const ActorSpec* down : specs_)
@@ -103,7 +108,7 @@ bool LocalGraph::spawn(caf::actor_system& system, const caf::actor& run, const S
       if (explicit_dead_letters_.count(spec.id)) subscribe(dl_port, "dead_letters");
       else wire(dl_port, *dead_letters_, 0, PartitionMode::any);
     }
-    if (!inst.local) continue;
+    if (!spawning) continue;
 
     setup.context.actor_id = spec.id;
     setup.context.type_name = spec.type_name;

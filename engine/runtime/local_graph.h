@@ -62,6 +62,14 @@ struct SpawnOptions {
   std::function<caf::actor(const EdgeKey&)> link_out;
   // An upstream instance of another process sends to a local downstream instance (spawned).
   std::function<void(const EdgeKey&, const caf::actor& downstream)> link_in;
+  // A cluster node replacing the instances of a lost node (docs/cluster.md "Failures"): only the
+  // instances `fresh` says are spawned, the others local here run already. Then a fresh upstream
+  // reaches a running local downstream through `to_running` (the link in that stood for the lost
+  // upstream), and a running local upstream's link to a fresh downstream is handed its handle by
+  // `rebind_out`; `link_in` and `link_out` serve the edges to and from other processes.
+  std::function<bool(size_t index)> fresh;
+  std::function<caf::actor(const EdgeKey&)> to_running;
+  std::function<void(const EdgeKey&, const caf::actor& downstream)> rebind_out;
 };
 
 class LocalGraph {
@@ -71,8 +79,8 @@ class LocalGraph {
   LocalGraph(const LocalGraph&) = delete;
   LocalGraph& operator=(const LocalGraph&) = delete;
 
-  // Opens and spawns the local instances, downstream first; `run` is told (done, index) and
-  // (fault, ...) by each. False with `errors` when an instance cannot open.
+  // Opens and spawns the local instances (or, SpawnOptions::fresh, those), downstream first; `run`
+  // is told (done, index) and (fault, ...) by each. False with `errors` when an instance cannot open.
   bool spawn(caf::actor_system& system, const caf::actor& run, const SpawnOptions& options,
              std::vector<std::string>& errors);
 
