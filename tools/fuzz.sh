@@ -62,6 +62,11 @@ PY
   esac
 }
 
+# As in tools/test.sh's sanitizers stage (docs/reliability.md "Sanitizers"): a request no
+# allocator can meet returns null as glibc's does (cfitsio reports it as an error), and
+# libavro's own leak is suppressed with its reason.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan-suppressions.txt:print_suppressions=0}
 status=0
 for t in "${targets[@]}"; do
   corpus=$build_dir/corpus/$t
