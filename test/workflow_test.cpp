@@ -78,6 +78,11 @@ TEST_CASE("a duplicate key is an error naming both places; a name must be UTF-8"
   auto bad_name = problems_of("name: \"caf\xe9\"\nactors:\n  - id: s\n    type: simulator\n");
   REQUIRE(bad_name.size() == 1);
   CHECK(bad_name[0] == "w.yaml:1:7: the name is not valid UTF-8 (byte 4)");
+  // A key that is a map or a list (found by workflow_fuzz: yaml-cpp threw a conversion error).
+  auto map_key = problems_of("name: x\n{a: 1}: 2\nactors:\n  - {id: s, type: simulator, config: {[1]: 2}}\n");
+  REQUIRE(map_key.size() == 2);
+  CHECK(map_key[0] == "w.yaml:2:1: a key must be a name, not a map or a list");
+  CHECK(map_key[1] == "w.yaml:4:39: a key must be a name, not a map or a list");
 }
 
 TEST_CASE("a valid workflow resolves in topological order with shorthand inputs") {

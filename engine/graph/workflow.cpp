@@ -177,7 +177,9 @@ std::optional<WorkflowDocument> parse_workflow_text(std::string_view text, const
     }
     auto duplicates = duplicate_keys(doc.root);
     for (const DuplicateKey& d : duplicates) problems.push_back({place_of(file, d.second), describe_duplicate(file, d)});
-    if (!duplicates.empty()) return std::nullopt;
+    auto not_names = keys_not_names(doc.root);
+    for (const YAML::Mark& m : not_names) problems.push_back({place_of(file, m), "a key must be a name, not a map or a list"});
+    if (!duplicates.empty() || !not_names.empty()) return std::nullopt;
     return doc;
   } catch (const YAML::Exception& e) {
     problems.push_back({place_of(file, e.mark), e.msg});
