@@ -122,10 +122,12 @@ run_fuzzers() {
     echo "fuzzing: the sanitizer build is not complete yet (see the sanitizers stage)"
     return $incomplete
   fi
-  local seconds=20
-  ((slow)) && seconds=${EBS_FUZZ_SECONDS:-300}
   sanitizer_build avro_fuzz gzip_fuzz notice_fuzz workflow_fuzz expr_fuzz skymap_fuzz catalog_fuzz http_api_fuzz || return
-  "$root/tools/fuzz.sh" --seconds "$seconds"
+  if ((slow)); then
+    "$root/tools/fuzz.sh" --seconds "${EBS_FUZZ_SECONDS:-300}"
+  else
+    "$root/tools/fuzz.sh" --ci  # a fixed seed and number of runs: reproducible (docs/reliability.md)
+  fi
 }
 
 stage layering fatal "$root/tools/check-layering.sh"  # the include rules of docs/architecture.md, before a long build
