@@ -2,29 +2,18 @@
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
+#include <vector>
 
 #include "actors/ml/xgboost_model.h"
 #include "engine/util/fault.h"
+#include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
 using namespace ebs::ml;
 
-namespace {
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
-
 TEST_CASE("UBJSON check: every model XGBoost writes passes, and every truncation of one is refused") {
-  const std::string committed = read_bytes((ebs::test::source_dir() / "models/example-transient-lc-basic-1.ubj").string());
+  const std::string committed = ebs::test::read_file(ebs::test::source_dir() / "models/example-transient-lc-basic-1.ubj");
   REQUIRE(committed.size() > 1000);
   // One written by Python xgboost (models/README.md) and one by the C API here.
   std::vector<float> features{0.1f, 0.9f, 0.8f, 0.2f, 0.7f, 0.6f, 0.3f, 0.1f};
