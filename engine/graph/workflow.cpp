@@ -175,11 +175,10 @@ std::optional<WorkflowDocument> parse_workflow_text(std::string_view text, const
       problems.push_back({place_of(file, doc.root), "a workflow is a YAML map with 'name' and 'actors'"});
       return std::nullopt;
     }
-    auto duplicates = duplicate_keys(doc.root);
-    for (const DuplicateKey& d : duplicates) problems.push_back({place_of(file, d.second), describe_duplicate(file, d)});
-    auto not_names = keys_not_names(doc.root);
-    for (const YAML::Mark& m : not_names) problems.push_back({place_of(file, m), "a key must be a name, not a map or a list"});
-    if (!duplicates.empty() || !not_names.empty()) return std::nullopt;
+    KeyProblems keys = key_problems(doc.root);
+    for (const DuplicateKey& d : keys.duplicates) problems.push_back({place_of(file, d.second), describe_duplicate(file, d)});
+    for (const YAML::Mark& m : keys.not_names) problems.push_back({place_of(file, m), "a key must be a name, not a map or a list"});
+    if (!keys.duplicates.empty() || !keys.not_names.empty()) return std::nullopt;
     return doc;
   } catch (const YAML::Exception& e) {
     problems.push_back({place_of(file, e.mark), e.msg});

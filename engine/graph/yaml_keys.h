@@ -15,12 +15,16 @@ struct DuplicateKey {
   YAML::Mark first, second;
 };
 
-// Every repeated key of every map in `root` (recursively), in document order.
-std::vector<DuplicateKey> duplicate_keys(const YAML::Node& root);
+struct KeyProblems {
+  // Every repeated key of every map in `root` (recursively), in document order.
+  std::vector<DuplicateKey> duplicates;
+  // Where a key is a map or a list (`{a: 1}: x`): never a name in our files, and yaml-cpp throws
+  // a conversion error (not a Fault) when such a key is read as text.
+  std::vector<YAML::Mark> not_names;
+};
 
-// Where a key is a map or a list (`{a: 1}: x`): never a name in our files, and yaml-cpp throws a
-// conversion error (not a Fault) when such a key is read as text.
-std::vector<YAML::Mark> keys_not_names(const YAML::Node& root);
+// One walk of `root` for both kinds.
+KeyProblems key_problems(const YAML::Node& root);
 
 // "duplicate key 'k' (first at FILE:L:C): ..." for the second place.
 std::string describe_duplicate(const std::string& file, const DuplicateKey& duplicate);

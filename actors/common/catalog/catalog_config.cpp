@@ -189,7 +189,7 @@ CatalogConfig parse_catalog_config(std::string_view yaml_text, const std::filesy
          "YAML: " + e.msg);
   }
   if (!root.IsMap()) fail(path.string(), "a catalogue configuration must be a YAML map");
-  for (const DuplicateKey& d : duplicate_keys(root))
+  for (const DuplicateKey& d : key_problems(root).duplicates)
     fail(ebs::place_of(path.string(), d.second), describe_duplicate(path.string(), d));
   r.check_keys(root,
                {"name", "version", "description", "object_type", "file", "format", "text", "fields",
