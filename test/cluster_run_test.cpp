@@ -231,7 +231,8 @@ actors:
 }
 
 // Starts `ebs-flow node` processes (names), runs the workflow on them, sends `signal` to node
-// `victim` (or to the coordinator: "run") `at_s` seconds after the run starts; a SIGSTOPped node is
+// `victim` (or to the coordinator: "run") `at_s` seconds after the first record reached a sink
+// (a loaded machine may take seconds to start the run); a SIGSTOPped node is
 // sent SIGCONT once the coordinator declared it lost. Writes NAME.rc (exit code; 137: it did not
 // exit on its own within 20 s of the run's end and was killed), run.rc, signal.time (epoch s).
 std::string cluster_script(const std::vector<std::string>& names, const std::string& victim, const std::string& signal,
@@ -246,7 +247,12 @@ std::string cluster_script(const std::vector<std::string>& names, const std::str
          "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg +
          " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
          "for i in $(seq 200); do grep -q 'nodes ready' run.err && break; sleep 0.05; done\n"
-         "sleep " + std::to_string(at_s) + "\ndate +%s.%N > signal.time\nkill -" + signal + " $(cat " + victim + ".pid)\n"
+         "for i in $(seq 400); do [ -n \"$(find out -name '*.jsonl' -size +0 2>/dev/null)\" ] && break; sleep 0.05; done\n"
+         "sleep " + std::to_string(at_s) + "\n" +
+         // A node killed between two of the source's batches may hold none: stopped first, it
+         // holds what was sent to it meanwhile, so a kill always leaves batches to replay.
+         (signal == "KILL" && victim != "run" ? "kill -STOP $(cat " + victim + ".pid); sleep 0.3\n" : "") +
+         "date +%s.%N > signal.time\nkill -" + signal + " $(cat " + victim + ".pid)\n"
          "if [ " + signal + " = STOP ]; then\n"
          "  for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
          "  sleep 1; kill -CONT $(cat " + victim + ".pid)\nfi\n"
