@@ -498,6 +498,9 @@ actors:
   - {id: stuck, type: hangs, inputs: [src.out]})"), r));
   CHECK(summary["drain"]["timed_out"] == true);
   CHECK(summary["drain"]["unhandled_records"] == 10);
+  // The whole of it: the 10 taken in, the 90 in the mailbox, all 100 the source read.
+  CHECK(r.abandoned_records == 100);
+  CHECK(summary["drain"]["abandoned_records"] == 100);
   CHECK(summary["drain"]["busy_actors"] == nlohmann::json::array({"stuck"}));
 }
 

@@ -10,6 +10,7 @@ uint64_t AckTracker::issue(uint64_t records) {
 
 void AckTracker::release(uint64_t sequence, uint64_t records, AckOutcome outcome) {
   if (scope_ && scope_->torn_down()) outcome = AckOutcome::abandoned;
+  if (scope_ && outcome == AckOutcome::abandoned) scope_->count_abandoned(records);
   uint64_t through;
   bool advanced = false;
   {

@@ -32,9 +32,14 @@ class AckScope {
  public:
   void tear_down() { torn_down_.store(true, std::memory_order_release); }
   bool torn_down() const { return torn_down_.load(std::memory_order_acquire); }
+  // Every tracker of the run adds what it abandons, so the run can say how much a restart reads
+  // again — whole only once every holder has let go (after the actor system ended).
+  void count_abandoned(uint64_t records) const { records_abandoned_.fetch_add(records, std::memory_order_relaxed); }
+  uint64_t records_abandoned() const { return records_abandoned_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<bool> torn_down_{false};
+  mutable std::atomic<uint64_t> records_abandoned_{0};
 };
 
 class AckTracker {

@@ -48,7 +48,12 @@ const ActorTotals* RunResult::find(const std::string& id) const {
   return nullptr;
 }
 
-RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options) {
+namespace {
+
+// The run itself, in an actor system of its own that ends (every actor gone, every token released)
+// when this returns.
+RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
+                              const std::shared_ptr<AckScope>& acks) {
   RunResult result;
   std::filesystem::path run_dir = options.run_dir.empty() ? "." : options.run_dir;
   std::error_code ec;
@@ -82,8 +87,6 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   LocalGraph& graph = *graph_holder;
   const std::vector<const ActorSpec*>& specs = graph.specs();
   std::vector<GraphInstance>& instances = graph.instances();
-  // Torn down when the run stops after a fault: what is still held then is abandoned.
-  auto acks = std::make_shared<AckScope>();
   SpawnOptions spawn;
   spawn.run_dir = run_dir.string();
   spawn.credit = {options.credit_window, options.credit_window_bytes};
@@ -282,6 +285,18 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
     inst.logic.reset();
     inst.handle = nullptr;
   }
+  return result;
+}
+
+}  // namespace
+
+RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options) {
+  // Torn down when the run stops after a fault: what is still held then is abandoned.
+  auto acks = std::make_shared<AckScope>();
+  RunResult result = run_in_actor_system(workflow, registry, options, acks);
+  if (!result.started) return result;
+  // The actor system has ended, so every holder has let go: the count is whole.
+  result.abandoned_records = acks->records_abandoned();
   if (!options.summary_json.empty()) {
     std::ofstream out(options.summary_json);
     out << summary_json(workflow, result) << "\n";
@@ -327,7 +342,8 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                      {"drain", {{"timeout_s", result.drain_timeout_s},
                                 {"timed_out", result.drain_timed_out},
                                 {"busy_actors", result.busy_actors},
-                                {"unhandled_records", result.unhandled_records}}},
+                                {"unhandled_records", result.unhandled_records},
+                                {"abandoned_records", result.abandoned_records}}},
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},

@@ -93,6 +93,9 @@ struct RunResult {
   bool drain_timed_out = false;
   std::vector<std::string> busy_actors;  // the actors that had not ended then
   uint64_t unhandled_records = 0;  // records they had taken in and not handled (written, filtered, failed)
+  // Records of every source whose acknowledgement was abandoned (a drain cut, a fault's teardown,
+  // a holder giving up): what a restart reads again. Counted once the actor system has ended.
+  uint64_t abandoned_records = 0;
   bool accounting_ok = false;
   // How --threads was shared between the scheduler and actors computing on their own threads
   // (a single-process run; total 0 otherwise).
