@@ -44,21 +44,29 @@ detail::NodeArray copy_nodes(std::span<const RawNode> nodes) {
   if (!nodes.empty()) std::memcpy(copy.get(), nodes.data(), nodes.size_bytes());
   return copy;
 }
+
+size_t bytes_of(std::span<const RawNode> nodes) {
+  size_t bytes = nodes.size() * sizeof(RawNode);
+  for (const RawNode& node : nodes)
+    if (node.kind == RawNode::Kind::String || node.kind == RawNode::Kind::Bytes) bytes += node.text.size();
+  return bytes;
+}
+
 }  // namespace
 
 RawRecord::RawRecord(std::span<const RawNode> nodes, std::shared_ptr<const void> keep_alive,
                      std::shared_ptr<const void> shapes)
     : nodes_(copy_nodes(nodes)), size_(nodes.size()), keep_alive_(std::move(keep_alive)),
-      shapes_(std::move(shapes)) {}
+      shapes_(std::move(shapes)), bytes_(bytes_of(nodes)) {}
 
 RawRecord::RawRecord(detail::NodeArray nodes, size_t size, std::shared_ptr<const void> keep_alive,
                      std::shared_ptr<const void> shapes)
     : nodes_(std::move(nodes)), size_(size), keep_alive_(std::move(keep_alive)),
-      shapes_(std::move(shapes)) {}
+      shapes_(std::move(shapes)), bytes_(bytes_of(this->nodes())) {}
 
 RawRecord::RawRecord(const RawRecord& other)
     : nodes_(copy_nodes(other.nodes())), size_(other.size_), keep_alive_(other.keep_alive_),
-      shapes_(other.shapes_) {}
+      shapes_(other.shapes_), bytes_(other.bytes_) {}
 
 RawRecord& RawRecord::operator=(const RawRecord& other) {
   if (this != &other) *this = RawRecord(other);

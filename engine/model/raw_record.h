@@ -108,6 +108,9 @@ class RawRecord {
   RawView path(std::string_view dotted) const { return root().path(dotted); }
   std::span<const RawNode> nodes() const { return {nodes_.get(), size_}; }
   bool empty() const { return size_ == 0; }
+  // What its nodes and the texts they view take (record_bytes, the credit windows' measure):
+  // summed once when the record is made, since every edge asks for it.
+  size_t bytes() const { return bytes_; }
 
  private:
   friend class RawView;
@@ -118,6 +121,7 @@ class RawRecord {
   size_t size_ = 0;
   std::shared_ptr<const void> keep_alive_;
   std::shared_ptr<const void> shapes_;
+  size_t bytes_ = 0;
 };
 
 // Builds a RawRecord depth-first. Children of a List/Record must be contiguous, so a builder

@@ -4,13 +4,6 @@ namespace ebs {
 
 namespace {
 
-std::size_t raw_bytes(const RawRecord& raw) {
-  std::size_t bytes = raw.nodes().size() * sizeof(RawNode);
-  for (const RawNode& node : raw.nodes())
-    if (node.kind == RawNode::Kind::String || node.kind == RawNode::Kind::Bytes) bytes += node.text.size();
-  return bytes;
-}
-
 std::size_t annotation_bytes(const AnnotationChain& chain) {
   std::size_t bytes = 0;
   for (const Annotation* a : chain.list())
@@ -26,7 +19,7 @@ std::size_t record_bytes(const Record& record) {
     case PortType::alert: {
       const auto& alert = static_cast<const Alert&>(record);
       const AlertCore& c = alert.core();
-      std::size_t bytes = sizeof(Alert) + sizeof(AlertCore) + raw_bytes(c.raw) +
+      std::size_t bytes = sizeof(Alert) + sizeof(AlertCore) + c.raw.bytes() +
                           c.history.size() * sizeof(Photometry) + annotation_bytes(alert.annotations());
       for (const Cutout& cutout : c.cutouts) bytes += sizeof(Cutout) + cutout.bytes.size();
       return bytes;
