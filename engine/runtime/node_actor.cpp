@@ -100,7 +100,7 @@ void NodeActor::on_data(uint32_t in_port, BatchView batch, Clock::time_point ing
 }
 
 void NodeActor::on_stream_time(uint32_t in_port, double mjd_tai) {
-  inbox_.push_back({upstream_of_sender(), in_port, {}, 0, mjd_tai});
+  inbox_.push_back({upstream_of_sender(), in_port, {}, 0, mjd_tai, {}});
   pump();
 }
 
