@@ -483,6 +483,33 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   REQUIRE(added.exit_code == 0);
   const int64_t id = json::parse(added.out)["id"];
 
+  // An SQL filter through the CLI (`--sql`), its query checked as `sql-filter` checks its own: a
+  // wrong one is refused with its place (through the CLI and the API alike). The run below has no
+  // `repository`, so it pauses the filter with the reason and the expression filter alone runs.
+  const std::string seen_sql = "SELECT 1 FROM objects WHERE object_id = :object_id AND ndet >= 2";
+  test::CommandResult added_sql = test::run_command(ebs_flow() + " filters add seen --sql '" + seen_sql + "' --webhook http://127.0.0.1:" +
+                                                        std::to_string(hook.port) + "/hook --url " + url + " --token " + token1,
+                                                    dir);
+  INFO(added_sql.err);
+  REQUIRE(added_sql.exit_code == 0);
+  const json seen = json::parse(added_sql.out);
+  CHECK(seen["kind"] == "sql");
+  CHECK(seen["sql"] == seen_sql);
+  CHECK(!seen.contains("where"));
+  test::CommandResult typo = test::run_command(ebs_flow() + " filters add typo --sql 'SELECT 1 FROM objectz' --webhook "
+                                                   "http://127.0.0.1:1/hook --url " + url + " --token " + token1,
+                                               dir);
+  CHECK(typo.exit_code != 0);
+  CHECK(typo.err.find("HTTP 400: the query is wrong:\ncolumn 15: no such table: objectz (did you mean 'objects'") !=
+        std::string::npos);
+  CHECK(typo.err.find("\n  SELECT 1 FROM objectz\n  " + std::string(14, ' ') + "^") != std::string::npos);
+  auto typo_api = client.Post("/api/filters", as(token1),
+                              R"({"name": "typo", "sql": "SELECT :magg", "outputs": [{"kind": "kafka", "target": "t"}]})",
+                              "application/json");
+  REQUIRE(typo_api);
+  CHECK(typo_api->status == 400);
+  CHECK(json::parse(typo_api->body)["error"].get<std::string>().find("column 8: unknown parameter :magg") != std::string::npos);
+
   // Rotate: a new token; the old one is refused (401), the new one sees her filter.
   auto rotated = client.Post("/api/users/alice/tokens", as(root_token), R"({"rotate": true})", "application/json");
   REQUIRE(rotated->status == 201);
@@ -491,7 +518,7 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   CHECK(client.Get("/api/filters", as(token1))->status == 401);
   auto mine = client.Get("/api/filters", as(token2));
   REQUIRE(mine->status == 200);
-  REQUIRE(json::parse(mine->body).size() == 1);
+  REQUIRE(json::parse(mine->body).size() == 2);
   CHECK(json::parse(mine->body)[0]["id"] == id);
   // Only an admin rotates or revokes.
   CHECK(client.Delete("/api/users/alice/tokens", as(token2))->status == 403);
@@ -503,7 +530,7 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   CHECK(client.Get("/api/filters/" + std::to_string(id), as(token2))->status == 401);
   auto all = client.Get("/api/filters", as(root_token));
   REQUIRE(all->status == 200);
-  CHECK(json::parse(all->body).size() == 1);
+  CHECK(json::parse(all->body).size() == 2);
   CHECK(serve.stop(SIGTERM) == 0);
 
   // A run over the same store applies the filter made through serve: tagged alerts and webhook
@@ -541,6 +568,86 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   CHECK(!expected.empty());
   CHECK(tagged == expected);
   CHECK(delivered == expected);
+  // The SQL filter was paused with the reason, never in force.
+  FilterRegistry store((dir / "filters.sqlite").string());
+  User root = *store.authenticate(root_token);
+  Filter paused = ok(store.filter(root, seen["id"].get<int64_t>()));
+  CHECK(!paused.active);
+  CHECK(paused.paused_reason.find("no `repository`") != std::string::npos);
+  CHECK(store.effects(paused.id).empty());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SQL filters in the service answer as `sql-filter` does, on the repository the run writes from real ZTF alerts") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-sql-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  RecordingWebhook hook;
+  const std::string hook_url = "http://127.0.0.1:" + std::to_string(hook.port) + "/hook";
+  // Queries whose answer for an alert does not depend on the alerts committed after it (the
+  // `filters` actor and `sql-filter` each ask when they get the alert): the alert's own row and
+  // those of earlier detections.
+  const std::map<std::string, std::string> queries = {
+      {"faint-history", "SELECT 1 FROM lightcurve WHERE object_id = :object_id AND mjd_tai < :mjd_tai AND mag > 19.5"},
+      {"own-row", "SELECT mag FROM alerts WHERE alert_id = :alert_id AND band = 'g' AND mag < 18.5"},
+  };
+  {
+    FilterRegistry store((dir / "filters.sqlite").string());
+    Limits generous;
+    generous.max_alerts_per_second = 10000;
+    User alice = ok(store.create_user("alice", false, generous));
+    for (const auto& [name, sql] : queries)
+      ok(store.create_filter(alice, name, sql, {{Output::Kind::webhook, hook_url}}, Filter::Kind::sql));
+    ok(store.create_filter(alice, "bright", "mag < 18.5", {{Output::Kind::webhook, hook_url}}));
+  }
+  std::ostringstream wf;
+  // Batches of 16: the queries run on a repository that grows between batches.
+  wf << "name: sql-filters\ndefaults: {batch_size: 16}\nactors:\n"
+        "  - id: src\n    type: avro-files\n    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
+        "  - id: repo\n    type: repository\n    inputs: [src.alerts]\n    config: {path: repo.sqlite}\n"
+        "  - id: users\n    type: filters\n    inputs: [repo.committed]\n"
+        "    config: {registry: filters.sqlite, repository: repo.sqlite, tag: filters}\n"
+        "  - id: tagged\n    type: jsonl\n    inputs: [users.out]\n    config: {path: tagged.jsonl, with_raw: false, fsync: false}\n";
+  for (const auto& [name, sql] : queries)
+    wf << "  - id: " << name << "\n    type: sql-filter\n    inputs: [repo.committed]\n"
+       << "    config: {db: repo.sqlite, query: \"" << sql << "\"}\n"
+       << "  - id: " << name << "-out\n    type: jsonl\n    inputs: [" << name << ".out]\n"
+       << "    config: {path: " << name << ".jsonl, with_raw: false, fsync: false}\n";
+  std::ofstream(dir / "wf.yaml") << wf.str();
+  test::CommandResult ran = test::run_command(ebs_flow() + " run wf.yaml --quiet --run-dir run", dir);
+  INFO(ran.err);
+  REQUIRE(ran.exit_code == 0);
+
+  auto ids_in = [&](const fs::path& path) {
+    std::multiset<std::string> out;
+    std::istringstream lines(read_text(path));
+    for (std::string line; std::getline(lines, line);) out.insert(alert_id_of(json::parse(line)));
+    return out;
+  };
+  std::map<std::string, std::multiset<std::string>> tagged, delivered;
+  {
+    std::istringstream lines(read_text(dir / "run" / "tagged.jsonl"));
+    for (std::string line; std::getline(lines, line);) {
+      json alert = json::parse(line);
+      const json tag = alert["annotations"].back()["details"];
+      for (const auto& [label, version] : tag.items())
+        tagged[label].insert(alert_id_of(alert));
+    }
+    std::lock_guard lock(hook.mutex);
+    for (const std::string& body : hook.bodies) {
+      json message = json::parse(body);
+      delivered["alice/" + message["filter"]["filter"].get<std::string>()].insert(alert_id_of(message["alert"]));
+    }
+  }
+  for (const auto& [name, sql] : queries) {
+    INFO(name << ": " << sql);
+    std::multiset<std::string> expected = ids_in(dir / "run" / (name + ".jsonl"));
+    CHECK(!expected.empty());
+    CHECK(tagged["alice/" + name] == expected);
+    CHECK(delivered["alice/" + name] == expected);
+  }
+  CHECK(!tagged["alice/bright"].empty());
+  CHECK(delivered["alice/bright"] == tagged["alice/bright"]);
   fs::remove_all(dir);
 }
 

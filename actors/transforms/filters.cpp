@@ -8,12 +8,15 @@
 #include <bit>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <set>
 
 #include "actors/common/avro/alert_avro.h"
 #include "actors/common/filter_registry/filter_outputs.h"
 #include "actors/common/filter_registry/filter_registry.h"
+#include "actors/common/repository/alert_query.h"
+#include "actors/common/repository/reader.h"
 #include "engine/expr/alert_field.h"
 #include "engine/expr/program_set.h"
 #include "engine/model/record_json.h"
@@ -29,21 +32,29 @@ struct NamedFilter {
   int64_t id = 0;  // in the registry; 0 for a filter of the workflow's config
   std::string owner;
   std::string name;
-  std::string where;
+  std::string where;  // the expression, or the query of an SQL filter
   int64_t version = 1;
   std::vector<registry::Output> outputs;
+  registry::Filter::Kind kind = registry::Filter::Kind::expression;
+};
+
+// A registry's SQL filter with its query prepared on the repository.
+struct PreparedSqlFilter {
+  NamedFilter filter;
+  repository::AlertQuery query;
 };
 
 std::vector<NamedFilter> configured_filters(const ActorConfig& config) {
   std::vector<NamedFilter> out;
   if (!config.has("filters")) return out;
-  for (const auto& [name, where] : config.string_map("filters")) out.push_back({0, "", name, where, 1, {}});
+  for (const auto& [name, where] : config.string_map("filters")) out.push_back({0, "", name, where, 1, {}, {}});
   return out;
 }
 
 std::vector<NamedFilter> registered_filters(std::vector<registry::Filter> filters) {
   std::vector<NamedFilter> out;
-  for (registry::Filter& f : filters) out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs)});
+  for (registry::Filter& f : filters)
+    out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs), f.kind});
   return out;
 }
 
@@ -68,12 +79,19 @@ std::string describe_errors(const std::vector<NamedFilter>& filters, const std::
   return out;
 }
 
-// The filters in force and what evaluating them needs: the compiled set, one reader per field and
-// the annotation fragment each filter adds to an alert it passes.
+// The filters in force and what evaluating them needs: the compiled set of the expressions, one
+// reader per field, the SQL filters' prepared queries and the annotation fragment each filter adds
+// to an alert it passes. Filter i's answers are row i of the Matches: the expressions' first, then
+// the SQL filters'.
 class ActiveFilters {
  public:
-  ActiveFilters(std::vector<NamedFilter> filters, expr::ProgramSet set)
-      : filters_(std::move(filters)), set_(std::move(set)), reader_(set_.fields()) {
+  ActiveFilters(std::vector<NamedFilter> expressions, expr::ProgramSet set, std::vector<PreparedSqlFilter> sql)
+      : filters_(std::move(expressions)), set_(std::move(set)), reader_(set_.fields()) {
+    for (PreparedSqlFilter& f : sql) {
+      filters_.push_back(std::move(f.filter));
+      queries_.push_back(std::move(f.query));
+    }
+    query_failures_.resize(queries_.size());
     for (const NamedFilter& f : filters_) {
       nlohmann::json fragment{{"filter", f.name}, {"version", f.version}};
       if (f.id != 0) {
@@ -95,7 +113,31 @@ class ActiveFilters {
     alerts_.resize(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) alerts_[i] = &static_cast<const Alert&>(batch[i]);
     reader_.read(alerts_, columns_);
-    return set_.evaluate(columns_, batch.size(), workspace_);
+    expr::Matches& matches = set_.evaluate(columns_, batch.size(), workspace_, queries_.size());
+    // SQL filters share no work: each query is asked once per alert.
+    for (size_t q = 0; q < queries_.size(); ++q) {
+      if (query_failures_[q]) continue;
+      std::span<uint64_t> words = matches.words(set_.size() + q);
+      try {
+        for (size_t i = 0; i < alerts_.size(); ++i)
+          if (queries_[q].matches(alerts_[i]->core())) words[i / 64] |= uint64_t{1} << (i % 64);
+      } catch (const sqlite::SqliteError& e) {
+        if (e.storage()) throw;  // the repository's trouble (locked, I/O), not the query's
+        // The query failed at run time (e.g. an integer overflow): its filter is paused with the
+        // reason, answering nothing meanwhile; the others go on.
+        std::fill(words.begin(), words.end(), 0);
+        query_failures_[q] = "the query failed: " + e.message();
+      }
+    }
+    return matches;
+  }
+
+  // The SQL filters whose query failed at run time: (filter id, why).
+  std::vector<std::pair<int64_t, std::string>> query_failures() const {
+    std::vector<std::pair<int64_t, std::string>> out;
+    for (size_t q = 0; q < queries_.size(); ++q)
+      if (query_failures_[q]) out.emplace_back(filters_[set_.size() + q].id, *query_failures_[q]);
+    return out;
   }
 
   // Per record of the batch, {"LABEL":VERSION,...} for the filters it passed ("" for none). An
@@ -144,9 +186,11 @@ class ActiveFilters {
   }
 
  private:
-  std::vector<NamedFilter> filters_;
+  std::vector<NamedFilter> filters_;  // the expressions', then the SQL filters'
   expr::ProgramSet set_;
   AlertColumns reader_;
+  std::vector<repository::AlertQuery> queries_;  // the SQL filters', in their order
+  std::vector<std::optional<std::string>> query_failures_;
   std::vector<const Alert*> alerts_;
   std::vector<std::string> fragments_;    // per filter: {"filter":NAME,"version":N[,"id","owner"]}
   std::vector<std::string> tag_entries_;  // per filter: ,"LABEL":VERSION
@@ -154,12 +198,13 @@ class ActiveFilters {
   expr::ProgramSet::Workspace workspace_;
 };
 
-std::variant<ActiveFilters, std::string> compile_filters(std::vector<NamedFilter> filters) {
+// `filters` are expressions; `sql` the SQL filters, prepared.
+std::variant<ActiveFilters, std::string> compile_filters(std::vector<NamedFilter> filters, std::vector<PreparedSqlFilter> sql = {}) {
   std::vector<std::string> texts;
   for (const NamedFilter& f : filters) texts.push_back(f.where);
   auto compiled = expr::ProgramSet::compile(texts);
   if (auto* errors = std::get_if<std::vector<expr::ProgramErrors>>(&compiled)) return describe_errors(filters, *errors);
-  return ActiveFilters(std::move(filters), std::move(std::get<expr::ProgramSet>(compiled)));
+  return ActiveFilters(std::move(filters), std::move(std::get<expr::ProgramSet>(compiled)), std::move(sql));
 }
 
 // What the forwarded alerts carry (config `tag`): the map of every filter they passed, its
@@ -200,6 +245,12 @@ class Filters final : public ActorLogic {
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
+      if (context.config.has("repository")) {
+        // Where the repository sink writes it: relative paths are in the run directory.
+        std::filesystem::path p = context.config.string("repository");
+        if (p.is_relative()) p = std::filesystem::path(context.run_dir) / p;
+        repository_path_ = p.string();
+      }
       // The instances of this actor in this run share the key of their switch points: the run's
       // acknowledgement scope is one object per run, shared by every instance of the process.
       char scope[32];
@@ -312,7 +363,19 @@ class Filters final : public ActorLogic {
   // alert sequence number.
   void apply(registry::SwitchPoint point) {
     for (const registry::User& u : store_->users()) rate_limits_[u.name] = u.limits.max_alerts_per_second;
-    std::vector<NamedFilter> filters = registered_filters(std::move(point.filters));
+    std::vector<NamedFilter> filters, expressions;
+    std::vector<PreparedSqlFilter> sql;
+    for (NamedFilter& f : registered_filters(std::move(point.filters))) {
+      if (f.kind == registry::Filter::Kind::expression) {
+        expressions.push_back(std::move(f));
+        continue;
+      }
+      std::optional<repository::AlertQuery> query = prepare_query(f);
+      if (!query) continue;  // paused with the reason: it leaves at the next switch point, never in force
+      sql.push_back({f, std::move(*query)});
+    }
+    filters = expressions;
+    for (const PreparedSqlFilter& f : sql) filters.push_back(f.filter);
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
     for (const NamedFilter& f : filters) {
@@ -329,10 +392,12 @@ class Filters final : public ActorLogic {
         store_->record_effect(id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence);
       }
     running_ = std::move(versions);
-    auto compiled = compile_filters(std::move(filters));
+    auto compiled = compile_filters(std::move(expressions), std::move(sql));
     // The API compiles every expression before storing it: a failure here is a bug, not a user's.
     if (auto* errors = std::get_if<std::string>(&compiled)) fail(store_->path(), "a stored filter does not compile:\n" + *errors);
     active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
+    for (const NamedFilter& f : active_->filters())  // resumed by its owner after its query failed
+      if (f.kind == registry::Filter::Kind::sql) paused_.erase(f.id);
     outputs_of_.clear();
     for (const NamedFilter& f : active_->filters()) {
       std::vector<registry::OutputQueue*> queues;
@@ -351,6 +416,27 @@ class Filters final : public ActorLogic {
       }
       outputs_of_.push_back(std::move(queues));
     }
+  }
+
+  // An SQL filter's query prepared on the repository; without one (no `repository` in the config, a
+  // repository that does not open, a query its schema refuses) the filter is paused with the reason.
+  std::optional<repository::AlertQuery> prepare_query(const NamedFilter& f) {
+    std::string why;
+    if (repository_path_.empty()) {
+      why = "an SQL filter, and this service's `filters` actor has no `repository`";
+    } else {
+      try {
+        // Opened on first use: the repository sink creates the file, and what reaches this actor
+        // from its `committed` port is committed already.
+        if (!repository_) repository_.emplace(repository_path_);
+        return repository::AlertQuery(repository_->database(), f.where);
+      } catch (const Fault& fault) {
+        why = "its query does not run on " + repository_path_ + ": " + fault.message();
+      }
+    }
+    spdlog::warn("{}: filter {} ({}) paused: {}", instance_, f.id, label(f), why);
+    store_->pause_for_failure(f.id, why);
+    return std::nullopt;
   }
 
   void deliver(const BatchView& batch, const expr::Matches& matches) {
@@ -392,6 +478,13 @@ class Filters final : public ActorLogic {
   // A filter whose output failed is paused with the reason; the registry's new revision takes it
   // out of the set at the next batch.
   void pause_failed_filters() {
+    if (active_)
+      for (const auto& [id, why] : active_->query_failures()) {
+        if (paused_.count(id)) continue;
+        spdlog::warn("{}: filter {} paused: {}", instance_, id, why);
+        store_->pause_for_failure(id, why);
+        paused_.insert(id);
+      }
     for (const auto& [key, queue] : queues_) {
       if (paused_.count(key.filter)) continue;
       if (auto why = queue->failure()) {
@@ -413,6 +506,8 @@ class Filters final : public ActorLogic {
   std::string instance_;
   Provenance provenance_;
   TagMode tag_ = TagMode::filters;
+  std::string repository_path_;                   // for the registry's SQL filters ("": none)
+  std::optional<repository::Reader> repository_;  // opened by the first SQL filter
   std::optional<ActiveFilters> active_;
   // Registry mode.
   std::optional<registry::FilterRegistry> store_;
@@ -448,6 +543,9 @@ void register_filters(ActorRegistry& registry) {
       {"registry", ValueKind::string, false, "",
        "the filter service's SQLite store (docs/filters.md): its users' active filters, reloaded between batches when "
        "they change, each delivering to its own outputs"},
+      {"repository", ValueKind::string, false, "",
+       "the repository (a `repository` sink's `path`; relative paths are in the run directory) that the registry's SQL "
+       "filters query; this actor's input then comes from that sink's `committed` port"},
       {"brokers", ValueKind::string, false, "", "Kafka bootstrap servers of the filters' topic outputs"},
       {"schema_registry", ValueKind::string, false, "",
        "a Confluent-compatible schema registry (URL) for avro-confluent topic outputs: the alert schema is "
@@ -467,6 +565,8 @@ void register_filters(ActorRegistry& registry) {
       problems.push_back({c.place("filters"), "give either `filters` (a map of name -> condition) or `registry` (a path)"});
       return;
     }
+    if (c.has("repository") && !c.has("registry"))
+      problems.push_back({c.place("repository"), "`repository` is for a `registry`'s SQL filters"});
     if (c.has("tag") && c.node("tag").IsScalar() && !tag_mode_named(c.string("tag")))
       problems.push_back({c.place("tag"), "`tag` is `filters`, `count` or `none`, not '" + c.string("tag") + "'"});
     if (!c.has("filters") || !c.node("filters").IsMap()) return;  // the type check reported a wrong kind

@@ -8,10 +8,14 @@
 #include <map>
 #include <set>
 
+#include "actors/common/filter_registry/filter_registry.h"
+#include "actors/common/repository/writer.h"
 #include "actors/transforms/filter.h"
 #include "actors/transforms/generated_filters.h"
+#include "actors/transforms/sql_filter.h"
 #include "engine/expr/alert_field.h"
 #include "test/support/collecting_emitter.h"
+#include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
 
 using namespace ebs;
@@ -210,4 +214,143 @@ TEST_CASE("AlertColumns reads what compile_alert_field reads, on both ZTF schema
     CHECK(schemas.size() >= 2);
     CHECK(numbers > 5 * alerts.size());
   }
+}
+
+namespace {
+
+using ebs::repository::testing::TempDir;
+namespace registry = ebs::filter_registry;
+
+// The ids of the alerts that `sql-filter` with `query` forwards.
+std::set<int64_t> sql_filter_answers(const std::string& repository, const std::string& query,
+                                     const std::vector<RecordPtr>& records) {
+  ActorRegistry actors;
+  register_sql_filter(actors);
+  const ActorType& type = *actors.find("sql-filter");
+  YAML::Node config;
+  config["db"] = repository;
+  config["query"] = query;
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  CollectingEmitter out;
+  logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+  std::set<int64_t> ids;
+  for (const RecordPtr& r : out.records()) ids.insert(static_cast<const Alert&>(*r).core().alert_id);
+  return ids;
+}
+
+// A repository written from the real ZTF alerts, and a registry beside it with one user.
+struct SqlFilterService {
+  TempDir dir{"sql-filters"};
+  std::vector<RecordPtr> records = real_ztf_alerts();
+  std::string repository = dir.file("repo.sqlite");
+  registry::FilterRegistry store{dir.file("filters.sqlite")};
+  registry::User alice;
+  int runs = 0;
+
+  SqlFilterService() {
+    {
+      ebs::repository::Writer writer(repository);
+      writer.begin();
+      for (const RecordPtr& r : records) writer.add(*r);
+      writer.commit(records.size(), records.size());
+    }
+    // No message leaves: at 0 alerts/s every output drops what it is offered (counted), so no
+    // delivery fails and pauses a filter between the runs of a test.
+    registry::Limits silent;
+    silent.max_alerts_per_second = 0;
+    alice = std::get<registry::User>(store.create_user("alice", false, silent));
+  }
+
+  int64_t add(const std::string& name, const std::string& text, registry::Filter::Kind kind) {
+    auto made = store.create_filter(alice, name, text, {{registry::Output::Kind::webhook, "http://127.0.0.1:1/hook"}}, kind);
+    if (auto* refusal = std::get_if<registry::Refusal>(&made)) FAIL(refusal->message);
+    return std::get<registry::Filter>(made).id;
+  }
+
+  // The `filters` actor over the registry (`repository` given or not) on all the alerts in one
+  // batch: per filter label, the ids of the alerts its tag names.
+  std::map<std::string, std::set<int64_t>> run(bool with_repository) {
+    ActorRegistry actors;
+    register_filters(actors);
+    const ActorType& type = *actors.find("filters");
+    YAML::Node config;
+    config["registry"] = store.path();
+    if (with_repository) config["repository"] = repository;
+    config["tag"] = "filters";
+    ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+    // Switch points belong to one run's instances (the actor id in the key): each run starts afresh.
+    context.actor_id = "users" + std::to_string(++runs);
+    auto logic = type.create(context);
+    logic->open(context);
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+    std::map<std::string, std::set<int64_t>> passed;
+    for (const RecordPtr& r : out.records()) {
+      const auto& alert = static_cast<const Alert&>(*r);
+      const nlohmann::json tag = nlohmann::json::parse(alert.annotations().list().back()->details);
+      for (const auto& [label, version] : tag.items()) passed[label].insert(alert.core().alert_id);
+    }
+    return passed;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a registry's SQL filters answer as `sql-filter` does, beside its expressions, on a repository of real ZTF alerts") {
+  SqlFilterService service;
+  const std::map<std::string, std::string> queries = {
+      {"seen-twice", "SELECT ndet FROM objects WHERE object_id = :object_id AND ndet >= 2"},
+      {"earlier-alert", "SELECT 1 FROM alerts WHERE object_id = :object_id AND mjd_tai < :mjd_tai"},
+      {"long-curve", "SELECT count(*) AS n FROM lightcurve WHERE object_id = :object_id HAVING n >= 12"},
+      {"bright-g", "SELECT 1 WHERE :mag < 18.5 AND :band = 'g'"},
+  };
+  for (const auto& [name, sql] : queries) service.add(name, sql, registry::Filter::Kind::sql);
+  const std::string where = "mag < 18.5 and candidate.drb > 0.5";
+  service.add("bright", where, registry::Filter::Kind::expression);
+
+  std::map<std::string, std::set<int64_t>> passed = service.run(true);
+  for (const auto& [name, sql] : queries) {
+    INFO(name << ": " << sql);
+    std::set<int64_t> expected = sql_filter_answers(service.repository, sql, service.records);
+    CHECK(!expected.empty());
+    CHECK(expected.size() < service.records.size());
+    CHECK(passed["alice/" + name] == expected);
+  }
+  // The expression's answers are `filter`'s, in their row before the SQL filters'.
+  std::set<int64_t> bright;
+  for (const RecordPtr& r : forwarded({{"bright", where}}, "", service.records))
+    bright.insert(static_cast<const Alert&>(*r).core().alert_id);
+  CHECK(!bright.empty());
+  CHECK(passed["alice/bright"] == bright);
+}
+
+TEST_CASE("an SQL filter without a repository, or whose query fails at run time, is paused with the reason; the others answer") {
+  SqlFilterService service;
+  const int64_t ndet = service.add("seen-twice", "SELECT 1 FROM objects WHERE object_id = :object_id AND ndet >= 2",
+                                   registry::Filter::Kind::sql);
+  const int64_t bright = service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);
+
+  // No `repository`: the SQL filter never takes effect.
+  std::map<std::string, std::set<int64_t>> passed = service.run(false);
+  CHECK(passed.count("alice/seen-twice") == 0);
+  CHECK(!passed["alice/bright"].empty());
+  registry::Filter paused = std::get<registry::Filter>(service.store.filter(service.alice, ndet));
+  CHECK(!paused.active);
+  CHECK(paused.paused_reason.find("no `repository`") != std::string::npos);
+  CHECK(service.store.effects(ndet).empty());
+  CHECK(service.store.effects(bright).size() == 1);
+
+  // A query that prepares but fails on the first alert (an integer overflow): paused, with
+  // SQLite's message, while the expression answers the whole batch.
+  service.store.set_active(service.alice, ndet, false, "by alice");
+  const int64_t overflow = service.add("overflow", "SELECT 1 WHERE :mag > 0 AND abs(-9223372036854775807 - 1) > 0",
+                                       registry::Filter::Kind::sql);
+  passed = service.run(true);
+  CHECK(passed.count("alice/overflow") == 0);
+  CHECK(passed["alice/bright"].size() == forwarded({{"bright", "mag < 18.5"}}, "", service.records).size());
+  registry::Filter failed = std::get<registry::Filter>(service.store.filter(service.alice, overflow));
+  CHECK(!failed.active);
+  CHECK(failed.paused_reason.find("integer overflow") != std::string::npos);
 }

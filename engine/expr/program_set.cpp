@@ -708,8 +708,8 @@ Matches ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t
   return evaluate(columns, records, workspace);
 }
 
-const Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records,
-                                    ProgramSet::Workspace& workspace) const {
+Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_t records,
+                              ProgramSet::Workspace& workspace, size_t extra_rows) const {
   if (columns.size() < graph_->fields.size())
     fail("filter set", "given " + std::to_string(columns.size()) + " field columns, needs " +
                            std::to_string(graph_->fields.size()));
@@ -718,7 +718,7 @@ const Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns,
       fail("filter set", "the column of '" + graph_->fields[f] + "' has " + std::to_string(columns[f].size()) +
                              " values for " + std::to_string(records) + " records");
   Matches& matches = workspace.memory_->matches;
-  matches.reset(graph_->roots.size(), records);
+  matches.reset(graph_->roots.size() + extra_rows, records);
   if (records == 0) return matches;
   BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->false_bits, workspace.memory_->slots);
   run_sweeps(*graph_, columns, work, workspace.memory_->sweeps);

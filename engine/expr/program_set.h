@@ -100,8 +100,11 @@ class ProgramSet {
   // columns[f][r]: the value of fields()[f] in record r (null when absent); every column has
   // `records` values. Text views must outlive the call only.
   Matches evaluate(std::span<const std::vector<Value>> columns, size_t records) const;
-  // The answers live in `workspace` until its next evaluation.
-  const Matches& evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace) const;
+  // The answers live in `workspace` until its next evaluation. `extra_rows` more rows follow the
+  // expressions' (rows size() .. size() + extra_rows - 1), all false, for the caller's own answers
+  // of the batch (the `filters` actor's SQL filters), so that one Matches holds every filter's.
+  Matches& evaluate(std::span<const std::vector<Value>> columns, size_t records, Workspace& workspace,
+                    size_t extra_rows = 0) const;
 
   // What sharing bought, for docs and tests: nodes of the shared graph, the nodes the expressions
   // would have had each on their own, and the "field OP number" cuts evaluated by sweeps.

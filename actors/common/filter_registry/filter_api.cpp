@@ -22,9 +22,15 @@ json to_json(const Filter& f) {
     if (o.format != "json") entry["format"] = o.format;
     outputs.push_back(entry);
   }
-  return {{"id", f.id},         {"owner", f.owner},   {"name", f.name},
-          {"version", f.version}, {"where", f.expression}, {"outputs", outputs},
-          {"state", f.active ? "active" : "paused"}, {"paused_reason", f.paused_reason}};
+  return {{"id", f.id},
+          {"owner", f.owner},
+          {"name", f.name},
+          {"version", f.version},
+          {"kind", to_string(f.kind)},
+          {f.kind == Filter::Kind::sql ? "sql" : "where", f.expression},
+          {"outputs", outputs},
+          {"state", f.active ? "active" : "paused"},
+          {"paused_reason", f.paused_reason}};
 }
 
 json to_json(const User& u) {
@@ -33,7 +39,8 @@ json to_json(const User& u) {
           {"limits",
            {{"filters", u.limits.max_filters},
             {"alerts_per_second", u.limits.max_alerts_per_second},
-            {"expression_cost", u.limits.max_expression_cost}}}};
+            {"expression_cost", u.limits.max_expression_cost},
+            {"sql_filters", u.limits.max_sql_filters}}}};
 }
 
 std::vector<Output> outputs_of(const json& list) {
@@ -47,6 +54,15 @@ std::vector<Output> outputs_of(const json& list) {
     out.push_back({k, o.value("target", ""), o.value("format", "json")});
   }
   return out;
+}
+
+// A filter's condition in a request: `where` (an expression) or `sql` (a query); nullopt when
+// neither is given.
+std::optional<std::pair<std::string, Filter::Kind>> condition_of(const json& in) {
+  if (in.contains("where") && in.contains("sql")) throw std::invalid_argument("give `where` or `sql`, not both");
+  if (in.contains("sql")) return std::pair{in.at("sql").get<std::string>(), Filter::Kind::sql};
+  if (in.contains("where")) return std::pair{in.at("where").get<std::string>(), Filter::Kind::expression};
+  return std::nullopt;
 }
 
 template <typename T>
@@ -126,8 +142,9 @@ void FilterApi::add_routes(httplib::Server& server) {
                send(res, 200, list);
              }, false));
   server.Post(http_access::route("/api/filters"), handler([](FilterRegistry& s, const User& u, Req, const json& in, Res res) {
-                auto answer = s.create_filter(u, in.value("name", ""), in.value("where", ""),
-                                              outputs_of(in.value("outputs", json::array())));
+                auto condition = condition_of(in).value_or(std::pair{std::string(), Filter::Kind::expression});
+                auto answer = s.create_filter(u, in.value("name", ""), condition.first,
+                                              outputs_of(in.value("outputs", json::array())), condition.second);
                 if (!refused(res, answer)) send(res, 201, to_json(std::get<Filter>(answer)));
               }, false));
   server.Get(http_access::route(R"(/api/filters/([^/]+))"), handler([with_id](FilterRegistry& s, const User& u, Req req, const json&, Res res) {
@@ -139,12 +156,14 @@ void FilterApi::add_routes(httplib::Server& server) {
   server.Put(http_access::route(R"(/api/filters/([^/]+))"), handler([with_id](FilterRegistry& s, const User& u, Req req, const json& in, Res res) {
                auto id = with_id(req, res);
                if (!id) return;
+               auto condition = condition_of(in);
                std::optional<std::string> where;
                std::optional<std::vector<Output>> outputs;
-               if (in.contains("where")) where = in.at("where").get<std::string>();
+               if (condition) where = condition->first;
                if (in.contains("outputs")) outputs = outputs_of(in.at("outputs"));
-               if (!where && !outputs) return send(res, 400, {{"error", "give `where` and/or `outputs`"}});
-               auto answer = s.update_filter(u, *id, where, outputs);
+               if (!where && !outputs) return send(res, 400, {{"error", "give `where` (or `sql`) and/or `outputs`"}});
+               auto answer = s.update_filter(u, *id, where, outputs,
+                                             condition ? condition->second : Filter::Kind::expression);
                if (!refused(res, answer)) send(res, 200, to_json(std::get<Filter>(answer)));
              }, false));
   server.Post(http_access::route(R"(/api/filters/([^/]+)/(pause|resume))"),
@@ -184,6 +203,7 @@ void FilterApi::add_routes(httplib::Server& server) {
                 limits.max_filters = l.value("filters", limits.max_filters);
                 limits.max_alerts_per_second = l.value("alerts_per_second", limits.max_alerts_per_second);
                 limits.max_expression_cost = l.value("expression_cost", limits.max_expression_cost);
+                limits.max_sql_filters = l.value("sql_filters", limits.max_sql_filters);
                 auto answer = s.create_user(in.value("name", ""), in.value("admin", false), limits);
                 if (!refused(res, answer)) send(res, 201, to_json(std::get<User>(answer)));
               }, true));

@@ -105,16 +105,30 @@ void register_filter_commands(CommandRegistry& commands) {
   commands.add("filters add", "Create a filter with its outputs", [](CLI::App& app) -> CommandRegistry::Runner {
     struct Options {
       Connection connection;
-      std::string name, where;
+      std::string name, where, sql;
       OutputOptions outputs;
     };
     auto o = std::make_shared<Options>();
     app.add_option("name", o->name, "its name (unique among yours)")->required();
-    app.add_option("where", o->where, "the condition, as `filter` takes (docs/expressions.md)")->required();
+    auto* where = app.add_option("where", o->where, "the condition, as `filter` takes (docs/expressions.md)");
+    auto* sql = app.add_option("--sql", o->sql,
+                               "instead of a condition: one SELECT over the service's repository, as `sql-filter` "
+                               "takes (an alert passes when it returns a row; :object_id, :mag, ... bind the alert)");
+    where->excludes(sql);
+    sql->excludes(where);
     o->outputs.add(app);
     add_connection_options(app, o->connection);
-    return [o] {
-      return call(o->connection, "POST", "/api/filters", {{"name", o->name}, {"where", o->where}, {"outputs", o->outputs.list()}});
+    return [o, where, sql] {
+      if (where->count() == 0 && sql->count() == 0) {
+        std::cerr << "give the filter's condition, or --sql QUERY\n";
+        return exit_code::usage;
+      }
+      json body{{"name", o->name}, {"outputs", o->outputs.list()}};
+      if (sql->count() > 0)
+        body["sql"] = o->sql;
+      else
+        body["where"] = o->where;
+      return call(o->connection, "POST", "/api/filters", body);
     };
   });
 
@@ -128,17 +142,19 @@ void register_filter_commands(CommandRegistry& commands) {
     struct Options {
       Connection connection;
       int64_t id = 0;
-      std::string where;
+      std::string where, sql;
       OutputOptions outputs;
     };
     auto o = std::make_shared<Options>();
     app.add_option("id", o->id, "the filter's id")->required();
-    app.add_option("--where", o->where, "the new condition");
+    auto* where = app.add_option("--where", o->where, "the new condition");
+    app.add_option("--sql", o->sql, "the new query (of an SQL filter)")->excludes(where);
     o->outputs.add(app);
     add_connection_options(app, o->connection);
     return [o] {
       json body = json::object();
       if (!o->where.empty()) body["where"] = o->where;
+      if (!o->sql.empty()) body["sql"] = o->sql;
       if (!o->outputs.list().empty()) body["outputs"] = o->outputs.list();
       return call(o->connection, "PUT", "/api/filters/" + std::to_string(o->id), body);
     };
@@ -162,6 +178,8 @@ void register_filter_commands(CommandRegistry& commands) {
                  app.add_option("--max-filters", o->limits.max_filters, "filters the user may have")->capture_default_str();
                  app.add_option("--max-rate", o->limits.max_alerts_per_second, "alerts/s per output")->capture_default_str();
                  app.add_option("--max-cost", o->limits.max_expression_cost, "nodes per expression")->capture_default_str();
+                 app.add_option("--max-sql-filters", o->limits.max_sql_filters, "SQL filters the user may have")
+                     ->capture_default_str();
                  return [o] {
                    FilterRegistry store(o->registry);
                    auto user = store.create_user(o->name, o->admin, o->limits);

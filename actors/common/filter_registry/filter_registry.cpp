@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/common/repository/alert_query.h"
 #include "engine/expr/parser.h"
 #include "engine/expr/program.h"
 #include "engine/util/hash.h"
@@ -13,6 +14,8 @@ namespace ebs::filter_registry {
 
 namespace {
 
+// The first layout (store version 0); migrate() brings it, and any store made with it, to
+// kStoreVersion.
 constexpr const char* kSchema = R"sql(
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS users(
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS switch_filters(
 )sql";
 
 constexpr const char* kFilterColumns =
-    "SELECT f.id, u.name, u.id, f.name, f.version, v.expression, v.outputs, f.active, f.paused_reason "
+    "SELECT f.id, u.name, u.id, f.name, f.version, v.expression, v.outputs, f.active, f.paused_reason, v.kind "
     "FROM filters f JOIN users u ON u.id = f.user_id "
     "JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version WHERE f.removed = 0";
 
@@ -100,11 +103,13 @@ int count_nodes(const expr::Node& node) {
 }
 
 User read_user(sqlite::Statement& s) {
-  return {s.integer(0), std::string(s.text(1)), s.integer(2) != 0, {s.integer(3), s.number(4), s.integer(5)}};
+  return {s.integer(0), std::string(s.text(1)), s.integer(2) != 0, {s.integer(3), s.number(4), s.integer(5), s.integer(6)}};
 }
 
 constexpr const char* kUserColumns =
-    "SELECT id, name, admin, max_filters, max_alerts_per_second, max_expression_cost FROM users";
+    "SELECT id, name, admin, max_filters, max_alerts_per_second, max_expression_cost, max_sql_filters FROM users";
+
+Filter::Kind kind_named(std::string_view name) { return name == "sql" ? Filter::Kind::sql : Filter::Kind::expression; }
 
 }  // namespace
 
@@ -117,6 +122,8 @@ std::string_view to_string(Output::Kind kind) {
   return "?";
 }
 
+std::string_view to_string(Filter::Kind kind) { return kind == Filter::Kind::sql ? "sql" : "expression"; }
+
 std::variant<int64_t, std::string> expression_cost(const std::string& expression) {
   auto compiled = expr::Program::compile(expression);
   if (auto* errors = std::get_if<std::vector<expr::CompileError>>(&compiled)) return expr::describe(expression, *errors);
@@ -126,9 +133,26 @@ std::variant<int64_t, std::string> expression_cost(const std::string& expression
 FilterRegistry::FilterRegistry(const std::string& path) : db_(path, sqlite::Database::Mode::read_write, 5000) {
   db_.execute("PRAGMA journal_mode = WAL");
   db_.execute(kSchema);
+  migrate();
+}
+
+void FilterRegistry::migrate() {
+  sqlite::Transaction t(db_);  // the API and the actor's instances may open one store together
   // Stores made before switch points were agreed between instances log no source sequence.
   if (db_.scalar("SELECT count(*) FROM pragma_table_info('filter_effects') WHERE name = 'source_sequence'") == 0)
     db_.execute("ALTER TABLE filter_effects ADD COLUMN source_sequence INTEGER NOT NULL DEFAULT -1");
+  const int64_t version = db_.scalar("PRAGMA user_version");
+  if (version > kStoreVersion)
+    fail(db_.path(), "a filter store of layout version " + std::to_string(version) + ", newer than this ebs-flow's (" +
+                         std::to_string(kStoreVersion) + ")");
+  if (version < 1) {
+    // Every filter stored before was an expression.
+    db_.execute("ALTER TABLE filter_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'expression'");
+    db_.execute("ALTER TABLE users ADD COLUMN max_sql_filters INTEGER NOT NULL DEFAULT " +
+                std::to_string(Limits{}.max_sql_filters));
+  }
+  db_.execute("PRAGMA user_version = " + std::to_string(kStoreVersion));
+  t.commit();
 }
 
 void FilterRegistry::bump_revision() { db_.execute("UPDATE revision SET n = n + 1"); }
@@ -142,9 +166,10 @@ Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, co
   exists.bind(1, name);
   if (exists.step()) return Refusal{409, "the user '" + name + "' exists"};
   auto insert = db_.prepare(
-      "INSERT INTO users(name, admin, max_filters, max_alerts_per_second, max_expression_cost) VALUES(?, ?, ?, ?, ?)");
+      "INSERT INTO users(name, admin, max_filters, max_alerts_per_second, max_expression_cost, max_sql_filters) "
+      "VALUES(?, ?, ?, ?, ?, ?)");
   insert.bind(1, name).bind(2, int64_t{admin}).bind(3, limits.max_filters).bind(4, limits.max_alerts_per_second)
-      .bind(5, limits.max_expression_cost);
+      .bind(5, limits.max_expression_cost).bind(6, limits.max_sql_filters);
   insert.run();
   return User{sqlite3_last_insert_rowid(db_.get()), name, admin, limits};
 }
@@ -217,6 +242,7 @@ Filter FilterRegistry::read_filter(sqlite::Statement& s) const {
   f.outputs = outputs_from_json(s.text(6));
   f.active = s.integer(7) != 0;
   f.paused_reason = s.text(8);
+  f.kind = kind_named(s.text(9));
   return f;
 }
 
@@ -233,7 +259,18 @@ Answer<Filter> FilterRegistry::filter(const User& who, int64_t id) const { retur
 
 namespace {
 
-std::optional<Refusal> check_expression(const User& owner, const std::string& expression) {
+// A query is checked as `sql-filter` checks its own: a wrong one comes back with its column.
+std::optional<Refusal> check_query(const std::string& sql) {
+  auto problem = repository::check_alert_query(sql);
+  if (!problem) return std::nullopt;
+  expr::CompileError error;
+  error.column = problem->offset + 1;
+  error.message = problem->message;
+  return Refusal{400, "the query is wrong:\n" + expr::describe(sql, {error})};
+}
+
+std::optional<Refusal> check_condition(const User& owner, const std::string& expression, Filter::Kind kind) {
+  if (kind == Filter::Kind::sql) return check_query(expression);
   auto cost = expression_cost(expression);
   if (auto* errors = std::get_if<std::string>(&cost)) return Refusal{400, "the expression does not compile:\n" + *errors};
   int64_t nodes = std::get<int64_t>(cost);
@@ -264,9 +301,9 @@ std::optional<Refusal> check_outputs(const std::vector<Output>& outputs) {
 }  // namespace
 
 Answer<Filter> FilterRegistry::create_filter(const User& who, const std::string& name, const std::string& expression,
-                                             const std::vector<Output>& outputs) {
+                                             const std::vector<Output>& outputs, Filter::Kind kind) {
   if (name.empty() || name.size() > 100) return Refusal{400, "a filter needs a name (up to 100 characters)"};
-  if (auto refusal = check_expression(who, expression)) return *refusal;
+  if (auto refusal = check_condition(who, expression, kind)) return *refusal;
   if (auto refusal = check_outputs(outputs)) return *refusal;
   sqlite::Transaction t(db_);
   auto count = db_.prepare("SELECT count(*) FROM filters WHERE user_id = ? AND removed = 0");
@@ -274,6 +311,15 @@ Answer<Filter> FilterRegistry::create_filter(const User& who, const std::string&
   count.step();
   if (count.integer(0) >= who.limits.max_filters)
     return Refusal{429, "'" + who.name + "' has " + std::to_string(count.integer(0)) + " filters, the limit"};
+  if (kind == Filter::Kind::sql) {
+    auto sql = db_.prepare(
+        "SELECT count(*) FROM filters f JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version "
+        "WHERE f.user_id = ? AND f.removed = 0 AND v.kind = 'sql'");
+    sql.bind(1, who.id);
+    sql.step();
+    if (sql.integer(0) >= who.limits.max_sql_filters)
+      return Refusal{429, "'" + who.name + "' has " + std::to_string(sql.integer(0)) + " SQL filters, the limit"};
+  }
   auto same = db_.prepare("SELECT 1 FROM filters WHERE user_id = ? AND name = ? AND removed = 0");
   same.bind(1, who.id).bind(2, name);
   if (same.step()) return Refusal{409, "'" + who.name + "' has a filter named '" + name + "'"};
@@ -281,8 +327,9 @@ Answer<Filter> FilterRegistry::create_filter(const User& who, const std::string&
   insert.bind(1, who.id).bind(2, name);
   insert.run();
   int64_t id = sqlite3_last_insert_rowid(db_.get());
-  auto version = db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(?, 1, ?, ?)");
-  version.bind(1, id).bind(2, expression).bind(3, outputs_json(outputs));
+  auto version =
+      db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs, kind) VALUES(?, 1, ?, ?, ?)");
+  version.bind(1, id).bind(2, expression).bind(3, outputs_json(outputs)).bind(4, to_string(kind));
   version.run();
   bump_revision();
   t.commit();
@@ -290,22 +337,27 @@ Answer<Filter> FilterRegistry::create_filter(const User& who, const std::string&
 }
 
 Answer<Filter> FilterRegistry::update_filter(const User& who, int64_t id, const std::optional<std::string>& expression,
-                                             const std::optional<std::vector<Output>>& outputs) {
+                                             const std::optional<std::vector<Output>>& outputs, Filter::Kind kind) {
   Answer<Filter> current = owned(who, id);
   if (auto* refusal = std::get_if<Refusal>(&current)) return *refusal;
   Filter f = std::get<Filter>(current);
   if (expression) {
+    if (kind != f.kind)
+      return Refusal{400, "filter " + std::to_string(id) + " is " +
+                              (f.kind == Filter::Kind::sql ? "an SQL filter: give its new `sql`"
+                                                           : "an expression filter: give its new `where`")};
     auto owner = db_.prepare(std::string(kUserColumns) + " WHERE id = ?");
     owner.bind(1, f.owner_id);
     owner.step();
-    if (auto refusal = check_expression(read_user(owner), *expression)) return *refusal;
+    if (auto refusal = check_condition(read_user(owner), *expression, f.kind)) return *refusal;
   }
   if (outputs)
     if (auto refusal = check_outputs(*outputs)) return *refusal;
   sqlite::Transaction t(db_);
-  auto version = db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(?, ?, ?, ?)");
+  auto version =
+      db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs, kind) VALUES(?, ?, ?, ?, ?)");
   version.bind(1, id).bind(2, f.version + 1).bind(3, expression.value_or(f.expression))
-      .bind(4, outputs_json(outputs.value_or(f.outputs)));
+      .bind(4, outputs_json(outputs.value_or(f.outputs))).bind(5, to_string(f.kind));
   version.run();
   auto bump = db_.prepare("UPDATE filters SET version = version + 1 WHERE id = ?");
   bump.bind(1, id);
@@ -413,7 +465,7 @@ std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t i
   while (points.step()) out.push_back({points.integer(0), points.integer(1), {}});
   for (SwitchPoint& p : out) {
     auto filters = db_.prepare(std::string(
-        "SELECT f.id, u.name, u.id, f.name, v.version, v.expression, v.outputs, 1, '' "
+        "SELECT f.id, u.name, u.id, f.name, v.version, v.expression, v.outputs, 1, '', v.kind "
         "FROM switch_filters s JOIN filters f ON f.id = s.filter_id JOIN users u ON u.id = f.user_id "
         "JOIN filter_versions v ON v.filter_id = s.filter_id AND v.version = s.version "
         "WHERE s.run = ? AND s.revision = ? ORDER BY f.id"));

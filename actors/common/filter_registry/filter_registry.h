@@ -23,6 +23,9 @@ struct Limits {
   int64_t max_filters = 20;              // filters a user may have (active or paused)
   double max_alerts_per_second = 50;     // per output; above it the output drops and counts
   int64_t max_expression_cost = 40;      // nodes of an expression's syntax tree
+  // SQL filters a user may have (active or paused; counted among `max_filters` too): each runs its
+  // own query per alert, sharing no work with the others.
+  int64_t max_sql_filters = 5;
 };
 
 struct User {
@@ -45,16 +48,21 @@ struct Output {
 std::string_view to_string(Output::Kind kind);
 
 struct Filter {
+  // An expression over the alert and its annotations (as `filter` takes, docs/expressions.md), or
+  // SQL over the repository with the alert's fields as parameters (as `sql-filter` takes).
+  enum class Kind { expression, sql };
   int64_t id = 0;
   std::string owner;  // user name
   int64_t owner_id = 0;
   std::string name;
   int64_t version = 1;
-  std::string expression;
+  Kind kind = Kind::expression;
+  std::string expression;  // the expression, or the query of an SQL filter
   std::vector<Output> outputs;
   bool active = true;
   std::string paused_reason;  // why it is paused ("by its owner", or what failed)
 };
+std::string_view to_string(Filter::Kind kind);
 
 // From source batch `sequence` on, `filters` (at their versions of that revision) are in force.
 struct SwitchPoint {
@@ -73,6 +81,10 @@ using Answer = std::variant<T, Refusal>;
 
 // The cost of an expression (nodes of its syntax tree), or the compile errors as one message.
 std::variant<int64_t, std::string> expression_cost(const std::string& expression);
+
+// The layout version of a store (PRAGMA user_version). 0: the first layout; 1: filter_versions.kind
+// ('expression' or 'sql') and users.max_sql_filters. Opening an older store migrates it.
+inline constexpr int64_t kStoreVersion = 1;
 
 class FilterRegistry {
  public:
@@ -93,11 +105,15 @@ class FilterRegistry {
   std::optional<User> authenticate(const std::string& token) const;
 
   // ---- filters (a user acts on their own; an admin on any) ----
+  // `expression` is of `kind`: an SQL filter's query is checked against the repository's schema
+  // (a wrong one is refused with its place) and counts against the owner's `max_sql_filters`.
   Answer<Filter> create_filter(const User& who, const std::string& name, const std::string& expression,
-                               const std::vector<Output>& outputs);
-  // A new version with the new expression and/or outputs (nullopt: unchanged).
+                               const std::vector<Output>& outputs, Filter::Kind kind = Filter::Kind::expression);
+  // A new version with the new expression and/or outputs (nullopt: unchanged). A filter keeps its
+  // kind: `kind` names the kind of the new `expression`, and another than the filter's is refused.
   Answer<Filter> update_filter(const User& who, int64_t id, const std::optional<std::string>& expression,
-                               const std::optional<std::vector<Output>>& outputs);
+                               const std::optional<std::vector<Output>>& outputs,
+                               Filter::Kind kind = Filter::Kind::expression);
   Answer<Filter> set_active(const User& who, int64_t id, bool active, const std::string& reason);
   Answer<bool> remove_filter(const User& who, int64_t id);
   Answer<Filter> filter(const User& who, int64_t id) const;
@@ -135,6 +151,8 @@ class FilterRegistry {
   Answer<Filter> owned(const User& who, int64_t id) const;
   Filter read_filter(sqlite::Statement& s) const;
   void bump_revision();
+  // Brings a store of an older layout to kStoreVersion, in one write transaction.
+  void migrate();
 
   sqlite::Database db_;
 };

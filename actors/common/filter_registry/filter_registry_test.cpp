@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <map>
 
 using namespace ebs::filter_registry;
 
@@ -171,4 +172,103 @@ TEST_CASE("switch points: one per revision, after every batch any instance claim
   REQUIRE(other.size() == 1);
   CHECK(other[0].sequence == 0);
   CHECK(other[0].filters[0].version == 2);
+}
+
+TEST_CASE("SQL filters: a wrong query is refused with its place, a per-user limit, the kind kept across versions") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  Limits limits;
+  limits.max_sql_filters = 2;
+  User alice = ok(registry.create_user("alice", false, limits));
+  Filter seen = ok(registry.create_filter(alice, "seen", "SELECT ndet FROM objects WHERE object_id = :object_id AND ndet >= 3",
+                                          kTopic, Filter::Kind::sql));
+  CHECK(seen.kind == Filter::Kind::sql);
+  CHECK(ok(registry.filter(alice, seen.id)).kind == Filter::Kind::sql);
+  // The check is `sql-filter`'s: the message, the nearest names, a caret under the place.
+  Refusal typo = refused(registry.create_filter(alice, "typo", "SELECT 1 FROM objects o WHERE o.ndett >= 3", kTopic,
+                                                Filter::Kind::sql));
+  CHECK(typo.status == 400);
+  CHECK(typo.message == "the query is wrong:\ncolumn 31: no such column: o.ndett (did you mean 'ndet'?)\n"
+                        "  SELECT 1 FROM objects o WHERE o.ndett >= 3\n"
+                        "  " + std::string(30, ' ') + "^");
+  CHECK(refused(registry.create_filter(alice, "write", "DELETE FROM objects", kTopic, Filter::Kind::sql))
+            .message.find("only read") != std::string::npos);
+  CHECK(refused(registry.create_filter(alice, "param", "SELECT 1 WHERE :magg < 19", kTopic, Filter::Kind::sql))
+            .message.find("unknown parameter :magg (did you mean ':mag'") != std::string::npos);
+  // An expression is not SQL, and the other way round.
+  CHECK(refused(registry.create_filter(alice, "mixed", "mag < 18", kTopic, Filter::Kind::sql)).status == 400);
+  CHECK(refused(registry.update_filter(alice, seen.id, "mag < 18", std::nullopt)).message.find("give its new `sql`") !=
+        std::string::npos);
+  Filter v2 = ok(registry.update_filter(alice, seen.id, "SELECT 1 FROM objects WHERE object_id = :object_id AND ndet >= 4",
+                                        std::nullopt, Filter::Kind::sql));
+  CHECK(v2.version == 2);
+  CHECK(v2.kind == Filter::Kind::sql);
+  // The limit on SQL filters; expressions are still allowed up to `max_filters`.
+  ok(registry.create_filter(alice, "second", "SELECT 1 WHERE :mag < 18", kTopic, Filter::Kind::sql));
+  Refusal over = refused(registry.create_filter(alice, "third", "SELECT 1 WHERE :mag < 17", kTopic, Filter::Kind::sql));
+  CHECK(over.status == 429);
+  CHECK(over.message.find("2 SQL filters, the limit") != std::string::npos);
+  ok(registry.create_filter(alice, "bright", "mag < 18", kTopic));
+  // Switch points carry the kind.
+  auto points = registry.claim("run", 0, 1, -1);
+  REQUIRE(points.size() == 1);
+  std::map<std::string, Filter::Kind> kinds;
+  for (const Filter& f : points[0].filters) kinds[f.name] = f.kind;
+  CHECK(kinds == std::map<std::string, Filter::Kind>{
+                     {"seen", Filter::Kind::sql}, {"second", Filter::Kind::sql}, {"bright", Filter::Kind::expression}});
+  CHECK(registry.users()[0].limits.max_sql_filters == 2);
+}
+
+TEST_CASE("a store of the first layout (user_version 0) is migrated: its filters are expressions, SQL filters can be added") {
+  TempStore store;
+  {
+    // The layout of stores made before SQL filters (main at 9d9af33), with a user and a filter.
+    ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
+    old.execute(R"sql(
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, admin INTEGER NOT NULL,
+  max_filters INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL, max_expression_cost INTEGER NOT NULL);
+CREATE TABLE tokens(
+  sha256 TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  issued TEXT NOT NULL DEFAULT (datetime('now')), revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE filters(
+  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, version INTEGER NOT NULL, active INTEGER NOT NULL, paused_reason TEXT NOT NULL,
+  removed INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX filters_by_name ON filters(user_id, name) WHERE removed = 0;
+CREATE TABLE filter_versions(
+  filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, version INTEGER NOT NULL,
+  expression TEXT NOT NULL, outputs TEXT NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')),
+  PRIMARY KEY(filter_id, version));
+CREATE TABLE filter_effects(
+  filter_id INTEGER NOT NULL, version INTEGER NOT NULL, instance TEXT NOT NULL, alert_sequence INTEGER NOT NULL,
+  logged TEXT NOT NULL DEFAULT (datetime('now')), source_sequence INTEGER NOT NULL DEFAULT -1);
+CREATE TABLE revision(n INTEGER NOT NULL);
+INSERT INTO revision VALUES(3);
+INSERT INTO users VALUES(1, 'alice', 0, 20, 50, 40);
+INSERT INTO filters VALUES(1, 1, 'bright', 2, 1, '', 0);
+INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(1, 1, 'mag < 18', '[{"kind":"kafka","target":"t"}]');
+INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(1, 2, 'mag < 17', '[{"kind":"kafka","target":"t"}]');
+)sql");
+    CHECK(old.scalar("PRAGMA user_version") == 0);
+  }
+  FilterRegistry registry(store.path());
+  {
+    ebs::sqlite::Database db(store.path(), ebs::sqlite::Database::Mode::read_only);
+    CHECK(db.scalar("PRAGMA user_version") == kStoreVersion);
+    CHECK(db.scalar("SELECT count(*) FROM filter_versions WHERE kind = 'expression'") == 2);
+  }
+  CHECK(registry.revision() == 3);
+  User alice = registry.users().at(0);
+  CHECK(alice.limits.max_sql_filters == Limits{}.max_sql_filters);
+  Filter bright = ok(registry.filter(alice, 1));
+  CHECK(bright.kind == Filter::Kind::expression);
+  CHECK(bright.expression == "mag < 17");
+  CHECK(bright.version == 2);
+  Filter sql = ok(registry.create_filter(alice, "seen", "SELECT 1 FROM objects WHERE object_id = :object_id", kTopic,
+                                         Filter::Kind::sql));
+  CHECK(sql.kind == Filter::Kind::sql);
+  // Opened again: already at the current layout, nothing to do.
+  FilterRegistry again(store.path());
+  CHECK(again.filters(alice).size() == 2);
 }

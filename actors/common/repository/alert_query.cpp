@@ -1,0 +1,139 @@
+#include "actors/common/repository/alert_query.h"
+
+#include <cctype>
+#include <cstring>
+#include <vector>
+
+#include "actors/common/repository/reader.h"
+#include "actors/common/repository/schema.h"
+#include "engine/util/edit_distance.h"
+
+namespace ebs::repository {
+
+namespace {
+
+// The first whole-word occurrence of `word` in `sql` (0 when absent: the query's start).
+size_t word_offset(const std::string& sql, const std::string& word) {
+  auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = sql.find(word); at != std::string::npos; at = sql.find(word, at + 1)) {
+    bool starts = at == 0 || !is_word(sql[at - 1]) || word.front() == ':';
+    bool ends = at + word.size() == sql.size() || !is_word(sql[at + word.size()]);
+    if (starts && ends) return at;
+  }
+  return 0;
+}
+
+std::string did_you_mean(const std::string& name, const std::set<std::string>& pool) {
+  std::vector<std::string> hint = nearest_names(name, pool);
+  if (hint.empty()) return "";
+  std::string text = " (did you mean ";
+  for (size_t i = 0; i < hint.size(); ++i) text += (i ? (i + 1 == hint.size() ? " or '" : ", '") : "'") + hint[i] + "'";
+  return text + "?)";
+}
+
+// SQLite's "no such column: o.ndett" / "no such table: objectz", with the nearest names of the
+// repository schema and the typo's place.
+QueryProblem unknown_name(const Database& db, const std::string& sql, std::string message) {
+  QueryProblem problem{message, 0};
+  for (const char* prefix : {"no such column: ", "no such table: "}) {
+    if (!message.starts_with(prefix)) continue;
+    std::string name = message.substr(std::strlen(prefix));
+    problem.offset = word_offset(sql, name);
+    if (auto dot = name.rfind('.'); dot != std::string::npos) name = name.substr(dot + 1);
+    std::set<std::string> tables, columns;
+    Statement list = db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')");
+    while (list.step()) tables.insert(std::string(list.text(0)));
+    for (const std::string& table : tables) {
+      Statement info = db.prepare("SELECT name FROM pragma_table_info('" + table + "')");
+      while (info.step()) columns.insert(std::string(info.text(0)));
+    }
+    problem.message += did_you_mean(name, std::string_view(prefix).find("column") != std::string_view::npos ? columns : tables);
+  }
+  return problem;
+}
+
+}  // namespace
+
+const std::set<std::string>& alert_query_parameters() {
+  static const std::set<std::string> parameters = {":alert_id", ":object_id", ":survey",  ":ra",      ":dec",
+                                                   ":mjd_tai",  ":band",      ":mag",     ":mag_err", ":real_bogus"};
+  return parameters;
+}
+
+std::optional<QueryProblem> check_alert_query(const std::string& sql) {
+  try {
+    Database db(":memory:", Database::Mode::read_write);
+    migrate(db);
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail);
+    if (rc != SQLITE_OK) return unknown_name(db, sql, sqlite3_errmsg(db.get()));
+    Statement s(&db, raw);
+    if (!raw) return QueryProblem{"the query is empty"};
+    for (; tail && *tail; ++tail)
+      if (!std::isspace(static_cast<unsigned char>(*tail)) && *tail != ';')
+        return QueryProblem{"one statement only", static_cast<size_t>(tail - sql.c_str())};
+    if (!sqlite3_stmt_readonly(raw)) return QueryProblem{"the query must only read (a SELECT)"};
+    const std::set<std::string>& known = alert_query_parameters();
+    for (int i = 1; i <= sqlite3_bind_parameter_count(raw); ++i) {
+      const char* name = sqlite3_bind_parameter_name(raw, i);
+      if (!name || !known.count(name)) {
+        std::string list;
+        for (const std::string& p : known) list += (list.empty() ? "" : ", ") + p;
+        std::string text = name ? name : "?";
+        return QueryProblem{"unknown parameter " + text + did_you_mean(text, known) + " (known: " + list + ")",
+                            word_offset(sql, text)};
+      }
+    }
+  } catch (const Fault& f) {
+    return QueryProblem{f.message()};
+  }
+  return std::nullopt;
+}
+
+AlertQuery::AlertQuery(const Database& db, const std::string& sql) : statement_(db.prepare(sql)) {
+  alert_id_ = statement_.parameter_index(":alert_id");
+  object_id_ = statement_.parameter_index(":object_id");
+  survey_ = statement_.parameter_index(":survey");
+  ra_ = statement_.parameter_index(":ra");
+  dec_ = statement_.parameter_index(":dec");
+  mjd_tai_ = statement_.parameter_index(":mjd_tai");
+  band_ = statement_.parameter_index(":band");
+  mag_ = statement_.parameter_index(":mag");
+  mag_err_ = statement_.parameter_index(":mag_err");
+  real_bogus_ = statement_.parameter_index(":real_bogus");
+}
+
+bool AlertQuery::step(const AlertCore& c) {
+  if (alert_id_) statement_.bind(alert_id_, c.alert_id);
+  if (object_id_) statement_.bind(object_id_, std::string_view(c.object_id));
+  if (survey_) statement_.bind(survey_, std::string_view(c.survey));
+  if (ra_) statement_.bind(ra_, c.ra);
+  if (dec_) statement_.bind(dec_, c.dec);
+  if (mjd_tai_) statement_.bind(mjd_tai_, c.mjd_tai);
+  if (band_) statement_.bind(band_, std::string_view(c.band));
+  if (mag_) statement_.bind(mag_, c.mag);
+  if (mag_err_) statement_.bind(mag_err_, c.mag_err);
+  if (real_bogus_) statement_.bind(real_bogus_, c.real_bogus);
+  try {
+    return statement_.step();
+  } catch (...) {
+    statement_.reset();
+    throw;
+  }
+}
+
+bool AlertQuery::matches(const AlertCore& alert) {
+  bool found = step(alert);
+  statement_.reset();
+  return found;
+}
+
+std::optional<nlohmann::json> AlertQuery::first_row(const AlertCore& alert) {
+  std::optional<nlohmann::json> row;
+  if (step(alert)) row = row_to_json(statement_);
+  statement_.reset();
+  return row;
+}
+
+}  // namespace ebs::repository
