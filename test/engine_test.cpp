@@ -577,6 +577,41 @@ actors:
   CHECK(sink->latency.p50_ms >= 400);  // record 250: due at 0.25 s, written after 1 s
 }
 
+TEST_CASE("a sink with flush_interval_ms lets go of a partial batch within the interval, not at its size or the end") {
+  Fixture f;
+  // 20 alerts offered at 20/s, each in a batch of its own (batch_delay 1 ms), into a jsonl sink
+  // and a repository whose size thresholds (4096 lines, commit_records) they never reach: only
+  // the interval releases them before the end of the stream, ~1 s in. With a 30 ms interval the
+  // median record is durable within a few intervals; with 60 s it waits for the end (record 10,
+  // due at 0.5 s, released at ~1 s). The bounds are generous: this is what is released when, not
+  // how fast.
+  auto run = [&](int flush_ms) {
+    const std::string ms = std::to_string(flush_ms);
+    fs::remove_all(f.dir);
+    return f.run(R"(name: partial
+defaults: {batch_size: 1000, batch_delay_ms: 1}
+actors:
+  - {id: sim, type: simulator, rate: 20, config: {count: 20, seed: 5}}
+  - {id: lines, type: jsonl, config: {path: a.jsonl, fsync: false, flush_interval_ms: )" + ms + R"(}, inputs: [sim.alerts]}
+  - {id: store, type: repository, config: {path: r.db, commit_records: 5000, flush_interval_ms: )" + ms + R"(}, inputs: [sim.alerts]})");
+  };
+  RunResult prompt = run(30);
+  CHECK(prompt.accounting_ok);
+  for (const char* sink : {"lines", "store"}) {
+    INFO(sink);
+    const ActorTotals* t = prompt.find(sink);
+    CHECK(t->forwarded == 20);
+    CHECK(t->latency.records == 20);
+    CHECK(t->latency.p50_ms < 250);
+  }
+  RunResult at_end = run(60000);
+  CHECK(at_end.accounting_ok);
+  for (const char* sink : {"lines", "store"}) {
+    INFO(sink);
+    CHECK(at_end.find(sink)->latency.p50_ms >= 400);
+  }
+}
+
 TEST_CASE("rate and burst pace a source that could go faster") {
   Fixture f;
   // 300 records at 1,000/s take at least 0.3 s; bursts of 100 every 0.2 s: at least 0.6 s.

@@ -206,6 +206,29 @@ actors:
   CHECK(wrong[3].find("'rate' and 'burst' pace a source; 'n' (type 'count') has inputs") != std::string::npos);
 }
 
+TEST_CASE("a sink's flush_interval_ms is refused below 1 ms at its place") {
+  auto p = problems_of(R"(name: w
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: lines, type: jsonl, config: {path: a.jsonl, flush_interval_ms: 0}, inputs: [sim.alerts]}
+  - {id: store, type: repository, config: {path: r.db, flush_interval_ms: -5}, inputs: [sim.alerts]}
+  - {id: late, type: jsonl, config: {path: b.jsonl, flush_interval_ms: soon}, inputs: [sim.alerts]})");
+  std::vector<std::string> expected{
+      "w.yaml:6:72: config key 'flush_interval_ms' must be an integer, not 'soon'",
+      "w.yaml:4:73: must be at least 1",
+      "w.yaml:5:75: must be at least 1",
+  };
+  CHECK(p.size() == expected.size());
+  for (size_t i = 0; i < std::min(p.size(), expected.size()); ++i) {
+    INFO("problem " << i << ": " << p[i]);
+    CHECK(p[i].starts_with(expected[i]));
+  }
+  CHECK(problems_of(R"(name: w
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: lines, type: jsonl, config: {path: a.jsonl, flush_interval_ms: 1}, inputs: [sim.alerts]})").empty());
+}
+
 TEST_CASE("the registry refuses duplicates and suggests near names") {
   ActorRegistry r = test_registry();
   ActorType again;

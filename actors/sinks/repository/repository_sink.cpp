@@ -9,6 +9,7 @@
 #include "actors/sinks/repository/sink_config.h"
 #include "actors/sinks/repository/uncommitted_batches.h"
 #include "actors/common/repository/writer.h"
+#include "actors/common/sqlite/wal_checkpointer.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/teardown.h"
 #include "engine/util/backoff.h"
@@ -26,6 +27,10 @@ std::string in_run_dir(const ActorContext& context, const std::string& path) {
   if (p.is_relative()) p = std::filesystem::path(context.run_dir) / p;
   return p.string();
 }
+
+// The writer's own wal_autocheckpoint (writer.cpp): a long WAL copies the pages many commits
+// touch into the database once per checkpoint.
+constexpr int kWalCheckpointPages = 16384;
 
 class RepositorySink final : public ActorLogic {
  public:
@@ -49,6 +54,9 @@ class RepositorySink final : public ActorLogic {
     } catch (const Fault& f) {
       fail(c.place("path"), f.place() + ": " + f.message());
     }
+    // Commits never wait for a checkpoint (copying the WAL into the database, fsync'ing both):
+    // it was the tail of this sink's latency (docs/performance.md, "The latency path").
+    checkpointer_ = std::make_unique<sqlite::WalCheckpointer>(writer_->database(), kWalCheckpointPages);
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
@@ -169,6 +177,7 @@ class RepositorySink final : public ActorLogic {
   std::string actor_id_;
   std::string path_;
   std::unique_ptr<Writer> writer_;
+  std::unique_ptr<sqlite::WalCheckpointer> checkpointer_;  // destroyed before the writer
   repository::CommitPolicy policy_;
   UncommittedBatches batches_;
   bool stalled_ = false;

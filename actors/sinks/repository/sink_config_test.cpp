@@ -17,7 +17,7 @@ TEST_CASE("the shared sink settings: defaults, overrides and problems") {
   ActorContext defaults = ebs::test::make_context(type, "{path: r.db}");
   auto policy = repository::commit_policy(defaults.config);
   CHECK(policy.records == 5000);
-  CHECK(policy.interval == std::chrono::milliseconds(100));
+  CHECK(policy.interval == std::chrono::milliseconds(20));
   auto options = repository::shared_writer_options(defaults.config, "repo");
   CHECK(options.store_raw);
   CHECK(options.actor == "repo");
