@@ -311,7 +311,10 @@ TEST_CASE("a registry's SQL filters answer as `sql-filter` does, beside its expr
   service.add("bright", where, registry::Filter::Kind::expression);
 
   std::map<std::string, std::set<int64_t>> passed = service.run(true);
-  for (const auto& [name, sql] : queries) {
+  for (const auto& query : queries) {
+    // Named, not bound: clang 14 cannot capture a structured binding in INFO's lambda.
+    const std::string& name = query.first;
+    const std::string& sql = query.second;
     INFO(name << ": " << sql);
     std::set<int64_t> expected = sql_filter_answers(service.repository, sql, service.records);
     CHECK(!expected.empty());
