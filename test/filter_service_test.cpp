@@ -639,7 +639,10 @@ TEST_CASE("SQL filters in the service answer as `sql-filter` does, on the reposi
       delivered["alice/" + message["filter"]["filter"].get<std::string>()].insert(alert_id_of(message["alert"]));
     }
   }
-  for (const auto& [name, sql] : queries) {
+  for (const auto& query : queries) {
+    // Named, not bound: clang 14 cannot capture a structured binding in INFO's lambda.
+    const std::string& name = query.first;
+    const std::string& sql = query.second;
     INFO(name << ": " << sql);
     std::multiset<std::string> expected = ids_in(dir / "run" / (name + ".jsonl"));
     CHECK(!expected.empty());
