@@ -199,10 +199,9 @@ TEST_CASE("a workflow's cluster: section names the nodes, --nodes overrides it, 
   const auto line = std::count(text.begin(), text.end(), '\n');
   r = run_command(ebs_flow() + " validate workflow.yaml", dir);
   CHECK(r.exit_code == 1);
-  CHECK_MESSAGE(r.out.find("workflow.yaml:" + std::to_string(line) + ":") != std::string::npos ||
-                    r.err.find("workflow.yaml:" + std::to_string(line) + ":") != std::string::npos,
-                r.out + r.err);
-  CHECK((r.out + r.err).find("cluster node 'node1=127.0.0.1' is not NAME=HOST:PORT") != std::string::npos);
+  const std::string said = r.out + r.err;
+  CHECK_MESSAGE(said.find("workflow.yaml:" + std::to_string(line) + ":") != std::string::npos, said);
+  CHECK(said.find("cluster node 'node1=127.0.0.1' is not NAME=HOST:PORT") != std::string::npos);
   fs::remove_all(dir);
 }
 
@@ -543,7 +542,7 @@ TEST_CASE("a catalogue named relative to the workflow reaches nodes in other fol
   CHECK(annotated > 20);
 
   auto first = run_on_two_nodes(t, "two");
-  REQUIRE_MESSAGE(first.exit_code == 0, first.err + read_file(t / "a.err") + read_file(t / "b.err"));
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.err + read_file(t / "a.err") + read_file(t / "b.err")));
   CHECK_MESSAGE(rows(t / "wf" / "two" / "matched.jsonl") == matched, "the crossmatched alerts differ");
   json summary = json::parse(read_file(t / "two.json"));
   for (const json& node : summary["cluster"]["nodes"]) {
@@ -558,7 +557,7 @@ TEST_CASE("a catalogue named relative to the workflow reaches nodes in other fol
   // A damaged copy in a's cache: a notices, fetches it again; b's cache is intact and sends nothing.
   { std::ofstream(object, std::ios::app) << "damage"; }
   auto second = run_on_two_nodes(t, "three");
-  REQUIRE_MESSAGE(second.exit_code == 0, second.err + read_file(t / "a.err"));
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.err + read_file(t / "a.err")));
   CHECK(read_file(t / "a.err").find("no longer matches its hash") != std::string::npos);
   CHECK(ebs::sha256_hex(read_file(object)) == data_sha);
   summary = json::parse(read_file(t / "three.json"));

@@ -170,7 +170,7 @@ std::optional<WorkflowDocument> parse_workflow_text(std::string_view text, const
                                                     std::vector<Problem>& problems) {
   std::string expanded = expand_variables(text, file, problems);
   try {
-    WorkflowDocument doc{file, YAML::Load(expanded)};
+    WorkflowDocument doc{file, YAML::Load(expanded), {}};
     if (!doc.root.IsMap()) {
       problems.push_back({place_of(file, doc.root), "a workflow is a YAML map with 'name' and 'actors'"});
       return std::nullopt;
