@@ -13,6 +13,7 @@
 #include <set>
 
 #include "test/support/subprocess.h"
+#include "engine/util/sha256.h"
 #include "test/support/test_data.h"
 
 namespace fs = std::filesystem;
@@ -177,6 +178,30 @@ TEST_CASE("a node that does not answer is an error before any record flows") {
   CHECK_MESSAGE(r.err.find("node 'node1' at 127.0.0.1:") != std::string::npos, r.err);
   CHECK(r.err.find("does not answer") != std::string::npos);
   CHECK(!fs::exists(dir / "out" / "matched.jsonl"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a workflow's cluster: section names the nodes, --nodes overrides it, a bad entry is refused at its place") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("section");
+  const std::string first = std::to_string(closed_port()), second = std::to_string(closed_port());
+  write(dir / "workflow.yaml", parity_workflow() + "cluster:\n  nodes: [node1=127.0.0.1:" + first + ", node2=127.0.0.1:" +
+                                   second + "]\n");
+  auto r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --run-dir out", dir);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("node 'node1' at 127.0.0.1:" + first + " does not answer") != std::string::npos, r.err);
+  const std::string other = std::to_string(closed_port());
+  r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --run-dir out --nodes node1=127.0.0.1:" + other +
+                      ",node2=127.0.0.1:" + second, dir);
+  CHECK_MESSAGE(r.err.find("node 'node1' at 127.0.0.1:" + other + " does not answer") != std::string::npos, r.err);
+  const std::string text = parity_workflow() + "cluster:\n  nodes: [node1=127.0.0.1]\n";
+  write(dir / "workflow.yaml", text);
+  const auto line = std::count(text.begin(), text.end(), '\n');
+  r = run_command(ebs_flow() + " validate workflow.yaml", dir);
+  CHECK(r.exit_code == 1);
+  const std::string said = r.out + r.err;
+  CHECK_MESSAGE(said.find("workflow.yaml:" + std::to_string(line) + ":") != std::string::npos, said);
+  CHECK(said.find("cluster node 'node1=127.0.0.1' is not NAME=HOST:PORT") != std::string::npos);
   fs::remove_all(dir);
 }
 
@@ -448,4 +473,113 @@ TEST_CASE("off loopback a node needs TLS; over TLS a node or coordinator without
                     std::string::npos,
                 read_file(dir / "c0.err"));
   fs::remove_all(dir);
+}
+
+namespace {
+
+// A crossmatch against a catalogue named relative to the workflow (wf/cat/clu.yaml, its data in
+// wf/cat/data/ unless XM_DATA says otherwise), one instance on each of nodes a and b.
+void write_shipping_workflow(const fs::path& t) {
+  fs::create_directories(t / "wf" / "cat" / "data");
+  fs::copy_file(data_dir() / "catalogs" / "clu-mini.csv", t / "wf" / "cat" / "data" / "clu-mini.csv");
+  std::string config = read_file(source_dir() / "catalogs" / "clu-mini.yaml");
+  const size_t line = config.find("\nfile: ");
+  config.replace(line, config.find('\n', line + 1) - line, "\nfile: ${XM_DATA:-data}/clu-mini.csv");
+  write(t / "wf" / "cat" / "clu.yaml", config);
+  write(t / "wf" / "workflow.yaml", R"(name: cluster-shipped
+actors:
+  - id: sim
+    type: simulator
+    config: {count: 4000, seed: 3}
+    placement: {nodes: [a]}
+  - id: xm
+    type: crossmatch
+    parallelism: 2
+    placement: {nodes: [a, b], per_node: 1}
+    config:
+      catalogues:
+        - {file: cat/clu.yaml, radius_arcsec: 7200, name: clu}
+    inputs: [sim.alerts]
+  - id: matched
+    type: jsonl
+    config: {path: matched.jsonl, with_raw: false}
+    inputs: [xm.out]
+    placement: {nodes: [a]}
+)");
+}
+
+// Nodes a and b, each started in a folder of its own (where the workflow's relative paths do not
+// resolve) with a cache of its own; the coordinator runs t/wf/workflow.yaml on them from t/wf.
+// `b_env`: variables node b runs with. Node logs in a.err and b.err.
+CommandResult run_on_two_nodes(const fs::path& t, const std::string& run_dir, const std::string& b_env = "") {
+  const std::string script =
+      "B='" + ebs_flow() + "'\nmkdir -p node-a node-b\n"
+      "(cd node-a && exec \"$B\" node --name a --listen 127.0.0.1:0 --threads 1 --cache-dir ../cache-a > ../a.out "
+      "2> ../a.err) & echo $! > a.pid\n"
+      "(cd node-b && exec env " + b_env + " \"$B\" node --name b --listen 127.0.0.1:0 --threads 1 --cache-dir "
+      "../cache-b > ../b.out 2> ../b.err) & echo $! > b.pid\n"
+      "for n in a b; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n"
+      "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
+      "nodes=a=127.0.0.1:$(port a),b=127.0.0.1:$(port b)\n"
+      "(cd wf && \"$B\" run workflow.yaml -q --no-progress --nodes $nodes --run-dir " + run_dir +
+      " --summary-json ../" + run_dir + ".json); echo $? > run.rc\n"
+      // A node that never met the coordinator (it failed before reaching them) ends on SIGTERM.
+      "for n in a b; do ( sleep 20; kill $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); kill $w 2>/dev/null; "
+      "done\nexit $(cat run.rc)\n";
+  write(t / "nodes.sh", script);
+  return run_command("sh nodes.sh", t);
+}
+
+}  // namespace
+
+TEST_CASE("a catalogue named relative to the workflow reaches nodes in other folders by hash; a damaged cached copy "
+          "is fetched again; a node holding a different file is refused") {
+  const fs::path t = temp_dir("shipping");
+  write_shipping_workflow(t);
+  auto single = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --run-dir one", t / "wf");
+  REQUIRE_MESSAGE(single.exit_code == 0, single.err);
+  const auto matched = rows(t / "wf" / "one" / "matched.jsonl");
+  REQUIRE(matched.size() == 4000);
+  size_t annotated = 0;
+  for (const json& row : matched) annotated += row.dump().find("\"clu\"") != std::string::npos;
+  CHECK(annotated > 5);
+
+  auto first = run_on_two_nodes(t, "two");
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.err + read_file(t / "a.err") + read_file(t / "b.err")));
+  CHECK_MESSAGE(rows(t / "wf" / "two" / "matched.jsonl") == matched, "the crossmatched alerts differ");
+  json summary = json::parse(read_file(t / "two.json"));
+  for (const json& node : summary["cluster"]["nodes"]) {
+    CHECK(node["files"]["needed"] == 2);  // the catalogue config and its data file
+    CHECK(node["files"]["sent"] == 2);
+  }
+  const std::string data_sha = ebs::sha256_hex(read_file(t / "wf" / "cat" / "data" / "clu-mini.csv"));
+  const fs::path object = t / "cache-a" / "objects" / data_sha;
+  REQUIRE(fs::exists(object));
+  CHECK(read_file(object) == read_file(t / "wf" / "cat" / "data" / "clu-mini.csv"));
+
+  // A damaged copy in a's cache: a notices, fetches it again; b's cache is intact and sends nothing.
+  { std::ofstream(object, std::ios::app) << "damage"; }
+  auto second = run_on_two_nodes(t, "three");
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.err + read_file(t / "a.err")));
+  CHECK(read_file(t / "a.err").find("no longer matches its hash") != std::string::npos);
+  CHECK(ebs::sha256_hex(read_file(object)) == data_sha);
+  summary = json::parse(read_file(t / "three.json"));
+  CHECK(summary["cluster"]["nodes"][0]["files"]["sent"] == 1);
+  CHECK(summary["cluster"]["nodes"][1]["files"]["sent"] == 0);
+  CHECK(rows(t / "wf" / "three" / "matched.jsonl") == matched);
+
+  // b reads the data file from its own disk (XM_DATA) and has a different one there: refused
+  // before any record flows, naming the node, the file and both hashes.
+  fs::create_directories(t / "other");
+  std::string changed = read_file(t / "wf" / "cat" / "data" / "clu-mini.csv");
+  changed.erase(changed.rfind('\n', changed.size() - 2) + 1);  // one galaxy fewer
+  write(t / "other" / "clu-mini.csv", changed);
+  auto refused = run_on_two_nodes(t, "four", "XM_DATA=" + (t / "other").string());
+  CHECK(refused.exit_code == 1);
+  const std::string other = (t / "other" / "clu-mini.csv").string();
+  CHECK_MESSAGE(refused.err.find("node b holds a different " + other) != std::string::npos, refused.err);
+  CHECK(refused.err.find("sha256 " + ebs::sha256_hex(changed) + " on the node, " + data_sha + " on the coordinator") !=
+        std::string::npos);
+  CHECK(rows(t / "wf" / "four" / "matched.jsonl").empty());
+  fs::remove_all(t);
 }

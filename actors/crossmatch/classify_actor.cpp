@@ -99,6 +99,12 @@ ActorType classify_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
     }
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
+  t.needed_files = [](const ActorConfig& config) {
+    std::vector<std::string> files{catalog::resolve_path(catalog::workflow_dir(config), config.string("rules")).string()};
+    for (const auto& [name, path] : crossmatch::read_rules(config)->catalogues)
+      for (std::string& file : catalog::catalogue_files(path)) files.push_back(std::move(file));
+    return files;
+  };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::ClassifyActor>(store); };
   return t;
 }

@@ -76,6 +76,14 @@ std::vector<CatalogueSpec> read_tns_spec(const ActorConfig& config) {
 
 using SpecReader = std::vector<CatalogueSpec> (*)(const ActorConfig&);
 
+// ActorType::needed_files: every catalogue file the specs name, with a YAML config's data file.
+std::vector<std::string> catalogue_files_of(SpecReader specs, const ActorConfig& config) {
+  std::vector<std::string> files;
+  for (const CatalogueSpec& spec : specs(config))
+    for (std::string& file : catalogue_files(spec.path)) files.push_back(std::move(file));
+  return files;
+}
+
 class CrossmatchActor final : public ActorLogic {
  public:
   CrossmatchActor(std::shared_ptr<CatalogStore> store, SpecReader specs = read_catalogue_specs)
@@ -176,6 +184,9 @@ ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
     }
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
+  t.needed_files = [](const ActorConfig& config) {
+    return crossmatch::catalogue_files_of(crossmatch::read_catalogue_specs, config);
+  };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::CrossmatchActor>(store); };
   return t;
 }
@@ -201,6 +212,9 @@ ActorType tns_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
     }
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
+  t.needed_files = [](const ActorConfig& config) {
+    return crossmatch::catalogue_files_of(crossmatch::read_tns_spec, config);
+  };
   t.create = [store](const ActorContext&) {
     return std::make_unique<crossmatch::CrossmatchActor>(store, crossmatch::read_tns_spec);
   };

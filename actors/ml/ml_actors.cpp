@@ -458,6 +458,23 @@ ActorType scorer_type(const std::string& name, const std::string& description, c
       fields.push_back("score." + score_name(spec, load_model(spec.reference, registry_path(c), workflow_dir(c))));
     return fields;
   };
+  t.needed_files = [](const ActorConfig& c) {
+    // Model files, and the registry when a model comes from it. A shipped registry is the node's
+    // own copy: shadow results a scorer appends there stay on the node (docs/cluster.md).
+    std::vector<std::string> files;
+    bool registry = false;
+    for (const ScorerModelSpec& spec : scorer_models(c)) {
+      if (is_registry_reference(spec.reference)) {
+        registry = true;
+        continue;
+      }
+      std::filesystem::path path(spec.reference);
+      if (path.is_relative() && !workflow_dir(c).empty()) path = std::filesystem::path(workflow_dir(c)) / path;
+      files.push_back(path.string());
+    }
+    if (registry && !registry_path(c).empty()) files.push_back(registry_path(c));
+    return files;
+  };
   t.create = [](const ActorContext&) { return std::make_unique<ScorerLogic>(); };
   return t;
 }

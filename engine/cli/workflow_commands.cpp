@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "engine/cluster/local_cluster.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/placement.h"
+#include "engine/cluster/shipped_files.h"
 #include "engine/graph/field_check.h"
 #include "engine/graph/workflow.h"
 #include "engine/runtime/closing_block.h"
@@ -211,6 +213,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--listen", *listen, "HOST:PORT to listen on for the coordinator and peers (port 0: any)")
                      ->required();
                  app.add_option("--threads", o->threads, "scheduler threads (default: one per core, at least 4)");
+                 o->cache_dir = cluster::default_cache_dir();
+                 app.add_option("--cache-dir", o->cache_dir,
+                                "where the files a coordinator ships (catalogues, rules, models, plugins) are kept, by "
+                                "SHA-256")
+                     ->capture_default_str();
                  add_tls_options(app, o->tls);
                  return [o, listen, &actors, &loader, version] {
                    const size_t colon = listen->rfind(':');
@@ -276,7 +283,8 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "trace, debug, info, warn, error or off (librdkafka's own lines included)")
                      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
                  app.add_option("--nodes", o->nodes,
-                                "run on a cluster: NAME=HOST:PORT,... of `ebs-flow node` processes (docs/cluster.md)");
+                                "run on a cluster: NAME=HOST:PORT,... of `ebs-flow node` processes (docs/cluster.md); overrides the "
+                                "workflow's `cluster: {nodes: [...]}`");
                  app.add_option("--local-cluster", o->local_cluster,
                                 "run on N `ebs-flow node` processes started on loopback (and stopped at the end)")
                      ->excludes("--nodes");
@@ -322,7 +330,10 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
                    RunResult result;
-                   if (!o->nodes.empty() || o->local_cluster > 0) {
+                   // The workflow's `cluster:` names the nodes unless --nodes or --local-cluster does.
+                   const bool nodes_from_workflow = o->nodes.empty() && o->local_cluster == 0;
+                   const std::string node_list = nodes_from_workflow ? workflow->cluster_nodes : o->nodes;
+                   if (!node_list.empty() || o->local_cluster > 0) {
                      // A cluster run: the placement is checked against the nodes before any is reached.
                      cluster::ClusterRun run;
                      run.version = version;
@@ -332,11 +343,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      std::ifstream file(o->workflow.path, std::ios::binary);
                      run.text.assign(std::istreambuf_iterator<char>(file), {});
                      std::vector<std::string> names;
-                     if (!o->nodes.empty()) {
+                     if (!node_list.empty()) {
                        std::string problem;
-                       run.nodes = cluster::parse_node_list(o->nodes, problem);
+                       run.nodes = cluster::parse_node_list(node_list, problem);
                        if (!problem.empty()) {
-                         std::cerr << problem << "\n";
+                         std::cerr << (nodes_from_workflow ? workflow->cluster_place + ": " : "") << problem << "\n";
                          return exit_code::usage;
                        }
                      } else {
@@ -352,7 +363,10 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      std::unique_ptr<cluster::LocalCluster> local;
                      if (o->local_cluster > 0) {
                        try {
-                         local = std::make_unique<cluster::LocalCluster>(o->local_cluster, options.threads, o->tls);
+                         // The nodes keep the files the run ships them in the run directory.
+                         local = std::make_unique<cluster::LocalCluster>(
+                             o->local_cluster, options.threads, o->tls,
+                             (std::filesystem::absolute(options.run_dir) / "node-cache").string());
                        } catch (const Fault& f) {
                          std::cerr << f.place() << ": " << f.message() << "\n";
                          return exit_code::failed;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/placement.h"
+#include "engine/cluster/shipped_files.h"
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/messages.h"
 #include "engine/runtime/stop_signals.h"
@@ -149,11 +151,82 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   auto abandon_nodes = [&] {
     for (caf::actor& node : nodes) self->send_exit(node, caf::exit_reason::user_shutdown);
   };
+  // What the actors read and the plugins reach every node by hash before anything is built there
+  // (engine/cluster/shipped_files.h): a node fetches what its cache lacks, a piece at a time.
+  const std::vector<std::string> plugins = plugin_paths(workflow, cluster.plugins);
+  std::vector<NeededFile> needed;
+  try {
+    needed = list_needed_files(workflow, plugins);
+  } catch (const Fault& f) {
+    result.errors.push_back(f.place() + ": " + f.message() + " (a file the run ships to its nodes)");
+    abandon_nodes();
+    return result;
+  }
+  std::vector<std::string> owners, paths, hashes;
+  for (const NeededFile& f : needed) {
+    owners.push_back(f.owner);
+    paths.push_back(f.path);
+    hashes.push_back(f.sha256);
+  }
+  struct Shipped {
+    uint64_t files = 0, bytes = 0;
+  };
+  std::vector<Shipped> shipped(nodes.size());
+  for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) {
+    std::vector<std::string> lacking;
+    self->request(nodes[i], timeout, stage_atom::value, owners, paths, hashes)
+        .receive(
+            [&](bool ok, const std::vector<std::string>& answer) {
+              if (ok) lacking = answer;
+              else result.errors.insert(result.errors.end(), answer.begin(), answer.end());
+            },
+            [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not stage the files: " + system.render(e)); });
+    for (const std::string& sha256 : lacking) {
+      if (!result.errors.empty()) break;
+      auto file = std::find_if(needed.begin(), needed.end(), [&](const NeededFile& f) { return f.sha256 == sha256; });
+      if (file == needed.end()) {
+        result.errors.push_back("node '" + names[i] + "' asked for a file the run does not have (" + sha256 + ")");
+        break;
+      }
+      std::ifstream in(file->path, std::ios::binary);
+      std::string piece(kFilePieceBytes, '\0');
+      uint64_t offset = 0;
+      for (bool last = false; !last && result.errors.empty();) {
+        in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+        const auto got = static_cast<size_t>(in.gcount());
+        if (in.bad() || (!in && !in.eof())) {
+          result.errors.push_back(file->path + ": cannot read it to ship it to node '" + names[i] + "'");
+          break;
+        }
+        last = in.eof() || in.peek() == std::char_traits<char>::eof();
+        self->request(nodes[i], timeout, file_piece_atom::value, sha256, offset, piece.substr(0, got), last)
+            .receive(
+                [&](bool ok, const std::string& problem) {
+                  if (!ok) result.errors.push_back("node '" + names[i] + "' refused " + file->path + ": " + problem);
+                },
+                [&](caf::error& e) {
+                  result.errors.push_back("node '" + names[i] + "' did not take " + file->path + ": " + system.render(e));
+                });
+        offset += got;
+      }
+      ++shipped[i].files;
+      shipped[i].bytes += offset;
+    }
+  }
+  if (!result.errors.empty()) {
+    abandon_nodes();
+    return result;
+  }
+  if (!needed.empty())
+    spdlog::info("{} files shipped to the nodes by hash (each node fetched what its cache lacked)", needed.size());
+  // Paths resolve on a node against the workflow's folder as the coordinator sees it.
+  std::error_code absolute_ec;
+  const std::string workflow_file = std::filesystem::absolute(workflow.file, absolute_ec).lexically_normal().string();
   // Ship the workflow; each node spawns its instances and answers with its links in.
   std::vector<std::string> link_keys;
   std::vector<caf::actor> link_handles;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow.file, cluster.sets, cluster.plugins,
+    self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
                   workflow_hash(cluster.text), placement, run_dir, options.credit_window, options.credit_window_bytes,
                   options.overwrite)
         .receive(
@@ -394,6 +467,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       node_list.push_back({{"name", names[i]},
                            {"address", cluster.nodes[i].host + ":" + std::to_string(cluster.nodes[i].port)},
                            {"lost", static_cast<bool>(node_lost[i])},
+                           {"files", {{"needed", needed.size()}, {"sent", shipped[i].files}, {"bytes_sent", shipped[i].bytes}}},
                            {"links", links.contains(names[i]) ? links[names[i]] : nlohmann::json()}});
     summary["cluster"] = {{"nodes", node_list},
                           {"links_between_nodes", link_keys.size()},

@@ -35,7 +35,7 @@ std::string read_line(int fd, std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-LocalCluster::LocalCluster(size_t nodes, size_t threads, const TlsFiles& tls) {
+LocalCluster::LocalCluster(size_t nodes, size_t threads, const TlsFiles& tls, const std::string& cache_dir) {
   const std::string self = "/proc/self/exe";
   for (size_t i = 1; i <= nodes; ++i) {
     const std::string name = "node" + std::to_string(i);
@@ -45,7 +45,7 @@ LocalCluster::LocalCluster(size_t nodes, size_t threads, const TlsFiles& tls) {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<std::string> args{"ebs-flow", "node", "--name", name, "--listen", "127.0.0.1:0"};
+    std::vector<std::string> args{"ebs-flow", "node", "--name", name, "--listen", "127.0.0.1:0", "--cache-dir", cache_dir};
     if (threads > 0) args.insert(args.end(), {"--threads", std::to_string(threads)});
     if (tls.enabled()) args.insert(args.end(), {"--tls-cert", tls.cert, "--tls-key", tls.key, "--tls-ca", tls.ca});
     std::vector<char*> argv;

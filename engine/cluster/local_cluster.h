@@ -15,8 +15,8 @@ class LocalCluster {
  public:
   // Starts the nodes "node1" .. "nodeN" with `threads` scheduler threads each (0: CAF's default),
   // over TLS with the coordinator's files when it has them. A node that does not come up within
-  // 20 s is a Fault.
-  LocalCluster(size_t nodes, size_t threads, const TlsFiles& tls);
+  // 20 s is a Fault. They share `cache_dir` for the files the coordinator ships.
+  LocalCluster(size_t nodes, size_t threads, const TlsFiles& tls, const std::string& cache_dir);
   // Waits for every node to exit (a node exits once the coordinator collected the run, or lost
   // it), then kills what is still running after a grace period.
   ~LocalCluster();

@@ -36,6 +36,12 @@ using drained_atom = caf::atom_constant<caf::atom("drained")>;
 
 // Coordinator -> node.
 using hello_atom = caf::atom_constant<caf::atom("hello")>;      // -> (name, version)
+// (stage, owners, paths, sha256s): the files of the run (engine/cluster/shipped_files.h) -> (ok,
+// the hashes the node's cache lacks, or the problems).
+using stage_atom = caf::atom_constant<caf::atom("stage")>;
+// (fpiece, sha256, offset, bytes, last) -> (ok, problem): one piece of a file the node lacks. The
+// coordinator waits for each answer before the next piece: one piece in flight per node.
+using file_piece_atom = caf::atom_constant<caf::atom("fpiece")>;
 using prepare_atom = caf::atom_constant<caf::atom("prepare")>;  // spawn the placed instances
 using peers_atom = caf::atom_constant<caf::atom("peers")>;      // connect to these nodes directly
 using wire_atom = caf::atom_constant<caf::atom("wire")>;        // the links in of every node
@@ -54,6 +60,10 @@ inline constexpr uint64_t kFirstEpoch = 1;
 // Parts of 256 KiB: CAF 0.17's BASP moved 4 MB messages at 10 MB/s on loopback and 128 KB ones at
 // 40 MB/s (docs/cluster.md "Figures"). A record larger than this goes alone.
 inline constexpr size_t kMaxMessageBytes = size_t{256} << 10;
+
+// The pieces a shipped file crosses in: far below BASP's 32-bit frame, large enough that the wait
+// for each piece's answer costs little.
+inline constexpr size_t kFilePieceBytes = size_t{1} << 20;
 
 // (collect, node name, JSON): a node's answer to collect, every local instance's books.
 

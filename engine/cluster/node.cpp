@@ -14,6 +14,7 @@
 
 #include "engine/cluster/link.h"
 #include "engine/cluster/messages.h"
+#include "engine/cluster/shipped_files.h"
 #include "engine/graph/workflow.h"
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/messages.h"
@@ -69,17 +70,19 @@ void configure_cluster(caf::actor_system_config& config, const std::string& vers
 
 namespace {
 
-// The workflow as the coordinator validated it: the same text, plugins and overrides.
+// The workflow as the coordinator validated it: the same text, overrides and plugins (every one
+// the coordinator loaded, from this node's copies); the actors of `config_files` resolve their
+// paths against the copy of the workflow's folder that holds the shipped files.
 std::optional<Workflow> build_shipped(const std::string& text, const std::string& file,
                                       const std::vector<std::string>& sets, const std::vector<std::string>& plugins,
-                                      ActorRegistry& actors, PluginLoader& loader, std::vector<std::string>& errors) {
+                                      const std::map<std::string, std::string>& config_files, ActorRegistry& actors,
+                                      PluginLoader& loader, std::vector<std::string>& errors) {
   std::vector<Problem> problems;
   auto document = parse_workflow_text(text, file, problems);
   std::optional<Workflow> workflow;
   if (document) {
-    std::vector<std::string> paths = plugins;
-    for (const std::string& p : workflow_plugins(*document)) paths.push_back(p);
-    for (const std::string& p : paths) {
+    document->config_files = config_files;
+    for (const std::string& p : plugins) {
       try {
         loader.load(p, actors);
       } catch (const Fault& f) {
@@ -136,6 +139,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
 
   std::optional<Workflow> workflow;
   std::unique_ptr<LocalGraph> graph;
+  NodeFileCache cache(options.cache_dir, options.name);
+  std::vector<NeededFile> needed;  // the run's files, as the coordinator staged them
+  uint64_t pieces_received = 0, bytes_received = 0;
   auto acks = std::make_shared<AckScope>();
   auto counters = std::make_shared<LinkCounters>();
   // Links by their edge's text (EdgeKey::text).
@@ -195,6 +201,26 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   while (running) {
     self->receive(
         [&](hello_atom) { return caf::make_message(options.name, options.version); },
+        [&](stage_atom, const std::vector<std::string>& owners, const std::vector<std::string>& paths,
+            const std::vector<std::string>& hashes) {
+          needed.clear();
+          for (size_t i = 0; i < owners.size() && i < paths.size() && i < hashes.size(); ++i)
+            needed.push_back({owners[i], paths[i], hashes[i]});
+          std::string problem = owners.size() == paths.size() && paths.size() == hashes.size()
+                                    ? manifest_problem(needed)
+                                    : std::string("the list of files is malformed");
+          if (!problem.empty()) {
+            needed.clear();
+            return caf::make_message(false, std::vector<std::string>{"node " + options.name + ": " + problem});
+          }
+          return caf::make_message(true, cache.missing(needed));
+        },
+        [&](file_piece_atom, const std::string& sha256, uint64_t offset, const std::string& bytes, bool last) {
+          std::string problem = cache.receive(sha256, offset, bytes, last);
+          ++pieces_received;
+          bytes_received += bytes.size();
+          return caf::make_message(problem.empty(), problem);
+        },
         [&](prepare_atom, const std::string& text, const std::string& file, const std::vector<std::string>& sets,
             const std::vector<std::string>& plugins, const std::string& hash, const std::vector<std::string>& placement,
             const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, bool overwrite) {
@@ -205,7 +231,29 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           self->monitor(coordinator);
           if (graph) errors.push_back("node " + options.name + " is already running a workflow");
           else if (workflow_hash(text) != hash) errors.push_back("node " + options.name + ": the workflow text does not match its hash");
-          else workflow = build_shipped(text, file, sets, plugins, actors, loader, errors);
+          std::filesystem::path root;
+          if (errors.empty()) {
+            try {
+              root = cache.lay_out(needed);
+            } catch (const Fault& f) {
+              errors.push_back("node " + options.name + ": " + f.place() + ": " + f.message());
+            }
+          }
+          if (errors.empty()) {
+            std::vector<std::string> local_plugins;
+            std::map<std::string, std::string> config_files;
+            for (const std::string& p : plugins) local_plugins.push_back(under_root(root, p).string());
+            for (const NeededFile& f : needed)
+              if (!f.owner.empty()) config_files[f.owner] = under_root(root, file).string();
+            workflow = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors);
+            if (workflow)
+              for (std::string& problem : check_needed_files(*workflow, needed, root, options.name))
+                errors.push_back(std::move(problem));
+            if (errors.empty() && !needed.empty())
+              spdlog::info("node {}: the run's {} files checked against the coordinator's hashes ({} bytes received in "
+                           "{} pieces; cache {})",
+                           options.name, needed.size(), bytes_received, pieces_received, cache.dir().string());
+          }
           if (errors.empty()) {
             try {
               graph = std::make_unique<LocalGraph>(*workflow, actors, overwrite);

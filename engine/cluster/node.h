@@ -39,6 +39,8 @@ struct NodeOptions {
   size_t threads = 0;
   std::string version;  // the ebs-flow version: nodes of another version are refused at the handshake
   TlsFiles tls;
+  // Where the files a coordinator ships are kept between runs (engine/cluster/shipped_files.h).
+  std::string cache_dir;
 };
 
 // The settings every process of a cluster shares: heartbeats (a frozen peer is noticed, not only a

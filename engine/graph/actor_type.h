@@ -96,6 +96,11 @@ struct ActorType {
   // Actors with expressions: the raw or annotation field paths they read (core Alert fields
   // such as ra or mag are always there and need not be listed).
   std::function<std::vector<FieldRead>(const ActorConfig&)> reads_fields;
+  // The files an instance reads that must be the same wherever it runs (catalogues and their
+  // data files, rule sets, models, model registries), as the instance resolves them. A cluster run
+  // ships them to the nodes by content hash and checks them there (docs/cluster.md "What a node
+  // needs"). Unset: none. Sources' inputs (the alerts themselves) are not listed.
+  std::function<std::vector<std::string>(const ActorConfig&)> needed_files;
   // `validate --connect`: reaches the services the actor needs (brokers, schema registries,
   // databases, webhook hosts) and says which cannot be reached. May be empty.
   std::function<void(const ActorConfig&, std::vector<Problem>&)> check_connect;

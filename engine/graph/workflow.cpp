@@ -18,7 +18,7 @@ namespace ebs {
 namespace {
 
 const std::set<std::string> kTopLevelKeys{"name", "description", "plugins", "dead_letters",
-                                          "defaults", "actors", "on_node_loss"};
+                                          "defaults", "actors", "on_node_loss", "cluster"};
 const std::set<std::string> kActorKeys{"id", "type", "config", "inputs", "parallelism",
                                        "rate", "burst", "placement", "description"};
 // Actor keys that `--set ACTOR.KEY=VALUE` sets on the actor itself, not in its config.
@@ -170,7 +170,7 @@ std::optional<WorkflowDocument> parse_workflow_text(std::string_view text, const
                                                     std::vector<Problem>& problems) {
   std::string expanded = expand_variables(text, file, problems);
   try {
-    WorkflowDocument doc{file, YAML::Load(expanded)};
+    WorkflowDocument doc{file, YAML::Load(expanded), {}};
     if (!doc.root.IsMap()) {
       problems.push_back({place_of(file, doc.root), "a workflow is a YAML map with 'name' and 'actors'"});
       return std::nullopt;
@@ -295,6 +295,33 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
     else
       problems.push_back({place_of(file, policy), "'on_node_loss' is failover or stop"});
   }
+  if (YAML::Node cluster = root["cluster"]) {
+    // The nodes as `run --nodes` takes them: a list of NAME=HOST:PORT, or one comma-separated text.
+    const YAML::Node nodes = cluster.IsMap() && cluster.size() == 1 ? cluster["nodes"] : YAML::Node();
+    std::vector<std::string> items;
+    bool shape = nodes.IsDefined() && (nodes.IsScalar() || nodes.IsSequence());
+    if (shape && nodes.IsScalar()) {
+      std::istringstream text(nodes.Scalar());
+      for (std::string item; std::getline(text, item, ',');)
+        if (!item.empty()) items.push_back(item);
+    } else if (shape) {
+      for (const YAML::Node& item : nodes) {
+        if (!item.IsScalar()) shape = false;
+        else items.push_back(item.Scalar());
+      }
+    }
+    if (!shape || items.empty()) {
+      problems.push_back({place_of(file, cluster), "'cluster' is a map {nodes: [NAME=HOST:PORT, ...]}"});
+    } else {
+      for (const std::string& item : items) {
+        const size_t eq = item.find('='), colon = item.rfind(':');
+        if (eq == 0 || eq == std::string::npos || colon == std::string::npos || colon < eq + 2 || colon + 1 == item.size())
+          problems.push_back({place_of(file, nodes), "cluster node '" + item + "' is not NAME=HOST:PORT"});
+        wf.cluster_nodes += (wf.cluster_nodes.empty() ? "" : ",") + item;
+      }
+      wf.cluster_place = place_of(file, nodes);
+    }
+  }
   if (YAML::Node defaults = root["defaults"]) {
     if (!defaults.IsMap()) {
       problems.push_back({place_of(file, defaults), "'defaults' must be a map"});
@@ -359,6 +386,8 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       continue;
     }
     spec.id = a["id"].Scalar();
+    if (auto relocated = document.config_files.find(spec.id); relocated != document.config_files.end())
+      spec.file = relocated->second;
     if (spec.id.find('.') != std::string::npos)
       problems.push_back({place_of(file, a["id"]), "actor id '" + spec.id + "' must not contain '.'"});
     if (auto it = index_of.find(spec.id); it != index_of.end()) {

@@ -21,6 +21,10 @@ namespace ebs {
 struct WorkflowDocument {
   std::string file;
   YAML::Node root;
+  // Actors whose config paths resolve against another file than `file` (by actor id): on a
+  // cluster node, the copy of the workflow's folder that holds the files shipped to it
+  // (docs/cluster.md "What a node needs"). Places in problems still name `file`.
+  std::map<std::string, std::string> config_files;
 };
 
 // An input wire: the upstream actor's output port.
@@ -75,6 +79,10 @@ struct Workflow {
   // lost. failover: they are replaced on a surviving node and what was sent to them and not
   // handled is sent again; stop: the run ends with exit 1. (`restart` is not built yet.)
   std::string on_node_loss = "failover";
+  // The workflow's `cluster: {nodes: [NAME=HOST:PORT, ...]}`, as `run --nodes` takes it
+  // ("a=10.0.0.1:7101,b=..."; empty: none) and the place of `nodes`. `run --nodes` overrides it.
+  std::string cluster_nodes;
+  std::string cluster_place;
   std::vector<ActorSpec> actors;  // in a topological order (upstream first)
 
   const ActorSpec* find(const std::string& id) const;

@@ -21,7 +21,8 @@
 
 // Bump whenever ActorType, ActorLogic, Emitter, ActorContext, Batch, the records, CommandRegistry
 // or PluginInfo change. 2: register_module gained the CommandRegistry (plugin CLI verbs).
-#define EBS_FLOW_PLUGIN_ABI_VERSION 2
+// 3: ActorType gained needed_files (the files a cluster run ships to its nodes).
+#define EBS_FLOW_PLUGIN_ABI_VERSION 3
 
 namespace ebs {
 

@@ -1,7 +1,6 @@
 #include "actors/common/catalog/catalog_builder.h"
 
 #include <healpix_cxx/healpix_base.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -15,6 +14,7 @@
 #include "actors/common/catalog/sky_geometry.h"
 #include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
+#include "engine/util/sha256.h"
 
 namespace ebs::catalog {
 
@@ -26,27 +26,7 @@ int choose_index_order(size_t rows) {
   return std::clamp(static_cast<int>(std::lround(order)), 0, kMaxIndexOrder);
 }
 
-std::string sha256_of_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), "cannot read the file to hash it");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &length);
-  std::string hex = "sha256:";
-  char byte[3];
-  for (unsigned int i = 0; i < length; ++i) {
-    std::snprintf(byte, sizeof byte, "%02x", digest[i]);
-    hex += byte;
-  }
-  return hex;
-}
+std::string sha256_of_file(const std::filesystem::path& path) { return "sha256:" + sha256_hex_of_file(path); }
 
 // ---------------------------------------------------------------------------------------------
 // CatalogWriter

@@ -24,6 +24,15 @@ fs::path resolve_path(const fs::path& base_dir, const std::string& path) {
   return base_dir / p;
 }
 
+std::vector<std::string> catalogue_files(const fs::path& path) {
+  if (!is_catalog_config(path)) return {path.string()};
+  try {
+    return {path.string(), catalog::load_catalog_config(path).data_file.string()};
+  } catch (const Fault&) {
+    return {path.string()};  // a bad config: validate says what is wrong with it
+  }
+}
+
 std::optional<std::string> catalogue_problem(const fs::path& path) {
   try {
     if (is_catalog_config(path)) {

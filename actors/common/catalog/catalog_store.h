@@ -31,6 +31,10 @@ bool is_catalog_config(const std::filesystem::path& path);
 // bad YAML config or its missing data file. nullopt when it can be opened.
 std::optional<std::string> catalogue_problem(const std::filesystem::path& path);
 
+// The files that make the catalogue at `path`: itself, and a YAML config's data file (as the
+// config resolves it). For ActorType::needed_files: a cluster run ships them to its nodes.
+std::vector<std::string> catalogue_files(const std::filesystem::path& path);
+
 // `path` resolved against `base_dir` unless absolute.
 std::filesystem::path resolve_path(const std::filesystem::path& base_dir, const std::string& path);
 

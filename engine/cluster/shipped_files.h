@@ -1,0 +1,81 @@
+// What a node needs reaches it (docs/cluster.md "What a node needs"): the files the workflow's
+// actors read (ActorType::needed_files: catalogues and their data files, rule sets, models, model
+// registries) and its plugins go from the coordinator to every node by content hash (SHA-256).
+// A node keeps them in a cache folder, lays copies out under one folder at the paths they have
+// on the coordinator (so that a catalogue config still finds its data file beside it), builds the
+// workflow with those actors' paths resolved there, and checks every file its actors will read
+// against the coordinator's hash before the run starts.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/graph/workflow.h"
+
+namespace ebs::cluster {
+
+// One file of a run, as the coordinator has it.
+struct NeededFile {
+  std::string owner;   // the actor id whose instances read it; empty for a plugin
+  std::string path;    // absolute and lexically normal, on the coordinator
+  std::string sha256;  // lowercase hex
+};
+
+// Every file the workflow's actors name (in each actor's order) and the plugins, hashed. A Fault
+// names a file that cannot be read. `plugins`: absolute paths (plugin_paths()).
+std::vector<NeededFile> list_needed_files(const Workflow& workflow, const std::vector<std::string>& plugins);
+
+// The plugins a run loads (--plugin and the workflow's `plugins:`), absolute: what the coordinator
+// loaded is what every node loads.
+std::vector<std::string> plugin_paths(const Workflow& workflow, const std::vector<std::string>& command_line);
+
+// Where a coordinator path lies under a node's layout folder.
+std::filesystem::path under_root(const std::filesystem::path& root, const std::string& coordinator_path);
+
+// The cache folder of a node without --cache-dir: $XDG_CACHE_HOME/ebs-flow/node-files, else
+// ~/.cache/ebs-flow/node-files, else .ebs-flow-node-files in the working directory.
+std::string default_cache_dir();
+
+// A node's cache: objects/<sha256> (the bytes, checked against the name) and trees/<id>/ (the
+// copies a run's actors open). Several nodes may share one folder (--local-cluster): every file is
+// written under a name of its own and renamed into place.
+class NodeFileCache {
+ public:
+  NodeFileCache(std::filesystem::path dir, std::string node);
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // The hashes of `files` not held intact. A held object whose bytes no longer hash to its name
+  // (a damaged disk, an edit) is removed with a warning, and so fetched again.
+  std::vector<std::string> missing(const std::vector<NeededFile>& files);
+
+  // One piece of the object `sha256` at `offset` (pieces come in order); the last one checks the
+  // whole object against its hash and puts it in place. A problem message, or empty.
+  std::string receive(const std::string& sha256, uint64_t offset, const std::string& bytes, bool last);
+
+  // Copies of `files` under one folder, each at its coordinator path below it; that folder. A
+  // Fault when a file is not held or cannot be copied.
+  std::filesystem::path lay_out(const std::vector<NeededFile>& files);
+
+ private:
+  std::filesystem::path object(const std::string& sha256) const { return dir_ / "objects" / sha256; }
+  std::filesystem::path part(const std::string& sha256) const;
+
+  std::filesystem::path dir_;
+  std::string node_;
+};
+
+// Why `files` cannot be what the coordinator shipped (empty when they can): each path or hash that
+// could break the node's folder (not absolute, "..", not a SHA-256).
+std::string manifest_problem(const std::vector<NeededFile>& files);
+
+// The node's check before the run: every actor of `files` names, on this node, files with the
+// coordinator's hashes — its shipped copies under `root`, or (a path that is absolute on the
+// coordinator, or made by a variable) the node's own file at the path it resolves, which must
+// hold the same bytes. One message per problem, naming the node, the file and both hashes.
+std::vector<std::string> check_needed_files(const Workflow& workflow, const std::vector<NeededFile>& files,
+                                            const std::filesystem::path& root, const std::string& node);
+
+}  // namespace ebs::cluster

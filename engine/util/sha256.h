@@ -1,0 +1,16 @@
+// SHA-256 of bytes and of files, as lowercase hex: content hashes that name a file the same way on
+// every machine (catalogue provenance, the files a cluster run ships to its nodes).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace ebs {
+
+std::string sha256_hex(std::string_view bytes);
+
+// A Fault (failed) naming the file when it cannot be read.
+std::string sha256_hex_of_file(const std::filesystem::path& path);
+
+}  // namespace ebs
