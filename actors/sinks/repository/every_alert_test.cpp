@@ -68,6 +68,10 @@ void ingest(const std::vector<std::filesystem::path>& files, Writer& writer, Tal
           ++tally.conflicts;
           tally.reasons.push_back(result.reason);
           break;
+        case AddResult::Outcome::rejected:  // as the sink does: a dead letter with its reason
+          ++tally.dead_letters;
+          tally.reasons.push_back(result.reason);
+          break;
       }
     }
   }
