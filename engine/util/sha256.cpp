@@ -21,13 +21,7 @@ class Sha256 {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_DigestFinal_ex(context_.get(), digest, &length);
-    std::string out;
-    char byte[3];
-    for (unsigned int i = 0; i < length; ++i) {
-      std::snprintf(byte, sizeof byte, "%02x", digest[i]);
-      out += byte;
-    }
-    return out;
+    return lowercase_hex(digest, length);
   }
 
  private:
@@ -35,6 +29,16 @@ class Sha256 {
 };
 
 }  // namespace
+
+std::string lowercase_hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * size, '0');
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  }
+  return out;
+}
 
 std::string sha256_hex(std::string_view bytes) {
   Sha256 sha;

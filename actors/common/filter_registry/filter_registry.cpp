@@ -1,6 +1,5 @@
 #include "actors/common/filter_registry/filter_registry.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 #include "engine/expr/parser.h"
 #include "engine/expr/program.h"
 #include "engine/util/hash.h"
+#include "engine/util/sha256.h"
 
 namespace ebs::filter_registry {
 
@@ -51,29 +51,10 @@ constexpr const char* kFilterColumns =
     "FROM filters f JOIN users u ON u.id = f.user_id "
     "JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version WHERE f.removed = 0";
 
-std::string sha256_hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
-  std::string out;
-  char hex[3];
-  for (unsigned int i = 0; i < size; ++i) {
-    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
-    out += hex;
-  }
-  return out;
-}
-
 std::string new_token() {
   unsigned char bytes[24];
   if (RAND_bytes(bytes, sizeof bytes) != 1) fail("filter registry", "no random bytes for a token (OpenSSL RAND_bytes)");
-  std::string out = "ebs_";
-  char hex[3];
-  for (unsigned char b : bytes) {
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    out += hex;
-  }
-  return out;
+  return "ebs_" + lowercase_hex(bytes, sizeof bytes);
 }
 
 std::string outputs_json(const std::vector<Output>& outputs) {
