@@ -171,14 +171,12 @@ TEST_CASE("the anomaly actor scores alerts with a registered isolation forest; v
   std::vector<Problem> problems;
   type.check(ebs::test::make_context(type, yaml).config, problems);
   CHECK(problems.empty());
-  ActorContext context = ebs::test::make_context(type, yaml, dir.path().string());
-  auto logic = type.create(context);
-  logic->open(context);
+  ebs::test::OpenActor anomaly(register_ml_actors, "anomaly", yaml, dir.path().string());
   ebs::test::CollectingEmitter out;
   std::vector<RecordPtr> records;
   for (const LabelledAlert& a : alerts) records.push_back(std::make_shared<const Alert>(a.alert));
-  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
-  logic->on_end_of_stream(out);
+  anomaly.run(std::move(records), out);
+  anomaly.logic().on_end_of_stream(out);
   REQUIRE(out.forwarded_records == alerts.size());
   std::vector<ShadowTally> tallies = ModelRegistry(path).shadow_tallies("odd");
   REQUIRE(tallies.size() == 1);

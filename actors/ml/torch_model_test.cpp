@@ -27,6 +27,7 @@ using namespace ebs::ml;
 using ebs::ml::testing::TempDir;
 using ebs::test::CollectingEmitter;
 using ebs::test::make_context;
+using ebs::test::OpenActor;
 
 namespace {
 
@@ -99,12 +100,9 @@ TEST_CASE("torch-score gives Python torch's outputs on the real ZTF alerts to 1e
   std::vector<Problem> problems;
   type.check(make_context(type, yaml).config, problems);
   CHECK(problems.empty());
-  ActorContext context = make_context(type, yaml);
-  auto logic = type.create(context);
-  logic->open(context);
+  OpenActor scorer(register_ml_actors, "torch-score", yaml);
   CollectingEmitter out;
-  std::vector<RecordPtr> records(alerts.begin(), alerts.end());
-  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
+  scorer.run({alerts.begin(), alerts.end()}, out);
   REQUIRE(out.forwarded_records == 86);
 
   double worst_cnn = 0, worst_gru = 0;
@@ -202,15 +200,9 @@ TEST_CASE("Rubin cutouts: torch-score decodes the 100 real LSSTCam alerts' raw F
   INFO("worst difference of the weighted stamp sums (relative to the sum of their sizes): " << worst_sum);
   CHECK(worst_sum < 1e-5);
 
-  ActorRegistry registry;
-  register_ml_actors(registry);
-  const ActorType& type = *registry.find("torch-score");
-  ActorContext context = make_context(type, "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
-  auto logic = type.create(context);
-  logic->open(context);
+  OpenActor scorer(register_ml_actors, "torch-score", "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
   CollectingEmitter out;
-  std::vector<RecordPtr> records(alerts.begin(), alerts.end());
-  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
+  scorer.run({alerts.begin(), alerts.end()}, out);
   REQUIRE(out.forwarded_records == 100);
   double worst_score = 0;
   for (const RecordPtr& r : out.records()) {
@@ -239,15 +231,9 @@ TEST_CASE("model suggest ranks a cutout network by uncertainty on the stamps the
     }
   }
   // What torch-score gives each alert.
-  ActorRegistry registry;
-  register_ml_actors(registry);
-  const ActorType& type = *registry.find("torch-score");
-  ActorContext context = make_context(type, "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
-  auto logic = type.create(context);
-  logic->open(context);
+  OpenActor scorer(register_ml_actors, "torch-score", "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
   CollectingEmitter out;
-  std::vector<RecordPtr> records(alerts.begin(), alerts.end());
-  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
+  scorer.run({alerts.begin(), alerts.end()}, out);
   std::map<std::string, double> live;  // by alert id
   std::set<std::string> objects;
   for (const RecordPtr& r : out.records()) {
@@ -285,14 +271,9 @@ TEST_CASE("cutouts: a missing or corrupt stamp dead-letters that alert only") {
   corrupt->cutouts[0].bytes = std::string_view("\x1f\x8b not gzip");
   std::vector<RecordPtr> records{alerts[0], std::make_shared<const Alert>(without),
                                  std::make_shared<const Alert>(corrupt)};
-  ActorRegistry registry;
-  register_ml_actors(registry);
-  const ActorType& type = *registry.find("torch-score");
-  ActorContext context = make_context(type, "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
-  auto logic = type.create(context);
-  logic->open(context);
+  OpenActor scorer(register_ml_actors, "torch-score", "{models: ['" + model_file("stamp-cnn-cutouts-63.pt") + "']}");
   CollectingEmitter out;
-  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
+  scorer.run(std::move(records), out);
   CHECK(out.forwarded_records == 1);
   CHECK(out.failed_records == 2);
 }
@@ -324,17 +305,12 @@ TEST_CASE("a TorchScript shadow beside a production XGBoost model, through the r
   std::vector<RecordPtr> records;
   for (const LabelledAlert& a : alerts) records.push_back(std::make_shared<const Alert>(a.alert));
 
-  ActorRegistry actors;
-  register_ml_actors(actors);
-  const ActorType& type = *actors.find("torch-score");
   std::string yaml = "{registry: '" + path +
                      "', models: [registry://transient@production, {model: registry://transient@candidate, shadow: true}]}";
-  ActorContext context = make_context(type, yaml, dir.path().string());
-  auto logic = type.create(context);
-  logic->open(context);
+  OpenActor scorer(register_ml_actors, "torch-score", yaml, dir.path().string());
   CollectingEmitter out;
-  logic->on_batch(0, BatchView::make(PortType::alert, std::move(records), {}), out);
-  logic->on_end_of_stream(out);
+  scorer.run(std::move(records), out);
+  scorer.logic().on_end_of_stream(out);
   REQUIRE(out.forwarded_records == alerts.size());
   double agree = 0;
   for (size_t i = 0; i < out.records().size(); ++i) {
@@ -361,6 +337,8 @@ TEST_CASE("a TorchScript shadow beside a production XGBoost model, through the r
   CHECK(agree / alerts.size() > 0.7);
 
   // xgboost-score runs XGBoost models only, and says where the network should go.
+  ActorRegistry actors;
+  register_ml_actors(actors);
   const ActorType& xgboost = *actors.find("xgboost-score");
   std::vector<Problem> problems;
   xgboost.check(make_context(xgboost, "{registry: '" + path + "', models: [registry://transient@2]}").config, problems);

@@ -32,13 +32,8 @@ std::shared_ptr<const Alert> make_alert(double mag, double drb, bool with_drb = 
 }
 
 BatchView run_filter(const std::string& where, const std::vector<RecordPtr>& records, CollectingEmitter& out) {
-  ActorRegistry registry;
-  register_filter(registry);
-  const ActorType& type = *registry.find("filter");
-  ActorContext context = ebs::test::make_context(type, "{where: \"" + where + "\"}");
-  auto logic = type.create(context);
-  logic->open(context);
-  logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+  ebs::test::OpenActor filter(register_filter, "filter", "{where: \"" + where + "\"}");
+  filter.run(records, out);
   return out.sent[0].empty() ? BatchView() : out.sent[0].front();
 }
 
@@ -100,14 +95,9 @@ TEST_CASE("alert-check dead-letters impossible alerts and passes the rest") {
   auto bad = std::make_shared<const Alert>(bad_core);
   CHECK_FALSE(alert_problem(good->core()));
   CHECK(alert_problem(*bad_core) == "dec 95.000000 is not in [-90, 90]");
-  ActorRegistry registry;
-  register_alert_check(registry);
-  const ActorType& type = *registry.find("alert-check");
-  ActorContext context = ebs::test::make_context(type, "{}");
-  auto logic = type.create(context);
-  logic->open(context);
+  ebs::test::OpenActor check(register_alert_check, "alert-check", "{}");
   CollectingEmitter out;
-  logic->on_batch(0, BatchView::make(PortType::alert, {good, bad, good}, {}), out);
+  check.run({good, bad, good}, out);
   CHECK(out.forwarded_records == 2);
   CHECK(out.failed_records == 1);
   REQUIRE(out.faults.size() == 1);

@@ -2,8 +2,12 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "engine/graph/actor_registry.h"
 #include "engine/runtime/actor_logic.h"
 
 namespace ebs::test {
@@ -62,5 +66,34 @@ inline ActorContext make_context(const ActorType& type, const std::string& yaml,
   c.config = ActorConfig(YAML::Load(yaml.empty() ? "{}" : yaml), "test.yaml", &type.config);
   return c;
 }
+
+// One open instance of a registered actor type, configured by `yaml` as a workflow's actor is: the
+// steps every actor test starts with. It owns the registry the instance's type lives in, so it is
+// neither copied nor moved.
+class OpenActor {
+ public:
+  OpenActor(void (*register_types)(ActorRegistry&), const std::string& type_name, const std::string& yaml,
+            const std::string& run_dir = ".") {
+    register_types(registry_);
+    const ActorType* type = registry_.find(type_name);
+    if (!type) throw std::logic_error("OpenActor: no actor type '" + type_name + "' registered");
+    context_ = make_context(*type, yaml, run_dir);
+    logic_ = type->create(context_);
+    logic_->open(context_);
+  }
+  OpenActor(const OpenActor&) = delete;
+  OpenActor& operator=(const OpenActor&) = delete;
+
+  // One batch of `records` of `type` on input `port` into `out`.
+  void run(std::vector<RecordPtr> records, CollectingEmitter& out, PortType type = PortType::alert, size_t port = 0) {
+    logic_->on_batch(port, BatchView::make(type, std::move(records), {}), out);
+  }
+  ActorLogic& logic() { return *logic_; }
+
+ private:
+  ActorRegistry registry_;
+  ActorContext context_;
+  std::unique_ptr<ActorLogic> logic_;
+};
 
 }  // namespace ebs::test
