@@ -260,14 +260,19 @@ actors:
 // (a loaded machine may take seconds to start the run); a SIGSTOPped node is
 // sent SIGCONT once the coordinator declared it lost. Writes NAME.rc (exit code; 137: it did not
 // exit on its own within 20 s of the run's end and was killed), run.rc, signal.time (epoch s).
+// With `sample_rss`, each node's resident size is written to NAME.rss every 0.25 s ("UNIX_S KB").
 std::string cluster_script(const std::vector<std::string>& names, const std::string& victim, const std::string& signal,
-                           double at_s) {
+                           double at_s, bool sample_rss = false) {
   std::string all, nodes_arg;
   for (const std::string& n : names) all += " " + n;
   for (const std::string& n : names) nodes_arg += (nodes_arg.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
   return "B='" + ebs_flow() + "'\nfor n in" + all +
          "; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
-         "for n in" + all + "; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n"
+         "for n in" + all + "; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n" +
+         (sample_rss ? "for n in" + all + "; do ( p=$(cat $n.pid); while kill -0 $p 2>/dev/null; do "
+                       "echo \"$(date +%s.%N) $(awk '/^VmRSS/ {print $2}' /proc/$p/status)\" >> $n.rss; sleep 0.25; "
+                       "done ) & done\n"
+                     : "") +
          "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
          "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg +
          " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
@@ -582,4 +587,62 @@ TEST_CASE("a catalogue named relative to the workflow reaches nodes in other fol
         std::string::npos);
   CHECK(rows(t / "wf" / "four" / "matched.jsonl").empty());
   fs::remove_all(t);
+}
+
+TEST_CASE("a sink on node b far slower than the source on node a: the source waits, both nodes' memory stays flat") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("memory");
+  // Real ZTF alerts with their cutouts (~70 KB each), read in a loop as fast as the edge lets the
+  // source; the sink writes 200 a second: without byte credits across the link node a would queue
+  // tens of MB a second for b.
+  write(dir / "workflow.yaml", R"(name: cluster-memory
+actors:
+  - id: alerts
+    type: avro-files
+    config: {path: "${EBS_TEST_DATA}/ztf", loop: true}
+    placement: {nodes: [a]}
+  - id: out
+    type: jsonl
+    config: {path: out.jsonl, max_records_per_s: 200}
+    inputs: [alerts.alerts]
+    placement: {nodes: [b]}
+)");
+  write(dir / "script.sh", cluster_script({"a", "b"}, "run", "INT", 10.0, true));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  CHECK_MESSAGE(rc(dir, "run") == 0, read_file(dir / "run.err"));
+  CHECK(rc(dir, "a") == 0);
+  CHECK(rc(dir, "b") == 0);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  for (const json& a : summary["actors"])
+    for (const json& inst : a["instances"]) CHECK(inst["balanced"] == true);
+  const double signalled = std::stod(read_file(dir / "signal.time"));
+  for (const char* node : {"a", "b"}) {
+    // From 4 s after the first record reached the sink (the link's window filled) to the stop:
+    // the largest resident size in the second half is within 32 MB of the first half's.
+    std::vector<std::pair<double, double>> samples;  // (unix s, MB)
+    std::istringstream lines(read_file(dir / (std::string(node) + ".rss")));
+    for (double t, kb; lines >> t >> kb;) samples.emplace_back(t, kb / 1024);
+    const double from = signalled - 6.0, middle = signalled - 3.0;
+    double first_half = 0, second_half = 0;
+    size_t counted = 0;
+    for (const auto& sample : samples) {
+      if (sample.first < from || sample.first > signalled) continue;
+      ++counted;
+      double& peak = sample.first < middle ? first_half : second_half;
+      peak = std::max(peak, sample.second);
+    }
+    INFO("node " << node << ": " << counted << " samples, peak " << first_half << " MB then " << second_half << " MB");
+    CHECK(counted >= 16);
+    CHECK(second_half <= first_half + 32);
+  }
+  // A stop drains: every alert the source read was written.
+  size_t read = 0, written = 0;
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "alerts") read = a["forwarded"];
+    if (a["id"] == "out") written = a["forwarded"];
+  }
+  CHECK(written > 1000);
+  CHECK(read == written);  // the stop drained every record in flight
+  fs::remove_all(dir);
 }
