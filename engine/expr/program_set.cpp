@@ -108,6 +108,23 @@ struct FieldSweeps {
   // over a field's range, so that range holds one or two.
   std::vector<uint32_t> guide;  // cells + 1 entries; empty with fewer than two thresholds (or an infinite range)
   double low = 0, scale = 0;
+  // Per cell, the segment of every value in it when no threshold is in it (most cells: four per
+  // threshold), else kNoSegment: a value there is placed by lower_bound(). One table read places
+  // most records.
+  static constexpr uint32_t kNoSegment = UINT32_MAX;
+  std::vector<uint32_t> segment_of_cell;
+
+  // The segment of a number (not NaN).
+  uint32_t segment(double value) const {
+    const double x = (value - low) * scale;
+    if (x > 0 && x < static_cast<double>(segment_of_cell.size())) {  // false without a guide
+      const uint32_t s = segment_of_cell[static_cast<size_t>(x)];
+      if (s != kNoSegment) return s;
+    }
+    const uint32_t i = lower_bound(value);
+    const bool equal = i < thresholds.size() && thresholds[i] == value;
+    return segment_of_rank[2 * i + (equal ? 1 : 0)];
+  }
 
   size_t cell(double value) const {
     return std::min(guide.size() - 2, static_cast<size_t>((value - low) * scale));
@@ -441,6 +458,14 @@ void lay_out(ProgramSet::Graph& graph) {
       sweeps.segment_of_rank[k] =
           static_cast<uint32_t>(std::upper_bound(bounds.begin(), bounds.end(), k) - bounds.begin());
     sweeps.segments = static_cast<uint32_t>(bounds.size() + 1);
+    // A cell without a threshold: every value in it has the first threshold of the next cells as
+    // its lower bound and equals none (rank 2 * guide[c]).
+    if (!sweeps.guide.empty()) {
+      const size_t cells = sweeps.guide.size() - 1;
+      sweeps.segment_of_cell.assign(cells, FieldSweeps::kNoSegment);
+      for (size_t c = 0; c < cells; ++c)
+        if (sweeps.guide[c] == sweeps.guide[c + 1]) sweeps.segment_of_cell[c] = sweeps.segment_of_rank[2 * sweeps.guide[c]];
+    }
     // A bound's records are those of its segment and above.
     for (SweepCut& cut : sweeps.cuts)
       cut.segment = static_cast<uint32_t>(std::lower_bound(bounds.begin(), bounds.end(), cut.bound) - bounds.begin()) + 1;
@@ -465,6 +490,7 @@ struct ProgramSet::Workspace::Memory {
   std::vector<Slot> slots;
   SweepMemory sweeps;
   Matches matches;  // the last batch's answers (a thousand filters' are 128 KiB: not allocated per batch)
+  std::vector<const Value*> block_columns;  // each field's values
 };
 
 ProgramSet::Workspace::Workspace() : memory_(std::make_unique<Memory>()) {}
@@ -516,15 +542,13 @@ void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_
   }
 }
 
-void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns, BatchMemory& work,
+void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> columns, BatchMemory& work,
                 SweepMemory& memory) {
   const size_t words = work.words(), records = work.records();
   std::vector<uint64_t>& known = memory.known;
   known.resize(words);
   for (const FieldSweeps& sweeps : graph.sweeps) {
-    const std::vector<Value>& column = columns[sweeps.field];
-    const double* thresholds = sweeps.thresholds.data();
-    const uint32_t* segment_of_rank = sweeps.segment_of_rank.data();
+    const Value* column = columns[sweeps.field];
     // Each record with a number into its segment's bitset; a record without one (null, text,
     // NaN) into none: every cut on it is null.
     std::vector<uint64_t>& segments = memory.segments;
@@ -532,10 +556,7 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Valu
     for (size_t r = 0; r < records; ++r) {
       const double* number = std::get_if<double>(&column[r].v);
       if (!number || *number != *number) continue;
-      const double v = *number;
-      const uint32_t i = sweeps.lower_bound(v);
-      const bool equal = i < sweeps.thresholds.size() && thresholds[i] == v;
-      set_bit(segments.data() + segment_of_rank[2 * i + (equal ? 1 : 0)] * words, r);
+      set_bit(segments.data() + sweeps.segment(*number) * words, r);
     }
     // From the top segment down: `known` holds the records of the segments swept so far, which
     // are every "above" cut's at its segment; a "below" cut's are the others, flipped below once
@@ -584,7 +605,7 @@ void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t
   }
 }
 
-void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns,
+void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const Value* const> columns,
                    BatchMemory& work) {
   const size_t records = work.records(), words = work.words();
   auto child = [&](size_t i) -> const GraphNode& { return graph.nodes[node.children[i]]; };
@@ -604,7 +625,7 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
     }
     case NodeKind::field: {
       Slot* out = work.slots(node);
-      const std::vector<Value>& column = columns[node.field];
+      const Value* column = columns[node.field];
       for (size_t r = 0; r < records; ++r) out[r] = load(column[r]);
       break;
     }
@@ -760,10 +781,12 @@ Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_
   Matches& matches = workspace.memory_->matches;
   // Every expression's row is written whole below: only the caller's rows start cleared.
   matches.reset(graph_->roots.size() + extra_rows, records, graph_->roots.size());
-  if (records == 0) return matches;
+  std::vector<const Value*>& block_columns = workspace.memory_->block_columns;
+  block_columns.resize(graph_->fields.size());
+  for (size_t f = 0; f < graph_->fields.size(); ++f) block_columns[f] = columns[f].data();
   BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->false_bits, workspace.memory_->slots);
-  run_sweeps(*graph_, columns, work, workspace.memory_->sweeps);
-  for (uint32_t node : graph_->evaluated) evaluate_node(graph_->nodes[node], *graph_, columns, work);
+  run_sweeps(*graph_, block_columns, work, workspace.memory_->sweeps);
+  for (uint32_t node : graph_->evaluated) evaluate_node(graph_->nodes[node], *graph_, block_columns, work);
   for (size_t p = 0; p < graph_->answers.size(); ++p) {
     const Answer& answer = graph_->answers[p];
     std::span<uint64_t> out = matches.words(p);
