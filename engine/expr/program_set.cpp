@@ -96,7 +96,10 @@ struct SweepCut {
 struct FieldSweeps {
   uint32_t field = 0;
   std::vector<double> thresholds;  // distinct, ascending
-  std::vector<SweepCut> cuts;      // by segment, highest first
+  std::vector<SweepCut> cuts;      // while laid out; then:
+  std::vector<SweepCut> above;     // > >=, by segment, highest first
+  std::vector<SweepCut> below;     // < <=, by segment, lowest first
+  bool falsity_used = false;       // any cut's false bitset is read
   // segment_of_rank[k]: how many distinct bounds are <= rank k (segments 0 .. segments - 1).
   std::vector<uint32_t> segment_of_rank;
   uint32_t segments = 1;
@@ -469,8 +472,15 @@ void lay_out(ProgramSet::Graph& graph) {
     // A bound's records are those of its segment and above.
     for (SweepCut& cut : sweeps.cuts)
       cut.segment = static_cast<uint32_t>(std::lower_bound(bounds.begin(), bounds.end(), cut.bound) - bounds.begin()) + 1;
-    std::sort(sweeps.cuts.begin(), sweeps.cuts.end(),
+    for (const SweepCut& cut : sweeps.cuts) {
+      (cut.above ? sweeps.above : sweeps.below).push_back(cut);
+      sweeps.falsity_used = sweeps.falsity_used || cut.falsity_used;
+    }
+    sweeps.cuts.clear();
+    std::sort(sweeps.above.begin(), sweeps.above.end(),
               [](const SweepCut& a, const SweepCut& b) { return a.segment > b.segment; });
+    std::sort(sweeps.below.begin(), sweeps.below.end(),
+              [](const SweepCut& a, const SweepCut& b) { return a.segment < b.segment; });
   }
 }
 
@@ -558,31 +568,45 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> co
       if (!number || *number != *number) continue;
       set_bit(segments.data() + sweeps.segment(*number) * words, r);
     }
-    // From the top segment down: `known` holds the records of the segments swept so far, which
-    // are every "above" cut's at its segment; a "below" cut's are the others, flipped below once
-    // `known` holds every record with a number.
-    std::fill(known.begin(), known.end(), 0);
-    size_t swept = sweeps.segments;  // segments [swept, segments) are in `known`
-    auto sweep_down_to = [&](size_t segment) {
-      for (; swept > segment; --swept) {
-        const uint64_t* bits = segments.data() + (swept - 1) * words;
-        for (size_t w = 0; w < words; ++w) known[w] |= bits[w];
+    // "above" cuts from the top segment down, "below" cuts from segment 0 up: each cut's bitset
+    // is the previous one's of its direction ORed with the segments between them, written in
+    // one pass (no running bitset copied into each cut).
+    for (const std::vector<SweepCut>* cuts : {&sweeps.above, &sweeps.below}) {
+      const bool down = cuts == &sweeps.above;
+      const uint64_t* previous = nullptr;  // the last cut's bitset; none: no record yet
+      size_t next = down ? sweeps.segments : 0;  // down: segments [next, ..) are in; up: [0, next)
+      for (const SweepCut& cut : *cuts) {
+        uint64_t* out = work.truth_at(cut.bits_at);
+        const uint64_t* from = previous;
+        while (down ? next > cut.segment : next < cut.segment) {
+          const uint64_t* segment = segments.data() + (down ? --next : next++) * words;
+          if (from)
+            for (size_t w = 0; w < words; ++w) out[w] = from[w] | segment[w];
+          else
+            for (size_t w = 0; w < words; ++w) out[w] = segment[w];
+          from = out;
+        }
+        if (from != out) {  // no segment between this cut and the previous one
+          if (from)
+            std::copy(from, from + words, out);
+          else
+            std::fill(out, out + words, 0);
+        }
+        previous = out;
       }
-    };
-    for (const SweepCut& cut : sweeps.cuts) {
-      sweep_down_to(cut.segment);
-      std::copy(known.begin(), known.end(), work.truth_at(cut.bits_at));
     }
-    sweep_down_to(0);
-    for (const SweepCut& cut : sweeps.cuts) {
-      uint64_t* truth = work.truth_at(cut.bits_at);
-      if (!cut.above)
-        for (size_t w = 0; w < words; ++w) truth[w] = known[w] & ~truth[w];
-      if (cut.falsity_used) {
+    if (!sweeps.falsity_used) continue;
+    // A cut's false records: those with a number that it does not pass.
+    std::fill(known.begin(), known.end(), 0);
+    for (size_t segment = 0; segment < sweeps.segments; ++segment)
+      for (size_t w = 0; w < words; ++w) known[w] |= segments[segment * words + w];
+    for (const std::vector<SweepCut>* cuts : {&sweeps.above, &sweeps.below})
+      for (const SweepCut& cut : *cuts) {
+        if (!cut.falsity_used) continue;
+        const uint64_t* truth = work.truth_at(cut.bits_at);
         uint64_t* falsity = work.falsity_at(cut.bits_at);
         for (size_t w = 0; w < words; ++w) falsity[w] = known[w] & ~truth[w];
       }
-    }
   }
 }
 
