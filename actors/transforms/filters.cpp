@@ -245,6 +245,7 @@ class Filters final : public ActorLogic {
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
+      sql_step_limit_ = context.config.integer("sql_step_limit");
       if (context.config.has("repository")) {
         // Where the repository sink writes it: relative paths are in the run directory.
         std::filesystem::path p = context.config.string("repository");
@@ -429,7 +430,7 @@ class Filters final : public ActorLogic {
         // Opened on first use: the repository sink creates the file, and what reaches this actor
         // from its `committed` port is committed already.
         if (!repository_) repository_.emplace(repository_path_);
-        return repository::AlertQuery(repository_->database(), f.where);
+        return repository::AlertQuery(repository_->database(), f.where, sql_step_limit_);
       } catch (const Fault& fault) {
         why = "its query does not run on " + repository_path_ + ": " + fault.message();
       }
@@ -508,6 +509,7 @@ class Filters final : public ActorLogic {
   TagMode tag_ = TagMode::filters;
   std::string repository_path_;                   // for the registry's SQL filters ("": none)
   std::optional<repository::Reader> repository_;  // opened by the first SQL filter
+  int64_t sql_step_limit_ = repository::kDefaultQueryStepLimit;  // per SQL filter and alert
   std::optional<ActiveFilters> active_;
   // Registry mode.
   std::optional<registry::FilterRegistry> store_;
@@ -557,6 +559,9 @@ void register_filters(ActorRegistry& registry) {
        "came)"},
       {"output_timeout_ms", ValueKind::integer, false, "5000",
        "a webhook request or Kafka delivery slower than this fails its output and pauses the filter"},
+      {"sql_step_limit", ValueKind::integer, false, std::to_string(repository::kDefaultQueryStepLimit),
+       "the SQLite steps a registry's SQL filter may take for one alert: a query that needs more is stopped and its "
+       "filter paused with the reason (0: no limit)"},
       {"output_queue", ValueKind::integer, false, "10000",
        "messages an output may have waiting; a full queue fails the output and pauses the filter"},
   };
@@ -567,6 +572,8 @@ void register_filters(ActorRegistry& registry) {
     }
     if (c.has("repository") && !c.has("registry"))
       problems.push_back({c.place("repository"), "`repository` is for a `registry`'s SQL filters"});
+    if (c.integer("sql_step_limit") < 0)
+      problems.push_back({c.place("sql_step_limit"), "must not be negative (0: no limit)"});
     if (c.has("tag") && c.node("tag").IsScalar() && !tag_mode_named(c.string("tag")))
       problems.push_back({c.place("tag"), "`tag` is `filters`, `count` or `none`, not '" + c.string("tag") + "'"});
     if (!c.has("filters") || !c.node("filters").IsMap()) return;  // the type check reported a wrong kind
