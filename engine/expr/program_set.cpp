@@ -76,7 +76,6 @@ bool consumes_bits(const GraphNode& node) {
 struct SweepCut {
   double threshold;
   Operator op;
-  uint32_t node;
   uint32_t bound = 0;
   bool above = false;
   uint32_t segment = 0;  // the first segment at or above `bound` (FieldSweeps::segment_of_rank)
@@ -89,10 +88,10 @@ struct SweepCut {
 // t_0 < t_1 < ...: rank 2i when t_(i-1) < value < t_i, rank 2i+1 when value = t_i. Records of one
 // rank compare alike with every threshold, and so do the records of one *segment*: the ranks
 // between two consecutive distinct bounds of the field's cuts. A batch's records are dropped
-// into their segment's bitset (one bit set per record and field, no sorting), and one sweep from
-// the top segment down ORs them together: after segment j the running bitset holds the records
-// of rank >= the j-th bound, which is every "above" (> >=) cut at that bound; a "below" (< <=)
-// cut is its complement among the records that have a number.
+// into their segment's bitset (one bit set per record and field, no sorting); an "above" (> >=)
+// cut at the j-th bound passes the records of segments j and up, a "below" (< <=) cut those of
+// the segments under j: the above cuts are swept from the top segment down and the below ones from
+// segment 0 up, each cut's bitset the previous one's ORed with the segments between them.
 struct FieldSweeps {
   uint32_t field = 0;
   std::vector<double> thresholds;  // distinct, ascending
@@ -414,7 +413,7 @@ void lay_out(ProgramSet::Graph& graph) {
     }
     FieldSweeps& sweeps = graph.sweeps[it->second];
     bool above = node.op == Operator::greater || node.op == Operator::greater_equal;
-    sweeps.cuts.push_back({node.constant.number, node.op, i, 0, above, 0, static_cast<uint32_t>(node.bits_at), node.falsity_used});
+    sweeps.cuts.push_back({node.constant.number, node.op, 0, above, 0, static_cast<uint32_t>(node.bits_at), node.falsity_used});
     ++graph.swept_cuts;
   }
   for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
