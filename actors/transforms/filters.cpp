@@ -44,10 +44,28 @@ struct PreparedSqlFilter {
   repository::AlertQuery query;
 };
 
+// A workflow's `filters:` map: name -> expression, or name -> {sql: QUERY} for an SQL filter over
+// the actor's `repository`. An entry of another shape is left out here and reported by the check.
 std::vector<NamedFilter> configured_filters(const ActorConfig& config) {
   std::vector<NamedFilter> out;
-  if (!config.has("filters")) return out;
-  for (const auto& [name, where] : config.string_map("filters")) out.push_back({0, "", name, where, 1, {}, {}});
+  if (!config.has("filters") || !config.node("filters").IsMap()) return out;
+  std::map<std::string, NamedFilter> by_name;  // in name order, as string_map gave them
+  for (const auto& entry : config.node("filters")) {
+    const std::string name = entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    if (value.IsScalar())
+      by_name[name] = {0, "", name, value.as<std::string>(), 1, {}, registry::Filter::Kind::expression};
+    else if (value.IsMap() && value.size() == 1 && value["sql"] && value["sql"].IsScalar())
+      by_name[name] = {0, "", name, value["sql"].as<std::string>(), 1, {}, registry::Filter::Kind::sql};
+  }
+  for (auto& [name, filter] : by_name) out.push_back(std::move(filter));
+  return out;
+}
+
+std::vector<NamedFilter> of_kind(const std::vector<NamedFilter>& filters, registry::Filter::Kind kind) {
+  std::vector<NamedFilter> out;
+  for (const NamedFilter& f : filters)
+    if (f.kind == kind) out.push_back(f);
   return out;
 }
 
@@ -132,11 +150,11 @@ class ActiveFilters {
     return matches;
   }
 
-  // The SQL filters whose query failed at run time: (filter id, why).
-  std::vector<std::pair<int64_t, std::string>> query_failures() const {
-    std::vector<std::pair<int64_t, std::string>> out;
+  // The SQL filters whose query failed at run time, with why.
+  std::vector<std::pair<const NamedFilter*, std::string>> query_failures() const {
+    std::vector<std::pair<const NamedFilter*, std::string>> out;
     for (size_t q = 0; q < queries_.size(); ++q)
-      if (query_failures_[q]) out.emplace_back(filters_[set_.size() + q].id, *query_failures_[q]);
+      if (query_failures_[q]) out.emplace_back(&filters_[set_.size() + q], *query_failures_[q]);
     return out;
   }
 
@@ -239,18 +257,19 @@ class Filters final : public ActorLogic {
     instance_ = context.actor_id + "#" + std::to_string(context.instance);
     provenance_ = {context.actor_id, context.type_name, context.type_version, context.config.hash()};
     tag_ = tag_mode(context.config);
+    sql_step_limit_ = context.config.integer("sql_step_limit");
+    if (context.config.has("repository")) {
+      // Where the repository sink writes it: relative paths are in the run directory.
+      std::filesystem::path p = context.config.string("repository");
+      if (p.is_relative()) p = std::filesystem::path(context.run_dir) / p;
+      repository_path_ = p.string();
+    }
     if (context.config.has("registry")) {
       store_.emplace(context.config.input_path("registry"));
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
-      if (context.config.has("repository")) {
-        // Where the repository sink writes it: relative paths are in the run directory.
-        std::filesystem::path p = context.config.string("repository");
-        if (p.is_relative()) p = std::filesystem::path(context.run_dir) / p;
-        repository_path_ = p.string();
-      }
       // The instances of this actor in this run share the key of their switch points: the run's
       // acknowledgement scope is one object per run, shared by every instance of the process.
       char scope[32];
@@ -259,10 +278,14 @@ class Filters final : public ActorLogic {
       instance_index_ = static_cast<int64_t>(context.instance);
       return;
     }
-    auto compiled = compile_filters(configured_filters(context.config));
-    if (auto* errors = std::get_if<std::string>(&compiled))
-      fail(context.config.place("filters"), "in expressions:\n" + *errors);
-    active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
+    place_ = context.config.place("filters");
+    const std::vector<NamedFilter> configured = configured_filters(context.config);
+    auto compiled = compile_filters(of_kind(configured, registry::Filter::Kind::expression));
+    if (auto* errors = std::get_if<std::string>(&compiled)) fail(place_, "in expressions:\n" + *errors);
+    configured_expressions_ = of_kind(configured, registry::Filter::Kind::expression);
+    configured_sql_ = of_kind(configured, registry::Filter::Kind::sql);
+    // SQL filters are prepared at the first batch: the repository sink creates the file.
+    if (configured_sql_.empty()) active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
@@ -270,7 +293,12 @@ class Filters final : public ActorLogic {
     // switch point names: every alert of a batch meets the same versions, the same in every
     // instance.
     if (store_) switch_filters(batch);
+    if (!active_) prepare_configured_sql();
     const expr::Matches& matches = active_->evaluate(batch);
+    // A workflow's own SQL filter that fails is the workflow's fault, as `sql-filter`'s is (a
+    // registry's is paused instead, below).
+    if (!store_)
+      for (const auto& [filter, why] : active_->query_failures()) fail(place_, "filter '" + filter->name + "': " + why);
     size_t kept = 0;
     switch (tag_) {
       case TagMode::filters: {
@@ -418,6 +446,22 @@ class Filters final : public ActorLogic {
     }
   }
 
+  // A workflow's SQL filters (`filters: {NAME: {sql: QUERY}}`) prepared on the repository, beside
+  // its expressions; a query the repository refuses is the workflow's fault.
+  void prepare_configured_sql() {
+    if (!repository_) repository_.emplace(repository_path_);
+    std::vector<PreparedSqlFilter> sql;
+    for (const NamedFilter& f : configured_sql_) {
+      try {
+        sql.push_back({f, repository::AlertQuery(repository_->database(), f.where, sql_step_limit_)});
+      } catch (const Fault& fault) {
+        fail(place_, "filter '" + f.name + "': its query does not run on " + repository_path_ + ": " + fault.message());
+      }
+    }
+    auto compiled = compile_filters(configured_expressions_, std::move(sql));
+    active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
+  }
+
   // An SQL filter's query prepared on the repository; without one (no `repository` in the config, a
   // repository that does not open, a query its schema refuses) the filter is paused with the reason.
   std::optional<repository::AlertQuery> prepare_query(const NamedFilter& f) {
@@ -429,7 +473,7 @@ class Filters final : public ActorLogic {
         // Opened on first use: the repository sink creates the file, and what reaches this actor
         // from its `committed` port is committed already.
         if (!repository_) repository_.emplace(repository_path_);
-        return repository::AlertQuery(repository_->database(), f.where);
+        return repository::AlertQuery(repository_->database(), f.where, sql_step_limit_);
       } catch (const Fault& fault) {
         why = "its query does not run on " + repository_path_ + ": " + fault.message();
       }
@@ -479,11 +523,11 @@ class Filters final : public ActorLogic {
   // out of the set at the next batch.
   void pause_failed_filters() {
     if (active_)
-      for (const auto& [id, why] : active_->query_failures()) {
-        if (paused_.count(id)) continue;
-        spdlog::warn("{}: filter {} paused: {}", instance_, id, why);
-        store_->pause_for_failure(id, why);
-        paused_.insert(id);
+      for (const auto& [filter, why] : active_->query_failures()) {
+        if (paused_.count(filter->id)) continue;
+        spdlog::warn("{}: filter {} paused: {}", instance_, filter->id, why);
+        store_->pause_for_failure(filter->id, why);
+        paused_.insert(filter->id);
       }
     for (const auto& [key, queue] : queues_) {
       if (paused_.count(key.filter)) continue;
@@ -508,7 +552,12 @@ class Filters final : public ActorLogic {
   TagMode tag_ = TagMode::filters;
   std::string repository_path_;                   // for the registry's SQL filters ("": none)
   std::optional<repository::Reader> repository_;  // opened by the first SQL filter
+  int64_t sql_step_limit_ = repository::kDefaultQueryStepLimit;  // per SQL filter and alert
   std::optional<ActiveFilters> active_;
+  // A workflow's own filters (`filters:`): the place to name in faults, and its filters by kind
+  // (the SQL ones prepared at the first batch).
+  std::string place_;
+  std::vector<NamedFilter> configured_expressions_, configured_sql_;
   // Registry mode.
   std::optional<registry::FilterRegistry> store_;
   std::string run_key_;                         // this run's instances' switch points
@@ -539,13 +588,15 @@ void register_filters(ActorRegistry& registry) {
   t.outputs = {{"out", PortType::alert, "alerts that pass at least one filter, tagged \"filters\""}};
   t.config = {
       {"filters", ValueKind::map, false, "",
-       "filter name -> condition, e.g. {bright: \"mag < 18\", young: \"n_detections <= 2\"} (docs/expressions.md)"},
+       "filter name -> condition, e.g. {bright: \"mag < 18\", young: \"n_detections <= 2\"} (docs/expressions.md), or "
+       "-> {sql: QUERY}, an SQL filter over `repository` as `sql-filter` takes (docs/filters.md)"},
       {"registry", ValueKind::string, false, "",
        "the filter service's SQLite store (docs/filters.md): its users' active filters, reloaded between batches when "
        "they change, each delivering to its own outputs"},
       {"repository", ValueKind::string, false, "",
-       "the repository (a `repository` sink's `path`; relative paths are in the run directory) that the registry's SQL "
-       "filters query; this actor's input then comes from that sink's `committed` port"},
+       "the repository (a `repository` sink's `path`; relative paths are in the run directory) that the SQL filters "
+       "(the registry's, or `filters` entries {sql: QUERY}) query; this actor's input then comes from that sink's "
+       "`committed` port"},
       {"brokers", ValueKind::string, false, "", "Kafka bootstrap servers of the filters' topic outputs"},
       {"schema_registry", ValueKind::string, false, "",
        "a Confluent-compatible schema registry (URL) for avro-confluent topic outputs: the alert schema is "
@@ -557,6 +608,9 @@ void register_filters(ActorRegistry& registry) {
        "came)"},
       {"output_timeout_ms", ValueKind::integer, false, "5000",
        "a webhook request or Kafka delivery slower than this fails its output and pauses the filter"},
+      {"sql_step_limit", ValueKind::integer, false, std::to_string(repository::kDefaultQueryStepLimit),
+       "the SQLite steps a registry's SQL filter may take for one alert: a query that needs more is stopped and its "
+       "filter paused with the reason (0: no limit)"},
       {"output_queue", ValueKind::integer, false, "10000",
        "messages an output may have waiting; a full queue fails the output and pauses the filter"},
   };
@@ -565,12 +619,29 @@ void register_filters(ActorRegistry& registry) {
       problems.push_back({c.place("filters"), "give either `filters` (a map of name -> condition) or `registry` (a path)"});
       return;
     }
-    if (c.has("repository") && !c.has("registry"))
-      problems.push_back({c.place("repository"), "`repository` is for a `registry`'s SQL filters"});
+    const std::vector<NamedFilter> configured = configured_filters(c);
+    const bool configured_sql = !of_kind(configured, registry::Filter::Kind::sql).empty();
+    if (c.has("repository") && !c.has("registry") && !configured_sql)
+      problems.push_back({c.place("repository"), "`repository` is for SQL filters (a `registry`'s, or `filters` entries "
+                                                 "NAME: {sql: QUERY})"});
+    if (configured_sql && !c.has("repository"))
+      problems.push_back({c.place("filters"), "SQL filters ({sql: QUERY}) need `repository` (a `repository` sink's path)"});
+    if (c.integer("sql_step_limit") < 0)
+      problems.push_back({c.place("sql_step_limit"), "must not be negative (0: no limit)"});
     if (c.has("tag") && c.node("tag").IsScalar() && !tag_mode_named(c.string("tag")))
       problems.push_back({c.place("tag"), "`tag` is `filters`, `count` or `none`, not '" + c.string("tag") + "'"});
     if (!c.has("filters") || !c.node("filters").IsMap()) return;  // the type check reported a wrong kind
-    std::vector<NamedFilter> filters = configured_filters(c);
+    for (const auto& entry : c.node("filters")) {
+      const YAML::Node& value = entry.second;
+      if (!value.IsScalar() && !(value.IsMap() && value.size() == 1 && value["sql"] && value["sql"].IsScalar()))
+        problems.push_back({c.place("filters"), "filter '" + entry.first.as<std::string>() +
+                                                    "': a condition (text) or {sql: QUERY}"});
+    }
+    for (const NamedFilter& f : of_kind(configured, registry::Filter::Kind::sql))
+      if (auto problem = repository::check_alert_query(f.where))
+        problems.push_back({c.place("filters"), "filter '" + f.name + "', the query at column " +
+                                                    std::to_string(problem->offset + 1) + ": " + problem->message});
+    std::vector<NamedFilter> filters = of_kind(configured, registry::Filter::Kind::expression);
     std::vector<std::string> texts;
     for (const NamedFilter& f : filters) texts.push_back(f.where);
     auto compiled = expr::ProgramSet::compile(texts);

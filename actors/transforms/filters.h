@@ -5,9 +5,10 @@
 // "filters" whose details map each filter it passed to the version in force, e.g.
 // {"bright":1,"alice/young":2} (a registry filter by OWNER/NAME; `filters`, the default with a
 // `filters:` map), a "filters" tag whose value is how many it passed (`count`, the default with a
-// registry, whose filters deliver their answers at their outputs), or nothing (`none`). A registry
-// may also hold SQL filters (as `sql-filter` takes): with a `repository`, each is one query per
-// alert, its answers beside the expressions' (docs/filters.md, "SQL filters").
+// registry, whose filters deliver their answers at their outputs), or nothing (`none`). A registry,
+// or the `filters:` map (NAME: {sql: QUERY}), may also hold SQL filters (as `sql-filter` takes):
+// with a `repository`, each is one query per alert, bounded by `sql_step_limit` SQLite steps, its
+// answers beside the expressions' (docs/filters.md, "SQL filters").
 #pragma once
 
 #include "engine/graph/actor_registry.h"

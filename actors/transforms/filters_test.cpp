@@ -271,13 +271,14 @@ struct SqlFilterService {
 
   // The `filters` actor over the registry (`repository` given or not) on all the alerts in one
   // batch: per filter label, the ids of the alerts its tag names.
-  std::map<std::string, std::set<int64_t>> run(bool with_repository) {
+  std::map<std::string, std::set<int64_t>> run(bool with_repository, std::optional<int64_t> sql_step_limit = {}) {
     ActorRegistry actors;
     register_filters(actors);
     const ActorType& type = *actors.find("filters");
     YAML::Node config;
     config["registry"] = store.path();
     if (with_repository) config["repository"] = repository;
+    if (sql_step_limit) config["sql_step_limit"] = *sql_step_limit;
     config["tag"] = "filters";
     ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
     // Switch points belong to one run's instances (the actor id in the key): each run starts afresh.
@@ -356,4 +357,93 @@ TEST_CASE("an SQL filter without a repository, or whose query fails at run time,
   registry::Filter failed = std::get<registry::Filter>(service.store.filter(service.alice, overflow));
   CHECK(!failed.active);
   CHECK(failed.paused_reason.find("integer overflow") != std::string::npos);
+}
+
+TEST_CASE("an SQL filter that takes more than sql_step_limit steps for an alert is stopped and paused; the others answer") {
+  SqlFilterService service;
+  const std::string seen_twice = "SELECT 1 FROM objects WHERE object_id = :object_id AND ndet >= 2";
+  service.add("seen-twice", seen_twice, registry::Filter::Kind::sql);
+  service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);
+  // 3.6 M steps per alert (a count to 200,000): without a limit it passes every alert.
+  const int64_t expensive = service.add(
+      "expensive",
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
+      "SELECT 1 FROM c WHERE x = 200000 AND :mag > 0",
+      registry::Filter::Kind::sql);
+
+  std::map<std::string, std::set<int64_t>> passed = service.run(true, 50'000);
+  CHECK(passed.count("alice/expensive") == 0);
+  registry::Filter stopped = std::get<registry::Filter>(service.store.filter(service.alice, expensive));
+  CHECK(!stopped.active);
+  CHECK(stopped.paused_reason.find("more than 50000 SQLite steps for one alert") != std::string::npos);
+  // The cheap query (a look-up by object) and the expression answer the whole batch.
+  std::set<int64_t> expected = sql_filter_answers(service.repository, seen_twice, service.records);
+  CHECK(!expected.empty());
+  CHECK(passed["alice/seen-twice"] == expected);
+  CHECK(passed["alice/bright"].size() == forwarded({{"bright", "mag < 18.5"}}, "", service.records).size());
+}
+
+TEST_CASE("a negative sql_step_limit is refused") {
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  YAML::Node config;
+  config["registry"] = "filters.sqlite";
+  config["sql_step_limit"] = -1;
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  std::vector<Problem> problems;
+  type.check(context.config, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("must not be negative") != std::string::npos);
+}
+
+TEST_CASE("a workflow's filters: map holds SQL filters ({sql: QUERY}) beside expressions, answering as `sql-filter` does") {
+  SqlFilterService service;  // its repository of the real ZTF alerts
+  const std::string seen = "SELECT ndet FROM objects WHERE object_id = :object_id AND ndet >= 2";
+  const std::string curve = "SELECT count(*) AS n FROM lightcurve WHERE object_id = :object_id HAVING n >= 12";
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  YAML::Node config;
+  config["filters"]["bright"] = "mag < 18.5";
+  config["filters"]["seen"]["sql"] = seen;
+  config["filters"]["curve"]["sql"] = curve;
+  config["repository"] = service.repository;
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  std::vector<Problem> problems;
+  type.check(context.config, problems);
+  CHECK(problems.empty());
+  auto logic = type.create(context);
+  logic->open(context);
+  CollectingEmitter out;
+  logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
+  std::map<std::string, std::set<int64_t>> passed;
+  for (const RecordPtr& r : out.records()) {
+    const auto& alert = static_cast<const Alert&>(*r);
+    const nlohmann::json tag = nlohmann::json::parse(alert.annotations().list().back()->details);
+    for (const auto& [label, version] : tag.items()) passed[label].insert(alert.core().alert_id);
+  }
+  for (const std::pair<std::string, std::string>& query : {std::pair{std::string("seen"), seen}, std::pair{std::string("curve"), curve}}) {
+    INFO(query.first);
+    std::set<int64_t> expected = sql_filter_answers(service.repository, query.second, service.records);
+    CHECK(!expected.empty());
+    CHECK(expected.size() < service.records.size());
+    CHECK(passed[query.first] == expected);
+  }
+  CHECK(passed["bright"].size() == forwarded({{"bright", "mag < 18.5"}}, "", service.records).size());
+
+  // Refused at validate: an SQL filter without `repository`, a wrong query (its column), an entry
+  // of another shape.
+  YAML::Node wrong;
+  wrong["filters"]["seen"]["sql"] = "SELECT 1 FROM objects WHERE ndett >= 2 AND object_id = :object_id";
+  wrong["filters"]["odd"]["where"] = "mag < 18";
+  problems.clear();
+  type.check(ebs::test::make_context(type, YAML::Dump(wrong)).config, problems);
+  std::string messages;
+  for (const Problem& p : problems) messages += p.message + "\n";
+  INFO(messages);
+  CHECK(problems.size() == 3);
+  CHECK(messages.find("need `repository`") != std::string::npos);
+  CHECK(messages.find("filter 'seen', the query at column 29: no such column: ndett") != std::string::npos);
+  CHECK(messages.find("filter 'odd': a condition (text) or {sql: QUERY}") != std::string::npos);
 }

@@ -9,6 +9,10 @@
 //
 // `filters_bench --profile actor|evaluation N [ROUNDS]` runs one configuration only (the `filters`
 // actor, or the evaluation alone, with N filters) ROUNDS times (100), for perf/callgrind.
+//
+// SQL filters share no work (each is one SQLite query per alert): the per-alert cost of a few
+// typical queries is measured on a repository written from the same alerts (what one SQL filter
+// adds to a batch's evaluation).
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -17,6 +21,13 @@
 #include <cstdlib>
 #include <string>
 
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "actors/common/repository/alert_query.h"
+#include "actors/common/repository/reader.h"
+#include "actors/common/repository/writer.h"
 #include "actors/transforms/filter.h"
 #include "actors/transforms/filters.h"
 #include "actors/transforms/generated_filters.h"
@@ -94,6 +105,48 @@ double evaluations_per_second(Evaluation& e, const std::vector<BatchView>& batch
   double seconds = cpu_seconds() - start;
   if (passed > alerts) std::abort();  // keeps the evaluation from being optimised away
   return static_cast<double>(alerts) / seconds;
+}
+
+// Microseconds of CPU per alert that each query takes (bound, stepped once, reset: as the
+// `filters` actor asks an SQL filter), best of 5 rounds over the batches, on a repository written
+// from the batches' distinct alerts.
+void sql_filter_costs(const std::vector<RecordPtr>& alerts, const std::vector<BatchView>& batches) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("filters_bench_" + std::to_string(::getpid()) + ".sqlite");
+  {
+    repository::Writer writer(path.string());
+    writer.begin();
+    for (const RecordPtr& r : alerts) writer.add(*r);
+    writer.commit(alerts.size(), alerts.size());
+  }
+  const std::pair<const char*, const char*> queries[] = {
+      {"object seen 3 times", "SELECT ndet FROM objects WHERE object_id = :object_id AND ndet >= 3"},
+      {"an earlier alert", "SELECT 1 FROM alerts WHERE object_id = :object_id AND mjd_tai < :mjd_tai"},
+      {"light curve >= 12", "SELECT count(*) AS n FROM lightcurve WHERE object_id = :object_id HAVING n >= 12"},
+      {"bound fields only", "SELECT 1 WHERE :mag < 18.5 AND :band = 'g'"},
+      {"scan of alerts", "SELECT 1 FROM alerts WHERE mag < :mag - 3"},
+  };
+  {
+    repository::Reader reader(path.string());
+    for (const auto& [name, sql] : queries) {
+      repository::AlertQuery query(reader.database(), sql, repository::kDefaultQueryStepLimit);
+      double best = 1e30;
+      size_t passed = 0;
+      for (int round = 0; round < 5; ++round) {
+        size_t count = 0;
+        passed = 0;
+        double start = cpu_seconds();
+        for (const BatchView& batch : batches)
+          for (size_t i = 0; i < batch.size(); ++i, ++count)
+            passed += query.matches(static_cast<const Alert&>(batch[i]).core());
+        best = std::min(best, (cpu_seconds() - start) / static_cast<double>(count));
+      }
+      std::printf("sql filter %-20s: %8.2f us/alert  (%zu passed)  %s\n", name, best * 1e6, passed, sql);
+    }
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
 }
 
 }  // namespace
@@ -177,6 +230,7 @@ int main(int argc, char** argv) {
     std::printf("evaluation %-5zu: %10.0f alerts/s  %5.1f %% of 1 filter  (graph: %zu nodes for %zu unshared, %zu swept cuts)\n",
                 sizes[s], best_eval[s], 100 * best_eval[s] / best_eval[0], shape.nodes, shape.unshared_nodes, shape.swept_cuts);
   }
+  sql_filter_costs(alerts, batches);
   if (passed[0] != passed_single || passed[3] != passed_single || passed[6] != passed_single) {
     std::fprintf(stderr, "filters_bench: `filters` with one filter and `filter` disagree\n");
     return 1;

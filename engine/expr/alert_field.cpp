@@ -27,6 +27,70 @@ expr::Value raw_node_value(const RawNode& n) {
   return {};
 }
 
+// raw_node_value written in place: a Value is returned through memory, and a column of them
+// filled by copies reloads every one just after the callee stored it in pieces (a stalled
+// store-to-load forward per value: a third of a thousand filters' field reads).
+void put_raw_node_value(const RawNode& n, expr::Value& out) {
+  switch (n.kind) {
+    case RawNode::Kind::Null: out.v.emplace<std::monostate>(); return;
+    case RawNode::Kind::Bool: out.v.emplace<bool>(n.boolean); return;
+    case RawNode::Kind::Int: out.v.emplace<double>(static_cast<double>(n.integer)); return;
+    case RawNode::Kind::Double:
+      if (std::isnan(n.number))
+        out.v.emplace<std::monostate>();
+      else
+        out.v.emplace<double>(n.number);
+      return;
+    case RawNode::Kind::String:
+    case RawNode::Kind::Bytes: out.v.emplace<std::string_view>(n.text); return;
+    case RawNode::Kind::List: out.v.emplace<double>(static_cast<double>(n.child_count)); return;
+    case RawNode::Kind::Record: out.v.emplace<bool>(true); return;
+  }
+  out.v.emplace<std::monostate>();
+}
+
+// The core numbers AlertColumns writes in place (the other core fields go through their
+// AlertField): a double member, or a count over the history.
+struct CoreNumber {
+  enum class Kind : uint8_t { member, n_detections, n_history };
+  Kind kind = Kind::member;
+  double AlertCore::*member = nullptr;
+};
+
+std::optional<CoreNumber> core_number(const std::string& name) {
+  static const std::map<std::string, double AlertCore::*> members{
+      {"ra", &AlertCore::ra},       {"dec", &AlertCore::dec},         {"mjd", &AlertCore::mjd_tai},
+      {"mjd_tai", &AlertCore::mjd_tai}, {"mag", &AlertCore::mag},     {"mag_err", &AlertCore::mag_err},
+      {"flux", &AlertCore::flux},   {"flux_err", &AlertCore::flux_err}, {"real_bogus", &AlertCore::real_bogus},
+  };
+  if (auto it = members.find(name); it != members.end()) return CoreNumber{CoreNumber::Kind::member, it->second};
+  if (name == "n_detections") return CoreNumber{CoreNumber::Kind::n_detections, nullptr};
+  if (name == "n_history") return CoreNumber{CoreNumber::Kind::n_history, nullptr};
+  return std::nullopt;
+}
+
+// The `n_detections` field: the alert itself and its history's detections.
+size_t detections(const AlertCore& core) {
+  size_t n = 1;
+  for (const Photometry& p : core.history) n += p.kind == Photometry::Kind::detection;
+  return n;
+}
+
+void put_core_number(const CoreNumber& field, const AlertCore& core, expr::Value& out) {
+  switch (field.kind) {
+    case CoreNumber::Kind::member: {
+      const double v = core.*field.member;
+      if (std::isnan(v))
+        out.v.emplace<std::monostate>();
+      else
+        out.v.emplace<double>(v);
+      return;
+    }
+    case CoreNumber::Kind::n_detections: out.v.emplace<double>(static_cast<double>(detections(core))); return;
+    case CoreNumber::Kind::n_history: out.v.emplace<double>(static_cast<double>(core.history.size())); return;
+  }
+}
+
 expr::Value raw_value(const RawView& v) { return v.valid() ? raw_node_value(v.node()) : expr::Value(); }
 
 // The latest annotation of `kind` (and `name`, when given): annotations append, the newest wins.
@@ -55,12 +119,7 @@ const std::map<std::string, AlertField>& core_fields() {
       {"is_diff_pos", [](const Alert& a) { return expr::Value(a.core().is_diff_pos); }},
       {"real_bogus", [](const Alert& a) { return number_or_null(a.core().real_bogus); }},
       {"n_history", [](const Alert& a) { return expr::Value(static_cast<double>(a.core().history.size())); }},
-      {"n_detections",
-       [](const Alert& a) {
-         size_t n = 1;
-         for (const Photometry& p : a.core().history) n += p.kind == Photometry::Kind::detection;
-         return expr::Value(static_cast<double>(n));
-       }},
+      {"n_detections", [](const Alert& a) { return expr::Value(static_cast<double>(detections(a.core()))); }},
       {"n_annotations", [](const Alert& a) { return expr::Value(static_cast<double>(a.annotations().size())); }},
       {"class",
        [](const Alert& a) {
@@ -157,7 +216,8 @@ struct AlertColumns::Plan {
     unsigned next = 0;
   };
   std::vector<Step> steps;
-  std::vector<std::pair<size_t, AlertField>> others;  // (column, reader): core fields, scores, paths through lists
+  std::vector<std::pair<size_t, CoreNumber>> core_numbers;  // (column, field)
+  std::vector<std::pair<size_t, AlertField>> others;  // (column, reader): other core fields, scores, paths through lists
   std::vector<uint32_t> at;  // per step, the node of the alert in hand (UINT32_MAX: absent)
   size_t columns = 0;
 
@@ -186,6 +246,10 @@ AlertColumns::AlertColumns(const std::vector<std::string>& paths) : plan_(std::m
       through_list = through_list || (!names.back().empty() && names.back().find_first_not_of("0123456789") == std::string::npos);
       if (dot == std::string::npos) break;
       start = dot + 1;
+    }
+    if (auto number = core_number(path)) {
+      plan_->core_numbers.emplace_back(c, *number);
+      continue;
     }
     if (!is_raw_alert_field(path) || through_list) {
       plan_->others.emplace_back(c, compile_alert_field(path));
@@ -223,6 +287,11 @@ void AlertColumns::read(std::span<const Alert* const> alerts, std::vector<std::v
   for (auto& column : columns) column.resize(alerts.size());
   for (auto& [column, reader] : plan.others)
     for (size_t i = 0; i < alerts.size(); ++i) columns[column][i] = reader(*alerts[i]);
+  if (!plan.core_numbers.empty())
+    for (size_t i = 0; i < alerts.size(); ++i) {
+      const AlertCore& core = alerts[i]->core();
+      for (const auto& [column, field] : plan.core_numbers) put_core_number(field, core, columns[column][i]);
+    }
   if (plan.steps.empty()) return;
   for (Plan::Step& step : plan.steps) {
     std::fill(std::begin(step.shapes), std::end(step.shapes), nullptr);
@@ -243,8 +312,13 @@ void AlertColumns::read(std::span<const Alert* const> alerts, std::vector<std::v
         }
       }
       plan.at[s] = found;
-      if (step.column >= 0)
-        columns[static_cast<size_t>(step.column)][i] = found == absent ? expr::Value() : raw_node_value(nodes[found]);
+      if (step.column >= 0) {
+        expr::Value& out = columns[static_cast<size_t>(step.column)][i];
+        if (found == absent)
+          out.v.emplace<std::monostate>();
+        else
+          put_raw_node_value(nodes[found], out);
+      }
     }
   }
 }

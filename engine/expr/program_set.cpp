@@ -49,6 +49,9 @@ struct GraphNode {
   // and/or: where its terms' bit indexes start in Graph::terms (they are read without touching the
   // terms' nodes: a thousand filters' nodes are a quarter of a megabyte).
   uint32_t terms_at = 0;
+  // An and/or that only answers expressions (no parent reads it, nor its false bitset): it is
+  // written straight into the answers' rows, never into the batch's bitsets.
+  bool answer_only = false;
 };
 
 bool natural_bits(const GraphNode& node) {
@@ -73,20 +76,32 @@ bool consumes_bits(const GraphNode& node) {
 struct SweepCut {
   double threshold;
   Operator op;
-  uint32_t node;
   uint32_t bound = 0;
+  bool above = false;
+  uint32_t segment = 0;  // the first segment at or above `bound` (FieldSweeps::segment_of_rank)
+  // The node's, kept here: a thousand cuts' nodes are read from a quarter of a megabyte otherwise.
+  uint32_t bits_at = 0;
+  bool falsity_used = false;
 };
 
 // The cuts on one field. A record's rank places its value among the field's distinct thresholds
 // t_0 < t_1 < ...: rank 2i when t_(i-1) < value < t_i, rank 2i+1 when value = t_i. Records of one
-// rank compare alike with every threshold, so a batch's records bucketed by rank (a counting
-// sort, no comparisons of records) are in order for every cut. "above" (> >=) cuts are swept
-// from the highest rank down, "below" (< <=) from the lowest up; each cut's set of records
-// contains the previous one's.
+// rank compare alike with every threshold, and so do the records of one *segment*: the ranks
+// between two consecutive distinct bounds of the field's cuts. A batch's records are dropped
+// into their segment's bitset (one bit set per record and field, no sorting); an "above" (> >=)
+// cut at the j-th bound passes the records of segments j and up, a "below" (< <=) cut those of
+// the segments under j: the above cuts are swept from the top segment down and the below ones from
+// segment 0 up, each cut's bitset the previous one's ORed with the segments between them.
 struct FieldSweeps {
   uint32_t field = 0;
   std::vector<double> thresholds;  // distinct, ascending
-  std::vector<SweepCut> above, below;
+  std::vector<SweepCut> cuts;      // while laid out; then:
+  std::vector<SweepCut> above;     // > >=, by segment, highest first
+  std::vector<SweepCut> below;     // < <=, by segment, lowest first
+  bool falsity_used = false;       // any cut's false bitset is read
+  // segment_of_rank[k]: how many distinct bounds are <= rank k (segments 0 .. segments - 1).
+  std::vector<uint32_t> segment_of_rank;
+  uint32_t segments = 1;
   // A guide to a value's place among the thresholds, instead of a binary search per record (a
   // dozen fields' searches were a quarter of the evaluation): [first, last threshold] is cut into
   // equal cells, and guide[c] counts the thresholds in the cells before c. A value in cell c has
@@ -95,6 +110,23 @@ struct FieldSweeps {
   // over a field's range, so that range holds one or two.
   std::vector<uint32_t> guide;  // cells + 1 entries; empty with fewer than two thresholds (or an infinite range)
   double low = 0, scale = 0;
+  // Per cell, the segment of every value in it when no threshold is in it (most cells: four per
+  // threshold), else kNoSegment: a value there is placed by lower_bound(). One table read places
+  // most records.
+  static constexpr uint32_t kNoSegment = UINT32_MAX;
+  std::vector<uint32_t> segment_of_cell;
+
+  // The segment of a number (not NaN).
+  uint32_t segment(double value) const {
+    const double x = (value - low) * scale;
+    if (x > 0 && x < static_cast<double>(segment_of_cell.size())) {  // false without a guide
+      const uint32_t s = segment_of_cell[static_cast<size_t>(x)];
+      if (s != kNoSegment) return s;
+    }
+    const uint32_t i = lower_bound(value);
+    const bool equal = i < thresholds.size() && thresholds[i] == value;
+    return segment_of_rank[2 * i + (equal ? 1 : 0)];
+  }
 
   size_t cell(double value) const {
     return std::min(guide.size() - 2, static_cast<size_t>((value - low) * scale));
@@ -141,6 +173,14 @@ Function function_named(std::string_view name) {
   fail("expression", "unknown function '" + std::string(name) + "' after a successful compile");
 }
 
+// What writing one expression's answer needs, without reading its node.
+struct Answer {
+  bool answer_only = false;  // the root's terms are combined straight into the answer's row
+  bool all = true;           // and (else or), when answer_only
+  uint32_t terms_at = 0, terms = 0;
+  int bits_at = -1;  // the root's true bitset, when not answer_only
+};
+
 }  // namespace
 
 struct ProgramSet::Graph {
@@ -150,6 +190,11 @@ struct ProgramSet::Graph {
   std::vector<std::unique_ptr<std::string>> texts;  // text constants point in here
   std::vector<FieldSweeps> sweeps;
   std::vector<uint32_t> terms;  // and/or nodes' terms' bits_at, each node's together
+  // The nodes evaluate() has work for, in order (not cuts: the sweeps fill them; not the
+  // answer_only ones), and per expression what writing its answer needs: a thousand filters'
+  // nodes are a quarter of a megabyte, not read per batch.
+  std::vector<uint32_t> evaluated;
+  std::vector<Answer> answers;
   size_t bit_nodes = 0, slot_nodes = 0, unshared_nodes = 0, swept_cuts = 0;
 };
 
@@ -324,6 +369,7 @@ class GraphBuilder {
 // its sweeps.
 void lay_out(ProgramSet::Graph& graph) {
   std::vector<bool> needs_bits(graph.nodes.size(), false), needs_slots(graph.nodes.size(), false);
+  std::vector<bool> has_parent(graph.nodes.size(), false);
   for (uint32_t root : graph.roots) {
     needs_bits[root] = true;
     graph.nodes[root].used = true;
@@ -333,6 +379,7 @@ void lay_out(ProgramSet::Graph& graph) {
     if (!node.used) continue;
     for (uint32_t child : node.children) {
       (consumes_bits(node) ? needs_bits : needs_slots)[child] = true;
+      has_parent[child] = true;
       graph.nodes[child].used = true;
     }
   }
@@ -350,7 +397,9 @@ void lay_out(ProgramSet::Graph& graph) {
   for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
     GraphNode& node = graph.nodes[i];
     if (!node.used) continue;
-    if (natural_bits(node) || needs_bits[i]) node.bits_at = static_cast<int>(graph.bit_nodes++);
+    node.answer_only = (node.kind == NodeKind::logical_and || node.kind == NodeKind::logical_or) && !has_parent[i] &&
+                       !needs_slots[i] && !node.falsity_used;
+    if ((natural_bits(node) || needs_bits[i]) && !node.answer_only) node.bits_at = static_cast<int>(graph.bit_nodes++);
     if (!natural_bits(node) || needs_slots[i]) node.slots_at = static_cast<int>(graph.slot_nodes++);
     if (node.kind == NodeKind::logical_and || node.kind == NodeKind::logical_or) {
       node.terms_at = static_cast<uint32_t>(graph.terms.size());
@@ -364,12 +413,21 @@ void lay_out(ProgramSet::Graph& graph) {
     }
     FieldSweeps& sweeps = graph.sweeps[it->second];
     bool above = node.op == Operator::greater || node.op == Operator::greater_equal;
-    (above ? sweeps.above : sweeps.below).push_back({node.constant.number, node.op, i});
+    sweeps.cuts.push_back({node.constant.number, node.op, 0, above, 0, static_cast<uint32_t>(node.bits_at), node.falsity_used});
     ++graph.swept_cuts;
   }
+  for (uint32_t i = 0; i < graph.nodes.size(); ++i) {
+    const GraphNode& node = graph.nodes[i];
+    bool swept_only = node.kind == NodeKind::cut && node.slots_at < 0;  // no value column to fill
+    if (node.used && !node.answer_only && !swept_only) graph.evaluated.push_back(i);
+  }
+  for (uint32_t root : graph.roots) {
+    const GraphNode& node = graph.nodes[root];
+    graph.answers.push_back({node.answer_only, node.kind == NodeKind::logical_and, node.terms_at,
+                             static_cast<uint32_t>(node.children.size()), node.bits_at});
+  }
   for (FieldSweeps& sweeps : graph.sweeps) {
-    for (const auto* cuts : {&sweeps.above, &sweeps.below})
-      for (const SweepCut& cut : *cuts) sweeps.thresholds.push_back(cut.threshold);
+    for (const SweepCut& cut : sweeps.cuts) sweeps.thresholds.push_back(cut.threshold);
     std::sort(sweeps.thresholds.begin(), sweeps.thresholds.end());
     sweeps.thresholds.erase(std::unique(sweeps.thresholds.begin(), sweeps.thresholds.end()), sweeps.thresholds.end());
     const std::vector<double>& t = sweeps.thresholds;
@@ -383,19 +441,45 @@ void lay_out(ProgramSet::Graph& graph) {
       for (double threshold : t) ++sweeps.guide[sweeps.cell(threshold) + 1];
       for (size_t c = 1; c <= cells; ++c) sweeps.guide[c] += sweeps.guide[c - 1];
     }
-    for (auto* cuts : {&sweeps.above, &sweeps.below})
-      for (SweepCut& cut : *cuts) {
-        auto i = static_cast<uint32_t>(std::lower_bound(sweeps.thresholds.begin(), sweeps.thresholds.end(), cut.threshold) -
-                                       sweeps.thresholds.begin());
-        // > t_i: ranks from 2i+2; >= t_i: from 2i+1; < t_i: below 2i+1; <= t_i: below 2i+2.
-        cut.bound = cut.op == Operator::greater         ? 2 * i + 2
-                    : cut.op == Operator::greater_equal ? 2 * i + 1
-                    : cut.op == Operator::less          ? 2 * i + 1
-                                                        : 2 * i + 2;
-      }
-    // Above: highest bound (fewest records) first; below: lowest first.
-    std::sort(sweeps.above.begin(), sweeps.above.end(), [](const SweepCut& a, const SweepCut& b) { return a.bound > b.bound; });
-    std::sort(sweeps.below.begin(), sweeps.below.end(), [](const SweepCut& a, const SweepCut& b) { return a.bound < b.bound; });
+    std::vector<uint32_t> bounds;
+    for (SweepCut& cut : sweeps.cuts) {
+      auto i = static_cast<uint32_t>(std::lower_bound(sweeps.thresholds.begin(), sweeps.thresholds.end(), cut.threshold) -
+                                     sweeps.thresholds.begin());
+      // > t_i: ranks from 2i+2; >= t_i: from 2i+1; < t_i: below 2i+1; <= t_i: below 2i+2.
+      cut.bound = cut.op == Operator::greater         ? 2 * i + 2
+                  : cut.op == Operator::greater_equal ? 2 * i + 1
+                  : cut.op == Operator::less          ? 2 * i + 1
+                                                      : 2 * i + 2;
+      bounds.push_back(cut.bound);
+    }
+    std::sort(bounds.begin(), bounds.end());
+    bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+    const size_t ranks = 2 * t.size() + 1;
+    sweeps.segment_of_rank.assign(ranks, 0);
+    for (size_t k = 0; k < ranks; ++k)
+      sweeps.segment_of_rank[k] =
+          static_cast<uint32_t>(std::upper_bound(bounds.begin(), bounds.end(), k) - bounds.begin());
+    sweeps.segments = static_cast<uint32_t>(bounds.size() + 1);
+    // A cell without a threshold: every value in it has the first threshold of the next cells as
+    // its lower bound and equals none (rank 2 * guide[c]).
+    if (!sweeps.guide.empty()) {
+      const size_t cells = sweeps.guide.size() - 1;
+      sweeps.segment_of_cell.assign(cells, FieldSweeps::kNoSegment);
+      for (size_t c = 0; c < cells; ++c)
+        if (sweeps.guide[c] == sweeps.guide[c + 1]) sweeps.segment_of_cell[c] = sweeps.segment_of_rank[2 * sweeps.guide[c]];
+    }
+    // A bound's records are those of its segment and above.
+    for (SweepCut& cut : sweeps.cuts)
+      cut.segment = static_cast<uint32_t>(std::lower_bound(bounds.begin(), bounds.end(), cut.bound) - bounds.begin()) + 1;
+    for (const SweepCut& cut : sweeps.cuts) {
+      (cut.above ? sweeps.above : sweeps.below).push_back(cut);
+      sweeps.falsity_used = sweeps.falsity_used || cut.falsity_used;
+    }
+    sweeps.cuts.clear();
+    std::sort(sweeps.above.begin(), sweeps.above.end(),
+              [](const SweepCut& a, const SweepCut& b) { return a.segment > b.segment; });
+    std::sort(sweeps.below.begin(), sweeps.below.end(),
+              [](const SweepCut& a, const SweepCut& b) { return a.segment < b.segment; });
   }
 }
 
@@ -403,10 +487,9 @@ void lay_out(ProgramSet::Graph& graph) {
 
 namespace {
 
-// The sweeps' scratch: records' ranks, the records bucketed by rank, the bitsets being swept.
+// The sweeps' scratch: one bitset per segment of a field, and the bitset being swept.
 struct SweepMemory {
-  std::vector<uint32_t> rank, start, next, order;
-  std::vector<uint64_t> known, current;
+  std::vector<uint64_t> segments, known;
 };
 
 }  // namespace
@@ -416,6 +499,7 @@ struct ProgramSet::Workspace::Memory {
   std::vector<Slot> slots;
   SweepMemory sweeps;
   Matches matches;  // the last batch's answers (a thousand filters' are 128 KiB: not allocated per batch)
+  std::vector<const Value*> block_columns;  // each field's values
 };
 
 ProgramSet::Workspace::Workspace() : memory_(std::make_unique<Memory>()) {}
@@ -467,73 +551,84 @@ void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_
   }
 }
 
-void run_sweeps(const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns, BatchMemory& work,
+void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> columns, BatchMemory& work,
                 SweepMemory& memory) {
   const size_t words = work.words(), records = work.records();
   std::vector<uint64_t>& known = memory.known;
-  std::vector<uint64_t>& current = memory.current;
   known.resize(words);
-  current.resize(words);
   for (const FieldSweeps& sweeps : graph.sweeps) {
-    const std::vector<Value>& column = columns[sweeps.field];
-    const double* thresholds = sweeps.thresholds.data();
-    const size_t ranks = 2 * sweeps.thresholds.size() + 1;
-    // Each record's rank, and the records bucketed by rank (start[k]: where rank k begins).
-    std::vector<uint32_t>& rank = memory.rank;
-    std::vector<uint32_t>& start = memory.start;
-    std::vector<uint32_t>& order = memory.order;
-    rank.resize(records);
-    start.assign(ranks + 1, 0);
-    std::fill(known.begin(), known.end(), 0);
-    size_t numbers = 0;
+    const Value* column = columns[sweeps.field];
+    // Each record with a number into its segment's bitset; a record without one (null, text,
+    // NaN) into none: every cut on it is null.
+    std::vector<uint64_t>& segments = memory.segments;
+    segments.assign(sweeps.segments * words, 0);
     for (size_t r = 0; r < records; ++r) {
       const double* number = std::get_if<double>(&column[r].v);
-      if (!number || *number != *number) {  // not a number, or NaN: every cut is null
-        rank[r] = UINT32_MAX;
-        continue;
+      if (!number || *number != *number) continue;
+      set_bit(segments.data() + sweeps.segment(*number) * words, r);
+    }
+    // "above" cuts from the top segment down, "below" cuts from segment 0 up: each cut's bitset
+    // is the previous one's of its direction ORed with the segments between them, written in
+    // one pass (no running bitset copied into each cut).
+    for (const std::vector<SweepCut>* cuts : {&sweeps.above, &sweeps.below}) {
+      const bool down = cuts == &sweeps.above;
+      const uint64_t* previous = nullptr;  // the last cut's bitset; none: no record yet
+      size_t next = down ? sweeps.segments : 0;  // down: segments [next, ..) are in; up: [0, next)
+      for (const SweepCut& cut : *cuts) {
+        uint64_t* out = work.truth_at(cut.bits_at);
+        const uint64_t* from = previous;
+        while (down ? next > cut.segment : next < cut.segment) {
+          const uint64_t* segment = segments.data() + (down ? --next : next++) * words;
+          if (from)
+            for (size_t w = 0; w < words; ++w) out[w] = from[w] | segment[w];
+          else
+            for (size_t w = 0; w < words; ++w) out[w] = segment[w];
+          from = out;
+        }
+        if (from != out) {  // no segment between this cut and the previous one
+          if (from)
+            std::copy(from, from + words, out);
+          else
+            std::fill(out, out + words, 0);
+        }
+        previous = out;
       }
-      const double v = *number;
-      const uint32_t i = sweeps.lower_bound(v);
-      bool equal = i < sweeps.thresholds.size() && thresholds[i] == v;
-      rank[r] = 2 * i + (equal ? 1 : 0);
-      ++start[rank[r] + 1];
-      set_bit(known.data(), r);
-      ++numbers;
     }
-    for (size_t k = 1; k <= ranks; ++k) start[k] += start[k - 1];
-    order.resize(numbers);
-    {
-      std::vector<uint32_t>& next = memory.next;
-      next.assign(start.begin(), start.end());
-      for (size_t r = 0; r < records; ++r)
-        if (rank[r] != UINT32_MAX) order[next[rank[r]]++] = static_cast<uint32_t>(r);
-    }
-    auto emit = [&](const SweepCut& cut) {
-      const GraphNode& node = graph.nodes[cut.node];
-      uint64_t* truth = work.truth(node);
-      uint64_t* falsity = work.falsity(node);
-      std::copy(current.begin(), current.end(), truth);
-      if (node.falsity_used)
-        for (size_t w = 0; w < words; ++w) falsity[w] = known[w] & ~current[w];
-    };
-    // Above: the records from the top rank down to each cut's bound.
-    std::fill(current.begin(), current.end(), 0);
-    size_t taken_from = numbers;  // order[taken_from, numbers) are in `current`
-    for (const SweepCut& cut : sweeps.above) {
-      for (size_t to = start[std::min<size_t>(cut.bound, ranks)]; taken_from > to;) set_bit(current.data(), order[--taken_from]);
-      emit(cut);
-    }
-    // Below: the records from the lowest rank up to each cut's bound.
-    std::fill(current.begin(), current.end(), 0);
-    size_t taken_to = 0;  // order[0, taken_to) are in `current`
-    for (const SweepCut& cut : sweeps.below) {
-      for (size_t to = start[std::min<size_t>(cut.bound, ranks)]; taken_to < to;) set_bit(current.data(), order[taken_to++]);
-      emit(cut);
-    }
+    if (!sweeps.falsity_used) continue;
+    // A cut's false records: those with a number that it does not pass.
+    std::fill(known.begin(), known.end(), 0);
+    for (size_t segment = 0; segment < sweeps.segments; ++segment)
+      for (size_t w = 0; w < words; ++w) known[w] |= segments[segment * words + w];
+    for (const std::vector<SweepCut>* cuts : {&sweeps.above, &sweeps.below})
+      for (const SweepCut& cut : *cuts) {
+        if (!cut.falsity_used) continue;
+        const uint64_t* truth = work.truth_at(cut.bits_at);
+        uint64_t* falsity = work.falsity_at(cut.bits_at);
+        for (size_t w = 0; w < words; ++w) falsity[w] = known[w] & ~truth[w];
+      }
   }
 }
 
-void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const std::vector<Value>> columns,
+// out = the and (all) or the or of an and/or node's terms' bitsets on one side (true or false;
+// each side's bitsets are one array with a node's at bits_at * words). Up to four terms are read in
+// one pass over the words, a plain loop the compiler vectorises: a filter's 2-5 cuts are one or two
+// passes, not a copy and a pass per term. A term repeated to fill a pass changes nothing (a & a = a).
+void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t* side, size_t words, uint64_t* out) {
+  auto term = [&](size_t i) { return side + static_cast<size_t>(terms[std::min(i, count - 1)]) * words; };
+  for (size_t i = 0; i < count;) {
+    const bool first = i == 0;
+    const uint64_t* a = first ? term(i++) : out;
+    const uint64_t* b = term(i++);
+    const uint64_t* c = term(i++);
+    const uint64_t* d = term(i++);
+    if (all)
+      for (size_t w = 0; w < words; ++w) out[w] = (a[w] & b[w]) & (c[w] & d[w]);
+    else
+      for (size_t w = 0; w < words; ++w) out[w] = (a[w] | b[w]) | (c[w] | d[w]);
+  }
+}
+
+void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const Value* const> columns,
                    BatchMemory& work) {
   const size_t records = work.records(), words = work.words();
   auto child = [&](size_t i) -> const GraphNode& { return graph.nodes[node.children[i]]; };
@@ -553,7 +648,7 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
     }
     case NodeKind::field: {
       Slot* out = work.slots(node);
-      const std::vector<Value>& column = columns[node.field];
+      const Value* column = columns[node.field];
       for (size_t r = 0; r < records; ++r) out[r] = load(column[r]);
       break;
     }
@@ -602,22 +697,8 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
       // and: true when every term is true, false when any is; or: the converse.
       const bool is_and = node.kind == NodeKind::logical_and;
       const uint32_t* terms = graph.terms.data() + node.terms_at;
-      const size_t count = node.children.size();
-      // Each side's bitsets are one array with a node's at bits_at * words: the term loops are
-      // plain word loops the compiler vectorises.
-      auto combine = [&](uint64_t* out, bool all, const uint64_t* side) {
-        const uint64_t* first = side + static_cast<size_t>(terms[0]) * words;
-        std::copy(first, first + words, out);
-        for (size_t i = 1; i < count; ++i) {
-          const uint64_t* term = side + static_cast<size_t>(terms[i]) * words;
-          if (all)
-            for (size_t w = 0; w < words; ++w) out[w] &= term[w];
-          else
-            for (size_t w = 0; w < words; ++w) out[w] |= term[w];
-        }
-      };
-      combine(work.truth(node), is_and, work.truth_at(0));
-      if (node.falsity_used) combine(work.falsity(node), !is_and, work.falsity_at(0));
+      combine_terms(terms, node.children.size(), is_and, work.truth_at(0), words, work.truth(node));
+      if (node.falsity_used) combine_terms(terms, node.children.size(), !is_and, work.falsity_at(0), words, work.falsity(node));
       break;
     }
     case NodeKind::logical_not: {
@@ -644,11 +725,14 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
 Matches::Matches(size_t programs, size_t records)
     : programs_(programs), records_(records), words_((records + 63) / 64), bits_(programs * words_, 0) {}
 
-void Matches::reset(size_t programs, size_t records) {
+void Matches::reset(size_t programs, size_t records) { reset(programs, records, 0); }
+
+void Matches::reset(size_t programs, size_t records, size_t cleared_from) {
   programs_ = programs;
   records_ = records;
   words_ = (records + 63) / 64;
-  bits_.assign(programs * words_, 0);
+  bits_.resize(programs * words_);
+  std::fill(bits_.begin() + static_cast<std::ptrdiff_t>(std::min(cleared_from, programs) * words_), bits_.end(), 0);
 }
 
 std::vector<uint32_t> Matches::passed(size_t program) const {
@@ -718,16 +802,24 @@ Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_
       fail("filter set", "the column of '" + graph_->fields[f] + "' has " + std::to_string(columns[f].size()) +
                              " values for " + std::to_string(records) + " records");
   Matches& matches = workspace.memory_->matches;
-  matches.reset(graph_->roots.size() + extra_rows, records);
-  if (records == 0) return matches;
+  // Every expression's row is written whole below: only the caller's rows start cleared.
+  matches.reset(graph_->roots.size() + extra_rows, records, graph_->roots.size());
+  std::vector<const Value*>& block_columns = workspace.memory_->block_columns;
+  block_columns.resize(graph_->fields.size());
+  for (size_t f = 0; f < graph_->fields.size(); ++f) block_columns[f] = columns[f].data();
   BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->false_bits, workspace.memory_->slots);
-  run_sweeps(*graph_, columns, work, workspace.memory_->sweeps);
-  for (const GraphNode& node : graph_->nodes)
-    if (node.used) evaluate_node(node, *graph_, columns, work);
-  for (size_t p = 0; p < graph_->roots.size(); ++p) {
-    const uint64_t* truth = work.truth(graph_->nodes[graph_->roots[p]]);
+  run_sweeps(*graph_, block_columns, work, workspace.memory_->sweeps);
+  for (uint32_t node : graph_->evaluated) evaluate_node(graph_->nodes[node], *graph_, block_columns, work);
+  for (size_t p = 0; p < graph_->answers.size(); ++p) {
+    const Answer& answer = graph_->answers[p];
     std::span<uint64_t> out = matches.words(p);
-    std::copy(truth, truth + out.size(), out.begin());
+    if (answer.answer_only) {
+      combine_terms(graph_->terms.data() + answer.terms_at, answer.terms, answer.all, work.truth_at(0), work.words(),
+                    out.data());
+    } else {
+      const uint64_t* truth = work.truth_at(static_cast<uint32_t>(answer.bits_at));
+      std::copy(truth, truth + out.size(), out.begin());
+    }
   }
   return matches;
 }

@@ -39,6 +39,9 @@ class Matches {
   Matches(size_t programs, size_t records);
   // As Matches(programs, records), keeping the memory.
   void reset(size_t programs, size_t records);
+  // As reset(programs, records), but only the rows from `cleared_from` on are cleared: the ones
+  // before hold whatever the memory held, for a caller that writes each of them whole.
+  void reset(size_t programs, size_t records, size_t cleared_from);
 
   size_t programs() const { return programs_; }
   size_t records() const { return records_; }

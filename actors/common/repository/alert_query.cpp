@@ -91,7 +91,8 @@ std::optional<QueryProblem> check_alert_query(const std::string& sql) {
   return std::nullopt;
 }
 
-AlertQuery::AlertQuery(const Database& db, const std::string& sql) : statement_(db.prepare(sql)) {
+AlertQuery::AlertQuery(const Database& db, const std::string& sql, int64_t step_limit)
+    : statement_(db.prepare(sql)), db_(db.get()), step_limit_(step_limit) {
   alert_id_ = statement_.parameter_index(":alert_id");
   object_id_ = statement_.parameter_index(":object_id");
   survey_ = statement_.parameter_index(":survey");
@@ -115,9 +116,40 @@ bool AlertQuery::step(const AlertCore& c) {
   if (mag_) statement_.bind(mag_, c.mag);
   if (mag_err_) statement_.bind(mag_err_, c.mag_err);
   if (real_bogus_) statement_.bind(real_bogus_, c.real_bogus);
+  if (step_limit_ <= 0) {
+    try {
+      return statement_.step();
+    } catch (...) {
+      statement_.reset();
+      throw;
+    }
+  }
+  // The handler is the connection's: set for this query's step only (the connection's other
+  // queries have limits of their own, or none), called every kStepsPerCall steps.
+  constexpr int kStepsPerCall = 1000;
+  steps_ = 0;
+  sqlite3_progress_handler(
+      db_, kStepsPerCall,
+      [](void* self) -> int {
+        auto* query = static_cast<AlertQuery*>(self);
+        query->steps_ += kStepsPerCall;
+        return query->steps_ > query->step_limit_ ? 1 : 0;  // nonzero: SQLite stops the statement
+      },
+      this);
   try {
-    return statement_.step();
+    bool row = statement_.step();
+    sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+    return row;
+  } catch (const sqlite::SqliteError& e) {
+    sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+    statement_.reset();
+    if ((e.code() & 0xff) == SQLITE_INTERRUPT && steps_ > step_limit_)
+      throw sqlite::SqliteError(e.place(), "it took more than " + std::to_string(step_limit_) +
+                                               " SQLite steps for one alert (the limit, sql_step_limit)",
+                                e.code());
+    throw;
   } catch (...) {
+    sqlite3_progress_handler(db_, 0, nullptr, nullptr);
     statement_.reset();
     throw;
   }

@@ -31,10 +31,18 @@ struct QueryProblem {
 // statement, a statement that writes, a parameter that is not an alert field.
 std::optional<QueryProblem> check_alert_query(const std::string& sql);
 
+// The SQLite virtual-machine steps one alert's query may take by default in the filter service
+// (docs/filters.md, "SQL filters"): an indexed look-up of an object takes about a hundred, a
+// scan of a table about ten per row.
+constexpr int64_t kDefaultQueryStepLimit = 1'000'000;
+
 // A checked query prepared on an open repository, asked once per alert.
 class AlertQuery {
  public:
-  AlertQuery(const Database& db, const std::string& sql);
+  // `step_limit`: the virtual-machine steps one alert's evaluation may take (0: no limit); a query
+  // that needs more is stopped (SQLite's progress handler) and matches()/first_row() raise an
+  // SqliteError (SQLITE_INTERRUPT) that says so.
+  AlertQuery(const Database& db, const std::string& sql, int64_t step_limit = 0);
 
   // Whether the query returns a row for this alert.
   bool matches(const AlertCore& alert);
@@ -48,6 +56,9 @@ class AlertQuery {
   bool step(const AlertCore& alert);
 
   Statement statement_;
+  sqlite3* db_ = nullptr;
+  int64_t step_limit_ = 0;
+  int64_t steps_ = 0;  // counted by the progress handler during one step()
   // The index of each bound parameter in the statement (0: the query does not use it).
   int alert_id_ = 0, object_id_ = 0, survey_ = 0, ra_ = 0, dec_ = 0, mjd_tai_ = 0, band_ = 0, mag_ = 0, mag_err_ = 0,
       real_bogus_ = 0;
