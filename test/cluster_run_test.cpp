@@ -418,12 +418,151 @@ TEST_CASE("a lost coordinator: every node stops without committing and exits 1")
   fs::remove_all(dir);
 }
 
-TEST_CASE("on_node_loss is failover or stop; restart is refused at its place") {
-  fs::path dir = temp_dir("restart");
+TEST_CASE("on_node_loss is failover, restart or stop; another word is refused at its place") {
+  fs::path dir = temp_dir("policy-word");
   write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 4000, "restart"));
   auto r = run_command(ebs_flow() + " validate workflow.yaml", dir);
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 4000, "retry"));
+  r = run_command(ebs_flow() + " validate workflow.yaml", dir);
   CHECK(r.exit_code == 1);
-  CHECK_MESSAGE(r.err.find("workflow.yaml:2:15: 'on_node_loss: restart'") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("workflow.yaml:2:15: 'on_node_loss' is failover, restart or stop") != std::string::npos, r.err);
+  fs::remove_all(dir);
+}
+
+namespace {
+
+constexpr int kRestartAlerts = 3000;
+
+// GCN notice and alerts from Kafka (an `ebs-flow broker` with 8 partitions, its own process, so
+// that it outlives the nodes) through a coincidence to two sinks. The alerts come in bursts of
+// 1,000 a second from the source's start, after a second of quiet: the notice, read meanwhile, is
+// active before the first alert in every run (also the restarted one: its notice is read again,
+// not committed while its event is active), so each run pairs the same (event, object)s.
+std::string restart_workflow(const std::string& group, const std::string& coincidence_on) {
+  const std::string kafka = "group: " + group + ", assign: true, stop_at_end: true, bootstrap.servers: \"${BROKER}\"";
+  return "name: cluster-restart\non_node_loss: restart\ndefaults: {batch_size: 50}\nactors:\n"
+         "  - id: gcn\n    type: gcn-kafka\n    config: {topics: [gcn], " + kafka + "}\n    placement: {nodes: [a]}\n"
+         "  - id: alerts\n    type: kafka\n    burst: {every_s: 1, alerts: 1000}\n"
+         "    config: {topics: [alerts], " + kafka + "}\n    placement: {nodes: [a]}\n"
+         "  - id: coinc\n    type: coincidence\n"
+         "    inputs: {alerts: alerts.alerts, events: gcn.events}\n    placement: {nodes: [" + coincidence_on + "]}\n"
+         "  - id: coincidences\n    type: jsonl\n    config: {path: coincidences.jsonl, append: true}\n"
+         "    inputs: [coinc.coincidences]\n    placement: {nodes: [a]}\n"
+         "  - id: seen\n    type: jsonl\n    config: {path: alerts.jsonl, append: true, with_raw: false}\n"
+         "    inputs: [coinc.alerts]\n    placement: {nodes: [a]}\n";
+}
+
+// The (event, object) pairs of a coincidences file, each once.
+std::set<std::pair<std::string, std::string>> coinciding(const fs::path& path) {
+  std::set<std::pair<std::string, std::string>> pairs;
+  std::istringstream lines(read_file(path));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) {
+      json row = json::parse(line);
+      pairs.insert({row["event_id"].get<std::string>(), row["object_id"].get<std::string>()});
+    }
+  return pairs;
+}
+
+}  // namespace
+
+TEST_CASE("on_node_loss: restart: kill -9 of the node holding the coincidence; the run restarts from the committed "
+          "Kafka offsets and pairs what one process pairs") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("restart");
+  write(dir / "publish.yaml", R"(name: publish
+actors:
+  - id: sim
+    type: simulator
+    config: {count: )" + std::to_string(kRestartAlerts) + R"(, seed: 11, ra_min: 85, ra_max: 105, dec_min: -20, dec_max: 0, start_mjd: 60082.6}
+  - id: pub
+    type: kafka-sink
+    inputs: [sim.alerts]
+    config: {topic: alerts, format: avro, with_raw: false, bootstrap.servers: "${BROKER}"}
+)");
+  write(dir / "single.yaml", restart_workflow("single", "a"));
+  write(dir / "workflow.yaml", restart_workflow("night", "b"));
+  // The broker; the real LVK notice of S230518h and simulated alerts under its map published;
+  // the single-process run; then two nodes, the coincidence on b. Once the first burst passed b,
+  // b is stopped (SIGSTOP) until the next burst is in flight to it, then killed (kill -9): it
+  // dies holding batches it had not handled.
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "\"$B\" broker --partitions 8 --topic alerts --topic gcn > broker.out 2> broker.err & echo $! > broker.pid\n"
+        "for i in $(seq 200); do [ -s broker.out ] && break; sleep 0.05; done\n"
+        "export BROKER=$(sed -n 's/.*\"bootstrap_servers\":\"\\([^\"]*\\)\".*/\\1/p' broker.out)\n"
+        "\"$B\" replay \"$EBS_TEST_DATA/gcn/lvk-fink-mm/S230518h-initial.json\" --topic gcn --brokers $BROKER "
+        "> replay.out 2> replay.err || echo replay failed >> replay.err\n"
+        "\"$B\" run publish.yaml -q --no-progress --run-dir publish > publish.out 2> publish.err; echo $? > publish.rc\n"
+        "\"$B\" run single.yaml --no-progress --run-dir single > single.out 2> single.err; echo $? > single.rc\n"
+        "for n in a b; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
+        "for n in a b; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n"
+        "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
+        "\"$B\" run workflow.yaml --no-progress --nodes a=127.0.0.1:$(port a),b=127.0.0.1:$(port b) --run-dir out "
+        "--summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 1200); do [ \"$(wc -l < out/alerts.jsonl 2>/dev/null || echo 0)\" -ge 1000 ] && break; sleep 0.05; done\n"
+        "kill -STOP $(cat b.pid); sleep 1.3; wc -l < out/alerts.jsonl > rows-at-kill; kill -9 $(cat b.pid)\n"
+        "wait $(cat run.pid); echo $? > run.rc\n"
+        "for n in a b; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
+        "kill $w 2>/dev/null; done\n"
+        "\"$B\" kafka offsets -b $BROKER -G night -t alerts > offsets.json 2> offsets.err\n"
+        "kill $(cat broker.pid); wait\nexit 0\n");
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  REQUIRE_MESSAGE(rc(dir, "publish") == 0, (read_file(dir / "publish.err") + read_file(dir / "replay.err")));
+  REQUIRE_MESSAGE(rc(dir, "single") == 0, read_file(dir / "single.err"));
+  const auto expected = coinciding(dir / "single" / "coincidences.jsonl");
+  CHECK(expected.size() > 10);
+  CHECK(alert_rows(dir / "single" / "alerts.jsonl").second == kRestartAlerts);
+
+  const std::string err = read_file(dir / "run.err");
+  CHECK_MESSAGE(rc(dir, "run") == 0, (err + read_file(dir / "a.err")));
+  CHECK(rc(dir, "b") == 128 + 9);
+  CHECK_MESSAGE(rc(dir, "a") == 0, read_file(dir / "a.err"));
+  CHECK(err.find("the run restarts on 1 nodes") != std::string::npos);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  const json& cluster = summary["cluster"];
+  REQUIRE(cluster["lost_nodes"].size() == 1);
+  CHECK(cluster["lost_nodes"][0]["name"] == "b");
+  CHECK(cluster["lost_nodes"][0]["restarted"] == true);
+  CHECK(cluster["lost_nodes"][0]["placed_on"]["coinc/0"] == "a");
+  for (const json& a : summary["actors"])
+    for (const json& inst : a["instances"]) CHECK_MESSAGE(inst["balanced"] == true, a["id"]);
+
+  // The second attempt's alert source resumed where the group had committed, not at the start:
+  // what the first attempt committed, its sinks had written (the node log says where each
+  // partition starts). Nothing is lost: every alert reached the sink at least once, and the
+  // coincidences pair exactly the (event, object)s that one process pairs.
+  int64_t resumed_at = 0;
+  std::istringstream a_lines(read_file(dir / "a.err"));
+  const std::string from = "alerts/", committed_at = " from the committed offset ";
+  for (std::string line; std::getline(a_lines, line);)
+    if (line.find(from) != std::string::npos && line.find(committed_at) != std::string::npos)
+      resumed_at += std::stoll(line.substr(line.find(committed_at) + committed_at.size()));
+  const int64_t rows_at_kill = std::stoll(read_file(dir / "rows-at-kill"));
+  // What a's links to b kept when b died: the notice's batch (not released while its event is
+  // active) and the alerts b had been sent and had not handled.
+  int64_t batches_kept = 0;
+  std::istringstream lost_lines(read_file(dir / "a.err"));
+  for (std::string line; std::getline(lost_lines, line);)
+    if (line.find("a link to another node was lost") != std::string::npos)
+      batches_kept += std::stoll(line.substr(line.find("); ") + 3));
+  MESSAGE("b was killed with " << rows_at_kill << " alerts at the sink and " << batches_kept
+                               << " batches sent to it not released; the restarted attempt resumed at " << resumed_at
+                               << " committed alerts");
+  CHECK(batches_kept > 1);  // b died holding alerts: they were read again, not committed
+  CHECK(resumed_at > 0);
+  CHECK(resumed_at <= rows_at_kill);
+  CHECK(alert_rows(dir / "out" / "alerts.jsonl").second == kRestartAlerts);
+  CHECK_MESSAGE(coinciding(dir / "out" / "coincidences.jsonl") == expected, "the coincidences differ");
+  // At the end the group has committed everything: the notice too, once its event was released.
+  json offsets = json::parse(read_file(dir / "offsets.json"), nullptr, false);
+  INFO(read_file(dir / "offsets.json") << read_file(dir / "offsets.err"));
+  REQUIRE(offsets.is_object());
+  int64_t committed = 0;
+  for (const json& p : offsets["partitions"])
+    if (p["committed"].is_number()) committed += p["committed"].get<int64_t>();
+  CHECK(committed == kRestartAlerts);
   fs::remove_all(dir);
 }
 

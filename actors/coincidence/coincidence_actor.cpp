@@ -126,7 +126,9 @@ class CoincidenceLogic final : public ActorLogic {
       }
       out.filtered(kept_or_done);  // consumed: kept as active events (their acks held) or applied
     }
-    if (!produced.empty()) out.emit(0, BatchView::make(PortType::coincidence, std::move(produced), {}));
+    // The coincidences carry the acknowledgements of what produced them: a Kafka source commits an
+    // alert or a notice only once the rows it made are written.
+    if (!produced.empty()) out.emit(0, BatchView::make(PortType::coincidence, std::move(produced), batch.acks()));
   }
 
   // Keyed alerts: this instance sees some objects only; the stream's clock comes from all of them,
@@ -146,10 +148,16 @@ class CoincidenceLogic final : public ActorLogic {
         for (const auto& [object, entry] : event->emitted) live.push_back(entry.second);
     for (const auto& [id, list] : expired_) live.insert(live.end(), list.begin(), list.end());
     for (const auto& [key, pair] : pairs_) live.push_back(pair.emitted);
-    if (live.empty()) return;
-    auto order = [](const Coincidence& c) { return std::tie(c.event_id, c.object_id, c.other_event_id); };
-    std::sort(live.begin(), live.end(), [&](const auto& a, const auto& b) { return order(*a) < order(*b); });
-    out.emit(2, BatchView::make(PortType::coincidence, std::vector<RecordPtr>(live.begin(), live.end()), {}));
+    if (!live.empty()) {
+      auto order = [](const Coincidence& c) { return std::tie(c.event_id, c.object_id, c.other_event_id); };
+      std::sort(live.begin(), live.end(), [&](const auto& a, const auto& b) { return order(*a) < order(*b); });
+      out.emit(2, BatchView::make(PortType::coincidence, std::vector<RecordPtr>(live.begin(), live.end()), {}));
+    }
+    // Nothing more can pair: the events' notices are acknowledged now, not when the instance's
+    // logic is destroyed (a cluster node keeps it to the end of the run, after its teardown).
+    for (const auto& event : events_)
+      if (event) event->acks.clear();
+    pairs_.clear();
   }
 
  private:

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "engine/cluster/messages.h"
@@ -95,9 +97,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     result.errors.push_back(f.message());
     return result;
   }
-  LocalGraph& graph = *graph_holder;
-  const std::vector<std::string> placement = place_instances(graph, names);
-  for (size_t i = 0; i < placement.size(); ++i) graph.instances()[i].node = placement[i];
+  LocalGraph* graph = &*graph_holder;  // a restart builds the graph's books afresh
+  std::vector<std::string> placement = place_instances(*graph, names);
+  for (size_t i = 0; i < placement.size(); ++i) graph->instances()[i].node = placement[i];
   std::error_code ec;
   const std::string run_dir =
       std::filesystem::absolute(options.run_dir.empty() ? "." : options.run_dir, ec).lexically_normal().string();
@@ -222,48 +224,59 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   // Paths resolve on a node against the workflow's folder as the coordinator sees it.
   std::error_code absolute_ec;
   const std::string workflow_file = std::filesystem::absolute(workflow.file, absolute_ec).lexically_normal().string();
-  // Ship the workflow; each node spawns its instances and answers with its links in.
+  std::vector<bool> node_lost(nodes.size(), false);
   std::vector<std::string> link_keys;
   std::vector<caf::actor> link_handles;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
-                  workflow_hash(cluster.text), placement, run_dir, options.credit_window, options.credit_window_bytes,
-                  options.overwrite)
-        .receive(
-            [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
-              if (!ok) {
-                for (const std::string& e : keys) result.errors.push_back("node '" + names[i] + "': " + e);
-                return;
-              }
-              link_keys.insert(link_keys.end(), keys.begin(), keys.end());
-              link_handles.insert(link_handles.end(), handles.begin(), handles.end());
-            },
-            [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
-    if (!result.errors.empty()) {
-      abandon_nodes();
-      return result;
+  uint64_t epoch = kFirstEpoch;
+  // Builds the run on every node not lost: ships the workflow (each node spawns its instances
+  // and answers with its links in), has each node connect to the later ones directly (one
+  // connection per pair) and wires the links. For a restart, `first` is false: the survivors are
+  // connected already, and its sinks append to what the torn-down attempt wrote (that is
+  // committed and is not read again): it is built as without --overwrite.
+  auto launch = [&](bool first) {
+    link_keys.clear();
+    link_handles.clear();
+    for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) {
+      if (node_lost[i]) continue;
+      self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
+                    workflow_hash(cluster.text), placement, run_dir, options.credit_window,
+                    options.credit_window_bytes, first && options.overwrite)
+          .receive(
+              [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+                if (!ok) {
+                  for (const std::string& e : keys) result.errors.push_back("node '" + names[i] + "': " + e);
+                  return;
+                }
+                link_keys.insert(link_keys.end(), keys.begin(), keys.end());
+                link_handles.insert(link_handles.end(), handles.begin(), handles.end());
+              },
+              [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
     }
-  }
-  // Node i connects to every later node: one direct connection per pair.
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    std::vector<std::string> peers;
-    for (size_t j = i + 1; j < nodes.size(); ++j)
-      peers.push_back(cluster.nodes[j].host + ":" + std::to_string(cluster.nodes[j].port));
-    self->request(nodes[i], timeout, peers_atom::value, peers)
-        .receive(
-            [&](bool ok, const std::vector<std::string>& errors) {
-              if (!ok) result.errors.insert(result.errors.end(), errors.begin(), errors.end());
-            },
-            [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not connect: " + system.render(e)); });
-  }
-  for (size_t i = 0; result.errors.empty() && i < nodes.size(); ++i)
-    self->request(nodes[i], timeout, wire_atom::value, link_keys, link_handles)
-        .receive(
-            [&](bool ok, size_t) {
-              if (!ok) result.errors.push_back("node '" + names[i] + "' could not wire every link to its peers");
-            },
-            [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not wire: " + system.render(e)); });
-  if (!result.errors.empty()) {
+    // A handle of a node learned through the coordinator would otherwise route every batch
+    // through the coordinator.
+    for (size_t i = 0; i < nodes.size() && result.errors.empty() && first; ++i) {
+      if (node_lost[i]) continue;
+      std::vector<std::string> peers;
+      for (size_t j = i + 1; j < nodes.size(); ++j)
+        if (!node_lost[j]) peers.push_back(cluster.nodes[j].host + ":" + std::to_string(cluster.nodes[j].port));
+      self->request(nodes[i], timeout, peers_atom::value, peers)
+          .receive(
+              [&](bool ok, const std::vector<std::string>& errors) {
+                if (!ok) result.errors.insert(result.errors.end(), errors.begin(), errors.end());
+              },
+              [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not connect: " + system.render(e)); });
+    }
+    for (size_t i = 0; result.errors.empty() && i < nodes.size(); ++i)
+      if (!node_lost[i])
+        self->request(nodes[i], timeout, wire_atom::value, link_keys, link_handles, epoch)
+            .receive(
+                [&](bool ok, size_t) {
+                  if (!ok) result.errors.push_back("node '" + names[i] + "' could not wire every link to its peers");
+                },
+                [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not wire: " + system.render(e)); });
+    return result.errors.empty();
+  };
+  if (!launch(true)) {
     abandon_nodes();
     return result;
   }
@@ -273,15 +286,14 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   auto started_at = std::chrono::steady_clock::now();
   for (caf::actor& node : nodes) self->send(node, msg::start_atom::value);
 
-  std::vector<GraphInstance>& instances = graph.instances();
-  size_t remaining = instances.size();
+  auto instances = [&]() -> std::vector<GraphInstance>& { return graph->instances(); };
+  size_t remaining = instances().size();
   std::vector<std::string> faults;
   bool aborted = false, stopping = false;
-  std::vector<bool> node_lost(nodes.size(), false);
   std::vector<size_t> losses_to_handle;  // nodes declared lost, their instances not yet moved
   nlohmann::json lost_nodes = nlohmann::json::array();
-  uint64_t epoch = kFirstEpoch;
   uint64_t refused_from_lost = 0;
+  size_t restarts = 0;
   // Nothing a node declared lost sends is accepted (it is fenced): it may come back (SIGCONT).
   auto from_lost = [&] {
     for (size_t i = 0; i < nodes.size(); ++i)
@@ -291,14 +303,108 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       }
     return false;
   };
-  // A lost node's instances that are not done go to the first survivor (workflow on_node_loss:
-  // failover), or the run ends (stop; or a source or I/O instance, which cannot be moved).
+  auto survivors = [&] {
+    std::vector<size_t> alive;
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (!node_lost[i]) alive.push_back(i);
+    return alive;
+  };
+  auto record_loss = [&](size_t lost, double at_s, const std::map<uint64_t, size_t>& target, bool restarted) {
+    nlohmann::json replaced = nlohmann::json::array(), placed = nlohmann::json::object();
+    std::set<std::string> on;
+    for (const auto& [k, node] : target) {
+      const std::string name = instances()[k].spec->id + "/" + std::to_string(instances()[k].instance);
+      replaced.push_back(name);
+      placed[name] = names[node];
+      on.insert(names[node]);
+    }
+    const double unix_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    lost_nodes.push_back({{"name", names[lost]}, {"at_s", at_s}, {"at_unix_s", unix_s}, {"epoch", epoch},
+                          {"replaced_on", on.empty() ? "" : *on.begin()}, {"placed_on", placed},
+                          {"instances_replaced", replaced}, {"restarted", restarted}});
+  };
+  // on_node_loss: restart (docs/cluster.md "Failures"): every survivor tears its attempt down —
+  // every token still held is abandoned, so a Kafka source has committed only what every sink
+  // wrote — and the whole run starts again on the survivors, the lost node's instances spread
+  // over them; the Kafka sources resume from their group's committed offsets.
+  auto restart = [&](size_t lost, double at_s) {
+    ++epoch;
+    ++restarts;
+    std::vector<size_t> alive = survivors();
+    for (size_t i : alive) self->send(nodes[i], restart_atom::value, epoch);
+    size_t waiting = alive.size();
+    std::vector<bool> ready(nodes.size(), false);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (waiting > 0 && result.errors.empty()) {
+      self->receive(
+          [&](restart_atom, const std::string& name) {
+            for (size_t i = 0; i < nodes.size(); ++i)
+              if (names[i] == name && !node_lost[i] && !ready[i]) {
+                ready[i] = true;
+                --waiting;
+              }
+          },
+          // What the torn-down attempt still reports (sent before the node's answer) is dropped.
+          [&](msg::done_atom, uint64_t) {}, [&](msg::fault_atom, uint64_t, const std::string&, bool) {},
+          [&](caf::down_msg& down) {
+            for (size_t i = 0; i < nodes.size(); ++i)
+              if (nodes[i].address() == down.source && !node_lost[i]) {
+                node_lost[i] = true;
+                spdlog::warn("node '{}' was lost while the run restarted ({})", names[i], caf::to_string(down.reason));
+                losses_to_handle.push_back(i);
+                if (!ready[i]) --waiting;
+              }
+          },
+          caf::after(std::chrono::milliseconds(200)) >> [&] {
+            if (std::chrono::steady_clock::now() > deadline)
+              result.errors.push_back("the run restarted after node '" + names[lost] +
+                                      "' was lost, but a node did not tear its attempt down within 60 s");
+          });
+    }
+    alive = survivors();
+    if (alive.empty()) result.errors.push_back("node '" + names[lost] + "' was lost during the run; no node survives");
+    if (!result.errors.empty()) return;
+    std::set<std::string> alive_names;
+    for (size_t i : alive) alive_names.insert(names[i]);
+    std::vector<uint64_t> moved;
+    for (size_t k = 0; k < placement.size(); ++k)
+      if (!alive_names.count(placement[k])) moved.push_back(k);
+    // The instances of lost nodes are spread over the survivors in turn (in --nodes order).
+    std::map<uint64_t, size_t> target;
+    for (size_t k = 0; k < moved.size(); ++k) target[moved[k]] = alive[k % alive.size()];
+    for (const auto& [k, node] : target) placement[k] = names[node];
+    record_loss(lost, at_s, target, true);
+    graph_holder.emplace(workflow, registry, options.overwrite);
+    graph = &*graph_holder;
+    for (size_t k = 0; k < placement.size(); ++k) instances()[k].node = placement[k];
+    remaining = instances().size();
+    if (!launch(false)) return;
+    spdlog::warn("node '{}' lost after {:.1f} s: the run restarts on {} nodes (epoch {}), its {} instances spread "
+                 "over them; Kafka sources resume from their committed offsets",
+                 names[lost], at_s, alive.size(), epoch, moved.size());
+    for (size_t i : alive) self->send(nodes[i], msg::start_atom::value);
+    if (stopping)  // a SIGINT/SIGTERM came before: the new attempt's sources stop at once
+      for (size_t i : alive) self->send(nodes[i], msg::stop_atom::value);
+  };
+  // A lost node's instances that are not done go to the survivors (workflow on_node_loss:
+  // failover), or the run restarts (restart), or ends (stop; or a source or I/O instance, which
+  // cannot be moved on failover).
   auto fail_over = [&](size_t lost) {
     const double at_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
+    // (An instance that finished on the lost node before the loss needs no restart: as on failover,
+    // the batches its node had not released are abandoned.)
+    const bool unfinished = std::any_of(instances().begin(), instances().end(), [&](const GraphInstance& inst) {
+      return inst.node == names[lost] && !inst.done;
+    });
+    if (workflow.on_node_loss == "restart" && unfinished && !survivors().empty()) {
+      restart(lost, at_s);
+      return;
+    }
     std::vector<uint64_t> moved;
     std::vector<std::string> unmovable;
-    for (size_t k = 0; k < instances.size(); ++k) {
-      const GraphInstance& inst = instances[k];
+    for (size_t k = 0; k < instances().size(); ++k) {
+      const GraphInstance& inst = instances()[k];
       if (inst.node != names[lost] || inst.done) continue;
       const ActorType& type = *inst.spec->type;
       if (type.is_source() || type.blocking || type.outputs.empty())
@@ -306,19 +412,17 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       else
         moved.push_back(k);
     }
-    size_t survivor = nodes.size();
-    for (size_t i = 0; i < nodes.size() && survivor == nodes.size(); ++i)
-      if (!node_lost[i]) survivor = i;
     std::string why;
     if (workflow.on_node_loss == "stop") why = "the workflow says on_node_loss: stop";
-    else if (survivor == nodes.size()) why = "no node survives";
+    else if (survivors().empty()) why = "no node survives";
     else if (!unmovable.empty()) {
       why = "it ran instances that are not moved to another node (sources, sinks and I/O actors):";
       for (const std::string& u : unmovable) why += " " + u;
     }
     if (!why.empty()) {
       result.errors.push_back("node '" + names[lost] + "' was lost during the run; " + why +
-                              "; what it had not handled is not acknowledged");
+                              "; what it had not handled is not acknowledged" +
+                              (unmovable.empty() ? "" : " (on_node_loss: restart restarts the run instead)"));
       // The survivors' links to it give up what they keep (abandoned) and refuse what it sends,
       // so that they drain and report at once.
       ++epoch;
@@ -328,6 +432,10 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                      std::vector<std::string>{}, std::vector<caf::actor>{});
       return;
     }
+    // Every replacement goes to the first survivor: a node that takes instances spawns them and
+    // wires them to its running ones and to the other nodes in one step (replace), which needs
+    // every other replaced instance's place known already.
+    const size_t survivor = survivors().front();
     ++epoch;
     std::vector<std::string> new_keys;
     std::vector<caf::actor> new_handles;
@@ -351,16 +459,13 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         self->send(nodes[i], failover_atom::value, epoch, names[lost], moved, names[survivor], new_keys, new_handles);
     link_keys.insert(link_keys.end(), new_keys.begin(), new_keys.end());
     link_handles.insert(link_handles.end(), new_handles.begin(), new_handles.end());
-    nlohmann::json replaced = nlohmann::json::array();
+    std::map<uint64_t, size_t> target;
     for (uint64_t k : moved) {
-      instances[k].node = names[survivor];
-      replaced.push_back(instances[k].spec->id + "/" + std::to_string(instances[k].instance));
+      instances()[k].node = names[survivor];
+      placement[k] = names[survivor];
+      target[k] = survivor;
     }
-    const double unix_s =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    lost_nodes.push_back({{"name", names[lost]}, {"at_s", at_s}, {"at_unix_s", unix_s}, {"epoch", epoch},
-                          {"replaced_on", names[survivor]},
-                          {"instances_replaced", replaced}});
+    record_loss(lost, at_s, target, false);
     spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node '{}' (epoch {})", names[lost], at_s,
                  moved.size(), names[survivor], epoch);
   };
@@ -368,15 +473,15 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     self->receive(
         [&](msg::done_atom, uint64_t index) {
           if (from_lost()) return;
-          if (index < instances.size() && !instances[index].done) {
-            instances[index].done = true;
+          if (index < instances().size() && !instances()[index].done) {
+            instances()[index].done = true;
             --remaining;
           }
         },
         [&](msg::fault_atom, uint64_t index, const std::string& what, bool abort) {
           if (from_lost()) return;
-          faults.push_back("actor '" + instances[index].spec->id + "' instance " +
-                           std::to_string(instances[index].instance) + " " + what);
+          faults.push_back("actor '" + instances()[index].spec->id + "' instance " +
+                           std::to_string(instances()[index].instance) + " " + what);
           aborted = aborted || abort;
         },
         [&](caf::down_msg& down) {
@@ -388,14 +493,18 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
             }
         },
         caf::after(std::chrono::milliseconds(50)) >> [&] {});
-    for (size_t lost : losses_to_handle) fail_over(lost);
-    losses_to_handle.clear();
+    while (!losses_to_handle.empty() && result.errors.empty()) {
+      const size_t lost = losses_to_handle.front();
+      losses_to_handle.erase(losses_to_handle.begin());
+      fail_over(lost);
+    }
     if (int sig = signals.poll()) {
       if (result.interrupted) std::_Exit(128 + sig);
       spdlog::warn("{} received: the nodes finish in-flight batches", sig == SIGINT ? "SIGINT" : "SIGTERM");
       result.interrupted = true;
       if (!stopping)
-        for (caf::actor& node : nodes) self->send(node, msg::stop_atom::value);
+        for (size_t i = 0; i < nodes.size(); ++i)
+          if (!node_lost[i]) self->send(nodes[i], msg::stop_atom::value);
       stopping = true;
     }
   }
@@ -417,7 +526,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           for (size_t i = 0; i < names.size(); ++i)
             if (names[i] == name) reported[i] = true;
           nlohmann::json report = nlohmann::json::parse(text);
-          fill_books(graph, report);
+          fill_books(*graph, report);
           links[name] = report["links"];
           if (report["links"]["still_held"].get<size_t>() > 0)
             result.errors.push_back("node '" + name + "': batches sent to another node were never released; they are abandoned");
@@ -450,16 +559,20 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                             " batches sent to other nodes were abandoned (an instance that had finished on a lost "
                             "node is not replaced): their records may be missing from the sinks");
   for (const nlohmann::json& lost : lost_nodes)
-    result.warnings.push_back("node '" + lost["name"].get<std::string>() + "' was lost after " +
-                              std::to_string(static_cast<int>(lost["at_s"].get<double>())) + " s; its " +
-                              std::to_string(lost["instances_replaced"].size()) + " instances were replaced on node '" +
-                              lost["replaced_on"].get<std::string>() + "'");
+    result.warnings.push_back(
+        "node '" + lost["name"].get<std::string>() + "' was lost after " +
+        std::to_string(static_cast<int>(lost["at_s"].get<double>())) + " s; " +
+        (lost["restarted"].get<bool>()
+             ? "the run restarted on the survivors (its " + std::to_string(lost["instances_replaced"].size()) +
+                   " instances spread over them), Kafka sources from their committed offsets"
+             : "its " + std::to_string(lost["instances_replaced"].size()) + " instances were replaced on node '" +
+                   lost["replaced_on"].get<std::string>() + "'"));
   if (!lost_nodes.empty())
     result.warnings.push_back(std::to_string(replayed_batches) + " batches sent again after node losses: " +
                               std::to_string(duplicates_sent) + " records, the most duplicates the sinks may hold; " +
                               std::to_string(refused) + " messages from fenced nodes refused");
   for (std::string& f : faults) result.errors.push_back(std::move(f));
-  graph.collect(result);
+  graph->collect(result);
   if (!options.summary_json.empty()) {
     nlohmann::json summary = nlohmann::json::parse(summary_json(workflow, result));
     nlohmann::json node_list = nlohmann::json::array();

@@ -44,7 +44,7 @@ using stage_atom = caf::atom_constant<caf::atom("stage")>;
 using file_piece_atom = caf::atom_constant<caf::atom("fpiece")>;
 using prepare_atom = caf::atom_constant<caf::atom("prepare")>;  // spawn the placed instances
 using peers_atom = caf::atom_constant<caf::atom("peers")>;      // connect to these nodes directly
-using wire_atom = caf::atom_constant<caf::atom("wire")>;        // the links in of every node
+using wire_atom = caf::atom_constant<caf::atom("wire")>;        // (wire, keys, handles, epoch): the links in of every node
 using collect_atom = caf::atom_constant<caf::atom("collect")>;  // -> the instances' books (JSON)
 // (replace, epoch, lost node, indices, link keys, link handles) to the survivor that takes a lost
 // node's instances: it spawns them and answers (keys, handles) of its new links in.
@@ -52,6 +52,11 @@ using replace_atom = caf::atom_constant<caf::atom("replace")>;
 // (failover, epoch, lost node, replaced indices, survivor, link keys, link handles) to every
 // survivor: rebind the links to and from the lost instances, fence those from the lost node.
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
+
+// (restart, epoch) to every survivor (workflow on_node_loss: restart): tear this attempt down
+// (every token still held abandoned, so no Kafka source commits past what was written), wait for
+// its instances to end, and answer (restart, node name) once ready to prepare the next attempt.
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

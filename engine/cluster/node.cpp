@@ -137,8 +137,11 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             << std::endl;
   spdlog::info("node {} listening on {}:{}", options.name, options.host, *port);
 
-  std::optional<Workflow> workflow;
+  std::unique_ptr<Workflow> workflow;
   std::unique_ptr<LocalGraph> graph;
+  // The graphs of attempts a restart tore down (on_node_loss: restart), kept to the end: their
+  // instances' logic and specs must outlive every actor that may still hold them.
+  std::vector<std::pair<std::unique_ptr<Workflow>, std::unique_ptr<LocalGraph>>> retired;
   NodeFileCache cache(options.cache_dir, options.name);
   std::vector<NeededFile> needed;  // the run's files, as the coordinator staged them
   uint64_t pieces_received = 0, bytes_received = 0;
@@ -158,6 +161,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   SpawnOptions spawn_base;         // what every spawn of this run shares (run dir, credit, acks)
   caf::actor coordinator;
   bool running = true, started = false, collecting = false;
+  // A restart in progress: the local instances of the torn-down attempt whose end it waits for.
+  bool restarting = false;
+  std::set<caf::actor_addr> ending;
+  std::chrono::steady_clock::time_point restart_deadline;
   int exit = exit_code::ok;
   std::chrono::steady_clock::time_point collect_deadline;
   auto tear_down = [&] {
@@ -245,7 +252,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             for (const std::string& p : plugins) local_plugins.push_back(under_root(root, p).string());
             for (const NeededFile& f : needed)
               if (!f.owner.empty()) config_files[f.owner] = under_root(root, file).string();
-            workflow = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors);
+            if (auto built = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors))
+              workflow = std::make_unique<Workflow>(std::move(*built));
             if (workflow)
               for (std::string& problem : check_needed_files(*workflow, needed, root, options.name))
                 errors.push_back(std::move(problem));
@@ -309,11 +317,11 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           }
           return caf::make_message(errors.empty(), errors);
         },
-        [&](wire_atom, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+        [&](wire_atom, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles, uint64_t epoch) {
           size_t wired = 0;
           for (size_t i = 0; i < keys.size(); ++i)
             if (auto it = links_out.find(keys[i]); it != links_out.end()) {
-              self->send(it->second.handle, peer_atom::value, handles[i], kFirstEpoch, false);
+              self->send(it->second.handle, peer_atom::value, handles[i], epoch, false);
               ++wired;
             }
           return caf::make_message(wired == links_out.size(), wired);
@@ -401,7 +409,24 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           }
         },
         [&](drained_atom, bool is_drained) {
-          drained[caf::actor_cast<caf::actor_addr>(self->current_sender())] = is_drained;
+          // Only this attempt's links count (a link of a torn-down attempt may still speak).
+          auto it = drained.find(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+          if (it != drained.end()) it->second = is_drained;
+        },
+        [&](restart_atom, uint64_t epoch) {
+          // on_node_loss: restart (docs/cluster.md "Failures"): this attempt ends here. Its scope is
+          // torn down first, so every token still held is abandoned: no Kafka source commits past
+          // what the sinks wrote. The next attempt is prepared once its instances have ended (a
+          // sink's file closed before the next attempt's sink opens it).
+          spdlog::warn("node {}: the run restarts (epoch {}): this attempt is torn down, nothing more is acknowledged",
+                       options.name, epoch);
+          ending.clear();
+          if (graph)
+            for (GraphInstance& inst : graph->instances())
+              if (inst.local && inst.handle && !inst.done) ending.insert(inst.handle.address());
+          tear_down();
+          restarting = true;
+          restart_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         },
         [&](msg::start_atom) {
           started = true;
@@ -416,11 +441,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             if (inst.local && inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
         },
         [&](msg::done_atom, uint64_t index) {
+          if (restarting || !graph || index >= graph->instances().size()) return;
           graph->instances()[index].ended = true;
           graph->instances()[index].done = true;
           self->send(coordinator, msg::done_atom::value, index);
         },
         [&](msg::fault_atom, uint64_t index, const std::string& what, bool abort) {
+          if (restarting) return;  // an instance of the attempt being torn down
           self->send(coordinator, msg::fault_atom::value, index, "on node " + options.name + ": " + what, abort);
         },
         [&](collect_atom) {
@@ -435,6 +462,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             tear_down();
             exit = exit_code::failed;
             running = false;
+            return;
+          }
+          if (restarting) {
+            ending.erase(down.source);
             return;
           }
           if (graph)
@@ -464,6 +495,24 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       for (GraphInstance& inst : graph->instances())
         if (inst.local && inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
     }
+    if (running && restarting && (ending.empty() || std::chrono::steady_clock::now() > restart_deadline)) {
+      if (!ending.empty())
+        spdlog::warn("node {}: {} instances of the torn-down attempt did not end within 20 s", options.name,
+                     ending.size());
+      if (graph) retired.emplace_back(std::move(workflow), std::move(graph));
+      workflow.reset();
+      links_out.clear();
+      links_in.clear();
+      drained.clear();
+      where.clear();
+      acks = std::make_shared<AckScope>();  // the torn-down scope abandons for good
+      // The books of the links start again with the attempt (what the torn-down links gave up
+      // is read again from the sources, not lost).
+      counters = std::make_shared<LinkCounters>();
+      started = collecting = restarting = false;
+      ending.clear();
+      self->send(coordinator, restart_atom::value, options.name);
+    }
     // Collected once every link out has its batches released (or the bound passed).
     if (running && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))
       report();
@@ -471,8 +520,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   if (exit != exit_code::ok) tear_down();
   // Strong handles kept past the run would keep detached actors' threads, which the actor system
   // waits for when it ends.
-  if (graph)
-    for (GraphInstance& inst : graph->instances()) {
+  if (graph) retired.emplace_back(std::move(workflow), std::move(graph));
+  for (auto& [old_workflow, old_graph] : retired)
+    for (GraphInstance& inst : old_graph->instances()) {
       inst.logic.reset();
       inst.handle = nullptr;
     }

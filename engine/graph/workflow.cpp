@@ -287,13 +287,10 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
   }
   if (YAML::Node policy = root["on_node_loss"]) {
     const std::string word = policy.IsScalar() ? policy.Scalar() : "";
-    if (word == "failover" || word == "stop")
+    if (word == "failover" || word == "stop" || word == "restart")
       wf.on_node_loss = word;
-    else if (word == "restart")
-      problems.push_back({place_of(file, policy), "'on_node_loss: restart' (from committed Kafka offsets) is not built "
-                                                  "yet; use failover or stop"});
     else
-      problems.push_back({place_of(file, policy), "'on_node_loss' is failover or stop"});
+      problems.push_back({place_of(file, policy), "'on_node_loss' is failover, restart or stop"});
   }
   if (YAML::Node cluster = root["cluster"]) {
     // The nodes as `run --nodes` takes them: a list of NAME=HOST:PORT, or one comma-separated text.

@@ -77,7 +77,8 @@ struct Workflow {
   static constexpr double kDefaultDrainTimeoutS = 20;
   // A cluster run (docs/cluster.md "Failures"): what happens to the instances of a node that is
   // lost. failover: they are replaced on a surviving node and what was sent to them and not
-  // handled is sent again; stop: the run ends with exit 1. (`restart` is not built yet.)
+  // handled is sent again; restart: the whole run starts again on the survivors, Kafka sources
+  // from their committed offsets; stop: the run ends with exit 1.
   std::string on_node_loss = "failover";
   // The workflow's `cluster: {nodes: [NAME=HOST:PORT, ...]}`, as `run --nodes` takes it
   // ("a=10.0.0.1:7101,b=..."; empty: none) and the place of `nodes`. `run --nodes` overrides it.

@@ -1,0 +1,91 @@
+// The fencing of a node declared lost (docs/cluster.md "Failures"): every message on a link
+// carries its epoch, and once a node's links are raised to a new epoch nothing of an older one is
+// accepted. In the binary's SIGSTOP test the resumed node's connections are already closed by the
+// heartbeats, so its messages never arrive; here the links get them, as they would from a node
+// whose connection outlived its loss (a network that healed before the time-out closed it).
+#include "engine/cluster/link.h"
+
+#include <doctest/doctest.h>
+
+#include <optional>
+
+#include "engine/cluster/messages.h"
+#include "engine/runtime/batch.h"
+#include "engine/runtime/messages.h"
+
+using namespace ebs;
+using namespace ebs::cluster;
+
+namespace {
+
+constexpr auto kQuiet = std::chrono::milliseconds(300);
+
+}  // namespace
+
+TEST_CASE("a link in fenced to a new epoch refuses what the lost sender sends, and serves its replacement") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor target(system), node(system), lost(system), replacement(system);
+  auto counters = std::make_shared<LinkCounters>();
+  caf::actor link = spawn_link_in(system, caf::actor_cast<caf::actor>(target), 3, caf::actor_cast<caf::actor>(node),
+                                  std::make_shared<AckScope>(), counters);
+  // What reaches the local instance behind the link: the stream time it was sent, if any.
+  auto passed = [&]() -> std::optional<double> {
+    std::optional<double> mjd;
+    target->receive([&](msg::stream_time_atom, uint32_t, double t) { mjd = t; }, caf::after(kQuiet) >> [] {});
+    return mjd;
+  };
+  lost->send(link, link_time_atom::value, kFirstEpoch, uint32_t{0}, 60000.25);
+  CHECK(passed() == 60000.25);
+
+  node->send(link, fence_atom::value, kFirstEpoch + 1);  // the coordinator declared the sender's node lost
+  lost->send(link, link_time_atom::value, kFirstEpoch, uint32_t{0}, 60000.5);  // it comes back
+  lost->send(link, link_eos_atom::value, kFirstEpoch);
+  CHECK(!passed());
+  CHECK(counters->messages_refused.load() == 2);
+
+  replacement->send(link, link_time_atom::value, kFirstEpoch + 1, uint32_t{0}, 60000.75);
+  CHECK(passed() == 60000.75);
+  replacement->send(link, link_eos_atom::value, kFirstEpoch + 1);
+  bool ended = false;
+  target->receive([&](msg::eos_atom) { ended = true; }, caf::after(kQuiet) >> [] {});
+  CHECK(ended);
+  CHECK(counters->messages_refused.load() == 2);
+}
+
+TEST_CASE("a link out refuses the credit and the releases of an older epoch: a batch is kept until its peer releases it") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), lost(system), peer(system);
+  auto counters = std::make_shared<LinkCounters>();
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters);
+  // Rebound after a loss: its peer now is the replacement's link in, at epoch 2.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch + 1, false);
+  upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
+  uint64_t seq = 0, epoch = 0;
+  peer->receive(
+      [&](records_atom, uint64_t e, uint64_t s, uint32_t, uint8_t, const std::string&, const std::vector<std::string>&,
+          int64_t, bool) {
+        epoch = e;
+        seq = s;
+      },
+      caf::after(kQuiet) >> [] {});
+  REQUIRE(seq > 0);
+  CHECK(epoch == kFirstEpoch + 1);
+  auto credit_back = [&] {
+    int64_t batches = 0;
+    upstream->receive([&](msg::credit_atom, int64_t b, int64_t) { batches = b; }, caf::after(kQuiet) >> [] {});
+    return batches;
+  };
+  // The lost node's link in, back, says it took and handled the batch: refused, the batch stays kept.
+  lost->send(link, link_credit_atom::value, kFirstEpoch, int64_t{1});
+  lost->send(link, released_atom::value, kFirstEpoch, seq, false);
+  CHECK(credit_back() == 0);
+  CHECK(counters->messages_refused.load() == 2);
+
+  peer->send(link, link_credit_atom::value, kFirstEpoch + 1, int64_t{1});
+  peer->send(link, released_atom::value, kFirstEpoch + 1, seq, false);
+  CHECK(credit_back() == 1);
+  CHECK(counters->messages_refused.load() == 2);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
