@@ -4,7 +4,8 @@
 # Seeds come from the shared data and the repository's workflows at run time; what a run finds
 # is kept in build-sanitizers/corpus/.
 #   tools/fuzz.sh [--seconds N | --ci] [--rss-mb M] [target...]
-#   (targets: avro gzip notice workflow expr skymap catalog http_api)
+#   (targets: avro gzip notice workflow expr skymap catalog http_api; model on demand only: see
+#   docs/reliability.md, "Fuzzing")
 # --ci (tools/test.sh, hence CI): a fixed seed and a fixed number of runs per target (about 20 s
 # each here) from a fresh corpus, so that a CI run is reproducible and a finding in it is the
 # change's, not the dice's; --seconds N explores with a random seed and keeps its corpus.
@@ -60,6 +61,7 @@ PY
     skymap) echo "$data/skymaps $build_dir/fuzz/seeds/skymap" ;;  # the .fits.gz is made by the build
     catalog) echo "$data/catalogs" ;;
     http_api) echo "$root/fuzz/seeds/http_api" ;;
+    model) echo "$root/fuzz/seeds/model" ;;
     expr) mkdir -p "$build_dir/seeds/expr"
           grep -rhoE 'expr: .*' "$root/workflows" "$root/test/fixtures" "$root/docs" 2>/dev/null |
             sed 's/^expr: //' | head -200 | split -l 1 - "$build_dir/seeds/expr/e"
@@ -75,7 +77,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan-suppressions.t
 status=0
 # --ci: runs per target, about 20 s each on the 2-core machine under load.
 declare -A ci_runs=([avro]=20000 [gzip]=2500 [notice]=2500 [workflow]=5000 [expr]=2500 [skymap]=2000
-                    [catalog]=400 [http_api]=15000)
+                    [catalog]=400 [http_api]=15000 [model]=25000)
 for t in "${targets[@]}"; do
   corpus=$build_dir/corpus/$t
   budget=(-max_total_time="$seconds")

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <type_traits>
+#include <utility>
 
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
@@ -24,6 +27,34 @@ float median_of(std::vector<float> values) {
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
   return n % 2 ? values[n / 2] : static_cast<float>((static_cast<double>(values[n / 2 - 1]) + values[n / 2]) / 2);
+}
+
+// nlohmann's get<T>() converts any JSON number to T without a range check (1e115 as an unsigned
+// is undefined behaviour): a model file's numbers are read through these, a Fault when one does
+// not fit.
+template <typename T>
+T checked_number(const nlohmann::json& value, const std::string& origin, const char* what) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!value.is_number()) fail(origin, std::string(what) + ": not a number");
+    const double d = value.get<double>();
+    if (std::abs(d) > static_cast<double>(std::numeric_limits<T>::max()))
+      fail(origin, std::string(what) + ": " + value.dump() + " is out of range");
+    return static_cast<T>(d);
+  } else {
+    if (value.is_number_unsigned() && std::in_range<T>(value.get<uint64_t>())) return static_cast<T>(value.get<uint64_t>());
+    if (value.is_number_integer() && !value.is_number_unsigned() && std::in_range<T>(value.get<int64_t>()))
+      return static_cast<T>(value.get<int64_t>());
+    fail(origin, std::string(what) + ": " + value.dump().substr(0, 40) + " is not an integer in range");
+  }
+}
+
+template <typename T>
+std::vector<T> checked_numbers(const nlohmann::json& array, const std::string& origin, const char* what) {
+  if (!array.is_array()) fail(origin, std::string(what) + ": not a list");
+  std::vector<T> out;
+  out.reserve(array.size());
+  for (const nlohmann::json& v : array) out.push_back(checked_number<T>(v, origin, what));
+  return out;
 }
 
 }  // namespace
@@ -219,18 +250,19 @@ IsolationForest IsolationForest::from_bytes(std::string_view bytes, std::string 
   IsolationForest forest;
   try {
     const nlohmann::json j = nlohmann::json::parse(bytes).at("isolation_forest");
-    if (j.at("format_version").get<int>() != 1) fail(origin, "an isolation forest of an unknown format_version");
+    if (checked_number<int>(j.at("format_version"), origin, "format_version") != 1)
+      fail(origin, "an isolation forest of an unknown format_version");
     forest.names_ = j.at("feature_names").get<std::vector<std::string>>();
-    forest.sample_size_ = j.at("sample_size").get<size_t>();
-    forest.seed_ = j.at("seed").get<uint64_t>();
-    forest.medians_ = j.at("medians").get<std::vector<float>>();
+    forest.sample_size_ = checked_number<size_t>(j.at("sample_size"), origin, "sample_size");
+    forest.seed_ = checked_number<uint64_t>(j.at("seed"), origin, "seed");
+    forest.medians_ = checked_numbers<float>(j.at("medians"), origin, "medians");
     for (const nlohmann::json& t : j.at("trees")) {
       Tree tree;
-      tree.feature = t.at("feature").get<std::vector<int32_t>>();
-      tree.threshold = t.at("threshold").get<std::vector<float>>();
-      tree.left = t.at("left").get<std::vector<int32_t>>();
-      tree.right = t.at("right").get<std::vector<int32_t>>();
-      tree.size = t.at("size").get<std::vector<uint32_t>>();
+      tree.feature = checked_numbers<int32_t>(t.at("feature"), origin, "feature");
+      tree.threshold = checked_numbers<float>(t.at("threshold"), origin, "threshold");
+      tree.left = checked_numbers<int32_t>(t.at("left"), origin, "left");
+      tree.right = checked_numbers<int32_t>(t.at("right"), origin, "right");
+      tree.size = checked_numbers<uint32_t>(t.at("size"), origin, "size");
       const size_t nodes = tree.feature.size();
       if (nodes == 0 || tree.threshold.size() != nodes || tree.left.size() != nodes || tree.right.size() != nodes ||
           tree.size.size() != nodes)

@@ -2,9 +2,12 @@
 
 #include <xgboost/c_api.h>
 
+#include <charconv>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "actors/ml/ubjson_check.h"
 #include "engine/util/fault.h"
@@ -39,6 +42,87 @@ constexpr const char* kPredictConfig =
     "{\"type\":0,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"strict_shape\":false,"
     "\"cache_id\":0,\"missing\":NaN}";
 
+// XGBoost 1.7 loads and predicts trusting the model's own consistency: a node list shorter than
+// the tree's num_nodes makes it read past the list, a child index that points back makes
+// prediction loop for ever. A model's structure is checked here, on the same bytes, before XGBoost
+// reads them (docs/reliability.md, "Fuzzing").
+void check_structure(const nlohmann::json& model, const std::string& origin) {
+  auto problem = [&](const std::string& what) { fail(origin, "corrupt model: " + what); };
+  auto integer = [&](const nlohmann::json& v, const std::string& what) -> int64_t {
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (v.is_string()) {  // XGBoost writes its parameters as strings
+      const std::string& text = v.get_ref<const std::string&>();
+      int64_t out = 0;
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+      if (error == std::errc() && end == text.data() + text.size()) return out;
+    }
+    problem(what + " is not an integer");
+    return 0;
+  };
+  const nlohmann::json& learner = model.at("learner");
+  const nlohmann::json& parameters = learner.at("learner_model_param");
+  const int64_t features = integer(parameters.at("num_feature"), "num_feature");
+  const int64_t classes = std::max<int64_t>(1, integer(parameters.at("num_class"), "num_class"));
+  if (features < 1 || features > 1'000'000) problem("num_feature " + std::to_string(features));
+  const nlohmann::json* booster = &learner.at("gradient_booster");
+  const std::string name = booster->at("name").get<std::string>();
+  if (name == "dart") booster = &booster->at("gbtree");
+  else if (name != "gbtree") problem("a '" + name + "' booster: ebs-flow scores tree models (gbtree, dart)");
+  const nlohmann::json& trees_model = booster->at("model");
+  const nlohmann::json& trees = trees_model.at("trees");
+  const nlohmann::json& tree_info = trees_model.at("tree_info");
+  if (!trees.is_array() || !tree_info.is_array() ||
+      integer(trees_model.at("gbtree_model_param").at("num_trees"), "num_trees") != static_cast<int64_t>(trees.size()) ||
+      tree_info.size() != trees.size())
+    problem("num_trees, the trees and tree_info disagree");
+  for (size_t t = 0; t < trees.size(); ++t) {
+    const std::string place = "tree " + std::to_string(t);
+    const int64_t group = integer(tree_info[t], place + "'s group");
+    if (group < 0 || group >= classes) problem(place + "'s group " + std::to_string(group));
+    const nlohmann::json& tree = trees[t];
+    const int64_t nodes = integer(tree.at("tree_param").at("num_nodes"), place + "'s num_nodes");
+    if (nodes < 1 || nodes > (int64_t{1} << 30)) problem(place + " has " + std::to_string(nodes) + " nodes");
+    for (const char* list : {"left_children", "right_children", "parents", "split_indices", "split_conditions",
+                             "default_left", "base_weights", "loss_changes", "sum_hessian", "split_type"}) {
+      if (!tree.contains(list) && std::string_view(list) == "split_type") continue;  // older models
+      const nlohmann::json& values = tree.at(list);
+      if (!values.is_array() || static_cast<int64_t>(values.size()) != nodes)
+        problem(place + "'s " + list + " does not hold num_nodes values");
+    }
+    const nlohmann::json &left = tree.at("left_children"), &right = tree.at("right_children"),
+                         &split = tree.at("split_indices");
+    std::vector<bool> has_parent(static_cast<size_t>(nodes), false);
+    for (size_t i = 0; i < static_cast<size_t>(nodes); ++i) {
+      const int64_t l = integer(left[i], place + "'s children"), r = integer(right[i], place + "'s children");
+      if (l == -1 && r == -1) continue;  // a leaf
+      for (int64_t child : {l, r}) {
+        if (child <= 0 || child >= nodes || has_parent[static_cast<size_t>(child)])
+          problem(place + ": node " + std::to_string(i) + " has child " + std::to_string(child) +
+                  " (out of range, the root, or another node's child)");
+        has_parent[static_cast<size_t>(child)] = true;
+      }
+      const int64_t feature = integer(split[i], place + "'s split_indices");
+      if (feature < 0 || feature >= features)
+        problem(place + ": node " + std::to_string(i) + " splits on feature " + std::to_string(feature) + " of " +
+                std::to_string(features));
+    }
+    // Categorical splits: each listed node's categories are a segment of `categories`.
+    const nlohmann::json &cat_nodes = tree.at("categories_nodes"), &segments = tree.at("categories_segments"),
+                         &sizes = tree.at("categories_sizes"), &categories = tree.at("categories");
+    if (!categories.is_array() || !cat_nodes.is_array() || segments.size() != cat_nodes.size() ||
+        sizes.size() != cat_nodes.size())
+      problem(place + "'s categorical split lists disagree");
+    for (size_t k = 0; k < cat_nodes.size(); ++k) {
+      const int64_t node = integer(cat_nodes[k], place + "'s categories_nodes");
+      const int64_t begin = integer(segments[k], place + "'s categories_segments");
+      const int64_t size = integer(sizes[k], place + "'s categories_sizes");
+      if (node < 0 || node >= nodes || begin < 0 || size < 0 || begin > static_cast<int64_t>(categories.size()) ||
+          size > static_cast<int64_t>(categories.size()) - begin)
+        problem(place + "'s categorical split " + std::to_string(k) + " points outside its lists");
+    }
+  }
+}
+
 }  // namespace
 
 XgboostModel XgboostModel::from_bytes(std::string_view bytes, std::string origin) {
@@ -52,6 +136,14 @@ XgboostModel XgboostModel::from_bytes(std::string_view bytes, std::string origin
   const bool json = bytes.size() > 1 && bytes[1] == '"';
   if (!json)
     if (std::string problem = ubjson_problem(bytes); !problem.empty()) fail(m.origin_, "corrupt model: " + problem);
+  const nlohmann::json structure = json ? nlohmann::json::parse(bytes, nullptr, false)
+                                        : nlohmann::json::from_ubjson(bytes, true, false);
+  if (structure.is_discarded()) fail(m.origin_, json ? "corrupt model: not JSON" : "corrupt model: not UBJSON");
+  try {
+    check_structure(structure, m.origin_);
+  } catch (const nlohmann::json::exception& e) {
+    fail(m.origin_, std::string("corrupt model: ") + e.what());
+  }
   check(XGBoosterCreate(nullptr, 0, &m.booster_), m.origin_, "cannot create a booster");
   check(XGBoosterLoadModelFromBuffer(m.booster_, bytes.data(), bytes.size()), m.origin_, "corrupt model");
   check(XGBoosterSetParam(m.booster_, "nthread", "1"), m.origin_, "cannot set nthread");
