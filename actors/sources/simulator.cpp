@@ -4,7 +4,9 @@
 #include <cmath>
 #include <random>
 
+#include "engine/model/record_bytes.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/source_batch.h"
 
 namespace ebs {
 
@@ -93,9 +95,16 @@ class Simulator final : public ActorLogic {
       if (want == 0) return ProduceResult::idle(std::chrono::microseconds(1000));
     }
     if (want == 0) return ProduceResult::done();
+    // A batch also ends at kSourceBatchBytes, as every source's: alerts with long histories are
+    // ~10 KB, and 1,024 of them would overdraw an edge's byte window by a whole window.
     std::vector<RecordPtr> records;
     records.reserve(want);
-    for (size_t i = 0; i < want; ++i) records.push_back(make_alert());
+    size_t bytes = 0;
+    while (records.size() < want && bytes < kSourceBatchBytes) {
+      records.push_back(make_alert());
+      bytes += record_bytes(*records.back());
+    }
+    want = records.size();
     made_ += want;
     last_batch_ = std::chrono::steady_clock::now();
     out.read(want);

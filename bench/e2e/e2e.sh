@@ -8,8 +8,12 @@
 # same files: it is ~100x slower) and the latency at 2,000 alerts/s offered with a 10,000-alert
 # burst 10 s in (bench/e2e/reference-latency.yaml). alerts/s from wall time after start-up (the
 # summary's elapsed_s), CPU µs per alert from user + system time of the whole process, peak RSS.
+# Last, peak RSS against input size: the reference shape from the simulator, unpaced (the
+# repository, the slowest stage, holds every credit window full), at EBS_E2E_RSS_ALERTS alerts
+# (default "10000 100000 1000000") over a fixed 20,000 objects, so that the simulator's own
+# per-object state does not grow with the count; the repository stores every alert.
 # Environment: EBS_FLOW (default build/ebs-flow), EBS_TEST_DATA (default ../shared/data),
-# EBS_E2E_DIR (scratch, default /tmp/ebs-e2e: ~70 KB per alert).
+# EBS_E2E_DIR (scratch, default /tmp/ebs-e2e: ~70 KB per alert, ~3 KB per alert of the RSS runs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 alerts=${1:-20000}
@@ -62,6 +66,15 @@ rm -rf "$work/latency-run"
 run latency 40000 "$ebs_flow" run "$root/bench/e2e/reference-latency.yaml" --set survey.rate=2000 \
   --set survey.count=40000 --set survey.burst.every_s=10 --set survey.burst.alerts=10000 --quiet \
   --run-dir "$work/latency-run" --summary-json "$work/latency.json"
+rss_alerts=${EBS_E2E_RSS_ALERTS:-10000 100000 1000000}
+for n in $rss_alerts; do
+  rm -rf "$work/rss-run"
+  run "rss-$n" "$n" "$ebs_flow" run "$root/bench/e2e/reference-latency.yaml" --set survey.rate=0 \
+    --set survey.count="$n" --set survey.objects=20000 --quiet --run-dir "$work/rss-run" \
+    --summary-json "$work/rss-$n.json"
+  du -sb "$work/rss-run" | cut -f1 >"$work/rss-$n.disk"
+done
+rm -rf "$work/rss-run"
 
 /usr/bin/python3 - "$work" <<'EOF'
 import json, sys
@@ -96,4 +109,13 @@ store = [a for a in lat["actors"] if a["id"] == "store"][0]["latency_ms"]
 print(f"latency at 2,000/s offered, 40,000 alerts with a 10,000-alert burst at 10 s: wall {lat['elapsed_s']:.1f} s "
       f"(schedule 15 s), store p50 {store['p50']:.1f} ms, p90 {store['p90']:.1f}, p99 {store['p99']:.1f}, "
       f"max {store['max']:.1f} (the burst's drain is within the max)")
+rss = sorted((r["n"], name) for name, r in rows.items() if name.startswith("rss-"))
+if rss:
+    print("peak RSS, the reference shape from the simulator as fast as it goes (20,000 objects):")
+    for n, name in rss:
+        r = rows[name]
+        elapsed = json.load(open(f"{work}/{name}.json"))["elapsed_s"]
+        disk = int(open(f"{work}/{name}.disk").read())
+        print(f"  {n:>9} alerts: {r['rss_mb']:6.0f} MB peak RSS, {n / elapsed:7.0f} alerts/s, "
+              f"{r['cpu'] / n * 1e6:6.1f} CPU µs/alert, repository {disk / 1e6:.0f} MB on disk")
 EOF

@@ -205,6 +205,16 @@ void RawRecordBuilder::set_bytes(uint32_t node, std::string_view v) {
 RawRecord RawRecordBuilder::finish(std::shared_ptr<const void> keep_alive,
                                    std::shared_ptr<const void> shapes) {
   size_t size = size_;
+  // The record lives as long as its batch is in flight: give back the growth room (up to half
+  // of a doubled buffer, or a decoder's reserve) so that it holds what record_bytes counts.
+  // Shrinking in place is cheap (glibc splits the chunk).
+  if (size > 0 && size < capacity_) {
+    auto* fitted = static_cast<RawNode*>(std::realloc(nodes_.get(), size * sizeof(RawNode)));
+    if (fitted != nullptr) {
+      (void)nodes_.release();
+      nodes_.reset(fitted);
+    }
+  }
   size_ = 0;
   capacity_ = 0;
   return RawRecord(std::move(nodes_), size, std::move(keep_alive), std::move(shapes));

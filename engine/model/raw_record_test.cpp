@@ -1,6 +1,7 @@
 #include "engine/model/raw_record.h"
 
 #include <doctest/doctest.h>
+#include <malloc.h>
 
 using namespace ebs;
 
@@ -101,4 +102,22 @@ TEST_CASE("unset slots are whole nodes once set; null slots start as Null with n
   CHECK(b.size() == 0);
   b.add_root();
   CHECK(b.finish(nullptr, nullptr).root().is_null());
+}
+
+TEST_CASE("a finished record holds its nodes, not the builder's growth room") {
+  // A record lives as long as its batch is in flight, and the credit windows count its nodes
+  // (RawRecord::bytes): the builder's doubling (or a decoder's reserve) must not ride along.
+  RecordShape shape("r", {"values"});
+  RawRecordBuilder b;
+  b.reserve(4096);  // a decoder's guess for a big record
+  uint32_t f = b.begin_record(b.add_root(), &shape);
+  uint32_t l = b.begin_list(f, 98);  // 100 nodes in all
+  for (uint32_t i = 0; i < 98; ++i) b.set_int(l + i, i);
+  RawRecord r = b.finish(nullptr, nullptr);
+  REQUIRE(r.nodes().size() == 100);
+  CHECK(r.path("values.97").as_int() == 97);
+  // glibc's usable size of the node array: 100 nodes and the chunk's rounding (a page, for a
+  // chunk that was mapped), not the 4096 reserved.
+  CHECK(malloc_usable_size(const_cast<RawNode*>(r.nodes().data())) <= 4096);
+  CHECK(r.bytes() == 100 * sizeof(RawNode));
 }

@@ -50,8 +50,11 @@ struct RunOptions {
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
   int64_t credit_window = 16;
   bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
-  // Bytes in flight per edge (record_bytes; engine/runtime/credit_window.h); 0: unlimited.
-  int64_t credit_window_bytes = int64_t{64} << 20;
+  // Bytes in flight per edge (record_bytes; engine/runtime/credit_window.h); 0: unlimited. A run
+  // holds at most its edges times this plus a batch each: 8 MiB keeps the reference workflow's
+  // seven alert edges under ~100 MB when its slowest stage holds the whole graph back
+  // (docs/performance.md, "Peak RSS").
+  int64_t credit_window_bytes = int64_t{8} << 20;
   // `run --drain-timeout SECONDS`: overrides the workflow's `defaults: {drain_timeout_s}`.
   std::optional<double> drain_timeout_s;
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end

@@ -63,6 +63,22 @@ size_t PointSet::size() const {
   return n;
 }
 
+size_t PointSet::memory_bytes() const {
+  // glibc's chunks for a std::set<double> node (40 bytes) and a map node holding the band and
+  // its set (~104 bytes), with the band's text when it does not fit the string itself.
+  constexpr size_t kPointBytes = 48, kGroupBytes = 112;
+  size_t bytes = 0;
+  for (const auto& [group, times] : times_)
+    bytes += kGroupBytes + (group.second.size() > 15 ? group.second.size() + 1 : 0) + times.size() * kPointBytes;
+  return bytes;
+}
+
+size_t PointSet::entry_bytes(const std::string& object_id) {
+  // An unordered_map node (next pointer, key, PointSet, cached hash) and its bucket pointer.
+  constexpr size_t kNodeBytes = 8 + sizeof(std::string) + sizeof(PointSet) + 8 + 8 + 8;
+  return kNodeBytes + (object_id.size() > 15 ? object_id.size() + 1 : 0);
+}
+
 Photometry::Kind photometry_kind(std::string_view kind) {
   return kind == "upper_limit" ? Photometry::Kind::upper_limit
          : kind == "forced"    ? Photometry::Kind::forced

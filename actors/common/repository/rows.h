@@ -37,6 +37,11 @@ class PointSet {
   // Adds the point unless the same point is there; true when added.
   bool insert(PointKey key);
   size_t size() const;
+  // What the set holds in memory, estimated from above (a tree node per point, one per band and
+  // kind): the writers' light-curve caches are bounded in these bytes (lightcurve_cache_mb).
+  size_t memory_bytes() const;
+  // What a cache entry costs beside its set: the hash node, the object id, the set itself.
+  static size_t entry_bytes(const std::string& object_id);
 
  private:
   std::map<std::pair<Photometry::Kind, std::string>, std::set<double>> times_;

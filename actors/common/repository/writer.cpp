@@ -1,5 +1,6 @@
 #include "actors/common/repository/writer.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include <chrono>
@@ -49,7 +50,7 @@ Writer::Writer(const std::string& path, WriterOptions options)
   for (const std::string& f : options_.raw_exclude) raw_exclude_.insert(f);  // views into options_
   db_.execute("PRAGMA journal_mode=WAL");
   db_.execute(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  db_.execute("PRAGMA cache_size=-65536");
+  db_.execute("PRAGMA cache_size=-" + std::to_string(std::max<int64_t>(1, options_.page_cache_mb) * 1024));  // KiB
   // A longer WAL between checkpoints: index pages that many commits touch are copied into the
   // database once per checkpoint instead of once per few commits.
   db_.execute("PRAGMA wal_autocheckpoint=16384");
@@ -227,6 +228,7 @@ void Writer::rollback() {
   transaction_.reset();
   // The cache may name points that were rolled back: forget it, the database is the truth.
   points_by_object_.clear();
+  points_cache_bytes_ = 0;
 }
 
 std::string_view Writer::raw_json(const AlertCore& core) {
@@ -239,7 +241,11 @@ std::string_view Writer::raw_json(const AlertCore& core) {
 PointSet& Writer::known_points(const std::string& object_id) {
   auto it = points_by_object_.find(object_id);
   if (it != points_by_object_.end()) return it->second;
-  if (points_by_object_.size() >= options_.lightcurve_cache_objects) points_by_object_.clear();
+  if (points_by_object_.size() >= options_.lightcurve_cache_objects ||
+      points_cache_bytes_ >= options_.lightcurve_cache_bytes) {
+    points_by_object_.clear();
+    points_cache_bytes_ = 0;
+  }
   PointSet& set = points_by_object_[object_id];
   select_points_.bind(1, object_id);
   while (select_points_.step()) {
@@ -247,6 +253,7 @@ PointSet& Writer::known_points(const std::string& object_id) {
                 std::string(select_points_.text(1))});
   }
   select_points_.reset();
+  points_cache_bytes_ += PointSet::entry_bytes(object_id) + set.memory_bytes();
   return set;
 }
 
@@ -266,7 +273,9 @@ bool Writer::add_point(PointSet& known, const AlertCore& core, const Photometry&
       .bind(10, static_cast<int64_t>(p.is_diff_pos))
       .bind(11, static_cast<int64_t>(core.alert_id));
   bool inserted = insert_point_.run() > 0;
+  size_t before = known.memory_bytes();
   known.insert(std::move(key));
+  points_cache_bytes_ += known.memory_bytes() - before;
   if (inserted) ++counts_.lightcurve_points;
   return inserted;
 }

@@ -40,8 +40,14 @@ struct WriterOptions {
                                           "cutoutScience", "cutoutTemplate", "cutoutDifference"};
   bool store_raw = true;
   std::string cutouts_dir;  // empty: cutouts are not stored
+  // The per-object points remembered to skip repeated history: bounded in objects and in bytes
+  // (PointSet::memory_bytes); full, it starts over (docs/repository.md).
   size_t lightcurve_cache_objects = 200000;
+  size_t lightcurve_cache_bytes = size_t{32} << 20;
   int64_t max_size_mb = 0;  // a quota (PRAGMA max_page_count); reaching it is a full disk
+  // SQLite's page cache of the writing connection (PRAGMA cache_size): memory held for the life
+  // of the sink, whatever the database's size. More keeps more index pages for the inserts.
+  int64_t page_cache_mb = 32;
   std::string actor = "repository";  // the sink's name in sink_progress
 };
 
@@ -95,6 +101,8 @@ class Writer {
   void rollback();
 
   const WriteCounts& counts() const { return counts_; }
+  // What the light-curve cache holds now (at most lightcurve_cache_bytes plus one object).
+  size_t lightcurve_cache_bytes() const { return points_cache_bytes_; }
   const Database& database() const { return db_; }
 
  private:
@@ -117,6 +125,7 @@ class Writer {
       insert_moc_,
       insert_coincidence_, insert_cutout_, upsert_progress_;
   std::unordered_map<std::string, PointSet> points_by_object_;
+  size_t points_cache_bytes_ = 0;  // what points_by_object_ holds (PointSet::memory_bytes)
   std::unordered_set<std::string_view> raw_exclude_;
   std::string raw_text_;
   WriteCounts counts_;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -96,6 +97,33 @@ TEST_CASE("light-curve points are stored once per object, band and kind within 0
     CHECK(s.integer(1) == static_cast<int64_t>(detections[std::string(s.text(0))].size()));
   }
   CHECK(objects == detections.size());
+}
+
+TEST_CASE("the light-curve cache stays within its byte bound, and points are still stored once") {
+  TempDir dir("repo-lc-bound");
+  // 600 objects with up to 30 points each: a few hundred KB of cached points unbounded.
+  auto alerts = simulated_alerts(6000, 21, 600);
+  Writer unbounded(dir.file("unbounded.db"));
+  write_all(unbounded, alerts);
+  const size_t unbounded_bytes = unbounded.lightcurve_cache_bytes();
+  CHECK(unbounded_bytes > 200 * 1024);
+
+  WriterOptions options;
+  options.lightcurve_cache_bytes = 32 * 1024;
+  Writer bounded(dir.file("bounded.db"), options);
+  bounded.begin();
+  size_t most = 0;
+  for (const RecordPtr& r : alerts) {
+    bounded.add(*r);
+    most = std::max(most, bounded.lightcurve_cache_bytes());
+  }
+  bounded.commit(alerts.size(), alerts.size());
+  // The bound plus the one object loaded when it was reached (30 points: ~2 KB).
+  CHECK(most <= options.lightcurve_cache_bytes + 4096);
+  CHECK(most >= options.lightcurve_cache_bytes);  // it was reached: the cache started over
+  // Starting over costs reads, never rows: the same light curves as without a bound.
+  CHECK(count(bounded, "SELECT count(*) FROM lightcurve") == count(unbounded, "SELECT count(*) FROM lightcurve"));
+  CHECK(count(bounded, "SELECT sum(ndet) FROM objects") == count(unbounded, "SELECT sum(ndet) FROM objects"));
 }
 
 TEST_CASE("annotations are appended, never overwritten, and carry provenance") {

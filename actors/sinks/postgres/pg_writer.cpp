@@ -176,7 +176,11 @@ void PgWriter::load_points(const std::vector<const AlertCore*>& cores) {
     return ids;
   };
   std::vector<std::string_view> unknown = not_cached();
-  if (points_by_object_.size() + unknown.size() > options_.lightcurve_cache_objects) {
+  size_t cached_bytes = 0;  // summed once per transaction: the cache's byte bound
+  for (const auto& [object_id, points] : points_by_object_)
+    cached_bytes += repository::PointSet::entry_bytes(object_id) + points.memory_bytes();
+  if (points_by_object_.size() + unknown.size() > options_.lightcurve_cache_objects ||
+      cached_bytes >= options_.lightcurve_cache_bytes) {
     // Start over, and load every object of this transaction: none may be written from an empty set.
     points_by_object_.clear();
     unknown = not_cached();

@@ -11,7 +11,8 @@
 
 namespace ebs::repository {
 
-// commit_records, flush_interval_ms, store_raw, raw_exclude, lightcurve_cache_objects.
+// commit_records, flush_interval_ms, store_raw, raw_exclude, lightcurve_cache_objects,
+// lightcurve_cache_mb.
 std::vector<ConfigKey> shared_sink_config();
 // Problems in those keys.
 void check_shared_sink_config(const ActorConfig& config, std::vector<Problem>& problems);
