@@ -61,6 +61,10 @@ std::vector<NodeAddress> parse_node_list(const std::string& text, std::string& p
 
 namespace {
 
+// Whether on_node_loss: failover replaces a lost instance of `type` on a survivor: not a source, a
+// sink or another I/O actor (their position or their output lives on the lost node).
+bool moved_on_failover(const ActorType& type) { return !type.is_source() && !type.blocking && !type.outputs.empty(); }
+
 // A node's books of its instances into the coordinator's graph.
 void fill_books(LocalGraph& graph, const nlohmann::json& report) {
   for (const nlohmann::json& b : report["instances"]) {
@@ -153,8 +157,10 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   auto abandon_nodes = [&] {
     for (caf::actor& node : nodes) self->send_exit(node, caf::exit_reason::user_shutdown);
   };
-  // What the actors read and the plugins reach every node by hash before anything is built there
-  // (engine/cluster/shipped_files.h): a node fetches what its cache lacks, a piece at a time.
+  // What the actors placed on a node read, and the plugins, reach it by hash before anything is
+  // built there (engine/cluster/shipped_files.h): a node fetches what its cache lacks, a piece at a
+  // time. With on_node_loss: failover, the actors failover can move may be replaced onto any
+  // node: every node gets their files too. A restart ships what the new placement needs.
   const std::vector<std::string> plugins = plugin_paths(workflow, cluster.plugins);
   std::vector<NeededFile> needed;
   try {
@@ -164,19 +170,31 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     abandon_nodes();
     return result;
   }
-  std::vector<std::string> owners, paths, hashes;
-  for (const NeededFile& f : needed) {
-    owners.push_back(f.owner);
-    paths.push_back(f.path);
-    hashes.push_back(f.sha256);
-  }
   struct Shipped {
-    uint64_t files = 0, bytes = 0;
+    uint64_t needed = 0, files = 0, bytes = 0;
   };
   std::vector<Shipped> shipped(nodes.size());
-  for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) {
+  auto ship_to = [&](size_t i) {
+    std::set<std::string> here;
+    for (size_t k = 0; k < placement.size(); ++k)
+      if (placement[k] == names[i]) here.insert(graph->instances()[k].spec->id);
+    if (workflow.on_node_loss == "failover")
+      for (const ActorSpec& spec : workflow.actors)
+        if (spec.type && moved_on_failover(*spec.type)) here.insert(spec.id);
+    std::vector<std::string> owners, paths, hashes;
+    std::set<std::string> elsewhere;
+    for (const NeededFile& f : needed)
+      if (f.owner.empty() || here.count(f.owner)) {
+        owners.push_back(f.owner);
+        paths.push_back(f.path);
+        hashes.push_back(f.sha256);
+      } else {
+        elsewhere.insert(f.owner);
+      }
+    shipped[i].needed = owners.size();
     std::vector<std::string> lacking;
-    self->request(nodes[i], timeout, stage_atom::value, owners, paths, hashes)
+    self->request(nodes[i], timeout, stage_atom::value, owners, paths, hashes,
+                  std::vector<std::string>(elsewhere.begin(), elsewhere.end()))
         .receive(
             [&](bool ok, const std::vector<std::string>& answer) {
               if (ok) lacking = answer;
@@ -214,13 +232,16 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       ++shipped[i].files;
       shipped[i].bytes += offset;
     }
-  }
+    return result.errors.empty();
+  };
+  for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) ship_to(i);
   if (!result.errors.empty()) {
     abandon_nodes();
     return result;
   }
   if (!needed.empty())
-    spdlog::info("{} files shipped to the nodes by hash (each node fetched what its cache lacked)", needed.size());
+    spdlog::info("{} files of the run shipped to the nodes by hash (each node fetched what its cache lacked of "
+                 "those its actors read, and the plugins)", needed.size());
   // Paths resolve on a node against the workflow's folder as the coordinator sees it.
   std::error_code absolute_ec;
   const std::string workflow_file = std::filesystem::absolute(workflow.file, absolute_ec).lexically_normal().string();
@@ -379,6 +400,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     graph = &*graph_holder;
     for (size_t k = 0; k < placement.size(); ++k) instances()[k].node = placement[k];
     remaining = instances().size();
+    // A survivor that takes an instance of the lost node gets its files first.
+    for (size_t i : alive)
+      if (!ship_to(i)) return;
     if (!launch(false)) return;
     spdlog::warn("node '{}' lost after {:.1f} s: the run restarts on {} nodes (epoch {}), its {} instances spread "
                  "over them; Kafka sources resume from their committed offsets",
@@ -407,7 +431,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       const GraphInstance& inst = instances()[k];
       if (inst.node != names[lost] || inst.done) continue;
       const ActorType& type = *inst.spec->type;
-      if (type.is_source() || type.blocking || type.outputs.empty())
+      if (!moved_on_failover(type))
         unmovable.push_back("'" + inst.spec->id + "' instance " + std::to_string(inst.instance));
       else
         moved.push_back(k);
@@ -580,7 +604,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       node_list.push_back({{"name", names[i]},
                            {"address", cluster.nodes[i].host + ":" + std::to_string(cluster.nodes[i].port)},
                            {"lost", static_cast<bool>(node_lost[i])},
-                           {"files", {{"needed", needed.size()}, {"sent", shipped[i].files}, {"bytes_sent", shipped[i].bytes}}},
+                           {"files", {{"needed", shipped[i].needed}, {"sent", shipped[i].files}, {"bytes_sent", shipped[i].bytes}}},
                            {"links", links.contains(names[i]) ? links[names[i]] : nlohmann::json()}});
     summary["cluster"] = {{"nodes", node_list},
                           {"links_between_nodes", link_keys.size()},

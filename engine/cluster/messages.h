@@ -36,8 +36,9 @@ using drained_atom = caf::atom_constant<caf::atom("drained")>;
 
 // Coordinator -> node.
 using hello_atom = caf::atom_constant<caf::atom("hello")>;      // -> (name, version)
-// (stage, owners, paths, sha256s): the files of the run (engine/cluster/shipped_files.h) -> (ok,
-// the hashes the node's cache lacks, or the problems).
+// (stage, owners, paths, sha256s, elsewhere): the files of the actors placed on the node
+// (engine/cluster/shipped_files.h) and the actors whose files it does not get -> (ok, the hashes
+// the node's cache lacks, or the problems).
 using stage_atom = caf::atom_constant<caf::atom("stage")>;
 // (fpiece, sha256, offset, bytes, last) -> (ok, problem): one piece of a file the node lacks. The
 // coordinator waits for each answer before the next piece: one piece in flight per node.

@@ -143,7 +143,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   // instances' logic and specs must outlive every actor that may still hold them.
   std::vector<std::pair<std::unique_ptr<Workflow>, std::unique_ptr<LocalGraph>>> retired;
   NodeFileCache cache(options.cache_dir, options.name);
-  std::vector<NeededFile> needed;  // the run's files, as the coordinator staged them
+  std::vector<NeededFile> needed;  // the files of the actors placed here, as the coordinator staged them
+  std::vector<std::string> elsewhere;  // the actors whose files are not shipped here (none of their instances)
   uint64_t pieces_received = 0, bytes_received = 0;
   auto acks = std::make_shared<AckScope>();
   auto counters = std::make_shared<LinkCounters>();
@@ -209,8 +210,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     self->receive(
         [&](hello_atom) { return caf::make_message(options.name, options.version); },
         [&](stage_atom, const std::vector<std::string>& owners, const std::vector<std::string>& paths,
-            const std::vector<std::string>& hashes) {
+            const std::vector<std::string>& hashes, const std::vector<std::string>& not_here) {
           needed.clear();
+          elsewhere = not_here;
           for (size_t i = 0; i < owners.size() && i < paths.size() && i < hashes.size(); ++i)
             needed.push_back({owners[i], paths[i], hashes[i]});
           std::string problem = owners.size() == paths.size() && paths.size() == hashes.size()
@@ -252,6 +254,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             for (const std::string& p : plugins) local_plugins.push_back(under_root(root, p).string());
             for (const NeededFile& f : needed)
               if (!f.owner.empty()) config_files[f.owner] = under_root(root, file).string();
+            for (const std::string& id : elsewhere) config_files[id] = "";  // not built here: no check
             if (auto built = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors))
               workflow = std::make_unique<Workflow>(std::move(*built));
             if (workflow)
