@@ -345,6 +345,33 @@ TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a surviv
   fs::remove_all(dir);
 }
 
+TEST_CASE("kill -9 of a node holding both crossmatch instances: the replacements spread over the survivors") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("spread");
+  // The source on c, xm/0 and xm/1 on b (killed), sinks on a and c: xm/0 is replaced on a, xm/1 on c.
+  write(dir / "workflow.yaml", failover_workflow("c", "b", {"a", "c"}, 4000));
+  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 1.0));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  const std::string err = read_file(dir / "run.err");
+  CHECK_MESSAGE(rc(dir, "run") == 0, err);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  const json& cluster = summary["cluster"];
+  REQUIRE(cluster["lost_nodes"].size() == 1);
+  CHECK(cluster["lost_nodes"][0]["restarted"] == false);
+  CHECK(cluster["lost_nodes"][0]["placed_on"] == json({{"xm/0", "a"}, {"xm/1", "c"}}));
+  const size_t duplicates_sent = cluster["duplicates_sent"];
+  CHECK(duplicates_sent <= 2 * kEdgeWindowRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
+  for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) {
+    auto [rows_seen, distinct] = alert_rows(dir / "out" / sink);
+    CHECK_MESSAGE(distinct == 20000, sink);
+    CHECK_MESSAGE(rows_seen - distinct <= duplicates_sent, sink);
+  }
+  for (const json& a : summary["actors"])
+    for (const json& inst : a["instances"]) CHECK(inst["balanced"] == true);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("on_node_loss: restart: the survivors that take the lost node's crossmatch get its files before it starts") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("restart-files");

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -452,46 +453,81 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       ++epoch;
       for (size_t i = 0; i < nodes.size(); ++i)
         if (!node_lost[i])
-          self->send(nodes[i], failover_atom::value, epoch, names[lost], std::vector<uint64_t>{}, std::string(),
+          self->send(nodes[i], failover_atom::value, epoch, names[lost], std::vector<uint64_t>{}, std::vector<std::string>{},
                      std::vector<std::string>{}, std::vector<caf::actor>{});
       return;
     }
-    // Every replacement goes to the first survivor: a node that takes instances spawns them and
-    // wires them to its running ones and to the other nodes in one step (replace), which needs
-    // every other replaced instance's place known already.
-    const size_t survivor = survivors().front();
+    // The replacements spread over the survivors in turn (in --nodes order). A node that takes
+    // instances spawns them and wires them to the running instances in one step (replace), which
+    // needs the place of every instance they send to known already: the moved instances of actors
+    // wired to each other (directly, both moved) go to the same node, as one group; each other
+    // moved instance is a group of its own; the groups go to the survivors in turn.
+    const std::vector<size_t> alive = survivors();
+    std::map<std::string, std::string> group_of;  // moved actor id -> an actor of its group (union-find)
+    std::function<std::string(const std::string&)> group = [&](const std::string& id) {
+      auto it = group_of.find(id);
+      return it == group_of.end() || it->second == id ? id : group(it->second);
+    };
+    for (uint64_t k : moved) group_of.emplace(instances()[k].spec->id, instances()[k].spec->id);
+    std::set<std::string> wired;  // moved actors wired to another moved actor
+    for (uint64_t k : moved)
+      for (const auto& port_wires : instances()[k].spec->inputs)
+        for (const WireRef& wire : port_wires.second)
+          if (group_of.count(wire.actor)) {
+            group_of[group(wire.actor)] = group(instances()[k].spec->id);
+            wired.insert(wire.actor);
+            wired.insert(instances()[k].spec->id);
+          }
+    std::map<uint64_t, size_t> target;
+    std::map<std::string, size_t> node_of_group;
+    for (uint64_t k : moved) {
+      const std::string& id = instances()[k].spec->id;
+      auto [it, fresh] = node_of_group.try_emplace(wired.count(id) ? group(id) : "/" + std::to_string(k), 0);
+      if (fresh) it->second = alive[(node_of_group.size() - 1) % alive.size()];
+      target[k] = it->second;
+    }
     ++epoch;
     std::vector<std::string> new_keys;
     std::vector<caf::actor> new_handles;
-    self->request(nodes[survivor], timeout, replace_atom::value, epoch, names[lost], moved, link_keys, link_handles)
-        .receive(
-            [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
-              if (!ok) {
-                for (const std::string& e : keys) result.errors.push_back("node '" + names[survivor] + "': " + e);
-                return;
-              }
-              new_keys = keys;
-              new_handles = handles;
-            },
-            [&](caf::error& e) {
-              result.errors.push_back("node '" + names[survivor] + "' did not take the instances of lost node '" +
-                                      names[lost] + "': " + system.render(e));
-            });
+    std::set<std::string> taken_on;
+    for (size_t survivor : alive) {
+      std::vector<uint64_t> taken;
+      for (const auto& [k, node] : target)
+        if (node == survivor) taken.push_back(k);
+      if (taken.empty() || !result.errors.empty()) continue;
+      taken_on.insert(names[survivor]);
+      self->request(nodes[survivor], timeout, replace_atom::value, epoch, names[lost], taken, link_keys, link_handles)
+          .receive(
+              [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+                if (!ok) {
+                  for (const std::string& e : keys) result.errors.push_back("node '" + names[survivor] + "': " + e);
+                  return;
+                }
+                new_keys.insert(new_keys.end(), keys.begin(), keys.end());
+                new_handles.insert(new_handles.end(), handles.begin(), handles.end());
+              },
+              [&](caf::error& e) {
+                result.errors.push_back("node '" + names[survivor] + "' did not take the instances of lost node '" +
+                                        names[lost] + "': " + system.render(e));
+              });
+    }
     if (!result.errors.empty()) return;
+    std::vector<std::string> moved_to;
+    for (uint64_t k : moved) moved_to.push_back(names[target[k]]);
     for (size_t i = 0; i < nodes.size(); ++i)
       if (!node_lost[i])
-        self->send(nodes[i], failover_atom::value, epoch, names[lost], moved, names[survivor], new_keys, new_handles);
+        self->send(nodes[i], failover_atom::value, epoch, names[lost], moved, moved_to, new_keys, new_handles);
     link_keys.insert(link_keys.end(), new_keys.begin(), new_keys.end());
     link_handles.insert(link_handles.end(), new_handles.begin(), new_handles.end());
-    std::map<uint64_t, size_t> target;
-    for (uint64_t k : moved) {
-      instances()[k].node = names[survivor];
-      placement[k] = names[survivor];
-      target[k] = survivor;
+    for (const auto& [k, node] : target) {
+      instances()[k].node = names[node];
+      placement[k] = names[node];
     }
     record_loss(lost, at_s, target, false);
-    spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node '{}' (epoch {})", names[lost], at_s,
-                 moved.size(), names[survivor], epoch);
+    std::string on;
+    for (const std::string& n : taken_on) on += (on.empty() ? "'" : ", '") + n + "'";
+    spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node {} (epoch {})", names[lost], at_s,
+                 moved.size(), on, epoch);
   };
   while (remaining > 0 && !aborted && result.errors.empty()) {
     self->receive(

@@ -47,10 +47,10 @@ using prepare_atom = caf::atom_constant<caf::atom("prepare")>;  // spawn the pla
 using peers_atom = caf::atom_constant<caf::atom("peers")>;      // connect to these nodes directly
 using wire_atom = caf::atom_constant<caf::atom("wire")>;        // (wire, keys, handles, epoch): the links in of every node
 using collect_atom = caf::atom_constant<caf::atom("collect")>;  // -> the instances' books (JSON)
-// (replace, epoch, lost node, indices, link keys, link handles) to the survivor that takes a lost
-// node's instances: it spawns them and answers (keys, handles) of its new links in.
+// (replace, epoch, lost node, indices, link keys, link handles) to each survivor that takes some of a
+// lost node's instances: it spawns them and answers (keys, handles) of its new links in.
 using replace_atom = caf::atom_constant<caf::atom("replace")>;
-// (failover, epoch, lost node, replaced indices, survivor, link keys, link handles) to every
+// (failover, epoch, lost node, replaced indices, the node that took each, link keys, link handles) to every
 // survivor: rebind the links to and from the lost instances, fence those from the lost node.
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 
