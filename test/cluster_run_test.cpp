@@ -350,6 +350,61 @@ TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a surviv
   fs::remove_all(dir);
 }
 
+TEST_CASE("kill -9 of a node holding both crossmatch instances: the replacements spread over the survivors") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("spread");
+  // The source on c, xm/0 and xm/1 on b (killed), sinks on a and c: xm/0 is replaced on a, xm/1 on c.
+  write(dir / "workflow.yaml", failover_workflow("c", "b", {"a", "c"}, 4000));
+  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 1.0));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  const std::string err = read_file(dir / "run.err");
+  CHECK_MESSAGE(rc(dir, "run") == 0, err);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  const json& cluster = summary["cluster"];
+  REQUIRE(cluster["lost_nodes"].size() == 1);
+  CHECK(cluster["lost_nodes"][0]["restarted"] == false);
+  CHECK(cluster["lost_nodes"][0]["placed_on"] == json({{"xm/0", "a"}, {"xm/1", "c"}}));
+  const size_t duplicates_sent = cluster["duplicates_sent"];
+  CHECK(duplicates_sent <= 2 * kEdgeWindowRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
+  for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) {
+    auto [rows_seen, distinct] = alert_rows(dir / "out" / sink);
+    CHECK_MESSAGE(distinct == 20000, sink);
+    CHECK_MESSAGE(rows_seen - distinct <= duplicates_sent, sink);
+  }
+  for (const json& a : summary["actors"])
+    for (const json& inst : a["instances"]) CHECK(inst["balanced"] == true);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("on_node_loss: restart: the survivors that take the lost node's crossmatch get its files before it starts") {
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  fs::path dir = temp_dir("restart-files");
+  // Both xm instances on b (killed): a and c get none of xm's files at the start; the restart
+  // places one on each, which then needs them.
+  std::string text = failover_workflow("c", "b", {"a", "c"}, 4000, "restart");
+  for (size_t at = text.find("with_raw: false}"); at != std::string::npos; at = text.find("with_raw: false}", at + 1))
+    text.replace(at, std::string("with_raw: false}").size(), "with_raw: false, append: true}");
+  write(dir / "workflow.yaml", text);
+  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 1.0));
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  const std::string err = read_file(dir / "run.err");
+  CHECK_MESSAGE(rc(dir, "run") == 0, err);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  const json& cluster = summary["cluster"];
+  REQUIRE(cluster["lost_nodes"].size() == 1);
+  CHECK(cluster["lost_nodes"][0]["restarted"] == true);
+  CHECK(cluster["lost_nodes"][0]["placed_on"] == json({{"xm/0", "a"}, {"xm/1", "c"}}));
+  const json& nodes = cluster["nodes"];
+  REQUIRE(nodes.size() == 3);
+  CHECK(nodes[1]["files"]["needed"].get<size_t>() > 0);  // b: xm's catalogue config and data file
+  CHECK(nodes[0]["files"]["needed"] == nodes[1]["files"]["needed"]);
+  CHECK(nodes[2]["files"]["needed"] == nodes[1]["files"]["needed"]);
+  for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) CHECK_MESSAGE(alert_rows(dir / "out" / sink).second == 20000, sink);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("SIGSTOP of a node: noticed within 5 s, replaced; after SIGCONT it exits on its own, fenced") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("stop");
@@ -725,6 +780,21 @@ TEST_CASE("a catalogue named relative to the workflow reaches nodes in other fol
   CHECK(refused.err.find("sha256 " + ebs::sha256_hex(changed) + " on the node, " + data_sha + " on the coordinator") !=
         std::string::npos);
   CHECK(rows(t / "wf" / "four" / "matched.jsonl").empty());
+
+  // With xm on a only (on_node_loss: stop moves nothing), b gets none of its files and does not
+  // check it: b's XM_DATA names no catalogue, which b would fail to load.
+  std::string text = read_file(t / "wf" / "workflow.yaml");
+  text.replace(text.find("parallelism: 2"), std::string("parallelism: 2").size(), "parallelism: 1");
+  text.replace(text.find("{nodes: [a, b], per_node: 1}"), std::string("{nodes: [a, b], per_node: 1}").size(),
+               "{nodes: [a]}");
+  write(t / "wf" / "workflow.yaml", "on_node_loss: stop\n" + text);
+  auto only_a = run_on_two_nodes(t, "five", "XM_DATA=" + (t / "nowhere").string());
+  REQUIRE_MESSAGE(only_a.exit_code == 0, (only_a.err + read_file(t / "b.err")));
+  CHECK(rows(t / "wf" / "five" / "matched.jsonl") == matched);
+  summary = json::parse(read_file(t / "five.json"));
+  CHECK(summary["cluster"]["nodes"][0]["files"]["needed"] == 2);
+  CHECK(summary["cluster"]["nodes"][1]["files"]["needed"] == 0);
+  CHECK(summary["cluster"]["nodes"][1]["files"]["sent"] == 0);
   fs::remove_all(t);
 }
 

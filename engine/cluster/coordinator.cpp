@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,10 @@ std::vector<NodeAddress> parse_node_list(const std::string& text, std::string& p
 }
 
 namespace {
+
+// Whether on_node_loss: failover replaces a lost instance of `type` on a survivor: not a source, a
+// sink or another I/O actor (their position or their output lives on the lost node).
+bool moved_on_failover(const ActorType& type) { return !type.is_source() && !type.blocking && !type.outputs.empty(); }
 
 // A node's books of its instances into the coordinator's graph.
 void fill_books(LocalGraph& graph, const nlohmann::json& report) {
@@ -153,8 +158,10 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   auto abandon_nodes = [&] {
     for (caf::actor& node : nodes) self->send_exit(node, caf::exit_reason::user_shutdown);
   };
-  // What the actors read and the plugins reach every node by hash before anything is built there
-  // (engine/cluster/shipped_files.h): a node fetches what its cache lacks, a piece at a time.
+  // What the actors placed on a node read, and the plugins, reach it by hash before anything is
+  // built there (engine/cluster/shipped_files.h): a node fetches what its cache lacks, a piece at a
+  // time. With on_node_loss: failover, the actors failover can move may be replaced onto any
+  // node: every node gets their files too. A restart ships what the new placement needs.
   const std::vector<std::string> plugins = plugin_paths(workflow, cluster.plugins);
   std::vector<NeededFile> needed;
   try {
@@ -164,19 +171,31 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     abandon_nodes();
     return result;
   }
-  std::vector<std::string> owners, paths, hashes;
-  for (const NeededFile& f : needed) {
-    owners.push_back(f.owner);
-    paths.push_back(f.path);
-    hashes.push_back(f.sha256);
-  }
   struct Shipped {
-    uint64_t files = 0, bytes = 0;
+    uint64_t needed = 0, files = 0, bytes = 0;
   };
   std::vector<Shipped> shipped(nodes.size());
-  for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) {
+  auto ship_to = [&](size_t i) {
+    std::set<std::string> here;
+    for (size_t k = 0; k < placement.size(); ++k)
+      if (placement[k] == names[i]) here.insert(graph->instances()[k].spec->id);
+    if (workflow.on_node_loss == "failover")
+      for (const ActorSpec& spec : workflow.actors)
+        if (spec.type && moved_on_failover(*spec.type)) here.insert(spec.id);
+    std::vector<std::string> owners, paths, hashes;
+    std::set<std::string> elsewhere;
+    for (const NeededFile& f : needed)
+      if (f.owner.empty() || here.count(f.owner)) {
+        owners.push_back(f.owner);
+        paths.push_back(f.path);
+        hashes.push_back(f.sha256);
+      } else {
+        elsewhere.insert(f.owner);
+      }
+    shipped[i].needed = owners.size();
     std::vector<std::string> lacking;
-    self->request(nodes[i], timeout, stage_atom::value, owners, paths, hashes)
+    self->request(nodes[i], timeout, stage_atom::value, owners, paths, hashes,
+                  std::vector<std::string>(elsewhere.begin(), elsewhere.end()))
         .receive(
             [&](bool ok, const std::vector<std::string>& answer) {
               if (ok) lacking = answer;
@@ -214,13 +233,16 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       ++shipped[i].files;
       shipped[i].bytes += offset;
     }
-  }
+    return result.errors.empty();
+  };
+  for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) ship_to(i);
   if (!result.errors.empty()) {
     abandon_nodes();
     return result;
   }
   if (!needed.empty())
-    spdlog::info("{} files shipped to the nodes by hash (each node fetched what its cache lacked)", needed.size());
+    spdlog::info("{} files of the run shipped to the nodes by hash (each node fetched what its cache lacked of "
+                 "those its actors read, and the plugins)", needed.size());
   // Paths resolve on a node against the workflow's folder as the coordinator sees it.
   std::error_code absolute_ec;
   const std::string workflow_file = std::filesystem::absolute(workflow.file, absolute_ec).lexically_normal().string();
@@ -379,6 +401,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     graph = &*graph_holder;
     for (size_t k = 0; k < placement.size(); ++k) instances()[k].node = placement[k];
     remaining = instances().size();
+    // A survivor that takes an instance of the lost node gets its files first.
+    for (size_t i : alive)
+      if (!ship_to(i)) return;
     if (!launch(false)) return;
     spdlog::warn("node '{}' lost after {:.1f} s: the run restarts on {} nodes (epoch {}), its {} instances spread "
                  "over them; Kafka sources resume from their committed offsets",
@@ -407,7 +432,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       const GraphInstance& inst = instances()[k];
       if (inst.node != names[lost] || inst.done) continue;
       const ActorType& type = *inst.spec->type;
-      if (type.is_source() || type.blocking || type.outputs.empty())
+      if (!moved_on_failover(type))
         unmovable.push_back("'" + inst.spec->id + "' instance " + std::to_string(inst.instance));
       else
         moved.push_back(k);
@@ -428,46 +453,81 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       ++epoch;
       for (size_t i = 0; i < nodes.size(); ++i)
         if (!node_lost[i])
-          self->send(nodes[i], failover_atom::value, epoch, names[lost], std::vector<uint64_t>{}, std::string(),
+          self->send(nodes[i], failover_atom::value, epoch, names[lost], std::vector<uint64_t>{}, std::vector<std::string>{},
                      std::vector<std::string>{}, std::vector<caf::actor>{});
       return;
     }
-    // Every replacement goes to the first survivor: a node that takes instances spawns them and
-    // wires them to its running ones and to the other nodes in one step (replace), which needs
-    // every other replaced instance's place known already.
-    const size_t survivor = survivors().front();
+    // The replacements spread over the survivors in turn (in --nodes order). A node that takes
+    // instances spawns them and wires them to the running instances in one step (replace), which
+    // needs the place of every instance they send to known already: the moved instances of actors
+    // wired to each other (directly, both moved) go to the same node, as one group; each other
+    // moved instance is a group of its own; the groups go to the survivors in turn.
+    const std::vector<size_t> alive = survivors();
+    std::map<std::string, std::string> group_of;  // moved actor id -> an actor of its group (union-find)
+    std::function<std::string(const std::string&)> group = [&](const std::string& id) {
+      auto it = group_of.find(id);
+      return it == group_of.end() || it->second == id ? id : group(it->second);
+    };
+    for (uint64_t k : moved) group_of.emplace(instances()[k].spec->id, instances()[k].spec->id);
+    std::set<std::string> wired;  // moved actors wired to another moved actor
+    for (uint64_t k : moved)
+      for (const auto& port_wires : instances()[k].spec->inputs)
+        for (const WireRef& wire : port_wires.second)
+          if (group_of.count(wire.actor)) {
+            group_of[group(wire.actor)] = group(instances()[k].spec->id);
+            wired.insert(wire.actor);
+            wired.insert(instances()[k].spec->id);
+          }
+    std::map<uint64_t, size_t> target;
+    std::map<std::string, size_t> node_of_group;
+    for (uint64_t k : moved) {
+      const std::string& id = instances()[k].spec->id;
+      auto [it, fresh] = node_of_group.try_emplace(wired.count(id) ? group(id) : "/" + std::to_string(k), 0);
+      if (fresh) it->second = alive[(node_of_group.size() - 1) % alive.size()];
+      target[k] = it->second;
+    }
     ++epoch;
     std::vector<std::string> new_keys;
     std::vector<caf::actor> new_handles;
-    self->request(nodes[survivor], timeout, replace_atom::value, epoch, names[lost], moved, link_keys, link_handles)
-        .receive(
-            [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
-              if (!ok) {
-                for (const std::string& e : keys) result.errors.push_back("node '" + names[survivor] + "': " + e);
-                return;
-              }
-              new_keys = keys;
-              new_handles = handles;
-            },
-            [&](caf::error& e) {
-              result.errors.push_back("node '" + names[survivor] + "' did not take the instances of lost node '" +
-                                      names[lost] + "': " + system.render(e));
-            });
+    std::set<std::string> taken_on;
+    for (size_t survivor : alive) {
+      std::vector<uint64_t> taken;
+      for (const auto& [k, node] : target)
+        if (node == survivor) taken.push_back(k);
+      if (taken.empty() || !result.errors.empty()) continue;
+      taken_on.insert(names[survivor]);
+      self->request(nodes[survivor], timeout, replace_atom::value, epoch, names[lost], taken, link_keys, link_handles)
+          .receive(
+              [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+                if (!ok) {
+                  for (const std::string& e : keys) result.errors.push_back("node '" + names[survivor] + "': " + e);
+                  return;
+                }
+                new_keys.insert(new_keys.end(), keys.begin(), keys.end());
+                new_handles.insert(new_handles.end(), handles.begin(), handles.end());
+              },
+              [&](caf::error& e) {
+                result.errors.push_back("node '" + names[survivor] + "' did not take the instances of lost node '" +
+                                        names[lost] + "': " + system.render(e));
+              });
+    }
     if (!result.errors.empty()) return;
+    std::vector<std::string> moved_to;
+    for (uint64_t k : moved) moved_to.push_back(names[target[k]]);
     for (size_t i = 0; i < nodes.size(); ++i)
       if (!node_lost[i])
-        self->send(nodes[i], failover_atom::value, epoch, names[lost], moved, names[survivor], new_keys, new_handles);
+        self->send(nodes[i], failover_atom::value, epoch, names[lost], moved, moved_to, new_keys, new_handles);
     link_keys.insert(link_keys.end(), new_keys.begin(), new_keys.end());
     link_handles.insert(link_handles.end(), new_handles.begin(), new_handles.end());
-    std::map<uint64_t, size_t> target;
-    for (uint64_t k : moved) {
-      instances()[k].node = names[survivor];
-      placement[k] = names[survivor];
-      target[k] = survivor;
+    for (const auto& [k, node] : target) {
+      instances()[k].node = names[node];
+      placement[k] = names[node];
     }
     record_loss(lost, at_s, target, false);
-    spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node '{}' (epoch {})", names[lost], at_s,
-                 moved.size(), names[survivor], epoch);
+    std::string on;
+    for (const std::string& n : taken_on) on += (on.empty() ? "'" : ", '") + n + "'";
+    spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node {} (epoch {})", names[lost], at_s,
+                 moved.size(), on, epoch);
   };
   while (remaining > 0 && !aborted && result.errors.empty()) {
     self->receive(
@@ -580,7 +640,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       node_list.push_back({{"name", names[i]},
                            {"address", cluster.nodes[i].host + ":" + std::to_string(cluster.nodes[i].port)},
                            {"lost", static_cast<bool>(node_lost[i])},
-                           {"files", {{"needed", needed.size()}, {"sent", shipped[i].files}, {"bytes_sent", shipped[i].bytes}}},
+                           {"files", {{"needed", shipped[i].needed}, {"sent", shipped[i].files}, {"bytes_sent", shipped[i].bytes}}},
                            {"links", links.contains(names[i]) ? links[names[i]] : nlohmann::json()}});
     summary["cluster"] = {{"nodes", node_list},
                           {"links_between_nodes", link_keys.size()},

@@ -36,8 +36,9 @@ using drained_atom = caf::atom_constant<caf::atom("drained")>;
 
 // Coordinator -> node.
 using hello_atom = caf::atom_constant<caf::atom("hello")>;      // -> (name, version)
-// (stage, owners, paths, sha256s): the files of the run (engine/cluster/shipped_files.h) -> (ok,
-// the hashes the node's cache lacks, or the problems).
+// (stage, owners, paths, sha256s, elsewhere): the files of the actors placed on the node
+// (engine/cluster/shipped_files.h) and the actors whose files it does not get -> (ok, the hashes
+// the node's cache lacks, or the problems).
 using stage_atom = caf::atom_constant<caf::atom("stage")>;
 // (fpiece, sha256, offset, bytes, last) -> (ok, problem): one piece of a file the node lacks. The
 // coordinator waits for each answer before the next piece: one piece in flight per node.
@@ -46,10 +47,10 @@ using prepare_atom = caf::atom_constant<caf::atom("prepare")>;  // spawn the pla
 using peers_atom = caf::atom_constant<caf::atom("peers")>;      // connect to these nodes directly
 using wire_atom = caf::atom_constant<caf::atom("wire")>;        // (wire, keys, handles, epoch): the links in of every node
 using collect_atom = caf::atom_constant<caf::atom("collect")>;  // -> the instances' books (JSON)
-// (replace, epoch, lost node, indices, link keys, link handles) to the survivor that takes a lost
-// node's instances: it spawns them and answers (keys, handles) of its new links in.
+// (replace, epoch, lost node, indices, link keys, link handles) to each survivor that takes some of a
+// lost node's instances: it spawns them and answers (keys, handles) of its new links in.
 using replace_atom = caf::atom_constant<caf::atom("replace")>;
-// (failover, epoch, lost node, replaced indices, survivor, link keys, link handles) to every
+// (failover, epoch, lost node, replaced indices, the node that took each, link keys, link handles) to every
 // survivor: rebind the links to and from the lost instances, fence those from the lost node.
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 

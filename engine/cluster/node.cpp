@@ -143,7 +143,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   // instances' logic and specs must outlive every actor that may still hold them.
   std::vector<std::pair<std::unique_ptr<Workflow>, std::unique_ptr<LocalGraph>>> retired;
   NodeFileCache cache(options.cache_dir, options.name);
-  std::vector<NeededFile> needed;  // the run's files, as the coordinator staged them
+  std::vector<NeededFile> needed;  // the files of the actors placed here, as the coordinator staged them
+  std::vector<std::string> elsewhere;  // the actors whose files are not shipped here (none of their instances)
   uint64_t pieces_received = 0, bytes_received = 0;
   auto acks = std::make_shared<AckScope>();
   auto counters = std::make_shared<LinkCounters>();
@@ -209,8 +210,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     self->receive(
         [&](hello_atom) { return caf::make_message(options.name, options.version); },
         [&](stage_atom, const std::vector<std::string>& owners, const std::vector<std::string>& paths,
-            const std::vector<std::string>& hashes) {
+            const std::vector<std::string>& hashes, const std::vector<std::string>& not_here) {
           needed.clear();
+          elsewhere = not_here;
           for (size_t i = 0; i < owners.size() && i < paths.size() && i < hashes.size(); ++i)
             needed.push_back({owners[i], paths[i], hashes[i]});
           std::string problem = owners.size() == paths.size() && paths.size() == hashes.size()
@@ -252,6 +254,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             for (const std::string& p : plugins) local_plugins.push_back(under_root(root, p).string());
             for (const NeededFile& f : needed)
               if (!f.owner.empty()) config_files[f.owner] = under_root(root, file).string();
+            for (const std::string& id : elsewhere) config_files[id] = "";  // not built here: no check
             if (auto built = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors))
               workflow = std::make_unique<Workflow>(std::move(*built));
             if (workflow)
@@ -382,16 +385,18 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           return caf::make_message(true, new_keys, new_handles);
         },
         [&](failover_atom, uint64_t epoch, const std::string& lost, const std::vector<uint64_t>& indices,
-            const std::string& survivor, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+            const std::vector<std::string>& moved_to, const std::vector<std::string>& keys,
+            const std::vector<caf::actor>& handles) {
           // Every survivor: links to a replaced instance go to its replacement (and replay what
           // the lost node had not released), links to a lost instance that is not replaced give
           // up their tokens as abandoned, links from the lost node are fenced.
           std::map<std::string, caf::actor> directory;
           for (size_t i = 0; i < keys.size() && i < handles.size(); ++i) directory[keys[i]] = handles[i];
-          const std::set<size_t> replaced(indices.begin(), indices.end());
+          std::map<size_t, std::string> replaced;  // instance index -> the node that took it
+          for (size_t i = 0; i < indices.size() && i < moved_to.size(); ++i) replaced[indices[i]] = moved_to[i];
           for (auto& [text, link] : links_out) {
             const bool to_replaced = replaced.count(link.key.to) > 0;
-            if (to_replaced && survivor == options.name) continue;  // rebound locally by replace
+            if (to_replaced && replaced[link.key.to] == options.name) continue;  // rebound locally by replace
             if (!to_replaced && where[link.key.to] != lost) continue;
             auto it = directory.find(text);
             if (to_replaced && it != directory.end()) {
@@ -403,9 +408,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           for (auto& [text, link] : links_in)
             if (replaced.count(link.key.from) || where[link.key.from] == lost)
               self->send(link.handle, fence_atom::value, epoch);
-          for (size_t i : replaced) {
-            where[i] = survivor;
-            graph->instances()[i].node = survivor;
+          for (const auto& [i, node] : replaced) {
+            where[i] = node;
+            graph->instances()[i].node = node;
           }
         },
         [&](drained_atom, bool is_drained) {

@@ -361,6 +361,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
 
   // Pass 1: each actor on its own.
   std::map<std::string, size_t> index_of;
+  std::set<std::string> unchecked;  // actors placed on another cluster node (config_files)
   std::vector<ActorSpec> specs;
   std::vector<std::string> actor_keys(kActorKeys.begin(), kActorKeys.end());
   for (const YAML::Node& a : actors) {
@@ -383,8 +384,10 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       continue;
     }
     spec.id = a["id"].Scalar();
-    if (auto relocated = document.config_files.find(spec.id); relocated != document.config_files.end())
-      spec.file = relocated->second;
+    if (auto relocated = document.config_files.find(spec.id); relocated != document.config_files.end()) {
+      if (relocated->second.empty()) unchecked.insert(spec.id);
+      else spec.file = relocated->second;
+    }
     if (spec.id.find('.') != std::string::npos)
       problems.push_back({place_of(file, a["id"]), "actor id '" + spec.id + "' must not contain '.'"});
     if (auto it = index_of.find(spec.id); it != index_of.end()) {
@@ -551,7 +554,8 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
   for (ActorSpec& spec : specs) {
     if (!spec.type) continue;
     // The check hook reads typed values: only run it on a config that passed the type checks.
-    if (spec.type->check && spec.config_node.IsMap() && !spec.has_problems) {
+    // An actor without an instance on this cluster node: the files its check would read are not here.
+    if (spec.type->check && spec.config_node.IsMap() && !spec.has_problems && !unchecked.count(spec.id)) {
       try {
         spec.type->check(spec.config(), problems);
       } catch (const std::exception& e) {

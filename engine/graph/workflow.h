@@ -21,9 +21,9 @@ namespace ebs {
 struct WorkflowDocument {
   std::string file;
   YAML::Node root;
-  // Actors whose config paths resolve against another file than `file` (by actor id): on a
-  // cluster node, the copy of the workflow's folder that holds the files shipped to it
-  // (docs/cluster.md "What a node needs"). Places in problems still name `file`.
+  // Actors whose config paths resolve against another file than `file` (by actor id): on a cluster node,
+  // the copy of the workflow's folder that holds the files shipped to it; an empty name: none shipped
+  // (no instance there; docs/cluster.md "What a node needs"), its check hook is not run.
   std::map<std::string, std::string> config_files;
 };
 
