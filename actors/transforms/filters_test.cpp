@@ -80,16 +80,11 @@ std::map<std::string, std::set<size_t>> run_filters(const std::map<std::string, 
 }
 
 std::set<size_t> run_single_filter(const std::string& where, const std::vector<RecordPtr>& records) {
-  ActorRegistry registry;
-  register_filter(registry);
-  const ActorType& type = *registry.find("filter");
   YAML::Node config;
   config["where"] = where;
-  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
-  auto logic = type.create(context);
-  logic->open(context);
+  ebs::test::OpenActor filter(register_filter, "filter", YAML::Dump(config));
   CollectingEmitter out;
-  logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+  filter.run(records, out);
   std::set<size_t> passed;
   for (const RecordPtr& r : out.records())
     for (size_t i = 0; i < records.size(); ++i)
@@ -224,17 +219,12 @@ namespace registry = ebs::filter_registry;
 // The ids of the alerts that `sql-filter` with `query` forwards.
 std::set<int64_t> sql_filter_answers(const std::string& repository, const std::string& query,
                                      const std::vector<RecordPtr>& records) {
-  ActorRegistry actors;
-  register_sql_filter(actors);
-  const ActorType& type = *actors.find("sql-filter");
   YAML::Node config;
   config["db"] = repository;
   config["query"] = query;
-  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
-  auto logic = type.create(context);
-  logic->open(context);
+  ebs::test::OpenActor sql_filter(register_sql_filter, "sql-filter", YAML::Dump(config));
   CollectingEmitter out;
-  logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+  sql_filter.run(records, out);
   std::set<int64_t> ids;
   for (const RecordPtr& r : out.records()) ids.insert(static_cast<const Alert&>(*r).core().alert_id);
   return ids;
