@@ -249,6 +249,18 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   std::vector<bool> node_lost(nodes.size(), false);
   std::vector<std::string> link_keys;
   std::vector<caf::actor> link_handles;
+  // A node's answer to prepare or replace: its links in (keys and handles), gathered into the given
+  // lists, or what went wrong there.
+  auto gather_links = [&](size_t node, std::vector<std::string>& keys_out, std::vector<caf::actor>& handles_out) {
+    return [&, node](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
+      if (!ok) {
+        for (const std::string& e : keys) result.errors.push_back("node '" + names[node] + "': " + e);
+        return;
+      }
+      keys_out.insert(keys_out.end(), keys.begin(), keys.end());
+      handles_out.insert(handles_out.end(), handles.begin(), handles.end());
+    };
+  };
   uint64_t epoch = kFirstEpoch;
   // Builds the run on every node not lost: ships the workflow (each node spawns its instances
   // and answers with its links in), has each node connect to the later ones directly (one
@@ -263,15 +275,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
                     workflow_hash(cluster.text), placement, run_dir, options.credit_window,
                     options.credit_window_bytes, first && options.overwrite)
-          .receive(
-              [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
-                if (!ok) {
-                  for (const std::string& e : keys) result.errors.push_back("node '" + names[i] + "': " + e);
-                  return;
-                }
-                link_keys.insert(link_keys.end(), keys.begin(), keys.end());
-                link_handles.insert(link_handles.end(), handles.begin(), handles.end());
-              },
+          .receive(gather_links(i, link_keys, link_handles),
               [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
     }
     // A handle of a node learned through the coordinator would otherwise route every batch
@@ -497,15 +501,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       if (taken.empty() || !result.errors.empty()) continue;
       taken_on.insert(names[survivor]);
       self->request(nodes[survivor], timeout, replace_atom::value, epoch, names[lost], taken, link_keys, link_handles)
-          .receive(
-              [&](bool ok, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles) {
-                if (!ok) {
-                  for (const std::string& e : keys) result.errors.push_back("node '" + names[survivor] + "': " + e);
-                  return;
-                }
-                new_keys.insert(new_keys.end(), keys.begin(), keys.end());
-                new_handles.insert(new_handles.end(), handles.begin(), handles.end());
-              },
+          .receive(gather_links(survivor, new_keys, new_handles),
               [&](caf::error& e) {
                 result.errors.push_back("node '" + names[survivor] + "' did not take the instances of lost node '" +
                                         names[lost] + "': " + system.render(e));
