@@ -291,6 +291,12 @@ std::string cluster_script(const std::vector<std::string>& names, const std::str
          "kill $w 2>/dev/null; done\nexit 0\n";
 }
 
+// Runs the case's script.sh in `dir`; without the run's exit code (run.rc) there is nothing to judge.
+void run_script(const fs::path& dir) {
+  auto r = run_command("bash script.sh", dir);
+  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+}
+
 int rc(const fs::path& dir, const std::string& name) { return std::stoi(read_file(dir / (name + ".rc"))); }
 
 // The alert ids a sink wrote: how many rows, how many distinct.
@@ -320,8 +326,7 @@ TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a surviv
   // to the sink on a through the link in that stood for b, and to the sink on c over a new link.
   write(dir / "workflow.yaml", failover_workflow("c", "b, c", {"a", "c"}, 4000));
   write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 2.0));
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   const std::string err = read_file(dir / "run.err");
   CHECK_MESSAGE(rc(dir, "run") == 0, err);
   CHECK(rc(dir, "b") == 128 + 9);
@@ -356,8 +361,7 @@ TEST_CASE("kill -9 of a node holding both crossmatch instances: the replacements
   // The source on c, xm/0 and xm/1 on b (killed), sinks on a and c: xm/0 is replaced on a, xm/1 on c.
   write(dir / "workflow.yaml", failover_workflow("c", "b", {"a", "c"}, 4000));
   write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 1.0));
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   const std::string err = read_file(dir / "run.err");
   CHECK_MESSAGE(rc(dir, "run") == 0, err);
   json summary = json::parse(read_file(dir / "summary.json"));
@@ -387,8 +391,7 @@ TEST_CASE("on_node_loss: restart: the survivors that take the lost node's crossm
     text.replace(at, std::string("with_raw: false}").size(), "with_raw: false, append: true}");
   write(dir / "workflow.yaml", text);
   write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 1.0));
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   const std::string err = read_file(dir / "run.err");
   CHECK_MESSAGE(rc(dir, "run") == 0, err);
   json summary = json::parse(read_file(dir / "summary.json"));
@@ -412,8 +415,7 @@ TEST_CASE("SIGSTOP of a node: noticed within 5 s, replaced; after SIGCONT it exi
   // local replacements.
   write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 2500));
   write(dir / "script.sh", cluster_script({"a", "b"}, "b", "STOP", 1.5));
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   const std::string err = read_file(dir / "run.err");
   CHECK_MESSAGE(rc(dir, "run") == 0, err);
   CHECK(rc(dir, "a") == 0);
@@ -440,8 +442,7 @@ TEST_CASE("on_node_loss: stop, or a lost node holding a sink, ends the run with 
   fs::path dir = temp_dir("policy");
   write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 4000, "stop"));
   write(dir / "script.sh", cluster_script({"a", "b"}, "b", "KILL", 1.0));
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   std::string err = read_file(dir / "run.err");
   CHECK(rc(dir, "run") == 1);
   CHECK_MESSAGE(err.find("node 'b' was lost during the run; the workflow says on_node_loss: stop") != std::string::npos, err);
@@ -449,7 +450,7 @@ TEST_CASE("on_node_loss: stop, or a lost node holding a sink, ends the run with 
 
   // A sink's output lives on its node: it is not moved.
   write(dir / "workflow.yaml", failover_workflow("a", "a", {"b"}, 4000));
-  r = run_command("bash script.sh", dir);
+  run_script(dir);
   err = read_file(dir / "run.err");
   CHECK(rc(dir, "run") == 1);
   CHECK_MESSAGE(err.find("not moved to another node (sources, sinks and I/O actors): 'out_b' instance 0") !=
@@ -463,8 +464,7 @@ TEST_CASE("a lost coordinator: every node stops without committing and exits 1")
   fs::path dir = temp_dir("coordinator");
   write(dir / "workflow.yaml", failover_workflow("a", "b", {"a"}, 4000));
   write(dir / "script.sh", cluster_script({"a", "b"}, "run", "KILL", 1.0));
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   CHECK(rc(dir, "run") == 128 + 9);
   for (const char* node : {"a", "b"}) {
     CHECK_MESSAGE(rc(dir, node) == 1, node);
@@ -562,8 +562,7 @@ actors:
         "kill $w 2>/dev/null; done\n"
         "\"$B\" kafka offsets -b $BROKER -G night -t alerts > offsets.json 2> offsets.err\n"
         "kill $(cat broker.pid); wait\nexit 0\n");
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   REQUIRE_MESSAGE(rc(dir, "publish") == 0, (read_file(dir / "publish.err") + read_file(dir / "replay.err")));
   REQUIRE_MESSAGE(rc(dir, "single") == 0, read_file(dir / "single.err"));
   const auto expected = coinciding(dir / "single" / "coincidences.jsonl");
@@ -817,8 +816,7 @@ actors:
     placement: {nodes: [b]}
 )");
   write(dir / "script.sh", cluster_script({"a", "b"}, "run", "INT", 10.0, true));
-  auto r = run_command("bash script.sh", dir);
-  REQUIRE_MESSAGE(fs::exists(dir / "run.rc"), r.err);
+  run_script(dir);
   CHECK_MESSAGE(rc(dir, "run") == 0, read_file(dir / "run.err"));
   CHECK(rc(dir, "a") == 0);
   CHECK(rc(dir, "b") == 0);
