@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <random>
 
 #include "engine/expr/program.h"
@@ -137,4 +139,50 @@ TEST_CASE("an empty batch and constant expressions") {
   CHECK(matches.passed(2) == std::vector<uint32_t>{0});
   CHECK(matches.passed_any() == std::vector<uint32_t>{0, 1, 2});
   CHECK(set.evaluate(columns, 0).records() == 0);
+}
+
+TEST_CASE("the sweeps place every value: crowded thresholds, one threshold, infinities, every batch length") {
+  // a: five thresholds in the first cell of its guide (lower_bound() places values there) and one
+  // far above; b: a single threshold (one cell); c: a range too wide for a guide (1e308 - -1e308 is
+  // infinite). Values on, just beside and far beyond the thresholds, infinities, NaN and null.
+  const std::vector<double> a_thresholds{0, 1e-9, 0.001, 0.002, 0.003, 100}, b_thresholds{2.5},
+      c_thresholds{-1e308, 0, 1e308};
+  std::vector<std::string> texts;
+  for (const auto& [name, thresholds] : {std::pair{"a", a_thresholds}, {"b", b_thresholds}, {"c", c_thresholds}})
+    for (double t : thresholds)
+      for (const char* op : {"<", "<=", ">", ">="}) {
+        char number[40];
+        std::snprintf(number, sizeof number, "%.17g", t);
+        texts.push_back(std::string(name) + " " + op + " " + number);
+      }
+  // ands and ors over the three fields, and a `not` (its cuts' false bitsets are read)
+  for (size_t i = 0; i + 8 < texts.size(); i += 5) {
+    texts.push_back(texts[i] + " and " + texts[i + 8]);
+    texts.push_back("not (" + texts[i] + ") or " + texts[texts.size() - 2]);
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> near;
+  for (const auto& thresholds : {a_thresholds, b_thresholds, c_thresholds})
+    for (double t : thresholds)
+      for (double v : {t, std::nextafter(t, -inf), std::nextafter(t, inf), t / 2, t * 2 + 1}) near.push_back(v);
+  for (double v : {inf, -inf, 1e300, -1e300, -5.0, 50.0, 1e6}) near.push_back(v);
+  std::mt19937_64 random(11);
+  auto value = [&]() {
+    switch (random() % 10) {
+      case 0: return Value();
+      case 1: return Value(std::nan(""));
+      default: return Value(near[random() % near.size()]);
+    }
+  };
+  for (size_t records : {1, 63, 64, 65, 128, 129, 200}) {
+    INFO(records << " records");
+    auto compiled = ProgramSet::compile(texts);
+    REQUIRE(std::holds_alternative<ProgramSet>(compiled));
+    std::vector<std::vector<Value>> columns;
+    for (size_t f = 0; f < std::get<ProgramSet>(compiled).fields().size(); ++f) {
+      columns.emplace_back();
+      for (size_t r = 0; r < records; ++r) columns.back().push_back(value());
+    }
+    check_against_programs(texts, columns, records);
+  }
 }
