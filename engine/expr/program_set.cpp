@@ -574,24 +574,31 @@ class BatchMemory {
 void set_bit(uint64_t* words, size_t i) { words[i / 64] |= uint64_t{1} << (i % 64); }
 bool bit(const uint64_t* words, size_t i) { return (words[i / 64] >> (i % 64)) & 1; }
 
-// Two words per instruction. The build targets plain x86-64 at -O2, where GCC vectorises no loop
-// whose length it does not know (its "very cheap" cost model): the word loops below, most of a
-// thousand filters' evaluation, ran one word at a time (perf: a scalar `or` was 30 % of
-// ProgramSet::evaluate). A GCC/clang vector of two words is one SSE2 register.
-using WordPair = uint64_t __attribute__((vector_size(16)));
+// Four words per step. The build targets plain x86-64 at -O2, where GCC vectorises no loop whose
+// length it does not know (its "very cheap" cost model): the word loops below, most of a thousand
+// filters' evaluation, ran one word at a time (perf: a scalar `or` was 30 % of
+// ProgramSet::evaluate). A GCC/clang vector of four words is one AVX2 register in the functions
+// cloned for AVX2 (EBS_WORD_CLONES: the loader picks the clone for the CPU), two SSE2 registers in
+// the others. Only functions of this file are cloned (clang 14 leaves a cloned member function's
+// symbol undefined). (GCC notes that such a vector returned by a function changes the ABI without AVX:
+// the lambdas that return them are always inlined, no call passes one.)
+using WordQuad = uint64_t __attribute__((vector_size(32)));
+#define EBS_WORD_CLONES __attribute__((target_clones("avx2", "default")))
+#pragma GCC diagnostic ignored "-Wpsabi"  // GCC's and clang's
 
-WordPair load_pair(const uint64_t* at) {
-  WordPair v;
+template <class V>
+V load_words(const uint64_t* at) {
+  V v;
   std::memcpy(&v, at, sizeof v);
   return v;
 }
 
-// out[w] = f(in[w]...) for w < words; f takes words or pairs of words alike (| & ~ apply to both).
+// out[w] = f(in[w]...) for w < words; f takes words or vectors of words alike (| & ~ apply to both).
 template <class F, class... In>
-void map_words(size_t words, uint64_t* out, F f, const In*... in) {
+inline __attribute__((always_inline)) void map_words(size_t words, uint64_t* out, F f, const In*... in) {
   size_t w = 0;
-  for (; w + 2 <= words; w += 2) {
-    const WordPair v = f(load_pair(in + w)...);
+  for (; w + 4 <= words; w += 4) {
+    const WordQuad v = f(load_words<WordQuad>(in + w)...);
     std::memcpy(out + w, &v, sizeof v);
   }
   for (; w < words; ++w) out[w] = f(in[w]...);
@@ -634,7 +641,7 @@ void place_records(const FieldSweeps& sweeps, const Value* column, size_t record
   }
 }
 
-void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> columns, BatchMemory& work,
+EBS_WORD_CLONES void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> columns, BatchMemory& work,
                 SweepMemory& memory) {
   const size_t words = work.words(), records = work.records();
   std::vector<uint64_t>& known = memory.known;
@@ -688,9 +695,9 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> co
 
 // out = the and (all) or the or of an and/or node's terms' bitsets on one side (true or false;
 // each side's bitsets are one array with a node's at bits_at * words). Up to four terms are read in
-// one pass over the words, a plain loop the compiler vectorises: a filter's 2-5 cuts are one or two
+// one pass over the words (map_words): a filter's 2-5 cuts are one or two
 // passes, not a copy and a pass per term. A term repeated to fill a pass changes nothing (a & a = a).
-void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t* side, size_t words, uint64_t* out) {
+EBS_WORD_CLONES void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t* side, size_t words, uint64_t* out) {
   auto term = [&](size_t i) { return side + static_cast<size_t>(terms[std::min(i, count - 1)]) * words; };
   for (size_t i = 0; i < count;) {
     const bool first = i == 0;
@@ -703,6 +710,11 @@ void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t
     else
       map_words(words, out, [](auto p, auto q, auto r, auto s) { return (p | q) | (r | s); }, a, b, c, d);
   }
+}
+
+// any |= each of `rows` rows of `words` words.
+EBS_WORD_CLONES void or_rows(const uint64_t* rows, size_t count, size_t words, uint64_t* any) {
+  for (size_t p = 0; p < count; ++p) map_words(words, any, [](auto x, auto y) { return x | y; }, any, rows + p * words);
 }
 
 void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const Value* const> columns,
@@ -828,8 +840,7 @@ size_t Matches::count(size_t program) const {
 
 std::vector<uint32_t> Matches::passed_any() const {
   std::vector<uint64_t> any(words_, 0);
-  for (size_t p = 0; p < programs_; ++p)
-    map_words(words_, any.data(), [](auto x, auto y) { return x | y; }, any.data(), bits_.data() + p * words_);
+  or_rows(bits_.data(), programs_, words_, any.data());
   std::vector<uint32_t> out;
   for (size_t w = 0; w < words_; ++w)
     for (uint64_t word = any[w]; word; word &= word - 1)
