@@ -578,6 +578,18 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   fs::remove_all(dir);
 }
 
+namespace {
+
+// The store's user named `name`.
+User user_named(const FilterRegistry& store, const std::string& name) {
+  for (const User& u : store.users())
+    if (u.name == name) return u;
+  FAIL("no user " << name);
+  return {};
+}
+
+}  // namespace
+
 TEST_CASE("SQL filters in the service answer as `sql-filter` does, on the repository the run writes from real ZTF alerts") {
   fs::path dir = fs::temp_directory_path() / ("ebs-filters-sql-" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -599,6 +611,23 @@ TEST_CASE("SQL filters in the service answer as `sql-filter` does, on the reposi
     for (const auto& [name, sql] : queries)
       ok(store.create_filter(alice, name, sql, {{Output::Kind::webhook, hook_url}}, Filter::Kind::sql));
     ok(store.create_filter(alice, "bright", "mag < 18.5", {{Output::Kind::webhook, hook_url}}));
+  }
+  // Bob, made by the admin's CLI with his own limit on SQL steps per alert (below the service's
+  // 1,000,000), keeps a query of ~360,000 steps: stopped at his first alert, paused, naming his limit.
+  test::CommandResult bob_added =
+      test::run_command(ebs_flow() + " filters user add bob --max-sql-steps 50000 --registry filters.sqlite", dir);
+  INFO(bob_added.err);
+  REQUIRE(bob_added.exit_code == 0);
+  int64_t bobs_count = 0;
+  {
+    FilterRegistry store((dir / "filters.sqlite").string());
+    User bob = user_named(store, "bob");
+    CHECK(bob.limits.max_sql_steps == 50'000);
+    bobs_count = ok(store.create_filter(bob, "count",
+                                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
+                                        "SELECT 1 FROM c WHERE x = 20000 AND :mag > 0",
+                                        {{Output::Kind::webhook, hook_url}}, Filter::Kind::sql))
+                     .id;
   }
   std::ostringstream wf;
   // Batches of 16: the queries run on a repository that grows between batches.
@@ -651,6 +680,12 @@ TEST_CASE("SQL filters in the service answer as `sql-filter` does, on the reposi
   }
   CHECK(!tagged["alice/bright"].empty());
   CHECK(delivered["alice/bright"] == tagged["alice/bright"]);
+  CHECK(tagged.count("bob/count") == 0);
+  FilterRegistry store((dir / "filters.sqlite").string());
+  Filter bobs = ok(store.filter(user_named(store, "bob"), bobs_count));
+  CHECK(!bobs.active);
+  CHECK(bobs.paused_reason ==
+        "the query failed: it took more than 50000 SQLite steps for one alert (the limit, bob's sql_steps)");
   fs::remove_all(dir);
 }
 

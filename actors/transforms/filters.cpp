@@ -390,7 +390,10 @@ class Filters final : public ActorLogic {
   // with the source sequence it applies from (the same in every instance) and this instance's
   // alert sequence number.
   void apply(registry::SwitchPoint point) {
-    for (const registry::User& u : store_->users()) rate_limits_[u.name] = u.limits.max_alerts_per_second;
+    for (const registry::User& u : store_->users()) {
+      rate_limits_[u.name] = u.limits.max_alerts_per_second;
+      sql_step_limits_[u.name] = u.limits.max_sql_steps;
+    }
     std::vector<NamedFilter> filters, expressions;
     std::vector<PreparedSqlFilter> sql;
     for (NamedFilter& f : registered_filters(std::move(point.filters))) {
@@ -473,7 +476,8 @@ class Filters final : public ActorLogic {
         // Opened on first use: the repository sink creates the file, and what reaches this actor
         // from its `committed` port is committed already.
         if (!repository_) repository_.emplace(repository_path_);
-        return repository::AlertQuery(repository_->database(), f.where, sql_step_limit_);
+        auto [limit, limit_name] = sql_step_limit_of(f.owner);
+        return repository::AlertQuery(repository_->database(), f.where, limit, limit_name);
       } catch (const Fault& fault) {
         why = "its query does not run on " + repository_path_ + ": " + fault.message();
       }
@@ -481,6 +485,16 @@ class Filters final : public ActorLogic {
     spdlog::warn("{}: filter {} ({}) paused: {}", instance_, f.id, label(f), why);
     store_->pause_for_failure(f.id, why);
     return std::nullopt;
+  }
+
+  // The SQLite steps one alert's query of `owner`'s SQL filters may take, and the setting that sets
+  // it (named in the pause reason): the owner's own limit (`sql_steps`) when it is below the
+  // service's `sql_step_limit`, which bounds every user's (0: none on that side).
+  std::pair<int64_t, std::string> sql_step_limit_of(const std::string& owner) const {
+    auto it = sql_step_limits_.find(owner);
+    const int64_t own = it == sql_step_limits_.end() ? 0 : it->second;
+    if (own > 0 && (sql_step_limit_ == 0 || own < sql_step_limit_)) return {own, owner + "'s sql_steps"};
+    return {sql_step_limit_, "sql_step_limit"};
   }
 
   void deliver(const BatchView& batch, const expr::Matches& matches) {
@@ -570,6 +584,7 @@ class Filters final : public ActorLogic {
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
   registry::OutputSettings output_settings_;
   std::map<std::string, double> rate_limits_;  // owner -> alerts/s per output
+  std::map<std::string, int64_t> sql_step_limits_;  // owner -> their SQL filters' steps per alert (0: none of their own)
   std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::unique_ptr<registry::OutputQueue>> queues_;
   std::vector<std::vector<registry::OutputQueue*>> outputs_of_;  // per active filter
@@ -609,8 +624,9 @@ void register_filters(ActorRegistry& registry) {
       {"output_timeout_ms", ValueKind::integer, false, "5000",
        "a webhook request or Kafka delivery slower than this fails its output and pauses the filter"},
       {"sql_step_limit", ValueKind::integer, false, std::to_string(repository::kDefaultQueryStepLimit),
-       "the SQLite steps a registry's SQL filter may take for one alert: a query that needs more is stopped and its "
-       "filter paused with the reason (0: no limit)"},
+       "the SQLite steps an SQL filter may take for one alert: a query that needs more is stopped and its filter "
+       "paused with the reason (a workflow's fails the run); it bounds every user's own limit (`sql_steps`), the "
+       "lower applies (0: no limit)"},
       {"output_queue", ValueKind::integer, false, "10000",
        "messages an output may have waiting; a full queue fails the output and pauses the filter"},
   };

@@ -253,8 +253,18 @@ struct SqlFilterService {
     alice = std::get<registry::User>(store.create_user("alice", false, silent));
   }
 
-  int64_t add(const std::string& name, const std::string& text, registry::Filter::Kind kind) {
-    auto made = store.create_filter(alice, name, text, {{registry::Output::Kind::webhook, "http://127.0.0.1:1/hook"}}, kind);
+  // Another user, silent as alice is, with `sql_steps` as their own limit on SQL steps per alert.
+  registry::User add_user(const std::string& name, int64_t sql_steps) {
+    registry::Limits limits;
+    limits.max_alerts_per_second = 0;
+    limits.max_sql_steps = sql_steps;
+    return std::get<registry::User>(store.create_user(name, false, limits));
+  }
+
+  int64_t add(const std::string& name, const std::string& text, registry::Filter::Kind kind,
+              const registry::User* owner = nullptr) {
+    auto made = store.create_filter(owner ? *owner : alice, name, text,
+                                    {{registry::Output::Kind::webhook, "http://127.0.0.1:1/hook"}}, kind);
     if (auto* refusal = std::get_if<registry::Refusal>(&made)) FAIL(refusal->message);
     return std::get<registry::Filter>(made).id;
   }
@@ -370,6 +380,49 @@ TEST_CASE("an SQL filter that takes more than sql_step_limit steps for an alert 
   std::set<int64_t> expected = sql_filter_answers(service.repository, seen_twice, service.records);
   CHECK(!expected.empty());
   CHECK(passed["alice/seen-twice"] == expected);
+  CHECK(passed["alice/bright"].size() == forwarded({{"bright", "mag < 18.5"}}, "", service.records).size());
+}
+
+TEST_CASE("each user's own limit on SQL steps per alert, under the service's sql_step_limit: the lower applies, named") {
+  SqlFilterService service;
+  // A count to 20,000: ~360,000 steps per alert (SELECT ... WHERE x = 20000 passes every alert).
+  const std::string counting =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
+      "SELECT 1 FROM c WHERE x = 20000 AND :mag > 0";
+  // And to 200,000: 3.6 M steps.
+  const std::string counting_more =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
+      "SELECT 1 FROM c WHERE x = 200000 AND :mag > 0";
+  registry::User dave = service.add_user("dave", 50'000);  // below the query: stopped by his own limit
+  registry::User erin = service.add_user("erin", 1'000'000);  // above it, below the service's: it runs
+  registry::User frank = service.add_user("frank", 0);  // none of his own: the service's 2 M applies
+  registry::User grace = service.add_user("grace", 10'000'000);  // above the service's: the service's applies
+  const int64_t daves = service.add("count", counting, registry::Filter::Kind::sql, &dave);
+  const int64_t erins = service.add("count", counting, registry::Filter::Kind::sql, &erin);
+  const int64_t franks = service.add("count", counting_more, registry::Filter::Kind::sql, &frank);
+  const int64_t graces = service.add("count", counting_more, registry::Filter::Kind::sql, &grace);
+  service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);
+
+  std::map<std::string, std::set<int64_t>> passed = service.run(true, 2'000'000);
+  auto reason = [&service](const registry::User& who, int64_t id) {
+    registry::Filter f = std::get<registry::Filter>(service.store.filter(who, id));
+    CHECK(f.active == f.paused_reason.empty());
+    return f.paused_reason;
+  };
+  CHECK(passed.count("dave/count") == 0);
+  CHECK(reason(dave, daves) ==
+        "the query failed: it took more than 50000 SQLite steps for one alert (the limit, dave's sql_steps)");
+  std::set<int64_t> every = sql_filter_answers(service.repository, counting, service.records);
+  CHECK(every.size() == service.records.size());
+  CHECK(passed["erin/count"] == every);
+  CHECK(reason(erin, erins).empty());
+  for (const auto& stopped : {std::pair{frank, franks}, {grace, graces}}) {
+    const registry::User& who = stopped.first;  // named, not bound: clang 14 cannot capture a binding in INFO
+    INFO(who.name);
+    CHECK(passed.count(who.name + "/count") == 0);
+    CHECK(reason(who, stopped.second) ==
+          "the query failed: it took more than 2000000 SQLite steps for one alert (the limit, sql_step_limit)");
+  }
   CHECK(passed["alice/bright"].size() == forwarded({{"bright", "mag < 18.5"}}, "", service.records).size());
 }
 

@@ -40,7 +40,8 @@ json to_json(const User& u) {
            {{"filters", u.limits.max_filters},
             {"alerts_per_second", u.limits.max_alerts_per_second},
             {"expression_cost", u.limits.max_expression_cost},
-            {"sql_filters", u.limits.max_sql_filters}}}};
+            {"sql_filters", u.limits.max_sql_filters},
+            {"sql_steps", u.limits.max_sql_steps}}}};
 }
 
 std::vector<Output> outputs_of(const json& list) {
@@ -204,6 +205,7 @@ void FilterApi::add_routes(httplib::Server& server) {
                 limits.max_alerts_per_second = l.value("alerts_per_second", limits.max_alerts_per_second);
                 limits.max_expression_cost = l.value("expression_cost", limits.max_expression_cost);
                 limits.max_sql_filters = l.value("sql_filters", limits.max_sql_filters);
+                limits.max_sql_steps = l.value("sql_steps", limits.max_sql_steps);
                 auto answer = s.create_user(in.value("name", ""), in.value("admin", false), limits);
                 if (!refused(res, answer)) send(res, 201, to_json(std::get<User>(answer)));
               }, true));

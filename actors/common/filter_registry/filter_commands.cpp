@@ -180,6 +180,10 @@ void register_filter_commands(CommandRegistry& commands) {
                  app.add_option("--max-cost", o->limits.max_expression_cost, "nodes per expression")->capture_default_str();
                  app.add_option("--max-sql-filters", o->limits.max_sql_filters, "SQL filters the user may have")
                      ->capture_default_str();
+                 app.add_option("--max-sql-steps", o->limits.max_sql_steps,
+                                "SQLite steps one alert's query of the user's SQL filters may take (0: only the "
+                                "service's `sql_step_limit`)")
+                     ->capture_default_str();
                  return [o] {
                    FilterRegistry store(o->registry);
                    auto user = store.create_user(o->name, o->admin, o->limits);

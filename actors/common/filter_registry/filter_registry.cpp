@@ -84,11 +84,13 @@ int count_nodes(const expr::Node& node) {
 }
 
 User read_user(sqlite::Statement& s) {
-  return {s.integer(0), std::string(s.text(1)), s.integer(2) != 0, {s.integer(3), s.number(4), s.integer(5), s.integer(6)}};
+  return {s.integer(0), std::string(s.text(1)), s.integer(2) != 0,
+          {s.integer(3), s.number(4), s.integer(5), s.integer(6), s.integer(7)}};
 }
 
 constexpr const char* kUserColumns =
-    "SELECT id, name, admin, max_filters, max_alerts_per_second, max_expression_cost, max_sql_filters FROM users";
+    "SELECT id, name, admin, max_filters, max_alerts_per_second, max_expression_cost, max_sql_filters, max_sql_steps "
+    "FROM users";
 
 Filter::Kind kind_named(std::string_view name) { return name == "sql" ? Filter::Kind::sql : Filter::Kind::expression; }
 
@@ -132,6 +134,9 @@ void FilterRegistry::migrate() {
     db_.execute("ALTER TABLE users ADD COLUMN max_sql_filters INTEGER NOT NULL DEFAULT " +
                 std::to_string(Limits{}.max_sql_filters));
   }
+  if (version < 2)  // every user had the service's limit, the default's
+    db_.execute("ALTER TABLE users ADD COLUMN max_sql_steps INTEGER NOT NULL DEFAULT " +
+                std::to_string(Limits{}.max_sql_steps));
   db_.execute("PRAGMA user_version = " + std::to_string(kStoreVersion));
   t.commit();
 }
@@ -143,14 +148,15 @@ int64_t FilterRegistry::revision() const { return db_.scalar("SELECT n FROM revi
 Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, const Limits& limits) {
   if (name.empty() || name.find_first_of(" /\t\n") != std::string::npos)
     return Refusal{400, "a user name is one word without '/': '" + name + "'"};
+  if (limits.max_sql_steps < 0) return Refusal{400, "the limit on SQL steps must not be negative (0: no limit of the user's own)"};
   auto exists = db_.prepare("SELECT 1 FROM users WHERE name = ?");
   exists.bind(1, name);
   if (exists.step()) return Refusal{409, "the user '" + name + "' exists"};
   auto insert = db_.prepare(
-      "INSERT INTO users(name, admin, max_filters, max_alerts_per_second, max_expression_cost, max_sql_filters) "
-      "VALUES(?, ?, ?, ?, ?, ?)");
+      "INSERT INTO users(name, admin, max_filters, max_alerts_per_second, max_expression_cost, max_sql_filters, "
+      "max_sql_steps) VALUES(?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, name).bind(2, int64_t{admin}).bind(3, limits.max_filters).bind(4, limits.max_alerts_per_second)
-      .bind(5, limits.max_expression_cost).bind(6, limits.max_sql_filters);
+      .bind(5, limits.max_expression_cost).bind(6, limits.max_sql_filters).bind(7, limits.max_sql_steps);
   insert.run();
   return User{sqlite3_last_insert_rowid(db_.get()), name, admin, limits};
 }

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "actors/common/repository/alert_query.h"
 #include "actors/common/sqlite/sqlite_db.h"
 
 namespace ebs::filter_registry {
@@ -26,6 +27,10 @@ struct Limits {
   // SQL filters a user may have (active or paused; counted among `max_filters` too): each runs its
   // own query per alert, sharing no work with the others.
   int64_t max_sql_filters = 5;
+  // SQLite virtual-machine steps one alert's query of this user's SQL filters may take (0: no
+  // limit of the user's own); beyond it the query is stopped and its filter paused. The `filters`
+  // actor's `sql_step_limit` bounds every user's: the lower of the two applies.
+  int64_t max_sql_steps = repository::kDefaultQueryStepLimit;
 };
 
 struct User {
@@ -83,8 +88,9 @@ using Answer = std::variant<T, Refusal>;
 std::variant<int64_t, std::string> expression_cost(const std::string& expression);
 
 // The layout version of a store (PRAGMA user_version). 0: the first layout; 1: filter_versions.kind
-// ('expression' or 'sql') and users.max_sql_filters. Opening an older store migrates it.
-inline constexpr int64_t kStoreVersion = 1;
+// ('expression' or 'sql') and users.max_sql_filters; 2: users.max_sql_steps. Opening an older store
+// migrates it.
+inline constexpr int64_t kStoreVersion = 2;
 
 class FilterRegistry {
  public:

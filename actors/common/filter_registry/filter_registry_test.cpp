@@ -219,6 +219,23 @@ TEST_CASE("SQL filters: a wrong query is refused with its place, a per-user limi
   CHECK(registry.users()[0].limits.max_sql_filters == 2);
 }
 
+TEST_CASE("a user's own limit on SQL steps per alert: stored, read back, a negative one refused") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  Limits limits;
+  limits.max_sql_steps = 50'000;
+  ok(registry.create_user("alice", false, limits));
+  ok(registry.create_user("bob", false, Limits{}));
+  limits.max_sql_steps = -1;
+  Refusal negative = refused(registry.create_user("carol", false, limits));
+  CHECK(negative.status == 400);
+  CHECK(negative.message.find("must not be negative") != std::string::npos);
+  std::map<std::string, int64_t> steps;
+  for (const User& u : FilterRegistry(store.path()).users()) steps[u.name] = u.limits.max_sql_steps;
+  CHECK(steps == std::map<std::string, int64_t>{{"alice", 50'000}, {"bob", Limits{}.max_sql_steps}});
+  CHECK(Limits{}.max_sql_steps == ebs::repository::kDefaultQueryStepLimit);
+}
+
 TEST_CASE("a store of the first layout (user_version 0) is migrated: its filters are expressions, SQL filters can be added") {
   TempStore store;
   {
@@ -261,6 +278,7 @@ INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(1, 2
   CHECK(registry.revision() == 3);
   User alice = registry.users().at(0);
   CHECK(alice.limits.max_sql_filters == Limits{}.max_sql_filters);
+  CHECK(alice.limits.max_sql_steps == Limits{}.max_sql_steps);  // layout 2
   Filter bright = ok(registry.filter(alice, 1));
   CHECK(bright.kind == Filter::Kind::expression);
   CHECK(bright.expression == "mag < 17");

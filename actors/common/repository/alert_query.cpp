@@ -91,8 +91,8 @@ std::optional<QueryProblem> check_alert_query(const std::string& sql) {
   return std::nullopt;
 }
 
-AlertQuery::AlertQuery(const Database& db, const std::string& sql, int64_t step_limit)
-    : statement_(db.prepare(sql)), db_(db.get()), step_limit_(step_limit) {
+AlertQuery::AlertQuery(const Database& db, const std::string& sql, int64_t step_limit, std::string limit_name)
+    : statement_(db.prepare(sql)), db_(db.get()), step_limit_(step_limit), limit_name_(std::move(limit_name)) {
   alert_id_ = statement_.parameter_index(":alert_id");
   object_id_ = statement_.parameter_index(":object_id");
   survey_ = statement_.parameter_index(":survey");
@@ -145,7 +145,7 @@ bool AlertQuery::step(const AlertCore& c) {
     statement_.reset();
     if ((e.code() & 0xff) == SQLITE_INTERRUPT && steps_ > step_limit_)
       throw sqlite::SqliteError(e.place(), "it took more than " + std::to_string(step_limit_) +
-                                               " SQLite steps for one alert (the limit, sql_step_limit)",
+                                               " SQLite steps for one alert (the limit, " + limit_name_ + ")",
                                 e.code());
     throw;
   } catch (...) {

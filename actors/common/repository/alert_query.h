@@ -41,8 +41,10 @@ class AlertQuery {
  public:
   // `step_limit`: the virtual-machine steps one alert's evaluation may take (0: no limit); a query
   // that needs more is stopped (SQLite's progress handler) and matches()/first_row() raise an
-  // SqliteError (SQLITE_INTERRUPT) that says so.
-  AlertQuery(const Database& db, const std::string& sql, int64_t step_limit = 0);
+  // SqliteError (SQLITE_INTERRUPT) that says so, naming the limit as `limit_name` (the setting
+  // that sets it).
+  AlertQuery(const Database& db, const std::string& sql, int64_t step_limit = 0,
+             std::string limit_name = "sql_step_limit");
 
   // Whether the query returns a row for this alert.
   bool matches(const AlertCore& alert);
@@ -58,6 +60,7 @@ class AlertQuery {
   Statement statement_;
   sqlite3* db_ = nullptr;
   int64_t step_limit_ = 0;
+  std::string limit_name_;
   int64_t steps_ = 0;  // counted by the progress handler during one step()
   // The index of each bound parameter in the statement (0: the query does not use it).
   int alert_id_ = 0, object_id_ = 0, survey_ = 0, ra_ = 0, dec_ = 0, mjd_tai_ = 0, band_ = 0, mag_ = 0, mag_err_ = 0,
