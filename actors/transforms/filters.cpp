@@ -122,6 +122,7 @@ class ActiveFilters {
   }
 
   const std::vector<NamedFilter>& filters() const { return filters_; }
+  bool has_queries() const { return !queries_.empty(); }
   const std::string& fragment(size_t i) const { return fragments_[i]; }
   // {"LABEL":VERSION} of filter i alone.
   std::string tag(size_t i) const { return "{" + tag_entries_[i].substr(1) + "}"; }
@@ -216,6 +217,24 @@ class ActiveFilters {
   expr::ProgramSet::Workspace workspace_;
 };
 
+// One read transaction on the repository for a batch's SQL filters: every query of the batch reads
+// one snapshot, what the repository had committed when the first one read (its input comes from
+// the repository sink's `committed` port: the batch's own alerts are in it), and SQLite takes and
+// drops its read lock once per batch instead of once per alert and query, most of a look-up's
+// cost (docs/filters.md, "SQL filters"). What the repository commits during the batch is seen
+// from the next batch on.
+class BatchRead {
+ public:
+  explicit BatchRead(const sqlite::Database& db) : db_(db) { db_.execute("BEGIN"); }
+  // A read transaction ends without writing: COMMIT only releases the snapshot.
+  ~BatchRead() { sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr); }
+  BatchRead(const BatchRead&) = delete;
+  BatchRead& operator=(const BatchRead&) = delete;
+
+ private:
+  const sqlite::Database& db_;
+};
+
 // `filters` are expressions; `sql` the SQL filters, prepared.
 std::variant<ActiveFilters, std::string> compile_filters(std::vector<NamedFilter> filters, std::vector<PreparedSqlFilter> sql = {}) {
   std::vector<std::string> texts;
@@ -294,7 +313,10 @@ class Filters final : public ActorLogic {
     // instance.
     if (store_) switch_filters(batch);
     if (!active_) prepare_configured_sql();
+    std::optional<BatchRead> read;
+    if (repository_ && active_->has_queries()) read.emplace(repository_->database());
     const expr::Matches& matches = active_->evaluate(batch);
+    read.reset();
     // A workflow's own SQL filter that fails is the workflow's fault, as `sql-filter`'s is (a
     // registry's is paused instead, below).
     if (!store_)
