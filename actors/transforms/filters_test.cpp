@@ -385,15 +385,15 @@ TEST_CASE("an SQL filter that takes more than sql_step_limit steps for an alert 
 
 TEST_CASE("each user's own limit on SQL steps per alert, under the service's sql_step_limit: the lower applies, named") {
   SqlFilterService service;
-  // A count to 20,000: ~360,000 steps per alert (SELECT ... WHERE x = 20000 passes every alert).
+  // A count to 5,000: ~90,000 steps per alert (SELECT ... WHERE x = 5000 passes every alert).
   const std::string counting =
-      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
-      "SELECT 1 FROM c WHERE x = 20000 AND :mag > 0";
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
+      "SELECT 1 FROM c WHERE x = 5000 AND :mag > 0";
   // And to 200,000: 3.6 M steps.
   const std::string counting_more =
       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
       "SELECT 1 FROM c WHERE x = 200000 AND :mag > 0";
-  registry::User dave = service.add_user("dave", 50'000);  // below the query: stopped by his own limit
+  registry::User dave = service.add_user("dave", 20'000);  // below the query: stopped by his own limit
   registry::User erin = service.add_user("erin", 1'000'000);  // above it, below the service's: it runs
   registry::User frank = service.add_user("frank", 0);  // none of his own: the service's 2 M applies
   registry::User grace = service.add_user("grace", 10'000'000);  // above the service's: the service's applies
@@ -411,7 +411,7 @@ TEST_CASE("each user's own limit on SQL steps per alert, under the service's sql
   };
   CHECK(passed.count("dave/count") == 0);
   CHECK(reason(dave, daves) ==
-        "the query failed: it took more than 50000 SQLite steps for one alert (the limit, dave's sql_steps)");
+        "the query failed: it took more than 20000 SQLite steps for one alert (the limit, dave's sql_steps)");
   std::set<int64_t> every = sql_filter_answers(service.repository, counting, service.records);
   CHECK(every.size() == service.records.size());
   CHECK(passed["erin/count"] == every);
