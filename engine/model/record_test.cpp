@@ -131,6 +131,60 @@ TEST_CASE("sky events, coincidences and dead letters round-trip") {
   CHECK(to_json(*decode_record(PortType::dead_letter, encode_record(d), "t")) == to_json(d));
 }
 
+TEST_CASE("records laid end to end in one buffer decode as encode_record's, sharing their raw shapes") {
+  auto first = sample_alert();
+  SkyEvent event;
+  event.event_id = "S230518h";
+  event.localization.shape = Localization::Shape::circle;
+  event.localization.radius_deg = 3;
+  Annotation a;
+  a.kind = Annotation::Kind::crossmatch;
+  a.catalogue = "gcvs";
+  auto second = sample_alert()->annotated(a);
+
+  RecordEncoder encoder;
+  std::string bytes;
+  std::string types;
+  for (const Record* r : std::initializer_list<const Record*>{first.get(), &event, second.get()}) {
+    const size_t before = bytes.size();
+    const size_t size = encoder.append(*r, bytes);
+    CHECK(size == bytes.size() - before);
+    CHECK(bytes.substr(before) == encode_record(*r));  // the builder's reused memory leaves no trace
+    types.push_back(static_cast<char>(r->type()));
+  }
+
+  RecordDecoder decoder;
+  std::vector<RecordPtr> back;
+  decoder.decode(types, bytes, "part", back);
+  REQUIRE(back.size() == 3);
+  CHECK(to_json(*back[0]) == to_json(*first));
+  CHECK(to_json(*back[1]) == to_json(event));
+  CHECK(to_json(*back[2]) == to_json(*second));
+  // One shape per (name, fields) for every record this decoder reads, this call or the next.
+  auto raw_shape = [](const RecordPtr& r) { return static_cast<const Alert&>(*r).core().raw.root().node().shape; };
+  CHECK(raw_shape(back[0]) == raw_shape(back[2]));
+  decoder.decode(types.substr(0, 1), bytes.substr(0, encode_record(*first).size()), "part", back);
+  REQUIRE(back.size() == 4);
+  CHECK(raw_shape(back[3]) == raw_shape(back[0]));
+
+  // Bytes that are not word-aligned are read from an aligned copy.
+  std::string shifted = " " + bytes;
+  std::vector<RecordPtr> again;
+  RecordDecoder().decode(types, std::string_view(shifted).substr(1), "part", again);
+  REQUIRE(again.size() == 3);
+  CHECK(to_json(*again[2]) == to_json(*second));
+
+  // Fewer messages than types, or bytes left over, are faults naming the place.
+  std::vector<RecordPtr> out;
+  CHECK_THROWS_AS(decoder.decode(types + types, bytes, "part 7", out), Fault);
+  CHECK_THROWS_AS(decoder.decode(types.substr(0, 2), bytes, "part 7", out), Fault);
+  try {
+    decoder.decode(types.substr(0, 2), bytes, "part 7", out);
+  } catch (const Fault& f) {
+    CHECK(f.place() == "part 7");
+  }
+}
+
 TEST_CASE("corrupt wire bytes are a fault naming the place") {
   CHECK_THROWS_AS(decode_record(PortType::alert, "abc", "topic/0/12"), Fault);
   try {
