@@ -72,6 +72,8 @@ struct RecordDecoder::Shapes {
   std::shared_ptr<std::vector<std::unique_ptr<RecordShape>>> store =
       std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
   std::map<std::string, std::vector<const RecordShape*>, std::less<>> by_name;
+  // The bytes of strings the last raw payload held: what the next one reserves.
+  size_t strings_hint = 0;
 
   const RecordShape* shape_for(wire::RawRecord::Reader rec) {
     const std::string_view name = view(rec.getName());
@@ -103,23 +105,29 @@ struct RecordDecoder::Shapes {
 
 namespace {
 
-// Rebuilds a RawRecord. Its strings are copied into one buffer of its own, reserved at the size
-// of the tree they come from (which holds them all), so views into it stay valid.
+// The strings of one raw payload, kept with it: mostly in one buffer reserved at the size the
+// previous payload's took (views into it stay valid as long as it never grows), the rest each
+// on its own.
+struct RawStrings {
+  std::string first;
+  std::deque<std::string> more;
+};
+
+// Rebuilds a RawRecord. Its strings are copied: the Cap'n Proto buffer does not outlive decoding.
 struct RawReader {
-  // `bound`: at least the bytes of every string in the record (the size of its Cap'n Proto tree).
-  RawReader(RecordDecoder::Shapes& shapes, size_t bound) : shapes(shapes) { strings->reserve(bound); }
+  explicit RawReader(RecordDecoder::Shapes& shapes) : shapes(shapes) { strings->first.reserve(shapes.strings_hint); }
   RecordDecoder::Shapes& shapes;
   RawRecordBuilder builder;
-  std::shared_ptr<std::string> strings = std::make_shared<std::string>();
+  std::shared_ptr<RawStrings> strings = std::make_shared<RawStrings>();
+  size_t kept = 0;
 
-  // Strings are copied: the Cap'n Proto buffer does not outlive decoding.
   std::string_view keep(std::string_view s) {
-    // A well-formed message holds each string once; one whose pointers share a blob could
-    // outgrow the reserve, and a reallocation would leave the views dangling.
-    if (strings->size() + s.size() > strings->capacity()) fail("", "raw record strings exceed their message");
-    const size_t at = strings->size();
-    strings->append(s);
-    return std::string_view(strings->data() + at, s.size());
+    kept += s.size();
+    std::string& first = strings->first;
+    if (first.size() + s.size() > first.capacity()) return strings->more.emplace_back(s);
+    const size_t at = first.size();
+    first.append(s);
+    return std::string_view(first.data() + at, s.size());
   }
 
   void read(wire::RawValue::Reader from, uint32_t node) {
@@ -151,6 +159,7 @@ struct RawReader {
   RawRecord finish(wire::RawValue::Reader root) {
     builder.add_root();
     read(root, 0);
+    shapes.strings_hint = kept;
     return builder.finish(strings, shapes.store);
   }
 };
@@ -275,7 +284,7 @@ RecordPtr read_alert(wire::Alert::Reader from, RecordDecoder::Shapes& shapes) {
   }
   core->buffers = cutout_bytes;
   if (from.hasRaw() && from.getRaw().which() != wire::RawValue::NULL_) {
-    RawReader reader(shapes, from.getRaw().totalSize().wordCount * sizeof(capnp::word));
+    RawReader reader(shapes);
     core->raw = reader.finish(from.getRaw());
   }
   AnnotationChain chain;
