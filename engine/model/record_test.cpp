@@ -185,6 +185,43 @@ TEST_CASE("records laid end to end in one buffer decode as encode_record's, shar
   }
 }
 
+TEST_CASE("a raw light curve's points give their field names once per message") {
+  auto shapes = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  shapes->push_back(std::make_unique<RecordShape>("alert", std::vector<std::string>{"prv", "last"}));
+  shapes->push_back(std::make_unique<RecordShape>("point", std::vector<std::string>{"jd", "magpsf"}));
+  auto make = [&](size_t points) {
+    RawRecordBuilder b;
+    uint32_t f = b.begin_record(b.add_root(), (*shapes)[0].get());
+    uint32_t list = b.begin_list(f, static_cast<uint32_t>(points));
+    for (uint32_t i = 0; i < points; ++i) {
+      uint32_t p = b.begin_record(list + i, (*shapes)[1].get());
+      b.set_double(p, 2460000.5 + i);
+      b.set_double(p + 1, 18.0 + 0.1 * i);
+    }
+    uint32_t last = b.begin_record(f + 1, (*shapes)[1].get());  // the same shape outside the list
+    b.set_double(last, 2460100.5);
+    b.set_double(last + 1, 17.5);
+    auto core = std::make_shared<AlertCore>();
+    core->object_id = "ZTF20aaaaaaa";
+    core->raw = b.finish(nullptr, shapes);
+    return std::make_shared<const Alert>(core);
+  };
+  auto alert = make(30);
+  const std::string bytes = encode_record(*alert);
+  RecordPtr back = decode_record(PortType::alert, bytes, "test");
+  const RawRecord& raw = static_cast<const Alert&>(*back).core().raw;
+  CHECK(to_json(*back) == to_json(*alert));
+  REQUIRE(raw.path("prv").size() == 30);
+  CHECK(raw.path("prv").child(29).field_name(1) == "magpsf");
+  CHECK(raw.path("prv").child(29).child(1).as_double() == doctest::Approx(20.9));
+  CHECK(raw.path("last.magpsf").as_double() == 17.5);
+  CHECK(raw.path("prv").child(0).node().shape == raw.path("last").node().shape);
+  // Each further point costs its list slot (24 bytes), its record (32) and its values (56): its
+  // name and two field names (40 more) are not repeated.
+  const size_t per_point = (bytes.size() - encode_record(*make(0)).size()) / 30;
+  CHECK(per_point == 112);
+}
+
 TEST_CASE("corrupt wire bytes are a fault naming the place") {
   CHECK_THROWS_AS(decode_record(PortType::alert, "abc", "topic/0/12"), Fault);
   try {

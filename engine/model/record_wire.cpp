@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -27,7 +28,8 @@ std::string_view view(capnp::Data::Reader d) {
   return std::string_view(reinterpret_cast<const char*>(d.begin()), d.size());
 }
 
-void write_raw(const RawView& from, wire::RawValue::Builder to) {
+// `named`: the shapes whose names this message gave so far, in order (RawRecord.sameShapeAs).
+void write_raw(const RawView& from, wire::RawValue::Builder to, std::vector<const RecordShape*>& named) {
   if (!from.valid()) {
     to.setNull();
     return;
@@ -42,18 +44,22 @@ void write_raw(const RawView& from, wire::RawValue::Builder to) {
     case RawNode::Kind::Bytes: to.setData(as_data(node.text)); break;
     case RawNode::Kind::List: {
       auto list = to.initList(from.size());
-      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i]);
+      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i], named);
       break;
     }
     case RawNode::Kind::Record: {
       auto rec = to.initRecord();
-      rec.setName(text(node.shape->name));
-      auto names = rec.initFieldNames(from.size());
-      auto values = rec.initValues(from.size());
-      for (size_t i = 0; i < from.size(); ++i) {
-        names.set(i, text(from.field_name(i)));
-        write_raw(from.child(i), values[i]);
+      auto seen = std::find(named.begin(), named.end(), node.shape);
+      if (seen != named.end()) {
+        rec.setSameShapeAs(static_cast<uint32_t>(seen - named.begin()) + 1);
+      } else {
+        named.push_back(node.shape);
+        rec.setName(text(node.shape->name));
+        auto names = rec.initFieldNames(from.size());
+        for (size_t i = 0; i < from.size(); ++i) names.set(i, text(from.field_name(i)));
       }
+      auto values = rec.initValues(from.size());
+      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), values[i], named);
       break;
     }
   }
@@ -118,6 +124,7 @@ struct RawReader {
   explicit RawReader(RecordDecoder::Shapes& shapes) : shapes(shapes) { strings->first.reserve(shapes.strings_hint); }
   RecordDecoder::Shapes& shapes;
   RawRecordBuilder builder;
+  std::vector<const RecordShape*> named;  // the shapes whose names this message gave, in order
   std::shared_ptr<RawStrings> strings = std::make_shared<RawStrings>();
   size_t kept = 0;
 
@@ -146,7 +153,14 @@ struct RawReader {
       }
       case wire::RawValue::RECORD: {
         auto rec = from.getRecord();
-        const RecordShape* shape = shapes.shape_for(rec);
+        const RecordShape* shape = nullptr;
+        if (uint32_t same = rec.getSameShapeAs(); same > 0) {
+          if (same > named.size()) fail("", "raw record refers to a shape its message did not give");
+          shape = named[same - 1];
+        } else {
+          shape = shapes.shape_for(rec);
+          named.push_back(shape);
+        }
         auto values = rec.getValues();
         if (values.size() != shape->fields.size()) fail("", "raw record has mismatched field count");
         uint32_t first = builder.begin_record(node, shape);
@@ -237,7 +251,8 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
     cutouts[i].setFormat(text(c.cutouts[i].format));
     cutouts[i].setBytes(as_data(c.cutouts[i].bytes));
   }
-  write_raw(c.raw.root(), to.initRaw());
+  std::vector<const RecordShape*> named;
+  write_raw(c.raw.root(), to.initRaw(), named);
   auto list = alert.annotations().list();
   auto annotations = to.initAnnotations(list.size());
   for (size_t i = 0; i < list.size(); ++i) write_annotation(*list[i], annotations[i]);
