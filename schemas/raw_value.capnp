@@ -14,6 +14,9 @@ struct RawValue {
     data @5 :Data;
     list @6 :List(RawValue);
     record @7 :RawRecord;
+    # The bytes of the alert's cutout n (Alert.cutouts): a survey's cutouts are bytes of its raw
+    # record too, and are not sent twice.
+    cutout @8 :UInt8;
   }
 }
 

@@ -79,6 +79,9 @@ TEST_CASE("an alert survives the Cap'n Proto wire format") {
   CHECK(b.core().cutouts[0].bytes == "hello");
   CHECK(b.core().raw.path("candidate.rb").as_double() == 0.75);
   CHECK(b.core().raw.path("tag").as_string() == "hello");
+  // The raw bytes that are the cutout's crossed once: both view the same decoded buffer.
+  CHECK(b.core().raw.path("tag").node().text.data() == b.core().cutouts[0].bytes.data());
+  CHECK(bytes.find("hello") == bytes.rfind("hello"));
   REQUIRE(b.annotations().size() == 1);
   CHECK(b.annotations().list()[0]->provenance.actor == "sherlock");
   CHECK(to_json(b) == to_json(*alert));

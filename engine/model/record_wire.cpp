@@ -28,8 +28,14 @@ std::string_view view(capnp::Data::Reader d) {
   return std::string_view(reinterpret_cast<const char*>(d.begin()), d.size());
 }
 
-// `named`: the shapes whose names this message gave so far, in order (RawRecord.sameShapeAs).
-void write_raw(const RawView& from, wire::RawValue::Builder to, std::vector<const RecordShape*>& named) {
+// What a raw payload's encoding refers to rather than repeats: the shapes whose names this message
+// gave so far, in order (RawRecord.sameShapeAs), and the alert's cutouts (RawValue.cutout).
+struct RawRefs {
+  std::vector<const RecordShape*> named;
+  const std::vector<Cutout>* cutouts = nullptr;
+};
+
+void write_raw(const RawView& from, wire::RawValue::Builder to, RawRefs& refs) {
   if (!from.valid()) {
     to.setNull();
     return;
@@ -41,25 +47,35 @@ void write_raw(const RawView& from, wire::RawValue::Builder to, std::vector<cons
     case RawNode::Kind::Int: to.setInt(node.integer); break;
     case RawNode::Kind::Double: to.setDouble(node.number); break;
     case RawNode::Kind::String: to.setText(text(node.text)); break;
-    case RawNode::Kind::Bytes: to.setData(as_data(node.text)); break;
+    case RawNode::Kind::Bytes: {
+      for (size_t i = 0; refs.cutouts && i < refs.cutouts->size(); ++i) {
+        const std::string_view cutout = (*refs.cutouts)[i].bytes;
+        if (cutout.data() == node.text.data() && cutout.size() == node.text.size()) {
+          to.setCutout(static_cast<uint8_t>(i));
+          return;
+        }
+      }
+      to.setData(as_data(node.text));
+      break;
+    }
     case RawNode::Kind::List: {
       auto list = to.initList(from.size());
-      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i], named);
+      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i], refs);
       break;
     }
     case RawNode::Kind::Record: {
       auto rec = to.initRecord();
-      auto seen = std::find(named.begin(), named.end(), node.shape);
-      if (seen != named.end()) {
-        rec.setSameShapeAs(static_cast<uint32_t>(seen - named.begin()) + 1);
+      auto seen = std::find(refs.named.begin(), refs.named.end(), node.shape);
+      if (seen != refs.named.end()) {
+        rec.setSameShapeAs(static_cast<uint32_t>(seen - refs.named.begin()) + 1);
       } else {
-        named.push_back(node.shape);
+        refs.named.push_back(node.shape);
         rec.setName(text(node.shape->name));
         auto names = rec.initFieldNames(from.size());
         for (size_t i = 0; i < from.size(); ++i) names.set(i, text(from.field_name(i)));
       }
       auto values = rec.initValues(from.size());
-      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), values[i], named);
+      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), values[i], refs);
       break;
     }
   }
@@ -117,12 +133,19 @@ namespace {
 struct RawStrings {
   std::string first;
   std::deque<std::string> more;
+  std::shared_ptr<const void> cutouts;  // the alert's cutouts' bytes, which Bytes nodes may view
 };
 
 // Rebuilds a RawRecord. Its strings are copied: the Cap'n Proto buffer does not outlive decoding.
 struct RawReader {
-  explicit RawReader(RecordDecoder::Shapes& shapes) : shapes(shapes) { strings->first.reserve(shapes.strings_hint); }
+  // `cutouts`: the decoded alert's, owned by `cutout_bytes`.
+  RawReader(RecordDecoder::Shapes& shapes, const std::vector<Cutout>& cutouts, std::shared_ptr<const void> cutout_bytes)
+      : shapes(shapes), cutouts(cutouts) {
+    strings->first.reserve(shapes.strings_hint);
+    strings->cutouts = std::move(cutout_bytes);
+  }
   RecordDecoder::Shapes& shapes;
+  const std::vector<Cutout>& cutouts;
   RawRecordBuilder builder;
   std::vector<const RecordShape*> named;  // the shapes whose names this message gave, in order
   std::shared_ptr<RawStrings> strings = std::make_shared<RawStrings>();
@@ -145,6 +168,10 @@ struct RawReader {
       case wire::RawValue::DOUBLE: builder.set_double(node, from.getDouble()); break;
       case wire::RawValue::TEXT: builder.set_string(node, keep(view(from.getText()))); break;
       case wire::RawValue::DATA: builder.set_bytes(node, keep(view(from.getData()))); break;
+      case wire::RawValue::CUTOUT:
+        if (from.getCutout() >= cutouts.size()) fail("", "raw bytes refer to a cutout the alert does not have");
+        builder.set_bytes(node, cutouts[from.getCutout()].bytes);
+        break;
       case wire::RawValue::LIST: {
         auto list = from.getList();
         uint32_t first = builder.begin_list(node, list.size());
@@ -251,8 +278,9 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
     cutouts[i].setFormat(text(c.cutouts[i].format));
     cutouts[i].setBytes(as_data(c.cutouts[i].bytes));
   }
-  std::vector<const RecordShape*> named;
-  write_raw(c.raw.root(), to.initRaw(), named);
+  RawRefs refs;
+  if (c.cutouts.size() <= 256) refs.cutouts = &c.cutouts;
+  write_raw(c.raw.root(), to.initRaw(), refs);
   auto list = alert.annotations().list();
   auto annotations = to.initAnnotations(list.size());
   for (size_t i = 0; i < list.size(); ++i) write_annotation(*list[i], annotations[i]);
@@ -299,7 +327,7 @@ RecordPtr read_alert(wire::Alert::Reader from, RecordDecoder::Shapes& shapes) {
   }
   core->buffers = cutout_bytes;
   if (from.hasRaw() && from.getRaw().which() != wire::RawValue::NULL_) {
-    RawReader reader(shapes);
+    RawReader reader(shapes, core->cutouts, cutout_bytes);
     core->raw = reader.finish(from.getRaw());
   }
   AnnotationChain chain;
