@@ -14,6 +14,9 @@ struct RawValue {
     data @5 :Data;
     list @6 :List(RawValue);
     record @7 :RawRecord;
+    # The bytes of the alert's cutout n (Alert.cutouts): a survey's cutouts are bytes of its raw
+    # record too, and are not sent twice.
+    cutout @8 :UInt8;
   }
 }
 
@@ -21,4 +24,8 @@ struct RawRecord {
   name @0 :Text;            # record type, e.g. "ztf.alert.candidate"
   fieldNames @1 :List(Text);
   values @2 :List(RawValue);  # same order as fieldNames
+  # 0: name and fieldNames are given here. n > 0: they are those of the n-th record of this
+  # message (in depth-first order) that gave them, and are not repeated: a light curve's 30
+  # points share one shape, and its names were half the bytes of a point.
+  sameShapeAs @3 :UInt32;
 }

@@ -58,6 +58,7 @@ struct LinkOutState {
   std::deque<uint64_t> uncredited;  // sent to the current peer, in order (credit comes back FIFO)
   std::map<uint32_t, double> stream_time;
   std::shared_ptr<LinkCounters> counters;
+  RecordEncoder encoder;
   const char* name = "link-out";
 };
 
@@ -74,26 +75,30 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
     return;
   }
   std::string types;
-  std::vector<std::string> encodings;
-  size_t part_bytes = 0;
+  std::string bytes;
+  bytes.reserve(kMaxMessageBytes);
   const int64_t ingest_wall = wall_ns() - (steady_ns() - sent.ingest_ns);
   const uint8_t batch_type = static_cast<uint8_t>(sent.batch.type());
   auto send_part = [&](bool last) {
     st.counters->messages_sent.fetch_add(1, std::memory_order_relaxed);
-    st.counters->bytes_sent.fetch_add(part_bytes, std::memory_order_relaxed);
+    st.counters->bytes_sent.fetch_add(bytes.size(), std::memory_order_relaxed);
     self->send(st.peer, records_atom::value, st.epoch, seq, sent.in_port, batch_type, std::move(types),
-               std::move(encodings), ingest_wall, last);
+               std::move(bytes), ingest_wall, last);
     types.clear();
-    encodings.clear();
-    part_bytes = 0;
+    bytes.clear();
   };
   for (size_t i = 0; i < sent.batch.size(); ++i) {
     const Record& record = sent.batch[i];
-    std::string encoded = encode_record(record);
-    if (!encodings.empty() && part_bytes + encoded.size() > kMaxMessageBytes) send_part(false);
-    part_bytes += encoded.size();
+    const size_t size = st.encoder.append(record, bytes);
+    if (!types.empty() && bytes.size() > kMaxMessageBytes) {
+      // The part is full without this record: it starts the next one.
+      std::string next = bytes.substr(bytes.size() - size);
+      bytes.resize(bytes.size() - size);
+      send_part(false);
+      bytes = std::move(next);
+      bytes.reserve(kMaxMessageBytes);
+    }
     types.push_back(static_cast<char>(record.type()));
-    encodings.push_back(std::move(encoded));
   }
   send_part(true);
   st.counters->batches_sent.fetch_add(1, std::memory_order_relaxed);
@@ -277,6 +282,7 @@ struct LinkInState {
   std::shared_ptr<AckScope> scope;
   std::shared_ptr<AckTracker> tracker;
   std::shared_ptr<LinkCounters> counters;
+  RecordDecoder decoder;
   std::vector<RecordPtr> records;  // the parts of the batch being received
   bool broken = false;             // a part could not be decoded: the batch is dropped, abandoned
 };
@@ -329,13 +335,12 @@ caf::behavior link_in(LinkIn* self, caf::actor target, uint64_t target_index, ca
   st.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
   return {
       [self](records_atom, uint64_t epoch, uint64_t seq, uint32_t in_port, uint8_t batch_type,
-             const std::string& types, const std::vector<std::string>& encodings, int64_t ingest_wall, bool last) {
+             const std::string& types, const std::string& bytes, int64_t ingest_wall, bool last) {
         if (!accept(self, epoch)) return;
         auto& st = self->state;
         if (!st.broken) {
           try {
-            for (size_t i = 0; i < encodings.size(); ++i)
-              st.records.push_back(decode_record(static_cast<PortType>(types[i]), encodings[i], "a batch from another node"));
+            st.decoder.decode(types, bytes, "a batch from another node", st.records);
           } catch (const std::exception& e) {
             st.broken = true;
             self->send(st.run, msg::fault_atom::value, st.target_index,

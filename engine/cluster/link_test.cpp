@@ -64,7 +64,7 @@ TEST_CASE("a link out refuses the credit and the releases of an older epoch: a b
   upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
   uint64_t seq = 0, epoch = 0;
   peer->receive(
-      [&](records_atom, uint64_t e, uint64_t s, uint32_t, uint8_t, const std::string&, const std::vector<std::string>&,
+      [&](records_atom, uint64_t e, uint64_t s, uint32_t, uint8_t, const std::string&, const std::string&,
           int64_t, bool) {
         epoch = e;
         seq = s;

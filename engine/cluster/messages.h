@@ -17,7 +17,8 @@
 namespace ebs::cluster {
 
 // (records, epoch, seq, in_port, batch type, record types, encodings, ingest wall-clock ns, last):
-// one part of batch `seq` (a batch is split so that no message exceeds kMaxMessageBytes).
+// one part of batch `seq` (a batch is split so that no message exceeds kMaxMessageBytes); its
+// records' encodings laid end to end in one string (RecordEncoder), one type byte per record.
 using records_atom = caf::atom_constant<caf::atom("records")>;
 // (released, epoch, seq, abandoned): every record of batch `seq` was handled on the receiving node
 // (or, abandoned, was not): the sender lets go of the batch's acknowledgement tokens.

@@ -79,6 +79,9 @@ TEST_CASE("an alert survives the Cap'n Proto wire format") {
   CHECK(b.core().cutouts[0].bytes == "hello");
   CHECK(b.core().raw.path("candidate.rb").as_double() == 0.75);
   CHECK(b.core().raw.path("tag").as_string() == "hello");
+  // The raw bytes that are the cutout's crossed once: both view the same decoded buffer.
+  CHECK(b.core().raw.path("tag").node().text.data() == b.core().cutouts[0].bytes.data());
+  CHECK(bytes.find("hello") == bytes.rfind("hello"));
   REQUIRE(b.annotations().size() == 1);
   CHECK(b.annotations().list()[0]->provenance.actor == "sherlock");
   CHECK(to_json(b) == to_json(*alert));
@@ -129,6 +132,97 @@ TEST_CASE("sky events, coincidences and dead letters round-trip") {
   d.original = std::string("\0\x01\x02", 3);
   d.original_format = "bytes";
   CHECK(to_json(*decode_record(PortType::dead_letter, encode_record(d), "t")) == to_json(d));
+}
+
+TEST_CASE("records laid end to end in one buffer decode as encode_record's, sharing their raw shapes") {
+  auto first = sample_alert();
+  SkyEvent event;
+  event.event_id = "S230518h";
+  event.localization.shape = Localization::Shape::circle;
+  event.localization.radius_deg = 3;
+  Annotation a;
+  a.kind = Annotation::Kind::crossmatch;
+  a.catalogue = "gcvs";
+  auto second = sample_alert()->annotated(a);
+
+  RecordEncoder encoder;
+  std::string bytes;
+  std::string types;
+  for (const Record* r : std::initializer_list<const Record*>{first.get(), &event, second.get()}) {
+    const size_t before = bytes.size();
+    const size_t size = encoder.append(*r, bytes);
+    CHECK(size == bytes.size() - before);
+    CHECK(bytes.substr(before) == encode_record(*r));  // the builder's reused memory leaves no trace
+    types.push_back(static_cast<char>(r->type()));
+  }
+
+  RecordDecoder decoder;
+  std::vector<RecordPtr> back;
+  decoder.decode(types, bytes, "part", back);
+  REQUIRE(back.size() == 3);
+  CHECK(to_json(*back[0]) == to_json(*first));
+  CHECK(to_json(*back[1]) == to_json(event));
+  CHECK(to_json(*back[2]) == to_json(*second));
+  // One shape per (name, fields) for every record this decoder reads, this call or the next.
+  auto raw_shape = [](const RecordPtr& r) { return static_cast<const Alert&>(*r).core().raw.root().node().shape; };
+  CHECK(raw_shape(back[0]) == raw_shape(back[2]));
+  decoder.decode(types.substr(0, 1), bytes.substr(0, encode_record(*first).size()), "part", back);
+  REQUIRE(back.size() == 4);
+  CHECK(raw_shape(back[3]) == raw_shape(back[0]));
+
+  // Bytes that are not word-aligned are read from an aligned copy.
+  std::string shifted = " " + bytes;
+  std::vector<RecordPtr> again;
+  RecordDecoder().decode(types, std::string_view(shifted).substr(1), "part", again);
+  REQUIRE(again.size() == 3);
+  CHECK(to_json(*again[2]) == to_json(*second));
+
+  // Fewer messages than types, or bytes left over, are faults naming the place.
+  std::vector<RecordPtr> out;
+  CHECK_THROWS_AS(decoder.decode(types + types, bytes, "part 7", out), Fault);
+  CHECK_THROWS_AS(decoder.decode(types.substr(0, 2), bytes, "part 7", out), Fault);
+  try {
+    decoder.decode(types.substr(0, 2), bytes, "part 7", out);
+  } catch (const Fault& f) {
+    CHECK(f.place() == "part 7");
+  }
+}
+
+TEST_CASE("a raw light curve's points give their field names once per message") {
+  auto shapes = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  shapes->push_back(std::make_unique<RecordShape>("alert", std::vector<std::string>{"prv", "last"}));
+  shapes->push_back(std::make_unique<RecordShape>("point", std::vector<std::string>{"jd", "magpsf"}));
+  auto make = [&](size_t points) {
+    RawRecordBuilder b;
+    uint32_t f = b.begin_record(b.add_root(), (*shapes)[0].get());
+    uint32_t list = b.begin_list(f, static_cast<uint32_t>(points));
+    for (uint32_t i = 0; i < points; ++i) {
+      uint32_t p = b.begin_record(list + i, (*shapes)[1].get());
+      b.set_double(p, 2460000.5 + i);
+      b.set_double(p + 1, 18.0 + 0.1 * i);
+    }
+    uint32_t last = b.begin_record(f + 1, (*shapes)[1].get());  // the same shape outside the list
+    b.set_double(last, 2460100.5);
+    b.set_double(last + 1, 17.5);
+    auto core = std::make_shared<AlertCore>();
+    core->object_id = "ZTF20aaaaaaa";
+    core->raw = b.finish(nullptr, shapes);
+    return std::make_shared<const Alert>(core);
+  };
+  auto alert = make(30);
+  const std::string bytes = encode_record(*alert);
+  RecordPtr back = decode_record(PortType::alert, bytes, "test");
+  const RawRecord& raw = static_cast<const Alert&>(*back).core().raw;
+  CHECK(to_json(*back) == to_json(*alert));
+  REQUIRE(raw.path("prv").size() == 30);
+  CHECK(raw.path("prv").child(29).field_name(1) == "magpsf");
+  CHECK(raw.path("prv").child(29).child(1).as_double() == doctest::Approx(20.9));
+  CHECK(raw.path("last.magpsf").as_double() == 17.5);
+  CHECK(raw.path("prv").child(0).node().shape == raw.path("last").node().shape);
+  // Each further point costs its list slot (24 bytes), its record (32) and its values (56): its
+  // name and two field names (40 more) are not repeated.
+  const size_t per_point = (bytes.size() - encode_record(*make(0)).size()) / 30;
+  CHECK(per_point == 112);
 }
 
 TEST_CASE("corrupt wire bytes are a fault naming the place") {

@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -27,7 +28,14 @@ std::string_view view(capnp::Data::Reader d) {
   return std::string_view(reinterpret_cast<const char*>(d.begin()), d.size());
 }
 
-void write_raw(const RawView& from, wire::RawValue::Builder to) {
+// What a raw payload's encoding refers to rather than repeats: the shapes whose names this message
+// gave so far, in order (RawRecord.sameShapeAs), and the alert's cutouts (RawValue.cutout).
+struct RawRefs {
+  std::vector<const RecordShape*> named;
+  const std::vector<Cutout>* cutouts = nullptr;
+};
+
+void write_raw(const RawView& from, wire::RawValue::Builder to, RawRefs& refs) {
   if (!from.valid()) {
     to.setNull();
     return;
@@ -39,50 +47,117 @@ void write_raw(const RawView& from, wire::RawValue::Builder to) {
     case RawNode::Kind::Int: to.setInt(node.integer); break;
     case RawNode::Kind::Double: to.setDouble(node.number); break;
     case RawNode::Kind::String: to.setText(text(node.text)); break;
-    case RawNode::Kind::Bytes: to.setData(as_data(node.text)); break;
+    case RawNode::Kind::Bytes: {
+      for (size_t i = 0; refs.cutouts && i < refs.cutouts->size(); ++i) {
+        const std::string_view cutout = (*refs.cutouts)[i].bytes;
+        if (cutout.data() == node.text.data() && cutout.size() == node.text.size()) {
+          to.setCutout(static_cast<uint8_t>(i));
+          return;
+        }
+      }
+      to.setData(as_data(node.text));
+      break;
+    }
     case RawNode::Kind::List: {
       auto list = to.initList(from.size());
-      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i]);
+      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i], refs);
       break;
     }
     case RawNode::Kind::Record: {
       auto rec = to.initRecord();
-      rec.setName(text(node.shape->name));
-      auto names = rec.initFieldNames(from.size());
-      auto values = rec.initValues(from.size());
-      for (size_t i = 0; i < from.size(); ++i) {
-        names.set(i, text(from.field_name(i)));
-        write_raw(from.child(i), values[i]);
+      auto seen = std::find(refs.named.begin(), refs.named.end(), node.shape);
+      if (seen != refs.named.end()) {
+        rec.setSameShapeAs(static_cast<uint32_t>(seen - refs.named.begin()) + 1);
+      } else {
+        refs.named.push_back(node.shape);
+        rec.setName(text(node.shape->name));
+        auto names = rec.initFieldNames(from.size());
+        for (size_t i = 0; i < from.size(); ++i) names.set(i, text(from.field_name(i)));
       }
+      auto values = rec.initValues(from.size());
+      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), values[i], refs);
       break;
     }
   }
 }
 
-// Rebuilds a RawRecord; record shapes are shared per (name, fields) within one message.
-struct RawReader {
-  RawRecordBuilder builder;
-  std::shared_ptr<std::vector<std::unique_ptr<RecordShape>>> shapes =
-      std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
-  std::map<std::vector<std::string>, const RecordShape*> by_fields;
-  // A deque never moves its elements, so views into them stay valid while it grows.
-  std::shared_ptr<std::deque<std::string>> strings = std::make_shared<std::deque<std::string>>();
+}  // namespace
 
-  // Strings are copied into stable storage: the capnp buffer does not outlive decoding.
-  std::string_view keep(std::string_view s) {
-    strings->emplace_back(s);
-    return strings->back();
-  }
+// The record shapes of the raw payloads a RecordDecoder rebuilds, shared by every record it
+// decodes: a stream's records have a handful of shapes, built once rather than per record. Shapes
+// are never changed once made, so records read on other threads may hold them while more are
+// added; the store lives as long as the last record that uses it.
+struct RecordDecoder::Shapes {
+  // Beyond this many shapes (a stream of ever new field lists) a fresh store begins, so a
+  // decoder that lives for a whole run holds a bounded number.
+  static constexpr size_t kMaxShapes = 4096;
+  std::shared_ptr<std::vector<std::unique_ptr<RecordShape>>> store =
+      std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  std::map<std::string, std::vector<const RecordShape*>, std::less<>> by_name;
+  // The bytes of strings the last raw payload held: what the next one reserves.
+  size_t strings_hint = 0;
 
   const RecordShape* shape_for(wire::RawRecord::Reader rec) {
-    std::vector<std::string> key{std::string(view(rec.getName()))};
-    for (auto n : rec.getFieldNames()) key.emplace_back(view(n));
-    auto it = by_fields.find(key);
-    if (it != by_fields.end()) return it->second;
-    std::vector<std::string> fields(key.begin() + 1, key.end());
-    shapes->push_back(std::make_unique<RecordShape>(key[0], std::move(fields)));
-    by_fields.emplace(std::move(key), shapes->back().get());
-    return shapes->back().get();
+    const std::string_view name = view(rec.getName());
+    auto names = rec.getFieldNames();
+    auto same_fields = [&](const RecordShape* shape) {
+      if (shape->fields.size() != names.size()) return false;
+      for (uint32_t i = 0; i < names.size(); ++i)
+        if (shape->fields[i] != view(names[i])) return false;
+      return true;
+    };
+    auto it = by_name.find(name);
+    if (it != by_name.end())
+      for (const RecordShape* shape : it->second)
+        if (same_fields(shape)) return shape;
+    if (store->size() >= kMaxShapes) {
+      store = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+      by_name.clear();
+      it = by_name.end();
+    }
+    std::vector<std::string> fields;
+    fields.reserve(names.size());
+    for (auto n : names) fields.emplace_back(view(n));
+    store->push_back(std::make_unique<RecordShape>(std::string(name), std::move(fields)));
+    if (it == by_name.end()) it = by_name.emplace(std::string(name), std::vector<const RecordShape*>{}).first;
+    it->second.push_back(store->back().get());
+    return store->back().get();
+  }
+};
+
+namespace {
+
+// The strings of one raw payload, kept with it: mostly in one buffer reserved at the size the
+// previous payload's took (views into it stay valid as long as it never grows), the rest each
+// on its own.
+struct RawStrings {
+  std::string first;
+  std::deque<std::string> more;
+  std::shared_ptr<const void> cutouts;  // the alert's cutouts' bytes, which Bytes nodes may view
+};
+
+// Rebuilds a RawRecord. Its strings are copied: the Cap'n Proto buffer does not outlive decoding.
+struct RawReader {
+  // `cutouts`: the decoded alert's, owned by `cutout_bytes`.
+  RawReader(RecordDecoder::Shapes& shapes, const std::vector<Cutout>& cutouts, std::shared_ptr<const void> cutout_bytes)
+      : shapes(shapes), cutouts(cutouts) {
+    strings->first.reserve(shapes.strings_hint);
+    strings->cutouts = std::move(cutout_bytes);
+  }
+  RecordDecoder::Shapes& shapes;
+  const std::vector<Cutout>& cutouts;
+  RawRecordBuilder builder;
+  std::vector<const RecordShape*> named;  // the shapes whose names this message gave, in order
+  std::shared_ptr<RawStrings> strings = std::make_shared<RawStrings>();
+  size_t kept = 0;
+
+  std::string_view keep(std::string_view s) {
+    kept += s.size();
+    std::string& first = strings->first;
+    if (first.size() + s.size() > first.capacity()) return strings->more.emplace_back(s);
+    const size_t at = first.size();
+    first.append(s);
+    return std::string_view(first.data() + at, s.size());
   }
 
   void read(wire::RawValue::Reader from, uint32_t node) {
@@ -93,6 +168,10 @@ struct RawReader {
       case wire::RawValue::DOUBLE: builder.set_double(node, from.getDouble()); break;
       case wire::RawValue::TEXT: builder.set_string(node, keep(view(from.getText()))); break;
       case wire::RawValue::DATA: builder.set_bytes(node, keep(view(from.getData()))); break;
+      case wire::RawValue::CUTOUT:
+        if (from.getCutout() >= cutouts.size()) fail("", "raw bytes refer to a cutout the alert does not have");
+        builder.set_bytes(node, cutouts[from.getCutout()].bytes);
+        break;
       case wire::RawValue::LIST: {
         auto list = from.getList();
         uint32_t first = builder.begin_list(node, list.size());
@@ -101,7 +180,14 @@ struct RawReader {
       }
       case wire::RawValue::RECORD: {
         auto rec = from.getRecord();
-        const RecordShape* shape = shape_for(rec);
+        const RecordShape* shape = nullptr;
+        if (uint32_t same = rec.getSameShapeAs(); same > 0) {
+          if (same > named.size()) fail("", "raw record refers to a shape its message did not give");
+          shape = named[same - 1];
+        } else {
+          shape = shapes.shape_for(rec);
+          named.push_back(shape);
+        }
         auto values = rec.getValues();
         if (values.size() != shape->fields.size()) fail("", "raw record has mismatched field count");
         uint32_t first = builder.begin_record(node, shape);
@@ -114,7 +200,8 @@ struct RawReader {
   RawRecord finish(wire::RawValue::Reader root) {
     builder.add_root();
     read(root, 0);
-    return builder.finish(strings, shapes);
+    shapes.strings_hint = kept;
+    return builder.finish(strings, shapes.store);
   }
 };
 
@@ -191,13 +278,15 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
     cutouts[i].setFormat(text(c.cutouts[i].format));
     cutouts[i].setBytes(as_data(c.cutouts[i].bytes));
   }
-  write_raw(c.raw.root(), to.initRaw());
+  RawRefs refs;
+  if (c.cutouts.size() <= 256) refs.cutouts = &c.cutouts;
+  write_raw(c.raw.root(), to.initRaw(), refs);
   auto list = alert.annotations().list();
   auto annotations = to.initAnnotations(list.size());
   for (size_t i = 0; i < list.size(); ++i) write_annotation(*list[i], annotations[i]);
 }
 
-RecordPtr read_alert(wire::Alert::Reader from) {
+RecordPtr read_alert(wire::Alert::Reader from, RecordDecoder::Shapes& shapes) {
   auto core = std::make_shared<AlertCore>();
   core->alert_id = from.getAlertId();
   core->alert_key = view(from.getAlertKey());
@@ -215,6 +304,7 @@ RecordPtr read_alert(wire::Alert::Reader from) {
   core->is_diff_pos = from.getIsDiffPos();
   core->real_bogus = from.getRealBogus();
   core->limit_mag = from.getLimitMag();
+  core->history.reserve(from.getHistory().size());
   for (auto h : from.getHistory()) {
     Photometry p;
     p.mjd_tai = h.getMjdTai();
@@ -237,7 +327,7 @@ RecordPtr read_alert(wire::Alert::Reader from) {
   }
   core->buffers = cutout_bytes;
   if (from.hasRaw() && from.getRaw().which() != wire::RawValue::NULL_) {
-    RawReader reader;
+    RawReader reader(shapes, core->cutouts, cutout_bytes);
     core->raw = reader.finish(from.getRaw());
   }
   AnnotationChain chain;
@@ -430,55 +520,120 @@ RecordPtr read_dead_letter(wire::DeadLetter::Reader from) {
 
 }  // namespace
 
-std::string encode_record(const Record& record) {
-  capnp::MallocMessageBuilder message;
+namespace {
+
+void write_record(const Record& record, capnp::MessageBuilder& message) {
   switch (record.type()) {
     case PortType::alert:
       write_alert(static_cast<const Alert&>(record), message.initRoot<wire::Alert>());
-      break;
+      return;
     case PortType::sky_event:
       write_event(static_cast<const SkyEvent&>(record), message.initRoot<wire::SkyEvent>());
-      break;
+      return;
     case PortType::coincidence:
-      write_coincidence(static_cast<const Coincidence&>(record),
-                        message.initRoot<wire::Coincidence>());
-      break;
+      write_coincidence(static_cast<const Coincidence&>(record), message.initRoot<wire::Coincidence>());
+      return;
     case PortType::dead_letter:
       write_dead_letter(static_cast<const DeadLetter&>(record), message.initRoot<wire::DeadLetter>());
-      break;
+      return;
     case PortType::classification:
       write_classification(static_cast<const Classification&>(record), message.initRoot<wire::Classification>());
-      break;
-    case PortType::any: fail("", "a record has no concrete type");
+      return;
+    case PortType::any: break;
   }
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  fail("", "a record has no concrete type");
+}
+
+RecordPtr read_record(PortType type, capnp::MessageReader& reader, RecordDecoder::Shapes& shapes) {
+  switch (type) {
+    case PortType::alert: return read_alert(reader.getRoot<wire::Alert>(), shapes);
+    case PortType::sky_event: return read_event(reader.getRoot<wire::SkyEvent>());
+    case PortType::coincidence: return read_coincidence(reader.getRoot<wire::Coincidence>());
+    case PortType::dead_letter: return read_dead_letter(reader.getRoot<wire::DeadLetter>());
+    case PortType::classification: return read_classification(reader.getRoot<wire::Classification>());
+    case PortType::any: break;
+  }
+  return nullptr;
+}
+
+// Appends what Cap'n Proto writes to a string.
+class StringOutput : public kj::OutputStream {
+ public:
+  explicit StringOutput(std::string& out) : out_(out) {}
+  void write(const void* buffer, size_t size) override { out_.append(static_cast<const char*>(buffer), size); }
+
+ private:
+  std::string& out_;
+};
+
+capnp::ReaderOptions reader_options() {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = 1ull << 30;
+  return options;
+}
+
+}  // namespace
+
+std::string encode_record(const Record& record) {
+  std::string out;
+  RecordEncoder().append(record, out);
+  return out;
+}
+
+RecordEncoder::RecordEncoder() : scratch_(new capnp::word[kScratchWords]()) {}
+RecordEncoder::~RecordEncoder() = default;
+
+size_t RecordEncoder::append(const Record& record, std::string& out) {
+  // The builder's first segment is the scratch, which its destructor zeroes again for the next
+  // record: no allocation for a record that fits it.
+  capnp::MallocMessageBuilder message(kj::arrayPtr(scratch_.get(), kScratchWords));
+  write_record(record, message);
+  const size_t before = out.size();
+  StringOutput stream(out);
+  capnp::writeMessage(stream, message);
+  return out.size() - before;
+}
+
+RecordDecoder::RecordDecoder() : shapes_(std::make_unique<Shapes>()) {}
+RecordDecoder::~RecordDecoder() = default;
+
+void RecordDecoder::decode(std::string_view types, std::string_view bytes, std::string_view place,
+                           std::vector<RecordPtr>& out) {
+  if (bytes.size() % sizeof(capnp::word) != 0)
+    fail(std::string(place), "not Cap'n Proto messages (the size is not a multiple of 8 bytes)");
+  // Read in place when the bytes are word-aligned (a heap buffer is); else from an aligned copy.
+  kj::Array<capnp::word> copy;
+  kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(bytes.data()),
+                                        bytes.size() / sizeof(capnp::word));
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) != 0) {
+    copy = kj::heapArray<capnp::word>(words.size());
+    memcpy(copy.begin(), bytes.data(), bytes.size());
+    words = kj::ArrayPtr<const capnp::word>(copy.begin(), copy.size());
+  }
+  PortType type = PortType::any;
+  try {
+    for (char t : types) {
+      type = static_cast<PortType>(t);
+      if (words.size() == 0) fail(std::string(place), "fewer Cap'n Proto messages than records");
+      capnp::FlatArrayMessageReader reader(words, reader_options());
+      const size_t used = static_cast<size_t>(reader.getEnd() - words.begin());
+      RecordPtr record = read_record(type, reader, *shapes_);
+      if (!record) fail(std::string(place), "cannot decode a record of type Any");
+      out.push_back(std::move(record));
+      words = words.slice(used, words.size());
+    }
+  } catch (const kj::Exception& e) {
+    fail(std::string(place),
+         std::string("invalid ") + std::string(to_string(type)) + " message: " + e.getDescription().cStr());
+  }
+  if (words.size() != 0) fail(std::string(place), "bytes left after the last record's Cap'n Proto message");
 }
 
 RecordPtr decode_record(PortType type, std::string_view bytes, std::string_view place) {
-  if (bytes.size() % sizeof(capnp::word) != 0)
-    fail(std::string(place), "not a Cap'n Proto message (size is not a multiple of 8 bytes)");
-  // Copy into aligned storage: the caller's buffer may not be word-aligned.
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  memcpy(words.begin(), bytes.data(), bytes.size());
-  try {
-    capnp::ReaderOptions options;
-    options.traversalLimitInWords = 1ull << 30;
-    capnp::FlatArrayMessageReader reader(words, options);
-    switch (type) {
-      case PortType::alert: return read_alert(reader.getRoot<wire::Alert>());
-      case PortType::sky_event: return read_event(reader.getRoot<wire::SkyEvent>());
-      case PortType::coincidence: return read_coincidence(reader.getRoot<wire::Coincidence>());
-      case PortType::dead_letter: return read_dead_letter(reader.getRoot<wire::DeadLetter>());
-      case PortType::classification: return read_classification(reader.getRoot<wire::Classification>());
-      case PortType::any: break;
-    }
-  } catch (const kj::Exception& e) {
-    fail(std::string(place), std::string("invalid ") + std::string(to_string(type)) +
-                                 " message: " + e.getDescription().cStr());
-  }
-  fail(std::string(place), "cannot decode a record of type Any");
+  std::vector<RecordPtr> out;
+  const char t = static_cast<char>(type);
+  RecordDecoder().decode(std::string_view(&t, 1), bytes, place, out);
+  return out.front();
 }
 
 }  // namespace ebs
