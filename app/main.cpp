@@ -10,6 +10,7 @@
 
 #include "actors/sinks/dashboard/dashboard_server.h"
 #include "actors/sinks/dashboard/dashboard_sink.h"
+#include "app/allocator.h"
 #include "app/builtin_modules.h"
 #include "engine/cli/command_registry.h"
 #include "engine/cli/workflow_commands.h"
@@ -57,6 +58,6 @@ int main(int argc, char** argv) {
   }
 
   CLI::App app{"ebs-flow: real-time astronomical alert workflows (European Broker Services)", "ebs-flow"};
-  app.set_version_flag("--version", std::string("ebs-flow ") + EBS_FLOW_VERSION);
+  app.set_version_flag("--version", std::string("ebs-flow ") + EBS_FLOW_VERSION + "\nallocator: " + ebs::allocator_description());
   return commands.dispatch(app, argc, argv);
 }

@@ -26,6 +26,13 @@ TEST_CASE("--version, --help and usage errors") {
   auto v = run_command(ebs_flow() + " --version", fs::current_path());
   CHECK(v.exit_code == 0);
   CHECK(v.out.find("ebs-flow ") == 0);
+#ifdef EBS_JEMALLOC
+  // The options are read back from the running allocator: the binary's own malloc_conf took.
+  CHECK(v.out.find("allocator: jemalloc 5.") != std::string::npos);
+  CHECK(v.out.find("narenas 1, dirty_decay_ms 1000, muzzy_decay_ms 0, background_thread true") != std::string::npos);
+#else
+  CHECK(v.out.find("allocator: glibc malloc") != std::string::npos);
+#endif
   auto h = run_command(ebs_flow() + " --help", fs::current_path());
   CHECK(h.exit_code == 0);
   for (const char* command : {"run", "validate", "graph", "actors"}) CHECK(h.out.find(command) != std::string::npos);

@@ -832,15 +832,19 @@ actors:
     for (double t, kb; lines >> t >> kb;) samples.emplace_back(t, kb / 1024);
     const double from = signalled - 6.0, middle = signalled - 3.0;
     double first_half = 0, second_half = 0;
-    size_t counted = 0;
+    size_t first_count = 0, second_count = 0;
     for (const auto& sample : samples) {
       if (sample.first < from || sample.first > signalled) continue;
-      ++counted;
-      double& peak = sample.first < middle ? first_half : second_half;
+      const bool first = sample.first < middle;
+      ++(first ? first_count : second_count);
+      double& peak = first ? first_half : second_half;
       peak = std::max(peak, sample.second);
     }
-    INFO("node " << node << ": " << counted << " samples, peak " << first_half << " MB then " << second_half << " MB");
-    CHECK(counted >= 16);
+    INFO("node " << node << ": " << first_count << " + " << second_count << " samples, peak " << first_half
+                 << " MB then " << second_half << " MB");
+    // 12 a half when the sampler keeps its pace; a loaded machine slows it (15 in all was seen).
+    CHECK(first_count >= 4);
+    CHECK(second_count >= 4);
     CHECK(second_half <= first_half + 32);
   }
   // A stop drains: every alert the source read was written.

@@ -11,6 +11,7 @@ build_packages=(
   libavro-dev libsnappy-dev zlib1g-dev libcfitsio-dev libhealpix-cxx-dev libchealpix-dev
   libgsl-dev libxgboost-dev libcurl4-openssl-dev libcpp-httplib-dev libssl-dev
   libxml2-dev libpng-dev libpq-dev
+  libjemalloc-dev  # the product's allocator (app/allocator.h)
 )
 # The torch-score actor (CMake option EBS_TORCH, on by default; docs/ml.md): libtorch is large,
 # so EBS_TORCH=OFF in the environment leaves it out (configure with -DEBS_TORCH=OFF then).

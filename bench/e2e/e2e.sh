@@ -21,6 +21,7 @@ python_alerts=${2:-1000}
 ebs_flow=${EBS_FLOW:-$root/build/ebs-flow}
 export EBS_TEST_DATA=${EBS_TEST_DATA:-$(realpath "$root/../shared/data")}
 work=${EBS_E2E_DIR:-/tmp/ebs-e2e}
+"$ebs_flow" --version  # the build and its allocator (app/allocator.h): RSS and CPU depend on it
 files=$work/alerts-$alerts
 mkdir -p "$work"
 if [[ ! -d $files ]]; then
