@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/cluster/messages.h"
+#include "engine/cluster/node.h"
 #include "test/support/subprocess.h"
 #include "engine/util/sha256.h"
 #include "test/support/test_data.h"
@@ -205,24 +207,34 @@ TEST_CASE("a workflow's cluster: section names the nodes, --nodes overrides it, 
   fs::remove_all(dir);
 }
 
-TEST_CASE("a node of another ebs-flow version is refused at the handshake") {
+TEST_CASE("a node of another ebs-flow version, or of another link revision, is refused at the handshake") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("version");
   write(dir / "workflow.yaml", parity_workflow());
-  // A BASP peer that says it is another ebs-flow version (what a node of another release says).
-  caf::actor_system_config config;
-  config.load<caf::io::middleman>();
-  config.set("middleman.app-identifiers", std::vector<std::string>{"ebs-flow 0.0.0-another"});
-  caf::actor_system system(config);
-  auto peer = system.spawn([]() -> caf::behavior { return {[](int) {}}; });
-  auto port = system.middleman().publish(peer, 0, "127.0.0.1");
-  REQUIRE(port);
-  const std::string nodes = "node1=127.0.0.1:" + std::to_string(*port) + ",node2=127.0.0.1:" + std::to_string(*port);
-  auto r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --nodes " + nodes + " --run-dir out", dir);
-  CHECK(r.exit_code == 1);
-  CHECK_MESSAGE(r.err.find("runs another ebs-flow version") != std::string::npos, r.err);
-  CHECK(!fs::exists(dir / "out" / "matched.jsonl"));
-  caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+  // "ebs-flow 0.1.0\n...": this build's version, to make a peer of this version but another link.
+  const std::string said = run_command(ebs_flow() + " --version", dir).out;
+  const std::string version = said.substr(9, said.find('\n') - 9);
+  // BASP peers that say what a node of another release, or of this release built with another
+  // encoding of records, says.
+  for (const std::string& identifier :
+       {std::string("ebs-flow 0.0.0-another"), ebs::cluster_app_identifier(version, ebs::kLinkWireRevision + 1)}) {
+    INFO(identifier);
+    caf::actor_system_config config;
+    config.load<caf::io::middleman>();
+    config.set("middleman.app-identifiers", std::vector<std::string>{identifier});
+    caf::actor_system system(config);
+    auto peer = system.spawn([]() -> caf::behavior { return {[](int) {}}; });
+    auto port = system.middleman().publish(peer, 0, "127.0.0.1");
+    REQUIRE(port);
+    const std::string nodes = "node1=127.0.0.1:" + std::to_string(*port) + ",node2=127.0.0.1:" + std::to_string(*port);
+    auto r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --nodes " + nodes + " --run-dir out", dir);
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find("runs another ebs-flow version (or link revision) than " +
+                             ebs::cluster_app_identifier(version, ebs::kLinkWireRevision)) != std::string::npos,
+                  r.err);
+    CHECK(!fs::exists(dir / "out" / "matched.jsonl"));
+    caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+  }
   fs::remove_all(dir);
 }
 

@@ -131,7 +131,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       const bool other_version = e.category() == caf::atom("system") &&
                                  e.code() == static_cast<uint8_t>(caf::sec::incompatible_application_ids);
       result.errors.push_back("node '" + n.name + "' at " + n.host + ":" + std::to_string(n.port) +
-                              (other_version ? " runs another ebs-flow version than " + cluster.version +
+                              (other_version ? " runs another ebs-flow version (or link revision) than " +
+                                                   cluster_app_identifier(cluster.version, kLinkWireRevision) +
                                                    " (refused at the handshake)"
                                              : " does not answer: " + system.render(e) +
                                                    (cluster.tls.enabled()

@@ -60,6 +60,12 @@ using failover_atom = caf::atom_constant<caf::atom("failover")>;
 // its instances to end, and answer (restart, node name) once ready to prepare the next attempt.
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 
+// The revision of how records cross a link (the records message and schemas/raw_value.capnp as
+// link.cpp writes them). It is part of the BASP application identifier (cluster_app_identifier):
+// two builds of one version that encode records differently refuse each other at the handshake
+// instead of misreading each other's records. Raise it with any change of that encoding.
+inline constexpr int kLinkWireRevision = 2;
+
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;
 

@@ -4,7 +4,6 @@
 #include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include <malloc.h>
 
 #include <fstream>
 #include <iostream>
@@ -54,6 +53,10 @@ caf::expected<caf::actor> reach(caf::actor_system& system, const std::string& ho
   return system.middleman().remote_actor(host, port);
 }
 
+std::string cluster_app_identifier(const std::string& version, int link_revision) {
+  return "ebs-flow " + version + " link " + std::to_string(link_revision);
+}
+
 void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads,
                        const TlsFiles& tls) {
   config.load<caf::io::middleman>();
@@ -66,7 +69,7 @@ void configure_cluster(caf::actor_system_config& config, const std::string& vers
   configure_scheduler(config, threads);
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
   config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
-  config.set("middleman.app-identifiers", std::vector<std::string>{"ebs-flow " + version});
+  config.set("middleman.app-identifiers", std::vector<std::string>{cluster_app_identifier(version, kLinkWireRevision)});
   config.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");  // instance indices (failover)
 }
 
@@ -121,12 +124,6 @@ nlohmann::json instance_books(const GraphInstance& inst, size_t index) {
 }  // namespace
 
 int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader) {
-  // A node receives its records in messages of up to kMaxMessageBytes and frees them as fast:
-  // with glibc's defaults each such buffer is mapped and unmapped (or the heap's top trimmed)
-  // again and again, and the page faults cost a fifth of the link's CPU (docs/cluster.md
-  // "Figures"). Freed memory up to 64 MiB stays in the process instead.
-  mallopt(M_MMAP_THRESHOLD, 4 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   StopSignals signals;
   caf::actor_system_config config;
   configure_cluster(config, options.version, options.threads, options.tls);
