@@ -216,8 +216,9 @@ TEST_CASE("a node of another ebs-flow version, or of another link revision, is r
   const std::string version = said.substr(9, said.find('\n') - 9);
   // BASP peers that say what a node of another release, or of this release built with another
   // encoding of records, says.
-  for (const std::string& identifier :
-       {std::string("ebs-flow 0.0.0-another"), ebs::cluster_app_identifier(version, ebs::kLinkWireRevision + 1)}) {
+  const std::vector<std::string> identifiers{
+      "ebs-flow 0.0.0-another", ebs::cluster::cluster_app_identifier(version, ebs::cluster::kLinkWireRevision + 1)};
+  for (const std::string& identifier : identifiers) {
     INFO(identifier);
     caf::actor_system_config config;
     config.load<caf::io::middleman>();
@@ -230,7 +231,7 @@ TEST_CASE("a node of another ebs-flow version, or of another link revision, is r
     auto r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --nodes " + nodes + " --run-dir out", dir);
     CHECK(r.exit_code == 1);
     CHECK_MESSAGE(r.err.find("runs another ebs-flow version (or link revision) than " +
-                             ebs::cluster_app_identifier(version, ebs::kLinkWireRevision)) != std::string::npos,
+                             ebs::cluster::cluster_app_identifier(version, ebs::cluster::kLinkWireRevision)) != std::string::npos,
                   r.err);
     CHECK(!fs::exists(dir / "out" / "matched.jsonl"));
     caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);

@@ -4,7 +4,7 @@
 # Seeds come from the shared data and the repository's workflows at run time; what a run finds
 # is kept in build-sanitizers/corpus/.
 #   tools/fuzz.sh [--seconds N | --ci] [--rss-mb M] [target...]
-#   (targets: avro gzip notice workflow expr skymap catalog http_api; model on demand only: see
+#   (targets: avro gzip notice workflow expr skymap catalog http_api record_wire; model on demand only: see
 #   docs/reliability.md, "Fuzzing")
 # --ci (tools/test.sh, hence CI): a fixed seed and a fixed number of runs per target (about 20 s
 # each here) from a fresh corpus, so that a CI run is reproducible and a finding in it is the
@@ -28,7 +28,7 @@ while (($# > 0)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr skymap catalog http_api)
+((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr skymap catalog http_api record_wire)
 
 build_dir=$("$root/tools/sanitizer-build.sh" "${targets[@]/%/_fuzz}" | tail -1)
 
@@ -62,6 +62,7 @@ PY
     catalog) echo "$data/catalogs" ;;
     http_api) echo "$root/fuzz/seeds/http_api" ;;
     model) echo "$root/fuzz/seeds/model" ;;
+    record_wire) echo "$build_dir/fuzz/seeds/record_wire" ;;  # made by the build (record_wire_seeds)
     expr) mkdir -p "$build_dir/seeds/expr"
           grep -rhoE 'expr: .*' "$root/workflows" "$root/test/fixtures" "$root/docs" 2>/dev/null |
             sed 's/^expr: //' | head -200 | split -l 1 - "$build_dir/seeds/expr/e"
@@ -77,7 +78,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan-suppressions.t
 status=0
 # --ci: runs per target, about 20 s each on the 2-core machine under load.
 declare -A ci_runs=([avro]=20000 [gzip]=2500 [notice]=2500 [workflow]=5000 [expr]=2500 [skymap]=2000
-                    [catalog]=400 [http_api]=15000 [model]=25000)
+                    [catalog]=400 [http_api]=15000 [model]=25000 [record_wire]=20000)
 for t in "${targets[@]}"; do
   corpus=$build_dir/corpus/$t
   budget=(-max_total_time="$seconds")
