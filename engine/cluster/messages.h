@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <string>
 
 #include "engine/util/hash.h"
@@ -58,6 +59,16 @@ using failover_atom = caf::atom_constant<caf::atom("failover")>;
 // (every token still held abandoned, so no Kafka source commits past what was written), wait for
 // its instances to end, and answer (restart, node name) once ready to prepare the next attempt.
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
+
+// Node -> coordinator: (books, epoch, node name, JSON): every local instance's books so far
+// (engine/cluster/instance_books.h), every kBooksInterval while the run goes; `epoch` is that of
+// the attempt (its wire), so that a torn-down attempt's books are dropped after a restart.
+using books_atom = caf::atom_constant<caf::atom("books")>;
+inline constexpr std::chrono::milliseconds kBooksInterval{500};
+// (draincut) to every node: the drain ran out of time (drain_timeout_s). The node abandons every
+// token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
+// reports its books at once (collect's answer) and stops its instances.
+using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;
