@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 
 #include "test/support/subprocess.h"
@@ -851,5 +852,94 @@ actors:
   }
   CHECK(written > 1000);
   CHECK(read == written);  // the stop drained every record in flight
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a cluster run shows what one process shows: the progress line, run --http while it runs, the drain bound") {
+  // A webhook on node2 whose endpoint never answers (a socket that listens and never accepts: the
+  // connection opens, no answer comes): the drain hangs on it once the 11 alerts were read.
+  int hanging = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(hanging, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(hanging, 64) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(hanging, reinterpret_cast<sockaddr*>(&addr), &len);
+  fs::path dir = temp_dir("seen");
+  write(dir / "workflow.yaml", R"(name: cluster-seen
+actors:
+  - id: src
+    type: avro-files
+    config: {path: ')" + (data_dir() / "ztf/kowalski-v3.3-v4.01/1127*.avro").string() + R"('}
+  - id: hook
+    type: webhook
+    inputs: [src.alerts]
+    config: {url: 'http://127.0.0.1:)" + std::to_string(ntohs(addr.sin_port)) + R"(/hook', timeout_ms: 1000, retries: 2, backoff_ms: 100}
+    placement: {nodes: [node2]}
+  - id: copy
+    type: jsonl
+    config: {path: copy.jsonl, with_raw: false}
+    inputs: [src.alerts]
+)");
+  // The dashboard's endpoints are read while the run hangs in its drain (the copy sink wrote all 11).
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "\"$B\" run workflow.yaml --local-cluster 2 --threads 1 --progress --drain-timeout 2 --http 127.0.0.1:0 "
+        "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 200); do url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out); [ -n \"$url\" ] && break; sleep 0.05; done\n"
+        "for i in $(seq 300); do curl -s \"${url}metrics\" | grep -q 'ebs_sink_latency_seconds_count{actor=\"copy\"} 11' && break; sleep 0.1; done\n"
+        "curl -s \"${url}metrics\" > metrics.txt; curl -s \"${url}api/stats\" > stats.json; curl -s \"${url}api/graph\" > graph.json\n"
+        "curl -s \"$url\" > page.html\n"
+        "wait $(cat run.pid); echo $? > run.rc\n");
+  const auto started = std::chrono::steady_clock::now();
+  run_script(dir);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ::close(hanging);
+  const std::string err = read_file(dir / "run.err");
+  INFO(err);
+  // The drain bound: cut after 2 s without progress, named, exit 1; not the 11 x 3.3 s of retries.
+  CHECK(rc(dir, "run") == 1);
+  CHECK(took < 25);
+  CHECK(err.find("the drain did not end within drain_timeout_s = 2 s; still busy: hook") != std::string::npos);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["drain"]["timed_out"] == true);
+  CHECK(summary["drain"]["busy_actors"] == json::array({"hook"}));
+  CHECK(summary["drain"]["unhandled_records"].get<int>() >= 1);
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "hook") {
+      CHECK(a["forwarded"] == 0);  // nothing was delivered: the endpoint never answered
+      CHECK(a["in"].get<int>() >= 1);
+      CHECK(a["instances"][0]["node"] == "node2");
+    }
+    if (a["id"] == "copy") {  // a sink on node1: its latency gathered from the node
+      CHECK(a["forwarded"] == 11);
+      CHECK(a["latency_ms"]["records"] == 11);
+      CHECK(a["latency_ms"]["max"].get<double>() > 0);
+    }
+  }
+  // The progress line on the coordinator (stderr is not a terminal: one line a second).
+  CHECK(err.find("progress: ") != std::string::npos);
+  // ... with the sink's latency from node1's books.
+  CHECK(std::regex_search(err, std::regex("progress: .*copy [0-9]+/s p50 [0-9.]+ (µs|ms|s) p99")));
+  // run --http answered during the run, from the books the nodes report.
+  const std::string metrics = read_file(dir / "metrics.txt");
+  CHECK(metrics.find("ebs_actor_records_total{actor=\"src\",counter=\"forwarded\"} 11") != std::string::npos);
+  CHECK(metrics.find("ebs_sink_latency_seconds_count{actor=\"copy\"} 11") != std::string::npos);
+  CHECK(metrics.find("ebs_sink_latency_seconds{actor=\"copy\",quantile=\"0.99\"}") != std::string::npos);
+  json stats = json::parse(read_file(dir / "stats.json"));
+  CHECK(stats["state"] == "running");
+  for (const json& a : stats["actors"])
+    if (a["id"] == "hook") {
+      CHECK(a["in"].get<int>() >= 1);
+      CHECK(a["instances"][0]["node"] == "node2");  // each instance's node, its own counters
+      CHECK(a["instances"][0]["in"] == a["in"]);
+    }
+  const json graph = json::parse(read_file(dir / "graph.json"));
+  CHECK(graph["actors"].size() == 4);  // with the dead-letter sink
+  for (const json& a : graph["actors"]) {
+    const std::string id = a["id"];
+    CHECK_MESSAGE(a["nodes"] == json::array({id == "hook" ? "node2" : "node1"}), id);
+  }
+  CHECK(read_file(dir / "page.html").find("<html") != std::string::npos);
   fs::remove_all(dir);
 }

@@ -73,6 +73,7 @@ bool moved_on_failover(const ActorType& type) { return !type.is_source() && !typ
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                          const ClusterRun& cluster) {
   RunResult result;
+  result.abandoned_counted = false;  // each node's scope counts its own; they are not gathered
   std::vector<std::string> names;
   for (const NodeAddress& n : cluster.nodes) names.push_back(n.name);
   std::optional<LocalGraph> graph_holder;

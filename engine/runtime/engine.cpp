@@ -226,7 +226,8 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                                 {"timed_out", result.drain_timed_out},
                                 {"busy_actors", result.busy_actors},
                                 {"unhandled_records", result.unhandled_records},
-                                {"abandoned_records", result.abandoned_records}}},
+                                {"abandoned_records", result.abandoned_counted ? nlohmann::json(result.abandoned_records)
+                                                                               : nlohmann::json()}}},
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},

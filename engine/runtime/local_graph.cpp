@@ -176,7 +176,10 @@ std::vector<LiveActor> LocalGraph::live_actors() const {
       for (const ActorSpec* from : specs_)
         if (from != s && !explicit_dead_letters_.count(from->id)) a.inputs.push_back({from->id, "dead_letters", "in"});
     for (const PortSpec& p : s->type->outputs) a.output_ports.push_back(p.name);
-    for (size_t idx : instances_of(s->id)) a.instances.push_back(instances_[idx].stats);
+    for (size_t idx : instances_of(s->id)) {
+      a.instances.push_back(instances_[idx].stats);
+      if (!instances_[idx].node.empty()) a.nodes.push_back(instances_[idx].node);
+    }
     out.push_back(std::move(a));
   }
   return out;
