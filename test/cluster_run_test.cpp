@@ -137,6 +137,20 @@ TEST_CASE("--local-cluster 2 gives the records and annotations of one process; e
       const std::string what = a["id"].get<std::string>() + " " + field;
       CHECK_MESSAGE(a[field] == b[field], what);
     }
+    // Every sink's end-to-end latency, gathered from the nodes' histograms: the same records as
+    // in one process, its percentiles in order and within the run.
+    CHECK_MESSAGE(a.contains("latency_ms") == b.contains("latency_ms"), a["id"]);
+    if (b.contains("latency_ms")) {
+      const json& l = b["latency_ms"];
+      INFO(a["id"].get<std::string>() << " latency " << l.dump());
+      CHECK(l["records"] == a["latency_ms"]["records"]);
+      CHECK(l["records"] == b["forwarded"]);
+      CHECK(l["p50"].get<double>() <= l["p90"].get<double>());
+      CHECK(l["p90"].get<double>() <= l["p99"].get<double>());
+      CHECK(l["p99"].get<double>() <= l["max"].get<double>());
+      CHECK(l["max"].get<double>() <= two["elapsed_s"].get<double>() * 1000 + 1000);
+      if (l["records"].get<uint64_t>() > 0) CHECK(l["max"].get<double>() > 0);
+    }
     REQUIRE(b["instances"].size() == b["parallelism"].get<size_t>());
     for (const json& inst : b["instances"]) {
       CHECK(inst["balanced"] == true);
