@@ -869,17 +869,32 @@ actors:
   fs::remove_all(dir);
 }
 
+namespace {
+
+// An HTTP endpoint on loopback that never answers: a socket that listens and never accepts (the
+// connection opens, no answer comes). A webhook sending to it hangs until its time-outs.
+struct HangingEndpoint {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  HangingEndpoint() {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 64) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+  ~HangingEndpoint() { ::close(fd); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
+};
+
+}  // namespace
+
 TEST_CASE("a cluster run shows what one process shows: the progress line, run --http while it runs, the drain bound") {
-  // A webhook on node2 whose endpoint never answers (a socket that listens and never accepts: the
-  // connection opens, no answer comes): the drain hangs on it once the 11 alerts were read.
-  int hanging = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(hanging, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(hanging, 64) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(hanging, reinterpret_cast<sockaddr*>(&addr), &len);
+  // A webhook on node2 whose endpoint never answers: the drain hangs on it once the 11 alerts were read.
+  HangingEndpoint hanging;
   fs::path dir = temp_dir("seen");
   write(dir / "workflow.yaml", R"(name: cluster-seen
 actors:
@@ -889,7 +904,7 @@ actors:
   - id: hook
     type: webhook
     inputs: [src.alerts]
-    config: {url: 'http://127.0.0.1:)" + std::to_string(ntohs(addr.sin_port)) + R"(/hook', timeout_ms: 1000, retries: 2, backoff_ms: 100}
+    config: {url: ')" + hanging.url() + R"(', timeout_ms: 1000, retries: 2, backoff_ms: 100}
     placement: {nodes: [node2]}
   - id: copy
     type: jsonl
@@ -908,7 +923,6 @@ actors:
   const auto started = std::chrono::steady_clock::now();
   run_script(dir);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  ::close(hanging);
   const std::string err = read_file(dir / "run.err");
   INFO(err);
   // The drain bound: cut after 2 s without progress, named, exit 1; not the 11 x 3.3 s of retries.
@@ -955,5 +969,48 @@ actors:
     CHECK_MESSAGE(a["nodes"] == json::array({id == "hook" ? "node2" : "node1"}), id);
   }
   CHECK(read_file(dir / "page.html").find("<html") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SIGINT to a cluster run whose webhook on node2 hangs: the drain is cut at its bound, counted from the signal") {
+  HangingEndpoint hanging;
+  fs::path dir = temp_dir("seen-sigint");
+  // An endless stream from node1 to the webhook on node2: only the signal stops it.
+  write(dir / "workflow.yaml", R"(name: cluster-sigint
+actors:
+  - id: sim
+    type: simulator
+    rate: 200
+    config: {count: 0, seed: 3}
+  - id: hook
+    type: webhook
+    inputs: [sim.alerts]
+    config: {url: ')" + hanging.url() + R"(', timeout_ms: 1000, retries: 2, backoff_ms: 100}
+    placement: {nodes: [node2]}
+)");
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "\"$B\" run workflow.yaml --local-cluster 2 --threads 1 --no-progress --drain-timeout 2 "
+        "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 400); do grep -q 'nodes ready' run.err && break; sleep 0.05; done\n"
+        "sleep 1; date +%s.%N > signal.time; kill -INT $(cat run.pid)\n"
+        "wait $(cat run.pid); echo $? > run.rc; date +%s.%N > end.time\n");
+  run_script(dir);
+  const std::string err = read_file(dir / "run.err");
+  INFO(err);
+  const double after_signal = std::stod(read_file(dir / "end.time")) - std::stod(read_file(dir / "signal.time"));
+  MESSAGE("the run ended " << after_signal << " s after SIGINT (drain bound 2 s)");
+  CHECK(rc(dir, "run") == 1);
+  CHECK(after_signal >= 2);
+  CHECK(after_signal < 15);  // the bound, the nodes' reports and teardown; not the webhook's retries
+  CHECK(err.find("SIGINT received") != std::string::npos);
+  CHECK(err.find("the drain did not end within drain_timeout_s = 2 s; still busy: hook") != std::string::npos);
+  CHECK(err.find("stopped by signal, drain timed out") != std::string::npos);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["interrupted"] == true);
+  CHECK(summary["drain"]["timed_out"] == true);
+  CHECK(summary["drain"]["busy_actors"] == json::array({"hook"}));
+  CHECK(summary["drain"]["abandoned_records"].is_null());  // not gathered from the nodes
+  for (const json& a : summary["actors"])
+    if (a["id"] == "hook") CHECK(a["forwarded"] == 0);
   fs::remove_all(dir);
 }
