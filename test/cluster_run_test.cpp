@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 
 #include "engine/cluster/messages.h"
@@ -138,6 +139,20 @@ TEST_CASE("--local-cluster 2 gives the records and annotations of one process; e
       const std::string what = a["id"].get<std::string>() + " " + field;
       CHECK_MESSAGE(a[field] == b[field], what);
     }
+    // Every sink's end-to-end latency, gathered from the nodes' histograms: the same records as
+    // in one process, its percentiles in order and within the run.
+    CHECK_MESSAGE(a.contains("latency_ms") == b.contains("latency_ms"), a["id"]);
+    if (b.contains("latency_ms")) {
+      const json& l = b["latency_ms"];
+      INFO(a["id"].get<std::string>() << " latency " << l.dump());
+      CHECK(l["records"] == a["latency_ms"]["records"]);
+      CHECK(l["records"] == b["forwarded"]);
+      CHECK(l["p50"].get<double>() <= l["p90"].get<double>());
+      CHECK(l["p90"].get<double>() <= l["p99"].get<double>());
+      CHECK(l["p99"].get<double>() <= l["max"].get<double>());
+      CHECK(l["max"].get<double>() <= two["elapsed_s"].get<double>() * 1000 + 1000);
+      if (l["records"].get<uint64_t>() > 0) CHECK(l["max"].get<double>() > 0);
+    }
     REQUIRE(b["instances"].size() == b["parallelism"].get<size_t>());
     for (const json& inst : b["instances"]) {
       CHECK(inst["balanced"] == true);
@@ -207,17 +222,17 @@ TEST_CASE("a workflow's cluster: section names the nodes, --nodes overrides it, 
   fs::remove_all(dir);
 }
 
-TEST_CASE("a node of another ebs-flow version, or of another link revision, is refused at the handshake") {
+TEST_CASE("a node of another ebs-flow version, or of another cluster protocol revision, is refused at the handshake") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("version");
   write(dir / "workflow.yaml", parity_workflow());
-  // "ebs-flow 0.1.0\n...": this build's version, to make a peer of this version but another link.
+  // "ebs-flow 0.1.0\n...": this build's version, to make a peer of this version but another protocol.
   const std::string said = run_command(ebs_flow() + " --version", dir).out;
   const std::string version = said.substr(9, said.find('\n') - 9);
   // BASP peers that say what a node of another release, or of this release built with another
   // encoding of records, says.
   const std::vector<std::string> identifiers{
-      "ebs-flow 0.0.0-another", ebs::cluster::cluster_app_identifier(version, ebs::cluster::kLinkWireRevision + 1)};
+      "ebs-flow 0.0.0-another", ebs::cluster::cluster_app_identifier(version, ebs::cluster::kClusterProtocolRevision + 1)};
   for (const std::string& identifier : identifiers) {
     INFO(identifier);
     caf::actor_system_config config;
@@ -230,8 +245,8 @@ TEST_CASE("a node of another ebs-flow version, or of another link revision, is r
     const std::string nodes = "node1=127.0.0.1:" + std::to_string(*port) + ",node2=127.0.0.1:" + std::to_string(*port);
     auto r = run_command(ebs_flow() + " run workflow.yaml -q --no-progress --nodes " + nodes + " --run-dir out", dir);
     CHECK(r.exit_code == 1);
-    CHECK_MESSAGE(r.err.find("runs another ebs-flow version (or link revision) than " +
-                             ebs::cluster::cluster_app_identifier(version, ebs::cluster::kLinkWireRevision)) != std::string::npos,
+    CHECK_MESSAGE(r.err.find("runs another ebs-flow version (or cluster protocol revision) than " +
+                             ebs::cluster::cluster_app_identifier(version, ebs::cluster::kClusterProtocolRevision)) != std::string::npos,
                   r.err);
     CHECK(!fs::exists(dir / "out" / "matched.jsonl"));
     caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
@@ -868,5 +883,151 @@ actors:
   }
   CHECK(written > 1000);
   CHECK(read == written);  // the stop drained every record in flight
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// An HTTP endpoint on loopback that never answers: a socket that listens and never accepts (the
+// connection opens, no answer comes). A webhook sending to it hangs until its time-outs.
+struct HangingEndpoint {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  HangingEndpoint() {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 64) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+  ~HangingEndpoint() { ::close(fd); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
+};
+
+}  // namespace
+
+TEST_CASE("a cluster run shows what one process shows: the progress line, run --http while it runs, the drain bound") {
+  // A webhook on node2 whose endpoint never answers: the drain hangs on it once the 11 alerts were read.
+  HangingEndpoint hanging;
+  fs::path dir = temp_dir("seen");
+  write(dir / "workflow.yaml", R"(name: cluster-seen
+actors:
+  - id: src
+    type: avro-files
+    config: {path: ')" + (data_dir() / "ztf/kowalski-v3.3-v4.01/1127*.avro").string() + R"('}
+  - id: hook
+    type: webhook
+    inputs: [src.alerts]
+    config: {url: ')" + hanging.url() + R"(', timeout_ms: 1000, retries: 2, backoff_ms: 100}
+    placement: {nodes: [node2]}
+  - id: copy
+    type: jsonl
+    config: {path: copy.jsonl, with_raw: false}
+    inputs: [src.alerts]
+)");
+  // The dashboard's endpoints are read while the run hangs in its drain (the copy sink wrote all 11).
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "\"$B\" run workflow.yaml --local-cluster 2 --threads 1 --progress --drain-timeout 2 --http 127.0.0.1:0 "
+        "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 200); do url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out); [ -n \"$url\" ] && break; sleep 0.05; done\n"
+        "for i in $(seq 300); do curl -s \"${url}metrics\" | grep -q 'ebs_sink_latency_seconds_count{actor=\"copy\"} 11' && break; sleep 0.1; done\n"
+        "curl -s \"${url}metrics\" > metrics.txt; curl -s \"${url}api/stats\" > stats.json; curl -s \"${url}api/graph\" > graph.json\n"
+        "curl -s \"$url\" > page.html\n"
+        "wait $(cat run.pid); echo $? > run.rc\n");
+  const auto started = std::chrono::steady_clock::now();
+  run_script(dir);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string err = read_file(dir / "run.err");
+  INFO(err);
+  // The drain bound: cut after 2 s without progress, named, exit 1; not the 11 x 3.3 s of retries.
+  CHECK(rc(dir, "run") == 1);
+  CHECK(took < 25);
+  CHECK(err.find("the drain did not end within drain_timeout_s = 2 s; still busy: hook") != std::string::npos);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["drain"]["timed_out"] == true);
+  CHECK(summary["drain"]["busy_actors"] == json::array({"hook"}));
+  CHECK(summary["drain"]["unhandled_records"].get<int>() >= 1);
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "hook") {
+      CHECK(a["forwarded"] == 0);  // nothing was delivered: the endpoint never answered
+      CHECK(a["in"].get<int>() >= 1);
+      CHECK(a["instances"][0]["node"] == "node2");
+    }
+    if (a["id"] == "copy") {  // a sink on node1: its latency gathered from the node
+      CHECK(a["forwarded"] == 11);
+      CHECK(a["latency_ms"]["records"] == 11);
+      CHECK(a["latency_ms"]["max"].get<double>() > 0);
+    }
+  }
+  // The progress line on the coordinator (stderr is not a terminal: one line a second).
+  CHECK(err.find("progress: ") != std::string::npos);
+  // ... with the sink's latency from node1's books.
+  CHECK(std::regex_search(err, std::regex("progress: .*copy [0-9]+/s p50 [0-9.]+ (µs|ms|s) p99")));
+  // run --http answered during the run, from the books the nodes report.
+  const std::string metrics = read_file(dir / "metrics.txt");
+  CHECK(metrics.find("ebs_actor_records_total{actor=\"src\",counter=\"forwarded\"} 11") != std::string::npos);
+  CHECK(metrics.find("ebs_sink_latency_seconds_count{actor=\"copy\"} 11") != std::string::npos);
+  CHECK(metrics.find("ebs_sink_latency_seconds{actor=\"copy\",quantile=\"0.99\"}") != std::string::npos);
+  json stats = json::parse(read_file(dir / "stats.json"));
+  CHECK(stats["state"] == "running");
+  for (const json& a : stats["actors"])
+    if (a["id"] == "hook") {
+      CHECK(a["in"].get<int>() >= 1);
+      CHECK(a["instances"][0]["node"] == "node2");  // each instance's node, its own counters
+      CHECK(a["instances"][0]["in"] == a["in"]);
+    }
+  const json graph = json::parse(read_file(dir / "graph.json"));
+  CHECK(graph["actors"].size() == 4);  // with the dead-letter sink
+  for (const json& a : graph["actors"]) {
+    const std::string id = a["id"];
+    CHECK_MESSAGE(a["nodes"] == json::array({id == "hook" ? "node2" : "node1"}), id);
+  }
+  CHECK(read_file(dir / "page.html").find("<html") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SIGINT to a cluster run whose webhook on node2 hangs: the drain is cut at its bound, counted from the signal") {
+  HangingEndpoint hanging;
+  fs::path dir = temp_dir("seen-sigint");
+  // An endless stream from node1 to the webhook on node2: only the signal stops it.
+  write(dir / "workflow.yaml", R"(name: cluster-sigint
+actors:
+  - id: sim
+    type: simulator
+    rate: 200
+    config: {count: 0, seed: 3}
+  - id: hook
+    type: webhook
+    inputs: [sim.alerts]
+    config: {url: ')" + hanging.url() + R"(', timeout_ms: 1000, retries: 2, backoff_ms: 100}
+    placement: {nodes: [node2]}
+)");
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "\"$B\" run workflow.yaml --local-cluster 2 --threads 1 --no-progress --drain-timeout 2 "
+        "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 400); do grep -q 'nodes ready' run.err && break; sleep 0.05; done\n"
+        "sleep 1; date +%s.%N > signal.time; kill -INT $(cat run.pid)\n"
+        "wait $(cat run.pid); echo $? > run.rc; date +%s.%N > end.time\n");
+  run_script(dir);
+  const std::string err = read_file(dir / "run.err");
+  INFO(err);
+  const double after_signal = std::stod(read_file(dir / "end.time")) - std::stod(read_file(dir / "signal.time"));
+  MESSAGE("the run ended " << after_signal << " s after SIGINT (drain bound 2 s)");
+  CHECK(rc(dir, "run") == 1);
+  CHECK(after_signal >= 2);
+  CHECK(after_signal < 15);  // the bound, the nodes' reports and teardown; not the webhook's retries
+  CHECK(err.find("SIGINT received") != std::string::npos);
+  CHECK(err.find("the drain did not end within drain_timeout_s = 2 s; still busy: hook") != std::string::npos);
+  CHECK(err.find("stopped by signal, drain timed out") != std::string::npos);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["interrupted"] == true);
+  CHECK(summary["drain"]["timed_out"] == true);
+  CHECK(summary["drain"]["busy_actors"] == json::array({"hook"}));
+  CHECK(summary["drain"]["abandoned_records"].is_null());  // not gathered from the nodes
+  for (const json& a : summary["actors"])
+    if (a["id"] == "hook") CHECK(a["forwarded"] == 0);
   fs::remove_all(dir);
 }

@@ -80,7 +80,7 @@ run_tests() {
 #   cluster_run_test                   several node processes per case with heartbeat time-outs:
 #                                      sanitized, it outran its 3 minutes; cluster_test runs the
 #                                      links and the coordinator's units under the sanitizers
-sanitizer_excluded='^(layering_test|dashboard_browser_test|repository_pages_browser_test|followup_test|honest_runs_test|cluster_run_test)$'
+sanitizer_excluded='^(layering_test|dashboard_browser_test|dashboard_cluster_browser_test|repository_pages_browser_test|followup_test|honest_runs_test|cluster_run_test)$'
 sanitizer_tree=unknown  # complete or incomplete, once the sanitizers stage has built it
 # Builds the sanitizer tree (or the given targets) within the budget; `incomplete` beyond it.
 sanitizer_build() {

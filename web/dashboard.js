@@ -76,7 +76,7 @@ function drawGraph(g) {
     const node = el('svg:g', { class: 'node' + (a.source ? ' source' : sink ? ' sink' : ''), 'data-id': a.id, transform: `translate(${p.x},${p.y})` }, svg);
     el('svg:rect', { width: nodeW, height: nodeH }, node);
     el('svg:text', { x: 8, y: 16, 'font-weight': 600 }, node, a.id + (a.parallelism > 1 ? ` ×${a.parallelism}` : ''));
-    el('svg:text', { x: 8, y: 31 }, node, a.type);
+    el('svg:text', { x: 8, y: 31 }, node, a.type + onNodes(a));
     el('svg:text', { x: 8, y: 48, class: 'rate' }, node, '– /s');
     el('svg:text', { x: nodeW - 8, y: 48, 'text-anchor': 'end', class: 'dead' }, node, '');
   }
@@ -85,9 +85,15 @@ function drawGraph(g) {
   for (const a of g.actors) {
     const tr = el('tr', { 'data-id': a.id }, tbody);
     el('td', {}, tr, a.id);
-    el('td', {}, tr, a.type);
+    el('td', {}, tr, a.type + onNodes(a));
     for (let i = 0; i < 9; ++i) el('td', {}, tr, '');
   }
+}
+
+// A cluster run: the nodes an actor's instances run on (" · node1, node2"); nothing in one process.
+function onNodes(a) {
+  const nodes = [...new Set(a.nodes || [])];
+  return nodes.length ? ' · ' + nodes.join(', ') : '';
 }
 
 function sparkline(values) {

@@ -359,7 +359,6 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                        print_problems(problems);
                        return exit_code::failed;
                      }
-                     if (address) options.observer = nullptr;  // the dashboard shows single-process runs only
                      std::unique_ptr<cluster::LocalCluster> local;
                      if (o->local_cluster > 0) {
                        try {

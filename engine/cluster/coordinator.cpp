@@ -12,12 +12,14 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "engine/cluster/instance_books.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/placement.h"
 #include "engine/cluster/shipped_files.h"
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/messages.h"
+#include "engine/runtime/run_watch.h"
 #include "engine/runtime/stop_signals.h"
 
 namespace ebs::cluster {
@@ -66,33 +68,12 @@ namespace {
 // sink or another I/O actor (their position or their output lives on the lost node).
 bool moved_on_failover(const ActorType& type) { return !type.is_source() && !type.blocking && !type.outputs.empty(); }
 
-// A node's books of its instances into the coordinator's graph.
-void fill_books(LocalGraph& graph, const nlohmann::json& report) {
-  for (const nlohmann::json& b : report["instances"]) {
-    const size_t index = b["index"];
-    if (index >= graph.instances().size()) continue;
-    GraphInstance& inst = graph.instances()[index];
-    ActorStats& st = *inst.stats;
-    st.in = b["in"].get<uint64_t>();
-    st.forwarded = b["forwarded"].get<uint64_t>();
-    st.filtered = b["filtered"].get<uint64_t>();
-    st.failed = b["failed"].get<uint64_t>();
-    st.dead_letters = b["dead_letters"].get<uint64_t>();
-    st.peak_queued_batches = b["peak_queued_batches"].get<uint64_t>();
-    for (size_t p = 0; p < st.emitted.size() && p < b["emitted"].size(); ++p) st.emitted[p] = b["emitted"][p].get<uint64_t>();
-    st.dead_letter_reasons = b["dead_letter_reasons"].get<std::map<std::string, uint64_t>>();
-    st.fault = b["fault"];
-    inst.ended = b["ended"];
-    inst.output = b["output"];
-    inst.warnings = b["warnings"].get<std::vector<std::string>>();
-  }
-}
-
 }  // namespace
 
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                          const ClusterRun& cluster) {
   RunResult result;
+  result.abandoned_counted = false;  // each node's scope counts its own; they are not gathered
   std::vector<std::string> names;
   for (const NodeAddress& n : cluster.nodes) names.push_back(n.name);
   std::optional<LocalGraph> graph_holder;
@@ -131,8 +112,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       const bool other_version = e.category() == caf::atom("system") &&
                                  e.code() == static_cast<uint8_t>(caf::sec::incompatible_application_ids);
       result.errors.push_back("node '" + n.name + "' at " + n.host + ":" + std::to_string(n.port) +
-                              (other_version ? " runs another ebs-flow version (or link revision) than " +
-                                                   cluster_app_identifier(cluster.version, kLinkWireRevision) +
+                              (other_version ? " runs another ebs-flow version (or cluster protocol revision) than " +
+                                                   cluster_app_identifier(cluster.version, kClusterProtocolRevision) +
                                                    " (refused at the handshake)"
                                              : " does not answer: " + system.render(e) +
                                                    (cluster.tls.enabled()
@@ -312,6 +293,14 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                link_keys.size());
   auto started_at = std::chrono::steady_clock::now();
   for (caf::actor& node : nodes) self->send(node, msg::start_atom::value);
+  // The nodes' books arrive every kBooksInterval into this graph's counters, where the progress
+  // line, the drain bound and `run --http` read them as they read a single-process run's.
+  if (options.observer) options.observer->on_start(workflow, graph->live_actors());
+  uint64_t attempt_epoch = kFirstEpoch;  // books of an older attempt (before a restart) are dropped
+  result.drain_timeout_s = options.drain_timeout_s.value_or(workflow.drain_timeout_s);
+  DrainClock drain(result.drain_timeout_s);
+  bool drain_cut = false;
+  ProgressLine progress(options.progress_lines);
 
   auto instances = [&]() -> std::vector<GraphInstance>& { return graph->instances(); };
   size_t remaining = instances().size();
@@ -413,7 +402,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     spdlog::warn("node '{}' lost after {:.1f} s: the run restarts on {} nodes (epoch {}), its {} instances spread "
                  "over them; Kafka sources resume from their committed offsets",
                  names[lost], at_s, alive.size(), epoch, moved.size());
+    attempt_epoch = epoch;
     for (size_t i : alive) self->send(nodes[i], msg::start_atom::value);
+    if (options.observer) options.observer->on_start(workflow, graph->live_actors());  // the new attempt's books
     if (stopping)  // a SIGINT/SIGTERM came before: the new attempt's sources stop at once
       for (size_t i : alive) self->send(nodes[i], msg::stop_atom::value);
   };
@@ -526,8 +517,12 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node {} (epoch {})", names[lost], at_s,
                  moved.size(), on, epoch);
   };
-  while (remaining > 0 && !aborted && result.errors.empty()) {
+  while (remaining > 0 && !aborted && !drain_cut && result.errors.empty()) {
     self->receive(
+        [&](books_atom, uint64_t books_epoch, const std::string&, const std::string& text) {
+          if (from_lost() || books_epoch < attempt_epoch) return;
+          fill_books(*graph, nlohmann::json::parse(text));
+        },
         [&](msg::done_atom, uint64_t index) {
           if (from_lost()) return;
           if (index < instances().size() && !instances()[index].done) {
@@ -557,20 +552,29 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     }
     if (int sig = signals.poll()) {
       if (result.interrupted) std::_Exit(128 + sig);
+      if (options.progress) progress.clear();
       spdlog::warn("{} received: the nodes finish in-flight batches", sig == SIGINT ? "SIGINT" : "SIGTERM");
       result.interrupted = true;
+      drain.stop_requested();
       if (!stopping)
         for (size_t i = 0; i < nodes.size(); ++i)
           if (!node_lost[i]) self->send(nodes[i], msg::stop_atom::value);
       stopping = true;
     }
+    // The drain bound, on the books the nodes report: as in one process (engine/runtime/run_watch.h).
+    drain.watch(*graph, result.interrupted);
+    drain_cut = remaining > 0 && result.errors.empty() && drain.expired();
+    if (options.progress) progress.update(*graph, started_at);
   }
+  if (options.progress) progress.clear();
   result.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
-  // Every node reports its books once its links out hold nothing.
+  // Every node reports its books once its links out hold nothing; after a drain cut, at once,
+  // having abandoned everything it still held.
   size_t expected_reports = 0;
   for (size_t i = 0; i < nodes.size(); ++i)
     if (!node_lost[i]) {
-      self->send(nodes[i], collect_atom::value);
+      if (drain_cut) self->send(nodes[i], drain_cut_atom::value);
+      else self->send(nodes[i], collect_atom::value);
       ++expected_reports;
     }
   nlohmann::json links = nlohmann::json::object();
@@ -585,7 +589,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           nlohmann::json report = nlohmann::json::parse(text);
           fill_books(*graph, report);
           links[name] = report["links"];
-          if (report["links"]["still_held"].get<size_t>() > 0)
+          if (report["links"]["still_held"].get<size_t>() > 0 && !drain_cut)
             result.errors.push_back("node '" + name + "': batches sent to another node were never released; they are abandoned");
           --expected_reports;
         },
@@ -597,10 +601,17 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
               --expected_reports;
             }
         },
+        [&](books_atom, uint64_t, const std::string&, const std::string&) {},  // the report supersedes them
         caf::after(std::chrono::seconds(60)) >> [&] {
           result.errors.push_back("a node did not report its books within 60 s");
           collecting = false;
         });
+  }
+  if (drain_cut) {
+    // An instance that ended after the cut (its done message came after) is not busy.
+    for (GraphInstance& inst : instances()) inst.done = inst.done || inst.ended;
+    record_drain_cut(instances(), result);
+    spdlog::error("{}", result.errors.back());
   }
   result.accounting_ok = result.errors.empty();
   uint64_t replayed_batches = 0, duplicates_sent = 0, refused = refused_from_lost;
@@ -651,6 +662,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     out << summary.dump(2) << "\n";
     if (!out) result.errors.push_back(options.summary_json + ": cannot write the summary");
   }
+  if (options.observer) options.observer->on_end(result);
   return result;
 }
 

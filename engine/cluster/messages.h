@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <string>
 
 #include "engine/util/hash.h"
@@ -60,11 +61,21 @@ using failover_atom = caf::atom_constant<caf::atom("failover")>;
 // its instances to end, and answer (restart, node name) once ready to prepare the next attempt.
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 
-// The revision of how records cross a link (the records message and schemas/raw_value.capnp as
-// link.cpp writes them). It is part of the BASP application identifier (cluster_app_identifier):
-// two builds of one version that encode records differently refuse each other at the handshake
-// instead of misreading each other's records. Raise it with any change of that encoding.
-inline constexpr int kLinkWireRevision = 2;
+// Node -> coordinator: (books, epoch, node name, JSON): every local instance's books so far
+// (engine/cluster/instance_books.h), every kBooksInterval while the run goes; `epoch` is that of
+// the attempt (its wire), so that a torn-down attempt's books are dropped after a restart.
+using books_atom = caf::atom_constant<caf::atom("books")>;
+inline constexpr std::chrono::milliseconds kBooksInterval{500};
+// (draincut) to every node: the drain ran out of time (drain_timeout_s). The node abandons every
+// token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
+// reports its books at once (collect's answer) and stops its instances.
+using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
+
+// The revision of what the processes of a cluster say to each other: the messages in this file,
+// and records as link.cpp encodes them (schemas/raw_value.capnp). It is part of the BASP
+// application identifier (cluster_app_identifier): two builds of one version that differ here
+// refuse each other at the handshake instead of misreading each other. Raise it with any change.
+inline constexpr int kClusterProtocolRevision = 2;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "engine/cluster/instance_books.h"
 #include "engine/cluster/link.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/shipped_files.h"
@@ -53,8 +54,8 @@ caf::expected<caf::actor> reach(caf::actor_system& system, const std::string& ho
   return system.middleman().remote_actor(host, port);
 }
 
-std::string cluster_app_identifier(const std::string& version, int link_revision) {
-  return "ebs-flow " + version + " link " + std::to_string(link_revision);
+std::string cluster_app_identifier(const std::string& version, int protocol_revision) {
+  return "ebs-flow " + version + " protocol " + std::to_string(protocol_revision);
 }
 
 void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads,
@@ -69,7 +70,7 @@ void configure_cluster(caf::actor_system_config& config, const std::string& vers
   configure_scheduler(config, threads);
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
   config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
-  config.set("middleman.app-identifiers", std::vector<std::string>{cluster_app_identifier(version, kLinkWireRevision)});
+  config.set("middleman.app-identifiers", std::vector<std::string>{cluster_app_identifier(version, kClusterProtocolRevision)});
   config.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");  // instance indices (failover)
 }
 
@@ -100,25 +101,6 @@ std::optional<Workflow> build_shipped(const std::string& text, const std::string
   for (const Problem& p : problems) errors.push_back(format_problem(p));
   if (!problems.empty()) return std::nullopt;
   return workflow;
-}
-
-nlohmann::json instance_books(const GraphInstance& inst, size_t index) {
-  const ActorStats& st = *inst.stats;
-  nlohmann::json emitted = nlohmann::json::array();
-  for (const auto& e : st.emitted) emitted.push_back(ActorStats::get(e));
-  return {{"index", index},
-          {"ended", inst.ended},
-          {"in", ActorStats::get(st.in)},
-          {"forwarded", ActorStats::get(st.forwarded)},
-          {"filtered", ActorStats::get(st.filtered)},
-          {"failed", ActorStats::get(st.failed)},
-          {"dead_letters", ActorStats::get(st.dead_letters)},
-          {"peak_queued_batches", ActorStats::get(st.peak_queued_batches)},
-          {"emitted", emitted},
-          {"dead_letter_reasons", st.dead_letter_reasons},
-          {"fault", st.fault},
-          {"output", inst.output},
-          {"warnings", inst.warnings}};
 }
 
 }  // namespace
@@ -173,6 +155,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::chrono::steady_clock::time_point restart_deadline;
   int exit = exit_code::ok;
   std::chrono::steady_clock::time_point collect_deadline;
+  uint64_t attempt_epoch = kFirstEpoch;  // the epoch of this attempt's wire, on its books
+  auto last_books = std::chrono::steady_clock::now();
   auto tear_down = [&] {
     acks->tear_down();
     if (graph)
@@ -192,11 +176,15 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     links_in[key.text()] = {key, link};
     return link;
   };
-  auto report = [&] {
-    graph->read_reports();
+  auto local_books = [&] {
     nlohmann::json books = nlohmann::json::array();
     for (size_t i = 0; i < graph->instances().size(); ++i)
       if (graph->instances()[i].local) books.push_back(instance_books(graph->instances()[i], i));
+    return books;
+  };
+  auto report = [&] {
+    graph->read_reports();
+    nlohmann::json books = local_books();
     nlohmann::json out{{"node", options.name},
                        {"instances", books},
                        {"links", {{"batches_sent", counters->batches_sent.load()},
@@ -326,6 +314,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           return caf::make_message(errors.empty(), errors);
         },
         [&](wire_atom, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles, uint64_t epoch) {
+          attempt_epoch = epoch;
           size_t wired = 0;
           for (size_t i = 0; i < keys.size(); ++i)
             if (auto it = links_out.find(keys[i]); it != links_out.end()) {
@@ -464,6 +453,15 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           collecting = true;
           collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         },
+        [&](drain_cut_atom) {
+          // The drain ran out of time: what is still held is abandoned before anything else, so
+          // that nothing more is acknowledged; the books go at once (the links will not drain).
+          spdlog::warn("node {}: the drain did not end in time: everything not yet acknowledged is abandoned",
+                       options.name);
+          acks->tear_down();
+          if (graph) report();
+          else running = false;
+        },
         [&](caf::down_msg& down) {
           if (coordinator && down.source == coordinator.address()) {
             // The coordinator is gone: nothing more may be acknowledged or committed.
@@ -522,6 +520,12 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       started = collecting = restarting = false;
       ending.clear();
       self->send(coordinator, restart_atom::value, options.name);
+    }
+    if (running && started && !restarting && !collecting && graph &&
+        std::chrono::steady_clock::now() - last_books >= kBooksInterval) {
+      self->send(coordinator, books_atom::value, attempt_epoch, options.name,
+                 nlohmann::json{{"instances", local_books()}}.dump());
+      last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).
     if (running && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))

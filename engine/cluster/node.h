@@ -43,12 +43,12 @@ struct NodeOptions {
   std::string cache_dir;
 };
 
-// What a process of this build says at the BASP handshake: "ebs-flow VERSION link REVISION"
-// (kLinkWireRevision); a peer saying anything else is refused.
-std::string cluster_app_identifier(const std::string& version, int link_revision);
+// What a process of this build says at the BASP handshake: "ebs-flow VERSION protocol REVISION"
+// (kClusterProtocolRevision); a peer saying anything else is refused.
+std::string cluster_app_identifier(const std::string& version, int protocol_revision);
 
 // The settings every process of a cluster shares: heartbeats (a frozen peer is noticed, not only a
-// dead one) and the version and link revision as the application identifier (BASP refuses a peer
+// dead one) and the version and cluster protocol revision as the application identifier (BASP refuses a peer
 // of another one).
 // With TLS files, CAF's OpenSSL module is loaded: connect and listen with the functions below.
 void configure_cluster(caf::actor_system_config& config, const std::string& version, size_t threads,

@@ -21,8 +21,10 @@ std::string closing_block(const Workflow& workflow, const RunResult& result) {
   out += elapsed;
   if (result.drain_timed_out)
     out += std::string(result.interrupted ? ", stopped by signal" : "") + ", drain timed out: " +
-           count_text(result.unhandled_records, "record", "records") + " not handled, " +
-           std::to_string(result.abandoned_records) + " abandoned in all (read again on restart)";
+           count_text(result.unhandled_records, "record", "records") + " not handled" +
+           (result.abandoned_counted ? ", " + std::to_string(result.abandoned_records) + " abandoned in all"
+                                     : ", everything unacknowledged abandoned on the nodes") +
+           " (read again on restart)";
   else if (result.interrupted)
     out += ", stopped by signal (drained)";
   if (!result.failures.empty()) out += ", stopped early";

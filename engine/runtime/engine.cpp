@@ -14,34 +14,11 @@
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/node_actor.h"
 #include "engine/runtime/partition.h"
+#include "engine/runtime/run_watch.h"
 #include "engine/runtime/scheduler_config.h"
 #include "engine/runtime/stop_signals.h"
 
 namespace ebs {
-
-namespace {
-
-// "1:05:09" / "4:07"
-std::string clock_text(double seconds) {
-  auto s = static_cast<long long>(seconds + 0.5);
-  char text[32];
-  if (s >= 3600)
-    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-  else
-    std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
-  return text;
-}
-
-// "850 µs" / "12.3 ms" / "4.1 s"
-std::string latency_text(double ms) {
-  char text[32];
-  if (ms < 1) std::snprintf(text, sizeof text, "%.0f µs", ms * 1000);
-  else if (ms < 1000) std::snprintf(text, sizeof text, "%.3g ms", ms);
-  else std::snprintf(text, sizeof text, "%.3g s", ms / 1000);
-  return text;
-}
-
-}  // namespace
 
 const ActorTotals* RunResult::find(const std::string& id) const {
   for (const ActorTotals& a : actors)
@@ -86,7 +63,6 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
     return result;
   }
   LocalGraph& graph = *graph_holder;
-  const std::vector<const ActorSpec*>& specs = graph.specs();
   std::vector<GraphInstance>& instances = graph.instances();
   SpawnOptions spawn;
   spawn.run_dir = run_dir.string();
@@ -107,37 +83,18 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
   for (GraphInstance& inst : instances) self->send(inst.handle, msg::start_atom::value);
 
   size_t remaining = instances.size();
-  auto last_progress = started_at;
-  std::vector<uint64_t> last_in(instances.size(), 0);
   bool stopping = false;
   std::vector<std::string> faults;  // reported by actors that go on: exit 1 once the run drained
   bool aborted = false;             // ... or by one that cannot: the run is torn down
-  // The drain's clock starts at a stop signal (SIGINT/SIGTERM): a graceful stop has a bound. A run
-  // whose sources ended by themselves is no request to stop: a slow drain may take its time, but
-  // one that makes no progress for as long (a hung sink) ends the same way. Its clock restarts
-  // whenever any actor's counters move.
-  uint64_t drain_activity = 0;
-  auto activity = [&] {
-    uint64_t sum = 0;
-    for (const GraphInstance& inst : instances)
-      sum += ActorStats::get(inst.stats->in) + ActorStats::get(inst.stats->forwarded) +
-             ActorStats::get(inst.stats->filtered) + ActorStats::get(inst.stats->failed);
-    return sum;
-  };
   result.drain_timeout_s = options.drain_timeout_s.value_or(workflow.drain_timeout_s);
-  std::optional<std::chrono::steady_clock::time_point> drain_started;
+  DrainClock drain(result.drain_timeout_s);
+  ProgressLine progress(options.progress_lines);
   auto stop_sources = [&] {
-    if (!drain_started) drain_started = std::chrono::steady_clock::now();
+    drain.stop_requested();
     if (stopping) return;
     stopping = true;
     for (GraphInstance& inst : instances)
       if (inst.spec->type->is_source() && !inst.done) self->send(inst.handle, msg::stop_atom::value);
-  };
-  auto merged_latency = [&](const std::string& id) {
-    LatencyHistogram merged;
-    for (size_t idx : graph.instances_of(id))
-      if (instances[idx].stats->measures_latency) merged.merge(instances[idx].stats->latency);
-    return merged;
   };
   while (remaining > 0) {
     self->receive(
@@ -170,7 +127,7 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
       if (result.interrupted) {
         // The second signal forces: the user chose to lose what is in flight (offsets stay
         // at the last commit, so nothing unwritten is acknowledged).
-        if (options.progress && !options.progress_lines) std::fprintf(stderr, "\r\033[K");
+        if (options.progress) progress.clear();
         spdlog::warn("second {}: stopping now without draining", name);
         std::_Exit(128 + sig);
       }
@@ -178,44 +135,14 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
       result.interrupted = true;
       stop_sources();
     }
-    if (!result.interrupted && std::all_of(instances.begin(), instances.end(), [](const GraphInstance& inst) {
-          return !inst.spec->type->is_source() || inst.done;
-        })) {
-      const uint64_t now_activity = activity();
-      if (!drain_started || now_activity != drain_activity) drain_started = std::chrono::steady_clock::now();
-      drain_activity = now_activity;
-    }
-    if (drain_started && remaining > 0 && result.drain_timeout_s > 0 &&
-        std::chrono::steady_clock::now() - *drain_started >
-            std::chrono::duration<double>(result.drain_timeout_s)) {
+    drain.watch(graph, result.interrupted);
+    if (remaining > 0 && drain.expired()) {
       // The drain ran out of time (a sink that hangs, a window that drains at 10 records/s):
       // what is still held is abandoned, never acknowledged, so a restart reads it again.
-      result.drain_timed_out = true;
       acks->tear_down();
-      std::vector<std::string>& busy = result.busy_actors;
-      std::vector<std::string> waiting;  // not done, but holding nothing: waiting for an upstream
-      for (GraphInstance& inst : instances) {
-        if (inst.done) continue;
-        const ActorStats& st = *inst.stats;
-        const bool source = inst.spec->type->is_source();
-        const uint64_t handled = ActorStats::get(st.forwarded) + ActorStats::get(st.filtered) + ActorStats::get(st.failed);
-        const uint64_t in = ActorStats::get(st.in);
-        const uint64_t taken = !source && in > handled ? in - handled : 0;  // taken in, not handled
-        result.unhandled_records += taken;
-        const bool holds = taken > 0 || ActorStats::get(st.queued_batches) > 0;
-        std::vector<std::string>& list = holds || source ? busy : waiting;
-        if (std::find(list.begin(), list.end(), inst.spec->id) == list.end()) list.push_back(inst.spec->id);
-        self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
-      }
-      if (busy.empty()) busy = waiting;
-      std::string names;
-      for (const std::string& id : busy) names += (names.empty() ? "" : ", ") + id;
-      char seconds[32];
-      std::snprintf(seconds, sizeof seconds, "%g", result.drain_timeout_s);
-      result.errors.push_back(std::string("the drain did not end within drain_timeout_s = ") + seconds +
-                              " s; still busy: " + names + " (" + std::to_string(result.unhandled_records) +
-                              " records taken in and not handled); everything not yet acknowledged is abandoned: "
-                              "a restart reads it again");
+      record_drain_cut(instances, result);
+      for (GraphInstance& inst : instances)
+        if (!inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
       break;
     }
     if ((!result.errors.empty() && !stopping) || aborted) {
@@ -226,54 +153,9 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
         if (!inst.done) self->send_exit(inst.handle, caf::exit_reason::user_shutdown);
       break;
     }
-    auto now = std::chrono::steady_clock::now();
-    if (options.progress && now - last_progress >= std::chrono::seconds(1)) {
-      double dt = std::chrono::duration<double>(now - last_progress).count();
-      std::string line;
-      // Finite sources (files, stop_at_end, a count) say how far along they are: % and ETA.
-      uint64_t done_units = 0, total_units = 0;
-      bool all_known = true;
-      for (const GraphInstance& inst : instances) {
-        if (!inst.spec->type->is_source()) continue;
-        uint64_t total = ActorStats::get(inst.stats->progress_total);
-        if (total == 0) all_known = false;
-        total_units += total;
-        done_units += std::min(total, ActorStats::get(inst.stats->progress_done));
-      }
-      if (all_known && total_units > 0) {
-        double fraction = static_cast<double>(done_units) / static_cast<double>(total_units);
-        double elapsed = std::chrono::duration<double>(now - started_at).count();
-        char part[96];
-        std::snprintf(part, sizeof part, "%.1f%% done  ETA %s  ", 100 * fraction,
-                      fraction > 0 ? clock_text(elapsed * (1 - fraction) / fraction).c_str() : "?");
-        line += part;
-      }
-      std::map<std::string, uint64_t> per_actor_delta;
-      for (size_t i = 0; i < instances.size(); ++i) {
-        uint64_t in = ActorStats::get(instances[i].stats->in);
-        per_actor_delta[instances[i].spec->id] += in - last_in[i];
-        last_in[i] = in;
-      }
-      for (const ActorSpec* s : specs) {
-        char part[224];
-        int n = std::snprintf(part, sizeof part, "%s %.0f/s  ", s->id.c_str(), per_actor_delta[s->id] / dt);
-        // Sinks: the end-to-end latency of what they released so far.
-        LatencySummary latency = merged_latency(s->id).summary();
-        if (latency.records > 0 && n > 2)
-          std::snprintf(part + n - 2, sizeof part - (n - 2), " p50 %s p99 %s max %s  ",
-                        latency_text(latency.p50_ms).c_str(), latency_text(latency.p99_ms).c_str(),
-                        latency_text(latency.max_ms).c_str());
-        line += part;
-      }
-      if (options.progress_lines)
-        std::fprintf(stderr, "progress: %s\n", line.c_str());
-      else
-        std::fprintf(stderr, "\r\033[K%s", line.c_str());
-      std::fflush(stderr);
-      last_progress = now;
-    }
+    if (options.progress) progress.update(graph, started_at);
   }
-  if (options.progress && !options.progress_lines) std::fprintf(stderr, "\r\033[K");
+  if (options.progress) progress.clear();
   result.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count();
 
   result.accounting_ok = result.errors.empty();
@@ -344,7 +226,8 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                                 {"timed_out", result.drain_timed_out},
                                 {"busy_actors", result.busy_actors},
                                 {"unhandled_records", result.unhandled_records},
-                                {"abandoned_records", result.abandoned_records}}},
+                                {"abandoned_records", result.abandoned_counted ? nlohmann::json(result.abandoned_records)
+                                                                               : nlohmann::json()}}},
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},

@@ -30,6 +30,7 @@ struct LiveActor {
   std::vector<Wire> inputs;  // unwired dead letters go to kDeadLetterActorId's "in"
   std::vector<std::string> output_ports;
   std::vector<std::shared_ptr<const ActorStats>> instances;
+  std::vector<std::string> nodes;  // a cluster run: the node each instance runs on (at the start)
 };
 
 // Watches a run from outside (e.g. a dashboard sampling rates). Both calls come from the thread
@@ -99,6 +100,8 @@ struct RunResult {
   // Records of every source whose acknowledgement was abandoned (a drain cut, a fault's teardown,
   // a holder giving up): what a restart reads again. Counted once the actor system has ended.
   uint64_t abandoned_records = 0;
+  // False in a cluster run: what the nodes abandoned is not gathered (the summary says null).
+  bool abandoned_counted = true;
   bool accounting_ok = false;
   // How --threads was shared between the scheduler and actors computing on their own threads
   // (a single-process run; total 0 otherwise).

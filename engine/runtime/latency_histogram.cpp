@@ -42,6 +42,26 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   }
 }
 
+LatencyHistogram::Counts LatencyHistogram::counts() const {
+  Counts out;
+  for (size_t b = 0; b < kBuckets; ++b)
+    if (uint64_t n = counts_[b].load(std::memory_order_relaxed)) out.buckets.emplace_back(static_cast<uint32_t>(b), n);
+  out.sum_us = sum_us_.load(std::memory_order_relaxed);
+  out.max_us = max_us_.load(std::memory_order_relaxed);
+  return out;
+}
+
+void LatencyHistogram::assign(const Counts& counts) {
+  std::array<uint64_t, kBuckets> fresh{};
+  uint64_t records = 0;
+  for (const auto& [bucket, n] : counts.buckets)
+    if (bucket < kBuckets) fresh[bucket] += n, records += n;
+  for (size_t b = 0; b < kBuckets; ++b) counts_[b].store(fresh[b], std::memory_order_relaxed);
+  records_.store(records, std::memory_order_relaxed);
+  sum_us_.store(counts.sum_us, std::memory_order_relaxed);
+  max_us_.store(counts.max_us, std::memory_order_relaxed);
+}
+
 double LatencyHistogram::percentile_us(double fraction) const {
   // Counts are read one by one while writers may add: the total is taken from the buckets so
   // that the walk always ends inside them.

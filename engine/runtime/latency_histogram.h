@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace ebs {
 
@@ -35,6 +37,16 @@ class LatencyHistogram {
   uint64_t records() const { return records_.load(std::memory_order_relaxed); }
   // The value (µs) below which `fraction` (0..1] of the records fall, as described above.
   double percentile_us(double fraction) const;
+
+  // Every count, so that another process can hold the same histogram (a cluster node reports its
+  // sinks' to the coordinator): the non-empty buckets, the sum and the largest value (µs).
+  struct Counts {
+    std::vector<std::pair<uint32_t, uint64_t>> buckets;  // (bucket, records)
+    uint64_t sum_us = 0, max_us = 0;
+  };
+  Counts counts() const;
+  // Replaces every count by `counts` (a reader meanwhile may see a mix of the two for an instant).
+  void assign(const Counts& counts);
 
   static size_t bucket_of(uint64_t micros);
   static uint64_t upper_bound_us(size_t bucket);  // exclusive

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -64,4 +65,30 @@ TEST_CASE("records released together count as many; instances merge; threads may
   CHECK(b.summary().max_ms == doctest::Approx(80));
   CHECK(LatencyHistogram().summary().records == 0);
   CHECK(LatencyHistogram().summary().p99_ms == 0);
+}
+
+TEST_CASE("a histogram's counts rebuild it elsewhere: the same summary, and assign replaces what was there") {
+  std::mt19937_64 random(3);
+  std::lognormal_distribution<double> draw(std::log(2000.0), 1.5);
+  LatencyHistogram h;
+  std::set<size_t> buckets_used;
+  for (int i = 0; i < 5000; ++i) {
+    auto us = static_cast<uint64_t>(draw(random));
+    buckets_used.insert(LatencyHistogram::bucket_of(us));
+    h.add(microseconds(us), 1 + i % 3);
+  }
+  LatencyHistogram copy;
+  copy.add(microseconds(123456789), 7);  // replaced, not added to
+  copy.assign(h.counts());
+  const LatencySummary a = h.summary(), b = copy.summary();
+  CHECK(b.records == a.records);
+  CHECK(b.p50_ms == a.p50_ms);
+  CHECK(b.p90_ms == a.p90_ms);
+  CHECK(b.p99_ms == a.p99_ms);
+  CHECK(b.max_ms == a.max_ms);
+  CHECK(b.mean_ms == a.mean_ms);
+  CHECK(h.counts().buckets.size() == buckets_used.size());  // sparse: only the non-empty buckets
+  copy.assign({});
+  CHECK(copy.summary().records == 0);
+  CHECK(copy.percentile_us(0.5) == 0);
 }

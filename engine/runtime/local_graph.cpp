@@ -50,6 +50,18 @@ LocalGraph::LocalGraph(const Workflow& workflow, const ActorRegistry& registry, 
   };
   enumerate(dl);
   for (auto it = workflow.actors.rbegin(); it != workflow.actors.rend(); ++it) enumerate(*it);
+  // A sink is where a record's path ends: no declared output of it is read (dead letters aside).
+  // There its latency is measured (docs/performance.md). Known before any instance spawns, so that
+  // a cluster's coordinator, which spawns none, knows it too.
+  for (GraphInstance& inst : instances_) {
+    const ActorSpec& spec = *inst.spec;
+    bool read = false;
+    for (const ActorSpec* down : specs_)
+      for (const auto& [in_port, wires] : down->inputs)
+        for (const WireRef& w : wires)
+          if (w.actor == spec.id && spec.type->output(w.port)) read = true;
+    inst.stats->measures_latency = !spec.type->is_source() && !read;
+  }
 }
 
 const std::vector<size_t>& LocalGraph::instances_of(const std::string& id) const {
@@ -140,15 +152,9 @@ bool LocalGraph::spawn(caf::actor_system& system, const caf::actor& run, const S
         for (const WireRef& w : wires) expected += workflow_.find(w.actor)->parallelism;
     }
     setup.expected_upstreams = expected;
-    // A sink is where a record's path ends: no declared output of it is read (dead letters
-    // aside). There its latency is measured (docs/performance.md).
-    setup.measure_latency = !type.is_source();
-    for (size_t p = 0; p < type.outputs.size(); ++p)
-      for (const Subscriber& sub : setup.outputs[p].subscribers)
-        if (!sub.instances.empty()) setup.measure_latency = false;
+    setup.measure_latency = inst.stats->measures_latency;
     setup.run = run;
     setup.index = index;
-    inst.stats->measures_latency = setup.measure_latency;
     setup.stats = inst.stats;
     inst.logic = setup.logic;
     inst.handle = type.blocking ? system.spawn<NodeActor, caf::detached>(std::move(setup))
@@ -170,7 +176,10 @@ std::vector<LiveActor> LocalGraph::live_actors() const {
       for (const ActorSpec* from : specs_)
         if (from != s && !explicit_dead_letters_.count(from->id)) a.inputs.push_back({from->id, "dead_letters", "in"});
     for (const PortSpec& p : s->type->outputs) a.output_ports.push_back(p.name);
-    for (size_t idx : instances_of(s->id)) a.instances.push_back(instances_[idx].stats);
+    for (size_t idx : instances_of(s->id)) {
+      a.instances.push_back(instances_[idx].stats);
+      if (!instances_[idx].node.empty()) a.nodes.push_back(instances_[idx].node);
+    }
     out.push_back(std::move(a));
   }
   return out;

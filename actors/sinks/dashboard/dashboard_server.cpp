@@ -103,8 +103,9 @@ struct DashboardServer::Impl {
       uint64_t in = 0, out = 0;
       for (const auto& s : actors[a].instances) in += ActorStats::get(s->in), out += out_of(*s);
       ActorSamples& s = samples[a];
-      s.rate_in = (in - s.last_in) / dt;
-      s.rate_out = (out - s.last_out) / dt;
+      // A counter that went back (a cluster's replaced instance starts again from 0) moved by 0.
+      s.rate_in = in >= s.last_in ? (in - s.last_in) / dt : 0;
+      s.rate_out = out >= s.last_out ? (out - s.last_out) / dt : 0;
       s.last_in = in;
       s.last_out = out;
       s.history.push_back(s.rate_in);
@@ -124,6 +125,7 @@ struct DashboardServer::Impl {
                       {"type", a.type},
                       {"source", a.source},
                       {"parallelism", a.instances.size()},
+                      {"nodes", a.nodes},  // a cluster run: each instance's node; empty in one process
                       {"outputs", a.output_ports},
                       {"inputs", inputs}});
     }
@@ -208,6 +210,17 @@ struct DashboardServer::Impl {
           emitted[actors[a].output_ports[p]] = emitted.value(actors[a].output_ports[p], uint64_t{0}) +
                                                ActorStats::get(s->emitted[p]);
       }
+      // A cluster run: each instance's node and its own counters.
+      nlohmann::json instances = nlohmann::json::array();
+      for (size_t i = 0; i < actors[a].nodes.size() && i < actors[a].instances.size(); ++i) {
+        const ActorStats& st = *actors[a].instances[i];
+        instances.push_back({{"node", actors[a].nodes[i]},
+                             {"in", ActorStats::get(st.in)},
+                             {"forwarded", ActorStats::get(st.forwarded)},
+                             {"filtered", ActorStats::get(st.filtered)},
+                             {"failed", ActorStats::get(st.failed)},
+                             {"queued_batches", ActorStats::get(st.queued_batches)}});
+      }
       const ActorSamples& s = samples[a];
       LatencySummary latency = merged_latency(actors[a]).summary();
       nlohmann::json latency_ms = nullptr;  // null: not a sink
@@ -227,6 +240,7 @@ struct DashboardServer::Impl {
                       {"rate_in", s.rate_in},
                       {"rate_out", s.rate_out},
                       {"history", s.history}});
+      if (!instances.empty()) list.back()["instances"] = instances;
     }
     return {{"state", state},
             {"elapsed_s", elapsed_s},
