@@ -221,7 +221,8 @@ class Simulator final : public ActorLogic {
     std::vector<PastPoint>& past = histories_[which];
     core->history.reserve(past.size());
     for (const PastPoint& p : past) core->history.push_back(p.photometry());
-    if (past.capacity() == 0) past.reserve(history_ + 2);  // never regrown: up to two points a turn
+    // Never regrown at the default history: up to two points a turn (a long `history` grows as usual).
+    if (past.capacity() == 0) past.reserve(std::min<size_t>(history_ + 2, 64));
     past.push_back({mjd_, observed, sigma, limit, static_cast<uint8_t>(fid), false, !negative});
     // An upper limit now and then, as on a night the object was fainter than the limit.
     if (u(rng_) < 0.2) past.push_back({mjd_ - 1 - u(rng_), NAN, NAN, limit, static_cast<uint8_t>(fid), true, true});

@@ -226,8 +226,12 @@ class ActiveFilters {
 class BatchRead {
  public:
   explicit BatchRead(const sqlite::Database& db) : db_(db) { db_.execute("BEGIN"); }
-  // A read transaction ends without writing: COMMIT only releases the snapshot.
-  ~BatchRead() { sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr); }
+  // A read transaction ends without writing: COMMIT only releases the snapshot. Should it fail,
+  // ROLLBACK, else every later batch's BEGIN fails and the snapshot pins the WAL for good.
+  ~BatchRead() {
+    if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
   BatchRead(const BatchRead&) = delete;
   BatchRead& operator=(const BatchRead&) = delete;
 

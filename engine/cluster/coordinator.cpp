@@ -298,7 +298,10 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   if (options.observer) options.observer->on_start(workflow, graph->live_actors());
   uint64_t attempt_epoch = kFirstEpoch;  // books of an older attempt (before a restart) are dropped
   result.drain_timeout_s = options.drain_timeout_s.value_or(workflow.drain_timeout_s);
-  DrainClock drain(result.drain_timeout_s);
+  // The coordinator sees progress only in the books the nodes send every kBooksInterval: a bound
+  // shorter than two of them could cut a drain that moves between two reports.
+  const double books_s = std::chrono::duration<double>(2 * kBooksInterval).count();
+  DrainClock drain(result.drain_timeout_s > 0 ? std::max(result.drain_timeout_s, books_s) : 0.0);
   bool drain_cut = false;
   ProgressLine progress(options.progress_lines);
 

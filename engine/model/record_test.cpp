@@ -329,3 +329,53 @@ TEST_CASE("a classification survives the Cap'n Proto wire format and reads as EL
   CHECK(!no_ingest->ingest_timestamp_ms);
   CHECK(parse_port_type("Classification") == PortType::classification);
 }
+
+namespace {
+// An alert whose raw payload is a record of shape `root` holding one record of shape `child`.
+RecordPtr alert_of_shapes(const std::string& root, const std::string& child) {
+  auto shapes = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  shapes->push_back(std::make_unique<RecordShape>(root, std::vector<std::string>{"inner"}));
+  shapes->push_back(std::make_unique<RecordShape>(child, std::vector<std::string>{"x"}));
+  RawRecordBuilder b;
+  uint32_t f = b.begin_record(b.add_root(), (*shapes)[0].get());
+  uint32_t c = b.begin_record(f, (*shapes)[1].get());
+  b.set_double(c, 1.5);
+  auto core = std::make_shared<AlertCore>();
+  core->alert_id = 1;
+  core->object_id = "ZTF20aaaaaaa";
+  core->survey = "ztf";
+  core->raw = b.finish(nullptr, shapes);
+  return std::make_shared<const Alert>(core);
+}
+}  // namespace
+
+TEST_CASE("a decoder that starts a fresh shape store keeps every shape of a record alive with it") {
+  // 2,048 payloads of two new shapes each fill the decoder's store (4,096 shapes); the next
+  // payload's root shape was seen before and its child's is new. Every shape the last record
+  // points to must live as long as it does, after the earlier records and the decoder are gone
+  // (the sanitized build reads freed memory otherwise).
+  RecordPtr last;
+  {
+    RecordDecoder decoder;
+    RecordEncoder encoder;
+    std::string bytes;
+    std::string types;
+    for (int i = 0; i < 2048; ++i) {
+      encoder.append(*alert_of_shapes("s" + std::to_string(i), "c" + std::to_string(i)), bytes);
+      types.push_back(static_cast<char>(PortType::alert));
+    }
+    std::vector<RecordPtr> earlier;
+    decoder.decode(types, bytes, "test", earlier);
+    REQUIRE(earlier.size() == 2048);
+    std::string one;
+    encoder.append(*alert_of_shapes("s0", "fresh"), one);
+    std::vector<RecordPtr> out;
+    decoder.decode(std::string(1, static_cast<char>(PortType::alert)), one, "test", out);
+    REQUIRE(out.size() == 1);
+    last = out.front();
+  }
+  const RawView root = static_cast<const Alert&>(*last).core().raw.root();
+  CHECK(root.field_name(0) == "inner");
+  CHECK(root.child(0).field_name(0) == "x");
+  CHECK(root.child(0).child(0).as_double() == 1.5);
+}

@@ -89,13 +89,21 @@ void write_raw(const RawView& from, wire::RawValue::Builder to, RawRefs& refs) {
 // added; the store lives as long as the last record that uses it.
 struct RecordDecoder::Shapes {
   // Beyond this many shapes (a stream of ever new field lists) a fresh store begins, so a
-  // decoder that lives for a whole run holds a bounded number.
+  // decoder that lives for a whole run holds a bounded number. Only between payloads: a payload's
+  // record keeps one store alive, so every shape it points to must be in that one.
   static constexpr size_t kMaxShapes = 4096;
   std::shared_ptr<std::vector<std::unique_ptr<RecordShape>>> store =
       std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
   std::map<std::string, std::vector<const RecordShape*>, std::less<>> by_name;
   // The bytes of strings the last raw payload held: what the next one reserves.
   size_t strings_hint = 0;
+
+  // Before a payload is read: a fresh store when this one is full.
+  void begin_payload() {
+    if (store->size() < kMaxShapes) return;
+    store = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+    by_name.clear();
+  }
 
   const RecordShape* shape_for(wire::RawRecord::Reader rec) {
     const std::string_view name = view(rec.getName());
@@ -110,11 +118,6 @@ struct RecordDecoder::Shapes {
     if (it != by_name.end())
       for (const RecordShape* shape : it->second)
         if (same_fields(shape)) return shape;
-    if (store->size() >= kMaxShapes) {
-      store = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
-      by_name.clear();
-      it = by_name.end();
-    }
     std::vector<std::string> fields;
     fields.reserve(names.size());
     for (auto n : names) fields.emplace_back(view(n));
@@ -141,6 +144,7 @@ struct RawReader {
   // `cutouts`: the decoded alert's, owned by `cutout_bytes`.
   RawReader(RecordDecoder::Shapes& shapes, const std::vector<Cutout>& cutouts, std::shared_ptr<const void> cutout_bytes)
       : shapes(shapes), cutouts(cutouts) {
+    shapes.begin_payload();
     strings->first.reserve(shapes.strings_hint);
     strings->cutouts = std::move(cutout_bytes);
   }
@@ -566,9 +570,12 @@ class StringOutput : public kj::OutputStream {
   std::string& out_;
 };
 
-capnp::ReaderOptions reader_options() {
+// A message read from `words` (the message and those after it) may visit a few times its words,
+// no more: a list of empty structs costs next to nothing on the wire, and without this bound a
+// few bytes could make a history of 2^29 points (tens of GB) out of it.
+capnp::ReaderOptions reader_options(size_t words) {
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = 1ull << 30;
+  options.traversalLimitInWords = 4 * words + 1024;
   return options;
 }
 
@@ -615,7 +622,7 @@ void RecordDecoder::decode(std::string_view types, std::string_view bytes, std::
     for (char t : types) {
       type = static_cast<PortType>(t);
       if (words.size() == 0) fail(std::string(place), "fewer Cap'n Proto messages than records");
-      capnp::FlatArrayMessageReader reader(words, reader_options());
+      capnp::FlatArrayMessageReader reader(words, reader_options(words.size()));
       const size_t used = static_cast<size_t>(reader.getEnd() - words.begin());
       RecordPtr record = read_record(type, reader, *shapes_);
       if (!record) fail(std::string(place), "cannot decode a record of type Any");
