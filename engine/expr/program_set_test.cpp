@@ -174,7 +174,7 @@ TEST_CASE("the sweeps place every value: crowded thresholds, one threshold, infi
       default: return Value(near[random() % near.size()]);
     }
   };
-  for (size_t records : {1, 63, 64, 65, 128, 129, 200}) {
+  for (size_t records : {1, 63, 64, 65, 128, 129, 200, 300, 520}) {
     INFO(records << " records");
     auto compiled = ProgramSet::compile(texts);
     REQUIRE(std::holds_alternative<ProgramSet>(compiled));
