@@ -1,8 +1,9 @@
 // Records in their Cap'n Proto encodings as a link receives them from a peer (engine/model/
 // record_wire.h, RecordDecoder): the first byte says how many records (1 + byte % 8), the next
 // bytes their port types (byte % 5), the rest is their encodings laid end to end. What decodes
-// must encode again and decode to the same records (a link forwards what it received).
+// must encode again and decode to records written the same (a link forwards what it received).
 #include <cstdlib>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,15 @@ EBS_FUZZ_ONE_INPUT(bytes) {
   std::vector<ebs::RecordPtr> back;
   ebs::RecordDecoder().decode(types, again, "fuzz, encoded again", back);
   if (back.size() != records.size()) std::abort();
-  for (size_t i = 0; i < records.size(); ++i)
-    if (ebs::to_json(*back[i]) != ebs::to_json(*records[i])) std::abort();
+  for (size_t i = 0; i < records.size(); ++i) {
+    // Compared as written (NaN is null there, and never equal to itself as a value).
+    const auto written = [](const ebs::Record& r) {
+      return ebs::to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    const std::string first = written(*records[i]), second = written(*back[i]);
+    if (first != second) {
+      std::cerr << "record " << i << " decoded:\n" << first << "\nencoded and decoded again:\n" << second << "\n";
+      std::abort();
+    }
+  }
 }

@@ -60,7 +60,12 @@ json to_json(const Annotation& a) {
   }
   if (!a.name.empty()) out["name"] = a.name;
   if (std::isfinite(a.value)) out["value"] = a.value;
-  if (!a.details.empty()) out["details"] = json::parse(a.details, nullptr, false);
+  if (!a.details.empty()) {
+    // Details are JSON text an actor wrote; text that is not JSON (a damaged message from a peer)
+    // stays text rather than becoming a value nothing can write.
+    json details = json::parse(a.details, nullptr, false);
+    out["details"] = details.is_discarded() ? json(a.details) : std::move(details);
+  }
   return out;
 }
 

@@ -198,6 +198,8 @@ struct RawReader {
         for (uint32_t i = 0; i < values.size(); ++i) read(values[i], first + i);
         break;
       }
+      default:  // a later revision's kind, or damage: never a silent null
+        fail("", "raw value of a kind this build does not know (" + std::to_string(static_cast<int>(from.which())) + ")");
     }
   }
 
