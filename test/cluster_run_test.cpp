@@ -933,7 +933,9 @@ actors:
         "\"$B\" run workflow.yaml --local-cluster 2 --threads 1 --progress --drain-timeout 2 --http 127.0.0.1:0 "
         "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
         "for i in $(seq 200); do url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out); [ -n \"$url\" ] && break; sleep 0.05; done\n"
-        "for i in $(seq 300); do curl -s \"${url}metrics\" | grep -q 'ebs_sink_latency_seconds_count{actor=\"copy\"} 11' && break; sleep 0.1; done\n"
+        // Until both nodes' books are in: node1's sink wrote all 11, node2's webhook took its batch.
+        "for i in $(seq 300); do curl -s \"${url}metrics\" > m.txt; grep -q 'ebs_sink_latency_seconds_count{actor=\"copy\"} 11' m.txt && "
+        "grep -q 'ebs_actor_records_total{actor=\"hook\",counter=\"in\"} [1-9]' m.txt && break; sleep 0.1; done\n"
         "curl -s \"${url}metrics\" > metrics.txt; curl -s \"${url}api/stats\" > stats.json; curl -s \"${url}api/graph\" > graph.json\n"
         "curl -s \"$url\" > page.html\n"
         "wait $(cat run.pid); echo $? > run.rc\n");
