@@ -2,22 +2,18 @@
 // Chromium loads the page; the graph, live rates, decoded cutouts, light curves and the skymap
 // with its candidates must all be there. Saves a screenshot.
 // node dashboard_browser_test.mjs --ebs-flow BIN --workflow YAML --data DIR --screenshot PNG
-import { startRun, openBrowser, parseArgs } from './harness.mjs';
+import { startRun, openBrowser, parseArgs, checker, newPage } from './harness.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const run = startRun(args['ebs-flow'], args.workflow, { dataDir: args.data });
 let browser;
-const failures = [];
-const check = (ok, what) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures.push(what); };
+const { check, failures } = checker();
 
 try {
   const url = await run.url;
   console.log('dashboard at', url);
   browser = await openBrowser();
-  const page = await browser.context.newPage();
-  const errors = [];
-  page.on('pageerror', e => errors.push(String(e)));
-  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+  const { page, errors } = await newPage(browser);
   await page.goto(url);
 
   // The graph: one node per actor plus the dead-letter sink the engine adds.

@@ -2,22 +2,18 @@
 // coordinator serves the page from the books its nodes report); the graph with each actor's node,
 // live rates, a sink's latency, and a clean stop on SIGTERM.
 // node dashboard_cluster_browser_test.mjs --ebs-flow BIN --workflow YAML --screenshot PNG
-import { startRun, openBrowser, parseArgs } from './harness.mjs';
+import { startRun, openBrowser, parseArgs, checker, newPage } from './harness.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const run = startRun(args['ebs-flow'], args.workflow, { extraArgs: ['--local-cluster', '2', '--threads', '1'] });
 let browser;
-const failures = [];
-const check = (ok, what) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures.push(what); };
+const { check, failures } = checker();
 
 try {
   const url = await run.url;
   console.log('dashboard at', url);
   browser = await openBrowser();
-  const page = await browser.context.newPage();
-  const errors = [];
-  page.on('pageerror', e => errors.push(String(e)));
-  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+  const { page, errors } = await newPage(browser);
   await page.goto(url);
 
   // The graph: each actor with the node its instance runs on (the page loads it once the run started).

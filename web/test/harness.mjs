@@ -38,6 +38,22 @@ export function startRun(ebsFlow, workflow, { dataDir, extraArgs = [] } = {}) {
   };
 }
 
+// A test's checks: each is printed as ok or FAIL; `failures` decides the exit code.
+export function checker() {
+  const failures = [];
+  const check = (ok, what) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures.push(what); };
+  return { check, failures };
+}
+
+// A new page of `browser` (openBrowser) whose uncaught exceptions and console errors land in `errors`.
+export async function newPage(browser) {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', e => errors.push(String(e)));
+  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+  return { page, errors };
+}
+
 export async function openBrowser() {
   const profile = mkdtempSync(join(tmpdir(), 'ebs-dashboard-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {

@@ -7,11 +7,10 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBrowser, parseArgs } from './harness.mjs';
+import { openBrowser, parseArgs, checker, newPage } from './harness.mjs';
 
 const args = parseArgs(process.argv.slice(2));
-const failures = [];
-const check = (ok, what) => { console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); if (!ok) failures.push(what); };
+const { check, failures } = checker();
 const runDir = mkdtempSync(join(tmpdir(), 'ebs-pages-'));
 const env = { ...process.env, EBS_TEST_DATA: args.data };
 execFileSync(args['ebs-flow'], ['run', args.workflow, '--quiet', '--no-progress', '--run-dir', runDir], { env, stdio: 'inherit' });
@@ -57,10 +56,7 @@ console.log('serving', url, 'object', objectId, 'oracle detections/limits', dete
 let browser;
 try {
   browser = await openBrowser();
-  const page = await browser.context.newPage();
-  const errors = [];
-  page.on('pageerror', e => errors.push(String(e)));
-  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+  const { page, errors } = await newPage(browser);
   const ready = kind => page.waitForFunction(k => document.body.dataset.ready === k, kind, { timeout: 20000 });
 
   // Home: sky events and recent alerts.
