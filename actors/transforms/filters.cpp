@@ -453,10 +453,13 @@ class Filters final : public ActorLogic {
           queue.reset();
           paused_.erase(f.id);
         }
+        auto limit = rate_limits_.find(f.owner);
         if (!queue) {
           registry::OutputSettings settings = output_settings_;
-          if (auto limit = rate_limits_.find(f.owner); limit != rate_limits_.end()) settings.max_per_second = limit->second;
+          if (limit != rate_limits_.end()) settings.max_per_second = limit->second;
           queue = std::make_unique<registry::OutputQueue>(o, settings);
+        } else if (limit != rate_limits_.end()) {
+          queue->set_max_per_second(limit->second);  // the owner's limit may have changed since
         }
         queues.push_back(queue.get());
       }
