@@ -465,6 +465,35 @@ TEST_CASE("a user's limits changed mid-stream are read at the next switch point:
   CHECK(forwarded_count() == service.records.size());
 }
 
+TEST_CASE("a user's alerts/s limit changed mid-stream applies to their outputs' queues from the next switch point") {
+  SqlFilterService service;  // alice is silent: alerts_per_second 0, every message dropped and counted
+  service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  auto batch = [&] {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
+    return out.records().size();
+  };
+  const size_t passed = batch();
+  REQUIRE(passed > 0);
+  const std::vector<std::string> dropped{"webhook http://127.0.0.1:1/hook: " + std::to_string(passed) +
+                                         " alerts dropped above its owner's alerts/s limit"};
+  CHECK(logic->closing_warnings() == dropped);
+  // Raised: the same queue takes the next batch's messages (none more dropped).
+  registry::Limits raised = service.alice.limits;
+  raised.max_alerts_per_second = 1e9;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", raised)));
+  CHECK(batch() == passed);
+  CHECK(logic->closing_warnings() == dropped);
+}
+
 TEST_CASE("a negative sql_step_limit is refused") {
   ActorRegistry actors;
   register_filters(actors);
