@@ -531,7 +531,59 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   auto all = client.Get("/api/filters", as(root_token));
   REQUIRE(all->status == 200);
   CHECK(json::parse(all->body).size() == 2);
+
+  // Her limits changed in place (PATCH: the ones named; the others kept): lowered under her two
+  // filters, a third is refused (429) and both stay; only an admin changes limits (403), an unknown
+  // user is 404, a negative limit or an unknown one 400.
+  const std::string token3 = json::parse(client.Post("/api/users/alice/tokens", as(root_token), "{}", "application/json")->body)["token"];
+  auto patched = client.Patch("/api/users/alice", as(root_token), R"({"limits": {"filters": 1, "sql_steps": 40000}})",
+                              "application/json");
+  REQUIRE(patched);
+  CHECK(patched->status == 200);
+  const json limits = json::parse(patched->body)["limits"];
+  CHECK(limits == json{{"filters", 1}, {"alerts_per_second", 10000.0}, {"expression_cost", Limits{}.max_expression_cost},
+                       {"sql_filters", Limits{}.max_sql_filters}, {"sql_steps", 40000}});
+  auto third = client.Post("/api/filters", as(token3),
+                           R"({"name": "third", "where": "mag < 17", "outputs": [{"kind": "kafka", "target": "t"}]})",
+                           "application/json");
+  REQUIRE(third);
+  CHECK(third->status == 429);
+  CHECK(json::parse(third->body)["error"] == "'alice' has 2 filters, the limit");
+  CHECK(json::parse(client.Get("/api/filters", as(token3))->body).size() == 2);
+  CHECK(client.Patch("/api/users/alice", as(token3), R"({"limits": {"filters": 50}})", "application/json")->status == 403);
+  CHECK(client.Patch("/api/users/nobody", as(root_token), R"({"limits": {"filters": 5}})", "application/json")->status == 404);
+  auto negative = client.Patch("/api/users/alice", as(root_token), R"({"limits": {"filters": -1}})", "application/json");
+  CHECK(negative->status == 400);
+  CHECK(json::parse(negative->body)["error"] == "the limit `filters` must not be negative");
+  auto unknown = client.Patch("/api/users/alice", as(root_token), R"({"limits": {"filterz": 5}})", "application/json");
+  CHECK(unknown->status == 400);
+  CHECK(json::parse(unknown->body)["error"].get<std::string>().starts_with("no limit 'filterz'"));
+  CHECK(client.Patch("/api/users/alice", as(root_token), "{}", "application/json")->status == 400);
+  // The CLI through the API (an admin's token): raised again, the third filter is accepted.
+  test::CommandResult raised = test::run_command(ebs_flow() + " filters user set alice --max-filters 3 --url " + url +
+                                                     " --token " + root_token, dir);
+  INFO(raised.err);
+  REQUIRE(raised.exit_code == 0);
+  CHECK(json::parse(raised.out)["limits"]["filters"] == 3);
+  CHECK(json::parse(raised.out)["limits"]["sql_steps"] == 40000);
+  third = client.Post("/api/filters", as(token3),
+                      R"({"name": "third", "where": "mag < 17", "outputs": [{"kind": "kafka", "target": "t"}]})",
+                      "application/json");
+  CHECK(third->status == 201);
+  CHECK(client.Delete("/api/filters/" + std::to_string(json::parse(third->body)["id"].get<int64_t>()), as(token3))->status == 200);
+  test::CommandResult not_admin = test::run_command(ebs_flow() + " filters user set alice --max-filters 9 --url " + url +
+                                                        " --token " + token3, dir);
+  CHECK(not_admin.exit_code != 0);
+  CHECK(not_admin.err.find("HTTP 403") != std::string::npos);
   CHECK(serve.stop(SIGTERM) == 0);
+  // And on the store's file (local, as `filters user add`): the rate limit the run below reads.
+  test::CommandResult local = test::run_command(ebs_flow() + " filters user set alice --max-rate 20000 --registry filters.sqlite", dir);
+  INFO(local.err);
+  REQUIRE(local.exit_code == 0);
+  CHECK(json::parse(local.out)["limits"]["alerts_per_second"] == 20000.0);
+  CHECK(json::parse(local.out)["limits"]["filters"] == 3);
+  CHECK(test::run_command(ebs_flow() + " filters user set nobody --max-rate 1 --registry filters.sqlite", dir).exit_code != 0);
+  CHECK(test::run_command(ebs_flow() + " filters user set alice --registry filters.sqlite", dir).exit_code != 0);
 
   // A run over the same store applies the filter made through serve: tagged alerts and webhook
   // messages are exactly the alerts the filter passes (a registry's tag is, by default, how many

@@ -163,17 +163,6 @@ class ActiveFilters {
   // alert passes tens of filters when there are a thousand: this is made 64 records at a time, so
   // that the strings being written stay in cache, each allocated once at its final size and
   // filled by copies of the filters' ready-made entries.
-  // Per record of the batch, how many filters it passed.
-  std::vector<uint32_t> passed_counts(const expr::Matches& matches) const {
-    std::vector<uint32_t> out(matches.records(), 0);
-    for (size_t p = 0; p < filters_.size(); ++p) {
-      std::span<const uint64_t> words = matches.words(p);
-      for (size_t w = 0; w < words.size(); ++w)
-        for (uint64_t bits = words[w]; bits; bits &= bits - 1) ++out[w * 64 + static_cast<size_t>(std::countr_zero(bits))];
-    }
-    return out;
-  }
-
   std::vector<std::string> matched_details(const expr::Matches& matches) {
     const size_t records = matches.records(), words = (records + 63) / 64;
     std::vector<std::string> out(records);
@@ -341,7 +330,7 @@ class Filters final : public ActorLogic {
         break;
       }
       case TagMode::count: {
-        std::vector<uint32_t> passed = active_->passed_counts(matches);
+        std::vector<uint32_t> passed = matches.passed_counts();
         std::vector<RecordPtr> tagged;
         for (size_t i = 0; i < batch.size(); ++i) {
           if (passed[i] == 0) continue;
@@ -464,10 +453,13 @@ class Filters final : public ActorLogic {
           queue.reset();
           paused_.erase(f.id);
         }
+        auto limit = rate_limits_.find(f.owner);
         if (!queue) {
           registry::OutputSettings settings = output_settings_;
-          if (auto limit = rate_limits_.find(f.owner); limit != rate_limits_.end()) settings.max_per_second = limit->second;
+          if (limit != rate_limits_.end()) settings.max_per_second = limit->second;
           queue = std::make_unique<registry::OutputQueue>(o, settings);
+        } else if (limit != rate_limits_.end()) {
+          queue->set_max_per_second(limit->second);  // the owner's limit may have changed since
         }
         queues.push_back(queue.get());
       }

@@ -426,6 +426,74 @@ TEST_CASE("each user's own limit on SQL steps per alert, under the service's sql
   CHECK(passed["alice/bright"].size() == forwarded({{"bright", "mag < 18.5"}}, "", service.records).size());
 }
 
+TEST_CASE("a user's limits changed mid-stream are read at the next switch point: a lowered step limit stops a query") {
+  SqlFilterService service;
+  // A count to 5,000: ~90,000 steps per alert, every alert passes.
+  const std::string counting =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
+      "SELECT 1 FROM c WHERE x = 5000 AND :mag > 0";
+  registry::User erin = service.add_user("erin", 1'000'000);
+  const int64_t erins = service.add("count", counting, registry::Filter::Kind::sql, &erin);
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  config["repository"] = service.repository;
+  config["tag"] = "count";
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  auto forwarded_count = [&] {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
+    return out.records().size();
+  };
+  CHECK(forwarded_count() == service.records.size());
+  // Lowered between two batches (nothing else changed): the next batch's switch point reads it.
+  registry::Limits lowered = erin.limits;
+  lowered.max_sql_steps = 20'000;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", lowered)));
+  CHECK(forwarded_count() == 0);
+  registry::Filter stopped = std::get<registry::Filter>(service.store.filter(erin, erins));
+  CHECK(!stopped.active);
+  CHECK(stopped.paused_reason ==
+        "the query failed: it took more than 20000 SQLite steps for one alert (the limit, erin's sql_steps)");
+  // Raised again and the filter resumed: it answers every alert.
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", erin.limits)));
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.set_active(erin, erins, true, "")));
+  CHECK(forwarded_count() == service.records.size());
+}
+
+TEST_CASE("a user's alerts/s limit changed mid-stream applies to their outputs' queues from the next switch point") {
+  SqlFilterService service;  // alice is silent: alerts_per_second 0, every message dropped and counted
+  service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  auto batch = [&] {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
+    return out.records().size();
+  };
+  const size_t passed = batch();
+  REQUIRE(passed > 0);
+  const std::vector<std::string> dropped{"webhook http://127.0.0.1:1/hook: " + std::to_string(passed) +
+                                         " alerts dropped above its owner's alerts/s limit"};
+  CHECK(logic->closing_warnings() == dropped);
+  // Raised: the same queue takes the next batch's messages (none more dropped).
+  registry::Limits raised = service.alice.limits;
+  raised.max_alerts_per_second = 1e9;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", raised)));
+  CHECK(batch() == passed);
+  CHECK(logic->closing_warnings() == dropped);
+}
+
 TEST_CASE("a negative sql_step_limit is refused") {
   ActorRegistry actors;
   register_filters(actors);

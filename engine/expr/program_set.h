@@ -60,14 +60,24 @@ class Matches {
   size_t count(size_t program) const;
   // The records that passed at least one expression, ascending.
   std::vector<uint32_t> passed_any() const;
+  // Per record, how many expressions it passed.
+  std::vector<uint32_t> passed_counts() const;
 
-  std::span<uint64_t> words(size_t program) { return {bits_.data() + program * words_, words_}; }
+  // A row to write. The rows a ProgramSet evaluation wrote are not to be changed: their union
+  // was taken as they were written (passed_any() does not read them again), and asking for one
+  // of them here is a fault. The caller's own rows (evaluate's extra_rows) are free.
+  std::span<uint64_t> words(size_t program);
   // Bit r % 64 of word r / 64: whether record r passed `program`.
   std::span<const uint64_t> words(size_t program) const { return {bits_.data() + program * words_, words_}; }
 
  private:
+  friend class ProgramSet;
   size_t programs_ = 0, records_ = 0, words_ = 0;
   std::vector<uint64_t> bits_;
+  // The union of rows [0, united_rows_), taken by the evaluation that wrote them: a thousand rows
+  // read again for passed_any() were a pass over 128 KiB per batch.
+  std::vector<uint64_t> united_;
+  size_t united_rows_ = 0;
 };
 
 // One expression's compile errors, by its position in the list given to compile().

@@ -33,6 +33,15 @@ void check_against_programs(const std::vector<std::string>& texts, const std::ve
       CHECK(matches.passes(p, r) == program.test(row));
     }
   }
+  // The union taken as the answers were written, and the counts of their bit slices, against the
+  // answers one by one.
+  std::vector<uint32_t> any, counts(records, 0);
+  for (size_t r = 0; r < records; ++r) {
+    for (size_t p = 0; p < texts.size(); ++p) counts[r] += matches.passes(p, r);
+    if (counts[r] > 0) any.push_back(static_cast<uint32_t>(r));
+  }
+  CHECK(matches.passed_any() == any);
+  CHECK(matches.passed_counts() == counts);
 }
 
 // Random expressions over three fields; only those that compile are kept.
@@ -138,7 +147,20 @@ TEST_CASE("an empty batch and constant expressions") {
   CHECK(matches.count(1) == 0);
   CHECK(matches.passed(2) == std::vector<uint32_t>{0});
   CHECK(matches.passed_any() == std::vector<uint32_t>{0, 1, 2});
+  CHECK(matches.passed_counts() == std::vector<uint32_t>{2, 1, 1});
   CHECK(set.evaluate(columns, 0).records() == 0);
+}
+
+TEST_CASE("the caller's extra rows count in the union; the evaluated rows are not to be changed") {
+  const ProgramSet set = std::get<ProgramSet>(ProgramSet::compile({"mag < 2", "mag > 10"}));
+  std::vector<std::vector<Value>> columns{{Value(1.0), Value(5.0), Value(20.0), Value(5.0)}};
+  ProgramSet::Workspace workspace;
+  Matches& matches = set.evaluate(columns, 4, workspace, 1);
+  CHECK(matches.passed_any() == std::vector<uint32_t>{0, 2});
+  matches.words(2)[0] |= uint64_t{1} << 1;  // the caller's own answer: record 1
+  CHECK(matches.passed_any() == std::vector<uint32_t>{0, 1, 2});
+  CHECK(matches.passed_counts() == std::vector<uint32_t>{1, 1, 1, 0});
+  CHECK_THROWS(matches.words(0));
 }
 
 TEST_CASE("the sweeps place every value: crowded thresholds, one threshold, infinities, every batch length") {

@@ -42,7 +42,8 @@ int call(const Connection& c, const std::string& method, const std::string& path
   httplib::Result result = method == "GET"    ? client.Get(path, headers)
                            : method == "POST" ? client.Post(path, headers, text, "application/json")
                            : method == "PUT"  ? client.Put(path, headers, text, "application/json")
-                                              : client.Delete(path, headers);
+                           : method == "PATCH" ? client.Patch(path, headers, text, "application/json")
+                                               : client.Delete(path, headers);
   if (!result) {
     std::cerr << base << ": no answer (" << httplib::to_string(result.error()) << ")\n";
     return exit_code::failed;
@@ -193,6 +194,83 @@ void register_filter_commands(CommandRegistry& commands) {
                    }
                    std::string token = std::get<std::string>(store.issue_token(o->name, false));
                    std::cout << json{{"user", o->name}, {"admin", o->admin}, {"token", token}}.dump() << "\n";
+                   return exit_code::ok;
+                 };
+               });
+
+  commands.add("filters user set",
+               "Change a user's limits (the ones given; the others kept): in the store (--registry, local) or "
+               "through the service (--url, an admin's --token)",
+               [](CLI::App& app) -> CommandRegistry::Runner {
+                 struct Options {
+                   Connection connection;
+                   std::string registry, name;
+                   Limits limits;
+                 };
+                 auto o = std::make_shared<Options>();
+                 app.add_option("name", o->name, "the user's name")->required();
+                 auto* registry = app.add_option("--registry", o->registry, "the store, changed in place (local)");
+                 add_connection_options(app, o->connection);
+                 // Each limit with the API's name, so that only the ones given change.
+                 std::vector<std::pair<CLI::Option*, std::string>> given{
+                     {app.add_option("--max-filters", o->limits.max_filters, "filters the user may have"), "filters"},
+                     {app.add_option("--max-rate", o->limits.max_alerts_per_second, "alerts/s per output"),
+                      "alerts_per_second"},
+                     {app.add_option("--max-cost", o->limits.max_expression_cost, "nodes per expression"),
+                      "expression_cost"},
+                     {app.add_option("--max-sql-filters", o->limits.max_sql_filters, "SQL filters the user may have"),
+                      "sql_filters"},
+                     {app.add_option("--max-sql-steps", o->limits.max_sql_steps,
+                                     "SQLite steps one alert's query of the user's SQL filters may take (0: only the "
+                                     "service's `sql_step_limit`)"),
+                      "sql_steps"},
+                 };
+                 return [o, registry, given] {
+                   // The limits given, by the API's names, with the values read.
+                   const Limits& l = o->limits;
+                   const json values{{"filters", l.max_filters},
+                                     {"alerts_per_second", l.max_alerts_per_second},
+                                     {"expression_cost", l.max_expression_cost},
+                                     {"sql_filters", l.max_sql_filters},
+                                     {"sql_steps", l.max_sql_steps}};
+                   json limits = json::object();
+                   for (const auto& [option, name] : given)
+                     if (option->count() > 0) limits[name] = values.at(name);
+                   if (limits.empty()) {
+                     std::cerr << "which limits? --max-filters, --max-rate, --max-cost, --max-sql-filters, --max-sql-steps\n";
+                     return exit_code::usage;
+                   }
+                   if (registry->count() == 0)
+                     return call(o->connection, "PATCH", "/api/users/" + o->name, json{{"limits", limits}});
+                   FilterRegistry store(o->registry);
+                   std::optional<User> user;
+                   for (User& u : store.users())
+                     if (u.name == o->name) user = std::move(u);
+                   if (!user) {
+                     std::cerr << o->registry << ": no user '" << o->name << "'\n";
+                     return exit_code::failed;
+                   }
+                   Limits changed = user->limits;
+                   changed.max_filters = limits.value("filters", changed.max_filters);
+                   changed.max_alerts_per_second = limits.value("alerts_per_second", changed.max_alerts_per_second);
+                   changed.max_expression_cost = limits.value("expression_cost", changed.max_expression_cost);
+                   changed.max_sql_filters = limits.value("sql_filters", changed.max_sql_filters);
+                   changed.max_sql_steps = limits.value("sql_steps", changed.max_sql_steps);
+                   auto answer = store.set_limits(o->name, changed);
+                   if (auto* r = std::get_if<Refusal>(&answer)) {
+                     std::cerr << o->registry << ": " << r->message << "\n";
+                     return exit_code::failed;
+                   }
+                   const Limits& now = std::get<User>(answer).limits;
+                   std::cout << json{{"name", o->name},
+                                     {"limits",
+                                      {{"filters", now.max_filters},
+                                       {"alerts_per_second", now.max_alerts_per_second},
+                                       {"expression_cost", now.max_expression_cost},
+                                       {"sql_filters", now.max_sql_filters},
+                                       {"sql_steps", now.max_sql_steps}}}}
+                                    .dump()
+                             << "\n";
                    return exit_code::ok;
                  };
                });

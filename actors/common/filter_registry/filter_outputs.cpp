@@ -57,6 +57,11 @@ std::string OutputQueue::describe() const {
                                              : std::string(to_string(output_.kind)) + " " + output_.target;
 }
 
+void OutputQueue::set_max_per_second(double limit) {
+  settings_.max_per_second = limit;
+  tokens_ = std::min(tokens_, limit);  // no burst above the new limit
+}
+
 OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key) {
   auto now = std::chrono::steady_clock::now();
   tokens_ = std::min(settings_.max_per_second,

@@ -48,6 +48,9 @@ class OutputQueue {
   // (or its queue is full, which fails it).
   Offer offer(std::string json, std::string line, std::string key);
 
+  // The owner's alerts/s limit changed (read at a switch point; the actor's thread, as offer()).
+  void set_max_per_second(double limit);
+
   // Why the output failed, once it has.
   std::optional<std::string> failure() const;
   uint64_t delivered() const { return delivered_; }

@@ -145,10 +145,29 @@ void FilterRegistry::bump_revision() { db_.execute("UPDATE revision SET n = n + 
 
 int64_t FilterRegistry::revision() const { return db_.scalar("SELECT n FROM revision"); }
 
+namespace {
+
+// What is wrong with a user's limits, if anything: the same check when a user is created and when
+// their limits change.
+std::optional<Refusal> limits_problem(const Limits& limits) {
+  if (limits.max_sql_steps < 0) return Refusal{400, "the limit on SQL steps must not be negative (0: no limit of the user's own)"};
+  const std::pair<const char*, double> others[] = {
+      {"filters", static_cast<double>(limits.max_filters)},
+      {"alerts_per_second", limits.max_alerts_per_second},
+      {"expression_cost", static_cast<double>(limits.max_expression_cost)},
+      {"sql_filters", static_cast<double>(limits.max_sql_filters)},
+  };
+  for (const auto& [limit, value] : others)
+    if (!(value >= 0)) return Refusal{400, std::string("the limit `") + limit + "` must not be negative"};
+  return std::nullopt;
+}
+
+}  // namespace
+
 Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, const Limits& limits) {
   if (name.empty() || name.find_first_of(" /\t\n") != std::string::npos)
     return Refusal{400, "a user name is one word without '/': '" + name + "'"};
-  if (limits.max_sql_steps < 0) return Refusal{400, "the limit on SQL steps must not be negative (0: no limit of the user's own)"};
+  if (auto problem = limits_problem(limits)) return *problem;
   auto exists = db_.prepare("SELECT 1 FROM users WHERE name = ?");
   exists.bind(1, name);
   if (exists.step()) return Refusal{409, "the user '" + name + "' exists"};
@@ -159,6 +178,23 @@ Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, co
       .bind(5, limits.max_expression_cost).bind(6, limits.max_sql_filters).bind(7, limits.max_sql_steps);
   insert.run();
   return User{sqlite3_last_insert_rowid(db_.get()), name, admin, limits};
+}
+
+Answer<User> FilterRegistry::set_limits(const std::string& name, const Limits& limits) {
+  if (auto problem = limits_problem(limits)) return *problem;
+  sqlite::Transaction t(db_);
+  auto update = db_.prepare(
+      "UPDATE users SET max_filters = ?, max_alerts_per_second = ?, max_expression_cost = ?, max_sql_filters = ?, "
+      "max_sql_steps = ? WHERE name = ?");
+  update.bind(1, limits.max_filters).bind(2, limits.max_alerts_per_second).bind(3, limits.max_expression_cost)
+      .bind(4, limits.max_sql_filters).bind(5, limits.max_sql_steps).bind(6, name);
+  if (update.run() == 0) return Refusal{404, "no user '" + name + "'"};
+  bump_revision();  // a running `filters` actor reads the limits at the switch point this makes
+  t.commit();
+  auto s = db_.prepare(std::string(kUserColumns) + " WHERE name = ?");
+  s.bind(1, name);
+  s.step();
+  return read_user(s);
 }
 
 Answer<bool> FilterRegistry::remove_user(const std::string& name) {

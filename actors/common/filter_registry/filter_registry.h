@@ -101,6 +101,14 @@ class FilterRegistry {
 
   // ---- users and tokens (admin) ----
   Answer<User> create_user(const std::string& name, bool admin, const Limits& limits);
+  // Changes a user's limits (404: no such user; 400: a negative one), keeping their tokens and
+  // filters. The API answers by the new limits from the next request on; a running `filters`
+  // actor reads them at its next switch point (the change is a new revision, so one comes at its
+  // next batch). Limits below what the user has refuse new filters and keep the existing ones:
+  // `max_filters` (or `max_sql_filters`) under their count refuses another filter (429) until
+  // they remove some; an existing expression over a lowered `max_expression_cost` runs until it
+  // is updated (its new version must fit).
+  Answer<User> set_limits(const std::string& name, const Limits& limits);
   // Removes the user, their tokens and their filters.
   Answer<bool> remove_user(const std::string& name);
   std::vector<User> users() const;

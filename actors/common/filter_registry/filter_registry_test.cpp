@@ -236,6 +236,62 @@ TEST_CASE("a user's own limit on SQL steps per alert: stored, read back, a negat
   CHECK(Limits{}.max_sql_steps == ebs::repository::kDefaultQueryStepLimit);
 }
 
+TEST_CASE("a user's limits changed in place: tokens and filters kept, new filters refused under a lowered limit") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  User dave = ok(registry.create_user("dave", false, Limits{}));
+  const std::string token = ok(registry.issue_token("dave", false));
+  ok(registry.create_filter(dave, "a", "mag < 18", kTopic));
+  ok(registry.create_filter(dave, "b", "mag < 19 and dec > 0", kTopic));
+  const int64_t revision = registry.revision();
+  Limits lower;
+  lower.max_filters = 1;
+  lower.max_alerts_per_second = 5;
+  lower.max_expression_cost = 3;
+  lower.max_sql_filters = 0;
+  lower.max_sql_steps = 20'000;
+  User changed = ok(registry.set_limits("dave", lower));
+  CHECK(changed.limits.max_filters == 1);
+  CHECK(changed.limits.max_sql_steps == 20'000);
+  CHECK(registry.revision() == revision + 1);  // a running `filters` actor reads them at the switch point this makes
+  // The token still works and answers with the new limits; both filters stay, active.
+  std::optional<User> now = registry.authenticate(token);
+  REQUIRE(now);
+  CHECK(now->limits.max_alerts_per_second == 5);
+  CHECK(now->limits.max_expression_cost == 3);
+  std::vector<Filter> filters = registry.filters(*now);
+  REQUIRE(filters.size() == 2);
+  CHECK((filters[0].active && filters[1].active));
+  CHECK(registry.active_filters().size() == 2);
+  // Above the lowered limit: no new filter (429) until there are fewer; paused and resumed, a
+  // filter keeps its place; an update must fit the lowered cost.
+  Refusal full = refused(registry.create_filter(*now, "c", "mag < 17", kTopic));
+  CHECK(full.status == 429);
+  CHECK(full.message == "'dave' has 2 filters, the limit");
+  ok(registry.set_active(*now, filters[1].id, false, "by dave"));
+  ok(registry.set_active(*now, filters[1].id, true, ""));
+  CHECK(refused(registry.update_filter(*now, filters[1].id, std::string("mag < 19 and dec > 1"), std::nullopt)).status == 422);
+  ok(registry.update_filter(*now, filters[0].id, std::string("mag < 17"), std::nullopt));
+  ok(registry.remove_filter(*now, filters[1].id));
+  CHECK(refused(registry.create_filter(*now, "c", "mag < 17", kTopic)).status == 429);  // one, the limit
+  ok(registry.remove_filter(*now, filters[0].id));
+  ok(registry.create_filter(*now, "c", "mag < 17", kTopic));
+  // Read back from the file; an unknown user, a negative limit refused (nothing changed).
+  std::map<std::string, int64_t> max_filters;
+  for (const User& u : FilterRegistry(store.path()).users()) max_filters[u.name] = u.limits.max_filters;
+  CHECK(max_filters == std::map<std::string, int64_t>{{"dave", 1}});
+  CHECK(refused(registry.set_limits("erin", Limits{})).status == 404);
+  Limits negative;
+  negative.max_filters = -1;
+  Refusal bad = refused(registry.set_limits("dave", negative));
+  CHECK(bad.status == 400);
+  CHECK(bad.message == "the limit `filters` must not be negative");
+  negative = Limits{};
+  negative.max_alerts_per_second = -0.5;
+  CHECK(refused(registry.create_user("erin", false, negative)).message == "the limit `alerts_per_second` must not be negative");
+  CHECK(registry.authenticate(token)->limits.max_filters == 1);
+}
+
 TEST_CASE("a store of the first layout (user_version 0) is migrated: its filters are expressions, SQL filters can be added") {
   TempStore store;
   {
