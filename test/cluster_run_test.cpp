@@ -1033,3 +1033,61 @@ actors:
     if (a["id"] == "hook") CHECK(a["forwarded"] == 0);
   fs::remove_all(dir);
 }
+
+TEST_CASE("a drain cut in a cluster run with a Kafka source commits nothing its sinks had not written; the next run "
+          "reads it all again") {
+  // Real ZTF alerts (with cutouts) published to the embedded broker; the source on node1, a copy
+  // sink and a webhook whose endpoint never answers on node2. The copy takes what the webhook's
+  // window lets the source read, the webhook writes none: SIGINT, the drain is cut at its bound,
+  // and the group's offsets must not have moved past what the webhook wrote (nothing). A second
+  // run without the webhook starts from those offsets and reads every alert.
+  ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
+  HangingEndpoint hanging;
+  fs::path dir = temp_dir("drain-kafka");
+  const std::string source = "  - id: src\n    type: kafka\n"
+                             "    config: {topics: [alerts], group: drain, assign: true, bootstrap.servers: \"${BROKER}\"";
+  const std::string copy = "  - id: copy\n    type: jsonl\n    config: {path: copy.jsonl, append: true, with_raw: false}\n"
+                           "    inputs: [src.alerts]\n    placement: {nodes: [node2]}\n";
+  write(dir / "cut.yaml", "name: cluster-drain-kafka\nactors:\n" + source + "}\n" + copy +
+                              "  - id: hook\n    type: webhook\n    inputs: [src.alerts]\n"
+                              "    config: {url: '" + hanging.url() + "', timeout_ms: 60000, retries: 0}\n"
+                              "    placement: {nodes: [node2]}\n");
+  write(dir / "again.yaml", "name: cluster-drain-kafka-again\nactors:\n" + source + ", stop_at_end: true}\n" + copy);
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "\"$B\" broker --partitions 4 --topic alerts > broker.out 2> broker.err & echo $! > broker.pid\n"
+        "for i in $(seq 200); do [ -s broker.out ] && break; sleep 0.05; done\n"
+        "export BROKER=$(sed -n 's/.*\"bootstrap_servers\":\"\\([^\"]*\\)\".*/\\1/p' broker.out)\n"
+        "\"$B\" replay \"$EBS_TEST_DATA/ztf\" --topic alerts --brokers $BROKER > replay.out 2> replay.err; echo $? > replay.rc\n"
+        "\"$B\" run cut.yaml --local-cluster 2 --threads 1 --no-progress --drain-timeout 2 "
+        "--run-dir out --summary-json cut.json > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 600); do [ \"$(cat out/copy.jsonl 2>/dev/null | wc -l)\" -ge 40 ] && break; sleep 0.05; done\n"
+        "sleep 0.5; kill -INT $(cat run.pid); wait $(cat run.pid); echo $? > run.rc\n"
+        "\"$B\" kafka offsets -b $BROKER -G drain -t alerts > cut-offsets.json 2> cut-offsets.err\n"
+        "\"$B\" run again.yaml --local-cluster 2 --threads 1 --no-progress --run-dir again > again.out 2> again.err; "
+        "echo $? > again.rc\n"
+        "\"$B\" kafka offsets -b $BROKER -G drain -t alerts > again-offsets.json 2> again-offsets.err\n"
+        "kill $(cat broker.pid); wait\nexit 0\n");
+  run_script(dir);
+  REQUIRE_MESSAGE(rc(dir, "replay") == 0, read_file(dir / "replay.err"));
+  const std::string err = read_file(dir / "run.err");
+  INFO(err);
+  const size_t copied = alert_rows(dir / "out" / "copy.jsonl").second;
+  MESSAGE("the copy sink had written " << copied << " of the 86 alerts when the drain was cut");
+  CHECK(copied >= 40);
+  CHECK(rc(dir, "run") == 1);
+  CHECK(err.find("the drain did not end within drain_timeout_s = 2 s; still busy: hook") != std::string::npos);
+  auto committed = [&](const std::string& name) {
+    json offsets = json::parse(read_file(dir / (name + "-offsets.json")), nullptr, false);
+    INFO(read_file(dir / (name + "-offsets.json")) << read_file(dir / (name + "-offsets.err")));
+    REQUIRE(offsets.is_object());
+    int64_t sum = 0;
+    for (const json& p : offsets["partitions"])
+      if (p["committed"].is_number()) sum += p["committed"].get<int64_t>();
+    return sum;
+  };
+  CHECK(committed("cut") == 0);  // the webhook wrote none of them
+  CHECK_MESSAGE(rc(dir, "again") == 0, read_file(dir / "again.err"));
+  CHECK(alert_rows(dir / "again" / "copy.jsonl").second == 86);  // read again from the start: nothing was committed
+  CHECK(committed("again") == 86);
+  fs::remove_all(dir);
+}

@@ -4,7 +4,7 @@
 # Seeds come from the shared data and the repository's workflows at run time; what a run finds
 # is kept in build-sanitizers/corpus/.
 #   tools/fuzz.sh [--seconds N | --ci] [--rss-mb M] [target...]
-#   (targets: avro gzip notice workflow expr skymap catalog http_api record_wire; model on demand only: see
+#   (targets: avro gzip notice workflow expr skymap catalog http_api model record_wire; see
 #   docs/reliability.md, "Fuzzing")
 # --ci (tools/test.sh, hence CI): a fixed seed and a fixed number of runs per target (about 20 s
 # each here) from a fresh corpus, so that a CI run is reproducible and a finding in it is the
@@ -28,7 +28,7 @@ while (($# > 0)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr skymap catalog http_api record_wire)
+((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr skymap catalog http_api model record_wire)
 
 build_dir=$("$root/tools/sanitizer-build.sh" "${targets[@]/%/_fuzz}" | tail -1)
 

@@ -90,7 +90,7 @@ void check_structure(const nlohmann::json& model, const std::string& origin) {
         problem(place + "'s " + list + " does not hold num_nodes values");
     }
     const nlohmann::json &left = tree.at("left_children"), &right = tree.at("right_children"),
-                         &split = tree.at("split_indices");
+                         &split = tree.at("split_indices"), &parents = tree.at("parents");
     std::vector<bool> has_parent(static_cast<size_t>(nodes), false);
     for (size_t i = 0; i < static_cast<size_t>(nodes); ++i) {
       const int64_t l = integer(left[i], place + "'s children"), r = integer(right[i], place + "'s children");
@@ -101,10 +101,21 @@ void check_structure(const nlohmann::json& model, const std::string& origin) {
                   " (out of range, the root, or another node's child)");
         has_parent[static_cast<size_t>(child)] = true;
       }
+      for (int64_t child : {l, r}) {  // XGBoost follows each node's parent unchecked (RegTree::LoadModel)
+        const int64_t parent = integer(parents[static_cast<size_t>(child)], place + "'s parents");
+        if (parent != static_cast<int64_t>(i))
+          problem(place + ": node " + std::to_string(child) + " has parent " + std::to_string(parent) +
+                  ", not node " + std::to_string(i) + " whose child it is");
+      }
       const int64_t feature = integer(split[i], place + "'s split_indices");
       if (feature < 0 || feature >= features)
         problem(place + ": node " + std::to_string(i) + " splits on feature " + std::to_string(feature) + " of " +
                 std::to_string(features));
+    }
+    for (size_t i = 1; i < static_cast<size_t>(nodes); ++i) {  // unlinked (deleted) nodes too
+      const int64_t parent = integer(parents[i], place + "'s parents");
+      if (parent < 0 || parent >= nodes)
+        problem(place + ": node " + std::to_string(i) + " has parent " + std::to_string(parent) + " (out of range)");
     }
     // Categorical splits: each listed node's categories are a segment of `categories`.
     const nlohmann::json &cat_nodes = tree.at("categories_nodes"), &segments = tree.at("categories_segments"),
