@@ -155,7 +155,7 @@ n1, t1, n2, t2, b, cpu, load = int(sys.argv[1]), float(sys.argv[2]), int(sys.arg
 print(f"3. simulator (history 30) x2 -> features lc-bazin/1 x2 -> count x2, an instance of each per node ({n2:,} alerts)")
 print(f"   one node (1 thread) {n1/t1:>8,.0f} records/s | two nodes (1 thread each) {n2/t2:>8,.0f} records/s "
       f"({n2/t2/(n1/t1):.2f}x) | target >= 1.6x")
-print(f"   crossed a link: {b/n2:,.0f} B per alert (a history-30 alert is ~3.8 KB encoded)")
+print(f"   crossed a link: {b/n2:,.0f} B per alert (a history-30 alert is ~2.2 KB encoded)")
 print(f"   CPU per record: {cpu}")
 one = float(cpu.split()[2])
 two = float(cpu.split("=")[1].split()[0])
