@@ -136,7 +136,7 @@ actors:
     type: simulator
     parallelism: 2
     placement: {nodes: [node1, node2], per_node: 1}
-    config: {count: 100000, seed: 5, history: 30}
+    config: {count: 300000, seed: 5, history: 30}
   - id: fe
     type: features
     parallelism: 2
