@@ -53,8 +53,21 @@ struct Alert {
   realBogus @13 :Float64 = nan;
   history @14 :List(Photometry);   # previous detections, upper limits and forced photometry
   cutouts @15 :List(Cutout);
-  raw @16 :RawValue;               # the survey record as decoded
+  raw @16 :RawValue;               # revision 2 of the cluster protocol: see rawFlat
   annotations @17 :List(Annotation);
   alertKey @18 :Text;       # the survey's own id, losslessly (engine/model/alert_identity.h)
   limitMag @19 :Float64 = nan;  # limiting magnitude of the alert's own image
+  # The survey record as decoded (a RawRecord), laid flat: empty when the alert has none. A tree of
+  # RawValue (raw) costs a 24-byte pointer and a text of its own per value; this is written and
+  # read in one pass over the record's nodes. All numbers little-endian; offsets from the start.
+  #   header   u32 nodes, u32 shapes, u32 text bytes
+  #   shapes   each: u32 length + the record name, u32 fields, each field u32 length + its name
+  #   nodes    16 bytes each, node 0 the root: u8 kind, u8 bool, u16 0, u32 a, u64 b, where kind
+  #            (a, b) is 0 null, 1 bool (the u8), 2 int (b), 3 double (b's bits), 4 text and
+  #            5 bytes (a length, b offset into the text bytes), 6 list (a children, b the first
+  #            child's node), 7 record (a fields, b the first child's node | the shape's number
+  #            << 32), 8 the bytes of the alert's cutout a (not sent twice); a child's node comes
+  #            after its parent's, and children are consecutive
+  #   text     the texts and bytes end to end
+  rawFlat @20 :Data;
 }

@@ -1,6 +1,8 @@
 @0xbb992a8165b401c3;
 # A survey's record exactly as decoded (e.g. a ZTF Avro alert): a self-describing tree, so that any
 # raw field stays reachable by path ("candidate.rb") after it crossed a node boundary.
+# How raw payloads crossed until cluster protocol revision 3 (Alert.raw); since then they cross
+# laid flat (Alert.rawFlat, schemas/alert.capnp), and a decoder refuses this form.
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("ebs::wire");
 

@@ -84,8 +84,10 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
     st.counters->bytes_sent.fetch_add(bytes.size(), std::memory_order_relaxed);
     self->send(st.peer, records_atom::value, st.epoch, seq, sent.in_port, batch_type, std::move(types),
                std::move(bytes), ingest_wall, last);
+    // Moved from: room for the next part again, so that it is not grown (and copied) step by step.
     types.clear();
     bytes.clear();
+    if (!last) bytes.reserve(kMaxMessageBytes);
   };
   for (size_t i = 0; i < sent.batch.size(); ++i) {
     const Record& record = sent.batch[i];
@@ -95,8 +97,7 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
       std::string next = bytes.substr(bytes.size() - size);
       bytes.resize(bytes.size() - size);
       send_part(false);
-      bytes = std::move(next);
-      bytes.reserve(kMaxMessageBytes);
+      bytes.append(next);
     }
     types.push_back(static_cast<char>(record.type()));
   }

@@ -72,10 +72,10 @@ inline constexpr std::chrono::milliseconds kBooksInterval{500};
 using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 
 // The revision of what the processes of a cluster say to each other: the messages in this file,
-// and records as link.cpp encodes them (schemas/raw_value.capnp). It is part of the BASP
+// and records as link.cpp encodes them (schemas/alert.capnp, ...). It is part of the BASP
 // application identifier (cluster_app_identifier): two builds of one version that differ here
 // refuse each other at the handshake instead of misreading each other. Raise it with any change.
-inline constexpr int kClusterProtocolRevision = 2;
+inline constexpr int kClusterProtocolRevision = 3;  // 3: raw payloads flat (Alert.rawFlat)
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

@@ -219,10 +219,10 @@ TEST_CASE("a raw light curve's points give their field names once per message") 
   CHECK(raw.path("prv").child(29).child(1).as_double() == doctest::Approx(20.9));
   CHECK(raw.path("last.magpsf").as_double() == 17.5);
   CHECK(raw.path("prv").child(0).node().shape == raw.path("last").node().shape);
-  // Each further point costs its list slot (24 bytes), its record (32) and its values (56): its
-  // name and two field names (40 more) are not repeated.
+  // Each further point costs its record's node and its two values' (16 bytes each, laid flat):
+  // its name and two field names are not repeated.
   const size_t per_point = (bytes.size() - encode_record(*make(0)).size()) / 30;
-  CHECK(per_point == 112);
+  CHECK(per_point == 48);
 }
 
 TEST_CASE("corrupt wire bytes are a fault naming the place") {

@@ -5,7 +5,9 @@
 #include <kj/exception.h>
 
 #include <algorithm>
-#include <deque>
+#include <cstring>
+#include <optional>
+#include <span>
 #include <map>
 
 #include "engine/util/fault.h"
@@ -28,56 +30,98 @@ std::string_view view(capnp::Data::Reader d) {
   return std::string_view(reinterpret_cast<const char*>(d.begin()), d.size());
 }
 
-// What a raw payload's encoding refers to rather than repeats: the shapes whose names this message
-// gave so far, in order (RawRecord.sameShapeAs), and the alert's cutouts (RawValue.cutout).
-struct RawRefs {
-  std::vector<const RecordShape*> named;
-  const std::vector<Cutout>* cutouts = nullptr;
-};
+// A raw payload laid flat (schemas/alert.capnp, Alert.rawFlat): its nodes' kinds as numbered there.
+constexpr uint8_t kFlatCutout = 8;
+constexpr size_t kFlatNodeBytes = 16;
+constexpr size_t kFlatHeaderBytes = 12;
 
-void write_raw(const RawView& from, wire::RawValue::Builder to, RawRefs& refs) {
-  if (!from.valid()) {
-    to.setNull();
-    return;
+void put_u32(kj::byte*& at, uint32_t v) {
+  std::memcpy(at, &v, sizeof v);
+  at += sizeof v;
+}
+void put_u64(kj::byte*& at, uint64_t v) {
+  std::memcpy(at, &v, sizeof v);
+  at += sizeof v;
+}
+void put_text(kj::byte*& at, std::string_view s) {
+  put_u32(at, static_cast<uint32_t>(s.size()));
+  std::memcpy(at, s.data(), s.size());
+  at += s.size();
+}
+
+// Writes `raw` as Alert.rawFlat, its Bytes that are the alert's cutouts as references to them.
+// Two passes over the nodes: the first sizes the message field, the second fills it in place.
+void write_raw_flat(const RawRecord& raw, const std::vector<Cutout>& cutouts, wire::Alert::Builder to) {
+  const std::span<const RawNode> nodes = raw.nodes();
+  if (nodes.empty() || nodes[0].kind == RawNode::Kind::Null) return;
+  auto cutout_of = [&](const RawNode& node) -> std::optional<uint32_t> {
+    for (size_t i = 0; i < cutouts.size(); ++i)
+      if (cutouts[i].bytes.data() == node.text.data() && cutouts[i].bytes.size() == node.text.size())
+        return static_cast<uint32_t>(i);
+    return std::nullopt;
+  };
+  std::vector<const RecordShape*> shapes;
+  size_t shape_bytes = 0, text_bytes = 0;
+  for (const RawNode& node : nodes) {
+    if (node.kind == RawNode::Kind::String || (node.kind == RawNode::Kind::Bytes && !cutout_of(node))) {
+      text_bytes += node.text.size();
+    } else if (node.kind == RawNode::Kind::Record &&
+               std::find(shapes.begin(), shapes.end(), node.shape) == shapes.end()) {
+      shapes.push_back(node.shape);
+      shape_bytes += 8 + node.shape->name.size();
+      for (const std::string& field : node.shape->fields) shape_bytes += 4 + field.size();
+    }
   }
-  const RawNode& node = from.node();
-  switch (node.kind) {
-    case RawNode::Kind::Null: to.setNull(); break;
-    case RawNode::Kind::Bool: to.setBool(node.boolean); break;
-    case RawNode::Kind::Int: to.setInt(node.integer); break;
-    case RawNode::Kind::Double: to.setDouble(node.number); break;
-    case RawNode::Kind::String: to.setText(text(node.text)); break;
-    case RawNode::Kind::Bytes: {
-      for (size_t i = 0; refs.cutouts && i < refs.cutouts->size(); ++i) {
-        const std::string_view cutout = (*refs.cutouts)[i].bytes;
-        if (cutout.data() == node.text.data() && cutout.size() == node.text.size()) {
-          to.setCutout(static_cast<uint8_t>(i));
-          return;
+  auto flat = to.initRawFlat(kFlatHeaderBytes + shape_bytes + kFlatNodeBytes * nodes.size() + text_bytes);
+  kj::byte* at = flat.begin();
+  put_u32(at, static_cast<uint32_t>(nodes.size()));
+  put_u32(at, static_cast<uint32_t>(shapes.size()));
+  put_u32(at, static_cast<uint32_t>(text_bytes));
+  for (const RecordShape* shape : shapes) {
+    put_text(at, shape->name);
+    put_u32(at, static_cast<uint32_t>(shape->fields.size()));
+    for (const std::string& field : shape->fields) put_text(at, field);
+  }
+  kj::byte* text = at + kFlatNodeBytes * nodes.size();
+  uint64_t text_at = 0;
+  for (const RawNode& node : nodes) {
+    uint8_t kind = static_cast<uint8_t>(node.kind);
+    uint32_t a = 0;
+    uint64_t b = 0;
+    switch (node.kind) {
+      case RawNode::Kind::Null: break;
+      case RawNode::Kind::Bool: break;
+      case RawNode::Kind::Int: b = static_cast<uint64_t>(node.integer); break;
+      case RawNode::Kind::Double: std::memcpy(&b, &node.number, sizeof b); break;
+      case RawNode::Kind::Bytes:
+        if (std::optional<uint32_t> cutout = cutout_of(node)) {
+          kind = kFlatCutout;
+          a = *cutout;
+          break;
         }
-      }
-      to.setData(as_data(node.text));
-      break;
+        [[fallthrough]];
+      case RawNode::Kind::String:
+        a = static_cast<uint32_t>(node.text.size());
+        b = text_at;
+        std::memcpy(text + text_at, node.text.data(), node.text.size());
+        text_at += node.text.size();
+        break;
+      case RawNode::Kind::List:
+        a = node.child_count;
+        b = node.first_child;
+        break;
+      case RawNode::Kind::Record:
+        a = node.child_count;
+        b = node.first_child |
+            uint64_t{static_cast<uint32_t>(std::find(shapes.begin(), shapes.end(), node.shape) - shapes.begin())} << 32;
+        break;
     }
-    case RawNode::Kind::List: {
-      auto list = to.initList(from.size());
-      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), list[i], refs);
-      break;
-    }
-    case RawNode::Kind::Record: {
-      auto rec = to.initRecord();
-      auto seen = std::find(refs.named.begin(), refs.named.end(), node.shape);
-      if (seen != refs.named.end()) {
-        rec.setSameShapeAs(static_cast<uint32_t>(seen - refs.named.begin()) + 1);
-      } else {
-        refs.named.push_back(node.shape);
-        rec.setName(text(node.shape->name));
-        auto names = rec.initFieldNames(from.size());
-        for (size_t i = 0; i < from.size(); ++i) names.set(i, text(from.field_name(i)));
-      }
-      auto values = rec.initValues(from.size());
-      for (size_t i = 0; i < from.size(); ++i) write_raw(from.child(i), values[i], refs);
-      break;
-    }
+    *at++ = kind;
+    *at++ = node.kind == RawNode::Kind::Bool && node.boolean ? 1 : 0;
+    *at++ = 0;
+    *at++ = 0;
+    put_u32(at, a);
+    put_u64(at, b);
   }
 }
 
@@ -95,8 +139,6 @@ struct RecordDecoder::Shapes {
   std::shared_ptr<std::vector<std::unique_ptr<RecordShape>>> store =
       std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
   std::map<std::string, std::vector<const RecordShape*>, std::less<>> by_name;
-  // The bytes of strings the last raw payload held: what the next one reserves.
-  size_t strings_hint = 0;
 
   // Before a payload is read: a fresh store when this one is full.
   void begin_payload() {
@@ -105,23 +147,15 @@ struct RecordDecoder::Shapes {
     by_name.clear();
   }
 
-  const RecordShape* shape_for(wire::RawRecord::Reader rec) {
-    const std::string_view name = view(rec.getName());
-    auto names = rec.getFieldNames();
+  const RecordShape* shape_for(std::string_view name, const std::vector<std::string_view>& names) {
     auto same_fields = [&](const RecordShape* shape) {
-      if (shape->fields.size() != names.size()) return false;
-      for (uint32_t i = 0; i < names.size(); ++i)
-        if (shape->fields[i] != view(names[i])) return false;
-      return true;
+      return std::equal(shape->fields.begin(), shape->fields.end(), names.begin(), names.end());
     };
     auto it = by_name.find(name);
     if (it != by_name.end())
       for (const RecordShape* shape : it->second)
         if (same_fields(shape)) return shape;
-    std::vector<std::string> fields;
-    fields.reserve(names.size());
-    for (auto n : names) fields.emplace_back(view(n));
-    store->push_back(std::make_unique<RecordShape>(std::string(name), std::move(fields)));
+    store->push_back(std::make_unique<RecordShape>(std::string(name), std::vector<std::string>(names.begin(), names.end())));
     if (it == by_name.end()) it = by_name.emplace(std::string(name), std::vector<const RecordShape*>{}).first;
     it->second.push_back(store->back().get());
     return store->back().get();
@@ -130,85 +164,113 @@ struct RecordDecoder::Shapes {
 
 namespace {
 
-// The strings of one raw payload, kept with it: mostly in one buffer reserved at the size the
-// previous payload's took (views into it stay valid as long as it never grows), the rest each
-// on its own.
+// The texts of one raw payload, kept with it in one buffer, and the alert's cutouts' bytes,
+// which its Bytes nodes may view.
 struct RawStrings {
-  std::string first;
-  std::deque<std::string> more;
-  std::shared_ptr<const void> cutouts;  // the alert's cutouts' bytes, which Bytes nodes may view
+  std::string text;
+  std::shared_ptr<const void> cutouts;
 };
 
-// Rebuilds a RawRecord. Its strings are copied: the Cap'n Proto buffer does not outlive decoding.
-struct RawReader {
-  // `cutouts`: the decoded alert's, owned by `cutout_bytes`.
-  RawReader(RecordDecoder::Shapes& shapes, const std::vector<Cutout>& cutouts, std::shared_ptr<const void> cutout_bytes)
-      : shapes(shapes), cutouts(cutouts) {
+// Reads Alert.rawFlat (write_raw_flat): every count and offset is checked against the bytes, and
+// children come after their parents, so damaged bytes fail rather than make a cycle.
+class RawFlatReader {
+ public:
+  explicit RawFlatReader(capnp::Data::Reader flat) : at_(flat.begin()), end_(flat.end()) {}
+
+  RawRecord read(RecordDecoder::Shapes& shapes, const std::vector<Cutout>& cutouts, std::shared_ptr<const void> cutout_bytes) {
+    const uint32_t node_count = u32(), shape_count = u32(), text_bytes = u32();
+    if (node_count == 0) bad("no root");
     shapes.begin_payload();
-    strings->first.reserve(shapes.strings_hint);
-    strings->cutouts = std::move(cutout_bytes);
-  }
-  RecordDecoder::Shapes& shapes;
-  const std::vector<Cutout>& cutouts;
-  RawRecordBuilder builder;
-  std::vector<const RecordShape*> named;  // the shapes whose names this message gave, in order
-  std::shared_ptr<RawStrings> strings = std::make_shared<RawStrings>();
-  size_t kept = 0;
-
-  std::string_view keep(std::string_view s) {
-    kept += s.size();
-    std::string& first = strings->first;
-    if (first.size() + s.size() > first.capacity()) return strings->more.emplace_back(s);
-    const size_t at = first.size();
-    first.append(s);
-    return std::string_view(first.data() + at, s.size());
-  }
-
-  void read(wire::RawValue::Reader from, uint32_t node) {
-    switch (from.which()) {
-      case wire::RawValue::NULL_: builder.set_null(node); break;
-      case wire::RawValue::BOOL: builder.set_bool(node, from.getBool()); break;
-      case wire::RawValue::INT: builder.set_int(node, from.getInt()); break;
-      case wire::RawValue::DOUBLE: builder.set_double(node, from.getDouble()); break;
-      case wire::RawValue::TEXT: builder.set_string(node, keep(view(from.getText()))); break;
-      case wire::RawValue::DATA: builder.set_bytes(node, keep(view(from.getData()))); break;
-      case wire::RawValue::CUTOUT:
-        if (from.getCutout() >= cutouts.size()) fail("", "raw bytes refer to a cutout the alert does not have");
-        builder.set_bytes(node, cutouts[from.getCutout()].bytes);
-        break;
-      case wire::RawValue::LIST: {
-        auto list = from.getList();
-        uint32_t first = builder.begin_list(node, list.size());
-        for (uint32_t i = 0; i < list.size(); ++i) read(list[i], first + i);
-        break;
-      }
-      case wire::RawValue::RECORD: {
-        auto rec = from.getRecord();
-        const RecordShape* shape = nullptr;
-        if (uint32_t same = rec.getSameShapeAs(); same > 0) {
-          if (same > named.size()) fail("", "raw record refers to a shape its message did not give");
-          shape = named[same - 1];
-        } else {
-          shape = shapes.shape_for(rec);
-          named.push_back(shape);
-        }
-        auto values = rec.getValues();
-        if (values.size() != shape->fields.size()) fail("", "raw record has mismatched field count");
-        uint32_t first = builder.begin_record(node, shape);
-        for (uint32_t i = 0; i < values.size(); ++i) read(values[i], first + i);
-        break;
-      }
-      default:  // a later revision's kind, or damage: never a silent null
-        fail("", "raw value of a kind this build does not know (" + std::to_string(static_cast<int>(from.which())) + ")");
+    std::vector<const RecordShape*> named;
+    std::vector<std::string_view> fields;
+    for (uint32_t s = 0; s < shape_count; ++s) {
+      const std::string_view name = text();
+      const uint32_t field_count = u32();
+      if (field_count > remaining() / 4) bad("a shape has more fields than bytes");
+      fields.clear();
+      for (uint32_t f = 0; f < field_count; ++f) fields.push_back(text());
+      named.push_back(shapes.shape_for(name, fields));
     }
+    if (remaining() != kFlatNodeBytes * uint64_t{node_count} + text_bytes) bad("sizes do not add up");
+    const kj::byte* node_bytes = at_;
+    auto strings = std::make_shared<RawStrings>();
+    strings->text.assign(reinterpret_cast<const char*>(at_ + kFlatNodeBytes * node_count), text_bytes);
+    strings->cutouts = std::move(cutout_bytes);
+    std::vector<RawNode> nodes(node_count);
+    for (uint32_t i = 0; i < node_count; ++i) {
+      const kj::byte* n = node_bytes + kFlatNodeBytes * i;
+      uint32_t a;
+      uint64_t b;
+      std::memcpy(&a, n + 4, sizeof a);
+      std::memcpy(&b, n + 8, sizeof b);
+      RawNode& node = nodes[i];
+      switch (n[0]) {
+        case 0: node.kind = RawNode::Kind::Null; break;
+        case 1:
+          node.kind = RawNode::Kind::Bool;
+          node.boolean = n[1] != 0;
+          break;
+        case 2:
+          node.kind = RawNode::Kind::Int;
+          node.integer = static_cast<int64_t>(b);
+          break;
+        case 3:
+          node.kind = RawNode::Kind::Double;
+          std::memcpy(&node.number, &b, sizeof b);
+          break;
+        case 4:
+        case 5:
+          if (b > text_bytes || a > text_bytes - b) bad("a text runs past the texts");
+          node.kind = n[0] == 4 ? RawNode::Kind::String : RawNode::Kind::Bytes;
+          node.text = std::string_view(strings->text.data() + b, a);
+          break;
+        case 6:
+        case 7: {
+          const uint64_t first = b & 0xffffffffu;
+          if (a > 0 && (first <= i || first + a > node_count)) bad("children out of place");
+          node.first_child = a > 0 ? static_cast<uint32_t>(first) : 0;
+          node.child_count = a;
+          if (n[0] == 6) {
+            node.kind = RawNode::Kind::List;
+            break;
+          }
+          node.kind = RawNode::Kind::Record;
+          if ((b >> 32) >= named.size()) bad("a record refers to a shape its payload did not give");
+          node.shape = named[b >> 32];
+          if (node.shape->fields.size() != a) bad("a record has mismatched field count");
+          break;
+        }
+        case kFlatCutout:
+          if (a >= cutouts.size()) fail("", "raw bytes refer to a cutout the alert does not have");
+          node.kind = RawNode::Kind::Bytes;
+          node.text = cutouts[a].bytes;
+          break;
+        default:  // a later revision's kind, or damage: never a silent null
+          fail("", "raw value of a kind this build does not know (" + std::to_string(n[0]) + ")");
+      }
+    }
+    return RawRecord(nodes, std::move(strings), shapes.store);
   }
 
-  RawRecord finish(wire::RawValue::Reader root) {
-    builder.add_root();
-    read(root, 0);
-    shapes.strings_hint = kept;
-    return builder.finish(strings, shapes.store);
+ private:
+  size_t remaining() const { return static_cast<size_t>(end_ - at_); }
+  [[noreturn]] static void bad(const std::string& what) { fail("", "damaged raw payload: " + what); }
+  uint32_t u32() {
+    if (remaining() < 4) bad("it ends early");
+    uint32_t v;
+    std::memcpy(&v, at_, sizeof v);
+    at_ += sizeof v;
+    return v;
   }
+  std::string_view text() {
+    const uint32_t size = u32();
+    if (size > remaining()) bad("a name runs past its end");
+    std::string_view v(reinterpret_cast<const char*>(at_), size);
+    at_ += size;
+    return v;
+  }
+  const kj::byte* at_;
+  const kj::byte* end_;
 };
 
 void write_annotation(const Annotation& a, wire::Annotation::Builder to) {
@@ -284,9 +346,7 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
     cutouts[i].setFormat(text(c.cutouts[i].format));
     cutouts[i].setBytes(as_data(c.cutouts[i].bytes));
   }
-  RawRefs refs;
-  if (c.cutouts.size() <= 256) refs.cutouts = &c.cutouts;
-  write_raw(c.raw.root(), to.initRaw(), refs);
+  write_raw_flat(c.raw, c.cutouts, to);
   auto list = alert.annotations().list();
   auto annotations = to.initAnnotations(list.size());
   for (size_t i = 0; i < list.size(); ++i) write_annotation(*list[i], annotations[i]);
@@ -332,10 +392,8 @@ RecordPtr read_alert(wire::Alert::Reader from, RecordDecoder::Shapes& shapes) {
                              cutout_bytes->back()});
   }
   core->buffers = cutout_bytes;
-  if (from.hasRaw() && from.getRaw().which() != wire::RawValue::NULL_) {
-    RawReader reader(shapes, core->cutouts, cutout_bytes);
-    core->raw = reader.finish(from.getRaw());
-  }
+  if (from.hasRaw()) fail("", "a raw payload as a tree of values (cluster protocol revision 2)");
+  if (from.hasRawFlat()) core->raw = RawFlatReader(from.getRawFlat()).read(shapes, core->cutouts, cutout_bytes);
   AnnotationChain chain;
   for (auto a : from.getAnnotations()) chain = chain.append(read_annotation(a));
   return std::make_shared<const Alert>(std::move(core), std::move(chain));

@@ -95,7 +95,7 @@ bool LocalGraph::spawn(caf::actor_system& system, const caf::actor& run, const S
           caf::actor handle = !target.local     ? options.link_out(key)
                               : fresh(to)       ? target.handle
                                                 : options.to_running(key);
-          sub.instances.push_back({handle, in_port, CreditWindow(setup.credit)});
+          sub.instances.push_back({handle, in_port, CreditWindow(setup.credit), !target.local});
         } else if (target.local && fresh(to)) {
           if (inst.local) options.rebind_out(key, target.handle);
           else options.link_in(key, target.handle);

@@ -41,6 +41,13 @@ int64_t batch_bytes(const BatchView& batch) {
   return bytes;
 }
 
+std::vector<AnyTarget> any_targets(const Subscriber& sub) {
+  std::vector<AnyTarget> targets;
+  targets.reserve(sub.instances.size());
+  for (const DownstreamInstance& d : sub.instances) targets.push_back({&d.credit, d.remote});
+  return targets;
+}
+
 }  // namespace
 
 NodeActor::NodeActor(caf::actor_config& config, NodeSetup setup)
@@ -131,13 +138,12 @@ void NodeActor::on_end_of_stream_from_upstream() {
 bool NodeActor::has_credit() const {
   for (const OutputPort& port : setup_.outputs)
     for (const Subscriber& sub : port.subscribers) {
-      const bool needs_all = sub.mode != PartitionMode::any;
-      bool any = false, all = true;
-      for (const DownstreamInstance& d : sub.instances) {
-        any = any || d.credit.open();
-        all = all && d.credit.open();
+      if (sub.mode == PartitionMode::any) {
+        if (!sub.instances.empty() && !instance_for_any(any_targets(sub))) return false;
+        continue;
       }
-      if (!(needs_all ? all : any)) return false;
+      for (const DownstreamInstance& d : sub.instances)
+        if (!d.credit.open()) return false;
     }
   return true;
 }
@@ -280,9 +286,12 @@ void NodeActor::send_to_port(size_t port, BatchView batch, Clock::time_point ing
     const auto ingest_ns = static_cast<int64_t>(ingest.time_since_epoch().count());
     switch (sub.mode) {
       case PartitionMode::any: {
-        DownstreamInstance* best = nullptr;
-        for (DownstreamInstance& d : sub.instances)
-          if (!best || d.credit.batches() > best->credit.batches()) best = &d;
+        // Without credit (a flush at the end sends what it holds): the one with the most.
+        std::optional<size_t> pick = instance_for_any(any_targets(sub));
+        DownstreamInstance* best = pick ? &sub.instances[*pick] : nullptr;
+        if (!best)
+          for (DownstreamInstance& d : sub.instances)
+            if (!best || d.credit.batches() > best->credit.batches()) best = &d;
         best->credit.spend(bytes);
         send(best->handle, msg::data_atom::value, best->in_port, batch, ingest_ns);
         break;

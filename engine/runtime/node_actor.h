@@ -26,6 +26,7 @@ struct DownstreamInstance {
   caf::actor handle;
   uint32_t in_port = 0;
   CreditWindow credit;  // what it may still receive
+  bool remote = false;  // on another node (handle is the link that stands for it)
 };
 
 // All instances of one downstream actor, and how batches reach them (engine/runtime/partition.h).

@@ -16,6 +16,29 @@ size_t instance_for_key(std::string_view key, size_t instances) {
   return instances <= 1 ? 0 : static_cast<size_t>(fnv1a64(key) % instances);
 }
 
+std::optional<size_t> instance_for_any(const std::vector<AnyTarget>& targets) {
+  bool has_local = false;
+  for (const AnyTarget& t : targets) has_local = has_local || !t.remote;
+  auto may_take = [&](const AnyTarget& t) {
+    if (!t.credit->open()) return false;
+    if (!t.remote || !has_local) return true;
+    const int64_t limit = t.credit->limits().batches;
+    return t.credit->batches() >= limit - limit / 2;
+  };
+  std::optional<size_t> best;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (!may_take(targets[i])) continue;
+    if (!best) {
+      best = i;
+      continue;
+    }
+    const AnyTarget& b = targets[*best];
+    const AnyTarget& t = targets[i];
+    if (b.remote != t.remote ? b.remote : t.credit->batches() > b.credit->batches()) best = i;
+  }
+  return best;
+}
+
 std::vector<std::vector<uint32_t>> split_by_key(const BatchView& batch, size_t instances) {
   std::vector<std::vector<uint32_t>> parts(instances);
   for (size_t i = 0; i < batch.size(); ++i)

@@ -66,3 +66,44 @@ TEST_CASE("the stream's clock: the latest alert time of a batch, NaN for other r
   auto letter = std::make_shared<DeadLetter>();
   CHECK(std::isnan(latest_record_time(BatchView::make(PortType::dead_letter, {letter}, {}))));
 }
+
+TEST_CASE("any: a local instance with credit first, a remote one only when the local ones are full") {
+  const CreditLimits limits{4, 0};
+  CreditWindow remote(limits), local(limits), other_local(limits);
+  std::vector<AnyTarget> targets{{&remote, true}, {&local, false}, {&other_local, false}};
+  // Every window whole: a local one, although the remote one comes first with as much credit.
+  CHECK(instance_for_any(targets) == std::optional<size_t>(1));
+  // Among the local ones, the most credit.
+  local.spend(10);
+  CHECK(instance_for_any(targets) == std::optional<size_t>(2));
+  // The remote one has more credit than any local one, which still has some: local.
+  for (int i = 0; i < 3; ++i) other_local.spend(10);
+  CHECK(instance_for_any(targets) == std::optional<size_t>(1));
+  // The local ones full: the remote one while no more than half its window is in flight (its
+  // credit comes back every half window consumed), then nothing until it gives credit back.
+  for (int i = 0; i < 3; ++i) local.spend(10);
+  other_local.spend(10);
+  for (int sent = 0; sent < 3; ++sent) {
+    CHECK(instance_for_any(targets) == std::optional<size_t>(0));
+    remote.spend(10);
+  }
+  CHECK(remote.open());
+  CHECK_FALSE(instance_for_any(targets).has_value());
+  // A local one given credit back takes the next batch again.
+  local.grant({2, 20});
+  CHECK(instance_for_any(targets) == std::optional<size_t>(1));
+}
+
+TEST_CASE("any: without a local instance, the remote one with the most credit, its whole window") {
+  const CreditLimits limits{4, 0};
+  CreditWindow a(limits), b(limits);
+  std::vector<AnyTarget> targets{{&a, true}, {&b, true}};
+  CHECK(instance_for_any(targets) == std::optional<size_t>(0));
+  a.spend(10);
+  CHECK(instance_for_any(targets) == std::optional<size_t>(1));
+  for (int i = 0; i < 3; ++i) a.spend(10);
+  for (int i = 0; i < 3; ++i) b.spend(10);
+  CHECK(instance_for_any(targets) == std::optional<size_t>(1));
+  b.spend(10);
+  CHECK_FALSE(instance_for_any(targets).has_value());
+}
