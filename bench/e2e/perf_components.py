@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""Where a run's CPU went, by component of the reference workflow, from `perf record -g` samples
-(docs/performance.md, "Where the time goes"):
+"""Where a run's CPU went, by component of the reference workflow, from perf's call-graph samples
+(docs/performance.md, "Where the time goes (perf, by component)"):
 
+    perf record -F 499 --call-graph dwarf,16384 -o perf.data build/ebs-flow run ...
     perf script -i perf.data --no-inline -F comm,period,ip,sym,dso | \\
         /usr/bin/python3 bench/e2e/perf_components.py [--folded FILE]
 
-Each sample is put in the first component (RULES, in order) one of whose markers appears among
-its frames; "kernel" lines are the samples whose innermost frame is in the kernel, beside the
-component that called it. `--folded FILE` also writes the samples as folded stacks (one line per
+(dwarf call graphs: the libraries have no frame pointers.) Each sample is put in the first
+component (RULES, in order) one of whose markers appears among its frames; the "of which kernel"
+column counts the component's samples whose innermost frame is in the kernel. `--folded FILE` also writes the samples as folded stacks (one line per
 stack: frames root first, `;`-separated, then the sample count), the input of flamegraph.pl,
 inferno-flamegraph or speedscope (no Debian 12 package draws a flame graph).
 """
@@ -15,9 +16,10 @@ import argparse
 import collections
 import sys
 
-# (component, markers): a sample belongs to the first component with a marker in one of its
-# frames' symbols (or, for thread names, in the sample's comm). Start-up goes first: an actor's
-# open() (catalogues, models, maps) is start-up whatever the actor.
+# (component, markers): a sample belongs to the first component with a marker among its frames'
+# symbols; a marker "thread:NAME" matches the sample's thread name (comm) by prefix, "dso:NAME" a
+# frame's shared object. Start-up goes first: an actor's open() (catalogues, models, maps) is
+# start-up whatever the actor.
 RULES = [
     ("start-up: loading libraries, validation, actors' open()", [
         "_dl_start", "_dl_init", "dl_main", "::open(ebs::ActorContext", "LocalGraph::spawn", "ebs::validate",
@@ -27,19 +29,19 @@ RULES = [
     ("source: Avro decode", ["ebs::avro::"]),
     ("source: profile mapping (Avro record -> Alert)", ["ebs::profiles::"]),
     ("source: reading files (open, read, close)", ["AvroFilesSource", "ContainerFileStream", "FileWalk"]),
-    ("source: Kafka consumer (librdkafka threads, message copies)", ["rdk:", "KafkaSource", "librdkafka"]),
+    ("source: Kafka consumer (librdkafka threads, message copies)", ["thread:rdk:", "KafkaSource", "dso:librdkafka"]),
     ("quality filter", ["Filter::on_batch", "ebs::expr::", "compile_alert_field"]),
     ("crossmatch", ["CrossmatchActor::on_batch"]),
     ("classify (Sherlock rules)", ["ClassifyActor::on_batch", "Classifier::classify"]),
     ("coincidence (GW maps)", ["CoincidenceLogic::on_batch", "ebs::coincidence::"]),
     ("features", ["FeaturesLogic::on_batch", "FeatureExtractor"]),
-    ("score (XGBoost)", ["ScorerLogic::on_batch", "XGBooster", "xgboost::", "libgomp"]),
+    ("score (XGBoost)", ["ScorerLogic::on_batch", "XGBooster", "xgboost::", "dso:libgomp"]),
     ("repository: raw record as JSON", ["append_raw_json", "Writer::raw_json"]),
-    ("repository: SQLite (statements, commits, WAL)", ["sqlite3", "libsqlite3", "wal_checkpointer", "WalCheckpointer"]),
+    ("repository: SQLite (statements, commits, WAL)", ["sqlite3", "dso:libsqlite3", "WalCheckpointer"]),
     ("repository: rows, light-curve cache", ["RepositorySink", "ebs::repository::"]),
-    ("jsonl sink", ["JsonlSink", "Jsonl"]),
-    ("allocator (jemalloc background purge)", ["jemalloc_bg_thd"]),
-    ("engine: messages, credits, scheduling (CAF)", ["ebs::NodeActor", "caf::", "ebs::BatchView", "caf."]),
+    ("jsonl sink", ["JsonlSink"]),
+    ("allocator (jemalloc background purge)", ["thread:jemalloc_bg_thd"]),
+    ("engine: messages, credits, scheduling (CAF)", ["ebs::NodeActor", "caf::", "ebs::BatchView", "thread:caf."]),
 ]
 
 
@@ -67,16 +69,15 @@ def samples(lines):
 
 
 def component(comm, frames):
-    text = [s for s, _ in frames]
     for name, markers in RULES:
-        for m in markers:
-            if m.endswith(":") and comm.startswith(m):
-                return name
-            if m.endswith(".") and comm.startswith(m):
-                return name
-            if m == "jemalloc_bg_thd" and comm.startswith(m):
-                return name
-            if any(m in s for s in text) or any(m in d for _, d in frames if m.startswith("lib")):
+        for marker in markers:
+            if marker.startswith("thread:"):
+                if comm.startswith(marker[len("thread:"):]):
+                    return name
+            elif marker.startswith("dso:"):
+                if any(marker[len("dso:"):] in dso for _, dso in frames):
+                    return name
+            elif any(marker in sym for sym, _ in frames):
                 return name
     return "other"
 
