@@ -1,6 +1,8 @@
 #include "actors/common/kafka/kafka_source.h"
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -300,7 +302,16 @@ class KafkaSource final : public ActorLogic {
     // received into one buffer of its size, and buffers of 8 MiB and more came back as fresh
     // pages, faulted in while the socket filled them: the reference workflow from the embedded
     // broker took 2.2x the CPU per alert (docs/kafka.md, "Fetch size").
-    properties.emplace("fetch.max.bytes", std::to_string(kDefaultFetchMaxBytes));
+    // librdkafka refuses a fetch.max.bytes under message.max.bytes: a workflow that raised the
+    // latter gets at least as much.
+    size_t fetch_max = kDefaultFetchMaxBytes;
+    if (auto it = properties.find("message.max.bytes"); it != properties.end()) {
+      size_t message_max = 0;
+      const std::string& text = it->second;
+      if (std::from_chars(text.data(), text.data() + text.size(), message_max).ec == std::errc())
+        fetch_max = std::max(fetch_max, message_max);
+    }
+    properties.emplace("fetch.max.bytes", std::to_string(fetch_max));
     consumer_->properties = properties;
     rd_kafka_conf_t* conf = kafka::make_conf(properties, c.place("properties"));
     rd_kafka_conf_set_opaque(conf, consumer_.get());

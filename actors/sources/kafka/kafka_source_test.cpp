@@ -172,4 +172,27 @@ actors:
   CHECK(r.find("n")->in == 100);
 }
 
+TEST_CASE("a workflow that raises message.max.bytes above the 2 MiB fetch default still runs") {
+  // librdkafka refuses a consumer whose fetch.max.bytes is under its message.max.bytes: the
+  // source's own fetch default must follow a raised message limit.
+  Fixture f;
+  f.broker.create_topic("big", 2);
+  CHECK(f.publish("big", {(test::data_dir() / "ztf").string()}).messages == 86);
+  RunResult r = f.run(R"(
+name: big-messages
+actors:
+  - id: src
+    type: kafka
+    config: {topics: [big], assign: true, stop_at_end: true, group: big, message.max.bytes: 5000000,
+             bootstrap.servers: ")" + f.broker.bootstrap_servers() + R"("}
+  - id: n
+    type: count
+    inputs: [src.alerts]
+)");
+  const std::string first_error = r.errors.empty() ? "" : r.errors.front();
+  INFO(first_error);
+  REQUIRE(r.accounting_ok);
+  CHECK(r.find("src")->in == 86);
+}
+
 }  // namespace ebs
