@@ -559,6 +559,19 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   CHECK(unknown->status == 400);
   CHECK(json::parse(unknown->body)["error"].get<std::string>().starts_with("no limit 'filterz'"));
   CHECK(client.Patch("/api/users/alice", as(root_token), "{}", "application/json")->status == 400);
+  // A limit of another type than its own is refused, named, rather than cut or converted.
+  for (const auto& [body, error] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"limits": {"filters": 2.5}})", "the limit `filters` must be an integer"},
+           {R"({"limits": {"sql_steps": true}})", "the limit `sql_steps` must be an integer"},
+           {R"({"limits": {"alerts_per_second": "9"}})", "the limit `alerts_per_second` must be a number"}}) {
+    auto wrong = client.Patch("/api/users/alice", as(root_token), body, "application/json");
+    CHECK(wrong->status == 400);
+    CHECK(json::parse(wrong->body)["error"] == error);
+  }
+  CHECK(json::parse(client.Post("/api/users", as(root_token), R"({"name": "bob", "limits": {"expression_cost": 1.5}})",
+                                "application/json")->body)["error"] == "the limit `expression_cost` must be an integer");
+  CHECK(client.Patch("/api/users/alice", as(root_token), R"({"limits": {"alerts_per_second": 10000}})", "application/json")
+            ->status == 200);  // an integer is a number
   // The CLI through the API (an admin's token): raised again, the third filter is accepted.
   test::CommandResult raised = test::run_command(ebs_flow() + " filters user set alice --max-filters 3 --url " + url +
                                                      " --token " + root_token, dir);
@@ -575,6 +588,17 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
                                                         " --token " + token3, dir);
   CHECK(not_admin.exit_code != 0);
   CHECK(not_admin.err.find("HTTP 403") != std::string::npos);
+  // A name with '%' is sent encoded: it names that user, not the one its decoding would (alice).
+  REQUIRE(client.Post("/api/users", as(root_token), R"({"name": "al%69ce"})", "application/json")->status == 201);
+  test::CommandResult encoded = test::run_command(ebs_flow() + " filters user set al%69ce --max-filters 7 --url " + url +
+                                                      " --token " + root_token, dir);
+  INFO(encoded.err);
+  REQUIRE(encoded.exit_code == 0);
+  CHECK(json::parse(encoded.out)["name"] == "al%69ce");
+  CHECK(json::parse(encoded.out)["limits"]["filters"] == 7);
+  for (const json& u : json::parse(client.Get("/api/users", as(root_token))->body))
+    if (u["name"] == "alice") CHECK(u["limits"]["filters"] == 3);
+  REQUIRE(client.Delete("/api/users/al%2569ce", as(root_token))->status == 200);
   CHECK(serve.stop(SIGTERM) == 0);
   // And on the store's file (local, as `filters user add`): the rate limit the run below reads.
   test::CommandResult local = test::run_command(ebs_flow() + " filters user set alice --max-rate 20000 --registry filters.sqlite", dir);

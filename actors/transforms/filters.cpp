@@ -405,10 +405,9 @@ class Filters final : public ActorLogic {
   // with the source sequence it applies from (the same in every instance) and this instance's
   // alert sequence number.
   void apply(registry::SwitchPoint point) {
-    for (const registry::User& u : store_->users()) {
-      rate_limits_[u.name] = u.limits.max_alerts_per_second;
-      sql_step_limits_[u.name] = u.limits.max_sql_steps;
-    }
+    // The owners' limits recorded with the point (not the store's of now, which may have changed
+    // since): every instance applies the same ones from the same source batch.
+    owner_limits_ = std::move(point.limits);
     std::vector<NamedFilter> filters, expressions;
     std::vector<PreparedSqlFilter> sql;
     for (NamedFilter& f : registered_filters(std::move(point.filters))) {
@@ -453,13 +452,13 @@ class Filters final : public ActorLogic {
           queue.reset();
           paused_.erase(f.id);
         }
-        auto limit = rate_limits_.find(f.owner);
+        auto limits = owner_limits_.find(f.owner);
         if (!queue) {
           registry::OutputSettings settings = output_settings_;
-          if (limit != rate_limits_.end()) settings.max_per_second = limit->second;
+          if (limits != owner_limits_.end()) settings.max_per_second = limits->second.max_alerts_per_second;
           queue = std::make_unique<registry::OutputQueue>(o, settings);
-        } else if (limit != rate_limits_.end()) {
-          queue->set_max_per_second(limit->second);  // the owner's limit may have changed since
+        } else if (limits != owner_limits_.end()) {
+          queue->set_max_per_second(limits->second.max_alerts_per_second);  // the owner's limit may have changed since
         }
         queues.push_back(queue.get());
       }
@@ -509,8 +508,8 @@ class Filters final : public ActorLogic {
   // it (named in the pause reason): the owner's own limit (`sql_steps`) when it is below the
   // service's `sql_step_limit`, which bounds every user's (0: none on that side).
   std::pair<int64_t, std::string> sql_step_limit_of(const std::string& owner) const {
-    auto it = sql_step_limits_.find(owner);
-    const int64_t own = it == sql_step_limits_.end() ? 0 : it->second;
+    auto it = owner_limits_.find(owner);
+    const int64_t own = it == owner_limits_.end() ? 0 : it->second.max_sql_steps;
     if (own > 0 && (sql_step_limit_ == 0 || own < sql_step_limit_)) return {own, owner + "'s sql_steps"};
     return {sql_step_limit_, "sql_step_limit"};
   }
@@ -601,8 +600,9 @@ class Filters final : public ActorLogic {
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
   registry::OutputSettings output_settings_;
-  std::map<std::string, double> rate_limits_;  // owner -> alerts/s per output
-  std::map<std::string, int64_t> sql_step_limits_;  // owner -> their SQL filters' steps per alert (0: none of their own)
+  // Owner -> their alerts/s per output and their SQL filters' steps per alert (0: none of their
+  // own), as recorded with the switch point in force.
+  std::map<std::string, registry::RunLimits> owner_limits_;
   std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::unique_ptr<registry::OutputQueue>> queues_;
   std::vector<std::vector<registry::OutputQueue*>> outputs_of_;  // per active filter

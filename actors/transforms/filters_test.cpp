@@ -451,18 +451,58 @@ TEST_CASE("a user's limits changed mid-stream are read at the next switch point:
   };
   CHECK(forwarded_count() == service.records.size());
   // Lowered between two batches (nothing else changed): the next batch's switch point reads it.
-  registry::Limits lowered = erin.limits;
-  lowered.max_sql_steps = 20'000;
-  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", lowered)));
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", {.max_sql_steps = 20'000})));
   CHECK(forwarded_count() == 0);
   registry::Filter stopped = std::get<registry::Filter>(service.store.filter(erin, erins));
   CHECK(!stopped.active);
   CHECK(stopped.paused_reason ==
         "the query failed: it took more than 20000 SQLite steps for one alert (the limit, erin's sql_steps)");
   // Raised again and the filter resumed: it answers every alert.
-  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", erin.limits)));
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", {.max_sql_steps = erin.limits.max_sql_steps})));
   REQUIRE(std::holds_alternative<registry::Filter>(service.store.set_active(erin, erins, true, "")));
   CHECK(forwarded_count() == service.records.size());
+}
+
+TEST_CASE("two instances apply a switch point under the limits it was made with, however late either reaches it") {
+  SqlFilterService service;
+  // A count to 5,000: ~90,000 steps per alert, every alert passes.
+  const std::string counting =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
+      "SELECT 1 FROM c WHERE x = 5000 AND :mag > 0";
+  registry::User erin = service.add_user("erin", 1'000'000);
+  service.add("count", counting, registry::Filter::Kind::sql, &erin);
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  config["repository"] = service.repository;
+  config["tag"] = "count";
+  // Two instances of one actor in one run (the run's acknowledgement scope: the same key of their
+  // switch points), each counting its batches 1, 2, ...
+  std::vector<ActorContext> contexts;
+  std::vector<std::unique_ptr<ActorLogic>> instances;
+  for (size_t i = 0; i < 2; ++i) {
+    contexts.push_back(ebs::test::make_context(type, YAML::Dump(config)));
+    contexts.back().instance = i;
+    contexts.back().acks = contexts.front().acks;
+    instances.push_back(type.create(contexts.back()));
+    instances.back()->open(contexts.back());
+  }
+  auto forwarded_count = [&](size_t instance) {
+    CollectingEmitter out;
+    instances[instance]->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
+    return out.records().size();
+  };
+  // Instance 0 makes the first switch point (from source batch 0) under erin's 1,000,000 steps.
+  CHECK(forwarded_count(0) == service.records.size());
+  // Lowered: the change's switch point is from source batch 2 on. Instance 1's first batch (1) is
+  // before it: the first point's limits apply, not the store's of now.
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", {.max_sql_steps = 20'000})));
+  CHECK(forwarded_count(1) == service.records.size());
+  // Both instances' second batch is at the change's point: the lowered limit stops the query.
+  CHECK(forwarded_count(0) == 0);
+  CHECK(forwarded_count(1) == 0);
 }
 
 TEST_CASE("a user's alerts/s limit changed mid-stream applies to their outputs' queues from the next switch point") {
@@ -487,9 +527,7 @@ TEST_CASE("a user's alerts/s limit changed mid-stream applies to their outputs' 
                                          " alerts dropped above its owner's alerts/s limit"};
   CHECK(logic->closing_warnings() == dropped);
   // Raised: the same queue takes the next batch's messages (none more dropped).
-  registry::Limits raised = service.alice.limits;
-  raised.max_alerts_per_second = 1e9;
-  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", raised)));
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
   CHECK(batch() == passed);
   CHECK(logic->closing_warnings() == dropped);
 }

@@ -66,22 +66,32 @@ std::optional<std::pair<std::string, Filter::Kind>> condition_of(const json& in)
   return std::nullopt;
 }
 
-// `base` with the limits `l` names (a user's creation, from the defaults; a change, from theirs):
-// {"filters", "alerts_per_second", "expression_cost", "sql_filters", "sql_steps"}; another name is
-// refused rather than ignored (a typo would otherwise change nothing, silently).
-Limits limits_of(const json& l, Limits base) {
+// The limits `l` names (a user's creation: the others default; a change: the others kept), of
+// {"filters", "alerts_per_second", "expression_cost", "sql_filters", "sql_steps"}. Another name is
+// refused rather than ignored (a typo would otherwise change nothing, silently), and so is a value
+// of another type than the limit's (an integer; alerts_per_second any number), rather than cut or
+// converted (2.5 filters, `true`).
+LimitsChange limits_of(const json& l) {
   if (!l.is_object()) throw std::invalid_argument("`limits` must be an object");
-  for (const auto& [name, value] : l.items())
-    if (name != "filters" && name != "alerts_per_second" && name != "expression_cost" && name != "sql_filters" &&
-        name != "sql_steps")
+  LimitsChange change;
+  for (const auto& [name, value] : l.items()) {
+    if (name == "alerts_per_second") {
+      if (!value.is_number()) throw std::invalid_argument("the limit `alerts_per_second` must be a number");
+      change.max_alerts_per_second = value.get<double>();
+      continue;
+    }
+    std::optional<int64_t>* limit = name == "filters"           ? &change.max_filters
+                                    : name == "expression_cost" ? &change.max_expression_cost
+                                    : name == "sql_filters"     ? &change.max_sql_filters
+                                    : name == "sql_steps"       ? &change.max_sql_steps
+                                                                : nullptr;
+    if (!limit)
       throw std::invalid_argument("no limit '" + name +
                                   "' (limits: filters, alerts_per_second, expression_cost, sql_filters, sql_steps)");
-  base.max_filters = l.value("filters", base.max_filters);
-  base.max_alerts_per_second = l.value("alerts_per_second", base.max_alerts_per_second);
-  base.max_expression_cost = l.value("expression_cost", base.max_expression_cost);
-  base.max_sql_filters = l.value("sql_filters", base.max_sql_filters);
-  base.max_sql_steps = l.value("sql_steps", base.max_sql_steps);
-  return base;
+    if (!value.is_number_integer()) throw std::invalid_argument("the limit `" + name + "` must be an integer");
+    *limit = value.get<int64_t>();
+  }
+  return change;
 }
 
 template <typename T>
@@ -217,19 +227,14 @@ void FilterApi::add_routes(httplib::Server& server) {
                send(res, 200, list);
              }, true));
   server.Post(http_access::route("/api/users"), handler([](FilterRegistry& s, const User&, Req, const json& in, Res res) {
-                Limits limits = limits_of(in.value("limits", json::object()), Limits{});
+                Limits limits = limits_of(in.value("limits", json::object())).applied_to(Limits{});
                 auto answer = s.create_user(in.value("name", ""), in.value("admin", false), limits);
                 if (!refused(res, answer)) send(res, 201, to_json(std::get<User>(answer)));
               }, true));
   // A user's limits changed: only the ones named, the others kept.
   server.Patch(http_access::route(R"(/api/users/([^/]+))"), handler([](FilterRegistry& s, const User&, Req req, const json& in, Res res) {
                  if (!in.contains("limits")) return send(res, 400, {{"error", "give `limits`: {\"filters\": N, ...}"}});
-                 const std::string name = req.matches[1];
-                 std::optional<User> user;
-                 for (User& u : s.users())
-                   if (u.name == name) user = std::move(u);
-                 if (!user) return send(res, 404, {{"error", "no user '" + name + "'"}});
-                 auto answer = s.set_limits(name, limits_of(in.at("limits"), user->limits));
+                 auto answer = s.set_limits(req.matches[1], limits_of(in.at("limits")));
                  if (!refused(res, answer)) send(res, 200, to_json(std::get<User>(answer)));
                }, true));
   server.Delete(http_access::route(R"(/api/users/([^/]+))"), handler([](FilterRegistry& s, const User&, Req req, const json&, Res res) {

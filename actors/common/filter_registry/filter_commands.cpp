@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -24,6 +26,23 @@ void add_connection_options(CLI::App& app, Connection& c) {
   if (const char* token = std::getenv("EBS_FILTERS_TOKEN")) c.token = token;
   app.add_option("--url", c.url, "the service, e.g. http://127.0.0.1:8080 (default: $EBS_FILTERS_URL)");
   app.add_option("--token", c.token, "your token (default: $EBS_FILTERS_TOKEN)");
+}
+
+// `text` as one segment of a URL's path: every byte but RFC 3986's unreserved characters
+// percent-encoded, so that a user name with '?', '#', '%' or '/' names that user (the server
+// decodes the path before matching it).
+std::string path_segment(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
 }
 
 // Sends one request; prints the answer's JSON on stdout, or the error on stderr.
@@ -205,58 +224,44 @@ void register_filter_commands(CommandRegistry& commands) {
                  struct Options {
                    Connection connection;
                    std::string registry, name;
-                   Limits limits;
+                   Limits limits;  // the values read; only those given change
                  };
                  auto o = std::make_shared<Options>();
                  app.add_option("name", o->name, "the user's name")->required();
                  auto* registry = app.add_option("--registry", o->registry, "the store, changed in place (local)");
                  add_connection_options(app, o->connection);
-                 // Each limit with the API's name, so that only the ones given change.
-                 std::vector<std::pair<CLI::Option*, std::string>> given{
-                     {app.add_option("--max-filters", o->limits.max_filters, "filters the user may have"), "filters"},
-                     {app.add_option("--max-rate", o->limits.max_alerts_per_second, "alerts/s per output"),
-                      "alerts_per_second"},
-                     {app.add_option("--max-cost", o->limits.max_expression_cost, "nodes per expression"),
-                      "expression_cost"},
-                     {app.add_option("--max-sql-filters", o->limits.max_sql_filters, "SQL filters the user may have"),
-                      "sql_filters"},
-                     {app.add_option("--max-sql-steps", o->limits.max_sql_steps,
-                                     "SQLite steps one alert's query of the user's SQL filters may take (0: only the "
-                                     "service's `sql_step_limit`)"),
-                      "sql_steps"},
-                 };
-                 return [o, registry, given] {
-                   // The limits given, by the API's names, with the values read.
+                 Limits& l = o->limits;
+                 auto* filters = app.add_option("--max-filters", l.max_filters, "filters the user may have");
+                 auto* rate = app.add_option("--max-rate", l.max_alerts_per_second, "alerts/s per output");
+                 auto* cost = app.add_option("--max-cost", l.max_expression_cost, "nodes per expression");
+                 auto* sql_filters = app.add_option("--max-sql-filters", l.max_sql_filters, "SQL filters the user may have");
+                 auto* sql_steps = app.add_option("--max-sql-steps", l.max_sql_steps,
+                                                  "SQLite steps one alert's query of the user's SQL filters may take (0: "
+                                                  "only the service's `sql_step_limit`)");
+                 return [o, registry, filters, rate, cost, sql_filters, sql_steps] {
                    const Limits& l = o->limits;
-                   const json values{{"filters", l.max_filters},
-                                     {"alerts_per_second", l.max_alerts_per_second},
-                                     {"expression_cost", l.max_expression_cost},
-                                     {"sql_filters", l.max_sql_filters},
-                                     {"sql_steps", l.max_sql_steps}};
-                   json limits = json::object();
-                   for (const auto& [option, name] : given)
-                     if (option->count() > 0) limits[name] = values.at(name);
-                   if (limits.empty()) {
+                   LimitsChange change;
+                   if (filters->count() > 0) change.max_filters = l.max_filters;
+                   if (rate->count() > 0) change.max_alerts_per_second = l.max_alerts_per_second;
+                   if (cost->count() > 0) change.max_expression_cost = l.max_expression_cost;
+                   if (sql_filters->count() > 0) change.max_sql_filters = l.max_sql_filters;
+                   if (sql_steps->count() > 0) change.max_sql_steps = l.max_sql_steps;
+                   if (change.empty()) {
                      std::cerr << "which limits? --max-filters, --max-rate, --max-cost, --max-sql-filters, --max-sql-steps\n";
                      return exit_code::usage;
                    }
-                   if (registry->count() == 0)
-                     return call(o->connection, "PATCH", "/api/users/" + o->name, json{{"limits", limits}});
-                   FilterRegistry store(o->registry);
-                   std::optional<User> user;
-                   for (User& u : store.users())
-                     if (u.name == o->name) user = std::move(u);
-                   if (!user) {
-                     std::cerr << o->registry << ": no user '" << o->name << "'\n";
-                     return exit_code::failed;
+                   if (registry->count() == 0) {
+                     // The API's names, for the ones given.
+                     json limits = json::object();
+                     if (change.max_filters) limits["filters"] = *change.max_filters;
+                     if (change.max_alerts_per_second) limits["alerts_per_second"] = *change.max_alerts_per_second;
+                     if (change.max_expression_cost) limits["expression_cost"] = *change.max_expression_cost;
+                     if (change.max_sql_filters) limits["sql_filters"] = *change.max_sql_filters;
+                     if (change.max_sql_steps) limits["sql_steps"] = *change.max_sql_steps;
+                     return call(o->connection, "PATCH", "/api/users/" + path_segment(o->name), json{{"limits", limits}});
                    }
-                   Limits changed = user->limits;
-                   changed.max_filters = limits.value("filters", changed.max_filters);
-                   changed.max_alerts_per_second = limits.value("alerts_per_second", changed.max_alerts_per_second);
-                   changed.max_expression_cost = limits.value("expression_cost", changed.max_expression_cost);
-                   changed.max_sql_filters = limits.value("sql_filters", changed.max_sql_filters);
-                   changed.max_sql_steps = limits.value("sql_steps", changed.max_sql_steps);
-                   auto answer = store.set_limits(o->name, changed);
+                   FilterRegistry store(o->registry);
+                   auto answer = store.set_limits(o->name, change);
                    if (auto* r = std::get_if<Refusal>(&answer)) {
                      std::cerr << o->registry << ": " << r->message << "\n";
                      return exit_code::failed;

@@ -57,16 +57,21 @@ std::string OutputQueue::describe() const {
                                              : std::string(to_string(output_.kind)) + " " + output_.target;
 }
 
+void OutputQueue::refill() {
+  auto now = std::chrono::steady_clock::now();
+  tokens_ = std::min(settings_.max_per_second,
+                     tokens_ + settings_.max_per_second * std::chrono::duration<double>(now - refilled_).count());
+  refilled_ = now;
+}
+
 void OutputQueue::set_max_per_second(double limit) {
+  refill();  // the time until now was under the old limit: credited at its rate, not the new one's
   settings_.max_per_second = limit;
   tokens_ = std::min(tokens_, limit);  // no burst above the new limit
 }
 
 OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key) {
-  auto now = std::chrono::steady_clock::now();
-  tokens_ = std::min(settings_.max_per_second,
-                     tokens_ + settings_.max_per_second * std::chrono::duration<double>(now - refilled_).count());
-  refilled_ = now;
+  refill();
   {
     std::lock_guard lock(mutex_);
     if (failure_) return Offer::refused;

@@ -68,6 +68,9 @@ class OutputQueue {
     std::string body, key;
   };
   void run();
+  // Adds the tokens the time since the last refill earned at the current limit (at most a
+  // second's worth).
+  void refill();
   void fail_with(std::string reason);
   std::optional<std::string> deliver(std::deque<Message>& batch);
 

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS switch_points(
   run TEXT NOT NULL, revision INTEGER NOT NULL, source_sequence INTEGER NOT NULL, PRIMARY KEY(run, revision));
 CREATE TABLE IF NOT EXISTS switch_filters(
   run TEXT NOT NULL, revision INTEGER NOT NULL, filter_id INTEGER NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS switch_limits(
+  run TEXT NOT NULL, revision INTEGER NOT NULL, user_id INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL,
+  max_sql_steps INTEGER NOT NULL);
 )sql";
 
 constexpr const char* kFilterColumns =
@@ -103,6 +106,19 @@ std::string_view to_string(Output::Kind kind) {
     case Output::Kind::slack: return "slack";
   }
   return "?";
+}
+
+bool LimitsChange::empty() const {
+  return !max_filters && !max_alerts_per_second && !max_expression_cost && !max_sql_filters && !max_sql_steps;
+}
+
+Limits LimitsChange::applied_to(Limits limits) const {
+  limits.max_filters = max_filters.value_or(limits.max_filters);
+  limits.max_alerts_per_second = max_alerts_per_second.value_or(limits.max_alerts_per_second);
+  limits.max_expression_cost = max_expression_cost.value_or(limits.max_expression_cost);
+  limits.max_sql_filters = max_sql_filters.value_or(limits.max_sql_filters);
+  limits.max_sql_steps = max_sql_steps.value_or(limits.max_sql_steps);
+  return limits;
 }
 
 std::string_view to_string(Filter::Kind kind) { return kind == Filter::Kind::sql ? "sql" : "expression"; }
@@ -180,21 +196,24 @@ Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, co
   return User{sqlite3_last_insert_rowid(db_.get()), name, admin, limits};
 }
 
-Answer<User> FilterRegistry::set_limits(const std::string& name, const Limits& limits) {
-  if (auto problem = limits_problem(limits)) return *problem;
-  sqlite::Transaction t(db_);
+Answer<User> FilterRegistry::set_limits(const std::string& name, const LimitsChange& change) {
+  sqlite::Transaction t(db_);  // BEGIN IMMEDIATE: no other change between the read and the write
+  auto current = db_.prepare(std::string(kUserColumns) + " WHERE name = ?");
+  current.bind(1, name);
+  if (!current.step()) return Refusal{404, "no user '" + name + "'"};
+  User user = read_user(current);
+  user.limits = change.applied_to(user.limits);
+  if (auto problem = limits_problem(user.limits)) return *problem;
+  const Limits& l = user.limits;
   auto update = db_.prepare(
       "UPDATE users SET max_filters = ?, max_alerts_per_second = ?, max_expression_cost = ?, max_sql_filters = ?, "
-      "max_sql_steps = ? WHERE name = ?");
-  update.bind(1, limits.max_filters).bind(2, limits.max_alerts_per_second).bind(3, limits.max_expression_cost)
-      .bind(4, limits.max_sql_filters).bind(5, limits.max_sql_steps).bind(6, name);
-  if (update.run() == 0) return Refusal{404, "no user '" + name + "'"};
-  bump_revision();  // a running `filters` actor reads the limits at the switch point this makes
+      "max_sql_steps = ? WHERE id = ?");
+  update.bind(1, l.max_filters).bind(2, l.max_alerts_per_second).bind(3, l.max_expression_cost)
+      .bind(4, l.max_sql_filters).bind(5, l.max_sql_steps).bind(6, user.id);
+  update.run();
+  bump_revision();  // a running `filters` actor applies them from the switch point this makes
   t.commit();
-  auto s = db_.prepare(std::string(kUserColumns) + " WHERE name = ?");
-  s.bind(1, name);
-  s.step();
-  return read_user(s);
+  return user;
 }
 
 Answer<bool> FilterRegistry::remove_user(const std::string& name) {
@@ -475,6 +494,14 @@ std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t i
         "SELECT ?, ?, id, version FROM filters WHERE active = 1 AND removed = 0");
     set.bind(1, run).bind(2, revision);
     set.run();
+    // Their owners' limits of now: an instance that reaches the point later applies these, not
+    // what the limits may have become by then.
+    auto limits = db_.prepare(
+        "INSERT INTO switch_limits(run, revision, user_id, max_alerts_per_second, max_sql_steps) "
+        "SELECT ?, ?, id, max_alerts_per_second, max_sql_steps FROM users "
+        "WHERE id IN (SELECT user_id FROM filters WHERE active = 1 AND removed = 0)");
+    limits.bind(1, run).bind(2, revision);
+    limits.run();
   }
   auto claim = db_.prepare(
       "INSERT INTO switch_claims(run, instance, source_sequence) VALUES(?, ?, ?) ON CONFLICT(run, instance) "
@@ -485,7 +512,7 @@ std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t i
   auto points = db_.prepare(
       "SELECT revision, source_sequence FROM switch_points WHERE run = ? AND revision > ? ORDER BY revision");
   points.bind(1, run).bind(2, known_revision);
-  while (points.step()) out.push_back({points.integer(0), points.integer(1), {}});
+  while (points.step()) out.push_back({points.integer(0), points.integer(1), {}, {}});
   for (SwitchPoint& p : out) {
     auto filters = db_.prepare(std::string(
         "SELECT f.id, u.name, u.id, f.name, v.version, v.expression, v.outputs, 1, '', v.kind "
@@ -494,6 +521,11 @@ std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t i
         "WHERE s.run = ? AND s.revision = ? ORDER BY f.id"));
     filters.bind(1, run).bind(2, p.revision);
     while (filters.step()) p.filters.push_back(read_filter(filters));
+    auto limits = db_.prepare(
+        "SELECT u.name, l.max_alerts_per_second, l.max_sql_steps FROM switch_limits l JOIN users u ON u.id = l.user_id "
+        "WHERE l.run = ? AND l.revision = ?");
+    limits.bind(1, run).bind(2, p.revision);
+    while (limits.step()) p.limits[std::string(limits.text(0))] = {limits.number(1), limits.integer(2)};
   }
   t.commit();
   return out;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -31,6 +32,18 @@ struct Limits {
   // limit of the user's own); beyond it the query is stopped and its filter paused. The `filters`
   // actor's `sql_step_limit` bounds every user's: the lower of the two applies.
   int64_t max_sql_steps = repository::kDefaultQueryStepLimit;
+};
+
+// A change of some of a user's limits: the ones given change, the others are kept.
+struct LimitsChange {
+  std::optional<int64_t> max_filters;
+  std::optional<double> max_alerts_per_second;
+  std::optional<int64_t> max_expression_cost;
+  std::optional<int64_t> max_sql_filters;
+  std::optional<int64_t> max_sql_steps;
+
+  bool empty() const;
+  Limits applied_to(Limits limits) const;
 };
 
 struct User {
@@ -69,11 +82,20 @@ struct Filter {
 };
 std::string_view to_string(Filter::Kind kind);
 
-// From source batch `sequence` on, `filters` (at their versions of that revision) are in force.
+// The limits of a filter's owner that the `filters` actor applies (the others bind the API).
+struct RunLimits {
+  double max_alerts_per_second = Limits{}.max_alerts_per_second;
+  int64_t max_sql_steps = Limits{}.max_sql_steps;
+};
+
+// From source batch `sequence` on, `filters` (at their versions of that revision) are in force,
+// under their owners' limits as they were when the switch point was made (so every instance
+// applies the same ones, however late it reaches the point).
 struct SwitchPoint {
   int64_t revision = 0;
   int64_t sequence = 0;
   std::vector<Filter> filters;
+  std::map<std::string, RunLimits> limits;  // owner's name -> their limits
 };
 
 struct Refusal {
@@ -101,14 +123,15 @@ class FilterRegistry {
 
   // ---- users and tokens (admin) ----
   Answer<User> create_user(const std::string& name, bool admin, const Limits& limits);
-  // Changes a user's limits (404: no such user; 400: a negative one), keeping their tokens and
-  // filters. The API answers by the new limits from the next request on; a running `filters`
-  // actor reads them at its next switch point (the change is a new revision, so one comes at its
-  // next batch). Limits below what the user has refuse new filters and keep the existing ones:
+  // Changes the limits `change` gives of a user's, keeping the others, their tokens and filters
+  // (404: no such user; 400: a negative one). Read, changed and written in one write transaction,
+  // so that two changes of different limits at once both take. The API answers by the new limits
+  // from the next request on; a running `filters` actor applies them from its next switch point
+  // (the change is a new revision, so one is made at its next batch, with the limits of then). Limits below what the user has refuse new filters and keep the existing ones:
   // `max_filters` (or `max_sql_filters`) under their count refuses another filter (429) until
   // they remove some; an existing expression over a lowered `max_expression_cost` runs until it
   // is updated (its new version must fit).
-  Answer<User> set_limits(const std::string& name, const Limits& limits);
+  Answer<User> set_limits(const std::string& name, const LimitsChange& change);
   // Removes the user, their tokens and their filters.
   Answer<bool> remove_user(const std::string& name);
   std::vector<User> users() const;
@@ -157,7 +180,8 @@ class FilterRegistry {
   // store's revision has no switch point yet, makes one: the revision's active filters take
   // effect from the source sequence just after the highest any instance has claimed, so none has
   // evaluated a batch at or after it with the earlier filters. Returns the switch points of
-  // revisions after `known_revision`, oldest first, each with its filters as they were then.
+  // revisions after `known_revision`, oldest first, each with its filters and their owners'
+  // limits as they were when it was made.
   std::vector<SwitchPoint> claim(const std::string& run, int64_t instance, int64_t source_sequence,
                                  int64_t known_revision);
 

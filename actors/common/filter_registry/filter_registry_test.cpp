@@ -244,12 +244,8 @@ TEST_CASE("a user's limits changed in place: tokens and filters kept, new filter
   ok(registry.create_filter(dave, "a", "mag < 18", kTopic));
   ok(registry.create_filter(dave, "b", "mag < 19 and dec > 0", kTopic));
   const int64_t revision = registry.revision();
-  Limits lower;
-  lower.max_filters = 1;
-  lower.max_alerts_per_second = 5;
-  lower.max_expression_cost = 3;
-  lower.max_sql_filters = 0;
-  lower.max_sql_steps = 20'000;
+  const LimitsChange lower{.max_filters = 1, .max_alerts_per_second = 5, .max_expression_cost = 3, .max_sql_filters = 0,
+                           .max_sql_steps = 20'000};
   User changed = ok(registry.set_limits("dave", lower));
   CHECK(changed.limits.max_filters == 1);
   CHECK(changed.limits.max_sql_steps == 20'000);
@@ -280,16 +276,64 @@ TEST_CASE("a user's limits changed in place: tokens and filters kept, new filter
   std::map<std::string, int64_t> max_filters;
   for (const User& u : FilterRegistry(store.path()).users()) max_filters[u.name] = u.limits.max_filters;
   CHECK(max_filters == std::map<std::string, int64_t>{{"dave", 1}});
-  CHECK(refused(registry.set_limits("erin", Limits{})).status == 404);
-  Limits negative;
-  negative.max_filters = -1;
-  Refusal bad = refused(registry.set_limits("dave", negative));
+  CHECK(refused(registry.set_limits("erin", LimitsChange{.max_filters = 3})).status == 404);
+  Refusal bad = refused(registry.set_limits("dave", LimitsChange{.max_filters = -1}));
   CHECK(bad.status == 400);
   CHECK(bad.message == "the limit `filters` must not be negative");
-  negative = Limits{};
+  Limits negative;
   negative.max_alerts_per_second = -0.5;
   CHECK(refused(registry.create_user("erin", false, negative)).message == "the limit `alerts_per_second` must not be negative");
   CHECK(registry.authenticate(token)->limits.max_filters == 1);
+}
+
+TEST_CASE("a change of some limits keeps the others, as stored then: two connections changing different limits both take") {
+  TempStore store;
+  FilterRegistry one(store.path()), two(store.path());
+  ok(one.create_user("dave", false, Limits{}));
+  // `two` read dave's limits before `one` changed them: its change names only the limit it
+  // changes, merged with the stored ones in its own write transaction, so `one`'s stays.
+  CHECK(two.users().at(0).limits.max_filters == Limits{}.max_filters);
+  ok(one.set_limits("dave", LimitsChange{.max_filters = 3}));
+  User changed = ok(two.set_limits("dave", LimitsChange{.max_sql_steps = 7'000}));
+  CHECK(changed.limits.max_filters == 3);
+  CHECK(changed.limits.max_sql_steps == 7'000);
+  CHECK(changed.limits.max_alerts_per_second == Limits{}.max_alerts_per_second);
+  const Limits stored = one.users().at(0).limits;
+  CHECK(stored.max_filters == 3);
+  CHECK(stored.max_sql_steps == 7'000);
+  // A change that would make one negative changes none.
+  CHECK(refused(one.set_limits("dave", LimitsChange{.max_filters = 5, .max_sql_steps = -1})).status == 400);
+  CHECK(one.users().at(0).limits.max_filters == 3);
+  // Removed by one connection, changed by the other: 404, not a row read after it went.
+  ok(one.remove_user("dave"));
+  CHECK(refused(two.set_limits("dave", LimitsChange{.max_filters = 1})).status == 404);
+}
+
+TEST_CASE("a switch point carries its owners' limits as they were when it was made, for every instance that claims it") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  Limits limits;
+  limits.max_alerts_per_second = 7;
+  limits.max_sql_steps = 30'000;
+  User dave = ok(registry.create_user("dave", false, limits));
+  ok(registry.create_user("erin", false, Limits{}));  // no filter: not one of the point's owners
+  ok(registry.create_filter(dave, "a", "mag < 18", kTopic));
+  std::vector<SwitchPoint> first = registry.claim("run", 0, 1, -1);
+  REQUIRE(first.size() == 1);
+  REQUIRE(first[0].limits.size() == 1);
+  CHECK(first[0].limits.at("dave").max_alerts_per_second == 7);
+  CHECK(first[0].limits.at("dave").max_sql_steps == 30'000);
+  // Changed after the point was made: the other instance, claiming it later, gets the limits of
+  // then; the change's own switch point the new ones.
+  ok(registry.set_limits("dave", LimitsChange{.max_alerts_per_second = 2, .max_sql_steps = 500}));
+  FilterRegistry other(store.path());
+  std::vector<SwitchPoint> late = other.claim("run", 1, 1, -1);
+  REQUIRE(late.size() == 2);
+  CHECK(late[0].revision == first[0].revision);
+  CHECK(late[0].limits.at("dave").max_alerts_per_second == 7);
+  CHECK(late[0].limits.at("dave").max_sql_steps == 30'000);
+  CHECK(late[1].limits.at("dave").max_alerts_per_second == 2);
+  CHECK(late[1].limits.at("dave").max_sql_steps == 500);
 }
 
 TEST_CASE("a store of the first layout (user_version 0) is migrated: its filters are expressions, SQL filters can be added") {
