@@ -174,9 +174,11 @@ TEST_CASE("--local-cluster 2 gives the records and annotations of one process; e
 TEST_CASE("an `any` edge sends to the instance on its own node while that one has credit") {
   fs::path dir = temp_dir("local-first");
   // The count's first instance runs on node2, its second on node1 with the simulator. The
-  // simulator offers its alerts at a rate the count on node1 keeps up with, so that one always
-  // has credit: no alert crosses. (Picked by credit alone, the first instance, remote, took
-  // 88-96 % of them: on a tie the first instance wins, and node1's own count kept its credit.)
+  // simulator offers its alerts at a rate the count on node1 keeps up with, so that one nearly
+  // always has credit: next to no alert crosses (under load node1's count may fall a window
+  // behind for a moment, and a few batches go to node2: nothing promises none). (Picked by credit
+  // alone, the first instance, remote, took 88-96 % of them: on a tie the first instance wins,
+  // and node1's own count kept its credit.)
   write(dir / "workflow.yaml", R"(name: cluster-local-first
 actors:
   - {id: sim, type: simulator, config: {count: 10000, seed: 7, history: 0, rate: 10000}, placement: {nodes: [node1]}}
@@ -192,8 +194,8 @@ actors:
   for (const json& a : summary["actors"])
     if (a["id"] == "count")
       for (const json& inst : a["instances"]) in_by_node[inst["node"].get<std::string>()] += inst["in"].get<uint64_t>();
-  CHECK(in_by_node["node1"] == 10000);
-  CHECK(in_by_node["node2"] == 0);
+  CHECK(in_by_node["node1"] + in_by_node["node2"] == 10000);
+  CHECK(in_by_node["node2"] < 100);  // under 1 %
   fs::remove_all(dir);
 }
 

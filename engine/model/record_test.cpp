@@ -1,10 +1,16 @@
 #include "engine/model/record.h"
 
+#include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <doctest/doctest.h>
+
+#include <cstring>
+#include <tuple>
 
 #include "engine/model/record_json.h"
 #include "engine/model/record_wire.h"
 #include "engine/util/fault.h"
+#include "schemas/alert.capnp.h"
 
 using namespace ebs;
 
@@ -378,4 +384,191 @@ TEST_CASE("a decoder that starts a fresh shape store keeps every shape of a reco
   CHECK(root.field_name(0) == "inner");
   CHECK(root.child(0).field_name(0) == "x");
   CHECK(root.child(0).child(0).as_double() == 1.5);
+}
+
+namespace {
+// An alert whose raw payload is {name: "ZTF20", points: [1, 2], stamp: its cutout}: laid flat,
+// nodes 0 the record, 1 the text, 2 the list, 3 the cutout, 4 and 5 the points; its text is "ZTF20".
+std::shared_ptr<const Alert> small_alert() {
+  auto shapes = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  shapes->push_back(std::make_unique<RecordShape>("alert", std::vector<std::string>{"name", "points", "stamp"}));
+  auto buffer = std::make_shared<std::string>("ZTF20stamp");
+  const std::string_view text(*buffer);
+  RawRecordBuilder b;
+  uint32_t f = b.begin_record(b.add_root(), (*shapes)[0].get());
+  b.set_string(f, text.substr(0, 5));
+  uint32_t list = b.begin_list(f + 1, 2);
+  b.set_bytes(f + 2, text.substr(5));
+  b.set_int(list, 1);
+  b.set_int(list + 1, 2);
+  auto core = std::make_shared<AlertCore>();
+  core->alert_id = 7;
+  core->object_id = "ZTF20aaaaaaa";
+  core->cutouts.push_back({Cutout::Kind::difference, "fits.gz", text.substr(5)});
+  core->buffers = buffer;
+  core->raw = b.finish(buffer, shapes);
+  return std::make_shared<const Alert>(core);
+}
+
+// The alert message `encoded` with its rawFlat replaced by `flat`.
+std::string with_raw_flat(const std::string& encoded, std::string_view flat) {
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(encoded.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), encoded.data(), encoded.size());
+  capnp::FlatArrayMessageReader reader(words);
+  capnp::MallocMessageBuilder message;
+  message.setRoot(reader.getRoot<wire::Alert>());
+  message.getRoot<wire::Alert>().setRawFlat(
+      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(flat.data()), flat.size()));
+  kj::Array<capnp::word> out = capnp::messageToFlatArray(message);
+  return std::string(out.asChars().begin(), out.asChars().size());
+}
+
+std::string raw_flat_of(const std::string& encoded) {
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(encoded.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), encoded.data(), encoded.size());
+  capnp::FlatArrayMessageReader reader(words);
+  auto flat = reader.getRoot<wire::Alert>().getRawFlat();
+  return std::string(reinterpret_cast<const char*>(flat.begin()), flat.size());
+}
+
+void put_u32_at(std::string& bytes, size_t at, uint32_t v) { std::memcpy(bytes.data() + at, &v, sizeof v); }
+void put_u64_at(std::string& bytes, size_t at, uint64_t v) { std::memcpy(bytes.data() + at, &v, sizeof v); }
+
+// A payload of no shapes and no text, its nodes given as (kind, a, b).
+std::string flat_of(const std::vector<std::tuple<uint8_t, uint32_t, uint64_t>>& nodes) {
+  std::string flat(12 + 16 * nodes.size(), '\0');
+  put_u32_at(flat, 0, static_cast<uint32_t>(nodes.size()));
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    flat[12 + 16 * i] = static_cast<char>(std::get<0>(nodes[i]));
+    put_u32_at(flat, 12 + 16 * i + 4, std::get<1>(nodes[i]));
+    put_u64_at(flat, 12 + 16 * i + 8, std::get<2>(nodes[i]));
+  }
+  return flat;
+}
+
+// Nested lists of one element each, `depth` of them around a null.
+std::string chain_of_lists(uint32_t depth) {
+  std::vector<std::tuple<uint8_t, uint32_t, uint64_t>> nodes;
+  for (uint32_t i = 0; i < depth; ++i) nodes.emplace_back(6, 1, i + 1);
+  nodes.emplace_back(0, 0, 0);
+  return flat_of(nodes);
+}
+
+std::string decode_fault(const std::string& bytes) {
+  try {
+    decode_record(PortType::alert, bytes, "peer");
+  } catch (const Fault& f) {
+    return f.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("every damaged part of a flat raw payload is a fault") {
+  const std::string encoded = encode_record(*small_alert());
+  const std::string flat = raw_flat_of(encoded);
+  // The bytes as laid: 6 nodes, 1 shape, 5 bytes of text, the nodes before the text.
+  REQUIRE(flat.size() == 153);
+  const size_t nodes_at = flat.size() - 5 - 16 * 6;
+  auto node = [&](size_t i) { return nodes_at + 16 * i; };
+  auto damaged = [&](auto edit) {
+    std::string bytes = flat;
+    edit(bytes);
+    return decode_fault(with_raw_flat(encoded, bytes));
+  };
+  // Undamaged it reads back as written.
+  CHECK(to_json(*decode_record(PortType::alert, with_raw_flat(encoded, flat), "peer")) == to_json(*small_alert()));
+  CHECK(damaged([&](std::string& b) { put_u64_at(b, node(1) + 8, 3); }).find("a text runs past") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { put_u64_at(b, node(2) + 8, 5); }).find("children out of place") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { put_u64_at(b, node(2) + 8, 2); }).find("children out of place") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { put_u64_at(b, node(0) + 8, 1 | uint64_t{1} << 32); }).find("a shape its payload did not give") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { put_u32_at(b, node(3) + 4, 1); }).find("a cutout the alert does not have") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { put_u32_at(b, node(0) + 4, 2); }).find("mismatched field count") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { b[node(4)] = 9; }).find("a kind this build does not know") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { b.push_back('x'); }).find("sizes do not add up") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { put_u32_at(b, 8, 6); }).find("sizes do not add up") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { b.resize(10); }).find("ends early") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { b.resize(20); }).find("a name runs past") != std::string::npos);
+  CHECK(damaged([&](std::string& b) { put_u32_at(b, 0, 0); }).find("no root") != std::string::npos);
+  // A shape more than the payload's nodes, or one no record has, is refused.
+  CHECK(damaged([&](std::string& b) { put_u32_at(b, 4, 7); }).find("more shapes than nodes") != std::string::npos);
+  CHECK(damaged([&](std::string& b) {
+          put_u32_at(b, 4, 2);
+          std::string shape(9, '\0');  // "x", of no fields
+          put_u32_at(shape, 0, 1);
+          shape[4] = 'x';
+          b.insert(nodes_at, shape);
+        }).find("a shape no record has") != std::string::npos);
+}
+
+TEST_CASE("a flat raw payload that gives one node two parents is a fault, not a walk of 2^60 values") {
+  const std::string encoded = encode_record(*small_alert());
+  // Two lists share their children: [[null, null], [null, null]] in 5 nodes.
+  CHECK(decode_fault(with_raw_flat(encoded, flat_of({{6, 2, 1}, {6, 2, 3}, {6, 2, 3}, {0, 0, 0}, {0, 0, 0}}))).find("two parents") !=
+        std::string::npos);
+  // Sixty levels of pairs that share one pair below them: 121 nodes, 2^60 leaves as a tree.
+  std::vector<std::tuple<uint8_t, uint32_t, uint64_t>> nodes{{6, 2, 1}};
+  for (uint32_t level = 0; level < 59; ++level)
+    for (int twin = 0; twin < 2; ++twin) nodes.emplace_back(6, 2, 2 * level + 3);
+  nodes.emplace_back(0, 0, 0);
+  nodes.emplace_back(0, 0, 0);
+  CHECK(decode_fault(with_raw_flat(encoded, flat_of(nodes))).find("two parents") != std::string::npos);
+}
+
+TEST_CASE("a flat raw payload nests at most 512 levels") {
+  const std::string encoded = encode_record(*small_alert());
+  // 512 lists around a null: the null is 512 levels below the root; it reads and is written.
+  RecordPtr deepest = decode_record(PortType::alert, with_raw_flat(encoded, chain_of_lists(512)), "peer");
+  nlohmann::json raw = raw_to_json(static_cast<const Alert&>(*deepest).core().raw.root());
+  for (int level = 0; level < 512; ++level) raw = raw.at(0);
+  CHECK(raw.is_null());
+  // One more is refused, naming the limit; a chain of 100,000 would overflow a walk's stack.
+  CHECK(decode_fault(with_raw_flat(encoded, chain_of_lists(513))).find("deeper than 512 levels") != std::string::npos);
+  CHECK(decode_fault(with_raw_flat(encoded, chain_of_lists(100000))).find("deeper than 512 levels") != std::string::npos);
+}
+
+TEST_CASE("a refused raw payload adds no shape to the decoder's store") {
+  // A payload of 4,096 new shapes whose nodes are missing is refused before its shapes are kept:
+  // the store the first record's shape is in stays, and the same record decoded again shares it.
+  const std::string encoded = encode_record(*small_alert());
+  std::string flat(12, '\0');
+  put_u32_at(flat, 0, 4096);
+  put_u32_at(flat, 4, 4096);
+  for (int s = 0; s < 4096; ++s) {
+    const std::string name = "s" + std::to_string(s);
+    std::string shape(8 + name.size(), '\0');
+    put_u32_at(shape, 0, static_cast<uint32_t>(name.size()));
+    std::memcpy(shape.data() + 4, name.data(), name.size());
+    flat += shape;
+  }
+  RecordDecoder decoder;
+  const std::string types(1, static_cast<char>(PortType::alert));
+  std::vector<RecordPtr> out;
+  decoder.decode(types, encoded, "peer", out);
+  CHECK_THROWS_AS(decoder.decode(types, with_raw_flat(encoded, flat), "peer", out), Fault);
+  decoder.decode(types, encoded, "peer", out);
+  REQUIRE(out.size() == 2);
+  auto raw_shape = [](const RecordPtr& r) { return static_cast<const Alert&>(*r).core().raw.root().node().shape; };
+  CHECK(raw_shape(out[0]) == raw_shape(out[1]));
+}
+
+TEST_CASE("a raw payload too large for a Cap'n Proto field is a fault when encoded, not a wrapped size") {
+  // Nine texts viewing one 64 MiB buffer: 576 MiB laid flat, more than a Data field's 2^29 - 1
+  // bytes. Refused before anything is copied.
+  auto buffer = std::make_shared<std::string>(size_t{64} << 20, 'x');
+  auto shapes = std::make_shared<std::vector<std::unique_ptr<RecordShape>>>();
+  RawRecordBuilder b;
+  uint32_t list = b.begin_list(b.add_root(), 9);
+  for (uint32_t i = 0; i < 9; ++i) b.set_string(list + i, *buffer);
+  auto core = std::make_shared<AlertCore>();
+  core->object_id = "ZTF20aaaaaaa";
+  core->buffers = buffer;
+  core->raw = b.finish(buffer, shapes);
+  const Alert alert(core);
+  try {
+    encode_record(alert);
+    FAIL("expected a fault");
+  } catch (const Fault& f) {
+    CHECK(std::string(f.what()).find("more than a Cap'n Proto message field holds") != std::string::npos);
+  }
 }

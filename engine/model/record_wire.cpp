@@ -34,6 +34,11 @@ std::string_view view(capnp::Data::Reader d) {
 constexpr uint8_t kFlatCutout = 8;
 constexpr size_t kFlatNodeBytes = 16;
 constexpr size_t kFlatHeaderBytes = 12;
+// How deep a received payload's values may nest: walks of a record (raw_to_json) recurse, and an
+// Avro record is nested a handful of levels; a payload deeper than this is refused.
+constexpr uint16_t kMaxRawDepth = 512;
+// The most bytes a Data field holds (Cap'n Proto blobs count their bytes in 29 bits).
+constexpr size_t kMaxDataBytes = (size_t{1} << capnp::BLOB_SIZE_BITS) - 1;
 
 void put_u32(kj::byte*& at, uint32_t v) {
   std::memcpy(at, &v, sizeof v);
@@ -72,7 +77,11 @@ void write_raw_flat(const RawRecord& raw, const std::vector<Cutout>& cutouts, wi
       for (const std::string& field : node.shape->fields) shape_bytes += 4 + field.size();
     }
   }
-  auto flat = to.initRawFlat(kFlatHeaderBytes + shape_bytes + kFlatNodeBytes * nodes.size() + text_bytes);
+  const size_t flat_bytes = kFlatHeaderBytes + shape_bytes + kFlatNodeBytes * nodes.size() + text_bytes;
+  if (flat_bytes > kMaxDataBytes)
+    fail("", "a raw payload of " + std::to_string(flat_bytes) + " bytes laid flat, more than a Cap'n Proto message field holds (" +
+                 std::to_string(kMaxDataBytes) + ")");
+  auto flat = to.initRawFlat(static_cast<unsigned>(flat_bytes));
   kj::byte* at = flat.begin();
   put_u32(at, static_cast<uint32_t>(nodes.size()));
   put_u32(at, static_cast<uint32_t>(shapes.size()));
@@ -180,16 +189,26 @@ class RawFlatReader {
   RawRecord read(RecordDecoder::Shapes& shapes, const std::vector<Cutout>& cutouts, std::shared_ptr<const void> cutout_bytes) {
     const uint32_t node_count = u32(), shape_count = u32(), text_bytes = u32();
     if (node_count == 0) bad("no root");
-    shapes.begin_payload();
-    std::vector<const RecordShape*> named;
-    std::vector<std::string_view> fields;
+    // Every shape a payload gives is one of its records' (write_raw_flat), and a payload adds at
+    // most kMaxShapes to a store that holds fewer before it (begin_payload): the decoder's
+    // long-lived store stays within twice its bound whatever the bytes say.
+    if (shape_count > node_count) bad("more shapes than nodes");
+    if (shape_count > RecordDecoder::Shapes::kMaxShapes)
+      bad("more than " + std::to_string(RecordDecoder::Shapes::kMaxShapes) + " shapes");
+    // The shapes as views of the message: none is added to the decoder's store before the whole
+    // payload has been checked.
+    struct GivenShape {
+      std::string_view name;
+      std::vector<std::string_view> fields;
+      bool used = false;
+    };
+    std::vector<GivenShape> given;
     for (uint32_t s = 0; s < shape_count; ++s) {
-      const std::string_view name = text();
+      GivenShape& shape = given.emplace_back();
+      shape.name = text();
       const uint32_t field_count = u32();
       if (field_count > remaining() / 4) bad("a shape has more fields than bytes");
-      fields.clear();
-      for (uint32_t f = 0; f < field_count; ++f) fields.push_back(text());
-      named.push_back(shapes.shape_for(name, fields));
+      for (uint32_t f = 0; f < field_count; ++f) shape.fields.push_back(text());
     }
     if (remaining() != kFlatNodeBytes * uint64_t{node_count} + text_bytes) bad("sizes do not add up");
     const kj::byte* node_bytes = at_;
@@ -197,6 +216,13 @@ class RawFlatReader {
     strings->text.assign(reinterpret_cast<const char*>(at_ + kFlatNodeBytes * node_count), text_bytes);
     strings->cutouts = std::move(cutout_bytes);
     std::vector<RawNode> nodes(node_count);
+    // A tree: every node but the root has one parent, which comes before it, so its depth is known
+    // when it is reached. Without this a few hundred bytes could give one range of children to
+    // many parents (a walk of the record visits 2^60 values) or nest a list in a list until a
+    // walk overflows the stack.
+    std::vector<bool> has_parent(node_count);
+    std::vector<uint16_t> depth(node_count);
+    std::vector<uint32_t> shape_of(node_count);
     for (uint32_t i = 0; i < node_count; ++i) {
       const kj::byte* n = node_bytes + kFlatNodeBytes * i;
       uint32_t a;
@@ -228,6 +254,13 @@ class RawFlatReader {
         case 7: {
           const uint64_t first = b & 0xffffffffu;
           if (a > 0 && (first <= i || first + a > node_count)) bad("children out of place");
+          if (a > 0 && depth[i] >= kMaxRawDepth)
+            bad("values nested deeper than " + std::to_string(kMaxRawDepth) + " levels");
+          for (uint64_t child = first; child < first + a; ++child) {
+            if (has_parent[child]) bad("a node has two parents");
+            has_parent[child] = true;
+            depth[child] = static_cast<uint16_t>(depth[i] + 1);
+          }
           node.first_child = a > 0 ? static_cast<uint32_t>(first) : 0;
           node.child_count = a;
           if (n[0] == 6) {
@@ -235,9 +268,10 @@ class RawFlatReader {
             break;
           }
           node.kind = RawNode::Kind::Record;
-          if ((b >> 32) >= named.size()) bad("a record refers to a shape its payload did not give");
-          node.shape = named[b >> 32];
-          if (node.shape->fields.size() != a) bad("a record has mismatched field count");
+          if ((b >> 32) >= given.size()) bad("a record refers to a shape its payload did not give");
+          shape_of[i] = static_cast<uint32_t>(b >> 32);
+          given[shape_of[i]].used = true;
+          if (given[shape_of[i]].fields.size() != a) bad("a record has mismatched field count");
           break;
         }
         case kFlatCutout:
@@ -249,6 +283,13 @@ class RawFlatReader {
           fail("", "raw value of a kind this build does not know (" + std::to_string(n[0]) + ")");
       }
     }
+    for (const GivenShape& shape : given)
+      if (!shape.used) bad("a shape no record has");
+    shapes.begin_payload();
+    std::vector<const RecordShape*> named;
+    for (const GivenShape& shape : given) named.push_back(shapes.shape_for(shape.name, shape.fields));
+    for (uint32_t i = 0; i < node_count; ++i)
+      if (nodes[i].kind == RawNode::Kind::Record) nodes[i].shape = named[shape_of[i]];
     return RawRecord(nodes, std::move(strings), shapes.store);
   }
 

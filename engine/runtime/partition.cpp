@@ -1,5 +1,6 @@
 #include "engine/runtime/partition.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/util/hash.h"
@@ -22,8 +23,11 @@ std::optional<size_t> instance_for_any(const std::vector<AnyTarget>& targets) {
   auto may_take = [&](const AnyTarget& t) {
     if (!t.credit->open()) return false;
     if (!t.remote || !has_local) return true;
+    // At most half the window in flight once this batch is sent, and at least one: the receiver
+    // grants credit back every max(1, limit / 2) batches, which must stay reachable.
     const int64_t limit = t.credit->limits().batches;
-    return t.credit->batches() >= limit - limit / 2;
+    const int64_t in_flight = limit - t.credit->batches();
+    return in_flight + 1 <= std::max<int64_t>(1, limit / 2);
   };
   std::optional<size_t> best;
   for (size_t i = 0; i < targets.size(); ++i) {

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -79,11 +80,11 @@ TEST_CASE("any: a local instance with credit first, a remote one only when the l
   // The remote one has more credit than any local one, which still has some: local.
   for (int i = 0; i < 3; ++i) other_local.spend(10);
   CHECK(instance_for_any(targets) == std::optional<size_t>(1));
-  // The local ones full: the remote one while no more than half its window is in flight (its
-  // credit comes back every half window consumed), then nothing until it gives credit back.
+  // The local ones full: the remote one until half its window is in flight (its credit comes
+  // back every half window consumed), then nothing until it gives credit back.
   for (int i = 0; i < 3; ++i) local.spend(10);
   other_local.spend(10);
-  for (int sent = 0; sent < 3; ++sent) {
+  for (int sent = 0; sent < 2; ++sent) {
     CHECK(instance_for_any(targets) == std::optional<size_t>(0));
     remote.spend(10);
   }
@@ -92,6 +93,27 @@ TEST_CASE("any: a local instance with credit first, a remote one only when the l
   // A local one given credit back takes the next batch again.
   local.grant({2, 20});
   CHECK(instance_for_any(targets) == std::optional<size_t>(1));
+}
+
+TEST_CASE("any: a remote instance beside local ones gets at most half its window, and at least one batch") {
+  // Odd windows round down; a window of 1 still takes its one batch (the receiver grants credit
+  // back every max(1, limit / 2) batches: fewer in flight could never be granted back).
+  for (const int64_t limit : {1, 2, 3, 16}) {
+    CAPTURE(limit);
+    CreditWindow remote({limit, 0}), local({1, 0});
+    local.spend(10);
+    std::vector<AnyTarget> targets{{&remote, true}, {&local, false}};
+    int64_t sent = 0;
+    while (instance_for_any(targets) == std::optional<size_t>(0)) {
+      remote.spend(10);
+      ++sent;
+    }
+    CHECK(sent == std::max<int64_t>(1, limit / 2));
+    CreditGrant grant({limit, 0});
+    std::optional<Credit> back;
+    for (int64_t i = 0; i < sent; ++i) back = grant.consume(10);
+    CHECK(back.has_value());
+  }
 }
 
 TEST_CASE("any: without a local instance, the remote one with the most credit, its whole window") {
