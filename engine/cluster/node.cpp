@@ -72,6 +72,11 @@ void configure_cluster(caf::actor_system_config& config, const std::string& vers
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
   config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
   config.set("middleman.app-identifiers", std::vector<std::string>{cluster_app_identifier(version, kClusterProtocolRevision)});
+  // Messages from other processes are decoded on the middleman's own thread, not handed to
+  // decoding workers that run on the scheduler: an instance that waits for the coordinator's answer
+  // (the `filters` actor's switch points, engine/cluster/coordinator_requests.h) may hold a node's
+  // only scheduler thread, and the answer must still arrive.
+  config.set("middleman.workers", size_t{0});
   config.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");  // instance indices (failover)
 }
 
