@@ -249,7 +249,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   // process's filter registry: engine/cluster/coordinator_requests.h).
   CoordinatorRequests no_requests;
   caf::actor services = (cluster.requests ? *cluster.requests : no_requests).spawn_server(system, workflow);
-  // It has a thread of its own, which the actor system waits for when it ends.
+  // Stopped when the run ends, in every way it ends.
   struct StopOnReturn {
     caf::actor handle;
     ~StopOnReturn() { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); }

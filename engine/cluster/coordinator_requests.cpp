@@ -26,7 +26,11 @@ caf::actor CoordinatorRequests::spawn_server(caf::actor_system& system, const Wo
                           std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   auto handlers = handlers_;
   const Workflow* wf = &workflow;
-  return system.spawn<caf::detached>([handlers, wf, run](caf::event_based_actor*) -> caf::behavior {
+  // On the scheduler, not detached: a detached actor's thread waits at the end of the run until the
+  // actor object is destroyed, and something kept a reference to it after it had been sent to the
+  // nodes (not found which), so the coordinator hung in the actor system's end (cluster_run_test's
+  // shipping case, every time). A scheduled actor's end does not wait for its destruction.
+  return system.spawn([handlers, wf, run](caf::event_based_actor*) -> caf::behavior {
     return {
         [handlers, wf, run](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
           auto handler = handlers.find(service);

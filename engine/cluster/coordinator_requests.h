@@ -36,8 +36,9 @@ class CoordinatorRequests {
 
   // ---- the coordinator ----
   void serve(const std::string& service, Handler handler) { handlers_[service] = std::move(handler); }
-  // The actor that answers the nodes' requests of this run, one request at a time, on a thread of its
-  // own (a handler may wait on a file lock). Without handlers, an actor that refuses every request.
+  // The actor that answers the nodes' requests of this run, one request at a time (a handler may
+  // wait on a file lock: it holds one of the coordinator's scheduler threads meanwhile). Without
+  // handlers, an actor that refuses every request.
   caf::actor spawn_server(caf::actor_system& system, const Workflow& workflow) const;
 
   // ---- a node ----
