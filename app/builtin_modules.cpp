@@ -11,9 +11,10 @@
 
 namespace ebs {
 
-void register_builtin_modules(ActorRegistry& actors, CommandRegistry& commands) {
+void register_builtin_modules(ActorRegistry& actors, CommandRegistry& commands,
+                              const cluster::CoordinatorRequests* requests) {
   sources::register_module(actors, commands);
-  transforms::register_module(actors, commands);
+  transforms::register_module(actors, commands, requests);
   sinks::register_module(actors, commands);
   ml::register_module(actors, commands);
   crossmatch::register_module(actors, commands);

@@ -8,12 +8,14 @@
 #include <iostream>
 #include <sstream>
 
+#include "actors/common/filter_registry/switch_store.h"
 #include "actors/sinks/dashboard/dashboard_server.h"
 #include "actors/sinks/dashboard/dashboard_sink.h"
 #include "app/allocator.h"
 #include "app/builtin_modules.h"
 #include "engine/cli/command_registry.h"
 #include "engine/cli/workflow_commands.h"
+#include "engine/cluster/coordinator_requests.h"
 #include "engine/expr/expr_commands.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/time/time_commands.h"
@@ -36,10 +38,14 @@ int main(int argc, char** argv) {
   ebs::ActorRegistry actors;
   ebs::CommandRegistry commands;
   ebs::dashboard::DashboardServer dashboard(dashboard_feed);
-  ebs::register_workflow_commands(commands, actors, plugins, &dashboard, EBS_FLOW_VERSION);
+  // What the instances on a cluster run's nodes ask its coordinator: the `filters` actor's switch
+  // points, agreed on the coordinator's filter registry (docs/filters.md, "In a cluster run").
+  ebs::cluster::CoordinatorRequests coordinator_requests;
+  ebs::filter_registry::serve_switch_stores(coordinator_requests);
+  ebs::register_workflow_commands(commands, actors, plugins, &dashboard, EBS_FLOW_VERSION, &coordinator_requests);
   ebs::register_expr_commands(commands);
   ebs::register_time_commands(commands);
-  ebs::register_builtin_modules(actors, commands);
+  ebs::register_builtin_modules(actors, commands, &coordinator_requests);
   // The dashboard sink writes into main()'s feed, which the server of `run --http` reads.
   ebs::register_dashboard_actors(actors, dashboard_feed);
   // Plugins in EBS_FLOW_PLUGINS (colon-separated) add their types and verbs before the command

@@ -864,3 +864,132 @@ TEST_CASE("an update mid-stream with parallelism 2: both instances switch at one
   CHECK(!cuts.empty());
   fs::remove_all(dir);
 }
+
+TEST_CASE("a cluster run: an update through the coordinator's API reaches the filters instances on both nodes at one source sequence") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-cluster-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string store_path = (dir / "filters.sqlite").string();
+  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  RecordingWebhook hook;
+  int64_t id = 0;
+  std::string token;
+  {
+    FilterRegistry store(store_path);
+    Limits generous;
+    generous.max_alerts_per_second = 10000;
+    User alice = ok(store.create_user("alice", false, generous));
+    token = ok(store.issue_token("alice", false));
+    id = ok(store.create_filter(alice, "bright", v1,
+                                {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
+             .id;
+  }
+  // The source on node1, one `filters` instance per node: every source batch is split between
+  // them, and node2's part crosses a link.
+  std::ofstream(dir / "wf.yaml") << "name: filters-cluster\nactors:\n"
+                                    "  - id: src\n    type: avro-files\n    rate: 40\n"
+                                    "    placement: {nodes: [node1]}\n"
+                                    "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
+                                    "  - id: users\n    type: filters\n    parallelism: 2\n"
+                                    "    placement: {nodes: [node1, node2], per_node: 1}\n"
+                                    "    inputs: [{from: src.alerts, partition: object_id}]\n"
+                                    "    config: {registry: filters.sqlite, tag: filters}\n"
+                                    "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
+                                    "    placement: {nodes: [node1]}\n"
+                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
+                                    "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
+                                    "    placement: {nodes: [node1]}\n"
+                                    "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  test::Child run(ebs_flow() + " run wf.yaml --local-cluster 2 --threads 1 --quiet --run-dir run --summary-json summary.json "
+                  "--http 127.0.0.1:0", dir,
+                  dir / "out.txt", dir / "err.txt");
+  std::string url;
+  REQUIRE(test::wait_until([&] {
+    std::string out = read_text(dir / "out.txt");
+    auto at = out.find("\"dashboard\":\"");
+    if (at == std::string::npos) return false;
+    url = out.substr(at + 13, out.find('"', at + 13) - at - 13);
+    return true;
+  }, std::chrono::seconds(30)));
+  while (url.ends_with("/")) url.pop_back();
+  REQUIRE(test::wait_until([&] {
+    std::string seen = read_text(dir / "run" / "seen.jsonl");
+    return std::count(seen.begin(), seen.end(), '\n') >= 30;
+  }, std::chrono::seconds(60)));
+  // Through the coordinator's API, as a user would.
+  std::string updated = test::run_command(ebs_flow() + " filters update " + std::to_string(id) + " --where '" + v2 +
+                                              "' --url " + url + " --token " + token, dir).out;
+  INFO(updated);
+  CHECK(updated.find("\"version\":2") != std::string::npos);
+  CHECK(run.wait() == 0);
+  INFO(read_text(dir / "err.txt"));
+
+  std::vector<std::string> order;  // the source's order
+  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
+  for (std::string line; std::getline(seen, line);) order.push_back(alert_id_of(json::parse(line)));
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  REQUIRE(order.size() == alerts.size());
+
+  // Each version logged in the coordinator's store by the instance on each node, version 2 from
+  // one source sequence.
+  FilterRegistry store(store_path);
+  std::map<int64_t, std::set<std::string>> instances;
+  std::set<int64_t> points;
+  for (const auto& e : store.effects(id)) {
+    instances[e.version].insert(e.instance);
+    if (e.version == 2) points.insert(e.source_sequence);
+  }
+  const std::set<std::string> both{"users#0@node1", "users#1@node2"};
+  CHECK(instances[1] == both);
+  CHECK(instances[2] == both);
+  REQUIRE(points.size() == 1);
+  CHECK(*points.begin() > 0);
+
+  // Counted per version: every alert once at most, exactly what v1 passes before one point of the
+  // source's order and v2 after it; node2's instance answered some of each.
+  std::multiset<std::pair<std::string, int>> got;
+  std::istringstream kept(read_text(dir / "run" / "kept.jsonl"));
+  for (std::string line; std::getline(kept, line);) {
+    json alert = json::parse(line);
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "filters") {
+        json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
+        got.insert({alert_id_of(alert), details.at("alice/bright").get<int>()});
+      }
+  }
+  auto a1 = answers(v1, alerts), a2 = answers(v2, alerts);
+  size_t per_version[3] = {0, 0, 0};
+  for (const auto& [alert, version] : got) ++per_version[version];
+  MESSAGE("two nodes: " << per_version[1] << " alerts by version 1, " << per_version[2]
+                        << " by version 2, switch at source batch " << *points.begin());
+  CHECK(per_version[1] > 0);
+  CHECK(per_version[2] > 0);
+  std::multiset<std::pair<std::string, int>> delivered;
+  {
+    std::lock_guard lock(hook.mutex);
+    for (const std::string& body : hook.bodies) {
+      json message = json::parse(body);
+      delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
+    }
+  }
+  CHECK(delivered == got);
+  std::vector<size_t> cuts;
+  for (size_t cut = 0; cut <= order.size(); ++cut) {
+    std::multiset<std::pair<std::string, int>> expected;
+    for (size_t i = 0; i < order.size(); ++i)
+      if (i < cut ? a1[order[i]] : a2[order[i]]) expected.insert({order[i], i < cut ? 1 : 2});
+    if (expected == got) cuts.push_back(cut);
+  }
+  CHECK(!cuts.empty());
+  // Both nodes' instances evaluated alerts (node2's through the link).
+  json summary = json::parse(read_text(dir / "summary.json"));
+  std::set<std::string> evaluated_on;
+  for (const json& a : summary["actors"])
+    if (a["id"] == "users")
+      for (const json& inst : a["instances"])
+        if (inst["in"].get<int64_t>() > 0) evaluated_on.insert(inst["node"].get<std::string>());
+  CHECK(evaluated_on == std::set<std::string>{"node1", "node2"});
+  fs::remove_all(dir);
+}

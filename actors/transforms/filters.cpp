@@ -15,12 +15,15 @@
 #include "actors/common/avro/alert_avro.h"
 #include "actors/common/filter_registry/filter_outputs.h"
 #include "actors/common/filter_registry/filter_registry.h"
+#include "actors/common/filter_registry/switch_store.h"
 #include "actors/common/repository/alert_query.h"
 #include "actors/common/repository/reader.h"
 #include "engine/expr/alert_field.h"
 #include "engine/expr/program_set.h"
 #include "engine/model/record_json.h"
+#include "engine/cluster/coordinator_requests.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/runtime/source_sequence.h"
 
 namespace ebs {
 
@@ -73,15 +76,6 @@ std::vector<NamedFilter> registered_filters(std::vector<registry::Filter> filter
   std::vector<NamedFilter> out;
   for (registry::Filter& f : filters)
     out.push_back({f.id, f.owner, f.name, f.expression, f.version, std::move(f.outputs), f.kind});
-  return out;
-}
-
-// The source batch a batch comes from, for switch points: its acknowledgement token's sequence
-// (the source numbers its batches 1, 2, 3, ...; a batch made of several counts as the latest).
-std::optional<int64_t> source_sequence(const BatchView& batch) {
-  std::optional<int64_t> out;
-  for (const AckRef& ack : batch.acks())
-    if (ack) out = std::max(out.value_or(0), static_cast<int64_t>(ack->sequence()));
   return out;
 }
 
@@ -265,6 +259,8 @@ std::string slack_line(const NamedFilter& f, const Alert& alert) {
 
 class Filters final : public ActorLogic {
  public:
+  explicit Filters(const cluster::CoordinatorRequests* requests) : requests_(requests) {}
+
   void open(const ActorContext& context) override {
     instance_ = context.actor_id + "#" + std::to_string(context.instance);
     provenance_ = {context.actor_id, context.type_name, context.type_version, context.config.hash()};
@@ -277,17 +273,25 @@ class Filters final : public ActorLogic {
       repository_path_ = p.string();
     }
     if (context.config.has("registry")) {
-      store_.emplace(context.config.input_path("registry"));
+
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
+      instance_index_ = static_cast<int64_t>(context.instance);
+      if (requests_ && requests_->attached()) {
+        // On a node of a cluster run: the coordinator's store is the one every instance, on every
+        // node, claims its batches in (docs/filters.md, "In a cluster run").
+        instance_ += "@" + requests_->node_name();
+        store_ = registry::coordinator_switch_store(*requests_, context.actor_id);
+        return;
+      }
       // The instances of this actor in this run share the key of their switch points: the run's
       // acknowledgement scope is one object per run, shared by every instance of the process.
       char scope[32];
       std::snprintf(scope, sizeof scope, "%p", static_cast<const void*>(context.acks.get()));
-      run_key_ = context.actor_id + "@" + std::to_string(::getpid()) + "/" + scope;
-      instance_index_ = static_cast<int64_t>(context.instance);
+      store_ = registry::local_switch_store(context.config.input_path("registry"),
+                                            context.actor_id + "@" + std::to_string(::getpid()) + "/" + scope);
       return;
     }
     place_ = context.config.place("filters");
@@ -387,8 +391,11 @@ class Filters final : public ActorLogic {
   // Claims the batch's source sequence and applies the switch points it has reached.
   void switch_filters(const BatchView& batch) {
     pause_failed_filters();  // before claiming: a failed output's filter leaves at the next switch point
-    batch_sequence_ = source_sequence(batch).value_or(static_cast<int64_t>(++batches_));
-    for (registry::SwitchPoint& point : store_->claim(run_key_, instance_index_, batch_sequence_, known_revision_)) {
+    // The source numbers its batches 1, 2, 3, ... (a batch made of several counts as the latest;
+    // one that crossed from another node keeps its source's number: engine/runtime/source_sequence.h).
+    const std::optional<uint64_t> from_source = source_sequence(batch);
+    batch_sequence_ = from_source ? static_cast<int64_t>(*from_source) : static_cast<int64_t>(++batches_);
+    for (registry::SwitchPoint& point : store_->claim(instance_index_, batch_sequence_, known_revision_)) {
       known_revision_ = point.revision;
       pending_.push_back(std::move(point));
     }
@@ -398,7 +405,7 @@ class Filters final : public ActorLogic {
       pending_.pop_front();
     }
     // The first switch point of a run starts at 0: every batch has a set in force.
-    if (!active_) fail(store_->path(), "no switch point before source batch " + std::to_string(batch_sequence_));
+    if (!active_) fail(store_->describe(), "no switch point before source batch " + std::to_string(batch_sequence_));
   }
 
   // Puts a switch point's filters in force; each new version, and each filter leaving, is logged
@@ -439,7 +446,7 @@ class Filters final : public ActorLogic {
     running_ = std::move(versions);
     auto compiled = compile_filters(std::move(expressions), std::move(sql));
     // The API compiles every expression before storing it: a failure here is a bug, not a user's.
-    if (auto* errors = std::get_if<std::string>(&compiled)) fail(store_->path(), "a stored filter does not compile:\n" + *errors);
+    if (auto* errors = std::get_if<std::string>(&compiled)) fail(store_->describe(), "a stored filter does not compile:\n" + *errors);
     active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
     for (const NamedFilter& f : active_->filters())  // resumed by its owner after its query failed
       if (f.kind == registry::Filter::Kind::sql) paused_.erase(f.id);
@@ -590,8 +597,8 @@ class Filters final : public ActorLogic {
   std::string place_;
   std::vector<NamedFilter> configured_expressions_, configured_sql_;
   // Registry mode.
-  std::optional<registry::FilterRegistry> store_;
-  std::string run_key_;                         // this run's instances' switch points
+  const cluster::CoordinatorRequests* requests_;  // main()'s: on a node, the line to the coordinator
+  std::unique_ptr<registry::SwitchStore> store_;  // where this run's switch points are agreed
   int64_t instance_index_ = 0;
   int64_t known_revision_ = -1;                 // the newest revision with a switch point seen
   std::deque<registry::SwitchPoint> pending_;   // switch points not reached yet
@@ -611,7 +618,7 @@ class Filters final : public ActorLogic {
 
 }  // namespace
 
-void register_filters(ActorRegistry& registry) {
+void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequests* requests) {
   ActorType t;
   t.name = "filters";
   t.description = "Evaluates many filter expressions together (named in the config, or users' filters of a registry "
@@ -686,7 +693,7 @@ void register_filters(ActorRegistry& registry) {
                                                       std::to_string(error.column) + ": " + error.message});
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
-  t.create = [](const ActorContext&) { return std::make_unique<Filters>(); };
+  t.create = [requests](const ActorContext&) { return std::make_unique<Filters>(requests); };
   registry.add(std::move(t));
 }
 

@@ -13,8 +13,14 @@
 
 #include "engine/graph/actor_registry.h"
 
+namespace ebs::cluster {
+class CoordinatorRequests;
+}
+
 namespace ebs {
 
-void register_filters(ActorRegistry& registry);
+// `requests`: main()'s line to a cluster run's coordinator (engine/cluster/coordinator_requests.h);
+// on a node, a registry's instances agree their switch points on the coordinator's store.
+void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequests* requests = nullptr);
 
 }  // namespace ebs

@@ -9,9 +9,9 @@
 
 namespace ebs::transforms {
 
-void register_module(ActorRegistry& actors, CommandRegistry& commands) {
+void register_module(ActorRegistry& actors, CommandRegistry& commands, const cluster::CoordinatorRequests* requests) {
   register_filter(actors);
-  register_filters(actors);
+  register_filters(actors, requests);
   register_passthrough(actors);
   register_alert_check(actors);
   register_sql_filter(actors);

@@ -160,7 +160,7 @@ static void wait_for_stop_signal(const RunResult& result) {
 }
 
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader,
-                                RunHttpServer* http, std::string version) {
+                                RunHttpServer* http, std::string version, cluster::CoordinatorRequests* requests) {
   commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
                [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<WorkflowOptions>();
@@ -206,7 +206,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                });
 
   commands.add("node", "Run a cluster worker: a coordinator (`run --nodes`) places instances on it (docs/cluster.md)",
-               [&actors, &loader, version](CLI::App& app) -> CommandRegistry::Runner {
+               [&actors, &loader, version, requests](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<cluster::NodeOptions>();
                  auto listen = std::make_shared<std::string>();
                  app.add_option("--name", o->name, "the node's name, as placements and --nodes say it")->required();
@@ -219,7 +219,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "SHA-256")
                      ->capture_default_str();
                  add_tls_options(app, o->tls);
-                 return [o, listen, &actors, &loader, version] {
+                 return [o, listen, &actors, &loader, version, requests] {
                    const size_t colon = listen->rfind(':');
                    int port = -1;
                    if (colon != std::string::npos) {
@@ -240,12 +240,12 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      return exit_code::usage;
                    }
                    o->version = version;
-                   return cluster::run_node(*o, actors, loader);
+                   return cluster::run_node(*o, actors, loader, requests);
                  };
                });
 
   commands.add("run", "Run a workflow until its sources end (or SIGINT/SIGTERM)",
-               [&actors, &loader, http, version](CLI::App& app) -> CommandRegistry::Runner {
+               [&actors, &loader, http, version, requests](CLI::App& app) -> CommandRegistry::Runner {
                  struct RunArgs {
                    WorkflowOptions workflow;
                    RunOptions run;
@@ -296,7 +296,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    app.add_flag("--linger", o->linger,
                                 "with --http: keep serving the final page after the run ends, until SIGINT/SIGTERM");
                  }
-                 return [o, &actors, &loader, http, version] {
+                 return [o, &actors, &loader, http, version, requests] {
                    // Before anything can start a thread (loading a model starts XGBoost's OpenMP
                    // pool): every thread inherits the blocked mask, only the run takes signals.
                    StopSignals block_signals;
@@ -336,6 +336,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    if (!node_list.empty() || o->local_cluster > 0) {
                      // A cluster run: the placement is checked against the nodes before any is reached.
                      cluster::ClusterRun run;
+                     run.requests = requests;
                      run.version = version;
                      run.tls = o->tls;
                      run.sets = o->workflow.sets;

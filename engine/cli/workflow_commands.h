@@ -7,6 +7,10 @@
 #include "engine/runtime/engine.h"
 #include "engine/util/http_access.h"
 
+namespace ebs::cluster {
+class CoordinatorRequests;
+}
+
 namespace ebs {
 
 // What `run --http HOST:PORT` serves beside the workflow (the dashboard): built in main() and
@@ -21,8 +25,10 @@ class RunHttpServer : public RunObserver {
 
 // The registry, loader and server belong to main(); the commands keep references to them.
 // Without `http`, `run` has no --http option. `version` is what cluster nodes must share
-// (`ebs-flow node`, `run --nodes`: docs/cluster.md).
+// (`ebs-flow node`, `run --nodes`: docs/cluster.md); `requests`, what the nodes' instances ask the
+// coordinator of a cluster run (engine/cluster/coordinator_requests.h).
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& plugins,
-                                RunHttpServer* http = nullptr, std::string version = "0.0.0");
+                                RunHttpServer* http = nullptr, std::string version = "0.0.0",
+                                cluster::CoordinatorRequests* requests = nullptr);
 
 }  // namespace ebs

@@ -12,6 +12,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "engine/cluster/coordinator_requests.h"
 #include "engine/cluster/instance_books.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
@@ -244,6 +245,15 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     };
   };
   uint64_t epoch = kFirstEpoch;
+  // What the nodes' instances ask the coordinator (the `filters` actor's switch points on this
+  // process's filter registry: engine/cluster/coordinator_requests.h).
+  CoordinatorRequests no_requests;
+  caf::actor services = (cluster.requests ? *cluster.requests : no_requests).spawn_server(system, workflow);
+  // Stopped when the run ends, in every way it ends.
+  struct StopOnReturn {
+    caf::actor handle;
+    ~StopOnReturn() { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); }
+  } stop_services{services};
   // Builds the run on every node not lost: ships the workflow (each node spawns its instances
   // and answers with its links in), has each node connect to the later ones directly (one
   // connection per pair) and wires the links. For a restart, `first` is false: the survivors are
@@ -256,7 +266,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       if (node_lost[i]) continue;
       self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
                     workflow_hash(cluster.text), placement, run_dir, options.credit_window,
-                    options.credit_window_bytes, first && options.overwrite)
+                    options.credit_window_bytes, first && options.overwrite, services)
           .receive(gather_links(i, link_keys, link_handles),
               [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
     }

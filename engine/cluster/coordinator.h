@@ -29,6 +29,8 @@ struct ClusterRun {
   std::vector<std::string> plugins;  // --plugin
   std::string version;
   TlsFiles tls;  // the coordinator's own certificate, key and CA (docs/cluster.md "Security")
+  // main()'s handlers of what the nodes' instances ask the coordinator (null: none).
+  const CoordinatorRequests* requests = nullptr;
 };
 
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,

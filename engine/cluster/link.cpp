@@ -12,6 +12,7 @@
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_wire.h"
 #include "engine/runtime/messages.h"
+#include "engine/runtime/source_sequence.h"
 
 namespace ebs::cluster {
 
@@ -79,11 +80,14 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   bytes.reserve(kMaxMessageBytes);
   const int64_t ingest_wall = wall_ns() - (steady_ns() - sent.ingest_ns);
   const uint8_t batch_type = static_cast<uint8_t>(sent.batch.type());
+  // The receiving node's token keeps it: the instances of one actor on several nodes number
+  // batches alike (the `filters` actor's switch points).
+  const uint64_t source_seq = source_sequence(sent.batch).value_or(0);
   auto send_part = [&](bool last) {
     st.counters->messages_sent.fetch_add(1, std::memory_order_relaxed);
     st.counters->bytes_sent.fetch_add(bytes.size(), std::memory_order_relaxed);
     self->send(st.peer, records_atom::value, st.epoch, seq, sent.in_port, batch_type, std::move(types),
-               std::move(bytes), ingest_wall, last);
+               std::move(bytes), ingest_wall, source_seq, last);
     // Moved from: room for the next part again, so that it is not grown (and copied) step by step.
     types.clear();
     bytes.clear();
@@ -306,16 +310,18 @@ bool accept(LinkIn* self, uint64_t epoch) {
   return true;
 }
 
-// The token of a batch received from another node: its last release reports to the link out.
-AckRef remote_token(LinkInState& st, uint64_t records, uint64_t seq) {
+// The token of a batch received from another node: its last release reports to the link out. It
+// keeps the batch's source sequence (engine/runtime/source_sequence.h).
+AckRef remote_token(LinkInState& st, uint64_t records, uint64_t seq, uint64_t source_seq) {
   caf::actor sender = st.sender;
   std::shared_ptr<const AckScope> scope = st.scope;
   const uint64_t epoch = st.epoch;
-  return AckRef(new AckToken(st.tracker, records), [sender, scope, seq, epoch](const AckToken* token) {
-    const bool abandoned = token->abandoned() || (scope && scope->torn_down());
-    delete token;
-    caf::anon_send(sender, released_atom::value, epoch, seq, abandoned);
-  });
+  return AckRef(new AckToken(st.tracker, records),
+                StandInRelease{source_seq, [sender, scope, seq, epoch](const AckToken* token) {
+                                 const bool abandoned = token->abandoned() || (scope && scope->torn_down());
+                                 delete token;
+                                 caf::anon_send(sender, released_atom::value, epoch, seq, abandoned);
+                               }});
 }
 
 void end_stream(LinkIn* self) {
@@ -336,7 +342,7 @@ caf::behavior link_in(LinkIn* self, caf::actor target, uint64_t target_index, ca
   st.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
   return {
       [self](records_atom, uint64_t epoch, uint64_t seq, uint32_t in_port, uint8_t batch_type,
-             const std::string& types, const std::string& bytes, int64_t ingest_wall, bool last) {
+             const std::string& types, const std::string& bytes, int64_t ingest_wall, uint64_t source_seq, bool last) {
         if (!accept(self, epoch)) return;
         auto& st = self->state;
         if (!st.broken) {
@@ -355,7 +361,7 @@ caf::behavior link_in(LinkIn* self, caf::actor target, uint64_t target_index, ca
           st.broken = false;
           return;
         }
-        std::vector<AckRef> acks{remote_token(st, st.records.size(), seq)};
+        std::vector<AckRef> acks{remote_token(st, st.records.size(), seq, source_seq)};
         BatchView batch = BatchView::make(static_cast<PortType>(batch_type), std::move(st.records), std::move(acks));
         st.records.clear();
         const int64_t ingest_ns = steady_ns() - std::max<int64_t>(0, wall_ns() - ingest_wall);

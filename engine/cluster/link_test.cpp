@@ -8,10 +8,12 @@
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <thread>
 
 #include "engine/cluster/messages.h"
 #include "engine/runtime/batch.h"
 #include "engine/runtime/messages.h"
+#include "engine/runtime/source_sequence.h"
 
 using namespace ebs;
 using namespace ebs::cluster;
@@ -65,7 +67,7 @@ TEST_CASE("a link out refuses the credit and the releases of an older epoch: a b
   uint64_t seq = 0, epoch = 0;
   peer->receive(
       [&](records_atom, uint64_t e, uint64_t s, uint32_t, uint8_t, const std::string&, const std::string&,
-          int64_t, bool) {
+          int64_t, uint64_t, bool) {
         epoch = e;
         seq = s;
       },
@@ -88,4 +90,38 @@ TEST_CASE("a link out refuses the credit and the releases of an older epoch: a b
   CHECK(credit_back() == 1);
   CHECK(counters->messages_refused.load() == 2);
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a batch that crosses a link keeps its source sequence: the receiving node's token stands for the source's") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), target(system), run(system);
+  auto counters = std::make_shared<LinkCounters>();
+  auto scope = std::make_shared<AckScope>();
+  caf::actor out = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters);
+  caf::actor in = spawn_link_in(system, caf::actor_cast<caf::actor>(target), 0, caf::actor_cast<caf::actor>(run), scope,
+                                counters);
+  node->send(out, peer_atom::value, in, kFirstEpoch, false);
+  // The source's seventh batch.
+  auto tracker = std::make_shared<AckTracker>();
+  for (int i = 0; i < 6; ++i) tracker->release(tracker->issue(0), 0, AckOutcome::acknowledged);
+  auto token = std::make_shared<const AckToken>(tracker, 0);
+  REQUIRE(token->sequence() == 7);
+  upstream->send(out, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {token}), int64_t{0});
+  token.reset();
+  std::optional<uint64_t> crossed, own;
+  target->receive(
+      [&](msg::data_atom, uint32_t, BatchView batch, int64_t) {
+        crossed = source_sequence(batch);
+        REQUIRE(batch.acks().size() == 1);
+        own = batch.acks()[0]->sequence();
+      },
+      caf::after(std::chrono::seconds(5)) >> [] {});
+  CHECK(crossed == std::optional<uint64_t>(7));
+  CHECK(own == std::optional<uint64_t>(1));  // the link in's own numbering
+  // Released on the receiving node: the source's token is acknowledged.
+  for (int i = 0; i < 50 && tracker->acknowledged_through() < 7; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(tracker->acknowledged_through() == 7);
+  caf::anon_send_exit(out, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(in, caf::exit_reason::user_shutdown);
 }

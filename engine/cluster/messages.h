@@ -17,9 +17,11 @@
 
 namespace ebs::cluster {
 
-// (records, epoch, seq, in_port, batch type, record types, encodings, ingest wall-clock ns, last):
-// one part of batch `seq` (a batch is split so that no message exceeds kMaxMessageBytes); its
-// records' encodings laid end to end in one string (RecordEncoder), one type byte per record.
+// (records, epoch, seq, in_port, batch type, record types, encodings, ingest wall-clock ns, source
+// sequence, last): one part of batch `seq` (a batch is split so that no message exceeds
+// kMaxMessageBytes); its records' encodings laid end to end in one string (RecordEncoder), one type
+// byte per record; the batch's source sequence (engine/runtime/source_sequence.h; 0: none), which
+// the receiving node's token keeps.
 using records_atom = caf::atom_constant<caf::atom("records")>;
 // (released, epoch, seq, abandoned): every record of batch `seq` was handled on the receiving node
 // (or, abandoned, was not): the sender lets go of the batch's acknowledgement tokens.
@@ -70,12 +72,16 @@ inline constexpr std::chrono::milliseconds kBooksInterval{500};
 // token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
 // reports its books at once (collect's answer) and stops its instances.
 using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
+// Node -> the coordinator's request server (engine/cluster/coordinator_requests.h): (service, name,
+// attempt epoch, request text) -> (ok, answer text or why not). The server's handle reaches each
+// node with prepare.
+using service_atom = caf::atom_constant<caf::atom("service")>;
 
 // The revision of what the processes of a cluster say to each other: the messages in this file,
 // and records as link.cpp encodes them (schemas/alert.capnp, ...). It is part of the BASP
 // application identifier (cluster_app_identifier): two builds of one version that differ here
 // refuse each other at the handshake instead of misreading each other. Raise it with any change.
-inline constexpr int kClusterProtocolRevision = 3;  // 3: raw payloads flat (Alert.rawFlat)
+inline constexpr int kClusterProtocolRevision = 4;  // 3: raw payloads flat (Alert.rawFlat); 4: batches keep their source sequence
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

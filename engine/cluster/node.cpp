@@ -15,6 +15,7 @@
 
 #include "engine/cluster/instance_books.h"
 #include "engine/cluster/link.h"
+#include "engine/cluster/coordinator_requests.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/shipped_files.h"
 #include "engine/graph/workflow.h"
@@ -71,6 +72,11 @@ void configure_cluster(caf::actor_system_config& config, const std::string& vers
   config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
   config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(4)});
   config.set("middleman.app-identifiers", std::vector<std::string>{cluster_app_identifier(version, kClusterProtocolRevision)});
+  // Messages from other processes are decoded on the middleman's own thread, not handed to
+  // decoding workers that run on the scheduler: an instance that waits for the coordinator's answer
+  // (the `filters` actor's switch points, engine/cluster/coordinator_requests.h) may hold a node's
+  // only scheduler thread, and the answer must still arrive.
+  config.set("middleman.workers", size_t{0});
   config.add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>");  // instance indices (failover)
 }
 
@@ -105,7 +111,7 @@ std::optional<Workflow> build_shipped(const std::string& text, const std::string
 
 }  // namespace
 
-int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader) {
+int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader, CoordinatorRequests* requests) {
   StopSignals signals;
   caf::actor_system_config config;
   configure_cluster(config, options.version, options.threads, options.tls);
@@ -225,12 +231,15 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         },
         [&](prepare_atom, const std::string& text, const std::string& file, const std::vector<std::string>& sets,
             const std::vector<std::string>& plugins, const std::string& hash, const std::vector<std::string>& placement,
-            const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, bool overwrite) {
+            const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, bool overwrite,
+            const caf::actor& services) {
           std::vector<std::string> errors;
           std::vector<std::string> keys;
           std::vector<caf::actor> handles;
           coordinator = caf::actor_cast<caf::actor>(self->current_sender());
           self->monitor(coordinator);
+          // Before anything is built: instances ask the coordinator from their open() on.
+          if (requests) requests->attach(system, services, options.name, attempt_epoch);
           if (graph) errors.push_back("node " + options.name + " is already running a workflow");
           else if (workflow_hash(text) != hash) errors.push_back("node " + options.name + ": the workflow text does not match its hash");
           std::filesystem::path root;
@@ -315,6 +324,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         },
         [&](wire_atom, const std::vector<std::string>& keys, const std::vector<caf::actor>& handles, uint64_t epoch) {
           attempt_epoch = epoch;
+          if (requests) requests->set_attempt(epoch);
           size_t wired = 0;
           for (size_t i = 0; i < keys.size(); ++i)
             if (auto it = links_out.find(keys[i]); it != links_out.end()) {
@@ -532,6 +542,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       report();
   }
   if (exit != exit_code::ok) tear_down();
+  if (requests) requests->detach();
   // Strong handles kept past the run would keep detached actors' threads, which the actor system
   // waits for when it ends.
   if (graph) retired.emplace_back(std::move(workflow), std::move(graph));

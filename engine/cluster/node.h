@@ -57,8 +57,12 @@ void configure_cluster(caf::actor_system_config& config, const std::string& vers
 // The published actor at host:port, over TLS when `tls` is enabled.
 caf::expected<caf::actor> reach(caf::actor_system& system, const std::string& host, uint16_t port, const TlsFiles& tls);
 
+class CoordinatorRequests;
+
 // Runs until the coordinator has collected the run (exit 0), the coordinator is lost or the run
-// failed on this node (exit 1), or SIGINT/SIGTERM before any run (exit 0).
-int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader);
+// failed on this node (exit 1), or SIGINT/SIGTERM before any run (exit 0). `requests` (main()'s,
+// may be null) is attached to the run's coordinator while a run is in hand.
+int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader,
+             CoordinatorRequests* requests = nullptr);
 
 }  // namespace ebs::cluster

@@ -1,0 +1,195 @@
+#include "actors/common/filter_registry/switch_store.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "engine/cluster/coordinator_requests.h"
+#include "engine/graph/actor_config.h"
+#include "engine/graph/workflow.h"
+#include "engine/util/fault.h"
+
+namespace ebs::filter_registry {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kService = "filters";
+
+json to_json(const Output& o) { return {{"kind", to_string(o.kind)}, {"target", o.target}, {"format", o.format}}; }
+
+Output output_of(const json& j) {
+  const auto kind = j.at("kind").get<std::string>();
+  return {kind == "webhook" ? Output::Kind::webhook : kind == "slack" ? Output::Kind::slack : Output::Kind::kafka,
+          j.at("target").get<std::string>(), j.at("format").get<std::string>()};
+}
+
+json to_json(const Filter& f) {
+  json outputs = json::array();
+  for (const Output& o : f.outputs) outputs.push_back(to_json(o));
+  return {{"id", f.id},           {"owner", f.owner},     {"owner_id", f.owner_id},      {"name", f.name},
+          {"version", f.version}, {"kind", to_string(f.kind)}, {"expression", f.expression}, {"outputs", outputs},
+          {"active", f.active},   {"paused_reason", f.paused_reason}};
+}
+
+Filter filter_of(const json& j) {
+  Filter f;
+  f.id = j.at("id").get<int64_t>();
+  f.owner = j.at("owner").get<std::string>();
+  f.owner_id = j.at("owner_id").get<int64_t>();
+  f.name = j.at("name").get<std::string>();
+  f.version = j.at("version").get<int64_t>();
+  f.kind = j.at("kind").get<std::string>() == "sql" ? Filter::Kind::sql : Filter::Kind::expression;
+  f.expression = j.at("expression").get<std::string>();
+  for (const json& o : j.at("outputs")) f.outputs.push_back(output_of(o));
+  f.active = j.at("active").get<bool>();
+  f.paused_reason = j.at("paused_reason").get<std::string>();
+  return f;
+}
+
+json to_json(const User& u) {
+  return {{"id", u.id},
+          {"name", u.name},
+          {"admin", u.admin},
+          {"limits",
+           {u.limits.max_filters, u.limits.max_alerts_per_second, u.limits.max_expression_cost,
+            u.limits.max_sql_filters, u.limits.max_sql_steps}}};
+}
+
+User user_of(const json& j) {
+  const json& l = j.at("limits");
+  return {j.at("id").get<int64_t>(),
+          j.at("name").get<std::string>(),
+          j.at("admin").get<bool>(),
+          {l.at(0).get<int64_t>(), l.at(1).get<double>(), l.at(2).get<int64_t>(), l.at(3).get<int64_t>(),
+           l.at(4).get<int64_t>()}};
+}
+
+class LocalStore final : public SwitchStore {
+ public:
+  LocalStore(const std::string& path, std::string run) : store_(path), run_(std::move(run)) {}
+  std::string describe() const override { return store_.path(); }
+  std::vector<User> users() override { return store_.users(); }
+  std::vector<SwitchPoint> claim(int64_t instance, int64_t source_sequence, int64_t known_revision) override {
+    return store_.claim(run_, instance, source_sequence, known_revision);
+  }
+  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
+                     int64_t source_sequence) override {
+    store_.record_effect(id, version, instance, sequence, source_sequence);
+  }
+  void pause_for_failure(int64_t id, const std::string& reason) override { store_.pause_for_failure(id, reason); }
+
+ private:
+  FilterRegistry store_;
+  std::string run_;
+};
+
+// Each call is one request to the coordinator, answered there by serve() on its store.
+class CoordinatorStore final : public SwitchStore {
+ public:
+  CoordinatorStore(const cluster::CoordinatorRequests& requests, std::string actor)
+      : requests_(requests), actor_(std::move(actor)) {
+    path_ = ask({{"op", "path"}}).get<std::string>();
+  }
+  std::string describe() const override { return "the coordinator's " + path_; }
+  std::vector<User> users() override {
+    std::vector<User> out;
+    for (const json& u : ask({{"op", "users"}})) out.push_back(user_of(u));
+    return out;
+  }
+  std::vector<SwitchPoint> claim(int64_t instance, int64_t source_sequence, int64_t known_revision) override {
+    std::vector<SwitchPoint> out;
+    for (const json& p : ask({{"op", "claim"}, {"instance", instance}, {"source_sequence", source_sequence},
+                              {"known_revision", known_revision}})) {
+      SwitchPoint point{p.at("revision").get<int64_t>(), p.at("sequence").get<int64_t>(), {}};
+      for (const json& f : p.at("filters")) point.filters.push_back(filter_of(f));
+      for (const auto& [owner, l] : p.at("limits").items())
+        point.limits[owner] = {l.at(0).get<double>(), l.at(1).get<int64_t>()};
+      out.push_back(std::move(point));
+    }
+    return out;
+  }
+  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
+                     int64_t source_sequence) override {
+    ask({{"op", "effect"}, {"id", id}, {"version", version}, {"instance", instance}, {"sequence", sequence},
+         {"source_sequence", source_sequence}});
+  }
+  void pause_for_failure(int64_t id, const std::string& reason) override {
+    ask({{"op", "pause"}, {"id", id}, {"reason", reason}});
+  }
+
+ private:
+  json ask(json request) {
+    request["actor"] = actor_;
+    return json::parse(requests_.ask(kService, request.dump())).at("answer");
+  }
+
+  const cluster::CoordinatorRequests& requests_;
+  std::string actor_;
+  std::string path_;
+};
+
+// One request on the store of the actor's registry (opened once per path).
+json serve(FilterRegistry& store, const std::string& run, const json& in) {
+  const auto op = in.at("op").get<std::string>();
+  if (op == "path") return store.path();
+  if (op == "users") {
+    json out = json::array();
+    for (const User& u : store.users()) out.push_back(to_json(u));
+    return out;
+  }
+  if (op == "claim") {
+    json out = json::array();
+    for (const SwitchPoint& p : store.claim(run, in.at("instance").get<int64_t>(), in.at("source_sequence").get<int64_t>(),
+                                            in.at("known_revision").get<int64_t>())) {
+      json filters = json::array();
+      for (const Filter& f : p.filters) filters.push_back(to_json(f));
+      json limits = json::object();  // as recorded with the point, not the store's of now
+      for (const auto& [owner, l] : p.limits) limits[owner] = {l.max_alerts_per_second, l.max_sql_steps};
+      out.push_back({{"revision", p.revision}, {"sequence", p.sequence}, {"filters", filters}, {"limits", limits}});
+    }
+    return out;
+  }
+  if (op == "effect") {
+    store.record_effect(in.at("id").get<int64_t>(), in.at("version").get<int64_t>(), in.at("instance").get<std::string>(),
+                        in.at("sequence").get<int64_t>(), in.at("source_sequence").get<int64_t>());
+    return nullptr;
+  }
+  if (op == "pause") {
+    store.pause_for_failure(in.at("id").get<int64_t>(), in.at("reason").get<std::string>());
+    return nullptr;
+  }
+  fail("filter registry", "the coordinator does not know the request '" + op + "'");
+}
+
+}  // namespace
+
+std::unique_ptr<SwitchStore> local_switch_store(const std::string& path, std::string run) {
+  return std::make_unique<LocalStore>(path, std::move(run));
+}
+
+std::unique_ptr<SwitchStore> coordinator_switch_store(const cluster::CoordinatorRequests& requests,
+                                                      std::string actor_id) {
+  return std::make_unique<CoordinatorStore>(requests, std::move(actor_id));
+}
+
+void serve_switch_stores(cluster::CoordinatorRequests& requests) {
+  // The server answers one request at a time: the stores need no lock of their own.
+  auto stores = std::make_shared<std::map<std::string, std::unique_ptr<FilterRegistry>>>();
+  requests.serve(kService, [stores](const Workflow& workflow, const std::string& run, const std::string& text) {
+    const json in = json::parse(text);
+    const auto actor = in.at("actor").get<std::string>();
+    auto spec = std::find_if(workflow.actors.begin(), workflow.actors.end(),
+                             [&](const ActorSpec& s) { return s.id == actor; });
+    if (spec == workflow.actors.end() || !spec->type || !spec->config_node["registry"])
+      fail("filter registry", "the run has no `filters` actor '" + actor + "' with a `registry`");
+    const std::string path = ActorConfig(spec->config_node, spec->file, &spec->type->config).input_path("registry");
+    auto& store = (*stores)[path];
+    if (!store) store = std::make_unique<FilterRegistry>(path);
+    // The instances of one actor in one attempt share their switch points, on whatever node.
+    return json{{"answer", serve(*store, actor + "@" + run, in)}}.dump();
+  });
+}
+
+}  // namespace ebs::filter_registry

@@ -1,0 +1,42 @@
+// What the instances of one `filters` actor share in a run (docs/filters.md, "Changes without a
+// restart"): the switch points they agree on, the log of the versions that took effect, the pauses
+// of filters that failed and the users' limits. In one process the filter registry's store itself;
+// on a node of a cluster run, the coordinator's store, asked through the node's connection to the
+// coordinator (engine/cluster/coordinator_requests.h): one registry is the truth, the one the
+// coordinator's `/api/filters` serves, and every instance on every node claims its batches there.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/common/filter_registry/filter_registry.h"
+
+namespace ebs::cluster {
+class CoordinatorRequests;
+}
+
+namespace ebs::filter_registry {
+
+class SwitchStore {
+ public:
+  virtual ~SwitchStore() = default;
+  // The store, for messages (its path, on this process or the coordinator).
+  virtual std::string describe() const = 0;
+  virtual std::vector<User> users() = 0;
+  // FilterRegistry::claim for this actor's run.
+  virtual std::vector<SwitchPoint> claim(int64_t instance, int64_t source_sequence, int64_t known_revision) = 0;
+  virtual void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
+                             int64_t source_sequence) = 0;
+  virtual void pause_for_failure(int64_t id, const std::string& reason) = 0;
+};
+
+// The store at `path`, for the instances of this process whose run is `run`.
+std::unique_ptr<SwitchStore> local_switch_store(const std::string& path, std::string run);
+// The coordinator's store of the `filters` actor `actor_id`, through this node's `requests` (attached).
+std::unique_ptr<SwitchStore> coordinator_switch_store(const cluster::CoordinatorRequests& requests, std::string actor_id);
+// Has the coordinator answer the nodes' requests: each on the store of the actor's `registry` as
+// the coordinator resolves it (the store its `run --http` serves).
+void serve_switch_stores(cluster::CoordinatorRequests& requests);
+
+}  // namespace ebs::filter_registry

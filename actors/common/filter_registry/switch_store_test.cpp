@@ -1,0 +1,130 @@
+// The coordinator's store seen from a node (docs/filters.md, "In a cluster run"): every request
+// crosses a real CAF request to the coordinator's server and is answered on the real store, as a
+// `filters` instance on a node asks it. Here the node and the coordinator share one actor system.
+#include "actors/common/filter_registry/switch_store.h"
+
+#include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <caf/all.hpp>
+#include <filesystem>
+
+#include "engine/cluster/coordinator_requests.h"
+#include "engine/graph/actor_type.h"
+#include "engine/graph/workflow.h"
+#include "engine/util/fault.h"
+
+using namespace ebs;
+using namespace ebs::filter_registry;
+
+namespace {
+
+template <typename T>
+T ok(Answer<T> answer) {
+  if (auto* refusal = std::get_if<Refusal>(&answer)) FAIL("refused: " << refusal->status << " " << refusal->message);
+  return std::get<T>(std::move(answer));
+}
+
+std::string describe(const Filter& f) {
+  std::string out = std::to_string(f.id) + " " + f.owner + "/" + f.name + " v" + std::to_string(f.version) + " " +
+                    std::string(to_string(f.kind)) + " " + f.expression;
+  for (const Output& o : f.outputs) out += " " + std::string(to_string(o.kind)) + ":" + o.target + ":" + o.format;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a node's instance asks the coordinator's store: the same switch points, users, effects and pauses") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("switch_store_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "filters.sqlite").string();
+  FilterRegistry store(path);
+  Limits limits;
+  limits.max_alerts_per_second = 12.5;
+  limits.max_sql_steps = 40000;
+  User alice = ok(store.create_user("alice", false, limits));
+  const int64_t bright = ok(store.create_filter(alice, "bright", "mag < 18.5",
+                                                {{Output::Kind::kafka, "alice-bright", "avro-confluent"},
+                                                 {Output::Kind::webhook, "http://127.0.0.1:1/hook"}}))
+                             .id;
+  ok(store.create_filter(alice, "seen", "SELECT 1 WHERE :mag < 19", {{Output::Kind::slack, "http://127.0.0.1:1/s"}},
+                         Filter::Kind::sql));
+
+  // The run's `filters` actor, as the coordinator built it: its registry relative to the workflow.
+  ActorType type;
+  type.name = "filters";
+  type.config = {{"registry", ValueKind::string, false, "", ""}};
+  Workflow workflow;
+  workflow.file = (dir / "wf.yaml").string();
+  ActorSpec spec;
+  spec.id = "users";
+  spec.type_name = "filters";
+  spec.type = &type;
+  spec.config_node = YAML::Load("{registry: filters.sqlite}");
+  spec.file = workflow.file;
+  workflow.actors.push_back(spec);
+
+  cluster::CoordinatorRequests requests;
+  serve_switch_stores(requests);
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::actor server = requests.spawn_server(system, workflow);
+  requests.attach(system, server, "node2", 1);
+  {
+    std::unique_ptr<SwitchStore> remote = coordinator_switch_store(requests, "users");
+    CHECK(remote->describe() == "the coordinator's " + path);
+
+    std::vector<User> users = remote->users();
+    REQUIRE(users.size() == 1);
+    CHECK(users[0].name == "alice");
+    CHECK(users[0].limits.max_alerts_per_second == 12.5);
+    CHECK(users[0].limits.max_sql_steps == 40000);
+
+    // The first claim makes the run's first switch point, with every active filter as stored.
+    std::vector<SwitchPoint> points = remote->claim(0, 3, -1);
+    REQUIRE(points.size() == 1);
+    CHECK(points[0].sequence == 0);
+    std::vector<Filter> active = store.active_filters();
+    REQUIRE(points[0].filters.size() == active.size());
+    for (size_t i = 0; i < active.size(); ++i) CHECK(describe(points[0].filters[i]) == describe(active[i]));
+    // With the owners' limits recorded with the point (a node applies those, not the store's of now).
+    REQUIRE(points[0].limits.count("alice") == 1);
+    CHECK(points[0].limits.at("alice").max_alerts_per_second == 12.5);
+    CHECK(points[0].limits.at("alice").max_sql_steps == 40000);
+
+    // A change: the next claim (by the other instance) makes a point after the highest claimed, 3.
+    ok(store.update_filter(alice, bright, std::string("mag < 18"), std::nullopt));
+    LimitsChange lowered;
+    lowered.max_sql_steps = 5000;
+    ok(store.set_limits("alice", lowered));
+    points = remote->claim(1, 2, points[0].revision);
+    REQUIRE(points.size() == 1);
+    CHECK(points[0].sequence == 4);
+    CHECK(points[0].filters[0].version == 2);
+    REQUIRE(points[0].limits.count("alice") == 1);
+    CHECK(points[0].limits.at("alice").max_sql_steps == 5000);
+    CHECK(points[0].limits.at("alice").max_alerts_per_second == 12.5);
+
+    remote->record_effect(bright, 2, "users#1@node2", 17, 4);
+    auto effects = store.effects(bright);
+    REQUIRE(!effects.empty());
+    CHECK(effects.back().instance == "users#1@node2");
+    CHECK(effects.back().source_sequence == 4);
+    CHECK(effects.back().sequence == 17);
+
+    remote->pause_for_failure(bright, "webhook: no answer");
+    Filter paused = ok(store.filter(alice, bright));
+    CHECK(!paused.active);
+    CHECK(paused.paused_reason == "webhook: no answer");
+
+    // An actor the run does not have is refused with its name, as a fault on the node.
+    std::unique_ptr<SwitchStore> unknown;
+    CHECK_THROWS_WITH_AS(unknown = coordinator_switch_store(requests, "nobody"),
+                         doctest::Contains("no `filters` actor 'nobody'"), Fault);
+  }
+  requests.detach();
+  CHECK(!requests.attached());
+  caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  std::filesystem::remove_all(dir);
+}

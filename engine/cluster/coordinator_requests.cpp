@@ -1,0 +1,105 @@
+#include "engine/cluster/coordinator_requests.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <caf/all.hpp>
+#include <chrono>
+#include <optional>
+
+#include "engine/cluster/messages.h"
+#include "engine/util/fault.h"
+
+namespace ebs::cluster {
+
+struct CoordinatorRequests::Line {
+  caf::actor_system* system = nullptr;
+  caf::actor server;
+  std::string node;
+  std::atomic<uint64_t> attempt{kFirstEpoch};
+};
+
+caf::actor CoordinatorRequests::spawn_server(caf::actor_system& system, const Workflow& workflow) const {
+  // This coordinator's runs: its process and the moment it started serving, so that a later run on
+  // the same store (a new process, or a new run) never shares what this one agreed on.
+  const std::string run = std::to_string(::getpid()) + "/" +
+                          std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  auto handlers = handlers_;
+  const Workflow* wf = &workflow;
+  // On the scheduler, not detached: a detached actor's thread waits at the end of the run until the
+  // actor object is destroyed, and something kept a reference to it after it had been sent to the
+  // nodes (not found which), so the coordinator hung in the actor system's end (cluster_run_test's
+  // shipping case, every time). A scheduled actor's end does not wait for its destruction.
+  return system.spawn([handlers, wf, run](caf::event_based_actor*) -> caf::behavior {
+    return {
+        [handlers, wf, run](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
+          auto handler = handlers.find(service);
+          if (handler == handlers.end())
+            return caf::make_message(false, "the coordinator serves no '" + service + "' requests");
+          try {
+            return caf::make_message(true, handler->second(*wf, run + "/attempt " + std::to_string(attempt), request));
+          } catch (const Fault& f) {
+            return caf::make_message(false, f.place() + ": " + f.message());
+          } catch (const std::exception& e) {
+            return caf::make_message(false, std::string(e.what()));
+          }
+        },
+    };
+  });
+}
+
+bool CoordinatorRequests::attached() const {
+  std::lock_guard lock(mutex_);
+  return line_ != nullptr;
+}
+
+std::string CoordinatorRequests::node_name() const {
+  std::lock_guard lock(mutex_);
+  return line_ ? line_->node : std::string();
+}
+
+std::string CoordinatorRequests::ask(const std::string& service, const std::string& request) const {
+  std::shared_ptr<Line> line;
+  {
+    std::lock_guard lock(mutex_);
+    line = line_;
+  }
+  if (!line) fail("cluster", "'" + service + "': this process is not a node with a run of its coordinator");
+  // A blocking actor of its own: the answer reaches its mailbox from the middleman's thread, so it
+  // comes even when the calling instance holds the node's only scheduler thread.
+  caf::scoped_actor self(*line->system);
+  std::optional<std::string> answer;
+  std::string problem;
+  self->request(line->server, std::chrono::seconds(30), service_atom::value, service, line->attempt.load(), request)
+      .receive(
+          [&](bool ok, std::string& text) {
+            if (ok) answer = std::move(text);
+            else problem = std::move(text);
+          },
+          [&](caf::error& e) { problem = "no answer from the coordinator: " + line->system->render(e); });
+  if (!answer) fail("cluster", "'" + service + "' request to the coordinator: " + problem);
+  return *answer;
+}
+
+void CoordinatorRequests::attach(caf::actor_system& system, const caf::actor& server, const std::string& node,
+                                 uint64_t attempt) {
+  auto line = std::make_shared<Line>();
+  line->system = &system;
+  line->server = server;
+  line->node = node;
+  line->attempt = attempt;
+  std::lock_guard lock(mutex_);
+  line_ = std::move(line);
+}
+
+void CoordinatorRequests::set_attempt(uint64_t attempt) {
+  std::lock_guard lock(mutex_);
+  if (line_) line_->attempt = attempt;
+}
+
+void CoordinatorRequests::detach() {
+  std::lock_guard lock(mutex_);
+  line_.reset();
+}
+
+}  // namespace ebs::cluster
