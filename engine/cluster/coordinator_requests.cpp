@@ -70,7 +70,10 @@ std::string CoordinatorRequests::ask(const std::string& service, const std::stri
   caf::scoped_actor self(*line->system);
   std::optional<std::string> answer;
   std::string problem;
-  self->request(line->server, std::chrono::seconds(30), service_atom::value, service, line->attempt.load(), request)
+  // A request to a coordinator whose connection was lost is dropped without an error (CAF 0.17):
+  // the time-out is what ends it, so it is short beside a claim's milliseconds, and a node whose
+  // coordinator is gone exits within it ("Failures", docs/cluster.md).
+  self->request(line->server, std::chrono::seconds(10), service_atom::value, service, line->attempt.load(), request)
       .receive(
           [&](bool ok, std::string& text) {
             if (ok) answer = std::move(text);

@@ -122,7 +122,10 @@ class CoordinatorStore final : public SwitchStore {
  private:
   json ask(json request) {
     request["actor"] = actor_;
-    return json::parse(requests_.ask(kService, request.dump())).at("answer");
+    // A pause's reason quotes a webhook's answer, cut at a byte count: not always valid UTF-8,
+    // which dump() would throw on (in one process SQLite takes the bytes as they are).
+    return json::parse(requests_.ask(kService, request.dump(-1, ' ', false, json::error_handler_t::replace)))
+        .at("answer");
   }
 
   const cluster::CoordinatorRequests& requests_;
@@ -188,7 +191,7 @@ void serve_switch_stores(cluster::CoordinatorRequests& requests) {
     auto& store = (*stores)[path];
     if (!store) store = std::make_unique<FilterRegistry>(path);
     // The instances of one actor in one attempt share their switch points, on whatever node.
-    return json{{"answer", serve(*store, actor + "@" + run, in)}}.dump();
+    return json{{"answer", serve(*store, actor + "@" + run, in)}}.dump(-1, ' ', false, json::error_handler_t::replace);
   });
 }
 

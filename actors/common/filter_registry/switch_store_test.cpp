@@ -48,8 +48,9 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
                                                 {{Output::Kind::kafka, "alice-bright", "avro-confluent"},
                                                  {Output::Kind::webhook, "http://127.0.0.1:1/hook"}}))
                              .id;
-  ok(store.create_filter(alice, "seen", "SELECT 1 WHERE :mag < 19", {{Output::Kind::slack, "http://127.0.0.1:1/s"}},
-                         Filter::Kind::sql));
+  const int64_t seen = ok(store.create_filter(alice, "seen", "SELECT 1 WHERE :mag < 19",
+                                              {{Output::Kind::slack, "http://127.0.0.1:1/s"}}, Filter::Kind::sql))
+                           .id;
 
   // The run's `filters` actor, as the coordinator built it: its registry relative to the workflow.
   ActorType type;
@@ -117,6 +118,11 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     Filter paused = ok(store.filter(alice, bright));
     CHECK(!paused.active);
     CHECK(paused.paused_reason == "webhook: no answer");
+    // A reason cut inside a UTF-8 character (a webhook's answer quoted to 300 bytes) still crosses.
+    remote->pause_for_failure(seen, "webhook: HTTP 500: caf\xc3");
+    paused = ok(store.filter(alice, seen));
+    CHECK(!paused.active);
+    CHECK(paused.paused_reason.rfind("webhook: HTTP 500: caf", 0) == 0);
 
     // An actor the run does not have is refused with its name, as a fault on the node.
     std::unique_ptr<SwitchStore> unknown;
