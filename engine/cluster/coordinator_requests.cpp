@@ -19,33 +19,47 @@ struct CoordinatorRequests::Line {
   std::atomic<uint64_t> attempt{kFirstEpoch};
 };
 
+namespace {
+
+// The coordinator's request server: one request at a time, answered by the service's handler.
+struct ServerContext {
+  std::map<std::string, CoordinatorRequests::Handler> handlers;
+  const Workflow* workflow = nullptr;
+  std::string run;
+};
+
+caf::behavior request_server(caf::event_based_actor*, std::shared_ptr<const ServerContext> context) {
+  return {
+      [context](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
+        auto handler = context->handlers.find(service);
+        if (handler == context->handlers.end())
+          return caf::make_message(false, "the coordinator serves no '" + service + "' requests");
+        try {
+          return caf::make_message(
+              true, handler->second(*context->workflow, context->run + "/attempt " + std::to_string(attempt), request));
+        } catch (const Fault& f) {
+          return caf::make_message(false, f.place() + ": " + f.message());
+        } catch (const std::exception& e) {
+          return caf::make_message(false, std::string(e.what()));
+        }
+      },
+  };
+}
+
+}  // namespace
+
 caf::actor CoordinatorRequests::spawn_server(caf::actor_system& system, const Workflow& workflow) const {
   // This coordinator's runs: its process and the moment it started serving, so that a later run on
   // the same store (a new process, or a new run) never shares what this one agreed on.
   const std::string run = std::to_string(::getpid()) + "/" +
                           std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  auto handlers = handlers_;
-  const Workflow* wf = &workflow;
   // On the scheduler, not detached: a detached actor's thread waits at the end of the run until the
   // actor object is destroyed, and something kept a reference to it after it had been sent to the
   // nodes (not found which), so the coordinator hung in the actor system's end (cluster_run_test's
-  // shipping case, every time). A scheduled actor's end does not wait for its destruction.
-  return system.spawn([handlers, wf, run](caf::event_based_actor*) -> caf::behavior {
-    return {
-        [handlers, wf, run](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
-          auto handler = handlers.find(service);
-          if (handler == handlers.end())
-            return caf::make_message(false, "the coordinator serves no '" + service + "' requests");
-          try {
-            return caf::make_message(true, handler->second(*wf, run + "/attempt " + std::to_string(attempt), request));
-          } catch (const Fault& f) {
-            return caf::make_message(false, f.place() + ": " + f.message());
-          } catch (const std::exception& e) {
-            return caf::make_message(false, std::string(e.what()));
-          }
-        },
-    };
-  });
+  // shipping case, every time). A scheduled actor's end does not wait for its destruction. A
+  // function with arguments, not a capturing lambda without: CAF 0.17 calls the latter through a
+  // null pointer to its empty argument tuple (UBSan: reference binding to null pointer).
+  return system.spawn(request_server, std::make_shared<const ServerContext>(ServerContext{handlers_, &workflow, run}));
 }
 
 bool CoordinatorRequests::attached() const {
