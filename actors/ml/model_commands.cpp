@@ -22,6 +22,7 @@
 #include "actors/ml/synthetic_light_curves.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
+#include "engine/util/percent_encoding.h"
 
 namespace ebs::ml {
 
@@ -172,21 +173,6 @@ json describe(const LoadedModel& m) {
 }
 
 void print(const json& j) { std::cout << j.dump() << "\n" << std::flush; }
-
-// Percent-encodes all but RFC 3986's unreserved characters (object ids in links).
-std::string url_encoded(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", c);
-      out += hex;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -568,7 +554,7 @@ void register_model_commands(CommandRegistry& registry) {
                {"score", c.score},
                {anomaly ? "anomaly" : "uncertainty", c.priority},
                {"model", m.reference},
-               {"url", base + "/objects/" + url_encoded(c.object_id)}});
+               {"url", base + "/objects/" + percent_encoded(c.object_id)}});
       }
       return exit_code::ok;
     });

@@ -3,13 +3,12 @@
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
-#include <cctype>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "actors/common/filter_registry/filter_registry.h"
+#include "engine/util/percent_encoding.h"
 
 namespace ebs::filter_registry {
 
@@ -26,23 +25,6 @@ void add_connection_options(CLI::App& app, Connection& c) {
   if (const char* token = std::getenv("EBS_FILTERS_TOKEN")) c.token = token;
   app.add_option("--url", c.url, "the service, e.g. http://127.0.0.1:8080 (default: $EBS_FILTERS_URL)");
   app.add_option("--token", c.token, "your token (default: $EBS_FILTERS_TOKEN)");
-}
-
-// `text` as one segment of a URL's path: every byte but RFC 3986's unreserved characters
-// percent-encoded, so that a user name with '?', '#', '%' or '/' names that user (the server
-// decodes the path before matching it).
-std::string path_segment(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", c);
-      out += hex;
-    }
-  }
-  return out;
 }
 
 // Sends one request; prints the answer's JSON on stdout, or the error on stderr.
@@ -258,7 +240,7 @@ void register_filter_commands(CommandRegistry& commands) {
                      if (change.max_expression_cost) limits["expression_cost"] = *change.max_expression_cost;
                      if (change.max_sql_filters) limits["sql_filters"] = *change.max_sql_filters;
                      if (change.max_sql_steps) limits["sql_steps"] = *change.max_sql_steps;
-                     return call(o->connection, "PATCH", "/api/users/" + path_segment(o->name), json{{"limits", limits}});
+                     return call(o->connection, "PATCH", "/api/users/" + percent_encoded(o->name), json{{"limits", limits}});
                    }
                    FilterRegistry store(o->registry);
                    auto answer = store.set_limits(o->name, change);

@@ -8,6 +8,7 @@
 
 #include "engine/time/time_scale.h"
 #include "engine/util/fault.h"
+#include "engine/util/percent_encoding.h"
 
 namespace ebs::community {
 
@@ -93,20 +94,6 @@ std::string tns_date(double mjd_tai) {
   if (!t.empty() && t.back() == 'Z') t.pop_back();
   if (auto at = t.find('T'); at != std::string::npos) t[at] = ' ';
   return t;
-}
-
-std::string form_escape(std::string_view text) {
-  std::string out;
-  for (unsigned char ch : text) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", ch);
-      out += hex;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -260,7 +247,7 @@ json tns_at_report(const Alert& alert, const TnsSettings& s) {
 }
 
 std::string tns_form_body(const json& report, const TnsSettings& s) {
-  return "api_key=" + form_escape(s.api_key) + "&data=" + form_escape(report.dump());
+  return "api_key=" + percent_encoded(s.api_key) + "&data=" + percent_encoded(report.dump());
 }
 
 std::string tns_user_agent(const TnsSettings& s) {
