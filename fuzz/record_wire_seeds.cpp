@@ -60,6 +60,7 @@ RecordPtr alert(uint64_t id, size_t points, bool odd = false) {
   core->mag = odd ? NAN : 18.25;
   for (size_t i = 0; i < points; ++i)
     core->history.push_back({59990.5 + i, "r", Photometry::Kind::detection, 18.5, 0.1, 1e5, 1e4, 20.5, true});
+  count_history_detections(*core);
   core->cutouts.push_back({Cutout::Kind::difference, "fits.gz", text.substr(12)});
   core->buffers = buffer;
   core->raw = b.finish(buffer, shapes);

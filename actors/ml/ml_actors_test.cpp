@@ -177,6 +177,7 @@ TEST_CASE("unscorable alerts are dead-lettered, too-short light curves filtered,
   alerts[7].alert = timeless;
   auto lonely = std::make_shared<AlertCore>(*alerts[9].alert);
   lonely->history.clear();
+  count_history_detections(*lonely);
   alerts[9].alert = lonely;
 
   ActorRegistry registry = ml_registry();
@@ -192,6 +193,7 @@ TEST_CASE("unscorable alerts are dead-lettered, too-short light curves filtered,
     if (i == 3 || i == 7) continue;
     size_t detections = 1;
     for (const Photometry& p : alerts[i].alert->history) detections += p.kind == Photometry::Kind::detection;
+    CHECK(alerts[i].alert->history_detections + 1 == detections);  // counted by make_synthetic_alerts
     short_curves += detections < 2;
   }
   CHECK(short_curves >= 1);  // the lonely one at least

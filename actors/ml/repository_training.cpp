@@ -281,6 +281,7 @@ ExportedSet export_labelled_features(const std::string& repository_path, const E
       double earliest = options.history_days > 0 ? a.mjd_tai - options.history_days : -INFINITY;
       for (const Photometry& p : curve)
         if (p.mjd_tai <= a.mjd_tai && p.mjd_tai >= earliest) a.history.push_back(p);
+      count_history_detections(a);
       try {
         encoder->encode(a, values.data());
       } catch (const Fault&) {  // a stored stamp that is not FITS, as the scorer would dead-letter it

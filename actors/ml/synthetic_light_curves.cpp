@@ -90,6 +90,7 @@ std::vector<LabelledAlert> make_synthetic_alerts(const SyntheticOptions& o) {
       core->is_diff_pos = p.is_diff_pos;
       core->real_bogus = 0.9;
       core->history = history;
+      count_history_detections(*core);
       out.push_back({std::move(core), transient ? 1 : 0});
       history.push_back(p);
     }

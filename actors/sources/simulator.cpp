@@ -221,6 +221,7 @@ class Simulator final : public ActorLogic {
     std::vector<PastPoint>& past = histories_[which];
     core->history.reserve(past.size());
     for (const PastPoint& p : past) core->history.push_back(p.photometry());
+    count_history_detections(*core);
     // Never regrown at the default history: up to two points a turn (a long `history` grows as usual).
     if (past.capacity() == 0) past.reserve(std::min<size_t>(history_ + 2, 64));
     past.push_back({mjd_, observed, sigma, limit, static_cast<uint8_t>(fid), false, !negative});

@@ -60,10 +60,13 @@ TEST_CASE("simulated alerts stay in their sky region and carry light curves and 
     CHECK(c.raw.path("prv_candidates").size() == c.history.size());
     CHECK(c.raw.path("candidate.ssnamenr").is_null());
     with_history += !c.history.empty();
+    uint32_t detections = 0;
     for (const Photometry& p : c.history) {
       upper_limits += p.kind == Photometry::Kind::upper_limit;
+      detections += p.kind == Photometry::Kind::detection;
       CHECK(p.mjd_tai < c.mjd_tai);
     }
+    CHECK(c.history_detections == detections);  // what `n_detections` reads
   }
   CHECK(with_history > 2500);  // 50 objects, 3000 alerts: nearly all have earlier points
   CHECK(upper_limits > 0);

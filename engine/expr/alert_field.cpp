@@ -69,12 +69,9 @@ std::optional<CoreNumber> core_number(const std::string& name) {
   return std::nullopt;
 }
 
-// The `n_detections` field: the alert itself and its history's detections.
-size_t detections(const AlertCore& core) {
-  size_t n = 1;
-  for (const Photometry& p : core.history) n += p.kind == Photometry::Kind::detection;
-  return n;
-}
+// The `n_detections` field: the alert itself and its history's detections (counted when the
+// history was made: engine/model/record.h).
+size_t detections(const AlertCore& core) { return size_t{1} + core.history_detections; }
 
 void put_core_number(const CoreNumber& field, const AlertCore& core, expr::Value& out) {
   switch (field.kind) {

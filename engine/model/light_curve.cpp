@@ -63,6 +63,7 @@ void remove_duplicate_points(AlertCore& core) {
   history.reserve(kept.size());
   for (uint32_t i : kept) history.push_back(std::move(core.history[i]));
   core.history = std::move(history);
+  count_history_detections(core);
 }
 
 }  // namespace ebs

@@ -27,7 +27,8 @@ Photometry own_detection(const AlertCore& core);
 // or as a point kept before it (in time order). In input order; O(n log n).
 std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, const Photometry* own);
 
-// Removes from `core.history` the points distinct_points drops (own = the alert's detection).
+// Removes from `core.history` the points distinct_points drops (own = the alert's detection), and
+// recounts its detections when it drops any.
 void remove_duplicate_points(AlertCore& core);
 
 }  // namespace ebs

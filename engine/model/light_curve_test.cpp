@@ -35,6 +35,7 @@ TEST_CASE("one duplicate rule: same kind and band within 0.1 s, the alert's own 
   CHECK(core.history[2].mjd_tai == 59990.25);
   CHECK(core.history[2].mag == 18);  // the first of the pair
   CHECK(core.history[3].mjd_tai == 59990.25 + 0.3 * s);
+  CHECK(core.history_detections == 3);  // recounted: the forced point is not a detection
 
   Photometry own = own_detection(core);
   CHECK(own.mag == 17.25);

@@ -66,6 +66,12 @@ std::optional<std::string> coordinate_problem(const AlertCore& a) {
   return std::nullopt;
 }
 
+void count_history_detections(AlertCore& alert) {
+  uint32_t n = 0;
+  for (const Photometry& p : alert.history) n += p.kind == Photometry::Kind::detection;
+  alert.history_detections = n;
+}
+
 std::string_view to_string(Photometry::Kind kind) {
   switch (kind) {
     case Photometry::Kind::detection: return "detection";

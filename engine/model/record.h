@@ -71,10 +71,18 @@ struct AlertCore {
   double real_bogus = NAN;
   double limit_mag = NAN;  // the limiting magnitude of the alert's own image
   std::vector<Photometry> history;
+  // How many of `history`'s points are detections, counted once when the history is made
+  // (count_history_detections) so that `n_detections` (docs/expressions.md) does not walk the
+  // history of every alert each time a filter reads it: whatever fills or changes `history`
+  // calls count_history_detections after.
+  uint32_t history_detections = 0;
   std::vector<Cutout> cutouts;
   RawRecord raw;
   std::shared_ptr<const void> buffers;  // keeps cutout bytes alive
 };
+
+// Sets `alert.history_detections` from `alert.history`.
+void count_history_detections(AlertCore& alert);
 
 // "<survey> alert <id> (<object>)": where an alert is, in dead letters and errors.
 std::string alert_place(const AlertCore& alert);

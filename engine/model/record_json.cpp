@@ -345,6 +345,7 @@ std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& p
     point.is_diff_pos = p.value("is_diff_pos", true);
     core->history.push_back(std::move(point));
   }
+  count_history_detections(*core);
   auto bytes = std::make_shared<std::deque<std::string>>();
   for (const json& c : j.value("cutouts", json::array())) {
     const json& b = c.contains("bytes") ? c["bytes"] : json();

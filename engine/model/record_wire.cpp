@@ -425,6 +425,7 @@ RecordPtr read_alert(wire::Alert::Reader from, RecordDecoder::Shapes& shapes) {
     p.is_diff_pos = h.getIsDiffPos();
     core->history.push_back(std::move(p));
   }
+  count_history_detections(*core);
   auto cutout_bytes = std::make_shared<std::vector<std::string>>();
   cutout_bytes->reserve(from.getCutouts().size());
   for (auto c : from.getCutouts()) {

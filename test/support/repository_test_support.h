@@ -52,6 +52,7 @@ inline std::shared_ptr<AlertCore> make_core(int64_t alert_id, const std::string&
   core->mag = 18.5;
   core->mag_err = 0.05;
   core->history = std::move(history);
+  count_history_detections(*core);
   return core;
 }
 

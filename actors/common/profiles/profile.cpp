@@ -842,6 +842,7 @@ void Profile::map_values(AlertCore& out, std::string_view place, uint32_t root_n
   core->history.reserve(points);
   for (const HistorySpec& spec : history_) map_history(spec, nodes, *core, place);
   remove_duplicate_points(*core);  // the one duplicate rule (engine/model/light_curve.h)
+  count_history_detections(*core);
 
   core->cutouts.reserve(cutouts_.size());
   for (const CutoutSpec& spec : cutouts_) {

@@ -15,6 +15,8 @@
 
 #include "actors/common/avro/decoder.h"
 #include "actors/common/profiles/profile_set.h"
+#include "engine/model/record_json.h"
+#include "engine/model/record_wire.h"
 #include "engine/time/time_scale.h"
 #include "test/support/test_data.h"
 
@@ -72,6 +74,13 @@ std::string run_oracle(const std::string& script) {
   INFO(output);
   REQUIRE(status == 0);
   return output;
+}
+
+// The history's detections as `n_detections` counted them before the count was kept in AlertCore.
+uint32_t walked_detections(const AlertCore& alert) {
+  uint32_t n = 0;
+  for (const Photometry& p : alert.history) n += p.kind == Photometry::Kind::detection;
+  return n;
 }
 
 }  // namespace
@@ -200,6 +209,46 @@ TEST_CASE("every Rubin alert maps: Spark v9 (topLevelRecord) and the v9/v10/v11 
       CHECK(m.core->object_id == std::to_string(*m.core->raw.path("diaObject.diaObjectId").as_int()));
     }
   }
+}
+
+// `n_detections` reads AlertCore::history_detections, counted where a history is made: a decoder
+// that forgot to count would leave 0 where the real alerts have detections in their history.
+TEST_CASE("every real alert's counted history detections are its history's, through the profiles, the wire and JSON") {
+  ProfileSet set = ProfileSet::builtin();
+  std::vector<Mapped> alerts;
+  for (const char* dir : {"ztf", "lsst/rubin-lsstcam-v9-spark", "lsst/schema/9/0/sample_data", "lsst/schema/10/0/sample_data",
+                          "lsst/schema/11/0/sample_data", "other-surveys/pgir", "other-surveys/turbo"}) {
+    auto mapped = map_all(test::data_dir() / dir, set);
+    alerts.insert(alerts.end(), mapped.begin(), mapped.end());
+  }
+  REQUIRE(alerts.size() >= 86 + 100 + 17 + 11);
+  size_t ztf = 0, rubin = 0, with_detections = 0, with_other_points = 0;
+  for (const Mapped& m : alerts) {
+    const AlertCore& a = *m.core;
+    INFO(m.profile << " " << a.alert_key);
+    const uint32_t walked = walked_detections(a);
+    CHECK(a.history_detections == walked);
+    ztf += a.survey == "ZTF" && walked > 0;
+    rubin += a.survey == "Rubin" && walked > 0;
+    with_detections += walked > 0;
+    with_other_points += a.history.size() > walked;
+
+    Alert alert(m.core);
+    RecordPtr wire = decode_record(PortType::alert, encode_record(alert), "wire");
+    const AlertCore& from_wire = static_cast<const Alert&>(*wire).core();
+    CHECK(from_wire.history.size() == a.history.size());
+    CHECK(from_wire.history_detections == walked);
+
+    JsonOptions options;
+    options.with_bytes = true;
+    auto from_json = alert_from_json(to_json(alert, options), "json");
+    CHECK(from_json->core().history.size() == a.history.size());
+    CHECK(from_json->core().history_detections == walked);
+  }
+  CHECK(ztf > 0);
+  CHECK(rubin > 0);
+  CHECK(with_detections > 0);
+  CHECK(with_other_points > 0);  // upper limits and forced points are not counted
 }
 
 TEST_CASE("real ATLAS photometry in ALeRCE's alert layout maps through the shipped atlas profile") {
