@@ -643,18 +643,25 @@ void place_records(const FieldSweeps& sweeps, const Value* column, size_t record
   // FieldSweeps::segment() with the field's guide in locals: ten thousand records and fields per
   // batch, and the members were reloaded for each (the conversion through int64_t is one
   // instruction; to size_t it is a branch).
+  // Fewer branches on the data: a record without a number (null, text, NaN) goes through the same
+  // steps as NaN into the bitset past the field's segments, which no sweep reads (`bits` holds one
+  // more), instead of being skipped; and the clamp to the first cell is a max (GCC had made
+  // `x > 0 ? x : 0` a branch, taken by every value under the first threshold). 1,000 filters
+  // +5-7 %, one filter unchanged (docs/filters.md, "fourth pass").
+  static constexpr double kNoNumber = std::numeric_limits<double>::quiet_NaN();
   const FieldSweeps::Cell* cells = sweeps.cells.data();
   const double low = sweeps.low, scale = sweeps.scale, last_cell = sweeps.last_cell;
+  const uint32_t none = sweeps.segments;
   for (size_t r = 0; r < records; ++r) {
     const double* number = std::get_if<double>(&column[r].v);
-    if (!number || *number != *number) continue;
-    const double value = *number;
+    const double value = *(number ? number : &kNoNumber);
     double x = (value - low) * scale;
-    x = x > 0 ? x : 0;
-    x = x < last_cell ? x : last_cell;
+    x = std::max(0.0, x);  // (0 < x ? x : 0): NaN (no number) -> 0
+    x = std::min(x, last_cell);
     const FieldSweeps::Cell& cell = cells[static_cast<int64_t>(x)];
     uint32_t segment = cell.segments[static_cast<size_t>(value >= cell.threshold) + static_cast<size_t>(value > cell.threshold)];
-    if (cell.segments[0] == FieldSweeps::kNoSegment) segment = sweeps.segment(value);
+    segment = value == value ? segment : none;
+    if (cell.segments[0] == FieldSweeps::kNoSegment && segment != none) segment = sweeps.segment(value);
     set_bit(bits + segment * words, r);
   }
 }
@@ -667,7 +674,7 @@ EBS_WORD_CLONES void run_sweeps(const ProgramSet::Graph& graph, std::span<const 
   for (const FieldSweeps& sweeps : graph.sweeps) {
     const Value* column = columns[sweeps.field];
     std::vector<uint64_t>& segments = memory.segments;
-    segments.assign(sweeps.segments * words, 0);
+    segments.assign((sweeps.segments + 1) * words, 0);  // the last: records without a number (place_records)
     place_records(sweeps, column, records, segments.data(), words);
     // "above" cuts from the top segment down, "below" cuts from segment 0 up: each cut's bitset
     // is the previous one's of its direction ORed with the segments between them, written in
