@@ -447,8 +447,11 @@ class Filters final : public ActorLogic {
   }
 
   // Claims the stream up to `sequence`, and on a node (where each claim is a round trip to the
-  // coordinator) ahead of it by what the stream advanced in claim_ahead() at the rate seen since
-  // the previous claim: about four claims a second, whatever the batch rate.
+  // coordinator) ahead of it by what the stream advances in claim_ahead() at the rate seen since
+  // the previous claim: about four claims a second, whatever the batch rate. Never further ahead
+  // than the stream advanced since the previous claim: a backlog drained fast (the rate this
+  // instance reads at, not the source's) would otherwise claim seconds of the source's future, and
+  // a change made meanwhile would wait for all of it.
   void claim(int64_t sequence) {
     const auto now = std::chrono::steady_clock::now();
     int64_t ahead = 0;
@@ -457,7 +460,8 @@ class Filters final : public ActorLogic {
       const double elapsed_s = std::chrono::duration<double>(now - last_claim_at_).count();
       const int64_t advanced = sequence - last_claim_sequence_;
       if (elapsed_s > 0 && advanced > 0)
-        ahead = static_cast<int64_t>(std::min<double>(kMaxClaimAhead, advanced * horizon_s / elapsed_s));
+        ahead = static_cast<int64_t>(
+            std::min<double>({static_cast<double>(kMaxClaimAhead), static_cast<double>(advanced), advanced * horizon_s / elapsed_s}));
     }
     last_claim_at_ = now;
     last_claim_sequence_ = sequence;
