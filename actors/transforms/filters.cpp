@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <bit>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -104,6 +105,7 @@ class ActiveFilters {
       queries_.push_back(std::move(f.query));
     }
     query_failures_.resize(queries_.size());
+    failures_taken_.resize(queries_.size());
     for (const NamedFilter& f : filters_) {
       nlohmann::json fragment{{"filter", f.name}, {"version", f.version}};
       if (f.id != 0) {
@@ -152,6 +154,17 @@ class ActiveFilters {
       if (query_failures_[q]) out.emplace_back(&filters_[set_.size() + q], *query_failures_[q]);
     return out;
   }
+  // The failures not taken before: each is paused once, even when this set is kept for late
+  // batches after a later set resumed its filter.
+  std::vector<std::pair<const NamedFilter*, std::string>> take_new_query_failures() {
+    std::vector<std::pair<const NamedFilter*, std::string>> out;
+    for (size_t q = 0; q < queries_.size(); ++q)
+      if (query_failures_[q] && !failures_taken_[q]) {
+        failures_taken_[q] = true;
+        out.emplace_back(&filters_[set_.size() + q], *query_failures_[q]);
+      }
+    return out;
+  }
 
   // Per record of the batch, {"LABEL":VERSION,...} for the filters it passed ("" for none). An
   // alert passes tens of filters when there are a thousand: this is made 64 records at a time, so
@@ -193,6 +206,7 @@ class ActiveFilters {
   AlertColumns reader_;
   std::vector<repository::AlertQuery> queries_;  // the SQL filters', in their order
   std::vector<std::optional<std::string>> query_failures_;
+  std::vector<bool> failures_taken_;
   std::vector<const Alert*> alerts_;
   std::vector<std::string> fragments_;    // per filter: {"filter":NAME,"version":N[,"id","owner"]}
   std::vector<std::string> tag_entries_;  // per filter: ,"LABEL":VERSION
@@ -308,20 +322,23 @@ class Filters final : public ActorLogic {
     // A change of the registry takes effect between two batches, at the source sequence its
     // switch point names: every alert of a batch meets the same versions, the same in every
     // instance.
-    if (store_) switch_filters(batch);
-    if (!active_) prepare_configured_sql();
+    // A batch that comes late (after later ones: from a parallel upstream on another node, or
+    // replayed after a node loss) meets the versions in effect at its own source sequence.
+    Version* version = store_ ? &version_for(batch) : nullptr;
+    if (!store_ && !active_) prepare_configured_sql();
+    ActiveFilters& active = version ? version->filters : *active_;
     std::optional<BatchRead> read;
-    if (repository_ && active_->has_queries()) read.emplace(repository_->database());
-    const expr::Matches& matches = active_->evaluate(batch);
+    if (repository_ && active.has_queries()) read.emplace(repository_->database());
+    const expr::Matches& matches = active.evaluate(batch);
     read.reset();
     // A workflow's own SQL filter that fails is the workflow's fault, as `sql-filter`'s is (a
     // registry's is paused instead, below).
     if (!store_)
-      for (const auto& [filter, why] : active_->query_failures()) fail(place_, "filter '" + filter->name + "': " + why);
+      for (const auto& [filter, why] : active.query_failures()) fail(place_, "filter '" + filter->name + "': " + why);
     size_t kept = 0;
     switch (tag_) {
       case TagMode::filters: {
-        std::vector<std::string> details = active_->matched_details(matches);
+        std::vector<std::string> details = active.matched_details(matches);
         std::vector<RecordPtr> tagged;
         for (size_t i = 0; i < batch.size(); ++i) {
           if (details[i].empty()) continue;
@@ -353,7 +370,7 @@ class Filters final : public ActorLogic {
         break;
       }
     }
-    if (store_) deliver(batch, matches);
+    if (version) deliver(batch, matches, *version);
     sequence_ += batch.size();
     out.filtered(batch.size() - kept);
   }
@@ -368,11 +385,16 @@ class Filters final : public ActorLogic {
     if (!store_) return {};
     uint64_t delivered = 0;
     for (const auto& [key, queue] : queues_) delivered += queue->delivered();
-    return "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages";
+    return "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages, " +
+           std::to_string(claims_) + " claims of switch points";
   }
 
   std::vector<std::string> closing_warnings() const override {
     std::vector<std::string> out;
+    if (too_late_ > 0)
+      out.push_back(std::to_string(too_late_) + " batches came more than " + std::to_string(kLateBatches) +
+                    " source batches late, after the versions in effect at them were forgotten: evaluated under the "
+                    "oldest kept");
     for (const auto& [key, queue] : queues_)
       if (queue->rate_limited() > 0)
         out.push_back(queue->describe() + ": " + std::to_string(queue->rate_limited()) +
@@ -388,24 +410,77 @@ class Filters final : public ActorLogic {
     auto operator<=>(const QueueKey&) const = default;
   };
 
-  // Claims the batch's source sequence and applies the switch points it has reached.
-  void switch_filters(const BatchView& batch) {
+  // The filters compiled for one switch point, with each filter's output queues.
+  struct Version {
+    ActiveFilters filters;
+    std::vector<std::vector<std::shared_ptr<registry::OutputQueue>>> outputs;  // per filter
+  };
+
+  // The version in effect at the batch's source sequence: claimed (when beyond what this instance
+  // claimed) and put in force when first reached.
+  Version& version_for(const BatchView& batch) {
     pause_failed_filters();  // before claiming: a failed output's filter leaves at the next switch point
     // The source numbers its batches 1, 2, 3, ... (a batch made of several counts as the latest;
     // one that crossed from another node keeps its source's number: engine/runtime/source_sequence.h).
     const std::optional<uint64_t> from_source = source_sequence(batch);
-    batch_sequence_ = from_source ? static_cast<int64_t>(*from_source) : static_cast<int64_t>(++batches_);
-    for (registry::SwitchPoint& point : store_->claim(instance_index_, batch_sequence_, known_revision_)) {
-      known_revision_ = point.revision;
-      pending_.push_back(std::move(point));
-    }
-    // An instance's batches come in source order: once one reaches a point, no later one is before it.
-    while (!pending_.empty() && pending_.front().sequence <= batch_sequence_) {
+    const int64_t sequence = from_source ? static_cast<int64_t>(*from_source) : static_cast<int64_t>(++batches_);
+    // No switch point is ever made at or before a sequence an instance claimed: up to there, the
+    // points known are all there will be.
+    if (sequence > claimed_through_) claim(sequence);
+    while (!pending_.empty() && pending_.front().sequence <= sequence) {
       apply(std::move(pending_.front()));
       pending_.pop_front();
     }
+    highest_sequence_ = std::max(highest_sequence_, sequence);
+    forget_old_versions();
+    auto after = versions_.upper_bound(sequence);
     // The first switch point of a run starts at 0: every batch has a set in force.
-    if (!active_) fail(store_->describe(), "no switch point before source batch " + std::to_string(batch_sequence_));
+    if (versions_.empty()) fail(store_->describe(), "no switch point before source batch " + std::to_string(sequence));
+    if (after == versions_.begin()) {
+      ++too_late_;
+      spdlog::warn("{}: source batch {} came after the versions in effect at it were forgotten (more than {} source "
+                   "batches late); evaluated under the oldest kept, from source batch {}",
+                   instance_, sequence, kLateBatches, after->first);
+      return after->second;
+    }
+    return std::prev(after)->second;
+  }
+
+  // Claims the stream up to `sequence`, and on a node (where each claim is a round trip to the
+  // coordinator) ahead of it by what the stream advances in claim_ahead() at the rate seen since
+  // the previous claim: about four claims a second, whatever the batch rate. Never further ahead
+  // than the stream advanced since the previous claim: a backlog drained fast (the rate this
+  // instance reads at, not the source's) would otherwise claim seconds of the source's future, and
+  // a change made meanwhile would wait for all of it.
+  void claim(int64_t sequence) {
+    const auto now = std::chrono::steady_clock::now();
+    int64_t ahead = 0;
+    const double horizon_s = std::chrono::duration<double>(store_->claim_ahead()).count();
+    if (claims_ > 0 && horizon_s > 0) {
+      const double elapsed_s = std::chrono::duration<double>(now - last_claim_at_).count();
+      const int64_t advanced = sequence - last_claim_sequence_;
+      if (elapsed_s > 0 && advanced > 0)
+        ahead = static_cast<int64_t>(
+            std::min<double>({static_cast<double>(kMaxClaimAhead), static_cast<double>(advanced), advanced * horizon_s / elapsed_s}));
+    }
+    last_claim_at_ = now;
+    last_claim_sequence_ = sequence;
+    claimed_through_ = sequence + ahead;
+    ++claims_;
+    for (registry::SwitchPoint& point : store_->claim(instance_index_, claimed_through_, known_revision_)) {
+      known_revision_ = point.revision;
+      pending_.push_back(std::move(point));
+    }
+  }
+
+  // A version superseded for more than kLateBatches source batches (or beyond the kMaxVersions
+  // newest) is forgotten: no batch that late is expected.
+  void forget_old_versions() {
+    while (versions_.size() > 1) {
+      auto second = std::next(versions_.begin());
+      if (versions_.size() <= kMaxVersions && highest_sequence_ - second->first < kLateBatches) break;
+      versions_.erase(versions_.begin());
+    }
   }
 
   // Puts a switch point's filters in force; each new version, and each filter leaving, is logged
@@ -415,6 +490,7 @@ class Filters final : public ActorLogic {
     // The owners' limits recorded with the point (not the store's of now, which may have changed
     // since): every instance applies the same ones from the same source batch.
     owner_limits_ = std::move(point.limits);
+    std::map<int64_t, std::string> failed;  // SQL filters whose query does not prepare
     std::vector<NamedFilter> filters, expressions;
     std::vector<PreparedSqlFilter> sql;
     for (NamedFilter& f : registered_filters(std::move(point.filters))) {
@@ -422,37 +498,39 @@ class Filters final : public ActorLogic {
         expressions.push_back(std::move(f));
         continue;
       }
-      std::optional<repository::AlertQuery> query = prepare_query(f);
+      std::optional<repository::AlertQuery> query = prepare_query(f, failed);
       if (!query) continue;  // paused with the reason: it leaves at the next switch point, never in force
       sql.push_back({f, std::move(*query)});
     }
     filters = expressions;
     for (const PreparedSqlFilter& f : sql) filters.push_back(f.filter);
+    if (!failed.empty()) store_->pause_for_failures(failed);
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
+    std::vector<registry::FilterRegistry::Effect> effects;  // logged in one call
     for (const NamedFilter& f : filters) {
       auto it = running_.find(f.id);
       if (it != running_.end() && it->second == f.version) continue;
       spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} (at alert {} of this instance)",
                    instance_, f.id, label(f), f.version, point.sequence, sequence_);
-      store_->record_effect(f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence);
+      effects.push_back({f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence});
     }
     for (const auto& [id, version] : running_)
       if (!versions.count(id)) {
         spdlog::info("{}: filter {} (version {}) stops from source batch {} (paused or removed)", instance_, id, version,
                      point.sequence);
-        store_->record_effect(id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence);
+        effects.push_back({id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence});
       }
+    if (!effects.empty()) store_->record_effects(effects);
     running_ = std::move(versions);
     auto compiled = compile_filters(std::move(expressions), std::move(sql));
     // The API compiles every expression before storing it: a failure here is a bug, not a user's.
     if (auto* errors = std::get_if<std::string>(&compiled)) fail(store_->describe(), "a stored filter does not compile:\n" + *errors);
-    active_.emplace(std::move(std::get<ActiveFilters>(compiled)));
-    for (const NamedFilter& f : active_->filters())  // resumed by its owner after its query failed
+    Version version{std::move(std::get<ActiveFilters>(compiled)), {}};
+    for (const NamedFilter& f : version.filters.filters())  // resumed by its owner after its query failed
       if (f.kind == registry::Filter::Kind::sql) paused_.erase(f.id);
-    outputs_of_.clear();
-    for (const NamedFilter& f : active_->filters()) {
-      std::vector<registry::OutputQueue*> queues;
+    for (const NamedFilter& f : version.filters.filters()) {
+      std::vector<std::shared_ptr<registry::OutputQueue>> queues;
       for (const registry::Output& o : f.outputs) {
         auto& queue = queues_[{f.id, o.kind, o.target, o.format}];
         if (queue && queue->failure()) {  // paused for it, then resumed by its owner: start afresh
@@ -463,14 +541,18 @@ class Filters final : public ActorLogic {
         if (!queue) {
           registry::OutputSettings settings = output_settings_;
           if (limits != owner_limits_.end()) settings.max_per_second = limits->second.max_alerts_per_second;
-          queue = std::make_unique<registry::OutputQueue>(o, settings);
+          queue = std::make_shared<registry::OutputQueue>(o, settings);
         } else if (limits != owner_limits_.end()) {
           queue->set_max_per_second(limits->second.max_alerts_per_second);  // the owner's limit may have changed since
         }
-        queues.push_back(queue.get());
+        queues.push_back(queue);
       }
-      outputs_of_.push_back(std::move(queues));
+      version.outputs.push_back(std::move(queues));
     }
+    // Kept for the batches that come late: an earlier version's queues stay with it (one failed
+    // and replaced here is the earlier version's still).
+    versions_.erase(point.sequence);  // a later revision's point made at the same sequence replaces it
+    versions_.emplace(point.sequence, std::move(version));
   }
 
   // A workflow's SQL filters (`filters: {NAME: {sql: QUERY}}`) prepared on the repository, beside
@@ -491,7 +573,7 @@ class Filters final : public ActorLogic {
 
   // An SQL filter's query prepared on the repository; without one (no `repository` in the config, a
   // repository that does not open, a query its schema refuses) the filter is paused with the reason.
-  std::optional<repository::AlertQuery> prepare_query(const NamedFilter& f) {
+  std::optional<repository::AlertQuery> prepare_query(const NamedFilter& f, std::map<int64_t, std::string>& failed) {
     std::string why;
     if (repository_path_.empty()) {
       why = "an SQL filter, and this service's `filters` actor has no `repository`";
@@ -507,7 +589,7 @@ class Filters final : public ActorLogic {
       }
     }
     spdlog::warn("{}: filter {} ({}) paused: {}", instance_, f.id, label(f), why);
-    store_->pause_for_failure(f.id, why);
+    failed[f.id] = why;
     return std::nullopt;
   }
 
@@ -521,20 +603,20 @@ class Filters final : public ActorLogic {
     return {sql_step_limit_, "sql_step_limit"};
   }
 
-  void deliver(const BatchView& batch, const expr::Matches& matches) {
-    const std::vector<NamedFilter>& filters = active_->filters();
+  void deliver(const BatchView& batch, const expr::Matches& matches, Version& version) {
+    const std::vector<NamedFilter>& filters = version.filters.filters();
     std::vector<std::string> alert_json(batch.size());  // made once per alert, for every filter it passed
     for (size_t p = 0; p < filters.size(); ++p) {
-      if (outputs_of_[p].empty()) continue;
+      if (version.outputs[p].empty()) continue;
       matches.each_passed(p, [&](uint32_t i) {
         const auto& alert = static_cast<const Alert&>(batch[i]);
         if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        std::string message = "{\"filter\":" + active_->fragment(p) + ",\"alert\":" + alert_json[i] + "}";
+        std::string message = "{\"filter\":" + version.filters.fragment(p) + ",\"alert\":" + alert_json[i] + "}";
         std::string container, datum;  // Avro, made for this filter and alert when an output wants it
-        for (registry::OutputQueue* queue : outputs_of_[p]) {
+        for (const std::shared_ptr<registry::OutputQueue>& queue : version.outputs[p]) {
           const std::string& format = queue->output().format;
-          if (format == "avro" && container.empty()) container = avro_message(p, alert, true);
-          if (format == "avro-confluent" && datum.empty()) datum = avro_message(p, alert, false);
+          if (format == "avro" && container.empty()) container = avro_message(version.filters, p, alert, true);
+          if (format == "avro-confluent" && datum.empty()) datum = avro_message(version.filters, p, alert, false);
           queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
                        slack_line(filters[p], alert), alert.core().object_id);
         }
@@ -546,13 +628,13 @@ class Filters final : public ActorLogic {
   // An Avro output's message: the alert in schemas/ebs_alert.avsc (raw record included, as the JSON
   // message has it), with the filter as its last annotation, a `filters` tag {"LABEL":VERSION}; an
   // object container, or the bare datum that the output's thread frames (avro-confluent).
-  std::string avro_message(size_t p, const Alert& alert, bool container) {
+  std::string avro_message(const ActiveFilters& active, size_t p, const Alert& alert, bool container) {
     if (!avro_) avro_.emplace(kafka::AlertAvroEncoder::Options{true, "null"});
     Annotation a;
     a.kind = Annotation::Kind::tag;
     a.name = "filters";
     a.provenance = provenance_;
-    a.details = active_->tag(p);
+    a.details = active.tag(p);
     auto annotated = alert.annotated(std::move(a));
     return container ? avro_->container(*annotated) : avro_->datum(*annotated);
   }
@@ -560,21 +642,19 @@ class Filters final : public ActorLogic {
   // A filter whose output failed is paused with the reason; the registry's new revision takes it
   // out of the set at the next batch.
   void pause_failed_filters() {
-    if (active_)
-      for (const auto& [filter, why] : active_->query_failures()) {
-        if (paused_.count(filter->id)) continue;
-        spdlog::warn("{}: filter {} paused: {}", instance_, filter->id, why);
-        store_->pause_for_failure(filter->id, why);
-        paused_.insert(filter->id);
-      }
-    for (const auto& [key, queue] : queues_) {
-      if (paused_.count(key.filter)) continue;
-      if (auto why = queue->failure()) {
-        spdlog::warn("{}: filter {} paused: {}", instance_, key.filter, *why);
-        store_->pause_for_failure(key.filter, *why);
-        paused_.insert(key.filter);
-      }
+    std::map<int64_t, std::string> failed;
+    for (auto& [from, version] : versions_)
+      for (const auto& [filter, why] : version.filters.take_new_query_failures())
+        if (!paused_.count(filter->id)) failed.emplace(filter->id, why);
+    for (const auto& [key, queue] : queues_)
+      if (!paused_.count(key.filter))
+        if (auto why = queue->failure()) failed.emplace(key.filter, *why);
+    if (failed.empty()) return;
+    for (const auto& [id, why] : failed) {
+      spdlog::warn("{}: filter {} paused: {}", instance_, id, why);
+      paused_.insert(id);
     }
+    store_->pause_for_failures(failed);  // one request for them all
   }
 
   Annotation tag_annotation() const {
@@ -591,7 +671,7 @@ class Filters final : public ActorLogic {
   std::string repository_path_;                   // for the registry's SQL filters ("": none)
   std::optional<repository::Reader> repository_;  // opened by the first SQL filter
   int64_t sql_step_limit_ = repository::kDefaultQueryStepLimit;  // per SQL filter and alert
-  std::optional<ActiveFilters> active_;
+  std::optional<ActiveFilters> active_;  // a workflow's own filters (registry mode: versions_)
   // A workflow's own filters (`filters:`): the place to name in faults, and its filters by kind
   // (the SQL ones prepared at the first batch).
   std::string place_;
@@ -602,8 +682,19 @@ class Filters final : public ActorLogic {
   int64_t instance_index_ = 0;
   int64_t known_revision_ = -1;                 // the newest revision with a switch point seen
   std::deque<registry::SwitchPoint> pending_;   // switch points not reached yet
-  int64_t batch_sequence_ = 0;                  // the source sequence of the batch in hand
-  uint64_t batches_ = 0;                        // batches without a source sequence (no acks)
+  // The compiled versions by the source sequence each is in effect from: the newest, and those a
+  // late batch may still need (forget_old_versions).
+  std::map<int64_t, Version> versions_;
+  static constexpr int64_t kLateBatches = 4096;  // source batches a batch may come late
+  static constexpr size_t kMaxVersions = 16;
+  static constexpr int64_t kMaxClaimAhead = 4096;  // source batches
+  int64_t highest_sequence_ = 0;                   // the highest source sequence evaluated
+  int64_t claimed_through_ = -1;                   // this instance's claim: no new point at or before it
+  int64_t last_claim_sequence_ = 0;
+  std::chrono::steady_clock::time_point last_claim_at_;
+  uint64_t claims_ = 0;     // requests to the store's switch points
+  uint64_t too_late_ = 0;   // batches that came after their versions were forgotten
+  uint64_t batches_ = 0;    // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
   registry::OutputSettings output_settings_;
@@ -611,8 +702,7 @@ class Filters final : public ActorLogic {
   // own), as recorded with the switch point in force.
   std::map<std::string, registry::RunLimits> owner_limits_;
   std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
-  std::map<QueueKey, std::unique_ptr<registry::OutputQueue>> queues_;
-  std::vector<std::vector<registry::OutputQueue*>> outputs_of_;  // per active filter
+  std::map<QueueKey, std::shared_ptr<registry::OutputQueue>> queues_;  // the newest version's
   std::set<int64_t> paused_;
 };
 

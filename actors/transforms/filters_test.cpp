@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -14,6 +15,7 @@
 #include "actors/transforms/generated_filters.h"
 #include "actors/transforms/sql_filter.h"
 #include "engine/expr/alert_field.h"
+#include "engine/runtime/source_sequence.h"
 #include "test/support/collecting_emitter.h"
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
@@ -231,6 +233,13 @@ std::set<int64_t> sql_filter_answers(const std::string& repository, const std::s
 }
 
 // A repository written from the real ZTF alerts, and a registry beside it with one user.
+// A query that counts to `n` before it answers, passing every alert: ~18 SQLite steps per count.
+std::string counting_to(int n) {
+  const std::string to = std::to_string(n);
+  return "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + to +
+         ") SELECT 1 FROM c WHERE x = " + to + " AND :mag > 0";
+}
+
 struct SqlFilterService {
   TempDir dir{"sql-filters"};
   std::vector<RecordPtr> records = real_ztf_alerts();
@@ -238,8 +247,11 @@ struct SqlFilterService {
   registry::FilterRegistry store{dir.file("filters.sqlite")};
   registry::User alice;
   int runs = 0;
+  ActorRegistry actors;
+  std::deque<ActorContext> contexts;  // of the instances tag_count_instance made
 
   SqlFilterService() {
+    register_filters(actors);
     {
       ebs::repository::Writer writer(repository);
       writer.begin();
@@ -269,11 +281,33 @@ struct SqlFilterService {
     return std::get<registry::Filter>(made).id;
   }
 
+  // An instance of the `filters` actor over the registry and the repository (`tag: count`, or
+  // `tag`): instance `instance` of the run of the first one made here (the same key of their
+  // switch points), which counts batches without a token 1, 2, ...
+  std::unique_ptr<ActorLogic> tag_count_instance(size_t instance = 0, const std::string& tag = "count") {
+    const ActorType& type = *actors.find("filters");
+    YAML::Node config;
+    config["registry"] = store.path();
+    config["repository"] = repository;
+    config["tag"] = tag;
+    contexts.push_back(ebs::test::make_context(type, YAML::Dump(config)));
+    contexts.back().instance = instance;
+    contexts.back().acks = contexts.front().acks;
+    auto logic = type.create(contexts.back());
+    logic->open(contexts.back());
+    return logic;
+  }
+
+  // How many of all the alerts, in one batch, `logic` forwards.
+  size_t forwarded_count(ActorLogic& logic) {
+    CollectingEmitter out;
+    logic.on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+    return out.records().size();
+  }
+
   // The `filters` actor over the registry (`repository` given or not) on all the alerts in one
   // batch: per filter label, the ids of the alerts its tag names.
   std::map<std::string, std::set<int64_t>> run(bool with_repository, std::optional<int64_t> sql_step_limit = {}) {
-    ActorRegistry actors;
-    register_filters(actors);
     const ActorType& type = *actors.find("filters");
     YAML::Node config;
     config["registry"] = store.path();
@@ -385,14 +419,8 @@ TEST_CASE("an SQL filter that takes more than sql_step_limit steps for an alert 
 
 TEST_CASE("each user's own limit on SQL steps per alert, under the service's sql_step_limit: the lower applies, named") {
   SqlFilterService service;
-  // A count to 5,000: ~90,000 steps per alert (SELECT ... WHERE x = 5000 passes every alert).
-  const std::string counting =
-      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
-      "SELECT 1 FROM c WHERE x = 5000 AND :mag > 0";
-  // And to 200,000: 3.6 M steps.
-  const std::string counting_more =
-      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
-      "SELECT 1 FROM c WHERE x = 200000 AND :mag > 0";
+  const std::string counting = counting_to(5'000);  // ~90,000 steps per alert
+  const std::string counting_more = counting_to(200'000);  // 3.6 M steps
   registry::User dave = service.add_user("dave", 20'000);  // below the query: stopped by his own limit
   registry::User erin = service.add_user("erin", 1'000'000);  // above it, below the service's: it runs
   registry::User frank = service.add_user("frank", 0);  // none of his own: the service's 2 M applies
@@ -428,27 +456,11 @@ TEST_CASE("each user's own limit on SQL steps per alert, under the service's sql
 
 TEST_CASE("a user's limits changed mid-stream are read at the next switch point: a lowered step limit stops a query") {
   SqlFilterService service;
-  // A count to 5,000: ~90,000 steps per alert, every alert passes.
-  const std::string counting =
-      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
-      "SELECT 1 FROM c WHERE x = 5000 AND :mag > 0";
+  const std::string counting = counting_to(5'000);  // ~90,000 steps per alert
   registry::User erin = service.add_user("erin", 1'000'000);
   const int64_t erins = service.add("count", counting, registry::Filter::Kind::sql, &erin);
-  ActorRegistry actors;
-  register_filters(actors);
-  const ActorType& type = *actors.find("filters");
-  YAML::Node config;
-  config["registry"] = service.store.path();
-  config["repository"] = service.repository;
-  config["tag"] = "count";
-  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
-  auto logic = type.create(context);
-  logic->open(context);
-  auto forwarded_count = [&] {
-    CollectingEmitter out;
-    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
-    return out.records().size();
-  };
+  auto logic = service.tag_count_instance();
+  auto forwarded_count = [&] { return service.forwarded_count(*logic); };
   CHECK(forwarded_count() == service.records.size());
   // Lowered between two batches (nothing else changed): the next batch's switch point reads it.
   REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("erin", {.max_sql_steps = 20'000})));
@@ -465,35 +477,13 @@ TEST_CASE("a user's limits changed mid-stream are read at the next switch point:
 
 TEST_CASE("two instances apply a switch point under the limits it was made with, however late either reaches it") {
   SqlFilterService service;
-  // A count to 5,000: ~90,000 steps per alert, every alert passes.
-  const std::string counting =
-      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
-      "SELECT 1 FROM c WHERE x = 5000 AND :mag > 0";
+  const std::string counting = counting_to(5'000);  // ~90,000 steps per alert
   registry::User erin = service.add_user("erin", 1'000'000);
   service.add("count", counting, registry::Filter::Kind::sql, &erin);
-  ActorRegistry actors;
-  register_filters(actors);
-  const ActorType& type = *actors.find("filters");
-  YAML::Node config;
-  config["registry"] = service.store.path();
-  config["repository"] = service.repository;
-  config["tag"] = "count";
-  // Two instances of one actor in one run (the run's acknowledgement scope: the same key of their
-  // switch points), each counting its batches 1, 2, ...
-  std::vector<ActorContext> contexts;
+  // Two instances of one actor in one run.
   std::vector<std::unique_ptr<ActorLogic>> instances;
-  for (size_t i = 0; i < 2; ++i) {
-    contexts.push_back(ebs::test::make_context(type, YAML::Dump(config)));
-    contexts.back().instance = i;
-    contexts.back().acks = contexts.front().acks;
-    instances.push_back(type.create(contexts.back()));
-    instances.back()->open(contexts.back());
-  }
-  auto forwarded_count = [&](size_t instance) {
-    CollectingEmitter out;
-    instances[instance]->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
-    return out.records().size();
-  };
+  for (size_t i = 0; i < 2; ++i) instances.push_back(service.tag_count_instance(i));
+  auto forwarded_count = [&](size_t instance) { return service.forwarded_count(*instances[instance]); };
   // Instance 0 makes the first switch point (from source batch 0) under erin's 1,000,000 steps.
   CHECK(forwarded_count(0) == service.records.size());
   // Lowered: the change's switch point is from source batch 2 on. Instance 1's first batch (1) is
@@ -503,6 +493,49 @@ TEST_CASE("two instances apply a switch point under the limits it was made with,
   // Both instances' second batch is at the change's point: the lowered limit stops the query.
   CHECK(forwarded_count(0) == 0);
   CHECK(forwarded_count(1) == 0);
+}
+
+TEST_CASE("a batch that comes late meets the version in effect at its own source sequence") {
+  SqlFilterService service;
+  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5";
+  const int64_t bright = service.add("bright", v1, registry::Filter::Kind::expression);
+  const size_t by_v1 = forwarded({{"bright", v1}}, "", service.records).size();
+  const size_t by_v2 = forwarded({{"bright", v2}}, "", service.records).size();
+  REQUIRE(by_v1 > 0);
+  REQUIRE(by_v2 > 0);
+  auto tracker = std::make_shared<AckTracker>();
+  // All the alerts as source batch `sequence` (a token standing in for the source's, as a batch
+  // that crossed a link holds): how many were forwarded under each version of the filter.
+  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
+    AckRef token(new AckToken(tracker, service.records.size()),
+                 StandInRelease{sequence, [](const AckToken* t) { delete t; }});
+    CollectingEmitter out;
+    logic.on_batch(0, BatchView::make(PortType::alert, service.records, {token}), out);
+    std::map<int, size_t> by_version;
+    for (const RecordPtr& r : out.records())
+      ++by_version[nlohmann::json::parse(static_cast<const Alert&>(*r).annotations().list().back()->details)
+                       .at("alice/bright")
+                       .get<int>()];
+    return by_version;
+  };
+  // Two instances of one run; batches 2 and 3 are late at instance 0 (a parallel upstream on
+  // another node, or a replay after a node loss).
+  auto first = service.tag_count_instance(0, "filters"), second = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*first, 1) == std::map<int, size_t>{{1, by_v1}});
+  CHECK(evaluate(*second, 4) == std::map<int, size_t>{{1, by_v1}});
+  // The update's point is after every batch claimed (4): 5.
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.update_filter(service.alice, bright, v2, std::nullopt)));
+  CHECK(evaluate(*first, 5) == std::map<int, size_t>{{2, by_v2}});
+  CHECK(evaluate(*second, 6) == std::map<int, size_t>{{2, by_v2}});
+  // Late at instance 0, after it put version 2 in force: before the point, version 1 still.
+  CHECK(evaluate(*first, 3) == std::map<int, size_t>{{1, by_v1}});
+  CHECK(evaluate(*first, 2) == std::map<int, size_t>{{1, by_v1}});
+  CHECK(evaluate(*first, 7) == std::map<int, size_t>{{2, by_v2}});
+  // Version 2 logged once per instance, from source batch 5.
+  std::set<std::pair<std::string, int64_t>> logged;
+  for (const auto& e : service.store.effects(bright))
+    if (e.version == 2) logged.insert({e.instance, e.source_sequence});
+  CHECK(logged == std::set<std::pair<std::string, int64_t>>{{"under_test#0", 5}, {"under_test#1", 5}});
 }
 
 TEST_CASE("a user's alerts/s limit changed mid-stream applies to their outputs' queues from the next switch point") {

@@ -360,6 +360,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   auto restart = [&](size_t lost, double at_s) {
     ++epoch;
     ++restarts;
+    // The torn-down attempt's instances are refused what they still ask; the next one's ask with this epoch.
+    CoordinatorRequests::begin_attempt(*self, services, epoch);
     std::vector<size_t> alive = survivors();
     for (size_t i : alive) self->send(nodes[i], restart_atom::value, epoch);
     size_t waiting = alive.size();
@@ -380,6 +382,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
             for (size_t i = 0; i < nodes.size(); ++i)
               if (nodes[i].address() == down.source && !node_lost[i]) {
                 node_lost[i] = true;
+                CoordinatorRequests::fence_node(*self, services, nodes[i].node());
                 spdlog::warn("node '{}' was lost while the run restarted ({})", names[i], caf::to_string(down.reason));
                 losses_to_handle.push_back(i);
                 if (!ready[i]) --waiting;
@@ -553,6 +556,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           for (size_t i = 0; i < nodes.size(); ++i)
             if (nodes[i].address() == down.source && !node_lost[i]) {
               node_lost[i] = true;
+              CoordinatorRequests::fence_node(*self, services, nodes[i].node());
               spdlog::warn("node '{}' was lost during the run ({})", names[i], caf::to_string(down.reason));
               losses_to_handle.push_back(i);
             }
@@ -610,6 +614,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           for (size_t i = 0; i < nodes.size(); ++i)
             if (nodes[i].address() == down.source && !node_lost[i] && !reported[i]) {
               node_lost[i] = true;
+              CoordinatorRequests::fence_node(*self, services, nodes[i].node());
               result.errors.push_back("node '" + names[i] + "' was lost before it reported");
               --expected_reports;
             }

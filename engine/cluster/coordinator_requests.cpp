@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include "engine/cluster/messages.h"
 #include "engine/util/fault.h"
@@ -28,9 +29,32 @@ struct ServerContext {
   std::string run;
 };
 
-caf::behavior request_server(caf::event_based_actor*, std::shared_ptr<const ServerContext> context) {
+// What the server refuses, as the coordinator tells it ("Failures", docs/cluster.md): requests of
+// an attempt torn down by a restart, and every request of a node declared lost, which may come back
+// (SIGCONT, a healed network) with its instances still running.
+struct Fencing {
+  uint64_t attempt = kFirstEpoch;
+  std::set<caf::node_id> lost;
+};
+
+caf::behavior request_server(caf::event_based_actor* self, std::shared_ptr<const ServerContext> context) {
+  auto fencing = std::make_shared<Fencing>();
+  // Only the coordinator's own process fences: a node (lost or not) holds the server's handle too.
+  auto from_here = [self] { return self->current_sender() && self->current_sender()->node() == self->node(); };
   return {
-      [context](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
+      [fencing, from_here](fence_atom, const caf::node_id& lost) {
+        if (from_here()) fencing->lost.insert(lost);
+      },
+      [fencing, from_here](restart_atom, uint64_t attempt) {
+        if (from_here()) fencing->attempt = std::max(fencing->attempt, attempt);
+      },
+      [self, context, fencing](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
+        if (self->current_sender() && fencing->lost.count(self->current_sender()->node()))
+          return caf::make_message(false, "refused: the coordinator declared this node lost (fenced)");
+        if (attempt != fencing->attempt)
+          return caf::make_message(false, "refused: a request of attempt " + std::to_string(attempt) +
+                                              ", the run is at attempt " + std::to_string(fencing->attempt) +
+                                              " (it restarted)");
         auto handler = context->handlers.find(service);
         if (handler == context->handlers.end())
           return caf::make_message(false, "the coordinator serves no '" + service + "' requests");
@@ -107,6 +131,14 @@ void CoordinatorRequests::attach(caf::actor_system& system, const caf::actor& se
   line->attempt = attempt;
   std::lock_guard lock(mutex_);
   line_ = std::move(line);
+}
+
+void CoordinatorRequests::fence_node(caf::blocking_actor& coordinator, const caf::actor& server, const caf::node_id& lost) {
+  coordinator.send(server, fence_atom::value, lost);
+}
+
+void CoordinatorRequests::begin_attempt(caf::blocking_actor& coordinator, const caf::actor& server, uint64_t attempt) {
+  coordinator.send(server, restart_atom::value, attempt);
 }
 
 void CoordinatorRequests::set_attempt(uint64_t attempt) {

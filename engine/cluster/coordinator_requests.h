@@ -19,6 +19,8 @@
 namespace caf {
 class actor;
 class actor_system;
+class blocking_actor;
+class node_id;
 }  // namespace caf
 
 namespace ebs {
@@ -40,6 +42,11 @@ class CoordinatorRequests {
   // wait on a file lock: it holds one of the coordinator's scheduler threads meanwhile). Without
   // handlers, an actor that refuses every request.
   caf::actor spawn_server(caf::actor_system& system, const Workflow& workflow) const;
+  // Fencing ("Failures", docs/cluster.md), told by the coordinator's actor (the server takes it
+  // from no other process): every request of the node `lost` is refused from now on, as is every
+  // request of an attempt before `attempt` (a restart's). A refusal is a fault on the asking node.
+  static void fence_node(caf::blocking_actor& coordinator, const caf::actor& server, const caf::node_id& lost);
+  static void begin_attempt(caf::blocking_actor& coordinator, const caf::actor& server, uint64_t attempt);
 
   // ---- a node ----
   // Whether this process is a node with a run in hand: its actors then ask the coordinator.

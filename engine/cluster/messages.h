@@ -76,6 +76,9 @@ using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 // attempt epoch, request text) -> (ok, answer text or why not). The server's handle reaches each
 // node with prepare.
 using service_atom = caf::atom_constant<caf::atom("service")>;
+// Coordinator -> its own request server, accepted from its own process only: (fence, node id) a
+// node declared lost, whose requests are refused from now on; (restart, epoch) the attempt a
+// restart begins, requests of earlier attempts refused.
 
 // The revision of what the processes of a cluster say to each other: the messages in this file,
 // and records as link.cpp encodes them (schemas/alert.capnp, ...). It is part of the BASP

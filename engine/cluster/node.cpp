@@ -429,6 +429,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           // sink's file closed before the next attempt's sink opens it).
           spdlog::warn("node {}: the run restarts (epoch {}): this attempt is torn down, nothing more is acknowledged",
                        options.name, epoch);
+          // The next attempt's instances ask the coordinator with its epoch from their open() on
+          // (prepare), before its wire; the coordinator refuses what this one still asks.
+          attempt_epoch = epoch;
           ending.clear();
           if (graph)
             for (GraphInstance& inst : graph->instances())

@@ -10,7 +10,10 @@
 //   DELETE /api/filters/ID
 //   GET    /api/filters/ID/effects      where each version took effect in the stream
 //   GET    /api/users                   (admin) the users and their limits
-//   POST   /api/users                   (admin) {name, admin?, limits?: {filters, alerts_per_second, expression_cost}}
+//   POST   /api/users                   (admin) {name, admin?, limits?: {filters, alerts_per_second,
+//                                       expression_cost, sql_filters, sql_steps}}
+//   PATCH  /api/users/NAME              (admin) {limits: {...}}: the limits named change, the others
+//                                       are kept (400 when it names none)
 //   DELETE /api/users/NAME              (admin)
 //   POST   /api/users/NAME/tokens       (admin) {rotate?}: a new token, shown in this answer only
 //   DELETE /api/users/NAME/tokens       (admin) revokes every token of the user

@@ -197,6 +197,10 @@ Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, co
 }
 
 Answer<User> FilterRegistry::set_limits(const std::string& name, const LimitsChange& change) {
+  // Nothing to change would still make a revision (a switch point in every running actor) for nothing.
+  if (change.empty())
+    return Refusal{400, "no limit to change: name one or more of filters, alerts_per_second, expression_cost, "
+                        "sql_filters, sql_steps"};
   sqlite::Transaction t(db_);  // BEGIN IMMEDIATE: no other change between the read and the write
   auto current = db_.prepare(std::string(kUserColumns) + " WHERE name = ?");
   current.bind(1, name);
@@ -448,20 +452,27 @@ std::vector<Filter> FilterRegistry::active_filters() const {
   return out;
 }
 
-void FilterRegistry::pause_for_failure(int64_t id, const std::string& reason) {
+void FilterRegistry::pause_for_failures(const std::map<int64_t, std::string>& reasons) {
   sqlite::Transaction t(db_);
-  auto s = db_.prepare("UPDATE filters SET active = 0, paused_reason = ? WHERE id = ? AND active = 1");
-  s.bind(1, reason).bind(2, id);
-  if (s.run() > 0) bump_revision();
+  bool paused = false;
+  for (const auto& [id, reason] : reasons) {
+    auto s = db_.prepare("UPDATE filters SET active = 0, paused_reason = ? WHERE id = ? AND active = 1");
+    s.bind(1, reason).bind(2, id);
+    paused = s.run() > 0 || paused;
+  }
+  if (paused) bump_revision();
   t.commit();
 }
 
-void FilterRegistry::record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
-                                   int64_t source_sequence) {
-  auto s = db_.prepare(
-      "INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence) VALUES(?, ?, ?, ?, ?)");
-  s.bind(1, id).bind(2, version).bind(3, instance).bind(4, sequence).bind(5, source_sequence);
-  s.run();
+void FilterRegistry::record_effects(const std::vector<Effect>& effects) {
+  sqlite::Transaction t(db_);
+  for (const Effect& e : effects) {
+    auto s = db_.prepare(
+        "INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence) VALUES(?, ?, ?, ?, ?)");
+    s.bind(1, e.filter_id).bind(2, e.version).bind(3, e.instance).bind(4, e.sequence).bind(5, e.source_sequence);
+    s.run();
+  }
+  t.commit();
 }
 
 std::vector<FilterRegistry::Effect> FilterRegistry::effects(int64_t id) const {

@@ -159,19 +159,20 @@ class FilterRegistry {
   // ---- for the `filters` actor ----
   int64_t revision() const;
   std::vector<Filter> active_filters() const;
-  // A filter failed at run time: paused with the reason (no owner check: the service does it).
-  void pause_for_failure(int64_t id, const std::string& reason);
-  // The log: version `version` of filter `id` (0: it stopped) took effect at the instance's
-  // alert `sequence` (alerts it had evaluated before), from the source batch `source_sequence`
-  // on (-1: unknown).
-  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
-                     int64_t source_sequence);
+  // Filters that failed at run time (filter id -> why): each paused with its reason (no owner
+  // check: the service does it), one revision for them all, in one write transaction.
+  void pause_for_failures(const std::map<int64_t, std::string>& reasons);
+  // The log: version `version` of filter `filter_id` (0: it stopped) took effect at the instance's
+  // alert `sequence` (alerts it had evaluated before), from the source batch `source_sequence` on
+  // (-1: unknown).
   struct Effect {
     int64_t filter_id, version;
     std::string instance;
     int64_t sequence;
     int64_t source_sequence;
   };
+  // A switch point's effects, written in one transaction.
+  void record_effects(const std::vector<Effect>& effects);
   std::vector<Effect> effects(int64_t id) const;
 
   // Switch points, agreed by the instances of one `filters` actor in one run (`run`: a key they

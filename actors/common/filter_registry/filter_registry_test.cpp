@@ -85,7 +85,7 @@ TEST_CASE("a user changes only their own filters; an admin any; versions count u
   CHECK(registry.active_filters().empty());
   ok(registry.set_active(alice, f.id, true, ""));
   CHECK(registry.active_filters().size() == 1);
-  registry.pause_for_failure(f.id, "webhook http://x timed out");
+  registry.pause_for_failures({{f.id, "webhook http://x timed out"}});
   CHECK(ok(registry.filter(alice, f.id)).paused_reason == "webhook http://x timed out");
   CHECK(ok(registry.remove_filter(alice, f.id)));
   CHECK(refused(registry.filter(alice, f.id)).status == 404);
@@ -132,8 +132,7 @@ TEST_CASE("the log of versions taking effect") {
   FilterRegistry registry(store.path());
   User alice = ok(registry.create_user("alice", false, {}));
   Filter f = ok(registry.create_filter(alice, "bright", "mag < 18", kTopic));
-  registry.record_effect(f.id, 1, "users#0", 0, 0);
-  registry.record_effect(f.id, 2, "users#0", 512, 7);
+  registry.record_effects({{f.id, 1, "users#0", 0, 0}, {f.id, 2, "users#0", 512, 7}});
   auto effects = registry.effects(f.id);
   REQUIRE(effects.size() == 2);
   CHECK(effects[1].version == 2);
@@ -280,6 +279,10 @@ TEST_CASE("a user's limits changed in place: tokens and filters kept, new filter
   Refusal bad = refused(registry.set_limits("dave", LimitsChange{.max_filters = -1}));
   CHECK(bad.status == 400);
   CHECK(bad.message == "the limit `filters` must not be negative");
+  // A change of nothing is refused (it would make a switch point for nothing).
+  const int64_t before = registry.revision();
+  CHECK(refused(registry.set_limits("dave", LimitsChange{})).status == 400);
+  CHECK(registry.revision() == before);
   Limits negative;
   negative.max_alerts_per_second = -0.5;
   CHECK(refused(registry.create_user("erin", false, negative)).message == "the limit `alerts_per_second` must not be negative");

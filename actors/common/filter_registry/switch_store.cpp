@@ -48,37 +48,16 @@ Filter filter_of(const json& j) {
   return f;
 }
 
-json to_json(const User& u) {
-  return {{"id", u.id},
-          {"name", u.name},
-          {"admin", u.admin},
-          {"limits",
-           {u.limits.max_filters, u.limits.max_alerts_per_second, u.limits.max_expression_cost,
-            u.limits.max_sql_filters, u.limits.max_sql_steps}}};
-}
-
-User user_of(const json& j) {
-  const json& l = j.at("limits");
-  return {j.at("id").get<int64_t>(),
-          j.at("name").get<std::string>(),
-          j.at("admin").get<bool>(),
-          {l.at(0).get<int64_t>(), l.at(1).get<double>(), l.at(2).get<int64_t>(), l.at(3).get<int64_t>(),
-           l.at(4).get<int64_t>()}};
-}
-
 class LocalStore final : public SwitchStore {
  public:
   LocalStore(const std::string& path, std::string run) : store_(path), run_(std::move(run)) {}
   std::string describe() const override { return store_.path(); }
-  std::vector<User> users() override { return store_.users(); }
-  std::vector<SwitchPoint> claim(int64_t instance, int64_t source_sequence, int64_t known_revision) override {
-    return store_.claim(run_, instance, source_sequence, known_revision);
+  std::vector<SwitchPoint> claim(int64_t instance, int64_t through, int64_t known_revision) override {
+    return store_.claim(run_, instance, through, known_revision);
   }
-  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
-                     int64_t source_sequence) override {
-    store_.record_effect(id, version, instance, sequence, source_sequence);
-  }
-  void pause_for_failure(int64_t id, const std::string& reason) override { store_.pause_for_failure(id, reason); }
+  void record_effects(const std::vector<FilterRegistry::Effect>& effects) override { store_.record_effects(effects); }
+  void pause_for_failures(const std::map<int64_t, std::string>& reasons) override { store_.pause_for_failures(reasons); }
+  std::chrono::milliseconds claim_ahead() const override { return std::chrono::milliseconds(0); }
 
  private:
   FilterRegistry store_;
@@ -93,14 +72,9 @@ class CoordinatorStore final : public SwitchStore {
     path_ = ask({{"op", "path"}}).get<std::string>();
   }
   std::string describe() const override { return "the coordinator's " + path_; }
-  std::vector<User> users() override {
-    std::vector<User> out;
-    for (const json& u : ask({{"op", "users"}})) out.push_back(user_of(u));
-    return out;
-  }
-  std::vector<SwitchPoint> claim(int64_t instance, int64_t source_sequence, int64_t known_revision) override {
+  std::vector<SwitchPoint> claim(int64_t instance, int64_t through, int64_t known_revision) override {
     std::vector<SwitchPoint> out;
-    for (const json& p : ask({{"op", "claim"}, {"instance", instance}, {"source_sequence", source_sequence},
+    for (const json& p : ask({{"op", "claim"}, {"instance", instance}, {"source_sequence", through},
                               {"known_revision", known_revision}})) {
       SwitchPoint point{p.at("revision").get<int64_t>(), p.at("sequence").get<int64_t>(), {}};
       for (const json& f : p.at("filters")) point.filters.push_back(filter_of(f));
@@ -110,14 +84,18 @@ class CoordinatorStore final : public SwitchStore {
     }
     return out;
   }
-  void record_effect(int64_t id, int64_t version, const std::string& instance, int64_t sequence,
-                     int64_t source_sequence) override {
-    ask({{"op", "effect"}, {"id", id}, {"version", version}, {"instance", instance}, {"sequence", sequence},
-         {"source_sequence", source_sequence}});
+  void record_effects(const std::vector<FilterRegistry::Effect>& effects) override {
+    json list = json::array();
+    for (const FilterRegistry::Effect& e : effects)
+      list.push_back({e.filter_id, e.version, e.instance, e.sequence, e.source_sequence});
+    ask({{"op", "effects"}, {"effects", list}});
   }
-  void pause_for_failure(int64_t id, const std::string& reason) override {
-    ask({{"op", "pause"}, {"id", id}, {"reason", reason}});
+  void pause_for_failures(const std::map<int64_t, std::string>& reasons) override {
+    json list = json::array();
+    for (const auto& [id, reason] : reasons) list.push_back({id, reason});
+    ask({{"op", "pause"}, {"filters", list}});
   }
+  std::chrono::milliseconds claim_ahead() const override { return std::chrono::milliseconds(250); }
 
  private:
   json ask(json request) {
@@ -137,11 +115,6 @@ class CoordinatorStore final : public SwitchStore {
 json serve(FilterRegistry& store, const std::string& run, const json& in) {
   const auto op = in.at("op").get<std::string>();
   if (op == "path") return store.path();
-  if (op == "users") {
-    json out = json::array();
-    for (const User& u : store.users()) out.push_back(to_json(u));
-    return out;
-  }
   if (op == "claim") {
     json out = json::array();
     for (const SwitchPoint& p : store.claim(run, in.at("instance").get<int64_t>(), in.at("source_sequence").get<int64_t>(),
@@ -154,13 +127,18 @@ json serve(FilterRegistry& store, const std::string& run, const json& in) {
     }
     return out;
   }
-  if (op == "effect") {
-    store.record_effect(in.at("id").get<int64_t>(), in.at("version").get<int64_t>(), in.at("instance").get<std::string>(),
-                        in.at("sequence").get<int64_t>(), in.at("source_sequence").get<int64_t>());
+  if (op == "effects") {
+    std::vector<FilterRegistry::Effect> effects;
+    for (const json& e : in.at("effects"))
+      effects.push_back({e.at(0).get<int64_t>(), e.at(1).get<int64_t>(), e.at(2).get<std::string>(),
+                         e.at(3).get<int64_t>(), e.at(4).get<int64_t>()});
+    store.record_effects(effects);
     return nullptr;
   }
   if (op == "pause") {
-    store.pause_for_failure(in.at("id").get<int64_t>(), in.at("reason").get<std::string>());
+    std::map<int64_t, std::string> reasons;
+    for (const json& p : in.at("filters")) reasons[p.at(0).get<int64_t>()] = p.at(1).get<std::string>();
+    store.pause_for_failures(reasons);
     return nullptr;
   }
   fail("filter registry", "the coordinator does not know the request '" + op + "'");

@@ -34,7 +34,7 @@ std::string describe(const Filter& f) {
 
 }  // namespace
 
-TEST_CASE("a node's instance asks the coordinator's store: the same switch points, users, effects and pauses") {
+TEST_CASE("a node's instance asks the coordinator's store: the same switch points (with their limits), effects and pauses") {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("switch_store_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -76,12 +76,6 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     std::unique_ptr<SwitchStore> remote = coordinator_switch_store(requests, "users");
     CHECK(remote->describe() == "the coordinator's " + path);
 
-    std::vector<User> users = remote->users();
-    REQUIRE(users.size() == 1);
-    CHECK(users[0].name == "alice");
-    CHECK(users[0].limits.max_alerts_per_second == 12.5);
-    CHECK(users[0].limits.max_sql_steps == 40000);
-
     // The first claim makes the run's first switch point, with every active filter as stored.
     std::vector<SwitchPoint> points = remote->claim(0, 3, -1);
     REQUIRE(points.size() == 1);
@@ -107,19 +101,22 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(points[0].limits.at("alice").max_sql_steps == 5000);
     CHECK(points[0].limits.at("alice").max_alerts_per_second == 12.5);
 
-    remote->record_effect(bright, 2, "users#1@node2", 17, 4);
+    // A point's effects in one request.
+    remote->record_effects({{bright, 2, "users#1@node2", 17, 4}, {seen, 0, "users#1@node2", 17, 4}});
     auto effects = store.effects(bright);
     REQUIRE(!effects.empty());
     CHECK(effects.back().instance == "users#1@node2");
     CHECK(effects.back().source_sequence == 4);
     CHECK(effects.back().sequence == 17);
+    REQUIRE(store.effects(seen).size() == 1);
+    CHECK(store.effects(seen)[0].version == 0);
 
-    remote->pause_for_failure(bright, "webhook: no answer");
+    // Two failed filters in one request; a reason cut inside a UTF-8 character (a webhook's
+    // answer quoted to 300 bytes) still crosses.
+    remote->pause_for_failures({{bright, "webhook: no answer"}, {seen, "webhook: HTTP 500: caf\xc3"}});
     Filter paused = ok(store.filter(alice, bright));
     CHECK(!paused.active);
     CHECK(paused.paused_reason == "webhook: no answer");
-    // A reason cut inside a UTF-8 character (a webhook's answer quoted to 300 bytes) still crosses.
-    remote->pause_for_failure(seen, "webhook: HTTP 500: caf\xc3");
     paused = ok(store.filter(alice, seen));
     CHECK(!paused.active);
     CHECK(paused.paused_reason.rfind("webhook: HTTP 500: caf", 0) == 0);
