@@ -587,6 +587,38 @@ TEST_CASE("a switch point is one number in each numbering (two sources' batches)
   }
 }
 
+TEST_CASE("a late batch whose older version's query fails does not pause the filter its owner changed since") {
+  SqlFilterService service;
+  // Version 1 overflows on an alert fainter than 19 only; version 2 never does.
+  const std::string v1 = "SELECT 1 WHERE abs(CASE WHEN :mag > 19 THEN -9223372036854775807 - 1 ELSE 0 END) >= 0";
+  const std::string v2 = "SELECT 1 WHERE :mag > 0";
+  const int64_t id = service.add("faint", v1, registry::Filter::Kind::sql);
+  std::vector<RecordPtr> bright;
+  for (const RecordPtr& r : service.records)
+    if (static_cast<const Alert&>(*r).core().mag <= 19) bright.push_back(r);
+  REQUIRE(!bright.empty());
+  REQUIRE(bright.size() < service.records.size());
+  auto tracker = std::make_shared<AckTracker>();
+  auto logic = service.tag_count_instance();
+  auto evaluate = [&](uint64_t sequence, const std::vector<RecordPtr>& records) {
+    AckRef token(new AckToken(tracker, records.size()), StandInRelease{sequence, [](const AckToken* t) { delete t; }});
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, records, {token}), out);
+    return out.records().size();
+  };
+  CHECK(evaluate(2, bright) == bright.size());  // version 1, no alert fainter than 19
+  auto updated = service.store.update_filter(service.alice, id, v2, std::nullopt, registry::Filter::Kind::sql);
+  if (auto* refusal = std::get_if<registry::Refusal>(&updated)) FAIL(refusal->message);
+  CHECK(evaluate(3, service.records) == service.records.size());  // version 2 (its point is 3)
+  // Batch 1 comes late: under version 1, whose query fails on the faint alerts.
+  CHECK(evaluate(1, service.records) == 0);
+  CHECK(evaluate(4, service.records) == service.records.size());
+  registry::Filter running = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(running.active);
+  CHECK(running.version == 2);
+  CHECK(running.paused_reason.empty());
+}
+
 TEST_CASE("a batch whose version was forgotten for the count of versions kept is counted as such, not as late") {
   SqlFilterService service;
   const int64_t bright = service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);
