@@ -395,6 +395,13 @@ class Filters final : public ActorLogic {
       out.push_back(std::to_string(too_late_) + " batches came more than " + std::to_string(kLateBatches) +
                     " source batches late, after the versions in effect at them were forgotten: evaluated under the "
                     "oldest kept");
+    if (beyond_kept_versions_ > 0)
+      out.push_back(std::to_string(beyond_kept_versions_) + " batches came after the versions in effect at them were "
+                    "forgotten, beyond the " + std::to_string(kMaxVersions) +
+                    " newest versions kept: evaluated under the oldest kept");
+    if (dropped_at_failed_ > 0)
+      out.push_back(std::to_string(dropped_at_failed_) +
+                    " alerts not delivered: refused by an output that had failed (its filter paused)");
     for (const auto& [key, queue] : queues_)
       if (queue->rate_limited() > 0)
         out.push_back(queue->describe() + ": " + std::to_string(queue->rate_limited()) +
@@ -437,10 +444,21 @@ class Filters final : public ActorLogic {
     // The first switch point of a run starts at 0: every batch has a set in force.
     if (versions_.empty()) fail(store_->describe(), "no switch point before source batch " + std::to_string(sequence));
     if (after == versions_.begin()) {
-      ++too_late_;
-      spdlog::warn("{}: source batch {} came after the versions in effect at it were forgotten (more than {} source "
-                   "batches late); evaluated under the oldest kept, from source batch {}",
-                   instance_, sequence, kLateBatches, after->first);
+      // Forgotten for lateness or for the count of versions kept (forgotten_, by the end of each).
+      // Either way a numbering far behind the others (a slow Kafka partition, another source
+      // instance: docs/filters.md, "Changes without a restart") sends every batch this way: warned
+      // of once, then counted (closing_warnings).
+      auto forgotten = forgotten_.upper_bound(sequence);
+      const bool for_lateness = forgotten == forgotten_.end() || !forgotten->second;
+      ++(for_lateness ? too_late_ : beyond_kept_versions_);
+      if (too_late_ + beyond_kept_versions_ == 1)
+        spdlog::warn("{}: source batch {} came after the versions in effect at it were forgotten ({}); evaluated "
+                     "under the oldest kept, from source batch {}; such batches from now on are only counted (a "
+                     "numbering far behind the others, e.g. a slow partition, sends each of its batches this way)",
+                     instance_, sequence,
+                     for_lateness ? "more than " + std::to_string(kLateBatches) + " source batches late"
+                                  : "beyond the " + std::to_string(kMaxVersions) + " newest versions kept",
+                     after->first);
       return after->second;
     }
     return std::prev(after)->second;
@@ -478,7 +496,10 @@ class Filters final : public ActorLogic {
   void forget_old_versions() {
     while (versions_.size() > 1) {
       auto second = std::next(versions_.begin());
-      if (versions_.size() <= kMaxVersions && highest_sequence_ - second->first < kLateBatches) break;
+      const bool late = highest_sequence_ - second->first >= kLateBatches;
+      if (versions_.size() <= kMaxVersions && !late) break;
+      forgotten_[second->first] = !late;  // where the forgotten version ended, and whether for the count
+      if (forgotten_.size() > kMaxVersions) forgotten_.erase(forgotten_.begin());
       versions_.erase(versions_.begin());
     }
   }
@@ -617,8 +638,11 @@ class Filters final : public ActorLogic {
           const std::string& format = queue->output().format;
           if (format == "avro" && container.empty()) container = avro_message(version.filters, p, alert, true);
           if (format == "avro-confluent" && datum.empty()) datum = avro_message(version.filters, p, alert, false);
-          queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
-                       slack_line(filters[p], alert), alert.core().object_id);
+          // A failed queue refuses: until its filter leaves at the next switch point, or for good
+          // when a late batch's older version holds one the newest version replaced. Counted.
+          if (queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
+                           slack_line(filters[p], alert), alert.core().object_id) == registry::OutputQueue::Offer::refused)
+            ++dropped_at_failed_;
         }
       });
     }
@@ -643,9 +667,14 @@ class Filters final : public ActorLogic {
   // out of the set at the next batch.
   void pause_failed_filters() {
     std::map<int64_t, std::string> failed;
+    // Only a failure of the version of a filter now running pauses it: a late batch's older
+    // version that fails does not pause the filter its owner has changed since.
     for (auto& [from, version] : versions_)
-      for (const auto& [filter, why] : version.filters.take_new_query_failures())
-        if (!paused_.count(filter->id)) failed.emplace(filter->id, why);
+      for (const auto& [filter, why] : version.filters.take_new_query_failures()) {
+        auto running = running_.find(filter->id);
+        if (running != running_.end() && running->second == filter->version && !paused_.count(filter->id))
+          failed.emplace(filter->id, why);
+      }
     for (const auto& [key, queue] : queues_)
       if (!paused_.count(key.filter))
         if (auto why = queue->failure()) failed.emplace(key.filter, *why);
@@ -685,6 +714,9 @@ class Filters final : public ActorLogic {
   // The compiled versions by the source sequence each is in effect from: the newest, and those a
   // late batch may still need (forget_old_versions).
   std::map<int64_t, Version> versions_;
+  // The most recently forgotten versions, by the sequence each ended at: true when forgotten for
+  // the count kept (kMaxVersions), false for lateness (a batch before the oldest noted: lateness).
+  std::map<int64_t, bool> forgotten_;
   static constexpr int64_t kLateBatches = 4096;  // source batches a batch may come late
   static constexpr size_t kMaxVersions = 16;
   static constexpr int64_t kMaxClaimAhead = 4096;  // source batches
@@ -693,7 +725,9 @@ class Filters final : public ActorLogic {
   int64_t last_claim_sequence_ = 0;
   std::chrono::steady_clock::time_point last_claim_at_;
   uint64_t claims_ = 0;     // requests to the store's switch points
-  uint64_t too_late_ = 0;   // batches that came after their versions were forgotten
+  uint64_t too_late_ = 0;   // batches that came after their versions were forgotten for lateness
+  uint64_t beyond_kept_versions_ = 0;  // ... forgotten for the count kept (kMaxVersions)
+  uint64_t dropped_at_failed_ = 0;     // alerts offered to a failed output queue
   uint64_t batches_ = 0;    // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force

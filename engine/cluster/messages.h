@@ -34,7 +34,8 @@ using link_eos_atom = caf::atom_constant<caf::atom("leos")>;        // (leos, ep
 // batch not yet released.
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using abandon_atom = caf::atom_constant<caf::atom("abandon")>;  // node -> link out: its peer is gone for good
-using fence_atom = caf::atom_constant<caf::atom("fence")>;      // node -> link in: (fence, epoch)
+// Node -> link in: (fence, epoch); coordinator -> its own request server: (fence, node id), below.
+using fence_atom = caf::atom_constant<caf::atom("fence")>;
 // Link out -> node: (drained, bool): whether everything it was sent is released and its upstream ended.
 using drained_atom = caf::atom_constant<caf::atom("drained")>;
 
@@ -76,9 +77,8 @@ using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 // attempt epoch, request text) -> (ok, answer text or why not). The server's handle reaches each
 // node with prepare.
 using service_atom = caf::atom_constant<caf::atom("service")>;
-// Coordinator -> its own request server, accepted from its own process only: (fence, node id) a
-// node declared lost, whose requests are refused from now on; (restart, epoch) the attempt a
-// restart begins, requests of earlier attempts refused.
+// fence_atom and restart_atom (above) also go coordinator -> its own request server, from its process only:
+// (fence, node id) a node declared lost, its requests refused; (restart, epoch) earlier attempts' refused.
 
 // The revision of what the processes of a cluster say to each other: the messages in this file,
 // and records as link.cpp encodes them (schemas/alert.capnp, ...). It is part of the BASP

@@ -197,14 +197,14 @@ Answer<User> FilterRegistry::create_user(const std::string& name, bool admin, co
 }
 
 Answer<User> FilterRegistry::set_limits(const std::string& name, const LimitsChange& change) {
+  sqlite::Transaction t(db_);  // BEGIN IMMEDIATE: no other change between the read and the write
+  auto current = db_.prepare(std::string(kUserColumns) + " WHERE name = ?");
+  current.bind(1, name);
+  if (!current.step()) return Refusal{404, "no user '" + name + "'"};  // first: an unknown user is that, whatever the body
   // Nothing to change would still make a revision (a switch point in every running actor) for nothing.
   if (change.empty())
     return Refusal{400, "no limit to change: name one or more of filters, alerts_per_second, expression_cost, "
                         "sql_filters, sql_steps"};
-  sqlite::Transaction t(db_);  // BEGIN IMMEDIATE: no other change between the read and the write
-  auto current = db_.prepare(std::string(kUserColumns) + " WHERE name = ?");
-  current.bind(1, name);
-  if (!current.step()) return Refusal{404, "no user '" + name + "'"};
   User user = read_user(current);
   user.limits = change.applied_to(user.limits);
   if (auto problem = limits_problem(user.limits)) return *problem;

@@ -282,6 +282,7 @@ TEST_CASE("a user's limits changed in place: tokens and filters kept, new filter
   // A change of nothing is refused (it would make a switch point for nothing).
   const int64_t before = registry.revision();
   CHECK(refused(registry.set_limits("dave", LimitsChange{})).status == 400);
+  CHECK(refused(registry.set_limits("erin", LimitsChange{})).status == 404);  // no such user, whatever the change
   CHECK(registry.revision() == before);
   Limits negative;
   negative.max_alerts_per_second = -0.5;
