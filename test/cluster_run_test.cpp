@@ -199,6 +199,50 @@ actors:
   fs::remove_all(dir);
 }
 
+TEST_CASE("an edge between nodes into an actor that holds acknowledgements does not stall past the window") {
+  // 24 real KM3NeT notices (the schema's example, each under its own id, one notice a batch) on
+  // node1 into a coincidence on node2, which holds each active event's acknowledgement until the
+  // end of the stream: more held batches than the edge's window of 16. The alerts come before the
+  // events' times, so no event expires. When credit across a link waited for the release, the
+  // 17th notice never crossed and the run hung until `timeout` stopped it (exit 1 after the
+  // drain bound).
+  fs::path dir = temp_dir("held");
+  fs::create_directories(dir / "notices");
+  const std::string notice = read_file(data_dir() / "gcn" / "gcn-schema-notices" / "km3net" / "alert.example.json");
+  const std::string id_field = "\"id\": \"1\"";
+  REQUIRE(notice.find(id_field) != std::string::npos);
+  for (int i = 0; i < 24; ++i) {
+    std::string copy = notice;
+    copy.replace(copy.find(id_field), id_field.size(), "\"id\": \"held-" + std::to_string(i) + "\"");
+    char name[32];
+    std::snprintf(name, sizeof name, "notice-%02d.json", i);
+    write(dir / "notices" / name, copy);
+  }
+  write(dir / "workflow.yaml", R"(name: cluster-held
+defaults: {batch_size: 1}
+actors:
+  - {id: notices, type: notice-files, config: {path: notices}, placement: {nodes: [node1]}}
+  - {id: sim, type: simulator, config: {count: 20, seed: 3, start_mjd: 60000}, placement: {nodes: [node1]}}
+  - id: coinc
+    type: coincidence
+    inputs: {alerts: sim.alerts, events: notices.events}
+    placement: {nodes: [node2]}
+  - {id: rows, type: jsonl, config: {path: rows.jsonl}, inputs: [coinc.coincidences], placement: {nodes: [node2]}}
+)");
+  auto run = run_command("timeout 60 " + ebs_flow() +
+                             " run workflow.yaml -q --no-progress --local-cluster 2 --threads 1 --drain-timeout 2 "
+                             "--run-dir out --summary-json summary.json",
+                         dir);
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["accounting_ok"] == true);
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "notices") CHECK(a["forwarded"] == 24);
+    if (a["id"] == "coinc") CHECK(a["in"] == 44);  // every notice and alert crossed
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a placement naming an unknown node is refused at its place before any record flows") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("unknown");

@@ -27,6 +27,11 @@ int64_t wall_ns() {
       .count();
 }
 
+// The most bytes a link out keeps of batches the receiving instance took but its node has not
+// released (an actor holding their acknowledgements, a sink still writing them): beyond it the
+// upstream's credit waits for releases. Eight default windows of 8 MiB.
+constexpr int64_t kMaxHeldBytes = int64_t{64} << 20;
+
 void abandon_tokens(const BatchView& batch) {
   for (const AckRef& a : batch.acks())
     if (a) a->abandon();
@@ -34,7 +39,7 @@ void abandon_tokens(const BatchView& batch) {
 
 struct LinkOutState {
   // A batch the upstream sent: kept (records and tokens) until the receiving node released it,
-  // and counted against the upstream's window until it is also credited.
+  // and counted against the upstream's window until the receiving instance took it (credited).
   struct Sent {
     BatchView batch;
     uint32_t in_port = 0;
@@ -43,6 +48,7 @@ struct LinkOutState {
     size_t records = 0;
     bool credited = false;
     bool released = false;
+    bool granted = false;  // its credit went back to the upstream
   };
   caf::actor node;
   caf::actor peer;
@@ -56,6 +62,7 @@ struct LinkOutState {
   std::optional<bool> drained_told;
   uint64_t next_seq = 0;
   std::map<uint64_t, Sent> window;
+  int64_t held_bytes = 0;  // of the batches granted but not released: kept here, outside the window
   std::deque<uint64_t> uncredited;  // sent to the current peer, in order (credit comes back FIFO)
   std::map<uint32_t, double> stream_time;
   std::shared_ptr<LinkCounters> counters;
@@ -65,6 +72,13 @@ struct LinkOutState {
 
 using LinkOut = caf::stateful_actor<LinkOutState>;
 
+// The receiving node let go of the batch (or it passed to a local peer with its tokens).
+void release(LinkOutState& st, LinkOutState::Sent& sent) {
+  if (sent.released) return;
+  sent.released = true;
+  if (sent.granted) st.held_bytes -= sent.bytes;
+}
+
 void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   auto& st = self->state;
   st.uncredited.push_back(seq);
@@ -72,7 +86,7 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
     // Tokens travel with the batch in one process: the replacement acknowledges them itself.
     self->send(st.peer, msg::data_atom::value, sent.in_port, sent.batch, sent.ingest_ns);
     sent.batch = {};
-    sent.released = true;
+    release(st, sent);
     return;
   }
   std::string types;
@@ -109,18 +123,25 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   st.counters->batches_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Gives the upstream back the credit of every batch both taken and released.
+// Gives the upstream back the credit of every batch the receiving instance took, as an edge in
+// one process does: an actor that holds acknowledgements (a coincidence holds its active events'
+// notices) must not stop its upstream's batches. What it holds stays kept here until released,
+// in bytes up to kMaxHeldBytes; past that, credit waits for releases, so memory stays bounded.
+// Forgets the batches both granted and released.
 void grant(LinkOut* self) {
   auto& st = self->state;
   int64_t batches = 0, bytes = 0;
   for (auto it = st.window.begin(); it != st.window.end();) {
-    if (it->second.credited && it->second.released) {
+    LinkOutState::Sent& sent = it->second;
+    const bool room = sent.released || st.held_bytes == 0 || st.held_bytes + sent.bytes <= kMaxHeldBytes;
+    if (sent.credited && !sent.granted && room) {
+      sent.granted = true;
       ++batches;
-      bytes += it->second.bytes;
-      it = st.window.erase(it);
-    } else {
-      ++it;
+      bytes += sent.bytes;
+      if (!sent.released) st.held_bytes += sent.bytes;
     }
+    if (sent.granted && sent.released) it = st.window.erase(it);
+    else ++it;
   }
   if (batches > 0 && st.upstream) self->send(st.upstream, msg::credit_atom::value, batches, bytes);
   // Drained once its upstream ended and everything sent was released: an instance does not give
@@ -206,7 +227,8 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
             st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
           }
           sent.batch = {};
-          sent.released = sent.credited = true;
+          release(st, sent);
+          sent.credited = true;
         }
         st.uncredited.clear();
         grant(self);
@@ -225,7 +247,8 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           abandon_tokens(sent.batch);
           st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
           sent.batch = {};
-          sent.released = sent.credited = true;
+          release(st, sent);
+          sent.credited = true;
           grant(self);
         } else if (st.bound && !st.peer_lost) {
           send_batch(self, seq, sent);
@@ -257,7 +280,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
         }
         it->second.batch = {};  // its tokens go: acknowledged unless abandoned above
-        it->second.released = true;
+        release(self->state, it->second);
         grant(self);
       },
       [self](msg::stream_time_atom, uint32_t in_port, double mjd) {
