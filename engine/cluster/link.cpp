@@ -338,10 +338,12 @@ bool accept(LinkIn* self, uint64_t epoch) {
 AckRef remote_token(LinkInState& st, uint64_t records, uint64_t seq, uint64_t source_seq) {
   caf::actor sender = st.sender;
   std::shared_ptr<const AckScope> scope = st.scope;
+  std::shared_ptr<LinkCounters> counters = st.counters;
   const uint64_t epoch = st.epoch;
   return AckRef(new AckToken(st.tracker, records),
-                StandInRelease{source_seq, [sender, scope, seq, epoch](const AckToken* token) {
+                StandInRelease{source_seq, [sender, scope, counters, records, seq, epoch](const AckToken* token) {
                                  const bool abandoned = token->abandoned() || (scope && scope->torn_down());
+                                 if (abandoned) counters->records_abandoned_in.fetch_add(records, std::memory_order_relaxed);
                                  delete token;
                                  caf::anon_send(sender, released_atom::value, epoch, seq, abandoned);
                                }});

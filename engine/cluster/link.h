@@ -38,6 +38,9 @@ struct LinkCounters {
   std::atomic<uint64_t> batches_replayed{0};  // sent again to a lost instance's replacement
   std::atomic<uint64_t> records_replayed{0};  // their records: the most duplicates a loss can make
   std::atomic<uint64_t> messages_refused{0};  // from a fenced (lost) node, refused by a link in
+  // The records of batches from other nodes whose stand-in token here was abandoned: counted by
+  // the node's scope too, and again on the sending node (its own tokens), so left out of the run's count.
+  std::atomic<uint64_t> records_abandoned_in{0};
 };
 
 // Spawns a link out; it learns its peer from (peer, handle, epoch, local), its upstream from the
