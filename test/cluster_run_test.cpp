@@ -362,8 +362,10 @@ actors:
 // sent SIGCONT once the coordinator declared it lost. Writes NAME.rc (exit code; 137: it did not
 // exit on its own within 20 s of the run's end and was killed), run.rc, signal.time (epoch s).
 // With `sample_rss`, each node's resident size is written to NAME.rss every 0.25 s ("UNIX_S KB").
+// With `http`, the run serves its dashboard and, once a lost node's instances were replaced, its
+// /api/graph and /api/stats are saved (graph-after.json, stats-after.json).
 std::string cluster_script(const std::vector<std::string>& names, const std::string& victim, const std::string& signal,
-                           double at_s, bool sample_rss = false) {
+                           double at_s, bool sample_rss = false, bool http = false) {
   std::string all, nodes_arg;
   for (const std::string& n : names) all += " " + n;
   for (const std::string& n : names) nodes_arg += (nodes_arg.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
@@ -375,7 +377,7 @@ std::string cluster_script(const std::vector<std::string>& names, const std::str
                        "done ) & done\n"
                      : "") +
          "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
-         "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg +
+         "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg + (http ? " --http 127.0.0.1:0" : "") +
          " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
          "for i in $(seq 200); do grep -q 'nodes ready' run.err && break; sleep 0.05; done\n"
          "for i in $(seq 400); do [ -n \"$(find out -name '*.jsonl' -size +0 2>/dev/null)\" ] && break; sleep 0.05; done\n"
@@ -386,7 +388,11 @@ std::string cluster_script(const std::vector<std::string>& names, const std::str
          "date +%s.%N > signal.time\nkill -" + signal + " $(cat " + victim + ".pid)\n"
          "if [ " + signal + " = STOP ]; then\n"
          "  for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
-         "  sleep 1; kill -CONT $(cat " + victim + ".pid)\nfi\n"
+         "  sleep 1; kill -CONT $(cat " + victim + ".pid)\nfi\n" +
+         (http ? "url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out)\n"
+                 "for i in $(seq 300); do grep -q 'instances replaced on node' run.err && break; sleep 0.05; done\n"
+                 "curl -s \"${url}api/graph\" > graph-after.json; curl -s \"${url}api/stats\" > stats-after.json\n"
+               : "") +
          "wait $(cat run.pid); echo $? > run.rc\n"
          "for n in" + all + "; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
          "kill $w 2>/dev/null; done\nexit 0\n";
@@ -414,8 +420,10 @@ std::pair<size_t, size_t> alert_rows(const fs::path& path) {
 }
 
 // The documented bound (docs/cluster.md "Failures"): the sum over the edges into the lost node of
-// each edge's window in records (16 batches of at most 1,024 records by default).
-constexpr size_t kEdgeWindowRecords = 16 * 1024;
+// each edge's window in records (16 batches of at most 1,024 records by default) and of what the
+// lost instance had taken and not released: a crossmatch holds no more than its outgoing window
+// (16 batches) towards the sinks.
+constexpr size_t kEdgeBoundRecords = 2 * 16 * 1024;
 
 }  // namespace
 
@@ -428,11 +436,21 @@ TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a surviv
   // (No xm instance on c: an `any` edge keeps its records on its own node while the instance
   // there has credit, so b would get few or none of them.)
   write(dir / "workflow.yaml", failover_workflow("c", "b, a", {"a", "c"}, 4000));
-  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 2.0));
+  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 2.0, false, true));
   run_script(dir);
   const std::string err = read_file(dir / "run.err");
   CHECK_MESSAGE(rc(dir, "run") == 0, err);
   CHECK(rc(dir, "b") == 128 + 9);
+  // The dashboard during the run, after the failover: where the instances run now.
+  const json graph = json::parse(read_file(dir / "graph-after.json"), nullptr, false);
+  const json stats = json::parse(read_file(dir / "stats-after.json"), nullptr, false);
+  INFO(graph.dump() << stats.dump());
+  REQUIRE(graph.is_object());
+  REQUIRE(stats.is_object());
+  for (const json& a : graph["actors"])
+    if (a["id"] == "xm") CHECK(a["nodes"] == json::array({"a", "a"}));
+  for (const json& a : stats["actors"])
+    if (a["id"] == "xm") CHECK(a["instances"][0]["node"] == "a");
   CHECK(rc(dir, "a") == 0);
   CHECK(rc(dir, "c") == 0);
   json summary = json::parse(read_file(dir / "summary.json"));
@@ -445,7 +463,7 @@ TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a surviv
   CHECK(err.find("batches sent again after node losses") != std::string::npos);
   const size_t duplicates_sent = cluster["duplicates_sent"];
   CHECK(cluster["replayed_batches"].get<size_t>() > 0);
-  CHECK(duplicates_sent <= 1 * kEdgeWindowRecords);  // one edge into b: sim -> xm/0
+  CHECK(duplicates_sent <= 1 * kEdgeBoundRecords);  // one edge into b: sim -> xm/0
   for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) {
     auto [rows_seen, distinct] = alert_rows(dir / "out" / sink);
     CHECK_MESSAGE(distinct == 20000, sink);  // every alert at least once
@@ -473,7 +491,7 @@ TEST_CASE("kill -9 of a node holding both crossmatch instances: the replacements
   CHECK(cluster["lost_nodes"][0]["restarted"] == false);
   CHECK(cluster["lost_nodes"][0]["placed_on"] == json({{"xm/0", "a"}, {"xm/1", "c"}}));
   const size_t duplicates_sent = cluster["duplicates_sent"];
-  CHECK(duplicates_sent <= 2 * kEdgeWindowRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
+  CHECK(duplicates_sent <= 2 * kEdgeBoundRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
   for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) {
     auto [rows_seen, distinct] = alert_rows(dir / "out" / sink);
     CHECK_MESSAGE(distinct == 20000, sink);
@@ -533,7 +551,7 @@ TEST_CASE("SIGSTOP of a node: noticed within 5 s, replaced; after SIGCONT it exi
   CHECK_MESSAGE(noticed_s <= 5.0, noticed_s);
   CHECK(cluster["epoch"] == 2);
   const size_t duplicates_sent = cluster["duplicates_sent"];
-  CHECK(duplicates_sent <= 2 * kEdgeWindowRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
+  CHECK(duplicates_sent <= 2 * kEdgeBoundRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
   auto [rows_seen, distinct] = alert_rows(dir / "out" / "out-a.jsonl");
   CHECK(distinct == 20000);
   CHECK(rows_seen - distinct <= duplicates_sent);

@@ -527,6 +527,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       placement[k] = names[node];
     }
     record_loss(lost, at_s, target, false);
+    // The dashboard shows where the instances run now (the replacements' books come from their nodes).
+    if (options.observer) options.observer->on_start(workflow, graph->live_actors());
     std::string on;
     for (const std::string& n : taken_on) on += (on.empty() ? "'" : ", '") + n + "'";
     spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node {} (epoch {})", names[lost], at_s,

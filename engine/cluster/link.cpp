@@ -60,6 +60,7 @@ struct LinkOutState {
   bool gone = false;        // abandoned for good: every batch is abandoned as it comes
   bool ended = false;       // the upstream sent its end of stream
   std::optional<bool> drained_told;
+  std::optional<bool> local_told;  // what the upstream was last told of where the peer runs
   uint64_t next_seq = 0;
   std::map<uint64_t, Sent> window;
   int64_t held_bytes = 0;  // of the batches granted but not released: kept here, outside the window
@@ -164,6 +165,20 @@ void credit(LinkOut* self, int64_t batches) {
   grant(self);
 }
 
+// Tells the upstream whether its batches now stay on this node (a failover's replacement here),
+// so that an `any` edge prefers it as it prefers local instances (engine/runtime/partition.h).
+void tell_locality(LinkOut* self) {
+  auto& st = self->state;
+  if (!st.upstream || st.local_told == st.local) return;
+  // Wired as remote: only a change is news.
+  if (!st.local_told && !st.local) {
+    st.local_told = false;
+    return;
+  }
+  st.local_told = st.local;
+  self->send(st.upstream, msg::locality_atom::value, !st.local);
+}
+
 void send_end(LinkOut* self) {
   auto& st = self->state;
   if (st.local) self->send(st.peer, msg::eos_atom::value);
@@ -216,6 +231,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           }
           if (st.ended) send_end(self);
         }
+        tell_locality(self);
         grant(self);
       },
       [self](abandon_atom) {
@@ -235,7 +251,10 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
       },
       [self](msg::data_atom, uint32_t in_port, BatchView batch, int64_t ingest_ns) {
         auto& st = self->state;
-        if (!st.upstream) st.upstream = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!st.upstream) {
+          st.upstream = caf::actor_cast<caf::actor>(self->current_sender());
+          tell_locality(self);
+        }
         const uint64_t seq = ++st.next_seq;
         LinkOutState::Sent& sent = st.window[seq];
         for (size_t i = 0; i < batch.size(); ++i) sent.bytes += static_cast<int64_t>(record_bytes(batch[i]));

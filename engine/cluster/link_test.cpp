@@ -1,8 +1,9 @@
-// The fencing of a node declared lost (docs/cluster.md "Failures"): every message on a link
-// carries its epoch, and once a node's links are raised to a new epoch nothing of an older one is
-// accepted. In the binary's SIGSTOP test the resumed node's connections are already closed by the
-// heartbeats, so its messages never arrive; here the links get them, as they would from a node
-// whose connection outlived its loss (a network that healed before the time-out closed it).
+// The links between nodes. The fencing of a node declared lost (docs/cluster.md "Failures"):
+// every message on a link carries its epoch, and once a node's links are raised to a new epoch
+// nothing of an older one is accepted. In the binary's SIGSTOP test the resumed node's connections
+// are already closed by the heartbeats, so its messages never arrive; here the links get them, as
+// they would from a node whose connection outlived its loss (a network that healed before the
+// time-out closed it).
 #include "engine/cluster/link.h"
 
 #include <doctest/doctest.h>
@@ -124,4 +125,56 @@ TEST_CASE("a batch that crosses a link keeps its source sequence: the receiving 
   CHECK(tracker->acknowledged_through() == 7);
   caf::anon_send_exit(out, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(in, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a link out rebound to a replacement on its own node tells its upstream, which then counts it as local") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), remote_peer(system), replacement(system);
+  auto counters = std::make_shared<LinkCounters>();
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(remote_peer), kFirstEpoch, false);
+  upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
+  auto locality = [&]() -> std::optional<bool> {
+    std::optional<bool> remote;
+    upstream->receive([&](msg::locality_atom, bool r) { remote = r; }, caf::after(kQuiet) >> [] {});
+    return remote;
+  };
+  CHECK(!locality());  // wired as remote: nothing to tell
+  // The peer's node was lost; the replacement runs on this node: the batch it had not released passes to it.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, true);
+  CHECK(locality() == std::optional<bool>(false));
+  bool replayed = false;
+  replacement->receive([&](msg::data_atom, uint32_t, BatchView, int64_t) { replayed = true; }, caf::after(kQuiet) >> [] {});
+  CHECK(replayed);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("credit across a link comes back when the receiving instance takes a batch, before its node releases it") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), peer(system);
+  auto counters = std::make_shared<LinkCounters>();
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
+  auto tracker = std::make_shared<AckTracker>();
+  auto token = std::make_shared<const AckToken>(tracker, 0);
+  upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {token}), int64_t{0});
+  token.reset();
+  uint64_t seq = 0;
+  peer->receive([&](records_atom, uint64_t, uint64_t s, uint32_t, uint8_t, const std::string&, const std::string&, int64_t,
+                    uint64_t, bool) { seq = s; },
+                caf::after(kQuiet) >> [] {});
+  REQUIRE(seq > 0);
+  // Taken (an actor that holds its acknowledgement, as a coincidence holds its events' notices).
+  peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{1});
+  int64_t batches = 0;
+  upstream->receive([&](msg::credit_atom, int64_t b, int64_t) { batches = b; }, caf::after(kQuiet) >> [] {});
+  CHECK(batches == 1);
+  // The token stays on the sender until the receiving node released the batch.
+  CHECK(tracker->acknowledged_through() == 0);
+  peer->send(link, released_atom::value, kFirstEpoch, seq, false);
+  for (int i = 0; i < 50 && tracker->acknowledged_through() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(tracker->acknowledged_through() == 1);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }

@@ -73,6 +73,13 @@ caf::behavior NodeActor::make_behavior() {
       },
       [this](msg::stream_time_atom, uint32_t in_port, double mjd) { on_stream_time(in_port, mjd); },
       [this](msg::credit_atom, int64_t batches, int64_t bytes) { on_credit({batches, bytes}); },
+      [this](msg::locality_atom, bool remote) {
+        const caf::strong_actor_ptr& sender = current_sender();
+        for (OutputPort& port : setup_.outputs)
+          for (Subscriber& sub : port.subscribers)
+            for (DownstreamInstance& d : sub.instances)
+              if (caf::actor_cast<caf::strong_actor_ptr>(d.handle) == sender) d.remote = remote;
+      },
       [this](msg::eos_atom) { on_end_of_stream_from_upstream(); },
       [this](msg::produce_atom) {
         produce_scheduled_ = false;
