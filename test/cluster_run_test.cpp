@@ -419,10 +419,14 @@ std::pair<size_t, size_t> alert_rows(const fs::path& path) {
   return {rows_seen, ids.size()};
 }
 
-// The documented bound (docs/cluster.md "Failures"): the sum over the edges into the lost node of
-// each edge's window in records (16 batches of at most 1,024 records by default) and of what the
-// lost instance had taken and not released: a crossmatch holds no more than its outgoing window
-// (16 batches) towards the sinks.
+// Per edge into the lost node, W_e + H_e of the documented bound (docs/cluster.md "Failures"):
+// W_e, the window, is 16 batches of at most 1,024 records. H_e, the records the lost xm instance
+// had taken and its node not released, the bound caps in bytes only (eight byte windows, 64 MiB:
+// more records than the run has). What holds them here: batches in xm's outgoing windows towards
+// the two sinks (16 batches each, the same records to both) and the records the jsonl sinks took
+// but had not yet released (written, not yet flushed). This test allows H_e one more window's
+// records (16 x 1,024): a margin for this workflow, not a consequence of the formula; the checks
+// fail if a loss sends more again.
 constexpr size_t kEdgeBoundRecords = 2 * 16 * 1024;
 
 }  // namespace

@@ -626,13 +626,22 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   }
   if (drain_cut) {
     // What the nodes abandoned, each counted once every holder there let go (as one process
-    // counts once its actor system ended): whole only if every node that reported counted all.
+    // counts once its actor system ended): whole only if every node reported and counted all, by
+    // one deadline (a node that missed it or was lost leaves the count incomplete, not smaller).
     std::set<std::string> counting;
-    for (size_t i = 0; i < nodes.size(); ++i)
-      if (reported[i] && !node_lost[i]) counting.insert(names[i]);
     bool whole = true;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (reported[i] && !node_lost[i]) counting.insert(names[i]);
+      else whole = false;
+    }
     uint64_t abandoned_records = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!counting.empty() && whole) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        whole = false;
+        break;
+      }
       self->receive(
           [&](abandoned_atom, const std::string& name, uint64_t records, bool node_whole) {
             if (!counting.erase(name)) return;
@@ -644,7 +653,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
               if (nodes[i].address() == down.source && counting.count(names[i])) whole = false;
           },
           [&](books_atom, uint64_t, const std::string&, const std::string&) {},
-          caf::after(std::chrono::seconds(30)) >> [&] { whole = false; });
+          caf::after(left) >> [&] { whole = false; });
     }
     result.abandoned_counted = whole;
     if (whole) result.abandoned_records = abandoned_records;
