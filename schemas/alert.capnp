@@ -69,5 +69,21 @@ struct Alert {
   #            << 32), 8 the bytes of the alert's cutout a (not sent twice); a child's node comes
   #            after its parent's, and children are consecutive
   #   text     the texts and bytes end to end
+  # What the decoder checks (engine/model/record_wire.cpp, RawFlatReader), failing the record
+  # rather than reading past the bytes or looping (with "damaged raw payload: ...", except the
+  # two cases of the last item, which say what they found):
+  #   - sizes: at least one node (the root); the header's counts and each name's length fit the
+  #     bytes, and after the shapes exactly 16 bytes a node plus the text bytes remain;
+  #   - shapes: no more than nodes, at most 4,096 (RecordDecoder::Shapes::kMaxShapes), each one
+  #     used by a record, and a record's field count equals its shape's;
+  #   - a tree: a list's or record's children come after it and end within the nodes, and no
+  #     node is the child of two parents (so no cycle, and no walk that visits a range of nodes
+  #     many times); nesting is at most 512 levels deep (kMaxRawDepth);
+  #   - a text or bytes node lies within the text bytes; a cutout reference (kind 8) names one of
+  #     the alert's cutouts ("raw bytes refer to a cutout the alert does not have"); any other
+  #     kind (a later revision's, or damage) is refused, never read as null ("raw value of a kind
+  #     this build does not know (N)").
+  # Its size: a Data field holds less than 2^29 bytes (the writer refuses a larger payload), and
+  # the whole message is read under a traversal limit of 4 times its words plus 1,024.
   rawFlat @20 :Data;
 }

@@ -199,6 +199,50 @@ actors:
   fs::remove_all(dir);
 }
 
+TEST_CASE("an edge between nodes into an actor that holds acknowledgements does not stall past the window") {
+  // 24 real KM3NeT notices (the schema's example, each under its own id, one notice a batch) on
+  // node1 into a coincidence on node2, which holds each active event's acknowledgement until the
+  // end of the stream: more held batches than the edge's window of 16. The alerts come before the
+  // events' times, so no event expires. When credit across a link waited for the release, the
+  // 17th notice never crossed and the run hung until `timeout` stopped it (exit 1 after the
+  // drain bound).
+  fs::path dir = temp_dir("held");
+  fs::create_directories(dir / "notices");
+  const std::string notice = read_file(data_dir() / "gcn" / "gcn-schema-notices" / "km3net" / "alert.example.json");
+  const std::string id_field = "\"id\": \"1\"";
+  REQUIRE(notice.find(id_field) != std::string::npos);
+  for (int i = 0; i < 24; ++i) {
+    std::string copy = notice;
+    copy.replace(copy.find(id_field), id_field.size(), "\"id\": \"held-" + std::to_string(i) + "\"");
+    char name[32];
+    std::snprintf(name, sizeof name, "notice-%02d.json", i);
+    write(dir / "notices" / name, copy);
+  }
+  write(dir / "workflow.yaml", R"(name: cluster-held
+defaults: {batch_size: 1}
+actors:
+  - {id: notices, type: notice-files, config: {path: notices}, placement: {nodes: [node1]}}
+  - {id: sim, type: simulator, config: {count: 20, seed: 3, start_mjd: 60000}, placement: {nodes: [node1]}}
+  - id: coinc
+    type: coincidence
+    inputs: {alerts: sim.alerts, events: notices.events}
+    placement: {nodes: [node2]}
+  - {id: rows, type: jsonl, config: {path: rows.jsonl}, inputs: [coinc.coincidences], placement: {nodes: [node2]}}
+)");
+  auto run = run_command("timeout 60 " + ebs_flow() +
+                             " run workflow.yaml -q --no-progress --local-cluster 2 --threads 1 --drain-timeout 2 "
+                             "--run-dir out --summary-json summary.json",
+                         dir);
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["accounting_ok"] == true);
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "notices") CHECK(a["forwarded"] == 24);
+    if (a["id"] == "coinc") CHECK(a["in"] == 44);  // every notice and alert crossed
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a placement naming an unknown node is refused at its place before any record flows") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("unknown");
@@ -318,8 +362,10 @@ actors:
 // sent SIGCONT once the coordinator declared it lost. Writes NAME.rc (exit code; 137: it did not
 // exit on its own within 20 s of the run's end and was killed), run.rc, signal.time (epoch s).
 // With `sample_rss`, each node's resident size is written to NAME.rss every 0.25 s ("UNIX_S KB").
+// With `http`, the run serves its dashboard and, once a lost node's instances were replaced, its
+// /api/graph and /api/stats are saved (graph-after.json, stats-after.json).
 std::string cluster_script(const std::vector<std::string>& names, const std::string& victim, const std::string& signal,
-                           double at_s, bool sample_rss = false) {
+                           double at_s, bool sample_rss = false, bool http = false) {
   std::string all, nodes_arg;
   for (const std::string& n : names) all += " " + n;
   for (const std::string& n : names) nodes_arg += (nodes_arg.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
@@ -331,7 +377,7 @@ std::string cluster_script(const std::vector<std::string>& names, const std::str
                        "done ) & done\n"
                      : "") +
          "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
-         "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg +
+         "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg + (http ? " --http 127.0.0.1:0" : "") +
          " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
          "for i in $(seq 200); do grep -q 'nodes ready' run.err && break; sleep 0.05; done\n"
          "for i in $(seq 400); do [ -n \"$(find out -name '*.jsonl' -size +0 2>/dev/null)\" ] && break; sleep 0.05; done\n"
@@ -342,7 +388,11 @@ std::string cluster_script(const std::vector<std::string>& names, const std::str
          "date +%s.%N > signal.time\nkill -" + signal + " $(cat " + victim + ".pid)\n"
          "if [ " + signal + " = STOP ]; then\n"
          "  for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
-         "  sleep 1; kill -CONT $(cat " + victim + ".pid)\nfi\n"
+         "  sleep 1; kill -CONT $(cat " + victim + ".pid)\nfi\n" +
+         (http ? "url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out)\n"
+                 "for i in $(seq 300); do grep -q 'instances replaced on node' run.err && break; sleep 0.05; done\n"
+                 "curl -s \"${url}api/graph\" > graph-after.json; curl -s \"${url}api/stats\" > stats-after.json\n"
+               : "") +
          "wait $(cat run.pid); echo $? > run.rc\n"
          "for n in" + all + "; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
          "kill $w 2>/dev/null; done\nexit 0\n";
@@ -369,9 +419,15 @@ std::pair<size_t, size_t> alert_rows(const fs::path& path) {
   return {rows_seen, ids.size()};
 }
 
-// The documented bound (docs/cluster.md "Failures"): the sum over the edges into the lost node of
-// each edge's window in records (16 batches of at most 1,024 records by default).
-constexpr size_t kEdgeWindowRecords = 16 * 1024;
+// Per edge into the lost node, W_e + H_e of the documented bound (docs/cluster.md "Failures"):
+// W_e, the window, is 16 batches of at most 1,024 records. H_e, the records the lost xm instance
+// had taken and its node not released, the bound caps in bytes only (eight byte windows, 64 MiB:
+// more records than the run has). What holds them here: batches in xm's outgoing windows towards
+// the two sinks (16 batches each, the same records to both) and the records the jsonl sinks took
+// but had not yet released (written, not yet flushed). This test allows H_e one more window's
+// records (16 x 1,024): a margin for this workflow, not a consequence of the formula; the checks
+// fail if a loss sends more again.
+constexpr size_t kEdgeBoundRecords = 2 * 16 * 1024;
 
 }  // namespace
 
@@ -384,11 +440,21 @@ TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a surviv
   // (No xm instance on c: an `any` edge keeps its records on its own node while the instance
   // there has credit, so b would get few or none of them.)
   write(dir / "workflow.yaml", failover_workflow("c", "b, a", {"a", "c"}, 4000));
-  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 2.0));
+  write(dir / "script.sh", cluster_script({"a", "b", "c"}, "b", "KILL", 2.0, false, true));
   run_script(dir);
   const std::string err = read_file(dir / "run.err");
   CHECK_MESSAGE(rc(dir, "run") == 0, err);
   CHECK(rc(dir, "b") == 128 + 9);
+  // The dashboard during the run, after the failover: where the instances run now.
+  const json graph = json::parse(read_file(dir / "graph-after.json"), nullptr, false);
+  const json stats = json::parse(read_file(dir / "stats-after.json"), nullptr, false);
+  INFO(graph.dump() << stats.dump());
+  REQUIRE(graph.is_object());
+  REQUIRE(stats.is_object());
+  for (const json& a : graph["actors"])
+    if (a["id"] == "xm") CHECK(a["nodes"] == json::array({"a", "a"}));
+  for (const json& a : stats["actors"])
+    if (a["id"] == "xm") CHECK(a["instances"][0]["node"] == "a");
   CHECK(rc(dir, "a") == 0);
   CHECK(rc(dir, "c") == 0);
   json summary = json::parse(read_file(dir / "summary.json"));
@@ -401,7 +467,7 @@ TEST_CASE("kill -9 of a node holding a crossmatch instance: replaced on a surviv
   CHECK(err.find("batches sent again after node losses") != std::string::npos);
   const size_t duplicates_sent = cluster["duplicates_sent"];
   CHECK(cluster["replayed_batches"].get<size_t>() > 0);
-  CHECK(duplicates_sent <= 1 * kEdgeWindowRecords);  // one edge into b: sim -> xm/0
+  CHECK(duplicates_sent <= 1 * kEdgeBoundRecords);  // one edge into b: sim -> xm/0
   for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) {
     auto [rows_seen, distinct] = alert_rows(dir / "out" / sink);
     CHECK_MESSAGE(distinct == 20000, sink);  // every alert at least once
@@ -429,7 +495,7 @@ TEST_CASE("kill -9 of a node holding both crossmatch instances: the replacements
   CHECK(cluster["lost_nodes"][0]["restarted"] == false);
   CHECK(cluster["lost_nodes"][0]["placed_on"] == json({{"xm/0", "a"}, {"xm/1", "c"}}));
   const size_t duplicates_sent = cluster["duplicates_sent"];
-  CHECK(duplicates_sent <= 2 * kEdgeWindowRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
+  CHECK(duplicates_sent <= 2 * kEdgeBoundRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
   for (const char* sink : {"out-a.jsonl", "out-c.jsonl"}) {
     auto [rows_seen, distinct] = alert_rows(dir / "out" / sink);
     CHECK_MESSAGE(distinct == 20000, sink);
@@ -489,7 +555,7 @@ TEST_CASE("SIGSTOP of a node: noticed within 5 s, replaced; after SIGCONT it exi
   CHECK_MESSAGE(noticed_s <= 5.0, noticed_s);
   CHECK(cluster["epoch"] == 2);
   const size_t duplicates_sent = cluster["duplicates_sent"];
-  CHECK(duplicates_sent <= 2 * kEdgeWindowRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
+  CHECK(duplicates_sent <= 2 * kEdgeBoundRecords);  // two edges into b: sim -> xm/0, sim -> xm/1
   auto [rows_seen, distinct] = alert_rows(dir / "out" / "out-a.jsonl");
   CHECK(distinct == 20000);
   CHECK(rows_seen - distinct <= duplicates_sent);
@@ -1059,7 +1125,11 @@ actors:
   CHECK(summary["interrupted"] == true);
   CHECK(summary["drain"]["timed_out"] == true);
   CHECK(summary["drain"]["busy_actors"] == json::array({"hook"}));
-  CHECK(summary["drain"]["abandoned_records"].is_null());  // not gathered from the nodes
+  // Gathered from the nodes once every holder there let go: at least what the webhook held.
+  REQUIRE(summary["drain"]["abandoned_records"].is_number());
+  CHECK(summary["drain"]["abandoned_records"].get<int>() >= summary["drain"]["unhandled_records"].get<int>());
+  CHECK(summary["drain"]["unhandled_records"].get<int>() >= 1);
+  CHECK(err.find("abandoned in all") != std::string::npos);
   for (const json& a : summary["actors"])
     if (a["id"] == "hook") CHECK(a["forwarded"] == 0);
   fs::remove_all(dir);
@@ -1117,6 +1187,10 @@ TEST_CASE("a drain cut in a cluster run with a Kafka source commits nothing its 
     return sum;
   };
   CHECK(committed("cut") == 0);  // the webhook wrote none of them
+  // Counted on the nodes after the cut: every alert read, each once (on node1, which read it).
+  const json cut = json::parse(read_file(dir / "cut.json"));
+  for (const json& a : cut["actors"])
+    if (a["id"] == "src") CHECK(cut["drain"]["abandoned_records"] == a["forwarded"]);
   CHECK_MESSAGE(rc(dir, "again") == 0, read_file(dir / "again.err"));
   CHECK(alert_rows(dir / "again" / "copy.jsonl").second == 86);  // read again from the start: nothing was committed
   CHECK(committed("again") == 86);

@@ -74,7 +74,9 @@ bool moved_on_failover(const ActorType& type) { return !type.is_source() && !typ
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                          const ClusterRun& cluster) {
   RunResult result;
-  result.abandoned_counted = false;  // each node's scope counts its own; they are not gathered
+  // Each node's scope counts its own; gathered after a drain cut (the only way a cluster run
+  // abandons records without a fault or a lost node).
+  result.abandoned_counted = false;
   std::vector<std::string> names;
   for (const NodeAddress& n : cluster.nodes) names.push_back(n.name);
   std::optional<LocalGraph> graph_holder;
@@ -528,6 +530,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       placement[k] = names[node];
     }
     record_loss(lost, at_s, target, false);
+    // The dashboard shows where the instances run now (the replacements' books come from their nodes).
+    if (options.observer) options.observer->on_start(workflow, graph->live_actors());
     std::string on;
     for (const std::string& n : taken_on) on += (on.empty() ? "'" : ", '") + n + "'";
     spdlog::warn("node '{}' lost after {:.1f} s: {} instances replaced on node {} (epoch {})", names[lost], at_s,
@@ -626,6 +630,38 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         });
   }
   if (drain_cut) {
+    // What the nodes abandoned, each counted once every holder there let go (as one process
+    // counts once its actor system ended): whole only if every node reported and counted all, by
+    // one deadline (a node that missed it or was lost leaves the count incomplete, not smaller).
+    std::set<std::string> counting;
+    bool whole = true;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (reported[i] && !node_lost[i]) counting.insert(names[i]);
+      else whole = false;
+    }
+    uint64_t abandoned_records = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!counting.empty() && whole) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        whole = false;
+        break;
+      }
+      self->receive(
+          [&](abandoned_atom, const std::string& name, uint64_t records, bool node_whole) {
+            if (!counting.erase(name)) return;
+            abandoned_records += records;
+            whole = whole && node_whole;
+          },
+          [&](caf::down_msg& down) {
+            for (size_t i = 0; i < nodes.size(); ++i)
+              if (nodes[i].address() == down.source && counting.count(names[i])) whole = false;
+          },
+          [&](books_atom, uint64_t, const std::string&, const std::string&) {},
+          caf::after(left) >> [&] { whole = false; });
+    }
+    result.abandoned_counted = whole;
+    if (whole) result.abandoned_records = abandoned_records;
     // An instance that ended after the cut (its done message came after) is not busy.
     for (GraphInstance& inst : instances()) inst.done = inst.done || inst.ended;
     record_drain_cut(instances(), result);

@@ -11,6 +11,8 @@
 #include "engine/cluster/messages.h"
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_wire.h"
+#include "engine/runtime/batch_compact.h"
+#include "engine/runtime/credit_window.h"
 #include "engine/runtime/messages.h"
 #include "engine/runtime/source_sequence.h"
 
@@ -34,7 +36,7 @@ void abandon_tokens(const BatchView& batch) {
 
 struct LinkOutState {
   // A batch the upstream sent: kept (records and tokens) until the receiving node released it,
-  // and counted against the upstream's window until it is also credited.
+  // and counted against the upstream's window until the receiving instance took it (credited).
   struct Sent {
     BatchView batch;
     uint32_t in_port = 0;
@@ -43,6 +45,7 @@ struct LinkOutState {
     size_t records = 0;
     bool credited = false;
     bool released = false;
+    bool granted = false;  // its credit went back to the upstream
   };
   caf::actor node;
   caf::actor peer;
@@ -54,9 +57,16 @@ struct LinkOutState {
   bool gone = false;        // abandoned for good: every batch is abandoned as it comes
   bool ended = false;       // the upstream sent its end of stream
   std::optional<bool> drained_told;
+  std::optional<bool> local_told;  // what the upstream was last told of where the peer runs
   uint64_t next_seq = 0;
-  std::map<uint64_t, Sent> window;
+  std::map<uint64_t, Sent> window;  // until both granted and released
+  size_t unreleased = 0;            // of the window's batches
+  int64_t held_bytes = 0;  // of the batches granted but not released: kept here, outside the window
+  int64_t max_held_bytes = 0;       // past it, credit waits for releases (held_bytes_limit)
   std::deque<uint64_t> uncredited;  // sent to the current peer, in order (credit comes back FIFO)
+  std::deque<uint64_t> to_grant;    // credited, in order; those granted meanwhile are skipped
+  std::vector<uint64_t> finished;   // granted and released: forgotten at the next grant
+  Credit granting;                  // granted since the upstream was last told
   std::map<uint32_t, double> stream_time;
   std::shared_ptr<LinkCounters> counters;
   RecordEncoder encoder;
@@ -65,6 +75,36 @@ struct LinkOutState {
 
 using LinkOut = caf::stateful_actor<LinkOutState>;
 
+// Gives the upstream a batch's credit (told at the next grant()).
+void give_credit(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
+  sent.granted = true;
+  ++st.granting.batches;
+  st.granting.bytes += sent.bytes;
+  if (sent.released) st.finished.push_back(seq);
+  else st.held_bytes += sent.bytes;
+}
+
+// The receiving node let go of the batch (or it passed to a local peer with its tokens). A batch
+// credited but not granted (held back past the cap) needs no room any more: granted now.
+void release(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
+  if (sent.released) return;
+  sent.released = true;
+  --st.unreleased;
+  if (sent.granted) {
+    st.held_bytes -= sent.bytes;
+    st.finished.push_back(seq);
+  } else if (sent.credited) {
+    give_credit(st, seq, sent);
+  }
+}
+
+// The receiving instance took the batch.
+void mark_credited(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
+  if (sent.credited) return;
+  sent.credited = true;
+  if (!sent.granted) st.to_grant.push_back(seq);
+}
+
 void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   auto& st = self->state;
   st.uncredited.push_back(seq);
@@ -72,7 +112,7 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
     // Tokens travel with the batch in one process: the replacement acknowledges them itself.
     self->send(st.peer, msg::data_atom::value, sent.in_port, sent.batch, sent.ingest_ns);
     sent.batch = {};
-    sent.released = true;
+    release(st, seq, sent);
     return;
   }
   std::string types;
@@ -109,24 +149,31 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   st.counters->batches_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Gives the upstream back the credit of every batch both taken and released.
+// Gives the upstream back the credit of every batch the receiving instance took, as an edge in
+// one process does: an actor that holds acknowledgements (a coincidence holds its active events'
+// notices) must not stop its upstream's batches. What it holds stays kept here until released,
+// in bytes up to max_held_bytes (at least one batch); past that, credit waits for releases, in
+// order, so memory stays bounded. Forgets the batches both granted and released.
 void grant(LinkOut* self) {
   auto& st = self->state;
-  int64_t batches = 0, bytes = 0;
-  for (auto it = st.window.begin(); it != st.window.end();) {
-    if (it->second.credited && it->second.released) {
-      ++batches;
-      bytes += it->second.bytes;
-      it = st.window.erase(it);
-    } else {
-      ++it;
+  while (!st.to_grant.empty()) {
+    auto it = st.window.find(st.to_grant.front());
+    if (it != st.window.end() && !it->second.granted) {
+      LinkOutState::Sent& sent = it->second;
+      const bool room = sent.released || st.held_bytes == 0 || st.held_bytes + sent.bytes <= st.max_held_bytes;
+      if (!room) break;
+      give_credit(st, it->first, sent);
     }
+    st.to_grant.pop_front();
   }
-  if (batches > 0 && st.upstream) self->send(st.upstream, msg::credit_atom::value, batches, bytes);
+  for (uint64_t seq : st.finished) st.window.erase(seq);
+  st.finished.clear();
+  if (st.granting.batches > 0 && st.upstream)
+    self->send(st.upstream, msg::credit_atom::value, st.granting.batches, st.granting.bytes);
+  st.granting = {};
   // Drained once its upstream ended and everything sent was released: an instance does not give
   // back the last credit of a stream that ended, so credit is not waited for.
-  const bool drained =
-      st.ended && std::all_of(st.window.begin(), st.window.end(), [](const auto& w) { return w.second.released; });
+  const bool drained = st.ended && st.unreleased == 0;
   if (st.drained_told != drained) {
     st.drained_told = drained;
     self->send(st.node, drained_atom::value, drained);
@@ -137,10 +184,24 @@ void credit(LinkOut* self, int64_t batches) {
   auto& st = self->state;
   for (int64_t i = 0; i < batches && !st.uncredited.empty(); ++i) {
     auto it = st.window.find(st.uncredited.front());
-    if (it != st.window.end()) it->second.credited = true;
+    if (it != st.window.end()) mark_credited(st, it->first, it->second);
     st.uncredited.pop_front();
   }
   grant(self);
+}
+
+// Tells the upstream whether its batches now stay on this node (a failover's replacement here),
+// so that an `any` edge prefers it as it prefers local instances (engine/runtime/partition.h).
+void tell_locality(LinkOut* self) {
+  auto& st = self->state;
+  if (!st.upstream || st.local_told == st.local) return;
+  // Wired as remote: only a change is news.
+  if (!st.local_told && !st.local) {
+    st.local_told = false;
+    return;
+  }
+  st.local_told = st.local;
+  self->send(st.upstream, msg::locality_atom::value, !st.local);
 }
 
 void send_end(LinkOut* self) {
@@ -149,9 +210,11 @@ void send_end(LinkOut* self) {
   else self->send(st.peer, link_eos_atom::value, st.epoch);
 }
 
-caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCounters> counters) {
+caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCounters> counters,
+                       int64_t max_held_bytes) {
   self->state.node = std::move(node);
   self->state.counters = std::move(counters);
+  self->state.max_held_bytes = max_held_bytes;
   self->set_down_handler([self](const caf::down_msg& down) {
     auto& st = self->state;
     // A link in ends normally after the end of stream; its batches' reports come from their
@@ -159,7 +222,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
     if (st.local || !st.peer || down.source != st.peer.address() || down.reason == caf::exit_reason::normal) return;
     // What it had not released is kept: the coordinator decides (a replacement, or abandon).
     spdlog::warn("a link to another node was lost ({}); {} batches kept for a replacement", caf::to_string(down.reason),
-                 st.window.size());
+                 st.unreleased);
     st.peer_lost = true;
   });
   return {
@@ -176,9 +239,11 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
         // Every batch not released goes (again) to the new peer, in order; one released but not
         // yet credited will get no credit from the old peer any more.
         st.uncredited.clear();
+        st.to_grant.clear();
         for (auto& [seq, sent] : st.window) {
           if (sent.released) {
-            sent.credited = true;
+            sent.credited = false;
+            mark_credited(st, seq, sent);
             continue;
           }
           sent.credited = false;
@@ -195,6 +260,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           }
           if (st.ended) send_end(self);
         }
+        tell_locality(self);
         grant(self);
       },
       [self](abandon_atom) {
@@ -206,26 +272,35 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
             st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
           }
           sent.batch = {};
-          sent.released = sent.credited = true;
+          mark_credited(st, seq, sent);
+          release(st, seq, sent);
         }
         st.uncredited.clear();
         grant(self);
       },
       [self](msg::data_atom, uint32_t in_port, BatchView batch, int64_t ingest_ns) {
         auto& st = self->state;
-        if (!st.upstream) st.upstream = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!st.upstream) {
+          st.upstream = caf::actor_cast<caf::actor>(self->current_sender());
+          tell_locality(self);
+        }
         const uint64_t seq = ++st.next_seq;
         LinkOutState::Sent& sent = st.window[seq];
+        ++st.unreleased;
         for (size_t i = 0; i < batch.size(); ++i) sent.bytes += static_cast<int64_t>(record_bytes(batch[i]));
         sent.records = batch.size();
         sent.in_port = in_port;
         sent.ingest_ns = ingest_ns;
-        sent.batch = std::move(batch);
+        // Kept until released and counted by its own records: a narrowed batch would keep the
+        // whole batch it was narrowed from.
+        sent.batch = compact_batch(batch);
+        batch = {};
         if (st.gone) {
           abandon_tokens(sent.batch);
           st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
           sent.batch = {};
-          sent.released = sent.credited = true;
+          mark_credited(st, seq, sent);
+          release(st, seq, sent);
           grant(self);
         } else if (st.bound && !st.peer_lost) {
           send_batch(self, seq, sent);
@@ -257,7 +332,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
         }
         it->second.batch = {};  // its tokens go: acknowledged unless abandoned above
-        it->second.released = true;
+        release(self->state, seq, it->second);
         grant(self);
       },
       [self](msg::stream_time_atom, uint32_t in_port, double mjd) {
@@ -318,6 +393,8 @@ AckRef remote_token(LinkInState& st, uint64_t records, uint64_t seq, uint64_t so
   const uint64_t epoch = st.epoch;
   return AckRef(new AckToken(st.tracker, records),
                 StandInRelease{source_seq, [sender, scope, seq, epoch](const AckToken* token) {
+                                 // Decided here once (the tracker has no scope): the sending
+                                 // node's tokens count the records if abandoned.
                                  const bool abandoned = token->abandoned() || (scope && scope->torn_down());
                                  delete token;
                                  caf::anon_send(sender, released_atom::value, epoch, seq, abandoned);
@@ -339,7 +416,9 @@ caf::behavior link_in(LinkIn* self, caf::actor target, uint64_t target_index, ca
   st.run = std::move(run);
   st.scope = scope;
   st.counters = std::move(counters);
-  st.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
+  // No scope: its tokens stand in for the sending node's, which count what is abandoned, and
+  // their release function alone reads the scope (remote_token).
+  st.tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, nullptr);
   return {
       [self](records_atom, uint64_t epoch, uint64_t seq, uint32_t in_port, uint8_t batch_type,
              const std::string& types, const std::string& bytes, int64_t ingest_wall, uint64_t source_seq, bool last) {
@@ -402,8 +481,15 @@ caf::behavior link_in(LinkIn* self, caf::actor target, uint64_t target_index, ca
 
 }  // namespace
 
-caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters) {
-  return system.spawn(link_out, std::move(node), std::move(counters));
+int64_t held_bytes_limit(int64_t credit_bytes) {
+  constexpr int64_t kWindows = 8;
+  constexpr int64_t kUnlimitedWindow = int64_t{8} << 20;  // RunOptions' default byte window
+  return kWindows * (credit_bytes > 0 ? credit_bytes : kUnlimitedWindow);
+}
+
+caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters,
+                          int64_t max_held_bytes) {
+  return system.spawn(link_out, std::move(node), std::move(counters), max_held_bytes);
 }
 
 caf::actor spawn_link_in(caf::actor_system& system, caf::actor target, uint64_t target_index, caf::actor run,

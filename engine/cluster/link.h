@@ -3,11 +3,12 @@
 // instance), a link in on the receiving node stands for the remote upstream instance.
 //
 // Records cross as Cap'n Proto encodings (engine/model/record_wire.h), split into messages of at
-// most kMaxMessageBytes. Credit is end to end, and gated by the acknowledgement: the link out
-// gives the upstream back a batch's credit (one batch and the bytes it spent) only once the
-// receiving instance took the batch AND the receiving node reported its records handled. So the
-// edge's window in batches and bytes bounds both what is in flight across the network (BASP has
-// no back-pressure of its own) and what a node loss replays.
+// most kMaxMessageBytes. Credit is end to end: the link out gives the upstream back a batch's
+// credit (one batch and the bytes it spent) once the receiving instance took the batch, as an
+// edge in one process does, so the edge's window bounds what is in flight across the network
+// (BASP has no back-pressure of its own). Batches taken but not yet released stay kept for a
+// replay, up to held_bytes_limit; past it credit waits for releases. A node loss replays the
+// unreleased batches: at most the window plus that limit (docs/cluster.md "Failures").
 //
 // Acknowledgements: the link out keeps each batch (its records and tokens) until the receiving
 // node reports that the batch's records were handled (released); the link in gives the batch one
@@ -40,10 +41,17 @@ struct LinkCounters {
   std::atomic<uint64_t> messages_refused{0};  // from a fenced (lost) node, refused by a link in
 };
 
+// The most bytes a link out keeps of batches the receiving instance took but its node has not
+// released (an actor holding their acknowledgements, a sink still writing them), for an edge of
+// `credit_bytes` in flight (0: unlimited): eight windows (of 8 MiB when unlimited). Past it the
+// upstream's credit waits for releases; one batch is always let through.
+int64_t held_bytes_limit(int64_t credit_bytes);
+
 // Spawns a link out; it learns its peer from (peer, handle, epoch, local), its upstream from the
 // first message it gets from it, and tells `node` (drained, bool) whenever whether it holds
 // nothing and its upstream ended changes. It ends when its node kills it at the end of the run.
-caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters);
+caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters,
+                          int64_t max_held_bytes);
 
 // Spawns a link in for local `target` (input port numbers travel with the batches). `run` is told
 // (fault, target_index, what, true) when a batch cannot be decoded; `scope` is the node's run.

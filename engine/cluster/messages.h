@@ -73,6 +73,11 @@ inline constexpr std::chrono::milliseconds kBooksInterval{500};
 // token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
 // reports its books at once (collect's answer) and stops its instances.
 using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
+// Node -> coordinator after a drain cut: (abandoned, node name, records, whole): the records its
+// acknowledgement scope abandoned, counted once its instances and links ended (whole) or when the
+// node stopped waiting for them (not whole). Each record counts on the node that read it: the
+// stand-in tokens of batches from other nodes are left out.
+using abandoned_atom = caf::atom_constant<caf::atom("abandoned")>;
 // Node -> the coordinator's request server (engine/cluster/coordinator_requests.h): (service, name,
 // attempt epoch, request text) -> (ok, answer text or why not). The server's handle reaches each
 // node with prepare.
@@ -84,7 +89,9 @@ using service_atom = caf::atom_constant<caf::atom("service")>;
 // and records as link.cpp encodes them (schemas/alert.capnp, ...). It is part of the BASP
 // application identifier (cluster_app_identifier): two builds of one version that differ here
 // refuse each other at the handshake instead of misreading each other. Raise it with any change.
-inline constexpr int kClusterProtocolRevision = 4;  // 3: raw payloads flat (Alert.rawFlat); 4: batches keep their source sequence
+// 3: raw payloads flat (Alert.rawFlat); 4: batches keep their source sequence; 5: the abandoned
+// records counted after a drain cut, credit across a link given back when a batch is taken.
+inline constexpr int kClusterProtocolRevision = 5;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

@@ -30,7 +30,7 @@ struct LiveActor {
   std::vector<Wire> inputs;  // unwired dead letters go to kDeadLetterActorId's "in"
   std::vector<std::string> output_ports;
   std::vector<std::shared_ptr<const ActorStats>> instances;
-  std::vector<std::string> nodes;  // a cluster run: the node each instance runs on (at the start)
+  std::vector<std::string> nodes;  // a cluster run: each instance's node (on_start comes again after a failover)
 };
 
 // Watches a run from outside (e.g. a dashboard sampling rates). Both calls come from the thread

@@ -24,6 +24,10 @@ using done_atom = caf::atom_constant<caf::atom("done")>;        // (done, instan
 // source's produce, a sink's flush); the run goes on draining and ends with exit 1 — or, with
 // abort (Emitter::abort_run), is torn down at once.
 using fault_atom = caf::atom_constant<caf::atom("fault")>;
+// (locality, remote) from a link that stands for a downstream instance (engine/cluster/link.h) to
+// its upstream: it now reaches an instance on another node, or (after a failover put the
+// replacement on this node) one on this node: `any` edges prefer local ones (partition.h).
+using locality_atom = caf::atom_constant<caf::atom("locality")>;
 
 }  // namespace ebs::msg
 

@@ -8,6 +8,7 @@
 
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_json.h"
+#include "engine/runtime/batch_compact.h"
 #include "engine/time/time_scale.h"
 
 namespace ebs {
@@ -16,19 +17,11 @@ namespace {
 
 // The same records and acknowledgements as `view`, in a batch of their own that calls `released`
 // once the receiver has dropped every copy of it: how the runtime learns that a sink let go of a
-// batch (wrote it durably, or gave up on it). A narrowed view is copied into a batch of its
-// records (pointers only); a whole one shares the batch.
+// batch (wrote it durably, or gave up on it). A narrowed view is compacted first, so that the
+// sink keeps only its own records.
 BatchView reporting_release(const BatchView& view, std::function<void(const Batch&)> released) {
-  std::shared_ptr<const Batch> batch = view.batch();
+  std::shared_ptr<const Batch> batch = compact_batch(view).batch();
   if (!batch) return view;
-  if (view.size() != batch->records.size()) {
-    auto narrowed = std::make_shared<Batch>();
-    narrowed->type = batch->type;
-    narrowed->records.reserve(view.size());
-    for (size_t i = 0; i < view.size(); ++i) narrowed->records.push_back(view.record(i));
-    narrowed->acks = batch->acks;
-    batch = std::move(narrowed);
-  }
   const Batch* raw = batch.get();
   return BatchView(std::shared_ptr<const Batch>(
       raw, [keep = std::move(batch), released = std::move(released)](const Batch* b) { released(*b); }));
@@ -39,6 +32,15 @@ int64_t batch_bytes(const BatchView& batch) {
   int64_t bytes = 0;
   for (size_t i = 0; i < batch.size(); ++i) bytes += static_cast<int64_t>(record_bytes(batch[i]));
   return bytes;
+}
+
+// Calls `f` on every downstream instance that `handle` stands for (a message's sender).
+template <typename F>
+void for_each_downstream(std::vector<OutputPort>& outputs, const caf::strong_actor_ptr& handle, F&& f) {
+  for (OutputPort& port : outputs)
+    for (Subscriber& sub : port.subscribers)
+      for (DownstreamInstance& d : sub.instances)
+        if (caf::actor_cast<caf::strong_actor_ptr>(d.handle) == handle) f(d);
 }
 
 std::vector<AnyTarget> any_targets(const Subscriber& sub) {
@@ -73,6 +75,9 @@ caf::behavior NodeActor::make_behavior() {
       },
       [this](msg::stream_time_atom, uint32_t in_port, double mjd) { on_stream_time(in_port, mjd); },
       [this](msg::credit_atom, int64_t batches, int64_t bytes) { on_credit({batches, bytes}); },
+      [this](msg::locality_atom, bool remote) {
+        for_each_downstream(setup_.outputs, current_sender(), [remote](DownstreamInstance& d) { d.remote = remote; });
+      },
       [this](msg::eos_atom) { on_end_of_stream_from_upstream(); },
       [this](msg::produce_atom) {
         produce_scheduled_ = false;
@@ -112,11 +117,7 @@ void NodeActor::on_stream_time(uint32_t in_port, double mjd_tai) {
 }
 
 void NodeActor::on_credit(const Credit& credit) {
-  const caf::strong_actor_ptr& sender = current_sender();
-  for (OutputPort& port : setup_.outputs)
-    for (Subscriber& sub : port.subscribers)
-      for (DownstreamInstance& d : sub.instances)
-        if (caf::actor_cast<caf::strong_actor_ptr>(d.handle) == sender) d.credit.grant(credit);
+  for_each_downstream(setup_.outputs, current_sender(), [&credit](DownstreamInstance& d) { d.credit.grant(credit); });
   if (setup_.context.type->is_source()) {
     if (!produce_scheduled_) schedule_produce(std::chrono::microseconds(0));
   } else {
@@ -446,6 +447,9 @@ void NodeActor::flush_dead_letters() {
 }
 
 void NodeActor::on_exit() {
+  // What the logic still holds (a sink's unwritten records, held events) lets go with it: its
+  // run's owner drops its own handle to count what was abandoned (docs/cluster.md).
+  setup_.logic.reset();
   setup_.outputs.clear();
   setup_.run = nullptr;
   upstreams_.clear();

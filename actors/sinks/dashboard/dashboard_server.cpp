@@ -403,11 +403,16 @@ void DashboardServer::on_start(const Workflow& workflow, std::vector<LiveActor> 
       break;
     }
   std::lock_guard lock(impl_->mutex);
+  // Called again in a cluster run: a restart's new attempt, or a failover's new places. The run's
+  // clock and rate history go on (a counter that went back moves by 0, see sample_locked).
+  const bool again = impl_->state == "running" && impl_->samples.size() == actors.size();
   impl_->workflow_name = workflow.name;
   impl_->workflow_file = workflow.file;
   impl_->actors = std::move(actors);
-  impl_->samples.assign(impl_->actors.size(), {});
-  impl_->started_at = impl_->last_sample = std::chrono::steady_clock::now();
+  if (!again) {
+    impl_->samples.assign(impl_->actors.size(), {});
+    impl_->started_at = impl_->last_sample = std::chrono::steady_clock::now();
+  }
   impl_->state = "running";
 }
 
