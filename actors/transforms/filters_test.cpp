@@ -491,14 +491,41 @@ TEST_CASE("two instances apply a switch point under the limits it was made with,
   CHECK(forwarded_count(1) == 0);
 }
 
+namespace {
+
+// alice's filter "bright" as version 1 ("mag < 18.5"), with what each of its two versions forwards
+// of the service's alerts (both some): the late-batch and numbering cases update it to v2.
+struct BrightTwoVersions {
+  std::string v2 = "mag >= 18.5";
+  int64_t id = 0;
+  size_t by_v1 = 0, by_v2 = 0;
+};
+BrightTwoVersions add_bright_two_versions(SqlFilterService& service) {
+  const std::string v1 = "mag < 18.5";
+  BrightTwoVersions out;
+  out.id = service.add("bright", v1, registry::Filter::Kind::expression);
+  out.by_v1 = forwarded({{"bright", v1}}, "", service.records).size();
+  out.by_v2 = forwarded({{"bright", out.v2}}, "", service.records).size();
+  REQUIRE(out.by_v1 > 0);
+  REQUIRE(out.by_v2 > 0);
+  return out;
+}
+
+// The version of alice's "bright" that a `tag: count` instance annotated a forwarded alert with.
+int bright_version(const RecordPtr& record) {
+  return nlohmann::json::parse(static_cast<const Alert&>(*record).annotations().list().back()->details)
+      .at("alice/bright")
+      .get<int>();
+}
+
+}  // namespace
+
 TEST_CASE("a batch that comes late meets the version in effect at its own source sequence") {
   SqlFilterService service;
-  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5";
-  const int64_t bright = service.add("bright", v1, registry::Filter::Kind::expression);
-  const size_t by_v1 = forwarded({{"bright", v1}}, "", service.records).size();
-  const size_t by_v2 = forwarded({{"bright", v2}}, "", service.records).size();
-  REQUIRE(by_v1 > 0);
-  REQUIRE(by_v2 > 0);
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const std::string& v2 = versions.v2;
+  const int64_t bright = versions.id;
+  const size_t by_v1 = versions.by_v1, by_v2 = versions.by_v2;
   auto tracker = std::make_shared<AckTracker>();
   // All the alerts as source batch `sequence` (a token standing in for the source's, as a batch
   // that crossed a link holds): how many were forwarded under each version of the filter.
@@ -508,10 +535,7 @@ TEST_CASE("a batch that comes late meets the version in effect at its own source
     CollectingEmitter out;
     logic.on_batch(0, BatchView::make(PortType::alert, service.records, {token}), out);
     std::map<int, size_t> by_version;
-    for (const RecordPtr& r : out.records())
-      ++by_version[nlohmann::json::parse(static_cast<const Alert&>(*r).annotations().list().back()->details)
-                       .at("alice/bright")
-                       .get<int>()];
+    for (const RecordPtr& r : out.records()) ++by_version[bright_version(r)];
     return by_version;
   };
   // Two instances of one run; batches 2 and 3 are late at instance 0 (a parallel upstream on
@@ -536,12 +560,10 @@ TEST_CASE("a batch that comes late meets the version in effect at its own source
 
 TEST_CASE("a switch point is one number in each numbering (two sources' batches): each switches when its own batches reach it") {
   SqlFilterService service;
-  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5";
-  const int64_t bright = service.add("bright", v1, registry::Filter::Kind::expression);
-  const size_t by_v1 = forwarded({{"bright", v1}}, "", service.records).size();
-  const size_t by_v2 = forwarded({{"bright", v2}}, "", service.records).size();
-  REQUIRE(by_v1 > 0);
-  REQUIRE(by_v2 > 0);
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const std::string& v2 = versions.v2;
+  const int64_t bright = versions.id;
+  const size_t by_v1 = versions.by_v1, by_v2 = versions.by_v2;
   // Two numberings into one instance, as two Kafka partitions or two parallel source instances
   // send: each source's tokens are numbered 1, 2, 3, ... by its own tracker.
   auto fast = std::make_shared<AckTracker>(), slow = std::make_shared<AckTracker>();
@@ -557,9 +579,7 @@ TEST_CASE("a switch point is one number in each numbering (two sources' batches)
     evaluated += out.forwarded_records + out.filtered_records;
     std::set<int> versions;
     for (const RecordPtr& r : out.records()) {
-      const int version = nlohmann::json::parse(static_cast<const Alert&>(*r).annotations().list().back()->details)
-                              .at("alice/bright")
-                              .get<int>();
+      const int version = bright_version(r);
       versions.insert(version);
       ++forwarded_by_version[version];
     }
