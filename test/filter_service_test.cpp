@@ -132,6 +132,22 @@ struct LoopbackRegistry {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
 };
 
+// The order a run's `seen` sink (jsonl, in run/seen.jsonl) wrote the real ZTF alerts in — the
+// source's — and those alerts, one each.
+struct SourceOrder {
+  std::vector<std::string> ids;
+  std::vector<std::shared_ptr<const Alert>> alerts;
+};
+SourceOrder source_order(const fs::path& dir) {
+  SourceOrder out;
+  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
+  for (std::string line; std::getline(seen, line);) out.ids.push_back(alert_id_of(json::parse(line)));
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) out.alerts.push_back(a);
+  REQUIRE(out.ids.size() == out.alerts.size());
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stream, 401/403, a hanging webhook") {
@@ -235,13 +251,9 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   INFO(read_text(dir / "err.txt"));
 
   // The order the filters actor saw the alerts in: the source's, as the jsonl sink wrote it.
-  std::vector<std::string> order;
-  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
-  for (std::string line; std::getline(seen, line);) order.push_back(alert_id_of(json::parse(line)));
-  std::vector<std::shared_ptr<const Alert>> alerts;
-  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
-    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
-  REQUIRE(order.size() == alerts.size());
+  const SourceOrder source = source_order(dir);
+  const std::vector<std::string>& order = source.ids;
+  const std::vector<std::shared_ptr<const Alert>>& alerts = source.alerts;
 
   FilterRegistry store(store_path);
   auto effects = store.effects(alice_id);
@@ -432,13 +444,9 @@ struct RecordingWebhook {
 // it, some by each; the webhook got the same.
 void check_one_switch(const fs::path& dir, const std::string& v1, const std::string& v2, RecordingWebhook& hook,
                       const std::string& what) {
-  std::vector<std::string> order;  // the source's order
-  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
-  for (std::string line; std::getline(seen, line);) order.push_back(alert_id_of(json::parse(line)));
-  std::vector<std::shared_ptr<const Alert>> alerts;
-  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
-    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
-  REQUIRE(order.size() == alerts.size());
+  const SourceOrder source = source_order(dir);
+  const std::vector<std::string>& order = source.ids;
+  const std::vector<std::shared_ptr<const Alert>>& alerts = source.alerts;
   std::multiset<std::pair<std::string, int>> got;
   std::istringstream kept(read_text(dir / "run" / "kept.jsonl"));
   for (std::string line; std::getline(kept, line);) {
