@@ -14,6 +14,7 @@
 #include "actors/common/repository/rows.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/repository/sky_index.h"
+#include "actors/common/sqlite/wal_gathering_vfs.h"
 
 namespace ebs::repository {
 
@@ -46,7 +47,9 @@ const char* kind_name(SkyEvent::Kind kind) { return to_string(kind).data(); }
 }  // namespace
 
 Writer::Writer(const std::string& path, WriterOptions options)
-    : options_(std::move(options)), db_(path, Database::Mode::read_write, options_.busy_timeout_ms) {
+    : options_(std::move(options)),
+      // One write call per run of WAL frames, not two per frame (sqlite/wal_gathering_vfs.h).
+      db_(path, Database::Mode::read_write, options_.busy_timeout_ms, sqlite::wal_gathering_vfs()) {
   for (const std::string& f : options_.raw_exclude) raw_exclude_.insert(f);  // views into options_
   db_.execute("PRAGMA journal_mode=WAL");
   db_.execute(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");

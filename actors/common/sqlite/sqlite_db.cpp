@@ -23,10 +23,10 @@ bool is_storage_error(int code) {
   }
 }
 
-Database::Database(const std::string& path, Mode mode, int busy_timeout_ms) : path_(path) {
+Database::Database(const std::string& path, Mode mode, int busy_timeout_ms, const char* vfs) : path_(path) {
   int flags = mode == Mode::read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, vfs);
   db_.reset(raw);
   if (rc != SQLITE_OK) {
     std::string message = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);

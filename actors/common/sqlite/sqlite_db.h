@@ -50,8 +50,9 @@ class Database {
   enum class Mode { read_only, read_write };
   Database() = default;
   // Opens `path`; read_write creates it. `busy_timeout_ms`: how long to wait for another
-  // connection's lock before SQLITE_BUSY.
-  Database(const std::string& path, Mode mode, int busy_timeout_ms = 2000);
+  // connection's lock before SQLITE_BUSY. `vfs`: a registered VFS's name (nullptr: the default),
+  // e.g. wal_gathering_vfs() for a connection that writes a WAL.
+  Database(const std::string& path, Mode mode, int busy_timeout_ms = 2000, const char* vfs = nullptr);
 
   sqlite3* get() const { return db_.get(); }
   const std::string& path() const { return path_; }
