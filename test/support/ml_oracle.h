@@ -4,6 +4,7 @@
 #pragma once
 
 #include "test/support/python_oracle.h"
+#include "test/support/temp_dir.h"
 
 #include <unistd.h>
 
@@ -46,22 +47,6 @@ inline std::vector<double> read_numbers(const std::string& path) {
   return out;
 }
 
-// A fresh temporary directory, removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = std::filesystem::temp_directory_path() /
-            ("ebs_ml_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using ebs::testing::TempDir;
 
 }  // namespace ebs::ml::testing

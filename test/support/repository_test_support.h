@@ -16,28 +16,11 @@
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/batch.h"
 #include "test/support/collecting_emitter.h"
+#include "test/support/temp_dir.h"
 
 namespace ebs::repository::testing {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name) {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("ebs-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using ebs::testing::TempDir;
 
 inline std::shared_ptr<AlertCore> make_core(int64_t alert_id, const std::string& object_id, double ra, double dec,
                                             double mjd, std::vector<Photometry> history = {}) {

@@ -12,6 +12,8 @@ constexpr int kFrameHeaderBytes = 24;
 
 std::atomic<uint64_t> wal_writes{0};
 std::atomic<uint64_t> file_writes{0};
+std::atomic<uint64_t> barrier_writes{0};
+std::atomic<uint64_t> dropped_runs{0};
 
 // One open file: ours in front, the default VFS's right behind it in the same allocation.
 struct GatherFile {
@@ -50,6 +52,17 @@ int settle(GatherFile* file) {
     return rc;
   }
   return write_run(file);
+}
+
+// What is gathered when a write transaction ends was never committed (a commit leaves nothing
+// gathered): the transaction rolled back. Written later it would land on frames that the next
+// writer, maybe another connection, commits at the same offsets.
+void drop_run(GatherFile* file) {
+  if (file->used > 0) dropped_runs.fetch_add(1, std::memory_order_relaxed);
+  file->used = 0;
+  file->next_offset = -1;
+  file->commit_page_offset = -1;
+  file->deferred_error = SQLITE_OK;
 }
 
 uint32_t big_endian_u32(const unsigned char* p) {
@@ -158,16 +171,22 @@ int x_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile**
   if (real->pMethods->iVersion < 2) return SQLITE_IOERR_SHMMAP;
   return real->pMethods->xShmMap(real, region, size, extend, out);
 }
+constexpr int kWalWriteLock = 0;  // wal.c's WAL_WRITE_LOCK: the first shared-memory lock
+
 int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
-  sqlite3_file* real = real_of(f);
+  GatherFile* file = as_gather(f);
+  if ((flags & SQLITE_SHM_UNLOCK) != 0 && offset == kWalWriteLock && file->wal != nullptr) drop_run(file->wal);
+  sqlite3_file* real = file->real;
   if (real->pMethods->iVersion < 2) return SQLITE_IOERR_SHMLOCK;
   return real->pMethods->xShmLock(real, offset, n, flags);
 }
 // SQLite's barrier before it publishes WAL frames to readers: they must be in the file by then.
 void x_shm_barrier(sqlite3_file* f) {
   GatherFile* file = as_gather(f);
-  if (GatherFile* wal = file->wal; wal != nullptr && wal->deferred_error == SQLITE_OK)
+  if (GatherFile* wal = file->wal; wal != nullptr && wal->deferred_error == SQLITE_OK && wal->used > 0) {
+    barrier_writes.fetch_add(1, std::memory_order_relaxed);
     wal->deferred_error = write_run(wal);
+  }
   if (file->real->pMethods->iVersion >= 2) file->real->pMethods->xShmBarrier(file->real);
 }
 int x_shm_unmap(sqlite3_file* f, int delete_flag) {
@@ -282,7 +301,8 @@ const char* wal_gathering_vfs() {
 }
 
 WalGatheringStats wal_gathering_stats() {
-  return {wal_writes.load(std::memory_order_relaxed), file_writes.load(std::memory_order_relaxed)};
+  return {wal_writes.load(std::memory_order_relaxed), file_writes.load(std::memory_order_relaxed),
+          barrier_writes.load(std::memory_order_relaxed), dropped_runs.load(std::memory_order_relaxed)};
 }
 
 }  // namespace ebs::sqlite

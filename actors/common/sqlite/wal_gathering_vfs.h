@@ -11,11 +11,16 @@
 //     a checksum rewrite, the WAL header), and every read, sync, size, truncate, file control and
 //     close of the WAL first writes what is gathered, then goes to the file;
 //   - the database file's shared-memory barrier, which SQLite issues before it publishes frames to
-//     readers, writes the connection's gathered WAL first (a net: the rules above already leave
-//     nothing gathered at a commit);
+//     readers, writes the connection's gathered WAL first (a net: the rules above leave nothing
+//     gathered at a commit, with synchronous=FULL too, whose sync comes before the publication;
+//     the tests check that the net never writes);
+//   - the release of the WAL's write lock drops what is still gathered: a write transaction that
+//     ends with frames gathered rolled back (frames a spill wrote), and writing them later would
+//     overwrite what the next writer commits at the same offsets;
 //   - at most kGatherBytes are held; past that the run is written.
-// A write error met while writing the run is returned by the call that caused it, or, for the
-// barrier (which cannot fail), by the next call on the WAL.
+// A write error met while writing the run is returned by the call that caused it; one met by the
+// barrier (which cannot fail, and which should find nothing) by the next call on the WAL, which
+// SQLite may ignore (a close): hence the barrier is a net, not the rule.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +41,8 @@ const char* wal_gathering_vfs();
 struct WalGatheringStats {
   uint64_t wal_writes = 0;  // xWrite calls SQLite made on WAL files
   uint64_t file_writes = 0;  // write calls made on the WAL files underneath
+  uint64_t barrier_writes = 0;  // runs the shared-memory barrier had to write (the net; expect 0)
+  uint64_t dropped_runs = 0;  // runs dropped at the end of a write transaction (rolled back)
 };
 WalGatheringStats wal_gathering_stats();
 
