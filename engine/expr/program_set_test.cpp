@@ -208,3 +208,14 @@ TEST_CASE("the sweeps place every value: crowded thresholds, one threshold, infi
     check_against_programs(texts, columns, records);
   }
 }
+TEST_CASE("DEBUG") {
+  for (const char* t : {"exists(a)", "a > 1", "a > 1 and a < 5"}) {
+    auto set = std::get<ProgramSet>(ProgramSet::compile({t}));
+    std::vector<std::vector<Value>> columns(1);
+    for (int r = 0; r < 100; ++r) columns[0].push_back(r % 3 ? Value(double(r % 7)) : Value());
+    Matches m = set.evaluate(columns, 100);
+    std::string s;
+    for (int r = 0; r < 100; ++r) s += m.passes(0, r) ? '1' : '0';
+    MESSAGE(t << " " << s);
+  }
+}
