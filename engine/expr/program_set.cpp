@@ -6,7 +6,6 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <cstdlib>
 #include <limits>
 #include <unordered_map>
 
@@ -201,14 +200,6 @@ Function function_named(std::string_view name) {
   fail("expression", "unknown function '" + std::string(name) + "' after a successful compile");
 }
 
-// What writing one expression's answer needs, without reading its node.
-struct Answer {
-  bool answer_only = false;  // the root's terms are combined straight into the answer's row
-  bool all = true;           // and (else or), when answer_only
-  uint32_t terms_at = 0, terms = 0;
-  int bits_at = -1;  // the root's true bitset, when not answer_only
-};
-
 }  // namespace
 
 struct ProgramSet::Graph {
@@ -222,10 +213,9 @@ struct ProgramSet::Graph {
   // answer_only ones), and per expression what writing its answer needs: a thousand filters'
   // nodes are a quarter of a megabyte, not read per batch.
   std::vector<uint32_t> evaluated;
-  std::vector<Answer> answers;
-  // The answers by shape, for loops without a branch on the data: answer_only `and`s of 2-5 terms
-  // (most users' filters) in and_answers[terms] as (position in `answers`, its terms' bits_at...);
-  // the others (an `or`, more terms, a root's own bitset copied) in other_answers as (position,
+  // The expressions' answers by shape, for loops without a branch on the data: answer_only `and`s
+  // of 2-5 terms (most users' filters) in and_answers[terms] as (expression, its terms' bits_at...);
+  // the others (an `or`, more terms, a root's own bitset copied) in other_answers as (expression,
   // 1 for `and` / 0 for `or`, count, bits_at...).
   static constexpr uint32_t kGroupedTerms = 5;
   std::vector<uint32_t> and_answers[kGroupedTerms + 1];
@@ -457,12 +447,10 @@ void lay_out(ProgramSet::Graph& graph) {
     bool swept_only = node.kind == NodeKind::cut && node.slots_at < 0;  // no value column to fill
     if (node.used && !node.answer_only && !swept_only) graph.evaluated.push_back(i);
   }
-  for (uint32_t root : graph.roots) {
+  for (const uint32_t& root : graph.roots) {
     const GraphNode& node = graph.nodes[root];
-    const auto p = static_cast<uint32_t>(graph.answers.size());
+    const auto p = static_cast<uint32_t>(&root - graph.roots.data());
     const bool all = node.kind == NodeKind::logical_and;
-    graph.answers.push_back({node.answer_only, all, node.terms_at, static_cast<uint32_t>(node.children.size()),
-                             node.bits_at});
     const auto terms = static_cast<uint32_t>(node.children.size());
     const uint32_t* term_bits = graph.terms.data() + node.terms_at;
     if (node.answer_only && all && terms >= 2 && terms <= ProgramSet::Graph::kGroupedTerms) {
@@ -582,23 +570,28 @@ struct ProgramSet::Workspace::Memory {
   std::vector<Slot> slots;
   SweepMemory sweeps;
   Matches matches;  // the last batch's answers (a thousand filters' are 128 KiB: not allocated per batch)
-  std::vector<const Value*> block_columns;  // each field's values
+  std::vector<const Value*> block_columns;  // each field's values in the block
+  size_t block_words = 4;                   // words of bits per block: 64 records each
 };
 
-ProgramSet::Workspace::Workspace() : memory_(std::make_unique<Memory>()) {}
+bool ProgramSet::Workspace::wide_blocks() {
+  static const bool wide = __builtin_cpu_supports("avx512f");
+  return wide;
+}
+
+ProgramSet::Workspace::Workspace(size_t block_words) : memory_(std::make_unique<Memory>()) {
+  if (block_words == 0) block_words = wide_blocks() ? 8 : 4;
+  if (block_words != 4 && !(block_words == 8 && wide_blocks()))
+    fail("filter set", "blocks of " + std::to_string(block_words) +
+                           " words asked for: 4, or 8 where the CPU has AVX-512 (this one " +
+                           (wide_blocks() ? "has" : "has not") + ")");
+  memory_->block_words = block_words;
+}
 ProgramSet::Workspace::~Workspace() = default;
 ProgramSet::Workspace::Workspace(Workspace&&) noexcept = default;
 ProgramSet::Workspace& ProgramSet::Workspace::operator=(Workspace&&) noexcept = default;
 
 namespace {
-
-// Words of bits per block of records evaluated together (ProgramSet::evaluate): 8 (512 records,
-// one 512-bit register) where the CPU has AVX-512, else 4 (256 records, one AVX2 register or two
-// SSE2 ones).
-size_t block_words() {
-  static const size_t words = getenv("EBS_BLOCK_WORDS") ? std::strtoul(getenv("EBS_BLOCK_WORDS"), nullptr, 10) : (__builtin_cpu_supports("avx512f") ? 8 : 4);  // EXPERIMENT
-  return words;
-}
 
 // One block's view of the working memory: every bit node's true and false bitsets and every slot
 // node's column. Not cleared: each node clears or overwrites its own before filling them (the
@@ -666,24 +659,6 @@ inline __attribute__((always_inline)) void map_words(size_t words, uint64_t* out
   for (; w < words; ++w) out[w] = f(in[w]...);
 }
 
-// map_words, and united[w] |= out[w] in the same pass (an answer's row into the union of the
-// answers, while it is in a register).
-template <class F, class... In>
-inline __attribute__((always_inline)) void map_words_united(size_t words, uint64_t* out, uint64_t* united, F f,
-                                                            const In*... in) {
-  size_t w = 0;
-  for (; w + 4 <= words; w += 4) {
-    const WordQuad v = f(load_words<WordQuad>(in + w)...);
-    std::memcpy(out + w, &v, sizeof v);
-    const WordQuad u = load_words<WordQuad>(united + w) | v;
-    std::memcpy(united + w, &u, sizeof u);
-  }
-  for (; w < words; ++w) {
-    out[w] = f(in[w]...);
-    united[w] |= out[w];
-  }
-}
-
 void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_t* falsity) {
   for (size_t r = 0; r < records; ++r) {
     if (is_true(slots[r])) set_bit(truth, r);
@@ -693,6 +668,7 @@ void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_
 
 // Each record with a number into its segment's bitset (`bits`, `words` per segment); a record
 // without one (null, text, NaN) into none: every cut on it is null.
+// (Not inlined: its own line in a profile; called once per field and block.)
 __attribute__((noinline)) void place_records(const FieldSweeps& sweeps, const Value* column, size_t records, uint64_t* bits, size_t words) {
   if (sweeps.cells.empty()) {
     for (size_t r = 0; r < records; ++r) {
@@ -741,10 +717,6 @@ template <>
 struct BlockVector<8> {
   using type = uint64_t __attribute__((vector_size(64)));
 };
-template <>
-struct BlockVector<16> {
-  using type = uint64_t __attribute__((vector_size(128)));
-};
 template <size_t K>
 using BlockBits = typename BlockVector<K>::type;
 static_assert(sizeof(BlockBits<4>) == 32 && sizeof(BlockBits<8>) == 64);
@@ -780,11 +752,8 @@ EBS_WORD_CLONES void sweep_steps_4(const FieldSweeps::Step* steps, size_t above,
   sweep_steps<4>(steps, above, count, segments, truth);
 }
 
+// The 8-word blocks' functions, called only where the CPU has AVX-512 (Workspace::wide_blocks).
 #define EBS_AVX512 __attribute__((target("avx512f")))
-EBS_AVX512 void sweep_steps_16(const FieldSweeps::Step* steps, size_t above, size_t count, const uint64_t* segments,
-                              uint64_t* truth) {
-  sweep_steps<16>(steps, above, count, segments, truth);
-}
 EBS_AVX512 void sweep_steps_8(const FieldSweeps::Step* steps, size_t above, size_t count, const uint64_t* segments,
                               uint64_t* truth) {
   sweep_steps<8>(steps, above, count, segments, truth);
@@ -803,9 +772,7 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> co
     place_records(sweeps, column, records, segments.data(), words);
     // "above" cuts from the top segment down, "below" cuts from segment 0 up: each cut's bitset
     // is the previous one's of its direction ORed with the segments between them.
-    if (words == 16)
-      sweep_steps_16(sweeps.steps.data(), sweeps.above_steps, sweeps.steps.size(), segments.data(), work.truth_at(0));
-    else if (words == 8)
+    if (words == 8)
       sweep_steps_8(sweeps.steps.data(), sweeps.above_steps, sweeps.steps.size(), segments.data(), work.truth_at(0));
     else
       sweep_steps_4(sweeps.steps.data(), sweeps.above_steps, sweeps.steps.size(), segments.data(), work.truth_at(0));
@@ -826,10 +793,9 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> co
 
 // out = the and (all) or the or of an and/or node's terms' bitsets on one side (true or false;
 // each side's bitsets are one array with a node's at bits_at * words). Up to four terms are read in
-// one pass over the words (map_words): a filter's 2-5 cuts are one or two
-// passes, not a copy and a pass per term. A term repeated to fill a pass changes nothing (a & a = a).
+// one pass over the words (map_words). A term repeated to fill a pass changes nothing (a & a = a).
 EBS_WORD_CLONES void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t* side, size_t words,
-                                   uint64_t* out, uint64_t* united) {
+                                   uint64_t* out) {
   auto term = [&](size_t i) { return side + static_cast<size_t>(terms[std::min(i, count - 1)]) * words; };
   auto both = [](auto p, auto q, auto r, auto s) { return (p & q) & (r & s); };
   auto either = [](auto p, auto q, auto r, auto s) { return (p | q) | (r | s); };
@@ -839,16 +805,10 @@ EBS_WORD_CLONES void combine_terms(const uint32_t* terms, size_t count, bool all
     const uint64_t* b = term(i++);
     const uint64_t* c = term(i++);
     const uint64_t* d = term(i++);
-    if (united && i >= count) {  // the last pass writes the answer: into the union too
-      if (all)
-        map_words_united(words, out, united, both, a, b, c, d);
-      else
-        map_words_united(words, out, united, either, a, b, c, d);
-    } else if (all) {
+    if (all)
       map_words(words, out, both, a, b, c, d);
-    } else {
+    else
       map_words(words, out, either, a, b, c, d);
-    }
   }
 }
 
@@ -908,13 +868,6 @@ EBS_WORD_CLONES void write_answers_4(const ProgramSet::Graph& graph, const uint6
     block_answers<4, true>(graph, truth, rows, row_words, at, valid, united);
 }
 
-EBS_AVX512 void write_answers_16(const ProgramSet::Graph& graph, const uint64_t* truth, uint64_t* rows,
-                                size_t row_words, size_t at, size_t valid, uint64_t* united) {
-  if (valid == 16)
-    block_answers<16, false>(graph, truth, rows, row_words, at, valid, united);
-  else
-    block_answers<16, true>(graph, truth, rows, row_words, at, valid, united);
-}
 EBS_AVX512 void write_answers_8(const ProgramSet::Graph& graph, const uint64_t* truth, uint64_t* rows,
                                 size_t row_words, size_t at, size_t valid, uint64_t* united) {
   if (valid == 8)
@@ -1040,9 +993,9 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
       // and: true when every term is true, false when any is; or: the converse.
       const bool is_and = node.kind == NodeKind::logical_and;
       const uint32_t* terms = graph.terms.data() + node.terms_at;
-      combine_terms(terms, node.children.size(), is_and, work.truth_at(0), words, work.truth(node), nullptr);
+      combine_terms(terms, node.children.size(), is_and, work.truth_at(0), words, work.truth(node));
       if (node.falsity_used)
-        combine_terms(terms, node.children.size(), !is_and, work.falsity_at(0), words, work.falsity(node), nullptr);
+        combine_terms(terms, node.children.size(), !is_and, work.falsity_at(0), words, work.falsity(node));
       break;
     }
     case NodeKind::logical_not: {
@@ -1165,10 +1118,12 @@ Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_
   block_columns.resize(graph_->fields.size());
   std::vector<uint64_t>& united = matches.united_;
   united.assign(matches.words_, 0);
-  // Block by block (kBlockRecords): a block's cut bitsets (a thousand filters' ~1,900 cuts of
-  // kBlockRecords / 8 bytes) stay in the first-level cache from the sweeps that write them to the
-  // answers that read them, and so do a field's segments while its values are placed.
-  const size_t words = block_words(), block_records = 64 * words;
+  // Block by block, each bitset of a block one register wide (256 records in AVX2, 512 in
+  // AVX-512): a sweep step and an answer are a few loads and one store, the running unions and
+  // the answers' union stay in registers, and a block's cut bitsets (a thousand filters' ~1,900:
+  // 60 or 119 KiB) are read back from the first- or second-level cache soon after they were
+  // written. Whole batches of 1,024 (bitsets of four registers, 238 KiB per batch) ran slower.
+  const size_t words = workspace.memory_->block_words, block_records = 64 * words;
   for (size_t first = 0; first < records; first += block_records) {
     const size_t block = std::min(block_records, records - first);
     for (size_t f = 0; f < graph_->fields.size(); ++f) block_columns[f] = columns[f].data() + first;
@@ -1177,10 +1132,10 @@ Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_
     run_sweeps(*graph_, block_columns, work, workspace.memory_->sweeps);
     for (uint32_t node : graph_->evaluated) evaluate_node(graph_->nodes[node], *graph_, block_columns, work);
     const size_t at = first / 64;  // the block's first word in a row
-    (words == 16 ? write_answers_16 : words == 8 ? write_answers_8 : write_answers_4)(*graph_, work.truth_at(0), matches.bits_.data(), matches.words_,
+    (words == 8 ? write_answers_8 : write_answers_4)(*graph_, work.truth_at(0), matches.bits_.data(), matches.words_,
                                                      at, std::min(words, matches.words_ - at), united.data());
   }
-  matches.united_rows_ = graph_->answers.size();
+  matches.united_rows_ = graph_->roots.size();
   return matches;
 }
 
