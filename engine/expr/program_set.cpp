@@ -105,7 +105,7 @@ struct FieldSweeps {
   // previous one reads it; one with more takes several steps, the first ones storing into the
   // scratch bitset (Graph::scratch_bits). The first `above_steps` are the above cuts' (top segment
   // down), the rest the below cuts' (segment 0 up); each direction starts from an empty union.
-  // (A loop over each cut's 0-2 segments mispredicted its end: most of the sweeps' time.)
+  // (A loop over each cut's 0-2 segments branched on the data: these steps took a fifth less.)
   struct Step {
     uint32_t out = 0, a = 0, b = 0;
   };
@@ -669,7 +669,8 @@ void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_
 // Each record with a number into its segment's bitset (`bits`, `words` per segment); a record
 // without one (null, text, NaN) into none: every cut on it is null.
 // (Not inlined: its own line in a profile; called once per field and block.)
-__attribute__((noinline)) void place_records(const FieldSweeps& sweeps, const Value* column, size_t records, uint64_t* bits, size_t words) {
+__attribute__((noinline)) void place_records(const FieldSweeps& sweeps, const Value* column, size_t records,
+                                             uint64_t* bits, size_t words) {
   if (sweeps.cells.empty()) {
     for (size_t r = 0; r < records; ++r) {
       const double* number = std::get_if<double>(&column[r].v);
