@@ -447,9 +447,8 @@ void lay_out(ProgramSet::Graph& graph) {
     bool swept_only = node.kind == NodeKind::cut && node.slots_at < 0;  // no value column to fill
     if (node.used && !node.answer_only && !swept_only) graph.evaluated.push_back(i);
   }
-  for (const uint32_t& root : graph.roots) {
-    const GraphNode& node = graph.nodes[root];
-    const auto p = static_cast<uint32_t>(&root - graph.roots.data());
+  for (uint32_t p = 0; p < graph.roots.size(); ++p) {
+    const GraphNode& node = graph.nodes[graph.roots[p]];
     const bool all = node.kind == NodeKind::logical_and;
     const auto terms = static_cast<uint32_t>(node.children.size());
     const uint32_t* term_bits = graph.terms.data() + node.terms_at;
@@ -575,7 +574,10 @@ struct ProgramSet::Workspace::Memory {
 };
 
 bool ProgramSet::Workspace::wide_blocks() {
-  static const bool wide = __builtin_cpu_supports("avx512f");
+  static const bool wide = [] {
+    __builtin_cpu_init();  // in case this runs before libgcc's constructor has filled in the CPU model
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
   return wide;
 }
 
@@ -636,13 +638,14 @@ bool bit(const uint64_t* words, size_t i) { return (words[i / 64] >> (i % 64)) &
 // cloned for AVX2 (EBS_WORD_CLONES: the loader picks the clone for the CPU), two SSE2 registers in
 // the others. Only functions of this file are cloned (clang 14 leaves a cloned member function's
 // symbol undefined). (GCC notes that such a vector returned by a function changes the ABI without AVX:
-// the lambdas that return them are always inlined, no call passes one.)
+// a helper or lambda that takes or returns one is marked always_inline, so no call passes one, at
+// -O0 too, where a call would return it in memory to a caller that reads a register.)
 using WordQuad = uint64_t __attribute__((vector_size(32)));
 #define EBS_WORD_CLONES __attribute__((target_clones("avx2", "default")))
 #pragma GCC diagnostic ignored "-Wpsabi"  // GCC's and clang's
 
 template <class V>
-V load_words(const uint64_t* at) {
+inline __attribute__((always_inline)) V load_words(const uint64_t* at) {
   V v;
   std::memcpy(&v, at, sizeof v);
   return v;
@@ -781,13 +784,16 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> co
     // A cut's false records: those with a number that it does not pass.
     std::fill(known.begin(), known.end(), 0);
     for (size_t segment = 0; segment < sweeps.segments; ++segment)
-      map_words(words, known.data(), [](auto x, auto y) { return x | y; }, known.data(), segments.data() + segment * words);
+      map_words(
+          words, known.data(), [](auto x, auto y) __attribute__((always_inline)) { return x | y; }, known.data(),
+          segments.data() + segment * words);
     for (const std::vector<SweepCut>* cuts : {&sweeps.above, &sweeps.below})
       for (const SweepCut& cut : *cuts) {
         if (!cut.falsity_used) continue;
         const uint64_t* truth = work.truth_at(cut.bits_at);
         uint64_t* falsity = work.falsity_at(cut.bits_at);
-        map_words(words, falsity, [](auto x, auto y) { return x & ~y; }, known.data(), truth);
+        map_words(
+            words, falsity, [](auto x, auto y) __attribute__((always_inline)) { return x & ~y; }, known.data(), truth);
       }
   }
 }
@@ -798,8 +804,8 @@ void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> co
 EBS_WORD_CLONES void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t* side, size_t words,
                                    uint64_t* out) {
   auto term = [&](size_t i) { return side + static_cast<size_t>(terms[std::min(i, count - 1)]) * words; };
-  auto both = [](auto p, auto q, auto r, auto s) { return (p & q) & (r & s); };
-  auto either = [](auto p, auto q, auto r, auto s) { return (p | q) | (r | s); };
+  auto both = [](auto p, auto q, auto r, auto s) __attribute__((always_inline)) { return (p & q) & (r & s); };
+  auto either = [](auto p, auto q, auto r, auto s) __attribute__((always_inline)) { return (p | q) | (r | s); };
   for (size_t i = 0; i < count;) {
     const bool first = i == 0;
     const uint64_t* a = first ? term(i++) : out;
@@ -822,7 +828,7 @@ inline __attribute__((always_inline)) void block_answers(const ProgramSet::Graph
                                                          uint64_t* rows, size_t row_words, size_t at, size_t valid,
                                                          uint64_t* united) {
   BlockBits<K> any{};
-  auto put = [&](uint32_t p, const BlockBits<K>& answer) {
+  auto put = [&](uint32_t p, const BlockBits<K>& answer) __attribute__((always_inline)) {
     any |= answer;
     uint64_t* out = rows + p * row_words + at;
     if constexpr (kPartial) {
@@ -833,8 +839,10 @@ inline __attribute__((always_inline)) void block_answers(const ProgramSet::Graph
       store_block<K>(out, answer);
     }
   };
-  auto term = [&](uint32_t bits_at) { return load_block<K>(truth + static_cast<size_t>(bits_at) * K); };
-  auto and_group = [&]<uint32_t kTerms>(std::integral_constant<uint32_t, kTerms>) {
+  auto term = [&](uint32_t bits_at) __attribute__((always_inline)) {
+    return load_block<K>(truth + static_cast<size_t>(bits_at) * K);
+  };
+  auto and_group = [&]<uint32_t kTerms>(std::integral_constant<uint32_t, kTerms>) __attribute__((always_inline)) {
     const std::vector<uint32_t>& group = graph.and_answers[kTerms];
     for (const uint32_t *at = group.data(), *end = at + group.size(); at < end; at += kTerms + 1) {
       BlockBits<K> answer = term(at[1]);
@@ -922,7 +930,8 @@ EBS_WORD_CLONES void count_rows(const uint64_t* rows, size_t count, size_t words
 
 // any |= each of `rows` rows of `words` words.
 EBS_WORD_CLONES void or_rows(const uint64_t* rows, size_t count, size_t words, uint64_t* any) {
-  for (size_t p = 0; p < count; ++p) map_words(words, any, [](auto x, auto y) { return x | y; }, any, rows + p * words);
+  auto either = [](auto x, auto y) __attribute__((always_inline)) { return x | y; };
+  for (size_t p = 0; p < count; ++p) map_words(words, any, either, any, rows + p * words);
 }
 
 void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const Value* const> columns,

@@ -112,7 +112,9 @@ TEST_CASE("a set of expressions answers as each expression on its own, null and 
   }
   // Columns a, b, c (the set's field order may differ: look it up) with numbers on the thresholds,
   // NaN, null, text and booleans.
-  const size_t records = 150;  // more than two words of bits, the last one partial
+  // Several blocks of either size, the last one partial: the nodes evaluated on value columns
+  // (arithmetic, functions, text ==, exists, field against field) cross block boundaries.
+  const size_t records = 1100;
   std::mt19937_64 random(7);
   std::vector<std::vector<Value>> by_name(3, std::vector<Value>(records));
   for (auto& column : by_name)
@@ -250,12 +252,22 @@ TEST_CASE("blocks: a workspace kept across batches of every length, the last blo
   }
   texts.push_back("a > 3 or b < 5");  // an `or` and a root that is one cut, beside them
   texts.push_back("c >= 20");
+  // Nodes evaluated on value columns (slots), whose columns the workspace also keeps across batches.
+  texts.push_back("a + b > 30");
+  texts.push_back("abs(c - 20) < 5 and d >= 10");
+  texts.push_back("exists(d) and not (a > b)");
+  texts.push_back("b == 'x' or max(a, c) >= 35");
+  texts.push_back("log10(d) > 1");
   const ProgramSet set = std::get<ProgramSet>(ProgramSet::compile(texts));
   auto batch = [&](size_t records) {
     std::vector<std::vector<Value>> columns(set.fields().size());
     for (auto& column : columns)
       for (size_t r = 0; r < records; ++r)
-        column.push_back(random() % 10 == 0 ? Value() : Value(static_cast<double>(random() % 400) / 10));
+        switch (random() % 20) {
+          case 0: case 1: column.push_back(Value()); break;
+          case 2: column.push_back(Value("x")); break;
+          default: column.push_back(Value(static_cast<double>(random() % 400) / 10)); break;
+        }
     return columns;
   };
   for (size_t words : block_sizes()) {
