@@ -1132,7 +1132,8 @@ Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_
   // AVX-512): a sweep step and an answer are a few loads and one store, the running unions and
   // the answers' union stay in registers, and a block's cut bitsets (a thousand filters' ~1,900:
   // 60 or 119 KiB) are read back from the first- or second-level cache soon after they were
-  // written. Whole batches of 1,024 (bitsets of four registers, 238 KiB per batch) ran slower.
+  // written. Blocks of a whole batch's 1,024 records (bitsets of two 512-bit registers, 238 KiB
+  // per batch) ran slower: the sweeps' stores went to the second-level cache.
   const size_t words = workspace.memory_->block_words, block_records = 64 * words;
   for (size_t first = 0; first < records; first += block_records) {
     const size_t block = std::min(block_records, records - first);
