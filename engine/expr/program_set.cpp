@@ -99,6 +99,18 @@ struct FieldSweeps {
   std::vector<SweepCut> cuts;      // while laid out; then:
   std::vector<SweepCut> above;     // > >=, by segment, highest first
   std::vector<SweepCut> below;     // < <=, by segment, lowest first
+  // The sweeps as steps of one shape, for a loop without a branch on the data: each ORs two
+  // segments into the running union of its direction and stores it as cut bitset `out` (a
+  // bits_at). Segment `segments + 1` is empty: a cut with one segment or none between it and the
+  // previous one reads it; one with more takes several steps, the first ones storing into the
+  // scratch bitset (Graph::scratch_bits). The first `above_steps` are the above cuts' (top segment
+  // down), the rest the below cuts' (segment 0 up); each direction starts from an empty union.
+  // (A loop over each cut's 0-2 segments branched on the data: these steps took a fifth less.)
+  struct Step {
+    uint32_t out = 0, a = 0, b = 0;
+  };
+  std::vector<Step> steps;
+  size_t above_steps = 0;
   bool falsity_used = false;       // any cut's false bitset is read
   // segment_of_rank[k]: how many distinct bounds are <= rank k (segments 0 .. segments - 1).
   std::vector<uint32_t> segment_of_rank;
@@ -188,14 +200,6 @@ Function function_named(std::string_view name) {
   fail("expression", "unknown function '" + std::string(name) + "' after a successful compile");
 }
 
-// What writing one expression's answer needs, without reading its node.
-struct Answer {
-  bool answer_only = false;  // the root's terms are combined straight into the answer's row
-  bool all = true;           // and (else or), when answer_only
-  uint32_t terms_at = 0, terms = 0;
-  int bits_at = -1;  // the root's true bitset, when not answer_only
-};
-
 }  // namespace
 
 struct ProgramSet::Graph {
@@ -209,7 +213,14 @@ struct ProgramSet::Graph {
   // answer_only ones), and per expression what writing its answer needs: a thousand filters'
   // nodes are a quarter of a megabyte, not read per batch.
   std::vector<uint32_t> evaluated;
-  std::vector<Answer> answers;
+  // The expressions' answers by shape, for loops without a branch on the data: answer_only `and`s
+  // of 2-5 terms (most users' filters) in and_answers[terms] as (expression, its terms' bits_at...);
+  // the others (an `or`, more terms, a root's own bitset copied) in other_answers as (expression,
+  // 1 for `and` / 0 for `or`, count, bits_at...).
+  static constexpr uint32_t kGroupedTerms = 5;
+  std::vector<uint32_t> and_answers[kGroupedTerms + 1];
+  std::vector<uint32_t> other_answers;
+  uint32_t scratch_bits = 0;  // a bitset past the nodes' (FieldSweeps::steps)
   size_t bit_nodes = 0, slot_nodes = 0, unshared_nodes = 0, swept_cuts = 0;
 };
 
@@ -436,11 +447,23 @@ void lay_out(ProgramSet::Graph& graph) {
     bool swept_only = node.kind == NodeKind::cut && node.slots_at < 0;  // no value column to fill
     if (node.used && !node.answer_only && !swept_only) graph.evaluated.push_back(i);
   }
-  for (uint32_t root : graph.roots) {
-    const GraphNode& node = graph.nodes[root];
-    graph.answers.push_back({node.answer_only, node.kind == NodeKind::logical_and, node.terms_at,
-                             static_cast<uint32_t>(node.children.size()), node.bits_at});
+  for (uint32_t p = 0; p < graph.roots.size(); ++p) {
+    const GraphNode& node = graph.nodes[graph.roots[p]];
+    const bool all = node.kind == NodeKind::logical_and;
+    const auto terms = static_cast<uint32_t>(node.children.size());
+    const uint32_t* term_bits = graph.terms.data() + node.terms_at;
+    if (node.answer_only && all && terms >= 2 && terms <= ProgramSet::Graph::kGroupedTerms) {
+      std::vector<uint32_t>& group = graph.and_answers[terms];
+      group.push_back(p);
+      group.insert(group.end(), term_bits, term_bits + terms);
+    } else if (node.answer_only) {
+      graph.other_answers.insert(graph.other_answers.end(), {p, all ? 1u : 0u, terms});
+      graph.other_answers.insert(graph.other_answers.end(), term_bits, term_bits + terms);
+    } else {
+      graph.other_answers.insert(graph.other_answers.end(), {p, 1u, 1u, static_cast<uint32_t>(node.bits_at)});
+    }
   }
+  graph.scratch_bits = static_cast<uint32_t>(graph.bit_nodes);
   for (FieldSweeps& sweeps : graph.sweeps) {
     for (const SweepCut& cut : sweeps.cuts) sweeps.thresholds.push_back(cut.threshold);
     std::sort(sweeps.thresholds.begin(), sweeps.thresholds.end());
@@ -510,6 +533,23 @@ void lay_out(ProgramSet::Graph& graph) {
               [](const SweepCut& a, const SweepCut& b) { return a.segment > b.segment; });
     std::sort(sweeps.below.begin(), sweeps.below.end(),
               [](const SweepCut& a, const SweepCut& b) { return a.segment < b.segment; });
+    // above: segments [cut.segment, next) join the union, from the top; below: [next, cut.segment).
+    const uint32_t empty = sweeps.segments + 1;
+    auto add_steps = [&](uint32_t out, uint32_t first, uint32_t end) {
+      for (; end - first > 2; first += 2) sweeps.steps.push_back({graph.scratch_bits, first, first + 1});
+      sweeps.steps.push_back({out, first < end ? first : empty, end - first == 2 ? first + 1 : empty});
+    };
+    uint32_t next = sweeps.segments;
+    for (const SweepCut& cut : sweeps.above) {
+      add_steps(cut.bits_at, cut.segment, next);
+      next = cut.segment;
+    }
+    sweeps.above_steps = sweeps.steps.size();
+    next = 0;
+    for (const SweepCut& cut : sweeps.below) {
+      add_steps(cut.bits_at, next, cut.segment);
+      next = cut.segment;
+    }
   }
 }
 
@@ -529,26 +569,43 @@ struct ProgramSet::Workspace::Memory {
   std::vector<Slot> slots;
   SweepMemory sweeps;
   Matches matches;  // the last batch's answers (a thousand filters' are 128 KiB: not allocated per batch)
-  std::vector<const Value*> block_columns;  // each field's values
+  std::vector<const Value*> block_columns;  // each field's values in the block
+  size_t block_words = 4;                   // words of bits per block: 64 records each
 };
 
-ProgramSet::Workspace::Workspace() : memory_(std::make_unique<Memory>()) {}
+bool ProgramSet::Workspace::wide_blocks() {
+  static const bool wide = [] {
+    __builtin_cpu_init();  // in case this runs before libgcc's constructor has filled in the CPU model
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return wide;
+}
+
+ProgramSet::Workspace::Workspace(size_t block_words) : memory_(std::make_unique<Memory>()) {
+  if (block_words == 0) block_words = wide_blocks() ? 8 : 4;
+  if (block_words != 4 && !(block_words == 8 && wide_blocks()))
+    fail("filter set", "blocks of " + std::to_string(block_words) +
+                           " words asked for: 4, or 8 where the CPU has AVX-512 (this one " +
+                           (wide_blocks() ? "has" : "has not") + ")");
+  memory_->block_words = block_words;
+}
 ProgramSet::Workspace::~Workspace() = default;
 ProgramSet::Workspace::Workspace(Workspace&&) noexcept = default;
 ProgramSet::Workspace& ProgramSet::Workspace::operator=(Workspace&&) noexcept = default;
 
 namespace {
 
-// One batch's view of the working memory: every bit node's true and false bitsets and every slot
+// One block's view of the working memory: every bit node's true and false bitsets and every slot
 // node's column. Not cleared: each node clears or overwrites its own before filling them (the
 // bitsets of 1,000 filters are most of a megabyte). The true bitsets are together, apart from the
 // false ones, which most nodes never write: the ones read stay dense in cache.
 class BatchMemory {
  public:
-  BatchMemory(const ProgramSet::Graph& graph, size_t records, std::vector<uint64_t>& bits,
+  // `words` per bitset (the block's, whatever its records): the bits past `records` stay 0.
+  BatchMemory(const ProgramSet::Graph& graph, size_t records, size_t words, std::vector<uint64_t>& bits,
               std::vector<uint64_t>& false_bits, std::vector<Slot>& slots)
-      : records_(records), words_((records + 63) / 64), bits_(bits), false_bits_(false_bits), slots_(slots) {
-    bits_.resize(graph.bit_nodes * words_);
+      : records_(records), words_(words), bits_(bits), false_bits_(false_bits), slots_(slots) {
+    bits_.resize((graph.bit_nodes + 1) * words_);  // + Graph::scratch_bits
     false_bits_.resize(graph.bit_nodes * words_);
     slots_.resize(graph.slot_nodes * records);
   }
@@ -581,13 +638,14 @@ bool bit(const uint64_t* words, size_t i) { return (words[i / 64] >> (i % 64)) &
 // cloned for AVX2 (EBS_WORD_CLONES: the loader picks the clone for the CPU), two SSE2 registers in
 // the others. Only functions of this file are cloned (clang 14 leaves a cloned member function's
 // symbol undefined). (GCC notes that such a vector returned by a function changes the ABI without AVX:
-// the lambdas that return them are always inlined, no call passes one.)
+// a helper or lambda that takes or returns one is marked always_inline, so no call passes one, at
+// -O0 too, where a call would return it in memory to a caller that reads a register.)
 using WordQuad = uint64_t __attribute__((vector_size(32)));
 #define EBS_WORD_CLONES __attribute__((target_clones("avx2", "default")))
 #pragma GCC diagnostic ignored "-Wpsabi"  // GCC's and clang's
 
 template <class V>
-V load_words(const uint64_t* at) {
+inline __attribute__((always_inline)) V load_words(const uint64_t* at) {
   V v;
   std::memcpy(&v, at, sizeof v);
   return v;
@@ -604,24 +662,6 @@ inline __attribute__((always_inline)) void map_words(size_t words, uint64_t* out
   for (; w < words; ++w) out[w] = f(in[w]...);
 }
 
-// map_words, and united[w] |= out[w] in the same pass (an answer's row into the union of the
-// answers, while it is in a register).
-template <class F, class... In>
-inline __attribute__((always_inline)) void map_words_united(size_t words, uint64_t* out, uint64_t* united, F f,
-                                                            const In*... in) {
-  size_t w = 0;
-  for (; w + 4 <= words; w += 4) {
-    const WordQuad v = f(load_words<WordQuad>(in + w)...);
-    std::memcpy(out + w, &v, sizeof v);
-    const WordQuad u = load_words<WordQuad>(united + w) | v;
-    std::memcpy(united + w, &u, sizeof u);
-  }
-  for (; w < words; ++w) {
-    out[w] = f(in[w]...);
-    united[w] |= out[w];
-  }
-}
-
 void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_t* falsity) {
   for (size_t r = 0; r < records; ++r) {
     if (is_true(slots[r])) set_bit(truth, r);
@@ -631,7 +671,9 @@ void bits_from_slots(const Slot* slots, size_t records, uint64_t* truth, uint64_
 
 // Each record with a number into its segment's bitset (`bits`, `words` per segment); a record
 // without one (null, text, NaN) into none: every cut on it is null.
-void place_records(const FieldSweeps& sweeps, const Value* column, size_t records, uint64_t* bits, size_t words) {
+// (Not inlined: its own line in a profile; called once per field and block.)
+__attribute__((noinline)) void place_records(const FieldSweeps& sweeps, const Value* column, size_t records,
+                                             uint64_t* bits, size_t words) {
   if (sweeps.cells.empty()) {
     for (size_t r = 0; r < records; ++r) {
       const double* number = std::get_if<double>(&column[r].v);
@@ -666,7 +708,62 @@ void place_records(const FieldSweeps& sweeps, const Value* column, size_t record
   }
 }
 
-EBS_WORD_CLONES void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> columns, BatchMemory& work,
+// A block's bitset of K words (a multiple of 4), as one vector: GCC keeps it in registers (an
+// array of WordQuads went through the stack).
+// (GCC ignores a vector_size that depends on a template parameter: one type per size.)
+template <size_t K>
+struct BlockVector;
+template <>
+struct BlockVector<4> {
+  using type = uint64_t __attribute__((vector_size(32)));
+};
+template <>
+struct BlockVector<8> {
+  using type = uint64_t __attribute__((vector_size(64)));
+};
+template <size_t K>
+using BlockBits = typename BlockVector<K>::type;
+static_assert(sizeof(BlockBits<4>) == 32 && sizeof(BlockBits<8>) == 64);
+
+template <size_t K>
+inline __attribute__((always_inline)) BlockBits<K> load_block(const uint64_t* at) {
+  return load_words<BlockBits<K>>(at);
+}
+
+template <size_t K>
+inline __attribute__((always_inline)) void store_block(uint64_t* at, const BlockBits<K>& b) {
+  std::memcpy(at, &b, sizeof b);
+}
+
+// Every cut bitset of one field from its segments (FieldSweeps::steps), the running union of a
+// direction in registers: two loads and `or`s and a store per step.
+template <size_t K>
+inline __attribute__((always_inline)) void sweep_steps(const FieldSweeps::Step* steps, size_t above, size_t count,
+                                                       const uint64_t* segments, uint64_t* truth) {
+  for (size_t i = 0, end = above; i < count; end = count) {
+    BlockBits<K> running{};
+    for (; i < end; ++i) {
+      const FieldSweeps::Step step = steps[i];
+      running |= load_block<K>(segments + static_cast<size_t>(step.a) * K) |
+                 load_block<K>(segments + static_cast<size_t>(step.b) * K);
+      store_block<K>(truth + static_cast<size_t>(step.out) * K, running);
+    }
+  }
+}
+
+EBS_WORD_CLONES void sweep_steps_4(const FieldSweeps::Step* steps, size_t above, size_t count, const uint64_t* segments,
+                                   uint64_t* truth) {
+  sweep_steps<4>(steps, above, count, segments, truth);
+}
+
+// The 8-word blocks' functions, called only where the CPU has AVX-512 (Workspace::wide_blocks).
+#define EBS_AVX512 __attribute__((target("avx512f")))
+EBS_AVX512 void sweep_steps_8(const FieldSweeps::Step* steps, size_t above, size_t count, const uint64_t* segments,
+                              uint64_t* truth) {
+  sweep_steps<8>(steps, above, count, segments, truth);
+}
+
+void run_sweeps(const ProgramSet::Graph& graph, std::span<const Value* const> columns, BatchMemory& work,
                 SweepMemory& memory) {
   const size_t words = work.words(), records = work.records();
   std::vector<uint64_t>& known = memory.known;
@@ -674,81 +771,118 @@ EBS_WORD_CLONES void run_sweeps(const ProgramSet::Graph& graph, std::span<const 
   for (const FieldSweeps& sweeps : graph.sweeps) {
     const Value* column = columns[sweeps.field];
     std::vector<uint64_t>& segments = memory.segments;
-    segments.assign((sweeps.segments + 1) * words, 0);  // the last: records without a number (place_records)
+    // Past the field's segments: records without a number (place_records), and an empty one (steps).
+    segments.assign((sweeps.segments + 2) * words, 0);
     place_records(sweeps, column, records, segments.data(), words);
     // "above" cuts from the top segment down, "below" cuts from segment 0 up: each cut's bitset
-    // is the previous one's of its direction ORed with the segments between them, written in
-    // one pass (no running bitset copied into each cut).
-    for (const std::vector<SweepCut>* cuts : {&sweeps.above, &sweeps.below}) {
-      const bool down = cuts == &sweeps.above;
-      const uint64_t* previous = nullptr;  // the last cut's bitset; none: no record yet
-      size_t next = down ? sweeps.segments : 0;  // down: segments [next, ..) are in; up: [0, next)
-      for (const SweepCut& cut : *cuts) {
-        uint64_t* out = work.truth_at(cut.bits_at);
-        const uint64_t* from = previous;
-        while (down ? next > cut.segment : next < cut.segment) {
-          const uint64_t* segment = segments.data() + (down ? --next : next++) * words;
-          if (from)
-            map_words(words, out, [](auto x, auto y) { return x | y; }, from, segment);
-          else
-            for (size_t w = 0; w < words; ++w) out[w] = segment[w];
-          from = out;
-        }
-        if (from != out) {  // no segment between this cut and the previous one
-          if (from)
-            std::copy(from, from + words, out);
-          else
-            std::fill(out, out + words, 0);
-        }
-        previous = out;
-      }
-    }
+    // is the previous one's of its direction ORed with the segments between them.
+    if (words == 8)
+      sweep_steps_8(sweeps.steps.data(), sweeps.above_steps, sweeps.steps.size(), segments.data(), work.truth_at(0));
+    else
+      sweep_steps_4(sweeps.steps.data(), sweeps.above_steps, sweeps.steps.size(), segments.data(), work.truth_at(0));
     if (!sweeps.falsity_used) continue;
     // A cut's false records: those with a number that it does not pass.
     std::fill(known.begin(), known.end(), 0);
     for (size_t segment = 0; segment < sweeps.segments; ++segment)
-      map_words(words, known.data(), [](auto x, auto y) { return x | y; }, known.data(), segments.data() + segment * words);
+      map_words(
+          words, known.data(), [](auto x, auto y) __attribute__((always_inline)) { return x | y; }, known.data(),
+          segments.data() + segment * words);
     for (const std::vector<SweepCut>* cuts : {&sweeps.above, &sweeps.below})
       for (const SweepCut& cut : *cuts) {
         if (!cut.falsity_used) continue;
         const uint64_t* truth = work.truth_at(cut.bits_at);
         uint64_t* falsity = work.falsity_at(cut.bits_at);
-        map_words(words, falsity, [](auto x, auto y) { return x & ~y; }, known.data(), truth);
+        map_words(
+            words, falsity, [](auto x, auto y) __attribute__((always_inline)) { return x & ~y; }, known.data(), truth);
       }
   }
 }
 
 // out = the and (all) or the or of an and/or node's terms' bitsets on one side (true or false;
 // each side's bitsets are one array with a node's at bits_at * words). Up to four terms are read in
-// one pass over the words (map_words): a filter's 2-5 cuts are one or two
-// passes, not a copy and a pass per term. A term repeated to fill a pass changes nothing (a & a = a).
+// one pass over the words (map_words). A term repeated to fill a pass changes nothing (a & a = a).
 EBS_WORD_CLONES void combine_terms(const uint32_t* terms, size_t count, bool all, const uint64_t* side, size_t words,
-                                   uint64_t* out, uint64_t* united) {
+                                   uint64_t* out) {
   auto term = [&](size_t i) { return side + static_cast<size_t>(terms[std::min(i, count - 1)]) * words; };
-  auto both = [](auto p, auto q, auto r, auto s) { return (p & q) & (r & s); };
-  auto either = [](auto p, auto q, auto r, auto s) { return (p | q) | (r | s); };
+  auto both = [](auto p, auto q, auto r, auto s) __attribute__((always_inline)) { return (p & q) & (r & s); };
+  auto either = [](auto p, auto q, auto r, auto s) __attribute__((always_inline)) { return (p | q) | (r | s); };
   for (size_t i = 0; i < count;) {
     const bool first = i == 0;
     const uint64_t* a = first ? term(i++) : out;
     const uint64_t* b = term(i++);
     const uint64_t* c = term(i++);
     const uint64_t* d = term(i++);
-    if (united && i >= count) {  // the last pass writes the answer: into the union too
-      if (all)
-        map_words_united(words, out, united, both, a, b, c, d);
-      else
-        map_words_united(words, out, united, either, a, b, c, d);
-    } else if (all) {
+    if (all)
       map_words(words, out, both, a, b, c, d);
-    } else {
+    else
       map_words(words, out, either, a, b, c, d);
-    }
   }
 }
 
-// out = in, and united |= in.
-EBS_WORD_CLONES void copy_united(const uint64_t* in, size_t words, uint64_t* out, uint64_t* united) {
-  map_words_united(words, out, united, [](auto x) { return x; }, in);
+// Every expression's answer for one block (K words of each row from word `at`; `valid` of them
+// in the rows, fewer in a batch's last block), and the union of the block's answers into
+// united[at ..]. An answer_only root's terms are combined in registers, the union too: a load
+// per term and a store per answer.
+template <size_t K, bool kPartial>
+inline __attribute__((always_inline)) void block_answers(const ProgramSet::Graph& graph, const uint64_t* truth,
+                                                         uint64_t* rows, size_t row_words, size_t at, size_t valid,
+                                                         uint64_t* united) {
+  BlockBits<K> any{};
+  auto put = [&](uint32_t p, const BlockBits<K>& answer) __attribute__((always_inline)) {
+    any |= answer;
+    uint64_t* out = rows + p * row_words + at;
+    if constexpr (kPartial) {
+      uint64_t whole[K];
+      store_block<K>(whole, answer);
+      std::memcpy(out, whole, valid * sizeof(uint64_t));
+    } else {
+      store_block<K>(out, answer);
+    }
+  };
+  auto term = [&](uint32_t bits_at) __attribute__((always_inline)) {
+    return load_block<K>(truth + static_cast<size_t>(bits_at) * K);
+  };
+  auto and_group = [&]<uint32_t kTerms>(std::integral_constant<uint32_t, kTerms>) __attribute__((always_inline)) {
+    const std::vector<uint32_t>& group = graph.and_answers[kTerms];
+    for (const uint32_t *at = group.data(), *end = at + group.size(); at < end; at += kTerms + 1) {
+      BlockBits<K> answer = term(at[1]);
+      for (uint32_t t = 2; t <= kTerms; ++t) answer &= term(at[t]);
+      put(at[0], answer);
+    }
+  };
+  and_group(std::integral_constant<uint32_t, 2>{});
+  and_group(std::integral_constant<uint32_t, 3>{});
+  and_group(std::integral_constant<uint32_t, 4>{});
+  and_group(std::integral_constant<uint32_t, 5>{});
+  static_assert(ProgramSet::Graph::kGroupedTerms == 5);
+  for (const uint32_t *at = graph.other_answers.data(), *end = at + graph.other_answers.size(); at < end;) {
+    const uint32_t p = at[0], terms = at[2];
+    const bool all = at[1] != 0;
+    at += 3;
+    BlockBits<K> answer = term(at[0]);
+    for (uint32_t t = 1; t < terms; ++t) answer = all ? answer & term(at[t]) : answer | term(at[t]);
+    at += terms;
+    put(p, answer);
+  }
+  uint64_t whole[K];
+  store_block<K>(whole, any);
+  std::memcpy(united + at, whole, valid * sizeof(uint64_t));
+}
+
+EBS_WORD_CLONES void write_answers_4(const ProgramSet::Graph& graph, const uint64_t* truth, uint64_t* rows,
+                                     size_t row_words, size_t at, size_t valid, uint64_t* united) {
+  if (valid == 4)
+    block_answers<4, false>(graph, truth, rows, row_words, at, valid, united);
+  else  // a batch's last block, its rows shorter
+    block_answers<4, true>(graph, truth, rows, row_words, at, valid, united);
+}
+
+EBS_AVX512 void write_answers_8(const ProgramSet::Graph& graph, const uint64_t* truth, uint64_t* rows,
+                                size_t row_words, size_t at, size_t valid, uint64_t* united) {
+  if (valid == 8)
+    block_answers<8, false>(graph, truth, rows, row_words, at, valid, united);
+  else
+    block_answers<8, true>(graph, truth, rows, row_words, at, valid, united);
 }
 
 // Per record, how many of `count` rows of `words` words have its bit: the rows are added into
@@ -796,7 +930,8 @@ EBS_WORD_CLONES void count_rows(const uint64_t* rows, size_t count, size_t words
 
 // any |= each of `rows` rows of `words` words.
 EBS_WORD_CLONES void or_rows(const uint64_t* rows, size_t count, size_t words, uint64_t* any) {
-  for (size_t p = 0; p < count; ++p) map_words(words, any, [](auto x, auto y) { return x | y; }, any, rows + p * words);
+  auto either = [](auto x, auto y) __attribute__((always_inline)) { return x | y; };
+  for (size_t p = 0; p < count; ++p) map_words(words, any, either, any, rows + p * words);
 }
 
 void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::span<const Value* const> columns,
@@ -868,9 +1003,9 @@ void evaluate_node(const GraphNode& node, const ProgramSet::Graph& graph, std::s
       // and: true when every term is true, false when any is; or: the converse.
       const bool is_and = node.kind == NodeKind::logical_and;
       const uint32_t* terms = graph.terms.data() + node.terms_at;
-      combine_terms(terms, node.children.size(), is_and, work.truth_at(0), words, work.truth(node), nullptr);
+      combine_terms(terms, node.children.size(), is_and, work.truth_at(0), words, work.truth(node));
       if (node.falsity_used)
-        combine_terms(terms, node.children.size(), !is_and, work.falsity_at(0), words, work.falsity(node), nullptr);
+        combine_terms(terms, node.children.size(), !is_and, work.falsity_at(0), words, work.falsity(node));
       break;
     }
     case NodeKind::logical_not: {
@@ -991,23 +1126,27 @@ Matches& ProgramSet::evaluate(std::span<const std::vector<Value>> columns, size_
   matches.reset(graph_->roots.size() + extra_rows, records, graph_->roots.size());
   std::vector<const Value*>& block_columns = workspace.memory_->block_columns;
   block_columns.resize(graph_->fields.size());
-  for (size_t f = 0; f < graph_->fields.size(); ++f) block_columns[f] = columns[f].data();
-  BatchMemory work(*graph_, records, workspace.memory_->bits, workspace.memory_->false_bits, workspace.memory_->slots);
-  run_sweeps(*graph_, block_columns, work, workspace.memory_->sweeps);
-  for (uint32_t node : graph_->evaluated) evaluate_node(graph_->nodes[node], *graph_, block_columns, work);
   std::vector<uint64_t>& united = matches.united_;
-  united.assign(work.words(), 0);
-  for (size_t p = 0; p < graph_->answers.size(); ++p) {
-    const Answer& answer = graph_->answers[p];
-    std::span<uint64_t> out = matches.words(p);
-    if (answer.answer_only) {
-      combine_terms(graph_->terms.data() + answer.terms_at, answer.terms, answer.all, work.truth_at(0), work.words(),
-                    out.data(), united.data());
-    } else {
-      copy_united(work.truth_at(static_cast<uint32_t>(answer.bits_at)), work.words(), out.data(), united.data());
-    }
+  united.assign(matches.words_, 0);
+  // Block by block, each bitset of a block one register wide (256 records in AVX2, 512 in
+  // AVX-512): a sweep step and an answer are a few loads and one store, the running unions and
+  // the answers' union stay in registers, and a block's cut bitsets (a thousand filters' ~1,900:
+  // 60 or 119 KiB) are read back from the first- or second-level cache soon after they were
+  // written. Blocks of a whole batch's 1,024 records (bitsets of two 512-bit registers, 238 KiB
+  // per batch) ran slower: the sweeps' stores went to the second-level cache.
+  const size_t words = workspace.memory_->block_words, block_records = 64 * words;
+  for (size_t first = 0; first < records; first += block_records) {
+    const size_t block = std::min(block_records, records - first);
+    for (size_t f = 0; f < graph_->fields.size(); ++f) block_columns[f] = columns[f].data() + first;
+    BatchMemory work(*graph_, block, words, workspace.memory_->bits, workspace.memory_->false_bits,
+                     workspace.memory_->slots);
+    run_sweeps(*graph_, block_columns, work, workspace.memory_->sweeps);
+    for (uint32_t node : graph_->evaluated) evaluate_node(graph_->nodes[node], *graph_, block_columns, work);
+    const size_t at = first / 64;  // the block's first word in a row
+    (words == 8 ? write_answers_8 : write_answers_4)(*graph_, work.truth_at(0), matches.bits_.data(), matches.words_,
+                                                     at, std::min(words, matches.words_ - at), united.data());
   }
-  matches.united_rows_ = graph_->answers.size();
+  matches.united_rows_ = graph_->roots.size();
   return matches;
 }
 

@@ -99,7 +99,12 @@ class ProgramSet {
   // fault in) a megabyte of bitsets afresh. One per thread evaluating.
   class Workspace {
    public:
-    Workspace();
+    // A batch is evaluated in blocks of 64 * block_words records (see evaluate): 0 is the CPU's
+    // choice, 8 (one 512-bit register per bitset) where it has AVX-512, else 4; tests ask for
+    // either (8 is refused without AVX-512).
+    explicit Workspace(size_t block_words = 0);
+    // Whether this CPU has AVX-512 (blocks of 8 words).
+    static bool wide_blocks();
     ~Workspace();
     Workspace(Workspace&&) noexcept;
     Workspace& operator=(Workspace&&) noexcept;
@@ -112,6 +117,8 @@ class ProgramSet {
 
   // columns[f][r]: the value of fields()[f] in record r (null when absent); every column has
   // `records` values. Text views must outlive the call only.
+  // The batch is evaluated block by block (256 or 512 records: Workspace), each bitset of a block
+  // one register wide.
   Matches evaluate(std::span<const std::vector<Value>> columns, size_t records) const;
   // The answers live in `workspace` until its next evaluation. `extra_rows` more rows follow the
   // expressions' (rows size() .. size() + extra_rows - 1), all false, for the caller's own answers

@@ -14,13 +14,17 @@ using namespace ebs::expr;
 
 namespace {
 
+// The block sizes this CPU evaluates with (ProgramSet::Workspace): 4 words, and 8 with AVX-512.
+std::vector<size_t> block_sizes() {
+  if (ProgramSet::Workspace::wide_blocks()) return {4, 8};
+  return {4};
+}
+
 // Every record's answer from the single Program, next to the set's.
-void check_against_programs(const std::vector<std::string>& texts, const std::vector<std::vector<Value>>& columns,
-                            size_t records) {
-  auto compiled = ProgramSet::compile(texts);
-  REQUIRE(std::holds_alternative<ProgramSet>(compiled));
-  const ProgramSet& set = std::get<ProgramSet>(compiled);
-  Matches matches = set.evaluate(columns, records);
+void check_matches(const std::vector<std::string>& texts, const std::vector<std::vector<Value>>& columns,
+                   size_t records, const ProgramSet& set, const Matches& matches) {
+  REQUIRE(matches.records() == records);
+  REQUIRE(matches.programs() == texts.size());
   for (size_t p = 0; p < texts.size(); ++p) {
     Program program = std::get<Program>(Program::compile(texts[p]));
     std::vector<Value> row(program.fields().size());
@@ -42,6 +46,21 @@ void check_against_programs(const std::vector<std::string>& texts, const std::ve
   }
   CHECK(matches.passed_any() == any);
   CHECK(matches.passed_counts() == counts);
+}
+
+// Every record's answer from the single Program, next to the set's, with each block size (and the
+// CPU's choice).
+void check_against_programs(const std::vector<std::string>& texts, const std::vector<std::vector<Value>>& columns,
+                            size_t records) {
+  auto compiled = ProgramSet::compile(texts);
+  REQUIRE(std::holds_alternative<ProgramSet>(compiled));
+  const ProgramSet& set = std::get<ProgramSet>(compiled);
+  check_matches(texts, columns, records, set, set.evaluate(columns, records));
+  for (size_t words : block_sizes()) {
+    INFO("blocks of " << words * 64 << " records");
+    ProgramSet::Workspace workspace(words);
+    check_matches(texts, columns, records, set, set.evaluate(columns, records, workspace));
+  }
 }
 
 // Random expressions over three fields; only those that compile are kept.
@@ -93,7 +112,9 @@ TEST_CASE("a set of expressions answers as each expression on its own, null and 
   }
   // Columns a, b, c (the set's field order may differ: look it up) with numbers on the thresholds,
   // NaN, null, text and booleans.
-  const size_t records = 150;  // more than two words of bits, the last one partial
+  // Several blocks of either size, the last one partial: the nodes evaluated on value columns
+  // (arithmetic, functions, text ==, exists, field against field) cross block boundaries.
+  const size_t records = 1100;
   std::mt19937_64 random(7);
   std::vector<std::vector<Value>> by_name(3, std::vector<Value>(records));
   for (auto& column : by_name)
@@ -196,7 +217,12 @@ TEST_CASE("the sweeps place every value: crowded thresholds, one threshold, infi
       default: return Value(near[random() % near.size()]);
     }
   };
-  for (size_t records : {1, 63, 64, 65, 128, 129, 200, 300, 520}) {
+  // The sweeps' steps: an above cut with many segments under it (between it and the top), made by
+  // the below cuts' thresholds, is several steps (two segments each).
+  for (int t = 0; t < 12; ++t) texts.push_back("b < " + std::to_string(t) + ".5");
+  texts.push_back("b >= 0.25");
+  texts.push_back("b >= 0.25 and a > 0.002 and c <= 0 and b < 7.5");
+  for (size_t records : {1, 63, 64, 65, 128, 129, 200, 255, 256, 257, 300, 511, 512, 513, 520, 1000, 1024, 1025}) {
     INFO(records << " records");
     auto compiled = ProgramSet::compile(texts);
     REQUIRE(std::holds_alternative<ProgramSet>(compiled));
@@ -207,4 +233,60 @@ TEST_CASE("the sweeps place every value: crowded thresholds, one threshold, infi
     }
     check_against_programs(texts, columns, records);
   }
+}
+
+TEST_CASE("blocks: a workspace kept across batches of every length, the last block partial, an empty batch") {
+  // Generated-like filters: 2-5 cuts and-ed over four fields, thresholds on a grid (many equal).
+  std::mt19937_64 random(5);
+  const char* fields[] = {"a", "b", "c", "d"};
+  const char* ops[] = {"<", "<=", ">", ">="};
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {
+    std::string text;
+    const size_t cuts = 2 + random() % 4;
+    for (size_t c = 0; c < cuts; ++c) {
+      if (!text.empty()) text += " and ";
+      text += std::string(fields[(i + c) % 4]) + " " + ops[random() % 4] + " " + std::to_string(random() % 40);
+    }
+    texts.push_back(text);
+  }
+  texts.push_back("a > 3 or b < 5");  // an `or` and a root that is one cut, beside them
+  texts.push_back("c >= 20");
+  // Nodes evaluated on value columns (slots), whose columns the workspace also keeps across batches.
+  texts.push_back("a + b > 30");
+  texts.push_back("abs(c - 20) < 5 and d >= 10");
+  texts.push_back("exists(d) and not (a > b)");
+  texts.push_back("b == 'x' or max(a, c) >= 35");
+  texts.push_back("log10(d) > 1");
+  const ProgramSet set = std::get<ProgramSet>(ProgramSet::compile(texts));
+  auto batch = [&](size_t records) {
+    std::vector<std::vector<Value>> columns(set.fields().size());
+    for (auto& column : columns)
+      for (size_t r = 0; r < records; ++r)
+        switch (random() % 20) {
+          case 0: case 1: column.push_back(Value()); break;
+          case 2: column.push_back(Value("x")); break;
+          default: column.push_back(Value(static_cast<double>(random() % 400) / 10)); break;
+        }
+    return columns;
+  };
+  for (size_t words : block_sizes()) {
+    INFO("blocks of " << words * 64 << " records");
+    ProgramSet::Workspace workspace(words);
+    // Longest first: a shorter batch must not see the longer one's bits past its end.
+    for (size_t records : {size_t{1025}, size_t{3}, size_t{0}, size_t{1}, size_t{600}, 64 * words, 64 * words + 1,
+                           64 * words - 1, 2 * 64 * words + 7}) {
+      INFO(records << " records");
+      std::vector<std::vector<Value>> columns = batch(records);
+      const Matches& matches = set.evaluate(columns, records, workspace);
+      check_matches(texts, columns, records, set, matches);
+      if (records == 0) CHECK(matches.passed_any().empty());
+    }
+  }
+}
+
+TEST_CASE("blocks of a size the CPU cannot take are refused") {
+  CHECK_THROWS(ProgramSet::Workspace(16));
+  CHECK_THROWS(ProgramSet::Workspace(2));
+  if (!ProgramSet::Workspace::wide_blocks()) CHECK_THROWS(ProgramSet::Workspace(8));
 }
