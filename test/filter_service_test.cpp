@@ -503,6 +503,97 @@ void check_switch(const fs::path& run_dir, const SourceOrder& source, const Answ
   CHECK(!cuts.empty());
 }
 
+// Alice (10,000 alerts/s per output), a token of hers and her filter `name` (`text`, of `kind`)
+// delivering to `hook`, in the store at `path`.
+struct AlicesFilter {
+  int64_t id = 0;
+  std::string token;
+};
+AlicesFilter add_alices_filter(const fs::path& path, const std::string& name, const std::string& text,
+                               RecordingWebhook& hook, Filter::Kind kind = Filter::Kind::expression) {
+  FilterRegistry store(path.string());
+  Limits generous;
+  generous.max_alerts_per_second = 10000;
+  User alice = ok(store.create_user("alice", false, generous));
+  AlicesFilter out;
+  out.token = ok(store.issue_token("alice", false));
+  out.id = ok(store.create_filter(alice, name, text,
+                                  {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}},
+                                  kind))
+               .id;
+  return out;
+}
+
+// A workflow (`header`: its name and top-level keys) of the real ZTF alerts at `rate` from node
+// `first`, and a `filters` actor `users` over filters.sqlite of two instances, one on `first`
+// and one on `second` (keyed by object: every source batch is split between them, the second's
+// part crosses a link), tagging what passes; `seen` keeps the source's order, `kept` what the
+// filters tagged (both on `first`). With `repository`, the alerts go through a `repository` sink
+// (repo.sqlite, on `first`) and `users` reads its `committed` port and queries it.
+std::string two_instances_workflow(const std::string& header, int rate, const std::string& first,
+                                   const std::string& second, bool repository = false) {
+  std::ostringstream wf;
+  wf << header << "actors:\n"
+     << "  - id: src\n    type: avro-files\n    rate: " << rate << "\n    placement: {nodes: [" << first << "]}\n"
+     << "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n";
+  if (repository)
+    wf << "  - id: repo\n    type: repository\n    inputs: [src.alerts]\n    placement: {nodes: [" << first << "]}\n"
+       << "    config: {path: repo.sqlite}\n";
+  wf << "  - id: users\n    type: filters\n    parallelism: 2\n    placement: {nodes: [" << first << ", " << second
+     << "], per_node: 1}\n    inputs: [{from: " << (repository ? "repo.committed" : "src.alerts")
+     << ", partition: object_id}]\n    config: {registry: filters.sqlite, tag: filters"
+     << (repository ? ", repository: repo.sqlite" : "") << "}\n";
+  for (const auto& [sink, from] : {std::pair{"seen", "src.alerts"}, std::pair{"kept", "users.out"}})
+    wf << "  - id: " << sink << "\n    type: jsonl\n    inputs: [" << from << "]\n    placement: {nodes: [" << first
+       << "]}\n    config: {path: " << sink << ".jsonl, with_raw: false, fsync: false}\n";
+  return wf.str();
+}
+
+// The log of filter `id`'s versions taking effect: the instances that logged each version, and
+// the source sequences version 2 was logged from.
+struct EffectLog {
+  std::map<int64_t, std::set<std::string>> instances;
+  std::set<int64_t> version_2_from;
+};
+EffectLog effect_log(const FilterRegistry& store, int64_t id) {
+  EffectLog out;
+  for (const auto& e : store.effects(id)) {
+    out.instances[e.version].insert(e.instance);
+    if (e.version == 2) out.version_2_from.insert(e.source_sequence);
+  }
+  return out;
+}
+
+// The nodes whose `users` instances took alerts, by the run's summary (--summary-json).
+std::set<std::string> nodes_that_evaluated(const fs::path& summary) {
+  const json parsed = json::parse(read_text(summary));
+  std::set<std::string> out;
+  for (const json& a : parsed["actors"])
+    if (a["id"] == "users")
+      for (const json& inst : a["instances"])
+        if (inst["in"].get<int64_t>() > 0) out.insert(inst["node"].get<std::string>());
+  return out;
+}
+
+// Once the run's `seen` sink (in `run_dir`) holds 30 alerts, alice's filter `id` changed by `change`
+// (`{"where": ...}` or `{"sql": ...}`) through the run's API at `url`, as a user would: version 2.
+// Over HTTP from here rather than with `ebs-flow filters update`, whose start under the
+// sanitizers (~2 s) outlasts the rest of the stream (86 alerts at 40/s).
+void update_after_30_seen(const fs::path& run_dir, const std::string& url, int64_t id, const std::string& token,
+                          const json& change) {
+  REQUIRE(test::wait_until([&] {
+    std::string seen = read_text(run_dir / "seen.jsonl");
+    return std::count(seen.begin(), seen.end(), '\n') >= 30;
+  }, std::chrono::seconds(60)));
+  httplib::Client client(url);
+  auto updated = client.Put("/api/filters/" + std::to_string(id), {{"Authorization", "Bearer " + token}}, change.dump(),
+                            "application/json");
+  REQUIRE(updated);
+  INFO(updated->body);
+  CHECK(updated->status == 200);
+  CHECK(json::parse(updated->body)["version"] == 2);
+}
+
 // check_switch for alice's "bright", updated from expression `v1` to `v2`, in a run in dir/run.
 void check_one_switch(const fs::path& dir, const std::string& v1, const std::string& v2, RecordingWebhook& hook,
                       const std::string& what) {
@@ -915,78 +1006,30 @@ TEST_CASE("a cluster run: an update through the coordinator's API reaches the fi
   const std::string store_path = (dir / "filters.sqlite").string();
   const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
   RecordingWebhook hook;
-  int64_t id = 0;
-  std::string token;
-  {
-    FilterRegistry store(store_path);
-    Limits generous;
-    generous.max_alerts_per_second = 10000;
-    User alice = ok(store.create_user("alice", false, generous));
-    token = ok(store.issue_token("alice", false));
-    id = ok(store.create_filter(alice, "bright", v1,
-                                {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
-             .id;
-  }
-  // The source on node1, one `filters` instance per node: every source batch is split between
-  // them, and node2's part crosses a link.
-  std::ofstream(dir / "wf.yaml") << "name: filters-cluster\nactors:\n"
-                                    "  - id: src\n    type: avro-files\n    rate: 40\n"
-                                    "    placement: {nodes: [node1]}\n"
-                                    "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
-                                    "  - id: users\n    type: filters\n    parallelism: 2\n"
-                                    "    placement: {nodes: [node1, node2], per_node: 1}\n"
-                                    "    inputs: [{from: src.alerts, partition: object_id}]\n"
-                                    "    config: {registry: filters.sqlite, tag: filters}\n"
-                                    "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
-                                    "    placement: {nodes: [node1]}\n"
-                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
-                                    "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
-                                    "    placement: {nodes: [node1]}\n"
-                                    "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  const AlicesFilter alices = add_alices_filter(store_path, "bright", v1, hook);
+  const int64_t id = alices.id;
+  const std::string& token = alices.token;
+  std::ofstream(dir / "wf.yaml") << two_instances_workflow("name: filters-cluster\n", 40, "node1", "node2");
   test::Child run(ebs_flow() + " run wf.yaml --local-cluster 2 --threads 1 --quiet --run-dir run --summary-json summary.json "
                   "--http 127.0.0.1:0", dir,
                   dir / "out.txt", dir / "err.txt");
-  const std::string url = dashboard_url(dir / "out.txt");
-  REQUIRE(test::wait_until([&] {
-    std::string seen = read_text(dir / "run" / "seen.jsonl");
-    return std::count(seen.begin(), seen.end(), '\n') >= 30;
-  }, std::chrono::seconds(60)));
-  // Through the coordinator's API, as a user would; over HTTP from here rather than with
-  // `ebs-flow filters update`, whose start under the sanitizers (~2 s) outlasts the rest of the
-  // stream (86 alerts at 40/s).
-  httplib::Client client(url);
-  auto updated = client.Put("/api/filters/" + std::to_string(id), {{"Authorization", "Bearer " + token}},
-                            json{{"where", v2}}.dump(), "application/json");
-  REQUIRE(updated);
-  INFO(updated->body);
-  CHECK(updated->status == 200);
-  CHECK(json::parse(updated->body)["version"] == 2);
+  // Through the coordinator's API.
+  update_after_30_seen(dir / "run", dashboard_url(dir / "out.txt"), id, token, {{"where", v2}});
   CHECK(run.wait() == 0);
   INFO(read_text(dir / "err.txt"));
 
   // Each version logged in the coordinator's store by the instance on each node, version 2 from
   // one source sequence.
-  FilterRegistry store(store_path);
-  std::map<int64_t, std::set<std::string>> instances;
-  std::set<int64_t> points;
-  for (const auto& e : store.effects(id)) {
-    instances[e.version].insert(e.instance);
-    if (e.version == 2) points.insert(e.source_sequence);
-  }
+  EffectLog log = effect_log(FilterRegistry(store_path), id);
   const std::set<std::string> both{"users#0@node1", "users#1@node2"};
-  CHECK(instances[1] == both);
-  CHECK(instances[2] == both);
-  REQUIRE(points.size() == 1);
-  CHECK(*points.begin() > 0);
-  check_one_switch(dir, v1, v2, hook, "two nodes, switch at source batch " + std::to_string(*points.begin()));
+  CHECK(log.instances[1] == both);
+  CHECK(log.instances[2] == both);
+  REQUIRE(log.version_2_from.size() == 1);
+  const int64_t point = *log.version_2_from.begin();
+  CHECK(point > 0);
+  check_one_switch(dir, v1, v2, hook, "two nodes, switch at source batch " + std::to_string(point));
   // Both nodes' instances evaluated alerts (node2's through the link).
-  json summary = json::parse(read_text(dir / "summary.json"));
-  std::set<std::string> evaluated_on;
-  for (const json& a : summary["actors"])
-    if (a["id"] == "users")
-      for (const json& inst : a["instances"])
-        if (inst["in"].get<int64_t>() > 0) evaluated_on.insert(inst["node"].get<std::string>());
-  CHECK(evaluated_on == std::set<std::string>{"node1", "node2"});
+  CHECK(nodes_that_evaluated(dir / "summary.json") == std::set<std::string>{"node1", "node2"});
   fs::remove_all(dir);
 }
 
@@ -1016,68 +1059,28 @@ TEST_CASE("SQL filters on the nodes of a cluster run: the same alerts per versio
     fs::remove_all(dir);
     fs::create_directories(dir);
     RecordingWebhook hook;
-    int64_t id = 0;
-    std::string token;
-    {
-      FilterRegistry store((dir / "filters.sqlite").string());
-      Limits generous;
-      generous.max_alerts_per_second = 10000;
-      User alice = ok(store.create_user("alice", false, generous));
-      token = ok(store.issue_token("alice", false));
-      id = ok(store.create_filter(alice, "own", v1,
-                                  {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}},
-                                  Filter::Kind::sql))
-               .id;
-    }
+    const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "own", v1, hook, Filter::Kind::sql);
+    const int64_t id = alices.id;
+    const std::string& token = alices.token;
     // The source and the repository on node1, one `filters` instance per node, each querying the
     // repository at the path the workflow names (one file here: the nodes share the machine). One
     // process ignores the placements.
-    std::ofstream(dir / "wf.yaml") << "name: filters-sql-cluster\nactors:\n"
-                                      "  - id: src\n    type: avro-files\n    rate: 40\n"
-                                      "    placement: {nodes: [node1]}\n"
-                                      "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
-                                      "  - id: repo\n    type: repository\n    inputs: [src.alerts]\n"
-                                      "    placement: {nodes: [node1]}\n    config: {path: repo.sqlite}\n"
-                                      "  - id: users\n    type: filters\n    parallelism: 2\n"
-                                      "    placement: {nodes: [node1, node2], per_node: 1}\n"
-                                      "    inputs: [{from: repo.committed, partition: object_id}]\n"
-                                      "    config: {registry: filters.sqlite, repository: repo.sqlite, tag: filters}\n"
-                                      "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
-                                      "    placement: {nodes: [node1]}\n"
-                                      "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
-                                      "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
-                                      "    placement: {nodes: [node1]}\n"
-                                      "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+    std::ofstream(dir / "wf.yaml") << two_instances_workflow("name: filters-sql-cluster\n", 40, "node1", "node2", true);
     test::Child run(ebs_flow() + " run wf.yaml " + (cluster ? "--local-cluster 2 --threads 1 " : "") +
                         "--quiet --run-dir run --summary-json summary.json --http 127.0.0.1:0",
                     dir, dir / "out.txt", dir / "err.txt");
-    httplib::Client client(dashboard_url(dir / "out.txt"));
-    REQUIRE(test::wait_until([&] {
-      std::string seen = read_text(dir / "run" / "seen.jsonl");
-      return std::count(seen.begin(), seen.end(), '\n') >= 30;
-    }, std::chrono::seconds(60)));
-    auto updated = client.Put("/api/filters/" + std::to_string(id), {{"Authorization", "Bearer " + token}},
-                              json{{"sql", v2}}.dump(), "application/json");
-    REQUIRE(updated);
-    INFO(updated->body);
-    CHECK(updated->status == 200);
-    CHECK(json::parse(updated->body)["version"] == 2);
+    update_after_30_seen(dir / "run", dashboard_url(dir / "out.txt"), id, token, {{"sql", v2}});
     CHECK(run.wait() == 0);
     INFO(read_text(dir / "err.txt"));
 
     // Each version logged by both instances (on both nodes), version 2 from one source sequence.
     FilterRegistry store((dir / "filters.sqlite").string());
-    std::map<int64_t, std::set<std::string>> instances;
-    std::set<int64_t> points;
-    for (const auto& e : store.effects(id)) {
-      instances[e.version].insert(e.instance);
-      if (e.version == 2) points.insert(e.source_sequence);
-    }
+    EffectLog log = effect_log(store, id);
     const std::set<std::string> both =
         cluster ? std::set<std::string>{"users#0@node1", "users#1@node2"} : std::set<std::string>{"users#0", "users#1"};
-    CHECK(instances[1] == both);
-    CHECK(instances[2] == both);
-    REQUIRE(points.size() == 1);
+    CHECK(log.instances[1] == both);
+    CHECK(log.instances[2] == both);
+    REQUIRE(log.version_2_from.size() == 1);
     const Filter own = ok(store.filter(user_named(store, "alice"), id));  // its query ran on both nodes: not paused
     CHECK(own.active);
     CHECK(own.version == 2);
@@ -1086,16 +1089,9 @@ TEST_CASE("SQL filters on the nodes of a cluster run: the same alerts per versio
     check_switch(dir / "run", source, sql_answers(repository, v1, source.alerts),
                  sql_answers(repository, v2, source.alerts), hook, "alice/own",
                  std::string(cluster ? "two nodes" : "one process") + ", switch at source batch " +
-                     std::to_string(*points.begin()));
-    if (cluster) {  // both nodes' instances queried the repository
-      json summary = json::parse(read_text(dir / "summary.json"));
-      std::set<std::string> evaluated_on;
-      for (const json& a : summary["actors"])
-        if (a["id"] == "users")
-          for (const json& inst : a["instances"])
-            if (inst["in"].get<int64_t>() > 0) evaluated_on.insert(inst["node"].get<std::string>());
-      CHECK(evaluated_on == std::set<std::string>{"node1", "node2"});
-    }
+                     std::to_string(*log.version_2_from.begin()));
+    if (cluster)  // both nodes' instances queried the repository
+      CHECK(nodes_that_evaluated(dir / "summary.json") == std::set<std::string>{"node1", "node2"});
     fs::remove_all(dir);
   }
 }
@@ -1107,37 +1103,16 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
   fs::create_directories(dir);
   const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
   RecordingWebhook hook;
-  int64_t id = 0;
-  std::string token;
-  {
-    FilterRegistry store((dir / "filters.sqlite").string());
-    Limits generous;
-    generous.max_alerts_per_second = 10000;
-    User alice = ok(store.create_user("alice", false, generous));
-    token = ok(store.issue_token("alice", false));
-    id = ok(store.create_filter(alice, "bright", v1,
-                                {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
-             .id;
-  }
+  const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
+  const int64_t id = alices.id;
+  const std::string& token = alices.token;
   // The source and the sinks on a, users#1 on b. Alice's update goes through the coordinator's API
   // ($url) 0.8 s into the stream (86 alerts at 20/s) and b is stopped at once, before it reaches
   // the update's switch point (as a rule: users#0 makes the point meanwhile, after what b claimed),
   // then killed: users#1 is replaced on a, which gets the batches b had not released again, some
   // before the point and some after.
-  std::ofstream(dir / "workflow.yaml") << "name: filters-failover\non_node_loss: failover\nactors:\n"
-                                          "  - id: src\n    type: avro-files\n    rate: 20\n"
-                                          "    placement: {nodes: [a]}\n"
-                                          "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
-                                          "  - id: users\n    type: filters\n    parallelism: 2\n"
-                                          "    placement: {nodes: [a, b], per_node: 1}\n"
-                                          "    inputs: [{from: src.alerts, partition: object_id}]\n"
-                                          "    config: {registry: filters.sqlite, tag: filters}\n"
-                                          "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
-                                          "    placement: {nodes: [a]}\n"
-                                          "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
-                                          "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
-                                          "    placement: {nodes: [a]}\n"
-                                          "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  std::ofstream(dir / "workflow.yaml") << two_instances_workflow(
+      "name: filters-failover\non_node_loss: failover\n", 20, "a", "b");
   const std::string update = "curl -s -X PUT -H 'Authorization: Bearer " + token +
                              "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() + "' \"${url}api/filters/" +
                              std::to_string(id) + "\" > updated.json\n";
