@@ -17,10 +17,13 @@
 
 #include "actors/common/filter_registry/filter_registry.h"
 #include "actors/common/kafka/kafka_client.h"
+#include "actors/common/repository/alert_query.h"
+#include "actors/common/repository/reader.h"
 #include "actors/transforms/generated_filters.h"
 #include "engine/expr/alert_field.h"
 #include "engine/expr/program.h"
 #include "test/support/child_process.h"
+#include "test/support/cluster_script.h"
 #include "test/support/kafka_test_support.h"
 #include "test/support/python_oracle.h"
 #include "test/support/subprocess.h"
@@ -132,15 +135,29 @@ struct LoopbackRegistry {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
 };
 
-// The order a run's `seen` sink (jsonl, in run/seen.jsonl) wrote the real ZTF alerts in — the
-// source's — and those alerts, one each.
+// The dashboard's URL (no trailing '/') that `run --http` printed to `out` (its stdout), once printed.
+std::string dashboard_url(const fs::path& out) {
+  std::string url;
+  REQUIRE(test::wait_until([&] {
+    std::string text = read_text(out);
+    auto at = text.find("\"dashboard\":\"");
+    if (at == std::string::npos) return false;
+    url = text.substr(at + 13, text.find('"', at + 13) - at - 13);
+    return true;
+  }, std::chrono::seconds(30)));
+  while (url.ends_with("/")) url.pop_back();
+  return url;
+}
+
+// The order a run's `seen` sink (jsonl, seen.jsonl in the run directory) wrote the real ZTF alerts
+// in — the source's — and those alerts, one each.
 struct SourceOrder {
   std::vector<std::string> ids;
   std::vector<std::shared_ptr<const Alert>> alerts;
 };
-SourceOrder source_order(const fs::path& dir) {
+SourceOrder source_order(const fs::path& run_dir) {
   SourceOrder out;
-  std::istringstream seen(read_text(dir / "run" / "seen.jsonl"));
+  std::istringstream seen(read_text(run_dir / "seen.jsonl"));
   for (std::string line; std::getline(seen, line);) out.ids.push_back(alert_id_of(json::parse(line)));
   for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
     for (auto& a : test::ztf_alerts(folder)) out.alerts.push_back(a);
@@ -194,15 +211,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                                     "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
                                     "  - id: kept\n    type: count\n    inputs: [users.out]\n";
   test::Child run(ebs_flow() + " run wf.yaml --quiet --run-dir run --http 127.0.0.1:0", dir, dir / "out.txt", dir / "err.txt");
-  std::string url;
-  REQUIRE(test::wait_until([&] {
-    std::string out = read_text(dir / "out.txt");
-    auto at = out.find("\"dashboard\":\"");
-    if (at == std::string::npos) return false;
-    url = out.substr(at + 13, out.find('"', at + 13) - at - 13);
-    return true;
-  }, std::chrono::seconds(30)));
-  while (url.ends_with("/")) url.pop_back();
+  const std::string url = dashboard_url(dir / "out.txt");
   httplib::Client client(url);
   auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
   // The API serves the run's store once the run has started (404 until then).
@@ -251,7 +260,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   INFO(read_text(dir / "err.txt"));
 
   // The order the filters actor saw the alerts in: the source's, as the jsonl sink wrote it.
-  const SourceOrder source = source_order(dir);
+  const SourceOrder source = source_order(dir / "run");
   const std::vector<std::string>& order = source.ids;
   const std::vector<std::shared_ptr<const Alert>>& alerts = source.alerts;
 
@@ -438,32 +447,31 @@ struct RecordingWebhook {
   }
 };
 
-// One update of alice's filter mid-stream (v1 -> v2) in a run whose `seen` sink wrote the
-// source's order and whose `kept` sink the alerts the filters tagged: counted per version, every
-// alert once at most, exactly what v1 passes before one point of the source's order and v2 after
-// it, some by each; the webhook got the same.
-void check_one_switch(const fs::path& dir, const std::string& v1, const std::string& v2, RecordingWebhook& hook,
-                      const std::string& what) {
-  const SourceOrder source = source_order(dir);
+// Whether a filter's version passes each alert, by alert id.
+using Answers = std::map<std::string, bool>;
+// (alert id, version of the filter): what a run tagged, or delivered.
+using ByVersion = std::multiset<std::pair<std::string, int>>;
+
+// One update of a filter (`label`, e.g. "alice/bright") mid-stream, from a version passing `a1` to
+// one passing `a2`, in a run whose `seen` sink wrote the source's order (`source`) and whose `kept`
+// sink (in `run_dir`) the alerts the filters tagged: counted per version, each alert under one
+// version only, exactly what version 1 passes before one point of the source's order and version 2
+// after it, some by each; the webhook got the same (its messages are the one filter's). Each alert
+// once, or, across a node loss, at most `duplicates` rows more (the most the replayed batches hold:
+// at least once, docs/cluster.md "Failures").
+void check_switch(const fs::path& run_dir, const SourceOrder& source, const Answers& a1, const Answers& a2,
+                  RecordingWebhook& hook, const std::string& label, const std::string& what, size_t duplicates = 0) {
   const std::vector<std::string>& order = source.ids;
-  const std::vector<std::shared_ptr<const Alert>>& alerts = source.alerts;
-  std::multiset<std::pair<std::string, int>> got;
-  std::istringstream kept(read_text(dir / "run" / "kept.jsonl"));
+  ByVersion got, delivered;
+  std::istringstream kept(read_text(run_dir / "kept.jsonl"));
   for (std::string line; std::getline(kept, line);) {
     json alert = json::parse(line);
     for (const json& a : alert["annotations"])
       if (a["name"] == "filters") {
         json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
-        got.insert({alert_id_of(alert), details.at("alice/bright").get<int>()});
+        if (details.contains(label)) got.insert({alert_id_of(alert), details.at(label).get<int>()});
       }
   }
-  auto a1 = answers(v1, alerts), a2 = answers(v2, alerts);
-  size_t per_version[3] = {0, 0, 0};
-  for (const auto& [alert, version] : got) ++per_version[version];
-  MESSAGE(what << ": " << per_version[1] << " alerts by version 1, " << per_version[2] << " by version 2");
-  CHECK(per_version[1] > 0);
-  CHECK(per_version[2] > 0);
-  std::multiset<std::pair<std::string, int>> delivered;
   {
     std::lock_guard lock(hook.mutex);
     for (const std::string& body : hook.bodies) {
@@ -471,16 +479,128 @@ void check_one_switch(const fs::path& dir, const std::string& v1, const std::str
       delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
     }
   }
-  CHECK(delivered == got);
+  const std::set<std::pair<std::string, int>> distinct(got.begin(), got.end());
+  std::map<std::string, std::set<int>> versions_of;  // each alert evaluated under one version only
+  for (const auto& [alert, version] : distinct) versions_of[alert].insert(version);
+  for (const auto& [alert, versions] : versions_of) CHECK_MESSAGE(versions.size() == 1, alert);
+  size_t per_version[3] = {0, 0, 0};
+  for (const auto& [alert, version] : distinct) ++per_version[version];
+  MESSAGE(what << ": " << per_version[1] << " alerts by version 1, " << per_version[2] << " by version 2, "
+               << got.size() - distinct.size() << " tagged again, " << delivered.size() - distinct.size()
+               << " delivered again");
+  CHECK(per_version[1] > 0);
+  CHECK(per_version[2] > 0);
+  CHECK(got.size() - distinct.size() <= duplicates);
+  CHECK(std::set<std::pair<std::string, int>>(delivered.begin(), delivered.end()) == distinct);
+  CHECK(delivered.size() - distinct.size() <= duplicates);
   std::vector<size_t> cuts;
   for (size_t cut = 0; cut <= order.size(); ++cut) {
-    std::multiset<std::pair<std::string, int>> expected;
+    std::set<std::pair<std::string, int>> expected;
     for (size_t i = 0; i < order.size(); ++i)
-      if (i < cut ? a1[order[i]] : a2[order[i]]) expected.insert({order[i], i < cut ? 1 : 2});
-    if (expected == got) cuts.push_back(cut);
+      if (i < cut ? a1.at(order[i]) : a2.at(order[i])) expected.insert({order[i], i < cut ? 1 : 2});
+    if (expected == distinct) cuts.push_back(cut);
   }
   CHECK(!cuts.empty());
 }
+
+// Alice (10,000 alerts/s per output), a token of hers and her filter `name` (`text`, of `kind`)
+// delivering to `hook`, in the store at `path`.
+struct AlicesFilter {
+  int64_t id = 0;
+  std::string token;
+};
+AlicesFilter add_alices_filter(const fs::path& path, const std::string& name, const std::string& text,
+                               RecordingWebhook& hook, Filter::Kind kind = Filter::Kind::expression) {
+  FilterRegistry store(path.string());
+  Limits generous;
+  generous.max_alerts_per_second = 10000;
+  User alice = ok(store.create_user("alice", false, generous));
+  AlicesFilter out;
+  out.token = ok(store.issue_token("alice", false));
+  out.id = ok(store.create_filter(alice, name, text,
+                                  {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}},
+                                  kind))
+               .id;
+  return out;
+}
+
+// A workflow (`header`: its name and top-level keys) of the real ZTF alerts at `rate` from node
+// `first`, and a `filters` actor `users` over filters.sqlite of two instances, one on `first`
+// and one on `second` (keyed by object: every source batch is split between them, the second's
+// part crosses a link), tagging what passes; `seen` keeps the source's order, `kept` what the
+// filters tagged (both on `first`). With `repository`, the alerts go through a `repository` sink
+// (repo.sqlite, on `first`) and `users` reads its `committed` port and queries it.
+std::string two_instances_workflow(const std::string& header, int rate, const std::string& first,
+                                   const std::string& second, bool repository = false) {
+  std::ostringstream wf;
+  wf << header << "actors:\n"
+     << "  - id: src\n    type: avro-files\n    rate: " << rate << "\n    placement: {nodes: [" << first << "]}\n"
+     << "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n";
+  if (repository)
+    wf << "  - id: repo\n    type: repository\n    inputs: [src.alerts]\n    placement: {nodes: [" << first << "]}\n"
+       << "    config: {path: repo.sqlite}\n";
+  wf << "  - id: users\n    type: filters\n    parallelism: 2\n    placement: {nodes: [" << first << ", " << second
+     << "], per_node: 1}\n    inputs: [{from: " << (repository ? "repo.committed" : "src.alerts")
+     << ", partition: object_id}]\n    config: {registry: filters.sqlite, tag: filters"
+     << (repository ? ", repository: repo.sqlite" : "") << "}\n";
+  for (const auto& [sink, from] : {std::pair{"seen", "src.alerts"}, std::pair{"kept", "users.out"}})
+    wf << "  - id: " << sink << "\n    type: jsonl\n    inputs: [" << from << "]\n    placement: {nodes: [" << first
+       << "]}\n    config: {path: " << sink << ".jsonl, with_raw: false, fsync: false}\n";
+  return wf.str();
+}
+
+// The log of filter `id`'s versions taking effect: the instances that logged each version, and
+// the source sequences version 2 was logged from.
+struct EffectLog {
+  std::map<int64_t, std::set<std::string>> instances;
+  std::set<int64_t> version_2_from;
+};
+EffectLog effect_log(const FilterRegistry& store, int64_t id) {
+  EffectLog out;
+  for (const auto& e : store.effects(id)) {
+    out.instances[e.version].insert(e.instance);
+    if (e.version == 2) out.version_2_from.insert(e.source_sequence);
+  }
+  return out;
+}
+
+// The nodes whose `users` instances took alerts, by the run's summary (--summary-json).
+std::set<std::string> nodes_that_evaluated(const fs::path& summary) {
+  const json parsed = json::parse(read_text(summary));
+  std::set<std::string> out;
+  for (const json& a : parsed["actors"])
+    if (a["id"] == "users")
+      for (const json& inst : a["instances"])
+        if (inst["in"].get<int64_t>() > 0) out.insert(inst["node"].get<std::string>());
+  return out;
+}
+
+// Once the run's `seen` sink (in `run_dir`) holds 30 alerts, alice's filter `id` changed by `change`
+// (`{"where": ...}` or `{"sql": ...}`) through the run's API at `url`, as a user would: version 2.
+// Over HTTP from here rather than with `ebs-flow filters update`, whose start under the
+// sanitizers (~2 s) outlasts the rest of the stream (86 alerts at 40/s).
+void update_after_30_seen(const fs::path& run_dir, const std::string& url, int64_t id, const std::string& token,
+                          const json& change) {
+  REQUIRE(test::wait_until([&] {
+    std::string seen = read_text(run_dir / "seen.jsonl");
+    return std::count(seen.begin(), seen.end(), '\n') >= 30;
+  }, std::chrono::seconds(60)));
+  httplib::Client client(url);
+  auto updated = client.Put("/api/filters/" + std::to_string(id), {{"Authorization", "Bearer " + token}}, change.dump(),
+                            "application/json");
+  REQUIRE(updated);
+  INFO(updated->body);
+  CHECK(updated->status == 200);
+  CHECK(json::parse(updated->body)["version"] == 2);
+}
+
+// check_switch for alice's "bright", updated from expression `v1` to `v2`, in a run in dir/run.
+void check_one_switch(const fs::path& dir, const std::string& v1, const std::string& v2, RecordingWebhook& hook,
+                      const std::string& what) {
+  const SourceOrder source = source_order(dir / "run");
+  check_switch(dir / "run", source, answers(v1, source.alerts), answers(v2, source.alerts), hook, "alice/bright", what);
+}
+
 
 }  // namespace
 
@@ -886,85 +1006,162 @@ TEST_CASE("a cluster run: an update through the coordinator's API reaches the fi
   const std::string store_path = (dir / "filters.sqlite").string();
   const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
   RecordingWebhook hook;
-  int64_t id = 0;
-  std::string token;
-  {
-    FilterRegistry store(store_path);
-    Limits generous;
-    generous.max_alerts_per_second = 10000;
-    User alice = ok(store.create_user("alice", false, generous));
-    token = ok(store.issue_token("alice", false));
-    id = ok(store.create_filter(alice, "bright", v1,
-                                {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
-             .id;
-  }
-  // The source on node1, one `filters` instance per node: every source batch is split between
-  // them, and node2's part crosses a link.
-  std::ofstream(dir / "wf.yaml") << "name: filters-cluster\nactors:\n"
-                                    "  - id: src\n    type: avro-files\n    rate: 40\n"
-                                    "    placement: {nodes: [node1]}\n"
-                                    "    config: {path: \"" << (test::data_dir() / "ztf").string() << "\"}\n"
-                                    "  - id: users\n    type: filters\n    parallelism: 2\n"
-                                    "    placement: {nodes: [node1, node2], per_node: 1}\n"
-                                    "    inputs: [{from: src.alerts, partition: object_id}]\n"
-                                    "    config: {registry: filters.sqlite, tag: filters}\n"
-                                    "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
-                                    "    placement: {nodes: [node1]}\n"
-                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
-                                    "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
-                                    "    placement: {nodes: [node1]}\n"
-                                    "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  const AlicesFilter alices = add_alices_filter(store_path, "bright", v1, hook);
+  const int64_t id = alices.id;
+  const std::string& token = alices.token;
+  std::ofstream(dir / "wf.yaml") << two_instances_workflow("name: filters-cluster\n", 40, "node1", "node2");
   test::Child run(ebs_flow() + " run wf.yaml --local-cluster 2 --threads 1 --quiet --run-dir run --summary-json summary.json "
                   "--http 127.0.0.1:0", dir,
                   dir / "out.txt", dir / "err.txt");
-  std::string url;
-  REQUIRE(test::wait_until([&] {
-    std::string out = read_text(dir / "out.txt");
-    auto at = out.find("\"dashboard\":\"");
-    if (at == std::string::npos) return false;
-    url = out.substr(at + 13, out.find('"', at + 13) - at - 13);
-    return true;
-  }, std::chrono::seconds(30)));
-  while (url.ends_with("/")) url.pop_back();
-  REQUIRE(test::wait_until([&] {
-    std::string seen = read_text(dir / "run" / "seen.jsonl");
-    return std::count(seen.begin(), seen.end(), '\n') >= 30;
-  }, std::chrono::seconds(60)));
-  // Through the coordinator's API, as a user would; over HTTP from here rather than with
-  // `ebs-flow filters update`, whose start under the sanitizers (~2 s) outlasts the rest of the
-  // stream (86 alerts at 40/s).
-  httplib::Client client(url);
-  auto updated = client.Put("/api/filters/" + std::to_string(id), {{"Authorization", "Bearer " + token}},
-                            json{{"where", v2}}.dump(), "application/json");
-  REQUIRE(updated);
-  INFO(updated->body);
-  CHECK(updated->status == 200);
-  CHECK(json::parse(updated->body)["version"] == 2);
+  // Through the coordinator's API.
+  update_after_30_seen(dir / "run", dashboard_url(dir / "out.txt"), id, token, {{"where", v2}});
   CHECK(run.wait() == 0);
   INFO(read_text(dir / "err.txt"));
 
   // Each version logged in the coordinator's store by the instance on each node, version 2 from
   // one source sequence.
-  FilterRegistry store(store_path);
-  std::map<int64_t, std::set<std::string>> instances;
-  std::set<int64_t> points;
-  for (const auto& e : store.effects(id)) {
-    instances[e.version].insert(e.instance);
-    if (e.version == 2) points.insert(e.source_sequence);
-  }
+  EffectLog log = effect_log(FilterRegistry(store_path), id);
   const std::set<std::string> both{"users#0@node1", "users#1@node2"};
-  CHECK(instances[1] == both);
-  CHECK(instances[2] == both);
-  REQUIRE(points.size() == 1);
-  CHECK(*points.begin() > 0);
-  check_one_switch(dir, v1, v2, hook, "two nodes, switch at source batch " + std::to_string(*points.begin()));
+  CHECK(log.instances[1] == both);
+  CHECK(log.instances[2] == both);
+  REQUIRE(log.version_2_from.size() == 1);
+  const int64_t point = *log.version_2_from.begin();
+  CHECK(point > 0);
+  check_one_switch(dir, v1, v2, hook, "two nodes, switch at source batch " + std::to_string(point));
   // Both nodes' instances evaluated alerts (node2's through the link).
-  json summary = json::parse(read_text(dir / "summary.json"));
-  std::set<std::string> evaluated_on;
+  CHECK(nodes_that_evaluated(dir / "summary.json") == std::set<std::string>{"node1", "node2"});
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// Whether `sql` passes each of `alerts` (by alert id), asked of the repository at `path` as the run
+// left it: for a query about the alert's own row, what it answered when the alert came.
+Answers sql_answers(const fs::path& path, const std::string& sql, const std::vector<std::shared_ptr<const Alert>>& alerts) {
+  repository::Reader reader(path.string());
+  repository::AlertQuery query(reader.database(), sql);
+  Answers out;
+  for (const auto& a : alerts) out[std::to_string(a->core().alert_id)] = query.matches(a->core());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("SQL filters on the nodes of a cluster run: the same alerts per version as in one process, across an update") {
+  // About the alert's own row in the repository: answered the same whenever it is asked after the
+  // alert was committed (the `filters` actor reads the repository sink's `committed` port).
+  const std::string v1 = "SELECT 1 FROM alerts WHERE alert_id = :alert_id AND mag < 18.5";
+  const std::string v2 = "SELECT 1 FROM alerts WHERE alert_id = :alert_id AND (band = 'g' OR mag >= 19)";
+  for (const bool cluster : {false, true}) {
+    CAPTURE(cluster);
+    fs::path dir = fs::temp_directory_path() /
+                   ("ebs-filters-sql-" + std::string(cluster ? "cluster-" : "one-") + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    RecordingWebhook hook;
+    const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "own", v1, hook, Filter::Kind::sql);
+    const int64_t id = alices.id;
+    const std::string& token = alices.token;
+    // The source and the repository on node1, one `filters` instance per node, each querying the
+    // repository at the path the workflow names (one file here: the nodes share the machine). One
+    // process ignores the placements.
+    std::ofstream(dir / "wf.yaml") << two_instances_workflow("name: filters-sql-cluster\n", 40, "node1", "node2", true);
+    test::Child run(ebs_flow() + " run wf.yaml " + (cluster ? "--local-cluster 2 --threads 1 " : "") +
+                        "--quiet --run-dir run --summary-json summary.json --http 127.0.0.1:0",
+                    dir, dir / "out.txt", dir / "err.txt");
+    update_after_30_seen(dir / "run", dashboard_url(dir / "out.txt"), id, token, {{"sql", v2}});
+    CHECK(run.wait() == 0);
+    INFO(read_text(dir / "err.txt"));
+
+    // Each version logged by both instances (on both nodes), version 2 from one source sequence.
+    FilterRegistry store((dir / "filters.sqlite").string());
+    EffectLog log = effect_log(store, id);
+    const std::set<std::string> both =
+        cluster ? std::set<std::string>{"users#0@node1", "users#1@node2"} : std::set<std::string>{"users#0", "users#1"};
+    CHECK(log.instances[1] == both);
+    CHECK(log.instances[2] == both);
+    REQUIRE(log.version_2_from.size() == 1);
+    const Filter own = ok(store.filter(user_named(store, "alice"), id));  // its query ran on both nodes: not paused
+    CHECK(own.active);
+    CHECK(own.version == 2);
+    const SourceOrder source = source_order(dir / "run");
+    const fs::path repository = dir / "run" / "repo.sqlite";
+    check_switch(dir / "run", source, sql_answers(repository, v1, source.alerts),
+                 sql_answers(repository, v2, source.alerts), hook, "alice/own",
+                 std::string(cluster ? "two nodes" : "one process") + ", switch at source batch " +
+                     std::to_string(*log.version_2_from.begin()));
+    if (cluster)  // both nodes' instances queried the repository
+      CHECK(nodes_that_evaluated(dir / "summary.json") == std::set<std::string>{"node1", "node2"});
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replacement resumes the lost one's switch "
+          "points; per version, every alert at least once") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-failover-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  RecordingWebhook hook;
+  const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
+  const int64_t id = alices.id;
+  const std::string& token = alices.token;
+  // The source and the sinks on a, users#1 on b. Alice's update goes through the coordinator's API
+  // ($url) 0.8 s into the stream (86 alerts at 20/s) and b is stopped at once, before it reaches
+  // the update's switch point (as a rule: users#0 makes the point meanwhile, after what b claimed),
+  // then killed: users#1 is replaced on a, which gets the batches b had not released again, some
+  // before the point and some after.
+  std::ofstream(dir / "workflow.yaml") << two_instances_workflow(
+      "name: filters-failover\non_node_loss: failover\n", 20, "a", "b");
+  const std::string update = "curl -s -X PUT -H 'Authorization: Bearer " + token +
+                             "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() + "' \"${url}api/filters/" +
+                             std::to_string(id) + "\" > updated.json\n";
+  std::ofstream(dir / "script.sh") << test::cluster_script({"a", "b"}, "b", "KILL", 0.8, false, true, update);
+  test::run_script(dir);
+  const std::string err = read_text(dir / "run.err");
+  INFO(err);
+  CHECK(test::rc(dir, "run") == 0);
+  CHECK(test::rc(dir, "b") == 128 + 9);
+  CHECK(test::rc(dir, "a") == 0);
+  CHECK(json::parse(read_text(dir / "updated.json"), nullptr, false)["version"] == 2);
+  const json summary = json::parse(read_text(dir / "summary.json"));
+  const json& cluster = summary["cluster"];
+  REQUIRE(cluster["lost_nodes"].size() == 1);
+  CHECK(cluster["lost_nodes"][0]["instances_replaced"] == json::array({"users/1"}));
+  CHECK(cluster["lost_nodes"][0]["placed_on"] == json({{"users/1", "a"}}));
+  CHECK(cluster["replayed_batches"].get<size_t>() > 0);
+  const size_t duplicates_sent = cluster["duplicates_sent"];
   for (const json& a : summary["actors"])
-    if (a["id"] == "users")
-      for (const json& inst : a["instances"])
-        if (inst["in"].get<int64_t>() > 0) evaluated_on.insert(inst["node"].get<std::string>());
-  CHECK(evaluated_on == std::set<std::string>{"node1", "node2"});
+    for (const json& inst : a["instances"]) CHECK(inst["balanced"] == true);
+
+  // The log: each version once per instance index, whichever of the lost instance and its
+  // replacement put it in force (the replacement logs no point the lost one logged), version 2
+  // from one source sequence.
+  FilterRegistry store((dir / "filters.sqlite").string());
+  std::map<std::string, std::multiset<int64_t>> by_index;  // "users#1" -> versions logged
+  std::set<std::string> instances;
+  std::set<int64_t> points;
+  std::string log;
+  for (const auto& e : store.effects(id)) {
+    by_index[e.instance.substr(0, e.instance.find('@'))].insert(e.version);
+    instances.insert(e.instance);
+    if (e.version == 2) points.insert(e.source_sequence);
+    log += " " + e.instance + " v" + std::to_string(e.version) + " from " + std::to_string(e.source_sequence);
+  }
+  MESSAGE("logged:" << log);
+  const std::multiset<int64_t> each_once{1, 2};
+  CHECK(by_index == std::map<std::string, std::multiset<int64_t>>{{"users#0", each_once}, {"users#1", each_once}});
+  CHECK(instances.count("users#0@a") == 1);
+  CHECK(instances.count("users#1@b") == 1);
+  REQUIRE(points.size() == 1);
+  // The replacement learnt where the lost instance's claim and log stood.
+  CHECK(read_text(dir / "a.err").find("resumes instance 1's switch points") != std::string::npos);
+  // Per version: every alert under one version, exactly what version 1 passes before one point
+  // of the source's order and version 2 after; the replayed batches' alerts at most twice.
+  const SourceOrder source = source_order(dir / "out");
+  check_switch(dir / "out", source, answers(v1, source.alerts), answers(v2, source.alerts), hook, "alice/bright",
+               "b killed, switch at source batch " + std::to_string(*points.begin()) + ", " +
+                   std::to_string(duplicates_sent) + " records sent again",
+               duplicates_sent);
   fs::remove_all(dir);
 }

@@ -483,9 +483,19 @@ class Filters final : public ActorLogic {
     }
     last_claim_at_ = now;
     last_claim_sequence_ = sequence;
-    claimed_through_ = sequence + ahead;
-    ++claims_;
-    for (registry::SwitchPoint& point : store_->claim(instance_index_, claimed_through_, known_revision_)) {
+    registry::Claim answer = store_->claim(instance_index_, sequence + ahead, known_revision_);
+    if (claims_++ == 0) {
+      // A failover's replacement of an instance lost with its node has its index: what the lost
+      // one logged is not logged again (applied silently, below), and up to its claim every
+      // point is known already (none is ever made at or before a claimed sequence).
+      applied_before_ = answer.applied_revision;
+      if (answer.applied_revision >= 0 || answer.claimed_through > sequence + ahead)
+        spdlog::info("{}: resumes instance {}'s switch points, claimed through source batch {}, logged through "
+                     "revision {} (an instance lost with its node)",
+                     instance_, instance_index_, answer.claimed_through, answer.applied_revision);
+    }
+    claimed_through_ = std::max(sequence + ahead, answer.claimed_through);
+    for (registry::SwitchPoint& point : answer.points) {
       known_revision_ = point.revision;
       pending_.push_back(std::move(point));
     }
@@ -529,20 +539,24 @@ class Filters final : public ActorLogic {
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
     std::vector<registry::FilterRegistry::Effect> effects;  // logged in one call
-    for (const NamedFilter& f : filters) {
-      auto it = running_.find(f.id);
-      if (it != running_.end() && it->second == f.version) continue;
-      spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} (at alert {} of this instance)",
-                   instance_, f.id, label(f), f.version, point.sequence, sequence_);
-      effects.push_back({f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence});
-    }
-    for (const auto& [id, version] : running_)
-      if (!versions.count(id)) {
-        spdlog::info("{}: filter {} (version {}) stops from source batch {} (paused or removed)", instance_, id, version,
-                     point.sequence);
-        effects.push_back({id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence});
+    // A point that the instance this one replaces (lost with its node) logged is put in force
+    // without logging it again.
+    if (point.revision > applied_before_) {
+      for (const NamedFilter& f : filters) {
+        auto it = running_.find(f.id);
+        if (it != running_.end() && it->second == f.version) continue;
+        spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} (at alert {} of this instance)",
+                     instance_, f.id, label(f), f.version, point.sequence, sequence_);
+        effects.push_back({f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence});
       }
-    if (!effects.empty()) store_->record_effects(effects);
+      for (const auto& [id, version] : running_)
+        if (!versions.count(id)) {
+          spdlog::info("{}: filter {} (version {}) stops from source batch {} (paused or removed)", instance_, id,
+                       version, point.sequence);
+          effects.push_back({id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence});
+        }
+    }
+    if (!effects.empty()) store_->record_effects(instance_index_, point.revision, effects);
     running_ = std::move(versions);
     auto compiled = compile_filters(std::move(expressions), std::move(sql));
     // The API compiles every expression before storing it: a failure here is a bug, not a user's.
@@ -722,6 +736,7 @@ class Filters final : public ActorLogic {
   static constexpr int64_t kMaxClaimAhead = 4096;  // source batches
   int64_t highest_sequence_ = 0;                   // the highest source sequence evaluated
   int64_t claimed_through_ = -1;                   // this instance's claim: no new point at or before it
+  int64_t applied_before_ = -1;  // the newest point the instance lost before this one (its index's) logged
   int64_t last_claim_sequence_ = 0;
   std::chrono::steady_clock::time_point last_claim_at_;
   uint64_t claims_ = 0;     // requests to the store's switch points

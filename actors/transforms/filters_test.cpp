@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "actors/common/filter_registry/filter_registry.h"
 #include "actors/common/repository/writer.h"
@@ -518,6 +519,19 @@ int bright_version(const RecordPtr& record) {
       .get<int>();
 }
 
+// All of `records` as source batch `sequence` at `logic` (a token of `tracker` standing in for the
+// source's, as a batch that crossed a link holds): how many were forwarded under each version of
+// alice's "bright".
+std::map<int, size_t> forwarded_by_version(ActorLogic& logic, const std::shared_ptr<AckTracker>& tracker,
+                                           const std::vector<RecordPtr>& records, uint64_t sequence) {
+  AckRef token(new AckToken(tracker, records.size()), StandInRelease{sequence, [](const AckToken* t) { delete t; }});
+  CollectingEmitter out;
+  logic.on_batch(0, BatchView::make(PortType::alert, records, {token}), out);
+  std::map<int, size_t> by_version;
+  for (const RecordPtr& r : out.records()) ++by_version[bright_version(r)];
+  return by_version;
+}
+
 }  // namespace
 
 TEST_CASE("a batch that comes late meets the version in effect at its own source sequence") {
@@ -527,16 +541,8 @@ TEST_CASE("a batch that comes late meets the version in effect at its own source
   const int64_t bright = versions.id;
   const size_t by_v1 = versions.by_v1, by_v2 = versions.by_v2;
   auto tracker = std::make_shared<AckTracker>();
-  // All the alerts as source batch `sequence` (a token standing in for the source's, as a batch
-  // that crossed a link holds): how many were forwarded under each version of the filter.
   auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
-    AckRef token(new AckToken(tracker, service.records.size()),
-                 StandInRelease{sequence, [](const AckToken* t) { delete t; }});
-    CollectingEmitter out;
-    logic.on_batch(0, BatchView::make(PortType::alert, service.records, {token}), out);
-    std::map<int, size_t> by_version;
-    for (const RecordPtr& r : out.records()) ++by_version[bright_version(r)];
-    return by_version;
+    return forwarded_by_version(logic, tracker, service.records, sequence);
   };
   // Two instances of one run; batches 2 and 3 are late at instance 0 (a parallel upstream on
   // another node, or a replay after a node loss).
@@ -556,6 +562,56 @@ TEST_CASE("a batch that comes late meets the version in effect at its own source
   for (const auto& e : service.store.effects(bright))
     if (e.version == 2) logged.insert({e.instance, e.source_sequence});
   CHECK(logged == std::multiset<std::pair<std::string, int64_t>>{{"under_test#0", 5}, {"under_test#1", 5}});
+}
+
+TEST_CASE("a failover's replacement resumes its lost instance's claim: replayed batches under their versions, no point "
+          "logged again") {
+  SqlFilterService service;
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const int64_t bright = versions.id;
+  const size_t by_v1 = versions.by_v1, by_v2 = versions.by_v2;
+  const std::string v3 = "mag < 17.5";
+  const size_t by_v3 = forwarded({{"bright", v3}}, "", service.records).size();
+  REQUIRE(by_v3 > 0);
+  auto tracker = std::make_shared<AckTracker>();
+  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
+    return forwarded_by_version(logic, tracker, service.records, sequence);
+  };
+  auto update = [&](const std::string& where) {
+    REQUIRE(std::holds_alternative<registry::Filter>(
+        service.store.update_filter(service.alice, bright, where, std::nullopt)));
+  };
+  // Instance 1 puts version 2 in force at 3 and claims through 4; version 3's point, 5, is made
+  // after it, and instance 1 is lost with its node before it reaches it.
+  auto first = service.tag_count_instance(0, "filters"), lost = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*first, 1) == std::map<int, size_t>{{1, by_v1}});
+  CHECK(evaluate(*lost, 2) == std::map<int, size_t>{{1, by_v1}});
+  update(versions.v2);
+  CHECK(evaluate(*lost, 3) == std::map<int, size_t>{{2, by_v2}});
+  CHECK(evaluate(*lost, 4) == std::map<int, size_t>{{2, by_v2}});
+  update(v3);
+  CHECK(evaluate(*first, 5) == std::map<int, size_t>{{3, by_v3}});
+  lost.reset();
+  // Its replacement (instance 1 again) gets the batches the lost one had not released again (3,
+  // 4), each under the version in effect at it, then the stream goes on.
+  auto replacement = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+  CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
+  CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+  CHECK(evaluate(*replacement, 6) == std::map<int, size_t>{{3, by_v3}});
+  // Instance 1's log holds each version once: 1 and 2 as the lost one logged them, 3 by the
+  // replacement (at its alert 2 x the batch: the two replayed batches before it). (The code
+  // before logged 1 and 2 again.)
+  std::multiset<std::tuple<int64_t, int64_t, int64_t>> logged;  // version, source batch, alert sequence
+  for (const auto& e : service.store.effects(bright))
+    if (e.instance == "under_test#1") logged.insert({e.version, e.source_sequence, e.sequence});
+  const auto batch = static_cast<int64_t>(service.records.size());
+  CHECK(logged == std::multiset<std::tuple<int64_t, int64_t, int64_t>>{{1, 0, 0}, {2, 3, batch}, {3, 5, 2 * batch}});
+  // It claimed at 3, 5 and 6, not at 4: up to the lost one's claim every point was known. (Before:
+  // a claim at 4 too.)
+  const std::string output = replacement->output();
+  INFO(output);
+  CHECK(output.find(", 3 claims of switch points") != std::string::npos);
 }
 
 TEST_CASE("a switch point is one number in each numbering (two sources' batches): each switches when its own batches reach it") {

@@ -140,6 +140,10 @@ void FilterRegistry::migrate() {
   // Stores made before switch points were agreed between instances log no source sequence.
   if (db_.scalar("SELECT count(*) FROM pragma_table_info('filter_effects') WHERE name = 'source_sequence'") == 0)
     db_.execute("ALTER TABLE filter_effects ADD COLUMN source_sequence INTEGER NOT NULL DEFAULT -1");
+  // Nor the switch point each instance applied, which a failover's replacement resumes from. Added
+  // without a new layout: switch claims belong to one run, none made before is read again.
+  if (db_.scalar("SELECT count(*) FROM pragma_table_info('switch_claims') WHERE name = 'applied_revision'") == 0)
+    db_.execute("ALTER TABLE switch_claims ADD COLUMN applied_revision INTEGER NOT NULL DEFAULT -1");
   const int64_t version = db_.scalar("PRAGMA user_version");
   if (version > kStoreVersion)
     fail(db_.path(), "a filter store of layout version " + std::to_string(version) + ", newer than this ebs-flow's (" +
@@ -464,8 +468,15 @@ void FilterRegistry::pause_for_failures(const std::map<int64_t, std::string>& re
   t.commit();
 }
 
-void FilterRegistry::record_effects(const std::vector<Effect>& effects) {
+void FilterRegistry::record_effects(const std::string& run, int64_t instance, int64_t revision,
+                                    const std::vector<Effect>& effects) {
   sqlite::Transaction t(db_);
+  // Logged and noted together: a replacement of this instance logs what its predecessor did not.
+  auto applied = db_.prepare(
+      "INSERT INTO switch_claims(run, instance, source_sequence, applied_revision) VALUES(?, ?, -1, ?) "
+      "ON CONFLICT(run, instance) DO UPDATE SET applied_revision = max(applied_revision, excluded.applied_revision)");
+  applied.bind(1, run).bind(2, instance).bind(3, revision);
+  applied.run();
   for (const Effect& e : effects) {
     auto s = db_.prepare(
         "INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence) VALUES(?, ?, ?, ?, ?)");
@@ -485,8 +496,7 @@ std::vector<FilterRegistry::Effect> FilterRegistry::effects(int64_t id) const {
   return out;
 }
 
-std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t instance, int64_t source_sequence,
-                                               int64_t known_revision) {
+Claim FilterRegistry::claim(const std::string& run, int64_t instance, int64_t source_sequence, int64_t known_revision) {
   sqlite::Transaction t(db_);  // BEGIN IMMEDIATE: one instance at a time, from its claim to its commit
   const int64_t revision = this->revision();
   auto scheduled = db_.prepare("SELECT 1 FROM switch_points WHERE run = ? AND revision = ?");
@@ -519,7 +529,14 @@ std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t i
       "DO UPDATE SET source_sequence = max(source_sequence, excluded.source_sequence)");
   claim.bind(1, run).bind(2, instance).bind(3, source_sequence);
   claim.run();
-  std::vector<SwitchPoint> out;
+  Claim answer;
+  auto index = db_.prepare("SELECT source_sequence, applied_revision FROM switch_claims WHERE run = ? AND instance = ?");
+  index.bind(1, run).bind(2, instance);
+  if (index.step()) {
+    answer.claimed_through = index.integer(0);
+    answer.applied_revision = index.integer(1);
+  }
+  std::vector<SwitchPoint>& out = answer.points;
   auto points = db_.prepare(
       "SELECT revision, source_sequence FROM switch_points WHERE run = ? AND revision > ? ORDER BY revision");
   points.bind(1, run).bind(2, known_revision);
@@ -539,7 +556,7 @@ std::vector<SwitchPoint> FilterRegistry::claim(const std::string& run, int64_t i
     while (limits.step()) p.limits[std::string(limits.text(0))] = {limits.number(1), limits.integer(2)};
   }
   t.commit();
-  return out;
+  return answer;
 }
 
 }  // namespace ebs::filter_registry

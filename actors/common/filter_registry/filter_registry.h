@@ -98,6 +98,16 @@ struct SwitchPoint {
   std::map<std::string, RunLimits> limits;  // owner's name -> their limits
 };
 
+// What a claim answers an instance: the switch points it did not know, and what its index (the
+// instance's number in its actor) had claimed and logged in this run. A failover's replacement of
+// an instance lost with its node has the lost one's index: it resumes from there, knowing every
+// point up to the lost one's claim and logging no point the lost one logged.
+struct Claim {
+  std::vector<SwitchPoint> points;  // of the revisions after the one known, oldest first
+  int64_t claimed_through = -1;     // the highest source sequence the index ever claimed
+  int64_t applied_revision = -1;    // the newest switch point whose effects the index logged (-1: none)
+};
+
 struct Refusal {
   int status = 400;  // the HTTP status the API answers with
   std::string message;
@@ -171,8 +181,9 @@ class FilterRegistry {
     int64_t sequence;
     int64_t source_sequence;
   };
-  // A switch point's effects, written in one transaction.
-  void record_effects(const std::vector<Effect>& effects);
+  // The effects of the switch point of `revision` at instance `instance` of the run `run`, written in
+  // one transaction that also notes the point as applied by that index (Claim::applied_revision).
+  void record_effects(const std::string& run, int64_t instance, int64_t revision, const std::vector<Effect>& effects);
   std::vector<Effect> effects(int64_t id) const;
 
   // Switch points, agreed by the instances of one `filters` actor in one run (`run`: a key they
@@ -180,11 +191,10 @@ class FilterRegistry {
   // in one write transaction (so instances take turns) this records the claim and, when the
   // store's revision has no switch point yet, makes one: the revision's active filters take
   // effect from the source sequence just after the highest any instance has claimed, so none has
-  // evaluated a batch at or after it with the earlier filters. Returns the switch points of
+  // evaluated a batch at or after it with the earlier filters. Answers the switch points of
   // revisions after `known_revision`, oldest first, each with its filters and their owners'
-  // limits as they were when it was made.
-  std::vector<SwitchPoint> claim(const std::string& run, int64_t instance, int64_t source_sequence,
-                                 int64_t known_revision);
+  // limits as they were when it was made, and what the instance's index claimed and logged before.
+  Claim claim(const std::string& run, int64_t instance, int64_t source_sequence, int64_t known_revision);
 
  private:
   Answer<Filter> owned(const User& who, int64_t id) const;

@@ -132,7 +132,7 @@ TEST_CASE("the log of versions taking effect") {
   FilterRegistry registry(store.path());
   User alice = ok(registry.create_user("alice", false, {}));
   Filter f = ok(registry.create_filter(alice, "bright", "mag < 18", kTopic));
-  registry.record_effects({{f.id, 1, "users#0", 0, 0}, {f.id, 2, "users#0", 512, 7}});
+  registry.record_effects("run", 0, 2, {{f.id, 1, "users#0", 0, 0}, {f.id, 2, "users#0", 512, 7}});
   auto effects = registry.effects(f.id);
   REQUIRE(effects.size() == 2);
   CHECK(effects[1].version == 2);
@@ -146,31 +146,63 @@ TEST_CASE("switch points: one per revision, after every batch any instance claim
   User alice = ok(one.create_user("alice", false, {}));
   Filter f = ok(one.create_filter(alice, "bright", "mag < 18", kTopic));
   // The first claim of a run makes its first switch point, from sequence 0.
-  auto first = one.claim("run", 0, 1, -1);
+  auto first = one.claim("run", 0, 1, -1).points;
   REQUIRE(first.size() == 1);
   CHECK(first[0].sequence == 0);
   REQUIRE(first[0].filters.size() == 1);
   CHECK(first[0].filters[0].expression == "mag < 18");
-  CHECK(two.claim("run", 1, 2, -1).size() == 1);  // the same point, not a new one
-  CHECK(one.claim("run", 0, 3, first[0].revision).empty());
+  CHECK(two.claim("run", 1, 2, -1).points.size() == 1);  // the same point, not a new one
+  CHECK(one.claim("run", 0, 3, first[0].revision).points.empty());
   // A new version while instance 1 is at 5 and instance 0 at 3: it starts at 6, for both.
-  CHECK(two.claim("run", 1, 5, first[0].revision).empty());
+  CHECK(two.claim("run", 1, 5, first[0].revision).points.empty());
   ok(one.update_filter(alice, f.id, std::string("mag < 17"), std::nullopt));
-  auto by_zero = one.claim("run", 0, 4, first[0].revision);
+  auto by_zero = one.claim("run", 0, 4, first[0].revision).points;
   REQUIRE(by_zero.size() == 1);
   CHECK(by_zero[0].sequence == 6);
   REQUIRE(by_zero[0].filters.size() == 1);
   CHECK(by_zero[0].filters[0].version == 2);
   CHECK(by_zero[0].filters[0].expression == "mag < 17");
-  auto by_one = two.claim("run", 1, 6, first[0].revision);
+  auto by_one = two.claim("run", 1, 6, first[0].revision).points;
   REQUIRE(by_one.size() == 1);
   CHECK(by_one[0].sequence == 6);
   CHECK(by_one[0].revision == by_zero[0].revision);
   // Another run's instances agree among themselves, from their own sequence 0.
-  auto other = one.claim("other run", 0, 1, -1);
+  auto other = one.claim("other run", 0, 1, -1).points;
   REQUIRE(other.size() == 1);
   CHECK(other[0].sequence == 0);
   CHECK(other[0].filters[0].version == 2);
+}
+
+TEST_CASE("a claim answers what the instance's index claimed and logged before: a failover's replacement resumes there") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  User alice = ok(registry.create_user("alice", false, {}));
+  Filter f = ok(registry.create_filter(alice, "bright", "mag < 18", kTopic));
+  // Instance 1 claims through 9 and logs the first point; then a change, whose point (10) it
+  // claims but never logs: it is lost with its node.
+  Claim first = registry.claim("run", 1, 9, -1);
+  CHECK(first.claimed_through == 9);
+  CHECK(first.applied_revision == -1);  // nothing logged before: a fresh instance
+  REQUIRE(first.points.size() == 1);
+  registry.record_effects("run", 1, first.points[0].revision, {{f.id, 1, "users#1@b", 0, 0}});
+  ok(registry.update_filter(alice, f.id, std::string("mag < 17"), std::nullopt));
+  Claim second = registry.claim("run", 1, 12, first.points[0].revision);
+  REQUIRE(second.points.size() == 1);
+  CHECK(second.points[0].sequence == 10);
+  // Its replacement asks from the start, for a replayed batch (4): every point, the index's claim
+  // (12: every point up to it is known) and the newest point it logged (the first, not the second).
+  Claim resumed = registry.claim("run", 1, 4, -1);
+  CHECK(resumed.points.size() == 2);
+  CHECK(resumed.claimed_through == 12);
+  CHECK(resumed.applied_revision == first.points[0].revision);
+  // The other instance's index, and another run's, start afresh.
+  CHECK(registry.claim("run", 0, 3, -1).applied_revision == -1);
+  CHECK(registry.claim("run", 0, 3, -1).claimed_through == 3);
+  CHECK(registry.claim("other run", 1, 2, -1).claimed_through == 2);
+  // Logged once the replacement puts the second point in force: noted, never lowered.
+  registry.record_effects("run", 1, second.points[0].revision, {{f.id, 2, "users#1@a", 5, 10}});
+  registry.record_effects("run", 1, first.points[0].revision, {});
+  CHECK(registry.claim("run", 1, 13, -1).applied_revision == second.points[0].revision);
 }
 
 TEST_CASE("SQL filters: a wrong query is refused with its place, a per-user limit, the kind kept across versions") {
@@ -209,7 +241,7 @@ TEST_CASE("SQL filters: a wrong query is refused with its place, a per-user limi
   CHECK(over.message.find("2 SQL filters, the limit") != std::string::npos);
   ok(registry.create_filter(alice, "bright", "mag < 18", kTopic));
   // Switch points carry the kind.
-  auto points = registry.claim("run", 0, 1, -1);
+  auto points = registry.claim("run", 0, 1, -1).points;
   REQUIRE(points.size() == 1);
   std::map<std::string, Filter::Kind> kinds;
   for (const Filter& f : points[0].filters) kinds[f.name] = f.kind;
@@ -322,7 +354,7 @@ TEST_CASE("a switch point carries its owners' limits as they were when it was ma
   User dave = ok(registry.create_user("dave", false, limits));
   ok(registry.create_user("erin", false, Limits{}));  // no filter: not one of the point's owners
   ok(registry.create_filter(dave, "a", "mag < 18", kTopic));
-  std::vector<SwitchPoint> first = registry.claim("run", 0, 1, -1);
+  std::vector<SwitchPoint> first = registry.claim("run", 0, 1, -1).points;
   REQUIRE(first.size() == 1);
   REQUIRE(first[0].limits.size() == 1);
   CHECK(first[0].limits.at("dave").max_alerts_per_second == 7);
@@ -331,7 +363,7 @@ TEST_CASE("a switch point carries its owners' limits as they were when it was ma
   // then; the change's own switch point the new ones.
   ok(registry.set_limits("dave", LimitsChange{.max_alerts_per_second = 2, .max_sql_steps = 500}));
   FilterRegistry other(store.path());
-  std::vector<SwitchPoint> late = other.claim("run", 1, 1, -1);
+  std::vector<SwitchPoint> late = other.claim("run", 1, 1, -1).points;
   REQUIRE(late.size() == 2);
   CHECK(late[0].revision == first[0].revision);
   CHECK(late[0].limits.at("dave").max_alerts_per_second == 7);

@@ -52,10 +52,12 @@ class LocalStore final : public SwitchStore {
  public:
   LocalStore(const std::string& path, std::string run) : store_(path), run_(std::move(run)) {}
   std::string describe() const override { return store_.path(); }
-  std::vector<SwitchPoint> claim(int64_t instance, int64_t through, int64_t known_revision) override {
+  Claim claim(int64_t instance, int64_t through, int64_t known_revision) override {
     return store_.claim(run_, instance, through, known_revision);
   }
-  void record_effects(const std::vector<FilterRegistry::Effect>& effects) override { store_.record_effects(effects); }
+  void record_effects(int64_t instance, int64_t revision, const std::vector<FilterRegistry::Effect>& effects) override {
+    store_.record_effects(run_, instance, revision, effects);
+  }
   void pause_for_failures(const std::map<int64_t, std::string>& reasons) override { store_.pause_for_failures(reasons); }
   std::chrono::milliseconds claim_ahead() const override { return std::chrono::milliseconds(0); }
 
@@ -72,23 +74,26 @@ class CoordinatorStore final : public SwitchStore {
     path_ = ask({{"op", "path"}}).get<std::string>();
   }
   std::string describe() const override { return "the coordinator's " + path_; }
-  std::vector<SwitchPoint> claim(int64_t instance, int64_t through, int64_t known_revision) override {
-    std::vector<SwitchPoint> out;
-    for (const json& p : ask({{"op", "claim"}, {"instance", instance}, {"source_sequence", through},
-                              {"known_revision", known_revision}})) {
+  Claim claim(int64_t instance, int64_t through, int64_t known_revision) override {
+    const json answer = ask({{"op", "claim"}, {"instance", instance}, {"source_sequence", through},
+                             {"known_revision", known_revision}});
+    Claim out;
+    out.claimed_through = answer.at("claimed_through").get<int64_t>();
+    out.applied_revision = answer.at("applied_revision").get<int64_t>();
+    for (const json& p : answer.at("points")) {
       SwitchPoint point{p.at("revision").get<int64_t>(), p.at("sequence").get<int64_t>(), {}};
       for (const json& f : p.at("filters")) point.filters.push_back(filter_of(f));
       for (const auto& [owner, l] : p.at("limits").items())
         point.limits[owner] = {l.at(0).get<double>(), l.at(1).get<int64_t>()};
-      out.push_back(std::move(point));
+      out.points.push_back(std::move(point));
     }
     return out;
   }
-  void record_effects(const std::vector<FilterRegistry::Effect>& effects) override {
+  void record_effects(int64_t instance, int64_t revision, const std::vector<FilterRegistry::Effect>& effects) override {
     json list = json::array();
     for (const FilterRegistry::Effect& e : effects)
       list.push_back({e.filter_id, e.version, e.instance, e.sequence, e.source_sequence});
-    ask({{"op", "effects"}, {"effects", list}});
+    ask({{"op", "effects"}, {"instance", instance}, {"revision", revision}, {"effects", list}});
   }
   void pause_for_failures(const std::map<int64_t, std::string>& reasons) override {
     json list = json::array();
@@ -116,23 +121,24 @@ json serve(FilterRegistry& store, const std::string& run, const json& in) {
   const auto op = in.at("op").get<std::string>();
   if (op == "path") return store.path();
   if (op == "claim") {
-    json out = json::array();
-    for (const SwitchPoint& p : store.claim(run, in.at("instance").get<int64_t>(), in.at("source_sequence").get<int64_t>(),
-                                            in.at("known_revision").get<int64_t>())) {
+    const Claim claim = store.claim(run, in.at("instance").get<int64_t>(), in.at("source_sequence").get<int64_t>(),
+                                    in.at("known_revision").get<int64_t>());
+    json points = json::array();
+    for (const SwitchPoint& p : claim.points) {
       json filters = json::array();
       for (const Filter& f : p.filters) filters.push_back(to_json(f));
       json limits = json::object();  // as recorded with the point, not the store's of now
       for (const auto& [owner, l] : p.limits) limits[owner] = {l.max_alerts_per_second, l.max_sql_steps};
-      out.push_back({{"revision", p.revision}, {"sequence", p.sequence}, {"filters", filters}, {"limits", limits}});
+      points.push_back({{"revision", p.revision}, {"sequence", p.sequence}, {"filters", filters}, {"limits", limits}});
     }
-    return out;
+    return {{"points", points}, {"claimed_through", claim.claimed_through}, {"applied_revision", claim.applied_revision}};
   }
   if (op == "effects") {
     std::vector<FilterRegistry::Effect> effects;
     for (const json& e : in.at("effects"))
       effects.push_back({e.at(0).get<int64_t>(), e.at(1).get<int64_t>(), e.at(2).get<std::string>(),
                          e.at(3).get<int64_t>(), e.at(4).get<int64_t>()});
-    store.record_effects(effects);
+    store.record_effects(run, in.at("instance").get<int64_t>(), in.at("revision").get<int64_t>(), effects);
     return nullptr;
   }
   if (op == "pause") {

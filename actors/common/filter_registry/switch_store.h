@@ -28,9 +28,10 @@ class SwitchStore {
   virtual std::string describe() const = 0;
   // FilterRegistry::claim for this actor's run: the instance evaluates its batches up to
   // `through` (a source sequence) with what it knows after this call.
-  virtual std::vector<SwitchPoint> claim(int64_t instance, int64_t through, int64_t known_revision) = 0;
-  // One switch point's effects, and the filters that failed (id -> why), in one call each.
-  virtual void record_effects(const std::vector<FilterRegistry::Effect>& effects) = 0;
+  virtual Claim claim(int64_t instance, int64_t through, int64_t known_revision) = 0;
+  // One switch point's effects at an instance (noted as applied by its index), and the filters that
+  // failed (id -> why), in one call each.
+  virtual void record_effects(int64_t instance, int64_t revision, const std::vector<FilterRegistry::Effect>& effects) = 0;
   virtual void pause_for_failures(const std::map<int64_t, std::string>& reasons) = 0;
   // How much of its stream an instance claims ahead of its batch: none in one process (a claim is
   // a transaction on the local store), a quarter of a second on a node, where each claim is a

@@ -77,7 +77,7 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(remote->describe() == "the coordinator's " + path);
 
     // The first claim makes the run's first switch point, with every active filter as stored.
-    std::vector<SwitchPoint> points = remote->claim(0, 3, -1);
+    std::vector<SwitchPoint> points = remote->claim(0, 3, -1).points;
     REQUIRE(points.size() == 1);
     CHECK(points[0].sequence == 0);
     std::vector<Filter> active = store.active_filters();
@@ -93,7 +93,10 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     LimitsChange lowered;
     lowered.max_sql_steps = 5000;
     ok(store.set_limits("alice", lowered));
-    points = remote->claim(1, 2, points[0].revision);
+    Claim second = remote->claim(1, 2, points[0].revision);
+    CHECK(second.claimed_through == 2);
+    CHECK(second.applied_revision == -1);
+    points = second.points;
     REQUIRE(points.size() == 1);
     CHECK(points[0].sequence == 4);
     CHECK(points[0].filters[0].version == 2);
@@ -102,7 +105,7 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(points[0].limits.at("alice").max_alerts_per_second == 12.5);
 
     // A point's effects in one request.
-    remote->record_effects({{bright, 2, "users#1@node2", 17, 4}, {seen, 0, "users#1@node2", 17, 4}});
+    remote->record_effects(1, points[0].revision, {{bright, 2, "users#1@node2", 17, 4}, {seen, 0, "users#1@node2", 17, 4}});
     auto effects = store.effects(bright);
     REQUIRE(!effects.empty());
     CHECK(effects.back().instance == "users#1@node2");
@@ -110,6 +113,13 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(effects.back().sequence == 17);
     REQUIRE(store.effects(seen).size() == 1);
     CHECK(store.effects(seen)[0].version == 0);
+    // Noted as applied by instance 1: a replacement of it (a failover's, on another node) asking from
+    // the start learns where its predecessor's claim and log stood.
+    const int64_t logged = points[0].revision;
+    Claim resumed = remote->claim(1, 1, -1);
+    CHECK(resumed.points.size() == 2);
+    CHECK(resumed.claimed_through == 2);
+    CHECK(resumed.applied_revision == logged);
 
     // Two failed filters in one request; a reason cut inside a UTF-8 character (a webhook's
     // answer quoted to 300 bytes) still crosses.
