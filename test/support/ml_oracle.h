@@ -47,6 +47,6 @@ inline std::vector<double> read_numbers(const std::string& path) {
   return out;
 }
 
-using ebs::testing::TempDir;
+using ebs::test_support::TempDir;
 
 }  // namespace ebs::ml::testing

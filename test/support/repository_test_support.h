@@ -20,7 +20,7 @@
 
 namespace ebs::repository::testing {
 
-using ebs::testing::TempDir;
+using ebs::test_support::TempDir;
 
 inline std::shared_ptr<AlertCore> make_core(int64_t alert_id, const std::string& object_id, double ra, double dec,
                                             double mjd, std::vector<Photometry> history = {}) {

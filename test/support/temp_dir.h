@@ -8,7 +8,7 @@
 #include <string>
 #include <system_error>
 
-namespace ebs::testing {
+namespace ebs::test_support {
 
 class TempDir {
  public:
@@ -34,4 +34,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace ebs::testing
+}  // namespace ebs::test_support

@@ -15,7 +15,7 @@
 #include "test/support/temp_dir.h"
 
 using namespace ebs::sqlite;
-using ebs::testing::TempDir;
+using ebs::test_support::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
