@@ -614,6 +614,113 @@ TEST_CASE("a failover's replacement resumes its lost instance's claim: replayed 
   CHECK(output.find(", 3 claims of switch points") != std::string::npos);
 }
 
+TEST_CASE("a failover's replacement: a re-sent batch before a point the lost instance logged, a new batch before "
+          "re-sent ones; a replacement of the replacement logs nothing again") {
+  SqlFilterService service;
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const int64_t bright = versions.id;
+  const size_t by_v1 = versions.by_v1, by_v2 = versions.by_v2;
+  const std::string v3 = "mag < 17.5";
+  const size_t by_v3 = forwarded({{"bright", v3}}, "", service.records).size();
+  REQUIRE(by_v3 > 0);
+  auto tracker = std::make_shared<AckTracker>();
+  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
+    return forwarded_by_version(logic, tracker, service.records, sequence);
+  };
+  auto update = [&](const std::string& where) {
+    REQUIRE(std::holds_alternative<registry::Filter>(
+        service.store.update_filter(service.alice, bright, where, std::nullopt)));
+  };
+  // Instance 1 evaluates 2 under version 1, logs version 2's point at 3, evaluates 4 and is lost
+  // with its node before releasing any of them; version 3's point is made at 5.
+  auto first = service.tag_count_instance(0, "filters"), lost = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*first, 1) == std::map<int, size_t>{{1, by_v1}});
+  CHECK(evaluate(*lost, 2) == std::map<int, size_t>{{1, by_v1}});
+  update(versions.v2);
+  CHECK(evaluate(*lost, 3) == std::map<int, size_t>{{2, by_v2}});
+  CHECK(evaluate(*lost, 4) == std::map<int, size_t>{{2, by_v2}});
+  update(v3);
+  CHECK(evaluate(*first, 5) == std::map<int, size_t>{{3, by_v3}});
+  lost.reset();
+  const auto batch = static_cast<int64_t>(service.records.size());
+  auto instance_one_log = [&] {
+    std::multiset<std::tuple<int64_t, int64_t, int64_t>> logged;  // version, source batch, alert sequence
+    for (const auto& e : service.store.effects(bright))
+      if (e.instance == "under_test#1") logged.insert({e.version, e.source_sequence, e.sequence});
+    return logged;
+  };
+  const std::multiset<std::tuple<int64_t, int64_t, int64_t>> by_lost{{1, 0, 0}, {2, 3, batch}};
+  REQUIRE(instance_one_log() == by_lost);
+  // The replacement gets 2 again (before the point at 3 the lost one logged), then a new batch (5)
+  // before the re-sent 3 and 4: each under the version in effect at it; only version 3 is logged,
+  // at the replacement's alert `batch` (one batch, 2, before it).
+  auto replacement = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*replacement, 2) == std::map<int, size_t>{{1, by_v1}});
+  CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+  CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+  CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
+  auto by_replacement = by_lost;
+  by_replacement.insert({3, 5, batch});
+  CHECK(instance_one_log() == by_replacement);
+  // Its claims: at 2 (learning the lost one's claim, through 4) and at 5; none for 3 and 4.
+  {
+    const std::string output = replacement->output();
+    INFO(output);
+    CHECK(output.find(", 2 claims of switch points") != std::string::npos);
+  }
+  // A replacement of the replacement (lost in its turn) logs nothing again, whatever it gets.
+  replacement.reset();
+  auto second_replacement = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*second_replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+  CHECK(evaluate(*second_replacement, 2) == std::map<int, size_t>{{1, by_v1}});
+  CHECK(evaluate(*second_replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+  CHECK(evaluate(*second_replacement, 6) == std::map<int, size_t>{{3, by_v3}});
+  CHECK(instance_one_log() == by_replacement);
+}
+
+TEST_CASE("an instance that learns many switch points at once compiles only the newest kept, and logs every one") {
+  SqlFilterService service;
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const int64_t bright = versions.id;
+  const std::string v1 = "mag < 18.5";
+  auto tracker = std::make_shared<AckTracker>();
+  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
+    return forwarded_by_version(logic, tracker, service.records, sequence);
+  };
+  // Version k (2..21) takes effect at source batch k at instance 0; even versions are versions.v2.
+  auto expected = [&](int version) {
+    return std::map<int, size_t>{{version, version % 2 == 0 ? versions.by_v2 : versions.by_v1}};
+  };
+  auto first = service.tag_count_instance(0, "filters");
+  CHECK(evaluate(*first, 1) == expected(1));
+  for (int k = 2; k <= 21; ++k) {
+    REQUIRE(std::holds_alternative<registry::Filter>(
+        service.store.update_filter(service.alice, bright, k % 2 == 0 ? versions.v2 : v1, std::nullopt)));
+    CHECK(evaluate(*first, k) == expected(k));
+  }
+  // Instance 1 (a failover's replacement, or an instance whose first batch is late) reaches all 21
+  // points with its first batch: the 16 newest (versions 6..21) are compiled and kept, the older
+  // only logged; a batch at 5 is evaluated under the oldest kept and counted as beyond them.
+  auto late = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*late, 21) == expected(21));
+  CHECK(evaluate(*late, 6) == expected(6));
+  CHECK(evaluate(*late, 5) == expected(6));
+  const std::vector<std::string> warnings = late->closing_warnings();
+  // (Beside it, the service's webhook's rate-limit warning.)
+  const auto beyond = std::find_if(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("came after the versions in effect at them were forgotten") != std::string::npos;
+  });
+  REQUIRE(beyond != warnings.end());
+  CHECK(beyond->find("1 batches came after the versions in effect at them were forgotten, beyond the 16 newest") == 0);
+  CHECK(std::count_if(warnings.begin(), warnings.end(), [](const std::string& w) {
+          return w.find("forgotten") != std::string::npos;
+        }) == 1);  // none for lateness
+  std::set<int64_t> logged;
+  for (const auto& e : service.store.effects(bright))
+    if (e.instance == "under_test#1") logged.insert(e.version);
+  CHECK(logged.size() == 21);
+}
+
 TEST_CASE("a switch point is one number in each numbering (two sources' batches): each switches when its own batches reach it") {
   SqlFilterService service;
   const BrightTwoVersions versions = add_bright_two_versions(service);
