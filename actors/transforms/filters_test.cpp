@@ -581,58 +581,9 @@ TEST_CASE("a failover's replacement resumes its lost instance's claim: replayed 
     REQUIRE(std::holds_alternative<registry::Filter>(
         service.store.update_filter(service.alice, bright, where, std::nullopt)));
   };
-  // Instance 1 puts version 2 in force at 3 and claims through 4; version 3's point, 5, is made
-  // after it, and instance 1 is lost with its node before it reaches it.
-  auto first = service.tag_count_instance(0, "filters"), lost = service.tag_count_instance(1, "filters");
-  CHECK(evaluate(*first, 1) == std::map<int, size_t>{{1, by_v1}});
-  CHECK(evaluate(*lost, 2) == std::map<int, size_t>{{1, by_v1}});
-  update(versions.v2);
-  CHECK(evaluate(*lost, 3) == std::map<int, size_t>{{2, by_v2}});
-  CHECK(evaluate(*lost, 4) == std::map<int, size_t>{{2, by_v2}});
-  update(v3);
-  CHECK(evaluate(*first, 5) == std::map<int, size_t>{{3, by_v3}});
-  lost.reset();
-  // Its replacement (instance 1 again) gets the batches the lost one had not released again (3,
-  // 4), each under the version in effect at it, then the stream goes on.
-  auto replacement = service.tag_count_instance(1, "filters");
-  CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
-  CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
-  CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
-  CHECK(evaluate(*replacement, 6) == std::map<int, size_t>{{3, by_v3}});
-  // Instance 1's log holds each version once: 1 and 2 as the lost one logged them, 3 by the
-  // replacement (at its alert 2 x the batch: the two replayed batches before it). (The code
-  // before logged 1 and 2 again.)
-  std::multiset<std::tuple<int64_t, int64_t, int64_t>> logged;  // version, source batch, alert sequence
-  for (const auto& e : service.store.effects(bright))
-    if (e.instance == "under_test#1") logged.insert({e.version, e.source_sequence, e.sequence});
-  const auto batch = static_cast<int64_t>(service.records.size());
-  CHECK(logged == std::multiset<std::tuple<int64_t, int64_t, int64_t>>{{1, 0, 0}, {2, 3, batch}, {3, 5, 2 * batch}});
-  // It claimed at 3, 5 and 6, not at 4: up to the lost one's claim every point was known. (Before:
-  // a claim at 4 too.)
-  const std::string output = replacement->output();
-  INFO(output);
-  CHECK(output.find(", 3 claims of switch points") != std::string::npos);
-}
-
-TEST_CASE("a failover's replacement: a re-sent batch before a point the lost instance logged, a new batch before "
-          "re-sent ones; a replacement of the replacement logs nothing again") {
-  SqlFilterService service;
-  const BrightTwoVersions versions = add_bright_two_versions(service);
-  const int64_t bright = versions.id;
-  const size_t by_v1 = versions.by_v1, by_v2 = versions.by_v2;
-  const std::string v3 = "mag < 17.5";
-  const size_t by_v3 = forwarded({{"bright", v3}}, "", service.records).size();
-  REQUIRE(by_v3 > 0);
-  auto tracker = std::make_shared<AckTracker>();
-  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
-    return forwarded_by_version(logic, tracker, service.records, sequence);
-  };
-  auto update = [&](const std::string& where) {
-    REQUIRE(std::holds_alternative<registry::Filter>(
-        service.store.update_filter(service.alice, bright, where, std::nullopt)));
-  };
-  // Instance 1 evaluates 2 under version 1, logs version 2's point at 3, evaluates 4 and is lost
-  // with its node before releasing any of them; version 3's point is made at 5.
+  // Instance 1 evaluates 2 under version 1, puts version 2 in force at 3 (logged) and claims
+  // through 4; version 3's point, 5, is made after it, and instance 1 is lost with its node before
+  // it reaches it, having released none of 2, 3 and 4.
   auto first = service.tag_count_instance(0, "filters"), lost = service.tag_count_instance(1, "filters");
   CHECK(evaluate(*first, 1) == std::map<int, size_t>{{1, by_v1}});
   CHECK(evaluate(*lost, 2) == std::map<int, size_t>{{1, by_v1}});
@@ -651,31 +602,50 @@ TEST_CASE("a failover's replacement: a re-sent batch before a point the lost ins
   };
   const std::multiset<std::tuple<int64_t, int64_t, int64_t>> by_lost{{1, 0, 0}, {2, 3, batch}};
   REQUIRE(instance_one_log() == by_lost);
-  // The replacement gets 2 again (before the point at 3 the lost one logged), then a new batch (5)
-  // before the re-sent 3 and 4: each under the version in effect at it; only version 3 is logged,
-  // at the replacement's alert `batch` (one batch, 2, before it).
+  auto claims = [](const ActorLogic& logic) {
+    const std::string output = logic.output();
+    const size_t end = output.find(" claims of switch points");
+    REQUIRE_MESSAGE(end != std::string::npos, output);
+    return std::stoi(output.substr(output.rfind(' ', end - 1) + 1));
+  };
   auto replacement = service.tag_count_instance(1, "filters");
-  CHECK(evaluate(*replacement, 2) == std::map<int, size_t>{{1, by_v1}});
-  CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
-  CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
-  CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
-  auto by_replacement = by_lost;
-  by_replacement.insert({3, 5, batch});
-  CHECK(instance_one_log() == by_replacement);
-  // Its claims: at 2 (learning the lost one's claim, through 4) and at 5; none for 3 and 4.
-  {
-    const std::string output = replacement->output();
-    INFO(output);
-    CHECK(output.find(", 2 claims of switch points") != std::string::npos);
+
+  SUBCASE("3 and 4 again, then 5 and 6") {
+    CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(evaluate(*replacement, 6) == std::map<int, size_t>{{3, by_v3}});
+    // Instance 1's log holds each version once: 1 and 2 as the lost one logged them, 3 by the
+    // replacement (at its alert 2 x the batch: the two replayed batches before it). (The code
+    // before logged 1 and 2 again.)
+    auto by_replacement = by_lost;
+    by_replacement.insert({3, 5, 2 * batch});
+    CHECK(instance_one_log() == by_replacement);
+    // It claimed at 3, 5 and 6, not at 4: up to the lost one's claim every point was known.
+    // (Before: a claim at 4 too.)
+    CHECK(claims(*replacement) == 3);
   }
-  // A replacement of the replacement (lost in its turn) logs nothing again, whatever it gets.
-  replacement.reset();
-  auto second_replacement = service.tag_count_instance(1, "filters");
-  CHECK(evaluate(*second_replacement, 3) == std::map<int, size_t>{{2, by_v2}});
-  CHECK(evaluate(*second_replacement, 2) == std::map<int, size_t>{{1, by_v1}});
-  CHECK(evaluate(*second_replacement, 5) == std::map<int, size_t>{{3, by_v3}});
-  CHECK(evaluate(*second_replacement, 6) == std::map<int, size_t>{{3, by_v3}});
-  CHECK(instance_one_log() == by_replacement);
+
+  SUBCASE("2 again before the point the lost one logged, 5 (new) before 3 and 4 (again); a replacement of the "
+          "replacement logs nothing again") {
+    CHECK(evaluate(*replacement, 2) == std::map<int, size_t>{{1, by_v1}});
+    CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
+    // Only version 3 logged, at the replacement's alert `batch` (one batch, 2, before it).
+    auto by_replacement = by_lost;
+    by_replacement.insert({3, 5, batch});
+    CHECK(instance_one_log() == by_replacement);
+    // Claims at 2 (learning the lost one's claim, through 4) and at 5; none for 3 and 4.
+    CHECK(claims(*replacement) == 2);
+    replacement.reset();
+    auto second_replacement = service.tag_count_instance(1, "filters");
+    CHECK(evaluate(*second_replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*second_replacement, 2) == std::map<int, size_t>{{1, by_v1}});
+    CHECK(evaluate(*second_replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(evaluate(*second_replacement, 6) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(instance_one_log() == by_replacement);
+  }
 }
 
 TEST_CASE("an instance that learns many switch points at once compiles only the newest kept, and logs every one") {
