@@ -284,12 +284,14 @@ struct SqlFilterService {
 
   // An instance of the `filters` actor over the registry and the repository (`tag: count`, or
   // `tag`): instance `instance` of the run of the first one made here (the same key of their
-  // switch points), which counts batches without a token 1, 2, ...
-  std::unique_ptr<ActorLogic> tag_count_instance(size_t instance = 0, const std::string& tag = "count") {
+  // switch points), which counts batches without a token 1, 2, ...; without `with_repository` its
+  // SQL filters cannot run.
+  std::unique_ptr<ActorLogic> tag_count_instance(size_t instance = 0, const std::string& tag = "count",
+                                                 bool with_repository = true) {
     const ActorType& type = *actors.find("filters");
     YAML::Node config;
     config["registry"] = store.path();
-    config["repository"] = repository;
+    if (with_repository) config["repository"] = repository;
     config["tag"] = tag;
     contexts.push_back(ebs::test::make_context(type, YAML::Dump(config)));
     contexts.back().instance = instance;
@@ -646,6 +648,26 @@ TEST_CASE("a failover's replacement resumes its lost instance's claim: replayed 
     CHECK(evaluate(*second_replacement, 6) == std::map<int, size_t>{{3, by_v3}});
     CHECK(instance_one_log() == by_replacement);
   }
+}
+
+TEST_CASE("a failover's replacement does not pause again a filter its lost instance paused and its owner resumed") {
+  SqlFilterService service;
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const int64_t ndet = service.add("seen-twice", "SELECT 1 FROM objects WHERE object_id = :object_id AND ndet >= 2",
+                                   registry::Filter::Kind::sql);
+  auto tracker = std::make_shared<AckTracker>();
+  // Instance 1 (without a repository: its SQL filter cannot run) logs the first point at batch 1
+  // and pauses the SQL filter; alice resumes it; the instance is lost with batch 1 unreleased.
+  auto lost = service.tag_count_instance(1, "filters", false);
+  CHECK(forwarded_by_version(*lost, tracker, service.records, 1) == std::map<int, size_t>{{1, versions.by_v1}});
+  CHECK(!std::get<registry::Filter>(service.store.filter(service.alice, ndet)).active);
+  lost.reset();
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.set_active(service.alice, ndet, true, "")));
+  // The replacement gets batch 1 again: the first point in force again, its failure not paused
+  // again (the resumed filter's own point comes after the lost one's claim).
+  auto replacement = service.tag_count_instance(1, "filters", false);
+  CHECK(forwarded_by_version(*replacement, tracker, service.records, 1) == std::map<int, size_t>{{1, versions.by_v1}});
+  CHECK(std::get<registry::Filter>(service.store.filter(service.alice, ndet)).active);
 }
 
 TEST_CASE("an instance that learns many switch points at once compiles only the newest kept, and logs every one") {
