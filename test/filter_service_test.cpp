@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <map>
@@ -458,9 +459,11 @@ using ByVersion = std::multiset<std::pair<std::string, int>>;
 // version only, exactly what version 1 passes before one point of the source's order and version 2
 // after it, some by each; the webhook got the same (its messages are the one filter's). Each alert
 // once, or, across a node loss, at most `duplicates` rows more (the most the replayed batches hold:
-// at least once, docs/cluster.md "Failures").
+// at least once, docs/cluster.md "Failures"), and at most `undelivered` tagged alerts not delivered
+// (a message still queued on a lost node for a batch it had released is lost: docs/filters.md).
 void check_switch(const fs::path& run_dir, const SourceOrder& source, const Answers& a1, const Answers& a2,
-                  RecordingWebhook& hook, const std::string& label, const std::string& what, size_t duplicates = 0) {
+                  RecordingWebhook& hook, const std::string& label, const std::string& what, size_t duplicates = 0,
+                  size_t undelivered = 0) {
   const std::vector<std::string>& order = source.ids;
   ByVersion got, delivered;
   std::istringstream kept(read_text(run_dir / "kept.jsonl"));
@@ -480,19 +483,29 @@ void check_switch(const fs::path& run_dir, const SourceOrder& source, const Answ
     }
   }
   const std::set<std::pair<std::string, int>> distinct(got.begin(), got.end());
+  const std::set<std::pair<std::string, int>> delivered_distinct(delivered.begin(), delivered.end());
+  std::string missing;  // tagged, never delivered
+  size_t missing_count = 0;
+  for (const auto& [alert, version] : distinct)
+    if (!delivered_distinct.count({alert, version})) {
+      missing += " " + alert + " v" + std::to_string(version);
+      ++missing_count;
+    }
   std::map<std::string, std::set<int>> versions_of;  // each alert evaluated under one version only
   for (const auto& [alert, version] : distinct) versions_of[alert].insert(version);
   for (const auto& [alert, versions] : versions_of) CHECK_MESSAGE(versions.size() == 1, alert);
   size_t per_version[3] = {0, 0, 0};
   for (const auto& [alert, version] : distinct) ++per_version[version];
   MESSAGE(what << ": " << per_version[1] << " alerts by version 1, " << per_version[2] << " by version 2, "
-               << got.size() - distinct.size() << " tagged again, " << delivered.size() - distinct.size()
-               << " delivered again");
+               << got.size() - distinct.size() << " tagged again, " << delivered.size() - delivered_distinct.size()
+               << " delivered again, " << missing_count << " tagged but not delivered:" << missing);
   CHECK(per_version[1] > 0);
   CHECK(per_version[2] > 0);
   CHECK(got.size() - distinct.size() <= duplicates);
-  CHECK(std::set<std::pair<std::string, int>>(delivered.begin(), delivered.end()) == distinct);
-  CHECK(delivered.size() - distinct.size() <= duplicates);
+  // Nothing delivered that was not tagged, under the version it was tagged with.
+  CHECK(std::includes(distinct.begin(), distinct.end(), delivered_distinct.begin(), delivered_distinct.end()));
+  CHECK(missing_count <= undelivered);
+  CHECK(delivered.size() - delivered_distinct.size() <= duplicates);
   std::vector<size_t> cuts;
   for (size_t cut = 0; cut <= order.size(); ++cut) {
     std::set<std::pair<std::string, int>> expected;
@@ -1047,11 +1060,12 @@ Answers sql_answers(const fs::path& path, const std::string& sql, const std::vec
 
 }  // namespace
 
-TEST_CASE("SQL filters on the nodes of a cluster run: the same alerts per version as in one process, across an update") {
+TEST_CASE("SQL filters on the nodes of a cluster run: the same answers per version as in one process, across an update") {
   // About the alert's own row in the repository: answered the same whenever it is asked after the
   // alert was committed (the `filters` actor reads the repository sink's `committed` port).
   const std::string v1 = "SELECT 1 FROM alerts WHERE alert_id = :alert_id AND mag < 18.5";
   const std::string v2 = "SELECT 1 FROM alerts WHERE alert_id = :alert_id AND (band = 'g' OR mag >= 19)";
+  std::map<bool, std::pair<Answers, Answers>> answers_of;  // run on the cluster -> each version's answers
   for (const bool cluster : {false, true}) {
     CAPTURE(cluster);
     fs::path dir = fs::temp_directory_path() /
@@ -1086,14 +1100,22 @@ TEST_CASE("SQL filters on the nodes of a cluster run: the same alerts per versio
     CHECK(own.version == 2);
     const SourceOrder source = source_order(dir / "run");
     const fs::path repository = dir / "run" / "repo.sqlite";
-    check_switch(dir / "run", source, sql_answers(repository, v1, source.alerts),
-                 sql_answers(repository, v2, source.alerts), hook, "alice/own",
+    const Answers a1 = sql_answers(repository, v1, source.alerts), a2 = sql_answers(repository, v2, source.alerts);
+    answers_of[cluster] = {a1, a2};
+    check_switch(dir / "run", source, a1, a2, hook, "alice/own",
                  std::string(cluster ? "two nodes" : "one process") + ", switch at source batch " +
                      std::to_string(*log.version_2_from.begin()));
     if (cluster)  // both nodes' instances queried the repository
       CHECK(nodes_that_evaluated(dir / "summary.json") == std::set<std::string>{"node1", "node2"});
     fs::remove_all(dir);
   }
+  // The two runs read the same alerts, and each version's query answered each alert the same in
+  // both (the switch point differs between runs: each run's tags are checked against its own
+  // answers above, so per version the two runs tagged the same alerts).
+  REQUIRE(answers_of.size() == 2);
+  CHECK(!answers_of[false].first.empty());
+  CHECK(answers_of[true].first == answers_of[false].first);
+  CHECK(answers_of[true].second == answers_of[false].second);
 }
 
 TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replacement resumes the lost one's switch "
@@ -1106,17 +1128,18 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
   const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
   const int64_t id = alices.id;
   const std::string& token = alices.token;
-  // The source and the sinks on a, users#1 on b. Alice's update goes through the coordinator's API
-  // ($url) 0.8 s into the stream (86 alerts at 20/s) and b is stopped at once, before it reaches
-  // the update's switch point (as a rule: users#0 makes the point meanwhile, after what b claimed),
-  // then killed: users#1 is replaced on a, which gets the batches b had not released again, some
-  // before the point and some after.
+  // The source and the sinks on a, users#1 on b. b is stopped 0.8 s into the stream (86 alerts
+  // at 20/s), alice's update goes through the coordinator's API ($url) while it is stopped, so b
+  // never reaches the update's switch point (made after what b claimed), and b is killed 1 s
+  // later: users#1 is replaced on a, which gets the batches b had not released again (those sent
+  // to b in that second, about 10 one-alert batches: none only with a chance of about 2^-20),
+  // some before the point and some after.
   std::ofstream(dir / "workflow.yaml") << two_instances_workflow(
       "name: filters-failover\non_node_loss: failover\n", 20, "a", "b");
   const std::string update = "curl -s -X PUT -H 'Authorization: Bearer " + token +
                              "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() + "' \"${url}api/filters/" +
                              std::to_string(id) + "\" > updated.json\n";
-  std::ofstream(dir / "script.sh") << test::cluster_script({"a", "b"}, "b", "KILL", 0.8, false, true, update);
+  std::ofstream(dir / "script.sh") << test::cluster_script({"a", "b"}, "b", "KILL", 0.8, false, true, "", 1.0, update);
   test::run_script(dir);
   const std::string err = read_text(dir / "run.err");
   INFO(err);
@@ -1153,6 +1176,11 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
   CHECK(by_index == std::map<std::string, std::multiset<int64_t>>{{"users#0", each_once}, {"users#1", each_once}});
   CHECK(instances.count("users#0@a") == 1);
   CHECK(instances.count("users#1@b") == 1);
+  // Version 1 by the lost instance, version 2 by its replacement (the update came after b stopped).
+  std::map<int64_t, std::set<std::string>> users_1_by_version;
+  for (const auto& e : store.effects(id))
+    if (e.instance.rfind("users#1@", 0) == 0) users_1_by_version[e.version].insert(e.instance);
+  CHECK(users_1_by_version == std::map<int64_t, std::set<std::string>>{{1, {"users#1@b"}}, {2, {"users#1@a"}}});
   REQUIRE(points.size() == 1);
   // The replacement learnt where the lost instance's claim and log stood.
   CHECK(read_text(dir / "a.err").find("resumes instance 1's switch points") != std::string::npos);
@@ -1162,6 +1190,9 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
   check_switch(dir / "out", source, answers(v1, source.alerts), answers(v2, source.alerts), hook, "alice/bright",
                "b killed, switch at source batch " + std::to_string(*points.begin()) + ", " +
                    std::to_string(duplicates_sent) + " records sent again",
-               duplicates_sent);
+               // b gets about 10 alerts/s, and its queue posts each to a loopback webhook within
+               // milliseconds: a message queued there for a released batch, lost with b (docs/filters.md,
+               // "Fencing"), waited less than 2 s even on a loaded machine.
+               duplicates_sent, 20);
   fs::remove_all(dir);
 }

@@ -434,10 +434,19 @@ class Filters final : public ActorLogic {
     // No switch point is ever made at or before a sequence an instance claimed: up to there, the
     // points known are all there will be.
     if (sequence > claimed_through_) claim(sequence);
-    while (!pending_.empty() && pending_.front().sequence <= sequence) {
-      apply(std::move(pending_.front()));
+    // Of the points reached at once (a failover's replacement learns every point of the run in its
+    // first claim) only the kMaxVersions newest are compiled: older ones would be forgotten at once
+    // (forget_old_versions), so they only move the running versions on, and are logged.
+    size_t reached = 0;
+    while (reached < pending_.size() && pending_[reached].sequence <= sequence) ++reached;
+    while (reached > 0) {
+      const bool compile = reached <= kMaxVersions;
+      if (!compile) forgotten_[pending_[1].sequence] = true;  // ends where the next begins; for the count
+      apply(std::move(pending_.front()), compile);
       pending_.pop_front();
+      --reached;
     }
+    while (forgotten_.size() > kMaxVersions) forgotten_.erase(forgotten_.begin());
     highest_sequence_ = std::max(highest_sequence_, sequence);
     forget_old_versions();
     auto after = versions_.upper_bound(sequence);
@@ -484,11 +493,12 @@ class Filters final : public ActorLogic {
     last_claim_at_ = now;
     last_claim_sequence_ = sequence;
     registry::Claim answer = store_->claim(instance_index_, sequence + ahead, known_revision_);
-    if (claims_++ == 0) {
+    const bool first_claim = claims_++ == 0;
+    if (first_claim) {
       // A failover's replacement of an instance lost with its node has its index: what the lost
       // one logged is not logged again (applied silently, below), and up to its claim every
       // point is known already (none is ever made at or before a claimed sequence).
-      applied_before_ = answer.applied_revision;
+      predecessor_logged_revision_ = answer.applied_revision;
       if (answer.applied_revision >= 0 || answer.claimed_through > sequence + ahead)
         spdlog::info("{}: resumes instance {}'s switch points, claimed through source batch {}, logged through "
                      "revision {} (an instance lost with its node)",
@@ -516,16 +526,22 @@ class Filters final : public ActorLogic {
 
   // Puts a switch point's filters in force; each new version, and each filter leaving, is logged
   // with the source sequence it applies from (the same in every instance) and this instance's
-  // alert sequence number.
-  void apply(registry::SwitchPoint point) {
+  // alert sequence number. Not compiled (`compile` false: a point superseded by kMaxVersions newer
+  // ones reached at once), it only moves the running versions on and logs them; its SQL queries
+  // are not prepared, so one that would fail counts as in force until the next compiled point.
+  void apply(registry::SwitchPoint point, bool compile) {
     // The owners' limits recorded with the point (not the store's of now, which may have changed
     // since): every instance applies the same ones from the same source batch.
     owner_limits_ = std::move(point.limits);
+    // A point the instance this one replaces (lost with its node) logged was put in force, and its
+    // failures paused, by that one: neither is done again (its owner may have resumed one since).
+    const bool logged_by_predecessor = point.revision <= predecessor_logged_revision_;
     std::map<int64_t, std::string> failed;  // SQL filters whose query does not prepare
     std::vector<NamedFilter> filters, expressions;
     std::vector<PreparedSqlFilter> sql;
     for (NamedFilter& f : registered_filters(std::move(point.filters))) {
-      if (f.kind == registry::Filter::Kind::expression) {
+      if (f.kind == registry::Filter::Kind::expression || !compile) {
+        if (!compile) filters.push_back(f);
         expressions.push_back(std::move(f));
         continue;
       }
@@ -533,15 +549,15 @@ class Filters final : public ActorLogic {
       if (!query) continue;  // paused with the reason: it leaves at the next switch point, never in force
       sql.push_back({f, std::move(*query)});
     }
-    filters = expressions;
-    for (const PreparedSqlFilter& f : sql) filters.push_back(f.filter);
-    if (!failed.empty()) store_->pause_for_failures(failed);
+    if (compile) {
+      filters = expressions;
+      for (const PreparedSqlFilter& f : sql) filters.push_back(f.filter);
+    }
+    if (!failed.empty() && !logged_by_predecessor) store_->pause_for_failures(failed);
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
     std::vector<registry::FilterRegistry::Effect> effects;  // logged in one call
-    // A point that the instance this one replaces (lost with its node) logged is put in force
-    // without logging it again.
-    if (point.revision > applied_before_) {
+    if (!logged_by_predecessor) {
       for (const NamedFilter& f : filters) {
         auto it = running_.find(f.id);
         if (it != running_.end() && it->second == f.version) continue;
@@ -558,6 +574,7 @@ class Filters final : public ActorLogic {
     }
     if (!effects.empty()) store_->record_effects(instance_index_, point.revision, effects);
     running_ = std::move(versions);
+    if (!compile) return;
     auto compiled = compile_filters(std::move(expressions), std::move(sql));
     // The API compiles every expression before storing it: a failure here is a bug, not a user's.
     if (auto* errors = std::get_if<std::string>(&compiled)) fail(store_->describe(), "a stored filter does not compile:\n" + *errors);
@@ -736,7 +753,7 @@ class Filters final : public ActorLogic {
   static constexpr int64_t kMaxClaimAhead = 4096;  // source batches
   int64_t highest_sequence_ = 0;                   // the highest source sequence evaluated
   int64_t claimed_through_ = -1;                   // this instance's claim: no new point at or before it
-  int64_t applied_before_ = -1;  // the newest point the instance lost before this one (its index's) logged
+  int64_t predecessor_logged_revision_ = -1;  // the newest point the lost instance this one replaces logged
   int64_t last_claim_sequence_ = 0;
   std::chrono::steady_clock::time_point last_claim_at_;
   uint64_t claims_ = 0;     // requests to the store's switch points

@@ -284,12 +284,14 @@ struct SqlFilterService {
 
   // An instance of the `filters` actor over the registry and the repository (`tag: count`, or
   // `tag`): instance `instance` of the run of the first one made here (the same key of their
-  // switch points), which counts batches without a token 1, 2, ...
-  std::unique_ptr<ActorLogic> tag_count_instance(size_t instance = 0, const std::string& tag = "count") {
+  // switch points), which counts batches without a token 1, 2, ...; without `with_repository` its
+  // SQL filters cannot run.
+  std::unique_ptr<ActorLogic> tag_count_instance(size_t instance = 0, const std::string& tag = "count",
+                                                 bool with_repository = true) {
     const ActorType& type = *actors.find("filters");
     YAML::Node config;
     config["registry"] = store.path();
-    config["repository"] = repository;
+    if (with_repository) config["repository"] = repository;
     config["tag"] = tag;
     contexts.push_back(ebs::test::make_context(type, YAML::Dump(config)));
     contexts.back().instance = instance;
@@ -581,8 +583,9 @@ TEST_CASE("a failover's replacement resumes its lost instance's claim: replayed 
     REQUIRE(std::holds_alternative<registry::Filter>(
         service.store.update_filter(service.alice, bright, where, std::nullopt)));
   };
-  // Instance 1 puts version 2 in force at 3 and claims through 4; version 3's point, 5, is made
-  // after it, and instance 1 is lost with its node before it reaches it.
+  // Instance 1 evaluates 2 under version 1, puts version 2 in force at 3 (logged) and claims
+  // through 4; version 3's point, 5, is made after it, and instance 1 is lost with its node before
+  // it reaches it, having released none of 2, 3 and 4.
   auto first = service.tag_count_instance(0, "filters"), lost = service.tag_count_instance(1, "filters");
   CHECK(evaluate(*first, 1) == std::map<int, size_t>{{1, by_v1}});
   CHECK(evaluate(*lost, 2) == std::map<int, size_t>{{1, by_v1}});
@@ -592,26 +595,122 @@ TEST_CASE("a failover's replacement resumes its lost instance's claim: replayed 
   update(v3);
   CHECK(evaluate(*first, 5) == std::map<int, size_t>{{3, by_v3}});
   lost.reset();
-  // Its replacement (instance 1 again) gets the batches the lost one had not released again (3,
-  // 4), each under the version in effect at it, then the stream goes on.
-  auto replacement = service.tag_count_instance(1, "filters");
-  CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
-  CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
-  CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
-  CHECK(evaluate(*replacement, 6) == std::map<int, size_t>{{3, by_v3}});
-  // Instance 1's log holds each version once: 1 and 2 as the lost one logged them, 3 by the
-  // replacement (at its alert 2 x the batch: the two replayed batches before it). (The code
-  // before logged 1 and 2 again.)
-  std::multiset<std::tuple<int64_t, int64_t, int64_t>> logged;  // version, source batch, alert sequence
-  for (const auto& e : service.store.effects(bright))
-    if (e.instance == "under_test#1") logged.insert({e.version, e.source_sequence, e.sequence});
   const auto batch = static_cast<int64_t>(service.records.size());
-  CHECK(logged == std::multiset<std::tuple<int64_t, int64_t, int64_t>>{{1, 0, 0}, {2, 3, batch}, {3, 5, 2 * batch}});
-  // It claimed at 3, 5 and 6, not at 4: up to the lost one's claim every point was known. (Before:
-  // a claim at 4 too.)
-  const std::string output = replacement->output();
-  INFO(output);
-  CHECK(output.find(", 3 claims of switch points") != std::string::npos);
+  auto instance_one_log = [&] {
+    std::multiset<std::tuple<int64_t, int64_t, int64_t>> logged;  // version, source batch, alert sequence
+    for (const auto& e : service.store.effects(bright))
+      if (e.instance == "under_test#1") logged.insert({e.version, e.source_sequence, e.sequence});
+    return logged;
+  };
+  const std::multiset<std::tuple<int64_t, int64_t, int64_t>> by_lost{{1, 0, 0}, {2, 3, batch}};
+  REQUIRE(instance_one_log() == by_lost);
+  auto claims = [](const ActorLogic& logic) {
+    const std::string output = logic.output();
+    const size_t end = output.find(" claims of switch points");
+    REQUIRE_MESSAGE(end != std::string::npos, output);
+    return std::stoi(output.substr(output.rfind(' ', end - 1) + 1));
+  };
+  auto replacement = service.tag_count_instance(1, "filters");
+
+  SUBCASE("3 and 4 again, then 5 and 6") {
+    CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(evaluate(*replacement, 6) == std::map<int, size_t>{{3, by_v3}});
+    // Instance 1's log holds each version once: 1 and 2 as the lost one logged them, 3 by the
+    // replacement (at its alert 2 x the batch: the two replayed batches before it). (The code
+    // before logged 1 and 2 again.)
+    auto by_replacement = by_lost;
+    by_replacement.insert({3, 5, 2 * batch});
+    CHECK(instance_one_log() == by_replacement);
+    // It claimed at 3, 5 and 6, not at 4: up to the lost one's claim every point was known.
+    // (Before: a claim at 4 too.)
+    CHECK(claims(*replacement) == 3);
+  }
+
+  SUBCASE("2 again before the point the lost one logged, 5 (new) before 3 and 4 (again); a replacement of the "
+          "replacement logs nothing again") {
+    CHECK(evaluate(*replacement, 2) == std::map<int, size_t>{{1, by_v1}});
+    CHECK(evaluate(*replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(evaluate(*replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*replacement, 4) == std::map<int, size_t>{{2, by_v2}});
+    // Only version 3 logged, at the replacement's alert `batch` (one batch, 2, before it).
+    auto by_replacement = by_lost;
+    by_replacement.insert({3, 5, batch});
+    CHECK(instance_one_log() == by_replacement);
+    // Claims at 2 (learning the lost one's claim, through 4) and at 5; none for 3 and 4.
+    CHECK(claims(*replacement) == 2);
+    replacement.reset();
+    auto second_replacement = service.tag_count_instance(1, "filters");
+    CHECK(evaluate(*second_replacement, 3) == std::map<int, size_t>{{2, by_v2}});
+    CHECK(evaluate(*second_replacement, 2) == std::map<int, size_t>{{1, by_v1}});
+    CHECK(evaluate(*second_replacement, 5) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(evaluate(*second_replacement, 6) == std::map<int, size_t>{{3, by_v3}});
+    CHECK(instance_one_log() == by_replacement);
+  }
+}
+
+TEST_CASE("a failover's replacement does not pause again a filter its lost instance paused and its owner resumed") {
+  SqlFilterService service;
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const int64_t ndet = service.add("seen-twice", "SELECT 1 FROM objects WHERE object_id = :object_id AND ndet >= 2",
+                                   registry::Filter::Kind::sql);
+  auto tracker = std::make_shared<AckTracker>();
+  // Instance 1 (without a repository: its SQL filter cannot run) logs the first point at batch 1
+  // and pauses the SQL filter; alice resumes it; the instance is lost with batch 1 unreleased.
+  auto lost = service.tag_count_instance(1, "filters", false);
+  CHECK(forwarded_by_version(*lost, tracker, service.records, 1) == std::map<int, size_t>{{1, versions.by_v1}});
+  CHECK(!std::get<registry::Filter>(service.store.filter(service.alice, ndet)).active);
+  lost.reset();
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.set_active(service.alice, ndet, true, "")));
+  // The replacement gets batch 1 again: the first point in force again, its failure not paused
+  // again (the resumed filter's own point comes after the lost one's claim).
+  auto replacement = service.tag_count_instance(1, "filters", false);
+  CHECK(forwarded_by_version(*replacement, tracker, service.records, 1) == std::map<int, size_t>{{1, versions.by_v1}});
+  CHECK(std::get<registry::Filter>(service.store.filter(service.alice, ndet)).active);
+}
+
+TEST_CASE("an instance that learns many switch points at once compiles only the newest kept, and logs every one") {
+  SqlFilterService service;
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const int64_t bright = versions.id;
+  const std::string v1 = "mag < 18.5";
+  auto tracker = std::make_shared<AckTracker>();
+  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
+    return forwarded_by_version(logic, tracker, service.records, sequence);
+  };
+  // Version k (2..21) takes effect at source batch k at instance 0; even versions are versions.v2.
+  auto expected = [&](int version) {
+    return std::map<int, size_t>{{version, version % 2 == 0 ? versions.by_v2 : versions.by_v1}};
+  };
+  auto first = service.tag_count_instance(0, "filters");
+  CHECK(evaluate(*first, 1) == expected(1));
+  for (int k = 2; k <= 21; ++k) {
+    REQUIRE(std::holds_alternative<registry::Filter>(
+        service.store.update_filter(service.alice, bright, k % 2 == 0 ? versions.v2 : v1, std::nullopt)));
+    CHECK(evaluate(*first, k) == expected(k));
+  }
+  // Instance 1 (a failover's replacement, or an instance whose first batch is late) reaches all 21
+  // points with its first batch: the 16 newest (versions 6..21) are compiled and kept, the older
+  // only logged; a batch at 5 is evaluated under the oldest kept and counted as beyond them.
+  auto late = service.tag_count_instance(1, "filters");
+  CHECK(evaluate(*late, 21) == expected(21));
+  CHECK(evaluate(*late, 6) == expected(6));
+  CHECK(evaluate(*late, 5) == expected(6));
+  const std::vector<std::string> warnings = late->closing_warnings();
+  // (Beside it, the service's webhook's rate-limit warning.)
+  const auto beyond = std::find_if(warnings.begin(), warnings.end(), [](const std::string& w) {
+    return w.find("came after the versions in effect at them were forgotten") != std::string::npos;
+  });
+  REQUIRE(beyond != warnings.end());
+  CHECK(beyond->find("1 batches came after the versions in effect at them were forgotten, beyond the 16 newest") == 0);
+  CHECK(std::count_if(warnings.begin(), warnings.end(), [](const std::string& w) {
+          return w.find("forgotten") != std::string::npos;
+        }) == 1);  // none for lateness
+  std::set<int64_t> logged;
+  for (const auto& e : service.store.effects(bright))
+    if (e.instance == "under_test#1") logged.insert(e.version);
+  CHECK(logged.size() == 21);
 }
 
 TEST_CASE("a switch point is one number in each numbering (two sources' batches): each switches when its own batches reach it") {

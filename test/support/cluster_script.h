@@ -23,10 +23,12 @@ namespace ebs::test {
 // With `http`, the run serves its dashboard ($url in the script, ending in '/') and, once a lost
 // node's instances were replaced, its /api/graph and /api/stats are saved (graph-after.json,
 // stats-after.json). `before_signal` (shell) runs just before the signal, e.g. a change through
-// the run's API.
+// the run's API. A KILL of a node comes after a SIGSTOP of `stop_s` seconds, during which
+// `while_stopped` (shell) runs.
 inline std::string cluster_script(const std::vector<std::string>& names, const std::string& victim,
                                   const std::string& signal, double at_s, bool sample_rss = false, bool http = false,
-                                  const std::string& before_signal = "") {
+                                  const std::string& before_signal = "", double stop_s = 0.3,
+                                  const std::string& while_stopped = "") {
   std::string all, nodes_arg;
   for (const std::string& n : names) all += " " + n;
   for (const std::string& n : names) nodes_arg += (nodes_arg.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
@@ -48,7 +50,9 @@ inline std::string cluster_script(const std::vector<std::string>& names, const s
          "sleep " + std::to_string(at_s) + "\n" + before_signal +
          // A node killed between two of the source's batches may hold none: stopped first, it
          // holds what was sent to it meanwhile, so a kill always leaves batches to replay.
-         (signal == "KILL" && victim != "run" ? "kill -STOP $(cat " + victim + ".pid); sleep 0.3\n" : "") +
+         (signal == "KILL" && victim != "run"
+              ? "kill -STOP $(cat " + victim + ".pid)\n" + while_stopped + "sleep " + std::to_string(stop_s) + "\n"
+              : "") +
          "date +%s.%N > signal.time\nkill -" + signal + " $(cat " + victim + ".pid)\n"
          "if [ " + signal + " = STOP ]; then\n"
          "  for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
