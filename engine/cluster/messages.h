@@ -90,8 +90,10 @@ using service_atom = caf::atom_constant<caf::atom("service")>;
 // application identifier (cluster_app_identifier): two builds of one version that differ here
 // refuse each other at the handshake instead of misreading each other. Raise it with any change.
 // 3: raw payloads flat (Alert.rawFlat); 4: batches keep their source sequence; 5: the abandoned
-// records counted after a drain cut, credit across a link given back when a batch is taken.
-inline constexpr int kClusterProtocolRevision = 5;
+// records counted after a drain cut, credit across a link given back when a batch is taken; 6: a
+// replay paced by the replacement's credit, held batches past the cap kept as tokens only (never
+// a stall) and counted when not replayable (collect), the abandoned records counted at the cut.
+inline constexpr int kClusterProtocolRevision = 6;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;
