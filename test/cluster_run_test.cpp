@@ -243,6 +243,55 @@ actors:
   fs::remove_all(dir);
 }
 
+TEST_CASE("an edge into an actor that holds more than the link's held cap goes on: the oldest held batches are kept as tokens") {
+  // 120 copies of the real LVK notice of S230518h with its sky map (0.69 MB each as it crosses,
+  // under 120 superevent ids, one a batch) on node1 into a coincidence on node2 that holds every
+  // event to the end: ~82 MB held, past the link's cap of eight 8 MiB windows (64 MiB). Until
+  // protocol revision 6 credit then waited for releases and the edge stalled.
+  fs::path dir = temp_dir("held-cap");
+  fs::create_directories(dir / "notices");
+  const std::string notice = read_file(data_dir() / "gcn" / "lvk-fink-mm" / "S230518h-initial.json");
+  const std::string id_field = "\"superevent_id\": \"S230518h\"";
+  REQUIRE(notice.find(id_field) != std::string::npos);
+  constexpr int kNotices = 120;
+  for (int i = 0; i < kNotices; ++i) {
+    std::string copy = notice;
+    char id[32];
+    std::snprintf(id, sizeof id, "S230518%c%c", 'a' + i / 26, 'a' + i % 26);
+    copy.replace(copy.find(id_field), id_field.size(), "\"superevent_id\": \"" + std::string(id) + "\"");
+    char name[32];
+    std::snprintf(name, sizeof name, "notice-%02d.json", i);
+    write(dir / "notices" / name, copy);
+  }
+  write(dir / "workflow.yaml", R"(name: cluster-held-cap
+defaults: {batch_size: 1}
+actors:
+  - {id: notices, type: notice-files, config: {path: notices}, placement: {nodes: [node1]}}
+  - {id: sim, type: simulator, config: {count: 20, seed: 3, start_mjd: 60000}, placement: {nodes: [node1]}}
+  - id: coinc
+    type: coincidence
+    inputs: {alerts: sim.alerts, events: notices.events}
+    placement: {nodes: [node2]}
+  - {id: rows, type: jsonl, config: {path: rows.jsonl}, inputs: [coinc.coincidences], placement: {nodes: [node2]}}
+)");
+  auto run = run_command("timeout 120 " + ebs_flow() +
+                             " run workflow.yaml -q --no-progress --local-cluster 2 --threads 1 --drain-timeout 2 "
+                             "--run-dir out --summary-json summary.json",
+                         dir);
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  json summary = json::parse(read_file(dir / "summary.json"));
+  CHECK(summary["accounting_ok"] == true);
+  for (const json& a : summary["actors"]) {
+    if (a["id"] == "notices") CHECK(a["forwarded"] == kNotices);
+    if (a["id"] == "coinc") CHECK(a["in"] == kNotices + 20);  // every notice and alert crossed
+  }
+  uint64_t unkept = 0;
+  for (const json& node : summary["cluster"]["nodes"]) unkept += node["links"].value("batches_unkept", uint64_t{0});
+  CHECK_MESSAGE(unkept > 0, summary["cluster"].dump());  // past the cap: the oldest notices kept as tokens only
+  CHECK(summary["cluster"]["not_replayed_batches"] == 0);  // no node was lost
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a placement naming an unknown node is refused at its place before any record flows") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("unknown");
