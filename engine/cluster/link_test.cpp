@@ -37,11 +37,16 @@ RecordPtr alert(const std::string& object_id) {
   return std::make_shared<const Alert>(core);
 }
 
+// Waits up to kExpected for `done`.
+template <typename Done>
+void wait_for(Done done) {
+  const auto until = std::chrono::steady_clock::now() + kExpected;
+  while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 // Waits up to kExpected for `tracker` to acknowledge through `sequence`.
 void wait_acknowledged(const AckTracker& tracker, uint64_t sequence) {
-  const auto until = std::chrono::steady_clock::now() + kExpected;
-  while (tracker.acknowledged_through() < sequence && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for([&] { return tracker.acknowledged_through() >= sequence; });
 }
 
 }  // namespace
@@ -347,9 +352,7 @@ TEST_CASE("past its held cap a link out keeps the oldest held batches as tokens 
   CHECK(counters->records_not_replayed.load() == 2);
   CHECK(counters->batches_abandoned.load() == 2);
   for (size_t i : {size_t{1}, size_t{2}}) {
-    const auto until = std::chrono::steady_clock::now() + kExpected;
-    while (trackers[i]->records_abandoned() == 0 && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    wait_for([&] { return trackers[i]->records_abandoned() > 0; });
     CHECK(trackers[i]->records_abandoned() == 1);
     CHECK(trackers[i]->acknowledged_through() == 0);
   }
@@ -374,9 +377,7 @@ TEST_CASE("a link out keeps a narrowed batch by its own records: the records dro
   Received got = receive_all(peer);
   REQUIRE(got.batches.size() == 1);
   // Once the link let go of the message that brought it, it keeps (unreleased) the record it sent only.
-  const auto until = std::chrono::steady_clock::now() + kExpected;
-  while (dropped.use_count() > 1 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for([&] { return dropped.use_count() == 1; });
   CHECK(dropped.use_count() == 1);
   CHECK(c.use_count() > 1);
   peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{1});
