@@ -206,16 +206,19 @@ TEST_CASE("credit across a link comes back when the receiving instance takes a b
 }
 
 // What a peer of a link out receives: each batch (its sequence, once its last part came), the
-// stream time and the end of stream, in order, until nothing more comes for kQuiet.
+// stream time and the end of stream, in order. The `expected` first of them are waited for up to
+// kExpected each (a loaded machine may stall for longer than kQuiet); then it receives until
+// nothing more comes for kQuiet, so that more than expected shows.
 struct Received {
   std::vector<uint64_t> batches;
   std::vector<std::string> order;  // "batch", "time", "end"
 };
 
-Received receive_all(caf::scoped_actor& peer) {
+Received receive_all(caf::scoped_actor& peer, size_t expected) {
   Received got;
   bool more = true;
-  while (more)
+  while (more) {
+    const std::chrono::milliseconds wait = got.order.size() < expected ? kExpected : kQuiet;
     peer->receive(
         [&](records_atom, uint64_t, uint64_t seq, uint32_t, uint8_t, const std::string&, const std::string&, int64_t,
             uint64_t, bool last) {
@@ -224,17 +227,21 @@ Received receive_all(caf::scoped_actor& peer) {
           got.order.push_back("batch");
         },
         [&](link_time_atom, uint64_t, uint32_t, double) { got.order.push_back("time"); },
-        [&](link_eos_atom, uint64_t) { got.order.push_back("end"); }, caf::after(kQuiet) >> [&] { more = false; });
+        [&](link_eos_atom, uint64_t) { got.order.push_back("end"); }, caf::after(wait) >> [&] { more = false; });
+  }
   return got;
 }
 
-// The credit the upstream got back, in batches, summed until nothing more comes for kQuiet.
-int64_t credit_back(caf::scoped_actor& upstream) {
+// The credit the upstream got back, in batches: waited for up to kExpected until `expected`
+// came, then summed until nothing more comes for kQuiet.
+int64_t credit_back(caf::scoped_actor& upstream, int64_t expected) {
   int64_t batches = 0;
   bool more = true;
-  while (more)
+  while (more) {
+    const std::chrono::milliseconds wait = batches < expected ? kExpected : kQuiet;
     upstream->receive([&](msg::credit_atom, int64_t b, int64_t) { batches += b; },
-                      [&](msg::locality_atom, bool) {}, caf::after(kQuiet) >> [&] { more = false; });
+                      [&](msg::locality_atom, bool) {}, caf::after(wait) >> [&] { more = false; });
+  }
   return batches;
 }
 
@@ -258,24 +265,24 @@ TEST_CASE("a rebind replays what the link kept paced by the replacement's credit
   // sends all ten at once, and the link holds back what the peer has no credit for).
   std::vector<uint64_t> first;
   for (int round = 0; round < 3; ++round) {
-    Received got = receive_all(lost);
+    Received got = receive_all(lost, round < 2 ? 4 : 2);
     CHECK(got.batches.size() == static_cast<size_t>(round < 2 ? 4 : 2));
     first.insert(first.end(), got.batches.begin(), got.batches.end());
     lost->send(link, link_credit_atom::value, kFirstEpoch, static_cast<int64_t>(got.batches.size()));
   }
   REQUIRE(first.size() == 10);
   // Taken, not released (an actor holding their acknowledgements): all credited to the upstream.
-  CHECK(credit_back(upstream) == 10);
+  CHECK(credit_back(upstream, 10) == 10);
   upstream->send(link, msg::stream_time_atom::value, uint32_t{0}, 60000.5);
   upstream->send(link, msg::eos_atom::value);
-  CHECK(receive_all(lost).order == std::vector<std::string>{"time", "end"});
+  CHECK(receive_all(lost, 2).order == std::vector<std::string>{"time", "end"});
 
   // The peer's node was lost: the replacement gets the ten again, never more than four in flight.
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, false);
   std::vector<uint64_t> replayed;
   std::vector<std::string> order;
   for (int round = 0; round < 3; ++round) {
-    Received got = receive_all(replacement);
+    Received got = receive_all(replacement, 4);  // the last round: two batches, the time and the end
     const size_t batches = got.batches.size();
     CHECK(batches == static_cast<size_t>(round < 2 ? 4 : 2));
     replayed.insert(replayed.end(), got.batches.begin(), got.batches.end());
@@ -290,7 +297,7 @@ TEST_CASE("a rebind replays what the link kept paced by the replacement's credit
   CHECK(order[11] == "end");
   CHECK(counters->batches_replayed.load() == 10);
   CHECK(counters->records_replayed.load() == 10);
-  CHECK(credit_back(upstream) == 0);  // granted once, before the loss
+  CHECK(credit_back(upstream, 0) == 0);  // granted once, before the loss
   for (uint64_t seq : replayed) replacement->send(link, released_atom::value, kFirstEpoch + 1, seq, false);
   wait_acknowledged(*tracker, 10);
   CHECK(tracker->acknowledged_through() == 10);
@@ -303,9 +310,9 @@ TEST_CASE("a rebind replays what the link kept paced by the replacement's credit
     upstream->send(bytes_link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {}),
                    int64_t{0});
   node->send(bytes_link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
-  CHECK(receive_all(peer).batches.size() == 3);
+  CHECK(receive_all(peer, 3).batches.size() == 3);
   peer->send(bytes_link, link_credit_atom::value, kFirstEpoch, int64_t{3});
-  CHECK(receive_all(peer).batches.size() == 2);
+  CHECK(receive_all(peer, 2).batches.size() == 2);
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bytes_link, caf::exit_reason::user_shutdown);
 }
@@ -329,12 +336,12 @@ TEST_CASE("past its held cap a link out keeps the oldest held batches as tokens 
     upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {token}),
                    int64_t{0});
   }
-  Received got = receive_all(lost);
+  Received got = receive_all(lost, 4);
   REQUIRE(got.batches.size() == 4);
   // The receiving instance took all four and holds them (as a coincidence holds its notices):
   // every credit comes back, nothing waits for a release.
   lost->send(link, link_credit_atom::value, kFirstEpoch, int64_t{4});
-  CHECK(credit_back(upstream) == 4);
+  CHECK(credit_back(upstream, 4) == 4);
   // Only the newest is kept whole; the three before it as their tokens only.
   CHECK(counters->batches_unkept.load() == 3);
   // A batch kept as its token only is still acknowledged on its release.
@@ -345,7 +352,7 @@ TEST_CASE("past its held cap a link out keeps the oldest held batches as tokens 
   // The node is lost: the replacement gets the one kept whole; the two kept as tokens are
   // abandoned, never acknowledged, and counted.
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, false);
-  Received again = receive_all(replacement);
+  Received again = receive_all(replacement, 1);
   CHECK(again.batches == std::vector<uint64_t>{got.batches[3]});
   CHECK(counters->batches_replayed.load() == 1);
   CHECK(counters->batches_not_replayed.load() == 2);
@@ -374,13 +381,13 @@ TEST_CASE("a link out keeps a narrowed batch by its own records: the records dro
   const RecordPtr c = alert("ZTF21ccccccc");
   upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {dropped, c}, {}).select({1}),
                  int64_t{0});
-  Received got = receive_all(peer);
+  Received got = receive_all(peer, 1);
   REQUIRE(got.batches.size() == 1);
   // Once the link let go of the message that brought it, it keeps (unreleased) the record it sent only.
   wait_for([&] { return dropped.use_count() == 1; });
   CHECK(dropped.use_count() == 1);
   CHECK(c.use_count() > 1);
   peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{1});
-  CHECK(credit_back(upstream) == 1);
+  CHECK(credit_back(upstream, 1) == 1);
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }

@@ -12,6 +12,12 @@ void AckScope::tear_down() {
 }
 
 AckOutcome AckScope::settle(uint64_t records, AckOutcome outcome) const {
+  // Once torn down a release is abandoned without entering settling_: tear_down waits only for
+  // the releases begun before it, and never spins on a stream of later ones.
+  if (torn_down_.load(std::memory_order_seq_cst)) {
+    records_abandoned_.fetch_add(records, std::memory_order_relaxed);
+    return AckOutcome::abandoned;
+  }
   settling_.fetch_add(1, std::memory_order_seq_cst);
   if (torn_down_.load(std::memory_order_seq_cst)) outcome = AckOutcome::abandoned;
   if (outcome == AckOutcome::abandoned) records_abandoned_.fetch_add(records, std::memory_order_relaxed);
