@@ -687,7 +687,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                    " records, because their link kept only their tokens past its held cap and could not replay "
                    "them; an instance that had finished on a lost node is not replaced either)"
              : std::string("an instance that had finished on a lost node is not replaced)")) +
-        ": their records may be missing from the sinks");
+        ": their records possibly missing from the sinks (a conservative count: the lost node may have "
+        "written or released some of them just before it died)");
   for (const nlohmann::json& lost : lost_nodes)
     result.warnings.push_back(
         "node '" + lost["name"].get<std::string>() + "' was lost after " +

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -106,12 +107,14 @@ void give_credit(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
     st.finished.push_back(seq);
     return;
   }
-  if (!sent.replayable) return;
+  // Only a held batch is unkept, and a held batch was granted before: this one is kept whole.
+  assert(sent.replayable);
   while (!st.held_kept.empty() && st.held_bytes + sent.bytes > st.max_held_bytes) {
     const uint64_t oldest = *st.held_kept.begin();
     auto it = st.window.find(oldest);
-    if (it == st.window.end()) st.held_kept.erase(st.held_kept.begin());
-    else unkeep(st, oldest, it->second);
+    // A held batch leaves held_kept when released, before the window forgets it.
+    assert(it != st.window.end());
+    unkeep(st, oldest, it->second);
   }
   st.held_kept.insert(seq);
   st.held_bytes += sent.bytes;
@@ -222,9 +225,15 @@ void pump(LinkOut* self) {
     const uint64_t seq = st.pending.front();
     st.pending.pop_front();
     auto it = st.window.find(seq);
-    if (it == st.window.end() || it->second.released) continue;
+    if (it == st.window.end()) continue;
     LinkOutState::Sent& sent = it->second;
+    if (sent.released) {
+      // Not sent to this peer: its credit is not in flight, so it goes back now (never leaks).
+      mark_credited(st, seq, sent);
+      continue;
+    }
     if (!sent.replayable) {
+      // Unkept while it waited in this replay (new batches' credit pushed it past the held cap).
       not_replayed(st, seq, sent);
       continue;
     }
@@ -328,6 +337,11 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           sent.credited = false;
           if (sent.released) {
             mark_credited(st, seq, sent);
+            continue;
+          }
+          if (!sent.replayable) {
+            // Only its tokens were kept: abandoned and counted at the rebind, nothing to send.
+            not_replayed(st, seq, sent);
             continue;
           }
           sent.replay = rebind;
