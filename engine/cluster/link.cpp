@@ -98,7 +98,8 @@ void unkeep(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
 // once the receiving instance took it: an actor that holds acknowledgements (a coincidence holds
 // its active events' notices) must not stop its upstream's batches. What it holds stays kept here
 // until released, up to max_held_bytes (at least one batch); past that the oldest held batches'
-// records go, never the credit, so neither the sender's memory nor the edge waits on the holder.
+// records go, never the credit, so neither the kept records nor the edge waits on the holder (the
+// tokens-only entries, ~240 B each, are not counted: docs/cluster.md "What crosses a link").
 void give_credit(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   sent.granted = true;
   ++st.granting.batches;

@@ -8,8 +8,8 @@
 // edge in one process does, so the edge's window bounds what is in flight across the network
 // (BASP has no back-pressure of its own). Batches taken but not yet released stay kept for a
 // replay, up to held_bytes_limit; past it the oldest of them are no longer kept whole (their
-// records go, their tokens stay until released), so neither memory nor the edge waits on an
-// actor that holds acknowledgements. A node loss replays the unreleased batches still kept: at
+// records go, their tokens stay until released, ~240 B an entry not counted by the cap), so
+// neither the kept records nor the edge waits on an actor that holds acknowledgements. A node loss replays the unreleased batches still kept: at
 // most the window plus that limit (docs/cluster.md "Failures"); those kept as tokens only are
 // abandoned, and counted (not replayed).
 //
