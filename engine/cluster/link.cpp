@@ -51,6 +51,7 @@ struct LinkOutState {
     bool granted = false;    // its credit went back to the upstream
     bool replayable = true;  // false: past the held cap only its tokens are kept (unkeep)
     bool replay = false;     // waits to be sent again, to a lost instance's replacement
+    bool sent_before = false;  // went to a peer: sending it again is a replay (a possible duplicate)
   };
   caf::actor node;
   caf::actor peer;
@@ -151,6 +152,7 @@ void not_replayed(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
 
 void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   auto& st = self->state;
+  sent.sent_before = true;
   st.uncredited.emplace_back(seq, sent.bytes);
   ++st.in_flight.batches;
   st.in_flight.bytes += sent.bytes;
@@ -321,7 +323,6 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
   return {
       [self](peer_atom, caf::actor peer, uint64_t epoch, bool local) {
         auto& st = self->state;
-        const bool rebind = st.bound;
         if (st.peer && !st.local) self->demonitor(st.peer);
         st.peer = std::move(peer);
         st.epoch = epoch;
@@ -345,7 +346,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
             not_replayed(st, seq, sent);
             continue;
           }
-          sent.replay = rebind;
+          sent.replay = sent.sent_before;  // one that came during a replay was never sent
           st.pending.push_back(seq);
         }
         st.time_due = !st.stream_time.empty();

@@ -370,6 +370,75 @@ TEST_CASE("past its held cap a link out keeps the oldest held batches as tokens 
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("what comes during a replay waits behind it; a second loss mid-replay replays again from the oldest unreleased") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), lost(system), second(system), third(system);
+  auto counters = std::make_shared<LinkCounters>();
+  const RecordPtr record = alert("ZTF21aaaaaaa");
+  // Two batches in flight to the peer at most.
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{2, 0}, kHeldBytes);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
+  auto tracker = std::make_shared<AckTracker>();
+  auto send_one = [&] {
+    auto token = std::make_shared<const AckToken>(tracker, 1);
+    upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {token}),
+                   int64_t{0});
+  };
+  for (int i = 0; i < 4; ++i) send_one();
+  std::vector<uint64_t> first;
+  for (int round = 0; round < 2; ++round) {
+    Received got = receive_all(lost, 2);
+    CHECK(got.batches.size() == 2);
+    first.insert(first.end(), got.batches.begin(), got.batches.end());
+    lost->send(link, link_credit_atom::value, kFirstEpoch, int64_t{2});
+  }
+  REQUIRE(first.size() == 4);
+  CHECK(credit_back(upstream, 4) == 4);  // taken and held, none released
+
+  // The first peer's node is lost: its replacement gets the first two of the replay ...
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(second), kFirstEpoch + 1, false);
+  Received got = receive_all(second, 2);
+  CHECK(got.batches == std::vector<uint64_t>{first[0], first[1]});
+  // ... a new batch and a stream time come meanwhile: they wait behind the rest of the replay.
+  send_one();
+  upstream->send(link, msg::stream_time_atom::value, uint32_t{0}, 60000.5);
+  CHECK(receive_all(second, 0).order.empty());
+  CHECK(counters->batches_replayed.load() == 2);
+
+  // The replacement's node is lost too, before it took anything: the next replacement gets every
+  // unreleased batch again from the oldest, then the new one (never sent: not a replay), then the time.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(third), kFirstEpoch + 2, false);
+  std::vector<uint64_t> batches;
+  std::vector<std::string> order;
+  for (int round = 0; round < 3; ++round) {
+    Received part = receive_all(third, 2);  // the last round: the new batch and the time
+    CHECK(part.batches.size() == static_cast<size_t>(round < 2 ? 2 : 1));
+    batches.insert(batches.end(), part.batches.begin(), part.batches.end());
+    order.insert(order.end(), part.order.begin(), part.order.end());
+    if (part.batches.empty()) break;
+    third->send(link, link_credit_atom::value, kFirstEpoch + 2, static_cast<int64_t>(part.batches.size()));
+  }
+  REQUIRE(batches.size() == 5);
+  CHECK(std::vector<uint64_t>(batches.begin(), batches.begin() + 4) == first);
+  CHECK(batches[4] > first[3]);
+  CHECK(order == std::vector<std::string>{"batch", "batch", "batch", "batch", "batch", "time"});
+  CHECK(counters->batches_replayed.load() == 2 + 4);
+  CHECK(counters->records_replayed.load() == 2 + 4);
+  CHECK(credit_back(upstream, 1) == 1);  // the new batch's, once the third peer took it
+
+  // The second peer's reports are of a fenced epoch: refused.
+  second->send(link, released_atom::value, kFirstEpoch + 1, first[0], false);
+  wait_for([&] { return counters->messages_refused.load() >= 1; });
+  CHECK(counters->messages_refused.load() == 1);
+  CHECK(tracker->acknowledged_through() == 0);
+  for (uint64_t seq : batches) third->send(link, released_atom::value, kFirstEpoch + 2, seq, false);
+  wait_acknowledged(*tracker, 5);
+  CHECK(tracker->acknowledged_through() == 5);
+  CHECK(tracker->records_abandoned() == 0);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("a link out keeps a narrowed batch by its own records: the records dropped from it are let go") {
   caf::actor_system_config config;
   caf::actor_system system(config);
