@@ -669,17 +669,26 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   }
   result.accounting_ok = result.errors.empty();
   uint64_t replayed_batches = 0, duplicates_sent = 0, refused = refused_from_lost;
+  uint64_t not_replayed_batches = 0, not_replayed_records = 0;
   for (const auto& [name, l] : links.items()) {
     replayed_batches += l.value("batches_replayed", uint64_t{0});
     duplicates_sent += l.value("records_replayed", uint64_t{0});
     refused += l.value("messages_refused", uint64_t{0});
+    not_replayed_batches += l.value("batches_not_replayed", uint64_t{0});
+    not_replayed_records += l.value("records_not_replayed", uint64_t{0});
   }
   uint64_t abandoned = 0;
   for (const auto& [name, l] : links.items()) abandoned += l.value("batches_abandoned", uint64_t{0});
   if (!lost_nodes.empty() && abandoned > 0)
-    result.errors.push_back(std::to_string(abandoned) +
-                            " batches sent to other nodes were abandoned (an instance that had finished on a lost "
-                            "node is not replaced): their records may be missing from the sinks");
+    result.errors.push_back(
+        std::to_string(abandoned) + " batches sent to other nodes were abandoned (" +
+        (not_replayed_batches > 0
+             ? std::to_string(not_replayed_batches) + " of them, " + std::to_string(not_replayed_records) +
+                   " records, because their link kept only their tokens past its held cap and could not replay "
+                   "them; an instance that had finished on a lost node is not replaced either)"
+             : std::string("an instance that had finished on a lost node is not replaced)")) +
+        ": their records possibly missing from the sinks (a conservative count: the lost node may have "
+        "written or released some of them just before it died)");
   for (const nlohmann::json& lost : lost_nodes)
     result.warnings.push_back(
         "node '" + lost["name"].get<std::string>() + "' was lost after " +
@@ -692,6 +701,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   if (!lost_nodes.empty())
     result.warnings.push_back(std::to_string(replayed_batches) + " batches sent again after node losses: " +
                               std::to_string(duplicates_sent) + " records, the most duplicates the sinks may hold; " +
+                              std::to_string(not_replayed_batches) + " batches (" +
+                              std::to_string(not_replayed_records) + " records) not replayable; " +
                               std::to_string(refused) + " messages from fenced nodes refused");
   for (std::string& f : faults) result.errors.push_back(std::move(f));
   graph->collect(result);
@@ -711,6 +722,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                           {"epoch", epoch},
                           {"replayed_batches", replayed_batches},
                           {"duplicates_sent", duplicates_sent},
+                          {"not_replayed_batches", not_replayed_batches},
+                          {"not_replayed_records", not_replayed_records},
                           {"messages_refused", refused}};
     std::ofstream out(options.summary_json);
     out << summary.dump(2) << "\n";

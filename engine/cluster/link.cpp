@@ -3,10 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
+#include <utility>
 
 #include "engine/cluster/messages.h"
 #include "engine/model/record_bytes.h"
@@ -43,9 +46,12 @@ struct LinkOutState {
     int64_t bytes = 0;
     int64_t ingest_ns = 0;
     size_t records = 0;
-    bool credited = false;
+    bool credited = false;   // the current peer took it
     bool released = false;
-    bool granted = false;  // its credit went back to the upstream
+    bool granted = false;    // its credit went back to the upstream
+    bool replayable = true;  // false: past the held cap only its tokens are kept (unkeep)
+    bool replay = false;     // waits to be sent again, to a lost instance's replacement
+    bool sent_before = false;  // went to a peer: sending it again is a replay (a possible duplicate)
   };
   caf::actor node;
   caf::actor peer;
@@ -56,15 +62,20 @@ struct LinkOutState {
   bool peer_lost = false;   // its node is gone: wait for a rebind or an abandon
   bool gone = false;        // abandoned for good: every batch is abandoned as it comes
   bool ended = false;       // the upstream sent its end of stream
+  bool end_sent = false;    // ... and it went to the current peer
+  bool time_due = false;    // the stream time goes to the current peer once `pending` is sent
   std::optional<bool> drained_told;
   std::optional<bool> local_told;  // what the upstream was last told of where the peer runs
   uint64_t next_seq = 0;
   std::map<uint64_t, Sent> window;  // until both granted and released
   size_t unreleased = 0;            // of the window's batches
-  int64_t held_bytes = 0;  // of the batches granted but not released: kept here, outside the window
-  int64_t max_held_bytes = 0;       // past it, credit waits for releases (held_bytes_limit)
-  std::deque<uint64_t> uncredited;  // sent to the current peer, in order (credit comes back FIFO)
-  std::deque<uint64_t> to_grant;    // credited, in order; those granted meanwhile are skipped
+  CreditLimits peer_window;         // the edge's window: what may be in flight to the current peer
+  std::deque<uint64_t> pending;     // to send to the current peer, in order: a replay, then what came meanwhile
+  std::deque<std::pair<uint64_t, int64_t>> uncredited;  // (seq, bytes) sent to the current peer, in order
+  Credit in_flight;                 // their batches and bytes (credit comes back FIFO)
+  std::set<uint64_t> held_kept;     // granted, not released, records kept: oldest first
+  int64_t held_bytes = 0;           // theirs
+  int64_t max_held_bytes = 0;       // past it the oldest held batches' records go (unkeep)
   std::vector<uint64_t> finished;   // granted and released: forgotten at the next grant
   Credit granting;                  // granted since the upstream was last told
   std::map<uint32_t, double> stream_time;
@@ -75,39 +86,76 @@ struct LinkOutState {
 
 using LinkOut = caf::stateful_actor<LinkOutState>;
 
-// Gives the upstream a batch's credit (told at the next grant()).
+// Stops keeping a held batch's records; its tokens stay until the receiving node releases it. A
+// replay can no longer send it (not_replayed).
+void unkeep(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
+  sent.batch = BatchView::make(sent.batch.type(), {}, sent.batch.acks());
+  sent.replayable = false;
+  if (st.held_kept.erase(seq)) st.held_bytes -= sent.bytes;
+  st.counters->batches_unkept.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Gives the upstream a batch's credit (told at the next grant()), as an edge in one process does
+// once the receiving instance took it: an actor that holds acknowledgements (a coincidence holds
+// its active events' notices) must not stop its upstream's batches. What it holds stays kept here
+// until released, up to max_held_bytes (at least one batch); past that the oldest held batches'
+// records go, never the credit, so neither the kept records nor the edge waits on the holder (the
+// tokens-only entries, ~240 B each, are not counted: docs/cluster.md "What crosses a link").
 void give_credit(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   sent.granted = true;
   ++st.granting.batches;
   st.granting.bytes += sent.bytes;
-  if (sent.released) st.finished.push_back(seq);
-  else st.held_bytes += sent.bytes;
+  if (sent.released) {
+    st.finished.push_back(seq);
+    return;
+  }
+  // Only a held batch is unkept, and a held batch was granted before: this one is kept whole.
+  assert(sent.replayable);
+  while (!st.held_kept.empty() && st.held_bytes + sent.bytes > st.max_held_bytes) {
+    const uint64_t oldest = *st.held_kept.begin();
+    auto it = st.window.find(oldest);
+    // A held batch leaves held_kept when released, before the window forgets it.
+    assert(it != st.window.end());
+    unkeep(st, oldest, it->second);
+  }
+  st.held_kept.insert(seq);
+  st.held_bytes += sent.bytes;
 }
 
-// The receiving node let go of the batch (or it passed to a local peer with its tokens). A batch
-// credited but not granted (held back past the cap) needs no room any more: granted now.
+// The receiving node let go of the batch (or it passed to a local peer with its tokens).
 void release(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   if (sent.released) return;
   sent.released = true;
   --st.unreleased;
-  if (sent.granted) {
-    st.held_bytes -= sent.bytes;
-    st.finished.push_back(seq);
-  } else if (sent.credited) {
-    give_credit(st, seq, sent);
-  }
+  if (st.held_kept.erase(seq)) st.held_bytes -= sent.bytes;
+  if (sent.granted) st.finished.push_back(seq);
 }
 
 // The receiving instance took the batch.
 void mark_credited(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   if (sent.credited) return;
   sent.credited = true;
-  if (!sent.granted) st.to_grant.push_back(seq);
+  if (!sent.granted) give_credit(st, seq, sent);
+}
+
+// A batch a replay cannot send (only its tokens were kept): abandoned, never acknowledged.
+void not_replayed(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
+  abandon_tokens(sent.batch);
+  st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
+  st.counters->batches_not_replayed.fetch_add(1, std::memory_order_relaxed);
+  st.counters->records_not_replayed.fetch_add(sent.records, std::memory_order_relaxed);
+  sent.batch = {};
+  sent.replay = false;
+  release(st, seq, sent);
+  mark_credited(st, seq, sent);
 }
 
 void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   auto& st = self->state;
-  st.uncredited.push_back(seq);
+  sent.sent_before = true;
+  st.uncredited.emplace_back(seq, sent.bytes);
+  ++st.in_flight.batches;
+  st.in_flight.bytes += sent.bytes;
   if (st.local) {
     // Tokens travel with the batch in one process: the replacement acknowledges them itself.
     self->send(st.peer, msg::data_atom::value, sent.in_port, sent.batch, sent.ingest_ns);
@@ -149,23 +197,71 @@ void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   st.counters->batches_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Gives the upstream back the credit of every batch the receiving instance took, as an edge in
-// one process does: an actor that holds acknowledgements (a coincidence holds its active events'
-// notices) must not stop its upstream's batches. What it holds stays kept here until released,
-// in bytes up to max_held_bytes (at least one batch); past that, credit waits for releases, in
-// order, so memory stays bounded. Forgets the batches both granted and released.
+// Whether one more batch may go to the peer: as CreditWindow::open, for the edge's window (at
+// most the window plus one batch in flight; a batch larger than the window goes alone).
+bool peer_window_open(const LinkOutState& st) {
+  if (st.in_flight.batches == 0) return true;
+  if (st.peer_window.batches > 0 && st.in_flight.batches >= st.peer_window.batches) return false;
+  return st.peer_window.bytes <= 0 || st.in_flight.bytes < st.peer_window.bytes;
+}
+
+void send_end(LinkOut* self) {
+  auto& st = self->state;
+  if (st.local) self->send(st.peer, msg::eos_atom::value);
+  else self->send(st.peer, link_eos_atom::value, st.epoch);
+}
+
+void send_stream_time(LinkOut* self, uint32_t in_port, double mjd) {
+  auto& st = self->state;
+  if (st.local) self->send(st.peer, msg::stream_time_atom::value, in_port, mjd);
+  else self->send(st.peer, link_time_atom::value, st.epoch, in_port, mjd);
+}
+
+// Sends what waits for the current peer, in order, as far as the peer's credit goes: a replay
+// (W_e + H_e, docs/cluster.md "Failures") is paced like any batches, so what is in flight to a
+// replacement stays within the edge's window. The stream time and the end of stream follow the
+// last of them.
+void pump(LinkOut* self) {
+  auto& st = self->state;
+  if (!st.bound || st.peer_lost || st.gone) return;
+  while (!st.pending.empty() && peer_window_open(st)) {
+    const uint64_t seq = st.pending.front();
+    st.pending.pop_front();
+    auto it = st.window.find(seq);
+    if (it == st.window.end()) continue;
+    LinkOutState::Sent& sent = it->second;
+    if (sent.released) {
+      // Not sent to this peer: its credit is not in flight, so it goes back now (never leaks).
+      mark_credited(st, seq, sent);
+      continue;
+    }
+    if (!sent.replayable) {
+      // Unkept while it waited in this replay (new batches' credit pushed it past the held cap).
+      not_replayed(st, seq, sent);
+      continue;
+    }
+    if (sent.replay) {
+      sent.replay = false;
+      st.counters->batches_replayed.fetch_add(1, std::memory_order_relaxed);
+      st.counters->records_replayed.fetch_add(sent.records, std::memory_order_relaxed);
+    }
+    send_batch(self, seq, sent);
+  }
+  if (!st.pending.empty()) return;
+  if (st.time_due) {
+    st.time_due = false;
+    for (const auto& [in_port, mjd] : st.stream_time) send_stream_time(self, in_port, mjd);
+  }
+  if (st.ended && !st.end_sent) {
+    st.end_sent = true;
+    send_end(self);
+  }
+}
+
+// Tells the upstream the credit given since it was last told, forgets the batches both granted
+// and released, and tells the node whether the link is drained.
 void grant(LinkOut* self) {
   auto& st = self->state;
-  while (!st.to_grant.empty()) {
-    auto it = st.window.find(st.to_grant.front());
-    if (it != st.window.end() && !it->second.granted) {
-      LinkOutState::Sent& sent = it->second;
-      const bool room = sent.released || st.held_bytes == 0 || st.held_bytes + sent.bytes <= st.max_held_bytes;
-      if (!room) break;
-      give_credit(st, it->first, sent);
-    }
-    st.to_grant.pop_front();
-  }
   for (uint64_t seq : st.finished) st.window.erase(seq);
   st.finished.clear();
   if (st.granting.batches > 0 && st.upstream)
@@ -183,10 +279,14 @@ void grant(LinkOut* self) {
 void credit(LinkOut* self, int64_t batches) {
   auto& st = self->state;
   for (int64_t i = 0; i < batches && !st.uncredited.empty(); ++i) {
-    auto it = st.window.find(st.uncredited.front());
-    if (it != st.window.end()) mark_credited(st, it->first, it->second);
+    const auto [seq, bytes] = st.uncredited.front();
     st.uncredited.pop_front();
+    --st.in_flight.batches;
+    st.in_flight.bytes -= bytes;
+    auto it = st.window.find(seq);
+    if (it != st.window.end()) mark_credited(st, it->first, it->second);
   }
+  pump(self);
   grant(self);
 }
 
@@ -204,16 +304,11 @@ void tell_locality(LinkOut* self) {
   self->send(st.upstream, msg::locality_atom::value, !st.local);
 }
 
-void send_end(LinkOut* self) {
-  auto& st = self->state;
-  if (st.local) self->send(st.peer, msg::eos_atom::value);
-  else self->send(st.peer, link_eos_atom::value, st.epoch);
-}
-
-caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCounters> counters,
+caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCounters> counters, CreditLimits window,
                        int64_t max_held_bytes) {
   self->state.node = std::move(node);
   self->state.counters = std::move(counters);
+  self->state.peer_window = window;
   self->state.max_held_bytes = max_held_bytes;
   self->set_down_handler([self](const caf::down_msg& down) {
     auto& st = self->state;
@@ -228,7 +323,6 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
   return {
       [self](peer_atom, caf::actor peer, uint64_t epoch, bool local) {
         auto& st = self->state;
-        const bool rebind = st.bound;
         if (st.peer && !st.local) self->demonitor(st.peer);
         st.peer = std::move(peer);
         st.epoch = epoch;
@@ -236,31 +330,29 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
         st.bound = true;
         st.peer_lost = false;
         if (!local) self->monitor(st.peer);
-        // Every batch not released goes (again) to the new peer, in order; one released but not
-        // yet credited will get no credit from the old peer any more.
+        // Every batch not released goes (again) to the new peer, in order, as its credit allows;
+        // one released but not yet credited will get no credit from the old peer any more.
         st.uncredited.clear();
-        st.to_grant.clear();
+        st.in_flight = {};
+        st.pending.clear();
         for (auto& [seq, sent] : st.window) {
+          sent.credited = false;
           if (sent.released) {
-            sent.credited = false;
             mark_credited(st, seq, sent);
             continue;
           }
-          sent.credited = false;
-          if (rebind) {
-            st.counters->batches_replayed.fetch_add(1, std::memory_order_relaxed);
-            st.counters->records_replayed.fetch_add(sent.records, std::memory_order_relaxed);
+          if (!sent.replayable) {
+            // Only its tokens were kept: abandoned and counted at the rebind, nothing to send.
+            not_replayed(st, seq, sent);
+            continue;
           }
-          send_batch(self, seq, sent);
+          sent.replay = sent.sent_before;  // one that came during a replay was never sent
+          st.pending.push_back(seq);
         }
-        if (rebind) {
-          for (const auto& [in_port, mjd] : st.stream_time) {
-            if (local) self->send(st.peer, msg::stream_time_atom::value, in_port, mjd);
-            else self->send(st.peer, link_time_atom::value, st.epoch, in_port, mjd);
-          }
-          if (st.ended) send_end(self);
-        }
+        st.time_due = !st.stream_time.empty();
+        st.end_sent = false;
         tell_locality(self);
+        pump(self);
         grant(self);
       },
       [self](abandon_atom) {
@@ -272,10 +364,12 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
             st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
           }
           sent.batch = {};
+          release(st, seq, sent);  // first: a batch let go needs no keeping when credited
           mark_credited(st, seq, sent);
-          release(st, seq, sent);
         }
         st.uncredited.clear();
+        st.in_flight = {};
+        st.pending.clear();
         grant(self);
       },
       [self](msg::data_atom, uint32_t in_port, BatchView batch, int64_t ingest_ns) {
@@ -299,13 +393,13 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           abandon_tokens(sent.batch);
           st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
           sent.batch = {};
+          release(st, seq, sent);  // first: a batch let go needs no keeping when credited
           mark_credited(st, seq, sent);
-          release(st, seq, sent);
-          grant(self);
         } else if (st.bound && !st.peer_lost) {
-          send_batch(self, seq, sent);
-          if (sent.released) grant(self);
+          st.pending.push_back(seq);
+          pump(self);
         }
+        grant(self);
       },
       [self](msg::credit_atom, int64_t batches, int64_t) {
         // From a local peer (a replacement); a remote one's credit comes as lcredit.
@@ -339,14 +433,15 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
         auto& st = self->state;
         st.stream_time[in_port] = mjd;
         if (!st.bound || st.peer_lost || st.gone) return;
-        if (st.local) self->send(st.peer, msg::stream_time_atom::value, in_port, mjd);
-        else self->send(st.peer, link_time_atom::value, st.epoch, in_port, mjd);
+        // After the batches that wait for credit (it says nothing of them yet).
+        if (!st.pending.empty()) st.time_due = true;
+        else send_stream_time(self, in_port, mjd);
       },
       [self](msg::eos_atom) {
         auto& st = self->state;
         st.ended = true;
         st.upstream = nullptr;
-        if (st.bound && !st.peer_lost && !st.gone) send_end(self);
+        pump(self);  // sends the end once nothing waits
         grant(self);
       },
   };
@@ -488,8 +583,8 @@ int64_t held_bytes_limit(int64_t credit_bytes) {
 }
 
 caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters,
-                          int64_t max_held_bytes) {
-  return system.spawn(link_out, std::move(node), std::move(counters), max_held_bytes);
+                          CreditLimits window, int64_t max_held_bytes) {
+  return system.spawn(link_out, std::move(node), std::move(counters), window, max_held_bytes);
 }
 
 caf::actor spawn_link_in(caf::actor_system& system, caf::actor target, uint64_t target_index, caf::actor run,

@@ -7,8 +7,11 @@
 // credit (one batch and the bytes it spent) once the receiving instance took the batch, as an
 // edge in one process does, so the edge's window bounds what is in flight across the network
 // (BASP has no back-pressure of its own). Batches taken but not yet released stay kept for a
-// replay, up to held_bytes_limit; past it credit waits for releases. A node loss replays the
-// unreleased batches: at most the window plus that limit (docs/cluster.md "Failures").
+// replay, up to held_bytes_limit; past it the oldest of them are no longer kept whole (their
+// records go, their tokens stay until released, ~240 B an entry not counted by the cap), so
+// neither the kept records nor the edge waits on an actor that holds acknowledgements. A node loss replays the unreleased batches still kept: at
+// most the window plus that limit (docs/cluster.md "Failures"); those kept as tokens only are
+// abandoned, and counted (not replayed).
 //
 // Acknowledgements: the link out keeps each batch (its records and tokens) until the receiving
 // node reports that the batch's records were handled (released); the link in gives the batch one
@@ -17,16 +20,21 @@
 //
 // Node loss (docs/cluster.md "Failures"): a link out whose peer is lost keeps what it holds and
 // waits. Its node then rebinds it to the lost instance's replacement (peer), and it replays every
-// batch not yet released, or tells it the peer is gone for good (abandon): every token kept is
-// abandoned, never acknowledged. A link in for an edge from a lost instance is fenced (its epoch
-// raised) and then serves the replacement: a local one passes batches as they are.
+// batch not yet released, in order and paced by the replacement's credit (the edge's window, in
+// batches and bytes), then the stream time and the end of stream; or its node tells it the peer is
+// gone for good (abandon): every token kept is abandoned, never acknowledged. A link in for an
+// edge from a lost instance is fenced (its epoch raised) and then serves the replacement: a local
+// one passes batches as they are.
 #pragma once
 
 #include <caf/all.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "engine/runtime/ack.h"
+#include "engine/runtime/credit_window.h"
 
 namespace ebs::cluster {
 
@@ -38,20 +46,26 @@ struct LinkCounters {
   std::atomic<uint64_t> batches_abandoned{0};
   std::atomic<uint64_t> batches_replayed{0};  // sent again to a lost instance's replacement
   std::atomic<uint64_t> records_replayed{0};  // their records: the most duplicates a loss can make
+  // Unreleased batches a replay could not send (only their tokens were kept, past the held cap):
+  // abandoned (also counted in batches_abandoned), their records possibly missing from the sinks.
+  std::atomic<uint64_t> batches_not_replayed{0};
+  std::atomic<uint64_t> records_not_replayed{0};
+  std::atomic<uint64_t> batches_unkept{0};  // held batches whose records were let go past the held cap
   std::atomic<uint64_t> messages_refused{0};  // from a fenced (lost) node, refused by a link in
 };
 
 // The most bytes a link out keeps of batches the receiving instance took but its node has not
 // released (an actor holding their acknowledgements, a sink still writing them), for an edge of
 // `credit_bytes` in flight (0: unlimited): eight windows (of 8 MiB when unlimited). Past it the
-// upstream's credit waits for releases; one batch is always let through.
+// oldest held batches are kept as their tokens only (not replayable); one batch is always kept.
 int64_t held_bytes_limit(int64_t credit_bytes);
 
-// Spawns a link out; it learns its peer from (peer, handle, epoch, local), its upstream from the
-// first message it gets from it, and tells `node` (drained, bool) whenever whether it holds
-// nothing and its upstream ended changes. It ends when its node kills it at the end of the run.
+// Spawns a link out for an edge of `window` (what may be in flight to its peer; a replay is paced
+// by it); it learns its peer from (peer, handle, epoch, local), its upstream from the first
+// message it gets from it, and tells `node` (drained, bool) whenever whether it holds nothing and
+// its upstream ended changes. It ends when its node kills it at the end of the run.
 caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters,
-                          int64_t max_held_bytes);
+                          CreditLimits window, int64_t max_held_bytes);
 
 // Spawns a link in for local `target` (input port numbers travel with the batches). `run` is told
 // (fault, target_index, what, true) when a batch cannot be decoded; `scope` is the node's run.

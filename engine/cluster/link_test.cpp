@@ -29,6 +29,7 @@ constexpr auto kQuiet = std::chrono::milliseconds(300);
 constexpr auto kExpected = std::chrono::seconds(10);
 
 constexpr int64_t kHeldBytes = int64_t{64} << 20;
+const CreditLimits kWindow{16, int64_t{8} << 20};
 
 RecordPtr alert(const std::string& object_id) {
   auto core = std::make_shared<AlertCore>();
@@ -36,11 +37,16 @@ RecordPtr alert(const std::string& object_id) {
   return std::make_shared<const Alert>(core);
 }
 
+// Waits up to kExpected for `done`.
+template <typename Done>
+void wait_for(Done done) {
+  const auto until = std::chrono::steady_clock::now() + kExpected;
+  while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 // Waits up to kExpected for `tracker` to acknowledge through `sequence`.
 void wait_acknowledged(const AckTracker& tracker, uint64_t sequence) {
-  const auto until = std::chrono::steady_clock::now() + kExpected;
-  while (tracker.acknowledged_through() < sequence && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for([&] { return tracker.acknowledged_through() >= sequence; });
 }
 
 }  // namespace
@@ -81,7 +87,7 @@ TEST_CASE("a link out refuses the credit and the releases of an older epoch: a b
   caf::actor_system system(config);
   caf::scoped_actor node(system), upstream(system), lost(system), peer(system);
   auto counters = std::make_shared<LinkCounters>();
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   // Rebound after a loss: its peer now is the replacement's link in, at epoch 2.
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch + 1, false);
   upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
@@ -119,7 +125,7 @@ TEST_CASE("a batch that crosses a link keeps its source sequence: the receiving 
   caf::scoped_actor node(system), upstream(system), target(system), run(system);
   auto counters = std::make_shared<LinkCounters>();
   auto scope = std::make_shared<AckScope>();
-  caf::actor out = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kHeldBytes);
+  caf::actor out = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   caf::actor in = spawn_link_in(system, caf::actor_cast<caf::actor>(target), 0, caf::actor_cast<caf::actor>(run), scope,
                                 counters);
   node->send(out, peer_atom::value, in, kFirstEpoch, false);
@@ -152,7 +158,7 @@ TEST_CASE("a link out rebound to a replacement on its own node tells its upstrea
   caf::actor_system system(config);
   caf::scoped_actor node(system), upstream(system), remote_peer(system), replacement(system);
   auto counters = std::make_shared<LinkCounters>();
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(remote_peer), kFirstEpoch, false);
   upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
   auto locality = [&](std::chrono::milliseconds wait) -> std::optional<bool> {
@@ -175,7 +181,7 @@ TEST_CASE("credit across a link comes back when the receiving instance takes a b
   caf::actor_system system(config);
   caf::scoped_actor node(system), upstream(system), peer(system);
   auto counters = std::make_shared<LinkCounters>();
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
   auto tracker = std::make_shared<AckTracker>();
   auto token = std::make_shared<const AckToken>(tracker, 0);
@@ -199,53 +205,258 @@ TEST_CASE("credit across a link comes back when the receiving instance takes a b
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a link out holds credit back once the batches taken but not released pass its cap, and resumes on release") {
+// What a peer of a link out receives: each batch (its sequence, once its last part came), the
+// stream time and the end of stream, in order. The `expected` first of them are waited for up to
+// kExpected each (a loaded machine may stall for longer than kQuiet); then it receives until
+// nothing more comes for kQuiet, so that more than expected shows.
+struct Received {
+  std::vector<uint64_t> batches;
+  std::vector<std::string> order;  // "batch", "time", "end"
+};
+
+Received receive_all(caf::scoped_actor& peer, size_t expected) {
+  Received got;
+  bool more = true;
+  while (more) {
+    const std::chrono::milliseconds wait = got.order.size() < expected ? kExpected : kQuiet;
+    peer->receive(
+        [&](records_atom, uint64_t, uint64_t seq, uint32_t, uint8_t, const std::string&, const std::string&, int64_t,
+            uint64_t, bool last) {
+          if (!last) return;
+          got.batches.push_back(seq);
+          got.order.push_back("batch");
+        },
+        [&](link_time_atom, uint64_t, uint32_t, double) { got.order.push_back("time"); },
+        [&](link_eos_atom, uint64_t) { got.order.push_back("end"); }, caf::after(wait) >> [&] { more = false; });
+  }
+  return got;
+}
+
+// The credit the upstream got back, in batches: waited for up to kExpected until `expected`
+// came, then summed until nothing more comes for kQuiet.
+int64_t credit_back(caf::scoped_actor& upstream, int64_t expected) {
+  int64_t batches = 0;
+  bool more = true;
+  while (more) {
+    const std::chrono::milliseconds wait = batches < expected ? kExpected : kQuiet;
+    upstream->receive([&](msg::credit_atom, int64_t b, int64_t) { batches += b; },
+                      [&](msg::locality_atom, bool) {}, caf::after(wait) >> [&] { more = false; });
+  }
+  return batches;
+}
+
+TEST_CASE("a rebind replays what the link kept paced by the replacement's credit, in order, then the stream time and the end") {
   caf::actor_system_config config;
   caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), peer(system);
+  caf::scoped_actor node(system), upstream(system), lost(system), replacement(system);
+  auto counters = std::make_shared<LinkCounters>();
+  const RecordPtr record = alert("ZTF21aaaaaaa");
+  const int64_t one = static_cast<int64_t>(record_bytes(*record));
+  // Four batches in flight to the peer at most.
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{4, 0}, kHeldBytes);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
+  auto tracker = std::make_shared<AckTracker>();
+  for (int i = 0; i < 10; ++i) {
+    auto token = std::make_shared<const AckToken>(tracker, 1);
+    upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {token}),
+                   int64_t{0});
+  }
+  // The first peer takes them four at a time (an upstream keeps within its window: here it
+  // sends all ten at once, and the link holds back what the peer has no credit for).
+  std::vector<uint64_t> first;
+  for (int round = 0; round < 3; ++round) {
+    Received got = receive_all(lost, round < 2 ? 4 : 2);
+    CHECK(got.batches.size() == static_cast<size_t>(round < 2 ? 4 : 2));
+    first.insert(first.end(), got.batches.begin(), got.batches.end());
+    lost->send(link, link_credit_atom::value, kFirstEpoch, static_cast<int64_t>(got.batches.size()));
+  }
+  REQUIRE(first.size() == 10);
+  // Taken, not released (an actor holding their acknowledgements): all credited to the upstream.
+  CHECK(credit_back(upstream, 10) == 10);
+  upstream->send(link, msg::stream_time_atom::value, uint32_t{0}, 60000.5);
+  upstream->send(link, msg::eos_atom::value);
+  CHECK(receive_all(lost, 2).order == std::vector<std::string>{"time", "end"});
+
+  // The peer's node was lost: the replacement gets the ten again, never more than four in flight.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, false);
+  std::vector<uint64_t> replayed;
+  std::vector<std::string> order;
+  for (int round = 0; round < 3; ++round) {
+    Received got = receive_all(replacement, 4);  // the last round: two batches, the time and the end
+    const size_t batches = got.batches.size();
+    CHECK(batches == static_cast<size_t>(round < 2 ? 4 : 2));
+    replayed.insert(replayed.end(), got.batches.begin(), got.batches.end());
+    order.insert(order.end(), got.order.begin(), got.order.end());
+    if (batches == 0) break;
+    replacement->send(link, link_credit_atom::value, kFirstEpoch + 1, static_cast<int64_t>(batches));
+  }
+  CHECK(replayed == first);
+  // The stream time and the end came after the last replayed batch.
+  REQUIRE(order.size() == 12);
+  CHECK(order[10] == "time");
+  CHECK(order[11] == "end");
+  CHECK(counters->batches_replayed.load() == 10);
+  CHECK(counters->records_replayed.load() == 10);
+  CHECK(credit_back(upstream, 0) == 0);  // granted once, before the loss
+  for (uint64_t seq : replayed) replacement->send(link, released_atom::value, kFirstEpoch + 1, seq, false);
+  wait_acknowledged(*tracker, 10);
+  CHECK(tracker->acknowledged_through() == 10);
+
+  // A byte window: in flight stays within it plus one batch.
+  caf::scoped_actor peer(system);
+  caf::actor bytes_link =
+      spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{16, 2 * one + one / 2}, kHeldBytes);
+  for (int i = 0; i < 5; ++i)
+    upstream->send(bytes_link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {}),
+                   int64_t{0});
+  node->send(bytes_link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
+  CHECK(receive_all(peer, 3).batches.size() == 3);
+  peer->send(bytes_link, link_credit_atom::value, kFirstEpoch, int64_t{3});
+  CHECK(receive_all(peer, 2).batches.size() == 2);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(bytes_link, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("past its held cap a link out keeps the oldest held batches as tokens only: the edge goes on, a failover abandons them") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), lost(system), replacement(system);
   auto counters = std::make_shared<LinkCounters>();
   const RecordPtr a = alert("ZTF21aaaaaaa"), b = alert("ZTF21bbbbbbb"), c = alert("ZTF21ccccccc");
   const int64_t one = static_cast<int64_t>(record_bytes(*a));
   REQUIRE(one > 0);
-  // Room for one held batch and a half: the second waits for the first's release.
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, one + one / 2);
-  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
-  // The third batch is narrowed from a batch of two: the link keeps only its own record.
-  RecordPtr dropped = alert("ZTF21ddddddd");
-  for (BatchView batch : {BatchView::make(PortType::alert, {a}, {}), BatchView::make(PortType::alert, {b}, {}),
-                          BatchView::make(PortType::alert, {dropped, c}, {}).select({1})})
-    upstream->send(link, msg::data_atom::value, uint32_t{0}, std::move(batch), int64_t{0});
-  std::vector<uint64_t> seqs;
-  for (int i = 0; i < 3; ++i)
-    peer->receive([&](records_atom, uint64_t, uint64_t s, uint32_t, uint8_t, const std::string&, const std::string&,
-                      int64_t, uint64_t, bool) { seqs.push_back(s); },
-                  caf::after(kExpected) >> [] {});
-  REQUIRE(seqs.size() == 3);
-  // Once the link let go of the message that brought it.
-  const auto until = std::chrono::steady_clock::now() + kExpected;
-  while (dropped.use_count() > 1 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(dropped.use_count() == 1);
-  auto credit_back = [&](std::chrono::milliseconds wait) {
-    Credit credit;
-    upstream->receive([&](msg::credit_atom, int64_t batches, int64_t bytes) { credit = {batches, bytes}; },
-                      caf::after(wait) >> [] {});
-    return credit;
+  // Room for one held batch and a half.
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, one + one / 2);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
+  // Four batches, each with its source's token.
+  std::vector<std::shared_ptr<AckTracker>> trackers;
+  for (const RecordPtr& record : {a, b, c, alert("ZTF21ddddddd")}) {
+    trackers.push_back(std::make_shared<AckTracker>());
+    auto token = std::make_shared<const AckToken>(trackers.back(), 1);
+    upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {token}),
+                   int64_t{0});
+  }
+  Received got = receive_all(lost, 4);
+  REQUIRE(got.batches.size() == 4);
+  // The receiving instance took all four and holds them (as a coincidence holds its notices):
+  // every credit comes back, nothing waits for a release.
+  lost->send(link, link_credit_atom::value, kFirstEpoch, int64_t{4});
+  CHECK(credit_back(upstream, 4) == 4);
+  // Only the newest is kept whole; the three before it as their tokens only.
+  CHECK(counters->batches_unkept.load() == 3);
+  // A batch kept as its token only is still acknowledged on its release.
+  lost->send(link, released_atom::value, kFirstEpoch, got.batches[0], false);
+  wait_acknowledged(*trackers[0], 1);
+  CHECK(trackers[0]->acknowledged_through() == 1);
+
+  // The node is lost: the replacement gets the one kept whole; the two kept as tokens are
+  // abandoned, never acknowledged, and counted.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, false);
+  Received again = receive_all(replacement, 1);
+  CHECK(again.batches == std::vector<uint64_t>{got.batches[3]});
+  CHECK(counters->batches_replayed.load() == 1);
+  CHECK(counters->batches_not_replayed.load() == 2);
+  CHECK(counters->records_not_replayed.load() == 2);
+  CHECK(counters->batches_abandoned.load() == 2);
+  for (size_t i : {size_t{1}, size_t{2}}) {
+    wait_for([&] { return trackers[i]->records_abandoned() > 0; });
+    CHECK(trackers[i]->records_abandoned() == 1);
+    CHECK(trackers[i]->acknowledged_through() == 0);
+  }
+  replacement->send(link, link_credit_atom::value, kFirstEpoch + 1, int64_t{1});
+  replacement->send(link, released_atom::value, kFirstEpoch + 1, got.batches[3], false);
+  wait_acknowledged(*trackers[3], 1);
+  CHECK(trackers[3]->acknowledged_through() == 1);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("what comes during a replay waits behind it; a second loss mid-replay replays again from the oldest unreleased") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), lost(system), second(system), third(system);
+  auto counters = std::make_shared<LinkCounters>();
+  const RecordPtr record = alert("ZTF21aaaaaaa");
+  // Two batches in flight to the peer at most.
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{2, 0}, kHeldBytes);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
+  auto tracker = std::make_shared<AckTracker>();
+  auto send_one = [&] {
+    auto token = std::make_shared<const AckToken>(tracker, 1);
+    upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {token}),
+                   int64_t{0});
   };
-  // The receiving instance took all three: only the first fits under the cap.
-  peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{3});
-  Credit first = credit_back(kExpected);
-  CHECK(first.batches == 1);
-  CHECK(first.bytes == one);
-  CHECK(credit_back(kQuiet).batches == 0);
-  // Released: the second goes under the cap.
-  peer->send(link, released_atom::value, kFirstEpoch, seqs[0], false);
-  CHECK(credit_back(kExpected).batches == 1);
-  CHECK(credit_back(kQuiet).batches == 0);
-  // The third, released while held back, needs no room.
-  peer->send(link, released_atom::value, kFirstEpoch, seqs[2], false);
-  Credit third = credit_back(kExpected);
-  CHECK(third.batches == 1);
-  CHECK(third.bytes == static_cast<int64_t>(record_bytes(*c)));
+  for (int i = 0; i < 4; ++i) send_one();
+  std::vector<uint64_t> first;
+  for (int round = 0; round < 2; ++round) {
+    Received got = receive_all(lost, 2);
+    CHECK(got.batches.size() == 2);
+    first.insert(first.end(), got.batches.begin(), got.batches.end());
+    lost->send(link, link_credit_atom::value, kFirstEpoch, int64_t{2});
+  }
+  REQUIRE(first.size() == 4);
+  CHECK(credit_back(upstream, 4) == 4);  // taken and held, none released
+
+  // The first peer's node is lost: its replacement gets the first two of the replay ...
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(second), kFirstEpoch + 1, false);
+  Received got = receive_all(second, 2);
+  CHECK(got.batches == std::vector<uint64_t>{first[0], first[1]});
+  // ... a new batch and a stream time come meanwhile: they wait behind the rest of the replay.
+  send_one();
+  upstream->send(link, msg::stream_time_atom::value, uint32_t{0}, 60000.5);
+  CHECK(receive_all(second, 0).order.empty());
+  CHECK(counters->batches_replayed.load() == 2);
+
+  // The replacement's node is lost too, before it took anything: the next replacement gets every
+  // unreleased batch again from the oldest, then the new one (never sent: not a replay), then the time.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(third), kFirstEpoch + 2, false);
+  std::vector<uint64_t> batches;
+  std::vector<std::string> order;
+  for (int round = 0; round < 3; ++round) {
+    Received part = receive_all(third, 2);  // the last round: the new batch and the time
+    CHECK(part.batches.size() == static_cast<size_t>(round < 2 ? 2 : 1));
+    batches.insert(batches.end(), part.batches.begin(), part.batches.end());
+    order.insert(order.end(), part.order.begin(), part.order.end());
+    if (part.batches.empty()) break;
+    third->send(link, link_credit_atom::value, kFirstEpoch + 2, static_cast<int64_t>(part.batches.size()));
+  }
+  REQUIRE(batches.size() == 5);
+  CHECK(std::vector<uint64_t>(batches.begin(), batches.begin() + 4) == first);
+  CHECK(batches[4] > first[3]);
+  CHECK(order == std::vector<std::string>{"batch", "batch", "batch", "batch", "batch", "time"});
+  CHECK(counters->batches_replayed.load() == 2 + 4);
+  CHECK(counters->records_replayed.load() == 2 + 4);
+  CHECK(credit_back(upstream, 1) == 1);  // the new batch's, once the third peer took it
+
+  // The second peer's reports are of a fenced epoch: refused.
+  second->send(link, released_atom::value, kFirstEpoch + 1, first[0], false);
+  wait_for([&] { return counters->messages_refused.load() >= 1; });
+  CHECK(counters->messages_refused.load() == 1);
+  CHECK(tracker->acknowledged_through() == 0);
+  for (uint64_t seq : batches) third->send(link, released_atom::value, kFirstEpoch + 2, seq, false);
+  wait_acknowledged(*tracker, 5);
+  CHECK(tracker->acknowledged_through() == 5);
+  CHECK(tracker->records_abandoned() == 0);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a link out keeps a narrowed batch by its own records: the records dropped from it are let go") {
+  caf::actor_system_config config;
+  caf::actor_system system(config);
+  caf::scoped_actor node(system), upstream(system), peer(system);
+  auto counters = std::make_shared<LinkCounters>();
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
+  RecordPtr dropped = alert("ZTF21ddddddd");
+  const RecordPtr c = alert("ZTF21ccccccc");
+  upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {dropped, c}, {}).select({1}),
+                 int64_t{0});
+  Received got = receive_all(peer, 1);
+  REQUIRE(got.batches.size() == 1);
+  // Once the link let go of the message that brought it, it keeps (unreleased) the record it sent only.
+  wait_for([&] { return dropped.use_count() == 1; });
+  CHECK(dropped.use_count() == 1);
+  CHECK(c.use_count() > 1);
+  peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{1});
+  CHECK(credit_back(upstream, 1) == 1);
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }

@@ -92,7 +92,10 @@ using service_atom = caf::atom_constant<caf::atom("service")>;
 // 3: raw payloads flat (Alert.rawFlat); 4: batches keep their source sequence; 5: the abandoned
 // records counted after a drain cut, credit across a link given back when a batch is taken; 6: the
 // filters service's claim answers {points, claimed_through, applied_revision}; effects carry
-// instance and revision (the requests of services through service_atom count as messages here).
+// instance and revision (the requests of services through service_atom count as messages here);
+// a replay paced by the replacement's credit, held batches past the cap kept as tokens only
+// (never a stall) and counted when not replayable (collect), the abandoned records counted at the
+// cut; the dashboard feed (feed, feedack) shipped from nodes to the coordinator.
 inline constexpr int kClusterProtocolRevision = 6;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.

@@ -30,15 +30,28 @@ enum class AckOutcome { acknowledged, abandoned };
 // of an actor that is killed) is abandoned.
 class AckScope {
  public:
-  void tear_down() { torn_down_.store(true, std::memory_order_release); }
-  bool torn_down() const { return torn_down_.load(std::memory_order_acquire); }
-  // Every tracker of the run adds what it abandons, so the run can say how much a restart reads
-  // again — whole only once every holder has let go (after the actor system ended).
-  void count_abandoned(uint64_t records) const { records_abandoned_.fetch_add(records, std::memory_order_relaxed); }
+  // From here on every release is abandoned. Returns once the releases decided before are
+  // counted, so records_unacknowledged() is exact from then on.
+  void tear_down();
+  bool torn_down() const { return torn_down_.load(std::memory_order_seq_cst); }
+  // Every tracker of the run counts here what it issues, and settles each release here: the
+  // outcome (abandoned once torn down) and its records, acknowledged or abandoned.
+  void count_issued(uint64_t records) const { records_issued_.fetch_add(records, std::memory_order_relaxed); }
+  AckOutcome settle(uint64_t records, AckOutcome outcome) const;
+  // What was abandoned so far — whole only once every holder has let go (after the actor system
+  // ended): what a restart reads again.
   uint64_t records_abandoned() const { return records_abandoned_.load(std::memory_order_relaxed); }
+  // The records issued and not acknowledged. After tear_down() nothing more is acknowledged, so
+  // this is what the run abandons in all (once its sources issue no more), known at once: a
+  // holder that never lets go (a sink stuck past its time-outs) does not keep it from being
+  // counted (a cluster node's drain cut, docs/cluster.md).
+  uint64_t records_unacknowledged() const;
 
  private:
   std::atomic<bool> torn_down_{false};
+  mutable std::atomic<uint64_t> settling_{0};  // releases being settled (tear_down waits for them)
+  mutable std::atomic<uint64_t> records_issued_{0};
+  mutable std::atomic<uint64_t> records_acknowledged_{0};
   mutable std::atomic<uint64_t> records_abandoned_{0};
 };
 
