@@ -69,6 +69,15 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 // the attempt (its wire), so that a torn-down attempt's books are dropped after a restart.
 using books_atom = caf::atom_constant<caf::atom("books")>;
 inline constexpr std::chrono::milliseconds kBooksInterval{500};
+// Coordinator -> node: (feed): the coordinator serves `run --http`: ship what this node's
+// `dashboard` sinks keep. Node -> coordinator: (feed, node name, state, types, encodings), a
+// FeedPart (engine/cluster/feed_relay.h), every kBooksInterval while its feed moves and before its
+// books at collect: the kept records not shipped yet, at most kFeedBytesPerInterval of them a time
+// (the rest waits; what the sinks drop meanwhile is never shipped), in parts of kMaxMessageBytes.
+using feed_atom = caf::atom_constant<caf::atom("feed")>;
+// 2 MiB every 0.5 s: 4 MiB/s at most from a node, ~30 ZTF alerts with cutouts a second. The page
+// asks for the feed every 3 s, so even then it shows the latest alerts a sink kept.
+inline constexpr size_t kFeedBytesPerInterval = size_t{2} << 20;
 // (draincut) to every node: the drain ran out of time (drain_timeout_s). The node abandons every
 // token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
 // reports its books at once (collect's answer) and stops its instances.
@@ -90,8 +99,9 @@ using service_atom = caf::atom_constant<caf::atom("service")>;
 // application identifier (cluster_app_identifier): two builds of one version that differ here
 // refuse each other at the handshake instead of misreading each other. Raise it with any change.
 // 3: raw payloads flat (Alert.rawFlat); 4: batches keep their source sequence; 5: the abandoned
-// records counted after a drain cut, credit across a link given back when a batch is taken.
-inline constexpr int kClusterProtocolRevision = 5;
+// records counted after a drain cut, credit across a link given back when a batch is taken; 6: the
+// dashboard sinks' feed shipped to the coordinator (feed).
+inline constexpr int kClusterProtocolRevision = 6;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

@@ -166,6 +166,21 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::chrono::steady_clock::time_point collect_deadline;
   uint64_t attempt_epoch = kFirstEpoch;  // the epoch of this attempt's wire, on its books
   auto last_books = std::chrono::steady_clock::now();
+  bool feed_wanted = false;  // the coordinator serves `run --http`: this node's dashboard feed goes there
+  // What the dashboard sinks here keep and have not shipped, a bounded amount at a time
+  // (engine/cluster/feed_relay.h). The page is a view: a part that cannot be made stops the
+  // shipping, not the run.
+  auto ship_feed = [&](size_t budget_bytes) {
+    if (!feed_wanted || !options.feed || !coordinator) return;
+    try {
+      for (FeedPart& part : options.feed->take_unshipped(budget_bytes, kMaxMessageBytes))
+        self->send(coordinator, feed_atom::value, options.name, std::move(part.state), std::move(part.types),
+                   std::move(part.encodings));
+    } catch (const std::exception& e) {
+      spdlog::error("node {}: the dashboard feed is no longer shipped to the coordinator: {}", options.name, e.what());
+      feed_wanted = false;
+    }
+  };
   auto tear_down = [&] {
     acks->tear_down();
     if (graph)
@@ -195,6 +210,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   // Reports the books and ends the run here; `count_abandoned` (a drain cut): then waits until its
   // instances and links have ended, every token let go, and sends the records its scope abandoned.
   auto report = [&](bool count_abandoned) {
+    // Before the books, all of it (no more than the sinks keep): the coordinator's page ends
+    // with what the sinks here kept.
+    ship_feed(SIZE_MAX);
     graph->read_reports();
     nlohmann::json books = local_books();
     nlohmann::json out{{"node", options.name},
@@ -485,6 +503,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (restarting) return;  // an instance of the attempt being torn down
           self->send(coordinator, msg::fault_atom::value, index, "on node " + options.name + ": " + what, abort);
         },
+        [&](feed_atom) { feed_wanted = true; },
         [&](collect_atom) {
           collecting = true;
           collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -561,6 +580,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         std::chrono::steady_clock::now() - last_books >= kBooksInterval) {
       self->send(coordinator, books_atom::value, attempt_epoch, options.name,
                  nlohmann::json{{"instances", local_books()}}.dump());
+      ship_feed(kFeedBytesPerInterval);
       last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).

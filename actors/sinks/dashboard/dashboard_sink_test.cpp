@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include "test/support/ztf_alerts.h"
+#include "engine/model/record_wire.h"
 #include "engine/runtime/actor_logic.h"
+#include "engine/util/fault.h"
 #include "test/support/collecting_emitter.h"
 
 namespace ebs::dashboard {
@@ -143,6 +145,132 @@ TEST_CASE("a GW x GRB pair is listed under both events, in its latest state, and
   REQUIRE(grb["pairs"].size() == 1);
   CHECK(grb["pairs"][0]["other_event_id"] == "S230518h");
   CHECK(grb["pairs"][0]["other_event_sequence"] == 2);
+}
+
+namespace {
+
+// Every part a node's feed has to ship now, into the coordinator's feed; the parts' sizes.
+std::vector<size_t> ship(DashboardFeed& node, DashboardFeed& coordinator, size_t budget, size_t part_bytes) {
+  std::vector<size_t> sizes;
+  for (const cluster::FeedPart& part : node.take_unshipped(budget, part_bytes)) {
+    sizes.push_back(part.encodings.size());
+    coordinator.add_part("node2", part);
+  }
+  return sizes;
+}
+
+}  // namespace
+
+TEST_CASE("a node's feed ships what it keeps to the coordinator's, whose page then shows the same (a cluster run)") {
+  DashboardFeed node, coordinator;
+  node.widen({.alerts = 3, .events = 20, .coincidences = 500});
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 5);
+  REQUIRE(alerts.size() == 5);
+  REQUIRE(!alerts[4]->core().raw.empty());
+  auto event = std::make_shared<SkyEvent>();
+  event->event_id = "S230518h";
+  event->sequence = 2;
+  event->localization.shape = Localization::Shape::circle;
+  event->localization.ra = 10;
+  event->localization.radius_deg = 3;
+  event->notice_json = std::string(100000, 'x');  // not shown by the page: not shipped
+  // The coincidence of an alert that the node no longer keeps when it ships: placed on the map
+  // by the position the coincidence itself carries.
+  auto coincidence = std::make_shared<Coincidence>();
+  coincidence->event_id = "S230518h";
+  coincidence->alert_id = alerts[0]->core().alert_id;
+  coincidence->object_id = alerts[0]->core().object_id;
+  coincidence->alert_ra = alerts[0]->core().ra;
+  coincidence->alert_dec = alerts[0]->core().dec;
+  node.add(event);
+  for (const auto& a : alerts) node.add(a);
+  node.add(coincidence);
+  Annotation tag;
+  tag.name = "bright";
+  node.add(alerts[3]->annotated(tag));  // the same alert, further downstream: replaces its copy
+
+  std::vector<size_t> sizes = ship(node, coordinator, size_t{8} << 20, size_t{256} << 10);
+  REQUIRE(!sizes.empty());
+  CHECK(coordinator.alerts_json() == node.alerts_json());
+  CHECK(coordinator.events_json() == node.events_json());
+  CHECK(coordinator.coincidences_json() == node.coincidences_json());
+  CHECK(coordinator.records_seen() == node.records_seen());
+  CHECK(coordinator.events_json()[0]["coincidences"][0]["ra"].get<double>() == doctest::Approx(alerts[0]->core().ra));
+  // What the page needs came along (cutouts, history), the raw payload and the notice's text not.
+  auto shipped = coordinator.alert(alerts[4]->core().alert_id);
+  REQUIRE(shipped);
+  CHECK(shipped->core().raw.empty());
+  CHECK(ebs::test::cutout_bytes(*shipped, Cutout::Kind::science) ==
+        ebs::test::cutout_bytes(*alerts[4], Cutout::Kind::science));
+  CHECK(coordinator.lightcurve_json(alerts[4]->core().alert_id) == node.lightcurve_json(alerts[4]->core().alert_id));
+  CHECK(coordinator.event("S230518h")->notice_json.empty());
+  const size_t whole = encode_record(*alerts[4]).size();
+  MESSAGE("a ZTF alert: " << whole << " bytes encoded, " << encode_record(*shipped).size() << " as shipped");
+  CHECK(encode_record(*shipped).size() < whole);
+
+  // Nothing new: nothing to ship. A new record: only it.
+  CHECK(node.take_unshipped(size_t{8} << 20, size_t{256} << 10).empty());
+  auto second = std::make_shared<Coincidence>(*coincidence);
+  second->status = Coincidence::Status::withdrawn;
+  node.add(second);
+  auto parts = node.take_unshipped(size_t{8} << 20, size_t{256} << 10);
+  REQUIRE(parts.size() == 1);
+  CHECK(parts[0].types.size() == 1);
+  coordinator.add_part("node2", parts[0]);
+  CHECK(coordinator.coincidences_json() == node.coincidences_json());
+  // A record the sinks receive but do not keep moves only the count.
+  node.add(std::make_shared<DeadLetter>());
+  parts = node.take_unshipped(size_t{8} << 20, size_t{256} << 10);
+  REQUIRE(parts.size() == 1);
+  CHECK(parts[0].types.empty());
+  coordinator.add_part("node2", parts[0]);
+  CHECK(coordinator.records_seen() == node.records_seen());
+}
+
+TEST_CASE("a node's feed ships at most its budget a time, the rest later, in parts of at most the part size") {
+  DashboardFeed node, coordinator;
+  node.widen({.alerts = 5});
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 5);
+  for (const auto& a : alerts) node.add(a);
+  // A budget below one alert: one alert a time (a record larger than the budget still goes).
+  for (size_t i = 0; i < 5; ++i) {
+    std::vector<size_t> sizes = ship(node, coordinator, 1000, 1000);
+    REQUIRE(sizes.size() == 1);
+    CHECK(sizes[0] > 1000);
+    CHECK(coordinator.alerts_json().size() == i + 1);
+  }
+  CHECK(coordinator.alerts_json() == node.alerts_json());
+
+  // A budget of everything, parts smaller than two alerts: one alert a part, oldest first.
+  DashboardFeed node2, coordinator2;
+  node2.widen({.alerts = 5});
+  for (const auto& a : alerts) node2.add(a);
+  std::vector<cluster::FeedPart> parts = node2.take_unshipped(size_t{8} << 20, 1000);
+  REQUIRE(parts.size() == 5);
+  for (const auto& p : parts) CHECK(p.types.size() == 1);
+  for (const auto& p : parts) coordinator2.add_part("node1", p);
+  CHECK(coordinator2.alerts_json() == node2.alerts_json());
+
+  // Records the node dropped before it shipped them are never shipped: the coordinator keeps
+  // what the node keeps.
+  DashboardFeed node3, coordinator3;
+  node3.widen({.alerts = 2});
+  for (const auto& a : alerts) node3.add(a);
+  ship(node3, coordinator3, size_t{8} << 20, size_t{256} << 10);
+  CHECK(coordinator3.alerts_json() == node3.alerts_json());
+  CHECK(coordinator3.alerts_json().size() == 2);
+}
+
+TEST_CASE("a damaged part of a node's feed is a fault naming the node") {
+  DashboardFeed coordinator;
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 1);
+  cluster::FeedPart part{R"({"keep_alerts": 50, "keep_events": 20, "keep_coincidences": 500, "records": 1})",
+                         std::string(1, static_cast<char>(PortType::alert)), encode_record(*alerts[0])};
+  part.encodings.resize(part.encodings.size() / 2);
+  CHECK_THROWS_WITH_AS(coordinator.add_part("node2", part), doctest::Contains("node 'node2'"), Fault);
+  part.state = R"({"keep_alerts": 0})";
+  CHECK_THROWS_WITH_AS(coordinator.add_part("node2", part), doctest::Contains("keep_alerts"), Fault);
+  CHECK(coordinator.alerts_json().empty());
 }
 
 }  // namespace ebs::dashboard
