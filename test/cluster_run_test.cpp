@@ -1279,3 +1279,51 @@ actors:
   CHECK(page("cluster", "lightcurve") == page("one", "lightcurve"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("a frozen node holding the dashboard sink does not hold the coordinator's page back; its records stay") {
+  fs::path dir = temp_dir("dashboard-frozen");
+  write(dir / "workflow.yaml", R"(name: cluster-dashboard-frozen
+actors:
+  - id: sim
+    type: simulator
+    config: {count: 0, rate: 500, seed: 3}
+    placement: {nodes: [a]}
+  - id: show
+    type: dashboard
+    inputs: [sim.alerts]
+    placement: {nodes: [b]}
+)");
+  // b is stopped once the page shows its alerts; the page is read at once (time_total), and again
+  // once the coordinator declared b lost (the run then ends, b held a sink: not waited for here).
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "for n in a b; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
+        "for n in a b; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n"
+        "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
+        "\"$B\" run workflow.yaml --no-progress --nodes a=127.0.0.1:$(port a),b=127.0.0.1:$(port b) --http 127.0.0.1:0 "
+        "--linger --run-dir out > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 200); do url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out); [ -n \"$url\" ] && break; sleep 0.05; done\n"
+        "for i in $(seq 300); do [ $(curl -s \"${url}api/alerts\" | grep -o '\"alert_id\"' | wc -l) -ge 50 ] && break; sleep 0.1; done\n"
+        "kill -STOP $(cat b.pid); sleep 1\n"
+        "curl -s -o frozen-alerts.json -w '%{time_total}' \"${url}api/alerts\" > frozen.time\n"
+        "curl -s \"${url}api/stats\" > frozen-stats.json\n"
+        "for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
+        "curl -s \"${url}api/alerts\" > lost-alerts.json\n"
+        "kill -9 $(cat run.pid); wait $(cat run.pid); echo 0 > run.rc\n"
+        "kill -CONT $(cat b.pid)\n"
+        "for n in a b; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); kill $w 2>/dev/null; done\n"
+        "exit 0\n");
+  run_script(dir);
+  INFO(read_file(dir / "run.err"));
+  CHECK(read_file(dir / "run.err").find("node 'b' was lost during the run") != std::string::npos);
+  // While b was frozen the page answered at once, from what b had shipped.
+  const double took = std::stod(read_file(dir / "frozen.time"));
+  CHECK(took < 1.0);
+  const json frozen = json::parse(read_file(dir / "frozen-alerts.json"));
+  CHECK(frozen.size() == 50);  // the sink's default keep_alerts
+  CHECK(json::parse(read_file(dir / "frozen-stats.json"))["state"] == "running");
+  // After b was declared lost, what it shipped before stays on the page.
+  const json lost = json::parse(read_file(dir / "lost-alerts.json"));
+  CHECK(lost.size() == 50);
+  CHECK(lost == frozen);
+  fs::remove_all(dir);
+}

@@ -75,8 +75,8 @@ inline constexpr std::chrono::milliseconds kBooksInterval{500};
 // books at collect: the kept records not shipped yet, at most kFeedBytesPerInterval of them a time
 // (the rest waits; what the sinks drop meanwhile is never shipped), in parts of kMaxMessageBytes.
 using feed_atom = caf::atom_constant<caf::atom("feed")>;
-// 2 MiB every 0.5 s: 4 MiB/s at most from a node, ~30 ZTF alerts with cutouts a second. The page
-// asks for the feed every 3 s, so even then it shows the latest alerts a sink kept.
+// 2 MiB every 0.5 s: 4 MiB/s at most from a node, ~150 ZTF alerts of 2020 (27.5 kB as shipped, with
+// cutouts) a second; a sink's default 50 alerts fit in one shipment.
 inline constexpr size_t kFeedBytesPerInterval = size_t{2} << 20;
 // (draincut) to every node: the drain ran out of time (drain_timeout_s). The node abandons every
 // token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
