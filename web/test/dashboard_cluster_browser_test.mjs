@@ -3,7 +3,7 @@
 // live rates, a sink's latency, what the dashboard sink on node2 keeps (alerts with cutouts and
 // light curves, the sky map and its candidates: shipped to the coordinator), and a clean stop on SIGTERM.
 // node dashboard_cluster_browser_test.mjs --ebs-flow BIN --workflow YAML --data DIR --screenshot PNG
-import { startRun, openBrowser, parseArgs, checker, newPage } from './harness.mjs';
+import { startRun, openBrowser, parseArgs, checker, newPage, loadedCutouts } from './harness.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const run = startRun(args['ebs-flow'], args.workflow,
@@ -50,12 +50,7 @@ try {
   // What the dashboard sink on node2 keeps, on the coordinator's page: alerts with their three
   // cutouts (rendered by the coordinator from what node2 shipped) and light curves.
   check((await typeLine('show')) === 'dashboard · node2', `show on node2 (${await typeLine('show')})`);
-  await page.waitForFunction(() => document.querySelectorAll('#alerts article.alert').length >= 3, null, { timeout: 30000 });
-  await page.waitForFunction(() => {
-    const imgs = [...document.querySelectorAll('#alerts img.cutout')];
-    return imgs.length >= 9 && imgs.every(i => i.complete);
-  }, null, { timeout: 20000 });
-  const cutouts = await page.$$eval('#alerts img.cutout', imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight]));
+  const cutouts = await loadedCutouts(page);
   check(cutouts.length >= 9 && cutouts.every(([w, h]) => w > 0 && h > 0),
         `${cutouts.length} cutout images decoded from node2's alerts (${cutouts.slice(0, 3).map(c => c.join('x')).join(', ')}, ...)`);
   await page.waitForFunction(() => document.querySelectorAll('svg.lightcurve circle.detection').length > 0, null, { timeout: 20000 });
