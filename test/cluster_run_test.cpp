@@ -1293,8 +1293,9 @@ actors:
     inputs: [sim.alerts]
     placement: {nodes: [b]}
 )");
-  // b is stopped once the page shows its alerts; the page is read at once (time_total), and again
-  // once the coordinator declared b lost (the run then ends, b held a sink: not waited for here).
+  // b is stopped once the page shows its alerts; the page is read at once (time_total), again
+  // once the coordinator declared b lost (the run then ends, b held a sink: not waited for here),
+  // and again 1.5 s after b was let run again.
   write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
         "for n in a b; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
         "for n in a b; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n"
@@ -1308,8 +1309,12 @@ actors:
         "curl -s \"${url}api/stats\" > frozen-stats.json\n"
         "for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
         "curl -s \"${url}api/alerts\" > lost-alerts.json\n"
+        "curl -s \"${url}api/stats\" > lost-stats.json\n"
+        // b comes back: what it sends now (books, the feed it kept meanwhile) is refused.
+        "kill -CONT $(cat b.pid); sleep 1.5\n"
+        "curl -s \"${url}api/alerts\" > back-alerts.json\n"
+        "curl -s \"${url}api/stats\" > back-stats.json\n"
         "kill -9 $(cat run.pid); wait $(cat run.pid); echo 0 > run.rc\n"
-        "kill -CONT $(cat b.pid)\n"
         "for n in a b; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); kill $w 2>/dev/null; done\n"
         "exit 0\n");
   run_script(dir);
@@ -1325,5 +1330,10 @@ actors:
   const json lost = json::parse(read_file(dir / "lost-alerts.json"));
   CHECK(lost.size() == 50);
   CHECK(lost == frozen);
+  // b, let run again once declared lost, changes nothing on the page.
+  CHECK(json::parse(read_file(dir / "back-alerts.json")) == lost);
+  const json lost_stats = json::parse(read_file(dir / "lost-stats.json"));
+  CHECK(lost_stats["feed_records"].get<uint64_t>() > 0);
+  CHECK(json::parse(read_file(dir / "back-stats.json"))["feed_records"] == lost_stats["feed_records"]);
   fs::remove_all(dir);
 }

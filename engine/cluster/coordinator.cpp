@@ -320,20 +320,6 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   bool drain_cut = false;
   ProgressLine progress(options.progress_lines);
 
-  // A part of a node's dashboard feed (feed_atom) into this process's feed, which the page reads.
-  // The page is a view: a damaged part is dropped (logged once), the run goes on.
-  bool feed_damaged = false;
-  auto add_feed = [&](const std::string& name, const std::string& state, const std::string& types,
-                      const std::string& encodings) {
-    if (!cluster.feed) return;
-    try {
-      cluster.feed->add_part(name, FeedPart{state, types, encodings});
-    } catch (const std::exception& e) {
-      if (!feed_damaged) spdlog::error("{} (the dashboard part from node '{}' is dropped)", e.what(), name);
-      feed_damaged = true;
-    }
-  };
-
   auto instances = [&]() -> std::vector<GraphInstance>& { return graph->instances(); };
   size_t remaining = instances().size();
   std::vector<std::string> faults;
@@ -350,6 +336,23 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         return true;
       }
     return false;
+  };
+
+  // A part of a node's dashboard feed (feed_atom) into this process's feed, which the page reads.
+  // The page is a view: a damaged part is dropped (logged once), the run goes on.
+  bool feed_damaged = false;
+  // Each part is acknowledged (feedack) once added: its node sends the next shipment only then.
+  // A lost node's parts are refused unanswered.
+  auto add_feed = [&](const std::string& name, const std::string& state, const std::string& types,
+                      const std::string& encodings) {
+    if (from_lost()) return;
+    if (cluster.feed) try {
+        cluster.feed->add_part(name, FeedPart{state, types, encodings});
+      } catch (const std::exception& e) {
+        if (!feed_damaged) spdlog::error("{} (the dashboard part from node '{}' is dropped)", e.what(), name);
+        feed_damaged = true;
+      }
+    self->send(caf::actor_cast<caf::actor>(self->current_sender()), feed_ack_atom::value);
   };
   auto survivors = [&] {
     std::vector<size_t> alive;
@@ -563,7 +566,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         // What reached a dashboard sink reached it, in whichever attempt: kept across a restart.
         [&](feed_atom, const std::string& name, const std::string& state, const std::string& types,
             const std::string& encodings) {
-          if (!from_lost()) add_feed(name, state, types, encodings);
+          add_feed(name, state, types, encodings);
         },
         [&](msg::done_atom, uint64_t index) {
           if (from_lost()) return;
@@ -649,7 +652,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         // A node ships its feed's last part before its report (one sender's messages keep their order).
         [&](feed_atom, const std::string& name, const std::string& state, const std::string& types,
             const std::string& encodings) {
-          if (!from_lost()) add_feed(name, state, types, encodings);
+          add_feed(name, state, types, encodings);
         },
         caf::after(std::chrono::seconds(60)) >> [&] {
           result.errors.push_back("a node did not report its books within 60 s");

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,14 +19,27 @@ struct FeedPart {
   std::string encodings;  // the records' Cap'n Proto encodings end to end (RecordEncoder)
 };
 
+// What one call of FeedRelay::ship_unshipped sent and left.
+struct FeedShipment {
+  size_t parts = 0;    // parts handed to `send`
+  size_t records = 0;  // kept records in them
+  size_t bytes = 0;    // their encodings
+  size_t left = 0;     // kept records over the budget: not shipped yet, or (keep_newest) never
+};
+
 class FeedRelay {
  public:
   virtual ~FeedRelay() = default;
-  // A node: what its sinks keep now and have not shipped yet, oldest first, up to `budget_bytes`
-  // of encodings (at least one record; the rest waits for the next call, or is dropped by the
-  // sinks' own limits before then), in parts of at most `part_bytes` (a larger record goes
-  // alone). One part without records when only the count moved; none when nothing changed.
-  virtual std::vector<FeedPart> take_unshipped(size_t budget_bytes, size_t part_bytes) = 0;
+  // A node: what its sinks keep now and have not shipped yet, in the order they came, up to
+  // `budget_bytes` of encodings (at least one record), handed to `send` one part of at most
+  // `part_bytes` at a time (a larger record goes alone) as it is encoded: no more than one part is
+  // held. What is over the budget: with `keep_newest` false (the shipments during the run), the
+  // newest wait for the next call (or are dropped by the sinks' own limits before then, never
+  // shipped); with `keep_newest` (the last shipment) the oldest are left out for good, so that the
+  // newest are the ones that go. One part without records when only the count moved; none when
+  // nothing changed.
+  virtual FeedShipment ship_unshipped(size_t budget_bytes, size_t part_bytes, bool keep_newest,
+                                      const std::function<void(FeedPart&&)>& send) = 0;
   // The coordinator: a part from node `node`, kept as if that node's sinks ran here. A Fault
   // (failed) names the node when the part is damaged.
   virtual void add_part(const std::string& node, const FeedPart& part) = 0;

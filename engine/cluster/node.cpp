@@ -2,6 +2,7 @@
 
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
+#include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
 
@@ -167,19 +168,32 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   uint64_t attempt_epoch = kFirstEpoch;  // the epoch of this attempt's wire, on its books
   auto last_books = std::chrono::steady_clock::now();
   bool feed_wanted = false;  // the coordinator serves `run --http`: this node's dashboard feed goes there
+  // Parts sent and not yet acknowledged (feed_ack_atom): the next shipment waits for them, so that
+  // at most one shipment (kFeedBytesPerInterval) is in transit from this node however slow the link
+  // or busy the coordinator; what is not sent stays in the feed, which the sinks' limits bound. A
+  // coordinator that never answers stops the shipping, nothing else.
+  size_t feed_unacked = 0;
   // What the dashboard sinks here keep and have not shipped, a bounded amount at a time
-  // (engine/cluster/feed_relay.h). The page is a view: a part that cannot be made stops the
-  // shipping, not the run.
-  auto ship_feed = [&](size_t budget_bytes) {
-    if (!feed_wanted || !options.feed || !coordinator) return;
+  // (engine/cluster/feed_relay.h), one part encoded and sent at a time. The page is a view: a part
+  // that cannot be made stops the shipping, not the run.
+  auto ship_feed = [&](size_t budget_bytes, bool keep_newest) -> FeedShipment {
+    if (!feed_wanted || !options.feed || !coordinator) return {};
+    auto fault = [&](const std::string& what) {
+      spdlog::error("node {}: the dashboard feed is no longer shipped to the coordinator: {}", options.name, what);
+      feed_wanted = false;
+    };
     try {
-      for (FeedPart& part : options.feed->take_unshipped(budget_bytes, kMaxMessageBytes))
+      return options.feed->ship_unshipped(budget_bytes, kMaxMessageBytes, keep_newest, [&](FeedPart&& part) {
         self->send(coordinator, feed_atom::value, options.name, std::move(part.state), std::move(part.types),
                    std::move(part.encodings));
+        ++feed_unacked;
+      });
     } catch (const std::exception& e) {
-      spdlog::error("node {}: the dashboard feed is no longer shipped to the coordinator: {}", options.name, e.what());
-      feed_wanted = false;
+      fault(e.what());
+    } catch (const kj::Exception& e) {  // Cap'n Proto's limits
+      fault(e.getDescription().cStr());
     }
+    return {};
   };
   auto tear_down = [&] {
     acks->tear_down();
@@ -210,9 +224,16 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   // Reports the books and ends the run here; `count_abandoned` (a drain cut): then waits until its
   // instances and links have ended, every token let go, and sends the records its scope abandoned.
   auto report = [&](bool count_abandoned) {
-    // Before the books, all of it (no more than the sinks keep): the coordinator's page ends
-    // with what the sinks here kept.
-    ship_feed(SIZE_MAX);
+    // Before the books (one sender's messages keep their order, and the coordinator stops
+    // listening once it has every node's books): what the sinks here keep and did not ship yet,
+    // whether or not a shipment is in transit, the newest up to kFinalFeedBytes so that the books
+    // are not held back long. The older ones over it are not shown on the coordinator's page:
+    // said here.
+    FeedShipment last = ship_feed(kFinalFeedBytes, true);
+    if (last.left > 0)
+      spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
+                   "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
+                   options.name, last.left, kFinalFeedBytes >> 20, last.records, last.bytes);
     graph->read_reports();
     nlohmann::json books = local_books();
     nlohmann::json out{{"node", options.name},
@@ -504,6 +525,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           self->send(coordinator, msg::fault_atom::value, index, "on node " + options.name + ": " + what, abort);
         },
         [&](feed_atom) { feed_wanted = true; },
+        [&](feed_ack_atom) {
+          if (feed_unacked > 0) --feed_unacked;
+        },
         [&](collect_atom) {
           collecting = true;
           collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -580,7 +604,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         std::chrono::steady_clock::now() - last_books >= kBooksInterval) {
       self->send(coordinator, books_atom::value, attempt_epoch, options.name,
                  nlohmann::json{{"instances", local_books()}}.dump());
-      ship_feed(kFeedBytesPerInterval);
+      if (feed_unacked == 0) ship_feed(kFeedBytesPerInterval, false);
       last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).

@@ -64,10 +64,10 @@ void DashboardFeed::widen_locked(const FeedLimits& limits) {
 void DashboardFeed::add(const RecordPtr& record) {
   std::lock_guard lock(mutex_);
   ++seen_;
-  add_locked(record);
+  add_locked(record, false);
 }
 
-void DashboardFeed::add_locked(const RecordPtr& record) {
+void DashboardFeed::add_locked(const RecordPtr& record, bool from_node) {
   const uint64_t arrival = ++arrivals_;
   switch (record->type()) {
     case PortType::alert: {
@@ -90,7 +90,7 @@ void DashboardFeed::add_locked(const RecordPtr& record) {
       auto event = std::static_pointer_cast<const SkyEvent>(record);
       auto same = std::find_if(events_.begin(), events_.end(), [&](const auto& e) { return e->event_id == event->event_id; });
       if (same != events_.end()) {
-        if ((*same)->sequence > event->sequence && !event->retracted) break;  // a late, older notice
+        if (!from_node && (*same)->sequence > event->sequence && !event->retracted) break;  // a late, older notice
         events_.erase(same);
       }
       events_.push_back({arrival, std::move(event)});
@@ -104,17 +104,6 @@ void DashboardFeed::add_locked(const RecordPtr& record) {
     default:
       break;
   }
-}
-
-void DashboardFeed::clear() {
-  std::lock_guard lock(mutex_);
-  alerts_.clear();
-  events_.clear();
-  coincidences_.clear();
-  positions_.clear();
-  position_order_.clear();
-  seen_ = arrivals_ = shipped_ = seen_shipped_ = 0;
-  seen_on_nodes_.clear();
 }
 
 uint64_t DashboardFeed::records_seen() const {
@@ -244,8 +233,9 @@ std::shared_ptr<const SkyEvent> DashboardFeed::event(const std::string& event_id
   return nullptr;
 }
 
-std::vector<cluster::FeedPart> DashboardFeed::take_unshipped(size_t budget_bytes, size_t part_bytes) {
-  std::vector<std::pair<uint64_t, RecordPtr>> unshipped;
+cluster::FeedShipment DashboardFeed::ship_unshipped(size_t budget_bytes, size_t part_bytes, bool keep_newest,
+                                                    const std::function<void(cluster::FeedPart&&)>& send) {
+  std::vector<std::pair<uint64_t, RecordPtr>> unshipped;  // pointers to what is kept: no copies
   std::string state;
   uint64_t seen = 0;
   {
@@ -266,27 +256,45 @@ std::vector<cluster::FeedPart> DashboardFeed::take_unshipped(size_t budget_bytes
   }
   // In the order they came, so that the coordinator replaces and drops as this feed did.
   std::sort(unshipped.begin(), unshipped.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<cluster::FeedPart> parts;
   RecordEncoder encoder;
   std::string one;
-  size_t total = 0;
+  size_t first = 0;  // the oldest record that goes
+  if (keep_newest) {
+    // Sized from the newest back (encoded, then let go): the newest that fit the budget go.
+    size_t bytes = 0;
+    for (first = unshipped.size(); first > 0; --first) {
+      one.clear();
+      encoder.append(*shown_part(unshipped[first - 1].second), one);
+      if (bytes > 0 && bytes + one.size() > budget_bytes) break;
+      bytes += one.size();
+    }
+  }
+  cluster::FeedShipment shipment;
+  cluster::FeedPart part{state, {}, {}};
+  auto send_part = [&] {
+    ++shipment.parts;
+    send(std::move(part));
+    part = cluster::FeedPart{state, {}, {}};
+  };
   uint64_t last = 0;
-  for (const auto& [arrival, record] : unshipped) {
+  for (size_t i = first; i < unshipped.size(); ++i) {
+    const auto& [arrival, record] = unshipped[i];
     one.clear();
     encoder.append(*shown_part(record), one);
-    if (total > 0 && total + one.size() > budget_bytes) break;  // the rest goes next time
-    if (parts.empty() || (!parts.back().encodings.empty() && parts.back().encodings.size() + one.size() > part_bytes))
-      parts.push_back({state, {}, {}});
-    parts.back().types.push_back(static_cast<char>(record->type()));
-    parts.back().encodings += one;
-    total += one.size();
+    if (shipment.bytes > 0 && shipment.bytes + one.size() > budget_bytes) break;  // the rest goes next time
+    if (!part.encodings.empty() && part.encodings.size() + one.size() > part_bytes) send_part();
+    part.types.push_back(static_cast<char>(record->type()));
+    part.encodings += one;
+    shipment.bytes += one.size();
+    ++shipment.records;
     last = arrival;
   }
-  if (parts.empty()) parts.push_back({state, {}, {}});  // only the count moved
+  shipment.left = unshipped.size() - shipment.records;
+  send_part();  // the last part, or only the count when no record went
   std::lock_guard lock(mutex_);
   shipped_ = std::max(shipped_, last);
   seen_shipped_ = seen;
-  return parts;
+  return shipment;
 }
 
 void DashboardFeed::add_part(const std::string& node, const cluster::FeedPart& part) {
@@ -309,7 +317,7 @@ void DashboardFeed::add_part(const std::string& node, const cluster::FeedPart& p
   limits.coincidences = state["keep_coincidences"].get<size_t>();
   widen_locked(limits);
   seen_on_nodes_[node] = state["records"].get<uint64_t>();
-  for (const RecordPtr& record : records) add_locked(record);
+  for (const RecordPtr& record : records) add_locked(record, true);
 }
 
 }  // namespace ebs::dashboard

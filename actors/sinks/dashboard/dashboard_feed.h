@@ -3,7 +3,7 @@
 // reads it from its own threads. main() builds one feed and hands it to both (no global).
 //
 // In a cluster run the sinks run on nodes: each node's feed ships what it keeps to the
-// coordinator's feed (take_unshipped / add_part, engine/cluster/feed_relay.h), whose page shows
+// coordinator's feed (ship_unshipped / add_part, engine/cluster/feed_relay.h), whose page shows
 // it. Nothing else crosses: the page reads the coordinator's own feed and never waits on a node.
 #pragma once
 
@@ -37,7 +37,6 @@ class DashboardFeed final : public cluster::FeedRelay {
   // The first call sets the limits; later ones (more dashboard sinks) only raise them.
   void widen(const FeedLimits& limits);
   void add(const RecordPtr& record);
-  void clear();
 
   // JSON views for the page (newest first).
   nlohmann::json alerts_json() const;
@@ -57,7 +56,8 @@ class DashboardFeed final : public cluster::FeedRelay {
   // A cluster run (engine/cluster/feed_relay.h). What a node ships is what it keeps, without
   // what the page never shows (an alert's raw payload, a notice's text); the coordinator keeps it
   // under the same limits, so once a node has shipped everything the two pages show the same.
-  std::vector<cluster::FeedPart> take_unshipped(size_t budget_bytes, size_t part_bytes) override;
+  cluster::FeedShipment ship_unshipped(size_t budget_bytes, size_t part_bytes, bool keep_newest,
+                                       const std::function<void(cluster::FeedPart&&)>& send) override;
   void add_part(const std::string& node, const cluster::FeedPart& part) override;
 
  private:
@@ -75,7 +75,9 @@ class DashboardFeed final : public cluster::FeedRelay {
     const T* operator->() const { return record.get(); }
   };
   void widen_locked(const FeedLimits& limits);
-  void add_locked(const RecordPtr& record);
+  // `from_node`: a coordinator adding what a node kept, which already applied the sequence rule of
+  // sky events (its latest copy replaces whatever is here, so that both pages show the same).
+  void add_locked(const RecordPtr& record, bool from_node);
 
   mutable std::mutex mutex_;
   FeedLimits limits_;

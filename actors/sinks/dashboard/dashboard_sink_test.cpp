@@ -149,10 +149,21 @@ TEST_CASE("a GW x GRB pair is listed under both events, in its latest state, and
 
 namespace {
 
+// The parts a node's feed ships now, as its node sends them.
+std::vector<cluster::FeedPart> take(DashboardFeed& node, size_t budget, size_t part_bytes,
+                                   cluster::FeedShipment* shipment = nullptr, bool keep_newest = false) {
+  std::vector<cluster::FeedPart> parts;
+  cluster::FeedShipment sent =
+      node.ship_unshipped(budget, part_bytes, keep_newest, [&](cluster::FeedPart&& part) { parts.push_back(std::move(part)); });
+  CHECK(sent.parts == parts.size());
+  if (shipment) *shipment = sent;
+  return parts;
+}
+
 // Every part a node's feed has to ship now, into the coordinator's feed; the parts' sizes.
 std::vector<size_t> ship(DashboardFeed& node, DashboardFeed& coordinator, size_t budget, size_t part_bytes) {
   std::vector<size_t> sizes;
-  for (const cluster::FeedPart& part : node.take_unshipped(budget, part_bytes)) {
+  for (const cluster::FeedPart& part : take(node, budget, part_bytes)) {
     sizes.push_back(part.encodings.size());
     coordinator.add_part("node2", part);
   }
@@ -209,18 +220,18 @@ TEST_CASE("a node's feed ships what it keeps to the coordinator's, whose page th
   CHECK(encode_record(*shipped).size() < whole);
 
   // Nothing new: nothing to ship. A new record: only it.
-  CHECK(node.take_unshipped(size_t{8} << 20, size_t{256} << 10).empty());
+  CHECK(take(node, size_t{8} << 20, size_t{256} << 10).empty());
   auto second = std::make_shared<Coincidence>(*coincidence);
   second->status = Coincidence::Status::withdrawn;
   node.add(second);
-  auto parts = node.take_unshipped(size_t{8} << 20, size_t{256} << 10);
+  auto parts = take(node, size_t{8} << 20, size_t{256} << 10);
   REQUIRE(parts.size() == 1);
   CHECK(parts[0].types.size() == 1);
   coordinator.add_part("node2", parts[0]);
   CHECK(coordinator.coincidences_json() == node.coincidences_json());
   // A record the sinks receive but do not keep moves only the count.
   node.add(std::make_shared<DeadLetter>());
-  parts = node.take_unshipped(size_t{8} << 20, size_t{256} << 10);
+  parts = take(node, size_t{8} << 20, size_t{256} << 10);
   REQUIRE(parts.size() == 1);
   CHECK(parts[0].types.empty());
   coordinator.add_part("node2", parts[0]);
@@ -245,7 +256,7 @@ TEST_CASE("a node's feed ships at most its budget a time, the rest later, in par
   DashboardFeed node2, coordinator2;
   node2.widen({.alerts = 5});
   for (const auto& a : alerts) node2.add(a);
-  std::vector<cluster::FeedPart> parts = node2.take_unshipped(size_t{8} << 20, 1000);
+  std::vector<cluster::FeedPart> parts = take(node2, size_t{8} << 20, 1000);
   REQUIRE(parts.size() == 5);
   for (const auto& p : parts) CHECK(p.types.size() == 1);
   for (const auto& p : parts) coordinator2.add_part("node1", p);
@@ -271,6 +282,97 @@ TEST_CASE("a damaged part of a node's feed is a fault naming the node") {
   part.state = R"({"keep_alerts": 0})";
   CHECK_THROWS_WITH_AS(coordinator.add_part("node2", part), doctest::Contains("keep_alerts"), Fault);
   CHECK(coordinator.alerts_json().empty());
+}
+
+TEST_CASE("a node's feed splits its shipment into parts at the part size and stops at the budget, record by record") {
+  // Coincidences of one size: the boundaries fall between records, exactly.
+  auto coincidence = [](int i) {
+    auto c = std::make_shared<Coincidence>();
+    c->event_id = "S230518h";
+    c->alert_id = 1000 + i;
+    c->object_id = "ZTF20aaaaa" + std::to_string(10 + i);
+    return c;
+  };
+  const size_t one = encode_record(*coincidence(0)).size();
+  REQUIRE(encode_record(*coincidence(89)).size() == one);
+  auto filled = [&](DashboardFeed& feed) {
+    feed.widen({.coincidences = 10});
+    for (int i = 0; i < 10; ++i) feed.add(coincidence(i));
+  };
+  for (size_t per_part : {size_t{1}, size_t{3}, size_t{4}}) {
+    CAPTURE(per_part);
+    // A part size of exactly `per_part` records' bytes holds them, and so does one byte short of one more.
+    for (size_t part_bytes : {per_part * one, per_part * one + one - 1}) {
+      DashboardFeed node, coordinator;
+      filled(node);
+      cluster::FeedShipment shipment;
+      std::vector<cluster::FeedPart> parts = take(node, size_t{8} << 20, part_bytes, &shipment);
+      CHECK(shipment.records == 10);
+      CHECK(shipment.left == 0);
+      CHECK(shipment.bytes == 10 * one);
+      REQUIRE(parts.size() == (10 + per_part - 1) / per_part);
+      for (size_t i = 0; i < parts.size(); ++i) {
+        CHECK(parts[i].encodings.size() <= part_bytes);
+        CHECK(parts[i].types.size() == (i + 1 < parts.size() ? per_part : 10 - per_part * (parts.size() - 1)));
+        CHECK(parts[i].encodings.size() == parts[i].types.size() * one);
+        coordinator.add_part("node2", parts[i]);
+      }
+      CHECK(coordinator.coincidences_json() == node.coincidences_json());
+    }
+  }
+  // The budget: exactly 4 records' bytes ship 4, one byte less 3; the rest goes next, in order.
+  for (size_t budget : {4 * one, 4 * one - 1}) {
+    const size_t first = budget / one;
+    DashboardFeed node, coordinator;
+    filled(node);
+    cluster::FeedShipment shipment;
+    for (const auto& part : take(node, budget, 3 * one, &shipment)) coordinator.add_part("node2", part);
+    CHECK(shipment.records == first);
+    CHECK(shipment.left == 10 - first);
+    CHECK(coordinator.coincidences_json().size() == first);
+    CHECK(coordinator.coincidences_json()[0]["alert_id"] == std::to_string(1000 + first - 1));  // newest first
+    while (shipment.left > 0)
+      for (const auto& part : take(node, budget, 3 * one, &shipment)) coordinator.add_part("node2", part);
+    CHECK(coordinator.coincidences_json() == node.coincidences_json());
+    CHECK(take(node, budget, 3 * one).empty());
+  }
+  // The last shipment over its budget: the newest that fit go, in order; the older never.
+  DashboardFeed node, coordinator;
+  filled(node);
+  for (const auto& part : take(node, 2 * one, size_t{256} << 10)) coordinator.add_part("node2", part);  // 0, 1
+  cluster::FeedShipment shipment;
+  for (const auto& part : take(node, 3 * one, size_t{256} << 10, &shipment, true)) coordinator.add_part("node2", part);
+  CHECK(shipment.records == 3);
+  CHECK(shipment.left == 5);
+  nlohmann::json shown = coordinator.coincidences_json();
+  REQUIRE(shown.size() == 5);
+  const std::vector<int> expected{9, 8, 7, 1, 0};  // newest first
+  for (size_t i = 0; i < expected.size(); ++i) CHECK(shown[i]["alert_id"] == std::to_string(1000 + expected[i]));
+  CHECK(take(node, size_t{8} << 20, size_t{256} << 10).empty());
+}
+
+TEST_CASE("the coordinator takes a node's sky event as that node kept it, whatever its sequence") {
+  // The node applied the sequence rule: what it ships replaces the coordinator's copy, so that a
+  // record the node never shipped (dropped before its turn, or an earlier attempt's) cannot make
+  // the two pages differ.
+  auto event = [](int sequence) {
+    auto e = std::make_shared<SkyEvent>();
+    e->event_id = "S230518h";
+    e->sequence = sequence;
+    return e;
+  };
+  DashboardFeed earlier, node, coordinator;
+  earlier.add(event(5));
+  for (const auto& part : take(earlier, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("node2", part);
+  node.add(event(3));
+  for (const auto& part : take(node, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("node2", part);
+  CHECK(coordinator.event("S230518h")->sequence == 3);
+  CHECK(coordinator.events_json() == node.events_json());
+  // Its own sinks' records still follow the rule.
+  DashboardFeed single;
+  single.add(event(5));
+  single.add(event(3));
+  CHECK(single.event("S230518h")->sequence == 5);
 }
 
 }  // namespace ebs::dashboard
