@@ -2,7 +2,6 @@
 
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
-#include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
 
@@ -17,6 +16,7 @@
 #include "engine/cluster/instance_books.h"
 #include "engine/cluster/link.h"
 #include "engine/cluster/coordinator_requests.h"
+#include "engine/cluster/feed_shipper.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/shipped_files.h"
 #include "engine/graph/workflow.h"
@@ -167,33 +167,12 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::chrono::steady_clock::time_point collect_deadline;
   uint64_t attempt_epoch = kFirstEpoch;  // the epoch of this attempt's wire, on its books
   auto last_books = std::chrono::steady_clock::now();
-  bool feed_wanted = false;  // the coordinator serves `run --http`: this node's dashboard feed goes there
-  // Parts sent and not yet acknowledged (feed_ack_atom): the next shipment waits for them, so that
-  // at most one shipment (kFeedBytesPerInterval) is in transit from this node however slow the link
-  // or busy the coordinator; what is not sent stays in the feed, which the sinks' limits bound. A
-  // coordinator that never answers stops the shipping, nothing else.
-  size_t feed_unacked = 0;
-  // What the dashboard sinks here keep and have not shipped, a bounded amount at a time
-  // (engine/cluster/feed_relay.h), one part encoded and sent at a time. The page is a view: a part
-  // that cannot be made stops the shipping, not the run.
-  auto ship_feed = [&](size_t budget_bytes, bool keep_newest) -> FeedShipment {
-    if (!feed_wanted || !options.feed || !coordinator) return {};
-    auto fault = [&](const std::string& what) {
-      spdlog::error("node {}: the dashboard feed is no longer shipped to the coordinator: {}", options.name, what);
-      feed_wanted = false;
-    };
-    try {
-      return options.feed->ship_unshipped(budget_bytes, kMaxMessageBytes, keep_newest, [&](FeedPart&& part) {
-        self->send(coordinator, feed_atom::value, options.name, std::move(part.state), std::move(part.types),
-                   std::move(part.encodings));
-        ++feed_unacked;
-      });
-    } catch (const std::exception& e) {
-      fault(e.what());
-    } catch (const kj::Exception& e) {  // Cap'n Proto's limits
-      fault(e.getDescription().cStr());
-    }
-    return {};
+  // What the dashboard sinks here keep goes to a coordinator serving `run --http`, one
+  // acknowledged shipment at a time (engine/cluster/feed_shipper.h).
+  FeedShipper feed(options.feed, options.name);
+  auto send_feed = [&](FeedPart&& part) {
+    self->send(coordinator, feed_atom::value, options.name, std::move(part.state), std::move(part.types),
+               std::move(part.encodings));
   };
   auto tear_down = [&] {
     acks->tear_down();
@@ -229,7 +208,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     // whether or not a shipment is in transit, the newest up to kFinalFeedBytes so that the books
     // are not held back long. The older ones over it are not shown on the coordinator's page:
     // said here.
-    FeedShipment last = ship_feed(kFinalFeedBytes, true);
+    FeedShipment last = feed.last(kFinalFeedBytes, kMaxMessageBytes, send_feed);
     if (last.left > 0)
       spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
                    "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
@@ -524,10 +503,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (restarting) return;  // an instance of the attempt being torn down
           self->send(coordinator, msg::fault_atom::value, index, "on node " + options.name + ": " + what, abort);
         },
-        [&](feed_atom) { feed_wanted = true; },
-        [&](feed_ack_atom) {
-          if (feed_unacked > 0) --feed_unacked;
-        },
+        [&](feed_atom) { feed.want(); },
+        [&](feed_ack_atom) { feed.acknowledged(); },
         [&](collect_atom) {
           collecting = true;
           collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -604,7 +581,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         std::chrono::steady_clock::now() - last_books >= kBooksInterval) {
       self->send(coordinator, books_atom::value, attempt_epoch, options.name,
                  nlohmann::json{{"instances", local_books()}}.dump());
-      if (feed_unacked == 0) ship_feed(kFeedBytesPerInterval, false);
+      feed.tick(kFeedBytesPerInterval, kMaxMessageBytes, send_feed);
       last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "test/support/ztf_alerts.h"
+#include "engine/cluster/feed_shipper.h"
 #include "engine/model/record_wire.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/fault.h"
@@ -373,6 +374,49 @@ TEST_CASE("the coordinator takes a node's sky event as that node kept it, whatev
   single.add(event(5));
   single.add(event(3));
   CHECK(single.event("S230518h")->sequence == 5);
+}
+
+TEST_CASE("a node ships its feed only when asked, one acknowledged shipment at a time, the last whatever is in transit") {
+  DashboardFeed node, coordinator;
+  node.widen({.coincidences = 10});
+  auto coincidence = [](int i) {
+    auto c = std::make_shared<Coincidence>();
+    c->event_id = "S230518h";
+    c->alert_id = 1000 + i;
+    return c;
+  };
+  for (int i = 0; i < 10; ++i) node.add(coincidence(i));
+  const size_t one = encode_record(*coincidence(0)).size();
+  cluster::FeedShipper shipper(&node, "node2");
+  std::vector<cluster::FeedPart> sent;
+  auto send = [&](cluster::FeedPart&& part) { sent.push_back(std::move(part)); };
+  // Not asked (the coordinator serves no page): nothing goes.
+  CHECK(shipper.tick(3 * one, one, send).records == 0);
+  CHECK(shipper.last(3 * one, one, send).records == 0);
+  CHECK(sent.empty());
+  shipper.want();
+  CHECK(shipper.tick(3 * one, one, send).records == 3);  // three parts of one record
+  CHECK(sent.size() == 3);
+  CHECK(shipper.in_transit() == 3);
+  // Until every part is acknowledged, nothing more goes: the rest stays in the feed.
+  for (int ack = 0; ack < 3; ++ack) {
+    CHECK(shipper.tick(3 * one, one, send).records == 0);
+    CHECK(sent.size() == 3);
+    shipper.acknowledged();
+  }
+  CHECK(shipper.tick(3 * one, one, send).records == 3);
+  CHECK(sent.size() == 6);
+  // The last shipment goes whatever is in transit: the newest that fit (8, 9; 6 and 7 left out).
+  cluster::FeedShipment last = shipper.last(2 * one, 3 * one, send);
+  CHECK(last.records == 2);
+  CHECK(last.left == 2);
+  REQUIRE(sent.size() == 7);
+  CHECK(shipper.in_transit() == 4);
+  for (const auto& part : sent) coordinator.add_part("node2", part);
+  nlohmann::json shown = coordinator.coincidences_json();
+  REQUIRE(shown.size() == 8);
+  CHECK(shown[0]["alert_id"] == "1009");
+  CHECK(shown[2]["alert_id"] == "1005");
 }
 
 }  // namespace ebs::dashboard
