@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
   // points, agreed on the coordinator's filter registry (docs/filters.md, "In a cluster run").
   ebs::cluster::CoordinatorRequests coordinator_requests;
   ebs::filter_registry::serve_switch_stores(coordinator_requests);
-  ebs::register_workflow_commands(commands, actors, plugins, &dashboard, EBS_FLOW_VERSION, &coordinator_requests);
+  // A cluster run's nodes ship what their dashboard sinks keep to the coordinator's feed.
+  ebs::register_workflow_commands(commands, actors, plugins, &dashboard, EBS_FLOW_VERSION, &coordinator_requests,
+                                  &dashboard_feed);
   ebs::register_expr_commands(commands);
   ebs::register_time_commands(commands);
   ebs::register_builtin_modules(actors, commands, &coordinator_requests);

@@ -1176,3 +1176,145 @@ TEST_CASE("a drain cut in a cluster run with a Kafka source commits nothing its 
   CHECK(committed("again") == 86);
   fs::remove_all(dir);
 }
+
+TEST_CASE("a dashboard sink on node2: the coordinator's page shows its alerts, cutouts, light curves, sky events and "
+          "coincidences as one process's page does") {
+  fs::path dir = temp_dir("dashboard");
+  // Real ZTF alerts (with cutouts) and the LVK notice of S230518h (with its sky map) through a
+  // coincidence on node1 into a dashboard sink on node2 (loose settings, as web/test/dashboard-live.yaml:
+  // a display test). The single-process run ignores the placements.
+  write(dir / "workflow.yaml", R"(name: cluster-dashboard
+actors:
+  - id: ztf
+    type: avro-files
+    config: {path: ')" + (data_dir() / "ztf/fink-20200101-v3.3").string() + R"('}
+    placement: {nodes: [node1]}
+  - id: notices
+    type: notice-files
+    config: {path: ')" + (data_dir() / "gcn/lvk-fink-mm/S230518h-initial.json").string() + R"('}
+    placement: {nodes: [node1]}
+  - id: match
+    type: coincidence
+    config: {window_gw_days: [-2000, 2000], credible_level: 1.0}
+    inputs: {alerts: ztf.alerts, events: notices.events}
+    placement: {nodes: [node1]}
+  - id: show
+    type: dashboard
+    config: {keep_alerts: 24}
+    inputs: [match.alerts, notices.events, match.coincidences]
+    placement: {nodes: [node2]}
+)");
+  // Each run with --linger: once it has ended, its page is read (the nodes have reported and exit),
+  // then SIGTERM ends it.
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "read_page() {  # name, extra arguments of run\n"
+        "  \"$B\" run workflow.yaml --no-progress $2 --http 127.0.0.1:0 --linger --run-dir out-$1 > $1.out 2> $1.err & pid=$!\n"
+        "  for i in $(seq 200); do url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' $1.out); [ -n \"$url\" ] && break; sleep 0.05; done\n"
+        "  for i in $(seq 600); do curl -s \"${url}api/stats\" | grep -q '\"state\":\"ended\"' && break; sleep 0.1; done\n"
+        "  for p in alerts events coincidences stats; do curl -s \"${url}api/$p\" > $1-$p.json; done\n"
+        "  id=$(grep -o '\"alert_id\":\"[0-9]*\"' $1-alerts.json | head -1 | grep -o '[0-9][0-9]*')\n"
+        "  curl -s \"${url}api/alerts/$id/lightcurve\" > $1-lightcurve.json\n"
+        "  curl -s -o $1-science.png -w '%{http_code}' \"${url}cutout/$id/science.png\" > $1-science.code\n"
+        "  curl -s -o $1-skymap.png -w '%{http_code}' \"${url}skymap/S230518h.png\" > $1-skymap.code\n"
+        "  kill -TERM $pid; wait $pid; echo $? > $1.rc\n"
+        "}\n"
+        "read_page one ''\n"
+        "read_page cluster '--local-cluster 2 --threads 1'\n"
+        "echo 0 > run.rc\n");
+  run_script(dir);
+  INFO(read_file(dir / "cluster.err"));
+  CHECK(rc(dir, "one") == 0);
+  CHECK(rc(dir, "cluster") == 0);
+  auto page = [&](const std::string& run, const std::string& what) { return json::parse(read_file(dir / (run + "-" + what + ".json"))); };
+  // The candidates and pairs of an event, and the coincidences, come in the order their edges
+  // delivered them: compared as sets.
+  auto sorted = [](json list) {
+    std::sort(list.begin(), list.end(), [](const json& a, const json& b) { return a.dump() < b.dump(); });
+    return list;
+  };
+  const json alerts = page("cluster", "alerts");
+  CHECK(alerts.size() == 24);
+  CHECK(alerts == page("one", "alerts"));  // the same 24 latest alerts, newest first, annotations and all
+  json events = page("cluster", "events"), events_one = page("one", "events");
+  REQUIRE(events.size() == 1);
+  REQUIRE(events_one.size() == 1);
+  CHECK(events[0]["event_id"] == "S230518h");
+  CHECK(events[0]["has_skymap"] == true);
+  CHECK(events[0]["coincidences"].size() > 0);
+  CHECK(sorted(events[0]["coincidences"]) == sorted(events_one[0]["coincidences"]));
+  for (json* e : {&events, &events_one}) (*e)[0].erase("coincidences");
+  CHECK(events == events_one);
+  CHECK(page("cluster", "coincidences").size() > 0);
+  CHECK(sorted(page("cluster", "coincidences")) == sorted(page("one", "coincidences")));
+  // Every record the sink received counts, as in one process.
+  CHECK(page("cluster", "stats")["feed_records"] == page("one", "stats")["feed_records"]);
+  CHECK(page("cluster", "stats")["feed_records"].get<int>() > 50);
+  // The cutout and the sky map are rendered by the coordinator from what node2 shipped.
+  CHECK(read_file(dir / "cluster-science.code") == "200");
+  CHECK(read_file(dir / "cluster-science.png").substr(1, 3) == "PNG");
+  CHECK(read_file(dir / "cluster-science.png") == read_file(dir / "one-science.png"));
+  CHECK(read_file(dir / "cluster-skymap.code") == "200");
+  CHECK(read_file(dir / "cluster-skymap.png") == read_file(dir / "one-skymap.png"));
+  CHECK(page("cluster", "lightcurve")["points"].size() > 1);
+  CHECK(page("cluster", "lightcurve") == page("one", "lightcurve"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a frozen node holding the dashboard sink does not hold the coordinator's page back; its records stay") {
+  fs::path dir = temp_dir("dashboard-frozen");
+  write(dir / "workflow.yaml", R"(name: cluster-dashboard-frozen
+actors:
+  - id: sim
+    type: simulator
+    config: {count: 0, rate: 500, seed: 3}
+    placement: {nodes: [a]}
+  - id: show
+    type: dashboard
+    inputs: [sim.alerts]
+    placement: {nodes: [b]}
+)");
+  // b is stopped once the page shows its alerts; the page is read at once (time_total), again
+  // once the coordinator declared b lost (the run then ends, b held a sink: not waited for here),
+  // and again 1.5 s after b was let run again.
+  write(dir / "script.sh", "B='" + ebs_flow() + "'\n"
+        "for n in a b; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
+        "for n in a b; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n"
+        "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
+        "\"$B\" run workflow.yaml --no-progress --nodes a=127.0.0.1:$(port a),b=127.0.0.1:$(port b) --http 127.0.0.1:0 "
+        "--linger --run-dir out > run.out 2> run.err & echo $! > run.pid\n"
+        "for i in $(seq 200); do url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out); [ -n \"$url\" ] && break; sleep 0.05; done\n"
+        "for i in $(seq 300); do [ $(curl -s \"${url}api/alerts\" | grep -o '\"alert_id\"' | wc -l) -ge 50 ] && break; sleep 0.1; done\n"
+        "kill -STOP $(cat b.pid); sleep 1\n"
+        "curl -s -o frozen-alerts.json -w '%{time_total}' \"${url}api/alerts\" > frozen.time\n"
+        "curl -s \"${url}api/stats\" > frozen-stats.json\n"
+        "for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
+        "curl -s \"${url}api/alerts\" > lost-alerts.json\n"
+        "curl -s \"${url}api/stats\" > lost-stats.json\n"
+        // b comes back. The run has ended by then (b held a sink), so this does not exercise the
+        // coordinator's refusal of a lost node's feed (from_lost): it checks that the page stays.
+        "kill -CONT $(cat b.pid); sleep 1.5\n"
+        "curl -s \"${url}api/alerts\" > back-alerts.json\n"
+        "curl -s \"${url}api/stats\" > back-stats.json\n"
+        "kill -9 $(cat run.pid); wait $(cat run.pid); echo 0 > run.rc\n"
+        "for n in a b; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); kill $w 2>/dev/null; done\n"
+        "exit 0\n");
+  run_script(dir);
+  INFO(read_file(dir / "run.err"));
+  CHECK(read_file(dir / "run.err").find("node 'b' was lost during the run") != std::string::npos);
+  // While b was frozen the page answered at once, from what b had shipped.
+  const double took = std::stod(read_file(dir / "frozen.time"));
+  CHECK(took < 1.0);
+  const json frozen = json::parse(read_file(dir / "frozen-alerts.json"));
+  CHECK(frozen.size() == 50);  // the sink's default keep_alerts
+  CHECK(json::parse(read_file(dir / "frozen-stats.json"))["state"] == "running");
+  // After b was declared lost, what it shipped before stays on the page.
+  const json lost = json::parse(read_file(dir / "lost-alerts.json"));
+  CHECK(lost.size() == 50);
+  CHECK(lost == frozen);
+  // b, let run again once declared lost, changes nothing on the page (the run had ended).
+  CHECK(json::parse(read_file(dir / "back-alerts.json")) == lost);
+  const json lost_stats = json::parse(read_file(dir / "lost-stats.json"));
+  CHECK(lost_stats["feed_records"].get<uint64_t>() > 0);
+  CHECK(json::parse(read_file(dir / "back-stats.json"))["feed_records"] == lost_stats["feed_records"]);
+  fs::remove_all(dir);
+}

@@ -160,7 +160,8 @@ static void wait_for_stop_signal(const RunResult& result) {
 }
 
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& loader,
-                                RunHttpServer* http, std::string version, cluster::CoordinatorRequests* requests) {
+                                RunHttpServer* http, std::string version, cluster::CoordinatorRequests* requests,
+                                cluster::FeedRelay* feed) {
   commands.add("validate", "Check a workflow: every problem at once, as FILE:LINE:COL: message",
                [&actors, &loader](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<WorkflowOptions>();
@@ -206,8 +207,9 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                });
 
   commands.add("node", "Run a cluster worker: a coordinator (`run --nodes`) places instances on it (docs/cluster.md)",
-               [&actors, &loader, version, requests](CLI::App& app) -> CommandRegistry::Runner {
+               [&actors, &loader, version, requests, feed](CLI::App& app) -> CommandRegistry::Runner {
                  auto o = std::make_shared<cluster::NodeOptions>();
+                 o->feed = feed;
                  auto listen = std::make_shared<std::string>();
                  app.add_option("--name", o->name, "the node's name, as placements and --nodes say it")->required();
                  app.add_option("--listen", *listen, "HOST:PORT to listen on for the coordinator and peers (port 0: any)")
@@ -245,7 +247,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                });
 
   commands.add("run", "Run a workflow until its sources end (or SIGINT/SIGTERM)",
-               [&actors, &loader, http, version, requests](CLI::App& app) -> CommandRegistry::Runner {
+               [&actors, &loader, http, version, requests, feed](CLI::App& app) -> CommandRegistry::Runner {
                  struct RunArgs {
                    WorkflowOptions workflow;
                    RunOptions run;
@@ -296,7 +298,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    app.add_flag("--linger", o->linger,
                                 "with --http: keep serving the final page after the run ends, until SIGINT/SIGTERM");
                  }
-                 return [o, &actors, &loader, http, version, requests] {
+                 return [o, &actors, &loader, http, version, requests, feed] {
                    // Before anything can start a thread (loading a model starts XGBoost's OpenMP
                    // pool): every thread inherits the blocked mask, only the run takes signals.
                    StopSignals block_signals;
@@ -337,6 +339,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      // A cluster run: the placement is checked against the nodes before any is reached.
                      cluster::ClusterRun run;
                      run.requests = requests;
+                     run.feed = address ? feed : nullptr;  // the page shows what the nodes' dashboard sinks keep
                      run.version = version;
                      run.tls = o->tls;
                      run.sets = o->workflow.sets;

@@ -9,6 +9,7 @@
 
 namespace ebs::cluster {
 class CoordinatorRequests;
+class FeedRelay;
 }
 
 namespace ebs {
@@ -26,9 +27,11 @@ class RunHttpServer : public RunObserver {
 // The registry, loader and server belong to main(); the commands keep references to them.
 // Without `http`, `run` has no --http option. `version` is what cluster nodes must share
 // (`ebs-flow node`, `run --nodes`: docs/cluster.md); `requests`, what the nodes' instances ask the
-// coordinator of a cluster run (engine/cluster/coordinator_requests.h).
+// coordinator of a cluster run (engine/cluster/coordinator_requests.h); `feed`, what the `dashboard`
+// sinks keep, which a cluster run's nodes ship to its coordinator's `--http` page
+// (engine/cluster/feed_relay.h).
 void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors, PluginLoader& plugins,
                                 RunHttpServer* http = nullptr, std::string version = "0.0.0",
-                                cluster::CoordinatorRequests* requests = nullptr);
+                                cluster::CoordinatorRequests* requests = nullptr, cluster::FeedRelay* feed = nullptr);
 
 }  // namespace ebs

@@ -304,6 +304,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   spdlog::info("cluster of {} nodes ready: {} instances, {} links between nodes", nodes.size(), placement.size(),
                link_keys.size());
   auto started_at = std::chrono::steady_clock::now();
+  // The page of `run --http` shows what the nodes' dashboard sinks keep: they ship it here.
+  if (cluster.feed)
+    for (caf::actor& node : nodes) self->send(node, feed_atom::value);
   for (caf::actor& node : nodes) self->send(node, msg::start_atom::value);
   // The nodes' books arrive every kBooksInterval into this graph's counters, where the progress
   // line, the drain bound and `run --http` read them as they read a single-process run's.
@@ -333,6 +336,23 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         return true;
       }
     return false;
+  };
+
+  // A part of a node's dashboard feed (feed_atom) into this process's feed, which the page reads.
+  // The page is a view: a damaged part is dropped (logged once), the run goes on.
+  bool feed_damaged = false;
+  // Each part is acknowledged (feedack) once added: its node sends the next shipment only then.
+  // A lost node's parts are refused unanswered.
+  auto add_feed = [&](const std::string& name, const std::string& state, const std::string& types,
+                      const std::string& encodings) {
+    if (from_lost()) return;
+    if (cluster.feed) try {
+        cluster.feed->add_part(name, FeedPart{state, types, encodings});
+      } catch (const std::exception& e) {
+        if (!feed_damaged) spdlog::error("{} (the dashboard part from node '{}' is dropped)", e.what(), name);
+        feed_damaged = true;
+      }
+    self->send(caf::actor_cast<caf::actor>(self->current_sender()), feed_ack_atom::value);
   };
   auto survivors = [&] {
     std::vector<size_t> alive;
@@ -543,6 +563,11 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           if (from_lost() || books_epoch < attempt_epoch) return;
           fill_books(*graph, nlohmann::json::parse(text));
         },
+        // What reached a dashboard sink reached it, in whichever attempt: kept across a restart.
+        [&](feed_atom, const std::string& name, const std::string& state, const std::string& types,
+            const std::string& encodings) {
+          add_feed(name, state, types, encodings);
+        },
         [&](msg::done_atom, uint64_t index) {
           if (from_lost()) return;
           if (index < instances().size() && !instances()[index].done) {
@@ -624,6 +649,11 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
             }
         },
         [&](books_atom, uint64_t, const std::string&, const std::string&) {},  // the report supersedes them
+        // A node ships its feed's last part before its report (one sender's messages keep their order).
+        [&](feed_atom, const std::string& name, const std::string& state, const std::string& types,
+            const std::string& encodings) {
+          add_feed(name, state, types, encodings);
+        },
         caf::after(std::chrono::seconds(60)) >> [&] {
           result.errors.push_back("a node did not report its books within 60 s");
           collecting = false;
@@ -658,6 +688,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
               if (nodes[i].address() == down.source && counting.count(names[i])) whole = false;
           },
           [&](books_atom, uint64_t, const std::string&, const std::string&) {},
+          [&](feed_atom, const std::string&, const std::string&, const std::string&, const std::string&) {},
           caf::after(left) >> [&] { whole = false; });
     }
     result.abandoned_counted = whole;

@@ -31,6 +31,9 @@ struct ClusterRun {
   TlsFiles tls;  // the coordinator's own certificate, key and CA (docs/cluster.md "Security")
   // main()'s handlers of what the nodes' instances ask the coordinator (null: none).
   const CoordinatorRequests* requests = nullptr;
+  // main()'s dashboard feed when the run serves `--http` (not owned; null: the nodes keep what
+  // their `dashboard` sinks keep to themselves): the nodes ship it there.
+  FeedRelay* feed = nullptr;
 };
 
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,

@@ -69,6 +69,23 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 // the attempt (its wire), so that a torn-down attempt's books are dropped after a restart.
 using books_atom = caf::atom_constant<caf::atom("books")>;
 inline constexpr std::chrono::milliseconds kBooksInterval{500};
+// Coordinator -> node: (feed): the coordinator serves `run --http`: ship what this node's
+// `dashboard` sinks keep. Node -> coordinator: (feed, node name, state, types, encodings), a
+// FeedPart (engine/cluster/feed_relay.h), every kBooksInterval while its feed moves and before its
+// books at collect: the kept records not shipped yet, at most kFeedBytesPerInterval of them a time
+// (the rest waits; what the sinks drop meanwhile is never shipped), in parts of kMaxMessageBytes.
+// The coordinator answers each part with (feedack); a node sends its next shipment only once the
+// previous one's parts are all acknowledged: at most one shipment in transit per node (CAF's
+// write buffers and mailboxes are unbounded).
+using feed_atom = caf::atom_constant<caf::atom("feed")>;
+using feed_ack_atom = caf::atom_constant<caf::atom("feedack")>;
+// 2 MiB every 0.5 s: 4 MiB/s at most from a node, ~150 ZTF alerts of 2020 (27.5 kB as shipped, with
+// cutouts) a second; a sink's default 50 alerts fit in one shipment.
+inline constexpr size_t kFeedBytesPerInterval = size_t{2} << 20;
+// The shipment before a node's books at collect (sent whatever is in transit): a few budgets, so
+// that a sink keeping many records (keep_alerts up to 100000) neither holds the books back long
+// nor encodes gigabytes; what is over it is logged by the node and missing from the page.
+inline constexpr size_t kFinalFeedBytes = 4 * kFeedBytesPerInterval;
 // (draincut) to every node: the drain ran out of time (drain_timeout_s). The node abandons every
 // token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
 // reports its books at once (collect's answer) and stops its instances.

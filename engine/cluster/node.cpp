@@ -16,6 +16,7 @@
 #include "engine/cluster/instance_books.h"
 #include "engine/cluster/link.h"
 #include "engine/cluster/coordinator_requests.h"
+#include "engine/cluster/feed_shipper.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/shipped_files.h"
 #include "engine/graph/workflow.h"
@@ -166,6 +167,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::chrono::steady_clock::time_point collect_deadline;
   uint64_t attempt_epoch = kFirstEpoch;  // the epoch of this attempt's wire, on its books
   auto last_books = std::chrono::steady_clock::now();
+  // What the dashboard sinks here keep goes to a coordinator serving `run --http`, one
+  // acknowledged shipment at a time (engine/cluster/feed_shipper.h).
+  FeedShipper feed(options.feed, options.name);
+  auto send_feed = [&](FeedPart&& part) {
+    self->send(coordinator, feed_atom::value, options.name, std::move(part.state), std::move(part.types),
+               std::move(part.encodings));
+  };
   auto tear_down = [&] {
     acks->tear_down();
     if (graph)
@@ -195,6 +203,16 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   // Reports the books and ends the run here; `count_abandoned` (a drain cut): then waits until its
   // instances and links have ended, every token let go, and sends the records its scope abandoned.
   auto report = [&](bool count_abandoned) {
+    // Before the books (one sender's messages keep their order, and the coordinator stops
+    // listening once it has every node's books): what the sinks here keep and did not ship yet,
+    // whether or not a shipment is in transit, the newest up to kFinalFeedBytes so that the books
+    // are not held back long. The older ones over it are not shown on the coordinator's page:
+    // said here.
+    FeedShipment last = feed.last(kFinalFeedBytes, kMaxMessageBytes, send_feed);
+    if (last.left > 0)
+      spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
+                   "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
+                   options.name, last.left, kFinalFeedBytes >> 20, last.records, last.bytes);
     graph->read_reports();
     nlohmann::json books = local_books();
     nlohmann::json out{{"node", options.name},
@@ -488,6 +506,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (restarting) return;  // an instance of the attempt being torn down
           self->send(coordinator, msg::fault_atom::value, index, "on node " + options.name + ": " + what, abort);
         },
+        [&](feed_atom) { feed.want(); },
+        [&](feed_ack_atom) { feed.acknowledged(); },
         [&](collect_atom) {
           collecting = true;
           collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -564,6 +584,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         std::chrono::steady_clock::now() - last_books >= kBooksInterval) {
       self->send(coordinator, books_atom::value, attempt_epoch, options.name,
                  nlohmann::json{{"instances", local_books()}}.dump());
+      feed.tick(kFeedBytesPerInterval, kMaxMessageBytes, send_feed);
       last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "engine/cluster/feed_relay.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/plugin/plugin_loader.h"
 
@@ -41,6 +42,9 @@ struct NodeOptions {
   TlsFiles tls;
   // Where the files a coordinator ships are kept between runs (engine/cluster/shipped_files.h).
   std::string cache_dir;
+  // main()'s dashboard feed (not owned; null: none): what this node's `dashboard` sinks keep
+  // goes to a coordinator that asks for it (feed_atom).
+  FeedRelay* feed = nullptr;
 };
 
 // What a process of this build says at the BASP handshake: "ebs-flow VERSION protocol REVISION"

@@ -2,7 +2,7 @@
 // Chromium loads the page; the graph, live rates, decoded cutouts, light curves and the skymap
 // with its candidates must all be there. Saves a screenshot.
 // node dashboard_browser_test.mjs --ebs-flow BIN --workflow YAML --data DIR --screenshot PNG
-import { startRun, openBrowser, parseArgs, checker, newPage } from './harness.mjs';
+import { startRun, openBrowser, parseArgs, checker, newPage, loadedCutouts } from './harness.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const run = startRun(args['ebs-flow'], args.workflow, { dataDir: args.data });
@@ -47,12 +47,7 @@ try {
   check(await page.textContent('#stats tr[data-id="bright"] td:nth-child(11)') === '', 'a transform shows no latency');
 
   // Alerts: three cutouts each, decoded by the browser; light curves with points.
-  await page.waitForFunction(() => document.querySelectorAll('#alerts article.alert').length >= 3, null, { timeout: 20000 });
-  await page.waitForFunction(() => {
-    const imgs = [...document.querySelectorAll('#alerts img.cutout')];
-    return imgs.length >= 9 && imgs.every(i => i.complete);
-  }, null, { timeout: 20000 });
-  const cutouts = await page.$$eval('#alerts img.cutout', imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight]));
+  const cutouts = await loadedCutouts(page);
   check(cutouts.length >= 9 && cutouts.every(([w, h]) => w > 0 && h > 0),
         `${cutouts.length} cutout images decoded (${cutouts.slice(0, 3).map(c => c.join('x')).join(', ')}, ...)`);
   const kinds = await page.$$eval('#alerts article.alert:first-child figcaption', f => f.map(x => x.textContent));

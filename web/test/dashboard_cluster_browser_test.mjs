@@ -1,11 +1,13 @@
 // The dashboard of a cluster run in a real browser: `ebs-flow run --local-cluster 2 --http` (the
 // coordinator serves the page from the books its nodes report); the graph with each actor's node,
-// live rates, a sink's latency, and a clean stop on SIGTERM.
-// node dashboard_cluster_browser_test.mjs --ebs-flow BIN --workflow YAML --screenshot PNG
-import { startRun, openBrowser, parseArgs, checker, newPage } from './harness.mjs';
+// live rates, a sink's latency, what the dashboard sink on node2 keeps (alerts with cutouts and
+// light curves, the sky map and its candidates: shipped to the coordinator), and a clean stop on SIGTERM.
+// node dashboard_cluster_browser_test.mjs --ebs-flow BIN --workflow YAML --data DIR --screenshot PNG
+import { startRun, openBrowser, parseArgs, checker, newPage, loadedCutouts } from './harness.mjs';
 
 const args = parseArgs(process.argv.slice(2));
-const run = startRun(args['ebs-flow'], args.workflow, { extraArgs: ['--local-cluster', '2', '--threads', '1'] });
+const run = startRun(args['ebs-flow'], args.workflow,
+                     { dataDir: args.data, extraArgs: ['--local-cluster', '2', '--threads', '1'] });
 let browser;
 const { check, failures } = checker();
 
@@ -44,6 +46,25 @@ try {
         `the count sink shows its latency p50 / p99 / max (${latency.join(' / ')} ms)`);
   const metrics = await (await page.request.get(url + 'metrics')).text();
   check(/ebs_sink_latency_seconds_count\{actor="kept"\} [1-9]/.test(metrics), '/metrics has the sink latency');
+
+  // What the dashboard sink on node2 keeps, on the coordinator's page: alerts with their three
+  // cutouts (rendered by the coordinator from what node2 shipped) and light curves.
+  check((await typeLine('show')) === 'dashboard · node2', `show on node2 (${await typeLine('show')})`);
+  const cutouts = await loadedCutouts(page);
+  check(cutouts.length >= 9 && cutouts.every(([w, h]) => w > 0 && h > 0),
+        `${cutouts.length} cutout images decoded from node2's alerts (${cutouts.slice(0, 3).map(c => c.join('x')).join(', ')}, ...)`);
+  await page.waitForFunction(() => document.querySelectorAll('svg.lightcurve circle.detection').length > 0, null, { timeout: 20000 });
+  const curves = await page.$$eval('svg.lightcurve', svgs => svgs.filter(s => s.querySelectorAll('circle.detection').length > 0).length);
+  check(curves >= 3, `light curves drawn (${curves})`);
+  // S230518h's map and the candidates over it.
+  await page.waitForFunction(() => [...document.querySelectorAll('canvas.skymap')].some(c => c.dataset.drawn === 'skymap' && Number(c.dataset.candidates) > 0),
+                             null, { timeout: 30000 });
+  const sky = await page.$$eval('canvas.skymap', cs => cs.map(c => ({ id: c.closest('article').dataset.id, drawn: c.dataset.drawn, candidates: Number(c.dataset.candidates) })));
+  console.log('sky maps:', JSON.stringify(sky));
+  const gw = sky.find(s => s.drawn === 'skymap');
+  check(gw && gw.id === 'S230518h' && gw.candidates > 0, `S230518h's sky map drawn with ${gw && gw.candidates} candidates over it`);
+  const feedRecords = Number((await page.textContent('#feed')).replace(/,/g, ''));
+  check(feedRecords > 50, `the page counts the records node2's sink received (${feedRecords})`);
 
   check(errors.length === 0, `no errors in the page (${errors.join('; ')})`);
   await page.screenshot({ path: args.screenshot, fullPage: true });

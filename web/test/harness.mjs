@@ -72,6 +72,17 @@ export async function openBrowser() {
   };
 }
 
+// Waits until the page lists at least `alerts` alerts and every cutout image on it has loaded;
+// returns each image's natural [width, height] (0 x 0: not decoded).
+export async function loadedCutouts(page, alerts = 3) {
+  await page.waitForFunction(n => document.querySelectorAll('#alerts article.alert').length >= n, alerts, { timeout: 30000 });
+  await page.waitForFunction(n => {
+    const imgs = [...document.querySelectorAll('#alerts img.cutout')];
+    return imgs.length >= 3 * n && imgs.every(i => i.complete);
+  }, alerts, { timeout: 20000 });
+  return page.$$eval('#alerts img.cutout', imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight]));
+}
+
 export function parseArgs(argv) {
   const out = {};
   for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];

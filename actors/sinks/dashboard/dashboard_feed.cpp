@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "engine/model/record_json.h"
+#include "engine/model/record_wire.h"
+#include "engine/util/fault.h"
 
 namespace ebs::dashboard {
 
@@ -20,10 +22,34 @@ void keep_latest(std::deque<T>& items, size_t limit) {
   while (items.size() > limit) items.pop_front();
 }
 
+// What a node ships of a kept record: what the page shows, not an alert's raw payload (as large
+// as the rest of a ZTF alert) nor a notice's text (a GW notice's is its sky map again, in base64).
+RecordPtr shown_part(const RecordPtr& record) {
+  if (record->type() == PortType::alert) {
+    const auto& alert = static_cast<const Alert&>(*record);
+    if (alert.core().raw.empty()) return record;
+    auto core = std::make_shared<AlertCore>(alert.core());
+    core->raw = RawRecord();
+    return std::make_shared<const Alert>(std::move(core), alert.annotations());
+  }
+  if (record->type() == PortType::sky_event) {
+    const auto& event = static_cast<const SkyEvent&>(*record);
+    if (event.notice_json.empty()) return record;
+    auto copy = std::make_shared<SkyEvent>(event);
+    copy->notice_json.clear();
+    return copy;
+  }
+  return record;
+}
+
 }  // namespace
 
 void DashboardFeed::widen(const FeedLimits& limits) {
   std::lock_guard lock(mutex_);
+  widen_locked(limits);
+}
+
+void DashboardFeed::widen_locked(const FeedLimits& limits) {
   if (!widened_) {
     limits_ = limits;
     widened_ = true;
@@ -38,6 +64,11 @@ void DashboardFeed::widen(const FeedLimits& limits) {
 void DashboardFeed::add(const RecordPtr& record) {
   std::lock_guard lock(mutex_);
   ++seen_;
+  add_locked(record, false);
+}
+
+void DashboardFeed::add_locked(const RecordPtr& record, bool from_node) {
+  const uint64_t arrival = ++arrivals_;
   switch (record->type()) {
     case PortType::alert: {
       auto alert = std::static_pointer_cast<const Alert>(record);
@@ -51,7 +82,7 @@ void DashboardFeed::add(const RecordPtr& record) {
       }
       // The same alert annotated further downstream replaces the earlier copy.
       std::erase_if(alerts_, [&](const auto& a) { return a->core().alert_id == core.alert_id; });
-      alerts_.push_back(std::move(alert));
+      alerts_.push_back({arrival, std::move(alert)});
       keep_latest(alerts_, limits_.alerts);
       break;
     }
@@ -59,15 +90,15 @@ void DashboardFeed::add(const RecordPtr& record) {
       auto event = std::static_pointer_cast<const SkyEvent>(record);
       auto same = std::find_if(events_.begin(), events_.end(), [&](const auto& e) { return e->event_id == event->event_id; });
       if (same != events_.end()) {
-        if ((*same)->sequence > event->sequence && !event->retracted) break;  // a late, older notice
+        if (!from_node && (*same)->sequence > event->sequence && !event->retracted) break;  // a late, older notice
         events_.erase(same);
       }
-      events_.push_back(std::move(event));
+      events_.push_back({arrival, std::move(event)});
       keep_latest(events_, limits_.events);
       break;
     }
     case PortType::coincidence:
-      coincidences_.push_back(std::static_pointer_cast<const Coincidence>(record));
+      coincidences_.push_back({arrival, std::static_pointer_cast<const Coincidence>(record)});
       keep_latest(coincidences_, limits_.coincidences);
       break;
     default:
@@ -75,19 +106,11 @@ void DashboardFeed::add(const RecordPtr& record) {
   }
 }
 
-void DashboardFeed::clear() {
-  std::lock_guard lock(mutex_);
-  alerts_.clear();
-  events_.clear();
-  coincidences_.clear();
-  positions_.clear();
-  position_order_.clear();
-  seen_ = 0;
-}
-
 uint64_t DashboardFeed::records_seen() const {
   std::lock_guard lock(mutex_);
-  return seen_;
+  uint64_t seen = seen_;
+  for (const auto& [node, count] : seen_on_nodes_) seen += count;
+  return seen;
 }
 
 nlohmann::json DashboardFeed::alerts_json() const {
@@ -142,8 +165,8 @@ nlohmann::json DashboardFeed::events_json() const {
       auto same = std::find_if(latest.begin(), latest.end(), [&](const Coincidence* l) {
         return l->object_id == c->object_id && l->event_id == c->event_id && l->other_event_id == c->other_event_id;
       });
-      if (same != latest.end()) *same = c.get();
-      else latest.push_back(c.get());
+      if (same != latest.end()) *same = c.record.get();
+      else latest.push_back(c.record.get());
     }
     nlohmann::json matched = nlohmann::json::array();
     nlohmann::json pairs = nlohmann::json::array();
@@ -168,6 +191,11 @@ nlohmann::json DashboardFeed::events_json() const {
       if (auto p = positions_.find(c->alert_id); p != positions_.end()) {
         m["ra"] = p->second.ra;
         m["dec"] = p->second.dec;
+      } else if (std::isfinite(c->alert_ra) && std::isfinite(c->alert_dec)) {
+        // The alert was never here (a coordinator gets only the alerts its nodes keep): the
+        // coincidence says where it was found.
+        m["ra"] = c->alert_ra;
+        m["dec"] = c->alert_dec;
       }
       matched.push_back(m);
     }
@@ -194,15 +222,102 @@ nlohmann::json DashboardFeed::coincidences_json() const {
 std::shared_ptr<const Alert> DashboardFeed::alert(int64_t alert_id) const {
   std::lock_guard lock(mutex_);
   for (const auto& a : alerts_)
-    if (a->core().alert_id == alert_id) return a;
+    if (a->core().alert_id == alert_id) return a.record;
   return nullptr;
 }
 
 std::shared_ptr<const SkyEvent> DashboardFeed::event(const std::string& event_id) const {
   std::lock_guard lock(mutex_);
   for (const auto& e : events_)
-    if (e->event_id == event_id) return e;
+    if (e->event_id == event_id) return e.record;
   return nullptr;
+}
+
+cluster::FeedShipment DashboardFeed::ship_unshipped(size_t budget_bytes, size_t part_bytes, bool keep_newest,
+                                                    const std::function<void(cluster::FeedPart&&)>& send) {
+  std::vector<std::pair<uint64_t, RecordPtr>> unshipped;  // pointers to what is kept: no copies
+  std::string state;
+  uint64_t seen = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& a : alerts_)
+      if (a.arrival > shipped_) unshipped.emplace_back(a.arrival, a.record);
+    for (const auto& e : events_)
+      if (e.arrival > shipped_) unshipped.emplace_back(e.arrival, e.record);
+    for (const auto& c : coincidences_)
+      if (c.arrival > shipped_) unshipped.emplace_back(c.arrival, c.record);
+    if (unshipped.empty() && seen_ == seen_shipped_) return {};
+    seen = seen_;
+    state = nlohmann::json{{"keep_alerts", limits_.alerts},
+                           {"keep_events", limits_.events},
+                           {"keep_coincidences", limits_.coincidences},
+                           {"records", seen_}}
+                .dump();
+  }
+  // In the order they came, so that the coordinator replaces and drops as this feed did.
+  std::sort(unshipped.begin(), unshipped.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  RecordEncoder encoder;
+  std::string one;
+  size_t first = 0;  // the oldest record that goes
+  if (keep_newest) {
+    // Sized from the newest back (encoded, then let go): the newest that fit the budget go.
+    size_t bytes = 0;
+    for (first = unshipped.size(); first > 0; --first) {
+      one.clear();
+      encoder.append(*shown_part(unshipped[first - 1].second), one);
+      if (bytes > 0 && bytes + one.size() > budget_bytes) break;
+      bytes += one.size();
+    }
+  }
+  cluster::FeedShipment shipment;
+  cluster::FeedPart part{state, {}, {}};
+  auto send_part = [&] {
+    ++shipment.parts;
+    send(std::move(part));
+    part = cluster::FeedPart{state, {}, {}};
+  };
+  uint64_t last = 0;
+  for (size_t i = first; i < unshipped.size(); ++i) {
+    const auto& [arrival, record] = unshipped[i];
+    one.clear();
+    encoder.append(*shown_part(record), one);
+    if (shipment.bytes > 0 && shipment.bytes + one.size() > budget_bytes) break;  // the rest goes next time
+    if (!part.encodings.empty() && part.encodings.size() + one.size() > part_bytes) send_part();
+    part.types.push_back(static_cast<char>(record->type()));
+    part.encodings += one;
+    shipment.bytes += one.size();
+    ++shipment.records;
+    last = arrival;
+  }
+  shipment.left = unshipped.size() - shipment.records;
+  send_part();  // the last part, or only the count when no record went
+  std::lock_guard lock(mutex_);
+  shipped_ = std::max(shipped_, last);
+  seen_shipped_ = seen;
+  return shipment;
+}
+
+void DashboardFeed::add_part(const std::string& node, const cluster::FeedPart& part) {
+  const std::string place = "the dashboard feed of node '" + node + "'";
+  nlohmann::json state = nlohmann::json::parse(part.state, nullptr, false);
+  // The sinks' limits, as their config allows them (dashboard_sink.cpp): the coordinator keeps as much.
+  auto limit = [&](const char* key) {
+    return state.is_object() && state[key].is_number_unsigned() && state[key].get<uint64_t>() >= 1 &&
+           state[key].get<uint64_t>() <= 100000;
+  };
+  if (!limit("keep_alerts") || !limit("keep_events") || !limit("keep_coincidences") || !state["records"].is_number_unsigned())
+    fail(place, "its state is not {keep_alerts, keep_events, keep_coincidences, records}: " + part.state.substr(0, 200));
+  std::vector<RecordPtr> records;
+  RecordDecoder decoder;
+  decoder.decode(part.types, part.encodings, place, records);
+  std::lock_guard lock(mutex_);
+  FeedLimits limits = limits_;
+  limits.alerts = state["keep_alerts"].get<size_t>();
+  limits.events = state["keep_events"].get<size_t>();
+  limits.coincidences = state["keep_coincidences"].get<size_t>();
+  widen_locked(limits);
+  seen_on_nodes_[node] = state["records"].get<uint64_t>();
+  for (const RecordPtr& record : records) add_locked(record, true);
 }
 
 }  // namespace ebs::dashboard

@@ -1,0 +1,44 @@
+// A node's side of the dashboard feed (engine/cluster/feed_relay.h): what its `dashboard` sinks
+// keep goes to the coordinator one shipment at a time, the next only once the coordinator has
+// acknowledged every part of the previous one (feed_ack_atom, engine/cluster/messages.h), so that
+// at most one shipment is in transit from a node however slow its link or busy the coordinator.
+// The page is a view: a part that cannot be made stops the shipping, never the node.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "engine/cluster/feed_relay.h"
+
+namespace ebs::cluster {
+
+class FeedShipper {
+ public:
+  using Send = std::function<void(FeedPart&&)>;
+  // `feed` null: nothing to ship. `node`: this node's name, for the log.
+  FeedShipper(FeedRelay* feed, std::string node) : feed_(feed), node_(std::move(node)) {}
+
+  // The coordinator serves `run --http` and asked for the feed (feed_atom): until then nothing ships.
+  void want() { wanted_ = true; }
+  // Every kBooksInterval: the kept records not shipped yet, up to `budget_bytes`, unless a part
+  // of the previous shipment is still unacknowledged (then nothing; they stay in the feed).
+  FeedShipment tick(size_t budget_bytes, size_t part_bytes, const Send& send);
+  // The coordinator added a part (feed_ack_atom).
+  void acknowledged() {
+    if (in_transit_ > 0) --in_transit_;
+  }
+  // Before the books at the end: the newest left, up to `budget_bytes`, whatever is in transit.
+  FeedShipment last(size_t budget_bytes, size_t part_bytes, const Send& send);
+  size_t in_transit() const { return in_transit_; }
+
+ private:
+  FeedShipment ship(size_t budget_bytes, size_t part_bytes, bool keep_newest, const Send& send);
+
+  FeedRelay* feed_;
+  std::string node_;
+  bool wanted_ = false;
+  size_t in_transit_ = 0;  // parts sent and not yet acknowledged
+};
+
+}  // namespace ebs::cluster
