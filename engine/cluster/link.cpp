@@ -150,6 +150,21 @@ void not_replayed(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   mark_credited(st, seq, sent);
 }
 
+// A batch a replay does not send: one already released (its credit is not in flight to this peer:
+// it goes back now, never leaks) or one kept as tokens only (abandoned and counted). True when
+// it was one of those.
+bool settle_unsendable(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
+  if (sent.released) {
+    mark_credited(st, seq, sent);
+    return true;
+  }
+  if (!sent.replayable) {
+    not_replayed(st, seq, sent);
+    return true;
+  }
+  return false;
+}
+
 void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
   auto& st = self->state;
   sent.sent_before = true;
@@ -230,16 +245,8 @@ void pump(LinkOut* self) {
     auto it = st.window.find(seq);
     if (it == st.window.end()) continue;
     LinkOutState::Sent& sent = it->second;
-    if (sent.released) {
-      // Not sent to this peer: its credit is not in flight, so it goes back now (never leaks).
-      mark_credited(st, seq, sent);
-      continue;
-    }
-    if (!sent.replayable) {
-      // Unkept while it waited in this replay (new batches' credit pushed it past the held cap).
-      not_replayed(st, seq, sent);
-      continue;
-    }
+    // Released meanwhile, or unkept while it waited (new batches' credit pushed it past the cap).
+    if (settle_unsendable(st, seq, sent)) continue;
     if (sent.replay) {
       sent.replay = false;
       st.counters->batches_replayed.fetch_add(1, std::memory_order_relaxed);
@@ -337,15 +344,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
         st.pending.clear();
         for (auto& [seq, sent] : st.window) {
           sent.credited = false;
-          if (sent.released) {
-            mark_credited(st, seq, sent);
-            continue;
-          }
-          if (!sent.replayable) {
-            // Only its tokens were kept: abandoned and counted at the rebind, nothing to send.
-            not_replayed(st, seq, sent);
-            continue;
-          }
+          if (settle_unsendable(st, seq, sent)) continue;  // tokens only: abandoned at the rebind
           sent.replay = sent.sent_before;  // one that came during a replay was never sent
           st.pending.push_back(seq);
         }
