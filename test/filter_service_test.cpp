@@ -493,7 +493,7 @@ void check_switch(const fs::path& run_dir, const SourceOrder& source, const Answ
     }
   std::map<std::string, std::set<int>> versions_of;  // each alert evaluated under one version only
   for (const auto& [alert, version] : distinct) versions_of[alert].insert(version);
-  for (const auto& [alert, versions] : versions_of) CHECK_MESSAGE(versions.size() == 1, alert);
+  for (const auto& entry : versions_of) CHECK_MESSAGE(entry.second.size() == 1, entry.first);
   size_t per_version[3] = {0, 0, 0};
   for (const auto& [alert, version] : distinct) ++per_version[version];
   MESSAGE(what << ": " << per_version[1] << " alerts by version 1, " << per_version[2] << " by version 2, "
