@@ -721,8 +721,8 @@ actors:
   }
   MESSAGE("b was killed with " << rows_at_kill << " alerts at the sink and " << batches_kept
                                << " batches sent to it not released ("
-                               << (link_saw_loss_first ? "told by a's links before the restart"
-                                                       : "not told: the restart tore a's links down first")
+                               << std::string(link_saw_loss_first ? "told by a's links before the restart"
+                                                                  : "not told: the restart tore a's links down first")
                                << "); the restarted attempt resumed at " << resumed_at << " committed alerts");
   CHECK(torn_down);  // node a restarted its attempt (the coordinator's order reached it)
   // b died holding alerts: they were read again, not committed
