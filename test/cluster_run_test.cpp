@@ -776,7 +776,8 @@ TEST_CASE("off loopback a node needs TLS; over TLS a node or coordinator without
                 std::to_string(i) + ".rc\n";
     script += "kill $N 2>/dev/null; wait $N\nexit 0\n";
     write(dir / "script.sh", script);
-    run_command("bash script.sh", dir);
+    const auto ran = run_command("bash script.sh", dir);
+    REQUIRE_MESSAGE(ran.exit_code == 0, ran.err);  // 3: a wait ran out, its stderr says for what
   };
   against(tls, {"", rogue, tls});
   CHECK(rc(dir, "c0") == 1);  // a coordinator without TLS
