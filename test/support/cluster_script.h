@@ -14,6 +14,30 @@
 
 namespace ebs::test {
 
+// Shell functions for the scripts of these tests (sh or bash): a wait for what a process prints
+// polls until it is there, with a generous deadline for a loaded machine (ctest -j2 beside a
+// sanitizer build), and ends the script naming what it waited for, never going on without it.
+//   await WHAT SECONDS COMMAND...: runs COMMAND every 0.05 s until it succeeds; past SECONDS it
+//     writes "waited SECONDS s for WHAT" to stderr, kills the processes of the *.pid files here
+//     and exits 3 (the script's caller then finds no run.rc, or no cN.rc, and shows stderr).
+//   port NAME: the port node NAME printed in NAME.out (empty until it printed it).
+//   await_ports NAME...: waits until each node printed its port.
+//   printed FILE PATTERN: FILE has a line matching PATTERN (grep).
+//   dashboard FILE: the dashboard address a run printed in FILE (its --http line), or empty.
+inline std::string script_waits() {
+  return "await() { _aw_what=$1; _aw_s=$2; shift 2; _aw_end=$(( $(date +%s) + _aw_s )); until \"$@\"; do\n"
+         "  if [ $(date +%s) -ge $_aw_end ]; then echo \"waited $_aw_s s for $_aw_what\" >&2;\n"
+         "    for _aw_f in *.pid; do [ -f \"$_aw_f\" ] && kill -9 $(cat \"$_aw_f\") 2>/dev/null; done; exit 3; fi\n"
+         "  sleep 0.05; done; }\n"
+         "port() { sed -n 's/.*127.0.0.1:\\([0-9][0-9]*\\).*/\\1/p' $1.out 2>/dev/null | head -1; }\n"
+         "has_port() { [ -n \"$(port $1)\" ]; }\n"
+         "await_ports() { for _aw_n in \"$@\"; do await \"node $_aw_n to print its port in $_aw_n.out\" 60 has_port $_aw_n; "
+         "done; }\n"
+         "printed() { grep -q \"$2\" \"$1\" 2>/dev/null; }\n"
+         "dashboard() { sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' $1 2>/dev/null | head -1; }\n"
+         "has_dashboard() { [ -n \"$(dashboard $1)\" ]; }\n";
+}
+
 // Starts `ebs-flow node` processes (names), runs the workflow on them, sends `signal` to node
 // `victim` (or to the coordinator: "run") `at_s` seconds after the first record reached a sink
 // (a loaded machine may take seconds to start the run); a SIGSTOPped node is
@@ -32,21 +56,21 @@ inline std::string cluster_script(const std::vector<std::string>& names, const s
   std::string all, nodes_arg;
   for (const std::string& n : names) all += " " + n;
   for (const std::string& n : names) nodes_arg += (nodes_arg.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
-  return "B='" + (binary_dir() / "ebs-flow").string() + "'\nfor n in" + all +
+  return script_waits() + "B='" + (binary_dir() / "ebs-flow").string() + "'\nfor n in" + all +
          "; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
-         "for n in" + all + "; do for i in $(seq 200); do [ -s $n.out ] && break; sleep 0.1; done; done\n" +
+         "await_ports" + all + "\n" +
          (sample_rss ? "for n in" + all + "; do ( p=$(cat $n.pid); while kill -0 $p 2>/dev/null; do "
                        "echo \"$(date +%s.%N) $(awk '/^VmRSS/ {print $2}' /proc/$p/status)\" >> $n.rss; sleep 0.25; "
                        "done ) & done\n"
                      : "") +
-         "port() { sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' $1.out | head -1; }\n"
          "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg + (http ? " --http 127.0.0.1:0" : "") +
          " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
-         "for i in $(seq 200); do grep -q 'nodes ready' run.err && break; sleep 0.05; done\n" +
-         (http ? "for i in $(seq 200); do grep -q '\"dashboard\"' run.out && break; sleep 0.05; done\n"
-                 "url=$(sed -n 's/.*\"dashboard\":\"\\([^\"]*\\)\".*/\\1/p' run.out)\n"
+         "await 'the run to say nodes ready in run.err' 60 printed run.err 'nodes ready'\n" +
+         (http ? "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out\n"
+                 "url=$(dashboard run.out)\n"
                : "") +
-         "for i in $(seq 400); do [ -n \"$(find out -name '*.jsonl' -size +0 2>/dev/null)\" ] && break; sleep 0.05; done\n"
+         "sink_written() { [ -n \"$(find out -name '*.jsonl' -size +0 2>/dev/null)\" ]; }\n"
+         "await 'a first record at a sink (out/*.jsonl)' 60 sink_written\n"
          "sleep " + std::to_string(at_s) + "\n" + before_signal +
          // A node killed between two of the source's batches may hold none: stopped first, it
          // holds what was sent to it meanwhile, so a kill always leaves batches to replay.
@@ -55,9 +79,9 @@ inline std::string cluster_script(const std::vector<std::string>& names, const s
               : "") +
          "date +%s.%N > signal.time\nkill -" + signal + " $(cat " + victim + ".pid)\n"
          "if [ " + signal + " = STOP ]; then\n"
-         "  for i in $(seq 300); do grep -q 'lost during the run' run.err && break; sleep 0.05; done\n"
+         "  await 'the run to declare the stopped node lost in run.err' 60 printed run.err 'lost during the run'\n"
          "  sleep 1; kill -CONT $(cat " + victim + ".pid)\nfi\n" +
-         (http ? "for i in $(seq 300); do grep -q 'instances replaced on node' run.err && break; sleep 0.05; done\n"
+         (http ? "await 'the run to replace the lost node in run.err' 60 printed run.err 'instances replaced on node'\n"
                  "curl -s \"${url}api/graph\" > graph-after.json; curl -s \"${url}api/stats\" > stats-after.json\n"
                : "") +
          "wait $(cat run.pid); echo $? > run.rc\n"
