@@ -51,6 +51,15 @@ void wait_acknowledged(const AckTracker& tracker, uint64_t sequence) {
 
 }  // namespace
 
+// What every case of a link out starts from: an actor system, the node and the upstream that talk
+// to the link, and the link's counters.
+struct LinkOutCase {
+  caf::actor_system_config config;
+  caf::actor_system system{config};
+  caf::scoped_actor node{system}, upstream{system};
+  std::shared_ptr<LinkCounters> counters = std::make_shared<LinkCounters>();
+};
+
 TEST_CASE("a link in fenced to a new epoch refuses what the lost sender sends, and serves its replacement") {
   caf::actor_system_config config;
   caf::actor_system system(config);
@@ -82,11 +91,8 @@ TEST_CASE("a link in fenced to a new epoch refuses what the lost sender sends, a
   CHECK(counters->messages_refused.load() == 2);
 }
 
-TEST_CASE("a link out refuses the credit and the releases of an older epoch: a batch is kept until its peer releases it") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), lost(system), peer(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "a link out refuses the credit and the releases of an older epoch: a batch is kept until its peer releases it") {
+  caf::scoped_actor lost(system), peer(system);
   caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   // Rebound after a loss: its peer now is the replacement's link in, at epoch 2.
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch + 1, false);
@@ -119,11 +125,8 @@ TEST_CASE("a link out refuses the credit and the releases of an older epoch: a b
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a batch that crosses a link keeps its source sequence: the receiving node's token stands for the source's") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), target(system), run(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "a batch that crosses a link keeps its source sequence: the receiving node's token stands for the source's") {
+  caf::scoped_actor target(system), run(system);
   auto scope = std::make_shared<AckScope>();
   caf::actor out = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   caf::actor in = spawn_link_in(system, caf::actor_cast<caf::actor>(target), 0, caf::actor_cast<caf::actor>(run), scope,
@@ -153,11 +156,8 @@ TEST_CASE("a batch that crosses a link keeps its source sequence: the receiving 
   caf::anon_send_exit(in, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a link out rebound to a replacement on its own node tells its upstream, which then counts it as local") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), remote_peer(system), replacement(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "a link out rebound to a replacement on its own node tells its upstream, which then counts it as local") {
+  caf::scoped_actor remote_peer(system), replacement(system);
   caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(remote_peer), kFirstEpoch, false);
   upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
@@ -176,11 +176,8 @@ TEST_CASE("a link out rebound to a replacement on its own node tells its upstrea
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("credit across a link comes back when the receiving instance takes a batch, before its node releases it") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), peer(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "credit across a link comes back when the receiving instance takes a batch, before its node releases it") {
+  caf::scoped_actor peer(system);
   caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
   auto tracker = std::make_shared<AckTracker>();
@@ -245,11 +242,8 @@ int64_t credit_back(caf::scoped_actor& upstream, int64_t expected) {
   return batches;
 }
 
-TEST_CASE("a rebind replays what the link kept paced by the replacement's credit, in order, then the stream time and the end") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), lost(system), replacement(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "a rebind replays what the link kept paced by the replacement's credit, in order, then the stream time and the end") {
+  caf::scoped_actor lost(system), replacement(system);
   const RecordPtr record = alert("ZTF21aaaaaaa");
   const int64_t one = static_cast<int64_t>(record_bytes(*record));
   // Four batches in flight to the peer at most.
@@ -317,11 +311,8 @@ TEST_CASE("a rebind replays what the link kept paced by the replacement's credit
   caf::anon_send_exit(bytes_link, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("past its held cap a link out keeps the oldest held batches as tokens only: the edge goes on, a failover abandons them") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), lost(system), replacement(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "past its held cap a link out keeps the oldest held batches as tokens only: the edge goes on, a failover abandons them") {
+  caf::scoped_actor lost(system), replacement(system);
   const RecordPtr a = alert("ZTF21aaaaaaa"), b = alert("ZTF21bbbbbbb"), c = alert("ZTF21ccccccc");
   const int64_t one = static_cast<int64_t>(record_bytes(*a));
   REQUIRE(one > 0);
@@ -370,11 +361,8 @@ TEST_CASE("past its held cap a link out keeps the oldest held batches as tokens 
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("what comes during a replay waits behind it; a second loss mid-replay replays again from the oldest unreleased") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), lost(system), second(system), third(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "what comes during a replay waits behind it; a second loss mid-replay replays again from the oldest unreleased") {
+  caf::scoped_actor lost(system), second(system), third(system);
   const RecordPtr record = alert("ZTF21aaaaaaa");
   // Two batches in flight to the peer at most.
   caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{2, 0}, kHeldBytes);
@@ -439,11 +427,8 @@ TEST_CASE("what comes during a replay waits behind it; a second loss mid-replay 
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("a link out keeps a narrowed batch by its own records: the records dropped from it are let go") {
-  caf::actor_system_config config;
-  caf::actor_system system(config);
-  caf::scoped_actor node(system), upstream(system), peer(system);
-  auto counters = std::make_shared<LinkCounters>();
+TEST_CASE_FIXTURE(LinkOutCase, "a link out keeps a narrowed batch by its own records: the records dropped from it are let go") {
+  caf::scoped_actor peer(system);
   caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
   RecordPtr dropped = alert("ZTF21ddddddd");
