@@ -6,9 +6,11 @@
 #include <optional>
 
 #include "app/builtin_modules.h"
+#include "engine/graph/cutout_use.h"
 #include "engine/graph/field_check.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/edit_distance.h"
+#include "test/support/test_data.h"
 
 using namespace ebs;
 
@@ -336,4 +338,83 @@ actors:
                 "(did you mean 'object_id'?)");
   CHECK(p[1].starts_with("w.yaml:5:40: unknown input key 'frm'"));
   CHECK(p[2] == "w.yaml:5:39: an input written as a map needs 'from: actor.port'");
+}
+
+namespace {
+
+const std::vector<std::string> kZtfCutouts = {"cutoutScience", "cutoutTemplate", "cutoutDifference"};
+
+// Whether an actor downstream of the ZTF source `ztf` uses cutouts (and why), in a workflow of
+// `actors` after it.
+CutoutUse ztf_cutout_use(const std::string& actors) {
+  Built built = build("name: t\nactors:\n  - {id: ztf, type: avro-files, config: {path: '" +
+                      (test::data_dir() / "ztf").string() + "'}}\n" + actors);
+  for (const std::string& p : built.problems) MESSAGE(p);
+  REQUIRE(built.workflow);
+  return cutout_use_downstream(*built.workflow, "ztf", kZtfCutouts);
+}
+
+}  // namespace
+
+TEST_CASE("the reference workflow uses no cutouts; a dashboard, a file store, raw cutouts or an alert sink do") {
+  ::setenv("EBS_TEST_DATA", test::data_dir().c_str(), 1);
+  for (const char* file : {"workflows/reference.yaml", "bench/e2e/reference-files.yaml"}) {
+    std::vector<Problem> problems;
+    auto doc = parse_workflow((test::source_dir() / file).string(), problems);
+    REQUIRE(doc);
+    ActorRegistry registry = test_registry();
+    std::optional<Workflow> workflow = build_workflow(*doc, registry, problems);
+    for (const Problem& p : problems) MESSAGE(format_problem(p));
+    REQUIRE(workflow);
+    const CutoutUse use = cutout_use_downstream(*workflow, "ztf", kZtfCutouts);
+    CHECK_MESSAGE(!use.used, file, ": ", use.why);
+  }
+
+  const std::string chain = "  - {id: q, type: filter, config: {where: 'candidate.drb > 0.5'}, inputs: [ztf.alerts]}\n"
+                            "  - {id: n, type: count, inputs: [q.out]}\n";
+  CHECK_FALSE(ztf_cutout_use(chain).used);
+  CHECK_FALSE(ztf_cutout_use(chain + "  - {id: db, type: repository, config: {path: x.db}, inputs: [q.out]}\n").used);
+
+  CutoutUse use = ztf_cutout_use(chain + "  - {id: page, type: dashboard, inputs: [q.out]}\n");
+  CHECK(use.used);
+  CHECK(use.why == "actor 'page' (dashboard) uses them");
+  use = ztf_cutout_use(chain + "  - {id: db, type: repository, config: {path: x.db, cutouts_dir: stamps}, inputs: [q.out]}\n");
+  CHECK(use.why == "actor 'db' (repository) uses them");
+  // Raw records kept with their cutout fields.
+  use = ztf_cutout_use(chain + "  - {id: db, type: repository, config: {path: x.db, raw_exclude: [prv_candidates]}, "
+                               "inputs: [q.out]}\n");
+  CHECK(use.why == "actor 'db' (repository) uses them");
+  use = ztf_cutout_use(chain + "  - {id: out, type: jsonl, config: {path: a.jsonl}, inputs: [q.out]}\n");
+  CHECK(use.why == "actor 'out' (jsonl) uses them");
+  use = ztf_cutout_use(chain + "  - {id: k, type: kafka-sink, config: {topic: t, bootstrap.servers: 'localhost:1'}, "
+                               "inputs: [q.out]}\n");
+  CHECK(use.why == "actor 'k' (kafka-sink) uses them");
+  use = ztf_cutout_use("  - {id: q, type: filter, config: {where: \"cutoutScience.fileName != ''\"}, inputs: [ztf.alerts]}\n");
+  CHECK(use.used);
+  CHECK(use.why.starts_with("actor 'q' (filter) reads the field 'cutoutScience.fileName' at "));
+  use = ztf_cutout_use("  - {id: f, type: filters, config: {filters: {a: \"cutoutTemplate.fileName != ''\"}}, "
+                       "inputs: [ztf.alerts]}\n");
+  CHECK(use.why == "actor 'f' (filters) uses them");
+  CHECK_FALSE(ztf_cutout_use("  - {id: f, type: filters, config: {filters: {a: 'mag < 19'}}, inputs: [ztf.alerts]}\n").used);
+  // Dead letters are not followed: an alert failing downstream says its cutouts were not read.
+  CHECK_FALSE(ztf_cutout_use(chain + "  - {id: out, type: jsonl, config: {path: dl.jsonl}, inputs: [q.dead_letters]}\n").used);
+}
+
+TEST_CASE("a type that does not say whether it uses cutouts is taken to use them") {
+  ActorRegistry registry = test_registry();
+  ActorType silent;
+  silent.name = "silent";
+  silent.inputs = {{"in", PortType::alert, ""}};
+  silent.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
+  registry.add(silent);
+  std::vector<Problem> problems;
+  auto doc = parse_workflow_text("name: t\nactors:\n  - {id: ztf, type: avro-files, config: {path: '" +
+                                     (test::data_dir() / "ztf").string() + "'}}\n  - {id: s, type: silent, inputs: [ztf.alerts]}\n",
+                                 "w.yaml", problems);
+  REQUIRE(doc);
+  std::optional<Workflow> workflow = build_workflow(*doc, registry, problems);
+  REQUIRE(workflow);
+  const CutoutUse use = cutout_use_downstream(*workflow, "ztf", kZtfCutouts);
+  CHECK(use.used);
+  CHECK(use.why == "actor 's' (silent): its type does not say that it leaves cutouts alone");
 }

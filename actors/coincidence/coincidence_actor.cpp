@@ -736,6 +736,7 @@ ActorType coincidence_actor_type() {
     settings.pair_events = settings.pair_events && context.instance == 0;
     return std::make_unique<CoincidenceLogic>(std::move(settings));
   };
+  t.uses_cutouts = uses_no_cutouts;
   return t;
 }
 

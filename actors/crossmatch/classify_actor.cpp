@@ -106,6 +106,7 @@ ActorType classify_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
     return files;
   };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::ClassifyActor>(store); };
+  t.uses_cutouts = uses_no_cutouts;
   return t;
 }
 

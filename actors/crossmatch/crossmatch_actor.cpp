@@ -188,6 +188,7 @@ ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
     return crossmatch::catalogue_files_of(crossmatch::read_catalogue_specs, config);
   };
   t.create = [store](const ActorContext&) { return std::make_unique<crossmatch::CrossmatchActor>(store); };
+  t.uses_cutouts = uses_no_cutouts;
   return t;
 }
 
@@ -218,6 +219,7 @@ ActorType tns_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
   t.create = [store](const ActorContext&) {
     return std::make_unique<crossmatch::CrossmatchActor>(store, crossmatch::read_tns_spec);
   };
+  t.uses_cutouts = uses_no_cutouts;
   return t;
 }
 

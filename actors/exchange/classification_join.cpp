@@ -316,6 +316,7 @@ void register_classification_join(ActorRegistry& registry) {
     if (c.integer("remember_alerts") < 0) problems.push_back({c.place("remember_alerts"), "remember_alerts must be >= 0"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<ClassificationJoin>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

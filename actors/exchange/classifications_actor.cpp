@@ -89,6 +89,7 @@ void register_classifications(ActorRegistry& registry) {
   t.config.push_back({"from", ValueKind::list, false, "", "actor ids whose annotations are published (default: every xgboost-score, classify and consensus actor)"});
   t.check = check_class_map;
   t.create = [](const ActorContext&) { return std::make_unique<ClassificationsLogic>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

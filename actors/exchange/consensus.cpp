@@ -150,6 +150,7 @@ void register_consensus(ActorRegistry& registry) {
     if (c.number("default_weight") < 0) problems.push_back({c.place("default_weight"), "default_weight must be >= 0"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<ConsensusLogic>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

@@ -196,6 +196,7 @@ ActorType galaxy_targets_actor_type() {
       {"host_radius_kpc", ValueKind::number, false, "30", "projected radius around a ranked galaxy for host_probability"},
       {"cache_dir", ValueKind::string, false, "", "where YAML catalogue configs are built (default <run dir>/catalog-cache)"}};
   t.create = [](const ActorContext&) { return std::make_unique<GalaxyTargetsActor>(); };
+  t.uses_cutouts = uses_no_cutouts;
   return t;
 }
 

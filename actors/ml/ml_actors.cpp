@@ -475,6 +475,7 @@ ActorType scorer_type(const std::string& name, const std::string& description, c
     if (registry && !registry_path(c).empty()) files.push_back(registry_path(c));
     return files;
   };
+  t.uses_cutouts = uses_no_cutouts;
   t.create = [](const ActorContext&) { return std::make_unique<ScorerLogic>(); };
   return t;
 }
@@ -500,6 +501,7 @@ void register_ml_actors(ActorRegistry& registry) {
       }
     };
     t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
+    t.uses_cutouts = uses_no_cutouts;
     t.create = [](const ActorContext&) { return std::make_unique<FeaturesLogic>(); };
     registry.add(std::move(t));
   }
@@ -525,6 +527,8 @@ void register_ml_actors(ActorRegistry& registry) {
                               "TorchScript (.pt), XGBoost or registry://name[@version] models, or {model, name, shadow, "
                               "against} maps; each reads the input its registry entry declares",
                               sets);
+    // Networks may read the cutouts (a model's `cutouts/N` input).
+    t.uses_cutouts = [](const ActorConfig&, const std::vector<std::string>&) { return true; };
     // Inference takes milliseconds per batch: each instance computes on a thread of its own (a
     // detached actor, libtorch on that one thread), never on one of the scheduler's, and that
     // thread counts within --threads.

@@ -43,6 +43,7 @@ void register_count_sink(ActorRegistry& registry) {
   t.inputs = {{"in", PortType::any, "records of any type"}};
   t.config = {{"expect", ValueKind::integer, false, "-1", "expected total; -1 = no expectation"}};
   t.create = [](const ActorContext&) { return std::make_unique<CountSink>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

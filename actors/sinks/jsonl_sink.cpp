@@ -176,6 +176,8 @@ void register_jsonl_sink(ActorRegistry& registry) {
     if (c.integer("flush_interval_ms") < 1) problems.push_back({c.place("flush_interval_ms"), "must be at least 1"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<JsonlSink>(); };
+  // Alerts are written whole (their cutouts' length, or bytes).
+  t.uses_cutouts = [](const ActorConfig&, const std::vector<std::string>&) { return true; };
   registry.add(std::move(t));
 }
 

@@ -44,6 +44,7 @@ void register_alert_check(ActorRegistry& registry) {
   t.outputs = {{"out", PortType::alert, "alerts that pass the checks"}};
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [](const ActorContext&) { return std::make_unique<AlertCheck>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

@@ -95,6 +95,7 @@ void register_filter(ActorRegistry& registry) {
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [](const ActorContext&) { return std::make_unique<Filter>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

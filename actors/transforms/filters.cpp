@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -20,7 +21,9 @@
 #include "actors/common/repository/alert_query.h"
 #include "actors/common/repository/reader.h"
 #include "engine/expr/alert_field.h"
+#include "engine/expr/program.h"
 #include "engine/expr/program_set.h"
+#include "engine/graph/field_check.h"
 #include "engine/model/record_json.h"
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/runtime/actor_logic.h"
@@ -850,6 +853,22 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
   };
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [requests](const ActorContext&) { return std::make_unique<Filters>(requests); };
+  // A registry's users deliver alerts whole (Kafka topics, webhooks); conditions may read a raw
+  // cutout field.
+  t.uses_cutouts = [](const ActorConfig& c, const std::vector<std::string>& cutout_fields) {
+    if (c.has("registry")) return true;
+    for (const NamedFilter& f : of_kind(configured_filters(c), registry::Filter::Kind::expression)) {
+      auto compiled = expr::Program::compile(f.where);
+      const auto* program = std::get_if<expr::Program>(&compiled);
+      if (!program) return true;
+      for (const std::string& field : program->fields()) {
+        const std::string path = comparable_path(field);
+        if (std::find(cutout_fields.begin(), cutout_fields.end(), path.substr(0, path.find('.'))) != cutout_fields.end())
+          return true;
+      }
+    }
+    return false;
+  };
   registry.add(std::move(t));
 }
 

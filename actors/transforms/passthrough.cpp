@@ -20,6 +20,7 @@ void register_passthrough(ActorRegistry& registry) {
   t.outputs = {{"out", PortType::any, "the same records"}};
   t.adds_fields = [](const ActorConfig&) { return std::vector<std::string>{}; };
   t.create = [](const ActorContext&) { return std::make_unique<Passthrough>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

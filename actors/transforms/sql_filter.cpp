@@ -91,6 +91,7 @@ void register_sql_filter(ActorRegistry& registry) {
       problems.push_back({c.place_in("query", problem->offset), problem->message});
   };
   t.create = [](const ActorContext&) { return std::make_unique<SqlFilter>(); };
+  t.uses_cutouts = uses_no_cutouts;
   registry.add(std::move(t));
 }
 

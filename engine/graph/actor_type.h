@@ -63,6 +63,9 @@ struct FieldRead {
   std::vector<std::string> always_there;  // names the reader has for every record (for did-you-mean)
 };
 
+// `uses_cutouts` of a type that never does (ActorType::uses_cutouts).
+inline bool uses_no_cutouts(const ActorConfig&, const std::vector<std::string>&) { return false; }
+
 // For check hooks: the input file or folder at `key` (ActorConfig::input_path) must exist; the
 // problem names the resolved path. Globs (* ? [) are left to the actor.
 void check_input_exists(const ActorConfig& config, const std::string& key, std::vector<Problem>& problems);
@@ -104,6 +107,12 @@ struct ActorType {
   // `validate --connect`: reaches the services the actor needs (brokers, schema registries,
   // databases, webhook hosts) and says which cannot be reached. May be empty.
   std::function<void(const ActorConfig&, std::vector<Problem>&)> check_connect;
+  // Whether an instance uses alerts' cutouts: shows, scores or stores the images, or writes the
+  // alert whole (its cutouts, or their length) or the raw fields that hold them. `cutout_fields`
+  // are the top-level raw fields the upstream source's profiles read cutouts from. The avro-files
+  // source leaves the cutouts unread when no actor downstream of it uses them
+  // (engine/graph/cutout_use.h). Unset: it does (a type that does not say may use them).
+  std::function<bool(const ActorConfig&, const std::vector<std::string>& cutout_fields)> uses_cutouts;
   // Builds one instance (one per `parallelism`).
   std::function<std::unique_ptr<ActorLogic>(const ActorContext&)> create;
 

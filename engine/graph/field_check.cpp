@@ -73,9 +73,11 @@ Upstream upstream_of(const Workflow& workflow, const ActorSpec& actor) {
   return up;
 }
 
-// What an actor reads: its type's declaration (`reads_fields`) or, without one, the fields of its
-// expression-valued config keys (filter's `where`, a plugin type's condition): every type that
-// takes an expression is checked, built in or loaded.
+}  // namespace
+
+// Without a declaration (`reads_fields`), the fields of the expression-valued config keys
+// (filter's `where`, a plugin type's condition): every type that takes an expression is checked,
+// built in or loaded.
 std::vector<FieldRead> fields_read(const ActorSpec& actor) {
   const ActorConfig config = actor.config();
   if (actor.type->reads_fields) return actor.type->reads_fields(config);
@@ -91,8 +93,6 @@ std::vector<FieldRead> fields_read(const ActorSpec& actor) {
   }
   return reads;
 }
-
-}  // namespace
 
 std::string comparable_path(const std::string& path) {
   std::string in = path.starts_with("raw.") ? path.substr(4) : path;

@@ -15,6 +15,10 @@ namespace ebs {
 
 void check_field_names(const Workflow& workflow, std::vector<Problem>& errors, std::vector<Problem>& warnings);
 
+// What an actor reads: its type's `reads_fields`, or else the fields of its expression-valued
+// config keys. May throw on a config the check hook refuses.
+std::vector<FieldRead> fields_read(const ActorSpec& actor);
+
 // A field path as the check compares it: list indices dropped ("prv_candidates.0.jd" ->
 // "prv_candidates.jd"), the optional "raw." prefix dropped.
 std::string comparable_path(const std::string& path);

@@ -77,6 +77,10 @@ struct AlertCore {
   // calls count_history_detections after.
   uint32_t history_detections = 0;
   std::vector<Cutout> cutouts;
+  // The source left the cutouts unread because nothing downstream of it uses them (avro-files'
+  // `cutouts: auto|skip`, docs/performance.md): `cutouts` and the raw cutout fields are empty
+  // although the survey's message may hold them. Dead letters say so ("cutouts_not_read").
+  bool cutouts_not_read = false;
   RawRecord raw;
   std::shared_ptr<const void> buffers;  // keeps cutout bytes alive
 };

@@ -108,6 +108,7 @@ static json alert_to_json(const Alert& alert, const JsonOptions& options) {
                        {"format", cut.format},
                        {"bytes", bytes_to_json(cut.bytes, options)}});
   out["cutouts"] = std::move(cutouts);
+  if (c.cutouts_not_read) out["cutouts_not_read"] = true;  // absent, not false: the JSON of others is unchanged
   json annotations = json::array();
   for (const Annotation* a : alert.annotations().list()) annotations.push_back(to_json(*a));
   out["annotations"] = std::move(annotations);
@@ -354,6 +355,7 @@ std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& p
     core->cutouts.push_back({cutout_kind(text_or_empty(c, "kind")), text_or_empty(c, "format"), bytes->back()});
   }
   core->buffers = bytes;
+  core->cutouts_not_read = j.value("cutouts_not_read", false);
   if (j.contains("raw") && !j["raw"].is_null()) core->raw = raw_from_json(j["raw"]);
   AnnotationChain chain;
   for (const json& a : j.value("annotations", json::array())) {

@@ -367,6 +367,7 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
   to.setIsDiffPos(c.is_diff_pos);
   to.setRealBogus(c.real_bogus);
   to.setLimitMag(c.limit_mag);
+  to.setCutoutsNotRead(c.cutouts_not_read);
   auto history = to.initHistory(c.history.size());
   for (size_t i = 0; i < c.history.size(); ++i) {
     const Photometry& p = c.history[i];
@@ -411,6 +412,7 @@ RecordPtr read_alert(wire::Alert::Reader from, RecordDecoder::Shapes& shapes) {
   core->is_diff_pos = from.getIsDiffPos();
   core->real_bogus = from.getRealBogus();
   core->limit_mag = from.getLimitMag();
+  core->cutouts_not_read = from.getCutoutsNotRead();
   core->history.reserve(from.getHistory().size());
   for (auto h : from.getHistory()) {
     Photometry p;

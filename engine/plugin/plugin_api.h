@@ -22,7 +22,7 @@
 // Bump whenever ActorType, ActorLogic, Emitter, ActorContext, Batch, the records, CommandRegistry
 // or PluginInfo change. 2: register_module gained the CommandRegistry (plugin CLI verbs).
 // 3: ActorType gained needed_files (the files a cluster run ships to its nodes).
-#define EBS_FLOW_PLUGIN_ABI_VERSION 3
+#define EBS_FLOW_PLUGIN_ABI_VERSION 4
 
 namespace ebs {
 

@@ -20,6 +20,8 @@
 
 namespace ebs {
 
+struct Workflow;
+
 struct ActorContext {
   std::string actor_id;   // workflow id of the actor
   std::string type_name;
@@ -36,6 +38,10 @@ struct ActorContext {
   std::shared_ptr<AckScope> acks = std::make_shared<AckScope>();
   // `run --overwrite`: file sinks may truncate output a previous run wrote (docs/reliability.md).
   bool overwrite = false;
+  // The whole workflow (every node's actors, in a cluster), for what an instance decides from the
+  // graph (avro-files: whether anything downstream uses cutouts). Valid in `create` and `open`
+  // only; null where no workflow is at hand (tests of one actor).
+  const Workflow* workflow = nullptr;
 };
 
 class Emitter {

@@ -134,6 +134,7 @@ bool LocalGraph::spawn(caf::actor_system& system, const caf::actor& run, const S
     setup.context.type = &type;
     setup.context.acks = options.acks;
     setup.context.overwrite = options.overwrite;
+    setup.context.workflow = &workflow_;
     setup.offer = OfferRate{spec.rate, spec.burst_every_s, spec.burst_records}.share(inst.instance, spec.parallelism);
     try {
       setup.logic = std::shared_ptr<ActorLogic>(type.create(setup.context));

@@ -95,8 +95,7 @@ __attribute__((noinline)) void DatumDecoder::decode_record(const PlanType& t, ui
   for (uint32_t i = 0; i < t.count; ++i) decode_value(fields[i], first + i, depth);
 }
 
-RawRecord DatumDecoder::decode(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
-                               std::shared_ptr<const void> keep_alive) {
+void DatumDecoder::start(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader) {
   plan_ = plan.get();
   types_ = plan_->types();
   members_ = plan_->members();
@@ -104,9 +103,33 @@ RawRecord DatumDecoder::decode(const std::shared_ptr<const DecodePlan>& plan, By
   builder_.reset();
   builder_.reserve(last_node_count_ + last_node_count_ / 4 + 16);
   builder_.add_root();
-  decode_value(plan_->root(), 0, 0);
+}
+
+RawRecord DatumDecoder::finish(const std::shared_ptr<const DecodePlan>& plan, std::shared_ptr<const void> keep_alive) {
   last_node_count_ = builder_.size();
   return builder_.finish(std::move(keep_alive), plan);
+}
+
+RawRecord DatumDecoder::decode(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
+                               std::shared_ptr<const void> keep_alive) {
+  start(plan, reader);
+  decode_value(plan_->root(), 0, 0);
+  return finish(plan, std::move(keep_alive));
+}
+
+RawRecord DatumDecoder::decode_head(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
+                                    std::shared_ptr<const void> keep_alive, uint32_t root_fields) {
+  start(plan, reader);
+  const PlanType& root = types_[plan_->root()];
+  if (root.op != Op::Record || root_fields >= root.count) {
+    decode_value(plan_->root(), 0, 0);
+  } else {
+    // As decode_record at depth 1, the fields left out staying Null.
+    uint32_t first = builder_.begin_record(0, root.shape, RawRecordBuilder::Slots::null);
+    const uint32_t* fields = members_ + root.first;
+    for (uint32_t i = 0; i < root_fields; ++i) decode_value(fields[i], first + i, 1);
+  }
+  return finish(plan, std::move(keep_alive));
 }
 
 // Array and map blocks: a count (negative: followed by the block's byte size), then the items;

@@ -22,8 +22,15 @@ class DatumDecoder {
   // bytes the reader walks (String/Bytes nodes point into them).
   RawRecord decode(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
                    std::shared_ptr<const void> keep_alive);
+  // The same, but of a root record only its first `root_fields` fields: the others are Null and
+  // their bytes are neither read nor checked (the reader stops where they start). A source that
+  // leaves out the cutouts, which survey schemas put last (avro-files, docs/performance.md).
+  RawRecord decode_head(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
+                        std::shared_ptr<const void> keep_alive, uint32_t root_fields);
 
  private:
+  void start(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader);
+  RawRecord finish(const std::shared_ptr<const DecodePlan>& plan, std::shared_ptr<const void> keep_alive);
   void decode_value(uint32_t type_id, uint32_t node, int depth);
   void decode_record(const PlanType& t, uint32_t node, int depth);
   void decode_blocks(const PlanType& t, uint32_t node, int depth);

@@ -67,6 +67,15 @@ void Decoder::decode_block(const std::shared_ptr<const DecodePlan>& plan, const 
     in.fail(std::to_string(in.remaining()) + " bytes left over after the block's records");
 }
 
+RawRecord Decoder::decode_head(const std::shared_ptr<const DecodePlan>& plan, std::string_view data,
+                               uint64_t data_offset, const std::shared_ptr<const void>& keep_alive,
+                               std::string_view place, uint32_t root_fields, uint64_t& end) {
+  ByteReader in(data, place, data_offset);
+  RawRecord record = datum_.decode_head(plan, in, keep_alive, root_fields);
+  end = in.offset();
+  return record;
+}
+
 std::shared_ptr<const DecodePlan> Decoder::plan_for_id(uint32_t id, std::string_view place) {
   if (auto it = plans_by_id_.find(id); it != plans_by_id_.end()) return it->second;
   std::string schema_place = std::string(place) + ":schema id " + std::to_string(id);

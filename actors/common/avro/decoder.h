@@ -59,6 +59,14 @@ class Decoder {
                     const std::shared_ptr<const void>& keep_alive, std::string_view place,
                     std::vector<RawRecord>& out, std::vector<std::string_view>* record_bytes = nullptr);
 
+  // The first `root_fields` fields of a record of `plan` whose encoding starts `data` (null codec,
+  // at file offset `data_offset`): DatumDecoder::decode_head. `data` may end before the record
+  // does (a prefix of the file) but must hold those fields, else a Fault. `end` gets the file
+  // offset where they end. The avro-files source's read without the cutouts.
+  RawRecord decode_head(const std::shared_ptr<const DecodePlan>& plan, std::string_view data, uint64_t data_offset,
+                        const std::shared_ptr<const void>& keep_alive, std::string_view place, uint32_t root_fields,
+                        uint64_t& end);
+
   // The plan for a Confluent schema id (directory first, then registry).
   std::shared_ptr<const DecodePlan> plan_for_id(uint32_t id, std::string_view place);
 

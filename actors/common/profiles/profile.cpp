@@ -747,9 +747,20 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
   }
 }
 
+std::vector<std::string> Profile::cutout_fields() const {
+  std::vector<std::string> fields;
+  for (const CutoutSpec& spec : cutouts_)
+    for (const FieldPath& path : spec.bytes.paths) {
+      const std::string& text = path.text();
+      fields.push_back(text.substr(0, text.find('.')));
+    }
+  return fields;
+}
+
 std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<const void> buffers,
-                                              std::string_view place, uint32_t root) const {
+                                              std::string_view place, uint32_t root, bool cutouts_not_read) const {
   auto core = std::make_shared<AlertCore>();
+  core->cutouts_not_read = cutouts_not_read;
   core->raw = std::move(raw);
   core->buffers = std::move(buffers);
   try {

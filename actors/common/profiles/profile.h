@@ -154,8 +154,12 @@ class Profile {
   // NaN or out-of-range coordinates, a bad time; `raw` is then left as it was (for the dead
   // letter).
   // `root` is the node the alert is at (0: the record itself; ProfileSet finds wrapped ones).
+  // `cutouts_not_read`: the source left the cutouts unread (AlertCore::cutouts_not_read).
   std::shared_ptr<const AlertCore> map(RawRecord&& raw, std::shared_ptr<const void> buffers,
-                                       std::string_view place, uint32_t root = 0) const;
+                                       std::string_view place, uint32_t root = 0,
+                                       bool cutouts_not_read = false) const;
+  // The top-level raw fields the cutouts are read from ("cutoutScience", ...).
+  std::vector<std::string> cutout_fields() const;
 
  private:
   Profile() = default;

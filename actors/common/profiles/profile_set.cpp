@@ -59,6 +59,15 @@ const Profile* ProfileSet::find(std::string_view name) const {
   return nullptr;
 }
 
+std::vector<std::string> ProfileSet::cutout_fields() const {
+  std::vector<std::string> fields;
+  for (const auto& p : profiles_)
+    if (!forced_ || p.get() == forced_)
+      for (std::string& f : p->cutout_fields())
+        if (std::find(fields.begin(), fields.end(), f) == fields.end()) fields.push_back(std::move(f));
+  return fields;
+}
+
 std::vector<std::string> ProfileSet::names() const {
   std::vector<std::string> out;
   for (const auto& p : profiles_) out.push_back(p->name());

@@ -55,10 +55,12 @@ class ProfileSet {
 
   // choose + map.
   std::shared_ptr<const AlertCore> map(RawRecord&& record, std::shared_ptr<const void> buffers,
-                                       std::string_view place) {
+                                       std::string_view place, bool cutouts_not_read = false) {
     Choice choice = choose(record, place);
-    return choice.profile->map(std::move(record), std::move(buffers), place, choice.root);
+    return choice.profile->map(std::move(record), std::move(buffers), place, choice.root, cutouts_not_read);
   }
+  // The top-level raw fields any of the profiles reads cutouts from (Profile::cutout_fields).
+  std::vector<std::string> cutout_fields() const;
 
  private:
   std::vector<const Profile*> candidates_at(RawView node) const;

@@ -44,6 +44,8 @@ ActorType dashboard_sink_type(DashboardFeed& feed) {
       if (config.integer(key) < 1 || config.integer(key) > 100000)
         problems.push_back({config.place(key), std::string(key) + " must be between 1 and 100000"});
   };
+  // The page shows the cutouts.
+  t.uses_cutouts = [](const ActorConfig&, const std::vector<std::string>&) { return true; };
   t.create = [&feed](const ActorContext&) { return std::make_unique<DashboardSink>(feed); };
   return t;
 }

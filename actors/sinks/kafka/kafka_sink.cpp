@@ -199,6 +199,8 @@ void register_kafka_sink(ActorRegistry& registry) {
       problems.push_back({c.place("codec"), "codec must be null, deflate or snappy, not '" + codec + "'"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<KafkaSink>(); };
+  // Alerts are published whole (Avro with the cutouts, JSON with their length).
+  t.uses_cutouts = [](const ActorConfig&, const std::vector<std::string>&) { return true; };
   registry.add(std::move(t));
 }
 

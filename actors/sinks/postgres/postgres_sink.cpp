@@ -180,6 +180,7 @@ void register_postgres_actors(ActorRegistry& registry) {
     }
   };
   t.create = [](const ActorContext&) { return std::make_unique<PostgresRepositorySink>(); };
+  t.uses_cutouts = repository::sink_uses_cutouts;
   registry.add(std::move(t));
 }
 

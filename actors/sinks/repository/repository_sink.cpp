@@ -220,6 +220,7 @@ void register_repository_sink(ActorRegistry& registry) {
     if (!(c.number("stall_timeout_s") >= 0)) problems.push_back({c.place("stall_timeout_s"), "must not be negative"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<RepositorySink>(); };
+  t.uses_cutouts = repository::sink_uses_cutouts;
   registry.add(std::move(t));
 }
 

@@ -42,4 +42,13 @@ WriterOptions shared_writer_options(const ActorConfig& c, const std::string& act
   return options;
 }
 
+bool sink_uses_cutouts(const ActorConfig& config, const std::vector<std::string>& cutout_fields) {
+  if (config.has("cutouts_dir") && !config.string("cutouts_dir").empty()) return true;
+  if (!config.boolean("store_raw")) return false;
+  const std::vector<std::string> excluded = config.strings("raw_exclude");
+  for (const std::string& field : cutout_fields)
+    if (std::find(excluded.begin(), excluded.end(), field) == excluded.end()) return true;
+  return false;
+}
+
 }  // namespace ebs::repository

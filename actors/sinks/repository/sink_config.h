@@ -25,4 +25,8 @@ CommitPolicy commit_policy(const ActorConfig& config);
 // The writer options the shared keys set (the backend's own keys are read by the sink).
 WriterOptions shared_writer_options(const ActorConfig& config, const std::string& actor);
 
+// ActorType::uses_cutouts of both sinks: a file store (`cutouts_dir`), or raw records kept with a
+// field that holds cutouts (`raw_exclude` without it).
+bool sink_uses_cutouts(const ActorConfig& config, const std::vector<std::string>& cutout_fields);
+
 }  // namespace ebs::repository

@@ -276,6 +276,8 @@ void register_webhook_sink(ActorRegistry& registry) {
       problems.push_back({c.place("url"), "cannot reach the webhook host of " + c.string("url") + ": " + *why});
   };
   t.create = [](const ActorContext&) { return std::make_unique<WebhookSink>(); };
+  // Alerts are posted whole (JSON with the cutouts' length).
+  t.uses_cutouts = [](const ActorConfig&, const std::vector<std::string>&) { return true; };
   registry.add(std::move(t));
 }
 

@@ -15,10 +15,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include <spdlog/spdlog.h>
+
+#include "actors/common/avro/byte_reader.h"
 #include "actors/common/avro/container_file.h"
 #include "actors/common/ingest/container_file_stream.h"
 #include "actors/common/ingest/message_ingester.h"
 #include "actors/sources/files/file_walk.h"
+#include "engine/graph/cutout_use.h"
 #include "engine/model/record_bytes.h"
 #include "engine/runtime/source_batch.h"
 #include "engine/runtime/actor_logic.h"
@@ -48,26 +52,42 @@ struct SmallFile {
   std::shared_ptr<const void> owner;
   std::string_view bytes;
 };
-std::optional<SmallFile> read_small_file(const std::string& path, size_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
-  struct Close {
-    int fd;
-    ~Close() { ::close(fd); }
-  } close_on_exit{fd};
-  struct stat status {};
-  if (::fstat(fd, &status) != 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
-  const auto size = static_cast<uint64_t>(status.st_size);
-  if (size > limit) return std::nullopt;
-  std::shared_ptr<char[]> buffer(new char[std::max<uint64_t>(size, 1)]);
-  size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::read(fd, buffer.get() + got, static_cast<size_t>(size) - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail(path + ":byte " + std::to_string(got), "cannot read");
-    got += static_cast<size_t>(n);
+// An open file and its size; closed when it goes. Faults name the path.
+struct OpenFile {
+  explicit OpenFile(const std::string& path) : path(path), fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
+    struct stat status {};
+    if (::fstat(fd, &status) != 0) {
+      ::close(fd);
+      fail(path, std::string("cannot read: ") + std::strerror(errno));
+    }
+    size = static_cast<uint64_t>(status.st_size);
   }
-  std::string_view bytes(buffer.get(), static_cast<size_t>(size));
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile() { ::close(fd); }
+
+  // Reads on from where the last read ended into `buffer[from, to)`.
+  void read_into(char* buffer, size_t from, size_t to) const {
+    while (from < to) {
+      const ssize_t n = ::read(fd, buffer + from, to - from);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail(path + ":byte " + std::to_string(from), "cannot read");
+      from += static_cast<size_t>(n);
+    }
+  }
+
+  const std::string& path;
+  int fd;
+  uint64_t size = 0;
+};
+
+std::optional<SmallFile> read_small_file(const std::string& path, size_t limit) {
+  const OpenFile file(path);
+  if (file.size > limit) return std::nullopt;
+  std::shared_ptr<char[]> buffer(new char[std::max<uint64_t>(file.size, 1)]);
+  file.read_into(buffer.get(), 0, static_cast<size_t>(file.size));
+  std::string_view bytes(buffer.get(), static_cast<size_t>(file.size));
   return SmallFile{std::move(buffer), bytes};
 }
 
@@ -98,6 +118,7 @@ class AvroFilesSource final : public ActorLogic {
     ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c, *builtin_));
     batch_size_ = context.batch_size;
     acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
+    decide_cutouts(context);
   }
 
   // A batch ends at `max_records` records or kSourceBatchBytes bytes (record_bytes), whichever comes
@@ -201,7 +222,10 @@ class AvroFilesSource final : public ActorLogic {
     alerts_in_file_ = 0;
     try {
       std::shared_ptr<const std::string> message;
-      if (std::optional<SmallFile> small = read_small_file(path, ingest::ContainerFileStream::kWholeFileBytes)) {
+      std::optional<SmallFile> small;
+      if (!skip_cutouts_) small = read_small_file(path, ingest::ContainerFileStream::kWholeFileBytes);
+      else if (read_without_cutouts(path, small)) return;
+      if (small) {
         if (avro::has_container_magic(small->bytes.substr(0, 4))) {
           stream_.emplace(path, std::move(small->owner), small->bytes, *ingester_);
           return;
@@ -220,6 +244,153 @@ class AvroFilesSource final : public ActorLogic {
       for (auto& f : failures) whole_file_.push_back({nullptr, std::move(f)});
     } catch (const Fault& f) {
       whole_file_.push_back({nullptr, ingest::IngestFailure{f, std::string(), "bytes"}});
+    }
+  }
+
+  // `cutouts: auto` reads none when nothing downstream uses them (engine/graph/cutout_use.h);
+  // `read` and `skip` force it. Without a workflow (a test of the source alone) auto reads them.
+  void decide_cutouts(const ActorContext& context) {
+    const std::string mode = context.config.string("cutouts");
+    const std::vector<std::string> fields = ingester_->profiles().cutout_fields();
+    if (mode == "read" || fields.empty()) return;
+    if (mode == "skip") {
+      skip_cutouts_ = true;
+    } else if (context.workflow) {
+      const CutoutUse use = cutout_use_downstream(*context.workflow, context.actor_id, fields);
+      skip_cutouts_ = !use.used;
+      if (use.used && context.instance == 0)
+        spdlog::debug("{}: cutouts are read: {}", context.actor_id, use.why);
+    }
+    if (skip_cutouts_ && context.instance == 0)
+      spdlog::info("{}: cutouts are not read ({}; `cutouts: read` reads them)", context.actor_id,
+                   mode == "skip" ? "cutouts: skip" : "nothing downstream uses them");
+  }
+
+  // The file read only as far as its one record's fields before the cutouts (which survey schemas
+  // put last): a prefix of `head_bytes_`, read further while the header or those fields run past
+  // it. Only an Avro container of one null-codec block of one record whose last root fields are
+  // cutouts is read so (ZTF's alert files); anything else, and anything that does not decode or
+  // map, ends with the whole file in `whole` for the usual path, which decodes it again and makes
+  // the same alerts and dead letters as without the skip (files larger than kWholeFileBytes: no
+  // `whole`, the usual path reads them). The cutouts' bytes are not read (nor checked: a cutout
+  // whose length field is damaged goes unnoticed); the block's sync marker after them is checked.
+  // True when the alert is in whole_file_.
+  bool read_without_cutouts(const std::string& path, std::optional<SmallFile>& whole) {
+    const OpenFile file(path);
+    if (file.size > ingest::ContainerFileStream::kWholeFileBytes) return false;
+    const auto size = static_cast<size_t>(file.size);
+    size_t have = std::min(size, head_bytes_);
+    std::shared_ptr<char[]> buffer(new char[std::max<size_t>(have, 1)]);
+    file.read_into(buffer.get(), 0, have);
+    while (true) {
+      const std::string_view bytes(buffer.get(), have);
+      const Head head = decode_head(file, bytes, buffer);
+      if (head == Head::decoded) return true;
+      if (head == Head::whole_file || have == size) {
+        if (have < size) {  // the usual path needs it all
+          std::shared_ptr<char[]> all(new char[size]);
+          std::memcpy(all.get(), buffer.get(), have);
+          file.read_into(all.get(), have, size);
+          buffer = std::move(all);
+          have = size;
+        }
+        whole = SmallFile{buffer, std::string_view(buffer.get(), size)};
+        return false;
+      }
+      const size_t more = std::min(size, have * 2);
+      std::shared_ptr<char[]> longer(new char[more]);
+      std::memcpy(longer.get(), buffer.get(), have);
+      file.read_into(longer.get(), have, more);
+      buffer = std::move(longer);
+      have = more;
+    }
+  }
+
+  enum class Head { decoded, read_more, whole_file };
+  Head decode_head(const OpenFile& file, std::string_view bytes, const std::shared_ptr<char[]>& owner) {
+    const std::string& path = file.path;
+    const uint64_t file_size = file.size;
+    avro::ContainerHeader header;
+    avro::Decoder& decoder = ingester_->decoder();
+    int64_t count = 0, data_size = 0;
+    uint64_t data_start = 0;
+    try {
+      if (bytes.size() >= 4 && !avro::has_container_magic(bytes.substr(0, 4))) return Head::whole_file;
+      header = avro::read_container_header(bytes, path);
+      avro::ByteReader in(bytes.substr(header.blocks_offset), path, header.blocks_offset);
+      count = in.read_long();
+      data_size = in.read_long();
+      data_start = in.offset();
+    } catch (const std::exception&) {
+      return Head::read_more;
+    }
+    if (header.codec != avro::Codec::null || count != 1 || data_size < 0 ||
+        data_start + static_cast<uint64_t>(data_size) + 16 != file_size)
+      return Head::whole_file;
+    // The block's sync marker, the file's last 16 bytes: a broken one is a dead letter, as without
+    // the skip (one more small read).
+    char sync[16];
+    if (::pread(file.fd, sync, sizeof sync, static_cast<off_t>(file_size - sizeof sync)) != sizeof sync ||
+        std::string_view(sync, sizeof sync) != header.sync)
+      return Head::whole_file;
+    std::shared_ptr<const avro::DecodePlan> plan;
+    try {
+      plan = decoder.plan_for_container(header.schema, static_cast<uint64_t>(header.schema.data() - bytes.data()), path);
+    } catch (const std::exception&) {
+      return Head::whole_file;
+    }
+    const uint32_t fields = head_fields(plan);
+    if (fields == 0) return Head::whole_file;
+    RawRecord record;
+    uint64_t end = 0;
+    try {
+      const size_t available = std::min<size_t>(static_cast<size_t>(data_size), bytes.size() - data_start);
+      record = decoder.decode_head(plan, bytes.substr(data_start, available), data_start, owner, path, fields, end);
+    } catch (const std::exception&) {
+      return Head::read_more;
+    }
+    try {
+      whole_file_.push_back({std::make_shared<const Alert>(ingester_->profiles().map(
+                                 std::move(record), owner, path + " record 0", /*cutouts_not_read=*/true)),
+                             std::nullopt});
+    } catch (const std::exception&) {
+      return Head::whole_file;  // the usual path dead-letters the record with its own encoding
+    }
+    learn_head_bytes(static_cast<size_t>(end));
+    return Head::decoded;
+  }
+
+  // How many of the plan's root fields come before the cutouts: 0 when its root is not a record
+  // ending in cutout fields (nothing to leave out).
+  uint32_t head_fields(const std::shared_ptr<const avro::DecodePlan>& plan) {
+    if (plan == last_plan_) return last_head_fields_;
+    const std::vector<std::string> cutouts = ingester_->profiles().cutout_fields();
+    const avro::PlanType& root = plan->type(plan->root());
+    uint32_t fields = 0;
+    if (root.op == avro::PlanType::Op::Record && root.shape) {
+      fields = root.count;
+      while (fields > 0 && std::find(cutouts.begin(), cutouts.end(), root.shape->fields[fields - 1]) != cutouts.end())
+        --fields;
+      if (fields == root.count) fields = 0;
+    }
+    last_plan_ = plan;
+    last_head_fields_ = fields;
+    return fields;
+  }
+
+  // The first read's length follows the bytes files needed (their header and fields before the
+  // cutouts): up at once to the longest seen, down slowly (the longest of the last two windows of
+  // kHeadWindow files), in whole pages with a margin.
+  void learn_head_bytes(size_t needed) {
+    constexpr size_t kPage = 4096, kMargin = 512, kHeadWindow = 256;
+    auto pages = [&](size_t n) { return (n + kMargin + kPage - 1) / kPage * kPage; };
+    window_longest_ = std::max(window_longest_, needed);
+    if (pages(needed) > head_bytes_) head_bytes_ = pages(needed);
+    if (++window_files_ == kHeadWindow) {
+      head_bytes_ = pages(std::max(window_longest_, previous_window_longest_));
+      previous_window_longest_ = window_longest_;
+      window_longest_ = 0;
+      window_files_ = 0;
     }
   }
 
@@ -277,6 +448,12 @@ class AvroFilesSource final : public ActorLogic {
   double first_mjd_ = NAN;
   Clock::time_point started_ = Clock::now();
   std::shared_ptr<AckTracker> acks_;
+  // The read without cutouts (read_without_cutouts).
+  bool skip_cutouts_ = false;
+  size_t head_bytes_ = 32 * 1024;  // ZTF: header ~10 KB, fields before the cutouts 14-37 KB
+  size_t window_longest_ = 0, previous_window_longest_ = 0, window_files_ = 0;
+  std::shared_ptr<const avro::DecodePlan> last_plan_;  // and its head_fields
+  uint32_t last_head_fields_ = 0;
 };
 
 }  // namespace
@@ -306,9 +483,14 @@ void register_avro_files_source(ActorRegistry& registry, std::shared_ptr<const p
       {"registry", ValueKind::string, false, "", "schema registry URL for Confluent frames"},
       {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
       {"profiles", ValueKind::list, false, "[]", "more profile files or folders (override built-in ones by name)"},
+      {"cutouts", ValueKind::string, false, "auto",
+       "auto: read the cutouts only when an actor downstream uses them (docs/performance.md); read; skip"},
   };
   t.check = [builtin](const ActorConfig& c, std::vector<Problem>& problems) {
     if (c.number("speed") < 0) problems.push_back({c.place("speed"), "speed must be >= 0"});
+    const std::string cutouts = c.string("cutouts");
+    if (cutouts != "auto" && cutouts != "read" && cutouts != "skip")
+      problems.push_back({c.place("cutouts"), "cutouts is auto, read or skip, not '" + cutouts + "'"});
     check_input_exists(c, "path", problems);
     ingest::check_ingest_config(c, *builtin, problems);
   };

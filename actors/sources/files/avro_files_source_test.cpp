@@ -1,9 +1,12 @@
 #include "actors/sources/files/avro_files_source.h"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -12,7 +15,9 @@
 
 #include "actors/common/avro/container_file.h"
 #include "engine/graph/actor_registry.h"
+#include "engine/graph/workflow.h"
 #include "engine/model/record_bytes.h"
+#include "engine/model/record_json.h"
 #include "test/support/avro_test_files.h"
 #include "test/support/collecting_emitter.h"
 #include "test/support/test_data.h"
@@ -308,3 +313,192 @@ TEST_CASE("a container truncated in its third block: the first two blocks flow, 
 }
 
 }  // namespace ebs
+
+namespace {
+
+// Every alert of `path` (and what failed), read by a source configured with `extra` YAML keys.
+struct SourceRun {
+  std::vector<RecordPtr> alerts;
+  std::vector<Fault> faults;
+  std::vector<std::string> originals;
+};
+SourceRun read_with(const std::string& path, const std::string& extra) {
+  ActorRegistry registry;
+  register_avro_files_source(registry);
+  ActorContext context;
+  auto logic = open_source(registry, "{path: '" + path + "'" + extra + "}", context);
+  test::CollectingEmitter out;
+  run_source(*logic, out);
+  CHECK(out.read_records == out.forwarded_records + out.failed_records);
+  return {out.records(), out.faults, out.originals};
+}
+
+// An alert as JSON with its raw record, less what `cutouts: skip` leaves out.
+nlohmann::json without_cutouts(const Record& record) {
+  nlohmann::json j = to_json(record, {.with_raw = true});
+  j.erase("cutouts");
+  j.erase("cutouts_not_read");
+  for (const char* field : {"cutoutScience", "cutoutTemplate", "cutoutDifference"}) j["raw"].erase(field);
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("cutouts: skip gives every real ZTF alert as `read` does, without its cutouts, and says so") {
+  const std::string ztf = (test::data_dir() / "ztf").string();
+  SourceRun read = read_with(ztf, ", cutouts: read");
+  SourceRun skipped = read_with(ztf, ", cutouts: skip");
+  REQUIRE(read.alerts.size() == 86);
+  REQUIRE(skipped.alerts.size() == read.alerts.size());
+  CHECK(skipped.faults.empty());
+  for (size_t i = 0; i < read.alerts.size(); ++i) {
+    const AlertCore& whole = static_cast<const Alert&>(*read.alerts[i]).core();
+    const AlertCore& head = static_cast<const Alert&>(*skipped.alerts[i]).core();
+    CHECK(whole.cutouts.size() == 3);
+    CHECK_FALSE(whole.cutouts_not_read);
+    CHECK(head.cutouts.empty());
+    CHECK(head.cutouts_not_read);
+    CHECK(head.raw.path("cutoutScience").is_null());
+    CHECK(!head.raw.path("candidate.magpsf").is_null());
+    CHECK(without_cutouts(*read.alerts[i]) == without_cutouts(*skipped.alerts[i]));
+    // The record holds views into less than the file (the read stopped before the cutouts).
+    CHECK(record_bytes(*skipped.alerts[i]) < record_bytes(*read.alerts[i]));
+  }
+  // A dead letter of an alert that failed downstream says why it has no cutouts.
+  CHECK(to_json(*skipped.alerts[0], {})["cutouts_not_read"] == true);
+  CHECK_FALSE(to_json(*read.alerts[0], {}).contains("cutouts_not_read"));
+  // Back from JSON (a dead letter replayed), it still says so.
+  const RecordPtr back = alert_from_json(to_json(*skipped.alerts[0], {.with_bytes = true}), "letter");
+  CHECK(static_cast<const Alert&>(*back).core().cutouts_not_read);
+}
+
+TEST_CASE("cutouts: skip reads files that are not one ZTF record whole, as `read` does") {
+  // Rubin Spark containers (many records a block), PGIR, TURBO, the Rubin samples and the
+  // folders' other files: the same alerts, the same dead letters with the same bytes.
+  const std::string all = test::data_dir().string();
+  SourceRun read = read_with(all, ", cutouts: read");
+  SourceRun skipped = read_with(all, ", cutouts: skip");
+  REQUIRE(skipped.alerts.size() == read.alerts.size());
+  for (size_t i = 0; i < read.alerts.size(); ++i)
+    CHECK(without_cutouts(*read.alerts[i]) == without_cutouts(*skipped.alerts[i]));
+  REQUIRE(skipped.faults.size() == read.faults.size());
+  for (size_t i = 0; i < read.faults.size(); ++i) {
+    CHECK(skipped.faults[i].place() == read.faults[i].place());
+    CHECK(skipped.originals[i] == read.originals[i]);
+  }
+}
+
+TEST_CASE("cutouts: skip dead-letters truncated and corrupt files with the bytes and places of `read`") {
+  auto dir = temp_dir("skip-corrupt");
+  auto src = test::data_dir() / "ztf/kowalski-v3.3-v4.01";
+  const std::string good = slurp(src / "2475433850015010009.avro");
+  const avro::ContainerHeader header = avro::read_container_header(good, "good");
+  std::ofstream(dir / "a-good.avro", std::ios::binary) << good;
+  std::ofstream(dir / "b-truncated-in-cutouts.avro", std::ios::binary) << good.substr(0, good.size() - 5000);
+  std::ofstream(dir / "c-truncated-in-header.avro", std::ios::binary) << good.substr(0, header.blocks_offset - 100);
+  std::string flipped = good;
+  flipped[flipped.size() - 5] ^= 0x55;  // inside the sync marker, after the cutouts
+  std::ofstream(dir / "d-sync.avro", std::ios::binary) << flipped;
+  std::string longer = good;  // bytes after the block: not one block to the end of the file
+  longer += "trailing";
+  std::ofstream(dir / "e-trailing.avro", std::ios::binary) << longer;
+  std::string bad_history = good;  // a union branch out of range early in the record
+  bad_history[header.blocks_offset + 4] = '\x7f';
+  std::ofstream(dir / "f-bad-record.avro", std::ios::binary) << bad_history;
+  std::ofstream(dir / "g-garbage.avro", std::ios::binary) << "hello, not an alert";
+
+  const std::string glob = (dir / "*.avro").string();
+  SourceRun read = read_with(glob, ", cutouts: read");
+  SourceRun skipped = read_with(glob, ", cutouts: skip");
+  // a-good, and the block before e-trailing's trailing bytes.
+  REQUIRE(read.alerts.size() == 2);
+  REQUIRE(skipped.alerts.size() == read.alerts.size());
+  for (size_t i = 0; i < read.alerts.size(); ++i)
+    CHECK(without_cutouts(*read.alerts[i]) == without_cutouts(*skipped.alerts[i]));
+  REQUIRE(read.faults.size() == 6);
+  REQUIRE(skipped.faults.size() == read.faults.size());
+  for (size_t i = 0; i < read.faults.size(); ++i) {
+    CHECK(skipped.faults[i].place() == read.faults[i].place());
+    CHECK(std::string(skipped.faults[i].what()) == read.faults[i].what());
+    CHECK(skipped.originals[i] == read.originals[i]);
+    CHECK(!skipped.originals[i].empty());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// The source `ztf` of a workflow built from `yaml` (test types beside avro-files), opened as a
+// run opens it: does it read the cutouts?
+bool reads_cutouts(const std::string& actors) {
+  ActorRegistry registry;
+  register_avro_files_source(registry);
+  auto add = [&](const std::string& name, std::function<bool(const ActorConfig&, const std::vector<std::string>&)> uses,
+                 PortType out = PortType::alert) {
+    ActorType t;
+    t.name = name;
+    t.inputs = {{"in", PortType::alert, ""}};
+    t.outputs = {{"out", out, ""}};
+    t.uses_cutouts = std::move(uses);
+    t.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
+    registry.add(std::move(t));
+  };
+  add("leaves-cutouts", uses_no_cutouts);
+  add("shows-cutouts", [](const ActorConfig&, const std::vector<std::string>&) { return true; });
+  add("says-nothing", nullptr);
+  add("pairs", uses_no_cutouts, PortType::coincidence);
+  const std::string glob = (test::data_dir() / "ztf/kowalski-v3.3-v4.01/1127*.avro").string();
+  std::vector<Problem> problems;
+  auto doc = parse_workflow_text("name: t\nactors:\n  - {id: ztf, type: avro-files, config: {path: '" + glob + "'" +
+                                     "}}\n" + actors,
+                                 "w.yaml", problems);
+  REQUIRE(doc);
+  std::optional<Workflow> workflow = build_workflow(*doc, registry, problems);
+  for (const Problem& p : problems) MESSAGE(format_problem(p));
+  REQUIRE(workflow);
+  const ActorSpec* spec = workflow->find("ztf");
+  ActorContext context;
+  context.actor_id = "ztf";
+  context.type_name = spec->type_name;
+  context.type = spec->type;
+  context.config = spec->config();
+  context.workflow = &*workflow;
+  auto logic = spec->type->create(context);
+  logic->open(context);
+  test::CollectingEmitter out;
+  run_source(*logic, out);
+  const std::vector<RecordPtr> alerts = out.records();
+  REQUIRE(alerts.size() == 11);
+  const AlertCore& first = static_cast<const Alert&>(*alerts[0]).core();
+  CHECK(first.cutouts_not_read == first.cutouts.empty());
+  return !first.cutouts_not_read;
+}
+
+}  // namespace
+
+TEST_CASE("cutouts: auto reads them when an actor downstream uses them or does not say") {
+  CHECK_FALSE(reads_cutouts("  - {id: a, type: leaves-cutouts, inputs: [ztf.alerts]}\n"
+                            "  - {id: b, type: leaves-cutouts, inputs: [a.out]}\n"));
+  CHECK(reads_cutouts("  - {id: a, type: leaves-cutouts, inputs: [ztf.alerts]}\n"
+                      "  - {id: b, type: shows-cutouts, inputs: [a.out]}\n"));
+  CHECK(reads_cutouts("  - {id: a, type: says-nothing, inputs: [ztf.alerts]}\n"));
+  // Records that hold no alert carry no cutouts; neither do dead letters (they say so).
+  CHECK_FALSE(reads_cutouts("  - {id: a, type: pairs, inputs: [ztf.alerts]}\n"
+                            "  - {id: b, type: shows-cutouts, inputs: [a.out]}\n"));
+  CHECK_FALSE(reads_cutouts("  - {id: a, type: leaves-cutouts, inputs: [ztf.alerts]}\n"
+                            "  - {id: b, type: shows-cutouts, inputs: [a.dead_letters]}\n"));
+  // An actor on another branch of the source.
+  CHECK(reads_cutouts("  - {id: a, type: leaves-cutouts, inputs: [ztf.alerts]}\n"
+                      "  - {id: b, type: shows-cutouts, inputs: [ztf.alerts]}\n"));
+}
+
+TEST_CASE("cutouts: read and skip force the choice; another word is refused at validate") {
+  ActorRegistry registry;
+  register_avro_files_source(registry);
+  const ActorType* type = registry.find("avro-files");
+  REQUIRE(type);
+  std::vector<Problem> problems;
+  type->check(test::make_context(*type, "{path: '" + test::data_dir().string() + "', cutouts: maybe}").config, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "cutouts is auto, read or skip, not 'maybe'");
+}

@@ -1,0 +1,105 @@
+// The reference workflow run twice on the shared ZTF alerts, reading the cutouts and not
+// (avro-files `cutouts:`): the same repository rows and coincidences.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/common/sqlite/sqlite_db.h"
+#include "app/builtin_modules.h"
+#include "engine/graph/cutout_use.h"
+#include "engine/runtime/engine.h"
+#include "test/support/test_data.h"
+
+using namespace ebs;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every table's rows as text, sorted (insertion order and row ids may differ between runs), less
+// what says when rather than what (sink_progress, annotation ids).
+std::map<std::string, std::vector<std::string>> dump(const fs::path& db_path) {
+  sqlite::Database db(db_path.string(), sqlite::Database::Mode::read_only);
+  std::vector<std::string> tables;
+  for (auto q = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sink_progress'"); q.step();)
+    tables.emplace_back(q.text(0));
+  std::map<std::string, std::vector<std::string>> rows;
+  for (const std::string& table : tables) {
+    auto& out = rows[table];
+    for (auto q = db.prepare("SELECT * FROM \"" + table + "\""); q.step();) {
+      std::string row;
+      for (int c = 0; c < q.column_count(); ++c) {
+        if (std::string_view(sqlite3_column_name(q.get(), c)) == "annotation_id") continue;
+        row += q.is_null(c) ? std::string("NULL") : std::string(q.text(c));
+        row += '|';
+      }
+      out.push_back(std::move(row));
+    }
+    std::sort(out.begin(), out.end());
+  }
+  return rows;
+}
+
+std::vector<std::string> sorted_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("the reference workflow stores the same rows whether its source reads the cutouts or not") {
+  ::setenv("EBS_TEST_DATA", test::data_dir().c_str(), 1);
+  const fs::path root = fs::temp_directory_path() / ("ebs-cutouts-run-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> tables;
+  std::map<std::string, std::vector<std::string>> coincidences;
+  for (const std::string mode : {"read", "auto"}) {
+    std::vector<Problem> problems;
+    auto doc = parse_workflow((test::source_dir() / "bench/e2e/reference-files.yaml").string(), problems);
+    REQUIRE(doc);
+    apply_overrides(*doc, {"ztf.cutouts=" + mode}, problems);
+    ActorRegistry registry;
+    register_builtin_actors(registry);
+    std::optional<Workflow> workflow = build_workflow(*doc, registry, problems);
+    for (const Problem& p : problems) MESSAGE(format_problem(p));
+    REQUIRE(workflow);
+    // So `auto` leaves them unread (avro_files_source_test: what auto decides, and what it reads).
+    CHECK_FALSE(cutout_use_downstream(*workflow, "ztf", {"cutoutScience", "cutoutTemplate", "cutoutDifference"}).used);
+    RunOptions options;
+    options.run_dir = (root / mode).string();
+    options.handle_signals = false;
+    options.threads = 2;
+    RunResult result = run_workflow(*workflow, registry, options);
+    REQUIRE(result.started);
+    for (const std::string& e : result.errors) MESSAGE(e);
+    CHECK(result.errors.empty());
+    CHECK(result.accounting_ok);
+    CHECK(result.find("ztf")->forwarded == 86);
+    tables[mode] = dump(root / mode / "reference.db");
+    coincidences[mode] = sorted_lines(root / mode / "coincidences.jsonl");
+  }
+  REQUIRE(tables["read"]["alerts"].size() > 10);
+  CHECK(!tables["read"]["annotations"].empty());
+  CHECK(!tables["read"]["lightcurve"].empty());
+  for (const auto& entry : tables["read"]) {
+    const std::string& table = entry.first;
+    const std::vector<std::string>& rows = entry.second;
+    const std::vector<std::string>& other = tables["auto"][table];
+    CHECK_MESSAGE(rows.size() == other.size(), table);
+    if (rows.size() != other.size()) continue;
+    for (size_t i = 0; i < rows.size(); ++i) CHECK_MESSAGE(rows[i] == other[i], table);
+  }
+  CHECK(coincidences["read"] == coincidences["auto"]);
+  fs::remove_all(root);
+}
