@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "actors/sinks/dashboard/dashboard_sink.h"
 #include "app/builtin_modules.h"
 #include "engine/graph/cutout_use.h"
 #include "engine/graph/field_check.h"
@@ -347,11 +348,18 @@ const std::vector<std::string> kZtfCutouts = {"cutoutScience", "cutoutTemplate",
 // Whether an actor downstream of the ZTF source `ztf` uses cutouts (and why), in a workflow of
 // `actors` after it.
 CutoutUse ztf_cutout_use(const std::string& actors) {
-  Built built = build("name: t\nactors:\n  - {id: ztf, type: avro-files, config: {path: '" +
-                      (test::data_dir() / "ztf").string() + "'}}\n" + actors);
-  for (const std::string& p : built.problems) MESSAGE(p);
-  REQUIRE(built.workflow);
-  return cutout_use_downstream(*built.workflow, "ztf", kZtfCutouts);
+  std::vector<Problem> problems;
+  ActorRegistry registry = test_registry();  // the workflow points into it
+  static dashboard::DashboardFeed feed;
+  register_dashboard_actors(registry, feed);
+  auto doc = parse_workflow_text("name: t\nactors:\n  - {id: ztf, type: avro-files, config: {path: '" +
+                                     (test::data_dir() / "ztf").string() + "'}}\n" + actors,
+                                 "w.yaml", problems);
+  REQUIRE(doc);
+  std::optional<Workflow> workflow = build_workflow(*doc, registry, problems);
+  for (const Problem& p : problems) MESSAGE(format_problem(p));
+  REQUIRE(workflow);
+  return cutout_use_downstream(*workflow, "ztf", kZtfCutouts);
 }
 
 }  // namespace

@@ -223,7 +223,7 @@ class AvroFilesSource final : public ActorLogic {
     try {
       std::shared_ptr<const std::string> message;
       std::optional<SmallFile> small;
-      if (!skip_cutouts_) small = read_small_file(path, ingest::ContainerFileStream::kWholeFileBytes);
+      if (unread_cutout_fields_.empty()) small = read_small_file(path, ingest::ContainerFileStream::kWholeFileBytes);
       else if (read_without_cutouts(path, small)) return;
       if (small) {
         if (avro::has_container_magic(small->bytes.substr(0, 4))) {
@@ -247,21 +247,25 @@ class AvroFilesSource final : public ActorLogic {
     }
   }
 
-  // `cutouts: auto` reads none when nothing downstream uses them (engine/graph/cutout_use.h);
-  // `read` and `skip` force it. Without a workflow (a test of the source alone) auto reads them.
+  // `cutouts: auto` leaves unread the cutout fields nothing downstream uses, each asked on its own
+  // (engine/graph/cutout_use.h: a repository keeps ZTF's `cutoutScience` out of its raw records
+  // by default, not a field of another profile's); `read` and `skip` force it. Without a workflow
+  // (a test of the source alone) auto reads them.
   void decide_cutouts(const ActorContext& context) {
     const std::string mode = context.config.string("cutouts");
-    const std::vector<std::string> fields = ingester_->profiles().cutout_fields();
-    if (mode == "read" || fields.empty()) return;
-    if (mode == "skip") {
-      skip_cutouts_ = true;
-    } else if (context.workflow) {
-      const CutoutUse use = cutout_use_downstream(*context.workflow, context.actor_id, fields);
-      skip_cutouts_ = !use.used;
-      if (use.used && context.instance == 0)
-        spdlog::debug("{}: cutouts are read: {}", context.actor_id, use.why);
+    if (mode == "read") return;
+    for (const std::string& field : ingester_->profiles().cutout_fields()) {
+      if (mode == "auto") {
+        if (!context.workflow) return;
+        const CutoutUse use = cutout_use_downstream(*context.workflow, context.actor_id, {field});
+        if (use.used) {
+          if (context.instance == 0) spdlog::debug("{}: {} is read: {}", context.actor_id, field, use.why);
+          continue;
+        }
+      }
+      unread_cutout_fields_.push_back(field);
     }
-    if (skip_cutouts_ && context.instance == 0)
+    if (!unread_cutout_fields_.empty() && context.instance == 0)
       spdlog::info("{}: cutouts are not read ({}; `cutouts: read` reads them)", context.actor_id,
                    mode == "skip" ? "cutouts: skip" : "nothing downstream uses them");
   }
@@ -360,11 +364,11 @@ class AvroFilesSource final : public ActorLogic {
     return Head::decoded;
   }
 
-  // How many of the plan's root fields come before the cutouts: 0 when its root is not a record
-  // ending in cutout fields (nothing to leave out).
+  // How many of the plan's root fields come before the cutouts left unread: 0 when its root is
+  // not a record ending in such fields (nothing to leave out).
   uint32_t head_fields(const std::shared_ptr<const avro::DecodePlan>& plan) {
     if (plan == last_plan_) return last_head_fields_;
-    const std::vector<std::string> cutouts = ingester_->profiles().cutout_fields();
+    const std::vector<std::string>& cutouts = unread_cutout_fields_;
     const avro::PlanType& root = plan->type(plan->root());
     uint32_t fields = 0;
     if (root.op == avro::PlanType::Op::Record && root.shape) {
@@ -448,8 +452,8 @@ class AvroFilesSource final : public ActorLogic {
   double first_mjd_ = NAN;
   Clock::time_point started_ = Clock::now();
   std::shared_ptr<AckTracker> acks_;
-  // The read without cutouts (read_without_cutouts).
-  bool skip_cutouts_ = false;
+  // The read without cutouts (read_without_cutouts): the cutout fields it leaves out.
+  std::vector<std::string> unread_cutout_fields_;
   size_t head_bytes_ = 32 * 1024;  // ZTF: header ~10 KB, fields before the cutouts 14-37 KB
   size_t window_longest_ = 0, previous_window_longest_ = 0, window_files_ = 0;
   std::shared_ptr<const avro::DecodePlan> last_plan_;  // and its head_fields

@@ -312,7 +312,6 @@ TEST_CASE("a container truncated in its third block: the first two blocks flow, 
   std::filesystem::remove_all(dir);
 }
 
-}  // namespace ebs
 
 namespace {
 
@@ -437,7 +436,7 @@ bool reads_cutouts(const std::string& actors) {
                  PortType out = PortType::alert) {
     ActorType t;
     t.name = name;
-    t.inputs = {{"in", PortType::alert, ""}};
+    t.inputs = {{"in", PortType::any, ""}};
     t.outputs = {{"out", out, ""}};
     t.uses_cutouts = std::move(uses);
     t.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
@@ -502,3 +501,5 @@ TEST_CASE("cutouts: read and skip force the choice; another word is refused at v
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].message == "cutouts is auto, read or skip, not 'maybe'");
 }
+
+}  // namespace ebs
