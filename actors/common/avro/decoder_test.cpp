@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "test/support/avro_test_files.h"
+#include "actors/common/avro/byte_reader.h"
 #include "actors/common/avro/json_output.h"
 #include "actors/common/avro/libavro_reference.h"
 #include "engine/util/fault.h"
@@ -126,6 +127,41 @@ TEST_CASE("Records reference the message bytes and keep them alive") {
   CHECK(copy.find(stamp) != std::string::npos);
   CHECK(records[0].path("candidate.fid").as_int() >= 1);
   CHECK(records[0].path("schemavsn").as_string().has_value());
+}
+
+TEST_CASE("decode_head decodes a record's first fields from a prefix and stops where the rest starts") {
+  for (const auto& path : testing::avro_files("ztf")) {
+    auto bytes = testing::read_file(path);
+    Decoder decoder;
+    std::vector<ebs::RawRecord> whole;
+    decoder.decode(bytes, path.string(), whole);
+    REQUIRE(whole.size() == 1);
+    const ContainerHeader header = read_container_header(*bytes, path.string());
+    auto plan = decoder.plan_for_container(header.schema, 0, path.string());
+    ByteReader head(std::string_view(*bytes).substr(header.blocks_offset), path.string(), header.blocks_offset);
+    head.read_long();
+    head.read_long();
+    const uint64_t data_start = head.offset();
+    // ZTF: schemavsn ... prv_candidates (fp_hists), then the three cutouts.
+    const uint32_t fields = static_cast<uint32_t>(whole[0].root().size()) - 3;
+    const std::string_view cutout = *whole[0].path("cutoutScience.stampData").as_string();
+    const auto cutouts_at = static_cast<size_t>(cutout.data() - bytes->data());
+    uint64_t end = 0;
+    // The file cut where the science cutout's bytes start: enough.
+    ebs::RawRecord record = decoder.decode_head(
+        plan, std::string_view(*bytes).substr(data_start, cutouts_at - data_start), data_start, bytes,
+        path.string(), fields, end);
+    CHECK(end < cutouts_at);
+    CHECK(record.root().size() == whole[0].root().size());
+    CHECK(record.path("cutoutScience").is_null());
+    CHECK(record.path("cutoutDifference").is_null());
+    CHECK(record.path("candidate.candid").as_int() == whole[0].path("candidate.candid").as_int());
+    CHECK(record.path("prv_candidates").size() == whole[0].path("prv_candidates").size());
+    // Cut before those fields end: a Fault, as for a truncated file.
+    CHECK_THROWS_AS(decoder.decode_head(plan, std::string_view(*bytes).substr(data_start, end - data_start - 1),
+                                        data_start, bytes, path.string(), fields, end),
+                    ebs::Fault);
+  }
 }
 
 TEST_CASE("Bytes in a buffer the caller owns decode without a copy and stay alive with the records") {
