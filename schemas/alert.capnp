@@ -86,5 +86,8 @@ struct Alert {
   # Its size: a Data field holds less than 2^29 bytes (the writer refuses a larger payload), and
   # the whole message is read under a traversal limit of 4 times its words plus 1,024.
   rawFlat @20 :Data;
-  cutoutsNotRead @21 :Bool;  # the source left the cutouts unread (nothing downstream uses them)
+  # The cutout fields the source left unread (nothing downstream uses them; empty: all read), and
+  # the alert's file, which still holds them (AlertCore::cutouts_not_read).
+  cutoutsNotRead @21 :List(Text);
+  cutoutsFile @22 :Text;
 }

@@ -15,6 +15,8 @@ namespace ebs {
 
 class ActorLogic;
 struct ActorContext;
+struct ActorSpec;
+struct Workflow;
 
 enum class ValueKind { string, integer, number, boolean, expression, list, map, any };
 std::string_view to_string(ValueKind kind);
@@ -113,6 +115,10 @@ struct ActorType {
   // source leaves the cutouts unread when no actor downstream of it uses them
   // (engine/graph/cutout_use.h). Unset: it does (a type that does not say may use them).
   std::function<bool(const ActorConfig&, const std::vector<std::string>& cutout_fields)> uses_cutouts;
+  // A check that needs the whole workflow, run by build_workflow once the graph is wired and
+  // every actor's own check passed (avro-files: `cutouts: skip` with an actor downstream that uses
+  // them). Problems name places (ActorConfig::place). Unset: none.
+  std::function<void(const Workflow&, const ActorSpec&, std::vector<Problem>&)> check_in_workflow;
   // Builds one instance (one per `parallelism`).
   std::function<std::unique_ptr<ActorLogic>(const ActorContext&)> create;
 

@@ -648,6 +648,17 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
 
   if (problems.size() != problems_before) return std::nullopt;
   for (size_t i : order) wf.actors.push_back(std::move(specs[i]));
+
+  // Pass 4: the checks that need the whole graph (ActorType::check_in_workflow).
+  for (const ActorSpec& spec : wf.actors) {
+    if (!spec.type || !spec.type->check_in_workflow || unchecked.count(spec.id)) continue;
+    try {
+      spec.type->check_in_workflow(wf, spec, problems);
+    } catch (const std::exception& e) {
+      problems.push_back({spec.place, e.what()});
+    }
+  }
+  if (problems.size() != problems_before) return std::nullopt;
   return wf;
 }
 

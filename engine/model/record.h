@@ -50,6 +50,12 @@ struct Cutout {
 
 std::string_view to_string(Cutout::Kind kind);
 
+// The cutout fields a source left unread (AlertCore::cutouts_not_read), and where they still are.
+struct UnreadCutouts {
+  std::vector<std::string> fields;  // raw fields ("cutoutScience", ...)
+  std::string file;                 // the alert's file, which still holds them
+};
+
 // What a source decoded: everything about the detection except the annotations.
 struct AlertCore {
   // Identity (engine/model/alert_identity.h): the survey's id as text, and as a signed 64-bit
@@ -77,12 +83,18 @@ struct AlertCore {
   // calls count_history_detections after.
   uint32_t history_detections = 0;
   std::vector<Cutout> cutouts;
-  // The source left the cutouts unread because nothing downstream of it uses them (avro-files'
-  // `cutouts: auto|skip`, docs/performance.md): `cutouts` and the raw cutout fields are empty
-  // although the survey's message may hold them. Dead letters say so ("cutouts_not_read").
-  bool cutouts_not_read = false;
+  // Set when the source left cutout fields unread because nothing downstream of it uses them
+  // (avro-files' `cutouts: auto|skip`, docs/performance.md): those raw fields, and the cutouts read
+  // from them, are empty although the survey's message holds them. Null: every cutout was read.
+  // Dead letters say so ("cutouts_not_read": the fields and the file that still holds them).
+  std::shared_ptr<const UnreadCutouts> cutouts_not_read;
   RawRecord raw;
   std::shared_ptr<const void> buffers;  // keeps cutout bytes alive
+  // The bytes of the buffer the raw nodes view into, when the source says (the part of a file
+  // avro-files read without the cutouts; 0: not said, the nodes' texts and the cutouts are the
+  // measure). record_bytes counts the nodes and at least this: the buffer lives whole while the
+  // alert does.
+  size_t kept_bytes = 0;
 };
 
 // Sets `alert.history_detections` from `alert.history`.

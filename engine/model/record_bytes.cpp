@@ -1,5 +1,7 @@
 #include "engine/model/record_bytes.h"
 
+#include <algorithm>
+
 namespace ebs {
 
 namespace {
@@ -19,10 +21,12 @@ std::size_t record_bytes(const Record& record) {
     case PortType::alert: {
       const auto& alert = static_cast<const Alert&>(record);
       const AlertCore& c = alert.core();
-      std::size_t bytes = sizeof(Alert) + sizeof(AlertCore) + c.raw.bytes() +
-                          c.history.size() * sizeof(Photometry) + annotation_bytes(alert.annotations());
-      for (const Cutout& cutout : c.cutouts) bytes += sizeof(Cutout) + cutout.bytes.size();
-      return bytes;
+      std::size_t decoded = c.raw.bytes();  // the nodes and the texts they view
+      // The buffer the texts view into stays alive whole (a file's header and varints too).
+      if (c.kept_bytes > 0) decoded = std::max(decoded, c.raw.nodes().size() * sizeof(RawNode) + c.kept_bytes);
+      for (const Cutout& cutout : c.cutouts) decoded += sizeof(Cutout) + cutout.bytes.size();
+      return sizeof(Alert) + sizeof(AlertCore) + decoded +
+             c.history.size() * sizeof(Photometry) + annotation_bytes(alert.annotations());
     }
     case PortType::sky_event: {
       const auto& e = static_cast<const SkyEvent&>(record);

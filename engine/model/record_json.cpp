@@ -108,7 +108,8 @@ static json alert_to_json(const Alert& alert, const JsonOptions& options) {
                        {"format", cut.format},
                        {"bytes", bytes_to_json(cut.bytes, options)}});
   out["cutouts"] = std::move(cutouts);
-  if (c.cutouts_not_read) out["cutouts_not_read"] = true;  // absent, not false: the JSON of others is unchanged
+  if (c.cutouts_not_read)  // absent when all were read: the JSON of others is unchanged
+    out["cutouts_not_read"] = {{"fields", c.cutouts_not_read->fields}, {"file", c.cutouts_not_read->file}};
   json annotations = json::array();
   for (const Annotation* a : alert.annotations().list()) annotations.push_back(to_json(*a));
   out["annotations"] = std::move(annotations);
@@ -355,7 +356,13 @@ std::shared_ptr<const Alert> alert_from_json(const json& j, const std::string& p
     core->cutouts.push_back({cutout_kind(text_or_empty(c, "kind")), text_or_empty(c, "format"), bytes->back()});
   }
   core->buffers = bytes;
-  core->cutouts_not_read = j.value("cutouts_not_read", false);
+  if (j.contains("cutouts_not_read") && j["cutouts_not_read"].is_object()) {
+    const json& unread = j["cutouts_not_read"];
+    auto fields = unread.value("fields", json::array());
+    core->cutouts_not_read = std::make_shared<const UnreadCutouts>(UnreadCutouts{
+        fields.is_array() ? fields.get<std::vector<std::string>>() : std::vector<std::string>{},
+        text_or_empty(unread, "file")});
+  }
   if (j.contains("raw") && !j["raw"].is_null()) core->raw = raw_from_json(j["raw"]);
   AnnotationChain chain;
   for (const json& a : j.value("annotations", json::array())) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "engine/model/record_bytes.h"
 #include "engine/model/record_json.h"
 #include "engine/model/record_wire.h"
 #include "engine/util/fault.h"
@@ -571,4 +572,45 @@ TEST_CASE("a raw payload too large for a Cap'n Proto field is a fault when encod
   } catch (const Fault& f) {
     CHECK(std::string(f.what()).find("more than a Cap'n Proto message field holds") != std::string::npos);
   }
+}
+
+namespace {
+// sample_alert as a source that left two cutout fields unread in `file` makes it, keeping a
+// buffer of `kept` bytes.
+std::shared_ptr<const Alert> alert_without_cutouts(size_t kept) {
+  auto core = std::make_shared<AlertCore>(sample_alert()->core());
+  core->cutouts.clear();
+  core->cutouts_not_read = std::make_shared<const UnreadCutouts>(
+      UnreadCutouts{{"cutoutTemplate", "cutoutDifference"}, "/data/ztf/2475433850015010009.avro"});
+  core->kept_bytes = kept;
+  return std::make_shared<const Alert>(core);
+}
+}  // namespace
+
+TEST_CASE("an alert counts at least the buffer its source says it keeps alive") {
+  const auto small = alert_without_cutouts(0);
+  const auto kept = alert_without_cutouts(48 * 1024);
+  // The 48 KiB prefix of a file (header, varints, the fields before the cutouts) lives as long
+  // as the alert, though its nodes view only part of it.
+  CHECK(record_bytes(*kept) >= 48 * 1024 + small->core().raw.nodes().size() * sizeof(RawNode));
+  CHECK(record_bytes(*kept) > record_bytes(*small));
+  // A buffer smaller than the texts counted: the texts are the measure.
+  CHECK(record_bytes(*alert_without_cutouts(1)) == record_bytes(*small));
+}
+
+TEST_CASE("which cutouts were not read, and the file that holds them, survive JSON and the wire") {
+  const auto alert = alert_without_cutouts(1000);
+  const nlohmann::json j = to_json(*alert, {});
+  CHECK(j["cutouts_not_read"] ==
+        nlohmann::json{{"fields", {"cutoutTemplate", "cutoutDifference"}}, {"file", "/data/ztf/2475433850015010009.avro"}});
+  CHECK_FALSE(to_json(*sample_alert(), {}).contains("cutouts_not_read"));
+  for (const RecordPtr& back : std::vector<RecordPtr>{alert_from_json(to_json(*alert, {.with_bytes = true}), "letter"),
+                                decode_record(PortType::alert, encode_record(*alert), "wire")}) {
+    const AlertCore& c = static_cast<const Alert&>(*back).core();
+    REQUIRE(c.cutouts_not_read);
+    CHECK(c.cutouts_not_read->fields == std::vector<std::string>{"cutoutTemplate", "cutoutDifference"});
+    CHECK(c.cutouts_not_read->file == "/data/ztf/2475433850015010009.avro");
+  }
+  const RecordPtr all_read = decode_record(PortType::alert, encode_record(*sample_alert()), "wire");
+  CHECK_FALSE(static_cast<const Alert&>(*all_read).core().cutouts_not_read);
 }

@@ -367,7 +367,11 @@ void write_alert(const Alert& alert, wire::Alert::Builder to) {
   to.setIsDiffPos(c.is_diff_pos);
   to.setRealBogus(c.real_bogus);
   to.setLimitMag(c.limit_mag);
-  to.setCutoutsNotRead(c.cutouts_not_read);
+  if (c.cutouts_not_read) {
+    auto fields = to.initCutoutsNotRead(static_cast<unsigned>(c.cutouts_not_read->fields.size()));
+    for (size_t i = 0; i < c.cutouts_not_read->fields.size(); ++i) fields.set(i, c.cutouts_not_read->fields[i]);
+    to.setCutoutsFile(c.cutouts_not_read->file);
+  }
   auto history = to.initHistory(c.history.size());
   for (size_t i = 0; i < c.history.size(); ++i) {
     const Photometry& p = c.history[i];
@@ -412,7 +416,12 @@ RecordPtr read_alert(wire::Alert::Reader from, RecordDecoder::Shapes& shapes) {
   core->is_diff_pos = from.getIsDiffPos();
   core->real_bogus = from.getRealBogus();
   core->limit_mag = from.getLimitMag();
-  core->cutouts_not_read = from.getCutoutsNotRead();
+  if (from.hasCutoutsNotRead()) {
+    UnreadCutouts unread;
+    for (auto field : from.getCutoutsNotRead()) unread.fields.emplace_back(view(field));
+    unread.file = view(from.getCutoutsFile());
+    core->cutouts_not_read = std::make_shared<const UnreadCutouts>(std::move(unread));
+  }
   core->history.reserve(from.getHistory().size());
   for (auto h : from.getHistory()) {
     Photometry p;

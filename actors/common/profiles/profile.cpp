@@ -758,9 +758,12 @@ std::vector<std::string> Profile::cutout_fields() const {
 }
 
 std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<const void> buffers,
-                                              std::string_view place, uint32_t root, bool cutouts_not_read) const {
+                                              std::string_view place, uint32_t root,
+                                              std::shared_ptr<const UnreadCutouts> cutouts_not_read,
+                                              size_t kept_bytes) const {
   auto core = std::make_shared<AlertCore>();
-  core->cutouts_not_read = cutouts_not_read;
+  core->cutouts_not_read = std::move(cutouts_not_read);
+  core->kept_bytes = kept_bytes;
   core->raw = std::move(raw);
   core->buffers = std::move(buffers);
   try {

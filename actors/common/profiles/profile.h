@@ -154,10 +154,12 @@ class Profile {
   // NaN or out-of-range coordinates, a bad time; `raw` is then left as it was (for the dead
   // letter).
   // `root` is the node the alert is at (0: the record itself; ProfileSet finds wrapped ones).
-  // `cutouts_not_read`: the source left the cutouts unread (AlertCore::cutouts_not_read).
+  // `cutouts_not_read`, `kept_bytes`: what the source left unread and the size of `buffers` when
+  // it says (AlertCore::cutouts_not_read, AlertCore::kept_bytes).
   std::shared_ptr<const AlertCore> map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                        std::string_view place, uint32_t root = 0,
-                                       bool cutouts_not_read = false) const;
+                                       std::shared_ptr<const UnreadCutouts> cutouts_not_read = nullptr,
+                                       size_t kept_bytes = 0) const;
   // The top-level raw fields the cutouts are read from ("cutoutScience", ...).
   std::vector<std::string> cutout_fields() const;
 

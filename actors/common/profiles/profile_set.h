@@ -55,9 +55,12 @@ class ProfileSet {
 
   // choose + map.
   std::shared_ptr<const AlertCore> map(RawRecord&& record, std::shared_ptr<const void> buffers,
-                                       std::string_view place, bool cutouts_not_read = false) {
+                                       std::string_view place,
+                                       std::shared_ptr<const UnreadCutouts> cutouts_not_read = nullptr,
+                                       size_t kept_bytes = 0) {
     Choice choice = choose(record, place);
-    return choice.profile->map(std::move(record), std::move(buffers), place, choice.root, cutouts_not_read);
+    return choice.profile->map(std::move(record), std::move(buffers), place, choice.root,
+                               std::move(cutouts_not_read), kept_bytes);
   }
   // The top-level raw fields any of the profiles reads cutouts from (Profile::cutout_fields).
   std::vector<std::string> cutout_fields() const;

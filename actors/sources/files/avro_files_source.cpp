@@ -118,6 +118,7 @@ class AvroFilesSource final : public ActorLogic {
     ingester_ = std::make_unique<ingest::MessageIngester>(ingest::make_ingester(c, *builtin_));
     batch_size_ = context.batch_size;
     acks_ = std::make_shared<AckTracker>(AckTracker::Listener{}, context.acks);
+    actor_id_ = context.actor_id;
     decide_cutouts(context);
   }
 
@@ -160,7 +161,13 @@ class AvroFilesSource final : public ActorLogic {
       if (!alerts.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(alerts), {token}));
     }
     if (!loop_) out.progress(files_opened_, my_files_);
-    if (exhausted_ && pending_.empty()) return ProduceResult::done();
+    if (exhausted_ && pending_.empty()) {
+      if (alerts_without_cutouts_ > 0)
+        spdlog::info("{}: {} alerts read without their cutouts ({})", actor_id_, alerts_without_cutouts_,
+                     join(fields_left_));
+      alerts_without_cutouts_ = 0;
+      return ProduceResult::done();
+    }
     if (n == 0 && speed_ > 0 && !pending_.empty()) {
       double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
       double wait = (pending_.front().mjd - first_mjd_) * 86400 / speed_ - elapsed;
@@ -266,8 +273,14 @@ class AvroFilesSource final : public ActorLogic {
       unread_cutout_fields_.push_back(field);
     }
     if (!unread_cutout_fields_.empty() && context.instance == 0)
-      spdlog::info("{}: cutouts are not read ({}; `cutouts: read` reads them)", context.actor_id,
-                   mode == "skip" ? "cutouts: skip" : "nothing downstream uses them");
+      spdlog::info("{}: the cutout fields {} are not read ({}; `cutouts: read` reads them)", context.actor_id,
+                   join(unread_cutout_fields_), mode == "skip" ? "cutouts: skip" : "nothing downstream uses them");
+  }
+
+  static std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
   }
 
   // The file read only as far as its one record's fields before the cutouts (which survey schemas
@@ -302,7 +315,9 @@ class AvroFilesSource final : public ActorLogic {
         whole = SmallFile{buffer, std::string_view(buffer.get(), size)};
         return false;
       }
-      const size_t more = std::min(size, have * 2);
+      // 16 KiB more, not twice as much: a prefix read stays alive with its alert (a ZTF file's
+      // header and fields before the cutouts pass 32 KiB by at most ~15 KB).
+      const size_t more = std::min(size, have + 16 * 1024);
       std::shared_ptr<char[]> longer(new char[more]);
       std::memcpy(longer.get(), buffer.get(), have);
       file.read_into(longer.get(), have, more);
@@ -349,9 +364,13 @@ class AvroFilesSource final : public ActorLogic {
       return Head::read_more;
     }
     try {
+      auto unread = std::make_shared<const UnreadCutouts>(UnreadCutouts{last_left_fields_, path});
       whole_file_.push_back({std::make_shared<const Alert>(ingester_->profiles().map(
-                                 std::move(record), owner, path + " record 0", /*cutouts_not_read=*/true)),
+                                 std::move(record), owner, path + " record 0", std::move(unread), bytes.size())),
                              std::nullopt});
+      ++alerts_without_cutouts_;
+      for (const std::string& field : last_left_fields_)
+        if (std::find(fields_left_.begin(), fields_left_.end(), field) == fields_left_.end()) fields_left_.push_back(field);
     } catch (const std::exception&) {
       return Head::whole_file;  // the usual path dead-letters the record with its own encoding
     }
@@ -366,14 +385,17 @@ class AvroFilesSource final : public ActorLogic {
     const std::vector<std::string>& cutouts = unread_cutout_fields_;
     const avro::PlanType& root = plan->type(plan->root());
     uint32_t fields = 0;
+    std::vector<std::string> left;
     if (root.op == avro::PlanType::Op::Record && root.shape) {
       fields = root.count;
       while (fields > 0 && std::find(cutouts.begin(), cutouts.end(), root.shape->fields[fields - 1]) != cutouts.end())
         --fields;
       if (fields == root.count) fields = 0;
+      for (uint32_t i = fields; fields > 0 && i < root.count; ++i) left.push_back(root.shape->fields[i]);
     }
     last_plan_ = plan;
     last_head_fields_ = fields;
+    last_left_fields_ = std::move(left);
     return fields;
   }
 
@@ -449,10 +471,14 @@ class AvroFilesSource final : public ActorLogic {
   std::shared_ptr<AckTracker> acks_;
   // The read without cutouts (read_without_cutouts): the cutout fields it leaves out.
   std::vector<std::string> unread_cutout_fields_;
+  uint64_t alerts_without_cutouts_ = 0;  // this instance's, for its closing log line
+  std::string actor_id_;
   size_t head_bytes_ = 32 * 1024;  // ZTF: header ~10 KB, fields before the cutouts 14-37 KB
   size_t window_longest_ = 0, previous_window_longest_ = 0, window_files_ = 0;
-  std::shared_ptr<const avro::DecodePlan> last_plan_;  // and its head_fields
+  std::shared_ptr<const avro::DecodePlan> last_plan_;  // and its head_fields, and the fields after
   uint32_t last_head_fields_ = 0;
+  std::vector<std::string> last_left_fields_;
+  std::vector<std::string> fields_left_;  // every field left out so far, for the closing log line
 };
 
 }  // namespace
@@ -492,6 +518,17 @@ void register_avro_files_source(ActorRegistry& registry, std::shared_ptr<const p
       problems.push_back({c.place("cutouts"), "cutouts is auto, read or skip, not '" + cutouts + "'"});
     check_input_exists(c, "path", problems);
     ingest::check_ingest_config(c, *builtin, problems);
+  };
+  // `cutouts: skip` where an actor downstream uses them would lose its images without a word.
+  t.check_in_workflow = [builtin](const Workflow& workflow, const ActorSpec& actor, std::vector<Problem>& problems) {
+    const ActorConfig c = actor.config();
+    if (c.string("cutouts") != "skip") return;
+    ingest::MessageIngester ingester = ingest::make_ingester(c, *builtin);
+    const CutoutUse use = cutout_use_downstream(workflow, actor.id, ingester.profiles().cutout_fields());
+    if (use.used)
+      problems.push_back({c.place("cutouts"), "cutouts: skip, but " + use.why +
+                                                  ": it would get alerts without their cutouts (write "
+                                                  "`cutouts: auto` to read them only where they are used)"});
   };
   t.emits_fields = [builtin](const ActorConfig& c) { return ingest::ingest_field_sets(c, *builtin); };
   t.create = [builtin](const ActorContext&) { return std::make_unique<AvroFilesSource>(builtin, kSourceBatchBytes); };

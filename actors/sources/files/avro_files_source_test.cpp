@@ -332,13 +332,19 @@ SourceRun read_with(const std::string& path, const std::string& extra) {
   return {out.records(), out.faults, out.originals};
 }
 
-// An alert as JSON with its raw record, less what `cutouts: skip` leaves out.
-nlohmann::json without_cutouts(const Record& record) {
+// An alert as JSON with its raw record, less the cutouts `skipped` (the same alert read with
+// `cutouts: skip`) says it left unread: nothing when it was read whole.
+nlohmann::json without_cutouts(const Record& record, const Record& skipped) {
   nlohmann::json j = to_json(record, {.with_raw = true});
+  const auto& unread = static_cast<const Alert&>(skipped).core().cutouts_not_read;
+  if (!unread) return j;
   j.erase("cutouts");
   j.erase("cutouts_not_read");
-  for (const char* field : {"cutoutScience", "cutoutTemplate", "cutoutDifference"}) j["raw"].erase(field);
+  for (const std::string& field : unread->fields) j["raw"].erase(field);
   return j;
+}
+bool same_but_cutouts(const Record& read, const Record& skipped) {
+  return without_cutouts(read, skipped) == without_cutouts(skipped, skipped);
 }
 
 }  // namespace
@@ -356,19 +362,43 @@ TEST_CASE("cutouts: skip gives every real ZTF alert as `read` does, without its 
     CHECK(whole.cutouts.size() == 3);
     CHECK_FALSE(whole.cutouts_not_read);
     CHECK(head.cutouts.empty());
-    CHECK(head.cutouts_not_read);
+    REQUIRE(head.cutouts_not_read);
+    CHECK(head.cutouts_not_read->fields == std::vector<std::string>{"cutoutScience", "cutoutTemplate", "cutoutDifference"});
+    // The file that still holds them (a dead letter's reader finds them there).
+    CHECK(head.cutouts_not_read->file.starts_with(ztf));
+    CHECK(slurp(head.cutouts_not_read->file).find(std::string(whole.cutouts[0].bytes)) != std::string::npos);
     CHECK(head.raw.path("cutoutScience").is_null());
     CHECK(!head.raw.path("candidate.magpsf").is_null());
-    CHECK(without_cutouts(*read.alerts[i]) == without_cutouts(*skipped.alerts[i]));
-    // The record holds views into less than the file (the read stopped before the cutouts).
-    CHECK(record_bytes(*skipped.alerts[i]) < record_bytes(*read.alerts[i]));
+    CHECK(same_but_cutouts(*read.alerts[i], *skipped.alerts[i]));
+    // The record keeps less than its file alive (the read stopped before the cutouts), and
+    // counts all it keeps: the prefix read (at least 32 KiB) and the nodes.
+    CHECK(head.kept_bytes >= 32 * 1024);
+    CHECK(head.kept_bytes < std::filesystem::file_size(head.cutouts_not_read->file));
+    CHECK(record_bytes(*skipped.alerts[i]) >= head.kept_bytes + head.raw.nodes().size() * sizeof(RawNode));
   }
   // A dead letter of an alert that failed downstream says why it has no cutouts.
-  CHECK(to_json(*skipped.alerts[0], {})["cutouts_not_read"] == true);
+  CHECK(to_json(*skipped.alerts[0], {})["cutouts_not_read"]["fields"].size() == 3);
   CHECK_FALSE(to_json(*read.alerts[0], {}).contains("cutouts_not_read"));
   // Back from JSON (a dead letter replayed), it still says so.
   const RecordPtr back = alert_from_json(to_json(*skipped.alerts[0], {.with_bytes = true}), "letter");
   CHECK(static_cast<const Alert&>(*back).core().cutouts_not_read);
+}
+
+TEST_CASE("cutouts: skip reads on when the first 32 KiB end before the fields it needs") {
+  // The ZTF file with the longest history: its header and fields before the cutouts pass 32 KiB.
+  std::filesystem::path longest;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(test::data_dir() / "ztf"))
+    if (entry.path().extension() == ".avro" && (longest.empty() || entry.file_size() > std::filesystem::file_size(longest)))
+      longest = entry.path();
+  SourceRun read = read_with(longest.string(), ", cutouts: read");
+  SourceRun skipped = read_with(longest.string(), ", cutouts: skip");
+  REQUIRE(read.alerts.size() == 1);
+  REQUIRE(skipped.alerts.size() == 1);
+  const AlertCore& head = static_cast<const Alert&>(*skipped.alerts[0]).core();
+  REQUIRE(head.cutouts_not_read);
+  CHECK(head.kept_bytes > 32 * 1024);
+  CHECK(head.kept_bytes < std::filesystem::file_size(longest));
+  CHECK(same_but_cutouts(*read.alerts[0], *skipped.alerts[0]));
 }
 
 TEST_CASE("cutouts: skip reads files that are not one ZTF record whole, as `read` does") {
@@ -379,7 +409,7 @@ TEST_CASE("cutouts: skip reads files that are not one ZTF record whole, as `read
   SourceRun skipped = read_with(all, ", cutouts: skip");
   REQUIRE(skipped.alerts.size() == read.alerts.size());
   for (size_t i = 0; i < read.alerts.size(); ++i)
-    CHECK(without_cutouts(*read.alerts[i]) == without_cutouts(*skipped.alerts[i]));
+    CHECK(same_but_cutouts(*read.alerts[i], *skipped.alerts[i]));
   REQUIRE(skipped.faults.size() == read.faults.size());
   for (size_t i = 0; i < read.faults.size(); ++i) {
     CHECK(skipped.faults[i].place() == read.faults[i].place());
@@ -410,7 +440,7 @@ TEST_CASE("cutouts: skip dead-letters truncated and corrupt files with the bytes
   REQUIRE(read.alerts.size() == 2);
   REQUIRE(skipped.alerts.size() == read.alerts.size());
   for (size_t i = 0; i < read.alerts.size(); ++i)
-    CHECK(without_cutouts(*read.alerts[i]) == without_cutouts(*skipped.alerts[i]));
+    CHECK(same_but_cutouts(*read.alerts[i], *skipped.alerts[i]));
   REQUIRE(read.faults.size() == 5);
   REQUIRE(skipped.faults.size() == read.faults.size());
   for (size_t i = 0; i < read.faults.size(); ++i) {
@@ -439,9 +469,9 @@ TEST_CASE("cutouts: skip does not see damage after the fields it reads (the cuto
 
 namespace {
 
-// The source `ztf` of a workflow built from `yaml` (test types beside avro-files), opened as a
-// run opens it: does it read the cutouts?
-bool reads_cutouts(const std::string& actors) {
+// The first alert of the source `ztf` of a workflow built from `yaml` (test types beside
+// avro-files), opened as a run opens it.
+AlertCore first_alert(const std::string& actors) {
   ActorRegistry registry;
   register_avro_files_source(registry);
   auto add = [&](const std::string& name, std::function<bool(const ActorConfig&, const std::vector<std::string>&)> uses,
@@ -458,6 +488,9 @@ bool reads_cutouts(const std::string& actors) {
   add("shows-cutouts", [](const ActorConfig&, const std::vector<std::string>&) { return true; });
   add("says-nothing", nullptr);
   add("pairs", uses_no_cutouts, PortType::coincidence);
+  add("shows-science", [](const ActorConfig&, const std::vector<std::string>& fields) {
+    return std::find(fields.begin(), fields.end(), "cutoutScience") != fields.end();
+  });
   const std::string glob = (test::data_dir() / "ztf/kowalski-v3.3-v4.01/1127*.avro").string();
   std::vector<Problem> problems;
   auto doc = parse_workflow_text("name: t\nactors:\n  - {id: ztf, type: avro-files, config: {path: '" + glob + "'" +
@@ -480,10 +513,16 @@ bool reads_cutouts(const std::string& actors) {
   run_source(*logic, out);
   const std::vector<RecordPtr> alerts = out.records();
   REQUIRE(alerts.size() == 11);
-  const AlertCore& first = static_cast<const Alert&>(*alerts[0]).core();
-  CHECK(first.cutouts_not_read == first.cutouts.empty());
+  return static_cast<const Alert&>(*alerts[0]).core();
+}
+
+// Does it read the cutouts?
+bool reads_cutouts(const std::string& actors) {
+  const AlertCore first = first_alert(actors);
+  CHECK((first.cutouts_not_read != nullptr) == first.cutouts.empty());
   return !first.cutouts_not_read;
 }
+
 
 }  // namespace
 
@@ -501,6 +540,48 @@ TEST_CASE("cutouts: auto reads them when an actor downstream uses them or does n
   // An actor on another branch of the source.
   CHECK(reads_cutouts("  - {id: a, type: leaves-cutouts, inputs: [ztf.alerts]}\n"
                       "  - {id: b, type: shows-cutouts, inputs: [ztf.alerts]}\n"));
+}
+
+TEST_CASE("cutouts: auto reads the cutout fields used downstream and names those it left") {
+  const AlertCore first = first_alert("  - {id: a, type: shows-science, inputs: [ztf.alerts]}\n");
+  REQUIRE(first.cutouts_not_read);
+  CHECK(first.cutouts_not_read->fields == std::vector<std::string>{"cutoutTemplate", "cutoutDifference"});
+  REQUIRE(first.cutouts.size() == 1);
+  CHECK(first.cutouts[0].kind == Cutout::Kind::science);
+  CHECK(!first.raw.path("cutoutScience").is_null());
+  CHECK(first.raw.path("cutoutTemplate").is_null());
+}
+
+TEST_CASE("cutouts: skip is refused at validate when an actor downstream uses them, naming it") {
+  ActorRegistry registry;
+  register_avro_files_source(registry);
+  for (const char* name : {"leaves-cutouts", "shows-cutouts"}) {
+    ActorType t;
+    t.name = name;
+    t.inputs = {{"in", PortType::any, ""}};
+    t.outputs = {{"out", PortType::alert, ""}};
+    const bool uses = std::string(name) == "shows-cutouts";
+    t.uses_cutouts = [uses](const ActorConfig&, const std::vector<std::string>&) { return uses; };
+    t.create = [](const ActorContext&) { return std::make_unique<ActorLogic>(); };
+    registry.add(std::move(t));
+  }
+  auto build = [&](const std::string& downstream, std::vector<Problem>& problems) {
+    auto doc = parse_workflow_text("name: t\nactors:\n  - id: ztf\n    type: avro-files\n    config:\n      path: '" +
+                                       (test::data_dir() / "ztf").string() + "'\n      cutouts: skip\n" +
+                                       "  - {id: a, type: leaves-cutouts, inputs: [ztf.alerts]}\n" + downstream,
+                                   "w.yaml", problems);
+    REQUIRE(doc);
+    return build_workflow(*doc, registry, problems);
+  };
+  std::vector<Problem> problems;
+  CHECK(build("", problems));
+  CHECK(problems.empty());
+  CHECK_FALSE(build("  - {id: page, type: shows-cutouts, inputs: [a.out]}\n", problems));
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].place == "w.yaml:7:16");
+  CHECK(problems[0].message ==
+        "cutouts: skip, but actor 'page' (shows-cutouts) uses them: it would get alerts without their cutouts "
+        "(write `cutouts: auto` to read them only where they are used)");
 }
 
 TEST_CASE("cutouts: read and skip force the choice; another word is refused at validate") {
