@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,8 @@
 #include "actors/common/sqlite/sqlite_db.h"
 #include "app/builtin_modules.h"
 #include "engine/graph/cutout_use.h"
+#include "engine/model/record.h"
+#include "engine/runtime/actor_logic.h"
 #include "engine/runtime/engine.h"
 #include "test/support/test_data.h"
 
@@ -25,11 +28,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // Every table's rows as text, sorted (insertion order and row ids may differ between runs), less
-// what says when rather than what (sink_progress, annotation ids).
+// what says when rather than what (sink_progress, schema_version, annotation ids).
 std::map<std::string, std::vector<std::string>> dump(const fs::path& db_path) {
   sqlite::Database db(db_path.string(), sqlite::Database::Mode::read_only);
   std::vector<std::string> tables;
-  for (auto q = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sink_progress'"); q.step();)
+  for (auto q = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('sink_progress', 'schema_version')"); q.step();)
     tables.emplace_back(q.text(0));
   std::map<std::string, std::vector<std::string>> rows;
   for (const std::string& table : tables) {
@@ -56,6 +59,28 @@ std::vector<std::string> sorted_lines(const fs::path& path) {
   return lines;
 }
 
+// What alerts reached a sink of the test's own: with their cutouts, or without and saying so.
+struct CutoutsSeen {
+  std::atomic<uint64_t> with_cutouts{0}, not_read{0}, neither{0};
+};
+
+class CountsCutouts final : public ActorLogic {
+ public:
+  explicit CountsCutouts(CutoutsSeen* seen) : seen_(seen) {}
+  void on_batch(size_t, const BatchView& batch, Emitter& out) override {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const AlertCore& core = static_cast<const Alert&>(batch[i]).core();
+      if (core.cutouts_not_read && core.cutouts.empty()) ++seen_->not_read;
+      else if (!core.cutouts_not_read && core.cutouts.size() == 3) ++seen_->with_cutouts;
+      else ++seen_->neither;
+    }
+    out.delivered(batch.size());
+  }
+
+ private:
+  CutoutsSeen* seen_;
+};
+
 }  // namespace
 
 TEST_CASE("the reference workflow stores the same rows whether its source reads the cutouts or not") {
@@ -69,8 +94,17 @@ TEST_CASE("the reference workflow stores the same rows whether its source reads 
     auto doc = parse_workflow((test::source_dir() / "bench/e2e/reference-files.yaml").string(), problems);
     REQUIRE(doc);
     apply_overrides(*doc, {"ztf.cutouts=" + mode}, problems);
+    // A sink that leaves the cutouts alone beside the others, which sees what the run did.
+    doc->root["actors"].push_back(YAML::Load("{id: seen, type: counts-cutouts, inputs: [quality.out]}"));
+    CutoutsSeen seen;
     ActorRegistry registry;
     register_builtin_actors(registry);
+    ActorType counts;
+    counts.name = "counts-cutouts";
+    counts.inputs = {{"in", PortType::alert, ""}};
+    counts.uses_cutouts = uses_no_cutouts;
+    counts.create = [&seen](const ActorContext&) { return std::make_unique<CountsCutouts>(&seen); };
+    registry.add(counts);
     std::optional<Workflow> workflow = build_workflow(*doc, registry, problems);
     for (const Problem& p : problems) MESSAGE(format_problem(p));
     REQUIRE(workflow);
@@ -86,6 +120,11 @@ TEST_CASE("the reference workflow stores the same rows whether its source reads 
     CHECK(result.errors.empty());
     CHECK(result.accounting_ok);
     CHECK(result.find("ztf")->forwarded == 86);
+    const uint64_t passed = result.find("quality")->forwarded;
+    CHECK(passed > 10);
+    CHECK(seen.neither.load() == 0);
+    CHECK(seen.with_cutouts.load() == (mode == "read" ? passed : 0));
+    CHECK(seen.not_read.load() == (mode == "read" ? 0 : passed));
     tables[mode] = dump(root / mode / "reference.db");
     coincidences[mode] = sorted_lines(root / mode / "coincidences.jsonl");
   }

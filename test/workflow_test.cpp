@@ -347,13 +347,13 @@ const std::vector<std::string> kZtfCutouts = {"cutoutScience", "cutoutTemplate",
 
 // Whether an actor downstream of the ZTF source `ztf` uses cutouts (and why), in a workflow of
 // `actors` after it.
-CutoutUse ztf_cutout_use(const std::string& actors) {
+CutoutUse ztf_cutout_use(const std::string& actors, const std::string& source_keys = "") {
   std::vector<Problem> problems;
   ActorRegistry registry = test_registry();  // the workflow points into it
   static dashboard::DashboardFeed feed;
   register_dashboard_actors(registry, feed);
   auto doc = parse_workflow_text("name: t\nactors:\n  - {id: ztf, type: avro-files, config: {path: '" +
-                                     (test::data_dir() / "ztf").string() + "'}}\n" + actors,
+                                     (test::data_dir() / "ztf").string() + "'}" + source_keys + "}\n" + actors,
                                  "w.yaml", problems);
   REQUIRE(doc);
   std::optional<Workflow> workflow = build_workflow(*doc, registry, problems);
@@ -406,6 +406,40 @@ TEST_CASE("the reference workflow uses no cutouts; a dashboard, a file store, ra
   CHECK_FALSE(ztf_cutout_use("  - {id: f, type: filters, config: {filters: {a: 'mag < 19'}}, inputs: [ztf.alerts]}\n").used);
   // Dead letters are not followed: an alert failing downstream says its cutouts were not read.
   CHECK_FALSE(ztf_cutout_use(chain + "  - {id: out, type: jsonl, config: {path: dl.jsonl}, inputs: [q.dead_letters]}\n").used);
+  // A registry's users get alerts whole (their Kafka topics, webhooks).
+  CHECK(ztf_cutout_use("  - {id: f, type: filters, config: {registry: filters.db}, inputs: [ztf.alerts]}\n").why ==
+        "actor 'f' (filters) uses them");
+  CHECK(ztf_cutout_use(chain + "  - {id: w, type: webhook, config: {url: 'http://localhost:1/hook'}, inputs: [q.out]}\n").why ==
+        "actor 'w' (webhook) uses them");
+  // A PostgreSQL repository as the SQLite one: its raw records leave ZTF's cutouts out by default.
+  const std::string pg = "  - {id: pg, type: postgres-repository, inputs: [q.out], config: {url: 'postgresql://localhost/x'";
+  CHECK_FALSE(ztf_cutout_use(chain + pg + "}}\n").used);
+  CHECK(ztf_cutout_use(chain + pg + ", raw_exclude: [prv_candidates]}}\n").why == "actor 'pg' (postgres-repository) uses them");
+  // More than one instance of the source: the walk is of actors, not instances.
+  CHECK_FALSE(ztf_cutout_use("  - {id: n, type: count, inputs: [ztf.alerts]}\n", ", parallelism: 2").used);
+  CHECK(ztf_cutout_use("  - {id: page, type: dashboard, inputs: [ztf.alerts]}\n", ", parallelism: 2").used);
+}
+
+TEST_CASE("cutouts: skip is refused where an actor downstream uses them, at the option, naming the actor") {
+  ActorRegistry registry = test_registry();
+  static dashboard::DashboardFeed feed;
+  register_dashboard_actors(registry, feed);
+  auto problems_with = [&](const std::string& downstream) {
+    std::vector<Problem> problems;
+    auto doc = parse_workflow_text("name: t\nactors:\n  - id: ztf\n    type: avro-files\n    config: {path: '" +
+                                       (test::data_dir() / "ztf").string() + "', cutouts: skip}\n" + downstream,
+                                   "w.yaml", problems);
+    REQUIRE(doc);
+    build_workflow(*doc, registry, problems);
+    std::vector<std::string> printed;
+    for (const Problem& p : problems) printed.push_back(format_problem(p));
+    return printed;
+  };
+  CHECK(problems_with("  - {id: n, type: count, inputs: [ztf.alerts]}\n").empty());
+  const std::vector<std::string> printed = problems_with("  - {id: page, type: dashboard, inputs: [ztf.alerts]}\n");
+  REQUIRE(printed.size() == 1);
+  CHECK(printed[0].starts_with("w.yaml:5:"));
+  CHECK(printed[0].find("cutouts: skip, but actor 'page' (dashboard) uses them") != std::string::npos);
 }
 
 TEST_CASE("a type that does not say whether it uses cutouts is taken to use them") {
