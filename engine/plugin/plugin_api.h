@@ -22,6 +22,8 @@
 // Bump whenever ActorType, ActorLogic, Emitter, ActorContext, Batch, the records, CommandRegistry
 // or PluginInfo change. 2: register_module gained the CommandRegistry (plugin CLI verbs).
 // 3: ActorType gained needed_files (the files a cluster run ships to its nodes).
+// 4: ActorType gained uses_cutouts and check_in_workflow, ActorContext the workflow, AlertCore
+// cutouts_not_read and kept_bytes (avro-files reads no cutouts nothing uses).
 #define EBS_FLOW_PLUGIN_ABI_VERSION 4
 
 namespace ebs {

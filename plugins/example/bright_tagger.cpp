@@ -53,6 +53,8 @@ void register_module(ebs::ActorRegistry& actors, ebs::CommandRegistry& commands)
     if (c.number("threshold") < -30 || c.number("threshold") > 40)
       problems.push_back({c.place("threshold"), "threshold must be a magnitude between -30 and 40"});
   };
+  // It reads magnitudes only: a source may leave the cutouts unread (docs/plugins.md "Cutouts").
+  t.uses_cutouts = ebs::uses_no_cutouts;
   t.create = [](const ebs::ActorContext&) { return std::make_unique<BrightTagger>(); };
   actors.add(std::move(t));
 
