@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,17 +21,23 @@ namespace ebs::test {
 //   await WHAT SECONDS COMMAND...: runs COMMAND every 0.05 s until it succeeds; past SECONDS it
 //     writes "waited SECONDS s for WHAT" to stderr, kills the processes of the *.pid files here
 //     and exits 3 (the script's caller then finds no run.rc, or no cN.rc, and shows stderr).
+//   fail MESSAGE: the same end at once (MESSAGE to stderr, processes killed, exit 3).
+//   exited_early NAME: NAME's process (NAME.pid) has ended: then fail, naming it and showing the
+//     end of NAME.err (a node that crashed at start-up ends the wait at once, not after 60 s).
 //   port NAME: the port node NAME printed in NAME.out (empty until it printed it).
-//   await_ports NAME...: waits until each node printed its port.
+//   await_ports NAME...: waits until each node printed its port (or one of them ended).
 //   printed FILE PATTERN: FILE has a line matching PATTERN (grep).
 //   dashboard FILE: the dashboard address a run printed in FILE (its --http line), or empty.
 inline std::string script_waits() {
-  return "await() { _aw_what=$1; _aw_s=$2; shift 2; _aw_end=$(( $(date +%s) + _aw_s )); until \"$@\"; do\n"
-         "  if [ $(date +%s) -ge $_aw_end ]; then echo \"waited $_aw_s s for $_aw_what\" >&2;\n"
-         "    for _aw_f in *.pid; do [ -f \"$_aw_f\" ] && kill -9 $(cat \"$_aw_f\") 2>/dev/null; done; exit 3; fi\n"
+  return "fail() { echo \"$1\" >&2; for _aw_f in *.pid; do [ -f \"$_aw_f\" ] && kill -9 $(cat \"$_aw_f\") 2>/dev/null; done;"
+         " exit 3; }\n"
+         "await() { _aw_what=$1; _aw_s=$2; shift 2; _aw_end=$(( $(date +%s) + _aw_s )); until \"$@\"; do\n"
+         "  if [ $(date +%s) -ge $_aw_end ]; then fail \"waited $_aw_s s for $_aw_what\"; fi\n"
          "  sleep 0.05; done; }\n"
+         "exited_early() { kill -0 $(cat $1.pid) 2>/dev/null && return 1;"
+         " fail \"$1 ended before what the script waited for; the end of $1.err: $(tail -5 $1.err 2>/dev/null)\"; }\n"
          "port() { sed -n 's/.*127.0.0.1:\\([0-9][0-9]*\\).*/\\1/p' $1.out 2>/dev/null | head -1; }\n"
-         "has_port() { [ -n \"$(port $1)\" ]; }\n"
+         "has_port() { [ -n \"$(port $1)\" ] || { exited_early $1; false; }; }\n"
          "await_ports() { for _aw_n in \"$@\"; do await \"node $_aw_n to print its port in $_aw_n.out\" 60 has_port $_aw_n; "
          "done; }\n"
          "printed() { grep -q \"$2\" \"$1\" 2>/dev/null; }\n"
@@ -65,7 +72,8 @@ inline std::string cluster_script(const std::vector<std::string>& names, const s
                      : "") +
          "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg + (http ? " --http 127.0.0.1:0" : "") +
          " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
-         "await 'the run to say nodes ready in run.err' 60 printed run.err 'nodes ready'\n" +
+         "run_ready() { printed run.err 'nodes ready' || { exited_early run; false; }; }\n"
+         "await 'the run to say nodes ready in run.err' 60 run_ready\n" +
          (http ? "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out\n"
                  "url=$(dashboard run.out)\n"
                : "") +
@@ -97,7 +105,10 @@ inline void run_script(const std::filesystem::path& dir) {
 
 // The exit code a script wrote for `name` (NAME.rc: a node, or "run").
 inline int rc(const std::filesystem::path& dir, const std::string& name) {
-  return std::stoi(read_file(dir / (name + ".rc")));
+  const std::filesystem::path file = dir / (name + ".rc");
+  if (!std::filesystem::exists(file))
+    throw std::runtime_error("no " + file.string() + ": the script ended before " + name + " did (its stderr says why)");
+  return std::stoi(read_file(file));
 }
 
 }  // namespace ebs::test
