@@ -49,7 +49,7 @@ std::optional<std::vector<uint32_t>> distinct_points_in_time_order(const std::ve
     auto group = std::find_if(groups.begin(), groups.end(),
                               [&](const Group& g) { return g.first->kind == p.kind && g.first->band == p.band; });
     if (group == groups.end()) {
-      groups.push_back({&p});
+      groups.push_back(Group{&p, 0, false, {}});
       groups.back().points.push_back(i);
       continue;
     }
