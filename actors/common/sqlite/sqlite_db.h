@@ -81,6 +81,9 @@ class Statement {
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, double value);  // NaN binds NULL
   Statement& bind(int index, std::string_view text);
+  // Binds `text` without copying it (SQLite's copy is a malloc and a free per value): the caller
+  // keeps it alive and unchanged until the statement is reset (run() resets it). For hot inserts.
+  Statement& bind_view(int index, std::string_view text);
   Statement& bind_null(int index);
   Statement& bind_blob(int index, std::string_view bytes);
   // Binds by parameter name; absent names are ignored (returns false).
