@@ -55,10 +55,11 @@ Reader::Reader(const std::string& path, int busy_timeout_ms)
     : db_(path, Database::Mode::read_only, busy_timeout_ms) {
   int v = schema_version(db_);
   if (v == 0) throw SqliteError(path, "not an ebs-flow repository (no schema_version table)", SQLITE_ERROR);
-  if (v != kSchemaVersion)
+  if (!readable_schema_version(v))
     throw SqliteError(path,
-                      "repository schema version " + std::to_string(v) + ", this ebs-flow reads version " +
-                          std::to_string(kSchemaVersion) + ": open it once with the repository sink to migrate",
+                      "repository schema version " + std::to_string(v) + ", this ebs-flow reads versions " +
+                          std::to_string(kOldestReadableSchemaVersion) + " to " + std::to_string(kSchemaVersion) +
+                          (v > kSchemaVersion ? ": upgrade ebs-flow" : ": open it once with the repository sink to migrate"),
                       SQLITE_ERROR);
 }
 

@@ -29,6 +29,12 @@
 namespace ebs::repository {
 
 inline constexpr int kSchemaVersion = 6;
+// The oldest layout readers (query, serve, sql-filter, model training) open as it is: they never
+// migrate, and version 6 only dropped an index, so nothing they read differs from version 5.
+inline constexpr int kOldestReadableSchemaVersion = 5;
+inline constexpr bool readable_schema_version(int version) {
+  return version >= kOldestReadableSchemaVersion && version <= kSchemaVersion;
+}
 
 // The layout version of an open database (0 for an empty one).
 int schema_version(const Database& db);

@@ -101,7 +101,10 @@ bool Statement::step() {
   int rc = sqlite3_step(statement_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
+  // As reset(): a failed statement holds no binding, so no view bound for this run (bind_view)
+  // is read by a later one.
   sqlite3_reset(statement_.get());
+  sqlite3_clear_bindings(statement_.get());
   db_->raise(rc, "statement failed");
 }
 
