@@ -59,8 +59,9 @@ TEST_CASE("the JSON text byte for byte: shortest doubles, NaN and infinities nul
   // The expected text is what main's renderer (b8fda85) wrote for this record: alerts.raw of a
   // repository stays the same bytes across the change.
   RecordShape shape("t", {"d", "i", "s", "q\"k\x1f", "b", "n", "bytes"});
-  auto text = std::make_shared<std::string>(std::string("tab\there\x1f|\x7f|\r\b\f/\xc3\xa9\xe2\x80\x94\xf0\x9f\x98\x80") +
-                                            std::string("abc\0d", 5));
+  // The string field, then the bytes field's five bytes (a NUL among them).
+  auto text = std::make_shared<std::string>(
+      std::string("tab\there\x1f|\x7f|\r\b\f/\xc3\xa9\xe2\x80\x94\xf0\x9f\x98\x80") + std::string("abc\0d", 5));
   const std::string_view s(text->data(), text->size() - 5);
   const std::string_view bytes(text->data() + s.size(), 5);
   const double doubles[] = {-0.0,

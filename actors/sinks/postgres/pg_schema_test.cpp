@@ -119,7 +119,8 @@ TEST_CASE("a version 5 database loses the annotations' object index and keeps it
   Connection c(ebs::test::fresh_postgres_database("migrate_v5"));
   migrate(c, 5);
   auto has_object_index = [&] {
-    Result r = c.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'annotations_object'");
+    Result r =
+        c.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'annotations_object'");
     return integer(r.get(), 0, 0);
   };
   CHECK(has_object_index() == 1);
