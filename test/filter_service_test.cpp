@@ -1196,3 +1196,183 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
                duplicates_sent, 20);
   fs::remove_all(dir);
 }
+
+TEST_CASE("on_node_loss: restart after an update: each attempt logs its own switch points; per attempt every alert under "
+          "the version in force at its batch, none lost") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-restart-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  RecordingWebhook hook;
+  const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
+  const int64_t id = alices.id;
+  // The real ZTF alerts in one partition of the embedded broker: the offsets are the source's order,
+  // and a restart reads again from the group's committed offset.
+  kafka::EmbeddedBroker broker;
+  broker.create_topic("alerts", 1);
+  const auto published = test::run_command(ebs_flow() + " replay \"" + (test::data_dir() / "ztf").string() +
+                                               "\" --topic alerts --brokers " + broker.bootstrap_servers(),
+                                           dir);
+  REQUIRE_MESSAGE(published.exit_code == 0, published.err);
+  // The source and the sinks on a, users#1 on b (keyed by object: every source batch split between
+  // users#0 on a and users#1 on b). The sinks append: the restart's attempt writes after the first's.
+  std::ostringstream wf;
+  wf << "name: filters-restart\non_node_loss: restart\nactors:\n"
+     << "  - id: src\n    type: kafka\n    rate: 12\n    placement: {nodes: [a]}\n"
+     << "    config: {topics: [alerts], group: restart, assign: true, stop_at_end: true, bootstrap.servers: \""
+     << broker.bootstrap_servers() << "\"}\n"
+     << "  - id: users\n    type: filters\n    parallelism: 2\n    placement: {nodes: [a, b], per_node: 1}\n"
+     << "    inputs: [{from: src.alerts, partition: object_id}]\n    config: {registry: filters.sqlite, tag: filters}\n";
+  for (const auto& [sink, from] : {std::pair{"seen", "src.alerts"}, std::pair{"kept", "users.out"}})
+    wf << "  - id: " << sink << "\n    type: jsonl\n    inputs: [" << from << "]\n    placement: {nodes: [a]}\n"
+       << "    config: {path: " << sink << ".jsonl, append: true, with_raw: false, fsync: false}\n";
+  std::ofstream(dir / "workflow.yaml") << wf.str();
+  // Once 30 alerts are at the `seen` sink, alice's update through the coordinator's API; once b's
+  // instance put version 2 in force, b is stopped (so that it holds batches it had not handled) and
+  // killed: the run restarts on a, its source from the committed offset.
+  const std::string update = "curl -s -X PUT -H 'Authorization: Bearer " + alices.token +
+                             "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() +
+                             "' \"${url}api/filters/" + std::to_string(id) + "\" > updated.json\n";
+  std::ofstream(dir / "script.sh")
+      << test::script_waits() << "B='" << ebs_flow() << "'\n"
+      << "for n in a b; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; "
+         "done\nawait_ports a b\n"
+         "\"$B\" run workflow.yaml --no-progress --nodes a=127.0.0.1:$(port a),b=127.0.0.1:$(port b) --http 127.0.0.1:0 "
+         "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+         "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out\nurl=$(dashboard run.out)\n"
+         "seen_30() { [ \"$(cat out/seen.jsonl 2>/dev/null | wc -l)\" -ge 30 ]; }\n"
+         "await '30 alerts at the seen sink (out/seen.jsonl)' 60 seen_30\n"
+      << update
+      << "await 'users#1 on b to put version 2 in force (b.err)' 60 printed b.err 'version 2 takes effect'\n"
+         "kill -STOP $(cat b.pid); sleep 0.5; kill -9 $(cat b.pid)\n"
+         "wait $(cat run.pid); echo $? > run.rc\n"
+         "for n in a b; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
+         "kill $w 2>/dev/null; done\nexit 0\n";
+  test::run_script(dir);
+  const std::string err = read_text(dir / "run.err");
+  INFO(err);
+  INFO(read_text(dir / "a.err"));
+  REQUIRE(test::rc(dir, "run") == 0);
+  CHECK(test::rc(dir, "b") == 128 + 9);
+  CHECK(json::parse(read_text(dir / "updated.json"), nullptr, false)["version"] == 2);
+  const json summary = json::parse(read_text(dir / "summary.json"));
+  REQUIRE(summary["cluster"]["lost_nodes"].size() == 1);
+  CHECK(summary["cluster"]["lost_nodes"][0]["restarted"] == true);
+  CHECK(summary["cluster"]["lost_nodes"][0]["placed_on"] == json({{"users/1", "a"}}));
+  for (const json& a : summary["actors"])
+    for (const json& inst : a["instances"]) CHECK_MESSAGE(inst["balanced"] == true, a["id"]);
+
+  // The log, per attempt: the first (attempt 1) logged version 1 from 0 and version 2 from one
+  // source sequence on both nodes; the restart's (attempt 2, numbering its batches from 1 again)
+  // agreed its own first point, 0, with version 2 in force, logged by both instances, now on a.
+  std::map<int64_t, std::map<int64_t, std::set<std::string>>> logged;  // attempt -> version -> instances
+  std::map<int64_t, std::set<int64_t>> version_2_from;                 // attempt -> source sequences
+  std::string log;
+  for (const auto& e : FilterRegistry((dir / "filters.sqlite").string()).effects(id)) {
+    logged[e.attempt][e.version].insert(e.instance);
+    if (e.version == 2) version_2_from[e.attempt].insert(e.source_sequence);
+    log += " attempt " + std::to_string(e.attempt) + " " + e.instance + " v" + std::to_string(e.version) + " from " +
+           std::to_string(e.source_sequence);
+  }
+  MESSAGE("logged:" << log);
+  using Logged = std::map<int64_t, std::set<std::string>>;
+  CHECK(logged[1] == Logged{{1, {"users#0@a", "users#1@b"}}, {2, {"users#0@a", "users#1@b"}}});
+  CHECK(logged[2] == Logged{{2, {"users#0@a", "users#1@a"}}});
+  CHECK(logged.size() == 2);
+  REQUIRE(version_2_from[1].size() == 1);
+  CHECK(*version_2_from[1].begin() > 0);
+  CHECK(version_2_from[2] == std::set<int64_t>{0});
+  CHECK(read_text(dir / "a.err").find("takes effect from source batch 0 of attempt 2") != std::string::npos);
+
+  // Where the restart's source resumed (a logs it): at most what the sinks held at the loss.
+  const std::string committed_at = "alerts/0 from the committed offset ";
+  const std::string a_err = read_text(dir / "a.err");
+  const size_t at = a_err.find(committed_at);
+  REQUIRE(at != std::string::npos);
+  const size_t resumed = std::stoul(a_err.substr(at + committed_at.size()));
+  // The source's order: the `seen` sink's rows by first appearance (the restart appended what it
+  // read again, from `resumed`).
+  std::vector<std::string> order, rows;
+  std::set<std::string> in_order;
+  std::istringstream seen(read_text(dir / "out" / "seen.jsonl"));
+  for (std::string line; std::getline(seen, line);) {
+    rows.push_back(alert_id_of(json::parse(line)));
+    if (in_order.insert(rows.back()).second) order.push_back(rows.back());
+  }
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01"})
+    for (auto& a : test::ztf_alerts(folder)) alerts.push_back(a);
+  REQUIRE(order.size() == alerts.size());
+  CHECK(resumed > 0);
+  CHECK(resumed < order.size());
+  // The restart read everything from `resumed` again, in order, after what the first attempt wrote.
+  REQUIRE(rows.size() >= order.size());
+  CHECK(std::equal(order.begin() + static_cast<std::ptrdiff_t>(resumed), order.end(),
+                   rows.end() - static_cast<std::ptrdiff_t>(order.size() - resumed)));
+  const Answers a1 = answers(v1, alerts), a2 = answers(v2, alerts);
+
+  // What the two attempts tagged (kept.jsonl) and the webhook got, as (alert, version) pairs.
+  std::set<std::pair<std::string, int>> tagged, delivered;
+  std::istringstream kept(read_text(dir / "out" / "kept.jsonl"));
+  for (std::string line; std::getline(kept, line);) {
+    const json alert = json::parse(line);
+    for (const json& a : alert["annotations"])
+      if (a["name"] == "filters") {
+        const json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
+        if (details.contains("alice/bright")) tagged.insert({alert_id_of(alert), details.at("alice/bright").get<int>()});
+      }
+  }
+  {
+    std::lock_guard lock(hook.mutex);
+    for (const std::string& body : hook.bodies) {
+      const json message = json::parse(body);
+      delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
+    }
+  }
+  // Per attempt: the first evaluated the alerts before `resumed` (all of them written and committed)
+  // by version 1 before one point of the source's order and version 2 after it, and maybe some after
+  // `resumed` (written, not yet committed at the loss); the restart evaluated every alert from
+  // `resumed` by version 2, in force from its first batch. So before `resumed` each alert is tagged
+  // exactly as the first attempt's version at it answers, and from `resumed` on as version 2 answers,
+  // and perhaps also as the first attempt's version answers: at least once, none lost.
+  std::vector<size_t> cuts;
+  for (size_t cut = 0; cut <= order.size(); ++cut) {
+    bool fits = true;
+    for (size_t i = 0; i < order.size() && fits; ++i) {
+      const std::string& alert = order[i];
+      const int first_version = i < cut ? 1 : 2;
+      const bool first_passes = (i < cut ? a1 : a2).at(alert);
+      std::set<int> versions;
+      for (int v : {1, 2})
+        if (tagged.count({alert, v})) versions.insert(v);
+      std::set<int> must, may;
+      if (i < resumed) {
+        if (first_passes) must.insert(first_version);
+      } else {
+        if (a2.at(alert)) must.insert(2);
+        if (first_passes) may.insert(first_version);
+      }
+      may.insert(must.begin(), must.end());
+      fits = std::includes(versions.begin(), versions.end(), must.begin(), must.end()) &&
+             std::includes(may.begin(), may.end(), versions.begin(), versions.end());
+    }
+    if (fits) cuts.push_back(cut);
+  }
+  size_t by_version[3] = {0, 0, 0};
+  for (const auto& [alert, version] : tagged) ++by_version[version];
+  MESSAGE("b killed, attempt 1 switched at source batch " << *version_2_from[1].begin() << ", the restart resumed at "
+                                                          << resumed << " of " << order.size() << "; tagged "
+                                                          << by_version[1] << " by version 1, " << by_version[2]
+                                                          << " by version 2; " << cuts.size() << " cuts fit");
+  CHECK(!cuts.empty());
+  CHECK(by_version[1] > 0);
+  // Nothing delivered that was not tagged under its version; what the restart tagged all delivered
+  // (from `resumed`, version 2); of the first attempt's, at most what b's queue held when it died.
+  CHECK(std::includes(tagged.begin(), tagged.end(), delivered.begin(), delivered.end()));
+  size_t undelivered = 0;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (i >= resumed && a2.at(order[i])) CHECK_MESSAGE(delivered.count({order[i], 2}) == 1, order[i]);
+  for (const auto& pair : tagged) undelivered += delivered.count(pair) == 0;
+  CHECK(undelivered <= 20);
+  fs::remove_all(dir);
+}

@@ -60,7 +60,8 @@ caf::behavior request_server(caf::event_based_actor* self, std::shared_ptr<const
           return caf::make_message(false, "the coordinator serves no '" + service + "' requests");
         try {
           return caf::make_message(
-              true, handler->second(*context->workflow, context->run + "/attempt " + std::to_string(attempt), request));
+              true, handler->second(*context->workflow, context->run + "/attempt " + std::to_string(attempt), attempt,
+                                    request));
         } catch (const Fault& f) {
           return caf::make_message(false, f.place() + ": " + f.message());
         } catch (const std::exception& e) {
@@ -94,6 +95,11 @@ bool CoordinatorRequests::attached() const {
 std::string CoordinatorRequests::node_name() const {
   std::lock_guard lock(mutex_);
   return line_ ? line_->node : std::string();
+}
+
+uint64_t CoordinatorRequests::attempt() const {
+  std::lock_guard lock(mutex_);
+  return line_ ? line_->attempt.load() : 0;
 }
 
 std::string CoordinatorRequests::ask(const std::string& service, const std::string& request) const {

@@ -112,8 +112,10 @@ using service_atom = caf::atom_constant<caf::atom("service")>;
 // instance and revision (the requests of services through service_atom count as messages here);
 // a replay paced by the replacement's credit, held batches past the cap kept as tokens only
 // (never a stall) and counted when not replayable (collect), the abandoned records counted at the
-// cut; the dashboard feed (feed, feedack) shipped from nodes to the coordinator.
-inline constexpr int kClusterProtocolRevision = 6;
+// cut; the dashboard feed (feed, feedack) shipped from nodes to the coordinator; 7: the filters
+// service's claim carries the claimant's batch and its answer at most 16 points with `skipped` and
+// `next_point` (a bounded answer), and effects are logged under the attempt of their request.
+inline constexpr int kClusterProtocolRevision = 7;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;
