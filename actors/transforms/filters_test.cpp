@@ -909,3 +909,27 @@ TEST_CASE("a workflow's filters: map holds SQL filters ({sql: QUERY}) beside exp
   CHECK(messages.find("filter 'seen', the query at column 29: no such column: ndett") != std::string::npos);
   CHECK(messages.find("filter 'odd': a condition (text) or {sql: QUERY}") != std::string::npos);
 }
+
+TEST_CASE("claim_ahead_ms: 0 to 60000, another value refused at its place") {
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  auto problems_of = [&](const std::string& yaml) {
+    ActorContext context = ebs::test::make_context(type, yaml);
+    std::vector<Problem> problems;
+    type.check(context.config, problems);
+    return problems;
+  };
+  CHECK(problems_of("{registry: filters.sqlite}").empty());  // the default, 250
+  CHECK(problems_of("{registry: filters.sqlite, claim_ahead_ms: 0}").empty());
+  CHECK(problems_of("{registry: filters.sqlite, claim_ahead_ms: 60000}").empty());
+  for (const char* bad : {"-1", "60001"}) {
+    CAPTURE(bad);
+    const std::vector<Problem> problems =
+        problems_of(std::string("{registry: filters.sqlite,\n claim_ahead_ms: ") + bad + "}");
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].place == "test.yaml:2:18");
+    CHECK(problems[0].message == std::string("`claim_ahead_ms` is 0 to 60000 (milliseconds of stream claimed ahead), not ") +
+                                     bad);
+  }
+}
