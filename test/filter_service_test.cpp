@@ -1218,7 +1218,7 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
   // users#0 on a and users#1 on b). The sinks append: the restart's attempt writes after the first's.
   std::ostringstream wf;
   wf << "name: filters-restart\non_node_loss: restart\nactors:\n"
-     << "  - id: src\n    type: kafka\n    rate: 12\n    placement: {nodes: [a]}\n"
+     << "  - id: src\n    type: kafka\n    rate: 10\n    placement: {nodes: [a]}\n"
      << "    config: {topics: [alerts], group: restart, assign: true, stop_at_end: true, bootstrap.servers: \""
      << broker.bootstrap_servers() << "\"}\n"
      << "  - id: users\n    type: filters\n    parallelism: 2\n    placement: {nodes: [a, b], per_node: 1}\n"
@@ -1227,9 +1227,10 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
     wf << "  - id: " << sink << "\n    type: jsonl\n    inputs: [" << from << "]\n    placement: {nodes: [a]}\n"
        << "    config: {path: " << sink << ".jsonl, append: true, with_raw: false, fsync: false}\n";
   std::ofstream(dir / "workflow.yaml") << wf.str();
-  // Once 30 alerts are at the `seen` sink, alice's update through the coordinator's API; once b's
-  // instance put version 2 in force, b is stopped (so that it holds batches it had not handled) and
-  // killed: the run restarts on a, its source from the committed offset.
+  // Once 20 alerts are at the `seen` sink (of ~70 at 10/s: the stream goes on for seconds after
+  // the update), alice's update through the coordinator's API; once both instances put version 2
+  // in force, b is stopped (so that it holds batches it had not handled) and killed: the run
+  // restarts on a, its source from the committed offset.
   const std::string update = "curl -s -X PUT -H 'Authorization: Bearer " + alices.token +
                              "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() +
                              "' \"${url}api/filters/" + std::to_string(id) + "\" > updated.json\n";
@@ -1240,10 +1241,11 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
          "\"$B\" run workflow.yaml --no-progress --nodes a=127.0.0.1:$(port a),b=127.0.0.1:$(port b) --http 127.0.0.1:0 "
          "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
          "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out\nurl=$(dashboard run.out)\n"
-         "seen_30() { [ \"$(cat out/seen.jsonl 2>/dev/null | wc -l)\" -ge 30 ]; }\n"
-         "await '30 alerts at the seen sink (out/seen.jsonl)' 60 seen_30\n"
+         "seen_20() { [ \"$(cat out/seen.jsonl 2>/dev/null | wc -l)\" -ge 20 ]; }\n"
+         "await '20 alerts at the seen sink (out/seen.jsonl)' 60 seen_20\n"
       << update
       << "await 'users#1 on b to put version 2 in force (b.err)' 60 printed b.err 'version 2 takes effect'\n"
+         "await 'users#0 on a to put version 2 in force (a.err)' 60 printed a.err 'version 2 takes effect'\n"
          "kill -STOP $(cat b.pid); sleep 0.5; kill -9 $(cat b.pid)\n"
          "wait $(cat run.pid); echo $? > run.rc\n"
          "for n in a b; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
