@@ -461,27 +461,37 @@ using ByVersion = std::multiset<std::pair<std::string, int>>;
 // once, or, across a node loss, at most `duplicates` rows more (the most the replayed batches hold:
 // at least once, docs/cluster.md "Failures"), and at most `undelivered` tagged alerts not delivered
 // (a message still queued on a lost node for a batch it had released is lost: docs/filters.md).
-void check_switch(const fs::path& run_dir, const SourceOrder& source, const Answers& a1, const Answers& a2,
-                  RecordingWebhook& hook, const std::string& label, const std::string& what, size_t duplicates = 0,
-                  size_t undelivered = 0) {
-  const std::vector<std::string>& order = source.ids;
-  ByVersion got, delivered;
+// What a run's `kept` sink (kept.jsonl in `run_dir`) holds tagged by the filter `label`, and what
+// `hook` got: (alert id, version) pairs, each as often as it came.
+struct TagsAndDeliveries {
+  ByVersion tagged, delivered;
+};
+TagsAndDeliveries tags_and_deliveries(const fs::path& run_dir, RecordingWebhook& hook, const std::string& label) {
+  TagsAndDeliveries out;
   std::istringstream kept(read_text(run_dir / "kept.jsonl"));
   for (std::string line; std::getline(kept, line);) {
     json alert = json::parse(line);
     for (const json& a : alert["annotations"])
       if (a["name"] == "filters") {
         json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
-        if (details.contains(label)) got.insert({alert_id_of(alert), details.at(label).get<int>()});
+        if (details.contains(label)) out.tagged.insert({alert_id_of(alert), details.at(label).get<int>()});
       }
   }
-  {
-    std::lock_guard lock(hook.mutex);
-    for (const std::string& body : hook.bodies) {
-      json message = json::parse(body);
-      delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
-    }
+  std::lock_guard lock(hook.mutex);
+  for (const std::string& body : hook.bodies) {
+    json message = json::parse(body);
+    out.delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
   }
+  return out;
+}
+
+void check_switch(const fs::path& run_dir, const SourceOrder& source, const Answers& a1, const Answers& a2,
+                  RecordingWebhook& hook, const std::string& label, const std::string& what, size_t duplicates = 0,
+                  size_t undelivered = 0) {
+  const std::vector<std::string>& order = source.ids;
+  const TagsAndDeliveries pairs = tags_and_deliveries(run_dir, hook, label);
+  const ByVersion& got = pairs.tagged;
+  const ByVersion& delivered = pairs.delivered;
   const std::set<std::pair<std::string, int>> distinct(got.begin(), got.end());
   const std::set<std::pair<std::string, int>> delivered_distinct(delivered.begin(), delivered.end());
   std::string missing;  // tagged, never delivered
@@ -1235,11 +1245,9 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
                              "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() +
                              "' \"${url}api/filters/" + std::to_string(id) + "\" > updated.json\n";
   std::ofstream(dir / "script.sh")
-      << test::script_waits() << "B='" << ebs_flow() << "'\n"
-      << "for n in a b; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; "
-         "done\nawait_ports a b\n"
-         "\"$B\" run workflow.yaml --no-progress --nodes a=127.0.0.1:$(port a),b=127.0.0.1:$(port b) --http 127.0.0.1:0 "
-         "--run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+      << test::script_waits() << test::start_nodes({"a", "b"}) << "\"$B\" run workflow.yaml --no-progress --nodes "
+      << test::nodes_argument({"a", "b"})
+      << " --http 127.0.0.1:0 --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
          "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out\nurl=$(dashboard run.out)\n"
          "seen_20() { [ \"$(cat out/seen.jsonl 2>/dev/null | wc -l)\" -ge 20 ]; }\n"
          "await '20 alerts at the seen sink (out/seen.jsonl)' 60 seen_20\n"
@@ -1248,8 +1256,7 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
          "await 'users#0 on a to put version 2 in force (a.err)' 60 printed a.err 'version 2 takes effect'\n"
          "kill -STOP $(cat b.pid); sleep 0.5; kill -9 $(cat b.pid)\n"
          "wait $(cat run.pid); echo $? > run.rc\n"
-         "for n in a b; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
-         "kill $w 2>/dev/null; done\nexit 0\n";
+      << test::await_nodes({"a", "b"}) << "exit 0\n";
   test::run_script(dir);
   const std::string err = read_text(dir / "run.err");
   INFO(err);
@@ -1319,23 +1326,9 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
   const Answers a1 = answers(v1, alerts), a2 = answers(v2, alerts);
 
   // What the two attempts tagged (kept.jsonl) and the webhook got, as (alert, version) pairs.
-  std::set<std::pair<std::string, int>> tagged, delivered;
-  std::istringstream kept(read_text(dir / "out" / "kept.jsonl"));
-  for (std::string line; std::getline(kept, line);) {
-    const json alert = json::parse(line);
-    for (const json& a : alert["annotations"])
-      if (a["name"] == "filters") {
-        const json details = a["details"].is_string() ? json::parse(a["details"].get<std::string>()) : a["details"];
-        if (details.contains("alice/bright")) tagged.insert({alert_id_of(alert), details.at("alice/bright").get<int>()});
-      }
-  }
-  {
-    std::lock_guard lock(hook.mutex);
-    for (const std::string& body : hook.bodies) {
-      const json message = json::parse(body);
-      delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
-    }
-  }
+  const TagsAndDeliveries pairs = tags_and_deliveries(dir / "out", hook, "alice/bright");
+  const std::set<std::pair<std::string, int>> tagged(pairs.tagged.begin(), pairs.tagged.end()),
+      delivered(pairs.delivered.begin(), pairs.delivered.end());
   // Per attempt: the first evaluated the alerts before `resumed` (all of them written and committed)
   // by version 1 before one point of the source's order and version 2 after it, and maybe some after
   // `resumed` (written, not yet committed at the loss); the restart evaluated every alert from
@@ -1397,11 +1390,8 @@ TEST_CASE("a coordinator frozen while the filters instances on the nodes wait fo
   // requests end then too (the asker monitors the server), not 10 s after they were sent.
   std::ofstream(dir / "workflow.yaml") << two_instances_workflow("name: filters-coordinator\n", 20, "a", "b");
   std::ofstream(dir / "script.sh")
-      << test::script_waits() << "B='" << ebs_flow() << "'\n"
-      << "for n in a b; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; "
-         "done\nawait_ports a b\n"
-         "\"$B\" run workflow.yaml --no-progress --nodes a=127.0.0.1:$(port a),b=127.0.0.1:$(port b) "
-         "--run-dir out > run.out 2> run.err & echo $! > run.pid\n"
+      << test::script_waits() << test::start_nodes({"a", "b"}) << "\"$B\" run workflow.yaml --no-progress --nodes "
+      << test::nodes_argument({"a", "b"}) << " --run-dir out > run.out 2> run.err & echo $! > run.pid\n"
          "kept_written() { [ -s out/kept.jsonl ]; }\n"
          "await 'a first tagged record at the kept sink (out/kept.jsonl)' 60 kept_written\n"
          "sleep 0.3; date +%s.%N > stop.time; kill -STOP $(cat run.pid)\n"

@@ -31,6 +31,30 @@ Refusal refused(Answer<T> answer) {
 
 const std::vector<Output> kTopic{{Output::Kind::kafka, "alice-bright"}};
 
+// The tables of the first layout (store version 0, main at 9d9af33), with the effects' source
+// sequence its stores had gained by then.
+constexpr const char* kFirstLayout = R"sql(
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, admin INTEGER NOT NULL,
+  max_filters INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL, max_expression_cost INTEGER NOT NULL);
+CREATE TABLE tokens(
+  sha256 TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  issued TEXT NOT NULL DEFAULT (datetime('now')), revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE filters(
+  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, version INTEGER NOT NULL, active INTEGER NOT NULL, paused_reason TEXT NOT NULL,
+  removed INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX filters_by_name ON filters(user_id, name) WHERE removed = 0;
+CREATE TABLE filter_versions(
+  filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, version INTEGER NOT NULL,
+  expression TEXT NOT NULL, outputs TEXT NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')),
+  PRIMARY KEY(filter_id, version));
+CREATE TABLE filter_effects(
+  filter_id INTEGER NOT NULL, version INTEGER NOT NULL, instance TEXT NOT NULL, alert_sequence INTEGER NOT NULL,
+  logged TEXT NOT NULL DEFAULT (datetime('now')), source_sequence INTEGER NOT NULL DEFAULT -1);
+CREATE TABLE revision(n INTEGER NOT NULL);
+)sql";
+
 }  // namespace
 
 TEST_CASE("tokens are shown once, stored hashed, rotated and revoked") {
@@ -384,26 +408,7 @@ TEST_CASE("a store of the first layout (user_version 0) is migrated: its filters
   {
     // The layout of stores made before SQL filters (main at 9d9af33), with a user and a filter.
     ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
-    old.execute(R"sql(
-CREATE TABLE users(
-  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, admin INTEGER NOT NULL,
-  max_filters INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL, max_expression_cost INTEGER NOT NULL);
-CREATE TABLE tokens(
-  sha256 TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  issued TEXT NOT NULL DEFAULT (datetime('now')), revoked INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE filters(
-  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  name TEXT NOT NULL, version INTEGER NOT NULL, active INTEGER NOT NULL, paused_reason TEXT NOT NULL,
-  removed INTEGER NOT NULL DEFAULT 0);
-CREATE UNIQUE INDEX filters_by_name ON filters(user_id, name) WHERE removed = 0;
-CREATE TABLE filter_versions(
-  filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, version INTEGER NOT NULL,
-  expression TEXT NOT NULL, outputs TEXT NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')),
-  PRIMARY KEY(filter_id, version));
-CREATE TABLE filter_effects(
-  filter_id INTEGER NOT NULL, version INTEGER NOT NULL, instance TEXT NOT NULL, alert_sequence INTEGER NOT NULL,
-  logged TEXT NOT NULL DEFAULT (datetime('now')), source_sequence INTEGER NOT NULL DEFAULT -1);
-CREATE TABLE revision(n INTEGER NOT NULL);
+    old.execute(std::string(kFirstLayout) + R"sql(
 INSERT INTO revision VALUES(3);
 INSERT INTO users VALUES(1, 'alice', 0, 20, 50, 40);
 INSERT INTO filters VALUES(1, 1, 'bright', 2, 1, '', 0);
@@ -438,29 +443,13 @@ TEST_CASE("a store of layout 2 (before the attempt column) is migrated: its effe
   TempStore store;
   {
     // The layout main at b8fda85 made (user_version 2): the first layout's tables with the columns
-    // its migrations added, a user, a filter of two versions, its effects and a switch point.
+    // its migrations added and the switch tables, a user, a filter of two versions, its effects and
+    // a switch point.
     ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
-    old.execute(R"sql(
-CREATE TABLE users(
-  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, admin INTEGER NOT NULL,
-  max_filters INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL, max_expression_cost INTEGER NOT NULL,
-  max_sql_filters INTEGER NOT NULL DEFAULT 5, max_sql_steps INTEGER NOT NULL DEFAULT 2000000);
-CREATE TABLE tokens(
-  sha256 TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  issued TEXT NOT NULL DEFAULT (datetime('now')), revoked INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE filters(
-  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  name TEXT NOT NULL, version INTEGER NOT NULL, active INTEGER NOT NULL, paused_reason TEXT NOT NULL,
-  removed INTEGER NOT NULL DEFAULT 0);
-CREATE UNIQUE INDEX filters_by_name ON filters(user_id, name) WHERE removed = 0;
-CREATE TABLE filter_versions(
-  filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, version INTEGER NOT NULL,
-  expression TEXT NOT NULL, outputs TEXT NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')),
-  kind TEXT NOT NULL DEFAULT 'expression', PRIMARY KEY(filter_id, version));
-CREATE TABLE filter_effects(
-  filter_id INTEGER NOT NULL, version INTEGER NOT NULL, instance TEXT NOT NULL, alert_sequence INTEGER NOT NULL,
-  logged TEXT NOT NULL DEFAULT (datetime('now')), source_sequence INTEGER NOT NULL DEFAULT -1);
-CREATE TABLE revision(n INTEGER NOT NULL);
+    old.execute(std::string(kFirstLayout) + R"sql(
+ALTER TABLE filter_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'expression';
+ALTER TABLE users ADD COLUMN max_sql_filters INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE users ADD COLUMN max_sql_steps INTEGER NOT NULL DEFAULT 2000000;
 CREATE TABLE switch_claims(
   run TEXT NOT NULL, instance INTEGER NOT NULL, source_sequence INTEGER NOT NULL,
   applied_revision INTEGER NOT NULL DEFAULT -1, PRIMARY KEY(run, instance));
