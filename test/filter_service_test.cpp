@@ -1010,11 +1010,13 @@ TEST_CASE("an update mid-stream with parallelism 2: both instances switch at one
   FilterRegistry store(store_path);
   std::set<std::string> instances;
   std::set<int64_t> points;
-  for (const auto& e : store.effects(id))
+  for (const auto& e : store.effects(id)) {
+    CHECK(e.attempt == kFirstAttempt);  // one process: one attempt
     if (e.version == 2) {
       instances.insert(e.instance);
       points.insert(e.source_sequence);
     }
+  }
   CHECK(instances == std::set<std::string>{"users#0", "users#1"});
   REQUIRE(points.size() == 1);
   CHECK(*points.begin() > 0);
