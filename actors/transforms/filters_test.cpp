@@ -716,6 +716,38 @@ TEST_CASE("an instance that reaches many switch points at once gets only the new
   CHECK(*logged.begin() == 6);
 }
 
+TEST_CASE("an instance behind 20 points gets them 16 at a time, asks again for the rest, and meets each at its batch") {
+  SqlFilterService service;
+  const BrightTwoVersions versions = add_bright_two_versions(service);
+  const int64_t bright = versions.id;
+  const std::string v1 = "mag < 18.5";
+  auto tracker = std::make_shared<AckTracker>();
+  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
+    return forwarded_by_version(logic, tracker, service.records, sequence);
+  };
+  auto expected = [&](int version) {
+    return std::map<int, size_t>{{version, version % 2 == 0 ? versions.by_v2 : versions.by_v1}};
+  };
+  // Instance 0 puts version k (2..21) in force at source batch k.
+  auto first = service.tag_count_instance(0, "filters");
+  CHECK(evaluate(*first, 1) == expected(1));
+  for (int k = 2; k <= 21; ++k) {
+    REQUIRE(std::holds_alternative<registry::Filter>(
+        service.store.update_filter(service.alice, bright, k % 2 == 0 ? versions.v2 : v1, std::nullopt)));
+    CHECK(evaluate(*first, k) == expected(k));
+  }
+  // Instance 1 starts at batch 1: its first answer holds the point at 0 and the 15 after its batch
+  // (2..16), the rest left out; it asks again before batch 17 and evaluates every batch under the
+  // version in force there, logging each version once.
+  auto behind = service.tag_count_instance(1, "filters");
+  for (int k = 1; k <= 21; ++k) CHECK(evaluate(*behind, k) == expected(k));
+  std::multiset<int64_t> logged;
+  for (const auto& e : service.store.effects(bright))
+    if (e.instance == "under_test#1") logged.insert(e.version);
+  CHECK(logged.size() == 21);
+  CHECK(std::set<int64_t>(logged.begin(), logged.end()).size() == 21);
+}
+
 TEST_CASE("a switch point is one number in each numbering (two sources' batches): each switches when its own batches reach it") {
   SqlFilterService service;
   const BrightTwoVersions versions = add_bright_two_versions(service);
