@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/graph/actor_type.h"
@@ -146,6 +147,29 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(bounded.points.front().sequence == 8);
     CHECK(bounded.points.back().sequence == 23);
     CHECK(bounded.next_point == -1);
+
+    // The bytes of a bounded answer, as it crosses: 200 more active filters of alice's (an expression
+    // and a webhook each, as users write them), 16 points made with them, then the raw claim of an
+    // index asking from the start: 16 points x 202 filters (with bright and seen).
+    LimitsChange many;
+    many.max_filters = 1000;
+    alice = ok(store.set_limits("alice", many));
+    for (int k = 0; k < 200; ++k)
+      ok(store.create_filter(alice, "f" + std::to_string(k), "mag < " + std::to_string(15 + k % 7) + " and ndet > " +
+                                                                   std::to_string(k % 5),
+                             {{Output::Kind::webhook, "https://hooks.example.org/alice/" + std::to_string(k)}}));
+    for (int64_t k = 0; k < 16; ++k) {
+      ok(store.update_filter(alice, bright, "mag < " + std::to_string(30 + k), std::nullopt));
+      remote->claim(0, 40 + k, 40 + k, -1);
+    }
+    const std::string raw = requests.ask(
+        "filters", R"({"op": "claim", "actor": "users", "instance": 5, "batch": 60, "source_sequence": 60, "known_revision": -1})");
+    const nlohmann::json parsed = nlohmann::json::parse(raw).at("answer");
+    REQUIRE(parsed.at("points").size() == kMaxClaimPoints);
+    CHECK(parsed.at("points").back().at("filters").size() == 202);
+    MESSAGE("a claim's answer of 16 points x 202 filters: " << raw.size() << " bytes ("
+                                                            << raw.size() / (16 * 202) << " per filter and point)");
+    CHECK(raw.size() < 16 * 202 * 400);
 
     // Two failed filters in one request; a reason cut inside a UTF-8 character (a webhook's
     // answer quoted to 300 bytes) still crosses.
