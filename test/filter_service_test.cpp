@@ -547,6 +547,27 @@ AlicesFilter add_alices_filter(const fs::path& path, const std::string& name, co
   return out;
 }
 
+// A node-loss case of alice's "bright" updated mid-run: its directory `name` (made afresh), her
+// filter (version 1) in its filters.sqlite delivering to `hook`, and `update`, a shell line that
+// changes it to version 2 through the run's API at ${url} (its answer in updated.json).
+struct BrightUpdateCase {
+  std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  fs::path dir;
+  AlicesFilter alices;
+  std::string update;
+};
+BrightUpdateCase bright_update_case(const std::string& name, RecordingWebhook& hook) {
+  BrightUpdateCase out;
+  out.dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(out.dir);
+  fs::create_directories(out.dir);
+  out.alices = add_alices_filter(out.dir / "filters.sqlite", "bright", out.v1, hook);
+  out.update = "curl -s -X PUT -H 'Authorization: Bearer " + out.alices.token +
+               "' -H 'Content-Type: application/json' -d '" + json{{"where", out.v2}}.dump() + "' \"${url}api/filters/" +
+               std::to_string(out.alices.id) + "\" > updated.json\n";
+  return out;
+}
+
 // A workflow (`header`: its name and top-level keys) of the real ZTF alerts at `rate` from node
 // `first`, and a `filters` actor `users` over filters.sqlite of two instances, one on `first`
 // and one on `second` (keyed by object: every source batch is split between them, the second's
@@ -1132,14 +1153,11 @@ TEST_CASE("SQL filters on the nodes of a cluster run: the same answers per versi
 
 TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replacement resumes the lost one's switch "
           "points; per version, every alert at least once") {
-  fs::path dir = fs::temp_directory_path() / ("ebs-filters-failover-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
   RecordingWebhook hook;
-  const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
-  const int64_t id = alices.id;
-  const std::string& token = alices.token;
+  const BrightUpdateCase bright = bright_update_case("ebs-filters-failover", hook);
+  const fs::path& dir = bright.dir;
+  const std::string &v1 = bright.v1, &v2 = bright.v2;
+  const int64_t id = bright.alices.id;
   // The source and the sinks on a, users#1 on b. b is stopped 0.8 s into the stream (86 alerts
   // at 20/s), alice's update goes through the coordinator's API ($url) while it is stopped, so b
   // never reaches the update's switch point (made after what b claimed), and b is killed 1 s
@@ -1148,10 +1166,8 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
   // some before the point and some after.
   std::ofstream(dir / "workflow.yaml") << two_instances_workflow(
       "name: filters-failover\non_node_loss: failover\n", 20, "a", "b");
-  const std::string update = "curl -s -X PUT -H 'Authorization: Bearer " + token +
-                             "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() + "' \"${url}api/filters/" +
-                             std::to_string(id) + "\" > updated.json\n";
-  std::ofstream(dir / "script.sh") << test::cluster_script({"a", "b"}, "b", "KILL", 0.8, false, true, "", 1.0, update);
+  std::ofstream(dir / "script.sh") << test::cluster_script({"a", "b"}, "b", "KILL", 0.8, false, true, "", 1.0,
+                                                           bright.update);
   test::run_script(dir);
   const std::string err = read_text(dir / "run.err");
   INFO(err);
@@ -1211,13 +1227,11 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
 
 TEST_CASE("on_node_loss: restart after an update: each attempt logs its own switch points; per attempt every alert under "
           "the version in force at its batch, none lost") {
-  fs::path dir = fs::temp_directory_path() / ("ebs-filters-restart-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
   RecordingWebhook hook;
-  const AlicesFilter alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
-  const int64_t id = alices.id;
+  const BrightUpdateCase bright = bright_update_case("ebs-filters-restart", hook);
+  const fs::path& dir = bright.dir;
+  const std::string &v1 = bright.v1, &v2 = bright.v2;
+  const int64_t id = bright.alices.id;
   // The real ZTF alerts in one partition of the embedded broker: the offsets are the source's order,
   // and a restart reads again from the group's committed offset.
   kafka::EmbeddedBroker broker;
@@ -1240,12 +1254,14 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
        << "    config: {path: " << sink << ".jsonl, append: true, with_raw: false, fsync: false}\n";
   std::ofstream(dir / "workflow.yaml") << wf.str();
   // Once 20 alerts are at the `seen` sink (of ~70 at 10/s: the stream goes on for seconds after
-  // the update), alice's update through the coordinator's API; once both instances put version 2
-  // in force, b is stopped (so that it holds batches it had not handled) and killed: the run
-  // restarts on a, its source from the committed offset.
-  const std::string update = "curl -s -X PUT -H 'Authorization: Bearer " + alices.token +
-                             "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() +
-                             "' \"${url}api/filters/" + std::to_string(id) + "\" > updated.json\n";
+  // the update), alice's update through the coordinator's API; once both instances logged version 2
+  // (the API's effects list: an instance prints "takes effect" before it sends the entry), b is
+  // stopped (so that it holds batches it had not handled) and killed: the run restarts on a, its
+  // source from the committed offset.
+  const std::string logged_version_2 =
+      "logged_version_2() { curl -s -H 'Authorization: Bearer " + bright.alices.token + "' \"${url}api/filters/" +
+      std::to_string(id) + "/effects\" > effects.json && for n in 0@a 1@b; do " +
+      R"(grep -q '"instance":"users#'$n'","source_sequence":[0-9]*,"version":2}' effects.json || return 1; done; })" + "\n";
   std::ofstream(dir / "script.sh")
       << test::script_waits() << test::start_nodes({"a", "b"}) << "\"$B\" run workflow.yaml --no-progress --nodes "
       << test::nodes_argument({"a", "b"})
@@ -1253,9 +1269,8 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
          "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out\nurl=$(dashboard run.out)\n"
          "seen_20() { [ \"$(cat out/seen.jsonl 2>/dev/null | wc -l)\" -ge 20 ]; }\n"
          "await '20 alerts at the seen sink (out/seen.jsonl)' 60 seen_20\n"
-      << update
-      << "await 'users#1 on b to put version 2 in force (b.err)' 60 printed b.err 'version 2 takes effect'\n"
-         "await 'users#0 on a to put version 2 in force (a.err)' 60 printed a.err 'version 2 takes effect'\n"
+      << bright.update << logged_version_2
+      << "await 'users#0@a and users#1@b to log version 2 (GET api/filters/ID/effects: effects.json)' 60 logged_version_2\n"
          "kill -STOP $(cat b.pid); sleep 0.5; kill -9 $(cat b.pid)\n"
          "wait $(cat run.pid); echo $? > run.rc\n"
       << test::await_nodes({"a", "b"}) << "exit 0\n";
@@ -1409,11 +1424,11 @@ TEST_CASE("a coordinator frozen while the filters instances on the nodes wait fo
     CHECK(test::rc(dir, node) == 1);
     const double exited_s = std::stod(read_text(dir / (node + ".exit"))) - stopped;
     MESSAGE("node " << node << " exited " << exited_s << " s after the coordinator was stopped");
-    // Noticed by the heartbeats within 4.5 s. A node's actor system ends once its instances have:
-    // an instance waiting for a claim's answer until its time-out held its node until 10 s after
-    // the claim was sent, at or after the stop (the node's log does not say why an instance's batch
-    // failed then: its run is being torn down).
-    CHECK(exited_s < 10);
+    // Noticed by the heartbeats within 4.5 s (then the teardown, slower on a loaded machine). A
+    // node's actor system ends once its instances have: an instance waiting for a claim's answer
+    // until its time-out held its node until 10 s after the claim was sent, at or after the stop
+    // (the node's log does not say why an instance's batch failed then: its run is being torn down).
+    CHECK(exited_s < 8);
   }
   fs::remove_all(dir);
 }

@@ -11,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "actors/common/avro/alert_avro.h"
@@ -440,19 +441,30 @@ class Filters final : public ActorLogic {
     const int64_t sequence = from_source ? static_cast<int64_t>(*from_source) : static_cast<int64_t>(++batches_);
     // No switch point is ever made at or before a sequence an instance claimed: up to there, the
     // points known are all there will be.
-    if (sequence > claimed_through_) claim(sequence);
+    bool gap = sequence > claimed_through_ && claim(sequence);
     // Of the points reached at once (a failover's replacement learns every point of the run in its
     // first claim) only the kMaxVersions newest are compiled: older ones would be forgotten at once
     // (forget_old_versions), so they only move the running versions on, and are logged.
     size_t reached = 0;
     while (reached < pending_.size() && pending_[reached].sequence <= sequence) ++reached;
+    std::optional<int64_t> first_compiled;
     while (reached > 0) {
       const bool compile = reached <= kMaxVersions;
       if (!compile) forgotten_[pending_[1].sequence] = true;  // ends where the next begins; for the count
+      gap = gap || !compile;
+      if (compile && !first_compiled) first_compiled = pending_.front().sequence;
       apply(std::move(pending_.front()), compile);
       pending_.pop_front();
       --reached;
     }
+    // Points left out or not compiled lie between the versions kept from before and the first
+    // compiled now: a late batch there would meet an earlier version silently (two points at one
+    // sequence leave room for it under kMaxVersions). They are forgotten for the count instead.
+    if (gap && first_compiled)
+      while (!versions_.empty() && versions_.begin()->first < *first_compiled) {
+        forgotten_[std::next(versions_.begin())->first] = true;  // where it ended
+        versions_.erase(versions_.begin());
+      }
     while (forgotten_.size() > kMaxVersions) forgotten_.erase(forgotten_.begin());
     highest_sequence_ = std::max(highest_sequence_, sequence);
     forget_old_versions();
@@ -486,7 +498,8 @@ class Filters final : public ActorLogic {
   // than the stream advanced since the previous claim: a backlog drained fast (the rate this
   // instance reads at, not the source's) would otherwise claim seconds of the source's future, and
   // a change made meanwhile would wait for all of it.
-  void claim(int64_t sequence) {
+  // Whether the answer left out points this batch reached (older than those sent).
+  bool claim(int64_t sequence) {
     const auto now = std::chrono::steady_clock::now();
     int64_t ahead = 0;
     // In one process a claim is a local transaction, made for each batch.
@@ -526,6 +539,7 @@ class Filters final : public ActorLogic {
       known_revision_ = point.revision;
       pending_.push_back(std::move(point));
     }
+    return answer.skipped > 0;
   }
 
   // A version superseded for more than kLateBatches source batches (or beyond the kMaxVersions

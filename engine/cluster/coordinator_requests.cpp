@@ -51,12 +51,11 @@ caf::behavior request_server(caf::event_based_actor* self, std::shared_ptr<const
       [fencing, from_here](restart_atom, uint64_t attempt) {
         if (from_here()) fencing->attempt = std::max(fencing->attempt, attempt);
       },
-      [self, context, fencing](service_atom, const std::string& service, uint64_t attempt, const std::string& request,
-                               uint64_t ask) {
+      [self, context, fencing](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
         if (!self->current_sender()) return;  // nobody to answer
         const caf::actor asker = caf::actor_cast<caf::actor>(self->current_sender());
         auto answer = [&](bool ok, std::string text) {
-          self->send(asker, service_answer_atom::value, ask, ok, std::move(text));
+          self->send(asker, service_answer_atom::value, ok, std::move(text));
         };
         if (fencing->lost.count(asker.node()))
           return answer(false, "refused: the coordinator declared this node lost (fenced)");
@@ -123,11 +122,10 @@ std::string CoordinatorRequests::ask(const std::string& service, const std::stri
   // A request to a coordinator whose connection was lost is dropped without an error (CAF 0.17), so
   // the asker monitors the server: the connection's loss ends the proxy, whose down message ends the
   // wait at once (the node stops then: "Failures", docs/cluster.md), as does a server that is gone
-  // already. The time-out is for a coordinator that is there and does not answer.
-  static std::atomic<uint64_t> asks{0};
-  const uint64_t ask = ++asks;
+  // already. The time-out is for a coordinator that is there and does not answer. One ask per
+  // actor: the only answer its mailbox gets is this request's.
   self->monitor(line->server);
-  self->send(line->server, service_atom::value, service, line->attempt.load(), request, ask);
+  self->send(line->server, service_atom::value, service, line->attempt.load(), request);
   const auto deadline = std::chrono::steady_clock::now() + kRequestTimeout;
   for (bool waiting = true; waiting;) {
     const auto left = deadline - std::chrono::steady_clock::now();
@@ -136,8 +134,7 @@ std::string CoordinatorRequests::ask(const std::string& service, const std::stri
       break;
     }
     self->receive(
-        [&](service_answer_atom, uint64_t id, bool ok, std::string& text) {
-          if (id != ask) return;  // a late answer to an earlier ask of this actor's (none: one ask each)
+        [&](service_answer_atom, bool ok, std::string& text) {
           if (ok) answer = std::move(text);
           else problem = std::move(text);
           waiting = false;

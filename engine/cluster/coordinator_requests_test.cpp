@@ -57,7 +57,7 @@ TEST_CASE("a request to a coordinator lost while it waits fails at once, not aft
   caf::actor_system_config config;
   caf::actor_system system(config);
   caf::actor silent = system.spawn([]() -> caf::behavior {
-    return {[](service_atom, const std::string&, uint64_t, const std::string&, uint64_t) {}};
+    return {[](service_atom, const std::string&, uint64_t, const std::string&) {}};
   });
   CoordinatorRequests requests;
   requests.attach(system, silent, "node2", kFirstEpoch);

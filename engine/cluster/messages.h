@@ -96,10 +96,10 @@ using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 // stand-in tokens of batches from other nodes are left out.
 using abandoned_atom = caf::atom_constant<caf::atom("abandoned")>;
 // Node -> the coordinator's request server (engine/cluster/coordinator_requests.h): (service, name,
-// attempt epoch, request text, ask id), answered by a message of its own to the asker, (answer, ask
-// id, ok, answer text or why not): not a CAF response, which the asker could only wait for, so that
-// the asker, monitoring the server, also learns at once that the coordinator was lost (CAF 0.17
-// drops a request to a lost peer without an error). The server's handle reaches each node with prepare.
+// attempt epoch, request text) from an asker of its own (one per request), answered by a message to
+// it, (answer, ok, answer text or why not): not a CAF response, which the asker could only wait for,
+// so that the asker, monitoring the server, also learns at once that the coordinator was lost (CAF
+// 0.17 drops a request to a lost peer without an error). The server's handle reaches each node with prepare.
 using service_atom = caf::atom_constant<caf::atom("service")>;
 using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // fence_atom and restart_atom (above) also go coordinator -> its own request server, from its process only:
