@@ -551,22 +551,22 @@ AlicesFilter add_alices_filter(const fs::path& path, const std::string& name, co
 // filter (version 1) in its filters.sqlite delivering to `hook`, and `update`, a shell line that
 // changes it to version 2 through the run's API at ${url} (its answer in updated.json).
 struct BrightUpdateCase {
-  std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  const std::string v1 = "mag < 18.5", v2 = "mag >= 18.5 or mag < 16";
+  RecordingWebhook hook;
   fs::path dir;
   AlicesFilter alices;
   std::string update;
+
+  explicit BrightUpdateCase(const std::string& name)
+      : dir(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
+    update = "curl -s -X PUT -H 'Authorization: Bearer " + alices.token +
+             "' -H 'Content-Type: application/json' -d '" + json{{"where", v2}}.dump() + "' \"${url}api/filters/" +
+             std::to_string(alices.id) + "\" > updated.json\n";
+  }
 };
-BrightUpdateCase bright_update_case(const std::string& name, RecordingWebhook& hook) {
-  BrightUpdateCase out;
-  out.dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(out.dir);
-  fs::create_directories(out.dir);
-  out.alices = add_alices_filter(out.dir / "filters.sqlite", "bright", out.v1, hook);
-  out.update = "curl -s -X PUT -H 'Authorization: Bearer " + out.alices.token +
-               "' -H 'Content-Type: application/json' -d '" + json{{"where", out.v2}}.dump() + "' \"${url}api/filters/" +
-               std::to_string(out.alices.id) + "\" > updated.json\n";
-  return out;
-}
 
 // A workflow (`header`: its name and top-level keys) of the real ZTF alerts at `rate` from node
 // `first`, and a `filters` actor `users` over filters.sqlite of two instances, one on `first`
@@ -1153,10 +1153,8 @@ TEST_CASE("SQL filters on the nodes of a cluster run: the same answers per versi
 
 TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replacement resumes the lost one's switch "
           "points; per version, every alert at least once") {
-  RecordingWebhook hook;
-  const BrightUpdateCase bright = bright_update_case("ebs-filters-failover", hook);
+  BrightUpdateCase bright("ebs-filters-failover");
   const fs::path& dir = bright.dir;
-  const std::string &v1 = bright.v1, &v2 = bright.v2;
   const int64_t id = bright.alices.id;
   // The source and the sinks on a, users#1 on b. b is stopped 0.8 s into the stream (86 alerts
   // at 20/s), alice's update goes through the coordinator's API ($url) while it is stopped, so b
@@ -1215,7 +1213,8 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
   // Per version: every alert under one version, exactly what version 1 passes before one point
   // of the source's order and version 2 after; the replayed batches' alerts at most twice.
   const SourceOrder source = source_order(dir / "out");
-  check_switch(dir / "out", source, answers(v1, source.alerts), answers(v2, source.alerts), hook, "alice/bright",
+  check_switch(dir / "out", source, answers(bright.v1, source.alerts), answers(bright.v2, source.alerts),
+               bright.hook, "alice/bright",
                "b killed, switch at source batch " + std::to_string(*points.begin()) + ", " +
                    std::to_string(duplicates_sent) + " records sent again",
                // b gets about 10 alerts/s, and its queue posts each to a loopback webhook within
@@ -1227,10 +1226,8 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
 
 TEST_CASE("on_node_loss: restart after an update: each attempt logs its own switch points; per attempt every alert under "
           "the version in force at its batch, none lost") {
-  RecordingWebhook hook;
-  const BrightUpdateCase bright = bright_update_case("ebs-filters-restart", hook);
+  BrightUpdateCase bright("ebs-filters-restart");
   const fs::path& dir = bright.dir;
-  const std::string &v1 = bright.v1, &v2 = bright.v2;
   const int64_t id = bright.alices.id;
   // The real ZTF alerts in one partition of the embedded broker: the offsets are the source's order,
   // and a restart reads again from the group's committed offset.
@@ -1255,12 +1252,12 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
   std::ofstream(dir / "workflow.yaml") << wf.str();
   // Once 20 alerts are at the `seen` sink (of ~70 at 10/s: the stream goes on for seconds after
   // the update), alice's update through the coordinator's API; once both instances logged version 2
-  // (the API's effects list: an instance prints "takes effect" before it sends the entry), b is
-  // stopped (so that it holds batches it had not handled) and killed: the run restarts on a, its
-  // source from the committed offset.
+  // (the API's effects list, its blanks taken out: an instance prints "takes effect" before it sends
+  // the entry), b is stopped (so that it holds batches it had not handled) and killed: the run
+  // restarts on a, its source from the committed offset.
   const std::string logged_version_2 =
       "logged_version_2() { curl -s -H 'Authorization: Bearer " + bright.alices.token + "' \"${url}api/filters/" +
-      std::to_string(id) + "/effects\" > effects.json && for n in 0@a 1@b; do " +
+      std::to_string(id) + "/effects\" | tr -d ' \\n' > effects.json && for n in 0@a 1@b; do " +
       R"(grep -q '"instance":"users#'$n'","source_sequence":[0-9]*,"version":2}' effects.json || return 1; done; })" + "\n";
   std::ofstream(dir / "script.sh")
       << test::script_waits() << test::start_nodes({"a", "b"}) << "\"$B\" run workflow.yaml --no-progress --nodes "
@@ -1340,10 +1337,10 @@ TEST_CASE("on_node_loss: restart after an update: each attempt logs its own swit
   REQUIRE(rows.size() >= order.size());
   CHECK(std::equal(order.begin() + static_cast<std::ptrdiff_t>(resumed), order.end(),
                    rows.end() - static_cast<std::ptrdiff_t>(order.size() - resumed)));
-  const Answers a1 = answers(v1, alerts), a2 = answers(v2, alerts);
+  const Answers a1 = answers(bright.v1, alerts), a2 = answers(bright.v2, alerts);
 
   // What the two attempts tagged (kept.jsonl) and the webhook got, as (alert, version) pairs.
-  const TagsAndDeliveries pairs = tags_and_deliveries(dir / "out", hook, "alice/bright");
+  const TagsAndDeliveries pairs = tags_and_deliveries(dir / "out", bright.hook, "alice/bright");
   const std::set<std::pair<std::string, int>> tagged(pairs.tagged.begin(), pairs.tagged.end()),
       delivered(pairs.delivered.begin(), pairs.delivered.end());
   // Per attempt: the first evaluated the alerts before `resumed` (all of them written and committed)
