@@ -11,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "actors/common/avro/alert_avro.h"
@@ -31,6 +32,12 @@ namespace ebs {
 namespace {
 
 namespace registry = filter_registry;
+
+// How much stream an instance on a node claims ahead of its batch by default (`claim_ahead_ms`):
+// about four round trips to the coordinator a second, a change taking effect up to a quarter of a
+// second of stream later than in one process (docs/filters.md, "In a cluster run"). At most a minute.
+constexpr int64_t kDefaultClaimAheadMs = 250;
+constexpr int64_t kMaxClaimAheadMs = 60000;
 
 struct NamedFilter {
   int64_t id = 0;  // in the registry; 0 for a filter of the workflow's config
@@ -293,6 +300,7 @@ class Filters final : public ActorLogic {
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
       instance_index_ = static_cast<int64_t>(context.instance);
+      claim_ahead_ = std::chrono::milliseconds(context.config.integer("claim_ahead_ms"));
       if (requests_ && requests_->attached()) {
         // On a node of a cluster run: the coordinator's store is the one every instance, on every
         // node, claims its batches in (docs/filters.md, "In a cluster run").
@@ -433,19 +441,30 @@ class Filters final : public ActorLogic {
     const int64_t sequence = from_source ? static_cast<int64_t>(*from_source) : static_cast<int64_t>(++batches_);
     // No switch point is ever made at or before a sequence an instance claimed: up to there, the
     // points known are all there will be.
-    if (sequence > claimed_through_) claim(sequence);
+    bool gap = sequence > claimed_through_ && claim(sequence);
     // Of the points reached at once (a failover's replacement learns every point of the run in its
     // first claim) only the kMaxVersions newest are compiled: older ones would be forgotten at once
     // (forget_old_versions), so they only move the running versions on, and are logged.
     size_t reached = 0;
     while (reached < pending_.size() && pending_[reached].sequence <= sequence) ++reached;
+    std::optional<int64_t> first_compiled;
     while (reached > 0) {
       const bool compile = reached <= kMaxVersions;
       if (!compile) forgotten_[pending_[1].sequence] = true;  // ends where the next begins; for the count
+      gap = gap || !compile;
+      if (compile && !first_compiled) first_compiled = pending_.front().sequence;
       apply(std::move(pending_.front()), compile);
       pending_.pop_front();
       --reached;
     }
+    // Points left out or not compiled lie between the versions kept from before and the first
+    // compiled now: a late batch there would meet an earlier version silently (two points at one
+    // sequence leave room for it under kMaxVersions). They are forgotten for the count instead.
+    if (gap && first_compiled)
+      while (!versions_.empty() && versions_.begin()->first < *first_compiled) {
+        forgotten_[std::next(versions_.begin())->first] = true;  // where it ended
+        versions_.erase(versions_.begin());
+      }
     while (forgotten_.size() > kMaxVersions) forgotten_.erase(forgotten_.begin());
     highest_sequence_ = std::max(highest_sequence_, sequence);
     forget_old_versions();
@@ -474,15 +493,17 @@ class Filters final : public ActorLogic {
   }
 
   // Claims the stream up to `sequence`, and on a node (where each claim is a round trip to the
-  // coordinator) ahead of it by what the stream advances in claim_ahead() at the rate seen since
-  // the previous claim: about four claims a second, whatever the batch rate. Never further ahead
+  // coordinator) ahead of it by what the stream advances in `claim_ahead_ms` at the rate seen since
+  // the previous claim: by default about four claims a second, whatever the batch rate. Never further ahead
   // than the stream advanced since the previous claim: a backlog drained fast (the rate this
   // instance reads at, not the source's) would otherwise claim seconds of the source's future, and
   // a change made meanwhile would wait for all of it.
-  void claim(int64_t sequence) {
+  // Whether the answer left out points this batch reached (older than those sent).
+  bool claim(int64_t sequence) {
     const auto now = std::chrono::steady_clock::now();
     int64_t ahead = 0;
-    const double horizon_s = std::chrono::duration<double>(store_->claim_ahead()).count();
+    // In one process a claim is a local transaction, made for each batch.
+    const double horizon_s = store_->remote() ? std::chrono::duration<double>(claim_ahead_).count() : 0;
     if (claims_ > 0 && horizon_s > 0) {
       const double elapsed_s = std::chrono::duration<double>(now - last_claim_at_).count();
       const int64_t advanced = sequence - last_claim_sequence_;
@@ -492,7 +513,7 @@ class Filters final : public ActorLogic {
     }
     last_claim_at_ = now;
     last_claim_sequence_ = sequence;
-    registry::Claim answer = store_->claim(instance_index_, sequence + ahead, known_revision_);
+    registry::Claim answer = store_->claim(instance_index_, sequence, sequence + ahead, known_revision_);
     const bool first_claim = claims_++ == 0;
     if (first_claim) {
       // A failover's replacement of an instance lost with its node has its index: what the lost
@@ -505,10 +526,20 @@ class Filters final : public ActorLogic {
                      instance_, instance_index_, answer.claimed_through, answer.applied_revision);
     }
     claimed_through_ = std::max(sequence + ahead, answer.claimed_through);
+    // The answer is bounded (registry::Claim): the points it left out after this batch are asked for
+    // again before a batch reaches them.
+    if (answer.next_point >= 0) claimed_through_ = std::min(claimed_through_, answer.next_point - 1);
+    if (answer.skipped > 0 && !answer.points.empty())  // they end where the first sent begins; for the count
+      forgotten_[answer.points.front().sequence] = true;
+    if (answer.skipped > 0)
+      spdlog::info("{}: {} switch points before source batch {} not taken (older than the {} newest it reached at "
+                   "once, which are all the versions an instance keeps): never in force here, not logged",
+                   instance_, answer.skipped, sequence, registry::kMaxClaimPoints);
     for (registry::SwitchPoint& point : answer.points) {
       known_revision_ = point.revision;
       pending_.push_back(std::move(point));
     }
+    return answer.skipped > 0;
   }
 
   // A version superseded for more than kLateBatches source batches (or beyond the kMaxVersions
@@ -557,19 +588,23 @@ class Filters final : public ActorLogic {
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
     std::vector<registry::FilterRegistry::Effect> effects;  // logged in one call
+    // Each attempt of a cluster run (after `on_node_loss: restart`) numbers its source batches from 1
+    // and agrees its own points: its entries say which attempt they are of.
+    const int64_t attempt = store_->attempt();
     if (!logged_by_predecessor) {
       for (const NamedFilter& f : filters) {
         auto it = running_.find(f.id);
         if (it != running_.end() && it->second == f.version) continue;
-        spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} (at alert {} of this instance)",
-                     instance_, f.id, label(f), f.version, point.sequence, sequence_);
-        effects.push_back({f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence});
+        spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} of attempt {} (at alert {} of "
+                     "this instance)",
+                     instance_, f.id, label(f), f.version, point.sequence, attempt, sequence_);
+        effects.push_back({f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence, attempt});
       }
       for (const auto& [id, version] : running_)
         if (!versions.count(id)) {
-          spdlog::info("{}: filter {} (version {}) stops from source batch {} (paused or removed)", instance_, id,
-                       version, point.sequence);
-          effects.push_back({id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence});
+          spdlog::info("{}: filter {} (version {}) stops from source batch {} of attempt {} (paused or removed)",
+                       instance_, id, version, point.sequence, attempt);
+          effects.push_back({id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence, attempt});
         }
     }
     if (!effects.empty()) store_->record_effects(instance_index_, point.revision, effects);
@@ -740,6 +775,7 @@ class Filters final : public ActorLogic {
   const cluster::CoordinatorRequests* requests_;  // main()'s: on a node, the line to the coordinator
   std::unique_ptr<registry::SwitchStore> store_;  // where this run's switch points are agreed
   int64_t instance_index_ = 0;
+  std::chrono::milliseconds claim_ahead_{kDefaultClaimAheadMs};  // on a node (`claim_ahead_ms`)
   int64_t known_revision_ = -1;                 // the newest revision with a switch point seen
   std::deque<registry::SwitchPoint> pending_;   // switch points not reached yet
   // The compiled versions by the source sequence each is in effect from: the newest, and those a
@@ -749,7 +785,7 @@ class Filters final : public ActorLogic {
   // the count kept (kMaxVersions), false for lateness (a batch before the oldest noted: lateness).
   std::map<int64_t, bool> forgotten_;
   static constexpr int64_t kLateBatches = 4096;  // source batches a batch may come late
-  static constexpr size_t kMaxVersions = 16;
+  static constexpr size_t kMaxVersions = registry::kMaxClaimPoints;
   static constexpr int64_t kMaxClaimAhead = 4096;  // source batches
   int64_t highest_sequence_ = 0;                   // the highest source sequence evaluated
   int64_t claimed_through_ = -1;                   // this instance's claim: no new point at or before it
@@ -810,6 +846,11 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
        "lower applies (0: no limit)"},
       {"output_queue", ValueKind::integer, false, "10000",
        "messages an output may have waiting; a full queue fails the output and pauses the filter"},
+      {"claim_ahead_ms", ValueKind::integer, false, std::to_string(kDefaultClaimAheadMs),
+       "in a cluster run, how much stream (in milliseconds, at the rate seen) an instance on a node claims ahead of "
+       "its batch in the coordinator's registry: fewer round trips to the coordinator the longer, but a change takes "
+       "effect up to that much stream later (0: a claim for each batch; in one process every batch is claimed, a "
+       "local transaction)"},
   };
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (c.has("filters") == c.has("registry")) {
@@ -825,6 +866,10 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
       problems.push_back({c.place("filters"), "SQL filters ({sql: QUERY}) need `repository` (a `repository` sink's path)"});
     if (c.integer("sql_step_limit") < 0)
       problems.push_back({c.place("sql_step_limit"), "must not be negative (0: no limit)"});
+    if (const int64_t ahead = c.integer("claim_ahead_ms"); ahead < 0 || ahead > kMaxClaimAheadMs)
+      problems.push_back({c.place("claim_ahead_ms"), "`claim_ahead_ms` is 0 to " + std::to_string(kMaxClaimAheadMs) +
+                                                         " (milliseconds of stream claimed ahead), not " +
+                                                         std::to_string(ahead)});
     if (c.has("tag") && c.node("tag").IsScalar() && !tag_mode_named(c.string("tag")))
       problems.push_back({c.place("tag"), "`tag` is `filters`, `count` or `none`, not '" + c.string("tag") + "'"});
     if (!c.has("filters") || !c.node("filters").IsMap()) return;  // the type check reported a wrong kind

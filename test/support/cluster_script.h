@@ -45,6 +45,32 @@ inline std::string script_waits() {
          "has_dashboard() { [ -n \"$(dashboard $1)\" ]; }\n";
 }
 
+// Shell (after script_waits()): B, the ebs-flow binary; `ebs-flow node` processes `names` started on
+// loopback with one thread each (NAME.out, NAME.err, NAME.pid), waited for until each printed its port.
+inline std::string start_nodes(const std::vector<std::string>& names) {
+  std::string all;
+  for (const std::string& n : names) all += " " + n;
+  return "B='" + (binary_dir() / "ebs-flow").string() + "'\nfor n in" + all +
+         "; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
+         "await_ports" + all + "\n";
+}
+
+// `run --nodes`' argument for the nodes start_nodes started: NAME=127.0.0.1:PORT,...
+inline std::string nodes_argument(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
+  return out;
+}
+
+// Shell: waits for each node's exit, writing NAME.rc (137: killed when it had not exited within
+// `seconds`).
+inline std::string await_nodes(const std::vector<std::string>& names, int seconds = 20) {
+  std::string all;
+  for (const std::string& n : names) all += " " + n;
+  return "for n in" + all + "; do ( sleep " + std::to_string(seconds) +
+         "; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; kill $w 2>/dev/null; done\n";
+}
+
 // Starts `ebs-flow node` processes (names), runs the workflow on them, sends `signal` to node
 // `victim` (or to the coordinator: "run") `at_s` seconds after the first record reached a sink
 // (a loaded machine may take seconds to start the run); a SIGSTOPped node is
@@ -60,17 +86,14 @@ inline std::string cluster_script(const std::vector<std::string>& names, const s
                                   const std::string& signal, double at_s, bool sample_rss = false, bool http = false,
                                   const std::string& before_signal = "", double stop_s = 0.3,
                                   const std::string& while_stopped = "") {
-  std::string all, nodes_arg;
+  std::string all;
   for (const std::string& n : names) all += " " + n;
-  for (const std::string& n : names) nodes_arg += (nodes_arg.empty() ? "" : ",") + n + "=127.0.0.1:$(port " + n + ")";
-  return script_waits() + "B='" + (binary_dir() / "ebs-flow").string() + "'\nfor n in" + all +
-         "; do \"$B\" node --name $n --listen 127.0.0.1:0 --threads 1 > $n.out 2> $n.err & echo $! > $n.pid; done\n"
-         "await_ports" + all + "\n" +
+  return script_waits() + start_nodes(names) +
          (sample_rss ? "for n in" + all + "; do ( p=$(cat $n.pid); while kill -0 $p 2>/dev/null; do "
                        "echo \"$(date +%s.%N) $(awk '/^VmRSS/ {print $2}' /proc/$p/status)\" >> $n.rss; sleep 0.25; "
                        "done ) & done\n"
                      : "") +
-         "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_arg + (http ? " --http 127.0.0.1:0" : "") +
+         "\"$B\" run workflow.yaml --no-progress --nodes " + nodes_argument(names) + (http ? " --http 127.0.0.1:0" : "") +
          " --run-dir out --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
          "run_ready() { printed run.err 'nodes ready' || { exited_early run; false; }; }\n"
          "await 'the run to say nodes ready in run.err' 60 run_ready\n" +
@@ -92,9 +115,7 @@ inline std::string cluster_script(const std::vector<std::string>& names, const s
          (http ? "await 'the run to replace the lost node in run.err' 60 printed run.err 'instances replaced on node'\n"
                  "curl -s \"${url}api/graph\" > graph-after.json; curl -s \"${url}api/stats\" > stats-after.json\n"
                : "") +
-         "wait $(cat run.pid); echo $? > run.rc\n"
-         "for n in" + all + "; do ( sleep 20; kill -9 $(cat $n.pid) 2>/dev/null ) & w=$!; wait $(cat $n.pid); echo $? > $n.rc; "
-         "kill $w 2>/dev/null; done\nexit 0\n";
+         "wait $(cat run.pid); echo $? > run.rc\n" + await_nodes(names) + "exit 0\n";
 }
 
 // Runs the case's script.sh in `dir`; without the run's exit code (run.rc) there is nothing to judge.
