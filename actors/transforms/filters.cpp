@@ -377,16 +377,30 @@ class Filters final : public ActorLogic {
 
   void on_end_of_stream(Emitter&) override {
     if (!store_) return;
-    for (auto& [key, queue] : queues_) queue->drain(output_settings_.timeout * 2);
+    // Every output delivers what it holds while it makes progress (each delivery is bounded by
+    // output_timeout_ms); one that stops delivering for twice that has what is left abandoned:
+    // those alerts' batches are never acknowledged, so a restart reads them again.
+    for (auto& [key, queue] : queues_)
+      if (!queue->drain(output_settings_.timeout * 2) && !queue->failure())
+        if (uint64_t left = queue->abandon_queued())
+          spdlog::warn("{}: {}: {} messages not delivered by the end of the stream (no delivery for {} ms): their "
+                       "alerts' acknowledgements abandoned",
+                       instance_, queue->describe(), left, (output_settings_.timeout * 2).count());
     pause_failed_filters();
   }
 
   std::string output() const override {
     if (!store_) return {};
-    uint64_t delivered = 0;
-    for (const auto& [key, queue] : queues_) delivered += queue->delivered();
-    return "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages, " +
-           std::to_string(claims_) + " claims of switch points";
+    uint64_t delivered = retired_delivered_, undelivered = retired_undelivered_, abandoned = 0;
+    for (const auto& [key, queue] : queues_) {
+      delivered += queue->delivered();
+      undelivered += queue->undelivered();
+      abandoned += queue->abandoned();
+    }
+    std::string out = "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages";
+    if (undelivered > 0) out += ", " + std::to_string(undelivered) + " let go by failed outputs";
+    if (abandoned > 0) out += ", " + std::to_string(abandoned) + " abandoned";
+    return out + ", " + std::to_string(claims_) + " claims of switch points";
   }
 
   std::vector<std::string> closing_warnings() const override {
@@ -402,10 +416,26 @@ class Filters final : public ActorLogic {
     if (dropped_at_failed_ > 0)
       out.push_back(std::to_string(dropped_at_failed_) +
                     " alerts not delivered: refused by an output that had failed (its filter paused)");
-    for (const auto& [key, queue] : queues_)
+    for (const auto& [key, queue] : queues_) {
       if (queue->rate_limited() > 0)
         out.push_back(queue->describe() + ": " + std::to_string(queue->rate_limited()) +
                       " alerts dropped above its owner's alerts/s limit");
+      if (queue->undelivered() > 0)
+        out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
+                      std::to_string(queue->delivered()) + " messages delivered, " +
+                      std::to_string(queue->undelivered()) + " not delivered: the output failed (" +
+                      queue->failure().value_or("") + "); their alerts' acknowledgements released");
+      if (queue->abandoned() > 0)
+        out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
+                      std::to_string(queue->delivered()) + " messages delivered, " +
+                      std::to_string(queue->abandoned()) +
+                      " not delivered by the end of the stream: their alerts' acknowledgements abandoned (a restart "
+                      "reads them again)");
+    }
+    if (retired_undelivered_ > 0)
+      out.push_back(std::to_string(retired_undelivered_) + " messages not delivered by " + std::to_string(retired_queues_) +
+                    " outputs that failed and started afresh when their filters resumed; their alerts' "
+                    "acknowledgements released");
     return out;
   }
 
@@ -586,6 +616,9 @@ class Filters final : public ActorLogic {
       for (const registry::Output& o : f.outputs) {
         auto& queue = queues_[{f.id, o.kind, o.target, o.format}];
         if (queue && queue->failure()) {  // paused for it, then resumed by its owner: start afresh
+          retired_delivered_ += queue->delivered();  // its counts stay in the closing block's
+          retired_undelivered_ += queue->undelivered();
+          ++retired_queues_;
           queue.reset();
           paused_.erase(f.id);
         }
@@ -658,6 +691,11 @@ class Filters final : public ActorLogic {
   void deliver(const BatchView& batch, const expr::Matches& matches, Version& version) {
     const std::vector<NamedFilter>& filters = version.filters.filters();
     std::vector<std::string> alert_json(batch.size());  // made once per alert, for every filter it passed
+    // Every message holds the batch's acknowledgement tokens until its output delivered it (or
+    // failed): the batch is acknowledged, and a Kafka source commits past it, only once its
+    // messages are out as well as its records written downstream (docs/filters.md, "Outputs").
+    registry::HeldAcks held;
+    if (!batch.acks().empty()) held = std::make_shared<const std::vector<AckRef>>(batch.acks());
     for (size_t p = 0; p < filters.size(); ++p) {
       if (version.outputs[p].empty()) continue;
       matches.each_passed(p, [&](uint32_t i) {
@@ -672,7 +710,7 @@ class Filters final : public ActorLogic {
           // A failed queue refuses: until its filter leaves at the next switch point, or for good
           // when a late batch's older version holds one the newest version replaced. Counted.
           if (queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
-                           slack_line(filters[p], alert), alert.core().object_id) == registry::OutputQueue::Offer::refused)
+                           slack_line(filters[p], alert), alert.core().object_id, held) == registry::OutputQueue::Offer::refused)
             ++dropped_at_failed_;
         }
       });
@@ -769,6 +807,8 @@ class Filters final : public ActorLogic {
   std::map<std::string, registry::RunLimits> owner_limits_;
   std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::shared_ptr<registry::OutputQueue>> queues_;  // the newest version's
+  // Failed queues replaced by fresh ones when their filters resumed: how many, and their counts.
+  uint64_t retired_queues_ = 0, retired_delivered_ = 0, retired_undelivered_ = 0;
   std::set<int64_t> paused_;
 };
 

@@ -50,6 +50,22 @@ OutputQueue::~OutputQueue() {
   }
   wake_.notify_all();
   worker_.join();
+  abandon_queued();
+}
+
+uint64_t OutputQueue::abandon_queued() {
+  std::deque<Message> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(queue_);
+    idle_.notify_all();
+  }
+  for (const Message& m : left)
+    if (m.acks)
+      for (const AckRef& token : *m.acks)
+        if (token) token->abandon();
+  abandoned_ += left.size();
+  return left.size();  // the tokens are let go here, outside the lock: abandoned
 }
 
 std::string OutputQueue::describe() const {
@@ -70,8 +86,9 @@ void OutputQueue::set_max_per_second(double limit) {
   tokens_ = std::min(tokens_, limit);  // no burst above the new limit
 }
 
-OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key) {
+OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key, HeldAcks acks) {
   refill();
+  std::deque<Message> dropped;  // a full queue's messages, let go (their tokens released) outside the lock
   {
     std::lock_guard lock(mutex_);
     if (failure_) return Offer::refused;
@@ -81,13 +98,14 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
     }
     if (queue_.size() >= settings_.queue_capacity) {
       failure_ = describe() + " does not keep up: " + std::to_string(queue_.size()) + " messages waiting (the queue's bound)";
-      queue_.clear();
+      undelivered_ += queue_.size();
+      dropped.swap(queue_);
       idle_.notify_all();
       return Offer::refused;
     }
     tokens_ -= 1;
     queue_.push_back({output_.kind == Output::Kind::slack ? nlohmann::json{{"text", line}}.dump() : std::move(json),
-                      std::move(key)});
+                      std::move(key), std::move(acks)});
   }
   wake_.notify_one();
   return Offer::queued;
@@ -98,16 +116,23 @@ std::optional<std::string> OutputQueue::failure() const {
   return failure_;
 }
 
-bool OutputQueue::drain(std::chrono::milliseconds timeout) {
+bool OutputQueue::drain(std::chrono::milliseconds quiet) {
   std::unique_lock lock(mutex_);
-  idle_.wait_for(lock, timeout, [this] { return failure_ || (queue_.empty() && !busy_); });
+  auto done = [this] { return failure_ || (queue_.empty() && !busy_); };
+  for (;;) {
+    const uint64_t before = delivered_;
+    // The worker notifies idle_ after each delivery: a wait that ends with more delivered starts again.
+    if (!idle_.wait_for(lock, quiet, [&] { return done() || delivered_ != before; }) || done()) break;
+  }
   return !failure_ && queue_.empty() && !busy_;
 }
 
-void OutputQueue::fail_with(std::string reason) {
+void OutputQueue::fail_with(std::string reason, size_t in_flight) {
+  std::deque<Message> dropped;  // let go outside the lock: their tokens released
   std::lock_guard lock(mutex_);
   if (!failure_) failure_ = std::move(reason);
-  queue_.clear();
+  undelivered_ += in_flight + queue_.size();
+  dropped.swap(queue_);
 }
 
 void OutputQueue::run() {
@@ -131,7 +156,10 @@ void OutputQueue::run() {
     } catch (const Fault& fault) {
       failed = describe() + ": " + fault.message();
     }
-    if (failed) fail_with(*failed);
+    // What deliver() left in `batch` was not delivered; its tokens are let go at the end of this
+    // turn, released (acknowledged) once counted here.
+    if (failed) fail_with(*failed, batch.size());
+    batch.clear();
     std::lock_guard lock(mutex_);
     busy_ = false;
   }
@@ -156,6 +184,7 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     t.publisher->flush_reports(settings_.timeout);
     if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
     delivered_ += batch.size();
+    batch.clear();  // delivered: their tokens released
     return std::nullopt;
   }
   if (!t.curl) {
@@ -169,7 +198,8 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     curl_easy_setopt(t.curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(t.curl.get(), CURLOPT_WRITEFUNCTION, keep_body);
   }
-  for (const Message& m : batch) {
+  while (!batch.empty()) {
+    const Message& m = batch.front();
     std::string body;
     curl_easy_setopt(t.curl.get(), CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(t.curl.get(), CURLOPT_POSTFIELDS, m.body.c_str());
@@ -179,6 +209,7 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     long status = 0;
     curl_easy_getinfo(t.curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status >= 300) return describe() + ": HTTP " + std::to_string(status) + ": " + body;
+    batch.pop_front();  // delivered: its tokens released (when no other message or holder keeps them)
     ++delivered_;
   }
   return std::nullopt;

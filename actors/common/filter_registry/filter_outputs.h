@@ -8,6 +8,12 @@
 //     queued: the limit protects the service, it does not pause the filter;
 //   - a delivery that fails (a webhook's error status or time-out, a topic that rejects) is a
 //     failure; nothing more is delivered after it.
+// A message holds the acknowledgement tokens of the batch its alert came from (engine/runtime/ack.h)
+// until it is delivered, so that no offset passes an alert whose message was not delivered. A
+// failed output lets its messages go, counted (undelivered()): their tokens are released
+// (acknowledged), so that a paused output holds no batch for good. Messages still queued when the
+// output is stopped without having failed (abandon_queued(), the destructor) are abandoned: their
+// batches are never acknowledged, and a restart reads them again.
 #pragma once
 
 #include <atomic>
@@ -22,6 +28,7 @@
 #include <thread>
 
 #include "actors/common/filter_registry/filter_registry.h"
+#include "engine/runtime/ack.h"
 
 namespace ebs::filter_registry {
 
@@ -35,18 +42,25 @@ struct OutputSettings {
   std::string schema_registry;
 };
 
+// The acknowledgement tokens of one batch, shared by every message made from it: one allocation per
+// batch, one reference per message.
+using HeldAcks = std::shared_ptr<const std::vector<AckRef>>;
+
 class OutputQueue {
  public:
   OutputQueue(Output output, OutputSettings settings);
-  ~OutputQueue();  // stops the thread; what is still queued is not delivered
+  // Stops the thread (after the delivery in progress); what is still queued is not delivered, and
+  // its tokens are abandoned (counted in abandoned()).
+  ~OutputQueue();
   OutputQueue(const OutputQueue&) = delete;
   OutputQueue& operator=(const OutputQueue&) = delete;
 
   enum class Offer { queued, rate_limited, refused };
   // `json`: the message (Kafka, webhook; for an avro-confluent topic the Avro datum, framed by the
-  // output's thread); `line`: the Slack text. Never blocks. `refused` once the output has failed
-  // (or its queue is full, which fails it).
-  Offer offer(std::string json, std::string line, std::string key);
+  // output's thread); `line`: the Slack text; `acks`: the tokens of the alert's batch, held until
+  // the message is delivered or the output fails. Never blocks. `refused` once the output has failed
+  // (or its queue is full, which fails it); a message not queued holds nothing.
+  Offer offer(std::string json, std::string line, std::string key, HeldAcks acks = {});
 
   // The owner's alerts/s limit changed (read at a switch point; the actor's thread, as offer()).
   void set_max_per_second(double limit);
@@ -55,10 +69,18 @@ class OutputQueue {
   std::optional<std::string> failure() const;
   uint64_t delivered() const { return delivered_; }
   uint64_t rate_limited() const { return rate_limited_; }
+  // Messages queued (or being delivered) when the output failed: let go, their tokens released.
+  uint64_t undelivered() const { return undelivered_; }
+  // Messages still queued when the output was stopped without failing: their tokens abandoned.
+  uint64_t abandoned() const { return abandoned_; }
 
-  // Waits until everything queued is delivered, the output failed, or `timeout` passed; true when
-  // the queue is empty and nothing failed.
-  bool drain(std::chrono::milliseconds timeout);
+  // Waits until everything queued is delivered or the output failed, as long as a delivery
+  // completes at least every `quiet` (a slow output that still delivers is waited for; each
+  // delivery is bounded by the output's time-out). True when the queue is empty and nothing failed.
+  bool drain(std::chrono::milliseconds quiet);
+  // Abandons what is still queued (not the delivery in progress): their batches are never
+  // acknowledged. Returns how many; counted in abandoned().
+  uint64_t abandon_queued();
 
   const Output& output() const { return output_; }
   std::string describe() const;  // "kafka topic T", "webhook URL"
@@ -66,12 +88,15 @@ class OutputQueue {
  private:
   struct Message {
     std::string body, key;
+    HeldAcks acks;  // released when the message is let go: delivered, or its output failed
   };
   void run();
   // Adds the tokens the time since the last refill earned at the current limit (at most a
   // second's worth).
   void refill();
-  void fail_with(std::string reason);
+  // `in_flight`: the messages of the failed delivery that were not delivered.
+  void fail_with(std::string reason, size_t in_flight = 0);
+  // Delivers `batch`, taking each message out once delivered: what is left was not.
   std::optional<std::string> deliver(std::deque<Message>& batch);
 
   Output output_;
@@ -81,7 +106,7 @@ class OutputQueue {
   std::deque<Message> queue_;
   bool stopping_ = false, busy_ = false;
   std::optional<std::string> failure_;
-  std::atomic<uint64_t> delivered_{0}, rate_limited_{0};
+  std::atomic<uint64_t> delivered_{0}, rate_limited_{0}, undelivered_{0}, abandoned_{0};
   // Token bucket for max_per_second (the actor's thread only).
   double tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;
