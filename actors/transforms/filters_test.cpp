@@ -4,7 +4,14 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <deque>
 #include <map>
 #include <set>
@@ -905,4 +912,78 @@ TEST_CASE("a workflow's filters: map holds SQL filters ({sql: QUERY}) beside exp
   CHECK(messages.find("need `repository`") != std::string::npos);
   CHECK(messages.find("filter 'seen', the query at column 29: no such column: ndett") != std::string::npos);
   CHECK(messages.find("filter 'odd': a condition (text) or {sql: QUERY}") != std::string::npos);
+}
+
+namespace {
+
+// A loopback port that takes connections (the kernel completes them into its backlog) and never
+// answers a request: a webhook that hangs. Closing it resets the connections waiting there.
+struct SilentPort {
+  int fd = -1;
+  int port = 0;
+  SilentPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port = ntohs(address.sin_port);
+  }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  ~SilentPort() { close(); }
+};
+
+}  // namespace
+
+TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' messages are out; a failed output "
+          "lets them go, counted") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  SilentPort hook;
+  auto made = service.store.create_filter(
+      service.alice, "bright", "mag < 18.5",
+      {{registry::Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  auto logic = service.tag_count_instance();
+  auto tracker = std::make_shared<AckTracker>();
+  size_t passed = 0;
+  {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {std::make_shared<AckToken>(tracker, service.records.size())}), out);
+    passed = out.forwarded_records;
+    CHECK(out.forwarded_records + out.filtered_records == service.records.size());  // every record accounted for
+  }
+  REQUIRE(passed > 0);
+  // The forwarded batch is let go (as a sink that wrote it would): the webhook's messages still
+  // hold the batch (its first request hangs, the others wait behind it).
+  CHECK(tracker->acknowledged_through() == 0);
+  CHECK(tracker->records_acknowledged() == 0);
+  // The webhook goes away: its output fails, lets its messages go (counted), the batch is acknowledged.
+  hook.close();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (tracker->acknowledged_through() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(tracker->acknowledged_through() == 1);
+  CHECK(tracker->records_abandoned() == 0);
+  CollectingEmitter end;
+  logic->on_end_of_stream(end);
+  const std::vector<std::string> warnings = logic->closing_warnings();
+  const std::string expected = "webhook http://127.0.0.1:" + std::to_string(hook.port) + "/hook (filter " +
+                               std::to_string(id) + "): 0 messages delivered, " + std::to_string(passed) +
+                               " not delivered: the output failed (";
+  CHECK_MESSAGE(std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w.rfind(expected, 0) == 0; }),
+                "expected a warning starting with: " << expected);
+  CHECK(logic->output().find(std::to_string(passed) + " let go by failed outputs") != std::string::npos);
+  // Paused with the reason.
+  registry::Filter now = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(!now.active);
+  CHECK(now.paused_reason.find("webhook") != std::string::npos);
 }
