@@ -1207,58 +1207,6 @@ TEST_CASE("kill -9 of the node holding a filters instance mid-update: its replac
   fs::remove_all(dir);
 }
 
-namespace {
-
-// Every message of `topic` (to the end of each of its `partitions`) by partition, in offset order:
-// (offset, value).
-std::vector<std::vector<std::pair<int64_t, std::string>>> read_partitions(const std::string& bootstrap,
-                                                                          const std::string& topic, int partitions) {
-  rd_kafka_conf_t* conf = kafka::make_conf({{"bootstrap.servers", bootstrap}, {"group.id", "reader"},
-                                            {"enable.partition.eof", "true"}, {"enable.auto.commit", "false"}},
-                                           "reader");
-  char error[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-  REQUIRE(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p)
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  std::vector<std::vector<std::pair<int64_t, std::string>>> out(partitions);
-  std::set<int> ended;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (static_cast<int>(ended.size()) < partitions && std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
-    if (!m) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) ended.insert(m->partition);
-    else if (!m->err) out[m->partition].emplace_back(m->offset, std::string(static_cast<const char*>(m->payload), m->len));
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
-  REQUIRE(static_cast<int>(ended.size()) == partitions);
-  return out;
-}
-
-// The offsets `group` committed on each of `topic`'s partitions (-1: none).
-std::vector<int64_t> committed_offsets(const std::string& bootstrap, const std::string& group, const std::string& topic,
-                                       int partitions) {
-  rd_kafka_conf_t* conf = kafka::make_conf({{"bootstrap.servers", bootstrap}, {"group.id", group}}, "committed");
-  char error[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-  REQUIRE(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
-  REQUIRE(rd_kafka_committed(rk, list, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  std::vector<int64_t> out(partitions, -1);
-  for (int i = 0; i < list->cnt; ++i) out[list->elems[i].partition] = list->elems[i].offset;
-  rd_kafka_topic_partition_list_destroy(list);
-  rd_kafka_destroy(rk);
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("a slow webhook: the Kafka source's committed offset never passes an alert whose message was not delivered; "
           "after kill -9, a run from the committed offsets delivers the rest") {
   fs::path dir = fs::temp_directory_path() / ("ebs-filters-slow-hook-" + std::to_string(::getpid()));
@@ -1291,12 +1239,10 @@ TEST_CASE("a slow webhook: the Kafka source's committed offset never passes an a
   // Per partition, the alert at each offset.
   std::vector<std::map<int64_t, std::string>> at_offset(kPartitions);
   size_t messages_in_topic = 0;
-  const auto partitions = read_partitions(broker.bootstrap_servers(), "ztf", kPartitions);
-  for (int p = 0; p < kPartitions; ++p)
-    for (const auto& [offset, value] : partitions[p]) {
-      at_offset[p][offset] = id_of_message.at(value);
-      ++messages_in_topic;
-    }
+  REQUIRE(test::read_topic_messages(broker.bootstrap_servers(), "ztf", kPartitions, [&](int p, int64_t offset, std::string value) {
+    at_offset[p][offset] = id_of_message.at(value);
+    ++messages_in_topic;
+  }, std::chrono::seconds(60)) == kPartitions);
   REQUIRE(messages_in_topic == 86);
 
   // 80 ms per message: the webhook lags far behind the stream (4 alerts per batch, read at once).
@@ -1331,7 +1277,7 @@ TEST_CASE("a slow webhook: the Kafka source's committed offset never passes an a
   {
     test::Child run(ebs_flow() + " run wf.yaml --quiet --run-dir run", dir, dir / "run1.out", dir / "run1.err");
     const bool enough = test::wait_until([&] {
-      const std::vector<int64_t> committed = committed_offsets(broker.bootstrap_servers(), "slow", "ztf", kPartitions);
+      const std::vector<int64_t> committed = test::committed_offsets(broker.bootstrap_servers(), "slow", "ztf", kPartitions);
       const std::set<std::string> delivered = delivered_ids();
       ++looks;
       int64_t total = 0;

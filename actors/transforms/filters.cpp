@@ -694,8 +694,7 @@ class Filters final : public ActorLogic {
     // Every message holds the batch's acknowledgement tokens until its output delivered it (or
     // failed): the batch is acknowledged, and a Kafka source commits past it, only once its
     // messages are out as well as its records written downstream (docs/filters.md, "Outputs").
-    registry::HeldAcks held;
-    if (!batch.acks().empty()) held = std::make_shared<const std::vector<AckRef>>(batch.acks());
+    registry::HeldAcks held;  // made at the batch's first message
     for (size_t p = 0; p < filters.size(); ++p) {
       if (version.outputs[p].empty()) continue;
       matches.each_passed(p, [&](uint32_t i) {
@@ -707,6 +706,7 @@ class Filters final : public ActorLogic {
           const std::string& format = queue->output().format;
           if (format == "avro" && container.empty()) container = avro_message(version.filters, p, alert, true);
           if (format == "avro-confluent" && datum.empty()) datum = avro_message(version.filters, p, alert, false);
+          if (!held && !batch.acks().empty()) held = std::make_shared<const std::vector<AckRef>>(batch.acks());
           // A failed queue refuses: until its filter leaves at the next switch point, or for good
           // when a late batch's older version holds one the newest version replaced. Counted.
           if (queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,

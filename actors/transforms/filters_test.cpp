@@ -4,11 +4,6 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -25,6 +20,7 @@
 #include "engine/expr/alert_field.h"
 #include "engine/runtime/source_sequence.h"
 #include "test/support/collecting_emitter.h"
+#include "test/support/hanging_endpoint.h"
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
 
@@ -914,42 +910,14 @@ TEST_CASE("a workflow's filters: map holds SQL filters ({sql: QUERY}) beside exp
   CHECK(messages.find("filter 'odd': a condition (text) or {sql: QUERY}") != std::string::npos);
 }
 
-namespace {
-
-// A loopback port that takes connections (the kernel completes them into its backlog) and never
-// answers a request: a webhook that hangs. Closing it resets the connections waiting there.
-struct SilentPort {
-  int fd = -1;
-  int port = 0;
-  SilentPort() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port = ntohs(address.sin_port);
-  }
-  void close() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-  ~SilentPort() { close(); }
-};
-
-}  // namespace
-
 TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' messages are out; a failed output "
           "lets them go, counted") {
   SqlFilterService service;
   REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
-  SilentPort hook;
+  ebs::test::HangingEndpoint hook;  // its first request hangs, the others wait behind it
   auto made = service.store.create_filter(
       service.alice, "bright", "mag < 18.5",
-      {{registry::Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}});
+      {{registry::Output::Kind::webhook, hook.url()}});
   REQUIRE(std::holds_alternative<registry::Filter>(made));
   const int64_t id = std::get<registry::Filter>(made).id;
   auto logic = service.tag_count_instance();
@@ -976,7 +944,7 @@ TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' 
   CollectingEmitter end;
   logic->on_end_of_stream(end);
   const std::vector<std::string> warnings = logic->closing_warnings();
-  const std::string expected = "webhook http://127.0.0.1:" + std::to_string(hook.port) + "/hook (filter " +
+  const std::string expected = "webhook " + hook.url() + " (filter " +
                                std::to_string(id) + "): 0 messages delivered, " + std::to_string(passed) +
                                " not delivered: the output failed (";
   CHECK_MESSAGE(std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w.rfind(expected, 0) == 0; }),
