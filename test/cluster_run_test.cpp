@@ -980,7 +980,6 @@ actors:
   fs::remove_all(dir);
 }
 
-
 TEST_CASE("a cluster run shows what one process shows: the progress line, run --http while it runs, the drain bound") {
   // A webhook on node2 whose endpoint never answers: the drain hangs on it once the 11 alerts were read.
   HangingEndpoint hanging;
