@@ -289,6 +289,7 @@ class Filters final : public ActorLogic {
     if (context.config.has("registry")) {
 
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
+      output_settings_.scope = context.acks;  // a teardown cuts the outputs' requests and drains
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");

@@ -25,6 +25,11 @@ size_t keep_body(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
+// libcurl's progress callback: a request in progress is cut once the run is torn down.
+int abort_when_torn_down(void* scope, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return scope && static_cast<const AckScope*>(scope)->torn_down() ? 1 : 0;
+}
+
 constexpr size_t kMessagesPerDelivery = 500;  // a Kafka output publishes this many, then waits for reports
 
 }  // namespace
@@ -91,7 +96,7 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
   std::deque<Message> dropped;  // a full queue's messages, let go (their tokens released) outside the lock
   {
     std::lock_guard lock(mutex_);
-    if (failure_) return Offer::refused;
+    if (failure_ || cut_) return Offer::refused;
     if (tokens_ < 1) {
       ++rate_limited_;
       return Offer::rate_limited;
@@ -118,13 +123,20 @@ std::optional<std::string> OutputQueue::failure() const {
 
 bool OutputQueue::drain(std::chrono::milliseconds quiet) {
   std::unique_lock lock(mutex_);
-  auto done = [this] { return failure_ || (queue_.empty() && !busy_); };
-  for (;;) {
-    const uint64_t before = delivered_;
-    // The worker notifies idle_ after each delivery: a wait that ends with more delivered starts again.
-    if (!idle_.wait_for(lock, quiet, [&] { return done() || delivered_ != before; }) || done()) break;
+  auto last_progress = std::chrono::steady_clock::now();
+  uint64_t seen = delivered_;
+  // In short slices, so that a teardown is seen at once (as engine/runtime/teardown.h waits).
+  while (!failure_ && !cut_ && (!queue_.empty() || busy_) && !torn_down()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (delivered_ != seen) {
+      seen = delivered_;
+      last_progress = now;
+    } else if (now - last_progress >= quiet) {
+      break;
+    }
+    idle_.wait_for(lock, std::chrono::milliseconds(20));
   }
-  return !failure_ && queue_.empty() && !busy_;
+  return !failure_ && !cut_ && queue_.empty() && !busy_;
 }
 
 void OutputQueue::fail_with(std::string reason, size_t in_flight) {
@@ -155,6 +167,19 @@ void OutputQueue::run() {
       failed = deliver(batch);
     } catch (const Fault& fault) {
       failed = describe() + ": " + fault.message();
+    }
+    if (failed && torn_down()) {
+      // The run is being torn down: the request was cut here, the output did not refuse it. Its
+      // filter is not paused, nothing more is sent, and what is left is let go: abandoned, as
+      // every release after a teardown is.
+      abandoned_ += batch.size();
+      batch.clear();
+      abandon_queued();
+      std::lock_guard lock(mutex_);
+      busy_ = false;
+      cut_ = true;
+      idle_.notify_all();
+      return;
     }
     // What deliver() left in `batch` was not delivered; its tokens are let go at the end of this
     // turn, released (acknowledged) once counted here.
@@ -197,6 +222,9 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     curl_easy_setopt(t.curl.get(), CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(t.curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(t.curl.get(), CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(t.curl.get(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(t.curl.get(), CURLOPT_XFERINFOFUNCTION, abort_when_torn_down);
+    curl_easy_setopt(t.curl.get(), CURLOPT_XFERINFODATA, settings_.scope.get());
   }
   while (!batch.empty()) {
     const Message& m = batch.front();

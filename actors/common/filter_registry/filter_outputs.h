@@ -40,6 +40,9 @@ struct OutputSettings {
   // A Confluent-compatible schema registry: avro-confluent topics register the alert schema there
   // as <topic>-value (once, from the output's thread) and frame each message with its id.
   std::string schema_registry;
+  // The run's acknowledgements (ActorContext::acks): once torn down (a fault, a drain past its
+  // time), a drain stops waiting, the request in progress is cut, and nothing more is sent.
+  std::shared_ptr<const AckScope> scope;
 };
 
 // The acknowledgement tokens of one batch, shared by every message made from it: one allocation per
@@ -76,7 +79,8 @@ class OutputQueue {
 
   // Waits until everything queued is delivered or the output failed, as long as a delivery
   // completes at least every `quiet` (a slow output that still delivers is waited for; each
-  // delivery is bounded by the output's time-out). True when the queue is empty and nothing failed.
+  // delivery is bounded by the output's time-out) and the run is not torn down. True when the
+  // queue is empty and nothing failed.
   bool drain(std::chrono::milliseconds quiet);
   // Abandons what is still queued (not the delivery in progress): their batches are never
   // acknowledged. Returns how many; counted in abandoned().
@@ -96,6 +100,7 @@ class OutputQueue {
   void refill();
   // `in_flight`: the messages of the failed delivery that were not delivered.
   void fail_with(std::string reason, size_t in_flight = 0);
+  bool torn_down() const { return settings_.scope && settings_.scope->torn_down(); }
   // Delivers `batch`, taking each message out once delivered: what is left was not.
   std::optional<std::string> deliver(std::deque<Message>& batch);
 
@@ -105,6 +110,7 @@ class OutputQueue {
   std::condition_variable wake_, idle_;
   std::deque<Message> queue_;
   bool stopping_ = false, busy_ = false;
+  bool cut_ = false;  // the run was torn down during a delivery: nothing more is sent
   std::optional<std::string> failure_;
   std::atomic<uint64_t> delivered_{0}, rate_limited_{0}, undelivered_{0}, abandoned_{0};
   // Token bucket for max_per_second (the actor's thread only).

@@ -202,3 +202,32 @@ TEST_CASE("a drain waits for a slow output that still delivers") {
   CHECK(queue.delivered() == 5);
   CHECK(tracker->acknowledged_through() == 5);
 }
+
+TEST_CASE("a teardown ends a drain and cuts the request in progress: what is left is abandoned, the output not failed") {
+  GatedWebhook hook;  // never answers
+  auto scope = std::make_shared<ebs::AckScope>();
+  auto tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
+  OutputSettings settings = unlimited();
+  settings.scope = scope;
+  settings.timeout = std::chrono::milliseconds(60000);
+  OutputQueue queue(hook.output(), settings);
+  queue.offer("{}", "", "k", batch_tokens(tracker, 1));
+  queue.offer("{}", "", "k", batch_tokens(tracker, 2));
+  std::thread fault([&] {
+    hook.wait_for_requests(1);  // checked below: no doctest assertion on this thread
+    scope->tear_down();  // as the engine does after a fault, or a drain past drain_timeout_s
+  });
+  // Without the teardown this drain would wait a minute (the request's time-out).
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(!queue.drain(std::chrono::milliseconds(60000)));
+  fault.join();
+  CHECK(hook.wait_for_requests(1));  // the teardown came during the first request
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+  // libcurl's progress callback cuts the request (about once a second).
+  REQUIRE(eventually([&] { return queue.abandoned() == 2; }));
+  CHECK(!queue.failure());  // its filter is not paused for the run's teardown
+  CHECK(queue.undelivered() == 0);
+  REQUIRE(eventually([&] { return tracker->records_abandoned() == 3; }));
+  CHECK(tracker->acknowledged_through() == 0);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 4)) == OutputQueue::Offer::refused);
+}
