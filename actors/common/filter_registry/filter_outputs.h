@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "actors/common/filter_registry/filter_registry.h"
 #include "engine/runtime/ack.h"
