@@ -1333,3 +1333,40 @@ TEST_CASE("a slow webhook: the Kafka source's committed offset never passes an a
                                << " delivered again: read again after the kill)");
   fs::remove_all(dir);
 }
+
+TEST_CASE("a slow webhook still delivering at the end of the stream is waited for past drain_timeout_s: exit 0, every "
+          "message delivered") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-slow-drain-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // 60 ms per message, every alert passing: ~5 s of deliveries after the stream ended, against a
+  // drain bound of 2 s. The deliveries are the drain's progress, and no two are 2 x
+  // output_timeout_ms (1.6 s) apart: the run waits for them all.
+  RecordingWebhook hook(std::chrono::milliseconds(60));
+  add_alices_filter(dir / "filters.sqlite", "all", "mag < 99", hook);
+  std::ofstream(dir / "wf.yaml") << "name: slow-drain\nactors:\n"
+                                    "  - id: src\n    type: avro-files\n    config: {path: \""
+                                 << (test::data_dir() / "ztf").string() << "\"}\n"
+                                    "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
+                                    "    config: {registry: filters.sqlite, output_timeout_ms: 800}\n"
+                                    "  - id: kept\n    type: jsonl\n    inputs: [users.out]\n"
+                                    "    config: {path: kept.jsonl, with_raw: false, fsync: false}\n";
+  const auto started = std::chrono::steady_clock::now();
+  test::CommandResult ran = test::run_command(ebs_flow() + " run wf.yaml --quiet --run-dir run --drain-timeout 2", dir);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(ran.err);
+  CHECK(ran.exit_code == 0);
+  CHECK(ran.err.find("the drain did not end") == std::string::npos);
+  CHECK(ran.err.find("abandoned") == std::string::npos);
+  size_t kept = 0;
+  std::istringstream lines(read_text(dir / "run" / "kept.jsonl"));
+  for (std::string line; std::getline(lines, line);) ++kept;
+  CHECK(kept >= 60);  // of the 86 alerts, those with a magnitude
+  {
+    std::lock_guard lock(hook.mutex);
+    CHECK(hook.bodies.size() == kept);
+  }
+  MESSAGE("the run took " << seconds << " s with a drain bound of 2 s");
+  CHECK(seconds > 2);  // the drain outlasted its bound: the case this test is about
+  fs::remove_all(dir);
+}

@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "actors/common/avro/alert_avro.h"
@@ -31,6 +33,8 @@ int abort_when_torn_down(void* scope, curl_off_t, curl_off_t, curl_off_t, curl_o
 }
 
 constexpr size_t kMessagesPerDelivery = 500;  // a Kafka output publishes this many, then waits for reports
+// A Kafka output waits for its delivery reports in slices this long, so that a teardown is seen soon.
+constexpr std::chrono::milliseconds kReportSlice{50};
 
 }  // namespace
 
@@ -96,7 +100,8 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
   std::deque<Message> dropped;  // a full queue's messages, let go (their tokens released) outside the lock
   {
     std::lock_guard lock(mutex_);
-    if (failure_ || cut_) return Offer::refused;
+    if (cut_ || torn_down()) return Offer::torn_down;
+    if (failure_) return Offer::refused;
     if (tokens_ < 1) {
       ++rate_limited_;
       return Offer::rate_limited;
@@ -110,7 +115,7 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
     }
     tokens_ -= 1;
     queue_.push_back({output_.kind == Output::Kind::slack ? nlohmann::json{{"text", line}}.dump() : std::move(json),
-                      std::move(key), std::move(acks)});
+                      std::move(key), std::move(acks), std::chrono::steady_clock::now()});
   }
   wake_.notify_one();
   return Offer::queued;
@@ -147,6 +152,31 @@ void OutputQueue::fail_with(std::string reason, size_t in_flight) {
   dropped.swap(queue_);
 }
 
+void OutputQueue::cut(std::deque<Message>& batch) {
+  abandoned_ += batch.size();
+  batch.clear();
+  abandon_queued();
+  std::lock_guard lock(mutex_);
+  busy_ = false;
+  cut_ = true;
+  idle_.notify_all();
+}
+
+std::optional<std::string> OutputQueue::held_too_long(const std::deque<Message>& batch) const {
+  const auto waited = std::chrono::steady_clock::now() - batch.front().queued_at;
+  if (waited <= settings_.max_hold) return std::nullopt;
+  char seconds[96];
+  std::snprintf(seconds, sizeof seconds, "%.1f s for its delivery, more than output_max_hold_s = %g",
+                std::chrono::duration<double>(waited).count(), std::chrono::duration<double>(settings_.max_hold).count());
+  return describe() + " is too slow: a message waited " + seconds +
+         " (meanwhile its alerts' batches are not acknowledged)";
+}
+
+void OutputQueue::count_delivered(uint64_t n) {
+  delivered_ += n;
+  if (settings_.side_work) *settings_.side_work += n;
+}
+
 void OutputQueue::run() {
   for (;;) {
     std::deque<Message> batch;
@@ -162,25 +192,18 @@ void OutputQueue::run() {
       }
       busy_ = true;
     }
-    std::optional<std::string> failed;
+    // Once the run is torn down nothing more is sent: not the next message either.
+    if (torn_down()) return cut(batch);
+    std::optional<std::string> failed = held_too_long(batch);
     try {
-      failed = deliver(batch);
+      if (!failed) failed = deliver(batch);
     } catch (const Fault& fault) {
       failed = describe() + ": " + fault.message();
     }
-    if (failed && torn_down()) {
-      // The run is being torn down: the request was cut here, the output did not refuse it. Its
-      // filter is not paused, nothing more is sent, and what is left is let go: abandoned, as
-      // every release after a teardown is.
-      abandoned_ += batch.size();
-      batch.clear();
-      abandon_queued();
-      std::lock_guard lock(mutex_);
-      busy_ = false;
-      cut_ = true;
-      idle_.notify_all();
-      return;
-    }
+    // The run is being torn down: the request was cut here, the output did not refuse it. Its
+    // filter is not paused, and what is left is let go: abandoned, as every release after a
+    // teardown is.
+    if (failed && torn_down()) return cut(batch);
     // What deliver() left in `batch` was not delivered; its tokens are let go at the end of this
     // turn, released (acknowledged) once counted here.
     if (failed) fail_with(*failed, batch.size());
@@ -204,12 +227,30 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
       t.frame_header = std::string(1, '\0');
       for (int shift = 24; shift >= 0; shift -= 8) t.frame_header.push_back(static_cast<char>((id >> shift) & 0xff));
     }
-    uint64_t failed_before = t.publisher->failed();
-    for (const Message& m : batch) t.publisher->publish(confluent ? t.frame_header + m.body : m.body, m.key);
-    t.publisher->flush_reports(settings_.timeout);
+    const uint64_t failed_before = t.publisher->failed(), delivered_before = t.publisher->delivered();
+    // The messages whose delivery the reports confirmed count as delivered; the rest, left in
+    // `batch`, are counted as not confirmed delivered by the caller (some may be in the topic).
+    auto confirmed = [&] {
+      const uint64_t n = std::min<uint64_t>(t.publisher->delivered() - delivered_before, batch.size());
+      batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
+      count_delivered(n);
+    };
+    for (const Message& m : batch) {
+      if (torn_down()) return describe() + ": the run was torn down";
+      t.publisher->publish(confluent ? t.frame_header + m.body : m.body, m.key);
+    }
+    // In slices: a teardown cuts the wait (what is published may still reach the topic).
+    const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
+    while (!t.publisher->reports_in(kReportSlice)) {
+      if (torn_down()) return describe() + ": the run was torn down";
+      if (std::chrono::steady_clock::now() >= deadline) {
+        confirmed();
+        return describe() + ": delivery reports did not come within output_timeout_ms = " +
+               std::to_string(settings_.timeout.count());
+      }
+    }
+    confirmed();  // delivered: their tokens released
     if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
-    delivered_ += batch.size();
-    batch.clear();  // delivered: their tokens released
     return std::nullopt;
   }
   if (!t.curl) {
@@ -238,7 +279,7 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     curl_easy_getinfo(t.curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status >= 300) return describe() + ": HTTP " + std::to_string(status) + ": " + body;
     batch.pop_front();  // delivered: its tokens released (when no other message or holder keeps them)
-    ++delivered_;
+    count_delivered(1);
   }
   return std::nullopt;
 }

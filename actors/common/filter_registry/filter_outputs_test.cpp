@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "test/support/child_process.h"
+
 using namespace ebs::filter_registry;
 
 TEST_CASE("an output's alerts/s limit raised: the time before counts at the old limit, not the new one") {
@@ -74,17 +76,6 @@ struct GatedWebhook {
   Output output() const { return {Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(port) + "/hook"}; }
 };
 
-// Waits for `done` with a generous deadline (a loaded machine), polling.
-template <class Predicate>
-bool eventually(Predicate done) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
 // The tokens of one batch of `records` records from `tracker`, as the `filters` actor hands them on.
 HeldAcks batch_tokens(const std::shared_ptr<AckTracker>& tracker, uint64_t records) {
   return std::make_shared<const std::vector<AckRef>>(std::vector<AckRef>{std::make_shared<AckToken>(tracker, records)});
@@ -101,7 +92,9 @@ OutputSettings unlimited() {
 TEST_CASE("a message holds its batch's acknowledgement until its webhook answered") {
   GatedWebhook hook;
   auto tracker = std::make_shared<AckTracker>();
-  OutputQueue queue(hook.output(), unlimited());
+  OutputSettings settings = unlimited();
+  settings.side_work = std::make_shared<std::atomic<uint64_t>>(0);
+  OutputQueue queue(hook.output(), settings);
   // Batch 1 gives two messages, batch 2 one; the caller lets go of its own references at once.
   {
     HeldAcks first = batch_tokens(tracker, 2), second = batch_tokens(tracker, 1);
@@ -116,11 +109,12 @@ TEST_CASE("a message holds its batch's acknowledgement until its webhook answere
   CHECK(queue.delivered() == 1);
   CHECK(tracker->acknowledged_through() == 0);
   hook.answer(1);
-  REQUIRE(eventually([&] { return tracker->acknowledged_through() == 1; }));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(20)));
   CHECK(tracker->records_acknowledged() == 2);
   hook.answer(1);
-  REQUIRE(eventually([&] { return tracker->acknowledged_through() == 2; }));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 2; }, std::chrono::seconds(20)));
   CHECK(queue.delivered() == 3);
+  CHECK(*settings.side_work == 3);  // each delivery is the actor's progress, for the run's drain clock
   CHECK(queue.undelivered() == 0);
   CHECK(queue.abandoned() == 0);
   CHECK(tracker->records_abandoned() == 0);
@@ -129,16 +123,17 @@ TEST_CASE("a message holds its batch's acknowledgement until its webhook answere
 TEST_CASE("a failed output lets its messages go, counted, and their batches are acknowledged") {
   GatedWebhook hook;
   hook.status = 500;
-  hook.answer(100);
   auto tracker = std::make_shared<AckTracker>();
   OutputQueue queue(hook.output(), unlimited());
-  for (int i = 0; i < 3; ++i) queue.offer("{}", "", "k", batch_tokens(tracker, 1));
-  REQUIRE(eventually([&] { return queue.failure().has_value(); }));
+  // All three are queued before the webhook answers (the first is in flight, held): none refused.
+  for (int i = 0; i < 3; ++i) CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  hook.answer(100);
+  REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(20)));
   CHECK(queue.failure()->find("HTTP 500") != std::string::npos);
-  // The failed delivery and what was queued behind it (whatever the worker had taken by then).
-  REQUIRE(eventually([&] { return queue.undelivered() + queue.delivered() == 3; }));
+  // The failed delivery and what was queued behind it.
+  REQUIRE(ebs::test::wait_until([&] { return queue.undelivered() + queue.delivered() == 3; }, std::chrono::seconds(20)));
   CHECK(queue.delivered() == 0);
-  REQUIRE(eventually([&] { return tracker->acknowledged_through() == 3; }));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 3; }, std::chrono::seconds(20)));
   CHECK(tracker->records_abandoned() == 0);
   CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::refused);
 }
@@ -161,7 +156,7 @@ TEST_CASE("a full queue fails its output: the queued messages' batches are ackno
   CHECK(tracker->records_acknowledged() == 3);  // batches 2-4 let go
   CHECK(tracker->acknowledged_through() == 0);  // batch 1 still held by its delivery
   hook.answer(1);
-  REQUIRE(eventually([&] { return tracker->acknowledged_through() == 4; }));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 4; }, std::chrono::seconds(20)));
   CHECK(queue.delivered() == 1);
   CHECK(tracker->records_abandoned() == 0);
 }
@@ -178,7 +173,7 @@ TEST_CASE("messages still queued when the output stops without failing are aband
   CHECK(queue.abandon_queued() == 1);  // batch 2's message; the destructor does the same
   CHECK(queue.abandoned() == 1);
   hook.answer(1);  // the delivery in progress completes
-  REQUIRE(eventually([&] { return tracker->acknowledged_through() == 1; }));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(20)));
   CHECK(queue.delivered() == 1);
   CHECK(tracker->first_abandoned() == 2);
   CHECK(tracker->records_abandoned() == 2);
@@ -224,10 +219,40 @@ TEST_CASE("a teardown ends a drain and cuts the request in progress: what is lef
   CHECK(hook.wait_for_requests(1));  // the teardown came during the first request
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
   // libcurl's progress callback cuts the request (about once a second).
-  REQUIRE(eventually([&] { return queue.abandoned() == 2; }));
+  REQUIRE(ebs::test::wait_until([&] { return queue.abandoned() == 2; }, std::chrono::seconds(20)));
   CHECK(!queue.failure());  // its filter is not paused for the run's teardown
   CHECK(queue.undelivered() == 0);
-  REQUIRE(eventually([&] { return tracker->records_abandoned() == 3; }));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->records_abandoned() == 3; }, std::chrono::seconds(20)));
   CHECK(tracker->acknowledged_through() == 0);
-  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 4)) == OutputQueue::Offer::refused);
+  // Refused as torn down, not as failed: its filter is not paused.
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 4)) == OutputQueue::Offer::torn_down);
+}
+
+TEST_CASE("a message that waited longer than max_hold fails its output: counted, its batch's acknowledgement released") {
+  GatedWebhook hook;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.max_hold = std::chrono::milliseconds(1000);
+  settings.timeout = std::chrono::milliseconds(60000);
+  OutputQueue queue(hook.output(), settings);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  REQUIRE(hook.wait_for_requests(1));  // batch 1's message in flight, unanswered
+  const auto second_queued = std::chrono::steady_clock::now();
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  // The slow request outlasts the second message's max_hold (the answer is what is waited for).
+  REQUIRE(ebs::test::wait_until([&] { return std::chrono::steady_clock::now() - second_queued > std::chrono::milliseconds(1200); },
+                                std::chrono::seconds(20)));
+  CHECK(!queue.failure());  // a slow output that has not yet come to a message too old has not failed
+  hook.answer(1);
+  REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(20)));
+  CHECK(queue.failure()->find("is too slow: a message waited") != std::string::npos);
+  INFO(*queue.failure());
+  CHECK(queue.failure()->find("output_max_hold_s = 1 ") != std::string::npos);
+  CHECK(queue.delivered() == 1);
+  REQUIRE(ebs::test::wait_until([&] { return queue.undelivered() == 1; }, std::chrono::seconds(20)));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 2; }, std::chrono::seconds(20)));
+  CHECK(tracker->records_abandoned() == 0);
+  CHECK(hook.wait_for_requests(1));
+  std::lock_guard lock(hook.mutex);
+  CHECK(hook.requests == 1);  // the second message was never sent
 }
