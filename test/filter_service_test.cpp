@@ -381,7 +381,7 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.bin")):
   const std::string closing = read_text(dir / "out.txt") + read_text(dir / "err.txt");
   INFO(closing);
   CHECK(closing.find("/hook (filter " + std::to_string(carol_id) + "): 0 messages delivered, ") != std::string::npos);
-  CHECK(closing.find("not delivered: the output failed (webhook http://127.0.0.1:" + std::to_string(hook.port)) !=
+  CHECK(closing.find("not confirmed delivered: the output failed (webhook http://127.0.0.1:" + std::to_string(hook.port)) !=
         std::string::npos);
   fs::remove_all(dir);
 }
