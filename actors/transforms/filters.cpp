@@ -296,6 +296,10 @@ class Filters final : public ActorLogic {
     if (context.config.has("registry")) {
 
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
+      output_settings_.max_hold = std::chrono::milliseconds(
+          static_cast<int64_t>(context.config.number("output_max_hold_s") * 1000));
+      output_settings_.side_work = context.side_work;  // deliveries at the end of the stream are the drain's progress
+      output_settings_.scope = context.acks;  // a teardown cuts the outputs' requests and drains
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
@@ -385,16 +389,35 @@ class Filters final : public ActorLogic {
 
   void on_end_of_stream(Emitter&) override {
     if (!store_) return;
-    for (auto& [key, queue] : queues_) queue->drain(output_settings_.timeout * 2);
+    // Every output delivers what it holds while it makes progress (each delivery is bounded by
+    // output_timeout_ms); one that stops delivering for twice that has what is left abandoned:
+    // those alerts' batches are never acknowledged, so a restart reads them again.
+    for (auto& [key, queue] : queues_)
+      if (!queue->drain(output_settings_.timeout * 2) && !queue->failure())
+        if (uint64_t left = queue->abandon_queued())
+          spdlog::warn("{}: {}: {} messages not delivered by the end of the stream (no delivery for {} ms): their "
+                       "alerts' acknowledgements abandoned",
+                       instance_, queue->describe(), left, (output_settings_.timeout * 2).count());
     pause_failed_filters();
   }
 
   std::string output() const override {
     if (!store_) return {};
-    uint64_t delivered = 0;
-    for (const auto& [key, queue] : queues_) delivered += queue->delivered();
-    return "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages, " +
-           std::to_string(claims_) + " claims of switch points";
+    uint64_t delivered = 0, undelivered = 0, abandoned = 0;
+    for (const auto& queue : retired_queues_) {
+      delivered += queue->delivered();
+      undelivered += queue->undelivered();
+      abandoned += queue->abandoned();
+    }
+    for (const auto& [key, queue] : queues_) {
+      delivered += queue->delivered();
+      undelivered += queue->undelivered();
+      abandoned += queue->abandoned();
+    }
+    std::string out = "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages";
+    if (undelivered > 0) out += ", " + std::to_string(undelivered) + " let go by failed outputs";
+    if (abandoned > 0) out += ", " + std::to_string(abandoned) + " abandoned";
+    return out + ", " + std::to_string(claims_) + " claims of switch points";
   }
 
   std::vector<std::string> closing_warnings() const override {
@@ -410,10 +433,33 @@ class Filters final : public ActorLogic {
     if (dropped_at_failed_ > 0)
       out.push_back(std::to_string(dropped_at_failed_) +
                     " alerts not delivered: refused by an output that had failed (its filter paused)");
-    for (const auto& [key, queue] : queues_)
+    if (dropped_at_teardown_ > 0)
+      out.push_back(std::to_string(dropped_at_teardown_) +
+                    " alerts not sent to their outputs: the run was being torn down (their batches abandoned, a "
+                    "restart reads them again)");
+    for (const auto& [key, queue] : queues_) {
       if (queue->rate_limited() > 0)
         out.push_back(queue->describe() + ": " + std::to_string(queue->rate_limited()) +
                       " alerts dropped above its owner's alerts/s limit");
+      if (queue->undelivered() > 0)
+        out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
+                      std::to_string(queue->delivered()) + " messages delivered, " +
+                      std::to_string(queue->undelivered()) + " not confirmed delivered: the output failed (" +
+                      queue->failure().value_or("") + "); their alerts' acknowledgements released");
+      if (queue->abandoned() > 0)
+        out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
+                      std::to_string(queue->delivered()) + " messages delivered, " +
+                      std::to_string(queue->abandoned()) +
+                      " not delivered by the end of the stream: their alerts' acknowledgements abandoned (a restart "
+                      "reads them again)");
+    }
+    uint64_t retired_undelivered = 0;
+    for (const auto& queue : retired_queues_) retired_undelivered += queue->undelivered();
+    if (retired_undelivered > 0)
+      out.push_back(std::to_string(retired_undelivered) + " messages not confirmed delivered by " +
+                    std::to_string(retired_queues_.size()) +
+                    " outputs that failed and started afresh when their filters resumed; their alerts' "
+                    "acknowledgements released");
     return out;
   }
 
@@ -621,6 +667,7 @@ class Filters final : public ActorLogic {
       for (const registry::Output& o : f.outputs) {
         auto& queue = queues_[{f.id, o.kind, o.target, o.format}];
         if (queue && queue->failure()) {  // paused for it, then resumed by its owner: start afresh
+          retired_queues_.push_back(std::move(queue));  // its counts stay in the closing block's
           queue.reset();
           paused_.erase(f.id);
         }
@@ -693,6 +740,10 @@ class Filters final : public ActorLogic {
   void deliver(const BatchView& batch, const expr::Matches& matches, Version& version) {
     const std::vector<NamedFilter>& filters = version.filters.filters();
     std::vector<std::string> alert_json(batch.size());  // made once per alert, for every filter it passed
+    // Every message holds the batch's acknowledgement tokens until its output delivered it (or
+    // failed): the batch is acknowledged, and a Kafka source commits past it, only once its
+    // messages are out as well as its records written downstream (docs/filters.md, "Outputs").
+    registry::HeldAcks held;  // made at the batch's first message
     for (size_t p = 0; p < filters.size(); ++p) {
       if (version.outputs[p].empty()) continue;
       matches.each_passed(p, [&](uint32_t i) {
@@ -704,11 +755,14 @@ class Filters final : public ActorLogic {
           const std::string& format = queue->output().format;
           if (format == "avro" && container.empty()) container = avro_message(version.filters, p, alert, true);
           if (format == "avro-confluent" && datum.empty()) datum = avro_message(version.filters, p, alert, false);
+          if (!held && !batch.acks().empty()) held = std::make_shared<const std::vector<AckRef>>(batch.acks());
           // A failed queue refuses: until its filter leaves at the next switch point, or for good
           // when a late batch's older version holds one the newest version replaced. Counted.
-          if (queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
-                           slack_line(filters[p], alert), alert.core().object_id) == registry::OutputQueue::Offer::refused)
-            ++dropped_at_failed_;
+          const registry::OutputQueue::Offer offered =
+              queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
+                           slack_line(filters[p], alert), alert.core().object_id, held);
+          if (offered == registry::OutputQueue::Offer::refused) ++dropped_at_failed_;
+          if (offered == registry::OutputQueue::Offer::torn_down) ++dropped_at_teardown_;
         }
       });
     }
@@ -796,6 +850,7 @@ class Filters final : public ActorLogic {
   uint64_t too_late_ = 0;   // batches that came after their versions were forgotten for lateness
   uint64_t beyond_kept_versions_ = 0;  // ... forgotten for the count kept (kMaxVersions)
   uint64_t dropped_at_failed_ = 0;     // alerts offered to a failed output queue
+  uint64_t dropped_at_teardown_ = 0;   // ... to an output after the run was torn down
   uint64_t batches_ = 0;    // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
@@ -805,6 +860,9 @@ class Filters final : public ActorLogic {
   std::map<std::string, registry::RunLimits> owner_limits_;
   std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::shared_ptr<registry::OutputQueue>> queues_;  // the newest version's
+  // Failed queues replaced by fresh ones when their filters resumed: kept, for their counts (a
+  // request in flight when one was replaced still ends in one of them).
+  std::vector<std::shared_ptr<registry::OutputQueue>> retired_queues_;
   std::set<int64_t> paused_;
 };
 
@@ -839,7 +897,13 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
        "default with `registry`, whose filters deliver their answers at their outputs) or `none` (the alerts as they "
        "came)"},
       {"output_timeout_ms", ValueKind::integer, false, "5000",
-       "a webhook request or Kafka delivery slower than this fails its output and pauses the filter"},
+       "a webhook request or Kafka delivery slower than this fails its output and pauses the filter; at the end of the "
+       "stream an output is waited for while it delivers at least once every 2 x output_timeout_ms (keep that below "
+       "the workflow's drain_timeout_s)"},
+      {"output_max_hold_s", ValueKind::number, false, "60",
+       "the longest a message may wait in its output's queue: its alert's batch is not acknowledged (nor a Kafka "
+       "source's offset committed past it) until it is delivered, so an output slower than this fails and pauses "
+       "its filter, its messages let go (counted)"},
       {"sql_step_limit", ValueKind::integer, false, std::to_string(repository::kDefaultQueryStepLimit),
        "the SQLite steps an SQL filter may take for one alert: a query that needs more is stopped and its filter "
        "paused with the reason (a workflow's fails the run); it bounds every user's own limit (`sql_steps`), the "
@@ -864,6 +928,8 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
                                                  "NAME: {sql: QUERY})"});
     if (configured_sql && !c.has("repository"))
       problems.push_back({c.place("filters"), "SQL filters ({sql: QUERY}) need `repository` (a `repository` sink's path)"});
+    if (c.integer("output_timeout_ms") <= 0) problems.push_back({c.place("output_timeout_ms"), "must be positive"});
+    if (!(c.number("output_max_hold_s") > 0)) problems.push_back({c.place("output_max_hold_s"), "must be positive (seconds)"});
     if (c.integer("sql_step_limit") < 0)
       problems.push_back({c.place("sql_step_limit"), "must not be negative (0: no limit)"});
     if (const int64_t ahead = c.integer("claim_ahead_ms"); ahead < 0 || ahead > kMaxClaimAheadMs)

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <set>
@@ -17,7 +18,9 @@
 #include "actors/transforms/sql_filter.h"
 #include "engine/expr/alert_field.h"
 #include "engine/runtime/source_sequence.h"
+#include "test/support/child_process.h"
 #include "test/support/collecting_emitter.h"
+#include "test/support/hanging_endpoint.h"
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
 
@@ -1015,4 +1018,91 @@ TEST_CASE("claim_ahead_ms: 0 to 60000, another value refused at its place") {
     CHECK(problems[0].message == std::string("`claim_ahead_ms` is 0 to 60000 (milliseconds of stream claimed ahead), not ") +
                                      bad);
   }
+}
+
+TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' messages are out; a failed output "
+          "lets them go, counted") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::test::HangingEndpoint hook;  // its first request hangs, the others wait behind it
+  auto made = service.store.create_filter(
+      service.alice, "bright", "mag < 18.5",
+      {{registry::Output::Kind::webhook, hook.url()}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  auto logic = service.tag_count_instance();
+  auto tracker = std::make_shared<AckTracker>();
+  size_t passed = 0;
+  {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {std::make_shared<AckToken>(tracker, service.records.size())}), out);
+    passed = out.forwarded_records;
+    CHECK(out.forwarded_records + out.filtered_records == service.records.size());  // every record accounted for
+  }
+  REQUIRE(passed > 0);
+  // The forwarded batch is let go (as a sink that wrote it would): the webhook's messages still
+  // hold the batch (its first request hangs, the others wait behind it).
+  CHECK(tracker->acknowledged_through() == 0);
+  CHECK(tracker->records_acknowledged() == 0);
+  // The webhook goes away: its output fails, lets its messages go (counted), the batch is acknowledged.
+  hook.close();
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(30)));
+  CHECK(tracker->records_abandoned() == 0);
+  CollectingEmitter end;
+  logic->on_end_of_stream(end);
+  const std::vector<std::string> warnings = logic->closing_warnings();
+  const std::string expected = "webhook " + hook.url() + " (filter " +
+                               std::to_string(id) + "): 0 messages delivered, " + std::to_string(passed) +
+                                " not confirmed delivered: the output failed (";
+  CHECK_MESSAGE(std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w.rfind(expected, 0) == 0; }),
+                "expected a warning starting with: " << expected);
+  CHECK(logic->output().find(std::to_string(passed) + " let go by failed outputs") != std::string::npos);
+  // Paused with the reason.
+  registry::Filter now = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(!now.active);
+  CHECK(now.paused_reason.find("webhook") != std::string::npos);
+}
+
+TEST_CASE("an output that failed and was replaced when its filter resumed still counts the message it had in flight") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::test::HangingEndpoint hook;  // its requests hang until it closes
+  auto made = service.store.create_filter(service.alice, "all", "mag < 99", {{registry::Output::Kind::webhook, hook.url()}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  const ActorType& type = *service.actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  config["output_queue"] = 2;
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  auto evaluate = [&](const std::vector<RecordPtr>& records) {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+    return out.forwarded_records;
+  };
+  // The first output's message in flight, hanging.
+  REQUIRE(evaluate({service.records[0]}) == 1);
+  REQUIRE(hook.wait_for_connection(std::chrono::seconds(20)));
+  // A batch of them all fills its queue of 2: the output fails (2 let go, the rest refused), the
+  // filter is paused; the message in flight is still out.
+  const size_t passed = evaluate(service.records);
+  REQUIRE(passed > 3);
+  REQUIRE(!std::get<registry::Filter>(service.store.filter(service.alice, id)).active);
+  // Resumed by its owner: the next batch replaces the failed output by a fresh one (its message hangs too).
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.set_active(service.alice, id, true, "")));
+  REQUIRE(evaluate({service.records[0]}) == 1);
+  // The endpoint goes away: the replaced output's request in flight fails, and is counted with
+  // the others let go (2 + 1), beside the fresh output's (1).
+  hook.close();
+  REQUIRE(ebs::test::wait_until([&] { return logic->output().find(", 4 let go by failed outputs") != std::string::npos; },
+                                std::chrono::seconds(30)));
+  const std::vector<std::string> warnings = logic->closing_warnings();
+  CHECK(std::find(warnings.begin(), warnings.end(),
+                  "3 messages not confirmed delivered by 1 outputs that failed and started afresh when their filters "
+                  "resumed; their alerts' acknowledgements released") != warnings.end());
+  CHECK(std::find(warnings.begin(), warnings.end(),
+                  std::to_string(passed - 2) + " alerts not delivered: refused by an output that had failed (its filter "
+                                               "paused)") != warnings.end());
 }

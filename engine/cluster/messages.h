@@ -118,7 +118,8 @@ using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // cut; the dashboard feed (feed, feedack) shipped from nodes to the coordinator; 7: the filters
 // service's claim carries the claimant's batch and its answer at most 16 points with `skipped` and
 // `next_point` (a bounded answer), and effects are logged under the attempt of their request; the
-// request server answers with svcanswer messages (the asker monitors it) instead of responses.
+// request server answers with svcanswer messages (the asker monitors it) instead of responses;
+// a node's books carry each instance's side_work (a filters output's deliveries: drain progress).
 inline constexpr int kClusterProtocolRevision = 7;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
