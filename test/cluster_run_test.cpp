@@ -18,6 +18,7 @@
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
 #include "test/support/cluster_script.h"
+#include "test/support/hanging_endpoint.h"
 #include "test/support/subprocess.h"
 #include "engine/util/sha256.h"
 #include "test/support/test_data.h"
@@ -978,29 +979,6 @@ actors:
   CHECK(read == written);  // the stop drained every record in flight
   fs::remove_all(dir);
 }
-
-namespace {
-
-// An HTTP endpoint on loopback that never answers: a socket that listens and never accepts (the
-// connection opens, no answer comes). A webhook sending to it hangs until its time-outs.
-struct HangingEndpoint {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int port = 0;
-  HangingEndpoint() {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 64) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
-  }
-  ~HangingEndpoint() { ::close(fd); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
-};
-
-}  // namespace
 
 TEST_CASE("a cluster run shows what one process shows: the progress line, run --http while it runs, the drain bound") {
   // A webhook on node2 whose endpoint never answers: the drain hangs on it once the 11 alerts were read.

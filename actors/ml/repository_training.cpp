@@ -35,9 +35,10 @@ Database open_repository(const std::string& path, Database::Mode mode) {
   if (!std::filesystem::exists(path)) fail(path, "no such repository database");
   Database db(path, mode, 10000);
   int version = repository::schema_version(db);
-  if (version != repository::kSchemaVersion)
-    fail(path, "not an alert repository at schema version " + std::to_string(repository::kSchemaVersion) +
-                   " (found " + std::to_string(version) + "); store alerts with the `repository` sink first");
+  if (!repository::readable_schema_version(version))
+    fail(path, "not an alert repository at schema version " + std::to_string(repository::kOldestReadableSchemaVersion) +
+                   " to " + std::to_string(repository::kSchemaVersion) + " (found " + std::to_string(version) +
+                   "); store alerts with the `repository` sink first");
   return db;
 }
 

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <sstream>
 
+#include "actors/common/repository/schema.h"
 #include "test/support/model_command_runner.h"
 #include "actors/ml/labelled_set.h"
 #include "test/support/ml_oracle.h"
@@ -278,4 +279,14 @@ TEST_CASE("real ZTF alerts stored by a workflow: exported features equal the liv
   MESSAGE(equal << " of " << live.size() << " real ZTF alerts (" << plain
                 << " alone in their light curves): identical live and exported feature vectors; "
                 << repeated_epoch.size() << " with a repeated epoch in their history");
+}
+
+TEST_CASE("the repository commands open a version 5 repository as it is and refuse an older one") {
+  TempDir dir("ml-repo-versions");
+  const std::string v5 = dir.file("v5.db"), v4 = dir.file("v4.db");
+  repository::migrate(repository::Database(v5, repository::Database::Mode::read_write), 5);
+  repository::migrate(repository::Database(v4, repository::Database::Mode::read_write), 4);
+  CHECK(label_watermark(v5) == 0);  // read-only: no labels yet, no migration
+  CHECK(repository::schema_version(repository::Database(v5, repository::Database::Mode::read_only)) == 5);
+  CHECK_THROWS_WITH_AS(label_watermark(v4), doctest::Contains("schema version 5 to 6 (found 4)"), Fault);
 }

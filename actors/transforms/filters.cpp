@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "actors/common/avro/alert_avro.h"
@@ -34,6 +35,12 @@ namespace ebs {
 namespace {
 
 namespace registry = filter_registry;
+
+// How much stream an instance on a node claims ahead of its batch by default (`claim_ahead_ms`):
+// about four round trips to the coordinator a second, a change taking effect up to a quarter of a
+// second of stream later than in one process (docs/filters.md, "In a cluster run"). At most a minute.
+constexpr int64_t kDefaultClaimAheadMs = 250;
+constexpr int64_t kMaxClaimAheadMs = 60000;
 
 struct NamedFilter {
   int64_t id = 0;  // in the registry; 0 for a filter of the workflow's config
@@ -292,10 +299,15 @@ class Filters final : public ActorLogic {
     if (context.config.has("registry")) {
 
       output_settings_.timeout = std::chrono::milliseconds(context.config.integer("output_timeout_ms"));
+      output_settings_.max_hold = std::chrono::milliseconds(
+          static_cast<int64_t>(context.config.number("output_max_hold_s") * 1000));
+      output_settings_.side_work = context.side_work;  // deliveries at the end of the stream are the drain's progress
+      output_settings_.scope = context.acks;  // a teardown cuts the outputs' requests and drains
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
       instance_index_ = static_cast<int64_t>(context.instance);
+      claim_ahead_ = std::chrono::milliseconds(context.config.integer("claim_ahead_ms"));
       if (requests_ && requests_->attached()) {
         // On a node of a cluster run: the coordinator's store is the one every instance, on every
         // node, claims its batches in (docs/filters.md, "In a cluster run").
@@ -380,16 +392,35 @@ class Filters final : public ActorLogic {
 
   void on_end_of_stream(Emitter&) override {
     if (!store_) return;
-    for (auto& [key, queue] : queues_) queue->drain(output_settings_.timeout * 2);
+    // Every output delivers what it holds while it makes progress (each delivery is bounded by
+    // output_timeout_ms); one that stops delivering for twice that has what is left abandoned:
+    // those alerts' batches are never acknowledged, so a restart reads them again.
+    for (auto& [key, queue] : queues_)
+      if (!queue->drain(output_settings_.timeout * 2) && !queue->failure())
+        if (uint64_t left = queue->abandon_queued())
+          spdlog::warn("{}: {}: {} messages not delivered by the end of the stream (no delivery for {} ms): their "
+                       "alerts' acknowledgements abandoned",
+                       instance_, queue->describe(), left, (output_settings_.timeout * 2).count());
     pause_failed_filters();
   }
 
   std::string output() const override {
     if (!store_) return {};
-    uint64_t delivered = 0;
-    for (const auto& [key, queue] : queues_) delivered += queue->delivered();
-    return "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages, " +
-           std::to_string(claims_) + " claims of switch points";
+    uint64_t delivered = 0, undelivered = 0, abandoned = 0;
+    for (const auto& queue : retired_queues_) {
+      delivered += queue->delivered();
+      undelivered += queue->undelivered();
+      abandoned += queue->abandoned();
+    }
+    for (const auto& [key, queue] : queues_) {
+      delivered += queue->delivered();
+      undelivered += queue->undelivered();
+      abandoned += queue->abandoned();
+    }
+    std::string out = "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages";
+    if (undelivered > 0) out += ", " + std::to_string(undelivered) + " let go by failed outputs";
+    if (abandoned > 0) out += ", " + std::to_string(abandoned) + " abandoned";
+    return out + ", " + std::to_string(claims_) + " claims of switch points";
   }
 
   std::vector<std::string> closing_warnings() const override {
@@ -405,10 +436,33 @@ class Filters final : public ActorLogic {
     if (dropped_at_failed_ > 0)
       out.push_back(std::to_string(dropped_at_failed_) +
                     " alerts not delivered: refused by an output that had failed (its filter paused)");
-    for (const auto& [key, queue] : queues_)
+    if (dropped_at_teardown_ > 0)
+      out.push_back(std::to_string(dropped_at_teardown_) +
+                    " alerts not sent to their outputs: the run was being torn down (their batches abandoned, a "
+                    "restart reads them again)");
+    for (const auto& [key, queue] : queues_) {
       if (queue->rate_limited() > 0)
         out.push_back(queue->describe() + ": " + std::to_string(queue->rate_limited()) +
                       " alerts dropped above its owner's alerts/s limit");
+      if (queue->undelivered() > 0)
+        out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
+                      std::to_string(queue->delivered()) + " messages delivered, " +
+                      std::to_string(queue->undelivered()) + " not confirmed delivered: the output failed (" +
+                      queue->failure().value_or("") + "); their alerts' acknowledgements released");
+      if (queue->abandoned() > 0)
+        out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
+                      std::to_string(queue->delivered()) + " messages delivered, " +
+                      std::to_string(queue->abandoned()) +
+                      " not delivered by the end of the stream: their alerts' acknowledgements abandoned (a restart "
+                      "reads them again)");
+    }
+    uint64_t retired_undelivered = 0;
+    for (const auto& queue : retired_queues_) retired_undelivered += queue->undelivered();
+    if (retired_undelivered > 0)
+      out.push_back(std::to_string(retired_undelivered) + " messages not confirmed delivered by " +
+                    std::to_string(retired_queues_.size()) +
+                    " outputs that failed and started afresh when their filters resumed; their alerts' "
+                    "acknowledgements released");
     return out;
   }
 
@@ -436,19 +490,30 @@ class Filters final : public ActorLogic {
     const int64_t sequence = from_source ? static_cast<int64_t>(*from_source) : static_cast<int64_t>(++batches_);
     // No switch point is ever made at or before a sequence an instance claimed: up to there, the
     // points known are all there will be.
-    if (sequence > claimed_through_) claim(sequence);
+    bool gap = sequence > claimed_through_ && claim(sequence);
     // Of the points reached at once (a failover's replacement learns every point of the run in its
     // first claim) only the kMaxVersions newest are compiled: older ones would be forgotten at once
     // (forget_old_versions), so they only move the running versions on, and are logged.
     size_t reached = 0;
     while (reached < pending_.size() && pending_[reached].sequence <= sequence) ++reached;
+    std::optional<int64_t> first_compiled;
     while (reached > 0) {
       const bool compile = reached <= kMaxVersions;
       if (!compile) forgotten_[pending_[1].sequence] = true;  // ends where the next begins; for the count
+      gap = gap || !compile;
+      if (compile && !first_compiled) first_compiled = pending_.front().sequence;
       apply(std::move(pending_.front()), compile);
       pending_.pop_front();
       --reached;
     }
+    // Points left out or not compiled lie between the versions kept from before and the first
+    // compiled now: a late batch there would meet an earlier version silently (two points at one
+    // sequence leave room for it under kMaxVersions). They are forgotten for the count instead.
+    if (gap && first_compiled)
+      while (!versions_.empty() && versions_.begin()->first < *first_compiled) {
+        forgotten_[std::next(versions_.begin())->first] = true;  // where it ended
+        versions_.erase(versions_.begin());
+      }
     while (forgotten_.size() > kMaxVersions) forgotten_.erase(forgotten_.begin());
     highest_sequence_ = std::max(highest_sequence_, sequence);
     forget_old_versions();
@@ -477,15 +542,17 @@ class Filters final : public ActorLogic {
   }
 
   // Claims the stream up to `sequence`, and on a node (where each claim is a round trip to the
-  // coordinator) ahead of it by what the stream advances in claim_ahead() at the rate seen since
-  // the previous claim: about four claims a second, whatever the batch rate. Never further ahead
+  // coordinator) ahead of it by what the stream advances in `claim_ahead_ms` at the rate seen since
+  // the previous claim: by default about four claims a second, whatever the batch rate. Never further ahead
   // than the stream advanced since the previous claim: a backlog drained fast (the rate this
   // instance reads at, not the source's) would otherwise claim seconds of the source's future, and
   // a change made meanwhile would wait for all of it.
-  void claim(int64_t sequence) {
+  // Whether the answer left out points this batch reached (older than those sent).
+  bool claim(int64_t sequence) {
     const auto now = std::chrono::steady_clock::now();
     int64_t ahead = 0;
-    const double horizon_s = std::chrono::duration<double>(store_->claim_ahead()).count();
+    // In one process a claim is a local transaction, made for each batch.
+    const double horizon_s = store_->remote() ? std::chrono::duration<double>(claim_ahead_).count() : 0;
     if (claims_ > 0 && horizon_s > 0) {
       const double elapsed_s = std::chrono::duration<double>(now - last_claim_at_).count();
       const int64_t advanced = sequence - last_claim_sequence_;
@@ -495,7 +562,7 @@ class Filters final : public ActorLogic {
     }
     last_claim_at_ = now;
     last_claim_sequence_ = sequence;
-    registry::Claim answer = store_->claim(instance_index_, sequence + ahead, known_revision_);
+    registry::Claim answer = store_->claim(instance_index_, sequence, sequence + ahead, known_revision_);
     const bool first_claim = claims_++ == 0;
     if (first_claim) {
       // A failover's replacement of an instance lost with its node has its index: what the lost
@@ -508,10 +575,20 @@ class Filters final : public ActorLogic {
                      instance_, instance_index_, answer.claimed_through, answer.applied_revision);
     }
     claimed_through_ = std::max(sequence + ahead, answer.claimed_through);
+    // The answer is bounded (registry::Claim): the points it left out after this batch are asked for
+    // again before a batch reaches them.
+    if (answer.next_point >= 0) claimed_through_ = std::min(claimed_through_, answer.next_point - 1);
+    if (answer.skipped > 0 && !answer.points.empty())  // they end where the first sent begins; for the count
+      forgotten_[answer.points.front().sequence] = true;
+    if (answer.skipped > 0)
+      spdlog::info("{}: {} switch points before source batch {} not taken (older than the {} newest it reached at "
+                   "once, which are all the versions an instance keeps): never in force here, not logged",
+                   instance_, answer.skipped, sequence, registry::kMaxClaimPoints);
     for (registry::SwitchPoint& point : answer.points) {
       known_revision_ = point.revision;
       pending_.push_back(std::move(point));
     }
+    return answer.skipped > 0;
   }
 
   // A version superseded for more than kLateBatches source batches (or beyond the kMaxVersions
@@ -560,19 +637,23 @@ class Filters final : public ActorLogic {
     std::map<int64_t, int64_t> versions;
     for (const NamedFilter& f : filters) versions[f.id] = f.version;
     std::vector<registry::FilterRegistry::Effect> effects;  // logged in one call
+    // Each attempt of a cluster run (after `on_node_loss: restart`) numbers its source batches from 1
+    // and agrees its own points: its entries say which attempt they are of.
+    const int64_t attempt = store_->attempt();
     if (!logged_by_predecessor) {
       for (const NamedFilter& f : filters) {
         auto it = running_.find(f.id);
         if (it != running_.end() && it->second == f.version) continue;
-        spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} (at alert {} of this instance)",
-                     instance_, f.id, label(f), f.version, point.sequence, sequence_);
-        effects.push_back({f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence});
+        spdlog::info("{}: filter {} ({}) version {} takes effect from source batch {} of attempt {} (at alert {} of "
+                     "this instance)",
+                     instance_, f.id, label(f), f.version, point.sequence, attempt, sequence_);
+        effects.push_back({f.id, f.version, instance_, static_cast<int64_t>(sequence_), point.sequence, attempt});
       }
       for (const auto& [id, version] : running_)
         if (!versions.count(id)) {
-          spdlog::info("{}: filter {} (version {}) stops from source batch {} (paused or removed)", instance_, id,
-                       version, point.sequence);
-          effects.push_back({id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence});
+          spdlog::info("{}: filter {} (version {}) stops from source batch {} of attempt {} (paused or removed)",
+                       instance_, id, version, point.sequence, attempt);
+          effects.push_back({id, 0, instance_, static_cast<int64_t>(sequence_), point.sequence, attempt});
         }
     }
     if (!effects.empty()) store_->record_effects(instance_index_, point.revision, effects);
@@ -589,6 +670,7 @@ class Filters final : public ActorLogic {
       for (const registry::Output& o : f.outputs) {
         auto& queue = queues_[{f.id, o.kind, o.target, o.format}];
         if (queue && queue->failure()) {  // paused for it, then resumed by its owner: start afresh
+          retired_queues_.push_back(std::move(queue));  // its counts stay in the closing block's
           queue.reset();
           paused_.erase(f.id);
         }
@@ -661,6 +743,10 @@ class Filters final : public ActorLogic {
   void deliver(const BatchView& batch, const expr::Matches& matches, Version& version) {
     const std::vector<NamedFilter>& filters = version.filters.filters();
     std::vector<std::string> alert_json(batch.size());  // made once per alert, for every filter it passed
+    // Every message holds the batch's acknowledgement tokens until its output delivered it (or
+    // failed): the batch is acknowledged, and a Kafka source commits past it, only once its
+    // messages are out as well as its records written downstream (docs/filters.md, "Outputs").
+    registry::HeldAcks held;  // made at the batch's first message
     for (size_t p = 0; p < filters.size(); ++p) {
       if (version.outputs[p].empty()) continue;
       matches.each_passed(p, [&](uint32_t i) {
@@ -672,11 +758,14 @@ class Filters final : public ActorLogic {
           const std::string& format = queue->output().format;
           if (format == "avro" && container.empty()) container = avro_message(version.filters, p, alert, true);
           if (format == "avro-confluent" && datum.empty()) datum = avro_message(version.filters, p, alert, false);
+          if (!held && !batch.acks().empty()) held = std::make_shared<const std::vector<AckRef>>(batch.acks());
           // A failed queue refuses: until its filter leaves at the next switch point, or for good
           // when a late batch's older version holds one the newest version replaced. Counted.
-          if (queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
-                           slack_line(filters[p], alert), alert.core().object_id) == registry::OutputQueue::Offer::refused)
-            ++dropped_at_failed_;
+          const registry::OutputQueue::Offer offered =
+              queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
+                           slack_line(filters[p], alert), alert.core().object_id, held);
+          if (offered == registry::OutputQueue::Offer::refused) ++dropped_at_failed_;
+          if (offered == registry::OutputQueue::Offer::torn_down) ++dropped_at_teardown_;
         }
       });
     }
@@ -743,6 +832,7 @@ class Filters final : public ActorLogic {
   const cluster::CoordinatorRequests* requests_;  // main()'s: on a node, the line to the coordinator
   std::unique_ptr<registry::SwitchStore> store_;  // where this run's switch points are agreed
   int64_t instance_index_ = 0;
+  std::chrono::milliseconds claim_ahead_{kDefaultClaimAheadMs};  // on a node (`claim_ahead_ms`)
   int64_t known_revision_ = -1;                 // the newest revision with a switch point seen
   std::deque<registry::SwitchPoint> pending_;   // switch points not reached yet
   // The compiled versions by the source sequence each is in effect from: the newest, and those a
@@ -752,7 +842,7 @@ class Filters final : public ActorLogic {
   // the count kept (kMaxVersions), false for lateness (a batch before the oldest noted: lateness).
   std::map<int64_t, bool> forgotten_;
   static constexpr int64_t kLateBatches = 4096;  // source batches a batch may come late
-  static constexpr size_t kMaxVersions = 16;
+  static constexpr size_t kMaxVersions = registry::kMaxClaimPoints;
   static constexpr int64_t kMaxClaimAhead = 4096;  // source batches
   int64_t highest_sequence_ = 0;                   // the highest source sequence evaluated
   int64_t claimed_through_ = -1;                   // this instance's claim: no new point at or before it
@@ -763,6 +853,7 @@ class Filters final : public ActorLogic {
   uint64_t too_late_ = 0;   // batches that came after their versions were forgotten for lateness
   uint64_t beyond_kept_versions_ = 0;  // ... forgotten for the count kept (kMaxVersions)
   uint64_t dropped_at_failed_ = 0;     // alerts offered to a failed output queue
+  uint64_t dropped_at_teardown_ = 0;   // ... to an output after the run was torn down
   uint64_t batches_ = 0;    // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
@@ -772,6 +863,9 @@ class Filters final : public ActorLogic {
   std::map<std::string, registry::RunLimits> owner_limits_;
   std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::shared_ptr<registry::OutputQueue>> queues_;  // the newest version's
+  // Failed queues replaced by fresh ones when their filters resumed: kept, for their counts (a
+  // request in flight when one was replaced still ends in one of them).
+  std::vector<std::shared_ptr<registry::OutputQueue>> retired_queues_;
   std::set<int64_t> paused_;
 };
 
@@ -806,13 +900,24 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
        "default with `registry`, whose filters deliver their answers at their outputs) or `none` (the alerts as they "
        "came)"},
       {"output_timeout_ms", ValueKind::integer, false, "5000",
-       "a webhook request or Kafka delivery slower than this fails its output and pauses the filter"},
+       "a webhook request or Kafka delivery slower than this fails its output and pauses the filter; at the end of the "
+       "stream an output is waited for while it delivers at least once every 2 x output_timeout_ms (keep that below "
+       "the workflow's drain_timeout_s)"},
+      {"output_max_hold_s", ValueKind::number, false, "60",
+       "the longest a message may wait in its output's queue: its alert's batch is not acknowledged (nor a Kafka "
+       "source's offset committed past it) until it is delivered, so an output slower than this fails and pauses "
+       "its filter, its messages let go (counted)"},
       {"sql_step_limit", ValueKind::integer, false, std::to_string(repository::kDefaultQueryStepLimit),
        "the SQLite steps an SQL filter may take for one alert: a query that needs more is stopped and its filter "
        "paused with the reason (a workflow's fails the run); it bounds every user's own limit (`sql_steps`), the "
        "lower applies (0: no limit)"},
       {"output_queue", ValueKind::integer, false, "10000",
        "messages an output may have waiting; a full queue fails the output and pauses the filter"},
+      {"claim_ahead_ms", ValueKind::integer, false, std::to_string(kDefaultClaimAheadMs),
+       "in a cluster run, how much stream (in milliseconds, at the rate seen) an instance on a node claims ahead of "
+       "its batch in the coordinator's registry: fewer round trips to the coordinator the longer, but a change takes "
+       "effect up to that much stream later (0: a claim for each batch; in one process every batch is claimed, a "
+       "local transaction)"},
   };
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     if (c.has("filters") == c.has("registry")) {
@@ -826,8 +931,14 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
                                                  "NAME: {sql: QUERY})"});
     if (configured_sql && !c.has("repository"))
       problems.push_back({c.place("filters"), "SQL filters ({sql: QUERY}) need `repository` (a `repository` sink's path)"});
+    if (c.integer("output_timeout_ms") <= 0) problems.push_back({c.place("output_timeout_ms"), "must be positive"});
+    if (!(c.number("output_max_hold_s") > 0)) problems.push_back({c.place("output_max_hold_s"), "must be positive (seconds)"});
     if (c.integer("sql_step_limit") < 0)
       problems.push_back({c.place("sql_step_limit"), "must not be negative (0: no limit)"});
+    if (const int64_t ahead = c.integer("claim_ahead_ms"); ahead < 0 || ahead > kMaxClaimAheadMs)
+      problems.push_back({c.place("claim_ahead_ms"), "`claim_ahead_ms` is 0 to " + std::to_string(kMaxClaimAheadMs) +
+                                                         " (milliseconds of stream claimed ahead), not " +
+                                                         std::to_string(ahead)});
     if (c.has("tag") && c.node("tag").IsScalar() && !tag_mode_named(c.string("tag")))
       problems.push_back({c.place("tag"), "`tag` is `filters`, `count` or `none`, not '" + c.string("tag") + "'"});
     if (!c.has("filters") || !c.node("filters").IsMap()) return;  // the type check reported a wrong kind

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <set>
@@ -17,7 +18,9 @@
 #include "actors/transforms/sql_filter.h"
 #include "engine/expr/alert_field.h"
 #include "engine/runtime/source_sequence.h"
+#include "test/support/child_process.h"
 #include "test/support/collecting_emitter.h"
+#include "test/support/hanging_endpoint.h"
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
 
@@ -670,47 +673,133 @@ TEST_CASE("a failover's replacement does not pause again a filter its lost insta
   CHECK(std::get<registry::Filter>(service.store.filter(service.alice, ndet)).active);
 }
 
-TEST_CASE("an instance that learns many switch points at once compiles only the newest kept, and logs every one") {
+namespace {
+
+// alice's "bright" updated version after version, instance 0 putting version k in force at source
+// batch k (even versions are BrightTwoVersions::v2, odd ones v1): the cases of an instance many
+// switch points behind.
+struct VersionPerBatch {
+  const std::string v1 = "mag < 18.5";
   SqlFilterService service;
   const BrightTwoVersions versions = add_bright_two_versions(service);
-  const int64_t bright = versions.id;
-  const std::string v1 = "mag < 18.5";
-  auto tracker = std::make_shared<AckTracker>();
-  auto evaluate = [&](ActorLogic& logic, uint64_t sequence) {
-    return forwarded_by_version(logic, tracker, service.records, sequence);
-  };
-  // Version k (2..21) takes effect at source batch k at instance 0; even versions are versions.v2.
-  auto expected = [&](int version) {
-    return std::map<int, size_t>{{version, version % 2 == 0 ? versions.by_v2 : versions.by_v1}};
-  };
-  auto first = service.tag_count_instance(0, "filters");
-  CHECK(evaluate(*first, 1) == expected(1));
-  for (int k = 2; k <= 21; ++k) {
+  const std::shared_ptr<AckTracker> tracker = std::make_shared<AckTracker>();
+  const std::unique_ptr<ActorLogic> first = service.tag_count_instance(0, "filters");
+  int version = 1;  // the newest
+
+  VersionPerBatch() { CHECK(evaluate(*first, 1) == expected(1)); }
+
+  // The next version, not put in force by any batch.
+  void update() {
+    ++version;
     REQUIRE(std::holds_alternative<registry::Filter>(
-        service.store.update_filter(service.alice, bright, k % 2 == 0 ? versions.v2 : v1, std::nullopt)));
-    CHECK(evaluate(*first, k) == expected(k));
+        service.store.update_filter(service.alice, versions.id, version % 2 == 0 ? versions.v2 : v1, std::nullopt)));
   }
+  // The versions up to `last`, each put in force by instance 0 at the source batch of its number.
+  void update_through(int last) {
+    while (version < last) {
+      update();
+      CHECK(evaluate(*first, static_cast<uint64_t>(version)) == expected(version));
+    }
+  }
+  std::map<int, size_t> evaluate(ActorLogic& logic, uint64_t sequence) {
+    return forwarded_by_version(logic, tracker, service.records, sequence);
+  }
+  // All the alerts that `v` forwards, under it.
+  std::map<int, size_t> expected(int v) const { return {{v, v % 2 == 0 ? versions.by_v2 : versions.by_v1}}; }
+  // The versions `instance` logged, each as often as it logged it.
+  std::multiset<int64_t> logged(const std::string& instance) {
+    std::multiset<int64_t> out;
+    for (const auto& e : service.store.effects(versions.id))
+      if (e.instance == instance) out.insert(e.version);
+    return out;
+  }
+};
+
+std::multiset<int64_t> each_once(int64_t from, int64_t to) {
+  std::multiset<int64_t> out;
+  for (int64_t v = from; v <= to; ++v) out.insert(v);
+  return out;
+}
+
+// `logic`'s closing warnings of batches that met forgotten versions (beside them, the service's
+// webhook's rate-limit warning).
+std::vector<std::string> forgotten_warnings(const ActorLogic& logic) {
+  std::vector<std::string> out;
+  for (const std::string& w : logic.closing_warnings())
+    if (w.find("forgotten") != std::string::npos) out.push_back(w);
+  return out;
+}
+
+const std::string kOneBeyondKept =
+    "1 batches came after the versions in effect at them were forgotten, beyond the 16 newest versions kept: evaluated "
+    "under the oldest kept";
+
+}  // namespace
+
+TEST_CASE("an instance that reaches many switch points at once gets only the newest kept, compiles and logs those") {
+  VersionPerBatch f;
+  f.update_through(21);
   // Instance 1 (a failover's replacement, or an instance whose first batch is late) reaches all 21
-  // points with its first batch: the 16 newest (versions 6..21) are compiled and kept, the older
-  // only logged; a batch at 5 is evaluated under the oldest kept and counted as beyond them.
-  auto late = service.tag_count_instance(1, "filters");
-  CHECK(evaluate(*late, 21) == expected(21));
-  CHECK(evaluate(*late, 6) == expected(6));
-  CHECK(evaluate(*late, 5) == expected(6));
-  const std::vector<std::string> warnings = late->closing_warnings();
-  // (Beside it, the service's webhook's rate-limit warning.)
-  const auto beyond = std::find_if(warnings.begin(), warnings.end(), [](const std::string& w) {
-    return w.find("came after the versions in effect at them were forgotten") != std::string::npos;
-  });
-  REQUIRE(beyond != warnings.end());
-  CHECK(beyond->find("1 batches came after the versions in effect at them were forgotten, beyond the 16 newest") == 0);
-  CHECK(std::count_if(warnings.begin(), warnings.end(), [](const std::string& w) {
-          return w.find("forgotten") != std::string::npos;
-        }) == 1);  // none for lateness
-  std::set<int64_t> logged;
-  for (const auto& e : service.store.effects(bright))
-    if (e.instance == "under_test#1") logged.insert(e.version);
-  CHECK(logged.size() == 21);
+  // points with its first batch: its claim answers the 16 newest (versions 6..21), compiled, kept
+  // and logged; the 5 older are never in force there, not logged (before the claim's answer was
+  // bounded they were sent, logged and not compiled); a batch at 5 is evaluated under the oldest
+  // kept and counted as beyond them (none for lateness).
+  auto late = f.service.tag_count_instance(1, "filters");
+  CHECK(f.evaluate(*late, 21) == f.expected(21));
+  CHECK(f.evaluate(*late, 6) == f.expected(6));
+  CHECK(f.evaluate(*late, 5) == f.expected(6));
+  CHECK(forgotten_warnings(*late) == std::vector<std::string>{kOneBeyondKept});
+  CHECK(f.logged("under_test#1") == each_once(6, 21));
+}
+
+TEST_CASE("an instance behind 20 points gets them 16 at a time, asks again for the rest, and meets each at its batch") {
+  VersionPerBatch f;
+  f.update_through(21);
+
+  SUBCASE("a new instance") {
+    // Instance 1 starts at batch 1: its first answer holds the point at 0 and the 15 after its batch
+    // (2..16), the rest left out; it asks again before batch 17 and evaluates every batch under the
+    // version in force there, logging each version once.
+    auto behind = f.service.tag_count_instance(1, "filters");
+    for (int k = 1; k <= 21; ++k) CHECK(f.evaluate(*behind, static_cast<uint64_t>(k)) == f.expected(k));
+    CHECK(f.logged("under_test#1") == each_once(1, 21));
+  }
+
+  SUBCASE("the replacement of an instance that claimed through 21") {
+    // An instance 1 evaluated batch 21 (claiming through it, logging versions 6..21) and was lost
+    // with its node, releasing nothing: its replacement gets batches 1..21 again. Its first answer
+    // again holds points through 16 only, so it takes its claim as through 16, not its predecessor's
+    // 21, and asks again before batch 17 (taking 21, it evaluated 17..21 under version 16).
+    CHECK(f.evaluate(*f.service.tag_count_instance(1, "filters"), 21) == f.expected(21));
+    auto replacement = f.service.tag_count_instance(1, "filters");
+    for (int k = 1; k <= 21; ++k) CHECK(f.evaluate(*replacement, static_cast<uint64_t>(k)) == f.expected(k));
+    CHECK(f.logged("under_test#1") == each_once(6, 21));  // the lost one's, none again
+  }
+}
+
+TEST_CASE("the versions kept from before points a claim left out are forgotten: a late batch among those points is "
+          "counted, not evaluated under an earlier version") {
+  VersionPerBatch f;
+  // Instance 1 puts version 1 in force at batch 1, then falls behind.
+  auto behind = f.service.tag_count_instance(1, "filters");
+  CHECK(f.evaluate(*behind, 1) == f.expected(1));
+  f.update_through(18);
+  // Versions 19 and 20 at one source batch, 19: each point made by the claim of a new instance at
+  // batch 2, after instance 0's at 18.
+  std::vector<std::unique_ptr<ActorLogic>> others;
+  for (size_t index = 2; index <= 3; ++index) {
+    f.update();
+    others.push_back(f.service.tag_count_instance(index, "filters"));
+    CHECK(f.evaluate(*others.back(), 2) == f.expected(2));
+  }
+  // Instance 1 reaches 19 points at batch 19: its claim leaves out the 3 oldest (versions 2..4) and
+  // sends versions 5..20, at 15 source batches; with version 1's from before, 16 versions, all that
+  // are kept. A batch at 3 comes late: evaluated under the oldest kept (5) and counted, as in the
+  // case above. (Before, version 1 was kept and evaluated it, silently.)
+  CHECK(f.evaluate(*behind, 19) == f.expected(20));
+  CHECK(f.evaluate(*behind, 5) == f.expected(5));
+  CHECK(f.evaluate(*behind, 3) == f.expected(5));
+  CHECK(forgotten_warnings(*behind) == std::vector<std::string>{kOneBeyondKept});
 }
 
 TEST_CASE("a switch point is one number in each numbering (two sources' batches): each switches when its own batches reach it") {
@@ -905,4 +994,115 @@ TEST_CASE("a workflow's filters: map holds SQL filters ({sql: QUERY}) beside exp
   CHECK(messages.find("need `repository`") != std::string::npos);
   CHECK(messages.find("filter 'seen', the query at column 29: no such column: ndett") != std::string::npos);
   CHECK(messages.find("filter 'odd': a condition (text) or {sql: QUERY}") != std::string::npos);
+}
+
+TEST_CASE("claim_ahead_ms: 0 to 60000, another value refused at its place") {
+  ActorRegistry actors;
+  register_filters(actors);
+  const ActorType& type = *actors.find("filters");
+  auto problems_of = [&](const std::string& yaml) {
+    ActorContext context = ebs::test::make_context(type, yaml);
+    std::vector<Problem> problems;
+    type.check(context.config, problems);
+    return problems;
+  };
+  CHECK(problems_of("{registry: filters.sqlite}").empty());  // the default, 250
+  CHECK(problems_of("{registry: filters.sqlite, claim_ahead_ms: 0}").empty());
+  CHECK(problems_of("{registry: filters.sqlite, claim_ahead_ms: 60000}").empty());
+  for (const char* bad : {"-1", "60001"}) {
+    CAPTURE(bad);
+    const std::vector<Problem> problems =
+        problems_of(std::string("{registry: filters.sqlite,\n claim_ahead_ms: ") + bad + "}");
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].place == "test.yaml:2:18");
+    CHECK(problems[0].message == std::string("`claim_ahead_ms` is 0 to 60000 (milliseconds of stream claimed ahead), not ") +
+                                     bad);
+  }
+}
+
+TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' messages are out; a failed output "
+          "lets them go, counted") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::test::HangingEndpoint hook;  // its first request hangs, the others wait behind it
+  auto made = service.store.create_filter(
+      service.alice, "bright", "mag < 18.5",
+      {{registry::Output::Kind::webhook, hook.url()}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  auto logic = service.tag_count_instance();
+  auto tracker = std::make_shared<AckTracker>();
+  size_t passed = 0;
+  {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {std::make_shared<AckToken>(tracker, service.records.size())}), out);
+    passed = out.forwarded_records;
+    CHECK(out.forwarded_records + out.filtered_records == service.records.size());  // every record accounted for
+  }
+  REQUIRE(passed > 0);
+  // The forwarded batch is let go (as a sink that wrote it would): the webhook's messages still
+  // hold the batch (its first request hangs, the others wait behind it).
+  CHECK(tracker->acknowledged_through() == 0);
+  CHECK(tracker->records_acknowledged() == 0);
+  // The webhook goes away: its output fails, lets its messages go (counted), the batch is acknowledged.
+  hook.close();
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(30)));
+  CHECK(tracker->records_abandoned() == 0);
+  CollectingEmitter end;
+  logic->on_end_of_stream(end);
+  const std::vector<std::string> warnings = logic->closing_warnings();
+  const std::string expected = "webhook " + hook.url() + " (filter " +
+                               std::to_string(id) + "): 0 messages delivered, " + std::to_string(passed) +
+                                " not confirmed delivered: the output failed (";
+  CHECK_MESSAGE(std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w.rfind(expected, 0) == 0; }),
+                "expected a warning starting with: " << expected);
+  CHECK(logic->output().find(std::to_string(passed) + " let go by failed outputs") != std::string::npos);
+  // Paused with the reason.
+  registry::Filter now = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(!now.active);
+  CHECK(now.paused_reason.find("webhook") != std::string::npos);
+}
+
+TEST_CASE("an output that failed and was replaced when its filter resumed still counts the message it had in flight") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::test::HangingEndpoint hook;  // its requests hang until it closes
+  auto made = service.store.create_filter(service.alice, "all", "mag < 99", {{registry::Output::Kind::webhook, hook.url()}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  const ActorType& type = *service.actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  config["output_queue"] = 2;
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  auto evaluate = [&](const std::vector<RecordPtr>& records) {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+    return out.forwarded_records;
+  };
+  // The first output's message in flight, hanging.
+  REQUIRE(evaluate({service.records[0]}) == 1);
+  REQUIRE(hook.wait_for_connection(std::chrono::seconds(20)));
+  // A batch of them all fills its queue of 2: the output fails (2 let go, the rest refused), the
+  // filter is paused; the message in flight is still out.
+  const size_t passed = evaluate(service.records);
+  REQUIRE(passed > 3);
+  REQUIRE(!std::get<registry::Filter>(service.store.filter(service.alice, id)).active);
+  // Resumed by its owner: the next batch replaces the failed output by a fresh one (its message hangs too).
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.set_active(service.alice, id, true, "")));
+  REQUIRE(evaluate({service.records[0]}) == 1);
+  // The endpoint goes away: the replaced output's request in flight fails, and is counted with
+  // the others let go (2 + 1), beside the fresh output's (1).
+  hook.close();
+  REQUIRE(ebs::test::wait_until([&] { return logic->output().find(", 4 let go by failed outputs") != std::string::npos; },
+                                std::chrono::seconds(30)));
+  const std::vector<std::string> warnings = logic->closing_warnings();
+  CHECK(std::find(warnings.begin(), warnings.end(),
+                  "3 messages not confirmed delivered by 1 outputs that failed and started afresh when their filters "
+                  "resumed; their alerts' acknowledgements released") != warnings.end());
+  CHECK(std::find(warnings.begin(), warnings.end(),
+                  std::to_string(passed - 2) + " alerts not delivered: refused by an output that had failed (its filter "
+                                               "paused)") != warnings.end());
 }

@@ -22,6 +22,9 @@ struct CoordinatorRequests::Line {
 
 namespace {
 
+// How long a node's request waits for a coordinator that is there and does not answer.
+constexpr std::chrono::seconds kRequestTimeout{10};
+
 // The coordinator's request server: one request at a time, answered by the service's handler.
 struct ServerContext {
   std::map<std::string, CoordinatorRequests::Handler> handlers;
@@ -49,22 +52,25 @@ caf::behavior request_server(caf::event_based_actor* self, std::shared_ptr<const
         if (from_here()) fencing->attempt = std::max(fencing->attempt, attempt);
       },
       [self, context, fencing](service_atom, const std::string& service, uint64_t attempt, const std::string& request) {
-        if (self->current_sender() && fencing->lost.count(self->current_sender()->node()))
-          return caf::make_message(false, "refused: the coordinator declared this node lost (fenced)");
+        if (!self->current_sender()) return;  // nobody to answer
+        const caf::actor asker = caf::actor_cast<caf::actor>(self->current_sender());
+        auto answer = [&](bool ok, std::string text) {
+          self->send(asker, service_answer_atom::value, ok, std::move(text));
+        };
+        if (fencing->lost.count(asker.node()))
+          return answer(false, "refused: the coordinator declared this node lost (fenced)");
         if (attempt != fencing->attempt)
-          return caf::make_message(false, "refused: a request of attempt " + std::to_string(attempt) +
-                                              ", the run is at attempt " + std::to_string(fencing->attempt) +
-                                              " (it restarted)");
+          return answer(false, "refused: a request of attempt " + std::to_string(attempt) + ", the run is at attempt " +
+                                   std::to_string(fencing->attempt) + " (it restarted)");
         auto handler = context->handlers.find(service);
-        if (handler == context->handlers.end())
-          return caf::make_message(false, "the coordinator serves no '" + service + "' requests");
+        if (handler == context->handlers.end()) return answer(false, "the coordinator serves no '" + service + "' requests");
         try {
-          return caf::make_message(
-              true, handler->second(*context->workflow, context->run + "/attempt " + std::to_string(attempt), request));
+          answer(true, handler->second(*context->workflow, context->run + "/attempt " + std::to_string(attempt), attempt,
+                                       request));
         } catch (const Fault& f) {
-          return caf::make_message(false, f.place() + ": " + f.message());
+          answer(false, f.place() + ": " + f.message());
         } catch (const std::exception& e) {
-          return caf::make_message(false, std::string(e.what()));
+          answer(false, std::string(e.what()));
         }
       },
   };
@@ -96,6 +102,11 @@ std::string CoordinatorRequests::node_name() const {
   return line_ ? line_->node : std::string();
 }
 
+uint64_t CoordinatorRequests::attempt() const {
+  std::lock_guard lock(mutex_);
+  return line_ ? line_->attempt.load() : 0;
+}
+
 std::string CoordinatorRequests::ask(const std::string& service, const std::string& request) const {
   std::shared_ptr<Line> line;
   {
@@ -108,16 +119,33 @@ std::string CoordinatorRequests::ask(const std::string& service, const std::stri
   caf::scoped_actor self(*line->system);
   std::optional<std::string> answer;
   std::string problem;
-  // A request to a coordinator whose connection was lost is dropped without an error (CAF 0.17):
-  // the time-out is what ends it, so it is short beside a claim's milliseconds, and a node whose
-  // coordinator is gone exits within it ("Failures", docs/cluster.md).
-  self->request(line->server, std::chrono::seconds(10), service_atom::value, service, line->attempt.load(), request)
-      .receive(
-          [&](bool ok, std::string& text) {
-            if (ok) answer = std::move(text);
-            else problem = std::move(text);
-          },
-          [&](caf::error& e) { problem = "no answer from the coordinator: " + line->system->render(e); });
+  // A request to a coordinator whose connection was lost is dropped without an error (CAF 0.17), so
+  // the asker monitors the server: the connection's loss ends the proxy, whose down message ends the
+  // wait at once (the node stops then: "Failures", docs/cluster.md), as does a server that is gone
+  // already. The time-out is for a coordinator that is there and does not answer. One ask per
+  // actor: the only answer its mailbox gets is this request's.
+  self->monitor(line->server);
+  self->send(line->server, service_atom::value, service, line->attempt.load(), request);
+  const auto deadline = std::chrono::steady_clock::now() + kRequestTimeout;
+  for (bool waiting = true; waiting;) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      problem = "no answer from the coordinator within " + std::to_string(kRequestTimeout.count()) + " s";
+      break;
+    }
+    self->receive(
+        [&](service_answer_atom, bool ok, std::string& text) {
+          if (ok) answer = std::move(text);
+          else problem = std::move(text);
+          waiting = false;
+        },
+        [&](caf::down_msg& down) {
+          problem = "the coordinator was lost (" + line->system->render(down.reason) + ")";
+          waiting = false;
+        },
+        caf::after(std::chrono::duration_cast<std::chrono::milliseconds>(left)) >> [] {});
+  }
+  self->demonitor(line->server);
   if (!answer) fail("cluster", "'" + service + "' request to the coordinator: " + problem);
   return *answer;
 }

@@ -34,7 +34,9 @@ class CoordinatorRequests {
   // Answers one request of a service on the coordinator (faults become the node's faults). `run`
   // names this run's attempt (the coordinator's process, its start and the attempt's epoch): what
   // one attempt agrees on is not another's (a restart numbers its sources' batches from 1 again).
-  using Handler = std::function<std::string(const Workflow& workflow, const std::string& run, const std::string& request)>;
+  // `attempt` is that epoch, the asking node's (the server refuses any other than the run's).
+  using Handler = std::function<std::string(const Workflow& workflow, const std::string& run, uint64_t attempt,
+                                            const std::string& request)>;
 
   // ---- the coordinator ----
   void serve(const std::string& service, Handler handler) { handlers_[service] = std::move(handler); }
@@ -53,6 +55,9 @@ class CoordinatorRequests {
   bool attached() const;
   // This node's name ("" when not attached): instances say where they run in what they log.
   std::string node_name() const;
+  // The epoch of the attempt this node runs (kFirstEpoch until a restart; 0 when not attached): what
+  // its requests carry, and what the coordinator's handlers are given.
+  uint64_t attempt() const;
   // Asks the coordinator and waits for the answer; a Fault when it does not answer (it is lost: the
   // node stops anyway) or a handler failed.
   std::string ask(const std::string& service, const std::string& request) const;

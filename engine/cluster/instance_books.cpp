@@ -18,6 +18,7 @@ nlohmann::json instance_books(const GraphInstance& inst, size_t index) {
                        {"peak_queued_batches", ActorStats::get(st.peak_queued_batches)},
                        {"progress_done", ActorStats::get(st.progress_done)},
                        {"progress_total", ActorStats::get(st.progress_total)},
+                       {"side_work", ActorStats::get(st.side_work)},
                        {"emitted", emitted}};
   if (st.measures_latency) {
     const LatencyHistogram::Counts counts = st.latency.counts();
@@ -48,7 +49,8 @@ void fill_books(LocalGraph& graph, const nlohmann::json& report) {
         {"queued_batches", &st.queued_batches},
         {"peak_queued_batches", &st.peak_queued_batches},
         {"progress_done", &st.progress_done},
-        {"progress_total", &st.progress_total}};
+        {"progress_total", &st.progress_total},
+        {"side_work", &st.side_work}};
     for (const auto& [key, counter] : counters) counter->store(b.value(key, uint64_t{0}), std::memory_order_relaxed);
     for (size_t p = 0; p < st.emitted.size() && p < b["emitted"].size(); ++p)
       st.emitted[p].store(b["emitted"][p].get<uint64_t>(), std::memory_order_relaxed);

@@ -96,9 +96,12 @@ using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 // stand-in tokens of batches from other nodes are left out.
 using abandoned_atom = caf::atom_constant<caf::atom("abandoned")>;
 // Node -> the coordinator's request server (engine/cluster/coordinator_requests.h): (service, name,
-// attempt epoch, request text) -> (ok, answer text or why not). The server's handle reaches each
-// node with prepare.
+// attempt epoch, request text) from an asker of its own (one per request), answered by a message to
+// it, (answer, ok, answer text or why not): not a CAF response, which the asker could only wait for,
+// so that the asker, monitoring the server, also learns at once that the coordinator was lost (CAF
+// 0.17 drops a request to a lost peer without an error). The server's handle reaches each node with prepare.
 using service_atom = caf::atom_constant<caf::atom("service")>;
+using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // fence_atom and restart_atom (above) also go coordinator -> its own request server, from its process only:
 // (fence, node id) a node declared lost, its requests refused; (restart, epoch) earlier attempts' refused.
 
@@ -112,8 +115,13 @@ using service_atom = caf::atom_constant<caf::atom("service")>;
 // instance and revision (the requests of services through service_atom count as messages here);
 // a replay paced by the replacement's credit, held batches past the cap kept as tokens only
 // (never a stall) and counted when not replayable (collect), the abandoned records counted at the
-// cut; the dashboard feed (feed, feedack) shipped from nodes to the coordinator.
-inline constexpr int kClusterProtocolRevision = 6;
+// cut; the dashboard feed (feed, feedack) shipped from nodes to the coordinator; 7: the filters
+// service's claim carries the claimant's batch and its answer at most 16 points with `skipped` and
+// `next_point` (a bounded answer), and effects are logged under the attempt of their request; the
+// request server answers with svcanswer messages (the asker monitors it) instead of responses;
+// a node's books carry each instance's side_work (a filters output's deliveries: drain progress);
+// 8: Alert.cutoutsNotRead/cutoutsFile (cutouts not read by avro-files).
+inline constexpr int kClusterProtocolRevision = 8;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 namespace ebs {
 
@@ -24,7 +25,68 @@ Photometry own_detection(const AlertCore& c) {
   return own;
 }
 
+namespace {
+
+// distinct_points without a sort, for a history whose timed points run in time order within each
+// kind and band, forwards or backwards (untimed ones anywhere), as alerts carry them: ZTF's
+// prv_candidates oldest first, its fp_hists newest first. Each kind and band is then walked in
+// time order as it stands, keeping the last kept point, instead of sorting indices with string
+// compares (~2 % of the reference workflow's CPU: three calls per alert). Nothing when a kind and
+// band's times turn back, or tie in a backwards run (the sort's tie-break is the index): the caller
+// sorts.
+std::optional<std::vector<uint32_t>> distinct_points_in_time_order(const std::vector<Photometry>& history,
+                                                                   const Photometry* own) {
+  struct Group {
+    const Photometry* first;  // names the kind and band
+    int direction = 0;        // +1 forwards in time, -1 backwards, 0 not known yet
+    bool tie = false;         // two of its points at one time
+    std::vector<uint32_t> points;
+  };
+  std::vector<Group> groups;
+  for (uint32_t i = 0; i < history.size(); ++i) {
+    const Photometry& p = history[i];
+    if (!std::isfinite(p.mjd_tai)) continue;
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const Group& g) { return g.first->kind == p.kind && g.first->band == p.band; });
+    if (group == groups.end()) {
+      groups.push_back(Group{&p, 0, false, {}});
+      groups.back().points.push_back(i);
+      continue;
+    }
+    const double previous = history[group->points.back()].mjd_tai;
+    const int step = p.mjd_tai > previous ? 1 : p.mjd_tai < previous ? -1 : 0;
+    if (step == 0) group->tie = true;
+    if (step != 0 && group->direction == 0) group->direction = step;
+    if (step != 0 && step != group->direction) return std::nullopt;
+    if (group->tie && group->direction < 0) return std::nullopt;
+    group->points.push_back(i);
+  }
+  std::vector<bool> keep(history.size(), true);  // untimed points: no time, no duplicate to find
+  for (const Group& g : groups) {
+    const Photometry* last = nullptr;  // the last point kept in this kind and band
+    auto visit = [&](uint32_t i) {
+      const Photometry& p = history[i];
+      if ((own && same_point(*own, p)) || (last && same_point(*last, p)))
+        keep[i] = false;
+      else
+        last = &p;
+    };
+    if (g.direction >= 0)
+      std::for_each(g.points.begin(), g.points.end(), visit);
+    else
+      std::for_each(g.points.rbegin(), g.points.rend(), visit);
+  }
+  std::vector<uint32_t> out;
+  out.reserve(history.size());
+  for (uint32_t i = 0; i < history.size(); ++i)
+    if (keep[i]) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
 std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, const Photometry* own) {
+  if (std::optional<std::vector<uint32_t>> kept = distinct_points_in_time_order(history, own)) return std::move(*kept);
   std::vector<uint32_t> order(history.size());
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -32,7 +94,11 @@ std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, co
     const Photometry& y = history[b];
     if (x.kind != y.kind) return x.kind < y.kind;
     if (x.band != y.band) return x.band < y.band;
-    if (x.mjd_tai != y.mjd_tai) return x.mjd_tai < y.mjd_tai;
+    // Untimed points (NaN, infinite) last in their kind and band: compared by time they would break
+    // the sort's ordering (NaN is neither less nor greater), and could split a run of timed points.
+    const bool x_timed = std::isfinite(x.mjd_tai), y_timed = std::isfinite(y.mjd_tai);
+    if (x_timed != y_timed) return x_timed;
+    if (x_timed && x.mjd_tai != y.mjd_tai) return x.mjd_tai < y.mjd_tai;
     return a < b;
   });
   std::vector<bool> keep(history.size(), false);

@@ -2,6 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
 using namespace ebs;
 
 namespace {
@@ -42,4 +47,46 @@ TEST_CASE("one duplicate rule: same kind and band within 0.1 s, the alert's own 
   CHECK(own.limit_mag == 20.5);  // stored with the limit its image had, as later histories carry it
   CHECK(same_point(own, point(60000.5 - 0.1 * s * 0.99, "g")));
   CHECK_FALSE(same_point(own, point(60000.5 - 0.11 * s, "g")));
+}
+
+TEST_CASE("a history in time order and the same points shuffled keep the same points") {
+  // Two paths decide: one pass for a history in time order (as alerts carry it), a sort otherwise.
+  // Random histories with near duplicates (within and beyond 0.1 s), untimed points, three kinds
+  // and bands; each point named by its magnitude. Distinct times, so no tie depends on position.
+  const double s = 1.0 / 86400;
+  std::mt19937 rng(20261205);
+  const char* bands[] = {"g", "r", "i"};
+  const Photometry::Kind kinds[] = {Photometry::Kind::detection, Photometry::Kind::upper_limit, Photometry::Kind::forced};
+  size_t dropped = 0;
+  for (int round = 0; round < 500; ++round) {
+    std::vector<Photometry> history;
+    double t = 59000;
+    const int n = std::uniform_int_distribution<int>(0, 40)(rng);
+    for (int i = 0; i < n; ++i) {
+      const int step = std::uniform_int_distribution<int>(0, 3)(rng);
+      t += step == 0 ? 0.04 * s : step == 1 ? 0.07 * s : step == 2 ? 0.2 * s : 1.5;  // near, nearer, apart, a night
+      Photometry p = point(t, bands[rng() % 2 + (round % 3 == 0 ? 1 : 0)], kinds[rng() % 3], 10 + i);
+      if (rng() % 10 == 0) p.mjd_tai = NAN;
+      history.push_back(p);
+    }
+    Photometry own = point(t - 0.05 * s, "r", Photometry::Kind::detection, 99);
+    // Half the rounds: the forced points after the others, newest first (as ZTF's prv_candidates
+    // then fp_hists), which the walk without a sort takes too.
+    if (round % 2) {
+      auto forced = std::stable_partition(history.begin(), history.end(),
+                                          [&](const Photometry& p) { return p.kind != Photometry::Kind::forced; });
+      std::reverse(forced, history.end());
+    }
+    for (const Photometry* with_own : {static_cast<const Photometry*>(nullptr), static_cast<const Photometry*>(&own)}) {
+      std::set<double> in_order;
+      for (uint32_t i : distinct_points(history, with_own)) in_order.insert(history[i].mag);
+      std::vector<Photometry> shuffled = history;
+      std::shuffle(shuffled.begin(), shuffled.end(), rng);
+      std::set<double> sorted;
+      for (uint32_t i : distinct_points(shuffled, with_own)) sorted.insert(shuffled[i].mag);
+      REQUIRE(in_order == sorted);
+      dropped += history.size() - in_order.size();
+    }
+  }
+  CHECK(dropped > 500);  // the histories had duplicates to find
 }

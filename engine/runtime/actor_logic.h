@@ -8,7 +8,9 @@
 // (annotations as new streams, coincidences, retractions) count as emitted, per port.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +38,10 @@ struct ActorContext {
   // The run's acknowledgements: sources make their AckTrackers with it, so that a teardown after
   // a fault abandons every token still held (engine/runtime/ack.h).
   std::shared_ptr<AckScope> acks = std::make_shared<AckScope>();
+  // Work the instance does outside its records, counted from any thread (the `filters` actor's
+  // outputs delivering messages): the run's drain clock sees it as progress (ActorStats::side_work).
+  // Null outside a run's graph (unit tests).
+  std::shared_ptr<std::atomic<uint64_t>> side_work;
   // `run --overwrite`: file sinks may truncate output a previous run wrote (docs/reliability.md).
   bool overwrite = false;
   // The whole workflow (every node's actors, in a cluster), for what an instance decides from the

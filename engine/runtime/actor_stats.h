@@ -27,6 +27,9 @@ struct ActorStats {
   std::vector<std::atomic<uint64_t>> emitted;  // per output port (new records)
   std::atomic<uint64_t> progress_done{0};      // finite sources: Emitter::progress
   std::atomic<uint64_t> progress_total{0};     // 0 = unknown
+  // Work the actor does outside its records (the `filters` actor's outputs delivering messages,
+  // from their own threads): the drain clock counts it as progress, as it counts records handled.
+  std::atomic<uint64_t> side_work{0};
   // Sinks (an actor none of whose outputs is read): the end-to-end latency of every record it
   // released, from its ingest time (docs/performance.md). Empty for other actors.
   bool measures_latency = false;

@@ -133,6 +133,7 @@ bool LocalGraph::spawn(caf::actor_system& system, const caf::actor& run, const S
     setup.context.batch_delay = workflow_.batch_delay;
     setup.context.type = &type;
     setup.context.acks = options.acks;
+    setup.context.side_work = std::shared_ptr<std::atomic<uint64_t>>(inst.stats, &inst.stats->side_work);
     setup.context.overwrite = options.overwrite;
     setup.context.workflow = &workflow_;
     setup.offer = OfferRate{spec.rate, spec.burst_every_s, spec.burst_records}.share(inst.instance, spec.parallelism);

@@ -106,7 +106,7 @@ void DrainClock::watch(const LocalGraph& graph, bool interrupted) {
   uint64_t activity = 0;
   for (const GraphInstance& inst : graph.instances()) {
     if (inst.spec->type->is_source() && !inst.done) return;
-    activity += ActorStats::get(inst.stats->in) + handled(*inst.stats);
+    activity += ActorStats::get(inst.stats->in) + handled(*inst.stats) + ActorStats::get(inst.stats->side_work);
   }
   if (!started_ || activity != activity_) started_ = std::chrono::steady_clock::now();
   activity_ = activity;

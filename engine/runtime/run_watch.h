@@ -33,7 +33,8 @@ class ProgressLine {
 // The drain bound (workflow `defaults: {drain_timeout_s}`, `run --drain-timeout`). The drain's
 // clock starts at a stop signal: a graceful stop has a bound. A run whose sources ended by
 // themselves is no request to stop: a slow drain may take its time, but one that makes no progress
-// for as long (a hung sink) ends the same way: its clock restarts whenever any counter moves.
+// for as long (a hung sink) ends the same way: its clock restarts whenever any counter moves (records
+// handled, or an actor's side work: a filter output's deliveries, ActorStats::side_work).
 class DrainClock {
  public:
   explicit DrainClock(double timeout_s) : timeout_s_(timeout_s) {}

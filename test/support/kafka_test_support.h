@@ -57,8 +57,11 @@ struct KafkaFixture {
   }
 };
 
-// Every value of a topic, read to the end of each partition.
-inline std::vector<std::string> read_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+// Every message of a topic, read to the end of each partition (or until `limit` passed), in the
+// order they come: `each(partition, offset, value)`. Returns how many partitions were read to their end.
+template <class Each>
+int read_topic_messages(const std::string& bootstrap, const std::string& topic, int partitions, Each each,
+                        std::chrono::seconds limit = std::chrono::seconds(20)) {
   rd_kafka_conf_t* conf = kafka::make_conf({{"bootstrap.servers", bootstrap}, {"group.id", "reader"},
                                             {"enable.partition.eof", "true"}, {"enable.auto.commit", "false"}},
                                            "reader");
@@ -70,18 +73,24 @@ inline std::vector<std::string> read_topic(const std::string& bootstrap, const s
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
-  std::vector<std::string> values;
   std::set<int> ended;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto deadline = std::chrono::steady_clock::now() + limit;
   while (static_cast<int>(ended.size()) < partitions && std::chrono::steady_clock::now() < deadline) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (!m) continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) ended.insert(m->partition);
-    else if (!m->err) values.emplace_back(static_cast<const char*>(m->payload), m->len);
+    else if (!m->err) each(m->partition, m->offset, std::string(static_cast<const char*>(m->payload), m->len));
     rd_kafka_message_destroy(m);
   }
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
+  return static_cast<int>(ended.size());
+}
+
+// Every value of a topic, read to the end of each partition.
+inline std::vector<std::string> read_topic(const std::string& bootstrap, const std::string& topic, int partitions) {
+  std::vector<std::string> values;
+  read_topic_messages(bootstrap, topic, partitions, [&](int, int64_t, std::string value) { values.push_back(std::move(value)); });
   return values;
 }
 

@@ -218,7 +218,7 @@ void FilterApi::add_routes(httplib::Server& server) {
                json list = json::array();
                for (const auto& e : s.effects(*id))
                  list.push_back({{"version", e.version}, {"instance", e.instance}, {"alert_sequence", e.sequence},
-                                  {"source_sequence", e.source_sequence}});
+                                  {"source_sequence", e.source_sequence}, {"attempt", e.attempt}});
                send(res, 200, list);
              }, false));
   server.Get(http_access::route("/api/users"), handler([](FilterRegistry& s, const User&, Req, const json&, Res res) {

@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "actors/common/avro/alert_avro.h"
@@ -25,7 +27,14 @@ size_t keep_body(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
+// libcurl's progress callback: a request in progress is cut once the run is torn down.
+int abort_when_torn_down(void* scope, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return scope && static_cast<const AckScope*>(scope)->torn_down() ? 1 : 0;
+}
+
 constexpr size_t kMessagesPerDelivery = 500;  // a Kafka output publishes this many, then waits for reports
+// A Kafka output waits for its delivery reports in slices this long, so that a teardown is seen soon.
+constexpr std::chrono::milliseconds kReportSlice{50};
 
 }  // namespace
 
@@ -50,6 +59,22 @@ OutputQueue::~OutputQueue() {
   }
   wake_.notify_all();
   worker_.join();
+  abandon_queued();
+}
+
+uint64_t OutputQueue::abandon_queued() {
+  std::deque<Message> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(queue_);
+    idle_.notify_all();
+  }
+  for (const Message& m : left)
+    if (m.acks)
+      for (const AckRef& token : *m.acks)
+        if (token) token->abandon();
+  abandoned_ += left.size();
+  return left.size();  // the tokens are let go here, outside the lock: abandoned
 }
 
 std::string OutputQueue::describe() const {
@@ -70,10 +95,12 @@ void OutputQueue::set_max_per_second(double limit) {
   tokens_ = std::min(tokens_, limit);  // no burst above the new limit
 }
 
-OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key) {
+OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key, HeldAcks acks) {
   refill();
+  std::deque<Message> dropped;  // a full queue's messages, let go (their tokens released) outside the lock
   {
     std::lock_guard lock(mutex_);
+    if (cut_ || torn_down()) return Offer::torn_down;
     if (failure_) return Offer::refused;
     if (tokens_ < 1) {
       ++rate_limited_;
@@ -81,13 +108,14 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
     }
     if (queue_.size() >= settings_.queue_capacity) {
       failure_ = describe() + " does not keep up: " + std::to_string(queue_.size()) + " messages waiting (the queue's bound)";
-      queue_.clear();
+      undelivered_ += queue_.size();
+      dropped.swap(queue_);
       idle_.notify_all();
       return Offer::refused;
     }
     tokens_ -= 1;
     queue_.push_back({output_.kind == Output::Kind::slack ? nlohmann::json{{"text", line}}.dump() : std::move(json),
-                      std::move(key)});
+                      std::move(key), std::move(acks), std::chrono::steady_clock::now()});
   }
   wake_.notify_one();
   return Offer::queued;
@@ -98,16 +126,55 @@ std::optional<std::string> OutputQueue::failure() const {
   return failure_;
 }
 
-bool OutputQueue::drain(std::chrono::milliseconds timeout) {
+bool OutputQueue::drain(std::chrono::milliseconds quiet) {
   std::unique_lock lock(mutex_);
-  idle_.wait_for(lock, timeout, [this] { return failure_ || (queue_.empty() && !busy_); });
-  return !failure_ && queue_.empty() && !busy_;
+  auto last_progress = std::chrono::steady_clock::now();
+  uint64_t seen = delivered_;
+  // In short slices, so that a teardown is seen at once (as engine/runtime/teardown.h waits).
+  while (!failure_ && !cut_ && (!queue_.empty() || busy_) && !torn_down()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (delivered_ != seen) {
+      seen = delivered_;
+      last_progress = now;
+    } else if (now - last_progress >= quiet) {
+      break;
+    }
+    idle_.wait_for(lock, std::chrono::milliseconds(20));
+  }
+  return !failure_ && !cut_ && queue_.empty() && !busy_;
 }
 
-void OutputQueue::fail_with(std::string reason) {
+void OutputQueue::fail_with(std::string reason, size_t in_flight) {
+  std::deque<Message> dropped;  // let go outside the lock: their tokens released
   std::lock_guard lock(mutex_);
   if (!failure_) failure_ = std::move(reason);
-  queue_.clear();
+  undelivered_ += in_flight + queue_.size();
+  dropped.swap(queue_);
+}
+
+void OutputQueue::cut(std::deque<Message>& batch) {
+  abandoned_ += batch.size();
+  batch.clear();
+  abandon_queued();
+  std::lock_guard lock(mutex_);
+  busy_ = false;
+  cut_ = true;
+  idle_.notify_all();
+}
+
+std::optional<std::string> OutputQueue::held_too_long(const std::deque<Message>& batch) const {
+  const auto waited = std::chrono::steady_clock::now() - batch.front().queued_at;
+  if (waited <= settings_.max_hold) return std::nullopt;
+  char seconds[96];
+  std::snprintf(seconds, sizeof seconds, "%.1f s for its delivery, more than output_max_hold_s = %g",
+                std::chrono::duration<double>(waited).count(), std::chrono::duration<double>(settings_.max_hold).count());
+  return describe() + " is too slow: a message waited " + seconds +
+         " (meanwhile its alerts' batches are not acknowledged)";
+}
+
+void OutputQueue::count_delivered(uint64_t n) {
+  delivered_ += n;
+  if (settings_.side_work) *settings_.side_work += n;
 }
 
 void OutputQueue::run() {
@@ -125,13 +192,22 @@ void OutputQueue::run() {
       }
       busy_ = true;
     }
-    std::optional<std::string> failed;
+    // Once the run is torn down nothing more is sent: not the next message either.
+    if (torn_down()) return cut(batch);
+    std::optional<std::string> failed = held_too_long(batch);
     try {
-      failed = deliver(batch);
+      if (!failed) failed = deliver(batch);
     } catch (const Fault& fault) {
       failed = describe() + ": " + fault.message();
     }
-    if (failed) fail_with(*failed);
+    // The run is being torn down: the request was cut here, the output did not refuse it. Its
+    // filter is not paused, and what is left is let go: abandoned, as every release after a
+    // teardown is.
+    if (failed && torn_down()) return cut(batch);
+    // What deliver() left in `batch` was not delivered; its tokens are let go at the end of this
+    // turn, released (acknowledged) once counted here.
+    if (failed) fail_with(*failed, batch.size());
+    batch.clear();
     std::lock_guard lock(mutex_);
     busy_ = false;
   }
@@ -151,11 +227,30 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
       t.frame_header = std::string(1, '\0');
       for (int shift = 24; shift >= 0; shift -= 8) t.frame_header.push_back(static_cast<char>((id >> shift) & 0xff));
     }
-    uint64_t failed_before = t.publisher->failed();
-    for (const Message& m : batch) t.publisher->publish(confluent ? t.frame_header + m.body : m.body, m.key);
-    t.publisher->flush_reports(settings_.timeout);
+    const uint64_t failed_before = t.publisher->failed(), delivered_before = t.publisher->delivered();
+    // The messages whose delivery the reports confirmed count as delivered; the rest, left in
+    // `batch`, are counted as not confirmed delivered by the caller (some may be in the topic).
+    auto confirmed = [&] {
+      const uint64_t n = std::min<uint64_t>(t.publisher->delivered() - delivered_before, batch.size());
+      batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
+      count_delivered(n);
+    };
+    for (const Message& m : batch) {
+      if (torn_down()) return describe() + ": the run was torn down";
+      t.publisher->publish(confluent ? t.frame_header + m.body : m.body, m.key);
+    }
+    // In slices: a teardown cuts the wait (what is published may still reach the topic).
+    const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
+    while (!t.publisher->reports_in(kReportSlice)) {
+      if (torn_down()) return describe() + ": the run was torn down";
+      if (std::chrono::steady_clock::now() >= deadline) {
+        confirmed();
+        return describe() + ": delivery reports did not come within output_timeout_ms = " +
+               std::to_string(settings_.timeout.count());
+      }
+    }
+    confirmed();  // delivered: their tokens released
     if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
-    delivered_ += batch.size();
     return std::nullopt;
   }
   if (!t.curl) {
@@ -168,8 +263,12 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     curl_easy_setopt(t.curl.get(), CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(t.curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(t.curl.get(), CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(t.curl.get(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(t.curl.get(), CURLOPT_XFERINFOFUNCTION, abort_when_torn_down);
+    curl_easy_setopt(t.curl.get(), CURLOPT_XFERINFODATA, settings_.scope.get());
   }
-  for (const Message& m : batch) {
+  while (!batch.empty()) {
+    const Message& m = batch.front();
     std::string body;
     curl_easy_setopt(t.curl.get(), CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(t.curl.get(), CURLOPT_POSTFIELDS, m.body.c_str());
@@ -179,7 +278,8 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     long status = 0;
     curl_easy_getinfo(t.curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status >= 300) return describe() + ": HTTP " + std::to_string(status) + ": " + body;
-    ++delivered_;
+    batch.pop_front();  // delivered: its tokens released (when no other message or holder keeps them)
+    count_delivered(1);
   }
   return std::nullopt;
 }

@@ -7,7 +7,16 @@
 //   - above the owner's alerts/s limit, messages are dropped and counted (rate_limited()), not
 //     queued: the limit protects the service, it does not pause the filter;
 //   - a delivery that fails (a webhook's error status or time-out, a topic that rejects) is a
-//     failure; nothing more is delivered after it.
+//     failure; nothing more is delivered after it;
+//   - a message that waited longer than max_hold (`output_max_hold_s`) when its delivery would
+//     start is a failure: an output slow enough for that holds its batches' acknowledgements, and
+//     a Kafka source's committed offsets, too long.
+// A message holds the acknowledgement tokens of the batch its alert came from (engine/runtime/ack.h)
+// until it is delivered, so that no offset passes an alert whose message was not delivered. A
+// failed output lets its messages go, counted (undelivered()): their tokens are released
+// (acknowledged), so that a paused output holds no batch for good. Messages still queued when the
+// output is stopped without having failed (abandon_queued(), the destructor) are abandoned: their
+// batches are never acknowledged, and a restart reads them again.
 #pragma once
 
 #include <atomic>
@@ -20,8 +29,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "actors/common/filter_registry/filter_registry.h"
+#include "engine/runtime/ack.h"
 
 namespace ebs::filter_registry {
 
@@ -29,24 +40,39 @@ struct OutputSettings {
   size_t queue_capacity = 10000;                            // messages waiting
   double max_per_second = 50;                               // the owner's limit
   std::chrono::milliseconds timeout{5000};                  // per webhook request, per Kafka flush
+  std::chrono::milliseconds max_hold{60000};                // the longest a message may wait for its delivery
   std::map<std::string, std::string> kafka_properties;      // bootstrap.servers, ...
   // A Confluent-compatible schema registry: avro-confluent topics register the alert schema there
   // as <topic>-value (once, from the output's thread) and frame each message with its id.
   std::string schema_registry;
+  // The run's acknowledgements (ActorContext::acks): once torn down (a fault, a drain past its
+  // time), a drain stops waiting, the request in progress is cut, and nothing more is sent.
+  std::shared_ptr<const AckScope> scope;
+  // Counts every message delivered (ActorContext::side_work): the run's drain clock sees an output
+  // that still delivers at the end of the stream as progress. May be null.
+  std::shared_ptr<std::atomic<uint64_t>> side_work;
 };
+
+// The acknowledgement tokens of one batch, shared by every message made from it: one allocation per
+// batch, one reference per message.
+using HeldAcks = std::shared_ptr<const std::vector<AckRef>>;
 
 class OutputQueue {
  public:
   OutputQueue(Output output, OutputSettings settings);
-  ~OutputQueue();  // stops the thread; what is still queued is not delivered
+  // Stops the thread (after the delivery in progress); what is still queued is not delivered, and
+  // its tokens are abandoned (counted in abandoned()).
+  ~OutputQueue();
   OutputQueue(const OutputQueue&) = delete;
   OutputQueue& operator=(const OutputQueue&) = delete;
 
-  enum class Offer { queued, rate_limited, refused };
+  enum class Offer { queued, rate_limited, refused, torn_down };
   // `json`: the message (Kafka, webhook; for an avro-confluent topic the Avro datum, framed by the
-  // output's thread); `line`: the Slack text. Never blocks. `refused` once the output has failed
-  // (or its queue is full, which fails it).
-  Offer offer(std::string json, std::string line, std::string key);
+  // output's thread); `line`: the Slack text; `acks`: the tokens of the alert's batch, held until
+  // the message is delivered or the output fails. Never blocks. `refused` once the output has failed
+  // (or its queue is full, which fails it); `torn_down` once the run is (nothing more is sent, the
+  // output has not failed); a message not queued holds nothing.
+  Offer offer(std::string json, std::string line, std::string key, HeldAcks acks = {});
 
   // The owner's alerts/s limit changed (read at a switch point; the actor's thread, as offer()).
   void set_max_per_second(double limit);
@@ -55,10 +81,21 @@ class OutputQueue {
   std::optional<std::string> failure() const;
   uint64_t delivered() const { return delivered_; }
   uint64_t rate_limited() const { return rate_limited_; }
+  // Messages queued (or being delivered) when the output failed: let go, their tokens released. A
+  // Kafka delivery that failed in part counts the messages whose delivery was confirmed as
+  // delivered, the rest here (some may still have reached the topic: not confirmed delivered).
+  uint64_t undelivered() const { return undelivered_; }
+  // Messages still queued when the output was stopped without failing: their tokens abandoned.
+  uint64_t abandoned() const { return abandoned_; }
 
-  // Waits until everything queued is delivered, the output failed, or `timeout` passed; true when
-  // the queue is empty and nothing failed.
-  bool drain(std::chrono::milliseconds timeout);
+  // Waits until everything queued is delivered or the output failed, as long as a delivery
+  // completes at least every `quiet` (a slow output that still delivers is waited for; each
+  // delivery is bounded by the output's time-out) and the run is not torn down. True when the
+  // queue is empty and nothing failed.
+  bool drain(std::chrono::milliseconds quiet);
+  // Abandons what is still queued (not the delivery in progress): their batches are never
+  // acknowledged. Returns how many; counted in abandoned().
+  uint64_t abandon_queued();
 
   const Output& output() const { return output_; }
   std::string describe() const;  // "kafka topic T", "webhook URL"
@@ -66,12 +103,23 @@ class OutputQueue {
  private:
   struct Message {
     std::string body, key;
+    HeldAcks acks;  // released when the message is let go: delivered, or its output failed
+    std::chrono::steady_clock::time_point queued_at;
   };
   void run();
   // Adds the tokens the time since the last refill earned at the current limit (at most a
   // second's worth).
   void refill();
-  void fail_with(std::string reason);
+  // `in_flight`: the messages of the failed delivery that were not delivered.
+  void fail_with(std::string reason, size_t in_flight = 0);
+  bool torn_down() const { return settings_.scope && settings_.scope->torn_down(); }
+  // The run was torn down: `batch` (taken, not delivered) and what is queued are abandoned, nothing
+  // more is sent, and the output has not failed (its filter is not paused).
+  void cut(std::deque<Message>& batch);
+  // Why `batch`'s oldest message may not be delivered any more (it waited longer than max_hold).
+  std::optional<std::string> held_too_long(const std::deque<Message>& batch) const;
+  void count_delivered(uint64_t n);
+  // Delivers `batch`, taking each message out once delivered: what is left was not.
   std::optional<std::string> deliver(std::deque<Message>& batch);
 
   Output output_;
@@ -80,8 +128,9 @@ class OutputQueue {
   std::condition_variable wake_, idle_;
   std::deque<Message> queue_;
   bool stopping_ = false, busy_ = false;
+  bool cut_ = false;  // the run was torn down during a delivery: nothing more is sent
   std::optional<std::string> failure_;
-  std::atomic<uint64_t> delivered_{0}, rate_limited_{0};
+  std::atomic<uint64_t> delivered_{0}, rate_limited_{0}, undelivered_{0}, abandoned_{0};
   // Token bucket for max_per_second (the actor's thread only).
   double tokens_ = 0;
   std::chrono::steady_clock::time_point refilled_;

@@ -2,7 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <httplib.h>
+
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+
+#include "test/support/child_process.h"
 
 using namespace ebs::filter_registry;
 
@@ -18,4 +24,235 @@ TEST_CASE("an output's alerts/s limit raised: the time before counts at the old 
   for (int i = 0; i < 10; ++i) queue.offer("{}", "", "");
   // A token takes 100 ms at the new limit: the offers, made at once, earn none.
   CHECK(queue.rate_limited() == 10);
+}
+
+namespace {
+
+using ebs::AckRef;
+using ebs::AckToken;
+using ebs::AckTracker;
+
+// A webhook on loopback that answers `status` to each request once the test lets it (answer(n)),
+// and records the bodies it got.
+struct GatedWebhook {
+  httplib::Server server;
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int allowed = 0, requests = 0, answered = 0, status = 200;
+  bool closing = false;
+  int port = 0;
+  GatedWebhook() {
+    server.Post("/hook", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mutex);
+      ++requests;
+      changed.notify_all();
+      changed.wait_for(lock, std::chrono::seconds(20), [this] { return closing || answered < allowed; });
+      ++answered;
+      res.status = status;
+      res.set_content("{}", "application/json");
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~GatedWebhook() {
+    {
+      std::lock_guard lock(mutex);
+      closing = true;
+    }
+    changed.notify_all();
+    server.stop();
+    thread.join();
+  }
+  void answer(int more) {
+    std::lock_guard lock(mutex);
+    allowed += more;
+    changed.notify_all();
+  }
+  bool wait_for_requests(int n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(20), [&] { return requests >= n; });
+  }
+  Output output() const { return {Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(port) + "/hook"}; }
+};
+
+// The tokens of one batch of `records` records from `tracker`, as the `filters` actor hands them on.
+HeldAcks batch_tokens(const std::shared_ptr<AckTracker>& tracker, uint64_t records) {
+  return std::make_shared<const std::vector<AckRef>>(std::vector<AckRef>{std::make_shared<AckToken>(tracker, records)});
+}
+
+OutputSettings unlimited() {
+  OutputSettings settings;
+  settings.max_per_second = 1e6;
+  return settings;
+}
+
+}  // namespace
+
+TEST_CASE("a message holds its batch's acknowledgement until its webhook answered") {
+  GatedWebhook hook;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.side_work = std::make_shared<std::atomic<uint64_t>>(0);
+  OutputQueue queue(hook.output(), settings);
+  // Batch 1 gives two messages, batch 2 one; the caller lets go of its own references at once.
+  {
+    HeldAcks first = batch_tokens(tracker, 2), second = batch_tokens(tracker, 1);
+    CHECK(queue.offer("{\"a\":1}", "", "k", first) == OutputQueue::Offer::queued);
+    CHECK(queue.offer("{\"a\":2}", "", "k", first) == OutputQueue::Offer::queued);
+    CHECK(queue.offer("{\"a\":3}", "", "k", second) == OutputQueue::Offer::queued);
+  }
+  REQUIRE(hook.wait_for_requests(1));
+  CHECK(tracker->acknowledged_through() == 0);  // nothing answered yet: both batches held
+  hook.answer(1);  // the first of batch 1's two messages: batch 1 is still held by the second
+  REQUIRE(hook.wait_for_requests(2));
+  CHECK(queue.delivered() == 1);
+  CHECK(tracker->acknowledged_through() == 0);
+  hook.answer(1);
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(20)));
+  CHECK(tracker->records_acknowledged() == 2);
+  hook.answer(1);
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 2; }, std::chrono::seconds(20)));
+  CHECK(queue.delivered() == 3);
+  CHECK(*settings.side_work == 3);  // each delivery is the actor's progress, for the run's drain clock
+  CHECK(queue.undelivered() == 0);
+  CHECK(queue.abandoned() == 0);
+  CHECK(tracker->records_abandoned() == 0);
+}
+
+TEST_CASE("a failed output lets its messages go, counted, and their batches are acknowledged") {
+  GatedWebhook hook;
+  hook.status = 500;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputQueue queue(hook.output(), unlimited());
+  // All three are queued before the webhook answers (the first is in flight, held): none refused.
+  for (int i = 0; i < 3; ++i) CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  hook.answer(100);
+  REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(20)));
+  CHECK(queue.failure()->find("HTTP 500") != std::string::npos);
+  // The failed delivery and what was queued behind it.
+  REQUIRE(ebs::test::wait_until([&] { return queue.undelivered() + queue.delivered() == 3; }, std::chrono::seconds(20)));
+  CHECK(queue.delivered() == 0);
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 3; }, std::chrono::seconds(20)));
+  CHECK(tracker->records_abandoned() == 0);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::refused);
+}
+
+TEST_CASE("a full queue fails its output: the queued messages' batches are acknowledged, the one in flight when answered") {
+  GatedWebhook hook;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.queue_capacity = 2;
+  settings.timeout = std::chrono::milliseconds(30000);
+  OutputQueue queue(hook.output(), settings);
+  queue.offer("{}", "", "k", batch_tokens(tracker, 1));
+  REQUIRE(hook.wait_for_requests(1));  // batch 1's message in flight
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::refused);  // batch 4: never queued
+  REQUIRE(queue.failure().has_value());
+  CHECK(queue.failure()->find("does not keep up") != std::string::npos);
+  CHECK(queue.undelivered() == 2);
+  CHECK(tracker->records_acknowledged() == 3);  // batches 2-4 let go
+  CHECK(tracker->acknowledged_through() == 0);  // batch 1 still held by its delivery
+  hook.answer(1);
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 4; }, std::chrono::seconds(20)));
+  CHECK(queue.delivered() == 1);
+  CHECK(tracker->records_abandoned() == 0);
+}
+
+TEST_CASE("messages still queued when the output stops without failing are abandoned: never acknowledged") {
+  GatedWebhook hook;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputQueue queue(hook.output(), unlimited());
+  queue.offer("{}", "", "k", batch_tokens(tracker, 1));
+  REQUIRE(hook.wait_for_requests(1));
+  queue.offer("{}", "", "k", batch_tokens(tracker, 2));
+  // A drain that sees no delivery for its quiet time gives up (the webhook does not answer).
+  CHECK(!queue.drain(std::chrono::milliseconds(50)));
+  CHECK(queue.abandon_queued() == 1);  // batch 2's message; the destructor does the same
+  CHECK(queue.abandoned() == 1);
+  hook.answer(1);  // the delivery in progress completes
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(20)));
+  CHECK(queue.delivered() == 1);
+  CHECK(tracker->first_abandoned() == 2);
+  CHECK(tracker->records_abandoned() == 2);
+  CHECK(!queue.failure());
+}
+
+TEST_CASE("a drain waits for a slow output that still delivers") {
+  GatedWebhook hook;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputQueue queue(hook.output(), unlimited());
+  for (int i = 0; i < 5; ++i) queue.offer("{}", "", "k", batch_tokens(tracker, 1));
+  // One answer every 500 ms (2.5 s in all) against a quiet time of 2 s: the drain waits for them all.
+  std::thread answers([&] {
+    for (int i = 0; i < 5; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      hook.answer(1);
+    }
+  });
+  CHECK(queue.drain(std::chrono::milliseconds(2000)));
+  answers.join();
+  CHECK(queue.delivered() == 5);
+  CHECK(tracker->acknowledged_through() == 5);
+}
+
+TEST_CASE("a teardown ends a drain and cuts the request in progress: what is left is abandoned, the output not failed") {
+  GatedWebhook hook;  // never answers
+  auto scope = std::make_shared<ebs::AckScope>();
+  auto tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
+  OutputSettings settings = unlimited();
+  settings.scope = scope;
+  settings.timeout = std::chrono::milliseconds(60000);
+  OutputQueue queue(hook.output(), settings);
+  queue.offer("{}", "", "k", batch_tokens(tracker, 1));
+  queue.offer("{}", "", "k", batch_tokens(tracker, 2));
+  std::thread fault([&] {
+    hook.wait_for_requests(1);  // checked below: no doctest assertion on this thread
+    scope->tear_down();  // as the engine does after a fault, or a drain past drain_timeout_s
+  });
+  // Without the teardown this drain would wait a minute (the request's time-out).
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(!queue.drain(std::chrono::milliseconds(60000)));
+  fault.join();
+  CHECK(hook.wait_for_requests(1));  // the teardown came during the first request
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+  // libcurl's progress callback cuts the request (about once a second).
+  REQUIRE(ebs::test::wait_until([&] { return queue.abandoned() == 2; }, std::chrono::seconds(20)));
+  CHECK(!queue.failure());  // its filter is not paused for the run's teardown
+  CHECK(queue.undelivered() == 0);
+  REQUIRE(ebs::test::wait_until([&] { return tracker->records_abandoned() == 3; }, std::chrono::seconds(20)));
+  CHECK(tracker->acknowledged_through() == 0);
+  // Refused as torn down, not as failed: its filter is not paused.
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 4)) == OutputQueue::Offer::torn_down);
+}
+
+TEST_CASE("a message that waited longer than max_hold fails its output: counted, its batch's acknowledgement released") {
+  GatedWebhook hook;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.max_hold = std::chrono::milliseconds(1000);
+  settings.timeout = std::chrono::milliseconds(60000);
+  OutputQueue queue(hook.output(), settings);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  REQUIRE(hook.wait_for_requests(1));  // batch 1's message in flight, unanswered
+  const auto second_queued = std::chrono::steady_clock::now();
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  // The slow request outlasts the second message's max_hold (the answer is what is waited for).
+  REQUIRE(ebs::test::wait_until([&] { return std::chrono::steady_clock::now() - second_queued > std::chrono::milliseconds(1200); },
+                                std::chrono::seconds(20)));
+  CHECK(!queue.failure());  // a slow output that has not yet come to a message too old has not failed
+  hook.answer(1);
+  REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(20)));
+  CHECK(queue.failure()->find("is too slow: a message waited") != std::string::npos);
+  INFO(*queue.failure());
+  CHECK(queue.failure()->find("output_max_hold_s = 1 ") != std::string::npos);
+  CHECK(queue.delivered() == 1);
+  REQUIRE(ebs::test::wait_until([&] { return queue.undelivered() == 1; }, std::chrono::seconds(20)));
+  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 2; }, std::chrono::seconds(20)));
+  CHECK(tracker->records_abandoned() == 0);
+  CHECK(hook.wait_for_requests(1));
+  std::lock_guard lock(hook.mutex);
+  CHECK(hook.requests == 1);  // the second message was never sent
 }

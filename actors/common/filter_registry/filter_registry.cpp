@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "actors/common/repository/alert_query.h"
@@ -157,6 +159,11 @@ void FilterRegistry::migrate() {
   if (version < 2)  // every user had the service's limit, the default's
     db_.execute("ALTER TABLE users ADD COLUMN max_sql_steps INTEGER NOT NULL DEFAULT " +
                 std::to_string(Limits{}.max_sql_steps));
+  // The effects logged before say nothing of their attempt: a restart's entries among them are told
+  // apart from the first attempt's only by their order, so they are not all claimed to be attempt 1.
+  if (version < 3)
+    db_.execute("ALTER TABLE filter_effects ADD COLUMN attempt INTEGER NOT NULL DEFAULT " +
+                std::to_string(kAttemptNotRecorded));
   db_.execute("PRAGMA user_version = " + std::to_string(kStoreVersion));
   t.commit();
 }
@@ -479,8 +486,10 @@ void FilterRegistry::record_effects(const std::string& run, int64_t instance, in
   applied.run();
   for (const Effect& e : effects) {
     auto s = db_.prepare(
-        "INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence) VALUES(?, ?, ?, ?, ?)");
-    s.bind(1, e.filter_id).bind(2, e.version).bind(3, e.instance).bind(4, e.sequence).bind(5, e.source_sequence);
+        "INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence, attempt) "
+        "VALUES(?, ?, ?, ?, ?, ?)");
+    s.bind(1, e.filter_id).bind(2, e.version).bind(3, e.instance).bind(4, e.sequence).bind(5, e.source_sequence)
+        .bind(6, e.attempt);
     s.run();
   }
   t.commit();
@@ -488,15 +497,18 @@ void FilterRegistry::record_effects(const std::string& run, int64_t instance, in
 
 std::vector<FilterRegistry::Effect> FilterRegistry::effects(int64_t id) const {
   auto s = db_.prepare(
-      "SELECT filter_id, version, instance, alert_sequence, source_sequence FROM filter_effects WHERE filter_id = ? "
-      "ORDER BY rowid");
+      "SELECT filter_id, version, instance, alert_sequence, source_sequence, attempt FROM filter_effects "
+      "WHERE filter_id = ? ORDER BY rowid");
   s.bind(1, id);
   std::vector<Effect> out;
-  while (s.step()) out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), s.integer(3), s.integer(4)});
+  while (s.step())
+    out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), s.integer(3), s.integer(4), s.integer(5)});
   return out;
 }
 
-Claim FilterRegistry::claim(const std::string& run, int64_t instance, int64_t source_sequence, int64_t known_revision) {
+Claim FilterRegistry::claim(const std::string& run, int64_t instance, int64_t source_sequence, int64_t known_revision,
+                            int64_t batch) {
+  if (batch < 0) batch = source_sequence;
   sqlite::Transaction t(db_);  // BEGIN IMMEDIATE: one instance at a time, from its claim to its commit
   const int64_t revision = this->revision();
   auto scheduled = db_.prepare("SELECT 1 FROM switch_points WHERE run = ? AND revision = ?");
@@ -537,10 +549,25 @@ Claim FilterRegistry::claim(const std::string& run, int64_t instance, int64_t so
     answer.applied_revision = index.integer(1);
   }
   std::vector<SwitchPoint>& out = answer.points;
+  {
+    // Only the newest kMaxClaimPoints of those reached at once (at or before `batch`): counted, not
+    // read. A later revision's point is never at an earlier sequence, so revision order is stream order.
+    auto reached = db_.prepare(
+        "SELECT count(*) FROM switch_points WHERE run = ? AND revision > ? AND source_sequence <= ?");
+    reached.bind(1, run).bind(2, known_revision).bind(3, batch);
+    reached.step();
+    answer.skipped = std::max<int64_t>(0, reached.integer(0) - static_cast<int64_t>(kMaxClaimPoints));
+  }
   auto points = db_.prepare(
-      "SELECT revision, source_sequence FROM switch_points WHERE run = ? AND revision > ? ORDER BY revision");
-  points.bind(1, run).bind(2, known_revision);
+      "SELECT revision, source_sequence FROM switch_points WHERE run = ? AND revision > ? ORDER BY revision "
+      "LIMIT ? OFFSET ?");
+  // One more than sent: whether any is left out, and where the first of them starts.
+  points.bind(1, run).bind(2, known_revision).bind(3, static_cast<int64_t>(kMaxClaimPoints) + 1).bind(4, answer.skipped);
   while (points.step()) out.push_back({points.integer(0), points.integer(1), {}, {}});
+  if (out.size() > kMaxClaimPoints) {
+    answer.next_point = out.back().sequence;
+    out.pop_back();
+  }
   for (SwitchPoint& p : out) {
     auto filters = db_.prepare(std::string(
         "SELECT f.id, u.name, u.id, f.name, v.version, v.expression, v.outputs, 1, '', v.kind "

@@ -102,11 +102,24 @@ struct SwitchPoint {
 // instance's number in its actor) had claimed and logged in this run. A failover's replacement of
 // an instance lost with its node has the lost one's index: it resumes from there, knowing every
 // point up to the lost one's claim and logging no point the lost one logged.
+//
+// Bounded: at most kMaxClaimPoints points, however long the run (a replacement's first claim, or an
+// instance that claims after many changes, does not get every point of the run). Of the points at
+// or before the claimant's batch (reached at once) only the newest are sent: an instance keeps no
+// more versions than that, so an older one would never be in force there (`skipped` counts them).
+// The points after its batch are sent oldest first; those left out (`next_point`: the first's
+// sequence) the claimant asks for again before its batches reach them.
 struct Claim {
   std::vector<SwitchPoint> points;  // of the revisions after the one known, oldest first
   int64_t claimed_through = -1;     // the highest source sequence the index ever claimed
   int64_t applied_revision = -1;    // the newest switch point whose effects the index logged (-1: none)
+  int64_t skipped = 0;              // points at or before the claimant's batch left out (older than those sent)
+  int64_t next_point = -1;          // the source sequence of the first point after those sent (-1: none left out)
 };
+
+// The versions a `filters` instance keeps (each compiled, its SQL prepared), and the most switch
+// points a claim answers.
+inline constexpr size_t kMaxClaimPoints = 16;
 
 struct Refusal {
   int status = 400;  // the HTTP status the API answers with
@@ -120,9 +133,17 @@ using Answer = std::variant<T, Refusal>;
 std::variant<int64_t, std::string> expression_cost(const std::string& expression);
 
 // The layout version of a store (PRAGMA user_version). 0: the first layout; 1: filter_versions.kind
-// ('expression' or 'sql') and users.max_sql_filters; 2: users.max_sql_steps. Opening an older store
-// migrates it.
-inline constexpr int64_t kStoreVersion = 2;
+// ('expression' or 'sql') and users.max_sql_filters; 2: users.max_sql_steps; 3: filter_effects.attempt.
+// Opening an older store migrates it.
+inline constexpr int64_t kStoreVersion = 3;
+
+// The attempt of a run that is not a cluster run, or a cluster run's first (its epoch:
+// engine/cluster/messages.h kFirstEpoch). After `on_node_loss: restart` the next attempt agrees its
+// own switch points from source sequence 0, and its instances log the versions in force again, under
+// the new attempt's epoch.
+inline constexpr int64_t kFirstAttempt = 1;
+// The attempt of the effects logged before the attempt was recorded (a store of layout 2 or older).
+inline constexpr int64_t kAttemptNotRecorded = 0;
 
 class FilterRegistry {
  public:
@@ -174,12 +195,14 @@ class FilterRegistry {
   void pause_for_failures(const std::map<int64_t, std::string>& reasons);
   // The log: version `version` of filter `filter_id` (0: it stopped) took effect at the instance's
   // alert `sequence` (alerts it had evaluated before), from the source batch `source_sequence` on
-  // (-1: unknown).
+  // (-1: unknown), in the run's attempt `attempt` (kFirstAttempt, or after `on_node_loss: restart`
+  // the attempt's epoch: each attempt numbers its source batches from 1 and logs its own points).
   struct Effect {
     int64_t filter_id, version;
     std::string instance;
     int64_t sequence;
     int64_t source_sequence;
+    int64_t attempt = kFirstAttempt;
   };
   // The effects of the switch point of `revision` at instance `instance` of the run `run`, written in
   // one transaction that also notes the point as applied by that index (Claim::applied_revision).
@@ -193,8 +216,11 @@ class FilterRegistry {
   // effect from the source sequence just after the highest any instance has claimed, so none has
   // evaluated a batch at or after it with the earlier filters. Answers the switch points of
   // revisions after `known_revision`, oldest first, each with its filters and their owners'
-  // limits as they were when it was made, and what the instance's index claimed and logged before.
-  Claim claim(const std::string& run, int64_t instance, int64_t source_sequence, int64_t known_revision);
+  // limits as they were when it was made (at most kMaxClaimPoints: Claim), and what the instance's
+  // index claimed and logged before. `batch` is the source sequence of the batch the instance is
+  // at (claiming ahead of it, through `source_sequence`; -1: the same).
+  Claim claim(const std::string& run, int64_t instance, int64_t source_sequence, int64_t known_revision,
+              int64_t batch = -1);
 
  private:
   Answer<Filter> owned(const User& who, int64_t id) const;

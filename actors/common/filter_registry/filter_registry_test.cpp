@@ -31,6 +31,30 @@ Refusal refused(Answer<T> answer) {
 
 const std::vector<Output> kTopic{{Output::Kind::kafka, "alice-bright"}};
 
+// The tables of the first layout (store version 0, main at 9d9af33), with the effects' source
+// sequence its stores had gained by then.
+constexpr const char* kFirstLayout = R"sql(
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, admin INTEGER NOT NULL,
+  max_filters INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL, max_expression_cost INTEGER NOT NULL);
+CREATE TABLE tokens(
+  sha256 TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  issued TEXT NOT NULL DEFAULT (datetime('now')), revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE filters(
+  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, version INTEGER NOT NULL, active INTEGER NOT NULL, paused_reason TEXT NOT NULL,
+  removed INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX filters_by_name ON filters(user_id, name) WHERE removed = 0;
+CREATE TABLE filter_versions(
+  filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, version INTEGER NOT NULL,
+  expression TEXT NOT NULL, outputs TEXT NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')),
+  PRIMARY KEY(filter_id, version));
+CREATE TABLE filter_effects(
+  filter_id INTEGER NOT NULL, version INTEGER NOT NULL, instance TEXT NOT NULL, alert_sequence INTEGER NOT NULL,
+  logged TEXT NOT NULL DEFAULT (datetime('now')), source_sequence INTEGER NOT NULL DEFAULT -1);
+CREATE TABLE revision(n INTEGER NOT NULL);
+)sql";
+
 }  // namespace
 
 TEST_CASE("tokens are shown once, stored hashed, rotated and revoked") {
@@ -138,6 +162,13 @@ TEST_CASE("the log of versions taking effect") {
   CHECK(effects[1].version == 2);
   CHECK(effects[1].sequence == 512);
   CHECK(effects[1].source_sequence == 7);
+  CHECK(effects[1].attempt == kFirstAttempt);  // one process: the first attempt
+  // After `on_node_loss: restart` the next attempt (epoch 2) logs its own points, from source sequence 0.
+  registry.record_effects("run/attempt 2", 0, 2, {{f.id, 2, "users#0@a", 0, 0, 2}});
+  effects = registry.effects(f.id);
+  REQUIRE(effects.size() == 3);
+  CHECK(effects[2].attempt == 2);
+  CHECK(effects[2].source_sequence == 0);
 }
 
 TEST_CASE("switch points: one per revision, after every batch any instance claimed, with the versions of then") {
@@ -377,26 +408,7 @@ TEST_CASE("a store of the first layout (user_version 0) is migrated: its filters
   {
     // The layout of stores made before SQL filters (main at 9d9af33), with a user and a filter.
     ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
-    old.execute(R"sql(
-CREATE TABLE users(
-  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, admin INTEGER NOT NULL,
-  max_filters INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL, max_expression_cost INTEGER NOT NULL);
-CREATE TABLE tokens(
-  sha256 TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  issued TEXT NOT NULL DEFAULT (datetime('now')), revoked INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE filters(
-  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  name TEXT NOT NULL, version INTEGER NOT NULL, active INTEGER NOT NULL, paused_reason TEXT NOT NULL,
-  removed INTEGER NOT NULL DEFAULT 0);
-CREATE UNIQUE INDEX filters_by_name ON filters(user_id, name) WHERE removed = 0;
-CREATE TABLE filter_versions(
-  filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, version INTEGER NOT NULL,
-  expression TEXT NOT NULL, outputs TEXT NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')),
-  PRIMARY KEY(filter_id, version));
-CREATE TABLE filter_effects(
-  filter_id INTEGER NOT NULL, version INTEGER NOT NULL, instance TEXT NOT NULL, alert_sequence INTEGER NOT NULL,
-  logged TEXT NOT NULL DEFAULT (datetime('now')), source_sequence INTEGER NOT NULL DEFAULT -1);
-CREATE TABLE revision(n INTEGER NOT NULL);
+    old.execute(std::string(kFirstLayout) + R"sql(
 INSERT INTO revision VALUES(3);
 INSERT INTO users VALUES(1, 'alice', 0, 20, 50, 40);
 INSERT INTO filters VALUES(1, 1, 'bright', 2, 1, '', 0);
@@ -425,4 +437,101 @@ INSERT INTO filter_versions(filter_id, version, expression, outputs) VALUES(1, 2
   // Opened again: already at the current layout, nothing to do.
   FilterRegistry again(store.path());
   CHECK(again.filters(alice).size() == 2);
+}
+
+TEST_CASE("a store of layout 2 (before the attempt column) is migrated: its effects say their attempt was not recorded") {
+  TempStore store;
+  {
+    // The layout main at b8fda85 made (user_version 2): the first layout's tables with the columns
+    // its migrations added and the switch tables, a user, a filter of two versions, its effects and
+    // a switch point.
+    ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
+    old.execute(std::string(kFirstLayout) + R"sql(
+ALTER TABLE filter_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'expression';
+ALTER TABLE users ADD COLUMN max_sql_filters INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE users ADD COLUMN max_sql_steps INTEGER NOT NULL DEFAULT 2000000;
+CREATE TABLE switch_claims(
+  run TEXT NOT NULL, instance INTEGER NOT NULL, source_sequence INTEGER NOT NULL,
+  applied_revision INTEGER NOT NULL DEFAULT -1, PRIMARY KEY(run, instance));
+CREATE TABLE switch_points(
+  run TEXT NOT NULL, revision INTEGER NOT NULL, source_sequence INTEGER NOT NULL, PRIMARY KEY(run, revision));
+CREATE TABLE switch_filters(
+  run TEXT NOT NULL, revision INTEGER NOT NULL, filter_id INTEGER NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE switch_limits(
+  run TEXT NOT NULL, revision INTEGER NOT NULL, user_id INTEGER NOT NULL, max_alerts_per_second REAL NOT NULL,
+  max_sql_steps INTEGER NOT NULL);
+INSERT INTO revision VALUES(2);
+INSERT INTO users VALUES(1, 'alice', 0, 20, 50, 40, 5, 30000);
+INSERT INTO filters VALUES(1, 1, 'bright', 2, 1, '', 0);
+INSERT INTO filter_versions VALUES(1, 1, 'mag < 18', '[{"kind":"kafka","target":"t"}]', datetime('now'), 'expression');
+INSERT INTO filter_versions VALUES(1, 2, 'mag < 17', '[{"kind":"kafka","target":"t"}]', datetime('now'), 'expression');
+INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence) VALUES(1, 1, 'users#0', 0, 0);
+INSERT INTO filter_effects(filter_id, version, instance, alert_sequence, source_sequence) VALUES(1, 2, 'users#0', 40, 9);
+INSERT INTO switch_points VALUES('old run', 2, 9);
+PRAGMA user_version = 2;
+)sql");
+  }
+  FilterRegistry registry(store.path());
+  {
+    ebs::sqlite::Database db(store.path(), ebs::sqlite::Database::Mode::read_only);
+    CHECK(db.scalar("PRAGMA user_version") == kStoreVersion);
+  }
+  CHECK(registry.revision() == 2);
+  User alice = registry.users().at(0);
+  CHECK(alice.limits.max_sql_steps == 30000);
+  // The effects logged before say their attempt was not recorded (a restart's were told apart
+  // only by their order); new ones carry theirs.
+  auto effects = registry.effects(1);
+  REQUIRE(effects.size() == 2);
+  CHECK(effects[0].attempt == kAttemptNotRecorded);
+  CHECK(effects[1].attempt == kAttemptNotRecorded);
+  CHECK(effects[1].source_sequence == 9);
+  Claim claim = registry.claim("new run", 0, 1, -1);
+  REQUIRE(claim.points.size() == 1);
+  CHECK(claim.points[0].filters.at(0).expression == "mag < 17");
+  registry.record_effects("new run", 0, claim.points[0].revision, {{1, 2, "users#0", 0, 0}});
+  effects = registry.effects(1);
+  REQUIRE(effects.size() == 3);
+  CHECK(effects[2].attempt == kFirstAttempt);
+  // Opened again: already at the current layout.
+  FilterRegistry again(store.path());
+  CHECK(again.effects(1).size() == 3);
+}
+
+TEST_CASE("a claim answers at most 16 switch points: the newest of those its batch reached, the rest asked for later") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  User alice = ok(registry.create_user("alice", false, {}));
+  Filter f = ok(registry.create_filter(alice, "bright", "mag < 18", kTopic));
+  // 40 points: 0 (the first claim), then one per change at 10, 20, ..., 390.
+  int64_t known = registry.claim("run", 0, 9, -1).points.back().revision;
+  for (int k = 1; k < 40; ++k) {
+    ok(registry.update_filter(alice, f.id, "mag < " + std::to_string(k), std::nullopt));
+    Claim c = registry.claim("run", 0, 10 * k + 9, known);
+    REQUIRE(c.points.size() == 1);
+    CHECK(c.points[0].sequence == 10 * k);
+    known = c.points[0].revision;
+  }
+  // A replacement of index 1 asking from the start at batch 395 reached all 40 at once: the 16
+  // newest (an instance keeps no more versions), the 24 older left out.
+  Claim late = registry.claim("run", 1, 395, -1);
+  REQUIRE(late.points.size() == kMaxClaimPoints);
+  CHECK(late.skipped == 24);
+  CHECK(late.points.front().sequence == 240);
+  CHECK(late.points.back().sequence == 390);
+  CHECK(late.next_point == -1);
+  // One at batch 95 (a replayed batch) reached 10: those, and the 6 after them; the rest it asks
+  // for again before its batches reach 160, from the newest it got.
+  Claim early = registry.claim("run", 1, 399, -1, 95);
+  REQUIRE(early.points.size() == kMaxClaimPoints);
+  CHECK(early.skipped == 0);
+  CHECK(early.points.front().sequence == 0);
+  CHECK(early.points.back().sequence == 150);
+  CHECK(early.next_point == 160);
+  Claim rest = registry.claim("run", 1, 399, early.points.back().revision, 160);
+  CHECK(rest.points.size() == kMaxClaimPoints);
+  CHECK(rest.points.front().sequence == 160);
+  CHECK(rest.next_point == 320);
+  // An instance that knows every point gets none.
+  CHECK(registry.claim("run", 0, 400, known).points.empty());
 }

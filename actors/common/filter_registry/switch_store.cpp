@@ -52,14 +52,15 @@ class LocalStore final : public SwitchStore {
  public:
   LocalStore(const std::string& path, std::string run) : store_(path), run_(std::move(run)) {}
   std::string describe() const override { return store_.path(); }
-  Claim claim(int64_t instance, int64_t through, int64_t known_revision) override {
-    return store_.claim(run_, instance, through, known_revision);
+  Claim claim(int64_t instance, int64_t batch, int64_t through, int64_t known_revision) override {
+    return store_.claim(run_, instance, through, known_revision, batch);
   }
+  int64_t attempt() const override { return kFirstAttempt; }
   void record_effects(int64_t instance, int64_t revision, const std::vector<FilterRegistry::Effect>& effects) override {
     store_.record_effects(run_, instance, revision, effects);
   }
   void pause_for_failures(const std::map<int64_t, std::string>& reasons) override { store_.pause_for_failures(reasons); }
-  std::chrono::milliseconds claim_ahead() const override { return std::chrono::milliseconds(0); }
+  bool remote() const override { return false; }
 
  private:
   FilterRegistry store_;
@@ -74,12 +75,14 @@ class CoordinatorStore final : public SwitchStore {
     path_ = ask({{"op", "path"}}).get<std::string>();
   }
   std::string describe() const override { return "the coordinator's " + path_; }
-  Claim claim(int64_t instance, int64_t through, int64_t known_revision) override {
-    const json answer = ask({{"op", "claim"}, {"instance", instance}, {"source_sequence", through},
+  Claim claim(int64_t instance, int64_t batch, int64_t through, int64_t known_revision) override {
+    const json answer = ask({{"op", "claim"}, {"instance", instance}, {"batch", batch}, {"source_sequence", through},
                              {"known_revision", known_revision}});
     Claim out;
     out.claimed_through = answer.at("claimed_through").get<int64_t>();
     out.applied_revision = answer.at("applied_revision").get<int64_t>();
+    out.skipped = answer.at("skipped").get<int64_t>();
+    out.next_point = answer.at("next_point").get<int64_t>();
     for (const json& p : answer.at("points")) {
       SwitchPoint point{p.at("revision").get<int64_t>(), p.at("sequence").get<int64_t>(), {}};
       for (const json& f : p.at("filters")) point.filters.push_back(filter_of(f));
@@ -89,7 +92,9 @@ class CoordinatorStore final : public SwitchStore {
     }
     return out;
   }
+  int64_t attempt() const override { return static_cast<int64_t>(requests_.attempt()); }
   void record_effects(int64_t instance, int64_t revision, const std::vector<FilterRegistry::Effect>& effects) override {
+    // Without their attempt: the coordinator logs them under the attempt the request is of.
     json list = json::array();
     for (const FilterRegistry::Effect& e : effects)
       list.push_back({e.filter_id, e.version, e.instance, e.sequence, e.source_sequence});
@@ -100,7 +105,7 @@ class CoordinatorStore final : public SwitchStore {
     for (const auto& [id, reason] : reasons) list.push_back({id, reason});
     ask({{"op", "pause"}, {"filters", list}});
   }
-  std::chrono::milliseconds claim_ahead() const override { return std::chrono::milliseconds(250); }
+  bool remote() const override { return true; }
 
  private:
   json ask(json request) {
@@ -116,13 +121,13 @@ class CoordinatorStore final : public SwitchStore {
   std::string path_;
 };
 
-// One request on the store of the actor's registry (opened once per path).
-json serve(FilterRegistry& store, const std::string& run, const json& in) {
+// One request on the store of the actor's registry (opened once per path), of the run's attempt `attempt`.
+json serve(FilterRegistry& store, const std::string& run, int64_t attempt, const json& in) {
   const auto op = in.at("op").get<std::string>();
   if (op == "path") return store.path();
   if (op == "claim") {
     const Claim claim = store.claim(run, in.at("instance").get<int64_t>(), in.at("source_sequence").get<int64_t>(),
-                                    in.at("known_revision").get<int64_t>());
+                                    in.at("known_revision").get<int64_t>(), in.at("batch").get<int64_t>());
     json points = json::array();
     for (const SwitchPoint& p : claim.points) {
       json filters = json::array();
@@ -131,13 +136,17 @@ json serve(FilterRegistry& store, const std::string& run, const json& in) {
       for (const auto& [owner, l] : p.limits) limits[owner] = {l.max_alerts_per_second, l.max_sql_steps};
       points.push_back({{"revision", p.revision}, {"sequence", p.sequence}, {"filters", filters}, {"limits", limits}});
     }
-    return {{"points", points}, {"claimed_through", claim.claimed_through}, {"applied_revision", claim.applied_revision}};
+    return {{"points", points},
+            {"claimed_through", claim.claimed_through},
+            {"applied_revision", claim.applied_revision},
+            {"skipped", claim.skipped},
+            {"next_point", claim.next_point}};
   }
   if (op == "effects") {
     std::vector<FilterRegistry::Effect> effects;
     for (const json& e : in.at("effects"))
       effects.push_back({e.at(0).get<int64_t>(), e.at(1).get<int64_t>(), e.at(2).get<std::string>(),
-                         e.at(3).get<int64_t>(), e.at(4).get<int64_t>()});
+                         e.at(3).get<int64_t>(), e.at(4).get<int64_t>(), attempt});
     store.record_effects(run, in.at("instance").get<int64_t>(), in.at("revision").get<int64_t>(), effects);
     return nullptr;
   }
@@ -164,7 +173,8 @@ std::unique_ptr<SwitchStore> coordinator_switch_store(const cluster::Coordinator
 void serve_switch_stores(cluster::CoordinatorRequests& requests) {
   // The server answers one request at a time: the stores need no lock of their own.
   auto stores = std::make_shared<std::map<std::string, std::unique_ptr<FilterRegistry>>>();
-  requests.serve(kService, [stores](const Workflow& workflow, const std::string& run, const std::string& text) {
+  requests.serve(kService, [stores](const Workflow& workflow, const std::string& run, uint64_t attempt,
+                                    const std::string& text) {
     const json in = json::parse(text);
     const auto actor = in.at("actor").get<std::string>();
     auto spec = std::find_if(workflow.actors.begin(), workflow.actors.end(),
@@ -175,7 +185,7 @@ void serve_switch_stores(cluster::CoordinatorRequests& requests) {
     auto& store = (*stores)[path];
     if (!store) store = std::make_unique<FilterRegistry>(path);
     // The instances of one actor in one attempt share their switch points, on whatever node.
-    return json{{"answer", serve(*store, actor + "@" + run, in)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    return json{{"answer", serve(*store, actor + "@" + run, static_cast<int64_t>(attempt), in)}}.dump(-1, ' ', false, json::error_handler_t::replace);
   });
 }
 

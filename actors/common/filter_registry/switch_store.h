@@ -7,7 +7,6 @@
 // its batches there.
 #pragma once
 
-#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,17 +25,21 @@ class SwitchStore {
   virtual ~SwitchStore() = default;
   // The store, for messages (its path, on this process or the coordinator).
   virtual std::string describe() const = 0;
-  // FilterRegistry::claim for this actor's run: the instance evaluates its batches up to
-  // `through` (a source sequence) with what it knows after this call.
-  virtual Claim claim(int64_t instance, int64_t through, int64_t known_revision) = 0;
+  // FilterRegistry::claim for this actor's run: the instance, at its batch `batch` (a source
+  // sequence), evaluates its batches up to `through` with what it knows after this call (short of
+  // Claim::next_point, when the answer left points out).
+  virtual Claim claim(int64_t instance, int64_t batch, int64_t through, int64_t known_revision) = 0;
+  // The run's attempt the effects are logged under: kFirstAttempt in one process; on a node, the
+  // epoch of the attempt it runs (a restart's is higher).
+  virtual int64_t attempt() const = 0;
   // One switch point's effects at an instance (noted as applied by its index), and the filters that
   // failed (id -> why), in one call each.
   virtual void record_effects(int64_t instance, int64_t revision, const std::vector<FilterRegistry::Effect>& effects) = 0;
   virtual void pause_for_failures(const std::map<int64_t, std::string>& reasons) = 0;
-  // How much of its stream an instance claims ahead of its batch: none in one process (a claim is
-  // a transaction on the local store), a quarter of a second on a node, where each claim is a
-  // round trip to the coordinator (docs/filters.md, "In a cluster run").
-  virtual std::chrono::milliseconds claim_ahead() const = 0;
+  // Whether each claim is a round trip to the coordinator (on a node), where an instance claims
+  // ahead of its batch by its `claim_ahead_ms` (docs/filters.md, "In a cluster run"); in one
+  // process a claim is a transaction on the local store, made for each batch.
+  virtual bool remote() const = 0;
 };
 
 // The store at `path`, for the instances of this process whose run is `run`.

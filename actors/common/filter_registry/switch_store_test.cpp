@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/graph/actor_type.h"
@@ -77,7 +78,7 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(remote->describe() == "the coordinator's " + path);
 
     // The first claim makes the run's first switch point, with every active filter as stored.
-    std::vector<SwitchPoint> points = remote->claim(0, 3, -1).points;
+    std::vector<SwitchPoint> points = remote->claim(0, 3, 3, -1).points;
     REQUIRE(points.size() == 1);
     CHECK(points[0].sequence == 0);
     std::vector<Filter> active = store.active_filters();
@@ -93,7 +94,7 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     LimitsChange lowered;
     lowered.max_sql_steps = 5000;
     ok(store.set_limits("alice", lowered));
-    Claim second = remote->claim(1, 2, points[0].revision);
+    Claim second = remote->claim(1, 2, 2, points[0].revision);
     CHECK(second.claimed_through == 2);
     CHECK(second.applied_revision == -1);
     points = second.points;
@@ -113,13 +114,62 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(effects.back().sequence == 17);
     REQUIRE(store.effects(seen).size() == 1);
     CHECK(store.effects(seen)[0].version == 0);
+    // Under the attempt the request was of (the node's: the first), as the node says it.
+    CHECK(remote->attempt() == kFirstAttempt);
+    CHECK(effects.back().attempt == kFirstAttempt);
     // Noted as applied by instance 1: a replacement of it (a failover's, on another node) asking from
     // the start learns where its predecessor's claim and log stood.
     const int64_t logged = points[0].revision;
-    Claim resumed = remote->claim(1, 1, -1);
+    Claim resumed = remote->claim(1, 1, 1, -1);
     CHECK(resumed.points.size() == 2);
     CHECK(resumed.claimed_through == 2);
     CHECK(resumed.applied_revision == logged);
+    CHECK(resumed.skipped == 0);
+    CHECK(resumed.next_point == -1);
+
+    // The answer is bounded across the request too: 20 more points (at 4, the highest claimed + 1,
+    // then 5, 6, ..., 23: 22 in all), then a replacement at batch 10 gets the 16 oldest it has not
+    // (9 of them reached at once), the first left out at 18; one at batch 30 the 16 newest, the 6
+    // older ones it reached at once left out.
+    for (int64_t k = 0; k < 20; ++k) {
+      ok(store.update_filter(alice, bright, "mag < " + std::to_string(10 + k), std::nullopt));
+      remote->claim(0, 4 + k, 4 + k, -1);
+    }
+    Claim bounded = remote->claim(1, 10, 10, -1);
+    CHECK(bounded.points.size() == kMaxClaimPoints);
+    CHECK(bounded.points.front().sequence == 0);
+    CHECK(bounded.points.back().sequence == 17);
+    CHECK(bounded.skipped == 0);
+    CHECK(bounded.next_point == 18);
+    bounded = remote->claim(1, 30, 30, -1);
+    CHECK(bounded.points.size() == kMaxClaimPoints);
+    CHECK(bounded.skipped == 6);
+    CHECK(bounded.points.front().sequence == 8);
+    CHECK(bounded.points.back().sequence == 23);
+    CHECK(bounded.next_point == -1);
+
+    // The bytes of a bounded answer, as it crosses: 200 more active filters of alice's (an expression
+    // and a webhook each, as users write them), 16 points made with them, then the raw claim of an
+    // index asking from the start: 16 points x 202 filters (with bright and seen).
+    LimitsChange many;
+    many.max_filters = 1000;
+    alice = ok(store.set_limits("alice", many));
+    for (int k = 0; k < 200; ++k)
+      ok(store.create_filter(alice, "f" + std::to_string(k), "mag < " + std::to_string(15 + k % 7) + " and ndet > " +
+                                                                   std::to_string(k % 5),
+                             {{Output::Kind::webhook, "https://hooks.example.org/alice/" + std::to_string(k)}}));
+    for (int64_t k = 0; k < 16; ++k) {
+      ok(store.update_filter(alice, bright, "mag < " + std::to_string(30 + k), std::nullopt));
+      remote->claim(0, 40 + k, 40 + k, -1);
+    }
+    const std::string raw = requests.ask(
+        "filters", R"({"op": "claim", "actor": "users", "instance": 5, "batch": 60, "source_sequence": 60, "known_revision": -1})");
+    const nlohmann::json parsed = nlohmann::json::parse(raw).at("answer");
+    REQUIRE(parsed.at("points").size() == kMaxClaimPoints);
+    CHECK(parsed.at("points").back().at("filters").size() == 202);
+    MESSAGE("a claim's answer of 16 points x 202 filters: " << raw.size() << " bytes ("
+                                                            << raw.size() / (16 * 202) << " per filter and point)");
+    CHECK(raw.size() < 16 * 202 * 400);
 
     // Two failed filters in one request; a reason cut inside a UTF-8 character (a webhook's
     // answer quoted to 300 bytes) still crosses.

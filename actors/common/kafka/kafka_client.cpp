@@ -217,6 +217,10 @@ void Publisher::flush_reports(std::chrono::milliseconds timeout) {
   if (err) disconnected(topic_, std::string("flush: ") + rd_kafka_err2str(err));
 }
 
+bool Publisher::reports_in(std::chrono::milliseconds timeout) {
+  return rd_kafka_flush(rk_.get(), static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 void Publisher::flush(std::chrono::milliseconds timeout) {
   flush_reports(timeout);
   if (failed_ > 0)

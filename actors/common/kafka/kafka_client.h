@@ -86,6 +86,9 @@ class Publisher {
   // Waits for every delivery report, failing only when they do not all come in time: the caller
   // reads failed() and first_error() itself.
   void flush_reports(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Waits up to `timeout` for every delivery report: true once all came (the caller reads failed()
+  // and first_error()), false when some are still due. For a caller that waits in slices.
+  bool reports_in(std::chrono::milliseconds timeout);
   uint64_t delivered() const { return delivered_; }
   uint64_t failed() const { return failed_; }
   const std::string& first_error() const { return first_error_; }

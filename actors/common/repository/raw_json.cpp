@@ -1,5 +1,7 @@
 #include "actors/common/repository/raw_json.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -7,13 +9,21 @@ namespace ebs::repository {
 
 namespace {
 
+// The bytes JSON text cannot hold as they are: control characters, the quote and the backslash.
+constexpr std::array<bool, 256> kEscaped = [] {
+  std::array<bool, 256> escaped{};
+  for (int c = 0; c < 0x20; ++c) escaped[c] = true;
+  escaped['"'] = escaped['\\'] = true;
+  return escaped;
+}();
+
 void append_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t clean_from = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kEscaped[c]) continue;
     out.append(text.data() + clean_from, i - clean_from);
     clean_from = i + 1;
     switch (c) {
@@ -46,16 +56,19 @@ void append_double(std::string& out, double value) {
     out += "null";
     return;
   }
-  size_t start = out.size();
-  append_number(out, value);
-  // JSON readers keep 1.0 a floating-point number only if it looks like one.
-  if (out.find_first_of(".eE", start) == std::string::npos) out += ".0";
+  char buffer[32];
+  char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  out.append(buffer, end);
+  // JSON readers keep 1.0 a floating-point number only if it looks like one. (Looked for in
+  // the few digits written: std::string::find_first_of calls memchr once per character.)
+  if (std::none_of(buffer, end, [](char ch) { return ch == '.' || ch == 'e' || ch == 'E'; })) out += ".0";
 }
 
 void append_children(std::string& out, const RawView& record, const std::unordered_set<std::string_view>* exclude) {
   out.push_back('{');
   bool first = true;
-  for (size_t i = 0; i < record.size(); ++i) {
+  const size_t fields = record.size();
+  for (size_t i = 0; i < fields; ++i) {
     std::string_view name = record.field_name(i);
     if (exclude && exclude->count(name)) continue;
     if (!first) out.push_back(',');
@@ -84,7 +97,7 @@ void append_raw_json(std::string& out, const RawView& value) {
     case RawNode::Kind::Bytes: append_number(out, node.text.size()); return;
     case RawNode::Kind::List:
       out.push_back('[');
-      for (size_t i = 0; i < value.size(); ++i) {
+      for (size_t i = 0, n = value.size(); i < n; ++i) {
         if (i) out.push_back(',');
         append_raw_json(out, value.child(i));
       }

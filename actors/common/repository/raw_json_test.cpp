@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "test/support/repository_test_support.h"
@@ -50,4 +53,50 @@ TEST_CASE("strings are escaped, doubles stay doubles, excluded fields are left o
   std::string out;
   append_raw_json(out, raw.root(), {"skip"});
   CHECK(out == R"({"s":"a\"b\\c\n\u0001","d":0.1,"whole":3.0,"nan":null})");
+}
+
+TEST_CASE("the JSON text byte for byte: shortest doubles, NaN and infinities null, escapes, UTF-8 as it is") {
+  // The expected text is what main's renderer (b8fda85) wrote for this record: alerts.raw of a
+  // repository stays the same bytes across the change.
+  RecordShape shape("t", {"d", "i", "s", "q\"k\x1f", "b", "n", "bytes"});
+  // The string field, then the bytes field's five bytes (a NUL among them).
+  auto text = std::make_shared<std::string>(
+      std::string("tab\there\x1f|\x7f|\r\b\f/\xc3\xa9\xe2\x80\x94\xf0\x9f\x98\x80") + std::string("abc\0d", 5));
+  const std::string_view s(text->data(), text->size() - 5);
+  const std::string_view bytes(text->data() + s.size(), 5);
+  const double doubles[] = {-0.0,
+                            1e21,
+                            5e-324,
+                            NAN,
+                            INFINITY,
+                            -INFINITY,
+                            1e-7,
+                            0.1,
+                            123456789012.0,
+                            1.7976931348623157e308,
+                            1e5,
+                            1000.0,
+                            -2.5e-300};
+  const int64_t integers[] = {INT64_MIN, INT64_MAX, 0, -1};
+  RawRecordBuilder b;
+  uint32_t f = b.begin_record(b.add_root(), &shape);
+  uint32_t d = b.begin_list(f, std::size(doubles));
+  for (size_t k = 0; k < std::size(doubles); ++k) b.set_double(d + k, doubles[k]);
+  uint32_t i = b.begin_list(f + 1, std::size(integers));
+  for (size_t k = 0; k < std::size(integers); ++k) b.set_int(i + k, integers[k]);
+  b.set_string(f + 2, s);
+  b.set_string(f + 3, std::string_view());
+  b.set_bool(f + 4, false);
+  b.set_null(f + 5);
+  b.set_bytes(f + 6, bytes);
+  RawRecord raw = b.finish(text, nullptr);
+  std::string out;
+  append_raw_json(out, raw.root());
+  const std::string expected =
+      "{\"d\":[-0.0,1e+21,5e-324,null,null,null,1e-07,0.1,123456789012.0,1.7976931348623157e+308,1e+05,1000.0,"
+      "-2.5e-300],"
+      "\"i\":[-9223372036854775808,9223372036854775807,0,-1],"
+      "\"s\":\"tab\\there\\u001f|\x7f|\\r\\b\\f/\xc3\xa9\xe2\x80\x94\xf0\x9f\x98\x80\","
+      "\"q\\\"k\\u001f\":\"\",\"b\":false,\"n\":null,\"bytes\":5}";
+  CHECK(out == expected);
 }

@@ -55,11 +55,14 @@ Reader::Reader(const std::string& path, int busy_timeout_ms)
     : db_(path, Database::Mode::read_only, busy_timeout_ms) {
   int v = schema_version(db_);
   if (v == 0) throw SqliteError(path, "not an ebs-flow repository (no schema_version table)", SQLITE_ERROR);
-  if (v != kSchemaVersion)
+  if (!readable_schema_version(v)) {
+    const char* remedy = v > kSchemaVersion ? "upgrade ebs-flow" : "open it once with the repository sink to migrate";
     throw SqliteError(path,
-                      "repository schema version " + std::to_string(v) + ", this ebs-flow reads version " +
-                          std::to_string(kSchemaVersion) + ": open it once with the repository sink to migrate",
+                      "repository schema version " + std::to_string(v) + ", this ebs-flow reads versions " +
+                          std::to_string(kOldestReadableSchemaVersion) + " to " + std::to_string(kSchemaVersion) +
+                          ": " + remedy,
                       SQLITE_ERROR);
+  }
 }
 
 int Reader::version() const { return schema_version(db_); }

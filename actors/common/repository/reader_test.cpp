@@ -5,6 +5,7 @@
 #include <random>
 
 #include "test/support/repository_test_support.h"
+#include "actors/common/repository/schema.h"
 #include "actors/common/repository/sky_index.h"
 #include "actors/common/repository/writer.h"
 
@@ -131,4 +132,34 @@ TEST_CASE("the read-only query refuses writes and multiple statements, and binds
                                             "VALUES(10, 'x', 's', 1, 1, 1)"),
                   Fault);
   CHECK(reader.database().scalar("SELECT count(*) FROM alerts") == 1);
+}
+
+TEST_CASE("readers open a version 5 repository as it is; older and newer ones are refused") {
+  TempDir dir("repo-versions");
+  const std::string path = dir.file("v5.db");
+  {
+    Database db(path, Database::Mode::read_write);
+    migrate(db, 5);
+    db.execute(
+        "INSERT INTO alerts(alert_id, alert_key, object_id, survey, ra, dec, hpx, mjd_tai) "
+        "VALUES(1, '1', 'o1', 'ztf', 150.0, 2.0, 0, 60000.0)");
+  }
+  {
+    Reader reader(path);  // read-only: it could not migrate, and need not (6 only dropped an index)
+    CHECK(reader.version() == 5);
+    std::vector<nlohmann::json> rows;
+    reader.query("SELECT alert_id FROM alerts WHERE object_id = 'o1'", {},
+                 [&](const nlohmann::json& row) { rows.push_back(row); });
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0]["alert_id"] == "1");
+  }
+  CHECK(schema_version(Database(path, Database::Mode::read_only)) == 5);
+
+  const std::string old_path = dir.file("v4.db");
+  migrate(Database(old_path, Database::Mode::read_write), 4);
+  CHECK_THROWS_WITH_AS(Reader{old_path}, doctest::Contains("schema version 4, this ebs-flow reads versions 5 to"),
+                       Fault);
+  CHECK_THROWS_WITH_AS(Reader{old_path}, doctest::Contains("open it once with the repository sink to migrate"), Fault);
+  Database(path, Database::Mode::read_write).execute("INSERT INTO schema_version(version, applied_unix) VALUES(99, 0)");
+  CHECK_THROWS_WITH_AS(Reader{path}, doctest::Contains("upgrade ebs-flow"), Fault);
 }

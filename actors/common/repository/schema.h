@@ -13,6 +13,8 @@
 // Version 5: coincidences.alert_ra, alert_dec, alert_mag, alert_band, alert_mjd_tai (the alert as
 //            found; filled from alerts for existing rows); sky_event_mocs, the 50 % and 90 %
 //            credible regions of each sky event's map as MOC 2.0 JSON.
+// Version 6: no index on annotations.object_id (an object's annotations are found through its
+//            alerts: fewer b-tree writes per annotation).
 //
 // Only portable SQL types are used (INTEGER, REAL, TEXT); a PostgreSQL backend implements the same
 // tables (`WITHOUT ROWID` is SQLite's clustering of a primary key, a plain table elsewhere).
@@ -26,7 +28,13 @@
 
 namespace ebs::repository {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
+// The oldest layout readers (query, serve, sql-filter, model training) open as it is: they never
+// migrate, and version 6 only dropped an index, so nothing they read differs from version 5.
+inline constexpr int kOldestReadableSchemaVersion = 5;
+inline constexpr bool readable_schema_version(int version) {
+  return version >= kOldestReadableSchemaVersion && version <= kSchemaVersion;
+}
 
 // The layout version of an open database (0 for an empty one).
 int schema_version(const Database& db);

@@ -264,10 +264,10 @@ bool Writer::add_point(PointSet& known, const AlertCore& core, const Photometry&
   if (!std::isfinite(p.mjd_tai)) return false;
   PointKey key{p.mjd_tai, p.kind, p.band};
   if (known.contains(key)) return false;
-  insert_point_.bind(1, core.object_id)
+  insert_point_.bind_view(1, core.object_id)
       .bind(2, p.mjd_tai)
-      .bind(3, p.band)
-      .bind(4, to_string(p.kind))
+      .bind_view(3, p.band)
+      .bind_view(4, to_string(p.kind))
       .bind(5, p.mag)
       .bind(6, p.mag_err)
       .bind(7, p.flux)
@@ -287,15 +287,17 @@ AddResult Writer::add_alert(const Alert& alert) {
   const AlertCore& c = alert.core();
   validate(alert, db_.path());
   const int64_t pixel = sky_pixel(c.ra, c.dec);
+  // Texts are bound as views (no copy each): they live until run() below.
+  const std::string key = stored_alert_key(c);
   insert_alert_.bind(1, c.alert_id)
-      .bind(2, c.object_id)
-      .bind(3, c.survey)
-      .bind(4, c.schema_version)
+      .bind_view(2, c.object_id)
+      .bind_view(3, c.survey)
+      .bind_view(4, c.schema_version)
       .bind(5, c.ra)
       .bind(6, c.dec)
       .bind(7, pixel)
       .bind(8, c.mjd_tai)
-      .bind(9, c.band)
+      .bind_view(9, c.band)
       .bind(10, c.mag)
       .bind(11, c.mag_err)
       .bind(12, c.flux)
@@ -304,8 +306,8 @@ AddResult Writer::add_alert(const Alert& alert) {
   insert_alert_.bind(15, c.real_bogus);
   std::string_view raw = raw_json(c);
   if (raw.empty()) insert_alert_.bind_null(16);
-  else insert_alert_.bind(16, raw);
-  insert_alert_.bind(17, stored_alert_key(c));
+  else insert_alert_.bind_view(16, raw);
+  insert_alert_.bind_view(17, key);
   if (insert_alert_.run() == 0) {
     AddResult result = stored_identity(c);
     // A repeat: its points and object row were written with it.
@@ -325,8 +327,8 @@ AddResult Writer::add_alert(const Alert& alert) {
       if (std::isfinite(p.mjd_tai)) first = std::min(first, p.mjd_tai);
     }
   }
-  upsert_object_.bind(1, c.object_id)
-      .bind(2, c.survey)
+  upsert_object_.bind_view(1, c.object_id)
+      .bind_view(2, c.survey)
       .bind(3, c.ra)
       .bind(4, c.dec)
       .bind(5, pixel)
@@ -335,7 +337,7 @@ AddResult Writer::add_alert(const Alert& alert) {
       .bind(8, new_detections)
       .bind(9, c.alert_id)
       .bind(10, c.mag)
-      .bind(11, c.band);
+      .bind_view(11, c.band);
   upsert_object_.run();
   if (!options_.cutouts_dir.empty()) add_cutouts(c);
   return {};
@@ -343,25 +345,28 @@ AddResult Writer::add_alert(const Alert& alert) {
 
 void Writer::add_annotations(const Alert& alert) {
   const AlertCore& c = alert.core();
+  // Texts are bound as views (no copy each): the annotation and the fingerprint outlive run().
+  std::string fingerprint;
   for (const Annotation* a : alert.annotations().list()) {
+    fingerprint = annotation_fingerprint(*a);
     insert_annotation_.bind(1, c.alert_id)
-        .bind(2, c.object_id)
+        .bind_view(2, c.object_id)
         .bind(3, c.mjd_tai)
-        .bind(4, to_string(a->kind))
-        .bind(5, a->name)
+        .bind_view(4, to_string(a->kind))
+        .bind_view(5, a->name)
         .bind(6, a->value)
-        .bind(7, a->catalogue)
-        .bind(8, a->source_id)
+        .bind_view(7, a->catalogue)
+        .bind_view(8, a->source_id)
         .bind(9, a->separation_arcsec)
-        .bind(10, a->object_type)
+        .bind_view(10, a->object_type)
         .bind(11, a->redshift);
     if (a->details.empty()) insert_annotation_.bind_null(12);
-    else insert_annotation_.bind(12, a->details);
-    insert_annotation_.bind(13, a->provenance.actor)
-        .bind(14, a->provenance.actor_type)
-        .bind(15, a->provenance.version)
-        .bind(16, a->provenance.config_hash)
-        .bind(17, annotation_fingerprint(*a));
+    else insert_annotation_.bind_view(12, a->details);
+    insert_annotation_.bind_view(13, a->provenance.actor)
+        .bind_view(14, a->provenance.actor_type)
+        .bind_view(15, a->provenance.version)
+        .bind_view(16, a->provenance.config_hash)
+        .bind_view(17, fingerprint);
     counts_.annotations += static_cast<uint64_t>(insert_annotation_.run());
   }
 }

@@ -80,6 +80,10 @@ Statement& Statement::bind(int index, std::string_view text) {
   sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::bind_view(int index, std::string_view text) {
+  sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  return *this;
+}
 Statement& Statement::bind_null(int index) {
   sqlite3_bind_null(statement_.get(), index);
   return *this;
@@ -97,7 +101,10 @@ bool Statement::step() {
   int rc = sqlite3_step(statement_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
+  // As reset(): a failed statement holds no binding, so no view bound for this run (bind_view)
+  // is read by a later one.
   sqlite3_reset(statement_.get());
+  sqlite3_clear_bindings(statement_.get());
   db_->raise(rc, "statement failed");
 }
 

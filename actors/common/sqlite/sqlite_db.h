@@ -81,6 +81,13 @@ class Statement {
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, double value);  // NaN binds NULL
   Statement& bind(int index, std::string_view text);
+  // Binds `text` without copying it (SQLite's copy is a malloc and a free per value), for hot
+  // inserts. The rule: `text` stays alive and unchanged until the binding is cleared (run()
+  // returning, reset(), or step() throwing), since every step() until then may read it (a step()
+  // after the last row runs the statement again with the same bindings); and a statement bound
+  // this way has every one of its parameters bound again before each run (the writer's hot
+  // inserts do: a parameter left out would be NULL, never an earlier run's view).
+  Statement& bind_view(int index, std::string_view text);
   Statement& bind_null(int index);
   Statement& bind_blob(int index, std::string_view bytes);
   // Binds by parameter name; absent names are ignored (returns false).

@@ -114,3 +114,26 @@ TEST_CASE("a version 2 database keeps its coincidences in the table rebuilt for 
   Result all = c.execute("SELECT count(*) FROM coincidences");
   CHECK(integer(all.get(), 0, 0) == 4);
 }
+
+TEST_CASE("a version 5 database loses the annotations' object index and keeps its annotations") {
+  Connection c(ebs::test::fresh_postgres_database("migrate_v5"));
+  migrate(c, 5);
+  auto has_object_index = [&] {
+    Result r =
+        c.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'annotations_object'");
+    return integer(r.get(), 0, 0);
+  };
+  CHECK(has_object_index() == 1);
+  c.execute(
+      "INSERT INTO annotations(alert_id, object_id, mjd_tai, kind, name, value, fingerprint) VALUES "
+      "(7, 'o7', 60000, 'classification', 'SN', 0.8, 'f1'), (7, 'o7', 60000, 'crossmatch', '', NULL, 'f2')");
+  CHECK(migrate(c) == 5);
+  CHECK(schema_version(c) == repository::kSchemaVersion);
+  CHECK(has_object_index() == 0);
+  Result kept = c.execute("SELECT count(*) FROM annotations WHERE alert_id = 7 AND object_id = 'o7'");
+  CHECK(integer(kept.get(), 0, 0) == 2);
+  Result indexes = c.execute(
+      "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'annotations' "
+      "AND indexname = 'annotations_kind_name'");
+  CHECK(integer(indexes.get(), 0, 0) == 1);
+}

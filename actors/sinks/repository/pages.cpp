@@ -96,12 +96,7 @@ nlohmann::json object_page(const Reader& reader, const std::string& object_id) {
                                 ", (SELECT group_concat(k.kind) FROM cutouts k WHERE k.alert_id = a.alert_id) "
                                 "AS cutouts FROM alerts a WHERE a.object_id = ?1 ORDER BY a.mjd_tai DESC",
                             object_id);
-  // Every annotation of every alert, with its provenance (actor, type, version, config hash).
-  page["annotations"] = rows_for(db,
-                                 "SELECT alert_id, mjd_tai, kind, name, value, catalogue, source_id, separation_arcsec, "
-                                 "object_type, redshift, details, actor, actor_type, version, config_hash "
-                                 "FROM annotations WHERE object_id = ?1 ORDER BY mjd_tai DESC, kind, name",
-                                 object_id);
+  page["annotations"] = rows_for(db, kObjectAnnotationsSql, object_id);
   page["coincidences"] = rows_for(db,
                                   "SELECT event_id, event_sequence, status, alert_id, time_difference_s, "
                                   "searched_probability, false_alarm_rate, alert_mjd_tai, alert_mag, alert_band "

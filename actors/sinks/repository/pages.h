@@ -29,6 +29,19 @@ nlohmann::json event_page(const Reader& reader, const std::string& event_id);
 // {"objects": [...]} for a name, {"cone": [...], "ra", "dec", "radius_arcsec"} for a position.
 nlohmann::json search(const Reader& reader, const std::string& query);
 
+// The object page's annotations (?1 the object id): every annotation of every alert of the
+// object, with its provenance, newest first, in the order stored within one alert and kind.
+// Found through the alerts (alerts_object, then annotations' unique (alert_id, fingerprint)):
+// annotations.object_id has no index since schema version 6. `object_id = ?1` as well, because
+// writers before version 4 could store an ignored alert's annotations under an alert_id already
+// taken by another object's alert, with the ignored alert's object_id: such a row is not
+// listed, rather than listed under the wrong object.
+inline constexpr const char* kObjectAnnotationsSql =
+    "SELECT alert_id, mjd_tai, kind, name, value, catalogue, source_id, separation_arcsec, "
+    "object_type, redshift, details, actor, actor_type, version, config_hash "
+    "FROM annotations WHERE alert_id IN (SELECT alert_id FROM alerts WHERE object_id = ?1) AND object_id = ?1 "
+    "ORDER BY mjd_tai DESC, kind, name, annotation_id";
+
 // PNG of a stored cutout (zscale, north up); nullopt when the repository has none of that kind.
 std::optional<std::string> cutout_png(const Reader& reader, int64_t alert_id, const std::string& kind);
 // The MOC 2.0 JSON of the event's credible region at `level` (0.5 or 0.9, what the repository
