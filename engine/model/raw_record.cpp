@@ -60,9 +60,9 @@ RawRecord::RawRecord(std::span<const RawNode> nodes, std::shared_ptr<const void>
       shapes_(std::move(shapes)), bytes_(bytes_of(nodes)) {}
 
 RawRecord::RawRecord(detail::NodeArray nodes, size_t size, std::shared_ptr<const void> keep_alive,
-                     std::shared_ptr<const void> shapes)
+                     std::shared_ptr<const void> shapes, size_t bytes)
     : nodes_(std::move(nodes)), size_(size), keep_alive_(std::move(keep_alive)),
-      shapes_(std::move(shapes)), bytes_(bytes_of(this->nodes())) {}
+      shapes_(std::move(shapes)), bytes_(bytes) {}
 
 RawRecord::RawRecord(const RawRecord& other)
     : nodes_(copy_nodes(other.nodes())), size_(other.size_), keep_alive_(other.keep_alive_),
@@ -144,7 +144,7 @@ std::optional<std::string_view> RawView::as_string() const {
 }
 
 uint32_t RawRecordBuilder::add_root() {
-  size_ = 0;
+  reset();
   reserve_children(1, Slots::null);
   return 0;
 }
@@ -197,9 +197,11 @@ void RawRecordBuilder::set_double(uint32_t node, double v) {
 }
 void RawRecordBuilder::set_string(uint32_t node, std::string_view v) {
   (nodes_[node] = blank(RawNode::Kind::String)).text = v;
+  text_bytes_ += v.size();
 }
 void RawRecordBuilder::set_bytes(uint32_t node, std::string_view v) {
   (nodes_[node] = blank(RawNode::Kind::Bytes)).text = v;
+  text_bytes_ += v.size();
 }
 
 RawRecord RawRecordBuilder::finish(std::shared_ptr<const void> keep_alive,
@@ -215,9 +217,10 @@ RawRecord RawRecordBuilder::finish(std::shared_ptr<const void> keep_alive,
       nodes_.reset(fitted);
     }
   }
-  size_ = 0;
+  const size_t bytes = size * sizeof(RawNode) + text_bytes_;
+  reset();
   capacity_ = 0;
-  return RawRecord(std::move(nodes_), size, std::move(keep_alive), std::move(shapes));
+  return RawRecord(std::move(nodes_), size, std::move(keep_alive), std::move(shapes), bytes);
 }
 
 }  // namespace ebs

@@ -1,6 +1,8 @@
 #include "actors/common/avro/datum_decoder.h"
 
+#include <algorithm>
 #include <string>
+#include <utility>
 
 namespace ebs::avro {
 
@@ -57,13 +59,13 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
       put(RawNode::Kind::Double).number = in_->read_double();
       return;
     case Op::String:
-      put(RawNode::Kind::String).text = in_->read_bytes();
+      builder_.count_text((put(RawNode::Kind::String).text = in_->read_bytes()).size());
       return;
     case Op::Bytes:
-      put(RawNode::Kind::Bytes).text = in_->read_bytes();
+      builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_bytes()).size());
       return;
     case Op::Fixed:
-      put(RawNode::Kind::Bytes).text = in_->read_fixed(t->count);
+      builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_fixed(t->count)).size());
       return;
     case Op::Enum: {
       const char* at = in_->position();
@@ -71,7 +73,7 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
       if (index < 0 || index >= t->count) [[unlikely]]
         in_->fail_at(at, "enum index " + std::to_string(index) + " out of range [0, " +
                              std::to_string(t->count) + ")");
-      put(RawNode::Kind::String).text = plan_->symbol(t->first + static_cast<uint32_t>(index));
+      builder_.count_text((put(RawNode::Kind::String).text = plan_->symbol(t->first + static_cast<uint32_t>(index))).size());
       return;
     }
     case Op::Union:
@@ -101,12 +103,17 @@ void DatumDecoder::start(const std::shared_ptr<const DecodePlan>& plan, ByteRead
   members_ = plan_->members();
   in_ = &reader;
   builder_.reset();
-  builder_.reserve(last_node_count_ + last_node_count_ / 4 + 16);
+  const size_t largest = std::max(window_largest_, previous_window_largest_);
+  builder_.reserve(largest + largest / 4 + 16);
   builder_.add_root();
 }
 
 RawRecord DatumDecoder::finish(const std::shared_ptr<const DecodePlan>& plan, std::shared_ptr<const void> keep_alive) {
-  last_node_count_ = builder_.size();
+  window_largest_ = std::max(window_largest_, builder_.size());
+  if (++window_records_ == kReserveWindow) {
+    previous_window_largest_ = std::exchange(window_largest_, 0);
+    window_records_ = 0;
+  }
   return builder_.finish(std::move(keep_alive), plan);
 }
 

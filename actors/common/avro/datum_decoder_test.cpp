@@ -113,6 +113,37 @@ TEST_CASE("DatumDecoder decodes every Avro type like libavro") {
   }
 }
 
+namespace {
+// RawRecord::bytes by its definition: every node, and the text every String/Bytes node views.
+size_t bytes_by_walk(const ebs::RawRecord& record) {
+  size_t bytes = record.nodes().size() * sizeof(RawNode);
+  for (const RawNode& node : record.nodes())
+    if (node.kind == RawNode::Kind::String || node.kind == RawNode::Kind::Bytes) bytes += node.text.size();
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("A decoded record's bytes, counted while it is decoded, are its nodes and every text they view") {
+  // Strings, bytes, fixed, enum symbols, map keys, a union's string and enum, and the nodes a
+  // second block leaves unreachable (they are held too); then the record's first fields only.
+  auto plan = DecodePlan::compile(kAllTypes, "all");
+  DatumDecoder decoder;
+  for (bool multi_block : {false, true}) {
+    CAPTURE(multi_block);
+    auto body = std::make_shared<const std::string>(all_types_body(multi_block));
+    ByteReader in(*body, "all");
+    ebs::RawRecord record = decoder.decode(plan, in, body);
+    CHECK(record.bytes() == bytes_by_walk(record));
+    CHECK(record.bytes() > record.nodes().size() * sizeof(RawNode) + 20);
+    for (uint32_t fields : {0u, 5u, 8u, 11u}) {
+      CAPTURE(fields);
+      ByteReader head(*body, "all");
+      ebs::RawRecord first = decoder.decode_head(plan, head, body, fields);
+      CHECK(first.bytes() == bytes_by_walk(first));
+    }
+  }
+}
+
 TEST_CASE("DatumDecoder raises faults on corrupt data") {
   auto plan = DecodePlan::compile(kAllTypes, "all");
   std::string good = all_types_body(false);

@@ -24,6 +24,11 @@ size_t check_against_libavro(Decoder& decoder, const fs::path& path) {
     REQUIRE(index < records.size());
     std::string difference = reference::compare(expected, records[index].root());
     CHECK_MESSAGE(difference.empty(), path.string() << " record " << index << ": " << difference);
+    // bytes(), counted while decoding: the nodes and the texts they view.
+    size_t walked = records[index].nodes().size() * sizeof(ebs::RawNode);
+    for (const ebs::RawNode& node : records[index].nodes())
+      if (node.kind == ebs::RawNode::Kind::String || node.kind == ebs::RawNode::Kind::Bytes) walked += node.text.size();
+    CHECK(records[index].bytes() == walked);
     ++index;
   });
   CHECK(index == records.size());

@@ -45,6 +45,10 @@ TEST_CASE("a folder walk yields the files a sorted list of every path would, hid
   CHECK_FALSE(walk.next());
   walk.restart();
   CHECK(walk_all(walk) == expected);
+  // A folder named with a trailing '/' gives the same paths (joined as std::filesystem::path
+  // joins: no second separator).
+  FileWalk slash(root.string() + "/", "w.yaml:1:1");
+  CHECK(walk_all(slash) == expected);
 
   FileWalk glob((root / "a?*").string(), "w.yaml:1:1");
   CHECK(walk_all(glob) == std::vector<std::string>{(root / "a-b").string(), (root / "a.c").string(),
