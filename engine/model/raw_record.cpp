@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include "engine/model/raw_node_bytes.h"
+
 namespace ebs {
 
 RecordShape::RecordShape(std::string record_name, std::vector<std::string> field_names)
@@ -45,19 +47,12 @@ detail::NodeArray copy_nodes(std::span<const RawNode> nodes) {
   return copy;
 }
 
-size_t bytes_of(std::span<const RawNode> nodes) {
-  size_t bytes = nodes.size() * sizeof(RawNode);
-  for (const RawNode& node : nodes)
-    if (node.kind == RawNode::Kind::String || node.kind == RawNode::Kind::Bytes) bytes += node.text.size();
-  return bytes;
-}
-
 }  // namespace
 
 RawRecord::RawRecord(std::span<const RawNode> nodes, std::shared_ptr<const void> keep_alive,
                      std::shared_ptr<const void> shapes)
     : nodes_(copy_nodes(nodes)), size_(nodes.size()), keep_alive_(std::move(keep_alive)),
-      shapes_(std::move(shapes)), bytes_(bytes_of(nodes)) {}
+      shapes_(std::move(shapes)), bytes_(bytes_of_nodes(nodes)) {}
 
 RawRecord::RawRecord(detail::NodeArray nodes, size_t size, std::shared_ptr<const void> keep_alive,
                      std::shared_ptr<const void> shapes, size_t bytes)

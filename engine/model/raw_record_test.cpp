@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <malloc.h>
 
+#include "engine/model/raw_node_bytes.h"
+
 using namespace ebs;
 
 namespace {
@@ -120,4 +122,23 @@ TEST_CASE("a finished record holds its nodes, not the builder's growth room") {
   // chunk that was mapped), not the 4096 reserved.
   CHECK(malloc_usable_size(const_cast<RawNode*>(r.nodes().data())) <= 4096);
   CHECK(r.bytes() == 100 * sizeof(RawNode));
+}
+
+TEST_CASE("a built record's bytes count its nodes and the texts set_string and set_bytes gave it") {
+  // The JSON ingest and the simulator build with set_*; the count is kept as they write and must
+  // equal the walk. A build abandoned half-way (a decoder that threw) counts nothing toward the
+  // next one.
+  RecordShape shape("r", {"s", "b", "n"});
+  RawRecordBuilder b;
+  uint32_t f = b.begin_record(b.add_root(), &shape);
+  b.set_string(f, std::string_view("abandoned, never finished"));
+  b.set_bytes(f + 1, std::string_view("\x00\x01", 2));
+
+  f = b.begin_record(b.add_root(), &shape);
+  b.set_string(f, "héllo");  // 6 bytes
+  b.set_bytes(f + 1, std::string_view("\x00\xff\x10", 3));
+  b.set_int(f + 2, 7);
+  RawRecord r = b.finish(nullptr, nullptr);
+  CHECK(r.bytes() == bytes_of_nodes(r.nodes()));
+  CHECK(r.bytes() == 4 * sizeof(RawNode) + 6 + 3);
 }

@@ -7,6 +7,7 @@
 #include "actors/common/avro/byte_reader.h"
 #include "actors/common/avro/json_output.h"
 #include "actors/common/avro/libavro_reference.h"
+#include "engine/model/raw_node_bytes.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::avro;
@@ -25,10 +26,7 @@ size_t check_against_libavro(Decoder& decoder, const fs::path& path) {
     std::string difference = reference::compare(expected, records[index].root());
     CHECK_MESSAGE(difference.empty(), path.string() << " record " << index << ": " << difference);
     // bytes(), counted while decoding: the nodes and the texts they view.
-    size_t walked = records[index].nodes().size() * sizeof(ebs::RawNode);
-    for (const ebs::RawNode& node : records[index].nodes())
-      if (node.kind == ebs::RawNode::Kind::String || node.kind == ebs::RawNode::Kind::Bytes) walked += node.text.size();
-    CHECK(records[index].bytes() == walked);
+    CHECK(records[index].bytes() == ebs::bytes_of_nodes(records[index].nodes()));
     ++index;
   });
   CHECK(index == records.size());
