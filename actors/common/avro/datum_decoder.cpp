@@ -102,14 +102,17 @@ void DatumDecoder::start(const std::shared_ptr<const DecodePlan>& plan, ByteRead
   types_ = plan_->types();
   members_ = plan_->members();
   in_ = &reader;
-  builder_.reset();
+  builder_.reserve(next_reserve());
+  builder_.add_root();  // also forgets what a record that threw left in the builder
+}
+
+size_t DatumDecoder::next_reserve() const {
   const size_t largest = std::max(window_largest_, previous_window_largest_);
-  builder_.reserve(largest + largest / 4 + 16);
-  builder_.add_root();
+  return largest + largest / 4 + 16;
 }
 
 RawRecord DatumDecoder::finish(const std::shared_ptr<const DecodePlan>& plan, std::shared_ptr<const void> keep_alive) {
-  window_largest_ = std::max(window_largest_, builder_.size());
+  if (builder_.size() <= kMaxReservedNodes) window_largest_ = std::max(window_largest_, builder_.size());
   if (++window_records_ == kReserveWindow) {
     previous_window_largest_ = std::exchange(window_largest_, 0);
     window_records_ = 0;

@@ -27,6 +27,14 @@ class DatumDecoder {
   // leaves out the cutouts, which survey schemas put last (avro-files, docs/performance.md).
   RawRecord decode_head(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader,
                         std::shared_ptr<const void> keep_alive, uint32_t root_fields);
+  // Nodes reserved for the next record (see below); never more than a quarter over
+  // kMaxReservedNodes, whatever was decoded before.
+  size_t next_reserve() const;
+  // Records of more nodes do not enter the reserve window (a ZTF alert has ~2,000 nodes): one
+  // huge record, up to kMaxNodes in the .cpp, would otherwise make each of the next 64-127
+  // records ask for as much (up to ~10 GiB: bad_alloc on good records, or an mmap each). A
+  // record that large grows its own nodes by doubling. 1 << 17 nodes are 4 MiB.
+  static constexpr size_t kMaxReservedNodes = size_t{1} << 17;
 
  private:
   void start(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader);

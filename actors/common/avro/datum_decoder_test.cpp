@@ -6,6 +6,7 @@
 
 #include "test/support/avro_test_files.h"
 #include "actors/common/avro/libavro_reference.h"
+#include "engine/model/raw_node_bytes.h"
 #include "engine/util/fault.h"
 
 using namespace ebs::avro;
@@ -113,16 +114,6 @@ TEST_CASE("DatumDecoder decodes every Avro type like libavro") {
   }
 }
 
-namespace {
-// RawRecord::bytes by its definition: every node, and the text every String/Bytes node views.
-size_t bytes_by_walk(const ebs::RawRecord& record) {
-  size_t bytes = record.nodes().size() * sizeof(RawNode);
-  for (const RawNode& node : record.nodes())
-    if (node.kind == RawNode::Kind::String || node.kind == RawNode::Kind::Bytes) bytes += node.text.size();
-  return bytes;
-}
-}  // namespace
-
 TEST_CASE("A decoded record's bytes, counted while it is decoded, are its nodes and every text they view") {
   // Strings, bytes, fixed, enum symbols, map keys, a union's string and enum, and the nodes a
   // second block leaves unreachable (they are held too); then the record's first fields only.
@@ -133,15 +124,47 @@ TEST_CASE("A decoded record's bytes, counted while it is decoded, are its nodes 
     auto body = std::make_shared<const std::string>(all_types_body(multi_block));
     ByteReader in(*body, "all");
     ebs::RawRecord record = decoder.decode(plan, in, body);
-    CHECK(record.bytes() == bytes_by_walk(record));
+    CHECK(record.bytes() == ebs::bytes_of_nodes(record.nodes()));
     CHECK(record.bytes() > record.nodes().size() * sizeof(RawNode) + 20);
     for (uint32_t fields : {0u, 5u, 8u, 11u}) {
       CAPTURE(fields);
       ByteReader head(*body, "all");
       ebs::RawRecord first = decoder.decode_head(plan, head, body, fields);
-      CHECK(first.bytes() == bytes_by_walk(first));
+      CHECK(first.bytes() == ebs::bytes_of_nodes(first.nodes()));
     }
   }
+}
+
+TEST_CASE("A decoder that threw counts only the next record's bytes") {
+  // The truncated record threw after its strings were counted; the builder forgets them.
+  auto plan = DecodePlan::compile(kAllTypes, "all");
+  std::string good = all_types_body(false);
+  DatumDecoder decoder;
+  auto truncated = std::make_shared<const std::string>(good.substr(0, good.size() - 2));
+  ByteReader bad(*truncated, "all");
+  CHECK_THROWS_AS(decoder.decode(plan, bad, truncated), ebs::Fault);
+  auto body = std::make_shared<const std::string>(good);
+  ByteReader in(*body, "all");
+  ebs::RawRecord record = decoder.decode(plan, in, body);
+  CHECK(record.bytes() == ebs::bytes_of_nodes(record.nodes()));
+}
+
+TEST_CASE("One huge record does not raise the nodes reserved for the next ones") {
+  auto plan = DecodePlan::compile(R"({"type": "array", "items": "null"})", "s");
+  DatumDecoder decoder;
+  auto decode_nulls = [&](size_t count) {  // a List of `count` Nulls: count + 1 nodes
+    auto body = std::make_shared<const std::string>(zigzag(static_cast<int64_t>(count)) + zigzag(0));
+    ByteReader in(*body, "s");
+    return decoder.decode(plan, in, body).nodes().size();
+  };
+  const size_t cap = DatumDecoder::kMaxReservedNodes;
+  CHECK(decode_nulls(cap - 1) == cap);  // as large as enters the window
+  CHECK(decoder.next_reserve() == cap + cap / 4 + 16);
+  CHECK(decode_nulls(8 * cap) == 8 * cap + 1);  // stays out of it
+  CHECK(decoder.next_reserve() == cap + cap / 4 + 16);
+  // After two windows of small records, only their size is reserved.
+  for (int i = 0; i < 128; ++i) decode_nulls(99);
+  CHECK(decoder.next_reserve() == 100 + 100 / 4 + 16);
 }
 
 TEST_CASE("DatumDecoder raises faults on corrupt data") {
