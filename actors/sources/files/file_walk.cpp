@@ -3,6 +3,7 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cassert>
 #include <filesystem>
 #include <utility>
 
@@ -13,9 +14,13 @@ namespace ebs {
 namespace fs = std::filesystem;
 
 namespace {
-// `folder / name` as std::filesystem::path joins them (a separator unless the folder is empty or
-// ends with one), without parsing either into components: that was ~4,000 instructions a file.
+// `folder / name` for a bare entry name (what open_folder lists: no '/' but the trailing one it
+// puts after a folder's name): a separator unless the folder is empty or ends with one, as
+// std::filesystem::path joins these, without parsing either into components (~4,000
+// instructions a file). Not path's join for any name: an absolute name would give "a//abs"
+// where path gives "/abs".
 std::string join_path(const std::string& folder, const std::string& name) {
+  assert(!name.empty() && name.find('/') >= name.size() - 1);
   std::string path;
   path.reserve(folder.size() + 1 + name.size());
   path += folder;
