@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "engine/cluster/held_tokens.h"
 #include "engine/cluster/messages.h"
 #include "engine/model/record_bytes.h"
 #include "engine/runtime/batch.h"
@@ -28,7 +29,7 @@ namespace {
 constexpr auto kQuiet = std::chrono::milliseconds(300);
 constexpr auto kExpected = std::chrono::seconds(10);
 
-constexpr int64_t kHeldBytes = int64_t{64} << 20;
+const HeldLimits kHeldBytes = held_limits(int64_t{8} << 20);
 const CreditLimits kWindow{16, int64_t{8} << 20};
 
 RecordPtr alert(const std::string& object_id) {
@@ -317,7 +318,8 @@ TEST_CASE_FIXTURE(LinkOutCase, "past its held cap a link out keeps the oldest he
   const int64_t one = static_cast<int64_t>(record_bytes(*a));
   REQUIRE(one > 0);
   // Room for one held batch and a half.
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, one + one / 2);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow,
+                                  HeldLimits{one + one / 2, kHeldBytes.tokens_bytes});
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
   // Four batches, each with its source's token.
   std::vector<std::shared_ptr<AckTracker>> trackers;
@@ -358,6 +360,78 @@ TEST_CASE_FIXTURE(LinkOutCase, "past its held cap a link out keeps the oldest he
   replacement->send(link, released_atom::value, kFirstEpoch + 1, got.batches[3], false);
   wait_acknowledged(*trackers[3], 1);
   CHECK(trackers[3]->acknowledged_through() == 1);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_FIXTURE(LinkOutCase, "past its held cap and its tokens' bound a link out gives credit back only on a release: its memory stays bounded in bytes") {
+  caf::scoped_actor lost(system), replacement(system);
+  const RecordPtr record = alert("ZTF21aaaaaaa");
+  const int64_t one = static_cast<int64_t>(record_bytes(*record));
+  // What a batch of one source token costs kept as tokens only.
+  const int64_t entry =
+      HeldTokens::entry_bytes({std::make_shared<const AckToken>(std::make_shared<AckTracker>(), 1)});
+  constexpr int kTokensOnly = 40;
+  constexpr int kBatches = 200;
+  const HeldLimits held{one, kTokensOnly * entry + entry / 2};
+  // Room in flight for all of them: only the held bounds keep credit back.
+  caf::actor link =
+      spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{kBatches + 1, 0}, held);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
+  auto tracker = std::make_shared<AckTracker>();
+  for (int i = 0; i < kBatches; ++i) {
+    auto token = std::make_shared<const AckToken>(tracker, 1);
+    upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {token}),
+                   int64_t{0});
+  }
+  Received got = receive_all(lost, kBatches);
+  REQUIRE(got.batches.size() == static_cast<size_t>(kBatches));
+  // The receiving instance took them all and holds them all (an actor holding acknowledgements):
+  // one is kept whole, forty as their tokens only; the credit of the other 159 waits.
+  lost->send(link, link_credit_atom::value, kFirstEpoch, int64_t{kBatches});
+  CHECK(credit_back(upstream, 1 + kTokensOnly) == 1 + kTokensOnly);
+  CHECK(counters->batches_unkept.load() == kTokensOnly);
+  CHECK(counters->held_tokens_bytes.load() == kTokensOnly * entry);
+  CHECK(counters->held_tokens_peak_bytes.load() <= held.tokens_bytes);
+  CHECK(counters->credits_held_back.load() == kBatches - 1 - kTokensOnly);
+  CHECK(tracker->records_acknowledged() == 0);
+
+  // The holder releases the oldest (kept as its token): room for one more, so the oldest batch
+  // held back gets its credit, and only the released batch is acknowledged.
+  lost->send(link, released_atom::value, kFirstEpoch, got.batches[0], false);
+  CHECK(credit_back(upstream, 1) == 1);
+  wait_acknowledged(*tracker, 1);
+  CHECK(tracker->acknowledged_through() == 1);
+  CHECK(tracker->records_acknowledged() == 1);
+  CHECK(counters->held_tokens_bytes.load() == kTokensOnly * entry);  // the next oldest took its place
+  // A batch held back that is released gets its credit at once, out of turn.
+  lost->send(link, released_atom::value, kFirstEpoch, got.batches[kBatches - 1], false);
+  CHECK(credit_back(upstream, 1) == 1);
+  wait_for([&] { return tracker->records_acknowledged() >= 2; });
+  CHECK(tracker->records_acknowledged() == 2);
+  CHECK(tracker->acknowledged_through() == 1);
+
+  // The node is lost: the forty kept as tokens (batches 1 to 40) are abandoned, never
+  // acknowledged; the replacement gets every other unreleased batch (41 to 198), kept whole or
+  // held back, in order.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, false);
+  Received again = receive_all(replacement, kBatches - 2 - kTokensOnly);
+  CHECK(again.batches == std::vector<uint64_t>(got.batches.begin() + 1 + kTokensOnly, got.batches.end() - 1));
+  CHECK(counters->batches_not_replayed.load() == kTokensOnly);
+  CHECK(counters->batches_replayed.load() == kBatches - 2 - kTokensOnly);
+  CHECK(counters->held_tokens_bytes.load() == 0);
+  wait_for([&] { return tracker->records_abandoned() >= kTokensOnly; });
+  CHECK(tracker->records_abandoned() == kTokensOnly);
+  // It takes them all and holds them: forty more credits come back (the first was granted before).
+  replacement->send(link, link_credit_atom::value, kFirstEpoch + 1, static_cast<int64_t>(again.batches.size()));
+  CHECK(credit_back(upstream, kTokensOnly) == kTokensOnly);
+  // It releases them all: the rest of the credit comes back, and every one is acknowledged.
+  for (uint64_t seq : again.batches) replacement->send(link, released_atom::value, kFirstEpoch + 1, seq, false);
+  CHECK(credit_back(upstream, kBatches - 3 - 2 * kTokensOnly) == kBatches - 3 - 2 * kTokensOnly);
+  wait_for([&] { return tracker->records_acknowledged() >= kBatches - kTokensOnly; });
+  CHECK(tracker->records_acknowledged() == kBatches - kTokensOnly);
+  CHECK(tracker->records_abandoned() == kTokensOnly);
+  CHECK(tracker->acknowledged_through() == 1);
+  CHECK(counters->held_tokens_bytes.load() == 0);
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
