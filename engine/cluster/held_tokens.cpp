@@ -8,18 +8,18 @@
 
 namespace ebs::cluster {
 
-namespace {
+int64_t heap_block_bytes(size_t request) {
+  return std::max<int64_t>(32, static_cast<int64_t>((request + 8 + 15) / 16 * 16));
+}
 
-// A heap block as glibc's malloc spends it on a 64-bit machine: the request and an 8-byte header,
-// rounded up to 16 bytes, 32 at least.
-int64_t heap_block(size_t request) { return std::max<int64_t>(32, static_cast<int64_t>((request + 8 + 15) / 16 * 16)); }
+namespace {
 
 // A red-black tree node: colour and three links, then the value.
 constexpr size_t kTreeNodeHeader = 4 * sizeof(void*);
 
 // A token a source made (std::make_shared): one block, a control block (a vtable pointer and two
 // counts) and the token.
-int64_t source_token_bytes() { return heap_block(2 * sizeof(void*) + sizeof(AckToken)); }
+int64_t source_token_bytes() { return heap_block_bytes(2 * sizeof(void*) + sizeof(AckToken)); }
 
 // A link in's stand-in for a batch from another node (engine/cluster/link.cpp, stand_in_token):
 // the token; a control block holding its pointer and its deleter; and the deleter's function's
@@ -27,15 +27,19 @@ int64_t source_token_bytes() { return heap_block(2 * sizeof(void*) + sizeof(AckT
 // 16 bytes of its own.
 int64_t stand_in_token_bytes() {
   constexpr size_t kCaptures = sizeof(void*) + 2 * sizeof(void*) + 2 * sizeof(uint64_t);
-  return heap_block(sizeof(AckToken)) + heap_block(3 * sizeof(void*) + sizeof(StandInRelease)) +
-         heap_block(kCaptures);
+  return heap_block_bytes(sizeof(AckToken)) + heap_block_bytes(3 * sizeof(void*) + sizeof(StandInRelease)) +
+         heap_block_bytes(kCaptures);
 }
 
 }  // namespace
 
 int64_t HeldTokens::entry_bytes(const std::vector<AckRef>& tokens) {
-  int64_t bytes = heap_block(kTreeNodeHeader + sizeof(std::pair<const uint64_t, Entry>));
-  if (!tokens.empty()) bytes += heap_block(tokens.size() * sizeof(AckRef));
+  return heap_block_bytes(kTreeNodeHeader + sizeof(std::pair<const uint64_t, Entry>)) + tokens_bytes(tokens);
+}
+
+int64_t HeldTokens::tokens_bytes(const std::vector<AckRef>& tokens) {
+  int64_t bytes = 0;
+  if (!tokens.empty()) bytes += heap_block_bytes(tokens.size() * sizeof(AckRef));
   for (const AckRef& token : tokens)
     bytes += std::get_deleter<StandInRelease>(token) ? stand_in_token_bytes() : source_token_bytes();
   return bytes;

@@ -13,6 +13,10 @@
 
 namespace ebs::cluster {
 
+// A heap block as glibc's malloc spends it on a 64-bit machine for `request` bytes: the request
+// and an 8-byte header, rounded up to 16 bytes, 32 at least.
+int64_t heap_block_bytes(size_t request);
+
 class HeldTokens {
  public:
   struct Entry {
@@ -24,6 +28,8 @@ class HeldTokens {
   // rounded up with their headers): its map node, its token vector, and the tokens it keeps alive,
   // each counted whole although other holders may share it. held_tokens_test measures it.
   static int64_t entry_bytes(const std::vector<AckRef>& tokens);
+  // The part of it that is the tokens: their vector and what they keep alive.
+  static int64_t tokens_bytes(const std::vector<AckRef>& tokens);
 
   explicit HeldTokens(int64_t max_bytes) : max_bytes_(max_bytes) {}
 

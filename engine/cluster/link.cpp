@@ -44,7 +44,8 @@ struct LinkOutState {
   struct Sent {
     BatchView batch;
     uint32_t in_port = 0;
-    int64_t bytes = 0;
+    int64_t bytes = 0;       // its records' (record_bytes): what the edge's window counts
+    int64_t kept_bytes = 0;  // and its entry's here: what the held cap counts
     int64_t ingest_ns = 0;
     size_t records = 0;
     bool credited = false;   // the current peer took it
@@ -75,7 +76,7 @@ struct LinkOutState {
   std::deque<std::pair<uint64_t, int64_t>> uncredited;  // (seq, bytes) sent to the current peer, in order
   Credit in_flight;                 // their batches and bytes (credit comes back FIFO)
   std::set<uint64_t> held_kept;     // granted, not released, records kept: oldest first
-  int64_t held_bytes = 0;           // theirs
+  int64_t held_bytes = 0;           // theirs, with their entries (kept_bytes)
   int64_t max_held_bytes = 0;       // past it the oldest held batches' records go (unkeep)
   HeldTokens held_tokens{0};        // held batches unkept: their tokens only, within their own bound
   std::deque<uint64_t> held_back;   // taken, unreleased, credit not given: both bounds were full
@@ -89,6 +90,18 @@ struct LinkOutState {
 
 using LinkOut = caf::stateful_actor<LinkOutState>;
 
+// What keeping a held batch whole costs beyond its records' bytes (the same estimate of glibc's
+// blocks as HeldTokens'): its window entry, its place in held_kept, the batch, its record pointers,
+// and its tokens, counted whole although other holders may share them.
+int64_t kept_entry_bytes(const BatchView& batch) {
+  constexpr size_t kTreeNodeHeader = 4 * sizeof(void*);
+  int64_t bytes = heap_block_bytes(kTreeNodeHeader + sizeof(std::pair<const uint64_t, LinkOutState::Sent>)) +
+                  heap_block_bytes(kTreeNodeHeader + sizeof(uint64_t)) +
+                  heap_block_bytes(2 * sizeof(void*) + sizeof(Batch)) + HeldTokens::tokens_bytes(batch.acks());
+  if (!batch.empty()) bytes += heap_block_bytes(batch.size() * sizeof(RecordPtr));
+  return bytes;
+}
+
 // Stops keeping the oldest held batch's records when its tokens fit within held_tokens' bound:
 // its tokens stay there until the receiving node releases it, and a replay can no longer send it
 // (not_replayed). False when they do not fit.
@@ -100,7 +113,7 @@ bool unkeep_oldest(LinkOutState& st) {
   const std::vector<AckRef>& tokens = it->second.batch.acks();
   if (!st.held_tokens.fits(tokens)) return false;
   st.held_tokens.add(oldest, it->second.records, tokens);
-  st.held_bytes -= it->second.bytes;
+  st.held_bytes -= it->second.kept_bytes;
   st.held_kept.erase(st.held_kept.begin());
   st.window.erase(it);  // its records go (a replay pending for it finds it in held_tokens)
   st.counters->batches_unkept.fetch_add(1, std::memory_order_relaxed);
@@ -151,7 +164,7 @@ void give_held_back_credit(LinkOutState& st) {
     assert(it != st.window.end());
     LinkOutState::Sent& sent = it->second;
     if (!sent.released) {
-      if (!make_room(st, sent.bytes)) {
+      if (!make_room(st, sent.kept_bytes)) {
         for (uint64_t waiting : st.held_back) {
           LinkOutState::Sent& w = st.window.at(waiting);
           if (!w.held_back) st.counters->credits_held_back.fetch_add(1, std::memory_order_relaxed);
@@ -160,7 +173,7 @@ void give_held_back_credit(LinkOutState& st) {
         return;
       }
       st.held_kept.insert(seq);
-      st.held_bytes += sent.bytes;
+      st.held_bytes += sent.kept_bytes;
     }
     st.held_back.pop_front();
     give_credit(st, seq, sent);
@@ -172,7 +185,7 @@ void release(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   if (sent.released) return;
   sent.released = true;
   --st.unreleased;
-  if (st.held_kept.erase(seq)) st.held_bytes -= sent.bytes;
+  if (st.held_kept.erase(seq)) st.held_bytes -= sent.kept_bytes;
   if (sent.granted) {
     st.finished.push_back(seq);
   } else if (sent.credited) {
@@ -459,6 +472,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
         // Kept until released and counted by its own records: a narrowed batch would keep the
         // whole batch it was narrowed from.
         sent.batch = compact_batch(batch);
+        sent.kept_bytes = sent.bytes + kept_entry_bytes(sent.batch);
         batch = {};
         if (st.gone) {
           abandon_tokens(sent.batch);

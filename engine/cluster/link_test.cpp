@@ -435,6 +435,27 @@ TEST_CASE_FIXTURE(LinkOutCase, "past its held cap and its tokens' bound a link o
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE_FIXTURE(LinkOutCase, "a link out's held cap counts each batch it keeps whole by its entry as well as its records: batches of no records do not pile up") {
+  caf::scoped_actor peer(system);
+  constexpr int kBatches = 100;
+  // Batches of no records (their tokens only): 4 KiB keeps at most a dozen of them whole.
+  const HeldLimits held{4096, int64_t{1} << 20};
+  caf::actor link =
+      spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{kBatches + 1, 0}, held);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
+  auto tracker = std::make_shared<AckTracker>();
+  for (int i = 0; i < kBatches; ++i)
+    upstream->send(link, msg::data_atom::value, uint32_t{0},
+                   BatchView::make(PortType::alert, {}, {std::make_shared<const AckToken>(tracker, 0)}), int64_t{0});
+  REQUIRE(receive_all(peer, kBatches).batches.size() == static_cast<size_t>(kBatches));
+  peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{kBatches});
+  CHECK(credit_back(upstream, kBatches) == kBatches);
+  // Each costs the link a few hundred bytes kept whole: all but a few are kept as tokens only.
+  CHECK(counters->batches_unkept.load() >= kBatches - 4096 / 200);
+  CHECK(counters->batches_unkept.load() < kBatches);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE_FIXTURE(LinkOutCase, "what comes during a replay waits behind it; a second loss mid-replay replays again from the oldest unreleased") {
   caf::scoped_actor lost(system), second(system), third(system);
   const RecordPtr record = alert("ZTF21aaaaaaa");
