@@ -12,10 +12,9 @@ int64_t heap_block_bytes(size_t request) {
   return std::max<int64_t>(32, static_cast<int64_t>((request + 8 + 15) / 16 * 16));
 }
 
-namespace {
+int64_t tree_node_bytes(size_t value_bytes) { return heap_block_bytes(4 * sizeof(void*) + value_bytes); }
 
-// A red-black tree node: colour and three links, then the value.
-constexpr size_t kTreeNodeHeader = 4 * sizeof(void*);
+namespace {
 
 // A token a source made (std::make_shared): one block, a control block (a vtable pointer and two
 // counts) and the token.
@@ -34,7 +33,7 @@ int64_t stand_in_token_bytes() {
 }  // namespace
 
 int64_t HeldTokens::entry_bytes(const std::vector<AckRef>& tokens) {
-  return heap_block_bytes(kTreeNodeHeader + sizeof(std::pair<const uint64_t, Entry>)) + tokens_bytes(tokens);
+  return tree_node_bytes(sizeof(std::pair<const uint64_t, Entry>)) + tokens_bytes(tokens);
 }
 
 int64_t HeldTokens::tokens_bytes(const std::vector<AckRef>& tokens) {

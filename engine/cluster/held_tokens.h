@@ -16,6 +16,9 @@ namespace ebs::cluster {
 // A heap block as glibc's malloc spends it on a 64-bit machine for `request` bytes: the request
 // and an 8-byte header, rounded up to 16 bytes, 32 at least.
 int64_t heap_block_bytes(size_t request);
+// The heap block of a std::map or std::set node holding a `value_bytes` value (libstdc++'s
+// red-black tree: a colour and three links before the value), as heap_block_bytes counts it.
+int64_t tree_node_bytes(size_t value_bytes);
 
 class HeldTokens {
  public:

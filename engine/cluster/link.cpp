@@ -86,21 +86,27 @@ struct LinkOutState {
   std::shared_ptr<LinkCounters> counters;
   RecordEncoder encoder;
   const char* name = "link-out";
+
+  // A link ended (its node kills it at the end of the run) no longer keeps its tokens-only entries:
+  // the node-wide counter of what is kept now drops them (CAF destroys the state on exit).
+  ~LinkOutState() {
+    if (counters) counters->held_tokens_bytes.fetch_sub(held_tokens.bytes(), std::memory_order_relaxed);
+  }
 };
 
 using LinkOut = caf::stateful_actor<LinkOutState>;
 
-// What keeping a held batch whole costs beyond its records' bytes (the same estimate of glibc's
-// blocks as HeldTokens'): its window entry, its place in held_kept, the batch, its record pointers,
-// and its tokens, counted whole although other holders may share them.
+}  // namespace
+
 int64_t kept_entry_bytes(const BatchView& batch) {
-  constexpr size_t kTreeNodeHeader = 4 * sizeof(void*);
-  int64_t bytes = heap_block_bytes(kTreeNodeHeader + sizeof(std::pair<const uint64_t, LinkOutState::Sent>)) +
-                  heap_block_bytes(kTreeNodeHeader + sizeof(uint64_t)) +
+  int64_t bytes = tree_node_bytes(sizeof(std::pair<const uint64_t, LinkOutState::Sent>)) +
+                  tree_node_bytes(sizeof(uint64_t)) +
                   heap_block_bytes(2 * sizeof(void*) + sizeof(Batch)) + HeldTokens::tokens_bytes(batch.acks());
   if (!batch.empty()) bytes += heap_block_bytes(batch.size() * sizeof(RecordPtr));
   return bytes;
 }
+
+namespace {
 
 // Stops keeping the oldest held batch's records when its tokens fit within held_tokens' bound:
 // its tokens stay there until the receiving node releases it, and a replay can no longer send it
@@ -115,7 +121,7 @@ bool unkeep_oldest(LinkOutState& st) {
   st.held_tokens.add(oldest, it->second.records, tokens);
   st.held_bytes -= it->second.kept_bytes;
   st.held_kept.erase(st.held_kept.begin());
-  st.window.erase(it);  // its records go (a replay pending for it finds it in held_tokens)
+  st.window.erase(it);  // its records go (it went to the current peer: no replay pending for it)
   st.counters->batches_unkept.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -165,10 +171,14 @@ void give_held_back_credit(LinkOutState& st) {
     LinkOutState::Sent& sent = it->second;
     if (!sent.released) {
       if (!make_room(st, sent.kept_bytes)) {
-        for (uint64_t waiting : st.held_back) {
-          LinkOutState::Sent& w = st.window.at(waiting);
-          if (!w.held_back) st.counters->credits_held_back.fetch_add(1, std::memory_order_relaxed);
+        // Every batch waiting is counted once. Those counted before are the list's front (counted
+        // ones leave it, new ones join at its back), so only its unmarked back is walked: each
+        // batch once, whatever the number of failed attempts.
+        for (auto waiting = st.held_back.rbegin(); waiting != st.held_back.rend(); ++waiting) {
+          LinkOutState::Sent& w = st.window.at(*waiting);
+          if (w.held_back) break;
           w.held_back = true;
+          st.counters->credits_held_back.fetch_add(1, std::memory_order_relaxed);
         }
         return;
       }
@@ -310,13 +320,12 @@ void pump(LinkOut* self) {
     const uint64_t seq = st.pending.front();
     st.pending.pop_front();
     auto it = st.window.find(seq);
-    if (it == st.window.end()) {
-      // Unkept while it waited (held-back credit given pushed the held bytes past the cap).
-      const int64_t before = st.held_tokens.bytes();
-      if (auto entry = st.held_tokens.take(seq)) not_replayed(st, std::move(*entry));
-      note_held_tokens(st, before);
-      continue;
-    }
+    // Neither unkept nor forgotten while it waits here: only granted batches are unkept, oldest
+    // first, to make room for one the current peer took; granted unreleased batches are older than
+    // ungranted ones (credit is granted in order; one granted out of turn was released), and what
+    // waits here goes in order, so every batch older than one the peer took was sent already. And
+    // only the current peer can release it, once sent (an older epoch's releases are refused).
+    assert(it != st.window.end());
     LinkOutState::Sent& sent = it->second;
     // Released meanwhile: its credit is not in flight to this peer; it goes back now, never leaks.
     if (sent.released) {

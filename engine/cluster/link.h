@@ -36,6 +36,7 @@
 #include <memory>
 
 #include "engine/runtime/ack.h"
+#include "engine/runtime/batch.h"
 #include "engine/runtime/credit_window.h"
 
 namespace ebs::cluster {
@@ -54,7 +55,8 @@ struct LinkCounters {
   std::atomic<uint64_t> records_not_replayed{0};
   std::atomic<uint64_t> batches_unkept{0};  // held batches whose records were let go past the held cap
   // What the links out keep of held batches as tokens only (engine/cluster/held_tokens.h): now
-  // (all links of the node) and the most one link kept at once.
+  // (all running links of the node; a link that ends takes its part out) and the most one link
+  // kept at once.
   std::atomic<int64_t> held_tokens_bytes{0};
   std::atomic<int64_t> held_tokens_peak_bytes{0};
   // Taken batches whose credit waited for a release: both held bounds of their link were full.
@@ -72,6 +74,12 @@ struct HeldLimits {
   // records_bytes) a taken batch's credit waits for a release; 0: never tokens only.
   int64_t tokens_bytes = 0;
 };
+
+// What a link out's keeping a held batch whole costs beyond its records' bytes, as the held cap
+// counts it (the same estimate of glibc's blocks as HeldTokens::entry_bytes): its window entry, its
+// place among the held batches, the batch, its record pointers, and its tokens, counted whole
+// although other holders may share them.
+int64_t kept_entry_bytes(const BatchView& batch);
 
 // The held limits of an edge of `credit_bytes` in flight (0: unlimited, counted as 8 MiB, the
 // default window): eight windows of records and one of tokens.

@@ -226,6 +226,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"batches_not_replayed", counters->batches_not_replayed.load()},
                                   {"records_not_replayed", counters->records_not_replayed.load()},
                                   {"batches_unkept", counters->batches_unkept.load()},
+                                  {"held_tokens_bytes", counters->held_tokens_bytes.load()},
                                   {"held_tokens_peak_bytes", counters->held_tokens_peak_bytes.load()},
                                   {"credits_held_back", counters->credits_held_back.load()},
                                   {"messages_refused", counters->messages_refused.load()},
