@@ -22,18 +22,35 @@ void count(void* memory, int sign) {
 }
 }  // namespace
 
+// The replaced forms: the single-object ones, plain, nothrow and sized. Left out on purpose:
+// the array forms, whose default definitions call these two (operator new[] calls operator new,
+// operator delete[] operator delete: [new.delete.array]), so they are counted and paired through
+// them (a sanitizer's runtime has array forms of its own, which pair among themselves); and the
+// aligned forms (std::align_val_t), which nothing measured here uses (no over-aligned
+// type) and whose libstdc++ definitions allocate and free on their own (aligned_alloc, free), so a
+// block never passes from one family to the other. Every replaced form takes from malloc and
+// gives to free, so any pairing the compiler makes among them frees what was allocated.
+// As the standard's operator new does, a failed allocation calls the installed new handler and
+// tries again; without one it throws.
 void* operator new(size_t size) {
-  void* memory = std::malloc(size ? size : 1);
-  if (!memory) throw std::bad_alloc();
-  count(memory, 1);
-  return memory;
+  for (;;) {
+    if (void* memory = std::malloc(size ? size : 1)) {
+      count(memory, 1);
+      return memory;
+    }
+    std::new_handler handler = std::get_new_handler();
+    if (!handler) throw std::bad_alloc();
+    handler();
+  }
 }
 // The nothrow form too: a sanitizer's runtime replaces each form it is not given, and memory from
-// its `new` must not reach this `free`.
+// its `new` must not reach this `free`. It fails as the throwing form would, with a null.
 void* operator new(size_t size, const std::nothrow_t&) noexcept {
-  void* memory = std::malloc(size ? size : 1);
-  count(memory, 1);
-  return memory;
+  try {
+    return ::operator new(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
 }
 void operator delete(void* memory) noexcept {
   count(memory, -1);

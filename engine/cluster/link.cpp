@@ -171,9 +171,10 @@ void give_held_back_credit(LinkOutState& st) {
     LinkOutState::Sent& sent = it->second;
     if (!sent.released) {
       if (!make_room(st, sent.kept_bytes)) {
-        // Every batch waiting is counted once. Those counted before are the list's front (counted
-        // ones leave it, new ones join at its back), so only its unmarked back is walked: each
-        // batch once, whatever the number of failed attempts.
+        // Every batch waiting is counted once. Those counted before are the list's front: they
+        // leave it from anywhere, new ones join at its back, and after a rebind the new peer takes
+        // the batches in order, the counted ones (older) first. So only its uncounted back is
+        // walked: each batch once, whatever the number of failed attempts.
         for (auto waiting = st.held_back.rbegin(); waiting != st.held_back.rend(); ++waiting) {
           LinkOutState::Sent& w = st.window.at(*waiting);
           if (w.held_back) break;
