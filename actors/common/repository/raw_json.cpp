@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "actors/common/repository/shortest_double.h"
+
 namespace ebs::repository {
 
 namespace {
@@ -56,8 +58,8 @@ void append_double(std::string& out, double value) {
     out += "null";
     return;
   }
-  char buffer[32];
-  char* end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  char buffer[kShortestDoubleChars];
+  char* end = write_shortest_double(buffer, value);  // to_chars's bytes, fewer instructions
   out.append(buffer, end);
   // JSON readers keep 1.0 a floating-point number only if it looks like one. (Looked for in
   // the few digits written: std::string::find_first_of calls memchr once per character.)
