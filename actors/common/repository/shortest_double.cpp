@@ -16,14 +16,36 @@ constexpr char kDigitPairs[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+constexpr uint64_t kPowersOfTen[] = {1ull,
+                                    10ull,
+                                    100ull,
+                                    1000ull,
+                                    10000ull,
+                                    100000ull,
+                                    1000000ull,
+                                    10000000ull,
+                                    100000000ull,
+                                    1000000000ull,
+                                    10000000000ull,
+                                    100000000000ull,
+                                    1000000000000ull,
+                                    10000000000000ull,
+                                    100000000000000ull,
+                                    1000000000000000ull,
+                                    10000000000000000ull,
+                                    100000000000000000ull,
+                                    1000000000000000000ull,
+                                    10000000000000000000ull};
+
+// Digits of a non-zero value: from its bit length (log10(2) ~ 1233 / 4096), one comparison.
 int decimal_digits(uint64_t value) {
-  int digits = 1;
-  for (uint64_t bound = 10; digits < 20 && value >= bound; bound *= 10) ++digits;
-  return digits;
+  const int guess = ((64 - __builtin_clzll(value)) * 1233) >> 12;
+  return guess + (value >= kPowersOfTen[guess] ? 1 : 0);
 }
 
-// Writes the `count` decimal digits of `value` to out[0, count).
-void write_digits(char* out, uint64_t value, int count) {
+// Writes the `count` decimal digits of `value` (< 10^8) to out[0, count), two at a time in
+// 32-bit arithmetic.
+void write_small_digits(char* out, uint32_t value, int count) {
   char* p = out + count;
   while (value >= 100) {
     p -= 2;
@@ -35,6 +57,31 @@ void write_digits(char* out, uint64_t value, int count) {
     std::memcpy(p, kDigitPairs + 2 * value, 2);
   } else {
     *--p = static_cast<char>('0' + value);
+  }
+}
+
+// Exactly 8 digits of `value` (< 10^8), leading zeros kept.
+void write_eight_digits(char* out, uint32_t value) {
+  const uint32_t high = value / 10000, low = value % 10000;
+  std::memcpy(out, kDigitPairs + 2 * (high / 100), 2);
+  std::memcpy(out + 2, kDigitPairs + 2 * (high % 100), 2);
+  std::memcpy(out + 4, kDigitPairs + 2 * (low / 100), 2);
+  std::memcpy(out + 6, kDigitPairs + 2 * (low % 100), 2);
+}
+
+// Writes the `count` decimal digits of `value` to out[0, count) (a significand: at most 17).
+void write_digits(char* out, uint64_t value, int count) {
+  constexpr uint64_t kEight = 100000000;
+  if (count <= 8) {
+    write_small_digits(out, static_cast<uint32_t>(value), count);
+  } else if (count <= 16) {
+    write_small_digits(out, static_cast<uint32_t>(value / kEight), count - 8);
+    write_eight_digits(out + count - 8, static_cast<uint32_t>(value % kEight));
+  } else {
+    const uint64_t upper = value / kEight;
+    write_small_digits(out, static_cast<uint32_t>(upper / kEight), count - 16);
+    write_eight_digits(out + count - 16, static_cast<uint32_t>(upper % kEight));
+    write_eight_digits(out + count - 8, static_cast<uint32_t>(value % kEight));
   }
 }
 
@@ -68,9 +115,10 @@ char* write_shortest_double(char* out, double value) {
       return out + digits + exponent;
     }
     if (scientific_exponent >= 0) {  // a point among the digits
+      // Written one place to the right, then the integer digits moved left over the point's place.
       const int integer_digits = scientific_exponent + 1;
-      write_digits(out, significand, digits);
-      std::memmove(out + integer_digits + 1, out + integer_digits, static_cast<size_t>(digits - integer_digits));
+      write_digits(out + 1, significand, digits);
+      for (int i = 0; i < integer_digits; ++i) out[i] = out[i + 1];
       out[integer_digits] = '.';
       return out + digits + 1;
     }
