@@ -346,9 +346,8 @@ AddResult Writer::add_alert(const Alert& alert) {
 void Writer::add_annotations(const Alert& alert) {
   const AlertCore& c = alert.core();
   // Texts are bound as views (no copy each): the annotation and the fingerprint outlive run().
-  std::string fingerprint;
   for (const Annotation* a : alert.annotations().list()) {
-    fingerprint = annotation_fingerprint(*a);
+    const AnnotationFingerprint fingerprint = annotation_fingerprint_text(*a);
     insert_annotation_.bind(1, c.alert_id)
         .bind_view(2, c.object_id)
         .bind(3, c.mjd_tai)
@@ -366,7 +365,7 @@ void Writer::add_annotations(const Alert& alert) {
         .bind_view(14, a->provenance.actor_type)
         .bind_view(15, a->provenance.version)
         .bind_view(16, a->provenance.config_hash)
-        .bind_view(17, fingerprint);
+        .bind_view(17, std::string_view(fingerprint.data(), fingerprint.size()));
     counts_.annotations += static_cast<uint64_t>(insert_annotation_.run());
   }
 }
