@@ -42,6 +42,11 @@ class JsonOut {
     at_ = out_.data() + used;
     end_ = out_.data() + out_.size();
   }
+  // One character, room made.
+  void add(char c) {
+    need(1);
+    put(c);
+  }
   // Writing, after need() made room.
   void put(char c) { *at_++ = c; }
   void put(std::string_view text) {
@@ -115,37 +120,26 @@ void append_node(JsonOut& out, const RawNode* nodes, const RawNode& node,
     case RawNode::Kind::String: append_string(out, node.text); return;
     case RawNode::Kind::Bytes: append_number(out, node.text.size()); return;
     case RawNode::Kind::List:
-      out.need(2);
-      out.put('[');
+      out.add('[');
       for (uint32_t i = 0; i < node.child_count; ++i) {
-        if (i) {
-          out.need(1);
-          out.put(',');
-        }
+        if (i) out.add(',');
         append_node(out, nodes, nodes[node.first_child + i], nullptr);
       }
-      out.need(1);
-      out.put(']');
+      out.add(']');
       return;
     case RawNode::Kind::Record: {
-      out.need(1);
-      out.put('{');
+      out.add('{');
       bool first = true;
       for (uint32_t i = 0; i < node.child_count; ++i) {
         std::string_view name = node.shape->fields[i];
         if (exclude && exclude->count(name)) continue;
-        if (!first) {
-          out.need(1);
-          out.put(',');
-        }
+        if (!first) out.add(',');
         first = false;
         append_string(out, name);
-        out.need(1);
-        out.put(':');
+        out.add(':');
         append_node(out, nodes, nodes[node.first_child + i], nullptr);
       }
-      out.need(1);
-      out.put('}');
+      out.add('}');
       return;
     }
   }
