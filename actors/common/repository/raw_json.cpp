@@ -22,11 +22,15 @@ constexpr std::array<bool, 256> kEscaped = [] {
 
 // Text appended through a cursor into the string's own bytes, room made before each value:
 // std::string::append and push_back per piece (a call and a capacity test each) cost more than
-// the bytes themselves (~110 fields per ZTF candidate, several pieces each).
+// the bytes themselves (~110 fields per ZTF candidate, several pieces each). Room is made by
+// resize, which zero-fills: only what is about to be written is asked for (doubled when short),
+// never the whole capacity, which a reused string keeps from its largest record.
 class JsonOut {
  public:
+  static constexpr size_t kFirstRoom = 4096;
+
   explicit JsonOut(std::string& out) : out_(out), start_(out.size()) {
-    out_.resize(std::max(out_.capacity(), start_ + 4096));
+    out_.resize(start_ + kFirstRoom);
     at_ = out_.data() + start_;
     end_ = out_.data() + out_.size();
   }
@@ -34,11 +38,12 @@ class JsonOut {
   JsonOut& operator=(const JsonOut&) = delete;
   ~JsonOut() { out_.resize(static_cast<size_t>(at_ - out_.data())); }
 
-  // Room for `bytes` more.
+  // Room for `bytes` more: this text's room doubled (the bytes before start_ are not ours to
+  // double), or `bytes` when more.
   void need(size_t bytes) {
     if (static_cast<size_t>(end_ - at_) >= bytes) return;
     const size_t used = static_cast<size_t>(at_ - out_.data());
-    out_.resize(std::max(2 * out_.size(), used + bytes));
+    out_.resize(used + std::max(bytes, out_.size() - start_));
     at_ = out_.data() + used;
     end_ = out_.data() + out_.size();
   }
@@ -64,12 +69,16 @@ class JsonOut {
 
 void append_string(JsonOut& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.need(text.size() * 6 + 2);  // \u00XX at most per byte, and the quotes
+  // Room for the text as it is and the quotes; an escape (\u00XX at most) makes its own room
+  // with the clean bytes before it. Not 6 bytes per byte up front: a long string would leave
+  // the reused string that much capacity, zero-filled by every record after it.
+  out.need(text.size() + 2);
   out.put('"');
   size_t clean_from = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (!kEscaped[c]) continue;
+    out.need(i - clean_from + 6);
     out.put(text.substr(clean_from, i - clean_from));
     clean_from = i + 1;
     switch (c) {
@@ -86,6 +95,7 @@ void append_string(JsonOut& out, std::string_view text) {
         out.put(kHex[c & 0xf]);
     }
   }
+  out.need(text.size() - clean_from + 1);
   out.put(text.substr(clean_from));
   out.put('"');
 }
