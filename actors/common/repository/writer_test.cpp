@@ -152,12 +152,17 @@ TEST_CASE("annotations are appended, never overwritten, and carry provenance") {
 }
 
 TEST_CASE("an alert's many annotations: every row with its own values, replays and repeats ignored row by row") {
-  // 19 annotations: statements of 8, 8 and 3 rows; one label twice in the same alert.
+  // 20 annotations: statements of 8, 8 and 4 rows; two repeated in the same alert, one within a
+  // statement (the second at index 5, both in the first), one across statements (index 19).
   TempDir dir("repo-many-ann");
   Writer writer(dir.file("a.db"));
   std::shared_ptr<const Alert> alert = make_alert(2002, "obj-m", 10, 20, 60000.1);
-  for (int i = 0; i < 18; ++i) alert = alert->annotated(classification("class-" + std::to_string(i), i / 100.0));
-  alert = alert->annotated(classification("class-3", 0.03));  // the same annotation as the fourth
+  for (int i = 0; i < 18; ++i) {
+    alert = alert->annotated(classification("class-" + std::to_string(i), i / 100.0));
+    if (i == 4) alert = alert->annotated(classification("class-1", 0.01));  // index 5: the second's repeat
+  }
+  alert = alert->annotated(classification("class-3", 0.03));  // index 19: the fourth's repeat
+  REQUIRE(alert->annotations().list().size() == 20);
   write_all(writer, {alert});
   CHECK(writer.counts().annotations == 18);
   Statement rows = writer.database().prepare("SELECT name, value, fingerprint FROM annotations ORDER BY annotation_id");
