@@ -7,6 +7,16 @@
 
 #include <fmt/format.h>
 
+#include "engine/util/fault.h"
+
+// fmt::detail::dragonbox::to_decimal is not {fmt}'s public API: it may change with any major
+// version. Checked with fmt 9 (Debian 12's 9.1).
+static_assert(FMT_VERSION / 10000 == 9,
+              "shortest_double.cpp calls fmt::detail::dragonbox::to_decimal, checked with fmt 9 only. On "
+              "another major version check that it still exists and returns the shortest significand "
+              "without trailing zeros with its decimal exponent (value == significand * 10^exponent), "
+              "run repository_store_test's shortest-double cases, then widen this assert.");
+
 namespace ebs::repository {
 
 namespace {
@@ -88,6 +98,7 @@ void write_digits(char* out, uint64_t value, int count) {
 }  // namespace
 
 char* write_shortest_double(char* out, double value) {
+  char* const start = out;  // the buffer's first byte: its kShortestDoubleChars end here
   if (std::signbit(value)) {
     *out++ = '-';
     value = -value;
@@ -109,7 +120,14 @@ char* write_shortest_double(char* out, double value) {
   if (fixed_length <= scientific_length) {
     if (exponent >= 0) {
       // Above 2^53 to_chars writes the integer's exact digits, not the shortest ones and zeros.
-      if (value >= 0x1p53) return std::to_chars(out, out + kShortestDoubleChars, value).ptr;
+      if (value >= 0x1p53) {
+        const std::to_chars_result written = std::to_chars(out, start + kShortestDoubleChars, value);
+        // Fixed is chosen only when no longer than scientific (24 characters at most), and the
+        // exact digits are as many as the shortest digits and zeros: the buffer always holds them.
+        if (written.ec != std::errc{})
+          fail("write_shortest_double", fmt::format("{} did not fit in {} characters", value, kShortestDoubleChars));
+        return written.ptr;
+      }
       write_digits(out, significand, digits);
       std::memset(out + digits, '0', static_cast<size_t>(exponent));
       return out + digits + exponent;

@@ -3,7 +3,9 @@
 // `dragonbox::to_decimal`, about four times fewer instructions), fixed or scientific notation
 // chosen as to_chars chooses (the shorter text; fixed when both are as long), exponents of two
 // digits at least. The raw JSON of every stored alert writes ~100 doubles, and to_chars was 40 %
-// of its instructions (docs/performance.md, "The repository's writer").
+// of its instructions (docs/performance.md, "The repository's writer"). to_decimal is in {fmt}'s
+// detail namespace, not its public API: a static_assert in the .cpp stops the build on another
+// major version of {fmt} than 9 until the call is checked again.
 #pragma once
 
 #include <cstddef>
