@@ -55,6 +55,7 @@ class JsonOut {
   // Writing, after need() made room.
   void put(char c) { *at_++ = c; }
   void put(std::string_view text) {
+    if (text.empty()) return;  // an empty view's data() may be null: memcpy's arguments must not be
     std::memcpy(at_, text.data(), text.size());
     at_ += text.size();
   }
