@@ -372,6 +372,14 @@ void NodeActor::forward(size_t port, BatchView batch) {
 
 void NodeActor::emit(size_t port, BatchView batch) {
   if (port < stats_.emitted.size()) ActorStats::add(stats_.emitted[port], batch.size());
+  if (port == dead_letter_port_ && batch.type() == PortType::dead_letter) {
+    // Letters the actor made of its own records (not of input records): counted apart from the
+    // identity's `failed` (ActorStats::output_dead_letters).
+    ActorStats::add(stats_.dead_letters, batch.size());
+    ActorStats::add(stats_.output_dead_letters, batch.size());
+    for (size_t i = 0; i < batch.size(); ++i)
+      ++stats_.dead_letter_reasons[static_cast<const DeadLetter&>(batch[i]).reason.substr(0, 160)];
+  }
   const auto ingest = ingest_of_output(batch.size());
   send_to_port(port, std::move(batch), ingest);
 }
