@@ -1680,8 +1680,11 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
     std::lock_guard lock(good.mutex);
     delivered.insert(good.bodies.begin(), good.bodies.end());
   }
+  size_t bytes = 0;
+  for (const std::string& m : lettered) bytes += m.size();
   MESSAGE(lettered.size() << " messages dead-lettered (" << refused << " refused after the failure), "
-                          << delivered.size() << " delivered by the working output");
+                          << delivered.size() << " delivered by the working output; "
+                          << (lettered.empty() ? 0 : bytes / lettered.size()) << " bytes per message on average");
   CHECK(lettered.size() >= 2);
   CHECK(lettered == delivered);  // byte for byte, each as often
   {
@@ -1703,7 +1706,9 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
     }
   CHECK(found);
   CHECK(summary["accounting_ok"] == true);
-  CHECK(ran.out.find(std::to_string(lettered.size()) + " written as dead letters") != std::string::npos);
+  const std::string closing = ran.out + ran.err;  // the closing block (stderr)
+  CHECK(closing.find(std::to_string(lettered.size()) + " written as dead letters") != std::string::npos);
+  CHECK(closing.find("dead letters: " + std::to_string(lettered.size()) + " in ") != std::string::npos);
 
   // Carol's filter is paused with the reason; Dave's webhook got every alert his filter passes.
   FilterRegistry store((dir / "filters.sqlite").string());

@@ -419,6 +419,9 @@ class Filters final : public ActorLogic {
           spdlog::warn("{}: {}: {} messages not delivered by the end of the stream (no delivery for {} ms): their "
                        "alerts' acknowledgements abandoned",
                        instance_, queue->describe(), left, (output_settings_.timeout * 2).count());
+    // A failed output replaced when its filter resumed has put its letters long since; waited for
+    // all the same (no delivery of its own is in progress), so that none comes after the last take.
+    for (const auto& queue : retired_queues_) queue->drain(output_settings_.timeout * 2);
     pause_failed_filters();
     // Every output has ended its work (a failed one after dead-lettering what it gave up on).
     send_undelivered(out);
