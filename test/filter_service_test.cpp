@@ -1713,7 +1713,9 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   // Carol's filter is paused with the reason; Dave's webhook got every alert his filter passes.
   FilterRegistry store((dir / "filters.sqlite").string());
   User root = ok(store.create_user("root", true, Limits{}));
-  CHECK(ok(store.filter(root, carol_id)).paused_reason.find("HTTP 500") != std::string::npos);
+  const std::string paused_reason = ok(store.filter(root, carol_id)).paused_reason;
+  CHECK(paused_reason.find("HTTP 500") != std::string::npos);
+  CHECK(paused_reason.find("dead letters, kind `undelivered`") != std::string::npos);
   const SourceOrder source = source_order(dir / "run");
   auto passes = answers(dave_where, source.alerts);
   std::multiset<std::string> expected_dave, got_dave;

@@ -853,9 +853,11 @@ class Filters final : public ActorLogic {
         if (running != running_.end() && running->second == filter->version && !paused_.count(filter->id))
           failed.emplace(filter->id, why);
       }
+    // The owner reads the reason (`paused_reason`): it says where the messages went.
     for (const auto& [key, queue] : queues_)
       if (!paused_.count(key.filter))
-        if (auto why = queue->failure()) failed.emplace(key.filter, *why);
+        if (auto why = queue->failure())
+          failed.emplace(key.filter, *why + " (its undelivered messages go to the run's dead letters, kind `undelivered`)");
     if (failed.empty()) return;
     for (const auto& [id, why] : failed) {
       spdlog::warn("{}: filter {} paused: {}", instance_, id, why);

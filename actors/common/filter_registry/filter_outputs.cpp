@@ -191,6 +191,10 @@ void OutputQueue::set_max_per_second(double limit) {
 OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::string key, HeldAcks acks,
                                       std::string about) {
   refill();
+  auto message = [&] {  // what the output sends
+    return Message{output_.kind == Output::Kind::slack ? nlohmann::json{{"text", line}}.dump() : std::move(json),
+                   std::move(key), std::move(acks), std::chrono::steady_clock::now(), std::move(about)};
+  };
   std::deque<Message> dropped;  // a full queue's messages, dead-lettered outside the lock
   std::string reason;
   {
@@ -208,8 +212,7 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
     }
     if (!failure_) {
       tokens_ -= 1;
-      queue_.push_back({output_.kind == Output::Kind::slack ? nlohmann::json{{"text", line}}.dump() : std::move(json),
-                        std::move(key), std::move(acks), std::chrono::steady_clock::now(), std::move(about)});
+      queue_.push_back(message());
       wake_.notify_one();
       return Offer::queued;
     }
@@ -219,8 +222,7 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
   // Refused: given up on at once, as the output's own messages were.
   ++refused_;
   std::deque<Message> refused;
-  refused.push_back({output_.kind == Output::Kind::slack ? nlohmann::json{{"text", line}}.dump() : std::move(json),
-                     std::move(key), std::move(acks), std::chrono::steady_clock::now(), std::move(about)});
+  refused.push_back(message());
   give_up(refused, "refused: the output had failed: " + reason);
   return Offer::refused;
 }
