@@ -114,6 +114,7 @@ uint64_t UndeliveredLetters::dropped() const { return dropped_.load(); }
 struct OutputQueue::Transport {
   std::unique_ptr<kafka::Publisher> publisher;
   std::string frame_header;  // avro-confluent: magic byte 0 and the schema id (big-endian), once registered
+  uint64_t next_tag = 1;     // each Kafka message's own tag: its delivery report names it
   std::unique_ptr<CURL, CurlDeleter> curl;
   std::unique_ptr<curl_slist, SlistDeleter> headers;
 };
@@ -340,17 +341,28 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
       std::lock_guard lock(mutex_);
       frame_header_ = t.frame_header;
     }
-    const uint64_t failed_before = t.publisher->failed(), delivered_before = t.publisher->delivered();
-    // The messages whose delivery the reports confirmed count as delivered; the rest, left in
-    // `batch`, are counted as not confirmed delivered by the caller (some may be in the topic).
+    const uint64_t failed_before = t.publisher->failed();
+    t.publisher->take_delivered_tags();  // late reports of an earlier batch's messages: already given up on
+    // The messages whose delivery a report confirmed count as delivered (their tokens released);
+    // the rest stay in `batch`, counted as not confirmed delivered by the caller (some may be in the
+    // topic). By tag: reports from different partitions come in any order.
+    const uint64_t first_tag = t.next_tag;
+    t.next_tag += batch.size();
     auto confirmed = [&] {
-      const uint64_t n = std::min<uint64_t>(t.publisher->delivered() - delivered_before, batch.size());
-      batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(n));
+      std::vector<bool> done(batch.size(), false);
+      for (uint64_t tag : t.publisher->take_delivered_tags())
+        if (tag >= first_tag && tag - first_tag < done.size()) done[tag - first_tag] = true;
+      std::deque<Message> left;
+      for (size_t i = 0; i < batch.size(); ++i)
+        if (!done[i]) left.push_back(std::move(batch[i]));
+      const uint64_t n = batch.size() - left.size();
+      batch.swap(left);
+      left.clear();  // delivered: their tokens released
       count_delivered(n);
     };
-    for (const Message& m : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
       if (torn_down()) return describe() + ": the run was torn down";
-      t.publisher->publish(confluent ? t.frame_header + m.body : m.body, m.key);
+      t.publisher->publish(confluent ? t.frame_header + batch[i].body : batch[i].body, batch[i].key, first_tag + i);
     }
     // In slices: a teardown cuts the wait (what is published may still reach the topic).
     const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
@@ -362,7 +374,7 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
                std::to_string(settings_.timeout.count());
       }
     }
-    confirmed();  // delivered: their tokens released
+    confirmed();
     if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
     return std::nullopt;
   }

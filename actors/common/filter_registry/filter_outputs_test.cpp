@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "test/support/child_process.h"
+#include "test/support/kafka_test_support.h"
 
 using namespace ebs::filter_registry;
 
@@ -293,6 +294,48 @@ TEST_CASE("what a failed output gives up on becomes dead letters with the messag
   CHECK(tracker->acknowledged_through() == 4);
   CHECK(tracker->records_abandoned() == 0);
   CHECK(settings.dead_letters->bytes() == 0);  // their bytes given back with their records
+}
+
+TEST_CASE("a Kafka output with one partition unreachable: exactly the messages not delivered become letters") {
+  // Two brokers; partition 0 led by broker 1, partition 1 by broker 2, which is down: the messages
+  // keyed to partition 1 time out, those of partition 0 are delivered, their reports interleaved
+  // out of publish order. The letters must be exactly the messages the topic lacks.
+  ebs::kafka::EmbeddedBroker broker(2);
+  broker.create_topic("split", 2);
+  REQUIRE(rd_kafka_mock_partition_set_leader(broker.mock_cluster(), "split", 0, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(rd_kafka_mock_partition_set_leader(broker.mock_cluster(), "split", 1, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(rd_kafka_mock_broker_set_down(broker.mock_cluster(), 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.timeout = std::chrono::seconds(30);
+  settings.kafka_properties = {{"bootstrap.servers", broker.bootstrap_servers()}, {"message.timeout.ms", "2000"}};
+  settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
+  OutputQueue queue({Output::Kind::kafka, "split"}, settings);
+  constexpr int kMessages = 40;
+  for (int i = 0; i < kMessages; ++i)
+    CHECK(queue.offer("{\"n\":" + std::to_string(i) + "}", "", "object-" + std::to_string(i), batch_tokens(tracker, 1)) ==
+          OutputQueue::Offer::queued);
+  REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(40)));
+  REQUIRE(ebs::test::wait_until([&] { return queue.delivered() + queue.dead_lettered() == kMessages; },
+                                std::chrono::seconds(20)));
+  std::set<std::string> in_topic;
+  CHECK(ebs::test::read_topic_messages(broker.bootstrap_servers(), "split", 1,
+                                       [&](int, int64_t, std::string value) { in_topic.insert(std::move(value)); }) == 1);
+  std::vector<UndeliveredLetters::Letter> letters = settings.dead_letters->take();
+  std::set<std::string> lettered;
+  for (const UndeliveredLetters::Letter& letter : letters) lettered.insert(letter.record->original);
+  // Both partitions got some of the keys, so that the reports of the two interleave.
+  REQUIRE(!in_topic.empty());
+  REQUIRE(!lettered.empty());
+  CHECK(queue.delivered() == in_topic.size());
+  CHECK(lettered.size() == letters.size());
+  for (const std::string& body : lettered) CHECK_MESSAGE(in_topic.count(body) == 0, "delivered, yet a letter: " << body);
+  CHECK(in_topic.size() + lettered.size() == kMessages);
+  // The delivered messages' batches are released; the letters' wait for them.
+  CHECK(tracker->records_acknowledged() == in_topic.size());
+  letters.clear();
+  CHECK(tracker->records_acknowledged() == kMessages);
+  CHECK(tracker->records_abandoned() == 0);
 }
 
 TEST_CASE("a full dead-letter path drops what finds no room, counted, and never blocks the output") {
