@@ -1707,7 +1707,7 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   CHECK(found);
   CHECK(summary["accounting_ok"] == true);
   const std::string closing = ran.out + ran.err;  // the closing block (stderr)
-  CHECK(closing.find(std::to_string(lettered.size()) + " written as dead letters") != std::string::npos);
+  CHECK(closing.find(std::to_string(lettered.size()) + " sent as dead letters") != std::string::npos);
   CHECK(closing.find("dead letters: " + std::to_string(lettered.size()) + " in ") != std::string::npos);
 
   // Carol's filter is paused with the reason; Dave's webhook got every alert his filter passes.

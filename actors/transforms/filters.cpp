@@ -429,18 +429,18 @@ class Filters final : public ActorLogic {
 
   std::string output() const override {
     if (!store_) return {};
-    uint64_t delivered = 0, undelivered = 0, abandoned = 0, lettered = 0;
+    uint64_t delivered = 0, undelivered = 0, abandoned = 0;
     auto add = [&](const registry::OutputQueue& queue) {
       delivered += queue.delivered();
       undelivered += queue.undelivered();
       abandoned += queue.abandoned();
-      lettered += queue.dead_lettered();
     };
     for (const auto& queue : retired_queues_) add(*queue);
     for (const auto& [key, queue] : queues_) add(*queue);
     std::string out = "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages";
     if (undelivered > 0) out += ", " + std::to_string(undelivered) + " let go by failed outputs";
-    if (lettered > 0) out += ", " + std::to_string(lettered) + " written as dead letters";
+    // Counted where they leave the actor (the outputs' dead_lettered() counts them kept for it).
+    if (letters_sent_ > 0) out += ", " + std::to_string(letters_sent_) + " sent as dead letters";
     if (abandoned > 0) out += ", " + std::to_string(abandoned) + " abandoned";
     return out + ", " + std::to_string(claims_) + " claims of switch points";
   }
@@ -457,14 +457,14 @@ class Filters final : public ActorLogic {
                     " newest versions kept: evaluated under the oldest kept");
     if (dropped_at_failed_ > 0)
       out.push_back(std::to_string(dropped_at_failed_) +
-                    " alerts not delivered: refused by an output that had failed (its filter paused); written as "
+                    " alerts not delivered: refused by an output that had failed (its filter paused); kept as "
                     "dead letters (kind `undelivered`) unless counted as dropped below");
     uint64_t letters_dropped = 0;
     for (const auto& queue : retired_queues_) letters_dropped += queue->dead_letters_dropped();
     for (const auto& [key, queue] : queues_) letters_dropped += queue->dead_letters_dropped();
     if (letters_dropped > 0)
       out.push_back(std::to_string(letters_dropped) +
-                    " undelivered messages not written as dead letters: the dead-letter path was full "
+                    " undelivered messages lost, not kept as dead letters: the dead-letter path was full "
                     "(output_dead_letter_bytes = " + std::to_string(undelivered_->byte_limit()) +
                     "); their alerts' acknowledgements released");
     if (dropped_at_teardown_ > 0)
@@ -480,7 +480,7 @@ class Filters final : public ActorLogic {
                       std::to_string(queue->delivered()) + " messages delivered, " +
                       std::to_string(queue->undelivered()) + " not confirmed delivered: the output failed (" +
                       queue->failure().value_or("") + "); " + std::to_string(queue->dead_lettered()) +
-                      " messages written as dead letters (with those it refused after)");
+                      " messages kept as dead letters for the dead-letter sink (with those it refused after)");
       if (queue->abandoned() > 0)
         out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
                       std::to_string(queue->delivered()) + " messages delivered, " +
@@ -493,7 +493,7 @@ class Filters final : public ActorLogic {
     if (retired_undelivered > 0)
       out.push_back(std::to_string(retired_undelivered) + " messages not confirmed delivered by " +
                     std::to_string(retired_queues_.size()) +
-                    " outputs that failed and started afresh when their filters resumed; written as dead letters "
+                    " outputs that failed and started afresh when their filters resumed; kept as dead letters "
                     "unless counted as dropped");
     return out;
   }
@@ -824,6 +824,7 @@ class Filters final : public ActorLogic {
         for (const AckRef& token : *letter.acks)
           if (token && seen.insert(token.get()).second) acks.push_back(token);
     }
+    letters_sent_ += records.size();
     out.emit(dead_letter_port_, BatchView::make(PortType::dead_letter, std::move(records), std::move(acks)));
   }
 
@@ -911,6 +912,7 @@ class Filters final : public ActorLogic {
   uint64_t beyond_kept_versions_ = 0;  // ... forgotten for the count kept (kMaxVersions)
   uint64_t dropped_at_failed_ = 0;     // alerts offered to a failed output queue
   uint64_t dropped_at_teardown_ = 0;   // ... to an output after the run was torn down
+  uint64_t letters_sent_ = 0;          // undelivered messages' letters sent on the dead-letter port
   uint64_t batches_ = 0;    // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force

@@ -1081,7 +1081,7 @@ TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' 
   CHECK_MESSAGE(std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w.rfind(expected, 0) == 0; }),
                 "expected a warning starting with: " << expected);
   CHECK(logic->output().find(std::to_string(passed) + " let go by failed outputs, " + std::to_string(passed) +
-                             " written as dead letters") != std::string::npos);
+                             " sent as dead letters") != std::string::npos);
   // Paused with the reason.
   registry::Filter now = std::get<registry::Filter>(service.store.filter(service.alice, id));
   CHECK(!now.active);
@@ -1126,9 +1126,9 @@ TEST_CASE("an output that failed and was replaced when its filter resumed still 
   const std::vector<std::string> warnings = logic->closing_warnings();
   CHECK(std::find(warnings.begin(), warnings.end(),
                   "3 messages not confirmed delivered by 1 outputs that failed and started afresh when their filters "
-                  "resumed; written as dead letters unless counted as dropped") != warnings.end());
+                  "resumed; kept as dead letters unless counted as dropped") != warnings.end());
   CHECK(std::find(warnings.begin(), warnings.end(),
                   std::to_string(passed - 2) + " alerts not delivered: refused by an output that had failed (its filter "
-                                               "paused); written as dead letters (kind `undelivered`) unless counted as "
+                                               "paused); kept as dead letters (kind `undelivered`) unless counted as "
                                                "dropped below") != warnings.end());
 }

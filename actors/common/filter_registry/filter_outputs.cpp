@@ -9,7 +9,7 @@
 #include "actors/common/avro/alert_avro.h"
 #include "actors/common/avro/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
-#include "engine/time/time_scale.h"
+#include "engine/time/clock.h"
 
 namespace ebs::filter_registry {
 
@@ -33,15 +33,10 @@ int abort_when_torn_down(void* scope, curl_off_t, curl_off_t, curl_off_t, curl_o
   return scope && static_cast<const AckScope*>(scope)->torn_down() ? 1 : 0;
 }
 
+constexpr size_t kTokenLikeSegment = 16;  // a URL path segment this long may be a secret: not shown
 constexpr size_t kMessagesPerDelivery = 500;  // a Kafka output publishes this many, then waits for reports
 // A Kafka output waits for its delivery reports in slices this long, so that a teardown is seen soon.
 constexpr std::chrono::milliseconds kReportSlice{50};
-
-double now_mjd_tai() {
-  using namespace std::chrono;
-  const double unix_s = duration<double>(system_clock::now().time_since_epoch()).count();
-  return time::mjd_utc_to_tai(40587.0 + unix_s / 86400.0);  // the Unix epoch is MJD 40587 UTC
-}
 
 }  // namespace
 
@@ -54,6 +49,22 @@ std::string public_target(const Output& output) {
   const size_t at = url.rfind('@', path == std::string::npos ? url.size() : path);
   if (at != std::string::npos && at >= host) url.erase(host, at + 1 - host);  // user:password@
   if (const size_t query = url.find_first_of("?#", host); query != std::string::npos) url = url.substr(0, query) + "?...";
+  // Path segments after the first that are long enough to be a token (Discord's
+  // /api/webhooks/ID/TOKEN, Teams', a service's /hooks/SECRET): hidden, whatever the service.
+  if (const size_t first = url.find('/', host); first != std::string::npos) {
+    const size_t query = url.find('?', first);
+    const size_t end = query == std::string::npos ? url.size() : query;
+    std::string path;
+    size_t at = url.find('/', first + 1);
+    path = url.substr(first, (at == std::string::npos ? end : std::min(at, end)) - first);
+    while (at != std::string::npos && at < end) {
+      const size_t next = std::min(url.find('/', at + 1), end);
+      const std::string segment = url.substr(at + 1, next - at - 1);
+      path += "/" + (segment.size() >= kTokenLikeSegment ? std::string("...") : segment);
+      at = next < end ? next : std::string::npos;
+    }
+    url = url.substr(0, first) + path + url.substr(end);
+  }
   if (output.kind == Output::Kind::slack) {
     const size_t last = url.find_last_of('/');
     const size_t path_start = url.find('/', host);
@@ -93,7 +104,7 @@ bool UndeliveredLetters::put(std::string original, std::string original_format, 
   record->original_format = std::move(original_format);
   record->place = std::move(place);
   record->reason = std::move(reason);
-  record->mjd_tai = now_mjd_tai();
+  record->mjd_tai = time::now_mjd_tai();
   std::lock_guard lock(mutex_);
   letters_.push_back({std::move(record), std::move(acks)});
   return true;
@@ -173,7 +184,9 @@ void OutputQueue::give_up(std::deque<Message>& messages, const std::string& reas
                                                   std::move(m.acks));
     ++(kept ? dead_lettered_ : dead_letters_dropped_);
   }
-  messages.clear();  // what found no room lets go of its tokens here: released
+  // A message that found no room (counted as dropped, a loss) let go of its tokens in put(), which
+  // took them: released there. Without a box they are released here.
+  messages.clear();
 }
 
 void OutputQueue::refill() {
@@ -201,10 +214,13 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
   {
     std::lock_guard lock(mutex_);
     if (cut_ || torn_down()) return Offer::torn_down;
-    if (!failure_ && tokens_ < 1) {
+    // The owner's limit first, failed or not: a failed output's refused messages use its credit
+    // too (above it they are rate-limited, not letters), so its letters come at most at that rate.
+    if (tokens_ < 1) {
       ++rate_limited_;
       return Offer::rate_limited;
     }
+    tokens_ -= 1;
     if (!failure_ && queue_.size() >= settings_.queue_capacity) {
       failure_ = describe() + " does not keep up: " + std::to_string(queue_.size()) + " messages waiting (the queue's bound)";
       undelivered_ += queue_.size();
@@ -212,7 +228,6 @@ OutputQueue::Offer OutputQueue::offer(std::string json, std::string line, std::s
       idle_.notify_all();
     }
     if (!failure_) {
-      tokens_ -= 1;
       queue_.push_back(message());
       wake_.notify_one();
       return Offer::queued;

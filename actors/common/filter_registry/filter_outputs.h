@@ -45,8 +45,10 @@ namespace ebs::filter_registry {
 using HeldAcks = std::shared_ptr<const std::vector<AckRef>>;
 
 // An output's target as logs, pause reasons and dead letters show it: a webhook's URL without its
-// user information, query and fragment, a Slack URL without its last path segment (the secret of
-// an incoming webhook, https://hooks.slack.com/services/T.../B.../SECRET); a topic as it is.
+// user information, query and fragment, with every path segment after the first that has 16
+// characters or more shown as `...` (a token: Discord's /api/webhooks/ID/TOKEN, ...), a Slack
+// URL without its last path segment (the secret of an incoming webhook,
+// https://hooks.slack.com/services/T.../B.../SECRET); a topic as it is.
 std::string public_target(const Output& output);
 
 // The messages a `filters` actor's outputs gave up on, on their way to the dead letters

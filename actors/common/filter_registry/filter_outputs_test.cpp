@@ -338,6 +338,25 @@ TEST_CASE("a Kafka output with one partition unreachable: exactly the messages n
   CHECK(tracker->records_abandoned() == 0);
 }
 
+TEST_CASE("a failed output's refused messages keep to the owner's limit: above it rate-limited, not letters") {
+  GatedWebhook hook;
+  hook.status = 500;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings;
+  settings.max_per_second = 1;  // one token, at most one more each second
+  settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
+  OutputQueue queue(hook.output(), settings);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  hook.answer(100);
+  REQUIRE(ebs::test::wait_until([&] { return queue.dead_lettered() == 1; }, std::chrono::seconds(20)));
+  // Offered at once: the bucket holds at most one token (two if one is earned meanwhile).
+  for (int i = 0; i < 6; ++i) queue.offer("{}", "", "k", batch_tokens(tracker, 1));
+  CHECK(queue.refused() <= 2);
+  CHECK(queue.rate_limited() == 6 - queue.refused());
+  CHECK(queue.dead_lettered() == 1 + queue.refused());
+  CHECK(settings.dead_letters->take().size() == 1 + queue.refused());
+}
+
 TEST_CASE("a full dead-letter path drops what finds no room, counted, and never blocks the output") {
   GatedWebhook hook;
   hook.status = 503;
@@ -383,6 +402,13 @@ TEST_CASE("an output's target as shown: no user information, query or Slack secr
   CHECK(public_target({Output::Kind::slack, "https://hooks.slack.com/services/T000/B000/XXXXsecret"}) ==
         "https://hooks.slack.com/services/T000/B000/...");
   CHECK(public_target({Output::Kind::slack, "https://hooks.slack.com"}) == "https://hooks.slack.com");
+  // Path segments after the first, 16 characters or longer: tokens, whatever the service.
+  CHECK(public_target({Output::Kind::webhook,
+                       "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz-0123456789_ab"}) ==
+        "https://discord.com/api/webhooks/.../...");
+  CHECK(public_target({Output::Kind::webhook, "https://example.org/a0123456789abcdef0/in/x?k=v"}) ==
+        "https://example.org/a0123456789abcdef0/in/x?...");
+  CHECK(public_target({Output::Kind::webhook, "https://example.org/in/0123456789abcdef"}) == "https://example.org/in/...");
   OutputQueue queue({Output::Kind::slack, "https://hooks.slack.com/services/T000/B000/XXXXsecret"}, unlimited());
   CHECK(queue.describe().find("XXXXsecret") == std::string::npos);
 }
