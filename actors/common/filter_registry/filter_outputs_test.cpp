@@ -308,7 +308,7 @@ TEST_CASE("a Kafka output with one partition unreachable: exactly the messages n
   auto tracker = std::make_shared<AckTracker>();
   OutputSettings settings = unlimited();
   settings.timeout = std::chrono::seconds(30);
-  settings.kafka_properties = {{"bootstrap.servers", broker.bootstrap_servers()}, {"message.timeout.ms", "2000"}};
+  settings.kafka_properties = {{"bootstrap.servers", broker.bootstrap_servers()}, {"message.timeout.ms", "5000"}};
   settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
   OutputQueue queue({Output::Kind::kafka, "split"}, settings);
   constexpr int kMessages = 40;
