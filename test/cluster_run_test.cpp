@@ -266,10 +266,22 @@ TEST_CASE("an edge into an actor that holds more than the link's held cap goes o
                                            char('a' + i % 26) + "\"";
                                   },
                                   120);
-  uint64_t unkept = 0;
-  for (const json& node : summary["cluster"]["nodes"]) unkept += node["links"].value("batches_unkept", uint64_t{0});
-  // Past the cap: the oldest notices were kept as their tokens only.
+  uint64_t unkept = 0, held_back = 0;
+  int64_t tokens_peak = 0, tokens_left = 0;
+  for (const json& node : summary["cluster"]["nodes"]) {
+    REQUIRE(node["links"].contains("held_tokens_bytes"));
+    tokens_left += node["links"]["held_tokens_bytes"].get<int64_t>();
+    unkept += node["links"].value("batches_unkept", uint64_t{0});
+    held_back += node["links"].value("credits_held_back", uint64_t{0});
+    tokens_peak = std::max(tokens_peak, node["links"].value("held_tokens_peak_bytes", int64_t{0}));
+  }
+  // Past the cap: the oldest notices were kept as their tokens only, a few hundred bytes each,
+  // far within their own bound (one 8 MiB window), so no credit waited.
   CHECK_MESSAGE(unkept > 0, summary["cluster"].dump());
+  CHECK(tokens_peak > 0);
+  CHECK(tokens_peak <= static_cast<int64_t>(unkept) * 1024);
+  CHECK(held_back == 0);
+  CHECK(tokens_left == 0);  // every notice was released before the books
   CHECK(summary["cluster"]["not_replayed_batches"] == 0);  // no node was lost
   fs::remove_all(dir);
 }

@@ -21,6 +21,7 @@
 #include "actors/common/repository/alert_query.h"
 #include "actors/common/repository/reader.h"
 #include "actors/transforms/generated_filters.h"
+#include "engine/util/base64.h"
 #include "engine/expr/alert_field.h"
 #include "engine/expr/program.h"
 #include "test/support/child_process.h"
@@ -442,11 +443,13 @@ struct RecordingWebhook {
   std::mutex mutex;
   std::vector<std::string> bodies;
   int port = 0;
-  explicit RecordingWebhook(std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
-    server.Post("/hook", [this, delay](const httplib::Request& req, httplib::Response& res) {
+  // Answers `status` to each request, after `delay`.
+  explicit RecordingWebhook(std::chrono::milliseconds delay = std::chrono::milliseconds(0), int status = 200) {
+    server.Post("/hook", [this, delay, status](const httplib::Request& req, httplib::Response& res) {
       if (delay.count() > 0) std::this_thread::sleep_for(delay);
       std::lock_guard lock(mutex);
       bodies.push_back(req.body);
+      res.status = status;
       res.set_content("{}", "application/json");
     });
     port = server.bind_to_any_port("127.0.0.1");
@@ -1613,5 +1616,116 @@ TEST_CASE("a coordinator frozen while the filters instances on the nodes wait fo
     // (the node's log does not say why an instance's batch failed then: its run is being torn down).
     CHECK(exited_s < 8);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a failing webhook's messages are dead letters with the bytes a working output of the same filter got; the "
+          "other filters' outputs are complete") {
+  fs::path dir = fs::temp_directory_path() / ("ebs-filters-dead-letters-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // Carol's filter sends every alert to two webhooks: one that works and one that answers 500 after
+  // 300 ms (so that messages queue behind the failing request, and later ones are refused before
+  // the filter leaves). Both outputs are offered the same messages, so what the working one got is
+  // what the failing one gave up on. Dave's filter, beside hers, must deliver all it passes.
+  RecordingWebhook good, failing(std::chrono::milliseconds(300), 500), daves;
+  auto hook_url = [](const RecordingWebhook& h) { return "http://127.0.0.1:" + std::to_string(h.port) + "/hook"; };
+  const std::string dave_where = "mag < 18.5";
+  int64_t carol_id = 0;
+  {
+    FilterRegistry store((dir / "filters.sqlite").string());
+    Limits generous;
+    generous.max_alerts_per_second = 10000;
+    User carol = ok(store.create_user("carol", false, generous));
+    User dave = ok(store.create_user("dave", false, generous));
+    carol_id = ok(store.create_filter(carol, "all", "mag < 99",
+                                      {{Output::Kind::webhook, hook_url(good)}, {Output::Kind::webhook, hook_url(failing)}}))
+                   .id;
+    ok(store.create_filter(dave, "bright", dave_where, {{Output::Kind::webhook, hook_url(daves)}}));
+  }
+  std::ofstream(dir / "wf.yaml") << "name: undelivered\nactors:\n"
+                                    "  - id: src\n    type: avro-files\n    rate: 40\n    config: {path: \""
+                                 << (test::data_dir() / "ztf").string() << "\"}\n"
+                                    "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
+                                    "    config: {registry: filters.sqlite, output_timeout_ms: 3000}\n"
+                                    "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
+                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n";
+  test::CommandResult ran =
+      test::run_command(ebs_flow() + " run wf.yaml --quiet --run-dir run --summary-json summary.json", dir);
+  INFO(ran.out);
+  INFO(ran.err);
+  CHECK(ran.exit_code == 0);
+
+  // The failing webhook's letters: the users actor's, kind `undelivered`, naming the filter, the
+  // output (the failing one) and the alert; their originals, decoded, the messages' bytes.
+  std::multiset<std::string> lettered;
+  size_t refused = 0;
+  std::istringstream letters(read_text(dir / "run" / "dead-letters.jsonl"));
+  for (std::string line; std::getline(letters, line);) {
+    json letter = json::parse(line);
+    REQUIRE(letter["actor"] == "users");
+    CHECK(letter["kind"] == "undelivered");
+    CHECK(letter["original_format"] == "bytes");
+    const std::string place = letter["place"], reason = letter["reason"];
+    CHECK(place.starts_with("webhook " + hook_url(failing) + ": filter " + std::to_string(carol_id) + " v1 (carol/all), alert "));
+    CHECK(reason.find("HTTP 500") != std::string::npos);
+    refused += reason.starts_with("refused: the output had failed: ");
+    std::string bytes = base64_decode(letter["original"].get<std::string>(), place);
+    // The place names the alert the message carries.
+    CHECK(place.find("alert " + alert_id_of(json::parse(bytes)["alert"]) + " (") != std::string::npos);
+    lettered.insert(std::move(bytes));
+  }
+  std::multiset<std::string> delivered;
+  {
+    std::lock_guard lock(good.mutex);
+    delivered.insert(good.bodies.begin(), good.bodies.end());
+  }
+  size_t bytes = 0;
+  for (const std::string& m : lettered) bytes += m.size();
+  MESSAGE(lettered.size() << " messages dead-lettered (" << refused << " refused after the failure), "
+                          << delivered.size() << " delivered by the working output; "
+                          << (lettered.empty() ? 0 : bytes / lettered.size()) << " bytes per message on average");
+  CHECK(lettered.size() >= 2);
+  CHECK(lettered == delivered);  // byte for byte, each as often
+  {
+    std::lock_guard lock(failing.mutex);
+    CHECK(failing.bodies.size() == 1);  // the first request failed the output: nothing more was sent
+    CHECK(lettered.count(failing.bodies.front()) == 1);
+  }
+
+  // The books: the letters counted apart from the identity, which holds.
+  json summary = json::parse(read_text(dir / "summary.json"));
+  bool found = false;
+  for (const json& a : summary["actors"])
+    if (a["id"] == "users") {
+      found = true;
+      CHECK(a["output_dead_letters"] == lettered.size());
+      CHECK(a["dead_letters"] == lettered.size());
+      CHECK(a["failed"] == 0);
+      CHECK(a["balanced"] == true);
+    }
+  CHECK(found);
+  CHECK(summary["accounting_ok"] == true);
+  const std::string closing = ran.out + ran.err;  // the closing block (stderr)
+  CHECK(closing.find(std::to_string(lettered.size()) + " sent as dead letters") != std::string::npos);
+  CHECK(closing.find("dead letters: " + std::to_string(lettered.size()) + " in ") != std::string::npos);
+
+  // Carol's filter is paused with the reason; Dave's webhook got every alert his filter passes.
+  FilterRegistry store((dir / "filters.sqlite").string());
+  User root = ok(store.create_user("root", true, Limits{}));
+  const std::string paused_reason = ok(store.filter(root, carol_id)).paused_reason;
+  CHECK(paused_reason.find("HTTP 500") != std::string::npos);
+  CHECK(paused_reason.find("dead letters, kind `undelivered`") != std::string::npos);
+  const SourceOrder source = source_order(dir / "run");
+  auto passes = answers(dave_where, source.alerts);
+  std::multiset<std::string> expected_dave, got_dave;
+  for (const std::string& id : source.ids)
+    if (passes[id]) expected_dave.insert(id);
+  {
+    std::lock_guard lock(daves.mutex);
+    for (const std::string& body : daves.bodies) got_dave.insert(alert_id_of(json::parse(body)["alert"]));
+  }
+  CHECK(!expected_dave.empty());
+  CHECK(got_dave == expected_dave);
   fs::remove_all(dir);
 }

@@ -43,12 +43,18 @@ class DeadLetterReplay final : public ActorLogic {
       out.read(1);
       std::string format = letter.value("original_format", "");
       if (format != "json") {
-        std::string original = letter.value("original", "");
-        out.failed_raw(line, "text",
-                       Fault(FaultKind::failed, place,
-                             "its original is " + (format.empty() ? std::string("unknown") : format) +
-                                 " bytes: send it back through its source (ebs-flow replay)"),
-                       {token});
+        // Why it cannot come back this way, and which way it can (docs/reliability.md).
+        std::string why =
+            letter.value("kind", "") == "undelivered"
+                ? "a filter output's undelivered message (" + format +
+                      "), not an alert: send it to its output again (a Kafka topic's with ebs-flow replay "
+                      "--kind undelivered; docs/filters.md)"
+            : format == "avro-datum"
+                ? std::string("its original is a bare Avro datum, not an alert's JSON: frame it with its "
+                              "topic's schema id to send it again (ebs-flow replay skips it)")
+                : "its original is " + (format.empty() ? std::string("of an unknown format") : "`" + format + "`") +
+                      ", not an alert's JSON: send it back through its source (ebs-flow replay)";
+        out.failed_raw(line, "text", Fault(FaultKind::failed, place, why), {token});
         continue;
       }
       try {

@@ -41,6 +41,10 @@ namespace registry = filter_registry;
 // second of stream later than in one process (docs/filters.md, "In a cluster run"). At most a minute.
 constexpr int64_t kDefaultClaimAheadMs = 250;
 constexpr int64_t kMaxClaimAheadMs = 60000;
+// The bytes of undelivered messages on their way to the dead letters, per instance, by default
+// (`output_dead_letter_bytes`): a failed output's full default queue of ~6 KB messages (10,000
+// JSON alerts without cutouts: 60 MB) fits.
+constexpr int64_t kDefaultDeadLetterBytes = int64_t{64} << 20;
 
 struct NamedFilter {
   int64_t id = 0;  // in the registry; 0 for a filter of the workflow's config
@@ -304,6 +308,13 @@ class Filters final : public ActorLogic {
       output_settings_.side_work = context.side_work;  // deliveries at the end of the stream are the drain's progress
       output_settings_.scope = context.acks;  // a teardown cuts the outputs' requests and drains
       output_settings_.queue_capacity = static_cast<size_t>(context.config.integer("output_queue"));
+      // What the outputs give up on is emitted on this actor's dead-letter port (the one after its
+      // declared outputs), bounded in bytes (docs/filters.md, "Undelivered messages").
+      undelivered_ = std::make_shared<registry::UndeliveredLetters>(
+          static_cast<size_t>(context.config.integer("output_dead_letter_bytes")));
+      output_settings_.dead_letters = undelivered_;
+      dead_letter_port_ = context.type ? context.type->outputs.size() : 1;
+      actor_id_ = context.actor_id;
       if (context.config.has("brokers")) output_settings_.kafka_properties["bootstrap.servers"] = context.config.string("brokers");
       if (context.config.has("schema_registry")) output_settings_.schema_registry = context.config.string("schema_registry");
       instance_index_ = static_cast<int64_t>(context.instance);
@@ -388,9 +399,16 @@ class Filters final : public ActorLogic {
     if (version) deliver(batch, matches, *version);
     sequence_ += batch.size();
     out.filtered(batch.size() - kept);
+    send_undelivered(out);
   }
 
-  void on_end_of_stream(Emitter&) override {
+  // The outputs' threads give up on messages between batches too: their letters go out at each tick.
+  std::chrono::microseconds tick_interval() const override {
+    return undelivered_ ? std::chrono::microseconds(200000) : std::chrono::microseconds(0);
+  }
+  void on_tick(Emitter& out) override { send_undelivered(out); }
+
+  void on_end_of_stream(Emitter& out) override {
     if (!store_) return;
     // Every output delivers what it holds while it makes progress (each delivery is bounded by
     // output_timeout_ms); one that stops delivering for twice that has what is left abandoned:
@@ -401,24 +419,28 @@ class Filters final : public ActorLogic {
           spdlog::warn("{}: {}: {} messages not delivered by the end of the stream (no delivery for {} ms): their "
                        "alerts' acknowledgements abandoned",
                        instance_, queue->describe(), left, (output_settings_.timeout * 2).count());
+    // A failed output replaced when its filter resumed has put its letters long since; waited for
+    // all the same (no delivery of its own is in progress), so that none comes after the last take.
+    for (const auto& queue : retired_queues_) queue->drain(output_settings_.timeout * 2);
     pause_failed_filters();
+    // Every output has ended its work (a failed one after dead-lettering what it gave up on).
+    send_undelivered(out);
   }
 
   std::string output() const override {
     if (!store_) return {};
     uint64_t delivered = 0, undelivered = 0, abandoned = 0;
-    for (const auto& queue : retired_queues_) {
-      delivered += queue->delivered();
-      undelivered += queue->undelivered();
-      abandoned += queue->abandoned();
-    }
-    for (const auto& [key, queue] : queues_) {
-      delivered += queue->delivered();
-      undelivered += queue->undelivered();
-      abandoned += queue->abandoned();
-    }
+    auto add = [&](const registry::OutputQueue& queue) {
+      delivered += queue.delivered();
+      undelivered += queue.undelivered();
+      abandoned += queue.abandoned();
+    };
+    for (const auto& queue : retired_queues_) add(*queue);
+    for (const auto& [key, queue] : queues_) add(*queue);
     std::string out = "filter outputs (" + std::to_string(queues_.size()) + "), " + std::to_string(delivered) + " messages";
     if (undelivered > 0) out += ", " + std::to_string(undelivered) + " let go by failed outputs";
+    // Counted where they leave the actor (the outputs' dead_lettered() counts them kept for it).
+    if (letters_sent_ > 0) out += ", " + std::to_string(letters_sent_) + " sent as dead letters";
     if (abandoned > 0) out += ", " + std::to_string(abandoned) + " abandoned";
     return out + ", " + std::to_string(claims_) + " claims of switch points";
   }
@@ -435,7 +457,16 @@ class Filters final : public ActorLogic {
                     " newest versions kept: evaluated under the oldest kept");
     if (dropped_at_failed_ > 0)
       out.push_back(std::to_string(dropped_at_failed_) +
-                    " alerts not delivered: refused by an output that had failed (its filter paused)");
+                    " alerts not delivered: refused by an output that had failed (its filter paused); kept as "
+                    "dead letters (kind `undelivered`) unless counted as dropped below");
+    uint64_t letters_dropped = 0;
+    for (const auto& queue : retired_queues_) letters_dropped += queue->dead_letters_dropped();
+    for (const auto& [key, queue] : queues_) letters_dropped += queue->dead_letters_dropped();
+    if (letters_dropped > 0)
+      out.push_back(std::to_string(letters_dropped) +
+                    " undelivered messages lost, not kept as dead letters: the dead-letter path was full "
+                    "(output_dead_letter_bytes = " + std::to_string(undelivered_->byte_limit()) +
+                    "); their alerts' acknowledgements released");
     if (dropped_at_teardown_ > 0)
       out.push_back(std::to_string(dropped_at_teardown_) +
                     " alerts not sent to their outputs: the run was being torn down (their batches abandoned, a "
@@ -448,7 +479,8 @@ class Filters final : public ActorLogic {
         out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
                       std::to_string(queue->delivered()) + " messages delivered, " +
                       std::to_string(queue->undelivered()) + " not confirmed delivered: the output failed (" +
-                      queue->failure().value_or("") + "); their alerts' acknowledgements released");
+                      queue->failure().value_or("") + "); " + std::to_string(queue->dead_lettered()) +
+                      " messages kept as dead letters for the dead-letter sink (with those it refused after)");
       if (queue->abandoned() > 0)
         out.push_back(queue->describe() + " (filter " + std::to_string(key.filter) + "): " +
                       std::to_string(queue->delivered()) + " messages delivered, " +
@@ -461,8 +493,8 @@ class Filters final : public ActorLogic {
     if (retired_undelivered > 0)
       out.push_back(std::to_string(retired_undelivered) + " messages not confirmed delivered by " +
                     std::to_string(retired_queues_.size()) +
-                    " outputs that failed and started afresh when their filters resumed; their alerts' "
-                    "acknowledgements released");
+                    " outputs that failed and started afresh when their filters resumed; kept as dead letters "
+                    "unless counted as dropped");
     return out;
   }
 
@@ -753,6 +785,9 @@ class Filters final : public ActorLogic {
         const auto& alert = static_cast<const Alert&>(batch[i]);
         if (alert_json[i].empty()) alert_json[i] = to_json(alert).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::string message = "{\"filter\":" + version.filters.fragment(p) + ",\"alert\":" + alert_json[i] + "}";
+        const std::string about = "filter " + std::to_string(filters[p].id) + " v" + std::to_string(filters[p].version) +
+                                  " (" + label(filters[p]) + "), alert " + std::to_string(alert.core().alert_id) + " (" +
+                                  alert.core().object_id + ")";
         std::string container, datum;  // Avro, made for this filter and alert when an output wants it
         for (const std::shared_ptr<registry::OutputQueue>& queue : version.outputs[p]) {
           const std::string& format = queue->output().format;
@@ -763,13 +798,34 @@ class Filters final : public ActorLogic {
           // when a late batch's older version holds one the newest version replaced. Counted.
           const registry::OutputQueue::Offer offered =
               queue->offer(format == "avro" ? container : format == "avro-confluent" ? datum : message,
-                           slack_line(filters[p], alert), alert.core().object_id, held);
+                           slack_line(filters[p], alert), alert.core().object_id, held, about);
           if (offered == registry::OutputQueue::Offer::refused) ++dropped_at_failed_;
           if (offered == registry::OutputQueue::Offer::torn_down) ++dropped_at_teardown_;
         }
       });
     }
     pause_failed_filters();
+  }
+
+  // The letters of the messages the outputs gave up on, emitted on the dead-letter port: records
+  // this actor made, outside its identity (counted as output_dead_letters); each holds its batch's
+  // tokens until the dead-letter sink wrote it.
+  void send_undelivered(Emitter& out) {
+    if (!undelivered_) return;
+    std::vector<registry::UndeliveredLetters::Letter> letters = undelivered_->take();
+    if (letters.empty()) return;
+    std::vector<RecordPtr> records;
+    std::vector<AckRef> acks;
+    std::set<const AckToken*> seen;
+    for (registry::UndeliveredLetters::Letter& letter : letters) {
+      letter.record->actor = actor_id_;
+      records.push_back(std::move(letter.record));
+      if (letter.acks)
+        for (const AckRef& token : *letter.acks)
+          if (token && seen.insert(token.get()).second) acks.push_back(token);
+    }
+    letters_sent_ += records.size();
+    out.emit(dead_letter_port_, BatchView::make(PortType::dead_letter, std::move(records), std::move(acks)));
   }
 
   // An Avro output's message: the alert in schemas/ebs_alert.avsc (raw record included, as the JSON
@@ -798,9 +854,11 @@ class Filters final : public ActorLogic {
         if (running != running_.end() && running->second == filter->version && !paused_.count(filter->id))
           failed.emplace(filter->id, why);
       }
+    // The owner reads the reason (`paused_reason`): it says where the messages went.
     for (const auto& [key, queue] : queues_)
       if (!paused_.count(key.filter))
-        if (auto why = queue->failure()) failed.emplace(key.filter, *why);
+        if (auto why = queue->failure())
+          failed.emplace(key.filter, *why + " (its undelivered messages go to the run's dead letters, kind `undelivered`)");
     if (failed.empty()) return;
     for (const auto& [id, why] : failed) {
       spdlog::warn("{}: filter {} paused: {}", instance_, id, why);
@@ -854,6 +912,7 @@ class Filters final : public ActorLogic {
   uint64_t beyond_kept_versions_ = 0;  // ... forgotten for the count kept (kMaxVersions)
   uint64_t dropped_at_failed_ = 0;     // alerts offered to a failed output queue
   uint64_t dropped_at_teardown_ = 0;   // ... to an output after the run was torn down
+  uint64_t letters_sent_ = 0;          // undelivered messages' letters sent on the dead-letter port
   uint64_t batches_ = 0;    // batches without a source sequence (no acks)
   uint64_t sequence_ = 0;             // alerts this instance has evaluated
   std::map<int64_t, int64_t> running_;  // filter id -> version in force
@@ -867,6 +926,10 @@ class Filters final : public ActorLogic {
   // request in flight when one was replaced still ends in one of them).
   std::vector<std::shared_ptr<registry::OutputQueue>> retired_queues_;
   std::set<int64_t> paused_;
+  // What the outputs gave up on, on its way to the dead letters (registry mode), and where it goes.
+  std::shared_ptr<registry::UndeliveredLetters> undelivered_;
+  size_t dead_letter_port_ = 1;
+  std::string actor_id_;
 };
 
 }  // namespace
@@ -913,6 +976,9 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
        "lower applies (0: no limit)"},
       {"output_queue", ValueKind::integer, false, "10000",
        "messages an output may have waiting; a full queue fails the output and pauses the filter"},
+      {"output_dead_letter_bytes", ValueKind::integer, false, std::to_string(kDefaultDeadLetterBytes),
+       "bytes of undelivered messages (those a failed output gave up on) on their way to the dead letters, per "
+       "instance: a message that finds no room is counted and not written"},
       {"claim_ahead_ms", ValueKind::integer, false, std::to_string(kDefaultClaimAheadMs),
        "in a cluster run, how much stream (in milliseconds, at the rate seen) an instance on a node claims ahead of "
        "its batch in the coordinator's registry: fewer round trips to the coordinator the longer, but a change takes "
@@ -932,6 +998,8 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
     if (configured_sql && !c.has("repository"))
       problems.push_back({c.place("filters"), "SQL filters ({sql: QUERY}) need `repository` (a `repository` sink's path)"});
     if (c.integer("output_timeout_ms") <= 0) problems.push_back({c.place("output_timeout_ms"), "must be positive"});
+    if (c.integer("output_dead_letter_bytes") <= 0)
+      problems.push_back({c.place("output_dead_letter_bytes"), "must be positive (bytes)"});
     if (!(c.number("output_max_hold_s") > 0)) problems.push_back({c.place("output_max_hold_s"), "must be positive (seconds)"});
     if (c.integer("sql_step_limit") < 0)
       problems.push_back({c.place("sql_step_limit"), "must not be negative (0: no limit)"});

@@ -1021,7 +1021,7 @@ TEST_CASE("claim_ahead_ms: 0 to 60000, another value refused at its place") {
 }
 
 TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' messages are out; a failed output "
-          "lets them go, counted") {
+          "makes them dead letters, which hold it until written") {
   SqlFilterService service;
   REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
   ebs::test::HangingEndpoint hook;  // its first request hangs, the others wait behind it
@@ -1044,9 +1044,33 @@ TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' 
   // hold the batch (its first request hangs, the others wait behind it).
   CHECK(tracker->acknowledged_through() == 0);
   CHECK(tracker->records_acknowledged() == 0);
-  // The webhook goes away: its output fails, lets its messages go (counted), the batch is acknowledged.
+  // The webhook goes away: its output fails and gives up on its messages, each a dead letter that
+  // the actor emits at its next tick on its dead-letter port (after its one declared output); the
+  // batch waits for them (as for a sink that has not yet written them).
   hook.close();
-  REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(30)));
+  std::deque<CollectingEmitter> ticks;
+  std::vector<RecordPtr> letters;
+  REQUIRE(ebs::test::wait_until([&] {
+    logic->on_tick(ticks.emplace_back());
+    for (const RecordPtr& r : ticks.back().records(1)) letters.push_back(r);
+    return letters.size() >= passed;
+  }, std::chrono::seconds(30)));
+  CHECK(letters.size() == passed);
+  for (const CollectingEmitter& tick : ticks) {
+    CHECK(tick.forwarded_records + tick.filtered_records + tick.failed_records == 0);  // not input records
+    CHECK(tick.emitted_records == tick.records(1).size());
+  }
+  for (const RecordPtr& r : letters) {
+    REQUIRE(r->type() == PortType::dead_letter);
+    const auto& letter = static_cast<const DeadLetter&>(*r);
+    CHECK(letter.kind == "undelivered");
+    CHECK(letter.actor == "under_test");
+    CHECK(letter.place.starts_with("webhook " + hook.url() + ": filter " + std::to_string(id) + " v1 (alice/bright), alert "));
+    CHECK(nlohmann::json::parse(letter.original)["filter"]["owner"] == "alice");
+  }
+  CHECK(tracker->acknowledged_through() == 0);
+  ticks.clear();  // the dead-letter sink wrote them
+  CHECK(tracker->acknowledged_through() == 1);
   CHECK(tracker->records_abandoned() == 0);
   CollectingEmitter end;
   logic->on_end_of_stream(end);
@@ -1056,7 +1080,8 @@ TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' 
                                 " not confirmed delivered: the output failed (";
   CHECK_MESSAGE(std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w.rfind(expected, 0) == 0; }),
                 "expected a warning starting with: " << expected);
-  CHECK(logic->output().find(std::to_string(passed) + " let go by failed outputs") != std::string::npos);
+  CHECK(logic->output().find(std::to_string(passed) + " let go by failed outputs, " + std::to_string(passed) +
+                             " sent as dead letters") != std::string::npos);
   // Paused with the reason.
   registry::Filter now = std::get<registry::Filter>(service.store.filter(service.alice, id));
   CHECK(!now.active);
@@ -1101,8 +1126,9 @@ TEST_CASE("an output that failed and was replaced when its filter resumed still 
   const std::vector<std::string> warnings = logic->closing_warnings();
   CHECK(std::find(warnings.begin(), warnings.end(),
                   "3 messages not confirmed delivered by 1 outputs that failed and started afresh when their filters "
-                  "resumed; their alerts' acknowledgements released") != warnings.end());
+                  "resumed; kept as dead letters unless counted as dropped") != warnings.end());
   CHECK(std::find(warnings.begin(), warnings.end(),
                   std::to_string(passed - 2) + " alerts not delivered: refused by an output that had failed (its filter "
-                                               "paused)") != warnings.end());
+                                               "paused); kept as dead letters (kind `undelivered`) unless counted as "
+                                               "dropped below") != warnings.end());
 }

@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "engine/cluster/held_tokens.h"
 #include "engine/cluster/messages.h"
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_wire.h"
@@ -43,13 +44,14 @@ struct LinkOutState {
   struct Sent {
     BatchView batch;
     uint32_t in_port = 0;
-    int64_t bytes = 0;
+    int64_t bytes = 0;       // its records' (record_bytes): what the edge's window counts
+    int64_t kept_bytes = 0;  // and its entry's here: what the held cap counts
     int64_t ingest_ns = 0;
     size_t records = 0;
     bool credited = false;   // the current peer took it
     bool released = false;
     bool granted = false;    // its credit went back to the upstream
-    bool replayable = true;  // false: past the held cap only its tokens are kept (unkeep)
+    bool held_back = false;  // its credit waited for a release (counted once)
     bool replay = false;     // waits to be sent again, to a lost instance's replacement
     bool sent_before = false;  // went to a peer: sending it again is a replay (a possible duplicate)
   };
@@ -67,59 +69,126 @@ struct LinkOutState {
   std::optional<bool> drained_told;
   std::optional<bool> local_told;  // what the upstream was last told of where the peer runs
   uint64_t next_seq = 0;
-  std::map<uint64_t, Sent> window;  // until both granted and released
-  size_t unreleased = 0;            // of the window's batches
+  std::map<uint64_t, Sent> window;  // until both granted and released, or unkept
+  size_t unreleased = 0;            // of the window's batches and held_tokens'
   CreditLimits peer_window;         // the edge's window: what may be in flight to the current peer
   std::deque<uint64_t> pending;     // to send to the current peer, in order: a replay, then what came meanwhile
   std::deque<std::pair<uint64_t, int64_t>> uncredited;  // (seq, bytes) sent to the current peer, in order
   Credit in_flight;                 // their batches and bytes (credit comes back FIFO)
   std::set<uint64_t> held_kept;     // granted, not released, records kept: oldest first
-  int64_t held_bytes = 0;           // theirs
+  int64_t held_bytes = 0;           // theirs, with their entries (kept_bytes)
   int64_t max_held_bytes = 0;       // past it the oldest held batches' records go (unkeep)
+  HeldTokens held_tokens{0};        // held batches unkept: their tokens only, within their own bound
+  std::deque<uint64_t> held_back;   // taken, unreleased, credit not given: both bounds were full
   std::vector<uint64_t> finished;   // granted and released: forgotten at the next grant
   Credit granting;                  // granted since the upstream was last told
   std::map<uint32_t, double> stream_time;
   std::shared_ptr<LinkCounters> counters;
   RecordEncoder encoder;
   const char* name = "link-out";
+
+  // A link ended (its node kills it at the end of the run) no longer keeps its tokens-only entries:
+  // the node-wide counter of what is kept now drops them (CAF destroys the state on exit).
+  ~LinkOutState() {
+    if (counters) counters->held_tokens_bytes.fetch_sub(held_tokens.bytes(), std::memory_order_relaxed);
+  }
 };
 
 using LinkOut = caf::stateful_actor<LinkOutState>;
 
-// Stops keeping a held batch's records; its tokens stay until the receiving node releases it. A
-// replay can no longer send it (not_replayed).
-void unkeep(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
-  sent.batch = BatchView::make(sent.batch.type(), {}, sent.batch.acks());
-  sent.replayable = false;
-  if (st.held_kept.erase(seq)) st.held_bytes -= sent.bytes;
-  st.counters->batches_unkept.fetch_add(1, std::memory_order_relaxed);
+}  // namespace
+
+int64_t kept_entry_bytes(const BatchView& batch) {
+  int64_t bytes = tree_node_bytes(sizeof(std::pair<const uint64_t, LinkOutState::Sent>)) +
+                  tree_node_bytes(sizeof(uint64_t)) +
+                  heap_block_bytes(2 * sizeof(void*) + sizeof(Batch)) + HeldTokens::tokens_bytes(batch.acks());
+  if (!batch.empty()) bytes += heap_block_bytes(batch.size() * sizeof(RecordPtr));
+  return bytes;
 }
 
-// Gives the upstream a batch's credit (told at the next grant()), as an edge in one process does
-// once the receiving instance took it: an actor that holds acknowledgements (a coincidence holds
-// its active events' notices) must not stop its upstream's batches. What it holds stays kept here
-// until released, up to max_held_bytes (at least one batch); past that the oldest held batches'
-// records go, never the credit, so neither the kept records nor the edge waits on the holder (the
-// tokens-only entries, ~240 B each, are not counted: docs/cluster.md "What crosses a link").
+namespace {
+
+// Stops keeping the oldest held batch's records when its tokens fit within held_tokens' bound:
+// its tokens stay there until the receiving node releases it, and a replay can no longer send it
+// (not_replayed). False when they do not fit.
+bool unkeep_oldest(LinkOutState& st) {
+  const uint64_t oldest = *st.held_kept.begin();
+  auto it = st.window.find(oldest);
+  // A held batch leaves held_kept when released, before the window forgets it.
+  assert(it != st.window.end());
+  const std::vector<AckRef>& tokens = it->second.batch.acks();
+  if (!st.held_tokens.fits(tokens)) return false;
+  st.held_tokens.add(oldest, it->second.records, tokens);
+  st.held_bytes -= it->second.kept_bytes;
+  st.held_kept.erase(st.held_kept.begin());
+  st.window.erase(it);  // its records go (it went to the current peer: no replay pending for it)
+  st.counters->batches_unkept.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void note_held_tokens(LinkOutState& st, int64_t before) {
+  const int64_t now = st.held_tokens.bytes();
+  st.counters->held_tokens_bytes.fetch_add(now - before, std::memory_order_relaxed);
+  int64_t peak = st.counters->held_tokens_peak_bytes.load(std::memory_order_relaxed);
+  while (now > peak && !st.counters->held_tokens_peak_bytes.compare_exchange_weak(peak, now)) {
+  }
+}
+
+// Makes room among the held batches kept whole for `bytes` more, unkeeping the oldest; false when
+// held_tokens has no room for them. One batch is always kept whole.
+bool make_room(LinkOutState& st, int64_t bytes) {
+  const int64_t before = st.held_tokens.bytes();
+  bool room = true;
+  while (!st.held_kept.empty() && st.held_bytes + bytes > st.max_held_bytes)
+    if (!unkeep_oldest(st)) {
+      room = false;
+      break;
+    }
+  note_held_tokens(st, before);
+  return room;
+}
+
 void give_credit(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   sent.granted = true;
   ++st.granting.batches;
   st.granting.bytes += sent.bytes;
-  if (sent.released) {
-    st.finished.push_back(seq);
-    return;
-  }
-  // Only a held batch is unkept, and a held batch was granted before: this one is kept whole.
-  assert(sent.replayable);
-  while (!st.held_kept.empty() && st.held_bytes + sent.bytes > st.max_held_bytes) {
-    const uint64_t oldest = *st.held_kept.begin();
-    auto it = st.window.find(oldest);
-    // A held batch leaves held_kept when released, before the window forgets it.
+  if (sent.released) st.finished.push_back(seq);
+}
+
+// Gives the upstream back the credit of the taken batches held back, oldest first (told at the
+// next grant()), as an edge in one process does once the receiving instance took a batch: an actor
+// that holds acknowledgements (a coincidence holds its active events' notices) must not stop its
+// upstream's batches. What it holds stays kept here until released, up to max_held_bytes (at least
+// one batch); past that the oldest held batches are kept as their tokens only, up to held_tokens'
+// bound. Past both a batch's credit waits for a release (its own, or one that makes room): then the
+// edge waits on the holder, its memory bounded in bytes (docs/cluster.md "What crosses a link").
+void give_held_back_credit(LinkOutState& st) {
+  while (!st.held_back.empty()) {
+    const uint64_t seq = st.held_back.front();
+    auto it = st.window.find(seq);
+    // Neither granted nor unkept: the window keeps it.
     assert(it != st.window.end());
-    unkeep(st, oldest, it->second);
+    LinkOutState::Sent& sent = it->second;
+    if (!sent.released) {
+      if (!make_room(st, sent.kept_bytes)) {
+        // Every batch waiting is counted once. Those counted before are the list's front: they
+        // leave it from anywhere, new ones join at its back, and after a rebind the new peer takes
+        // the batches in order, the counted ones (older) first. So only its uncounted back is
+        // walked: each batch once, whatever the number of failed attempts.
+        for (auto waiting = st.held_back.rbegin(); waiting != st.held_back.rend(); ++waiting) {
+          LinkOutState::Sent& w = st.window.at(*waiting);
+          if (w.held_back) break;
+          w.held_back = true;
+          st.counters->credits_held_back.fetch_add(1, std::memory_order_relaxed);
+        }
+        return;
+      }
+      st.held_kept.insert(seq);
+      st.held_bytes += sent.kept_bytes;
+    }
+    st.held_back.pop_front();
+    give_credit(st, seq, sent);
   }
-  st.held_kept.insert(seq);
-  st.held_bytes += sent.bytes;
 }
 
 // The receiving node let go of the batch (or it passed to a local peer with its tokens).
@@ -127,42 +196,51 @@ void release(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   if (sent.released) return;
   sent.released = true;
   --st.unreleased;
-  if (st.held_kept.erase(seq)) st.held_bytes -= sent.bytes;
-  if (sent.granted) st.finished.push_back(seq);
+  if (st.held_kept.erase(seq)) st.held_bytes -= sent.kept_bytes;
+  if (sent.granted) {
+    st.finished.push_back(seq);
+  } else if (sent.credited) {
+    // Its credit was held back: it costs nothing held any more.
+    auto back = std::find(st.held_back.begin(), st.held_back.end(), seq);
+    if (back != st.held_back.end()) st.held_back.erase(back);
+    give_credit(st, seq, sent);
+  }
+}
+
+// The receiving node let go of a batch kept as its tokens only.
+void release_tokens(LinkOutState& st, HeldTokens::Entry entry, bool abandoned) {
+  if (abandoned) {
+    for (const AckRef& a : entry.tokens)
+      if (a) a->abandon();
+    st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
+  }
+  --st.unreleased;
 }
 
 // The receiving instance took the batch.
 void mark_credited(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   if (sent.credited) return;
   sent.credited = true;
-  if (!sent.granted) give_credit(st, seq, sent);
+  if (sent.granted) return;
+  if (sent.released) give_credit(st, seq, sent);
+  else st.held_back.push_back(seq);  // granted at the next grant(), in order, as far as room goes
 }
 
 // A batch a replay cannot send (only its tokens were kept): abandoned, never acknowledged.
-void not_replayed(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
-  abandon_tokens(sent.batch);
-  st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
+void not_replayed(LinkOutState& st, HeldTokens::Entry entry) {
   st.counters->batches_not_replayed.fetch_add(1, std::memory_order_relaxed);
-  st.counters->records_not_replayed.fetch_add(sent.records, std::memory_order_relaxed);
-  sent.batch = {};
-  sent.replay = false;
-  release(st, seq, sent);
-  mark_credited(st, seq, sent);
+  st.counters->records_not_replayed.fetch_add(entry.records, std::memory_order_relaxed);
+  release_tokens(st, std::move(entry), true);
 }
 
-// A batch a replay does not send: one already released (its credit is not in flight to this peer:
-// it goes back now, never leaks) or one kept as tokens only (abandoned and counted). True when
-// it was one of those.
-bool settle_unsendable(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
-  if (sent.released) {
-    mark_credited(st, seq, sent);
-    return true;
+// Every batch kept as its tokens only, at a rebind: not_replayed.
+void abandon_held_tokens(LinkOutState& st, bool replay) {
+  const int64_t before = st.held_tokens.bytes();
+  for (HeldTokens::Entry& entry : st.held_tokens.take_all()) {
+    if (replay) not_replayed(st, std::move(entry));
+    else release_tokens(st, std::move(entry), true);
   }
-  if (!sent.replayable) {
-    not_replayed(st, seq, sent);
-    return true;
-  }
-  return false;
+  note_held_tokens(st, before);
 }
 
 void send_batch(LinkOut* self, uint64_t seq, LinkOutState::Sent& sent) {
@@ -243,10 +321,18 @@ void pump(LinkOut* self) {
     const uint64_t seq = st.pending.front();
     st.pending.pop_front();
     auto it = st.window.find(seq);
-    if (it == st.window.end()) continue;
+    // Neither unkept nor forgotten while it waits here: only granted batches are unkept, oldest
+    // first, to make room for one the current peer took; granted unreleased batches are older than
+    // ungranted ones (credit is granted in order; one granted out of turn was released), and what
+    // waits here goes in order, so every batch older than one the peer took was sent already. And
+    // only the current peer can release it, once sent (an older epoch's releases are refused).
+    assert(it != st.window.end());
     LinkOutState::Sent& sent = it->second;
-    // Released meanwhile, or unkept while it waited (new batches' credit pushed it past the cap).
-    if (settle_unsendable(st, seq, sent)) continue;
+    // Released meanwhile: its credit is not in flight to this peer; it goes back now, never leaks.
+    if (sent.released) {
+      mark_credited(st, seq, sent);
+      continue;
+    }
     if (sent.replay) {
       sent.replay = false;
       st.counters->batches_replayed.fetch_add(1, std::memory_order_relaxed);
@@ -269,6 +355,7 @@ void pump(LinkOut* self) {
 // and released, and tells the node whether the link is drained.
 void grant(LinkOut* self) {
   auto& st = self->state;
+  give_held_back_credit(st);
   for (uint64_t seq : st.finished) st.window.erase(seq);
   st.finished.clear();
   if (st.granting.batches > 0 && st.upstream)
@@ -312,11 +399,12 @@ void tell_locality(LinkOut* self) {
 }
 
 caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCounters> counters, CreditLimits window,
-                       int64_t max_held_bytes) {
+                       HeldLimits held) {
   self->state.node = std::move(node);
   self->state.counters = std::move(counters);
   self->state.peer_window = window;
-  self->state.max_held_bytes = max_held_bytes;
+  self->state.max_held_bytes = held.records_bytes;
+  self->state.held_tokens = HeldTokens(held.tokens_bytes);
   self->set_down_handler([self](const caf::down_msg& down) {
     auto& st = self->state;
     // A link in ends normally after the end of stream; its batches' reports come from their
@@ -342,9 +430,14 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
         st.uncredited.clear();
         st.in_flight = {};
         st.pending.clear();
+        st.held_back.clear();  // not taken by the new peer yet
+        abandon_held_tokens(st, true);  // tokens only: abandoned at the rebind
         for (auto& [seq, sent] : st.window) {
           sent.credited = false;
-          if (settle_unsendable(st, seq, sent)) continue;  // tokens only: abandoned at the rebind
+          if (sent.released) {
+            mark_credited(st, seq, sent);
+            continue;
+          }
           sent.replay = sent.sent_before;  // one that came during a replay was never sent
           st.pending.push_back(seq);
         }
@@ -357,6 +450,8 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
       [self](abandon_atom) {
         auto& st = self->state;
         st.gone = true;
+        st.held_back.clear();  // every batch is let go below, and so credited
+        abandon_held_tokens(st, false);
         for (auto& [seq, sent] : st.window) {
           if (!sent.released) {
             abandon_tokens(sent.batch);
@@ -387,6 +482,7 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
         // Kept until released and counted by its own records: a narrowed batch would keep the
         // whole batch it was narrowed from.
         sent.batch = compact_batch(batch);
+        sent.kept_bytes = sent.bytes + kept_entry_bytes(sent.batch);
         batch = {};
         if (st.gone) {
           abandon_tokens(sent.batch);
@@ -419,7 +515,17 @@ caf::behavior link_out(LinkOut* self, caf::actor node, std::shared_ptr<LinkCount
           return;
         }
         auto it = st.window.find(seq);
-        if (it == st.window.end() || it->second.released) return;
+        if (it == st.window.end()) {
+          // Kept as its tokens only? They go: acknowledged unless abandoned.
+          const int64_t before = st.held_tokens.bytes();
+          auto entry = st.held_tokens.take(seq);
+          if (!entry) return;
+          release_tokens(st, std::move(*entry), abandoned);
+          note_held_tokens(st, before);
+          grant(self);
+          return;
+        }
+        if (it->second.released) return;
         if (abandoned) {
           abandon_tokens(it->second.batch);
           st.counters->batches_abandoned.fetch_add(1, std::memory_order_relaxed);
@@ -479,20 +585,8 @@ bool accept(LinkIn* self, uint64_t epoch) {
   return true;
 }
 
-// The token of a batch received from another node: its last release reports to the link out. It
-// keeps the batch's source sequence (engine/runtime/source_sequence.h).
 AckRef remote_token(LinkInState& st, uint64_t records, uint64_t seq, uint64_t source_seq) {
-  caf::actor sender = st.sender;
-  std::shared_ptr<const AckScope> scope = st.scope;
-  const uint64_t epoch = st.epoch;
-  return AckRef(new AckToken(st.tracker, records),
-                StandInRelease{source_seq, [sender, scope, seq, epoch](const AckToken* token) {
-                                 // Decided here once (the tracker has no scope): the sending
-                                 // node's tokens count the records if abandoned.
-                                 const bool abandoned = token->abandoned() || (scope && scope->torn_down());
-                                 delete token;
-                                 caf::anon_send(sender, released_atom::value, epoch, seq, abandoned);
-                               }});
+  return stand_in_token(st.tracker, records, st.sender, st.scope, st.epoch, seq, source_seq);
 }
 
 void end_stream(LinkIn* self) {
@@ -575,15 +669,28 @@ caf::behavior link_in(LinkIn* self, caf::actor target, uint64_t target_index, ca
 
 }  // namespace
 
-int64_t held_bytes_limit(int64_t credit_bytes) {
+AckRef stand_in_token(std::shared_ptr<AckTracker> tracker, uint64_t records, caf::actor sender,
+                      std::shared_ptr<const AckScope> scope, uint64_t epoch, uint64_t seq, uint64_t source_seq) {
+  return AckRef(new AckToken(std::move(tracker), records),
+                StandInRelease{source_seq, [sender, scope, seq, epoch](const AckToken* token) {
+                                 // Decided here once (the tracker has no scope): the sending
+                                 // node's tokens count the records if abandoned.
+                                 const bool abandoned = token->abandoned() || (scope && scope->torn_down());
+                                 delete token;
+                                 caf::anon_send(sender, released_atom::value, epoch, seq, abandoned);
+                               }});
+}
+
+HeldLimits held_limits(int64_t credit_bytes) {
   constexpr int64_t kWindows = 8;
   constexpr int64_t kUnlimitedWindow = int64_t{8} << 20;  // RunOptions' default byte window
-  return kWindows * (credit_bytes > 0 ? credit_bytes : kUnlimitedWindow);
+  const int64_t window = credit_bytes > 0 ? credit_bytes : kUnlimitedWindow;
+  return {kWindows * window, window};
 }
 
 caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters,
-                          CreditLimits window, int64_t max_held_bytes) {
-  return system.spawn(link_out, std::move(node), std::move(counters), window, max_held_bytes);
+                          CreditLimits window, HeldLimits held) {
+  return system.spawn(link_out, std::move(node), std::move(counters), window, held);
 }
 
 caf::actor spawn_link_in(caf::actor_system& system, caf::actor target, uint64_t target_index, caf::actor run,

@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "engine/cluster/held_tokens.h"
 #include "engine/cluster/messages.h"
 #include "engine/model/record_bytes.h"
 #include "engine/runtime/batch.h"
@@ -28,7 +29,7 @@ namespace {
 constexpr auto kQuiet = std::chrono::milliseconds(300);
 constexpr auto kExpected = std::chrono::seconds(10);
 
-constexpr int64_t kHeldBytes = int64_t{64} << 20;
+const HeldLimits kHeld = held_limits(int64_t{8} << 20);
 const CreditLimits kWindow{16, int64_t{8} << 20};
 
 RecordPtr alert(const std::string& object_id) {
@@ -93,7 +94,7 @@ TEST_CASE("a link in fenced to a new epoch refuses what the lost sender sends, a
 
 TEST_CASE_FIXTURE(LinkOutCase, "a link out refuses the credit and the releases of an older epoch: a batch is kept until its peer releases it") {
   caf::scoped_actor lost(system), peer(system);
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeld);
   // Rebound after a loss: its peer now is the replacement's link in, at epoch 2.
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch + 1, false);
   upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
@@ -128,7 +129,7 @@ TEST_CASE_FIXTURE(LinkOutCase, "a link out refuses the credit and the releases o
 TEST_CASE_FIXTURE(LinkOutCase, "a batch that crosses a link keeps its source sequence: the receiving node's token stands for the source's") {
   caf::scoped_actor target(system), run(system);
   auto scope = std::make_shared<AckScope>();
-  caf::actor out = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
+  caf::actor out = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeld);
   caf::actor in = spawn_link_in(system, caf::actor_cast<caf::actor>(target), 0, caf::actor_cast<caf::actor>(run), scope,
                                 counters);
   node->send(out, peer_atom::value, in, kFirstEpoch, false);
@@ -158,7 +159,7 @@ TEST_CASE_FIXTURE(LinkOutCase, "a batch that crosses a link keeps its source seq
 
 TEST_CASE_FIXTURE(LinkOutCase, "a link out rebound to a replacement on its own node tells its upstream, which then counts it as local") {
   caf::scoped_actor remote_peer(system), replacement(system);
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeld);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(remote_peer), kFirstEpoch, false);
   upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {}, {}), int64_t{0});
   auto locality = [&](std::chrono::milliseconds wait) -> std::optional<bool> {
@@ -178,7 +179,7 @@ TEST_CASE_FIXTURE(LinkOutCase, "a link out rebound to a replacement on its own n
 
 TEST_CASE_FIXTURE(LinkOutCase, "credit across a link comes back when the receiving instance takes a batch, before its node releases it") {
   caf::scoped_actor peer(system);
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeld);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
   auto tracker = std::make_shared<AckTracker>();
   auto token = std::make_shared<const AckToken>(tracker, 0);
@@ -247,7 +248,7 @@ TEST_CASE_FIXTURE(LinkOutCase, "a rebind replays what the link kept paced by the
   const RecordPtr record = alert("ZTF21aaaaaaa");
   const int64_t one = static_cast<int64_t>(record_bytes(*record));
   // Four batches in flight to the peer at most.
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{4, 0}, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{4, 0}, kHeld);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
   auto tracker = std::make_shared<AckTracker>();
   for (int i = 0; i < 10; ++i) {
@@ -299,7 +300,7 @@ TEST_CASE_FIXTURE(LinkOutCase, "a rebind replays what the link kept paced by the
   // A byte window: in flight stays within it plus one batch.
   caf::scoped_actor peer(system);
   caf::actor bytes_link =
-      spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{16, 2 * one + one / 2}, kHeldBytes);
+      spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{16, 2 * one + one / 2}, kHeld);
   for (int i = 0; i < 5; ++i)
     upstream->send(bytes_link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {}),
                    int64_t{0});
@@ -317,7 +318,8 @@ TEST_CASE_FIXTURE(LinkOutCase, "past its held cap a link out keeps the oldest he
   const int64_t one = static_cast<int64_t>(record_bytes(*a));
   REQUIRE(one > 0);
   // Room for one held batch and a half.
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, one + one / 2);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow,
+                                  HeldLimits{one + one / 2, kHeld.tokens_bytes});
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
   // Four batches, each with its source's token.
   std::vector<std::shared_ptr<AckTracker>> trackers;
@@ -361,11 +363,201 @@ TEST_CASE_FIXTURE(LinkOutCase, "past its held cap a link out keeps the oldest he
   caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
 }
 
+// A link out past both its held bounds: 200 batches of one record and one source token sent to
+// `lost`, which took them all and holds them (an actor holding acknowledgements) but for two it
+// released. The link keeps one batch whole and forty as their tokens only; the credit of the rest
+// waits.
+struct PastBothHeldBounds : LinkOutCase {
+  static constexpr int kTokensOnly = 40;
+  static constexpr int kBatches = 200;
+  caf::scoped_actor lost{system}, replacement{system};
+  const RecordPtr record = alert("ZTF21aaaaaaa");
+  // What a batch of one source token costs kept as tokens only.
+  const int64_t entry =
+      HeldTokens::entry_bytes({std::make_shared<const AckToken>(std::make_shared<AckTracker>(), 1)});
+  const HeldLimits held{static_cast<int64_t>(record_bytes(*record)), kTokensOnly * entry + entry / 2};
+  std::shared_ptr<AckTracker> tracker = std::make_shared<AckTracker>();
+  caf::actor link;
+  Received got;
+
+  PastBothHeldBounds() {
+    // Room in flight for all of them: only the held bounds keep credit back.
+    link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{kBatches + 1, 0}, held);
+    node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
+    for (int i = 0; i < kBatches; ++i) {
+      auto token = std::make_shared<const AckToken>(tracker, 1);
+      upstream->send(link, msg::data_atom::value, uint32_t{0}, BatchView::make(PortType::alert, {record}, {token}),
+                     int64_t{0});
+    }
+    got = receive_all(lost, kBatches);
+    REQUIRE(got.batches.size() == static_cast<size_t>(kBatches));
+    // The receiving instance took them all and holds them: one is kept whole, forty as their
+    // tokens only; the credit of the other 159 waits.
+    lost->send(link, link_credit_atom::value, kFirstEpoch, int64_t{kBatches});
+    CHECK(credit_back(upstream, 1 + kTokensOnly) == 1 + kTokensOnly);
+    CHECK(counters->batches_unkept.load() == kTokensOnly);
+    CHECK(counters->held_tokens_bytes.load() == kTokensOnly * entry);
+    CHECK(counters->held_tokens_peak_bytes.load() <= held.tokens_bytes);
+    CHECK(counters->credits_held_back.load() == kBatches - 1 - kTokensOnly);
+    CHECK(tracker->records_acknowledged() == 0);
+
+    // The holder releases the oldest (kept as its token): room for one more, so the oldest batch
+    // held back gets its credit, and only the released batch is acknowledged.
+    lost->send(link, released_atom::value, kFirstEpoch, got.batches[0], false);
+    CHECK(credit_back(upstream, 1) == 1);
+    wait_acknowledged(*tracker, 1);
+    CHECK(tracker->acknowledged_through() == 1);
+    CHECK(tracker->records_acknowledged() == 1);
+    CHECK(counters->held_tokens_bytes.load() == kTokensOnly * entry);  // the next oldest took its place
+    // A batch held back that is released gets its credit at once, out of turn.
+    lost->send(link, released_atom::value, kFirstEpoch, got.batches[kBatches - 1], false);
+    CHECK(credit_back(upstream, 1) == 1);
+    wait_for([&] { return tracker->records_acknowledged() >= 2; });
+    CHECK(tracker->records_acknowledged() == 2);
+    CHECK(tracker->acknowledged_through() == 1);
+    // Counted once each, however many times their credit was tried.
+    CHECK(counters->credits_held_back.load() == kBatches - 1 - kTokensOnly);
+  }
+
+  // Of the 200: 43 credited so far (41, then two on releases); 2 released; batches 1 to 40 kept
+  // as their tokens only, batch 41 kept whole, 42 to 198 (157) held back.
+  static constexpr int kCredited = 3 + kTokensOnly;
+  static constexpr int kHeldBack = kBatches - 3 - kTokensOnly;
+
+  ~PastBothHeldBounds() { caf::anon_send_exit(link, caf::exit_reason::user_shutdown); }
+};
+
+TEST_CASE_FIXTURE(PastBothHeldBounds, "past its held cap and its tokens' bound a link out gives credit back only on a release: its memory stays bounded in bytes") {
+  // The node is lost: the forty kept as tokens (batches 1 to 40) are abandoned, never
+  // acknowledged; the replacement gets every other unreleased batch (41 to 198), kept whole or
+  // held back, in order.
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, false);
+  Received again = receive_all(replacement, kBatches - 2 - kTokensOnly);
+  CHECK(again.batches == std::vector<uint64_t>(got.batches.begin() + 1 + kTokensOnly, got.batches.end() - 1));
+  CHECK(counters->batches_not_replayed.load() == kTokensOnly);
+  CHECK(counters->batches_replayed.load() == kBatches - 2 - kTokensOnly);
+  CHECK(counters->held_tokens_bytes.load() == 0);
+  wait_for([&] { return tracker->records_abandoned() >= kTokensOnly; });
+  CHECK(tracker->records_abandoned() == kTokensOnly);
+  // It takes the first hundred of them and holds them: forty more credits come back (the first
+  // was granted before), then the tokens' bound is full again.
+  constexpr int kTaken = 100;
+  replacement->send(link, link_credit_atom::value, kFirstEpoch + 1, int64_t{kTaken});
+  CHECK(credit_back(upstream, kTokensOnly) == kTokensOnly);
+  // While the rest of the replay waits for its credit, it releases the last batch it took (its
+  // credit held back): that credit comes at once, out of turn, and once.
+  replacement->send(link, released_atom::value, kFirstEpoch + 1, again.batches[kTaken - 1], false);
+  CHECK(credit_back(upstream, 1) == 1);
+  wait_for([&] { return tracker->records_acknowledged() >= 3; });
+  CHECK(tracker->records_acknowledged() == 3);
+  // It takes the rest: their credit waits behind the others'.
+  replacement->send(link, link_credit_atom::value, kFirstEpoch + 1,
+                    static_cast<int64_t>(again.batches.size()) - kTaken);
+  CHECK(credit_back(upstream, 0) == 0);
+  // It releases them all: the rest of the credit comes back, and every one is acknowledged.
+  for (uint64_t seq : again.batches) replacement->send(link, released_atom::value, kFirstEpoch + 1, seq, false);
+  CHECK(credit_back(upstream, kHeldBack - kTokensOnly - 1) == kHeldBack - kTokensOnly - 1);
+  wait_for([&] { return tracker->records_acknowledged() >= kBatches - kTokensOnly; });
+  CHECK(tracker->records_acknowledged() == kBatches - kTokensOnly);
+  CHECK(tracker->records_abandoned() == kTokensOnly);
+  CHECK(tracker->acknowledged_through() == 1);
+  CHECK(counters->held_tokens_bytes.load() == 0);
+}
+
+// Waits up to kExpected for the link to tell `node` it is drained.
+bool drained(caf::scoped_actor& node) {
+  bool is = false;
+  const auto until = std::chrono::steady_clock::now() + kExpected;
+  while (!is && std::chrono::steady_clock::now() < until)
+    node->receive([&](drained_atom, bool d) { is = d; }, caf::after(kExpected) >> [] {});
+  return is;
+}
+
+TEST_CASE_FIXTURE(PastBothHeldBounds, "past both held bounds an abandoned link out lets every unreleased batch go abandoned and gives each credit once") {
+  node->send(link, abandon_atom::value);
+  // The credit of the batches held back, and no more: every batch's credit came back once.
+  CHECK(credit_back(upstream, kHeldBack) == kHeldBack);
+  // The forty kept as tokens only and the 158 kept whole are abandoned, never acknowledged.
+  wait_for([&] { return tracker->records_abandoned() >= kBatches - 2; });
+  CHECK(tracker->records_abandoned() == kBatches - 2);
+  CHECK(tracker->records_acknowledged() == 2);
+  CHECK(counters->batches_abandoned.load() == kBatches - 2);
+  CHECK(counters->batches_not_replayed.load() == 0);  // none was due to a replay
+  CHECK(counters->held_tokens_bytes.load() == 0);
+  // Nothing is unreleased: drained once its upstream ends.
+  upstream->send(link, msg::eos_atom::value);
+  CHECK(drained(node));
+  // A release that comes late (the lost node's) changes nothing.
+  lost->send(link, released_atom::value, kFirstEpoch, got.batches[1], false);
+  CHECK(credit_back(upstream, 0) == 0);
+  CHECK(tracker->records_acknowledged() == 2);
+}
+
+TEST_CASE_FIXTURE(PastBothHeldBounds, "past both held bounds a link out rebound to a local replacement passes it every batch kept whole with its tokens") {
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(replacement), kFirstEpoch + 1, true);
+  // The forty kept as tokens only cannot be replayed: abandoned.
+  wait_for([&] { return tracker->records_abandoned() >= kTokensOnly; });
+  CHECK(tracker->records_abandoned() == kTokensOnly);
+  CHECK(counters->batches_not_replayed.load() == kTokensOnly);
+  CHECK(counters->records_not_replayed.load() == kTokensOnly);
+  CHECK(counters->held_tokens_bytes.load() == 0);
+  // The replacement gets the others (41 to 198) as they are, in order, tokens and all.
+  std::vector<BatchView> passed;
+  bool more = true;
+  while (more)
+    replacement->receive([&](msg::data_atom, uint32_t, BatchView batch, int64_t) { passed.push_back(std::move(batch)); },
+                         caf::after(passed.size() < static_cast<size_t>(kHeldBack + 1) ? kExpected : kQuiet) >>
+                             [&] { more = false; });
+  REQUIRE(passed.size() == static_cast<size_t>(kHeldBack + 1));
+  CHECK(counters->batches_replayed.load() == kHeldBack + 1);
+  CHECK(tracker->records_acknowledged() == 2);
+  // It takes them all: the credit held back comes back, once (batch 41's went before).
+  replacement->send(link, msg::credit_atom::value, static_cast<int64_t>(passed.size()), int64_t{0});
+  CHECK(credit_back(upstream, kHeldBack) == kHeldBack);
+  // The tokens went with the batches: the replacement's handling acknowledges them.
+  passed.clear();
+  wait_for([&] { return tracker->records_acknowledged() >= kBatches - kTokensOnly; });
+  CHECK(tracker->records_acknowledged() == kBatches - kTokensOnly);
+  CHECK(tracker->records_abandoned() == kTokensOnly);
+  upstream->send(link, msg::eos_atom::value);
+  CHECK(drained(node));
+}
+
+TEST_CASE_FIXTURE(PastBothHeldBounds, "a link out that ends holding batches as tokens only takes their bytes out of its node's count") {
+  CHECK(counters->held_tokens_bytes.load() == kTokensOnly * entry);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+  wait_for([&] { return counters->held_tokens_bytes.load() == 0; });
+  CHECK(counters->held_tokens_bytes.load() == 0);
+  CHECK(counters->held_tokens_peak_bytes.load() == kTokensOnly * entry);
+}
+
+TEST_CASE_FIXTURE(LinkOutCase, "a link out's held cap counts each batch it keeps whole by its entry as well as its records: batches of no records do not pile up") {
+  caf::scoped_actor peer(system);
+  constexpr int kBatches = 100;
+  // Batches of no records (their tokens only): 4 KiB keeps at most a dozen of them whole.
+  const HeldLimits held{4096, int64_t{1} << 20};
+  caf::actor link =
+      spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{kBatches + 1, 0}, held);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
+  auto tracker = std::make_shared<AckTracker>();
+  for (int i = 0; i < kBatches; ++i)
+    upstream->send(link, msg::data_atom::value, uint32_t{0},
+                   BatchView::make(PortType::alert, {}, {std::make_shared<const AckToken>(tracker, 0)}), int64_t{0});
+  REQUIRE(receive_all(peer, kBatches).batches.size() == static_cast<size_t>(kBatches));
+  peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{kBatches});
+  CHECK(credit_back(upstream, kBatches) == kBatches);
+  // Each costs the link a few hundred bytes kept whole: as many as fit in 4 KiB stay whole.
+  const int64_t kept = kept_entry_bytes(BatchView::make(PortType::alert, {}, {std::make_shared<const AckToken>(tracker, 0)}));
+  CHECK(kept > 200);
+  CHECK(counters->batches_unkept.load() == static_cast<uint64_t>(kBatches - 4096 / kept));
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE_FIXTURE(LinkOutCase, "what comes during a replay waits behind it; a second loss mid-replay replays again from the oldest unreleased") {
   caf::scoped_actor lost(system), second(system), third(system);
   const RecordPtr record = alert("ZTF21aaaaaaa");
   // Two batches in flight to the peer at most.
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{2, 0}, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, CreditLimits{2, 0}, kHeld);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(lost), kFirstEpoch, false);
   auto tracker = std::make_shared<AckTracker>();
   auto send_one = [&] {
@@ -429,7 +621,7 @@ TEST_CASE_FIXTURE(LinkOutCase, "what comes during a replay waits behind it; a se
 
 TEST_CASE_FIXTURE(LinkOutCase, "a link out keeps a narrowed batch by its own records: the records dropped from it are let go") {
   caf::scoped_actor peer(system);
-  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeldBytes);
+  caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(node), counters, kWindow, kHeld);
   node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
   RecordPtr dropped = alert("ZTF21ddddddd");
   const RecordPtr c = alert("ZTF21ccccccc");

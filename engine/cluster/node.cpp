@@ -184,7 +184,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   };
   auto new_link_out = [&](const EdgeKey& key) {
     caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(self), counters, spawn_base.credit,
-                                     held_bytes_limit(spawn_base.credit.bytes));
+                                     held_limits(spawn_base.credit.bytes));
     links_out[key.text()] = {key, link};
     drained[link.address()] = false;
     return link;
@@ -226,6 +226,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"batches_not_replayed", counters->batches_not_replayed.load()},
                                   {"records_not_replayed", counters->records_not_replayed.load()},
                                   {"batches_unkept", counters->batches_unkept.load()},
+                                  {"held_tokens_bytes", counters->held_tokens_bytes.load()},
+                                  {"held_tokens_peak_bytes", counters->held_tokens_peak_bytes.load()},
+                                  {"credits_held_back", counters->credits_held_back.load()},
                                   {"messages_refused", counters->messages_refused.load()},
                                   {"still_held", links_out_running()}}}};
     self->send(coordinator, collect_atom::value, options.name, out.dump());

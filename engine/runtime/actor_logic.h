@@ -56,7 +56,7 @@ class Emitter {
   // Sends records derived one-to-one from input records (the same records, a narrowed view, or
   // annotated copies): counts them as forwarded.
   virtual void forward(size_t port, BatchView batch) = 0;
-  // Sends records this actor created: counts them as emitted on `port`.
+  // Sends records this actor created: counts them as emitted on `port`. The dead-letter port (index outputs.size(), after the type's declared outputs) takes DeadLetter records the actor made of its own records (a filter output's undelivered messages): counted as output_dead_letters (outside the identity), sent as failed() letters are (no ingest time of their own; tokens abandoned when nothing subscribes).
   virtual void emit(size_t port, BatchView batch) = 0;
   // Input records this actor dropped on purpose.
   virtual void filtered(size_t records) = 0;

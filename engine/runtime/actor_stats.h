@@ -20,7 +20,11 @@ struct ActorStats {
   std::atomic<uint64_t> forwarded{0};
   std::atomic<uint64_t> filtered{0};
   std::atomic<uint64_t> failed{0};
-  std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> dead_letters{0};  // every letter it sent: failed input records and output_dead_letters
+  // Dead letters of records the actor made itself and emitted on its dead-letter port (the
+  // `filters` actor's messages its users' outputs gave up on): not input records, so outside the
+  // identity in = forwarded + filtered + failed (docs/filters.md, "Undelivered messages").
+  std::atomic<uint64_t> output_dead_letters{0};
   std::atomic<uint64_t> batches_in{0};
   std::atomic<uint64_t> queued_batches{0};  // waiting in the instance's inbox now
   std::atomic<uint64_t> peak_queued_batches{0};

@@ -201,6 +201,7 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                       {"filtered", a.filtered},
                       {"failed", a.failed},
                       {"dead_letters", a.dead_letters},
+                      {"output_dead_letters", a.output_dead_letters},
                       {"emitted", a.emitted},
                       {"records_per_s", rate},
                       {"peak_queued_batches", a.peak_queued_batches},

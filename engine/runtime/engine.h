@@ -72,6 +72,9 @@ struct ActorTotals {
   std::string type;
   size_t parallelism = 1;
   uint64_t in = 0, forwarded = 0, filtered = 0, failed = 0, dead_letters = 0;
+  // Of dead_letters, those of records the actor made (a filters output's undelivered messages), not
+  // of input records: outside the identity (ActorStats::output_dead_letters).
+  uint64_t output_dead_letters = 0;
   uint64_t peak_queued_batches = 0;
   std::map<std::string, uint64_t> emitted;
   bool source = false;

@@ -218,6 +218,7 @@ void LocalGraph::collect(RunResult& result) const {
       totals.failed += one.failed;
       totals.instances.push_back(std::move(one));
       totals.dead_letters += ActorStats::get(st.dead_letters);
+      totals.output_dead_letters += ActorStats::get(st.output_dead_letters);
       totals.peak_queued_batches = std::max(totals.peak_queued_batches, ActorStats::get(st.peak_queued_batches));
       for (size_t p = 0; p < s->type->outputs.size(); ++p)
         totals.emitted[s->type->outputs[p].name] += ActorStats::get(st.emitted[p]);

@@ -9,7 +9,7 @@
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_json.h"
 #include "engine/runtime/batch_compact.h"
-#include "engine/time/time_scale.h"
+#include "engine/time/clock.h"
 
 namespace ebs {
 
@@ -372,6 +372,20 @@ void NodeActor::forward(size_t port, BatchView batch) {
 
 void NodeActor::emit(size_t port, BatchView batch) {
   if (port < stats_.emitted.size()) ActorStats::add(stats_.emitted[port], batch.size());
+  if (port == dead_letter_port_ && batch.type() == PortType::dead_letter) {
+    // Letters the actor made of its own records (not of input records): counted apart from the
+    // identity's `failed` (ActorStats::output_dead_letters).
+    ActorStats::add(stats_.dead_letters, batch.size());
+    ActorStats::add(stats_.output_dead_letters, batch.size());
+    for (size_t i = 0; i < batch.size(); ++i)
+      ++stats_.dead_letter_reasons[static_cast<const DeadLetter&>(batch[i]).reason.substr(0, 160)];
+    // Sent as the actor's own dead letters are: not offered records (no ingest time of their own,
+    // a source's schedule not advanced), their tokens abandoned when nothing subscribes.
+    for (size_t i = 0; i < batch.size(); ++i) dead_letters_.push_back(batch.record(i));
+    for (const AckRef& a : batch.acks())
+      if (dead_letter_acks_.empty() || dead_letter_acks_.back() != a) dead_letter_acks_.push_back(a);
+    return flush_dead_letters();
+  }
   const auto ingest = ingest_of_output(batch.size());
   send_to_port(port, std::move(batch), ingest);
 }
@@ -384,15 +398,9 @@ void NodeActor::progress(uint64_t done, uint64_t total) {
   stats_.progress_done.store(done, std::memory_order_relaxed);
 }
 
-static double now_mjd_tai() {
-  using namespace std::chrono;
-  double unix_s = duration<double>(system_clock::now().time_since_epoch()).count();
-  return time::mjd_utc_to_tai(40587.0 + unix_s / 86400.0);  // the Unix epoch is MJD 40587 UTC
-}
-
 void NodeActor::add_dead_letter(std::shared_ptr<DeadLetter> letter, const std::vector<AckRef>& acks) {
   letter->actor = setup_.context.actor_id;
-  letter->mjd_tai = now_mjd_tai();
+  letter->mjd_tai = time::now_mjd_tai();
   ActorStats::add(stats_.failed, 1);
   ActorStats::add(stats_.dead_letters, 1);
   ++stats_.dead_letter_reasons[letter->reason.substr(0, 160)];

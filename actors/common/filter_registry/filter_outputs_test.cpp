@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "test/support/child_process.h"
+#include "test/support/kafka_test_support.h"
 
 using namespace ebs::filter_registry;
 
@@ -255,4 +256,159 @@ TEST_CASE("a message that waited longer than max_hold fails its output: counted,
   CHECK(hook.wait_for_requests(1));
   std::lock_guard lock(hook.mutex);
   CHECK(hook.requests == 1);  // the second message was never sent
+}
+
+TEST_CASE("what a failed output gives up on becomes dead letters with the messages' bytes; their batches wait for them") {
+  GatedWebhook hook;
+  hook.status = 500;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
+  OutputQueue queue(hook.output(), settings);
+  const std::vector<std::string> bodies = {"{\"a\":1}", "{\"b\":\"\\u00e9\"}", "{\"c\":[1.5,2]}"};
+  for (size_t i = 0; i < bodies.size(); ++i)
+    CHECK(queue.offer(bodies[i], "", "k", batch_tokens(tracker, 1), "alert " + std::to_string(i)) ==
+          OutputQueue::Offer::queued);
+  hook.answer(100);
+  REQUIRE(ebs::test::wait_until([&] { return queue.dead_lettered() == 3; }, std::chrono::seconds(20)));
+  // Refused once failed: given up on at once, its letter too.
+  CHECK(queue.offer("{\"d\":4}", "", "k", batch_tokens(tracker, 1), "alert 3") == OutputQueue::Offer::refused);
+  CHECK(queue.refused() == 1);
+  CHECK(queue.dead_lettered() == 4);
+  CHECK(queue.dead_letters_dropped() == 0);
+  std::vector<UndeliveredLetters::Letter> letters = settings.dead_letters->take();
+  REQUIRE(letters.size() == 4);
+  for (size_t i = 0; i < letters.size(); ++i) {
+    const ebs::DeadLetter& d = *letters[i].record;
+    CHECK(d.original == (i < 3 ? bodies[i] : std::string("{\"d\":4}")));
+    CHECK(d.original_format == "bytes");
+    CHECK(d.kind == "undelivered");
+    CHECK(d.place == queue.describe() + ": alert " + std::to_string(i));
+    CHECK(d.reason.find("HTTP 500") != std::string::npos);
+    CHECK(d.reason.starts_with("refused: the output had failed: ") == (i == 3));
+  }
+  CHECK(settings.dead_letters->bytes() > 0);
+  // The batches are acknowledged only once the letters are let go (the dead-letter sink wrote them).
+  CHECK(tracker->acknowledged_through() == 0);
+  letters.clear();
+  CHECK(tracker->acknowledged_through() == 4);
+  CHECK(tracker->records_abandoned() == 0);
+  CHECK(settings.dead_letters->bytes() == 0);  // their bytes given back with their records
+}
+
+TEST_CASE("a Kafka output with one partition unreachable: exactly the messages not delivered become letters") {
+  // Two brokers; partition 0 led by broker 1, partition 1 by broker 2, which is down: the messages
+  // keyed to partition 1 time out, those of partition 0 are delivered, their reports interleaved
+  // out of publish order. The letters must be exactly the messages the topic lacks.
+  ebs::kafka::EmbeddedBroker broker(2);
+  broker.create_topic("split", 2);
+  REQUIRE(rd_kafka_mock_partition_set_leader(broker.mock_cluster(), "split", 0, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(rd_kafka_mock_partition_set_leader(broker.mock_cluster(), "split", 1, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(rd_kafka_mock_broker_set_down(broker.mock_cluster(), 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.timeout = std::chrono::seconds(30);
+  settings.kafka_properties = {{"bootstrap.servers", broker.bootstrap_servers()}, {"message.timeout.ms", "5000"}};
+  settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
+  OutputQueue queue({Output::Kind::kafka, "split"}, settings);
+  constexpr int kMessages = 40;
+  for (int i = 0; i < kMessages; ++i)
+    CHECK(queue.offer("{\"n\":" + std::to_string(i) + "}", "", "object-" + std::to_string(i), batch_tokens(tracker, 1)) ==
+          OutputQueue::Offer::queued);
+  REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(40)));
+  REQUIRE(ebs::test::wait_until([&] { return queue.delivered() + queue.dead_lettered() == kMessages; },
+                                std::chrono::seconds(20)));
+  std::set<std::string> in_topic;
+  CHECK(ebs::test::read_topic_messages(broker.bootstrap_servers(), "split", 1,
+                                       [&](int, int64_t, std::string value) { in_topic.insert(std::move(value)); }) == 1);
+  std::vector<UndeliveredLetters::Letter> letters = settings.dead_letters->take();
+  std::set<std::string> lettered;
+  for (const UndeliveredLetters::Letter& letter : letters) lettered.insert(letter.record->original);
+  // Both partitions got some of the keys, so that the reports of the two interleave.
+  REQUIRE(!in_topic.empty());
+  REQUIRE(!lettered.empty());
+  CHECK(queue.delivered() == in_topic.size());
+  CHECK(lettered.size() == letters.size());
+  for (const std::string& body : lettered) CHECK_MESSAGE(in_topic.count(body) == 0, "delivered, yet a letter: " << body);
+  CHECK(in_topic.size() + lettered.size() == kMessages);
+  // The delivered messages' batches are released; the letters' wait for them.
+  CHECK(tracker->records_acknowledged() == in_topic.size());
+  letters.clear();
+  CHECK(tracker->records_acknowledged() == kMessages);
+  CHECK(tracker->records_abandoned() == 0);
+}
+
+TEST_CASE("a failed output's refused messages keep to the owner's limit: above it rate-limited, not letters") {
+  GatedWebhook hook;
+  hook.status = 500;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings;
+  settings.max_per_second = 1;  // one token, at most one more each second
+  settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
+  OutputQueue queue(hook.output(), settings);
+  CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  hook.answer(100);
+  REQUIRE(ebs::test::wait_until([&] { return queue.dead_lettered() == 1; }, std::chrono::seconds(20)));
+  // Offered at once: the bucket holds at most one token (two if one is earned meanwhile).
+  for (int i = 0; i < 6; ++i) queue.offer("{}", "", "k", batch_tokens(tracker, 1));
+  CHECK(queue.refused() <= 2);
+  CHECK(queue.rate_limited() == 6 - queue.refused());
+  CHECK(queue.dead_lettered() == 1 + queue.refused());
+  CHECK(settings.dead_letters->take().size() == 1 + queue.refused());
+}
+
+TEST_CASE("a full dead-letter path drops what finds no room, counted, and never blocks the output") {
+  GatedWebhook hook;
+  hook.status = 503;
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  // Room for two of these letters (a letter counts its bytes, place and reason besides the record).
+  const std::string body(1000, 'x');
+  settings.dead_letters = std::make_shared<UndeliveredLetters>(2 * (sizeof(ebs::DeadLetter) + 1000 + 300));
+  OutputQueue queue(hook.output(), settings);
+  for (int i = 0; i < 5; ++i) queue.offer(body, "", "k", batch_tokens(tracker, 1));
+  hook.answer(100);
+  REQUIRE(ebs::test::wait_until([&] { return queue.dead_lettered() + queue.dead_letters_dropped() == 5; },
+                                std::chrono::seconds(20)));
+  CHECK(queue.dead_lettered() == 2);
+  CHECK(queue.dead_letters_dropped() == 3);
+  CHECK(settings.dead_letters->dropped() == 3);
+  // The dropped ones' batches are released (as a failed output's messages were before dead letters);
+  // the two kept wait for their letters.
+  CHECK(tracker->records_acknowledged() == 3);
+  {
+    auto letters = settings.dead_letters->take();
+    CHECK(letters.size() == 2);
+  }
+  CHECK(tracker->records_acknowledged() == 5);
+  CHECK(settings.dead_letters->bytes() == 0);
+}
+
+TEST_CASE("letters never taken are abandoned with the box: their batches are read again by a restart") {
+  auto tracker = std::make_shared<AckTracker>();
+  {
+    UndeliveredLetters box(1 << 20);
+    CHECK(box.put("{}", "bytes", "p", "r", batch_tokens(tracker, 2)));
+  }
+  CHECK(tracker->records_abandoned() == 2);
+  CHECK(tracker->acknowledged_through() == 0);
+}
+
+TEST_CASE("an output's target as shown: no user information, query or Slack secret") {
+  CHECK(public_target({Output::Kind::kafka, "alice-bright"}) == "alice-bright");
+  CHECK(public_target({Output::Kind::webhook, "http://127.0.0.1:8080/hook"}) == "http://127.0.0.1:8080/hook");
+  CHECK(public_target({Output::Kind::webhook, "https://user:pw@example.org/in?token=s3cret#x"}) ==
+        "https://example.org/in?...");
+  CHECK(public_target({Output::Kind::slack, "https://hooks.slack.com/services/T000/B000/XXXXsecret"}) ==
+        "https://hooks.slack.com/services/T000/B000/...");
+  CHECK(public_target({Output::Kind::slack, "https://hooks.slack.com"}) == "https://hooks.slack.com");
+  // Path segments after the first, 16 characters or longer: tokens, whatever the service.
+  CHECK(public_target({Output::Kind::webhook,
+                       "https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz-0123456789_ab"}) ==
+        "https://discord.com/api/webhooks/.../...");
+  CHECK(public_target({Output::Kind::webhook, "https://example.org/a0123456789abcdef0/in/x?k=v"}) ==
+        "https://example.org/a0123456789abcdef0/in/x?...");
+  CHECK(public_target({Output::Kind::webhook, "https://example.org/in/0123456789abcdef"}) == "https://example.org/in/...");
+  OutputQueue queue({Output::Kind::slack, "https://hooks.slack.com/services/T000/B000/XXXXsecret"}, unlimited());
+  CHECK(queue.describe().find("XXXXsecret") == std::string::npos);
 }

@@ -190,16 +190,24 @@ void Publisher::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void
     if (self->first_error_.empty()) self->first_error_ = rd_kafka_err2str(message->err);
   } else {
     ++self->delivered_;
+    if (const auto tag = reinterpret_cast<uintptr_t>(message->_private)) self->delivered_tags_.push_back(tag);
   }
 }
 
-void Publisher::publish(std::string_view value, std::string_view key) {
+std::vector<uint64_t> Publisher::take_delivered_tags() {
+  std::vector<uint64_t> out;
+  out.swap(delivered_tags_);
+  return out;
+}
+
+void Publisher::publish(std::string_view value, std::string_view key, uint64_t tag) {
   for (;;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_KEY(key.empty() ? nullptr : const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(tag))),
+        RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_.get(), 50);
       continue;

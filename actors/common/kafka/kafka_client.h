@@ -64,6 +64,8 @@ class EmbeddedBroker {
 
   const std::string& bootstrap_servers() const { return bootstrap_; }
   void create_topic(const std::string& topic, int partitions);
+  // For tests that make a broker or partition fail (rd_kafka_mock_broker_set_down, ...).
+  rd_kafka_mock_cluster_t* mock_cluster() const { return cluster_; }
 
  private:
   KafkaHandle host_;  // the client instance that hosts the mock cluster
@@ -78,8 +80,10 @@ class Publisher {
   Publisher(std::map<std::string, std::string> properties, std::string topic);
   ~Publisher();
   // A message the client refuses (larger than message.max.bytes, ...) is a `failed` Fault; a
-  // broker that cannot be reached makes it wait (the queue is full) or fails at flush.
-  void publish(std::string_view value, std::string_view key = {});
+  // broker that cannot be reached makes it wait (the queue is full) or fails at flush. A nonzero
+  // `tag` is given back by take_delivered_tags() once its message's delivery is reported: reports
+  // of messages on different partitions do not come in publish order.
+  void publish(std::string_view value, std::string_view key = {}, uint64_t tag = 0);
   // Waits for every delivery report; a `disconnected` Fault when they do not all come in time or
   // when any message was not delivered.
   void flush(std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -92,6 +96,9 @@ class Publisher {
   uint64_t delivered() const { return delivered_; }
   uint64_t failed() const { return failed_; }
   const std::string& first_error() const { return first_error_; }
+  // The tags of the messages reported delivered since the last call (reports come in on the
+  // thread that publishes and waits: publish(), flush(), reports_in()).
+  std::vector<uint64_t> take_delivered_tags();
 
  private:
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
@@ -99,6 +106,7 @@ class Publisher {
   std::string topic_;
   uint64_t delivered_ = 0, failed_ = 0;
   std::string first_error_;
+  std::vector<uint64_t> delivered_tags_;
 };
 
 }  // namespace ebs::kafka

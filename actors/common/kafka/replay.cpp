@@ -77,7 +77,8 @@ std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
 }
 
 std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
-                                          int64_t schema_id, uint64_t& skipped) {
+                                          int64_t schema_id, uint64_t& skipped, const std::string& kind,
+                                          uint64_t* skipped_undelivered) {
   std::string place = file.string();
   std::vector<std::string> out;
   if (file.extension() == ".jsonl") {
@@ -91,10 +92,18 @@ std::vector<std::string> messages_of_file(const std::filesystem::path& file, con
       std::string row_place = place + ":row " + std::to_string(row);
       if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
       std::string format = letter.value("original_format", "");
+      // A filter output's undelivered messages belong to a user's topic or webhook: never sent to
+      // an alert topic by a replay of the whole file.
+      const std::string letter_kind = letter.value("kind", "");
+      if (kind.empty() ? letter_kind == "undelivered" : letter_kind != kind) {
+        ++skipped;
+        if (skipped_undelivered && letter_kind == "undelivered") ++*skipped_undelivered;
+        continue;
+      }
       if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
         out.push_back(base64_decode(letter["original"].get<std::string>(), row_place));
       } else {
-        ++skipped;  // alerts as JSON go back through the dead-letters source
+        ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
       }
     }
     return out;
@@ -140,6 +149,10 @@ ReplayCounts replay(const ReplayOptions& options) {
   // Messages the broker refused are counted from the delivery reports at the end.
   auto finish = [&] {
     publisher.flush_reports();
+    if (counts.skipped_undelivered > 0)
+      spdlog::warn("skipped {} letters of kind undelivered (a filter output's messages, not alerts): give "
+                   "--kind undelivered to send them, to the output's own topic",
+                   counts.skipped_undelivered);
     if (publisher.failed() > 0)
       spdlog::error("{}: {} messages not delivered: {}", options.topic, publisher.failed(), publisher.first_error());
     counts.not_sent += publisher.failed();
@@ -149,7 +162,8 @@ ReplayCounts replay(const ReplayOptions& options) {
   auto start = std::chrono::steady_clock::now();
   do {
     for (const auto& file : files) {
-      auto messages = messages_of_file(file, options.wire, options.schema_id, counts.skipped);
+      auto messages = messages_of_file(file, options.wire, options.schema_id, counts.skipped, options.kind,
+                                       &counts.skipped_undelivered);
       for (size_t i = 0; i < messages.size(); ++i) {
         const std::string& message = messages[i];
         if (options.rate > 0) {
@@ -185,11 +199,15 @@ void register_replay_command(ebs::CommandRegistry& registry) {
                  app.add_option("--wire", options->wire, "ocf (one file, one message) or confluent (framed records)");
                  app.add_option("--schema-id", options->schema_id, "Confluent schema id (default: from lsst.vX_Y)");
                  app.add_flag("--loop", options->loop, "start over until SIGINT/SIGTERM");
+                 app.add_option("--kind", options->kind,
+                                "dead-letter files: only letters of this kind (default: all but `undelivered`, "
+                                "a filter output's messages)");
                  return [options]() -> int {
                    try {
                      ReplayCounts c = replay(*options);
                      std::cout << nlohmann::json{{"topic", options->topic}, {"messages", c.messages},
-                                                 {"bytes", c.bytes}, {"skipped", c.skipped}, {"not_sent", c.not_sent}}
+                                                 {"bytes", c.bytes}, {"skipped", c.skipped},
+                                                 {"skipped_undelivered", c.skipped_undelivered}, {"not_sent", c.not_sent}}
                                       .dump()
                                << std::endl;
                      return c.not_sent > 0 ? 1 : 0;

@@ -5,10 +5,12 @@
 //    big-endian schema id, the datum); the id defaults to MAJOR*100+MINOR of an lsst.vX_Y schema;
 //    a file that already is a Confluent frame goes as it is;
 //  - a dead-letter file (*.jsonl) replays every letter whose original_format is avro or bytes
-//    (base64 `original`), the rest is counted as skipped.
+//    (base64 `original`), the rest is counted as skipped; a filter output's undelivered messages
+//    (kind `undelivered`, messages for a user's topic or webhook, not alerts) only with
+//    `--kind undelivered`, which replays the letters of that kind only (skipped_undelivered).
 // A message that cannot be sent (larger than message.max.bytes, refused by the broker) is reported
 // on stderr with its file and skipped; the others still go (exit 1 at the end).
-// Prints {"topic", "messages", "bytes", "skipped", "not_sent"} as one JSON line.
+// Prints {"topic", "messages", "bytes", "skipped", "skipped_undelivered", "not_sent"} as one JSON line.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,8 @@ struct ReplayOptions {
   std::string wire = "ocf";  // ocf | confluent
   int64_t schema_id = -1;    // confluent: -1 = from the schema name
   bool loop = false;         // until SIGINT/SIGTERM
+  // Dead-letter files: only the letters of this kind; empty = every kind but `undelivered`.
+  std::string kind;
   std::map<std::string, std::string> properties;
 };
 
@@ -37,15 +41,19 @@ struct ReplayCounts {
   uint64_t messages = 0;
   uint64_t bytes = 0;
   uint64_t skipped = 0;
+  uint64_t skipped_undelivered = 0;  // letters of kind `undelivered` not asked for (within skipped)
   uint64_t not_sent = 0;  // refused by the client (too large) or by the broker: reported, skipped
 };
 
 // A Confluent wire-format frame: magic 0, the big-endian schema id, the Avro datum.
 std::string confluent_frame(uint32_t schema_id, std::string_view datum);
 
-// The Kafka messages one input file makes. Raises a `failed` Fault naming the file.
+// The Kafka messages one input file makes. Raises a `failed` Fault naming the file. A dead-letter
+// file gives the letters of `kind` (empty: every kind but `undelivered`, those counted in
+// `skipped_undelivered` when given).
 std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
-                                          int64_t schema_id, uint64_t& skipped);
+                                          int64_t schema_id, uint64_t& skipped, const std::string& kind = {},
+                                          uint64_t* skipped_undelivered = nullptr);
 
 // Every file of the inputs (directories recursively, in name order).
 std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& inputs);

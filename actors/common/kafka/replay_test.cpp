@@ -48,13 +48,23 @@ TEST_CASE("replay: a dead-letter file gives back its Avro and bytes originals, s
     out << R"({"actor":"src","original_format":"avro","original":")" << base64_encode(avro_bytes) << "\"}\n";
     out << R"({"actor":"check","original_format":"json","original":"{\"ra\":1}"})" << "\n";
     out << R"({"actor":"src","original_format":"bytes","original":")" << base64_encode("abc") << "\"}\n";
+    // A filter output's message: not an alert, replayed only when asked for.
+    out << R"({"actor":"filters","kind":"undelivered","original_format":"bytes","original":")"
+        << base64_encode("{\"to\":\"alice\"}") << "\"}\n";
   }
-  uint64_t skipped = 0;
-  auto messages = messages_of_file(dir / "dead-letters.jsonl", "ocf", -1, skipped);
+  uint64_t skipped = 0, skipped_undelivered = 0;
+  auto messages = messages_of_file(dir / "dead-letters.jsonl", "ocf", -1, skipped, "", &skipped_undelivered);
   REQUIRE(messages.size() == 2);
   CHECK(messages[0] == avro_bytes);
   CHECK(messages[1] == "abc");
-  CHECK(skipped == 1);
+  CHECK(skipped == 2);
+  CHECK(skipped_undelivered == 1);
+  skipped = skipped_undelivered = 0;
+  auto undelivered = messages_of_file(dir / "dead-letters.jsonl", "ocf", -1, skipped, "undelivered", &skipped_undelivered);
+  REQUIRE(undelivered.size() == 1);
+  CHECK(undelivered[0] == "{\"to\":\"alice\"}");
+  CHECK(skipped == 3);
+  CHECK(skipped_undelivered == 0);
   std::filesystem::remove_all(dir);
   CHECK(ebs::base64_decode("aGVsbG8=", "x") == "hello");  // the one base64 (engine/util)
   CHECK_THROWS_AS(ebs::base64_decode("a*b", "x"), Fault);

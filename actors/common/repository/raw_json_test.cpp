@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
@@ -26,6 +28,23 @@ void check_same_as_record_json(const std::vector<Pointer>& alerts) {
     nlohmann::json parsed = nlohmann::json::parse(text);
     CHECK(parsed == raw_to_json(raw.root()));
   }
+}
+
+// A record of one string field `s` holding `text`.
+RawRecord string_record(const RecordShape& shape, std::string text) {
+  auto kept = std::make_shared<std::string>(std::move(text));
+  RawRecordBuilder b;
+  b.set_string(b.begin_record(b.add_root(), &shape), *kept);
+  return b.finish(kept, nullptr);
+}
+
+// This process's resident bytes (/proc/self/statm's second field, in pages).
+size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t total_pages = 0, resident_pages = 0;
+  statm >> total_pages >> resident_pages;
+  REQUIRE_MESSAGE(statm, "/proc/self/statm unreadable");
+  return resident_pages * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace
@@ -99,4 +118,45 @@ TEST_CASE("the JSON text byte for byte: shortest doubles, NaN and infinities nul
       "\"s\":\"tab\\there\\u001f|\x7f|\\r\\b\\f/\xc3\xa9\xe2\x80\x94\xf0\x9f\x98\x80\","
       "\"q\\\"k\\u001f\":\"\",\"b\":false,\"n\":null,\"bytes\":5}";
   CHECK(out == expected);
+}
+
+TEST_CASE("appending after text already in the string keeps it, and long strings needing escapes grow the room") {
+  RecordShape shape("t", {"s"});
+  std::string out = "prefix";
+  append_raw_json(out, string_record(shape, "a\"b").root());
+  CHECK(out == R"(prefix{"s":"a\"b"})");
+
+  // 6000 bytes, two of three escaped (\" and \u0001): ~18 KB of JSON, well past the first room.
+  std::string text;
+  for (int i = 0; i < 6000; ++i) text += i % 3 == 0 ? '"' : i % 3 == 1 ? '\x01' : 'x';
+  std::string expected = "prefix{\"s\":\"";
+  for (char c : text) expected += c == '"' ? std::string("\\\"") : c == '\x01' ? std::string("\\u0001") : std::string(1, c);
+  expected += "\"}";
+  out = "prefix";
+  append_raw_json(out, string_record(shape, text).root());
+  CHECK(out == expected);
+  CHECK(nlohmann::json::parse(out.substr(6))["s"] == text);
+}
+
+TEST_CASE("the string's room stays near what was written: a huge field, and a reused string's capacity") {
+  RecordShape shape("t", {"s"});
+  // A 4 MB field needing no escapes: capacity near the text (room is not asked for 6
+  // bytes per byte, the most an escape takes).
+  std::string out;
+  append_raw_json(out, string_record(shape, std::string(4 << 20, 'x')).root());
+  CHECK(out.size() == (4u << 20) + 8);
+  CHECK(out.capacity() <= 3 * out.size());  // about twice: the room doubled for the last "}"
+
+  // A reused string keeps its capacity; a small record after a large one must not zero-fill
+  // all of it (resize to the capacity did, each record). 64 MB reserved is mapped, not touched
+  // (above glibc's largest mmap threshold): touching it shows as resident bytes.
+  RawRecord small = string_record(shape, "small");
+  std::string reused;
+  reused.reserve(64 << 20);
+  const size_t before = resident_bytes();
+  append_raw_json(reused, small.root());
+  const size_t after = resident_bytes();
+  CHECK(reused == R"({"s":"small"})");
+  const double grown_mb = (static_cast<double>(after) - static_cast<double>(before)) / (1 << 20);
+  CHECK_MESSAGE(grown_mb < 16, "resident bytes grew by ", grown_mb, " MB");
 }

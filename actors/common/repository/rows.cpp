@@ -11,37 +11,43 @@ namespace ebs::repository {
 
 namespace {
 
-void hash_field(std::string& key, std::string_view value) {
-  key.append(value);
-  key.push_back('\x1f');  // unit separator: fields cannot run into each other
+void hash_field(Fnv1a64& hash, std::string_view value) {
+  hash.add(value).add("\x1f");  // unit separator: fields cannot run into each other
 }
 
-void hash_field(std::string& key, double value) {
+void hash_field(Fnv1a64& hash, double value) {
   char bytes[sizeof value];
   std::memcpy(bytes, &value, sizeof value);
   if (std::isnan(value)) std::memset(bytes, 0, sizeof bytes);  // every NaN is the same absent value
-  key.append(bytes, sizeof bytes);
-  key.push_back('\x1f');
+  hash.add(std::string_view(bytes, sizeof bytes)).add("\x1f");
 }
 
 }  // namespace
 
+AnnotationFingerprint annotation_fingerprint_text(const Annotation& a) {
+  // Hashed field by field as read: the same hash as of the fields joined (FNV-1a is a stream).
+  Fnv1a64 hash;
+  hash_field(hash, to_string(a.kind));
+  hash_field(hash, a.name);
+  hash_field(hash, a.value);
+  hash_field(hash, a.catalogue);
+  hash_field(hash, a.source_id);
+  hash_field(hash, a.separation_arcsec);
+  hash_field(hash, a.object_type);
+  hash_field(hash, a.redshift);
+  hash_field(hash, a.details);
+  hash_field(hash, a.provenance.actor);
+  hash_field(hash, a.provenance.actor_type);
+  hash_field(hash, a.provenance.version);
+  hash_field(hash, a.provenance.config_hash);
+  AnnotationFingerprint text;
+  write_hex64(text.data(), hash.value());
+  return text;
+}
+
 std::string annotation_fingerprint(const Annotation& a) {
-  std::string key;
-  hash_field(key, to_string(a.kind));
-  hash_field(key, a.name);
-  hash_field(key, a.value);
-  hash_field(key, a.catalogue);
-  hash_field(key, a.source_id);
-  hash_field(key, a.separation_arcsec);
-  hash_field(key, a.object_type);
-  hash_field(key, a.redshift);
-  hash_field(key, a.details);
-  hash_field(key, a.provenance.actor);
-  hash_field(key, a.provenance.actor_type);
-  hash_field(key, a.provenance.version);
-  hash_field(key, a.provenance.config_hash);
-  return hex64(fnv1a64(key));
+  const AnnotationFingerprint text = annotation_fingerprint_text(a);
+  return std::string(text.data(), text.size());
 }
 
 bool PointSet::contains(const PointKey& key) const {

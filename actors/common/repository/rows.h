@@ -4,6 +4,7 @@
 // localization's shape name, a coincidence's terms as JSON, a sky event's credible-region MOCs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ namespace ebs::repository {
 // Content and provenance of an annotation: the same annotation replayed has the same
 // fingerprint; a new version, config or value makes a new row.
 std::string annotation_fingerprint(const Annotation& annotation);
+// The same 16 hex digits without a string on the heap (the writer's hot path).
+using AnnotationFingerprint = std::array<char, 16>;
+AnnotationFingerprint annotation_fingerprint_text(const Annotation& annotation);
 
 // A light-curve point's identity within its object (the lightcurve table's key without the object).
 struct PointKey {

@@ -1,6 +1,7 @@
 #include "actors/common/repository/writer.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include <chrono>
@@ -19,6 +20,9 @@
 namespace ebs::repository {
 
 namespace {
+
+// The annotations table's columns that an insert binds (annotation_id is the row id).
+constexpr int kAnnotationColumns = 17;
 
 // A file of the store, written once: to FILE.partial, then renamed (a crash leaves no half file
 // under the real name; a replay finds the file and reuses it).
@@ -91,10 +95,19 @@ Writer::Writer(const std::string& path, WriterOptions options)
       "INSERT OR IGNORE INTO lightcurve(object_id, mjd_tai, band, kind, mag, mag_err, flux, flux_err, limit_mag, "
       "is_diff_pos, alert_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   select_points_ = db_.prepare("SELECT mjd_tai, band, kind FROM lightcurve WHERE object_id = ?1");
-  insert_annotation_ = db_.prepare(
-      "INSERT OR IGNORE INTO annotations(alert_id, object_id, mjd_tai, kind, name, value, catalogue, source_id, "
-      "separation_arcsec, object_type, redshift, details, actor, actor_type, version, config_hash, fingerprint) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
+  for (size_t rows = 1; rows <= kAnnotationRowsPerInsert; ++rows) {
+    std::string sql =
+        "INSERT OR IGNORE INTO annotations(alert_id, object_id, mjd_tai, kind, name, value, catalogue, source_id, "
+        "separation_arcsec, object_type, redshift, details, actor, actor_type, version, config_hash, fingerprint) "
+        "VALUES";
+    for (size_t row = 0; row < rows; ++row) {
+      sql += row ? ",(" : "(";
+      for (int column = 1; column <= kAnnotationColumns; ++column)
+        sql += (column > 1 ? ",?" : "?") + std::to_string(row * kAnnotationColumns + column);
+      sql += ")";
+    }
+    insert_annotations_.push_back(db_.prepare(sql));
+  }
   insert_event_ = db_.prepare(
       "INSERT OR IGNORE INTO sky_events(event_id, sequence, source, kind, alert_type, mjd_tai, shape, ra, dec, "
       "radius_deg, semi_major_deg, semi_minor_deg, position_angle_deg, containment_probability, skymap_url, "
@@ -345,29 +358,37 @@ AddResult Writer::add_alert(const Alert& alert) {
 
 void Writer::add_annotations(const Alert& alert) {
   const AlertCore& c = alert.core();
-  // Texts are bound as views (no copy each): the annotation and the fingerprint outlive run().
-  std::string fingerprint;
-  for (const Annotation* a : alert.annotations().list()) {
-    fingerprint = annotation_fingerprint(*a);
-    insert_annotation_.bind(1, c.alert_id)
-        .bind_view(2, c.object_id)
-        .bind(3, c.mjd_tai)
-        .bind_view(4, to_string(a->kind))
-        .bind_view(5, a->name)
-        .bind(6, a->value)
-        .bind_view(7, a->catalogue)
-        .bind_view(8, a->source_id)
-        .bind(9, a->separation_arcsec)
-        .bind_view(10, a->object_type)
-        .bind(11, a->redshift);
-    if (a->details.empty()) insert_annotation_.bind_null(12);
-    else insert_annotation_.bind_view(12, a->details);
-    insert_annotation_.bind_view(13, a->provenance.actor)
-        .bind_view(14, a->provenance.actor_type)
-        .bind_view(15, a->provenance.version)
-        .bind_view(16, a->provenance.config_hash)
-        .bind_view(17, fingerprint);
-    counts_.annotations += static_cast<uint64_t>(insert_annotation_.run());
+  const std::vector<const Annotation*> annotations = alert.annotations().list();
+  // Texts are bound as views (no copy each): the annotations and the fingerprints outlive run().
+  std::array<AnnotationFingerprint, kAnnotationRowsPerInsert> fingerprints;
+  for (size_t from = 0; from < annotations.size(); from += kAnnotationRowsPerInsert) {
+    const size_t rows = std::min(kAnnotationRowsPerInsert, annotations.size() - from);
+    Statement& insert = insert_annotations_[rows - 1];
+    for (size_t row = 0; row < rows; ++row) {
+      const Annotation* a = annotations[from + row];
+      const int at = static_cast<int>(row) * kAnnotationColumns;  // this row's parameters: at + 1 ...
+      fingerprints[row] = annotation_fingerprint_text(*a);
+      insert.bind(at + 1, c.alert_id)
+          .bind_view(at + 2, c.object_id)
+          .bind(at + 3, c.mjd_tai)
+          .bind_view(at + 4, to_string(a->kind))
+          .bind_view(at + 5, a->name)
+          .bind(at + 6, a->value)
+          .bind_view(at + 7, a->catalogue)
+          .bind_view(at + 8, a->source_id)
+          .bind(at + 9, a->separation_arcsec)
+          .bind_view(at + 10, a->object_type)
+          .bind(at + 11, a->redshift);
+      if (a->details.empty()) insert.bind_null(at + 12);
+      else insert.bind_view(at + 12, a->details);
+      insert.bind_view(at + 13, a->provenance.actor)
+          .bind_view(at + 14, a->provenance.actor_type)
+          .bind_view(at + 15, a->provenance.version)
+          .bind_view(at + 16, a->provenance.config_hash)
+          .bind_view(at + 17, std::string_view(fingerprints[row].data(), fingerprints[row].size()));
+    }
+    // Rows already stored (a replay) are ignored one by one, as by separate inserts.
+    counts_.annotations += static_cast<uint64_t>(insert.run());
   }
 }
 

@@ -121,9 +121,12 @@ class Writer {
   WriterOptions options_;
   Database db_;
   std::unique_ptr<Transaction> transaction_;
-  Statement insert_alert_, select_identity_, upsert_object_, insert_point_, select_points_, insert_annotation_, insert_event_,
-      insert_moc_,
+  Statement insert_alert_, select_identity_, upsert_object_, insert_point_, select_points_, insert_event_, insert_moc_,
       insert_coincidence_, insert_cutout_, upsert_progress_;
+  // An alert's annotations in one statement of n rows (insert_annotations_[n - 1]): one
+  // execution, its cursors on the table and two indexes opened once, instead of one per row.
+  static constexpr size_t kAnnotationRowsPerInsert = 8;
+  std::vector<Statement> insert_annotations_;
   std::unordered_map<std::string, PointSet> points_by_object_;
   size_t points_cache_bytes_ = 0;  // what points_by_object_ holds (PointSet::memory_bytes)
   std::unordered_set<std::string_view> raw_exclude_;

@@ -151,6 +151,37 @@ TEST_CASE("annotations are appended, never overwritten, and carry provenance") {
   CHECK(s.number(1) == doctest::Approx(0.9));
 }
 
+TEST_CASE("an alert's many annotations: every row with its own values, replays and repeats ignored row by row") {
+  // 20 annotations: statements of 8, 8 and 4 rows; two repeated in the same alert, one within a
+  // statement (the second at index 5, both in the first), one across statements (index 19).
+  TempDir dir("repo-many-ann");
+  Writer writer(dir.file("a.db"));
+  std::shared_ptr<const Alert> alert = make_alert(2002, "obj-m", 10, 20, 60000.1);
+  for (int i = 0; i < 18; ++i) {
+    alert = alert->annotated(classification("class-" + std::to_string(i), i / 100.0));
+    if (i == 4) alert = alert->annotated(classification("class-1", 0.01));  // index 5: the second's repeat
+  }
+  alert = alert->annotated(classification("class-3", 0.03));  // index 19: the fourth's repeat
+  REQUIRE(alert->annotations().list().size() == 20);
+  write_all(writer, {alert});
+  CHECK(writer.counts().annotations == 18);
+  Statement rows = writer.database().prepare("SELECT name, value, fingerprint FROM annotations ORDER BY annotation_id");
+  int row = 0;
+  for (; rows.step(); ++row) {
+    CHECK(rows.text(0) == "class-" + std::to_string(row));
+    CHECK(rows.number(1) == row / 100.0);
+    CHECK(rows.text(2) == annotation_fingerprint(classification("class-" + std::to_string(row), row / 100.0)));
+  }
+  CHECK(row == 18);
+
+  // The same alert again with one annotation more: only that one is new.
+  Writer again(dir.file("a.db"));
+  write_all(again, {alert->annotated(classification("late", 0.5))});
+  CHECK(again.counts().annotations == 1);
+  CHECK(count(again, "SELECT count(*) FROM annotations") == 19);
+  CHECK(count(again, "SELECT count(*) FROM annotations WHERE name = 'late' AND alert_id = 2002") == 1);
+}
+
 TEST_CASE("raw records are kept as JSON without the fields stored apart") {
   TempDir dir("repo-raw");
   auto alerts = simulated_alerts(50, 3, 5);

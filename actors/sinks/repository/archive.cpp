@@ -11,7 +11,7 @@
 #include "actors/common/repository/reader.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/sqlite/sqlite_db.h"
-#include "engine/time/time_scale.h"
+#include "engine/time/clock.h"
 
 namespace ebs::repository {
 
@@ -36,11 +36,6 @@ constexpr TableRule kRules[] = {
      "e.sequence = sky_event_mocs.sequence AND e.mjd_tai < ?1)"},
     {"sky_events", "mjd_tai < ?1"},
 };
-
-double now_mjd_tai() {
-  double unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  return time::mjd_utc_to_tai(40587.0 + unix_s / 86400.0);
-}
 
 void fsync_path(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
@@ -93,7 +88,7 @@ ArchiveResult archive(const std::string& database, const ArchiveOptions& options
   migrate(db);
 
   ArchiveResult result;
-  const double now = std::isnan(options.now_mjd_tai) ? now_mjd_tai() : options.now_mjd_tai;
+  const double now = std::isnan(options.now_mjd_tai) ? time::now_mjd_tai() : options.now_mjd_tai;
   result.cutoff_mjd_tai = now - options.older_than_days;
   std::filesystem::path dir = options.archive_dir.empty() ? database + ".archive" : options.archive_dir;
   char stamp[64];
