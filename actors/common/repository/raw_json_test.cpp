@@ -120,6 +120,48 @@ TEST_CASE("the JSON text byte for byte: shortest doubles, NaN and infinities nul
   CHECK(out == expected);
 }
 
+TEST_CASE("strings are scanned eight bytes a step: every byte value at every place of a word escapes as alone") {
+  // Clean words are skipped whole: a byte to escape anywhere in a word (first, last, or in the
+  // short tail after the last whole word) must still be found, and no clean byte escaped (bytes
+  // from 0x80, UTF-8, and the neighbours of '"', '\\' and 0x20 included).
+  RecordShape shape("t", {"s"});
+  auto escaped = [](unsigned char c) -> std::string {
+    static constexpr char kHex[] = "0123456789abcdef";
+    switch (c) {
+      case '"': return "\\\"";
+      case '\\': return "\\\\";
+      case '\n': return "\\n";
+      case '\r': return "\\r";
+      case '\t': return "\\t";
+      case '\b': return "\\b";
+      case '\f': return "\\f";
+      default:
+        if (c < 0x20) return std::string("\\u00") + kHex[c >> 4] + kHex[c & 0xf];
+        return std::string(1, static_cast<char>(c));
+    }
+  };
+  for (size_t length : {size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{21}}) {
+    for (size_t at = 0; at < length; ++at) {
+      for (int value = 1; value < 256; ++value) {
+        std::string text(length, 'a');
+        text[at] = static_cast<char>(value);
+        std::string out;
+        append_raw_json(out, string_record(shape, text).root());
+        const std::string expected = "{\"s\":\"" + std::string(at, 'a') + escaped(static_cast<unsigned char>(value)) +
+                                     std::string(length - at - 1, 'a') + "\"}";
+        if (out != expected) {
+          FAIL_CHECK("byte " << value << " at " << at << " of " << length << ": " << out);
+          return;
+        }
+      }
+    }
+  }
+  // Two escapes in one word, and a NUL (a string's bytes, not its end).
+  std::string out;
+  append_raw_json(out, string_record(shape, std::string("ab\"c\0\x1f" "defgh", 11)).root());
+  CHECK(out == "{\"s\":\"ab\\\"c\\u0000\\u001fdefgh\"}");
+}
+
 TEST_CASE("appending after text already in the string keeps it, and long strings needing escapes grow the room") {
   RecordShape shape("t", {"s"});
   std::string out = "prefix";

@@ -23,6 +23,20 @@ namespace {
 
 // The annotations table's columns that an insert binds (annotation_id is the row id).
 constexpr int kAnnotationColumns = 17;
+// The lightcurve table's columns.
+constexpr int kPointColumns = 11;
+
+// "<head> VALUES(?1,...,?c),(?c+1,...),..." for `rows` rows of `columns` parameters each.
+std::string multi_row_values(std::string head, int columns, size_t rows) {
+  head += " VALUES";
+  for (size_t row = 0; row < rows; ++row) {
+    head += row ? ",(" : "(";
+    for (int column = 1; column <= columns; ++column)
+      head += (column > 1 ? ",?" : "?") + std::to_string(row * static_cast<size_t>(columns) + column);
+    head += ")";
+  }
+  return head;
+}
 
 // A file of the store, written once: to FILE.partial, then renamed (a crash leaves no half file
 // under the real name; a replay finds the file and reuses it).
@@ -91,22 +105,18 @@ Writer::Writer(const std::string& path, WriterOptions options)
       "last_mag = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.last_mag ELSE last_mag END, "
       "last_band = CASE WHEN excluded.last_mjd_tai >= last_mjd_tai THEN excluded.last_band ELSE last_band END, "
       "last_mjd_tai = max(last_mjd_tai, excluded.last_mjd_tai)");
-  insert_point_ = db_.prepare(
-      "INSERT OR IGNORE INTO lightcurve(object_id, mjd_tai, band, kind, mag, mag_err, flux, flux_err, limit_mag, "
-      "is_diff_pos, alert_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  for (size_t rows = 1; rows <= kPointRowsPerInsert; ++rows) {
+    insert_points_.push_back(db_.prepare(multi_row_values(
+        "INSERT OR IGNORE INTO lightcurve(object_id, mjd_tai, band, kind, mag, mag_err, flux, flux_err, limit_mag, "
+        "is_diff_pos, alert_id)",
+        kPointColumns, rows)));
+  }
   select_points_ = db_.prepare("SELECT mjd_tai, band, kind FROM lightcurve WHERE object_id = ?1");
   for (size_t rows = 1; rows <= kAnnotationRowsPerInsert; ++rows) {
-    std::string sql =
+    insert_annotations_.push_back(db_.prepare(multi_row_values(
         "INSERT OR IGNORE INTO annotations(alert_id, object_id, mjd_tai, kind, name, value, catalogue, source_id, "
-        "separation_arcsec, object_type, redshift, details, actor, actor_type, version, config_hash, fingerprint) "
-        "VALUES";
-    for (size_t row = 0; row < rows; ++row) {
-      sql += row ? ",(" : "(";
-      for (int column = 1; column <= kAnnotationColumns; ++column)
-        sql += (column > 1 ? ",?" : "?") + std::to_string(row * kAnnotationColumns + column);
-      sql += ")";
-    }
-    insert_annotations_.push_back(db_.prepare(sql));
+        "separation_arcsec, object_type, redshift, details, actor, actor_type, version, config_hash, fingerprint)",
+        kAnnotationColumns, rows)));
   }
   insert_event_ = db_.prepare(
       "INSERT OR IGNORE INTO sky_events(event_id, sequence, source, kind, alert_type, mjd_tai, shape, ra, dec, "
@@ -273,26 +283,40 @@ PointSet& Writer::known_points(const std::string& object_id) {
   return set;
 }
 
-bool Writer::add_point(PointSet& known, const AlertCore& core, const Photometry& p) {
-  if (!std::isfinite(p.mjd_tai)) return false;
+void Writer::queue_point(PointSet& known, const Photometry& p) {
+  if (!std::isfinite(p.mjd_tai)) return;
   PointKey key{p.mjd_tai, p.kind, p.band};
-  if (known.contains(key)) return false;
-  insert_point_.bind_view(1, core.object_id)
-      .bind(2, p.mjd_tai)
-      .bind_view(3, p.band)
-      .bind_view(4, to_string(p.kind))
-      .bind(5, p.mag)
-      .bind(6, p.mag_err)
-      .bind(7, p.flux)
-      .bind(8, p.flux_err)
-      .bind(9, p.limit_mag)
-      .bind(10, static_cast<int64_t>(p.is_diff_pos))
-      .bind(11, static_cast<int64_t>(core.alert_id));
-  bool inserted = insert_point_.run() > 0;
-  size_t before = known.memory_bytes();
+  if (known.contains(key)) return;  // most points of an alert: its history, stored before
+  // Marked known now: a second point of the alert within kSamePointSeconds is not queued again.
+  const size_t before = known.memory_bytes();
   known.insert(std::move(key));
   points_cache_bytes_ += known.memory_bytes() - before;
-  if (inserted) ++counts_.lightcurve_points;
+  (p.kind == Photometry::Kind::detection ? new_detections_ : new_other_points_).push_back(&p);
+}
+
+int64_t Writer::insert_points(const AlertCore& core, const std::vector<const Photometry*>& points) {
+  int64_t inserted = 0;
+  for (size_t from = 0; from < points.size(); from += kPointRowsPerInsert) {
+    const size_t rows = std::min(kPointRowsPerInsert, points.size() - from);
+    Statement& insert = insert_points_[rows - 1];
+    for (size_t row = 0; row < rows; ++row) {
+      const Photometry& p = *points[from + row];
+      const int at = static_cast<int>(row) * kPointColumns;  // this row's parameters: at + 1 ...
+      insert.bind_view(at + 1, core.object_id)
+          .bind(at + 2, p.mjd_tai)
+          .bind_view(at + 3, p.band)
+          .bind_view(at + 4, to_string(p.kind))
+          .bind(at + 5, p.mag)
+          .bind(at + 6, p.mag_err)
+          .bind(at + 7, p.flux)
+          .bind(at + 8, p.flux_err)
+          .bind(at + 9, p.limit_mag)
+          .bind(at + 10, static_cast<int64_t>(p.is_diff_pos))
+          .bind(at + 11, static_cast<int64_t>(core.alert_id));
+    }
+    inserted += insert.run();
+  }
+  counts_.lightcurve_points += static_cast<uint64_t>(inserted);
   return inserted;
 }
 
@@ -331,15 +355,19 @@ AddResult Writer::add_alert(const Alert& alert) {
 
   // The alert's own detection, then its history: only points no earlier alert brought.
   PointSet& known = known_points(c.object_id);
-  int64_t new_detections = add_point(known, c, own_detection(c)) ? 1 : 0;
+  new_detections_.clear();
+  new_other_points_.clear();
+  const Photometry own = own_detection(c);  // lives until its insert below
+  queue_point(known, own);
   double first = c.mjd_tai;
   for (const Photometry& p : c.history) {
-    bool inserted = add_point(known, c, p);
-    if (p.kind == Photometry::Kind::detection) {
-      if (inserted) ++new_detections;
-      if (std::isfinite(p.mjd_tai)) first = std::min(first, p.mjd_tai);
-    }
+    queue_point(known, p);
+    if (p.kind == Photometry::Kind::detection && std::isfinite(p.mjd_tai)) first = std::min(first, p.mjd_tai);
   }
+  const int64_t new_detections = insert_points(c, new_detections_);
+  insert_points(c, new_other_points_);
+  new_detections_.clear();  // they point into this alert
+  new_other_points_.clear();
   upsert_object_.bind_view(1, c.object_id)
       .bind_view(2, c.survey)
       .bind(3, c.ra)

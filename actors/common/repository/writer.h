@@ -114,15 +114,24 @@ class Writer {
   void add_coincidence(const Coincidence& coincidence);
   void add_cutouts(const AlertCore& core);
   PointSet& known_points(const std::string& object_id);
-  // Inserts the point unless known; returns whether a new row was written.
-  bool add_point(PointSet& known, const AlertCore& core, const Photometry& point);
+  // Queues the point for insert_points() unless known (and marks it known).
+  void queue_point(PointSet& known, const Photometry& point);
+  // Inserts the queued points of one alert, kPointRowsPerInsert rows a statement; returns how
+  // many rows were written (a point already stored is ignored, as by a single insert).
+  int64_t insert_points(const AlertCore& core, const std::vector<const Photometry*>& points);
   std::string_view raw_json(const AlertCore& core);
 
   WriterOptions options_;
   Database db_;
   std::unique_ptr<Transaction> transaction_;
-  Statement insert_alert_, select_identity_, upsert_object_, insert_point_, select_points_, insert_event_, insert_moc_,
+  Statement insert_alert_, select_identity_, upsert_object_, select_points_, insert_event_, insert_moc_,
       insert_coincidence_, insert_cutout_, upsert_progress_;
+  // An alert's new light-curve points in statements of up to n rows (insert_points_[n - 1]),
+  // detections apart from the rest (the object's ndet counts the detections written): the first
+  // alert of an object brings its whole history, ~40 points in ZTF, one execution per 16.
+  static constexpr size_t kPointRowsPerInsert = 16;
+  std::vector<Statement> insert_points_;
+  std::vector<const Photometry*> new_detections_, new_other_points_;  // reused per alert
   // An alert's annotations in one statement of n rows (insert_annotations_[n - 1]): one
   // execution, its cursors on the table and two indexes opened once, instead of one per row.
   static constexpr size_t kAnnotationRowsPerInsert = 8;

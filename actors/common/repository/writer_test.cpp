@@ -126,6 +126,51 @@ TEST_CASE("the light-curve cache stays within its byte bound, and points are sti
   CHECK(count(bounded, "SELECT sum(ndet) FROM objects") == count(unbounded, "SELECT sum(ndet) FROM objects"));
 }
 
+TEST_CASE("an alert's points go in statements of many rows; ndet counts only the detections written") {
+  TempDir dir("repo-lc-rows");
+  // 37 detections and 20 upper limits besides the alert's own detection: more rows than one
+  // statement takes (detections 16 + 16 + 6, the rest 16 + 4), each row with its own values.
+  std::vector<Photometry> history;
+  for (int i = 0; i < 37; ++i) history.push_back(detection(59000 + i, i % 2 ? "g" : "r", 17 + i * 0.01));
+  for (int i = 0; i < 20; ++i) {
+    Photometry limit;
+    limit.mjd_tai = 58900 + i;
+    limit.band = "i";
+    limit.kind = Photometry::Kind::upper_limit;
+    limit.limit_mag = 20 + i * 0.1;
+    history.push_back(limit);
+  }
+  auto first = make_alert(1, "ZTFrows", 10, 20, 59100, history);
+  const std::string db = dir.file("rows.db");
+  Writer writer(db);
+  // A second writer on the same database that knows the object (its cache loaded empty) before
+  // the first one stores the points: its inserts of them are ignored by the database, not by
+  // its cache, and its ndet must count only what it wrote.
+  Writer other(db);
+  write_all(other, {make_alert(2, "ZTFrows", 10, 20, 58000)});
+  write_all(writer, {first});
+  CHECK(count(writer, "SELECT count(*) FROM lightcurve WHERE kind = 'detection'") == 39);
+  CHECK(count(writer, "SELECT count(*) FROM lightcurve WHERE kind = 'upper_limit'") == 20);
+  CHECK(count(writer, "SELECT count(*) FROM lightcurve WHERE band = 'g' AND abs(mag - (17 + (mjd_tai - 59000) * "
+                      "0.01)) < 1e-9 AND alert_id = 1") == 18);
+  CHECK(count(writer, "SELECT count(*) FROM lightcurve WHERE kind = 'upper_limit' AND abs(limit_mag - (20 + "
+                      "(mjd_tai - 58900) * 0.1)) < 1e-9") == 20);
+  CHECK(count(writer, "SELECT ndet FROM objects") == 39);
+  // Alert 3 carries alert 1's history again, two new detections and a new limit; `other` has
+  // cached the object with alert 2's one point only.
+  std::vector<Photometry> again = history;
+  again.push_back(detection(59050, "r", 16));
+  Photometry limit;
+  limit.mjd_tai = 58950;
+  limit.band = "i";
+  limit.kind = Photometry::Kind::upper_limit;
+  again.push_back(limit);
+  write_all(other, {make_alert(3, "ZTFrows", 10, 20, 59200, again)});
+  CHECK(other.counts().lightcurve_points == 1 + 3);  // alert 2's detection, then 3's two and a limit
+  CHECK(count(other, "SELECT count(*) FROM lightcurve") == 39 + 20 + 3);
+  CHECK(count(other, "SELECT ndet FROM objects") == 39 + 2);
+}
+
 TEST_CASE("annotations are appended, never overwritten, and carry provenance") {
   TempDir dir("repo-ann");
   Writer writer(dir.file("a.db"));

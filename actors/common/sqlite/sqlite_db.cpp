@@ -4,6 +4,18 @@
 
 namespace ebs::sqlite {
 
+namespace {
+
+// SQLite's memory statistics (on unless built otherwise, as Debian's is) hold a global mutex
+// around every malloc and free it makes, in every connection, whatever its threading mode; and
+// Debian's build has no lookaside, so every small allocation of a statement is one (the
+// repository's writer: tens per alert). Nothing here reads the statistics (sqlite3_memory_used,
+// the heap limits). They can be turned off only before SQLite initializes: at load, before main.
+// A library that initialized SQLite earlier keeps them on (the call fails, nothing else changes).
+[[maybe_unused]] const bool memory_statistics_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+
+}  // namespace
+
 bool is_storage_error(int code) {
   switch (code & 0xff) {
     case SQLITE_BUSY:
