@@ -69,14 +69,49 @@ class JsonOut {
   char* end_;
 };
 
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+
 // Whether any of the 8 bytes of `word` needs an escape: the has-zero-byte test on the word with
 // the quote and the backslash xor'ed out, and the has-byte-below-0x20 test. Each test is exact
 // about "any" (a borrow only marks bytes above a true hit); bytes from 0x80 (UTF-8) never hit.
 bool any_escaped(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  constexpr uint64_t kHighs = 0x8080808080808080ull;
   const uint64_t quote = word ^ (kOnes * '"'), backslash = word ^ (kOnes * '\\');
   return (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((word - kOnes * 0x20) & ~word)) &
          kHighs;
+}
+
+uint64_t load8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return word;
+}
+
+uint32_t load4(const char* p) {
+  uint32_t word;
+  std::memcpy(&word, p, 4);
+  return word;
+}
+
+// Whether `text` has a byte to escape, eight bytes a test. Shorter texts (most: field names,
+// bands, ids) in one word of overlapping loads, the rest of it clean filler; longer ones whole
+// words, then their last eight bytes (overlapping the last whole word: a byte tested twice is
+// the same answer).
+bool needs_escape(std::string_view text) {
+  const char* p = text.data();
+  const size_t size = text.size();
+  if (size < 4) {
+    if (size == 0) return false;
+    // Bytes 0, size / 2 and size - 1: every byte of a text of 1 to 3.
+    const uint64_t word = (kOnes * 'a' & ~uint64_t{0xffffff}) | static_cast<unsigned char>(p[0]) |
+                          uint64_t{static_cast<unsigned char>(p[size / 2])} << 8 |
+                          uint64_t{static_cast<unsigned char>(p[size - 1])} << 16;
+    return any_escaped(word);
+  }
+  if (size < 8) return any_escaped(load4(p) | uint64_t{load4(p + size - 4)} << 32);
+  for (size_t i = 0; i + 8 <= size; i += 8)
+    if (any_escaped(load8(p + i))) return true;
+  return any_escaped(load8(p + size - 8));
 }
 
 void append_string(JsonOut& out, std::string_view text) {
@@ -86,34 +121,30 @@ void append_string(JsonOut& out, std::string_view text) {
   // the reused string that much capacity, zero-filled by every record after it.
   out.need(text.size() + 2);
   out.put('"');
+  if (!needs_escape(text)) {
+    out.put(text);
+    out.put('"');
+    return;
+  }
   size_t clean_from = 0;
-  const size_t size = text.size();
-  for (size_t i = 0; i < size;) {
-    // Eight clean bytes a step (field names and values are mostly clean); the word with a byte to
-    // escape, and the last bytes, one by one.
-    for (uint64_t word; i + 8 <= size; i += 8) {
-      std::memcpy(&word, text.data() + i, 8);
-      if (any_escaped(word)) break;
-    }
-    for (const size_t stop = std::min(size, i + 8); i < stop; ++i) {
-      unsigned char c = static_cast<unsigned char>(text[i]);
-      if (!kEscaped[c]) continue;
-      out.need(i - clean_from + 6);
-      out.put(text.substr(clean_from, i - clean_from));
-      clean_from = i + 1;
-      switch (c) {
-        case '"': out.put("\\\""); break;
-        case '\\': out.put("\\\\"); break;
-        case '\n': out.put("\\n"); break;
-        case '\r': out.put("\\r"); break;
-        case '\t': out.put("\\t"); break;
-        case '\b': out.put("\\b"); break;
-        case '\f': out.put("\\f"); break;
-        default:
-          out.put("\\u00");
-          out.put(kHex[c >> 4]);
-          out.put(kHex[c & 0xf]);
-      }
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (!kEscaped[c]) continue;
+    out.need(i - clean_from + 6);
+    out.put(text.substr(clean_from, i - clean_from));
+    clean_from = i + 1;
+    switch (c) {
+      case '"': out.put("\\\""); break;
+      case '\\': out.put("\\\\"); break;
+      case '\n': out.put("\\n"); break;
+      case '\r': out.put("\\r"); break;
+      case '\t': out.put("\\t"); break;
+      case '\b': out.put("\\b"); break;
+      case '\f': out.put("\\f"); break;
+      default:
+        out.put("\\u00");
+        out.put(kHex[c >> 4]);
+        out.put(kHex[c & 0xf]);
     }
   }
   out.need(text.size() - clean_from + 1);
