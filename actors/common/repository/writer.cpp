@@ -369,8 +369,18 @@ AddResult Writer::add_alert(const Alert& alert) {
     queue_point(known, p);
     if (p.kind == Photometry::Kind::detection && std::isfinite(p.mjd_tai)) first = std::min(first, p.mjd_tai);
   }
-  const int64_t new_detections = insert_points(c, new_detections_);
-  insert_points(c, new_other_points_);
+  int64_t new_detections = 0;
+  try {
+    new_detections = insert_points(c, new_detections_);
+    insert_points(c, new_other_points_);
+  } catch (...) {
+    // The cache names the queued points already: forget it, the database is the truth.
+    points_by_object_.clear();
+    points_cache_bytes_ = 0;
+    new_detections_.clear();
+    new_other_points_.clear();
+    throw;
+  }
   new_detections_.clear();  // they point into this alert
   new_other_points_.clear();
   upsert_object_.bind_view(1, c.object_id)

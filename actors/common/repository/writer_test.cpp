@@ -171,6 +171,24 @@ TEST_CASE("an alert's points go in statements of many rows; ndet counts only the
   CHECK(count(other, "SELECT ndet FROM objects") == 39 + 2);
 }
 
+TEST_CASE("a failed light-curve insert leaves no point cached that the database does not hold") {
+  TempDir dir("repo-lc-failed");
+  Writer writer(dir.file("failed.db"));
+  std::vector<Photometry> history;
+  for (int i = 0; i < 20; ++i) history.push_back(detection(59000 + i, "r", 17));
+  // The database refuses one point of the history: the alert's insert of points fails midway.
+  writer.database().execute(
+      "CREATE TRIGGER refuse BEFORE INSERT ON lightcurve WHEN new.mjd_tai = 59010 "
+      "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  writer.begin();
+  CHECK_THROWS_AS(writer.add(*make_alert(1, "ZTFfail", 10, 20, 59100, history)), SqliteError);
+  writer.database().execute("DROP TRIGGER refuse");
+  // Without a rollback, the next alert of the object still writes every point not stored.
+  writer.add(*make_alert(2, "ZTFfail", 10, 20, 59200, history));
+  writer.commit(2, 2);
+  CHECK(count(writer, "SELECT count(*) FROM lightcurve WHERE mjd_tai < 59100") == 20);
+}
+
 TEST_CASE("annotations are appended, never overwritten, and carry provenance") {
   TempDir dir("repo-ann");
   Writer writer(dir.file("a.db"));
