@@ -75,11 +75,6 @@ Writer::Writer(const std::string& path, WriterOptions options)
   // A longer WAL between checkpoints: index pages that many commits touch are copied into the
   // database once per checkpoint instead of once per few commits.
   db_.execute("PRAGMA wal_autocheckpoint=16384");
-  // Debian's SQLite is built with SECURE_DELETE on: every page a split allocates and every cell
-  // freed is zero-filled (~3 % of the writer's instructions). This connection deletes nothing but
-  // an object row's replaced cell (the object upsert); the archive command's deletes run on a
-  // connection of their own and still overwrite.
-  db_.execute("PRAGMA secure_delete=OFF");
   migrate(db_);
   if (options_.max_size_mb > 0) {
     int64_t page_size = db_.scalar("PRAGMA page_size", 4096);
