@@ -10,7 +10,10 @@ namespace {
 // around every malloc and free it makes, in every connection, whatever its threading mode; and
 // Debian's build has no lookaside, so every small allocation of a statement is one (the
 // repository's writer: tens per alert). Nothing here reads the statistics (sqlite3_memory_used,
-// the heap limits). They can be turned off only before SQLite initializes: at load, before main.
+// sqlite3_status64) or sets a heap limit: with the statistics off, sqlite3_soft_heap_limit64,
+// sqlite3_hard_heap_limit64 and the soft_heap_limit / hard_heap_limit pragmas do nothing (SQLite
+// checks its limits only where it counts). They can be turned off only before SQLite
+// initializes: at load, before main.
 // A library that initialized SQLite earlier keeps them on (the call fails, nothing else changes).
 [[maybe_unused]] const bool memory_statistics_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
 
