@@ -174,6 +174,23 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     self->send(coordinator, feed_atom::value, options.name, std::move(part.state), std::move(part.types),
                std::move(part.encodings));
   };
+  bool feed_skipping_said = false;
+  auto tick_feed = [&] {
+    FeedShipment shipment = feed.tick(kFeedBytesPerInterval, kMaxMessageBytes, send_feed);
+    if (shipment.skipped > 0 && !feed_skipping_said)
+      spdlog::warn("node {}: the dashboard sinks here keep more new records than one shipment to the coordinator's "
+                   "page takes ({} MiB every {} ms): the older are skipped, never shown there (counted: "
+                   "records_not_shipped)",
+                   options.name, kFeedBytesPerInterval >> 20, kBooksInterval.count());
+    feed_skipping_said = feed_skipping_said || shipment.skipped > 0;
+  };
+  auto ship_last_feed = [&] {
+    FeedShipment last = feed.last(kFinalFeedBytes, kMaxMessageBytes, send_feed);
+    if (last.skipped > 0)
+      spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
+                   "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
+                   options.name, last.skipped, kFinalFeedBytes >> 20, last.records, last.bytes);
+  };
   auto tear_down = [&] {
     acks->tear_down();
     if (graph)
@@ -206,13 +223,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     // Before the books (one sender's messages keep their order, and the coordinator stops
     // listening once it has every node's books): what the sinks here keep and did not ship yet,
     // whether or not a shipment is in transit, the newest up to kFinalFeedBytes so that the books
-    // are not held back long. The older ones over it are not shown on the coordinator's page:
-    // said here.
-    FeedShipment last = feed.last(kFinalFeedBytes, kMaxMessageBytes, send_feed);
-    if (last.left > 0)
-      spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
-                   "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
-                   options.name, last.left, kFinalFeedBytes >> 20, last.records, last.bytes);
+    // are not held back long. The older ones over it are skipped as during the run (counted).
+    ship_last_feed();
     graph->read_reports();
     nlohmann::json books = local_books();
     nlohmann::json out{{"node", options.name},
@@ -230,7 +242,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"held_tokens_peak_bytes", counters->held_tokens_peak_bytes.load()},
                                   {"credits_held_back", counters->credits_held_back.load()},
                                   {"messages_refused", counters->messages_refused.load()},
-                                  {"still_held", links_out_running()}}}};
+                                  {"still_held", links_out_running()}}},
+                       {"dashboard", {{"records_shipped", feed.total().records},
+                                      {"records_not_shipped", feed.total().skipped},
+                                      {"bytes_shipped", feed.total().bytes}}}};
     self->send(coordinator, collect_atom::value, options.name, out.dump());
     if (count_abandoned) {
       // A monitor of an actor that has ended already answers at once.
@@ -576,6 +591,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       drained.clear();
       where.clear();
       acks = std::make_shared<AckScope>();  // the torn-down scope abandons for good
+      // The page follows the new attempt: what the torn-down one's sinks kept is not shipped.
+      feed.begin_attempt(attempt_epoch);
       // The books of the links start again with the attempt (what the torn-down links gave up
       // is read again from the sources, not lost).
       counters = std::make_shared<LinkCounters>();
@@ -587,7 +604,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         std::chrono::steady_clock::now() - last_books >= kBooksInterval) {
       self->send(coordinator, books_atom::value, attempt_epoch, options.name,
                  nlohmann::json{{"instances", local_books()}}.dump());
-      feed.tick(kFeedBytesPerInterval, kMaxMessageBytes, send_feed);
+      tick_feed();
       last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).
@@ -613,6 +630,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       if (graph)
         for (GraphInstance& inst : graph->instances())
           if (inst.local) inst.logic.reset();
+      // What the sinks kept between the cut's report and their end goes too, before the count
+      // (the coordinator takes feed parts until it has every node's count).
+      ship_last_feed();
       self->send(coordinator, abandoned_atom::value, options.name, acks->records_unacknowledged(), !source_running);
       running = false;
     }
