@@ -161,6 +161,14 @@ std::vector<cluster::FeedPart> take(DashboardFeed& node, size_t budget, size_t p
   return parts;
 }
 
+// A coincidence of S230518h with the alert `alert_id`: of one size for ids of one length.
+std::shared_ptr<Coincidence> coincidence_with(int64_t alert_id) {
+  auto c = std::make_shared<Coincidence>();
+  c->event_id = "S230518h";
+  c->alert_id = alert_id;
+  return c;
+}
+
 // Every part a node's feed has to ship now, into the coordinator's feed; the parts' sizes.
 std::vector<size_t> ship(DashboardFeed& node, DashboardFeed& coordinator, size_t budget, size_t part_bytes) {
   std::vector<size_t> sizes;
@@ -294,12 +302,7 @@ TEST_CASE("records arriving faster than the shipments take: the coordinator's ne
   // Coincidences of one size, 30 a shipment period into a feed keeping 200, a budget of 10: the
   // node's page and the coordinator's share their newest after every shipment (oldest-first
   // shipping fell further behind every period), and the skipped are exactly the others.
-  auto coincidence = [](int i) {
-    auto c = std::make_shared<Coincidence>();
-    c->event_id = "S230518h";
-    c->alert_id = 100000 + i;
-    return c;
-  };
+  auto coincidence = [](int i) { return coincidence_with(100000 + i); };
   const size_t one = encode_record(*coincidence(0)).size();
   DashboardFeed node, coordinator;
   node.widen({.coincidences = 200});
@@ -356,12 +359,7 @@ TEST_CASE("a shipment takes sky events first, then coincidences, then alerts, ea
 }
 
 TEST_CASE("after a restart the coordinator's page follows the new attempt: the earlier attempt's records are gone") {
-  auto coincidence = [](int i) {
-    auto c = std::make_shared<Coincidence>();
-    c->event_id = "S230518h";
-    c->alert_id = 1000 + i;
-    return c;
-  };
+  auto coincidence = [](int i) { return coincidence_with(1000 + i); };
   DashboardFeed node, coordinator;
   node.add(coincidence(1));
   node.add(coincidence(2));
