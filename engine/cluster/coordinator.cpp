@@ -635,7 +635,10 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         [&](collect_atom, const std::string& name, const std::string& text) {
           if (from_lost()) return;
           for (size_t i = 0; i < names.size(); ++i)
-            if (names[i] == name) reported[i] = true;
+            if (names[i] == name) {
+              reported[i] = true;
+              self->send(nodes[i], report_ack_atom::value, collect_atom::value);  // it may exit now
+            }
           nlohmann::json report = nlohmann::json::parse(text);
           fill_books(*graph, report);
           links[name] = report["links"];
@@ -685,6 +688,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       self->receive(
           [&](abandoned_atom, const std::string& name, uint64_t records, bool node_whole) {
             if (!counting.erase(name)) return;
+            for (size_t i = 0; i < names.size(); ++i)
+              if (names[i] == name) self->send(nodes[i], report_ack_atom::value, abandoned_atom::value);
             abandoned_records += records;
             whole = whole && node_whole;
           },

@@ -97,6 +97,12 @@ using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 // node stopped waiting for them (not whole). Each record counts on the node that read it: the
 // stand-in tokens of batches from other nodes are left out.
 using abandoned_atom = caf::atom_constant<caf::atom("abandoned")>;
+// Coordinator -> node: (reportack, collect) its books arrived, (reportack, abandoned) its abandoned
+// count (after a drain cut) arrived: the node's last message. The node exits only then (or once the coordinator is gone, or
+// after kReportAckWait): closing its connection with the coordinator's messages unread would reset
+// it, and the kernel would drop what the node had not sent yet (its report behind a feed shipment).
+using report_ack_atom = caf::atom_constant<caf::atom("reportack")>;
+inline constexpr std::chrono::seconds kReportAckWait{10};
 // Node -> the coordinator's request server (engine/cluster/coordinator_requests.h): (service, name,
 // attempt epoch, request text) from an asker of its own (one per request), answered by a message to
 // it, (answer, ok, answer text or why not): not a CAF response, which the asker could only wait for,
@@ -125,7 +131,8 @@ using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // 8: Alert.cutoutsNotRead/cutoutsFile (cutouts not read by avro-files); 9: a node's books carry each
 // instance's output_dead_letters (a filters output's undelivered messages, dead-lettered); 10: a
 // dashboard feed part's state carries its attempt's epoch and the records not shipped, the newest
-// go first, and a node ships again after a drain cut.
+// go first, and a node ships again after a drain cut; the coordinator acknowledges a node's report
+// and abandoned count (reportack).
 inline constexpr int kClusterProtocolRevision = 10;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.

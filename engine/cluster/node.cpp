@@ -165,6 +165,14 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::chrono::steady_clock::time_point restart_deadline;
   int exit = exit_code::ok;
   std::chrono::steady_clock::time_point collect_deadline;
+  // The last message (books, or the abandoned count) is sent: the node exits once the coordinator
+  // acknowledged it (report_ack_atom), is gone, or kReportAckWait passed.
+  bool closing = false;
+  std::chrono::steady_clock::time_point closing_deadline;
+  auto close_after_ack = [&] {
+    closing = true;
+    closing_deadline = std::chrono::steady_clock::now() + kReportAckWait;
+  };
   uint64_t attempt_epoch = kFirstEpoch;  // the epoch of this attempt's wire, on its books
   auto last_books = std::chrono::steady_clock::now();
   // What the dashboard sinks here keep goes to a coordinator serving `run --http`, one
@@ -263,7 +271,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       // As a restart waits for a torn-down attempt; a hung sink ends at its own time-outs.
       counting_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     } else {
-      running = false;
+      close_after_ack();
     }
     tear_down();  // what did not end by now (a stuck instance, a link whose peer is gone) ends here
   };
@@ -526,6 +534,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         },
         [&](feed_atom) { feed.want(); },
         [&](feed_ack_atom) { feed.acknowledged(); },
+        // After a drain cut the books' acknowledgement comes while the node counts: it waits for the count's.
+        [&](report_ack_atom, collect_atom) {
+          if (closing && !counting) running = false;
+        },
+        [&](report_ack_atom, abandoned_atom) {
+          if (closing) running = false;
+        },
         [&](collect_atom) {
           collecting = true;
           collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -540,6 +555,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           else running = false;
         },
         [&](caf::down_msg& down) {
+          if (coordinator && down.source == coordinator.address() && closing) {
+            // It ended after (or while) this node's last message went: the run is over here.
+            spdlog::info("node {}: the coordinator ended before acknowledging this node's report ({})",
+                         options.name, caf::to_string(down.reason));
+            running = false;
+            return;
+          }
           if (coordinator && down.source == coordinator.address()) {
             // The coordinator is gone: nothing more may be acknowledged or committed.
             spdlog::error("node {}: the coordinator was lost ({}); stopping without committing", options.name,
@@ -549,6 +571,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             running = false;
             return;
           }
+          if (closing) return;  // the instances torn down after the report: nothing more to tell
           if (restarting || counting) {
             ending.erase(down.source);
             return;
@@ -608,9 +631,14 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).
-    if (running && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))
+    if (running && closing && std::chrono::steady_clock::now() > closing_deadline) {
+      spdlog::warn("node {}: the coordinator did not acknowledge this node's last message within {} s; stopping",
+                   options.name, kReportAckWait.count());
+      running = false;
+    }
+    if (running && !closing && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))
       report(false);
-    if (running && counting && (ending.empty() || std::chrono::steady_clock::now() > counting_deadline)) {
+    if (running && !closing && counting && (ending.empty() || std::chrono::steady_clock::now() > counting_deadline)) {
       // Every record issued here and not acknowledged by the cut is abandoned (the scope is torn
       // down: nothing is acknowledged after it), whether or not its holder has let go yet: the
       // count is whole unless a source is still running (it may still read, and abandon, more).
@@ -634,7 +662,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       // (the coordinator takes feed parts until it has every node's count).
       ship_last_feed();
       self->send(coordinator, abandoned_atom::value, options.name, acks->records_unacknowledged(), !source_running);
-      running = false;
+      close_after_ack();
     }
   }
   if (exit != exit_code::ok) tear_down();
