@@ -35,12 +35,15 @@ class FeedRelay {
   // A node: what its sinks keep now and have not shipped yet, newest first: sky events, then
   // coincidences, then alerts, each kind from its newest back, up to `budget_bytes` of encodings
   // (at least one record), so that what the coordinator's page shows is at most one shipment
-  // behind whatever the rate. The older ones over the budget are skipped for good (counted, and
-  // the count shipped: the coordinator's `records_not_shipped`): shipped later they would come
-  // after newer records and be kept or dropped out of turn. What goes is handed to `send` in the
-  // order it came (so that the coordinator replaces and drops as this feed did), one part of at
-  // most `part_bytes` at a time (a larger record goes alone) as it is encoded: no more than one
-  // part is held. One part without records when only a count moved; none when nothing changed.
+  // behind whatever the rate. The older alerts and coincidences over the budget are skipped for
+  // good (counted, and the count shipped: the coordinator's `records_not_shipped`): shipped later
+  // they would come after newer records and be kept or dropped out of turn. Sky events over it
+  // wait for the next shipments instead (the coordinator replaces an event by id; one larger than
+  // the budget goes alone, first in a shipment). What goes is handed to `send` in the order it
+  // came (so that the coordinator replaces and drops as this feed did), in parts of at most
+  // `part_bytes` (a larger record goes alone); the encodings going are held once (the budget).
+  // One part without records when only a count moved; none when nothing changed. Called from one
+  // thread, as begin_attempt.
   virtual FeedShipment ship_unshipped(size_t budget_bytes, size_t part_bytes,
                                       const std::function<void(FeedPart&&)>& send) = 0;
   // A restart (on_node_loss: restart) began attempt `epoch` (kFirstEpoch, 1, before any): on a

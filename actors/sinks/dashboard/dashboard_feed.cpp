@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <set>
 
 #include "engine/model/record_json.h"
 #include "engine/model/record_wire.h"
@@ -29,6 +30,7 @@ RecordPtr shown_part(const RecordPtr& record) {
   if (record->type() == PortType::alert) {
     const auto& alert = static_cast<const Alert&>(*record);
     if (alert.core().raw.empty()) return record;
+    // The copy shares the payload's bytes (RawRecord holds them by a shared pointer): nothing is copied.
     auto core = std::make_shared<AlertCore>(alert.core());
     core->raw = RawRecord();
     return std::make_shared<const Alert>(std::move(core), alert.annotations());
@@ -245,16 +247,16 @@ cluster::FeedShipment DashboardFeed::ship_unshipped(size_t budget_bytes, size_t 
   FeedLimits limits;
   {
     std::lock_guard lock(mutex_);
-    auto collect = [&](const auto& kept, Unshipped& into) {
+    auto collect = [&](const auto& kept, Unshipped& into, const std::set<uint64_t>& carried) {
       for (const auto& k : kept)
-        if (k.arrival > shipped_) {
+        if (k.arrival > shipped_ || carried.count(k.arrival)) {
           into.emplace_back(k.arrival, k.record);
           through = std::max(through, k.arrival);
         }
     };
-    collect(events_, kinds[0]);
-    collect(coincidences_, kinds[1]);
-    collect(alerts_, kinds[2]);
+    collect(events_, kinds[0], events_carried_);
+    collect(coincidences_, kinds[1], {});
+    collect(alerts_, kinds[2], {});
     if (through == 0 && seen_ == seen_shipped_) return {};
     seen = seen_;
     skipped_before = skipped_;
@@ -262,25 +264,40 @@ cluster::FeedShipment DashboardFeed::ship_unshipped(size_t budget_bytes, size_t 
     limits = limits_;
   }
   // What goes: each kind from its newest back while the budget lasts (at least one record); a
-  // kind stops at its first record over what is left, so that what goes of it is its newest.
+  // kind stops at its first record over what is left, so that what goes of it is its newest. Its
+  // encoding is kept for the parts (the budget bounds them, plus one record over it).
+  struct Going {
+    uint64_t arrival;
+    char type;
+    std::string encoding;
+  };
   RecordEncoder encoder;
-  std::string one;
-  Unshipped going;
+  std::vector<Going> going;
+  std::set<uint64_t> carried;  // sky events that wait for the next shipment
   size_t sized = 0, unshipped = 0;
-  for (const Unshipped& kind : kinds) {
-    unshipped += kind.size();
-    for (size_t i = kind.size(); i > 0; --i) {
-      one.clear();
-      encoder.append(*shown_part(kind[i - 1].second), one);  // sized, then let go: re-encoded below
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    const Unshipped& kind = kinds[k];
+    size_t i = kind.size();
+    for (; i > 0; --i) {
+      std::string one;
+      encoder.append(*shown_part(kind[i - 1].second), one);
       if (sized > 0 && sized + one.size() > budget_bytes) break;
       sized += one.size();
-      going.push_back(kind[i - 1]);
+      going.push_back({kind[i - 1].first, static_cast<char>(kind[i - 1].second->type()), std::move(one)});
     }
+    // Sky events over the budget are not skipped: each is the latest copy of its event, which
+    // the coordinator replaces by id, so it can come later without being kept out of turn. They
+    // go, newest first, in the next shipments (an event larger than a budget goes alone, first
+    // in its shipment: at most one shipment's alerts give way to each such event, then it is shipped).
+    if (k == 0)
+      for (; i > 0; --i) carried.insert(kind[i - 1].first);
+    else
+      unshipped += i;
   }
   // In the order they came, so that the coordinator replaces and drops as this feed did.
-  std::sort(going.begin(), going.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(going.begin(), going.end(), [](const Going& a, const Going& b) { return a.arrival < b.arrival; });
   cluster::FeedShipment shipment;
-  shipment.skipped = unshipped - going.size();
+  shipment.skipped = unshipped;
   const std::string state = nlohmann::json{{"epoch", epoch},
                                            {"keep_alerts", limits.alerts},
                                            {"keep_events", limits.events},
@@ -294,21 +311,21 @@ cluster::FeedShipment DashboardFeed::ship_unshipped(size_t budget_bytes, size_t 
     send(std::move(part));
     part = cluster::FeedPart{state, {}, {}};
   };
-  for (const auto& [arrival, record] : going) {
-    one.clear();
-    encoder.append(*shown_part(record), one);
-    if (!part.encodings.empty() && part.encodings.size() + one.size() > part_bytes) send_part();
-    part.types.push_back(static_cast<char>(record->type()));
-    part.encodings += one;
-    shipment.bytes += one.size();
+  for (Going& g : going) {
+    if (!part.encodings.empty() && part.encodings.size() + g.encoding.size() > part_bytes) send_part();
+    part.types.push_back(g.type);
+    part.encodings += g.encoding;
+    shipment.bytes += g.encoding.size();
     ++shipment.records;
+    std::string().swap(g.encoding);  // in the part now: not held twice
   }
   send_part();  // the last part, or only the counts when no record went
+  // No restart began meanwhile: a node calls begin_attempt and ship_unshipped from its one thread.
   std::lock_guard lock(mutex_);
-  if (epoch != epoch_) return shipment;  // a restart began meanwhile: its feed starts afresh
   shipped_ = std::max(shipped_, through);
   seen_shipped_ = seen;
   skipped_ += shipment.skipped;
+  events_carried_ = std::move(carried);
   return shipment;
 }
 
@@ -326,6 +343,7 @@ void DashboardFeed::begin_attempt_locked(uint64_t epoch) {
   positions_.clear();
   position_order_.clear();
   shipped_ = arrivals_;
+  events_carried_.clear();
   seen_ = seen_shipped_ = skipped_ = 0;
   seen_on_nodes_.clear();
   skipped_on_nodes_.clear();

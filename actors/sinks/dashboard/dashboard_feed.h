@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -97,6 +98,7 @@ class DashboardFeed final : public cluster::FeedRelay {
   uint64_t shipped_ = 0;   // a node: the arrival up to which the kept records were shipped or skipped
   uint64_t seen_shipped_ = 0;
   uint64_t skipped_ = 0;   // a node: kept records skipped, never shipped (every count goes when it moves)
+  std::set<uint64_t> events_carried_;  // a node: the arrivals of sky events over the last shipment's budget
   uint64_t epoch_ = 1;     // the attempt (kFirstEpoch, engine/cluster/messages.h; begin_attempt)
   std::map<std::string, uint64_t> seen_on_nodes_;     // a coordinator: records each node's sinks received
   std::map<std::string, uint64_t> skipped_on_nodes_;  // a coordinator: records each node skipped

@@ -358,6 +358,37 @@ TEST_CASE("a shipment takes sky events first, then coincidences, then alerts, ea
   CHECK(shown[1] == node.alerts_json()[1]);
 }
 
+TEST_CASE("sky events over a shipment's budget wait for the next shipments; one larger than the budget goes alone") {
+  DashboardFeed node, coordinator;
+  node.widen({.alerts = 5, .events = 20, .coincidences = 500});
+  const std::vector<std::string> ids{"S230518h", "S230519a", "S230520b"};
+  for (const std::string& id : ids) {
+    auto event = std::make_shared<SkyEvent>();
+    event->event_id = id;
+    event->localization.shape = Localization::Shape::skymap;
+    event->localization.skymap_fits = std::string(50000, 'm');  // a sky map: larger than the budget below
+    node.add(event);
+  }
+  for (const auto& a : ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 2)) node.add(a);
+  const size_t budget = 10000;
+  cluster::FeedShipment shipment;
+  // Each shipment: one event alone (at least one record goes), the newest waiting first; the
+  // alerts of the first shipment give way to it, skipped and counted; the events never are.
+  for (size_t round = 0; round < ids.size(); ++round) {
+    CAPTURE(round);
+    for (const auto& part : take(node, budget, size_t{256} << 10, &shipment)) coordinator.add_part("node2", part);
+    CHECK(shipment.records == 1);
+    CHECK(shipment.skipped == (round == 0 ? 2 : 0));
+    CHECK(coordinator.event(ids[ids.size() - 1 - round]));
+  }
+  for (const std::string& id : ids) CHECK_MESSAGE(coordinator.event(id), id);
+  CHECK(node.records_not_shipped() == 2);
+  CHECK(coordinator.records_not_shipped() == 2);
+  // Everything went or was counted: nothing more to ship.
+  CHECK(take(node, budget, size_t{256} << 10, &shipment).empty());
+  CHECK(shipment.records == 0);
+}
+
 TEST_CASE("after a restart the coordinator's page follows the new attempt: the earlier attempt's records are gone") {
   auto coincidence = [](int i) { return coincidence_with(1000 + i); };
   DashboardFeed node, coordinator;
