@@ -679,7 +679,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     }
     uint64_t abandoned_records = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!counting.empty() && whole) {
+    // Every counting node is waited for even once the count cannot be whole: its feed's last
+    // shipment comes before its count.
+    while (!counting.empty()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         whole = false;
@@ -695,7 +697,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           },
           [&](caf::down_msg& down) {
             for (size_t i = 0; i < nodes.size(); ++i)
-              if (nodes[i].address() == down.source && counting.count(names[i])) whole = false;
+              if (nodes[i].address() == down.source && counting.erase(names[i])) whole = false;
           },
           [&](books_atom, uint64_t, const std::string&, const std::string&) {},
           // What a node's sinks kept after its report, shipped once they ended, before its count.
