@@ -110,6 +110,8 @@ function drawStats(s) {
   $('#state').textContent = s.state + (s.state === 'ended' || s.state === 'stopped' ? (s.accounting_ok ? ' (accounting balanced)' : ' (accounting FAILED)') : '');
   $('#elapsed').textContent = fmt(s.elapsed_s, 1);
   $('#feed').textContent = fmt(s.feed_records);
+  // A cluster run: kept records its nodes skipped (over a shipment's budget), never on this page.
+  $('#not-shipped').textContent = s.feed_not_shipped ? ` (${fmt(s.feed_not_shipped)} not shipped by the nodes)` : '';
   for (const a of s.actors) {
     const node = $(`#graph g.node[data-id="${CSS.escape(a.id)}"]`);
     if (node) {

@@ -384,6 +384,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     ++restarts;
     // The torn-down attempt's instances are refused what they still ask; the next one's ask with this epoch.
     CoordinatorRequests::begin_attempt(*self, services, epoch);
+    // The page follows the new attempt: what the torn-down one's sinks shipped is dropped, and so
+    // are its parts still on their way (each carries its attempt's epoch).
+    if (cluster.feed) cluster.feed->begin_attempt(epoch);
     std::vector<size_t> alive = survivors();
     for (size_t i : alive) self->send(nodes[i], restart_atom::value, epoch);
     size_t waiting = alive.size();
@@ -563,7 +566,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
           if (from_lost() || books_epoch < attempt_epoch) return;
           fill_books(*graph, nlohmann::json::parse(text));
         },
-        // What reached a dashboard sink reached it, in whichever attempt: kept across a restart.
+        // A part of an earlier attempt (before a restart) is acknowledged and dropped (add_part).
         [&](feed_atom, const std::string& name, const std::string& state, const std::string& types,
             const std::string& encodings) {
           add_feed(name, state, types, encodings);
@@ -624,6 +627,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       ++expected_reports;
     }
   nlohmann::json links = nlohmann::json::object();
+  nlohmann::json dashboards = nlohmann::json::object();  // per node: what its dashboard feed shipped
   std::vector<bool> reported(nodes.size(), false);  // a node exits once it reported: not a loss
   bool collecting = true;
   while (expected_reports > 0 && collecting) {
@@ -631,10 +635,14 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
         [&](collect_atom, const std::string& name, const std::string& text) {
           if (from_lost()) return;
           for (size_t i = 0; i < names.size(); ++i)
-            if (names[i] == name) reported[i] = true;
+            if (names[i] == name) {
+              reported[i] = true;
+              self->send(nodes[i], report_ack_atom::value, collect_atom::value);  // it may exit now
+            }
           nlohmann::json report = nlohmann::json::parse(text);
           fill_books(*graph, report);
           links[name] = report["links"];
+          dashboards[name] = report["dashboard"];
           if (report["links"]["still_held"].get<size_t>() > 0 && !drain_cut)
             result.errors.push_back("node '" + name + "': batches sent to another node were never released; they are abandoned");
           --expected_reports;
@@ -671,7 +679,9 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     }
     uint64_t abandoned_records = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!counting.empty() && whole) {
+    // Every counting node is waited for even once the count cannot be whole: its feed's last
+    // shipment comes before its count.
+    while (!counting.empty()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         whole = false;
@@ -680,15 +690,19 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       self->receive(
           [&](abandoned_atom, const std::string& name, uint64_t records, bool node_whole) {
             if (!counting.erase(name)) return;
+            for (size_t i = 0; i < names.size(); ++i)
+              if (names[i] == name) self->send(nodes[i], report_ack_atom::value, abandoned_atom::value);
             abandoned_records += records;
             whole = whole && node_whole;
           },
           [&](caf::down_msg& down) {
             for (size_t i = 0; i < nodes.size(); ++i)
-              if (nodes[i].address() == down.source && counting.count(names[i])) whole = false;
+              if (nodes[i].address() == down.source && counting.erase(names[i])) whole = false;
           },
           [&](books_atom, uint64_t, const std::string&, const std::string&) {},
-          [&](feed_atom, const std::string&, const std::string&, const std::string&, const std::string&) {},
+          // What a node's sinks kept after its report, shipped once they ended, before its count.
+          [&](feed_atom, const std::string& name, const std::string& state, const std::string& types,
+              const std::string& encodings) { add_feed(name, state, types, encodings); },
           caf::after(left) >> [&] { whole = false; });
     }
     result.abandoned_counted = whole;
@@ -745,7 +759,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                            {"address", cluster.nodes[i].host + ":" + std::to_string(cluster.nodes[i].port)},
                            {"lost", static_cast<bool>(node_lost[i])},
                            {"files", {{"needed", shipped[i].needed}, {"sent", shipped[i].files}, {"bytes_sent", shipped[i].bytes}}},
-                           {"links", links.contains(names[i]) ? links[names[i]] : nlohmann::json()}});
+                           {"links", links.contains(names[i]) ? links[names[i]] : nlohmann::json()},
+                           {"dashboard", dashboards.contains(names[i]) ? dashboards[names[i]] : nlohmann::json()}});
     summary["cluster"] = {{"nodes", node_list},
                           {"links_between_nodes", link_keys.size()},
                           {"on_node_loss", workflow.on_node_loss},

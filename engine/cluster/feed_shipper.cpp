@@ -9,24 +9,29 @@ namespace ebs::cluster {
 
 FeedShipment FeedShipper::tick(size_t budget_bytes, size_t part_bytes, const Send& send) {
   if (in_transit_ > 0) return {};
-  return ship(budget_bytes, part_bytes, false, send);
+  return ship(budget_bytes, part_bytes, send);
 }
 
 FeedShipment FeedShipper::last(size_t budget_bytes, size_t part_bytes, const Send& send) {
-  return ship(budget_bytes, part_bytes, true, send);
+  return ship(budget_bytes, part_bytes, send);
 }
 
-FeedShipment FeedShipper::ship(size_t budget_bytes, size_t part_bytes, bool keep_newest, const Send& send) {
+FeedShipment FeedShipper::ship(size_t budget_bytes, size_t part_bytes, const Send& send) {
   if (!wanted_ || !feed_) return {};
   auto stop = [&](const char* what) {
     spdlog::error("node {}: the dashboard feed is no longer shipped to the coordinator: {}", node_, what);
     wanted_ = false;
   };
   try {
-    return feed_->ship_unshipped(budget_bytes, part_bytes, keep_newest, [&](FeedPart&& part) {
+    FeedShipment shipment = feed_->ship_unshipped(budget_bytes, part_bytes, [&](FeedPart&& part) {
       send(std::move(part));
       ++in_transit_;
     });
+    total_.parts += shipment.parts;
+    total_.records += shipment.records;
+    total_.bytes += shipment.bytes;
+    total_.skipped += shipment.skipped;
+    return shipment;
   } catch (const std::exception& e) {
     stop(e.what());
   } catch (const kj::Exception& e) {  // Cap'n Proto's limits

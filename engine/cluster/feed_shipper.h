@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -21,24 +22,35 @@ class FeedShipper {
 
   // The coordinator serves `run --http` and asked for the feed (feed_atom): until then nothing ships.
   void want() { wanted_ = true; }
-  // Every kBooksInterval: the kept records not shipped yet, up to `budget_bytes`, unless a part
-  // of the previous shipment is still unacknowledged (then nothing; they stay in the feed).
+  // Every kBooksInterval: the newest kept records not shipped yet, up to `budget_bytes` (the older
+  // over it skipped, counted: FeedRelay::ship_unshipped), unless a part of the previous shipment
+  // is still unacknowledged (then nothing; they stay in the feed, and the next shipment takes
+  // the newest of them).
   FeedShipment tick(size_t budget_bytes, size_t part_bytes, const Send& send);
   // The coordinator added a part (feed_ack_atom).
   void acknowledged() {
     if (in_transit_ > 0) --in_transit_;
   }
-  // Before the books at the end: the newest left, up to `budget_bytes`, whatever is in transit.
+  // Before the books at the end, and again after a drain cut once the instances ended: the newest
+  // left, up to `budget_bytes`, whatever is in transit.
   FeedShipment last(size_t budget_bytes, size_t part_bytes, const Send& send);
+  // A restart's next attempt (on_node_loss: restart), once the earlier attempt's instances ended:
+  // what they kept is dropped, and what ships next carries `epoch` (FeedRelay::begin_attempt).
+  void begin_attempt(uint64_t epoch) {
+    if (feed_) feed_->begin_attempt(epoch);
+  }
   size_t in_transit() const { return in_transit_; }
+  // In all, this run: the kept records shipped, and those skipped (never shipped).
+  const FeedShipment& total() const { return total_; }
 
  private:
-  FeedShipment ship(size_t budget_bytes, size_t part_bytes, bool keep_newest, const Send& send);
+  FeedShipment ship(size_t budget_bytes, size_t part_bytes, const Send& send);
 
   FeedRelay* feed_;
   std::string node_;
   bool wanted_ = false;
   size_t in_transit_ = 0;  // parts sent and not yet acknowledged
+  FeedShipment total_;
 };
 
 }  // namespace ebs::cluster

@@ -71,9 +71,11 @@ using books_atom = caf::atom_constant<caf::atom("books")>;
 inline constexpr std::chrono::milliseconds kBooksInterval{500};
 // Coordinator -> node: (feed): the coordinator serves `run --http`: ship what this node's
 // `dashboard` sinks keep. Node -> coordinator: (feed, node name, state, types, encodings), a
-// FeedPart (engine/cluster/feed_relay.h), every kBooksInterval while its feed moves and before its
-// books at collect: the kept records not shipped yet, at most kFeedBytesPerInterval of them a time
-// (the rest waits; what the sinks drop meanwhile is never shipped), in parts of kMaxMessageBytes.
+// FeedPart (engine/cluster/feed_relay.h), every kBooksInterval while its feed moves, before its
+// books at collect or a drain cut, and after a drain cut once its instances ended (before its
+// abandoned count): the newest kept records not shipped yet, at most kFeedBytesPerInterval of them
+// a time (the older over it skipped for good, counted in the part's state), in parts of
+// kMaxMessageBytes. Each part's state carries its attempt's epoch: an earlier attempt's is dropped.
 // The coordinator answers each part with (feedack); a node sends its next shipment only once the
 // previous one's parts are all acknowledged: at most one shipment in transit per node (CAF's
 // write buffers and mailboxes are unbounded).
@@ -84,7 +86,7 @@ using feed_ack_atom = caf::atom_constant<caf::atom("feedack")>;
 inline constexpr size_t kFeedBytesPerInterval = size_t{2} << 20;
 // The shipment before a node's books at collect (sent whatever is in transit): a few budgets, so
 // that a sink keeping many records (keep_alerts up to 100000) neither holds the books back long
-// nor encodes gigabytes; what is over it is logged by the node and missing from the page.
+// nor encodes gigabytes; the older over it are skipped (logged by the node, counted on the page).
 inline constexpr size_t kFinalFeedBytes = 4 * kFeedBytesPerInterval;
 // (draincut) to every node: the drain ran out of time (drain_timeout_s). The node abandons every
 // token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
@@ -95,6 +97,12 @@ using drain_cut_atom = caf::atom_constant<caf::atom("draincut")>;
 // node stopped waiting for them (not whole). Each record counts on the node that read it: the
 // stand-in tokens of batches from other nodes are left out.
 using abandoned_atom = caf::atom_constant<caf::atom("abandoned")>;
+// Coordinator -> node: (reportack, collect) its books arrived, (reportack, abandoned) its abandoned
+// count (after a drain cut) arrived: the node's last message. The node exits only then (or once the coordinator is gone, or
+// after kReportAckWait): closing its connection with the coordinator's messages unread would reset
+// it, and the kernel would drop what the node had not sent yet (its report behind a feed shipment).
+using report_ack_atom = caf::atom_constant<caf::atom("reportack")>;
+inline constexpr std::chrono::seconds kReportAckWait{10};
 // Node -> the coordinator's request server (engine/cluster/coordinator_requests.h): (service, name,
 // attempt epoch, request text) from an asker of its own (one per request), answered by a message to
 // it, (answer, ok, answer text or why not): not a CAF response, which the asker could only wait for,
@@ -121,8 +129,11 @@ using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // request server answers with svcanswer messages (the asker monitors it) instead of responses;
 // a node's books carry each instance's side_work (a filters output's deliveries: drain progress);
 // 8: Alert.cutoutsNotRead/cutoutsFile (cutouts not read by avro-files); 9: a node's books carry each
-// instance's output_dead_letters (a filters output's undelivered messages, dead-lettered).
-inline constexpr int kClusterProtocolRevision = 9;
+// instance's output_dead_letters (a filters output's undelivered messages, dead-lettered); 10: a
+// dashboard feed part's state carries its attempt's epoch and the records not shipped, the newest
+// go first, and a node ships again after a drain cut; the coordinator acknowledges a node's report
+// and abandoned count (reportack).
+inline constexpr int kClusterProtocolRevision = 10;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

@@ -165,6 +165,14 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::chrono::steady_clock::time_point restart_deadline;
   int exit = exit_code::ok;
   std::chrono::steady_clock::time_point collect_deadline;
+  // The last message (books, or the abandoned count) is sent: the node exits once the coordinator
+  // acknowledged it (report_ack_atom), is gone, or kReportAckWait passed.
+  bool closing = false;
+  std::chrono::steady_clock::time_point closing_deadline;
+  auto close_after_ack = [&] {
+    closing = true;
+    closing_deadline = std::chrono::steady_clock::now() + kReportAckWait;
+  };
   uint64_t attempt_epoch = kFirstEpoch;  // the epoch of this attempt's wire, on its books
   auto last_books = std::chrono::steady_clock::now();
   // What the dashboard sinks here keep goes to a coordinator serving `run --http`, one
@@ -173,6 +181,23 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   auto send_feed = [&](FeedPart&& part) {
     self->send(coordinator, feed_atom::value, options.name, std::move(part.state), std::move(part.types),
                std::move(part.encodings));
+  };
+  bool feed_skipping_said = false;
+  auto tick_feed = [&] {
+    FeedShipment shipment = feed.tick(kFeedBytesPerInterval, kMaxMessageBytes, send_feed);
+    if (shipment.skipped > 0 && !feed_skipping_said)
+      spdlog::warn("node {}: the dashboard sinks here keep more new records than one shipment to the coordinator's "
+                   "page takes ({} MiB every {} ms): the older are skipped, never shown there (counted: "
+                   "records_not_shipped)",
+                   options.name, kFeedBytesPerInterval >> 20, kBooksInterval.count());
+    feed_skipping_said = feed_skipping_said || shipment.skipped > 0;
+  };
+  auto ship_last_feed = [&] {
+    FeedShipment last = feed.last(kFinalFeedBytes, kMaxMessageBytes, send_feed);
+    if (last.skipped > 0)
+      spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
+                   "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
+                   options.name, last.skipped, kFinalFeedBytes >> 20, last.records, last.bytes);
   };
   auto tear_down = [&] {
     acks->tear_down();
@@ -206,13 +231,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
     // Before the books (one sender's messages keep their order, and the coordinator stops
     // listening once it has every node's books): what the sinks here keep and did not ship yet,
     // whether or not a shipment is in transit, the newest up to kFinalFeedBytes so that the books
-    // are not held back long. The older ones over it are not shown on the coordinator's page:
-    // said here.
-    FeedShipment last = feed.last(kFinalFeedBytes, kMaxMessageBytes, send_feed);
-    if (last.left > 0)
-      spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
-                   "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
-                   options.name, last.left, kFinalFeedBytes >> 20, last.records, last.bytes);
+    // are not held back long. The older ones over it are skipped as during the run (counted).
+    ship_last_feed();
     graph->read_reports();
     nlohmann::json books = local_books();
     nlohmann::json out{{"node", options.name},
@@ -230,7 +250,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"held_tokens_peak_bytes", counters->held_tokens_peak_bytes.load()},
                                   {"credits_held_back", counters->credits_held_back.load()},
                                   {"messages_refused", counters->messages_refused.load()},
-                                  {"still_held", links_out_running()}}}};
+                                  {"still_held", links_out_running()}}},
+                       {"dashboard", {{"records_shipped", feed.total().records},
+                                      {"records_not_shipped", feed.total().skipped},
+                                      {"bytes_shipped", feed.total().bytes}}}};
     self->send(coordinator, collect_atom::value, options.name, out.dump());
     if (count_abandoned) {
       // A monitor of an actor that has ended already answers at once.
@@ -248,7 +271,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       // As a restart waits for a torn-down attempt; a hung sink ends at its own time-outs.
       counting_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     } else {
-      running = false;
+      close_after_ack();
     }
     tear_down();  // what did not end by now (a stuck instance, a link whose peer is gone) ends here
   };
@@ -511,6 +534,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         },
         [&](feed_atom) { feed.want(); },
         [&](feed_ack_atom) { feed.acknowledged(); },
+        // After a drain cut the books' acknowledgement comes while the node counts: it waits for the count's.
+        [&](report_ack_atom, collect_atom) {
+          if (closing && !counting) running = false;
+        },
+        [&](report_ack_atom, abandoned_atom) {
+          if (closing) running = false;
+        },
         [&](collect_atom) {
           collecting = true;
           collect_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -525,6 +555,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           else running = false;
         },
         [&](caf::down_msg& down) {
+          if (coordinator && down.source == coordinator.address() && closing) {
+            // It ended after (or while) this node's last message went: the run is over here.
+            spdlog::info("node {}: the coordinator ended before acknowledging this node's report ({})",
+                         options.name, caf::to_string(down.reason));
+            running = false;
+            return;
+          }
           if (coordinator && down.source == coordinator.address()) {
             // The coordinator is gone: nothing more may be acknowledged or committed.
             spdlog::error("node {}: the coordinator was lost ({}); stopping without committing", options.name,
@@ -534,6 +571,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             running = false;
             return;
           }
+          if (closing) return;  // the instances torn down after the report: nothing more to tell
           if (restarting || counting) {
             ending.erase(down.source);
             return;
@@ -576,6 +614,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       drained.clear();
       where.clear();
       acks = std::make_shared<AckScope>();  // the torn-down scope abandons for good
+      // The page follows the new attempt: what the torn-down one's sinks kept is not shipped.
+      feed.begin_attempt(attempt_epoch);
       // The books of the links start again with the attempt (what the torn-down links gave up
       // is read again from the sources, not lost).
       counters = std::make_shared<LinkCounters>();
@@ -587,13 +627,18 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         std::chrono::steady_clock::now() - last_books >= kBooksInterval) {
       self->send(coordinator, books_atom::value, attempt_epoch, options.name,
                  nlohmann::json{{"instances", local_books()}}.dump());
-      feed.tick(kFeedBytesPerInterval, kMaxMessageBytes, send_feed);
+      tick_feed();
       last_books = std::chrono::steady_clock::now();
     }
     // Collected once every link out has its batches released (or the bound passed).
-    if (running && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))
+    if (running && closing && std::chrono::steady_clock::now() > closing_deadline) {
+      spdlog::warn("node {}: the coordinator did not acknowledge this node's last message within {} s; stopping",
+                   options.name, kReportAckWait.count());
+      running = false;
+    }
+    if (running && !closing && collecting && (links_out_running() == 0 || std::chrono::steady_clock::now() > collect_deadline))
       report(false);
-    if (running && counting && (ending.empty() || std::chrono::steady_clock::now() > counting_deadline)) {
+    if (running && !closing && counting && (ending.empty() || std::chrono::steady_clock::now() > counting_deadline)) {
       // Every record issued here and not acknowledged by the cut is abandoned (the scope is torn
       // down: nothing is acknowledged after it), whether or not its holder has let go yet: the
       // count is whole unless a source is still running (it may still read, and abandon, more).
@@ -613,8 +658,11 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
       if (graph)
         for (GraphInstance& inst : graph->instances())
           if (inst.local) inst.logic.reset();
+      // What the sinks kept between the cut's report and their end goes too, before the count
+      // (the coordinator takes feed parts until it has every node's count).
+      ship_last_feed();
       self->send(coordinator, abandoned_atom::value, options.name, acks->records_unacknowledged(), !source_running);
-      running = false;
+      close_after_ack();
     }
   }
   if (exit != exit_code::ok) tear_down();

@@ -1,7 +1,9 @@
 #include "actors/sinks/dashboard/dashboard_feed.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <set>
 
 #include "engine/model/record_json.h"
 #include "engine/model/record_wire.h"
@@ -28,6 +30,7 @@ RecordPtr shown_part(const RecordPtr& record) {
   if (record->type() == PortType::alert) {
     const auto& alert = static_cast<const Alert&>(*record);
     if (alert.core().raw.empty()) return record;
+    // The copy shares the payload's bytes (RawRecord holds them by a shared pointer): nothing is copied.
     auto core = std::make_shared<AlertCore>(alert.core());
     core->raw = RawRecord();
     return std::make_shared<const Alert>(std::move(core), alert.annotations());
@@ -233,68 +236,124 @@ std::shared_ptr<const SkyEvent> DashboardFeed::event(const std::string& event_id
   return nullptr;
 }
 
-cluster::FeedShipment DashboardFeed::ship_unshipped(size_t budget_bytes, size_t part_bytes, bool keep_newest,
+cluster::FeedShipment DashboardFeed::ship_unshipped(size_t budget_bytes, size_t part_bytes,
                                                     const std::function<void(cluster::FeedPart&&)>& send) {
-  std::vector<std::pair<uint64_t, RecordPtr>> unshipped;  // pointers to what is kept: no copies
-  std::string state;
-  uint64_t seen = 0;
+  // Per kind, oldest first (pointers to what is kept: no copies), in the order the budget takes
+  // them: sky events (few, and what the sky map shows), coincidences, then alerts (the bulk).
+  using Unshipped = std::vector<std::pair<uint64_t, RecordPtr>>;
+  std::array<Unshipped, 3> kinds;
+  uint64_t through = 0;  // the newest arrival among them: after this call, shipped or skipped
+  uint64_t seen = 0, skipped_before = 0, epoch = 0;
+  FeedLimits limits;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& a : alerts_)
-      if (a.arrival > shipped_) unshipped.emplace_back(a.arrival, a.record);
-    for (const auto& e : events_)
-      if (e.arrival > shipped_) unshipped.emplace_back(e.arrival, e.record);
-    for (const auto& c : coincidences_)
-      if (c.arrival > shipped_) unshipped.emplace_back(c.arrival, c.record);
-    if (unshipped.empty() && seen_ == seen_shipped_) return {};
+    auto collect = [&](const auto& kept, Unshipped& into, const std::set<uint64_t>& carried) {
+      for (const auto& k : kept)
+        if (k.arrival > shipped_ || carried.count(k.arrival)) {
+          into.emplace_back(k.arrival, k.record);
+          through = std::max(through, k.arrival);
+        }
+    };
+    collect(events_, kinds[0], events_carried_);
+    collect(coincidences_, kinds[1], {});
+    collect(alerts_, kinds[2], {});
+    if (through == 0 && seen_ == seen_shipped_) return {};
     seen = seen_;
-    state = nlohmann::json{{"keep_alerts", limits_.alerts},
-                           {"keep_events", limits_.events},
-                           {"keep_coincidences", limits_.coincidences},
-                           {"records", seen_}}
-                .dump();
+    skipped_before = skipped_;
+    epoch = epoch_;
+    limits = limits_;
+  }
+  // What goes: each kind from its newest back while the budget lasts (at least one record); a
+  // kind stops at its first record over what is left, so that what goes of it is its newest. Its
+  // encoding is kept for the parts (the budget bounds them, plus one record over it).
+  struct Going {
+    uint64_t arrival;
+    char type;
+    std::string encoding;
+  };
+  RecordEncoder encoder;
+  std::vector<Going> going;
+  std::set<uint64_t> carried;  // sky events that wait for the next shipment
+  size_t sized = 0, unshipped = 0;
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    const Unshipped& kind = kinds[k];
+    size_t i = kind.size();
+    for (; i > 0; --i) {
+      std::string one;
+      encoder.append(*shown_part(kind[i - 1].second), one);
+      if (sized > 0 && sized + one.size() > budget_bytes) break;
+      sized += one.size();
+      going.push_back({kind[i - 1].first, static_cast<char>(kind[i - 1].second->type()), std::move(one)});
+    }
+    // Sky events over the budget are not skipped: each is the latest copy of its event, which
+    // the coordinator replaces by id, so it can come later without being kept out of turn. They
+    // go, newest first, in the next shipments (an event larger than a budget goes alone, first
+    // in its shipment: at most one shipment's alerts give way to each such event, then it is shipped).
+    if (k == 0)
+      for (; i > 0; --i) carried.insert(kind[i - 1].first);
+    else
+      unshipped += i;
   }
   // In the order they came, so that the coordinator replaces and drops as this feed did.
-  std::sort(unshipped.begin(), unshipped.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  RecordEncoder encoder;
-  std::string one;
-  size_t first = 0;  // the oldest record that goes
-  if (keep_newest) {
-    // Sized from the newest back (encoded, then let go): the newest that fit the budget go.
-    size_t bytes = 0;
-    for (first = unshipped.size(); first > 0; --first) {
-      one.clear();
-      encoder.append(*shown_part(unshipped[first - 1].second), one);
-      if (bytes > 0 && bytes + one.size() > budget_bytes) break;
-      bytes += one.size();
-    }
-  }
+  std::sort(going.begin(), going.end(), [](const Going& a, const Going& b) { return a.arrival < b.arrival; });
   cluster::FeedShipment shipment;
+  shipment.skipped = unshipped;
+  const std::string state = nlohmann::json{{"epoch", epoch},
+                                           {"keep_alerts", limits.alerts},
+                                           {"keep_events", limits.events},
+                                           {"keep_coincidences", limits.coincidences},
+                                           {"records", seen},
+                                           {"not_shipped", skipped_before + shipment.skipped}}
+                                .dump();
   cluster::FeedPart part{state, {}, {}};
   auto send_part = [&] {
     ++shipment.parts;
     send(std::move(part));
     part = cluster::FeedPart{state, {}, {}};
   };
-  uint64_t last = 0;
-  for (size_t i = first; i < unshipped.size(); ++i) {
-    const auto& [arrival, record] = unshipped[i];
-    one.clear();
-    encoder.append(*shown_part(record), one);
-    if (shipment.bytes > 0 && shipment.bytes + one.size() > budget_bytes) break;  // the rest goes next time
-    if (!part.encodings.empty() && part.encodings.size() + one.size() > part_bytes) send_part();
-    part.types.push_back(static_cast<char>(record->type()));
-    part.encodings += one;
-    shipment.bytes += one.size();
+  for (Going& g : going) {
+    if (!part.encodings.empty() && part.encodings.size() + g.encoding.size() > part_bytes) send_part();
+    part.types.push_back(g.type);
+    part.encodings += g.encoding;
+    shipment.bytes += g.encoding.size();
     ++shipment.records;
-    last = arrival;
+    std::string().swap(g.encoding);  // in the part now: not held twice
   }
-  shipment.left = unshipped.size() - shipment.records;
-  send_part();  // the last part, or only the count when no record went
+  send_part();  // the last part, or only the counts when no record went
+  // No restart began meanwhile: a node calls begin_attempt and ship_unshipped from its one thread.
   std::lock_guard lock(mutex_);
-  shipped_ = std::max(shipped_, last);
+  shipped_ = std::max(shipped_, through);
   seen_shipped_ = seen;
+  skipped_ += shipment.skipped;
+  events_carried_ = std::move(carried);
   return shipment;
+}
+
+void DashboardFeed::begin_attempt(uint64_t epoch) {
+  std::lock_guard lock(mutex_);
+  if (epoch <= epoch_) return;
+  begin_attempt_locked(epoch);
+}
+
+void DashboardFeed::begin_attempt_locked(uint64_t epoch) {
+  epoch_ = epoch;
+  alerts_.clear();
+  events_.clear();
+  coincidences_.clear();
+  positions_.clear();
+  position_order_.clear();
+  shipped_ = arrivals_;
+  events_carried_.clear();
+  seen_ = seen_shipped_ = skipped_ = 0;
+  seen_on_nodes_.clear();
+  skipped_on_nodes_.clear();
+}
+
+uint64_t DashboardFeed::records_not_shipped() const {
+  std::lock_guard lock(mutex_);
+  uint64_t skipped = skipped_;
+  for (const auto& [node, count] : skipped_on_nodes_) skipped += count;
+  return skipped;
 }
 
 void DashboardFeed::add_part(const std::string& node, const cluster::FeedPart& part) {
@@ -305,18 +364,26 @@ void DashboardFeed::add_part(const std::string& node, const cluster::FeedPart& p
     return state.is_object() && state[key].is_number_unsigned() && state[key].get<uint64_t>() >= 1 &&
            state[key].get<uint64_t>() <= 100000;
   };
-  if (!limit("keep_alerts") || !limit("keep_events") || !limit("keep_coincidences") || !state["records"].is_number_unsigned())
-    fail(place, "its state is not {keep_alerts, keep_events, keep_coincidences, records}: " + part.state.substr(0, 200));
+  auto count = [&](const char* key) { return state.is_object() && state[key].is_number_unsigned(); };
+  if (!limit("keep_alerts") || !limit("keep_events") || !limit("keep_coincidences") || !count("records") ||
+      !count("not_shipped") || !count("epoch") || state["epoch"].get<uint64_t>() < 1)
+    fail(place, "its state is not {epoch, keep_alerts, keep_events, keep_coincidences, records, not_shipped}: " +
+                    part.state.substr(0, 200));
   std::vector<RecordPtr> records;
   RecordDecoder decoder;
   decoder.decode(part.types, part.encodings, place, records);
   std::lock_guard lock(mutex_);
+  // An earlier attempt's part, still on its way after a restart: what it held is not shown.
+  const uint64_t epoch = state["epoch"].get<uint64_t>();
+  if (epoch < epoch_) return;
+  if (epoch > epoch_) begin_attempt_locked(epoch);
   FeedLimits limits = limits_;
   limits.alerts = state["keep_alerts"].get<size_t>();
   limits.events = state["keep_events"].get<size_t>();
   limits.coincidences = state["keep_coincidences"].get<size_t>();
   widen_locked(limits);
   seen_on_nodes_[node] = state["records"].get<uint64_t>();
+  skipped_on_nodes_[node] = state["not_shipped"].get<uint64_t>();
   for (const RecordPtr& record : records) add_locked(record, true);
 }
 

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,14 +51,19 @@ class DashboardFeed final : public cluster::FeedRelay {
   std::shared_ptr<const Alert> alert(int64_t alert_id) const;
   std::shared_ptr<const SkyEvent> event(const std::string& event_id) const;
 
-  // Records the sinks received, on this process and (a coordinator) on the nodes.
+  // Records the sinks received, on this process and (a coordinator) on the nodes (after a
+  // restart: in the current attempt).
   uint64_t records_seen() const;
+  // A coordinator: the kept records its nodes skipped, never shipped (over a shipment's budget,
+  // ship_unshipped), in the current attempt; a node: those it skipped.
+  uint64_t records_not_shipped() const;
 
   // A cluster run (engine/cluster/feed_relay.h). What a node ships is what it keeps, without
   // what the page never shows (an alert's raw payload, a notice's text); the coordinator keeps it
   // under the same limits, so once a node has shipped everything the two pages show the same.
-  cluster::FeedShipment ship_unshipped(size_t budget_bytes, size_t part_bytes, bool keep_newest,
+  cluster::FeedShipment ship_unshipped(size_t budget_bytes, size_t part_bytes,
                                        const std::function<void(cluster::FeedPart&&)>& send) override;
+  void begin_attempt(uint64_t epoch) override;
   void add_part(const std::string& node, const cluster::FeedPart& part) override;
 
  private:
@@ -78,6 +84,7 @@ class DashboardFeed final : public cluster::FeedRelay {
   // `from_node`: a coordinator adding what a node kept, which already applied the sequence rule of
   // sky events (its latest copy replaces whatever is here, so that both pages show the same).
   void add_locked(const RecordPtr& record, bool from_node);
+  void begin_attempt_locked(uint64_t epoch);
 
   mutable std::mutex mutex_;
   FeedLimits limits_;
@@ -88,9 +95,13 @@ class DashboardFeed final : public cluster::FeedRelay {
   std::deque<int64_t> position_order_;
   uint64_t seen_ = 0;      // records this process's sinks received
   uint64_t arrivals_ = 0;  // records kept so far, from here or from nodes
-  uint64_t shipped_ = 0;   // a node: the arrival up to which the kept records were shipped
+  uint64_t shipped_ = 0;   // a node: the arrival up to which the kept records were shipped or skipped
   uint64_t seen_shipped_ = 0;
-  std::map<std::string, uint64_t> seen_on_nodes_;  // a coordinator: records each node's sinks received
+  uint64_t skipped_ = 0;   // a node: kept records skipped, never shipped (every count goes when it moves)
+  std::set<uint64_t> events_carried_;  // a node: the arrivals of sky events over the last shipment's budget
+  uint64_t epoch_ = 1;     // the attempt (kFirstEpoch, engine/cluster/messages.h; begin_attempt)
+  std::map<std::string, uint64_t> seen_on_nodes_;     // a coordinator: records each node's sinks received
+  std::map<std::string, uint64_t> skipped_on_nodes_;  // a coordinator: records each node skipped
   bool widened_ = false;
 };
 

@@ -247,6 +247,7 @@ struct DashboardServer::Impl {
             {"accounting_ok", accounting_ok},
             {"errors", errors},
             {"feed_records", feed.records_seen()},
+            {"feed_not_shipped", feed.records_not_shipped()},
             {"actors", list}};
   }
 

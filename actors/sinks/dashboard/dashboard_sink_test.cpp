@@ -152,13 +152,21 @@ namespace {
 
 // The parts a node's feed ships now, as its node sends them.
 std::vector<cluster::FeedPart> take(DashboardFeed& node, size_t budget, size_t part_bytes,
-                                   cluster::FeedShipment* shipment = nullptr, bool keep_newest = false) {
+                                   cluster::FeedShipment* shipment = nullptr) {
   std::vector<cluster::FeedPart> parts;
   cluster::FeedShipment sent =
-      node.ship_unshipped(budget, part_bytes, keep_newest, [&](cluster::FeedPart&& part) { parts.push_back(std::move(part)); });
+      node.ship_unshipped(budget, part_bytes, [&](cluster::FeedPart&& part) { parts.push_back(std::move(part)); });
   CHECK(sent.parts == parts.size());
   if (shipment) *shipment = sent;
   return parts;
+}
+
+// A coincidence of S230518h with the alert `alert_id`: of one size for ids of one length.
+std::shared_ptr<Coincidence> coincidence_with(int64_t alert_id) {
+  auto c = std::make_shared<Coincidence>();
+  c->event_id = "S230518h";
+  c->alert_id = alert_id;
+  return c;
 }
 
 // Every part a node's feed has to ship now, into the coordinator's feed; the parts' sizes.
@@ -239,29 +247,46 @@ TEST_CASE("a node's feed ships what it keeps to the coordinator's, whose page th
   CHECK(coordinator.records_seen() == node.records_seen());
 }
 
-TEST_CASE("a node's feed ships at most its budget a time, the rest later, in parts of at most the part size") {
+TEST_CASE("a node's feed ships its newest records within the budget; the older over it are skipped, counted") {
   DashboardFeed node, coordinator;
   node.widen({.alerts = 5});
   auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 5);
   for (const auto& a : alerts) node.add(a);
-  // A budget below one alert: one alert a time (a record larger than the budget still goes).
-  for (size_t i = 0; i < 5; ++i) {
-    std::vector<size_t> sizes = ship(node, coordinator, 1000, 1000);
-    REQUIRE(sizes.size() == 1);
-    CHECK(sizes[0] > 1000);
-    CHECK(coordinator.alerts_json().size() == i + 1);
-  }
-  CHECK(coordinator.alerts_json() == node.alerts_json());
+  // A budget below one alert: the newest alone (a record larger than the budget still goes), the
+  // four older skipped for good: the next shipment has nothing left to send.
+  cluster::FeedShipment shipment;
+  std::vector<cluster::FeedPart> parts = take(node, 1000, 1000, &shipment);
+  REQUIRE(parts.size() == 1);
+  CHECK(parts[0].encodings.size() > 1000);
+  CHECK(shipment.records == 1);
+  CHECK(shipment.skipped == 4);
+  coordinator.add_part("node2", parts[0]);
+  REQUIRE(coordinator.alerts_json().size() == 1);
+  CHECK(coordinator.alerts_json()[0] == node.alerts_json()[0]);  // the node's newest
+  CHECK(coordinator.records_not_shipped() == 4);
+  CHECK(node.records_not_shipped() == 4);
+  CHECK(take(node, 1000, 1000).empty());
+  // A new alert goes next; the count stays on every part.
+  Annotation tag;
+  tag.name = "again";
+  node.add(alerts[0]->annotated(tag));
+  parts = take(node, 1000, 1000, &shipment);
+  REQUIRE(parts.size() == 1);
+  CHECK(shipment.skipped == 0);
+  coordinator.add_part("node2", parts[0]);
+  CHECK(coordinator.alerts_json().size() == 2);
+  CHECK(coordinator.records_not_shipped() == 4);
 
   // A budget of everything, parts smaller than two alerts: one alert a part, oldest first.
   DashboardFeed node2, coordinator2;
   node2.widen({.alerts = 5});
   for (const auto& a : alerts) node2.add(a);
-  std::vector<cluster::FeedPart> parts = take(node2, size_t{8} << 20, 1000);
+  parts = take(node2, size_t{8} << 20, 1000);
   REQUIRE(parts.size() == 5);
   for (const auto& p : parts) CHECK(p.types.size() == 1);
   for (const auto& p : parts) coordinator2.add_part("node1", p);
   CHECK(coordinator2.alerts_json() == node2.alerts_json());
+  CHECK(coordinator2.records_not_shipped() == 0);
 
   // Records the node dropped before it shipped them are never shipped: the coordinator keeps
   // what the node keeps.
@@ -273,15 +298,143 @@ TEST_CASE("a node's feed ships at most its budget a time, the rest later, in par
   CHECK(coordinator3.alerts_json().size() == 2);
 }
 
+TEST_CASE("records arriving faster than the shipments take: the coordinator's newest are the node's, every shipment") {
+  // Coincidences of one size, 30 a shipment period into a feed keeping 200, a budget of 10: the
+  // node's page and the coordinator's share their newest after every shipment (oldest-first
+  // shipping fell further behind every period), and the skipped are exactly the others.
+  auto coincidence = [](int i) { return coincidence_with(100000 + i); };
+  const size_t one = encode_record(*coincidence(0)).size();
+  DashboardFeed node, coordinator;
+  node.widen({.coincidences = 200});
+  int made = 0;
+  uint64_t shipped = 0;
+  for (int period = 0; period < 12; ++period) {
+    CAPTURE(period);
+    for (int i = 0; i < 30; ++i) node.add(coincidence(made++));
+    cluster::FeedShipment shipment;
+    for (const auto& part : take(node, 10 * one, size_t{256} << 10, &shipment)) coordinator.add_part("node2", part);
+    shipped += shipment.records;
+    CHECK(shipment.records == 10);
+    CHECK(shipment.skipped == 20);
+    nlohmann::json shown = coordinator.coincidences_json(), kept = node.coincidences_json();
+    for (size_t i = 0; i < 10; ++i) CHECK(shown[i] == kept[i]);  // the newest ten, in order
+    CHECK(coordinator.records_not_shipped() + shipped == static_cast<uint64_t>(made));
+  }
+}
+
+TEST_CASE("a shipment takes sky events first, then coincidences, then alerts, each from its newest back") {
+  DashboardFeed node, coordinator;
+  node.widen({.alerts = 5, .events = 20, .coincidences = 500});
+  auto event = std::make_shared<SkyEvent>();
+  event->event_id = "S230518h";
+  event->localization.shape = Localization::Shape::skymap;
+  event->localization.skymap_fits = std::string(50000, 'm');  // a sky map's size, larger than an alert
+  auto coincidence = std::make_shared<Coincidence>();
+  coincidence->event_id = "S230518h";
+  coincidence->alert_id = 7;
+  node.add(event);
+  node.add(coincidence);
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 5);
+  for (const auto& a : alerts) node.add(a);  // newer than the event: they would crowd it out
+  auto shipped_bytes = [](const Alert& alert) {  // without its raw payload, as shipped
+    auto core = std::make_shared<AlertCore>(alert.core());
+    core->raw = RawRecord();
+    return encode_record(Alert(std::move(core), alert.annotations())).size();
+  };
+  REQUIRE(encode_record(*event).size() > 50000);
+  const size_t budget = encode_record(*event).size() + encode_record(*coincidence).size() +
+                        shipped_bytes(*alerts[4]) + shipped_bytes(*alerts[3]) + 100;
+  cluster::FeedShipment shipment;
+  // The event, the coincidence and as many of the newest alerts as fit besides them.
+  for (const auto& part : take(node, budget, size_t{256} << 10, &shipment))
+    coordinator.add_part("node2", part);
+  CHECK(shipment.records == 4);
+  CHECK(shipment.skipped == 3);
+  REQUIRE(coordinator.event("S230518h"));
+  CHECK(coordinator.coincidences_json().size() == 1);
+  nlohmann::json shown = coordinator.alerts_json();
+  REQUIRE(shown.size() == 2);
+  CHECK(shown[0] == node.alerts_json()[0]);
+  CHECK(shown[1] == node.alerts_json()[1]);
+}
+
+TEST_CASE("sky events over a shipment's budget wait for the next shipments; one larger than the budget goes alone") {
+  DashboardFeed node, coordinator;
+  node.widen({.alerts = 5, .events = 20, .coincidences = 500});
+  const std::vector<std::string> ids{"S230518h", "S230519a", "S230520b"};
+  for (const std::string& id : ids) {
+    auto event = std::make_shared<SkyEvent>();
+    event->event_id = id;
+    event->localization.shape = Localization::Shape::skymap;
+    event->localization.skymap_fits = std::string(50000, 'm');  // a sky map: larger than the budget below
+    node.add(event);
+  }
+  for (const auto& a : ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 2)) node.add(a);
+  const size_t budget = 10000;
+  cluster::FeedShipment shipment;
+  // Each shipment: one event alone (at least one record goes), the newest waiting first; the
+  // alerts of the first shipment give way to it, skipped and counted; the events never are.
+  for (size_t round = 0; round < ids.size(); ++round) {
+    CAPTURE(round);
+    for (const auto& part : take(node, budget, size_t{256} << 10, &shipment)) coordinator.add_part("node2", part);
+    CHECK(shipment.records == 1);
+    CHECK(shipment.skipped == (round == 0 ? 2 : 0));
+    CHECK(coordinator.event(ids[ids.size() - 1 - round]));
+  }
+  for (const std::string& id : ids) CHECK_MESSAGE(coordinator.event(id), id);
+  CHECK(node.records_not_shipped() == 2);
+  CHECK(coordinator.records_not_shipped() == 2);
+  // Everything went or was counted: nothing more to ship.
+  CHECK(take(node, budget, size_t{256} << 10, &shipment).empty());
+  CHECK(shipment.records == 0);
+}
+
+TEST_CASE("after a restart the coordinator's page follows the new attempt: the earlier attempt's records are gone") {
+  auto coincidence = [](int i) { return coincidence_with(1000 + i); };
+  DashboardFeed node, coordinator;
+  node.add(coincidence(1));
+  node.add(coincidence(2));
+  for (const auto& part : take(node, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("node2", part);
+  node.add(coincidence(3));
+  std::vector<cluster::FeedPart> late = take(node, size_t{8} << 20, size_t{256} << 10);  // still on its way
+  REQUIRE(late.size() == 1);
+  REQUIRE(coordinator.coincidences_json().size() == 2);
+  // The restart: the coordinator first, then the node once its earlier sinks ended.
+  coordinator.begin_attempt(2);
+  CHECK(coordinator.coincidences_json().empty());
+  CHECK(coordinator.records_seen() == 0);
+  coordinator.add_part("node2", late[0]);  // the earlier attempt's: dropped
+  CHECK(coordinator.coincidences_json().empty());
+  CHECK(coordinator.records_seen() == 0);
+  node.begin_attempt(2);
+  CHECK(node.coincidences_json().empty());
+  CHECK(take(node, size_t{8} << 20, size_t{256} << 10).empty());  // nothing of the earlier attempt goes
+  node.add(coincidence(1));  // found again by the new attempt: shown once
+  for (const auto& part : take(node, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("node2", part);
+  CHECK(coordinator.coincidences_json() == node.coincidences_json());
+  CHECK(coordinator.coincidences_json().size() == 1);
+  CHECK(coordinator.records_seen() == 1);
+  // A part of a newer attempt than the coordinator knows also begins it there.
+  DashboardFeed other;
+  other.add(coincidence(9));
+  other.begin_attempt(3);
+  other.add(coincidence(10));
+  for (const auto& part : take(other, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("node1", part);
+  REQUIRE(coordinator.coincidences_json().size() == 1);
+  CHECK(coordinator.coincidences_json()[0]["alert_id"] == "1010");
+}
+
 TEST_CASE("a damaged part of a node's feed is a fault naming the node") {
   DashboardFeed coordinator;
   auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 1);
-  cluster::FeedPart part{R"({"keep_alerts": 50, "keep_events": 20, "keep_coincidences": 500, "records": 1})",
+  cluster::FeedPart part{R"({"epoch": 1, "keep_alerts": 50, "keep_events": 20, "keep_coincidences": 500, "records": 1, "not_shipped": 0})",
                          std::string(1, static_cast<char>(PortType::alert)), encode_record(*alerts[0])};
   part.encodings.resize(part.encodings.size() / 2);
   CHECK_THROWS_WITH_AS(coordinator.add_part("node2", part), doctest::Contains("node 'node2'"), Fault);
   part.state = R"({"keep_alerts": 0})";
   CHECK_THROWS_WITH_AS(coordinator.add_part("node2", part), doctest::Contains("keep_alerts"), Fault);
+  part.state = R"({"keep_alerts": 50, "keep_events": 20, "keep_coincidences": 500, "records": 1, "not_shipped": 0})";
+  CHECK_THROWS_WITH_AS(coordinator.add_part("node2", part), doctest::Contains("epoch"), Fault);
   CHECK(coordinator.alerts_json().empty());
 }
 
@@ -309,7 +462,7 @@ TEST_CASE("a node's feed splits its shipment into parts at the part size and sto
       cluster::FeedShipment shipment;
       std::vector<cluster::FeedPart> parts = take(node, size_t{8} << 20, part_bytes, &shipment);
       CHECK(shipment.records == 10);
-      CHECK(shipment.left == 0);
+      CHECK(shipment.skipped == 0);
       CHECK(shipment.bytes == 10 * one);
       REQUIRE(parts.size() == (10 + per_part - 1) / per_part);
       for (size_t i = 0; i < parts.size(); ++i) {
@@ -321,7 +474,7 @@ TEST_CASE("a node's feed splits its shipment into parts at the part size and sto
       CHECK(coordinator.coincidences_json() == node.coincidences_json());
     }
   }
-  // The budget: exactly 4 records' bytes ship 4, one byte less 3; the rest goes next, in order.
+  // The budget: exactly 4 records' bytes ship the newest 4, one byte less 3; the older are skipped.
   for (size_t budget : {4 * one, 4 * one - 1}) {
     const size_t first = budget / one;
     DashboardFeed node, coordinator;
@@ -329,27 +482,13 @@ TEST_CASE("a node's feed splits its shipment into parts at the part size and sto
     cluster::FeedShipment shipment;
     for (const auto& part : take(node, budget, 3 * one, &shipment)) coordinator.add_part("node2", part);
     CHECK(shipment.records == first);
-    CHECK(shipment.left == 10 - first);
-    CHECK(coordinator.coincidences_json().size() == first);
-    CHECK(coordinator.coincidences_json()[0]["alert_id"] == std::to_string(1000 + first - 1));  // newest first
-    while (shipment.left > 0)
-      for (const auto& part : take(node, budget, 3 * one, &shipment)) coordinator.add_part("node2", part);
-    CHECK(coordinator.coincidences_json() == node.coincidences_json());
+    CHECK(shipment.skipped == 10 - first);
+    nlohmann::json shown = coordinator.coincidences_json();
+    REQUIRE(shown.size() == first);
+    for (size_t i = 0; i < first; ++i) CHECK(shown[i] == node.coincidences_json()[i]);  // the newest, newest first
+    CHECK(coordinator.records_not_shipped() == 10 - first);
     CHECK(take(node, budget, 3 * one).empty());
   }
-  // The last shipment over its budget: the newest that fit go, in order; the older never.
-  DashboardFeed node, coordinator;
-  filled(node);
-  for (const auto& part : take(node, 2 * one, size_t{256} << 10)) coordinator.add_part("node2", part);  // 0, 1
-  cluster::FeedShipment shipment;
-  for (const auto& part : take(node, 3 * one, size_t{256} << 10, &shipment, true)) coordinator.add_part("node2", part);
-  CHECK(shipment.records == 3);
-  CHECK(shipment.left == 5);
-  nlohmann::json shown = coordinator.coincidences_json();
-  REQUIRE(shown.size() == 5);
-  const std::vector<int> expected{9, 8, 7, 1, 0};  // newest first
-  for (size_t i = 0; i < expected.size(); ++i) CHECK(shown[i]["alert_id"] == std::to_string(1000 + expected[i]));
-  CHECK(take(node, size_t{8} << 20, size_t{256} << 10).empty());
 }
 
 TEST_CASE("the coordinator takes a node's sky event as that node kept it, whatever its sequence") {
@@ -395,28 +534,38 @@ TEST_CASE("a node ships its feed only when asked, one acknowledged shipment at a
   CHECK(shipper.last(3 * one, one, send).records == 0);
   CHECK(sent.empty());
   shipper.want();
-  CHECK(shipper.tick(3 * one, one, send).records == 3);  // three parts of one record
+  cluster::FeedShipment shipment = shipper.tick(3 * one, one, send);  // three parts of one record: 7, 8, 9
+  CHECK(shipment.records == 3);
+  CHECK(shipment.skipped == 7);
   CHECK(sent.size() == 3);
   CHECK(shipper.in_transit() == 3);
-  // Until every part is acknowledged, nothing more goes: the rest stays in the feed.
+  // Until every part is acknowledged, nothing more goes: what comes meanwhile stays in the feed.
+  for (int i = 10; i < 14; ++i) node.add(coincidence(i));
   for (int ack = 0; ack < 3; ++ack) {
     CHECK(shipper.tick(3 * one, one, send).records == 0);
     CHECK(sent.size() == 3);
     shipper.acknowledged();
   }
-  CHECK(shipper.tick(3 * one, one, send).records == 3);
+  shipment = shipper.tick(3 * one, one, send);  // the newest that came meanwhile: 11, 12, 13
+  CHECK(shipment.records == 3);
+  CHECK(shipment.skipped == 1);
   CHECK(sent.size() == 6);
-  // The last shipment goes whatever is in transit: the newest that fit (8, 9; 6 and 7 left out).
+  // The last shipment goes whatever is in transit: the newest that fit (16, 17; 14 and 15 skipped).
+  for (int i = 14; i < 18; ++i) node.add(coincidence(i));
   cluster::FeedShipment last = shipper.last(2 * one, 3 * one, send);
   CHECK(last.records == 2);
-  CHECK(last.left == 2);
+  CHECK(last.skipped == 2);
   REQUIRE(sent.size() == 7);
   CHECK(shipper.in_transit() == 4);
+  CHECK(shipper.total().records == 8);
+  CHECK(shipper.total().skipped == 10);
   for (const auto& part : sent) coordinator.add_part("node2", part);
   nlohmann::json shown = coordinator.coincidences_json();
   REQUIRE(shown.size() == 8);
-  CHECK(shown[0]["alert_id"] == "1009");
-  CHECK(shown[2]["alert_id"] == "1005");
+  CHECK(shown[0]["alert_id"] == "1017");
+  CHECK(shown[2]["alert_id"] == "1013");
+  CHECK(shown[5]["alert_id"] == "1009");
+  CHECK(coordinator.records_not_shipped() == 10);
 }
 
 }  // namespace ebs::dashboard
