@@ -2,7 +2,10 @@
 
 #include <healpix_cxx/healpix_base.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -122,9 +125,20 @@ void CatalogWriter::write(const std::filesystem::path& out, int64_t skipped_rows
   if (index_order < 0 || index_order > kMaxIndexOrder) fail(place, "index order must be 0.." + std::to_string(kMaxIndexOrder));
   const int shift = 2 * (kSortOrder - index_order);
 
+  // A name of this build's own: runs sharing a catalogue cache may build the same file at once,
+  // and the last rename wins with a whole file either way.
+  static std::atomic<uint64_t> builds{0};
   std::filesystem::path temporary = out;
-  temporary += ".partial";
+  temporary += ".partial-" + std::to_string(::getpid()) + "-" + std::to_string(builds++);
   std::filesystem::remove(temporary);
+  struct RemoveUnlessRenamed {
+    const std::filesystem::path& path;
+    bool renamed = false;
+    ~RemoveUnlessRenamed() {
+      std::error_code ec;
+      if (!renamed) std::filesystem::remove(path, ec);
+    }
+  } cleanup{temporary};
   {
     SqliteDatabase db = open_sqlite(temporary.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, place);
     execute_sql(db.get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;", place);
@@ -217,6 +231,7 @@ void CatalogWriter::write(const std::filesystem::path& out, int64_t skipped_rows
     execute_sql(db.get(), "COMMIT", place);
   }
   std::filesystem::rename(temporary, out);
+  cleanup.renamed = true;
 }
 
 // ---------------------------------------------------------------------------------------------
