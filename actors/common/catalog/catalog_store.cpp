@@ -1,6 +1,7 @@
 #include "actors/common/catalog/catalog_store.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "actors/common/catalog/catalog_builder.h"
@@ -54,18 +55,29 @@ namespace {
 // are read or indexed), so that caches kept across runs and releases are built again.
 constexpr int kBuilderRevision = 1;
 
-// FNV-1a of a file's bytes, read in pieces (~4 ms for GCVS's 2.7 MB: against ~0.4 s to build it).
+// A 64-bit fingerprint of a file's bytes: FNV-1a's step over 8-byte words, each mixed by a shift,
+// then the last bytes one by one. ~1 instruction a byte against FNV-1a's ~7 (31 M instructions at
+// every run for the reference workflow's nine catalogues). A cache key only: not FNV-1a's value.
 uint64_t content_fingerprint(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(file.string(), "catalogue data file not found");
-  Fnv1a64 hash;
-  std::string chunk(size_t{1} << 16, '\0');
+  constexpr uint64_t kPrime = 1099511628211ull;
+  uint64_t hash = 1469598103934665603ull;
+  std::string chunk(size_t{1} << 16, '\0');  // a multiple of 8: only the file's end has a tail
   while (in) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    hash.add(std::string_view(chunk.data(), static_cast<size_t>(in.gcount())));
+    const size_t n = static_cast<size_t>(in.gcount());
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, chunk.data() + i, 8);
+      hash = (hash ^ word) * kPrime;
+      hash ^= hash >> 29;  // a product carries a change upwards only: bring the high bits down
+    }
+    for (; i < n; ++i) hash = (hash ^ static_cast<unsigned char>(chunk[i])) * kPrime;
   }
   if (in.bad()) fail(file.string(), "cannot read the catalogue data file");
-  return hash.value();
+  return hash;
 }
 
 // The cache file of a YAML config: named by what the build is made of (the config's text, the data
