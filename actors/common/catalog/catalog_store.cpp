@@ -1,5 +1,7 @@
 #include "actors/common/catalog/catalog_store.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -171,7 +173,9 @@ std::filesystem::path catalogue_cache_dir(const ActorContext& context) {
   // The shared folder when it can be made (a read-only home must not stop a run), else the run's.
   const fs::path shared = shared_cache_dir();
   std::error_code ec;
-  if (!shared.empty() && (fs::create_directories(shared, ec), !ec) && fs::is_directory(shared, ec)) return shared;
+  if (!shared.empty() && (fs::create_directories(shared, ec), !ec) && fs::is_directory(shared, ec) &&
+      ::access(shared.c_str(), W_OK | X_OK) == 0)
+    return shared;
   return fs::path(context.run_dir) / "catalog-cache";
 }
 

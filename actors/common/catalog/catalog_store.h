@@ -1,6 +1,7 @@
 // Opening catalogues for the crossmatch and classify actors: a `.ebscat` file is loaded; a YAML
-// catalogue config (catalogs/*.yaml) is built once into a cache folder, under a name derived from
-// the config text and the data file's size and modification time, then loaded. One CatalogStore
+// catalogue config (catalogs/*.yaml) is built once into a cache folder kept across runs, under a
+// name derived from the config text and the data file's bytes, then loaded (docs/catalogs.md,
+// "The catalogue cache"). One CatalogStore
 // is shared by every actor type registered together, so instances (parallelism) and actors
 // naming the same file share one in-memory index.
 #pragma once
@@ -44,7 +45,9 @@ std::filesystem::path built_catalogue_file(const std::filesystem::path& path, co
 
 // Catalogue and rule files resolve relative to the workflow file's folder.
 std::filesystem::path workflow_dir(const ActorConfig& config);
-// Where catalogue YAML configs are built: `cache_dir` of the config, else <run dir>/catalog-cache.
+// Where catalogue YAML configs are built: `cache_dir` of the config, else $EBS_CATALOG_CACHE, else
+// $XDG_CACHE_HOME/ebs-flow/catalogs or ~/.cache/ebs-flow/catalogs, else (none set, or the folder
+// cannot be made or written) <run dir>/catalog-cache.
 std::filesystem::path catalogue_cache_dir(const ActorContext& context);
 
 class CatalogStore {
