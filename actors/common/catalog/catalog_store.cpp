@@ -9,6 +9,7 @@
 #include "actors/common/catalog/catalog_builder.h"
 #include "actors/common/catalog/catalog_config.h"
 #include "actors/common/catalog/catalog_format.h"
+#include "catalog_builder_revision.h"  // generated: a hash of the builder's sources (CMakeLists.txt)
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
@@ -53,10 +54,6 @@ std::optional<std::string> catalogue_problem(const fs::path& path) {
 
 namespace {
 
-// Bump when the builder writes a different file for the same config and data (a fix in how rows
-// are read or indexed), so that caches kept across runs and releases are built again.
-constexpr int kBuilderRevision = 1;
-
 // A 64-bit fingerprint of a file's bytes: FNV-1a's step over 8-byte words, each mixed by a shift,
 // then the last bytes one by one. ~1 instruction a byte against FNV-1a's ~7 (31 M instructions at
 // every run for the reference workflow's nine catalogues). A cache key only: not FNV-1a's value.
@@ -83,11 +80,12 @@ uint64_t content_fingerprint(const fs::path& file) {
 }
 
 // The cache file of a YAML config: named by what the build is made of (the config's text, the data
-// file's bytes, the format and builder revisions), not by paths or times, so that any run, from any
+// file's bytes, the format version and the builder's revision: a hash of its sources, so a changed
+// builder never reuses builds of the old one), not by paths or times, so that any run, from any
 // folder, finds a build of the same catalogue, and a changed one (even at the same size and time)
 // gets a file of its own.
 fs::path cached_build(const catalog::CatalogConfig& config, const fs::path& cache_dir) {
-  const std::string key = config.text + '\n' + std::to_string(kFormatVersion) + '.' + std::to_string(kBuilderRevision) +
+  const std::string key = config.text + '\n' + std::to_string(kFormatVersion) + '.' + EBS_CATALOG_BUILDER_REVISION +
                           '\n' + hex64(content_fingerprint(config.data_file));
   return cache_dir / (config.name + "-" + hex64(fnv1a64(key)) + ".ebscat");
 }
