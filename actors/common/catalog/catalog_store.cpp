@@ -13,6 +13,7 @@
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
+#include "engine/util/user_cache_dir.h"
 
 namespace ebs::catalog {
 
@@ -93,14 +94,8 @@ fs::path cached_build(const catalog::CatalogConfig& config, const fs::path& cach
 // The folder of builds kept across runs: $EBS_CATALOG_CACHE, else $XDG_CACHE_HOME/ebs-flow/catalogs,
 // else ~/.cache/ebs-flow/catalogs; empty when none can be named.
 fs::path shared_cache_dir() {
-  auto set = [](const char* name) -> const char* {
-    const char* value = std::getenv(name);
-    return value && *value ? value : nullptr;
-  };
-  if (const char* dir = set("EBS_CATALOG_CACHE")) return dir;
-  if (const char* xdg = set("XDG_CACHE_HOME")) return fs::path(xdg) / "ebs-flow" / "catalogs";
-  if (const char* home = set("HOME")) return fs::path(home) / ".cache" / "ebs-flow" / "catalogs";
-  return {};
+  if (const char* dir = std::getenv("EBS_CATALOG_CACHE"); dir && *dir) return dir;
+  return user_cache_dir("catalogs");
 }
 
 }  // namespace
