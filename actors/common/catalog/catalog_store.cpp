@@ -1,10 +1,15 @@
 #include "actors/common/catalog/catalog_store.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <cerrno>
+#include <chrono>
 #include <fstream>
+#include <mutex>
+#include <set>
 
 #include "actors/common/catalog/catalog_builder.h"
 #include "actors/common/catalog/catalog_config.h"
@@ -59,8 +64,13 @@ namespace {
 // then the last bytes one by one. ~1 instruction a byte against FNV-1a's ~7 (31 M instructions at
 // every run for the reference workflow's nine catalogues). A cache key only: not FNV-1a's value.
 uint64_t content_fingerprint(const fs::path& file) {
+  errno = 0;
   std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file.string(), "catalogue data file not found");
+  if (!in) {
+    const int error = errno;
+    if (error == ENOENT) fail(file.string(), "catalogue data file not found");
+    fail(file.string(), std::string("cannot open the catalogue data file: ") + (error ? std::strerror(error) : "unknown error"));
+  }
   constexpr uint64_t kPrime = 1099511628211ull;
   uint64_t hash = 1469598103934665603ull;
   std::string chunk(size_t{1} << 16, '\0');  // a multiple of 8: only the file's end has a tail
@@ -100,18 +110,61 @@ fs::path shared_cache_dir() {
 
 }  // namespace
 
-fs::path built_catalogue_file(const fs::path& path, const fs::path& cache_dir) {
+namespace {
+
+// Temporary files of builds that ended without removing theirs (a killed run) and are older than
+// any build takes: removed when a build starts. A younger one may be another run's, still writing.
+void remove_stale_partial_builds(const fs::path& cache_dir) {
+  constexpr auto kStale = std::chrono::hours(1);
+  const auto now = fs::file_time_type::clock::now();
+  std::error_code ec;
+  for (fs::directory_iterator it(cache_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().find(".partial-") == std::string::npos) continue;
+    std::error_code stat_ec;
+    const auto written = it->last_write_time(stat_ec);
+    if (stat_ec || now - written < kStale) continue;
+    std::error_code remove_ec;
+    if (fs::remove(it->path(), remove_ec)) spdlog::info("removed {}: a catalogue build left unfinished", it->path().string());
+  }
+}
+
+// built_catalogue_file; `was_cached` says whether the build was already there.
+fs::path built_file(const fs::path& path, const fs::path& cache_dir, bool& was_cached) {
+  was_cached = false;
   if (!is_catalog_config(path)) return path;
   const catalog::CatalogConfig config = catalog::load_catalog_config(path);
-  if (!fs::exists(config.data_file)) fail(config.data_file.string(), "catalogue data file not found");
   fs::path file = cached_build(config, cache_dir);
-  if (!fs::exists(file)) {
+  was_cached = fs::exists(file);
+  if (!was_cached) {
     std::error_code ec;
     fs::create_directories(cache_dir, ec);
     if (ec) fail(cache_dir.string(), "cannot create the catalogue cache folder: " + ec.message());
+    remove_stale_partial_builds(cache_dir);
     catalog::build_catalog(config, file);  // written under a name of its own, then renamed
   }
   return file;
+}
+
+}  // namespace
+
+fs::path built_catalogue_file(const fs::path& path, const fs::path& cache_dir) {
+  bool was_cached;
+  return built_file(path, cache_dir, was_cached);
+}
+
+void open_built_catalogue(const fs::path& path, const fs::path& cache_dir, const std::function<void(const fs::path&)>& open) {
+  bool was_cached;
+  const fs::path file = built_file(path, cache_dir, was_cached);
+  if (!was_cached) return open(file);
+  try {
+    return open(file);
+  } catch (const Fault& f) {
+    spdlog::warn("{}: its cached build {} cannot be opened ({}): removed, built again", path.string(), file.string(),
+                 f.message());
+    std::error_code ec;
+    fs::remove(file, ec);
+  }
+  open(built_file(path, cache_dir, was_cached));
 }
 
 std::shared_ptr<const Catalog> CatalogStore::open(const fs::path& path, const fs::path& cache_dir) {
@@ -121,7 +174,8 @@ std::shared_ptr<const Catalog> CatalogStore::open(const fs::path& path, const fs
   const std::string key = (ec ? path : canonical).string();
   if (auto it = open_.find(key); it != open_.end())
     if (auto catalog = it->second.lock()) return catalog;
-  auto catalog = std::make_shared<const Catalog>(built_catalogue_file(path, cache_dir));
+  std::shared_ptr<const Catalog> catalog;
+  open_built_catalogue(path, cache_dir, [&](const fs::path& file) { catalog = std::make_shared<const Catalog>(file); });
   open_[key] = catalog;
   return catalog;
 }
@@ -166,10 +220,21 @@ std::filesystem::path catalogue_cache_dir(const ActorContext& context) {
   // The shared folder when it can be made (a read-only home must not stop a run), else the run's.
   const fs::path shared = shared_cache_dir();
   std::error_code ec;
-  if (!shared.empty() && (fs::create_directories(shared, ec), !ec) && fs::is_directory(shared, ec) &&
-      ::access(shared.c_str(), W_OK | X_OK) == 0)
-    return shared;
-  return fs::path(context.run_dir) / "catalog-cache";
+  std::string problem;
+  if (shared.empty()) problem = "none of EBS_CATALOG_CACHE, XDG_CACHE_HOME, HOME is set";
+  else if (fs::create_directories(shared, ec), ec) problem = "cannot create " + shared.string() + ": " + ec.message();
+  else if (!fs::is_directory(shared, ec)) problem = shared.string() + " is not a folder";
+  else if (::access(shared.c_str(), W_OK | X_OK) != 0) problem = "cannot write in " + shared.string() + ": " + std::strerror(errno);
+  const fs::path chosen = problem.empty() ? shared : fs::path(context.run_dir) / "catalog-cache";
+  // Said once a folder (every actor instance asks): where builds go, and why not the shared one.
+  static std::mutex mutex;
+  static std::set<fs::path> said;
+  std::lock_guard lock(mutex);
+  if (said.insert(chosen).second) {
+    if (problem.empty()) spdlog::info("catalogue builds kept in {}", chosen.string());
+    else spdlog::warn("catalogue builds kept in {} for this run only: {}", chosen.string(), problem);
+  }
+  return chosen;
 }
 
 }  // namespace ebs::catalog

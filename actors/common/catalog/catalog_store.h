@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,12 @@ std::filesystem::path resolve_path(const std::filesystem::path& base_dir, const 
 // The .ebscat file of `path`: the file itself, or a YAML config's cached build in `cache_dir`
 // (built now when no up-to-date build is there). Faults name the file.
 std::filesystem::path built_catalogue_file(const std::filesystem::path& path, const std::filesystem::path& cache_dir);
+
+// Calls `open` with the .ebscat file of `path` (built_catalogue_file). When `path` is a YAML config
+// and its build, found in the cache, fails to open (a Fault: a damaged file), the build is removed
+// (logged) and built and opened once more; a second failure is the caller's Fault.
+void open_built_catalogue(const std::filesystem::path& path, const std::filesystem::path& cache_dir,
+                          const std::function<void(const std::filesystem::path& file)>& open);
 
 // Catalogue and rule files resolve relative to the workflow file's folder.
 std::filesystem::path workflow_dir(const ActorConfig& config);

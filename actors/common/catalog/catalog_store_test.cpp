@@ -7,24 +7,26 @@
 #include <cstdlib>
 #include <fstream>
 #include <thread>
+#include <yaml-cpp/yaml.h>
 
 #include "actors/common/catalog/catalog.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/fault.h"
+#include "test/support/test_catalogues.h"
 
 using namespace ebs::catalog;
+using ebs::crossmatch::testing::TemporaryFolder;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempFolder {
-  fs::path path = fs::temp_directory_path() / ("ebs_catalog_store_" + std::to_string(::getpid()));
-  TempFolder() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempFolder() { fs::remove_all(path); }
-};
+// A fresh folder for one test case, removed after it.
+TemporaryFolder temporary_folder() {
+  static int cases = 0;
+  const fs::path path = fs::temp_directory_path() / ("ebs_catalog_store_" + std::to_string(::getpid()) + "_" + std::to_string(cases++));
+  fs::remove_all(path);
+  return TemporaryFolder(path);
+}
 
 void write(const fs::path& file, const std::string& text) { std::ofstream(file, std::ios::binary) << text; }
 
@@ -53,7 +55,7 @@ struct ScopedEnv {
 }  // namespace
 
 TEST_CASE("a catalogue build is reused by the next run, and a changed catalogue is built again") {
-  TempFolder temp;
+  const TemporaryFolder temp = temporary_folder();
   const fs::path config = small_catalogue(temp.path, "10.0,20.0,a\n10.5,20.5,b\n");
   const fs::path cache = temp.path / "cache";
 
@@ -95,7 +97,7 @@ TEST_CASE("a catalogue build is reused by the next run, and a changed catalogue 
 }
 
 TEST_CASE("runs building one catalogue at once into one cache each get a whole file") {
-  TempFolder temp;
+  const TemporaryFolder temp = temporary_folder();
   std::string rows;
   for (int i = 0; i < 2000; ++i) rows += std::to_string(i * 0.17) + "," + std::to_string(i * 0.04 - 40) + ",s" + std::to_string(i) + "\n";
   const fs::path config = small_catalogue(temp.path, rows);
@@ -122,9 +124,18 @@ TEST_CASE("runs building one catalogue at once into one cache each get a whole f
 }
 
 TEST_CASE("the catalogue cache folder: the actor's cache_dir, else EBS_CATALOG_CACHE, else the user's cache") {
-  TempFolder temp;
+  const TemporaryFolder temp = temporary_folder();
   ebs::ActorContext context;
   context.run_dir = (temp.path / "run").string();
+  {
+    // cache_dir wins over the environment, and resolves against the workflow file's folder.
+    ScopedEnv env("EBS_CATALOG_CACHE", (temp.path / "set").c_str());
+    ebs::ActorContext configured = context;
+    configured.config = ebs::ActorConfig(YAML::Load("{cache_dir: builds}"), (temp.path / "flows" / "workflow.yaml").string(), nullptr);
+    CHECK(catalogue_cache_dir(configured) == temp.path / "flows" / "builds");
+    configured.config = ebs::ActorConfig(YAML::Load("{cache_dir: /somewhere/else}"), (temp.path / "workflow.yaml").string(), nullptr);
+    CHECK(catalogue_cache_dir(configured) == "/somewhere/else");
+  }
   {
     ScopedEnv env("EBS_CATALOG_CACHE", (temp.path / "set").c_str());
     CHECK(catalogue_cache_dir(context) == temp.path / "set");
@@ -146,4 +157,53 @@ TEST_CASE("the catalogue cache folder: the actor's cache_dir, else EBS_CATALOG_C
     ScopedEnv env("EBS_CATALOG_CACHE", (temp.path / "not-a-folder" / "cache").c_str());
     CHECK(catalogue_cache_dir(context) == temp.path / "run" / "catalog-cache");
   }
+}
+
+TEST_CASE("a damaged cached build is removed and built again once") {
+  const TemporaryFolder temp = temporary_folder();
+  const fs::path config = small_catalogue(temp.path, "10.0,20.0,a\n10.5,20.5,b\n");
+  const fs::path cache = temp.path / "cache";
+  const fs::path file = built_catalogue_file(config, cache);
+  // A build cut short (a crash before the data reached the disk): half its bytes.
+  fs::resize_file(file, fs::file_size(file) / 2);
+  REQUIRE_THROWS_AS(Catalog{file}, ebs::Fault);
+
+  CatalogStore store;
+  const std::shared_ptr<const Catalog> opened = store.open(config, cache);
+  CHECK(opened->size() == 2);
+  CHECK(fs::file_size(file) > 0);
+  CHECK(Catalog(file).size() == 2);  // the same name, a whole build again
+}
+
+TEST_CASE("a build never removes another's temporary file; ones left over an hour ago are swept") {
+  const TemporaryFolder temp = temporary_folder();
+  const fs::path config = small_catalogue(temp.path, "10.0,20.0,a\n");
+  const fs::path cache = temp.path / "cache";
+  fs::create_directories(cache);
+  const fs::path writing = cache / "stars-0123456789abcdef.ebscat.partial-Ab12Cd";  // another run's, being written
+  const fs::path left = cache / "stars-fedcba9876543210.ebscat.partial-Zz99Yy";     // a killed run's
+  write(writing, "half");
+  write(left, "half");
+  fs::last_write_time(left, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  built_catalogue_file(config, cache);
+  CHECK(fs::exists(writing));
+  CHECK_FALSE(fs::exists(left));
+}
+
+TEST_CASE("catalogue configs: a name that cannot start a file name, an unreadable data file") {
+  const TemporaryFolder temp = temporary_folder();
+  small_catalogue(temp.path, "10.0,20.0,a\n");
+  const fs::path cache = temp.path / "cache";
+  for (const char* name : {"../stars", "a/b", "..", "\"\""}) {
+    write(temp.path / "bad.yaml", std::string("name: ") + name + "\nfile: stars.csv\nformat: csv\ncolumns: {ra: ra, dec: dec}\n");
+    CHECK_THROWS_WITH_AS(built_catalogue_file(temp.path / "bad.yaml", cache), doctest::Contains("cannot start a file name"),
+                         ebs::Fault);
+  }
+  // The data file's path goes through a file: the error says why it cannot be opened, not "not found".
+  write(temp.path / "through.yaml", "name: stars\nfile: stars.csv/inner.csv\nformat: csv\ncolumns: {ra: ra, dec: dec}\n");
+  CHECK_THROWS_WITH_AS(built_catalogue_file(temp.path / "through.yaml", cache),
+                       doctest::Contains("cannot open the catalogue data file: Not a directory"), ebs::Fault);
+  write(temp.path / "missing.yaml", "name: stars\nfile: missing.csv\nformat: csv\ncolumns: {ra: ra, dec: dec}\n");
+  CHECK_THROWS_WITH_AS(built_catalogue_file(temp.path / "missing.yaml", cache),
+                       doctest::Contains("catalogue data file not found"), ebs::Fault);
 }
