@@ -217,6 +217,10 @@ std::filesystem::path workflow_dir(const ActorConfig& config) {
 std::filesystem::path catalogue_cache_dir(const ActorContext& context) {
   const std::string configured = context.config.has("cache_dir") ? context.config.string("cache_dir") : "";
   if (!configured.empty()) return resolve_path(workflow_dir(context.config), configured);
+  return shared_catalogue_cache_dir(fs::path(context.run_dir) / "catalog-cache");
+}
+
+std::filesystem::path shared_catalogue_cache_dir(const std::filesystem::path& fallback) {
   // The shared folder when it can be made (a read-only home must not stop a run), else the run's.
   const fs::path shared = shared_cache_dir();
   std::error_code ec;
@@ -225,14 +229,14 @@ std::filesystem::path catalogue_cache_dir(const ActorContext& context) {
   else if (fs::create_directories(shared, ec), ec) problem = "cannot create " + shared.string() + ": " + ec.message();
   else if (!fs::is_directory(shared, ec)) problem = shared.string() + " is not a folder";
   else if (::access(shared.c_str(), W_OK | X_OK) != 0) problem = "cannot write in " + shared.string() + ": " + std::strerror(errno);
-  const fs::path chosen = problem.empty() ? shared : fs::path(context.run_dir) / "catalog-cache";
+  const fs::path chosen = problem.empty() ? shared : fallback;
   // Said once a folder (every actor instance asks): where builds go, and why not the shared one.
   static std::mutex mutex;
   static std::set<fs::path> said;
   std::lock_guard lock(mutex);
   if (said.insert(chosen).second) {
     if (problem.empty()) spdlog::info("catalogue builds kept in {}", chosen.string());
-    else spdlog::warn("catalogue builds kept in {} for this run only: {}", chosen.string(), problem);
+    else spdlog::warn("catalogue builds kept in {}, not shared: {}", chosen.string(), problem);
   }
   return chosen;
 }

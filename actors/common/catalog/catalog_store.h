@@ -56,6 +56,9 @@ std::filesystem::path workflow_dir(const ActorConfig& config);
 // $XDG_CACHE_HOME/ebs-flow/catalogs or ~/.cache/ebs-flow/catalogs, else (none set, or the folder
 // cannot be made or written) <run dir>/catalog-cache.
 std::filesystem::path catalogue_cache_dir(const ActorContext& context);
+// The folder of builds shared by every run ($EBS_CATALOG_CACHE, else the user's cache) when it can
+// be made and written, else `fallback`; logs once a folder which one was taken.
+std::filesystem::path shared_catalogue_cache_dir(const std::filesystem::path& fallback);
 
 class CatalogStore {
  public:
