@@ -2,28 +2,9 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-#include <optional>
-#include <string>
+#include "test/support/scoped_env.h"
 
-namespace {
-
-// Sets (or, given nullptr, unsets) an environment variable for one scope, restoring it after.
-struct ScopedEnv {
-  std::string name;
-  std::optional<std::string> old;
-  ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
-    if (const char* v = std::getenv(name.c_str())) old = v;
-    if (value) ::setenv(name.c_str(), value, 1);
-    else ::unsetenv(name.c_str());
-  }
-  ~ScopedEnv() {
-    if (old) ::setenv(name.c_str(), old->c_str(), 1);
-    else ::unsetenv(name.c_str());
-  }
-};
-
-}  // namespace
+using ebs::test::ScopedEnv;
 
 TEST_CASE("user_cache_dir: XDG_CACHE_HOME when absolute, else HOME/.cache, else none") {
   ScopedEnv home("HOME", "/home/someone");

@@ -12,10 +12,12 @@
 #include "actors/common/catalog/catalog.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/util/fault.h"
+#include "test/support/scoped_env.h"
 #include "test/support/test_catalogues.h"
 
 using namespace ebs::catalog;
 using ebs::crossmatch::testing::TemporaryFolder;
+using ebs::test::ScopedEnv;
 namespace fs = std::filesystem;
 
 namespace {
@@ -36,21 +38,6 @@ fs::path small_catalogue(const fs::path& folder, const std::string& rows) {
   write(folder / "stars.yaml", "name: stars\nfile: stars.csv\nformat: csv\ncolumns: {ra: ra, dec: dec, id: id}\n");
   return folder / "stars.yaml";
 }
-
-// Sets an environment variable for one scope, restoring it after.
-struct ScopedEnv {
-  std::string name;
-  std::optional<std::string> old;
-  ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
-    if (const char* v = std::getenv(name.c_str())) old = v;
-    if (value) ::setenv(name.c_str(), value, 1);
-    else ::unsetenv(name.c_str());
-  }
-  ~ScopedEnv() {
-    if (old) ::setenv(name.c_str(), old->c_str(), 1);
-    else ::unsetenv(name.c_str());
-  }
-};
 
 }  // namespace
 
