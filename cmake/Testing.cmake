@@ -7,6 +7,16 @@ target_compile_definitions(ebs_test_paths PRIVATE
   EBS_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
   EBS_BINARY_DIR="${CMAKE_BINARY_DIR}")
 
+# ebs_test_caches(test): the caches ebs-flow keeps across runs (catalogue builds, files shipped to
+# cluster nodes; docs/catalogs.md, docs/cluster.md) go to a folder of the test's own under the
+# build tree, never the user's ~/.cache: a test neither reads builds another checkout left there
+# nor depends on a warm cache (CI starts from a clean clone). Every add_test calls it.
+function(ebs_test_caches test)
+  set(caches ${CMAKE_CURRENT_BINARY_DIR}/test-caches/${test})
+  set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT
+    "EBS_CATALOG_CACHE=${caches}/catalogs" "XDG_CACHE_HOME=${caches}/xdg")
+endfunction()
+
 # ebs_add_test(NAME name SOURCES a_test.cpp ... LIBS lib ...)
 # Builds one doctest executable and registers it with ctest. Each test finds the shared data
 # through EBS_TEST_DATA (environment) with the configured default (test/support/test_data.h).
@@ -15,6 +25,7 @@ function(ebs_add_test)
   add_executable(${T_NAME} ${CMAKE_SOURCE_DIR}/test/doctest_main.cpp ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE doctest::doctest ebs_test_paths ${T_LIBS})
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  ebs_test_caches(${T_NAME})
   if(T_LABELS)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
   endif()

@@ -88,7 +88,7 @@ ActorType classify_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
   t.config = {
       {"rules", ValueKind::string, true, "", "rule set YAML (e.g. catalogs/rules/sherlock.yaml), relative to the workflow"},
       {"catalogues", ValueKind::map, false, "", "override the rule set's catalogue files: name -> .ebscat or YAML config"},
-      {"cache_dir", ValueKind::string, false, "", "where catalogue YAML configs are built (default: <run dir>/catalog-cache)"}};
+      {"cache_dir", ValueKind::string, false, "", "where catalogue YAML configs are built (default: $EBS_CATALOG_CACHE, else ~/.cache/ebs-flow/catalogs; docs/catalogs.md)"}};
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     try {
       const auto rules = crossmatch::read_rules(config);

@@ -174,7 +174,7 @@ ActorType crossmatch_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
       {"catalogues", ValueKind::list, true, "",
        "list of {file: .ebscat or catalogue YAML config, radius_arcsec, mode: nearest|all, name}"},
       {"cache_dir", ValueKind::string, false, "",
-       "where catalogue YAML configs are built (default: <run dir>/catalog-cache)"}};
+       "where catalogue YAML configs are built (default: $EBS_CATALOG_CACHE, else ~/.cache/ebs-flow/catalogs; docs/catalogs.md)"}};
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     try {
       for (const auto& spec : crossmatch::read_catalogue_specs(config))
@@ -203,7 +203,7 @@ ActorType tns_actor_type(std::shared_ptr<catalog::CatalogStore> store) {
       {"file", ValueKind::string, true, "",
        "the TNS public objects: a catalogue YAML config (catalogs/tns.yaml, its file pointed at your tns_public_objects.csv) or a built .ebscat"},
       {"radius_arcsec", ValueKind::number, false, "2", "match radius"},
-      {"cache_dir", ValueKind::string, false, "", "where a catalogue YAML config is built (default: <run dir>/catalog-cache)"}};
+      {"cache_dir", ValueKind::string, false, "", "where a catalogue YAML config is built (default: $EBS_CATALOG_CACHE, else ~/.cache/ebs-flow/catalogs; docs/catalogs.md)"}};
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     try {
       for (const auto& spec : crossmatch::read_tns_spec(config))

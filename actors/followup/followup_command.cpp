@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "actors/common/catalog/catalog_store.h"
 #include "actors/common/skymap/skymap_notice.h"
 #include "actors/followup/moc_fits.h"
 #include "actors/followup/gadf_export.h"
@@ -141,7 +142,7 @@ void register_followup_commands(CommandRegistry& registry) {
   registry.add("skymap galaxies", "Rank a catalogue's galaxies by the probability of hosting the event (3-D map)",
                [](CLI::App& app) {
                  struct Options {
-                   std::string map, catalogue, cache_dir = "catalog-cache", weight = "none";
+                   std::string map, catalogue, cache_dir, weight = "none";
                    followup::GalaxyLoadOptions load;
                    double distance_error_fraction = 0, cumulative = 1;
                    std::size_t top = 100;
@@ -161,12 +162,15 @@ void register_followup_commands(CommandRegistry& registry) {
                                 "kept catalogue column with the distance error in Mpc (e.g. d_L_err)");
                  app.add_option("--distance-error-fraction", o->distance_error_fraction,
                                 "distance error of galaxies without one, as a fraction of the distance (default 0)");
-                 app.add_option("--cache-dir", o->cache_dir, "where YAML catalogue configs are built (default catalog-cache)");
+                 app.add_option("--cache-dir", o->cache_dir, "where YAML catalogue configs are built (default: the actors' shared cache, "
+                                "$EBS_CATALOG_CACHE else ~/.cache/ebs-flow/catalogs; ./catalog-cache when it cannot be written)");
                  return CommandRegistry::Runner([o] {
                    followup::GalaxyRankingOptions options;
                    options.weight = followup::parse_luminosity_weight(o->weight, "--weight");
                    options.distance_error_fraction = o->distance_error_fraction;
-                   const auto galaxies = followup::load_galaxy_table(o->catalogue, o->cache_dir, o->load);
+                   const std::filesystem::path cache_dir =
+                       o->cache_dir.empty() ? catalog::shared_catalogue_cache_dir("catalog-cache") : std::filesystem::path(o->cache_dir);
+                   const auto galaxies = followup::load_galaxy_table(o->catalogue, cache_dir, o->load);
                    if (options.weight != followup::LuminosityWeight::none) {
                      const auto band = followup::parse_luminosity_weight(galaxies.magnitude_band, o->catalogue + ":magnitude band");
                      if (band != options.weight)

@@ -33,9 +33,10 @@ void GalaxyTable::push_back(std::string galaxy_id, double ra, double dec, double
   redshift.push_back(galaxy_redshift);
 }
 
-GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std::filesystem::path& cache_dir,
-                              const GalaxyLoadOptions& options) {
-  const std::filesystem::path file = catalog::built_catalogue_file(catalogue, cache_dir);
+namespace {
+
+GalaxyTable load_galaxy_file(const std::filesystem::path& file, const std::filesystem::path& catalogue,
+                             const GalaxyLoadOptions& options) {
   const catalog::Catalog opened(file);  // checks format and version, reads the metadata
   const catalog::CatalogInfo& info = opened.info();
   const std::string place = catalogue.string();
@@ -67,6 +68,17 @@ GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std:
                     column_number(st, 4), column_number(st, 5), column_number(st, 6));
   }
   if (rc != SQLITE_DONE) fail(place, std::string("SQLite: ") + sqlite3_errmsg(db.get()));
+  return table;
+}
+
+}  // namespace
+
+GalaxyTable load_galaxy_table(const std::filesystem::path& catalogue, const std::filesystem::path& cache_dir,
+                              const GalaxyLoadOptions& options) {
+  GalaxyTable table;
+  catalog::open_built_catalogue(catalogue, cache_dir, [&](const std::filesystem::path& file) {
+    table = load_galaxy_file(file, catalogue, options);
+  });
   return table;
 }
 

@@ -194,7 +194,7 @@ ActorType galaxy_targets_actor_type() {
       {"distance_error_column", ValueKind::string, false, "", "kept column with distance errors (Mpc)"},
       {"distance_error_fraction", ValueKind::number, false, "0", "distance error as a fraction, where none is given"},
       {"host_radius_kpc", ValueKind::number, false, "30", "projected radius around a ranked galaxy for host_probability"},
-      {"cache_dir", ValueKind::string, false, "", "where YAML catalogue configs are built (default <run dir>/catalog-cache)"}};
+      {"cache_dir", ValueKind::string, false, "", "where YAML catalogue configs are built (default: $EBS_CATALOG_CACHE, else ~/.cache/ebs-flow/catalogs; docs/catalogs.md)"}};
   t.create = [](const ActorContext&) { return std::make_unique<GalaxyTargetsActor>(); };
   t.uses_cutouts = uses_no_cutouts;
   return t;

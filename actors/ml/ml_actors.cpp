@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "actors/ml/feature_json.h"
 #include "actors/ml/model_inputs.h"
 #include "actors/ml/model_registry.h"
 #include "actors/ml/shadow_tally.h"
@@ -120,6 +121,7 @@ class FeaturesLogic final : public ActorLogic {
     extractor_ = std::make_unique<FeatureExtractor>(feature_set_of(context.config));
     provenance_ = {context.actor_id, context.type_name, context.type_version, context.config.hash()};
     values_.resize(extractor_->size());
+    json_ = std::make_unique<FeatureJson>(extractor_->set().names);
   }
 
   void on_batch(size_t, const BatchView& batch, Emitter& out) override {
@@ -132,15 +134,11 @@ class FeaturesLogic final : public ActorLogic {
         continue;
       }
       extractor_->extract(alert.core(), values_.data());
-      nlohmann::json vector = nlohmann::json::object();
-      for (size_t k = 0; k < values_.size(); ++k)
-        vector[extractor_->set().names[k]] =
-            std::isfinite(values_[k]) ? nlohmann::json(values_[k]) : nlohmann::json(nullptr);
       Annotation a;
       a.kind = Annotation::Kind::tag;
       a.name = extractor_->set().name;
       a.provenance = provenance_;
-      a.details = vector.dump();
+      a.details = json_->write(values_.data());
       records.push_back(alert.annotated(std::move(a)));
     }
     if (!records.empty()) out.forward(0, BatchView::make(PortType::alert, std::move(records), batch.acks()));
@@ -148,6 +146,7 @@ class FeaturesLogic final : public ActorLogic {
 
  private:
   std::unique_ptr<FeatureExtractor> extractor_;
+  std::unique_ptr<FeatureJson> json_;
   Provenance provenance_;
   std::vector<float> values_;
 };

@@ -10,6 +10,7 @@
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
 #include "engine/util/sha256.h"
+#include "engine/util/user_cache_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -64,10 +65,8 @@ fs::path under_root(const fs::path& root, const std::string& coordinator_path) {
 }
 
 std::string default_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return (fs::path(xdg) / "ebs-flow" / "node-files").string();
-  if (const char* home = std::getenv("HOME"); home && *home)
-    return (fs::path(home) / ".cache" / "ebs-flow" / "node-files").string();
-  return ".ebs-flow-node-files";
+  const fs::path user = user_cache_dir("node-files");
+  return user.empty() ? ".ebs-flow-node-files" : user.string();
 }
 
 std::string manifest_problem(const std::vector<NeededFile>& files) {

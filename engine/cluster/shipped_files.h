@@ -34,7 +34,7 @@ std::vector<std::string> plugin_paths(const Workflow& workflow, const std::vecto
 // Where a coordinator path lies under a node's layout folder.
 std::filesystem::path under_root(const std::filesystem::path& root, const std::string& coordinator_path);
 
-// The cache folder of a node without --cache-dir: $XDG_CACHE_HOME/ebs-flow/node-files, else
+// The cache folder of a node without --cache-dir: $XDG_CACHE_HOME/ebs-flow/node-files (when absolute), else
 // ~/.cache/ebs-flow/node-files, else .ebs-flow-node-files in the working directory.
 std::string default_cache_dir();
 

@@ -2,10 +2,16 @@
 
 #include <healpix_cxx/healpix_base.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -19,6 +25,55 @@
 namespace ebs::catalog {
 
 using namespace sqlite;  // raw-handle helpers (actors/common/sqlite)
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+// The file a build is written to before it is renamed to its name: made by mkstemp beside the
+// target (a name no other process, container or host sharing the folder can take: never removed
+// up front, since it may be another's), removed unless renamed. Synced before the rename, and the
+// folder after it: the build is written with SQLite's journal and syncs off, and a crash must not
+// leave a cached file that every later run trips over.
+struct TemporaryBuild {
+  std::filesystem::path path;
+  int fd = -1;
+  bool renamed = false;
+
+  TemporaryBuild(const std::filesystem::path& out, const std::string& place) {
+    std::string name = out.string() + ".partial-XXXXXX";
+    fd = ::mkstemp(name.data());
+    if (fd < 0) fail(place, "cannot create a temporary file beside " + out.string() + ": " + errno_text());
+    path = name;
+    // mkstemp makes the file 0600: a cache folder shared by several users needs builds all can read.
+    ::fchmod(fd, 0644);
+  }
+  TemporaryBuild(const TemporaryBuild&) = delete;
+  TemporaryBuild& operator=(const TemporaryBuild&) = delete;
+  ~TemporaryBuild() {
+    if (fd >= 0) ::close(fd);
+    std::error_code ec;
+    if (!renamed) std::filesystem::remove(path, ec);
+  }
+
+  void rename_to(const std::filesystem::path& out) {
+    if (::fsync(fd) != 0) fail(path.string(), "cannot sync the catalogue build: " + errno_text());
+    ::close(fd);
+    fd = -1;
+    std::error_code ec;
+    std::filesystem::rename(path, out, ec);
+    if (ec) fail(out.string(), "cannot rename the catalogue build into place: " + ec.message());
+    renamed = true;
+    const std::filesystem::path folder = out.parent_path().empty() ? "." : out.parent_path();
+    const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {  // the rename itself made durable; a folder that cannot be opened is not an error
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+};
+
+}  // namespace
 
 int choose_index_order(size_t rows) {
   if (rows < 24) return 0;
@@ -122,11 +177,9 @@ void CatalogWriter::write(const std::filesystem::path& out, int64_t skipped_rows
   if (index_order < 0 || index_order > kMaxIndexOrder) fail(place, "index order must be 0.." + std::to_string(kMaxIndexOrder));
   const int shift = 2 * (kSortOrder - index_order);
 
-  std::filesystem::path temporary = out;
-  temporary += ".partial";
-  std::filesystem::remove(temporary);
+  TemporaryBuild temporary(out, place);
   {
-    SqliteDatabase db = open_sqlite(temporary.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, place);
+    SqliteDatabase db = open_sqlite(temporary.path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, place);
     execute_sql(db.get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;", place);
     std::string create = "CREATE TABLE metadata(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
                          "CREATE TABLE sources(idx INTEGER PRIMARY KEY, hpx INTEGER NOT NULL, "
@@ -216,7 +269,7 @@ void CatalogWriter::write(const std::filesystem::path& out, int64_t skipped_rows
     meta.reset();
     execute_sql(db.get(), "COMMIT", place);
   }
-  std::filesystem::rename(temporary, out);
+  temporary.rename_to(out);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -204,6 +204,10 @@ CatalogConfig parse_catalog_config(std::string_view yaml_text, const std::filesy
     return root[key];
   };
   config.name = r.scalar(required("name"), "name");
+  // The name starts the cached build's file name (catalog_store.cpp): it must stay one file name.
+  if (config.name.empty() || config.name == "." || config.name == ".." ||
+      config.name.find_first_of(std::string("/\0", 2)) != std::string::npos)
+    r.error(root["name"], "name '" + config.name + "' cannot start a file name: no '/', not empty, '.' or '..'");
   if (root["version"]) config.version = r.scalar(root["version"], "version");
   if (root["description"]) config.description = r.scalar(root["description"], "description");
   if (root["object_type"]) config.object_type = r.scalar(root["object_type"], "object_type");

@@ -1,12 +1,14 @@
 // Opening catalogues for the crossmatch and classify actors: a `.ebscat` file is loaded; a YAML
-// catalogue config (catalogs/*.yaml) is built once into a cache folder, under a name derived from
-// the config text and the data file's size and modification time, then loaded. One CatalogStore
+// catalogue config (catalogs/*.yaml) is built once into a cache folder kept across runs, under a
+// name derived from the config text and the data file's bytes, then loaded (docs/catalogs.md,
+// "The catalogue cache"). One CatalogStore
 // is shared by every actor type registered together, so instances (parallelism) and actors
 // naming the same file share one in-memory index.
 #pragma once
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,10 +44,21 @@ std::filesystem::path resolve_path(const std::filesystem::path& base_dir, const 
 // (built now when no up-to-date build is there). Faults name the file.
 std::filesystem::path built_catalogue_file(const std::filesystem::path& path, const std::filesystem::path& cache_dir);
 
+// Calls `open` with the .ebscat file of `path` (built_catalogue_file). When `path` is a YAML config
+// and its build, found in the cache, fails to open (a Fault: a damaged file), the build is removed
+// (logged) and built and opened once more; a second failure is the caller's Fault.
+void open_built_catalogue(const std::filesystem::path& path, const std::filesystem::path& cache_dir,
+                          const std::function<void(const std::filesystem::path& file)>& open);
+
 // Catalogue and rule files resolve relative to the workflow file's folder.
 std::filesystem::path workflow_dir(const ActorConfig& config);
-// Where catalogue YAML configs are built: `cache_dir` of the config, else <run dir>/catalog-cache.
+// Where catalogue YAML configs are built: `cache_dir` of the config, else $EBS_CATALOG_CACHE, else
+// $XDG_CACHE_HOME/ebs-flow/catalogs or ~/.cache/ebs-flow/catalogs, else (none set, or the folder
+// cannot be made or written) <run dir>/catalog-cache.
 std::filesystem::path catalogue_cache_dir(const ActorContext& context);
+// The folder of builds shared by every run ($EBS_CATALOG_CACHE, else the user's cache) when it can
+// be made and written, else `fallback`; logs once a folder which one was taken.
+std::filesystem::path shared_catalogue_cache_dir(const std::filesystem::path& fallback);
 
 class CatalogStore {
  public:

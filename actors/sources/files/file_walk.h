@@ -24,7 +24,9 @@ class FileWalk {
   std::optional<std::string> next();
   // Back to the first file.
   void restart();
-  // How many files the walk yields (a walk of its own that holds nothing; for progress).
+  // How many files the walk yields, for progress: a count of its own that holds and sorts nothing,
+  // but takes the top folder's entries from the walk while it holds them (a flat folder of alert
+  // files is listed once, by the constructor's search for a first file).
   size_t count() const;
 
  private:
@@ -41,6 +43,7 @@ class FileWalk {
   size_t next_match_ = 0;
   std::vector<Folder> stack_;
   bool started_ = false;
+  std::optional<std::string> first_;  // found by the constructor, not yet returned
 };
 
 }  // namespace ebs
