@@ -10,6 +10,7 @@
 #include "actors/common/avro/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
 #include "engine/time/clock.h"
+#include "engine/util/url_display.h"
 
 namespace ebs::filter_registry {
 
@@ -42,13 +43,9 @@ constexpr std::chrono::milliseconds kReportSlice{50};
 
 std::string public_target(const Output& output) {
   if (output.kind == Output::Kind::kafka) return output.target;
-  std::string url = output.target;
+  std::string url = url_without_credentials(output.target, "?...");
   const size_t scheme = url.find("://");
   const size_t host = scheme == std::string::npos ? 0 : scheme + 3;
-  const size_t path = url.find_first_of("/?#", host);
-  const size_t at = url.rfind('@', path == std::string::npos ? url.size() : path);
-  if (at != std::string::npos && at >= host) url.erase(host, at + 1 - host);  // user:password@
-  if (const size_t query = url.find_first_of("?#", host); query != std::string::npos) url = url.substr(0, query) + "?...";
   // Path segments after the first that are long enough to be a token (Discord's
   // /api/webhooks/ID/TOKEN, Teams', a service's /hooks/SECRET): hidden, whatever the service.
   if (const size_t first = url.find('/', host); first != std::string::npos) {
