@@ -372,9 +372,17 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
       left.clear();  // delivered: their tokens released
       count_delivered(n);
     };
-    for (size_t i = 0; i < batch.size(); ++i) {
+    // A message librdkafka refuses (larger than message.max.bytes) fails the output, but those
+    // handed to it before may still reach the topic: their reports are waited for as below, and
+    // only the messages from the refused one on (never handed over) are surely undelivered.
+    std::optional<std::string> refused;
+    for (size_t i = 0; i < batch.size() && !refused; ++i) {
       if (torn_down()) return describe() + ": the run was torn down";
-      t.publisher->publish(confluent ? t.frame_header + batch[i].body : batch[i].body, batch[i].key, first_tag + i);
+      try {
+        t.publisher->publish(confluent ? t.frame_header + batch[i].body : batch[i].body, batch[i].key, first_tag + i);
+      } catch (const Fault& fault) {
+        refused = describe() + ": " + fault.message();
+      }
     }
     // In slices: a teardown cuts the wait (what is published may still reach the topic).
     const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
@@ -388,7 +396,7 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     }
     confirmed();
     if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
-    return std::nullopt;
+    return refused;
   }
   if (!t.curl) {
     t.curl.reset(curl_easy_init());

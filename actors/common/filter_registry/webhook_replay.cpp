@@ -19,9 +19,12 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
   const Output output{Output::Kind::webhook, options.url};
   WebhookReplayCounts counts;
   std::vector<std::string> messages;
-  for (const auto& file : kafka::replay_files(options.inputs))
+  for (const auto& file : kafka::replay_files(options.inputs)) {
+    // Any other file would be sent whole, as `ebs-flow replay` sends an alert file to a topic.
+    if (file.extension() != ".jsonl") fail(file.string(), "not a dead-letter file (*.jsonl)");
     for (std::string& m : kafka::messages_of_file(file, "ocf", -1, counts.skipped, "undelivered"))
       messages.push_back(std::move(m));
+  }
   OutputSettings settings;
   // Paced here (--rate), never dropped by the output's own limit; every message is queued at once
   // (they are in memory already), and none waits too long for the output's liking.

@@ -20,7 +20,7 @@
 namespace ebs::filter_registry {
 
 struct WebhookReplayOptions {
-  std::vector<std::string> inputs;  // dead-letter files (.jsonl), folders
+  std::vector<std::string> inputs;  // dead-letter files (*.jsonl; another file is refused), folders of them
   std::string url;
   double rate = 0;  // messages per second; 0 = as fast as the webhook answers
   std::chrono::milliseconds timeout{5000};  // per request, as the `filters` actor's output_timeout_ms
