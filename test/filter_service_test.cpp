@@ -152,6 +152,18 @@ std::string dashboard_url(const fs::path& out) {
   return url;
 }
 
+// The URL `serve` printed to `out` (its stdout, the first line: {"serving": URL}), once printed.
+std::string serving_url(const fs::path& out) {
+  std::string url;
+  REQUIRE(test::wait_until([&] {
+    std::string text = read_text(out);
+    if (text.find('\n') == std::string::npos) return false;
+    url = json::parse(text.substr(0, text.find('\n')))["serving"];
+    return true;
+  }, std::chrono::seconds(30)));
+  return url;
+}
+
 // The order a run's `seen` sink (jsonl, seen.jsonl in the run directory) wrote the real ZTF alerts
 // in — the source's — and those alerts, one each.
 struct SourceOrder {
@@ -681,13 +693,7 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
 
   test::Child serve(ebs_flow() + " serve repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir, dir / "serve-out.txt",
                     dir / "serve-err.txt");
-  std::string url;
-  REQUIRE(test::wait_until([&] {
-    std::string out = read_text(dir / "serve-out.txt");
-    if (out.find('\n') == std::string::npos) return false;
-    url = json::parse(out.substr(0, out.find('\n')))["serving"];
-    return true;
-  }, std::chrono::seconds(30)));
+  const std::string url = serving_url(dir / "serve-out.txt");
   INFO(read_text(dir / "serve-err.txt"));
   httplib::Client client(url);
   auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
@@ -1745,13 +1751,7 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
     test::Child serve(ebs_flow() + " serve run/repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir,
                       dir / "serve-out.txt", dir / "serve-err.txt");
     INFO(read_text(dir / "serve-err.txt"));
-    std::string url;
-    REQUIRE(test::wait_until([&] {
-      std::string out = read_text(dir / "serve-out.txt");
-      if (out.find('\n') == std::string::npos) return false;
-      url = json::parse(out.substr(0, out.find('\n')))["serving"];
-      return true;
-    }, std::chrono::seconds(30)));
+    const std::string url = serving_url(dir / "serve-out.txt");
     test::CommandResult listed =
         test::run_command(ebs_flow() + " filters list --url " + url + " --token " + root_token, dir);
     INFO(listed.err);
