@@ -121,8 +121,9 @@ using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // request server answers with svcanswer messages (the asker monitors it) instead of responses;
 // a node's books carry each instance's side_work (a filters output's deliveries: drain progress);
 // 8: Alert.cutoutsNotRead/cutoutsFile (cutouts not read by avro-files); 9: a node's books carry each
-// instance's output_dead_letters (a filters output's undelivered messages, dead-lettered).
-inline constexpr int kClusterProtocolRevision = 9;
+// instance's output_dead_letters (a filters output's undelivered messages, dead-lettered); 10: the
+// filters service's `counts` request (an instance's outputs' delivered/dead-lettered/lost counts).
+inline constexpr int kClusterProtocolRevision = 10;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;
