@@ -49,6 +49,8 @@ constexpr int64_t kDefaultDeadLetterBytes = int64_t{64} << 20;
 // filter pauses and at the end of the stream: one small write (a request to the coordinator, on a
 // node) per interval at most.
 constexpr std::chrono::seconds kCountsInterval{5};
+// A store that refuses the counts is warned of at most this often (it is tried at each interval).
+constexpr std::chrono::seconds kCountsWarningInterval{60};
 
 struct NamedFilter {
   int64_t id = 0;  // in the registry; 0 for a filter of the workflow's config
@@ -880,13 +882,18 @@ class Filters final : public ActorLogic {
 
   // Adds what the outputs counted since the last time to the store (the API's status: each
   // output's delivered, dead-lettered and lost messages), at most every kCountsInterval unless
-  // `now`. Counts, not messages: one row per output in the store.
+  // `now`. Counts, not messages: one row per output in the store. A status, never the alerts'
+  // fate: a write that fails (a locked or read-only store, a coordinator that does not answer) is
+  // a warning (at most one per kCountsWarningInterval), never a failed batch or run; the deltas
+  // not told are told at the next write. Not idempotent: a request that reached the coordinator's
+  // store but whose answer did not come back is added again then (docs/filters.md).
   void add_output_counts(bool now) {
     if (!store_ || counted_.empty()) return;
     const auto at = std::chrono::steady_clock::now();
     if (!now && at - counts_added_at_ < kCountsInterval) return;
     counts_added_at_ = at;
     std::vector<registry::FilterRegistry::CountsAdded> added;
+    std::vector<std::pair<Counted*, registry::OutputCounts>> told;  // set once the store has them
     for (Counted& c : counted_) {
       const registry::OutputCounts total{static_cast<int64_t>(c.queue->delivered()),
                                          static_cast<int64_t>(c.queue->dead_lettered()),
@@ -895,9 +902,23 @@ class Filters final : public ActorLogic {
       added.push_back({c.filter_id, c.output,
                        {total.delivered - c.told.delivered, total.dead_lettered - c.told.dead_lettered,
                         total.lost - c.told.lost}});
-      c.told = total;
+      told.emplace_back(&c, total);
     }
-    if (!added.empty()) store_->add_output_counts(added);
+    if (added.empty()) return;
+    try {
+      store_->add_output_counts(added);
+    } catch (const std::exception& e) {
+      ++counts_not_written_;
+      if (at - counts_warned_at_ >= kCountsWarningInterval || counts_warned_at_ == std::chrono::steady_clock::time_point{}) {
+        spdlog::warn("{}: the outputs' counts (the filters' status) not written ({} time(s) since the last warning), "
+                     "tried again in {} s: {}",
+                     instance_, counts_not_written_, kCountsInterval.count(), e.what());
+        counts_warned_at_ = at;
+        counts_not_written_ = 0;
+      }
+      return;
+    }
+    for (auto& [c, total] : told) c->told = total;
   }
 
   Annotation tag_annotation() const {
@@ -968,6 +989,8 @@ class Filters final : public ActorLogic {
   };
   std::vector<Counted> counted_;
   std::chrono::steady_clock::time_point counts_added_at_{};
+  std::chrono::steady_clock::time_point counts_warned_at_{};
+  uint64_t counts_not_written_ = 0;  // failed counts writes since the last warning
   // What the outputs gave up on, on its way to the dead letters (registry mode), and where it goes.
   std::shared_ptr<registry::UndeliveredLetters> undelivered_;
   size_t dead_letter_port_ = 1;
