@@ -1774,11 +1774,14 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
     CHECK(listed_carol);
   }
 
-  // Sent again once the webhook works (`ebs-flow filters replay --to-webhook`): the working peer
-  // gets exactly the letters' messages; a peer that still fails gets one, and the rest is not sent.
+  // Sent again once the webhook works (`ebs-flow filters replay --to-webhook`; the failing peer's
+  // letters name its own port, so --all-outputs): the working peer gets exactly the letters'
+  // messages; a peer that still fails gets one, and the rest is not sent. A URL no letter names
+  // selects nothing: exit 1, nothing sent.
   RecordingWebhook fixed;
   test::CommandResult replayed = test::run_command(
-      ebs_flow() + " filters replay run/dead-letters.jsonl --to-webhook " + hook_url(fixed) + "?token=s3cret", dir);
+      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + hook_url(fixed) + "?token=s3cret",
+      dir);
   INFO(replayed.err);
   CHECK(replayed.exit_code == 0);
   const json replay_counts = json::parse(replayed.out);
@@ -1793,7 +1796,7 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   }
   RecordingWebhook still_failing(std::chrono::milliseconds(0), 503);
   test::CommandResult not_sent = test::run_command(
-      ebs_flow() + " filters replay run/dead-letters.jsonl --to-webhook " + hook_url(still_failing), dir);
+      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + hook_url(still_failing), dir);
   CHECK(not_sent.exit_code == 1);
   CHECK(json::parse(not_sent.out)["messages"] == 0);
   CHECK(json::parse(not_sent.out)["not_sent"] == lettered.size());
@@ -1802,6 +1805,15 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   {
     std::lock_guard lock(still_failing.mutex);
     CHECK(still_failing.bodies.size() == 1);  // the first refusal stops the replay
+  }
+  test::CommandResult none = test::run_command(
+      ebs_flow() + " filters replay run/dead-letters.jsonl --to-webhook " + hook_url(still_failing), dir);
+  CHECK(none.exit_code == 1);
+  CHECK(none.out.empty());
+  CHECK(none.err.find("no undelivered letter of the webhook output " + hook_url(still_failing)) != std::string::npos);
+  {
+    std::lock_guard lock(still_failing.mutex);
+    CHECK(still_failing.bodies.size() == 1);
   }
   fs::remove_all(dir);
 }
