@@ -128,9 +128,20 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
         });
     if (!read) break;
   }
-  // A signal: what is queued is not sent, the request in flight is waited for (so the counts are
-  // exact). Otherwise every request is waited for, each bounded by the time-out: a webhook that
-  // stops answering fails the output.
+  // Every request is waited for, each bounded by the time-out (a webhook that stops answering
+  // fails the output), unless a signal comes: then what is queued is not sent, and only the
+  // request in flight is waited for (so the counts are exact).
+  auto progress_at = std::chrono::steady_clock::now();
+  while (!queue.failure() && counted < offered && !interrupted()) {
+    const uint64_t before = counted;
+    count_delivered();
+    const auto now = std::chrono::steady_clock::now();
+    if (counted != before)
+      progress_at = now;
+    else if (now - progress_at > options.timeout * 2)
+      break;
+    std::this_thread::sleep_for(kPoll);
+  }
   if (counts.interrupted) queue.abandon_queued();
   queue.drain(options.timeout * 2);
   count_delivered();
