@@ -152,6 +152,18 @@ std::string dashboard_url(const fs::path& out) {
   return url;
 }
 
+// The URL `serve` printed to `out` (its stdout, the first line: {"serving": URL}), once printed.
+std::string serving_url(const fs::path& out) {
+  std::string url;
+  REQUIRE(test::wait_until([&] {
+    std::string text = read_text(out);
+    if (text.find('\n') == std::string::npos) return false;
+    url = json::parse(text.substr(0, text.find('\n')))["serving"];
+    return true;
+  }, std::chrono::seconds(30)));
+  return url;
+}
+
 // The order a run's `seen` sink (jsonl, seen.jsonl in the run directory) wrote the real ZTF alerts
 // in — the source's — and those alerts, one each.
 struct SourceOrder {
@@ -681,13 +693,7 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
 
   test::Child serve(ebs_flow() + " serve repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir, dir / "serve-out.txt",
                     dir / "serve-err.txt");
-  std::string url;
-  REQUIRE(test::wait_until([&] {
-    std::string out = read_text(dir / "serve-out.txt");
-    if (out.find('\n') == std::string::npos) return false;
-    url = json::parse(out.substr(0, out.find('\n')))["serving"];
-    return true;
-  }, std::chrono::seconds(30)));
+  const std::string url = serving_url(dir / "serve-out.txt");
   INFO(read_text(dir / "serve-err.txt"));
   httplib::Client client(url);
   auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
@@ -1649,7 +1655,10 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
                                     "  - id: users\n    type: filters\n    inputs: [src.alerts]\n"
                                     "    config: {registry: filters.sqlite, output_timeout_ms: 3000}\n"
                                     "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
-                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n";
+                                    "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
+                                    // A repository for `serve` to serve beside the filter API below.
+                                    "  - id: repo\n    type: repository\n    inputs: [src.alerts]\n"
+                                    "    config: {path: repo.sqlite}\n";
   test::CommandResult ran =
       test::run_command(ebs_flow() + " run wf.yaml --quiet --run-dir run --summary-json summary.json", dir);
   INFO(ran.out);
@@ -1727,5 +1736,84 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   }
   CHECK(!expected_dave.empty());
   CHECK(got_dave == expected_dave);
+
+  // The filter's status counts what became of each output's messages: in the store, and through
+  // the API (`ebs-flow filters list` against `serve`).
+  const Filter carols = ok(store.filter(root, carol_id));
+  REQUIRE(carols.output_counts.size() == 2);
+  CHECK(carols.output_counts[0].delivered == static_cast<int64_t>(delivered.size()));
+  CHECK(carols.output_counts[0].dead_lettered == 0);
+  CHECK(carols.output_counts[1].delivered == 0);
+  CHECK(carols.output_counts[1].dead_lettered == static_cast<int64_t>(lettered.size()));
+  CHECK(carols.output_counts[1].lost == 0);
+  const std::string root_token = ok(store.issue_token("root", false));
+  {
+    test::Child serve(ebs_flow() + " serve run/repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir,
+                      dir / "serve-out.txt", dir / "serve-err.txt");
+    INFO(read_text(dir / "serve-err.txt"));
+    const std::string url = serving_url(dir / "serve-out.txt");
+    test::CommandResult listed =
+        test::run_command(ebs_flow() + " filters list --url " + url + " --token " + root_token, dir);
+    INFO(listed.err);
+    REQUIRE(listed.exit_code == 0);
+    bool listed_carol = false;
+    std::istringstream lines(listed.out);
+    for (std::string line; std::getline(lines, line);) {
+      const json f = json::parse(line);
+      if (f["id"] != carol_id) continue;
+      listed_carol = true;
+      CHECK(f["state"] == "paused");
+      CHECK(f["outputs"][0]["target"] == hook_url(good));
+      CHECK(f["outputs"][0]["delivered"] == delivered.size());
+      CHECK(f["outputs"][0]["dead_lettered"] == 0);
+      CHECK(f["outputs"][1]["target"] == hook_url(failing));
+      CHECK(f["outputs"][1]["delivered"] == 0);
+      CHECK(f["outputs"][1]["dead_lettered"] == lettered.size());
+      CHECK(f["outputs"][1]["lost"] == 0);
+    }
+    CHECK(listed_carol);
+  }
+
+  // Sent again once the webhook works (`ebs-flow filters replay --to-webhook`; the failing peer's
+  // letters name its own port, so --all-outputs): the working peer gets exactly the letters'
+  // messages; a peer that still fails gets one, and the rest is not sent. A URL no letter names
+  // selects nothing: exit 1, nothing sent.
+  RecordingWebhook fixed;
+  test::CommandResult replayed = test::run_command(
+      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + hook_url(fixed) + "?token=s3cret",
+      dir);
+  INFO(replayed.err);
+  CHECK(replayed.exit_code == 0);
+  const json replay_counts = json::parse(replayed.out);
+  CHECK(replay_counts["webhook"] == hook_url(fixed) + "?...");
+  CHECK(replay_counts["messages"] == lettered.size());
+  CHECK(replay_counts["bytes"] == bytes);
+  CHECK(replay_counts["skipped"] == 0);
+  CHECK(replay_counts["not_sent"] == 0);
+  {
+    std::lock_guard lock(fixed.mutex);
+    CHECK(std::multiset<std::string>(fixed.bodies.begin(), fixed.bodies.end()) == lettered);
+  }
+  RecordingWebhook still_failing(std::chrono::milliseconds(0), 503);
+  test::CommandResult not_sent = test::run_command(
+      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + hook_url(still_failing), dir);
+  CHECK(not_sent.exit_code == 1);
+  CHECK(json::parse(not_sent.out)["messages"] == 0);
+  CHECK(json::parse(not_sent.out)["not_sent"] == lettered.size());
+  CHECK(not_sent.err.find(std::to_string(lettered.size()) + " messages not sent: webhook " + hook_url(still_failing) +
+                         ": HTTP 503: {}") != std::string::npos);
+  {
+    std::lock_guard lock(still_failing.mutex);
+    CHECK(still_failing.bodies.size() == 1);  // the first refusal stops the replay
+  }
+  test::CommandResult none = test::run_command(
+      ebs_flow() + " filters replay run/dead-letters.jsonl --to-webhook " + hook_url(still_failing), dir);
+  CHECK(none.exit_code == 1);
+  CHECK(none.out.empty());
+  CHECK(none.err.find("no undelivered letter of the webhook output " + hook_url(still_failing)) != std::string::npos);
+  {
+    std::lock_guard lock(still_failing.mutex);
+    CHECK(still_failing.bodies.size() == 1);
+  }
   fs::remove_all(dir);
 }

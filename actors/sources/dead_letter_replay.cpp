@@ -48,7 +48,7 @@ class DeadLetterReplay final : public ActorLogic {
             letter.value("kind", "") == "undelivered"
                 ? "a filter output's undelivered message (" + format +
                       "), not an alert: send it to its output again (a Kafka topic's with ebs-flow replay "
-                      "--kind undelivered; docs/filters.md)"
+                      "--kind undelivered, a webhook's with ebs-flow filters replay --to-webhook; docs/filters.md)"
             : format == "avro-datum"
                 ? std::string("its original is a bare Avro datum, not an alert's JSON: frame it with its "
                               "topic's schema id to send it again (ebs-flow replay skips it)")

@@ -45,6 +45,12 @@ constexpr int64_t kMaxClaimAheadMs = 60000;
 // (`output_dead_letter_bytes`): a failed output's full default queue of ~6 KB messages (10,000
 // JSON alerts without cutouts: 60 MB) fits.
 constexpr int64_t kDefaultDeadLetterBytes = int64_t{64} << 20;
+// How often an instance adds its outputs' counts to the store (the API's status), besides when a
+// filter pauses and at the end of the stream: one small write (a request to the coordinator, on a
+// node) per interval at most.
+constexpr std::chrono::seconds kCountsInterval{5};
+// A store that refuses the counts is warned of at most this often (it is tried at each interval).
+constexpr std::chrono::seconds kCountsWarningInterval{60};
 
 struct NamedFilter {
   int64_t id = 0;  // in the registry; 0 for a filter of the workflow's config
@@ -400,13 +406,17 @@ class Filters final : public ActorLogic {
     sequence_ += batch.size();
     out.filtered(batch.size() - kept);
     send_undelivered(out);
+    add_output_counts(false);
   }
 
   // The outputs' threads give up on messages between batches too: their letters go out at each tick.
   std::chrono::microseconds tick_interval() const override {
     return undelivered_ ? std::chrono::microseconds(200000) : std::chrono::microseconds(0);
   }
-  void on_tick(Emitter& out) override { send_undelivered(out); }
+  void on_tick(Emitter& out) override {
+    send_undelivered(out);
+    add_output_counts(false);
+  }
 
   void on_end_of_stream(Emitter& out) override {
     if (!store_) return;
@@ -425,6 +435,7 @@ class Filters final : public ActorLogic {
     pause_failed_filters();
     // Every output has ended its work (a failed one after dead-lettering what it gave up on).
     send_undelivered(out);
+    add_output_counts(true);
   }
 
   std::string output() const override {
@@ -711,6 +722,7 @@ class Filters final : public ActorLogic {
           registry::OutputSettings settings = output_settings_;
           if (limits != owner_limits_.end()) settings.max_per_second = limits->second.max_alerts_per_second;
           queue = std::make_shared<registry::OutputQueue>(o, settings);
+          counted_.push_back({f.id, o, queue, {}});
         } else if (limits != owner_limits_.end()) {
           queue->set_max_per_second(limits->second.max_alerts_per_second);  // the owner's limit may have changed since
         }
@@ -865,6 +877,48 @@ class Filters final : public ActorLogic {
       paused_.insert(id);
     }
     store_->pause_for_failures(failed);  // one request for them all
+    add_output_counts(true);  // the owner who reads the reason sees the counts of then beside it
+  }
+
+  // Adds what the outputs counted since the last time to the store (the API's status: each
+  // output's delivered, dead-lettered and lost messages), at most every kCountsInterval unless
+  // `now`. Counts, not messages: one row per output in the store. A status, never the alerts'
+  // fate: a write that fails (a locked or read-only store, a coordinator that does not answer) is
+  // a warning (at most one per kCountsWarningInterval), never a failed batch or run; the deltas
+  // not told are told at the next write. Not idempotent: a request that reached the coordinator's
+  // store but whose answer did not come back is added again then (docs/filters.md).
+  void add_output_counts(bool now) {
+    if (!store_ || counted_.empty()) return;
+    const auto at = std::chrono::steady_clock::now();
+    if (!now && at - counts_added_at_ < kCountsInterval) return;
+    counts_added_at_ = at;
+    std::vector<registry::FilterRegistry::CountsAdded> added;
+    std::vector<std::pair<Counted*, registry::OutputCounts>> told;  // set once the store has them
+    for (Counted& c : counted_) {
+      const registry::OutputCounts total{static_cast<int64_t>(c.queue->delivered()),
+                                         static_cast<int64_t>(c.queue->dead_lettered()),
+                                         static_cast<int64_t>(c.queue->dead_letters_dropped())};
+      if (total == c.told) continue;
+      added.push_back({c.filter_id, c.output,
+                       {total.delivered - c.told.delivered, total.dead_lettered - c.told.dead_lettered,
+                        total.lost - c.told.lost}});
+      told.emplace_back(&c, total);
+    }
+    if (added.empty()) return;
+    try {
+      store_->add_output_counts(added);
+    } catch (const std::exception& e) {
+      ++counts_not_written_;
+      if (at - counts_warned_at_ >= kCountsWarningInterval || counts_warned_at_ == std::chrono::steady_clock::time_point{}) {
+        spdlog::warn("{}: the outputs' counts (the filters' status) not written ({} time(s) since the last warning), "
+                     "tried again in {} s: {}",
+                     instance_, counts_not_written_, kCountsInterval.count(), e.what());
+        counts_warned_at_ = at;
+        counts_not_written_ = 0;
+      }
+      return;
+    }
+    for (auto& [c, total] : told) c->told = total;
   }
 
   Annotation tag_annotation() const {
@@ -926,6 +980,17 @@ class Filters final : public ActorLogic {
   // request in flight when one was replaced still ends in one of them).
   std::vector<std::shared_ptr<registry::OutputQueue>> retired_queues_;
   std::set<int64_t> paused_;
+  // Every output queue made (retired ones too), with the counts the store was told of.
+  struct Counted {
+    int64_t filter_id;
+    registry::Output output;
+    std::shared_ptr<registry::OutputQueue> queue;
+    registry::OutputCounts told;
+  };
+  std::vector<Counted> counted_;
+  std::chrono::steady_clock::time_point counts_added_at_{};
+  std::chrono::steady_clock::time_point counts_warned_at_{};
+  uint64_t counts_not_written_ = 0;  // failed counts writes since the last warning
   // What the outputs gave up on, on its way to the dead letters (registry mode), and where it goes.
   std::shared_ptr<registry::UndeliveredLetters> undelivered_;
   size_t dead_letter_port_ = 1;

@@ -13,6 +13,7 @@
 
 #include "actors/common/filter_registry/filter_registry.h"
 #include "actors/common/repository/writer.h"
+#include "actors/common/sqlite/sqlite_db.h"
 #include "actors/transforms/filter.h"
 #include "actors/transforms/generated_filters.h"
 #include "actors/transforms/sql_filter.h"
@@ -1131,4 +1132,57 @@ TEST_CASE("an output that failed and was replaced when its filter resumed still 
                   std::to_string(passed - 2) + " alerts not delivered: refused by an output that had failed (its filter "
                                                "paused); kept as dead letters (kind `undelivered`) unless counted as "
                                                "dropped below") != warnings.end());
+}
+
+TEST_CASE("a store that refuses the outputs' counts neither fails nor dead-letters a batch; the counts not written are "
+          "written at the next write") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::test::HangingEndpoint hook;
+  auto made = service.store.create_filter(service.alice, "bright", "mag < 18.5",
+                                          {{registry::Output::Kind::webhook, hook.url()}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  auto logic = service.tag_count_instance();
+  size_t passed = 0;
+  {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
+    passed = out.forwarded_records;
+  }
+  REQUIRE(passed > 0);
+  // The store refuses the counts' write, and only it (the claims and the pause go through): a
+  // SQLite error as a locked or read-only file gives, on that one statement.
+  sqlite::Database other(service.dir.file("filters.sqlite"), sqlite::Database::Mode::read_write);
+  other.execute("CREATE TRIGGER refuse_counts BEFORE INSERT ON output_counts BEGIN SELECT RAISE(ABORT, 'counts refused'); END");
+  // The webhook goes away: its output fails and dead-letters every message (counted).
+  hook.close();
+  size_t letters = 0;
+  REQUIRE(ebs::test::wait_until([&] {
+    CollectingEmitter tick;
+    logic->on_tick(tick);
+    letters += tick.records(1).size();
+    return letters >= passed;
+  }, std::chrono::seconds(30)));
+  // The next batch pauses the failed output's filter, which writes the counts at once (refused):
+  // the batch is still forwarded whole, nothing failed or dead-lettered.
+  CollectingEmitter second;
+  CHECK_NOTHROW(logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), second));
+  CHECK(second.forwarded_records + second.filtered_records == service.records.size());
+  CHECK(second.failed_records == 0);
+  letters += second.records(1).size();  // undelivered messages (refused by the failed output), not failures
+  registry::Filter now = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(!now.active);
+  REQUIRE(now.output_counts.size() == 1);
+  CHECK(now.output_counts[0] == registry::OutputCounts{});  // not written
+  // The store takes them again: the end of the stream writes every count the refused writes had.
+  other.execute("DROP TRIGGER refuse_counts");
+  CollectingEmitter end;
+  CHECK_NOTHROW(logic->on_end_of_stream(end));
+  letters += end.records(1).size();
+  now = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  REQUIRE(now.output_counts.size() == 1);
+  CHECK(letters >= passed);
+  CHECK(now.output_counts[0].dead_lettered == static_cast<int64_t>(letters));
+  CHECK(now.output_counts[0].delivered == 0);
 }

@@ -1,6 +1,7 @@
 #include "actors/transforms/module.h"
 
 #include "actors/common/filter_registry/filter_commands.h"
+#include "actors/common/filter_registry/webhook_replay.h"
 #include "actors/transforms/alert_check.h"
 #include "actors/transforms/filter.h"
 #include "actors/transforms/filters.h"
@@ -16,6 +17,7 @@ void register_module(ActorRegistry& actors, CommandRegistry& commands, const clu
   register_alert_check(actors);
   register_sql_filter(actors);
   filter_registry::register_filter_commands(commands);
+  filter_registry::register_webhook_replay_command(commands);
 }
 
 }  // namespace ebs::transforms

@@ -132,8 +132,9 @@ using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // instance's output_dead_letters (a filters output's undelivered messages, dead-lettered); 10: a
 // dashboard feed part's state carries its attempt's epoch and the records not shipped, the newest
 // go first, and a node ships again after a drain cut; the coordinator acknowledges a node's report
-// and abandoned count (reportack).
-inline constexpr int kClusterProtocolRevision = 10;
+// and abandoned count (reportack); 11: the filters service's `counts` request (an instance's
+// outputs' delivered/dead-lettered/lost counts).
+inline constexpr int kClusterProtocolRevision = 11;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

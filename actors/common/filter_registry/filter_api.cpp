@@ -17,9 +17,15 @@ void send(httplib::Response& res, int status, const json& body) {
 
 json to_json(const Filter& f) {
   json outputs = json::array();
-  for (const Output& o : f.outputs) {
+  for (size_t i = 0; i < f.outputs.size(); ++i) {
+    const Output& o = f.outputs[i];
     json entry{{"kind", to_string(o.kind)}, {"target", o.target}};
     if (o.format != "json") entry["format"] = o.format;
+    // The status: what the runs counted of this output (docs/filters.md, "Undelivered messages").
+    const OutputCounts counts = i < f.output_counts.size() ? f.output_counts[i] : OutputCounts{};
+    entry["delivered"] = counts.delivered;
+    entry["dead_lettered"] = counts.dead_lettered;
+    entry["lost"] = counts.lost;
     outputs.push_back(entry);
   }
   return {{"id", f.id},

@@ -10,6 +10,7 @@
 #include "actors/common/avro/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
 #include "engine/time/clock.h"
+#include "engine/util/url_display.h"
 
 namespace ebs::filter_registry {
 
@@ -42,13 +43,9 @@ constexpr std::chrono::milliseconds kReportSlice{50};
 
 std::string public_target(const Output& output) {
   if (output.kind == Output::Kind::kafka) return output.target;
-  std::string url = output.target;
+  std::string url = url_without_credentials(output.target, "?...");
   const size_t scheme = url.find("://");
   const size_t host = scheme == std::string::npos ? 0 : scheme + 3;
-  const size_t path = url.find_first_of("/?#", host);
-  const size_t at = url.rfind('@', path == std::string::npos ? url.size() : path);
-  if (at != std::string::npos && at >= host) url.erase(host, at + 1 - host);  // user:password@
-  if (const size_t query = url.find_first_of("?#", host); query != std::string::npos) url = url.substr(0, query) + "?...";
   // Path segments after the first that are long enough to be a token (Discord's
   // /api/webhooks/ID/TOKEN, Teams', a service's /hooks/SECRET): hidden, whatever the service.
   if (const size_t first = url.find('/', host); first != std::string::npos) {
@@ -375,9 +372,17 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
       left.clear();  // delivered: their tokens released
       count_delivered(n);
     };
-    for (size_t i = 0; i < batch.size(); ++i) {
+    // A message librdkafka refuses (larger than message.max.bytes) fails the output, but those
+    // handed to it before may still reach the topic: their reports are waited for as below, and
+    // only the messages from the refused one on (never handed over) are surely undelivered.
+    std::optional<std::string> refused;
+    for (size_t i = 0; i < batch.size() && !refused; ++i) {
       if (torn_down()) return describe() + ": the run was torn down";
-      t.publisher->publish(confluent ? t.frame_header + batch[i].body : batch[i].body, batch[i].key, first_tag + i);
+      try {
+        t.publisher->publish(confluent ? t.frame_header + batch[i].body : batch[i].body, batch[i].key, first_tag + i);
+      } catch (const Fault& fault) {
+        refused = describe() + ": " + fault.message();
+      }
     }
     // In slices: a teardown cuts the wait (what is published may still reach the topic).
     const auto deadline = std::chrono::steady_clock::now() + settings_.timeout;
@@ -391,7 +396,7 @@ std::optional<std::string> OutputQueue::deliver(std::deque<Message>& batch) {
     }
     confirmed();
     if (t.publisher->failed() > failed_before) return describe() + " rejected messages: " + t.publisher->first_error();
-    return std::nullopt;
+    return refused;
   }
   if (!t.curl) {
     t.curl.reset(curl_easy_init());

@@ -338,6 +338,39 @@ TEST_CASE("a Kafka output with one partition unreachable: exactly the messages n
   CHECK(tracker->records_abandoned() == 0);
 }
 
+TEST_CASE("a Kafka message librdkafka refuses mid-batch: the ones handed over before reach the topic, only the rest are letters") {
+  // The broker answers slowly, so that while the first message's delivery is awaited the next
+  // nine queue and go as one batch; its fifth is larger than message.max.bytes: librdkafka refuses
+  // it (publish throws) after the four before it were handed over.
+  ebs::kafka::EmbeddedBroker broker(1);
+  broker.create_topic("mid", 1);
+  REQUIRE(rd_kafka_mock_broker_set_rtt(broker.mock_cluster(), 1, 500) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto tracker = std::make_shared<AckTracker>();
+  OutputSettings settings = unlimited();
+  settings.timeout = std::chrono::seconds(30);
+  settings.kafka_properties = {{"bootstrap.servers", broker.bootstrap_servers()}, {"message.max.bytes", "1000"}};
+  settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
+  OutputQueue queue({Output::Kind::kafka, "mid"}, settings);
+  auto body = [](int i) { return i == 5 ? "{\"n\":5,\"pad\":\"" + std::string(3000, 'x') + "\"}" : "{\"n\":" + std::to_string(i) + "}"; };
+  for (int i = 0; i < 10; ++i) CHECK(queue.offer(body(i), "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
+  REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(40)));
+  REQUIRE(ebs::test::wait_until([&] { return queue.delivered() + queue.dead_lettered() == 10; }, std::chrono::seconds(20)));
+  CHECK(queue.failure()->find("larger than message.max.bytes") != std::string::npos);
+  std::set<std::string> in_topic;
+  CHECK(ebs::test::read_topic_messages(broker.bootstrap_servers(), "mid", 1,
+                                       [&](int, int64_t, std::string value) { in_topic.insert(std::move(value)); }) == 1);
+  std::vector<UndeliveredLetters::Letter> letters = settings.dead_letters->take();
+  std::set<std::string> lettered;
+  for (const UndeliveredLetters::Letter& letter : letters) lettered.insert(letter.record->original);
+  CHECK(in_topic == std::set<std::string>{body(0), body(1), body(2), body(3), body(4)});
+  CHECK(lettered == std::set<std::string>{body(5), body(6), body(7), body(8), body(9)});
+  CHECK(queue.delivered() == 5);
+  CHECK(queue.undelivered() == 5);
+  letters.clear();
+  CHECK(tracker->records_acknowledged() == 10);
+  CHECK(tracker->records_abandoned() == 0);
+}
+
 TEST_CASE("a failed output's refused messages keep to the owner's limit: above it rate-limited, not letters") {
   GatedWebhook hook;
   hook.status = 500;

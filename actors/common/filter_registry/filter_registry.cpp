@@ -146,6 +146,13 @@ void FilterRegistry::migrate() {
   // without a new layout: switch claims belong to one run, none made before is read again.
   if (db_.scalar("SELECT count(*) FROM pragma_table_info('switch_claims') WHERE name = 'applied_revision'") == 0)
     db_.execute("ALTER TABLE switch_claims ADD COLUMN applied_revision INTEGER NOT NULL DEFAULT -1");
+  // The outputs' counts (the API's status): added without a new layout, an older ebs-flow leaves
+  // the table alone. Bounded: one row per output a filter ever had.
+  db_.execute(
+      "CREATE TABLE IF NOT EXISTS output_counts(filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, "
+      "kind TEXT NOT NULL, target TEXT NOT NULL, format TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, "
+      "dead_lettered INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, "
+      "PRIMARY KEY(filter_id, kind, target, format))");
   const int64_t version = db_.scalar("PRAGMA user_version");
   if (version > kStoreVersion)
     fail(db_.path(), "a filter store of layout version " + std::to_string(version) + ", newer than this ebs-flow's (" +
@@ -309,10 +316,23 @@ Answer<Filter> FilterRegistry::owned(const User& who, int64_t id) const {
   if (!s.step()) return Refusal{404, "no filter " + std::to_string(id)};
   Filter f = read_filter(s);
   if (!who.admin && f.owner_id != who.id) return Refusal{403, "filter " + std::to_string(id) + " is not yours"};
+  read_counts(f);
   return f;
 }
 
 Answer<Filter> FilterRegistry::filter(const User& who, int64_t id) const { return owned(who, id); }
+
+void FilterRegistry::read_counts(Filter& f) const {
+  auto s = db_.prepare("SELECT delivered, dead_lettered, lost FROM output_counts "
+                       "WHERE filter_id = ? AND kind = ? AND target = ? AND format = ?");
+  f.output_counts.assign(f.outputs.size(), OutputCounts{});
+  for (size_t i = 0; i < f.outputs.size(); ++i) {
+    const Output& o = f.outputs[i];
+    s.reset();
+    s.bind(1, f.id).bind(2, std::string(to_string(o.kind))).bind(3, o.target).bind(4, o.format);
+    if (s.step()) f.output_counts[i] = {s.integer(0), s.integer(1), s.integer(2)};
+  }
+}
 
 namespace {
 
@@ -453,6 +473,7 @@ std::vector<Filter> FilterRegistry::filters(const User& who) const {
   if (!who.admin) s.bind(1, who.id);
   std::vector<Filter> out;
   while (s.step()) out.push_back(read_filter(s));
+  for (Filter& f : out) read_counts(f);
   return out;
 }
 
@@ -472,6 +493,22 @@ void FilterRegistry::pause_for_failures(const std::map<int64_t, std::string>& re
     paused = s.run() > 0 || paused;
   }
   if (paused) bump_revision();
+  t.commit();
+}
+
+void FilterRegistry::add_output_counts(const std::vector<CountsAdded>& counts) {
+  sqlite::Transaction t(db_);
+  auto s = db_.prepare(
+      "INSERT INTO output_counts(filter_id, kind, target, format, delivered, dead_lettered, lost) "
+      "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM filters WHERE id = ?1) "
+      "ON CONFLICT(filter_id, kind, target, format) DO UPDATE SET delivered = delivered + excluded.delivered, "
+      "dead_lettered = dead_lettered + excluded.dead_lettered, lost = lost + excluded.lost");
+  for (const CountsAdded& c : counts) {
+    s.reset();
+    s.bind(1, c.filter_id).bind(2, std::string(to_string(c.output.kind))).bind(3, c.output.target)
+        .bind(4, c.output.format).bind(5, c.added.delivered).bind(6, c.added.dead_lettered).bind(7, c.added.lost);
+    s.run();
+  }
   t.commit();
 }
 

@@ -53,6 +53,15 @@ struct User {
   Limits limits;
 };
 
+// What the runs counted of an output, added up over every `filters` instance of every run that
+// had it (docs/filters.md, "Undelivered messages"): the API shows them beside the pause reason.
+struct OutputCounts {
+  int64_t delivered = 0;
+  int64_t dead_lettered = 0;  // given up on and kept for the run's dead letters (kind `undelivered`)
+  int64_t lost = 0;           // given up on when the dead-letter path was full: kept nowhere
+  bool operator==(const OutputCounts&) const = default;
+};
+
 struct Output {
   enum class Kind { kafka, webhook, slack };
   Kind kind = Kind::kafka;
@@ -79,6 +88,9 @@ struct Filter {
   std::vector<Output> outputs;
   bool active = true;
   std::string paused_reason;  // why it is paused ("by its owner", or what failed)
+  // Per output (in `outputs`' order), what runs counted of it (its kind, target and format, whatever
+  // the version): filled in the API's answers (filter(), filters(), a change's answer), else empty.
+  std::vector<OutputCounts> output_counts;
 };
 std::string_view to_string(Filter::Kind kind);
 
@@ -193,6 +205,14 @@ class FilterRegistry {
   // Filters that failed at run time (filter id -> why): each paused with its reason (no owner
   // check: the service does it), one revision for them all, in one write transaction.
   void pause_for_failures(const std::map<int64_t, std::string>& reasons);
+  // Counts an instance adds to its filters' outputs (since it last added), in one write
+  // transaction; a filter removed meanwhile is skipped. Not a change: no new revision.
+  struct CountsAdded {
+    int64_t filter_id = 0;
+    Output output;  // kind, target, format
+    OutputCounts added;
+  };
+  void add_output_counts(const std::vector<CountsAdded>& counts);
   // The log: version `version` of filter `filter_id` (0: it stopped) took effect at the instance's
   // alert `sequence` (alerts it had evaluated before), from the source batch `source_sequence` on
   // (-1: unknown), in the run's attempt `attempt` (kFirstAttempt, or after `on_node_loss: restart`
@@ -225,6 +245,8 @@ class FilterRegistry {
  private:
   Answer<Filter> owned(const User& who, int64_t id) const;
   Filter read_filter(sqlite::Statement& s) const;
+  // Fills each output's counts (for the API's answers).
+  void read_counts(Filter& f) const;
   void bump_revision();
   // Brings a store of an older layout to kStoreVersion, in one write transaction.
   void migrate();

@@ -535,3 +535,33 @@ TEST_CASE("a claim answers at most 16 switch points: the newest of those its bat
   // An instance that knows every point gets none.
   CHECK(registry.claim("run", 0, 400, known).points.empty());
 }
+
+TEST_CASE("each output's counts: added up across instances and runs, kept by a new version that keeps the output") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  User alice = ok(registry.create_user("alice", false, {}));
+  User bob = ok(registry.create_user("bob", false, {}));
+  const Output hook{Output::Kind::webhook, "http://127.0.0.1:9/hook"};
+  Filter f = ok(registry.create_filter(alice, "bright", "mag < 18", {kTopic[0], hook}));
+  Filter other = ok(registry.create_filter(bob, "faint", "mag > 20", kTopic));
+  const int64_t revision = registry.revision();
+  CHECK(ok(registry.filter(alice, f.id)).output_counts == std::vector<OutputCounts>(2));
+  // Two instances add what their outputs counted; the same topic of another filter is apart.
+  registry.add_output_counts({{f.id, kTopic[0], {10, 0, 0}}, {f.id, hook, {3, 4, 0}}, {other.id, kTopic[0], {7, 0, 0}}});
+  registry.add_output_counts({{f.id, hook, {1, 2, 1}}});
+  CHECK(registry.revision() == revision);  // a status, not a change: no switch point
+  const Filter read = ok(registry.filter(alice, f.id));
+  CHECK(read.output_counts == std::vector<OutputCounts>{{10, 0, 0}, {4, 6, 1}});
+  CHECK(registry.filters(alice).at(0).output_counts == read.output_counts);
+  CHECK(ok(registry.filter(bob, other.id)).output_counts == std::vector<OutputCounts>{{7, 0, 0}});
+  // The same topic as Avro is another output: counted apart.
+  registry.add_output_counts({{f.id, {Output::Kind::kafka, "alice-bright", "avro"}, {5, 0, 0}}});
+  CHECK(ok(registry.filter(alice, f.id)).output_counts.at(0).delivered == 10);
+  // A new version keeping the webhook keeps its counts; the dropped topic is not shown.
+  const Filter updated = ok(registry.update_filter(alice, f.id, std::nullopt, std::vector<Output>{hook}));
+  CHECK(updated.output_counts == std::vector<OutputCounts>{{4, 6, 1}});
+  // Counts of a filter gone meanwhile (its owner removed) are left out, not a fault.
+  ok(registry.remove_user("bob"));
+  registry.add_output_counts({{other.id, kTopic[0], {1, 0, 0}}, {f.id, hook, {1, 0, 0}}});
+  CHECK(ok(registry.filter(alice, f.id)).output_counts == std::vector<OutputCounts>{{5, 6, 1}});
+}

@@ -60,6 +60,9 @@ class LocalStore final : public SwitchStore {
     store_.record_effects(run_, instance, revision, effects);
   }
   void pause_for_failures(const std::map<int64_t, std::string>& reasons) override { store_.pause_for_failures(reasons); }
+  void add_output_counts(const std::vector<FilterRegistry::CountsAdded>& counts) override {
+    store_.add_output_counts(counts);
+  }
   bool remote() const override { return false; }
 
  private:
@@ -104,6 +107,12 @@ class CoordinatorStore final : public SwitchStore {
     json list = json::array();
     for (const auto& [id, reason] : reasons) list.push_back({id, reason});
     ask({{"op", "pause"}, {"filters", list}});
+  }
+  void add_output_counts(const std::vector<FilterRegistry::CountsAdded>& counts) override {
+    json list = json::array();
+    for (const FilterRegistry::CountsAdded& c : counts)
+      list.push_back({c.filter_id, to_json(c.output), c.added.delivered, c.added.dead_lettered, c.added.lost});
+    ask({{"op", "counts"}, {"outputs", list}});
   }
   bool remote() const override { return true; }
 
@@ -154,6 +163,14 @@ json serve(FilterRegistry& store, const std::string& run, int64_t attempt, const
     std::map<int64_t, std::string> reasons;
     for (const json& p : in.at("filters")) reasons[p.at(0).get<int64_t>()] = p.at(1).get<std::string>();
     store.pause_for_failures(reasons);
+    return nullptr;
+  }
+  if (op == "counts") {
+    std::vector<FilterRegistry::CountsAdded> counts;
+    for (const json& c : in.at("outputs"))
+      counts.push_back({c.at(0).get<int64_t>(), output_of(c.at(1)),
+                        {c.at(2).get<int64_t>(), c.at(3).get<int64_t>(), c.at(4).get<int64_t>()}});
+    store.add_output_counts(counts);
     return nullptr;
   }
   fail("filter registry", "the coordinator does not know the request '" + op + "'");

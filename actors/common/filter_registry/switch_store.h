@@ -36,6 +36,8 @@ class SwitchStore {
   // failed (id -> why), in one call each.
   virtual void record_effects(int64_t instance, int64_t revision, const std::vector<FilterRegistry::Effect>& effects) = 0;
   virtual void pause_for_failures(const std::map<int64_t, std::string>& reasons) = 0;
+  // What the instance's outputs counted since it last added (FilterRegistry::add_output_counts).
+  virtual void add_output_counts(const std::vector<FilterRegistry::CountsAdded>& counts) = 0;
   // Whether each claim is a round trip to the coordinator (on a node), where an instance claims
   // ahead of its batch by its `claim_ahead_ms` (docs/filters.md, "In a cluster run"); in one
   // process a claim is a transaction on the local store, made for each batch.

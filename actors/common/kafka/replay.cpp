@@ -76,36 +76,51 @@ std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
   return out;
 }
 
+bool for_each_letter_message(const std::filesystem::path& file, const std::string& kind, uint64_t& skipped,
+                             uint64_t* skipped_undelivered,
+                             const std::function<bool(std::string message, const std::string& place)>& take) {
+  const std::string place = file.string();
+  std::ifstream in(file);
+  if (!in) fail(place, "cannot read");
+  std::string line;
+  size_t row = 0;
+  while (std::getline(in, line)) {
+    ++row;
+    if (line.empty()) continue;
+    nlohmann::json letter = nlohmann::json::parse(line, nullptr, false);
+    std::string row_place = place + ":row " + std::to_string(row);
+    if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
+    std::string format = letter.value("original_format", "");
+    // A filter output's undelivered messages belong to a user's topic or webhook: never sent to
+    // an alert topic by a replay of the whole file.
+    const std::string letter_kind = letter.value("kind", "");
+    if (kind.empty() ? letter_kind == "undelivered" : letter_kind != kind) {
+      ++skipped;
+      if (skipped_undelivered && letter_kind == "undelivered") ++*skipped_undelivered;
+      continue;
+    }
+    if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
+      const auto letter_place = letter.find("place");
+      if (!take(base64_decode(letter["original"].get<std::string>(), row_place),
+                letter_place != letter.end() && letter_place->is_string() ? letter_place->get<std::string>() : ""))
+        return false;
+    } else {
+      ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
+    }
+  }
+  return true;
+}
+
 std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
                                           int64_t schema_id, uint64_t& skipped, const std::string& kind,
                                           uint64_t* skipped_undelivered) {
   std::string place = file.string();
   std::vector<std::string> out;
   if (file.extension() == ".jsonl") {
-    std::ifstream in(file);
-    std::string line;
-    size_t row = 0;
-    while (std::getline(in, line)) {
-      ++row;
-      if (line.empty()) continue;
-      nlohmann::json letter = nlohmann::json::parse(line, nullptr, false);
-      std::string row_place = place + ":row " + std::to_string(row);
-      if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
-      std::string format = letter.value("original_format", "");
-      // A filter output's undelivered messages belong to a user's topic or webhook: never sent to
-      // an alert topic by a replay of the whole file.
-      const std::string letter_kind = letter.value("kind", "");
-      if (kind.empty() ? letter_kind == "undelivered" : letter_kind != kind) {
-        ++skipped;
-        if (skipped_undelivered && letter_kind == "undelivered") ++*skipped_undelivered;
-        continue;
-      }
-      if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
-        out.push_back(base64_decode(letter["original"].get<std::string>(), row_place));
-      } else {
-        ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
-      }
-    }
+    for_each_letter_message(file, kind, skipped, skipped_undelivered, [&](std::string message, const std::string&) {
+      out.push_back(std::move(message));
+      return true;
+    });
     return out;
   }
   std::string bytes = read_all(file);

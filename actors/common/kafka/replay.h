@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -47,6 +48,15 @@ struct ReplayCounts {
 
 // A Confluent wire-format frame: magic 0, the big-endian schema id, the Avro datum.
 std::string confluent_frame(uint32_t schema_id, std::string_view datum);
+
+// Each letter of a dead-letter file (*.jsonl) with a message to send, read one line at a time:
+// `take(message, place)` gets a letter of `kind` (empty: every kind but `undelivered`, those counted
+// in `skipped_undelivered` when given) whose original is bytes (original_format avro or bytes,
+// base64), with the letter's `place`; the others are counted in `skipped`. `take` returns false to
+// stop the reading (then this returns false). Raises a `failed` Fault naming the file and row.
+bool for_each_letter_message(const std::filesystem::path& file, const std::string& kind, uint64_t& skipped,
+                             uint64_t* skipped_undelivered,
+                             const std::function<bool(std::string message, const std::string& place)>& take);
 
 // The Kafka messages one input file makes. Raises a `failed` Fault naming the file. A dead-letter
 // file gives the letters of `kind` (empty: every kind but `undelivered`, those counted in

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "engine/util/url_display.h"
+
 namespace ebs::postgres {
 
 namespace {
@@ -29,14 +31,10 @@ bool is_postgres_url(std::string_view url) {
 }
 
 std::string server_place(std::string_view url) {
-  auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  std::string_view rest = url.substr(scheme + 3);
-  auto slash = rest.find('/');
-  auto at = rest.rfind('@', slash);
-  if (at != std::string_view::npos) rest = rest.substr(at + 1);
-  auto query = rest.find('?');  // options (sslmode, passwords) stay out of messages
-  return "postgresql://" + std::string(rest.substr(0, query));
+  if (url.find("://") == std::string_view::npos) return std::string(url);
+  // Options (sslmode, passwords) stay out of messages, and so does the user's password.
+  const std::string shown = url_without_credentials(url, "");
+  return "postgresql://" + shown.substr(shown.find("://") + 3);
 }
 
 FaultKind fault_kind(std::string_view sqlstate) {

@@ -1,0 +1,201 @@
+#include "actors/common/filter_registry/webhook_replay.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "actors/common/filter_registry/filter_outputs.h"
+#include "actors/common/kafka/replay.h"
+#include "engine/util/fault.h"
+
+namespace ebs::filter_registry {
+
+namespace {
+
+constexpr double kMaxRate = 1e6;  // messages per second
+constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
+// How often the sending looks at the output's progress and for a signal while it waits.
+constexpr std::chrono::milliseconds kPoll{2};
+constexpr std::chrono::milliseconds kPaceSlice{50};
+
+bool signalled(const sigset_t& signals) {
+  timespec zero{0, 0};
+  return sigtimedwait(&signals, nullptr, &zero) > 0;
+}
+
+// The dead-letter files of the inputs: a file named must be one (*.jsonl: any other file would be
+// sent whole, as `ebs-flow replay` sends an alert file to a topic); a folder gives its *.jsonl files.
+std::vector<std::filesystem::path> letter_files(const std::vector<std::string>& inputs) {
+  std::vector<std::filesystem::path> out;
+  for (const std::string& input : inputs) {
+    std::error_code ec;
+    const bool folder = std::filesystem::is_directory(input, ec);
+    for (const auto& file : kafka::replay_files({input})) {
+      if (file.extension() == ".jsonl")
+        out.push_back(file);
+      else if (!folder)
+        fail(file.string(), "not a dead-letter file (*.jsonl)");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
+  if (!(options.rate >= 0 && options.rate <= kMaxRate))
+    fail("--rate", "must be 0 to " + std::to_string(static_cast<int64_t>(kMaxRate)) + ", not " + std::to_string(options.rate));
+  if (options.timeout.count() <= 0 || options.timeout > kMaxTimeout)
+    fail("--timeout-ms", "must be 1 to " + std::to_string(kMaxTimeout.count()) + ", not " +
+                             std::to_string(options.timeout.count()));
+  const std::vector<std::filesystem::path> files = letter_files(options.inputs);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  // Before the output's thread starts, which inherits the mask: the signals wait for sigtimedwait.
+  if (options.stop_on_signals) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A letter's place starts with its output as the output describes itself (OutputQueue::describe).
+  std::vector<std::string> places;
+  for (Output::Kind kind : {Output::Kind::webhook, Output::Kind::slack})
+    places.push_back(std::string(to_string(kind)) + " " + public_target({kind, options.url}) + ":");
+  const auto selected = [&](const std::string& place) {
+    return options.all_outputs ||
+           std::any_of(places.begin(), places.end(), [&](const std::string& p) { return place.starts_with(p); });
+  };
+
+  OutputSettings settings;
+  // Paced here (--rate), never dropped by the output's own limit; at most kReplayWindow messages
+  // are offered and not answered (the queue never fills), and none waits too long for the output's liking.
+  settings.max_per_second = 1e12;
+  settings.queue_capacity = kReplayWindow + 1;
+  settings.max_hold = std::chrono::hours(24 * 365);
+  settings.timeout = options.timeout;
+  OutputQueue queue(Output{Output::Kind::webhook, options.url}, settings);
+  WebhookReplayCounts counts;
+  uint64_t chosen = 0, offered = 0, counted = 0;
+  // The sizes of the messages offered and not yet counted delivered: a webhook's messages go one at
+  // a time, in order, so those delivered are the first ones.
+  std::deque<size_t> in_flight;
+  const auto count_delivered = [&] {
+    for (const uint64_t delivered = queue.delivered(); counted < delivered && !in_flight.empty(); ++counted) {
+      counts.bytes += in_flight.front();
+      in_flight.pop_front();
+    }
+  };
+  const auto interrupted = [&] {
+    if (options.stop_on_signals && !counts.interrupted && signalled(signals)) counts.interrupted = true;
+    return counts.interrupted;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::filesystem::path& file : files) {
+    const bool read = kafka::for_each_letter_message(
+        file, "undelivered", counts.skipped, nullptr, [&](std::string message, const std::string& place) {
+          if (!selected(place)) {
+            ++counts.skipped;
+            return true;
+          }
+          ++chosen;
+          // After a failure the rest is only counted (not sent); after a signal nothing more is read.
+          for (;;) {
+            count_delivered();
+            if (interrupted()) return false;
+            if (queue.failure()) return true;
+            if (offered - counted < kReplayWindow) break;
+            std::this_thread::sleep_for(kPoll);
+          }
+          if (options.rate > 0) {
+            const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                         std::chrono::duration<double>(offered / options.rate));
+            for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
+              if (interrupted()) return false;
+              std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - now, kPaceSlice));
+            }
+          }
+          const size_t size = message.size();
+          if (queue.offer(std::move(message), "", "") == OutputQueue::Offer::queued) {
+            in_flight.push_back(size);
+            ++offered;
+          }
+          return true;
+        });
+    if (!read) break;
+  }
+  // Every request is waited for, each bounded by the time-out (a webhook that stops answering
+  // fails the output), unless a signal comes: then what is queued is not sent, and only the
+  // request in flight is waited for (so the counts are exact).
+  auto progress_at = std::chrono::steady_clock::now();
+  while (!queue.failure() && counted < offered && !interrupted()) {
+    const uint64_t before = counted;
+    count_delivered();
+    const auto now = std::chrono::steady_clock::now();
+    if (counted != before)
+      progress_at = now;
+    else if (now - progress_at > options.timeout * 2)
+      break;
+    std::this_thread::sleep_for(kPoll);
+  }
+  if (counts.interrupted) queue.abandon_queued();
+  queue.drain(options.timeout * 2);
+  count_delivered();
+  counts.messages = counted;
+  counts.not_sent = chosen - counted;
+  counts.failure = queue.failure();
+  return counts;
+}
+
+void register_webhook_replay_command(CommandRegistry& commands) {
+  commands.add(
+      "filters replay",
+      "POST a filter output's undelivered messages (dead letters of kind `undelivered`) to a webhook again",
+      [](CLI::App& app) -> CommandRegistry::Runner {
+        auto options = std::make_shared<WebhookReplayOptions>();
+        auto timeout_ms = std::make_shared<int64_t>(options->timeout.count());
+        app.add_option("inputs", options->inputs, "dead-letter files (*.jsonl), or folders of them")->required();
+        app.add_option("--to-webhook", options->url,
+                       "the URL to POST each message to: the letters of the webhook (or Slack) output at that URL are sent")
+            ->required();
+        app.add_flag("--all-outputs", options->all_outputs,
+                     "send every undelivered letter, whichever output's (select them first)");
+        app.add_option("--rate", options->rate, "messages per second (0 = as fast as the webhook answers; at most 1000000)");
+        app.add_option("--timeout-ms", *timeout_ms,
+                       "per request (as the `filters` actor's output_timeout_ms; 1 to 3600000)")
+            ->default_val(5000);
+        return [options, timeout_ms]() -> int {
+          try {
+            options->timeout = std::chrono::milliseconds(*timeout_ms);
+            options->stop_on_signals = true;
+            WebhookReplayCounts c = replay_to_webhook(*options);
+            const std::string shown = public_target({Output::Kind::webhook, options->url});
+            if (c.selected() == 0) {
+              std::cerr << "no undelivered letter of the webhook output " << shown << " in the inputs (" << c.skipped
+                        << " letters skipped): a letter's place starts with `webhook " << shown
+                        << ":` (or `slack ...:`); --all-outputs sends every undelivered letter" << std::endl;
+              return exit_code::failed;
+            }
+            if (c.not_sent > 0)
+              spdlog::error("{} messages not sent: {}", c.not_sent,
+                            c.interrupted ? std::string("stopped by a signal")
+                                          : c.failure.value_or("webhook " + shown + ": not delivered by the end"));
+            std::cout << nlohmann::json{{"webhook", shown},       {"messages", c.messages}, {"bytes", c.bytes},
+                                        {"skipped", c.skipped},  {"not_sent", c.not_sent},
+                                        {"interrupted", c.interrupted}}
+                             .dump()
+                      << std::endl;
+            return c.not_sent > 0 ? exit_code::failed : exit_code::ok;
+          } catch (const Fault& f) {
+            std::cerr << f.what() << std::endl;
+            return exit_code::failed;
+          }
+        };
+      });
+}
+
+}  // namespace ebs::filter_registry

@@ -1,0 +1,53 @@
+// `ebs-flow filters replay DEAD_LETTERS... --to-webhook URL [--all-outputs] [--rate N] [--timeout-ms N]`:
+// POSTs a filter output's undelivered messages (dead letters of kind `undelivered`, docs/filters.md
+// "Undelivered messages") to a webhook again, through the webhook output the `filters` actor uses
+// (the same request, Content-Type and time-out; a 2xx answer is delivery). The letters are read as
+// `ebs-flow replay --kind undelivered` reads them (kafka::for_each_letter_message: `avro-datum`
+// letters and other kinds skipped), one line at a time, at most kReplayWindow messages in memory.
+// Only the letters of the webhook (or Slack) output at that URL are sent (their `place` starts with
+// `webhook URL:` or `slack URL:`, the URL as public_target shows it), the others skipped, unless
+// `--all-outputs`; nothing selected is an error. The first request that fails stops the sending:
+// what is left is not sent (counted). SIGINT/SIGTERM stop it too: the messages in flight are
+// waited for, the rest not sent. Prints {"webhook", "messages", "bytes", "skipped", "not_sent",
+// "interrupted"} as one JSON line (the URL shown without its secrets); exit 1 when something
+// selected was not sent, or nothing was selected.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/cli/command_registry.h"
+
+namespace ebs::filter_registry {
+
+// Messages offered to the webhook output and not yet answered, at most (the rest wait in the files).
+inline constexpr uint64_t kReplayWindow = 256;
+
+struct WebhookReplayOptions {
+  // Dead-letter files (*.jsonl; another file is refused) and folders (their *.jsonl files, others ignored).
+  std::vector<std::string> inputs;
+  std::string url;
+  bool all_outputs = false;  // every undelivered letter, whichever output's
+  double rate = 0;  // messages per second; 0 = as fast as the webhook answers; at most 1e6
+  std::chrono::milliseconds timeout{5000};  // per request, as the `filters` actor's output_timeout_ms; at most 1 h
+  bool stop_on_signals = false;  // SIGINT/SIGTERM end the sending (blocked in this process: the CLI)
+};
+
+struct WebhookReplayCounts {
+  uint64_t messages = 0;  // delivered (answered 2xx)
+  uint64_t bytes = 0;     // of those
+  uint64_t skipped = 0;   // letters of another kind or output, or without a message to send (avro-datum)
+  uint64_t not_sent = 0;  // selected, and not delivered: left when a request failed or a signal came
+  bool interrupted = false;  // a signal stopped it
+  std::optional<std::string> failure;  // why the first failed request failed
+  uint64_t selected() const { return messages + not_sent; }
+};
+
+WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options);
+
+void register_webhook_replay_command(CommandRegistry& commands);
+
+}  // namespace ebs::filter_registry
