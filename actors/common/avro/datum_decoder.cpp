@@ -46,49 +46,50 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
     n = RawNode();
     return false;
   };
+  // Each NullOr step reads its branch, then falls through to its primitive's case.
   switch (t->step) {
-    case Op::NullOrBoolean:
-      if (present()) put(RawNode::Kind::Bool).boolean = in_->read_boolean();
-      return;
-    case Op::NullOrInt:
-      if (present()) put(RawNode::Kind::Int).integer = in_->read_int();
-      return;
-    case Op::NullOrLong:
-      if (present()) put(RawNode::Kind::Int).integer = in_->read_long();
-      return;
-    case Op::NullOrFloat:
-      if (present()) put(RawNode::Kind::Double).number = in_->read_float();
-      return;
-    case Op::NullOrDouble:
-      if (present()) put(RawNode::Kind::Double).number = in_->read_double();
-      return;
-    case Op::NullOrString:
-      if (present()) builder_.count_text((put(RawNode::Kind::String).text = in_->read_bytes()).size());
-      return;
-    case Op::NullOrBytes:
-      if (present()) builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_bytes()).size());
-      return;
     case Op::Null:
       n = RawNode();
       return;
+    case Op::NullOrBoolean:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Boolean:
       put(RawNode::Kind::Bool).boolean = in_->read_boolean();
       return;
+    case Op::NullOrInt:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Int:
       put(RawNode::Kind::Int).integer = in_->read_int();
       return;
+    case Op::NullOrLong:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Long:
       put(RawNode::Kind::Int).integer = in_->read_long();
       return;
+    case Op::NullOrFloat:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Float:
       put(RawNode::Kind::Double).number = in_->read_float();
       return;
+    case Op::NullOrDouble:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Double:
       put(RawNode::Kind::Double).number = in_->read_double();
       return;
+    case Op::NullOrString:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::String:
       builder_.count_text((put(RawNode::Kind::String).text = in_->read_bytes()).size());
       return;
+    case Op::NullOrBytes:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Bytes:
       builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_bytes()).size());
       return;
