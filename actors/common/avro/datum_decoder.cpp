@@ -24,12 +24,10 @@ constexpr size_t kMaxNodes = size_t{1} << 28;
 inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t type_id,
                                                                       uint32_t node, int depth) {
   const PlanType* t = &types_[type_id];
-  if (t->op == Op::Union) {
+  if (t->step == Op::Union) {
     const char* at = in_->position();
     int64_t index = in_->read_long();
-    if (index < 0 || index >= t->count) [[unlikely]]
-      in_->fail_at(at, "union branch " + std::to_string(index) + " out of range [0, " +
-                           std::to_string(t->count) + ")");
+    if (index < 0 || index >= t->count) [[unlikely]] fail_union_branch(at, index, t->count);
     t = &types_[members_[t->first + static_cast<uint32_t>(index)]];
   }
   // Slots come uninitialised (Slots::unset): every case writes the whole node.
@@ -39,28 +37,59 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
     n.kind = kind;
     return n;
   };
-  switch (t->op) {
+  // A fused union of null and a primitive: reads the branch; false (and the node Null) for null.
+  auto present = [this, t, &n]() {
+    const char* at = in_->position();
+    int64_t index = in_->read_long();
+    if (static_cast<uint64_t>(index) > 1) [[unlikely]] fail_union_branch(at, index, 2);
+    if (index != t->null_branch) return true;
+    n = RawNode();
+    return false;
+  };
+  // Each NullOr step reads its branch, then falls through to its primitive's case.
+  switch (t->step) {
     case Op::Null:
       n = RawNode();
       return;
+    case Op::NullOrBoolean:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Boolean:
       put(RawNode::Kind::Bool).boolean = in_->read_boolean();
       return;
+    case Op::NullOrInt:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Int:
       put(RawNode::Kind::Int).integer = in_->read_int();
       return;
+    case Op::NullOrLong:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Long:
       put(RawNode::Kind::Int).integer = in_->read_long();
       return;
+    case Op::NullOrFloat:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Float:
       put(RawNode::Kind::Double).number = in_->read_float();
       return;
+    case Op::NullOrDouble:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Double:
       put(RawNode::Kind::Double).number = in_->read_double();
       return;
+    case Op::NullOrString:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::String:
       builder_.count_text((put(RawNode::Kind::String).text = in_->read_bytes()).size());
       return;
+    case Op::NullOrBytes:
+      if (!present()) return;
+      [[fallthrough]];
     case Op::Bytes:
       builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_bytes()).size());
       return;
@@ -87,6 +116,11 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
       decode_blocks(*t, node, depth + 1);
       return;
   }
+}
+
+void DatumDecoder::fail_union_branch(const char* at, int64_t index, uint32_t count) const {
+  in_->fail_at(at, "union branch " + std::to_string(index) + " out of range [0, " +
+                       std::to_string(count) + ")");
 }
 
 __attribute__((noinline)) void DatumDecoder::decode_record(const PlanType& t, uint32_t node,
@@ -229,7 +263,9 @@ void DatumDecoder::skip_value(uint32_t type_id, int depth) {
       if (index < 0 || index >= t.count) in_->fail_at(at, "enum index out of range");
       return;
     }
-    case Op::Union: {
+    case Op::Union:
+    case Op::NullOrBoolean: case Op::NullOrInt: case Op::NullOrLong: case Op::NullOrFloat:
+    case Op::NullOrDouble: case Op::NullOrString: case Op::NullOrBytes: {  // steps, never an op
       const char* at = in_->position();
       int64_t index = in_->read_long();
       if (index < 0 || index >= t.count) in_->fail_at(at, "union branch out of range");

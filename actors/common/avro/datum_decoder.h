@@ -44,6 +44,8 @@ class DatumDecoder {
   void decode_blocks(const PlanType& t, uint32_t node, int depth);
   void decode_item(const PlanType& t, uint32_t node, int depth);
   void skip_value(uint32_t type_id, int depth);
+  [[noreturn]] __attribute__((noinline)) void fail_union_branch(const char* at, int64_t index,
+                                                                uint32_t count) const;
   int64_t read_block_count(const PlanType& t, int64_t* block_bytes);
 
   const DecodePlan* plan_ = nullptr;

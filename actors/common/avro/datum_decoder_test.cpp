@@ -114,6 +114,58 @@ TEST_CASE("DatumDecoder decodes every Avro type like libavro") {
   }
 }
 
+TEST_CASE("Unions of null and a primitive, in either order, decode like libavro (the fused step)") {
+  const char* schema = R"({"type": "record", "name": "nullable", "fields": [
+    {"name": "b0", "type": ["null", "boolean"]}, {"name": "b1", "type": ["boolean", "null"]},
+    {"name": "i0", "type": ["null", "int"]},     {"name": "i1", "type": ["int", "null"]},
+    {"name": "l0", "type": ["null", "long"]},    {"name": "l1", "type": ["long", "null"]},
+    {"name": "f0", "type": ["null", "float"]},   {"name": "f1", "type": ["float", "null"]},
+    {"name": "d0", "type": ["null", "double"]},  {"name": "d1", "type": ["double", "null"]},
+    {"name": "s0", "type": ["null", "string"]},  {"name": "s1", "type": ["string", "null"]},
+    {"name": "y0", "type": ["null", "bytes"]},   {"name": "y1", "type": ["bytes", "null"]}
+  ]})";
+  auto plan = DecodePlan::compile(schema, "n");
+  const std::string values[] = {std::string(1, '\x01'), zigzag(-7), zigzag(int64_t{1} << 40),
+                                raw_float(0.5f), raw_double(-2.25), encode_string("ab"),
+                                encode_string(std::string("\x00\x01", 2))};
+  // Each field null or present, alternately: first the ["null", T] fields present, then the others.
+  for (int present_first : {0, 1}) {
+    CAPTURE(present_first);
+    std::string body;
+    for (int field = 0; field < 14; ++field) {
+      const bool null_first = field % 2 == 0;  // x0: ["null", T]; x1: [T, "null"]
+      const bool present = (field + present_first) % 2 == 0;  // 0: x0 present, 1: x1 present
+      body += zigzag(present == null_first ? 1 : 0);
+      if (present) body += values[field / 2];
+    }
+    auto owned = std::make_shared<const std::string>(body);
+    ByteReader in(*owned, "n");
+    DatumDecoder decoder;
+    ebs::RawRecord record = decoder.decode(plan, in, owned);
+    CHECK(in.at_end());
+    CHECK(record.path(present_first ? "i1" : "i0").as_int() == -7);
+    CHECK(record.path(present_first ? "i0" : "i1").is_null());
+    CHECK(record.path(present_first ? "s1" : "s0").as_string() == "ab");
+    CHECK(record.path(present_first ? "b1" : "b0").node().boolean);
+    CHECK(record.path(present_first ? "d1" : "d0").as_double() == -2.25);
+    reference::read_datum(schema, *owned, [&](avro_value_t& value) {
+      CHECK(reference::compare(value, record.root()) == "");
+    });
+  }
+  // A branch index out of range, in either order, names the union's two branches.
+  for (const char* bad_schema : {R"(["double", "null"])", R"(["null", "string"])"}) {
+    for (int64_t index : {int64_t{2}, int64_t{-1}}) {
+      auto bad_plan = DecodePlan::compile(bad_schema, "u");
+      auto owned = std::make_shared<const std::string>(zigzag(index) + raw_double(1));
+      ByteReader in(*owned, "u");
+      DatumDecoder decoder;
+      CHECK_THROWS_WITH_AS(decoder.decode(bad_plan, in, owned),
+                           ("u:byte 0: union branch " + std::to_string(index) + " out of range [0, 2)").c_str(),
+                           ebs::Fault);
+    }
+  }
+}
+
 TEST_CASE("A decoded record's bytes, counted while it is decoded, are its nodes and every text they view") {
   // Strings, bytes, fixed, enum symbols, map keys, a union's string and enum, and the nodes a
   // second block leaves unreachable (they are held too); then the record's first fields only.

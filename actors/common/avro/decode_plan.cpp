@@ -100,7 +100,7 @@ class SchemaCompiler {
   }
 
   uint32_t add(Op op) {
-    plan_.types_.push_back(PlanType{op});
+    plan_.types_.push_back(PlanType{.op = op, .step = op});
     return static_cast<uint32_t>(plan_.types_.size() - 1);
   }
 
@@ -238,7 +238,32 @@ class SchemaCompiler {
     t.first = static_cast<uint32_t>(plan_.members_.size());
     t.count = static_cast<uint32_t>(branches.size());
     plan_.members_.insert(plan_.members_.end(), branches.begin(), branches.end());
+    if (branches.size() == 2) {
+      const uint8_t null_branch = plan_.types_[branches[0]].op == Op::Null ? 0 : 1;
+      if (plan_.types_[branches[null_branch]].op == Op::Null) {
+        Op step = nullable_step(plan_.types_[branches[1 - null_branch]].op);
+        PlanType& u = plan_.types_[id];
+        if (step != Op::Union) {
+          u.step = step;
+          u.null_branch = null_branch;
+        }
+      }
+    }
     return id;
+  }
+
+  // The fused step of a union of null and `value`; Union when there is none.
+  static Op nullable_step(Op value) {
+    switch (value) {
+      case Op::Boolean: return Op::NullOrBoolean;
+      case Op::Int: return Op::NullOrInt;
+      case Op::Long: return Op::NullOrLong;
+      case Op::Float: return Op::NullOrFloat;
+      case Op::Double: return Op::NullOrDouble;
+      case Op::String: return Op::NullOrString;
+      case Op::Bytes: return Op::NullOrBytes;
+      default: return Op::Union;
+    }
   }
 
   std::string name_of(uint32_t id) const {
@@ -257,6 +282,8 @@ class SchemaCompiler {
       case Op::Null: size = 0; break;
       case Op::Boolean: case Op::Int: case Op::Long: case Op::Enum: size = 1; break;
       case Op::String: case Op::Bytes: case Op::Array: case Op::Map: case Op::Union: size = 1; break;
+      case Op::NullOrBoolean: case Op::NullOrInt: case Op::NullOrLong: case Op::NullOrFloat:
+      case Op::NullOrDouble: case Op::NullOrString: case Op::NullOrBytes: break;  // steps only
       case Op::Float: size = 4; break;
       case Op::Double: size = 8; break;
       case Op::Fixed: size = t.count; break;

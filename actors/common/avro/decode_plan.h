@@ -24,9 +24,15 @@ namespace ebs::avro {
 struct PlanType {
   enum class Op : uint8_t {
     Null, Boolean, Int, Long, Float, Double, String, Bytes,
-    Enum, Fixed, Record, Array, Map, Union
+    Enum, Fixed, Record, Array, Map, Union,
+    // Steps only (never an `op`): a union of null and one of these primitives, either order.
+    NullOrBoolean, NullOrInt, NullOrLong, NullOrFloat, NullOrDouble, NullOrString, NullOrBytes
   };
   Op op = Op::Null;
+  // How the datum decoder decodes it: `op`, except for a union of null and a primitive (most
+  // survey fields), fused into one step that reads the branch and the value (docs/performance.md).
+  Op step = Op::Null;
+  uint8_t null_branch = 0;  // NullOr* steps: the null branch's index (0 or 1)
   // Record: fields' type ids at members[first, first+count). Union: branches, likewise.
   // Array/Map: `first` is the item/value type id. Enum: symbols[first, first+count).
   // Fixed: `count` is the size in bytes.

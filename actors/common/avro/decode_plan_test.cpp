@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <utility>
+
 #include "test/support/avro_test_files.h"
 #include "actors/common/avro/container_file.h"
 #include "engine/util/fault.h"
@@ -100,4 +102,22 @@ TEST_CASE("DecodePlan compiles every writer schema of the shared data") {
       CHECK(plan->type(plan->root()).op == Op::Record);
     }
   }
+}
+
+TEST_CASE("A union of null and a primitive, in either order, gets a fused decode step") {
+  auto step = [](std::string_view schema) {
+    auto plan = ebs::avro::DecodePlan::compile(schema, "s");
+    const auto& t = plan->type(plan->root());
+    CHECK(t.op == Op::Union);
+    return std::pair{t.step, t.null_branch};
+  };
+  CHECK(step(R"(["null", "double"])") == std::pair{Op::NullOrDouble, uint8_t{0}});
+  CHECK(step(R"(["string", "null"])") == std::pair{Op::NullOrString, uint8_t{1}});
+  CHECK(step(R"(["null", "long"])").first == Op::NullOrLong);
+  CHECK(step(R"(["bytes", "null"])").first == Op::NullOrBytes);
+  // Others keep the general step: a named branch, three branches, no null.
+  CHECK(step(R"(["null", {"type": "enum", "name": "e", "symbols": ["a"]}])").first == Op::Union);
+  CHECK(step(R"(["null", "int", "string"])").first == Op::Union);
+  CHECK(step(R"(["int", "string"])").first == Op::Union);
+  CHECK(step(R"(["null"])").first == Op::Union);
 }
