@@ -7,6 +7,7 @@
 namespace ebs::avro {
 
 using Op = PlanType::Op;
+using Step = PlanType::Step;
 
 namespace {
 // Records, arrays, maps and unions nest at most this deep (recursive schemas could otherwise
@@ -24,7 +25,7 @@ constexpr size_t kMaxNodes = size_t{1} << 28;
 inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t type_id,
                                                                       uint32_t node, int depth) {
   const PlanType* t = &types_[type_id];
-  if (t->step == Op::Union) {
+  if (t->step == Step::Union) {
     const char* at = in_->position();
     int64_t index = in_->read_long();
     if (index < 0 || index >= t->count) [[unlikely]] fail_union_branch(at, index, t->count);
@@ -48,55 +49,55 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
   };
   // Each NullOr step reads its branch, then falls through to its primitive's case.
   switch (t->step) {
-    case Op::Null:
+    case Step::Null:
       n = RawNode();
       return;
-    case Op::NullOrBoolean:
+    case Step::NullOrBoolean:
       if (!present()) return;
       [[fallthrough]];
-    case Op::Boolean:
+    case Step::Boolean:
       put(RawNode::Kind::Bool).boolean = in_->read_boolean();
       return;
-    case Op::NullOrInt:
+    case Step::NullOrInt:
       if (!present()) return;
       [[fallthrough]];
-    case Op::Int:
+    case Step::Int:
       put(RawNode::Kind::Int).integer = in_->read_int();
       return;
-    case Op::NullOrLong:
+    case Step::NullOrLong:
       if (!present()) return;
       [[fallthrough]];
-    case Op::Long:
+    case Step::Long:
       put(RawNode::Kind::Int).integer = in_->read_long();
       return;
-    case Op::NullOrFloat:
+    case Step::NullOrFloat:
       if (!present()) return;
       [[fallthrough]];
-    case Op::Float:
+    case Step::Float:
       put(RawNode::Kind::Double).number = in_->read_float();
       return;
-    case Op::NullOrDouble:
+    case Step::NullOrDouble:
       if (!present()) return;
       [[fallthrough]];
-    case Op::Double:
+    case Step::Double:
       put(RawNode::Kind::Double).number = in_->read_double();
       return;
-    case Op::NullOrString:
+    case Step::NullOrString:
       if (!present()) return;
       [[fallthrough]];
-    case Op::String:
+    case Step::String:
       builder_.count_text((put(RawNode::Kind::String).text = in_->read_bytes()).size());
       return;
-    case Op::NullOrBytes:
+    case Step::NullOrBytes:
       if (!present()) return;
       [[fallthrough]];
-    case Op::Bytes:
+    case Step::Bytes:
       builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_bytes()).size());
       return;
-    case Op::Fixed:
+    case Step::Fixed:
       builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_fixed(t->count)).size());
       return;
-    case Op::Enum: {
+    case Step::Enum: {
       const char* at = in_->position();
       int64_t index = in_->read_long();
       if (index < 0 || index >= t->count) [[unlikely]]
@@ -105,13 +106,13 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
       builder_.count_text((put(RawNode::Kind::String).text = plan_->symbol(t->first + static_cast<uint32_t>(index))).size());
       return;
     }
-    case Op::Union:
+    case Step::Union:
       in_->fail("a union inside a union");  // the plan compiler rejects these
-    case Op::Record:
+    case Step::Record:
       decode_record(*t, node, depth + 1);
       return;
-    case Op::Array:
-    case Op::Map:
+    case Step::Array:
+    case Step::Map:
       if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
       decode_blocks(*t, node, depth + 1);
       return;
@@ -263,9 +264,7 @@ void DatumDecoder::skip_value(uint32_t type_id, int depth) {
       if (index < 0 || index >= t.count) in_->fail_at(at, "enum index out of range");
       return;
     }
-    case Op::Union:
-    case Op::NullOrBoolean: case Op::NullOrInt: case Op::NullOrLong: case Op::NullOrFloat:
-    case Op::NullOrDouble: case Op::NullOrString: case Op::NullOrBytes: {  // steps, never an op
+    case Op::Union: {
       const char* at = in_->position();
       int64_t index = in_->read_long();
       if (index < 0 || index >= t.count) in_->fail_at(at, "union branch out of range");

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <limits>
 
 #include "test/support/avro_test_files.h"
 #include "actors/common/avro/libavro_reference.h"
@@ -151,6 +152,42 @@ TEST_CASE("Unions of null and a primitive, in either order, decode like libavro 
     reference::read_datum(schema, *owned, [&](avro_value_t& value) {
       CHECK(reference::compare(value, record.root()) == "");
     });
+  }
+  // Every cut of a body (inside a branch index, between it and its value, inside a value) fails
+  // cleanly at the field it cut.
+  for (int present_first : {0, 1}) {
+    std::string body;
+    for (int field = 0; field < 14; ++field) {
+      const bool null_first = field % 2 == 0;
+      const bool present = (field + present_first) % 2 == 0;
+      body += zigzag(present == null_first ? 1 : 0);
+      if (present) body += values[field / 2];
+    }
+    for (size_t n = 0; n < body.size(); ++n) {
+      CAPTURE(n);
+      auto cut = std::make_shared<const std::string>(body.substr(0, n));
+      ByteReader in(*cut, "n");
+      DatumDecoder decoder;
+      CHECK_THROWS_AS(decoder.decode(plan, in, cut), ebs::Fault);
+    }
+  }
+  // An int branch holding a value past 32 bits is refused as the general int is (not read as a long).
+  {
+    auto int_plan = DecodePlan::compile(R"(["null", "int"])", "i");
+    auto owned = std::make_shared<const std::string>(zigzag(1) + zigzag(int64_t{1} << 31));
+    ByteReader in(*owned, "i");
+    DatumDecoder decoder;
+    CHECK_THROWS_WITH_AS(decoder.decode(int_plan, in, owned), "i:byte 1: int value out of 32-bit range", ebs::Fault);
+  }
+  // A ten-byte branch index (INT64_MIN) in a record's second field: the place is the index's byte.
+  {
+    auto record_plan = DecodePlan::compile(R"({"type": "record", "name": "r", "fields": [
+      {"name": "a", "type": "long"}, {"name": "b", "type": ["null", "double"]}]})", "r");
+    auto owned = std::make_shared<const std::string>(zigzag(300) + zigzag(std::numeric_limits<int64_t>::min()) + raw_double(1));
+    ByteReader in(*owned, "r");
+    DatumDecoder decoder;
+    CHECK_THROWS_WITH_AS(decoder.decode(record_plan, in, owned),
+                         "r:byte 2: union branch -9223372036854775808 out of range [0, 2)", ebs::Fault);
   }
   // A branch index out of range, in either order, names the union's two branches.
   for (const char* bad_schema : {R"(["double", "null"])", R"(["null", "string"])"}) {

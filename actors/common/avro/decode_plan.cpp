@@ -100,7 +100,7 @@ class SchemaCompiler {
   }
 
   uint32_t add(Op op) {
-    plan_.types_.push_back(PlanType{.op = op, .step = op});
+    plan_.types_.push_back(PlanType{.op = op, .step = PlanType::step_of(op)});
     return static_cast<uint32_t>(plan_.types_.size() - 1);
   }
 
@@ -241,9 +241,9 @@ class SchemaCompiler {
     if (branches.size() == 2) {
       const uint8_t null_branch = plan_.types_[branches[0]].op == Op::Null ? 0 : 1;
       if (plan_.types_[branches[null_branch]].op == Op::Null) {
-        Op step = nullable_step(plan_.types_[branches[1 - null_branch]].op);
+        PlanType::Step step = nullable_step(plan_.types_[branches[1 - null_branch]].op);
         PlanType& u = plan_.types_[id];
-        if (step != Op::Union) {
+        if (step != PlanType::Step::Union) {
           u.step = step;
           u.null_branch = null_branch;
         }
@@ -253,16 +253,17 @@ class SchemaCompiler {
   }
 
   // The fused step of a union of null and `value`; Union when there is none.
-  static Op nullable_step(Op value) {
+  static PlanType::Step nullable_step(Op value) {
+    using Step = PlanType::Step;
     switch (value) {
-      case Op::Boolean: return Op::NullOrBoolean;
-      case Op::Int: return Op::NullOrInt;
-      case Op::Long: return Op::NullOrLong;
-      case Op::Float: return Op::NullOrFloat;
-      case Op::Double: return Op::NullOrDouble;
-      case Op::String: return Op::NullOrString;
-      case Op::Bytes: return Op::NullOrBytes;
-      default: return Op::Union;
+      case Op::Boolean: return Step::NullOrBoolean;
+      case Op::Int: return Step::NullOrInt;
+      case Op::Long: return Step::NullOrLong;
+      case Op::Float: return Step::NullOrFloat;
+      case Op::Double: return Step::NullOrDouble;
+      case Op::String: return Step::NullOrString;
+      case Op::Bytes: return Step::NullOrBytes;
+      default: return Step::Union;
     }
   }
 
@@ -282,8 +283,6 @@ class SchemaCompiler {
       case Op::Null: size = 0; break;
       case Op::Boolean: case Op::Int: case Op::Long: case Op::Enum: size = 1; break;
       case Op::String: case Op::Bytes: case Op::Array: case Op::Map: case Op::Union: size = 1; break;
-      case Op::NullOrBoolean: case Op::NullOrInt: case Op::NullOrLong: case Op::NullOrFloat:
-      case Op::NullOrDouble: case Op::NullOrString: case Op::NullOrBytes: break;  // steps only
       case Op::Float: size = 4; break;
       case Op::Double: size = 8; break;
       case Op::Fixed: size = t.count; break;

@@ -24,14 +24,19 @@ namespace ebs::avro {
 struct PlanType {
   enum class Op : uint8_t {
     Null, Boolean, Int, Long, Float, Double, String, Bytes,
+    Enum, Fixed, Record, Array, Map, Union
+  };
+  // How the datum decoder decodes a type: its op (same value), except for a union of null and one
+  // primitive, either order (most survey fields), fused into one step that reads the branch and
+  // the value (docs/performance.md). Only the decoder's hot loop switches on it.
+  enum class Step : uint8_t {
+    Null, Boolean, Int, Long, Float, Double, String, Bytes,
     Enum, Fixed, Record, Array, Map, Union,
-    // Steps only (never an `op`): a union of null and one of these primitives, either order.
     NullOrBoolean, NullOrInt, NullOrLong, NullOrFloat, NullOrDouble, NullOrString, NullOrBytes
   };
+  static constexpr Step step_of(Op op) { return static_cast<Step>(op); }
   Op op = Op::Null;
-  // How the datum decoder decodes it: `op`, except for a union of null and a primitive (most
-  // survey fields), fused into one step that reads the branch and the value (docs/performance.md).
-  Op step = Op::Null;
+  Step step = Step::Null;
   uint8_t null_branch = 0;  // NullOr* steps: the null branch's index (0 or 1)
   // Record: fields' type ids at members[first, first+count). Union: branches, likewise.
   // Array/Map: `first` is the item/value type id. Enum: symbols[first, first+count).
@@ -42,6 +47,9 @@ struct PlanType {
   uint32_t min_size = 0;
   const RecordShape* shape = nullptr;  // Record: field names. Map: the {key, value} entry shape.
 };
+static_assert(PlanType::step_of(PlanType::Op::Union) == PlanType::Step::Union &&
+                  PlanType::step_of(PlanType::Op::Null) == PlanType::Step::Null,
+              "Step repeats Op's values first: step_of casts");
 
 class DecodePlan {
  public:

@@ -105,19 +105,29 @@ TEST_CASE("DecodePlan compiles every writer schema of the shared data") {
 }
 
 TEST_CASE("A union of null and a primitive, in either order, gets a fused decode step") {
+  using Step = ebs::avro::PlanType::Step;
   auto step = [](std::string_view schema) {
     auto plan = ebs::avro::DecodePlan::compile(schema, "s");
     const auto& t = plan->type(plan->root());
     CHECK(t.op == Op::Union);
     return std::pair{t.step, t.null_branch};
   };
-  CHECK(step(R"(["null", "double"])") == std::pair{Op::NullOrDouble, uint8_t{0}});
-  CHECK(step(R"(["string", "null"])") == std::pair{Op::NullOrString, uint8_t{1}});
-  CHECK(step(R"(["null", "long"])").first == Op::NullOrLong);
-  CHECK(step(R"(["bytes", "null"])").first == Op::NullOrBytes);
+  // Every primitive, each in both orders: the step names the primitive, the null branch its index.
+  const std::pair<const char*, Step> primitives[] = {
+      {"boolean", Step::NullOrBoolean}, {"int", Step::NullOrInt},       {"long", Step::NullOrLong},
+      {"float", Step::NullOrFloat},     {"double", Step::NullOrDouble}, {"string", Step::NullOrString},
+      {"bytes", Step::NullOrBytes}};
+  for (const auto& [name, fused] : primitives) {
+    const std::string type = std::string("\"") + name + "\"";
+    CAPTURE(type);
+    CHECK(step("[\"null\", " + type + "]") == std::pair{fused, uint8_t{0}});
+    CHECK(step("[" + type + ", \"null\"]") == std::pair{fused, uint8_t{1}});
+  }
   // Others keep the general step: a named branch, three branches, no null.
-  CHECK(step(R"(["null", {"type": "enum", "name": "e", "symbols": ["a"]}])").first == Op::Union);
-  CHECK(step(R"(["null", "int", "string"])").first == Op::Union);
-  CHECK(step(R"(["int", "string"])").first == Op::Union);
-  CHECK(step(R"(["null"])").first == Op::Union);
+  CHECK(step(R"(["null", {"type": "enum", "name": "e", "symbols": ["a"]}])").first == Step::Union);
+  CHECK(step(R"(["null", "int", "string"])").first == Step::Union);
+  CHECK(step(R"(["int", "string"])").first == Step::Union);
+  CHECK(step(R"(["null"])").first == Step::Union);
+  // Every other type's step is its op.
+  CHECK(step(R"(["int", "string"])").first == ebs::avro::PlanType::step_of(Op::Union));
 }
