@@ -205,3 +205,76 @@ TEST_CASE("notices with a bad superevent_id, a negative FAR or a position off th
         std::string::npos);
   CHECK(fault_of(with(icecube, [](json& n) { n["far"] = -2.0; })).find("is negative") != std::string::npos);
 }
+
+TEST_CASE("a sky map cut out of the notice's text before the JSON parse reads as the whole parse does") {
+  using nlohmann::json;
+  std::string lvk = read_text(gcn("lvk-fink-mm/S230518h-initial.json"));
+  json notice = json::parse(lvk);
+  const std::string map = notice["event"]["skymap"];
+  REQUIRE(map.find('/') != std::string::npos);
+  // The same notice with one '/' of its map written "\/" (the same JSON value): a string with an
+  // escape is never cut, so this one goes through the parser whole.
+  auto whole_parse = [](std::string text) {
+    size_t at = text.find('/', text.find("\"skymap\": \"") + 11);
+    text.replace(at, 1, "\\/");
+    return text;
+  };
+  auto same_events = [&](const std::string& text) {
+    auto cut = parse_notice(text, "t");
+    auto whole = parse_notice(whole_parse(text), "t");
+    REQUIRE(cut.size() == 1);
+    REQUIRE(whole.size() == 1);
+    const SkyEvent& a = *cut[0];
+    const SkyEvent& b = *whole[0];
+    CHECK(a.event_id == b.event_id);
+    CHECK(a.alert_type == b.alert_type);
+    CHECK(a.sequence == b.sequence);
+    CHECK(a.mjd_tai == b.mjd_tai);
+    CHECK(a.far_hz == b.far_hz);
+    CHECK(a.significance == b.significance);
+    CHECK(a.test == b.test);
+    CHECK(a.localization.shape == b.localization.shape);
+    CHECK(a.localization.skymap_version == b.localization.skymap_version);
+    CHECK(a.localization.skymap_fits == b.localization.skymap_fits);
+    CHECK(a.notice_json == b.notice_json);
+    return cut[0];
+  };
+  auto event = same_events(lvk);
+  CHECK(event->localization.skymap_fits.size() > 600000);
+  CHECK(event->notice_json.find("\"<" + std::to_string(map.size()) + " base64 characters>\"") != std::string::npos);
+
+  // Another "skymap" key than event.skymap is kept in the notice's JSON as it was written.
+  json extra = notice;
+  extra["skymap"] = map.substr(0, 5000);
+  event = same_events(extra.dump());
+  CHECK(event->notice_json.find(map.substr(0, 5000)) != std::string::npos);
+
+  // A value that spells a NUL, as a placeholder starts, leaves the text whole: it is not taken for
+  // a cut map (a cut map would be put back in its place).
+  json forged = notice;
+  forged["event"]["pipeline"] = std::string("\0" "0", 2);
+  event = parse_notice(forged.dump(), "t")[0];
+  CHECK(event->notice_json.find(R"("pipeline":"\u00000")") != std::string::npos);
+  CHECK(event->localization.skymap_fits.size() > 600000);
+
+  // A GraceDB record with a long "skymap" value keeps it in its JSON.
+  json gracedb = json::parse(read_text(gcn("gwcelery-tests/MS220722v.json")));
+  gracedb["skymap"] = map.substr(0, 5000);
+  CHECK(parse_notice(gracedb.dump(), "t")[0]->notice_json == gracedb.dump());
+
+  // A GCN Localization's healpix_file: the same map as the LVK notice's.
+  json guano = json::parse(read_text(gcn("gcn-schema-notices/swift/bat/guano.loc_map.example.json")));
+  guano["healpix_file"] = map;
+  auto grb = parse_notice(guano.dump(), "t");
+  REQUIRE(grb.size() == 1);
+  CHECK(grb[0]->localization.skymap_fits == parse_notice(lvk, "t")[0]->localization.skymap_fits);
+  CHECK(grb[0]->notice_json.find("\"<" + std::to_string(map.size()) + " base64 characters>\"") != std::string::npos);
+
+  // What the parser refuses in a map's string is still refused: a raw control character, a byte
+  // that is not UTF-8.
+  for (char bad : {'\t', '\x01', '\xff'}) {
+    std::string text = lvk;
+    text[text.find("\"skymap\": \"") + 2000] = bad;
+    CHECK(fault_of(text).find("not valid JSON") != std::string::npos);
+  }
+}
