@@ -107,7 +107,7 @@ class NoticeText {
   void cut_maps() {
     const char* d = text_.data();
     const size_t n = text_.size();
-    if (n < kCutFrom || memmem(d, n, "\\u0000", 6)) return;
+    if (n < kCutFrom || spells_nul()) return;
     size_t copied = 0;                  // text_[0, copied) is in reduced_
     size_t key_open = 0, key_close = 0;  // the string before this one, when unescaped
     bool key_plain = false;
@@ -143,6 +143,14 @@ class NoticeText {
       pos = close + 1;
     }
     if (!cuts_.empty()) reduced_.append(d + copied, n - copied);
+  }
+  // "\u0000" anywhere (a backslash is rare in a notice: memchr passes a map at its speed).
+  bool spells_nul() const {
+    const char* d = text_.data();
+    const char* end = d + text_.size();
+    for (const char* at = d; (at = static_cast<const char*>(std::memchr(at, '\\', end - at))); ++at)
+      if (end - at >= 6 && std::memcmp(at, "\\u0000", 6) == 0) return true;
+    return false;
   }
   // Only blanks and one ':' between a key's closing quote and its value's opening quote.
   bool after_map_key(size_t key_close, size_t open) const {
