@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "actors/common/notices/notice_text.h"
 #include "actors/common/skymap/error_region.h"
 #include "actors/common/skymap/skymap.h"
 #include "actors/common/skymap/skymap_notice.h"
@@ -58,115 +58,6 @@ uint32_t seconds_since_epoch(double mjd_tai) {
   double seconds = std::round((mjd_tai - epoch) * time::kSecondsPerDay);
   return seconds > 0 ? static_cast<uint32_t>(std::min(seconds, 4294967295.0)) : 0;
 }
-
-// An LVK notice carries its sky map as ~1 MB of base64 in one JSON string (`event.skymap`; a GCN
-// Localization's `healpix_file` likewise), and nlohmann's lexer copies a string a character at
-// a time (~75 instructions a byte: half of what reading a notice cost). So the text is parsed
-// with those strings cut out: each long, plain (printable ASCII, no escape) value of a "skymap"
-// or "healpix_file" key becomes a short placeholder, NUL and its index, and the map is read from
-// the notice's text in place. Replacing one valid string literal by another keeps the text valid
-// or invalid alike. A notice that spells "\u0000" anywhere is parsed whole, so no real value can
-// pass for a placeholder (JSON has no other way to write a NUL in a string).
-class NoticeText {
- public:
-  explicit NoticeText(std::string_view text) : text_(text) { cut_maps(); }
-  std::string_view json_text() const { return cuts_.empty() ? text_ : std::string_view(reduced_); }
-  // A string value of the parsed notice as the notice wrote it: a cut map's text, else the value.
-  std::string_view text_of(const std::string& value) const {
-    if (cuts_.empty() || value.size() < 2 || value[0] != '\0') return value;
-    return cuts_.at(std::stoul(value.substr(1)));
-  }
-  // Every cut map put back, for a notice kept as JSON.
-  void restore(json& value) const {
-    if (cuts_.empty()) return;
-    if (value.is_string()) {
-      std::string_view original = text_of(value.get_ref<const std::string&>());
-      if (original.data() != value.get_ref<const std::string&>().data()) value = std::string(original);
-    } else if (value.is_structured()) {
-      for (auto& item : value) restore(item);
-    }
-  }
-
- private:
-  static constexpr size_t kCutFrom = 1024;  // bytes: a map; the rest is left to the parser
-
-  static bool plain_ascii(std::string_view s) {  // bytes 0x20-0x7f: nothing the parser refuses
-    constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-    size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-      uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if ((((w - kOnes * 0x20) & ~w) | w) & kHighs) return false;  // a byte < 0x20, or >= 0x80
-    }
-    for (; i < s.size(); ++i)
-      if (static_cast<unsigned char>(s[i]) < 0x20 || static_cast<unsigned char>(s[i]) >= 0x80) return false;
-    return true;
-  }
-  static bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-  void cut_maps() {
-    const char* d = text_.data();
-    const size_t n = text_.size();
-    if (n < kCutFrom || spells_nul()) return;
-    size_t copied = 0;                  // text_[0, copied) is in reduced_
-    size_t key_open = 0, key_close = 0;  // the string before this one, when unescaped
-    bool key_plain = false;
-    for (size_t pos = 0; pos < n;) {
-      const char* quote = static_cast<const char*>(std::memchr(d + pos, '"', n - pos));
-      if (!quote) break;
-      size_t open = quote - d, close = 0, from = open + 1;
-      bool escaped = false;
-      for (;;) {  // the closing quote: the first one no backslash escapes
-        const char* end = static_cast<const char*>(std::memchr(d + from, '"', n - from));
-        if (!end) break;
-        const char* slash = static_cast<const char*>(std::memchr(d + from, '\\', end - (d + from)));
-        if (!slash) {
-          close = end - d;
-          break;
-        }
-        escaped = true;
-        from = slash - d + 2;
-        if (from >= n) break;
-      }
-      if (close == 0) break;  // unterminated: the parser says so
-      std::string_view value(d + open + 1, close - open - 1);
-      if (!escaped && value.size() >= kCutFrom && key_plain && after_map_key(key_close, open) &&
-          is_map_key(std::string_view(d + key_open + 1, key_close - key_open - 1)) && plain_ascii(value)) {
-        reduced_.append(d + copied, open - copied);
-        reduced_ += "\"\\u0000" + std::to_string(cuts_.size()) + "\"";
-        cuts_.push_back(value);
-        copied = close + 1;
-      }
-      key_open = open;
-      key_close = close;
-      key_plain = !escaped;
-      pos = close + 1;
-    }
-    if (!cuts_.empty()) reduced_.append(d + copied, n - copied);
-  }
-  // "\u0000" anywhere (a backslash is rare in a notice: memchr passes a map at its speed).
-  bool spells_nul() const {
-    const char* d = text_.data();
-    const char* end = d + text_.size();
-    for (const char* at = d; (at = static_cast<const char*>(std::memchr(at, '\\', end - at))); ++at)
-      if (end - at >= 6 && std::memcmp(at, "\\u0000", 6) == 0) return true;
-    return false;
-  }
-  // Only blanks and one ':' between a key's closing quote and its value's opening quote.
-  bool after_map_key(size_t key_close, size_t open) const {
-    size_t colons = 0;
-    for (size_t i = key_close + 1; i < open; ++i) {
-      if (text_[i] == ':') ++colons;
-      else if (!blank(text_[i])) return false;
-    }
-    return colons == 1;
-  }
-  static bool is_map_key(std::string_view key) { return key == "skymap" || key == "healpix_file"; }
-
-  std::string_view text_;
-  std::string reduced_;
-  std::vector<std::string_view> cuts_;
-};
 
 // A string field as string_field reads it (a string, or an array's first string), through the
 // cut maps: "" when there is none.
@@ -277,9 +168,13 @@ std::shared_ptr<SkyEvent> parse_gracedb(const json& record, const NoticeText& te
   event->localization.shape = Localization::Shape::skymap;
   if (auto links = record.find("links"); links != record.end() && links->is_object())
     event->localization.skymap_url = string_field(*links, "files");
-  json whole = record;
-  text.restore(whole);
-  event->notice_json = whole.dump();
+  if (text.cut_any()) {
+    json whole = record;
+    text.restore(whole);
+    event->notice_json = whole.dump();
+  } else {
+    event->notice_json = record.dump();
+  }
   return event;
 }
 
@@ -554,11 +449,14 @@ bool is_mock_superevent_id(std::string_view id) {
 namespace {
 
 // An LVK or GraceDB notice names its superevent: a non-empty string, nothing else.
-void check_superevent_id(const json& notice, const std::string& place) {
+void check_superevent_id(const json& notice, const NoticeText& text, const std::string& place) {
   auto it = notice.find("superevent_id");
   if (it == notice.end() || it->is_null()) fail(place, "no superevent_id");
-  if (!it->is_string() || it->get_ref<const std::string&>().empty())
-    fail(place + ":superevent_id", "superevent_id must be a non-empty string, not " + it->dump());
+  if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+    json written = *it;  // as the notice wrote it: no placeholder of a cut map
+    text.restore(written);
+    fail(place + ":superevent_id", "superevent_id must be a non-empty string, not " + written.dump());
+  }
 }
 
 // What every event must satisfy, whatever notice it came from: a FAR is a rate (>= 0), a position
@@ -583,13 +481,13 @@ std::vector<std::shared_ptr<SkyEvent>> parse_any_notice(std::string_view text, c
   if (!notice.is_object()) fail(source, "notice is not a JSON object");
   std::string place = source + " (notice " + notice_id(notice) + ")";
   if (notice.contains("superevent_id") && notice.contains("t_0") && !notice.contains("alert_type")) {
-    check_superevent_id(notice, place);
+    check_superevent_id(notice, cut, place);
     return {parse_gracedb(notice, cut, place)};
   }
   // An igwn.gwalert notice has its superevent_id, time_created and event: without the id it is
   // still one, and refused.
   if (notice.contains("superevent_id") || (notice.contains("time_created") && notice.contains("event"))) {
-    check_superevent_id(notice, place);
+    check_superevent_id(notice, cut, place);
     return {parse_lvk(notice, cut, place)};
   }
   return parse_gcn(notice, cut, place);
