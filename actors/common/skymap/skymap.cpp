@@ -404,7 +404,7 @@ Skymap Skymap::from_columns(std::string source, SkymapOrdering ordering, SkymapH
   map.header_ = std::move(header);
   map.min_order_ = max_healpix_order;
   map.max_order_ = 0;
-  // A row's place is text only for its fault (a map has ~10^5-10^6 rows).
+  // A row's place is text only for its fault (an LVK multi-order map has ~17,000 rows).
   auto place = [&](std::size_t row) { return map.source_ + ":row " + std::to_string(row + 1); };
   for (std::size_t row = 0; row < n; ++row) {
     double rho = probdensity[row];
