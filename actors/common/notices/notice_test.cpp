@@ -198,6 +198,11 @@ TEST_CASE("notices with a bad superevent_id, a negative FAR or a position off th
         std::string::npos);
   CHECK(fault_of(with(lvk, [](json& n) { n["superevent_id"] = 230518; })) ==
         "t (notice ?):superevent_id: superevent_id must be a non-empty string, not 230518");
+  // A superevent_id holding a long "skymap" value: the fault shows it as written, not as its
+  // placeholder of a cut map.
+  const std::string long_map(1500, 'A');
+  CHECK(fault_of(with(lvk, [&](json& n) { n["superevent_id"] = {{"skymap", long_map}}; })) ==
+        "t (notice ?):superevent_id: superevent_id must be a non-empty string, not {\"skymap\":\"" + long_map + "\"}");
   CHECK(fault_of(with(lvk, [](json& n) { n["event"]["far"] = -1e-9; })).find("S230518h):far: FAR") !=
         std::string::npos);
   CHECK(fault_of(with(lvk, [](json& n) { n["event"]["far"] = -1e-9; })).find("is negative") != std::string::npos);
