@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "actors/common/notices/notice_text.h"
 #include "actors/common/skymap/error_region.h"
 #include "actors/common/skymap/skymap.h"
 #include "actors/common/skymap/skymap_notice.h"
@@ -58,18 +59,30 @@ uint32_t seconds_since_epoch(double mjd_tai) {
   return seconds > 0 ? static_cast<uint32_t>(std::min(seconds, 4294967295.0)) : 0;
 }
 
+// A string field as string_field reads it (a string, or an array's first string), through the
+// cut maps: "" when there is none.
+std::string_view map_field(const json& object, const char* key, const NoticeText& text) {
+  auto it = object.find(key);
+  if (it == object.end()) return {};
+  if (it->is_string()) return text.text_of(it->get_ref<const std::string&>());
+  if (it->is_array() && !it->empty() && (*it)[0].is_string()) return text.text_of((*it)[0].get_ref<const std::string&>());
+  return {};
+}
+
 // The notice without its (large) embedded map, for `notice_json`.
-std::string compact_notice(json notice) {
+std::string compact_notice(json notice, const NoticeText& text) {
+  auto placeholder = [&](json& map) {
+    map = "<" + std::to_string(text.text_of(map.get_ref<const std::string&>()).size()) + " base64 characters>";
+  };
   if (auto event = notice.find("event"); event != notice.end() && event->is_object())
-    if (auto map = event->find("skymap"); map != event->end() && map->is_string())
-      *map = "<" + std::to_string(map->get_ref<const std::string&>().size()) + " base64 characters>";
-  if (auto map = notice.find("healpix_file"); map != notice.end() && map->is_string())
-    *map = "<" + std::to_string(map->get_ref<const std::string&>().size()) + " base64 characters>";
+    if (auto map = event->find("skymap"); map != event->end() && map->is_string()) placeholder(*map);
+  if (auto map = notice.find("healpix_file"); map != notice.end() && map->is_string()) placeholder(*map);
+  text.restore(notice);
   return notice.dump();
 }
 
 // Decodes and validates an embedded FITS map; the event keeps the bytes, the actor re-reads them.
-void attach_skymap(SkyEvent& event, const std::string& base64, const std::string& place) {
+void attach_skymap(SkyEvent& event, std::string_view base64, const std::string& place) {
   std::string bytes = base64_decode(base64, place);
   Skymap map = Skymap::from_bytes(std::string_view(bytes), place);  // throws on non-FITS, NaN densities, ...
   event.localization.shape = Localization::Shape::skymap;
@@ -95,7 +108,7 @@ void set_region(Localization& localization, const ErrorRegion& region) {
 
 // ---- LVK igwn.gwalert -------------------------------------------------------------------------
 
-std::shared_ptr<SkyEvent> parse_lvk(const json& notice, const std::string& place) {
+std::shared_ptr<SkyEvent> parse_lvk(const json& notice, const NoticeText& text, const std::string& place) {
   auto event = std::make_shared<SkyEvent>();
   event->event_id = string_field(notice, "superevent_id");
   event->source = "lvk";
@@ -112,7 +125,7 @@ std::shared_ptr<SkyEvent> parse_lvk(const json& notice, const std::string& place
   event->test = is_mock_superevent_id(event->event_id);
   if (event->alert_type == "RETRACTION") {
     event->retracted = true;
-    event->notice_json = compact_notice(notice);
+    event->notice_json = compact_notice(notice, text);
     return event;
   }
   auto body = notice.find("event");
@@ -123,7 +136,7 @@ std::shared_ptr<SkyEvent> parse_lvk(const json& notice, const std::string& place
   event->far_hz = number_field(*body, "far");
   if (auto it = body->find("significant"); it != body->end() && it->is_boolean()) event->significant = it->get<bool>();
   if (lower(string_field(*body, "search")) == "mdc") event->test = true;
-  std::string map = string_field(*body, "skymap");
+  std::string_view map = map_field(*body, "skymap", text);
   if (map.empty()) fail(place, "no event.skymap");
   std::string version = event->localization.skymap_version;
   attach_skymap(*event, map, place + ":event.skymap");
@@ -132,13 +145,13 @@ std::shared_ptr<SkyEvent> parse_lvk(const json& notice, const std::string& place
     double terrestrial = number_field(*cls, "Terrestrial");
     if (std::isfinite(terrestrial)) event->significance = 1 - terrestrial;  // p_astro
   }
-  event->notice_json = compact_notice(notice);
+  event->notice_json = compact_notice(notice, text);
   return event;
 }
 
 // ---- GraceDB superevent record ----------------------------------------------------------------
 
-std::shared_ptr<SkyEvent> parse_gracedb(const json& record, const std::string& place) {
+std::shared_ptr<SkyEvent> parse_gracedb(const json& record, const NoticeText& text, const std::string& place) {
   auto event = std::make_shared<SkyEvent>();
   event->event_id = string_field(record, "superevent_id");
   event->source = "gracedb";
@@ -155,7 +168,13 @@ std::shared_ptr<SkyEvent> parse_gracedb(const json& record, const std::string& p
   event->localization.shape = Localization::Shape::skymap;
   if (auto links = record.find("links"); links != record.end() && links->is_object())
     event->localization.skymap_url = string_field(*links, "files");
-  event->notice_json = record.dump();
+  if (text.cut_any()) {
+    json whole = record;
+    text.restore(whole);
+    event->notice_json = whole.dump();
+  } else {
+    event->notice_json = record.dump();
+  }
   return event;
 }
 
@@ -215,7 +234,7 @@ bool read_region(const json& object, const std::string& place, ErrorRegion& regi
   return false;
 }
 
-void fill_gcn_common(SkyEvent& event, const json& notice) {
+void fill_gcn_common(SkyEvent& event, const json& notice, const NoticeText& text) {
   std::string type = string_field(notice, "alert_type");
   event.alert_type = upper(type.empty() ? "initial" : type);
   event.retracted = event.alert_type == "RETRACTION";
@@ -225,10 +244,11 @@ void fill_gcn_common(SkyEvent& event, const json& notice) {
   event.test = tense == "test";
   event.far_hz = number_field(notice, "far");
   event.significance = number_field(notice, "p_astro");
-  event.notice_json = compact_notice(notice);
+  event.notice_json = compact_notice(notice, text);
 }
 
-std::vector<std::shared_ptr<SkyEvent>> parse_nu_track_search(const json& notice, const std::string& place) {
+std::vector<std::shared_ptr<SkyEvent>> parse_nu_track_search(const json& notice, const NoticeText& text,
+                                                            const std::string& place) {
   std::vector<std::shared_ptr<SkyEvent>> events;
   std::string gw = string_field(notice, "ref_ID");
   std::string trigger = string_field(notice, "trigger_time");
@@ -253,7 +273,7 @@ std::vector<std::shared_ptr<SkyEvent>> parse_nu_track_search(const json& notice,
     if (loc == nu.end() || !read_region(*loc, nu_place + ".localization", region))
       fail(nu_place, "no localization");
     set_region(event->localization, region);
-    fill_gcn_common(*event, notice);
+    fill_gcn_common(*event, notice, text);
     event->alert_type = "INITIAL";
     event->significance = number_field(nu, "event_pval_bayesian");  // LLAMA p-value when given
     events.push_back(std::move(event));
@@ -261,9 +281,9 @@ std::vector<std::shared_ptr<SkyEvent>> parse_nu_track_search(const json& notice,
   return events;
 }
 
-std::vector<std::shared_ptr<SkyEvent>> parse_gcn(const json& notice, const std::string& place) {
+std::vector<std::shared_ptr<SkyEvent>> parse_gcn(const json& notice, const NoticeText& text, const std::string& place) {
   if (notice.contains("coincident_events") || string_field(notice, "$schema").find("lvk_nu_track_search") != std::string::npos)
-    return parse_nu_track_search(notice, place);
+    return parse_nu_track_search(notice, text, place);
   Mission mission = mission_of(notice);
   auto event = std::make_shared<SkyEvent>();
   event->source = mission.source;
@@ -271,7 +291,7 @@ std::vector<std::shared_ptr<SkyEvent>> parse_gcn(const json& notice, const std::
   event->event_id = notice_id(notice);
   if (event->event_id == "?") event->event_id = string_field(notice, "event_name");
   if (event->event_id.empty()) fail(place, "no id");
-  fill_gcn_common(*event, notice);
+  fill_gcn_common(*event, notice, text);
   std::string trigger = string_field(notice, "trigger_time");
   if (!trigger.empty()) event->mjd_tai = time::iso_utc_to_mjd_tai(trigger, place + ":trigger_time");
   if (event->retracted) return {event};
@@ -279,7 +299,7 @@ std::vector<std::shared_ptr<SkyEvent>> parse_gcn(const json& notice, const std::
   ErrorRegion region;
   bool has_region = read_region(notice, place, region);
   if (has_region) set_region(event->localization, region);
-  std::string file = string_field(notice, "healpix_file");
+  std::string_view file = map_field(notice, "healpix_file", text);
   if (!file.empty()) {
     attach_skymap(*event, file, place + ":healpix_file");
   } else if (!has_region) {
@@ -429,11 +449,14 @@ bool is_mock_superevent_id(std::string_view id) {
 namespace {
 
 // An LVK or GraceDB notice names its superevent: a non-empty string, nothing else.
-void check_superevent_id(const json& notice, const std::string& place) {
+void check_superevent_id(const json& notice, const NoticeText& text, const std::string& place) {
   auto it = notice.find("superevent_id");
   if (it == notice.end() || it->is_null()) fail(place, "no superevent_id");
-  if (!it->is_string() || it->get_ref<const std::string&>().empty())
-    fail(place + ":superevent_id", "superevent_id must be a non-empty string, not " + it->dump());
+  if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+    json written = *it;  // as the notice wrote it: no placeholder of a cut map
+    text.restore(written);
+    fail(place + ":superevent_id", "superevent_id must be a non-empty string, not " + written.dump());
+  }
 }
 
 // What every event must satisfy, whatever notice it came from: a FAR is a rate (>= 0), a position
@@ -452,21 +475,22 @@ std::vector<std::shared_ptr<SkyEvent>> parse_any_notice(std::string_view text, c
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) fail(source, "empty notice");
   if (text[first] == '<') return {parse_voevent(text, source)};
-  json notice = json::parse(text, nullptr, false);
+  NoticeText cut(text);
+  json notice = json::parse(cut.json_text(), nullptr, false);
   if (notice.is_discarded()) fail(source, "not valid JSON and not XML");
   if (!notice.is_object()) fail(source, "notice is not a JSON object");
   std::string place = source + " (notice " + notice_id(notice) + ")";
   if (notice.contains("superevent_id") && notice.contains("t_0") && !notice.contains("alert_type")) {
-    check_superevent_id(notice, place);
-    return {parse_gracedb(notice, place)};
+    check_superevent_id(notice, cut, place);
+    return {parse_gracedb(notice, cut, place)};
   }
   // An igwn.gwalert notice has its superevent_id, time_created and event: without the id it is
   // still one, and refused.
   if (notice.contains("superevent_id") || (notice.contains("time_created") && notice.contains("event"))) {
-    check_superevent_id(notice, place);
-    return {parse_lvk(notice, place)};
+    check_superevent_id(notice, cut, place);
+    return {parse_lvk(notice, cut, place)};
   }
-  return parse_gcn(notice, place);
+  return parse_gcn(notice, cut, place);
 }
 
 }  // namespace

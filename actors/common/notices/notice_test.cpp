@@ -1,7 +1,10 @@
 #include "actors/common/notices/notice.h"
+#include "actors/common/notices/notice_text.h"
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -195,6 +198,11 @@ TEST_CASE("notices with a bad superevent_id, a negative FAR or a position off th
         std::string::npos);
   CHECK(fault_of(with(lvk, [](json& n) { n["superevent_id"] = 230518; })) ==
         "t (notice ?):superevent_id: superevent_id must be a non-empty string, not 230518");
+  // A superevent_id holding a long "skymap" value: the fault shows it as written, not as its
+  // placeholder of a cut map.
+  const std::string long_map(1500, 'A');
+  CHECK(fault_of(with(lvk, [&](json& n) { n["superevent_id"] = {{"skymap", long_map}}; })) ==
+        "t (notice ?):superevent_id: superevent_id must be a non-empty string, not {\"skymap\":\"" + long_map + "\"}");
   CHECK(fault_of(with(lvk, [](json& n) { n["event"]["far"] = -1e-9; })).find("S230518h):far: FAR") !=
         std::string::npos);
   CHECK(fault_of(with(lvk, [](json& n) { n["event"]["far"] = -1e-9; })).find("is negative") != std::string::npos);
@@ -204,4 +212,101 @@ TEST_CASE("notices with a bad superevent_id, a negative FAR or a position off th
   CHECK(fault_of(with(icecube, [](json& n) { n["ra"] = 400; })).find("ra 400.000000 is not in [0, 360] degrees") !=
         std::string::npos);
   CHECK(fault_of(with(icecube, [](json& n) { n["far"] = -2.0; })).find("is negative") != std::string::npos);
+}
+
+TEST_CASE("a sky map cut out of the notice's text before the JSON parse reads as the whole parse does") {
+  using nlohmann::json;
+  std::string lvk = read_text(gcn("lvk-fink-mm/S230518h-initial.json"));
+  json notice = json::parse(lvk);
+  const std::string map = notice["event"]["skymap"];
+  // The same notice with the first character of each "skymap" value written "\u00XX" (the same
+  // JSON value): a string with an escape is never cut, so this one goes through the parser whole.
+  auto whole_parse = [](std::string text) {
+    for (size_t key = text.find("\"skymap\":"); key != std::string::npos; key = text.find("\"skymap\":", key + 1)) {
+      size_t open = text.find_first_not_of(" \t\r\n", key + 9);
+      REQUIRE(open != std::string::npos);
+      REQUIRE(text[open] == '"');
+      size_t at = open + 1;
+      REQUIRE(at < text.find('"', at));  // inside that value
+      char escape[7];
+      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned char>(text[at]));
+      text.replace(at, 1, escape);
+    }
+    return text;
+  };
+  auto same_number = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+  auto same_events = [&](const std::string& text) {
+    auto cut = parse_notice(text, "t");
+    const std::string whole_text = whole_parse(text);
+    CHECK_FALSE(NoticeText(whole_text).cut_any());
+    auto whole = parse_notice(whole_text, "t");
+    REQUIRE(cut.size() == 1);
+    REQUIRE(whole.size() == 1);
+    const SkyEvent& a = *cut[0];
+    const SkyEvent& b = *whole[0];
+    CHECK(a.event_id == b.event_id);
+    CHECK(a.source == b.source);
+    CHECK(a.kind == b.kind);
+    CHECK(a.alert_type == b.alert_type);
+    CHECK(a.sequence == b.sequence);
+    CHECK(same_number(a.mjd_tai, b.mjd_tai));
+    CHECK(same_number(a.far_hz, b.far_hz));
+    CHECK(same_number(a.significance, b.significance));
+    CHECK(a.significant == b.significant);
+    CHECK(a.test == b.test);
+    CHECK(a.retracted == b.retracted);
+    const Localization& p = a.localization;
+    const Localization& q = b.localization;
+    CHECK(p.shape == q.shape);
+    CHECK(same_number(p.ra, q.ra));
+    CHECK(same_number(p.dec, q.dec));
+    CHECK(same_number(p.radius_deg, q.radius_deg));
+    CHECK(same_number(p.semi_major_deg, q.semi_major_deg));
+    CHECK(same_number(p.semi_minor_deg, q.semi_minor_deg));
+    CHECK(same_number(p.position_angle_deg, q.position_angle_deg));
+    CHECK(same_number(p.containment_probability, q.containment_probability));
+    CHECK(p.skymap_fits == q.skymap_fits);
+    CHECK(p.skymap_url == q.skymap_url);
+    CHECK(p.skymap_version == q.skymap_version);
+    CHECK(a.notice_json == b.notice_json);
+    return cut[0];
+  };
+  auto event = same_events(lvk);
+  CHECK(event->localization.skymap_fits.size() > 600000);
+  CHECK(event->notice_json.find("\"<" + std::to_string(map.size()) + " base64 characters>\"") != std::string::npos);
+
+  // Another "skymap" key than event.skymap is kept in the notice's JSON as it was written.
+  json extra = notice;
+  extra["skymap"] = map.substr(0, 5000);
+  event = same_events(extra.dump());
+  CHECK(event->notice_json.find(map.substr(0, 5000)) != std::string::npos);
+
+  // A value that spells a NUL, as a placeholder starts, leaves the text whole: it is not taken for
+  // a cut map (a cut map would be put back in its place).
+  json forged = notice;
+  forged["event"]["pipeline"] = std::string("\0" "0", 2);
+  event = parse_notice(forged.dump(), "t")[0];
+  CHECK(event->notice_json.find(R"("pipeline":"\u00000")") != std::string::npos);
+  CHECK(event->localization.skymap_fits.size() > 600000);
+
+  // A GraceDB record with a long "skymap" value keeps it in its JSON.
+  json gracedb = json::parse(read_text(gcn("gwcelery-tests/MS220722v.json")));
+  gracedb["skymap"] = map.substr(0, 5000);
+  CHECK(parse_notice(gracedb.dump(), "t")[0]->notice_json == gracedb.dump());
+
+  // A GCN Localization's healpix_file: the same map as the LVK notice's.
+  json guano = json::parse(read_text(gcn("gcn-schema-notices/swift/bat/guano.loc_map.example.json")));
+  guano["healpix_file"] = map;
+  auto grb = parse_notice(guano.dump(), "t");
+  REQUIRE(grb.size() == 1);
+  CHECK(grb[0]->localization.skymap_fits == parse_notice(lvk, "t")[0]->localization.skymap_fits);
+  CHECK(grb[0]->notice_json.find("\"<" + std::to_string(map.size()) + " base64 characters>\"") != std::string::npos);
+
+  // What the parser refuses in a map's string is still refused: a raw control character, a byte
+  // that is not UTF-8.
+  for (char bad : {'\t', '\x01', '\xff'}) {
+    std::string text = lvk;
+    text[text.find("\"skymap\": \"") + 2000] = bad;
+    CHECK(fault_of(text).find("not valid JSON") != std::string::npos);
+  }
 }

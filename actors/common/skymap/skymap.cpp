@@ -7,6 +7,7 @@
 #include <healpix_cxx/healpix_base.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <fstream>
@@ -403,15 +404,16 @@ Skymap Skymap::from_columns(std::string source, SkymapOrdering ordering, SkymapH
   map.header_ = std::move(header);
   map.min_order_ = max_healpix_order;
   map.max_order_ = 0;
+  // A row's place is text only for its fault (an LVK multi-order map has ~17,000 rows).
+  auto place = [&](std::size_t row) { return map.source_ + ":row " + std::to_string(row + 1); };
   for (std::size_t row = 0; row < n; ++row) {
-    std::string place = map.source_ + ":row " + std::to_string(row + 1);
     double rho = probdensity[row];
-    if (std::isnan(rho)) fail(place + ":column PROBDENSITY", "probability is NaN");
-    if (rho < 0) fail(place + ":column PROBDENSITY", "probability is negative (" + std::to_string(rho) + ")");
-    if (std::isinf(rho)) fail(place + ":column PROBDENSITY", "probability is infinite");
+    if (std::isnan(rho)) fail(place(row) + ":column PROBDENSITY", "probability is NaN");
+    if (rho < 0) fail(place(row) + ":column PROBDENSITY", "probability is negative (" + std::to_string(rho) + ")");
+    if (std::isinf(rho)) fail(place(row) + ":column PROBDENSITY", "probability is infinite");
     int order = uniq[row] < 4 ? -1 : uniq_order(uniq[row]);
     if (uniq[row] < 4 || order > max_healpix_order)
-      fail(place + ":column UNIQ", "invalid UNIQ " + std::to_string(uniq[row]));
+      fail(place(row) + ":column UNIQ", "invalid UNIQ " + std::to_string(uniq[row]));
     map.min_order_ = std::min(map.min_order_, order);
     map.max_order_ = std::max(map.max_order_, order);
   }
@@ -431,9 +433,11 @@ Skymap Skymap::from_columns(std::string source, SkymapOrdering ordering, SkymapH
   map.cumulative_area_.resize(n);
   if (!distance.empty()) map.ranked_distance_.resize(n);
   double prob = 0, area = 0;
+  std::array<double, max_healpix_order + 1> areas;  // pixel_area by order, not an ldexp a row
+  for (int order = 0; order <= max_healpix_order; ++order) areas[order] = pixel_area(order);
   for (std::size_t rank = 0; rank < n; ++rank) {
     std::uint32_t row = rank_to_row[rank];
-    double pixel = pixel_area(uniq_order(uniq[row]));
+    double pixel = areas[uniq_order(uniq[row])];
     map.ranked_uniq_[rank] = uniq[row];
     map.ranked_density_[rank] = probdensity[row];
     // Sequential sums as np.cumsum; the area is converted after summing, as crossmatch.py does.
