@@ -74,6 +74,12 @@ bool moved_on_failover(const ActorType& type) { return !type.is_source() && !typ
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                          const ClusterRun& cluster) {
   RunResult result;
+  if (options.held_tokens_bytes < 0) {
+    result.errors.push_back("held_tokens_bytes = " + std::to_string(options.held_tokens_bytes) +
+                            " (what a link out keeps of held batches as their tokens only) must be >= 0 "
+                            "(0: one credit byte window)");
+    return result;
+  }
   // Each node's scope counts its own; gathered after a drain cut (the only way a cluster run
   // abandons records without a fault or a lost node).
   result.abandoned_counted = false;
@@ -268,7 +274,7 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       if (node_lost[i]) continue;
       self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
                     workflow_hash(cluster.text), placement, run_dir, options.credit_window,
-                    options.credit_window_bytes, first && options.overwrite, services)
+                    options.credit_window_bytes, options.held_tokens_bytes, first && options.overwrite, services)
           .receive(gather_links(i, link_keys, link_handles),
               [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
     }

@@ -681,11 +681,11 @@ AckRef stand_in_token(std::shared_ptr<AckTracker> tracker, uint64_t records, caf
                                }});
 }
 
-HeldLimits held_limits(int64_t credit_bytes) {
+HeldLimits held_limits(int64_t credit_bytes, int64_t tokens_bytes) {
   constexpr int64_t kWindows = 8;
   constexpr int64_t kUnlimitedWindow = int64_t{8} << 20;  // RunOptions' default byte window
   const int64_t window = credit_bytes > 0 ? credit_bytes : kUnlimitedWindow;
-  return {kWindows * window, window};
+  return {kWindows * window, tokens_bytes > 0 ? tokens_bytes : window};
 }
 
 caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters,

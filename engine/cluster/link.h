@@ -82,8 +82,9 @@ struct HeldLimits {
 int64_t kept_entry_bytes(const BatchView& batch);
 
 // The held limits of an edge of `credit_bytes` in flight (0: unlimited, counted as 8 MiB, the
-// default window): eight windows of records and one of tokens.
-HeldLimits held_limits(int64_t credit_bytes);
+// default window): eight windows of records and `tokens_bytes` of tokens (RunOptions::
+// held_tokens_bytes; 0: one window).
+HeldLimits held_limits(int64_t credit_bytes, int64_t tokens_bytes = 0);
 
 // Spawns a link out for an edge of `window` (what may be in flight to its peer; a replay is paced
 // by it); it learns its peer from (peer, handle, epoch, local), its upstream from the first

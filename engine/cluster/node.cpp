@@ -154,6 +154,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   };
   std::vector<std::string> where;  // the node of every instance (updated when a lost node's move)
   SpawnOptions spawn_base;         // what every spawn of this run shares (run dir, credit, acks)
+  int64_t held_tokens_bytes = 0;   // each link out's bound on held batches kept as tokens only (0: one window)
   caf::actor coordinator;
   bool running = true, started = false, collecting = false;
   // A restart in progress: the local instances of the torn-down attempt whose end it waits for.
@@ -209,7 +210,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   };
   auto new_link_out = [&](const EdgeKey& key) {
     caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(self), counters, spawn_base.credit,
-                                     held_limits(spawn_base.credit.bytes));
+                                     held_limits(spawn_base.credit.bytes, held_tokens_bytes));
     links_out[key.text()] = {key, link};
     drained[link.address()] = false;
     return link;
@@ -301,8 +302,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         },
         [&](prepare_atom, const std::string& text, const std::string& file, const std::vector<std::string>& sets,
             const std::vector<std::string>& plugins, const std::string& hash, const std::vector<std::string>& placement,
-            const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, bool overwrite,
-            const caf::actor& services) {
+            const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, int64_t tokens_bytes,
+            bool overwrite, const caf::actor& services) {
           std::vector<std::string> errors;
           std::vector<std::string> keys;
           std::vector<caf::actor> handles;
@@ -351,6 +352,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             where = placement;
             spawn_base.run_dir = run_dir;
             spawn_base.credit = {credit_batches, credit_bytes};
+            held_tokens_bytes = tokens_bytes;
             spawn_base.overwrite = overwrite;
             spawn_base.acks = acks;
             SpawnOptions spawn = spawn_base;

@@ -56,6 +56,10 @@ struct RunOptions {
   // seven alert edges under ~100 MB when its slowest stage holds the whole graph back
   // (docs/performance.md, "Peak RSS").
   int64_t credit_window_bytes = int64_t{8} << 20;
+  // A cluster run: what each link out may keep of held batches as their tokens only, past its held
+  // cap (engine/cluster/link.h HeldLimits::tokens_bytes); past it a taken batch's credit waits for a
+  // release. 0: one byte window (credit_window_bytes, 8 MiB when unlimited); < 0 is refused.
+  int64_t held_tokens_bytes = 0;
   // `run --drain-timeout SECONDS`: overrides the workflow's `defaults: {drain_timeout_s}`.
   std::optional<double> drain_timeout_s;
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
