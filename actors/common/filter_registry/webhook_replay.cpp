@@ -1,6 +1,5 @@
 #include "actors/common/filter_registry/webhook_replay.h"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -24,11 +23,6 @@ constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
 // How often the sending looks at the output's progress and for a signal while it waits.
 constexpr std::chrono::milliseconds kPoll{2};
 constexpr std::chrono::milliseconds kPaceSlice{50};
-
-bool signalled(const sigset_t& signals) {
-  timespec zero{0, 0};
-  return sigtimedwait(&signals, nullptr, &zero) > 0;
-}
 
 // The dead-letter files of the inputs: a file named must be one (*.jsonl: any other file would be
 // sent whole, as `ebs-flow replay` sends an alert file to a topic); a folder gives its *.jsonl files.
@@ -56,12 +50,6 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
     fail("--timeout-ms", "must be 1 to " + std::to_string(kMaxTimeout.count()) + ", not " +
                              std::to_string(options.timeout.count()));
   const std::vector<std::filesystem::path> files = letter_files(options.inputs);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  // Before the output's thread starts, which inherits the mask: the signals wait for sigtimedwait.
-  if (options.stop_on_signals) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A letter's place starts with its output as the output describes itself (OutputQueue::describe).
   std::vector<std::string> places;
   for (Output::Kind kind : {Output::Kind::webhook, Output::Kind::slack})
@@ -91,7 +79,7 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
     }
   };
   const auto interrupted = [&] {
-    if (options.stop_on_signals && !counts.interrupted && signalled(signals)) counts.interrupted = true;
+    if (options.stop_signals && !counts.interrupted && options.stop_signals->poll() != 0) counts.interrupted = true;
     return counts.interrupted;
   };
   const auto start = std::chrono::steady_clock::now();
@@ -171,7 +159,9 @@ void register_webhook_replay_command(CommandRegistry& commands) {
         return [options, timeout_ms]() -> int {
           try {
             options->timeout = std::chrono::milliseconds(*timeout_ms);
-            options->stop_on_signals = true;
+            // Blocked before the output's thread starts (it inherits the mask), kept through the printing.
+            StopSignals stop_signals;
+            options->stop_signals = &stop_signals;
             WebhookReplayCounts c = replay_to_webhook(*options);
             const std::string shown = public_target({Output::Kind::webhook, options->url});
             if (c.selected() == 0) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/cli/command_registry.h"
+#include "engine/runtime/stop_signals.h"
 
 namespace ebs::filter_registry {
 
@@ -33,7 +34,8 @@ struct WebhookReplayOptions {
   bool all_outputs = false;  // every undelivered letter, whichever output's
   double rate = 0;  // messages per second; 0 = as fast as the webhook answers; at most 1e6
   std::chrono::milliseconds timeout{5000};  // per request, as the `filters` actor's output_timeout_ms; at most 1 h
-  bool stop_on_signals = false;  // SIGINT/SIGTERM end the sending (blocked in this process: the CLI)
+  // SIGINT/SIGTERM end the sending when given (blocked before the output's thread starts: the CLI's).
+  StopSignals* stop_signals = nullptr;
 };
 
 struct WebhookReplayCounts {
