@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -134,6 +136,55 @@ actors:
   CHECK(kept == written);
   std::string lines = read_file(dir / "run" / "out.jsonl");
   CHECK(static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n')) == written);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the credit window reaches the run from the workflow's defaults and from run flags; bad flags are refused") {
+  fs::path dir = temp_dir("credit");
+  // A sink writing 400 records/s behind a filter: the filter's output window fills, then its input
+  // window, so the filter's peak queue shows the window that applied (12 measured, of 12).
+  std::ofstream(dir / "w.yaml") << R"(name: credit
+defaults: {batch_size: 10, credit_window_batches: 12}
+actors:
+  - {id: sim, type: simulator, config: {count: 400, seed: 4}}
+  - {id: keep, type: filter, config: {where: "mag < 99"}, inputs: [sim.alerts]}
+  - {id: out, type: jsonl, config: {path: out.jsonl, with_raw: false, max_records_per_s: 400, fsync: false}, inputs: [keep.out]}
+)";
+  auto peaks = [&](const json& summary) {
+    std::map<std::string, uint64_t> peak;
+    for (const json& a : summary["actors"]) peak[a["id"].get<std::string>()] = a["peak_queued_batches"].get<uint64_t>();
+    return peak;
+  };
+  auto from_key = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --summary-json key.json", dir);
+  REQUIRE_MESSAGE(from_key.exit_code == 0, from_key.err);
+  json key = json::parse(read_file(dir / "key.json"));
+  CHECK(key["credit_window"]["batches"] == 12);
+  CHECK(key["credit_window"]["bytes"] == 8388608);
+  CHECK_FALSE(key["credit_window"].contains("held_tokens_bytes"));  // a cluster run's only
+  CHECK(peaks(key)["keep"] > 2);  // its queue grew past what the flag allows below
+  CHECK(peaks(key)["keep"] <= 12);
+
+  auto from_flag = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --overwrite --summary-json flag.json "
+                                            "--credit-window-batches 2 --credit-window-bytes 1048576",
+                               dir);
+  REQUIRE_MESSAGE(from_flag.exit_code == 0, from_flag.err);
+  json flag = json::parse(read_file(dir / "flag.json"));
+  CHECK(flag["credit_window"]["batches"] == 2);
+  CHECK(flag["credit_window"]["bytes"] == 1048576);
+  CHECK(flag["accounting_ok"] == true);
+  CHECK(peaks(flag)["out"] <= 2);
+  CHECK(peaks(flag)["keep"] <= 2);
+
+  for (const char* bad : {"--credit-window-batches 0", "--credit-window-bytes 8MiB", "--held-tokens-bytes -5",
+                          "--credit-window-bytes 1099511627777"}) {
+    auto r = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir bad " + bad, dir);
+    INFO(bad << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    const std::string flag_name = std::string(bad).substr(0, std::string(bad).find(' '));
+    CHECK(r.err.find(flag_name + ": '") != std::string::npos);
+    CHECK(r.err.find("must be a whole number of ") != std::string::npos);
+    CHECK(!fs::exists(dir / "bad"));
+  }
   fs::remove_all(dir);
 }
 

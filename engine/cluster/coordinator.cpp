@@ -14,6 +14,7 @@
 
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/cluster/instance_books.h"
+#include "engine/cluster/link.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/placement.h"
@@ -74,12 +75,17 @@ bool moved_on_failover(const ActorType& type) { return !type.is_source() && !typ
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                          const ClusterRun& cluster) {
   RunResult result;
-  if (options.held_tokens_bytes < 0) {
-    result.errors.push_back("held_tokens_bytes = " + std::to_string(options.held_tokens_bytes) +
+  // The same window on every edge, local or across nodes: the run's options over the workflow's.
+  const CreditLimits credit = credit_limits(options, workflow);
+  const int64_t held_tokens = options.held_tokens_bytes.value_or(workflow.held_tokens_bytes);
+  if (held_tokens < 0) {
+    result.errors.push_back("held_tokens_bytes = " + std::to_string(held_tokens) +
                             " (what a link out keeps of held batches as their tokens only) must be >= 0 "
                             "(0: one credit byte window)");
     return result;
   }
+  result.credit = credit;
+  result.held_tokens_bytes = held_limits(credit.bytes, held_tokens).tokens_bytes;
   // Each node's scope counts its own; gathered after a drain cut (the only way a cluster run
   // abandons records without a fault or a lost node).
   result.abandoned_counted = false;
@@ -273,8 +279,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) {
       if (node_lost[i]) continue;
       self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
-                    workflow_hash(cluster.text), placement, run_dir, options.credit_window,
-                    options.credit_window_bytes, options.held_tokens_bytes, first && options.overwrite, services)
+                    workflow_hash(cluster.text), placement, run_dir, credit.batches,
+                    credit.bytes, held_tokens, first && options.overwrite, services)
           .receive(gather_links(i, link_keys, link_handles),
               [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
     }

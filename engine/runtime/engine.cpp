@@ -66,7 +66,7 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
   std::vector<GraphInstance>& instances = graph.instances();
   SpawnOptions spawn;
   spawn.run_dir = run_dir.string();
-  spawn.credit = {options.credit_window, options.credit_window_bytes};
+  spawn.credit = result.credit = credit_limits(options, workflow);
   spawn.overwrite = options.overwrite;
   spawn.acks = acks;
   if (!graph.spawn(system, caf::actor_cast<caf::actor>(self), spawn, result.errors)) {
@@ -189,6 +189,11 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   return result;
 }
 
+CreditLimits credit_limits(const RunOptions& options, const Workflow& workflow) {
+  return {options.credit_window.value_or(workflow.credit_window_batches),
+          options.credit_window_bytes.value_or(workflow.credit_window_bytes)};
+}
+
 std::string summary_json(const Workflow& workflow, const RunResult& result) {
   nlohmann::json actors = nlohmann::json::array();
   for (const ActorTotals& a : result.actors) {
@@ -229,12 +234,14 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                                 {"unhandled_records", result.unhandled_records},
                                 {"abandoned_records", result.abandoned_counted ? nlohmann::json(result.abandoned_records)
                                                                                : nlohmann::json()}}},
+                     {"credit_window", {{"batches", result.credit.batches}, {"bytes", result.credit.bytes}}},
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},
                      {"errors", result.errors},
                      {"failures", result.failures},
                      {"warnings", result.warnings}};
+  if (result.held_tokens_bytes > 0) out["credit_window"]["held_tokens_bytes"] = result.held_tokens_bytes;
   if (result.threads.total > 0) {  // a single-process run (a cluster's nodes size their own)
     nlohmann::json by_actor = nlohmann::json::object();
     for (const auto& [actor, threads] : result.threads.dedicated_by_actor) by_actor[actor] = threads;
