@@ -61,6 +61,8 @@ struct LinkCounters {
   std::atomic<int64_t> held_tokens_peak_bytes{0};
   // Taken batches whose credit waited for a release: both held bounds of their link were full.
   std::atomic<uint64_t> credits_held_back{0};
+  // The most batches one link held back at once between messages (a release finds its own among them).
+  std::atomic<uint64_t> held_back_peak{0};
   std::atomic<uint64_t> messages_refused{0};  // from a fenced (lost) node, refused by a link in
 };
 

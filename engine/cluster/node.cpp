@@ -250,6 +250,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"held_tokens_bytes", counters->held_tokens_bytes.load()},
                                   {"held_tokens_peak_bytes", counters->held_tokens_peak_bytes.load()},
                                   {"credits_held_back", counters->credits_held_back.load()},
+                                  {"held_back_peak", counters->held_back_peak.load()},
                                   {"messages_refused", counters->messages_refused.load()},
                                   {"still_held", links_out_running()}}},
                        {"dashboard", {{"records_shipped", feed.total().records},
