@@ -24,6 +24,18 @@ void keep_latest(std::deque<T>& items, size_t limit) {
   while (items.size() > limit) items.pop_front();
 }
 
+// Sky events past `limit` go oldest by their own time first (no time: before any; among equals
+// the earliest kept), not by when they came: an event that comes late (one a node shipped after
+// newer ones, waiting over a shipment's budget; a notice sent again) must not push out a newer
+// one. It may be the one that goes at once.
+template <class T>
+void keep_newest_events(std::deque<T>& events, size_t limit) {
+  auto time = [](const T& e) { return std::isnan(e->mjd_tai) ? -INFINITY : e->mjd_tai; };
+  while (events.size() > limit)
+    events.erase(std::min_element(events.begin(), events.end(),
+                                  [&](const T& a, const T& b) { return time(a) < time(b); }));
+}
+
 // What a node ships of a kept record: what the page shows, not an alert's raw payload (as large
 // as the rest of a ZTF alert) nor a notice's text (a GW notice's is its sky map again, in base64).
 RecordPtr shown_part(const RecordPtr& record) {
@@ -97,7 +109,7 @@ void DashboardFeed::add_locked(const RecordPtr& record, bool from_node) {
         events_.erase(same);
       }
       events_.push_back({arrival, std::move(event)});
-      keep_latest(events_, limits_.events);
+      keep_newest_events(events_, limits_.events);
       break;
     }
     case PortType::coincidence:
