@@ -175,8 +175,24 @@ actors:
   CHECK(peaks(flag)["out"] <= 2);
   CHECK(peaks(flag)["keep"] <= 2);
 
+  // The held-tokens bound is a cluster run's: a single-process run says it does nothing, on stderr
+  // (-q keeps the closing block when there are warnings) and in the summary.
+  auto held = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --overwrite --summary-json held.json "
+                                       "--held-tokens-bytes 65536",
+                          dir);
+  REQUIRE_MESSAGE(held.exit_code == 0, held.err);
+  const std::string held_warning = "held_tokens_bytes = 65536 (run --held-tokens-bytes) applies only to a cluster run";
+  CHECK_MESSAGE(held.err.find(held_warning) != std::string::npos, held.err);
+  json held_summary = json::parse(read_file(dir / "held.json"));
+  auto held_warnings = [&](const json& summary) {
+    return std::count_if(summary["warnings"].begin(), summary["warnings"].end(),
+                         [&](const json& w) { return w.get<std::string>().starts_with(held_warning); });
+  };
+  CHECK(held_warnings(held_summary) == 1);
+  CHECK(held_warnings(key) == 0);
+
   for (const char* bad : {"--credit-window-batches 0", "--credit-window-bytes 8MiB", "--held-tokens-bytes -5",
-                          "--credit-window-bytes 1099511627777"}) {
+                          "--credit-window-bytes 1099511627777", "--credit-window-batches 65537"}) {
     auto r = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir bad " + bad, dir);
     INFO(bad << ": " << r.err);
     CHECK(r.exit_code == 2);

@@ -248,8 +248,12 @@ actors:
   CHECK(set.workflow->credit_window_batches == 4);
   CHECK(set.workflow->credit_window_bytes == 1048576);
   CHECK(set.workflow->held_tokens_bytes == 65536);
-  CHECK(build("name: w\ndefaults: {credit_window_batches: 1048576, credit_window_bytes: 1099511627776}" + actors)
+  CHECK(build("name: w\ndefaults: {credit_window_batches: 65536, credit_window_bytes: 1099511627776}" + actors)
             .problems.empty());
+  // Past 65,536 batches the bookkeeping the byte window does not count (~350 B each) grows past ~22 MiB an edge.
+  CHECK(problems_of("name: w\ndefaults: {credit_window_batches: 65537}" + actors) ==
+        std::vector<std::string>{"w.yaml:2:35: 'credit_window_batches' must be a whole number of batches from 1 to "
+                                 "65536 (default 16), not 65537"});
   auto p = problems_of(R"(name: w
 defaults:
   credit_window_batches: 0
@@ -257,7 +261,7 @@ defaults:
   held_tokens_bytes: 1099511627777
   batch_size: 10)" + actors);
   std::vector<std::string> expected{
-      "w.yaml:3:26: 'credit_window_batches' must be a whole number of batches from 1 to 1048576 (default 16), not 0",
+      "w.yaml:3:26: 'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 0",
       "w.yaml:4:24: 'credit_window_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default "
       "8388608, 8 MiB), not '8MiB'",
       "w.yaml:5:22: 'held_tokens_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default one "

@@ -286,15 +286,20 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    return CLI::Validator([key](std::string& text) { return credit_setting_problem(key, text); }, "", key);
                  };
                  app.add_option("--credit-window-batches", o->credit_window_batches,
-                                "batches in flight per edge (default: the workflow's defaults.credit_window_batches, 16): "
-                                "smaller bounds memory tighter, larger lets stages that take turns overlap more")
+                                "batches in flight per edge, 1 to " + std::to_string(Workflow::kMaxCreditWindowBatches) +
+                                    " (default: the workflow's defaults.credit_window_batches, " +
+                                    std::to_string(Workflow::kDefaultCreditWindowBatches) + "): smaller bounds memory tighter, larger lets stages "
+                                "that take turns overlap more; each batch in flight costs ~350 B the byte window does not count")
                      ->check(credit_setting("credit_window_batches"));
                  app.add_option("--credit-window-bytes", o->credit_window_bytes,
                                 "bytes of records in flight per edge (default: the workflow's defaults.credit_window_bytes, "
-                                "8388608 = 8 MiB); a run holds at most its edges times this plus a batch each")
+                                "8388608 = 8 MiB); a run holds at most its edges times this plus a batch each of records, "
+                                "plus ~350 B per batch in flight; in a cluster run each link out also keeps up to 8 windows "
+                                "of held batches whole plus --held-tokens-bytes (docs/workflow-format.md)")
                      ->check(credit_setting("credit_window_bytes"));
                  app.add_option("--held-tokens-bytes", o->held_tokens_bytes,
-                                "a cluster run: bytes each link out may keep of held batches as their tokens only "
+                                "a cluster run only (a single-process run warns that it does nothing): bytes each link "
+                                "out may keep of held batches as their tokens only "
                                 "(default: the workflow's defaults.held_tokens_bytes, one credit byte window; docs/cluster.md)")
                      ->check(credit_setting("held_tokens_bytes"));
                  app.add_flag("--overwrite", o->run.overwrite,
@@ -334,7 +339,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    if (!workflow) return exit_code::failed;
                    RunOptions options = o->run;
                    if (o->drain_timeout_s >= 0) options.drain_timeout_s = o->drain_timeout_s;
-                   if (!o->credit_window_batches.empty()) options.credit_window = std::stoll(o->credit_window_batches);
+                   if (!o->credit_window_batches.empty()) options.credit_window_batches = std::stoll(o->credit_window_batches);
                    if (!o->credit_window_bytes.empty()) options.credit_window_bytes = std::stoll(o->credit_window_bytes);
                    if (!o->held_tokens_bytes.empty()) options.held_tokens_bytes = std::stoll(o->held_tokens_bytes);
                    if (address) {

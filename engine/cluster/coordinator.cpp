@@ -76,14 +76,12 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
                          const ClusterRun& cluster) {
   RunResult result;
   // The same window on every edge, local or across nodes: the run's options over the workflow's.
-  const CreditLimits credit = credit_limits(options, workflow);
+  const std::optional<CreditLimits> window = credit_limits(options, workflow, result.errors);
+  if (!window) return result;
+  const CreditLimits credit = *window;
   const int64_t held_tokens = options.held_tokens_bytes.value_or(workflow.held_tokens_bytes);
-  if (held_tokens < 0) {
-    result.errors.push_back("held_tokens_bytes = " + std::to_string(held_tokens) +
-                            " (what a link out keeps of held batches as their tokens only) must be >= 0 "
-                            "(0: one credit byte window)");
-    return result;
-  }
+  for (std::string& problem : credit_problems(credit, held_tokens)) result.errors.push_back(std::move(problem));
+  if (!result.errors.empty()) return result;
   result.credit = credit;
   result.held_tokens_bytes = held_limits(credit.bytes, held_tokens).tokens_bytes;
   // Each node's scope counts its own; gathered after a drain cut (the only way a cluster run

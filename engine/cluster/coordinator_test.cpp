@@ -6,14 +6,24 @@
 using namespace ebs;
 using namespace ebs::cluster;
 
-TEST_CASE("a negative bound on held batches kept as tokens only is refused before any node is reached") {
-  RunOptions options;
-  options.held_tokens_bytes = -1;
-  options.handle_signals = false;
+TEST_CASE("credit settings out of range set from code are refused before any node is reached") {
   ClusterRun cluster;
   cluster.nodes.push_back({"a", "127.0.0.1", 1});  // never reached
-  const RunResult result = run_on_cluster(Workflow{}, ActorRegistry{}, options, cluster);
-  REQUIRE(result.errors.size() == 1);
-  CHECK(result.errors[0] == "held_tokens_bytes = -1 (what a link out keeps of held batches as their tokens only) "
-                            "must be >= 0 (0: one credit byte window)");
+  auto errors_of = [&](const RunOptions& options) { return run_on_cluster(Workflow{}, ActorRegistry{}, options, cluster).errors; };
+  RunOptions options;
+  options.handle_signals = false;
+  options.held_tokens_bytes = -1;
+  CHECK(errors_of(options) == std::vector<std::string>{
+                                  "'held_tokens_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; "
+                                  "default one credit byte window), not -1"});
+  // A window of 0 batches never opens: the run would hang.
+  options.held_tokens_bytes.reset();
+  options.credit_window_batches = 0;
+  CHECK(errors_of(options) == std::vector<std::string>{
+                                  "'credit_window_batches' must be a whole number of batches from 1 to 65536 (default "
+                                  "16), not 0"});
+  options.credit_window_batches = 4;
+  options.credit_window_bytes = -1;
+  REQUIRE(errors_of(options).size() == 1);
+  CHECK(errors_of(options)[0].starts_with("'credit_window_bytes' must be"));
 }

@@ -13,6 +13,7 @@
 
 #include "engine/cluster/held_tokens.h"
 #include "engine/cluster/messages.h"
+#include "engine/graph/workflow.h"
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_wire.h"
 #include "engine/runtime/batch_compact.h"
@@ -702,7 +703,7 @@ AckRef stand_in_token(std::shared_ptr<AckTracker> tracker, uint64_t records, caf
 
 HeldLimits held_limits(int64_t credit_bytes, int64_t tokens_bytes) {
   constexpr int64_t kWindows = 8;
-  constexpr int64_t kUnlimitedWindow = int64_t{8} << 20;  // RunOptions' default byte window
+  constexpr int64_t kUnlimitedWindow = Workflow::kDefaultCreditWindowBytes;
   const int64_t window = credit_bytes > 0 ? credit_bytes : kUnlimitedWindow;
   return {kWindows * window, tokens_bytes > 0 ? tokens_bytes : window};
 }

@@ -20,6 +20,7 @@
 #include "engine/cluster/messages.h"
 #include "engine/cluster/shipped_files.h"
 #include "engine/graph/workflow.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/messages.h"
 #include "engine/runtime/scheduler_config.h"
@@ -314,6 +315,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (requests) requests->attach(system, services, options.name, attempt_epoch);
           if (graph) errors.push_back("node " + options.name + " is already running a workflow");
           else if (workflow_hash(text) != hash) errors.push_back("node " + options.name + ": the workflow text does not match its hash");
+          // A window of 0 batches never opens: refused here too, whoever sent it.
+          if (errors.empty())
+            for (const std::string& problem : credit_problems({credit_batches, credit_bytes}, tokens_bytes))
+              errors.push_back("node " + options.name + ": " + problem);
           std::filesystem::path root;
           if (errors.empty()) {
             try {

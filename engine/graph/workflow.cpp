@@ -112,11 +112,14 @@ std::string credit_setting_problem(const std::string& key, int64_t value) {
   const int64_t most = batches ? Workflow::kMaxCreditWindowBatches : Workflow::kMaxWindowBytes;
   if (value >= 1 && value <= most) return "";
   if (batches)
-    return "'credit_window_batches' must be a whole number of batches from 1 to 1048576 (default 16), not " +
-           std::to_string(value);
-  return "'" + key + "' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default " +
-         (key == "credit_window_bytes" ? std::string("8388608, 8 MiB") : std::string("one credit byte window")) +
-         "), not " + std::to_string(value);
+    return "'credit_window_batches' must be a whole number of batches from 1 to " + std::to_string(most) +
+           " (default " + std::to_string(Workflow::kDefaultCreditWindowBatches) + "), not " + std::to_string(value);
+  const std::string default_bytes = std::to_string(Workflow::kDefaultCreditWindowBytes) + ", " +
+                                    std::to_string(Workflow::kDefaultCreditWindowBytes >> 20) + " MiB";
+  return "'" + key + "' must be a whole number of bytes from 1 to " + std::to_string(most) + " (" +
+         std::to_string(most >> 40) + " TiB; default " +
+         (key == "credit_window_bytes" ? default_bytes : std::string("one credit byte window")) + "), not " +
+         std::to_string(value);
 }
 
 std::string credit_setting_problem(const std::string& key, const std::string& text) {

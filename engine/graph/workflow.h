@@ -83,13 +83,15 @@ struct Workflow {
   int64_t credit_window_batches = kDefaultCreditWindowBatches;
   int64_t credit_window_bytes = kDefaultCreditWindowBytes;
   // A cluster run: what each link out may keep of held batches as their tokens only (`defaults:
-  // {held_tokens_bytes}`, `run --held-tokens-bytes`; docs/cluster.md "Credits"). 0: one byte window.
+  // {held_tokens_bytes}`, `run --held-tokens-bytes`; docs/cluster.md "Credits"). Not given (0): one
+  // byte window.
   int64_t held_tokens_bytes = 0;
   static constexpr int64_t kDefaultCreditWindowBatches = 16;
   static constexpr int64_t kDefaultCreditWindowBytes = int64_t{8} << 20;
-  // Larger than any of these is refused as a mistake: 2^20 batches per edge (each costs a link
-  // ~350 B of bookkeeping even when empty), 1 TiB of bytes (more than a machine holds).
-  static constexpr int64_t kMaxCreditWindowBatches = int64_t{1} << 20;
+  // Larger than any of these is refused as a mistake: 65,536 batches per edge (each batch in
+  // flight costs ~350 B of bookkeeping that the byte window does not count, even when empty: up to
+  // ~22 MiB an edge), 1 TiB of bytes (more than a machine holds).
+  static constexpr int64_t kMaxCreditWindowBatches = int64_t{1} << 16;
   static constexpr int64_t kMaxWindowBytes = int64_t{1} << 40;
   // A cluster run (docs/cluster.md "Failures"): what happens to the instances of a node that is
   // lost. failover: they are replaced on a surviving node and what was sent to them and not

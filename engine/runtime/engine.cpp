@@ -33,6 +33,9 @@ namespace {
 RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                               const std::shared_ptr<AckScope>& acks) {
   RunResult result;
+  std::optional<CreditLimits> credit = credit_limits(options, workflow, result.errors);
+  if (!credit) return result;
+  result.credit = *credit;
   std::filesystem::path run_dir = options.run_dir.empty() ? "." : options.run_dir;
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
@@ -48,6 +51,15 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
   if (!result.threads.warning.empty()) {
     spdlog::warn("{}", result.threads.warning);
     result.warnings.push_back(result.threads.warning);
+  }
+  // Only a cluster run's links out hold batches back: said, not silently dropped.
+  if (options.held_tokens_bytes || workflow.held_tokens_bytes != 0) {
+    const std::string warning =
+        "held_tokens_bytes = " + std::to_string(options.held_tokens_bytes.value_or(workflow.held_tokens_bytes)) +
+        (options.held_tokens_bytes ? " (run --held-tokens-bytes)" : " (the workflow's defaults.held_tokens_bytes)") +
+        " applies only to a cluster run (--nodes, --local-cluster): it does nothing in this single-process run";
+    spdlog::warn("{}", warning);
+    result.warnings.push_back(warning);
   }
   caf::actor_system_config config;
   configure_scheduler(config, result.threads.scheduler);
@@ -66,7 +78,7 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
   std::vector<GraphInstance>& instances = graph.instances();
   SpawnOptions spawn;
   spawn.run_dir = run_dir.string();
-  spawn.credit = result.credit = credit_limits(options, workflow);
+  spawn.credit = result.credit;
   spawn.overwrite = options.overwrite;
   spawn.acks = acks;
   if (!graph.spawn(system, caf::actor_cast<caf::actor>(self), spawn, result.errors)) {
@@ -189,9 +201,25 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   return result;
 }
 
-CreditLimits credit_limits(const RunOptions& options, const Workflow& workflow) {
-  return {options.credit_window.value_or(workflow.credit_window_batches),
-          options.credit_window_bytes.value_or(workflow.credit_window_bytes)};
+std::optional<CreditLimits> credit_limits(const RunOptions& options, const Workflow& workflow,
+                                          std::vector<std::string>& errors) {
+  const CreditLimits credit{options.credit_window_batches.value_or(workflow.credit_window_batches),
+                            options.credit_window_bytes.value_or(workflow.credit_window_bytes)};
+  std::vector<std::string> problems = credit_problems(credit, 0);
+  if (problems.empty()) return credit;
+  for (std::string& p : problems) errors.push_back(std::move(p));
+  return std::nullopt;
+}
+
+std::vector<std::string> credit_problems(const CreditLimits& credit, int64_t held_tokens_bytes) {
+  std::vector<std::string> problems;
+  auto check = [&](const std::string& key, int64_t value) {
+    if (std::string problem = credit_setting_problem(key, value); !problem.empty()) problems.push_back(problem);
+  };
+  check("credit_window_batches", credit.batches);
+  if (credit.bytes != 0) check("credit_window_bytes", credit.bytes);
+  if (held_tokens_bytes != 0) check("held_tokens_bytes", held_tokens_bytes);
+  return problems;
 }
 
 std::string summary_json(const Workflow& workflow, const RunResult& result) {
