@@ -2,51 +2,20 @@
 
 #include <doctest/doctest.h>
 
-#include <httplib.h>
-
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "actors/common/filter_registry/filter_registry.h"
 #include "engine/util/base64.h"
 #include "engine/util/fault.h"
+#include "test/support/recording_webhook.h"
 #include "test/support/temp_dir.h"
 
 using namespace ebs::filter_registry;
+using ebs::test::RecordingWebhook;
 using ebs::test_support::TempDir;
 
 namespace {
-
-// A webhook on loopback that answers 200 to its first `ok` requests and 503 to the others,
-// recording the bodies it got.
-struct CountingWebhook {
-  httplib::Server server;
-  std::thread thread;
-  std::mutex mutex;
-  std::vector<std::string> bodies;
-  int port = 0;
-  explicit CountingWebhook(size_t ok = 1000) {
-    server.Post("/hook", [this, ok](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mutex);
-      bodies.push_back(req.body);
-      res.status = bodies.size() <= ok ? 200 : 503;
-      res.set_content("{}", "application/json");
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~CountingWebhook() {
-    server.stop();
-    thread.join();
-  }
-  std::string url(const std::string& path = "/hook") const { return "http://127.0.0.1:" + std::to_string(port) + path; }
-  std::vector<std::string> got() {
-    std::lock_guard lock(mutex);
-    return bodies;
-  }
-};
 
 std::string letter(const std::string& kind, const std::string& place, const std::string& message) {
   return nlohmann::json{{"type", "DeadLetter"},     {"actor", "users"},        {"kind", kind},
@@ -60,7 +29,7 @@ std::string letter(const std::string& kind, const std::string& place, const std:
 struct Letters {
   std::vector<std::string> hook{R"({"n":1})", R"({"n":22})", R"({"n":333})"};
   std::string file;
-  Letters(const TempDir& dir, const CountingWebhook& webhook) {
+  Letters(const TempDir& dir, const RecordingWebhook& webhook) {
     file = dir.file("dead-letters.jsonl");
     std::ofstream out(file);
     const std::string at = ": filter 3 v1 (carol/all), alert 1";
@@ -86,10 +55,10 @@ WebhookReplayOptions to(const std::string& file, const std::string& url) {
 
 TEST_CASE("filters replay sends only the letters of the webhook output at its URL; the others are skipped") {
   TempDir dir("webhook-replay");
-  CountingWebhook webhook;
+  RecordingWebhook webhook;
   Letters letters(dir, webhook);
   const WebhookReplayCounts c = replay_to_webhook(to(letters.file, webhook.url()));
-  CHECK(webhook.got() == letters.hook);
+  CHECK(webhook.bodies() == letters.hook);
   CHECK(c.messages == 3);
   CHECK(c.bytes == letters.hook[0].size() + letters.hook[1].size() + letters.hook[2].size());
   CHECK(c.skipped == 4);  // the other webhook's two, the Kafka output's, the input record's
@@ -99,24 +68,24 @@ TEST_CASE("filters replay sends only the letters of the webhook output at its UR
 
 TEST_CASE("filters replay of a URL no letter names selects nothing; --all-outputs sends every undelivered letter") {
   TempDir dir("webhook-replay");
-  CountingWebhook webhook;
+  RecordingWebhook webhook;
   Letters letters(dir, webhook);
   const WebhookReplayCounts none = replay_to_webhook(to(letters.file, webhook.url("/none")));
   CHECK(none.selected() == 0);
   CHECK(none.skipped == 7);
-  CHECK(webhook.got().empty());
+  CHECK(webhook.bodies().empty());
   WebhookReplayOptions all = to(letters.file, webhook.url());
   all.all_outputs = true;
   const WebhookReplayCounts c = replay_to_webhook(all);
   CHECK(c.messages == 6);
   CHECK(c.skipped == 1);  // the input record's
-  CHECK(webhook.got() == std::vector<std::string>{letters.hook[0], R"({"other":1})", "avro bytes", letters.hook[1],
+  CHECK(webhook.bodies() == std::vector<std::string>{letters.hook[0], R"({"other":1})", "avro bytes", letters.hook[1],
                                                   R"({"other":2})", letters.hook[2]});
 }
 
 TEST_CASE("filters replay stopped midway by a failing webhook counts the k delivered before it, the rest not sent") {
   TempDir dir("webhook-replay");
-  CountingWebhook webhook(2);  // 200, 200, then 503
+  RecordingWebhook webhook({.status = 503, .first = 2, .first_status = 200});  // 200, 200, then 503
   Letters letters(dir, webhook);
   const WebhookReplayCounts c = replay_to_webhook(to(letters.file, webhook.url()));
   CHECK(c.messages == 2);
@@ -124,12 +93,12 @@ TEST_CASE("filters replay stopped midway by a failing webhook counts the k deliv
   CHECK(c.not_sent == 1);
   REQUIRE(c.failure);
   CHECK(c.failure->find("HTTP 503") != std::string::npos);
-  CHECK(webhook.got() == letters.hook);  // the third was refused: the first refusal stops it
+  CHECK(webhook.bodies() == letters.hook);  // the third was refused: the first refusal stops it
 }
 
 TEST_CASE("filters replay: a folder's other files are ignored, a named one refused; --rate and --timeout-ms bounded") {
   TempDir dir("webhook-replay");
-  CountingWebhook webhook;
+  RecordingWebhook webhook;
   Letters letters(dir, webhook);
   std::ofstream(dir.file("README.txt")) << "not letters\n";
   const WebhookReplayCounts c = replay_to_webhook(to(dir.path().string(), webhook.url()));
@@ -142,5 +111,5 @@ TEST_CASE("filters replay: a folder's other files are ignored, a named one refus
   WebhookReplayOptions slow = to(letters.file, webhook.url());
   slow.timeout = std::chrono::milliseconds(int64_t{1} << 60);
   CHECK_THROWS_WITH_AS(replay_to_webhook(slow), doctest::Contains("--timeout-ms"), ebs::Fault);
-  CHECK(webhook.got().size() == 3);
+  CHECK(webhook.bodies().size() == 3);
 }
