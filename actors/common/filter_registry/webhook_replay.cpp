@@ -82,7 +82,7 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
     if (options.stop_signals && !counts.interrupted && options.stop_signals->poll() != 0) counts.interrupted = true;
     return counts.interrupted;
   };
-  const auto start = std::chrono::steady_clock::now();
+  const kafka::ReplayPace pace(options.rate);
   for (const std::filesystem::path& file : files) {
     const bool read = kafka::for_each_letter_message(
         file, "undelivered", counts.skipped, nullptr, [&](std::string message, const std::string& place) {
@@ -99,13 +99,10 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
             if (offered - counted < kReplayWindow) break;
             std::this_thread::sleep_for(kPoll);
           }
-          if (options.rate > 0) {
-            const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                         std::chrono::duration<double>(offered / options.rate));
-            for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
-              if (interrupted()) return false;
-              std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - now, kPaceSlice));
-            }
+          const auto due = pace.due(offered);
+          for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
+            if (interrupted()) return false;
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - now, kPaceSlice));
           }
           const size_t size = message.size();
           if (queue.offer(std::move(message), "", "") == OutputQueue::Offer::queued) {

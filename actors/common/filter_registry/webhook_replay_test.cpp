@@ -113,3 +113,23 @@ TEST_CASE("filters replay: a folder's other files are ignored, a named one refus
   CHECK_THROWS_WITH_AS(replay_to_webhook(slow), doctest::Contains("--timeout-ms"), ebs::Fault);
   CHECK(webhook.bodies().size() == 3);
 }
+
+TEST_CASE("filters replay --rate: the first message goes at once, the next ones 1/rate apart") {
+  TempDir dir("webhook-replay");
+  RecordingWebhook webhook;
+  Letters letters(dir, webhook);
+  // One message at 0.2/s: sent at once (a schedule one record late would wait 5 s for it).
+  std::ofstream(dir.file("one.jsonl")) << letter("undelivered", "webhook " + webhook.url() + ": alert 1", letters.hook[0]) << "\n";
+  WebhookReplayOptions one = to(dir.file("one.jsonl"), webhook.url());
+  one.rate = 0.2;
+  auto started = std::chrono::steady_clock::now();
+  CHECK(replay_to_webhook(one).messages == 1);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
+  // The three of `hook` at 5/s: the third is due 0.4 s after the first.
+  WebhookReplayOptions three = to(letters.file, webhook.url());
+  three.rate = 5;
+  started = std::chrono::steady_clock::now();
+  CHECK(replay_to_webhook(three).messages == 3);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(400));
+  CHECK(webhook.bodies().size() == 4);
+}

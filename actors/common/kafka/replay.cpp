@@ -174,18 +174,14 @@ ReplayCounts replay(const ReplayOptions& options) {
     counts.messages -= std::min(counts.messages, publisher.failed());
     return counts;
   };
-  auto start = std::chrono::steady_clock::now();
+  const ReplayPace pace(options.rate);
   do {
     for (const auto& file : files) {
       auto messages = messages_of_file(file, options.wire, options.schema_id, counts.skipped, options.kind,
                                        &counts.skipped_undelivered);
       for (size_t i = 0; i < messages.size(); ++i) {
         const std::string& message = messages[i];
-        if (options.rate > 0) {
-          auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                 std::chrono::duration<double>(counts.messages / options.rate));
-          std::this_thread::sleep_until(due);
-        }
+        std::this_thread::sleep_until(pace.due(counts.messages));
         try {
           publisher.publish(message);
         } catch (const Fault& f) {

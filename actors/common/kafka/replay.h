@@ -13,6 +13,7 @@
 // Prints {"topic", "messages", "bytes", "skipped", "skipped_undelivered", "not_sent"} as one JSON line.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "engine/cli/command_registry.h"
+#include "engine/runtime/offer_schedule.h"
 
 namespace ebs::kafka {
 
@@ -64,6 +66,23 @@ bool for_each_letter_message(const std::filesystem::path& file, const std::strin
 std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
                                           int64_t schema_id, uint64_t& skipped, const std::string& kind = {},
                                           uint64_t* skipped_undelivered = nullptr);
+
+// The pace of a replay at `rate` messages per second (0: unpaced): message n (0-based) is due n/rate
+// seconds after the start, the first at once. The times are OfferSchedule's (a source's `rate`),
+// one record earlier: its record n is offered once n + 1 are due, at (n + 1)/rate.
+class ReplayPace {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit ReplayPace(double rate, Clock::time_point start = Clock::now()) : schedule_({.rate = rate}), start_(start) {}
+  Clock::time_point due(uint64_t n) const {
+    if (n == 0 || !schedule_.limited()) return start_;
+    return start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(schedule_.offer_time(n - 1)));
+  }
+
+ private:
+  OfferSchedule schedule_;
+  Clock::time_point start_;
+};
 
 // Every file of the inputs (directories recursively, in name order).
 std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& inputs);

@@ -94,4 +94,21 @@ TEST_CASE("replay reports and skips a dead letter too large to send, and sends t
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("replay --rate: the first message at once, message n at n/rate seconds (OfferSchedule's times, one record earlier)") {
+  const auto start = ReplayPace::Clock::now();
+  const auto seconds_to = [&](ReplayPace::Clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
+  const ReplayPace pace(4, start);
+  CHECK(seconds_to(pace.due(0)) == 0);
+  CHECK(seconds_to(pace.due(1)) == doctest::Approx(0.25).epsilon(1e-6));
+  CHECK(seconds_to(pace.due(2)) == doctest::Approx(0.5).epsilon(1e-6));
+  CHECK(seconds_to(pace.due(1000)) == doctest::Approx(250).epsilon(1e-6));
+  // Each due time is the source schedule's time of the record before it.
+  const OfferSchedule schedule({.rate = 4});
+  CHECK(seconds_to(pace.due(7)) == doctest::Approx(schedule.offer_time(6)).epsilon(1e-9));
+  // 0: unpaced, every message due at the start.
+  const ReplayPace unpaced(0, start);
+  CHECK(unpaced.due(0) == start);
+  CHECK(unpaced.due(1000) == start);
+}
+
 }  // namespace ebs::kafka
