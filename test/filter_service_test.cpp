@@ -1565,10 +1565,11 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   // Carol's filter sends every alert to two webhooks: one that works and one that answers 500 after
   // 300 ms (so that messages queue behind the failing request, and later ones are refused before
   // the filter leaves). Both outputs are offered the same messages, so what the working one got is
-  // what the failing one gave up on. Dave's filter, beside hers, must deliver all it passes.
-  RecordingWebhook good, failing({.status = 500, .delay = std::chrono::milliseconds(300)}), daves;
-  const std::string dave_where = "mag < 18.5";
-  int64_t carol_id = 0;
+  // what the failing one gave up on. Dave's filter, beside hers, must deliver all it passes. Erin's
+  // limit is 0 alerts/s: her webhook gets nothing, every message of hers counted as rate-limited.
+  RecordingWebhook good, failing({.status = 500, .delay = std::chrono::milliseconds(300)}), daves, erins;
+  const std::string dave_where = "mag < 18.5", erin_where = "mag < 19";
+  int64_t carol_id = 0, erin_id = 0;
   {
     FilterRegistry store((dir / "filters.sqlite").string());
     Limits generous;
@@ -1579,6 +1580,10 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
                                       {{Output::Kind::webhook, good.url()}, {Output::Kind::webhook, failing.url()}}))
                    .id;
     ok(store.create_filter(dave, "bright", dave_where, {{Output::Kind::webhook, daves.url()}}));
+    Limits silent;
+    silent.max_alerts_per_second = 0;
+    User erin = ok(store.create_user("erin", false, silent));
+    erin_id = ok(store.create_filter(erin, "faint", erin_where, {{Output::Kind::webhook, erins.url()}})).id;
   }
   std::ofstream(dir / "wf.yaml") << "name: undelivered\nactors:\n"
                                     "  - id: src\n    type: avro-files\n    rate: 40\n    config: {path: \""
@@ -1669,6 +1674,15 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   CHECK(carols.output_counts[1].delivered == 0);
   CHECK(carols.output_counts[1].dead_lettered == static_cast<int64_t>(lettered.size()));
   CHECK(carols.output_counts[1].lost == 0);
+  CHECK(carols.output_counts[0].rate_limited == 0);
+  CHECK(carols.output_counts[1].rate_limited == 0);
+  // Erin's: every alert her filter passed was dropped at her limit, never sent.
+  const auto erin_passes = answers(erin_where, source.alerts);
+  int64_t erin_passed = 0;
+  for (const std::string& id : source.ids) erin_passed += erin_passes.at(id);
+  REQUIRE(erin_passed > 0);
+  CHECK(erins.requests() == 0);
+  CHECK(ok(store.filter(root, erin_id)).output_counts == std::vector<OutputCounts>{{0, 0, 0, erin_passed}});
   const std::string root_token = ok(store.issue_token("root", false));
   {
     test::Child serve(ebs_flow() + " serve run/repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir,
@@ -1679,10 +1693,16 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
         test::run_command(ebs_flow() + " filters list --url " + url + " --token " + root_token, dir);
     INFO(listed.err);
     REQUIRE(listed.exit_code == 0);
-    bool listed_carol = false;
+    bool listed_carol = false, listed_erin = false;
     std::istringstream lines(listed.out);
     for (std::string line; std::getline(lines, line);) {
       const json f = json::parse(line);
+      if (f["id"] == erin_id) {
+        listed_erin = true;
+        CHECK(f["state"] == "active");
+        CHECK(f["outputs"][0]["delivered"] == 0);
+        CHECK(f["outputs"][0]["rate_limited"] == erin_passed);
+      }
       if (f["id"] != carol_id) continue;
       listed_carol = true;
       CHECK(f["state"] == "paused");
@@ -1695,6 +1715,7 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
       CHECK(f["outputs"][1]["lost"] == 0);
     }
     CHECK(listed_carol);
+    CHECK(listed_erin);
   }
 
   // Sent again once the webhook works (`ebs-flow filters replay --to-webhook`; the failing peer's

@@ -181,6 +181,13 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(!paused.active);
     CHECK(paused.paused_reason.rfind("webhook: HTTP 500: caf", 0) == 0);
 
+    // The outputs' counts, rate-limited ones too; a node of an earlier build sends no rate_limited.
+    const Output bright_hook{Output::Kind::webhook, "http://127.0.0.1:1/hook"};
+    remote->add_output_counts({{bright, bright_hook, {1, 2, 3, 4}}});
+    requests.ask("filters", R"({"op": "counts", "actor": "users", "outputs": [[)" + std::to_string(bright) +
+                                R"(, {"kind": "webhook", "target": "http://127.0.0.1:1/hook", "format": "json"}, 10, 0, 0]]})");
+    CHECK(ok(store.filter(alice, bright)).output_counts == std::vector<OutputCounts>{{}, {11, 2, 3, 4}});  // its second output
+
     // An actor the run does not have is refused with its name, as a fault on the node.
     std::unique_ptr<SwitchStore> unknown;
     CHECK_THROWS_WITH_AS(unknown = coordinator_switch_store(requests, "nobody"),
