@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "actors/common/kafka/replay.h"
 #include "test/support/child_process.h"
 #include "test/support/kafka_test_support.h"
 #include "test/support/recording_webhook.h"
@@ -315,7 +316,12 @@ TEST_CASE("a Kafka message librdkafka refuses mid-batch: the ones handed over be
                                        [&](int, int64_t, std::string value) { in_topic.insert(std::move(value)); }) == 1);
   std::vector<UndeliveredLetters::Letter> letters = settings.dead_letters->take();
   std::set<std::string> lettered;
-  for (const UndeliveredLetters::Letter& letter : letters) lettered.insert(letter.record->original);
+  for (const UndeliveredLetters::Letter& letter : letters) {
+    lettered.insert(letter.record->original);
+    // The message's key kept at the end of the place, for `ebs-flow replay` to send it with.
+    CHECK(letter.record->place.ends_with(", key \"k\""));
+    CHECK(ebs::kafka::key_of_place(letter.record->place) == "k");
+  }
   CHECK(in_topic == std::set<std::string>{body(0), body(1), body(2), body(3), body(4)});
   CHECK(lettered == std::set<std::string>{body(5), body(6), body(7), body(8), body(9)});
   CHECK(queue.delivered() == 5);

@@ -85,8 +85,8 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
   const kafka::ReplayPace pace(options.rate);
   for (const std::filesystem::path& file : files) {
     const bool read = kafka::for_each_letter_message(
-        file, "undelivered", counts.skipped, nullptr, [&](std::string message, const std::string& place) {
-          if (!selected(place)) {
+        file, "undelivered", counts.skipped, nullptr, [&](kafka::ReplayMessage letter) {
+          if (!selected(letter.place)) {
             ++counts.skipped;
             return true;
           }
@@ -104,8 +104,8 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
             if (interrupted()) return false;
             std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(due - now, kPaceSlice));
           }
-          const size_t size = message.size();
-          if (queue.offer(std::move(message), "", "") == OutputQueue::Offer::queued) {
+          const size_t size = letter.value.size();
+          if (queue.offer(std::move(letter.value), "", "") == OutputQueue::Offer::queued) {
             in_flight.push_back(size);
             ++offered;
           }

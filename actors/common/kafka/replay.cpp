@@ -76,9 +76,45 @@ std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
   return out;
 }
 
+std::string place_with_key(std::string place, std::string_view key) {
+  return place + ", key " + nlohmann::json(std::string(key)).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
+
+std::string key_of_place(std::string_view place) {
+  // Inside the JSON string no bare quote can stand: the last `, key "` is the key's own.
+  const size_t at = place.rfind(", key \"");
+  if (at == std::string_view::npos || !place.ends_with('"')) return {};
+  const nlohmann::json key = nlohmann::json::parse(place.substr(at + 6), nullptr, false);
+  return key.is_string() ? key.get<std::string>() : std::string();
+}
+
+std::optional<ReplayMessage> letter_message(const std::string& line, const std::string& row_place, const std::string& kind,
+                                            uint64_t& skipped, uint64_t* skipped_undelivered) {
+  if (line.empty()) return std::nullopt;
+  nlohmann::json letter = nlohmann::json::parse(line, nullptr, false);
+  if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
+  const std::string format = letter.value("original_format", "");
+  // A filter output's undelivered messages belong to a user's topic or webhook: never sent to
+  // an alert topic by a replay of the whole file.
+  const std::string letter_kind = letter.value("kind", "");
+  if (kind.empty() ? letter_kind == "undelivered" : letter_kind != kind) {
+    ++skipped;
+    if (skipped_undelivered && letter_kind == "undelivered") ++*skipped_undelivered;
+    return std::nullopt;
+  }
+  if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
+    const auto place = letter.find("place");
+    ReplayMessage out{base64_decode(letter["original"].get<std::string>(), row_place), "",
+                      place != letter.end() && place->is_string() ? place->get<std::string>() : ""};
+    out.key = key_of_place(out.place);
+    return out;
+  }
+  ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
+  return std::nullopt;
+}
+
 bool for_each_letter_message(const std::filesystem::path& file, const std::string& kind, uint64_t& skipped,
-                             uint64_t* skipped_undelivered,
-                             const std::function<bool(std::string message, const std::string& place)>& take) {
+                             uint64_t* skipped_undelivered, const std::function<bool(ReplayMessage message)>& take) {
   const std::string place = file.string();
   std::ifstream in(file);
   if (!in) fail(place, "cannot read");
@@ -86,46 +122,31 @@ bool for_each_letter_message(const std::filesystem::path& file, const std::strin
   size_t row = 0;
   while (std::getline(in, line)) {
     ++row;
-    if (line.empty()) continue;
-    nlohmann::json letter = nlohmann::json::parse(line, nullptr, false);
-    std::string row_place = place + ":row " + std::to_string(row);
-    if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
-    std::string format = letter.value("original_format", "");
-    // A filter output's undelivered messages belong to a user's topic or webhook: never sent to
-    // an alert topic by a replay of the whole file.
-    const std::string letter_kind = letter.value("kind", "");
-    if (kind.empty() ? letter_kind == "undelivered" : letter_kind != kind) {
-      ++skipped;
-      if (skipped_undelivered && letter_kind == "undelivered") ++*skipped_undelivered;
-      continue;
-    }
-    if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
-      const auto letter_place = letter.find("place");
-      if (!take(base64_decode(letter["original"].get<std::string>(), row_place),
-                letter_place != letter.end() && letter_place->is_string() ? letter_place->get<std::string>() : ""))
-        return false;
-    } else {
-      ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
-    }
+    std::optional<ReplayMessage> message =
+        letter_message(line, place + ":row " + std::to_string(row), kind, skipped, skipped_undelivered);
+    if (message && !take(std::move(*message))) return false;
   }
   return true;
 }
 
-std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
-                                          int64_t schema_id, uint64_t& skipped, const std::string& kind,
-                                          uint64_t* skipped_undelivered) {
+std::vector<ReplayMessage> messages_of_file(const std::filesystem::path& file, const std::string& wire,
+                                            int64_t schema_id, uint64_t& skipped, const std::string& kind,
+                                            uint64_t* skipped_undelivered) {
   std::string place = file.string();
-  std::vector<std::string> out;
+  std::vector<ReplayMessage> out;
   if (file.extension() == ".jsonl") {
-    for_each_letter_message(file, kind, skipped, skipped_undelivered, [&](std::string message, const std::string&) {
+    for_each_letter_message(file, kind, skipped, skipped_undelivered, [&](ReplayMessage message) {
       out.push_back(std::move(message));
       return true;
     });
     return out;
   }
   std::string bytes = read_all(file);
-  if (wire == "confluent" && avro::has_container_magic(bytes)) return container_to_frames(bytes, place, schema_id);
-  out.push_back(std::move(bytes));
+  if (wire == "confluent" && avro::has_container_magic(bytes)) {
+    for (std::string& frame : container_to_frames(bytes, place, schema_id)) out.push_back({std::move(frame), "", ""});
+    return out;
+  }
+  out.push_back({std::move(bytes), "", ""});
   return out;
 }
 
@@ -180,10 +201,10 @@ ReplayCounts replay(const ReplayOptions& options) {
       auto messages = messages_of_file(file, options.wire, options.schema_id, counts.skipped, options.kind,
                                        &counts.skipped_undelivered);
       for (size_t i = 0; i < messages.size(); ++i) {
-        const std::string& message = messages[i];
+        const std::string& message = messages[i].value;
         std::this_thread::sleep_until(pace.due(counts.messages));
         try {
-          publisher.publish(message);
+          publisher.publish(message, messages[i].key);  // a letter's key as it kept it
         } catch (const Fault& f) {
           if (f.kind() != FaultKind::failed) throw;
           spdlog::error("{} message {}: not sent: {}", file.string(), i + 1, f.message());

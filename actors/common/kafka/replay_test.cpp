@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "actors/common/avro/decoder.h"
@@ -20,7 +21,7 @@ TEST_CASE("replay: a container file is one message as it is; with wire confluent
   auto ztf = test::data_dir() / "ztf/kowalski-v3.3-v4.01/2475433850015010009.avro";
   auto messages = messages_of_file(ztf, "ocf", -1, skipped);
   REQUIRE(messages.size() == 1);
-  CHECK(messages[0].size() == std::filesystem::file_size(ztf));
+  CHECK(messages[0].value.size() == std::filesystem::file_size(ztf));
 
   auto schemas = std::make_shared<const avro::SchemaDirectory>(avro::SchemaDirectory::load(test::data_dir() / "lsst/schema"));
   avro::Decoder decoder({std::make_shared<avro::SchemaCache>(), schemas, nullptr});
@@ -28,10 +29,11 @@ TEST_CASE("replay: a container file is one message as it is; with wire confluent
     auto frames = messages_of_file(test::data_dir() / ("lsst/schema/" + std::to_string(v) + "/0/sample_data/fakeAlert.avro"),
                                    "confluent", -1, skipped);
     REQUIRE(frames.size() == 1);
-    CHECK(frames[0][0] == 0);
-    CHECK((static_cast<uint8_t>(frames[0][3]) << 8 | static_cast<uint8_t>(frames[0][4])) == v * 100);
+    const std::string& frame = frames[0].value;
+    CHECK(frame[0] == 0);
+    CHECK((static_cast<uint8_t>(frame[3]) << 8 | static_cast<uint8_t>(frame[4])) == v * 100);
     std::vector<RawRecord> records;
-    decoder.decode(std::make_shared<const std::string>(frames[0]), "frame", records);
+    decoder.decode(std::make_shared<const std::string>(frame), "frame", records);
     CHECK(records.size() == 1);
   }
   // ZTF has no Rubin version in its schema name: the id must be given.
@@ -55,14 +57,14 @@ TEST_CASE("replay: a dead-letter file gives back its Avro and bytes originals, s
   uint64_t skipped = 0, skipped_undelivered = 0;
   auto messages = messages_of_file(dir / "dead-letters.jsonl", "ocf", -1, skipped, "", &skipped_undelivered);
   REQUIRE(messages.size() == 2);
-  CHECK(messages[0] == avro_bytes);
-  CHECK(messages[1] == "abc");
+  CHECK(messages[0].value == avro_bytes);
+  CHECK(messages[1].value == "abc");
   CHECK(skipped == 2);
   CHECK(skipped_undelivered == 1);
   skipped = skipped_undelivered = 0;
   auto undelivered = messages_of_file(dir / "dead-letters.jsonl", "ocf", -1, skipped, "undelivered", &skipped_undelivered);
   REQUIRE(undelivered.size() == 1);
-  CHECK(undelivered[0] == "{\"to\":\"alice\"}");
+  CHECK(undelivered[0].value == "{\"to\":\"alice\"}");
   CHECK(skipped == 3);
   CHECK(skipped_undelivered == 0);
   std::filesystem::remove_all(dir);
@@ -109,6 +111,51 @@ TEST_CASE("replay --rate: the first message at once, message n at n/rate seconds
   const ReplayPace unpaced(0, start);
   CHECK(unpaced.due(0) == start);
   CHECK(unpaced.due(1000) == start);
+}
+
+TEST_CASE("a letter keeps its Kafka message's key in its place; replay sends the message with it") {
+  CHECK(place_with_key("kafka topic t: alert 1 (ZTF1)", "ZTF1") == "kafka topic t: alert 1 (ZTF1), key \"ZTF1\"");
+  CHECK(key_of_place("kafka topic t: alert 1 (ZTF1), key \"ZTF1\"") == "ZTF1");
+  // Whatever the key holds (quotes, the marker itself, backslashes, UTF-8), it comes back whole.
+  for (const std::string& key : std::vector<std::string>{"a, key \"b\"", "x\\\"", "\xc3\xa9t\xc3\xa9", "(1)"})
+    CHECK(key_of_place(place_with_key("kafka topic t: alert 2 (" + key + ")", key)) == key);
+  CHECK(key_of_place("webhook http://h/hook: alert 3 (ZTF3)").empty());  // none kept
+  CHECK(key_of_place("kafka topic t: alert 4, key \"unterminated").empty());
+
+  auto dir = std::filesystem::temp_directory_path() / ("ebs-replay-keys-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::vector<std::pair<std::string, std::string>> letters{
+      {"{\"n\":1}", place_with_key("kafka topic alice: filter 1 v1 (alice/a), alert 1 (ZTF1)", "ZTF1")},
+      {"{\"n\":2}", "kafka topic alice: a message"},  // a letter of before: no key kept
+      {"{\"n\":3}", place_with_key("kafka topic alice: filter 1 v1 (alice/a), alert 3 (ZTF3)", "ZTF3")}};
+  {
+    std::ofstream out(dir / "dead-letters.jsonl");
+    for (const auto& letter : letters)
+      out << nlohmann::json{{"kind", "undelivered"}, {"original_format", "bytes"}, {"original", base64_encode(letter.first)},
+                            {"place", letter.second}}
+                 .dump()
+          << "\n";
+  }
+  uint64_t skipped = 0;
+  const auto messages = messages_of_file(dir / "dead-letters.jsonl", "ocf", -1, skipped, "undelivered");
+  REQUIRE(messages.size() == 3);
+  CHECK(messages[0].key == "ZTF1");
+  CHECK(messages[1].key.empty());
+  CHECK(messages[2].key == "ZTF3");
+  EmbeddedBroker broker;
+  broker.create_topic("alice", 1);
+  ReplayOptions options;
+  options.inputs = {(dir / "dead-letters.jsonl").string()};
+  options.topic = "alice";
+  options.brokers = broker.bootstrap_servers();
+  options.kind = "undelivered";
+  CHECK(replay(options).messages == 3);
+  std::vector<std::pair<std::string, std::string>> got;  // (value, key)
+  test::read_topic_messages(broker.bootstrap_servers(), "alice", 1, [&](int, int64_t, std::string value, std::string key) {
+    got.emplace_back(std::move(value), std::move(key));
+  });
+  CHECK(got == std::vector<std::pair<std::string, std::string>>{{"{\"n\":1}", "ZTF1"}, {"{\"n\":2}", ""}, {"{\"n\":3}", "ZTF3"}});
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace ebs::kafka
