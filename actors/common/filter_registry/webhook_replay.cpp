@@ -2,8 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <deque>
 #include <filesystem>
 #include <iostream>
@@ -39,6 +46,66 @@ std::vector<std::filesystem::path> letter_files(const std::vector<std::string>& 
     }
   }
   return out;
+}
+
+// A file as it was when the replay began reading it.
+struct FileState {
+  std::uintmax_t size = 0;
+  std::filesystem::file_time_type written;
+  bool operator==(const FileState&) const = default;
+};
+FileState state_of(const std::filesystem::path& file) {
+  return {std::filesystem::file_size(file), std::filesystem::last_write_time(file)};
+}
+
+void sync_or_fail(int fd, const std::string& place) {
+  if (::fsync(fd) != 0) fail(place, std::string("cannot sync: ") + std::strerror(errno));
+}
+
+// `file` written again without its first `drop` letters that `selected` chose (the delivered
+// ones: a webhook's messages are delivered one at a time, in order), every other line as it was:
+// to a temporary file beside it, synced, renamed over it, the folder synced. Returns the letters
+// taken out.
+uint64_t remove_delivered(const std::filesystem::path& file, uint64_t drop,
+                          const std::function<bool(const std::string& place)>& selected) {
+  const std::string place = file.string();
+  std::filesystem::path temporary = file;
+  temporary += ".replay-" + std::to_string(::getpid());
+  std::ifstream in(file);
+  if (!in) fail(place, "cannot read");
+  FILE* out = std::fopen(temporary.c_str(), "w");
+  if (!out) fail(temporary.string(), std::string("cannot create: ") + std::strerror(errno));
+  uint64_t dropped = 0, skipped = 0;
+  try {
+    std::string line;
+    for (size_t row = 1; std::getline(in, line); ++row) {
+      if (dropped < drop) {
+        auto letter = kafka::letter_message(line, place + ":row " + std::to_string(row), "undelivered", skipped, nullptr);
+        if (letter && selected(letter->place)) {
+          ++dropped;
+          continue;
+        }
+      }
+      line += '\n';
+      if (std::fwrite(line.data(), 1, line.size(), out) != line.size())
+        fail(temporary.string(), std::string("cannot write: ") + std::strerror(errno));
+    }
+    if (std::fflush(out) != 0) fail(temporary.string(), std::string("cannot write: ") + std::strerror(errno));
+    sync_or_fail(::fileno(out), temporary.string());
+  } catch (...) {
+    std::fclose(out);
+    std::filesystem::remove(temporary);
+    throw;
+  }
+  std::fclose(out);
+  std::filesystem::permissions(temporary, std::filesystem::status(file).permissions());
+  std::filesystem::rename(temporary, file);
+  const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir < 0) fail(folder.string(), std::string("cannot open to sync: ") + std::strerror(errno));
+  sync_or_fail(dir, folder.string());
+  ::close(dir);
+  return dropped;
 }
 
 }  // namespace
@@ -83,7 +150,11 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
     return counts.interrupted;
   };
   const kafka::ReplayPace pace(options.rate);
-  for (const std::filesystem::path& file : files) {
+  std::vector<FileState> states;  // for remove_delivered: each file as it was before the reading
+  std::vector<uint64_t> offered_of(files.size(), 0);  // messages each file gave
+  for (const std::filesystem::path& file : files) states.push_back(options.remove_delivered ? state_of(file) : FileState{});
+  for (size_t f = 0; f < files.size(); ++f) {
+    const std::filesystem::path& file = files[f];
     const bool read = kafka::for_each_letter_message(
         file, "undelivered", counts.skipped, nullptr, [&](kafka::ReplayMessage letter) {
           if (!selected(letter.place)) {
@@ -108,6 +179,7 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
           if (queue.offer(std::move(letter.value), "", "") == OutputQueue::Offer::queued) {
             in_flight.push_back(size);
             ++offered;
+            ++offered_of[f];
           }
           return true;
         });
@@ -133,6 +205,19 @@ WebhookReplayCounts replay_to_webhook(const WebhookReplayOptions& options) {
   counts.messages = counted;
   counts.not_sent = chosen - counted;
   counts.failure = queue.failure();
+  // The delivered messages are the first `counted` offered, in the files' order.
+  for (size_t f = 0, left = counted; options.remove_delivered && f < files.size() && left > 0; ++f) {
+    const uint64_t delivered = std::min<uint64_t>(left, offered_of[f]);
+    left -= delivered;
+    if (delivered == 0) continue;
+    if (state_of(files[f]) != states[f]) {
+      counts.not_rewritten.push_back(files[f].string() + " changed while it was replayed (a run still writing it?): "
+                                     "not written again, its " + std::to_string(delivered) +
+                                     " delivered letters are still in it");
+      continue;
+    }
+    counts.removed += remove_delivered(files[f], delivered, selected);
+  }
   return counts;
 }
 
@@ -149,6 +234,8 @@ void register_webhook_replay_command(CommandRegistry& commands) {
             ->required();
         app.add_flag("--all-outputs", options->all_outputs,
                      "send every undelivered letter, whichever output's (select them first)");
+        app.add_flag("--remove-delivered", options->remove_delivered,
+                     "write each file again without the letters delivered (not while a run writes it)");
         app.add_option("--rate", options->rate, "messages per second (0 = as fast as the webhook answers; at most 1000000)");
         app.add_option("--timeout-ms", *timeout_ms,
                        "per request (as the `filters` actor's output_timeout_ms; 1 to 3600000)")
@@ -171,12 +258,16 @@ void register_webhook_replay_command(CommandRegistry& commands) {
               spdlog::error("{} messages not sent: {}", c.not_sent,
                             c.interrupted ? std::string("stopped by a signal")
                                           : c.failure.value_or("webhook " + shown + ": not delivered by the end"));
-            std::cout << nlohmann::json{{"webhook", shown},       {"messages", c.messages}, {"bytes", c.bytes},
-                                        {"skipped", c.skipped},  {"not_sent", c.not_sent},
-                                        {"interrupted", c.interrupted}}
-                             .dump()
-                      << std::endl;
-            return c.not_sent > 0 ? exit_code::failed : exit_code::ok;
+            for (const std::string& why : c.not_rewritten) spdlog::error("{}", why);
+            if (!options->remove_delivered && c.messages > 0)
+              spdlog::info("the {} delivered letters are still in the inputs: a second replay sends them again "
+                           "(--remove-delivered takes them out)",
+                           c.messages);
+            nlohmann::json printed{{"webhook", shown},   {"messages", c.messages}, {"bytes", c.bytes},
+                                   {"skipped", c.skipped}, {"not_sent", c.not_sent}, {"interrupted", c.interrupted}};
+            if (options->remove_delivered) printed["removed"] = c.removed;
+            std::cout << printed.dump() << std::endl;
+            return c.not_sent > 0 || !c.not_rewritten.empty() ? exit_code::failed : exit_code::ok;
           } catch (const Fault& f) {
             std::cerr << f.what() << std::endl;
             return exit_code::failed;

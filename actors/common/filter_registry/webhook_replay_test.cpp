@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "actors/common/filter_registry/filter_registry.h"
@@ -132,4 +133,67 @@ TEST_CASE("filters replay --rate: the first message goes at once, the next ones 
   CHECK(replay_to_webhook(three).messages == 3);
   CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(400));
   CHECK(webhook.bodies().size() == 4);
+}
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& file) {
+  std::vector<std::string> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("filters replay --remove-delivered takes the delivered letters out of the file; a second replay does not "
+          "send them again") {
+  TempDir dir("webhook-replay");
+  RecordingWebhook webhook({.status = 503, .first = 2, .first_status = 200});  // 200, 200, then 503
+  Letters letters(dir, webhook);
+  const std::vector<std::string> before = lines_of(letters.file);
+  WebhookReplayOptions options = to(letters.file, webhook.url());
+  options.remove_delivered = true;
+  const WebhookReplayCounts c = replay_to_webhook(options);
+  CHECK(c.messages == 2);
+  CHECK(c.not_sent == 1);
+  CHECK(c.removed == 2);
+  CHECK(c.not_rewritten.empty());
+  // Every other line as it was, in order: the hook's first two letters (rows 1 and 4) are gone.
+  CHECK(lines_of(letters.file) == std::vector<std::string>{before[1], before[2], before[4], before[5], before[6]});
+  // Again, to a webhook that takes everything: only the letters not delivered before.
+  RecordingWebhook working;
+  WebhookReplayOptions again = to(letters.file, working.url());
+  again.all_outputs = true;
+  again.remove_delivered = true;
+  const WebhookReplayCounts second = replay_to_webhook(again);
+  CHECK(second.messages == 4);
+  CHECK(second.removed == 4);
+  CHECK(working.bodies() == std::vector<std::string>{R"({"other":1})", "avro bytes", R"({"other":2})", letters.hook[2]});
+  CHECK(lines_of(letters.file) == std::vector<std::string>{before[4]});  // the input record's letter
+  // Without the flag the file is left as it was.
+  WebhookReplayOptions keep = to(letters.file, working.url());
+  keep.all_outputs = true;
+  CHECK(replay_to_webhook(keep).selected() == 0);
+  CHECK(lines_of(letters.file) == std::vector<std::string>{before[4]});
+}
+
+TEST_CASE("filters replay --remove-delivered leaves a file that changed while it was replayed as it was") {
+  TempDir dir("webhook-replay");
+  RecordingWebhook webhook({.gated = true});
+  Letters letters(dir, webhook);
+  WebhookReplayOptions options = to(letters.file, webhook.url());
+  options.remove_delivered = true;
+  auto replayed = std::async(std::launch::async, [&] { return replay_to_webhook(options); });
+  REQUIRE(webhook.wait_for_requests(1));
+  // A run appends a letter meanwhile (the dead-letter sink writing the file).
+  std::ofstream(letters.file, std::ios::app) << letter("failed", "src", "another alert") << "\n";
+  const std::vector<std::string> grown = lines_of(letters.file);
+  webhook.release(3);
+  const WebhookReplayCounts c = replayed.get();
+  CHECK(c.messages == 3);
+  CHECK(c.removed == 0);
+  REQUIRE(c.not_rewritten.size() == 1);
+  CHECK(c.not_rewritten[0].find("changed while it was replayed") != std::string::npos);
+  CHECK(lines_of(letters.file) == grown);
 }
