@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -134,6 +136,71 @@ actors:
   CHECK(kept == written);
   std::string lines = read_file(dir / "run" / "out.jsonl");
   CHECK(static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n')) == written);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the credit window reaches the run from the workflow's defaults and from run flags; bad flags are refused") {
+  fs::path dir = temp_dir("credit");
+  // A sink writing 400 records/s behind a filter: the filter's output window fills, then its input
+  // window, so the filter's peak queue shows the window that applied (12 measured, of 12).
+  std::ofstream(dir / "w.yaml") << R"(name: credit
+defaults: {batch_size: 10, credit_window_batches: 12}
+actors:
+  - {id: sim, type: simulator, config: {count: 400, seed: 4}}
+  - {id: keep, type: filter, config: {where: "mag < 99"}, inputs: [sim.alerts]}
+  - {id: out, type: jsonl, config: {path: out.jsonl, with_raw: false, max_records_per_s: 400, fsync: false}, inputs: [keep.out]}
+)";
+  auto peaks = [&](const json& summary) {
+    std::map<std::string, uint64_t> peak;
+    for (const json& a : summary["actors"]) peak[a["id"].get<std::string>()] = a["peak_queued_batches"].get<uint64_t>();
+    return peak;
+  };
+  auto from_key = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --summary-json key.json", dir);
+  REQUIRE_MESSAGE(from_key.exit_code == 0, from_key.err);
+  json key = json::parse(read_file(dir / "key.json"));
+  CHECK(key["credit_window"]["batches"] == 12);
+  CHECK(key["credit_window"]["bytes"] == 8388608);
+  CHECK_FALSE(key["credit_window"].contains("held_tokens_bytes"));  // a cluster run's only
+  CHECK(peaks(key)["keep"] > 2);  // its queue grew past what the flag allows below
+  CHECK(peaks(key)["keep"] <= 12);
+
+  auto from_flag = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --overwrite --summary-json flag.json "
+                                            "--credit-window-batches 2 --credit-window-bytes 1048576",
+                               dir);
+  REQUIRE_MESSAGE(from_flag.exit_code == 0, from_flag.err);
+  json flag = json::parse(read_file(dir / "flag.json"));
+  CHECK(flag["credit_window"]["batches"] == 2);
+  CHECK(flag["credit_window"]["bytes"] == 1048576);
+  CHECK(flag["accounting_ok"] == true);
+  CHECK(peaks(flag)["out"] <= 2);
+  CHECK(peaks(flag)["keep"] <= 2);
+
+  // The held-tokens bound is a cluster run's: a single-process run says it does nothing, on stderr
+  // (-q keeps the closing block when there are warnings) and in the summary.
+  auto held = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --overwrite --summary-json held.json "
+                                       "--held-tokens-bytes 65536",
+                          dir);
+  REQUIRE_MESSAGE(held.exit_code == 0, held.err);
+  const std::string held_warning = "held_tokens_bytes = 65536 (run --held-tokens-bytes) applies only to a cluster run";
+  CHECK_MESSAGE(held.err.find(held_warning) != std::string::npos, held.err);
+  json held_summary = json::parse(read_file(dir / "held.json"));
+  auto held_warnings = [&](const json& summary) {
+    return std::count_if(summary["warnings"].begin(), summary["warnings"].end(),
+                         [&](const json& w) { return w.get<std::string>().starts_with(held_warning); });
+  };
+  CHECK(held_warnings(held_summary) == 1);
+  CHECK(held_warnings(key) == 0);
+
+  for (const char* bad : {"--credit-window-batches 0", "--credit-window-bytes 8MiB", "--held-tokens-bytes -5",
+                          "--credit-window-bytes 1099511627777", "--credit-window-batches 65537"}) {
+    auto r = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir bad " + bad, dir);
+    INFO(bad << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    const std::string flag_name = std::string(bad).substr(0, std::string(bad).find(' '));
+    CHECK(r.err.find(flag_name + ": '") != std::string::npos);
+    CHECK(r.err.find("must be a whole number of ") != std::string::npos);
+    CHECK(!fs::exists(dir / "bad"));
+  }
   fs::remove_all(dir);
 }
 

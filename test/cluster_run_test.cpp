@@ -209,7 +209,8 @@ actors:
 // coincidence holds every notice's acknowledgement to the end of the stream. Checks that the run
 // ended (exit 0, before `timeout`) with every notice and alert crossed, and returns its summary.
 json run_held_notices(const fs::path& dir, const fs::path& notice_file, const std::string& id_field,
-                      const std::function<std::string(int)>& id, int count) {
+                      const std::function<std::string(int)>& id, int count, const std::string& more_defaults = "",
+                      const std::string& more_flags = "") {
   fs::create_directories(dir / "notices");
   const std::string notice = read_file(notice_file);
   REQUIRE(notice.find(id_field) != std::string::npos);
@@ -221,7 +222,7 @@ json run_held_notices(const fs::path& dir, const fs::path& notice_file, const st
     write(dir / "notices" / name, copy);
   }
   write(dir / "workflow.yaml", R"(name: cluster-held
-defaults: {batch_size: 1}
+defaults: {batch_size: 1)" + more_defaults + R"(}
 actors:
   - {id: notices, type: notice-files, config: {path: notices}, placement: {nodes: [node1]}}
   - {id: sim, type: simulator, config: {count: 20, seed: 3, start_mjd: 60000}, placement: {nodes: [node1]}}
@@ -233,7 +234,7 @@ actors:
 )");
   auto run = run_command("timeout 120 " + ebs_flow() +
                              " run workflow.yaml -q --no-progress --local-cluster 2 --threads 1 --drain-timeout 2 "
-                             "--run-dir out --summary-json summary.json",
+                             "--run-dir out --summary-json summary.json" + more_flags,
                          dir);
   REQUIRE_MESSAGE(run.exit_code == 0, run.err);
   json summary = json::parse(read_file(dir / "summary.json"));
@@ -284,6 +285,32 @@ TEST_CASE("an edge into an actor that holds more than the link's held cap goes o
   CHECK(held_back == 0);
   CHECK(tokens_left == 0);  // every notice was released before the books
   CHECK(summary["cluster"]["not_replayed_batches"] == 0);  // no node was lost
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the credit byte window and the held-tokens bound set by a workflow key and a run flag reach every node's links") {
+  // The 24 KM3NeT notices held to the end of the stream, as above, under a byte window of 1 KiB
+  // (the workflow's `defaults:`), so a link's held cap is 8 KiB: most notices are kept as tokens
+  // only (with the default 8 MiB window none is: the cap is 64 MiB). Their tokens then outgrow
+  // one byte window, the tokens' default bound, where credit would wait for a release that never
+  // comes (the coincidence holds every notice to the end): `--held-tokens-bytes 65536` lets them all.
+  fs::path dir = temp_dir("credit-set");
+  json summary = run_held_notices(dir, data_dir() / "gcn" / "gcn-schema-notices" / "km3net" / "alert.example.json",
+                                  "\"id\": \"1\"", [](int i) { return "\"id\": \"set-" + std::to_string(i) + "\""; },
+                                  24, ", credit_window_bytes: 1024", " --credit-window-batches 8 --held-tokens-bytes 65536");
+  CHECK(summary["credit_window"] == json{{"batches", 8}, {"bytes", 1024}, {"held_tokens_bytes", 65536}});
+  uint64_t unkept = 0, held_back = 0;
+  int64_t tokens_peak = 0;
+  for (const json& node : summary["cluster"]["nodes"]) {
+    unkept += node["links"].value("batches_unkept", uint64_t{0});
+    held_back += node["links"].value("credits_held_back", uint64_t{0});
+    tokens_peak = std::max(tokens_peak, node["links"].value("held_tokens_peak_bytes", int64_t{0}));
+  }
+  INFO(summary["cluster"].dump());
+  CHECK(unkept > 0);             // the node's held cap followed the 1 KiB window
+  CHECK(tokens_peak > 1024);     // ... and its tokens' bound the flag, not one window
+  CHECK(tokens_peak <= 65536);
+  CHECK(held_back == 0);
   fs::remove_all(dir);
 }
 

@@ -296,7 +296,7 @@ actors:
 TEST_CASE("a slow sink holds the source back: memory stays bounded by credits") {
   Fixture f;
   RunOptions options;
-  options.credit_window = 8;
+  options.credit_window_batches = 8;
   // 200 batches of 16 records through a sink writing 8,000 records/s: ~0.4 s.
   RunResult r = f.run(R"(name: slow
 defaults: {batch_size: 16}
@@ -322,7 +322,7 @@ actors:
 TEST_CASE("huge records behind a slow sink: the byte credits bound what is in flight") {
   Fixture f;
   RunOptions options;
-  options.credit_window = 16;
+  options.credit_window_batches = 16;
   options.credit_window_bytes = int64_t{4} << 20;
   // 60 records of 1 MiB, one per batch, through a sink writing 100 records/s: ~0.6 s. The batch
   // window alone would let 16 batches (16 MiB) wait on each of the two edges.
@@ -342,6 +342,61 @@ actors:
   CHECK(f.watch.max_outstanding_batches <= 22);
   CHECK(r.find("hop")->peak_queued_batches <= 5);
   CHECK(lines_in(f.dir / "huge.jsonl") == 60);
+}
+
+TEST_CASE("a credit window out of range set from code is refused before the run starts: 0 batches never opens") {
+  Fixture f;
+  const std::string workflow = R"(name: window
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: sink, type: jsonl, config: {path: window.jsonl, fsync: false}, inputs: [src.out]})";
+  RunOptions options;
+  options.credit_window_batches = 0;
+  RunResult r = f.run(workflow, options);
+  CHECK_FALSE(r.started);
+  CHECK(r.errors == std::vector<std::string>{
+                        "'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 0"});
+  options.credit_window_batches = 4;
+  options.credit_window_bytes = -5;
+  r = f.run(workflow, options);
+  CHECK_FALSE(r.started);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].ends_with("not -5"));
+  // 0 bytes, from code only: unlimited.
+  options.credit_window_bytes = 0;
+  CHECK(f.run(workflow, options).accounting_ok);
+  CHECK(credit_problems({4, 0}, 0).empty());
+  CHECK(credit_problems({4, 0}, -1).size() == 1);
+}
+
+TEST_CASE("held_tokens_bytes in a single-process run is not silently dropped: the run warns that it does nothing") {
+  Fixture f;
+  const std::string actors = R"(
+actors:
+  - {id: src, type: watched-source, config: {total: 100}}
+  - {id: sink, type: jsonl, config: {path: held.jsonl, fsync: false}, inputs: [src.out]})";
+  auto held_warnings = [](const RunResult& r) {
+    return std::count_if(r.warnings.begin(), r.warnings.end(),
+                         [](const std::string& w) { return w.starts_with("held_tokens_bytes = "); });
+  };
+  RunOptions options;
+  options.overwrite = true;  // each run writes held.jsonl again
+  RunResult plain = f.run("name: held" + actors, options);
+  CHECK(plain.accounting_ok);
+  CHECK(held_warnings(plain) == 0);
+  RunResult key = f.run("name: held\ndefaults: {held_tokens_bytes: 65536}" + actors, options);
+  CHECK(key.accounting_ok);
+  REQUIRE(held_warnings(key) == 1);
+  CHECK(std::find(key.warnings.begin(), key.warnings.end(),
+                  "held_tokens_bytes = 65536 (the workflow's defaults.held_tokens_bytes) applies only to a cluster run "
+                  "(--nodes, --local-cluster): it does nothing in this single-process run") != key.warnings.end());
+  options.held_tokens_bytes = 4096;
+  RunResult flag = f.run("name: held" + actors, options);
+  CHECK(flag.accounting_ok);
+  REQUIRE(held_warnings(flag) == 1);
+  CHECK(std::find_if(flag.warnings.begin(), flag.warnings.end(), [](const std::string& w) {
+          return w.starts_with("held_tokens_bytes = 4096 (run --held-tokens-bytes)");
+        }) != flag.warnings.end());
 }
 
 TEST_CASE("a batch that throws is dead-lettered, acknowledged, and counted as failed") {
@@ -558,7 +613,7 @@ actors:
 TEST_CASE("a rate-limited source: latency counts from the scheduled offer time, so queueing shows") {
   Fixture f;
   RunOptions options;
-  options.credit_window = 2;
+  options.credit_window_batches = 2;
   // Offered at 1,000 records/s into a sink that writes 250/s: the source is held back by credits,
   // and record n, due at n/1000 s, is written no earlier than n/250 s. Measured from when the
   // source could actually send it (coordinated omission), the latency would stay near the few

@@ -232,6 +232,59 @@ actors:
   - {id: lines, type: jsonl, config: {path: a.jsonl, flush_interval_ms: 1}, inputs: [sim.alerts]})").empty());
 }
 
+TEST_CASE("the credit window and the held-tokens bound are set in defaults; a bad value is refused at its place") {
+  const std::string actors = R"(
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: lines, type: jsonl, config: {path: a.jsonl}, inputs: [sim.alerts]})";
+  Built plain = build("name: w" + actors);
+  REQUIRE(plain.workflow);
+  CHECK(plain.workflow->credit_window_batches == 16);
+  CHECK(plain.workflow->credit_window_bytes == int64_t{8} << 20);
+  CHECK(plain.workflow->held_tokens_bytes == 0);  // one byte window
+  Built set = build("name: w\ndefaults: {credit_window_batches: 4, credit_window_bytes: 1048576, held_tokens_bytes: 65536}" +
+                    actors);
+  REQUIRE(set.workflow);
+  CHECK(set.workflow->credit_window_batches == 4);
+  CHECK(set.workflow->credit_window_bytes == 1048576);
+  CHECK(set.workflow->held_tokens_bytes == 65536);
+  CHECK(build("name: w\ndefaults: {credit_window_batches: 65536, credit_window_bytes: 1099511627776}" + actors)
+            .problems.empty());
+  // Past 65,536 batches the bookkeeping the byte window does not count (~350 B each) grows past ~22 MiB an edge.
+  CHECK(problems_of("name: w\ndefaults: {credit_window_batches: 65537}" + actors) ==
+        std::vector<std::string>{"w.yaml:2:35: 'credit_window_batches' must be a whole number of batches from 1 to "
+                                 "65536 (default 16), not 65537"});
+  auto p = problems_of(R"(name: w
+defaults:
+  credit_window_batches: 0
+  credit_window_bytes: 8MiB
+  held_tokens_bytes: 1099511627777
+  batch_size: 10)" + actors);
+  std::vector<std::string> expected{
+      "w.yaml:3:26: 'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 0",
+      "w.yaml:4:24: 'credit_window_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default "
+      "8388608, 8 MiB), not '8MiB'",
+      "w.yaml:5:22: 'held_tokens_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default one "
+      "credit byte window), not 1099511627777",
+  };
+  CHECK(p == expected);
+  auto more = problems_of("name: w\ndefaults: {credit_window_batches: -2, credit_window_bytes: [1], held_tokens_bytes: 1.5}" +
+                          actors);
+  REQUIRE(more.size() == 3);
+  CHECK(more[0].find("w.yaml:2:") == 0);
+  CHECK(more[0].ends_with("(default 16), not -2"));
+  CHECK(more[1].ends_with("(1 TiB; default 8388608, 8 MiB)"));  // a list is no number
+  CHECK(more[2].ends_with("not '1.5'"));
+  // The `run` flags give the same reasons (engine/cli/workflow_commands.cpp).
+  CHECK(credit_setting_problem("credit_window_bytes", std::string("-1")) ==
+        "'credit_window_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default 8388608, "
+        "8 MiB), not -1");
+  CHECK(credit_setting_problem("credit_window_batches", std::string("12")).empty());
+  CHECK(credit_setting_problem("held_tokens_bytes", std::string("")).ends_with("credit byte window)"));
+  CHECK(credit_setting_problem("held_tokens_bytes", std::string("99999999999999999999")).ends_with(
+      ", not '99999999999999999999'"));
+}
+
 TEST_CASE("the registry refuses duplicates and suggests near names") {
   ActorRegistry r = test_registry();
   ActorType again;

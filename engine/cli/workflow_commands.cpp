@@ -258,6 +258,8 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    std::string http, token;
                    bool linger = false;
                    double drain_timeout_s = -1;  // not given: the workflow's
+                   // Not given (empty): the workflow's `defaults:`; checked as the workflow checks them.
+                   std::string credit_window_batches, credit_window_bytes, held_tokens_bytes;
                    std::string nodes;
                    size_t local_cluster = 0;
                    cluster::TlsFiles tls;
@@ -279,6 +281,27 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "then it is abandoned and the run exits 1 (default: the workflow's "
                                 "defaults.drain_timeout_s, 20; 0: no bound)")
                      ->check(CLI::NonNegativeNumber);
+                 // The flag names the key it overrides: the refusal reads like the workflow's.
+                 auto credit_setting = [](const std::string& key) {
+                   return CLI::Validator([key](std::string& text) { return credit_setting_problem(key, text); }, "", key);
+                 };
+                 app.add_option("--credit-window-batches", o->credit_window_batches,
+                                "batches in flight per edge, 1 to " + std::to_string(Workflow::kMaxCreditWindowBatches) +
+                                    " (default: the workflow's defaults.credit_window_batches, " +
+                                    std::to_string(Workflow::kDefaultCreditWindowBatches) + "): smaller bounds memory tighter, larger lets stages "
+                                "that take turns overlap more; each batch in flight costs ~350 B the byte window does not count")
+                     ->check(credit_setting("credit_window_batches"));
+                 app.add_option("--credit-window-bytes", o->credit_window_bytes,
+                                "bytes of records in flight per edge (default: the workflow's defaults.credit_window_bytes, "
+                                "8388608 = 8 MiB); a run holds at most its edges times this plus a batch each of records, "
+                                "plus ~350 B per batch in flight; in a cluster run each link out also keeps up to 8 windows "
+                                "of held batches whole plus --held-tokens-bytes (docs/workflow-format.md)")
+                     ->check(credit_setting("credit_window_bytes"));
+                 app.add_option("--held-tokens-bytes", o->held_tokens_bytes,
+                                "a cluster run only (a single-process run warns that it does nothing): bytes each link "
+                                "out may keep of held batches as their tokens only "
+                                "(default: the workflow's defaults.held_tokens_bytes, one credit byte window; docs/cluster.md)")
+                     ->check(credit_setting("held_tokens_bytes"));
                  app.add_flag("--overwrite", o->run.overwrite,
                               "file sinks may truncate output a previous run wrote (refused otherwise)");
                  app.add_option("--log-level", o->log_level,
@@ -316,6 +339,9 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    if (!workflow) return exit_code::failed;
                    RunOptions options = o->run;
                    if (o->drain_timeout_s >= 0) options.drain_timeout_s = o->drain_timeout_s;
+                   if (!o->credit_window_batches.empty()) options.credit_window_batches = std::stoll(o->credit_window_batches);
+                   if (!o->credit_window_bytes.empty()) options.credit_window_bytes = std::stoll(o->credit_window_bytes);
+                   if (!o->held_tokens_bytes.empty()) options.held_tokens_bytes = std::stoll(o->held_tokens_bytes);
                    if (address) {
                      int port = http->listen(*address, o->token);
                      std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"

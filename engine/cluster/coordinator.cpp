@@ -14,6 +14,7 @@
 
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/cluster/instance_books.h"
+#include "engine/cluster/link.h"
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/placement.h"
@@ -74,6 +75,15 @@ bool moved_on_failover(const ActorType& type) { return !type.is_source() && !typ
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                          const ClusterRun& cluster) {
   RunResult result;
+  // The same window on every edge, local or across nodes: the run's options over the workflow's.
+  const std::optional<CreditLimits> window = credit_limits(options, workflow, result.errors);
+  if (!window) return result;
+  const CreditLimits credit = *window;
+  const int64_t held_tokens = options.held_tokens_bytes.value_or(workflow.held_tokens_bytes);
+  for (std::string& problem : credit_problems(credit, held_tokens)) result.errors.push_back(std::move(problem));
+  if (!result.errors.empty()) return result;
+  result.credit = credit;
+  result.held_tokens_bytes = held_limits(credit.bytes, held_tokens).tokens_bytes;
   // Each node's scope counts its own; gathered after a drain cut (the only way a cluster run
   // abandons records without a fault or a lost node).
   result.abandoned_counted = false;
@@ -267,8 +277,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
     for (size_t i = 0; i < nodes.size() && result.errors.empty(); ++i) {
       if (node_lost[i]) continue;
       self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
-                    workflow_hash(cluster.text), placement, run_dir, options.credit_window,
-                    options.credit_window_bytes, first && options.overwrite, services)
+                    workflow_hash(cluster.text), placement, run_dir, credit.batches,
+                    credit.bytes, held_tokens, first && options.overwrite, services)
           .receive(gather_links(i, link_keys, link_handles),
               [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
     }

@@ -13,6 +13,7 @@
 
 #include "engine/cluster/held_tokens.h"
 #include "engine/cluster/messages.h"
+#include "engine/graph/workflow.h"
 #include "engine/model/record_bytes.h"
 #include "engine/model/record_wire.h"
 #include "engine/runtime/batch_compact.h"
@@ -79,7 +80,10 @@ struct LinkOutState {
   int64_t held_bytes = 0;           // theirs, with their entries (kept_bytes)
   int64_t max_held_bytes = 0;       // past it the oldest held batches' records go (unkeep)
   HeldTokens held_tokens{0};        // held batches unkept: their tokens only, within their own bound
-  std::deque<uint64_t> held_back;   // taken, unreleased, credit not given: both bounds were full
+  // Taken, unreleased, credit not given: both bounds were full. By sequence, which is the order the
+  // peer takes them in: a release finds its own in O(log n) (a user may widen the window, and so
+  // this, to 2^20 batches: docs/cluster.md "What crosses a link").
+  std::set<uint64_t> held_back;
   std::vector<uint64_t> finished;   // granted and released: forgotten at the next grant
   Credit granting;                  // granted since the upstream was last told
   std::map<uint32_t, double> stream_time;
@@ -163,8 +167,18 @@ void give_credit(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
 // bound. Past both a batch's credit waits for a release (its own, or one that makes room): then the
 // edge waits on the holder, its memory bounded in bytes (docs/cluster.md "What crosses a link").
 void give_held_back_credit(LinkOutState& st) {
+  // What is left waits for a release, which finds its batch among these: how many, at most.
+  struct NotePeak {
+    LinkOutState& st;
+    ~NotePeak() {
+      const uint64_t length = st.held_back.size();
+      uint64_t peak = st.counters->held_back_peak.load(std::memory_order_relaxed);
+      while (length > peak && !st.counters->held_back_peak.compare_exchange_weak(peak, length)) {
+      }
+    }
+  } note_peak{st};
   while (!st.held_back.empty()) {
-    const uint64_t seq = st.held_back.front();
+    const uint64_t seq = *st.held_back.begin();
     auto it = st.window.find(seq);
     // Neither granted nor unkept: the window keeps it.
     assert(it != st.window.end());
@@ -186,7 +200,7 @@ void give_held_back_credit(LinkOutState& st) {
       st.held_kept.insert(seq);
       st.held_bytes += sent.kept_bytes;
     }
-    st.held_back.pop_front();
+    st.held_back.erase(st.held_back.begin());
     give_credit(st, seq, sent);
   }
 }
@@ -201,8 +215,7 @@ void release(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
     st.finished.push_back(seq);
   } else if (sent.credited) {
     // Its credit was held back: it costs nothing held any more.
-    auto back = std::find(st.held_back.begin(), st.held_back.end(), seq);
-    if (back != st.held_back.end()) st.held_back.erase(back);
+    st.held_back.erase(seq);
     give_credit(st, seq, sent);
   }
 }
@@ -217,13 +230,20 @@ void release_tokens(LinkOutState& st, HeldTokens::Entry entry, bool abandoned) {
   --st.unreleased;
 }
 
+// A taken batch's credit waits for the next grant(): the peer takes batches in order, so it is the
+// newest held back.
+void hold_back(LinkOutState& st, uint64_t seq) {
+  assert(st.held_back.empty() || *st.held_back.rbegin() < seq);
+  st.held_back.insert(st.held_back.end(), seq);
+}
+
 // The receiving instance took the batch.
 void mark_credited(LinkOutState& st, uint64_t seq, LinkOutState::Sent& sent) {
   if (sent.credited) return;
   sent.credited = true;
   if (sent.granted) return;
   if (sent.released) give_credit(st, seq, sent);
-  else st.held_back.push_back(seq);  // granted at the next grant(), in order, as far as room goes
+  else hold_back(st, seq);  // granted at the next grant(), in order, as far as room goes
 }
 
 // A batch a replay cannot send (only its tokens were kept): abandoned, never acknowledged.
@@ -681,11 +701,11 @@ AckRef stand_in_token(std::shared_ptr<AckTracker> tracker, uint64_t records, caf
                                }});
 }
 
-HeldLimits held_limits(int64_t credit_bytes) {
+HeldLimits held_limits(int64_t credit_bytes, int64_t tokens_bytes) {
   constexpr int64_t kWindows = 8;
-  constexpr int64_t kUnlimitedWindow = int64_t{8} << 20;  // RunOptions' default byte window
+  constexpr int64_t kUnlimitedWindow = Workflow::kDefaultCreditWindowBytes;
   const int64_t window = credit_bytes > 0 ? credit_bytes : kUnlimitedWindow;
-  return {kWindows * window, window};
+  return {kWindows * window, tokens_bytes > 0 ? tokens_bytes : window};
 }
 
 caf::actor spawn_link_out(caf::actor_system& system, caf::actor node, std::shared_ptr<LinkCounters> counters,

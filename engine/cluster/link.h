@@ -61,6 +61,8 @@ struct LinkCounters {
   std::atomic<int64_t> held_tokens_peak_bytes{0};
   // Taken batches whose credit waited for a release: both held bounds of their link were full.
   std::atomic<uint64_t> credits_held_back{0};
+  // The most batches one link held back at once between messages (a release finds its own among them).
+  std::atomic<uint64_t> held_back_peak{0};
   std::atomic<uint64_t> messages_refused{0};  // from a fenced (lost) node, refused by a link in
 };
 
@@ -82,8 +84,9 @@ struct HeldLimits {
 int64_t kept_entry_bytes(const BatchView& batch);
 
 // The held limits of an edge of `credit_bytes` in flight (0: unlimited, counted as 8 MiB, the
-// default window): eight windows of records and one of tokens.
-HeldLimits held_limits(int64_t credit_bytes);
+// default window): eight windows of records and `tokens_bytes` of tokens (RunOptions::
+// held_tokens_bytes; 0: one window).
+HeldLimits held_limits(int64_t credit_bytes, int64_t tokens_bytes = 0);
 
 // Spawns a link out for an edge of `window` (what may be in flight to its peer; a replay is paced
 // by it); it learns its peer from (peer, handle, epoch, local), its upstream from the first

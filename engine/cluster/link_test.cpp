@@ -399,6 +399,8 @@ struct PastBothHeldBounds : LinkOutCase {
     CHECK(counters->held_tokens_bytes.load() == kTokensOnly * entry);
     CHECK(counters->held_tokens_peak_bytes.load() <= held.tokens_bytes);
     CHECK(counters->credits_held_back.load() == kBatches - 1 - kTokensOnly);
+    // All of them at once in the list a release searches (bench/cluster/link_bench.cpp times it).
+    CHECK(counters->held_back_peak.load() == kBatches - 1 - kTokensOnly);
     CHECK(tracker->records_acknowledged() == 0);
 
     // The holder releases the oldest (kept as its token): room for one more, so the oldest batch
@@ -426,6 +428,60 @@ struct PastBothHeldBounds : LinkOutCase {
 
   ~PastBothHeldBounds() { caf::anon_send_exit(link, caf::exit_reason::user_shutdown); }
 };
+
+namespace {
+
+// How a link out of held limits `held` answers 300 batches of one record and one source token
+// that its peer took and holds: the batches whose credit came back, and its counters.
+struct HeldBack {
+  int64_t credited = 0;
+  std::shared_ptr<LinkCounters> counters = std::make_shared<LinkCounters>();
+};
+HeldBack held_back(caf::actor_system& system, caf::scoped_actor& node, caf::scoped_actor& upstream, HeldLimits held) {
+  constexpr int kBatches = 300;
+  HeldBack out;
+  caf::scoped_actor peer{system};
+  const RecordPtr record = alert("ZTF21aaaaaaa");
+  auto tracker = std::make_shared<AckTracker>();
+  // Room in flight for all of them: only the held bounds keep credit back.
+  caf::actor link =
+      spawn_link_out(system, caf::actor_cast<caf::actor>(node), out.counters, CreditLimits{kBatches + 1, 0}, held);
+  node->send(link, peer_atom::value, caf::actor_cast<caf::actor>(peer), kFirstEpoch, false);
+  for (int i = 0; i < kBatches; ++i)
+    upstream->send(link, msg::data_atom::value, uint32_t{0},
+                   BatchView::make(PortType::alert, {record}, {std::make_shared<const AckToken>(tracker, 1)}),
+                   int64_t{0});
+  REQUIRE(receive_all(peer, kBatches).batches.size() == static_cast<size_t>(kBatches));
+  peer->send(link, link_credit_atom::value, kFirstEpoch, int64_t{kBatches});
+  wait_for([&] { return out.counters->credits_held_back.load() > 0; });
+  out.credited = credit_back(upstream, 1);
+  CHECK(out.credited + static_cast<int64_t>(out.counters->credits_held_back.load()) == kBatches);
+  caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(LinkOutCase, "a smaller bound on held batches kept as tokens only (RunOptions::held_tokens_bytes) makes a link out's credit wait for a release sooner") {
+  const int64_t entry =
+      HeldTokens::entry_bytes({std::make_shared<const AckToken>(std::make_shared<AckTracker>(), 1)});
+  // A byte window of 20 entries and a half: by default a link out keeps 20 batches as tokens only.
+  const int64_t window = 20 * entry + entry / 2;
+  const int64_t setting = 5 * entry + entry / 2;
+  CHECK(held_limits(window).tokens_bytes == window);
+  CHECK(held_limits(window, 0).tokens_bytes == window);
+  CHECK(held_limits(window, setting).tokens_bytes == setting);
+  CHECK(held_limits(window, setting).records_bytes == held_limits(window).records_bytes);
+
+  const HeldBack by_default = held_back(system, node, upstream, held_limits(window));
+  const HeldBack bounded = held_back(system, node, upstream, held_limits(window, setting));
+  CHECK(by_default.counters->batches_unkept.load() == 20);
+  CHECK(bounded.counters->batches_unkept.load() == 5);
+  CHECK(bounded.counters->held_tokens_peak_bytes.load() <= setting);
+  // As many kept whole (the same held cap), fifteen fewer kept as tokens: their credit waits.
+  CHECK(by_default.credited - bounded.credited == 15);
+  CHECK(bounded.counters->credits_held_back.load() == by_default.counters->credits_held_back.load() + 15);
+}
 
 TEST_CASE_FIXTURE(PastBothHeldBounds, "past its held cap and its tokens' bound a link out gives credit back only on a release: its memory stays bounded in bytes") {
   // The node is lost: the forty kept as tokens (batches 1 to 40) are abandoned, never

@@ -20,6 +20,7 @@
 #include "engine/cluster/messages.h"
 #include "engine/cluster/shipped_files.h"
 #include "engine/graph/workflow.h"
+#include "engine/runtime/engine.h"
 #include "engine/runtime/local_graph.h"
 #include "engine/runtime/messages.h"
 #include "engine/runtime/scheduler_config.h"
@@ -154,6 +155,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   };
   std::vector<std::string> where;  // the node of every instance (updated when a lost node's move)
   SpawnOptions spawn_base;         // what every spawn of this run shares (run dir, credit, acks)
+  int64_t held_tokens_bytes = 0;   // each link out's bound on held batches kept as tokens only (0: one window)
   caf::actor coordinator;
   bool running = true, started = false, collecting = false;
   // A restart in progress: the local instances of the torn-down attempt whose end it waits for.
@@ -209,7 +211,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   };
   auto new_link_out = [&](const EdgeKey& key) {
     caf::actor link = spawn_link_out(system, caf::actor_cast<caf::actor>(self), counters, spawn_base.credit,
-                                     held_limits(spawn_base.credit.bytes));
+                                     held_limits(spawn_base.credit.bytes, held_tokens_bytes));
     links_out[key.text()] = {key, link};
     drained[link.address()] = false;
     return link;
@@ -249,6 +251,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"held_tokens_bytes", counters->held_tokens_bytes.load()},
                                   {"held_tokens_peak_bytes", counters->held_tokens_peak_bytes.load()},
                                   {"credits_held_back", counters->credits_held_back.load()},
+                                  {"held_back_peak", counters->held_back_peak.load()},
                                   {"messages_refused", counters->messages_refused.load()},
                                   {"still_held", links_out_running()}}},
                        {"dashboard", {{"records_shipped", feed.total().records},
@@ -301,8 +304,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         },
         [&](prepare_atom, const std::string& text, const std::string& file, const std::vector<std::string>& sets,
             const std::vector<std::string>& plugins, const std::string& hash, const std::vector<std::string>& placement,
-            const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, bool overwrite,
-            const caf::actor& services) {
+            const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, int64_t tokens_bytes,
+            bool overwrite, const caf::actor& services) {
           std::vector<std::string> errors;
           std::vector<std::string> keys;
           std::vector<caf::actor> handles;
@@ -312,6 +315,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (requests) requests->attach(system, services, options.name, attempt_epoch);
           if (graph) errors.push_back("node " + options.name + " is already running a workflow");
           else if (workflow_hash(text) != hash) errors.push_back("node " + options.name + ": the workflow text does not match its hash");
+          // A window of 0 batches never opens: refused here too, whoever sent it.
+          if (errors.empty())
+            for (const std::string& problem : credit_problems({credit_batches, credit_bytes}, tokens_bytes))
+              errors.push_back("node " + options.name + ": " + problem);
           std::filesystem::path root;
           if (errors.empty()) {
             try {
@@ -351,6 +358,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             where = placement;
             spawn_base.run_dir = run_dir;
             spawn_base.credit = {credit_batches, credit_bytes};
+            held_tokens_bytes = tokens_bytes;
             spawn_base.overwrite = overwrite;
             spawn_base.acks = acks;
             SpawnOptions spawn = spawn_base;

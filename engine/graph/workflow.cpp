@@ -1,6 +1,7 @@
 #include "engine/graph/workflow.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -23,7 +24,8 @@ const std::set<std::string> kActorKeys{"id", "type", "config", "inputs", "parall
                                        "rate", "burst", "placement", "description"};
 // Actor keys that `--set ACTOR.KEY=VALUE` sets on the actor itself, not in its config.
 const std::set<std::string> kOverridableActorKeys{"parallelism", "rate", "burst.every_s", "burst.alerts"};
-const std::set<std::string> kDefaultsKeys{"batch_size", "batch_delay_ms", "drain_timeout_s"};
+const std::set<std::string> kDefaultsKeys{"batch_size",           "batch_delay_ms",      "drain_timeout_s",
+                                          "credit_window_batches", "credit_window_bytes", "held_tokens_bytes"};
 
 std::string did_you_mean(const std::vector<std::string>& names) {
   if (names.empty()) return "";
@@ -94,7 +96,39 @@ std::string yaml_text(const YAML::Node& v) {
   return "nothing";
 }
 
+// A whole decimal number, all of `text` (no sign but '-', no suffix), within int64_t.
+std::optional<int64_t> whole_number(const std::string& text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [at, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || at != end) return std::nullopt;
+  return value;
+}
+
 }  // namespace
+
+std::string credit_setting_problem(const std::string& key, int64_t value) {
+  const bool batches = key == "credit_window_batches";
+  const int64_t most = batches ? Workflow::kMaxCreditWindowBatches : Workflow::kMaxWindowBytes;
+  if (value >= 1 && value <= most) return "";
+  if (batches)
+    return "'credit_window_batches' must be a whole number of batches from 1 to " + std::to_string(most) +
+           " (default " + std::to_string(Workflow::kDefaultCreditWindowBatches) + "), not " + std::to_string(value);
+  const std::string default_bytes = std::to_string(Workflow::kDefaultCreditWindowBytes) + ", " +
+                                    std::to_string(Workflow::kDefaultCreditWindowBytes >> 20) + " MiB";
+  return "'" + key + "' must be a whole number of bytes from 1 to " + std::to_string(most) + " (" +
+         std::to_string(most >> 40) + " TiB; default " +
+         (key == "credit_window_bytes" ? default_bytes : std::string("one credit byte window")) + "), not " +
+         std::to_string(value);
+}
+
+std::string credit_setting_problem(const std::string& key, const std::string& text) {
+  if (std::optional<int64_t> value = whole_number(text)) return credit_setting_problem(key, *value);
+  // Any out-of-range number gives the range; so does text that is not a number at all.
+  std::string problem = credit_setting_problem(key, int64_t{0});
+  problem.resize(problem.rfind(", not "));
+  return text.empty() ? problem : problem + ", not '" + text + "'";
+}
 
 ActorConfig ActorSpec::config() const {
   return ActorConfig(config_node, file, type ? &type->config : nullptr);
@@ -340,6 +374,17 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                                 "'drain_timeout_s' must be a number of seconds >= 0 (0: no bound)"});
           else
             wf.drain_timeout_s = seconds;
+        } else if (key == "credit_window_batches" || key == "credit_window_bytes" || key == "held_tokens_bytes") {
+          const std::string problem = entry.second.IsScalar() ? credit_setting_problem(key, entry.second.Scalar())
+                                                              : credit_setting_problem(key, "");
+          if (!problem.empty()) {
+            problems.push_back({place_of(file, entry.second), problem});
+          } else {
+            const int64_t value = *whole_number(entry.second.Scalar());
+            (key == "credit_window_batches" ? wf.credit_window_batches
+             : key == "credit_window_bytes" ? wf.credit_window_bytes
+                                            : wf.held_tokens_bytes) = value;
+          }
         } else if (!is_integer(entry.second) || entry.second.as<int64_t>() < (key == "batch_size" ? 1 : 0)) {
           problems.push_back({place_of(file, entry.second), "'" + key + "' must be a whole number" +
                                                                 (key == "batch_size" ? " >= 1" : " >= 0")});

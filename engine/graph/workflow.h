@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -75,6 +76,23 @@ struct Workflow {
   // what is in flight; then what is still held is abandoned and the run exits 1. 0: no bound.
   double drain_timeout_s = kDefaultDrainTimeoutS;
   static constexpr double kDefaultDrainTimeoutS = 20;
+  // Each edge's credit window (docs/reliability.md "Records in flight"): `defaults:
+  // {credit_window_batches, credit_window_bytes}`, overridden by `run --credit-window-batches/-bytes`.
+  // A smaller window bounds memory tighter and slows a graph whose stages take turns; a larger one
+  // holds more and widens what a cluster's failover may send twice (docs/cluster.md "Failures").
+  int64_t credit_window_batches = kDefaultCreditWindowBatches;
+  int64_t credit_window_bytes = kDefaultCreditWindowBytes;
+  // A cluster run: what each link out may keep of held batches as their tokens only (`defaults:
+  // {held_tokens_bytes}`, `run --held-tokens-bytes`; docs/cluster.md "Credits"). Not given (0): one
+  // byte window.
+  int64_t held_tokens_bytes = 0;
+  static constexpr int64_t kDefaultCreditWindowBatches = 16;
+  static constexpr int64_t kDefaultCreditWindowBytes = int64_t{8} << 20;
+  // Larger than any of these is refused as a mistake: 65,536 batches per edge (each batch in
+  // flight costs ~350 B of bookkeeping that the byte window does not count, even when empty: up to
+  // ~22 MiB an edge), 1 TiB of bytes (more than a machine holds).
+  static constexpr int64_t kMaxCreditWindowBatches = int64_t{1} << 16;
+  static constexpr int64_t kMaxWindowBytes = int64_t{1} << 40;
   // A cluster run (docs/cluster.md "Failures"): what happens to the instances of a node that is
   // lost. failover: they are replaced on a surviving node and what was sent to them and not
   // handled is sent again; restart: the whole run starts again on the survivors, Kafka sources
@@ -88,6 +106,13 @@ struct Workflow {
 
   const ActorSpec* find(const std::string& id) const;
 };
+
+// Why `value` cannot be the credit setting `key` (credit_window_batches, credit_window_bytes,
+// held_tokens_bytes: a whole number from 1 to its maximum, above); empty when it can. The
+// workflow's `defaults:` and the `run` flags give the same reason.
+std::string credit_setting_problem(const std::string& key, int64_t value);
+// The same for a setting given as text (a `run` flag): not a whole number is a problem too.
+std::string credit_setting_problem(const std::string& key, const std::string& text);
 
 // ${VAR}, ${VAR:-default} and $$ (a literal $) in the workflow text. An unset variable without a
 // default is a problem at its place.

@@ -33,6 +33,9 @@ namespace {
 RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                               const std::shared_ptr<AckScope>& acks) {
   RunResult result;
+  std::optional<CreditLimits> credit = credit_limits(options, workflow, result.errors);
+  if (!credit) return result;
+  result.credit = *credit;
   std::filesystem::path run_dir = options.run_dir.empty() ? "." : options.run_dir;
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
@@ -48,6 +51,15 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
   if (!result.threads.warning.empty()) {
     spdlog::warn("{}", result.threads.warning);
     result.warnings.push_back(result.threads.warning);
+  }
+  // Only a cluster run's links out hold batches back: said, not silently dropped.
+  if (options.held_tokens_bytes || workflow.held_tokens_bytes != 0) {
+    const std::string warning =
+        "held_tokens_bytes = " + std::to_string(options.held_tokens_bytes.value_or(workflow.held_tokens_bytes)) +
+        (options.held_tokens_bytes ? " (run --held-tokens-bytes)" : " (the workflow's defaults.held_tokens_bytes)") +
+        " applies only to a cluster run (--nodes, --local-cluster): it does nothing in this single-process run";
+    spdlog::warn("{}", warning);
+    result.warnings.push_back(warning);
   }
   caf::actor_system_config config;
   configure_scheduler(config, result.threads.scheduler);
@@ -66,7 +78,7 @@ RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& reg
   std::vector<GraphInstance>& instances = graph.instances();
   SpawnOptions spawn;
   spawn.run_dir = run_dir.string();
-  spawn.credit = {options.credit_window, options.credit_window_bytes};
+  spawn.credit = result.credit;
   spawn.overwrite = options.overwrite;
   spawn.acks = acks;
   if (!graph.spawn(system, caf::actor_cast<caf::actor>(self), spawn, result.errors)) {
@@ -189,6 +201,27 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   return result;
 }
 
+std::optional<CreditLimits> credit_limits(const RunOptions& options, const Workflow& workflow,
+                                          std::vector<std::string>& errors) {
+  const CreditLimits credit{options.credit_window_batches.value_or(workflow.credit_window_batches),
+                            options.credit_window_bytes.value_or(workflow.credit_window_bytes)};
+  std::vector<std::string> problems = credit_problems(credit, 0);
+  if (problems.empty()) return credit;
+  for (std::string& p : problems) errors.push_back(std::move(p));
+  return std::nullopt;
+}
+
+std::vector<std::string> credit_problems(const CreditLimits& credit, int64_t held_tokens_bytes) {
+  std::vector<std::string> problems;
+  auto check = [&](const std::string& key, int64_t value) {
+    if (std::string problem = credit_setting_problem(key, value); !problem.empty()) problems.push_back(problem);
+  };
+  check("credit_window_batches", credit.batches);
+  if (credit.bytes != 0) check("credit_window_bytes", credit.bytes);
+  if (held_tokens_bytes != 0) check("held_tokens_bytes", held_tokens_bytes);
+  return problems;
+}
+
 std::string summary_json(const Workflow& workflow, const RunResult& result) {
   nlohmann::json actors = nlohmann::json::array();
   for (const ActorTotals& a : result.actors) {
@@ -229,12 +262,14 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                                 {"unhandled_records", result.unhandled_records},
                                 {"abandoned_records", result.abandoned_counted ? nlohmann::json(result.abandoned_records)
                                                                                : nlohmann::json()}}},
+                     {"credit_window", {{"batches", result.credit.batches}, {"bytes", result.credit.bytes}}},
                      {"accounting_ok", result.accounting_ok},
                      {"dead_letters_path", workflow.dead_letters_path},
                      {"actors", actors},
                      {"errors", result.errors},
                      {"failures", result.failures},
                      {"warnings", result.warnings}};
+  if (result.held_tokens_bytes > 0) out["credit_window"]["held_tokens_bytes"] = result.held_tokens_bytes;
   if (result.threads.total > 0) {  // a single-process run (a cluster's nodes size their own)
     nlohmann::json by_actor = nlohmann::json::object();
     for (const auto& [actor, threads] : result.threads.dedicated_by_actor) by_actor[actor] = threads;

@@ -12,6 +12,7 @@
 #include "engine/graph/actor_registry.h"
 #include "engine/graph/workflow.h"
 #include "engine/runtime/actor_stats.h"
+#include "engine/runtime/credit_window.h"
 #include "engine/runtime/thread_budget.h"
 
 namespace ebs {
@@ -49,17 +50,38 @@ struct RunOptions {
   bool progress = false;         // a live line on stderr: records/s, and % done with an ETA for finite sources
   bool progress_lines = false;   // the progress as one line per second (not redrawn: not a terminal)
   bool handle_signals = true;    // SIGINT/SIGTERM finish in-flight batches and exit cleanly
-  int64_t credit_window = 16;
   bool overwrite = false;        // --overwrite: file sinks may truncate what a previous run wrote
-  // Bytes in flight per edge (record_bytes; engine/runtime/credit_window.h); 0: unlimited. A run
-  // holds at most its edges times this plus a batch each: 8 MiB keeps the reference workflow's
-  // seven alert edges under ~100 MB when its slowest stage holds the whole graph back
+  // Each edge's credit window: batches and bytes in flight (record_bytes;
+  // engine/runtime/credit_window.h). Not set: the workflow's `defaults: {credit_window_batches,
+  // credit_window_bytes}` (16 batches, 8 MiB); `run --credit-window-batches/-bytes` set them. A bytes
+  // value of 0 is unlimited (set only from code: a user's 0 is refused); any other value out of
+  // credit_setting_problem's range is refused by the run. A run holds at most its edges times the
+  // byte window plus a batch each (records; each batch in flight also costs ~350 B of bookkeeping,
+  // and a cluster run's links out keep more: docs/cluster.md "Credits"): 8 MiB keeps the reference
+  // workflow's seven alert edges under ~100 MB when its slowest stage holds the whole graph back
   // (docs/performance.md, "Peak RSS").
-  int64_t credit_window_bytes = int64_t{8} << 20;
+  std::optional<int64_t> credit_window_batches;
+  std::optional<int64_t> credit_window_bytes;
+  // A cluster run: what each link out may keep of held batches as their tokens only, past its held
+  // cap (engine/cluster/link.h HeldLimits::tokens_bytes); past it a taken batch's credit waits for a
+  // release. Not set: the workflow's `defaults: {held_tokens_bytes}` (`run --held-tokens-bytes`);
+  // 0 (set only from code): one byte window (credit_window_bytes, 8 MiB when unlimited); any other
+  // value out of credit_setting_problem's range is refused. A single-process run has no links: it
+  // warns that the setting does nothing there.
+  std::optional<int64_t> held_tokens_bytes;
   // `run --drain-timeout SECONDS`: overrides the workflow's `defaults: {drain_timeout_s}`.
   std::optional<double> drain_timeout_s;
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
+
+// The credit window of every edge of a run: its options over its workflow's defaults. Empty, with
+// why in `errors`, when a value set from code is out of range (credit_problems).
+std::optional<CreditLimits> credit_limits(const RunOptions& options, const Workflow& workflow,
+                                          std::vector<std::string>& errors);
+// Why a credit window and a cluster run's held-tokens bound cannot be used (credit_setting_problem
+// for each; 0 bytes is allowed: unlimited, and 0 held-tokens bytes: one byte window); empty when
+// they can. A window of 0 batches never opens: the run would hang.
+std::vector<std::string> credit_problems(const CreditLimits& credit, int64_t held_tokens_bytes);
 
 // One instance's books (a cluster's summary shows where each instance ran).
 struct InstanceTotals {
@@ -97,6 +119,10 @@ struct RunResult {
   // A graceful stop that ran out of time (drain_timeout_s): everything not yet acknowledged is
   // abandoned (a restart reads it again), and the run exits 1.
   double drain_timeout_s = 0;    // the bound that applied (0: none)
+  // The credit window that applied to every edge, and in a cluster run the bound on what each link
+  // out kept as tokens only (0: not a cluster run); the summary reports both.
+  CreditLimits credit;
+  int64_t held_tokens_bytes = 0;
   bool drain_timed_out = false;
   std::vector<std::string> busy_actors;  // the actors that had not ended then
   uint64_t unhandled_records = 0;  // records they had taken in and not handled (written, filtered, failed)

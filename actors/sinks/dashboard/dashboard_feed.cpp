@@ -24,6 +24,31 @@ void keep_latest(std::deque<T>& items, size_t limit) {
   while (items.size() > limit) items.pop_front();
 }
 
+// Sky events past `limit` go oldest by their sort time first (among equals the earliest kept),
+// not by when they came: an event that comes late (one a node shipped after newer ones, waiting
+// over a shipment's budget; a notice sent again) must not push out a newer one. It may be the one
+// that goes at once.
+template <class T>
+void keep_newest_events(std::deque<T>& events, size_t limit) {
+  while (events.size() > limit)
+    events.erase(std::min_element(events.begin(), events.end(),
+                                  [](const T& a, const T& b) { return a.sort_time < b.sort_time; }));
+}
+
+// An event's sort time is its own time. One without (a retraction: LVK RETRACTION, a GCN
+// retraction notice) keeps the time of the copy it replaces, so that it stays while that copy
+// would have; one never seen before sorts as the newest kept when it came (as by its arrival),
+// not before every timed one: it would go first, and its event off the page with it.
+template <class T>
+double sort_time(const SkyEvent& event, const typename std::deque<T>::const_iterator replaced,
+                 const std::deque<T>& events) {
+  if (!std::isnan(event.mjd_tai)) return event.mjd_tai;
+  if (replaced != events.end()) return replaced->sort_time;
+  double newest = -INFINITY;
+  for (const auto& e : events) newest = std::max(newest, e.sort_time);
+  return newest;
+}
+
 // What a node ships of a kept record: what the page shows, not an alert's raw payload (as large
 // as the rest of a ZTF alert) nor a notice's text (a GW notice's is its sky map again, in base64).
 RecordPtr shown_part(const RecordPtr& record) {
@@ -91,13 +116,13 @@ void DashboardFeed::add_locked(const RecordPtr& record, bool from_node) {
     }
     case PortType::sky_event: {
       auto event = std::static_pointer_cast<const SkyEvent>(record);
-      auto same = std::find_if(events_.begin(), events_.end(), [&](const auto& e) { return e->event_id == event->event_id; });
-      if (same != events_.end()) {
-        if (!from_node && (*same)->sequence > event->sequence && !event->retracted) break;  // a late, older notice
-        events_.erase(same);
-      }
-      events_.push_back({arrival, std::move(event)});
-      keep_latest(events_, limits_.events);
+      auto same = std::find_if(events_.cbegin(), events_.cend(), [&](const auto& e) { return e->event_id == event->event_id; });
+      if (same != events_.cend() && !from_node && (*same)->sequence > event->sequence && !event->retracted)
+        break;  // a late, older notice
+      const double time = sort_time(*event, same, events_);
+      if (same != events_.cend()) events_.erase(same);
+      events_.push_back({arrival, std::move(event), time});
+      keep_newest_events(events_, limits_.events);
       break;
     }
     case PortType::coincidence:

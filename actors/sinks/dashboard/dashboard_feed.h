@@ -72,11 +72,13 @@ class DashboardFeed final : public cluster::FeedRelay {
     std::string object_id;
   };
   // A kept record and its place in the order records came (`arrival`): what a node has shipped
-  // is everything up to an arrival.
+  // is everything up to an arrival. `sort_time` (sky events): the time by which the newest are
+  // kept past keep_events (dashboard_feed.cpp keep_newest_events).
   template <class T>
   struct Kept {
     uint64_t arrival;
     std::shared_ptr<const T> record;
+    double sort_time = 0;
     const T& operator*() const { return *record; }
     const T* operator->() const { return record.get(); }
   };

@@ -37,7 +37,7 @@ ActorType dashboard_sink_type(DashboardFeed& feed) {
   t.version = "1.0";
   t.inputs = {{"in", PortType::any, "alerts, sky events and coincidences (other records are counted only)"}};
   t.config = {{"keep_alerts", ValueKind::integer, false, "50", "latest alerts kept for the page"},
-              {"keep_events", ValueKind::integer, false, "20", "latest sky events kept"},
+              {"keep_events", ValueKind::integer, false, "20", "sky events kept: the newest by their time"},
               {"keep_coincidences", ValueKind::integer, false, "500", "latest coincidences kept"}};
   t.check = [](const ActorConfig& config, std::vector<Problem>& problems) {
     for (const char* key : {"keep_alerts", "keep_events", "keep_coincidences"})

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "test/support/ztf_alerts.h"
 #include "engine/cluster/feed_shipper.h"
 #include "engine/model/record_wire.h"
@@ -387,6 +389,60 @@ TEST_CASE("sky events over a shipment's budget wait for the next shipments; one 
   // Everything went or was counted: nothing more to ship.
   CHECK(take(node, budget, size_t{256} << 10, &shipment).empty());
   CHECK(shipment.records == 0);
+}
+
+TEST_CASE("past keep_events the feed keeps the newest sky events by their time, not by when they came") {
+  auto event_at = [](const std::string& id, double mjd) {
+    auto event = std::make_shared<SkyEvent>();
+    event->event_id = id;
+    event->mjd_tai = mjd;
+    return event;
+  };
+  auto ids = [](const nlohmann::json& events) {
+    std::set<std::string> out;
+    for (const auto& e : events) out.insert(e["event_id"].get<std::string>());
+    return out;
+  };
+  // The coordinator of a cluster run: node a ships two recent events, then node b one that
+  // happened earlier (its shipment came late). Dropping by arrival, it dropped S230506a.
+  DashboardFeed a, b, coordinator;
+  a.widen({.alerts = 5, .events = 2, .coincidences = 500});
+  b.widen({.alerts = 5, .events = 2, .coincidences = 500});
+  a.add(event_at("S230505a", 60069.5));
+  a.add(event_at("S230506a", 60070.5));
+  for (const auto& part : take(a, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("a", part);
+  b.add(event_at("S230501b", 60065.5));
+  for (const auto& part : take(b, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("b", part);
+  CHECK(ids(coordinator.events_json()) == std::set<std::string>{"S230505a", "S230506a"});
+  // A newer one from b still pushes out the oldest, whichever node it came from.
+  b.add(event_at("S230507b", 60071.5));
+  for (const auto& part : take(b, size_t{8} << 20, size_t{256} << 10)) coordinator.add_part("b", part);
+  CHECK(ids(coordinator.events_json()) == std::set<std::string>{"S230506a", "S230507b"});
+  // One process's feed alike: a late notice of an older event does not push out a newer one.
+  DashboardFeed feed;
+  feed.widen({.alerts = 5, .events = 2, .coincidences = 500});
+  feed.add(event_at("S230506a", 60070.5));
+  feed.add(event_at("S230507b", 60071.5));
+  feed.add(event_at("S230501b", 60065.5));
+  CHECK(ids(feed.events_json()) == std::set<std::string>{"S230506a", "S230507b"});
+  // A retraction has no time: it keeps the time of the copy it replaces. Ranked before every
+  // timed event, the next new one dropped it, and S230506a went off the page.
+  auto retraction = event_at("S230506a", NAN);
+  retraction->retracted = true;
+  retraction->sequence = 1;
+  feed.add(retraction);
+  CHECK(ids(feed.events_json()) == std::set<std::string>{"S230506a", "S230507b"});
+  feed.add(event_at("S230505c", 60069.5));  // older than both: it goes at once
+  CHECK(ids(feed.events_json()) == std::set<std::string>{"S230506a", "S230507b"});
+  REQUIRE(feed.event("S230506a"));
+  CHECK(feed.event("S230506a")->retracted);
+  feed.add(event_at("S230508c", 60072.5));  // the retracted one is the oldest by its earlier time
+  CHECK(ids(feed.events_json()) == std::set<std::string>{"S230507b", "S230508c"});
+  // An untimed event never seen before sorts as the newest when it came, not before every timed one.
+  feed.add(event_at("untimed", NAN));
+  CHECK(ids(feed.events_json()) == std::set<std::string>{"S230508c", "untimed"});
+  feed.add(event_at("S230509d", 60073.5));  // among equal times the earlier kept goes
+  CHECK(ids(feed.events_json()) == std::set<std::string>{"untimed", "S230509d"});
 }
 
 TEST_CASE("after a restart the coordinator's page follows the new attempt: the earlier attempt's records are gone") {
