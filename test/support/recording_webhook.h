@@ -3,6 +3,9 @@
 // are configurable: a status (the first n requests another one), a delay (a slow peer), a gate
 // that holds every answer until the test releases it (a peer that hangs, or answers one by one).
 // Thread-safe; the destructor releases what the gate holds and stops the server cleanly.
+// A held answer occupies one of httplib's worker threads (8 by default): past 8 held requests the
+// next ones wait in httplib's queue, not yet counted (requests(), wait_for_requests) until some are
+// released. Released answers go in no particular order: each held thread takes a release as it wakes.
 //
 //   RecordingWebhook hook;                                      // 200 to everything
 //   RecordingWebhook flaky({.first = 3, .first_status = 500});  // 500 three times, then 200
@@ -76,7 +79,7 @@ class RecordingWebhook {
   std::string url() const { return url(answers_.path); }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
-  // The gate: lets `n` more answers go (held now, or to come).
+  // The gate: lets `n` more answers go (held now, or to come), whichever held ones wake first.
   void release(size_t n) {
     std::lock_guard lock(mutex_);
     released_ += n;

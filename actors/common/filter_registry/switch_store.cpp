@@ -168,11 +168,11 @@ json serve(FilterRegistry& store, const std::string& run, int64_t attempt, const
   }
   if (op == "counts") {
     std::vector<FilterRegistry::CountsAdded> counts;
-    // A node of a build from before rate_limited was counted sends five fields (it did not count them).
+    // Six fields each since protocol revision 13 (rate_limited): a node of an earlier build, which
+    // sent five, is refused at the handshake (kClusterProtocolRevision).
     for (const json& c : in.at("outputs"))
       counts.push_back({c.at(0).get<int64_t>(), output_of(c.at(1)),
-                        {c.at(2).get<int64_t>(), c.at(3).get<int64_t>(), c.at(4).get<int64_t>(),
-                         c.size() > 5 ? c.at(5).get<int64_t>() : 0}});
+                        {c.at(2).get<int64_t>(), c.at(3).get<int64_t>(), c.at(4).get<int64_t>(), c.at(5).get<int64_t>()}});
     store.add_output_counts(counts);
     return nullptr;
   }

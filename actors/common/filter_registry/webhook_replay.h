@@ -11,9 +11,13 @@
 // waited for, the rest not sent. Prints {"webhook", "messages", "bytes", "skipped", "not_sent",
 // "interrupted"} as one JSON line (the URL shown without its secrets); exit 1 when something
 // selected was not sent, or nothing was selected. `--remove-delivered`: each file is written again
-// without the letters whose messages were delivered (atomically: a temporary file beside it, synced,
-// renamed over it), so a second replay does not send them again; a file that changed while it was
-// replayed (a run still writing it) is left as it was, reported (exit 1). Adds "removed".
+// without the letters whose messages were delivered (atomically: `.NAME.replay-PID` beside the file a
+// link names, its mode and owner kept where allowed, synced, renamed over it), so a second replay
+// does not send them again; a file that changed while it was replayed (a run still writing it:
+// compared when opened for the rewrite and right before the rename), or that cannot be read,
+// written or replaced, is left as it was, reported (exit 1), the counts printed all the same. A
+// run appending after the rename is not seen: not while a run writes it. Adds "removed". A file
+// given twice is read once.
 #pragma once
 
 #include <chrono>

@@ -1,12 +1,19 @@
 #include "actors/common/filter_registry/webhook_replay.h"
 
 #include <doctest/doctest.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <future>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "actors/common/filter_registry/filter_registry.h"
+#include "actors/common/kafka/replay.h"
 #include "engine/util/base64.h"
 #include "engine/util/fault.h"
 #include "test/support/recording_webhook.h"
@@ -196,4 +203,144 @@ TEST_CASE("filters replay --remove-delivered leaves a file that changed while it
   REQUIRE(c.not_rewritten.size() == 1);
   CHECK(c.not_rewritten[0].find("changed while it was replayed") != std::string::npos);
   CHECK(lines_of(letters.file) == grown);
+}
+
+namespace {
+
+// The names in a folder (dot files too: a temporary file left behind shows).
+std::set<std::string> names_in(const std::filesystem::path& folder) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(folder)) out.insert(e.path().filename().string());
+  return out;
+}
+
+// A dead-letter file of `messages` for `webhook`'s output, one letter each.
+std::string hook_letters(const TempDir& dir, const std::string& name, const RecordingWebhook& webhook,
+                         const std::vector<std::string>& messages) {
+  const std::string file = dir.file(name);
+  std::ofstream out(file);
+  for (const std::string& m : messages) out << letter("undelivered", "webhook " + webhook.url() + ": alert", m) << "\n";
+  return file;
+}
+
+}  // namespace
+
+TEST_CASE("filters replay --remove-delivered: letters delivered across two files, the refusal in the second") {
+  TempDir dir("webhook-replay");
+  RecordingWebhook webhook({.status = 503, .first = 3, .first_status = 200});  // 200 x 3, then 503
+  const std::string a = hook_letters(dir, "a.jsonl", webhook, {"a1", "a2"});
+  const std::string b = hook_letters(dir, "b.jsonl", webhook, {"b1", "b2", "b3"});
+  const std::vector<std::string> b_before = lines_of(b);
+  WebhookReplayOptions options = to(a, webhook.url());
+  options.inputs = {a, b};
+  options.remove_delivered = true;
+  const WebhookReplayCounts c = replay_to_webhook(options);
+  CHECK(c.messages == 3);
+  CHECK(c.not_sent == 2);
+  CHECK(c.removed == 3);
+  CHECK(c.not_rewritten.empty());
+  CHECK(webhook.bodies() == std::vector<std::string>{"a1", "a2", "b1", "b2"});  // b2 refused: the end
+  CHECK(lines_of(a).empty());
+  CHECK(lines_of(b) == std::vector<std::string>{b_before[1], b_before[2]});
+  CHECK(names_in(dir.path()) == std::set<std::string>{"a.jsonl", "b.jsonl"});
+}
+
+TEST_CASE("filters replay: a file given twice (by name, and in its folder) is read once") {
+  TempDir dir("webhook-replay");
+  RecordingWebhook webhook;
+  const std::string file = hook_letters(dir, "dead-letters.jsonl", webhook, {"m1", "m2"});
+  WebhookReplayOptions options = to(file, webhook.url());
+  options.inputs = {file, file, dir.path().string()};
+  options.remove_delivered = true;
+  const WebhookReplayCounts c = replay_to_webhook(options);
+  CHECK(webhook.bodies() == std::vector<std::string>{"m1", "m2"});
+  CHECK(c.messages == 2);
+  CHECK(c.removed == 2);
+  CHECK(c.not_rewritten.empty());
+  CHECK(lines_of(file).empty());
+}
+
+TEST_CASE("filters replay --remove-delivered rewrites the file a link names, keeping its mode and owner") {
+  TempDir dir("webhook-replay");
+  TempDir links("webhook-replay-links");
+  RecordingWebhook webhook;
+  const std::string file = hook_letters(dir, "dead-letters.jsonl", webhook, {"m1", "m2"});
+  std::ofstream(file, std::ios::app) << letter("failed", "src", "an alert") << "\n";
+  const std::string kept = lines_of(file).back();
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                         std::filesystem::perms::group_read);
+  // As root (CI's containers): the file a service's user wrote keeps that user; otherwise one cannot give it away.
+  const bool root = ::geteuid() == 0;
+  if (root) REQUIRE(::chown(file.c_str(), 65534, 65534) == 0);
+  struct stat before {};
+  REQUIRE(::stat(file.c_str(), &before) == 0);
+  const std::filesystem::path link = links.path() / "letters.jsonl";
+  std::filesystem::create_symlink(file, link);
+  WebhookReplayOptions options = to(link.string(), webhook.url());
+  options.remove_delivered = true;
+  const WebhookReplayCounts c = replay_to_webhook(options);
+  CHECK(c.removed == 2);
+  CHECK(c.not_rewritten.empty());
+  CHECK(std::filesystem::is_symlink(link));  // still the link, not a file in its place
+  CHECK(lines_of(file) == std::vector<std::string>{kept});
+  struct stat after {};
+  REQUIRE(::stat(file.c_str(), &after) == 0);
+  CHECK(after.st_ino != before.st_ino);  // written again, atomically
+  CHECK((after.st_mode & 07777) == 0640);
+  CHECK(after.st_uid == before.st_uid);
+  CHECK(after.st_gid == before.st_gid);
+  CHECK(names_in(dir.path()) == std::set<std::string>{"dead-letters.jsonl"});
+  CHECK(names_in(links.path()) == std::set<std::string>{"letters.jsonl"});
+}
+
+TEST_CASE("filters replay --remove-delivered that cannot write its temporary file leaves the file as it was and "
+          "still counts") {
+  TempDir dir("webhook-replay");
+  RecordingWebhook webhook;
+  const std::string file = hook_letters(dir, "dead-letters.jsonl", webhook, {"m1", "m2"});
+  const std::vector<std::string> before = lines_of(file);
+  // A folder where the temporary file goes (.NAME.replay-PID, a dot file): it cannot be created.
+  const std::string temporary = ".dead-letters.jsonl.replay-" + std::to_string(::getpid());
+  std::filesystem::create_directory(dir.path() / temporary);
+  WebhookReplayOptions options = to(file, webhook.url());
+  options.remove_delivered = true;
+  const WebhookReplayCounts c = replay_to_webhook(options);
+  CHECK(c.messages == 2);
+  CHECK(c.removed == 0);
+  REQUIRE(c.not_rewritten.size() == 1);
+  CHECK(c.not_rewritten[0].find("cannot create") != std::string::npos);
+  CHECK(c.not_rewritten[0].find("its 2 delivered letters are still in it") != std::string::npos);
+  CHECK(lines_of(file) == before);
+  CHECK(names_in(dir.path()) == std::set<std::string>{"dead-letters.jsonl", temporary});
+  // `ebs-flow replay FOLDER` would not take the temporary file for letters: a dot file.
+  CHECK(ebs::kafka::replay_files({dir.path().string()}) == std::vector<std::filesystem::path>{file});
+}
+
+TEST_CASE("filters replay --rate: a tiny rate sends the first message at once and never the second") {
+  TempDir dir("webhook-replay");
+  RecordingWebhook webhook;
+  const std::string file = hook_letters(dir, "dead-letters.jsonl", webhook, {"m1", "m2"});
+  WebhookReplayOptions options = to(file, webhook.url());
+  options.rate = 1e-12;  // the second due 31,700 years on: past the clock's nanoseconds
+  // SIGTERM to the replaying thread alone (it blocks it and takes it; no other thread sees it) ends the wait.
+  std::promise<pthread_t> replaying;
+  auto replayed = std::async(std::launch::async, [&] {
+    ebs::StopSignals signals;
+    options.stop_signals = &signals;
+    replaying.set_value(::pthread_self());
+    return replay_to_webhook(options);
+  });
+  const pthread_t thread = replaying.get_future().get();
+  const bool first = webhook.wait_for_requests(1);
+  CHECK(webhook.wait_for_requests(2, std::chrono::milliseconds(500)) == false);  // not the second
+  ::pthread_kill(thread, SIGTERM);
+  REQUIRE(first);
+  const WebhookReplayCounts c = replayed.get();
+  CHECK(c.messages == 1);
+  CHECK(c.not_sent == 1);
+  CHECK(c.interrupted);
+  WebhookReplayOptions infinite = to(file, webhook.url());
+  infinite.rate = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(replay_to_webhook(infinite), doctest::Contains("--rate"), ebs::Fault);
+  CHECK(webhook.bodies() == std::vector<std::string>{"m1"});
 }

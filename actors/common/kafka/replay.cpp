@@ -76,14 +76,41 @@ std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
   return out;
 }
 
+void check_replay_rate(double rate) {
+  if (!(rate == 0 || (rate > 0 && rate <= kMaxReplayRate)))  // NaN fails every comparison
+    fail("--rate", fmt::format("must be 0 (as fast as possible) or a number of messages per second above 0 up to {}, "
+                               "not {}",
+                               static_cast<int64_t>(kMaxReplayRate), rate));
+}
+
+ReplayPace::ReplayPace(double rate, Clock::time_point start) : rate_(rate), schedule_({.rate = rate}), start_(start) {
+  check_replay_rate(rate);
+}
+
+ReplayPace::Clock::time_point ReplayPace::due(uint64_t n) const {
+  if (n == 0 || rate_ == 0) return start_;
+  // Ticks as a double, compared with what is left before max() with a margin wider than the rounding
+  // of either: a time past it (a tiny rate, or a huge n) would overflow the clock's integer.
+  constexpr double kTicksPerSecond = static_cast<double>(Clock::period::den) / static_cast<double>(Clock::period::num);
+  const double room = static_cast<double>((Clock::time_point::max() - start_).count()) * (1 - 1e-9);
+  // n/rate first (offer_time's upper bound): a rate so small that it is infinite never reaches OfferSchedule.
+  if (!(static_cast<double>(n) / rate_ * kTicksPerSecond < room)) return Clock::time_point::max();
+  const double ticks = schedule_.offer_time(n - 1) * kTicksPerSecond;
+  if (!(ticks < room)) return Clock::time_point::max();
+  return start_ + Clock::duration(static_cast<Clock::rep>(ticks));
+}
+
 std::string place_with_key(std::string place, std::string_view key) {
   return place + ", key " + nlohmann::json(std::string(key)).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
 std::string key_of_place(std::string_view place) {
-  // Inside the JSON string no bare quote can stand: the last `, key "` is the key's own.
-  const size_t at = place.rfind(", key \"");
-  if (at == std::string_view::npos || !place.ends_with('"')) return {};
+  // Inside the JSON string no bare quote can stand: the last `, key "` whose quote is not the
+  // closing one (a key ending with `, key `) is the key's own.
+  constexpr std::string_view kMarker = ", key \"";
+  if (place.size() < kMarker.size() + 1 || !place.ends_with('"')) return {};
+  const size_t at = place.rfind(kMarker, place.size() - kMarker.size() - 1);
+  if (at == std::string_view::npos) return {};
   const nlohmann::json key = nlohmann::json::parse(place.substr(at + 6), nullptr, false);
   return key.is_string() ? key.get<std::string>() : std::string();
 }
@@ -106,7 +133,8 @@ std::optional<ReplayMessage> letter_message(const std::string& line, const std::
     const auto place = letter.find("place");
     ReplayMessage out{base64_decode(letter["original"].get<std::string>(), row_place), "",
                       place != letter.end() && place->is_string() ? place->get<std::string>() : ""};
-    out.key = key_of_place(out.place);
+    // Only a Kafka output's undelivered message kept its key (place_with_key).
+    if (letter_kind == "undelivered" && out.place.starts_with("kafka topic ")) out.key = key_of_place(out.place);
     return out;
   }
   ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
@@ -170,6 +198,7 @@ std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& 
 }
 
 ReplayCounts replay(const ReplayOptions& options) {
+  check_replay_rate(options.rate);
   if (options.wire != "ocf" && options.wire != "confluent")
     fail("--wire", "must be ocf or confluent, not '" + options.wire + "'");
   auto properties = options.properties;
@@ -227,7 +256,7 @@ void register_replay_command(ebs::CommandRegistry& registry) {
                  app.add_option("inputs", options->inputs, "alert files, folders, dead-letters.jsonl")->required();
                  app.add_option("--topic", options->topic, "Kafka topic")->required();
                  app.add_option("--brokers", options->brokers, "bootstrap servers HOST:PORT")->default_val("localhost:9092");
-                 app.add_option("--rate", options->rate, "messages per second (0 = as fast as possible)");
+                 app.add_option("--rate", options->rate, "messages per second (0 = as fast as possible; at most 1000000)");
                  app.add_option("--wire", options->wire, "ocf (one file, one message) or confluent (framed records)");
                  app.add_option("--schema-id", options->schema_id, "Confluent schema id (default: from lsst.vX_Y)");
                  app.add_flag("--loop", options->loop, "start over until SIGINT/SIGTERM");

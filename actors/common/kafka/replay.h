@@ -8,6 +8,7 @@
 //    (base64 `original`), the rest is counted as skipped; a filter output's undelivered messages
 //    (kind `undelivered`, messages for a user's topic or webhook, not alerts) only with
 //    `--kind undelivered`, which replays the letters of that kind only (skipped_undelivered).
+// --rate: 0 (as fast as possible) or above 0 up to kMaxReplayRate, anything else refused.
 // A message that cannot be sent (larger than message.max.bytes, refused by the broker) is reported
 // on stderr with its file and skipped; the others still go (exit 1 at the end).
 // Prints {"topic", "messages", "bytes", "skipped", "skipped_undelivered", "not_sent"} as one JSON line.
@@ -83,19 +84,26 @@ std::vector<ReplayMessage> messages_of_file(const std::filesystem::path& file, c
                                             int64_t schema_id, uint64_t& skipped, const std::string& kind = {},
                                             uint64_t* skipped_undelivered = nullptr);
 
+// The highest --rate of `replay` and `filters replay`, messages per second.
+inline constexpr double kMaxReplayRate = 1e6;
+
+// Raises a `failed` Fault at --rate unless `rate` is 0 (unpaced) or a finite rate above 0 up to
+// kMaxReplayRate (CLI11 takes `inf` and `nan` as numbers).
+void check_replay_rate(double rate);
+
 // The pace of a replay at `rate` messages per second (0: unpaced): message n (0-based) is due n/rate
 // seconds after the start, the first at once. The times are OfferSchedule's (a source's `rate`),
-// one record earlier: its record n is offered once n + 1 are due, at (n + 1)/rate.
+// one record earlier: its record n is offered once n + 1 are due, at (n + 1)/rate. A time past what
+// the clock holds (a tiny rate: 1e-12/s puts the second message 31,700 years on) is
+// Clock::time_point::max(), never. A rate check_replay_rate refuses is refused here too.
 class ReplayPace {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit ReplayPace(double rate, Clock::time_point start = Clock::now()) : schedule_({.rate = rate}), start_(start) {}
-  Clock::time_point due(uint64_t n) const {
-    if (n == 0 || !schedule_.limited()) return start_;
-    return start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(schedule_.offer_time(n - 1)));
-  }
+  explicit ReplayPace(double rate, Clock::time_point start = Clock::now());
+  Clock::time_point due(uint64_t n) const;
 
  private:
+  double rate_;
   OfferSchedule schedule_;
   Clock::time_point start_;
 };
