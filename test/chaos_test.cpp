@@ -11,13 +11,11 @@
 //  - the broker SIGKILLed mid-run: the source stops after reconnect_timeout_s, what was read
 //    drains, the run ends with exit 1 and says why.
 #include <doctest/doctest.h>
-#include <httplib.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -32,6 +30,7 @@
 #include "test/support/child_process.h"
 #include "test/support/kafka_offsets.h"
 #include "test/support/postgres_server.h"
+#include "test/support/recording_webhook.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -42,6 +41,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using test::Child;
+using test::RecordingWebhook;
 using test::wait_until;
 
 std::string ebs_flow() { return (test::binary_dir() / "ebs-flow").string(); }
@@ -260,31 +260,6 @@ actors:
 
 namespace {
 
-// A webhook endpoint on loopback that answers after `delay`, or not at all until released.
-struct Endpoint {
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
-  std::atomic<int> requests{0};
-  std::atomic<bool> released{false};
-  explicit Endpoint(std::chrono::milliseconds delay, bool hang) {
-    server.Post("/hook", [this, delay, hang](const httplib::Request&, httplib::Response& res) {
-      ++requests;
-      auto until = Clock::now() + (hang ? std::chrono::hours(1) : delay);
-      while (!released && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      res.set_content("{}", "application/json");
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~Endpoint() {
-    released = true;
-    server.stop();
-    thread.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
-};
-
 // 11 real ZTF alerts of 2020-02-02 to a webhook.
 void write_webhook_workflow(const fs::path& dir, const std::string& url) {
   std::ofstream(dir / "hook.yaml") << R"(name: hook
@@ -304,7 +279,7 @@ actors:
 TEST_CASE("a slow webhook drains within the drain timeout; a hanging one is cut at it, reported, exit 1") {
   fs::path dir = fresh_dir("webhook");
   SUBCASE("slow: 150 ms an answer") {
-    Endpoint endpoint(std::chrono::milliseconds(150), false);
+    RecordingWebhook endpoint({.delay = std::chrono::milliseconds(150)});
     write_webhook_workflow(dir, endpoint.url());
     auto r = test::run_command(ebs_flow() + " run hook.yaml --quiet --run-dir run --drain-timeout 10 --summary-json s.json", dir);
     INFO(r.err);
@@ -312,10 +287,10 @@ TEST_CASE("a slow webhook drains within the drain timeout; a hanging one is cut 
     auto s = summary(dir / "s.json");
     CHECK(s["drain"]["timed_out"] == false);
     CHECK(actor(s, "hook")["forwarded"] == 11);
-    CHECK(endpoint.requests == 11);
+    CHECK(endpoint.requests() == 11);
   }
   SUBCASE("hanging: no answer at all") {
-    Endpoint endpoint(std::chrono::milliseconds(0), true);
+    RecordingWebhook endpoint({.gated = true});  // never answers (until the test ends)
     write_webhook_workflow(dir, endpoint.url());
     auto started = Clock::now();
     // The workflow's default bound (20 s) is overridden on the command line.

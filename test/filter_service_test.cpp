@@ -8,7 +8,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -29,12 +28,14 @@
 #include "test/support/kafka_offsets.h"
 #include "test/support/kafka_test_support.h"
 #include "test/support/python_oracle.h"
+#include "test/support/recording_webhook.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 #include "test/support/ztf_alerts.h"
 
 using namespace ebs;
 using namespace ebs::filter_registry;
+using ebs::test::RecordingWebhook;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -68,36 +69,6 @@ std::string alert_id_of(const json& alert) {
   const json& id = alert.at("alert_id");
   return id.is_string() ? id.get<std::string>() : std::to_string(id.get<int64_t>());
 }
-
-// A webhook that takes requests and never answers them (until the test ends).
-struct HangingWebhook {
-  httplib::Server server;
-  std::thread thread;
-  std::mutex mutex;
-  std::condition_variable released;
-  bool done = false;
-  int requests = 0;
-  int port = 0;
-  HangingWebhook() {
-    server.Post("/hook", [this](const httplib::Request&, httplib::Response& res) {
-      std::unique_lock lock(mutex);
-      ++requests;
-      released.wait_for(lock, std::chrono::seconds(30), [this] { return done; });
-      res.set_content("{}", "application/json");
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~HangingWebhook() {
-    {
-      std::lock_guard lock(mutex);
-      done = true;
-    }
-    released.notify_all();
-    server.stop();
-    thread.join();
-  }
-};
 
 // A Confluent-compatible schema registry on loopback: registering a schema answers its id (the
 // same id for the same schema); GET /schemas/ids/ID answers the schema.
@@ -188,7 +159,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   fs::create_directories(dir);
   kafka::EmbeddedBroker broker;
   for (const char* topic : {"alice-bright", "bob-young", "bob-young-avro", "bob-young-confluent"}) broker.create_topic(topic, 1);
-  HangingWebhook hook;
+  RecordingWebhook hook({.gated = true});  // never answers (until the test ends)
   LoopbackRegistry schema_registry;
 
   const std::string store_path = (dir / "filters.sqlite").string();
@@ -213,7 +184,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                                      {Output::Kind::kafka, "bob-young-confluent", "avro-confluent"}}))
                  .id;
     carol_id = ok(store.create_filter(carol, "all", "mag > 0",
-                                      {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
+                                      {{Output::Kind::webhook, hook.url()}}))
                    .id;
   }
   std::ofstream(dir / "wf.yaml") << "name: filter-service\nactors:\n"
@@ -388,13 +359,13 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.bin")):
   Filter carol = ok(store.filter(root, carol_id));
   CHECK(!carol.active);
   CHECK(carol.paused_reason.find("webhook") != std::string::npos);
-  CHECK(hook.requests >= 1);
+  CHECK(hook.requests() >= 1);
   // Her messages held their batches until the output failed, then were let go, counted in the
   // closing block (and their batches acknowledged: the run ended, exit 0, above).
   const std::string closing = read_text(dir / "out.txt") + read_text(dir / "err.txt");
   INFO(closing);
   CHECK(closing.find("/hook (filter " + std::to_string(carol_id) + "): 0 messages delivered, ") != std::string::npos);
-  CHECK(closing.find("not confirmed delivered: the output failed (webhook http://127.0.0.1:" + std::to_string(hook.port)) !=
+  CHECK(closing.find("not confirmed delivered: the output failed (webhook http://127.0.0.1:" + std::to_string(hook.port())) !=
         std::string::npos);
   fs::remove_all(dir);
 }
@@ -447,32 +418,6 @@ TEST_CASE("1,000 generated filters run through the binary") {
 
 namespace {
 
-// A webhook that answers every POST (after `delay`: a slow peer) and keeps the bodies, each kept
-// before its answer goes back: what the sender counts as delivered is here.
-struct RecordingWebhook {
-  httplib::Server server;
-  std::thread thread;
-  std::mutex mutex;
-  std::vector<std::string> bodies;
-  int port = 0;
-  // Answers `status` to each request, after `delay`.
-  explicit RecordingWebhook(std::chrono::milliseconds delay = std::chrono::milliseconds(0), int status = 200) {
-    server.Post("/hook", [this, delay, status](const httplib::Request& req, httplib::Response& res) {
-      if (delay.count() > 0) std::this_thread::sleep_for(delay);
-      std::lock_guard lock(mutex);
-      bodies.push_back(req.body);
-      res.status = status;
-      res.set_content("{}", "application/json");
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~RecordingWebhook() {
-    server.stop();
-    thread.join();
-  }
-};
-
 // Whether a filter's version passes each alert, by alert id.
 using Answers = std::map<std::string, bool>;
 // (alert id, version of the filter): what a run tagged, or delivered.
@@ -502,8 +447,7 @@ TagsAndDeliveries tags_and_deliveries(const fs::path& run_dir, RecordingWebhook&
         if (details.contains(label)) out.tagged.insert({alert_id_of(alert), details.at(label).get<int>()});
       }
   }
-  std::lock_guard lock(hook.mutex);
-  for (const std::string& body : hook.bodies) {
+  for (const std::string& body : hook.bodies()) {
     json message = json::parse(body);
     out.delivered.insert({alert_id_of(message["alert"]), message["filter"]["version"].get<int>()});
   }
@@ -566,7 +510,7 @@ AlicesFilter add_alices_filter(const fs::path& path, const std::string& name, co
   AlicesFilter out;
   out.token = ok(store.issue_token("alice", false));
   out.id = ok(store.create_filter(alice, name, text,
-                                  {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}},
+                                  {{Output::Kind::webhook, hook.url()}},
                                   kind))
                .id;
   return out;
@@ -583,7 +527,7 @@ struct BrightUpdateCase {
   std::string update;
 
   explicit BrightUpdateCase(const std::string& name, std::chrono::milliseconds hook_delay = std::chrono::milliseconds(0))
-      : hook(hook_delay), dir(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+      : hook({.delay = hook_delay}), dir(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
     fs::remove_all(dir);
     fs::create_directories(dir);
     alices = add_alices_filter(dir / "filters.sqlite", "bright", v1, hook);
@@ -715,8 +659,8 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   // Alice adds a filter through the CLI against serve's API.
   RecordingWebhook hook;
   const std::string where = "mag < 18.5 and candidate.drb > 0.5";
-  test::CommandResult added = test::run_command(ebs_flow() + " filters add bright '" + where + "' --webhook http://127.0.0.1:" +
-                                                    std::to_string(hook.port) + "/hook --url " + url + " --token " + token1,
+  test::CommandResult added = test::run_command(ebs_flow() + " filters add bright '" + where + "' --webhook " + hook.url() +
+                                                    " --url " + url + " --token " + token1,
                                                 dir);
   INFO(added.err);
   REQUIRE(added.exit_code == 0);
@@ -726,8 +670,8 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
   // wrong one is refused with its place (through the CLI and the API alike). The run below has no
   // `repository`, so it pauses the filter with the reason and the expression filter alone runs.
   const std::string seen_sql = "SELECT 1 FROM objects WHERE object_id = :object_id AND ndet >= 2";
-  test::CommandResult added_sql = test::run_command(ebs_flow() + " filters add seen --sql '" + seen_sql + "' --webhook http://127.0.0.1:" +
-                                                        std::to_string(hook.port) + "/hook --url " + url + " --token " + token1,
+  test::CommandResult added_sql = test::run_command(ebs_flow() + " filters add seen --sql '" + seen_sql + "' --webhook " + hook.url() +
+                                                        " --url " + url + " --token " + token1,
                                                     dir);
   INFO(added_sql.err);
   REQUIRE(added_sql.exit_code == 0);
@@ -879,10 +823,7 @@ TEST_CASE("serve --filters: users and tokens through its HTTP server (rotate, re
         tagged.insert(alert_id_of(alert));
       }
   }
-  {
-    std::lock_guard lock(hook.mutex);
-    for (const std::string& body : hook.bodies) delivered.insert(alert_id_of(json::parse(body)["alert"]));
-  }
+  for (const std::string& body : hook.bodies()) delivered.insert(alert_id_of(json::parse(body)["alert"]));
   CHECK(!expected.empty());
   CHECK(tagged == expected);
   CHECK(delivered == expected);
@@ -913,7 +854,7 @@ TEST_CASE("SQL filters in the service answer as `sql-filter` does, on the reposi
   fs::remove_all(dir);
   fs::create_directories(dir);
   RecordingWebhook hook;
-  const std::string hook_url = "http://127.0.0.1:" + std::to_string(hook.port) + "/hook";
+  const std::string hook_url = hook.url();
   // Queries whose answer for an alert does not depend on the alerts committed after it (the
   // `filters` actor and `sql-filter` each ask when they get the alert): the alert's own row and
   // those of earlier detections.
@@ -980,8 +921,7 @@ TEST_CASE("SQL filters in the service answer as `sql-filter` does, on the reposi
       for (const auto& [label, version] : tag.items())
         tagged[label].insert(alert_id_of(alert));
     }
-    std::lock_guard lock(hook.mutex);
-    for (const std::string& body : hook.bodies) {
+    for (const std::string& body : hook.bodies()) {
       json message = json::parse(body);
       delivered["alice/" + message["filter"]["filter"].get<std::string>()].insert(alert_id_of(message["alert"]));
     }
@@ -1022,7 +962,7 @@ TEST_CASE("an update mid-stream with parallelism 2: both instances switch at one
     generous.max_alerts_per_second = 10000;
     alice = ok(store.create_user("alice", false, generous));
     id = ok(store.create_filter(alice, "bright", v1,
-                                {{Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(hook.port) + "/hook"}}))
+                                {{Output::Kind::webhook, hook.url()}}))
              .id;
   }
   // Keyed by object: every source batch is split between the two instances, each part with the
@@ -1284,7 +1224,7 @@ TEST_CASE("a slow webhook: the Kafka source's committed offset never passes an a
   REQUIRE(messages_in_topic == 86);
 
   // 80 ms per message: the webhook lags far behind the stream (4 alerts per batch, read at once).
-  RecordingWebhook hook(std::chrono::milliseconds(80));
+  RecordingWebhook hook({.delay = std::chrono::milliseconds(80)});
   const std::string where = "mag < 19.5";
   add_alices_filter(dir / "filters.sqlite", "bright", where, hook);
   const Answers passes = answers(where, alerts);
@@ -1303,8 +1243,7 @@ TEST_CASE("a slow webhook: the Kafka source's committed offset never passes an a
                                     "    config: {path: kept.jsonl, append: true, with_raw: false, fsync: false}\n";
   auto delivered_ids = [&] {
     std::set<std::string> out;
-    std::lock_guard lock(hook.mutex);
-    for (const std::string& body : hook.bodies) out.insert(alert_id_of(json::parse(body)["alert"]));
+    for (const std::string& body : hook.bodies()) out.insert(alert_id_of(json::parse(body)["alert"]));
     return out;
   };
   // The first run (endless: no stop_at_end), watched: at every look, each passing alert below the
@@ -1360,11 +1299,7 @@ TEST_CASE("a slow webhook: the Kafka source's committed offset never passes an a
     if (!delivered.count(id)) missing += " " + id;
   CHECK_MESSAGE(missing.empty(), "never delivered:" << missing);
   CHECK(std::includes(expected.begin(), expected.end(), delivered.begin(), delivered.end()));
-  size_t messages = 0;
-  {
-    std::lock_guard lock(hook.mutex);
-    messages = hook.bodies.size();
-  }
+  const size_t messages = hook.bodies().size();
   MESSAGE("across both runs: " << messages << " messages for " << expected.size() << " passing alerts (" << messages - delivered.size()
                                << " delivered again: read again after the kill)");
   fs::remove_all(dir);
@@ -1378,7 +1313,7 @@ TEST_CASE("a slow webhook still delivering at the end of the stream is waited fo
   // 60 ms per message, every alert passing: ~5 s of deliveries after the stream ended, against a
   // drain bound of 2 s. The deliveries are the drain's progress, and no two are 2 x
   // output_timeout_ms (1.6 s) apart: the run waits for them all.
-  RecordingWebhook hook(std::chrono::milliseconds(60));
+  RecordingWebhook hook({.delay = std::chrono::milliseconds(60)});
   add_alices_filter(dir / "filters.sqlite", "all", "mag < 99", hook);
   std::ofstream(dir / "wf.yaml") << "name: slow-drain\nactors:\n"
                                     "  - id: src\n    type: avro-files\n    config: {path: \""
@@ -1398,10 +1333,7 @@ TEST_CASE("a slow webhook still delivering at the end of the stream is waited fo
   std::istringstream lines(read_text(dir / "run" / "kept.jsonl"));
   for (std::string line; std::getline(lines, line);) ++kept;
   CHECK(kept >= 60);  // of the 86 alerts, those with a magnitude
-  {
-    std::lock_guard lock(hook.mutex);
-    CHECK(hook.bodies.size() == kept);
-  }
+  CHECK(hook.bodies().size() == kept);
   MESSAGE("the run took " << seconds << " s with a drain bound of 2 s");
   CHECK(seconds > 2);  // the drain outlasted its bound: the case this test is about
   fs::remove_all(dir);
@@ -1633,11 +1565,11 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   // Carol's filter sends every alert to two webhooks: one that works and one that answers 500 after
   // 300 ms (so that messages queue behind the failing request, and later ones are refused before
   // the filter leaves). Both outputs are offered the same messages, so what the working one got is
-  // what the failing one gave up on. Dave's filter, beside hers, must deliver all it passes.
-  RecordingWebhook good, failing(std::chrono::milliseconds(300), 500), daves;
-  auto hook_url = [](const RecordingWebhook& h) { return "http://127.0.0.1:" + std::to_string(h.port) + "/hook"; };
-  const std::string dave_where = "mag < 18.5";
-  int64_t carol_id = 0;
+  // what the failing one gave up on. Dave's filter, beside hers, must deliver all it passes. Erin's
+  // limit is 0 alerts/s: her webhook gets nothing, every message of hers counted as rate-limited.
+  RecordingWebhook good, failing({.status = 500, .delay = std::chrono::milliseconds(300)}), daves, erins;
+  const std::string dave_where = "mag < 18.5", erin_where = "mag < 19";
+  int64_t carol_id = 0, erin_id = 0;
   {
     FilterRegistry store((dir / "filters.sqlite").string());
     Limits generous;
@@ -1645,9 +1577,13 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
     User carol = ok(store.create_user("carol", false, generous));
     User dave = ok(store.create_user("dave", false, generous));
     carol_id = ok(store.create_filter(carol, "all", "mag < 99",
-                                      {{Output::Kind::webhook, hook_url(good)}, {Output::Kind::webhook, hook_url(failing)}}))
+                                      {{Output::Kind::webhook, good.url()}, {Output::Kind::webhook, failing.url()}}))
                    .id;
-    ok(store.create_filter(dave, "bright", dave_where, {{Output::Kind::webhook, hook_url(daves)}}));
+    ok(store.create_filter(dave, "bright", dave_where, {{Output::Kind::webhook, daves.url()}}));
+    Limits silent;
+    silent.max_alerts_per_second = 0;
+    User erin = ok(store.create_user("erin", false, silent));
+    erin_id = ok(store.create_filter(erin, "faint", erin_where, {{Output::Kind::webhook, erins.url()}})).id;
   }
   std::ofstream(dir / "wf.yaml") << "name: undelivered\nactors:\n"
                                     "  - id: src\n    type: avro-files\n    rate: 40\n    config: {path: \""
@@ -1676,7 +1612,7 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
     CHECK(letter["kind"] == "undelivered");
     CHECK(letter["original_format"] == "bytes");
     const std::string place = letter["place"], reason = letter["reason"];
-    CHECK(place.starts_with("webhook " + hook_url(failing) + ": filter " + std::to_string(carol_id) + " v1 (carol/all), alert "));
+    CHECK(place.starts_with("webhook " + failing.url() + ": filter " + std::to_string(carol_id) + " v1 (carol/all), alert "));
     CHECK(reason.find("HTTP 500") != std::string::npos);
     refused += reason.starts_with("refused: the output had failed: ");
     std::string bytes = base64_decode(letter["original"].get<std::string>(), place);
@@ -1684,11 +1620,8 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
     CHECK(place.find("alert " + alert_id_of(json::parse(bytes)["alert"]) + " (") != std::string::npos);
     lettered.insert(std::move(bytes));
   }
-  std::multiset<std::string> delivered;
-  {
-    std::lock_guard lock(good.mutex);
-    delivered.insert(good.bodies.begin(), good.bodies.end());
-  }
+  const std::vector<std::string> good_bodies = good.bodies();
+  const std::multiset<std::string> delivered(good_bodies.begin(), good_bodies.end());
   size_t bytes = 0;
   for (const std::string& m : lettered) bytes += m.size();
   MESSAGE(lettered.size() << " messages dead-lettered (" << refused << " refused after the failure), "
@@ -1696,11 +1629,9 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
                           << (lettered.empty() ? 0 : bytes / lettered.size()) << " bytes per message on average");
   CHECK(lettered.size() >= 2);
   CHECK(lettered == delivered);  // byte for byte, each as often
-  {
-    std::lock_guard lock(failing.mutex);
-    CHECK(failing.bodies.size() == 1);  // the first request failed the output: nothing more was sent
-    CHECK(lettered.count(failing.bodies.front()) == 1);
-  }
+  const std::vector<std::string> failing_bodies = failing.bodies();
+  CHECK(failing_bodies.size() == 1);  // the first request failed the output: nothing more was sent
+  CHECK(lettered.count(failing_bodies.front()) == 1);
 
   // The books: the letters counted apart from the identity, which holds.
   json summary = json::parse(read_text(dir / "summary.json"));
@@ -1730,10 +1661,7 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   std::multiset<std::string> expected_dave, got_dave;
   for (const std::string& id : source.ids)
     if (passes[id]) expected_dave.insert(id);
-  {
-    std::lock_guard lock(daves.mutex);
-    for (const std::string& body : daves.bodies) got_dave.insert(alert_id_of(json::parse(body)["alert"]));
-  }
+  for (const std::string& body : daves.bodies()) got_dave.insert(alert_id_of(json::parse(body)["alert"]));
   CHECK(!expected_dave.empty());
   CHECK(got_dave == expected_dave);
 
@@ -1746,6 +1674,15 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   CHECK(carols.output_counts[1].delivered == 0);
   CHECK(carols.output_counts[1].dead_lettered == static_cast<int64_t>(lettered.size()));
   CHECK(carols.output_counts[1].lost == 0);
+  CHECK(carols.output_counts[0].rate_limited == 0);
+  CHECK(carols.output_counts[1].rate_limited == 0);
+  // Erin's: every alert her filter passed was dropped at her limit, never sent.
+  const auto erin_passes = answers(erin_where, source.alerts);
+  int64_t erin_passed = 0;
+  for (const std::string& id : source.ids) erin_passed += erin_passes.at(id);
+  REQUIRE(erin_passed > 0);
+  CHECK(erins.requests() == 0);
+  CHECK(ok(store.filter(root, erin_id)).output_counts == std::vector<OutputCounts>{{0, 0, 0, erin_passed}});
   const std::string root_token = ok(store.issue_token("root", false));
   {
     test::Child serve(ebs_flow() + " serve run/repo.sqlite --filters filters.sqlite --http 127.0.0.1:0", dir,
@@ -1756,22 +1693,29 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
         test::run_command(ebs_flow() + " filters list --url " + url + " --token " + root_token, dir);
     INFO(listed.err);
     REQUIRE(listed.exit_code == 0);
-    bool listed_carol = false;
+    bool listed_carol = false, listed_erin = false;
     std::istringstream lines(listed.out);
     for (std::string line; std::getline(lines, line);) {
       const json f = json::parse(line);
+      if (f["id"] == erin_id) {
+        listed_erin = true;
+        CHECK(f["state"] == "active");
+        CHECK(f["outputs"][0]["delivered"] == 0);
+        CHECK(f["outputs"][0]["rate_limited"] == erin_passed);
+      }
       if (f["id"] != carol_id) continue;
       listed_carol = true;
       CHECK(f["state"] == "paused");
-      CHECK(f["outputs"][0]["target"] == hook_url(good));
+      CHECK(f["outputs"][0]["target"] == good.url());
       CHECK(f["outputs"][0]["delivered"] == delivered.size());
       CHECK(f["outputs"][0]["dead_lettered"] == 0);
-      CHECK(f["outputs"][1]["target"] == hook_url(failing));
+      CHECK(f["outputs"][1]["target"] == failing.url());
       CHECK(f["outputs"][1]["delivered"] == 0);
       CHECK(f["outputs"][1]["dead_lettered"] == lettered.size());
       CHECK(f["outputs"][1]["lost"] == 0);
     }
     CHECK(listed_carol);
+    CHECK(listed_erin);
   }
 
   // Sent again once the webhook works (`ebs-flow filters replay --to-webhook`; the failing peer's
@@ -1780,40 +1724,32 @@ TEST_CASE("a failing webhook's messages are dead letters with the bytes a workin
   // selects nothing: exit 1, nothing sent.
   RecordingWebhook fixed;
   test::CommandResult replayed = test::run_command(
-      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + hook_url(fixed) + "?token=s3cret",
+      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + fixed.url() + "?token=s3cret",
       dir);
   INFO(replayed.err);
   CHECK(replayed.exit_code == 0);
   const json replay_counts = json::parse(replayed.out);
-  CHECK(replay_counts["webhook"] == hook_url(fixed) + "?...");
+  CHECK(replay_counts["webhook"] == fixed.url() + "?...");
   CHECK(replay_counts["messages"] == lettered.size());
   CHECK(replay_counts["bytes"] == bytes);
   CHECK(replay_counts["skipped"] == 0);
   CHECK(replay_counts["not_sent"] == 0);
-  {
-    std::lock_guard lock(fixed.mutex);
-    CHECK(std::multiset<std::string>(fixed.bodies.begin(), fixed.bodies.end()) == lettered);
-  }
-  RecordingWebhook still_failing(std::chrono::milliseconds(0), 503);
+  const std::vector<std::string> fixed_bodies = fixed.bodies();
+  CHECK(std::multiset<std::string>(fixed_bodies.begin(), fixed_bodies.end()) == lettered);
+  RecordingWebhook still_failing({.status = 503});
   test::CommandResult not_sent = test::run_command(
-      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + hook_url(still_failing), dir);
+      ebs_flow() + " filters replay run/dead-letters.jsonl --all-outputs --to-webhook " + still_failing.url(), dir);
   CHECK(not_sent.exit_code == 1);
   CHECK(json::parse(not_sent.out)["messages"] == 0);
   CHECK(json::parse(not_sent.out)["not_sent"] == lettered.size());
-  CHECK(not_sent.err.find(std::to_string(lettered.size()) + " messages not sent: webhook " + hook_url(still_failing) +
+  CHECK(not_sent.err.find(std::to_string(lettered.size()) + " messages not sent: webhook " + still_failing.url() +
                          ": HTTP 503: {}") != std::string::npos);
-  {
-    std::lock_guard lock(still_failing.mutex);
-    CHECK(still_failing.bodies.size() == 1);  // the first refusal stops the replay
-  }
+  CHECK(still_failing.bodies().size() == 1);  // the first refusal stops the replay
   test::CommandResult none = test::run_command(
-      ebs_flow() + " filters replay run/dead-letters.jsonl --to-webhook " + hook_url(still_failing), dir);
+      ebs_flow() + " filters replay run/dead-letters.jsonl --to-webhook " + still_failing.url(), dir);
   CHECK(none.exit_code == 1);
   CHECK(none.out.empty());
-  CHECK(none.err.find("no undelivered letter of the webhook output " + hook_url(still_failing)) != std::string::npos);
-  {
-    std::lock_guard lock(still_failing.mutex);
-    CHECK(still_failing.bodies.size() == 1);
-  }
+  CHECK(none.err.find("no undelivered letter of the webhook output " + still_failing.url()) != std::string::npos);
+  CHECK(still_failing.bodies().size() == 1);
   fs::remove_all(dir);
 }

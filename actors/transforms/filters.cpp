@@ -881,7 +881,7 @@ class Filters final : public ActorLogic {
   }
 
   // Adds what the outputs counted since the last time to the store (the API's status: each
-  // output's delivered, dead-lettered and lost messages), at most every kCountsInterval unless
+  // output's delivered, dead-lettered, lost and rate-limited messages), at most every kCountsInterval unless
   // `now`. Counts, not messages: one row per output in the store. A status, never the alerts'
   // fate: a write that fails (a locked or read-only store, a coordinator that does not answer) is
   // a warning (at most one per kCountsWarningInterval), never a failed batch or run; the deltas
@@ -897,11 +897,12 @@ class Filters final : public ActorLogic {
     for (Counted& c : counted_) {
       const registry::OutputCounts total{static_cast<int64_t>(c.queue->delivered()),
                                          static_cast<int64_t>(c.queue->dead_lettered()),
-                                         static_cast<int64_t>(c.queue->dead_letters_dropped())};
+                                         static_cast<int64_t>(c.queue->dead_letters_dropped()),
+                                         static_cast<int64_t>(c.queue->rate_limited())};
       if (total == c.told) continue;
       added.push_back({c.filter_id, c.output,
                        {total.delivered - c.told.delivered, total.dead_lettered - c.told.dead_lettered,
-                        total.lost - c.told.lost}});
+                        total.lost - c.told.lost, total.rate_limited - c.told.rate_limited}});
       told.emplace_back(&c, total);
     }
     if (added.empty()) return;

@@ -912,6 +912,21 @@ TEST_CASE("a batch whose version was forgotten for the count of versions kept is
                     "newest versions kept: evaluated under the oldest kept"});
 }
 
+TEST_CASE("an output's messages dropped at its owner's alerts/s limit are in the filter's status: rate_limited") {
+  SqlFilterService service;  // alice is silent: alerts_per_second 0, every message dropped and counted
+  const int64_t id = service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);
+  auto logic = service.tag_count_instance();
+  CollectingEmitter out;
+  logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), out);
+  const auto passed = static_cast<int64_t>(out.records().size());
+  REQUIRE(passed > 0);
+  CollectingEmitter end;
+  logic->on_end_of_stream(end);  // writes the counts
+  const registry::Filter status = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(status.active);  // dropped at the limit is not a failure
+  CHECK(status.output_counts == std::vector<registry::OutputCounts>{{0, 0, 0, passed}});
+}
+
 TEST_CASE("a user's alerts/s limit changed mid-stream applies to their outputs' queues from the next switch point") {
   SqlFilterService service;  // alice is silent: alerts_per_second 0, every message dropped and counted
   service.add("bright", "mag < 18.5", registry::Filter::Kind::expression);

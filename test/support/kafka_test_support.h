@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "app/builtin_modules.h"
@@ -58,7 +59,8 @@ struct KafkaFixture {
 };
 
 // Every message of a topic, read to the end of each partition (or until `limit` passed), in the
-// order they come: `each(partition, offset, value)`. Returns how many partitions were read to their end.
+// order they come: `each(partition, offset, value)`, or `each(partition, offset, value, key)` (key ""
+// when the message has none). Returns how many partitions were read to their end.
 template <class Each>
 int read_topic_messages(const std::string& bootstrap, const std::string& topic, int partitions, Each each,
                         std::chrono::seconds limit = std::chrono::seconds(20)) {
@@ -79,7 +81,14 @@ int read_topic_messages(const std::string& bootstrap, const std::string& topic, 
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (!m) continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) ended.insert(m->partition);
-    else if (!m->err) each(m->partition, m->offset, std::string(static_cast<const char*>(m->payload), m->len));
+    else if (!m->err) {
+      std::string value(static_cast<const char*>(m->payload), m->len);
+      if constexpr (std::is_invocable_v<Each, int, int64_t, std::string, std::string>)
+        each(m->partition, m->offset, std::move(value),
+             m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : std::string());
+      else
+        each(m->partition, m->offset, std::move(value));
+    }
     rd_kafka_message_destroy(m);
   }
   rd_kafka_consumer_close(rk);

@@ -26,6 +26,7 @@ json to_json(const Filter& f) {
     entry["delivered"] = counts.delivered;
     entry["dead_lettered"] = counts.dead_lettered;
     entry["lost"] = counts.lost;
+    entry["rate_limited"] = counts.rate_limited;
     outputs.push_back(entry);
   }
   return {{"id", f.id},

@@ -9,6 +9,7 @@
 #include "actors/common/avro/alert_avro.h"
 #include "actors/common/avro/schema_registration.h"
 #include "actors/common/kafka/kafka_client.h"
+#include "actors/common/kafka/replay.h"
 #include "engine/time/clock.h"
 #include "engine/util/url_display.h"
 
@@ -175,10 +176,11 @@ void OutputQueue::give_up(std::deque<Message>& messages, const std::string& reas
     // avro-confluent frame (a bare datum when the schema was never registered: no frame exists).
     std::string format = output_.format == "avro" ? "avro" : output_.format == "avro-confluent" && header.empty() ? "avro-datum" : "bytes";
     std::string original = output_.format == "avro-confluent" ? header + m.body : std::move(m.body);
-    const bool kept = settings_.dead_letters &&
-                      settings_.dead_letters->put(std::move(original), std::move(format),
-                                                  describe() + ": " + (m.about.empty() ? "a message" : m.about), reason,
-                                                  std::move(m.acks));
+    // A Kafka message's key (the object id) is kept in the place, for `ebs-flow replay` to send it with.
+    std::string place = describe() + ": " + (m.about.empty() ? "a message" : m.about);
+    if (output_.kind == Output::Kind::kafka && !m.key.empty()) place = kafka::place_with_key(std::move(place), m.key);
+    const bool kept = settings_.dead_letters && settings_.dead_letters->put(std::move(original), std::move(format),
+                                                                            std::move(place), reason, std::move(m.acks));
     ++(kept ? dead_lettered_ : dead_letters_dropped_);
   }
   // A message that found no room (counted as dropped, a loss) let go of its tokens in put(), which

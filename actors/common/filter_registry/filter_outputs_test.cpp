@@ -2,14 +2,12 @@
 
 #include <doctest/doctest.h>
 
-#include <httplib.h>
-
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "actors/common/kafka/replay.h"
 #include "test/support/child_process.h"
 #include "test/support/kafka_test_support.h"
+#include "test/support/recording_webhook.h"
 
 using namespace ebs::filter_registry;
 
@@ -32,50 +30,10 @@ namespace {
 using ebs::AckRef;
 using ebs::AckToken;
 using ebs::AckTracker;
+using ebs::test::RecordingWebhook;
 
-// A webhook on loopback that answers `status` to each request once the test lets it (answer(n)),
-// and records the bodies it got.
-struct GatedWebhook {
-  httplib::Server server;
-  std::thread thread;
-  std::mutex mutex;
-  std::condition_variable changed;
-  int allowed = 0, requests = 0, answered = 0, status = 200;
-  bool closing = false;
-  int port = 0;
-  GatedWebhook() {
-    server.Post("/hook", [this](const httplib::Request&, httplib::Response& res) {
-      std::unique_lock lock(mutex);
-      ++requests;
-      changed.notify_all();
-      changed.wait_for(lock, std::chrono::seconds(20), [this] { return closing || answered < allowed; });
-      ++answered;
-      res.status = status;
-      res.set_content("{}", "application/json");
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~GatedWebhook() {
-    {
-      std::lock_guard lock(mutex);
-      closing = true;
-    }
-    changed.notify_all();
-    server.stop();
-    thread.join();
-  }
-  void answer(int more) {
-    std::lock_guard lock(mutex);
-    allowed += more;
-    changed.notify_all();
-  }
-  bool wait_for_requests(int n) {
-    std::unique_lock lock(mutex);
-    return changed.wait_for(lock, std::chrono::seconds(20), [&] { return requests >= n; });
-  }
-  Output output() const { return {Output::Kind::webhook, "http://127.0.0.1:" + std::to_string(port) + "/hook"}; }
-};
+// The output of a filter posting to `hook`.
+Output webhook_output(const RecordingWebhook& hook) { return {Output::Kind::webhook, hook.url()}; }
 
 // The tokens of one batch of `records` records from `tracker`, as the `filters` actor hands them on.
 HeldAcks batch_tokens(const std::shared_ptr<AckTracker>& tracker, uint64_t records) {
@@ -91,11 +49,11 @@ OutputSettings unlimited() {
 }  // namespace
 
 TEST_CASE("a message holds its batch's acknowledgement until its webhook answered") {
-  GatedWebhook hook;
+  RecordingWebhook hook({.gated = true});
   auto tracker = std::make_shared<AckTracker>();
   OutputSettings settings = unlimited();
   settings.side_work = std::make_shared<std::atomic<uint64_t>>(0);
-  OutputQueue queue(hook.output(), settings);
+  OutputQueue queue(webhook_output(hook), settings);
   // Batch 1 gives two messages, batch 2 one; the caller lets go of its own references at once.
   {
     HeldAcks first = batch_tokens(tracker, 2), second = batch_tokens(tracker, 1);
@@ -105,14 +63,14 @@ TEST_CASE("a message holds its batch's acknowledgement until its webhook answere
   }
   REQUIRE(hook.wait_for_requests(1));
   CHECK(tracker->acknowledged_through() == 0);  // nothing answered yet: both batches held
-  hook.answer(1);  // the first of batch 1's two messages: batch 1 is still held by the second
+  hook.release(1);  // the first of batch 1's two messages: batch 1 is still held by the second
   REQUIRE(hook.wait_for_requests(2));
   CHECK(queue.delivered() == 1);
   CHECK(tracker->acknowledged_through() == 0);
-  hook.answer(1);
+  hook.release(1);
   REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(20)));
   CHECK(tracker->records_acknowledged() == 2);
-  hook.answer(1);
+  hook.release(1);
   REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 2; }, std::chrono::seconds(20)));
   CHECK(queue.delivered() == 3);
   CHECK(*settings.side_work == 3);  // each delivery is the actor's progress, for the run's drain clock
@@ -122,13 +80,12 @@ TEST_CASE("a message holds its batch's acknowledgement until its webhook answere
 }
 
 TEST_CASE("a failed output lets its messages go, counted, and their batches are acknowledged") {
-  GatedWebhook hook;
-  hook.status = 500;
+  RecordingWebhook hook({.status = 500, .gated = true});
   auto tracker = std::make_shared<AckTracker>();
-  OutputQueue queue(hook.output(), unlimited());
+  OutputQueue queue(webhook_output(hook), unlimited());
   // All three are queued before the webhook answers (the first is in flight, held): none refused.
   for (int i = 0; i < 3; ++i) CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
-  hook.answer(100);
+  hook.release(100);
   REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(20)));
   CHECK(queue.failure()->find("HTTP 500") != std::string::npos);
   // The failed delivery and what was queued behind it.
@@ -140,12 +97,12 @@ TEST_CASE("a failed output lets its messages go, counted, and their batches are 
 }
 
 TEST_CASE("a full queue fails its output: the queued messages' batches are acknowledged, the one in flight when answered") {
-  GatedWebhook hook;
+  RecordingWebhook hook({.gated = true});
   auto tracker = std::make_shared<AckTracker>();
   OutputSettings settings = unlimited();
   settings.queue_capacity = 2;
   settings.timeout = std::chrono::milliseconds(30000);
-  OutputQueue queue(hook.output(), settings);
+  OutputQueue queue(webhook_output(hook), settings);
   queue.offer("{}", "", "k", batch_tokens(tracker, 1));
   REQUIRE(hook.wait_for_requests(1));  // batch 1's message in flight
   CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
@@ -156,16 +113,16 @@ TEST_CASE("a full queue fails its output: the queued messages' batches are ackno
   CHECK(queue.undelivered() == 2);
   CHECK(tracker->records_acknowledged() == 3);  // batches 2-4 let go
   CHECK(tracker->acknowledged_through() == 0);  // batch 1 still held by its delivery
-  hook.answer(1);
+  hook.release(1);
   REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 4; }, std::chrono::seconds(20)));
   CHECK(queue.delivered() == 1);
   CHECK(tracker->records_abandoned() == 0);
 }
 
 TEST_CASE("messages still queued when the output stops without failing are abandoned: never acknowledged") {
-  GatedWebhook hook;
+  RecordingWebhook hook({.gated = true});
   auto tracker = std::make_shared<AckTracker>();
-  OutputQueue queue(hook.output(), unlimited());
+  OutputQueue queue(webhook_output(hook), unlimited());
   queue.offer("{}", "", "k", batch_tokens(tracker, 1));
   REQUIRE(hook.wait_for_requests(1));
   queue.offer("{}", "", "k", batch_tokens(tracker, 2));
@@ -173,7 +130,7 @@ TEST_CASE("messages still queued when the output stops without failing are aband
   CHECK(!queue.drain(std::chrono::milliseconds(50)));
   CHECK(queue.abandon_queued() == 1);  // batch 2's message; the destructor does the same
   CHECK(queue.abandoned() == 1);
-  hook.answer(1);  // the delivery in progress completes
+  hook.release(1);  // the delivery in progress completes
   REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 1; }, std::chrono::seconds(20)));
   CHECK(queue.delivered() == 1);
   CHECK(tracker->first_abandoned() == 2);
@@ -182,15 +139,15 @@ TEST_CASE("messages still queued when the output stops without failing are aband
 }
 
 TEST_CASE("a drain waits for a slow output that still delivers") {
-  GatedWebhook hook;
+  RecordingWebhook hook({.gated = true});
   auto tracker = std::make_shared<AckTracker>();
-  OutputQueue queue(hook.output(), unlimited());
+  OutputQueue queue(webhook_output(hook), unlimited());
   for (int i = 0; i < 5; ++i) queue.offer("{}", "", "k", batch_tokens(tracker, 1));
   // One answer every 500 ms (2.5 s in all) against a quiet time of 2 s: the drain waits for them all.
   std::thread answers([&] {
     for (int i = 0; i < 5; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      hook.answer(1);
+      hook.release(1);
     }
   });
   CHECK(queue.drain(std::chrono::milliseconds(2000)));
@@ -200,13 +157,13 @@ TEST_CASE("a drain waits for a slow output that still delivers") {
 }
 
 TEST_CASE("a teardown ends a drain and cuts the request in progress: what is left is abandoned, the output not failed") {
-  GatedWebhook hook;  // never answers
+  RecordingWebhook hook({.gated = true});  // never answers
   auto scope = std::make_shared<ebs::AckScope>();
   auto tracker = std::make_shared<AckTracker>(AckTracker::Listener{}, scope);
   OutputSettings settings = unlimited();
   settings.scope = scope;
   settings.timeout = std::chrono::milliseconds(60000);
-  OutputQueue queue(hook.output(), settings);
+  OutputQueue queue(webhook_output(hook), settings);
   queue.offer("{}", "", "k", batch_tokens(tracker, 1));
   queue.offer("{}", "", "k", batch_tokens(tracker, 2));
   std::thread fault([&] {
@@ -230,12 +187,12 @@ TEST_CASE("a teardown ends a drain and cuts the request in progress: what is lef
 }
 
 TEST_CASE("a message that waited longer than max_hold fails its output: counted, its batch's acknowledgement released") {
-  GatedWebhook hook;
+  RecordingWebhook hook({.gated = true});
   auto tracker = std::make_shared<AckTracker>();
   OutputSettings settings = unlimited();
   settings.max_hold = std::chrono::milliseconds(1000);
   settings.timeout = std::chrono::milliseconds(60000);
-  OutputQueue queue(hook.output(), settings);
+  OutputQueue queue(webhook_output(hook), settings);
   CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
   REQUIRE(hook.wait_for_requests(1));  // batch 1's message in flight, unanswered
   const auto second_queued = std::chrono::steady_clock::now();
@@ -244,7 +201,7 @@ TEST_CASE("a message that waited longer than max_hold fails its output: counted,
   REQUIRE(ebs::test::wait_until([&] { return std::chrono::steady_clock::now() - second_queued > std::chrono::milliseconds(1200); },
                                 std::chrono::seconds(20)));
   CHECK(!queue.failure());  // a slow output that has not yet come to a message too old has not failed
-  hook.answer(1);
+  hook.release(1);
   REQUIRE(ebs::test::wait_until([&] { return queue.failure().has_value(); }, std::chrono::seconds(20)));
   CHECK(queue.failure()->find("is too slow: a message waited") != std::string::npos);
   INFO(*queue.failure());
@@ -254,22 +211,20 @@ TEST_CASE("a message that waited longer than max_hold fails its output: counted,
   REQUIRE(ebs::test::wait_until([&] { return tracker->acknowledged_through() == 2; }, std::chrono::seconds(20)));
   CHECK(tracker->records_abandoned() == 0);
   CHECK(hook.wait_for_requests(1));
-  std::lock_guard lock(hook.mutex);
-  CHECK(hook.requests == 1);  // the second message was never sent
+  CHECK(hook.requests() == 1);  // the second message was never sent
 }
 
 TEST_CASE("what a failed output gives up on becomes dead letters with the messages' bytes; their batches wait for them") {
-  GatedWebhook hook;
-  hook.status = 500;
+  RecordingWebhook hook({.status = 500, .gated = true});
   auto tracker = std::make_shared<AckTracker>();
   OutputSettings settings = unlimited();
   settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
-  OutputQueue queue(hook.output(), settings);
+  OutputQueue queue(webhook_output(hook), settings);
   const std::vector<std::string> bodies = {"{\"a\":1}", "{\"b\":\"\\u00e9\"}", "{\"c\":[1.5,2]}"};
   for (size_t i = 0; i < bodies.size(); ++i)
     CHECK(queue.offer(bodies[i], "", "k", batch_tokens(tracker, 1), "alert " + std::to_string(i)) ==
           OutputQueue::Offer::queued);
-  hook.answer(100);
+  hook.release(100);
   REQUIRE(ebs::test::wait_until([&] { return queue.dead_lettered() == 3; }, std::chrono::seconds(20)));
   // Refused once failed: given up on at once, its letter too.
   CHECK(queue.offer("{\"d\":4}", "", "k", batch_tokens(tracker, 1), "alert 3") == OutputQueue::Offer::refused);
@@ -361,7 +316,12 @@ TEST_CASE("a Kafka message librdkafka refuses mid-batch: the ones handed over be
                                        [&](int, int64_t, std::string value) { in_topic.insert(std::move(value)); }) == 1);
   std::vector<UndeliveredLetters::Letter> letters = settings.dead_letters->take();
   std::set<std::string> lettered;
-  for (const UndeliveredLetters::Letter& letter : letters) lettered.insert(letter.record->original);
+  for (const UndeliveredLetters::Letter& letter : letters) {
+    lettered.insert(letter.record->original);
+    // The message's key kept at the end of the place, for `ebs-flow replay` to send it with.
+    CHECK(letter.record->place.ends_with(", key \"k\""));
+    CHECK(ebs::kafka::key_of_place(letter.record->place) == "k");
+  }
   CHECK(in_topic == std::set<std::string>{body(0), body(1), body(2), body(3), body(4)});
   CHECK(lettered == std::set<std::string>{body(5), body(6), body(7), body(8), body(9)});
   CHECK(queue.delivered() == 5);
@@ -372,15 +332,14 @@ TEST_CASE("a Kafka message librdkafka refuses mid-batch: the ones handed over be
 }
 
 TEST_CASE("a failed output's refused messages keep to the owner's limit: above it rate-limited, not letters") {
-  GatedWebhook hook;
-  hook.status = 500;
+  RecordingWebhook hook({.status = 500, .gated = true});
   auto tracker = std::make_shared<AckTracker>();
   OutputSettings settings;
   settings.max_per_second = 1;  // one token, at most one more each second
   settings.dead_letters = std::make_shared<UndeliveredLetters>(1 << 20);
-  OutputQueue queue(hook.output(), settings);
+  OutputQueue queue(webhook_output(hook), settings);
   CHECK(queue.offer("{}", "", "k", batch_tokens(tracker, 1)) == OutputQueue::Offer::queued);
-  hook.answer(100);
+  hook.release(100);
   REQUIRE(ebs::test::wait_until([&] { return queue.dead_lettered() == 1; }, std::chrono::seconds(20)));
   // Offered at once: the bucket holds at most one token (two if one is earned meanwhile).
   for (int i = 0; i < 6; ++i) queue.offer("{}", "", "k", batch_tokens(tracker, 1));
@@ -391,16 +350,15 @@ TEST_CASE("a failed output's refused messages keep to the owner's limit: above i
 }
 
 TEST_CASE("a full dead-letter path drops what finds no room, counted, and never blocks the output") {
-  GatedWebhook hook;
-  hook.status = 503;
+  RecordingWebhook hook({.status = 503, .gated = true});
   auto tracker = std::make_shared<AckTracker>();
   OutputSettings settings = unlimited();
   // Room for two of these letters (a letter counts its bytes, place and reason besides the record).
   const std::string body(1000, 'x');
   settings.dead_letters = std::make_shared<UndeliveredLetters>(2 * (sizeof(ebs::DeadLetter) + 1000 + 300));
-  OutputQueue queue(hook.output(), settings);
+  OutputQueue queue(webhook_output(hook), settings);
   for (int i = 0; i < 5; ++i) queue.offer(body, "", "k", batch_tokens(tracker, 1));
-  hook.answer(100);
+  hook.release(100);
   REQUIRE(ebs::test::wait_until([&] { return queue.dead_lettered() + queue.dead_letters_dropped() == 5; },
                                 std::chrono::seconds(20)));
   CHECK(queue.dead_lettered() == 2);

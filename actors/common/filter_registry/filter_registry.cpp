@@ -152,7 +152,10 @@ void FilterRegistry::migrate() {
       "CREATE TABLE IF NOT EXISTS output_counts(filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE, "
       "kind TEXT NOT NULL, target TEXT NOT NULL, format TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, "
       "dead_lettered INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, "
-      "PRIMARY KEY(filter_id, kind, target, format))");
+      "rate_limited INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(filter_id, kind, target, format))");
+  // Nor the messages dropped at the owner's rate limit, counted since.
+  if (db_.scalar("SELECT count(*) FROM pragma_table_info('output_counts') WHERE name = 'rate_limited'") == 0)
+    db_.execute("ALTER TABLE output_counts ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0");
   const int64_t version = db_.scalar("PRAGMA user_version");
   if (version > kStoreVersion)
     fail(db_.path(), "a filter store of layout version " + std::to_string(version) + ", newer than this ebs-flow's (" +
@@ -323,14 +326,14 @@ Answer<Filter> FilterRegistry::owned(const User& who, int64_t id) const {
 Answer<Filter> FilterRegistry::filter(const User& who, int64_t id) const { return owned(who, id); }
 
 void FilterRegistry::read_counts(Filter& f) const {
-  auto s = db_.prepare("SELECT delivered, dead_lettered, lost FROM output_counts "
+  auto s = db_.prepare("SELECT delivered, dead_lettered, lost, rate_limited FROM output_counts "
                        "WHERE filter_id = ? AND kind = ? AND target = ? AND format = ?");
   f.output_counts.assign(f.outputs.size(), OutputCounts{});
   for (size_t i = 0; i < f.outputs.size(); ++i) {
     const Output& o = f.outputs[i];
     s.reset();
     s.bind(1, f.id).bind(2, std::string(to_string(o.kind))).bind(3, o.target).bind(4, o.format);
-    if (s.step()) f.output_counts[i] = {s.integer(0), s.integer(1), s.integer(2)};
+    if (s.step()) f.output_counts[i] = {s.integer(0), s.integer(1), s.integer(2), s.integer(3)};
   }
 }
 
@@ -499,14 +502,16 @@ void FilterRegistry::pause_for_failures(const std::map<int64_t, std::string>& re
 void FilterRegistry::add_output_counts(const std::vector<CountsAdded>& counts) {
   sqlite::Transaction t(db_);
   auto s = db_.prepare(
-      "INSERT INTO output_counts(filter_id, kind, target, format, delivered, dead_lettered, lost) "
-      "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM filters WHERE id = ?1) "
+      "INSERT INTO output_counts(filter_id, kind, target, format, delivered, dead_lettered, lost, rate_limited) "
+      "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM filters WHERE id = ?1) "
       "ON CONFLICT(filter_id, kind, target, format) DO UPDATE SET delivered = delivered + excluded.delivered, "
-      "dead_lettered = dead_lettered + excluded.dead_lettered, lost = lost + excluded.lost");
+      "dead_lettered = dead_lettered + excluded.dead_lettered, lost = lost + excluded.lost, "
+      "rate_limited = rate_limited + excluded.rate_limited");
   for (const CountsAdded& c : counts) {
     s.reset();
     s.bind(1, c.filter_id).bind(2, std::string(to_string(c.output.kind))).bind(3, c.output.target)
-        .bind(4, c.output.format).bind(5, c.added.delivered).bind(6, c.added.dead_lettered).bind(7, c.added.lost);
+        .bind(4, c.output.format).bind(5, c.added.delivered).bind(6, c.added.dead_lettered).bind(7, c.added.lost)
+        .bind(8, c.added.rate_limited);
     s.run();
   }
   t.commit();

@@ -59,6 +59,7 @@ struct OutputCounts {
   int64_t delivered = 0;
   int64_t dead_lettered = 0;  // given up on and kept for the run's dead letters (kind `undelivered`)
   int64_t lost = 0;           // given up on when the dead-letter path was full: kept nowhere
+  int64_t rate_limited = 0;   // dropped above the owner's alerts/s limit, never sent
   bool operator==(const OutputCounts&) const = default;
 };
 

@@ -547,11 +547,11 @@ TEST_CASE("each output's counts: added up across instances and runs, kept by a n
   const int64_t revision = registry.revision();
   CHECK(ok(registry.filter(alice, f.id)).output_counts == std::vector<OutputCounts>(2));
   // Two instances add what their outputs counted; the same topic of another filter is apart.
-  registry.add_output_counts({{f.id, kTopic[0], {10, 0, 0}}, {f.id, hook, {3, 4, 0}}, {other.id, kTopic[0], {7, 0, 0}}});
-  registry.add_output_counts({{f.id, hook, {1, 2, 1}}});
+  registry.add_output_counts({{f.id, kTopic[0], {10, 0, 0, 5}}, {f.id, hook, {3, 4, 0}}, {other.id, kTopic[0], {7, 0, 0}}});
+  registry.add_output_counts({{f.id, hook, {1, 2, 1}}, {f.id, kTopic[0], {0, 0, 0, 2}}});
   CHECK(registry.revision() == revision);  // a status, not a change: no switch point
   const Filter read = ok(registry.filter(alice, f.id));
-  CHECK(read.output_counts == std::vector<OutputCounts>{{10, 0, 0}, {4, 6, 1}});
+  CHECK(read.output_counts == std::vector<OutputCounts>{{10, 0, 0, 7}, {4, 6, 1}});
   CHECK(registry.filters(alice).at(0).output_counts == read.output_counts);
   CHECK(ok(registry.filter(bob, other.id)).output_counts == std::vector<OutputCounts>{{7, 0, 0}});
   // The same topic as Avro is another output: counted apart.
@@ -564,4 +564,32 @@ TEST_CASE("each output's counts: added up across instances and runs, kept by a n
   ok(registry.remove_user("bob"));
   registry.add_output_counts({{other.id, kTopic[0], {1, 0, 0}}, {f.id, hook, {1, 0, 0}}});
   CHECK(ok(registry.filter(alice, f.id)).output_counts == std::vector<OutputCounts>{{5, 6, 1}});
+}
+
+TEST_CASE("a store whose output counts have no rate_limited column gains it: the counts kept, the new ones added") {
+  TempStore store;
+  int64_t id = 0;
+  {
+    FilterRegistry registry(store.path());
+    User alice = ok(registry.create_user("alice", false, {}));
+    id = ok(registry.create_filter(alice, "bright", "mag < 18", kTopic)).id;
+  }
+  {
+    // The table as main at 3b34ce4 made it, with a row.
+    ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
+    old.execute(R"sql(
+DROP TABLE output_counts;
+CREATE TABLE output_counts(filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL, target TEXT NOT NULL, format TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,
+  dead_lettered INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(filter_id, kind, target, format));
+)sql");
+    old.execute("INSERT INTO output_counts VALUES(" + std::to_string(id) + ", 'kafka', '" + kTopic[0].target +
+                "', 'json', 8, 1, 0)");
+  }
+  FilterRegistry registry(store.path());
+  const User alice = registry.users().at(0);
+  CHECK(ok(registry.filter(alice, id)).output_counts == std::vector<OutputCounts>{{8, 1, 0, 0}});
+  registry.add_output_counts({{id, kTopic[0], {1, 0, 0, 3}}});
+  CHECK(ok(registry.filter(alice, id)).output_counts == std::vector<OutputCounts>{{9, 1, 0, 3}});
 }

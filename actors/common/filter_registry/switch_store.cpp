@@ -111,7 +111,8 @@ class CoordinatorStore final : public SwitchStore {
   void add_output_counts(const std::vector<FilterRegistry::CountsAdded>& counts) override {
     json list = json::array();
     for (const FilterRegistry::CountsAdded& c : counts)
-      list.push_back({c.filter_id, to_json(c.output), c.added.delivered, c.added.dead_lettered, c.added.lost});
+      list.push_back(
+          {c.filter_id, to_json(c.output), c.added.delivered, c.added.dead_lettered, c.added.lost, c.added.rate_limited});
     ask({{"op", "counts"}, {"outputs", list}});
   }
   bool remote() const override { return true; }
@@ -167,9 +168,11 @@ json serve(FilterRegistry& store, const std::string& run, int64_t attempt, const
   }
   if (op == "counts") {
     std::vector<FilterRegistry::CountsAdded> counts;
+    // Six fields each since protocol revision 13 (rate_limited): a node of an earlier build, which
+    // sent five, is refused at the handshake (kClusterProtocolRevision).
     for (const json& c : in.at("outputs"))
       counts.push_back({c.at(0).get<int64_t>(), output_of(c.at(1)),
-                        {c.at(2).get<int64_t>(), c.at(3).get<int64_t>(), c.at(4).get<int64_t>()}});
+                        {c.at(2).get<int64_t>(), c.at(3).get<int64_t>(), c.at(4).get<int64_t>(), c.at(5).get<int64_t>()}});
     store.add_output_counts(counts);
     return nullptr;
   }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "actors/common/sqlite/sqlite_db.h"
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/graph/actor_type.h"
 #include "engine/graph/workflow.h"
@@ -181,6 +182,18 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
     CHECK(!paused.active);
     CHECK(paused.paused_reason.rfind("webhook: HTTP 500: caf", 0) == 0);
 
+    // The outputs' counts, rate-limited ones too. Five fields (a build before protocol revision 13)
+    // are refused, nothing added: such a node never gets past the handshake.
+    const Output bright_hook{Output::Kind::webhook, "http://127.0.0.1:1/hook"};
+    remote->add_output_counts({{bright, bright_hook, {1, 2, 3, 4}}});
+    const std::string hook_json = R"({"kind": "webhook", "target": "http://127.0.0.1:1/hook", "format": "json"})";
+    CHECK_THROWS_AS(requests.ask("filters", R"({"op": "counts", "actor": "users", "outputs": [[)" + std::to_string(bright) +
+                                                ", " + hook_json + ", 10, 0, 0]]}"),
+                    Fault);
+    requests.ask("filters", R"({"op": "counts", "actor": "users", "outputs": [[)" + std::to_string(bright) + ", " +
+                                hook_json + ", 10, 0, 0, 1]]}");
+    CHECK(ok(store.filter(alice, bright)).output_counts == std::vector<OutputCounts>{{}, {11, 2, 3, 5}});  // its second output
+
     // An actor the run does not have is refused with its name, as a fault on the node.
     std::unique_ptr<SwitchStore> unknown;
     CHECK_THROWS_WITH_AS(unknown = coordinator_switch_store(requests, "nobody"),
@@ -189,5 +202,44 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
   requests.detach();
   CHECK(!requests.attached());
   caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a store whose output counts had no rate_limited column, opened by two runs in turn: migrated once, counts kept") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("switch_store_migrated_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "filters.sqlite").string();
+  const Output topic{Output::Kind::kafka, "alice-bright"};
+  int64_t id = 0;
+  {
+    FilterRegistry registry(path);
+    const User alice = ok(registry.create_user("alice", false, {}));
+    id = ok(registry.create_filter(alice, "bright", "mag < 18", {topic})).id;
+  }
+  {
+    // The table as main at 3b34ce4 made it, with a row.
+    ebs::sqlite::Database old(path, ebs::sqlite::Database::Mode::read_write);
+    old.execute(R"sql(
+DROP TABLE output_counts;
+CREATE TABLE output_counts(filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL, target TEXT NOT NULL, format TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,
+  dead_lettered INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(filter_id, kind, target, format));
+)sql");
+    old.execute("INSERT INTO output_counts VALUES(" + std::to_string(id) + ", 'kafka', 'alice-bright', 'json', 8, 1, 0)");
+  }
+  // Each run opens the store (the first adds the column, the second finds it) and adds its counts.
+  for (const std::string run : {"run 1", "run 2"}) {
+    std::unique_ptr<SwitchStore> opened;
+    REQUIRE_NOTHROW(opened = local_switch_store(path, run));
+    opened->add_output_counts({{id, topic, {1, 0, 0, 3}}});
+  }
+  FilterRegistry registry(path);
+  CHECK(ok(registry.filter(registry.users().at(0), id)).output_counts == std::vector<OutputCounts>{{10, 1, 0, 6}});
+  {
+    ebs::sqlite::Database db(path, ebs::sqlite::Database::Mode::read_only);
+    CHECK(db.scalar("SELECT count(*) FROM pragma_table_info('output_counts') WHERE name = 'rate_limited'") == 1);
+  }
   std::filesystem::remove_all(dir);
 }

@@ -76,9 +76,73 @@ std::string confluent_frame(uint32_t schema_id, std::string_view datum) {
   return out;
 }
 
+void check_replay_rate(double rate) {
+  if (!(rate == 0 || (rate > 0 && rate <= kMaxReplayRate)))  // NaN fails every comparison
+    fail("--rate", fmt::format("must be 0 (as fast as possible) or a number of messages per second above 0 up to {}, "
+                               "not {}",
+                               static_cast<int64_t>(kMaxReplayRate), rate));
+}
+
+ReplayPace::ReplayPace(double rate, Clock::time_point start) : rate_(rate), schedule_({.rate = rate}), start_(start) {
+  check_replay_rate(rate);
+}
+
+ReplayPace::Clock::time_point ReplayPace::due(uint64_t n) const {
+  if (n == 0 || rate_ == 0) return start_;
+  // Ticks as a double, compared with what is left before max() with a margin wider than the rounding
+  // of either: a time past it (a tiny rate, or a huge n) would overflow the clock's integer.
+  constexpr double kTicksPerSecond = static_cast<double>(Clock::period::den) / static_cast<double>(Clock::period::num);
+  const double room = static_cast<double>((Clock::time_point::max() - start_).count()) * (1 - 1e-9);
+  // n/rate first (offer_time's upper bound): a rate so small that it is infinite never reaches OfferSchedule.
+  if (!(static_cast<double>(n) / rate_ * kTicksPerSecond < room)) return Clock::time_point::max();
+  const double ticks = schedule_.offer_time(n - 1) * kTicksPerSecond;
+  if (!(ticks < room)) return Clock::time_point::max();
+  return start_ + Clock::duration(static_cast<Clock::rep>(ticks));
+}
+
+std::string place_with_key(std::string place, std::string_view key) {
+  return place + ", key " + nlohmann::json(std::string(key)).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
+
+std::string key_of_place(std::string_view place) {
+  // Inside the JSON string no bare quote can stand: the last `, key "` whose quote is not the
+  // closing one (a key ending with `, key `) is the key's own.
+  constexpr std::string_view kMarker = ", key \"";
+  if (place.size() < kMarker.size() + 1 || !place.ends_with('"')) return {};
+  const size_t at = place.rfind(kMarker, place.size() - kMarker.size() - 1);
+  if (at == std::string_view::npos) return {};
+  const nlohmann::json key = nlohmann::json::parse(place.substr(at + 6), nullptr, false);
+  return key.is_string() ? key.get<std::string>() : std::string();
+}
+
+std::optional<ReplayMessage> letter_message(const std::string& line, const std::string& row_place, const std::string& kind,
+                                            uint64_t& skipped, uint64_t* skipped_undelivered) {
+  if (line.empty()) return std::nullopt;
+  nlohmann::json letter = nlohmann::json::parse(line, nullptr, false);
+  if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
+  const std::string format = letter.value("original_format", "");
+  // A filter output's undelivered messages belong to a user's topic or webhook: never sent to
+  // an alert topic by a replay of the whole file.
+  const std::string letter_kind = letter.value("kind", "");
+  if (kind.empty() ? letter_kind == "undelivered" : letter_kind != kind) {
+    ++skipped;
+    if (skipped_undelivered && letter_kind == "undelivered") ++*skipped_undelivered;
+    return std::nullopt;
+  }
+  if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
+    const auto place = letter.find("place");
+    ReplayMessage out{base64_decode(letter["original"].get<std::string>(), row_place), "",
+                      place != letter.end() && place->is_string() ? place->get<std::string>() : ""};
+    // Only a Kafka output's undelivered message kept its key (place_with_key).
+    if (letter_kind == "undelivered" && out.place.starts_with("kafka topic ")) out.key = key_of_place(out.place);
+    return out;
+  }
+  ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
+  return std::nullopt;
+}
+
 bool for_each_letter_message(const std::filesystem::path& file, const std::string& kind, uint64_t& skipped,
-                             uint64_t* skipped_undelivered,
-                             const std::function<bool(std::string message, const std::string& place)>& take) {
+                             uint64_t* skipped_undelivered, const std::function<bool(ReplayMessage message)>& take) {
   const std::string place = file.string();
   std::ifstream in(file);
   if (!in) fail(place, "cannot read");
@@ -86,46 +150,31 @@ bool for_each_letter_message(const std::filesystem::path& file, const std::strin
   size_t row = 0;
   while (std::getline(in, line)) {
     ++row;
-    if (line.empty()) continue;
-    nlohmann::json letter = nlohmann::json::parse(line, nullptr, false);
-    std::string row_place = place + ":row " + std::to_string(row);
-    if (letter.is_discarded() || !letter.is_object()) fail(row_place, "not a JSON object");
-    std::string format = letter.value("original_format", "");
-    // A filter output's undelivered messages belong to a user's topic or webhook: never sent to
-    // an alert topic by a replay of the whole file.
-    const std::string letter_kind = letter.value("kind", "");
-    if (kind.empty() ? letter_kind == "undelivered" : letter_kind != kind) {
-      ++skipped;
-      if (skipped_undelivered && letter_kind == "undelivered") ++*skipped_undelivered;
-      continue;
-    }
-    if ((format == "avro" || format == "bytes") && letter.contains("original") && letter["original"].is_string()) {
-      const auto letter_place = letter.find("place");
-      if (!take(base64_decode(letter["original"].get<std::string>(), row_place),
-                letter_place != letter.end() && letter_place->is_string() ? letter_place->get<std::string>() : ""))
-        return false;
-    } else {
-      ++skipped;  // alerts as JSON go back through the dead-letter-replay source; avro-datum has no frame
-    }
+    std::optional<ReplayMessage> message =
+        letter_message(line, place + ":row " + std::to_string(row), kind, skipped, skipped_undelivered);
+    if (message && !take(std::move(*message))) return false;
   }
   return true;
 }
 
-std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
-                                          int64_t schema_id, uint64_t& skipped, const std::string& kind,
-                                          uint64_t* skipped_undelivered) {
+std::vector<ReplayMessage> messages_of_file(const std::filesystem::path& file, const std::string& wire,
+                                            int64_t schema_id, uint64_t& skipped, const std::string& kind,
+                                            uint64_t* skipped_undelivered) {
   std::string place = file.string();
-  std::vector<std::string> out;
+  std::vector<ReplayMessage> out;
   if (file.extension() == ".jsonl") {
-    for_each_letter_message(file, kind, skipped, skipped_undelivered, [&](std::string message, const std::string&) {
+    for_each_letter_message(file, kind, skipped, skipped_undelivered, [&](ReplayMessage message) {
       out.push_back(std::move(message));
       return true;
     });
     return out;
   }
   std::string bytes = read_all(file);
-  if (wire == "confluent" && avro::has_container_magic(bytes)) return container_to_frames(bytes, place, schema_id);
-  out.push_back(std::move(bytes));
+  if (wire == "confluent" && avro::has_container_magic(bytes)) {
+    for (std::string& frame : container_to_frames(bytes, place, schema_id)) out.push_back({std::move(frame), "", ""});
+    return out;
+  }
+  out.push_back({std::move(bytes), "", ""});
   return out;
 }
 
@@ -149,6 +198,7 @@ std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& 
 }
 
 ReplayCounts replay(const ReplayOptions& options) {
+  check_replay_rate(options.rate);
   if (options.wire != "ocf" && options.wire != "confluent")
     fail("--wire", "must be ocf or confluent, not '" + options.wire + "'");
   auto properties = options.properties;
@@ -174,20 +224,16 @@ ReplayCounts replay(const ReplayOptions& options) {
     counts.messages -= std::min(counts.messages, publisher.failed());
     return counts;
   };
-  auto start = std::chrono::steady_clock::now();
+  const ReplayPace pace(options.rate);
   do {
     for (const auto& file : files) {
       auto messages = messages_of_file(file, options.wire, options.schema_id, counts.skipped, options.kind,
                                        &counts.skipped_undelivered);
       for (size_t i = 0; i < messages.size(); ++i) {
-        const std::string& message = messages[i];
-        if (options.rate > 0) {
-          auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                 std::chrono::duration<double>(counts.messages / options.rate));
-          std::this_thread::sleep_until(due);
-        }
+        const std::string& message = messages[i].value;
+        std::this_thread::sleep_until(pace.due(counts.messages));
         try {
-          publisher.publish(message);
+          publisher.publish(message, messages[i].key);  // a letter's key as it kept it
         } catch (const Fault& f) {
           if (f.kind() != FaultKind::failed) throw;
           spdlog::error("{} message {}: not sent: {}", file.string(), i + 1, f.message());
@@ -210,7 +256,7 @@ void register_replay_command(ebs::CommandRegistry& registry) {
                  app.add_option("inputs", options->inputs, "alert files, folders, dead-letters.jsonl")->required();
                  app.add_option("--topic", options->topic, "Kafka topic")->required();
                  app.add_option("--brokers", options->brokers, "bootstrap servers HOST:PORT")->default_val("localhost:9092");
-                 app.add_option("--rate", options->rate, "messages per second (0 = as fast as possible)");
+                 app.add_option("--rate", options->rate, "messages per second (0 = as fast as possible; at most 1000000)");
                  app.add_option("--wire", options->wire, "ocf (one file, one message) or confluent (framed records)");
                  app.add_option("--schema-id", options->schema_id, "Confluent schema id (default: from lsst.vX_Y)");
                  app.add_flag("--loop", options->loop, "start over until SIGINT/SIGTERM");

@@ -8,20 +8,24 @@
 //    (base64 `original`), the rest is counted as skipped; a filter output's undelivered messages
 //    (kind `undelivered`, messages for a user's topic or webhook, not alerts) only with
 //    `--kind undelivered`, which replays the letters of that kind only (skipped_undelivered).
+// --rate: 0 (as fast as possible) or above 0 up to kMaxReplayRate, anything else refused.
 // A message that cannot be sent (larger than message.max.bytes, refused by the broker) is reported
 // on stderr with its file and skipped; the others still go (exit 1 at the end).
 // Prints {"topic", "messages", "bytes", "skipped", "skipped_undelivered", "not_sent"} as one JSON line.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/cli/command_registry.h"
+#include "engine/runtime/offer_schedule.h"
 
 namespace ebs::kafka {
 
@@ -49,21 +53,60 @@ struct ReplayCounts {
 // A Confluent wire-format frame: magic 0, the big-endian schema id, the Avro datum.
 std::string confluent_frame(uint32_t schema_id, std::string_view datum);
 
-// Each letter of a dead-letter file (*.jsonl) with a message to send, read one line at a time:
-// `take(message, place)` gets a letter of `kind` (empty: every kind but `undelivered`, those counted
-// in `skipped_undelivered` when given) whose original is bytes (original_format avro or bytes,
-// base64), with the letter's `place`; the others are counted in `skipped`. `take` returns false to
-// stop the reading (then this returns false). Raises a `failed` Fault naming the file and row.
+// A message to send again: its bytes and its Kafka key ("": none).
+struct ReplayMessage {
+  std::string value;
+  std::string key;
+  std::string place;  // a letter's place ("" for an alert file's message)
+};
+
+// A letter keeps the Kafka key of its message at the end of its place, `, key "K"` (K as a JSON
+// string, ASCII: a key that is not UTF-8 is not kept exactly); a place without it has no key.
+std::string place_with_key(std::string place, std::string_view key);
+std::string key_of_place(std::string_view place);
+
+// One line of a dead-letter file (`row_place`: file:row, for faults): the message of a letter of
+// `kind` (empty: every kind but `undelivered`, those counted in `skipped_undelivered` when given)
+// whose original is bytes (original_format avro or bytes, base64), with its place and key; another
+// letter is counted in `skipped`, an empty line is nothing. Raises a `failed` Fault at `row_place`.
+std::optional<ReplayMessage> letter_message(const std::string& line, const std::string& row_place, const std::string& kind,
+                                            uint64_t& skipped, uint64_t* skipped_undelivered);
+
+// Each letter of a dead-letter file (*.jsonl) with a message to send (letter_message), read one
+// line at a time: `take(message)` returns false to stop the reading (then this returns false).
 bool for_each_letter_message(const std::filesystem::path& file, const std::string& kind, uint64_t& skipped,
-                             uint64_t* skipped_undelivered,
-                             const std::function<bool(std::string message, const std::string& place)>& take);
+                             uint64_t* skipped_undelivered, const std::function<bool(ReplayMessage message)>& take);
 
 // The Kafka messages one input file makes. Raises a `failed` Fault naming the file. A dead-letter
 // file gives the letters of `kind` (empty: every kind but `undelivered`, those counted in
-// `skipped_undelivered` when given).
-std::vector<std::string> messages_of_file(const std::filesystem::path& file, const std::string& wire,
-                                          int64_t schema_id, uint64_t& skipped, const std::string& kind = {},
-                                          uint64_t* skipped_undelivered = nullptr);
+// `skipped_undelivered` when given), each with the key it kept.
+std::vector<ReplayMessage> messages_of_file(const std::filesystem::path& file, const std::string& wire,
+                                            int64_t schema_id, uint64_t& skipped, const std::string& kind = {},
+                                            uint64_t* skipped_undelivered = nullptr);
+
+// The highest --rate of `replay` and `filters replay`, messages per second.
+inline constexpr double kMaxReplayRate = 1e6;
+
+// Raises a `failed` Fault at --rate unless `rate` is 0 (unpaced) or a finite rate above 0 up to
+// kMaxReplayRate (CLI11 takes `inf` and `nan` as numbers).
+void check_replay_rate(double rate);
+
+// The pace of a replay at `rate` messages per second (0: unpaced): message n (0-based) is due n/rate
+// seconds after the start, the first at once. The times are OfferSchedule's (a source's `rate`),
+// one record earlier: its record n is offered once n + 1 are due, at (n + 1)/rate. A time past what
+// the clock holds (a tiny rate: 1e-12/s puts the second message 31,700 years on) is
+// Clock::time_point::max(), never. A rate check_replay_rate refuses is refused here too.
+class ReplayPace {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit ReplayPace(double rate, Clock::time_point start = Clock::now());
+  Clock::time_point due(uint64_t n) const;
+
+ private:
+  double rate_;
+  OfferSchedule schedule_;
+  Clock::time_point start_;
+};
 
 // Every file of the inputs (directories recursively, in name order).
 std::vector<std::filesystem::path> replay_files(const std::vector<std::string>& inputs);

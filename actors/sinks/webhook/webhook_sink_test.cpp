@@ -1,57 +1,23 @@
 #include "actors/sinks/webhook/webhook_sink.h"
 
 #include <doctest/doctest.h>
-#include <httplib.h>
 
-#include <atomic>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "engine/runtime/actor_logic.h"
 #include "test/support/collecting_emitter.h"
+#include "test/support/recording_webhook.h"
 
 using namespace ebs;
 using ebs::test::CollectingEmitter;
+using ebs::test::RecordingWebhook;
 
 namespace {
 
-// A real HTTP server on loopback that answers `failures` requests with `failure_status` first.
-struct FlakyServer {
-  httplib::Server server;
-  int port = 0;
-  std::thread thread;
-  std::atomic<int> requests{0};
-  std::atomic<int> failures;
-  int failure_status;
-  std::mutex mutex;
-  std::vector<std::string> delivered;  // bodies answered with 200
-  std::string last_authorization;
-
-  FlakyServer(int fail_first, int status = 500) : failures(fail_first), failure_status(status) {
-    server.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      ++requests;
-      std::lock_guard lock(mutex);
-      last_authorization = req.get_header_value("Authorization");
-      if (failures > 0) {
-        --failures;
-        res.status = failure_status;
-        res.set_content("try later", "text/plain");
-        return;
-      }
-      delivered.push_back(req.body);
-      res.status = 200;
-    });
-    port = server.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { server.listen_after_bind(); });
-    for (int i = 0; i < 200 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ~FlakyServer() {
-    server.stop();
-    thread.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/hook"; }
-};
+// A webhook on loopback that answers its first `failures` requests with `status` ("try later"), then 200.
+RecordingWebhook::Answers failing_first(size_t failures, int status = 500) {
+  return {.first = failures, .first_status = status, .body = "try later", .content_type = "text/plain"};
+}
 
 struct Sink {
   ActorRegistry registry;
@@ -85,7 +51,7 @@ std::vector<RecordPtr> alerts(int n) {
 }  // namespace
 
 TEST_CASE("a server that fails a few times first: retried with back-off, delivered on 2xx, acknowledged after") {
-  FlakyServer server(3);
+  RecordingWebhook server(failing_first(3));
   Sink sink("{url: '" + server.url() + "', retries: 5, backoff_ms: 5, headers: {Authorization: Bearer abc}}");
   auto tracker = std::make_shared<AckTracker>();
   CollectingEmitter out;
@@ -94,42 +60,41 @@ TEST_CASE("a server that fails a few times first: retried with back-off, deliver
   double elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   CHECK(out.delivered_records == 4);
   CHECK(out.failed_records == 0);
-  CHECK(server.requests == 7);             // 3 failures, then 4 deliveries
+  CHECK(server.requests() == 7);           // 3 failures, then 4 deliveries
   CHECK(elapsed_ms >= 5 + 10 + 20 - 1);    // the back-off doubled: 5, 10, 20 ms
   CHECK(tracker->acknowledged_through() == 1);
-  REQUIRE(server.delivered.size() == 4);
-  auto first = nlohmann::json::parse(server.delivered[0]);
+  const std::vector<std::string> delivered = server.delivered();
+  REQUIRE(delivered.size() == 4);
+  auto first = nlohmann::json::parse(delivered[0]);
   CHECK(first["alert_id"] == "1");
   CHECK(first["object_id"] == "ZTF1");
-  CHECK(server.last_authorization == "Bearer abc");
+  CHECK(server.received().back().header("Authorization") == "Bearer abc");
 }
 
 TEST_CASE("after the last retry the record is a dead letter") {
-  FlakyServer server(1000, 503);
+  RecordingWebhook server(failing_first(1000, 503));
   Sink sink("{url: '" + server.url() + "', retries: 2, backoff_ms: 1}");
   CollectingEmitter out;
   sink.logic->on_batch(0, BatchView::make(PortType::alert, alerts(2), {}), out);
   CHECK(out.delivered_records == 0);
   CHECK(out.failed_records == 2);
-  CHECK(server.requests == 6);
+  CHECK(server.requests() == 6);
   REQUIRE(out.faults.size() == 2);
   CHECK(out.faults[0].place() == server.url());
   CHECK(out.faults[0].message() == "HTTP 503: try later (after 3 attempts)");
 }
 
 TEST_CASE("a client error is not retried; no server at all is a disconnection") {
-  FlakyServer server(1, 400);
+  RecordingWebhook server(failing_first(1, 400));
   Sink sink("{url: '" + server.url() + "', retries: 4, backoff_ms: 1}");
   CollectingEmitter out;
   sink.logic->on_batch(0, BatchView::make(PortType::alert, alerts(2), {}), out);
-  CHECK(server.requests == 2);
+  CHECK(server.requests() == 2);
   CHECK(out.failed_records == 1);
   CHECK(out.delivered_records == 1);
 
-  int closed_port = server.port;
-  server.server.stop();
-  server.thread.join();
-  server.thread = std::thread([] {});
+  int closed_port = server.port();
+  server.stop();
   Sink nobody("{url: 'http://127.0.0.1:" + std::to_string(closed_port) + "/hook', retries: 1, backoff_ms: 1}");
   CollectingEmitter none;
   nobody.logic->on_batch(0, BatchView::make(PortType::alert, alerts(1), {}), none);
@@ -138,7 +103,7 @@ TEST_CASE("a client error is not retried; no server at all is a disconnection") 
 }
 
 TEST_CASE("Slack-compatible payloads") {
-  FlakyServer server(0);
+  RecordingWebhook server(failing_first(0));
   Sink sink("{url: '" + server.url() + "', slack: true}");
   CollectingEmitter out;
   Annotation a;
@@ -147,8 +112,9 @@ TEST_CASE("Slack-compatible payloads") {
   a.value = 0.87;
   auto alert = static_cast<const Alert&>(*alerts(1)[0]).annotated(a);
   sink.logic->on_batch(0, BatchView::make(PortType::alert, {alert}, {}), out);
-  REQUIRE(server.delivered.size() == 1);
-  auto body = nlohmann::json::parse(server.delivered[0]);
+  const std::vector<std::string> delivered = server.delivered();
+  REQUIRE(delivered.size() == 1);
+  auto body = nlohmann::json::parse(delivered[0]);
   REQUIRE(body.size() == 1);
   CHECK(body["text"] == "ztf ZTF1 alert 1 at RA 10.00000 Dec -5.00000, mag 18.25 (g); classification SN 0.87");
 }
