@@ -52,6 +52,20 @@ for name in sorted(os.listdir(sys.argv[2])):
   return out;
 }
 
+// One of our messages as python3-avro read it, for a scorer's score p mapped to SN-like by a
+// `classifications` actor with broker_name ebs-test, broker_version 9.9: ZTF's alertId =
+// diaSourceId = candid; classes 2220 (SN-like) p and 200 (its complement) 1 - p.
+inline void check_our_elasticc_message(const nlohmann::json& m, double p) {
+  CHECK(m["diaSourceId"] == m["alertId"]);
+  CHECK(m["brokerName"] == "ebs-test");
+  CHECK(m["brokerVersion"] == "9.9");
+  REQUIRE(m["classifications"].size() == 2);
+  CHECK(m["classifications"][0]["classId"] == 2220);
+  CHECK(m["classifications"][1]["classId"] == 200);
+  CHECK(m["classifications"][0]["probability"].get<double>() == doctest::Approx(p).epsilon(1e-6));
+  CHECK(m["classifications"][1]["probability"].get<double>() == doctest::Approx(1 - p).epsilon(1e-6));
+}
+
 // Two other brokers' classifications: ALeRCE-like ("lc_classifier 1.1": 2222 a, 2224 1 - a) and
 // Fink-like ("snn 2.0": 2222 b, 2332 1 - b) for each given alert id, plus one Fink message for
 // alert 42 that never comes; written by python3-avro with the ELAsTiCC schema, one file each.
