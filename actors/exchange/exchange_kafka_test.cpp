@@ -11,53 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "test/support/elasticc_messages.h"
 #include "test/support/exchange_fixture.h"
-#include "test/support/python_oracle.h"
 #include "test/support/test_data.h"
 #include "test/support/ztf_alerts.h"
 
 using namespace ebs;
 using nlohmann::json;
-
-namespace {
-
-std::string elasticc_schema() {
-  return (test::data_dir() / "reference-schemas/elasticc/elasticc.v0_9_1.brokerClassification.avsc").string();
-}
-
-// Reads every file of a folder as one bare brokerClassification datum and prints it as JSON.
-constexpr const char* kReadOracle = R"py(
-import io, json, os, sys, avro.schema, avro.io
-schema = avro.schema.parse(open(sys.argv[1]).read())
-reader = avro.io.DatumReader(schema)
-ts = lambda v: v if isinstance(v, int) or v is None else int(round(v.timestamp() * 1000))
-for name in sorted(os.listdir(sys.argv[2])):
-    data = open(os.path.join(sys.argv[2], name), 'rb').read()
-    buf = io.BytesIO(data)
-    m = reader.read(avro.io.BinaryDecoder(buf))
-    assert buf.tell() == len(data), name
-    m['elasticcPublishTimestamp'] = ts(m['elasticcPublishTimestamp'])
-    m['brokerIngestTimestamp'] = ts(m['brokerIngestTimestamp'])
-    print(json.dumps(m))
-)py";
-
-// Writes one bare brokerClassification datum per line of a JSON-lines file, into a folder.
-constexpr const char* kWriteOracle = R"py(
-import datetime, io, json, os, sys, avro.schema, avro.io
-schema = avro.schema.parse(open(sys.argv[1]).read())
-writer = avro.io.DatumWriter(schema)
-utc = datetime.timezone.utc
-for i, line in enumerate(open(sys.argv[2])):
-    m = json.loads(line)
-    for k in ('elasticcPublishTimestamp', 'brokerIngestTimestamp'):
-        m[k] = datetime.datetime.fromtimestamp(m[k] / 1000.0, utc)
-    buf = io.BytesIO()
-    writer.write(m, avro.io.BinaryEncoder(buf))
-    open(os.path.join(sys.argv[3], '%04d.avro' % i), 'wb').write(buf.getvalue())
-print('ok')
-)py";
-
-}  // namespace
 
 TEST_CASE("our scores as ELAsTiCC brokerClassification on Kafka: python3-avro reads them with the ELAsTiCC schema") {
   test::ExchangeFixture f;
@@ -99,26 +59,14 @@ actors:
 
   std::vector<std::string> messages = test::read_topic(f.broker.bootstrap_servers(), "ebs-classifications", 2);
   REQUIRE(messages.size() == 50);
-  std::filesystem::create_directories(f.dir / "messages");
-  for (size_t i = 0; i < messages.size(); ++i)
-    std::ofstream(f.dir / "messages" / (std::to_string(1000 + i) + ".avro"), std::ios::binary) << messages[i];
-  std::istringstream lines(test::run_python_oracle(kReadOracle, {elasticc_schema(), (f.dir / "messages").string()}));
   size_t n = 0;
-  for (std::string line; std::getline(lines, line); ++n) {
-    json m = json::parse(line);
+  for (const json& m : test::read_elasticc_messages(messages, f.dir / "messages")) {
+    ++n;
     const std::string candid = std::to_string(m["alertId"].get<int64_t>());
     REQUIRE(score_of.count(candid));
-    CHECK(m["diaSourceId"] == m["alertId"]);  // ZTF: alertId = diaSourceId = candid
-    CHECK(m["brokerName"] == "ebs-test");
-    CHECK(m["brokerVersion"] == "9.9");
+    test::check_our_elasticc_message(m, score_of.at(candid));
     CHECK(m["classifierName"].get<std::string>().starts_with("score/transient "));
     CHECK(json::parse(m["classifierParams"].get<std::string>())["actor_type"] == "xgboost-score");
-    REQUIRE(m["classifications"].size() == 2);
-    CHECK(m["classifications"][0]["classId"] == 2220);
-    CHECK(m["classifications"][1]["classId"] == 200);
-    const double p = score_of.at(candid);
-    CHECK(m["classifications"][0]["probability"].get<double>() == doctest::Approx(p).epsilon(1e-6));
-    CHECK(m["classifications"][1]["probability"].get<double>() == doctest::Approx(1 - p).epsilon(1e-6));
     // The alert's time: its detection (MJD TAI) in ms since 1970 UTC (37 s of TAI - UTC).
     const double mjd_utc = mjd_of.at(candid) - 37.0 / 86400;
     CHECK(std::abs(m["elasticcPublishTimestamp"].get<int64_t>() - (mjd_utc - 40587) * 86400000.0) < 2);
@@ -135,34 +83,11 @@ TEST_CASE("two brokers' classifications joined to real ZTF alerts; the consensus
 
   // Broker A (ALeRCE-like) and broker B (Fink-like) classify the first 10 alerts; B also sends
   // one for an alert id that never comes.
-  std::ofstream plan(f.dir / "plan.jsonl");
-  std::map<int64_t, std::pair<double, double>> given;  // alert id -> (a, b)
-  auto message = [](int64_t id, const char* broker, const char* classifier, json classes) {
-    return json{{"alertId", id}, {"diaSourceId", id}, {"elasticcPublishTimestamp", 1577836800000},
-                {"brokerIngestTimestamp", 1577836900000}, {"brokerName", broker}, {"brokerVersion", "v7"},
-                {"classifierName", classifier}, {"classifierParams", "{}"}, {"classifications", classes}};
-  };
-  for (size_t i = 0; i < 10; ++i) {
-    const int64_t id = alerts[i]->core().alert_id;
-    const double a = 0.05 + 0.09 * static_cast<double>(i), b = 0.9 - 0.08 * static_cast<double>(i);
-    given[id] = {a, b};
-    plan << message(id, "ALeRCE", "lc_classifier 1.1", json::array({{{"classId", 2222}, {"probability", a}},
-                                                                      {{"classId", 2224}, {"probability", 1 - a}}})).dump()
-         << "\n";
-    plan << message(id, "Fink", "snn 2.0", json::array({{{"classId", 2222}, {"probability", b}},
-                                                       {{"classId", 2332}, {"probability", 1 - b}}})).dump()
-         << "\n";
-  }
-  plan << message(42, "Fink", "snn 2.0", json::array({{{"classId", 2232}, {"probability", 1.0}}})).dump() << "\n";
-  plan.close();
-  std::filesystem::create_directories(f.dir / "messages");
-  REQUIRE(test::run_python_oracle(kWriteOracle, {elasticc_schema(), (f.dir / "plan.jsonl").string(),
-                                                 (f.dir / "messages").string()}) == "ok\n");
-  std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(f.dir / "messages")) files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  REQUIRE(files.size() == 21);
-  f.publish("brokers", files);
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < 10; ++i) ids.push_back(alerts[i]->core().alert_id);
+  const test::OtherBrokers others = test::other_brokers_classifications(ids, f.dir);
+  const auto& given = others.given;
+  f.publish("brokers", others.files);
 
   RunResult r = f.run(R"(
 name: join-and-consensus
