@@ -25,6 +25,7 @@
 #include "engine/expr/program.h"
 #include "engine/expr/program_set.h"
 #include "engine/graph/field_check.h"
+#include "engine/graph/workflow.h"
 #include "engine/model/record_json.h"
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/runtime/actor_logic.h"
@@ -84,6 +85,15 @@ std::vector<NamedFilter> configured_filters(const ActorConfig& config) {
   }
   for (auto& [name, filter] : by_name) out.push_back(std::move(filter));
   return out;
+}
+
+// The topics the workflow's `kafka-sink` actors write.
+std::vector<std::string> sink_topics(const Workflow& workflow) {
+  std::vector<std::string> topics;
+  for (const ActorSpec& spec : workflow.actors)
+    if (spec.type && spec.type_name == "kafka-sink" && spec.config_node["topic"])
+      topics.push_back(spec.config().string("topic"));
+  return topics;
 }
 
 std::vector<NamedFilter> of_kind(const std::vector<NamedFilter>& filters, registry::Filter::Kind kind) {
@@ -332,6 +342,11 @@ class Filters final : public ActorLogic {
         store_ = registry::coordinator_switch_store(*requests_, context.actor_id);
         return;
       }
+      // The topics of the workflow's own Kafka sinks are refused to the users' filters from now on
+      // (docs/filters.md, "Topics"): recorded in the store, which `serve` may share.
+      if (context.instance == 0 && context.workflow)
+        registry::FilterRegistry(context.config.input_path("registry"))
+            .reserve_topics("workflow '" + context.workflow->name + "'", sink_topics(*context.workflow));
       // The instances of this actor in this run share the key of their switch points: the run's
       // acknowledgement scope is one object per run, shared by every instance of the process.
       char scope[32];

@@ -3,8 +3,10 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/common/repository/alert_query.h"
 #include "engine/expr/parser.h"
@@ -99,6 +101,14 @@ constexpr const char* kUserColumns =
 
 Filter::Kind kind_named(std::string_view name) { return name == "sql" ? Filter::Kind::sql : Filter::Kind::expression; }
 
+// The Kafka topics of some outputs, each once.
+std::set<std::string> kafka_topics(const std::vector<Output>& outputs) {
+  std::set<std::string> topics;
+  for (const Output& o : outputs)
+    if (o.kind == Output::Kind::kafka) topics.insert(o.target);
+  return topics;
+}
+
 }  // namespace
 
 std::string_view to_string(Output::Kind kind) {
@@ -174,6 +184,34 @@ void FilterRegistry::migrate() {
   if (version < 3)
     db_.execute("ALTER TABLE filter_effects ADD COLUMN attempt INTEGER NOT NULL DEFAULT " +
                 std::to_string(kAttemptNotRecorded));
+  if (version < 4) {
+    // Topics (docs/filters.md, "Topics"): a user's, or reserved for the workflow's own writers.
+    db_.execute(
+        "CREATE TABLE IF NOT EXISTS topic_owners(topic TEXT PRIMARY KEY, "
+        "user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, since TEXT NOT NULL DEFAULT (datetime('now')));"
+        "CREATE TABLE IF NOT EXISTS reserved_topics(topic TEXT PRIMARY KEY, reserved_by TEXT NOT NULL)");
+    // The topics the filters of an older store already name belong to the user whose filter
+    // (removed ones aside, paused ones too) named it first; another user's filters already naming
+    // it keep running as they are, but a new version or a resume naming it is refused.
+    auto s = db_.prepare(
+        "SELECT f.id, f.user_id, u.name, v.outputs FROM filters f JOIN users u ON u.id = f.user_id "
+        "JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version WHERE f.removed = 0 ORDER BY f.id");
+    std::map<std::string, std::pair<int64_t, std::string>> owners;  // topic -> user id, name
+    auto insert = db_.prepare("INSERT INTO topic_owners(topic, user_id) VALUES(?, ?)");
+    while (s.step())
+      for (const std::string& topic : kafka_topics(outputs_from_json(s.text(3)))) {
+        auto [it, first] = owners.try_emplace(topic, s.integer(1), std::string(s.text(2)));
+        if (first) {
+          insert.reset();
+          insert.bind(1, topic).bind(2, s.integer(1));
+          insert.run();
+        } else if (it->second.first != s.integer(1)) {
+          spdlog::warn("{}: the Kafka topic '{}' is named by filters of '{}' (its owner: the first to name it) and of "
+                       "'{}' (filter {}): the latter's keep running, a new version or a resume naming it is refused",
+                       db_.path(), topic, it->second.second, s.text(2), s.integer(0));
+        }
+      }
+  }
   db_.execute("PRAGMA user_version = " + std::to_string(kStoreVersion));
   t.commit();
 }
@@ -403,6 +441,7 @@ Answer<Filter> FilterRegistry::create_filter(const User& who, const std::string&
   auto same = db_.prepare("SELECT 1 FROM filters WHERE user_id = ? AND name = ? AND removed = 0");
   same.bind(1, who.id).bind(2, name);
   if (same.step()) return Refusal{409, "'" + who.name + "' has a filter named '" + name + "'"};
+  if (auto refusal = take_topics(who, who.id, outputs)) return *refusal;
   auto insert = db_.prepare("INSERT INTO filters(user_id, name, version, active, paused_reason) VALUES(?, ?, 1, 1, '')");
   insert.bind(1, who.id).bind(2, name);
   insert.run();
@@ -434,6 +473,8 @@ Answer<Filter> FilterRegistry::update_filter(const User& who, int64_t id, const 
   if (outputs)
     if (auto refusal = check_outputs(*outputs)) return *refusal;
   sqlite::Transaction t(db_);
+  // Its topics are checked again when unchanged: one may have been reserved for the workflow since.
+  if (auto refusal = take_topics(who, f.owner_id, outputs.value_or(f.outputs))) return *refusal;
   auto version =
       db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs, kind) VALUES(?, ?, ?, ?, ?)");
   version.bind(1, id).bind(2, f.version + 1).bind(3, expression.value_or(f.expression))
@@ -442,6 +483,7 @@ Answer<Filter> FilterRegistry::update_filter(const User& who, int64_t id, const 
   auto bump = db_.prepare("UPDATE filters SET version = version + 1 WHERE id = ?");
   bump.bind(1, id);
   bump.run();
+  if (outputs) free_unused_topics(f.owner_id);
   bump_revision();
   t.commit();
   return owned(who, id);
@@ -451,6 +493,10 @@ Answer<Filter> FilterRegistry::set_active(const User& who, int64_t id, bool acti
   Answer<Filter> current = owned(who, id);
   if (auto* refusal = std::get_if<Refusal>(&current)) return *refusal;
   sqlite::Transaction t(db_);
+  // A paused filter keeps its topics; resumed, they are checked as a new version's are.
+  if (active)
+    if (auto refusal = take_topics(who, std::get<Filter>(current).owner_id, std::get<Filter>(current).outputs))
+      return *refusal;
   auto s = db_.prepare("UPDATE filters SET active = ?, paused_reason = ? WHERE id = ?");
   s.bind(1, int64_t{active}).bind(2, active ? std::string() : reason).bind(3, id);
   s.run();
@@ -466,6 +512,7 @@ Answer<bool> FilterRegistry::remove_filter(const User& who, int64_t id) {
   auto s = db_.prepare("UPDATE filters SET removed = 1, active = 0 WHERE id = ?");
   s.bind(1, id);
   s.run();
+  free_unused_topics(std::get<Filter>(current).owner_id);
   bump_revision();
   t.commit();
   return true;
@@ -477,6 +524,89 @@ std::vector<Filter> FilterRegistry::filters(const User& who) const {
   std::vector<Filter> out;
   while (s.step()) out.push_back(read_filter(s));
   for (Filter& f : out) read_counts(f);
+  return out;
+}
+
+std::optional<Refusal> FilterRegistry::take_topics(const User& who, int64_t owner_id, const std::vector<Output>& outputs) {
+  auto reserved = db_.prepare("SELECT reserved_by FROM reserved_topics WHERE topic = ?");
+  auto owner = db_.prepare("SELECT t.user_id, u.name FROM topic_owners t JOIN users u ON u.id = t.user_id WHERE t.topic = ?");
+  auto take = db_.prepare("INSERT INTO topic_owners(topic, user_id) VALUES(?, ?)");
+  for (const std::string& topic : kafka_topics(outputs)) {
+    reserved.reset();
+    reserved.bind(1, topic);
+    if (reserved.step() && !who.admin)
+      return Refusal{403, "the Kafka topic '" + topic + "' is written by the workflow itself (" +
+                              std::string(reserved.text(0)) + "): a filter cannot publish to it; choose another topic"};
+    owner.reset();
+    owner.bind(1, topic);
+    if (!owner.step()) {
+      take.reset();
+      take.bind(1, topic).bind(2, owner_id);
+      take.run();
+    } else if (owner.integer(0) != owner_id && !who.admin) {
+      // A user learns that the name is taken, not by whom.
+      return Refusal{403, "the Kafka topic '" + topic + "' belongs to another user: choose another topic"};
+    }
+  }
+  return std::nullopt;
+}
+
+void FilterRegistry::free_unused_topics(int64_t owner_id) {
+  std::set<std::string> named;
+  auto s = db_.prepare(
+      "SELECT v.outputs FROM filters f JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version "
+      "WHERE f.user_id = ? AND f.removed = 0");
+  s.bind(1, owner_id);
+  while (s.step()) named.merge(kafka_topics(outputs_from_json(s.text(0))));
+  std::vector<std::string> unused;
+  auto owned_topics = db_.prepare("SELECT topic FROM topic_owners WHERE user_id = ?");
+  owned_topics.bind(1, owner_id);
+  while (owned_topics.step())
+    if (!named.contains(std::string(owned_topics.text(0)))) unused.emplace_back(owned_topics.text(0));
+  auto free = db_.prepare("DELETE FROM topic_owners WHERE topic = ?");
+  for (const std::string& topic : unused) {
+    free.reset();
+    free.bind(1, topic);
+    free.run();
+  }
+}
+
+void FilterRegistry::reserve_topics(const std::string& by, const std::vector<std::string>& topics) {
+  sqlite::Transaction t(db_);
+  auto release = db_.prepare("DELETE FROM reserved_topics WHERE reserved_by = ?");
+  release.bind(1, by);
+  release.run();
+  auto reserve = db_.prepare("INSERT OR REPLACE INTO reserved_topics(topic, reserved_by) VALUES(?, ?)");
+  for (const std::string& topic : topics) {
+    reserve.reset();
+    reserve.bind(1, topic).bind(2, by);
+    reserve.run();
+  }
+  t.commit();
+  // Filters naming one already keep running (pausing them is their owner's or an admin's call):
+  // said here, where the operator sees it, and refused at their next version or resume.
+  std::set<std::string> wanted(topics.begin(), topics.end());
+  for (const Filter& f : active_filters())
+    for (const std::string& topic : kafka_topics(f.outputs))
+      if (wanted.contains(topic))
+        spdlog::warn("{}: filter {} of '{}' ({}) publishes to the Kafka topic '{}', which {} writes: it keeps running, "
+                     "a new version or a resume naming the topic is refused",
+                     db_.path(), f.id, f.owner, f.name, topic, by);
+}
+
+std::map<std::string, std::string> FilterRegistry::topic_owners(const User& who) const {
+  auto s = db_.prepare(std::string("SELECT t.topic, u.name FROM topic_owners t JOIN users u ON u.id = t.user_id") +
+                       (who.admin ? "" : " WHERE t.user_id = ?"));
+  if (!who.admin) s.bind(1, who.id);
+  std::map<std::string, std::string> out;
+  while (s.step()) out.emplace(s.text(0), s.text(1));
+  return out;
+}
+
+std::map<std::string, std::string> FilterRegistry::reserved_topics() const {
+  auto s = db_.prepare("SELECT topic, reserved_by FROM reserved_topics");
+  std::map<std::string, std::string> out;
+  while (s.step()) out.emplace(s.text(0), s.text(1));
   return out;
 }
 
