@@ -424,11 +424,14 @@ class Filters final : public ActorLogic {
     add_output_counts(false);
   }
 
-  // The outputs' threads give up on messages between batches too: their letters go out at each tick.
+  // The outputs' threads give up on messages between batches too: their letters go out at each tick,
+  // and a filter whose output failed after the last batch is paused then, not at the next batch
+  // (which a quiet stream may not bring for long).
   std::chrono::microseconds tick_interval() const override {
     return undelivered_ ? std::chrono::microseconds(200000) : std::chrono::microseconds(0);
   }
   void on_tick(Emitter& out) override {
+    pause_failed_filters();
     send_undelivered(out);
     add_output_counts(false);
   }

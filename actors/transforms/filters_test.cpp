@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "actors/common/filter_registry/filter_registry.h"
+#include "actors/common/kafka/kafka_client.h"
 #include "actors/common/repository/writer.h"
 #include "actors/common/sqlite/sqlite_db.h"
 #include "actors/transforms/filter.h"
@@ -1102,6 +1103,61 @@ TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' 
   registry::Filter now = std::get<registry::Filter>(service.store.filter(service.alice, id));
   CHECK(!now.active);
   CHECK(now.paused_reason.find("webhook") != std::string::npos);
+}
+
+TEST_CASE("a filter whose Kafka topic rejects its messages is paused with the reason; its messages are dead letters") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::kafka::EmbeddedBroker broker;
+  broker.create_topic("alice-rejected", 1);
+  // The broker refuses every request to write there (as a topic whose ACL denies the service
+  // would): a permanent error, not retried. 1,000 Produce requests (ApiKey 0), more than the test makes.
+  const std::vector<rd_kafka_resp_err_t> denied(1000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  rd_kafka_mock_push_request_errors_array(broker.mock_cluster(), 0, denied.size(), denied.data());
+  // The first two refusals come after 1.5 s (the broker's own errors go first): after the batch has
+  // been handed over, so that the pause comes at a tick of a quiet stream, not at a batch's end.
+  REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(broker.mock_cluster(), 1, 0, 2,
+                                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 1500,
+                                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 1500) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto made = service.store.create_filter(service.alice, "bright", "mag < 18.5",
+                                          {{registry::Output::Kind::kafka, "alice-rejected"}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  const ActorType& type = *service.actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  config["brokers"] = broker.bootstrap_servers();
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  // One batch, then no more (a quiet stream): the output fails on the rejection after the batch,
+  // and the filter is paused at a tick.
+  std::deque<CollectingEmitter> emitters;
+  logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), emitters.emplace_back());
+  const size_t passed = emitters.back().forwarded_records;
+  REQUIRE(passed > 0);
+  CHECK(std::get<registry::Filter>(service.store.filter(service.alice, id)).active);  // not failed yet
+  auto letters = [&] {
+    size_t n = 0;
+    for (const CollectingEmitter& e : emitters) n += e.records(1).size();
+    return n;
+  };
+  REQUIRE(ebs::test::wait_until([&] {
+    logic->on_tick(emitters.emplace_back());
+    return !std::get<registry::Filter>(service.store.filter(service.alice, id)).active && letters() >= passed;
+  }, std::chrono::seconds(60)));
+  const registry::Filter paused = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(paused.paused_reason == "kafka topic alice-rejected rejected messages: Broker: Topic authorization failed (its "
+                                "undelivered messages go to the run's dead letters, kind `undelivered`)");
+  // None reached the topic: every message passed is a dead letter, placed at the topic.
+  CHECK(letters() == passed);
+  for (const CollectingEmitter& e : emitters)
+    for (const RecordPtr& r : e.records(1))
+      CHECK(static_cast<const DeadLetter&>(*r).place.starts_with("kafka topic alice-rejected: filter " + std::to_string(id)));
+  CHECK(paused.output_counts.at(0).delivered == 0);
+  CollectingEmitter end;
+  logic->on_end_of_stream(end);
 }
 
 TEST_CASE("an output that failed and was replaced when its filter resumed still counts the message it had in flight") {
