@@ -249,7 +249,7 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                                "application/json");
   CHECK(workflows->status == 403);
   CHECK(json::parse(workflows->body)["error"] ==
-        "the Kafka topic 'filter-service-kept' is written by the workflow itself (workflow 'filter-service'): a filter "
+        "the Kafka topic 'filter-service-kept' is used by the workflow itself (workflow 'filter-service'): a filter "
         "cannot publish to it; choose another topic");
   test::CommandResult refused_add = test::run_command(ebs_flow() + " filters add x 'mag < 18' --kafka bob-young --url " +
                                                           url + " --token " + dave_token, dir);

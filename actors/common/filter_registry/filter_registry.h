@@ -266,8 +266,12 @@ class FilterRegistry {
   // makes, changes or resumes, are taken for the owner (those nobody owns) or refused (reserved for
   // the workflow, or another user's, unless `who` is an admin).
   std::optional<Refusal> take_topics(const User& who, int64_t owner_id, const std::vector<Output>& outputs);
-  // In a write transaction: the owner's topics that none of their filters names any more are freed.
-  void free_unused_topics(int64_t owner_id);
+  // In a write transaction: each of `topics` stays with its owner while one of their filters (not
+  // removed) names it, else goes to the user of the oldest remaining filter naming it (a non-admin's
+  // first), else is freed.
+  void settle_topics(const std::vector<std::string>& topics);
+  // The topics a user owns.
+  std::vector<std::string> owned_topics(int64_t user_id) const;
   // Brings a store of an older layout to kStoreVersion, in one write transaction.
   void migrate();
 

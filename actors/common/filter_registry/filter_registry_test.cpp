@@ -639,19 +639,23 @@ TEST_CASE("a Kafka topic belongs to the user whose filter named it first: anothe
   ok(registry.set_active(bob, old.id, false, "by its owner"));
   CHECK(refused(registry.create_filter(alice, "steal", "mag < 20", topic("bob-young"))).status == 403);
   ok(registry.set_active(bob, old.id, true, ""));
-  // A new version that drops it frees it: the next to name it owns it (an admin's filter naming
-  // it does not keep it).
+  // A new version that drops it hands it to the oldest other filter naming it, a non-admin's
+  // first: an admin changes alice's filter to it (root's 'audit' is older), then bob drops it.
+  ok(registry.update_filter(root, mine.id, std::nullopt, topic("bob-young")));
+  CHECK(registry.topic_owners(root).at("bob-young") == "bob");
   ok(registry.update_filter(bob, old.id, std::nullopt, std::vector<Output>{hook}));
   CHECK(registry.topic_owners(bob).empty());
-  Filter taken_over = ok(registry.create_filter(alice, "young", "mag < 20", topic("bob-young")));
   CHECK(registry.topic_owners(alice).at("bob-young") == "alice");
   CHECK(refused(registry.update_filter(bob, old.id, std::nullopt, topic("bob-young"))).status == 403);
-  // Removing a user frees their topics.
+  // Removing a user hands their topics on the same way: root's filter still names it.
   ok(registry.remove_user("alice"));
+  CHECK(registry.topic_owners(root).at("bob-young") == "root");
+  CHECK(refused(registry.update_filter(bob, old.id, std::nullopt, topic("bob-young"))).status == 403);
+  // Freed once no filter names it: the next to name it owns it.
+  ok(registry.remove_filter(root, audit.id));
   CHECK(registry.topic_owners(root).count("bob-young") == 0);
   ok(registry.update_filter(bob, old.id, std::nullopt, topic("bob-young")));
-  (void)audit;
-  (void)taken_over;
+  CHECK(registry.topic_owners(bob).at("bob-young") == "bob");
 }
 
 TEST_CASE("topics the workflow writes are refused to users' filters; ownership is kept across a restart") {
@@ -667,7 +671,7 @@ TEST_CASE("topics the workflow writes are refused to users' filters; ownership i
     registry.reserve_topics("workflow 'gw'", {"gw-coincidences", "gw-alerts"});
     Refusal own = refused(registry.create_filter(bob, "x", "mag < 18", topic("gw-alerts")));
     CHECK(own.status == 403);
-    CHECK(own.message == "the Kafka topic 'gw-alerts' is written by the workflow itself (workflow 'gw'): a filter "
+    CHECK(own.message == "the Kafka topic 'gw-alerts' is used by the workflow itself (workflow 'gw'): a filter "
                          "cannot publish to it; choose another topic");
     // A filter that named it before it was reserved keeps running, but is refused a new version or a resume naming it.
     CHECK(refused(registry.update_filter(alice, early.id, "mag < 17", std::nullopt)).status == 403);
@@ -675,9 +679,21 @@ TEST_CASE("topics the workflow writes are refused to users' filters; ownership i
     CHECK(refused(registry.set_active(alice, early.id, true, "")).status == 403);
     ok(registry.update_filter(alice, early.id, std::nullopt, topic("alice-early")));
     ok(registry.set_active(alice, early.id, true, ""));
-    // The next run of the workflow reserves what it writes then: gw-alerts is released.
+    // Another workflow writing gw-coincidences too, and reading the topics a pattern matches.
+    registry.reserve_topics("workflow 'relay'", {"gw-coincidences", "^ztf-[0-9]+$", "relay-in"});
+    Refusal matched = refused(registry.create_filter(bob, "x", "mag < 18", topic("ztf-20261206")));
+    CHECK(matched.status == 403);
+    CHECK(matched.message == "the Kafka topic 'ztf-20261206' matches a topic pattern the workflow itself reads "
+                             "(^ztf-[0-9]+$, workflow 'relay'): a filter cannot publish to it; choose another topic");
+    CHECK(refused(registry.create_filter(bob, "x", "mag < 18", topic("relay-in"))).status == 403);
+    ok(registry.create_filter(bob, "ztf", "mag < 18", topic("ztf-public")));  // not matched
+    // The next run of 'gw' reserves what it writes then: gw-alerts is released, gw-coincidences
+    // stays reserved ('relay' writes it).
     registry.reserve_topics("workflow 'gw'", {"gw-coincidences"});
-    CHECK(registry.reserved_topics() == std::map<std::string, std::string>{{"gw-coincidences", "workflow 'gw'"}});
+    registry.reserve_topics("workflow 'gw'", {});
+    CHECK(registry.reserved_topics().count("gw-alerts") == 0);
+    CHECK(registry.reserved_topics().at("gw-coincidences") == "workflow 'relay'");
+    CHECK(refused(registry.create_filter(bob, "x", "mag < 18", topic("gw-coincidences"))).status == 403);
     ok(registry.create_filter(bob, "x", "mag < 18", topic("gw-alerts")));
   }
   // Opened again (a restart of the service): the owners and the reservation are kept.
@@ -689,8 +705,10 @@ TEST_CASE("topics the workflow writes are refused to users' filters; ownership i
   CHECK(refused(again.create_filter(alice, "steal", "mag < 20", topic("gw-coincidences"))).status == 403);
   User root = again.users().at(2);
   REQUIRE(root.admin);
-  CHECK(again.topic_owners(root) == std::map<std::string, std::string>{
-                                        {"alice-early", "alice"}, {"bob-young", "bob"}, {"gw-alerts", "bob"}});
+  CHECK(again.topic_owners(root) == std::map<std::string, std::string>{{"alice-early", "alice"},
+                                                                       {"bob-young", "bob"},
+                                                                       {"gw-alerts", "bob"},
+                                                                       {"ztf-public", "bob"}});
   CHECK(bob_filter > 0);
 }
 
@@ -735,4 +753,29 @@ TEST_CASE("a store of layout 3 (before topic owners) is migrated: the first user
   CHECK(refused(registry.update_filter(alice, hers[0].id, "mag < 17", std::nullopt)).status == 403);
   ok(registry.update_filter(alice, hers[0].id, std::nullopt, topic("alice-bright")));
   ok(registry.create_filter(alice, "gone", "mag < 18", topic("alice-gone")));
+  // Bob removes his filter: 'shared' goes to alice, whose 'later' still publishes to it; another
+  // user cannot take it.
+  ok(registry.remove_filter(bob, registry.filters(bob).at(0).id));
+  CHECK(registry.topic_owners(alice).at("shared") == "alice");
+  User carol = ok(registry.create_user("carol", false, {}));
+  CHECK(refused(registry.create_filter(carol, "mine", "mag < 18", topic("shared"))).status == 403);
+}
+
+TEST_CASE("a layout-3 store whose topic_owners rows exist already opens: the rows there are kept") {
+  TempStore store;
+  {
+    FilterRegistry made(store.path());
+    User alice = ok(made.create_user("alice", false, {}));
+    User bob = ok(made.create_user("bob", false, {}));
+    ok(made.create_filter(alice, "a", "mag < 18", topic("t")));
+    ok(made.create_filter(bob, "b", "mag < 18", topic("u")));
+  }
+  {
+    ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
+    old.execute("UPDATE topic_owners SET user_id = (SELECT id FROM users WHERE name = 'bob') WHERE topic = 't'");
+    old.execute("PRAGMA user_version = 3");
+  }
+  FilterRegistry registry(store.path());
+  User root = ok(registry.create_user("root", true, {}));
+  CHECK(registry.topic_owners(root) == std::map<std::string, std::string>{{"t", "bob"}, {"u", "bob"}});
 }
