@@ -537,7 +537,7 @@ class Filters final : public ActorLogic {
       out.push_back(std::to_string(retired_undelivered) + " messages not confirmed delivered by " +
                     std::to_string(retired_queues_.size()) +
                     " outputs retired (failed and started afresh when their filters resumed, or no longer in their "
-                    "filters' versions); kept as dead letters "
+                    "filters' new versions); kept as dead letters "
                     "unless counted as dropped");
     return out;
   }
@@ -769,14 +769,18 @@ class Filters final : public ActorLogic {
       }
       version.outputs.push_back(std::move(queues));
     }
-    // The outputs this version no longer has (another target, a filter paused or removed) are
-    // retired: a late batch of an earlier version still writes through them, their counts stay,
-    // and their failure no longer pauses the filter.
+    // The outputs a filter's new version no longer has (changed to another target) are retired: a
+    // late batch of an earlier version still writes through them, their counts stay, and their
+    // failure no longer pauses the filter. A paused or removed filter's stay (not running: they
+    // pause nothing), each named in the closing warnings.
     std::set<QueueKey> used;
-    for (const NamedFilter& f : version.filters.filters())
+    std::set<int64_t> present;
+    for (const NamedFilter& f : version.filters.filters()) {
+      present.insert(f.id);
       for (const registry::Output& o : f.outputs) used.insert({f.id, o.kind, o.target, o.format});
+    }
     for (auto it = queues_.begin(); it != queues_.end();)
-      if (used.contains(it->first)) {
+      if (!present.contains(it->first.filter) || used.contains(it->first)) {
         ++it;
       } else {
         retired_queues_.push_back(std::move(it->second));
