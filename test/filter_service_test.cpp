@@ -158,7 +158,8 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
   fs::remove_all(dir);
   fs::create_directories(dir);
   kafka::EmbeddedBroker broker;
-  for (const char* topic : {"alice-bright", "bob-young", "bob-young-avro", "bob-young-confluent"}) broker.create_topic(topic, 1);
+  for (const char* topic : {"alice-bright", "bob-young", "bob-young-avro", "bob-young-confluent", "filter-service-kept"})
+    broker.create_topic(topic, 1);
   RecordingWebhook hook({.gated = true});  // never answers (until the test ends)
   LoopbackRegistry schema_registry;
 
@@ -195,7 +196,11 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                                  << "\", output_timeout_ms: 2500, schema_registry: \"" << schema_registry.url() << "\"}\n"
                                     "  - id: seen\n    type: jsonl\n    inputs: [src.alerts]\n"
                                     "    config: {path: seen.jsonl, with_raw: false, fsync: false}\n"
-                                    "  - id: kept\n    type: count\n    inputs: [users.out]\n";
+                                    "  - id: kept\n    type: count\n    inputs: [users.out]\n"
+                                    // The workflow's own topic: refused to the users' filters.
+                                    "  - id: published\n    type: kafka-sink\n    inputs: [users.out]\n"
+                                    "    config: {topic: filter-service-kept, bootstrap.servers: \""
+                                 << broker.bootstrap_servers() << "\"}\n";
   test::Child run(ebs_flow() + " run wf.yaml --quiet --run-dir run --http 127.0.0.1:0", dir, dir / "out.txt", dir / "err.txt");
   const std::string url = dashboard_url(dir / "out.txt");
   httplib::Client client(url);
@@ -228,6 +233,30 @@ TEST_CASE("two users' filters on real ZTF alerts: own topics, an update mid-stre
                          "application/json");
   CHECK(bad->status == 400);
   CHECK(bad->body.find("does not compile") != std::string::npos);
+  // Topics (docs/filters.md, "Topics"): bob's is refused to dave, with the topic named and not its
+  // owner; so is alice's filter changed to one of his, and the topic the workflow's kafka-sink writes
+  // (reserved when the `filters` actor opened); `filters add` shows the refusal.
+  auto stolen = client.Post("/api/filters", as(dave_token),
+                            R"({"name": "x", "where": "mag < 18", "outputs": [{"kind": "kafka", "target": "bob-young"}]})",
+                            "application/json");
+  CHECK(stolen->status == 403);
+  CHECK(json::parse(stolen->body)["error"] == "the Kafka topic 'bob-young' belongs to another user: choose another topic");
+  CHECK(client.Put("/api/filters/" + std::to_string(alice_id), as(alice_token),
+                   R"({"outputs": [{"kind": "kafka", "target": "bob-young-avro", "format": "avro"}]})", "application/json")
+            ->status == 403);
+  auto workflows = client.Post("/api/filters", as(dave_token),
+                               R"({"name": "x", "where": "mag < 18", "outputs": [{"kind": "kafka", "target": "filter-service-kept"}]})",
+                               "application/json");
+  CHECK(workflows->status == 403);
+  CHECK(json::parse(workflows->body)["error"] ==
+        "the Kafka topic 'filter-service-kept' is used by the workflow itself (workflow 'filter-service'): a filter "
+        "cannot publish to it; choose another topic");
+  test::CommandResult refused_add = test::run_command(ebs_flow() + " filters add x 'mag < 18' --kafka bob-young --url " +
+                                                          url + " --token " + dave_token, dir);
+  CHECK(refused_add.exit_code != 0);
+  CHECK(refused_add.err.find("HTTP 403") != std::string::npos);
+  CHECK(refused_add.err.find("the Kafka topic 'bob-young' belongs to another user") != std::string::npos);
+  CHECK(json::parse(client.Get("/api/filters", as(dave_token))->body).empty());
 
   // The update, once part of the stream has gone by.
   REQUIRE(test::wait_until([&] {

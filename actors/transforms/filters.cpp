@@ -25,6 +25,7 @@
 #include "engine/expr/program.h"
 #include "engine/expr/program_set.h"
 #include "engine/graph/field_check.h"
+#include "engine/graph/workflow.h"
 #include "engine/model/record_json.h"
 #include "engine/cluster/coordinator_requests.h"
 #include "engine/runtime/actor_logic.h"
@@ -84,6 +85,19 @@ std::vector<NamedFilter> configured_filters(const ActorConfig& config) {
   }
   for (auto& [name, filter] : by_name) out.push_back(std::move(filter));
   return out;
+}
+
+// The topics the workflow's own actors use: those its `kafka-sink` actors write and its `kafka`
+// sources read (a source's pattern, starting with '^', as it is: the store refuses what it matches).
+std::vector<std::string> workflow_topics(const Workflow& workflow) {
+  std::vector<std::string> topics;
+  for (const ActorSpec& spec : workflow.actors) {
+    if (!spec.type) continue;
+    if (spec.type_name == "kafka-sink" && spec.config_node["topic"]) topics.push_back(spec.config().string("topic"));
+    if (spec.type_name == "kafka" && spec.config_node["topics"])
+      for (std::string& topic : spec.config().strings("topics")) topics.push_back(std::move(topic));
+  }
+  return topics;
 }
 
 std::vector<NamedFilter> of_kind(const std::vector<NamedFilter>& filters, registry::Filter::Kind kind) {
@@ -332,6 +346,11 @@ class Filters final : public ActorLogic {
         store_ = registry::coordinator_switch_store(*requests_, context.actor_id);
         return;
       }
+      // The topics of the workflow's own Kafka sinks are refused to the users' filters from now on
+      // (docs/filters.md, "Topics"): recorded in the store, which `serve` may share.
+      if (context.instance == 0 && context.workflow)
+        registry::FilterRegistry(context.config.input_path("registry"))
+            .reserve_topics("workflow '" + context.workflow->name + "'", workflow_topics(*context.workflow));
       // The instances of this actor in this run share the key of their switch points: the run's
       // acknowledgement scope is one object per run, shared by every instance of the process.
       char scope[32];
@@ -409,11 +428,20 @@ class Filters final : public ActorLogic {
     add_output_counts(false);
   }
 
-  // The outputs' threads give up on messages between batches too: their letters go out at each tick.
+  // The outputs' threads give up on messages between batches too: their letters go out at each tick,
+  // and a filter whose output failed after the last batch is paused then, not at the next batch
+  // (which a quiet stream may not bring for long).
   std::chrono::microseconds tick_interval() const override {
     return undelivered_ ? std::chrono::microseconds(200000) : std::chrono::microseconds(0);
   }
   void on_tick(Emitter& out) override {
+    // Idle, a store locked beyond its busy timeout is a warning: the pause is tried at the next
+    // tick (the failures are looked at again, nothing is marked paused before the write).
+    try {
+      pause_failed_filters();
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: failed outputs' filters not paused yet (tried again at the next tick): {}", instance_, e.what());
+    }
     send_undelivered(out);
     add_output_counts(false);
   }
@@ -431,7 +459,11 @@ class Filters final : public ActorLogic {
                        instance_, queue->describe(), left, (output_settings_.timeout * 2).count());
     // A failed output replaced when its filter resumed has put its letters long since; waited for
     // all the same (no delivery of its own is in progress), so that none comes after the last take.
-    for (const auto& queue : retired_queues_) queue->drain(output_settings_.timeout * 2);
+    for (const auto& queue : retired_queues_)
+      if (!queue->drain(output_settings_.timeout * 2) && !queue->failure())
+        if (uint64_t left = queue->abandon_queued())
+          spdlog::warn("{}: {} (retired): {} messages not delivered by the end of the stream: their alerts' "
+                       "acknowledgements abandoned", instance_, queue->describe(), left);
     pause_failed_filters();
     // Every output has ended its work (a failed one after dead-lettering what it gave up on).
     send_undelivered(out);
@@ -504,7 +536,8 @@ class Filters final : public ActorLogic {
     if (retired_undelivered > 0)
       out.push_back(std::to_string(retired_undelivered) + " messages not confirmed delivered by " +
                     std::to_string(retired_queues_.size()) +
-                    " outputs that failed and started afresh when their filters resumed; kept as dead letters "
+                    " outputs retired (failed and started afresh when their filters resumed, or no longer in their "
+                    "filters' new versions); kept as dead letters "
                     "unless counted as dropped");
     return out;
   }
@@ -700,6 +733,12 @@ class Filters final : public ActorLogic {
         }
     }
     if (!effects.empty()) store_->record_effects(instance_index_, point.revision, effects);
+    // A new version or a resume that takes effect starts unpaused: a failure of its outputs
+    // pauses it again.
+    for (const auto& [id, version] : versions) {
+      auto it = running_.find(id);
+      if (it == running_.end() || it->second != version) paused_.erase(id);
+    }
     running_ = std::move(versions);
     if (!compile) return;
     auto compiled = compile_filters(std::move(expressions), std::move(sql));
@@ -730,6 +769,23 @@ class Filters final : public ActorLogic {
       }
       version.outputs.push_back(std::move(queues));
     }
+    // The outputs a filter's new version no longer has (changed to another target) are retired: a
+    // late batch of an earlier version still writes through them, their counts stay, and their
+    // failure no longer pauses the filter. A paused or removed filter's stay (not running: they
+    // pause nothing), each named in the closing warnings.
+    std::set<QueueKey> used;
+    std::set<int64_t> present;
+    for (const NamedFilter& f : version.filters.filters()) {
+      present.insert(f.id);
+      for (const registry::Output& o : f.outputs) used.insert({f.id, o.kind, o.target, o.format});
+    }
+    for (auto it = queues_.begin(); it != queues_.end();)
+      if (!present.contains(it->first.filter) || used.contains(it->first)) {
+        ++it;
+      } else {
+        retired_queues_.push_back(std::move(it->second));
+        it = queues_.erase(it);
+      }
     // Kept for the batches that come late: an earlier version's queues stay with it (one failed
     // and replaced here is the earlier version's still).
     versions_.erase(point.sequence);  // a later revision's point made at the same sequence replaces it
@@ -867,16 +923,17 @@ class Filters final : public ActorLogic {
           failed.emplace(filter->id, why);
       }
     // The owner reads the reason (`paused_reason`): it says where the messages went.
+    // queues_ holds the outputs of the newest version applied only (the others are retired).
     for (const auto& [key, queue] : queues_)
-      if (!paused_.count(key.filter))
+      if (!paused_.count(key.filter) && running_.count(key.filter))
         if (auto why = queue->failure())
           failed.emplace(key.filter, *why + " (its undelivered messages go to the run's dead letters, kind `undelivered`)");
     if (failed.empty()) return;
+    store_->pause_for_failures(failed);  // one request for them all; marked paused once it is written
     for (const auto& [id, why] : failed) {
       spdlog::warn("{}: filter {} paused: {}", instance_, id, why);
       paused_.insert(id);
     }
-    store_->pause_for_failures(failed);  // one request for them all
     add_output_counts(true);  // the owner who reads the reason sees the counts of then beside it
   }
 
@@ -977,8 +1034,9 @@ class Filters final : public ActorLogic {
   std::map<std::string, registry::RunLimits> owner_limits_;
   std::optional<kafka::AlertAvroEncoder> avro_;  // avro outputs' messages
   std::map<QueueKey, std::shared_ptr<registry::OutputQueue>> queues_;  // the newest version's
-  // Failed queues replaced by fresh ones when their filters resumed: kept, for their counts (a
-  // request in flight when one was replaced still ends in one of them).
+  // Queues no longer in the newest version (failed ones replaced when their filters resumed,
+  // outputs a version dropped): kept, for their counts and their end-of-stream drain (a request in
+  // flight, or a late batch of an earlier version, still ends in one of them).
   std::vector<std::shared_ptr<registry::OutputQueue>> retired_queues_;
   std::set<int64_t> paused_;
   // Every output queue made (retired ones too), with the counts the store was told of.

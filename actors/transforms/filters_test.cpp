@@ -12,16 +12,21 @@
 #include <tuple>
 
 #include "actors/common/filter_registry/filter_registry.h"
+#include "actors/common/kafka/kafka_client.h"
 #include "actors/common/repository/writer.h"
 #include "actors/common/sqlite/sqlite_db.h"
 #include "actors/transforms/filter.h"
 #include "actors/transforms/generated_filters.h"
 #include "actors/transforms/sql_filter.h"
+#include "actors/sources/module.h"
+#include "engine/cli/command_registry.h"
+#include "engine/graph/workflow.h"
 #include "engine/expr/alert_field.h"
 #include "engine/runtime/source_sequence.h"
 #include "test/support/child_process.h"
 #include "test/support/collecting_emitter.h"
 #include "test/support/hanging_endpoint.h"
+#include "test/support/recording_webhook.h"
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
 
@@ -1104,6 +1109,142 @@ TEST_CASE("the filters actor holds a batch's acknowledgement until its outputs' 
   CHECK(now.paused_reason.find("webhook") != std::string::npos);
 }
 
+TEST_CASE("a filter whose Kafka topic rejects its messages is paused with the reason; its messages are dead letters") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::kafka::EmbeddedBroker broker;
+  broker.create_topic("alice-rejected", 1);
+  // The broker refuses every request to write there (as a topic whose ACL denies the service
+  // would): a permanent error, not retried. 1,000 Produce requests (ApiKey 0), more than the test makes.
+  const std::vector<rd_kafka_resp_err_t> denied(1000, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  rd_kafka_mock_push_request_errors_array(broker.mock_cluster(), 0, denied.size(), denied.data());
+  // The first two refusals come after 8 s (the broker's own errors go first): long after the batch
+  // has been handed over (milliseconds, seconds on a loaded machine), so that the pause comes at a
+  // tick of a quiet stream, not at a batch's end.
+  REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(broker.mock_cluster(), 1, 0, 2,
+                                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 8000,
+                                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 8000) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto made = service.store.create_filter(service.alice, "bright", "mag < 18.5",
+                                          {{registry::Output::Kind::kafka, "alice-rejected"}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  // A healthy filter beside it (a webhook answering 200): the ticks leave it active.
+  ebs::test::RecordingWebhook steady_hook;
+  auto steady_made = service.store.create_filter(service.alice, "steady", "mag < 18.5",
+                                                 {{registry::Output::Kind::webhook, steady_hook.url()}});
+  REQUIRE(std::holds_alternative<registry::Filter>(steady_made));
+  const int64_t steady = std::get<registry::Filter>(steady_made).id;
+  const ActorType& type = *service.actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  config["brokers"] = broker.bootstrap_servers();
+  config["output_timeout_ms"] = 30000;  // beyond the refusals' 8 s: they, not a time-out, fail the output
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  // One batch, then no more (a quiet stream): the output fails on the rejection after the batch,
+  // and the filter is paused at a tick.
+  std::deque<CollectingEmitter> emitters;
+  logic->on_batch(0, BatchView::make(PortType::alert, service.records, {}), emitters.emplace_back());
+  const size_t passed = emitters.back().forwarded_records;
+  REQUIRE(passed > 0);
+  CHECK(std::get<registry::Filter>(service.store.filter(service.alice, id)).active);  // not failed yet
+  auto letters = [&] {
+    size_t n = 0;
+    for (const CollectingEmitter& e : emitters) n += e.records(1).size();
+    return n;
+  };
+  REQUIRE(ebs::test::wait_until([&] {
+    logic->on_tick(emitters.emplace_back());
+    return !std::get<registry::Filter>(service.store.filter(service.alice, id)).active && letters() >= passed;
+  }, std::chrono::seconds(60)));
+  const registry::Filter paused = std::get<registry::Filter>(service.store.filter(service.alice, id));
+  CHECK(paused.paused_reason == "kafka topic alice-rejected rejected messages: Broker: Topic authorization failed (its "
+                                "undelivered messages go to the run's dead letters, kind `undelivered`)");
+  // None reached the topic: every message passed is a dead letter, placed at the topic.
+  CHECK(letters() == passed);
+  for (const CollectingEmitter& e : emitters)
+    for (const RecordPtr& r : e.records(1))
+      CHECK(static_cast<const DeadLetter&>(*r).place.starts_with("kafka topic alice-rejected: filter " + std::to_string(id)));
+  CHECK(paused.output_counts.at(0).delivered == 0);
+  CHECK(steady_hook.wait_for_requests(passed));
+  for (int i = 0; i < 5; ++i) logic->on_tick(emitters.emplace_back());
+  CHECK(std::get<registry::Filter>(service.store.filter(service.alice, steady)).active);
+  CollectingEmitter end;
+  logic->on_end_of_stream(end);
+}
+
+TEST_CASE("only the outputs of a filter's running version pause it: an old output failing after a change does not, "
+          "a new one failing after a resume does") {
+  SqlFilterService service;
+  REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
+  ebs::test::HangingEndpoint old_hook;  // its requests hang until it closes
+  auto made = service.store.create_filter(service.alice, "all", "mag < 99", {{registry::Output::Kind::webhook, old_hook.url()}});
+  REQUIRE(std::holds_alternative<registry::Filter>(made));
+  const int64_t id = std::get<registry::Filter>(made).id;
+  const ActorType& type = *service.actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  auto logic = type.create(context);
+  logic->open(context);
+  auto evaluate = [&](const std::vector<RecordPtr>& records) {
+    CollectingEmitter out;
+    logic->on_batch(0, BatchView::make(PortType::alert, records, {}), out);
+    return out.forwarded_records;
+  };
+  auto active = [&] { return std::get<registry::Filter>(service.store.filter(service.alice, id)).active; };
+  // Version 1's message hangs at the old webhook; version 2 writes to a healthy one.
+  REQUIRE(evaluate({service.records[0]}) == 1);
+  REQUIRE(old_hook.wait_for_connection(std::chrono::seconds(20)));
+  ebs::test::RecordingWebhook healthy;
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.update_filter(
+      service.alice, id, std::nullopt, std::vector<registry::Output>{{registry::Output::Kind::webhook, healthy.url()}})));
+  REQUIRE(evaluate({service.records[1]}) == 1);
+  REQUIRE(healthy.wait_for_requests(1));
+  // The old output fails after the switch: version 2 keeps running.
+  old_hook.close();
+  REQUIRE(ebs::test::wait_until([&] { return logic->output().find(", 1 let go by failed outputs") != std::string::npos; },
+                                std::chrono::seconds(30)));
+  for (int i = 0; i < 5; ++i) {
+    CollectingEmitter tick;
+    logic->on_tick(tick);
+  }
+  CHECK(active());
+  REQUIRE(evaluate({service.records[2]}) == 1);  // a batch's end looks at the outputs too
+  CHECK(active());
+  // Version 3 writes to a webhook that fails: paused for it.
+  ebs::test::HangingEndpoint failing;
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.update_filter(
+      service.alice, id, std::nullopt, std::vector<registry::Output>{{registry::Output::Kind::webhook, failing.url()}})));
+  REQUIRE(evaluate({service.records[3]}) == 1);
+  REQUIRE(failing.wait_for_connection(std::chrono::seconds(20)));
+  failing.close();
+  REQUIRE(ebs::test::wait_until([&] {
+    CollectingEmitter tick;
+    logic->on_tick(tick);
+    return !active();
+  }, std::chrono::seconds(30)));
+  // Resumed with another output, which fails too: paused again, for that one.
+  ebs::test::HangingEndpoint next;
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.update_filter(
+      service.alice, id, std::nullopt, std::vector<registry::Output>{{registry::Output::Kind::webhook, next.url()}})));
+  REQUIRE(std::holds_alternative<registry::Filter>(service.store.set_active(service.alice, id, true, "")));
+  REQUIRE(evaluate({service.records[4]}) == 1);
+  REQUIRE(next.wait_for_connection(std::chrono::seconds(20)));
+  next.close();
+  CHECK(ebs::test::wait_until([&] {
+    CollectingEmitter tick;
+    logic->on_tick(tick);
+    return !active();
+  }, std::chrono::seconds(30)));
+  CHECK(std::get<registry::Filter>(service.store.filter(service.alice, id)).paused_reason.find(next.url()) !=
+        std::string::npos);
+  CollectingEmitter end;
+  logic->on_end_of_stream(end);
+}
+
 TEST_CASE("an output that failed and was replaced when its filter resumed still counts the message it had in flight") {
   SqlFilterService service;
   REQUIRE(std::holds_alternative<registry::User>(service.store.set_limits("alice", {.max_alerts_per_second = 1e9})));
@@ -1141,8 +1282,9 @@ TEST_CASE("an output that failed and was replaced when its filter resumed still 
                                 std::chrono::seconds(30)));
   const std::vector<std::string> warnings = logic->closing_warnings();
   CHECK(std::find(warnings.begin(), warnings.end(),
-                  "3 messages not confirmed delivered by 1 outputs that failed and started afresh when their filters "
-                  "resumed; kept as dead letters unless counted as dropped") != warnings.end());
+                  "3 messages not confirmed delivered by 1 outputs retired (failed and started afresh when their "
+                  "filters resumed, or no longer in their filters' new versions); kept as dead letters unless counted as "
+                  "dropped") != warnings.end());
   CHECK(std::find(warnings.begin(), warnings.end(),
                   std::to_string(passed - 2) + " alerts not delivered: refused by an output that had failed (its filter "
                                                "paused); kept as dead letters (kind `undelivered`) unless counted as "
@@ -1200,4 +1342,39 @@ TEST_CASE("a store that refuses the outputs' counts neither fails nor dead-lette
   CHECK(letters >= passed);
   CHECK(now.output_counts[0].dead_lettered == static_cast<int64_t>(letters));
   CHECK(now.output_counts[0].delivered == 0);
+}
+
+TEST_CASE("the topics the workflow's kafka sources read are reserved when the filters actor opens, a pattern too") {
+  SqlFilterService service;
+  ActorRegistry actors;
+  CommandRegistry commands;
+  ebs::sources::register_module(actors, commands);
+  register_filters(actors);
+  const std::string yaml =
+      "name: relay\nactors:\n"
+      "  - {id: src, type: kafka, config: {topics: [relay-in, '^ztf-[0-9]+$'], group: g, bootstrap.servers: "
+      "'127.0.0.1:9'}}\n"
+      "  - {id: f, type: filters, inputs: [src.alerts], config: {registry: '" + service.store.path() + "'}}\n";
+  std::vector<Problem> problems;
+  auto doc = parse_workflow_text(yaml, "relay.yaml", problems);
+  REQUIRE(doc);
+  std::optional<Workflow> workflow = build_workflow(*doc, actors, problems);
+  for (const Problem& p : problems) INFO(format_problem(p));
+  REQUIRE(workflow);
+  const ActorType& type = *actors.find("filters");
+  YAML::Node config;
+  config["registry"] = service.store.path();
+  ActorContext context = ebs::test::make_context(type, YAML::Dump(config));
+  context.workflow = &*workflow;
+  auto logic = type.create(context);
+  logic->open(context);
+  CHECK(service.store.reserved_topics() ==
+        std::map<std::string, std::string>{{"relay-in", "workflow 'relay'"}, {"^ztf-[0-9]+$", "workflow 'relay'"}});
+  auto refused = [&](const std::string& topic) {
+    auto made = service.store.create_filter(service.alice, "x", "mag < 18", {{registry::Output::Kind::kafka, topic}});
+    return std::holds_alternative<registry::Refusal>(made) ? std::get<registry::Refusal>(made).status : 0;
+  };
+  CHECK(refused("relay-in") == 403);
+  CHECK(refused("ztf-20261206") == 403);
+  CHECK(refused("ztf-public") == 0);
 }

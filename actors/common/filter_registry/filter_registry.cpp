@@ -3,8 +3,11 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <regex>
+#include <set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/common/repository/alert_query.h"
 #include "engine/expr/parser.h"
@@ -99,6 +102,14 @@ constexpr const char* kUserColumns =
 
 Filter::Kind kind_named(std::string_view name) { return name == "sql" ? Filter::Kind::sql : Filter::Kind::expression; }
 
+// The Kafka topics of some outputs, each once.
+std::set<std::string> kafka_topics(const std::vector<Output>& outputs) {
+  std::set<std::string> topics;
+  for (const Output& o : outputs)
+    if (o.kind == Output::Kind::kafka) topics.insert(o.target);
+  return topics;
+}
+
 }  // namespace
 
 std::string_view to_string(Output::Kind kind) {
@@ -174,6 +185,36 @@ void FilterRegistry::migrate() {
   if (version < 3)
     db_.execute("ALTER TABLE filter_effects ADD COLUMN attempt INTEGER NOT NULL DEFAULT " +
                 std::to_string(kAttemptNotRecorded));
+  if (version < 4) {
+    // Topics (docs/filters.md, "Topics"): a user's, or reserved for the workflow's own writers.
+    db_.execute(
+        "CREATE TABLE IF NOT EXISTS topic_owners(topic TEXT PRIMARY KEY, "
+        "user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, since TEXT NOT NULL DEFAULT (datetime('now')));"
+        "CREATE TABLE IF NOT EXISTS reserved_topics(topic TEXT NOT NULL, reserved_by TEXT NOT NULL, "
+        "PRIMARY KEY(topic, reserved_by))");
+    // The topics the filters of an older store already name belong to the user whose filter
+    // (removed ones aside, paused ones too) named it first; another user's filters already naming
+    // it keep running as they are, but a new version or a resume naming it is refused.
+    auto s = db_.prepare(
+        "SELECT f.id, f.user_id, u.name, v.outputs FROM filters f JOIN users u ON u.id = f.user_id "
+        "JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version WHERE f.removed = 0 ORDER BY f.id");
+    std::map<std::string, std::pair<int64_t, std::string>> owners;  // topic -> user id, name
+    // OR IGNORE: a row already there (an earlier ebs-flow of this branch) keeps its owner.
+    auto insert = db_.prepare("INSERT OR IGNORE INTO topic_owners(topic, user_id) VALUES(?, ?)");
+    while (s.step())
+      for (const std::string& topic : kafka_topics(outputs_from_json(s.text(3)))) {
+        auto [it, first] = owners.try_emplace(topic, s.integer(1), std::string(s.text(2)));
+        if (first) {
+          insert.reset();
+          insert.bind(1, topic).bind(2, s.integer(1));
+          insert.run();
+        } else if (it->second.first != s.integer(1)) {
+          spdlog::warn("{}: the Kafka topic '{}' is named by filters of '{}' (its owner: the first to name it) and of "
+                       "'{}' (filter {}): the latter's keep running, a new version or a resume naming it is refused",
+                       db_.path(), topic, it->second.second, s.text(2), s.integer(0));
+        }
+      }
+  }
   db_.execute("PRAGMA user_version = " + std::to_string(kStoreVersion));
   t.commit();
 }
@@ -243,9 +284,16 @@ Answer<User> FilterRegistry::set_limits(const std::string& name, const LimitsCha
 
 Answer<bool> FilterRegistry::remove_user(const std::string& name) {
   sqlite::Transaction t(db_);
+  auto find = db_.prepare("SELECT id FROM users WHERE name = ?");
+  find.bind(1, name);
+  if (!find.step()) return Refusal{404, "no user '" + name + "'"};
+  const std::vector<std::string> topics = owned_topics(find.integer(0));
+  find.reset();
   auto s = db_.prepare("DELETE FROM users WHERE name = ?");
   s.bind(1, name);
-  if (s.run() == 0) return Refusal{404, "no user '" + name + "'"};
+  s.run();
+  // Their topics (freed by the cascade) go to the other users' filters still naming them.
+  settle_topics(topics);
   bump_revision();  // their filters are gone from the stream
   t.commit();
   return true;
@@ -403,6 +451,7 @@ Answer<Filter> FilterRegistry::create_filter(const User& who, const std::string&
   auto same = db_.prepare("SELECT 1 FROM filters WHERE user_id = ? AND name = ? AND removed = 0");
   same.bind(1, who.id).bind(2, name);
   if (same.step()) return Refusal{409, "'" + who.name + "' has a filter named '" + name + "'"};
+  if (auto refusal = take_topics(who, who.id, outputs)) return *refusal;
   auto insert = db_.prepare("INSERT INTO filters(user_id, name, version, active, paused_reason) VALUES(?, ?, 1, 1, '')");
   insert.bind(1, who.id).bind(2, name);
   insert.run();
@@ -434,6 +483,12 @@ Answer<Filter> FilterRegistry::update_filter(const User& who, int64_t id, const 
   if (outputs)
     if (auto refusal = check_outputs(*outputs)) return *refusal;
   sqlite::Transaction t(db_);
+  // Read again in the transaction: another request may have changed it since the checks above.
+  current = owned(who, id);
+  if (auto* refusal = std::get_if<Refusal>(&current)) return *refusal;
+  f = std::get<Filter>(current);
+  // Its topics are checked again when unchanged: one may have been reserved for the workflow since.
+  if (auto refusal = take_topics(who, f.owner_id, outputs.value_or(f.outputs))) return *refusal;
   auto version =
       db_.prepare("INSERT INTO filter_versions(filter_id, version, expression, outputs, kind) VALUES(?, ?, ?, ?, ?)");
   version.bind(1, id).bind(2, f.version + 1).bind(3, expression.value_or(f.expression))
@@ -442,15 +497,20 @@ Answer<Filter> FilterRegistry::update_filter(const User& who, int64_t id, const 
   auto bump = db_.prepare("UPDATE filters SET version = version + 1 WHERE id = ?");
   bump.bind(1, id);
   bump.run();
+  if (outputs) settle_topics(owned_topics(f.owner_id));
   bump_revision();
   t.commit();
   return owned(who, id);
 }
 
 Answer<Filter> FilterRegistry::set_active(const User& who, int64_t id, bool active, const std::string& reason) {
+  sqlite::Transaction t(db_);  // read in it: its outputs are the ones checked below
   Answer<Filter> current = owned(who, id);
   if (auto* refusal = std::get_if<Refusal>(&current)) return *refusal;
-  sqlite::Transaction t(db_);
+  // A paused filter keeps its topics; resumed, they are checked as a new version's are.
+  if (active)
+    if (auto refusal = take_topics(who, std::get<Filter>(current).owner_id, std::get<Filter>(current).outputs))
+      return *refusal;
   auto s = db_.prepare("UPDATE filters SET active = ?, paused_reason = ? WHERE id = ?");
   s.bind(1, int64_t{active}).bind(2, active ? std::string() : reason).bind(3, id);
   s.run();
@@ -466,6 +526,7 @@ Answer<bool> FilterRegistry::remove_filter(const User& who, int64_t id) {
   auto s = db_.prepare("UPDATE filters SET removed = 1, active = 0 WHERE id = ?");
   s.bind(1, id);
   s.run();
+  settle_topics(owned_topics(std::get<Filter>(current).owner_id));
   bump_revision();
   t.commit();
   return true;
@@ -477,6 +538,122 @@ std::vector<Filter> FilterRegistry::filters(const User& who) const {
   std::vector<Filter> out;
   while (s.step()) out.push_back(read_filter(s));
   for (Filter& f : out) read_counts(f);
+  return out;
+}
+
+std::optional<Refusal> FilterRegistry::take_topics(const User& who, int64_t owner_id, const std::vector<Output>& outputs) {
+  // Several runs may reserve one topic; an entry starting with '^' is a Kafka source's pattern.
+  auto reserved = db_.prepare("SELECT reserved_by FROM reserved_topics WHERE topic = ? LIMIT 1");
+  std::vector<std::pair<std::regex, std::string>> patterns;  // pattern -> who reserved it
+  auto pattern_rows = db_.prepare("SELECT topic, reserved_by FROM reserved_topics WHERE substr(topic, 1, 1) = '^'");
+  while (pattern_rows.step()) {
+    try {
+      patterns.emplace_back(std::regex(std::string(pattern_rows.text(0)), std::regex::ECMAScript),
+                            std::string(pattern_rows.text(0)) + ", " + std::string(pattern_rows.text(1)));
+    } catch (const std::regex_error&) {  // librdkafka's syntax, not ECMAScript's: held to the exact name
+    }
+  }
+  auto owner = db_.prepare("SELECT t.user_id, u.name FROM topic_owners t JOIN users u ON u.id = t.user_id WHERE t.topic = ?");
+  auto take = db_.prepare("INSERT INTO topic_owners(topic, user_id) VALUES(?, ?)");
+  for (const std::string& topic : kafka_topics(outputs)) {
+    reserved.reset();
+    reserved.bind(1, topic);
+    if (reserved.step() && !who.admin)
+      return Refusal{403, "the Kafka topic '" + topic + "' is used by the workflow itself (" +
+                              std::string(reserved.text(0)) + "): a filter cannot publish to it; choose another topic"};
+    if (!who.admin)
+      for (const auto& [pattern, by] : patterns)
+        if (std::regex_search(topic, pattern))
+          return Refusal{403, "the Kafka topic '" + topic + "' matches a topic pattern the workflow itself reads (" + by +
+                                  "): a filter cannot publish to it; choose another topic"};
+    owner.reset();
+    owner.bind(1, topic);
+    if (!owner.step()) {
+      take.reset();
+      take.bind(1, topic).bind(2, owner_id);
+      take.run();
+    } else if (owner.integer(0) != owner_id && !who.admin) {
+      // A user learns that the name is taken, not by whom.
+      return Refusal{403, "the Kafka topic '" + topic + "' belongs to another user: choose another topic"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> FilterRegistry::owned_topics(int64_t user_id) const {
+  auto s = db_.prepare("SELECT topic FROM topic_owners WHERE user_id = ?");
+  s.bind(1, user_id);
+  std::vector<std::string> out;
+  while (s.step()) out.emplace_back(s.text(0));
+  return out;
+}
+
+void FilterRegistry::settle_topics(const std::vector<std::string>& topics) {
+  // The stored outputs name it (kind 'kafka', target = the topic): the current owner's filters
+  // first, then a non-admin's, then the oldest.
+  auto heir = db_.prepare(
+      "SELECT f.user_id FROM filters f JOIN users u ON u.id = f.user_id "
+      "JOIN filter_versions v ON v.filter_id = f.id AND v.version = f.version, json_each(v.outputs) o "
+      "WHERE f.removed = 0 AND json_extract(o.value, '$.kind') = 'kafka' AND json_extract(o.value, '$.target') = ?1 "
+      "ORDER BY f.user_id = (SELECT user_id FROM topic_owners WHERE topic = ?1) DESC, u.admin, f.id LIMIT 1");
+  auto give = db_.prepare(
+      "INSERT INTO topic_owners(topic, user_id) VALUES(?, ?) "
+      "ON CONFLICT(topic) DO UPDATE SET user_id = excluded.user_id, since = datetime('now') "
+      "WHERE user_id != excluded.user_id");
+  auto free = db_.prepare("DELETE FROM topic_owners WHERE topic = ?");
+  for (const std::string& topic : topics) {
+    heir.reset();
+    heir.bind(1, topic);
+    if (heir.step()) {
+      const int64_t user = heir.integer(0);
+      heir.reset();  // finished before the write
+      give.reset();
+      give.bind(1, topic).bind(2, user);
+      give.run();
+    } else {
+      free.reset();
+      free.bind(1, topic);
+      free.run();
+    }
+  }
+}
+
+void FilterRegistry::reserve_topics(const std::string& by, const std::vector<std::string>& topics) {
+  sqlite::Transaction t(db_);
+  auto release = db_.prepare("DELETE FROM reserved_topics WHERE reserved_by = ?");
+  release.bind(1, by);
+  release.run();
+  auto reserve = db_.prepare("INSERT OR IGNORE INTO reserved_topics(topic, reserved_by) VALUES(?, ?)");
+  for (const std::string& topic : topics) {
+    reserve.reset();
+    reserve.bind(1, topic).bind(2, by);
+    reserve.run();
+  }
+  t.commit();
+  // Filters naming one already keep running (pausing them is their owner's or an admin's call):
+  // said here, where the operator sees it, and refused at their next version or resume.
+  std::set<std::string> wanted(topics.begin(), topics.end());
+  for (const Filter& f : active_filters())
+    for (const std::string& topic : kafka_topics(f.outputs))
+      if (wanted.contains(topic))
+        spdlog::warn("{}: filter {} of '{}' ({}) publishes to the Kafka topic '{}', which {} writes: it keeps running, "
+                     "a new version or a resume naming the topic is refused",
+                     db_.path(), f.id, f.owner, f.name, topic, by);
+}
+
+std::map<std::string, std::string> FilterRegistry::topic_owners(const User& who) const {
+  auto s = db_.prepare(std::string("SELECT t.topic, u.name FROM topic_owners t JOIN users u ON u.id = t.user_id") +
+                       (who.admin ? "" : " WHERE t.user_id = ?"));
+  if (!who.admin) s.bind(1, who.id);
+  std::map<std::string, std::string> out;
+  while (s.step()) out.emplace(s.text(0), s.text(1));
+  return out;
+}
+
+std::map<std::string, std::string> FilterRegistry::reserved_topics() const {
+  auto s = db_.prepare("SELECT topic, reserved_by FROM reserved_topics");
+  std::map<std::string, std::string> out;
+  while (s.step()) out.emplace(s.text(0), s.text(1));
   return out;
 }
 

@@ -146,9 +146,10 @@ using Answer = std::variant<T, Refusal>;
 std::variant<int64_t, std::string> expression_cost(const std::string& expression);
 
 // The layout version of a store (PRAGMA user_version). 0: the first layout; 1: filter_versions.kind
-// ('expression' or 'sql') and users.max_sql_filters; 2: users.max_sql_steps; 3: filter_effects.attempt.
-// Opening an older store migrates it.
-inline constexpr int64_t kStoreVersion = 3;
+// ('expression' or 'sql') and users.max_sql_filters; 2: users.max_sql_steps; 3: filter_effects.attempt;
+// 4: topic_owners and reserved_topics (docs/filters.md, "Topics": an older ebs-flow, which would not
+// check them, refuses the store). Opening an older store migrates it.
+inline constexpr int64_t kStoreVersion = 4;
 
 // The attempt of a run that is not a cluster run, or a cluster run's first (its epoch:
 // engine/cluster/messages.h kFirstEpoch). After `on_node_loss: restart` the next attempt agrees its
@@ -200,6 +201,18 @@ class FilterRegistry {
   Answer<Filter> filter(const User& who, int64_t id) const;
   std::vector<Filter> filters(const User& who) const;  // own, or everyone's for an admin
 
+  // ---- Kafka topics (docs/filters.md, "Topics") ----
+  // A topic a filter's Kafka output names belongs to the user whose filter named it first, until
+  // their last filter naming it is removed or changed to another; another user's filter naming it
+  // (created, changed or resumed) is refused (403), as is a topic the workflow's own actors write.
+  // An admin's filters may name any. Reserves `topics` for the workflow's own writers: `by` says
+  // who (e.g. "workflow W, actor A"); what `by` reserved before and no longer names is released.
+  void reserve_topics(const std::string& by, const std::vector<std::string>& topics);
+  // The topics owned (topic -> owner's name): the user's own, or everyone's for an admin.
+  std::map<std::string, std::string> topic_owners(const User& who) const;
+  // The topics reserved for the workflow (topic -> who reserved it).
+  std::map<std::string, std::string> reserved_topics() const;
+
   // ---- for the `filters` actor ----
   int64_t revision() const;
   std::vector<Filter> active_filters() const;
@@ -249,6 +262,16 @@ class FilterRegistry {
   // Fills each output's counts (for the API's answers).
   void read_counts(Filter& f) const;
   void bump_revision();
+  // In a write transaction: the Kafka topics of `outputs`, for a filter of `owner_id` that `who`
+  // makes, changes or resumes, are taken for the owner (those nobody owns) or refused (reserved for
+  // the workflow, or another user's, unless `who` is an admin).
+  std::optional<Refusal> take_topics(const User& who, int64_t owner_id, const std::vector<Output>& outputs);
+  // In a write transaction: each of `topics` stays with its owner while one of their filters (not
+  // removed) names it, else goes to the user of the oldest remaining filter naming it (a non-admin's
+  // first), else is freed.
+  void settle_topics(const std::vector<std::string>& topics);
+  // The topics a user owns.
+  std::vector<std::string> owned_topics(int64_t user_id) const;
   // Brings a store of an older layout to kStoreVersion, in one write transaction.
   void migrate();
 

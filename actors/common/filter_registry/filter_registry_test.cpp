@@ -540,7 +540,7 @@ TEST_CASE("each output's counts: added up across instances and runs, kept by a n
   TempStore store;
   FilterRegistry registry(store.path());
   User alice = ok(registry.create_user("alice", false, {}));
-  User bob = ok(registry.create_user("bob", false, {}));
+  User bob = ok(registry.create_user("bob", true, {}));  // an admin: his filter may name alice's topic
   const Output hook{Output::Kind::webhook, "http://127.0.0.1:9/hook"};
   Filter f = ok(registry.create_filter(alice, "bright", "mag < 18", {kTopic[0], hook}));
   Filter other = ok(registry.create_filter(bob, "faint", "mag > 20", kTopic));
@@ -592,4 +592,190 @@ CREATE TABLE output_counts(filter_id INTEGER NOT NULL REFERENCES filters(id) ON 
   CHECK(ok(registry.filter(alice, id)).output_counts == std::vector<OutputCounts>{{8, 1, 0, 0}});
   registry.add_output_counts({{id, kTopic[0], {1, 0, 0, 3}}});
   CHECK(ok(registry.filter(alice, id)).output_counts == std::vector<OutputCounts>{{9, 1, 0, 3}});
+}
+
+namespace {
+
+std::vector<Output> topic(const std::string& name) { return {{Output::Kind::kafka, name}}; }
+
+}  // namespace
+
+TEST_CASE("a Kafka topic belongs to the user whose filter named it first: another user's filter is refused") {
+  TempStore store;
+  FilterRegistry registry(store.path());
+  User alice = ok(registry.create_user("alice", false, {}));
+  User bob = ok(registry.create_user("bob", false, {}));
+  User root = ok(registry.create_user("root", true, {}));
+  const Output hook{Output::Kind::webhook, "http://127.0.0.1:9/hook"};
+  Filter young = ok(registry.create_filter(bob, "young", "mag < 18", topic("bob-young")));
+  CHECK(registry.topic_owners(bob) == std::map<std::string, std::string>{{"bob-young", "bob"}});
+  CHECK(registry.topic_owners(alice).empty());
+  // Alice's filter naming it, on its own or beside a topic of her own, is refused: nothing of it kept.
+  const int64_t revision = registry.revision();
+  Refusal taken = refused(registry.create_filter(alice, "steal", "mag < 20", {{Output::Kind::kafka, "alice-a"}, {Output::Kind::kafka, "bob-young"}}));
+  CHECK(taken.status == 403);
+  CHECK(taken.message == "the Kafka topic 'bob-young' belongs to another user: choose another topic");
+  CHECK(taken.message.find("bob'") == std::string::npos);  // the owner's name is not told
+  CHECK(registry.revision() == revision);
+  CHECK(registry.filters(alice).empty());
+  CHECK(registry.topic_owners(alice).empty());  // alice-a was not taken either (the transaction rolled back)
+  // Nor may her filter be changed to it.
+  Filter mine = ok(registry.create_filter(alice, "mine", "mag < 19", topic("alice-a")));
+  CHECK(refused(registry.update_filter(alice, mine.id, std::nullopt, topic("bob-young"))).status == 403);
+  CHECK(ok(registry.filter(alice, mine.id)).version == 1);
+  // Bob's second filter on his topic is fine; the same topic in Avro is the same topic.
+  Filter old = ok(registry.create_filter(bob, "old", "mag > 20", {{Output::Kind::kafka, "bob-young", "avro"}, hook}));
+  // An admin's filters may name any topic (the topic stays its owner's), and an admin may change
+  // a user's filter to any.
+  Filter audit = ok(registry.create_filter(root, "audit", "mag < 10", topic("bob-young")));
+  CHECK(registry.topic_owners(root).at("bob-young") == "bob");
+  ok(registry.create_filter(root, "own", "mag < 11", topic("root-own")));
+  CHECK(registry.topic_owners(root).at("root-own") == "root");
+  ok(registry.update_filter(root, mine.id, std::nullopt, topic("alice-b")));
+  CHECK(registry.topic_owners(alice) == std::map<std::string, std::string>{{"alice-b", "alice"}});  // alice-a freed
+  // Bob's topic stays his while one of his filters names it, a paused one too.
+  ok(registry.remove_filter(bob, young.id));
+  CHECK(refused(registry.create_filter(alice, "steal", "mag < 20", topic("bob-young"))).status == 403);
+  ok(registry.set_active(bob, old.id, false, "by its owner"));
+  CHECK(refused(registry.create_filter(alice, "steal", "mag < 20", topic("bob-young"))).status == 403);
+  ok(registry.set_active(bob, old.id, true, ""));
+  // A new version that drops it hands it to the oldest other filter naming it, a non-admin's
+  // first: an admin changes alice's filter to it (root's 'audit' is older), then bob drops it.
+  ok(registry.update_filter(root, mine.id, std::nullopt, topic("bob-young")));
+  CHECK(registry.topic_owners(root).at("bob-young") == "bob");
+  ok(registry.update_filter(bob, old.id, std::nullopt, std::vector<Output>{hook}));
+  CHECK(registry.topic_owners(bob).empty());
+  CHECK(registry.topic_owners(alice).at("bob-young") == "alice");
+  CHECK(refused(registry.update_filter(bob, old.id, std::nullopt, topic("bob-young"))).status == 403);
+  // Removing a user hands their topics on the same way: root's filter still names it.
+  ok(registry.remove_user("alice"));
+  CHECK(registry.topic_owners(root).at("bob-young") == "root");
+  CHECK(refused(registry.update_filter(bob, old.id, std::nullopt, topic("bob-young"))).status == 403);
+  // Freed once no filter names it: the next to name it owns it.
+  ok(registry.remove_filter(root, audit.id));
+  CHECK(registry.topic_owners(root).count("bob-young") == 0);
+  ok(registry.update_filter(bob, old.id, std::nullopt, topic("bob-young")));
+  CHECK(registry.topic_owners(bob).at("bob-young") == "bob");
+}
+
+TEST_CASE("topics the workflow writes are refused to users' filters; ownership is kept across a restart") {
+  TempStore store;
+  int64_t bob_filter = 0;
+  {
+    FilterRegistry registry(store.path());
+    User alice = ok(registry.create_user("alice", false, {}));
+    User bob = ok(registry.create_user("bob", false, {}));
+    ok(registry.create_user("root", true, {}));
+    Filter early = ok(registry.create_filter(alice, "early", "mag < 18", topic("gw-coincidences")));
+    bob_filter = ok(registry.create_filter(bob, "young", "mag < 18", topic("bob-young"))).id;
+    registry.reserve_topics("workflow 'gw'", {"gw-coincidences", "gw-alerts"});
+    Refusal own = refused(registry.create_filter(bob, "x", "mag < 18", topic("gw-alerts")));
+    CHECK(own.status == 403);
+    CHECK(own.message == "the Kafka topic 'gw-alerts' is used by the workflow itself (workflow 'gw'): a filter "
+                         "cannot publish to it; choose another topic");
+    // A filter that named it before it was reserved keeps running, but is refused a new version or a resume naming it.
+    CHECK(refused(registry.update_filter(alice, early.id, "mag < 17", std::nullopt)).status == 403);
+    ok(registry.set_active(alice, early.id, false, "by its owner"));
+    CHECK(refused(registry.set_active(alice, early.id, true, "")).status == 403);
+    ok(registry.update_filter(alice, early.id, std::nullopt, topic("alice-early")));
+    ok(registry.set_active(alice, early.id, true, ""));
+    // Another workflow writing gw-coincidences too, and reading the topics a pattern matches.
+    registry.reserve_topics("workflow 'relay'", {"gw-coincidences", "^ztf-[0-9]+$", "relay-in"});
+    Refusal matched = refused(registry.create_filter(bob, "x", "mag < 18", topic("ztf-20261206")));
+    CHECK(matched.status == 403);
+    CHECK(matched.message == "the Kafka topic 'ztf-20261206' matches a topic pattern the workflow itself reads "
+                             "(^ztf-[0-9]+$, workflow 'relay'): a filter cannot publish to it; choose another topic");
+    CHECK(refused(registry.create_filter(bob, "x", "mag < 18", topic("relay-in"))).status == 403);
+    ok(registry.create_filter(bob, "ztf", "mag < 18", topic("ztf-public")));  // not matched
+    // The next run of 'gw' reserves what it writes then: gw-alerts is released, gw-coincidences
+    // stays reserved ('relay' writes it).
+    registry.reserve_topics("workflow 'gw'", {"gw-coincidences"});
+    registry.reserve_topics("workflow 'gw'", {});
+    CHECK(registry.reserved_topics().count("gw-alerts") == 0);
+    CHECK(registry.reserved_topics().at("gw-coincidences") == "workflow 'relay'");
+    CHECK(refused(registry.create_filter(bob, "x", "mag < 18", topic("gw-coincidences"))).status == 403);
+    ok(registry.create_filter(bob, "x", "mag < 18", topic("gw-alerts")));
+  }
+  // Opened again (a restart of the service): the owners and the reservation are kept.
+  FilterRegistry again(store.path());
+  User alice = again.users().at(0);
+  REQUIRE(alice.name == "alice");
+  CHECK(refused(again.create_filter(alice, "steal", "mag < 20", topic("bob-young"))).status == 403);
+  CHECK(refused(again.create_filter(alice, "steal", "mag < 20", topic("gw-alerts"))).status == 403);
+  CHECK(refused(again.create_filter(alice, "steal", "mag < 20", topic("gw-coincidences"))).status == 403);
+  User root = again.users().at(2);
+  REQUIRE(root.admin);
+  CHECK(again.topic_owners(root) == std::map<std::string, std::string>{{"alice-early", "alice"},
+                                                                       {"bob-young", "bob"},
+                                                                       {"gw-alerts", "bob"},
+                                                                       {"ztf-public", "bob"}});
+  CHECK(bob_filter > 0);
+}
+
+TEST_CASE("a store of layout 3 (before topic owners) is migrated: the first user to name a topic owns it") {
+  TempStore store;
+  {
+    FilterRegistry made(store.path());  // today's tables, then brought back to layout 3
+    User alice = ok(made.create_user("alice", false, {}));
+    User bob = ok(made.create_user("bob", false, {}));
+    ok(made.create_filter(bob, "young", "mag < 18", topic("shared")));
+    ok(made.create_filter(alice, "bright", "mag < 18", {{Output::Kind::kafka, "alice-x", "avro"}, {Output::Kind::kafka, "alice-bright"}}));
+    Filter gone = ok(made.create_filter(alice, "gone", "mag < 18", topic("alice-gone")));
+    ok(made.remove_filter(alice, gone.id));
+    ok(made.create_filter(alice, "later", "mag < 19", topic("alice-later")));
+  }
+  {
+    ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
+    old.execute("DROP TABLE topic_owners; DROP TABLE reserved_topics; PRAGMA user_version = 3");
+    // Two users' filters on one topic, as a store of layout 3 allowed: alice's 'bright' (in Avro) and
+    // 'later', made after bob's.
+    old.execute("UPDATE filter_versions SET outputs = '[{\"kind\":\"kafka\",\"target\":\"shared\"}]' "
+                "WHERE filter_id = (SELECT id FROM filters WHERE name = 'later')");
+    old.execute("UPDATE filter_versions SET outputs = '[{\"kind\":\"kafka\",\"target\":\"shared\",\"format\":\"avro\"},"
+                "{\"kind\":\"kafka\",\"target\":\"alice-bright\"}]' "
+                "WHERE filter_id = (SELECT id FROM filters WHERE name = 'bright')");
+  }
+  FilterRegistry registry(store.path());
+  {
+    ebs::sqlite::Database db(store.path(), ebs::sqlite::Database::Mode::read_only);
+    CHECK(db.scalar("PRAGMA user_version") == kStoreVersion);
+  }
+  User alice = registry.users().at(0);
+  User bob = registry.users().at(1);
+  REQUIRE(bob.name == "bob");
+  // Bob's filter named 'shared' first: his. Alice keeps hers (a removed filter's topic is free).
+  CHECK(registry.topic_owners(bob) == std::map<std::string, std::string>{{"shared", "bob"}});
+  CHECK(registry.topic_owners(alice) == std::map<std::string, std::string>{{"alice-bright", "alice"}});
+  // Her filters naming it keep running; a new version naming it is refused, one without it is fine.
+  CHECK(registry.active_filters().size() == 3);
+  std::vector<Filter> hers = registry.filters(alice);
+  REQUIRE(hers.size() == 2);
+  CHECK(refused(registry.update_filter(alice, hers[0].id, "mag < 17", std::nullopt)).status == 403);
+  ok(registry.update_filter(alice, hers[0].id, std::nullopt, topic("alice-bright")));
+  ok(registry.create_filter(alice, "gone", "mag < 18", topic("alice-gone")));
+  // Bob removes his filter: 'shared' goes to alice, whose 'later' still publishes to it; another
+  // user cannot take it.
+  ok(registry.remove_filter(bob, registry.filters(bob).at(0).id));
+  CHECK(registry.topic_owners(alice).at("shared") == "alice");
+  User carol = ok(registry.create_user("carol", false, {}));
+  CHECK(refused(registry.create_filter(carol, "mine", "mag < 18", topic("shared"))).status == 403);
+}
+
+TEST_CASE("a layout-3 store whose topic_owners rows exist already opens: the rows there are kept") {
+  TempStore store;
+  {
+    FilterRegistry made(store.path());
+    User alice = ok(made.create_user("alice", false, {}));
+    User bob = ok(made.create_user("bob", false, {}));
+    ok(made.create_filter(alice, "a", "mag < 18", topic("t")));
+    ok(made.create_filter(bob, "b", "mag < 18", topic("u")));
+  }
+  {
+    ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
+    old.execute("UPDATE topic_owners SET user_id = (SELECT id FROM users WHERE name = 'bob') WHERE topic = 't'");
+    old.execute("PRAGMA user_version = 3");
+  }
+  FilterRegistry registry(store.path());
+  User root = ok(registry.create_user("root", true, {}));
+  CHECK(registry.topic_owners(root) == std::map<std::string, std::string>{{"t", "bob"}, {"u", "bob"}});
 }
