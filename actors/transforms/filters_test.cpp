@@ -18,11 +18,10 @@
 #include "actors/transforms/filter.h"
 #include "actors/transforms/generated_filters.h"
 #include "actors/transforms/sql_filter.h"
-#include "actors/sources/module.h"
-#include "engine/cli/command_registry.h"
 #include "engine/graph/workflow.h"
 #include "engine/expr/alert_field.h"
 #include "engine/runtime/source_sequence.h"
+#include "test/support/kafka_test_support.h"
 #include "test/support/child_process.h"
 #include "test/support/collecting_emitter.h"
 #include "test/support/hanging_endpoint.h"
@@ -1347,9 +1346,7 @@ TEST_CASE("a store that refuses the outputs' counts neither fails nor dead-lette
 TEST_CASE("the topics the workflow's kafka sources read are reserved when the filters actor opens, a pattern too") {
   SqlFilterService service;
   ActorRegistry actors;
-  CommandRegistry commands;
-  ebs::sources::register_module(actors, commands);
-  register_filters(actors);
+  register_builtin_actors(actors);  // the kafka source's type, through test/support (families do not include each other)
   const std::string yaml =
       "name: relay\nactors:\n"
       "  - {id: src, type: kafka, config: {topics: [relay-in, '^ztf-[0-9]+$'], group: g, bootstrap.servers: "
