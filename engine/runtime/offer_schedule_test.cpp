@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <initializer_list>
+#include <limits>
 
 using namespace ebs;
 
@@ -47,4 +48,22 @@ TEST_CASE("instances share an actor's rate and bursts") {
   CHECK(a.burst_records + b.burst_records == 10001);
   CHECK(a.burst_records == 5001);
   CHECK(r.share(0, 1).rate == 1000);
+}
+
+TEST_CASE("counts past what uint64_t holds saturate instead of overflowing (an infinite or huge rate, many bursts)") {
+  constexpr uint64_t most = std::numeric_limits<uint64_t>::max();
+  OfferSchedule infinite(OfferRate{std::numeric_limits<double>::infinity(), 0, 0});
+  CHECK(infinite.due(1e-9) == most);
+  CHECK(infinite.offer_time(0) > 0);
+  CHECK(infinite.offer_time(0) < 1e-6);
+  OfferSchedule huge(OfferRate{1e300, 0, 0});
+  CHECK(huge.due(1e10) == most);
+  CHECK(huge.offer_time(1000) < 1e-6);
+  // Bursts: the product and the sum saturate too.
+  OfferSchedule bursts(OfferRate{1e19, 1, uint64_t{1} << 62});
+  CHECK(bursts.due(8.0) == most);
+  CHECK(bursts.due(0.5) == 5'000'000'000'000'000'000ull);
+  CHECK(OfferSchedule(OfferRate{0, 1e-300, 1000}).due(1e10) == most);
+  // No time has more than `most` records due: offer_time says so instead of looping.
+  CHECK(huge.offer_time(most) == std::numeric_limits<double>::infinity());
 }
