@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <map>
 
+#include "test/support/old_filter_store.h"
+
 using namespace ebs::filter_registry;
 
 namespace {
@@ -574,19 +576,7 @@ TEST_CASE("a store whose output counts have no rate_limited column gains it: the
     User alice = ok(registry.create_user("alice", false, {}));
     id = ok(registry.create_filter(alice, "bright", "mag < 18", kTopic)).id;
   }
-  {
-    // The table as main at 3b34ce4 made it, with a row.
-    ebs::sqlite::Database old(store.path(), ebs::sqlite::Database::Mode::read_write);
-    old.execute(R"sql(
-DROP TABLE output_counts;
-CREATE TABLE output_counts(filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE,
-  kind TEXT NOT NULL, target TEXT NOT NULL, format TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,
-  dead_lettered INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY(filter_id, kind, target, format));
-)sql");
-    old.execute("INSERT INTO output_counts VALUES(" + std::to_string(id) + ", 'kafka', '" + kTopic[0].target +
-                "', 'json', 8, 1, 0)");
-  }
+  ebs::test::make_counts_table_of_3b34ce4(store.path(), id, kTopic[0].target);  // the table as main at 3b34ce4 made it, with a row
   FilterRegistry registry(store.path());
   const User alice = registry.users().at(0);
   CHECK(ok(registry.filter(alice, id)).output_counts == std::vector<OutputCounts>{{8, 1, 0, 0}});

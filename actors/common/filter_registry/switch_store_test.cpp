@@ -15,6 +15,7 @@
 #include "engine/graph/actor_type.h"
 #include "engine/graph/workflow.h"
 #include "engine/util/fault.h"
+#include "test/support/old_filter_store.h"
 
 using namespace ebs;
 using namespace ebs::filter_registry;
@@ -217,18 +218,7 @@ TEST_CASE("a store whose output counts had no rate_limited column, opened by two
     const User alice = ok(registry.create_user("alice", false, {}));
     id = ok(registry.create_filter(alice, "bright", "mag < 18", {topic})).id;
   }
-  {
-    // The table as main at 3b34ce4 made it, with a row.
-    ebs::sqlite::Database old(path, ebs::sqlite::Database::Mode::read_write);
-    old.execute(R"sql(
-DROP TABLE output_counts;
-CREATE TABLE output_counts(filter_id INTEGER NOT NULL REFERENCES filters(id) ON DELETE CASCADE,
-  kind TEXT NOT NULL, target TEXT NOT NULL, format TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,
-  dead_lettered INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY(filter_id, kind, target, format));
-)sql");
-    old.execute("INSERT INTO output_counts VALUES(" + std::to_string(id) + ", 'kafka', 'alice-bright', 'json', 8, 1, 0)");
-  }
+  ebs::test::make_counts_table_of_3b34ce4(path, id, "alice-bright");  // the table as main at 3b34ce4 made it, with a row
   // Each run opens the store (the first adds the column, the second finds it) and adds its counts.
   for (const std::string run : {"run 1", "run 2"}) {
     std::unique_ptr<SwitchStore> opened;
