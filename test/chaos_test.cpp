@@ -27,6 +27,7 @@
 #include <string>
 #include <thread>
 
+#include "test/support/binary_broker.h"
 #include "test/support/child_process.h"
 #include "test/support/kafka_offsets.h"
 #include "test/support/postgres_server.h"
@@ -124,23 +125,13 @@ std::multiset<uint64_t> repository_ids(const std::string& database, const fs::pa
 }
 
 
-// `ebs-flow broker` in a child process, with its bootstrap address.
-struct Broker {
-  std::unique_ptr<Child> child;
-  std::string bootstrap;
-  Broker(const fs::path& dir, const std::string& topic, int partitions) {
-    child = std::make_unique<Child>(ebs_flow() + " broker --partitions " + std::to_string(partitions) + " --topic " + topic,
-                                    dir, dir / "broker.out", dir / "broker.err");
-    REQUIRE(wait_until([&] {
-      auto j = nlohmann::json::parse(test::read_file(dir / "broker.out"), nullptr, false);
-      if (j.is_discarded() || !j.contains("bootstrap_servers")) return false;
-      bootstrap = j["bootstrap_servers"];
-      return true;
-    }, std::chrono::seconds(20)));
-  }
+// `ebs-flow broker` in a child process, with the shared data's 86 ZTF alerts published on demand.
+struct Broker : test::BinaryBroker {
+  Broker(const fs::path& dir, const std::string& topic, int partitions)
+      : BinaryBroker(ebs_flow(), partitions, {topic}, dir) {}
   void publish_ztf(const fs::path& dir, const std::string& topic) {
     auto r = test::run_command(ebs_flow() + " replay " + (test::data_dir() / "ztf").string() + " --topic " + topic +
-                                   " --brokers " + bootstrap,
+                                   " --brokers " + servers,
                                dir);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -187,7 +178,7 @@ defaults: {batch_size: 4}
 actors:
   - id: src
     type: kafka
-    config: {topics: [ztf], group: chaos, assign: true, bootstrap.servers: ")" << broker.bootstrap << R"("}
+    config: {topics: [ztf], group: chaos, assign: true, bootstrap.servers: ")" << broker.servers << R"("}
   - id: out
     type: jsonl
     inputs: [src.alerts]
@@ -221,7 +212,7 @@ actors:
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // commits already on the wire land
     JsonlFile file = read_jsonl(dir / "run" / "out.jsonl");
     CHECK(file.broken_lines == 0);  // crash-consistent: whole lines, then at most a torn tail
-    int64_t now_committed = test::committed_messages(broker.bootstrap, "chaos", "ztf", kPartitions);
+    int64_t now_committed = test::committed_messages(broker.servers, "chaos", "ztf", kPartitions);
     int64_t written = static_cast<int64_t>(file.whole_lines - lines_before);
     int64_t moved = now_committed - committed_before;
     MESSAGE("kill " << k + 1 << " after " << after << " s: " << written << " lines written, committed " << moved
@@ -253,7 +244,7 @@ actors:
   CHECK(in_sqlite.size() == expected.size());  // each alert once
   CHECK(std::set<uint64_t>(in_postgres.begin(), in_postgres.end()) == expected);
   CHECK(in_postgres.size() == expected.size());
-  CHECK(test::committed_messages(broker.bootstrap, "chaos", "ztf", kPartitions) == 86);
+  CHECK(test::committed_messages(broker.servers, "chaos", "ztf", kPartitions) == 86);
   MESSAGE("chaos test took " << seconds_since(test_started) << " s");
   fs::remove_all(dir);
 }
@@ -361,7 +352,7 @@ actors:
   - id: src
     type: kafka
     config: {topics: [ztf], group: gone, assign: true, reconnect_timeout_s: 2, bootstrap.servers: ")"
-                                   << broker.bootstrap << R"("}
+                                   << broker.servers << R"("}
   - id: out
     type: jsonl
     inputs: [src.alerts]
@@ -369,7 +360,7 @@ actors:
 )";
   Child run(ebs_flow() + " run gone.yaml --quiet --run-dir run --summary-json s.json", dir, dir / "run.out", dir / "run.err");
   REQUIRE(wait_until([&] { return read_jsonl(dir / "run" / "out.jsonl").whole_lines >= 10; }, std::chrono::seconds(30)));
-  broker.child->stop(SIGKILL);
+  broker.child.stop(SIGKILL);
   auto gone_at = Clock::now();
   REQUIRE(wait_until([&] { return !run.running(); }, std::chrono::seconds(60)));
   double took = seconds_since(gone_at);

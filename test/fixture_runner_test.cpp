@@ -22,7 +22,7 @@
 #include <optional>
 #include <sstream>
 
-#include "test/support/child_process.h"
+#include "test/support/binary_broker.h"
 #include "test/support/subprocess.h"
 #include "test/support/test_data.h"
 
@@ -47,42 +47,12 @@ std::vector<std::string> sorted_lines(const std::string& text) {
   return lines;
 }
 
-// Text for /bin/sh inside '...': a ' is written '\''.
-std::string sh_quoted(const std::string& text) {
-  std::string quoted = "'";
-  for (char ch : text) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return quoted + "'";
-}
-
 // {run_dir}, {data} and {brokers} replaced.
 std::string expanded(std::string text, const std::map<std::string, std::string>& values) {
   for (const auto& [name, value] : values)
     for (size_t at; (at = text.find(name)) != std::string::npos;) text.replace(at, name.size(), value);
   return text;
 }
-
-// `ebs-flow broker` for a fixture that publishes and reads topics; stopped with the fixture.
-struct FixtureBroker {
-  std::optional<Child> child;
-  std::string servers;
-  FixtureBroker(const json& spec, const fs::path& dir) {
-    std::string command = (binary_dir() / "ebs-flow").string() + " broker --partitions " +
-                          std::to_string(spec.value("partitions", 3));
-    for (const auto& topic : spec.value("topics", json::array())) command += " --topic " + sh_quoted(topic.get<std::string>());
-    fs::create_directories(dir);
-    child.emplace(command, dir, dir / "broker.out", dir / "broker.err");
-    REQUIRE_MESSAGE(wait_until([&] {
-                      const json line = json::parse(read_file(dir / "broker.out"), nullptr, false);
-                      if (line.is_discarded() || !line.contains("bootstrap_servers")) return false;
-                      servers = line["bootstrap_servers"];
-                      return true;
-                    }, std::chrono::seconds(10)),
-                    "the broker did not start: " << read_file(dir / "broker.err"));
-  }
-  ~FixtureBroker() {
-    if (child) child->stop(SIGTERM);
-  }
-};
 
 void run_commands(const json& commands, const fs::path& dir, const std::string& environment,
                   const std::map<std::string, std::string>& values) {
@@ -130,9 +100,11 @@ void check_run_fixture(const fs::path& dir) {
   fs::create_directories(run_dir);  // the commands before the run write into it
   std::map<std::string, std::string> values = {{"{run_dir}", run_dir.string()}, {"{data}", data_dir().string()}};
   std::string env = environment();
-  std::optional<FixtureBroker> broker;
+  std::optional<BinaryBroker> broker;
   if (expected.contains("broker")) {
-    broker.emplace(expected["broker"], fs::path(run_dir.string() + "-broker"));
+    const json& spec = expected["broker"];
+    broker.emplace((binary_dir() / "ebs-flow").string(), spec.value("partitions", 3),
+                   spec.value("topics", std::vector<std::string>{}), fs::path(run_dir.string() + "-broker"));
     values["{brokers}"] = broker->servers;
     env += "EBS_KAFKA_BROKERS=" + sh_quoted(broker->servers) + " ";
   }

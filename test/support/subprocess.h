@@ -24,6 +24,13 @@ inline std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
+// Text for /bin/sh inside '...': a ' is written '\''.
+inline std::string sh_quoted(const std::string& text) {
+  std::string quoted = "'";
+  for (char ch : text) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return quoted + "'";
+}
+
 // `command` is passed to /bin/sh; it runs in `cwd`.
 inline CommandResult run_command(const std::string& command, const std::filesystem::path& cwd) {
   static int counter = 0;

@@ -36,11 +36,12 @@ struct Limits {
 
 // A change of some of a user's limits: the ones given change, the others are kept.
 struct LimitsChange {
-  std::optional<int64_t> max_filters;
-  std::optional<double> max_alerts_per_second;
-  std::optional<int64_t> max_expression_cost;
-  std::optional<int64_t> max_sql_filters;
-  std::optional<int64_t> max_sql_steps;
+  // Initialised here so that a designated initializer naming some of them is complete.
+  std::optional<int64_t> max_filters = std::nullopt;
+  std::optional<double> max_alerts_per_second = std::nullopt;
+  std::optional<int64_t> max_expression_cost = std::nullopt;
+  std::optional<int64_t> max_sql_filters = std::nullopt;
+  std::optional<int64_t> max_sql_steps = std::nullopt;
 
   bool empty() const;
   Limits applied_to(Limits limits) const;

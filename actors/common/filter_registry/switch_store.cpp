@@ -87,7 +87,7 @@ class CoordinatorStore final : public SwitchStore {
     out.skipped = answer.at("skipped").get<int64_t>();
     out.next_point = answer.at("next_point").get<int64_t>();
     for (const json& p : answer.at("points")) {
-      SwitchPoint point{p.at("revision").get<int64_t>(), p.at("sequence").get<int64_t>(), {}};
+      SwitchPoint point{p.at("revision").get<int64_t>(), p.at("sequence").get<int64_t>(), {}, {}};
       for (const json& f : p.at("filters")) point.filters.push_back(filter_of(f));
       for (const auto& [owner, l] : p.at("limits").items())
         point.limits[owner] = {l.at(0).get<double>(), l.at(1).get<int64_t>()};

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "test/support/binary_broker.h"
 #include "test/support/child_process.h"
 #include "test/support/kafka_offsets.h"
 #include "test/support/subprocess.h"
@@ -54,14 +55,8 @@ TEST_CASE("ebs-flow killed mid-stream (SIGKILL) and restarted: nothing lost, res
   fs::create_directories(dir);
   constexpr int kPartitions = 4;  // 86 x ~70 KB: far below the mock broker's ~5 MiB per partition
 
-  Child broker(ebs_flow + " broker --partitions 4 --topic ztf", dir, dir / "broker.out", dir / "broker.err");
-  std::string bootstrap;
-  REQUIRE(wait_until([&] {
-    auto j = nlohmann::json::parse(test::read_file(dir / "broker.out"), nullptr, false);
-    if (j.is_discarded() || !j.contains("bootstrap_servers")) return false;
-    bootstrap = j["bootstrap_servers"];
-    return true;
-  }, std::chrono::seconds(10)));
+  test::BinaryBroker broker(ebs_flow, kPartitions, {"ztf"}, dir);
+  const std::string& bootstrap = broker.servers;
 
   std::ofstream(dir / "consume.yaml") << R"(name: consume
 defaults: {batch_size: 4}
@@ -126,7 +121,7 @@ actors:
   MESSAGE("second run wrote " << written_second.size() << ", " << duplicates << " of them duplicates");
   CHECK(static_cast<int64_t>(duplicates) <= static_cast<int64_t>(written_first.size()) - committed_before);
   CHECK(test::committed_messages(bootstrap, "restart", "ztf", kPartitions) == 86);  // the graceful stop committed all
-  broker.stop(SIGTERM);
+  broker.child.stop(SIGTERM);
   fs::remove_all(dir);
 }
 
