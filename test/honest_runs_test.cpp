@@ -392,6 +392,34 @@ TEST_CASE("field names are checked at validate against the upstream profiles and
   CHECK(some3.err.find("warnings:\n  f: field 'fp_hists.0.forcediffimflux' was absent from every record of a batch") !=
         std::string::npos);
 
+  // The reference workflow's quality cut reads ZTF-only fields: a warning over every profile, none
+  // over the two a list names; the run then reads both ZTF schema generations of the shared data.
+  auto quality = [](const std::string& name, const std::string& path, const std::string& profile) {
+    return "name: " + name + "\nactors:\n  - id: src\n    type: avro-files\n    config: {path: \"" + path + "\"" +
+           profile + "}\n  - id: f\n    type: filter\n"
+           "    config: {where: \"candidate.drb > 0.5 and candidate.nbad == 0\"}\n    inputs: [src.alerts]\n"
+           "  - id: n\n    type: count\n    inputs: [f.out]\n";
+  };
+  write(dir / "all.yaml", quality("all", data("ztf"), ""));
+  auto all = run_command(ebs_flow() + " validate all.yaml", dir);
+  CHECK(all.exit_code == 0);
+  CHECK(all.err.find("warning: the field 'candidate.drb' is only in") != std::string::npos);
+  write(dir / "ztf.yaml", quality("ztf", data("ztf"), ", profile: [ztf-3, ztf-4]"));
+  auto ztf = run_command(ebs_flow() + " validate ztf.yaml", dir);
+  INFO(ztf.err);
+  CHECK(ztf.exit_code == 0);
+  CHECK(ztf.err.find("warning") == std::string::npos);
+  auto ztf_run = run_command(ebs_flow() + " run ztf.yaml --quiet --run-dir run-ztf --summary-json ztf.json", dir);
+  INFO(ztf_run.err);
+  CHECK(ztf_run.exit_code == 0);
+  const json ztf_summary = json::parse(read_file(dir / "ztf.json"));
+  CHECK((*actor_in(ztf_summary, "src"))["forwarded"] == 86);  // both generations, none a dead letter
+  write(dir / "unknown.yaml", quality("unknown", data("ztf"), ", profile: [ztf-3, ztf-5]"));
+  auto unknown = run_command(ebs_flow() + " validate unknown.yaml", dir);
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("unknown.yaml:5:") != std::string::npos);
+  CHECK(unknown.err.find("no profile named 'ztf-5' (known: atlas, ") != std::string::npos);
+
   // A score named after a model file's stem reads as a subtraction: the error says to quote it.
   std::string scorer = "  - id: features\n    type: features\n    inputs: [sim.alerts]\n"
                        "  - id: score\n    type: xgboost-score\n    config:\n      models: [" +

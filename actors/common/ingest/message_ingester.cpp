@@ -1,6 +1,7 @@
 #include "actors/common/ingest/message_ingester.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "actors/common/avro/json_output.h"
 #include "engine/graph/actor_type.h"
@@ -32,6 +33,17 @@ void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, 
   }
 }
 
+namespace {
+
+// The source config's `profile:` as names; none when it is left out or "" (every profile).
+std::optional<std::vector<std::string>> profile_names(const ActorConfig& c) {
+  if (!c.has("profile")) return std::nullopt;
+  if (c.node("profile").IsScalar() && c.string("profile").empty()) return std::nullopt;
+  return c.strings("profile");
+}
+
+}  // namespace
+
 MessageIngester make_ingester(const ActorConfig& c, const profiles::BuiltinProfiles& builtin) {
   avro::DecoderSources sources{std::make_shared<avro::SchemaCache>(), nullptr, nullptr};
   if (c.has(kSchemaDirKey) && !c.string(kSchemaDirKey).empty()) {
@@ -54,7 +66,7 @@ MessageIngester make_ingester(const ActorConfig& c, const profiles::BuiltinProfi
       }
     }
   }
-  if (c.has("profile") && !c.string("profile").empty()) set.force(c.string("profile"), c.place("profile"));
+  if (const auto named = profile_names(c)) set.limit_to(*named, c.place("profile"));
   return MessageIngester(std::move(sources), std::move(set));
 }
 
@@ -62,8 +74,7 @@ std::vector<FieldSet> ingest_field_sets(const ActorConfig& c, const profiles::Bu
   profiles::ProfileSet set = builtin.set();
   if (c.has("profiles"))
     for (const std::string& path : c.strings("profiles")) set.add_path(workflow_relative(c.file(), path));
-  std::vector<std::string> names = set.names();
-  if (c.has("profile") && !c.string("profile").empty()) names = {c.string("profile")};
+  const std::vector<std::string> names = profile_names(c).value_or(set.names());
   std::vector<FieldSet> sets;
   for (const std::string& name : names) {
     const profiles::Profile* profile = set.find(name);

@@ -650,7 +650,8 @@ void register_kafka_source(ActorRegistry& registry, std::shared_ptr<const profil
       {"wire", ValueKind::string, false, "auto", "auto, ocf (Avro container per message) or confluent (frame + schema id)"},
       {"schema_dir", ValueKind::string, false, "", "writer schemas of Confluent frames (.avsc in MAJOR/MINOR folders)"},
       {"registry", ValueKind::string, false, "", "schema registry URL for Confluent frames"},
-      {"profile", ValueKind::string, false, "", "force this profile; empty = choose by writer schema and version"},
+      {"profile", ValueKind::list, false, "",
+       "a profile name (forced) or a list of names (chosen among by writer schema and version); empty = all"},
       {"profiles", ValueKind::list, false, "[]", "more profile files or folders"},
   };
   spec.check = [builtin](const ActorConfig& c, std::vector<Problem>& problems) {

@@ -38,9 +38,14 @@ class ProfileSet {
   std::vector<std::string> names() const;
   size_t size() const { return profiles_.size(); }
 
-  // Forces one profile for every record (source config `profile:`). Raises a Fault naming
+  // Forces one profile for every record (source config `profile: NAME`). Raises a Fault naming
   // `place` when no profile has that name.
   void force(std::string_view name, std::string_view place);
+  // The source config's `profile:`: one name forces that profile (`force`); several keep only the
+  // profiles named, and each record's profile is chosen among them as usual (a source of ZTF
+  // alerts of both schema generations: `[ztf-3, ztf-4]`). Raises a Fault naming `place` for a
+  // name no profile has, or for an empty list.
+  void limit_to(const std::vector<std::string>& names, std::string_view place);
 
   // The profile for a decoded record and the node its alert is at: the record itself or, when
   // no profile takes that, a record nested in it (wrappers such as Spark's topLevelRecord, at any

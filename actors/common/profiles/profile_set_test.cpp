@@ -62,6 +62,27 @@ TEST_CASE("selection by writer schema name and version, once per schema; forcing
                        Fault);
 }
 
+TEST_CASE("a list of profiles keeps only those: the choice by schema and version among them") {
+  ProfileSet set = ProfileSet::builtin();
+  set.limit_to({"ztf-3", "ztf-4"}, "src.yaml:4:16");
+  CHECK(set.names() == std::vector<std::string>{"ztf-3", "ztf-4"});
+  auto ztf = std::make_shared<RecordShape>("ztf.alert", std::vector<std::string>{"schemavsn"});
+  CHECK(set.select(record_named(ztf, "3.3"), "a").name() == "ztf-3");
+  CHECK(set.select(record_named(ztf, "4.02"), "b").name() == "ztf-4");
+  // A PGIR record (its own schema name) is no longer taken: pgir is not in the list.
+  auto pgir = std::make_shared<RecordShape>("pgir.alert", std::vector<std::string>{"schemavsn"});
+  CHECK_THROWS_WITH_AS(set.select(record_named(pgir, "1.0"), "c"),
+                       doctest::Contains("no profile for writer schema 'pgir.alert'"), Fault);
+  CHECK(ProfileSet::builtin().select(record_named(pgir, "1.0"), "d").name() == "pgir");
+
+  ProfileSet other = ProfileSet::builtin();
+  CHECK_THROWS_WITH_AS(other.limit_to({"ztf-4", "ztf-5"}, "src.yaml:4:16"),
+                       doctest::Contains("src.yaml:4:16: no profile named 'ztf-5' (known: atlas, "), Fault);
+  CHECK_THROWS_WITH_AS(other.limit_to({}, "src.yaml:4:16"), doctest::Contains("src.yaml:4:16: an empty list of profiles"),
+                       Fault);
+  CHECK(other.names() == ProfileSet::builtin().names());  // a refused list changes nothing
+}
+
 TEST_CASE("a workflow adds a profile from a folder, or overrides a built-in one by name") {
   auto dir = std::filesystem::temp_directory_path() / ("ebs-profiles-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
