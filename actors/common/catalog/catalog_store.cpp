@@ -5,11 +5,16 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "actors/common/catalog/catalog_builder.h"
 #include "actors/common/catalog/catalog_config.h"
@@ -128,6 +133,55 @@ void remove_stale_partial_builds(const fs::path& cache_dir) {
   }
 }
 
+// Other builds of a catalogue (older versions of its config or data, another checkout's) are kept
+// while runs use them and removed when a new build of that catalogue is made: those no run has
+// opened for a week, and all but the four last opened. The folder holds the versions in use, not
+// every version ever built. A build's modification time says when a run last opened it, refreshed
+// at most daily (no write at every run; a folder the run cannot write keeps its times).
+constexpr auto kUnusedBuildKept = std::chrono::hours(24 * 7);
+constexpr size_t kOtherBuildsKept = 4;
+constexpr auto kUseMarkedEvery = std::chrono::hours(24);
+
+void mark_used(const fs::path& build) {
+  const auto now = fs::file_time_type::clock::now();
+  std::error_code ec;
+  const auto opened = fs::last_write_time(build, ec);
+  if (!ec && now - opened > kUseMarkedEvery) fs::last_write_time(build, now, ec);
+}
+
+// True for `<name>-<16 hex digits>.ebscat`, a build of the catalogue named `name` (cached_build).
+bool is_build_of(const std::string& file_name, const std::string& name) {
+  constexpr std::string_view kExtension = ".ebscat";
+  constexpr size_t kHashDigits = 16;
+  if (file_name.size() != name.size() + 1 + kHashDigits + kExtension.size()) return false;
+  if (file_name.compare(0, name.size(), name) != 0 || file_name[name.size()] != '-') return false;
+  if (file_name.compare(file_name.size() - kExtension.size(), kExtension.size(), kExtension) != 0) return false;
+  for (size_t i = name.size() + 1; i < name.size() + 1 + kHashDigits; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(file_name[i]))) return false;
+  return true;
+}
+
+void remove_unused_builds(const fs::path& cache_dir, const std::string& name, const fs::path& made) {
+  const auto now = fs::file_time_type::clock::now();
+  std::vector<std::pair<fs::file_time_type, fs::path>> others;  // last opened, build
+  std::error_code ec;
+  for (fs::directory_iterator it(cache_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path() == made || !is_build_of(it->path().filename().string(), name)) continue;
+    std::error_code stat_ec;
+    const auto opened = it->last_write_time(stat_ec);
+    if (!stat_ec) others.emplace_back(opened, it->path());
+  }
+  std::sort(others.begin(), others.end(), std::greater<>());  // last opened first
+  for (size_t i = 0; i < others.size(); ++i) {
+    const auto& [opened, build] = others[i];
+    if (i < kOtherBuildsKept && now - opened < kUnusedBuildKept) continue;
+    std::error_code remove_ec;
+    if (fs::remove(build, remove_ec))
+      spdlog::info("removed {}: another build of catalogue '{}', {}", build.string(), name,
+                   i < kOtherBuildsKept ? "not opened for a week" : "past the four last opened");
+  }
+}
+
 // built_catalogue_file; `was_cached` says whether the build was already there.
 fs::path built_file(const fs::path& path, const fs::path& cache_dir, bool& was_cached) {
   was_cached = false;
@@ -141,6 +195,9 @@ fs::path built_file(const fs::path& path, const fs::path& cache_dir, bool& was_c
     if (ec) fail(cache_dir.string(), "cannot create the catalogue cache folder: " + ec.message());
     remove_stale_partial_builds(cache_dir);
     catalog::build_catalog(config, file);  // written under a name of its own, then renamed
+    remove_unused_builds(cache_dir, config.name, file);
+  } else {
+    mark_used(file);
   }
   return file;
 }

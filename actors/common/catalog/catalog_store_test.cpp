@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -32,6 +33,12 @@ TemporaryFolder temporary_folder() {
 
 void write(const fs::path& file, const std::string& text) { std::ofstream(file, std::ios::binary) << text; }
 
+ino_t inode_of(const fs::path& file) {
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  return st.st_ino;
+}
+
 // A small CSV catalogue and its config, side by side in `folder`.
 fs::path small_catalogue(const fs::path& folder, const std::string& rows) {
   write(folder / "stars.csv", "ra,dec,id\n" + rows);
@@ -49,19 +56,26 @@ TEST_CASE("a catalogue build is reused by the next run, and a changed catalogue 
   const fs::path first = built_catalogue_file(config, cache);
   REQUIRE(fs::exists(first));
   CHECK(Catalog(first).size() == 2);
-  // Mark the build: a second build would replace the file (a rename) and lose the mark.
-  const auto marked = fs::file_time_type::clock::now() - std::chrono::hours(24 * 365);
-  fs::last_write_time(first, marked);
+  // A second build would replace the file (a rename): a new inode. Last opened a year ago.
+  const ino_t inode = inode_of(first);
+  const auto year_ago = fs::file_time_type::clock::now() - std::chrono::hours(24 * 365);
+  fs::last_write_time(first, year_ago);
 
-  SUBCASE("the same catalogue, from another run: no build") {
+  SUBCASE("the same catalogue, from another run: no build; marked as opened now") {
     CHECK(built_catalogue_file(config, cache) == first);
-    CHECK(fs::last_write_time(first) == marked);
+    CHECK(inode_of(first) == inode);
+    CHECK(fs::file_time_type::clock::now() - fs::last_write_time(first) < std::chrono::hours(1));
+    // Opened again within the day: not written again.
+    const auto hour_ago = fs::file_time_type::clock::now() - std::chrono::hours(1);
+    fs::last_write_time(first, hour_ago);
+    built_catalogue_file(config, cache);
+    CHECK(fs::last_write_time(first) == hour_ago);
   }
   SUBCASE("the same config and data reached by another path: the same build") {
     fs::create_directories(temp.path / "copy");
     const fs::path other = small_catalogue(temp.path / "copy", "10.0,20.0,a\n10.5,20.5,b\n");
     CHECK(built_catalogue_file(other, cache) == first);
-    CHECK(fs::last_write_time(first) == marked);
+    CHECK(inode_of(first) == inode);
   }
   SUBCASE("data changed at the same size and modification time: built again") {
     const fs::path data = temp.path / "stars.csv";
@@ -73,7 +87,7 @@ TEST_CASE("a catalogue build is reused by the next run, and a changed catalogue 
     const Catalog rebuilt(second);
     REQUIRE(rebuilt.size() == 2);
     CHECK((rebuilt.row(0).id == "c" || rebuilt.row(1).id == "c"));
-    CHECK(fs::last_write_time(first) == marked);  // the old build is left as it was
+    CHECK_FALSE(fs::exists(first));  // the old build, not opened for a year, is removed
   }
   SUBCASE("a changed config: built again") {
     write(config, "name: stars\nfile: stars.csv\nformat: csv\ncolumns: {ra: ra, dec: dec}\n");
@@ -81,6 +95,41 @@ TEST_CASE("a catalogue build is reused by the next run, and a changed catalogue 
   }
   // Nothing but the builds is left in the cache: no temporary files.
   for (const auto& entry : fs::directory_iterator(cache)) CHECK(entry.path().extension() == ".ebscat");
+}
+
+TEST_CASE("other builds of a catalogue: kept while opened in the last week, at most four; other catalogues untouched") {
+  const TemporaryFolder temp = temporary_folder();
+  const fs::path cache = temp.path / "cache";
+  const auto now = fs::file_time_type::clock::now();
+  auto build_version = [&](int version) {
+    return built_catalogue_file(small_catalogue(temp.path, "10.0,20.0,v" + std::to_string(version) + "\n"), cache);
+  };
+  // Five versions of one catalogue (its data edited), each last opened an hour later than the one before.
+  std::vector<fs::path> builds;
+  for (int version = 0; version < 5; ++version) {
+    builds.push_back(build_version(version));
+    fs::last_write_time(builds.back(), now - std::chrono::hours(100 - version));
+  }
+  for (const fs::path& b : builds) CHECK(fs::exists(b));  // four others at most, each opened this week
+  // Another catalogue's builds, and a name that only starts like this one's, are never this one's.
+  const fs::path other = cache / "stars2-0123456789abcdef.ebscat";
+  const fs::path longer = cache / "stars-extra-0123456789abcdef.ebscat";
+  write(other, "x");
+  write(longer, "x");
+  fs::last_write_time(other, now - std::chrono::hours(24 * 365));
+  fs::last_write_time(longer, now - std::chrono::hours(24 * 365));
+
+  // Version 1 not opened for eight days: removed when the next version is built.
+  fs::last_write_time(builds[1], now - std::chrono::hours(24 * 8));
+  builds.push_back(build_version(5));
+  CHECK_FALSE(fs::exists(builds[1]));
+  for (int version : {0, 2, 3, 4, 5}) CHECK(fs::exists(builds[version]));
+  // One more: of the five others, the one opened longest ago (version 0) goes.
+  builds.push_back(build_version(6));
+  CHECK_FALSE(fs::exists(builds[0]));
+  for (int version : {2, 3, 4, 5, 6}) CHECK(fs::exists(builds[version]));
+  CHECK(fs::exists(other));
+  CHECK(fs::exists(longer));
 }
 
 TEST_CASE("runs building one catalogue at once into one cache each get a whole file") {
