@@ -2,9 +2,16 @@
 
 #include <healpix_cxx/healpix_base.h>
 
-#include <algorithm>
-#include <map>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
 
 #include "actors/common/catalog/catalog_format.h"
 #include "actors/common/sqlite/sqlite_db.h"
@@ -37,6 +44,12 @@ struct Catalog::HealpixBases {
 struct Catalog::RowReader {
   SqliteDatabase db;
   SqliteStatement select;
+  // A shared flock(2) on the file while this catalogue is open: the catalogue cache removes no
+  // build that a run holds (catalog_store.cpp, remove_unused_builds takes an exclusive one).
+  int in_use_fd = -1;
+  ~RowReader() {
+    if (in_use_fd >= 0) ::close(in_use_fd);
+  }
 };
 
 nlohmann::json to_json(const CatalogRow& row) {
@@ -65,6 +78,12 @@ Catalog::Catalog(const std::filesystem::path& path) : bases_(std::make_unique<He
   const std::string place = path.string();
   if (!std::filesystem::exists(path)) fail(place, "catalogue file not found");
   rows_ = std::make_unique<RowReader>();
+  rows_->in_use_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (rows_->in_use_fd < 0) fail(place, std::string("cannot open the catalogue file: ") + std::strerror(errno));
+  // Blocks only while a cache prune holds the file (an unlink); one removed meanwhile is gone.
+  struct stat held {};
+  if (::flock(rows_->in_use_fd, LOCK_SH) != 0 || ::fstat(rows_->in_use_fd, &held) != 0 || held.st_nlink == 0)
+    fail(place, "catalogue file not found (removed while it was being opened)");
   rows_->db = open_sqlite(place, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, place);
   sqlite3* db = rows_->db.get();
 

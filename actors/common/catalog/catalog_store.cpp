@@ -1,6 +1,9 @@
 #include "actors/common/catalog/catalog_store.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -135,18 +138,30 @@ void remove_stale_partial_builds(const fs::path& cache_dir) {
 
 // Other builds of a catalogue (older versions of its config or data, another checkout's) are kept
 // while runs use them and removed when a new build of that catalogue is made: those no run has
-// opened for a week, and all but the four last opened. The folder holds the versions in use, not
-// every version ever built. A build's modification time says when a run last opened it, refreshed
-// at most daily (no write at every run; a folder the run cannot write keeps its times).
+// opened for a week, and all but the four last opened, unless a run holds one open now (a `Catalog`
+// holds a shared flock on its file). The folder holds the versions in use, not every version ever
+// built. A build's modification time says when a run last opened it, refreshed at most daily (no
+// write at every run; in a folder the run cannot write, times stay as they are).
 constexpr auto kUnusedBuildKept = std::chrono::hours(24 * 7);
 constexpr size_t kOtherBuildsKept = 4;
 constexpr auto kUseMarkedEvery = std::chrono::hours(24);
 
 void mark_used(const fs::path& build) {
-  const auto now = fs::file_time_type::clock::now();
   std::error_code ec;
   const auto opened = fs::last_write_time(build, ec);
-  if (!ec && now - opened > kUseMarkedEvery) fs::last_write_time(build, now, ec);
+  // utimensat with no times: "now", which needs write permission only (not ownership).
+  if (!ec && fs::file_time_type::clock::now() - opened > kUseMarkedEvery)
+    ::utimensat(AT_FDCWD, build.c_str(), nullptr, 0);
+}
+
+// Removes `build` unless a run holds it open (its shared flock), under an exclusive lock: a run
+// opening it meanwhile waits for the unlink and then finds it removed (and builds it again).
+bool remove_unless_held(const fs::path& build) {
+  const int fd = ::open(build.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool removed = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(build.c_str()) == 0;
+  ::close(fd);
+  return removed;
 }
 
 // True for `<name>-<16 hex digits>.ebscat`, a build of the catalogue named `name` (cached_build).
@@ -175,8 +190,7 @@ void remove_unused_builds(const fs::path& cache_dir, const std::string& name, co
   for (size_t i = 0; i < others.size(); ++i) {
     const auto& [opened, build] = others[i];
     if (i < kOtherBuildsKept && now - opened < kUnusedBuildKept) continue;
-    std::error_code remove_ec;
-    if (fs::remove(build, remove_ec))
+    if (remove_unless_held(build))
       spdlog::info("removed {}: another build of catalogue '{}', {}", build.string(), name,
                    i < kOtherBuildsKept ? "not opened for a week" : "past the four last opened");
   }
@@ -216,10 +230,15 @@ void open_built_catalogue(const fs::path& path, const fs::path& cache_dir, const
   try {
     return open(file);
   } catch (const Fault& f) {
-    spdlog::warn("{}: its cached build {} cannot be opened ({}): removed, built again", path.string(), file.string(),
-                 f.message());
     std::error_code ec;
-    fs::remove(file, ec);
+    if (!fs::exists(file, ec)) {
+      spdlog::info("{}: its cached build {} was removed while it was being opened (another run's prune): built again",
+                   path.string(), file.string());
+    } else {
+      spdlog::warn("{}: its cached build {} cannot be opened ({}): removed, built again", path.string(), file.string(),
+                   f.message());
+      fs::remove(file, ec);
+    }
   }
   open(built_file(path, cache_dir, was_cached));
 }

@@ -97,20 +97,25 @@ TEST_CASE("a catalogue build is reused by the next run, and a changed catalogue 
   for (const auto& entry : fs::directory_iterator(cache)) CHECK(entry.path().extension() == ".ebscat");
 }
 
-TEST_CASE("other builds of a catalogue: kept while opened in the last week, at most four; other catalogues untouched") {
+TEST_CASE("other builds of a catalogue: kept while opened in the last week or held open, at most four; other catalogues untouched") {
   const TemporaryFolder temp = temporary_folder();
   const fs::path cache = temp.path / "cache";
   const auto now = fs::file_time_type::clock::now();
   auto build_version = [&](int version) {
     return built_catalogue_file(small_catalogue(temp.path, "10.0,20.0,v" + std::to_string(version) + "\n"), cache);
   };
-  // Five versions of one catalogue (its data edited), each last opened an hour later than the one before.
   std::vector<fs::path> builds;
-  for (int version = 0; version < 5; ++version) {
-    builds.push_back(build_version(version));
-    fs::last_write_time(builds.back(), now - std::chrono::hours(100 - version));
-  }
-  for (const fs::path& b : builds) CHECK(fs::exists(b));  // four others at most, each opened this week
+  // Versions 0-2 of one catalogue (its data edited): version 0 not opened for eight days, version 1
+  // for six. When version 2 is built (two others: under the cap), the week alone decides.
+  builds.push_back(build_version(0));
+  builds.push_back(build_version(1));
+  fs::last_write_time(builds[0], now - std::chrono::hours(24 * 8));
+  fs::last_write_time(builds[1], now - std::chrono::hours(24 * 6));
+  builds.push_back(build_version(2));
+  CHECK_FALSE(fs::exists(builds[0]));
+  CHECK(fs::exists(builds[1]));
+  CHECK(fs::exists(builds[2]));
+
   // Another catalogue's builds, and a name that only starts like this one's, are never this one's.
   const fs::path other = cache / "stars2-0123456789abcdef.ebscat";
   const fs::path longer = cache / "stars-extra-0123456789abcdef.ebscat";
@@ -119,17 +124,25 @@ TEST_CASE("other builds of a catalogue: kept while opened in the last week, at m
   fs::last_write_time(other, now - std::chrono::hours(24 * 365));
   fs::last_write_time(longer, now - std::chrono::hours(24 * 365));
 
-  // Version 1 not opened for eight days: removed when the next version is built.
-  fs::last_write_time(builds[1], now - std::chrono::hours(24 * 8));
-  builds.push_back(build_version(5));
-  CHECK_FALSE(fs::exists(builds[1]));
-  for (int version : {0, 2, 3, 4, 5}) CHECK(fs::exists(builds[version]));
-  // One more: of the five others, the one opened longest ago (version 0) goes.
+  // Versions 3-5, each last opened an hour later than the one before; version 1 is held open by a
+  // run (a loaded Catalog) although not opened for six days and the oldest.
+  const Catalog held(builds[1]);
+  for (int version = 3; version < 6; ++version) {
+    builds.push_back(build_version(version));
+    fs::last_write_time(builds.back(), now - std::chrono::hours(100 - version));
+  }
+  fs::last_write_time(builds[2], now - std::chrono::hours(100));
+  // Version 6: five others (1-5); the cap keeps the four last opened (2-5), and version 1, past the
+  // cap, stays because it is held.
   builds.push_back(build_version(6));
-  CHECK_FALSE(fs::exists(builds[0]));
-  for (int version : {2, 3, 4, 5, 6}) CHECK(fs::exists(builds[version]));
+  for (int version : {1, 2, 3, 4, 5, 6}) CHECK(fs::exists(builds[version]));
+  // Version 7: six others; 1 still held; of 2-6 the one opened longest ago (2) goes.
+  builds.push_back(build_version(7));
+  CHECK_FALSE(fs::exists(builds[2]));
+  for (int version : {1, 3, 4, 5, 6, 7}) CHECK(fs::exists(builds[version]));
   CHECK(fs::exists(other));
   CHECK(fs::exists(longer));
+  CHECK(held.size() == 1);
 }
 
 TEST_CASE("runs building one catalogue at once into one cache each get a whole file") {

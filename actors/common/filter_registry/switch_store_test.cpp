@@ -74,12 +74,17 @@ TEST_CASE("a node's instance asks the coordinator's store: the same switch point
   caf::actor_system_config config;
   caf::actor_system system(config);
   caf::actor server = requests.spawn_server(system, workflow);
-  // The system's destructor waits for the server: stop it however the test leaves, a failed
-  // REQUIRE (an exception) included, so that a failure fails instead of hanging.
+  // The system's destructor waits for the server: stop it, and let go of the line to it, however
+  // the test leaves, a failed REQUIRE (an exception) included, so that a failure fails instead of
+  // hanging.
   struct StopServer {
     caf::actor& server;
-    ~StopServer() { caf::anon_send_exit(server, caf::exit_reason::user_shutdown); }
-  } stop_server{server};
+    cluster::CoordinatorRequests& requests;
+    ~StopServer() {
+      if (requests.attached()) requests.detach();
+      caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+    }
+  } stop_server{server, requests};
   requests.attach(system, server, "node2", 1);
   {
     std::unique_ptr<SwitchStore> remote = coordinator_switch_store(requests, "users");

@@ -1,5 +1,6 @@
 #include "actors/common/ingest/message_ingester.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
@@ -35,11 +36,19 @@ void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, 
 
 namespace {
 
-// The source config's `profile:` as names; none when it is left out or "" (every profile).
-std::optional<std::vector<std::string>> profile_names(const ActorConfig& c) {
-  if (!c.has("profile")) return std::nullopt;
-  if (c.node("profile").IsScalar() && c.string("profile").empty()) return std::nullopt;
-  return c.strings("profile");
+// The source config's `profile:`: a name (forced on every record), a list (the choice among those
+// only, each name once), or nothing ("" or left out: every profile).
+struct ProfileChoice {
+  std::string forced;
+  std::optional<std::vector<std::string>> among;
+};
+ProfileChoice profile_choice(const ActorConfig& c) {
+  if (!c.has("profile")) return {};
+  if (c.node("profile").IsScalar()) return {c.string("profile"), std::nullopt};
+  std::vector<std::string> names;
+  for (std::string& name : c.strings("profile"))
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+  return {"", std::move(names)};
 }
 
 }  // namespace
@@ -66,7 +75,9 @@ MessageIngester make_ingester(const ActorConfig& c, const profiles::BuiltinProfi
       }
     }
   }
-  if (const auto named = profile_names(c)) set.limit_to(*named, c.place("profile"));
+  const ProfileChoice choice = profile_choice(c);
+  if (!choice.forced.empty()) set.force(choice.forced, c.place("profile"));
+  if (choice.among) set.limit_to(*choice.among, c.place("profile"));
   return MessageIngester(std::move(sources), std::move(set));
 }
 
@@ -74,7 +85,9 @@ std::vector<FieldSet> ingest_field_sets(const ActorConfig& c, const profiles::Bu
   profiles::ProfileSet set = builtin.set();
   if (c.has("profiles"))
     for (const std::string& path : c.strings("profiles")) set.add_path(workflow_relative(c.file(), path));
-  const std::vector<std::string> names = profile_names(c).value_or(set.names());
+  const ProfileChoice choice = profile_choice(c);
+  const std::vector<std::string> names =
+      !choice.forced.empty() ? std::vector<std::string>{choice.forced} : choice.among.value_or(set.names());
   std::vector<FieldSet> sets;
   for (const std::string& name : names) {
     const profiles::Profile* profile = set.find(name);

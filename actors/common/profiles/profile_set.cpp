@@ -75,26 +75,25 @@ std::vector<std::string> ProfileSet::names() const {
 }
 
 void ProfileSet::force(std::string_view name, std::string_view place) {
-  limit_to({std::string(name)}, place);
+  forced_ = find(name);
+  if (!forced_) fail(std::string(place), "no profile named '" + std::string(name) + "' (known: " + known_names() + ")");
 }
 
 void ProfileSet::limit_to(const std::vector<std::string>& wanted, std::string_view place) {
   if (wanted.empty()) fail(std::string(place), "an empty list of profiles: name one or more, or leave `profile:` out");
-  for (const std::string& name : wanted) {
-    if (find(name)) continue;
-    std::string known;
-    for (const std::string& n : names()) known += (known.empty() ? "" : ", ") + n;
-    fail(std::string(place), "no profile named '" + name + "' (known: " + known + ")");
-  }
-  if (wanted.size() == 1) {
-    forced_ = find(wanted[0]);
-    return;
-  }
+  for (const std::string& name : wanted)
+    if (!find(name)) fail(std::string(place), "no profile named '" + name + "' (known: " + known_names() + ")");
   forced_ = nullptr;
   by_shape_.clear();
   std::erase_if(profiles_, [&](const std::unique_ptr<Profile>& p) {
     return std::find(wanted.begin(), wanted.end(), p->name()) == wanted.end();
   });
+}
+
+std::string ProfileSet::known_names() const {
+  std::string known;
+  for (const std::string& n : names()) known += (known.empty() ? "" : ", ") + n;
+  return known;
 }
 
 namespace {

@@ -41,10 +41,11 @@ class ProfileSet {
   // Forces one profile for every record (source config `profile: NAME`). Raises a Fault naming
   // `place` when no profile has that name.
   void force(std::string_view name, std::string_view place);
-  // The source config's `profile:`: one name forces that profile (`force`); several keep only the
-  // profiles named, and each record's profile is chosen among them as usual (a source of ZTF
-  // alerts of both schema generations: `[ztf-3, ztf-4]`). Raises a Fault naming `place` for a
-  // name no profile has, or for an empty list.
+  // The source config's `profile:` as a list: keeps only the profiles named, and each record's
+  // profile is chosen among them as usual (a source of ZTF alerts of both schema generations:
+  // `[ztf-3, ztf-4]`; a list of one still refuses a record its profile does not take, where a
+  // forced profile maps every record). Raises a Fault naming `place` for a name no profile has, or
+  // for an empty list. A profile `add`ed afterwards joins the set again: limit last.
   void limit_to(const std::vector<std::string>& names, std::string_view place);
 
   // The profile for a decoded record and the node its alert is at: the record itself or, when
@@ -72,6 +73,7 @@ class ProfileSet {
 
  private:
   std::vector<const Profile*> candidates_at(RawView node) const;
+  std::string known_names() const;  // "atlas, ebs-alert-1, ...", for refusals
 
   std::vector<std::unique_ptr<Profile>> profiles_;
   const Profile* forced_ = nullptr;

@@ -81,6 +81,14 @@ TEST_CASE("a list of profiles keeps only those: the choice by schema and version
   CHECK_THROWS_WITH_AS(other.limit_to({}, "src.yaml:4:16"), doctest::Contains("src.yaml:4:16: an empty list of profiles"),
                        Fault);
   CHECK(other.names() == ProfileSet::builtin().names());  // a refused list changes nothing
+
+  // A list of one still refuses what its profile does not take; forcing that profile maps it.
+  ProfileSet one = ProfileSet::builtin();
+  one.limit_to({"ztf-4"}, "src.yaml:4:16");
+  CHECK_THROWS_WITH_AS(one.select(record_named(ztf, "3.3"), "e"), doctest::Contains("schemavsn '3.3' is not 4.*"), Fault);
+  ProfileSet forced = ProfileSet::builtin();
+  forced.force("ztf-4", "src.yaml:4:16");
+  CHECK(forced.select(record_named(ztf, "3.3"), "f").name() == "ztf-4");
 }
 
 TEST_CASE("a workflow adds a profile from a folder, or overrides a built-in one by name") {
