@@ -80,9 +80,15 @@ Catalog::Catalog(const std::filesystem::path& path) : bases_(std::make_unique<He
   rows_ = std::make_unique<RowReader>();
   rows_->in_use_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (rows_->in_use_fd < 0) fail(place, std::string("cannot open the catalogue file: ") + std::strerror(errno));
-  // Blocks only while a cache prune holds the file (an unlink); one removed meanwhile is gone.
+  // Blocks only while a cache prune holds the file (an unlink); one removed meanwhile is gone. A
+  // file system without locks (ENOLCK on some NFS mounts) only loses that protection.
+  int locked;
+  do locked = ::flock(rows_->in_use_fd, LOCK_SH);
+  while (locked != 0 && errno == EINTR);
+  if (locked != 0 && errno != ENOLCK && errno != EINVAL)
+    fail(place, std::string("cannot lock the catalogue file for reading: ") + std::strerror(errno));
   struct stat held {};
-  if (::flock(rows_->in_use_fd, LOCK_SH) != 0 || ::fstat(rows_->in_use_fd, &held) != 0 || held.st_nlink == 0)
+  if (::fstat(rows_->in_use_fd, &held) != 0 || held.st_nlink == 0)
     fail(place, "catalogue file not found (removed while it was being opened)");
   rows_->db = open_sqlite(place, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, place);
   sqlite3* db = rows_->db.get();
