@@ -31,7 +31,9 @@ bool same_letters(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+// White space as isspace has it in the C locale, whatever the process's locale: a file saved with
+// CRLF line ends leaves a '\r'.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 ByteSize refused(std::string_view text, const std::string& why, int64_t plain_unit) {
@@ -56,25 +58,29 @@ ByteSize parse_byte_size(std::string_view text, int64_t plain_unit) {
   if (body.empty()) return refused(text, "it is empty", plain_unit);
   if (body[0] == '-' || body[0] == '+') return refused(text, "no sign is taken", plain_unit);
 
-  // The number: digits, and maybe a '.' and more digits. Its value is whole / 10^decimals.
+  // The number: digits, and maybe a '.' and more digits.
   size_t i = 0;
-  Wide whole = 0;
-  int digits = 0, decimals = 0;
-  bool point = false;
-  for (; i < body.size() && (is_digit(body[i]) || (body[i] == '.' && !point)); ++i) {
-    if (body[i] == '.') {
-      point = true;
-      continue;
-    }
-    // Past 19 digits (leading zeros aside) a size passes int64_t, or the fraction is absurd.
-    if (whole > 0 || body[i] != '0') ++digits;
-    if (digits > 19) return refused(text, "more than 19 digits", plain_unit);
-    whole = whole * 10 + (body[i] - '0');
-    if (point) ++decimals;
+  while (i < body.size() && is_digit(body[i])) ++i;
+  std::string_view integer = body.substr(0, i), fraction;
+  if (i < body.size() && body[i] == '.') {
+    const size_t fraction_at = ++i;
+    while (i < body.size() && is_digit(body[i])) ++i;
+    fraction = body.substr(fraction_at, i - fraction_at);
+    if (integer.empty() || fraction.empty()) return refused(text, "it does not start with a number", plain_unit);
   }
-  const std::string_view number = body.substr(0, i);
-  if (number.empty() || number == "." || number.front() == '.' || number.back() == '.')
-    return refused(text, "it does not start with a number", plain_unit);
+  if (integer.empty()) return refused(text, "it does not start with a number", plain_unit);
+
+  // Its value is whole / 10^decimals, counting only the digits that matter: zeros that lead the
+  // number or end its fraction change nothing. Past 19 of them a size passes int64_t or the fraction
+  // is absurd; and the arithmetic below stays within 10^19 times a unit of at most 2^40.
+  while (integer.size() > 1 && integer.front() == '0') integer.remove_prefix(1);
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  const size_t significant = (integer == "0" ? 0 : integer.size()) + fraction.size();
+  if (significant > 19) return refused(text, "more than 19 digits", plain_unit);
+  Wide whole = 0;
+  for (char digit : integer) whole = whole * 10 + (digit - '0');
+  for (char digit : fraction) whole = whole * 10 + (digit - '0');
+  const size_t decimals = fraction.size();
 
   size_t unit_at = i;
   while (unit_at < body.size() && is_space(body[unit_at])) ++unit_at;
@@ -88,7 +94,7 @@ ByteSize parse_byte_size(std::string_view text, int64_t plain_unit) {
   }
 
   Wide scale = 1;
-  for (int d = 0; d < decimals; ++d) scale *= 10;
+  for (size_t d = 0; d < decimals; ++d) scale *= 10;
   const Wide product = whole * unit;
   if (product % scale != 0) return refused(text, "not a whole number of bytes", plain_unit);
   const Wide bytes = product / scale;

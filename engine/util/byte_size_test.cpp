@@ -79,6 +79,29 @@ TEST_CASE("parse_byte_size refuses other units, signs, empty text and more than 
   CHECK(has(problem_of("99999999999999999999"), "more than 19 digits"));
 }
 
+TEST_CASE("parse_byte_size counts every significant digit of a fraction: a long one is refused, never overflows") {
+  // Zeros after the point used to go uncounted while each multiplied the divisor by 10: from 39
+  // of them the arithmetic overflowed, at 128 the divisor wrapped to 0 (SIGFPE).
+  CHECK(has(problem_of("0." + std::string(200, '0') + "1 KiB"), "more than 19 digits"));
+  CHECK(has(problem_of("0." + std::string(127, '0') + "1"), "more than 19 digits"));
+  CHECK(has(problem_of("0." + std::string(37, '0') + "1 TiB"), "more than 19 digits"));
+  CHECK(has(problem_of("1.0000000000000000001"), "more than 19 digits"));  // 20 significant digits
+  // Zeros that end a fraction change nothing: taken, however many.
+  CHECK(bytes_of("1.0000000000000000000 B") == 1);
+  CHECK(bytes_of("1." + std::string(200, '0') + " KiB") == 1024);
+  CHECK(bytes_of("9223372036854775807.0") == INT64_MAX);
+  CHECK(bytes_of("0.5000000000000000000 KiB") == 512);
+  CHECK(bytes_of("0.000000000001 TB") == 1);  // 10^-12 TB: one byte
+  CHECK(has(problem_of("0.0000000000000000001 TB"), "not a whole number of bytes"));
+}
+
+TEST_CASE("parse_byte_size takes any white space (C locale isspace) around the number and before the unit") {
+  CHECK(bytes_of("8 MiB\r") == 8388608);  // a file saved with CRLF line ends
+  CHECK(bytes_of("\r\n\v\f 4096 \t\r\n") == 4096);
+  CHECK(bytes_of("8\rMiB") == 8388608);
+  CHECK(has(problem_of("\r"), "it is empty"));
+}
+
 TEST_CASE("parse_byte_size: a key named in MiB counts a plain number in MiB, a unit as written") {
   CHECK(bytes_of("32", int64_t{1} << 20) == int64_t{32} << 20);
   CHECK(bytes_of("512 KiB", int64_t{1} << 20) == 524288);
