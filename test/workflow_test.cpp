@@ -324,12 +324,24 @@ actors:
   CHECK(problems_of(R"(name: w
 defaults:
   dashboard_shipment_bytes: 1 KiB
-  dashboard_final_shipment_bytes: 2 GiB)" + actors) ==
+  dashboard_final_shipment_bytes: 300 MiB)" + actors) ==
         std::vector<std::string>{
-            "w.yaml:3:29: 'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to 268435456 "
-            "(256 MiB), default 2097152 (2 MiB), not 1024 ('1 KiB')",
+            "w.yaml:3:29: 'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to 67108864 "
+            "(64 MiB), default 2097152 (2 MiB), not 1024 ('1 KiB')",
             "w.yaml:4:35: 'dashboard_final_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to "
-            "1073741824 (1 GiB), default 4 times dashboard_shipment_bytes, not 2147483648 ('2 GiB')"});
+            "268435456 (256 MiB), default 4 times dashboard_shipment_bytes, not 314572800 ('300 MiB')"});
+  // At most 64 MiB + 2 x 256 MiB in flight from a node (docs/dashboard.md "The budgets").
+  CHECK(problems_of("name: w\ndefaults: {dashboard_shipment_bytes: 128 MiB}" + actors).at(0).starts_with(
+      "w.yaml:2:38: 'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to 67108864 (64 MiB)"));
+  Built largest = build("name: w\ndefaults: {dashboard_shipment_bytes: 64 MiB}" + actors);
+  REQUIRE(largest.problems.empty());
+  CHECK(largest.workflow->dashboard_final_shipment_bytes == int64_t{256} << 20);
+  // A refused shipment budget is not stood in for by the default to judge the final one: one
+  // problem, not a second about the final budget being below 2 MiB.
+  CHECK(problems_of("name: w\ndefaults: {dashboard_shipment_bytes: 1 KiB, dashboard_final_shipment_bytes: 1 MiB}" +
+                    actors) ==
+        std::vector<std::string>{"w.yaml:2:38: 'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 "
+                                 "KiB) to 67108864 (64 MiB), default 2097152 (2 MiB), not 1024 ('1 KiB')"});
   CHECK(problems_of(R"(name: w
 defaults: {dashboard_shipment_bytes: 8 MiB, dashboard_final_shipment_bytes: 4 MiB})" + actors) ==
         std::vector<std::string>{"w.yaml:2:77: 'dashboard_final_shipment_bytes' (4194304 (4 MiB)) must not be below "

@@ -397,6 +397,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
   }
   std::optional<int64_t> final_shipment;  // dashboard_final_shipment_bytes as given
   std::string final_shipment_place;
+  bool shipment_refused = false;  // then the final budget is not compared with the default shipment's
   if (YAML::Node defaults = root["defaults"]) {
     if (!defaults.IsMap()) {
       problems.push_back({place_of(file, defaults), "'defaults' must be a map"});
@@ -435,8 +436,10 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                     : ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardShipmentBytes,
                                 describe_bytes(Workflow::kDefaultDashboardShipmentBytes)};
           const SettingValue setting = byte_setting(key, entry.second.IsScalar() ? entry.second.Scalar() : "", range);
-          if (!setting.value) problems.push_back({place_of(file, entry.second), setting.problem});
-          else if (final) final_shipment = *setting.value;
+          if (!setting.value) {
+            problems.push_back({place_of(file, entry.second), setting.problem});
+            if (!final) shipment_refused = true;
+          } else if (final) final_shipment = *setting.value;
           else wf.dashboard_shipment_bytes = *setting.value;
           if (final) final_shipment_place = place_of(file, entry.second);
         } else if (!is_integer(entry.second) || entry.second.as<int64_t>() < (key == "batch_size" ? 1 : 0)) {
@@ -453,7 +456,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
   // The final shipment takes at least what one shipment takes; not given, four of them.
   if (!final_shipment)
     wf.dashboard_final_shipment_bytes = Workflow::kFinalShipments * wf.dashboard_shipment_bytes;
-  else if (*final_shipment < wf.dashboard_shipment_bytes)
+  else if (*final_shipment < wf.dashboard_shipment_bytes && !shipment_refused)
     problems.push_back({final_shipment_place, "'dashboard_final_shipment_bytes' (" + describe_bytes(*final_shipment) +
                                                   ") must not be below 'dashboard_shipment_bytes' (" +
                                                   describe_bytes(wf.dashboard_shipment_bytes) + ")"});

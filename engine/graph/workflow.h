@@ -105,12 +105,14 @@ struct Workflow {
   int64_t dashboard_final_shipment_bytes = kFinalShipments * kDefaultDashboardShipmentBytes;
   static constexpr int64_t kDefaultDashboardShipmentBytes = int64_t{2} << 20;
   static constexpr int64_t kFinalShipments = 4;
-  // Below 64 KiB a shipment holds two ZTF alerts with their cutouts; above 256 MiB a shipment (a
-  // final one above 1 GiB) is more than a page is worth holding at once, in the node's write buffer
-  // and the coordinator's mailbox.
+  // Below 64 KiB a shipment holds two ZTF alerts with their cutouts. Above: a node may have in
+  // flight one shipment and, at the end, two final ones (the last ships whatever is in transit, and
+  // after a drain cut it ships twice), each passed by at most one record larger than its budget,
+  // into the coordinator's mailbox, which has no bound of its own: at the maxima 64 + 2 x 256 MiB a
+  // node, times the nodes (docs/dashboard.md "The budgets").
   static constexpr int64_t kMinDashboardShipmentBytes = int64_t{64} << 10;
-  static constexpr int64_t kMaxDashboardShipmentBytes = int64_t{256} << 20;
-  static constexpr int64_t kMaxDashboardFinalShipmentBytes = int64_t{1} << 30;
+  static constexpr int64_t kMaxDashboardShipmentBytes = int64_t{64} << 20;
+  static constexpr int64_t kMaxDashboardFinalShipmentBytes = kFinalShipments * kMaxDashboardShipmentBytes;
   // A cluster run (docs/cluster.md "Failures"): what happens to the instances of a node that is
   // lost. failover: they are replaced on a surviving node and what was sent to them and not
   // handled is sent again; restart: the whole run starts again on the survivors, Kafka sources
