@@ -585,17 +585,35 @@ actors:
   - {id: sim, type: simulator, config: {count: 10}}
   - {id: db, type: repository, config: {path: a.db, page_cache_mb: 512 KiB, max_size_mb: 2 GiB, lightcurve_cache_mb: 16}, inputs: [sim.alerts]})");
   CHECK(sized.problems.empty());
-  // Read as an instance reads them (the registry of build() is gone with it: a schema of our own).
-  const std::vector<ConfigKey> schema{{"page_cache_mb", ValueKind::mebibytes, false, "32", ""},
-                                      {"lightcurve_cache_mb", ValueKind::mebibytes, false, "32", ""},
-                                      {"max_pending_bytes", ValueKind::bytes, false, "64 MiB", ""},
-                                      {"output_dead_letter_bytes", ValueKind::bytes, false, "67108864", ""}};
-  const ActorConfig db(YAML::Load("{page_cache_mb: 512 KiB, lightcurve_cache_mb: 16, output_dead_letter_bytes: 8 MB}"),
-                       "w.yaml", &schema);
-  CHECK(db.bytes("page_cache_mb") == 524288);
-  CHECK(db.bytes("lightcurve_cache_mb") == int64_t{16} << 20);  // a plain number: MiB, as the key's name says
-  CHECK(db.bytes("output_dead_letter_bytes") == 8000000);
-  CHECK(db.bytes("max_pending_bytes") == int64_t{64} << 20);  // the defaults are sizes too
+  // Read as an instance reads them, with the real types' schemas: a `_mb` key declared as plain
+  // bytes by mistake would read `2` as 2 bytes here.
+  const ActorRegistry registry = test_registry();
+  const auto schema_of = [&registry](const std::string& type) {
+    const ActorType* found = registry.find(type);
+    REQUIRE(found);
+    return found->config;
+  };
+  const std::vector<ConfigKey> repository = schema_of("repository");
+  const ActorConfig plain(YAML::Load("{page_cache_mb: 8, max_size_mb: 2, lightcurve_cache_mb: 16}"), "w.yaml", &repository);
+  CHECK(plain.bytes("page_cache_mb") == int64_t{8} << 20);  // a plain number: MiB, as the key's name says
+  CHECK(plain.bytes("max_size_mb") == int64_t{2} << 20);
+  CHECK(plain.bytes("lightcurve_cache_mb") == int64_t{16} << 20);
+  const ActorConfig sized_db(YAML::Load("{page_cache_mb: 512 KiB, max_size_mb: 2 GiB, lightcurve_cache_mb: 4096 B}"),
+                             "w.yaml", &repository);
+  CHECK(sized_db.bytes("page_cache_mb") == 524288);
+  CHECK(sized_db.bytes("max_size_mb") == int64_t{2} << 30);
+  CHECK(sized_db.bytes("lightcurve_cache_mb") == 4096);
+  // The key's default counts in its own unit too: 32 MiB.
+  CHECK(ActorConfig(YAML::Load("{}"), "w.yaml", &repository).bytes("page_cache_mb") == int64_t{32} << 20);
+  CHECK(ActorConfig(YAML::Load("{}"), "w.yaml", &repository).bytes("lightcurve_cache_mb") == int64_t{32} << 20);
+  const std::vector<ConfigKey> filters = schema_of("filters");
+  CHECK(ActorConfig(YAML::Load("{output_dead_letter_bytes: 8 MB}"), "w.yaml", &filters).bytes("output_dead_letter_bytes") ==
+        8000000);
+  CHECK(ActorConfig(YAML::Load("{output_dead_letter_bytes: 4096}"), "w.yaml", &filters).bytes("output_dead_letter_bytes") ==
+        4096);
+  const std::vector<ConfigKey> join = schema_of("classification-join");
+  CHECK(ActorConfig(YAML::Load("{}"), "w.yaml", &join).bytes("max_pending_bytes") == int64_t{64} << 20);
+  CHECK(ActorConfig(YAML::Load("{max_pending_bytes: 1000}"), "w.yaml", &join).bytes("max_pending_bytes") == 1000);
   auto p = problems_of(R"(name: w
 actors:
   - {id: sim, type: simulator, config: {count: 10}}
@@ -605,6 +623,4 @@ actors:
                 "4096, 64 KiB, 8 MiB or 1 GiB (KiB, MiB, GiB, TiB: powers of 1024; kB, MB, GB, TB: of 1000); a number "
                 "without a unit counts MiB");
   CHECK(p[1].starts_with("w.yaml:4:87: config key 'max_size_mb': '-1' is not a size in bytes (no sign is taken)"));
-  // The key's default counts in its own unit too: 32 MiB.
-  CHECK(ActorConfig(YAML::Load("{}"), "w.yaml", &schema).bytes("page_cache_mb") == int64_t{32} << 20);
 }
