@@ -192,17 +192,25 @@ actors:
   CHECK(held_warnings(held_summary) == 1);
   CHECK(held_warnings(key) == 0);
 
-  for (const char* bad : {"--credit-window-batches 0", "--credit-window-bytes '8 XB'", "--held-tokens-bytes -5",
-                          "--credit-window-bytes 1099511627777", "--credit-window-bytes '2 TiB'",
-                          "--credit-window-batches 65537"}) {
-    auto r = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir bad " + bad, dir);
-    INFO(bad << ": " << r.err);
+  // Each bad value, and the refusal it must get (after the flag's name).
+  const std::vector<std::pair<std::string, std::string>> bad_flags{
+      {"--credit-window-batches 0", "'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 0"},
+      {"--credit-window-bytes '8 XB'", "'credit_window_bytes': '8 XB' is not a size in bytes ('XB' is not a unit)"},
+      {"--held-tokens-bytes -5", "'held_tokens_bytes': '-5' is not a size in bytes (no sign is taken)"},
+      {"--credit-window-bytes 1099511627777",
+       "'credit_window_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), default 8388608 (8 MiB), not "
+       "1099511627777"},
+      {"--credit-window-bytes '2 TiB'",
+       "'credit_window_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), default 8388608 (8 MiB), not "
+       "2199023255552 ('2 TiB')"},
+      {"--credit-window-batches 65537",
+       "'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 65537"}};
+  for (const auto& bad : bad_flags) {
+    auto r = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir bad " + bad.first, dir);
+    INFO(bad.first << ": " << r.err);
     CHECK(r.exit_code == 2);
-    const std::string flag_name = std::string(bad).substr(0, std::string(bad).find(' '));
-    CHECK(r.err.find(flag_name + ": '") != std::string::npos);
-    CHECK((r.err.find("must be a whole number of batches") != std::string::npos ||
-           r.err.find("must be a number of bytes from 1 to 1099511627776 (1 TiB)") != std::string::npos ||
-           r.err.find("is not a size in bytes") != std::string::npos));
+    const std::string flag_name = bad.first.substr(0, bad.first.find(' '));
+    CHECK(r.err.find(flag_name + ": " + bad.second) != std::string::npos);
     CHECK(!fs::exists(dir / "bad"));
   }
   fs::remove_all(dir);

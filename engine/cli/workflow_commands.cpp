@@ -292,7 +292,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "that take turns overlap more; each batch in flight costs ~350 B the byte window does not count")
                      ->check(credit_flag_check("credit_window_batches"));
                  app.add_option("--credit-window-bytes", o->credit_window_bytes,
-                                "bytes of records in flight per edge, a size such as 8388608, 8 MiB or 8MB (default: the "
+                                "bytes of records in flight per edge, a size such as 8388608 or 8 MiB (8MB is 8,000,000 bytes) (default: the "
                                 "workflow's defaults.credit_window_bytes, 8 MiB); a run holds at most its edges times this plus a batch each of records, "
                                 "plus ~350 B per batch in flight; in a cluster run each link out also keeps up to 8 windows "
                                 "of held batches whole plus --held-tokens-bytes (docs/workflow-format.md)")
