@@ -142,9 +142,10 @@ actors:
 TEST_CASE("the credit window reaches the run from the workflow's defaults and from run flags; bad flags are refused") {
   fs::path dir = temp_dir("credit");
   // A sink writing 400 records/s behind a filter: the filter's output window fills, then its input
-  // window, so the filter's peak queue shows the window that applied (12 measured, of 12).
+  // window, so the filter's peak queue shows the window that applied (12 measured, of 12). The byte
+  // window is a size with a unit (docs/workflow-format.md "Sizes"): 8 MB is 8,000,000 bytes.
   std::ofstream(dir / "w.yaml") << R"(name: credit
-defaults: {batch_size: 10, credit_window_batches: 12}
+defaults: {batch_size: 10, credit_window_batches: 12, credit_window_bytes: 8 MB}
 actors:
   - {id: sim, type: simulator, config: {count: 400, seed: 4}}
   - {id: keep, type: filter, config: {where: "mag < 99"}, inputs: [sim.alerts]}
@@ -159,13 +160,13 @@ actors:
   REQUIRE_MESSAGE(from_key.exit_code == 0, from_key.err);
   json key = json::parse(read_file(dir / "key.json"));
   CHECK(key["credit_window"]["batches"] == 12);
-  CHECK(key["credit_window"]["bytes"] == 8388608);
+  CHECK(key["credit_window"]["bytes"] == 8000000);
   CHECK_FALSE(key["credit_window"].contains("held_tokens_bytes"));  // a cluster run's only
   CHECK(peaks(key)["keep"] > 2);  // its queue grew past what the flag allows below
   CHECK(peaks(key)["keep"] <= 12);
 
   auto from_flag = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --overwrite --summary-json flag.json "
-                                            "--credit-window-batches 2 --credit-window-bytes 1048576",
+                                            "--credit-window-batches 2 --credit-window-bytes '1 MiB'",
                                dir);
   REQUIRE_MESSAGE(from_flag.exit_code == 0, from_flag.err);
   json flag = json::parse(read_file(dir / "flag.json"));
@@ -191,14 +192,25 @@ actors:
   CHECK(held_warnings(held_summary) == 1);
   CHECK(held_warnings(key) == 0);
 
-  for (const char* bad : {"--credit-window-batches 0", "--credit-window-bytes 8MiB", "--held-tokens-bytes -5",
-                          "--credit-window-bytes 1099511627777", "--credit-window-batches 65537"}) {
-    auto r = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir bad " + bad, dir);
-    INFO(bad << ": " << r.err);
+  // Each bad value, and the refusal it must get (after the flag's name).
+  const std::vector<std::pair<std::string, std::string>> bad_flags{
+      {"--credit-window-batches 0", "'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 0"},
+      {"--credit-window-bytes '8 XB'", "'credit_window_bytes': '8 XB' is not a size in bytes ('XB' is not a unit)"},
+      {"--held-tokens-bytes -5", "'held_tokens_bytes': '-5' is not a size in bytes (no sign is taken)"},
+      {"--credit-window-bytes 1099511627777",
+       "'credit_window_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), default 8388608 (8 MiB), not "
+       "1099511627777"},
+      {"--credit-window-bytes '2 TiB'",
+       "'credit_window_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), default 8388608 (8 MiB), not "
+       "2199023255552 ('2 TiB')"},
+      {"--credit-window-batches 65537",
+       "'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 65537"}};
+  for (const auto& bad : bad_flags) {
+    auto r = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir bad " + bad.first, dir);
+    INFO(bad.first << ": " << r.err);
     CHECK(r.exit_code == 2);
-    const std::string flag_name = std::string(bad).substr(0, std::string(bad).find(' '));
-    CHECK(r.err.find(flag_name + ": '") != std::string::npos);
-    CHECK(r.err.find("must be a whole number of ") != std::string::npos);
+    const std::string flag_name = bad.first.substr(0, bad.first.find(' '));
+    CHECK(r.err.find(flag_name + ": " + bad.second) != std::string::npos);
     CHECK(!fs::exists(dir / "bad"));
   }
   fs::remove_all(dir);

@@ -1322,10 +1322,13 @@ TEST_CASE("kept records reaching a node's dashboard sink faster than a shipment 
           "the newest, the skipped are counted") {
   fs::path dir = temp_dir("dashboard-lag");
   // ~14 kB alerts (200 points of history each, shipped without their raw payload) at 1000 a
-  // second: ~14 MB/s of kept records for 2 MiB shipments every 0.5 s (4 MiB/s), and a sink keeping
-  // 2500 of them (~35 MB: more than eight shipments). Shipping the oldest first (before issue 14's
-  // newest first), the page's newest alert was 2,100-2,600 alerts behind the source from 5 s on.
+  // second: ~14 MB/s of kept records for the workflow's 1 MiB shipments every 0.5 s (2 MiB/s;
+  // docs/dashboard.md "The budgets": half the default, so the final one is 4 MiB), and a sink
+  // keeping 2500 of them (~35 MB: some 33 shipments). Shipping the oldest first (before issue 14's
+  // newest first), with 2 MiB shipments, the page's newest alert was 2,100-2,600 alerts behind the
+  // source from 5 s on; every check below holds at either budget.
   write(dir / "workflow.yaml", R"(name: cluster-dashboard-lag
+defaults: {dashboard_shipment_bytes: 1 MiB}
 actors:
   - id: sim
     type: simulator
@@ -1370,15 +1373,19 @@ actors:
   }
   // At most a shipment period and a books period behind the sink (1 s: 1000 alerts), with room
   // for a loaded machine. Shipping the oldest first, the page's newest was the oldest the sink
-  // still kept and not shipped: the sink keeps 2500, one shipment takes ~150 of them, so ~2350
-  // behind the sink (reasoned, not measured against this count: the old binary's 2,100-2,660
-  // were measured against the source's count).
+  // still kept and not shipped: the sink keeps 2500, one 1 MiB shipment takes ~75 of them, so
+  // ~2425 behind the sink (reasoned, not measured against this count: the old binary's
+  // 2,100-2,660 were measured against the source's count, with 2 MiB shipments).
   CHECK(least_lag < 1500);
   const json summary = json::parse(read_file(dir / "summary.json"));
   const json& shipped = summary["cluster"]["nodes"][1]["dashboard"];
   CHECK(shipped["records_shipped"].get<uint64_t>() > 0);
   CHECK(shipped["records_not_shipped"].get<uint64_t>() > 0);
+  // The node applied the workflow's budgets, which reached it in the workflow's text.
+  CHECK(shipped["shipment_bytes"] == 1048576);
+  CHECK(shipped["final_shipment_bytes"] == 4194304);
   CHECK(read_file(dir / "run.err").find("the older are skipped") != std::string::npos);
+  CHECK(read_file(dir / "run.err").find("dashboard_shipment_bytes = 1048576 (1 MiB) every 500 ms") != std::string::npos);
   fs::remove_all(dir);
 }
 

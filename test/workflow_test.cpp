@@ -257,15 +257,15 @@ actors:
   auto p = problems_of(R"(name: w
 defaults:
   credit_window_batches: 0
-  credit_window_bytes: 8MiB
+  credit_window_bytes: 8 XB
   held_tokens_bytes: 1099511627777
   batch_size: 10)" + actors);
   std::vector<std::string> expected{
       "w.yaml:3:26: 'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 0",
-      "w.yaml:4:24: 'credit_window_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default "
-      "8388608, 8 MiB), not '8MiB'",
-      "w.yaml:5:22: 'held_tokens_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default one "
-      "credit byte window), not 1099511627777",
+      "w.yaml:4:24: 'credit_window_bytes': '8 XB' is not a size in bytes ('XB' is not a unit): write 4096, 64 KiB, "
+      "8 MiB or 1 GiB (KiB, MiB, GiB, TiB: powers of 1024; kB, MB, GB, TB: of 1000)",
+      "w.yaml:5:22: 'held_tokens_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), default one "
+      "credit byte window, not 1099511627777",
   };
   CHECK(p == expected);
   auto more = problems_of("name: w\ndefaults: {credit_window_batches: -2, credit_window_bytes: [1], held_tokens_bytes: 1.5}" +
@@ -273,16 +273,81 @@ defaults:
   REQUIRE(more.size() == 3);
   CHECK(more[0].find("w.yaml:2:") == 0);
   CHECK(more[0].ends_with("(default 16), not -2"));
-  CHECK(more[1].ends_with("(1 TiB; default 8388608, 8 MiB)"));  // a list is no number
-  CHECK(more[2].ends_with("not '1.5'"));
+  CHECK(more[1].find("default 8388608 (8 MiB): write 4096, 64 KiB") != std::string::npos);  // a list is no size
+  CHECK(more[2].ends_with("'1.5' is not a size in bytes (not a whole number of bytes): write 4096, 64 KiB, 8 MiB or "
+                          "1 GiB (KiB, MiB, GiB, TiB: powers of 1024; kB, MB, GB, TB: of 1000)"));
   // The `run` flags give the same reasons (engine/cli/workflow_commands.cpp).
   CHECK(credit_setting_problem("credit_window_bytes", std::string("-1")) ==
-        "'credit_window_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; default 8388608, "
-        "8 MiB), not -1");
+        "'credit_window_bytes': '-1' is not a size in bytes (no sign is taken): write 4096, 64 KiB, 8 MiB or 1 GiB "
+        "(KiB, MiB, GiB, TiB: powers of 1024; kB, MB, GB, TB: of 1000)");
+  CHECK(credit_setting_problem("credit_window_bytes", std::string("0 KiB")) ==
+        "'credit_window_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), default 8388608 (8 MiB), "
+        "not 0 ('0 KiB')");
   CHECK(credit_setting_problem("credit_window_batches", std::string("12")).empty());
-  CHECK(credit_setting_problem("held_tokens_bytes", std::string("")).ends_with("credit byte window)"));
-  CHECK(credit_setting_problem("held_tokens_bytes", std::string("99999999999999999999")).ends_with(
-      ", not '99999999999999999999'"));
+  CHECK(credit_setting_problem("held_tokens_bytes", std::string("")).ends_with("kB, MB, GB, TB: of 1000)"));
+  CHECK(credit_setting_problem("held_tokens_bytes", std::string("99999999999999999999")).find("more than 19 digits") !=
+        std::string::npos);
+  CHECK(credit_setting_problem("held_tokens_bytes", std::string("2 TiB")) ==
+        "'held_tokens_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), default one credit byte "
+        "window, not 2199023255552 ('2 TiB')");
+}
+
+TEST_CASE("byte settings in defaults take units: 8 MiB, 64KiB, 8 MB (powers of 1000), 1.5 MiB") {
+  const std::string actors = R"(
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: lines, type: jsonl, config: {path: a.jsonl}, inputs: [sim.alerts]})";
+  Built units = build(R"(name: w
+defaults:
+  credit_window_bytes: 8 MiB
+  held_tokens_bytes: 64KiB
+  dashboard_shipment_bytes: 1.5 MiB
+  dashboard_final_shipment_bytes: 8 MB)" + actors);
+  REQUIRE(units.problems.empty());
+  CHECK(units.workflow->credit_window_bytes == 8388608);
+  CHECK(units.workflow->held_tokens_bytes == 65536);
+  CHECK(units.workflow->dashboard_shipment_bytes == 1572864);
+  CHECK(units.workflow->dashboard_final_shipment_bytes == 8000000);
+  Built plain = build("name: w" + actors);
+  CHECK(plain.workflow->dashboard_shipment_bytes == 2097152);
+  CHECK(plain.workflow->dashboard_final_shipment_bytes == 8388608);  // four shipments
+  // The final budget follows a shipment's when not given.
+  Built shipment_only = build("name: w\ndefaults: {dashboard_shipment_bytes: 4 MiB}" + actors);
+  CHECK(shipment_only.workflow->dashboard_final_shipment_bytes == int64_t{16} << 20);
+}
+
+TEST_CASE("the dashboard shipment budgets are refused out of range, or a final one below a shipment's, at their place") {
+  const std::string actors = R"(
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: lines, type: jsonl, config: {path: a.jsonl}, inputs: [sim.alerts]})";
+  CHECK(problems_of(R"(name: w
+defaults:
+  dashboard_shipment_bytes: 1 KiB
+  dashboard_final_shipment_bytes: 300 MiB)" + actors) ==
+        std::vector<std::string>{
+            "w.yaml:3:29: 'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to 67108864 "
+            "(64 MiB), default 2097152 (2 MiB), not 1024 ('1 KiB')",
+            "w.yaml:4:35: 'dashboard_final_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to "
+            "268435456 (256 MiB), default 4 times dashboard_shipment_bytes, not 314572800 ('300 MiB')"});
+  // At most 64 MiB + 2 x 256 MiB in flight from a node (docs/dashboard.md "The budgets").
+  CHECK(problems_of("name: w\ndefaults: {dashboard_shipment_bytes: 128 MiB}" + actors).at(0).starts_with(
+      "w.yaml:2:38: 'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to 67108864 (64 MiB)"));
+  Built largest = build("name: w\ndefaults: {dashboard_shipment_bytes: 64 MiB}" + actors);
+  REQUIRE(largest.problems.empty());
+  CHECK(largest.workflow->dashboard_final_shipment_bytes == int64_t{256} << 20);
+  // A refused shipment budget is not stood in for by the default to judge the final one: one
+  // problem, not a second about the final budget being below 2 MiB.
+  CHECK(problems_of("name: w\ndefaults: {dashboard_shipment_bytes: 1 KiB, dashboard_final_shipment_bytes: 1 MiB}" +
+                    actors) ==
+        std::vector<std::string>{"w.yaml:2:38: 'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 "
+                                 "KiB) to 67108864 (64 MiB), default 2097152 (2 MiB), not 1024 ('1 KiB')"});
+  CHECK(problems_of(R"(name: w
+defaults: {dashboard_shipment_bytes: 8 MiB, dashboard_final_shipment_bytes: 4 MiB})" + actors) ==
+        std::vector<std::string>{"w.yaml:2:77: 'dashboard_final_shipment_bytes' (4194304 (4 MiB)) must not be below "
+                                 "'dashboard_shipment_bytes' (8388608 (8 MiB))"});
+  CHECK(problems_of("name: w\ndefaults: {dashboard_shipment_bytes: 2 MiBs}" + actors).at(0).starts_with(
+      "w.yaml:2:38: 'dashboard_shipment_bytes': '2 MiBs' is not a size in bytes ('MiBs' is not a unit)"));
 }
 
 TEST_CASE("the registry refuses duplicates and suggests near names") {
@@ -512,4 +577,50 @@ TEST_CASE("a type that does not say whether it uses cutouts is taken to use them
   const CutoutUse use = cutout_use_downstream(*workflow, "ztf", kZtfCutouts);
   CHECK(use.used);
   CHECK(use.why == "actor 's' (silent): its type does not say that it leaves cutouts alone");
+}
+
+TEST_CASE("actors' byte keys take sizes with units; a `_mb` key counts a plain number in MiB; a bad size is refused at its place") {
+  Built sized = build(R"(name: w
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: db, type: repository, config: {path: a.db, page_cache_mb: 512 KiB, max_size_mb: 2 GiB, lightcurve_cache_mb: 16}, inputs: [sim.alerts]})");
+  CHECK(sized.problems.empty());
+  // Read as an instance reads them, with the real types' schemas: a `_mb` key declared as plain
+  // bytes by mistake would read `2` as 2 bytes here.
+  const ActorRegistry registry = test_registry();
+  const auto schema_of = [&registry](const std::string& type) {
+    const ActorType* found = registry.find(type);
+    REQUIRE(found);
+    return found->config;
+  };
+  const std::vector<ConfigKey> repository = schema_of("repository");
+  const ActorConfig plain(YAML::Load("{page_cache_mb: 8, max_size_mb: 2, lightcurve_cache_mb: 16}"), "w.yaml", &repository);
+  CHECK(plain.bytes("page_cache_mb") == int64_t{8} << 20);  // a plain number: MiB, as the key's name says
+  CHECK(plain.bytes("max_size_mb") == int64_t{2} << 20);
+  CHECK(plain.bytes("lightcurve_cache_mb") == int64_t{16} << 20);
+  const ActorConfig sized_db(YAML::Load("{page_cache_mb: 512 KiB, max_size_mb: 2 GiB, lightcurve_cache_mb: 4096 B}"),
+                             "w.yaml", &repository);
+  CHECK(sized_db.bytes("page_cache_mb") == 524288);
+  CHECK(sized_db.bytes("max_size_mb") == int64_t{2} << 30);
+  CHECK(sized_db.bytes("lightcurve_cache_mb") == 4096);
+  // The key's default counts in its own unit too: 32 MiB.
+  CHECK(ActorConfig(YAML::Load("{}"), "w.yaml", &repository).bytes("page_cache_mb") == int64_t{32} << 20);
+  CHECK(ActorConfig(YAML::Load("{}"), "w.yaml", &repository).bytes("lightcurve_cache_mb") == int64_t{32} << 20);
+  const std::vector<ConfigKey> filters = schema_of("filters");
+  CHECK(ActorConfig(YAML::Load("{output_dead_letter_bytes: 8 MB}"), "w.yaml", &filters).bytes("output_dead_letter_bytes") ==
+        8000000);
+  CHECK(ActorConfig(YAML::Load("{output_dead_letter_bytes: 4096}"), "w.yaml", &filters).bytes("output_dead_letter_bytes") ==
+        4096);
+  const std::vector<ConfigKey> join = schema_of("classification-join");
+  CHECK(ActorConfig(YAML::Load("{}"), "w.yaml", &join).bytes("max_pending_bytes") == int64_t{64} << 20);
+  CHECK(ActorConfig(YAML::Load("{max_pending_bytes: 1000}"), "w.yaml", &join).bytes("max_pending_bytes") == 1000);
+  auto p = problems_of(R"(name: w
+actors:
+  - {id: sim, type: simulator, config: {count: 10}}
+  - {id: db, type: repository, config: {path: a.db, page_cache_mb: 8 XB, max_size_mb: -1}, inputs: [sim.alerts]})");
+  REQUIRE(p.size() == 2);
+  CHECK(p[0] == "w.yaml:4:68: config key 'page_cache_mb': '8 XB' is not a size in bytes ('XB' is not a unit): write "
+                "4096, 64 KiB, 8 MiB or 1 GiB (KiB, MiB, GiB, TiB: powers of 1024; kB, MB, GB, TB: of 1000); a number "
+                "without a unit counts MiB");
+  CHECK(p[1].starts_with("w.yaml:4:87: config key 'max_size_mb': '-1' is not a size in bytes (no sign is taken)"));
 }

@@ -45,7 +45,7 @@ class ClassificationJoin final : public ActorLogic {
     pending_age_ = std::chrono::milliseconds(static_cast<int64_t>(c.number("pending_seconds") * 1000));
     max_held_ = static_cast<size_t>(c.integer("max_held_alerts"));
     max_pending_ = static_cast<size_t>(c.integer("max_pending"));
-    max_pending_bytes_ = static_cast<size_t>(c.integer("max_pending_bytes"));
+    max_pending_bytes_ = static_cast<size_t>(c.bytes("max_pending_bytes"));
     remember_ = static_cast<size_t>(c.integer("remember_alerts"));
   }
 
@@ -304,15 +304,16 @@ void register_classification_join(ActorRegistry& registry) {
       {"hold_seconds", ValueKind::number, false, "30", "the longest an alert waits for wait_for's brokers"},
       {"max_held_alerts", ValueKind::integer, false, "10000", "alerts waiting at once; the oldest goes on beyond it"},
       {"max_pending", ValueKind::integer, false, "100000", "classifications waiting for their alert; the oldest leaves on unmatched beyond it"},
-      {"max_pending_bytes", ValueKind::integer, false, "67108864", "the same bound in bytes"},
+      {"max_pending_bytes", ValueKind::bytes, false, "64 MiB", "the same bound in bytes"},
       {"pending_seconds", ValueKind::number, false, "600", "the longest a classification waits for its alert"},
       {"remember_alerts", ValueKind::integer, false, "100000", "ids of alerts gone on that are remembered, to tell a late classification from an early one"},
   };
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     for (const char* key : {"hold_seconds", "pending_seconds"})
       if (!(c.number(key) >= 0)) problems.push_back({c.place(key), std::string(key) + " must be >= 0"});
-    for (const char* key : {"max_held_alerts", "max_pending", "max_pending_bytes"})
+    for (const char* key : {"max_held_alerts", "max_pending"})
       if (c.integer(key) < 1) problems.push_back({c.place(key), std::string(key) + " must be >= 1"});
+    if (c.bytes("max_pending_bytes") < 1) problems.push_back({c.place("max_pending_bytes"), "max_pending_bytes must be >= 1"});
     if (c.integer("remember_alerts") < 0) problems.push_back({c.place("remember_alerts"), "remember_alerts must be >= 0"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<ClassificationJoin>(); };

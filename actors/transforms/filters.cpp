@@ -331,7 +331,7 @@ class Filters final : public ActorLogic {
       // What the outputs give up on is emitted on this actor's dead-letter port (the one after its
       // declared outputs), bounded in bytes (docs/filters.md, "Undelivered messages").
       undelivered_ = std::make_shared<registry::UndeliveredLetters>(
-          static_cast<size_t>(context.config.integer("output_dead_letter_bytes")));
+          static_cast<size_t>(context.config.bytes("output_dead_letter_bytes")));
       output_settings_.dead_letters = undelivered_;
       dead_letter_port_ = context.type ? context.type->outputs.size() : 1;
       actor_id_ = context.actor_id;
@@ -1100,7 +1100,7 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
        "lower applies (0: no limit)"},
       {"output_queue", ValueKind::integer, false, "10000",
        "messages an output may have waiting; a full queue fails the output and pauses the filter"},
-      {"output_dead_letter_bytes", ValueKind::integer, false, std::to_string(kDefaultDeadLetterBytes),
+      {"output_dead_letter_bytes", ValueKind::bytes, false, std::to_string(kDefaultDeadLetterBytes),
        "bytes of undelivered messages (those a failed output gave up on) on their way to the dead letters, per "
        "instance: a message that finds no room is counted and not written"},
       {"claim_ahead_ms", ValueKind::integer, false, std::to_string(kDefaultClaimAheadMs),
@@ -1122,7 +1122,7 @@ void register_filters(ActorRegistry& registry, const cluster::CoordinatorRequest
     if (configured_sql && !c.has("repository"))
       problems.push_back({c.place("filters"), "SQL filters ({sql: QUERY}) need `repository` (a `repository` sink's path)"});
     if (c.integer("output_timeout_ms") <= 0) problems.push_back({c.place("output_timeout_ms"), "must be positive"});
-    if (c.integer("output_dead_letter_bytes") <= 0)
+    if (c.bytes("output_dead_letter_bytes") <= 0)
       problems.push_back({c.place("output_dead_letter_bytes"), "must be positive (bytes)"});
     if (!(c.number("output_max_hold_s") > 0)) problems.push_back({c.place("output_max_hold_s"), "must be positive (seconds)"});
     if (c.integer("sql_step_limit") < 0)

@@ -282,7 +282,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "defaults.drain_timeout_s, 20; 0: no bound)")
                      ->check(CLI::NonNegativeNumber);
                  // The flag names the key it overrides: the refusal reads like the workflow's.
-                 auto credit_setting = [](const std::string& key) {
+                 auto credit_flag_check = [](const std::string& key) {
                    return CLI::Validator([key](std::string& text) { return credit_setting_problem(key, text); }, "", key);
                  };
                  app.add_option("--credit-window-batches", o->credit_window_batches,
@@ -290,18 +290,18 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                     " (default: the workflow's defaults.credit_window_batches, " +
                                     std::to_string(Workflow::kDefaultCreditWindowBatches) + "): smaller bounds memory tighter, larger lets stages "
                                 "that take turns overlap more; each batch in flight costs ~350 B the byte window does not count")
-                     ->check(credit_setting("credit_window_batches"));
+                     ->check(credit_flag_check("credit_window_batches"));
                  app.add_option("--credit-window-bytes", o->credit_window_bytes,
-                                "bytes of records in flight per edge (default: the workflow's defaults.credit_window_bytes, "
-                                "8388608 = 8 MiB); a run holds at most its edges times this plus a batch each of records, "
+                                "bytes of records in flight per edge, a size such as 8388608 or 8 MiB (8MB is 8,000,000 bytes) (default: the "
+                                "workflow's defaults.credit_window_bytes, 8 MiB); a run holds at most its edges times this plus a batch each of records, "
                                 "plus ~350 B per batch in flight; in a cluster run each link out also keeps up to 8 windows "
                                 "of held batches whole plus --held-tokens-bytes (docs/workflow-format.md)")
-                     ->check(credit_setting("credit_window_bytes"));
+                     ->check(credit_flag_check("credit_window_bytes"));
                  app.add_option("--held-tokens-bytes", o->held_tokens_bytes,
                                 "a cluster run only (a single-process run warns that it does nothing): bytes each link "
-                                "out may keep of held batches as their tokens only "
+                                "out may keep of held batches as their tokens only, a size such as 65536 or 64 KiB "
                                 "(default: the workflow's defaults.held_tokens_bytes, one credit byte window; docs/cluster.md)")
-                     ->check(credit_setting("held_tokens_bytes"));
+                     ->check(credit_flag_check("held_tokens_bytes"));
                  app.add_flag("--overwrite", o->run.overwrite,
                               "file sinks may truncate output a previous run wrote (refused otherwise)");
                  app.add_option("--log-level", o->log_level,
@@ -340,8 +340,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    RunOptions options = o->run;
                    if (o->drain_timeout_s >= 0) options.drain_timeout_s = o->drain_timeout_s;
                    if (!o->credit_window_batches.empty()) options.credit_window_batches = std::stoll(o->credit_window_batches);
-                   if (!o->credit_window_bytes.empty()) options.credit_window_bytes = std::stoll(o->credit_window_bytes);
-                   if (!o->held_tokens_bytes.empty()) options.held_tokens_bytes = std::stoll(o->held_tokens_bytes);
+                   // Checked by the flags' validators: a value is there.
+                   if (!o->credit_window_bytes.empty())
+                     options.credit_window_bytes = credit_setting("credit_window_bytes", o->credit_window_bytes).value;
+                   if (!o->held_tokens_bytes.empty())
+                     options.held_tokens_bytes = credit_setting("held_tokens_bytes", o->held_tokens_bytes).value;
                    if (address) {
                      int port = http->listen(*address, o->token);
                      std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"

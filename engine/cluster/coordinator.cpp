@@ -75,13 +75,12 @@ bool moved_on_failover(const ActorType& type) { return !type.is_source() && !typ
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                          const ClusterRun& cluster) {
   RunResult result;
-  // The same window on every edge, local or across nodes: the run's options over the workflow's.
-  const std::optional<CreditLimits> window = credit_limits(options, workflow, result.errors);
-  if (!window) return result;
-  const CreditLimits credit = *window;
-  const int64_t held_tokens = options.held_tokens_bytes.value_or(workflow.held_tokens_bytes);
-  for (std::string& problem : credit_problems(credit, held_tokens)) result.errors.push_back(std::move(problem));
-  if (!result.errors.empty()) return result;
+  // The same window on every edge, local or across nodes, and the held-tokens bound of every link
+  // out: the run's options over the workflow's, checked once.
+  const std::optional<RunCredit> run_credit = credit_limits(options, workflow, result.errors);
+  if (!run_credit) return result;
+  const CreditLimits credit = run_credit->window;
+  const int64_t held_tokens = run_credit->held_tokens_bytes;
   result.credit = credit;
   result.held_tokens_bytes = held_limits(credit.bytes, held_tokens).tokens_bytes;
   // Each node's scope counts its own; gathered after a drain cut (the only way a cluster run

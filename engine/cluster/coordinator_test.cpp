@@ -14,8 +14,8 @@ TEST_CASE("credit settings out of range set from code are refused before any nod
   options.handle_signals = false;
   options.held_tokens_bytes = -1;
   CHECK(errors_of(options) == std::vector<std::string>{
-                                  "'held_tokens_bytes' must be a whole number of bytes from 1 to 1099511627776 (1 TiB; "
-                                  "default one credit byte window), not -1"});
+                                  "'held_tokens_bytes' must be a number of bytes from 1 to 1099511627776 (1 TiB), "
+                                  "default one credit byte window, not -1"});
   // A window of 0 batches never opens: the run would hang.
   options.held_tokens_bytes.reset();
   options.credit_window_batches = 0;

@@ -7,14 +7,16 @@
 
 namespace ebs::cluster {
 
-FeedShipment FeedShipper::tick(size_t budget_bytes, size_t part_bytes, const Send& send) {
-  if (in_transit_ > 0) return {};
-  return ship(budget_bytes, part_bytes, send);
+FeedBudgets feed_budgets(const Workflow& workflow) {
+  return {static_cast<size_t>(workflow.dashboard_shipment_bytes), static_cast<size_t>(workflow.dashboard_final_shipment_bytes)};
 }
 
-FeedShipment FeedShipper::last(size_t budget_bytes, size_t part_bytes, const Send& send) {
-  return ship(budget_bytes, part_bytes, send);
+FeedShipment FeedShipper::tick(size_t part_bytes, const Send& send) {
+  if (in_transit_ > 0) return {};
+  return ship(budgets_.shipment_bytes, part_bytes, send);
 }
+
+FeedShipment FeedShipper::last(size_t part_bytes, const Send& send) { return ship(budgets_.final_bytes, part_bytes, send); }
 
 FeedShipment FeedShipper::ship(size_t budget_bytes, size_t part_bytes, const Send& send) {
   if (!wanted_ || !feed_) return {};

@@ -11,8 +11,17 @@
 #include <string>
 
 #include "engine/cluster/feed_relay.h"
+#include "engine/graph/workflow.h"
 
 namespace ebs::cluster {
+
+// What a node ships at most: every kBooksInterval, and before its books at the end and after a
+// drain cut (the workflow's `defaults: {dashboard_shipment_bytes, dashboard_final_shipment_bytes}`).
+struct FeedBudgets {
+  size_t shipment_bytes = Workflow::kDefaultDashboardShipmentBytes;
+  size_t final_bytes = Workflow::kFinalShipments * Workflow::kDefaultDashboardShipmentBytes;
+};
+FeedBudgets feed_budgets(const Workflow& workflow);
 
 class FeedShipper {
  public:
@@ -22,18 +31,21 @@ class FeedShipper {
 
   // The coordinator serves `run --http` and asked for the feed (feed_atom): until then nothing ships.
   void want() { wanted_ = true; }
-  // Every kBooksInterval: the newest kept records not shipped yet, up to `budget_bytes` (the older
-  // over it skipped, counted: FeedRelay::ship_unshipped), unless a part of the previous shipment
-  // is still unacknowledged (then nothing; they stay in the feed, and the next shipment takes
-  // the newest of them).
-  FeedShipment tick(size_t budget_bytes, size_t part_bytes, const Send& send);
+  // The run's budgets, once its workflow is known (prepare); until then the defaults.
+  void set_budgets(const FeedBudgets& budgets) { budgets_ = budgets; }
+  const FeedBudgets& budgets() const { return budgets_; }
+  // Every kBooksInterval: the newest kept records not shipped yet, up to the shipment budget (the
+  // older over it skipped, counted: FeedRelay::ship_unshipped), in parts of `part_bytes`, unless a
+  // part of the previous shipment is still unacknowledged (then nothing; they stay in the feed,
+  // and the next shipment takes the newest of them).
+  FeedShipment tick(size_t part_bytes, const Send& send);
   // The coordinator added a part (feed_ack_atom).
   void acknowledged() {
     if (in_transit_ > 0) --in_transit_;
   }
   // Before the books at the end, and again after a drain cut once the instances ended: the newest
-  // left, up to `budget_bytes`, whatever is in transit.
-  FeedShipment last(size_t budget_bytes, size_t part_bytes, const Send& send);
+  // left, up to the final budget, whatever is in transit.
+  FeedShipment last(size_t part_bytes, const Send& send);
   // A restart's next attempt (on_node_loss: restart), once the earlier attempt's instances ended:
   // what they kept is dropped, and what ships next carries `epoch` (FeedRelay::begin_attempt).
   void begin_attempt(uint64_t epoch) {
@@ -49,6 +61,7 @@ class FeedShipper {
   FeedRelay* feed_;
   std::string node_;
   bool wanted_ = false;
+  FeedBudgets budgets_;
   size_t in_transit_ = 0;  // parts sent and not yet acknowledged
   FeedShipment total_;
 };

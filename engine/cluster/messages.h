@@ -73,21 +73,18 @@ inline constexpr std::chrono::milliseconds kBooksInterval{500};
 // `dashboard` sinks keep. Node -> coordinator: (feed, node name, state, types, encodings), a
 // FeedPart (engine/cluster/feed_relay.h), every kBooksInterval while its feed moves, before its
 // books at collect or a drain cut, and after a drain cut once its instances ended (before its
-// abandoned count): the newest kept records not shipped yet, at most kFeedBytesPerInterval of them
-// a time (the older over it skipped for good, counted in the part's state), in parts of
+// abandoned count): the newest kept records not shipped yet, at most the workflow's
+// dashboard_shipment_bytes of them a time (dashboard_final_shipment_bytes before the books; the
+// older over it skipped for good, counted in the part's state), in parts of
 // kMaxMessageBytes. Each part's state carries its attempt's epoch: an earlier attempt's is dropped.
 // The coordinator answers each part with (feedack); a node sends its next shipment only once the
 // previous one's parts are all acknowledged: at most one shipment in transit per node (CAF's
 // write buffers and mailboxes are unbounded).
 using feed_atom = caf::atom_constant<caf::atom("feed")>;
 using feed_ack_atom = caf::atom_constant<caf::atom("feedack")>;
-// 2 MiB every 0.5 s: 4 MiB/s at most from a node, ~150 ZTF alerts of 2020 (27.5 kB as shipped, with
-// cutouts) a second; a sink's default 50 alerts fit in one shipment.
-inline constexpr size_t kFeedBytesPerInterval = size_t{2} << 20;
-// The shipment before a node's books at collect (sent whatever is in transit): a few budgets, so
-// that a sink keeping many records (keep_alerts up to 100000) neither holds the books back long
-// nor encodes gigabytes; the older over it are skipped (logged by the node, counted on the page).
-inline constexpr size_t kFinalFeedBytes = 4 * kFeedBytesPerInterval;
+// The budgets (engine/graph/workflow.h, 2 MiB and four times that by default: 4 MiB/s at most
+// from a node, ~150 ZTF alerts of 2020, 27.5 kB as shipped with cutouts, a second; a sink's
+// default 50 alerts fit in one shipment) reach each node in the workflow text prepare carries.
 // (draincut) to every node: the drain ran out of time (drain_timeout_s). The node abandons every
 // token it holds (nothing more is acknowledged, so no Kafka source commits past what was written),
 // reports its books at once (collect's answer) and stops its instances.

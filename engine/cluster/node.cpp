@@ -26,6 +26,7 @@
 #include "engine/runtime/scheduler_config.h"
 #include "engine/runtime/stop_signals.h"
 #include "engine/cli/command_registry.h"
+#include "engine/util/byte_size.h"
 #include "engine/util/fault.h"
 
 namespace ebs::cluster {
@@ -186,20 +187,23 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   };
   bool feed_skipping_said = false;
   auto tick_feed = [&] {
-    FeedShipment shipment = feed.tick(kFeedBytesPerInterval, kMaxMessageBytes, send_feed);
+    FeedShipment shipment = feed.tick(kMaxMessageBytes, send_feed);
     if (shipment.skipped > 0 && !feed_skipping_said)
       spdlog::warn("node {}: the dashboard sinks here keep more new records than one shipment to the coordinator's "
-                   "page takes ({} MiB every {} ms): the older are skipped, never shown there (counted: "
-                   "records_not_shipped)",
-                   options.name, kFeedBytesPerInterval >> 20, kBooksInterval.count());
+                   "page takes (dashboard_shipment_bytes = {} every {} ms): the older are skipped, never shown "
+                   "there (counted: records_not_shipped)",
+                   options.name, describe_bytes(static_cast<int64_t>(feed.budgets().shipment_bytes)),
+                   kBooksInterval.count());
     feed_skipping_said = feed_skipping_said || shipment.skipped > 0;
   };
   auto ship_last_feed = [&] {
-    FeedShipment last = feed.last(kFinalFeedBytes, kMaxMessageBytes, send_feed);
+    FeedShipment last = feed.last(kMaxMessageBytes, send_feed);
     if (last.skipped > 0)
       spdlog::warn("node {}: {} older records kept by the dashboard sinks here are not shipped to the coordinator's "
-                   "page (the last shipment holds at most {} MiB: the newest {} records, {} bytes)",
-                   options.name, last.skipped, kFinalFeedBytes >> 20, last.records, last.bytes);
+                   "page (the last shipment holds at most dashboard_final_shipment_bytes = {}: the newest {} "
+                   "records, {} bytes)",
+                   options.name, last.skipped, describe_bytes(static_cast<int64_t>(feed.budgets().final_bytes)),
+                   last.records, last.bytes);
   };
   auto tear_down = [&] {
     acks->tear_down();
@@ -232,7 +236,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   auto report = [&](bool count_abandoned) {
     // Before the books (one sender's messages keep their order, and the coordinator stops
     // listening once it has every node's books): what the sinks here keep and did not ship yet,
-    // whether or not a shipment is in transit, the newest up to kFinalFeedBytes so that the books
+    // whether or not a shipment is in transit, the newest up to the final budget so that the books
     // are not held back long. The older ones over it are skipped as during the run (counted).
     ship_last_feed();
     graph->read_reports();
@@ -256,7 +260,9 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
                                   {"still_held", links_out_running()}}},
                        {"dashboard", {{"records_shipped", feed.total().records},
                                       {"records_not_shipped", feed.total().skipped},
-                                      {"bytes_shipped", feed.total().bytes}}}};
+                                      {"bytes_shipped", feed.total().bytes},
+                                      {"shipment_bytes", feed.budgets().shipment_bytes},
+                                      {"final_shipment_bytes", feed.budgets().final_bytes}}}};
     self->send(coordinator, collect_atom::value, options.name, out.dump());
     if (count_abandoned) {
       // A monitor of an actor that has ended already answers at once.
@@ -336,6 +342,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             for (const std::string& id : elsewhere) config_files[id] = "";  // not built here: no check
             if (auto built = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors))
               workflow = std::make_unique<Workflow>(std::move(*built));
+            // The budgets of what the dashboard sinks here ship come with the workflow's text.
+            if (workflow) feed.set_budgets(feed_budgets(*workflow));
             if (workflow)
               for (std::string& problem : check_needed_files(*workflow, needed, root, options.name))
                 errors.push_back(std::move(problem));

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "engine/graph/actor_type.h"
+#include "engine/util/byte_size.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
 
@@ -77,6 +78,17 @@ int64_t ActorConfig::integer(const std::string& key) const {
 }
 double ActorConfig::number(const std::string& key) const {
   return read_as<double>(value_or_default(key), key, *this, "a number");
+}
+int64_t ActorConfig::bytes(const std::string& key) const {
+  const YAML::Node v = value_or_default(key);
+  if (!v.IsDefined() || v.IsNull()) fail(place(key), "config key '" + key + "' is not set");
+  int64_t plain_unit = 1;
+  if (schema_)
+    for (const ConfigKey& k : *schema_)
+      if (k.name == key && k.kind == ValueKind::mebibytes) plain_unit = int64_t{1} << 20;
+  const ByteSize size = v.IsScalar() ? parse_byte_size(v.Scalar(), plain_unit) : parse_byte_size("", plain_unit);
+  if (!size.bytes) fail(place(key), "config key '" + key + "': " + size.problem);
+  return *size.bytes;
 }
 bool ActorConfig::boolean(const std::string& key) const {
   return read_as<bool>(value_or_default(key), key, *this, "true or false");

@@ -22,6 +22,8 @@ class ActorConfig {
   std::string string(const std::string& key) const;
   int64_t integer(const std::string& key) const;
   double number(const std::string& key) const;
+  // A size in bytes (ValueKind::bytes, or mebibytes where a number without a unit counts MiB).
+  int64_t bytes(const std::string& key) const;
   bool boolean(const std::string& key) const;
   std::vector<std::string> strings(const std::string& key) const;  // a list of scalars
   std::map<std::string, std::string> string_map(const std::string& key) const;

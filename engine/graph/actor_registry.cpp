@@ -17,6 +17,8 @@ std::string_view to_string(ValueKind kind) {
     case ValueKind::list: return "list";
     case ValueKind::map: return "map";
     case ValueKind::any: return "any";
+    case ValueKind::bytes: return "bytes";
+    case ValueKind::mebibytes: return "MiB";
   }
   return "any";
 }

@@ -18,7 +18,10 @@ struct ActorContext;
 struct ActorSpec;
 struct Workflow;
 
-enum class ValueKind { string, integer, number, boolean, expression, list, map, any };
+// bytes: a size (engine/util/byte_size.h: 4096, 64 KiB, 8 MiB, 8 MB ...), read by
+// ActorConfig::bytes; mebibytes: the same for a key named in MiB (`page_cache_mb`), where a number
+// without a unit counts MiB.
+enum class ValueKind { string, integer, number, boolean, expression, list, map, any, bytes, mebibytes };
 std::string_view to_string(ValueKind kind);
 
 struct ConfigKey {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "engine/graph/yaml_keys.h"
+#include "engine/util/byte_size.h"
 #include "engine/util/edit_distance.h"
 #include "engine/util/utf8.h"
 
@@ -24,8 +25,14 @@ const std::set<std::string> kActorKeys{"id", "type", "config", "inputs", "parall
                                        "rate", "burst", "placement", "description"};
 // Actor keys that `--set ACTOR.KEY=VALUE` sets on the actor itself, not in its config.
 const std::set<std::string> kOverridableActorKeys{"parallelism", "rate", "burst.every_s", "burst.alerts"};
-const std::set<std::string> kDefaultsKeys{"batch_size",           "batch_delay_ms",      "drain_timeout_s",
-                                          "credit_window_batches", "credit_window_bytes", "held_tokens_bytes"};
+const std::set<std::string> kDefaultsKeys{"batch_size",
+                                          "batch_delay_ms",
+                                          "drain_timeout_s",
+                                          "credit_window_batches",
+                                          "credit_window_bytes",
+                                          "held_tokens_bytes",
+                                          "dashboard_shipment_bytes",
+                                          "dashboard_final_shipment_bytes"};
 
 std::string did_you_mean(const std::vector<std::string>& names) {
   if (names.empty()) return "";
@@ -71,6 +78,8 @@ bool value_fits(ValueKind kind, const YAML::Node& v) {
     case ValueKind::list: return v.IsSequence() || v.IsScalar();
     case ValueKind::map: return v.IsMap();
     case ValueKind::any: return true;
+    case ValueKind::bytes: return v.IsScalar() && parse_byte_size(v.Scalar()).bytes.has_value();
+    case ValueKind::mebibytes: return v.IsScalar() && parse_byte_size(v.Scalar(), int64_t{1} << 20).bytes.has_value();
   }
   return true;
 }
@@ -85,6 +94,8 @@ std::string describe_kind(ValueKind kind) {
     case ValueKind::list: return "a list";
     case ValueKind::map: return "a map";
     case ValueKind::any: return "any value";
+    case ValueKind::bytes: return "a size in bytes: " + byte_size_forms();
+    case ValueKind::mebibytes: return "a size: " + byte_size_forms(int64_t{1} << 20);
   }
   return "a value";
 }
@@ -107,27 +118,58 @@ std::optional<int64_t> whole_number(const std::string& text) {
 
 }  // namespace
 
+std::string byte_setting_problem(const std::string& key, int64_t value, const ByteRange& range) {
+  if (value >= range.least && value <= range.most) return "";
+  return "'" + key + "' must be a number of bytes from " + describe_bytes(range.least) + " to " +
+         describe_bytes(range.most) + ", default " + range.default_text + ", not " + std::to_string(value);
+}
+
+SettingValue byte_setting(const std::string& key, const std::string& text, const ByteRange& range) {
+  if (text.empty()) {  // a list, a map: no size at all
+    std::string problem = byte_setting_problem(key, range.least - 1, range);
+    problem.resize(problem.rfind(", not "));
+    return {std::nullopt, problem + ": write " + byte_size_forms()};
+  }
+  ByteSize size = parse_byte_size(text);
+  if (!size.bytes) return {std::nullopt, "'" + key + "': " + size.problem};
+  std::string problem = byte_setting_problem(key, *size.bytes, range);
+  if (problem.empty()) return {size.bytes, ""};
+  // A size is shown as written beside its bytes: '0 KiB' is 0.
+  if (text != std::to_string(*size.bytes)) problem += " ('" + text + "')";
+  return {std::nullopt, problem};
+}
+
+namespace {
+
+ByteRange credit_bytes_range(const std::string& key) {
+  return {1, Workflow::kMaxWindowBytes,
+          key == "credit_window_bytes" ? describe_bytes(Workflow::kDefaultCreditWindowBytes) : "one credit byte window"};
+}
+
+}  // namespace
+
 std::string credit_setting_problem(const std::string& key, int64_t value) {
-  const bool batches = key == "credit_window_batches";
-  const int64_t most = batches ? Workflow::kMaxCreditWindowBatches : Workflow::kMaxWindowBytes;
+  if (key != "credit_window_batches") return byte_setting_problem(key, value, credit_bytes_range(key));
+  const int64_t most = Workflow::kMaxCreditWindowBatches;
   if (value >= 1 && value <= most) return "";
-  if (batches)
-    return "'credit_window_batches' must be a whole number of batches from 1 to " + std::to_string(most) +
-           " (default " + std::to_string(Workflow::kDefaultCreditWindowBatches) + "), not " + std::to_string(value);
-  const std::string default_bytes = std::to_string(Workflow::kDefaultCreditWindowBytes) + ", " +
-                                    std::to_string(Workflow::kDefaultCreditWindowBytes >> 20) + " MiB";
-  return "'" + key + "' must be a whole number of bytes from 1 to " + std::to_string(most) + " (" +
-         std::to_string(most >> 40) + " TiB; default " +
-         (key == "credit_window_bytes" ? default_bytes : std::string("one credit byte window")) + "), not " +
-         std::to_string(value);
+  return "'credit_window_batches' must be a whole number of batches from 1 to " + std::to_string(most) +
+         " (default " + std::to_string(Workflow::kDefaultCreditWindowBatches) + "), not " + std::to_string(value);
+}
+
+SettingValue credit_setting(const std::string& key, const std::string& text) {
+  if (key != "credit_window_batches") return byte_setting(key, text, credit_bytes_range(key));
+  if (std::optional<int64_t> value = whole_number(text)) {
+    std::string problem = credit_setting_problem(key, *value);
+    return problem.empty() ? SettingValue{value, ""} : SettingValue{std::nullopt, problem};
+  }
+  // Text that is not a number at all (or nothing: a list) gives the range.
+  std::string problem = credit_setting_problem(key, int64_t{0});
+  problem.resize(problem.rfind(", not "));
+  return {std::nullopt, text.empty() ? problem : problem + ", not '" + text + "'"};
 }
 
 std::string credit_setting_problem(const std::string& key, const std::string& text) {
-  if (std::optional<int64_t> value = whole_number(text)) return credit_setting_problem(key, *value);
-  // Any out-of-range number gives the range; so does text that is not a number at all.
-  std::string problem = credit_setting_problem(key, int64_t{0});
-  problem.resize(problem.rfind(", not "));
-  return text.empty() ? problem : problem + ", not '" + text + "'";
+  return credit_setting(key, text).problem;
 }
 
 ActorConfig ActorSpec::config() const {
@@ -353,6 +395,9 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       wf.cluster_place = place_of(file, nodes);
     }
   }
+  std::optional<int64_t> final_shipment;  // dashboard_final_shipment_bytes as given
+  std::string final_shipment_place;
+  bool shipment_refused = false;  // then the final budget is not compared with the default shipment's
   if (YAML::Node defaults = root["defaults"]) {
     if (!defaults.IsMap()) {
       problems.push_back({place_of(file, defaults), "'defaults' must be a map"});
@@ -375,16 +420,28 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
           else
             wf.drain_timeout_s = seconds;
         } else if (key == "credit_window_batches" || key == "credit_window_bytes" || key == "held_tokens_bytes") {
-          const std::string problem = entry.second.IsScalar() ? credit_setting_problem(key, entry.second.Scalar())
-                                                              : credit_setting_problem(key, "");
-          if (!problem.empty()) {
-            problems.push_back({place_of(file, entry.second), problem});
+          const SettingValue setting = credit_setting(key, entry.second.IsScalar() ? entry.second.Scalar() : "");
+          if (!setting.value) {
+            problems.push_back({place_of(file, entry.second), setting.problem});
           } else {
-            const int64_t value = *whole_number(entry.second.Scalar());
             (key == "credit_window_batches" ? wf.credit_window_batches
              : key == "credit_window_bytes" ? wf.credit_window_bytes
-                                            : wf.held_tokens_bytes) = value;
+                                            : wf.held_tokens_bytes) = *setting.value;
           }
+        } else if (key == "dashboard_shipment_bytes" || key == "dashboard_final_shipment_bytes") {
+          const bool final = key == "dashboard_final_shipment_bytes";
+          const ByteRange range =
+              final ? ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardFinalShipmentBytes,
+                                std::to_string(Workflow::kFinalShipments) + " times dashboard_shipment_bytes"}
+                    : ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardShipmentBytes,
+                                describe_bytes(Workflow::kDefaultDashboardShipmentBytes)};
+          const SettingValue setting = byte_setting(key, entry.second.IsScalar() ? entry.second.Scalar() : "", range);
+          if (!setting.value) {
+            problems.push_back({place_of(file, entry.second), setting.problem});
+            if (!final) shipment_refused = true;
+          } else if (final) final_shipment = *setting.value;
+          else wf.dashboard_shipment_bytes = *setting.value;
+          if (final) final_shipment_place = place_of(file, entry.second);
         } else if (!is_integer(entry.second) || entry.second.as<int64_t>() < (key == "batch_size" ? 1 : 0)) {
           problems.push_back({place_of(file, entry.second), "'" + key + "' must be a whole number" +
                                                                 (key == "batch_size" ? " >= 1" : " >= 0")});
@@ -396,6 +453,15 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
       }
     }
   }
+  // The final shipment takes at least what one shipment takes; not given, four of them.
+  if (!final_shipment)
+    wf.dashboard_final_shipment_bytes = Workflow::kFinalShipments * wf.dashboard_shipment_bytes;
+  else if (*final_shipment < wf.dashboard_shipment_bytes && !shipment_refused)
+    problems.push_back({final_shipment_place, "'dashboard_final_shipment_bytes' (" + describe_bytes(*final_shipment) +
+                                                  ") must not be below 'dashboard_shipment_bytes' (" +
+                                                  describe_bytes(wf.dashboard_shipment_bytes) + ")"});
+  else
+    wf.dashboard_final_shipment_bytes = *final_shipment;
 
   YAML::Node actors = root["actors"];
   if (!actors || !actors.IsSequence() || actors.size() == 0) {
@@ -502,6 +568,12 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
           problems.push_back({place_of(file, entry.first), "unknown config key '" + key + "' for type '" +
                                                                spec.type_name + "'" +
                                                                did_you_mean(nearest_names(key, known))});
+        } else if ((decl->kind == ValueKind::bytes || decl->kind == ValueKind::mebibytes) && entry.second.IsScalar() &&
+                   !value_fits(decl->kind, entry.second)) {
+          // The parser says why: which unit is not one, a fraction of a byte, too large.
+          const int64_t plain_unit = decl->kind == ValueKind::mebibytes ? int64_t{1} << 20 : 1;
+          problems.push_back({place_of(file, entry.second),
+                              "config key '" + key + "': " + parse_byte_size(entry.second.Scalar(), plain_unit).problem});
         } else if (!value_fits(decl->kind, entry.second)) {
           problems.push_back({place_of(file, entry.second), "config key '" + key + "' must be " +
                                                                 describe_kind(decl->kind) + ", not " +

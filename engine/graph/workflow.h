@@ -93,6 +93,26 @@ struct Workflow {
   // ~22 MiB an edge), 1 TiB of bytes (more than a machine holds).
   static constexpr int64_t kMaxCreditWindowBatches = int64_t{1} << 16;
   static constexpr int64_t kMaxWindowBytes = int64_t{1} << 40;
+  // A cluster run with `run --http` (docs/dashboard.md "In a cluster run"): what each node ships of
+  // its dashboard sinks' kept records to the coordinator's page, in encodings: at most
+  // dashboard_shipment_bytes every 0.5 s (2 MiB: ~150 ZTF alerts with cutouts a second), and at
+  // most dashboard_final_shipment_bytes in the shipment before its books at the end and after a
+  // drain cut (not given: four shipments), so that a sink keeping many records neither holds the
+  // books back long nor encodes gigabytes; the older over a budget are skipped, counted. `defaults:
+  // {dashboard_shipment_bytes, dashboard_final_shipment_bytes}`: a node's, not a sink's (one shipper
+  // ships every dashboard sink of a node), read by each node from the workflow text it is sent.
+  int64_t dashboard_shipment_bytes = kDefaultDashboardShipmentBytes;
+  int64_t dashboard_final_shipment_bytes = kFinalShipments * kDefaultDashboardShipmentBytes;
+  static constexpr int64_t kDefaultDashboardShipmentBytes = int64_t{2} << 20;
+  static constexpr int64_t kFinalShipments = 4;
+  // Below 64 KiB a shipment holds two ZTF alerts with their cutouts. Above: a node may have in
+  // flight one shipment and, at the end, two final ones (the last ships whatever is in transit, and
+  // after a drain cut it ships twice), each passed by at most one record larger than its budget,
+  // into the coordinator's mailbox, which has no bound of its own: at the maxima 64 + 2 x 256 MiB a
+  // node, times the nodes (docs/dashboard.md "The budgets").
+  static constexpr int64_t kMinDashboardShipmentBytes = int64_t{64} << 10;
+  static constexpr int64_t kMaxDashboardShipmentBytes = int64_t{64} << 20;
+  static constexpr int64_t kMaxDashboardFinalShipmentBytes = kFinalShipments * kMaxDashboardShipmentBytes;
   // A cluster run (docs/cluster.md "Failures"): what happens to the instances of a node that is
   // lost. failover: they are replaced on a surviving node and what was sent to them and not
   // handled is sent again; restart: the whole run starts again on the survivors, Kafka sources
@@ -108,10 +128,27 @@ struct Workflow {
 };
 
 // Why `value` cannot be the credit setting `key` (credit_window_batches, credit_window_bytes,
-// held_tokens_bytes: a whole number from 1 to its maximum, above); empty when it can. The
-// workflow's `defaults:` and the `run` flags give the same reason.
+// held_tokens_bytes: from 1 to its maximum, above); empty when it can. The workflow's `defaults:`
+// and the `run` flags give the same reason.
 std::string credit_setting_problem(const std::string& key, int64_t value);
-// The same for a setting given as text (a `run` flag): not a whole number is a problem too.
+// A setting as written (the workflow's value, a `run` flag): its value, or why not.
+struct SettingValue {
+  std::optional<int64_t> value;
+  std::string problem;
+};
+// The range of a setting in bytes, and its default as the refusal says it.
+struct ByteRange {
+  int64_t least = 1;
+  int64_t most = 0;
+  std::string default_text;
+};
+// A setting in bytes as written: a size (engine/util/byte_size.h: 4096, 64 KiB, 8 MiB, 8 MB ...)
+// within `range`, or why not (empty text, a list or a map: the range and the forms taken).
+SettingValue byte_setting(const std::string& key, const std::string& text, const ByteRange& range);
+std::string byte_setting_problem(const std::string& key, int64_t value, const ByteRange& range);
+// credit_window_batches: a whole number; the bytes keys: a size (engine/util/byte_size.h: 4096,
+// 64 KiB, 8 MiB ...); then the range above. Empty text (a list, a map) gives the range.
+SettingValue credit_setting(const std::string& key, const std::string& text);
 std::string credit_setting_problem(const std::string& key, const std::string& text);
 
 // ${VAR}, ${VAR:-default} and $$ (a literal $) in the workflow text. An unset variable without a

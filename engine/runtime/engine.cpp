@@ -33,9 +33,9 @@ namespace {
 RunResult run_in_actor_system(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,
                               const std::shared_ptr<AckScope>& acks) {
   RunResult result;
-  std::optional<CreditLimits> credit = credit_limits(options, workflow, result.errors);
+  std::optional<RunCredit> credit = credit_limits(options, workflow, result.errors);
   if (!credit) return result;
-  result.credit = *credit;
+  result.credit = credit->window;
   std::filesystem::path run_dir = options.run_dir.empty() ? "." : options.run_dir;
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
@@ -201,11 +201,12 @@ RunResult run_workflow(const Workflow& workflow, const ActorRegistry& registry, 
   return result;
 }
 
-std::optional<CreditLimits> credit_limits(const RunOptions& options, const Workflow& workflow,
-                                          std::vector<std::string>& errors) {
-  const CreditLimits credit{options.credit_window_batches.value_or(workflow.credit_window_batches),
-                            options.credit_window_bytes.value_or(workflow.credit_window_bytes)};
-  std::vector<std::string> problems = credit_problems(credit, 0);
+std::optional<RunCredit> credit_limits(const RunOptions& options, const Workflow& workflow,
+                                       std::vector<std::string>& errors) {
+  const RunCredit credit{{options.credit_window_batches.value_or(workflow.credit_window_batches),
+                          options.credit_window_bytes.value_or(workflow.credit_window_bytes)},
+                         options.held_tokens_bytes.value_or(workflow.held_tokens_bytes)};
+  std::vector<std::string> problems = credit_problems(credit.window, credit.held_tokens_bytes);
   if (problems.empty()) return credit;
   for (std::string& p : problems) errors.push_back(std::move(p));
   return std::nullopt;

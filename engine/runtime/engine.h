@@ -74,10 +74,16 @@ struct RunOptions {
   RunObserver* observer = nullptr;  // not owned; told when every instance started and at the end
 };
 
-// The credit window of every edge of a run: its options over its workflow's defaults. Empty, with
-// why in `errors`, when a value set from code is out of range (credit_problems).
-std::optional<CreditLimits> credit_limits(const RunOptions& options, const Workflow& workflow,
-                                          std::vector<std::string>& errors);
+// The credit window of every edge of a run, and the bound on what a cluster run's links out keep
+// as tokens only (0: one byte window): its options over its workflow's defaults.
+struct RunCredit {
+  CreditLimits window;
+  int64_t held_tokens_bytes = 0;
+};
+// The run's credit, checked once (credit_problems): empty, with why in `errors`, when a value set
+// from code is out of range (the workflow's keys and the `run` flags are refused before).
+std::optional<RunCredit> credit_limits(const RunOptions& options, const Workflow& workflow,
+                                       std::vector<std::string>& errors);
 // Why a credit window and a cluster run's held-tokens bound cannot be used (credit_setting_problem
 // for each; 0 bytes is allowed: unlimited, and 0 held-tokens bytes: one byte window); empty when
 // they can. A window of 0 batches never opens: the run would hang.

@@ -71,14 +71,14 @@ Writer::Writer(const std::string& path, WriterOptions options)
   for (const std::string& f : options_.raw_exclude) raw_exclude_.insert(f);  // views into options_
   db_.execute("PRAGMA journal_mode=WAL");
   db_.execute(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  db_.execute("PRAGMA cache_size=-" + std::to_string(std::max<int64_t>(1, options_.page_cache_mb) * 1024));  // KiB
+  db_.execute("PRAGMA cache_size=-" + std::to_string(std::max<int64_t>(1, options_.page_cache_bytes >> 10)));  // KiB
   // A longer WAL between checkpoints: index pages that many commits touch are copied into the
   // database once per checkpoint instead of once per few commits.
   db_.execute("PRAGMA wal_autocheckpoint=16384");
   migrate(db_);
-  if (options_.max_size_mb > 0) {
+  if (options_.max_size_bytes > 0) {
     int64_t page_size = db_.scalar("PRAGMA page_size", 4096);
-    db_.execute("PRAGMA max_page_count=" + std::to_string(options_.max_size_mb * 1024 * 1024 / page_size));
+    db_.execute("PRAGMA max_page_count=" + std::to_string(std::max<int64_t>(1, options_.max_size_bytes / page_size)));
   }
   if (!options_.cutouts_dir.empty()) std::filesystem::create_directories(options_.cutouts_dir);
 

@@ -44,10 +44,10 @@ struct WriterOptions {
   // (PointSet::memory_bytes); full, it starts over (docs/repository.md).
   size_t lightcurve_cache_objects = 200000;
   size_t lightcurve_cache_bytes = size_t{32} << 20;
-  int64_t max_size_mb = 0;  // a quota (PRAGMA max_page_count); reaching it is a full disk
+  int64_t max_size_bytes = 0;  // a quota (PRAGMA max_page_count, whole pages); reaching it is a full disk
   // SQLite's page cache of the writing connection (PRAGMA cache_size): memory held for the life
   // of the sink, whatever the database's size. More keeps more index pages for the inserts.
-  int64_t page_cache_mb = 32;
+  int64_t page_cache_bytes = int64_t{32} << 20;
   std::string actor = "repository";  // the sink's name in sink_progress
 };
 

@@ -583,14 +583,17 @@ TEST_CASE("a node ships its feed only when asked, one acknowledged shipment at a
   for (int i = 0; i < 10; ++i) node.add(coincidence(i));
   const size_t one = encode_record(*coincidence(0)).size();
   cluster::FeedShipper shipper(&node, "node2");
+  // Three records a shipment, two in the last (a workflow refuses a final budget below a
+  // shipment's; the shipper takes what it is given).
+  shipper.set_budgets({3 * one, 2 * one});
   std::vector<cluster::FeedPart> sent;
   auto send = [&](cluster::FeedPart&& part) { sent.push_back(std::move(part)); };
   // Not asked (the coordinator serves no page): nothing goes.
-  CHECK(shipper.tick(3 * one, one, send).records == 0);
-  CHECK(shipper.last(3 * one, one, send).records == 0);
+  CHECK(shipper.tick(one, send).records == 0);
+  CHECK(shipper.last(one, send).records == 0);
   CHECK(sent.empty());
   shipper.want();
-  cluster::FeedShipment shipment = shipper.tick(3 * one, one, send);  // three parts of one record: 7, 8, 9
+  cluster::FeedShipment shipment = shipper.tick(one, send);  // three parts of one record: 7, 8, 9
   CHECK(shipment.records == 3);
   CHECK(shipment.skipped == 7);
   CHECK(sent.size() == 3);
@@ -598,17 +601,17 @@ TEST_CASE("a node ships its feed only when asked, one acknowledged shipment at a
   // Until every part is acknowledged, nothing more goes: what comes meanwhile stays in the feed.
   for (int i = 10; i < 14; ++i) node.add(coincidence(i));
   for (int ack = 0; ack < 3; ++ack) {
-    CHECK(shipper.tick(3 * one, one, send).records == 0);
+    CHECK(shipper.tick(one, send).records == 0);
     CHECK(sent.size() == 3);
     shipper.acknowledged();
   }
-  shipment = shipper.tick(3 * one, one, send);  // the newest that came meanwhile: 11, 12, 13
+  shipment = shipper.tick(one, send);  // the newest that came meanwhile: 11, 12, 13
   CHECK(shipment.records == 3);
   CHECK(shipment.skipped == 1);
   CHECK(sent.size() == 6);
   // The last shipment goes whatever is in transit: the newest that fit (16, 17; 14 and 15 skipped).
   for (int i = 14; i < 18; ++i) node.add(coincidence(i));
-  cluster::FeedShipment last = shipper.last(2 * one, 3 * one, send);
+  cluster::FeedShipment last = shipper.last(3 * one, send);
   CHECK(last.records == 2);
   CHECK(last.skipped == 2);
   REQUIRE(sent.size() == 7);
@@ -622,6 +625,45 @@ TEST_CASE("a node ships its feed only when asked, one acknowledged shipment at a
   CHECK(shown[2]["alert_id"] == "1013");
   CHECK(shown[5]["alert_id"] == "1009");
   CHECK(coordinator.records_not_shipped() == 10);
+}
+
+TEST_CASE("a node ships within the workflow's dashboard budgets: dashboard_shipment_bytes a tick, the final one at the end") {
+  // The defaults, then the workflow's (engine/graph/workflow.cpp reads `defaults:`; a node builds
+  // the workflow from the text the coordinator sends and gives its shipper the budgets).
+  Workflow workflow;
+  CHECK(cluster::feed_budgets(workflow).shipment_bytes == size_t{2} << 20);
+  CHECK(cluster::feed_budgets(workflow).final_bytes == size_t{8} << 20);
+  workflow.dashboard_shipment_bytes = 64 << 10;
+  workflow.dashboard_final_shipment_bytes = 160 << 10;
+  DashboardFeed node;
+  node.widen({.coincidences = 5000});
+  auto coincidence = [](int i) {
+    auto c = std::make_shared<Coincidence>();
+    c->event_id = "S230518h";
+    c->alert_id = 100000 + i;  // one size for all
+    return c;
+  };
+  for (int i = 0; i < 5000; ++i) node.add(coincidence(i));
+  const size_t one = encode_record(*coincidence(0)).size();
+  REQUIRE(5000 * one > (size_t{160} << 10));  // more than the final budget is kept
+  cluster::FeedShipper shipper(&node, "node2");
+  shipper.set_budgets(cluster::feed_budgets(workflow));
+  shipper.want();
+  size_t bytes = 0;
+  auto send = [&](cluster::FeedPart&& part) { bytes += part.encodings.size(); };
+  // A tick takes as many of the newest as fit in 64 KiB, the last as many as fit in 160 KiB.
+  const cluster::FeedShipment shipment = shipper.tick(16 << 10, send);
+  MESSAGE(one << " B a coincidence: " << shipment.records << " records, " << bytes << " bytes a tick");
+  CHECK(shipment.records == (size_t{64} << 10) / one);
+  CHECK(bytes == shipment.records * one);
+  CHECK(shipment.bytes <= size_t{64} << 10);
+  CHECK(shipment.skipped == 5000 - shipment.records);
+  for (int i = 5000; i < 10000; ++i) node.add(coincidence(i));
+  bytes = 0;
+  const cluster::FeedShipment last = shipper.last(16 << 10, send);  // whatever is in transit
+  CHECK(last.records == (size_t{160} << 10) / one);
+  CHECK(last.bytes <= size_t{160} << 10);
+  CHECK(bytes == last.records * one);
 }
 
 }  // namespace ebs::dashboard

@@ -43,8 +43,8 @@ class RepositorySink final : public ActorLogic {
     options.busy_timeout_ms = static_cast<int>(c.integer("busy_timeout_ms"));
     options.fsync = c.boolean("fsync");
     if (c.has("cutouts_dir") && !c.string("cutouts_dir").empty()) options.cutouts_dir = in_run_dir(context, c.string("cutouts_dir"));
-    options.max_size_mb = c.integer("max_size_mb");
-    options.page_cache_mb = c.integer("page_cache_mb");
+    options.max_size_bytes = c.bytes("max_size_mb");
+    options.page_cache_bytes = c.bytes("page_cache_mb");
     policy_ = repository::commit_policy(c);
     stall_timeout_ = std::chrono::duration<double>(c.number("stall_timeout_s"));
     std::error_code ec;
@@ -209,14 +209,13 @@ void register_repository_sink(ActorRegistry& registry) {
       {{"busy_timeout_ms", ValueKind::integer, false, "10000", "wait this long for another connection's lock, then stop"},
        {"fsync", ValueKind::boolean, false, "false", "fsync every commit (synchronous=FULL)"},
        {"cutouts_dir", ValueKind::string, false, "", "store cutouts as files here (unset: not stored)"},
-       {"max_size_mb", ValueKind::integer, false, "0", "a quota: reaching it stalls the sink like a full disk"},
-       {"page_cache_mb", ValueKind::integer, false, "32", "SQLite's page cache of the writer (memory held whatever the database's size)"},
+       {"max_size_mb", ValueKind::mebibytes, false, "0", "a quota (0: none): reaching it stalls the sink like a full disk"},
+       {"page_cache_mb", ValueKind::mebibytes, false, "32", "SQLite's page cache of the writer (memory held whatever the database's size)"},
        {"stall_timeout_s", ValueKind::number, false, "60",
         "a sink that cannot write retries (back-off, no input taken) this long, then ends the run with exit 1"}});
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     repository::check_shared_sink_config(c, problems);
-    if (c.integer("max_size_mb") < 0) problems.push_back({c.place("max_size_mb"), "must not be negative"});
-    if (c.integer("page_cache_mb") < 1) problems.push_back({c.place("page_cache_mb"), "must be at least 1"});
+    if (c.bytes("page_cache_mb") < 1024) problems.push_back({c.place("page_cache_mb"), "must be at least 1 KiB"});
     if (!(c.number("stall_timeout_s") >= 0)) problems.push_back({c.place("stall_timeout_s"), "must not be negative"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<RepositorySink>(); };

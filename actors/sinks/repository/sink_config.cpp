@@ -17,14 +17,15 @@ std::vector<ConfigKey> shared_sink_config() {
        "top-level raw fields left out of alerts.raw (light curves and cutouts are stored apart)"},
       {"lightcurve_cache_objects", ValueKind::integer, false, "200000",
        "objects whose stored light-curve points are remembered in memory"},
-      {"lightcurve_cache_mb", ValueKind::integer, false, "32",
+      {"lightcurve_cache_mb", ValueKind::mebibytes, false, "32",
        "bytes of those remembered points (a ZTF object with 30 points ~2 KB); full, the cache starts over"},
   };
 }
 
 void check_shared_sink_config(const ActorConfig& c, std::vector<Problem>& problems) {
-  for (const char* key : {"commit_records", "flush_interval_ms", "lightcurve_cache_mb"})
+  for (const char* key : {"commit_records", "flush_interval_ms"})
     if (c.integer(key) < 1) problems.push_back({c.place(key), "must be at least 1"});
+  if (c.bytes("lightcurve_cache_mb") < 1) problems.push_back({c.place("lightcurve_cache_mb"), "must be at least 1 byte"});
 }
 
 CommitPolicy commit_policy(const ActorConfig& c) {
@@ -37,7 +38,7 @@ WriterOptions shared_writer_options(const ActorConfig& c, const std::string& act
   options.store_raw = c.boolean("store_raw");
   options.raw_exclude = c.strings("raw_exclude");
   options.lightcurve_cache_objects = static_cast<size_t>(c.integer("lightcurve_cache_objects"));
-  options.lightcurve_cache_bytes = static_cast<size_t>(std::max<int64_t>(1, c.integer("lightcurve_cache_mb"))) << 20;
+  options.lightcurve_cache_bytes = static_cast<size_t>(std::max<int64_t>(1, c.bytes("lightcurve_cache_mb")));
   options.actor = actor;
   return options;
 }
