@@ -52,9 +52,10 @@ struct SmallFile {
   std::shared_ptr<const void> owner;
   std::string_view bytes;
 };
-// An open file and its size; closed when it goes. Faults name the path.
+// An open file and its size; closed when it goes. Faults name the path. `fd` is what opening
+// `path` returned (FileWalk::open).
 struct OpenFile {
-  explicit OpenFile(const std::string& path) : path(path), fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  OpenFile(const std::string& path, int fd) : path(path), fd(fd) {
     if (fd < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
     struct stat status {};
     if (::fstat(fd, &status) != 0) {
@@ -82,8 +83,8 @@ struct OpenFile {
   uint64_t size = 0;
 };
 
-std::optional<SmallFile> read_small_file(const std::string& path, size_t limit) {
-  const OpenFile file(path);
+std::optional<SmallFile> read_small_file(const std::string& path, int fd, size_t limit) {
+  const OpenFile file(path, fd);
   if (file.size > limit) return std::nullopt;
   std::shared_ptr<char[]> buffer(new char[std::max<uint64_t>(file.size, 1)]);
   file.read_into(buffer.get(), 0, static_cast<size_t>(file.size));
@@ -230,7 +231,7 @@ class AvroFilesSource final : public ActorLogic {
     try {
       std::shared_ptr<const std::string> message;
       std::optional<SmallFile> small;
-      if (unread_cutout_fields_.empty()) small = read_small_file(path, ingest::ContainerFileStream::kWholeFileBytes);
+      if (unread_cutout_fields_.empty()) small = read_small_file(path, open_read(path), ingest::ContainerFileStream::kWholeFileBytes);
       else if (read_without_cutouts(path, small)) return;
       if (small) {
         if (avro::has_container_magic(small->bytes.substr(0, 4))) {
@@ -253,6 +254,9 @@ class AvroFilesSource final : public ActorLogic {
       whole_file_.push_back({nullptr, ingest::IngestFailure{f, std::string(), "bytes"}});
     }
   }
+
+  // The file the walk gave last, opened to read (relative to its folder).
+  int open_read(const std::string& path) const { return files_->open(path, O_RDONLY | O_CLOEXEC); }
 
   // `cutouts: auto` leaves unread the cutout fields nothing downstream uses, each asked on its own
   // (engine/graph/cutout_use.h: a repository keeps ZTF's `cutoutScience` out of its raw records
@@ -294,7 +298,7 @@ class AvroFilesSource final : public ActorLogic {
   // system call, cost 3 µs a file here). A file cut short is seen (its size is known).
   // True when the alert is in whole_file_.
   bool read_without_cutouts(const std::string& path, std::optional<SmallFile>& whole) {
-    const OpenFile file(path);
+    const OpenFile file(path, open_read(path));
     if (file.size > ingest::ContainerFileStream::kWholeFileBytes) return false;
     const auto size = static_cast<size_t>(file.size);
     size_t have = std::min(size, head_bytes_);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
@@ -91,8 +92,18 @@ FileWalk::FileWalk(std::string path, std::string place) : path_(std::move(path))
   if (!first_) fail(place_, path_ + ": no files");
 }
 
+FileWalk::FolderFd& FileWalk::FolderFd::operator=(FolderFd&& other) noexcept {
+  std::swap(fd_, other.fd_);
+  return *this;
+}
+
+FileWalk::FolderFd::~FolderFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 FileWalk::Folder FileWalk::open_folder(const std::string& path) const {
-  Folder folder{path, {}, 0};
+  // Its descriptor, for open(): one more system call a folder, one path walk less a file.
+  Folder folder{path, {}, 0, FolderFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))};
   list_folder(path, [&](std::string_view name, bool is_folder) {
     std::string entry;
     entry.reserve(name.size() + 1);
@@ -130,6 +141,22 @@ std::optional<std::string> FileWalk::next() {
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+int FileWalk::open(const std::string& file, int flags) const {
+  if (kind_ == Kind::folder && !stack_.empty()) {
+    const Folder& folder = stack_.back();
+    if (folder.fd.get() >= 0 && folder.next > 0) {
+      const std::string& name = folder.entries[folder.next - 1];
+      // The last file next() gave, when `file` is it (as join_path made it).
+      const size_t separator = !folder.path.empty() && folder.path.back() != '/';
+      if (file.size() == folder.path.size() + separator + name.size() &&
+          file.compare(0, folder.path.size(), folder.path) == 0 && (!separator || file[folder.path.size()] == '/') &&
+          file.compare(folder.path.size() + separator, name.size(), name) == 0)
+        return ::openat(folder.fd.get(), name.c_str(), flags);
+    }
+  }
+  return ::open(file.c_str(), flags);
 }
 
 void FileWalk::restart() {

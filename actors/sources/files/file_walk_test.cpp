@@ -1,7 +1,10 @@
 #include "actors/sources/files/file_walk.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <filesystem>
@@ -71,6 +74,49 @@ TEST_CASE("a folder walk yields the files a sorted list of every path would, hid
   CHECK_THROWS_WITH_AS(FileWalk((root / "nothing").string(), "w.yaml:2:3"),
                        ("w.yaml:2:3: " + (root / "nothing").string() + ": no such file or directory").c_str(), Fault);
   CHECK_THROWS_WITH_AS(FileWalk((root / "q*").string(), "w.yaml:2:3"), doctest::Contains("no files"), Fault);
+  fs::remove_all(root);
+}
+
+// The file open() gave: its contents (each file of the test holds its own name).
+std::string contents_of(int fd) {
+  REQUIRE(fd >= 0);
+  char bytes[256];
+  const ssize_t n = ::read(fd, bytes, sizeof bytes);
+  ::close(fd);
+  return n > 0 ? std::string(bytes, static_cast<size_t>(n)) : std::string();
+}
+
+TEST_CASE("open gives the file the walk gave last, by its folder's descriptor or by path") {
+  const fs::path root = fs::temp_directory_path() / ("ebs-file-walk-open-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "a" / "b");
+  for (const char* file : {"a/x", "a/b/y", "z"}) std::ofstream(root / file) << file;
+  for (const std::string& top : {root.string(), root.string() + "/"}) {
+    FileWalk walk(top, "w.yaml:1:1");
+    std::vector<std::string> seen;
+    while (auto file = walk.next()) {
+      seen.push_back(contents_of(walk.open(*file, O_RDONLY | O_CLOEXEC)));
+      // Another path than the last is opened by its path, a missing one fails with errno.
+      CHECK(contents_of(walk.open((root / "z").string(), O_RDONLY | O_CLOEXEC)) == "z");
+      CHECK(walk.open((root / "a" / "nothing").string(), O_RDONLY) == -1);
+      CHECK(errno == ENOENT);
+    }
+    CHECK(seen == std::vector<std::string>{"a/b/y", "a/x", "z"});
+  }
+  // A glob's match and a single file are opened by their paths.
+  FileWalk glob((root / "a" / "x*").string(), "w.yaml:1:1");
+  const auto match = glob.next();
+  REQUIRE(match);
+  CHECK(contents_of(glob.open(*match, O_RDONLY)) == "a/x");
+  FileWalk one((root / "z").string(), "w.yaml:1:1");
+  CHECK(contents_of(one.open(*one.next(), O_RDONLY)) == "z");
+  // A file removed after the walk listed it fails to open, as by path.
+  FileWalk gone(root.string(), "w.yaml:1:1");
+  const auto first = gone.next();
+  REQUIRE(first);
+  fs::remove(*first);
+  CHECK(gone.open(*first, O_RDONLY) == -1);
+  CHECK(errno == ENOENT);
   fs::remove_all(root);
 }
 
