@@ -301,7 +301,7 @@ class AvroFilesSource final : public ActorLogic {
     const OpenFile file(path, open_read(path));
     if (file.size > ingest::ContainerFileStream::kWholeFileBytes) return false;
     const auto size = static_cast<size_t>(file.size);
-    size_t have = std::min(size, head_bytes_);
+    size_t have = std::min(size, first_read_bytes(size));
     std::shared_ptr<char[]> buffer(new char[std::max<size_t>(have, 1)]);
     file.read_into(buffer.get(), 0, have);
     while (true) {
@@ -319,9 +319,10 @@ class AvroFilesSource final : public ActorLogic {
         whole = SmallFile{buffer, std::string_view(buffer.get(), size)};
         return false;
       }
-      // 16 KiB more, not twice as much: a prefix read stays alive with its alert (a ZTF file's
-      // header and fields before the cutouts pass 32 KiB by at most ~15 KB).
-      const size_t more = std::min(size, have + 16 * 1024);
+      // As far as the longest of the last files, else 16 KiB more, not twice as much: a prefix
+      // read stays alive with its alert (a ZTF file's header and fields before the cutouts pass
+      // 32 KiB by at most ~15 KB).
+      const size_t more = std::min(size, have < head_bytes_ ? head_bytes_ : have + 16 * 1024);
       std::shared_ptr<char[]> longer(new char[more]);
       std::memcpy(longer.get(), buffer.get(), have);
       file.read_into(longer.get(), have, more);
@@ -378,7 +379,7 @@ class AvroFilesSource final : public ActorLogic {
     } catch (const std::exception&) {
       return Head::whole_file;  // the usual path dead-letters the record with its own encoding
     }
-    learn_head_bytes(static_cast<size_t>(end));
+    learn_head_bytes(static_cast<size_t>(end), static_cast<size_t>(file_size));
     return Head::decoded;
   }
 
@@ -403,19 +404,37 @@ class AvroFilesSource final : public ActorLogic {
     return fields;
   }
 
-  // The first read's length follows the bytes files needed (their header and fields before the
-  // cutouts): up at once to the longest seen, down slowly (the longest of the last two windows of
-  // kHeadWindow files), in whole pages with a margin.
-  void learn_head_bytes(size_t needed) {
+  // The first read's length. The bytes files needed (their header and fields before the
+  // cutouts) spread widely (ZTF's: 24-49 KB, half of them under 25 KB), the bytes after them (the
+  // cutouts) much less (ZTF's: 40-43 KB but for a few): the read ends where the file's size less
+  // the shortest such tail of most of the last files says, in whole pages, and at most the longest
+  // need seen (head_bytes_). A read too short costs one more read and a second decode, so the
+  // tail is the one kTailShare of the files had shorter (the few shorter ones read twice).
+  size_t first_read_bytes(size_t size) const {
+    constexpr size_t kPage = 4096;
+    if (short_tail_ == 0 || size <= short_tail_) return head_bytes_;
+    return std::min(head_bytes_, (size - short_tail_ + kPage - 1) / kPage * kPage);
+  }
+
+  // The longest need: up at once to the longest seen, down slowly (the longest of the last two
+  // windows of kHeadWindow files), in whole pages with a margin. The short tail: from the last
+  // window, with the same margin.
+  void learn_head_bytes(size_t needed, size_t size) {
     constexpr size_t kPage = 4096, kMargin = 512, kHeadWindow = 256;
+    constexpr double kTailShare = 0.1;
     auto pages = [&](size_t n) { return (n + kMargin + kPage - 1) / kPage * kPage; };
     window_longest_ = std::max(window_longest_, needed);
     if (pages(needed) > head_bytes_) head_bytes_ = pages(needed);
+    window_tails_.push_back(size - needed);
     if (++window_files_ == kHeadWindow) {
       head_bytes_ = pages(std::max(window_longest_, previous_window_longest_));
       previous_window_longest_ = window_longest_;
       window_longest_ = 0;
       window_files_ = 0;
+      const auto share = window_tails_.begin() + static_cast<ptrdiff_t>(kTailShare * (kHeadWindow - 1));
+      std::nth_element(window_tails_.begin(), share, window_tails_.end());
+      short_tail_ = *share > kMargin ? *share - kMargin : 0;
+      window_tails_.clear();
     }
   }
 
@@ -479,6 +498,8 @@ class AvroFilesSource final : public ActorLogic {
   std::string actor_id_;
   size_t head_bytes_ = 32 * 1024;  // ZTF: header ~10 KB, fields before the cutouts 14-37 KB
   size_t window_longest_ = 0, previous_window_longest_ = 0, window_files_ = 0;
+  std::vector<size_t> window_tails_;  // each file's bytes after its need, this window
+  size_t short_tail_ = 0;             // 0: not known yet
   std::shared_ptr<const avro::DecodePlan> last_plan_;  // and its head_fields, and the fields after
   uint32_t last_head_fields_ = 0;
   std::vector<std::string> last_left_fields_;

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <filesystem>
@@ -399,6 +401,40 @@ TEST_CASE("cutouts: skip reads on when the first 32 KiB end before the fields it
   CHECK(head.kept_bytes > 32 * 1024);
   CHECK(head.kept_bytes < std::filesystem::file_size(longest));
   CHECK(same_but_cutouts(*read.alerts[0], *skipped.alerts[0]));
+}
+
+TEST_CASE("cutouts: skip reads as far as the files' sizes less their cutouts say, and on where that is short") {
+  // Four copies of the shared ZTF alerts one after the other (more than a window of 256 files):
+  // short and long histories, and a few files whose cutouts are shorter than most.
+  auto dir = temp_dir("skip-tails");
+  std::vector<std::filesystem::path> ztf;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(test::data_dir() / "ztf"))
+    if (entry.path().extension() == ".avro") ztf.push_back(entry.path());
+  std::sort(ztf.begin(), ztf.end());
+  REQUIRE(ztf.size() == 86);
+  for (size_t copy = 0; copy < 4; ++copy)
+    for (size_t i = 0; i < ztf.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%04zu.avro", copy * ztf.size() + i);
+      std::filesystem::create_symlink(ztf[i], dir / name);
+    }
+  SourceRun read = read_with(dir.string(), ", cutouts: read");
+  SourceRun skipped = read_with(dir.string(), ", cutouts: skip");
+  REQUIRE(read.alerts.size() == 4 * 86);
+  REQUIRE(skipped.alerts.size() == read.alerts.size());
+  CHECK(skipped.faults.empty());
+  size_t short_reads = 0;
+  for (size_t i = 0; i < read.alerts.size(); ++i) {
+    CHECK(same_but_cutouts(*read.alerts[i], *skipped.alerts[i]));
+    const AlertCore& head = static_cast<const Alert&>(*skipped.alerts[i]).core();
+    REQUIRE(head.cutouts_not_read);
+    // Before, the first read was never shorter than 32 KiB (and was the longest need seen after
+    // the first files: 52 KiB here); most of these files need 24-25 KB.
+    short_reads += head.kept_bytes < 32 * 1024;
+  }
+  // The last copy, after the first window: its files with the shorter histories (about half).
+  CHECK(short_reads >= 30);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("cutouts: skip reads files that are not one ZTF record whole, as `read` does") {
