@@ -407,9 +407,10 @@ class AvroFilesSource final : public ActorLogic {
   // The first read's length. The bytes files needed (their header and fields before the
   // cutouts) spread widely (ZTF's: 24-49 KB, half of them under 25 KB), the bytes after them (the
   // cutouts) much less (ZTF's: 40-43 KB but for a few): the read ends where the file's size less
-  // the shortest such tail of most of the last files says, in whole pages, and at most the longest
-  // need seen (head_bytes_). A read too short costs one more read and a second decode, so the
-  // tail is the one kTailShare of the files had shorter (the few shorter ones read twice).
+  // the tail that all but kTailShare of the last window's files had at least says, in whole
+  // pages, and at most at the longest need seen (head_bytes_). A read too short costs one more
+  // read and a second decode: the files with shorter tails pay it (a share of the needs instead,
+  // with more files read twice, cost more than it saved: docs/performance.md).
   size_t first_read_bytes(size_t size) const {
     constexpr size_t kPage = 4096;
     if (short_tail_ == 0 || size <= short_tail_) return head_bytes_;
@@ -496,7 +497,7 @@ class AvroFilesSource final : public ActorLogic {
   std::vector<std::string> unread_cutout_fields_;
   uint64_t alerts_without_cutouts_ = 0;  // this instance's, for its closing log line
   std::string actor_id_;
-  size_t head_bytes_ = 32 * 1024;  // ZTF: header ~10 KB, fields before the cutouts 14-37 KB
+  size_t head_bytes_ = 32 * 1024;  // the longest need; ZTF: header ~10 KB, with the fields before the cutouts 24-49 KB
   size_t window_longest_ = 0, previous_window_longest_ = 0, window_files_ = 0;
   std::vector<size_t> window_tails_;  // each file's bytes after its need, this window
   size_t short_tail_ = 0;             // 0: not known yet
