@@ -120,6 +120,20 @@ int main(int argc, char** argv) {
     ::close(fd);
     return sum_bytes(buffer, n);
   };
+  // The prefix mapped (MAP_PRIVATE | `flags`) instead of read, then unmapped.
+  auto mapped_sum = [&](int dir_fd, const std::string& name, int flags) {
+    const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die(name);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) die(name);
+    const size_t n = std::min<size_t>(prefix, static_cast<size_t>(st.st_size));
+    void* map = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | flags, fd, 0);
+    if (map == MAP_FAILED) die(name);
+    ::close(fd);
+    const uint64_t sum = sum_bytes(static_cast<const char*>(map), n);
+    ::munmap(map, n);
+    return sum;
+  };
   std::vector<Way> ways = {
       {"no read: the reused buffer summed (the loop's own cost)",
        [&](const Folder&, int, const std::string&) { return sum_bytes(reused.get(), prefix); }},
@@ -168,33 +182,9 @@ int main(int argc, char** argv) {
          return open_fstat_read(fd, name, buffer.get());
        }},
       {"openat folder, fstat, mmap prefix (MAP_POPULATE), munmap",
-       [&](const Folder&, int dir_fd, const std::string& name) {
-         const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC);
-         if (fd < 0) die(name);
-         struct stat st {};
-         if (::fstat(fd, &st) != 0) die(name);
-         const size_t n = std::min<size_t>(prefix, static_cast<size_t>(st.st_size));
-         void* map = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-         if (map == MAP_FAILED) die(name);
-         ::close(fd);
-         const uint64_t sum = sum_bytes(static_cast<const char*>(map), n);
-         ::munmap(map, n);
-         return sum;
-       }},
+       [&](const Folder&, int dir_fd, const std::string& name) { return mapped_sum(dir_fd, name, MAP_POPULATE); }},
       {"openat folder, fstat, mmap prefix (faults), munmap",
-       [&](const Folder&, int dir_fd, const std::string& name) {
-         const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC);
-         if (fd < 0) die(name);
-         struct stat st {};
-         if (::fstat(fd, &st) != 0) die(name);
-         const size_t n = std::min<size_t>(prefix, static_cast<size_t>(st.st_size));
-         void* map = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
-         if (map == MAP_FAILED) die(name);
-         ::close(fd);
-         const uint64_t sum = sum_bytes(static_cast<const char*>(map), n);
-         ::munmap(map, n);
-         return sum;
-       }},
+       [&](const Folder&, int dir_fd, const std::string& name) { return mapped_sum(dir_fd, name, 0); }},
   };
 
   std::atomic<bool> stop{false};
