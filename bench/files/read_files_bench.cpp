@@ -1,6 +1,6 @@
 // CPU per file (this thread's user + system time) of ways to read the first bytes of many small
 // files, as `avro-files` reads an alert file up to its cutouts (docs/performance.md, "Reading
-// files: openat in the folder"). Each way reads every file of the folders given, then the
+// files: a first read sized by the file"). Each way reads every file of the folders given, then the
 // bytes read are summed (a decoder reads them all); rounds alternate the ways and the best round
 // of each counts (the machine is shared). The page cache is warm after the first round.
 //
