@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
     else rounds = std::atoi(argv[i]);
   }
   std::vector<Folder> folders;
-  for (const std::string& sub : sorted_entries(top, true)) folders.push_back({top + "/" + sub, sorted_entries(top + "/" + sub, false)});
+  for (const std::string& sub : sorted_entries(top, true))
+    folders.push_back({top + "/" + sub, sorted_entries(top + "/" + sub, false)});
   if (folders.empty()) folders.push_back({top, sorted_entries(top, false)});
   size_t files = 0;
   for (const Folder& f : folders) files += f.names.size();

@@ -231,7 +231,8 @@ class AvroFilesSource final : public ActorLogic {
     try {
       std::shared_ptr<const std::string> message;
       std::optional<SmallFile> small;
-      if (unread_cutout_fields_.empty()) small = read_small_file(path, open_read(path), ingest::ContainerFileStream::kWholeFileBytes);
+      if (unread_cutout_fields_.empty())
+        small = read_small_file(path, open_read(path), ingest::ContainerFileStream::kWholeFileBytes);
       else if (read_without_cutouts(path, small)) return;
       if (small) {
         if (avro::has_container_magic(small->bytes.substr(0, 4))) {
