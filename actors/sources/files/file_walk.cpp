@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "engine/util/fault.h"
 
 namespace ebs {
@@ -32,41 +34,84 @@ std::string join_path(const std::string& folder, const std::string& name) {
   path += name;
   return path;
 }
-// Calls visit(name, is_folder) for each entry of the folder `path` a walk goes through: folders
-// (not links to folders, as recursive_directory_iterator does not follow them) and files (regular,
-// or links to one) whose names do not start with '.'. With readdir's entry types, not
-// std::filesystem's paths (~3,000 instructions an entry less): a stat only for a link, or where
-// the file system gives no type. An unreadable folder has no entries.
+// Calls visit(name, is_folder) for each entry of the open folder `fd` a walk goes through: folders
+// and links to folders (followed: a night's folder may be a link to where it is stored; a link
+// back to a folder the walk is in is skipped where it is entered), and files (regular, or links to
+// one) whose names do not start with '.'. Listed through a duplicate of `fd`, so that the entries
+// are those of the folder open() opens files in, whatever happens to its path meanwhile. With
+// readdir's entry types, not std::filesystem's paths (~3,000 instructions an entry less): a stat
+// only for a link, or where the file system gives no type. An unreadable folder has no entries.
 template <class Visit>
-void list_folder(const std::string& path, Visit&& visit) {
-  DIR* dir = ::opendir(path.c_str());
-  if (!dir) return;
+void list_folder(int fd, Visit&& visit) {
+  if (fd < 0) return;
+  const int listed = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (listed < 0) return;
+  DIR* dir = ::fdopendir(listed);
+  if (!dir) {
+    ::close(listed);
+    return;
+  }
   while (const dirent* entry = ::readdir(dir)) {
     const char* name = entry->d_name;
     if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
     unsigned char type = entry->d_type;
     struct stat st;
     if (type == DT_UNKNOWN)
-      type = ::fstatat(::dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ? DT_UNKNOWN
-             : S_ISDIR(st.st_mode)                                    ? DT_DIR
-             : S_ISLNK(st.st_mode)                                    ? DT_LNK
-             : S_ISREG(st.st_mode)                                    ? DT_REG
-                                                                      : DT_UNKNOWN;
-    if (type == DT_DIR) {
+      type = ::fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ? DT_UNKNOWN
+             : S_ISDIR(st.st_mode)                            ? DT_DIR
+             : S_ISLNK(st.st_mode)                            ? DT_LNK
+             : S_ISREG(st.st_mode)                            ? DT_REG
+                                                              : DT_UNKNOWN;
+    if (type == DT_LNK)
+      type = ::fstatat(fd, name, &st, 0) != 0 ? DT_UNKNOWN
+             : S_ISDIR(st.st_mode)            ? DT_DIR
+             : S_ISREG(st.st_mode)            ? DT_REG
+                                              : DT_UNKNOWN;
+    if (type == DT_DIR)
       visit(std::string_view(name), true);
-    } else if (name[0] != '.') {
-      if (type == DT_LNK) type = ::fstatat(::dirfd(dir), name, &st, 0) == 0 && S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-      if (type == DT_REG) visit(std::string_view(name), false);
-    }
+    else if (type == DT_REG && name[0] != '.')
+      visit(std::string_view(name), false);
   }
-  ::closedir(dir);
+  ::closedir(dir);  // closes `listed`, not `fd`
 }
 
-// The files a walk of the folder `path` yields, without holding or sorting their names.
-size_t count_files(const std::string& path) {
+// Opens the folder `name` of the open folder `parent` (a link followed; AT_FDCWD: `name` is a
+// path); -1 when `parent` did not open.
+int open_folder_fd(int parent, const std::string& name) {
+  if (parent == -1) return -1;
+  return ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+// Where a folder is, to see a link back to a folder a walk is in.
+struct FolderId {
+  dev_t device = 0;
+  ino_t inode = 0;
+  bool operator==(const FolderId&) const = default;
+};
+std::optional<FolderId> folder_id(int fd) {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0) return std::nullopt;
+  return FolderId{st.st_dev, st.st_ino};
+}
+
+// The files a walk of the open folder `fd`, whose folders down from the top are `above`, yields,
+// without holding or sorting their names.
+size_t count_files(int fd, std::vector<FolderId>& above) {
   size_t n = 0;
-  list_folder(path, [&](std::string_view name, bool folder) {
-    n += folder ? count_files(join_path(path, std::string(name))) : 1;
+  list_folder(fd, [&](std::string_view name, bool folder) {
+    if (!folder) {
+      ++n;
+      return;
+    }
+    const int sub = open_folder_fd(fd, std::string(name));
+    if (sub < 0) return;
+    const std::optional<FolderId> id = folder_id(sub);
+    if (id && std::find(above.begin(), above.end(), *id) == above.end()) {
+      above.push_back(*id);
+      n += count_files(sub, above);
+      above.pop_back();
+    }
+    ::close(sub);
   });
   return n;
 }
@@ -101,13 +146,27 @@ FileWalk::FolderFd::~FolderFd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-FileWalk::Folder FileWalk::open_folder(const std::string& path) const {
-  // Its descriptor, for open(): one more system call a folder, one path walk less a file.
-  Folder folder{path, {}, 0, FolderFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC))};
-  list_folder(path, [&](std::string_view name, bool is_folder) {
+std::optional<FileWalk::Folder> FileWalk::open_folder(std::string path, const std::string& name) {
+  // Its descriptor, for open() and to list it: one more system call a folder, one path walk less a
+  // file. Opened in the folder it is listed in, not by its path again.
+  Folder folder{std::move(path), {}, 0, FolderFd(open_folder_fd(stack_.empty() ? AT_FDCWD : stack_.back().fd.get(), name)),
+                0, 0};
+  if (const std::optional<FolderId> id = folder_id(folder.fd.get())) {
+    folder.device = id->device;
+    folder.inode = id->inode;
+    for (const Folder& above : stack_)
+      if (above.fd.get() >= 0 && above.device == folder.device && above.inode == folder.inode) {
+        if (!std::exchange(loop_logged_, true))
+          spdlog::warn("{}: {} is {} again (a link back to a folder the walk is in): not followed; further ones are "
+                       "not logged",
+                       place_, folder.path, above.path);
+        return std::nullopt;
+      }
+  }
+  list_folder(folder.fd.get(), [&](std::string_view entry_name, bool is_folder) {
     std::string entry;
-    entry.reserve(name.size() + 1);
-    entry += name;
+    entry.reserve(entry_name.size() + 1);
+    entry += entry_name;
     if (is_folder) entry += '/';
     folder.entries.push_back(std::move(entry));
   });
@@ -125,7 +184,7 @@ std::optional<std::string> FileWalk::next() {
       if (next_match_ >= matches_.size()) return std::nullopt;
       return matches_[next_match_++];
     case Kind::folder:
-      if (!std::exchange(started_, true)) stack_.push_back(open_folder(path_));
+      if (!std::exchange(started_, true)) stack_.push_back(*open_folder(path_, path_));
       while (!stack_.empty()) {
         Folder& top = stack_.back();
         if (top.next >= top.entries.size()) {
@@ -136,7 +195,8 @@ std::optional<std::string> FileWalk::next() {
         std::string path = join_path(top.path, entry);
         if (entry.back() != '/') return path;
         path.pop_back();
-        stack_.push_back(open_folder(path));  // invalidates `top`
+        std::optional<Folder> folder = open_folder(std::move(path), entry.substr(0, entry.size() - 1));
+        if (folder) stack_.push_back(std::move(*folder));  // invalidates `top`
       }
       return std::nullopt;
   }
@@ -170,10 +230,25 @@ size_t FileWalk::count() const {
   if (kind_ == Kind::file) return 1;
   if (kind_ == Kind::glob) return matches_.size();
   // The top folder's entries, when the walk holds them (it has not left it), are not listed again.
-  if (stack_.empty() || stack_.front().path != path_) return count_files(path_);
+  const bool held = !stack_.empty() && stack_.front().path == path_;
+  const FolderFd top(held ? -1 : open_folder_fd(AT_FDCWD, path_));
+  const int fd = held ? stack_.front().fd.get() : top.get();
+  std::vector<FolderId> above;
+  if (const std::optional<FolderId> id = folder_id(fd)) above.push_back(*id);
+  if (!held) return count_files(fd, above);
   size_t n = 0;
-  for (const std::string& entry : stack_.front().entries)
-    n += entry.back() == '/' ? count_files(join_path(path_, entry.substr(0, entry.size() - 1))) : 1;
+  for (const std::string& entry : stack_.front().entries) {
+    if (entry.back() != '/') {
+      ++n;
+      continue;
+    }
+    const FolderFd sub(open_folder_fd(fd, entry.substr(0, entry.size() - 1)));
+    const std::optional<FolderId> id = folder_id(sub.get());
+    if (!id || std::find(above.begin(), above.end(), *id) != above.end()) continue;
+    above.push_back(*id);
+    n += count_files(sub.get(), above);
+    above.pop_back();
+  }
   return n;
 }
 

@@ -4,9 +4,12 @@
 // plus '/'), the order a sorted list of every path would have. A million alert files in folders of
 // a thousand hold a thousand names, not a million paths (~100 MB).
 //
-// `path` is a file, a folder (recursive; names starting with '.' are skipped) or a glob (glob(3)
+// `path` is a file, a folder (recursive, links to folders followed but not back to a folder the
+// walk is in; files whose names start with '.' are skipped) or a glob (glob(3)
 // returns its matches together: a glob's list is held). Not thread-safe: one per source instance.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <optional>
@@ -54,8 +57,12 @@ class FileWalk {
     std::vector<std::string> entries;  // sorted; a folder's entry ends with '/'
     size_t next = 0;
     FolderFd fd;
+    dev_t device = 0;  // where it is (fstat), to see a link back to it
+    ino_t inode = 0;
   };
-  Folder open_folder(const std::string& path) const;
+  // The folder `path`, opened as `name` in the folder on top of the stack (or as `path` when the
+  // stack is empty) and listed; nullopt when it is a folder on the stack again (logged once a walk).
+  std::optional<Folder> open_folder(std::string path, const std::string& name);
 
   std::string path_, place_;
   enum class Kind { file, folder, glob } kind_ = Kind::file;
@@ -64,6 +71,7 @@ class FileWalk {
   std::vector<Folder> stack_;
   bool started_ = false;
   std::optional<std::string> first_;  // found by the constructor, not yet returned
+  bool loop_logged_ = false;
 };
 
 }  // namespace ebs

@@ -36,14 +36,16 @@ TEST_CASE("a folder walk yields the files a sorted list of every path would, hid
   for (const char* file : {"a/x", "a/deep/er/y", "a-b", "a.c", "a0", "b0/z", ".hidden", "a/.dot", "c",
                            ".hidden-folder/w"})
     std::ofstream(root / file) << "x";
-  // A link to a file is a file of the walk; a link to a folder is not followed.
+  // A link to a file is a file of the walk; a link to a folder is followed (its files under the
+  // link's name).
   fs::create_symlink(root / "c", root / "b0" / "link-to-c");
   fs::create_directory_symlink(root / "a", root / "link-to-a");
   std::vector<std::string> expected;
-  for (const auto& e : fs::recursive_directory_iterator(root))
+  for (const auto& e : fs::recursive_directory_iterator(root, fs::directory_options::follow_directory_symlink))
     if (e.is_regular_file() && e.path().filename().string()[0] != '.') expected.push_back(e.path().string());
   std::sort(expected.begin(), expected.end());
-  REQUIRE(expected.size() == 9);
+  REQUIRE(expected.size() == 11);
+  CHECK(std::count(expected.begin(), expected.end(), (root / "link-to-a" / "deep" / "er" / "y").string()) == 1);
 
   FileWalk walk(root.string(), "w.yaml:1:1");
   CHECK(walk.count() == expected.size());
@@ -86,6 +88,55 @@ std::string contents_of(int fd) {
   return n > 0 ? std::string(bytes, static_cast<size_t>(n)) : std::string();
 }
 
+TEST_CASE("links to folders are followed in name order, a link back to a folder the walk is in is not") {
+  const fs::path root = fs::temp_directory_path() / ("ebs-file-walk-links-" + std::to_string(::getpid()));
+  const fs::path stored = fs::temp_directory_path() / ("ebs-file-walk-stored-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::remove_all(stored);
+  // Nights stored elsewhere, linked into the folder the source reads; one night a plain folder.
+  for (const char* night : {"20261205", "20261206"}) {
+    fs::create_directories(stored / night);
+    for (const char* file : {"b.avro", "a.avro"}) std::ofstream(stored / night / file) << night << file;
+  }
+  fs::create_directories(root / "20261204");
+  std::ofstream(root / "20261204" / "a.avro") << "x";
+  fs::create_directory_symlink(stored / "20261206", root / "20261206");
+  fs::create_directory_symlink(stored / "20261205", root / "20261205");
+  // Loops: a link to the top folder, one to its own folder, and one to an ancestor inside a night.
+  fs::create_directory_symlink(root, root / "20261204" / "up");
+  fs::create_directory_symlink(".", root / "20261204" / "self");
+  fs::create_directory_symlink(root, stored / "20261206" / "top");
+  // A link to a folder that is not there is no file.
+  fs::create_directory_symlink(stored / "nothing", root / "20261207");
+  const std::vector<std::string> expected{
+      (root / "20261204" / "a.avro").string(), (root / "20261205" / "a.avro").string(),
+      (root / "20261205" / "b.avro").string(), (root / "20261206" / "a.avro").string(),
+      (root / "20261206" / "b.avro").string()};
+  FileWalk walk(root.string(), "w.yaml:1:1");
+  CHECK(walk.count() == expected.size());
+  CHECK(walk_all(walk) == expected);
+  walk.restart();
+  CHECK(walk_all(walk) == expected);
+  CHECK(walk.count() == expected.size());
+  // The linked night read as the top folder: its link to the top is followed once (the top is
+  // not on the walk's stack), and the link back to the night inside that is not.
+  FileWalk night((root / "20261206").string(), "w.yaml:1:1");
+  const std::vector<std::string> from_night = walk_all(night);
+  CHECK(night.count() == from_night.size());
+  CHECK(from_night.size() == 2 + 3);
+  CHECK(from_night.front() == (root / "20261206" / "a.avro").string());
+  CHECK(from_night.back() == (root / "20261206" / "top" / "20261205" / "b.avro").string());
+  fs::remove_all(root);
+  fs::remove_all(stored);
+}
+
+// How many descriptors this process has open.
+size_t open_descriptors() {
+  size_t n = 0;
+  for (auto it = fs::directory_iterator("/proc/self/fd"); it != fs::directory_iterator(); ++it) ++n;
+  return n;
+}
+
 TEST_CASE("open gives the file the walk gave last, by its folder's descriptor or by path") {
   const fs::path root = fs::temp_directory_path() / ("ebs-file-walk-open-" + std::to_string(::getpid()));
   fs::remove_all(root);
@@ -102,6 +153,33 @@ TEST_CASE("open gives the file the walk gave last, by its folder's descriptor or
       CHECK(errno == ENOENT);
     }
     CHECK(seen == std::vector<std::string>{"a/b/y", "a/x", "z"});
+  }
+  // By its folder's descriptor: the file the walk gave opens after its folder is renamed, which
+  // its path no longer names; the walk goes on in the renamed folder's parent.
+  {
+    const size_t before = open_descriptors();
+    {
+      FileWalk walk(root.string(), "w.yaml:1:1");
+      const auto file = walk.next();
+      REQUIRE(file == (root / "a" / "b" / "y").string());
+      CHECK(open_descriptors() > before);  // the folders on the walk's path
+      fs::rename(root / "a" / "b", root / "a" / "c");
+      CHECK(contents_of(walk.open(*file, O_RDONLY | O_CLOEXEC)) == "a/b/y");
+      CHECK(::open(file->c_str(), O_RDONLY) == -1);
+      CHECK(walk.next() == (root / "a" / "x").string());
+      CHECK(walk.next() == (root / "z").string());
+      CHECK_FALSE(walk.next());
+      CHECK(open_descriptors() == before);  // the walk ended: no folder held
+      walk.restart();
+      CHECK(open_descriptors() == before);
+      CHECK(walk.next() == (root / "a" / "c" / "y").string());
+      walk.restart();
+      CHECK(open_descriptors() == before);
+      CHECK(walk.next() == (root / "a" / "c" / "y").string());
+      CHECK(walk.count() == 3);
+    }
+    CHECK(open_descriptors() == before);  // destroyed part way
+    fs::rename(root / "a" / "c", root / "a" / "b");
   }
   // A glob's match and a single file are opened by their paths.
   FileWalk glob((root / "a" / "x*").string(), "w.yaml:1:1");
