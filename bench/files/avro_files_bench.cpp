@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
   const std::string cutouts = argc > 3 ? argv[3] : "skip";
   const size_t held = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 2;
+  if (rounds < 1) {
+    std::fprintf(stderr, "avro_files_bench: rounds must be a whole number of at least 1, not '%s'\n", argv[2]);
+    return 2;
+  }
   spdlog::set_level(spdlog::level::warn);
   ActorRegistry registry;
   register_avro_files_source(registry);

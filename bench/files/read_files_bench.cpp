@@ -97,6 +97,10 @@ int main(int argc, char** argv) {
     else if (positional++ == 0) prefix = std::strtoull(argv[i], nullptr, 10);
     else rounds = std::atoi(argv[i]);
   }
+  if (rounds < 1) {
+    std::fprintf(stderr, "read_files_bench: rounds must be a whole number of at least 1\n");
+    return 2;
+  }
   std::vector<Folder> folders;
   for (const std::string& sub : sorted_entries(top, true))
     folders.push_back({top + "/" + sub, sorted_entries(top + "/" + sub, false)});
@@ -128,6 +132,10 @@ int main(int argc, char** argv) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) die(name);
     const size_t n = std::min<size_t>(prefix, static_cast<size_t>(st.st_size));
+    if (n == 0) {  // an empty file, or a prefix of 0: nothing to map (mmap refuses a length of 0)
+      ::close(fd);
+      return uint64_t{0};
+    }
     void* map = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | flags, fd, 0);
     if (map == MAP_FAILED) die(name);
     ::close(fd);

@@ -380,7 +380,7 @@ class AvroFilesSource final : public ActorLogic {
     } catch (const std::exception&) {
       return Head::whole_file;  // the usual path dead-letters the record with its own encoding
     }
-    learn_head_bytes(static_cast<size_t>(end), static_cast<size_t>(file_size));
+    learn_read_sizes(static_cast<size_t>(end), static_cast<size_t>(file_size));
     return Head::decoded;
   }
 
@@ -414,14 +414,14 @@ class AvroFilesSource final : public ActorLogic {
   // with more files read twice, cost more than it saved: docs/performance.md).
   size_t first_read_bytes(size_t size) const {
     constexpr size_t kPage = 4096;
-    if (short_tail_ == 0 || size <= short_tail_) return head_bytes_;
-    return std::min(head_bytes_, (size - short_tail_ + kPage - 1) / kPage * kPage);
+    if (!short_tail_ || size <= *short_tail_) return head_bytes_;
+    return std::min(head_bytes_, (size - *short_tail_ + kPage - 1) / kPage * kPage);
   }
 
   // The longest need: up at once to the longest seen, down slowly (the longest of the last two
   // windows of kHeadWindow files), in whole pages with a margin. The short tail: from the last
   // window, with the same margin.
-  void learn_head_bytes(size_t needed, size_t size) {
+  void learn_read_sizes(size_t needed, size_t size) {
     constexpr size_t kPage = 4096, kMargin = 512, kHeadWindow = 256;
     constexpr double kTailShare = 0.1;
     auto pages = [&](size_t n) { return (n + kMargin + kPage - 1) / kPage * kPage; };
@@ -435,7 +435,7 @@ class AvroFilesSource final : public ActorLogic {
       window_files_ = 0;
       const auto share = window_tails_.begin() + static_cast<ptrdiff_t>(kTailShare * (kHeadWindow - 1));
       std::nth_element(window_tails_.begin(), share, window_tails_.end());
-      short_tail_ = *share > kMargin ? *share - kMargin : 0;
+      short_tail_ = *share > kMargin ? *share - kMargin : 0;  // 0: no tail to leave unread
       window_tails_.clear();
     }
   }
@@ -501,7 +501,7 @@ class AvroFilesSource final : public ActorLogic {
   size_t head_bytes_ = 32 * 1024;  // the longest need; ZTF: header ~10 KB, with the fields before the cutouts 24-49 KB
   size_t window_longest_ = 0, previous_window_longest_ = 0, window_files_ = 0;
   std::vector<size_t> window_tails_;  // each file's bytes after its need, this window
-  size_t short_tail_ = 0;             // 0: not known yet
+  std::optional<size_t> short_tail_;  // none before the first window's end
   std::shared_ptr<const avro::DecodePlan> last_plan_;  // and its head_fields, and the fields after
   uint32_t last_head_fields_ = 0;
   std::vector<std::string> last_left_fields_;
