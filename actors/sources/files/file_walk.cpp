@@ -149,8 +149,8 @@ FileWalk::FolderFd::~FolderFd() {
 std::optional<FileWalk::Folder> FileWalk::open_folder(std::string path, const std::string& name) {
   // Its descriptor, for open() and to list it: one more system call a folder, one path walk less a
   // file. Opened in the folder it is listed in, not by its path again.
-  Folder folder{std::move(path), {}, 0, FolderFd(open_folder_fd(stack_.empty() ? AT_FDCWD : stack_.back().fd.get(), name)),
-                0, 0};
+  const int parent = stack_.empty() ? AT_FDCWD : stack_.back().fd.get();
+  Folder folder{std::move(path), {}, 0, FolderFd(open_folder_fd(parent, name)), 0, 0};
   if (const std::optional<FolderId> id = folder_id(folder.fd.get())) {
     folder.device = id->device;
     folder.inode = id->inode;
