@@ -352,6 +352,23 @@ bool same_but_cutouts(const Record& read, const Record& skipped) {
 
 }  // namespace
 
+TEST_CASE("a folder whose nights are links to folders stored elsewhere is read through the links") {
+  auto dir = temp_dir("linked-nights");
+  const std::filesystem::path ztf = test::data_dir() / "ztf";
+  for (const char* night : {"fink-20200101-v3.3", "kowalski-v3.3-v4.01"})
+    std::filesystem::create_directory_symlink(ztf / night, dir / night);
+  std::filesystem::create_directory_symlink(dir, dir / "fink-20200101-v3.3x-back-to-top");
+  SourceRun linked = read_with(dir.string(), "");
+  SourceRun direct = read_with(ztf.string(), "");
+  REQUIRE(linked.alerts.size() == 86);
+  REQUIRE(direct.alerts.size() == linked.alerts.size());
+  CHECK(linked.faults.empty());
+  for (size_t i = 0; i < direct.alerts.size(); ++i)
+    CHECK(static_cast<const Alert&>(*linked.alerts[i]).core().alert_id ==
+          static_cast<const Alert&>(*direct.alerts[i]).core().alert_id);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("cutouts: skip gives every real ZTF alert as `read` does, without its cutouts, and says so") {
   const std::string ztf = (test::data_dir() / "ztf").string();
   SourceRun read = read_with(ztf, ", cutouts: read");
