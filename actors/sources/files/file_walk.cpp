@@ -37,7 +37,7 @@ std::string join_path(const std::string& folder, const std::string& name) {
 // Calls visit(name, is_folder) for each entry of the open folder `fd` a walk goes through: folders
 // and links to folders (followed: a night's folder may be a link to where it is stored; a link
 // back to a folder the walk is in is skipped where it is entered), and files (regular, or links to
-// one) whose names do not start with '.'. Listed through a duplicate of `fd`, so that the entries
+// one); names starting with '.' (files and folders) are skipped. Listed through a duplicate of `fd`, so that the entries
 // are those of the folder open() opens files in, whatever happens to its path meanwhile. With
 // readdir's entry types, not std::filesystem's paths (~3,000 instructions an entry less): a stat
 // only for a link, or where the file system gives no type. An unreadable folder has no entries.
@@ -53,7 +53,8 @@ void list_folder(int fd, Visit&& visit) {
   }
   while (const dirent* entry = ::readdir(dir)) {
     const char* name = entry->d_name;
-    if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+    // Hidden entries, folders too (`.`, `..`, a NetApp `.snapshot` holding copies of the data, `.git`).
+    if (name[0] == '.') continue;
     unsigned char type = entry->d_type;
     struct stat st;
     if (type == DT_UNKNOWN)
@@ -69,7 +70,7 @@ void list_folder(int fd, Visit&& visit) {
                                               : DT_UNKNOWN;
     if (type == DT_DIR)
       visit(std::string_view(name), true);
-    else if (type == DT_REG && name[0] != '.')
+    else if (type == DT_REG)
       visit(std::string_view(name), false);
   }
   ::closedir(dir);  // closes `listed`, not `fd`

@@ -5,7 +5,7 @@
 // a thousand hold a thousand names, not a million paths (~100 MB).
 //
 // `path` is a file, a folder (recursive, links to folders followed but not back to a folder the
-// walk is in; files whose names start with '.' are skipped) or a glob (glob(3)
+// walk is in; files and folders whose names start with '.' are skipped) or a glob (glob(3)
 // returns its matches together: a glob's list is held). Not thread-safe: one per source instance.
 #pragma once
 
