@@ -8,6 +8,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <cassert>
 #include <filesystem>
 #include <utility>
 
@@ -41,16 +45,18 @@ std::string join_path(const std::string& folder, const std::string& name) {
 // are those of the folder open() opens files in, whatever happens to its path meanwhile. With
 // readdir's entry types, not std::filesystem's paths (~3,000 instructions an entry less): a stat
 // only for a link, or where the file system gives no type. An unreadable folder has no entries.
-template <class Visit>
-void list_folder(int fd, Visit&& visit) {
+template <class Visit, class Unreadable>
+void list_folder(int fd, Visit&& visit, Unreadable&& unreadable) {
   if (fd < 0) return;
   const int listed = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (listed < 0) return;
+  if (listed < 0) return unreadable(std::string_view("."), errno);
   DIR* dir = ::fdopendir(listed);
   if (!dir) {
+    const int error = errno;
     ::close(listed);
-    return;
+    return unreadable(std::string_view("."), error);
   }
+  ::rewinddir(dir);  // the duplicate shares the folder's read position: list from its start
   while (const dirent* entry = ::readdir(dir)) {
     const char* name = entry->d_name;
     // Hidden entries, folders too (`.`, `..`, a NetApp `.snapshot` holding copies of the data, `.git`).
@@ -63,11 +69,13 @@ void list_folder(int fd, Visit&& visit) {
              : S_ISLNK(st.st_mode)                            ? DT_LNK
              : S_ISREG(st.st_mode)                            ? DT_REG
                                                               : DT_UNKNOWN;
-    if (type == DT_LNK)
-      type = ::fstatat(fd, name, &st, 0) != 0 ? DT_UNKNOWN
-             : S_ISDIR(st.st_mode)            ? DT_DIR
-             : S_ISREG(st.st_mode)            ? DT_REG
-                                              : DT_UNKNOWN;
+    if (type == DT_LNK) {
+      if (::fstatat(fd, name, &st, 0) != 0) {
+        unreadable(std::string_view(name), errno);  // a link to nothing (storage not mounted?)
+        continue;
+      }
+      type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+    }
     if (type == DT_DIR)
       visit(std::string_view(name), true);
     else if (type == DT_REG)
@@ -83,37 +91,28 @@ int open_folder_fd(int parent, const std::string& name) {
   return ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-// Where a folder is, to see a link back to a folder a walk is in.
-struct FolderId {
-  dev_t device = 0;
-  ino_t inode = 0;
-  bool operator==(const FolderId&) const = default;
-};
-std::optional<FolderId> folder_id(int fd) {
+std::optional<FileWalk::FolderId> folder_id(int fd) {
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0) return std::nullopt;
-  return FolderId{st.st_dev, st.st_ino};
+  return FileWalk::FolderId{st.st_dev, st.st_ino};
 }
 
-// The files a walk of the open folder `fd`, whose folders down from the top are `above`, yields,
-// without holding or sorting their names.
-size_t count_files(int fd, std::vector<FolderId>& above) {
+// The files a walk of the open folder `fd` yields, without holding or sorting their names; the
+// folders already `entered` are not entered again (each folder is read once, as by the walk).
+size_t count_files(int fd, std::set<FileWalk::FolderId>& entered) {
   size_t n = 0;
-  list_folder(fd, [&](std::string_view name, bool folder) {
-    if (!folder) {
-      ++n;
-      return;
-    }
-    const int sub = open_folder_fd(fd, std::string(name));
-    if (sub < 0) return;
-    const std::optional<FolderId> id = folder_id(sub);
-    if (id && std::find(above.begin(), above.end(), *id) == above.end()) {
-      above.push_back(*id);
-      n += count_files(sub, above);
-      above.pop_back();
-    }
-    ::close(sub);
-  });
+  list_folder(
+      fd,
+      [&](std::string_view name, bool folder) {
+        if (!folder) {
+          ++n;
+          return;
+        }
+        const FileWalk::FolderFd sub(open_folder_fd(fd, std::string(name)));
+        const std::optional<FileWalk::FolderId> id = folder_id(sub.get());
+        if (id && entered.insert(*id).second) n += count_files(sub.get(), entered);
+      },
+      [](std::string_view, int) {});
   return n;
 }
 
@@ -151,28 +150,41 @@ std::optional<FileWalk::Folder> FileWalk::open_folder(std::string path, const st
   // Its descriptor, for open() and to list it: one more system call a folder, one path walk less a
   // file. Opened in the folder it is listed in, not by its path again.
   const int parent = stack_.empty() ? AT_FDCWD : stack_.back().fd.get();
-  Folder folder{std::move(path), {}, 0, FolderFd(open_folder_fd(parent, name)), 0, 0};
-  if (const std::optional<FolderId> id = folder_id(folder.fd.get())) {
-    folder.device = id->device;
-    folder.inode = id->inode;
-    for (const Folder& above : stack_)
-      if (above.fd.get() >= 0 && above.device == folder.device && above.inode == folder.inode) {
-        if (!std::exchange(loop_logged_, true))
-          spdlog::warn("{}: {} is {} again (a link back to a folder the walk is in): not followed; further ones are "
-                       "not logged",
-                       place_, folder.path, above.path);
-        return std::nullopt;
-      }
+  Folder folder{std::move(path), {}, 0, FolderFd(open_folder_fd(parent, name))};
+  if (folder.fd.get() < 0) {
+    if (errno != ENOENT) unreadable(folder.path, errno);  // ENOENT: removed since it was listed
+    return std::nullopt;
   }
-  list_folder(folder.fd.get(), [&](std::string_view entry_name, bool is_folder) {
-    std::string entry;
-    entry.reserve(entry_name.size() + 1);
-    entry += entry_name;
-    if (is_folder) entry += '/';
-    folder.entries.push_back(std::move(entry));
-  });
+  if (const std::optional<FolderId> id = folder_id(folder.fd.get())) {
+    auto [at, first] = entered_.try_emplace(*id, folder.path);
+    if (!first) {
+      if (!std::exchange(again_logged_, true))
+        spdlog::warn("{}: {} is {} again (a link to a folder the walk reads under its other name): read once; "
+                     "further ones are not logged",
+                     place_, folder.path, at->second);
+      return std::nullopt;
+    }
+  }
+  list_folder(
+      folder.fd.get(),
+      [&](std::string_view entry_name, bool is_folder) {
+        std::string entry;
+        entry.reserve(entry_name.size() + 1);
+        entry += entry_name;
+        if (is_folder) entry += '/';
+        folder.entries.push_back(std::move(entry));
+      },
+      [&](std::string_view entry_name, int error) {
+        unreadable(entry_name == "." ? folder.path : join_path(folder.path, std::string(entry_name)), error);
+      });
   std::sort(folder.entries.begin(), folder.entries.end());
   return folder;
+}
+
+void FileWalk::unreadable(const std::string& path, int error) {
+  if (std::exchange(unreadable_logged_, true)) return;
+  spdlog::warn("{}: {} cannot be read ({}): its files are left out; further ones are not logged", place_, path,
+               std::strerror(error));
 }
 
 std::optional<std::string> FileWalk::next() {
@@ -185,7 +197,10 @@ std::optional<std::string> FileWalk::next() {
       if (next_match_ >= matches_.size()) return std::nullopt;
       return matches_[next_match_++];
     case Kind::folder:
-      if (!std::exchange(started_, true)) stack_.push_back(*open_folder(path_, path_));
+      if (!std::exchange(started_, true)) {
+        assert(stack_.empty());  // the top folder is opened by its path (AT_FDCWD)
+        if (std::optional<Folder> top = open_folder(path_, path_)) stack_.push_back(std::move(*top));
+      }
       while (!stack_.empty()) {
         Folder& top = stack_.back();
         if (top.next >= top.entries.size()) {
@@ -225,6 +240,7 @@ void FileWalk::restart() {
   started_ = false;
   next_match_ = 0;
   stack_.clear();
+  entered_.clear();
 }
 
 size_t FileWalk::count() const {
@@ -234,9 +250,9 @@ size_t FileWalk::count() const {
   const bool held = !stack_.empty() && stack_.front().path == path_;
   const FolderFd top(held ? -1 : open_folder_fd(AT_FDCWD, path_));
   const int fd = held ? stack_.front().fd.get() : top.get();
-  std::vector<FolderId> above;
-  if (const std::optional<FolderId> id = folder_id(fd)) above.push_back(*id);
-  if (!held) return count_files(fd, above);
+  std::set<FolderId> entered;
+  if (const std::optional<FolderId> id = folder_id(fd)) entered.insert(*id);
+  if (!held) return count_files(fd, entered);
   size_t n = 0;
   for (const std::string& entry : stack_.front().entries) {
     if (entry.back() != '/') {
@@ -245,10 +261,7 @@ size_t FileWalk::count() const {
     }
     const FolderFd sub(open_folder_fd(fd, entry.substr(0, entry.size() - 1)));
     const std::optional<FolderId> id = folder_id(sub.get());
-    if (!id || std::find(above.begin(), above.end(), *id) != above.end()) continue;
-    above.push_back(*id);
-    n += count_files(sub.get(), above);
-    above.pop_back();
+    if (id && entered.insert(*id).second) n += count_files(sub.get(), entered);
   }
   return n;
 }

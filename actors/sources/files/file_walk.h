@@ -4,14 +4,16 @@
 // plus '/'), the order a sorted list of every path would have. A million alert files in folders of
 // a thousand hold a thousand names, not a million paths (~100 MB).
 //
-// `path` is a file, a folder (recursive, links to folders followed but not back to a folder the
-// walk is in; files and folders whose names start with '.' are skipped) or a glob (glob(3)
+// `path` is a file, a folder (recursive, links to folders followed, each folder read once however
+// many names lead to it; files and folders whose names start with '.' are skipped) or a glob (glob(3)
 // returns its matches together: a glob's list is held). Not thread-safe: one per source instance.
 #pragma once
 
 #include <sys/types.h>
 
+#include <compare>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,8 +39,14 @@ class FileWalk {
   // files is listed once, by the constructor's search for a first file).
   size_t count() const;
 
- private:
-  // A folder's descriptor, closed when the walk leaves the folder; -1 when it did not open.
+  // Where a folder is (st_dev, st_ino): reached again through a link, it is the same folder.
+  struct FolderId {
+    dev_t device = 0;
+    ino_t inode = 0;
+    auto operator<=>(const FolderId&) const = default;
+  };
+  // A folder's descriptor, closed with the object (when the walk leaves the folder); -1 when it
+  // did not open.
   class FolderFd {
    public:
     explicit FolderFd(int fd = -1) : fd_(fd) {}
@@ -52,17 +60,20 @@ class FileWalk {
    private:
     int fd_;
   };
+
+ private:
   struct Folder {
     std::string path;
     std::vector<std::string> entries;  // sorted; a folder's entry ends with '/'
     size_t next = 0;
     FolderFd fd;
-    dev_t device = 0;  // where it is (fstat), to see a link back to it
-    ino_t inode = 0;
   };
   // The folder `path`, opened as `name` in the folder on top of the stack (or as `path` when the
-  // stack is empty) and listed; nullopt when it is a folder on the stack again (logged once a walk).
+  // stack is empty) and listed; nullopt when it cannot be opened, or when the walk has entered it
+  // already under another name (a link; logged once a walk object).
   std::optional<Folder> open_folder(std::string path, const std::string& name);
+  // Logs, once a walk object, a folder or link that cannot be read (its files are left out).
+  void unreadable(const std::string& path, int error);
 
   std::string path_, place_;
   enum class Kind { file, folder, glob } kind_ = Kind::file;
@@ -71,7 +82,11 @@ class FileWalk {
   std::vector<Folder> stack_;
   bool started_ = false;
   std::optional<std::string> first_;  // found by the constructor, not yet returned
-  bool loop_logged_ = false;
+  // The folders entered since the walk (re)started, each by where it is and the path it was read
+  // under: a folder reached again through a link (a `latest` link beside the nights, a link back
+  // up) is not read again. ~50 bytes a folder.
+  std::map<FolderId, std::string> entered_;
+  bool again_logged_ = false, unreadable_logged_ = false;
 };
 
 }  // namespace ebs
