@@ -52,9 +52,10 @@ struct SmallFile {
   std::shared_ptr<const void> owner;
   std::string_view bytes;
 };
-// An open file and its size; closed when it goes. Faults name the path.
+// An open file and its size; closed when it goes. Faults name the path. `fd` is what opening
+// `path` returned (FileWalk::open).
 struct OpenFile {
-  explicit OpenFile(const std::string& path) : path(path), fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  OpenFile(const std::string& path, int fd) : path(path), fd(fd) {
     if (fd < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
     struct stat status {};
     if (::fstat(fd, &status) != 0) {
@@ -82,8 +83,8 @@ struct OpenFile {
   uint64_t size = 0;
 };
 
-std::optional<SmallFile> read_small_file(const std::string& path, size_t limit) {
-  const OpenFile file(path);
+std::optional<SmallFile> read_small_file(const std::string& path, int fd, size_t limit) {
+  const OpenFile file(path, fd);
   if (file.size > limit) return std::nullopt;
   std::shared_ptr<char[]> buffer(new char[std::max<uint64_t>(file.size, 1)]);
   file.read_into(buffer.get(), 0, static_cast<size_t>(file.size));
@@ -230,7 +231,8 @@ class AvroFilesSource final : public ActorLogic {
     try {
       std::shared_ptr<const std::string> message;
       std::optional<SmallFile> small;
-      if (unread_cutout_fields_.empty()) small = read_small_file(path, ingest::ContainerFileStream::kWholeFileBytes);
+      if (unread_cutout_fields_.empty())
+        small = read_small_file(path, open_read(path), ingest::ContainerFileStream::kWholeFileBytes);
       else if (read_without_cutouts(path, small)) return;
       if (small) {
         if (avro::has_container_magic(small->bytes.substr(0, 4))) {
@@ -253,6 +255,9 @@ class AvroFilesSource final : public ActorLogic {
       whole_file_.push_back({nullptr, ingest::IngestFailure{f, std::string(), "bytes"}});
     }
   }
+
+  // The file the walk gave last, opened to read (relative to its folder).
+  int open_read(const std::string& path) const { return files_->open(path, O_RDONLY | O_CLOEXEC); }
 
   // `cutouts: auto` leaves unread the cutout fields nothing downstream uses, each asked on its own
   // (engine/graph/cutout_use.h: a repository keeps ZTF's `cutoutScience` out of its raw records
@@ -294,10 +299,10 @@ class AvroFilesSource final : public ActorLogic {
   // system call, cost 3 µs a file here). A file cut short is seen (its size is known).
   // True when the alert is in whole_file_.
   bool read_without_cutouts(const std::string& path, std::optional<SmallFile>& whole) {
-    const OpenFile file(path);
+    const OpenFile file(path, open_read(path));
     if (file.size > ingest::ContainerFileStream::kWholeFileBytes) return false;
     const auto size = static_cast<size_t>(file.size);
-    size_t have = std::min(size, head_bytes_);
+    size_t have = std::min(size, first_read_bytes(size));
     std::shared_ptr<char[]> buffer(new char[std::max<size_t>(have, 1)]);
     file.read_into(buffer.get(), 0, have);
     while (true) {
@@ -315,9 +320,10 @@ class AvroFilesSource final : public ActorLogic {
         whole = SmallFile{buffer, std::string_view(buffer.get(), size)};
         return false;
       }
-      // 16 KiB more, not twice as much: a prefix read stays alive with its alert (a ZTF file's
-      // header and fields before the cutouts pass 32 KiB by at most ~15 KB).
-      const size_t more = std::min(size, have + 16 * 1024);
+      // As far as the longest of the last files, else 16 KiB more, not twice as much: a prefix
+      // read stays alive with its alert (a ZTF file's header and fields before the cutouts pass
+      // 32 KiB by at most ~15 KB).
+      const size_t more = std::min(size, have < head_bytes_ ? head_bytes_ : have + 16 * 1024);
       std::shared_ptr<char[]> longer(new char[more]);
       std::memcpy(longer.get(), buffer.get(), have);
       file.read_into(longer.get(), have, more);
@@ -374,7 +380,7 @@ class AvroFilesSource final : public ActorLogic {
     } catch (const std::exception&) {
       return Head::whole_file;  // the usual path dead-letters the record with its own encoding
     }
-    learn_head_bytes(static_cast<size_t>(end));
+    learn_read_sizes(static_cast<size_t>(end), static_cast<size_t>(file_size));
     return Head::decoded;
   }
 
@@ -399,19 +405,38 @@ class AvroFilesSource final : public ActorLogic {
     return fields;
   }
 
-  // The first read's length follows the bytes files needed (their header and fields before the
-  // cutouts): up at once to the longest seen, down slowly (the longest of the last two windows of
-  // kHeadWindow files), in whole pages with a margin.
-  void learn_head_bytes(size_t needed) {
+  // The first read's length. The bytes files needed (their header and fields before the
+  // cutouts) spread widely (ZTF's: 24-49 KB, half of them under 25 KB), the bytes after them (the
+  // cutouts) much less (ZTF's: 40-43 KB but for a few): the read ends where the file's size less
+  // the tail that all but kTailShare of the last window's files had at least says, in whole
+  // pages, and at most at the longest need seen (head_bytes_). A read too short costs one more
+  // read and a second decode: the files with shorter tails pay it (a share of the needs instead,
+  // with more files read twice, cost more than it saved: docs/performance.md).
+  size_t first_read_bytes(size_t size) const {
+    constexpr size_t kPage = 4096;
+    if (!short_tail_ || size <= *short_tail_) return head_bytes_;
+    return std::min(head_bytes_, (size - *short_tail_ + kPage - 1) / kPage * kPage);
+  }
+
+  // The longest need: up at once to the longest seen, down slowly (the longest of the last two
+  // windows of kHeadWindow files), in whole pages with a margin. The short tail: from the last
+  // window, with the same margin.
+  void learn_read_sizes(size_t needed, size_t size) {
     constexpr size_t kPage = 4096, kMargin = 512, kHeadWindow = 256;
+    constexpr double kTailShare = 0.1;
     auto pages = [&](size_t n) { return (n + kMargin + kPage - 1) / kPage * kPage; };
     window_longest_ = std::max(window_longest_, needed);
     if (pages(needed) > head_bytes_) head_bytes_ = pages(needed);
+    window_tails_.push_back(size - needed);
     if (++window_files_ == kHeadWindow) {
       head_bytes_ = pages(std::max(window_longest_, previous_window_longest_));
       previous_window_longest_ = window_longest_;
       window_longest_ = 0;
       window_files_ = 0;
+      const auto share = window_tails_.begin() + static_cast<ptrdiff_t>(kTailShare * (kHeadWindow - 1));
+      std::nth_element(window_tails_.begin(), share, window_tails_.end());
+      short_tail_ = *share > kMargin ? *share - kMargin : 0;  // 0: no tail to leave unread
+      window_tails_.clear();
     }
   }
 
@@ -473,8 +498,10 @@ class AvroFilesSource final : public ActorLogic {
   std::vector<std::string> unread_cutout_fields_;
   uint64_t alerts_without_cutouts_ = 0;  // this instance's, for its closing log line
   std::string actor_id_;
-  size_t head_bytes_ = 32 * 1024;  // ZTF: header ~10 KB, fields before the cutouts 14-37 KB
+  size_t head_bytes_ = 32 * 1024;  // the longest need; ZTF: header ~10 KB, with the fields before the cutouts 24-49 KB
   size_t window_longest_ = 0, previous_window_longest_ = 0, window_files_ = 0;
+  std::vector<size_t> window_tails_;  // each file's bytes after its need, this window
+  std::optional<size_t> short_tail_;  // none before the first window's end
   std::shared_ptr<const avro::DecodePlan> last_plan_;  // and its head_fields, and the fields after
   uint32_t last_head_fields_ = 0;
   std::vector<std::string> last_left_fields_;

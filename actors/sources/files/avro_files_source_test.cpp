@@ -4,7 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <filesystem>
@@ -349,6 +352,23 @@ bool same_but_cutouts(const Record& read, const Record& skipped) {
 
 }  // namespace
 
+TEST_CASE("a folder whose nights are links to folders stored elsewhere is read through the links") {
+  auto dir = temp_dir("linked-nights");
+  const std::filesystem::path ztf = test::data_dir() / "ztf";
+  for (const char* night : {"fink-20200101-v3.3", "kowalski-v3.3-v4.01"})
+    std::filesystem::create_directory_symlink(ztf / night, dir / night);
+  std::filesystem::create_directory_symlink(dir, dir / "fink-20200101-v3.3x-back-to-top");
+  SourceRun linked = read_with(dir.string(), "");
+  SourceRun direct = read_with(ztf.string(), "");
+  REQUIRE(linked.alerts.size() == 86);
+  REQUIRE(direct.alerts.size() == linked.alerts.size());
+  CHECK(linked.faults.empty());
+  for (size_t i = 0; i < direct.alerts.size(); ++i)
+    CHECK(static_cast<const Alert&>(*linked.alerts[i]).core().alert_id ==
+          static_cast<const Alert&>(*direct.alerts[i]).core().alert_id);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("cutouts: skip gives every real ZTF alert as `read` does, without its cutouts, and says so") {
   const std::string ztf = (test::data_dir() / "ztf").string();
   SourceRun read = read_with(ztf, ", cutouts: read");
@@ -399,6 +419,130 @@ TEST_CASE("cutouts: skip reads on when the first 32 KiB end before the fields it
   CHECK(head.kept_bytes > 32 * 1024);
   CHECK(head.kept_bytes < std::filesystem::file_size(longest));
   CHECK(same_but_cutouts(*read.alerts[0], *skipped.alerts[0]));
+}
+
+TEST_CASE("cutouts: skip reads as far as the files' sizes less their cutouts say, and on where that is short") {
+  // Four copies of the shared ZTF alerts one after the other (more than a window of 256 files):
+  // short and long histories, and a few files whose cutouts are shorter than most.
+  auto dir = temp_dir("skip-tails");
+  std::vector<std::filesystem::path> ztf;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(test::data_dir() / "ztf"))
+    if (entry.path().extension() == ".avro") ztf.push_back(entry.path());
+  std::sort(ztf.begin(), ztf.end());
+  REQUIRE(ztf.size() == 86);
+  for (size_t copy = 0; copy < 4; ++copy)
+    for (size_t i = 0; i < ztf.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%04zu.avro", copy * ztf.size() + i);
+      std::filesystem::create_symlink(ztf[i], dir / name);
+    }
+  SourceRun read = read_with(dir.string(), ", cutouts: read");
+  SourceRun skipped = read_with(dir.string(), ", cutouts: skip");
+  REQUIRE(read.alerts.size() == 4 * 86);
+  REQUIRE(skipped.alerts.size() == read.alerts.size());
+  CHECK(skipped.faults.empty());
+  size_t short_reads = 0;
+  for (size_t i = 0; i < read.alerts.size(); ++i) {
+    CHECK(same_but_cutouts(*read.alerts[i], *skipped.alerts[i]));
+    const AlertCore& head = static_cast<const Alert&>(*skipped.alerts[i]).core();
+    REQUIRE(head.cutouts_not_read);
+    // Before, the first read was never shorter than 32 KiB (and was the longest need seen after
+    // the first files: 52 KiB here); most of these files need 24-25 KB.
+    short_reads += head.kept_bytes < 32 * 1024;
+  }
+  // The last copy, after the first window: its files with the shorter histories (about half).
+  MESSAGE(short_reads << " of the 344 files read shorter than 32 KiB");
+  CHECK(short_reads >= 30);
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// `ztf`, a ZTF alert file, with its three cutouts null (the branch of the cutouts' unions that is
+// not the cutout record: the first in the 4.x schemas, the second in 3.3's).
+std::string with_null_cutouts(const std::filesystem::path& ztf) {
+  const std::string file = *avro::testing::read_file(ztf);
+  const avro::ContainerHeader header = avro::read_container_header(file, ztf.string());
+  const std::string body = avro::testing::single_record_body(file);
+  // The science cutout's union branch, its file name's length, its file name ("candid..._sci.fits.gz").
+  const size_t name_end = body.find("_targ_sci.fits.gz");
+  REQUIRE(name_end != std::string::npos);
+  const size_t name_start = body.rfind("candid", name_end);
+  REQUIRE(name_start >= 2);
+  const size_t name_size = name_end + std::strlen("_targ_sci.fits.gz") - name_start;
+  REQUIRE(body.substr(name_start - 1, 1) == avro::testing::zigzag(static_cast<int64_t>(name_size)));
+  const char branch = body[name_start - 2];
+  REQUIRE((branch == '\0' || branch == '\2'));
+  const std::string null_branch = avro::testing::zigzag(branch == '\0' ? 1 : 0);
+  return avro::testing::make_container(header.schema, "null",
+                                       {{1, body.substr(0, name_start - 2) + null_branch + null_branch + null_branch}});
+}
+
+}  // namespace
+
+TEST_CASE("cutouts: skip, once it has learned from ZTF files, reads other files as `read` does") {
+  // The first read's length follows the files seen (ZTF's sizes less their cutouts): here 344 ZTF
+  // files come first, then the Rubin and other surveys' files, ZTF files cut short in their
+  // cutouts, ZTF files whose cutouts are null (a tail of 19 bytes where 40 KB were learned), and
+  // ZTF files again: the same alerts and dead letters, with the same bytes and reasons, as `read`.
+  auto dir = temp_dir("skip-learned");
+  std::vector<std::filesystem::path> ztf = avro::testing::avro_files("ztf");
+  REQUIRE(ztf.size() == 86);
+  size_t n = 0;
+  auto add = [&](const std::string& group, const std::string& bytes) {
+    char name[64];
+    std::snprintf(name, sizeof name, "%s-%04zu.avro", group.c_str(), n++);
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+  };
+  auto link = [&](const std::string& group, const std::filesystem::path& target) {
+    char name[64];
+    std::snprintf(name, sizeof name, "%s-%04zu.avro", group.c_str(), n++);
+    std::filesystem::create_symlink(target, dir / name);
+  };
+  for (size_t copy = 0; copy < 4; ++copy)
+    for (const auto& file : ztf) link("0-ztf", file);
+  for (const auto& file : avro::testing::avro_files("lsst")) link("1-rubin", file);
+  for (const auto& file : avro::testing::avro_files("other-surveys")) link("2-other", file);
+  const std::filesystem::path longest = *std::max_element(ztf.begin(), ztf.end(), [](const auto& a, const auto& b) {
+    return std::filesystem::file_size(a) < std::filesystem::file_size(b);
+  });
+  for (const auto& file : {ztf.front(), ztf.back(), longest}) {
+    const std::string bytes = *avro::testing::read_file(file);
+    add("3-ztf-cut-short", bytes.substr(0, bytes.size() - 100));
+    add("4-ztf-null-cutouts", with_null_cutouts(file));
+  }
+  for (size_t i = 0; i < 10; ++i) link("5-ztf", ztf[i]);
+
+  SourceRun read = read_with(dir.string(), ", cutouts: read");
+  SourceRun skipped = read_with(dir.string(), ", cutouts: skip");
+  // 354 ZTF files, the 3 with null cutouts; 100 Rubin Spark + 3 Rubin samples; 17 PGIR + 11 TURBO.
+  CHECK(read.alerts.size() == 4 * 86 + 10 + 3 + 100 + 3 + 17 + 11);
+  REQUIRE(skipped.alerts.size() == read.alerts.size());
+  size_t without_cutouts = 0, null_cutouts = 0;
+  for (size_t i = 0; i < read.alerts.size(); ++i) {
+    CHECK(same_but_cutouts(*read.alerts[i], *skipped.alerts[i]));
+    const AlertCore& head = static_cast<const Alert&>(*skipped.alerts[i]).core();
+    without_cutouts += head.cutouts_not_read != nullptr;
+    if (head.cutouts_not_read && head.cutouts_not_read->file.find("null-cutouts") != std::string::npos) {
+      ++null_cutouts;
+      CHECK(static_cast<const Alert&>(*read.alerts[i]).core().cutouts.empty());
+    }
+  }
+  CHECK(without_cutouts >= 4 * 86 + 10 + 3);
+  CHECK(null_cutouts == 3);
+  // The three files cut short (and whatever else `read` dead-letters).
+  REQUIRE(read.faults.size() >= 3);
+  REQUIRE(skipped.faults.size() == read.faults.size());
+  size_t cut_short = 0;
+  for (size_t i = 0; i < read.faults.size(); ++i) {
+    CHECK(skipped.faults[i].place() == read.faults[i].place());
+    CHECK(std::string(skipped.faults[i].what()) == read.faults[i].what());
+    CHECK(skipped.originals[i] == read.originals[i]);
+    CHECK(!skipped.originals[i].empty());
+    cut_short += read.faults[i].place().find("cut-short") != std::string::npos;
+  }
+  CHECK(cut_short == 3);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("cutouts: skip reads files that are not one ZTF record whole, as `read` does") {
