@@ -28,6 +28,7 @@ class ByteReader {
   size_t remaining() const { return static_cast<size_t>(end_ - pos_); }
   bool at_end() const { return pos_ == end_; }
   const char* position() const { return pos_; }
+  const char* end() const { return end_; }
   void seek(const char* p) { pos_ = p; }
   std::string_view place() const { return place_; }
 
@@ -106,9 +107,6 @@ class ByteReader {
  private:
   int64_t read_long_multibyte();
 
- public:
-
- private:
   void need(size_t n) const {
     if (remaining() < n)
       fail_at(pos_, "truncated: need " + std::to_string(n) + " bytes, " +

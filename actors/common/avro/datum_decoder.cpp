@@ -1,8 +1,10 @@
 #include "actors/common/avro/datum_decoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
+
 
 namespace ebs::avro {
 
@@ -20,10 +22,196 @@ constexpr int64_t kMaxZeroSizeItems = 1 << 20;
 constexpr size_t kMaxNodes = size_t{1} << 28;
 }  // namespace
 
-// The per-field step, inlined into the record loop: primitives are written in place, records,
-// arrays and maps go out of line.
-inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t type_id,
-                                                                      uint32_t node, int depth) {
+// The reads of the decoder's hot loop, on a cursor held in registers: a ByteReader's position
+// lives in memory, and every node written made the compiler load and store it again. The common
+// case is read inline (a varint with ten bytes left to read it from, a length that fits what is
+// left, ...); anything else (a read near the end, a value to refuse) goes back to the ByteReader
+// at the same position, which reads it the one way it always did or raises its usual fault.
+struct DatumDecoder::Cursor {
+  const char* p;
+  const char* end;
+  ByteReader& in;
+
+  // The ByteReader's read at p. Out of line and given p by value: a cursor whose address
+  // escaped would live on the stack.
+  template <class Read>
+  __attribute__((noinline, cold)) static auto read_at(ByteReader& in, const char* at, Read read) {
+    in.seek(at);
+    auto value = read(in);
+    return std::pair(value, in.position());
+  }
+  template <class Read>
+  __attribute__((always_inline)) auto slowly(Read read) {
+    auto [value, after] = read_at(in, p, read);
+    p = after;
+    return value;
+  }
+  static int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+  int64_t read_long() {
+    if (end - p >= 10) [[likely]] {
+      const auto* b = reinterpret_cast<const uint8_t*>(p);
+      uint64_t v = b[0];
+      if (v < 0x80) [[likely]] {
+        p += 1;
+        return unzigzag(v);
+      }
+      v &= 0x7f;
+      for (int i = 1; i < 10; ++i) {  // the tenth byte's bits past 64 drop, as ByteReader's do
+        uint64_t byte = b[i];
+        v |= (byte & 0x7f) << (7 * i);
+        if (byte < 0x80) {
+          p += i + 1;
+          return unzigzag(v);
+        }
+      }
+    }
+    return slowly([](ByteReader& r) { return r.read_long(); });
+  }
+  int32_t read_int() {
+    const char* start = p;
+    int64_t v = read_long();
+    if (v < INT32_MIN || v > INT32_MAX) [[unlikely]] {
+      p = start;
+      return slowly([](ByteReader& r) { return r.read_int(); });
+    }
+    return static_cast<int32_t>(v);
+  }
+  bool read_boolean() {
+    if (p != end && static_cast<uint8_t>(*p) <= 1) [[likely]]
+      return *p++ == 1;
+    return slowly([](ByteReader& r) { return r.read_boolean(); });
+  }
+  float read_float() {
+    if (end - p < 4) [[unlikely]] return slowly([](ByteReader& r) { return r.read_float(); });
+    float v;
+    std::memcpy(&v, p, 4);
+    p += 4;
+    return v;
+  }
+  double read_double() {
+    if (end - p < 8) [[unlikely]] return slowly([](ByteReader& r) { return r.read_double(); });
+    double v;
+    std::memcpy(&v, p, 8);
+    p += 8;
+    return v;
+  }
+  std::string_view read_bytes() {
+    const char* start = p;
+    int64_t n = read_long();
+    if (n < 0 || static_cast<uint64_t>(n) > static_cast<uint64_t>(end - p)) [[unlikely]] {
+      p = start;
+      return slowly([](ByteReader& r) { return r.read_bytes(); });
+    }
+    std::string_view v(p, static_cast<size_t>(n));
+    p += n;
+    return v;
+  }
+  std::string_view read_fixed(size_t n) {
+    if (static_cast<size_t>(end - p) < n) [[unlikely]]
+      return slowly([n](ByteReader& r) { return r.read_fixed(n); });
+    std::string_view v(p, n);
+    p += n;
+    return v;
+  }
+};
+
+// One value whose step needs no nested nodes (a primitive, a fused union, an enum, a fixed),
+// written into `n` from the cursor; false, nothing read, for the others (records, arrays, maps,
+// general unions). `text` sums the texts written (RawRecordBuilder::count_text).
+inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(const PlanType& t, RawNode& n,
+                                                                     Cursor& in, size_t& text) {
+  // Slots come uninitialised (Slots::unset): every case writes the whole node.
+  auto put = [&n](RawNode::Kind kind) -> RawNode& {
+    n = RawNode();
+    n.kind = kind;
+    return n;
+  };
+  // A fused union of null and a primitive: reads the branch; false (and the node Null) for null.
+  // Branch indexes 0 and 1 are the bytes 0 and 2; anything else (an index out of range, or one
+  // written in more bytes than it needs) is read as a general varint.
+  auto present = [this, &t, &n, &in]() {
+    uint64_t index;
+    if (in.p != in.end && (static_cast<uint8_t>(*in.p) | 2) == 2) [[likely]] {
+      index = static_cast<uint8_t>(*in.p++) >> 1;
+    } else {
+      const char* at = in.p;
+      int64_t read = in.read_long();
+      if (static_cast<uint64_t>(read) > 1) [[unlikely]] fail_union_branch(at, read, 2);
+      index = static_cast<uint64_t>(read);
+    }
+    if (index != t.null_branch) return true;
+    n = RawNode();
+    return false;
+  };
+  // Each NullOr step reads its branch, then falls through to its primitive's case.
+  switch (t.step) {
+    case Step::Null:
+      n = RawNode();
+      return true;
+    case Step::NullOrBoolean:
+      if (!present()) return true;
+      [[fallthrough]];
+    case Step::Boolean:
+      put(RawNode::Kind::Bool).boolean = in.read_boolean();
+      return true;
+    case Step::NullOrInt:
+      if (!present()) return true;
+      [[fallthrough]];
+    case Step::Int:
+      put(RawNode::Kind::Int).integer = in.read_int();
+      return true;
+    case Step::NullOrLong:
+      if (!present()) return true;
+      [[fallthrough]];
+    case Step::Long:
+      put(RawNode::Kind::Int).integer = in.read_long();
+      return true;
+    case Step::NullOrFloat:
+      if (!present()) return true;
+      [[fallthrough]];
+    case Step::Float:
+      put(RawNode::Kind::Double).number = in.read_float();
+      return true;
+    case Step::NullOrDouble:
+      if (!present()) return true;
+      [[fallthrough]];
+    case Step::Double:
+      put(RawNode::Kind::Double).number = in.read_double();
+      return true;
+    case Step::NullOrString:
+      if (!present()) return true;
+      [[fallthrough]];
+    case Step::String:
+      text += (put(RawNode::Kind::String).text = in.read_bytes()).size();
+      return true;
+    case Step::NullOrBytes:
+      if (!present()) return true;
+      [[fallthrough]];
+    case Step::Bytes:
+      text += (put(RawNode::Kind::Bytes).text = in.read_bytes()).size();
+      return true;
+    case Step::Fixed:
+      text += (put(RawNode::Kind::Bytes).text = in.read_fixed(t.count)).size();
+      return true;
+    case Step::Enum: {
+      const char* at = in.p;
+      int64_t index = in.read_long();
+      if (index < 0 || index >= t.count) [[unlikely]] fail_enum_index(at, index, t.count);
+      text += (put(RawNode::Kind::String).text = plan_->symbol(t.first + static_cast<uint32_t>(index))).size();
+      return true;
+    }
+    case Step::Union:
+    case Step::Record:
+    case Step::Array:
+    case Step::Map:
+      return false;
+  }
+  return false;
+}
+
+// Any value at the reader's position: a general union's branch, then its type's step.
+__attribute__((noinline)) void DatumDecoder::decode_value(uint32_t type_id, uint32_t node, int depth) {
   const PlanType* t = &types_[type_id];
   if (t->step == Step::Union) {
     const char* at = in_->position();
@@ -31,81 +219,14 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
     if (index < 0 || index >= t->count) [[unlikely]] fail_union_branch(at, index, t->count);
     t = &types_[members_[t->first + static_cast<uint32_t>(index)]];
   }
-  // Slots come uninitialised (Slots::unset): every case writes the whole node.
-  RawNode& n = builder_.at(node);
-  auto put = [&n](RawNode::Kind kind) -> RawNode& {
-    n = RawNode();
-    n.kind = kind;
-    return n;
-  };
-  // A fused union of null and a primitive: reads the branch; false (and the node Null) for null.
-  auto present = [this, t, &n]() {
-    const char* at = in_->position();
-    int64_t index = in_->read_long();
-    if (static_cast<uint64_t>(index) > 1) [[unlikely]] fail_union_branch(at, index, 2);
-    if (index != t->null_branch) return true;
-    n = RawNode();
-    return false;
-  };
-  // Each NullOr step reads its branch, then falls through to its primitive's case.
+  Cursor in{in_->position(), in_->end(), *in_};
+  size_t text = 0;
+  if (decode_flat(*t, builder_.at(node), in, text)) {
+    in_->seek(in.p);
+    builder_.count_text(text);
+    return;
+  }
   switch (t->step) {
-    case Step::Null:
-      n = RawNode();
-      return;
-    case Step::NullOrBoolean:
-      if (!present()) return;
-      [[fallthrough]];
-    case Step::Boolean:
-      put(RawNode::Kind::Bool).boolean = in_->read_boolean();
-      return;
-    case Step::NullOrInt:
-      if (!present()) return;
-      [[fallthrough]];
-    case Step::Int:
-      put(RawNode::Kind::Int).integer = in_->read_int();
-      return;
-    case Step::NullOrLong:
-      if (!present()) return;
-      [[fallthrough]];
-    case Step::Long:
-      put(RawNode::Kind::Int).integer = in_->read_long();
-      return;
-    case Step::NullOrFloat:
-      if (!present()) return;
-      [[fallthrough]];
-    case Step::Float:
-      put(RawNode::Kind::Double).number = in_->read_float();
-      return;
-    case Step::NullOrDouble:
-      if (!present()) return;
-      [[fallthrough]];
-    case Step::Double:
-      put(RawNode::Kind::Double).number = in_->read_double();
-      return;
-    case Step::NullOrString:
-      if (!present()) return;
-      [[fallthrough]];
-    case Step::String:
-      builder_.count_text((put(RawNode::Kind::String).text = in_->read_bytes()).size());
-      return;
-    case Step::NullOrBytes:
-      if (!present()) return;
-      [[fallthrough]];
-    case Step::Bytes:
-      builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_bytes()).size());
-      return;
-    case Step::Fixed:
-      builder_.count_text((put(RawNode::Kind::Bytes).text = in_->read_fixed(t->count)).size());
-      return;
-    case Step::Enum: {
-      const char* at = in_->position();
-      int64_t index = in_->read_long();
-      if (index < 0 || index >= t->count) [[unlikely]]
-        in_->fail_at(at, "enum index " + std::to_string(index) + " out of range [0, " +
-                             std::to_string(t->count) + ")");
-      builder_.count_text((put(RawNode::Kind::String).text = plan_->symbol(t->first + static_cast<uint32_t>(index))).size());
-      return;
-    }
     case Step::Union:
       in_->fail("a union inside a union");  // the plan compiler rejects these
     case Step::Record:
@@ -116,6 +237,8 @@ inline __attribute__((always_inline)) void DatumDecoder::decode_value(uint32_t t
       if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
       decode_blocks(*t, node, depth + 1);
       return;
+    default:
+      return;  // decode_flat wrote it
   }
 }
 
@@ -124,12 +247,34 @@ void DatumDecoder::fail_union_branch(const char* at, int64_t index, uint32_t cou
                        std::to_string(count) + ")");
 }
 
+void DatumDecoder::fail_enum_index(const char* at, int64_t index, uint32_t count) const {
+  in_->fail_at(at, "enum index " + std::to_string(index) + " out of range [0, " + std::to_string(count) + ")");
+}
+
+// A record's fields (or the first of them) into nodes [first, first + count): the flat ones read
+// in this loop on a local cursor, the others (records, arrays, maps, general unions) by
+// decode_value at the reader's position, after which the node array may have moved.
+void DatumDecoder::decode_fields(const uint32_t* fields, uint32_t count, uint32_t first, int depth) {
+  Cursor in{in_->position(), in_->end(), *in_};
+  const PlanType* const types = types_;
+  RawNode* nodes = &builder_.at(0) + first;
+  size_t text = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (decode_flat(types[fields[i]], nodes[i], in, text)) continue;
+    in_->seek(in.p);
+    decode_value(fields[i], first + i, depth);
+    in.p = in_->position();
+    nodes = &builder_.at(0) + first;
+  }
+  in_->seek(in.p);
+  builder_.count_text(text);
+}
+
 __attribute__((noinline)) void DatumDecoder::decode_record(const PlanType& t, uint32_t node,
                                                            int depth) {
   if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
   uint32_t first = builder_.begin_record(node, t.shape, RawRecordBuilder::Slots::unset);
-  const uint32_t* fields = members_ + t.first;
-  for (uint32_t i = 0; i < t.count; ++i) decode_value(fields[i], first + i, depth);
+  decode_fields(members_ + t.first, t.count, first, depth);
 }
 
 void DatumDecoder::start(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader) {
@@ -171,8 +316,7 @@ RawRecord DatumDecoder::decode_head(const std::shared_ptr<const DecodePlan>& pla
   } else {
     // As decode_record at depth 1, the fields left out staying Null.
     uint32_t first = builder_.begin_record(0, root.shape, RawRecordBuilder::Slots::null);
-    const uint32_t* fields = members_ + root.first;
-    for (uint32_t i = 0; i < root_fields; ++i) decode_value(fields[i], first + i, 1);
+    decode_fields(members_ + root.first, root_fields, first, 1);
   }
   return finish(plan, std::move(keep_alive));
 }
