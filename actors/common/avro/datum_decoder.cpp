@@ -119,18 +119,21 @@ struct DatumDecoder::Cursor {
 // One value whose step needs no nested nodes (a primitive, a fused union, an enum, a fixed),
 // written into `n` from the cursor; false, nothing read, for the others (records, arrays, maps,
 // general unions). `text` sums the texts written (RawRecordBuilder::count_text).
-inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(const PlanType& t, RawNode& n,
+inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(Step step, uint8_t null_branch,
+                                                                     uint32_t type_id, RawNode& n,
                                                                      Cursor& in, size_t& text) {
-  // Slots come uninitialised (Slots::unset): every case writes the whole node.
-  auto put = [&n](RawNode::Kind kind) -> RawNode& {
-    n = RawNode();
+  // Slots come uninitialised (Slots::unset): every case writes the whole node. A null node is all
+  // zero bytes (RawNode()), written as two 16-byte stores rather than one per member.
+  auto clear = [&n]() { std::memset(static_cast<void*>(&n), 0, sizeof n); };
+  auto put = [&n, &clear](RawNode::Kind kind) -> RawNode& {
+    clear();
     n.kind = kind;
     return n;
   };
   // A fused union of null and a primitive: reads the branch; false (and the node Null) for null.
   // Branch indexes 0 and 1 are the bytes 0 and 2; anything else (an index out of range, or one
   // written in more bytes than it needs) is read as a general varint.
-  auto present = [this, &t, &n, &in]() {
+  auto present = [this, null_branch, &clear, &in]() {
     uint64_t index;
     if (in.p != in.end && (static_cast<uint8_t>(*in.p) | 2) == 2) [[likely]] {
       index = static_cast<uint8_t>(*in.p++) >> 1;
@@ -140,14 +143,14 @@ inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(const PlanT
       if (static_cast<uint64_t>(read) > 1) [[unlikely]] fail_union_branch(at, read, 2);
       index = static_cast<uint64_t>(read);
     }
-    if (index != t.null_branch) return true;
-    n = RawNode();
+    if (index != null_branch) return true;
+    clear();
     return false;
   };
   // Each NullOr step reads its branch, then falls through to its primitive's case.
-  switch (t.step) {
+  switch (step) {
     case Step::Null:
-      n = RawNode();
+      clear();
       return true;
     case Step::NullOrBoolean:
       if (!present()) return true;
@@ -192,9 +195,10 @@ inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(const PlanT
       text += (put(RawNode::Kind::Bytes).text = in.read_bytes()).size();
       return true;
     case Step::Fixed:
-      text += (put(RawNode::Kind::Bytes).text = in.read_fixed(t.count)).size();
+      text += (put(RawNode::Kind::Bytes).text = in.read_fixed(types_[type_id].count)).size();
       return true;
     case Step::Enum: {
+      const PlanType& t = types_[type_id];
       const char* at = in.p;
       int64_t index = in.read_long();
       if (index < 0 || index >= t.count) [[unlikely]] fail_enum_index(at, index, t.count);
@@ -221,7 +225,7 @@ __attribute__((noinline)) void DatumDecoder::decode_value(uint32_t type_id, uint
   }
   Cursor in{in_->position(), in_->end(), *in_};
   size_t text = 0;
-  if (decode_flat(*t, builder_.at(node), in, text)) {
+  if (decode_flat(t->step, t->null_branch, static_cast<uint32_t>(t - types_), builder_.at(node), in, text)) {
     in_->seek(in.p);
     builder_.count_text(text);
     return;
@@ -254,13 +258,14 @@ void DatumDecoder::fail_enum_index(const char* at, int64_t index, uint32_t count
 // A record's fields (or the first of them) into nodes [first, first + count): the flat ones read
 // in this loop on a local cursor, the others (records, arrays, maps, general unions) by
 // decode_value at the reader's position, after which the node array may have moved.
-void DatumDecoder::decode_fields(const uint32_t* fields, uint32_t count, uint32_t first, int depth) {
+void DatumDecoder::decode_fields(uint32_t members_first, uint32_t count, uint32_t first, int depth) {
   Cursor in{in_->position(), in_->end(), *in_};
-  const PlanType* const types = types_;
+  const uint32_t* const fields = members_ + members_first;
+  const DecodePlan::MemberStep* const steps = member_steps_ + members_first;
   RawNode* nodes = &builder_.at(0) + first;
   size_t text = 0;
   for (uint32_t i = 0; i < count; ++i) {
-    if (decode_flat(types[fields[i]], nodes[i], in, text)) continue;
+    if (decode_flat(steps[i].step, steps[i].null_branch, fields[i], nodes[i], in, text)) continue;
     in_->seek(in.p);
     decode_value(fields[i], first + i, depth);
     in.p = in_->position();
@@ -274,13 +279,14 @@ __attribute__((noinline)) void DatumDecoder::decode_record(const PlanType& t, ui
                                                            int depth) {
   if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
   uint32_t first = builder_.begin_record(node, t.shape, RawRecordBuilder::Slots::unset);
-  decode_fields(members_ + t.first, t.count, first, depth);
+  decode_fields(t.first, t.count, first, depth);
 }
 
 void DatumDecoder::start(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader) {
   plan_ = plan.get();
   types_ = plan_->types();
   members_ = plan_->members();
+  member_steps_ = plan_->member_steps();
   in_ = &reader;
   builder_.reserve(next_reserve());
   builder_.add_root();  // also forgets what a record that threw left in the builder
@@ -316,7 +322,7 @@ RawRecord DatumDecoder::decode_head(const std::shared_ptr<const DecodePlan>& pla
   } else {
     // As decode_record at depth 1, the fields left out staying Null.
     uint32_t first = builder_.begin_record(0, root.shape, RawRecordBuilder::Slots::null);
-    decode_fields(members_ + root.first, root_fields, first, 1);
+    decode_fields(root.first, root_fields, first, 1);
   }
   return finish(plan, std::move(keep_alive));
 }

@@ -40,9 +40,10 @@ class DatumDecoder {
   void start(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader);
   RawRecord finish(const std::shared_ptr<const DecodePlan>& plan, std::shared_ptr<const void> keep_alive);
   struct Cursor;  // the record loop's reads (datum_decoder.cpp)
-  bool decode_flat(const PlanType& t, RawNode& n, Cursor& in, size_t& text);
+  bool decode_flat(PlanType::Step step, uint8_t null_branch, uint32_t type_id, RawNode& n, Cursor& in,
+                   size_t& text);
   void decode_value(uint32_t type_id, uint32_t node, int depth);
-  void decode_fields(const uint32_t* fields, uint32_t count, uint32_t first, int depth);
+  void decode_fields(uint32_t members_first, uint32_t count, uint32_t first, int depth);
   void decode_record(const PlanType& t, uint32_t node, int depth);
   void decode_blocks(const PlanType& t, uint32_t node, int depth);
   void decode_item(const PlanType& t, uint32_t node, int depth);
@@ -56,6 +57,7 @@ class DatumDecoder {
   const DecodePlan* plan_ = nullptr;
   const PlanType* types_ = nullptr;
   const uint32_t* members_ = nullptr;
+  const DecodePlan::MemberStep* member_steps_ = nullptr;
   ByteReader* in_ = nullptr;
   RawRecordBuilder builder_;
   // The next record's nodes are reserved in one allocation as large as the largest record of the
