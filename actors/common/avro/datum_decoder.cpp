@@ -1,6 +1,7 @@
 #include "actors/common/avro/datum_decoder.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -82,18 +83,17 @@ struct DatumDecoder::Cursor {
       return *p++ == 1;
     return slowly([](ByteReader& r) { return r.read_boolean(); });
   }
-  float read_float() {
-    if (end - p < 4) [[unlikely]] return slowly([](ByteReader& r) { return r.read_float(); });
-    float v;
-    std::memcpy(&v, p, 4);
-    p += 4;
-    return v;
-  }
-  double read_double() {
-    if (end - p < 8) [[unlikely]] return slowly([](ByteReader& r) { return r.read_double(); });
-    double v;
-    std::memcpy(&v, p, 8);
-    p += 8;
+  // float or double: little-endian, as every host we build for.
+  template <class Number>
+  Number read_number() {
+    if (end - p < static_cast<std::ptrdiff_t>(sizeof(Number))) [[unlikely]]
+      return slowly([](ByteReader& r) -> Number {
+        if constexpr (sizeof(Number) == 4) return r.read_float();
+        else return r.read_double();
+      });
+    Number v;
+    std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
     return v;
   }
   std::string_view read_bytes() {
@@ -174,13 +174,13 @@ inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(Step step, 
       if (!present()) return true;
       [[fallthrough]];
     case Step::Float:
-      put(RawNode::Kind::Double).number = in.read_float();
+      put(RawNode::Kind::Double).number = in.read_number<float>();
       return true;
     case Step::NullOrDouble:
       if (!present()) return true;
       [[fallthrough]];
     case Step::Double:
-      put(RawNode::Kind::Double).number = in.read_double();
+      put(RawNode::Kind::Double).number = in.read_number<double>();
       return true;
     case Step::NullOrString:
       if (!present()) return true;
