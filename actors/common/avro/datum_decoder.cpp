@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <utility>
-
 
 namespace ebs::avro {
 
@@ -26,45 +26,47 @@ constexpr size_t kMaxNodes = size_t{1} << 28;
 // The reads of the decoder's hot loop, on a cursor held in registers: a ByteReader's position
 // lives in memory, and every node written made the compiler load and store it again. The common
 // case is read inline (a varint with ten bytes left to read it from, a length that fits what is
-// left, ...); anything else (a read near the end, a value to refuse) goes back to the ByteReader
-// at the same position, which reads it the one way it always did or raises its usual fault.
+// left, ...), by the rules byte_reader.h keeps for both; anything else (a read near the end, a
+// value to refuse) goes back to the ByteReader at the same position, which reads it the one way
+// it always did or raises its usual fault.
 struct DatumDecoder::Cursor {
   const char* p;
   const char* end;
-  ByteReader& in;
+  ByteReader& reader;
+
+  static Cursor at(ByteReader& reader) { return Cursor{reader.position(), reader.end(), reader}; }
+  // Leaves the reader where the cursor is.
+  void store() { reader.seek(p); }
+  // Runs `step` on the reader from the cursor's position (a nested value), then continues where
+  // it left the reader.
+  template <class Step>
+  __attribute__((always_inline)) void through_reader(Step step) {
+    reader.seek(p);
+    step();
+    p = reader.position();
+  }
 
   // The ByteReader's read at p. Out of line and given p by value: a cursor whose address
   // escaped would live on the stack.
   template <class Read>
-  __attribute__((noinline, cold)) static auto read_at(ByteReader& in, const char* at, Read read) {
-    in.seek(at);
-    auto value = read(in);
-    return std::pair(value, in.position());
+  __attribute__((noinline, cold)) static auto read_at(ByteReader& reader, const char* at, Read read) {
+    reader.seek(at);
+    auto value = read(reader);
+    return std::pair(value, reader.position());
   }
   template <class Read>
   __attribute__((always_inline)) auto slowly(Read read) {
-    auto [value, after] = read_at(in, p, read);
+    auto [value, after] = read_at(reader, p, read);
     p = after;
     return value;
   }
-  static int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
   int64_t read_long() {
     if (end - p >= 10) [[likely]] {
-      const auto* b = reinterpret_cast<const uint8_t*>(p);
-      uint64_t v = b[0];
-      if (v < 0x80) [[likely]] {
-        p += 1;
+      uint64_t v;
+      if (const int length = decode_varint10(reinterpret_cast<const uint8_t*>(p), v)) [[likely]] {
+        p += length;
         return unzigzag(v);
-      }
-      v &= 0x7f;
-      for (int i = 1; i < 10; ++i) {  // the tenth byte's bits past 64 drop, as ByteReader's do
-        uint64_t byte = b[i];
-        v |= (byte & 0x7f) << (7 * i);
-        if (byte < 0x80) {
-          p += i + 1;
-          return unzigzag(v);
-        }
       }
     }
     return slowly([](ByteReader& r) { return r.read_long(); });
@@ -72,18 +74,18 @@ struct DatumDecoder::Cursor {
   int32_t read_int() {
     const char* start = p;
     int64_t v = read_long();
-    if (v < INT32_MIN || v > INT32_MAX) [[unlikely]] {
+    if (!fits_int32(v)) [[unlikely]] {
       p = start;
       return slowly([](ByteReader& r) { return r.read_int(); });
     }
     return static_cast<int32_t>(v);
   }
   bool read_boolean() {
-    if (p != end && static_cast<uint8_t>(*p) <= 1) [[likely]]
+    if (p != end && is_boolean_byte(static_cast<uint8_t>(*p))) [[likely]]
       return *p++ == 1;
     return slowly([](ByteReader& r) { return r.read_boolean(); });
   }
-  // float or double: little-endian, as every host we build for.
+  // float or double, copied as they are (little-endian: byte_reader.h).
   template <class Number>
   Number read_number() {
     if (end - p < static_cast<std::ptrdiff_t>(sizeof(Number))) [[unlikely]]
@@ -99,7 +101,7 @@ struct DatumDecoder::Cursor {
   std::string_view read_bytes() {
     const char* start = p;
     int64_t n = read_long();
-    if (n < 0 || static_cast<uint64_t>(n) > static_cast<uint64_t>(end - p)) [[unlikely]] {
+    if (!length_fits(n, static_cast<size_t>(end - p))) [[unlikely]] {
       p = start;
       return slowly([](ByteReader& r) { return r.read_bytes(); });
     }
@@ -121,9 +123,10 @@ struct DatumDecoder::Cursor {
 // general unions). `text` sums the texts written (RawRecordBuilder::count_text).
 inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(Step step, uint8_t null_branch,
                                                                      uint32_t type_id, RawNode& n,
-                                                                     Cursor& in, size_t& text) {
+                                                                     Cursor& cur, size_t& text) {
   // Slots come uninitialised (Slots::unset): every case writes the whole node. A null node is all
   // zero bytes (RawNode()), written as two 16-byte stores rather than one per member.
+  static_assert(std::is_trivially_copyable_v<RawNode>, "a node is zeroed by memset");
   auto clear = [&n]() { std::memset(static_cast<void*>(&n), 0, sizeof n); };
   auto put = [&n, &clear](RawNode::Kind kind) -> RawNode& {
     clear();
@@ -133,13 +136,13 @@ inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(Step step, 
   // A fused union of null and a primitive: reads the branch; false (and the node Null) for null.
   // Branch indexes 0 and 1 are the bytes 0 and 2; anything else (an index out of range, or one
   // written in more bytes than it needs) is read as a general varint.
-  auto present = [this, null_branch, &clear, &in]() {
+  auto present = [this, null_branch, &clear, &cur]() {
     uint64_t index;
-    if (in.p != in.end && (static_cast<uint8_t>(*in.p) | 2) == 2) [[likely]] {
-      index = static_cast<uint8_t>(*in.p++) >> 1;
+    if (cur.p != cur.end && (static_cast<uint8_t>(*cur.p) | 2) == 2) [[likely]] {
+      index = static_cast<uint8_t>(*cur.p++) >> 1;
     } else {
-      const char* at = in.p;
-      int64_t read = in.read_long();
+      const char* at = cur.p;
+      int64_t read = cur.read_long();
       if (static_cast<uint64_t>(read) > 1) [[unlikely]] fail_union_branch(at, read, 2);
       index = static_cast<uint64_t>(read);
     }
@@ -156,51 +159,51 @@ inline __attribute__((always_inline)) bool DatumDecoder::decode_flat(Step step, 
       if (!present()) return true;
       [[fallthrough]];
     case Step::Boolean:
-      put(RawNode::Kind::Bool).boolean = in.read_boolean();
+      put(RawNode::Kind::Bool).boolean = cur.read_boolean();
       return true;
     case Step::NullOrInt:
       if (!present()) return true;
       [[fallthrough]];
     case Step::Int:
-      put(RawNode::Kind::Int).integer = in.read_int();
+      put(RawNode::Kind::Int).integer = cur.read_int();
       return true;
     case Step::NullOrLong:
       if (!present()) return true;
       [[fallthrough]];
     case Step::Long:
-      put(RawNode::Kind::Int).integer = in.read_long();
+      put(RawNode::Kind::Int).integer = cur.read_long();
       return true;
     case Step::NullOrFloat:
       if (!present()) return true;
       [[fallthrough]];
     case Step::Float:
-      put(RawNode::Kind::Double).number = in.read_number<float>();
+      put(RawNode::Kind::Double).number = cur.read_number<float>();
       return true;
     case Step::NullOrDouble:
       if (!present()) return true;
       [[fallthrough]];
     case Step::Double:
-      put(RawNode::Kind::Double).number = in.read_number<double>();
+      put(RawNode::Kind::Double).number = cur.read_number<double>();
       return true;
     case Step::NullOrString:
       if (!present()) return true;
       [[fallthrough]];
     case Step::String:
-      text += (put(RawNode::Kind::String).text = in.read_bytes()).size();
+      text += (put(RawNode::Kind::String).text = cur.read_bytes()).size();
       return true;
     case Step::NullOrBytes:
       if (!present()) return true;
       [[fallthrough]];
     case Step::Bytes:
-      text += (put(RawNode::Kind::Bytes).text = in.read_bytes()).size();
+      text += (put(RawNode::Kind::Bytes).text = cur.read_bytes()).size();
       return true;
     case Step::Fixed:
-      text += (put(RawNode::Kind::Bytes).text = in.read_fixed(types_[type_id].count)).size();
+      text += (put(RawNode::Kind::Bytes).text = cur.read_fixed(types_[type_id].count)).size();
       return true;
     case Step::Enum: {
       const PlanType& t = types_[type_id];
-      const char* at = in.p;
-      int64_t index = in.read_long();
+      const char* at = cur.p;
+      int64_t index = cur.read_long();
       if (index < 0 || index >= t.count) [[unlikely]] fail_enum_index(at, index, t.count);
       text += (put(RawNode::Kind::String).text = plan_->symbol(t.first + static_cast<uint32_t>(index))).size();
       return true;
@@ -223,10 +226,10 @@ __attribute__((noinline)) void DatumDecoder::decode_value(uint32_t type_id, uint
     if (index < 0 || index >= t->count) [[unlikely]] fail_union_branch(at, index, t->count);
     t = &types_[members_[t->first + static_cast<uint32_t>(index)]];
   }
-  Cursor in{in_->position(), in_->end(), *in_};
+  Cursor cur = Cursor::at(*in_);
   size_t text = 0;
-  if (decode_flat(t->step, t->null_branch, static_cast<uint32_t>(t - types_), builder_.at(node), in, text)) {
-    in_->seek(in.p);
+  if (decode_flat(t->step, t->null_branch, static_cast<uint32_t>(t - types_), builder_.at(node), cur, text)) {
+    cur.store();
     builder_.count_text(text);
     return;
   }
@@ -241,8 +244,8 @@ __attribute__((noinline)) void DatumDecoder::decode_value(uint32_t type_id, uint
       if (depth >= kMaxDepth) in_->fail("values nested deeper than 256 levels");
       decode_blocks(*t, node, depth + 1);
       return;
-    default:
-      return;  // decode_flat wrote it
+    default:  // unreachable: decode_flat wrote every other step (kept for -Wswitch)
+      return;
   }
 }
 
@@ -259,19 +262,17 @@ void DatumDecoder::fail_enum_index(const char* at, int64_t index, uint32_t count
 // in this loop on a local cursor, the others (records, arrays, maps, general unions) by
 // decode_value at the reader's position, after which the node array may have moved.
 void DatumDecoder::decode_fields(uint32_t members_first, uint32_t count, uint32_t first, int depth) {
-  Cursor in{in_->position(), in_->end(), *in_};
+  Cursor cur = Cursor::at(*in_);
   const uint32_t* const fields = members_ + members_first;
   const DecodePlan::MemberStep* const steps = member_steps_ + members_first;
   RawNode* nodes = &builder_.at(0) + first;
   size_t text = 0;
   for (uint32_t i = 0; i < count; ++i) {
-    if (decode_flat(steps[i].step, steps[i].null_branch, fields[i], nodes[i], in, text)) continue;
-    in_->seek(in.p);
-    decode_value(fields[i], first + i, depth);
-    in.p = in_->position();
+    if (decode_flat(steps[i].step, steps[i].null_branch, fields[i], nodes[i], cur, text)) continue;
+    cur.through_reader([&] { decode_value(fields[i], first + i, depth); });
     nodes = &builder_.at(0) + first;
   }
-  in_->seek(in.p);
+  cur.store();
   builder_.count_text(text);
 }
 
@@ -351,14 +352,31 @@ int64_t DatumDecoder::read_block_count(const PlanType& t, int64_t* block_bytes) 
   return count;
 }
 
-void DatumDecoder::decode_item(const PlanType& t, uint32_t node, int depth) {
-  if (t.op == Op::Array) {
-    decode_value(t.first, node, depth);
-  } else {
-    uint32_t entry = builder_.begin_record(node, t.shape, RawRecordBuilder::Slots::unset);
-    builder_.set_string(entry, in_->read_bytes());
-    decode_value(t.first, entry + 1, depth);
+// A map's entry: its key, then its value.
+void DatumDecoder::decode_entry(const PlanType& t, uint32_t node, int depth) {
+  uint32_t entry = builder_.begin_record(node, t.shape, RawRecordBuilder::Slots::unset);
+  builder_.set_string(entry, in_->read_bytes());
+  decode_value(t.first, entry + 1, depth);
+}
+
+// A block's `count` items into nodes [first, first + count). An array's flat items (numbers,
+// strings, ...) are read in this loop on a local cursor, as a record's fields are.
+void DatumDecoder::decode_items(const PlanType& t, uint32_t first, int64_t count, int depth) {
+  if (t.op == Op::Map) {
+    for (int64_t i = 0; i < count; ++i) decode_entry(t, first + static_cast<uint32_t>(i), depth);
+    return;
   }
+  const PlanType& item = types_[t.first];
+  Cursor cur = Cursor::at(*in_);
+  RawNode* nodes = &builder_.at(0) + first;
+  size_t text = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (decode_flat(item.step, item.null_branch, t.first, nodes[i], cur, text)) continue;
+    cur.through_reader([&] { decode_value(t.first, first + static_cast<uint32_t>(i), depth); });
+    nodes = &builder_.at(0) + first;
+  }
+  cur.store();
+  builder_.count_text(text);
 }
 
 void DatumDecoder::decode_blocks(const PlanType& t, uint32_t node, int depth) {
@@ -368,7 +386,7 @@ void DatumDecoder::decode_blocks(const PlanType& t, uint32_t node, int depth) {
       builder_.begin_list(node, static_cast<uint32_t>(count), RawRecordBuilder::Slots::unset);
   if (count == 0) return;
   if (builder_.size() > kMaxNodes) in_->fail("too many values in one record");
-  for (int64_t i = 0; i < count; ++i) decode_item(t, first + static_cast<uint32_t>(i), depth);
+  decode_items(t, first, count, depth);
   if (read_block_count(t, nullptr) == 0) return;  // one block: the usual case
 
   // Several blocks: List children must be contiguous, so count all items first, then decode
@@ -392,8 +410,10 @@ void DatumDecoder::decode_blocks(const PlanType& t, uint32_t node, int depth) {
   first = builder_.begin_list(node, static_cast<uint32_t>(total), RawRecordBuilder::Slots::unset);
   if (builder_.size() > kMaxNodes) in_->fail("too many values in one record");
   uint32_t index = 0;
-  while ((count = read_block_count(t, nullptr)) != 0)
-    for (int64_t i = 0; i < count; ++i) decode_item(t, first + index++, depth);
+  while ((count = read_block_count(t, nullptr)) != 0) {
+    decode_items(t, first + index, count, depth);
+    index += static_cast<uint32_t>(count);
+  }
 }
 
 void DatumDecoder::skip_value(uint32_t type_id, int depth) {

@@ -208,7 +208,9 @@ TEST_CASE("Unions of null and a primitive, in either order, decode like libavro 
 TEST_CASE("A record's values read the same far from the end of the data (the inline reads) as near it") {
   // The record loop reads a varint inline when ten bytes are left, a length or a double when it
   // fits; nearer the end the ByteReader reads it. Each record is decoded with 0-12 bytes after it,
-  // so that every field is read both ways, and compared with libavro's reading of it alone.
+  // which moves its last fields (the last ten bytes or so) from one way to the other: the first
+  // fields are read inline whatever the padding, the last ones both ways. Compared with libavro's
+  // reading of the record alone.
   const char* schema = R"({"type": "record", "name": "r", "fields": [
     {"name": "l", "type": "long"}, {"name": "i", "type": "int"}, {"name": "s", "type": "string"},
     {"name": "nl", "type": ["null", "long"]}, {"name": "ln", "type": ["long", "null"]},
@@ -216,6 +218,8 @@ TEST_CASE("A record's values read the same far from the end of the data (the inl
     {"name": "f", "type": "float"}, {"name": "b", "type": "boolean"}, {"name": "y", "type": "bytes"},
     {"name": "fx", "type": {"type": "fixed", "name": "three", "size": 3}},
     {"name": "e", "type": {"type": "enum", "name": "band", "symbols": ["g", "r", "i"]}},
+    {"name": "al", "type": {"type": "array", "items": "long"}},
+    {"name": "as", "type": {"type": "array", "items": ["null", "string"]}},
     {"name": "last", "type": "long"}]})";
   auto plan = DecodePlan::compile(schema, "r");
   // A value of every varint length, 1 to 10 bytes, and both signs.
@@ -232,7 +236,8 @@ TEST_CASE("A record's values read the same far from the end of the data (the inl
                        zigzag(-l / 3) + zigzag(k % 2) + (k % 2 ? encode_string(text) : "") +
                        raw_double(static_cast<double>(l) / 7) + raw_float(static_cast<float>(k)) +
                        std::string(1, static_cast<char>(k % 2)) + encode_string(text.substr(k)) + "abc" +
-                       zigzag(static_cast<int64_t>(k % 3)) + zigzag(l ^ 5);
+                       zigzag(static_cast<int64_t>(k % 3)) + zigzag(2) + zigzag(l) + zigzag(-l / 5) + zigzag(0) +
+                       zigzag(2) + zigzag(1) + encode_string(text.substr(0, k)) + zigzag(0) + zigzag(0) + zigzag(l ^ 5);
     for (size_t padding = 0; padding <= 12; ++padding) {
       CAPTURE(k);
       CAPTURE(padding);
@@ -254,7 +259,8 @@ TEST_CASE("A record's values read the same far from the end of the data (the inl
                        std::string("\x82\x00", 2) /* nl: branch 1 */ + zigzag(9) +
                        std::string("\x80\x00", 2) /* ln: branch 0 */ + zigzag(4) + zigzag(0) +
                        raw_double(1) + raw_float(2) + std::string(1, '\x01') + encode_string("") + "xyz" +
-                       std::string("\x84\x80\x80\x00", 4) /* e = 2 */ + zigzag(0);
+                       std::string("\x84\x80\x80\x00", 4) /* e = 2 */ + zigzag(0) /* al */ + zigzag(0) /* as */ +
+                       zigzag(0);
     for (size_t padding : {size_t{0}, size_t{12}}) {
       CAPTURE(padding);
       auto owned = std::make_shared<const std::string>(body + std::string(padding, '\x7f'));
@@ -266,6 +272,63 @@ TEST_CASE("A record's values read the same far from the end of the data (the inl
       CHECK(record.path("ln").as_int() == 4);
       CHECK(record.path("ns").is_null());
       CHECK(record.path("e").as_string() == "i");
+    }
+  }
+}
+
+TEST_CASE("Values to refuse fault the same far from the end of the data (the inline reads) as near it") {
+  // Each value follows a one-byte long and is decoded with nothing after it (the ByteReader reads
+  // it) and with 12 or 16 bytes after it (the record loop's cursor reads it inline and must send
+  // it back to the ByteReader to refuse it): the same fault text and place both ways.
+  struct Refusal {
+    const char* type;
+    std::string value;
+    std::string (*message)(size_t padding);
+  };
+  const std::string eleven_byte_varint = std::string(10, '\x80') + std::string(1, '\x00');
+  const std::vector<Refusal> refusals = {
+      {R"("int")", zigzag(int64_t{1} << 31), [](size_t) { return std::string("r:byte 1: int value out of 32-bit range"); }},
+      {R"("int")", zigzag(-(int64_t{1} << 31) - 1), [](size_t) { return std::string("r:byte 1: int value out of 32-bit range"); }},
+      {R"(["null", "int"])", zigzag(1) + zigzag(int64_t{1} << 31),
+       [](size_t) { return std::string("r:byte 2: int value out of 32-bit range"); }},
+      {R"(["null", "int"])", zigzag(1) + zigzag(-(int64_t{1} << 31) - 1),
+       [](size_t) { return std::string("r:byte 2: int value out of 32-bit range"); }},
+      {R"("boolean")", std::string(1, '\x02'), [](size_t) { return std::string("r:byte 1: boolean byte is 2, not 0 or 1"); }},
+      {R"("string")", zigzag(-3) + "abc", [](size_t) { return std::string("r:byte 1: negative length -3"); }},
+      {R"(["null", "bytes"])", zigzag(1) + zigzag(100) + "ab", [](size_t padding) {
+         return "r:byte 2: length 100 runs past the end (" + std::to_string(2 + padding) + " bytes left)";
+       }},
+      {R"("long")", eleven_byte_varint, [](size_t) { return std::string("r:byte 1: varint longer than 10 bytes"); }},
+      {R"("string")", eleven_byte_varint, [](size_t) { return std::string("r:byte 1: varint longer than 10 bytes"); }},
+      {R"({"type": "fixed", "name": "wide", "size": 40})", std::string(5, 'x'), [](size_t padding) {
+         return "r:byte 1: truncated: need 40 bytes, " + std::to_string(5 + padding) + " left";
+       }},
+      {R"(["null", "long"])", zigzag(-1) + zigzag(7), [](size_t) { return std::string("r:byte 1: union branch -1 out of range [0, 2)"); }},
+      {R"(["long", "null"])", zigzag(int64_t{1} << 40) + zigzag(7),
+       [](size_t) { return std::string("r:byte 1: union branch 1099511627776 out of range [0, 2)"); }},
+      {R"(["null", "long", "string"])", zigzag(-1) + zigzag(7),
+       [](size_t) { return std::string("r:byte 1: union branch -1 out of range [0, 3)"); }},
+      {R"({"type": "enum", "name": "band", "symbols": ["g", "r", "i"]})", zigzag(-1),
+       [](size_t) { return std::string("r:byte 1: enum index -1 out of range [0, 3)"); }},
+      {R"({"type": "enum", "name": "band", "symbols": ["g", "r", "i"]})", zigzag(3),
+       [](size_t) { return std::string("r:byte 1: enum index 3 out of range [0, 3)"); }},
+      // An array's items, read on a cursor of their own.
+      {R"({"type": "array", "items": "int"})", zigzag(2) + zigzag(4) + zigzag(int64_t{1} << 31) + zigzag(0),
+       [](size_t) { return std::string("r:byte 3: int value out of 32-bit range"); }},
+      {R"({"type": "array", "items": ["null", "string"]})", zigzag(1) + zigzag(2) + zigzag(0),
+       [](size_t) { return std::string("r:byte 2: union branch 2 out of range [0, 2)"); }},
+  };
+  DatumDecoder decoder;
+  for (const Refusal& refusal : refusals) {
+    auto plan = DecodePlan::compile(std::string(R"({"type": "record", "name": "r", "fields": [)") +
+                                        R"({"name": "a", "type": "long"}, {"name": "v", "type": )" + refusal.type + "}]}",
+                                    "r");
+    for (size_t padding : {size_t{0}, size_t{12}, size_t{16}}) {
+      CAPTURE(refusal.type);
+      CAPTURE(padding);
+      auto owned = std::make_shared<const std::string>(zigzag(5) + refusal.value + std::string(padding, '\0'));
+      ByteReader in(*owned, "r");
+      CHECK_THROWS_WITH_AS(decoder.decode(plan, in, owned), refusal.message(padding).c_str(), ebs::Fault);
     }
   }
 }
