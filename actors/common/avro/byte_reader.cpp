@@ -5,17 +5,27 @@
 namespace ebs::avro {
 
 int64_t ByteReader::read_long_multibyte() {
-  const char* p = pos_;
-  uint64_t v = 0;
-  for (int shift = 0;; shift += 7) {
-    if (shift >= 70) fail_at(pos_, "varint longer than 10 bytes");
-    if (p == end_) fail_at(pos_, "truncated varint");
-    auto b = static_cast<uint8_t>(*p++);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
+  // Fewer than ten bytes left: they are read from a copy padded with zero bytes (each of which
+  // ends a varint), and a varint that ends in the padding is truncated.
+  uint8_t padded[10] = {};
+  const auto* b = reinterpret_cast<const uint8_t*>(pos_);
+  const size_t left = remaining();
+  if (left < sizeof padded) {
+    std::memcpy(padded, pos_, left);
+    b = padded;
   }
-  pos_ = p;
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  uint64_t v;
+  const int length = decode_varint10(b, v);
+  if (length == 0) fail_at(pos_, "varint longer than 10 bytes");
+  if (static_cast<size_t>(length) > left) fail_at(pos_, "truncated varint");
+  pos_ += length;
+  return unzigzag(v);
+}
+
+void ByteReader::fail_length(const char* at, int64_t n) const {
+  if (n < 0) fail_at(at, "negative length " + std::to_string(n));
+  fail_at(at, "length " + std::to_string(n) + " runs past the end (" + std::to_string(remaining()) +
+                  " bytes left)");
 }
 
 void ByteReader::fail_at(const char* at, const std::string& message) const {

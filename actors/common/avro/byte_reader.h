@@ -3,12 +3,38 @@
 // past the buffer. The hot reads are inline: the decoder calls them once per field.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
 namespace ebs::avro {
+
+// Avro floats and doubles are little-endian and are copied as they are.
+static_assert(std::endian::native == std::endian::little, "ebs-flow reads Avro on little-endian hosts only");
+
+// The rules of Avro's binary encoding that decide what is accepted, in one place for the
+// ByteReader and the decoder's register-held cursor (datum_decoder.cpp), so the two cannot differ.
+
+// A varint from `b`, which must have 10 readable bytes: its length (1-10) and its bits in `v`, the
+// tenth byte's bits past 64 dropped; 0 when it is longer than 10 bytes.
+inline int decode_varint10(const uint8_t* b, uint64_t& v) {
+  v = b[0];
+  if (v < 0x80) [[likely]] return 1;
+  v &= 0x7f;
+  for (int i = 1; i < 10; ++i) {
+    uint64_t byte = b[i];
+    v |= (byte & 0x7f) << (7 * i);
+    if (byte < 0x80) return i + 1;
+  }
+  return 0;
+}
+inline int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+inline bool fits_int32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+inline bool is_boolean_byte(uint8_t b) { return b <= 1; }
+// A bytes or string length: not negative and within the `left` bytes after it.
+inline bool length_fits(int64_t n, size_t left) { return static_cast<uint64_t>(n) <= left; }
 
 class ByteReader {
  public:
@@ -28,6 +54,7 @@ class ByteReader {
   size_t remaining() const { return static_cast<size_t>(end_ - pos_); }
   bool at_end() const { return pos_ == end_; }
   const char* position() const { return pos_; }
+  const char* end() const { return end_; }
   void seek(const char* p) { pos_ = p; }
   std::string_view place() const { return place_; }
 
@@ -35,10 +62,9 @@ class ByteReader {
   // ints): that path is inline, the rest goes out of line.
   int64_t read_long() {
     const char* p = pos_;
-    if (p != end_ && !(static_cast<uint8_t>(*p) & 0x80)) [[likely]] {
-      uint64_t v = static_cast<uint8_t>(*p);
+    if (p != end_ && static_cast<uint8_t>(*p) < 0x80) [[likely]] {
       pos_ = p + 1;
-      return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+      return unzigzag(static_cast<uint8_t>(*p));
     }
     return read_long_multibyte();
   }
@@ -46,14 +72,14 @@ class ByteReader {
   int32_t read_int() {
     const char* start = pos_;
     int64_t v = read_long();
-    if (v < INT32_MIN || v > INT32_MAX) fail_at(start, "int value out of 32-bit range");
+    if (!fits_int32(v)) fail_at(start, "int value out of 32-bit range");
     return static_cast<int32_t>(v);
   }
 
   bool read_boolean() {
     need(1);
     auto b = static_cast<uint8_t>(*pos_);
-    if (b > 1) fail_at(pos_, "boolean byte is " + std::to_string(b) + ", not 0 or 1");
+    if (!is_boolean_byte(b)) fail_at(pos_, "boolean byte is " + std::to_string(b) + ", not 0 or 1");
     ++pos_;
     return b == 1;
   }
@@ -61,7 +87,7 @@ class ByteReader {
   float read_float() {
     need(4);
     float v;
-    std::memcpy(&v, pos_, 4);  // Avro floats are little-endian, as is every host we build for
+    std::memcpy(&v, pos_, 4);
     pos_ += 4;
     return v;
   }
@@ -78,10 +104,7 @@ class ByteReader {
   std::string_view read_bytes() {
     const char* start = pos_;
     int64_t n = read_long();
-    if (n < 0) fail_at(start, "negative length " + std::to_string(n));
-    if (static_cast<uint64_t>(n) > remaining())
-      fail_at(start, "length " + std::to_string(n) + " runs past the end (" +
-                         std::to_string(remaining()) + " bytes left)");
+    if (!length_fits(n, remaining())) [[unlikely]] fail_length(start, n);
     std::string_view v(pos_, static_cast<size_t>(n));
     pos_ += n;
     return v;
@@ -105,10 +128,8 @@ class ByteReader {
 
  private:
   int64_t read_long_multibyte();
+  [[noreturn]] void fail_length(const char* at, int64_t n) const;
 
- public:
-
- private:
   void need(size_t n) const {
     if (remaining() < n)
       fail_at(pos_, "truncated: need " + std::to_string(n) + " bytes, " +

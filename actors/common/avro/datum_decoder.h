@@ -39,18 +39,26 @@ class DatumDecoder {
  private:
   void start(const std::shared_ptr<const DecodePlan>& plan, ByteReader& reader);
   RawRecord finish(const std::shared_ptr<const DecodePlan>& plan, std::shared_ptr<const void> keep_alive);
+  struct Cursor;  // the record loop's reads (datum_decoder.cpp)
+  bool decode_flat(PlanType::Step step, uint8_t null_branch, uint32_t type_id, RawNode& n, Cursor& cur,
+                   size_t& text);
   void decode_value(uint32_t type_id, uint32_t node, int depth);
+  void decode_fields(uint32_t members_first, uint32_t count, uint32_t first, int depth);
   void decode_record(const PlanType& t, uint32_t node, int depth);
   void decode_blocks(const PlanType& t, uint32_t node, int depth);
-  void decode_item(const PlanType& t, uint32_t node, int depth);
+  void decode_items(const PlanType& t, uint32_t first, int64_t count, int depth);
+  void decode_entry(const PlanType& t, uint32_t node, int depth);
   void skip_value(uint32_t type_id, int depth);
   [[noreturn]] __attribute__((noinline)) void fail_union_branch(const char* at, int64_t index,
                                                                 uint32_t count) const;
+  [[noreturn]] __attribute__((noinline)) void fail_enum_index(const char* at, int64_t index,
+                                                              uint32_t count) const;
   int64_t read_block_count(const PlanType& t, int64_t* block_bytes);
 
   const DecodePlan* plan_ = nullptr;
   const PlanType* types_ = nullptr;
   const uint32_t* members_ = nullptr;
+  const DecodePlan::MemberStep* member_steps_ = nullptr;
   ByteReader* in_ = nullptr;
   RawRecordBuilder builder_;
   // The next record's nodes are reserved in one allocation as large as the largest record of the

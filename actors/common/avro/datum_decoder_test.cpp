@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "test/support/avro_test_files.h"
 #include "actors/common/avro/libavro_reference.h"
@@ -199,6 +201,134 @@ TEST_CASE("Unions of null and a primitive, in either order, decode like libavro 
       CHECK_THROWS_WITH_AS(decoder.decode(bad_plan, in, owned),
                            ("u:byte 0: union branch " + std::to_string(index) + " out of range [0, 2)").c_str(),
                            ebs::Fault);
+    }
+  }
+}
+
+TEST_CASE("A record's values read the same far from the end of the data (the inline reads) as near it") {
+  // The record loop reads a varint inline when ten bytes are left, a length or a double when it
+  // fits; nearer the end the ByteReader reads it. Each record is decoded with 0-12 bytes after it,
+  // which moves its last fields (the last ten bytes or so) from one way to the other: the first
+  // fields are read inline whatever the padding, the last ones both ways. Compared with libavro's
+  // reading of the record alone.
+  const char* schema = R"({"type": "record", "name": "r", "fields": [
+    {"name": "l", "type": "long"}, {"name": "i", "type": "int"}, {"name": "s", "type": "string"},
+    {"name": "nl", "type": ["null", "long"]}, {"name": "ln", "type": ["long", "null"]},
+    {"name": "ns", "type": ["null", "string"]}, {"name": "d", "type": "double"},
+    {"name": "f", "type": "float"}, {"name": "b", "type": "boolean"}, {"name": "y", "type": "bytes"},
+    {"name": "fx", "type": {"type": "fixed", "name": "three", "size": 3}},
+    {"name": "e", "type": {"type": "enum", "name": "band", "symbols": ["g", "r", "i"]}},
+    {"name": "al", "type": {"type": "array", "items": "long"}},
+    {"name": "as", "type": {"type": "array", "items": ["null", "string"]}},
+    {"name": "last", "type": "long"}]})";
+  auto plan = DecodePlan::compile(schema, "r");
+  // A value of every varint length, 1 to 10 bytes, and both signs.
+  std::vector<int64_t> longs = {0, -1, 63, -64, 64, 8191, -8193, int64_t{1} << 20, -(int64_t{1} << 27),
+                                int64_t{1} << 34, int64_t{1} << 41, -(int64_t{1} << 48), int64_t{1} << 55,
+                                int64_t{1} << 62, std::numeric_limits<int64_t>::max(),
+                                std::numeric_limits<int64_t>::min()};
+  DatumDecoder decoder;
+  for (size_t k = 0; k < longs.size(); ++k) {
+    const int64_t l = longs[k];
+    const auto i = static_cast<int32_t>(l >> 32 == 0 || l >> 32 == -1 ? l : l >> 33);
+    std::string text(static_cast<size_t>(k * 9), 'x');  // lengths of one and two bytes
+    std::string body = zigzag(l) + zigzag(i) + encode_string(text) + zigzag(1) + zigzag(l) + zigzag(0) +
+                       zigzag(-l / 3) + zigzag(k % 2) + (k % 2 ? encode_string(text) : "") +
+                       raw_double(static_cast<double>(l) / 7) + raw_float(static_cast<float>(k)) +
+                       std::string(1, static_cast<char>(k % 2)) + encode_string(text.substr(k)) + "abc" +
+                       zigzag(static_cast<int64_t>(k % 3)) + zigzag(2) + zigzag(l) + zigzag(-l / 5) + zigzag(0) +
+                       zigzag(2) + zigzag(1) + encode_string(text.substr(0, k)) + zigzag(0) + zigzag(0) + zigzag(l ^ 5);
+    for (size_t padding = 0; padding <= 12; ++padding) {
+      CAPTURE(k);
+      CAPTURE(padding);
+      auto owned = std::make_shared<const std::string>(body + std::string(padding, '\x7f'));
+      ByteReader in(*owned, "r");
+      ebs::RawRecord record = decoder.decode(plan, in, owned);
+      CHECK(in.remaining() == padding);
+      CHECK(record.path("l").as_int() == l);
+      CHECK(record.path("last").as_int() == (l ^ 5));
+      reference::read_datum(schema, body, [&](avro_value_t& value) {
+        CHECK(reference::compare(value, record.root()) == "");
+      });
+    }
+  }
+  // Varints written in more bytes than they need (0x80 0x00 is 0) read as the ByteReader reads
+  // them, a union's branch index too.
+  {
+    std::string body = std::string("\x82\x80\x00", 3) /* l = 1 */ + zigzag(3) + encode_string("s") +
+                       std::string("\x82\x00", 2) /* nl: branch 1 */ + zigzag(9) +
+                       std::string("\x80\x00", 2) /* ln: branch 0 */ + zigzag(4) + zigzag(0) +
+                       raw_double(1) + raw_float(2) + std::string(1, '\x01') + encode_string("") + "xyz" +
+                       std::string("\x84\x80\x80\x00", 4) /* e = 2 */ + zigzag(0) /* al */ + zigzag(0) /* as */ +
+                       zigzag(0);
+    for (size_t padding : {size_t{0}, size_t{12}}) {
+      CAPTURE(padding);
+      auto owned = std::make_shared<const std::string>(body + std::string(padding, '\x7f'));
+      ByteReader in(*owned, "r");
+      ebs::RawRecord record = decoder.decode(plan, in, owned);
+      CHECK(in.remaining() == padding);
+      CHECK(record.path("l").as_int() == 1);
+      CHECK(record.path("nl").as_int() == 9);
+      CHECK(record.path("ln").as_int() == 4);
+      CHECK(record.path("ns").is_null());
+      CHECK(record.path("e").as_string() == "i");
+    }
+  }
+}
+
+TEST_CASE("Values to refuse fault the same far from the end of the data (the inline reads) as near it") {
+  // Each value follows a one-byte long and is decoded with nothing after it (the ByteReader reads
+  // it) and with 12 or 16 bytes after it (the record loop's cursor reads it inline and must send
+  // it back to the ByteReader to refuse it): the same fault text and place both ways.
+  struct Refusal {
+    const char* type;
+    std::string value;
+    std::string (*message)(size_t padding);
+  };
+  const std::string eleven_byte_varint = std::string(10, '\x80') + std::string(1, '\x00');
+  const std::vector<Refusal> refusals = {
+      {R"("int")", zigzag(int64_t{1} << 31), [](size_t) { return std::string("r:byte 1: int value out of 32-bit range"); }},
+      {R"("int")", zigzag(-(int64_t{1} << 31) - 1), [](size_t) { return std::string("r:byte 1: int value out of 32-bit range"); }},
+      {R"(["null", "int"])", zigzag(1) + zigzag(int64_t{1} << 31),
+       [](size_t) { return std::string("r:byte 2: int value out of 32-bit range"); }},
+      {R"(["null", "int"])", zigzag(1) + zigzag(-(int64_t{1} << 31) - 1),
+       [](size_t) { return std::string("r:byte 2: int value out of 32-bit range"); }},
+      {R"("boolean")", std::string(1, '\x02'), [](size_t) { return std::string("r:byte 1: boolean byte is 2, not 0 or 1"); }},
+      {R"("string")", zigzag(-3) + "abc", [](size_t) { return std::string("r:byte 1: negative length -3"); }},
+      {R"(["null", "bytes"])", zigzag(1) + zigzag(100) + "ab", [](size_t padding) {
+         return "r:byte 2: length 100 runs past the end (" + std::to_string(2 + padding) + " bytes left)";
+       }},
+      {R"("long")", eleven_byte_varint, [](size_t) { return std::string("r:byte 1: varint longer than 10 bytes"); }},
+      {R"("string")", eleven_byte_varint, [](size_t) { return std::string("r:byte 1: varint longer than 10 bytes"); }},
+      {R"({"type": "fixed", "name": "wide", "size": 40})", std::string(5, 'x'), [](size_t padding) {
+         return "r:byte 1: truncated: need 40 bytes, " + std::to_string(5 + padding) + " left";
+       }},
+      {R"(["null", "long"])", zigzag(-1) + zigzag(7), [](size_t) { return std::string("r:byte 1: union branch -1 out of range [0, 2)"); }},
+      {R"(["long", "null"])", zigzag(int64_t{1} << 40) + zigzag(7),
+       [](size_t) { return std::string("r:byte 1: union branch 1099511627776 out of range [0, 2)"); }},
+      {R"(["null", "long", "string"])", zigzag(-1) + zigzag(7),
+       [](size_t) { return std::string("r:byte 1: union branch -1 out of range [0, 3)"); }},
+      {R"({"type": "enum", "name": "band", "symbols": ["g", "r", "i"]})", zigzag(-1),
+       [](size_t) { return std::string("r:byte 1: enum index -1 out of range [0, 3)"); }},
+      {R"({"type": "enum", "name": "band", "symbols": ["g", "r", "i"]})", zigzag(3),
+       [](size_t) { return std::string("r:byte 1: enum index 3 out of range [0, 3)"); }},
+      // An array's items, read on a cursor of their own.
+      {R"({"type": "array", "items": "int"})", zigzag(2) + zigzag(4) + zigzag(int64_t{1} << 31) + zigzag(0),
+       [](size_t) { return std::string("r:byte 3: int value out of 32-bit range"); }},
+      {R"({"type": "array", "items": ["null", "string"]})", zigzag(1) + zigzag(2) + zigzag(0),
+       [](size_t) { return std::string("r:byte 2: union branch 2 out of range [0, 2)"); }},
+  };
+  DatumDecoder decoder;
+  for (const Refusal& refusal : refusals) {
+    auto plan = DecodePlan::compile(std::string(R"({"type": "record", "name": "r", "fields": [)") +
+                                        R"({"name": "a", "type": "long"}, {"name": "v", "type": )" + refusal.type + "}]}",
+                                    "r");
+    for (size_t padding : {size_t{0}, size_t{12}, size_t{16}}) {
+      CAPTURE(refusal.type);
+      CAPTURE(padding);
+      auto owned = std::make_shared<const std::string>(zigzag(5) + refusal.value + std::string(padding, '\0'));
+      ByteReader in(*owned, "r");
+      CHECK_THROWS_WITH_AS(decoder.decode(plan, in, owned), refusal.message(padding).c_str(), ebs::Fault);
     }
   }
 }

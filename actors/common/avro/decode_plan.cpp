@@ -312,6 +312,9 @@ std::shared_ptr<const DecodePlan> DecodePlan::compile(std::string_view schema_js
   SchemaCompiler compiler(*plan, place);
   plan->root_ = compiler.compile(schema, "", 0);
   compiler.compute_min_sizes();
+  plan->member_steps_.reserve(plan->members_.size());
+  for (uint32_t type : plan->members_)
+    plan->member_steps_.push_back({plan->types_[type].step, plan->types_[type].null_branch});
   return plan;
 }
 

@@ -53,6 +53,13 @@ static_assert(PlanType::step_of(PlanType::Op::Union) == PlanType::Step::Union &&
 
 class DecodePlan {
  public:
+  // A member's type's step and null branch (PlanType), side by side with members(): a record's
+  // loop reads its fields' steps from one array instead of each field's type.
+  struct MemberStep {
+    PlanType::Step step;
+    uint8_t null_branch;
+  };
+
   // Compiles a writer schema. `place` names where the schema came from, for error messages.
   static std::shared_ptr<const DecodePlan> compile(std::string_view schema_json,
                                                    std::string_view place);
@@ -63,6 +70,7 @@ class DecodePlan {
   uint32_t member(uint32_t index) const { return members_[index]; }
   const PlanType* types() const { return types_.data(); }
   const uint32_t* members() const { return members_.data(); }
+  const MemberStep* member_steps() const { return member_steps_.data(); }
   std::string_view symbol(uint32_t index) const { return symbols_[index]; }
   // The full name of the root type (e.g. "ztf.alert", "lsst.v11_0.alert", "topLevelRecord").
   const std::string& root_name() const { return root_name_; }
@@ -71,6 +79,7 @@ class DecodePlan {
   friend class SchemaCompiler;
   std::vector<PlanType> types_;
   std::vector<uint32_t> members_;
+  std::vector<MemberStep> member_steps_;  // filled once every type is compiled
   std::vector<std::string> symbols_;
   std::deque<RecordShape> shapes_;  // deque: addresses stay put while compiling
   uint32_t root_ = 0;

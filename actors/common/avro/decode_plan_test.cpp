@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "test/support/avro_test_files.h"
@@ -65,6 +66,23 @@ TEST_CASE("DecodePlan compiles records, namespaces and named references") {
   CHECK(root.min_size == 1 + 9 + 1 + 9 + 2 + 1 + 1);
 }
 
+namespace {
+// Every member's step beside members() is its type's (the decoder's record loop reads those).
+void check_member_steps(const ebs::avro::DecodePlan& plan) {
+  size_t members = 0;
+  for (size_t id = 0; id < plan.type_count(); ++id) {
+    const auto& t = plan.type(static_cast<uint32_t>(id));
+    if (t.op == Op::Record || t.op == Op::Union) members = std::max<size_t>(members, t.first + t.count);
+  }
+  for (uint32_t i = 0; i < members; ++i) {
+    CAPTURE(i);
+    const auto& member = plan.type(plan.member(i));
+    CHECK(plan.member_steps()[i].step == member.step);
+    CHECK(plan.member_steps()[i].null_branch == member.null_branch);
+  }
+}
+}  // namespace
+
 TEST_CASE("DecodePlan handles recursive types") {
   auto plan = DecodePlan::compile(R"({"type": "record", "name": "node", "fields": [
     {"name": "value", "type": "int"}, {"name": "next", "type": ["null", "node"]}]})", "s");
@@ -72,6 +90,7 @@ TEST_CASE("DecodePlan handles recursive types") {
   const auto& next = plan->type(plan->member(root.first + 1));
   CHECK(plan->member(next.first + 1) == plan->root());
   CHECK(root.min_size == 2);
+  check_member_steps(*plan);
 }
 
 TEST_CASE("DecodePlan rejects invalid schemas") {
@@ -100,6 +119,7 @@ TEST_CASE("DecodePlan compiles every writer schema of the shared data") {
       auto header = ebs::avro::read_container_header(*bytes, path.string());
       auto plan = DecodePlan::compile(header.schema, path.string());
       CHECK(plan->type(plan->root()).op == Op::Record);
+      check_member_steps(*plan);
     }
   }
 }
