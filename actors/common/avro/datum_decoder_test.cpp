@@ -233,10 +233,10 @@ TEST_CASE("A record's values read the same far from the end of the data (the inl
     const auto i = static_cast<int32_t>(l >> 32 == 0 || l >> 32 == -1 ? l : l >> 33);
     std::string text(static_cast<size_t>(k * 9), 'x');  // lengths of one and two bytes
     std::string body = zigzag(l) + zigzag(i) + encode_string(text) + zigzag(1) + zigzag(l) + zigzag(0) +
-                       zigzag(-l / 3) + zigzag(k % 2) + (k % 2 ? encode_string(text) : "") +
+                       zigzag(-(l / 3)) + zigzag(k % 2) + (k % 2 ? encode_string(text) : "") +
                        raw_double(static_cast<double>(l) / 7) + raw_float(static_cast<float>(k)) +
                        std::string(1, static_cast<char>(k % 2)) + encode_string(text.substr(k)) + "abc" +
-                       zigzag(static_cast<int64_t>(k % 3)) + zigzag(2) + zigzag(l) + zigzag(-l / 5) + zigzag(0) +
+                       zigzag(static_cast<int64_t>(k % 3)) + zigzag(2) + zigzag(l) + zigzag(-(l / 5)) + zigzag(0) +
                        zigzag(2) + zigzag(1) + encode_string(text.substr(0, k)) + zigzag(0) + zigzag(0) + zigzag(l ^ 5);
     for (size_t padding = 0; padding <= 12; ++padding) {
       CAPTURE(k);
