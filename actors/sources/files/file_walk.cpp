@@ -194,33 +194,44 @@ std::optional<std::string> FileWalk::next() {
       if (std::exchange(started_, true)) return std::nullopt;
       return path_;
     case Kind::glob:
-      if (next_match_ >= matches_.size()) return std::nullopt;
-      return matches_[next_match_++];
+      // A match that is a folder is walked as a folder path is (`/data/ztf/2026120*` names nights).
+      while (true) {
+        if (std::optional<std::string> file = next_in_folders()) return file;
+        if (next_match_ >= matches_.size()) return std::nullopt;
+        const std::string& match = matches_[next_match_++];
+        struct stat st;
+        if (::stat(match.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return match;
+        if (std::optional<Folder> folder = open_folder(match, match)) stack_.push_back(std::move(*folder));
+      }
     case Kind::folder:
       if (!std::exchange(started_, true)) {
         assert(stack_.empty());  // the top folder is opened by its path (AT_FDCWD)
         if (std::optional<Folder> top = open_folder(path_, path_)) stack_.push_back(std::move(*top));
       }
-      while (!stack_.empty()) {
-        Folder& top = stack_.back();
-        if (top.next >= top.entries.size()) {
-          stack_.pop_back();
-          continue;
-        }
-        const std::string& entry = top.entries[top.next++];
-        std::string path = join_path(top.path, entry);
-        if (entry.back() != '/') return path;
-        path.pop_back();
-        std::optional<Folder> folder = open_folder(std::move(path), entry.substr(0, entry.size() - 1));
-        if (folder) stack_.push_back(std::move(*folder));  // invalidates `top`
-      }
-      return std::nullopt;
+      return next_in_folders();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> FileWalk::next_in_folders() {
+  while (!stack_.empty()) {
+    Folder& top = stack_.back();
+    if (top.next >= top.entries.size()) {
+      stack_.pop_back();
+      continue;
+    }
+    const std::string& entry = top.entries[top.next++];
+    std::string path = join_path(top.path, entry);
+    if (entry.back() != '/') return path;
+    path.pop_back();
+    std::optional<Folder> folder = open_folder(std::move(path), entry.substr(0, entry.size() - 1));
+    if (folder) stack_.push_back(std::move(*folder));  // invalidates `top`
   }
   return std::nullopt;
 }
 
 int FileWalk::open(const std::string& file, int flags) const {
-  if (kind_ == Kind::folder && !stack_.empty()) {
+  if (!stack_.empty()) {
     const Folder& folder = stack_.back();
     if (folder.fd.get() >= 0 && folder.next > 0) {
       const std::string& name = folder.entries[folder.next - 1];
@@ -245,7 +256,17 @@ void FileWalk::restart() {
 
 size_t FileWalk::count() const {
   if (kind_ == Kind::file) return 1;
-  if (kind_ == Kind::glob) return matches_.size();
+  if (kind_ == Kind::glob) {
+    size_t n = 0;
+    std::set<FolderId> entered;
+    for (const std::string& match : matches_) {
+      const FolderFd folder(open_folder_fd(AT_FDCWD, match));
+      const std::optional<FolderId> id = folder_id(folder.get());
+      if (!id) ++n;  // a file (or a match gone since: the walk gives it, and its read says why)
+      else if (entered.insert(*id).second) n += count_files(folder.get(), entered);
+    }
+    return n;
+  }
   // The top folder's entries, when the walk holds them (it has not left it), are not listed again.
   const bool held = !stack_.empty() && stack_.front().path == path_;
   const FolderFd top(held ? -1 : open_folder_fd(AT_FDCWD, path_));

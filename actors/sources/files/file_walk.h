@@ -6,7 +6,8 @@
 //
 // `path` is a file, a folder (recursive, links to folders followed, each folder read once however
 // many names lead to it; files and folders whose names start with '.' are skipped) or a glob (glob(3)
-// returns its matches together: a glob's list is held). Not thread-safe: one per source instance.
+// returns its matches together: a glob's list is held; a match that is a folder is walked). Not
+// thread-safe: one per source instance.
 #pragma once
 
 #include <sys/types.h>
@@ -72,6 +73,8 @@ class FileWalk {
   // stack is empty) and listed; nullopt when it cannot be opened, or when the walk has entered it
   // already under another name (a link; logged once a walk object).
   std::optional<Folder> open_folder(std::string path, const std::string& name);
+  // The next file of the folders on the stack (popping those done); nullopt when it is empty.
+  std::optional<std::string> next_in_folders();
   // Logs, once a walk object, a folder or link that cannot be read (its files are left out).
   void unreadable(const std::string& path, int error);
 

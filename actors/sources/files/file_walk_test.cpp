@@ -72,6 +72,18 @@ TEST_CASE("a folder walk yields the files a sorted list of every path would, hid
   FileWalk glob((root / "a?*").string(), "w.yaml:1:1");
   CHECK(walk_all(glob) == std::vector<std::string>{(root / "a-b").string(), (root / "a.c").string(),
                                                    (root / "a0").string()});
+  // A glob's matches that are folders are walked (a0 a file, b0 a folder); a folder two matches
+  // name (a, and link-to-a to it) is read once.
+  FileWalk nights((root / "*0").string(), "w.yaml:1:1");
+  const std::vector<std::string> in_nights{(root / "a0").string(), (root / "b0" / "link-to-c").string(),
+                                           (root / "b0" / "z").string()};
+  CHECK(nights.count() == 3);
+  CHECK(walk_all(nights) == in_nights);
+  nights.restart();
+  CHECK(walk_all(nights) == in_nights);
+  FileWalk twice((root / "*a").string(), "w.yaml:1:1");
+  CHECK(twice.count() == 2);
+  CHECK(walk_all(twice) == std::vector<std::string>{(root / "a" / "deep" / "er" / "y").string(), (root / "a" / "x").string()});
   FileWalk one((root / "c").string(), "w.yaml:1:1");
   CHECK(one.count() == 1);
   CHECK(walk_all(one) == std::vector<std::string>{(root / "c").string()});
