@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
-#include <cassert>
 #include <filesystem>
 #include <utility>
 
@@ -39,10 +38,10 @@ std::string join_path(const std::string& folder, const std::string& name) {
   return path;
 }
 // Calls visit(name, is_folder) for each entry of the open folder `fd` a walk goes through: folders
-// and links to folders (followed: a night's folder may be a link to where it is stored; a link
-// back to a folder the walk is in is skipped where it is entered), and files (regular, or links to
-// one); names starting with '.' (files and folders) are skipped. Listed through a duplicate of `fd`, so that the entries
-// are those of the folder open() opens files in, whatever happens to its path meanwhile. With
+// and links to folders (followed: a night's folder may be a link to where it is stored; a folder
+// entered already is skipped where it is entered), and files (regular, or links to one); names
+// starting with '.' (files and folders) are skipped. Listed through a duplicate of `fd`, so that
+// the entries are those of the folder open() opens files in, whatever happens to its path meanwhile. With
 // readdir's entry types, not std::filesystem's paths (~3,000 instructions an entry less): a stat
 // only for a link, or where the file system gives no type. An unreadable folder has no entries.
 template <class Visit, class Unreadable>
@@ -97,6 +96,18 @@ std::optional<FileWalk::FolderId> folder_id(int fd) {
   return FileWalk::FolderId{st.st_dev, st.st_ino};
 }
 
+size_t count_files(int fd, std::set<FileWalk::FolderId>& entered);
+
+// The files a walk of the folder `name` of the open folder `parent` yields: 0 when it was entered
+// already; nullopt when it does not open as a folder (a file).
+std::optional<size_t> count_folder(int parent, const std::string& name,
+                                   std::set<FileWalk::FolderId>& entered) {
+  const FileWalk::FolderFd folder(open_folder_fd(parent, name));
+  const std::optional<FileWalk::FolderId> id = folder_id(folder.get());
+  if (!id) return std::nullopt;
+  return entered.insert(*id).second ? count_files(folder.get(), entered) : 0;
+}
+
 // The files a walk of the open folder `fd` yields, without holding or sorting their names; the
 // folders already `entered` are not entered again (each folder is read once, as by the walk).
 size_t count_files(int fd, std::set<FileWalk::FolderId>& entered) {
@@ -104,13 +115,7 @@ size_t count_files(int fd, std::set<FileWalk::FolderId>& entered) {
   list_folder(
       fd,
       [&](std::string_view name, bool folder) {
-        if (!folder) {
-          ++n;
-          return;
-        }
-        const FileWalk::FolderFd sub(open_folder_fd(fd, std::string(name)));
-        const std::optional<FileWalk::FolderId> id = folder_id(sub.get());
-        if (id && entered.insert(*id).second) n += count_files(sub.get(), entered);
+        n += folder ? count_folder(fd, std::string(name), entered).value_or(0) : 1;
       },
       [](std::string_view, int) {});
   return n;
@@ -259,12 +264,8 @@ size_t FileWalk::count() const {
   if (kind_ == Kind::glob) {
     size_t n = 0;
     std::set<FolderId> entered;
-    for (const std::string& match : matches_) {
-      const FolderFd folder(open_folder_fd(AT_FDCWD, match));
-      const std::optional<FolderId> id = folder_id(folder.get());
-      if (!id) ++n;  // a file (or a match gone since: the walk gives it, and its read says why)
-      else if (entered.insert(*id).second) n += count_files(folder.get(), entered);
-    }
+    // A match that is no folder is a file (or gone since: the walk gives it, and its read says why).
+    for (const std::string& match : matches_) n += count_folder(AT_FDCWD, match, entered).value_or(1);
     return n;
   }
   // The top folder's entries, when the walk holds them (it has not left it), are not listed again.
@@ -276,13 +277,7 @@ size_t FileWalk::count() const {
   if (!held) return count_files(fd, entered);
   size_t n = 0;
   for (const std::string& entry : stack_.front().entries) {
-    if (entry.back() != '/') {
-      ++n;
-      continue;
-    }
-    const FolderFd sub(open_folder_fd(fd, entry.substr(0, entry.size() - 1)));
-    const std::optional<FolderId> id = folder_id(sub.get());
-    if (id && entered.insert(*id).second) n += count_files(sub.get(), entered);
+    n += entry.back() != '/' ? 1 : count_folder(fd, entry.substr(0, entry.size() - 1), entered).value_or(0);
   }
   return n;
 }
