@@ -201,7 +201,8 @@ class CoincidenceLogic final : public ActorLogic {
       auto alert = std::static_pointer_cast<const Alert>(batch.record(i));
       const AlertCore& c = alert->core();
       if (!coordinate_problem(c))
-        for (const ActiveEvent* event : maps) alert = alert->annotated(sky_map_annotation(*event, c.ra, c.dec));
+        for (const ActiveEvent* event : maps)
+          if (!expired_at(*event, c.mjd_tai)) alert = alert->annotated(sky_map_annotation(*event, c.ra, c.dec));
       records.push_back(std::move(alert));
     }
     return BatchView::make(PortType::alert, std::move(records), batch.acks());
@@ -597,8 +598,14 @@ class CoincidenceLogic final : public ActorLogic {
     if (!std::isfinite(stream_mjd_) || stream_mjd_ < next_expiry_check_) return;
     next_expiry_check_ = stream_mjd_ + 1.0 / 24;
     for (uint32_t slot = 0; slot < events_.size(); ++slot)
-      if (events_[slot] && events_[slot]->record->mjd_tai + events_[slot]->window.hi + s_.expiry_grace_days < stream_mjd_)
-        retire(slot);
+      if (events_[slot] && expired_at(*events_[slot], stream_mjd_)) retire(slot);
+  }
+
+  // Whether the event is over by `mjd`: the alert of that time is not annotated with it, even
+  // before expire() retires it (that runs after the batch, and at most once an hour of stream
+  // time), so an alert's annotation does not depend on the batch it came in.
+  bool expired_at(const ActiveEvent& event, double mjd) const {
+    return event.record->mjd_tai + event.window.hi + s_.expiry_grace_days < mjd;
   }
 
   // Expiry: the event stops matching, but what it produced is remembered (the last

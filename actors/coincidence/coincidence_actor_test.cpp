@@ -522,6 +522,23 @@ TEST_CASE("annotate_alerts: every alert carries each active sky map at its posit
   MESSAGE(without_moments << " of " << positions.size() << " positions have no finite distance moments");
 }
 
+TEST_CASE("annotate_alerts: an alert after the event's expiry is not annotated, whatever batch it comes in") {
+  // A replay whose notice reaches the actor before alerts of a later night: only an alert inside
+  // the event's life (its window, 14 d for a GW, plus the 1 d grace) carries the map, also when an
+  // alert past it shares the batch, or is the first the actor sees (expiry had not run yet).
+  auto gw = notice("lvk-fink-mm/S230518h-initial.json");
+  const double t0 = gw->mjd_tai;
+  Actor a(R"({annotate_alerts: true})");
+  a.events({gw});
+  a.alerts({alert(1, "ZTFlate", 120, -30, t0 + 200), alert(2, "ZTFin", 120, -30, t0 + 14.9),
+            alert(3, "ZTFjustafter", 120, -30, t0 + 15.1)});
+  auto out = a.out.records(1);
+  REQUIRE(out.size() == 3);
+  CHECK(static_cast<const Alert&>(*out[0]).annotations().empty());
+  CHECK(static_cast<const Alert&>(*out[1]).annotations().size() == 1);
+  CHECK(static_cast<const Alert&>(*out[2]).annotations().empty());
+}
+
 TEST_CASE("annotate_alerts: alerts without valid coordinates pass unannotated; the name is configurable") {
   auto gw = notice("lvk-fink-mm/S230518h-initial.json");
   Actor a(R"({annotate_alerts: true, annotation_name: gw_map})");
