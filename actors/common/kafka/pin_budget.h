@@ -1,0 +1,62 @@
+// The bytes a Kafka source's records keep alive in librdkafka's fetch buffers when they view their
+// messages instead of copying them, bounded by a budget (docs/kafka.md, "Messages viewed, not
+// copied").
+//
+// librdkafka hands out messages that point into the buffer a fetch response was received into
+// (or a compressed batch decompressed into), and that whole buffer lives until its last message
+// is destroyed: one alert held past a selective filter can keep 2 MiB. Where in its buffer a
+// message lies is not known, only that the buffer is contiguous, holds the message and is at most
+// `reach` bytes long (the source's fetch size, or the message itself when larger): so it lies in
+// [payload + len - reach, payload + reach). The budget counts the aligned blocks (a quarter of
+// the window each) that those ranges of live messages touch, each block once however many
+// messages touch it: a bound on the bytes pinned, ~2.25 windows for one response however many of
+// its messages are viewed, and closer to one window per response when many are.
+//
+// A message that would take the bound past the budget is not pinned: the source copies it (it
+// never waits for a pin to go, which would deadlock a sink that acknowledges only when its
+// buffer fills). Thread-safe: pins are released wherever their records are destroyed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace ebs::kafka {
+
+class PinBudget {
+ public:
+  // `budget_bytes` 0: nothing is viewed. `window_bytes`: the largest buffer a message of at most
+  // that size can lie in (a fetch response); at least 4 bytes.
+  PinBudget(size_t budget_bytes, size_t window_bytes);
+
+  // The blocks one pinned message counts in (released by release()).
+  struct Pin {
+    uintptr_t first_block = 0, last_block = 0;
+  };
+  // Pins the message at `payload` of `len` bytes if the bound stays within the budget; nullopt
+  // (counted as copied) otherwise.
+  std::optional<Pin> try_pin(const void* payload, size_t len);
+  void release(const Pin& pin);
+
+  size_t budget_bytes() const { return budget_; }
+  size_t block_bytes() const { return block_; }
+  // The bound on the bytes pinned now.
+  size_t pinned_bytes() const;
+  // pinned_bytes, peak_pinned_bytes, view_budget_bytes, messages_viewed, messages_copied.
+  std::map<std::string, uint64_t> counters() const;
+
+ private:
+  const size_t budget_;
+  const size_t window_;
+  const size_t block_;
+  mutable std::mutex mutex_;
+  std::unordered_map<uintptr_t, uint32_t> messages_in_block_;  // blocks with a pinned message
+  size_t peak_blocks_ = 0;
+  uint64_t viewed_ = 0, copied_ = 0;
+};
+
+}  // namespace ebs::kafka
