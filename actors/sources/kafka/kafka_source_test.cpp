@@ -14,6 +14,7 @@
 
 #include "actors/common/avro/container_file.h"
 #include "actors/common/kafka/kafka_client.h"
+#include "test/support/avro_test_files.h"
 #include "test/support/kafka_test_support.h"
 #include "actors/common/kafka/replay.h"
 #include "engine/graph/workflow.h"
@@ -51,15 +52,10 @@ std::vector<std::string> sorted_lines(const fs::path& path) {
   return lines;
 }
 
-std::string file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // One Avro container holding the single record of a ZTF alert file `copies` times: a message
 // as large as we like that decodes into `copies` alerts.
 std::string repeated_alert(const fs::path& file, int copies) {
-  const std::string bytes = file_bytes(file);
+  const std::string bytes = *avro::testing::read_file(file);
   avro::ContainerHeader header = avro::read_container_header(bytes, file.string());
   REQUIRE(header.codec == avro::Codec::null);
   avro::ContainerBlocks blocks(bytes, header, file.string());
