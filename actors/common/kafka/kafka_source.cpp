@@ -36,6 +36,9 @@ constexpr size_t kDefaultFetchMaxBytes = size_t{2} << 20;
 // What a fetch response may hold beyond fetch.max.bytes of records: its own and each partition's
 // headers (~50 bytes a partition: 667 partitions take ~33 KB).
 constexpr size_t kFetchResponseOverhead = size_t{256} << 10;
+// Copying every message this long (no view between) says the budget stays exhausted: records
+// kept long past their acknowledgement, or a budget too small for what is in flight.
+constexpr auto kBudgetExhaustedWarning = std::chrono::seconds(60);
 
 // A polled message owned until destroyed: one left undestroyed (an exception between poll and
 // destroy) makes rd_kafka_consumer_close wait for it forever.
@@ -347,6 +350,7 @@ class KafkaSource final : public ActorLogic, public ActorCounters {
     const std::string& fetch_text = properties["fetch.max.bytes"];
     std::from_chars(fetch_text.data(), fetch_text.data() + fetch_text.size(), response_max);
     int64_t view_budget = c.bytes("view_budget_bytes");
+    budget_place_ = c.place("view_budget_bytes");
     pins_ = std::make_shared<kafka::PinBudget>(decoder_->views_messages() ? static_cast<size_t>(view_budget) : 0,
                                                std::max(response_max, fetch_max) + kFetchResponseOverhead);
     consumer_->properties = properties;
@@ -512,6 +516,7 @@ class KafkaSource final : public ActorLogic, public ActorCounters {
       else
         copied = std::make_shared<const std::string>(static_cast<const char*>(m->payload), m->len);
       m.reset();
+      note_budget(viewed != nullptr);
       const std::string_view bytes = viewed ? viewed->payload() : std::string_view(*copied);
       size_t before = failures.size();
       size_t records_before = records_out.size();
@@ -531,6 +536,24 @@ class KafkaSource final : public ActorLogic, public ActorCounters {
     messages.clear();
     out.read(records);
     if (!records_out.empty()) out.forward(0, BatchView::make(output_type_, std::move(records_out), std::move(batch_acks)));
+  }
+
+  // Past its budget the source copies, silently by design; copying for a long stretch is said
+  // once, naming the key.
+  void note_budget(bool viewed) {
+    if (viewed || pins_->budget_bytes() == 0) {
+      copying_since_.reset();
+      return;
+    }
+    const Clock::time_point now = Clock::now();
+    if (!copying_since_) copying_since_ = now;
+    if (warned_budget_ || now - *copying_since_ < kBudgetExhaustedWarning) return;
+    warned_budget_ = true;
+    spdlog::warn("{}: every message copied for {} s: the fetch buffers that viewed records keep alive fill the "
+                 "budget ({} bytes); records are kept long past their acknowledgement, or the budget is small "
+                 "for what is in flight (raise it, or 0 to always copy)",
+                 budget_place_, std::chrono::duration_cast<std::chrono::seconds>(now - *copying_since_).count(),
+                 pins_->budget_bytes());
   }
 
   void start_embedded_broker(const ActorConfig& c, std::map<std::string, std::string>& properties) {
@@ -618,6 +641,9 @@ class KafkaSource final : public ActorLogic, public ActorCounters {
   std::unique_ptr<KafkaMessageDecoder> decoder_;
   std::shared_ptr<Consumer> consumer_;
   std::shared_ptr<kafka::PinBudget> pins_;
+  std::string budget_place_;
+  std::optional<Clock::time_point> copying_since_;  // every message copied since
+  bool warned_budget_ = false;
   std::map<PartitionKey, std::shared_ptr<AckTracker>> trackers_;
   std::shared_ptr<const AckScope> acks_;
 };
