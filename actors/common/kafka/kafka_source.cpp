@@ -352,7 +352,11 @@ class KafkaSource final : public ActorLogic, public ActorCounters {
     int64_t view_budget = c.bytes("view_budget_bytes");
     budget_place_ = c.place("view_budget_bytes");
     pins_ = std::make_shared<kafka::PinBudget>(decoder_->views_messages() ? static_cast<size_t>(view_budget) : 0,
-                                               std::max(response_max, fetch_max) + kFetchResponseOverhead);
+                                               std::max(response_max, fetch_max), kFetchResponseOverhead);
+    if (pins_->budget_bytes() > 0 && pins_->budget_bytes() < pins_->isolated_pin_bytes())
+      spdlog::warn("{}: {} bytes view few messages or none: a message counts up to {} bytes (2.25 fetch windows of "
+                   "{}); past the budget messages are copied",
+                   budget_place_, pins_->budget_bytes(), pins_->isolated_pin_bytes(), pins_->window_bytes());
     consumer_->properties = properties;
     rd_kafka_conf_t* conf = kafka::make_conf(properties, c.place("properties"));
     rd_kafka_conf_set_opaque(conf, consumer_.get());
@@ -511,9 +515,11 @@ class KafkaSource final : public ActorLogic, public ActorCounters {
       // copied past it (the message is destroyed here).
       std::shared_ptr<const ViewedMessage> viewed;
       std::shared_ptr<const std::string> copied;
-      if (auto pin = pins_->try_pin(m->payload, m->len))
+      if (auto pin = pins_->try_pin(m->payload, m->len)) {
+        kafka::PinBudget::Guard guard(*pins_, *pin);  // until the message holds it
         viewed = std::make_shared<const ViewedMessage>(consumer_, pins_, *pin, std::move(m));
-      else
+        guard.dismiss();
+      } else
         copied = std::make_shared<const std::string>(static_cast<const char*>(m->payload), m->len);
       m.reset();
       note_budget(viewed != nullptr);

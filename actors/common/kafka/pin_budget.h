@@ -6,7 +6,8 @@
 // (or a compressed batch decompressed into), and that whole buffer lives until its last message
 // is destroyed: one alert held past a selective filter can keep 2 MiB. Where in its buffer a
 // message lies is not known, only that the buffer is contiguous, holds the message and is at most
-// `reach` bytes long (the source's fetch size, or the message itself when larger): so it lies in
+// `reach` bytes long (the source's fetch window: its fetch size of records plus the response's
+// headers; or a message larger than the records' size with those headers): so it lies in
 // [payload + len - reach, payload + reach). The budget counts the aligned blocks (a quarter of
 // the window each) that those ranges of live messages touch, each block once however many
 // messages touch it: a bound on the bytes pinned, ~2.25 windows for one response however many of
@@ -29,9 +30,11 @@ namespace ebs::kafka {
 
 class PinBudget {
  public:
-  // `budget_bytes` 0: nothing is viewed. `window_bytes`: the largest buffer a message of at most
-  // that size can lie in (a fetch response); at least 4 bytes.
-  PinBudget(size_t budget_bytes, size_t window_bytes);
+  // `budget_bytes` 0: nothing is viewed. `records_bytes`: the most record bytes one buffer holds
+  // (a fetch response's fetch.max.bytes); `header_bytes`: what the buffer may hold besides them
+  // (the response's headers, which also surround a message larger than `records_bytes`). The
+  // window, their sum, is at least 4 bytes.
+  PinBudget(size_t budget_bytes, size_t records_bytes, size_t header_bytes);
 
   // The blocks one pinned message counts in (released by release()).
   struct Pin {
@@ -42,15 +45,40 @@ class PinBudget {
   std::optional<Pin> try_pin(const void* payload, size_t len);
   void release(const Pin& pin);
 
+  // Releases a pin unless dismissed: one whose message was not handed to its owner (an
+  // allocation failing between try_pin and the owner) goes back to the budget.
+  class Guard {
+   public:
+    Guard(PinBudget& budget, const Pin& pin) : budget_(budget), pin_(pin) {}
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+    ~Guard() {
+      if (!dismissed_) budget_.release(pin_);
+    }
+    void dismiss() { dismissed_ = true; }
+
+   private:
+    PinBudget& budget_;
+    Pin pin_;
+    bool dismissed_ = false;
+  };
+
   size_t budget_bytes() const { return budget_; }
   size_t block_bytes() const { return block_; }
+  size_t window_bytes() const { return window_; }
+  // What an isolated message can count (~2.25 windows): a budget under it may view nothing.
+  size_t isolated_pin_bytes() const { return 9 * block_; }
   // The bound on the bytes pinned now.
   size_t pinned_bytes() const;
   // pinned_bytes, peak_pinned_bytes, view_budget_bytes, messages_viewed, messages_copied.
   std::map<std::string, uint64_t> counters() const;
 
  private:
+  // Releases the blocks [first, end) of a pin.
+  void release_locked(uintptr_t first, uintptr_t end);
+
   const size_t budget_;
+  const size_t header_;
   const size_t window_;
   const size_t block_;
   mutable std::mutex mutex_;

@@ -1,15 +1,23 @@
 #include "actors/common/kafka/pin_budget.h"
 
 #include <doctest/doctest.h>
+#include <librdkafka/rdkafka.h>
+#include <malloc.h>
 
+#include <chrono>
 #include <memory>
+#include <new>
+#include <string>
+#include <thread>
 #include <vector>
+
+#include "actors/common/kafka/kafka_client.h"
 
 namespace ebs::kafka {
 
 TEST_CASE("a pin budget bounds the bytes of the buffers its messages may lie in") {
   constexpr size_t window = size_t{1} << 20;
-  PinBudget budget(8 * window, window);
+  PinBudget budget(8 * window, window, 0);
   // Two "fetch responses", each a buffer of the window's size, holding messages of 64 KiB.
   auto first = std::make_unique<char[]>(window), second = std::make_unique<char[]>(window);
   std::vector<PinBudget::Pin> pins;
@@ -35,7 +43,7 @@ TEST_CASE("a pin budget bounds the bytes of the buffers its messages may lie in"
 
 TEST_CASE("past its budget a message is not pinned: the source copies it") {
   constexpr size_t window = size_t{1} << 20;
-  PinBudget budget(3 * window, window);
+  PinBudget budget(3 * window, window, 0);
   std::vector<std::unique_ptr<char[]>> buffers;
   size_t pinned = 0, refused = 0;
   for (int i = 0; i < 10; ++i) {
@@ -49,14 +57,132 @@ TEST_CASE("past its budget a message is not pinned: the source copies it") {
   CHECK(budget.counters().at("messages_copied") == refused);
   CHECK(budget.counters().at("peak_pinned_bytes") <= 3 * window);
 
-  // A message larger than the window reaches as far as its own size.
-  PinBudget large(64 * window, window);
-  auto big = std::make_unique<char[]>(10 * window);
-  REQUIRE(large.try_pin(big.get(), 10 * window));
-  CHECK(large.pinned_bytes() >= 10 * window);
+  // A message larger than the window comes alone in its response, with the response's headers
+  // around it: it reaches as far as its own size and those headers, either side. (An address
+  // on a block's boundary, as a larger buffer's could be.)
+  constexpr size_t headers = size_t{256} << 10;
+  PinBudget large(64 * window, window, headers);
+  const size_t len = 10 * large.window_bytes();
+  const auto* aligned = reinterpret_cast<const void*>(uintptr_t{1000} * large.block_bytes());
+  REQUIRE(large.try_pin(aligned, len));
+  CHECK(large.pinned_bytes() >= len + 2 * headers);
 
-  PinBudget none(0, window);
+  PinBudget none(0, window, 0);
   CHECK_FALSE(none.try_pin(buffers.front().get(), 1000));
+}
+
+namespace {
+
+struct MessageDestroyer {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDestroyer>;
+
+// The bytes malloc has mmap'd: with a fixed threshold under the fetch size, every fetch buffer
+// librdkafka receives a response into is one of them, so their sum is what held messages keep.
+size_t mmapped_bytes() { return mallinfo2().hblkhd; }
+
+}  // namespace
+
+// The premise of the bound, against librdkafka's own buffers (the mock cluster on loopback): a
+// held message keeps its fetch response's buffer, at most one window long, and the budget's
+// count of the messages held is at least what they really keep.
+TEST_CASE("messages held from librdkafka's fetch responses keep no more than the pin budget counts") {
+  mallopt(M_MMAP_THRESHOLD, 64 << 10);  // fixed (no dynamic threshold): every buffer over 64 KiB mmap'd
+  struct Restore {
+    ~Restore() { mallopt(M_MMAP_THRESHOLD, 128 << 10); }  // glibc's initial threshold, for the tests after
+  } restore;
+  EmbeddedBroker broker;
+  broker.create_topic("premise", 1);
+  constexpr size_t kMessages = 80, kLen = 40000, kFetch = 1000000;
+  {
+    Publisher publisher({{"bootstrap.servers", broker.bootstrap_servers()}}, "premise");
+    for (size_t i = 0; i < kMessages; ++i) publisher.publish(std::string(kLen, static_cast<char>('a' + i % 26)));
+    publisher.flush();
+  }
+  rd_kafka_conf_t* conf = make_conf({{"bootstrap.servers", broker.bootstrap_servers()},
+                                     {"group.id", "premise"},
+                                     {"enable.auto.commit", "false"},
+                                     {"enable.partition.eof", "true"},
+                                     {"fetch.max.bytes", std::to_string(kFetch)},
+                                     {"max.partition.fetch.bytes", std::to_string(kFetch)},
+                                     {"queued.max.messages.kbytes", "1000"}},
+                                    "premise consumer");
+  char error[512];
+  KafkaHandle rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error));
+  REQUIRE(rk);
+  rd_kafka_poll_set_consumer(rk.get());
+  const size_t baseline = mmapped_bytes();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, "premise", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+
+  // The source's window for this fetch size (kafka_source.cpp: fetch.max.bytes plus 256 KiB of headers).
+  PinBudget pins(size_t{1} << 30, kFetch, size_t{256} << 10);
+  std::vector<MessagePtr> held;
+  std::vector<PinBudget::Pin> held_pins;
+  bool at_end = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!at_end && std::chrono::steady_clock::now() < deadline) {
+    MessagePtr m(rd_kafka_consumer_poll(rk.get(), 100));
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) at_end = held.size() == kMessages;
+    else if (!m->err) {
+      REQUIRE(m->len == kLen);
+      auto pin = pins.try_pin(m->payload, m->len);
+      REQUIRE(pin);
+      held_pins.push_back(*pin);
+      held.push_back(std::move(m));
+    }
+  }
+  REQUIRE(held.size() == kMessages);
+  // Every message held: their buffers are mmap'd (at least the payloads), within the count.
+  const size_t all_held = mmapped_bytes() - baseline;
+  MESSAGE("80 messages of 40 kB held: " << all_held << " bytes mmap'd, counted " << pins.pinned_bytes());
+  CHECK(all_held >= kMessages * kLen);
+  CHECK(all_held <= pins.pinned_bytes());
+
+  // One message held, from the middle: it keeps its response's buffer, at most one window (plus
+  // malloc's page), and no more than the count of it alone.
+  for (size_t i = 0; i < held.size(); ++i)
+    if (i != kMessages / 2) {
+      held[i].reset();
+      pins.release(held_pins[i]);
+    }
+  const size_t one_held = mmapped_bytes() - baseline;
+  MESSAGE("1 message held: " << one_held << " bytes mmap'd, counted " << pins.pinned_bytes() << ", window "
+                             << pins.window_bytes());
+  CHECK(one_held >= kLen);
+  CHECK(one_held <= pins.window_bytes() + 4096);
+  CHECK(one_held <= pins.pinned_bytes());
+  held[kMessages / 2].reset();
+  pins.release(held_pins[kMessages / 2]);
+  CHECK(mmapped_bytes() - baseline < kLen);  // every buffer gone with its last message
+  CHECK(pins.pinned_bytes() == 0);
+  rd_kafka_consumer_close(rk.get());
+}
+
+TEST_CASE("a pin whose message was not handed on goes back to the budget") {
+  PinBudget budget(size_t{64} << 20, size_t{1} << 20, 0);
+  auto buffer = std::make_unique<char[]>(1000);
+  auto pin = budget.try_pin(buffer.get(), 1000);
+  REQUIRE(pin);
+  try {
+    PinBudget::Guard guard(budget, *pin);
+    throw std::bad_alloc();  // as make_shared of the message's owner would
+  } catch (const std::bad_alloc&) {
+  }
+  CHECK(budget.pinned_bytes() == 0);
+  auto kept = budget.try_pin(buffer.get(), 1000);
+  REQUIRE(kept);
+  {
+    PinBudget::Guard guard(budget, *kept);
+    guard.dismiss();  // handed on: its owner releases it
+  }
+  CHECK(budget.pinned_bytes() > 0);
+  budget.release(*kept);
+  CHECK(budget.pinned_bytes() == 0);
 }
 
 }  // namespace ebs::kafka
