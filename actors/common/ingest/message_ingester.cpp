@@ -20,6 +20,12 @@ void MessageIngester::ingest(std::string_view message, const std::shared_ptr<con
                              std::string_view place, std::vector<RecordPtr>& alerts,
                              std::vector<IngestFailure>& failures) {
   records_.clear();
+  // Records that failed stay in records_: cleared on the way out, however it is left, so that
+  // they do not keep `keep_alive` (a Kafka message's fetch buffer) until the next message.
+  struct ClearOnExit {
+    std::vector<RawRecord>& records;
+    ~ClearOnExit() { records.clear(); }
+  } clear_on_exit{records_};
   const size_t failures_before = failures.size();  // `failures` may hold earlier messages' already
   try {
     decoder_.decode(message, keep_alive, place, records_);
