@@ -10,8 +10,9 @@
 // headers; or a message larger than the records' size with those headers): so it lies in
 // [payload + len - reach, payload + reach). The budget counts the aligned blocks (a quarter of
 // the window each) that those ranges of live messages touch, each block once however many
-// messages touch it: a bound on the bytes pinned, ~2.25 windows for one response however many of
-// its messages are viewed, and closer to one window per response when many are.
+// messages touch it: a bound on the bytes pinned, ~2.25 windows for an isolated message, up to
+// 3.25 for all the messages of one response (it and a window either side), and closer to one
+// window per response when many responses lie side by side in memory.
 //
 // A message that would take the bound past the budget is not pinned: the source copies it (it
 // never waits for a pin to go, which would deadlock a sink that acknowledges only when its
