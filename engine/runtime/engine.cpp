@@ -248,6 +248,7 @@ std::string summary_json(const Workflow& workflow, const RunResult& result) {
                         {"failed", i.failed}, {"balanced", i.in == i.forwarded + i.filtered + i.failed}});
       actors.back()["instances"] = list;
     }
+    if (!a.counters.empty()) actors.back()["counters"] = a.counters;
     if (a.measures_latency)
       actors.back()["latency_ms"] = {{"records", a.latency.records}, {"p50", a.latency.p50_ms},
                                      {"p90", a.latency.p90_ms},      {"p99", a.latency.p99_ms},

@@ -109,6 +109,8 @@ struct ActorTotals {
   bool measures_latency = false;  // a sink: `latency` is its records' end-to-end latency
   LatencySummary latency;
   std::vector<InstanceTotals> instances;
+  // The actor's own counters (engine/runtime/actor_counters.h), summed over its local instances.
+  std::map<std::string, uint64_t> counters;
   bool balanced() const { return in == forwarded + filtered + failed; }
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/runtime/actor_counters.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/node_actor.h"
 #include "engine/runtime/partition.h"
@@ -192,6 +193,7 @@ void LocalGraph::read_reports() {
     if (!inst.local || !inst.ended || !inst.logic) continue;
     inst.output = inst.logic->output();
     inst.warnings = inst.logic->closing_warnings();
+    if (const auto* own = dynamic_cast<const ActorCounters*>(inst.logic.get())) inst.counters = own->counters();
   }
 }
 
@@ -222,6 +224,7 @@ void LocalGraph::collect(RunResult& result) const {
       totals.peak_queued_batches = std::max(totals.peak_queued_batches, ActorStats::get(st.peak_queued_batches));
       for (size_t p = 0; p < s->type->outputs.size(); ++p)
         totals.emitted[s->type->outputs[p].name] += ActorStats::get(st.emitted[p]);
+      for (const auto& [name, value] : inst.counters) totals.counters[name] += value;
       totals.measures_latency = totals.measures_latency || st.measures_latency;
       if (st.measures_latency) merged.merge(st.latency);
     }

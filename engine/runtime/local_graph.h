@@ -38,6 +38,7 @@ struct GraphInstance {
   // local instance's logic by LocalGraph::read_reports, sent by a node for a remote one.
   std::string output;
   std::vector<std::string> warnings;
+  std::map<std::string, uint64_t> counters;  // ActorCounters, when its logic has them
 };
 
 // One wire between an upstream instance and a downstream instance: `output` is the upstream's

@@ -13,22 +13,34 @@ const char* const kSchemaDirKey = "schema_dir";
 
 void MessageIngester::ingest(const std::shared_ptr<const std::string>& message, std::string_view place,
                              std::vector<RecordPtr>& alerts, std::vector<IngestFailure>& failures) {
+  ingest(std::string_view(*message), message, place, alerts, failures);
+}
+
+void MessageIngester::ingest(std::string_view message, const std::shared_ptr<const void>& keep_alive,
+                             std::string_view place, std::vector<RecordPtr>& alerts,
+                             std::vector<IngestFailure>& failures) {
   records_.clear();
+  // Records that failed stay in records_: cleared on the way out, however it is left, so that
+  // they do not keep `keep_alive` (a Kafka message's fetch buffer) until the next message.
+  struct ClearOnExit {
+    std::vector<RawRecord>& records;
+    ~ClearOnExit() { records.clear(); }
+  } clear_on_exit{records_};
   const size_t failures_before = failures.size();  // `failures` may hold earlier messages' already
   try {
-    decoder_.decode(message, place, records_);
+    decoder_.decode(message, keep_alive, place, records_);
   } catch (const std::exception& error) {
-    failures.push_back({to_fault(error, std::string(place)), *message, "avro"});
+    failures.push_back({to_fault(error, std::string(place)), std::string(message), "avro"});
   }
   // One record and no decoding fault: its dead letter keeps the message's bytes, not JSON.
   bool single = records_.size() == 1 && failures.size() == failures_before;
   for (size_t i = 0; i < records_.size(); ++i) {
     std::string record_place = std::string(place) + " record " + std::to_string(i);
     try {
-      alerts.push_back(std::make_shared<const Alert>(profiles_.map(std::move(records_[i]), message, record_place)));
+      alerts.push_back(std::make_shared<const Alert>(profiles_.map(std::move(records_[i]), keep_alive, record_place)));
     } catch (const std::exception& error) {
       Fault fault = to_fault(error, record_place);
-      if (single) failures.push_back({fault, *message, "avro"});
+      if (single) failures.push_back({fault, std::string(message), "avro"});
       else failures.push_back({fault, avro::to_json(records_[i], true), "json"});
     }
   }

@@ -36,6 +36,10 @@ class MessageIngester {
   // alone.
   void ingest(const std::shared_ptr<const std::string>& message, std::string_view place,
               std::vector<RecordPtr>& alerts, std::vector<IngestFailure>& failures);
+  // The same on bytes another owner holds (a Kafka client's message buffer): no copy; the alerts
+  // keep `keep_alive`, the owner of `message`. A failure's original is a copy of the bytes.
+  void ingest(std::string_view message, const std::shared_ptr<const void>& keep_alive, std::string_view place,
+              std::vector<RecordPtr>& alerts, std::vector<IngestFailure>& failures);
 
   profiles::ProfileSet& profiles() { return profiles_; }
   avro::Decoder& decoder() { return decoder_; }

@@ -88,6 +88,13 @@ TEST_CASE("a record its profile rejects fails alone, with the record's place") {
   REQUIRE(failures.size() == 2);
   CHECK(failures[1].original_format == "avro");
   CHECK(failures[1].original == *bytes);
+
+  // A failed record keeps nothing of its message once ingest returns (a Kafka source's viewed
+  // message: its fetch buffer would stay pinned until the next message).
+  auto kept = std::make_shared<const std::string>(*bytes);
+  ingester.ingest(std::string_view(*kept), kept, "rubin-view.avro", alerts, failures);
+  REQUIRE(failures.size() == 3);
+  CHECK(kept.use_count() == 1);
 }
 
 namespace {

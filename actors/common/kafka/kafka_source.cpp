@@ -18,7 +18,9 @@
 #include "actors/common/ingest/message_ingester.h"
 #include "actors/common/kafka/kafka_client.h"
 #include "actors/common/kafka/offsets_by_time.h"
+#include "actors/common/kafka/pin_budget.h"
 #include "actors/common/kafka/replay.h"
+#include "engine/runtime/actor_counters.h"
 #include "engine/runtime/actor_logic.h"
 #include "engine/runtime/source_batch.h"
 #include "engine/time/time_scale.h"
@@ -31,6 +33,12 @@ using Clock = std::chrono::steady_clock;
 using kafka::KafkaHandle;
 
 constexpr size_t kDefaultFetchMaxBytes = size_t{2} << 20;
+// What a fetch response may hold beyond fetch.max.bytes of records: its own and each partition's
+// headers (~50 bytes a partition: 667 partitions take ~33 KB).
+constexpr size_t kFetchResponseOverhead = size_t{256} << 10;
+// Copying every message this long (no view between) says the budget stays exhausted: records
+// kept long past their acknowledgement, or a budget too small for what is in flight.
+constexpr auto kBudgetExhaustedWarning = std::chrono::seconds(60);
 
 // A polled message owned until destroyed: one left undestroyed (an exception between poll and
 // destroy) makes rd_kafka_consumer_close wait for it forever.
@@ -263,7 +271,31 @@ int64_t start_offset(const std::string& start, const std::string& place, int64_t
   return RD_KAFKA_OFFSET_INVALID;
 }
 
-class KafkaSource final : public ActorLogic {
+// A message whose records view its payload (no copy): librdkafka's fetch buffer stays alive, and
+// counts against the source's PinBudget, until the last of its records is destroyed. Holds the
+// consumer, which must outlive every message it handed out (rd_kafka_consumer_close waits for
+// them without end).
+class ViewedMessage {
+ public:
+  ViewedMessage(std::shared_ptr<Consumer> consumer, std::shared_ptr<kafka::PinBudget> budget, kafka::PinBudget::Pin pin,
+                MessagePtr message)
+      : consumer_(std::move(consumer)), budget_(std::move(budget)), pin_(pin), message_(std::move(message)) {}
+  ViewedMessage(const ViewedMessage&) = delete;
+  ViewedMessage& operator=(const ViewedMessage&) = delete;
+  ~ViewedMessage() {
+    message_.reset();
+    budget_->release(pin_);
+  }
+  std::string_view payload() const { return {static_cast<const char*>(message_->payload), message_->len}; }
+
+ private:
+  std::shared_ptr<Consumer> consumer_;  // destroyed last
+  std::shared_ptr<kafka::PinBudget> budget_;
+  kafka::PinBudget::Pin pin_;
+  MessagePtr message_;
+};
+
+class KafkaSource final : public ActorLogic, public ActorCounters {
  public:
   KafkaSource(PortType output_type, std::unique_ptr<KafkaMessageDecoder> decoder)
       : output_type_(output_type), decoder_(std::move(decoder)) {}
@@ -312,6 +344,19 @@ class KafkaSource final : public ActorLogic {
         fetch_max = std::max(fetch_max, message_max);
     }
     properties.emplace("fetch.max.bytes", std::to_string(fetch_max));
+    // A viewed message pins the response it came in: at most fetch.max.bytes of records (as set
+    // here or by the workflow) plus headers, or one message larger than that alone.
+    size_t response_max = fetch_max;
+    const std::string& fetch_text = properties["fetch.max.bytes"];
+    std::from_chars(fetch_text.data(), fetch_text.data() + fetch_text.size(), response_max);
+    int64_t view_budget = c.bytes("view_budget_bytes");
+    budget_place_ = c.place("view_budget_bytes");
+    pins_ = std::make_shared<kafka::PinBudget>(decoder_->views_messages() ? static_cast<size_t>(view_budget) : 0,
+                                               std::max(response_max, fetch_max), kFetchResponseOverhead);
+    if (pins_->budget_bytes() > 0 && pins_->budget_bytes() < pins_->isolated_pin_bytes())
+      spdlog::warn("{}: {} bytes view few messages or none: a message counts up to {} bytes (2.25 fetch windows of "
+                   "{}); past the budget messages are copied",
+                   budget_place_, pins_->budget_bytes(), pins_->isolated_pin_bytes(), pins_->window_bytes());
     consumer_->properties = properties;
     rd_kafka_conf_t* conf = kafka::make_conf(properties, c.place("properties"));
     rd_kafka_conf_set_opaque(conf, consumer_.get());
@@ -382,6 +427,10 @@ class KafkaSource final : public ActorLogic {
     if (done_) return ProduceResult::done();
     return messages.empty() ? ProduceResult::idle(std::chrono::microseconds(1000)) : ProduceResult::more();
   }
+
+  // The pin budget's: the bound on the bytes its records pin in librdkafka's buffers (now and at
+  // its peak), the budget, and the messages viewed and copied.
+  std::map<std::string, uint64_t> counters() const override { return pins_ ? pins_->counters() : std::map<std::string, uint64_t>{}; }
 
  private:
   // Whether the cluster answers: checked until the first answer and again after librdkafka
@@ -462,16 +511,28 @@ class KafkaSource final : public ActorLogic {
     for (MessagePtr& m : messages) {
       PartitionKey key{rd_kafka_topic_name(m->rkt), m->partition};
       std::string place = key.topic + "/" + std::to_string(m->partition) + "/" + std::to_string(m->offset);
-      auto bytes = std::make_shared<const std::string>(static_cast<const char*>(m->payload), m->len);
+      // Viewed in librdkafka's buffer while the pin budget allows (records keep the message),
+      // copied past it (the message is destroyed here).
+      std::shared_ptr<const ViewedMessage> viewed;
+      std::shared_ptr<const std::string> copied;
+      if (auto pin = pins_->try_pin(m->payload, m->len)) {
+        kafka::PinBudget::Guard guard(*pins_, *pin);  // until the message holds it
+        viewed = std::make_shared<const ViewedMessage>(consumer_, pins_, *pin, std::move(m));
+        guard.dismiss();
+      } else
+        copied = std::make_shared<const std::string>(static_cast<const char*>(m->payload), m->len);
       m.reset();
+      note_budget(viewed != nullptr);
+      const std::string_view bytes = viewed ? viewed->payload() : std::string_view(*copied);
       size_t before = failures.size();
       size_t records_before = records_out.size();
       try {
-        decoder_->decode(bytes, place, records_out, failures);
+        if (viewed) decoder_->decode_view(bytes, viewed, place, records_out, failures);
+        else decoder_->decode(copied, place, records_out, failures);
       } catch (const std::exception& error) {
         records_out.resize(records_before);
         failures.erase(failures.begin() + static_cast<std::ptrdiff_t>(before), failures.end());
-        failures.push_back({to_fault(error, place), *bytes, "bytes"});
+        failures.push_back({to_fault(error, place), std::string(bytes), "bytes"});
       }
       records += records_out.size() - records_before + failures.size() - before;
       for (size_t i = before; i < failures.size(); ++i)
@@ -481,6 +542,24 @@ class KafkaSource final : public ActorLogic {
     messages.clear();
     out.read(records);
     if (!records_out.empty()) out.forward(0, BatchView::make(output_type_, std::move(records_out), std::move(batch_acks)));
+  }
+
+  // Past its budget the source copies, silently by design; copying for a long stretch is said
+  // once, naming the key.
+  void note_budget(bool viewed) {
+    if (viewed || pins_->budget_bytes() == 0) {
+      copying_since_.reset();
+      return;
+    }
+    const Clock::time_point now = Clock::now();
+    if (!copying_since_) copying_since_ = now;
+    if (warned_budget_ || now - *copying_since_ < kBudgetExhaustedWarning) return;
+    warned_budget_ = true;
+    spdlog::warn("{}: every message copied for {} s: the fetch buffers that viewed records keep alive fill the "
+                 "budget ({} bytes); records are kept long past their acknowledgement, or the budget is small "
+                 "for what is in flight (raise it, or 0 to always copy)",
+                 budget_place_, std::chrono::duration_cast<std::chrono::seconds>(now - *copying_since_).count(),
+                 pins_->budget_bytes());
   }
 
   void start_embedded_broker(const ActorConfig& c, std::map<std::string, std::string>& properties) {
@@ -567,6 +646,10 @@ class KafkaSource final : public ActorLogic {
   PortType output_type_;
   std::unique_ptr<KafkaMessageDecoder> decoder_;
   std::shared_ptr<Consumer> consumer_;
+  std::shared_ptr<kafka::PinBudget> pins_;
+  std::string budget_place_;
+  std::optional<Clock::time_point> copying_since_;  // every message copied since
+  bool warned_budget_ = false;
   std::map<PartitionKey, std::shared_ptr<AckTracker>> trackers_;
   std::shared_ptr<const AckScope> acks_;
 };
@@ -578,6 +661,11 @@ class AlertMessageDecoder final : public KafkaMessageDecoder {
   void decode(const std::shared_ptr<const std::string>& message, std::string_view place, std::vector<RecordPtr>& out,
               std::vector<ingest::IngestFailure>& failures) override {
     ingester_.ingest(message, place, out, failures);
+  }
+  bool views_messages() const override { return true; }
+  void decode_view(std::string_view message, const std::shared_ptr<const void>& keep_alive, std::string_view place,
+                   std::vector<RecordPtr>& out, std::vector<ingest::IngestFailure>& failures) override {
+    ingester_.ingest(message, keep_alive, place, out, failures);
   }
 
  private:
@@ -598,6 +686,8 @@ std::vector<ConfigKey> kafka_source_config_keys() {
       {"assign", ValueKind::boolean, false, "false", "spread partitions over instances without a group join"},
       {"stop_at_end", ValueKind::boolean, false, "false", "end the stream when every assigned partition is read to its end"},
       {"max_messages", ValueKind::integer, false, "0", "end after this many messages per instance (0 = no limit)"},
+      {"view_budget_bytes", ValueKind::bytes, false, "64 MiB",
+       "records view librdkafka's fetch buffers (no copy) while the buffers they keep alive, counted at worst, stay under this; copied past it (0 = always copy)"},
       {"embedded_broker", ValueKind::any, false, "",
        "start an in-process mock broker: {partitions: 3, preload: [files or folders], wire: ocf, schema_id: N}"},
   };

@@ -56,6 +56,16 @@ class KafkaMessageDecoder {
   // and every failure counts as one record read by the source.
   virtual void decode(const std::shared_ptr<const std::string>& message, std::string_view place,
                       std::vector<RecordPtr>& out, std::vector<ingest::IngestFailure>& failures) = 0;
+  // Whether decode_view keeps the message's bytes where they are (records pointing into
+  // librdkafka's buffer, `keep_alive` holding it): the source then views messages while its
+  // view_budget_bytes allows, and copies them (decode) past it.
+  virtual bool views_messages() const { return false; }
+  // The same on bytes `keep_alive` owns; failures copy what they keep.
+  virtual void decode_view(std::string_view message, const std::shared_ptr<const void>& keep_alive,
+                           std::string_view place, std::vector<RecordPtr>& out,
+                           std::vector<ingest::IngestFailure>& failures) {
+    decode(std::make_shared<const std::string>(message), place, out, failures);
+  }
 };
 
 struct KafkaMessageSourceSpec {
@@ -74,7 +84,7 @@ struct KafkaMessageSourceSpec {
 };
 
 // The Kafka keys every message source has: topics, group, start, assign, stop_at_end,
-// max_messages, embedded_broker, properties and the flat librdkafka keys.
+// max_messages, view_budget_bytes, embedded_broker, properties and the flat librdkafka keys.
 std::vector<ConfigKey> kafka_source_config_keys();
 
 // Registers an actor type consuming Kafka with the machinery above and `spec`'s decoder.

@@ -49,17 +49,26 @@ double sort_time(const SkyEvent& event, const typename std::deque<T>::const_iter
   return newest;
 }
 
-// What a node ships of a kept record: what the page shows, not an alert's raw payload (as large
-// as the rest of a ZTF alert) nor a notice's text (a GW notice's is its sky map again, in base64).
+// What the feed keeps of an alert: what the page shows, in memory of its own. Not its raw payload
+// (as large as the rest of a ZTF alert, never shown); its cutouts copied out of the source's
+// buffer, which is released: kept past its acknowledgement (the latest alerts stay after the run,
+// `run --http --linger`), a view into a Kafka message would keep librdkafka's fetch buffer, the
+// consumer and its group membership alive, and take the source's view budget
+// (docs/kafka.md, "Messages viewed, not copied").
+std::shared_ptr<const Alert> detached_shown_part(const Alert& alert) {
+  auto core = std::make_shared<AlertCore>(alert.core());
+  core->raw = RawRecord();
+  core->kept_bytes = 0;
+  auto bytes = std::make_shared<std::vector<std::string>>();
+  bytes->reserve(core->cutouts.size());  // no reallocation: the cutouts view these strings
+  for (Cutout& c : core->cutouts) c.bytes = bytes->emplace_back(c.bytes);
+  core->buffers = std::move(bytes);
+  return std::make_shared<const Alert>(std::move(core), alert.annotations());
+}
+
+// What a node ships of a kept record: what the page shows, not a notice's text (a GW notice's is
+// its sky map again, in base64). Its alerts are kept without their raw payload already.
 RecordPtr shown_part(const RecordPtr& record) {
-  if (record->type() == PortType::alert) {
-    const auto& alert = static_cast<const Alert&>(*record);
-    if (alert.core().raw.empty()) return record;
-    // The copy shares the payload's bytes (RawRecord holds them by a shared pointer): nothing is copied.
-    auto core = std::make_shared<AlertCore>(alert.core());
-    core->raw = RawRecord();
-    return std::make_shared<const Alert>(std::move(core), alert.annotations());
-  }
   if (record->type() == PortType::sky_event) {
     const auto& event = static_cast<const SkyEvent&>(*record);
     if (event.notice_json.empty()) return record;
@@ -99,7 +108,7 @@ void DashboardFeed::add_locked(const RecordPtr& record, bool from_node) {
   const uint64_t arrival = ++arrivals_;
   switch (record->type()) {
     case PortType::alert: {
-      auto alert = std::static_pointer_cast<const Alert>(record);
+      std::shared_ptr<const Alert> alert = detached_shown_part(static_cast<const Alert&>(*record));
       const AlertCore& core = alert->core();
       if (positions_.emplace(core.alert_id, Position{core.ra, core.dec, core.object_id}).second) {
         position_order_.push_back(core.alert_id);

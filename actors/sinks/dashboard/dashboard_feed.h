@@ -1,5 +1,7 @@
 // What the dashboard page shows besides the graph: the latest alerts (with their cutouts and light
-// curves), sky events and coincidences. `dashboard` sink instances write into it; the HTTP server
+// curves), sky events and coincidences. Alerts are kept as the page shows them, in memory of their
+// own (no raw payload; cutouts copied): kept past their acknowledgement, a record must not hold its
+// source's buffer (a Kafka message's fetch buffer and consumer, docs/kafka.md). `dashboard` sink instances write into it; the HTTP server
 // reads it from its own threads. main() builds one feed and hands it to both (no global).
 //
 // In a cluster run the sinks run on nodes: each node's feed ships what it keeps to the
@@ -25,7 +27,7 @@
 namespace ebs::dashboard {
 
 struct FeedLimits {
-  size_t alerts = 50;         // latest alerts kept whole (cutouts, light curve)
+  size_t alerts = 50;         // latest alerts kept (cutouts, light curve; not the raw payload)
   size_t events = 20;         // latest sky events
   size_t coincidences = 500;  // latest coincidences
   size_t positions = 100000;  // alert positions remembered to place coincidences on the sky

@@ -5,13 +5,16 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "actors/common/avro/container_file.h"
 #include "actors/common/kafka/kafka_client.h"
+#include "test/support/avro_test_files.h"
 #include "test/support/kafka_test_support.h"
 #include "actors/common/kafka/replay.h"
 #include "engine/graph/workflow.h"
@@ -41,7 +44,124 @@ std::set<uint64_t> ztf_ids() {
   return ids;
 }
 
+std::vector<std::string> sorted_lines(const fs::path& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+// One Avro container holding the single record of a ZTF alert file `copies` times: a message
+// as large as we like that decodes into `copies` alerts.
+std::string repeated_alert(const fs::path& file, int copies) {
+  const std::string bytes = *avro::testing::read_file(file);
+  avro::ContainerHeader header = avro::read_container_header(bytes, file.string());
+  REQUIRE(header.codec == avro::Codec::null);
+  avro::ContainerBlocks blocks(bytes, header, file.string());
+  avro::ContainerBlock block;
+  REQUIRE(blocks.next(block));
+  REQUIRE(block.object_count == 1);
+  std::string data;
+  for (int i = 0; i < copies; ++i) data.append(block.data);
+  return avro::container_file(header.schema, avro::Codec::null, header.sync,
+                              avro::encode_block(copies, data, header.sync));
+}
+
+uint64_t counter(const RunResult& r, const std::string& actor, const std::string& name) {
+  const ActorTotals* a = r.find(actor);
+  REQUIRE(a);
+  auto it = a->counters.find(name);
+  REQUIRE_MESSAGE(it != a->counters.end(), "no counter " << name);
+  return it->second;
+}
+
 }  // namespace
+
+TEST_CASE("records viewing librdkafka's buffers come out the same as from copied messages") {
+  Fixture f;
+  f.broker.create_topic("ztf", 4);
+  REQUIRE(f.publish("ztf", {(test::data_dir() / "ztf").string()}).messages == 86);
+  auto workflow = [&](const std::string& budget, const std::string& file) {
+    return R"(
+name: views
+actors:
+  - id: src
+    type: kafka
+    config: {topics: [ztf], assign: true, start: earliest, stop_at_end: true, view_budget_bytes: ")" + budget + R"(",
+             bootstrap.servers: ")" + f.broker.bootstrap_servers() + R"("}
+  - id: out
+    type: jsonl
+    inputs: [src.alerts]
+    config: {path: )" + file + R"(, with_raw: true, with_bytes: true}
+)";
+  };
+  RunResult copied = f.run(workflow("0", "copied.jsonl"));
+  REQUIRE(copied.accounting_ok);
+  CHECK(counter(copied, "src", "messages_viewed") == 0);
+  CHECK(counter(copied, "src", "messages_copied") == 86);
+  RunResult viewed = f.run(workflow("64 MiB", "viewed.jsonl"));
+  REQUIRE(viewed.accounting_ok);
+  CHECK(counter(viewed, "src", "messages_viewed") == 86);
+  CHECK(counter(viewed, "src", "messages_copied") == 0);
+  CHECK(counter(viewed, "src", "pinned_bytes") == 0);  // every record gone, every pin released
+  const std::vector<std::string> a = sorted_lines(f.dir / "copied.jsonl"), b = sorted_lines(f.dir / "viewed.jsonl");
+  CHECK(a.size() == 86);
+  CHECK((a == b));
+}
+
+TEST_CASE("behind a slow sink, large viewed messages pin no more than the budget and nothing is lost") {
+  Fixture f;
+  f.broker.create_topic("big", 12);
+  // 12 messages of 15 alerts each (~1 MB), keyed (the same partitions every run): the mock broker
+  // keeps ~5 MiB a partition.
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(test::data_dir() / "ztf"))
+    if (e.path().extension() == ".avro") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() >= 12);
+  std::set<uint64_t> expected;
+  {
+    kafka::Publisher p({{"bootstrap.servers", f.broker.bootstrap_servers()}, {"message.max.bytes", "3000000"}}, "big");
+    for (size_t i = 0; i < 12; ++i) {
+      p.publish(repeated_alert(files[i], 15), files[i].stem().string());
+      expected.insert(std::stoull(files[i].stem().string()));
+    }
+    p.flush();
+  }
+  // The source fetches 3 MB (its message.max.bytes): a viewed message counts ~2.25 windows of
+  // 3.25 MB at worst, so a budget of 8 MiB views one or two at a time and copies the rest while
+  // the sink writes 100 alerts/s and the credit windows hold the others in flight.
+  constexpr uint64_t budget = uint64_t{8} << 20;
+  RunResult r = f.run(R"(
+name: slow
+defaults: {batch_size: 15}
+actors:
+  - id: src
+    type: kafka
+    config: {topics: [big], assign: true, stop_at_end: true, group: slow, message.max.bytes: 3000000,
+             view_budget_bytes: 8 MiB, bootstrap.servers: ")" + f.broker.bootstrap_servers() + R"("}
+  - id: out
+    type: jsonl
+    inputs: [src.alerts]
+    config: {path: slow.jsonl, with_raw: false, max_records_per_s: 100}
+)");
+  REQUIRE(r.accounting_ok);
+  CHECK(r.find("src")->in == 180);
+  CHECK(r.find("out")->forwarded == 180);
+  const uint64_t viewed = counter(r, "src", "messages_viewed"), copied = counter(r, "src", "messages_copied");
+  MESSAGE("viewed " << viewed << ", copied " << copied << ", peak pinned " << counter(r, "src", "peak_pinned_bytes"));
+  CHECK(viewed + copied == 12);
+  CHECK(viewed >= 1);
+  CHECK(copied >= 1);
+  CHECK(counter(r, "src", "peak_pinned_bytes") <= budget);
+  CHECK(counter(r, "src", "peak_pinned_bytes") > 0);
+  CHECK(counter(r, "src", "pinned_bytes") == 0);
+  std::multiset<uint64_t> ids = ids_in_jsonl(f.dir / "slow.jsonl");
+  CHECK(ids.size() == 180);
+  CHECK(std::set<uint64_t>(ids.begin(), ids.end()) == expected);
+  for (uint64_t id : expected) CHECK(ids.count(id) == 15);
+}
 
 TEST_CASE("files -> embedded broker -> kafka source -> kafka sink keeps every alert exactly once") {
   Fixture f;
@@ -113,12 +233,13 @@ actors:
 TEST_CASE("corrupt and truncated messages become dead letters named topic/partition/offset") {
   Fixture f;
   f.broker.create_topic("mixed", 1);
+  std::string good_prefix;
   {
     kafka::Publisher p({{"bootstrap.servers", f.broker.bootstrap_servers()}}, "mixed");
     std::ifstream in(test::data_dir() / "ztf/kowalski-v3.3-v4.01/2475433850015010009.avro", std::ios::binary);
     std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     p.publish(good);
-    p.publish(good.substr(0, 5000));
+    p.publish(good_prefix = good.substr(0, 5000));
     p.publish("garbage");
     p.publish(good);
     p.flush();
@@ -138,6 +259,7 @@ actors:
   CHECK(r.find("src")->in == 4);
   CHECK(r.find("src")->forwarded == 2);
   CHECK(r.find("src")->failed == 2);
+  CHECK(counter(r, "src", "messages_viewed") == 4);  // decoded in librdkafka's buffers
   std::ifstream in(f.dir / "dead-letters.jsonl");
   std::vector<nlohmann::json> letters;
   for (std::string line; std::getline(in, line);) letters.push_back(nlohmann::json::parse(line));
@@ -150,6 +272,7 @@ actors:
   uint64_t skipped = 0;
   auto again = kafka::messages_of_file(f.dir / "dead-letters.jsonl", "ocf", -1, skipped);
   REQUIRE(again.size() == 2);
+  CHECK((again[0].value == good_prefix));  // the original bytes, copied out of librdkafka's buffer
   CHECK(again[1].value == "garbage");
 }
 
