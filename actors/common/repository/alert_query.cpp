@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/reader.h"
 #include "actors/common/repository/schema.h"
 #include "engine/util/edit_distance.h"
@@ -63,6 +64,7 @@ const std::set<std::string>& alert_query_parameters() {
 std::optional<QueryProblem> check_alert_query(const std::string& sql) {
   try {
     Database db(":memory:", Database::Mode::read_write);
+    register_raw_json(db.get());  // as on the repository the query will run on
     migrate(db);
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;

@@ -7,7 +7,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include <sqlite3.h>
+
 #include "actors/common/repository/shortest_double.h"
+#include "engine/model/record_wire.h"
+#include "engine/util/fault.h"
 
 namespace ebs::repository {
 
@@ -227,6 +231,55 @@ void append_raw_json(std::string& out, const RawView& value) { append_view(out, 
 
 void append_raw_json(std::string& out, const RawView& record, const std::unordered_set<std::string_view>& exclude) {
   append_view(out, record, record.valid() && record.kind() == RawNode::Kind::Record ? &exclude : nullptr);
+}
+
+void append_stored_raw_json(std::string& out, std::string_view stored, bool blob, std::string_view place) {
+  if (!blob) {
+    out += stored;
+    return;
+  }
+  const RawRecord record = read_raw_flat(stored, place);
+  append_raw_json(out, record.root());
+}
+
+namespace {
+
+void raw_json_function(sqlite3_context* context, int argc, sqlite3_value** argv) {
+  if (argc < 1 || argc > 2) {
+    sqlite3_result_error(context, "raw_json(raw [, alert_id]) takes one or two arguments", -1);
+    return;
+  }
+  sqlite3_value* raw = argv[0];
+  if (sqlite3_value_type(raw) != SQLITE_BLOB) {  // NULL, or JSON text stored as such
+    sqlite3_result_value(context, raw);
+    return;
+  }
+  const void* bytes = sqlite3_value_blob(raw);
+  const std::string_view stored(static_cast<const char*>(bytes), static_cast<size_t>(sqlite3_value_bytes(raw)));
+  std::string place = "alerts.raw";
+  if (argc == 2) {
+    const unsigned char* alert = sqlite3_value_text(argv[1]);
+    place += std::string(" of alert ") + (alert ? reinterpret_cast<const char*>(alert) : "NULL");
+  }
+  try {
+    std::string text;
+    append_stored_raw_json(text, stored, true, place);
+    sqlite3_result_text64(context, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  } catch (const Fault& f) {
+    const std::string message = "raw_json: " + f.place() + ": " + f.message();
+    sqlite3_result_error(context, message.c_str(), static_cast<int>(message.size()));
+  } catch (const std::bad_alloc&) {
+    sqlite3_result_error_nomem(context);
+  }
+}
+
+}  // namespace
+
+void register_raw_json(sqlite3* db) {
+  const int rc = sqlite3_create_function_v2(db, "raw_json", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                            nullptr, raw_json_function, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) fail(sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "",
+                            std::string("cannot register raw_json: ") + sqlite3_errstr(rc));
 }
 
 }  // namespace ebs::repository

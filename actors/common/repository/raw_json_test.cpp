@@ -6,12 +6,17 @@
 #include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <random>
+#include <unordered_set>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
+#include "actors/common/repository/writer.h"
 #include "engine/model/record_json.h"
+#include "engine/model/record_wire.h"
+#include "engine/util/fault.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -36,6 +41,33 @@ RawRecord string_record(const RecordShape& shape, std::string text) {
   RawRecordBuilder b;
   b.set_string(b.begin_record(b.add_root(), &shape), *kept);
   return b.finish(kept, nullptr);
+}
+
+// alerts.raw read back from its flat BLOB (append_raw_flat, then append_stored_raw_json) is the
+// JSON text the JSON form stores, byte for byte: with the writer's default fields left out, and
+// with none left out (cutouts' bytes then as their length, as in the JSON).
+void check_flat_reads_as_json(const std::vector<std::shared_ptr<const Alert>>& alerts, const std::string& what) {
+  REQUIRE_MESSAGE(!alerts.empty(), what);
+  const std::vector<std::string> defaults = WriterOptions{}.raw_exclude;
+  const std::unordered_set<std::string_view> excluded(defaults.begin(), defaults.end());
+  const std::unordered_set<std::string_view> none;
+  size_t checked = 0;
+  for (const auto& alert : alerts) {
+    const RawRecord& raw = alert->core().raw;
+    for (const auto* exclude : {&excluded, &none}) {
+      std::string json, flat, back;
+      append_raw_json(json, raw.root(), *exclude);
+      append_raw_flat(flat, raw, *exclude);
+      append_stored_raw_json(back, flat, true, what);
+      if (back != json) {
+        FAIL_CHECK(what << " alert " << alert->core().alert_key << ": the flat form reads back as\n"
+                        << back << "\nnot\n" << json);
+        return;
+      }
+      ++checked;
+    }
+  }
+  CHECK(checked == 2 * alerts.size());
 }
 
 // This process's resident bytes (/proc/self/statm's second field, in pages).
@@ -202,4 +234,118 @@ TEST_CASE("the string's room stays near what was written: a huge field, and a re
   CHECK(reused == R"({"s":"small"})");
   const double grown_mb = (static_cast<double>(after) - static_cast<double>(before)) / (1 << 20);
   CHECK_MESSAGE(grown_mb < 16, "resident bytes grew by ", grown_mb, " MB");
+}
+
+TEST_CASE("alerts.raw's flat form reads back as the JSON text: every real alert of the shared data") {
+  // ZTF 3.3 and 4.01 (fp_hists), PGIR, TURBO, Rubin LSSTCam v9 (Spark-written, raw FITS cutouts):
+  // doubles of every magnitude, nulls of unions, nested records and lists, strings.
+  for (const char* folder : {"ztf/fink-20200101-v3.3", "ztf/kowalski-v3.3-v4.01", "other-surveys/pgir",
+                             "other-surveys/turbo", "lsst/rubin-lsstcam-v9-spark"})
+    check_flat_reads_as_json(ebs::test::ztf_alerts(folder), folder);
+}
+
+TEST_CASE("alerts.raw's flat form reads back as the JSON text: simulated alerts") {
+  std::vector<std::shared_ptr<const Alert>> alerts;
+  for (const RecordPtr& r : testing::simulated_alerts(300, 17)) alerts.push_back(std::static_pointer_cast<const Alert>(r));
+  check_flat_reads_as_json(alerts, "simulated");
+}
+
+TEST_CASE("alerts.raw's flat form: every kind of value, nesting, unicode, non-finite doubles, fields left out") {
+  RecordShape shape("t", {"first", "d", "nested", "s", "bytes", "points", "empty", "last"});
+  RecordShape point("t.point", {"x", "tags"});
+  auto text = std::make_shared<std::string>(std::string("tab\there\x1f\"\\/\xc3\xa9\xe2\x80\x94\xf0\x9f\x98\x80") +
+                                            std::string("abc\0d", 5));
+  const std::string_view s(text->data(), text->size() - 5);
+  const std::string_view bytes(text->data() + s.size(), 5);
+  const double doubles[] = {-0.0, 1e21, 5e-324, NAN, INFINITY, -INFINITY, 0.1, 1.7976931348623157e308, 3.0};
+  RawRecordBuilder b;
+  const uint32_t f = b.begin_record(b.add_root(), &shape);
+  b.set_int(f, INT64_MIN);
+  const uint32_t d = b.begin_list(f + 1, std::size(doubles));
+  for (size_t k = 0; k < std::size(doubles); ++k) b.set_double(d + k, doubles[k]);
+  const uint32_t outer = b.begin_list(f + 2, 3);  // [[1, [true, null]], [], "x"]
+  const uint32_t inner = b.begin_list(outer, 2);
+  b.set_int(inner, 1);
+  const uint32_t innermost = b.begin_list(inner + 1, 2);
+  b.set_bool(innermost, true);
+  b.set_null(innermost + 1);
+  b.begin_list(outer + 1, 0);
+  b.set_string(outer + 2, std::string_view(s.data(), 1));
+  b.set_string(f + 3, s);
+  b.set_bytes(f + 4, bytes);
+  const uint32_t points = b.begin_list(f + 5, 2);  // records in a list, a record in a record's list
+  for (uint32_t p = 0; p < 2; ++p) {
+    const uint32_t fields = b.begin_record(points + p, &point);
+    b.set_double(fields, 0.5 * p);
+    const uint32_t tags = b.begin_list(fields + 1, p);
+    if (p) b.set_string(tags, std::string_view(s.data() + s.size() - 4, 4));
+  }
+  b.set_string(f + 6, std::string_view());
+  b.set_bool(f + 7, false);
+  const RawRecord raw = b.finish(text, nullptr);
+  const std::vector<std::unordered_set<std::string_view>> excludes = {
+      {}, {"first"}, {"last"}, {"nested", "points"}, {"d", "s", "bytes"}, {"unknown"},
+      {"first", "d", "nested", "s", "bytes", "points", "empty", "last"}};
+  for (const auto& exclude : excludes) {
+    std::string json, flat, back;
+    append_raw_json(json, raw.root(), exclude);
+    append_raw_flat(flat, raw, exclude);
+    append_stored_raw_json(back, flat, true, "test");
+    CHECK(back == json);
+  }
+  std::string everything;
+  append_raw_flat(everything, raw, {});
+  std::string back;
+  append_stored_raw_json(back, everything, true, "test");
+  CHECK(back ==
+        "{\"first\":-9223372036854775808,\"d\":[-0.0,1e+21,5e-324,null,null,null,0.1,1.7976931348623157e+308,3.0],"
+        "\"nested\":[[1,[true,null]],[],\"t\"],\"s\":\"tab\\there\\u001f\\\"\\\\/\xc3\xa9\xe2\x80\x94\xf0\x9f\x98\x80\","
+        "\"bytes\":5,\"points\":[{\"x\":0.0,\"tags\":[]},{\"x\":0.5,\"tags\":[\"\xf0\x9f\x98\x80\"]}],\"empty\":\"\","
+        "\"last\":false}");
+  // Every field left out: an empty object, as the JSON form writes.
+  std::string none;
+  append_raw_flat(none, raw, excludes.back());
+  back.clear();
+  append_stored_raw_json(back, none, true, "test");
+  CHECK(back == "{}");
+}
+
+TEST_CASE("alerts.raw as text (rows stored as JSON) reads as it is") {
+  std::string out = "x";
+  append_stored_raw_json(out, R"({"candidate":{"drb":0.5}})", false, "test");
+  CHECK(out == R"(x{"candidate":{"drb":0.5}})");
+}
+
+TEST_CASE("a damaged flat alerts.raw is a Fault naming its place, never a crash") {
+  auto alerts = ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 1);
+  REQUIRE(alerts.size() == 1);
+  std::string flat;
+  const std::vector<std::string> defaults = WriterOptions{}.raw_exclude;
+  append_raw_flat(flat, alerts[0]->core().raw, std::unordered_set<std::string_view>(defaults.begin(), defaults.end()));
+  REQUIRE(flat.size() > 100);
+  size_t faults = 0;
+  auto read = [&](const std::string& bytes) {
+    std::string out;
+    try {
+      append_stored_raw_json(out, bytes, true, "alerts.raw of alert 7");
+      // A change the checks cannot see (a digit of a double, a byte of a string, which may then
+      // not be UTF-8) reads as another record: text, as the JSON form would give for such values.
+      CHECK(!out.empty());
+    } catch (const Fault& f) {
+      CHECK(f.place() == "alerts.raw of alert 7");
+      CHECK(!f.message().empty());
+      ++faults;
+    }
+  };
+  // Every shorter prefix, and 2,000 copies with one byte changed.
+  for (size_t size = 0; size < flat.size(); ++size) read(flat.substr(0, size));
+  CHECK(faults == flat.size());
+  std::mt19937 random(15);
+  for (int i = 0; i < 2000; ++i) {
+    std::string damaged = flat;
+    damaged[random() % damaged.size()] = static_cast<char>(random());
+    read(damaged);
+  }
+  // Text where a raw record was expected.
+  CHECK_THROWS_AS(read_raw_flat("{\"candidate\":{}}", "x"), Fault);
 }

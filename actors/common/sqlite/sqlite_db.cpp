@@ -107,6 +107,10 @@ Statement& Statement::bind_blob(int index, std::string_view bytes) {
   sqlite3_bind_blob(statement_.get(), index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::bind_blob_view(int index, std::string_view bytes) {
+  sqlite3_bind_blob(statement_.get(), index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  return *this;
+}
 bool Statement::has_parameter(const char* name) const { return parameter_index(name) > 0; }
 int Statement::parameter_index(const char* name) const {
   return sqlite3_bind_parameter_index(statement_.get(), name);

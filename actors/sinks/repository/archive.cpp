@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/reader.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/sqlite/sqlite_db.h"
@@ -84,6 +85,7 @@ ArchiveResult archive(const std::string& database, const ArchiveOptions& options
   if (!(options.older_than_days >= 0)) fail(database, "--older-than-days must be 0 or more");
   if (!std::filesystem::exists(database)) fail(database, "no such repository");
   Database db(database, Database::Mode::read_write, options.busy_timeout_ms);
+  register_raw_json(db.get());
   if (schema_version(db) == 0) fail(database, "not an ebs-flow repository (no schema_version table)");
   migrate(db);
 
