@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "test/support/repository_test_support.h"
 #include "actors/common/repository/writer.h"
+#include "engine/model/record_json.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -112,7 +114,11 @@ TEST_CASE("--delete leaves no copy of a deleted alert's raw text in the database
   const std::string path = dir.file("erase.db");
   auto alerts = simulated_alerts(300, 5, 40);
   {
-    Writer writer(path);
+    // JSON text: its first bytes name one alert (a flat record starts with the field names every
+    // alert shares), and they are in the row's cell, not an overflow page.
+    WriterOptions options;
+    options.raw_format = WriterOptions::RawFormat::json;
+    Writer writer(path, options);
     for (size_t start = 0; start < alerts.size(); start += 25) {  // commits as the sink makes them
       writer.begin();
       for (size_t i = start; i < std::min(alerts.size(), start + 25); ++i) writer.add(*alerts[i]);
@@ -161,4 +167,42 @@ TEST_CASE("--delete leaves no copy of a deleted alert's raw text in the database
   REQUIRE(ambiguous == 0);
   CHECK(deleted == r.rows["alerts"]);
   CHECK(readable == 0);
+}
+
+TEST_CASE("archived alerts carry alerts.raw as JSON, whether the row holds it flat or as text") {
+  TempDir dir("repo-archive-raw");
+  const std::string path = dir.file("raw.db");
+  auto alerts = simulated_alerts(40, 3, 5);
+  {
+    WriterOptions json;  // the first rows as a repository written before raw_format held them
+    json.raw_format = WriterOptions::RawFormat::json;
+    Writer before(path, json);
+    before.begin();
+    for (size_t i = 0; i < 20; ++i) before.add(*alerts[i]);
+    before.commit(20, 20);
+  }
+  {
+    Writer after(path);
+    after.begin();
+    for (size_t i = 20; i < alerts.size(); ++i) after.add(*alerts[i]);
+    after.commit(20, 20);
+    CHECK(after.database().scalar("SELECT count(*) FROM alerts WHERE typeof(raw) = 'blob'") == 20);
+  }
+  ArchiveOptions options;
+  options.older_than_days = 0;
+  options.now_mjd_tai = 1e6;  // every row is old
+  ArchiveResult r = archive(path, options);
+  REQUIRE(r.rows["alerts"] == 40);
+  std::string alerts_file;
+  for (const std::string& f : r.files)
+    if (f.find("/alerts-") != std::string::npos) alerts_file = f;
+  std::map<std::string, nlohmann::json> raw_by_id;
+  for (const nlohmann::json& line : read_gzip_lines(alerts_file)) raw_by_id[line["alert_id"].get<std::string>()] = line["raw"];
+  REQUIRE(raw_by_id.size() == 40);
+  for (const RecordPtr& a : alerts) {
+    const AlertCore& c = static_cast<const Alert&>(*a).core();
+    nlohmann::json expected = raw_to_json(c.raw.root());
+    for (const std::string& field : WriterOptions{}.raw_exclude) expected.erase(field);
+    CHECK(raw_by_id[std::to_string(c.alert_id)] == expected);
+  }
 }
