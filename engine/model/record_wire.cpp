@@ -9,7 +9,6 @@
 #include <optional>
 #include <span>
 #include <map>
-#include <unordered_set>
 
 #include "engine/util/fault.h"
 #include "schemas/alert.capnp.h"
@@ -55,138 +54,55 @@ void put_text(kj::byte*& at, std::string_view s) {
   at += s.size();
 }
 
-// How a raw record is laid flat (write_raw_flat, append_raw_flat).
-struct FlatOptions {
-  const std::vector<Cutout>* cutouts = nullptr;  // Bytes that are one of these: a reference to it
-  const std::unordered_set<std::string_view>* exclude = nullptr;  // the root record's fields left out
-  bool bytes_as_length = false;                  // Bytes as an Int of their length
-};
-
-// The record's nodes laid flat, into the buffer `allocate(size)` returns. Two passes over the
-// nodes: the first sizes the layout, the second fills it in place. Fields the options leave out
-// are dropped with everything under them, the nodes after them numbered down (children stay
-// after their parents and contiguous: only whole subtrees of the root's fields go).
-template <class Allocate>
-void lay_flat(const RawRecord& raw, const FlatOptions& options, Allocate allocate) {
+// Writes `raw` as Alert.rawFlat, its Bytes that are the alert's cutouts as references to them.
+// Two passes over the nodes: the first sizes the message field, the second fills it in place.
+void write_raw_flat(const RawRecord& raw, const std::vector<Cutout>& cutouts, wire::Alert::Builder to) {
   const std::span<const RawNode> nodes = raw.nodes();
   if (nodes.empty() || nodes[0].kind == RawNode::Kind::Null) return;
   auto cutout_of = [&](const RawNode& node) -> std::optional<uint32_t> {
-    if (!options.cutouts) return std::nullopt;
-    const std::vector<Cutout>& cutouts = *options.cutouts;
     for (size_t i = 0; i < cutouts.size(); ++i)
       if (cutouts[i].bytes.data() == node.text.data() && cutouts[i].bytes.size() == node.text.size())
         return static_cast<uint32_t>(i);
     return std::nullopt;
   };
-  const RawNode& root = nodes[0];
-  // The root's fields kept (all when none is excluded), and each node's new number (kDropped: left out).
-  constexpr uint32_t kDropped = ~uint32_t{0};
-  std::vector<bool> root_field_kept;
-  std::vector<uint32_t> renumbered;
-  if (options.exclude && !options.exclude->empty() && root.kind == RawNode::Kind::Record) {
-    root_field_kept.assign(root.child_count, true);
-    std::vector<uint32_t> dropped;  // subtrees still to drop
-    for (uint32_t i = 0; i < root.child_count; ++i)
-      if (options.exclude->count(root.shape->fields[i])) {
-        root_field_kept[i] = false;
-        dropped.push_back(root.first_child + i);
-      }
-    if (!dropped.empty()) {
-      renumbered.assign(nodes.size(), 0);
-      while (!dropped.empty()) {
-        const uint32_t at = dropped.back();
-        dropped.pop_back();
-        renumbered[at] = kDropped;
-        const RawNode& node = nodes[at];
-        if (node.kind == RawNode::Kind::List || node.kind == RawNode::Kind::Record)
-          for (uint32_t c = 0; c < node.child_count; ++c) dropped.push_back(node.first_child + c);
-      }
-      uint32_t next = 0;
-      for (uint32_t& number : renumbered)
-        if (number != kDropped) number = next++;
-    } else {
-      root_field_kept.clear();
+  std::vector<const RecordShape*> shapes;
+  size_t shape_bytes = 0, text_bytes = 0;
+  for (const RawNode& node : nodes) {
+    if (node.kind == RawNode::Kind::String || (node.kind == RawNode::Kind::Bytes && !cutout_of(node))) {
+      text_bytes += node.text.size();
+    } else if (node.kind == RawNode::Kind::Record &&
+               std::find(shapes.begin(), shapes.end(), node.shape) == shapes.end()) {
+      shapes.push_back(node.shape);
+      shape_bytes += 8 + node.shape->name.size();
+      for (const std::string& field : node.shape->fields) shape_bytes += 4 + field.size();
     }
   }
-  auto kept = [&](size_t i) { return renumbered.empty() || renumbered[i] != kDropped; };
-  auto number = [&](uint32_t i) { return renumbered.empty() ? i : renumbered[i]; };
-  auto stores_bytes = [&](const RawNode& node) {
-    return node.kind == RawNode::Kind::String ||
-           (node.kind == RawNode::Kind::Bytes && !options.bytes_as_length && !cutout_of(node));
-  };
-
-  // Shape 0 is the root's with its kept fields when some are left out; the others as they are.
-  const bool root_filtered = !root_field_kept.empty();
-  std::vector<const RecordShape*> shapes;
-  size_t shape_bytes = 0, text_bytes = 0, node_count = 0;
-  auto add_shape = [&](const RecordShape* shape, bool filtered) {
-    shapes.push_back(shape);
-    shape_bytes += 8 + shape->name.size();
-    for (size_t f = 0; f < shape->fields.size(); ++f)
-      if (!filtered || root_field_kept[f]) shape_bytes += 4 + shape->fields[f].size();
-  };
-  if (root_filtered) add_shape(root.shape, true);
-  auto shape_index = [&](size_t i, const RawNode& node) {
-    if (i == 0 && root_filtered) return uint32_t{0};
-    return static_cast<uint32_t>(std::find(shapes.begin() + (root_filtered ? 1 : 0), shapes.end(), node.shape) -
-                                 shapes.begin());
-  };
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (!kept(i)) continue;
-    const RawNode& node = nodes[i];
-    ++node_count;
-    if (stores_bytes(node)) text_bytes += node.text.size();
-    else if (node.kind == RawNode::Kind::Record && shape_index(i, node) == shapes.size()) add_shape(node.shape, false);
-  }
-  const size_t flat_bytes = kFlatHeaderBytes + shape_bytes + kFlatNodeBytes * node_count + text_bytes;
+  const size_t flat_bytes = kFlatHeaderBytes + shape_bytes + kFlatNodeBytes * nodes.size() + text_bytes;
   if (flat_bytes > kMaxDataBytes)
     fail("", "a raw payload of " + std::to_string(flat_bytes) + " bytes laid flat, more than a Cap'n Proto message field holds (" +
                  std::to_string(kMaxDataBytes) + ")");
-  kj::byte* at = allocate(flat_bytes);
-  put_u32(at, static_cast<uint32_t>(node_count));
+  auto flat = to.initRawFlat(static_cast<unsigned>(flat_bytes));
+  kj::byte* at = flat.begin();
+  put_u32(at, static_cast<uint32_t>(nodes.size()));
   put_u32(at, static_cast<uint32_t>(shapes.size()));
   put_u32(at, static_cast<uint32_t>(text_bytes));
-  for (size_t s = 0; s < shapes.size(); ++s) {
-    const RecordShape& shape = *shapes[s];
-    const bool filtered = s == 0 && root_filtered;
-    put_text(at, shape.name);
-    put_u32(at, static_cast<uint32_t>(filtered ? std::count(root_field_kept.begin(), root_field_kept.end(), true)
-                                               : shape.fields.size()));
-    for (size_t f = 0; f < shape.fields.size(); ++f)
-      if (!filtered || root_field_kept[f]) put_text(at, shape.fields[f]);
+  for (const RecordShape* shape : shapes) {
+    put_text(at, shape->name);
+    put_u32(at, static_cast<uint32_t>(shape->fields.size()));
+    for (const std::string& field : shape->fields) put_text(at, field);
   }
-  kj::byte* text = at + kFlatNodeBytes * node_count;
+  kj::byte* text = at + kFlatNodeBytes * nodes.size();
   uint64_t text_at = 0;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (!kept(i)) continue;
-    const RawNode& node = nodes[i];
+  for (const RawNode& node : nodes) {
     uint8_t kind = static_cast<uint8_t>(node.kind);
     uint32_t a = 0;
     uint64_t b = 0;
-    // A list's or record's children: how many are kept, and the first one's new number.
-    auto children = [&] {
-      if (i == 0 && root_filtered) {
-        const uint32_t first = node.first_child + static_cast<uint32_t>(std::find(root_field_kept.begin(),
-                                                                                  root_field_kept.end(), true) -
-                                                                        root_field_kept.begin());
-        a = static_cast<uint32_t>(std::count(root_field_kept.begin(), root_field_kept.end(), true));
-        b = a > 0 ? number(first) : 0;
-      } else {
-        a = node.child_count;
-        b = a > 0 ? number(node.first_child) : 0;
-      }
-    };
     switch (node.kind) {
       case RawNode::Kind::Null: break;
       case RawNode::Kind::Bool: break;
       case RawNode::Kind::Int: b = static_cast<uint64_t>(node.integer); break;
       case RawNode::Kind::Double: std::memcpy(&b, &node.number, sizeof b); break;
       case RawNode::Kind::Bytes:
-        if (options.bytes_as_length) {
-          kind = static_cast<uint8_t>(RawNode::Kind::Int);
-          b = node.text.size();
-          break;
-        }
         if (std::optional<uint32_t> cutout = cutout_of(node)) {
           kind = kFlatCutout;
           a = *cutout;
@@ -196,13 +112,17 @@ void lay_flat(const RawRecord& raw, const FlatOptions& options, Allocate allocat
       case RawNode::Kind::String:
         a = static_cast<uint32_t>(node.text.size());
         b = text_at;
-        if (!node.text.empty()) std::memcpy(text + text_at, node.text.data(), node.text.size());
+        std::memcpy(text + text_at, node.text.data(), node.text.size());
         text_at += node.text.size();
         break;
-      case RawNode::Kind::List: children(); break;
+      case RawNode::Kind::List:
+        a = node.child_count;
+        b = node.first_child;
+        break;
       case RawNode::Kind::Record:
-        children();
-        b |= uint64_t{shape_index(i, node)} << 32;
+        a = node.child_count;
+        b = node.first_child |
+            uint64_t{static_cast<uint32_t>(std::find(shapes.begin(), shapes.end(), node.shape) - shapes.begin())} << 32;
         break;
     }
     *at++ = kind;
@@ -212,13 +132,6 @@ void lay_flat(const RawRecord& raw, const FlatOptions& options, Allocate allocat
     put_u32(at, a);
     put_u64(at, b);
   }
-}
-
-// Writes `raw` as Alert.rawFlat, its Bytes that are the alert's cutouts as references to them.
-void write_raw_flat(const RawRecord& raw, const std::vector<Cutout>& cutouts, wire::Alert::Builder to) {
-  FlatOptions options;
-  options.cutouts = &cutouts;
-  lay_flat(raw, options, [&](size_t bytes) { return to.initRawFlat(static_cast<unsigned>(bytes)).begin(); });
 }
 
 }  // namespace
@@ -799,27 +712,6 @@ size_t RecordEncoder::append(const Record& record, std::string& out) {
   StringOutput stream(out);
   capnp::writeMessage(stream, message);
   return out.size() - before;
-}
-
-void append_raw_flat(std::string& out, const RawRecord& raw, const std::unordered_set<std::string_view>& exclude) {
-  FlatOptions options;
-  options.exclude = &exclude;
-  options.bytes_as_length = true;
-  lay_flat(raw, options, [&](size_t bytes) {
-    const size_t at = out.size();
-    out.resize(at + bytes);
-    return reinterpret_cast<kj::byte*>(out.data() + at);
-  });
-}
-
-RawRecord read_raw_flat(std::string_view bytes, std::string_view place) {
-  static const std::vector<Cutout> kNoCutouts;
-  RecordDecoder::Shapes shapes;
-  try {
-    return RawFlatReader(as_data(bytes)).read(shapes, kNoCutouts, nullptr);
-  } catch (const Fault& f) {
-    fail(std::string(place), f.message());
-  }
 }
 
 RecordDecoder::RecordDecoder() : shapes_(std::make_unique<Shapes>()) {}

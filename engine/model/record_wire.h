@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "engine/model/record.h"
@@ -21,14 +20,6 @@ std::string encode_record(const Record& record);
 // The inverse; `type` says which struct the bytes hold. A Fault (failed) names `place` when the
 // bytes are not a valid message of that type.
 RecordPtr decode_record(PortType type, std::string_view bytes, std::string_view place);
-
-// A survey's raw record laid flat as Alert.rawFlat is (schemas/alert.capnp), for a store of raw
-// records (the repository's alerts.raw), appended to `out`: without the root record's fields
-// named in `exclude` and their values, and each Bytes value as an Int of its length (what the
-// record's JSON keeps of it: record_json.h). Nothing is appended for an empty record.
-void append_raw_flat(std::string& out, const RawRecord& raw, const std::unordered_set<std::string_view>& exclude);
-// The record append_raw_flat wrote. A Fault (failed) naming `place` when the bytes are not one.
-RawRecord read_raw_flat(std::string_view bytes, std::string_view place);
 
 // Encodes record after record into one buffer (a batch's records crossing to another node), each
 // as encode_record would: a flat message says itself where it ends. Its builder's memory is

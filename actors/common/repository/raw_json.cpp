@@ -6,11 +6,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include <sqlite3.h>
 
 #include "actors/common/repository/shortest_double.h"
-#include "engine/model/record_wire.h"
 #include "engine/util/fault.h"
 
 namespace ebs::repository {
@@ -211,6 +211,231 @@ void append_node(JsonOut& out, const RawNode* nodes, const RawNode& node,
   }
 }
 
+// The compact form (raw_json.h): tags of its values.
+enum CompactTag : uint8_t {
+  kNull = 0,
+  kFalse = 1,
+  kTrue = 2,
+  kInt = 3,
+  kDouble = 4,
+  kFloat = 5,
+  kString = 6,
+  kList = 7,
+  kKnownRecord = 8,
+  kNewRecord = 9,
+};
+constexpr uint8_t kCompactVersion = 1;
+// How deep the values of a stored record may nest when read: a walk recurses, and a survey's
+// record nests a handful of levels (the cluster wire's bound, record_wire.cpp).
+constexpr int kMaxCompactDepth = 512;
+
+void put_varint(JsonOut& out, uint64_t value) {
+  out.need(10);
+  char*& at = out.cursor();
+  while (value >= 0x80) {
+    *at++ = static_cast<char>(value | 0x80);
+    value >>= 7;
+  }
+  *at++ = static_cast<char>(value);
+}
+
+void put_compact_text(JsonOut& out, std::string_view text) {
+  put_varint(out, text.size());
+  out.need(text.size());
+  out.put(text);
+}
+
+// Writes a record's values in the compact form, each record's shape given once (a handful per
+// record: the root, ZTF's candidate).
+class CompactWriter {
+ public:
+  CompactWriter(JsonOut& out, const RawNode* nodes) : out_(out), nodes_(nodes) {}
+
+  void value(const RawNode& node, const std::unordered_set<std::string_view>* exclude) {
+    switch (node.kind) {
+      case RawNode::Kind::Null: out_.add(static_cast<char>(kNull)); return;
+      case RawNode::Kind::Bool: out_.add(static_cast<char>(node.boolean ? kTrue : kFalse)); return;
+      case RawNode::Kind::Int: integer(node.integer); return;
+      case RawNode::Kind::Double: {
+        // Avro floats are doubles here: four bytes give the same double back.
+        const float narrow = static_cast<float>(node.number);
+        out_.need(9);
+        if (static_cast<double>(narrow) == node.number) {
+          out_.put(static_cast<char>(kFloat));
+          std::memcpy(out_.cursor(), &narrow, sizeof narrow);
+          out_.cursor() += sizeof narrow;
+        } else {
+          out_.put(static_cast<char>(kDouble));
+          std::memcpy(out_.cursor(), &node.number, sizeof node.number);
+          out_.cursor() += sizeof node.number;
+        }
+        return;
+      }
+      case RawNode::Kind::String:
+        out_.add(static_cast<char>(kString));
+        put_compact_text(out_, node.text);
+        return;
+      case RawNode::Kind::Bytes: integer(static_cast<int64_t>(node.text.size())); return;  // as the JSON keeps them
+      case RawNode::Kind::List:
+        out_.add(static_cast<char>(kList));
+        put_varint(out_, node.child_count);
+        for (uint32_t i = 0; i < node.child_count; ++i) value(nodes_[node.first_child + i], nullptr);
+        return;
+      case RawNode::Kind::Record: record(node, exclude); return;
+    }
+  }
+
+ private:
+  void integer(int64_t v) {
+    out_.add(static_cast<char>(kInt));
+    put_varint(out_, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));  // zigzag
+  }
+
+  void record(const RawNode& node, const std::unordered_set<std::string_view>* exclude) {
+    const std::vector<std::string>& fields = node.shape->fields;
+    uint32_t kept = node.child_count;
+    if (exclude)
+      for (uint32_t i = 0; i < node.child_count; ++i) kept -= exclude->count(fields[i]) ? 1 : 0;
+    if (kept == node.child_count) exclude = nullptr;  // every field: the shape as it is
+    const auto known = std::find(shapes_.begin(), shapes_.end(), node.shape);
+    if (!exclude && known != shapes_.end()) {
+      out_.add(static_cast<char>(kKnownRecord));
+      put_varint(out_, static_cast<uint64_t>(known - shapes_.begin()));
+    } else {
+      // A shape with fields left out is its own, numbered but never matched again.
+      shapes_.push_back(exclude ? nullptr : node.shape);
+      out_.add(static_cast<char>(kNewRecord));
+      put_compact_text(out_, node.shape->name);
+      put_varint(out_, kept);
+      for (uint32_t i = 0; i < node.child_count; ++i)
+        if (!exclude || !exclude->count(fields[i])) put_compact_text(out_, fields[i]);
+    }
+    for (uint32_t i = 0; i < node.child_count; ++i)
+      if (!exclude || !exclude->count(fields[i])) value(nodes_[node.first_child + i], nullptr);
+  }
+
+  JsonOut& out_;
+  const RawNode* nodes_;
+  std::vector<const RecordShape*> shapes_;
+};
+
+// Reads the compact form into JSON text as append_node writes it, every length and count checked
+// against the bytes left (each value takes at least one byte, so counts are bounded by them).
+class CompactReader {
+ public:
+  CompactReader(std::string_view bytes, std::string_view place)
+      : at_(reinterpret_cast<const unsigned char*>(bytes.data())), end_(at_ + bytes.size()), place_(place) {}
+
+  void read(JsonOut& out) {
+    if (byte() != kCompactVersion) bad("not version " + std::to_string(kCompactVersion) + " of the compact form");
+    value(out, 0);
+    if (at_ != end_) bad(std::to_string(end_ - at_) + " bytes after the record");
+  }
+
+ private:
+  struct Shape {
+    std::vector<std::string_view> fields;
+  };
+
+  [[noreturn]] void bad(const std::string& what) const {
+    fail(std::string(place_), "damaged raw record (compact form): " + what);
+  }
+  size_t left() const { return static_cast<size_t>(end_ - at_); }
+  uint8_t byte() {
+    if (at_ == end_) bad("it ends early");
+    return *at_++;
+  }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      const uint8_t b = byte();
+      v |= uint64_t{b & 0x7fu} << shift;
+      if (!(b & 0x80)) return v;
+    }
+    bad("a number longer than ten bytes");
+  }
+  std::string_view text() {
+    const uint64_t size = varint();
+    if (size > left()) bad("a text runs past the end");
+    std::string_view v(reinterpret_cast<const char*>(at_), size);
+    at_ += size;
+    return v;
+  }
+  template <class T>
+  T fixed() {
+    if (left() < sizeof(T)) bad("a number runs past the end");
+    T v;
+    std::memcpy(&v, at_, sizeof v);
+    at_ += sizeof v;
+    return v;
+  }
+
+  void value(JsonOut& out, int depth) {
+    const uint8_t tag = byte();
+    switch (tag) {
+      case kNull: out.need(4); out.put("null"); return;
+      case kFalse: out.need(5); out.put("false"); return;
+      case kTrue: out.need(4); out.put("true"); return;
+      case kInt: {
+        const uint64_t z = varint();
+        append_number(out, static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1)));
+        return;
+      }
+      case kDouble: append_double(out, fixed<double>()); return;
+      case kFloat: append_double(out, static_cast<double>(fixed<float>())); return;
+      case kString: append_string(out, text()); return;
+      case kList: {
+        const uint64_t count = varint();
+        if (count > left()) bad("a list of more values than bytes left");
+        if (count > 0 && depth >= kMaxCompactDepth) nested_too_deep();
+        out.add('[');
+        for (uint64_t i = 0; i < count; ++i) {
+          if (i) out.add(',');
+          value(out, depth + 1);
+        }
+        out.add(']');
+        return;
+      }
+      case kKnownRecord:
+      case kNewRecord: {
+        size_t shape;
+        if (tag == kKnownRecord) {
+          shape = varint();
+          if (shape >= shapes_.size()) bad("a record of a shape not given before it");
+        } else {
+          text();  // the record's name: not in its JSON
+          const uint64_t count = varint();
+          if (count > left()) bad("a shape of more fields than bytes left");
+          Shape& given = shapes_.emplace_back();
+          given.fields.reserve(count);
+          for (uint64_t i = 0; i < count; ++i) given.fields.push_back(text());
+          shape = shapes_.size() - 1;
+        }
+        const size_t count = shapes_[shape].fields.size();
+        if (count > 0 && depth >= kMaxCompactDepth) nested_too_deep();
+        out.add('{');
+        for (size_t i = 0; i < count; ++i) {
+          if (i) out.add(',');
+          append_string(out, shapes_[shape].fields[i]);  // shapes_ may grow below: index, not reference
+          out.add(':');
+          value(out, depth + 1);
+        }
+        out.add('}');
+        return;
+      }
+      default: bad("a value of an unknown kind (" + std::to_string(tag) + ")");
+    }
+  }
+  [[noreturn]] void nested_too_deep() const {
+    bad("values nested deeper than " + std::to_string(kMaxCompactDepth) + " levels");
+  }
+
+  const unsigned char* at_;
+  const unsigned char* end_;
+  std::string_view place_;
+  std::vector<Shape> shapes_;
+};
+
 void append_view(std::string& text, const RawView& value, const std::unordered_set<std::string_view>* exclude) {
   JsonOut out(text);
   if (!value.valid()) {
@@ -238,8 +463,18 @@ void append_stored_raw_json(std::string& out, std::string_view stored, bool blob
     out += stored;
     return;
   }
-  const RawRecord record = read_raw_flat(stored, place);
-  append_raw_json(out, record.root());
+  JsonOut json(out);
+  CompactReader(stored, place).read(json);
+}
+
+void append_raw_compact(std::string& out, const RawView& record, const std::unordered_set<std::string_view>& exclude) {
+  if (!record.valid()) return;
+  JsonOut bytes(out);
+  bytes.add(static_cast<char>(kCompactVersion));
+  const RawNode& root = record.node();
+  // The node array's start, as append_view finds it.
+  const RawNode* nodes = record.size() > 0 ? &record.child(0).node() - root.first_child : nullptr;
+  CompactWriter(bytes, nodes).value(root, root.kind == RawNode::Kind::Record ? &exclude : nullptr);
 }
 
 namespace {

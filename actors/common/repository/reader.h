@@ -57,8 +57,8 @@ class Reader {
 // Columns holding JSON text (raw, details, terms, notice): read back as JSON.
 bool is_json_column(std::string_view name);
 
-// A column named as a JSON column, read as JSON: its text parsed, and alerts.raw's BLOB (a raw
-// record laid flat) as the JSON the record renders to. nullopt for another column, or a text
+// A column named as a JSON column, read as JSON: its text parsed, and alerts.raw's BLOB (the
+// compact form, raw_json.h) as the JSON the record renders to. nullopt for another column, or a text
 // that is not JSON. A damaged BLOB is a Fault naming the row's alert (its alert_id column).
 std::optional<nlohmann::json> json_column(const Statement& statement, int column);
 

@@ -16,7 +16,6 @@
 #include "actors/common/repository/schema.h"
 #include "actors/common/repository/sky_index.h"
 #include "actors/common/sqlite/wal_gathering_vfs.h"
-#include "engine/model/record_wire.h"
 
 namespace ebs::repository {
 
@@ -263,7 +262,7 @@ std::string_view Writer::stored_raw(const AlertCore& core) {
   raw_bytes_.clear();
   if (!options_.store_raw || core.raw.empty()) return {};
   if (options_.raw_format == WriterOptions::RawFormat::json) append_raw_json(raw_bytes_, core.raw.root(), raw_exclude_);
-  else append_raw_flat(raw_bytes_, core.raw, raw_exclude_);
+  else append_raw_compact(raw_bytes_, core.raw.root(), raw_exclude_);
   return raw_bytes_;
 }
 

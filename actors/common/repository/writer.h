@@ -39,11 +39,11 @@ struct WriterOptions {
                                           "prvDiaForcedSources", "prvDiaNondetectionLimits",
                                           "cutoutScience", "cutoutTemplate", "cutoutDifference"};
   bool store_raw = true;
-  // How alerts.raw holds the record: `flat`, a BLOB of the record laid flat
-  // (engine/model/record_wire.h append_raw_flat), read back as JSON by raw_json(raw) and every
+  // How alerts.raw holds the record: `compact`, a BLOB (raw_json.h append_raw_compact), read back
+  // as the same JSON by raw_json(raw) and every
   // reader of the product; `json`, JSON text, for databases read by other tools (the sqlite3 CLI's
   // json_extract(raw, ...)). Both read the same (docs/repository.md).
-  enum class RawFormat { flat, json } raw_format = RawFormat::flat;
+  enum class RawFormat { compact, json } raw_format = RawFormat::compact;
   std::string cutouts_dir;  // empty: cutouts are not stored
   // The per-object points remembered to skip repeated history: bounded in objects and in bytes
   // (PointSet::memory_bytes); full, it starts over (docs/repository.md).

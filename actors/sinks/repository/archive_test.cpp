@@ -114,7 +114,7 @@ TEST_CASE("--delete leaves no copy of a deleted alert's raw text in the database
   const std::string path = dir.file("erase.db");
   auto alerts = simulated_alerts(300, 5, 40);
   {
-    // JSON text: its first bytes name one alert (a flat record starts with the field names every
+    // JSON text: its first bytes name one alert (a compact record starts with the field names every
     // alert shares), and they are in the row's cell, not an overflow page.
     WriterOptions options;
     options.raw_format = WriterOptions::RawFormat::json;
@@ -169,7 +169,7 @@ TEST_CASE("--delete leaves no copy of a deleted alert's raw text in the database
   CHECK(readable == 0);
 }
 
-TEST_CASE("archived alerts carry alerts.raw as JSON, whether the row holds it flat or as text") {
+TEST_CASE("archived alerts carry alerts.raw as JSON, whether the row holds it compact or as text") {
   TempDir dir("repo-archive-raw");
   const std::string path = dir.file("raw.db");
   auto alerts = simulated_alerts(40, 3, 5);

@@ -102,11 +102,11 @@ TEST_CASE("formats by name; a bad one names the choices") {
                        Fault);
 }
 
-TEST_CASE("query --format: alerts.raw is the same JSON cell whether the row holds it flat or as text") {
+TEST_CASE("query --format: alerts.raw is the same JSON cell whether the row holds it compact or as text") {
   testing::TempDir dir("table-raw");
   auto alerts = testing::simulated_alerts(30, 4, 5);
   auto cells_of = [&](WriterOptions::RawFormat format) {
-    const std::string path = dir.file(format == WriterOptions::RawFormat::json ? "json.db" : "flat.db");
+    const std::string path = dir.file(format == WriterOptions::RawFormat::json ? "json.db" : "compact.db");
     {
       WriterOptions options;
       options.raw_format = format;
@@ -120,8 +120,8 @@ TEST_CASE("query --format: alerts.raw is the same JSON cell whether the row hold
                             [&](const Statement& s) { rows.push_back(statement_cells(s)); });
     return rows;
   };
-  const auto flat = cells_of(WriterOptions::RawFormat::flat);
-  REQUIRE(flat.size() == alerts.size());
-  CHECK(flat[0][1]["candidate"].is_object());
-  CHECK(flat == cells_of(WriterOptions::RawFormat::json));
+  const auto compact = cells_of(WriterOptions::RawFormat::compact);
+  REQUIRE(compact.size() == alerts.size());
+  CHECK(compact[0][1]["candidate"].is_object());
+  CHECK(compact == cells_of(WriterOptions::RawFormat::json));
 }
