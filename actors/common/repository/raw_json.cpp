@@ -34,8 +34,12 @@ class JsonOut {
  public:
   static constexpr size_t kFirstRoom = 4096;
 
-  explicit JsonOut(std::string& out) : out_(out), start_(out.size()) {
-    out_.resize(start_ + kFirstRoom);
+  explicit JsonOut(std::string& out) : JsonOut(out, SIZE_MAX, {}) {}
+  // At most `limit` bytes appended, a Fault naming `place` past them: a reader's bound (a few
+  // bytes of a stored record may stand for many bytes of text, append_stored_raw_json).
+  JsonOut(std::string& out, size_t limit, std::string_view place)
+      : out_(out), start_(out.size()), limit_(limit), place_(place) {
+    out_.resize(start_ + std::min(kFirstRoom, limit_));
     at_ = out_.data() + start_;
     end_ = out_.data() + out_.size();
   }
@@ -44,11 +48,13 @@ class JsonOut {
   ~JsonOut() { out_.resize(static_cast<size_t>(at_ - out_.data())); }
 
   // Room for `bytes` more: this text's room doubled (the bytes before start_ are not ours to
-  // double), or `bytes` when more.
+  // double), or `bytes` when more, never past the limit.
   void need(size_t bytes) {
     if (static_cast<size_t>(end_ - at_) >= bytes) return;
     const size_t used = static_cast<size_t>(at_ - out_.data());
-    out_.resize(used + std::max(bytes, out_.size() - start_));
+    const size_t written = used - start_;
+    if (bytes > limit_ - written) over_limit();
+    out_.resize(used + std::min(std::max(bytes, out_.size() - start_), limit_ - written));
     at_ = out_.data() + used;
     end_ = out_.data() + out_.size();
   }
@@ -67,8 +73,15 @@ class JsonOut {
   char*& cursor() { return at_; }
 
  private:
+  [[noreturn]] void over_limit() const {
+    fail(std::string(place_), "damaged raw record (compact form): its JSON text would pass " +
+                                  std::to_string(limit_) + " bytes");
+  }
+
   std::string& out_;
   size_t start_;
+  size_t limit_;
+  std::string_view place_;
   char* at_;
   char* end_;
 };
@@ -458,12 +471,22 @@ void append_raw_json(std::string& out, const RawView& record, const std::unorder
   append_view(out, record, record.valid() && record.kind() == RawNode::Kind::Record ? &exclude : nullptr);
 }
 
+size_t max_raw_json_bytes(size_t stored_bytes) {
+  constexpr size_t kPerByte = 64, kBase = size_t{1} << 20;
+  return stored_bytes > (SIZE_MAX - kBase) / kPerByte ? SIZE_MAX : kPerByte * stored_bytes + kBase;
+}
+
 void append_stored_raw_json(std::string& out, std::string_view stored, bool blob, std::string_view place) {
+  append_stored_raw_json(out, stored, blob, place, max_raw_json_bytes(stored.size()));
+}
+
+void append_stored_raw_json(std::string& out, std::string_view stored, bool blob, std::string_view place,
+                            size_t max_bytes) {
   if (!blob) {
     out += stored;
     return;
   }
-  JsonOut json(out);
+  JsonOut json(out, std::min(max_bytes, max_raw_json_bytes(stored.size())), place);
   CompactReader(stored, place).read(json);
 }
 
@@ -498,13 +521,17 @@ void raw_json_function(sqlite3_context* context, int argc, sqlite3_value** argv)
   }
   try {
     std::string text;
-    append_stored_raw_json(text, stored, true, place);
+    // No longer than this connection lets a value be (SQLite would refuse it after it was made).
+    const int length_limit = sqlite3_limit(sqlite3_context_db_handle(context), SQLITE_LIMIT_LENGTH, -1);
+    append_stored_raw_json(text, stored, true, place, static_cast<size_t>(std::max(length_limit, 0)));
     sqlite3_result_text64(context, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   } catch (const Fault& f) {
     const std::string message = "raw_json: " + f.place() + ": " + f.message();
     sqlite3_result_error(context, message.c_str(), static_cast<int>(message.size()));
   } catch (const std::bad_alloc&) {
     sqlite3_result_error_nomem(context);
+  } catch (...) {  // nothing may unwind through SQLite's C frames
+    sqlite3_result_error(context, "raw_json: an unexpected error", -1);
   }
 }
 

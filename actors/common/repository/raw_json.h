@@ -4,6 +4,7 @@
 // everything else the repository does per alert.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -36,13 +37,21 @@ void append_raw_compact(std::string& out, const RawView& record, const std::unor
 
 // alerts.raw as JSON text, appended to `out`: a BLOB (the compact form) as append_raw_json renders
 // the record; a TEXT (JSON stored as such: rows written before, or with raw_format: json) as it
-// is. A Fault naming `place` when a BLOB is not a compact record.
+// is. A Fault naming `place` when a BLOB is not a compact record, or when its text would pass
+// max_raw_json_bytes(stored.size()) (or `max_bytes`, when less): a reference to a shape given
+// before repeats its field names, so a few bytes may otherwise stand for gigabytes of text.
 void append_stored_raw_json(std::string& out, std::string_view stored, bool blob, std::string_view place);
+void append_stored_raw_json(std::string& out, std::string_view stored, bool blob, std::string_view place,
+                            size_t max_bytes);
+// The most JSON text a compact alerts.raw of `stored_bytes` may read as: 64 bytes a stored byte,
+// plus 1 MiB. Real rows read as far less (docs/repository.md gives the largest ratio measured).
+size_t max_raw_json_bytes(size_t stored_bytes);
 
 // Registers the SQL function raw_json(raw [, alert_id]) on a connection: the JSON text of
 // alerts.raw whichever form the row holds (NULL stays NULL), so that SQL over a repository reads
 // json_extract(raw_json(raw), '$.candidate.drb'). A damaged BLOB fails the statement with an error
-// naming the alert when alert_id is given.
+// naming the alert when alert_id is given, as does a text longer than max_raw_json_bytes or than
+// the connection's SQLITE_LIMIT_LENGTH.
 void register_raw_json(sqlite3* db);
 
 }  // namespace ebs::repository

@@ -2,13 +2,16 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <random>
 #include <unordered_set>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "test/support/repository_test_support.h"
@@ -51,6 +54,7 @@ void check_compact_reads_as_json(const std::vector<std::shared_ptr<const Alert>>
   const std::unordered_set<std::string_view> excluded(defaults.begin(), defaults.end());
   const std::unordered_set<std::string_view> none;
   size_t checked = 0;
+  double largest_ratio = 0;
   for (const auto& alert : alerts) {
     const RawRecord& raw = alert->core().raw;
     for (const auto* exclude : {&excluded, &none}) {
@@ -63,10 +67,32 @@ void check_compact_reads_as_json(const std::vector<std::shared_ptr<const Alert>>
                         << back << "\nnot\n" << json);
         return;
       }
+      largest_ratio = std::max(largest_ratio, static_cast<double>(json.size()) / static_cast<double>(compact.size()));
       ++checked;
     }
   }
   CHECK(checked == 2 * alerts.size());
+  // The readers' bound (max_raw_json_bytes: 64 bytes of text a stored byte, plus 1 MiB) must be
+  // far above real rows: a quarter of it without the 1 MiB.
+  MESSAGE(what << ": the largest JSON / compact ratio is " << largest_ratio);
+  CHECK(largest_ratio < 16);
+}
+
+// A compact alerts.raw of a list: a record whose one field's name is `name_bytes` long (its value
+// null), then `references` records of that shape, three bytes each (a reference, its number, null).
+std::string repeated_name_blob(size_t name_bytes, size_t references) {
+  auto varint = [](std::string& out, uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out += static_cast<char>(v | 0x80);
+    out += static_cast<char>(v);
+  };
+  std::string blob{'\x01', '\x07'};  // version 1, a list
+  varint(blob, references + 1);
+  blob += "\x09\x01t\x01";  // a new shape named "t" of one field
+  varint(blob, name_bytes);
+  blob += std::string(name_bytes, 'n');
+  blob += '\0';
+  for (size_t i = 0; i < references; ++i) blob += std::string("\x08\x00\x00", 3);
+  return blob;
 }
 
 // This process's resident bytes (/proc/self/statm's second field, in pages).
@@ -348,4 +374,58 @@ TEST_CASE("a damaged compact alerts.raw is a Fault naming its place, never a cra
   // Text where a raw record was expected.
   std::string out;
   CHECK_THROWS_AS(append_stored_raw_json(out, "{\"candidate\":{}}", true, "x"), Fault);
+}
+
+TEST_CASE("a small compact alerts.raw cannot read as unbounded text: 1,000 references to a shape of a 1 MiB name") {
+  // 1 MiB and 3 KB stored would read as 1 GB of JSON (a 3 MB blob as ~1 TB): a Fault naming the
+  // row once the text passes max_raw_json_bytes, before the memory is taken.
+  const std::string blob = repeated_name_blob(1 << 20, 1000);
+  REQUIRE(blob.size() < (1 << 20) + 4000);
+  const size_t before = resident_bytes();
+  std::string out = "kept";
+  const std::string passed = "its JSON text would pass " + std::to_string(max_raw_json_bytes(blob.size())) + " bytes";
+  CHECK_THROWS_WITH_AS(append_stored_raw_json(out, blob, true, "alerts.raw of alert 7"),
+                       doctest::Contains(passed.c_str()), Fault);
+  try {
+    append_stored_raw_json(out, blob, true, "alerts.raw of alert 7");
+  } catch (const Fault& f) {
+    CHECK(f.place() == "alerts.raw of alert 7");
+  }
+  const double grown_mb = (static_cast<double>(resident_bytes()) - static_cast<double>(before)) / (1 << 20);
+  CHECK_MESSAGE(grown_mb < 256, "resident bytes grew by ", grown_mb, " MB");
+  CHECK(max_raw_json_bytes(blob.size()) == 64 * blob.size() + (1 << 20));
+  // A text within the bound reads, whole; a bound of the caller's below it is kept.
+  const std::string small = repeated_name_blob(20, 3);
+  std::string json;
+  append_stored_raw_json(json, small, true, "x");
+  const std::string field = "{\"" + std::string(20, 'n') + "\":null}";
+  CHECK(json == "[" + field + "," + field + "," + field + "," + field + "]");
+  json.clear();
+  append_stored_raw_json(json, small, true, "x", 4 * field.size() + 5);
+  CHECK(json.size() == 4 * field.size() + 5);
+  CHECK_THROWS_WITH_AS(append_stored_raw_json(json, small, true, "x", 4 * field.size() + 4),
+                       doctest::Contains("would pass"), Fault);
+}
+
+TEST_CASE("raw_json(raw) in SQL gives no text longer than the connection's SQLITE_LIMIT_LENGTH") {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> closing(db, sqlite3_close);
+  register_raw_json(db);
+  // 100 references to a name of 5,000 bytes: ~500 KB of text, within max_raw_json_bytes (~1.3 MB).
+  const std::string blob = repeated_name_blob(5000, 100);
+  auto run = [&](const char* sql) {
+    sqlite3_stmt* raw_statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &raw_statement, nullptr) == SQLITE_OK);
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> statement(raw_statement, sqlite3_finalize);
+    REQUIRE(sqlite3_bind_blob(raw_statement, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC) == SQLITE_OK);
+    const int rc = sqlite3_step(raw_statement);
+    return rc == SQLITE_ROW ? std::to_string(sqlite3_column_bytes(raw_statement, 0)) : std::string(sqlite3_errmsg(db));
+  };
+  const std::string whole = run("SELECT raw_json(?1, 7)");
+  CHECK(whole == std::to_string(101 * (5000 + 9) + 102));
+  sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 100000);
+  const std::string limited = run("SELECT raw_json(?1, 7)");
+  CHECK_MESSAGE(limited.find("raw_json: alerts.raw of alert 7") != std::string::npos, limited);
+  CHECK_MESSAGE(limited.find("would pass 100000 bytes") != std::string::npos, limited);
 }
