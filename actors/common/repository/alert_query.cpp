@@ -157,17 +157,33 @@ bool AlertQuery::step(const AlertCore& c) {
   }
 }
 
+namespace {
+
+// Resets a statement however its reader leaves, a row read or a Fault reading it (a damaged
+// alerts.raw): a statement left mid-row refuses the next alert's bindings and would give the
+// next alert this one's row, and would hold its read transaction open.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(Statement& statement) : statement_(statement) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { statement_.reset(); }
+
+ private:
+  Statement& statement_;
+};
+
+}  // namespace
+
 bool AlertQuery::matches(const AlertCore& alert) {
-  bool found = step(alert);
-  statement_.reset();
-  return found;
+  ResetOnExit reset(statement_);
+  return step(alert);
 }
 
 std::optional<nlohmann::json> AlertQuery::first_row(const AlertCore& alert) {
-  std::optional<nlohmann::json> row;
-  if (step(alert)) row = row_to_json(statement_);
-  statement_.reset();
-  return row;
+  ResetOnExit reset(statement_);
+  if (!step(alert)) return std::nullopt;
+  return row_to_json(statement_);
 }
 
 }  // namespace ebs::repository
