@@ -429,3 +429,34 @@ TEST_CASE("raw_json(raw) in SQL gives no text longer than the connection's SQLIT
   CHECK_MESSAGE(limited.find("raw_json: alerts.raw of alert 7") != std::string::npos, limited);
   CHECK_MESSAGE(limited.find("would pass 100000 bytes") != std::string::npos, limited);
 }
+
+TEST_CASE("a compact alerts.raw the reader refuses, each check: depth, varint, tag, trailing byte, shape, text") {
+  auto message = [](const std::string& bytes) -> std::string {
+    std::string out;
+    try {
+      append_stored_raw_json(out, bytes, true, "alerts.raw of alert 9");
+    } catch (const Fault& f) {
+      return f.place() + ": " + f.message();
+    }
+    return "read as " + out.substr(0, 80);
+  };
+  auto nested = [](int levels) {
+    std::string bytes(1, '\x01');
+    for (int i = 0; i < levels; ++i) bytes += "\x07\x01";
+    return bytes + '\0';
+  };
+  // 512 lists in lists read; 513 are one more than a reader walks.
+  CHECK(message(nested(512)) == "read as " + std::string(80, '['));
+  CHECK(message(nested(513)).find("nested deeper than 512 levels") != std::string::npos);
+  // An int's varint of ten bytes reads; of eleven is refused.
+  CHECK(message(std::string("\x01\x03") + std::string(9, '\xff') + '\x01') == "read as -9223372036854775808");
+  CHECK(message(std::string("\x01\x03") + std::string(10, '\xff') + '\x01').find("longer than ten bytes") !=
+        std::string::npos);
+  CHECK(message(std::string("\x01\x0a", 2)).find("unknown kind (10)") != std::string::npos);
+  CHECK(message(std::string("\x01\x00\x00", 3)).find("1 bytes after the record") != std::string::npos);
+  CHECK(message(std::string("\x01\x08\x00\x00", 4)).find("a shape not given before it") != std::string::npos);
+  CHECK(message(std::string("\x01\x06\x64" "abc", 6)).find("a text runs past the end") != std::string::npos);
+  CHECK(message(std::string("\x01\x06\x03" "abc", 6)) == "read as \"abc\"");
+  for (const std::string& refused : {nested(513), std::string("\x01\x0a", 2), std::string("\x01\x06\x64" "abc", 6)})
+    CHECK(message(refused).starts_with("alerts.raw of alert 9: damaged raw record (compact form): "));
+}
