@@ -79,7 +79,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan-suppressions.t
 status=0
 # --ci: runs per target, about 20 s each on the 2-core machine under load.
 declare -A ci_runs=([avro]=20000 [gzip]=2500 [notice]=2500 [workflow]=5000 [expr]=2500 [skymap]=2000
-                    [catalog]=400 [http_api]=15000 [model]=25000 [record_wire]=20000 [raw_json]=20000)
+                    [catalog]=400 [http_api]=15000 [model]=25000 [record_wire]=20000 [raw_json]=10000)
 # A target whose input may stand for much more memory than its bytes (raw_json: a reference repeats
 # a record shape's names) also has each allocation bounded: one larger is a finding.
 declare -A malloc_mb=([raw_json]=64)
