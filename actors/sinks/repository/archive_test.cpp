@@ -91,6 +91,26 @@ TEST_CASE("archiving moves old rows into gzip JSON lines and out of the database
   CHECK(again.files.empty());
 }
 
+TEST_CASE("an archive that fails on a table's rows (a damaged alerts.raw) leaves no files, however often tried") {
+  TempDir dir("repo-archive-damaged");
+  const std::string path = fill(dir);
+  // Alert 5 (MJD 60004, archived): a compact raw record that ends after its first byte.
+  Database(path, Database::Mode::read_write).execute("UPDATE alerts SET raw = x'0107' WHERE alert_id = 5");
+  ArchiveOptions options;
+  options.older_than_days = 10;
+  options.now_mjd_tai = 60100;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // annotations and cutouts are written before alerts fails.
+    CHECK_THROWS_WITH_AS(archive(path, options), doctest::Contains("damaged raw record"), Fault);
+    std::vector<std::string> left;
+    for (const auto& entry : std::filesystem::directory_iterator(path + ".archive")) left.push_back(entry.path().string());
+    CHECK_MESSAGE(left.empty(), "attempt ", attempt, ": ", left.size(), " files left, the first ",
+                  left.empty() ? std::string() : left.front());
+  }
+  CHECK(Database(path, Database::Mode::read_only).scalar("SELECT count(*) FROM alerts") == 100);
+  CHECK(Database(path, Database::Mode::read_only).scalar("SELECT count(*) FROM annotations") == 100);
+}
+
 TEST_CASE("--delete deletes without archives") {
   TempDir dir("repo-archive-del");
   const std::string path = fill(dir);
