@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -270,18 +271,24 @@ class CompactWriter {
       case RawNode::Kind::Bool: out_.add(static_cast<char>(node.boolean ? kTrue : kFalse)); return;
       case RawNode::Kind::Int: integer(node.integer); return;
       case RawNode::Kind::Double: {
-        // Avro floats are doubles here: four bytes give the same double back.
-        const float narrow = static_cast<float>(node.number);
+        // Avro floats are doubles here: four bytes when they give the same double back, bit for
+        // bit (== would take NaN for another value). A double beyond a float's range (and NaN,
+        // infinities) is not cast: the cast is undefined behaviour there.
         out_.need(9);
-        if (static_cast<double>(narrow) == node.number) {
-          out_.put(static_cast<char>(kFloat));
-          std::memcpy(out_.cursor(), &narrow, sizeof narrow);
-          out_.cursor() += sizeof narrow;
-        } else {
-          out_.put(static_cast<char>(kDouble));
-          std::memcpy(out_.cursor(), &node.number, sizeof node.number);
-          out_.cursor() += sizeof node.number;
+        const double x = node.number;
+        if (std::fabs(x) <= FLT_MAX) {
+          const float narrow = static_cast<float>(x);
+          const double wide = narrow;
+          if (std::memcmp(&wide, &x, sizeof x) == 0) {
+            out_.put(static_cast<char>(kFloat));
+            std::memcpy(out_.cursor(), &narrow, sizeof narrow);
+            out_.cursor() += sizeof narrow;
+            return;
+          }
         }
+        out_.put(static_cast<char>(kDouble));
+        std::memcpy(out_.cursor(), &x, sizeof x);
+        out_.cursor() += sizeof x;
         return;
       }
       case RawNode::Kind::String:

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -459,4 +460,33 @@ TEST_CASE("a compact alerts.raw the reader refuses, each check: depth, varint, t
   CHECK(message(std::string("\x01\x06\x03" "abc", 6)) == "read as \"abc\"");
   for (const std::string& refused : {nested(513), std::string("\x01\x0a", 2), std::string("\x01\x06\x64" "abc", 6)})
     CHECK(message(refused).starts_with("alerts.raw of alert 9: damaged raw record (compact form): "));
+}
+
+TEST_CASE("alerts.raw's compact form: a double in 4 bytes only when a float gives it back bit for bit") {
+  // Beyond a float's range a double is never cast to one (undefined behaviour: UBSan's
+  // float-cast-overflow); NaN and infinities take 8 bytes and read as null either way.
+  RecordShape shape("t", {"d"});
+  auto stored_size = [&](double value) {
+    RawRecordBuilder b;
+    b.set_double(b.begin_record(b.add_root(), &shape), value);
+    const RawRecord raw = b.finish(std::make_shared<std::string>(), nullptr);
+    std::string json, compact, back;
+    append_raw_json(json, raw.root());
+    append_raw_compact(compact, raw.root(), {});
+    append_stored_raw_json(back, compact, true, "test");
+    CHECK(back == json);
+    // version, a new shape "t" of one field "d", then the value's tag and bytes
+    return compact.size() - 7;
+  };
+  CHECK(stored_size(0.5) == 5);
+  CHECK(stored_size(-0.0) == 5);
+  CHECK(stored_size(static_cast<double>(FLT_MAX)) == 5);
+  CHECK(stored_size(static_cast<double>(FLT_TRUE_MIN)) == 5);
+  CHECK(stored_size(0.1) == 9);
+  CHECK(stored_size(std::nextafter(static_cast<double>(FLT_MAX), 1e300)) == 9);
+  CHECK(stored_size(1e300) == 9);
+  CHECK(stored_size(-1.7976931348623157e308) == 9);
+  CHECK(stored_size(1e-300) == 9);
+  CHECK(stored_size(INFINITY) == 9);
+  CHECK(stored_size(NAN) == 9);
 }
