@@ -40,6 +40,8 @@ std::optional<nlohmann::json> json_column(const Statement& s, int i) {
   const char* name = sqlite3_column_name(s.get(), i);
   if (!name || !is_json_column(name)) return std::nullopt;
   const int type = sqlite3_column_type(s.get(), i);
+  // Only a column named exactly `raw` is read as alerts.raw: `SELECT raw AS r` gives the BLOB
+  // (its length, row_to_json), `raw_json(raw) AS r` its JSON text (docs/repository.md).
   if (type == SQLITE_BLOB && std::string_view(name) == "raw") {
     const std::string_view stored = s.blob(i);  // read before any text() of another column
     std::string text;
