@@ -30,6 +30,19 @@ void varint(std::string& out, uint64_t v) {
   out += static_cast<char>(v);
 }
 
+// A list: a record whose one field's name is `name_bytes` long (its value null), then
+// `references` records of that shape, three bytes each.
+std::string repeated_name(size_t name_bytes, size_t references) {
+  std::string bytes{'\x01', '\x07'};  // version 1, a list
+  varint(bytes, references + 1);
+  bytes += "\x09\x01t\x01";  // a new shape named "t" of one field
+  varint(bytes, name_bytes);
+  bytes += std::string(name_bytes, 'n');
+  bytes += '\0';
+  for (size_t i = 0; i < references; ++i) bytes += std::string("\x08\x00\x00", 3);
+  return bytes;
+}
+
 void write_seeds(const fs::path& data, const fs::path& dir) {
   fs::create_directories(dir);
   const std::vector<std::string> defaults = repository::WriterOptions{}.raw_exclude;
@@ -81,23 +94,9 @@ void write_regressions(const fs::path& dir) {
   // A string of 100 bytes with 3 left.
   write(dir / "text-past-end", std::string("\x01\x06\x64" "abc", 6));
   // 200 references to a shape of a 3,000-byte field name: within max_raw_json_bytes, read whole.
-  std::string repeated{'\x01', '\x07'};
-  varint(repeated, 201);
-  repeated += "\x09\x01t\x01";
-  varint(repeated, 3000);
-  repeated += std::string(3000, 'n');
-  repeated += '\0';
-  for (int i = 0; i < 200; ++i) repeated += std::string("\x08\x00\x00", 3);
-  write(dir / "repeated-long-name", repeated);
+  write(dir / "repeated-long-name", repeated_name(3000, 200));
   // 1,400 references to a shape of a 4,000-byte name: 8 KB that would read as 5.6 MB, past the bound.
-  std::string past{'\x01', '\x07'};
-  varint(past, 1401);
-  past += "\x09\x01t\x01";
-  varint(past, 4000);
-  past += std::string(4000, 'n');
-  past += '\0';
-  for (int i = 0; i < 1400; ++i) past += std::string("\x08\x00\x00", 3);
-  write(dir / "repeated-name-past-bound", past);
+  write(dir / "repeated-name-past-bound", repeated_name(4000, 1400));
 }
 
 }  // namespace
