@@ -4,7 +4,7 @@
 # Seeds come from the shared data and the repository's workflows at run time; what a run finds
 # is kept in build-sanitizers/corpus/.
 #   tools/fuzz.sh [--seconds N | --ci] [--rss-mb M] [target...]
-#   (targets: avro gzip notice workflow expr skymap catalog http_api model record_wire; see
+#   (targets: avro gzip notice workflow expr skymap catalog http_api model record_wire raw_json; see
 #   docs/reliability.md, "Fuzzing")
 # --ci (tools/test.sh, hence CI): a fixed seed and a fixed number of runs per target (about 20 s
 # each here) from a fresh corpus, so that a CI run is reproducible and a finding in it is the
@@ -28,7 +28,7 @@ while (($# > 0)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr skymap catalog http_api model record_wire)
+((${#targets[@]} > 0)) || targets=(avro gzip notice workflow expr skymap catalog http_api model record_wire raw_json)
 
 build_dir=$("$root/tools/sanitizer-build.sh" "${targets[@]/%/_fuzz}" | tail -1)
 
@@ -63,6 +63,7 @@ PY
     http_api) echo "$root/fuzz/seeds/http_api" ;;
     model) echo "$root/fuzz/seeds/model" ;;
     record_wire) echo "$build_dir/fuzz/seeds/record_wire" ;;  # made by the build (record_wire_seeds)
+    raw_json) echo "$build_dir/fuzz/seeds/raw_json" ;;  # made by the build (raw_json_seeds)
     expr) mkdir -p "$build_dir/seeds/expr"
           grep -rhoE 'expr: .*' "$root/workflows" "$root/test/fixtures" "$root/docs" 2>/dev/null |
             sed 's/^expr: //' | head -200 | split -l 1 - "$build_dir/seeds/expr/e"
@@ -78,7 +79,10 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan-suppressions.t
 status=0
 # --ci: runs per target, about 20 s each on the 2-core machine under load.
 declare -A ci_runs=([avro]=20000 [gzip]=2500 [notice]=2500 [workflow]=5000 [expr]=2500 [skymap]=2000
-                    [catalog]=400 [http_api]=15000 [model]=25000 [record_wire]=20000)
+                    [catalog]=400 [http_api]=15000 [model]=25000 [record_wire]=20000 [raw_json]=10000)
+# A target whose input may stand for much more memory than its bytes (raw_json: a reference repeats
+# a record shape's names) also has each allocation bounded: one larger is a finding.
+declare -A malloc_mb=([raw_json]=64)
 for t in "${targets[@]}"; do
   corpus=$build_dir/corpus/$t
   budget=(-max_total_time="$seconds")
@@ -91,7 +95,7 @@ for t in "${targets[@]}"; do
   start=$SECONDS
   # shellcheck disable=SC2046
   if ! "$build_dir/fuzz/${t}_fuzz" "$corpus" "$root/fuzz/regressions/$t" $(seeds "$t") \
-      "${budget[@]}" -rss_limit_mb="$rss_mb" -timeout=25 -print_final_stats=1 \
+      "${budget[@]}" -rss_limit_mb="$rss_mb" -malloc_limit_mb="${malloc_mb[$t]:-$rss_mb}" -timeout=25 -print_final_stats=1 \
       -artifact_prefix="$build_dir/findings/$t-" > "$build_dir/$t.log" 2>&1; then
     echo "fuzz $t: FINDING (log: $build_dir/$t.log)"; tail -40 "$build_dir/$t.log"; status=1
   else

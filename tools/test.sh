@@ -122,7 +122,7 @@ run_fuzzers() {
     echo "fuzzing: the sanitizer build is not complete yet (see the sanitizers stage)"
     return $incomplete
   fi
-  sanitizer_build avro_fuzz gzip_fuzz notice_fuzz workflow_fuzz expr_fuzz skymap_fuzz catalog_fuzz http_api_fuzz || return
+  sanitizer_build avro_fuzz gzip_fuzz notice_fuzz workflow_fuzz expr_fuzz skymap_fuzz catalog_fuzz http_api_fuzz raw_json_fuzz || return
   if ((slow)); then
     "$root/tools/fuzz.sh" --seconds "${EBS_FUZZ_SECONDS:-300}"
   else

@@ -11,6 +11,7 @@
 #include "actors/ml/ml_actors.h"
 #include "actors/ml/model_inputs.h"
 #include "actors/common/repository/file_store.h"
+#include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/sqlite/sqlite_db.h"
 #include "engine/util/fault.h"
@@ -34,6 +35,7 @@ constexpr const char* kLabelTable =
 Database open_repository(const std::string& path, Database::Mode mode) {
   if (!std::filesystem::exists(path)) fail(path, "no such repository database");
   Database db(path, mode, 10000);
+  repository::register_raw_json(db.get());
   int version = repository::schema_version(db);
   if (!repository::readable_schema_version(version))
     fail(path, "not an alert repository at schema version " + std::to_string(repository::kOldestReadableSchemaVersion) +

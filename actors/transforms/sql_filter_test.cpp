@@ -2,7 +2,9 @@
 
 #include "actors/transforms/sql_filter.h"
 #include "test/support/repository_test_support.h"
+#include "actors/common/repository/reader.h"
 #include "actors/common/repository/writer.h"
+#include "actors/common/sqlite/sqlite_db.h"
 
 using namespace ebs;
 using namespace ebs::repository;
@@ -51,6 +53,53 @@ TEST_CASE("sql-filter passes the alerts whose object has at least three detectio
   const auto& first = static_cast<const Alert&>(*out.records(0).front());
   REQUIRE(first.annotations().size() == 1);
   CHECK(first.annotations().list()[0]->details.find("\"ndet\"") != std::string::npos);
+}
+
+TEST_CASE("sql-filter annotate: an alert whose row cannot be read (a damaged alerts.raw) leaves the next alert its own row") {
+  TempDir dir("repo-sqlf-damaged");
+  auto alerts = simulated_alerts(3, 22);
+  {
+    Writer writer(dir.file("r.db"));
+    writer.begin();
+    for (const RecordPtr& r : alerts) writer.add(*r);
+    writer.commit(alerts.size(), alerts.size());
+  }
+  auto id = [&](size_t i) { return std::to_string(static_cast<const Alert&>(*alerts[i]).core().alert_id); };
+  const std::string row_sql = "SELECT raw FROM alerts WHERE alert_id = :alert_id";
+  // Each alert's row as the repository reads it, before one is damaged.
+  std::vector<std::string> expected;
+  {
+    Reader reader(dir.file("r.db"));
+    for (size_t i = 0; i < alerts.size(); ++i)
+      reader.query("SELECT raw FROM alerts WHERE alert_id = " + id(i), nlohmann::json::object(),
+                   [&](const nlohmann::json& row) { expected.push_back(row.dump()); });
+  }
+  REQUIRE(expected.size() == 3);
+  CHECK(expected[0] != expected[2]);
+  Database(dir.file("r.db"), Database::Mode::read_write)
+      .execute("UPDATE alerts SET raw = substr(raw, 1, 40) WHERE alert_id = " + id(1));
+
+  ActorRegistry registry;
+  register_sql_filter(registry);
+  const ActorType& type = *registry.find("sql-filter");
+  ActorContext context = ebs::test::make_context(type, "{db: r.db, query: '" + row_sql + "', annotate: true}",
+                                                 dir.path().string());
+  auto logic = type.create(context);
+  logic->open(context);
+  for (size_t i : {size_t{0}, size_t{1}, size_t{2}, size_t{0}}) {
+    CollectingEmitter out;
+    const std::vector<RecordPtr> one{alerts[i]};
+    if (i == 1) {
+      CHECK_THROWS_WITH_AS(logic->on_batch(0, BatchView::make(PortType::alert, one, {}), out),
+                           doctest::Contains("damaged raw record"), Fault);
+      continue;
+    }
+    logic->on_batch(0, BatchView::make(PortType::alert, one, {}), out);
+    REQUIRE(out.forwarded_records == 1);
+    const auto& annotated = static_cast<const Alert&>(*out.records(0).front());
+    REQUIRE(annotated.annotations().size() == 1);
+    CHECK(annotated.annotations().list()[0]->details == expected[i]);
+  }
 }
 
 TEST_CASE("sql-filter queries are checked at validate against the repository schema") {

@@ -11,12 +11,77 @@ annotated in both runs, and the number of alerts annotated is compared apart: it
 run has none and the other some, or when the two differ by more than the tolerance, a fraction of
 the larger (0.05 by default; six reference runs over the 20,000 files, 2026-12-05, stored 7,436
 to 7,516 of 7,890 alerts with one: 1.1 % apart at most. Short runs can see none in one run and
-~100 in the other: the comparison is for full runs). Exit status 1 when anything differs.
+~100 in the other: the comparison is for full runs). alerts.raw is compared by its values,
+whether a row holds JSON text or the compact form (actors/common/repository/raw_json.h, decoded
+here on its own). Exit status 1 when anything differs.
 """
 import argparse
 import collections
+import json
 import sqlite3
+import struct
 import sys
+
+
+def compact_raw(blob):
+    """The values of alerts.raw's compact form (raw_json.h), as json.loads gives them from the text."""
+    at = 0
+    shapes = []
+
+    def byte():
+        nonlocal at
+        at += 1
+        return blob[at - 1]
+
+    def varint():
+        v, shift = 0, 0
+        while True:
+            b = byte()
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+
+    def text():
+        nonlocal at
+        n = varint()
+        at += n
+        return blob[at - n:at].decode('utf-8', 'surrogateescape')
+
+    def fixed(fmt, size):
+        nonlocal at
+        at += size
+        v = struct.unpack(fmt, blob[at - size:at])[0]
+        return None if v != v or v in (float('inf'), float('-inf')) else v  # NaN, infinities: null
+
+    def value():
+        tag = byte()
+        if tag <= 2: return [None, False, True][tag]
+        if tag == 3:
+            z = varint()
+            return (z >> 1) ^ -(z & 1)
+        if tag == 4: return fixed('<d', 8)
+        if tag == 5: return fixed('<f', 4)
+        if tag == 6: return text()
+        if tag == 7: return [value() for _ in range(varint())]
+        if tag == 8: fields = shapes[varint()]
+        elif tag == 9:
+            text()  # the record's name
+            fields = [text() for _ in range(varint())]
+            shapes.append(fields)
+        else: raise ValueError(f"unknown tag {tag}")
+        return {name: value() for name in fields}
+
+    assert byte() == 1, "not version 1 of the compact form"
+    v = value()
+    assert at == len(blob), "bytes after the record"
+    return v
+
+
+def raw_values(raw):
+    """alerts.raw as canonical JSON text of its values, from text or the compact form."""
+    if raw is None: return None
+    return json.dumps(compact_raw(raw) if isinstance(raw, bytes) else json.loads(raw))
 
 skip_tables = {'sink_progress'}
 skip_cols = {('annotations', 'annotation_id'), ('schema_version', 'applied_unix')}
@@ -52,6 +117,10 @@ for t in tables:
         print(f"  alerts with a sky-map annotation: {len(in_a)} vs {len(in_b)}, "
               + (f"within {args.sky_map_tolerance:.0%}" if sky_map_ok else
                  "NONE IN ONE RUN" if not (in_a and in_b) else f"{apart / larger:.1%} apart, beyond {args.sky_map_tolerance:.0%}"))
+    elif t == 'alerts':
+        raw = cols.index('raw')
+        canonical = lambda r: repr(r[:raw] + (raw_values(r[raw]),) + r[raw + 1:])
+        ra = collections.Counter(map(canonical, a.execute(q))); rb = collections.Counter(map(canonical, b.execute(q)))
     else:
         ra = collections.Counter(map(repr, a.execute(q))); rb = collections.Counter(map(repr, b.execute(q)))
     same = ra == rb

@@ -36,7 +36,7 @@ RULES = [
     ("coincidence (GW maps)", ["CoincidenceLogic::on_batch", "ebs::coincidence::"]),
     ("features", ["FeaturesLogic::on_batch", "FeatureExtractor"]),
     ("score (XGBoost)", ["ScorerLogic::on_batch", "XGBooster", "xgboost::", "dso:libgomp"]),
-    ("repository: raw record as JSON", ["append_raw_json", "Writer::raw_json"]),
+    ("repository: alerts.raw (compact or JSON)", ["append_raw_json", "append_raw_compact", "Writer::raw_json", "Writer::stored_raw"]),
     ("repository: SQLite (statements, commits, WAL)", ["sqlite3", "dso:libsqlite3", "WalCheckpointer"]),
     ("repository: rows, light-curve cache", ["RepositorySink", "ebs::repository::"]),
     ("jsonl sink", ["JsonlSink"]),

@@ -43,7 +43,8 @@ def main():
     commit = largest(lines, r"=> .*Writer::commit\(unsigned long, unsigned long\)")
     parts = {
         "annotations": r"Writer::add_annotations\(ebs::Alert const&\)",
-        "raw JSON": r"Writer::raw_json\(ebs::AlertCore const&\)",
+        # alerts.raw: Writer::raw_json before raw_format, Writer::stored_raw since (flat or JSON).
+        "alerts.raw": r"Writer::(raw_json|stored_raw)\(ebs::AlertCore const&\)",
         "fingerprints": r"=> .*annotation_fingerprint",
         "to_chars(double)": r"=> .*std::to_chars\(char\*, char\*, double\)",
         "write_shortest_double": r"=> .*write_shortest_double",

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/reader.h"
 #include "actors/common/repository/schema.h"
 #include "engine/util/edit_distance.h"
@@ -63,6 +64,7 @@ const std::set<std::string>& alert_query_parameters() {
 std::optional<QueryProblem> check_alert_query(const std::string& sql) {
   try {
     Database db(":memory:", Database::Mode::read_write);
+    register_raw_json(db.get());  // as on the repository the query will run on
     migrate(db);
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
@@ -155,17 +157,33 @@ bool AlertQuery::step(const AlertCore& c) {
   }
 }
 
+namespace {
+
+// Resets a statement however its reader leaves, a row read or a Fault reading it (a damaged
+// alerts.raw): a statement left mid-row refuses the next alert's bindings and would give the
+// next alert this one's row, and would hold its read transaction open.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(Statement& statement) : statement_(statement) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { statement_.reset(); }
+
+ private:
+  Statement& statement_;
+};
+
+}  // namespace
+
 bool AlertQuery::matches(const AlertCore& alert) {
-  bool found = step(alert);
-  statement_.reset();
-  return found;
+  ResetOnExit reset(statement_);
+  return step(alert);
 }
 
 std::optional<nlohmann::json> AlertQuery::first_row(const AlertCore& alert) {
-  std::optional<nlohmann::json> row;
-  if (step(alert)) row = row_to_json(statement_);
-  statement_.reset();
-  return row;
+  ResetOnExit reset(statement_);
+  if (!step(alert)) return std::nullopt;
+  return row_to_json(statement_);
 }
 
 }  // namespace ebs::repository

@@ -52,9 +52,10 @@ class AlertQuery {
   std::optional<nlohmann::json> first_row(const AlertCore& alert);
 
  private:
-  // Binds the alert and steps once. The caller resets before returning: a statement left
-  // stepping would hold its read transaction open, and the next batches would not see what the
-  // repository committed since.
+  // Binds the alert and steps once. The caller resets before returning, on every path (a Fault
+  // reading the row too): a statement left stepping refuses the next alert's bindings, would
+  // hold its read transaction open, and the next batches would not see what the repository
+  // committed since.
   bool step(const AlertCore& alert);
 
   Statement statement_;

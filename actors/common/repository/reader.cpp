@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/rows.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/repository/sky_index.h"
@@ -21,6 +22,45 @@ bool is_json_column(std::string_view name) {
   return name == "raw" || name == "details" || name == "terms" || name == "notice";
 }
 
+namespace {
+
+// Which alert a row is, for an error about it: its alert_id column, or its alert_key.
+std::string row_alert(const Statement& s) {
+  for (const char* column : {"alert_id", "alert_key"})
+    for (int i = 0; i < s.column_count(); ++i) {
+      const char* name = sqlite3_column_name(s.get(), i);
+      if (name && std::string_view(name) == column && !s.is_null(i)) return "alert " + std::string(s.text(i));
+    }
+  return "an alert (the row has no alert_id column)";
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> json_column(const Statement& s, int i) {
+  const char* name = sqlite3_column_name(s.get(), i);
+  if (!name || !is_json_column(name)) return std::nullopt;
+  const int type = sqlite3_column_type(s.get(), i);
+  // Only a column named exactly `raw` is read as alerts.raw: `SELECT raw AS r` gives the BLOB
+  // (its length, row_to_json), `raw_json(raw) AS r` its JSON text (docs/repository.md).
+  if (type == SQLITE_BLOB && std::string_view(name) == "raw") {
+    const std::string_view stored = s.blob(i);  // read before any text() of another column
+    std::string text;
+    try {
+      append_stored_raw_json(text, stored, true, "alerts.raw");
+    } catch (const Fault& f) {
+      fail("alerts.raw of " + row_alert(s), f.message());
+    }
+    // Text that is not JSON (a string that is not UTF-8) as text, as when it was stored as such.
+    nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+    if (parsed.is_discarded()) return std::move(text);
+    return parsed;
+  }
+  if (type != SQLITE_TEXT) return std::nullopt;
+  nlohmann::json parsed = nlohmann::json::parse(s.text(i), nullptr, false);
+  if (parsed.is_discarded()) return std::nullopt;
+  return parsed;
+}
+
 nlohmann::json row_to_json(const Statement& s) {
   nlohmann::json row = nlohmann::json::object();
   for (int i = 0; i < s.column_count(); ++i) {
@@ -32,19 +72,12 @@ nlohmann::json row_to_json(const Statement& s) {
         else row[key] = s.integer(i);
         break;
       case SQLITE_FLOAT: row[key] = s.number(i); break;
-      case SQLITE_TEXT: {
-        std::string_view text = s.text(i);
-        if (is_json_column(key)) {
-          nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
-          if (!parsed.is_discarded()) {
-            row[key] = std::move(parsed);
-            break;
-          }
-        }
-        row[key] = std::string(text);
+      case SQLITE_TEXT:
+      case SQLITE_BLOB:
+        if (std::optional<nlohmann::json> json = json_column(s, i)) row[key] = std::move(*json);
+        else if (sqlite3_column_type(s.get(), i) == SQLITE_BLOB) row[key] = sqlite3_column_bytes(s.get(), i);
+        else row[key] = std::string(s.text(i));
         break;
-      }
-      case SQLITE_BLOB: row[key] = sqlite3_column_bytes(s.get(), i); break;
       default: row[key] = nullptr;
     }
   }
@@ -53,6 +86,7 @@ nlohmann::json row_to_json(const Statement& s) {
 
 Reader::Reader(const std::string& path, int busy_timeout_ms)
     : db_(path, Database::Mode::read_only, busy_timeout_ms) {
+  register_raw_json(db_.get());
   int v = schema_version(db_);
   if (v == 0) throw SqliteError(path, "not an ebs-flow repository (no schema_version table)", SQLITE_ERROR);
   if (!readable_schema_version(v)) {

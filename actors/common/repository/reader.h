@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,12 @@ class Reader {
 // Columns holding JSON text (raw, details, terms, notice): read back as JSON.
 bool is_json_column(std::string_view name);
 
-// A result row as JSON (column name -> value; BLOBs as their length).
+// A column named as a JSON column, read as JSON: its text parsed, and alerts.raw's BLOB (the
+// compact form, raw_json.h) as the JSON the record renders to. nullopt for another column, or a text
+// that is not JSON. A damaged BLOB is a Fault naming the row's alert (its alert_id column).
+std::optional<nlohmann::json> json_column(const Statement& statement, int column);
+
+// A result row as JSON (column name -> value; JSON columns as JSON, other BLOBs as their length).
 nlohmann::json row_to_json(const Statement& statement);
 
 }  // namespace ebs::repository

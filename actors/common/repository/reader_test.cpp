@@ -5,6 +5,7 @@
 #include <random>
 
 #include "test/support/repository_test_support.h"
+#include "test/support/ztf_alerts.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/repository/sky_index.h"
 #include "actors/common/repository/writer.h"
@@ -27,8 +28,8 @@ std::vector<RecordPtr> scattered(size_t n, double ra0, double dec0, double sprea
   return out;
 }
 
-void store(const std::string& path, const std::vector<RecordPtr>& records) {
-  Writer writer(path);
+void store(const std::string& path, const std::vector<RecordPtr>& records, WriterOptions options = {}) {
+  Writer writer(path, options);
   writer.begin();
   for (const RecordPtr& r : records) writer.add(*r);
   writer.commit(records.size(), records.size());
@@ -162,4 +163,79 @@ TEST_CASE("readers open a version 5 repository as it is; older and newer ones ar
   CHECK_THROWS_WITH_AS(Reader{old_path}, doctest::Contains("open it once with the repository sink to migrate"), Fault);
   Database(path, Database::Mode::read_write).execute("INSERT INTO schema_version(version, applied_unix) VALUES(99, 0)");
   CHECK_THROWS_WITH_AS(Reader{path}, doctest::Contains("upgrade ebs-flow"), Fault);
+}
+
+TEST_CASE("alerts.raw compact (a BLOB) and as JSON text read the same: queries, raw_json(raw), rows written before") {
+  TempDir dir("repo-raw-forms");
+  std::vector<RecordPtr> alerts;
+  for (const auto& a : ebs::test::ztf_alerts("ztf/kowalski-v3.3-v4.01")) alerts.push_back(a);
+  REQUIRE(alerts.size() > 20);
+  WriterOptions json_options;
+  json_options.raw_format = WriterOptions::RawFormat::json;
+  store(dir.file("compact.db"), alerts);
+  store(dir.file("json.db"), alerts, json_options);
+  // A repository of both: JSON rows written before, compact rows after.
+  const std::vector<RecordPtr> before(alerts.begin(), alerts.begin() + 10), after(alerts.begin() + 10, alerts.end());
+  store(dir.file("mixed.db"), before, json_options);
+  store(dir.file("mixed.db"), after);
+  const Reader compact(dir.file("compact.db")), json(dir.file("json.db")), mixed(dir.file("mixed.db"));
+  auto rows = [](const Reader& reader, const std::string& sql) {
+    std::vector<nlohmann::json> out;
+    reader.query(sql, nlohmann::json::object(), [&](const nlohmann::json& row) { out.push_back(row); });
+    return out;
+  };
+  auto scalar_text = [](const Reader& reader, const std::string& sql) {
+    std::vector<std::string> out;
+    reader.query_rows(sql, nlohmann::json::object(), [](const Statement&) {},
+                      [&](const Statement& s) { out.emplace_back(s.is_null(0) ? "NULL" : std::string(s.text(0))); });
+    return out;
+  };
+  CHECK(compact.database().scalar("SELECT count(*) FROM alerts WHERE typeof(raw) = 'blob'") == int64_t(alerts.size()));
+  CHECK(json.database().scalar("SELECT count(*) FROM alerts WHERE typeof(raw) = 'text'") == int64_t(alerts.size()));
+  CHECK(mixed.database().scalar("SELECT count(*) FROM alerts WHERE typeof(raw) = 'text'") == 10);
+  const std::string all = "SELECT alert_id, raw FROM alerts ORDER BY alert_id";
+  const std::vector<nlohmann::json> expected = rows(json, all);
+  REQUIRE(expected.size() == alerts.size());
+  CHECK(expected.front()["raw"]["candidate"].is_object());
+  CHECK(rows(compact, all) == expected);
+  CHECK(rows(mixed, all) == expected);
+  // raw_json(raw): the same JSON text byte for byte; json_extract over it as over the text.
+  const std::string text = "SELECT raw_json(raw) FROM alerts ORDER BY alert_id";
+  CHECK(scalar_text(compact, text) == scalar_text(json, text));
+  CHECK(scalar_text(mixed, text) == scalar_text(json, text));
+  CHECK(scalar_text(json, text) == scalar_text(json, "SELECT raw FROM alerts ORDER BY alert_id"));
+  const std::string drb = "SELECT json_extract(raw_json(raw), '$.candidate.drb') FROM alerts ORDER BY alert_id";
+  CHECK(scalar_text(compact, drb) == scalar_text(json, "SELECT json_extract(raw, '$.candidate.drb') FROM alerts ORDER BY alert_id"));
+  CHECK(scalar_text(mixed, drb) == scalar_text(compact, drb));
+  CHECK(scalar_text(compact, "SELECT raw_json(NULL)") == std::vector<std::string>{"NULL"});
+}
+
+TEST_CASE("a damaged alerts.raw BLOB is an error naming the alert, never a crash") {
+  TempDir dir("repo-raw-damaged");
+  std::vector<RecordPtr> alerts;
+  for (const auto& a : ebs::test::ztf_alerts("ztf/fink-20200101-v3.3", 3)) alerts.push_back(a);
+  store(dir.file("d.db"), alerts);
+  const int64_t id = static_cast<const Alert&>(*alerts[1]).core().alert_id;
+  {
+    Database db(dir.file("d.db"), Database::Mode::read_write);
+    db.execute("UPDATE alerts SET raw = substr(raw, 1, 40) WHERE alert_id = " + std::to_string(id));
+  }
+  const Reader reader(dir.file("d.db"));
+  const std::string name = "alert " + std::to_string(id);
+  auto message = [&](const std::string& sql) {
+    try {
+      reader.query(sql, nlohmann::json::object(), [](const nlohmann::json&) {});
+    } catch (const Fault& f) {
+      return f.place() + ": " + f.message();
+    }
+    return std::string("no error");
+  };
+  const std::string rows = message("SELECT alert_id, raw FROM alerts");
+  CHECK_MESSAGE(rows.find("alerts.raw of " + name) != std::string::npos, rows);
+  CHECK_MESSAGE(rows.find("damaged raw record (compact form)") != std::string::npos, rows);
+  const std::string sql = message("SELECT raw_json(raw, alert_id) FROM alerts");
+  CHECK_MESSAGE(sql.find("raw_json: alerts.raw of " + name) != std::string::npos, sql);
+  CHECK(message("SELECT raw_json(raw) FROM alerts").find("raw_json: alerts.raw") != std::string::npos);
+  // The other rows still read.
+  CHECK(message("SELECT raw FROM alerts WHERE alert_id != " + std::to_string(id)) == "no error");
 }

@@ -69,6 +69,7 @@ Writer::Writer(const std::string& path, WriterOptions options)
       // One write call per run of WAL frames, not two per frame (sqlite/wal_gathering_vfs.h).
       db_(path, Database::Mode::read_write, options_.busy_timeout_ms, sqlite::wal_gathering_vfs()) {
   for (const std::string& f : options_.raw_exclude) raw_exclude_.insert(f);  // views into options_
+  register_raw_json(db_.get());
   db_.execute("PRAGMA journal_mode=WAL");
   db_.execute(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   db_.execute("PRAGMA cache_size=-" + std::to_string(std::max<int64_t>(1, options_.page_cache_bytes >> 10)));  // KiB
@@ -257,11 +258,12 @@ void Writer::rollback() {
   points_cache_bytes_ = 0;
 }
 
-std::string_view Writer::raw_json(const AlertCore& core) {
-  raw_text_.clear();
+std::string_view Writer::stored_raw(const AlertCore& core) {
+  raw_bytes_.clear();
   if (!options_.store_raw || core.raw.empty()) return {};
-  append_raw_json(raw_text_, core.raw.root(), raw_exclude_);
-  return raw_text_;
+  if (options_.raw_format == WriterOptions::RawFormat::json) append_raw_json(raw_bytes_, core.raw.root(), raw_exclude_);
+  else append_raw_compact(raw_bytes_, core.raw.root(), raw_exclude_);
+  return raw_bytes_;
 }
 
 PointSet& Writer::known_points(const std::string& object_id) {
@@ -341,9 +343,10 @@ AddResult Writer::add_alert(const Alert& alert) {
       .bind(13, c.flux_err)
       .bind(14, static_cast<int64_t>(c.is_diff_pos));
   insert_alert_.bind(15, c.real_bogus);
-  std::string_view raw = raw_json(c);
+  std::string_view raw = stored_raw(c);
   if (raw.empty()) insert_alert_.bind_null(16);
-  else insert_alert_.bind_view(16, raw);
+  else if (options_.raw_format == WriterOptions::RawFormat::json) insert_alert_.bind_view(16, raw);
+  else insert_alert_.bind_blob_view(16, raw);
   insert_alert_.bind_view(17, key);
   if (insert_alert_.run() == 0) {
     AddResult result = stored_identity(c);

@@ -39,6 +39,11 @@ struct WriterOptions {
                                           "prvDiaForcedSources", "prvDiaNondetectionLimits",
                                           "cutoutScience", "cutoutTemplate", "cutoutDifference"};
   bool store_raw = true;
+  // How alerts.raw holds the record: `compact`, a BLOB (raw_json.h append_raw_compact), read back
+  // as the same JSON by raw_json(raw) and every
+  // reader of the product; `json`, JSON text, for databases read by other tools (the sqlite3 CLI's
+  // json_extract(raw, ...)). Both read the same (docs/repository.md).
+  enum class RawFormat { compact, json } raw_format = RawFormat::compact;
   std::string cutouts_dir;  // empty: cutouts are not stored
   // The per-object points remembered to skip repeated history: bounded in objects and in bytes
   // (PointSet::memory_bytes); full, it starts over (docs/repository.md).
@@ -119,7 +124,8 @@ class Writer {
   // Inserts the queued points of one alert, kPointRowsPerInsert rows a statement; returns how
   // many rows were written (a point already stored is ignored, as by a single insert).
   int64_t insert_points(const AlertCore& core, const std::vector<const Photometry*>& points);
-  std::string_view raw_json(const AlertCore& core);
+  // alerts.raw of the alert as raw_format says (empty: none), in raw_bytes_.
+  std::string_view stored_raw(const AlertCore& core);
 
   WriterOptions options_;
   Database db_;
@@ -139,7 +145,7 @@ class Writer {
   std::unordered_map<std::string, PointSet> points_by_object_;
   size_t points_cache_bytes_ = 0;  // what points_by_object_ holds (PointSet::memory_bytes)
   std::unordered_set<std::string_view> raw_exclude_;
-  std::string raw_text_;
+  std::string raw_bytes_;
   WriteCounts counts_;
   double last_commit_seconds_ = 0;
   double transaction_started_ = 0;

@@ -250,7 +250,7 @@ TEST_CASE("raw records are kept as JSON without the fields stored apart") {
   auto alerts = simulated_alerts(50, 3, 5);
   Writer writer(dir.file("raw.db"));
   write_all(writer, alerts);
-  Statement s = writer.database().prepare("SELECT raw FROM alerts WHERE alert_id = ?1");
+  Statement s = writer.database().prepare("SELECT raw_json(raw) FROM alerts WHERE alert_id = ?1");
   const auto& first = static_cast<const Alert&>(*alerts[40]).core();
   s.bind(1, static_cast<int64_t>(first.alert_id));
   REQUIRE(s.step());

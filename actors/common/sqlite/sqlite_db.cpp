@@ -82,29 +82,55 @@ int64_t Database::scalar(std::string_view sql, int64_t fallback) const {
   return s.integer(0);
 }
 
+namespace {
+
+// A binding SQLite refused (SQLITE_MISUSE: the statement was left mid-run, never reset;
+// SQLITE_RANGE; SQLITE_TOOBIG) raised: ignored, the statement would run with what was bound before.
+void check_bind(const Database* db, sqlite3_stmt* statement, int rc, int index) {
+  if (rc == SQLITE_OK) return;
+  const char* name = sqlite3_bind_parameter_name(statement, index);
+  throw SqliteError(db ? db->path() : std::string(),
+                    "cannot bind parameter " + (name ? std::string(name) : std::to_string(index)) + ": " +
+                        sqlite3_errstr(rc),
+                    rc);
+}
+
+}  // namespace
+
 Statement& Statement::bind(int index, int64_t value) {
-  sqlite3_bind_int64(statement_.get(), index, value);
+  check_bind(db_, statement_.get(), sqlite3_bind_int64(statement_.get(), index, value), index);
   return *this;
 }
 Statement& Statement::bind(int index, double value) {
-  if (std::isnan(value)) sqlite3_bind_null(statement_.get(), index);
-  else sqlite3_bind_double(statement_.get(), index, value);
+  check_bind(db_, statement_.get(),
+             std::isnan(value) ? sqlite3_bind_null(statement_.get(), index)
+                               : sqlite3_bind_double(statement_.get(), index, value),
+             index);
   return *this;
 }
 Statement& Statement::bind(int index, std::string_view text) {
-  sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  check_bind(db_, statement_.get(),
+             sqlite3_bind_text64(statement_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+             index);
   return *this;
 }
 Statement& Statement::bind_view(int index, std::string_view text) {
-  sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  check_bind(db_, statement_.get(),
+             sqlite3_bind_text64(statement_.get(), index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8), index);
   return *this;
 }
 Statement& Statement::bind_null(int index) {
-  sqlite3_bind_null(statement_.get(), index);
+  check_bind(db_, statement_.get(), sqlite3_bind_null(statement_.get(), index), index);
   return *this;
 }
 Statement& Statement::bind_blob(int index, std::string_view bytes) {
-  sqlite3_bind_blob(statement_.get(), index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  check_bind(db_, statement_.get(), sqlite3_bind_blob64(statement_.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT),
+             index);
+  return *this;
+}
+Statement& Statement::bind_blob_view(int index, std::string_view bytes) {
+  check_bind(db_, statement_.get(), sqlite3_bind_blob64(statement_.get(), index, bytes.data(), bytes.size(), SQLITE_STATIC),
+             index);
   return *this;
 }
 bool Statement::has_parameter(const char* name) const { return parameter_index(name) > 0; }

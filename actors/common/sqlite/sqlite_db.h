@@ -90,6 +90,8 @@ class Statement {
   Statement& bind_view(int index, std::string_view text);
   Statement& bind_null(int index);
   Statement& bind_blob(int index, std::string_view bytes);
+  // A BLOB bound without copying it, under bind_view's rule.
+  Statement& bind_blob_view(int index, std::string_view bytes);
   // Binds by parameter name; absent names are ignored (returns false).
   bool has_parameter(const char* name) const;
   int parameter_index(const char* name) const;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/reader.h"
 #include "actors/common/repository/schema.h"
 #include "actors/common/sqlite/sqlite_db.h"
@@ -84,6 +85,7 @@ ArchiveResult archive(const std::string& database, const ArchiveOptions& options
   if (!(options.older_than_days >= 0)) fail(database, "--older-than-days must be 0 or more");
   if (!std::filesystem::exists(database)) fail(database, "no such repository");
   Database db(database, Database::Mode::read_write, options.busy_timeout_ms);
+  register_raw_json(db.get());
   if (schema_version(db) == 0) fail(database, "not an ebs-flow repository (no schema_version table)");
   migrate(db);
 
@@ -95,18 +97,18 @@ ArchiveResult archive(const std::string& database, const ArchiveOptions& options
   std::snprintf(stamp, sizeof stamp, "before-mjd%.5f", result.cutoff_mjd_tai);
 
   Transaction transaction(db);
-  if (!options.delete_only) {
-    std::filesystem::create_directories(dir);
-    for (const TableRule& rule : kRules) {
-      // A second archive with the same cutoff (late rows) gets its own file, never overwrites.
-      std::filesystem::path file = dir / (std::string(rule.table) + "-" + stamp + ".jsonl.gz");
-      for (int n = 2; std::filesystem::exists(file); ++n)
-        file = dir / (std::string(rule.table) + "-" + stamp + "-" + std::to_string(n) + ".jsonl.gz");
-      int64_t rows = write_archive(db, rule, result.cutoff_mjd_tai, file);
-      if (rows > 0) result.files.push_back(file.string());
-    }
-  }
   try {
+    if (!options.delete_only) {
+      std::filesystem::create_directories(dir);
+      for (const TableRule& rule : kRules) {
+        // A second archive with the same cutoff (late rows) gets its own file, never overwrites.
+        std::filesystem::path file = dir / (std::string(rule.table) + "-" + stamp + ".jsonl.gz");
+        for (int n = 2; std::filesystem::exists(file); ++n)
+          file = dir / (std::string(rule.table) + "-" + stamp + "-" + std::to_string(n) + ".jsonl.gz");
+        int64_t rows = write_archive(db, rule, result.cutoff_mjd_tai, file);
+        if (rows > 0) result.files.push_back(file.string());
+      }
+    }
     for (const TableRule& rule : kRules) {
       Statement del = db.prepare(std::string("DELETE FROM ") + rule.table + " WHERE " + rule.where);
       del.bind(1, result.cutoff_mjd_tai);
@@ -114,7 +116,9 @@ ArchiveResult archive(const std::string& database, const ArchiveOptions& options
     }
     transaction.commit();
   } catch (...) {
-    // The rows stay in the database: their archive copies must not count as moved.
+    // The rows stay in the database: their archive copies must not count as moved, nor stay to
+    // be written again beside the next try's (a table's rows failing to read, a damaged
+    // alerts.raw, after the tables before it were written).
     for (const std::string& file : result.files) std::filesystem::remove(file);
     throw;
   }

@@ -45,6 +45,7 @@ class RepositorySink final : public ActorLogic {
     if (c.has("cutouts_dir") && !c.string("cutouts_dir").empty()) options.cutouts_dir = in_run_dir(context, c.string("cutouts_dir"));
     options.max_size_bytes = c.bytes("max_size_mb");
     options.page_cache_bytes = c.bytes("page_cache_mb");
+    options.raw_format = c.string("raw_format") == "json" ? WriterOptions::RawFormat::json : WriterOptions::RawFormat::compact;
     policy_ = repository::commit_policy(c);
     stall_timeout_ = std::chrono::duration<double>(c.number("stall_timeout_s"));
     std::error_code ec;
@@ -208,6 +209,8 @@ void register_repository_sink(ActorRegistry& registry) {
       t.config.end(),
       {{"busy_timeout_ms", ValueKind::integer, false, "10000", "wait this long for another connection's lock, then stop"},
        {"fsync", ValueKind::boolean, false, "false", "fsync every commit (synchronous=FULL)"},
+       {"raw_format", ValueKind::string, false, "compact",
+        "alerts.raw as `compact` (a BLOB; SQL reads raw_json(raw)) or `json` (text, for other tools)"},
        {"cutouts_dir", ValueKind::string, false, "", "store cutouts as files here (unset: not stored)"},
        {"max_size_mb", ValueKind::mebibytes, false, "0", "a quota (0: none): reaching it stalls the sink like a full disk"},
        {"page_cache_mb", ValueKind::mebibytes, false, "32", "SQLite's page cache of the writer (memory held whatever the database's size)"},
@@ -216,6 +219,8 @@ void register_repository_sink(ActorRegistry& registry) {
   t.check = [](const ActorConfig& c, std::vector<Problem>& problems) {
     repository::check_shared_sink_config(c, problems);
     if (c.bytes("page_cache_mb") < 1024) problems.push_back({c.place("page_cache_mb"), "must be at least 1 KiB"});
+    if (c.string("raw_format") != "compact" && c.string("raw_format") != "json")
+      problems.push_back({c.place("raw_format"), "must be compact or json"});
     if (!(c.number("stall_timeout_s") >= 0)) problems.push_back({c.place("stall_timeout_s"), "must not be negative"});
   };
   t.create = [](const ActorContext&) { return std::make_unique<RepositorySink>(); };

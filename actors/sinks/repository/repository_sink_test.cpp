@@ -176,3 +176,25 @@ TEST_CASE("replayed alerts are not counted again in the sink's alert total (/met
   CHECK(db.scalar("SELECT count(*) FROM alerts") == 50);
   CHECK(db.scalar("SELECT alerts FROM sink_progress WHERE actor = 'repo'") == 50);
 }
+
+TEST_CASE("raw_format: a compact BLOB by default, JSON text when asked; anything else is refused at validate") {
+  TempDir dir("repo-sink-raw-format");
+  auto alerts = fresh_alerts(20, 6);
+  for (const char* format : {"", ", raw_format: compact", ", raw_format: json"}) {
+    const std::string name = std::string(format).empty() ? "default" : std::string(format).substr(14);
+    SinkUnderTest sink("{path: " + name + ".db, commit_records: 20" + format + "}", dir.path().string());
+    sink.send(alerts);
+    Database db(dir.file(name + ".db"), Database::Mode::read_only);
+    const int64_t blobs = db.scalar("SELECT count(*) FROM alerts WHERE typeof(raw) = 'blob'");
+    const int64_t texts = db.scalar("SELECT count(*) FROM alerts WHERE typeof(raw) = 'text'");
+    CHECK(blobs == (name == "json" ? 0 : 20));
+    CHECK(texts == (name == "json" ? 20 : 0));
+  }
+  ActorRegistry registry;
+  register_repository_sink(registry);
+  const ActorType& type = *registry.find("repository");
+  std::vector<Problem> problems;
+  type.check(ebs::test::make_context(type, "{path: x.db, raw_format: JSON}", dir.path().string()).config, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message == "must be compact or json");
+}

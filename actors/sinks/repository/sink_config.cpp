@@ -10,7 +10,7 @@ std::vector<ConfigKey> shared_sink_config() {
   return {
       {"commit_records", ValueKind::integer, false, "5000", "commit once this many records are pending"},
       {"flush_interval_ms", ValueKind::integer, false, "20", "commit what is pending at least this often"},
-      {"store_raw", ValueKind::boolean, false, "true", "keep the raw survey record as JSON in alerts.raw"},
+      {"store_raw", ValueKind::boolean, false, "true", "keep the raw survey record in alerts.raw"},
       {"raw_exclude", ValueKind::list, false,
        "[prv_candidates, fp_hists, prvDiaSources, prvDiaForcedSources, prvDiaNondetectionLimits, cutoutScience, "
        "cutoutTemplate, cutoutDifference]",

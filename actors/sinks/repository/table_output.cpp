@@ -408,20 +408,13 @@ std::vector<nlohmann::json> statement_cells(const Statement& statement) {
     switch (sqlite3_column_type(statement.get(), i)) {
       case SQLITE_INTEGER: cells.emplace_back(statement.integer(i)); break;
       case SQLITE_FLOAT: cells.emplace_back(statement.number(i)); break;
-      case SQLITE_TEXT: {
-        const char* name = sqlite3_column_name(statement.get(), i);
-        std::string_view text = statement.text(i);
-        if (name && is_json_column(name)) {
-          nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
-          if (!parsed.is_discarded()) {
-            cells.push_back(std::move(parsed));
-            break;
-          }
-        }
-        cells.emplace_back(std::string(text));
+      case SQLITE_TEXT:
+      case SQLITE_BLOB:
+        if (std::optional<nlohmann::json> json = json_column(statement, i)) cells.push_back(std::move(*json));
+        else if (sqlite3_column_type(statement.get(), i) == SQLITE_BLOB)
+          cells.emplace_back(sqlite3_column_bytes(statement.get(), i));
+        else cells.emplace_back(std::string(statement.text(i)));
         break;
-      }
-      case SQLITE_BLOB: cells.emplace_back(sqlite3_column_bytes(statement.get(), i)); break;
       default: cells.emplace_back(nullptr);
     }
   }

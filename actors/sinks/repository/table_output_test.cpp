@@ -4,7 +4,10 @@
 
 #include <sstream>
 
+#include "actors/common/repository/reader.h"
+#include "actors/common/repository/writer.h"
 #include "engine/time/time_scale.h"
+#include "test/support/repository_test_support.h"
 #include "engine/util/fault.h"
 
 using namespace ebs;
@@ -97,4 +100,28 @@ TEST_CASE("formats by name; a bad one names the choices") {
   CHECK(parse_table_format("json") == TableFormat::jsonl);
   CHECK_THROWS_WITH_AS(parse_table_format("fits"), doctest::Contains("--format: unknown format 'fits' (table, csv"),
                        Fault);
+}
+
+TEST_CASE("query --format: alerts.raw is the same JSON cell whether the row holds it compact or as text") {
+  testing::TempDir dir("table-raw");
+  auto alerts = testing::simulated_alerts(30, 4, 5);
+  auto cells_of = [&](WriterOptions::RawFormat format) {
+    const std::string path = dir.file(format == WriterOptions::RawFormat::json ? "json.db" : "compact.db");
+    {
+      WriterOptions options;
+      options.raw_format = format;
+      Writer writer(path, options);
+      writer.begin();
+      for (const RecordPtr& r : alerts) writer.add(*r);
+      writer.commit(alerts.size(), alerts.size());
+    }
+    std::vector<std::vector<json>> rows;
+    Reader(path).query_rows("SELECT alert_id, raw FROM alerts ORDER BY alert_id", json::object(), [](const Statement&) {},
+                            [&](const Statement& s) { rows.push_back(statement_cells(s)); });
+    return rows;
+  };
+  const auto compact = cells_of(WriterOptions::RawFormat::compact);
+  REQUIRE(compact.size() == alerts.size());
+  CHECK(compact[0][1]["candidate"].is_object());
+  CHECK(compact == cells_of(WriterOptions::RawFormat::json));
 }
