@@ -33,6 +33,9 @@ struct WorkflowOptions {
   std::vector<std::string> plugins;
 };
 
+// `node --cache-max-bytes`: any size a disk holds (not given: no cap).
+const ByteRange kCacheMaxBytesRange{1, int64_t{1} << 50, "no cap"};
+
 // A cluster process's TLS files (docs/cluster.md "Security"): required off loopback.
 void add_tls_options(CLI::App& app, cluster::TlsFiles& tls) {
   app.add_option("--tls-cert", tls.cert, "cluster: this process's certificate (PEM), signed by the --tls-ca");
@@ -220,8 +223,23 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "where the files a coordinator ships (catalogues, rules, models, plugins) are kept, by "
                                 "SHA-256")
                      ->capture_default_str();
+                 app.add_option("--cache-keep-days", o->cache_limits.keep_days,
+                                "days a file in the cache may go unused by any run before it is removed (0: as soon "
+                                "as no run uses it)")
+                     ->check(CLI::NonNegativeNumber)
+                     ->capture_default_str();
+                 auto max_bytes = std::make_shared<std::string>();
+                 app.add_option("--cache-max-bytes", *max_bytes,
+                                "a cap on the cache, a size such as 20 GiB: above it the files used longest ago are "
+                                "removed, unless a run uses them (default: no cap)")
+                     ->check(CLI::Validator(
+                         [](std::string& text) { return byte_setting("--cache-max-bytes", text, kCacheMaxBytesRange).problem; },
+                         "SIZE"));
                  add_tls_options(app, o->tls);
-                 return [o, listen, &actors, &loader, version, requests] {
+                 return [o, listen, max_bytes, &actors, &loader, version, requests] {
+                   // Checked by the flag's validator: a size is there.
+                   if (!max_bytes->empty())
+                     o->cache_limits.max_bytes = *byte_setting("--cache-max-bytes", *max_bytes, kCacheMaxBytesRange).value;
                    const size_t colon = listen->rfind(':');
                    int port = -1;
                    if (colon != std::string::npos) {

@@ -120,6 +120,10 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   configure_cluster(config, options.version, options.threads, options.tls);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
+  // Before the node says where it listens: a run finds the cache pruned (docs/cluster.md "The
+  // node's cache").
+  NodeFileCache cache(options.cache_dir, options.name);
+  cache.prune(options.cache_limits);
   auto port = options.tls.enabled()
                   ? caf::openssl::publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true)
                   : system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
@@ -138,7 +142,6 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   // The graphs of attempts a restart tore down (on_node_loss: restart), kept to the end: their
   // instances' logic and specs must outlive every actor that may still hold them.
   std::vector<std::pair<std::unique_ptr<Workflow>, std::unique_ptr<LocalGraph>>> retired;
-  NodeFileCache cache(options.cache_dir, options.name);
   std::vector<NeededFile> needed;  // the files of the actors placed here, as the coordinator staged them
   std::vector<std::string> elsewhere;  // the actors whose files are not shipped here (none of their instances)
   uint64_t pieces_received = 0, bytes_received = 0;
@@ -329,6 +332,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (errors.empty()) {
             try {
               root = cache.lay_out(needed);
+              cache.prune(options.cache_limits);  // the run's files are held now: never removed
             } catch (const Fault& f) {
               errors.push_back("node " + options.name + ": " + f.place() + ": " + f.message());
             }

@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "engine/graph/workflow.h"
+#include "engine/util/cache_use.h"
 
 namespace ebs::cluster {
 
@@ -38,9 +40,30 @@ std::filesystem::path under_root(const std::filesystem::path& root, const std::s
 // ~/.cache/ebs-flow/node-files, else .ebs-flow-node-files in the working directory.
 std::string default_cache_dir();
 
+// What a node's cache keeps (`ebs-flow node --cache-keep-days, --cache-max-bytes`): entries no
+// run used for `keep_days` are removed, and above `max_bytes` (0: no cap) those used longest ago,
+// unless a run uses them now. A piece of a file being received is removed only after an hour
+// without a new piece (a node that ended mid-transfer).
+struct CacheLimits {
+  double keep_days = 7;
+  int64_t max_bytes = 0;
+};
+
+// What a prune removed, and what the cache holds after it.
+struct CachePrune {
+  size_t unused = 0;     // entries removed: not used for keep_days (or pieces left by a transfer)
+  size_t over_cap = 0;   // ... past max_bytes, used longest ago first
+  int64_t bytes_removed = 0;
+  size_t kept = 0;
+  int64_t bytes_kept = 0;
+  size_t in_use_over_cap = 0;  // entries the cap would have removed, kept because a run uses them
+};
+
 // A node's cache: objects/<sha256> (the bytes, checked against the name) and trees/<id>/ (the
-// copies a run's actors open). Several nodes may share one folder (--local-cluster): every file is
-// written under a name of its own and renamed into place.
+// copies a run's actors open): its entries. Several nodes may share one folder (--local-cluster,
+// or the default one): every file is written under a name of its own and renamed into place, and
+// the entries a run uses are held (engine/util/cache_use.h) until the cache is destroyed (a node
+// runs one workflow), so that a prune, this node's or another's, never removes them.
 class NodeFileCache {
  public:
   NodeFileCache(std::filesystem::path dir, std::string node);
@@ -59,12 +82,18 @@ class NodeFileCache {
   // Fault when a file is not held or cannot be copied.
   std::filesystem::path lay_out(const std::vector<NeededFile>& files);
 
+  // Removes what `limits` do not keep, and logs what it removed and how much.
+  CachePrune prune(const CacheLimits& limits);
+
  private:
   std::filesystem::path object(const std::string& sha256) const { return dir_ / "objects" / sha256; }
   std::filesystem::path part(const std::string& sha256) const;
 
+  void hold(const std::filesystem::path& entry, CacheHold&& held) { holds_.insert_or_assign(entry, std::move(held)); }
+
   std::filesystem::path dir_;
   std::string node_;
+  std::map<std::filesystem::path, CacheHold> holds_;  // the entries this node's run uses
 };
 
 // Why `files` cannot be what the coordinator shipped (empty when they can): each path or hash that
