@@ -18,6 +18,7 @@
 
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
+#include "test/support/child_process.h"
 #include "test/support/cluster_script.h"
 #include "test/support/hanging_endpoint.h"
 #include "test/support/subprocess.h"
@@ -959,6 +960,68 @@ TEST_CASE("a catalogue named relative to the workflow reaches nodes in other fol
   CHECK(summary["cluster"]["nodes"][0]["files"]["needed"] == 2);
   CHECK(summary["cluster"]["nodes"][1]["files"]["needed"] == 0);
   CHECK(summary["cluster"]["nodes"][1]["files"]["sent"] == 0);
+  fs::remove_all(t);
+}
+
+TEST_CASE("a node starting beside a run prunes the shared cache: an entry unused for a week goes, the run's files "
+          "stay, however old their last mark") {
+  const fs::path t = temp_dir("cache-prune");
+  write_shipping_workflow(t);
+  // An endless, slow source: the run goes on until SIGINT, its files held by its node.
+  write(t / "wf" / "workflow.yaml", R"(name: cache-prune
+actors:
+  - id: sim
+    type: simulator
+    rate: 50
+    config: {count: 0, seed: 3}
+  - id: xm
+    type: crossmatch
+    config:
+      catalogues:
+        - {file: cat/clu.yaml, radius_arcsec: 7200, name: clu}
+    inputs: [sim.alerts]
+  - id: matched
+    type: jsonl
+    config: {path: matched.jsonl, with_raw: false}
+    inputs: [xm.out]
+)");
+  const fs::path cache = t / "wf" / "out" / "node-cache";
+  Child run(ebs_flow() + " run workflow.yaml --local-cluster 1 --threads 1 --no-progress --run-dir out", t / "wf",
+            t / "run.out", t / "run.err");
+  REQUIRE_MESSAGE(wait_until([&] { return read_file(t / "run.err").find("nodes ready") != std::string::npos; },
+                             std::chrono::seconds(60)),
+                  read_file(t / "run.err"));
+  // The run's entries (the catalogue config and its data file, their folder), marked as if last
+  // used a month ago, beside an object and a folder no run uses, as old.
+  const auto month_ago = fs::file_time_type::clock::now() - std::chrono::hours(30 * 24);
+  std::vector<fs::path> in_use;
+  for (const char* kind : {"objects", "trees"})
+    for (const fs::directory_entry& e : fs::directory_iterator(cache / kind)) in_use.push_back(e.path());
+  REQUIRE(in_use.size() == 3);
+  const fs::path unused_object = cache / "objects" / ebs::sha256_hex("a catalogue no run needs any more");
+  write(unused_object, "a catalogue no run needs any more");
+  const fs::path unused_tree = cache / "trees" / "0123456789abcdef";
+  fs::create_directories(unused_tree / "cat");
+  write(unused_tree / "cat" / "old.yaml", "name: old");
+  for (const fs::path& p : in_use) fs::last_write_time(p, month_ago);
+  fs::last_write_time(unused_object, month_ago);
+  fs::last_write_time(unused_tree, month_ago);
+
+  // A node starting on the same cache prunes it before it listens (default: 7 days unused).
+  Child late(ebs_flow() + " node --name late --listen 127.0.0.1:0 --threads 1 --cache-dir " + cache.string(), t,
+             t / "late.out", t / "late.err");
+  REQUIRE_MESSAGE(wait_until([&] { return read_file(t / "late.out").find("listen") != std::string::npos; },
+                             std::chrono::seconds(30)),
+                  read_file(t / "late.err"));
+  const std::string said = read_file(t / "late.err");
+  CHECK_MESSAGE(said.find("removed 2 entries") != std::string::npos, said);
+  CHECK_MESSAGE(said.find("2 unused for over 7 days") != std::string::npos, said);
+  CHECK_FALSE(fs::exists(unused_object));
+  CHECK_FALSE(fs::exists(unused_tree));
+  for (const fs::path& p : in_use) CHECK_MESSAGE(fs::exists(p), p.string());
+  CHECK(late.stop(SIGTERM) == 0);
+  CHECK(run.stop(SIGINT) == 0);
+  CHECK_FALSE(rows(t / "wf" / "out" / "matched.jsonl").empty());
   fs::remove_all(t);
 }
 

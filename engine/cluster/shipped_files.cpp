@@ -248,7 +248,10 @@ CachePrune NodeFileCache::prune(const CacheLimits& limits) {
       if (over_cap) ++out.in_use_over_cap;
     }
   }
-  auto mib = [](int64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); };
+  auto mib = [](int64_t bytes) {
+    return bytes < (1 << 20) ? fmt::format("{} bytes", bytes)
+                             : fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+  };
   if (out.unused + out.over_cap > 0)
     spdlog::info("node {}: cache {}: removed {} entries, {} ({} unused for over {} days{}); kept {} entries, {}", node_,
                  dir_.string(), out.unused + out.over_cap, mib(out.bytes_removed), out.unused, limits.keep_days,

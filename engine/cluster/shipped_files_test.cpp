@@ -73,3 +73,86 @@ TEST_CASE("the list of files a coordinator ships cannot write outside the node's
   NodeFileCache cache(fs::temp_directory_path() / "ebs-unused-cache", "a");
   CHECK(cache.receive("../escape", 0, "x", true).find("SHA-256") != std::string::npos);
 }
+
+namespace {
+
+// Puts `bytes` in `dir`'s cache as the object of their hash, last used `age` ago; its path.
+fs::path put_object(const fs::path& dir, const std::string& bytes, std::chrono::hours age) {
+  const fs::path path = dir / "objects" / sha256_hex(bytes);
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+  fs::last_write_time(path, fs::file_time_type::clock::now() - age);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("a node's cache prune removes entries unused past keep_days, then above max_bytes those used longest "
+          "ago, never one a run holds, and pieces only when their transfer ended") {
+  const fs::path dir = fs::temp_directory_path() / ("ebs-node-prune-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  using std::chrono::hours;
+  const fs::path old_object = put_object(dir, std::string(1000, 'a'), hours(30 * 24));
+  const std::string held_bytes(1000, 'b');
+  const fs::path held_object = put_object(dir, held_bytes, hours(1));
+  const fs::path day_old = put_object(dir, std::string(3000, 'c'), hours(24));
+  const fs::path two_days_old = put_object(dir, std::string(3000, 'd'), hours(48));
+  const fs::path old_tree = dir / "trees" / "0123456789abcdef";
+  fs::create_directories(old_tree / "catalogs");
+  std::ofstream(old_tree / "catalogs" / "x.csv") << std::string(1000, 'e');
+  fs::last_write_time(old_tree, fs::file_time_type::clock::now() - hours(10 * 24));
+  const fs::path left_piece = dir / "objects" / (std::string(64, 'f') + ".a.1234.part");
+  const fs::path live_piece = dir / "objects" / (std::string(64, 'f') + ".a.5678.part");
+  std::ofstream(left_piece) << std::string(10, 'f');
+  std::ofstream(live_piece) << std::string(10, 'f');
+  fs::last_write_time(left_piece, fs::file_time_type::clock::now() - hours(2));
+  const fs::path foreign = dir / "objects" / "README";
+  std::ofstream(foreign) << "not an entry";
+
+  // Another node's run uses the held object (found intact, so held), marked used long ago.
+  NodeFileCache running(dir, "b");
+  REQUIRE(running.missing({{"xm", "/cat/b.csv", sha256_hex(held_bytes)}}).empty());
+  fs::last_write_time(held_object, fs::file_time_type::clock::now() - hours(30 * 24));
+
+  NodeFileCache cache(dir, "a");
+  const CachePrune pruned = cache.prune({7, 4500});  // of 9020 bytes
+  CHECK_FALSE(fs::exists(old_object));
+  CHECK_FALSE(fs::exists(old_tree));
+  CHECK_FALSE(fs::exists(left_piece));
+  CHECK_FALSE(fs::exists(two_days_old));  // over the cap, and used before the day-old one
+  CHECK(fs::exists(held_object));
+  CHECK(fs::exists(day_old));
+  CHECK(fs::exists(live_piece));
+  CHECK(fs::exists(foreign));
+  CHECK(pruned.unused == 3);
+  CHECK(pruned.over_cap == 1);
+  CHECK(pruned.bytes_removed == 1000 + 1000 + 10 + 3000);
+  CHECK(pruned.kept == 3);
+  CHECK(pruned.bytes_kept == 1000 + 3000 + 10);
+  CHECK(pruned.in_use_over_cap == 1);  // the held object was over the cap when its turn came
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the files a node's run laid out stay while it runs, whatever the limits, and go once it ended") {
+  const fs::path dir = fs::temp_directory_path() / ("ebs-node-prune-run-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string bytes = "ra,dec\n1,2\n";
+  const std::vector<NeededFile> files{{"xm", "/cat/x.csv", sha256_hex(bytes)}};
+  fs::path root;
+  {
+    NodeFileCache run(dir, "a");
+    REQUIRE(run.missing(files).size() == 1);
+    REQUIRE(run.receive(files[0].sha256, 0, bytes, true).empty());
+    root = run.lay_out(files);
+    const CachePrune nothing = NodeFileCache(dir, "b").prune({0, 1});  // keep nothing unused, cap at 1 byte
+    CHECK(nothing.unused + nothing.over_cap == 0);
+    CHECK(nothing.in_use_over_cap == 2);
+    CHECK(read_all(under_root(root, "/cat/x.csv")) == bytes);
+    CHECK(fs::exists(dir / "objects" / files[0].sha256));
+  }
+  const CachePrune all = NodeFileCache(dir, "b").prune({0, 0});
+  CHECK(all.unused == 2);
+  CHECK_FALSE(fs::exists(root));
+  CHECK_FALSE(fs::exists(dir / "objects" / files[0].sha256));
+  fs::remove_all(dir);
+}
