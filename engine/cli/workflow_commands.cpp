@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -226,20 +227,30 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  app.add_option("--cache-keep-days", o->cache_limits.keep_days,
                                 "days a file in the cache may go unused by any run before it is removed (0: as soon "
                                 "as no run uses it)")
-                     ->check(CLI::NonNegativeNumber)
+                     ->check(CLI::Validator(
+                         [](std::string& text) {
+                           double days = -1;
+                           try {
+                             days = std::stod(text);
+                           } catch (const std::exception&) {
+                           }
+                           return days >= 0 && std::isfinite(days) ? std::string()
+                                                                     : "'" + text + "' is not a number of days >= 0";
+                         },
+                         "DAYS"))
                      ->capture_default_str();
                  auto max_bytes = std::make_shared<std::string>();
                  app.add_option("--cache-max-bytes", *max_bytes,
                                 "a cap on the cache, a size such as 20 GiB: above it the files used longest ago are "
                                 "removed, unless a run uses them (default: no cap)")
                      ->check(CLI::Validator(
-                         [](std::string& text) { return byte_setting("--cache-max-bytes", text, kCacheMaxBytesRange).problem; },
+                         [](std::string& text) { return byte_setting("cache_max_bytes", text, kCacheMaxBytesRange).problem; },
                          "SIZE"));
                  add_tls_options(app, o->tls);
                  return [o, listen, max_bytes, &actors, &loader, version, requests] {
                    // Checked by the flag's validator: a size is there.
                    if (!max_bytes->empty())
-                     o->cache_limits.max_bytes = *byte_setting("--cache-max-bytes", *max_bytes, kCacheMaxBytesRange).value;
+                     o->cache_limits.max_bytes = *byte_setting("cache_max_bytes", *max_bytes, kCacheMaxBytesRange).value;
                    const size_t colon = listen->rfind(':');
                    int port = -1;
                    if (colon != std::string::npos) {
