@@ -1385,13 +1385,14 @@ TEST_CASE("kept records reaching a node's dashboard sink faster than a shipment 
           "the newest, the skipped are counted") {
   fs::path dir = temp_dir("dashboard-lag");
   // ~14 kB alerts (200 points of history each, shipped without their raw payload) at 1000 a
-  // second: ~14 MB/s of kept records for the workflow's 1 MiB shipments every 0.5 s (2 MiB/s;
-  // docs/dashboard.md "The budgets": half the default, so the final one is 4 MiB), and a sink
+  // second: ~14 MB/s of kept records for the run's 1 MiB shipments every 0.5 s (2 MiB/s;
+  // docs/dashboard.md "The budgets": half the default, `run --dashboard-shipment-bytes`; the final
+  // one is the workflow's 6 MiB), and a sink
   // keeping 2500 of them (~35 MB: some 33 shipments). Shipping the oldest first (before issue 14's
   // newest first), with 2 MiB shipments, the page's newest alert was 2,100-2,600 alerts behind the
   // source from 5 s on; every check below holds at either budget.
   write(dir / "workflow.yaml", R"(name: cluster-dashboard-lag
-defaults: {dashboard_shipment_bytes: 1 MiB}
+defaults: {dashboard_final_shipment_bytes: 6 MiB}
 actors:
   - id: sim
     type: simulator
@@ -1405,7 +1406,7 @@ actors:
 )");
   write(dir / "script.sh", script_waits() + "B='" + ebs_flow() + "'\n" + kForwarded +
         "\"$B\" run workflow.yaml --no-progress --local-cluster 2 --threads 1 --http 127.0.0.1:0 --run-dir out "
-        "--summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+        "--dashboard-shipment-bytes 1MiB --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
         "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out; url=$(dashboard run.out)\n"
         "made_6000() { [ \"$(forwarded sim)\" -ge 6000 ]; }\n"
         "await \"6000 alerts made (${url}api/stats)\" 120 made_6000\n"
@@ -1444,9 +1445,9 @@ actors:
   const json& shipped = summary["cluster"]["nodes"][1]["dashboard"];
   CHECK(shipped["records_shipped"].get<uint64_t>() > 0);
   CHECK(shipped["records_not_shipped"].get<uint64_t>() > 0);
-  // The node applied the workflow's budgets, which reached it in the workflow's text.
+  // The node applied the run's budgets: the flag's shipment, the workflow's final one.
   CHECK(shipped["shipment_bytes"] == 1048576);
-  CHECK(shipped["final_shipment_bytes"] == 4194304);
+  CHECK(shipped["final_shipment_bytes"] == 6291456);
   CHECK(read_file(dir / "run.err").find("the older are skipped") != std::string::npos);
   CHECK(read_file(dir / "run.err").find("dashboard_shipment_bytes = 1048576 (1 MiB) every 500 ms") != std::string::npos);
   fs::remove_all(dir);

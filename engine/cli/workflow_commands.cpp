@@ -10,9 +10,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "engine/cluster/coordinator.h"
+#include "engine/cluster/feed_shipper.h"
 #include "engine/cluster/local_cluster.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/placement.h"
@@ -22,6 +24,7 @@
 #include "engine/runtime/closing_block.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/stop_signals.h"
+#include "engine/util/byte_size.h"
 #include "engine/util/fault.h"
 
 namespace ebs {
@@ -289,6 +292,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    double drain_timeout_s = -1;  // not given: the workflow's
                    // Not given (empty): the workflow's `defaults:`; checked as the workflow checks them.
                    std::string credit_window_batches, credit_window_bytes, held_tokens_bytes;
+                   std::string dashboard_shipment_bytes, dashboard_final_shipment_bytes;
                    std::string nodes;
                    size_t local_cluster = 0;
                    cluster::TlsFiles tls;
@@ -331,6 +335,23 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "out may keep of held batches as their tokens only, a size such as 65536 or 64 KiB "
                                 "(default: the workflow's defaults.held_tokens_bytes, one credit byte window; docs/cluster.md)")
                      ->check(credit_flag_check("held_tokens_bytes"));
+                 auto budget_flag_check = [](bool final) {
+                   const std::string key = final ? "dashboard_final_shipment_bytes" : "dashboard_shipment_bytes";
+                   return CLI::Validator(
+                       [key, final](std::string& text) { return byte_setting(key, text, cluster::feed_budget_range(final)).problem; },
+                       "", key);
+                 };
+                 app.add_option("--dashboard-shipment-bytes", o->dashboard_shipment_bytes,
+                                "a cluster run with --http only (otherwise it warns that it does nothing): what each "
+                                "node ships at most every 0.5 s of its dashboard sinks' records to the page, a size "
+                                "such as 2 MiB, 64 KiB to 64 MiB (default: the workflow's "
+                                "defaults.dashboard_shipment_bytes, 2 MiB; docs/dashboard.md \"The budgets\")")
+                     ->check(budget_flag_check(false));
+                 app.add_option("--dashboard-final-shipment-bytes", o->dashboard_final_shipment_bytes,
+                                "a cluster run with --http only: what each node ships at most before its books at the "
+                                "end, not below the shipment budget, up to 256 MiB (default: the workflow's "
+                                "defaults.dashboard_final_shipment_bytes, else four shipments)")
+                     ->check(budget_flag_check(true));
                  app.add_flag("--overwrite", o->run.overwrite,
                               "file sinks may truncate output a previous run wrote (refused otherwise)");
                  app.add_option("--log-level", o->log_level,
@@ -374,6 +395,13 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      options.credit_window_bytes = credit_setting("credit_window_bytes", o->credit_window_bytes).value;
                    if (!o->held_tokens_bytes.empty())
                      options.held_tokens_bytes = credit_setting("held_tokens_bytes", o->held_tokens_bytes).value;
+                   std::optional<int64_t> dashboard_shipment, dashboard_final;
+                   if (!o->dashboard_shipment_bytes.empty())
+                     dashboard_shipment = byte_setting("dashboard_shipment_bytes", o->dashboard_shipment_bytes,
+                                                       cluster::feed_budget_range(false)).value;
+                   if (!o->dashboard_final_shipment_bytes.empty())
+                     dashboard_final = byte_setting("dashboard_final_shipment_bytes", o->dashboard_final_shipment_bytes,
+                                                    cluster::feed_budget_range(true)).value;
                    if (address) {
                      int port = http->listen(*address, o->token);
                      std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"
@@ -393,11 +421,22 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    // The workflow's `cluster:` names the nodes unless --nodes or --local-cluster does.
                    const bool nodes_from_workflow = o->nodes.empty() && o->local_cluster == 0;
                    const std::string node_list = nodes_from_workflow ? workflow->cluster_nodes : o->nodes;
-                   if (!node_list.empty() || o->local_cluster > 0) {
+                   const bool cluster_run = !node_list.empty() || o->local_cluster > 0;
+                   // Only a cluster run's nodes ship to the page of a run serving --http: said, not silently dropped.
+                   for (const auto& [flag, key, value] :
+                        {std::tuple{"--dashboard-shipment-bytes", "dashboard_shipment_bytes", dashboard_shipment},
+                         std::tuple{"--dashboard-final-shipment-bytes", "dashboard_final_shipment_bytes", dashboard_final}})
+                     if (value && (!cluster_run || !address))
+                       spdlog::warn("{} = {} (run {}) applies only to a cluster run (--nodes, --local-cluster) serving "
+                                    "--http: it does nothing in this {}",
+                                    key, describe_bytes(*value), flag, cluster_run ? "run without --http" : "single-process run");
+                   if (cluster_run) {
                      // A cluster run: the placement is checked against the nodes before any is reached.
                      cluster::ClusterRun run;
                      run.requests = requests;
                      run.feed = address ? feed : nullptr;  // the page shows what the nodes' dashboard sinks keep
+                     run.dashboard_shipment_bytes = dashboard_shipment;
+                     run.dashboard_final_shipment_bytes = dashboard_final;
                      run.version = version;
                      run.tls = o->tls;
                      run.sets = o->workflow.sets;
@@ -416,6 +455,11 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                        for (size_t i = 1; i <= o->local_cluster; ++i) names.push_back("node" + std::to_string(i));
                      }
                      for (const cluster::NodeAddress& n : run.nodes) names.push_back(n.name);
+                     std::string budget_problem;  // before any node is started
+                     if (!cluster::feed_budgets(*workflow, dashboard_shipment, dashboard_final, budget_problem)) {
+                       std::cerr << budget_problem << "\n";
+                       return exit_code::failed;
+                     }
                      std::vector<Problem> problems = cluster::check_placement(*workflow, names);
                      if (!problems.empty()) {
                        print_problems(problems);

@@ -5,10 +5,43 @@
 
 #include <exception>
 
+#include "engine/util/byte_size.h"
+
 namespace ebs::cluster {
 
 FeedBudgets feed_budgets(const Workflow& workflow) {
   return {static_cast<size_t>(workflow.dashboard_shipment_bytes), static_cast<size_t>(workflow.dashboard_final_shipment_bytes)};
+}
+
+ByteRange feed_budget_range(bool final) {
+  return final ? ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardFinalShipmentBytes,
+                           std::to_string(Workflow::kFinalShipments) + " times dashboard_shipment_bytes"}
+               : ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardShipmentBytes,
+                           describe_bytes(Workflow::kDefaultDashboardShipmentBytes)};
+}
+
+std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<int64_t> shipment_flag,
+                                        std::optional<int64_t> final_flag, std::string& problem) {
+  const int64_t shipment = shipment_flag.value_or(workflow.dashboard_shipment_bytes);
+  const bool workflow_final_given =
+      workflow.dashboard_final_shipment_bytes != Workflow::kFinalShipments * workflow.dashboard_shipment_bytes;
+  const int64_t final = final_flag            ? *final_flag
+                        : workflow_final_given ? workflow.dashboard_final_shipment_bytes
+                                               : Workflow::kFinalShipments * shipment;
+  for (const bool is_final : {false, true}) {
+    const std::string key = is_final ? "dashboard_final_shipment_bytes" : "dashboard_shipment_bytes";
+    problem = byte_setting_problem(key, is_final ? final : shipment, feed_budget_range(is_final));
+    if (!problem.empty()) return std::nullopt;
+  }
+  if (final < shipment) {
+    problem = (final_flag ? std::string("run --dashboard-final-shipment-bytes")
+                          : std::string("the workflow's dashboard_final_shipment_bytes")) +
+              ", " + describe_bytes(final) + ", must not be below " +
+              (shipment_flag ? "run --dashboard-shipment-bytes" : "the workflow's dashboard_shipment_bytes") + ", " +
+              describe_bytes(shipment);
+    return std::nullopt;
+  }
+  return FeedBudgets{static_cast<size_t>(shipment), static_cast<size_t>(final)};
 }
 
 FeedShipment FeedShipper::tick(size_t part_bytes, const Send& send) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "engine/cluster/feed_relay.h"
@@ -22,6 +23,17 @@ struct FeedBudgets {
   size_t final_bytes = Workflow::kFinalShipments * Workflow::kDefaultDashboardShipmentBytes;
 };
 FeedBudgets feed_budgets(const Workflow& workflow);
+
+// What a budget may be: dashboard_shipment_bytes (`final` false) or dashboard_final_shipment_bytes,
+// as the workflow's `defaults:` and the `run` flags take them.
+ByteRange feed_budget_range(bool final);
+
+// A cluster run's budgets: `run --dashboard-shipment-bytes`, `--dashboard-final-shipment-bytes`
+// (when set) over the workflow's. Without the final flag the final budget is the workflow's, unless
+// it is what a workflow giving none has (four of its shipments): then four of the run's shipments.
+// Nothing, and why in `problem`, when the final budget would be below the shipment's.
+std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<int64_t> shipment_flag,
+                                        std::optional<int64_t> final_flag, std::string& problem);
 
 class FeedShipper {
  public:

@@ -314,7 +314,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         [&](prepare_atom, const std::string& text, const std::string& file, const std::vector<std::string>& sets,
             const std::vector<std::string>& plugins, const std::string& hash, const std::vector<std::string>& placement,
             const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, int64_t tokens_bytes,
-            bool overwrite, const caf::actor& services) {
+            int64_t shipment_bytes, int64_t final_shipment_bytes, bool overwrite, const caf::actor& services) {
           std::vector<std::string> errors;
           std::vector<std::string> keys;
           std::vector<caf::actor> handles;
@@ -328,6 +328,13 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (errors.empty())
             for (const std::string& problem : credit_problems({credit_batches, credit_bytes}, tokens_bytes))
               errors.push_back("node " + options.name + ": " + problem);
+          if (errors.empty())
+            for (const bool final : {false, true})
+              if (std::string problem = byte_setting_problem(
+                      final ? "dashboard_final_shipment_bytes" : "dashboard_shipment_bytes",
+                      final ? final_shipment_bytes : shipment_bytes, feed_budget_range(final));
+                  !problem.empty())
+                errors.push_back("node " + options.name + ": " + problem);
           std::filesystem::path root;
           if (errors.empty()) {
             try {
@@ -346,8 +353,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             for (const std::string& id : elsewhere) config_files[id] = "";  // not built here: no check
             if (auto built = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors))
               workflow = std::make_unique<Workflow>(std::move(*built));
-            // The budgets of what the dashboard sinks here ship come with the workflow's text.
-            if (workflow) feed.set_budgets(feed_budgets(*workflow));
+            // The budgets of what the dashboard sinks here ship: the run's (its flags over its workflow's).
+            feed.set_budgets({static_cast<size_t>(shipment_bytes), static_cast<size_t>(final_shipment_bytes)});
             if (workflow)
               for (std::string& problem : check_needed_files(*workflow, needed, root, options.name))
                 errors.push_back(std::move(problem));
