@@ -967,24 +967,18 @@ TEST_CASE("a node starting beside a run prunes the shared cache: an entry unused
           "stay, however old their last mark") {
   const fs::path t = temp_dir("cache-prune");
   write_shipping_workflow(t);
-  // An endless, slow source: the run goes on until SIGINT, its files held by its node.
-  write(t / "wf" / "workflow.yaml", R"(name: cache-prune
-actors:
-  - id: sim
-    type: simulator
-    rate: 50
-    config: {count: 0, seed: 3}
-  - id: xm
-    type: crossmatch
-    config:
-      catalogues:
-        - {file: cat/clu.yaml, radius_arcsec: 7200, name: clu}
-    inputs: [sim.alerts]
-  - id: matched
-    type: jsonl
-    config: {path: matched.jsonl, with_raw: false}
-    inputs: [xm.out]
-)");
+  // An endless, slow source, everything on the one node of --local-cluster 1: the run goes on
+  // until SIGINT, its files held by its node.
+  std::string text = read_file(t / "wf" / "workflow.yaml");
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  };
+  replace_all("config: {count: 4000, seed: 3}", "rate: 50\n    config: {count: 0, seed: 3}");
+  replace_all("parallelism: 2", "parallelism: 1");
+  replace_all("{nodes: [a, b], per_node: 1}", "{nodes: [node1]}");
+  replace_all("{nodes: [a]}", "{nodes: [node1]}");
+  write(t / "wf" / "workflow.yaml", text);
   const fs::path cache = t / "wf" / "out" / "node-cache";
   Child run(ebs_flow() + " run workflow.yaml --local-cluster 1 --threads 1 --no-progress --run-dir out", t / "wf",
             t / "run.out", t / "run.err");
