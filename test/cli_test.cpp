@@ -241,6 +241,24 @@ actors:
   fs::remove_all(dir);
 }
 
+TEST_CASE("node --cache-keep-days and --cache-max-bytes refuse what they cannot take, before the node listens") {
+  fs::path dir = temp_dir("node-cache-flags");
+  const std::vector<std::pair<std::string, std::string>> bad_flags{
+      {"--cache-keep-days -1", "--cache-keep-days: '-1' is not a number of days >= 0"},
+      {"--cache-keep-days soon", "--cache-keep-days: 'soon' is not a number of days >= 0"},
+      {"--cache-max-bytes 0", "--cache-max-bytes: 'cache_max_bytes' must be a number of bytes from 1 to "
+                              "1125899906842624 (1024 TiB), default no cap, not 0"},
+      {"--cache-max-bytes 20G", "--cache-max-bytes: 'cache_max_bytes': '20G' is not a size in bytes"}};
+  for (const auto& bad : bad_flags) {
+    auto r = run_command(ebs_flow() + " node --name a --listen 127.0.0.1:0 --cache-dir cache " + bad.first, dir);
+    INFO(bad.first << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(bad.second) != std::string::npos);
+    CHECK(r.out.empty());  // it never listened
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("run --http --linger keeps the page after the run ends, until SIGTERM") {
   fs::path dir = temp_dir("linger");
   std::ofstream(dir / "short.yaml") << R"(name: short
