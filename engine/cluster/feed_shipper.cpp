@@ -20,6 +20,12 @@ ByteRange feed_budget_range(bool final) {
                            describe_bytes(Workflow::kDefaultDashboardShipmentBytes)};
 }
 
+std::string feed_budget_problem(int64_t shipment, int64_t final) {
+  std::string problem = byte_setting_problem("dashboard_shipment_bytes", shipment, feed_budget_range(false));
+  return problem.empty() ? byte_setting_problem("dashboard_final_shipment_bytes", final, feed_budget_range(true))
+                         : problem;
+}
+
 std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<int64_t> shipment_flag,
                                         std::optional<int64_t> final_flag, std::string& problem) {
   const int64_t shipment = shipment_flag.value_or(workflow.dashboard_shipment_bytes);
@@ -28,11 +34,8 @@ std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<
   const int64_t final = final_flag            ? *final_flag
                         : workflow_final_given ? workflow.dashboard_final_shipment_bytes
                                                : Workflow::kFinalShipments * shipment;
-  for (const bool is_final : {false, true}) {
-    const std::string key = is_final ? "dashboard_final_shipment_bytes" : "dashboard_shipment_bytes";
-    problem = byte_setting_problem(key, is_final ? final : shipment, feed_budget_range(is_final));
-    if (!problem.empty()) return std::nullopt;
-  }
+  problem = feed_budget_problem(shipment, final);
+  if (!problem.empty()) return std::nullopt;
   if (final < shipment) {
     problem = (final_flag ? std::string("run --dashboard-final-shipment-bytes")
                           : std::string("the workflow's dashboard_final_shipment_bytes")) +

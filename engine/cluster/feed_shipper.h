@@ -27,6 +27,8 @@ FeedBudgets feed_budgets(const Workflow& workflow);
 // What a budget may be: dashboard_shipment_bytes (`final` false) or dashboard_final_shipment_bytes,
 // as the workflow's `defaults:` and the `run` flags take them.
 ByteRange feed_budget_range(bool final);
+// Why `shipment` and `final` cannot be the budgets (one out of its range); empty when they can.
+std::string feed_budget_problem(int64_t shipment, int64_t final);
 
 // A cluster run's budgets: `run --dashboard-shipment-bytes`, `--dashboard-final-shipment-bytes`
 // (when set) over the workflow's. Without the final flag the final budget is the workflow's, unless

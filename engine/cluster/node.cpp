@@ -329,12 +329,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             for (const std::string& problem : credit_problems({credit_batches, credit_bytes}, tokens_bytes))
               errors.push_back("node " + options.name + ": " + problem);
           if (errors.empty())
-            for (const bool final : {false, true})
-              if (std::string problem = byte_setting_problem(
-                      final ? "dashboard_final_shipment_bytes" : "dashboard_shipment_bytes",
-                      final ? final_shipment_bytes : shipment_bytes, feed_budget_range(final));
-                  !problem.empty())
-                errors.push_back("node " + options.name + ": " + problem);
+            if (std::string problem = feed_budget_problem(shipment_bytes, final_shipment_bytes); !problem.empty())
+              errors.push_back("node " + options.name + ": " + problem);
           std::filesystem::path root;
           if (errors.empty()) {
             try {
