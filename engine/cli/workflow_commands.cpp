@@ -338,7 +338,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                  auto budget_flag_check = [](bool final) {
                    const std::string key = final ? "dashboard_final_shipment_bytes" : "dashboard_shipment_bytes";
                    return CLI::Validator(
-                       [key, final](std::string& text) { return byte_setting(key, text, cluster::feed_budget_range(final)).problem; },
+                       [key, final](std::string& text) { return byte_setting(key, text, dashboard_budget_range(final)).problem; },
                        "", key);
                  };
                  app.add_option("--dashboard-shipment-bytes", o->dashboard_shipment_bytes,
@@ -398,10 +398,10 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    std::optional<int64_t> dashboard_shipment, dashboard_final;
                    if (!o->dashboard_shipment_bytes.empty())
                      dashboard_shipment = byte_setting("dashboard_shipment_bytes", o->dashboard_shipment_bytes,
-                                                       cluster::feed_budget_range(false)).value;
+                                                       dashboard_budget_range(false)).value;
                    if (!o->dashboard_final_shipment_bytes.empty())
                      dashboard_final = byte_setting("dashboard_final_shipment_bytes", o->dashboard_final_shipment_bytes,
-                                                    cluster::feed_budget_range(true)).value;
+                                                    dashboard_budget_range(true)).value;
                    if (address) {
                      int port = http->listen(*address, o->token);
                      std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"

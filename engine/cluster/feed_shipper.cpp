@@ -9,31 +9,18 @@
 
 namespace ebs::cluster {
 
-FeedBudgets feed_budgets(const Workflow& workflow) {
-  return {static_cast<size_t>(workflow.dashboard_shipment_bytes), static_cast<size_t>(workflow.dashboard_final_shipment_bytes)};
-}
-
-ByteRange feed_budget_range(bool final) {
-  return final ? ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardFinalShipmentBytes,
-                           std::to_string(Workflow::kFinalShipments) + " times dashboard_shipment_bytes"}
-               : ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardShipmentBytes,
-                           describe_bytes(Workflow::kDefaultDashboardShipmentBytes)};
-}
-
 std::string feed_budget_problem(int64_t shipment, int64_t final) {
-  std::string problem = byte_setting_problem("dashboard_shipment_bytes", shipment, feed_budget_range(false));
-  return problem.empty() ? byte_setting_problem("dashboard_final_shipment_bytes", final, feed_budget_range(true))
+  std::string problem = byte_setting_problem("dashboard_shipment_bytes", shipment, dashboard_budget_range(false));
+  return problem.empty() ? byte_setting_problem("dashboard_final_shipment_bytes", final, dashboard_budget_range(true))
                          : problem;
 }
 
 std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<int64_t> shipment_flag,
                                         std::optional<int64_t> final_flag, std::string& problem) {
   const int64_t shipment = shipment_flag.value_or(workflow.dashboard_shipment_bytes);
-  const bool workflow_final_given =
-      workflow.dashboard_final_shipment_bytes != Workflow::kFinalShipments * workflow.dashboard_shipment_bytes;
-  const int64_t final = final_flag            ? *final_flag
-                        : workflow_final_given ? workflow.dashboard_final_shipment_bytes
-                                               : Workflow::kFinalShipments * shipment;
+  const int64_t final = final_flag                                ? *final_flag
+                        : workflow.dashboard_final_shipment_given ? workflow.dashboard_final_shipment_bytes
+                                                                  : Workflow::kFinalShipments * shipment;
   problem = feed_budget_problem(shipment, final);
   if (!problem.empty()) return std::nullopt;
   if (final < shipment) {

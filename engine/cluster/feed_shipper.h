@@ -22,17 +22,13 @@ struct FeedBudgets {
   size_t shipment_bytes = Workflow::kDefaultDashboardShipmentBytes;
   size_t final_bytes = Workflow::kFinalShipments * Workflow::kDefaultDashboardShipmentBytes;
 };
-FeedBudgets feed_budgets(const Workflow& workflow);
 
-// What a budget may be: dashboard_shipment_bytes (`final` false) or dashboard_final_shipment_bytes,
-// as the workflow's `defaults:` and the `run` flags take them.
-ByteRange feed_budget_range(bool final);
 // Why `shipment` and `final` cannot be the budgets (one out of its range); empty when they can.
 std::string feed_budget_problem(int64_t shipment, int64_t final);
 
 // A cluster run's budgets: `run --dashboard-shipment-bytes`, `--dashboard-final-shipment-bytes`
 // (when set) over the workflow's. Without the final flag the final budget is the workflow's, unless
-// it is what a workflow giving none has (four of its shipments): then four of the run's shipments.
+// it gave none (Workflow::dashboard_final_shipment_given): then four of the run's shipments.
 // Nothing, and why in `problem`, when the final budget would be below the shipment's.
 std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<int64_t> shipment_flag,
                                         std::optional<int64_t> final_flag, std::string& problem);
