@@ -1001,10 +1001,13 @@ TEST_CASE("a node starting beside a run prunes the shared cache: an entry unused
   fs::last_write_time(unused_object, month_ago);
   fs::last_write_time(unused_tree, month_ago);
 
-  // A node starting on the same cache prunes it before it listens (default: 7 days unused).
+  // A node starting on the same cache prunes it once it listens (default: 7 days unused).
   Child late(ebs_flow() + " node --name late --listen 127.0.0.1:0 --threads 1 --cache-dir " + cache.string(), t,
              t / "late.out", t / "late.err");
   REQUIRE_MESSAGE(wait_until([&] { return read_file(t / "late.out").find("listen") != std::string::npos; },
+                             std::chrono::seconds(30)),
+                  read_file(t / "late.err"));
+  REQUIRE_MESSAGE(wait_until([&] { return read_file(t / "late.err").find("removed") != std::string::npos; },
                              std::chrono::seconds(30)),
                   read_file(t / "late.err"));
   const std::string said = read_file(t / "late.err");

@@ -3,6 +3,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 
 #include <fstream>
@@ -112,6 +113,22 @@ std::optional<Workflow> build_shipped(const std::string& text, const std::string
   return workflow;
 }
 
+// One descriptor a held cache entry (engine/util/cache_use.h): a run of ~1000 shipped files
+// passes a soft limit of 1024. Raised to the hard limit; a hold that fails is only not protected.
+void raise_open_files_limit(const std::string& node) {
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max) {
+    const rlim_t was = files.rlim_cur;
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) files.rlim_cur = was;
+  }
+  if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < 4096)
+    spdlog::warn("node {}: at most {} open files (ulimit -n, hard limit): a run of more shipped files than about "
+                 "that cannot hold them all in the cache, and a prune by another node could remove one it uses",
+                 node, static_cast<uint64_t>(files.rlim_cur));
+}
+
 }  // namespace
 
 int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader, CoordinatorRequests* requests) {
@@ -120,10 +137,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   configure_cluster(config, options.version, options.threads, options.tls);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
-  // Before the node says where it listens: a run finds the cache pruned (docs/cluster.md "The
-  // node's cache").
+  raise_open_files_limit(options.name);
   NodeFileCache cache(options.cache_dir, options.name);
-  cache.prune(options.cache_limits);
   auto port = options.tls.enabled()
                   ? caf::openssl::publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true)
                   : system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
@@ -136,6 +151,15 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::cout << nlohmann::json{{"node", options.name}, {"listen", options.host + ":" + std::to_string(*port)}}.dump()
             << std::endl;
   spdlog::info("node {} listening on {}:{}", options.name, options.host, *port);
+  // After the listen line, which `run --local-cluster` waits for (20 s at most): a prune of a large
+  // cache must not hold it back; a coordinator's messages wait meanwhile (docs/cluster.md "The
+  // node's cache").
+  cache.prune(options.cache_limits);
+  bool prune_due = false;  // once prepare has been answered
+  // What the run holds is marked used at every prune, at the end, and hourly: a node killed after
+  // running longer than --cache-keep-days leaves its files looking used.
+  constexpr auto kMarkHeldEvery = std::chrono::hours(1);
+  auto held_marked = std::chrono::steady_clock::now();
 
   std::unique_ptr<Workflow> workflow;
   std::unique_ptr<LocalGraph> graph;
@@ -335,7 +359,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (errors.empty()) {
             try {
               root = cache.lay_out(needed);
-              cache.prune(options.cache_limits);  // the run's files are held now: never removed
+              prune_due = true;  // after the answer; the run's files are held now: never removed
             } catch (const Fault& f) {
               errors.push_back("node " + options.name + ": " + f.place() + ": " + f.message());
             }
@@ -617,6 +641,14 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           running = false;
         },
         caf::after(std::chrono::milliseconds(50)) >> [&] {});
+    if (prune_due) {
+      prune_due = false;
+      cache.prune(options.cache_limits);
+      held_marked = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - held_marked > kMarkHeldEvery) {
+      cache.mark_held_used();
+      held_marked = std::chrono::steady_clock::now();
+    }
     if (int sig = signals.poll()) {
       if (!started) {
         spdlog::info("node {}: stopping ({})", options.name, sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -68,8 +70,12 @@ fs::path under_root(const fs::path& root, const std::string& coordinator_path) {
 }
 
 std::string default_cache_dir() {
+  // The host's name in it: a home folder shared between machines (NFS) must not give them one
+  // cache (a prune's locks do not reach across machines).
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "localhost");
   const fs::path user = user_cache_dir("node-files");
-  return user.empty() ? ".ebs-flow-node-files" : user.string();
+  return ((user.empty() ? fs::path(".ebs-flow-node-files") : user) / host).string();
 }
 
 std::string manifest_problem(const std::vector<NeededFile>& files) {
@@ -85,6 +91,12 @@ std::string manifest_problem(const std::vector<NeededFile>& files) {
 
 NodeFileCache::NodeFileCache(fs::path dir, std::string node) : dir_(std::move(dir)), node_(std::move(node)) {}
 
+NodeFileCache::~NodeFileCache() { mark_held_used(); }
+
+void NodeFileCache::mark_held_used() {
+  for (const auto& entry : holds_) mark_cache_use(entry.first);
+}
+
 fs::path NodeFileCache::part(const std::string& sha256) const { return scratch_beside(object(sha256), node_); }
 
 std::vector<std::string> NodeFileCache::missing(const std::vector<NeededFile>& files) {
@@ -94,8 +106,9 @@ std::vector<std::string> NodeFileCache::missing(const std::vector<NeededFile>& f
     if (seen.count(f.sha256)) continue;
     const fs::path held = object(f.sha256);
     bool intact = false;
-    std::error_code ec;
-    // Held before it is read: nothing when it is not there, or a prune removed it meanwhile.
+    // Held before it is read: nothing when it is not there, or a prune removed it meanwhile. This
+    // node's own earlier hold is let go first: it would keep a damaged copy from being removed.
+    holds_.erase(held);
     if (std::optional<CacheHold> hold = CacheHold::take(held)) {
       try {
         intact = sha256_hex_of_file(held) == f.sha256;
@@ -105,9 +118,10 @@ std::vector<std::string> NodeFileCache::missing(const std::vector<NeededFile>& f
         mark_cache_use(held);
         this->hold(held, std::move(*hold));
       } else {
-        spdlog::warn("node {}: the cached copy {} of {} no longer matches its hash: removed, fetched again", node_,
-                     held.string(), f.path);
-        fs::remove(held, ec);
+        // Removed only when it is still the copy read: not one another node put in place since.
+        spdlog::warn("node {}: the cached copy {} of {} no longer matches its hash: {}, fetched again", node_,
+                     held.string(), f.path,
+                     hold->remove(held) == CacheRemoval::removed ? "removed" : "left (another node holds it)");
       }
     }
     seen[f.sha256] = intact;
@@ -141,12 +155,48 @@ std::string NodeFileCache::receive(const std::string& sha256, uint64_t offset, c
     fs::remove(scratch, ec);
     return "the bytes received hash to " + got + ", not " + sha256 + " (the file changed while it was sent?)";
   }
-  // Held before it is in place, so that no prune finds it unheld.
-  std::optional<CacheHold> in_place = CacheHold::take(scratch);
-  fs::rename(scratch, object(sha256), ec);
-  if (ec) return "cannot put " + object(sha256).string() + " in place: " + ec.message();
-  if (in_place) hold(object(sha256), std::move(*in_place));
-  return "";
+  return put_in_place(sha256, scratch);
+}
+
+std::string NodeFileCache::put_in_place(const std::string& sha256, const fs::path& scratch) {
+  const fs::path target = object(sha256);
+  holds_.erase(target);
+  std::error_code ec;
+  // Never over an object already there: another node (sharing the folder) may hold it, and a
+  // prune that locked it would remove what the path names. So a link, made only when the name is
+  // free; when it is not, the one there is used (held and checked), and ours dropped.
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    // Held before it is in place, so that no prune finds it unheld.
+    std::optional<CacheHold> in_place = CacheHold::take(scratch);
+    if (::link(scratch.c_str(), target.c_str()) == 0) {
+      fs::remove(scratch, ec);
+      if (in_place) hold(target, std::move(*in_place));
+      return "";
+    }
+    if (errno != EEXIST) {
+      const std::string why = std::strerror(errno);
+      fs::remove(scratch, ec);
+      return "cannot put " + target.string() + " in place: " + why;
+    }
+    if (std::optional<CacheHold> there = CacheHold::take(target)) {
+      bool intact = false;
+      try {
+        intact = sha256_hex_of_file(target) == sha256;
+      } catch (const Fault&) {
+      }
+      if (intact) {
+        fs::remove(scratch, ec);
+        mark_cache_use(target);
+        hold(target, std::move(*there));
+        return "";
+      }
+      there->remove(target);  // a corrupt copy: ours goes in its place
+    }
+    // Not there any more (a prune removed it, or it was corrupt): the name may be free now.
+  }
+  fs::remove(scratch, ec);
+  return "cannot put " + target.string() +
+         " in place: the copy there does not match its hash and another node holds it (or copies keep replacing it)";
 }
 
 fs::path NodeFileCache::lay_out(const std::vector<NeededFile>& files) {
@@ -227,22 +277,40 @@ std::vector<CacheEntry> cache_entries(const fs::path& dir) {
 }  // namespace
 
 CachePrune NodeFileCache::prune(const CacheLimits& limits) {
+  // What this node's run uses is used now, however long ago it was laid out: another prune, or
+  // this node's after a restart, must not find it unused.
+  mark_held_used();
+  CachePrune out;
+  // flock on a network file system is local to a machine (NFS), or refused on a read-only
+  // descriptor (EBADF): a run on another machine sharing the folder would not be seen.
+  if (const std::string network = network_file_system(dir_); !network.empty()) {
+    if (!network_warned_)
+      spdlog::warn("node {}: cache {} is on a network file system ({}): not pruned, since a run on another "
+                   "machine sharing it could not be seen; remove what no node uses by hand (stop the nodes, "
+                   "then delete the folder), or give each machine a local --cache-dir",
+                   node_, dir_.string(), network);
+    network_warned_ = true;
+    out.network_file_system = network;
+    return out;
+  }
   // A transfer writes a piece at every round trip: an hour without one is a transfer that ended.
   constexpr auto kPieceLeft = std::chrono::hours(1);
   const auto now = fs::file_time_type::clock::now();
   const auto keep = std::chrono::duration<double, std::ratio<86400>>(limits.keep_days);
   std::vector<CacheEntry> entries = cache_entries(dir_);
   std::sort(entries.begin(), entries.end(), [](const CacheEntry& a, const CacheEntry& b) { return a.used < b.used; });
-  CachePrune out;
   for (const CacheEntry& e : entries) out.bytes_kept += e.bytes;
   for (const CacheEntry& e : entries) {
     const auto unused_for = now - e.used;
     const bool unused = e.piece ? unused_for > kPieceLeft : unused_for > keep;
     const bool over_cap = !e.piece && limits.max_bytes > 0 && out.bytes_kept > limits.max_bytes;
-    if ((unused || over_cap) && remove_unless_held(e.path)) {
+    const CacheRemoval removal = unused || over_cap ? remove_unless_held(e.path) : CacheRemoval::held;
+    if (removal == CacheRemoval::removed) {
       ++(unused ? out.unused : out.over_cap);
       out.bytes_removed += e.bytes;
       out.bytes_kept -= e.bytes;
+    } else if (removal == CacheRemoval::gone) {
+      out.bytes_kept -= e.bytes;  // another prune removed it meanwhile: counted there
     } else {
       ++out.kept;
       if (over_cap) ++out.in_use_over_cap;

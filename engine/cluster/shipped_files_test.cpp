@@ -1,6 +1,7 @@
 #include "engine/cluster/shipped_files.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -154,5 +155,77 @@ TEST_CASE("the files a node's run laid out stay while it runs, whatever the limi
   CHECK(all.unused == 2);
   CHECK_FALSE(fs::exists(root));
   CHECK_FALSE(fs::exists(dir / "objects" / files[0].sha256));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a file received that another node already put in place does not replace it: the one there is used "
+          "and held") {
+  const fs::path dir = fs::temp_directory_path() / ("ebs-node-put-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string bytes = "ra,dec\n3,4\n";
+  const std::string sha256 = sha256_hex(bytes);
+  const std::vector<NeededFile> files{{"xm", "/cat/y.csv", sha256}};
+  const fs::path object = dir / "objects" / sha256;
+  auto inode = [](const fs::path& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+  };
+  {
+    NodeFileCache a(dir, "a");
+    REQUIRE(a.missing(files).size() == 1);
+    {
+      // Both found it missing; b's copy arrives first, then a's.
+      NodeFileCache b(dir, "b");
+      REQUIRE(b.missing(files).size() == 1);
+      REQUIRE(b.receive(sha256, 0, bytes, true).empty());
+      const ino_t first = inode(object);
+      REQUIRE(first != 0);
+      REQUIRE(a.receive(sha256, 0, bytes, true).empty());
+      CHECK(inode(object) == first);  // b's copy, which b holds, is still what the name is
+      CHECK(read_all(object) == bytes);
+      CHECK_FALSE(fs::exists(dir / "objects" / (sha256 + ".a." + std::to_string(::getpid()) + ".part")));
+    }
+    // b ended: a holds the copy b put in place, so no prune removes it.
+    const CachePrune pruned = NodeFileCache(dir, "c").prune({0, 0});
+    CHECK(pruned.unused == 0);
+    CHECK(fs::exists(object));
+  }
+  CHECK(NodeFileCache(dir, "c").prune({0, 0}).unused == 1);
+  CHECK_FALSE(fs::exists(object));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the entries a run holds are marked used at each prune and when the node ends: a run longer than "
+          "keep_days does not leave them looking unused") {
+  const fs::path dir = fs::temp_directory_path() / ("ebs-node-long-run-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string bytes = "ra,dec\n5,6\n";
+  const std::vector<NeededFile> files{{"xm", "/cat/z.csv", sha256_hex(bytes)}};
+  const fs::path object = dir / "objects" / files[0].sha256;
+  const auto long_ago = std::chrono::hours(8 * 24);
+  auto recent = [](const fs::path& path) {
+    return fs::file_time_type::clock::now() - fs::last_write_time(path) < std::chrono::hours(1);
+  };
+  fs::path root;
+  {
+    NodeFileCache run(dir, "a");
+    REQUIRE(run.missing(files).size() == 1);
+    REQUIRE(run.receive(files[0].sha256, 0, bytes, true).empty());
+    root = run.lay_out(files);
+    // Eight days into the run (its entries' times as they would be), this node prunes again.
+    fs::last_write_time(object, fs::file_time_type::clock::now() - long_ago);
+    fs::last_write_time(root, fs::file_time_type::clock::now() - long_ago);
+    CHECK(run.prune({7, 0}).unused == 0);
+    CHECK(recent(object));
+    CHECK(recent(root));
+    fs::last_write_time(object, fs::file_time_type::clock::now() - long_ago);
+    fs::last_write_time(root, fs::file_time_type::clock::now() - long_ago);
+  }
+  // The node ended (then restarts): what its run used was used until its end.
+  CHECK(recent(object));
+  CHECK(recent(root));
+  CHECK(NodeFileCache(dir, "a").prune({7, 0}).unused == 0);
+  CHECK(fs::exists(object));
+  CHECK(fs::exists(root));
   fs::remove_all(dir);
 }

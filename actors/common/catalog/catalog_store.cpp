@@ -169,7 +169,7 @@ void remove_unused_builds(const fs::path& cache_dir, const std::string& name, co
   for (size_t i = 0; i < others.size(); ++i) {
     const auto& [opened, build] = others[i];
     if (i < kOtherBuildsKept && now - opened < kUnusedBuildKept) continue;
-    if (remove_unless_held(build))
+    if (remove_unless_held(build) == CacheRemoval::removed)
       spdlog::info("removed {}: another build of catalogue '{}', {}", build.string(), name,
                    i < kOtherBuildsKept ? "not opened for a week" : "past the four last opened");
   }
