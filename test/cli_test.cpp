@@ -203,13 +203,21 @@ actors:
                 budget.err);
   // A final budget below the shipment's is refused before any node is started, naming where each came from.
   auto below = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir below --local-cluster 1 "
-                                        "--dashboard-shipment-bytes 8MiB --dashboard-final-shipment-bytes 4MiB",
+                                        "--http 127.0.0.1:0 --dashboard-shipment-bytes 8MiB "
+                                        "--dashboard-final-shipment-bytes 4MiB",
                            dir);
   CHECK(below.exit_code == 1);
   CHECK_MESSAGE(below.err.find("run --dashboard-final-shipment-bytes, 4194304 (4 MiB), must not be below run "
                                "--dashboard-shipment-bytes, 8388608 (8 MiB)") != std::string::npos,
                 below.err);
   CHECK(below.err.find("listening") == std::string::npos);
+  // Without --http they do nothing, as the warning says: not refused either.
+  auto unserved = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir unserved --local-cluster 1 "
+                                           "--dashboard-shipment-bytes 8MiB --dashboard-final-shipment-bytes 4MiB",
+                              dir);
+  CHECK_MESSAGE(unserved.exit_code == 0, unserved.err);
+  CHECK_MESSAGE(unserved.err.find("it does nothing in this run without --http") != std::string::npos, unserved.err);
+  CHECK(unserved.err.find("must not be below") == std::string::npos);
 
   // Each bad value, and the refusal it must get (after the flag's name).
   const std::vector<std::pair<std::string, std::string>> bad_flags{

@@ -402,6 +402,19 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    if (!o->dashboard_final_shipment_bytes.empty())
                      dashboard_final = byte_setting("dashboard_final_shipment_bytes", o->dashboard_final_shipment_bytes,
                                                     dashboard_budget_range(true)).value;
+                   // The workflow's `cluster:` names the nodes unless --nodes or --local-cluster does.
+                   const bool nodes_from_workflow = o->nodes.empty() && o->local_cluster == 0;
+                   const std::string node_list = nodes_from_workflow ? workflow->cluster_nodes : o->nodes;
+                   const bool cluster_run = !node_list.empty() || o->local_cluster > 0;
+                   // The budgets of a cluster run serving --http, checked before the page listens and any
+                   // node is started; without --http the flags do nothing (warned below), nor are refused.
+                   if (cluster_run && address) {
+                     std::string budget_problem;
+                     if (!cluster::feed_budgets(*workflow, dashboard_shipment, dashboard_final, budget_problem)) {
+                       std::cerr << budget_problem << "\n";
+                       return exit_code::failed;
+                     }
+                   }
                    if (address) {
                      int port = http->listen(*address, o->token);
                      std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"
@@ -418,10 +431,6 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
                    RunResult result;
-                   // The workflow's `cluster:` names the nodes unless --nodes or --local-cluster does.
-                   const bool nodes_from_workflow = o->nodes.empty() && o->local_cluster == 0;
-                   const std::string node_list = nodes_from_workflow ? workflow->cluster_nodes : o->nodes;
-                   const bool cluster_run = !node_list.empty() || o->local_cluster > 0;
                    // Only a cluster run's nodes ship to the page of a run serving --http: said, not silently dropped.
                    for (const auto& [flag, key, value] :
                         {std::tuple{"--dashboard-shipment-bytes", "dashboard_shipment_bytes", dashboard_shipment},
@@ -430,6 +439,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                        spdlog::warn("{} = {} (run {}) applies only to a cluster run (--nodes, --local-cluster) serving "
                                     "--http: it does nothing in this {}",
                                     key, describe_bytes(*value), flag, cluster_run ? "run without --http" : "single-process run");
+                   if (!address) dashboard_shipment = dashboard_final = std::nullopt;
                    if (cluster_run) {
                      // A cluster run: the placement is checked against the nodes before any is reached.
                      cluster::ClusterRun run;
@@ -455,11 +465,6 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                        for (size_t i = 1; i <= o->local_cluster; ++i) names.push_back("node" + std::to_string(i));
                      }
                      for (const cluster::NodeAddress& n : run.nodes) names.push_back(n.name);
-                     std::string budget_problem;  // before any node is started
-                     if (!cluster::feed_budgets(*workflow, dashboard_shipment, dashboard_final, budget_problem)) {
-                       std::cerr << budget_problem << "\n";
-                       return exit_code::failed;
-                     }
                      std::vector<Problem> problems = cluster::check_placement(*workflow, names);
                      if (!problems.empty()) {
                        print_problems(problems);
