@@ -192,8 +192,41 @@ actors:
   CHECK(held_warnings(held_summary) == 1);
   CHECK(held_warnings(key) == 0);
 
+  // The dashboard budgets are a cluster run's serving --http: a run without says they do nothing.
+  auto budget = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir run --overwrite "
+                                         "--dashboard-shipment-bytes 1MiB",
+                            dir);
+  REQUIRE_MESSAGE(budget.exit_code == 0, budget.err);
+  CHECK_MESSAGE(budget.err.find("dashboard_shipment_bytes = 1048576 (1 MiB) (run --dashboard-shipment-bytes) applies "
+                                "only to a cluster run (--nodes, --local-cluster) serving --http: it does nothing in "
+                                "this single-process run") != std::string::npos,
+                budget.err);
+  // A final budget below the shipment's is refused before any node is started, naming where each came from.
+  auto below = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir below --local-cluster 1 "
+                                        "--http 127.0.0.1:0 --dashboard-shipment-bytes 8MiB "
+                                        "--dashboard-final-shipment-bytes 4MiB",
+                           dir);
+  CHECK(below.exit_code == 1);
+  CHECK_MESSAGE(below.err.find("run --dashboard-final-shipment-bytes, 4194304 (4 MiB), must not be below run "
+                               "--dashboard-shipment-bytes, 8388608 (8 MiB)") != std::string::npos,
+                below.err);
+  CHECK(below.err.find("listening") == std::string::npos);
+  // Without --http they do nothing, as the warning says: not refused either.
+  auto unserved = run_command(ebs_flow() + " run w.yaml -q --no-progress --run-dir unserved --local-cluster 1 "
+                                           "--dashboard-shipment-bytes 8MiB --dashboard-final-shipment-bytes 4MiB",
+                              dir);
+  CHECK_MESSAGE(unserved.exit_code == 0, unserved.err);
+  CHECK_MESSAGE(unserved.err.find("it does nothing in this run without --http") != std::string::npos, unserved.err);
+  CHECK(unserved.err.find("must not be below") == std::string::npos);
+
   // Each bad value, and the refusal it must get (after the flag's name).
   const std::vector<std::pair<std::string, std::string>> bad_flags{
+      {"--dashboard-shipment-bytes 1KiB",
+       "'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to 67108864 (64 MiB), default 2097152 "
+       "(2 MiB), not 1024 ('1KiB')"},
+      {"--dashboard-final-shipment-bytes '300 MiB'",
+       "'dashboard_final_shipment_bytes' must be a number of bytes from 65536 (64 KiB) to 268435456 (256 MiB), default "
+       "4 times dashboard_shipment_bytes, not 314572800 ('300 MiB')"},
       {"--credit-window-batches 0", "'credit_window_batches' must be a whole number of batches from 1 to 65536 (default 16), not 0"},
       {"--credit-window-bytes '8 XB'", "'credit_window_bytes': '8 XB' is not a size in bytes ('XB' is not a unit)"},
       {"--held-tokens-bytes -5", "'held_tokens_bytes': '-5' is not a size in bytes (no sign is taken)"},
@@ -212,6 +245,24 @@ actors:
     const std::string flag_name = bad.first.substr(0, bad.first.find(' '));
     CHECK(r.err.find(flag_name + ": " + bad.second) != std::string::npos);
     CHECK(!fs::exists(dir / "bad"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("node --cache-keep-days and --cache-max-bytes refuse what they cannot take, before the node listens") {
+  fs::path dir = temp_dir("node-cache-flags");
+  const std::vector<std::pair<std::string, std::string>> bad_flags{
+      {"--cache-keep-days -1", "--cache-keep-days: '-1' is not a number of days >= 0"},
+      {"--cache-keep-days soon", "--cache-keep-days: 'soon' is not a number of days >= 0"},
+      {"--cache-max-bytes 0", "--cache-max-bytes: 'cache_max_bytes' must be a number of bytes from 1 to "
+                              "1125899906842624 (1024 TiB), default no cap, not 0"},
+      {"--cache-max-bytes 20G", "--cache-max-bytes: 'cache_max_bytes': '20G' is not a size in bytes"}};
+  for (const auto& bad : bad_flags) {
+    auto r = run_command(ebs_flow() + " node --name a --listen 127.0.0.1:0 --cache-dir cache " + bad.first, dir);
+    INFO(bad.first << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(bad.second) != std::string::npos);
+    CHECK(r.out.empty());  // it never listened
   }
   fs::remove_all(dir);
 }

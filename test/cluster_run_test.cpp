@@ -18,6 +18,7 @@
 
 #include "engine/cluster/messages.h"
 #include "engine/cluster/node.h"
+#include "test/support/child_process.h"
 #include "test/support/cluster_script.h"
 #include "test/support/hanging_endpoint.h"
 #include "test/support/subprocess.h"
@@ -962,6 +963,65 @@ TEST_CASE("a catalogue named relative to the workflow reaches nodes in other fol
   fs::remove_all(t);
 }
 
+TEST_CASE("a node starting beside a run prunes the shared cache: an entry unused for a week goes, the run's files "
+          "stay, however old their last mark") {
+  const fs::path t = temp_dir("cache-prune");
+  write_shipping_workflow(t);
+  // An endless, slow source, everything on the one node of --local-cluster 1: the run goes on
+  // until SIGINT, its files held by its node.
+  std::string text = read_file(t / "wf" / "workflow.yaml");
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  };
+  replace_all("config: {count: 4000, seed: 3}", "rate: 50\n    config: {count: 0, seed: 3}");
+  replace_all("parallelism: 2", "parallelism: 1");
+  replace_all("{nodes: [a, b], per_node: 1}", "{nodes: [node1]}");
+  replace_all("{nodes: [a]}", "{nodes: [node1]}");
+  write(t / "wf" / "workflow.yaml", text);
+  const fs::path cache = t / "wf" / "out" / "node-cache";
+  Child run(ebs_flow() + " run workflow.yaml --local-cluster 1 --threads 1 --no-progress --run-dir out", t / "wf",
+            t / "run.out", t / "run.err");
+  REQUIRE_MESSAGE(wait_until([&] { return read_file(t / "run.err").find("nodes ready") != std::string::npos; },
+                             std::chrono::seconds(60)),
+                  read_file(t / "run.err"));
+  // The run's entries (the catalogue config and its data file, their folder), marked as if last
+  // used a month ago, beside an object and a folder no run uses, as old.
+  const auto month_ago = fs::file_time_type::clock::now() - std::chrono::hours(30 * 24);
+  std::vector<fs::path> in_use;
+  for (const char* kind : {"objects", "trees"})
+    for (const fs::directory_entry& e : fs::directory_iterator(cache / kind)) in_use.push_back(e.path());
+  REQUIRE(in_use.size() == 3);
+  const fs::path unused_object = cache / "objects" / ebs::sha256_hex("a catalogue no run needs any more");
+  write(unused_object, "a catalogue no run needs any more");
+  const fs::path unused_tree = cache / "trees" / "0123456789abcdef";
+  fs::create_directories(unused_tree / "cat");
+  write(unused_tree / "cat" / "old.yaml", "name: old");
+  for (const fs::path& p : in_use) fs::last_write_time(p, month_ago);
+  fs::last_write_time(unused_object, month_ago);
+  fs::last_write_time(unused_tree, month_ago);
+
+  // A node starting on the same cache prunes it once it listens (default: 7 days unused).
+  Child late(ebs_flow() + " node --name late --listen 127.0.0.1:0 --threads 1 --cache-dir " + cache.string(), t,
+             t / "late.out", t / "late.err");
+  REQUIRE_MESSAGE(wait_until([&] { return read_file(t / "late.out").find("listen") != std::string::npos; },
+                             std::chrono::seconds(30)),
+                  read_file(t / "late.err"));
+  REQUIRE_MESSAGE(wait_until([&] { return read_file(t / "late.err").find("removed") != std::string::npos; },
+                             std::chrono::seconds(30)),
+                  read_file(t / "late.err"));
+  const std::string said = read_file(t / "late.err");
+  CHECK_MESSAGE(said.find("removed 2 entries") != std::string::npos, said);
+  CHECK_MESSAGE(said.find("2 unused for over 7 days") != std::string::npos, said);
+  CHECK_FALSE(fs::exists(unused_object));
+  CHECK_FALSE(fs::exists(unused_tree));
+  for (const fs::path& p : in_use) CHECK_MESSAGE(fs::exists(p), p.string());
+  CHECK(late.stop(SIGTERM) == 0);
+  CHECK(run.stop(SIGINT) == 0);
+  CHECK_FALSE(rows(t / "wf" / "out" / "matched.jsonl").empty());
+  fs::remove_all(t);
+}
+
 TEST_CASE("a sink on node b far slower than the source on node a: the source waits, both nodes' memory stays flat") {
   ::setenv("EBS_TEST_DATA", data_dir().c_str(), 1);
   fs::path dir = temp_dir("memory");
@@ -1322,13 +1382,14 @@ TEST_CASE("kept records reaching a node's dashboard sink faster than a shipment 
           "the newest, the skipped are counted") {
   fs::path dir = temp_dir("dashboard-lag");
   // ~14 kB alerts (200 points of history each, shipped without their raw payload) at 1000 a
-  // second: ~14 MB/s of kept records for the workflow's 1 MiB shipments every 0.5 s (2 MiB/s;
-  // docs/dashboard.md "The budgets": half the default, so the final one is 4 MiB), and a sink
+  // second: ~14 MB/s of kept records for the run's 1 MiB shipments every 0.5 s (2 MiB/s;
+  // docs/dashboard.md "The budgets": half the default, `run --dashboard-shipment-bytes`; the final
+  // one is the workflow's 6 MiB), and a sink
   // keeping 2500 of them (~35 MB: some 33 shipments). Shipping the oldest first (before issue 14's
   // newest first), with 2 MiB shipments, the page's newest alert was 2,100-2,600 alerts behind the
   // source from 5 s on; every check below holds at either budget.
   write(dir / "workflow.yaml", R"(name: cluster-dashboard-lag
-defaults: {dashboard_shipment_bytes: 1 MiB}
+defaults: {dashboard_final_shipment_bytes: 6 MiB}
 actors:
   - id: sim
     type: simulator
@@ -1342,7 +1403,7 @@ actors:
 )");
   write(dir / "script.sh", script_waits() + "B='" + ebs_flow() + "'\n" + kForwarded +
         "\"$B\" run workflow.yaml --no-progress --local-cluster 2 --threads 1 --http 127.0.0.1:0 --run-dir out "
-        "--summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
+        "--dashboard-shipment-bytes 1MiB --summary-json summary.json > run.out 2> run.err & echo $! > run.pid\n"
         "await 'the run to print its dashboard address in run.out' 60 has_dashboard run.out; url=$(dashboard run.out)\n"
         "made_6000() { [ \"$(forwarded sim)\" -ge 6000 ]; }\n"
         "await \"6000 alerts made (${url}api/stats)\" 120 made_6000\n"
@@ -1381,9 +1442,9 @@ actors:
   const json& shipped = summary["cluster"]["nodes"][1]["dashboard"];
   CHECK(shipped["records_shipped"].get<uint64_t>() > 0);
   CHECK(shipped["records_not_shipped"].get<uint64_t>() > 0);
-  // The node applied the workflow's budgets, which reached it in the workflow's text.
+  // The node applied the run's budgets: the flag's shipment, the workflow's final one.
   CHECK(shipped["shipment_bytes"] == 1048576);
-  CHECK(shipped["final_shipment_bytes"] == 4194304);
+  CHECK(shipped["final_shipment_bytes"] == 6291456);
   CHECK(read_file(dir / "run.err").find("the older are skipped") != std::string::npos);
   CHECK(read_file(dir / "run.err").find("dashboard_shipment_bytes = 1048576 (1 MiB) every 500 ms") != std::string::npos);
   fs::remove_all(dir);

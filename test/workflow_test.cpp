@@ -311,9 +311,15 @@ defaults:
   Built plain = build("name: w" + actors);
   CHECK(plain.workflow->dashboard_shipment_bytes == 2097152);
   CHECK(plain.workflow->dashboard_final_shipment_bytes == 8388608);  // four shipments
+  CHECK_FALSE(plain.workflow->dashboard_final_shipment_given);
   // The final budget follows a shipment's when not given.
   Built shipment_only = build("name: w\ndefaults: {dashboard_shipment_bytes: 4 MiB}" + actors);
   CHECK(shipment_only.workflow->dashboard_final_shipment_bytes == int64_t{16} << 20);
+  CHECK_FALSE(shipment_only.workflow->dashboard_final_shipment_given);
+  // Given as four shipments, it is still given (a run's --dashboard-shipment-bytes does not move it).
+  Built four = build("name: w\ndefaults: {dashboard_final_shipment_bytes: 8 MiB}" + actors);
+  CHECK(four.workflow->dashboard_final_shipment_bytes == int64_t{8} << 20);
+  CHECK(four.workflow->dashboard_final_shipment_given);
 }
 
 TEST_CASE("the dashboard shipment budgets are refused out of range, or a final one below a shipment's, at their place") {

@@ -5,13 +5,16 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "engine/cluster/coordinator.h"
+#include "engine/cluster/feed_shipper.h"
 #include "engine/cluster/local_cluster.h"
 #include "engine/cluster/node.h"
 #include "engine/cluster/placement.h"
@@ -21,6 +24,7 @@
 #include "engine/runtime/closing_block.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/stop_signals.h"
+#include "engine/util/byte_size.h"
 #include "engine/util/fault.h"
 
 namespace ebs {
@@ -32,6 +36,9 @@ struct WorkflowOptions {
   std::vector<std::string> sets;
   std::vector<std::string> plugins;
 };
+
+// `node --cache-max-bytes`: any size a disk holds (not given: no cap).
+const ByteRange kCacheMaxBytesRange{1, int64_t{1} << 50, "no cap"};
 
 // A cluster process's TLS files (docs/cluster.md "Security"): required off loopback.
 void add_tls_options(CLI::App& app, cluster::TlsFiles& tls) {
@@ -220,8 +227,33 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "where the files a coordinator ships (catalogues, rules, models, plugins) are kept, by "
                                 "SHA-256")
                      ->capture_default_str();
+                 app.add_option("--cache-keep-days", o->cache_limits.keep_days,
+                                "days a file in the cache may go unused by any run before it is removed (0: as soon "
+                                "as no run uses it)")
+                     ->check(CLI::Validator(
+                         [](std::string& text) {
+                           double days = -1;
+                           try {
+                             days = std::stod(text);
+                           } catch (const std::exception&) {
+                           }
+                           return days >= 0 && std::isfinite(days) ? std::string()
+                                                                     : "'" + text + "' is not a number of days >= 0";
+                         },
+                         "DAYS"))
+                     ->capture_default_str();
+                 auto max_bytes = std::make_shared<std::string>();
+                 app.add_option("--cache-max-bytes", *max_bytes,
+                                "a cap on the cache, a size such as 20 GiB: above it the files used longest ago are "
+                                "removed, unless a run uses them (default: no cap)")
+                     ->check(CLI::Validator(
+                         [](std::string& text) { return byte_setting("cache_max_bytes", text, kCacheMaxBytesRange).problem; },
+                         "SIZE"));
                  add_tls_options(app, o->tls);
-                 return [o, listen, &actors, &loader, version, requests] {
+                 return [o, listen, max_bytes, &actors, &loader, version, requests] {
+                   // Checked by the flag's validator: a size is there.
+                   if (!max_bytes->empty())
+                     o->cache_limits.max_bytes = *byte_setting("cache_max_bytes", *max_bytes, kCacheMaxBytesRange).value;
                    const size_t colon = listen->rfind(':');
                    int port = -1;
                    if (colon != std::string::npos) {
@@ -260,6 +292,7 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    double drain_timeout_s = -1;  // not given: the workflow's
                    // Not given (empty): the workflow's `defaults:`; checked as the workflow checks them.
                    std::string credit_window_batches, credit_window_bytes, held_tokens_bytes;
+                   std::string dashboard_shipment_bytes, dashboard_final_shipment_bytes;
                    std::string nodes;
                    size_t local_cluster = 0;
                    cluster::TlsFiles tls;
@@ -302,6 +335,23 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                                 "out may keep of held batches as their tokens only, a size such as 65536 or 64 KiB "
                                 "(default: the workflow's defaults.held_tokens_bytes, one credit byte window; docs/cluster.md)")
                      ->check(credit_flag_check("held_tokens_bytes"));
+                 auto budget_flag_check = [](bool final) {
+                   const std::string key = final ? "dashboard_final_shipment_bytes" : "dashboard_shipment_bytes";
+                   return CLI::Validator(
+                       [key, final](std::string& text) { return byte_setting(key, text, dashboard_budget_range(final)).problem; },
+                       "", key);
+                 };
+                 app.add_option("--dashboard-shipment-bytes", o->dashboard_shipment_bytes,
+                                "a cluster run with --http only (otherwise it warns that it does nothing): what each "
+                                "node ships at most every 0.5 s of its dashboard sinks' records to the page, a size "
+                                "such as 2 MiB, 64 KiB to 64 MiB (default: the workflow's "
+                                "defaults.dashboard_shipment_bytes, 2 MiB; docs/dashboard.md \"The budgets\")")
+                     ->check(budget_flag_check(false));
+                 app.add_option("--dashboard-final-shipment-bytes", o->dashboard_final_shipment_bytes,
+                                "a cluster run with --http only: what each node ships at most before its books at the "
+                                "end, not below the shipment budget, up to 256 MiB (default: the workflow's "
+                                "defaults.dashboard_final_shipment_bytes, else four shipments)")
+                     ->check(budget_flag_check(true));
                  app.add_flag("--overwrite", o->run.overwrite,
                               "file sinks may truncate output a previous run wrote (refused otherwise)");
                  app.add_option("--log-level", o->log_level,
@@ -345,6 +395,26 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                      options.credit_window_bytes = credit_setting("credit_window_bytes", o->credit_window_bytes).value;
                    if (!o->held_tokens_bytes.empty())
                      options.held_tokens_bytes = credit_setting("held_tokens_bytes", o->held_tokens_bytes).value;
+                   std::optional<int64_t> dashboard_shipment, dashboard_final;
+                   if (!o->dashboard_shipment_bytes.empty())
+                     dashboard_shipment = byte_setting("dashboard_shipment_bytes", o->dashboard_shipment_bytes,
+                                                       dashboard_budget_range(false)).value;
+                   if (!o->dashboard_final_shipment_bytes.empty())
+                     dashboard_final = byte_setting("dashboard_final_shipment_bytes", o->dashboard_final_shipment_bytes,
+                                                    dashboard_budget_range(true)).value;
+                   // The workflow's `cluster:` names the nodes unless --nodes or --local-cluster does.
+                   const bool nodes_from_workflow = o->nodes.empty() && o->local_cluster == 0;
+                   const std::string node_list = nodes_from_workflow ? workflow->cluster_nodes : o->nodes;
+                   const bool cluster_run = !node_list.empty() || o->local_cluster > 0;
+                   // The budgets of a cluster run serving --http, checked before the page listens and any
+                   // node is started; without --http the flags do nothing (warned below), nor are refused.
+                   if (cluster_run && address) {
+                     std::string budget_problem;
+                     if (!cluster::feed_budgets(*workflow, dashboard_shipment, dashboard_final, budget_problem)) {
+                       std::cerr << budget_problem << "\n";
+                       return exit_code::failed;
+                     }
+                   }
                    if (address) {
                      int port = http->listen(*address, o->token);
                      std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]"
@@ -361,14 +431,22 @@ void register_workflow_commands(CommandRegistry& commands, ActorRegistry& actors
                    spdlog::info("running {} ({} actors) in {}", workflow->name, workflow->actors.size(),
                                 options.run_dir);
                    RunResult result;
-                   // The workflow's `cluster:` names the nodes unless --nodes or --local-cluster does.
-                   const bool nodes_from_workflow = o->nodes.empty() && o->local_cluster == 0;
-                   const std::string node_list = nodes_from_workflow ? workflow->cluster_nodes : o->nodes;
-                   if (!node_list.empty() || o->local_cluster > 0) {
+                   // Only a cluster run's nodes ship to the page of a run serving --http: said, not silently dropped.
+                   for (const auto& [flag, key, value] :
+                        {std::tuple{"--dashboard-shipment-bytes", "dashboard_shipment_bytes", dashboard_shipment},
+                         std::tuple{"--dashboard-final-shipment-bytes", "dashboard_final_shipment_bytes", dashboard_final}})
+                     if (value && (!cluster_run || !address))
+                       spdlog::warn("{} = {} (run {}) applies only to a cluster run (--nodes, --local-cluster) serving "
+                                    "--http: it does nothing in this {}",
+                                    key, describe_bytes(*value), flag, cluster_run ? "run without --http" : "single-process run");
+                   if (!address) dashboard_shipment = dashboard_final = std::nullopt;
+                   if (cluster_run) {
                      // A cluster run: the placement is checked against the nodes before any is reached.
                      cluster::ClusterRun run;
                      run.requests = requests;
                      run.feed = address ? feed : nullptr;  // the page shows what the nodes' dashboard sinks keep
+                     run.dashboard_shipment_bytes = dashboard_shipment;
+                     run.dashboard_final_shipment_bytes = dashboard_final;
                      run.version = version;
                      run.tls = o->tls;
                      run.sets = o->workflow.sets;

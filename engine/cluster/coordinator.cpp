@@ -1,4 +1,5 @@
 #include "engine/cluster/coordinator.h"
+#include "engine/cluster/feed_shipper.h"
 
 #include <caf/io/all.hpp>
 #include <signal.h>
@@ -83,6 +84,13 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
   const int64_t held_tokens = run_credit->held_tokens_bytes;
   result.credit = credit;
   result.held_tokens_bytes = held_limits(credit.bytes, held_tokens).tokens_bytes;
+  std::string budget_problem;
+  const std::optional<FeedBudgets> budgets = feed_budgets(workflow, cluster.dashboard_shipment_bytes,
+                                                          cluster.dashboard_final_shipment_bytes, budget_problem);
+  if (!budgets) {
+    result.errors.push_back(budget_problem);
+    return result;
+  }
   // Each node's scope counts its own; gathered after a drain cut (the only way a cluster run
   // abandons records without a fault or a lost node).
   result.abandoned_counted = false;
@@ -277,7 +285,8 @@ RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry
       if (node_lost[i]) continue;
       self->request(nodes[i], timeout, prepare_atom::value, cluster.text, workflow_file, cluster.sets, plugins,
                     workflow_hash(cluster.text), placement, run_dir, credit.batches,
-                    credit.bytes, held_tokens, first && options.overwrite, services)
+                    credit.bytes, held_tokens, static_cast<int64_t>(budgets->shipment_bytes),
+                    static_cast<int64_t>(budgets->final_bytes), first && options.overwrite, services)
           .receive(gather_links(i, link_keys, link_handles),
               [&](caf::error& e) { result.errors.push_back("node '" + names[i] + "' did not prepare: " + system.render(e)); });
     }

@@ -5,6 +5,7 @@
 // starts them, follows the run and gathers every instance's books into one RunResult.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct ClusterRun {
   // main()'s dashboard feed when the run serves `--http` (not owned; null: the nodes keep what
   // their `dashboard` sinks keep to themselves): the nodes ship it there.
   FeedRelay* feed = nullptr;
+  // `run --dashboard-shipment-bytes`, `--dashboard-final-shipment-bytes` (not set: the workflow's
+  // `defaults:`): what each node ships of its dashboard sinks to the page (feed_budgets).
+  std::optional<int64_t> dashboard_shipment_bytes;
+  std::optional<int64_t> dashboard_final_shipment_bytes;
 };
 
 RunResult run_on_cluster(const Workflow& workflow, const ActorRegistry& registry, const RunOptions& options,

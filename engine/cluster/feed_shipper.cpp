@@ -5,10 +5,33 @@
 
 #include <exception>
 
+#include "engine/util/byte_size.h"
+
 namespace ebs::cluster {
 
-FeedBudgets feed_budgets(const Workflow& workflow) {
-  return {static_cast<size_t>(workflow.dashboard_shipment_bytes), static_cast<size_t>(workflow.dashboard_final_shipment_bytes)};
+std::string feed_budget_problem(int64_t shipment, int64_t final) {
+  std::string problem = byte_setting_problem("dashboard_shipment_bytes", shipment, dashboard_budget_range(false));
+  return problem.empty() ? byte_setting_problem("dashboard_final_shipment_bytes", final, dashboard_budget_range(true))
+                         : problem;
+}
+
+std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<int64_t> shipment_flag,
+                                        std::optional<int64_t> final_flag, std::string& problem) {
+  const int64_t shipment = shipment_flag.value_or(workflow.dashboard_shipment_bytes);
+  const int64_t final = final_flag                                ? *final_flag
+                        : workflow.dashboard_final_shipment_given ? workflow.dashboard_final_shipment_bytes
+                                                                  : Workflow::kFinalShipments * shipment;
+  problem = feed_budget_problem(shipment, final);
+  if (!problem.empty()) return std::nullopt;
+  if (final < shipment) {
+    problem = (final_flag ? std::string("run --dashboard-final-shipment-bytes")
+                          : std::string("the workflow's dashboard_final_shipment_bytes")) +
+              ", " + describe_bytes(final) + ", must not be below " +
+              (shipment_flag ? "run --dashboard-shipment-bytes" : "the workflow's dashboard_shipment_bytes") + ", " +
+              describe_bytes(shipment);
+    return std::nullopt;
+  }
+  return FeedBudgets{static_cast<size_t>(shipment), static_cast<size_t>(final)};
 }
 
 FeedShipment FeedShipper::tick(size_t part_bytes, const Send& send) {

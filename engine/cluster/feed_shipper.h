@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "engine/cluster/feed_relay.h"
@@ -21,7 +22,16 @@ struct FeedBudgets {
   size_t shipment_bytes = Workflow::kDefaultDashboardShipmentBytes;
   size_t final_bytes = Workflow::kFinalShipments * Workflow::kDefaultDashboardShipmentBytes;
 };
-FeedBudgets feed_budgets(const Workflow& workflow);
+
+// Why `shipment` and `final` cannot be the budgets (one out of its range); empty when they can.
+std::string feed_budget_problem(int64_t shipment, int64_t final);
+
+// A cluster run's budgets: `run --dashboard-shipment-bytes`, `--dashboard-final-shipment-bytes`
+// (when set) over the workflow's. Without the final flag the final budget is the workflow's, unless
+// it gave none (Workflow::dashboard_final_shipment_given): then four of the run's shipments.
+// Nothing, and why in `problem`, when the final budget would be below the shipment's.
+std::optional<FeedBudgets> feed_budgets(const Workflow& workflow, std::optional<int64_t> shipment_flag,
+                                        std::optional<int64_t> final_flag, std::string& problem);
 
 class FeedShipper {
  public:

@@ -132,8 +132,10 @@ using service_answer_atom = caf::atom_constant<caf::atom("svcanswer")>;
 // and abandoned count (reportack); 11: the filters service's `counts` request (an instance's
 // outputs' delivered/dead-lettered/lost counts); 12: prepare carries each link out's bound on held
 // batches kept as tokens only (RunOptions::held_tokens_bytes) after the credit byte window; 13: the
-// filters service's `counts` request carries each output's rate_limited (six fields, not five).
-inline constexpr int kClusterProtocolRevision = 13;
+// filters service's `counts` request carries each output's rate_limited (six fields, not five); 14:
+// prepare carries the run's dashboard budgets (shipment, final) after that bound (`run
+// --dashboard-shipment-bytes`; before, each node read its workflow's).
+inline constexpr int kClusterProtocolRevision = 14;
 
 // The epoch of the links wired before the run starts; each node loss raises the run's epoch by one.
 inline constexpr uint64_t kFirstEpoch = 1;

@@ -3,6 +3,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 
 #include <fstream>
@@ -112,6 +113,22 @@ std::optional<Workflow> build_shipped(const std::string& text, const std::string
   return workflow;
 }
 
+// One descriptor a held cache entry (engine/util/cache_use.h): a run of ~1000 shipped files
+// passes a soft limit of 1024. Raised to the hard limit; a hold that fails is only not protected.
+void raise_open_files_limit(const std::string& node) {
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max) {
+    const rlim_t was = files.rlim_cur;
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) files.rlim_cur = was;
+  }
+  if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < 4096)
+    spdlog::warn("node {}: at most {} open files (ulimit -n, hard limit): a run of more shipped files than about "
+                 "that cannot hold them all in the cache, and a prune by another node could remove one it uses",
+                 node, static_cast<uint64_t>(files.rlim_cur));
+}
+
 }  // namespace
 
 int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& loader, CoordinatorRequests* requests) {
@@ -120,6 +137,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   configure_cluster(config, options.version, options.threads, options.tls);
   caf::actor_system system(config);
   caf::scoped_actor self(system);
+  raise_open_files_limit(options.name);
+  NodeFileCache cache(options.cache_dir, options.name);
   auto port = options.tls.enabled()
                   ? caf::openssl::publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true)
                   : system.middleman().publish(caf::actor_cast<caf::actor>(self), options.port, options.host.c_str(), true);
@@ -132,13 +151,21 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
   std::cout << nlohmann::json{{"node", options.name}, {"listen", options.host + ":" + std::to_string(*port)}}.dump()
             << std::endl;
   spdlog::info("node {} listening on {}:{}", options.name, options.host, *port);
+  // After the listen line, which `run --local-cluster` waits for (20 s at most): a prune of a large
+  // cache must not hold it back; a coordinator's messages wait meanwhile (docs/cluster.md "The
+  // node's cache").
+  cache.prune(options.cache_limits);
+  bool prune_due = false;  // once prepare has been answered
+  // What the run holds is marked used at every prune, at the end, and hourly: a node killed after
+  // running longer than --cache-keep-days leaves its files looking used.
+  constexpr auto kMarkHeldEvery = std::chrono::hours(1);
+  auto held_marked = std::chrono::steady_clock::now();
 
   std::unique_ptr<Workflow> workflow;
   std::unique_ptr<LocalGraph> graph;
   // The graphs of attempts a restart tore down (on_node_loss: restart), kept to the end: their
   // instances' logic and specs must outlive every actor that may still hold them.
   std::vector<std::pair<std::unique_ptr<Workflow>, std::unique_ptr<LocalGraph>>> retired;
-  NodeFileCache cache(options.cache_dir, options.name);
   std::vector<NeededFile> needed;  // the files of the actors placed here, as the coordinator staged them
   std::vector<std::string> elsewhere;  // the actors whose files are not shipped here (none of their instances)
   uint64_t pieces_received = 0, bytes_received = 0;
@@ -311,7 +338,7 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
         [&](prepare_atom, const std::string& text, const std::string& file, const std::vector<std::string>& sets,
             const std::vector<std::string>& plugins, const std::string& hash, const std::vector<std::string>& placement,
             const std::string& run_dir, int64_t credit_batches, int64_t credit_bytes, int64_t tokens_bytes,
-            bool overwrite, const caf::actor& services) {
+            int64_t shipment_bytes, int64_t final_shipment_bytes, bool overwrite, const caf::actor& services) {
           std::vector<std::string> errors;
           std::vector<std::string> keys;
           std::vector<caf::actor> handles;
@@ -325,10 +352,14 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           if (errors.empty())
             for (const std::string& problem : credit_problems({credit_batches, credit_bytes}, tokens_bytes))
               errors.push_back("node " + options.name + ": " + problem);
+          if (errors.empty())
+            if (std::string problem = feed_budget_problem(shipment_bytes, final_shipment_bytes); !problem.empty())
+              errors.push_back("node " + options.name + ": " + problem);
           std::filesystem::path root;
           if (errors.empty()) {
             try {
               root = cache.lay_out(needed);
+              prune_due = true;  // after the answer; the run's files are held now: never removed
             } catch (const Fault& f) {
               errors.push_back("node " + options.name + ": " + f.place() + ": " + f.message());
             }
@@ -342,8 +373,8 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
             for (const std::string& id : elsewhere) config_files[id] = "";  // not built here: no check
             if (auto built = build_shipped(text, file, sets, local_plugins, config_files, actors, loader, errors))
               workflow = std::make_unique<Workflow>(std::move(*built));
-            // The budgets of what the dashboard sinks here ship come with the workflow's text.
-            if (workflow) feed.set_budgets(feed_budgets(*workflow));
+            // The budgets of what the dashboard sinks here ship: the run's (its flags over its workflow's).
+            feed.set_budgets({static_cast<size_t>(shipment_bytes), static_cast<size_t>(final_shipment_bytes)});
             if (workflow)
               for (std::string& problem : check_needed_files(*workflow, needed, root, options.name))
                 errors.push_back(std::move(problem));
@@ -610,6 +641,14 @@ int run_node(const NodeOptions& options, ActorRegistry& actors, PluginLoader& lo
           running = false;
         },
         caf::after(std::chrono::milliseconds(50)) >> [&] {});
+    if (prune_due) {
+      prune_due = false;
+      cache.prune(options.cache_limits);
+      held_marked = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - held_marked > kMarkHeldEvery) {
+      cache.mark_held_used();
+      held_marked = std::chrono::steady_clock::now();
+    }
     if (int sig = signals.poll()) {
       if (!started) {
         spdlog::info("node {}: stopping ({})", options.name, sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/cluster/feed_relay.h"
+#include "engine/cluster/shipped_files.h"
 #include "engine/graph/actor_registry.h"
 #include "engine/plugin/plugin_loader.h"
 
@@ -42,6 +43,8 @@ struct NodeOptions {
   TlsFiles tls;
   // Where the files a coordinator ships are kept between runs (engine/cluster/shipped_files.h).
   std::string cache_dir;
+  // What it keeps there: pruned when the node starts and once a run's files are in place.
+  CacheLimits cache_limits;
   // main()'s dashboard feed (not owned; null: none): what this node's `dashboard` sinks keep
   // goes to a coordinator that asks for it (feed_atom).
   FeedRelay* feed = nullptr;

@@ -139,6 +139,13 @@ SettingValue byte_setting(const std::string& key, const std::string& text, const
   return {std::nullopt, problem};
 }
 
+ByteRange dashboard_budget_range(bool final) {
+  return final ? ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardFinalShipmentBytes,
+                           std::to_string(Workflow::kFinalShipments) + " times dashboard_shipment_bytes"}
+               : ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardShipmentBytes,
+                           describe_bytes(Workflow::kDefaultDashboardShipmentBytes)};
+}
+
 namespace {
 
 ByteRange credit_bytes_range(const std::string& key) {
@@ -430,12 +437,8 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
           }
         } else if (key == "dashboard_shipment_bytes" || key == "dashboard_final_shipment_bytes") {
           const bool final = key == "dashboard_final_shipment_bytes";
-          const ByteRange range =
-              final ? ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardFinalShipmentBytes,
-                                std::to_string(Workflow::kFinalShipments) + " times dashboard_shipment_bytes"}
-                    : ByteRange{Workflow::kMinDashboardShipmentBytes, Workflow::kMaxDashboardShipmentBytes,
-                                describe_bytes(Workflow::kDefaultDashboardShipmentBytes)};
-          const SettingValue setting = byte_setting(key, entry.second.IsScalar() ? entry.second.Scalar() : "", range);
+          const SettingValue setting =
+              byte_setting(key, entry.second.IsScalar() ? entry.second.Scalar() : "", dashboard_budget_range(final));
           if (!setting.value) {
             problems.push_back({place_of(file, entry.second), setting.problem});
             if (!final) shipment_refused = true;
@@ -462,6 +465,7 @@ std::optional<Workflow> build_workflow(const WorkflowDocument& document,
                                                   describe_bytes(wf.dashboard_shipment_bytes) + ")"});
   else
     wf.dashboard_final_shipment_bytes = *final_shipment;
+  wf.dashboard_final_shipment_given = final_shipment.has_value();
 
   YAML::Node actors = root["actors"];
   if (!actors || !actors.IsSequence() || actors.size() == 0) {

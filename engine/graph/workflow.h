@@ -100,9 +100,13 @@ struct Workflow {
   // drain cut (not given: four shipments), so that a sink keeping many records neither holds the
   // books back long nor encodes gigabytes; the older over a budget are skipped, counted. `defaults:
   // {dashboard_shipment_bytes, dashboard_final_shipment_bytes}`: a node's, not a sink's (one shipper
-  // ships every dashboard sink of a node), read by each node from the workflow text it is sent.
+  // ships every dashboard sink of a node); the coordinator sends each node the run's budgets, its
+  // `run` flags over these (engine/cluster/feed_shipper.h feed_budgets).
   int64_t dashboard_shipment_bytes = kDefaultDashboardShipmentBytes;
   int64_t dashboard_final_shipment_bytes = kFinalShipments * kDefaultDashboardShipmentBytes;
+  // Whether `defaults:` gave dashboard_final_shipment_bytes (not: it follows the shipment's, the
+  // workflow's or the run flag's).
+  bool dashboard_final_shipment_given = false;
   static constexpr int64_t kDefaultDashboardShipmentBytes = int64_t{2} << 20;
   static constexpr int64_t kFinalShipments = 4;
   // Below 64 KiB a shipment holds two ZTF alerts with their cutouts. Above: a node may have in
@@ -145,6 +149,9 @@ struct ByteRange {
 // A setting in bytes as written: a size (engine/util/byte_size.h: 4096, 64 KiB, 8 MiB, 8 MB ...)
 // within `range`, or why not (empty text, a list or a map: the range and the forms taken).
 SettingValue byte_setting(const std::string& key, const std::string& text, const ByteRange& range);
+// What a dashboard budget may be: dashboard_shipment_bytes (`final` false) or
+// dashboard_final_shipment_bytes, as the workflow's `defaults:` and the `run` flags take them.
+ByteRange dashboard_budget_range(bool final);
 std::string byte_setting_problem(const std::string& key, int64_t value, const ByteRange& range);
 // credit_window_batches: a whole number; the bytes keys: a size (engine/util/byte_size.h: 4096,
 // 64 KiB, 8 MiB ...); then the range above. Empty text (a list, a map) gives the range.

@@ -1,9 +1,6 @@
 #include "actors/common/catalog/catalog_store.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -24,6 +21,7 @@
 #include "actors/common/catalog/catalog_format.h"
 #include "catalog_builder_revision.h"  // generated: a hash of the builder's sources (CMakeLists.txt)
 #include "engine/runtime/actor_logic.h"
+#include "engine/util/cache_use.h"
 #include "engine/util/fault.h"
 #include "engine/util/hash.h"
 #include "engine/util/user_cache_dir.h"
@@ -144,25 +142,6 @@ void remove_stale_partial_builds(const fs::path& cache_dir) {
 // write at every run; in a folder the run cannot write, times stay as they are).
 constexpr auto kUnusedBuildKept = std::chrono::hours(24 * 7);
 constexpr size_t kOtherBuildsKept = 4;
-constexpr auto kUseMarkedEvery = std::chrono::hours(24);
-
-void mark_used(const fs::path& build) {
-  std::error_code ec;
-  const auto opened = fs::last_write_time(build, ec);
-  // utimensat with no times: "now", which needs write permission only (not ownership).
-  if (!ec && fs::file_time_type::clock::now() - opened > kUseMarkedEvery)
-    ::utimensat(AT_FDCWD, build.c_str(), nullptr, 0);
-}
-
-// Removes `build` unless a run holds it open (its shared flock), under an exclusive lock: a run
-// opening it meanwhile waits for the unlink and then finds it removed (and builds it again).
-bool remove_unless_held(const fs::path& build) {
-  const int fd = ::open(build.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool removed = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(build.c_str()) == 0;
-  ::close(fd);
-  return removed;
-}
 
 // True for `<name>-<16 hex digits>.ebscat`, a build of the catalogue named `name` (cached_build).
 bool is_build_of(const std::string& file_name, const std::string& name) {
@@ -190,7 +169,7 @@ void remove_unused_builds(const fs::path& cache_dir, const std::string& name, co
   for (size_t i = 0; i < others.size(); ++i) {
     const auto& [opened, build] = others[i];
     if (i < kOtherBuildsKept && now - opened < kUnusedBuildKept) continue;
-    if (remove_unless_held(build))
+    if (remove_unless_held(build) == CacheRemoval::removed)
       spdlog::info("removed {}: another build of catalogue '{}', {}", build.string(), name,
                    i < kOtherBuildsKept ? "not opened for a week" : "past the four last opened");
   }
@@ -211,7 +190,7 @@ fs::path built_file(const fs::path& path, const fs::path& cache_dir, bool& was_c
     catalog::build_catalog(config, file);  // written under a name of its own, then renamed
     remove_unused_builds(cache_dir, config.name, file);
   } else {
-    mark_used(file);
+    mark_cache_use(file);
   }
   return file;
 }

@@ -627,14 +627,50 @@ TEST_CASE("a node ships its feed only when asked, one acknowledged shipment at a
   CHECK(coordinator.records_not_shipped() == 10);
 }
 
-TEST_CASE("a node ships within the workflow's dashboard budgets: dashboard_shipment_bytes a tick, the final one at the end") {
-  // The defaults, then the workflow's (engine/graph/workflow.cpp reads `defaults:`; a node builds
-  // the workflow from the text the coordinator sends and gives its shipper the budgets).
+TEST_CASE("a cluster run's dashboard budgets: the run flags over the workflow's keys; the final one not given follows "
+          "the shipment's") {
   Workflow workflow;
-  CHECK(cluster::feed_budgets(workflow).shipment_bytes == size_t{2} << 20);
-  CHECK(cluster::feed_budgets(workflow).final_bytes == size_t{8} << 20);
-  workflow.dashboard_shipment_bytes = 64 << 10;
-  workflow.dashboard_final_shipment_bytes = 160 << 10;
+  std::string problem;
+  auto budgets = [&](std::optional<int64_t> shipment, std::optional<int64_t> final) {
+    return cluster::feed_budgets(workflow, shipment, final, problem);
+  };
+  // No flag: the workflow's (here its defaults).
+  REQUIRE(budgets(std::nullopt, std::nullopt));
+  CHECK(budgets(std::nullopt, std::nullopt)->shipment_bytes == size_t{2} << 20);
+  CHECK(budgets(std::nullopt, std::nullopt)->final_bytes == size_t{8} << 20);
+  // The shipment's flag: a final budget the workflow did not give is four of the flag's shipments.
+  REQUIRE(budgets(int64_t{1} << 20, std::nullopt));
+  CHECK(budgets(int64_t{1} << 20, std::nullopt)->shipment_bytes == size_t{1} << 20);
+  CHECK(budgets(int64_t{1} << 20, std::nullopt)->final_bytes == size_t{4} << 20);
+  // A final budget the workflow gave stays, and may be refused against the flag's shipment: also
+  // one that is four of the workflow's shipments (8 MiB here), which a workflow giving none has too.
+  workflow.dashboard_final_shipment_bytes = 8 << 20;
+  workflow.dashboard_final_shipment_given = true;
+  CHECK(budgets(int64_t{1} << 20, std::nullopt)->final_bytes == size_t{8} << 20);
+  CHECK_FALSE(budgets(int64_t{16} << 20, std::nullopt));
+  CHECK(problem == "the workflow's dashboard_final_shipment_bytes, 8388608 (8 MiB), must not be below run "
+                   "--dashboard-shipment-bytes, 16777216 (16 MiB)");
+  workflow.dashboard_final_shipment_bytes = 6 << 20;
+  CHECK(budgets(int64_t{1} << 20, std::nullopt)->final_bytes == size_t{6} << 20);
+  CHECK_FALSE(budgets(int64_t{8} << 20, std::nullopt));
+  CHECK(problem == "the workflow's dashboard_final_shipment_bytes, 6291456 (6 MiB), must not be below run "
+                   "--dashboard-shipment-bytes, 8388608 (8 MiB)");
+  // The final flag over both.
+  CHECK(budgets(int64_t{8} << 20, int64_t{8} << 20)->final_bytes == size_t{8} << 20);
+  CHECK_FALSE(budgets(std::nullopt, int64_t{1} << 20));
+  CHECK(problem == "run --dashboard-final-shipment-bytes, 1048576 (1 MiB), must not be below the workflow's "
+                   "dashboard_shipment_bytes, 2097152 (2 MiB)");
+  // Out of range from code is refused as the flags refuse it.
+  CHECK_FALSE(budgets(int64_t{1} << 10, std::nullopt));
+  CHECK(problem.starts_with("'dashboard_shipment_bytes' must be a number of bytes from 65536 (64 KiB)"));
+}
+
+TEST_CASE("a node ships within the workflow's dashboard budgets: dashboard_shipment_bytes a tick, the final one at the end") {
+  // The defaults, then the run's (the coordinator resolves them, feed_budgets, and sends them in
+  // prepare; the node gives its shipper them).
+  CHECK(cluster::FeedBudgets{}.shipment_bytes == size_t{2} << 20);
+  CHECK(cluster::FeedBudgets{}.final_bytes == size_t{8} << 20);
+  const cluster::FeedBudgets budgets{size_t{64} << 10, size_t{160} << 10};
   DashboardFeed node;
   node.widen({.coincidences = 5000});
   auto coincidence = [](int i) {
@@ -647,7 +683,7 @@ TEST_CASE("a node ships within the workflow's dashboard budgets: dashboard_shipm
   const size_t one = encode_record(*coincidence(0)).size();
   REQUIRE(5000 * one > (size_t{160} << 10));  // more than the final budget is kept
   cluster::FeedShipper shipper(&node, "node2");
-  shipper.set_budgets(cluster::feed_budgets(workflow));
+  shipper.set_budgets(budgets);
   shipper.want();
   size_t bytes = 0;
   auto send = [&](cluster::FeedPart&& part) { bytes += part.encodings.size(); };
