@@ -32,17 +32,28 @@ class FieldPath {
   // The same on raw nodes: `base` is the record's node array (RawRecord::nodes().data()),
   // `from` a node of it; nullptr when a step is missing. `epoch` (non-zero) names the record
   // being mapped: pass a new value per record, the same for every path read from it.
-  // Inline fast path: a one-step path on the shape it was last checked against in this epoch
-  // is one index (the usual case in a light-curve loop: every element has the same shape).
+  // Inline fast path: each step on the shape it was last checked against in this epoch is one
+  // index (a light-curve loop: every element has the same shape; a root path such as
+  // `candidate.ra`: two indexes); any other step resolves the whole path the slow way.
   const RawNode* resolve(const RawNode* base, const RawNode* from, uint64_t epoch) const {
-    if (steps_.size() == 1 && from != nullptr && from->kind == RawNode::Kind::Record) {
-      const Step& step = steps_.front();
-      if (from->shape == step.shape && step.checked_epoch == epoch && epoch != 0) {
-        if (step.position < 0 || static_cast<uint32_t>(step.position) >= from->child_count) return nullptr;
-        return base + from->first_child + static_cast<uint32_t>(step.position);
-      }
+    const RawNode* at = from;
+    for (const Step& step : steps_) {
+      if (at == nullptr || at->kind != RawNode::Kind::Record || at->shape != step.shape ||
+          step.checked_epoch != epoch || epoch == 0)
+        return resolve_slowly(base, from, epoch);
+      if (step.position < 0 || static_cast<uint32_t>(step.position) >= at->child_count) return nullptr;
+      at = base + at->first_child + static_cast<uint32_t>(step.position);
     }
-    return resolve_slowly(base, from, epoch);
+    return at;
+  }
+  // Where a one-step path's field is in records of `shape` (checked by name once per epoch, as
+  // resolve does): its position, kMissing when the shape has no such field, kNotOneField when
+  // the path is not one field name (several steps, or none).
+  static constexpr int32_t kMissing = -1, kNotOneField = -2;
+  int32_t position_in(const RecordShape* shape, uint64_t epoch) const {
+    if (steps_.size() != 1 || shape == nullptr) return kNotOneField;
+    const Step& step = steps_.front();
+    return locate(step, shape, epoch) ? static_cast<int32_t>(step.position) : kMissing;
   }
   // True when the path exists (its value may be null): "does this schema have the field".
   bool present(RawView from) const { return resolve(from).valid(); }

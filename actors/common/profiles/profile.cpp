@@ -212,7 +212,26 @@ using Nodes = RecordNodes;
   return false;
 }
 
-[[gnu::always_inline]] inline const RawNode* first_value(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
+// Reads in list elements pass where their only path's field is (ElementFields: found once per
+// record for the elements' shape); every other read passes kByPath and goes through the paths.
+constexpr int32_t kByPath = FieldPath::kNotOneField;
+
+// The node of a one-field path at `at`, by the field's position in at's shape (kByPath: through
+// the path): what FieldPath::resolve gives, without its checks.
+[[gnu::always_inline]] inline const RawNode* node_at(const FieldPath& path, const Nodes& nodes, const RawNode* at,
+                                                     int32_t position) {
+  if (position == kByPath) return nodes.at(path, at);
+  if (position < 0 || static_cast<uint32_t>(position) >= at->child_count) return nullptr;
+  return nodes.base + at->first_child + static_cast<uint32_t>(position);
+}
+
+// `position`: of the spec's only path (kByPath for a spec of several paths).
+[[gnu::always_inline]] inline const RawNode* first_value(const ValueSpec& spec, const Nodes& nodes, const RawNode* at,
+                                                         int32_t position = kByPath) {
+  if (position != kByPath) {
+    const RawNode* v = node_at(spec.paths.front(), nodes, at, position);
+    return is_null_value(spec, v) ? nullptr : v;
+  }
   for (const FieldPath& path : spec.paths) {
     const RawNode* v = nodes.at(path, at);
     if (!is_null_value(spec, v)) return v;
@@ -220,14 +239,21 @@ using Nodes = RecordNodes;
   return nullptr;
 }
 
-double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
+// A position for first_value: the spec's only path's in records of `shape`, else kByPath.
+int32_t value_position(const ValueSpec& spec, const RecordShape* shape, uint64_t epoch) {
+  return spec.paths.size() == 1 ? spec.paths.front().position_in(shape, epoch) : kByPath;
+}
+
+// `zero_point_position`: of spec.zero_point, as `position` is of the value.
+[[gnu::always_inline]] inline double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, int32_t position = kByPath,
+                   int32_t zero_point_position = kByPath) {
   if (spec.constant) {
     double d = NAN;
     std::from_chars(spec.constant->data(), spec.constant->data() + spec.constant->size(), d);
     return d * spec.scale;
   }
   if (spec.paths.empty()) return NAN;
-  const RawNode* v = first_value(spec, nodes, at);
+  const RawNode* v = first_value(spec, nodes, at, position);
   if (v == nullptr) return NAN;
   std::optional<double> d = number_of(v);
   if (!d) {
@@ -240,25 +266,29 @@ double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at)
   }
   double value = *d * spec.scale;
   if (!spec.zero_point.empty()) {
-    const RawNode* zp_node = nodes.at(spec.zero_point, at);
+    const RawNode* zp_node = node_at(spec.zero_point, nodes, at, zero_point_position);
     std::optional<double> zp = zp_node ? number_of(zp_node) : std::nullopt;
     if (!zp) return NAN;
-    value *= std::pow(10.0, (kAbMagOfOneNanoJansky - *zp) / 2.5);
+    // A forced point's flux and its error share one zero point: one pow for both (the same
+    // argument gives the same result).
+    ZeroPointFactor& last = *nodes.zero_point_factor;
+    if (!(*zp == last.zero_point)) last = {*zp, std::pow(10.0, (kAbMagOfOneNanoJansky - *zp) / 2.5)};
+    value *= last.factor;
   }
   return value;
 }
 
 // Text of a scalar: strings as they are, integers in decimal, booleans true/false; then the
 // spec's `map`, then `extra` (the profile's band names), without allocating for short texts.
-bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std::string& out,
-               const std::map<std::string, std::string, std::less<>>* extra = nullptr) {
+[[gnu::always_inline]] inline bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std::string& out,
+               const std::map<std::string, std::string, std::less<>>* extra = nullptr, int32_t position = kByPath) {
   char buf[32];
   std::string_view text;
   if (spec.constant) {
     text = *spec.constant;
   } else {
     if (spec.paths.empty()) return false;
-    const RawNode* n = first_value(spec, nodes, at);
+    const RawNode* n = first_value(spec, nodes, at, position);
     if (n == nullptr) return false;
     switch (n->kind) {
       case RawNode::Kind::String:
@@ -306,13 +336,13 @@ bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std
 }
 
 // Positive-subtraction flag: 't'/'1'/true/1.0 are positive, 'f'/'0'/false/0 negative.
-std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
+[[gnu::always_inline]] inline std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, int32_t position = kByPath) {
   if (spec.empty()) return std::nullopt;
   std::optional<bool> flag;
   if (spec.constant) {
     flag = !(*spec.constant == "f" || *spec.constant == "0" || *spec.constant == "false");
   } else {
-    const RawNode* n = first_value(spec, nodes, at);
+    const RawNode* n = first_value(spec, nodes, at, position);
     if (n == nullptr) return std::nullopt;
     switch (n->kind) {
       case RawNode::Kind::Bool: flag = n->boolean; break;
@@ -368,22 +398,28 @@ std::string ValueSpec::describe() const {
   return out + "]";
 }
 
-bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epoch) const {
+bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epoch,
+                       const ElementFields* positions) const {
   auto is_null = [](const RawNode* n) { return n == nullptr || n->kind == RawNode::Kind::Null; };
-  for (const FieldPath& p : present)
-    if (is_null(p.resolve(base, element, epoch))) return false;
-  for (const FieldPath& p : absent)
-    if (!is_null(p.resolve(base, element, epoch))) return false;
-  for (const auto& [path, values] : equals) {
-    const RawNode* v = path.resolve(base, element, epoch);
+  const RecordNodes nodes{base, epoch, nullptr, nullptr};
+  auto position = [&](const std::vector<int32_t> ElementFields::*list, size_t i) {
+    return positions ? (positions->*list)[i] : kByPath;
+  };
+  for (size_t i = 0; i < present.size(); ++i)
+    if (is_null(node_at(present[i], nodes, element, position(&ElementFields::present, i)))) return false;
+  for (size_t i = 0; i < absent.size(); ++i)
+    if (!is_null(node_at(absent[i], nodes, element, position(&ElementFields::absent, i)))) return false;
+  for (size_t i = 0; i < equals.size(); ++i) {
+    const auto& [path, values] = equals[i];
+    const RawNode* v = node_at(path, nodes, element, position(&ElementFields::equals, i));
     if (v == nullptr) return false;
     char buf[24];
     std::string_view text;
     if (is_text(v)) {
       text = v->text;
     } else if (v->kind == RawNode::Kind::Int || v->kind == RawNode::Kind::Bool) {
-      int64_t i = v->kind == RawNode::Kind::Int ? v->integer : (v->boolean ? 1 : 0);
-      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+      int64_t number = v->kind == RawNode::Kind::Int ? v->integer : (v->boolean ? 1 : 0);
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, number);
       text = std::string_view(buf, static_cast<size_t>(end - buf));
     } else {
       return false;
@@ -698,8 +734,8 @@ double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const
 }
 
 double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
-                             bool required) const {
-  double value = read_number(spec.value, nodes, at);
+                             bool required, int32_t value_position, int32_t exposure_position) const {
+  double value = read_number(spec.value, nodes, at, value_position);
   if (!std::isfinite(value)) {
     if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") is missing or not finite");
     return NAN;
@@ -708,7 +744,7 @@ double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, con
   if (spec.exposure_start) {
     // One rule for the alert's own point and its history's: an exposure time that is missing,
     // null or not positive (three real ZTF alerts carry exptime 0) is the profile's default.
-    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at);
+    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at, exposure_position);
     if (!(exposure > 0)) exposure = spec.default_exposure_s;
     mjd += exposure / 2 / time::kSecondsPerDay;
   }
@@ -727,20 +763,60 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
   const RawNode* list = nodes.at(spec.list, nodes.root);
   if (list == nullptr || list->kind != RawNode::Kind::List) return;
   const RawNode* element = nodes.base + list->first_child;
+  // The fields' positions in the first record element's shape (elements of one schema share it;
+  // checked by name once per record, as every path is).
+  ElementFields& fields = spec.fields;
+  fields.shape = nullptr;
+  for (uint32_t i = 0; i < list->child_count; ++i) {
+    if (element[i].kind != RawNode::Kind::Record || element[i].shape == nullptr) continue;
+    const RecordShape* shape = element[i].shape;
+    const uint64_t epoch = nodes.epoch;
+    auto positions = [&](const std::vector<FieldPath>& paths, std::vector<int32_t>& out) {
+      out.clear();
+      for (const FieldPath& path : paths) out.push_back(path.position_in(shape, epoch));
+    };
+    positions(spec.selector.present, fields.present);
+    positions(spec.selector.absent, fields.absent);
+    fields.equals.clear();
+    for (const auto& entry : spec.selector.equals) fields.equals.push_back(entry.first.position_in(shape, epoch));
+    fields.time = value_position(spec.time.value, shape, epoch);
+    fields.exposure_time = value_position(spec.time.exposure_time, shape, epoch);
+    fields.band = value_position(spec.band, shape, epoch);
+    fields.mag = value_position(spec.mag, shape, epoch);
+    fields.mag_err = value_position(spec.mag_err, shape, epoch);
+    fields.flux = value_position(spec.flux, shape, epoch);
+    fields.flux_zero_point = spec.flux.zero_point.position_in(shape, epoch);
+    fields.flux_err = value_position(spec.flux_err, shape, epoch);
+    fields.flux_err_zero_point = spec.flux_err.zero_point.position_in(shape, epoch);
+    fields.limit_mag = value_position(spec.limit_mag, shape, epoch);
+    fields.is_diff_pos = value_position(spec.is_diff_pos, shape, epoch);
+    fields.shape = shape;
+    break;
+  }
+  static const ElementFields kByPaths = [] {
+    ElementFields f;
+    f.time = f.exposure_time = f.band = f.mag = f.mag_err = f.flux = f.flux_zero_point = f.flux_err =
+        f.flux_err_zero_point = f.limit_mag = f.is_diff_pos = kByPath;
+    return f;
+  }();
   for (uint32_t i = 0; i < list->child_count; ++i, ++element) {
-    if (element->kind == RawNode::Kind::Null || !spec.selector.accepts(nodes.base, element, nodes.epoch)) continue;
-    double mjd_tai = convert_time(spec.time, nodes, element, place, false);
+    if (element->kind == RawNode::Kind::Null) continue;
+    const bool by_position =
+        element->kind == RawNode::Kind::Record && fields.shape != nullptr && element->shape == fields.shape;
+    const ElementFields& at = by_position ? fields : kByPaths;
+    if (!spec.selector.accepts(nodes.base, element, nodes.epoch, by_position ? &fields : nullptr)) continue;
+    double mjd_tai = convert_time(spec.time, nodes, element, place, false, at.time, at.exposure_time);
     if (!std::isfinite(mjd_tai)) continue;  // a light-curve point without a time says nothing
     Photometry& point = core.history.emplace_back();
     point.kind = spec.kind;
     point.mjd_tai = mjd_tai;
-    read_text(spec.band, nodes, element, point.band, &bands_);
-    point.mag = read_number(spec.mag, nodes, element);
-    point.mag_err = read_number(spec.mag_err, nodes, element);
-    point.flux = read_number(spec.flux, nodes, element);
-    point.flux_err = read_number(spec.flux_err, nodes, element);
-    point.limit_mag = read_number(spec.limit_mag, nodes, element);
-    std::optional<bool> flag = read_flag(spec.is_diff_pos, nodes, element);
+    read_text(spec.band, nodes, element, point.band, &bands_, at.band);
+    point.mag = read_number(spec.mag, nodes, element, at.mag);
+    point.mag_err = read_number(spec.mag_err, nodes, element, at.mag_err);
+    point.flux = read_number(spec.flux, nodes, element, at.flux, at.flux_zero_point);
+    point.flux_err = read_number(spec.flux_err, nodes, element, at.flux_err, at.flux_err_zero_point);
+    point.limit_mag = read_number(spec.limit_mag, nodes, element, at.limit_mag);
+    std::optional<bool> flag = read_flag(spec.is_diff_pos, nodes, element, at.is_diff_pos);
     point.is_diff_pos = flag.value_or(true);
     if (spec.kind != Photometry::Kind::upper_limit)
       complete_photometry(point.mag, point.mag_err, point.flux, point.flux_err, point.is_diff_pos, flag.has_value());
@@ -815,7 +891,7 @@ void Profile::map_alert_id_value(AlertCore& core, const RecordNodes& nodes, std:
 void Profile::map_values(AlertCore& out, std::string_view place, uint32_t root_node) const {
   AlertCore* core = &out;
   if (core->raw.empty() || root_node >= core->raw.nodes().size()) mapping_error(place, name_, "the record is empty");
-  const RecordNodes nodes{core->raw.nodes().data(), ++epoch_, core->raw.nodes().data() + root_node};
+  const RecordNodes nodes{core->raw.nodes().data(), ++epoch_, core->raw.nodes().data() + root_node, &zero_point_factor_};
   const RawNode* root = nodes.root;
   core->survey = survey_;
 

@@ -20,6 +20,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,12 +36,20 @@
 
 namespace ebs::profiles {
 
+// A flux in DN's last zero point and its factor 10^((31.4 - zp) / 2.5) (a pow): a forced point's
+// flux and its error share one.
+struct ZeroPointFactor {
+  double zero_point = NAN;
+  double factor = NAN;
+};
+
 // One record being mapped: its node array, its epoch (see FieldPath::resolve) and the node the
 // profile's paths start from (the root, or an alert wrapped inside another record).
 struct RecordNodes {
   const RawNode* base;
   uint64_t epoch;
   const RawNode* root;
+  ZeroPointFactor* zero_point_factor;  // the profile's
   const RawNode* at(const FieldPath& path, const RawNode* from) const { return path.resolve(base, from, epoch); }
 };
 
@@ -75,14 +84,27 @@ struct TimeSpec {
   double default_exposure_s = 0;           // when the exposure field is absent or null
 };
 
+// Where a history entry's one-field paths are in list elements of one record shape (FieldPath::
+// position_in), found once per record for the shape of the list's first element: the elements of
+// that shape are then read by position, without a path's checks per read. kNotOneField: read
+// through the path.
+struct ElementFields {
+  const RecordShape* shape = nullptr;  // nullptr: none found for this record
+  std::vector<int32_t> present, absent, equals;  // the Selector's paths, in its order
+  int32_t time = 0, exposure_time = 0, band = 0, mag = 0, mag_err = 0, flux = 0, flux_zero_point = 0, flux_err = 0,
+          flux_err_zero_point = 0, limit_mag = 0, is_diff_pos = 0;
+};
+
 // Elements of a list that an entry takes: `present` paths non-null, `absent` ones null,
 // `equals` paths' text one of the listed values.
 struct Selector {
   std::vector<FieldPath> present;
   std::vector<FieldPath> absent;
   std::vector<std::pair<FieldPath, std::vector<std::string>>> equals;
-  // `base`/`epoch` as for FieldPath::resolve.
-  bool accepts(const RawNode* base, const RawNode* element, uint64_t epoch) const;
+  // `base`/`epoch` as for FieldPath::resolve; `positions`, when given, were found for the
+  // element's shape.
+  bool accepts(const RawNode* base, const RawNode* element, uint64_t epoch,
+               const ElementFields* positions = nullptr) const;
 };
 
 struct HistorySpec {
@@ -91,6 +113,7 @@ struct HistorySpec {
   Selector selector;
   TimeSpec time;
   ValueSpec band, mag, mag_err, flux, flux_err, limit_mag, is_diff_pos;
+  mutable ElementFields fields;  // of the record being mapped (Profile::map_history)
 };
 
 struct CutoutSpec {
@@ -168,8 +191,11 @@ class Profile {
   bool accepts(RawView node, bool check_version, std::string* why) const;
   void map_values(AlertCore& core, std::string_view place, uint32_t root_node) const;
   void map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const;
+  // `value_position`, `exposure_position`: of the time's and the exposure's field when `at` is a
+  // list element of an ElementFields' shape (FieldPath::kNotOneField: through the paths).
   double convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
-                      bool required) const;
+                      bool required, int32_t value_position = FieldPath::kNotOneField,
+                      int32_t exposure_position = FieldPath::kNotOneField) const;
   double tai_minus_utc_days(double mjd_utc, std::string_view place) const;
 
   std::string name_, survey_, origin_;
@@ -194,6 +220,7 @@ class Profile {
   mutable int64_t steady_from_ = 1, steady_to_ = 0;
   mutable double steady_offset_ = NAN;
   mutable uint64_t epoch_ = 0;  // one per mapped record (FieldPath::resolve)
+  mutable ZeroPointFactor zero_point_factor_;
 };
 
 // Magnitudes and fluxes: AB magnitude of 1 nJy is 31.4.
