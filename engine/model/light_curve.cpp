@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <optional>
 
@@ -28,6 +29,16 @@ Photometry own_detection(const AlertCore& c) {
 
 namespace {
 
+// Band names are short ("g", "r", "i"): compared here without a call to memcmp for one letter.
+inline bool same_band(const std::string& a, const std::string& b) {
+  return a.size() == b.size() &&
+         (a.empty() || (a[0] == b[0] && (a.size() == 1 || std::memcmp(a.data() + 1, b.data() + 1, a.size() - 1) == 0)));
+}
+
+inline bool same_time(const Photometry& a, const Photometry& b) {
+  return std::abs(a.mjd_tai - b.mjd_tai) <= kSamePointDays;
+}
+
 // distinct_points without a sort, for a history whose timed points run in time order within each
 // kind and band, forwards or backwards (untimed ones anywhere), as alerts carry them: ZTF's
 // prv_candidates oldest first, its fp_hists newest first. Each kind and band is then walked in
@@ -50,11 +61,20 @@ std::optional<std::vector<uint32_t>> distinct_points_in_time_order(const std::ve
   std::vector<Group> groups;
   groups.reserve(8);
   std::vector<uint32_t> group_of(history.size(), kUntimed);  // untimed: no time, no duplicate to find
+  auto in_group = [&](uint32_t g, const Photometry& p) {
+    return groups[g].first->kind == p.kind && same_band(groups[g].first->band, p.band);
+  };
+  uint32_t last_group = 0;  // the group of the point before: tried first (groups are distinct)
   for (uint32_t i = 0; i < history.size(); ++i) {
     const Photometry& p = history[i];
     if (!std::isfinite(p.mjd_tai)) continue;
     uint32_t g = 0;
-    while (g < groups.size() && !(groups[g].first->kind == p.kind && groups[g].first->band == p.band)) ++g;
+    if (last_group < groups.size() && in_group(last_group, p)) {
+      g = last_group;
+    } else {
+      while (g < groups.size() && !in_group(g, p)) ++g;
+    }
+    last_group = g;
     group_of[i] = g;
     if (g == groups.size()) {
       groups.push_back(Group{&p, i, 0, false, nullptr});
@@ -69,13 +89,19 @@ std::optional<std::vector<uint32_t>> distinct_points_in_time_order(const std::ve
     if (group.tie && group.direction < 0) return std::nullopt;
     group.last = i;
   }
+  // The group of the alert's own point: a point is the same as `own` when in that group and at its
+  // time, and as its group's last kept point when at that point's time (same_point, the kind and
+  // band compared once per group).
+  uint32_t own_group = kUntimed;
+  for (uint32_t g = 0; own && g < groups.size(); ++g)
+    if (in_group(g, *own)) own_group = g;
   // Each group in time order: forwards ones in input order, backwards ones in reverse.
   auto visit = [&](uint32_t i, bool forwards) {
     if (group_of[i] >= kDropped) return;  // untimed, or dropped by the forwards pass
     Group& group = groups[group_of[i]];
     if ((group.direction >= 0) != forwards) return;
     const Photometry& p = history[i];
-    if ((own && same_point(*own, p)) || (group.kept && same_point(*group.kept, p)))
+    if ((group_of[i] == own_group && same_time(*own, p)) || (group.kept && same_time(*group.kept, p)))
       group_of[i] = kDropped;
     else
       group.kept = &p;

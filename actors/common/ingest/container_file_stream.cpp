@@ -132,7 +132,8 @@ void ContainerFileStream::read_block() {
     std::string place = path_ + " record " + std::to_string(records_seen_ + i);
     try {
       std::shared_ptr<const void> buffers = block.owner ? block.owner : block_bytes.owner;
-      pending_.push_back({std::make_shared<const Alert>(ingester_.profiles().map(std::move(records[i]), buffers, place)),
+      pending_.push_back({std::make_shared<const Alert>(ingester_.profiles().map(std::move(records[i]), buffers, place,
+                                                                                    nullptr, 0, plan_)),
                           std::nullopt});
     } catch (const std::exception& error) {
       std::string original = avro::container_file(header_.schema, avro::Codec::null, header_.sync,

@@ -836,14 +836,19 @@ std::vector<std::string> Profile::cutout_fields() const {
 std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                               std::string_view place, uint32_t root,
                                               std::shared_ptr<const UnreadCutouts> cutouts_not_read,
-                                              size_t kept_bytes) const {
+                                              size_t kept_bytes, std::shared_ptr<const void> shapes) const {
+  // A new epoch unless the record's shapes are those held since the last one (see profile.h).
+  if (shapes == nullptr || shapes != shapes_held_) {
+    ++epoch_;
+    shapes_held_ = std::move(shapes);
+  }
   auto core = std::make_shared<AlertCore>();
   core->cutouts_not_read = std::move(cutouts_not_read);
   core->kept_bytes = kept_bytes;
   core->raw = std::move(raw);
   core->buffers = std::move(buffers);
   try {
-    map_values(*core, place, root);
+    map_values(*core, place, root, epoch_);
   } catch (const Fault&) {
     raw = std::move(core->raw);
     throw;
@@ -888,10 +893,10 @@ void Profile::map_alert_id_value(AlertCore& core, const RecordNodes& nodes, std:
   }
 }
 
-void Profile::map_values(AlertCore& out, std::string_view place, uint32_t root_node) const {
+void Profile::map_values(AlertCore& out, std::string_view place, uint32_t root_node, uint64_t epoch) const {
   AlertCore* core = &out;
   if (core->raw.empty() || root_node >= core->raw.nodes().size()) mapping_error(place, name_, "the record is empty");
-  const RecordNodes nodes{core->raw.nodes().data(), ++epoch_, core->raw.nodes().data() + root_node, &zero_point_factor_};
+  const RecordNodes nodes{core->raw.nodes().data(), epoch, core->raw.nodes().data() + root_node, &zero_point_factor_};
   const RawNode* root = nodes.root;
   core->survey = survey_;
 

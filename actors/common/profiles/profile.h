@@ -179,17 +179,22 @@ class Profile {
   // `root` is the node the alert is at (0: the record itself; ProfileSet finds wrapped ones).
   // `cutouts_not_read`, `kept_bytes`: what the source left unread and the size of `buffers` when
   // it says (AlertCore::cutouts_not_read, AlertCore::kept_bytes).
+  // `shapes`, when given, must own every RecordShape the record's nodes point to (a decoder's
+  // DecodePlan: the `shapes` its RawRecords keep). The profile holds the last one given, and
+  // while records come with it their paths' positions stay trusted from one record to the next
+  // (the shapes are alive, so one address is one shape): no field name is checked again. Without
+  // it, each record's paths check names once (FieldPath::resolve's epoch).
   std::shared_ptr<const AlertCore> map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                        std::string_view place, uint32_t root = 0,
                                        std::shared_ptr<const UnreadCutouts> cutouts_not_read = nullptr,
-                                       size_t kept_bytes = 0) const;
+                                       size_t kept_bytes = 0, std::shared_ptr<const void> shapes = nullptr) const;
   // The top-level raw fields the cutouts are read from ("cutoutScience", ...).
   std::vector<std::string> cutout_fields() const;
 
  private:
   Profile() = default;
   bool accepts(RawView node, bool check_version, std::string* why) const;
-  void map_values(AlertCore& core, std::string_view place, uint32_t root_node) const;
+  void map_values(AlertCore& core, std::string_view place, uint32_t root_node, uint64_t epoch) const;
   void map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const;
   // `value_position`, `exposure_position`: of the time's and the exposure's field when `at` is a
   // list element of an ElementFields' shape (FieldPath::kNotOneField: through the paths).
@@ -219,7 +224,10 @@ class Profile {
   // Days [steady_from_, steady_to_] share the offset steady_offset_ (no leap second among them).
   mutable int64_t steady_from_ = 1, steady_to_ = 0;
   mutable double steady_offset_ = NAN;
-  mutable uint64_t epoch_ = 0;  // one per mapped record (FieldPath::resolve)
+  // FieldPath::resolve's epoch: one per mapped record, or one for every record of the shapes
+  // held (map's `shapes`).
+  mutable uint64_t epoch_ = 0;
+  mutable std::shared_ptr<const void> shapes_held_;
   mutable ZeroPointFactor zero_point_factor_;
 };
 

@@ -372,7 +372,7 @@ class AvroFilesSource final : public ActorLogic {
     try {
       auto unread = std::make_shared<const UnreadCutouts>(UnreadCutouts{last_left_fields_, path});
       whole_file_.push_back({std::make_shared<const Alert>(ingester_->profiles().map(
-                                 std::move(record), owner, path + " record 0", std::move(unread), bytes.size())),
+                                 std::move(record), owner, path + " record 0", std::move(unread), bytes.size(), plan)),
                              std::nullopt});
       ++alerts_without_cutouts_;
       for (const std::string& field : last_left_fields_)
