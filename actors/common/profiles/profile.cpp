@@ -245,8 +245,25 @@ int32_t value_position(const ValueSpec& spec, const RecordShape* shape, uint64_t
 }
 
 // `zero_point_position`: of spec.zero_point, as `position` is of the value.
+// A spec read as its one path's number gives: no constant, sentinel or zero point.
+bool plain_number(const ValueSpec& spec) {
+  return !spec.constant && spec.paths.size() == 1 && spec.null_values.empty() && spec.null_texts.empty() &&
+         spec.zero_point.empty();
+}
+
+// `plain`: the spec is plain_number's and `position` is its path's (not kByPath).
 [[gnu::always_inline]] inline double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, int32_t position = kByPath,
-                   int32_t zero_point_position = kByPath) {
+                   int32_t zero_point_position = kByPath, bool plain = false) {
+  if (plain) {  // what the general read below gives a number or a null, without its checks
+    const RawNode* v = node_at(spec.paths.front(), nodes, at, position);
+    if (v == nullptr) return NAN;
+    switch (v->kind) {
+      case RawNode::Kind::Double: return v->number * spec.scale;
+      case RawNode::Kind::Int: return static_cast<double>(v->integer) * spec.scale;
+      case RawNode::Kind::Null: return NAN;
+      default: break;  // the general read
+    }
+  }
   if (spec.constant) {
     double d = NAN;
     std::from_chars(spec.constant->data(), spec.constant->data() + spec.constant->size(), d);
@@ -398,8 +415,12 @@ std::string ValueSpec::describe() const {
   return out + "]";
 }
 
-bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epoch,
-                       const ElementFields* positions) const {
+namespace {
+
+// Selector::accepts, inlined into the light-curve loop.
+[[gnu::always_inline]] inline bool selector_accepts(const Selector& selector, const RawNode* base, const RawNode* element,
+                                                    uint64_t epoch, const ElementFields* positions) {
+  const auto& [present, absent, equals] = selector;
   auto is_null = [](const RawNode* n) { return n == nullptr || n->kind == RawNode::Kind::Null; };
   const RecordNodes nodes{base, epoch, nullptr, nullptr};
   auto position = [&](const std::vector<int32_t> ElementFields::*list, size_t i) {
@@ -429,6 +450,13 @@ bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epo
     if (!any) return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epoch,
+                       const ElementFields* positions) const {
+  return selector_accepts(*this, base, element, epoch, positions);
 }
 
 std::unique_ptr<Profile> Profile::parse_text(const std::string& text, const std::string& origin) {
@@ -733,9 +761,12 @@ double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const
   return days;
 }
 
-double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
-                             bool required, int32_t value_position, int32_t exposure_position) const {
-  double value = read_number(spec.value, nodes, at, value_position);
+// Inlined into the light-curve loop (once per point).
+[[gnu::always_inline]] inline double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes,
+                                                           const RawNode* at, std::string_view place,
+                             bool required, int32_t value_position, int32_t exposure_position,
+                                                           uint32_t plain) const {
+  double value = read_number(spec.value, nodes, at, value_position, kByPath, plain & ElementFields::time_plain);
   if (!std::isfinite(value)) {
     if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") is missing or not finite");
     return NAN;
@@ -744,7 +775,8 @@ double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, con
   if (spec.exposure_start) {
     // One rule for the alert's own point and its history's: an exposure time that is missing,
     // null or not positive (three real ZTF alerts carry exptime 0) is the profile's default.
-    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at, exposure_position);
+    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at, exposure_position, kByPath,
+                                                                       plain & ElementFields::exposure_plain);
     if (!(exposure > 0)) exposure = spec.default_exposure_s;
     mjd += exposure / 2 / time::kSecondsPerDay;
   }
@@ -753,7 +785,9 @@ double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, con
     return NAN;
   }
   if (spec.scale == time::Scale::utc) {
-    double offset = tai_minus_utc_days(mjd, place);
+    // The usual case first, without a call: a day of the steady span (tai_minus_utc_days).
+    const auto day = static_cast<int64_t>(std::floor(mjd));
+    double offset = day >= steady_from_ && day <= steady_to_ ? steady_offset_ : tai_minus_utc_days(mjd, place);
     if (std::isfinite(offset)) return mjd + offset;
   }
   return time::to_mjd_tai(mjd, spec.scale, false, place);
@@ -790,6 +824,17 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
     fields.flux_err_zero_point = spec.flux_err.zero_point.position_in(shape, epoch);
     fields.limit_mag = value_position(spec.limit_mag, shape, epoch);
     fields.is_diff_pos = value_position(spec.is_diff_pos, shape, epoch);
+    fields.plain = 0;
+    auto plain = [&](const ValueSpec& value, int32_t position, uint32_t bit) {
+      if (position != kByPath && plain_number(value)) fields.plain |= bit;
+    };
+    plain(spec.time.value, fields.time, ElementFields::time_plain);
+    plain(spec.time.exposure_time, fields.exposure_time, ElementFields::exposure_plain);
+    plain(spec.mag, fields.mag, ElementFields::mag_plain);
+    plain(spec.mag_err, fields.mag_err, ElementFields::mag_err_plain);
+    plain(spec.flux, fields.flux, ElementFields::flux_plain);
+    plain(spec.flux_err, fields.flux_err, ElementFields::flux_err_plain);
+    plain(spec.limit_mag, fields.limit_mag, ElementFields::limit_mag_plain);
     fields.shape = shape;
     break;
   }
@@ -804,18 +849,20 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
     const bool by_position =
         element->kind == RawNode::Kind::Record && fields.shape != nullptr && element->shape == fields.shape;
     const ElementFields& at = by_position ? fields : kByPaths;
-    if (!spec.selector.accepts(nodes.base, element, nodes.epoch, by_position ? &fields : nullptr)) continue;
-    double mjd_tai = convert_time(spec.time, nodes, element, place, false, at.time, at.exposure_time);
+    if (!selector_accepts(spec.selector, nodes.base, element, nodes.epoch, by_position ? &fields : nullptr)) continue;
+    double mjd_tai = convert_time(spec.time, nodes, element, place, false, at.time, at.exposure_time, at.plain);
     if (!std::isfinite(mjd_tai)) continue;  // a light-curve point without a time says nothing
     Photometry& point = core.history.emplace_back();
     point.kind = spec.kind;
     point.mjd_tai = mjd_tai;
     read_text(spec.band, nodes, element, point.band, &bands_, at.band);
-    point.mag = read_number(spec.mag, nodes, element, at.mag);
-    point.mag_err = read_number(spec.mag_err, nodes, element, at.mag_err);
-    point.flux = read_number(spec.flux, nodes, element, at.flux, at.flux_zero_point);
-    point.flux_err = read_number(spec.flux_err, nodes, element, at.flux_err, at.flux_err_zero_point);
-    point.limit_mag = read_number(spec.limit_mag, nodes, element, at.limit_mag);
+    point.mag = read_number(spec.mag, nodes, element, at.mag, kByPath, at.plain & ElementFields::mag_plain);
+    point.mag_err = read_number(spec.mag_err, nodes, element, at.mag_err, kByPath, at.plain & ElementFields::mag_err_plain);
+    point.flux = read_number(spec.flux, nodes, element, at.flux, at.flux_zero_point, at.plain & ElementFields::flux_plain);
+    point.flux_err = read_number(spec.flux_err, nodes, element, at.flux_err, at.flux_err_zero_point,
+                                 at.plain & ElementFields::flux_err_plain);
+    point.limit_mag =
+        read_number(spec.limit_mag, nodes, element, at.limit_mag, kByPath, at.plain & ElementFields::limit_mag_plain);
     std::optional<bool> flag = read_flag(spec.is_diff_pos, nodes, element, at.is_diff_pos);
     point.is_diff_pos = flag.value_or(true);
     if (spec.kind != Photometry::Kind::upper_limit)

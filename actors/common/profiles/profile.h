@@ -93,6 +93,11 @@ struct ElementFields {
   std::vector<int32_t> present, absent, equals;  // the Selector's paths, in its order
   int32_t time = 0, exposure_time = 0, band = 0, mag = 0, mag_err = 0, flux = 0, flux_zero_point = 0, flux_err = 0,
           flux_err_zero_point = 0, limit_mag = 0, is_diff_pos = 0;
+  // Bit per number (`plain_number` in profile.cpp): its spec is one path read as it is (no
+  // constant, sentinel or zero point), so that a number node needs no more than its scale.
+  enum Plain : uint32_t { time_plain = 1, exposure_plain = 2, mag_plain = 4, mag_err_plain = 8, flux_plain = 16,
+                          flux_err_plain = 32, limit_mag_plain = 64 };
+  uint32_t plain = 0;
 };
 
 // Elements of a list that an entry takes: `present` paths non-null, `absent` ones null,
@@ -196,11 +201,11 @@ class Profile {
   bool accepts(RawView node, bool check_version, std::string* why) const;
   void map_values(AlertCore& core, std::string_view place, uint32_t root_node, uint64_t epoch) const;
   void map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const;
-  // `value_position`, `exposure_position`: of the time's and the exposure's field when `at` is a
-  // list element of an ElementFields' shape (FieldPath::kNotOneField: through the paths).
+  // `value_position`, `exposure_position`, `plain`: of the time's and the exposure's field when
+  // `at` is a list element of an ElementFields' shape (FieldPath::kNotOneField: through the paths).
   double convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
                       bool required, int32_t value_position = FieldPath::kNotOneField,
-                      int32_t exposure_position = FieldPath::kNotOneField) const;
+                      int32_t exposure_position = FieldPath::kNotOneField, uint32_t plain = 0) const;
   double tai_minus_utc_days(double mjd_utc, std::string_view place) const;
 
   std::string name_, survey_, origin_;
