@@ -367,8 +367,17 @@ bool plain_number(const ValueSpec& spec) {
       case RawNode::Kind::Double: flag = n->number != 0; break;
       case RawNode::Kind::String: {
         std::string_view s = n->text;
-        if (s == "t" || s == "1" || s == "true" || s == "T" || s == "+") flag = true;
-        else if (s == "f" || s == "0" || s == "false" || s == "F" || s == "-") flag = false;
+        if (s.size() == 1) {  // ZTF's isdiffpos: one letter, compared without a call
+          switch (s[0]) {
+            case 't': case '1': case 'T': case '+': flag = true; break;
+            case 'f': case '0': case 'F': case '-': flag = false; break;
+            default: break;
+          }
+        } else if (s == "true") {
+          flag = true;
+        } else if (s == "false") {
+          flag = false;
+        }
         break;
       }
       default: break;
@@ -798,10 +807,16 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
   if (list == nullptr || list->kind != RawNode::Kind::List) return;
   const RawNode* element = nodes.base + list->first_child;
   // The fields' positions in the first record element's shape (elements of one schema share it;
-  // checked by name once per record, as every path is).
+  // checked by name once per epoch, as every path is): kept from the record before when its
+  // first element had the same shape in the same epoch (the same shape, see FieldPath).
   ElementFields& fields = spec.fields;
-  fields.shape = nullptr;
-  for (uint32_t i = 0; i < list->child_count; ++i) {
+  const RawNode* first = element;
+  while (first != element + list->child_count && (first->kind != RawNode::Kind::Record || first->shape == nullptr))
+    ++first;
+  const bool known = first != element + list->child_count && fields.shape == first->shape &&
+                     fields.epoch == nodes.epoch && nodes.epoch != 0;
+  if (!known) fields.shape = nullptr;
+  for (uint32_t i = static_cast<uint32_t>(first - element); !known && i < list->child_count; ++i) {
     if (element[i].kind != RawNode::Kind::Record || element[i].shape == nullptr) continue;
     const RecordShape* shape = element[i].shape;
     const uint64_t epoch = nodes.epoch;
@@ -836,6 +851,7 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
     plain(spec.flux_err, fields.flux_err, ElementFields::flux_err_plain);
     plain(spec.limit_mag, fields.limit_mag, ElementFields::limit_mag_plain);
     fields.shape = shape;
+    fields.epoch = epoch;
     break;
   }
   static const ElementFields kByPaths = [] {

@@ -90,6 +90,7 @@ struct TimeSpec {
 // through the path.
 struct ElementFields {
   const RecordShape* shape = nullptr;  // nullptr: none found for this record
+  uint64_t epoch = 0;                  // FieldPath's, when `shape` was located
   std::vector<int32_t> present, absent, equals;  // the Selector's paths, in its order
   int32_t time = 0, exposure_time = 0, band = 0, mag = 0, mag_err = 0, flux = 0, flux_zero_point = 0, flux_err = 0,
           flux_err_zero_point = 0, limit_mag = 0, is_diff_pos = 0;
