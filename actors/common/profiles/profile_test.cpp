@@ -159,7 +159,7 @@ std::shared_ptr<ZtfLikeShapes> reversed_ztf_like_shapes() {
 // A ZTF-like alert in records of `shapes` (any field order: values are set by name). With
 // `prv_detection` given, the history's detection is a record of that shape instead of
 // shapes->prv (a list of records of two shapes, as a union of records would give); without
-// `forced`, fp_hists is empty.
+// `forced`, fp_hists is null.
 RawRecord ztf_like_in(const std::shared_ptr<ZtfLikeShapes>& shapes, const char* version, const char* isdiffpos,
                       const RecordShape* prv_detection = nullptr, bool forced = true) {
   RawRecordBuilder b;
@@ -197,10 +197,7 @@ RawRecord ztf_like_in(const std::shared_ptr<ZtfLikeShapes>& shapes, const char* 
   b.set_int(at(u, ps, "fid"), 3);
   b.set_double(at(u, ps, "diffmaglim"), 20.5);
   const RecordShape& fs = shapes->fp;
-  if (!forced) {
-    b.begin_list(at(f, a, "fp_hists"), 0);
-    return b.finish(nullptr, shapes);
-  }
+  if (!forced) return b.finish(nullptr, shapes);  // fp_hists null
   uint32_t fl = b.begin_list(at(f, a, "fp_hists"), 2);
   uint32_t p = b.begin_record(fl, &fs);
   b.set_double(at(p, fs, "jd"), 2458997.5);
@@ -352,8 +349,8 @@ TEST_CASE("a profile given its records' decode plan keeps field positions across
   check_ztf_like_core(*profile->map(ztf_like_in(second, "4.01", "f"), nullptr, "r", 0, nullptr, 0, second));
 
   // A plan freed while a path's position still names one of its shapes (fp_hists' fields: the
-  // record in between has no forced points), and another plan allocated, likely at its address:
-  // the profile must check the names again, not trust the address.
+  // record in between has none), and another plan allocated, likely at its address: the profile
+  // must check the names again (paths and the history's element positions), not trust the address.
   auto freed = std::make_shared<ZtfLikeShapes>();
   check_ztf_like_core(*profile->map(ztf_like_in(freed, "4.01", "f"), nullptr, "r", 0, nullptr, 0, freed));
   auto without_forced = profile->map(ztf_like_in(first, "4.01", "f", nullptr, false), nullptr, "r", 0, nullptr, 0, first);
