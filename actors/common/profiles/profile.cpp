@@ -244,16 +244,17 @@ int32_t value_position(const ValueSpec& spec, const RecordShape* shape, uint64_t
   return spec.paths.size() == 1 ? spec.paths.front().position_in(shape, epoch) : kByPath;
 }
 
-// `zero_point_position`: of spec.zero_point, as `position` is of the value.
 // A spec read as its one path's number gives: no constant, sentinel or zero point.
 bool plain_number(const ValueSpec& spec) {
   return !spec.constant && spec.paths.size() == 1 && spec.null_values.empty() && spec.null_texts.empty() &&
          spec.zero_point.empty();
 }
 
-// `plain`: the spec is plain_number's and `position` is its path's (not kByPath).
-[[gnu::always_inline]] inline double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, int32_t position = kByPath,
-                   int32_t zero_point_position = kByPath, bool plain = false) {
+// `position`: of the spec's only path, as for first_value; `zero_point_position`: of
+// spec.zero_point; `plain`: the spec is plain_number's and `position` is its path's.
+[[gnu::always_inline]] inline double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at,
+                                                 int32_t position = kByPath, int32_t zero_point_position = kByPath,
+                                                 bool plain = false) {
   if (plain) {  // what the general read below gives a number or a null, without its checks
     const RawNode* v = node_at(spec.paths.front(), nodes, at, position);
     if (v == nullptr) return NAN;
@@ -297,8 +298,10 @@ bool plain_number(const ValueSpec& spec) {
 
 // Text of a scalar: strings as they are, integers in decimal, booleans true/false; then the
 // spec's `map`, then `extra` (the profile's band names), without allocating for short texts.
-[[gnu::always_inline]] inline bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std::string& out,
-               const std::map<std::string, std::string, std::less<>>* extra = nullptr, int32_t position = kByPath) {
+[[gnu::always_inline]] inline bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at,
+                                             std::string& out,
+                                             const std::map<std::string, std::string, std::less<>>* extra = nullptr,
+                                             int32_t position = kByPath) {
   char buf[32];
   std::string_view text;
   if (spec.constant) {
@@ -353,7 +356,8 @@ bool plain_number(const ValueSpec& spec) {
 }
 
 // Positive-subtraction flag: 't'/'1'/true/1.0 are positive, 'f'/'0'/false/0 negative.
-[[gnu::always_inline]] inline std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, int32_t position = kByPath) {
+[[gnu::always_inline]] inline std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes,
+                                                            const RawNode* at, int32_t position = kByPath) {
   if (spec.empty()) return std::nullopt;
   std::optional<bool> flag;
   if (spec.constant) {
@@ -772,8 +776,8 @@ double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const
 
 // Inlined into the light-curve loop (once per point).
 [[gnu::always_inline]] inline double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes,
-                                                           const RawNode* at, std::string_view place,
-                             bool required, int32_t value_position, int32_t exposure_position,
+                                                           const RawNode* at, std::string_view place, bool required,
+                                                           int32_t value_position, int32_t exposure_position,
                                                            uint32_t plain) const {
   double value = read_number(spec.value, nodes, at, value_position, kByPath, plain & ElementFields::time_plain);
   if (!std::isfinite(value)) {
@@ -784,8 +788,10 @@ double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const
   if (spec.exposure_start) {
     // One rule for the alert's own point and its history's: an exposure time that is missing,
     // null or not positive (three real ZTF alerts carry exptime 0) is the profile's default.
-    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at, exposure_position, kByPath,
-                                                                       plain & ElementFields::exposure_plain);
+    double exposure = spec.exposure_time.empty()
+                          ? NAN
+                          : read_number(spec.exposure_time, nodes, at, exposure_position, kByPath,
+                                        plain & ElementFields::exposure_plain);
     if (!(exposure > 0)) exposure = spec.default_exposure_s;
     mjd += exposure / 2 / time::kSecondsPerDay;
   }
@@ -873,7 +879,8 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
     point.mjd_tai = mjd_tai;
     read_text(spec.band, nodes, element, point.band, &bands_, at.band);
     point.mag = read_number(spec.mag, nodes, element, at.mag, kByPath, at.plain & ElementFields::mag_plain);
-    point.mag_err = read_number(spec.mag_err, nodes, element, at.mag_err, kByPath, at.plain & ElementFields::mag_err_plain);
+    point.mag_err =
+        read_number(spec.mag_err, nodes, element, at.mag_err, kByPath, at.plain & ElementFields::mag_err_plain);
     point.flux = read_number(spec.flux, nodes, element, at.flux, at.flux_zero_point, at.plain & ElementFields::flux_plain);
     point.flux_err = read_number(spec.flux_err, nodes, element, at.flux_err, at.flux_err_zero_point,
                                  at.plain & ElementFields::flux_err_plain);
