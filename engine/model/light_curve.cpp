@@ -112,17 +112,8 @@ std::optional<size_t> mark_duplicates_in_time_order(const std::vector<Photometry
   return dropped;
 }
 
-}  // namespace
-
-std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, const Photometry* own) {
-  std::vector<uint32_t> group_of;
-  if (std::optional<size_t> dropped = mark_duplicates_in_time_order(history, own, group_of)) {
-    std::vector<uint32_t> out;
-    out.reserve(history.size() - *dropped);
-    for (uint32_t i = 0; i < history.size(); ++i)
-      if (group_of[i] != kDropped) out.push_back(i);
-    return out;
-  }
+// distinct_points by sorting indices by kind, band and time: any history.
+std::vector<uint32_t> distinct_points_by_sort(const std::vector<Photometry>& history, const Photometry* own) {
   std::vector<uint32_t> order(history.size());
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -157,6 +148,20 @@ std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, co
   return out;
 }
 
+}  // namespace
+
+std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, const Photometry* own) {
+  std::vector<uint32_t> group_of;
+  if (std::optional<size_t> dropped = mark_duplicates_in_time_order(history, own, group_of)) {
+    std::vector<uint32_t> out;
+    out.reserve(history.size() - *dropped);
+    for (uint32_t i = 0; i < history.size(); ++i)
+      if (group_of[i] != kDropped) out.push_back(i);
+    return out;
+  }
+  return distinct_points_by_sort(history, own);
+}
+
 void remove_duplicate_points(AlertCore& core) {
   Photometry own = own_detection(core);
   const Photometry* own_point = std::isfinite(own.mjd_tai) ? &own : nullptr;
@@ -169,7 +174,7 @@ void remove_duplicate_points(AlertCore& core) {
     for (uint32_t i = 0; i < core.history.size(); ++i)
       if (group_of[i] != kDropped) history.push_back(std::move(core.history[i]));
   } else {
-    std::vector<uint32_t> kept = distinct_points(core.history, own_point);
+    std::vector<uint32_t> kept = distinct_points_by_sort(core.history, own_point);  // not marking again
     if (kept.size() == core.history.size()) return;
     history.reserve(kept.size());
     for (uint32_t i : kept) history.push_back(std::move(core.history[i]));
