@@ -430,7 +430,8 @@ std::string ValueSpec::describe() const {
 
 namespace {
 
-// Selector::accepts, inlined into the light-curve loop.
+// Whether `selector` takes `element` (a list element), inlined into the light-curve loop;
+// `positions`, when given, were found for the element's shape (ElementFields).
 [[gnu::always_inline]] inline bool selector_accepts(const Selector& selector, const RawNode* base, const RawNode* element,
                                                     uint64_t epoch, const ElementFields* positions) {
   const auto& [present, absent, equals] = selector;
@@ -466,11 +467,6 @@ namespace {
 }
 
 }  // namespace
-
-bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epoch,
-                       const ElementFields* positions) const {
-  return selector_accepts(*this, base, element, epoch, positions);
-}
 
 std::unique_ptr<Profile> Profile::parse_text(const std::string& text, const std::string& origin) {
   YAML::Node document;
@@ -743,6 +739,7 @@ bool Profile::accepts(RawView node, bool check_version, std::string* why) const 
   return false;
 }
 
+// `mjd_utc` within [1960, ERFA's calendar's end] (convert_time bounds it): its day casts.
 double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const {
   auto day = static_cast<int64_t>(std::floor(mjd_utc));
   if (day >= steady_from_ && day <= steady_to_) return steady_offset_;
@@ -797,6 +794,19 @@ double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const
   }
   if (mjd < 36934) {  // 1960: no UTC before
     if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") " + std::to_string(value) + " is before 1960");
+    return NAN;
+  }
+  // ERFA's calendar ends at JD 1e9 (eraJd2cal). Bounded here, once, so that the day's cast to an
+  // integer below and in tai_minus_utc_days is defined (a hostile jd 1e300 would not be), and an
+  // exposure that made the time infinite is caught too.
+  constexpr double kLastMjd = 1e9 - 2400000.5;
+  if (!(mjd <= kLastMjd)) {
+    if (required) {
+      char text[32];
+      auto end = std::to_chars(text, text + sizeof text, value).ptr;
+      mapping_error(place, name_,
+                    "time (" + spec.value.describe() + ") " + std::string(text, end) + " is past ERFA's calendar (JD 1e9)");
+    }
     return NAN;
   }
   if (spec.scale == time::Scale::utc) {
@@ -906,11 +916,12 @@ std::vector<std::string> Profile::cutout_fields() const {
 std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                               std::string_view place, uint32_t root,
                                               std::shared_ptr<const UnreadCutouts> cutouts_not_read,
-                                              size_t kept_bytes, std::shared_ptr<const void> shapes) const {
+                                              size_t kept_bytes,
+                                              const std::shared_ptr<const void>& plan_that_decoded_raw) const {
   // A new epoch unless the record's shapes are those held since the last one (see profile.h).
-  if (shapes == nullptr || shapes != shapes_held_) {
+  if (plan_that_decoded_raw == nullptr || plan_that_decoded_raw != shapes_held_) {
     ++epoch_;
-    shapes_held_ = std::move(shapes);
+    shapes_held_ = plan_that_decoded_raw;
   }
   auto core = std::make_shared<AlertCore>();
   core->cutouts_not_read = std::move(cutouts_not_read);

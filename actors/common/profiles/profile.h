@@ -102,15 +102,11 @@ struct ElementFields {
 };
 
 // Elements of a list that an entry takes: `present` paths non-null, `absent` ones null,
-// `equals` paths' text one of the listed values.
+// `equals` paths' text one of the listed values (read in profile.cpp's light-curve loop).
 struct Selector {
   std::vector<FieldPath> present;
   std::vector<FieldPath> absent;
   std::vector<std::pair<FieldPath, std::vector<std::string>>> equals;
-  // `base`/`epoch` as for FieldPath::resolve; `positions`, when given, were found for the
-  // element's shape.
-  bool accepts(const RawNode* base, const RawNode* element, uint64_t epoch,
-               const ElementFields* positions = nullptr) const;
 };
 
 struct HistorySpec {
@@ -185,15 +181,20 @@ class Profile {
   // `root` is the node the alert is at (0: the record itself; ProfileSet finds wrapped ones).
   // `cutouts_not_read`, `kept_bytes`: what the source left unread and the size of `buffers` when
   // it says (AlertCore::cutouts_not_read, AlertCore::kept_bytes).
-  // `shapes`, when given, must own every RecordShape the record's nodes point to (a decoder's
-  // DecodePlan: the `shapes` its RawRecords keep). The profile holds the last one given, and
-  // while records come with it their paths' positions stay trusted from one record to the next
-  // (the shapes are alive, so one address is one shape): no field name is checked again. Without
-  // it, each record's paths check names once (FieldPath::resolve's epoch).
+  // `plan_that_decoded_raw`: the decoder's DecodePlan that decoded `raw` (the owner of every
+  // RecordShape its nodes point to: the `shapes` a RawRecord keeps), or nullptr. The contract is
+  // the caller's and nothing here can check it (RawRecord does not expose its shapes): pass the
+  // plan kept beside the records it decoded, and nullptr for a record decoded any other way. The
+  // profile holds the last plan given (a copy only when it changes), and while records come with
+  // it their paths' positions stay trusted from one record to the next (the shapes are alive, so
+  // one address is one shape): no field name is checked again. A wrong plan would let a position
+  // of another shape at a reused address be trusted. Without one, each record's paths check names
+  // once (FieldPath::resolve's epoch).
   std::shared_ptr<const AlertCore> map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                        std::string_view place, uint32_t root = 0,
                                        std::shared_ptr<const UnreadCutouts> cutouts_not_read = nullptr,
-                                       size_t kept_bytes = 0, std::shared_ptr<const void> shapes = nullptr) const;
+                                       size_t kept_bytes = 0,
+                                       const std::shared_ptr<const void>& plan_that_decoded_raw = nullptr) const;
   // The top-level raw fields the cutouts are read from ("cutoutScience", ...).
   std::vector<std::string> cutout_fields() const;
 
@@ -231,7 +232,7 @@ class Profile {
   mutable int64_t steady_from_ = 1, steady_to_ = 0;
   mutable double steady_offset_ = NAN;
   // FieldPath::resolve's epoch: one per mapped record, or one for every record of the shapes
-  // held (map's `shapes`).
+  // held (map's `plan_that_decoded_raw`).
   mutable uint64_t epoch_ = 0;
   mutable std::shared_ptr<const void> shapes_held_;
   mutable ZeroPointFactor zero_point_factor_;

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
+#include <new>
 
 #include "engine/time/time_scale.h"
 #include "engine/util/fault.h"
@@ -17,7 +19,8 @@ struct AtlasShapes {
   RecordShape candidate{"atlas.candidate", {"mjd", "RA", "Dec", "Mag", "Dmag", "flux", "dflux", "rb", "filter"}};
 };
 
-RawRecord atlas_record(double ra, double dec, double flux, const char* filter = "o", const char* candid = nullptr) {
+RawRecord atlas_record(double ra, double dec, double flux, const char* filter = "o", const char* candid = nullptr,
+                       double mjd = 59000.25) {
   static auto shapes = std::make_shared<AtlasShapes>();
   RawRecordBuilder b;
   uint32_t f = b.begin_record(b.add_root(), &shapes->alert);
@@ -25,7 +28,7 @@ RawRecord atlas_record(double ra, double dec, double flux, const char* filter = 
   if (candid) b.set_string(f + 1, candid);
   else b.set_int(f + 1, 123456789);
   uint32_t c = b.begin_record(f + 2, &shapes->candidate);
-  b.set_double(c, 59000.25);
+  b.set_double(c, mjd);
   b.set_double(c + 1, ra);
   b.set_double(c + 2, dec);
   b.set_double(c + 3, 18.5);
@@ -145,23 +148,50 @@ struct ZtfLikeShapes {
   RecordShape fp{"ztf.alert.fp_hist", {"jd", "fid", "forcediffimflux", "forcediffimfluxunc", "magzpsci", "procstatus", "exptime"}};
 };
 
-// The same schema with every record's fields in reverse order: another writer schema, whose
-// positions a profile must not take from the first one's.
-std::shared_ptr<ZtfLikeShapes> reversed_ztf_like_shapes() {
-  auto shapes = std::make_shared<ZtfLikeShapes>();
-  for (RecordShape* shape : {&shapes->alert, &shapes->candidate, &shapes->prv, &shapes->fp}) {
+// Every record's fields in reverse order: another writer schema, whose positions a profile must
+// not take from the first one's.
+void reverse_fields(ZtfLikeShapes& shapes) {
+  for (RecordShape* shape : {&shapes.alert, &shapes.candidate, &shapes.prv, &shapes.fp}) {
     std::vector<std::string> fields(shape->fields.rbegin(), shape->fields.rend());
     *shape = RecordShape(shape->name, fields);
   }
+}
+
+std::shared_ptr<ZtfLikeShapes> reversed_ztf_like_shapes() {
+  auto shapes = std::make_shared<ZtfLikeShapes>();
+  reverse_fields(*shapes);
   return shapes;
 }
+
+// Storage for one ZtfLikeShapes that a test destroys and builds again in place: the second
+// shapes are certainly at the first one's address (an allocator may not give a freed block back,
+// ASan's quarantine never does). Handed out as a shared_ptr that does not delete.
+struct ShapesInPlace {
+  alignas(ZtfLikeShapes) unsigned char bytes[sizeof(ZtfLikeShapes)];
+  ZtfLikeShapes* live = nullptr;
+  std::shared_ptr<ZtfLikeShapes> make(bool reversed) {
+    destroy();
+    live = new (bytes) ZtfLikeShapes();
+    if (reversed) reverse_fields(*live);
+    return std::shared_ptr<ZtfLikeShapes>(live, [](ZtfLikeShapes*) {});
+  }
+  void destroy() {
+    if (live) std::destroy_at(live);
+    live = nullptr;
+  }
+  ShapesInPlace() = default;
+  ShapesInPlace(const ShapesInPlace&) = delete;
+  ShapesInPlace& operator=(const ShapesInPlace&) = delete;
+  ~ShapesInPlace() { destroy(); }
+};
 
 // A ZTF-like alert in records of `shapes` (any field order: values are set by name). With
 // `prv_detection` given, the history's detection is a record of that shape instead of
 // shapes->prv (a list of records of two shapes, as a union of records would give); without
 // `forced`, fp_hists is null.
 RawRecord ztf_like_in(const std::shared_ptr<ZtfLikeShapes>& shapes, const char* version, const char* isdiffpos,
-                      const RecordShape* prv_detection = nullptr, bool forced = true) {
+                      const RecordShape* prv_detection = nullptr, bool forced = true,
+                      double detection_jd = 2458999.5) {
   RawRecordBuilder b;
   auto at = [](uint32_t first, const RecordShape& shape, const char* field) { return first + *shape.find(field); };
   const RecordShape& a = shapes->alert;
@@ -184,7 +214,7 @@ RawRecord ztf_like_in(const std::shared_ptr<ZtfLikeShapes>& shapes, const char* 
   uint32_t l = b.begin_list(at(f, a, "prv_candidates"), 2);
   const RecordShape& ds = prv_detection ? *prv_detection : shapes->prv;
   uint32_t d = b.begin_record(l, &ds);  // a detection
-  b.set_double(at(d, ds, "jd"), 2458999.5);
+  b.set_double(at(d, ds, "jd"), detection_jd);
   b.set_int(at(d, ds, "fid"), 1);
   b.set_int(at(d, ds, "candid"), 41);
   b.set_double(at(d, ds, "magpsf"), 18.5);
@@ -349,18 +379,24 @@ TEST_CASE("a profile given its records' decode plan keeps field positions across
   check_ztf_like_core(*profile->map(ztf_like_in(second, "4.01", "f"), nullptr, "r", 0, nullptr, 0, second));
 
   // A plan freed while a path's position still names one of its shapes (fp_hists' fields: the
-  // record in between has none), and another plan allocated, likely at its address: the profile
-  // must check the names again (paths and the history's element positions), not trust the address.
-  auto freed = std::make_shared<ZtfLikeShapes>();
-  check_ztf_like_core(*profile->map(ztf_like_in(freed, "4.01", "f"), nullptr, "r", 0, nullptr, 0, freed));
+  // record in between has none), and another plan built at its address (in the same storage, so
+  // the reuse is certain): the profile must check the names again (paths and the history's
+  // element positions), not trust the address.
+  ShapesInPlace storage;
+  {
+    auto freed = storage.make(false);
+    check_ztf_like_core(*profile->map(ztf_like_in(freed, "4.01", "f"), nullptr, "r", 0, nullptr, 0, freed));
+  }
   auto without_forced = profile->map(ztf_like_in(first, "4.01", "f", nullptr, false), nullptr, "r", 0, nullptr, 0, first);
   CHECK(without_forced->history.size() == 2);
-  const RecordShape* freed_fp = &freed->fp;
-  freed.reset();
-  auto in_its_place = reversed_ztf_like_shapes();
-  const std::string where = &in_its_place->fp == freed_fp ? "at" : "not at";
-  MESSAGE("the new plan's shapes are " << where << " the freed one's address");
+  const RecordShape* freed_fp = &storage.live->fp;
+  storage.destroy();  // the profile holds `first` now, nothing of the freed plan
+  auto in_its_place = storage.make(true);
+  REQUIRE(&in_its_place->fp == freed_fp);
   check_ztf_like_core(*profile->map(ztf_like_in(in_its_place, "4.01", "f"), nullptr, "r", 0, nullptr, 0, in_its_place));
+  check_ztf_like_core(*profile->map(ztf_like_in(first, "4.01", "f"), nullptr, "r", 0, nullptr, 0, first));
+  in_its_place.reset();
+  storage.destroy();  // the profile holds `first` again
 
   // A list whose elements have two shapes (a union of records): the history's positions are
   // those of its first element's shape, and an element of the other shape is read by its names.
@@ -371,6 +407,26 @@ TEST_CASE("a profile given its records' decode plan keeps field positions across
   for (int i = 0; i < 3; ++i) {
     INFO("mixed record " << i);
     check_ztf_like_core(*profile->map(ztf_like_in(mixed, "4.01", "f", &other_prv), nullptr, "r", 0, nullptr, 0, both));
+  }
+}
+
+TEST_CASE("a time past ERFA's calendar (a hostile jd 1e300) is refused for the alert and skipped in its history") {
+  auto atlas = Profile::parse_text(kAtlasProfile, "atlas.yaml");
+  CHECK_THROWS_WITH_AS(atlas->map(atlas_record(10, 20, 5, "o", nullptr, 1e300), nullptr, "p"),
+                       "p: profile atlas-test: time (candidate.mjd) 1e+300 is past ERFA's calendar (JD 1e9)", Fault);
+  CHECK_THROWS_WITH_AS(atlas->map(atlas_record(10, 20, 5, "o", nullptr, INFINITY), nullptr, "p"),
+                       "p: profile atlas-test: time (candidate.mjd) is missing or not finite", Fault);
+  CHECK(atlas->map(atlas_record(10, 20, 5), nullptr, "p")->mjd_tai == doctest::Approx(59000.25 + 37.0 / 86400));
+
+  // A history point with such a time says nothing, as one without a time: the others stay.
+  auto ztf = Profile::parse_text(kZtfLikeProfile, "ztf-like.yaml");
+  auto shapes = std::make_shared<ZtfLikeShapes>();
+  for (double jd : {1e300, 1e9 + 1, -1e300}) {
+    CAPTURE(jd);
+    auto core = ztf->map(ztf_like_in(shapes, "4.01", "f", nullptr, true, jd), nullptr, "r");
+    REQUIRE(core->history.size() == 2);
+    CHECK(core->history[0].kind == Photometry::Kind::upper_limit);
+    CHECK(core->history[1].kind == Photometry::Kind::forced);
   }
 }
 
