@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <optional>
 
@@ -28,18 +29,28 @@ Photometry own_detection(const AlertCore& c) {
 
 namespace {
 
+// Band names are short ("g", "r", "i"): compared here without a call to memcmp for one letter.
+inline bool same_band(const std::string& a, const std::string& b) {
+  return a.size() == b.size() &&
+         (a.empty() || (a[0] == b[0] && (a.size() == 1 || std::memcmp(a.data() + 1, b.data() + 1, a.size() - 1) == 0)));
+}
+
+inline bool same_time(const Photometry& a, const Photometry& b) {
+  return std::abs(a.mjd_tai - b.mjd_tai) <= kSamePointDays;
+}
+
 // distinct_points without a sort, for a history whose timed points run in time order within each
 // kind and band, forwards or backwards (untimed ones anywhere), as alerts carry them: ZTF's
 // prv_candidates oldest first, its fp_hists newest first. Each kind and band is then walked in
 // time order as it stands, keeping the last kept point, instead of sorting indices with string
-// compares (~2 % of the reference workflow's CPU: three calls per alert). Nothing when a kind and
-// band's times turn back, or tie in a backwards run (the sort's tie-break is the index): the caller
-// sorts.
-std::optional<std::vector<uint32_t>> distinct_points_in_time_order(const std::vector<Photometry>& history,
-                                                                   const Photometry* own) {
+// compares (~2 % of the reference workflow's CPU: three calls per alert). Marks the points dropped
+// kDropped in `group_of` (one entry per point) and says how many; nothing when a kind and band's
+// times turn back, or tie in a backwards run (the sort's tie-break is the index): the caller sorts.
+constexpr uint32_t kUntimed = UINT32_MAX, kDropped = UINT32_MAX - 1;
+std::optional<size_t> mark_duplicates_in_time_order(const std::vector<Photometry>& history, const Photometry* own,
+                                                    std::vector<uint32_t>& group_of) {
   // Each point's group (kind and band) in one array, not a list of indices per group: a call is
-  // four allocations whatever the groups (three calls an alert; ~7.5 k instructions a call before).
-  constexpr uint32_t kUntimed = UINT32_MAX, kDropped = UINT32_MAX - 1;
+  // two allocations whatever the groups (three calls an alert; ~7.5 k instructions a call before).
   struct Group {
     const Photometry* first;  // names the kind and band
     uint32_t last;            // its latest point in input order
@@ -49,12 +60,21 @@ std::optional<std::vector<uint32_t>> distinct_points_in_time_order(const std::ve
   };
   std::vector<Group> groups;
   groups.reserve(8);
-  std::vector<uint32_t> group_of(history.size(), kUntimed);  // untimed: no time, no duplicate to find
+  group_of.assign(history.size(), kUntimed);  // untimed: no time, no duplicate to find
+  auto in_group = [&](uint32_t g, const Photometry& p) {
+    return groups[g].first->kind == p.kind && same_band(groups[g].first->band, p.band);
+  };
+  uint32_t last_group = 0;  // the group of the point before: tried first (groups are distinct)
   for (uint32_t i = 0; i < history.size(); ++i) {
     const Photometry& p = history[i];
     if (!std::isfinite(p.mjd_tai)) continue;
     uint32_t g = 0;
-    while (g < groups.size() && !(groups[g].first->kind == p.kind && groups[g].first->band == p.band)) ++g;
+    if (last_group < groups.size() && in_group(last_group, p)) {
+      g = last_group;
+    } else {
+      while (g < groups.size() && !in_group(g, p)) ++g;
+    }
+    last_group = g;
     group_of[i] = g;
     if (g == groups.size()) {
       groups.push_back(Group{&p, i, 0, false, nullptr});
@@ -69,30 +89,31 @@ std::optional<std::vector<uint32_t>> distinct_points_in_time_order(const std::ve
     if (group.tie && group.direction < 0) return std::nullopt;
     group.last = i;
   }
+  // The group of the alert's own point: a point is the same as `own` when in that group and at its
+  // time, and as its group's last kept point when at that point's time (same_point, the kind and
+  // band compared once per group).
+  uint32_t own_group = kUntimed;
+  for (uint32_t g = 0; own && g < groups.size(); ++g)
+    if (in_group(g, *own)) own_group = g;
   // Each group in time order: forwards ones in input order, backwards ones in reverse.
+  size_t dropped = 0;
   auto visit = [&](uint32_t i, bool forwards) {
     if (group_of[i] >= kDropped) return;  // untimed, or dropped by the forwards pass
     Group& group = groups[group_of[i]];
     if ((group.direction >= 0) != forwards) return;
     const Photometry& p = history[i];
-    if ((own && same_point(*own, p)) || (group.kept && same_point(*group.kept, p)))
-      group_of[i] = kDropped;
+    if ((group_of[i] == own_group && same_time(*own, p)) || (group.kept && same_time(*group.kept, p)))
+      group_of[i] = kDropped, ++dropped;
     else
       group.kept = &p;
   };
   for (uint32_t i = 0; i < history.size(); ++i) visit(i, true);
   for (uint32_t i = static_cast<uint32_t>(history.size()); i-- > 0;) visit(i, false);
-  std::vector<uint32_t> out;
-  out.reserve(history.size());
-  for (uint32_t i = 0; i < history.size(); ++i)
-    if (group_of[i] != kDropped) out.push_back(i);
-  return out;
+  return dropped;
 }
 
-}  // namespace
-
-std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, const Photometry* own) {
-  if (std::optional<std::vector<uint32_t>> kept = distinct_points_in_time_order(history, own)) return std::move(*kept);
+// distinct_points by sorting indices by kind, band and time: any history.
+std::vector<uint32_t> distinct_points_by_sort(const std::vector<Photometry>& history, const Photometry* own) {
   std::vector<uint32_t> order(history.size());
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -127,13 +148,37 @@ std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, co
   return out;
 }
 
+}  // namespace
+
+std::vector<uint32_t> distinct_points(const std::vector<Photometry>& history, const Photometry* own) {
+  std::vector<uint32_t> group_of;
+  if (std::optional<size_t> dropped = mark_duplicates_in_time_order(history, own, group_of)) {
+    std::vector<uint32_t> out;
+    out.reserve(history.size() - *dropped);
+    for (uint32_t i = 0; i < history.size(); ++i)
+      if (group_of[i] != kDropped) out.push_back(i);
+    return out;
+  }
+  return distinct_points_by_sort(history, own);
+}
+
 void remove_duplicate_points(AlertCore& core) {
   Photometry own = own_detection(core);
-  std::vector<uint32_t> kept = distinct_points(core.history, std::isfinite(own.mjd_tai) ? &own : nullptr);
-  if (kept.size() == core.history.size()) return;
+  const Photometry* own_point = std::isfinite(own.mjd_tai) ? &own : nullptr;
   std::vector<Photometry> history;
-  history.reserve(kept.size());
-  for (uint32_t i : kept) history.push_back(std::move(core.history[i]));
+  // The usual case, points in time order: no list of the kept points when none is dropped.
+  std::vector<uint32_t> group_of;
+  if (std::optional<size_t> dropped = mark_duplicates_in_time_order(core.history, own_point, group_of)) {
+    if (*dropped == 0) return;
+    history.reserve(core.history.size() - *dropped);
+    for (uint32_t i = 0; i < core.history.size(); ++i)
+      if (group_of[i] != kDropped) history.push_back(std::move(core.history[i]));
+  } else {
+    std::vector<uint32_t> kept = distinct_points_by_sort(core.history, own_point);  // not marking again
+    if (kept.size() == core.history.size()) return;
+    history.reserve(kept.size());
+    for (uint32_t i : kept) history.push_back(std::move(core.history[i]));
+  }
   core.history = std::move(history);
   count_history_detections(core);
 }

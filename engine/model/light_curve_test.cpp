@@ -49,16 +49,53 @@ TEST_CASE("one duplicate rule: same kind and band within 0.1 s, the alert's own 
   CHECK_FALSE(same_point(own, point(60000.5 - 0.11 * s, "g")));
 }
 
+TEST_CASE("a history in time order as alerts carry it loses its duplicates without a sort, the detections recounted") {
+  // Detections oldest first (as ZTF's prv_candidates), forced points newest first (its fp_hists),
+  // bands of several letters: every kind and band runs in time order, so no sort decides.
+  const double s = 1.0 / 86400;
+  AlertCore core;
+  core.mjd_tai = 60000.5;
+  core.band = "ztfg";
+  core.mag = 17.25;
+  core.history = {point(59990.25, "ztfg", Photometry::Kind::detection, 10),
+                  point(59990.25 + 0.08 * s, "ztfg", Photometry::Kind::detection, 11),  // the one before again
+                  point(59990.25 + 0.08 * s, "ztfr", Photometry::Kind::detection, 12),  // another band: kept
+                  point(59995.0, "ztfr", Photometry::Kind::upper_limit, 13),
+                  point(59995.0 + 0.3 * s, "ztfr", Photometry::Kind::upper_limit, 14),  // 0.3 s apart: kept
+                  point(60000.5 + 0.05 * s, "ztfg", Photometry::Kind::detection, 15),   // the alert's own again
+                  point(60000.5, "ztfg", Photometry::Kind::forced, 16),
+                  point(59999.5 + 0.01 * s, "ztfg", Photometry::Kind::forced, 17),
+                  point(59999.5, "ztfg", Photometry::Kind::forced, 18)};  // backwards: this one kept, not 17
+  core.history_detections = 4;
+  remove_duplicate_points(core);
+  std::vector<double> kept;
+  for (const Photometry& p : core.history) kept.push_back(p.mag);
+  CHECK(kept == std::vector<double>{10, 12, 13, 14, 16, 18});
+  CHECK(core.history_detections == 2);  // recounted: 10 and 12
+
+  // The same history with nothing to drop stays as it is (its count untouched).
+  AlertCore distinct;
+  distinct.mjd_tai = 60000.5;
+  distinct.band = "g";
+  distinct.history = {point(59990.25, "g"), point(59991.25, "gg"), point(59992.25, "g", Photometry::Kind::upper_limit)};
+  distinct.history_detections = 7;
+  remove_duplicate_points(distinct);
+  CHECK(distinct.history.size() == 3);
+  CHECK(distinct.history_detections == 7);
+}
+
 TEST_CASE("a history in time order and the same points shuffled keep the same points") {
   // Two paths decide: one pass for a history in time order (as alerts carry it), a sort otherwise.
   // Random histories with near duplicates (within and beyond 0.1 s), untimed points, three kinds
   // and bands; each point named by its magnitude. Distinct times, so no tie depends on position.
+  // Band names of one letter and of several, of one length ("ztfg", "ztfr") and of two ("g", "gg").
   const double s = 1.0 / 86400;
   std::mt19937 rng(20261205);
-  const char* bands[] = {"g", "r", "i"};
+  const char* band_sets[][3] = {{"g", "r", "i"}, {"ztfg", "ztfr", "ztfi"}, {"g", "gg", "r"}};
   const Photometry::Kind kinds[] = {Photometry::Kind::detection, Photometry::Kind::upper_limit, Photometry::Kind::forced};
   size_t dropped = 0;
   for (int round = 0; round < 500; ++round) {
+    const char* const* bands = band_sets[(round / 2) % 3];
     std::vector<Photometry> history;
     double t = 59000;
     const int n = std::uniform_int_distribution<int>(0, 40)(rng);
@@ -69,7 +106,7 @@ TEST_CASE("a history in time order and the same points shuffled keep the same po
       if (rng() % 10 == 0) p.mjd_tai = NAN;
       history.push_back(p);
     }
-    Photometry own = point(t - 0.05 * s, "r", Photometry::Kind::detection, 99);
+    Photometry own = point(t - 0.05 * s, bands[1], Photometry::Kind::detection, 99);
     // Half the rounds: the forced points after the others, newest first (as ZTF's prv_candidates
     // then fp_hists), which the walk without a sort takes too.
     if (round % 2) {

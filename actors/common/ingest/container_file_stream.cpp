@@ -123,8 +123,12 @@ void ContainerFileStream::read_block() {
   std::vector<RawRecord> records;
   std::vector<std::string_view> encodings;
   std::optional<Fault> block_fault;
+  // The plan that decodes this block, kept beside its records: the profiles are given exactly
+  // the plan that decoded each record (ProfileSet::map's contract), converted once a block.
+  const std::shared_ptr<const avro::DecodePlan> plan = plan_;
+  const std::shared_ptr<const void> plan_that_decoded_records = plan;
   try {
-    ingester_.decoder().decode_block(plan_, block, block_bytes.owner, path_, records, &encodings);
+    ingester_.decoder().decode_block(plan, block, block_bytes.owner, path_, records, &encodings);
   } catch (const std::exception& error) {
     block_fault = to_fault(error, path_ + ":byte " + std::to_string(block_start));
   }
@@ -132,7 +136,8 @@ void ContainerFileStream::read_block() {
     std::string place = path_ + " record " + std::to_string(records_seen_ + i);
     try {
       std::shared_ptr<const void> buffers = block.owner ? block.owner : block_bytes.owner;
-      pending_.push_back({std::make_shared<const Alert>(ingester_.profiles().map(std::move(records[i]), buffers, place)),
+      pending_.push_back({std::make_shared<const Alert>(ingester_.profiles().map(std::move(records[i]), buffers, place,
+                                                                                    nullptr, 0, plan_that_decoded_records)),
                           std::nullopt});
     } catch (const std::exception& error) {
       std::string original = avro::container_file(header_.schema, avro::Codec::null, header_.sync,

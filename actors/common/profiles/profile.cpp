@@ -212,7 +212,26 @@ using Nodes = RecordNodes;
   return false;
 }
 
-[[gnu::always_inline]] inline const RawNode* first_value(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
+// Reads in list elements pass where their only path's field is (ElementFields: found once per
+// record for the elements' shape); every other read passes kByPath and goes through the paths.
+constexpr int32_t kByPath = FieldPath::kNotOneField;
+
+// The node of a one-field path at `at`, by the field's position in at's shape (kByPath: through
+// the path): what FieldPath::resolve gives, without its checks.
+[[gnu::always_inline]] inline const RawNode* node_at(const FieldPath& path, const Nodes& nodes, const RawNode* at,
+                                                     int32_t position) {
+  if (position == kByPath) return nodes.at(path, at);
+  if (position < 0 || static_cast<uint32_t>(position) >= at->child_count) return nullptr;
+  return nodes.base + at->first_child + static_cast<uint32_t>(position);
+}
+
+// `position`: of the spec's only path (kByPath for a spec of several paths).
+[[gnu::always_inline]] inline const RawNode* first_value(const ValueSpec& spec, const Nodes& nodes, const RawNode* at,
+                                                         int32_t position = kByPath) {
+  if (position != kByPath) {
+    const RawNode* v = node_at(spec.paths.front(), nodes, at, position);
+    return is_null_value(spec, v) ? nullptr : v;
+  }
   for (const FieldPath& path : spec.paths) {
     const RawNode* v = nodes.at(path, at);
     if (!is_null_value(spec, v)) return v;
@@ -220,14 +239,39 @@ using Nodes = RecordNodes;
   return nullptr;
 }
 
-double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
+// A position for first_value: the spec's only path's in records of `shape`, else kByPath.
+int32_t value_position(const ValueSpec& spec, const RecordShape* shape, uint64_t epoch) {
+  return spec.paths.size() == 1 ? spec.paths.front().position_in(shape, epoch) : kByPath;
+}
+
+// A spec read as its one path's number gives: no constant, sentinel or zero point.
+bool plain_number(const ValueSpec& spec) {
+  return !spec.constant && spec.paths.size() == 1 && spec.null_values.empty() && spec.null_texts.empty() &&
+         spec.zero_point.empty();
+}
+
+// `position`: of the spec's only path, as for first_value; `zero_point_position`: of
+// spec.zero_point; `plain`: the spec is plain_number's and `position` is its path's.
+[[gnu::always_inline]] inline double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at,
+                                                 int32_t position = kByPath, int32_t zero_point_position = kByPath,
+                                                 bool plain = false) {
+  if (plain) {  // what the general read below gives a number or a null, without its checks
+    const RawNode* v = node_at(spec.paths.front(), nodes, at, position);
+    if (v == nullptr) return NAN;
+    switch (v->kind) {
+      case RawNode::Kind::Double: return v->number * spec.scale;
+      case RawNode::Kind::Int: return static_cast<double>(v->integer) * spec.scale;
+      case RawNode::Kind::Null: return NAN;
+      default: break;  // the general read
+    }
+  }
   if (spec.constant) {
     double d = NAN;
     std::from_chars(spec.constant->data(), spec.constant->data() + spec.constant->size(), d);
     return d * spec.scale;
   }
   if (spec.paths.empty()) return NAN;
-  const RawNode* v = first_value(spec, nodes, at);
+  const RawNode* v = first_value(spec, nodes, at, position);
   if (v == nullptr) return NAN;
   std::optional<double> d = number_of(v);
   if (!d) {
@@ -240,25 +284,31 @@ double read_number(const ValueSpec& spec, const Nodes& nodes, const RawNode* at)
   }
   double value = *d * spec.scale;
   if (!spec.zero_point.empty()) {
-    const RawNode* zp_node = nodes.at(spec.zero_point, at);
+    const RawNode* zp_node = node_at(spec.zero_point, nodes, at, zero_point_position);
     std::optional<double> zp = zp_node ? number_of(zp_node) : std::nullopt;
     if (!zp) return NAN;
-    value *= std::pow(10.0, (kAbMagOfOneNanoJansky - *zp) / 2.5);
+    // A forced point's flux and its error share one zero point: one pow for both (the same
+    // argument gives the same result).
+    ZeroPointFactor& last = *nodes.zero_point_factor;
+    if (!(*zp == last.zero_point)) last = {*zp, std::pow(10.0, (kAbMagOfOneNanoJansky - *zp) / 2.5)};
+    value *= last.factor;
   }
   return value;
 }
 
 // Text of a scalar: strings as they are, integers in decimal, booleans true/false; then the
 // spec's `map`, then `extra` (the profile's band names), without allocating for short texts.
-bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std::string& out,
-               const std::map<std::string, std::string, std::less<>>* extra = nullptr) {
+[[gnu::always_inline]] inline bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at,
+                                             std::string& out,
+                                             const std::map<std::string, std::string, std::less<>>* extra = nullptr,
+                                             int32_t position = kByPath) {
   char buf[32];
   std::string_view text;
   if (spec.constant) {
     text = *spec.constant;
   } else {
     if (spec.paths.empty()) return false;
-    const RawNode* n = first_value(spec, nodes, at);
+    const RawNode* n = first_value(spec, nodes, at, position);
     if (n == nullptr) return false;
     switch (n->kind) {
       case RawNode::Kind::String:
@@ -306,13 +356,14 @@ bool read_text(const ValueSpec& spec, const Nodes& nodes, const RawNode* at, std
 }
 
 // Positive-subtraction flag: 't'/'1'/true/1.0 are positive, 'f'/'0'/false/0 negative.
-std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes, const RawNode* at) {
+[[gnu::always_inline]] inline std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes,
+                                                            const RawNode* at, int32_t position = kByPath) {
   if (spec.empty()) return std::nullopt;
   std::optional<bool> flag;
   if (spec.constant) {
     flag = !(*spec.constant == "f" || *spec.constant == "0" || *spec.constant == "false");
   } else {
-    const RawNode* n = first_value(spec, nodes, at);
+    const RawNode* n = first_value(spec, nodes, at, position);
     if (n == nullptr) return std::nullopt;
     switch (n->kind) {
       case RawNode::Kind::Bool: flag = n->boolean; break;
@@ -320,8 +371,17 @@ std::optional<bool> read_flag(const ValueSpec& spec, const Nodes& nodes, const R
       case RawNode::Kind::Double: flag = n->number != 0; break;
       case RawNode::Kind::String: {
         std::string_view s = n->text;
-        if (s == "t" || s == "1" || s == "true" || s == "T" || s == "+") flag = true;
-        else if (s == "f" || s == "0" || s == "false" || s == "F" || s == "-") flag = false;
+        if (s.size() == 1) {  // ZTF's isdiffpos: one letter, compared without a call
+          switch (s[0]) {
+            case 't': case '1': case 'T': case '+': flag = true; break;
+            case 'f': case '0': case 'F': case '-': flag = false; break;
+            default: break;
+          }
+        } else if (s == "true") {
+          flag = true;
+        } else if (s == "false") {
+          flag = false;
+        }
         break;
       }
       default: break;
@@ -368,22 +428,33 @@ std::string ValueSpec::describe() const {
   return out + "]";
 }
 
-bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epoch) const {
+namespace {
+
+// Whether `selector` takes `element` (a list element), inlined into the light-curve loop;
+// `positions`, when given, were found for the element's shape (ElementFields).
+[[gnu::always_inline]] inline bool selector_accepts(const Selector& selector, const RawNode* base, const RawNode* element,
+                                                    uint64_t epoch, const ElementFields* positions) {
+  const auto& [present, absent, equals] = selector;
   auto is_null = [](const RawNode* n) { return n == nullptr || n->kind == RawNode::Kind::Null; };
-  for (const FieldPath& p : present)
-    if (is_null(p.resolve(base, element, epoch))) return false;
-  for (const FieldPath& p : absent)
-    if (!is_null(p.resolve(base, element, epoch))) return false;
-  for (const auto& [path, values] : equals) {
-    const RawNode* v = path.resolve(base, element, epoch);
+  const RecordNodes nodes{base, epoch, nullptr, nullptr};
+  auto position = [&](const std::vector<int32_t> ElementFields::*list, size_t i) {
+    return positions ? (positions->*list)[i] : kByPath;
+  };
+  for (size_t i = 0; i < present.size(); ++i)
+    if (is_null(node_at(present[i], nodes, element, position(&ElementFields::present, i)))) return false;
+  for (size_t i = 0; i < absent.size(); ++i)
+    if (!is_null(node_at(absent[i], nodes, element, position(&ElementFields::absent, i)))) return false;
+  for (size_t i = 0; i < equals.size(); ++i) {
+    const auto& [path, values] = equals[i];
+    const RawNode* v = node_at(path, nodes, element, position(&ElementFields::equals, i));
     if (v == nullptr) return false;
     char buf[24];
     std::string_view text;
     if (is_text(v)) {
       text = v->text;
     } else if (v->kind == RawNode::Kind::Int || v->kind == RawNode::Kind::Bool) {
-      int64_t i = v->kind == RawNode::Kind::Int ? v->integer : (v->boolean ? 1 : 0);
-      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, i);
+      int64_t number = v->kind == RawNode::Kind::Int ? v->integer : (v->boolean ? 1 : 0);
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, number);
       text = std::string_view(buf, static_cast<size_t>(end - buf));
     } else {
       return false;
@@ -394,6 +465,8 @@ bool Selector::accepts(const RawNode* base, const RawNode* element, uint64_t epo
   }
   return true;
 }
+
+}  // namespace
 
 std::unique_ptr<Profile> Profile::parse_text(const std::string& text, const std::string& origin) {
   YAML::Node document;
@@ -666,6 +739,7 @@ bool Profile::accepts(RawView node, bool check_version, std::string* why) const 
   return false;
 }
 
+// `mjd_utc` within [1960, ERFA's calendar's end] (convert_time bounds it): its day casts.
 double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const {
   auto day = static_cast<int64_t>(std::floor(mjd_utc));
   if (day >= steady_from_ && day <= steady_to_) return steady_offset_;
@@ -697,9 +771,12 @@ double Profile::tai_minus_utc_days(double mjd_utc, std::string_view place) const
   return days;
 }
 
-double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
-                             bool required) const {
-  double value = read_number(spec.value, nodes, at);
+// Inlined into the light-curve loop (once per point).
+[[gnu::always_inline]] inline double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes,
+                                                           const RawNode* at, std::string_view place, bool required,
+                                                           int32_t value_position, int32_t exposure_position,
+                                                           uint32_t plain) const {
+  double value = read_number(spec.value, nodes, at, value_position, kByPath, plain & ElementFields::time_plain);
   if (!std::isfinite(value)) {
     if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") is missing or not finite");
     return NAN;
@@ -708,7 +785,10 @@ double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, con
   if (spec.exposure_start) {
     // One rule for the alert's own point and its history's: an exposure time that is missing,
     // null or not positive (three real ZTF alerts carry exptime 0) is the profile's default.
-    double exposure = spec.exposure_time.empty() ? NAN : read_number(spec.exposure_time, nodes, at);
+    double exposure = spec.exposure_time.empty()
+                          ? NAN
+                          : read_number(spec.exposure_time, nodes, at, exposure_position, kByPath,
+                                        plain & ElementFields::exposure_plain);
     if (!(exposure > 0)) exposure = spec.default_exposure_s;
     mjd += exposure / 2 / time::kSecondsPerDay;
   }
@@ -716,8 +796,23 @@ double Profile::convert_time(const TimeSpec& spec, const RecordNodes& nodes, con
     if (required) mapping_error(place, name_, "time (" + spec.value.describe() + ") " + std::to_string(value) + " is before 1960");
     return NAN;
   }
+  // ERFA's calendar ends at JD 1e9 (eraJd2cal). Bounded here, once, so that the day's cast to an
+  // integer below and in tai_minus_utc_days is defined (a hostile jd 1e300 would not be), and an
+  // exposure that made the time infinite is caught too.
+  constexpr double kLastMjd = 1e9 - 2400000.5;
+  if (!(mjd <= kLastMjd)) {
+    if (required) {
+      char text[32];
+      auto end = std::to_chars(text, text + sizeof text, value).ptr;
+      mapping_error(place, name_,
+                    "time (" + spec.value.describe() + ") " + std::string(text, end) + " is past ERFA's calendar (JD 1e9)");
+    }
+    return NAN;
+  }
   if (spec.scale == time::Scale::utc) {
-    double offset = tai_minus_utc_days(mjd, place);
+    // The usual case first, without a call: a day of the steady span (tai_minus_utc_days).
+    const auto day = static_cast<int64_t>(std::floor(mjd));
+    double offset = day >= steady_from_ && day <= steady_to_ ? steady_offset_ : tai_minus_utc_days(mjd, place);
     if (std::isfinite(offset)) return mjd + offset;
   }
   return time::to_mjd_tai(mjd, spec.scale, false, place);
@@ -727,20 +822,81 @@ void Profile::map_history(const HistorySpec& spec, const RecordNodes& nodes, Ale
   const RawNode* list = nodes.at(spec.list, nodes.root);
   if (list == nullptr || list->kind != RawNode::Kind::List) return;
   const RawNode* element = nodes.base + list->first_child;
+  // The fields' positions in the first record element's shape (elements of one schema share it;
+  // checked by name once per epoch, as every path is): kept from the record before when its
+  // first element had the same shape in the same epoch (the same shape, see FieldPath).
+  ElementFields& fields = spec.fields;
+  const RawNode* first = element;
+  while (first != element + list->child_count && (first->kind != RawNode::Kind::Record || first->shape == nullptr))
+    ++first;
+  const bool known = first != element + list->child_count && fields.shape == first->shape &&
+                     fields.epoch == nodes.epoch && nodes.epoch != 0;
+  if (!known) fields.shape = nullptr;
+  for (uint32_t i = static_cast<uint32_t>(first - element); !known && i < list->child_count; ++i) {
+    if (element[i].kind != RawNode::Kind::Record || element[i].shape == nullptr) continue;
+    const RecordShape* shape = element[i].shape;
+    const uint64_t epoch = nodes.epoch;
+    auto positions = [&](const std::vector<FieldPath>& paths, std::vector<int32_t>& out) {
+      out.clear();
+      for (const FieldPath& path : paths) out.push_back(path.position_in(shape, epoch));
+    };
+    positions(spec.selector.present, fields.present);
+    positions(spec.selector.absent, fields.absent);
+    fields.equals.clear();
+    for (const auto& entry : spec.selector.equals) fields.equals.push_back(entry.first.position_in(shape, epoch));
+    fields.time = value_position(spec.time.value, shape, epoch);
+    fields.exposure_time = value_position(spec.time.exposure_time, shape, epoch);
+    fields.band = value_position(spec.band, shape, epoch);
+    fields.mag = value_position(spec.mag, shape, epoch);
+    fields.mag_err = value_position(spec.mag_err, shape, epoch);
+    fields.flux = value_position(spec.flux, shape, epoch);
+    fields.flux_zero_point = spec.flux.zero_point.position_in(shape, epoch);
+    fields.flux_err = value_position(spec.flux_err, shape, epoch);
+    fields.flux_err_zero_point = spec.flux_err.zero_point.position_in(shape, epoch);
+    fields.limit_mag = value_position(spec.limit_mag, shape, epoch);
+    fields.is_diff_pos = value_position(spec.is_diff_pos, shape, epoch);
+    fields.plain = 0;
+    auto plain = [&](const ValueSpec& value, int32_t position, uint32_t bit) {
+      if (position != kByPath && plain_number(value)) fields.plain |= bit;
+    };
+    plain(spec.time.value, fields.time, ElementFields::time_plain);
+    plain(spec.time.exposure_time, fields.exposure_time, ElementFields::exposure_plain);
+    plain(spec.mag, fields.mag, ElementFields::mag_plain);
+    plain(spec.mag_err, fields.mag_err, ElementFields::mag_err_plain);
+    plain(spec.flux, fields.flux, ElementFields::flux_plain);
+    plain(spec.flux_err, fields.flux_err, ElementFields::flux_err_plain);
+    plain(spec.limit_mag, fields.limit_mag, ElementFields::limit_mag_plain);
+    fields.shape = shape;
+    fields.epoch = epoch;
+    break;
+  }
+  static const ElementFields kByPaths = [] {
+    ElementFields f;
+    f.time = f.exposure_time = f.band = f.mag = f.mag_err = f.flux = f.flux_zero_point = f.flux_err =
+        f.flux_err_zero_point = f.limit_mag = f.is_diff_pos = kByPath;
+    return f;
+  }();
   for (uint32_t i = 0; i < list->child_count; ++i, ++element) {
-    if (element->kind == RawNode::Kind::Null || !spec.selector.accepts(nodes.base, element, nodes.epoch)) continue;
-    double mjd_tai = convert_time(spec.time, nodes, element, place, false);
+    if (element->kind == RawNode::Kind::Null) continue;
+    const bool by_position =
+        element->kind == RawNode::Kind::Record && fields.shape != nullptr && element->shape == fields.shape;
+    const ElementFields& at = by_position ? fields : kByPaths;
+    if (!selector_accepts(spec.selector, nodes.base, element, nodes.epoch, by_position ? &fields : nullptr)) continue;
+    double mjd_tai = convert_time(spec.time, nodes, element, place, false, at.time, at.exposure_time, at.plain);
     if (!std::isfinite(mjd_tai)) continue;  // a light-curve point without a time says nothing
     Photometry& point = core.history.emplace_back();
     point.kind = spec.kind;
     point.mjd_tai = mjd_tai;
-    read_text(spec.band, nodes, element, point.band, &bands_);
-    point.mag = read_number(spec.mag, nodes, element);
-    point.mag_err = read_number(spec.mag_err, nodes, element);
-    point.flux = read_number(spec.flux, nodes, element);
-    point.flux_err = read_number(spec.flux_err, nodes, element);
-    point.limit_mag = read_number(spec.limit_mag, nodes, element);
-    std::optional<bool> flag = read_flag(spec.is_diff_pos, nodes, element);
+    read_text(spec.band, nodes, element, point.band, &bands_, at.band);
+    point.mag = read_number(spec.mag, nodes, element, at.mag, kByPath, at.plain & ElementFields::mag_plain);
+    point.mag_err =
+        read_number(spec.mag_err, nodes, element, at.mag_err, kByPath, at.plain & ElementFields::mag_err_plain);
+    point.flux = read_number(spec.flux, nodes, element, at.flux, at.flux_zero_point, at.plain & ElementFields::flux_plain);
+    point.flux_err = read_number(spec.flux_err, nodes, element, at.flux_err, at.flux_err_zero_point,
+                                 at.plain & ElementFields::flux_err_plain);
+    point.limit_mag =
+        read_number(spec.limit_mag, nodes, element, at.limit_mag, kByPath, at.plain & ElementFields::limit_mag_plain);
+    std::optional<bool> flag = read_flag(spec.is_diff_pos, nodes, element, at.is_diff_pos);
     point.is_diff_pos = flag.value_or(true);
     if (spec.kind != Photometry::Kind::upper_limit)
       complete_photometry(point.mag, point.mag_err, point.flux, point.flux_err, point.is_diff_pos, flag.has_value());
@@ -760,14 +916,20 @@ std::vector<std::string> Profile::cutout_fields() const {
 std::shared_ptr<const AlertCore> Profile::map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                               std::string_view place, uint32_t root,
                                               std::shared_ptr<const UnreadCutouts> cutouts_not_read,
-                                              size_t kept_bytes) const {
+                                              size_t kept_bytes,
+                                              const std::shared_ptr<const void>& plan_that_decoded_raw) const {
+  // A new epoch unless the record's shapes are those held since the last one (see profile.h).
+  if (plan_that_decoded_raw == nullptr || plan_that_decoded_raw != shapes_held_) {
+    ++epoch_;
+    shapes_held_ = plan_that_decoded_raw;
+  }
   auto core = std::make_shared<AlertCore>();
   core->cutouts_not_read = std::move(cutouts_not_read);
   core->kept_bytes = kept_bytes;
   core->raw = std::move(raw);
   core->buffers = std::move(buffers);
   try {
-    map_values(*core, place, root);
+    map_values(*core, place, root, epoch_);
   } catch (const Fault&) {
     raw = std::move(core->raw);
     throw;
@@ -812,10 +974,10 @@ void Profile::map_alert_id_value(AlertCore& core, const RecordNodes& nodes, std:
   }
 }
 
-void Profile::map_values(AlertCore& out, std::string_view place, uint32_t root_node) const {
+void Profile::map_values(AlertCore& out, std::string_view place, uint32_t root_node, uint64_t epoch) const {
   AlertCore* core = &out;
   if (core->raw.empty() || root_node >= core->raw.nodes().size()) mapping_error(place, name_, "the record is empty");
-  const RecordNodes nodes{core->raw.nodes().data(), ++epoch_, core->raw.nodes().data() + root_node};
+  const RecordNodes nodes{core->raw.nodes().data(), epoch, core->raw.nodes().data() + root_node, &zero_point_factor_};
   const RawNode* root = nodes.root;
   core->survey = survey_;
 

@@ -20,6 +20,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,12 +36,20 @@
 
 namespace ebs::profiles {
 
+// A flux in DN's last zero point and its factor 10^((31.4 - zp) / 2.5) (a pow): a forced point's
+// flux and its error share one.
+struct ZeroPointFactor {
+  double zero_point = NAN;
+  double factor = NAN;
+};
+
 // One record being mapped: its node array, its epoch (see FieldPath::resolve) and the node the
 // profile's paths start from (the root, or an alert wrapped inside another record).
 struct RecordNodes {
   const RawNode* base;
   uint64_t epoch;
   const RawNode* root;
+  ZeroPointFactor* zero_point_factor;  // the profile's
   const RawNode* at(const FieldPath& path, const RawNode* from) const { return path.resolve(base, from, epoch); }
 };
 
@@ -75,14 +84,29 @@ struct TimeSpec {
   double default_exposure_s = 0;           // when the exposure field is absent or null
 };
 
+// Where a history entry's one-field paths are in list elements of one record shape (FieldPath::
+// position_in), found once per record for the shape of the list's first element: the elements of
+// that shape are then read by position, without a path's checks per read. kNotOneField: read
+// through the path.
+struct ElementFields {
+  const RecordShape* shape = nullptr;  // nullptr: none found for this record
+  uint64_t epoch = 0;                  // FieldPath's, when `shape` was located
+  std::vector<int32_t> present, absent, equals;  // the Selector's paths, in its order
+  int32_t time = 0, exposure_time = 0, band = 0, mag = 0, mag_err = 0, flux = 0, flux_zero_point = 0, flux_err = 0,
+          flux_err_zero_point = 0, limit_mag = 0, is_diff_pos = 0;
+  // Bit per number (`plain_number` in profile.cpp): its spec is one path read as it is (no
+  // constant, sentinel or zero point), so that a number node needs no more than its scale.
+  enum Plain : uint32_t { time_plain = 1, exposure_plain = 2, mag_plain = 4, mag_err_plain = 8, flux_plain = 16,
+                          flux_err_plain = 32, limit_mag_plain = 64 };
+  uint32_t plain = 0;
+};
+
 // Elements of a list that an entry takes: `present` paths non-null, `absent` ones null,
-// `equals` paths' text one of the listed values.
+// `equals` paths' text one of the listed values (read in profile.cpp's light-curve loop).
 struct Selector {
   std::vector<FieldPath> present;
   std::vector<FieldPath> absent;
   std::vector<std::pair<FieldPath, std::vector<std::string>>> equals;
-  // `base`/`epoch` as for FieldPath::resolve.
-  bool accepts(const RawNode* base, const RawNode* element, uint64_t epoch) const;
 };
 
 struct HistorySpec {
@@ -91,6 +115,7 @@ struct HistorySpec {
   Selector selector;
   TimeSpec time;
   ValueSpec band, mag, mag_err, flux, flux_err, limit_mag, is_diff_pos;
+  mutable ElementFields fields;  // of the record being mapped (Profile::map_history)
 };
 
 struct CutoutSpec {
@@ -156,20 +181,33 @@ class Profile {
   // `root` is the node the alert is at (0: the record itself; ProfileSet finds wrapped ones).
   // `cutouts_not_read`, `kept_bytes`: what the source left unread and the size of `buffers` when
   // it says (AlertCore::cutouts_not_read, AlertCore::kept_bytes).
+  // `plan_that_decoded_raw`: the decoder's DecodePlan that decoded `raw` (the owner of every
+  // RecordShape its nodes point to: the `shapes` a RawRecord keeps), or nullptr. The contract is
+  // the caller's and nothing here can check it (RawRecord does not expose its shapes): pass the
+  // plan kept beside the records it decoded, and nullptr for a record decoded any other way. The
+  // profile holds the last plan given (a copy only when it changes), and while records come with
+  // it their paths' positions stay trusted from one record to the next (the shapes are alive, so
+  // one address is one shape): no field name is checked again. A wrong plan would let a position
+  // of another shape at a reused address be trusted. Without one, each record's paths check names
+  // once (FieldPath::resolve's epoch).
   std::shared_ptr<const AlertCore> map(RawRecord&& raw, std::shared_ptr<const void> buffers,
                                        std::string_view place, uint32_t root = 0,
                                        std::shared_ptr<const UnreadCutouts> cutouts_not_read = nullptr,
-                                       size_t kept_bytes = 0) const;
+                                       size_t kept_bytes = 0,
+                                       const std::shared_ptr<const void>& plan_that_decoded_raw = nullptr) const;
   // The top-level raw fields the cutouts are read from ("cutoutScience", ...).
   std::vector<std::string> cutout_fields() const;
 
  private:
   Profile() = default;
   bool accepts(RawView node, bool check_version, std::string* why) const;
-  void map_values(AlertCore& core, std::string_view place, uint32_t root_node) const;
+  void map_values(AlertCore& core, std::string_view place, uint32_t root_node, uint64_t epoch) const;
   void map_history(const HistorySpec& spec, const RecordNodes& nodes, AlertCore& core, std::string_view place) const;
+  // `value_position`, `exposure_position`, `plain`: of the time's and the exposure's field when
+  // `at` is a list element of an ElementFields' shape (FieldPath::kNotOneField: through the paths).
   double convert_time(const TimeSpec& spec, const RecordNodes& nodes, const RawNode* at, std::string_view place,
-                      bool required) const;
+                      bool required, int32_t value_position = FieldPath::kNotOneField,
+                      int32_t exposure_position = FieldPath::kNotOneField, uint32_t plain = 0) const;
   double tai_minus_utc_days(double mjd_utc, std::string_view place) const;
 
   std::string name_, survey_, origin_;
@@ -193,7 +231,11 @@ class Profile {
   // Days [steady_from_, steady_to_] share the offset steady_offset_ (no leap second among them).
   mutable int64_t steady_from_ = 1, steady_to_ = 0;
   mutable double steady_offset_ = NAN;
-  mutable uint64_t epoch_ = 0;  // one per mapped record (FieldPath::resolve)
+  // FieldPath::resolve's epoch: one per mapped record, or one for every record of the shapes
+  // held (map's `plan_that_decoded_raw`).
+  mutable uint64_t epoch_ = 0;
+  mutable std::shared_ptr<const void> shapes_held_;
+  mutable ZeroPointFactor zero_point_factor_;
 };
 
 // Magnitudes and fluxes: AB magnitude of 1 nJy is 31.4.

@@ -59,14 +59,17 @@ class ProfileSet {
   Choice choose(const RawRecord& record, std::string_view place);
   const Profile& select(const RawRecord& record, std::string_view place);
 
-  // choose + map.
+  // choose + map. `plan_that_decoded_record`: the DecodePlan that decoded `record`, kept beside
+  // the records it decoded, or nullptr for a record decoded any other way (Profile::map's
+  // contract: a wrong plan breaks it silently).
   std::shared_ptr<const AlertCore> map(RawRecord&& record, std::shared_ptr<const void> buffers,
                                        std::string_view place,
                                        std::shared_ptr<const UnreadCutouts> cutouts_not_read = nullptr,
-                                       size_t kept_bytes = 0) {
+                                       size_t kept_bytes = 0,
+                                       const std::shared_ptr<const void>& plan_that_decoded_record = nullptr) {
     Choice choice = choose(record, place);
     return choice.profile->map(std::move(record), std::move(buffers), place, choice.root,
-                               std::move(cutouts_not_read), kept_bytes);
+                               std::move(cutouts_not_read), kept_bytes, plan_that_decoded_record);
   }
   // The top-level raw fields any of the profiles reads cutouts from (Profile::cutout_fields).
   std::vector<std::string> cutout_fields() const;

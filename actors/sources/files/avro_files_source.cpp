@@ -371,8 +371,11 @@ class AvroFilesSource final : public ActorLogic {
     }
     try {
       auto unread = std::make_shared<const UnreadCutouts>(UnreadCutouts{last_left_fields_, path});
+      // `plan` decoded `record` just above (ProfileSet::map's contract). A file that falls back
+      // to Head::whole_file is decoded again (open_file): by a ContainerFileStream, which passes
+      // the plan that decoded each block, or by the message ingester, which passes none.
       whole_file_.push_back({std::make_shared<const Alert>(ingester_->profiles().map(
-                                 std::move(record), owner, path + " record 0", std::move(unread), bytes.size())),
+                                 std::move(record), owner, path + " record 0", std::move(unread), bytes.size(), plan)),
                              std::nullopt});
       ++alerts_without_cutouts_;
       for (const std::string& field : last_left_fields_)
