@@ -13,17 +13,6 @@
 
 namespace ebs {
 
-namespace {
-
-uint64_t counter(const RunResult& r, const std::string& actor, const std::string& name) {
-  const ActorTotals* a = r.find(actor);
-  REQUIRE(a);
-  auto it = a->counters.find(name);
-  REQUIRE_MESSAGE(it != a->counters.end(), "no counter " << name);
-  return it->second;
-}
-
-}  // namespace
 
 TEST_CASE("alerts the dashboard keeps after the run view no Kafka buffer: every pin released, the consumer free to go") {
   test::KafkaFixture f;
@@ -45,10 +34,10 @@ actors:
     config: {keep_alerts: 20}
 )");
   REQUIRE(r.accounting_ok);
-  CHECK(counter(r, "src", "messages_viewed") == 86);
+  CHECK(test::actor_counter(r, "src", "messages_viewed") == 86);
   // Read once every instance has ended, with the feed holding its 20 alerts: their messages (and
   // the consumer each keeps) are released, since the feed keeps bytes of its own.
-  CHECK(counter(r, "src", "pinned_bytes") == 0);
+  CHECK(test::actor_counter(r, "src", "pinned_bytes") == 0);
   const nlohmann::json kept = feed.alerts_json();
   REQUIRE(kept.size() == 20);
   auto alert = feed.alert(std::stoll(kept[0].at("alert_id").get<std::string>()));

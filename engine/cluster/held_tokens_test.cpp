@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/cluster/link.h"
+#include "test/support/sanitized_heap.h"
 
 // Counts, on the thread that asks for it, the heap bytes allocated less those freed.
 namespace {
@@ -70,17 +71,7 @@ using namespace ebs::cluster;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitizedHeap = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitizedHeap = true;
-#else
-constexpr bool kSanitizedHeap = false;
-#endif
-#else
-constexpr bool kSanitizedHeap = false;
-#endif
+using test::kSanitizedHeap;
 
 // Adds `entries` entries made by `make_tokens` to `held`, counting the heap they keep: each
 // batch's tokens are made here and kept by the entry alone, as once the link let its batch go.

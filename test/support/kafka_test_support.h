@@ -103,4 +103,14 @@ inline std::vector<std::string> read_topic(const std::string& bootstrap, const s
   return values;
 }
 
+// One of an actor's own counters (ActorCounters: a Kafka source's `messages_viewed`, ...) from a
+// run's totals; a missing actor or counter fails the test.
+inline uint64_t actor_counter(const RunResult& r, const std::string& actor, const std::string& name) {
+  const ActorTotals* a = r.find(actor);
+  REQUIRE_MESSAGE(a, "no actor " << actor);
+  auto it = a->counters.find(name);
+  REQUIRE_MESSAGE(it != a->counters.end(), "no counter " << name);
+  return it->second;
+}
+
 }  // namespace ebs::test

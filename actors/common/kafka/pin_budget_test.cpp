@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "actors/common/kafka/kafka_client.h"
+#include "test/support/sanitized_heap.h"
 
 namespace ebs::kafka {
 
@@ -81,17 +82,7 @@ struct MessageDestroyer {
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDestroyer>;
 
 // The sanitizer build's allocator is ASan's: glibc's mallopt and mallinfo2 say nothing of it.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitizedHeap = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitizedHeap = true;
-#else
-constexpr bool kSanitizedHeap = false;
-#endif
-#else
-constexpr bool kSanitizedHeap = false;
-#endif
+using test::kSanitizedHeap;
 
 // The bytes malloc has mmap'd: with a fixed threshold under the fetch size, every fetch buffer
 // librdkafka receives a response into is one of them, so their sum is what held messages keep.

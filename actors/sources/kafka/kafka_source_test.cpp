@@ -68,13 +68,6 @@ std::string repeated_alert(const fs::path& file, int copies) {
                               avro::encode_block(copies, data, header.sync));
 }
 
-uint64_t counter(const RunResult& r, const std::string& actor, const std::string& name) {
-  const ActorTotals* a = r.find(actor);
-  REQUIRE(a);
-  auto it = a->counters.find(name);
-  REQUIRE_MESSAGE(it != a->counters.end(), "no counter " << name);
-  return it->second;
-}
 
 }  // namespace
 
@@ -98,13 +91,13 @@ actors:
   };
   RunResult copied = f.run(workflow("0", "copied.jsonl"));
   REQUIRE(copied.accounting_ok);
-  CHECK(counter(copied, "src", "messages_viewed") == 0);
-  CHECK(counter(copied, "src", "messages_copied") == 86);
+  CHECK(test::actor_counter(copied, "src", "messages_viewed") == 0);
+  CHECK(test::actor_counter(copied, "src", "messages_copied") == 86);
   RunResult viewed = f.run(workflow("64 MiB", "viewed.jsonl"));
   REQUIRE(viewed.accounting_ok);
-  CHECK(counter(viewed, "src", "messages_viewed") == 86);
-  CHECK(counter(viewed, "src", "messages_copied") == 0);
-  CHECK(counter(viewed, "src", "pinned_bytes") == 0);  // every record gone, every pin released
+  CHECK(test::actor_counter(viewed, "src", "messages_viewed") == 86);
+  CHECK(test::actor_counter(viewed, "src", "messages_copied") == 0);
+  CHECK(test::actor_counter(viewed, "src", "pinned_bytes") == 0);  // every record gone, every pin released
   const std::vector<std::string> a = sorted_lines(f.dir / "copied.jsonl"), b = sorted_lines(f.dir / "viewed.jsonl");
   CHECK(a.size() == 86);
   CHECK((a == b));
@@ -149,14 +142,14 @@ actors:
   REQUIRE(r.accounting_ok);
   CHECK(r.find("src")->in == 180);
   CHECK(r.find("out")->forwarded == 180);
-  const uint64_t viewed = counter(r, "src", "messages_viewed"), copied = counter(r, "src", "messages_copied");
-  MESSAGE("viewed " << viewed << ", copied " << copied << ", peak pinned " << counter(r, "src", "peak_pinned_bytes"));
+  const uint64_t viewed = test::actor_counter(r, "src", "messages_viewed"), copied = test::actor_counter(r, "src", "messages_copied");
+  MESSAGE("viewed " << viewed << ", copied " << copied << ", peak pinned " << test::actor_counter(r, "src", "peak_pinned_bytes"));
   CHECK(viewed + copied == 12);
   CHECK(viewed >= 1);
   CHECK(copied >= 1);
-  CHECK(counter(r, "src", "peak_pinned_bytes") <= budget);
-  CHECK(counter(r, "src", "peak_pinned_bytes") > 0);
-  CHECK(counter(r, "src", "pinned_bytes") == 0);
+  CHECK(test::actor_counter(r, "src", "peak_pinned_bytes") <= budget);
+  CHECK(test::actor_counter(r, "src", "peak_pinned_bytes") > 0);
+  CHECK(test::actor_counter(r, "src", "pinned_bytes") == 0);
   std::multiset<uint64_t> ids = ids_in_jsonl(f.dir / "slow.jsonl");
   CHECK(ids.size() == 180);
   CHECK(std::set<uint64_t>(ids.begin(), ids.end()) == expected);
@@ -259,7 +252,7 @@ actors:
   CHECK(r.find("src")->in == 4);
   CHECK(r.find("src")->forwarded == 2);
   CHECK(r.find("src")->failed == 2);
-  CHECK(counter(r, "src", "messages_viewed") == 4);  // decoded in librdkafka's buffers
+  CHECK(test::actor_counter(r, "src", "messages_viewed") == 4);  // decoded in librdkafka's buffers
   std::ifstream in(f.dir / "dead-letters.jsonl");
   std::vector<nlohmann::json> letters;
   for (std::string line; std::getline(in, line);) letters.push_back(nlohmann::json::parse(line));
