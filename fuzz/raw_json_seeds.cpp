@@ -17,6 +17,7 @@
 #include "actors/common/ingest/message_ingester.h"
 #include "actors/common/repository/raw_json.h"
 #include "actors/common/repository/writer.h"
+#include "test/support/compact_raw_blobs.h"
 
 using namespace ebs;
 namespace fs = std::filesystem;
@@ -24,24 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 void write(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
-
-void varint(std::string& out, uint64_t v) {
-  for (; v >= 0x80; v >>= 7) out += static_cast<char>(v | 0x80);
-  out += static_cast<char>(v);
-}
-
-// A list: a record whose one field's name is `name_bytes` long (its value null), then
-// `references` records of that shape, three bytes each.
-std::string repeated_name(size_t name_bytes, size_t references) {
-  std::string bytes{'\x01', '\x07'};  // version 1, a list
-  varint(bytes, references + 1);
-  bytes += "\x09\x01t\x01";  // a new shape named "t" of one field
-  varint(bytes, name_bytes);
-  bytes += std::string(name_bytes, 'n');
-  bytes += '\0';
-  for (size_t i = 0; i < references; ++i) bytes += std::string("\x08\x00\x00", 3);
-  return bytes;
-}
 
 void write_seeds(const fs::path& data, const fs::path& dir) {
   fs::create_directories(dir);
@@ -94,9 +77,9 @@ void write_regressions(const fs::path& dir) {
   // A string of 100 bytes with 3 left.
   write(dir / "text-past-end", std::string("\x01\x06\x64" "abc", 6));
   // 200 references to a shape of a 3,000-byte field name: within max_raw_json_bytes, read whole.
-  write(dir / "repeated-long-name", repeated_name(3000, 200));
+  write(dir / "repeated-long-name", test::repeated_name_raw_blob(3000, 200));
   // 1,400 references to a shape of a 4,000-byte name: 8 KB that would read as 5.6 MB, past the bound.
-  write(dir / "repeated-name-past-bound", repeated_name(4000, 1400));
+  write(dir / "repeated-name-past-bound", test::repeated_name_raw_blob(4000, 1400));
 }
 
 }  // namespace

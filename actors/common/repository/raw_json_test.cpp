@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "test/support/compact_raw_blobs.h"
 #include "test/support/repository_test_support.h"
 #include "test/support/ztf_alerts.h"
 #include "actors/common/repository/writer.h"
@@ -77,23 +78,6 @@ void check_compact_reads_as_json(const std::vector<std::shared_ptr<const Alert>>
   // far above real rows: a quarter of it without the 1 MiB.
   MESSAGE(what << ": the largest JSON / compact ratio is " << largest_ratio);
   CHECK(largest_ratio < 16);
-}
-
-// A compact alerts.raw of a list: a record whose one field's name is `name_bytes` long (its value
-// null), then `references` records of that shape, three bytes each (a reference, its number, null).
-std::string repeated_name_blob(size_t name_bytes, size_t references) {
-  auto varint = [](std::string& out, uint64_t v) {
-    for (; v >= 0x80; v >>= 7) out += static_cast<char>(v | 0x80);
-    out += static_cast<char>(v);
-  };
-  std::string blob{'\x01', '\x07'};  // version 1, a list
-  varint(blob, references + 1);
-  blob += "\x09\x01t\x01";  // a new shape named "t" of one field
-  varint(blob, name_bytes);
-  blob += std::string(name_bytes, 'n');
-  blob += '\0';
-  for (size_t i = 0; i < references; ++i) blob += std::string("\x08\x00\x00", 3);
-  return blob;
 }
 
 // This process's resident bytes (/proc/self/statm's second field, in pages).
@@ -380,7 +364,7 @@ TEST_CASE("a damaged compact alerts.raw is a Fault naming its place, never a cra
 TEST_CASE("a small compact alerts.raw cannot read as unbounded text: 1,000 references to a shape of a 1 MiB name") {
   // 1 MiB and 3 KB stored would read as 1 GB of JSON (a 3 MB blob as ~1 TB): a Fault naming the
   // row once the text passes max_raw_json_bytes, before the memory is taken.
-  const std::string blob = repeated_name_blob(1 << 20, 1000);
+  const std::string blob = test::repeated_name_raw_blob(1 << 20, 1000);
   REQUIRE(blob.size() < (1 << 20) + 4000);
   const size_t before = resident_bytes();
   std::string out = "kept";
@@ -396,7 +380,7 @@ TEST_CASE("a small compact alerts.raw cannot read as unbounded text: 1,000 refer
   CHECK_MESSAGE(grown_mb < 256, "resident bytes grew by ", grown_mb, " MB");
   CHECK(max_raw_json_bytes(blob.size()) == 64 * blob.size() + (1 << 20));
   // A text within the bound reads, whole; a bound of the caller's below it is kept.
-  const std::string small = repeated_name_blob(20, 3);
+  const std::string small = test::repeated_name_raw_blob(20, 3);
   std::string json;
   append_stored_raw_json(json, small, true, "x");
   const std::string field = "{\"" + std::string(20, 'n') + "\":null}";
@@ -414,7 +398,7 @@ TEST_CASE("raw_json(raw) in SQL gives no text longer than the connection's SQLIT
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> closing(db, sqlite3_close);
   register_raw_json(db);
   // 100 references to a name of 5,000 bytes: ~500 KB of text, within max_raw_json_bytes (~1.3 MB).
-  const std::string blob = repeated_name_blob(5000, 100);
+  const std::string blob = test::repeated_name_raw_blob(5000, 100);
   auto run = [&](const char* sql) {
     sqlite3_stmt* raw_statement = nullptr;
     REQUIRE(sqlite3_prepare_v2(db, sql, -1, &raw_statement, nullptr) == SQLITE_OK);
